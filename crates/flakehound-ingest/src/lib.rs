@@ -1,0 +1,225 @@
+//! Streaming parsers for every mainstream test-report format.
+//!
+//! Every parser pushes [`TestCase`] records into a caller-supplied sink as it reads, so a report
+//! of any size is processed in bounded memory and the caller (usually the store) can write records
+//! in batches. Formats are auto-detected from content ([`detect`]), or forced by the caller.
+//!
+//! Parsers never panic on input: bad input is an [`Error::Parse`] with a reason and, when known,
+//! a byte offset or line.
+
+pub mod error;
+pub mod xml;
+
+mod ctrf;
+mod dart;
+mod gojson;
+mod junit;
+mod libtest;
+mod mocha;
+mod nunit;
+mod rspec;
+mod tap;
+mod trx;
+mod xunit;
+
+pub use error::{Error, Result, line_of};
+pub use flakehound_model::{Counts, Format, ReportInfo, TestCase};
+
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::Path;
+
+/// Receives records as they are parsed. Returning an error stops parsing.
+pub type Sink<'a> = dyn FnMut(TestCase) -> Result<()> + 'a;
+
+/// How many bytes of the input are looked at to detect its format.
+const HEAD: usize = 16 * 1024;
+
+/// What the first bytes of an input look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Xml,
+    Json,
+    Tap,
+}
+
+/// Guesses the family of an input from its first bytes. XML formats are told apart by their
+/// root element while parsing (see [`parse_reader`]); JSON and TAP formats are decided here.
+pub fn detect(head: &[u8]) -> std::result::Result<(Shape, Option<Format>), String> {
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return Ok((Shape::Xml, None));
+    }
+    let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err("empty file: no test report in it".into());
+    }
+    if trimmed.starts_with('<') {
+        return Ok((Shape::Xml, None));
+    }
+    // JSON and JSON-lines formats; go's stream may start with plain build output.
+    for (format, sniff) in [
+        (Format::GoJson, gojson::sniff as fn(&str) -> bool),
+        (Format::LibtestJson, libtest::sniff),
+        (Format::DartJson, dart::sniff),
+        (Format::Ctrf, ctrf::sniff),
+        (Format::RspecJson, rspec::sniff),
+        (Format::MochaJson, mocha::sniff),
+    ] {
+        if sniff(&text) {
+            return Ok((Shape::Json, Some(format)));
+        }
+    }
+    if tap::sniff(&text) {
+        return Ok((Shape::Tap, Some(Format::Tap)));
+    }
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return Err(
+            "JSON, but not a known test-report format (expected CTRF, go test -json, Mocha, \
+                    Dart, RSpec or libtest JSON)"
+                .into(),
+        );
+    }
+    Err("not a test report: content is neither XML, JSON nor TAP".into())
+}
+
+/// Parses one report from `input`, pushing records to `sink`. `format` forces a parser;
+/// otherwise the format is detected from content.
+pub fn parse_reader<R: Read>(
+    mut input: R,
+    format: Option<Format>,
+    sink: &mut Sink<'_>,
+) -> Result<ReportInfo> {
+    let mut head = Vec::with_capacity(HEAD);
+    (&mut input).take(HEAD as u64).read_to_end(&mut head)?;
+    let shape_format = match format {
+        Some(
+            f @ (Format::Junit | Format::Nunit2 | Format::Nunit3 | Format::Xunit | Format::Trx),
+        ) => (Shape::Xml, Some(f)),
+        Some(f) => (Shape::Json, Some(f)),
+        None => detect(&head).map_err(Error::parse)?,
+    };
+    let full = BufReader::with_capacity(64 * 1024, Cursor::new(head).chain(input));
+    let mut info = match shape_format {
+        (Shape::Xml, forced) => parse_xml(full, forced, sink)?,
+        (_, Some(f)) => parse_text(full, f, sink)?,
+        (_, None) => return Err(Error::parse("unknown format")),
+    };
+    if info.format.is_none() {
+        info.format = shape_format.1;
+    }
+    Ok(info)
+}
+
+fn parse_xml<R: Read>(input: R, forced: Option<Format>, sink: &mut Sink<'_>) -> Result<ReportInfo> {
+    let mut xml = xml::XmlReader::new(input);
+    let root = xml.root()?;
+    let format = match forced {
+        Some(f) => f,
+        None => match root.name.as_str() {
+            "testsuites" | "testsuite" => Format::Junit,
+            "test-run" => Format::Nunit3,
+            "test-results" => Format::Nunit2,
+            "assemblies" | "assembly" => Format::Xunit,
+            "TestRun" => Format::Trx,
+            other => {
+                return Err(Error::at_byte(
+                    format!(
+                        "unknown root element <{other}>: not a test report (expected <testsuites>, \
+                         <testsuite>, <test-run>, <test-results>, <assemblies> or <TestRun>)"
+                    ),
+                    0,
+                ));
+            }
+        },
+    };
+    let mut info = match format {
+        Format::Junit => junit::parse(&mut xml, root, sink)?,
+        Format::Nunit2 | Format::Nunit3 => nunit::parse(&mut xml, root, sink)?,
+        Format::Xunit => xunit::parse(&mut xml, root, sink)?,
+        Format::Trx => trx::parse(&mut xml, root, sink)?,
+        other => return Err(Error::parse(format!("{other} is not an XML format"))),
+    };
+    xml.finish()?;
+    info.format.get_or_insert(format);
+    Ok(info)
+}
+
+fn parse_text<R: BufRead>(input: R, format: Format, sink: &mut Sink<'_>) -> Result<ReportInfo> {
+    let mut info = match format {
+        Format::Ctrf => ctrf::parse(input, sink)?,
+        Format::GoJson => gojson::parse(input, sink)?,
+        Format::MochaJson => mocha::parse(input, sink)?,
+        Format::DartJson => dart::parse(input, sink)?,
+        Format::RspecJson => rspec::parse(input, sink)?,
+        Format::Tap => tap::parse(input, sink)?,
+        Format::LibtestJson => libtest::parse(input, sink)?,
+        xml_format => parse_xml(input, Some(xml_format), sink)?,
+    };
+    info.format.get_or_insert(format);
+    Ok(info)
+}
+
+/// Parses an in-memory report; errors carry a line number when the parser gave a byte offset.
+pub fn parse_bytes(
+    bytes: &[u8],
+    format: Option<Format>,
+    sink: &mut Sink<'_>,
+) -> Result<ReportInfo> {
+    parse_reader(bytes, format, sink).map_err(|e| e.with_line_from(bytes))
+}
+
+/// Parses a report file in streaming fashion; on error with a byte offset, the file is read
+/// again up to that offset to report the line.
+pub fn parse_file(path: &Path, format: Option<Format>, sink: &mut Sink<'_>) -> Result<ReportInfo> {
+    let file = std::fs::File::open(path)?;
+    parse_reader(file, format, sink).map_err(|e| match e {
+        Error::Parse {
+            byte: Some(b),
+            line: None,
+            ..
+        } => match read_prefix(path, b) {
+            Ok(prefix) => e.with_line_from(&prefix),
+            Err(_) => e,
+        },
+        e => e,
+    })
+}
+
+fn read_prefix(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?.take(len).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Parses a report file and counts its records with the corpus counting rules.
+pub fn count_file(path: &Path, format: Option<Format>) -> Result<(ReportInfo, Counts)> {
+    let mut counts = Counts::default();
+    let info = parse_file(path, format, &mut |case: TestCase| {
+        counts.add(case.outcome);
+        Ok(())
+    })?;
+    Ok((info, counts))
+}
+
+/// Parses in-memory bytes and collects every record (for tests and small inputs).
+pub fn collect_bytes(bytes: &[u8], format: Option<Format>) -> Result<(ReportInfo, Vec<TestCase>)> {
+    let mut cases = Vec::new();
+    let info = parse_bytes(bytes, format, &mut |c| {
+        cases.push(c);
+        Ok(())
+    })?;
+    Ok((info, cases))
+}
+
+/// Sets the canonical id of a record built by a parser (see [`flakehound_model::canonical_id`]).
+pub(crate) fn finish_case(mut case: TestCase, dialect: flakehound_model::Dialect) -> TestCase {
+    case.id = flakehound_model::canonical_id(
+        dialect,
+        case.classname.as_deref(),
+        &case.name,
+        case.file.as_deref(),
+        case.suite.last().map(String::as_str),
+    );
+    case
+}

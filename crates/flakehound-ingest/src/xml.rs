@@ -1,0 +1,443 @@
+//! A small, safe layer over quick-xml shared by the XML report parsers.
+//!
+//! - Streaming: nothing but the current element's attributes and text is held in memory.
+//! - Safe: DTDs are skipped, so no external entity is ever fetched and no entity is expanded
+//!   (no XXE, no "billion laughs"); only the five predefined entities and character references
+//!   are resolved, unknown ones are kept literally.
+//! - Encodings: a UTF-16 or UTF-8 byte-order mark is honoured (UTF-16 is transcoded), and an
+//!   ASCII-compatible encoding declared in the prolog (`ISO-8859-1`, `windows-1252`, ...) is used
+//!   to decode text and attribute values.
+//! - Strict where XML is: control characters other than tab, CR and LF are rejected (as every
+//!   conforming parser does), with their byte offset.
+//!
+//! Events are returned owned ([`Ev`]) so that parsers stay simple state machines; the cost is a
+//! few small allocations per element, well below the cost of storing a record.
+
+use crate::error::{Error, Result};
+use flakehound_model::trim_text;
+use quick_xml::events::{BytesStart, Event};
+use std::borrow::Cow;
+use std::io::{BufRead, BufReader, Read};
+
+/// An element start (also produced for `<empty/>` elements, followed by a matching [`Ev::End`]).
+#[derive(Debug, Clone)]
+pub struct Elem {
+    /// Local name, without namespace prefix.
+    pub name: String,
+    /// Attributes by local name, in document order.
+    pub attrs: Vec<(String, String)>,
+}
+
+impl Elem {
+    /// Attribute value by local name.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    /// Attribute value by local name, ignoring ASCII case.
+    pub fn get_ci(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Non-blank attribute value, trimmed.
+    pub fn get_nonblank(&self, key: &str) -> Option<&str> {
+        self.get(key).map(str::trim).filter(|v| !v.is_empty())
+    }
+}
+
+#[derive(Debug)]
+pub enum Ev {
+    Start(Elem),
+    End(String),
+    Text(String),
+    Eof,
+}
+
+/// Rejects bytes that XML 1.0 forbids (C0 controls other than TAB, LF, CR).
+struct ControlGuard<R> {
+    inner: R,
+    offset: u64,
+}
+
+impl<R: Read> Read for ControlGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(i) = buf[..n]
+            .iter()
+            .position(|&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                ControlChar {
+                    byte: buf[i],
+                    offset: self.offset + i as u64,
+                },
+            ));
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct ControlChar {
+    byte: u8,
+    offset: u64,
+}
+
+impl std::fmt::Display for ControlChar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "control character 0x{:02X} is not allowed in XML",
+            self.byte
+        )
+    }
+}
+impl std::error::Error for ControlChar {}
+
+type Inner<R> = BufReader<ControlGuard<encoding_rs_io::DecodeReaderBytes<R, Vec<u8>>>>;
+
+pub struct XmlReader<R: Read> {
+    reader: quick_xml::Reader<Inner<R>>,
+    buf: Vec<u8>,
+    /// Encoding declared in the prolog, when ASCII-compatible and not UTF-8.
+    encoding: Option<&'static encoding_rs::Encoding>,
+    pending_end: Option<String>,
+    depth: usize,
+}
+
+impl<R: Read> XmlReader<R> {
+    pub fn new(input: R) -> Self {
+        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .bom_sniffing(true)
+            .strip_bom(true)
+            .utf8_passthru(true)
+            .build(input);
+        let guarded = ControlGuard {
+            inner: decoded,
+            offset: 0,
+        };
+        let mut reader =
+            quick_xml::Reader::from_reader(BufReader::with_capacity(64 * 1024, guarded));
+        let cfg = reader.config_mut();
+        cfg.expand_empty_elements = true;
+        cfg.trim_text(false);
+        cfg.check_end_names = true;
+        XmlReader {
+            reader,
+            buf: Vec::with_capacity(4096),
+            encoding: None,
+            pending_end: None,
+            depth: 0,
+        }
+    }
+
+    /// Byte offset of the reader in the (BOM-stripped, UTF-8) input.
+    pub fn position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+
+    /// Current element depth (0 outside the root).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    pub fn error(&self, reason: impl Into<String>) -> Error {
+        Error::at_byte(reason, self.position())
+    }
+
+}
+
+type Enc = Option<&'static encoding_rs::Encoding>;
+
+fn decode(enc: Enc, bytes: &[u8]) -> Cow<'_, str> {
+    match enc {
+        Some(enc) => enc.decode_without_bom_handling(bytes).0,
+        None => String::from_utf8_lossy(bytes),
+    }
+}
+
+fn unescape(enc: Enc, bytes: &[u8]) -> String {
+    let raw = decode(enc, bytes);
+    if !raw.contains('&') {
+        return raw.into_owned();
+    }
+    match quick_xml::escape::unescape_with(&raw, quick_xml::escape::resolve_predefined_entity) {
+        Ok(s) => s.into_owned(),
+        // Unknown entity (e.g. declared in a DTD we refuse to process): keep the text as is.
+        Err(_) => raw.into_owned(),
+    }
+}
+
+fn elem(enc: Enc, e: &BytesStart<'_>, pos: u64) -> Result<Elem> {
+    let name = decode(enc, e.local_name().as_ref()).into_owned();
+    let mut attrs = Vec::new();
+    for a in e.attributes().with_checks(false) {
+        let a =
+            a.map_err(|err| Error::at_byte(format!("bad attribute in <{name}>: {err}"), pos))?;
+        let key = decode(enc, a.key.local_name().as_ref()).into_owned();
+        let value = unescape(enc, &a.value);
+        attrs.push((key, value));
+    }
+    Ok(Elem { name, attrs })
+}
+
+impl<R: Read> XmlReader<R> {
+    /// The next event of interest. Comments, processing instructions and the DTD are skipped.
+    pub fn next(&mut self) -> Result<Ev> {
+        if let Some(name) = self.pending_end.take() {
+            return Ok(Ev::End(name));
+        }
+        loop {
+            self.buf.clear();
+            let enc = self.encoding;
+            let ev = match self.reader.read_event_into(&mut self.buf) {
+                Ok(ev) => ev,
+                Err(e) => return Err(self.convert_error(e)),
+            };
+            match ev {
+                Event::Start(e) => {
+                    let elem = elem(enc, &e, self.reader.buffer_position())?;
+                    self.depth += 1;
+                    return Ok(Ev::Start(elem));
+                }
+                Event::Empty(e) => {
+                    // Not produced with expand_empty_elements, kept for safety.
+                    let elem = elem(enc, &e, self.reader.buffer_position())?;
+                    self.pending_end = Some(elem.name.clone());
+                    return Ok(Ev::Start(elem));
+                }
+                Event::End(e) => {
+                    let name = decode(enc, e.local_name().as_ref()).into_owned();
+                    self.depth = self.depth.saturating_sub(1);
+                    return Ok(Ev::End(name));
+                }
+                Event::Text(t) => {
+                    let s = unescape(enc, &t);
+                    return Ok(Ev::Text(s));
+                }
+                Event::CData(t) => {
+                    let s = decode(enc, &t).into_owned();
+                    return Ok(Ev::Text(s));
+                }
+                Event::Decl(d) => {
+                    if let Some(Ok(enc)) = d.encoding() {
+                        let label = String::from_utf8_lossy(&enc).to_string();
+                        if let Some(enc) = encoding_rs::Encoding::for_label(label.trim().as_bytes())
+                        {
+                            if enc.is_ascii_compatible() && enc != encoding_rs::UTF_8 {
+                                self.encoding = Some(enc);
+                            }
+                        }
+                    }
+                }
+                Event::Eof => {
+                    if self.depth > 0 {
+                        return Err(self.error("unexpected end of file: the document is truncated"));
+                    }
+                    return Ok(Ev::Eof);
+                }
+                Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            }
+        }
+    }
+
+    fn convert_error(&self, e: quick_xml::Error) -> Error {
+        if let quick_xml::Error::Io(io) = &e {
+            if let Some(cc) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ControlChar>())
+            {
+                return Error::at_byte(cc.to_string(), cc.offset);
+            }
+        }
+        let reason = match &e {
+            quick_xml::Error::Syntax(_) if self.depth > 0 => {
+                format!("malformed XML (the document may be truncated): {e}")
+            }
+            _ => format!("malformed XML: {e}"),
+        };
+        Error::at_byte(reason, self.reader.error_position().max(self.position()))
+    }
+
+    /// The root element; errors if the document has none.
+    pub fn root(&mut self) -> Result<Elem> {
+        loop {
+            match self.next()? {
+                Ev::Start(e) => return Ok(e),
+                Ev::Text(t) if t.trim().is_empty() => continue,
+                Ev::Text(_) => {
+                    return Err(self.error("not an XML document: text before the root element"));
+                }
+                Ev::End(_) => return Err(self.error("malformed XML: end tag before any element")),
+                Ev::Eof => return Err(Error::at_byte("empty document: no root element", 0)),
+            }
+        }
+    }
+
+    /// Reads the remaining content of the element just started, returning all descendant text
+    /// (like ElementTree's `itertext`), trimmed and capped with [`trim_text`]. Memory stays
+    /// bounded even for huge captured output: only head and tail are kept while reading.
+    pub fn read_text(&mut self) -> Result<Option<String>> {
+        let mut acc = TextAcc::default();
+        let target = self.depth;
+        loop {
+            match self.next()? {
+                Ev::Text(t) => acc.push(&t),
+                Ev::Start(_) => {}
+                Ev::End(_) if self.depth < target => return Ok(acc.finish()),
+                Ev::End(_) => {}
+                Ev::Eof => {
+                    return Err(self.error("unexpected end of file: the document is truncated"));
+                }
+            }
+        }
+    }
+
+    /// Skips the rest of the element just started.
+    pub fn skip(&mut self) -> Result<()> {
+        let target = self.depth;
+        loop {
+            match self.next()? {
+                Ev::End(_) if self.depth < target => return Ok(()),
+                Ev::Eof => {
+                    return Err(self.error("unexpected end of file: the document is truncated"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// After the root element closed: makes sure only whitespace, comments and PIs follow.
+    pub fn finish(&mut self) -> Result<()> {
+        loop {
+            match self.next()? {
+                Ev::Eof => return Ok(()),
+                Ev::Text(t) if t.trim().is_empty() => {}
+                _ => return Err(self.error("malformed XML: content after the root element")),
+            }
+        }
+    }
+}
+
+/// Accumulates text keeping at most a head and a tail of [`flakehound_model::MAX_TEXT`] bytes.
+#[derive(Default)]
+pub struct TextAcc {
+    head: String,
+    tail: String,
+    dropped: usize,
+}
+
+impl TextAcc {
+    const LIMIT: usize = flakehound_model::MAX_TEXT;
+
+    pub fn push(&mut self, t: &str) {
+        if self.tail.is_empty() && self.head.len() + t.len() <= Self::LIMIT {
+            self.head.push_str(t);
+            return;
+        }
+        self.tail.push_str(t);
+        if self.tail.len() > 2 * Self::LIMIT {
+            let mut cut = self.tail.len() - Self::LIMIT;
+            while !self.tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.dropped += cut;
+            self.tail.drain(..cut);
+        }
+    }
+
+    pub fn finish(self) -> Option<String> {
+        if self.tail.is_empty() {
+            return trim_text(&self.head);
+        }
+        let mut s = self.head;
+        if self.dropped > 0 {
+            s.push_str(&format!(
+                "\n[... {} bytes trimmed by flakehound ...]\n",
+                self.dropped
+            ));
+        }
+        s.push_str(&self.tail);
+        trim_text(&s)
+    }
+}
+
+/// Convenience for parsers: wraps any reader.
+pub fn reader<R: Read>(input: R) -> XmlReader<R> {
+    XmlReader::new(input)
+}
+
+/// Needed so parsers can take `impl BufRead` uniformly.
+pub fn from_bufread<R: BufRead>(input: R) -> XmlReader<R> {
+    XmlReader::new(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(s: &[u8]) -> Result<Vec<String>> {
+        let mut r = XmlReader::new(s);
+        let mut out = vec![];
+        loop {
+            match r.next()? {
+                Ev::Start(e) => out.push(format!("<{}>", e.name)),
+                Ev::End(n) => out.push(format!("</{n}>")),
+                Ev::Text(t) => out.push(t),
+                Ev::Eof => return Ok(out),
+            }
+        }
+    }
+
+    #[test]
+    fn latin1_and_bom() {
+        let mut doc =
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a t=\"\xe9\">\xe9</a>".to_vec();
+        let ev = events(&doc).unwrap();
+        assert_eq!(ev, vec!["<a>", "é", "</a>"]);
+        doc = b"\xef\xbb\xbf<a/>".to_vec();
+        assert_eq!(events(&doc).unwrap(), vec!["<a>", "</a>"]);
+        // UTF-16LE with BOM.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in "<a>x</a>".encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(events(&utf16).unwrap(), vec!["<a>", "x", "</a>"]);
+    }
+
+    #[test]
+    fn entities_are_never_expanded() {
+        let doc = br#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><a>&xxe;&amp;</a>"#;
+        assert_eq!(events(doc).unwrap(), vec!["<a>", "&xxe;&amp;", "</a>"]);
+    }
+
+    #[test]
+    fn control_chars_rejected_with_offset() {
+        let err = events(b"<a>\x00</a>").unwrap_err();
+        assert!(err.to_string().contains("byte 3"), "{err}");
+        assert!(err.to_string().contains("0x00"), "{err}");
+    }
+
+    #[test]
+    fn truncated_is_an_error() {
+        assert!(events(b"<a><b>").is_err());
+        assert!(events(b"<a><b></a>").is_err());
+    }
+
+    #[test]
+    fn text_acc_bounds_memory() {
+        let mut acc = TextAcc::default();
+        for _ in 0..10_000 {
+            acc.push("0123456789");
+        }
+        let s = acc.finish().unwrap();
+        assert!(s.len() < 3 * TextAcc::LIMIT, "{}", s.len());
+        assert!(s.contains("trimmed"));
+    }
+}

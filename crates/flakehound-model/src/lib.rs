@@ -1,0 +1,362 @@
+//! Normalised test-result records shared by every flakehound crate.
+//!
+//! A parser turns one report file into a [`ReportInfo`] plus a stream of [`TestCase`]s: one per
+//! test-case *record* in the file (one `<testcase>` element, one TAP line, one JSON test entry).
+//! Each record carries one or more [`Attempt`]s in execution order: surefire/nextest
+//! `flakyFailure`/`rerunFailure` elements, CTRF `retryAttempts` and similar become extra attempts
+//! of the same record. Repeated records for the same test in one run (pytest-rerunfailures,
+//! gradle) are separate records; the store numbers their attempts across records.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+mod id;
+mod run;
+
+pub use id::{Dialect, canonical_id, pytest_path_from_classname};
+pub use run::RunMeta;
+
+/// The outcome of one attempt or one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Skipped,
+    Passed,
+    Failed,
+    Errored,
+}
+
+impl Outcome {
+    /// Severity used when one record holds several result elements: the most severe wins
+    /// (error > failure > success > skipped), per the corpus counting rules.
+    pub fn severity(self) -> u8 {
+        match self {
+            Outcome::Skipped => 0,
+            Outcome::Passed => 1,
+            Outcome::Failed => 2,
+            Outcome::Errored => 3,
+        }
+    }
+
+    /// The more severe of two outcomes.
+    pub fn worst(self, other: Outcome) -> Outcome {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Skipped => "skipped",
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Errored => "errored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Some(match s {
+            "skipped" => Outcome::Skipped,
+            "passed" => Outcome::Passed,
+            "failed" => Outcome::Failed,
+            "errored" => Outcome::Errored,
+            _ => return None,
+        })
+    }
+
+    /// Failed or errored.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Errored)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an attempt failed, errored or was skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Exception/assertion type (`AssertionError`, `java.lang.NullPointerException`).
+    pub kind: Option<String>,
+    /// One-line message.
+    pub message: Option<String>,
+    /// Stack trace or long description, trimmed with [`trim_text`].
+    pub details: Option<String>,
+}
+
+impl Failure {
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none() && self.message.is_none() && self.details.is_none()
+    }
+}
+
+/// One execution of a test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// Seconds; `None` when absent or unparseable. Never negative.
+    pub duration: Option<f64>,
+    pub failure: Option<Failure>,
+    /// Captured stdout, trimmed with [`trim_text`].
+    pub stdout: Option<String>,
+    /// Captured stderr, trimmed with [`trim_text`].
+    pub stderr: Option<String>,
+}
+
+impl Attempt {
+    pub fn new(outcome: Outcome) -> Self {
+        Attempt {
+            outcome,
+            duration: None,
+            failure: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+}
+
+/// One test-case record of a report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    /// Canonical, human-readable id, stable across runs (see [`canonical_id`]).
+    pub id: String,
+    pub classname: Option<String>,
+    pub name: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Names of the enclosing suites, outermost first.
+    pub suite: Vec<String>,
+    /// The record's outcome under the counting rules (most severe result element wins;
+    /// flaky attempts before a pass leave it passed).
+    pub outcome: Outcome,
+    /// Every attempt in execution order; never empty. The record's own result is one of them.
+    pub attempts: Vec<Attempt>,
+    /// Properties of the test case and of all enclosing suites (innermost last).
+    pub properties: Vec<(String, String)>,
+    /// Start time as written in the report (RFC 3339 or naive local time), if any.
+    pub timestamp: Option<String>,
+}
+
+impl TestCase {
+    /// Sum of attempt durations, if any attempt has one.
+    pub fn duration(&self) -> Option<f64> {
+        let mut total = None;
+        for a in &self.attempts {
+            if let Some(d) = a.duration {
+                *total.get_or_insert(0.0) += d;
+            }
+        }
+        total
+    }
+}
+
+/// The report formats flakehound reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Junit,
+    Nunit2,
+    Nunit3,
+    Xunit,
+    Trx,
+    Ctrf,
+    GoJson,
+    MochaJson,
+    DartJson,
+    RspecJson,
+    Tap,
+    LibtestJson,
+}
+
+impl Format {
+    pub const ALL: [Format; 12] = [
+        Format::Junit,
+        Format::Nunit2,
+        Format::Nunit3,
+        Format::Xunit,
+        Format::Trx,
+        Format::Ctrf,
+        Format::GoJson,
+        Format::MochaJson,
+        Format::DartJson,
+        Format::RspecJson,
+        Format::Tap,
+        Format::LibtestJson,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Junit => "junit",
+            Format::Nunit2 => "nunit2",
+            Format::Nunit3 => "nunit3",
+            Format::Xunit => "xunit",
+            Format::Trx => "trx",
+            Format::Ctrf => "ctrf",
+            Format::GoJson => "go-json",
+            Format::MochaJson => "mocha-json",
+            Format::DartJson => "dart-json",
+            Format::RspecJson => "rspec-json",
+            Format::Tap => "tap",
+            Format::LibtestJson => "libtest-json",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        let s = s.to_ascii_lowercase();
+        let alias = match s.as_str() {
+            "junit-xml" | "xml" => "junit",
+            "nunit" => "nunit3",
+            "xunit2" | "xunit-v2" => "xunit",
+            "go" | "gojson" | "go-test-json" => "go-json",
+            "mocha" => "mocha-json",
+            "dart" => "dart-json",
+            "rspec" => "rspec-json",
+            "libtest" | "nextest" | "nextest-json" | "cargo-json" => "libtest-json",
+            other => other,
+        };
+        Format::ALL.into_iter().find(|f| f.as_str() == alias)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a report says about itself, gathered while parsing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportInfo {
+    pub format: Option<Format>,
+    /// Producing tool when recognisable (`pytest`, `jest`, `surefire`, `go`, ...).
+    pub tool: Option<String>,
+    /// Earliest suite/run timestamp in the report, as written.
+    pub timestamp: Option<String>,
+    /// Host name recorded in the report.
+    pub hostname: Option<String>,
+    /// Total duration recorded for the whole report, seconds.
+    pub duration: Option<f64>,
+}
+
+/// Counts of records per outcome, with the counting rules of the corpus README.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub tests: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub errored: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, outcome: Outcome) {
+        self.tests += 1;
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Errored => self.errored += 1,
+            Outcome::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+/// Longest text kept for details and captured output, in bytes. Longer text keeps its head and
+/// tail (where the assertion and the final error usually are) around a marker.
+pub const MAX_TEXT: usize = 8 * 1024;
+
+/// Trims surrounding whitespace and caps `text` at [`MAX_TEXT`] bytes (head + tail), on char
+/// boundaries. Returns `None` for blank text.
+pub fn trim_text(text: &str) -> Option<String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.len() <= MAX_TEXT {
+        return Some(t.to_string());
+    }
+    let half = MAX_TEXT / 2;
+    let mut head_end = half;
+    while !t.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let mut tail_start = t.len() - half;
+    while !t.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    let cut = tail_start - head_end;
+    Some(format!(
+        "{}\n[... {cut} bytes trimmed by flakehound ...]\n{}",
+        &t[..head_end],
+        &t[tail_start..]
+    ))
+}
+
+/// Parses a duration in seconds as written by the many JUnit dialects: `1.5`, `0,288`
+/// (decimal comma), `2,503.1` (thousands separator), `1.2s`. Negative, NaN and infinite values
+/// become `None`.
+pub fn parse_seconds(raw: &str) -> Option<f64> {
+    let s = raw.trim().trim_end_matches('s').trim();
+    if s.is_empty() {
+        return None;
+    }
+    let cleaned: String = if s.contains(',') && s.contains('.') {
+        // Thousands separators: "2,503.1".
+        s.replace(',', "")
+    } else {
+        s.replace(',', ".")
+    };
+    let v: f64 = cleaned.parse().ok()?;
+    if v.is_finite() && v >= 0.0 {
+        Some(v)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_order() {
+        assert_eq!(Outcome::Skipped.worst(Outcome::Passed), Outcome::Passed);
+        assert_eq!(Outcome::Failed.worst(Outcome::Errored), Outcome::Errored);
+        assert_eq!(Outcome::Errored.worst(Outcome::Failed), Outcome::Errored);
+        assert_eq!(Outcome::Passed.worst(Outcome::Skipped), Outcome::Passed);
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("0,288"), Some(0.288));
+        assert_eq!(parse_seconds("2,503.1"), Some(2503.1));
+        assert_eq!(parse_seconds("1.5"), Some(1.5));
+        assert_eq!(parse_seconds("-3"), None);
+        assert_eq!(parse_seconds("NaN"), None);
+        assert_eq!(parse_seconds(""), None);
+        assert_eq!(parse_seconds("abc"), None);
+    }
+
+    #[test]
+    fn trims_long_text_on_char_boundaries() {
+        let long = "é".repeat(MAX_TEXT);
+        let t = trim_text(&long).unwrap();
+        assert!(t.len() < MAX_TEXT + 100);
+        assert!(t.contains("trimmed by flakehound"));
+        assert_eq!(trim_text("  \n "), None);
+        assert_eq!(trim_text(" x "), Some("x".into()));
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(Format::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(Format::parse("JUnit"), Some(Format::Junit));
+        assert_eq!(Format::parse("nope"), None);
+    }
+}
