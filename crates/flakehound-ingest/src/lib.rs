@@ -118,7 +118,9 @@ fn parse_xml<R: Read>(input: R, forced: Option<Format>, sink: &mut Sink<'_>) -> 
         Some(f) => f,
         None => match root.name.as_str() {
             "testsuites" | "testsuite" => Format::Junit,
-            "test-run" => Format::Nunit3,
+            // NUnit 3 documents whose root is a bare <test-suite> (the nunit parser rejects
+            // NUnit 2-style ones, which have no test-run/test-results wrapper to identify them).
+            "test-run" | "test-suite" => Format::Nunit3,
             "test-results" => Format::Nunit2,
             "assemblies" | "assembly" => Format::Xunit,
             "TestRun" => Format::Trx,
@@ -199,6 +201,13 @@ pub fn count_file(path: &Path, format: Option<Format>) -> Result<(ReportInfo, Co
         counts.add(case.outcome);
         Ok(())
     })?;
+    if let Some(agg) = &info.aggregate {
+        counts.tests += agg.tests;
+        counts.passed += agg.passed;
+        counts.failed += agg.failed;
+        counts.errored += agg.errored;
+        counts.skipped += agg.skipped;
+    }
     Ok((info, counts))
 }
 

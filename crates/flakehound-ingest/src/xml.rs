@@ -150,7 +150,6 @@ impl<R: Read> XmlReader<R> {
     pub fn error(&self, reason: impl Into<String>) -> Error {
         Error::at_byte(reason, self.position())
     }
-
 }
 
 type Enc = Option<&'static encoding_rs::Encoding>;

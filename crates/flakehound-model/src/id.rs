@@ -49,6 +49,7 @@ pub fn canonical_id(
             parts.join(" › ")
         }
         Dialect::Go | Dialect::Other => match classname {
+            Some(c) if name.is_empty() => c.to_string(),
             Some(c) if c != name => format!("{c}::{name}"),
             _ => name.to_string(),
         },

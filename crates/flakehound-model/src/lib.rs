@@ -136,7 +136,9 @@ pub struct TestCase {
     pub outcome: Outcome,
     /// Every attempt in execution order; never empty. The record's own result is one of them.
     pub attempts: Vec<Attempt>,
-    /// Properties of the test case and of all enclosing suites (innermost last).
+    /// Properties of the test case itself. Suite-level properties belong to the whole report
+    /// (see [`ReportInfo::properties`]): surefire alone writes dozens per suite, and copying them
+    /// onto every record would multiply the store's size.
     pub properties: Vec<(String, String)>,
     /// Start time as written in the report (RFC 3339 or naive local time), if any.
     pub timestamp: Option<String>,
@@ -241,7 +243,17 @@ pub struct ReportInfo {
     pub hostname: Option<String>,
     /// Total duration recorded for the whole report, seconds.
     pub duration: Option<f64>,
+    /// Suite- and report-level properties, outermost first (capped at [`MAX_PROPERTIES`]).
+    pub properties: Vec<(String, String)>,
+    /// Counts a report states only in aggregate: a JUnit file whose suites carry `tests=`,
+    /// `failures=`... attributes but contain no test-case element at all. They count in `parse`
+    /// totals and are stored with the report, but produce no per-test records (there is no test
+    /// to attach them to).
+    pub aggregate: Option<Counts>,
 }
+
+/// Most report-level properties kept per report.
+pub const MAX_PROPERTIES: usize = 256;
 
 /// Counts of records per outcome, with the counting rules of the corpus README.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
