@@ -1,14 +1,135 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The evidence store.
+//!
+//! Callers see only the [`Store`] trait and plain data types; the embedded SQLite implementation
+//! ([`open`] with a path) is the default, and a PostgreSQL implementation for the team server
+//! will implement the same trait. The trait is synchronous on purpose: ingestion is a
+//! single-writer batch job, and a blocking PostgreSQL client fits it the same way.
+//!
+//! Guarantees every implementation keeps:
+//! - A report is written all-or-nothing ([`Store::begin_report`] → [`ReportWriter::commit`]);
+//!   dropping the writer without committing leaves no trace of it.
+//! - Reports are identified by their content hash: writing the same content twice is a no-op
+//!   ([`Store::has_report`]).
+//! - Runs are identified by [`RunKey`]; reports of one run (a CI job execution) share its
+//!   attempt numbering and execution order.
+
+use flakehound_model::{Counts, Format, ReportInfo, RunMeta, TestCase};
+use std::path::Path;
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open store {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("store error: {0}")]
+    Backend(String),
+    #[error(
+        "store schema version {found} is newer than this flakehound understands ({supported}); upgrade flakehound"
+    )]
+    TooNew { found: i64, supported: i64 },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Identity of a run: one execution of a CI job (a re-run of the job is another run).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RunKey(pub String);
+
+impl RunKey {
+    /// Key from CI metadata when it names the run (`provider/run_id/attempt/job`), else `None`.
+    pub fn from_meta(meta: &RunMeta) -> Option<RunKey> {
+        let run_id = meta.run_id.as_deref()?;
+        Some(RunKey(format!(
+            "{}/{}/{}/{}",
+            meta.provider.as_deref().unwrap_or("ci"),
+            run_id,
+            meta.run_attempt.unwrap_or(1),
+            meta.job.as_deref().unwrap_or("")
+        )))
     }
+}
+
+/// Everything known about a report before its records are written.
+#[derive(Clone, Debug)]
+pub struct NewReport<'a> {
+    /// Content hash (hex).
+    pub hash: &'a str,
+    pub path: Option<&'a str>,
+    pub format: Format,
+    pub run_key: &'a RunKey,
+    pub run: &'a RunMeta,
+    /// `ci` for reports from CI, `hunt`/`run` for flakehound's own executions.
+    pub source: &'a str,
+}
+
+/// What a committed report added.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub records: u64,
+    pub results: u64,
+    pub new_run: bool,
+}
+
+/// Writes one report atomically. Drop without [`commit`](ReportWriter::commit) to roll back.
+pub trait ReportWriter {
+    fn add(&mut self, case: &TestCase) -> Result<()>;
+    /// Commits with the report's own information, gathered while parsing.
+    fn commit(self: Box<Self>, info: &ReportInfo) -> Result<Written>;
+}
+
+/// Per-test aggregates used to rank tests by evidence of flakiness.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestStats {
+    pub id: String,
+    pub classname: Option<String>,
+    pub name: String,
+    pub file: Option<String>,
+    /// Runs with at least one executed (not skipped) attempt.
+    pub runs: u64,
+    /// Attempts that passed / failed or errored / were skipped.
+    pub passes: u64,
+    pub failures: u64,
+    pub skips: u64,
+    /// Runs in which the test failed at least once.
+    pub failed_runs: u64,
+    /// Runs in which the test failed and then passed on a later attempt.
+    pub retry_passes: u64,
+    /// Commits on which the test both passed and failed (across runs and attempts).
+    pub flaky_commits: u64,
+    /// Commits with at least one executed attempt.
+    pub commits: u64,
+    /// Start time of the newest run that executed the test, as stored.
+    pub last_seen: Option<String>,
+    /// Message of the newest failure.
+    pub last_failure: Option<String>,
+}
+
+/// Store-wide totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub runs: u64,
+    pub reports: u64,
+    pub tests: u64,
+    pub results: u64,
+    /// Counts stated only in aggregate by reports without test cases.
+    pub aggregate: Counts,
+}
+
+pub trait Store {
+    /// Whether a report with this content hash is already stored.
+    fn has_report(&mut self, hash: &str) -> Result<bool>;
+    /// Starts writing a report. The caller must have checked [`Store::has_report`].
+    fn begin_report<'s>(&'s mut self, report: &NewReport<'_>)
+    -> Result<Box<dyn ReportWriter + 's>>;
+    /// Aggregates for every test with at least one result.
+    fn test_stats(&mut self) -> Result<Vec<TestStats>>;
+    fn totals(&mut self) -> Result<Totals>;
+}
+
+/// Opens (creating if needed) the store at `location`: a file path for the embedded SQLite store.
+pub fn open(location: &Path) -> Result<Box<dyn Store>> {
+    Ok(Box::new(SqliteStore::open(location)?))
 }
