@@ -1,14 +1,137 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Turns stored evidence into rankings (and, later, verdicts).
+//!
+//! The flakiness ranking of `flakehound report`: a test is flaky when the same code both passed
+//! and failed. The strongest evidence is a pass on retry within one run and a pass and a failure on
+//! the same commit; a failure rate strictly between 0 and 1 across runs is weaker evidence (the
+//! code may have changed between runs). The score combines them:
+//!
+//! `score = 3·retry_passes + 2·flaky_commits + intermittency`, where
+//! `intermittency = failed_runs·(runs − failed_runs)/runs` is largest for a test that fails in
+//! about half its runs and 0 for tests that always pass or always fail.
+//!
+//! `flaky_signals = retry_passes + flaky_commits`.
+
+use flakehound_store::TestStats;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Ranked {
+    pub id: String,
+    pub classname: Option<String>,
+    pub name: String,
+    pub file: Option<String>,
+    pub runs: u64,
+    pub passes: u64,
+    pub failures: u64,
+    pub skips: u64,
+    /// Failed attempts / executed attempts.
+    pub failure_rate: f64,
+    pub failed_runs: u64,
+    pub retry_passes: u64,
+    pub flaky_commits: u64,
+    pub flaky_signals: u64,
+    pub score: f64,
+    pub last_seen: Option<String>,
+    pub last_failure: Option<String>,
+}
+
+impl Ranked {
+    pub fn from_stats(s: TestStats) -> Ranked {
+        let executed = s.passes + s.failures;
+        let failure_rate = if executed == 0 {
+            0.0
+        } else {
+            s.failures as f64 / executed as f64
+        };
+        let intermittency = if s.runs == 0 {
+            0.0
+        } else {
+            (s.failed_runs * s.runs.saturating_sub(s.failed_runs)) as f64 / s.runs as f64
+        };
+        let score = 3.0 * s.retry_passes as f64 + 2.0 * s.flaky_commits as f64 + intermittency;
+        Ranked {
+            flaky_signals: s.retry_passes + s.flaky_commits,
+            score,
+            failure_rate,
+            id: s.id,
+            classname: s.classname,
+            name: s.name,
+            file: s.file,
+            runs: s.runs,
+            passes: s.passes,
+            failures: s.failures,
+            skips: s.skips,
+            failed_runs: s.failed_runs,
+            retry_passes: s.retry_passes,
+            flaky_commits: s.flaky_commits,
+            last_seen: s.last_seen,
+            last_failure: s.last_failure,
+        }
+    }
+}
+
+/// Ranks tests by evidence of flakiness, most suspicious first. Tests that never failed are left
+/// out unless `include_stable`. Ties break on failures, then id, so output is deterministic.
+pub fn rank(stats: Vec<TestStats>, include_stable: bool) -> Vec<Ranked> {
+    let mut ranked: Vec<Ranked> = stats
+        .into_iter()
+        .filter(|s| include_stable || s.failures > 0)
+        .map(Ranked::from_stats)
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.flaky_signals.cmp(&a.flaky_signals))
+            .then(b.failures.cmp(&a.failures))
+            .then(a.id.cmp(&b.id))
+    });
+    ranked
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn stats(id: &str, runs: u64, failed_runs: u64, retry: u64, commits: u64) -> TestStats {
+        TestStats {
+            id: id.into(),
+            name: id.into(),
+            runs,
+            passes: runs - failed_runs + retry,
+            failures: failed_runs,
+            failed_runs,
+            retry_passes: retry,
+            flaky_commits: commits,
+            ..Default::default()
+        }
+    }
 
     #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    fn flaky_evidence_outranks_plain_failures() {
+        let r = rank(
+            vec![
+                stats("broken", 10, 10, 0, 0),
+                stats("flaky", 10, 2, 2, 1),
+                stats("once", 10, 1, 0, 0),
+                stats("ok", 10, 0, 0, 0),
+            ],
+            false,
+        );
+        let ids: Vec<_> = r.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, vec!["flaky", "once", "broken"]);
+        assert_eq!(r[0].flaky_signals, 3);
+        assert_eq!(r[2].score, 0.0);
+        assert_eq!(rank(vec![stats("ok", 3, 0, 0, 0)], true).len(), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn rates_and_scores_are_sane(runs in 0u64..1000, failed in 0u64..1000, retry in 0u64..100, commits in 0u64..100) {
+            let failed = failed.min(runs);
+            let r = Ranked::from_stats(stats("t", runs, failed, retry.min(failed), commits));
+            prop_assert!((0.0..=1.0).contains(&r.failure_rate));
+            prop_assert!(r.score.is_finite() && r.score >= 0.0);
+        }
     }
 }

@@ -130,7 +130,7 @@ fn parse_xml<R: Read>(input: R, forced: Option<Format>, sink: &mut Sink<'_>) -> 
                         "unknown root element <{other}>: not a test report (expected <testsuites>, \
                          <testsuite>, <test-run>, <test-results>, <assemblies> or <TestRun>)"
                     ),
-                    0,
+                    xml.position(),
                 ));
             }
         },

@@ -58,7 +58,8 @@ pub struct NewReport<'a> {
     /// Content hash (hex).
     pub hash: &'a str,
     pub path: Option<&'a str>,
-    pub format: Format,
+    /// The format when known up front; otherwise the parser's, given at commit.
+    pub format: Option<Format>,
     pub run_key: &'a RunKey,
     pub run: &'a RunMeta,
     /// `ci` for reports from CI, `hunt`/`run` for flakehound's own executions.
@@ -76,7 +77,8 @@ pub struct Written {
 /// Writes one report atomically. Drop without [`commit`](ReportWriter::commit) to roll back.
 pub trait ReportWriter {
     fn add(&mut self, case: &TestCase) -> Result<()>;
-    /// Commits with the report's own information, gathered while parsing.
+    /// Commits with the report's own information, gathered while parsing: its format, tool,
+    /// timestamp (normalised RFC 3339; also the run's start when the run has none), properties.
     fn commit(self: Box<Self>, info: &ReportInfo) -> Result<Written>;
 }
 

@@ -185,7 +185,13 @@ impl Store for SqliteStore {
         tx.execute(
             "INSERT INTO reports (run_id, hash, path, format, records, results, ingested_at)
              VALUES (?1, ?2, ?3, ?4, 0, 0, ?5)",
-            params![run, report.hash, report.path, report.format.as_str(), now()],
+            params![
+                run,
+                report.hash,
+                report.path,
+                report.format.map_or("unknown", |f| f.as_str()),
+                now()
+            ],
         )
         .map_err(backend)?;
         let report_id = tx.last_insert_rowid();
@@ -217,7 +223,7 @@ impl Store for SqliteStore {
             tr AS (
                 SELECT test_id, SUM(p + f > 0) AS runs, SUM(p) AS passes, SUM(f) AS failures, SUM(s) AS skips,
                        SUM(f > 0) AS failed_runs,
-                       SUM(first_fail IS NOT NULL AND last_pass > first_fail) AS retry_passes,
+                       SUM(COALESCE(last_pass > first_fail, 0)) AS retry_passes,
                        MAX(CASE WHEN p + f > 0 THEN started_at END) AS last_seen
                 FROM per_run GROUP BY test_id
             ),
@@ -375,8 +381,15 @@ impl ReportWriter for SqliteWriter<'_> {
     fn commit(mut self: Box<Self>, info: &ReportInfo) -> Result<Written> {
         let agg = info.aggregate;
         let tx = self.tx.take().expect("transaction present until commit");
+        if let Some(ts) = &info.timestamp {
+            tx.execute(
+                "UPDATE runs SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL",
+                params![self.run, ts],
+            )
+            .map_err(backend)?;
+        }
         tx.execute(
-            "UPDATE reports SET tool = ?2, timestamp = ?3, hostname = ?4, duration = ?5, properties = ?6,
+            "UPDATE reports SET format = COALESCE(?14, format), tool = ?2, timestamp = ?3, hostname = ?4, duration = ?5, properties = ?6,
                 records = ?7, results = ?8, agg_tests = ?9, agg_passed = ?10, agg_failed = ?11,
                 agg_errored = ?12, agg_skipped = ?13
              WHERE id = ?1",
@@ -394,6 +407,7 @@ impl ReportWriter for SqliteWriter<'_> {
                 agg.map(|a| a.failed as i64),
                 agg.map(|a| a.errored as i64),
                 agg.map(|a| a.skipped as i64),
+                info.format.map(|f| f.as_str()),
             ],
         )
         .map_err(backend)?;
@@ -452,7 +466,7 @@ mod tests {
         let nr = NewReport {
             hash,
             path: None,
-            format: Format::Junit,
+            format: Some(Format::Junit),
             run_key: &key,
             run: &meta,
             source: "ci",
@@ -532,7 +546,7 @@ mod tests {
             let nr = NewReport {
                 hash: "h",
                 path: None,
-                format: Format::Junit,
+                format: Some(Format::Junit),
                 run_key: &key,
                 run: &meta,
                 source: "ci",

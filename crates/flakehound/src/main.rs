@@ -1,3 +1,319 @@
-fn main() {
-    println!("Hello, world!");
+//! The `flakehound` command: parses flags, calls the library crates, prints.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use flakehound_evidence::{FileStatus, Input, Options};
+use flakehound_model::{Format, RunMeta};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod output;
+
+#[derive(Parser)]
+#[command(
+    name = "flakehound",
+    version,
+    about = "Hunts flaky tests with evidence",
+    max_term_width = 100
+)]
+struct Cli {
+    /// Store location (SQLite file). Default: .flakehound/flakehound.db at the git root, or in the
+    /// current directory outside git.
+    #[arg(long, global = true, env = "FLAKEHOUND_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse reports without storing them; print counts per file.
+    Parse {
+        /// Report files (directories are searched recursively).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON object per file per line.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_parser = parse_format)]
+        format: Option<Format>,
+    },
+    /// Store reports as evidence (files, directories searched recursively, `-` for stdin).
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_parser = parse_format)]
+        format: Option<Format>,
+        #[command(flatten)]
+        meta: MetaArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tests ranked by evidence of flakiness.
+    Report {
+        #[arg(long)]
+        json: bool,
+        /// Show at most N tests.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Include tests that never failed.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Run metadata; each flag overrides what is detected from the CI environment and git.
+#[derive(Args)]
+struct MetaArgs {
+    /// Commit sha the tests ran on.
+    #[arg(long)]
+    commit: Option<String>,
+    #[arg(long)]
+    branch: Option<String>,
+    /// Runner / agent / host name.
+    #[arg(long)]
+    runner: Option<String>,
+    /// CI job name.
+    #[arg(long)]
+    job: Option<String>,
+    /// CI run (pipeline/workflow) id; reports with the same run id, attempt and job form one run.
+    #[arg(long)]
+    run_id: Option<String>,
+    /// Re-run number of the whole CI job (1 = first execution).
+    #[arg(long)]
+    attempt: Option<u32>,
+    /// Start time of the run (RFC 3339, or `YYYY-MM-DD HH:MM:SS` taken as UTC, or unix seconds).
+    #[arg(long)]
+    timestamp: Option<String>,
+    /// CI provider name.
+    #[arg(long)]
+    provider: Option<String>,
+    /// Link to the run.
+    #[arg(long)]
+    url: Option<String>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown format {s:?}; known: {}", names.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    match run(cli, color) {
+        Ok(code) => code,
+        // Output piped into `head` and closed: not an error of ours.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flakehound: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli, color: bool) -> Result<ExitCode> {
+    match cli.command {
+        Command::Parse {
+            files,
+            json,
+            format,
+        } => cmd_parse(&files, json, format),
+        Command::Ingest {
+            paths,
+            format,
+            meta,
+            json,
+        } => {
+            let db = db_path(cli.db)?;
+            cmd_ingest(&db, &paths, format, meta, json)
+        }
+        Command::Report { json, limit, all } => {
+            let db = db_path(cli.db)?;
+            cmd_report(&db, json, limit, all, color)
+        }
+    }
+}
+
+fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p);
+    }
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    let root = flakehound_ci::git_root(&cwd).unwrap_or(cwd);
+    Ok(root.join(".flakehound").join("flakehound.db"))
+}
+
+fn cmd_parse(files: &[PathBuf], json: bool, format: Option<Format>) -> Result<ExitCode> {
+    let (inputs, missing) = flakehound_evidence::discover(files);
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for (name, reason) in &missing {
+        failed = true;
+        output::parse_line(&mut out, json, name, Err(reason))?;
+    }
+    for input in &inputs {
+        let Input::File(path) = input else { continue };
+        let name = path.display().to_string();
+        match flakehound_ingest::count_file(path, format) {
+            Ok((info, counts)) => {
+                let format = info.format.map_or("unknown", |f| f.as_str());
+                output::parse_line(&mut out, json, &name, Ok((format, counts)))?;
+            }
+            Err(e) => {
+                failed = true;
+                output::parse_line(&mut out, json, &name, Err(&e.to_string()))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_meta(args: MetaArgs) -> Result<RunMeta> {
+    let timestamp =
+        match args.timestamp {
+            Some(raw) => Some(flakehound_ci::normalize_timestamp(&raw).with_context(|| {
+                format!("--timestamp {raw:?} is not a date-time (use RFC 3339)")
+            })?),
+            None => None,
+        };
+    let mut meta = RunMeta {
+        commit: args.commit,
+        branch: args.branch,
+        provider: args.provider,
+        job: args.job,
+        run_id: args.run_id,
+        run_attempt: args.attempt,
+        runner: args.runner,
+        started_at: timestamp,
+        url: args.url,
+        ..Default::default()
+    };
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    meta.fill_from(&flakehound_ci::detect(&cwd));
+    Ok(meta)
+}
+
+fn cmd_ingest(
+    db: &Path,
+    paths: &[PathBuf],
+    format: Option<Format>,
+    meta: MetaArgs,
+    json: bool,
+) -> Result<ExitCode> {
+    let meta = run_meta(meta)?;
+    let mut inputs = Vec::new();
+    let mut missing = Vec::new();
+    let (stdin, paths): (Vec<_>, Vec<_>) =
+        paths.iter().cloned().partition(|p| p.as_os_str() == "-");
+    if !stdin.is_empty() {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+        inputs.push(Input::Bytes {
+            name: "<stdin>".into(),
+            bytes,
+        });
+    }
+    let (found, not_found) = flakehound_evidence::discover(&paths);
+    inputs.extend(found);
+    missing.extend(not_found);
+    if inputs.is_empty() && missing.is_empty() {
+        bail!(
+            "no report files found in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut store = flakehound_store::open(db)?;
+    let opts = Options {
+        format,
+        meta: &meta,
+        source: "ci",
+    };
+    let mut summary = flakehound_evidence::ingest(store.as_mut(), &inputs, &opts, &mut |_| {});
+    for (name, reason) in missing {
+        summary.files.push(flakehound_evidence::FileOutcome {
+            name,
+            status: FileStatus::Rejected { reason },
+        });
+    }
+    let totals = store.totals()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        output::ingest_json(&mut out, &summary, db)?;
+    } else {
+        output::ingest_summary(&mut out, &summary, &meta, db, &totals)?;
+    }
+    let rejected = summary.count(|s| matches!(s, FileStatus::Rejected { .. }));
+    Ok(if rejected > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn cmd_report(
+    db: &Path,
+    json: bool,
+    limit: Option<usize>,
+    all: bool,
+    color: bool,
+) -> Result<ExitCode> {
+    if !db.exists() {
+        bail!(
+            "no store at {}; run `flakehound ingest` first",
+            db.display()
+        );
+    }
+    let mut store = flakehound_store::open(db)?;
+    let mut ranked = flakehound_analysis::rank(store.test_stats()?, all);
+    let total = ranked.len();
+    if let Some(n) = limit {
+        ranked.truncate(n);
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &ranked).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        output::report_table(&mut out, &ranked, total, color)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
