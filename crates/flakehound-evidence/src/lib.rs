@@ -8,6 +8,9 @@
 //! - Runs: reports of one invocation belong to one run. The run is keyed by CI metadata when
 //!   it names the run (provider, run id, run attempt, job), otherwise by the hashes of all the
 //!   invocation's inputs — so re-running an interrupted ingest adds the rest to the same run.
+//! - Order: inputs are ingested in the order given, directory contents in path order; within a
+//!   run, that order numbers the attempts of each test and the execution positions (so name
+//!   retry reports to sort after the first report, e.g. `attempt-1.xml`, `attempt-2.xml`).
 //! - Atomicity: each report is parsed straight into a store transaction; a parse error rolls
 //!   it back and the file is reported as rejected while the others go on.
 

@@ -99,6 +99,10 @@ pub fn parse_reader<R: Read>(
         Some(f) => (Shape::Json, Some(f)),
         None => detect(&head).map_err(Error::parse)?,
     };
+    // Text formats do not expect a byte-order mark; XML handles its own.
+    if shape_format.0 != Shape::Xml && head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        head.drain(..3);
+    }
     let full = BufReader::with_capacity(64 * 1024, Cursor::new(head).chain(input));
     let mut info = match shape_format {
         (Shape::Xml, forced) => parse_xml(full, forced, sink)?,
@@ -118,8 +122,8 @@ fn parse_xml<R: Read>(input: R, forced: Option<Format>, sink: &mut Sink<'_>) -> 
         Some(f) => f,
         None => match root.name.as_str() {
             "testsuites" | "testsuite" => Format::Junit,
-            // NUnit 3 documents whose root is a bare <test-suite> (the nunit parser rejects
-            // NUnit 2-style ones, which have no test-run/test-results wrapper to identify them).
+            // A bare <test-suite> root (no test-run/test-results wrapper): the nunit parser tells
+            // NUnit 2 from NUnit 3 by its attributes.
             "test-run" | "test-suite" => Format::Nunit3,
             "test-results" => Format::Nunit2,
             "assemblies" | "assembly" => Format::Xunit,

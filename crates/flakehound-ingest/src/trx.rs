@@ -1,13 +1,769 @@
-//! TODO: parser being written.
-use crate::xml::{Elem, XmlReader};
+//! Visual Studio TRX reports (`<TestRun>`, 2006 and 2010 schemas), as written by MSTest,
+//! `dotnet test --logger trx` and the NUnit and xUnit VSTest adapters.
+//!
+//! Results (`<Results><UnitTestResult>`) name the test they ran by `testId` (2010) or
+//! `executionId` (2006), which points into `<TestDefinitions>` for the class name and categories.
+//! Definitions usually follow the results, so: when definitions were read first, each result is
+//! pushed as soon as it closes; otherwise results are buffered (small: TRX files are not huge)
+//! and pushed once the definitions (or the end of the run) have been read. Mapping choices:
+//!
+//! - **Records**: one per `*TestResult` element (`UnitTestResult`, `WebTestResult`, ...,
+//!   and `TestResultAggregation`). A result whose `<InnerResults>` hold results (MSTest
+//!   data-driven rows, ordered tests) is an aggregate: each inner result is a record and the
+//!   aggregate itself is not counted. A record with neither name nor classname is dropped.
+//! - **Outcome**: `Passed`, `PassedButRunAborted`, `Warning`, `Completed` → passed; `Failed` and
+//!   `Timeout` (the test ran and did not finish in time) → failed; `Error` or a missing outcome →
+//!   errored; `NotExecuted`, `NotRunnable`, `Aborted`, `Inconclusive`, `Pending`, `InProgress`,
+//!   `Disconnected` and anything else → skipped (the corpus counts `Aborted` and `NotRunnable`
+//!   as skipped).
+//! - **Failure**: `<Output><ErrorInfo><Message/><StackTrace/>`; kind = the exception type the
+//!   message starts with (`System.DivideByZeroException : ...`, MSTest's `... threw
+//!   exception: System.X: ...`), `Timeout` for timeouts. Skipped records keep the message.
+//! - **Names**: classname = `TestMethod/@className` without its assembly qualifier
+//!   (`Ns.C, Asm, Version=...` → `Ns.C`); name = `testName` without a leading `classname.`
+//!   (the xUnit adapter writes full names, MSTest and NUnit short ones). Without a definition, a
+//!   dotted `testName` is split at the last `.` before its arguments.
+//! - **Duration**: `duration` (`[d.]hh:mm:ss.fffffff`), else `endTime - startTime`.
+//!   `StdOut`/`StdErr` → stdout/stderr; `startTime` → timestamp; suite = test assembly file;
+//!   properties = `TestCategory` items (as `Category`) and `Properties` key/value pairs.
+//! - **Report**: timestamp `Times/@start` (else `creation`), duration `finish - start`,
+//!   hostname = first result's `computerName`, tool from the adapter (`xunit`, `nunit`,
+//!   `mstest`).
+
+use crate::nunit::{exception_kind, read_fields, split_qualified, strip_class};
+use crate::xml::{Elem, Ev, XmlReader};
 use crate::{Result, Sink};
-use flakehound_model::ReportInfo;
+use flakehound_model::{
+    Attempt, Dialect, Failure, Format, MAX_PROPERTIES, Outcome, ReportInfo, TestCase, parse_seconds,
+};
+use std::collections::HashMap;
 use std::io::Read;
 
+/// One test definition (`<UnitTest>` and friends).
+#[derive(Default)]
+struct Def {
+    classname: Option<String>,
+    /// Definition `name` (else `TestMethod/@name`): the fallback test name.
+    name: Option<String>,
+    /// Test assembly file name.
+    assembly: Option<String>,
+    props: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct Defs {
+    list: Vec<Def>,
+    by_test_id: HashMap<String, usize>,
+    by_execution_id: HashMap<String, usize>,
+}
+
+impl Defs {
+    fn find(&self, res: &Res) -> Option<&Def> {
+        let by_test = |id: &Option<String>| id.as_ref().and_then(|id| self.by_test_id.get(id));
+        by_test(&res.test_id)
+            .or_else(|| {
+                res.execution_id
+                    .as_ref()
+                    .and_then(|id| self.by_execution_id.get(id))
+            })
+            .or_else(|| by_test(&res.parent_test_id))
+            .and_then(|&i| self.list.get(i))
+    }
+}
+
+/// One result element, open or closed.
+struct Res {
+    /// Reader depth of the result element.
+    depth: usize,
+    test_id: Option<String>,
+    execution_id: Option<String>,
+    /// `testId` of the enclosing aggregate, for inner results without a definition of their own.
+    parent_test_id: Option<String>,
+    test_name: Option<String>,
+    outcome: Option<String>,
+    duration: Option<f64>,
+    start_time: Option<String>,
+    computer: Option<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    message: Option<String>,
+    stack_trace: Option<String>,
+    /// Holds inner results: an aggregate, not a record.
+    has_inner: bool,
+}
+
+impl Res {
+    fn new(e: &Elem, depth: usize, parent_test_id: Option<String>) -> Res {
+        let owned = |key: &str| e.get_nonblank(key).map(str::to_string);
+        let duration = e
+            .get("duration")
+            .and_then(parse_timespan)
+            .or_else(|| elapsed(e.get("startTime")?, e.get("endTime")?));
+        Res {
+            depth,
+            test_id: owned("testId"),
+            execution_id: owned("executionId"),
+            parent_test_id,
+            test_name: owned("testName"),
+            outcome: owned("outcome"),
+            duration,
+            start_time: owned("startTime"),
+            computer: owned("computerName"),
+            stdout: None,
+            stderr: None,
+            message: None,
+            stack_trace: None,
+            has_inner: false,
+        }
+    }
+}
+
+/// Where finished results go: the sink, or a buffer until the definitions are known.
+struct State<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+    defs: Defs,
+    defs_read: bool,
+    pending: Vec<Res>,
+    info: ReportInfo,
+}
+
+impl State<'_, '_> {
+    fn result(&mut self, res: Res) -> Result<()> {
+        if self.info.hostname.is_none() {
+            self.info.hostname = res.computer.clone();
+        }
+        if self.defs_read {
+            self.emit(res)
+        } else {
+            self.pending.push(res);
+            Ok(())
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        for res in std::mem::take(&mut self.pending) {
+            self.emit(res)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, res: Res) -> Result<()> {
+        match build_case(res, &self.defs) {
+            Some(case) => (self.sink)(case),
+            None => Ok(()),
+        }
+    }
+}
+
 pub(crate) fn parse<R: Read>(
-    _xml: &mut XmlReader<R>,
-    _root: Elem,
-    _sink: &mut Sink<'_>,
+    xml: &mut XmlReader<R>,
+    root: Elem,
+    sink: &mut Sink<'_>,
 ) -> Result<ReportInfo> {
-    Err(crate::Error::parse("not implemented yet"))
+    if root.name != "TestRun" {
+        return Err(xml.error(format!(
+            "not a TRX report: root element is <{}>, expected <TestRun>",
+            root.name
+        )));
+    }
+    let mut st = State {
+        sink,
+        defs: Defs::default(),
+        defs_read: false,
+        pending: Vec::new(),
+        info: ReportInfo {
+            format: Some(Format::Trx),
+            ..ReportInfo::default()
+        },
+    };
+    let root_depth = xml.depth();
+    loop {
+        match xml.next()? {
+            // Every handler consumes its element, so each start here is a child of the root.
+            Ev::Start(e) => match e.name.as_str() {
+                "Times" => {
+                    st.info.timestamp = e
+                        .get_nonblank("start")
+                        .or_else(|| e.get_nonblank("creation"))
+                        .map(str::to_string);
+                    st.info.duration = e
+                        .get("start")
+                        .zip(e.get("finish"))
+                        .and_then(|(start, finish)| elapsed(start, finish));
+                    xml.skip()?;
+                }
+                "TestDefinitions" => {
+                    read_definitions(xml, &mut st.defs, &mut st.info)?;
+                    st.defs_read = true;
+                    st.flush()?;
+                }
+                "Results" => read_results(xml, &mut st)?,
+                _ => xml.skip()?,
+            },
+            Ev::End(_) if xml.depth() < root_depth => {
+                // Definitions missing or after everything: push what is left as it is.
+                st.defs_read = true;
+                st.flush()?;
+                return Ok(st.info);
+            }
+            Ev::End(_) | Ev::Text(_) => {}
+            Ev::Eof => return Err(xml.error("unexpected end of file: the document is truncated")),
+        }
+    }
+}
+
+fn is_result(name: &str) -> bool {
+    name.ends_with("TestResult") || name == "TestResultAggregation"
+}
+
+/// Reads the rest of `<Results>`, handing every leaf result to `st`.
+fn read_results<R: Read>(xml: &mut XmlReader<R>, st: &mut State<'_, '_>) -> Result<()> {
+    let results_depth = xml.depth();
+    // Open result elements: an aggregate and its inner results (explicit stack, no recursion).
+    let mut open: Vec<Res> = Vec::new();
+    loop {
+        match xml.next()? {
+            Ev::Start(e) => {
+                let depth = xml.depth();
+                if is_result(&e.name) {
+                    let parent = open.last().and_then(|p| p.test_id.clone());
+                    open.push(Res::new(&e, depth, parent));
+                    continue;
+                }
+                match open.last_mut() {
+                    Some(r) if r.depth + 1 == depth && e.name == "Output" => read_output(xml, r)?,
+                    // Descend: inner results are handled by the branch above.
+                    Some(r) if r.depth + 1 == depth && e.name == "InnerResults" => {}
+                    _ => xml.skip()?,
+                }
+            }
+            Ev::End(_) => {
+                let depth = xml.depth();
+                if depth < results_depth {
+                    return Ok(());
+                }
+                // Not the end of a result element (`Output`, `InnerResults`...): nothing to do.
+                if open.last().is_none_or(|r| r.depth <= depth) {
+                    continue;
+                }
+                let Some(res) = open.pop() else { continue };
+                if let Some(parent) = open.last_mut() {
+                    parent.has_inner = true;
+                }
+                if !res.has_inner {
+                    st.result(res)?;
+                }
+            }
+            Ev::Text(_) => {}
+            Ev::Eof => return Err(xml.error("unexpected end of file: the document is truncated")),
+        }
+    }
+}
+
+/// Reads the rest of a result's `<Output>`.
+fn read_output<R: Read>(xml: &mut XmlReader<R>, res: &mut Res) -> Result<()> {
+    let target = xml.depth();
+    loop {
+        match xml.next()? {
+            Ev::Start(c) => match c.name.as_str() {
+                "StdOut" => {
+                    let text = xml.read_text()?;
+                    res.stdout = res.stdout.take().or(text);
+                }
+                "StdErr" => {
+                    let text = xml.read_text()?;
+                    res.stderr = res.stderr.take().or(text);
+                }
+                "ErrorInfo" => {
+                    let ([message, trace], text) = read_fields(xml, ["Message", "StackTrace"])?;
+                    if res.message.is_none() && res.stack_trace.is_none() {
+                        res.message = message.or(text);
+                        res.stack_trace = trace;
+                    }
+                }
+                _ => xml.skip()?,
+            },
+            Ev::End(_) if xml.depth() < target => return Ok(()),
+            Ev::End(_) | Ev::Text(_) => {}
+            Ev::Eof => return Err(xml.error("unexpected end of file: the document is truncated")),
+        }
+    }
+}
+
+/// Reads the rest of `<TestDefinitions>`.
+fn read_definitions<R: Read>(
+    xml: &mut XmlReader<R>,
+    defs: &mut Defs,
+    info: &mut ReportInfo,
+) -> Result<()> {
+    let target = xml.depth();
+    loop {
+        match xml.next()? {
+            // Each child is one definition (`UnitTest`, `OrderedTest`, `GenericTest`, ...).
+            Ev::Start(d) => {
+                let (def, execution_id) = read_definition(xml, &d, info)?;
+                let index = defs.list.len();
+                defs.list.push(def);
+                if let Some(id) = d.get_nonblank("id") {
+                    defs.by_test_id.entry(id.to_string()).or_insert(index);
+                }
+                if let Some(id) = execution_id {
+                    defs.by_execution_id.entry(id).or_insert(index);
+                }
+            }
+            Ev::End(_) if xml.depth() < target => return Ok(()),
+            Ev::End(_) | Ev::Text(_) => {}
+            Ev::Eof => return Err(xml.error("unexpected end of file: the document is truncated")),
+        }
+    }
+}
+
+/// Reads the rest of one definition; returns it with its execution id.
+fn read_definition<R: Read>(
+    xml: &mut XmlReader<R>,
+    d: &Elem,
+    info: &mut ReportInfo,
+) -> Result<(Def, Option<String>)> {
+    let target = xml.depth();
+    let mut def = Def {
+        name: d.get_nonblank("name").map(str::to_string),
+        assembly: d.get_nonblank("storage").map(file_name),
+        ..Def::default()
+    };
+    let mut execution_id = None;
+    loop {
+        match xml.next()? {
+            Ev::Start(c) => match c.name.as_str() {
+                "Execution" if execution_id.is_none() => {
+                    execution_id = c.get_nonblank("id").map(str::to_string);
+                }
+                "TestMethod" => {
+                    def.classname = c
+                        .get_nonblank("className")
+                        .map(strip_assembly)
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string);
+                    if def.name.is_none() {
+                        def.name = c.get_nonblank("name").map(str::to_string);
+                    }
+                    if let Some(code_base) = c.get_nonblank("codeBase") {
+                        def.assembly = Some(file_name(code_base));
+                    }
+                    if info.tool.is_none() {
+                        info.tool = c.get_nonblank("adapterTypeName").and_then(tool_name);
+                    }
+                }
+                "TestCategoryItem" | "Property" if def.props.len() >= MAX_PROPERTIES => {}
+                "TestCategoryItem" => {
+                    if let Some(cat) = c.get_nonblank("TestCategory") {
+                        def.props.push(("Category".to_string(), cat.to_string()));
+                    }
+                }
+                "Property" => {
+                    if let ([Some(key), value], _) = read_fields(xml, ["Key", "Value"])? {
+                        def.props.push((key, value.unwrap_or_default()));
+                    }
+                }
+                // Descend into containers (`TestCategory`, `Properties`, ...); text is ignored.
+                _ => {}
+            },
+            Ev::End(_) if xml.depth() < target => return Ok((def, execution_id)),
+            Ev::End(_) | Ev::Text(_) => {}
+            Ev::Eof => return Err(xml.error("unexpected end of file: the document is truncated")),
+        }
+    }
+}
+
+/// Builds the record of a leaf result (`None`: no name nor classname).
+fn build_case(res: Res, defs: &Defs) -> Option<TestCase> {
+    let def = defs.find(&res);
+    let raw_name = res
+        .test_name
+        .as_deref()
+        .or_else(|| def.and_then(|d| d.name.as_deref()));
+    let (classname, name) = match def.and_then(|d| d.classname.as_deref()) {
+        Some(class) => (Some(class), raw_name.map(|n| strip_class(n, class))),
+        None => match raw_name.and_then(split_qualified) {
+            Some((class, method)) => (Some(class), Some(method)),
+            None => (None, raw_name),
+        },
+    };
+    if classname.is_none() && name.is_none() {
+        return None;
+    }
+    let outcome = trx_outcome(res.outcome.as_deref());
+    let mut attempt = Attempt::new(outcome);
+    attempt.duration = res.duration;
+    attempt.stdout = res.stdout;
+    attempt.stderr = res.stderr;
+    let timeout = res
+        .outcome
+        .as_deref()
+        .is_some_and(|o| o.eq_ignore_ascii_case("Timeout"));
+    attempt.failure = match outcome {
+        Outcome::Passed => None,
+        Outcome::Skipped => Some(Failure {
+            kind: None,
+            message: res.message,
+            details: None,
+        }),
+        Outcome::Failed | Outcome::Errored => Some(Failure {
+            kind: res
+                .message
+                .as_deref()
+                .and_then(exception_kind)
+                .or_else(|| timeout.then(|| "Timeout".to_string())),
+            message: res.message,
+            details: res.stack_trace,
+        }),
+    }
+    .filter(|f| !f.is_empty());
+    let case = TestCase {
+        id: String::new(),
+        classname: classname.map(str::to_string),
+        name: name.unwrap_or_default().to_string(),
+        file: None,
+        line: None,
+        suite: def.and_then(|d| d.assembly.clone()).into_iter().collect(),
+        outcome,
+        attempts: vec![attempt],
+        properties: def.map(|d| d.props.clone()).unwrap_or_default(),
+        timestamp: res.start_time,
+    };
+    Some(crate::finish_case(case, Dialect::Other))
+}
+
+/// Outcome of a TRX result (see the module docs).
+fn trx_outcome(outcome: Option<&str>) -> Outcome {
+    let Some(outcome) = outcome else {
+        return Outcome::Errored;
+    };
+    match outcome.trim().to_ascii_lowercase().as_str() {
+        "passed" | "passedbutrunaborted" | "warning" | "completed" => Outcome::Passed,
+        "failed" | "timeout" => Outcome::Failed,
+        "error" => Outcome::Errored,
+        _ => Outcome::Skipped,
+    }
+}
+
+/// `Ns.C, Asm, Version=1.0.0.0, ...` → `Ns.C` (commas inside generic brackets kept).
+fn strip_assembly(class: &str) -> &str {
+    let mut nesting = 0usize;
+    for (i, c) in class.char_indices() {
+        match c {
+            '[' | '<' => nesting += 1,
+            ']' | '>' => nesting = nesting.saturating_sub(1),
+            ',' if nesting == 0 => return class.get(..i).unwrap_or(class).trim(),
+            _ => {}
+        }
+    }
+    class.trim()
+}
+
+/// Last path segment of a Windows or Unix path.
+fn file_name(path: &str) -> String {
+    path.rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(path)
+        .trim()
+        .to_string()
+}
+
+/// The test framework behind a VSTest adapter.
+fn tool_name(adapter: &str) -> Option<String> {
+    let a = adapter.to_ascii_lowercase();
+    let tool = if a.contains("xunit") {
+        "xunit"
+    } else if a.contains("nunit") {
+        "nunit"
+    } else if a.contains("mstest") || a.contains("unittestadapter") {
+        "mstest"
+    } else {
+        return None;
+    };
+    Some(tool.to_string())
+}
+
+/// A .NET `TimeSpan` as TRX writes it, `[d.]hh:mm:ss[.fffffff]`, in seconds.
+fn parse_timespan(s: &str) -> Option<f64> {
+    let mut parts = s.trim().split(':');
+    let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let (days, hours) = match h.split_once('.') {
+        Some((d, h)) => (d.parse::<u32>().ok()?, h.parse::<u32>().ok()?),
+        None => (0, h.parse::<u32>().ok()?),
+    };
+    let minutes = m.parse::<u32>().ok()?;
+    let seconds = parse_seconds(sec)?;
+    Some(
+        f64::from(days) * 86_400.0
+            + f64::from(hours) * 3_600.0
+            + f64::from(minutes) * 60.0
+            + seconds,
+    )
+}
+
+/// Seconds from `start` to `end` (timestamps as [`epoch_seconds`] reads them); `None` when
+/// either is unreadable or `end` is before `start`.
+fn elapsed(start: &str, end: &str) -> Option<f64> {
+    let (start_whole, start_frac) = epoch_seconds(start)?;
+    let (end_whole, end_frac) = epoch_seconds(end)?;
+    // Whole seconds and fractions apart: f64 epoch seconds would lose the sub-microseconds.
+    let d = (end_whole - start_whole) as f64 + (end_frac - start_frac);
+    (d >= 0.0).then_some(d)
+}
+
+/// Whole seconds since the Unix epoch and the fraction of a second of
+/// `YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm]` (a missing offset is taken as UTC: only differences
+/// between times of one file are computed).
+fn epoch_seconds(s: &str) -> Option<(i64, f64)> {
+    let s = s.trim();
+    let (date, rest) = (s.get(..10)?, s.get(11..)?);
+    if !matches!(s.get(10..11), Some("T" | " ")) {
+        return None;
+    }
+    let mut ymd = date.split('-');
+    let year: i64 = ymd.next()?.parse().ok()?;
+    let month: i64 = ymd.next()?.parse().ok()?;
+    let day: i64 = ymd.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || !(0..=9999).contains(&year) {
+        return None;
+    }
+    let tz_at = rest
+        .char_indices()
+        .find(|&(i, c)| c == 'Z' || c == 'z' || ((c == '+' || c == '-') && i > 0))
+        .map_or(rest.len(), |(i, _)| i);
+    let (clock, tz) = (rest.get(..tz_at)?, rest.get(tz_at..)?);
+    let mut hms = clock.split(':');
+    let hours: i64 = hms.next()?.parse().ok()?;
+    let minutes: i64 = hms.next()?.parse().ok()?;
+    let sec_field = hms.next().unwrap_or("0");
+    let (secs, frac) = sec_field.split_once('.').unwrap_or((sec_field, ""));
+    let seconds: i64 = secs.parse().ok()?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let fraction: f64 = format!("0.{frac}0").parse().ok()?;
+    if !(0..=23).contains(&hours) || !(0..=59).contains(&minutes) || !(0..=60).contains(&seconds) {
+        return None;
+    }
+    let offset = match tz {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = tz.get(1..)?.split_once(':').unwrap_or((tz.get(1..)?, "0"));
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    let whole = days_from_civil(year, month, day) * 86_400 + hours * 3_600 + minutes * 60 + seconds
+        - offset;
+    Some((whole, fraction))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect_bytes;
+
+    fn ids(cases: &[TestCase]) -> Vec<(&str, Outcome)> {
+        cases.iter().map(|c| (c.id.as_str(), c.outcome)).collect()
+    }
+
+    const RESULTS: &str = r#"
+  <Results>
+    <UnitTestResult executionId="e1" testId="t1" testName="Ns.Calc.Passes" computerName="BOX" duration="00:00:01.5000000" startTime="2021-04-20T08:31:32.96+02:00" outcome="Passed">
+      <Output><StdOut>  out  </StdOut><StdErr>err</StdErr></Output>
+    </UnitTestResult>
+    <UnitTestResult executionId="e2" testId="t2" testName="Even(i: 3)" outcome="Failed" duration="1.00:00:02">
+      <Output><ErrorInfo><Message>System.DivideByZeroException : Attempted to divide by zero.</Message><StackTrace>at Div()</StackTrace></ErrorInfo></Output>
+    </UnitTestResult>
+    <UnitTestResult executionId="e3" testId="t3" testName="Errs" outcome="Error" />
+    <UnitTestResult executionId="e4" testId="t3" testName="TimesOut" outcome="Timeout" />
+    <UnitTestResult executionId="e5" testId="t3" testName="NotRun" outcome="NotExecuted" startTime="2021-04-02T08:51:03.25+10:00" endTime="2021-04-02T08:51:04.5+10:00">
+      <Output><ErrorInfo><Message>Ignore test</Message></ErrorInfo></Output>
+    </UnitTestResult>
+    <UnitTestResult testId="t3" testName="Aborted" outcome="Aborted" />
+    <UnitTestResult testId="t3" testName="Inconclusive" outcome="Inconclusive" />
+    <UnitTestResult testId="t3" testName="Pending" outcome="Pending" />
+    <UnitTestResult testId="t3" testName="Warns" outcome="Warning" />
+    <UnitTestResult testId="t3" testName="NoOutcome" />
+    <UnitTestResult testId="unknown" testName="Other.Place.Test(1.5)" outcome="Passed" />
+    <UnitTestResult testId="unknown" outcome="Passed" />
+    <UnitTestResult executionId="p" testId="t4" testName="DataDriven" outcome="Failed" resultType="DataDrivenTest">
+      <InnerResults>
+        <UnitTestResult executionId="r1" parentExecutionId="p" testId="t4" testName="DataDriven (1)" outcome="Passed" resultType="DataDrivenDataRow" />
+        <UnitTestResult executionId="r2" parentExecutionId="p" testName="DataDriven (2)" outcome="Failed" resultType="DataDrivenDataRow" />
+      </InnerResults>
+    </UnitTestResult>
+  </Results>"#;
+
+    const DEFINITIONS: &str = r#"
+  <TestDefinitions>
+    <UnitTest name="Passes" storage="c:\x\calc.tests.dll" id="t1">
+      <Execution id="e1" />
+      <TestCategory><TestCategoryItem TestCategory="fast" /></TestCategory>
+      <Properties><Property><Key>Owner</Key><Value>me</Value></Property></Properties>
+      <TestMethod codeBase="C:\x\Calc.Tests.dll" adapterTypeName="executor://xunit/VsTestRunner2/netcoreapp" className="Ns.Calc" name="Passes" />
+    </UnitTest>
+    <UnitTest name="Even" id="t2"><Execution id="e2" /><TestMethod className="Ns.Calc, Calc.Tests, Version=1.0.0.0" name="Even" /></UnitTest>
+    <UnitTest name="Misc" id="t3"><TestMethod className="Ns.Misc" name="Misc" /></UnitTest>
+    <UnitTest name="DataDriven" id="t4"><TestMethod className="Ns.Data" name="DataDriven" /></UnitTest>
+  </TestDefinitions>"#;
+
+    fn doc(first: &str, second: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<TestRun id="x" xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010">
+  <Times creation="2021-04-20T08:31:33+02:00" start="2021-04-20T08:31:31.5+02:00" finish="2021-04-20T08:31:33.5+02:00" />
+  <TestSettings name="default" id="s"><Deployment runDeploymentRoot="r" /></TestSettings>{first}{second}
+  <ResultSummary outcome="Failed"><Counters total="1" /></ResultSummary>
+</TestRun>"#
+        )
+    }
+
+    fn check(cases: &[TestCase], info: &ReportInfo) {
+        assert_eq!(info.format, Some(Format::Trx));
+        assert_eq!(
+            info.timestamp.as_deref(),
+            Some("2021-04-20T08:31:31.5+02:00")
+        );
+        assert_eq!(info.duration, Some(2.0));
+        assert_eq!(info.hostname.as_deref(), Some("BOX"));
+        assert_eq!(info.tool.as_deref(), Some("xunit"));
+        assert_eq!(
+            ids(cases),
+            vec![
+                ("Ns.Calc::Passes", Outcome::Passed),
+                ("Ns.Calc::Even(i: 3)", Outcome::Failed),
+                ("Ns.Misc::Errs", Outcome::Errored),
+                ("Ns.Misc::TimesOut", Outcome::Failed),
+                ("Ns.Misc::NotRun", Outcome::Skipped),
+                ("Ns.Misc::Aborted", Outcome::Skipped),
+                ("Ns.Misc::Inconclusive", Outcome::Skipped),
+                ("Ns.Misc::Pending", Outcome::Skipped),
+                ("Ns.Misc::Warns", Outcome::Passed),
+                ("Ns.Misc::NoOutcome", Outcome::Errored),
+                ("Other.Place::Test(1.5)", Outcome::Passed),
+                ("Ns.Data::DataDriven (1)", Outcome::Passed),
+                ("Ns.Data::DataDriven (2)", Outcome::Failed),
+            ]
+        );
+        let passes = &cases[0];
+        let a = &passes.attempts[0];
+        assert_eq!(a.duration, Some(1.5));
+        assert_eq!(a.stdout.as_deref(), Some("out"));
+        assert_eq!(a.stderr.as_deref(), Some("err"));
+        assert_eq!(passes.suite, vec!["Calc.Tests.dll"]);
+        assert_eq!(
+            passes.properties,
+            vec![
+                ("Category".to_string(), "fast".to_string()),
+                ("Owner".to_string(), "me".to_string())
+            ]
+        );
+        assert_eq!(
+            passes.timestamp.as_deref(),
+            Some("2021-04-20T08:31:32.96+02:00")
+        );
+        let even = &cases[1].attempts[0];
+        assert_eq!(even.duration, Some(86_402.0));
+        let f = even.failure.as_ref().unwrap();
+        assert_eq!(f.kind.as_deref(), Some("System.DivideByZeroException"));
+        assert_eq!(f.details.as_deref(), Some("at Div()"));
+        let timeout = cases[3].attempts[0].failure.as_ref().unwrap();
+        assert_eq!(timeout.kind.as_deref(), Some("Timeout"));
+        let not_run = &cases[4].attempts[0];
+        assert_eq!(not_run.duration, Some(1.25));
+        assert_eq!(
+            not_run.failure.as_ref().unwrap().message.as_deref(),
+            Some("Ignore test")
+        );
+        assert!(cases[2].attempts[0].failure.is_none());
+    }
+
+    #[test]
+    fn results_before_definitions() {
+        let (info, cases) = collect_bytes(doc(RESULTS, DEFINITIONS).as_bytes(), None).unwrap();
+        check(&cases, &info);
+    }
+
+    #[test]
+    fn definitions_before_results() {
+        let (info, cases) = collect_bytes(doc(DEFINITIONS, RESULTS).as_bytes(), None).unwrap();
+        check(&cases, &info);
+    }
+
+    #[test]
+    fn definitions_missing() {
+        let (_, cases) = collect_bytes(doc(RESULTS, "").as_bytes(), None).unwrap();
+        assert_eq!(cases.len(), 13);
+        assert_eq!(cases[0].id, "Ns.Calc::Passes");
+        assert_eq!(cases[2].id, "Errs");
+    }
+
+    #[test]
+    fn truncated_and_wrong_root() {
+        let full = doc(DEFINITIONS, RESULTS);
+        for cut in [full.len() / 3, full.len() / 2, full.len() - 12] {
+            assert!(
+                collect_bytes(&full.as_bytes()[..cut], None).is_err(),
+                "{cut}"
+            );
+        }
+        let err = collect_bytes(b"<testsuites/>", Some(Format::Trx)).unwrap_err();
+        assert!(err.to_string().contains("not a TRX report"), "{err}");
+        let (_, cases) = collect_bytes(b"<TestRun><Results/></TestRun>", None).unwrap();
+        assert!(cases.is_empty());
+    }
+
+    #[test]
+    fn times_and_names() {
+        assert_eq!(parse_timespan("00:00:00.1084258"), Some(0.1084258));
+        assert_eq!(parse_timespan("01:02:03"), Some(3723.0));
+        assert_eq!(parse_timespan("-00:00:01"), None);
+        assert_eq!(parse_timespan("garbage"), None);
+        let d = elapsed(
+            "2015-10-24T04:19:00.8945590-03:00",
+            "2015-10-24T07:19:28.7161503Z",
+        );
+        assert!((d.unwrap() - 27.8215913).abs() < 1e-9, "{d:?}");
+        assert_eq!(elapsed("2021-01-01T00:00:01", "2021-01-01T00:00:00"), None);
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some((0, 0.0)));
+        assert_eq!(
+            epoch_seconds("2000-03-01 00:00:00.25+01:00"),
+            Some((951_865_200, 0.25))
+        );
+        assert_eq!(epoch_seconds("2000-13-01T00:00:00"), None);
+        assert_eq!(epoch_seconds("2000-01-01T00:00:00.5e3"), None);
+        assert_eq!(epoch_seconds("2000-01-01T25:00:00"), None);
+        assert_eq!(epoch_seconds("é"), None);
+        assert_eq!(epoch_seconds("2000-01-01Té"), None);
+        assert_eq!(
+            strip_assembly("Ns.G`1[[System.Int32, mscorlib]], Asm"),
+            "Ns.G`1[[System.Int32, mscorlib]]"
+        );
+        assert_eq!(file_name("c:\\a\\b.dll"), "b.dll");
+        assert_eq!(
+            tool_name("executor://nunit3testexecutor/").as_deref(),
+            Some("nunit")
+        );
+        assert_eq!(
+            tool_name("Microsoft.VisualStudio.TestTools.TestTypes.Unit.UnitTestAdapter, x")
+                .as_deref(),
+            Some("mstest")
+        );
+    }
 }

@@ -60,6 +60,9 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Print only rejected files.
+        #[arg(long, short, conflicts_with = "json")]
+        quiet: bool,
     },
     /// Tests ranked by evidence of flakiness.
     Report {
@@ -151,9 +154,17 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             format,
             meta,
             json,
+            quiet,
         } => {
             let db = db_path(cli.db)?;
-            cmd_ingest(&db, &paths, format, meta, json)
+            let style = if json {
+                Style::Json
+            } else if quiet {
+                Style::Quiet
+            } else {
+                Style::Human
+            };
+            cmd_ingest(&db, &paths, format, meta, style)
         }
         Command::Report { json, limit, all } => {
             let db = db_path(cli.db)?;
@@ -226,12 +237,19 @@ fn run_meta(args: MetaArgs) -> Result<RunMeta> {
     Ok(meta)
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Human,
+    Json,
+    Quiet,
+}
+
 fn cmd_ingest(
     db: &Path,
     paths: &[PathBuf],
     format: Option<Format>,
     meta: MetaArgs,
-    json: bool,
+    style: Style,
 ) -> Result<ExitCode> {
     let meta = run_meta(meta)?;
     let mut inputs = Vec::new();
@@ -274,12 +292,11 @@ fn cmd_ingest(
             status: FileStatus::Rejected { reason },
         });
     }
-    let totals = store.totals()?;
     let mut out = std::io::stdout().lock();
-    if json {
-        output::ingest_json(&mut out, &summary, db)?;
-    } else {
-        output::ingest_summary(&mut out, &summary, &meta, db, &totals)?;
+    match style {
+        Style::Json => output::ingest_json(&mut out, &summary, db)?,
+        Style::Human => output::ingest_summary(&mut out, &summary, &meta, db, &store.totals()?)?,
+        Style::Quiet => output::rejected(&mut std::io::stderr().lock(), &summary)?,
     }
     let rejected = summary.count(|s| matches!(s, FileStatus::Rejected { .. }));
     Ok(if rejected > 0 {

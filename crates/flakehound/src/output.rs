@@ -47,7 +47,7 @@ pub fn ingest_summary(
 ) -> io::Result<()> {
     let ingested = s.count(|f| matches!(f, FileStatus::Ingested { .. }));
     let duplicate = s.count(|f| matches!(f, FileStatus::Duplicate));
-    let rejected = s.count(|f| matches!(f, FileStatus::Rejected { .. }));
+    let rejected_count = s.count(|f| matches!(f, FileStatus::Rejected { .. }));
     let mut formats: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &s.files {
         if let FileStatus::Ingested { format, .. } = &f.status {
@@ -57,7 +57,7 @@ pub fn ingest_summary(
     writeln!(out, "Ingested into {}", db.display())?;
     writeln!(
         out,
-        "  files    {} read: {ingested} ingested, {duplicate} already stored, {rejected} rejected",
+        "  files    {} read: {ingested} ingested, {duplicate} already stored, {rejected_count} rejected",
         s.files.len()
     )?;
     if !formats.is_empty() {
@@ -90,13 +90,19 @@ pub fn ingest_summary(
         "  store    {} runs, {} reports, {} tests, {} results",
         totals.runs, totals.reports, totals.tests, totals.results
     )?;
-    if rejected > 0 {
+    rejected(out, s)
+}
+
+/// Lists rejected files with their reasons (at most [`MAX_LISTED`], then a count).
+pub fn rejected(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    let count = s.count(|f| matches!(f, FileStatus::Rejected { .. }));
+    if count > 0 {
         writeln!(out, "Rejected:")?;
         for (name, reason) in s.rejected().take(MAX_LISTED) {
             writeln!(out, "  {name}: {reason}")?;
         }
-        if rejected > MAX_LISTED {
-            writeln!(out, "  ... and {} more", rejected - MAX_LISTED)?;
+        if count > MAX_LISTED {
+            writeln!(out, "  ... and {} more", count - MAX_LISTED)?;
         }
     }
     Ok(())

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Quick start: builds flakehound, ingests the bundled synthetic CI history (90 GitHub Actions runs of
+# a shop service's pytest suite, see examples/history/truth.txt for what was planted) into a fresh
+# embedded store, and prints the flakiness report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet --bin flakehound
+fh=target/release/flakehound
+db=${FLAKEHOUND_DB:-target/demo/flakehound.db}
+rm -f "$db" "$db-wal" "$db-shm"
+echo "Ingesting examples/history into $db ..."
+while IFS=$'\t' read -r dir commit branch runner run_id attempt timestamp job; do
+  [[ $dir == \#* ]] && continue
+  "$fh" --db "$db" ingest --quiet --provider github-actions --commit "$commit" --branch "$branch" \
+    --runner "$runner" --run-id "$run_id" --attempt "$attempt" --timestamp "$timestamp" --job "$job" \
+    "examples/history/$dir"
+done < examples/history/runs.tsv
+"$fh" --db "$db" ingest examples/history/runs/0000 --provider github-actions --run-id 9000000 \
+  --attempt 1 --job "test (3.11)" | sed -n '1,3p'
+echo
+"$fh" --db "$db" report --limit "${LIMIT:-10}" "$@"
