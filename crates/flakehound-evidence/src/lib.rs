@@ -5,9 +5,10 @@
 //!   Other files in a directory (logs, screenshots) are ignored rather than rejected.
 //! - Identity: a report is its content (BLAKE3 hash); content already stored is skipped, so
 //!   ingesting twice changes nothing and a killed ingest is completed by running it again.
-//! - Runs: reports of one invocation belong to one run. The run is keyed by CI metadata when
-//!   it names the run (provider, run id, run attempt, job), otherwise by the hashes of all the
-//!   invocation's inputs — so re-running an interrupted ingest adds the rest to the same run.
+//! - Runs: when CI metadata (or `--run-id`) names the run (provider, run id, run attempt, job),
+//!   every input of the invocation belongs to it. Otherwise each directory of reports is one run
+//!   (surefire's `target/surefire-reports/`, one folder per downloaded CI artifact), keyed by the
+//!   hashes of its reports — so re-running an interrupted ingest adds the rest to the same run.
 //! - Order: inputs are ingested in the order given, directory contents in path order; within a
 //!   run, that order numbers the attempts of each test and the execution positions (so name
 //!   retry reports to sort after the first report, e.g. `attempt-1.xml`, `attempt-2.xml`).
@@ -15,9 +16,10 @@
 //!   it back and the file is reported as rejected while the others go on.
 
 use flakehound_ingest::Error as ParseError;
-use flakehound_model::{Format, ReportInfo, RunMeta};
-use flakehound_store::{NewReport, RunKey, Store};
+use flakehound_model::{Format, ReportInfo, RunMeta, TestCase};
+use flakehound_store::{NewReport, RunKey, Store, StoreError};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
 /// Extensions picked up when searching directories.
 pub const REPORT_EXTENSIONS: &[&str] = &["xml", "trx", "json", "jsonl", "ndjson", "tap"];
@@ -107,7 +109,8 @@ pub struct FileOutcome {
 pub struct Summary {
     pub files: Vec<FileOutcome>,
     pub runs_created: u64,
-    pub run_key: String,
+    /// Keys of the runs the inputs belong to, in first-seen order.
+    pub runs: Vec<String>,
     pub records: u64,
     pub results: u64,
 }
@@ -144,7 +147,70 @@ fn hash_input(input: &Input) -> std::io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-/// Ingests `inputs` into `store` as one run. `progress` is called after each file.
+/// The run each input belongs to: the run named by CI metadata, or else one run per directory
+/// (stdin is its own), keyed by the hashes of that directory's inputs so that re-running an
+/// interrupted ingest finds the same run.
+fn run_keys(inputs: &[Input], hashes: &[std::io::Result<String>], meta: &RunMeta) -> Vec<RunKey> {
+    if let Some(key) = RunKey::from_meta(meta) {
+        return vec![key; inputs.len()];
+    }
+    let group = |input: &Input| match input {
+        Input::File(p) => p
+            .parent()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        Input::Bytes { name, .. } => name.clone(),
+    };
+    let mut members: std::collections::HashMap<String, Vec<&str>> =
+        std::collections::HashMap::new();
+    for (input, hash) in inputs.iter().zip(hashes) {
+        if let Ok(h) = hash {
+            members.entry(group(input)).or_default().push(h);
+        }
+    }
+    let keys: std::collections::HashMap<String, RunKey> = members
+        .into_iter()
+        .map(|(dir, mut hashes)| {
+            hashes.sort_unstable();
+            let mut h = blake3::Hasher::new();
+            for s in hashes {
+                h.update(s.as_bytes());
+            }
+            (
+                dir,
+                RunKey(format!("local/{}", &h.finalize().to_hex()[..16])),
+            )
+        })
+        .collect();
+    inputs
+        .iter()
+        .map(|i| {
+            keys.get(&group(i))
+                .cloned()
+                .unwrap_or_else(|| RunKey("local/unreadable".into()))
+        })
+        .collect()
+}
+
+/// Results written between two durable commits of the store. Larger batches are faster (fewer
+/// rewrites of the same index pages); a crash loses at most one batch, which a re-run restores.
+pub const FLUSH_RESULTS: u64 = 100_000;
+
+/// Records sent from the parser thread per message, and messages in flight: bounds memory to a
+/// few thousand records whatever the report size.
+const CHUNK: usize = 256;
+const IN_FLIGHT: usize = 16;
+
+/// What the parser thread produces for one input, in order.
+enum Parsed {
+    Cases(Vec<TestCase>),
+    Done(Result<ReportInfo, ParseError>),
+}
+
+/// Ingests `inputs` into `store`. `progress` is called after each file.
+///
+/// Parsing runs on a second thread, one input ahead of the store writes, streaming records
+/// through a bounded channel; the calling thread owns the store and writes.
 pub fn ingest(
     store: &mut dyn Store,
     inputs: &[Input],
@@ -152,85 +218,224 @@ pub fn ingest(
     progress: &mut dyn FnMut(&FileOutcome),
 ) -> Summary {
     let hashes: Vec<std::io::Result<String>> = inputs.iter().map(hash_input).collect();
-    let run_key = RunKey::from_meta(opts.meta).unwrap_or_else(|| {
-        let mut h = blake3::Hasher::new();
-        let mut sorted: Vec<&str> = hashes
-            .iter()
-            .filter_map(|h| h.as_ref().ok().map(String::as_str))
-            .collect();
-        sorted.sort_unstable();
-        for s in sorted {
-            h.update(s.as_bytes());
-        }
-        RunKey(format!("local/{}", &h.finalize().to_hex()[..16]))
+    let keys = run_keys(inputs, &hashes, opts.meta);
+    // Inputs worth parsing: readable and not stored yet (a store error is reported later).
+    let todo: Vec<bool> = hashes
+        .iter()
+        .map(|h| {
+            h.as_ref()
+                .is_ok_and(|h| !store.has_report(h).unwrap_or(false))
+        })
+        .collect();
+    let mut summary = Summary::default();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(IN_FLIGHT);
+        let todo = &todo;
+        scope.spawn(move || {
+            for (input, _) in inputs.iter().zip(todo).filter(|(_, go)| **go) {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                let mut sink = |case: TestCase| {
+                    chunk.push(case);
+                    if chunk.len() == CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        tx.send(Parsed::Cases(full))
+                            .map_err(|_| ParseError::sink("ingest stopped"))?;
+                    }
+                    Ok(())
+                };
+                let result = match input {
+                    Input::File(p) => flakehound_ingest::parse_file(p, opts.format, &mut sink),
+                    Input::Bytes { bytes, .. } => {
+                        flakehound_ingest::parse_bytes(bytes, opts.format, &mut sink)
+                    }
+                };
+                if !chunk.is_empty() && tx.send(Parsed::Cases(chunk)).is_err() {
+                    return;
+                }
+                if tx.send(Parsed::Done(result)).is_err() {
+                    return;
+                }
+            }
+        });
+        write_all(
+            store,
+            inputs,
+            hashes,
+            &keys,
+            todo,
+            opts,
+            &rx,
+            progress,
+            &mut summary,
+        );
     });
-    let mut summary = Summary {
-        run_key: run_key.0.clone(),
-        ..Default::default()
-    };
-    for (input, hash) in inputs.iter().zip(hashes) {
+    summary
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_all(
+    store: &mut dyn Store,
+    inputs: &[Input],
+    hashes: Vec<std::io::Result<String>>,
+    keys: &[RunKey],
+    todo: &[bool],
+    opts: &Options<'_>,
+    rx: &Receiver<Parsed>,
+    progress: &mut dyn FnMut(&FileOutcome),
+    summary: &mut Summary,
+) {
+    // Files whose reports are committed to the open batch but not yet durable.
+    let mut pending: Vec<usize> = Vec::new();
+    let mut pending_results = 0;
+    for (((input, hash), run_key), &parsed) in inputs.iter().zip(hashes).zip(keys).zip(todo) {
+        let mut batch_lost = false;
+        if !summary.runs.contains(&run_key.0) {
+            summary.runs.push(run_key.0.clone());
+        }
         let status = match hash {
             Err(e) => FileStatus::Rejected {
                 reason: format!("cannot read: {e}"),
             },
-            Ok(hash) => ingest_one(store, input, &hash, &run_key, opts, &mut summary),
+            Ok(_) if !parsed => FileStatus::Duplicate,
+            Ok(hash) => {
+                let job = Job {
+                    input,
+                    hash: &hash,
+                    run_key,
+                    opts,
+                    rx,
+                };
+                ingest_one(store, &job, summary, &mut batch_lost)
+            }
         };
+        if batch_lost {
+            // The store rolled back every report since the last flush with this one.
+            if let FileStatus::Rejected { reason } = &status {
+                lose(summary, &mut pending, &reason.clone());
+            }
+            pending_results = 0;
+        }
+        if let FileStatus::Ingested { results, .. } = &status {
+            pending.push(summary.files.len());
+            pending_results += results;
+        }
         let outcome = FileOutcome {
             name: input.name(),
             status,
         };
         progress(&outcome);
         summary.files.push(outcome);
+        if pending_results >= FLUSH_RESULTS {
+            flush(store, summary, &mut pending);
+            pending_results = 0;
+        }
     }
-    summary
+    flush(store, summary, &mut pending);
+}
+
+struct Job<'a> {
+    input: &'a Input,
+    hash: &'a str,
+    run_key: &'a RunKey,
+    opts: &'a Options<'a>,
+    rx: &'a Receiver<Parsed>,
+}
+
+impl Job<'_> {
+    /// Receives the input's records, passing them to `add` until it fails; returns the parse
+    /// result, or the first `add` error.
+    fn receive(
+        &self,
+        add: &mut dyn FnMut(TestCase) -> Result<(), StoreError>,
+    ) -> Result<ReportInfo, String> {
+        let mut failed: Option<String> = None;
+        loop {
+            match self.rx.recv() {
+                Ok(Parsed::Cases(cases)) => {
+                    for case in cases {
+                        if failed.is_none() {
+                            if let Err(e) = add(case) {
+                                failed = Some(e.to_string());
+                            }
+                        }
+                    }
+                }
+                Ok(Parsed::Done(result)) => {
+                    return match failed {
+                        Some(e) => Err(e),
+                        None => result.map_err(|e| e.to_string()),
+                    };
+                }
+                Err(_) => return Err("internal error: the parser thread stopped".into()),
+            }
+        }
+    }
+}
+
+/// Makes pending reports durable; if that fails, they are reported as rejected.
+fn flush(store: &mut dyn Store, summary: &mut Summary, pending: &mut Vec<usize>) {
+    if let Err(e) = store.flush() {
+        lose(summary, pending, &format!("store commit failed: {e}"));
+    }
+    pending.clear();
+}
+
+/// Marks reports that were rolled back after being reported as ingested.
+fn lose(summary: &mut Summary, pending: &mut Vec<usize>, reason: &str) {
+    for &i in pending.iter() {
+        if let FileStatus::Ingested {
+            records, results, ..
+        } = summary.files[i].status
+        {
+            summary.records -= records;
+            summary.results -= results;
+        }
+        summary.files[i].status = FileStatus::Rejected {
+            reason: reason.to_string(),
+        };
+    }
+    pending.clear();
 }
 
 fn ingest_one(
     store: &mut dyn Store,
-    input: &Input,
-    hash: &str,
-    run_key: &RunKey,
-    opts: &Options<'_>,
+    job: &Job<'_>,
     summary: &mut Summary,
+    batch_lost: &mut bool,
 ) -> FileStatus {
-    match store.has_report(hash) {
-        Ok(true) => return FileStatus::Duplicate,
-        Ok(false) => {}
-        Err(e) => {
-            return FileStatus::Rejected {
+    let opts = job.opts;
+    // The same content may appear twice in one ingest.
+    let stored = store.has_report(job.hash);
+    if !matches!(stored, Ok(false)) {
+        let _ = job.receive(&mut |_| Ok(()));
+        return match stored {
+            Err(e) => FileStatus::Rejected {
                 reason: e.to_string(),
-            };
-        }
+            },
+            _ => FileStatus::Duplicate,
+        };
     }
-    let name = input.name();
+    let name = job.input.name();
     let new = NewReport {
-        hash,
+        hash: job.hash,
         path: Some(&name),
         format: opts.format,
-        run_key,
+        run_key: job.run_key,
         run: opts.meta,
         source: opts.source,
     };
     let mut writer = match store.begin_report(&new) {
         Ok(w) => w,
         Err(e) => {
+            let _ = job.receive(&mut |_| Ok(()));
             return FileStatus::Rejected {
                 reason: e.to_string(),
             };
         }
     };
-    let mut sink = |case: flakehound_model::TestCase| writer.add(&case).map_err(ParseError::sink);
-    let parsed: Result<ReportInfo, ParseError> = match input {
-        Input::File(p) => flakehound_ingest::parse_file(p, opts.format, &mut sink),
-        Input::Bytes { bytes, .. } => flakehound_ingest::parse_bytes(bytes, opts.format, &mut sink),
-    };
-    let mut info = match parsed {
+    let mut info = match job.receive(&mut |case| writer.add(case)) {
         Ok(info) => info,
-        Err(e) => {
-            return FileStatus::Rejected {
-                reason: e.to_string(),
-            };
-        }
+        Err(reason) => return FileStatus::Rejected { reason },
     };
     info.timestamp = info
         .timestamp
@@ -246,6 +451,12 @@ fn ingest_one(
                 format,
                 records: w.records,
                 results: w.results,
+            }
+        }
+        Err(e @ StoreError::BatchLost(_)) => {
+            *batch_lost = true;
+            FileStatus::Rejected {
+                reason: e.to_string(),
             }
         }
         Err(e) => FileStatus::Rejected {

@@ -32,7 +32,6 @@ struct Suite {
     stated: Counts,
     name: Option<String>,
     file: Option<String>,
-    timestamp: Option<String>,
 }
 
 struct Parser<'s, 'a> {
@@ -102,9 +101,8 @@ impl Parser<'_, '_> {
         if name.as_deref() == Some("pytest") {
             self.info.tool.get_or_insert_with(|| "pytest".into());
         }
-        let timestamp = e.get_nonblank("timestamp").map(str::to_string);
         if self.info.timestamp.is_none() {
-            self.info.timestamp = timestamp.clone();
+            self.info.timestamp = e.get_nonblank("timestamp").map(str::to_string);
         }
         if self.info.hostname.is_none() {
             self.info.hostname = e.get_nonblank("hostname").map(str::to_string);
@@ -128,7 +126,6 @@ impl Parser<'_, '_> {
             stated,
             name,
             file,
-            timestamp,
         });
     }
 
@@ -232,10 +229,8 @@ impl Parser<'_, '_> {
             .or_else(|| self.suites.iter().rev().find_map(|s| s.file.clone()));
         let line = e.get("line").and_then(|l| l.trim().parse().ok());
         let suite: Vec<String> = self.suites.iter().filter_map(|s| s.name.clone()).collect();
-        let timestamp = e
-            .get_nonblank("timestamp")
-            .map(str::to_string)
-            .or_else(|| self.suites.iter().rev().find_map(|s| s.timestamp.clone()));
+        // Only the test case's own start time: the suite's is the report's (ReportInfo).
+        let timestamp = e.get_nonblank("timestamp").map(str::to_string);
         let dialect = self.dialect(file.as_deref());
         let case = TestCase {
             id: String::new(),
@@ -501,7 +496,8 @@ mod tests {
             cases[0].properties,
             vec![("p".to_string(), "v".to_string())]
         );
-        assert_eq!(cases[0].timestamp.as_deref(), Some("2020-09-04T16:18:04"));
+        assert_eq!(cases[0].timestamp, None);
+        assert_eq!(info.timestamp.as_deref(), Some("2020-09-04T16:18:04"));
         assert_eq!(cases[1].id, "tests/test_a.py::test_b");
     }
 

@@ -49,6 +49,9 @@ pub fn detect(head: &[u8]) -> std::result::Result<(Shape, Option<Format>), Strin
         return Ok((Shape::Xml, None));
     }
     let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
+    if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
+        return Ok((Shape::Xml, None));
+    }
     let text = String::from_utf8_lossy(head);
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
@@ -103,10 +106,11 @@ pub fn parse_reader<R: Read>(
     if shape_format.0 != Shape::Xml && head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         head.drain(..3);
     }
-    let full = BufReader::with_capacity(64 * 1024, Cursor::new(head).chain(input));
+    let full = Cursor::new(head).chain(input);
     let mut info = match shape_format {
+        // The XML reader buffers on its own.
         (Shape::Xml, forced) => parse_xml(full, forced, sink)?,
-        (_, Some(f)) => parse_text(full, f, sink)?,
+        (_, Some(f)) => parse_text(BufReader::with_capacity(64 * 1024, full), f, sink)?,
         (_, None) => return Err(Error::parse("unknown format")),
     };
     if info.format.is_none() {

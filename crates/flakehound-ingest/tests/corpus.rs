@@ -54,9 +54,10 @@ fn expected_counts_match() {
         checked += 1;
         let path = dir.join(&e.file);
         match count_file(&path, None) {
-            Ok((info, c)) if e.reject => {
-                failures.push(format!("{}: expected reject, parsed as {:?} {:?}", e.file, info.format, c))
-            }
+            Ok((info, c)) if e.reject => failures.push(format!(
+                "{}: expected reject, parsed as {:?} {:?}",
+                e.file, info.format, c
+            )),
             Ok((info, c)) => {
                 let got = (c.tests, c.passed, c.failed, c.errored, c.skipped);
                 let want = (
@@ -80,7 +81,12 @@ fn expected_counts_match() {
             Err(err) => failures.push(format!("{}: expected counts, got error: {err}", e.file)),
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} corpus files wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} corpus files wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     if filter.is_empty() {
         assert_eq!(checked, expected.len());
     }
@@ -101,7 +107,11 @@ fn every_other_file_parses_or_is_rejected_cleanly() {
             seen += 1;
             // Must not panic; an error must say something.
             if let Err(e) = count_file(&path, None) {
-                assert!(!e.to_string().trim().is_empty(), "{}: empty error message", path.display());
+                assert!(
+                    !e.to_string().trim().is_empty(),
+                    "{}: empty error message",
+                    path.display()
+                );
             }
         }
     }

@@ -57,24 +57,33 @@ pub fn canonical_id(
 }
 
 fn pytest_id(classname: Option<&str>, name: &str, file: Option<&str>) -> String {
+    let file = file.map(str::trim).filter(|f| !f.is_empty());
     let Some(classname) = classname else {
         return match file {
             Some(f) => format!("{f}::{name}"),
             None => name.to_string(),
         };
     };
-    let (path, classes) = match file.map(str::trim).filter(|f| !f.is_empty()) {
+    // Built in one pre-sized string: this runs once per record of every pytest report.
+    let mut id = String::with_capacity(classname.len() + name.len() + file.map_or(0, str::len) + 8);
+    let classes = match file {
         Some(file) => {
-            let module = file.trim_end_matches(".py").replace(['/', '\\'], ".");
-            let classes = classname
-                .strip_prefix(module.as_str())
-                .map(|rest| rest.trim_start_matches('.').to_string())
-                .unwrap_or_else(|| split_classname(classname).1);
-            (file.replace('\\', "/"), classes)
+            let stem = file.strip_suffix(".py").unwrap_or(file);
+            for c in file.chars() {
+                id.push(if c == '\\' { '/' } else { c });
+            }
+            strip_module(classname, stem).unwrap_or_else(|| &classname[first_class(classname)..])
         }
-        None => split_classname(classname),
+        None => {
+            let at = first_class(classname);
+            let module = classname[..at].trim_end_matches('.');
+            for c in module.chars() {
+                id.push(if c == '.' { '/' } else { c });
+            }
+            id.push_str(".py");
+            &classname[at..]
+        }
     };
-    let mut id = path;
     for class in classes.split('.').filter(|c| !c.is_empty()) {
         id.push_str("::");
         id.push_str(class);
@@ -84,20 +93,42 @@ fn pytest_id(classname: Option<&str>, name: &str, file: Option<&str>) -> String 
     id
 }
 
+/// If `classname` starts with the module named by the path `stem` (`a/b/test_c` ~ `a.b.test_c`),
+/// the rest (the classes), else `None`.
+fn strip_module<'c>(classname: &'c str, stem: &str) -> Option<&'c str> {
+    let (c, s) = (classname.as_bytes(), stem.as_bytes());
+    if c.len() < s.len() {
+        return None;
+    }
+    let same = c
+        .iter()
+        .zip(s)
+        .all(|(&a, &b)| a == b || (a == b'.' && (b == b'/' || b == b'\\')));
+    match (same, c.get(s.len())) {
+        (true, None) => Some(""),
+        (true, Some(b'.')) => Some(&classname[s.len() + 1..]),
+        _ => None,
+    }
+}
+
+/// Byte index where the classes of a dotted pytest classname start: the first segment after the
+/// first that starts with an upper-case letter (the end when there is none).
+fn first_class(classname: &str) -> usize {
+    let mut start = 0;
+    for (i, seg) in classname.split('.').enumerate() {
+        if i > 0 && seg.chars().next().is_some_and(char::is_uppercase) {
+            return start;
+        }
+        start += seg.len() + 1;
+    }
+    classname.len()
+}
+
 /// `tests.test_x.TestY` → `("tests/test_x.py", "TestY")`.
 fn split_classname(classname: &str) -> (String, String) {
-    let segs: Vec<&str> = classname.split('.').collect();
-    let first_class = segs
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, s)| s.chars().next().is_some_and(|c| c.is_uppercase()))
-        .map(|(i, _)| i)
-        .unwrap_or(segs.len());
-    (
-        format!("{}.py", segs[..first_class].join("/")),
-        segs[first_class..].join("."),
-    )
+    let at = first_class(classname);
+    let module = classname[..at].trim_end_matches('.').replace('.', "/");
+    (format!("{module}.py"), classname[at..].to_string())
 }
 
 /// The module path pytest would use for a dotted classname (`a.b.test_c.TestD` → `a/b/test_c.py`).

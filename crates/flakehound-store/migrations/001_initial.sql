@@ -20,6 +20,8 @@ CREATE TABLE runs (
     duration      REAL,
     url           TEXT,
     pull_request  TEXT,
+    -- Execution position the run's next result gets (results of later reports come later).
+    next_position INTEGER NOT NULL DEFAULT 0,
     created_at    TEXT    NOT NULL
 );
 CREATE INDEX runs_commit ON runs(commit_sha);
@@ -54,23 +56,32 @@ CREATE TABLE tests (
     line          INTEGER
 );
 
--- One row per attempt. outcome: 0 skipped, 1 passed, 2 failed, 3 errored.
+-- One row per attempt, clustered by test so a test's history is one contiguous range (and the
+-- next attempt number of a test in a run is one probe). Rows stay narrow: text lives in outputs.
+-- outcome: 0 skipped, 1 passed, 2 failed, 3 errored.
 CREATE TABLE results (
-    id            INTEGER PRIMARY KEY,
-    run_id        INTEGER NOT NULL REFERENCES runs(id),
-    report_id     INTEGER NOT NULL REFERENCES reports(id),
     test_id       INTEGER NOT NULL REFERENCES tests(id),
+    run_id        INTEGER NOT NULL REFERENCES runs(id),
     attempt       INTEGER NOT NULL,
+    report_id     INTEGER NOT NULL REFERENCES reports(id),
     position      INTEGER NOT NULL,
     outcome       INTEGER NOT NULL,
     duration      REAL,
+    -- Start of the attempt when the report says (RFC 3339 or as written).
+    timestamp     TEXT,
+    output_id     INTEGER REFERENCES outputs(id),
+    PRIMARY KEY (test_id, run_id, attempt)
+) WITHOUT ROWID;
+-- No (run_id, position) index yet: it cost 15% of ingest time and no query needs it; order
+-- analysis reads runs in bulk.
+
+-- Failure text, captured output and properties of an attempt; only attempts that have any.
+CREATE TABLE outputs (
+    id            INTEGER PRIMARY KEY,
     failure_kind  TEXT,
     message       TEXT,
     details       TEXT,
     stdout        TEXT,
     stderr        TEXT,
-    properties    TEXT,
-    timestamp     TEXT
+    properties    TEXT
 );
--- Serves per-test history and the per-test aggregates of `report`.
-CREATE INDEX results_test_run ON results(test_id, run_id);

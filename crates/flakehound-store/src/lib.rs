@@ -17,6 +17,7 @@ use flakehound_model::{Counts, Format, ReportInfo, RunMeta, TestCase};
 use std::path::Path;
 
 mod sqlite;
+mod sqlite_writer;
 
 pub use sqlite::SqliteStore;
 
@@ -26,6 +27,9 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("store error: {0}")]
     Backend(String),
+    /// A write failed and every report not yet flushed was rolled back with it.
+    #[error("store write failed, uncommitted reports rolled back: {0}")]
+    BatchLost(String),
     #[error(
         "store schema version {found} is newer than this flakehound understands ({supported}); upgrade flakehound"
     )]
@@ -76,7 +80,7 @@ pub struct Written {
 
 /// Writes one report atomically. Drop without [`commit`](ReportWriter::commit) to roll back.
 pub trait ReportWriter {
-    fn add(&mut self, case: &TestCase) -> Result<()>;
+    fn add(&mut self, case: TestCase) -> Result<()>;
     /// Commits with the report's own information, gathered while parsing: its format, tool,
     /// timestamp (normalised RFC 3339; also the run's start when the run has none), properties.
     fn commit(self: Box<Self>, info: &ReportInfo) -> Result<Written>;
@@ -123,9 +127,13 @@ pub struct Totals {
 pub trait Store {
     /// Whether a report with this content hash is already stored.
     fn has_report(&mut self, hash: &str) -> Result<bool>;
-    /// Starts writing a report. The caller must have checked [`Store::has_report`].
+    /// Starts writing a report. The caller must have checked [`Store::has_report`]. A committed
+    /// report may be buffered until [`Store::flush`].
     fn begin_report<'s>(&'s mut self, report: &NewReport<'_>)
     -> Result<Box<dyn ReportWriter + 's>>;
+    /// Makes every committed report durable. Until then a crash may lose them (never half of
+    /// one); dropping the store flushes too, ignoring errors.
+    fn flush(&mut self) -> Result<()>;
     /// Aggregates for every test with at least one result.
     fn test_stats(&mut self) -> Result<Vec<TestStats>>;
     fn totals(&mut self) -> Result<Totals>;

@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 mod output;
 
+// Ingest allocates many small strings on the parser thread and frees them on the writer thread;
+// glibc's malloc spent a quarter of all instructions there, mimalloc a fraction of that.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "flakehound",

@@ -64,14 +64,19 @@ pub fn ingest_summary(
         let list: Vec<String> = formats.iter().map(|(k, v)| format!("{k} {v}")).collect();
         writeln!(out, "  formats  {}", list.join(", "))?;
     }
-    let run_state = if s.runs_created > 0 {
-        "new"
-    } else if ingested > 0 {
-        "existing, extended"
-    } else {
-        "unchanged"
-    };
-    writeln!(out, "  run      {} ({run_state})", s.run_key)?;
+    match s.runs.as_slice() {
+        [one] => {
+            let state = if s.runs_created > 0 {
+                "new"
+            } else if ingested > 0 {
+                "existing, extended"
+            } else {
+                "unchanged"
+            };
+            writeln!(out, "  run      {one} ({state})")?;
+        }
+        many => writeln!(out, "  runs     {} ({} new)", many.len(), s.runs_created)?,
+    }
     let short = |v: &Option<String>| v.as_deref().map(|c| c.chars().take(12).collect::<String>());
     writeln!(
         out,
@@ -128,7 +133,7 @@ pub fn ingest_json(out: &mut impl Write, s: &Summary, db: &Path) -> io::Result<(
         })
         .collect();
     let v = serde_json::json!({
-        "db": db.display().to_string(), "run": s.run_key, "runs_created": s.runs_created,
+        "db": db.display().to_string(), "runs": s.runs, "runs_created": s.runs_created,
         "records": s.records, "results": s.results, "files": files,
     });
     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)

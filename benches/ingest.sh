@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Ingest benchmark (issue 2). Measures, in the same run on the same files:
+#   (a) Python's xml.etree.ElementTree merely parsing every file and counting <testcase> elements
+#   (b) `flakehound ingest` of the same files into a fresh SQLite store (parse + normalise + store)
+# and reports b/a (goal: <= 0.5). Then ingests one ~1 GB JUnit file and reports peak RSS
+# (goal: <= 150 MB). Each timing is the best of $REPEAT runs, to damp noise on shared machines.
+#
+# Usage: benches/ingest.sh [--runs 400] [--tests 400] [--big-mb 1024] [--repeat 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=400 tests=400 big_mb=1024 repeat=3
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --tests) tests=$2; shift 2 ;;
+    --big-mb) big_mb=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+work=target/bench
+mkdir -p "$work"
+cargo build --release --quiet --bin flakehound
+fh=target/release/flakehound
+
+data="$work/history-${runs}x${tests}"
+if [[ ! -f $data/runs.tsv ]]; then
+  rm -rf "$data"
+  python3 benches/gen_history.py bench "$data" --runs "$runs" --tests "$tests"
+fi
+files=$(find "$data/runs" -name '*.xml' | wc -l)
+bytes=$(du -sb "$data/runs" | cut -f1)
+
+best() { # best wall time in seconds of running "$@" $repeat times
+  local best_t=""
+  for _ in $(seq "$repeat"); do
+    local s e t
+    s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N)
+    t=$(echo "$e - $s" | bc)
+    if [[ -z $best_t ]] || (( $(echo "$t < $best_t" | bc) )); then best_t=$t; fi
+  done
+  echo "$best_t"
+}
+
+py_count() {
+  python3 - "$data/runs" <<'EOF'
+import os, sys, xml.etree.ElementTree as ET
+n = 0
+for root, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        if name.endswith(".xml"):
+            n += sum(1 for _ in ET.parse(os.path.join(root, name)).getroot().iter("testcase"))
+print(n)
+EOF
+}
+fh_ingest() {
+  rm -f "$work/bench.db" "$work/bench.db-wal" "$work/bench.db-shm"
+  "$fh" --db "$work/bench.db" ingest --quiet "$data/runs"
+}
+
+cases=$(py_count)
+echo "data: $files files, $cases test cases, $((bytes / 1024 / 1024)) MiB"
+t_py=$(best py_count)
+t_fh=$(best fh_ingest)
+ratio=$(echo "scale=3; $t_fh / $t_py" | bc)
+printf '(a) python ElementTree parse+count: %.3f s\n' "$t_py"
+printf '(b) flakehound ingest into store:   %.3f s   (%.0f test cases/s)\n' "$t_fh" "$(echo "$cases / $t_fh" | bc -l)"
+echo "ratio b/a = $ratio   (goal <= 0.5)"
+
+if [[ $big_mb -gt 0 ]]; then
+  big="$work/big-${big_mb}mb.xml"
+  if [[ ! -f $big ]]; then
+    python3 - "$big" "$big_mb" <<'EOF'
+import sys
+path, mb = sys.argv[1], int(sys.argv[2])
+limit = mb * 1024 * 1024
+with open(path, "w") as f:
+    f.write('<?xml version="1.0" encoding="utf-8"?>\n<testsuites>\n<testsuite name="pytest" tests="0">\n')
+    i, size = 0, 0
+    while size < limit:
+        fail = i % 50 == 0
+        body = ('<failure message="AssertionError: assert 1 == 2" type="AssertionError">'
+                + ("tests/test_big.py:12: in test\n    assert x == y\n" * 20) + '</failure>') if fail else ''
+        out = '<system-out>' + ('log line %d with some captured output\n' % i) * 5 + '</system-out>'
+        rec = (f'<testcase classname="tests.test_big.TestBig{i % 100}" name="test_case_{i}[p{i % 7}]" '
+               f'file="tests/test_big.py" line="{i % 500}" time="0.{i % 1000:03d}">{body}{out}</testcase>\n')
+        f.write(rec)
+        size += len(rec)
+        i += 1
+    f.write('</testsuite>\n</testsuites>\n')
+EOF
+  fi
+  rm -f "$work/big.db"*
+  /usr/bin/time -f '%M %e' -o "$work/big.time" "$fh" --db "$work/big.db" ingest --quiet "$big"
+  read -r rss_kb secs < "$work/big.time"
+  results=$(sqlite3 "$work/big.db" 'select count(*) from results' 2>/dev/null || echo '?')
+  echo "1 GB file: $(( $(stat -c %s "$big") / 1024 / 1024 )) MiB, $results results, ${secs}s, peak RSS $((rss_kb / 1024)) MiB (goal <= 150 MiB)"
+fi
