@@ -15,7 +15,10 @@ while IFS=$'\t' read -r dir commit branch runner run_id attempt timestamp job; d
     --runner "$runner" --run-id "$run_id" --attempt "$attempt" --timestamp "$timestamp" --job "$job" \
     "examples/history/$dir"
 done < examples/history/runs.tsv
+echo "Ingesting run 0000 again changes nothing (reports are identified by content):"
+first=$(grep -m1 '^runs/0000' examples/history/runs.tsv | cut -f2)
 "$fh" --db "$db" ingest examples/history/runs/0000 --provider github-actions --run-id 9000000 \
-  --attempt 1 --job "test (3.11)" | sed -n '1,3p'
+  --attempt 1 --job "test (3.11)" --commit "$first" --branch feature/faster-checkout \
+  --runner gha-runner-1 | sed -n '2,4p'
 echo
 "$fh" --db "$db" report --limit "${LIMIT:-10}" "$@"

@@ -282,6 +282,8 @@ fn push_unescaped(out: &mut String, enc: Enc, bytes: &[u8]) {
 
 impl<R: Read> XmlReader<R> {
     /// The next event of interest. Comments, processing instructions and the DTD are skipped.
+    // Not an Iterator: it never ends with None (Ev::Eof, then errors) and every call can fail.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Ev> {
         if let Some(name) = self.pending_end.take() {
             return Ok(Ev::End(name));

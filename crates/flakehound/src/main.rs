@@ -61,7 +61,7 @@ enum Command {
         #[arg(long, value_parser = parse_format)]
         format: Option<Format>,
         #[command(flatten)]
-        meta: MetaArgs,
+        meta: Box<MetaArgs>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -169,7 +169,7 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             } else {
                 Style::Human
             };
-            cmd_ingest(&db, &paths, format, meta, style)
+            cmd_ingest(&db, &paths, format, *meta, style)
         }
         Command::Report { json, limit, all } => {
             let db = db_path(cli.db)?;

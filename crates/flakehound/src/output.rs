@@ -20,15 +20,40 @@ pub fn parse_line(
     file: &str,
     result: Result<(&str, Counts), &str>,
 ) -> io::Result<()> {
+    /// Field order as documented: file, format, then the counts.
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        file: &'a str,
+        format: &'a str,
+        tests: u64,
+        passed: u64,
+        failed: u64,
+        errored: u64,
+        skipped: u64,
+    }
+    #[derive(serde::Serialize)]
+    struct ErrorLine<'a> {
+        file: &'a str,
+        error: &'a str,
+    }
     match (json, result) {
         (true, Ok((format, c))) => {
-            let v = serde_json::json!({
-                "file": file, "format": format, "tests": c.tests, "passed": c.passed,
-                "failed": c.failed, "errored": c.errored, "skipped": c.skipped,
-            });
-            writeln!(out, "{v}")
+            let line = Line {
+                file,
+                format,
+                tests: c.tests,
+                passed: c.passed,
+                failed: c.failed,
+                errored: c.errored,
+                skipped: c.skipped,
+            };
+            writeln!(out, "{}", serde_json::to_string(&line)?)
         }
-        (true, Err(e)) => writeln!(out, "{}", serde_json::json!({ "file": file, "error": e })),
+        (true, Err(error)) => writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&ErrorLine { file, error })?
+        ),
         (false, Ok((format, c))) => writeln!(
             out,
             "{file}: {format}: {} tests, {} passed, {} failed, {} errored, {} skipped",
@@ -172,6 +197,17 @@ pub fn report_table(
         ]
         .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
     );
+    // One line per test: the id never wraps (it is what users copy) and the failure message is
+    // cut to the width that is left.
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    let id_width = ranked
+        .iter()
+        .map(|r| r.id.chars().count())
+        .max()
+        .unwrap_or(4);
+    let message_width = (usize::from(out_width()))
+        .saturating_sub(id_width + FIXED_COLUMNS)
+        .max(16);
     for (i, r) in ranked.iter().enumerate() {
         let rate = format!("{:.1}%", r.failure_rate * 100.0);
         let strong = r.flaky_signals > 0;
@@ -190,7 +226,12 @@ pub fn report_table(
             Cell::new(rate).set_alignment(CellAlignment::Right),
             signal_cell(r.retry_passes),
             signal_cell(r.flaky_commits),
-            Cell::new(r.last_failure.as_deref().map(one_line).unwrap_or_default()),
+            Cell::new(
+                r.last_failure
+                    .as_deref()
+                    .map(|m| one_line(m, message_width))
+                    .unwrap_or_default(),
+            ),
         ]);
     }
     writeln!(out, "{table}")?;
@@ -211,19 +252,30 @@ fn signal_cell(n: u64) -> Cell {
     }
 }
 
-fn one_line(s: &str) -> String {
+/// Width taken by the report table's columns other than the test id and the message, with
+/// borders and padding.
+const FIXED_COLUMNS: usize = 55;
+
+/// First line of `s`, cut to `width` characters with an ellipsis.
+fn one_line(s: &str, width: usize) -> String {
     let line = s.lines().next().unwrap_or_default().trim();
-    if line.chars().count() > 60 {
-        format!("{}…", line.chars().take(59).collect::<String>())
+    if line.chars().count() > width {
+        format!(
+            "{}…",
+            line.chars()
+                .take(width.saturating_sub(1))
+                .collect::<String>()
+        )
     } else {
         line.to_string()
     }
 }
 
-/// Table width: the terminal's (COLUMNS), else 120 so piped output stays readable.
+/// Table width: $COLUMNS, else the terminal's, else 140 so piped output stays readable.
 fn out_width() -> u16 {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(120)
+        .or_else(|| Table::new().width())
+        .unwrap_or(140)
 }
