@@ -103,7 +103,8 @@ pub struct TestStats {
     pub failed_runs: u64,
     /// Runs in which the test failed and then passed on a later attempt.
     pub retry_passes: u64,
-    /// Commits on which the test both passed and failed (across runs and attempts).
+    /// Commits on which some runs passed the test and others failed it (a run's outcome is its
+    /// last executed attempt; passes on retry inside a run are `retry_passes`).
     pub flaky_commits: u64,
     /// Commits with at least one executed attempt.
     pub commits: u64,

@@ -182,7 +182,8 @@ impl Store for SqliteStore {
                        COALESCE(ru.started_at, ru.created_at) AS started_at,
                        SUM(r.outcome = 1) AS p, SUM(r.outcome >= 2) AS f, SUM(r.outcome = 0) AS s,
                        MAX(CASE WHEN r.outcome = 1 THEN r.attempt END) AS last_pass,
-                       MIN(CASE WHEN r.outcome >= 2 THEN r.attempt END) AS first_fail
+                       MIN(CASE WHEN r.outcome >= 2 THEN r.attempt END) AS first_fail,
+                       MAX(CASE WHEN r.outcome >= 1 THEN r.attempt END) AS last_exec
                 FROM results r JOIN runs ru ON ru.id = r.run_id
                 GROUP BY r.test_id, r.run_id
             ),
@@ -193,12 +194,17 @@ impl Store for SqliteStore {
                        MAX(CASE WHEN p + f > 0 THEN started_at END) AS last_seen
                 FROM per_run GROUP BY test_id
             ),
+            -- A run's verdict on a test is its last executed attempt: retries inside a run are
+            -- counted by retry_passes, this compares runs of the same commit.
             per_commit AS (
-                SELECT test_id, commit_sha, SUM(p) AS p, SUM(f) AS f
+                SELECT test_id, commit_sha,
+                       SUM(last_exec IS NOT NULL AND last_pass IS last_exec) AS runs_passed,
+                       SUM(last_exec IS NOT NULL AND last_pass IS NOT last_exec) AS runs_failed
                 FROM per_run WHERE commit_sha IS NOT NULL GROUP BY test_id, commit_sha
             ),
             tc AS (
-                SELECT test_id, SUM(p + f > 0) AS commits, SUM(p > 0 AND f > 0) AS flaky_commits
+                SELECT test_id, SUM(runs_passed + runs_failed > 0) AS commits,
+                       SUM(runs_passed > 0 AND runs_failed > 0) AS flaky_commits
                 FROM per_commit GROUP BY test_id
             )
             SELECT t.key, t.classname, t.name, t.file, tr.runs, tr.passes, tr.failures, tr.skips,
@@ -374,7 +380,8 @@ mod tests {
                 a.flaky_commits,
                 a.commits
             ),
-            (2, 2, 1, 1, 1, 2)
+            // The retry pass in r1 is not a same-commit disagreement between runs...
+            (2, 2, 1, 1, 0, 2)
         );
         let b = stats.iter().find(|t| t.id == "b").unwrap();
         assert_eq!(
@@ -385,10 +392,18 @@ mod tests {
                 b.retry_passes,
                 b.flaky_commits
             ),
-            (2, 2, 1, 0, 1)
+            (2, 2, 1, 0, 0)
+        );
+        // ...but another run of c1 that fails it is.
+        write(&mut s, "h4", "r3", "c1", &[case("a", &[Failed])]).unwrap();
+        let stats = s.test_stats().unwrap();
+        let a = stats.iter().find(|t| t.id == "a").unwrap();
+        assert_eq!(
+            (a.runs, a.failed_runs, a.flaky_commits, a.commits),
+            (3, 2, 1, 2)
         );
         let t = s.totals().unwrap();
-        assert_eq!((t.runs, t.reports, t.tests, t.results), (2, 3, 2, 6));
+        assert_eq!((t.runs, t.reports, t.tests, t.results), (3, 4, 2, 7));
     }
 
     #[test]

@@ -238,7 +238,7 @@ pub fn report_table(
     writeln!(
         out,
         "{} of {total} tests with failures. Retry✓: runs where it failed, then passed on retry. \
-         Commits±: commits where it both passed and failed.",
+         Commits±: commits where some runs passed it and others failed it.",
         ranked.len()
     )
 }
