@@ -254,14 +254,34 @@ fn elem(enc: Enc, e: &BytesStart<'_>, pos: u64) -> Result<Elem> {
         text: String::with_capacity(e.len()),
         spans: Vec::new(),
     };
+    // UTF-8 input (the norm): validate the whole tag once, then take keys and values as
+    // sub-slices of it instead of validating each one again.
+    let bytes: &[u8] = e;
+    let tag = if enc.is_none() {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    };
+    let sub = |part: &[u8]| -> Option<&str> {
+        let tag = tag?;
+        let offset = (part.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
+        tag.get(offset..offset.checked_add(part.len())?)
+    };
     for a in e.attributes().with_checks(false) {
         let a = a.map_err(|err| {
             Error::at_byte(format!("bad attribute in <{}>: {err}", out.name), pos)
         })?;
         let k = out.text.len();
-        out.text.push_str(&decode(enc, a.key.local_name().as_ref()));
+        let key = a.key.local_name();
+        match sub(key.as_ref()) {
+            Some(key) => out.text.push_str(key),
+            None => out.text.push_str(&decode(enc, key.as_ref())),
+        }
         let v = out.text.len();
-        push_unescaped(&mut out.text, enc, &a.value);
+        match sub(&a.value) {
+            Some(value) if !value.contains('&') => out.text.push_str(value),
+            _ => push_unescaped(&mut out.text, enc, &a.value),
+        }
         let end = out.text.len();
         // Offsets fit in u32: a start tag is bounded by the input buffer, far below 4 GiB.
         out.spans.push((k as u32, v as u32, end as u32));

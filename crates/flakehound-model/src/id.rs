@@ -69,16 +69,21 @@ fn pytest_id(classname: Option<&str>, name: &str, file: Option<&str>) -> String 
     let classes = match file {
         Some(file) => {
             let stem = file.strip_suffix(".py").unwrap_or(file);
-            for c in file.chars() {
-                id.push(if c == '\\' { '/' } else { c });
+            if file.contains('\\') {
+                id.push_str(&file.replace('\\', "/"));
+            } else {
+                id.push_str(file);
             }
             strip_module(classname, stem).unwrap_or_else(|| &classname[first_class(classname)..])
         }
         None => {
             let at = first_class(classname);
             let module = classname[..at].trim_end_matches('.');
-            for c in module.chars() {
-                id.push(if c == '.' { '/' } else { c });
+            for (i, part) in module.split('.').enumerate() {
+                if i > 0 {
+                    id.push('/');
+                }
+                id.push_str(part);
             }
             id.push_str(".py");
             &classname[at..]

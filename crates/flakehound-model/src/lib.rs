@@ -316,13 +316,15 @@ pub fn parse_seconds(raw: &str) -> Option<f64> {
     if s.is_empty() {
         return None;
     }
-    let cleaned: String = if s.contains(',') && s.contains('.') {
+    let v: f64 = if !s.contains(',') {
+        // The common case, without allocating.
+        s.parse().ok()?
+    } else if s.contains('.') {
         // Thousands separators: "2,503.1".
-        s.replace(',', "")
+        s.replace(',', "").parse().ok()?
     } else {
-        s.replace(',', ".")
+        s.replace(',', ".").parse().ok()?
     };
-    let v: f64 = cleaned.parse().ok()?;
     if v.is_finite() && v >= 0.0 {
         Some(v)
     } else {

@@ -15,8 +15,8 @@
 use crate::sqlite_writer::SqliteWriter;
 use crate::{NewReport, ReportWriter, Result, Store, StoreError, TestStats, Totals};
 use flakehound_model::Counts;
+use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -72,9 +72,9 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(backend)?;
-        // 64 MiB page cache (default 2 MiB): a batch's dirty index pages stay in memory instead of
-        // spilling to the WAL again and again.
-        conn.pragma_update(None, "cache_size", -65_536)
+        // 32 MiB page cache (default 2 MiB): a batch's dirty index pages stay in memory instead of
+        // spilling to the WAL again and again. 64 MiB measured no faster and cost 30 MiB of RSS.
+        conn.pragma_update(None, "cache_size", -32_768)
             .map_err(backend)?;
         // Temporary tables and journals in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")
@@ -87,7 +87,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn,
-            test_ids: HashMap::new(),
+            test_ids: HashMap::default(),
             batch: Batch::default(),
         })
     }
@@ -185,7 +185,7 @@ impl Store for SqliteStore {
                        MIN(CASE WHEN r.outcome >= 2 THEN r.attempt END) AS first_fail,
                        MAX(CASE WHEN r.outcome >= 1 THEN r.attempt END) AS last_exec
                 FROM results r JOIN runs ru ON ru.id = r.run_id
-                GROUP BY r.test_id, r.run_id
+                GROUP BY r.run_id, r.test_id
             ),
             tr AS (
                 SELECT test_id, SUM(p + f > 0) AS runs, SUM(p) AS passes, SUM(f) AS failures, SUM(s) AS skips,

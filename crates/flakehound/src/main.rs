@@ -187,8 +187,19 @@ fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
     Ok(root.join(".flakehound").join("flakehound.db"))
 }
 
+fn show_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn cmd_parse(files: &[PathBuf], json: bool, format: Option<Format>) -> Result<ExitCode> {
     let (inputs, missing) = flakehound_evidence::discover(files);
+    if inputs.is_empty() && missing.is_empty() {
+        bail!("no report files found in {}", show_paths(files));
+    }
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     for (name, reason) in &missing {
@@ -257,32 +268,27 @@ fn cmd_ingest(
     style: Style,
 ) -> Result<ExitCode> {
     let meta = run_meta(meta)?;
+    // Inputs keep the order given (it numbers attempts within a run); `-` is standard input.
     let mut inputs = Vec::new();
     let mut missing = Vec::new();
-    let (stdin, paths): (Vec<_>, Vec<_>) =
-        paths.iter().cloned().partition(|p| p.as_os_str() == "-");
-    if !stdin.is_empty() {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read standard input")?;
-        inputs.push(Input::Bytes {
-            name: "<stdin>".into(),
-            bytes,
-        });
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("cannot read standard input")?;
+            inputs.push(Input::Bytes {
+                name: "<stdin>".into(),
+                bytes,
+            });
+        } else {
+            let (found, not_found) = flakehound_evidence::discover(std::slice::from_ref(path));
+            inputs.extend(found);
+            missing.extend(not_found);
+        }
     }
-    let (found, not_found) = flakehound_evidence::discover(&paths);
-    inputs.extend(found);
-    missing.extend(not_found);
     if inputs.is_empty() && missing.is_empty() {
-        bail!(
-            "no report files found in {}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!("no report files found in {}", show_paths(paths));
     }
     let mut store = flakehound_store::open(db)?;
     let opts = Options {

@@ -90,6 +90,8 @@ pub fn ingest_summary(
         writeln!(out, "  formats  {}", list.join(", "))?;
     }
     match s.runs.as_slice() {
+        // Nothing was stored: no run to speak of.
+        _ if ingested + duplicate == 0 => {}
         [one] => {
             let state = if s.runs_created > 0 {
                 "new"
@@ -170,7 +172,7 @@ pub fn report_table(
     total: usize,
     color: bool,
 ) -> io::Result<()> {
-    if ranked.is_empty() {
+    if total == 0 {
         return writeln!(out, "No failing tests in the store: nothing looks flaky.");
     }
     let mut table = Table::new();
@@ -254,7 +256,7 @@ fn signal_cell(n: u64) -> Cell {
 
 /// Width taken by the report table's columns other than the test id and the message, with
 /// borders and padding.
-const FIXED_COLUMNS: usize = 55;
+const FIXED_COLUMNS: usize = 54;
 
 /// First line of `s`, cut to `width` characters with an ellipsis.
 fn one_line(s: &str, width: usize) -> String {
