@@ -14,25 +14,23 @@
 use flakehound_store::TestStats;
 use serde::Serialize;
 
+/// A test's evidence with its flakiness score. Serialises flat: the stats' fields, then the
+/// derived ones.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Ranked {
-    pub id: String,
-    pub classname: Option<String>,
-    pub name: String,
-    pub file: Option<String>,
-    pub runs: u64,
-    pub passes: u64,
-    pub failures: u64,
-    pub skips: u64,
+    #[serde(flatten)]
+    pub stats: TestStats,
     /// Failed attempts / executed attempts.
     pub failure_rate: f64,
-    pub failed_runs: u64,
-    pub retry_passes: u64,
-    pub flaky_commits: u64,
     pub flaky_signals: u64,
     pub score: f64,
-    pub last_seen: Option<String>,
-    pub last_failure: Option<String>,
+}
+
+impl std::ops::Deref for Ranked {
+    type Target = TestStats;
+    fn deref(&self) -> &TestStats {
+        &self.stats
+    }
 }
 
 impl Ranked {
@@ -53,19 +51,7 @@ impl Ranked {
             flaky_signals: s.retry_passes + s.flaky_commits,
             score,
             failure_rate,
-            id: s.id,
-            classname: s.classname,
-            name: s.name,
-            file: s.file,
-            runs: s.runs,
-            passes: s.passes,
-            failures: s.failures,
-            skips: s.skips,
-            failed_runs: s.failed_runs,
-            retry_passes: s.retry_passes,
-            flaky_commits: s.flaky_commits,
-            last_seen: s.last_seen,
-            last_failure: s.last_failure,
+            stats: s,
         }
     }
 }

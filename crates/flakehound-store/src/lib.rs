@@ -87,7 +87,7 @@ pub trait ReportWriter {
 }
 
 /// Per-test aggregates used to rank tests by evidence of flakiness.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TestStats {
     pub id: String,
     pub classname: Option<String>,
