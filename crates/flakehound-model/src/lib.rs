@@ -38,6 +38,16 @@ impl Outcome {
         }
     }
 
+    /// Inverse of [`Outcome::severity`]; unknown values (from a newer store) read as errored.
+    pub fn from_severity(v: u8) -> Outcome {
+        match v {
+            0 => Outcome::Skipped,
+            1 => Outcome::Passed,
+            2 => Outcome::Failed,
+            _ => Outcome::Errored,
+        }
+    }
+
     /// The more severe of two outcomes.
     pub fn worst(self, other: Outcome) -> Outcome {
         if other.severity() > self.severity() {

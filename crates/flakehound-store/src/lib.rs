@@ -138,6 +138,55 @@ pub trait Store {
     /// Aggregates for every test with at least one result.
     fn test_stats(&mut self) -> Result<Vec<TestStats>>;
     fn totals(&mut self) -> Result<Totals>;
+    /// Every stored result, columnar, for the verdict engine (see [`Evidence`]).
+    fn evidence(&mut self) -> Result<Evidence>;
+}
+
+/// All stored evidence in memory, columnar and interned: runs ordered by start time, results
+/// ordered by run then execution position. About 24 bytes per result.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    pub runs: Vec<RunRow>,
+    pub tests: Vec<TestRow>,
+    pub results: Vec<ResultRow>,
+    /// Distinct failure messages (first line of message, or the failure type).
+    pub messages: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunRow {
+    pub key: String,
+    pub source: String,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub job: Option<String>,
+    pub run_attempt: Option<u32>,
+    pub runner: Option<String>,
+    pub os: Option<String>,
+    /// RFC 3339 UTC when known (from CI metadata or the reports), else when it was stored.
+    pub started_at: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestRow {
+    pub id: String,
+    pub classname: Option<String>,
+    pub name: String,
+    pub file: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResultRow {
+    /// Index into [`Evidence::runs`].
+    pub run: u32,
+    /// Index into [`Evidence::tests`].
+    pub test: u32,
+    pub attempt: u32,
+    pub position: u32,
+    pub outcome: flakehound_model::Outcome,
+    pub duration: Option<f32>,
+    /// Index into [`Evidence::messages`].
+    pub message: Option<u32>,
 }
 
 /// Opens (creating if needed) the store at `location`: a file path for the embedded SQLite store.

@@ -13,8 +13,11 @@
 //!   report are evicted from the cache (the whole cache is dropped if a batch commit fails).
 
 use crate::sqlite_writer::SqliteWriter;
-use crate::{NewReport, ReportWriter, Result, Store, StoreError, TestStats, Totals};
-use flakehound_model::Counts;
+use crate::{
+    Evidence, NewReport, ReportWriter, Result, ResultRow, RunRow, Store, StoreError, TestRow,
+    TestStats, Totals,
+};
+use flakehound_model::{Counts, Outcome};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
@@ -238,6 +241,103 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
 
+    fn evidence(&mut self) -> Result<Evidence> {
+        self.flush()?;
+        let mut ev = Evidence::default();
+        let mut run_index: HashMap<i64, u32> = HashMap::default();
+        {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
+                            COALESCE(started_at, created_at) AS t
+                     FROM runs ORDER BY t, id",
+                )
+                .map_err(backend)?;
+            let mut rows = stmt.query([]).map_err(backend)?;
+            while let Some(r) = rows.next().map_err(backend)? {
+                run_index.insert(r.get(0).map_err(backend)?, ev.runs.len() as u32);
+                ev.runs.push(RunRow {
+                    key: r.get(1).map_err(backend)?,
+                    source: r.get(2).map_err(backend)?,
+                    commit: r.get(3).map_err(backend)?,
+                    branch: r.get(4).map_err(backend)?,
+                    job: r.get(5).map_err(backend)?,
+                    run_attempt: r.get(6).map_err(backend)?,
+                    runner: r.get(7).map_err(backend)?,
+                    os: r.get(8).map_err(backend)?,
+                    started_at: r.get(9).map_err(backend)?,
+                });
+            }
+        }
+        let mut test_index: HashMap<i64, u32> = HashMap::default();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, key, classname, name, file FROM tests ORDER BY id")
+                .map_err(backend)?;
+            let mut rows = stmt.query([]).map_err(backend)?;
+            while let Some(r) = rows.next().map_err(backend)? {
+                test_index.insert(r.get(0).map_err(backend)?, ev.tests.len() as u32);
+                ev.tests.push(TestRow {
+                    id: r.get(1).map_err(backend)?,
+                    classname: r.get(2).map_err(backend)?,
+                    name: r.get(3).map_err(backend)?,
+                    file: r.get(4).map_err(backend)?,
+                });
+            }
+        }
+        let mut messages: HashMap<String, u32> = HashMap::default();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.test_id, r.attempt, r.position, r.outcome, r.duration,
+                        CASE WHEN r.outcome >= 2 THEN COALESCE(o.message, o.failure_kind) END
+                 FROM results r LEFT JOIN outputs o ON o.id = r.output_id",
+            )
+            .map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(r) = rows.next().map_err(backend)? {
+            let (Some(&run), Some(&test)) = (
+                run_index.get(&r.get::<_, i64>(0).map_err(backend)?),
+                test_index.get(&r.get::<_, i64>(1).map_err(backend)?),
+            ) else {
+                continue;
+            };
+            let message = match r
+                .get_ref(6)
+                .map_err(backend)?
+                .as_str_or_null()
+                .map_err(|e| StoreError::Backend(e.to_string()))?
+            {
+                None => None,
+                Some(m) => {
+                    let line = m.lines().next().unwrap_or_default().trim();
+                    let next = messages.len() as u32;
+                    Some(*messages.entry(line.to_string()).or_insert(next))
+                }
+            };
+            ev.results.push(ResultRow {
+                run,
+                test,
+                attempt: r.get::<_, i64>(2).map_err(backend)? as u32,
+                position: r.get::<_, i64>(3).map_err(backend)? as u32,
+                outcome: Outcome::from_severity(r.get::<_, i64>(4).map_err(backend)? as u8),
+                duration: r
+                    .get::<_, Option<f64>>(5)
+                    .map_err(backend)?
+                    .map(|d| d as f32),
+                message,
+            });
+        }
+        ev.messages = vec![String::new(); messages.len()];
+        for (m, i) in messages {
+            ev.messages[i as usize] = m;
+        }
+        ev.results.sort_by_key(|r| (r.run, r.position, r.attempt));
+        Ok(ev)
+    }
+
     fn totals(&mut self) -> Result<Totals> {
         self.flush()?;
         self.conn
@@ -404,6 +504,51 @@ mod tests {
         );
         let t = s.totals().unwrap();
         assert_eq!((t.runs, t.reports, t.tests, t.results), (3, 4, 2, 7));
+    }
+
+    #[test]
+    fn evidence_is_ordered_and_interned() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        use Outcome::*;
+        let mut failing = case("a", &[Failed, Passed]);
+        failing.attempts[0].failure = Some(flakehound_model::Failure {
+            message: Some("boom 1\nstack".into()),
+            ..Default::default()
+        });
+        write(
+            &mut s,
+            "h1",
+            "r1",
+            "c1",
+            &[failing.clone(), case("b", &[Passed])],
+        )
+        .unwrap();
+        write(&mut s, "h2", "r2", "c2", &[case("b", &[Skipped]), failing]).unwrap();
+        let ev = s.evidence().unwrap();
+        assert_eq!(ev.runs.len(), 2);
+        assert_eq!(ev.runs[0].commit.as_deref(), Some("c1"));
+        assert_eq!(ev.tests.len(), 2);
+        assert_eq!(ev.results.len(), 6);
+        // One distinct message (first line only), shared by both failures.
+        assert_eq!(ev.messages, vec!["boom 1".to_string()]);
+        let order: Vec<_> = ev
+            .results
+            .iter()
+            .map(|r| (r.run, r.position, r.attempt, r.outcome))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (0, 0, 1, Failed),
+                (0, 1, 2, Passed),
+                (0, 2, 1, Passed),
+                (1, 0, 1, Skipped),
+                (1, 1, 1, Failed),
+                (1, 2, 2, Passed),
+            ]
+        );
+        assert_eq!(ev.results[0].message, Some(0));
+        assert_eq!(ev.results[1].message, None);
     }
 
     #[test]
