@@ -11,6 +11,13 @@
 //!
 //! `flaky_signals = retry_passes + flaky_commits`.
 
+pub mod category;
+pub mod changepoint;
+pub mod fingerprint;
+pub mod incidents;
+pub mod stats;
+pub mod verdict;
+
 use flakehound_store::TestStats;
 use serde::Serialize;
 
@@ -120,4 +127,64 @@ mod tests {
             prop_assert!(r.score.is_finite() && r.score >= 0.0);
         }
     }
+}
+
+/// One line of `flakehound report`: the evidence ranking fields, then the verdict.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ReportEntry {
+    #[serde(flatten)]
+    pub ranked: Ranked,
+    pub verdict: verdict::Verdict,
+    pub intermittent: bool,
+    pub confidence: f64,
+    pub category: Option<category::Category>,
+    pub culprit_commit: Option<String>,
+    pub culprit: Option<verdict::Culprit>,
+    pub reasons: Vec<String>,
+    pub recommendation: String,
+    pub flip_rate: f64,
+    pub impact: verdict::Impact,
+}
+
+impl ReportEntry {
+    /// Runs that failed the test (first attempt), outside incidents.
+    pub fn failed_runs(&self) -> u64 {
+        self.ranked.failed_runs
+    }
+}
+
+/// Verdicts joined with the evidence ranking, non-stable tests first by impact (stable ones
+/// only with `include_stable`), plus the incidents found.
+pub fn report(
+    stats: Vec<TestStats>,
+    ev: &flakehound_store::Evidence,
+    include_stable: bool,
+) -> (Vec<ReportEntry>, Vec<verdict::RunIncident>) {
+    let analysis = verdict::analyse(ev);
+    let mut ranked: std::collections::HashMap<String, Ranked> = stats
+        .into_iter()
+        .map(|s| (s.id.clone(), Ranked::from_stats(s)))
+        .collect();
+    let entries = analysis
+        .verdicts
+        .into_iter()
+        .filter(|v| include_stable || v.verdict != verdict::Verdict::Stable)
+        .filter_map(|v| {
+            let ranked = ranked.remove(&v.id)?;
+            Some(ReportEntry {
+                ranked,
+                verdict: v.verdict,
+                intermittent: v.intermittent,
+                confidence: v.confidence,
+                category: v.category,
+                culprit_commit: v.culprit.as_ref().map(|c| c.commit.clone()),
+                culprit: v.culprit,
+                reasons: v.reasons,
+                recommendation: v.recommendation,
+                flip_rate: v.flip_rate,
+                impact: v.impact,
+            })
+        })
+        .collect();
+    (entries, analysis.incidents)
 }

@@ -69,16 +69,38 @@ enum Command {
         #[arg(long, short, conflicts_with = "json")]
         quiet: bool,
     },
-    /// Tests ranked by evidence of flakiness.
+    /// Every non-stable test with its verdict, ranked by cost to the team.
     Report {
         #[arg(long)]
         json: bool,
         /// Show at most N tests.
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
-        /// Include tests that never failed.
+        /// Include stable tests.
         #[arg(long)]
         all: bool,
+    },
+    /// The verdict on a test (or every non-stable test): flaky or a real bug, with reasons.
+    Classify {
+        /// Test id as shown by `report`.
+        #[arg(required_unless_present = "all")]
+        test: Option<String>,
+        /// Every non-stable test.
+        #[arg(long, conflicts_with = "test")]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The evidence dossier of a test: timeline, message clusters, runners, hours, order.
+    Explain {
+        test: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Infrastructure incidents: runs where many unrelated tests failed together.
+    Incidents {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -175,6 +197,9 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             let db = db_path(cli.db)?;
             cmd_report(&db, json, limit, all, color)
         }
+        Command::Classify { test, all, json } => cmd_classify(&db_path(cli.db)?, test, all, json),
+        Command::Explain { test, json } => cmd_explain(&db_path(cli.db)?, &test, json),
+        Command::Incidents { json } => cmd_incidents(&db_path(cli.db)?, json),
     }
 }
 
@@ -317,6 +342,34 @@ fn cmd_ingest(
     })
 }
 
+/// Opens an existing store (analysis commands never create one).
+fn open_existing(db: &Path) -> Result<Box<dyn flakehound_store::Store>> {
+    if !db.exists() {
+        bail!(
+            "no store at {}; run `flakehound ingest` first",
+            db.display()
+        );
+    }
+    Ok(flakehound_store::open(db)?)
+}
+
+type Entries = Vec<flakehound_analysis::ReportEntry>;
+type Incidents = Vec<flakehound_analysis::verdict::RunIncident>;
+
+fn analyse(db: &Path, include_stable: bool) -> Result<(Entries, Incidents)> {
+    let mut store = open_existing(db)?;
+    let stats = store.test_stats()?;
+    let ev = store.evidence()?;
+    Ok(flakehound_analysis::report(stats, &ev, include_stable))
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
 fn cmd_report(
     db: &Path,
     json: bool,
@@ -324,24 +377,79 @@ fn cmd_report(
     all: bool,
     color: bool,
 ) -> Result<ExitCode> {
-    if !db.exists() {
-        bail!(
-            "no store at {}; run `flakehound ingest` first",
-            db.display()
-        );
-    }
-    let mut store = flakehound_store::open(db)?;
-    let mut ranked = flakehound_analysis::rank(store.test_stats()?, all);
-    let total = ranked.len();
+    let (mut entries, incidents) = analyse(db, all)?;
+    let total = entries.len();
     if let Some(n) = limit {
-        ranked.truncate(n);
+        entries.truncate(n);
     }
-    let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &ranked).map_err(std::io::Error::from)?;
-        writeln!(out)?;
+        print_json(&entries)?;
     } else {
-        output::report_table(&mut out, &ranked, total, color)?;
+        output::report_table(
+            &mut std::io::stdout().lock(),
+            &entries,
+            total,
+            incidents.len(),
+            color,
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_classify(db: &Path, test: Option<String>, all: bool, json: bool) -> Result<ExitCode> {
+    let (entries, _) = analyse(db, !all)?;
+    let chosen: Vec<_> = match &test {
+        Some(id) => {
+            let found: Vec<_> = entries.into_iter().filter(|e| &e.ranked.id == id).collect();
+            if found.is_empty() {
+                bail!("no test {id:?} in the store (ids are listed by `flakehound report --all`)");
+            }
+            found
+        }
+        None => entries,
+    };
+    if json {
+        print_json(&chosen)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for (i, e) in chosen.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            output::verdict_block(&mut out, e)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
+    let mut store = open_existing(db)?;
+    let stats = store.test_stats()?;
+    let ev = store.evidence()?;
+    let Some(dossier) = flakehound_analysis::verdict::dossier(&ev, test) else {
+        bail!("no test {test:?} in the store (ids are listed by `flakehound report --all`)");
+    };
+    let (entries, _) = flakehound_analysis::report(stats, &ev, true);
+    let entry = entries.into_iter().find(|e| e.ranked.id == test);
+    if json {
+        print_json(&serde_json::json!({ "verdict": entry, "dossier": dossier }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        if let Some(e) = &entry {
+            output::verdict_block(&mut out, e)?;
+            writeln!(out)?;
+        }
+        output::dossier(&mut out, &dossier)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_incidents(db: &Path, json: bool) -> Result<ExitCode> {
+    let (_, incidents) = analyse(db, false)?;
+    if json {
+        print_json(&incidents)?;
+    } else {
+        output::incidents(&mut std::io::stdout().lock(), &incidents)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,8 @@
 use comfy_table::{
     Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, modifiers, presets,
 };
-use flakehound_analysis::Ranked;
+use flakehound_analysis::ReportEntry;
+use flakehound_analysis::verdict::{Dossier, RunIncident, Verdict};
 use flakehound_evidence::{FileStatus, Summary};
 use flakehound_model::{Counts, RunMeta};
 use flakehound_store::Totals;
@@ -168,81 +169,235 @@ pub fn ingest_json(out: &mut impl Write, s: &Summary, db: &Path) -> io::Result<(
 
 pub fn report_table(
     out: &mut impl Write,
-    ranked: &[Ranked],
+    entries: &[ReportEntry],
     total: usize,
+    incidents: usize,
     color: bool,
 ) -> io::Result<()> {
     if total == 0 {
-        return writeln!(out, "No failing tests in the store: nothing looks flaky.");
+        writeln!(
+            out,
+            "No flaky, broken or regressed tests in the store: every test is stable."
+        )?;
+        return incidents_line(out, incidents);
     }
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
-        .apply_modifier(modifiers::UTF8_ROUND_CORNERS)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+        .apply_modifier(modifiers::UTF8_ROUND_CORNERS);
     if color {
         table.enforce_styling();
     } else {
         table.force_no_tty();
     }
-    table.set_width(out_width());
     table.set_header(
         [
             "#",
             "Test",
-            "Runs",
+            "Verdict",
+            "Conf",
+            "Cause / culprit",
             "Fail",
-            "Rate",
+            "Runs",
             "Retry✓",
-            "Commits±",
-            "Last failure",
+            "Red builds",
+            "CI min",
         ]
         .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
     );
-    // One line per test: the id never wraps (it is what users copy) and the failure message is
-    // cut to the width that is left.
+    // One line per test: the id never wraps (it is what users copy).
     table.set_content_arrangement(ContentArrangement::Disabled);
-    let id_width = ranked
-        .iter()
-        .map(|r| r.id.chars().count())
-        .max()
-        .unwrap_or(4);
-    let message_width = (usize::from(out_width()))
-        .saturating_sub(id_width + FIXED_COLUMNS)
-        .max(16);
-    for (i, r) in ranked.iter().enumerate() {
-        let rate = format!("{:.1}%", r.failure_rate * 100.0);
-        let strong = r.flaky_signals > 0;
-        let name_color = if strong {
-            Color::Yellow
-        } else if r.failure_rate >= 0.999 {
-            Color::Red
+    for (i, e) in entries.iter().enumerate() {
+        let r = &e.ranked;
+        let verdict = if e.intermittent {
+            format!("{} (intermittent)", e.verdict)
         } else {
-            Color::Reset
+            e.verdict.to_string()
+        };
+        let cause = match (&e.category, &e.culprit_commit) {
+            (Some(c), _) => c.to_string(),
+            (None, Some(commit)) => commit.chars().take(10).collect(),
+            (None, None) => String::new(),
         };
         table.add_row(vec![
             Cell::new(i + 1),
-            Cell::new(&r.id).fg(name_color),
+            Cell::new(&r.id).fg(verdict_color(e.verdict)),
+            Cell::new(verdict).fg(verdict_color(e.verdict)),
+            Cell::new(format!("{:.2}", e.confidence)).set_alignment(CellAlignment::Right),
+            Cell::new(cause),
+            Cell::new(e.failed_runs()).set_alignment(CellAlignment::Right),
             Cell::new(r.runs).set_alignment(CellAlignment::Right),
-            Cell::new(r.failures).set_alignment(CellAlignment::Right),
-            Cell::new(rate).set_alignment(CellAlignment::Right),
             signal_cell(r.retry_passes),
-            signal_cell(r.flaky_commits),
-            Cell::new(
-                r.last_failure
-                    .as_deref()
-                    .map(|m| one_line(m, message_width))
-                    .unwrap_or_default(),
-            ),
+            Cell::new(e.impact.broken_builds).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.1}", e.impact.ci_minutes)).set_alignment(CellAlignment::Right),
         ]);
     }
     writeln!(out, "{table}")?;
     writeln!(
         out,
-        "{} of {total} tests with failures. Retry✓: runs where it failed, then passed on retry. \
-         Commits±: commits where some runs passed it and others failed it.",
-        ranked.len()
-    )
+        "{} of {total} non-stable tests, most costly first. `flakehound classify TEST` says why; \
+         `flakehound explain TEST` shows the evidence.",
+        entries.len()
+    )?;
+    incidents_line(out, incidents)
+}
+
+fn incidents_line(out: &mut impl Write, incidents: usize) -> io::Result<()> {
+    if incidents > 0 {
+        writeln!(
+            out,
+            "{incidents} infrastructure incident(s) found; their failures are not held against tests \
+             (`flakehound incidents`)."
+        )?;
+    }
+    Ok(())
+}
+
+fn verdict_color(v: Verdict) -> Color {
+    match v {
+        Verdict::Flaky => Color::Yellow,
+        Verdict::Broken | Verdict::Regression => Color::Red,
+        Verdict::Infra => Color::Magenta,
+        Verdict::Fixed => Color::Green,
+        Verdict::Stable => Color::Reset,
+    }
+}
+
+/// The verdict block of `classify`.
+pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
+    writeln!(out, "Test: {}", e.ranked.id)?;
+    let label = e.verdict.as_str().to_uppercase();
+    let label = if e.intermittent {
+        format!("{label} (intermittent)")
+    } else {
+        label
+    };
+    writeln!(out, "Verdict: {label}   confidence {:.2}", e.confidence)?;
+    if let Some(c) = &e.category {
+        writeln!(out, "Category: {c}")?;
+    }
+    writeln!(out, "Reasons:")?;
+    for r in &e.reasons {
+        writeln!(out, "  - {r}")?;
+    }
+    if let Some(c) = &e.culprit {
+        let short = |s: &str| s.chars().take(10).collect::<String>();
+        let what = if e.verdict == Verdict::Fixed {
+            "Fixed in"
+        } else {
+            "Culprit"
+        };
+        writeln!(
+            out,
+            "{what}: {} (posterior {:.2}), range {}..{}",
+            short(&c.commit),
+            c.posterior,
+            short(&c.range.0),
+            short(&c.range.1)
+        )?;
+    }
+    let i = &e.impact;
+    writeln!(
+        out,
+        "Impact: {} red build(s), {} rerun(s), {:.1} CI minutes, {} branch(es), last seen {}",
+        i.broken_builds,
+        i.reruns,
+        i.ci_minutes,
+        i.branches,
+        i.last_seen.as_deref().unwrap_or("-")
+    )?;
+    if !e.recommendation.is_empty() {
+        writeln!(out, "Recommendation: {}", e.recommendation)?;
+    }
+    Ok(())
+}
+
+/// The evidence dossier of `explain`.
+pub fn dossier(out: &mut impl Write, d: &Dossier) -> io::Result<()> {
+    writeln!(
+        out,
+        "Timeline (commit: runs; . pass, x fail, r passed on retry, ! incident):"
+    )?;
+    for (commit, runs) in &d.timeline {
+        writeln!(out, "  {commit} {runs}")?;
+    }
+    if !d.clusters.is_empty() {
+        writeln!(out, "Failure message clusters:")?;
+        for c in &d.clusters {
+            writeln!(out, "  {:>4} × {}", c.count, c.fingerprint)?;
+            writeln!(out, "         e.g. {}", c.example)?;
+        }
+    }
+    writeln!(out, "Runners (runs, failed):")?;
+    for (runner, runs, failed) in &d.runners {
+        writeln!(out, "  {runner:<24} {runs:>5} {failed:>5}")?;
+    }
+    writeln!(out, "Hour of day, UTC (failed/runs):")?;
+    let cells: Vec<String> = d
+        .hours
+        .iter()
+        .enumerate()
+        .filter(|(_, (runs, _))| *runs > 0)
+        .map(|(h, (runs, failed))| format!("{h:02}h {failed}/{runs}"))
+        .collect();
+    for chunk in cells.chunks(6) {
+        writeln!(out, "  {}", chunk.join("   "))?;
+    }
+    if !d.preceding.is_empty() {
+        writeln!(
+            out,
+            "Tests that ran before it (share of failing runs vs passing runs):"
+        )?;
+        for (t, f, p) in &d.preceding {
+            writeln!(out, "  {:>4.0}% vs {:>4.0}%  {t}", 100.0 * f, 100.0 * p)?;
+        }
+    }
+    Ok(())
+}
+
+/// The incidents table.
+pub fn incidents(out: &mut impl Write, incidents: &[RunIncident]) -> io::Result<()> {
+    if incidents.is_empty() {
+        return writeln!(out, "No infrastructure incidents found.");
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .apply_modifier(modifiers::UTF8_ROUND_CORNERS)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(
+        [
+            "Started",
+            "Run",
+            "Commit",
+            "Runner",
+            "Failed",
+            "Infra msgs",
+            "Top message",
+        ]
+        .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+    );
+    for i in incidents {
+        table.add_row(vec![
+            Cell::new(&i.started_at),
+            Cell::new(&i.run),
+            Cell::new(
+                i.commit
+                    .as_deref()
+                    .map(|c| c.chars().take(10).collect::<String>())
+                    .unwrap_or_default(),
+            ),
+            Cell::new(i.runner.as_deref().unwrap_or("-")),
+            Cell::new(format!(
+                "{}/{}",
+                i.incident.failed_tests, i.incident.tests_executed
+            )),
+            Cell::new(format!("{:.0}%", 100.0 * i.incident.infra_share)),
+            Cell::new(one_line(&i.incident.top_fingerprint, 60)),
+        ]);
+    }
+    writeln!(out, "{table}")
 }
 
 fn signal_cell(n: u64) -> Cell {
@@ -253,10 +408,6 @@ fn signal_cell(n: u64) -> Cell {
         c
     }
 }
-
-/// Width taken by the report table's columns other than the test id and the message, with
-/// borders and padding.
-const FIXED_COLUMNS: usize = 54;
 
 /// First line of `s`, cut to `width` characters with an ellipsis.
 fn one_line(s: &str, width: usize) -> String {
@@ -271,13 +422,4 @@ fn one_line(s: &str, width: usize) -> String {
     } else {
         line.to_string()
     }
-}
-
-/// Table width: $COLUMNS, else the terminal's, else 140 so piped output stays readable.
-fn out_width() -> u16 {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .or_else(|| Table::new().width())
-        .unwrap_or(140)
 }

@@ -331,6 +331,13 @@ fn ids(report: &[Value]) -> Vec<&str> {
     report.iter().map(|t| t["id"].as_str().unwrap()).collect()
 }
 
+/// The ids of a report, sorted (the report itself is ordered by impact).
+fn sorted_ids(report: &[Value]) -> Vec<&str> {
+    let mut ids = ids(report);
+    ids.sort_unstable();
+    ids
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. parse
 // ---------------------------------------------------------------------------------------------
@@ -922,7 +929,7 @@ fn pass_and_failure_on_the_same_commit_in_two_runs_is_a_flaky_commit() {
     let y = entry(&report, "pkg.T::test_y");
     assert_eq!(y["flaky_commits"], 0);
     assert_eq!(y["failure_rate"], 1.0);
-    assert_eq!(ids(&report), ["pkg.T::test_x", "pkg.T::test_y"]);
+    assert_eq!(sorted_ids(&report), ["pkg.T::test_x", "pkg.T::test_y"]);
 
     // The same results on different commits: no commit evidence.
     let sb = Sandbox::new();
@@ -1042,13 +1049,23 @@ fn report_json_fields_values_and_limit() {
     write_small_history(&sb);
     let report = sb.report_json(&sb.db(), &[]);
     assert_eq!(
-        ids(&report),
+        sorted_ids(&report),
         [
+            "pkg.Api::test_broken",
             "pkg.Api::test_flaky",
             "pkg.Db::test_sometimes",
-            "pkg.Api::test_broken"
         ]
     );
+    // Each entry carries its verdict.
+    for t in &report {
+        assert!(t["verdict"].is_string(), "{t}");
+        assert!(
+            t["confidence"]
+                .as_f64()
+                .is_some_and(|c| (0.0..=1.0).contains(&c)),
+            "{t}"
+        );
+    }
     for t in &report {
         let k = keys(t);
         for required in [
@@ -1065,7 +1082,7 @@ fn report_json_fields_values_and_limit() {
             assert!(k.contains(required), "{required} missing in {t:#}");
         }
     }
-    let flaky = &report[0];
+    let flaky = entry(&report, "pkg.Api::test_flaky");
     assert_eq!(flaky["classname"], "pkg.Api");
     assert_eq!(flaky["name"], "test_flaky");
     assert_eq!(flaky["file"], Value::Null);
@@ -1089,7 +1106,7 @@ fn report_json_fields_values_and_limit() {
     assert_eq!(flaky["failure_rate"], 0.25);
     assert_eq!(flaky["last_failure"], "race: connection reset");
     // Passed in run 101, failed in run 102: same commit, different verdicts.
-    let sometimes = &report[1];
+    let sometimes = entry(&report, "pkg.Db::test_sometimes");
     assert_eq!(
         pick(
             sometimes,
@@ -1103,7 +1120,9 @@ fn report_json_fields_values_and_limit() {
         ),
         json!({"runs": 3, "failures": 1, "retry_passes": 0, "flaky_commits": 1, "flaky_signals": 1})
     );
-    let broken = &report[2];
+    let broken = entry(&report, "pkg.Api::test_broken");
+    assert_eq!(broken["verdict"], "broken");
+    assert_eq!(flaky["verdict"], "flaky");
     assert_eq!(broken["failures"], 4);
     assert_eq!(broken["failure_rate"], 1.0);
     assert_eq!(broken["flaky_signals"], 0);
@@ -1200,19 +1219,30 @@ fn report_on_the_bundled_history() {
         .clone();
     sb.assert_snapshot("report_bundled_history", &stdout(&out));
 
-    // The planted flaky tests (examples/history/truth.txt) rank above the broken test.
+    // The verdicts match what was planted (examples/history/truth.txt).
     let report = sb.report_json(&sb.db(), &[]);
-    let rank = |id: &str| ids(&report).iter().position(|i| *i == id).unwrap();
-    let broken = rank("tests/test_payments.py::TestRefunds::test_partial_refund");
+    let verdict = |id: &str| entry(&report, id)["verdict"].as_str().unwrap().to_string();
     for flaky in [
         "tests/test_checkout.py::test_checkout_timeout",
         "tests/test_cache.py::test_cache_ttl_expiry",
         "tests/test_search.py::test_search_ranking",
         "tests/test_users.py::test_session_refresh",
+        "tests/test_reports.py::test_report_timezone",
     ] {
-        assert!(rank(flaky) < broken, "{flaky} ranks below the broken test");
-        assert!(entry(&report, flaky)["flaky_signals"].as_u64().unwrap() > 0);
+        assert_eq!(verdict(flaky), "flaky", "{flaky}");
     }
+    assert_eq!(
+        verdict("tests/test_payments.py::TestRefunds::test_partial_refund"),
+        "broken"
+    );
+    assert_eq!(
+        verdict("tests/test_orders.py::test_order_total"),
+        "regression"
+    );
+    assert_eq!(
+        entry(&report, "tests/test_checkout.py::test_checkout_timeout")["category"],
+        "environment"
+    );
     assert_eq!(
         entry(&report, "tests/test_users.py::test_session_refresh")["runs"],
         90

@@ -1,0 +1,956 @@
+//! Verdicts: is a failing test flaky, or did we witness a real (possibly intermittent) bug?
+//!
+//! # The model
+//!
+//! Every stored run of a test is one Bernoulli trial: the run *failed* the test when its first
+//! executed attempt failed (retries are evidence of flakiness, not extra trials). Runs are
+//! ordered by time; commits by the first run that saw them.
+//!
+//! 1. **Infrastructure first.** Runs where many unrelated tests fail together with infra-shaped
+//!    messages are incidents ([`crate::incidents`]); their failures are attributed to the
+//!    incident and removed from every test's trials. A test whose only failures were in
+//!    incidents is `infra`.
+//! 2. **History shape.** Per commit, the test's (failed runs, runs) feed a Bayesian single
+//!    change-point model ([`crate::changepoint`]): one failure rate throughout (M0) versus a
+//!    rate that changes at some commit (M1).
+//!    - `broken`: healthy history, then every run fails from some commit on.
+//!    - `regression`: at least [`MIN_CLEAN_RUNS`] clean runs, then failures from the change
+//!      point on at an intermittent rate, with `P(M1) ≥` [`P_CHANGE`]; one consistent failure
+//!      fingerprint raises confidence (a race introduced by a commit looks like this).
+//!    - `fixed`: failed (almost) every run for a while, and every run since some commit passed.
+//!    - `flaky`: failures spread through history with no such change, usually with passes on
+//!      retry or disagreement between runs of the same commit.
+//! 3. **Confidence** is the model's posterior for the chosen shape, combined with independent
+//!    evidence as odds multipliers (each factor is documented at its use):
+//!    `odds = prior_odds · Π likelihood_ratio_i`, `confidence = odds / (1 + odds)`.
+//! 4. **Category** (flaky tests): the strongest of order (a preceding test present in failing
+//!    runs and rare in passing ones), time of day (failures concentrated in a 3-hour window),
+//!    runner/OS concentration (environment), durations at a limit (timeout), then the
+//!    dominant message shape ([`crate::category`]), else `unknown`.
+//! 5. **Impact**: builds broken (runs whose last attempt failed), reruns caused, CI minutes
+//!    spent on failed attempts and reruns, branches affected, last seen.
+
+use crate::category::{self, Category};
+use crate::changepoint;
+use crate::fingerprint::{self, Cluster};
+use crate::incidents::{self, Incident, RunFailures};
+use crate::stats::{self, Rate};
+use flakehound_model::Outcome;
+use flakehound_store::Evidence;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Clean runs needed before a change point to call the change a regression.
+pub const MIN_CLEAN_RUNS: u64 = 8;
+/// `P(M1 | data)` needed to call a change.
+pub const P_CHANGE: f64 = 0.95;
+/// Share of runs after the change that must fail to call the test broken.
+pub const BROKEN_RATE: f64 = 0.95;
+/// Share of runs inside the failing stretch for a test later fixed.
+pub const FIXED_RATE: f64 = 0.8;
+/// Share of incidents a test must fail in, and nothing else, to be `infra`.
+pub const INFRA_SHARE: f64 = 0.75;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Stable,
+    Flaky,
+    Broken,
+    Regression,
+    Fixed,
+    Infra,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Stable => "stable",
+            Verdict::Flaky => "flaky",
+            Verdict::Broken => "broken",
+            Verdict::Regression => "regression",
+            Verdict::Fixed => "fixed",
+            Verdict::Infra => "infra",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Cost of a test to the team.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Impact {
+    /// Runs whose last attempt of the test failed (outside incidents): red builds.
+    pub broken_builds: u64,
+    /// Runs in which the test was retried, plus whole-job re-runs after a run it failed.
+    pub reruns: u64,
+    /// Minutes spent on failed attempts and on retries.
+    pub ci_minutes: f64,
+    pub branches: u64,
+    pub last_seen: Option<String>,
+    /// Ranking key: `broken_builds + 0.5·reruns + ci_minutes/10`.
+    pub score: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Culprit {
+    pub commit: String,
+    /// `P(change at this commit | a change)`.
+    pub posterior: f64,
+    /// First and last commit of the 90% credible range.
+    pub range: (String, String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TestVerdict {
+    pub id: String,
+    pub classname: Option<String>,
+    pub name: String,
+    pub file: Option<String>,
+    pub verdict: Verdict,
+    /// For regressions: fails only some of the time.
+    pub intermittent: bool,
+    pub confidence: f64,
+    pub category: Option<Category>,
+    pub culprit: Option<Culprit>,
+    pub reasons: Vec<String>,
+    pub recommendation: String,
+    pub runs: u64,
+    pub failed_runs: u64,
+    pub incident_failures: u64,
+    pub retry_passes: u64,
+    pub flaky_commits: u64,
+    pub failure_rate: Rate,
+    pub flip_rate: f64,
+    pub clusters: Vec<Cluster>,
+    pub impact: Impact,
+}
+
+/// An incident with the run it happened in.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunIncident {
+    pub run: String,
+    pub commit: Option<String>,
+    pub runner: Option<String>,
+    pub started_at: String,
+    #[serde(flatten)]
+    pub incident: Incident,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Analysis {
+    /// One per test, non-stable first by impact, then stable ones by id.
+    pub verdicts: Vec<TestVerdict>,
+    pub incidents: Vec<RunIncident>,
+}
+
+/// One run of one test.
+#[derive(Clone, Debug, Default)]
+struct TestRun {
+    run: u32,
+    /// First executed attempt failed.
+    failed_first: bool,
+    /// Last executed attempt failed.
+    failed_last: bool,
+    retried: bool,
+    retry_pass: bool,
+    position: u32,
+    /// Message of the first failure.
+    message: Option<u32>,
+    fail_seconds: f64,
+    retry_seconds: f64,
+    first_duration: Option<f32>,
+}
+
+/// Classifies every test in `ev`.
+pub fn analyse(ev: &Evidence) -> Analysis {
+    let runs_of = collect_runs(ev);
+    // Commit order: first run that saw the commit; runs without a commit stand alone.
+    let mut commit_of_run: Vec<usize> = Vec::with_capacity(ev.runs.len());
+    let mut commits: Vec<String> = Vec::new();
+    let mut commit_index: HashMap<String, usize> = HashMap::new();
+    for r in &ev.runs {
+        let c = r.commit.clone().unwrap_or_else(|| format!("run:{}", r.key));
+        let next = commits.len();
+        let i = *commit_index.entry(c.clone()).or_insert_with(|| {
+            commits.push(c);
+            next
+        });
+        commit_of_run.push(i);
+    }
+
+    let found = find_incidents(ev, &runs_of);
+    let incident_runs: HashSet<u32> = found.iter().map(|i| i.run as u32).collect();
+    let incidents = found
+        .into_iter()
+        .map(|incident| {
+            let r = &ev.runs[incident.run];
+            RunIncident {
+                run: r.key.clone(),
+                commit: r.commit.clone(),
+                runner: r.runner.clone(),
+                started_at: r.started_at.clone(),
+                incident,
+            }
+        })
+        .collect();
+
+    // Which tests ran at which position in each run, for the order evidence.
+    let mut by_run: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ev.runs.len()];
+    for (test, runs) in runs_of.iter().enumerate() {
+        for tr in runs {
+            by_run[tr.run as usize].push((test as u32, tr.position));
+        }
+    }
+    let ctx = Context {
+        ev,
+        runs_of: &runs_of,
+        by_run: &by_run,
+        commit_of_run: &commit_of_run,
+        commits: &commits,
+        incident_runs: &incident_runs,
+    };
+    let mut verdicts: Vec<TestVerdict> = (0..ev.tests.len()).map(|t| ctx.classify(t)).collect();
+    verdicts.sort_by(|a, b| {
+        (a.verdict == Verdict::Stable)
+            .cmp(&(b.verdict == Verdict::Stable))
+            .then(b.impact.score.total_cmp(&a.impact.score))
+            .then(a.id.cmp(&b.id))
+    });
+    Analysis {
+        verdicts,
+        incidents,
+    }
+}
+
+/// Infrastructure incidents: runs where many tests fail together (see [`crate::incidents`]),
+/// judged on each test's first attempt.
+fn find_incidents(ev: &Evidence, runs_of: &[Vec<TestRun>]) -> Vec<Incident> {
+    let mut per_run: Vec<RunFailures<u32, &str>> = (0..ev.runs.len())
+        .map(|run| RunFailures {
+            run,
+            tests_executed: 0,
+            failed_tests: Vec::new(),
+        })
+        .collect();
+    for (test, runs) in runs_of.iter().enumerate() {
+        for tr in runs {
+            let slot = &mut per_run[tr.run as usize];
+            slot.tests_executed += 1;
+            if tr.failed_first {
+                let m = tr
+                    .message
+                    .map(|m| ev.messages[m as usize].as_str())
+                    .unwrap_or("");
+                slot.failed_tests.push((test as u32, m));
+            }
+        }
+    }
+    incidents::detect(&per_run)
+}
+
+fn collect_runs(ev: &Evidence) -> Vec<Vec<TestRun>> {
+    let mut runs_of: Vec<Vec<TestRun>> = vec![Vec::new(); ev.tests.len()];
+    // Results are ordered by run, then position, then attempt: attempts of one test in one run
+    // are not necessarily adjacent (retries come later in the run), so index by (test, run).
+    let mut open: HashMap<(u32, u32), usize> = HashMap::new();
+    let mut current_run = u32::MAX;
+    for r in &ev.results {
+        if r.run != current_run {
+            open.clear();
+            current_run = r.run;
+        }
+        if r.outcome == Outcome::Skipped {
+            continue;
+        }
+        let failed = r.outcome.is_failure();
+        let list = &mut runs_of[r.test as usize];
+        match open.get(&(r.test, r.run)) {
+            None => {
+                open.insert((r.test, r.run), list.len());
+                list.push(TestRun {
+                    run: r.run,
+                    failed_first: failed,
+                    failed_last: failed,
+                    position: r.position,
+                    message: if failed { r.message } else { None },
+                    fail_seconds: if failed {
+                        r.duration.unwrap_or(0.0) as f64
+                    } else {
+                        0.0
+                    },
+                    first_duration: r.duration,
+                    ..Default::default()
+                });
+            }
+            Some(&i) => {
+                let tr = &mut list[i];
+                tr.retried = true;
+                if !failed && tr.failed_last {
+                    tr.retry_pass = true;
+                }
+                tr.failed_last = failed;
+                tr.retry_seconds += r.duration.unwrap_or(0.0) as f64;
+                if failed {
+                    tr.fail_seconds += r.duration.unwrap_or(0.0) as f64;
+                    tr.message = tr.message.or(r.message);
+                }
+            }
+        }
+    }
+    runs_of
+}
+
+struct Context<'a> {
+    ev: &'a Evidence,
+    runs_of: &'a [Vec<TestRun>],
+    /// Per run: (test, position) of every executed test.
+    by_run: &'a [Vec<(u32, u32)>],
+    commit_of_run: &'a [usize],
+    commits: &'a [String],
+    incident_runs: &'a HashSet<u32>,
+}
+
+impl Context<'_> {
+    fn classify(&self, test: usize) -> TestVerdict {
+        let ev = self.ev;
+        let t = &ev.tests[test];
+        let all = &self.runs_of[test];
+        let (runs, in_incidents): (Vec<&TestRun>, Vec<&TestRun>) = all
+            .iter()
+            .partition(|r| !self.incident_runs.contains(&r.run));
+        let incident_failures = in_incidents.iter().filter(|r| r.failed_first).count() as u64;
+        let failed: Vec<&TestRun> = runs.iter().copied().filter(|r| r.failed_first).collect();
+        let retry_passes = runs.iter().filter(|r| r.retry_pass).count() as u64;
+
+        // Per-commit trials, in commit order.
+        let mut per_commit: BTreeMap<usize, (u64, u64, u64, u64)> = BTreeMap::new(); // fails, runs, final-pass runs, final-fail runs
+        for r in &runs {
+            let e = per_commit
+                .entry(self.commit_of_run[r.run as usize])
+                .or_default();
+            e.0 += u64::from(r.failed_first);
+            e.1 += 1;
+            e.2 += u64::from(!r.failed_last);
+            e.3 += u64::from(r.failed_last);
+        }
+        let flaky_commits = per_commit.values().filter(|v| v.2 > 0 && v.3 > 0).count() as u64;
+        let points: Vec<(u64, u64)> = per_commit.values().map(|v| (v.0, v.1)).collect();
+        let commit_at = |i: usize| -> &str {
+            per_commit
+                .keys()
+                .nth(i)
+                .map(|&c| self.commits[c].as_str())
+                .unwrap_or("")
+        };
+
+        let outcomes: Vec<bool> = runs.iter().map(|r| r.failed_first).collect();
+        let rate = Rate::new(failed.len() as u64, runs.len() as u64);
+        let flip = stats::flip_rate(&outcomes);
+        let messages: Vec<&str> = failed
+            .iter()
+            .filter_map(|r| r.message.map(|m| ev.messages[m as usize].as_str()))
+            .collect();
+        let clusters = fingerprint::cluster(messages.iter().copied());
+        let impact = self.impact(&runs);
+
+        let mut v = TestVerdict {
+            id: t.id.clone(),
+            classname: t.classname.clone(),
+            name: t.name.clone(),
+            file: t.file.clone(),
+            verdict: Verdict::Stable,
+            intermittent: false,
+            confidence: 0.0,
+            category: None,
+            culprit: None,
+            reasons: Vec::new(),
+            recommendation: String::new(),
+            runs: runs.len() as u64,
+            failed_runs: failed.len() as u64,
+            incident_failures,
+            retry_passes,
+            flaky_commits,
+            failure_rate: rate,
+            flip_rate: flip,
+            clusters: clusters.iter().take(5).cloned().collect(),
+            impact,
+        };
+
+        if failed.is_empty() {
+            let hit = in_incidents.iter().filter(|r| r.failed_first).count();
+            let incidents = self.incident_runs.len();
+            // A test that fails in (nearly) every incident and nowhere else depends on the
+            // infrastructure; one hit by some incidents is a bystander: stable.
+            if incident_failures > 0
+                && incidents >= 2
+                && hit as f64 >= INFRA_SHARE * incidents as f64
+            {
+                v.verdict = Verdict::Infra;
+                // Odds 3:1 per incident it failed in, with a clean record otherwise.
+                v.confidence = odds_to_p(3f64.powi(hit.min(8) as i32)).min(0.99);
+                v.reasons.push(format!(
+                    "failed in {hit} of {incidents} infrastructure incidents and in none of its {} other runs",
+                    runs.len()
+                ));
+                v.recommendation = "nothing to fix in the test; see `flakehound incidents`".into();
+            } else {
+                v.verdict = Verdict::Stable;
+                let claim = stats::honest_claim(runs.len() as u64).min(1.0);
+                v.confidence = 1.0 - claim / 2.0;
+                v.reasons.push(if runs.is_empty() {
+                    "no executed runs".to_string()
+                } else {
+                    format!(
+                        "0 failures in {} runs: failure rate < {:.1}% at 95% confidence",
+                        runs.len(),
+                        100.0 * claim
+                    )
+                });
+                if incident_failures > 0 {
+                    v.reasons.push(format!(
+                        "{incident_failures} failure(s) during infrastructure incidents attributed to the incidents"
+                    ));
+                }
+            }
+            return v;
+        }
+
+        // Segments along commits: clean before the first failing commit, the failing stretch,
+        // clean after the last failing commit.
+        let first_fail = points.iter().position(|p| p.0 > 0).unwrap_or(0);
+        let last_fail = points.iter().rposition(|p| p.0 > 0).unwrap_or(0);
+        let sum = |range: std::ops::Range<usize>| {
+            points[range]
+                .iter()
+                .fold((0u64, 0u64), |a, p| (a.0 + p.0, a.1 + p.1))
+        };
+        let (_, clean_before) = sum(0..first_fail);
+        let (fails_within, runs_within) = sum(first_fail..last_fail + 1);
+        let (_, clean_after) = sum(last_fail + 1..points.len());
+        let (fails_since, runs_since) = sum(first_fail..points.len());
+        let top = fingerprint::top_share(&clusters);
+        let cp = changepoint::detect(&points);
+        let p_change = cp.as_ref().map_or(0.0, |c| c.p_change);
+        let culprit = |index: usize| -> Culprit {
+            let (posterior, range) = match &cp {
+                Some(c) if c.index == index => (c.posterior, c.range),
+                Some(c) => (0.0, (c.range.0.min(index), c.range.1.max(index))),
+                None => (0.0, (index, index)),
+            };
+            Culprit {
+                commit: commit_at(index).to_string(),
+                posterior,
+                range: (
+                    commit_at(range.0).to_string(),
+                    commit_at(range.1).to_string(),
+                ),
+            }
+        };
+        // Prior odds from the change-point model; a consistent message (one fingerprint for
+        // ≥ 80% of failures) doubles them, varied messages (< 50%) halve them.
+        let message_factor = if top >= 0.8 {
+            2.0
+        } else if top < 0.5 {
+            0.5
+        } else {
+            1.0
+        };
+        let change_odds = (p_change / (1.0 - p_change).max(1e-12)) * message_factor;
+
+        if fails_within as f64 >= FIXED_RATE * runs_within as f64
+            && clean_after >= 3
+            && runs_within >= 2
+        {
+            v.verdict = Verdict::Fixed;
+            let fix = (last_fail + 1).min(points.len() - 1);
+            v.culprit = Some(culprit(fix));
+            v.confidence =
+                odds_to_p(change_odds.max(1.0) * 1.5f64.powi(clean_after.min(8) as i32)).min(0.99);
+            v.reasons.push(format!(
+                "failed {fails_within} of {runs_within} runs from {} to {}, then 0 of {clean_after} since {}",
+                short(commit_at(first_fail)),
+                short(commit_at(last_fail)),
+                short(commit_at(fix))
+            ));
+            v.recommendation = "healthy since the fix; nothing to do".into();
+        } else if first_fail == 0
+            && clean_after == 0
+            && runs_within >= 2
+            && fails_within as f64 >= BROKEN_RATE * runs_within as f64
+        {
+            // Failing in every run since the first one stored: broken before the history began.
+            v.verdict = Verdict::Broken;
+            // Odds 2:1 per failing run (capped): two failures in a row are weak, ten are not.
+            v.confidence = odds_to_p(2f64.powi(runs_within.min(10) as i32)).min(0.99);
+            v.reasons.push(format!(
+                "failed {fails_within} of {runs_within} runs, every run since the first one stored; the culprit predates the stored history"
+            ));
+            v.recommendation = "fix or quarantine it: it fails every time".into();
+        } else if clean_before >= MIN_CLEAN_RUNS && p_change >= P_CHANGE && runs_since > 0 {
+            let always = fails_since as f64 >= BROKEN_RATE * runs_since as f64;
+            v.verdict = if always {
+                Verdict::Broken
+            } else {
+                Verdict::Regression
+            };
+            v.intermittent = !always;
+            v.culprit = Some(culprit(first_fail));
+            let mut odds = change_odds;
+            if v.intermittent {
+                // Passes on retry are also what flakes do: 4:5 per retry pass, capped.
+                odds *= 0.8f64.powi(retry_passes.min(6) as i32);
+            }
+            v.confidence = odds_to_p(odds).min(0.99);
+            v.reasons.push(format!(
+                "0 failures in {clean_before} runs before {}, {fails_since} of {runs_since} after (change point, Bayesian, P(change) {p_change:.2})",
+                short(commit_at(first_fail)),
+            ));
+            v.recommendation = format!(
+                "investigate {} for {}",
+                short(commit_at(first_fail)),
+                if v.intermittent {
+                    "an intermittent bug (race, ordering, timing)"
+                } else {
+                    "the change that broke it"
+                }
+            );
+        }
+        if v.verdict == Verdict::Stable {
+            v.verdict = Verdict::Flaky;
+            // Prior odds 1:1 that a test failing intermittently without a change point is flaky.
+            // Each pass on retry or same-commit disagreement is strong evidence (3:1 each,
+            // capped); varied messages 1.5:1; no direct evidence at all lowers it (1:2).
+            let direct = retry_passes + flaky_commits;
+            let mut odds = 3f64.powi(direct.min(8) as i32);
+            if direct == 0 {
+                odds = 0.5;
+            }
+            if top < 0.5 {
+                odds *= 1.5;
+            }
+            if let Some(cp) = &cp {
+                // A competing change-point explanation weakens the flaky claim.
+                odds *= (1.0 - cp.p_change).max(0.05) * 2.0;
+            }
+            v.confidence = odds_to_p(odds).min(0.99);
+            if retry_passes > 0 {
+                v.reasons
+                    .push(format!("passed on retry in {retry_passes} run(s)"));
+            }
+            if flaky_commits > 0 {
+                v.reasons.push(format!(
+                    "passed and failed on the same commit {flaky_commits} time(s)"
+                ));
+            }
+            v.reasons.push(format!(
+                "failure rate {:.1}% [{:.1}, {:.1}] over {} runs, spread through history (flip rate {:.2})",
+                100.0 * rate.mean,
+                100.0 * rate.low,
+                100.0 * rate.high,
+                runs.len(),
+                flip
+            ));
+            let (category, evidence) = self.category(test, &runs, &failed, &messages);
+            v.category = Some(category);
+            v.reasons
+                .push(format!("likely cause: {category} ({evidence})"));
+            v.recommendation = recommendation(category).into();
+        }
+        match clusters.len() {
+            0 => {}
+            1 => v.reasons.push(format!(
+                "one failure message cluster: \"{}\"",
+                clusters[0].fingerprint
+            )),
+            n => v.reasons.push(format!(
+                "{n} failure message clusters; largest \"{}\" ({} of {})",
+                clusters[0].fingerprint,
+                clusters[0].count,
+                messages.len()
+            )),
+        }
+        if incident_failures > 0 {
+            v.reasons.push(format!(
+                "{incident_failures} failure(s) during infrastructure incidents not counted"
+            ));
+        }
+        v
+    }
+
+    fn impact(&self, runs: &[&TestRun]) -> Impact {
+        let ev = self.ev;
+        let mut imp = Impact::default();
+        let mut branches = HashSet::new();
+        for r in runs {
+            let meta = &ev.runs[r.run as usize];
+            if r.failed_last {
+                imp.broken_builds += 1;
+            }
+            if r.retried {
+                imp.reruns += 1;
+            }
+            if r.failed_first || r.failed_last {
+                if let Some(b) = &meta.branch {
+                    branches.insert(b.as_str());
+                }
+                if imp
+                    .last_seen
+                    .as_deref()
+                    .is_none_or(|l| l < meta.started_at.as_str())
+                {
+                    imp.last_seen = Some(meta.started_at.clone());
+                }
+            }
+            imp.ci_minutes += (r.fail_seconds + r.retry_seconds) / 60.0;
+        }
+        imp.branches = branches.len() as u64;
+        imp.score = imp.broken_builds as f64 + 0.5 * imp.reruns as f64 + imp.ci_minutes / 10.0;
+        imp
+    }
+
+    /// The most likely root-cause category of a flaky test, with its evidence.
+    fn category(
+        &self,
+        test: usize,
+        runs: &[&TestRun],
+        failed: &[&TestRun],
+        messages: &[&str],
+    ) -> (Category, String) {
+        let ev = self.ev;
+        let n_fail = failed.len() as f64;
+        if let Some(e) = self.order_evidence(test, runs, failed) {
+            return (Category::Order, e);
+        }
+        // Time of day: ≥ 80% of failures within a 3-hour window that holds ≤ 35% of runs.
+        if failed.len() >= 3 {
+            let hour = |r: &TestRun| hour_of(&ev.runs[r.run as usize].started_at);
+            let mut best = (0u32, 0.0f64, 0.0f64);
+            for h in 0..24u32 {
+                let inside = |r: &&&TestRun| hour(r).is_some_and(|x| (x + 24 - h) % 24 < 3);
+                let f = failed.iter().filter(inside).count() as f64 / n_fail;
+                let all = runs.iter().filter(inside).count() as f64 / runs.len().max(1) as f64;
+                if f > best.1 {
+                    best = (h, f, all);
+                }
+            }
+            if best.1 >= 0.8 && best.2 <= 0.35 {
+                return (
+                    Category::Time,
+                    format!(
+                        "{:.0}% of failures between {:02}:00 and {:02}:00 UTC, where {:.0}% of runs happen",
+                        100.0 * best.1,
+                        best.0,
+                        (best.0 + 3) % 24,
+                        100.0 * best.2
+                    ),
+                );
+            }
+        }
+        // Environment: ≥ 80% of failures on one runner (or OS) that has ≤ 60% of the runs.
+        if failed.len() >= 3 {
+            for (label, key) in [("runner", 0), ("OS", 1)] {
+                let get = |r: &TestRun| {
+                    let m = &ev.runs[r.run as usize];
+                    if key == 0 {
+                        m.runner.clone()
+                    } else {
+                        m.os.clone()
+                    }
+                };
+                let mut counts: HashMap<Option<String>, (u64, u64)> = HashMap::new();
+                for r in runs {
+                    let e = counts.entry(get(r)).or_default();
+                    e.1 += 1;
+                    e.0 += u64::from(r.failed_first);
+                }
+                if counts.len() < 2 {
+                    continue;
+                }
+                if let Some((name, (f, all))) = counts.iter().max_by_key(|(_, v)| v.0) {
+                    let share = *f as f64 / n_fail;
+                    let run_share = *all as f64 / runs.len() as f64;
+                    if share >= 0.8 && run_share <= 0.6 {
+                        return (
+                            Category::Environment,
+                            format!(
+                                "{:.0}% of failures on {label} {} ({:.0}% of runs)",
+                                100.0 * share,
+                                name.as_deref().unwrap_or("?"),
+                                100.0 * run_share
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        // Timeout: failing durations at a limit (≥ 90% of the longest), passing ones well below.
+        let fail_d: Vec<f32> = failed.iter().filter_map(|r| r.first_duration).collect();
+        let pass_d: Vec<f32> = runs
+            .iter()
+            .filter(|r| !r.failed_first)
+            .filter_map(|r| r.first_duration)
+            .collect();
+        if fail_d.len() >= 3 && !pass_d.is_empty() {
+            let max = fail_d.iter().copied().fold(0.0f32, f32::max);
+            let near =
+                fail_d.iter().filter(|&&d| d >= 0.9 * max).count() as f64 / fail_d.len() as f64;
+            let pass_med = median(&pass_d);
+            if max > 0.0 && near >= 0.8 && pass_med < 0.6 * max {
+                return (
+                    Category::Timeout,
+                    format!(
+                        "{:.0}% of failures last ≥ 90% of {max:.1}s; passes take {pass_med:.1}s",
+                        100.0 * near
+                    ),
+                );
+            }
+        }
+        let tally = category::tally(messages.iter().copied());
+        match tally.iter().find(|(c, _, _)| *c != Category::Unknown) {
+            // The most common recognised shape, if it covers at least a third of the messages
+            // (flaky tests often fail with a few different messages).
+            Some((c, n, evidence)) if *n as f64 >= messages.len() as f64 / 3.0 => (
+                *c,
+                format!("{n} of {} failure messages: {evidence}", messages.len()),
+            ),
+            _ => (
+                Category::Unknown,
+                "no distinctive message, time, runner, order or duration pattern".into(),
+            ),
+        }
+    }
+
+    /// A test that ran before this one in (almost) every failing run and rarely in passing runs.
+    fn order_evidence(
+        &self,
+        test: usize,
+        runs: &[&TestRun],
+        failed: &[&TestRun],
+    ) -> Option<String> {
+        if failed.len() < 3 {
+            return None;
+        }
+        let preceding = |r: &TestRun| -> HashSet<u32> {
+            self.by_run[r.run as usize]
+                .iter()
+                .filter(|&&(t, pos)| t as usize != test && pos < r.position)
+                .map(|&(t, _)| t)
+                .collect()
+        };
+        let passing: Vec<&&TestRun> = runs.iter().filter(|r| !r.failed_first).take(60).collect();
+        if passing.len() < 3 {
+            return None;
+        }
+        let mut in_failing: HashMap<u32, u64> = HashMap::new();
+        for r in failed.iter().take(30) {
+            for t in preceding(r) {
+                *in_failing.entry(t).or_default() += 1;
+            }
+        }
+        let n_f = failed.len().min(30) as f64;
+        let candidates: Vec<u32> = in_failing
+            .iter()
+            .filter(|e| *e.1 as f64 >= 0.9 * n_f)
+            .map(|e| *e.0)
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut in_passing: HashMap<u32, u64> = HashMap::new();
+        for r in &passing {
+            let before = preceding(r);
+            for &t in &candidates {
+                if before.contains(&t) {
+                    *in_passing.entry(t).or_default() += 1;
+                }
+            }
+        }
+        let (best, share) = candidates
+            .iter()
+            .map(|t| {
+                (
+                    *t,
+                    *in_passing.get(t).unwrap_or(&0) as f64 / passing.len() as f64,
+                )
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))?;
+        (share <= 0.4).then(|| {
+            format!(
+                "{} ran before it in {:.0}% of failing runs but only {:.0}% of passing runs",
+                self.ev.tests[best as usize].id,
+                100.0 * in_failing[&best] as f64 / n_f,
+                100.0 * share
+            )
+        })
+    }
+}
+
+fn recommendation(c: Category) -> &'static str {
+    match c {
+        Category::Order => {
+            "run `flakehound polluter` to find the test leaking state; reset that state in a fixture"
+        }
+        Category::Time => "freeze or inject the clock; compare dates in one time zone",
+        Category::Environment => {
+            "compare the failing runner's setup (versions, resources, network) with the others"
+        }
+        Category::Timeout => "raise the limit or make the wait event-driven instead of time-based",
+        Category::Concurrency => {
+            "look for shared state between threads/tasks; wait on conditions, not sleeps"
+        }
+        Category::Network => "mock the external service or add retries with backoff in the client",
+        Category::Randomness => "seed the random generator and log the seed on failure",
+        Category::Unordered => "compare collections order-independently (sort or use sets)",
+        Category::Resource => "release files/sockets/memory in teardown; check for leaks",
+        Category::Filesystem => "use a unique temporary directory per test",
+        Category::Float => "compare floats with a tolerance",
+        Category::Unknown => "quarantine it and hunt it with repeated runs",
+    }
+}
+
+fn odds_to_p(odds: f64) -> f64 {
+    if odds.is_finite() {
+        odds / (1.0 + odds)
+    } else {
+        1.0
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
+fn hour_of(rfc3339: &str) -> Option<u32> {
+    rfc3339.get(11..13)?.parse().ok()
+}
+
+fn median(v: &[f32]) -> f32 {
+    let mut s = v.to_vec();
+    s.sort_by(f32::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The evidence dossier of one test (`flakehound explain`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Dossier {
+    /// Per commit in order: short sha and one symbol per run: `.` passed, `x` failed,
+    /// `r` failed then passed on retry, `!` failed during an incident.
+    pub timeline: Vec<(String, String)>,
+    pub clusters: Vec<Cluster>,
+    /// (runner, runs, failed runs), most failures first.
+    pub runners: Vec<(String, u64, u64)>,
+    /// Per UTC hour: (runs, failed runs).
+    pub hours: Vec<(u64, u64)>,
+    /// Tests that ran before this one in failing runs: (test id, share of failing runs, share of
+    /// passing runs), most suspicious first.
+    pub preceding: Vec<(String, f64, f64)>,
+}
+
+/// Builds the dossier of the test with id `test_id`, if it has any stored result.
+pub fn dossier(ev: &Evidence, test_id: &str) -> Option<Dossier> {
+    let test = ev.tests.iter().position(|t| t.id == test_id)?;
+    let runs_of = collect_runs(ev);
+    let analysis_incidents: HashSet<u32> = find_incidents(ev, &runs_of)
+        .iter()
+        .map(|i| i.run as u32)
+        .collect();
+    let mine = &runs_of[test];
+    let mut d = Dossier {
+        hours: vec![(0, 0); 24],
+        ..Default::default()
+    };
+    let mut runners: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut last_commit: Option<&str> = None;
+    let mut messages = Vec::new();
+    for r in mine {
+        let meta = &ev.runs[r.run as usize];
+        let commit = meta.commit.as_deref().unwrap_or("?");
+        if last_commit != Some(commit) {
+            d.timeline.push((short(commit).to_string(), String::new()));
+            last_commit = Some(commit);
+        }
+        let symbol = if !r.failed_first {
+            '.'
+        } else if analysis_incidents.contains(&r.run) {
+            '!'
+        } else if r.retry_pass {
+            'r'
+        } else {
+            'x'
+        };
+        if let Some(last) = d.timeline.last_mut() {
+            last.1.push(symbol);
+        }
+        let e = runners
+            .entry(meta.runner.clone().unwrap_or_else(|| "?".into()))
+            .or_default();
+        e.0 += 1;
+        e.1 += u64::from(r.failed_first);
+        if let Some(h) = hour_of(&meta.started_at) {
+            let slot = &mut d.hours[(h % 24) as usize];
+            slot.0 += 1;
+            slot.1 += u64::from(r.failed_first);
+        }
+        if r.failed_first {
+            if let Some(m) = r.message {
+                messages.push(ev.messages[m as usize].as_str());
+            }
+        }
+    }
+    d.clusters = fingerprint::cluster(messages);
+    d.runners = runners.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
+    d.runners.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    // Preceding tests: presence before this test in failing vs passing runs.
+    let mut positions: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+    for (t, runs) in runs_of.iter().enumerate() {
+        for tr in runs {
+            positions
+                .entry(tr.run)
+                .or_default()
+                .push((t as u32, tr.position));
+        }
+    }
+    let count = |rs: &mut dyn Iterator<Item = &TestRun>| -> (HashMap<u32, u64>, u64) {
+        let mut c: HashMap<u32, u64> = HashMap::new();
+        let mut n = 0;
+        for r in rs {
+            n += 1;
+            for &(t, pos) in positions.get(&r.run).map(Vec::as_slice).unwrap_or(&[]) {
+                if t as usize != test && pos < r.position {
+                    *c.entry(t).or_default() += 1;
+                }
+            }
+        }
+        (c, n)
+    };
+    let (in_fail, n_fail) = count(
+        &mut mine
+            .iter()
+            .filter(|r| r.failed_first && !analysis_incidents.contains(&r.run)),
+    );
+    let (in_pass, n_pass) = count(&mut mine.iter().filter(|r| !r.failed_first));
+    if n_fail > 0 {
+        let mut pre: Vec<(String, f64, f64)> = in_fail
+            .iter()
+            .map(|(t, c)| {
+                let pf = *c as f64 / n_fail as f64;
+                let pp = if n_pass == 0 {
+                    0.0
+                } else {
+                    *in_pass.get(t).unwrap_or(&0) as f64 / n_pass as f64
+                };
+                (ev.tests[*t as usize].id.clone(), pf, pp)
+            })
+            .filter(|p| p.1 >= 0.5)
+            .collect();
+        pre.sort_by(|a, b| (b.1 - b.2).total_cmp(&(a.1 - a.2)).then(a.0.cmp(&b.0)));
+        pre.truncate(5);
+        d.preceding = pre;
+    }
+    Some(d)
+}
