@@ -946,7 +946,8 @@ pub fn dossier(ev: &Evidence, test_id: &str) -> Option<Dossier> {
                 };
                 (ev.tests[*t as usize].id.clone(), pf, pp)
             })
-            .filter(|p| p.1 >= 0.5)
+            // Only tests that tell failing runs apart from passing ones.
+            .filter(|p| p.1 >= 0.5 && p.1 - p.2 >= 0.3)
             .collect();
         pre.sort_by(|a, b| (b.1 - b.2).total_cmp(&(a.1 - a.2)).then(a.0.cmp(&b.0)));
         pre.truncate(5);

@@ -343,7 +343,12 @@ pub fn dossier(out: &mut impl Write, d: &Dossier) -> io::Result<()> {
     for chunk in cells.chunks(6) {
         writeln!(out, "  {}", chunk.join("   "))?;
     }
-    if !d.preceding.is_empty() {
+    if d.preceding.is_empty() {
+        writeln!(
+            out,
+            "Order: no test that ran before it tells failing runs from passing ones."
+        )?;
+    } else {
         writeln!(
             out,
             "Tests that ran before it (share of failing runs vs passing runs):"
