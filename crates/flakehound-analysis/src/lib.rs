@@ -1,6 +1,7 @@
-//! Turns stored evidence into rankings (and, later, verdicts).
+//! Turns stored evidence into verdicts ([`verdict`]) and the report ([`report`]).
 //!
-//! The flakiness ranking of `flakehound report`: a test is flaky when the same code both passed
+//! Besides the verdict, each report entry carries an evidence score ([`Ranked`]): a test is
+//! flaky when the same code both passed
 //! and failed. The strongest evidence is a pass on retry within one run and a pass and a failure on
 //! the same commit; a failure rate strictly between 0 and 1 across runs is weaker evidence (the
 //! code may have changed between runs). The score combines them:
@@ -63,24 +64,6 @@ impl Ranked {
     }
 }
 
-/// Ranks tests by evidence of flakiness, most suspicious first. Tests that never failed are left
-/// out unless `include_stable`. Ties break on failures, then id, so output is deterministic.
-pub fn rank(stats: Vec<TestStats>, include_stable: bool) -> Vec<Ranked> {
-    let mut ranked: Vec<Ranked> = stats
-        .into_iter()
-        .filter(|s| include_stable || s.failures > 0)
-        .map(Ranked::from_stats)
-        .collect();
-    ranked.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.flaky_signals.cmp(&a.flaky_signals))
-            .then(b.failures.cmp(&a.failures))
-            .then(a.id.cmp(&b.id))
-    });
-    ranked
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,21 +84,13 @@ mod tests {
     }
 
     #[test]
-    fn flaky_evidence_outranks_plain_failures() {
-        let r = rank(
-            vec![
-                stats("broken", 10, 10, 0, 0),
-                stats("flaky", 10, 2, 2, 1),
-                stats("once", 10, 1, 0, 0),
-                stats("ok", 10, 0, 0, 0),
-            ],
-            false,
-        );
-        let ids: Vec<_> = r.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, vec!["flaky", "once", "broken"]);
-        assert_eq!(r[0].flaky_signals, 3);
-        assert_eq!(r[2].score, 0.0);
-        assert_eq!(rank(vec![stats("ok", 3, 0, 0, 0)], true).len(), 1);
+    fn flaky_evidence_scores_above_plain_failures() {
+        let score = |st: TestStats| Ranked::from_stats(st).score;
+        let flaky = Ranked::from_stats(stats("flaky", 10, 2, 2, 1));
+        assert_eq!(flaky.flaky_signals, 3);
+        assert!(flaky.score > score(stats("once", 10, 1, 0, 0)));
+        assert!(score(stats("once", 10, 1, 0, 0)) > score(stats("broken", 10, 10, 0, 0)));
+        assert_eq!(score(stats("broken", 10, 10, 0, 0)), 0.0);
     }
 
     proptest! {

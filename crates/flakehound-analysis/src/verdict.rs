@@ -955,3 +955,102 @@ pub fn dossier(ev: &Evidence, test_id: &str) -> Option<Dossier> {
     }
     Some(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flakehound_store::{ResultRow, RunRow, TestRow};
+
+    /// One run per commit `c0, c1, ...`; `plan[i]` lists the attempt outcomes of test `t` in
+    /// run i (`"."` pass, `"x"` fail, `"xp"` fail then pass on retry).
+    fn history(plan: &[&str]) -> Evidence {
+        let mut ev = Evidence {
+            tests: vec![TestRow {
+                id: "t".into(),
+                name: "t".into(),
+                ..Default::default()
+            }],
+            messages: vec!["AssertionError: assert 1 == 2".into()],
+            ..Default::default()
+        };
+        for (i, attempts) in plan.iter().enumerate() {
+            ev.runs.push(RunRow {
+                key: format!("r{i}"),
+                commit: Some(format!("c{i:02}")),
+                runner: Some(format!("runner-{}", i % 3)),
+                started_at: format!("2026-01-{:02}T{:02}:00:00Z", 1 + i / 20, i % 20),
+                ..Default::default()
+            });
+            for (a, c) in attempts.chars().enumerate() {
+                let failed = c == 'x';
+                ev.results.push(ResultRow {
+                    run: i as u32,
+                    test: 0,
+                    attempt: a as u32 + 1,
+                    position: a as u32,
+                    outcome: if failed {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Passed
+                    },
+                    duration: Some(0.1),
+                    message: failed.then_some(0),
+                });
+            }
+        }
+        ev
+    }
+
+    fn verdict(plan: &[&str]) -> TestVerdict {
+        analyse(&history(plan)).verdicts.remove(0)
+    }
+
+    #[test]
+    fn never_failing_is_stable_with_an_honest_claim() {
+        let v = verdict(&["."; 30]);
+        assert_eq!(v.verdict, Verdict::Stable);
+        assert!(
+            v.reasons[0].contains("0 failures in 30 runs"),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn failing_every_run_from_the_start_is_broken_without_culprit() {
+        let v = verdict(&["x"; 6]);
+        assert_eq!(v.verdict, Verdict::Broken);
+        assert!(v.culprit.is_none());
+    }
+
+    #[test]
+    fn clean_history_then_always_failing_is_broken_at_the_first_failure() {
+        let mut plan = vec!["."; 20];
+        plan.extend(["x"; 10]);
+        let v = verdict(&plan);
+        assert_eq!(v.verdict, Verdict::Broken);
+        assert_eq!(v.culprit.unwrap().commit, "c20");
+    }
+
+    #[test]
+    fn a_failing_stretch_that_ended_is_fixed() {
+        let mut plan = vec!["."; 10];
+        plan.extend(["x"; 6]);
+        plan.extend(["."; 10]);
+        let v = verdict(&plan);
+        assert_eq!(v.verdict, Verdict::Fixed);
+        assert_eq!(v.culprit.unwrap().commit, "c16");
+    }
+
+    #[test]
+    fn failures_spread_through_history_with_retry_passes_are_flaky() {
+        let plan: Vec<&str> = (0..40)
+            .map(|i| if i % 7 == 3 { "xp" } else { "." })
+            .collect();
+        let v = verdict(&plan);
+        assert_eq!(v.verdict, Verdict::Flaky);
+        assert_eq!(v.retry_passes, 6);
+        assert!(v.confidence > 0.9, "{}", v.confidence);
+        assert!(v.category.is_some());
+    }
+}
