@@ -38,79 +38,8 @@
 //! cancelled runners, 502/503 from a gateway, registry rate limits) rather than a test's own
 //! bugs. A single infra-shaped failure is not an incident; see [`crate::incidents`].
 
-use serde::Serialize;
-use std::fmt;
+pub use flakehound_model::Category;
 
-/// Most likely root cause of a flaky test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Concurrency,
-    Order,
-    Time,
-    Randomness,
-    Unordered,
-    Network,
-    Timeout,
-    Resource,
-    Environment,
-    Filesystem,
-    Float,
-    Unknown,
-}
-
-impl Category {
-    pub const ALL: [Category; 12] = [
-        Category::Concurrency,
-        Category::Order,
-        Category::Time,
-        Category::Randomness,
-        Category::Unordered,
-        Category::Network,
-        Category::Timeout,
-        Category::Resource,
-        Category::Environment,
-        Category::Filesystem,
-        Category::Float,
-        Category::Unknown,
-    ];
-
-    /// Lower-case name, as serialised.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Concurrency => "concurrency",
-            Category::Order => "order",
-            Category::Time => "time",
-            Category::Randomness => "randomness",
-            Category::Unordered => "unordered",
-            Category::Network => "network",
-            Category::Timeout => "timeout",
-            Category::Resource => "resource",
-            Category::Environment => "environment",
-            Category::Filesystem => "filesystem",
-            Category::Float => "float",
-            Category::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Category {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Category, String> {
-        Category::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown category {s:?}"))
-    }
-}
-
-/// A phrase; `true` = must stand as a whole word.
 type Phrases = &'static [(&'static str, bool)];
 
 const RESOURCE: Phrases = &[

@@ -10,9 +10,11 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod category;
 mod id;
 mod run;
 
+pub use category::Category;
 pub use id::{Dialect, canonical_id, pytest_path_from_classname};
 pub use run::RunMeta;
 

@@ -125,69 +125,7 @@ mod write;
 
 pub use write::write_junit;
 
-/// Root-cause category of a flaky test.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Concurrency,
-    Order,
-    Time,
-    Randomness,
-    Unordered,
-    Network,
-    Timeout,
-    Resource,
-    Environment,
-    Filesystem,
-    Float,
-    Unknown,
-}
-
-impl Category {
-    pub const ALL: [Category; 12] = [
-        Category::Concurrency,
-        Category::Order,
-        Category::Time,
-        Category::Randomness,
-        Category::Unordered,
-        Category::Network,
-        Category::Timeout,
-        Category::Resource,
-        Category::Environment,
-        Category::Filesystem,
-        Category::Float,
-        Category::Unknown,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Concurrency => "concurrency",
-            Category::Order => "order",
-            Category::Time => "time",
-            Category::Randomness => "randomness",
-            Category::Unordered => "unordered",
-            Category::Network => "network",
-            Category::Timeout => "timeout",
-            Category::Resource => "resource",
-            Category::Environment => "environment",
-            Category::Filesystem => "filesystem",
-            Category::Float => "float",
-            Category::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use flakehound_model::Category;
 
 /// The planted truth of one test (see the crate docs for what each means in the data).
 #[derive(Clone, Debug, PartialEq, Serialize)]
