@@ -19,7 +19,7 @@ pub mod incidents;
 pub mod stats;
 pub mod verdict;
 
-use flakehound_store::TestStats;
+use flakehound_store::{Store, StoreError, TestStats};
 use serde::Serialize;
 
 /// A test's evidence with its flakiness score. Serialises flat: the stats' fields, then the
@@ -128,14 +128,41 @@ impl ReportEntry {
     }
 }
 
-/// Verdicts joined with the evidence ranking, non-stable tests first by impact (stable ones
-/// only with `include_stable`), plus the incidents found.
+/// The report from a store. Without `include_stable` it reads only the tests that ever failed
+/// ([`Store::failing_evidence`]) and fetches run orders on demand, so its cost follows the
+/// failures, not the size of the store; with it, every result is read.
+pub fn report_from_store(
+    store: &mut dyn Store,
+    include_stable: bool,
+) -> Result<(Vec<ReportEntry>, Vec<verdict::RunIncident>), StoreError> {
+    if include_stable {
+        let stats = store.test_stats()?;
+        let ev = store.evidence()?;
+        return Ok(join(stats, verdict::analyse(&ev), true));
+    }
+    let ev = store.failing_evidence()?;
+    let stats = stats_from_evidence(&ev);
+    let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
+    let mut fetch = |run: usize| store.run_order(&keys[run]).unwrap_or_default();
+    let analysis = verdict::analyse_with(&ev, &mut fetch);
+    Ok(join(stats, analysis, false))
+}
+
+/// Verdicts joined with the evidence ranking (for callers holding full evidence).
 pub fn report(
     stats: Vec<TestStats>,
     ev: &flakehound_store::Evidence,
     include_stable: bool,
 ) -> (Vec<ReportEntry>, Vec<verdict::RunIncident>) {
-    let analysis = verdict::analyse(ev);
+    join(stats, verdict::analyse(ev), include_stable)
+}
+
+/// Non-stable tests first by impact (stable ones only with `include_stable`), plus incidents.
+fn join(
+    stats: Vec<TestStats>,
+    analysis: verdict::Analysis,
+    include_stable: bool,
+) -> (Vec<ReportEntry>, Vec<verdict::RunIncident>) {
     let mut ranked: std::collections::HashMap<String, Ranked> = stats
         .into_iter()
         .map(|s| (s.id.clone(), Ranked::from_stats(s)))
@@ -162,4 +189,91 @@ pub fn report(
         })
         .collect();
     (entries, analysis.incidents)
+}
+
+/// The same aggregates as [`Store::test_stats`], computed from evidence in memory.
+pub fn stats_from_evidence(ev: &flakehound_store::Evidence) -> Vec<TestStats> {
+    use flakehound_model::Outcome;
+    use std::collections::{BTreeMap, HashMap};
+    #[derive(Default)]
+    struct PerRun {
+        p: u64,
+        f: u64,
+        s: u64,
+        last_pass: Option<u32>,
+        first_fail: Option<u32>,
+        last_exec: Option<u32>,
+    }
+    let mut per: Vec<BTreeMap<u32, PerRun>> = Vec::new();
+    per.resize_with(ev.tests.len(), BTreeMap::new);
+    let mut last_failure: Vec<Option<(u32, u32, u32)>> = vec![None; ev.tests.len()];
+    for r in &ev.results {
+        let e = per[r.test as usize].entry(r.run).or_default();
+        match r.outcome {
+            Outcome::Passed => {
+                e.p += 1;
+                e.last_pass = e.last_pass.max(Some(r.attempt));
+            }
+            Outcome::Skipped => e.s += 1,
+            Outcome::Failed | Outcome::Errored => {
+                e.f += 1;
+                e.first_fail = Some(e.first_fail.map_or(r.attempt, |a| a.min(r.attempt)));
+                if let Some(m) = r.message {
+                    let slot = &mut last_failure[r.test as usize];
+                    if slot.is_none_or(|old| (old.0, old.1) < (r.run, r.attempt)) {
+                        *slot = Some((r.run, r.attempt, m));
+                    }
+                }
+            }
+        }
+        if r.outcome != Outcome::Skipped {
+            e.last_exec = e.last_exec.max(Some(r.attempt));
+        }
+    }
+    ev.tests
+        .iter()
+        .zip(per)
+        .zip(last_failure)
+        .filter_map(|((t, runs), last)| {
+            let mut st = TestStats {
+                id: t.id.clone(),
+                classname: t.classname.clone(),
+                name: t.name.clone(),
+                file: t.file.clone(),
+                ..Default::default()
+            };
+            let mut commits: HashMap<&str, (u64, u64)> = HashMap::new();
+            for (run, e) in &runs {
+                let meta = &ev.runs[*run as usize];
+                st.passes += e.p;
+                st.failures += e.f;
+                st.skips += e.s;
+                if e.p + e.f > 0 {
+                    st.runs += 1;
+                    if st
+                        .last_seen
+                        .as_deref()
+                        .is_none_or(|l| l < meta.started_at.as_str())
+                    {
+                        st.last_seen = Some(meta.started_at.clone());
+                    }
+                }
+                st.failed_runs += u64::from(e.f > 0);
+                st.retry_passes +=
+                    u64::from(matches!((e.last_pass, e.first_fail), (Some(p), Some(f)) if p > f));
+                if let (Some(commit), Some(last)) = (meta.commit.as_deref(), e.last_exec) {
+                    let c = commits.entry(commit).or_default();
+                    if e.last_pass == Some(last) {
+                        c.0 += 1
+                    } else {
+                        c.1 += 1
+                    }
+                }
+            }
+            st.commits = commits.len() as u64;
+            st.flaky_commits = commits.values().filter(|c| c.0 > 0 && c.1 > 0).count() as u64;
+            st.last_failure = last.map(|(_, _, m)| ev.messages[m as usize].clone());
+            (st.runs + st.skips > 0).then_some(st)
+        })
+        .collect()
 }

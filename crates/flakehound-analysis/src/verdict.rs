@@ -166,8 +166,50 @@ struct TestRun {
     first_duration: Option<f32>,
 }
 
-/// Classifies every test in `ev`.
+/// Runs whose execution order the order evidence may fetch, and its samples per test.
+pub const ORDER_RUNS: usize = 400;
+const ORDER_FAILING: usize = 20;
+const ORDER_PASSING: usize = 40;
+
+/// Execution order of a run (by index into [`Evidence::runs`]): (test id, position).
+pub type OrderFetch<'a> = dyn FnMut(usize) -> Vec<(String, u32)> + 'a;
+
+/// Run orders fetched so far, within the [`ORDER_RUNS`] budget.
+struct Orders<'a> {
+    fetch: &'a mut OrderFetch<'a>,
+    cache: HashMap<u32, std::rc::Rc<Vec<(String, u32)>>>,
+}
+
+impl Orders<'_> {
+    fn get(&mut self, run: u32) -> Option<std::rc::Rc<Vec<(String, u32)>>> {
+        if let Some(o) = self.cache.get(&run) {
+            return Some(o.clone());
+        }
+        if self.cache.len() >= ORDER_RUNS {
+            return None;
+        }
+        let order = std::rc::Rc::new((self.fetch)(run as usize));
+        self.cache.insert(run, order.clone());
+        Some(order)
+    }
+}
+
+/// Classifies every test in `ev`, which holds every test's results (run orders come from it).
 pub fn analyse(ev: &Evidence) -> Analysis {
+    let mut by_run: Vec<Vec<(String, u32)>> = vec![Vec::new(); ev.runs.len()];
+    for r in &ev.results {
+        if r.attempt == 1 && r.outcome != Outcome::Skipped {
+            by_run[r.run as usize].push((ev.tests[r.test as usize].id.clone(), r.position));
+        }
+    }
+    let mut fetch = |run: usize| std::mem::take(&mut by_run[run]);
+    analyse_with(ev, &mut fetch)
+}
+
+/// Classifies every test in `ev`, fetching run orders (for the order evidence) with `order`. `ev`
+/// may hold only the tests that ever failed ([`flakehound_store::Store::failing_evidence`]):
+/// tests without failures are stable by definition.
+pub fn analyse_with<'a>(ev: &'a Evidence, order: &'a mut OrderFetch<'a>) -> Analysis {
     let runs_of = collect_runs(ev);
     // Commit order: first run that saw the commit; runs without a commit stand alone.
     let mut commit_of_run: Vec<usize> = Vec::with_capacity(ev.runs.len());
@@ -199,17 +241,13 @@ pub fn analyse(ev: &Evidence) -> Analysis {
         })
         .collect();
 
-    // Which tests ran at which position in each run, for the order evidence.
-    let mut by_run: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ev.runs.len()];
-    for (test, runs) in runs_of.iter().enumerate() {
-        for tr in runs {
-            by_run[tr.run as usize].push((test as u32, tr.position));
-        }
-    }
     let ctx = Context {
         ev,
         runs_of: &runs_of,
-        by_run: &by_run,
+        orders: std::cell::RefCell::new(Orders {
+            fetch: order,
+            cache: HashMap::new(),
+        }),
         commit_of_run: &commit_of_run,
         commits: &commits,
         incident_runs: &incident_runs,
@@ -237,10 +275,16 @@ fn find_incidents(ev: &Evidence, runs_of: &[Vec<TestRun>]) -> Vec<Incident> {
             failed_tests: Vec::new(),
         })
         .collect();
+    let sizes_known = ev.run_sizes.len() == ev.runs.len();
+    for (run, size) in ev.run_sizes.iter().enumerate().filter(|_| sizes_known) {
+        per_run[run].tests_executed = *size;
+    }
     for (test, runs) in runs_of.iter().enumerate() {
         for tr in runs {
             let slot = &mut per_run[tr.run as usize];
-            slot.tests_executed += 1;
+            if !sizes_known {
+                slot.tests_executed += 1;
+            }
             if tr.failed_first {
                 let m = tr
                     .message
@@ -308,8 +352,8 @@ fn collect_runs(ev: &Evidence) -> Vec<Vec<TestRun>> {
 struct Context<'a> {
     ev: &'a Evidence,
     runs_of: &'a [Vec<TestRun>],
-    /// Per run: (test, position) of every executed test.
-    by_run: &'a [Vec<(u32, u32)>],
+    /// Execution orders of runs, fetched on demand.
+    orders: std::cell::RefCell<Orders<'a>>,
     commit_of_run: &'a [usize],
     commits: &'a [String],
     incident_runs: &'a HashSet<u32>,
@@ -735,38 +779,55 @@ impl Context<'_> {
         if failed.len() < 3 {
             return None;
         }
-        let preceding = |r: &TestRun| -> HashSet<u32> {
-            self.by_run[r.run as usize]
-                .iter()
-                .filter(|&&(t, pos)| t as usize != test && pos < r.position)
-                .map(|&(t, _)| t)
-                .collect()
+        // A test that always runs at the same position sees the same predecessors in every run:
+        // order cannot explain why it fails only sometimes.
+        let (lo, hi) = runs.iter().fold((u32::MAX, 0), |(lo, hi), r| {
+            (lo.min(r.position), hi.max(r.position))
+        });
+        if lo == hi {
+            return None;
+        }
+        let own = self.ev.tests[test].id.as_str();
+        let preceding = |r: &TestRun| -> Option<HashSet<String>> {
+            let order = self.orders.borrow_mut().get(r.run)?;
+            Some(
+                order
+                    .iter()
+                    .filter(|(t, pos)| t != own && *pos < r.position)
+                    .map(|(t, _)| t.clone())
+                    .collect(),
+            )
         };
-        let passing: Vec<&&TestRun> = runs.iter().filter(|r| !r.failed_first).take(60).collect();
+        let passing: Vec<&&TestRun> = runs
+            .iter()
+            .filter(|r| !r.failed_first)
+            .take(ORDER_PASSING)
+            .collect();
         if passing.len() < 3 {
             return None;
         }
-        let mut in_failing: HashMap<u32, u64> = HashMap::new();
-        for r in failed.iter().take(30) {
-            for t in preceding(r) {
+        let mut in_failing: HashMap<String, u64> = HashMap::new();
+        let sample: Vec<&&TestRun> = failed.iter().take(ORDER_FAILING).collect();
+        for r in &sample {
+            for t in preceding(r)? {
                 *in_failing.entry(t).or_default() += 1;
             }
         }
-        let n_f = failed.len().min(30) as f64;
-        let candidates: Vec<u32> = in_failing
+        let n_f = sample.len() as f64;
+        let candidates: Vec<String> = in_failing
             .iter()
             .filter(|e| *e.1 as f64 >= 0.9 * n_f)
-            .map(|e| *e.0)
+            .map(|e| e.0.clone())
             .collect();
         if candidates.is_empty() {
             return None;
         }
-        let mut in_passing: HashMap<u32, u64> = HashMap::new();
+        let mut in_passing: HashMap<&str, u64> = HashMap::new();
         for r in &passing {
-            let before = preceding(r);
-            for &t in &candidates {
-                if before.contains(&t) {
-                    *in_passing.entry(t).or_default() += 1;
+            let before = preceding(r)?;
+            for t in &candidates {
+                if before.contains(t) {
+                    *in_passing.entry(t.as_str()).or_default() += 1;
                 }
             }
         }
@@ -774,16 +835,15 @@ impl Context<'_> {
             .iter()
             .map(|t| {
                 (
-                    *t,
-                    *in_passing.get(t).unwrap_or(&0) as f64 / passing.len() as f64,
+                    t,
+                    *in_passing.get(t.as_str()).unwrap_or(&0) as f64 / passing.len() as f64,
                 )
             })
-            .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)))?;
         (share <= 0.4).then(|| {
             format!(
-                "{} ran before it in {:.0}% of failing runs but only {:.0}% of passing runs",
-                self.ev.tests[best as usize].id,
-                100.0 * in_failing[&best] as f64 / n_f,
+                "{best} ran before it in {:.0}% of failing runs but only {:.0}% of passing runs",
+                100.0 * in_failing[best] as f64 / n_f,
                 100.0 * share
             )
         })

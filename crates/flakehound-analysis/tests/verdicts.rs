@@ -117,3 +117,55 @@ fn verdict_accuracy_over_seeds_and_sizes() {
     assert!(flagged <= 0.02, "stable tests flagged: {flagged:.4}");
     assert!(culprits > 0.5, "exact culprits: {culprits:.3}");
 }
+
+/// The fast report path (only failing tests, run orders on demand, stats computed in memory)
+/// agrees with the full one.
+#[test]
+fn sparse_report_matches_the_full_report() {
+    for seed in [11, 12] {
+        let history = flakehound_synth::generate(&Config::small(seed));
+        let mut store = SqliteStore::in_memory().unwrap();
+        flakehound_synth::write_to_store(&history, &mut store).unwrap();
+        // Stats in memory match the SQL aggregates.
+        let mut sql = store.test_stats().unwrap();
+        let full = store.evidence().unwrap();
+        let mut mem = flakehound_analysis::stats_from_evidence(&full);
+        sql.sort_by(|a, b| a.id.cmp(&b.id));
+        mem.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(sql.len(), mem.len());
+        for (a, b) in sql.iter().zip(&mem) {
+            let key = |s: &flakehound_store::TestStats| {
+                (
+                    s.id.clone(),
+                    s.runs,
+                    s.passes,
+                    s.failures,
+                    s.skips,
+                    s.failed_runs,
+                    s.retry_passes,
+                    s.flaky_commits,
+                    s.commits,
+                )
+            };
+            assert_eq!(key(a), key(b));
+        }
+        // Same verdicts from both paths.
+        let (slow, slow_incidents) = flakehound_analysis::report(sql, &full, false);
+        let (fast, fast_incidents) =
+            flakehound_analysis::report_from_store(&mut store, false).unwrap();
+        let view = |e: &flakehound_analysis::ReportEntry| {
+            (
+                e.ranked.id.clone(),
+                e.verdict,
+                e.category,
+                e.culprit_commit.clone(),
+                e.ranked.failures,
+            )
+        };
+        assert_eq!(
+            slow.iter().map(view).collect::<Vec<_>>(),
+            fast.iter().map(view).collect::<Vec<_>>()
+        );
+        assert_eq!(slow_incidents.len(), fast_incidents.len());
+    }
+}

@@ -140,6 +140,12 @@ pub trait Store {
     fn totals(&mut self) -> Result<Totals>;
     /// Every stored result, columnar, for the verdict engine (see [`Evidence`]).
     fn evidence(&mut self) -> Result<Evidence>;
+    /// Like [`Store::evidence`] but only for the tests that ever failed (every run is listed,
+    /// with [`Evidence::run_sizes`]): what verdicts need, without reading the passes of tests
+    /// that never failed.
+    fn failing_evidence(&mut self) -> Result<Evidence>;
+    /// Execution order of the run with key `run_key`: (test id, position) of each executed test.
+    fn run_order(&mut self, run_key: &str) -> Result<Vec<(String, u32)>>;
 }
 
 /// All stored evidence in memory, columnar and interned: runs ordered by start time, results
@@ -151,6 +157,8 @@ pub struct Evidence {
     pub results: Vec<ResultRow>,
     /// Distinct failure messages (first line of message, or the failure type).
     pub messages: Vec<String>,
+    /// Per run (same order as `runs`): how many tests it executed, all tests included.
+    pub run_sizes: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

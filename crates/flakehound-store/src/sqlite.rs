@@ -24,7 +24,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Embedded migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_initial.sql"),
+    include_str!("../migrations/002_sparse.sql"),
+];
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -242,100 +245,28 @@ impl Store for SqliteStore {
     }
 
     fn evidence(&mut self) -> Result<Evidence> {
+        self.load_evidence(false)
+    }
+
+    fn failing_evidence(&mut self) -> Result<Evidence> {
+        self.load_evidence(true)
+    }
+
+    fn run_order(&mut self, run_key: &str) -> Result<Vec<(String, u32)>> {
         self.flush()?;
-        let mut ev = Evidence::default();
-        let mut run_index: HashMap<i64, u32> = HashMap::default();
-        {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
-                            COALESCE(started_at, created_at) AS t
-                     FROM runs ORDER BY t, id",
-                )
-                .map_err(backend)?;
-            let mut rows = stmt.query([]).map_err(backend)?;
-            while let Some(r) = rows.next().map_err(backend)? {
-                run_index.insert(r.get(0).map_err(backend)?, ev.runs.len() as u32);
-                ev.runs.push(RunRow {
-                    key: r.get(1).map_err(backend)?,
-                    source: r.get(2).map_err(backend)?,
-                    commit: r.get(3).map_err(backend)?,
-                    branch: r.get(4).map_err(backend)?,
-                    job: r.get(5).map_err(backend)?,
-                    run_attempt: r.get(6).map_err(backend)?,
-                    runner: r.get(7).map_err(backend)?,
-                    os: r.get(8).map_err(backend)?,
-                    started_at: r.get(9).map_err(backend)?,
-                });
-            }
-        }
-        let mut test_index: HashMap<i64, u32> = HashMap::default();
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT id, key, classname, name, file FROM tests ORDER BY id")
-                .map_err(backend)?;
-            let mut rows = stmt.query([]).map_err(backend)?;
-            while let Some(r) = rows.next().map_err(backend)? {
-                test_index.insert(r.get(0).map_err(backend)?, ev.tests.len() as u32);
-                ev.tests.push(TestRow {
-                    id: r.get(1).map_err(backend)?,
-                    classname: r.get(2).map_err(backend)?,
-                    name: r.get(3).map_err(backend)?,
-                    file: r.get(4).map_err(backend)?,
-                });
-            }
-        }
-        let mut messages: HashMap<String, u32> = HashMap::default();
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT r.run_id, r.test_id, r.attempt, r.position, r.outcome, r.duration,
-                        CASE WHEN r.outcome >= 2 THEN COALESCE(o.message, o.failure_kind) END
-                 FROM results r LEFT JOIN outputs o ON o.id = r.output_id",
+            .prepare_cached(
+                "SELECT t.key, r.position FROM runs ru
+                 JOIN results r ON r.run_id = ru.id
+                 JOIN tests t ON t.id = r.test_id
+                 WHERE ru.key = ?1 AND r.attempt = 1 AND r.outcome >= 1",
             )
             .map_err(backend)?;
-        let mut rows = stmt.query([]).map_err(backend)?;
-        while let Some(r) = rows.next().map_err(backend)? {
-            let (Some(&run), Some(&test)) = (
-                run_index.get(&r.get::<_, i64>(0).map_err(backend)?),
-                test_index.get(&r.get::<_, i64>(1).map_err(backend)?),
-            ) else {
-                continue;
-            };
-            let message = match r
-                .get_ref(6)
-                .map_err(backend)?
-                .as_str_or_null()
-                .map_err(|e| StoreError::Backend(e.to_string()))?
-            {
-                None => None,
-                Some(m) => {
-                    let line = m.lines().next().unwrap_or_default().trim();
-                    let next = messages.len() as u32;
-                    Some(*messages.entry(line.to_string()).or_insert(next))
-                }
-            };
-            ev.results.push(ResultRow {
-                run,
-                test,
-                attempt: r.get::<_, i64>(2).map_err(backend)? as u32,
-                position: r.get::<_, i64>(3).map_err(backend)? as u32,
-                outcome: Outcome::from_severity(r.get::<_, i64>(4).map_err(backend)? as u8),
-                duration: r
-                    .get::<_, Option<f64>>(5)
-                    .map_err(backend)?
-                    .map(|d| d as f32),
-                message,
-            });
-        }
-        ev.messages = vec![String::new(); messages.len()];
-        for (m, i) in messages {
-            ev.messages[i as usize] = m;
-        }
-        ev.results.sort_by_key(|r| (r.run, r.position, r.attempt));
-        Ok(ev)
+        let rows = stmt
+            .query_map([run_key], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32)))
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
 
     fn totals(&mut self) -> Result<Totals> {
@@ -380,6 +311,121 @@ pub(crate) fn flush(
         return Err(backend(e));
     }
     Ok(())
+}
+
+impl SqliteStore {
+    fn load_evidence(&mut self, only_failing: bool) -> Result<Evidence> {
+        self.flush()?;
+        let mut ev = Evidence::default();
+        let mut run_index: HashMap<i64, u32> = HashMap::default();
+        {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
+                            COALESCE(started_at, created_at) AS t, tests_executed
+                     FROM runs ORDER BY t, id",
+                )
+                .map_err(backend)?;
+            let mut rows = stmt.query([]).map_err(backend)?;
+            while let Some(r) = rows.next().map_err(backend)? {
+                run_index.insert(r.get(0).map_err(backend)?, ev.runs.len() as u32);
+                ev.runs.push(RunRow {
+                    key: r.get(1).map_err(backend)?,
+                    source: r.get(2).map_err(backend)?,
+                    commit: r.get(3).map_err(backend)?,
+                    branch: r.get(4).map_err(backend)?,
+                    job: r.get(5).map_err(backend)?,
+                    run_attempt: r.get(6).map_err(backend)?,
+                    runner: r.get(7).map_err(backend)?,
+                    os: r.get(8).map_err(backend)?,
+                    started_at: r.get(9).map_err(backend)?,
+                });
+                ev.run_sizes
+                    .push(r.get::<_, i64>(10).map_err(backend)? as u64);
+            }
+        }
+        let mut test_index: HashMap<i64, u32> = HashMap::default();
+        {
+            let mut stmt = self
+                .conn
+                .prepare(if only_failing {
+                    // Tests with a failure, through the partial index on failing results.
+                    "SELECT id, key, classname, name, file FROM tests
+                     WHERE id IN (SELECT test_id FROM results WHERE outcome >= 2) ORDER BY id"
+                } else {
+                    "SELECT id, key, classname, name, file FROM tests ORDER BY id"
+                })
+                .map_err(backend)?;
+            let mut rows = stmt.query([]).map_err(backend)?;
+            while let Some(r) = rows.next().map_err(backend)? {
+                test_index.insert(r.get(0).map_err(backend)?, ev.tests.len() as u32);
+                ev.tests.push(TestRow {
+                    id: r.get(1).map_err(backend)?,
+                    classname: r.get(2).map_err(backend)?,
+                    name: r.get(3).map_err(backend)?,
+                    file: r.get(4).map_err(backend)?,
+                });
+            }
+        }
+        let mut messages: HashMap<String, u32> = HashMap::default();
+        let mut stmt = self
+            .conn
+            .prepare(if only_failing {
+                // One primary-key probe per (run, test): never a scan of all results.
+                "SELECT r.run_id, r.test_id, r.attempt, r.position, r.outcome, r.duration,
+                        CASE WHEN r.outcome >= 2 THEN COALESCE(o.message, o.failure_kind) END
+                 FROM tests t CROSS JOIN runs ru
+                 JOIN results r ON r.run_id = ru.id AND r.test_id = t.id
+                 LEFT JOIN outputs o ON o.id = r.output_id
+                 WHERE t.id IN (SELECT test_id FROM results WHERE outcome >= 2)"
+            } else {
+                "SELECT r.run_id, r.test_id, r.attempt, r.position, r.outcome, r.duration,
+                        CASE WHEN r.outcome >= 2 THEN COALESCE(o.message, o.failure_kind) END
+                 FROM results r LEFT JOIN outputs o ON o.id = r.output_id"
+            })
+            .map_err(backend)?;
+        let mut rows = stmt.query([]).map_err(backend)?;
+        while let Some(r) = rows.next().map_err(backend)? {
+            let (Some(&run), Some(&test)) = (
+                run_index.get(&r.get::<_, i64>(0).map_err(backend)?),
+                test_index.get(&r.get::<_, i64>(1).map_err(backend)?),
+            ) else {
+                continue;
+            };
+            let message = match r
+                .get_ref(6)
+                .map_err(backend)?
+                .as_str_or_null()
+                .map_err(|e| StoreError::Backend(e.to_string()))?
+            {
+                None => None,
+                Some(m) => {
+                    let line = m.lines().next().unwrap_or_default().trim();
+                    let next = messages.len() as u32;
+                    Some(*messages.entry(line.to_string()).or_insert(next))
+                }
+            };
+            ev.results.push(ResultRow {
+                run,
+                test,
+                attempt: r.get::<_, i64>(2).map_err(backend)? as u32,
+                position: r.get::<_, i64>(3).map_err(backend)? as u32,
+                outcome: Outcome::from_severity(r.get::<_, i64>(4).map_err(backend)? as u8),
+                duration: r
+                    .get::<_, Option<f64>>(5)
+                    .map_err(backend)?
+                    .map(|d| d as f32),
+                message,
+            });
+        }
+        ev.messages = vec![String::new(); messages.len()];
+        for (m, i) in messages {
+            ev.messages[i as usize] = m;
+        }
+        ev.results.sort_by_key(|r| (r.run, r.position, r.attempt));
+        Ok(ev)
+    }
 }
 
 impl Drop for SqliteStore {

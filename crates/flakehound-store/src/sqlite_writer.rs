@@ -68,6 +68,8 @@ pub(crate) struct SqliteWriter<'s> {
     forget_all_on_rollback: bool,
     records: u64,
     results: u64,
+    /// Tests whose first attempt in the run was written by this report and executed.
+    executed: u64,
 }
 
 impl<'s> SqliteWriter<'s> {
@@ -98,6 +100,7 @@ impl<'s> SqliteWriter<'s> {
             forget_all_on_rollback: false,
             records: 0,
             results: 0,
+            executed: 0,
         }
     }
 
@@ -286,6 +289,10 @@ impl<'s> SqliteWriter<'s> {
             stmt.raw_execute().map_err(backend)?;
         }
         self.results += rows.len() as u64;
+        self.executed += rows
+            .iter()
+            .filter(|r| r.number == 1 && r.attempt.outcome != flakehound_model::Outcome::Skipped)
+            .count() as u64;
         Ok(())
     }
 
@@ -325,8 +332,9 @@ impl<'s> SqliteWriter<'s> {
         let st = self.started.as_ref().expect("started before finish");
         let c = self.conn;
         c.execute(
-            "UPDATE runs SET next_position = ?2, started_at = COALESCE(started_at, ?3) WHERE id = ?1",
-            params![st.run, st.position, info.timestamp],
+            "UPDATE runs SET next_position = ?2, started_at = COALESCE(started_at, ?3),
+                tests_executed = tests_executed + ?4 WHERE id = ?1",
+            params![st.run, st.position, info.timestamp, self.executed as i64],
         )
         .map_err(backend)?;
         let agg = info.aggregate;

@@ -358,9 +358,10 @@ type Incidents = Vec<flakehound_analysis::verdict::RunIncident>;
 
 fn analyse(db: &Path, include_stable: bool) -> Result<(Entries, Incidents)> {
     let mut store = open_existing(db)?;
-    let stats = store.test_stats()?;
-    let ev = store.evidence()?;
-    Ok(flakehound_analysis::report(stats, &ev, include_stable))
+    Ok(flakehound_analysis::report_from_store(
+        store.as_mut(),
+        include_stable,
+    )?)
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
