@@ -134,6 +134,25 @@ pub struct Options<'a> {
     pub source: &'a str,
 }
 
+/// Hashes every input, on two threads: hashing must finish before the first write (it decides
+/// duplicates and run keys), so it is a serial prefix of the ingest (~7% of it on 400 files).
+fn hash_all(inputs: &[Input]) -> Vec<std::io::Result<String>> {
+    if inputs.len() < 8 {
+        return inputs.iter().map(hash_input).collect();
+    }
+    let (first, second) = inputs.split_at(inputs.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| second.iter().map(hash_input).collect::<Vec<_>>());
+        let mut hashes: Vec<_> = first.iter().map(hash_input).collect();
+        match other.join() {
+            Ok(rest) => hashes.extend(rest),
+            // A panic while hashing cannot come from input; hash the rest here instead.
+            Err(_) => hashes.extend(second.iter().map(hash_input)),
+        }
+        hashes
+    })
+}
+
 fn hash_input(input: &Input) -> std::io::Result<String> {
     let mut hasher = blake3::Hasher::new();
     match input {
@@ -217,7 +236,7 @@ pub fn ingest(
     opts: &Options<'_>,
     progress: &mut dyn FnMut(&FileOutcome),
 ) -> Summary {
-    let hashes: Vec<std::io::Result<String>> = inputs.iter().map(hash_input).collect();
+    let hashes = hash_all(inputs);
     let keys = run_keys(inputs, &hashes, opts.meta);
     // Inputs worth parsing: readable and not stored yet (a store error is reported later).
     let todo: Vec<bool> = hashes
