@@ -219,7 +219,8 @@ impl Parser<'_, '_> {
             stdout,
             stderr,
         };
-        let mut attempts = before;
+        let mut attempts = Vec::with_capacity(before.len() + 1 + after.len());
+        attempts.append(&mut before);
         attempts.push(main);
         attempts.append(&mut after);
 

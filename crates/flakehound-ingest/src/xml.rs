@@ -252,7 +252,8 @@ fn elem(enc: Enc, e: &BytesStart<'_>, pos: u64) -> Result<Elem> {
     let mut out = Elem {
         name,
         text: String::with_capacity(e.len()),
-        spans: Vec::new(),
+        // Most report elements have under 8 attributes: one allocation, no regrowth.
+        spans: Vec::with_capacity(8),
     };
     // UTF-8 input (the norm): validate the whole tag once, then take keys and values as
     // sub-slices of it instead of validating each one again.
