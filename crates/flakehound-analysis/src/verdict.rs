@@ -48,6 +48,9 @@ pub const P_CHANGE: f64 = 0.95;
 pub const BROKEN_RATE: f64 = 0.95;
 /// Share of runs inside the failing stretch for a test later fixed.
 pub const FIXED_RATE: f64 = 0.8;
+/// Probability of the clean streak since the last failure, at the earlier failure rate, below
+/// which an intermittently failing test counts as recovered (`fixed`).
+pub const RECOVERED_P: f64 = 0.001;
 /// Share of incidents a test must fail in, and nothing else, to be `infra`.
 pub const INFRA_SHARE: f64 = 0.75;
 
@@ -563,6 +566,28 @@ impl Context<'_> {
                     "the change that broke it"
                 }
             );
+        }
+        // Recency: an intermittent failure that stopped. At the test's overall failure rate
+        // (clean streak included: the rate up to the last failure is biased upward by choosing
+        // where the streak starts), a clean streak this long has probability
+        // (1 − rate)^clean_after; below RECOVERED_P the test has recovered (fixed), otherwise the
+        // streak is luck and the test is still flaky.
+        if v.verdict == Verdict::Stable && clean_after > 0 {
+            let rate_then = rate.mean;
+            let p_streak = (1.0 - rate_then).powf(clean_after as f64);
+            if p_streak < RECOVERED_P {
+                let fix = (last_fail + 1).min(points.len() - 1);
+                v.verdict = Verdict::Fixed;
+                v.culprit = Some(culprit(fix));
+                v.confidence = (1.0 - p_streak).min(0.99);
+                v.reasons.push(format!(
+                    "failed {:.1}% of runs overall, the last time at {}, then 0 of {clean_after} since {}: that clean streak has probability {p_streak:.4} at that rate",
+                    100.0 * rate_then,
+                    short(commit_at(last_fail)),
+                    short(commit_at(fix))
+                ));
+                v.recommendation = "recovered; nothing to do unless it comes back".into();
+            }
         }
         if v.verdict == Verdict::Stable {
             v.verdict = Verdict::Flaky;
