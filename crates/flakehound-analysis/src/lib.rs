@@ -134,7 +134,7 @@ impl ReportEntry {
 pub fn report_from_store(
     store: &mut dyn Store,
     include_stable: bool,
-) -> Result<(Vec<ReportEntry>, Vec<verdict::RunIncident>), StoreError> {
+) -> Result<Report, StoreError> {
     if include_stable {
         let stats = store.test_stats()?;
         let ev = store.evidence()?;
@@ -148,21 +148,26 @@ pub fn report_from_store(
     Ok(join(stats, analysis, false))
 }
 
+/// What `report`, `classify`, `incidents` and `clusters` print.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Report {
+    /// Non-stable tests first by impact (stable ones only when asked for).
+    pub entries: Vec<ReportEntry>,
+    pub incidents: Vec<verdict::RunIncident>,
+    pub shared_clusters: Vec<verdict::SharedCluster>,
+}
+
 /// Verdicts joined with the evidence ranking (for callers holding full evidence).
 pub fn report(
     stats: Vec<TestStats>,
     ev: &flakehound_store::Evidence,
     include_stable: bool,
-) -> (Vec<ReportEntry>, Vec<verdict::RunIncident>) {
+) -> Report {
     join(stats, verdict::analyse(ev), include_stable)
 }
 
 /// Non-stable tests first by impact (stable ones only with `include_stable`), plus incidents.
-fn join(
-    stats: Vec<TestStats>,
-    analysis: verdict::Analysis,
-    include_stable: bool,
-) -> (Vec<ReportEntry>, Vec<verdict::RunIncident>) {
+fn join(stats: Vec<TestStats>, analysis: verdict::Analysis, include_stable: bool) -> Report {
     let mut ranked: std::collections::HashMap<String, Ranked> = stats
         .into_iter()
         .map(|s| (s.id.clone(), Ranked::from_stats(s)))
@@ -188,7 +193,11 @@ fn join(
             })
         })
         .collect();
-    (entries, analysis.incidents)
+    Report {
+        entries,
+        incidents: analysis.incidents,
+        shared_clusters: analysis.shared_clusters,
+    }
 }
 
 /// The same aggregates as [`Store::test_stats`], computed from evidence in memory.

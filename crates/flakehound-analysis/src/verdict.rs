@@ -149,6 +149,69 @@ pub struct Analysis {
     /// One per test, non-stable first by impact, then stable ones by id.
     pub verdicts: Vec<TestVerdict>,
     pub incidents: Vec<RunIncident>,
+    /// Failure fingerprints shared by several tests (outside incidents), most tests first: one
+    /// cause (a shared fixture, a common dependency) behind several failing tests.
+    pub shared_clusters: Vec<SharedCluster>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SharedCluster {
+    pub fingerprint: String,
+    pub example: String,
+    pub failures: u64,
+    /// Number of distinct tests with this failure.
+    pub test_count: u64,
+    /// Up to 10 of those tests, by id.
+    pub tests: Vec<String>,
+}
+
+/// Fingerprints of first-attempt failures outside incidents that several tests share.
+fn shared_clusters(
+    ev: &Evidence,
+    runs_of: &[Vec<TestRun>],
+    incident_runs: &HashSet<u32>,
+) -> Vec<SharedCluster> {
+    let mut by_fp: HashMap<String, (String, u64, std::collections::BTreeSet<u32>)> = HashMap::new();
+    for (test, runs) in runs_of.iter().enumerate() {
+        for r in runs
+            .iter()
+            .filter(|r| r.failed_first && !incident_runs.contains(&r.run))
+        {
+            let Some(m) = r.message else { continue };
+            let message = ev.messages[m as usize].as_str();
+            let fp = fingerprint::fingerprint(message);
+            if fp.is_empty() {
+                continue;
+            }
+            let e = by_fp
+                .entry(fp)
+                .or_insert_with(|| (message.to_string(), 0, Default::default()));
+            e.1 += 1;
+            e.2.insert(test as u32);
+        }
+    }
+    let mut out: Vec<SharedCluster> = by_fp
+        .into_iter()
+        .filter(|(_, (_, _, tests))| tests.len() >= 2)
+        .map(|(fingerprint, (example, failures, tests))| SharedCluster {
+            fingerprint,
+            example,
+            failures,
+            test_count: tests.len() as u64,
+            tests: tests
+                .iter()
+                .take(10)
+                .map(|&t| ev.tests[t as usize].id.clone())
+                .collect(),
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.test_count
+            .cmp(&a.test_count)
+            .then(b.failures.cmp(&a.failures))
+            .then(a.fingerprint.cmp(&b.fingerprint))
+    });
+    out
 }
 
 /// One run of one test.
@@ -262,9 +325,11 @@ pub fn analyse_with<'a>(ev: &'a Evidence, order: &'a mut OrderFetch<'a>) -> Anal
             .then(b.impact.score.total_cmp(&a.impact.score))
             .then(a.id.cmp(&b.id))
     });
+    let shared_clusters = shared_clusters(ev, &runs_of, &incident_runs);
     Analysis {
         verdicts,
         incidents,
+        shared_clusters,
     }
 }
 
@@ -1088,6 +1153,35 @@ mod tests {
 
     fn verdict(plan: &[&str]) -> TestVerdict {
         analyse(&history(plan)).verdicts.remove(0)
+    }
+
+    #[test]
+    fn a_message_shared_by_two_tests_is_a_shared_cluster() {
+        let mut ev = history(&["x", ".", "x", ".", "."]);
+        ev.tests.push(TestRow {
+            id: "u".into(),
+            name: "u".into(),
+            ..Default::default()
+        });
+        let extra: Vec<ResultRow> = ev
+            .results
+            .iter()
+            .map(|r| ResultRow {
+                test: 1,
+                position: 1,
+                ..*r
+            })
+            .collect();
+        ev.results.extend(extra);
+        ev.results.sort_by_key(|r| (r.run, r.position, r.attempt));
+        let a = analyse(&ev);
+        assert_eq!(a.shared_clusters.len(), 1);
+        assert_eq!(a.shared_clusters[0].test_count, 2);
+        assert_eq!(a.shared_clusters[0].failures, 4);
+        assert_eq!(
+            a.shared_clusters[0].tests,
+            vec!["t".to_string(), "u".to_string()]
+        );
     }
 
     #[test]

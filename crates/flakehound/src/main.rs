@@ -102,6 +102,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Failure messages shared by several tests (one cause behind many failures).
+    Clusters {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Run metadata; each flag overrides what is detected from the CI environment and git.
@@ -200,6 +205,7 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Command::Classify { test, all, json } => cmd_classify(&db_path(cli.db)?, test, all, json),
         Command::Explain { test, json } => cmd_explain(&db_path(cli.db)?, &test, json),
         Command::Incidents { json } => cmd_incidents(&db_path(cli.db)?, json),
+        Command::Clusters { json } => cmd_clusters(&db_path(cli.db)?, json),
     }
 }
 
@@ -353,10 +359,7 @@ fn open_existing(db: &Path) -> Result<Box<dyn flakehound_store::Store>> {
     Ok(flakehound_store::open(db)?)
 }
 
-type Entries = Vec<flakehound_analysis::ReportEntry>;
-type Incidents = Vec<flakehound_analysis::verdict::RunIncident>;
-
-fn analyse(db: &Path, include_stable: bool) -> Result<(Entries, Incidents)> {
+fn analyse(db: &Path, include_stable: bool) -> Result<flakehound_analysis::Report> {
     let mut store = open_existing(db)?;
     Ok(flakehound_analysis::report_from_store(
         store.as_mut(),
@@ -378,27 +381,21 @@ fn cmd_report(
     all: bool,
     color: bool,
 ) -> Result<ExitCode> {
-    let (mut entries, incidents) = analyse(db, all)?;
-    let total = entries.len();
+    let mut report = analyse(db, all)?;
+    let total = report.entries.len();
     if let Some(n) = limit {
-        entries.truncate(n);
+        report.entries.truncate(n);
     }
     if json {
-        print_json(&entries)?;
+        print_json(&report.entries)?;
     } else {
-        output::report_table(
-            &mut std::io::stdout().lock(),
-            &entries,
-            total,
-            incidents.len(),
-            color,
-        )?;
+        output::report_table(&mut std::io::stdout().lock(), &report, total, color)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_classify(db: &Path, test: Option<String>, all: bool, json: bool) -> Result<ExitCode> {
-    let (entries, _) = analyse(db, !all)?;
+    let entries = analyse(db, !all)?.entries;
     let chosen: Vec<_> = match &test {
         Some(id) => {
             let found: Vec<_> = entries.into_iter().filter(|e| &e.ranked.id == id).collect();
@@ -430,7 +427,7 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
     let Some(dossier) = flakehound_analysis::verdict::dossier(&ev, test) else {
         bail!("no test {test:?} in the store (ids are listed by `flakehound report --all`)");
     };
-    let (entries, _) = flakehound_analysis::report(stats, &ev, true);
+    let entries = flakehound_analysis::report(stats, &ev, true).entries;
     let entry = entries.into_iter().find(|e| e.ranked.id == test);
     if json {
         print_json(&serde_json::json!({ "verdict": entry, "dossier": dossier }))?;
@@ -446,11 +443,21 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
 }
 
 fn cmd_incidents(db: &Path, json: bool) -> Result<ExitCode> {
-    let (_, incidents) = analyse(db, false)?;
+    let incidents = analyse(db, false)?.incidents;
     if json {
         print_json(&incidents)?;
     } else {
         output::incidents(&mut std::io::stdout().lock(), &incidents)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_clusters(db: &Path, json: bool) -> Result<ExitCode> {
+    let clusters = analyse(db, false)?.shared_clusters;
+    if json {
+        print_json(&clusters)?;
+    } else {
+        output::shared_clusters(&mut std::io::stdout().lock(), &clusters)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,8 @@
 use comfy_table::{
     Attribute, Cell, CellAlignment, Color, ContentArrangement, Table, modifiers, presets,
 };
-use flakehound_analysis::ReportEntry;
-use flakehound_analysis::verdict::{Dossier, RunIncident, Verdict};
+use flakehound_analysis::verdict::{Dossier, RunIncident, SharedCluster, Verdict};
+use flakehound_analysis::{Report, ReportEntry};
 use flakehound_evidence::{FileStatus, Summary};
 use flakehound_model::{Counts, RunMeta};
 use flakehound_store::Totals;
@@ -169,11 +169,12 @@ pub fn ingest_json(out: &mut impl Write, s: &Summary, db: &Path) -> io::Result<(
 
 pub fn report_table(
     out: &mut impl Write,
-    entries: &[ReportEntry],
+    report: &Report,
     total: usize,
-    incidents: usize,
     color: bool,
 ) -> io::Result<()> {
+    let entries = &report.entries;
+    let incidents = report.incidents.len();
     if total == 0 {
         writeln!(
             out,
@@ -240,6 +241,32 @@ pub fn report_table(
         entries.len()
     )?;
     incidents_line(out, incidents)
+}
+
+/// Failure clusters shared by several tests.
+pub fn shared_clusters(out: &mut impl Write, clusters: &[SharedCluster]) -> io::Result<()> {
+    if clusters.is_empty() {
+        return writeln!(out, "No failure message is shared by several tests.");
+    }
+    for c in clusters {
+        writeln!(
+            out,
+            "{} tests, {} failures: {}",
+            c.test_count, c.failures, c.fingerprint
+        )?;
+        writeln!(out, "  e.g. {}", one_line(&c.example, 120))?;
+        for t in &c.tests {
+            writeln!(out, "  - {t}")?;
+        }
+        if c.test_count as usize > c.tests.len() {
+            writeln!(
+                out,
+                "  ... and {} more",
+                c.test_count as usize - c.tests.len()
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn incidents_line(out: &mut impl Write, incidents: usize) -> io::Result<()> {
