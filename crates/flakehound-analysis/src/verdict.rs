@@ -25,7 +25,7 @@
 //!    `odds = prior_odds · Π likelihood_ratio_i`, `confidence = odds / (1 + odds)`.
 //! 4. **Category** (flaky tests): the strongest of order (a preceding test present in failing
 //!    runs and rare in passing ones), time of day (failures concentrated in a 3-hour window),
-//!    runner/OS concentration (environment), durations at a limit (timeout), then the
+//!    weekday, runner/OS/CI-job concentration (environment), durations at a limit (timeout), then the
 //!    dominant message shape ([`crate::category`]), else `unknown`.
 //! 5. **Impact**: builds broken (runs whose last attempt failed), reruns caused, CI minutes
 //!    spent on failed attempts and reruns, branches affected, last seen.
@@ -785,15 +785,52 @@ impl Context<'_> {
                 );
             }
         }
-        // Environment: ≥ 80% of failures on one runner (or OS) that has ≤ 60% of the runs.
+        // Weekday: ≥ 80% of failures on one day of the week that holds ≤ 30% of runs (weekend
+        // jobs, date arithmetic around week boundaries).
         if failed.len() >= 3 {
-            for (label, key) in [("runner", 0), ("OS", 1)] {
+            let day = |r: &TestRun| weekday_of(&ev.runs[r.run as usize].started_at);
+            let mut per_day = [(0u64, 0u64); 7];
+            for r in runs {
+                if let Some(d) = day(r) {
+                    per_day[d].1 += 1;
+                    per_day[d].0 += u64::from(r.failed_first);
+                }
+            }
+            if let Some((d, (f, all))) = per_day.iter().enumerate().max_by_key(|(_, v)| v.0) {
+                let share = *f as f64 / n_fail;
+                let run_share = *all as f64 / runs.len().max(1) as f64;
+                if share >= 0.8 && run_share <= 0.3 {
+                    const DAYS: [&str; 7] = [
+                        "Monday",
+                        "Tuesday",
+                        "Wednesday",
+                        "Thursday",
+                        "Friday",
+                        "Saturday",
+                        "Sunday",
+                    ];
+                    return (
+                        Category::Time,
+                        format!(
+                            "{:.0}% of failures on {}s, which have {:.0}% of runs",
+                            100.0 * share,
+                            DAYS[d],
+                            100.0 * run_share
+                        ),
+                    );
+                }
+            }
+        }
+        // Environment: ≥ 80% of failures on one runner (or OS, or CI job) that has ≤ 60% of the
+        // runs.
+        if failed.len() >= 3 {
+            for (label, key) in [("runner", 0), ("OS", 1), ("CI job", 2)] {
                 let get = |r: &TestRun| {
                     let m = &ev.runs[r.run as usize];
-                    if key == 0 {
-                        m.runner.clone()
-                    } else {
-                        m.os.clone()
+                    match key {
+                        0 => m.runner.clone(),
+                        1 => m.os.clone(),
+                        _ => m.job.clone(),
                     }
                 };
                 let mut counts: HashMap<Option<String>, (u64, u64)> = HashMap::new();
@@ -973,6 +1010,16 @@ fn odds_to_p(odds: f64) -> f64 {
 
 fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
+}
+
+/// Day of the week of an RFC 3339 UTC timestamp, Monday = 0.
+fn weekday_of(rfc3339: &str) -> Option<usize> {
+    let ts: jiff::Timestamp = rfc3339.parse().ok()?;
+    Some(
+        ts.to_zoned(jiff::tz::TimeZone::UTC)
+            .weekday()
+            .to_monday_zero_offset() as usize,
+    )
 }
 
 fn hour_of(rfc3339: &str) -> Option<u32> {

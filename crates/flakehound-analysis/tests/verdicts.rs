@@ -152,9 +152,11 @@ fn sparse_report_matches_the_full_report() {
             assert_eq!(key(a), key(b));
         }
         // Same verdicts from both paths.
-        let (slow, slow_incidents) = flakehound_analysis::report(sql, &full, false);
-        let (fast, fast_incidents) =
-            flakehound_analysis::report_from_store(&mut store, false).unwrap();
+        let slow_report = flakehound_analysis::report(sql, &full, false);
+        let fast_report = flakehound_analysis::report_from_store(&mut store, false).unwrap();
+        let (slow, slow_incidents) = (&slow_report.entries, &slow_report.incidents);
+        let (fast, fast_incidents) = (&fast_report.entries, &fast_report.incidents);
+        assert_eq!(slow_report.shared_clusters, fast_report.shared_clusters);
         let view = |e: &flakehound_analysis::ReportEntry| {
             (
                 e.ranked.id.clone(),
