@@ -94,6 +94,8 @@ pub struct Impact {
     /// Minutes spent on failed attempts and on retries.
     pub ci_minutes: f64,
     pub branches: u64,
+    /// Pull/merge requests whose runs it failed.
+    pub pull_requests: u64,
     pub last_seen: Option<String>,
     /// Ranking key: `broken_builds + 0.5·reruns + ci_minutes/10`.
     pub score: f64,
@@ -720,6 +722,7 @@ impl Context<'_> {
         let ev = self.ev;
         let mut imp = Impact::default();
         let mut branches = HashSet::new();
+        let mut prs = HashSet::new();
         for r in runs {
             let meta = &ev.runs[r.run as usize];
             if r.failed_last {
@@ -732,6 +735,9 @@ impl Context<'_> {
                 if let Some(b) = &meta.branch {
                     branches.insert(b.as_str());
                 }
+                if let Some(pr) = &meta.pull_request {
+                    prs.insert(pr.as_str());
+                }
                 if imp
                     .last_seen
                     .as_deref()
@@ -743,6 +749,7 @@ impl Context<'_> {
             imp.ci_minutes += (r.fail_seconds + r.retry_seconds) / 60.0;
         }
         imp.branches = branches.len() as u64;
+        imp.pull_requests = prs.len() as u64;
         imp.score = imp.broken_builds as f64 + 0.5 * imp.reruns as f64 + imp.ci_minutes / 10.0;
         imp
     }

@@ -171,6 +171,7 @@ pub struct RunRow {
     pub run_attempt: Option<u32>,
     pub runner: Option<String>,
     pub os: Option<String>,
+    pub pull_request: Option<String>,
     /// RFC 3339 UTC when known (from CI metadata or the reports), else when it was stored.
     pub started_at: String,
 }

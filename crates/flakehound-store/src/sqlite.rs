@@ -323,7 +323,7 @@ impl SqliteStore {
                 .conn
                 .prepare(
                     "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
-                            COALESCE(started_at, created_at) AS t, tests_executed
+                            COALESCE(started_at, created_at) AS t, tests_executed, pull_request
                      FROM runs ORDER BY t, id",
                 )
                 .map_err(backend)?;
@@ -340,6 +340,7 @@ impl SqliteStore {
                     runner: r.get(7).map_err(backend)?,
                     os: r.get(8).map_err(backend)?,
                     started_at: r.get(9).map_err(backend)?,
+                    pull_request: r.get(11).map_err(backend)?,
                 });
                 ev.run_sizes
                     .push(r.get::<_, i64>(10).map_err(backend)? as u64);

@@ -326,11 +326,12 @@ pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
     let i = &e.impact;
     writeln!(
         out,
-        "Impact: {} red build(s), {} rerun(s), {:.1} CI minutes, {} branch(es), last seen {}",
+        "Impact: {} red build(s), {} rerun(s), {:.1} CI minutes, {} branch(es), {} PR(s), last seen {}",
         i.broken_builds,
         i.reruns,
         i.ci_minutes,
         i.branches,
+        i.pull_requests,
         i.last_seen.as_deref().unwrap_or("-")
     )?;
     if !e.recommendation.is_empty() {
