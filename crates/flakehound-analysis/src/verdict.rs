@@ -1053,6 +1053,9 @@ pub struct Dossier {
     /// Tests that ran before this one in failing runs: (test id, share of failing runs, share of
     /// passing runs), most suspicious first.
     pub preceding: Vec<(String, f64, f64)>,
+    /// Observations: first/last seen, first/last failure, retries, skips, incident failures.
+    /// (Human root-cause notes join these once the knowledge base exists.)
+    pub notes: Vec<String>,
 }
 
 /// Builds the dossier of the test with id `test_id`, if it has any stored result.
@@ -1107,6 +1110,47 @@ pub fn dossier(ev: &Evidence, test_id: &str) -> Option<Dossier> {
         }
     }
     d.clusters = fingerprint::cluster(messages);
+    let when = |r: &TestRun| ev.runs[r.run as usize].started_at.clone();
+    if let (Some(first), Some(last)) = (mine.first(), mine.last()) {
+        d.notes.push(format!(
+            "seen in {} runs, from {} to {}",
+            mine.len(),
+            when(first),
+            when(last)
+        ));
+    }
+    let failing: Vec<&TestRun> = mine.iter().filter(|r| r.failed_first).collect();
+    if let (Some(first), Some(last)) = (failing.first(), failing.last()) {
+        d.notes.push(format!(
+            "first failure {}, last failure {}",
+            when(first),
+            when(last)
+        ));
+    }
+    let retried = mine.iter().filter(|r| r.retried).count();
+    if retried > 0 {
+        let passed = mine.iter().filter(|r| r.retry_pass).count();
+        d.notes.push(format!(
+            "retried in {retried} runs; passed on retry in {passed}"
+        ));
+    }
+    let in_incidents = failing
+        .iter()
+        .filter(|r| analysis_incidents.contains(&r.run))
+        .count();
+    if in_incidents > 0 {
+        d.notes.push(format!(
+            "{in_incidents} failure(s) happened during infrastructure incidents"
+        ));
+    }
+    let skipped = ev
+        .results
+        .iter()
+        .filter(|r| r.test as usize == test && r.attempt == 1 && r.outcome == Outcome::Skipped)
+        .count();
+    if skipped > 0 {
+        d.notes.push(format!("skipped in {skipped} runs"));
+    }
     d.runners = runners.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
     d.runners.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     // Preceding tests: presence before this test in failing vs passing runs.

@@ -342,6 +342,12 @@ pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
 
 /// The evidence dossier of `explain`.
 pub fn dossier(out: &mut impl Write, d: &Dossier) -> io::Result<()> {
+    if !d.notes.is_empty() {
+        writeln!(out, "Notes:")?;
+        for n in &d.notes {
+            writeln!(out, "  - {n}")?;
+        }
+    }
     writeln!(
         out,
         "Timeline (commit: runs; . pass, x fail, r passed on retry, ! incident):"
