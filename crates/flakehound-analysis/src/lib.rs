@@ -118,6 +118,8 @@ pub struct ReportEntry {
     pub reasons: Vec<String>,
     pub recommendation: String,
     pub flip_rate: f64,
+    /// Failure rate weighting recent runs more (see [`verdict::HALF_LIFE_DAYS`]).
+    pub recent_failure_rate: f64,
     pub impact: verdict::Impact,
 }
 
@@ -189,6 +191,7 @@ fn join(stats: Vec<TestStats>, analysis: verdict::Analysis, include_stable: bool
                 reasons: v.reasons,
                 recommendation: v.recommendation,
                 flip_rate: v.flip_rate,
+                recent_failure_rate: v.recent_failure_rate,
                 impact: v.impact,
             })
         })

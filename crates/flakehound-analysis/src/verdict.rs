@@ -48,6 +48,8 @@ pub const P_CHANGE: f64 = 0.95;
 pub const BROKEN_RATE: f64 = 0.95;
 /// Share of runs inside the failing stretch for a test later fixed.
 pub const FIXED_RATE: f64 = 0.8;
+/// Half-life of the recency-weighted failure rate.
+pub const HALF_LIFE_DAYS: f64 = 14.0;
 /// Probability of the clean streak since the last failure, at the earlier failure rate, below
 /// which an intermittently failing test counts as recovered (`fixed`).
 pub const RECOVERED_P: f64 = 0.001;
@@ -130,6 +132,9 @@ pub struct TestVerdict {
     pub retry_passes: u64,
     pub flaky_commits: u64,
     pub failure_rate: Rate,
+    /// Failure rate with exponential decay (half-life [`HALF_LIFE_DAYS`]): recent runs count
+    /// more, so a test that stopped failing fades.
+    pub recent_failure_rate: f64,
     pub flip_rate: f64,
     pub clusters: Vec<Cluster>,
     pub impact: Impact,
@@ -465,6 +470,19 @@ impl Context<'_> {
         let outcomes: Vec<bool> = runs.iter().map(|r| r.failed_first).collect();
         let rate = Rate::new(failed.len() as u64, runs.len() as u64);
         let flip = stats::flip_rate(&outcomes);
+        let days = |r: &TestRun| {
+            ev.runs[r.run as usize]
+                .started_at
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.as_second() as f64 / 86_400.0)
+                .unwrap_or(0.0)
+        };
+        let newest = runs.iter().map(|r| days(r)).fold(f64::MIN, f64::max);
+        let events: Vec<(f64, bool)> = runs
+            .iter()
+            .map(|r| (newest - days(r), r.failed_first))
+            .collect();
+        let recent = stats::decayed_rate(&events, HALF_LIFE_DAYS);
         let messages: Vec<&str> = failed
             .iter()
             .filter_map(|r| r.message.map(|m| ev.messages[m as usize].as_str()))
@@ -490,6 +508,7 @@ impl Context<'_> {
             retry_passes,
             flaky_commits,
             failure_rate: rate,
+            recent_failure_rate: recent,
             flip_rate: flip,
             clusters: clusters.iter().take(5).cloned().collect(),
             impact,
@@ -684,12 +703,13 @@ impl Context<'_> {
                 ));
             }
             v.reasons.push(format!(
-                "failure rate {:.1}% [{:.1}, {:.1}] over {} runs, spread through history (flip rate {:.2})",
+                "failure rate {:.1}% [{:.1}, {:.1}] over {} runs, spread through history (flip rate {:.2}; recent rate {:.1}%, half-life {HALF_LIFE_DAYS} days)",
                 100.0 * rate.mean,
                 100.0 * rate.low,
                 100.0 * rate.high,
                 runs.len(),
-                flip
+                flip,
+                100.0 * recent
             ));
             let (category, evidence) = self.category(test, &runs, &failed, &messages);
             v.category = Some(category);
