@@ -143,12 +143,17 @@ pub struct TestVerdict {
 /// An incident with the run it happened in.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunIncident {
+    /// Key of the run.
     pub run: String,
     pub commit: Option<String>,
     pub runner: Option<String>,
     pub started_at: String,
-    #[serde(flatten)]
-    pub incident: Incident,
+    pub failed_tests: u64,
+    pub tests_executed: u64,
+    /// Share of its failure messages that look like infrastructure.
+    pub infra_share: f64,
+    pub top_fingerprint: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -309,7 +314,11 @@ pub fn analyse_with<'a>(ev: &'a Evidence, order: &'a mut OrderFetch<'a>) -> Anal
                 commit: r.commit.clone(),
                 runner: r.runner.clone(),
                 started_at: r.started_at.clone(),
-                incident,
+                failed_tests: incident.failed_tests,
+                tests_executed: incident.tests_executed,
+                infra_share: incident.infra_share,
+                top_fingerprint: incident.top_fingerprint,
+                reason: incident.reason,
             }
         })
         .collect();

@@ -428,12 +428,9 @@ pub fn incidents(out: &mut impl Write, incidents: &[RunIncident]) -> io::Result<
                     .unwrap_or_default(),
             ),
             Cell::new(i.runner.as_deref().unwrap_or("-")),
-            Cell::new(format!(
-                "{}/{}",
-                i.incident.failed_tests, i.incident.tests_executed
-            )),
-            Cell::new(format!("{:.0}%", 100.0 * i.incident.infra_share)),
-            Cell::new(one_line(&i.incident.top_fingerprint, 60)),
+            Cell::new(format!("{}/{}", i.failed_tests, i.tests_executed)),
+            Cell::new(format!("{:.0}%", 100.0 * i.infra_share)),
+            Cell::new(one_line(&i.top_fingerprint, 60)),
         ]);
     }
     writeln!(out, "{table}")

@@ -1243,6 +1243,70 @@ fn report_on_the_bundled_history() {
         entry(&report, "tests/test_checkout.py::test_checkout_timeout")["category"],
         "environment"
     );
+
+    // classify: the verdict block, and an unknown test is an error.
+    let out = sb
+        .cmd()
+        .args(["classify", "tests/test_orders.py::test_order_total"])
+        .assert()
+        .success();
+    let text = stdout(out.get_output());
+    assert!(
+        text.contains("Verdict: REGRESSION (intermittent)"),
+        "{text}"
+    );
+    assert!(text.contains("Culprit: "), "{text}");
+    sb.cmd().args(["classify", "no::such"]).assert().code(2);
+    let all: Vec<Value> = serde_json::from_slice(
+        &sb.cmd()
+            .args(["classify", "--all", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(all.len(), report.len());
+    // explain: every section of the dossier.
+    let out = sb
+        .cmd()
+        .args(["explain", "tests/test_checkout.py::test_checkout_timeout"])
+        .assert()
+        .success();
+    let text = stdout(out.get_output());
+    for section in [
+        "Verdict: FLAKY",
+        "Notes:",
+        "Timeline",
+        "Failure message clusters:",
+        "Runners",
+        "Hour of day",
+    ] {
+        assert!(text.contains(section), "{section} missing:\n{text}");
+    }
+    // incidents: the planted database outage, run 0041.
+    let incidents: Vec<Value> = serde_json::from_slice(
+        &sb.cmd()
+            .args(["incidents", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(incidents[0]["run"], "github-actions/9000041/1/test (3.11)");
+    // clusters: no failure message is shared outside the incident.
+    let clusters: Vec<Value> = serde_json::from_slice(
+        &sb.cmd()
+            .args(["clusters", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert!(clusters.is_empty(), "{clusters:#?}");
     assert_eq!(
         entry(&report, "tests/test_users.py::test_session_refresh")["runs"],
         90
