@@ -114,15 +114,7 @@ impl QuarantineFile {
     /// Parses and validates `text`; errors name `origin` (usually the file path).
     pub fn parse_named(text: &str, origin: &str) -> Result<Self, Error> {
         let at = Locator { text, origin };
-        let parsed = toml_edit::Document::parse(text).map_err(|e| {
-            let first = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
-            at.error(e.span().map(|s| s.start), format!("invalid TOML: {first}"))
-        })?;
+        let parsed = at.parse()?;
         let mut entries: Vec<Entry> = Vec::new();
         match parsed.get("version") {
             None => {}
@@ -357,7 +349,20 @@ pub(crate) struct Locator<'a> {
     pub(crate) origin: &'a str,
 }
 
-impl Locator<'_> {
+impl<'a> Locator<'a> {
+    /// Parses the text as TOML, locating a syntax error by line and column.
+    pub(crate) fn parse(&self) -> Result<toml_edit::Document<&'a str>, Error> {
+        toml_edit::Document::parse(self.text).map_err(|e| {
+            let first = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .to_string();
+            self.error(e.span().map(|s| s.start), format!("invalid TOML: {first}"))
+        })
+    }
+
     pub(crate) fn error(&self, offset: Option<usize>, message: String) -> Error {
         let offset = offset.unwrap_or(0).min(self.text.len());
         let before = &self.text[..offset];

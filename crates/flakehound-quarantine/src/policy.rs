@@ -51,15 +51,7 @@ impl Policy {
     /// Like [`Self::parse`], naming `origin` in errors.
     pub fn parse_named(text: &str, origin: &str) -> Result<Self, Error> {
         let at = Locator { text, origin };
-        let doc = toml_edit::Document::parse(text).map_err(|e| {
-            let first = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
-            at.error(e.span().map(|s| s.start), format!("invalid TOML: {first}"))
-        })?;
+        let doc = at.parse()?;
         let mut p = Policy::default();
         let Some(item) = doc.get("quarantine") else {
             return Ok(p);
