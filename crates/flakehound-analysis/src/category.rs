@@ -554,15 +554,11 @@ fn same_elements_reordered(m: &str) -> bool {
     false
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Days since 1970-01-01 of a date; `None` for dates that do not exist (such as Feb 30).
+fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
+    let date = jiff::civil::Date::new(i16::try_from(y).ok()?, m as i8, d as i8).ok()?;
+    let epoch = jiff::civil::date(1970, 1, 1);
+    Some(i64::from(epoch.until(date).ok()?.get_days()))
 }
 
 /// Dates written `YYYY-MM-DD`, `YYYY/MM/DD` or `date(YYYY, M, D` (also `datetime(`) as day
@@ -615,8 +611,11 @@ fn dates(m: &str) -> Vec<i64> {
         let (d, ld) = num(j, 2);
         j += ld;
         let end_ok = j >= b.len() || !b[j].is_ascii_digit();
-        if ld > 0 && end_ok && (1..=12).contains(&mo) && (1..=31).contains(&d) {
-            out.push(days_from_civil(y, mo, d));
+        if let Some(day) = (ld > 0 && end_ok)
+            .then(|| days_from_civil(y, mo, d))
+            .flatten()
+        {
+            out.push(day);
             i = j;
         } else {
             i += 1;
@@ -838,11 +837,12 @@ mod tests {
 
     #[test]
     fn civil_days() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
         assert_eq!(
-            days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28),
+            days_from_civil(2000, 3, 1).unwrap() - days_from_civil(2000, 2, 28).unwrap(),
             2
         );
+        assert_eq!(days_from_civil(2023, 2, 30), None);
         assert_eq!(dates("2024-03-10 and 2024/3/11").len(), 2);
     }
 

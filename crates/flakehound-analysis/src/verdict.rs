@@ -836,21 +836,13 @@ impl Context<'_> {
                 let share = *f as f64 / n_fail;
                 let run_share = *all as f64 / runs.len().max(1) as f64;
                 if share >= 0.8 && run_share <= 0.3 {
-                    const DAYS: [&str; 7] = [
-                        "Monday",
-                        "Tuesday",
-                        "Wednesday",
-                        "Thursday",
-                        "Friday",
-                        "Saturday",
-                        "Sunday",
-                    ];
                     return (
                         Category::Time,
                         format!(
                             "{:.0}% of failures on {}s, which have {:.0}% of runs",
                             100.0 * share,
-                            DAYS[d],
+                            jiff::civil::Weekday::from_monday_zero_offset(d as i8)
+                                .map_or_else(|_| "?".to_string(), |w| format!("{w:?}")),
                             100.0 * run_share
                         ),
                     );

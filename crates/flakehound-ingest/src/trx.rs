@@ -505,72 +505,31 @@ fn parse_timespan(s: &str) -> Option<f64> {
     )
 }
 
-/// Seconds from `start` to `end` (timestamps as [`epoch_seconds`] reads them); `None` when
-/// either is unreadable or `end` is before `start`.
+/// Seconds from `start` to `end` (timestamps as [`instant`] reads them); `None` when either is
+/// unreadable or `end` is before `start`.
 fn elapsed(start: &str, end: &str) -> Option<f64> {
-    let (start_whole, start_frac) = epoch_seconds(start)?;
-    let (end_whole, end_frac) = epoch_seconds(end)?;
-    // Whole seconds and fractions apart: f64 epoch seconds would lose the sub-microseconds.
-    let d = (end_whole - start_whole) as f64 + (end_frac - start_frac);
+    let d = instant(end)?.duration_since(instant(start)?).as_secs_f64();
     (d >= 0.0).then_some(d)
 }
 
-/// Whole seconds since the Unix epoch and the fraction of a second of
-/// `YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm]` (a missing offset is taken as UTC: only differences
-/// between times of one file are computed).
-fn epoch_seconds(s: &str) -> Option<(i64, f64)> {
+/// `YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm]` (`T` or a space); a missing offset is taken as UTC: only
+/// differences between times of one file are computed.
+fn instant(s: &str) -> Option<jiff::Timestamp> {
     let s = s.trim();
-    let (date, rest) = (s.get(..10)?, s.get(11..)?);
-    if !matches!(s.get(10..11), Some("T" | " ")) {
-        return None;
-    }
-    let mut ymd = date.split('-');
-    let year: i64 = ymd.next()?.parse().ok()?;
-    let month: i64 = ymd.next()?.parse().ok()?;
-    let day: i64 = ymd.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || !(0..=9999).contains(&year) {
-        return None;
-    }
-    let tz_at = rest
-        .char_indices()
-        .find(|&(i, c)| c == 'Z' || c == 'z' || ((c == '+' || c == '-') && i > 0))
-        .map_or(rest.len(), |(i, _)| i);
-    let (clock, tz) = (rest.get(..tz_at)?, rest.get(tz_at..)?);
-    let mut hms = clock.split(':');
-    let hours: i64 = hms.next()?.parse().ok()?;
-    let minutes: i64 = hms.next()?.parse().ok()?;
-    let sec_field = hms.next().unwrap_or("0");
-    let (secs, frac) = sec_field.split_once('.').unwrap_or((sec_field, ""));
-    let seconds: i64 = secs.parse().ok()?;
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let fraction: f64 = format!("0.{frac}0").parse().ok()?;
-    if !(0..=23).contains(&hours) || !(0..=59).contains(&minutes) || !(0..=60).contains(&seconds) {
-        return None;
-    }
-    let offset = match tz {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = if tz.starts_with('-') { -1 } else { 1 };
-            let (oh, om) = tz.get(1..)?.split_once(':').unwrap_or((tz.get(1..)?, "0"));
-            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
-        }
-    };
-    let whole = days_from_civil(year, month, day) * 86_400 + hours * 3_600 + minutes * 60 + seconds
-        - offset;
-    Some((whole, fraction))
+    s.parse::<jiff::Timestamp>().ok().or_else(|| {
+        let civil: jiff::civil::DateTime = s.parse().ok()?;
+        civil
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp())
+    })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Whole seconds since the Unix epoch and the fraction of a second of a timestamp ([`instant`]).
+#[cfg(test)]
+fn epoch_seconds(s: &str) -> Option<(i64, f64)> {
+    let t = instant(s)?;
+    Some((t.as_second(), f64::from(t.subsec_nanosecond()) / 1e9))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use flakehound_model::trim_text;
 use quick_xml::events::{BytesStart, Event};
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 
 /// An element start (also produced for `<empty/>` elements, followed by a matching [`Ev::End`]).
 ///
@@ -485,16 +485,6 @@ impl TextAcc {
         s.push_str(&self.tail);
         trim_text(&s)
     }
-}
-
-/// Convenience for parsers: wraps any reader.
-pub fn reader<R: Read>(input: R) -> XmlReader<R> {
-    XmlReader::new(input)
-}
-
-/// Needed so parsers can take `impl BufRead` uniformly.
-pub fn from_bufread<R: BufRead>(input: R) -> XmlReader<R> {
-    XmlReader::new(input)
 }
 
 #[cfg(test)]
