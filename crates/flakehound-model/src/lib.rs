@@ -13,10 +13,12 @@ use std::fmt;
 mod category;
 mod id;
 mod run;
+mod wrapped;
 
 pub use category::Category;
 pub use id::{Dialect, canonical_id, pytest_path_from_classname};
 pub use run::RunMeta;
+pub use wrapped::{QuarantineInfo, RunStatus, WrappedRun, WrappedTest};
 
 /// The outcome of one attempt or one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]

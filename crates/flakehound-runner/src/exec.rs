@@ -1,0 +1,1 @@
+//! STUB: spawning a plan and streaming its output.

@@ -1,0 +1,37 @@
+//! STUB: to be written.
+use std::path::Path;
+
+use crate::{Adapter, Capabilities, Cmd, Error, Plan, Request, Result, Results, RunnerKind};
+
+#[allow(dead_code)]
+pub struct Generic {
+    cmd: Cmd,
+    report: std::path::PathBuf,
+}
+
+impl Generic {
+    pub fn new(cmd: Cmd, report: std::path::PathBuf) -> Self {
+        Self { cmd, report }
+    }
+}
+
+impl Adapter for Generic {
+    fn kind(&self) -> RunnerKind {
+        RunnerKind::Generic
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    fn plan(&self, _req: &Request, _scratch: &Path) -> Result<Plan> {
+        Err(Error::Unsupported {
+            runner: self.kind().name(),
+            what: "run yet".into(),
+        })
+    }
+    fn read(&self, _plan: &Plan) -> Result<Results> {
+        Err(Error::Unsupported {
+            runner: self.kind().name(),
+            what: "read yet".into(),
+        })
+    }
+}
