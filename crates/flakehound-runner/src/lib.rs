@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use flakehound_model::{Format, ReportInfo, TestCase};
 
@@ -221,10 +222,18 @@ pub enum ReportSource {
     Files {
         paths: Vec<PathBuf>,
         format: Option<Format>,
+        /// When set, a file last modified before this instant is stale (left by an earlier run)
+        /// and is reported as missing rather than read.
+        fresh_after: Option<SystemTime>,
     },
     /// The runner's standard output is the report (`go test -json`, cargo test's human output);
     /// [`exec::execute`] captures it to `capture`.
-    Stdout { capture: PathBuf },
+    Stdout {
+        capture: PathBuf,
+        /// Send stderr into the same pipe (one ordered stream), e.g. for cargo, which announces
+        /// each test binary on stderr and reports its tests on stdout.
+        merge_stderr: bool,
+    },
 }
 
 /// A command ready to run, and where its results will be.
