@@ -121,6 +121,10 @@ pub struct ReportEntry {
     /// Failure rate weighting recent runs more (see [`verdict::HALF_LIFE_DAYS`]).
     pub recent_failure_rate: f64,
     pub impact: verdict::Impact,
+    /// Root-cause notes and stored diagnoses of the test, oldest first.
+    pub notes: Vec<flakehound_store::Note>,
+    /// Owners (CODEOWNERS or git blame), filled in by callers that know the repository.
+    pub owners: Vec<String>,
 }
 
 impl ReportEntry {
@@ -137,17 +141,34 @@ pub fn report_from_store(
     store: &mut dyn Store,
     include_stable: bool,
 ) -> Result<Report, StoreError> {
-    if include_stable {
+    let mut report = if include_stable {
         let stats = store.test_stats()?;
         let ev = store.evidence()?;
-        return Ok(join(stats, verdict::analyse(&ev), true));
+        join(stats, verdict::analyse(&ev), true)
+    } else {
+        let ev = store.failing_evidence()?;
+        let stats = stats_from_evidence(&ev);
+        let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
+        let mut fetch = |run: usize| store.run_order(&keys[run]).unwrap_or_default();
+        let analysis = verdict::analyse_with(&ev, &mut fetch);
+        join(stats, analysis, false)
+    };
+    attach_notes(&mut report.entries, store.notes(None)?);
+    Ok(report)
+}
+
+/// Gives each entry its notes.
+pub fn attach_notes(entries: &mut [ReportEntry], notes: Vec<flakehound_store::Note>) {
+    let mut by_test: std::collections::HashMap<String, Vec<flakehound_store::Note>> =
+        std::collections::HashMap::new();
+    for n in notes {
+        by_test.entry(n.test.clone()).or_default().push(n);
     }
-    let ev = store.failing_evidence()?;
-    let stats = stats_from_evidence(&ev);
-    let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
-    let mut fetch = |run: usize| store.run_order(&keys[run]).unwrap_or_default();
-    let analysis = verdict::analyse_with(&ev, &mut fetch);
-    Ok(join(stats, analysis, false))
+    for e in entries {
+        if let Some(n) = by_test.remove(&e.ranked.id) {
+            e.notes = n;
+        }
+    }
 }
 
 /// What `report`, `classify`, `incidents` and `clusters` print.
@@ -193,6 +214,8 @@ fn join(stats: Vec<TestStats>, analysis: verdict::Analysis, include_stable: bool
                 flip_rate: v.flip_rate,
                 recent_failure_rate: v.recent_failure_rate,
                 impact: v.impact,
+                notes: Vec::new(),
+                owners: Vec::new(),
             })
         })
         .collect();
@@ -288,4 +311,125 @@ pub fn stats_from_evidence(ev: &flakehound_store::Evidence) -> Vec<TestStats> {
             (st.runs + st.skips > 0).then_some(st)
         })
         .collect()
+}
+
+/// What quarantine `sync` needs to know about one test's recent history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Streak {
+    pub id: String,
+    /// Runs (newest first, counted back) in which every executed attempt passed, since the last
+    /// run with a failed attempt.
+    pub consecutive_passes: u32,
+    /// Start time of the newest run with a failed attempt.
+    pub last_failure: Option<String>,
+    /// Runs in which the test failed and then passed on a retry: the "strikes" of the
+    /// quarantine policy. Failures that stayed failures are not strikes: a test that is simply
+    /// broken must keep failing the build, not be quarantined.
+    pub retry_passes: u32,
+}
+
+/// Per-test [`Streak`]s over the evidence (runs are ordered by start time).
+pub fn streaks(ev: &flakehound_store::Evidence) -> Vec<Streak> {
+    use flakehound_model::Outcome;
+    #[derive(Default, Clone)]
+    struct Acc {
+        passes: u32,
+        last_failure: Option<u32>,
+        retry_passes: u32,
+        // Current run being accumulated: (run, failed, passed after failing).
+        run: Option<(u32, bool, bool, bool)>,
+    }
+    fn close(a: &mut Acc) {
+        if let Some((run, failed, recovered, executed)) = a.run.take() {
+            if failed {
+                a.passes = 0;
+                a.last_failure = Some(run);
+                if recovered {
+                    a.retry_passes += 1;
+                }
+            } else if executed {
+                a.passes += 1;
+            }
+        }
+    }
+    let mut acc = vec![Acc::default(); ev.tests.len()];
+    for r in &ev.results {
+        let a = &mut acc[r.test as usize];
+        if a.run.is_some_and(|(run, ..)| run != r.run) {
+            close(a);
+        }
+        let cur = a.run.get_or_insert((r.run, false, false, false));
+        match r.outcome {
+            Outcome::Failed | Outcome::Errored => cur.1 = true,
+            Outcome::Passed => {
+                cur.3 = true;
+                if cur.1 {
+                    cur.2 = true;
+                }
+            }
+            Outcome::Skipped => {}
+        }
+    }
+    ev.tests
+        .iter()
+        .zip(acc)
+        .map(|(t, mut a)| {
+            close(&mut a);
+            Streak {
+                id: t.id.clone(),
+                consecutive_passes: a.passes,
+                last_failure: a
+                    .last_failure
+                    .and_then(|run| ev.runs.get(run as usize))
+                    .map(|r| r.started_at.clone()),
+                retry_passes: a.retry_passes,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod streak_tests {
+    use super::*;
+    use flakehound_model::Outcome;
+    use flakehound_store::{Evidence, ResultRow, RunRow, TestRow};
+
+    #[test]
+    fn counts_passing_runs_since_the_last_failure_and_retry_strikes() {
+        let run = |i: u32| RunRow {
+            key: format!("r{i}"),
+            started_at: format!("2026-11-0{}T00:00:00Z", i + 1),
+            ..RunRow::default()
+        };
+        let res = |run: u32, attempt: u32, outcome: Outcome| ResultRow {
+            run,
+            test: 0,
+            attempt,
+            position: 0,
+            outcome,
+            duration: None,
+            message: None,
+        };
+        let ev = Evidence {
+            runs: (0..5).map(run).collect(),
+            tests: vec![TestRow {
+                id: "t".into(),
+                name: "t".into(),
+                ..TestRow::default()
+            }],
+            results: vec![
+                res(0, 1, Outcome::Failed),
+                res(0, 2, Outcome::Passed),
+                res(1, 1, Outcome::Failed),
+                res(2, 1, Outcome::Passed),
+                res(3, 1, Outcome::Skipped),
+                res(4, 1, Outcome::Passed),
+            ],
+            ..Evidence::default()
+        };
+        let s = &streaks(&ev)[0];
+        assert_eq!(s.consecutive_passes, 2);
+        assert_eq!(s.retry_passes, 1);
+        assert_eq!(s.last_failure.as_deref(), Some("2026-11-02T00:00:00Z"));
+    }
 }

@@ -228,11 +228,17 @@ impl Parser<'_, '_> {
             .get_nonblank("file")
             .map(str::to_string)
             .or_else(|| self.suites.iter().rev().find_map(|s| s.file.clone()));
-        let line = e.get("line").and_then(|l| l.trim().parse().ok());
+        let line: Option<u32> = e.get("line").and_then(|l| l.trim().parse().ok());
         let suite: Vec<String> = self.suites.iter().filter_map(|s| s.name.clone()).collect();
         // Only the test case's own start time: the suite's is the report's (ReportInfo).
         let timestamp = e.get_nonblank("timestamp").map(str::to_string);
         let dialect = self.dialect(file.as_deref());
+        // pytest (xunit1 family) writes its item location, which is 0-based; every other
+        // writer and every consumer (editors, CI annotations) count lines from 1.
+        let line = match dialect {
+            Dialect::Pytest => line.map(|l| l.saturating_add(1)),
+            _ => line,
+        };
         let case = TestCase {
             id: String::new(),
             classname,
@@ -490,7 +496,8 @@ mod tests {
         assert_eq!(info.properties, vec![("env".to_string(), "ci".to_string())]);
         assert_eq!(cases[0].id, "tests/test_x.py::TestY::test_z[1]");
         assert_eq!(cases[0].suite, vec!["pytest", "inner"]);
-        assert_eq!(cases[0].line, Some(12));
+        // pytest writes 0-based lines.
+        assert_eq!(cases[0].line, Some(13));
         assert_eq!(cases[0].attempts[0].duration, Some(0.5));
         assert_eq!(cases[0].attempts[0].stdout.as_deref(), Some("out"));
         assert_eq!(

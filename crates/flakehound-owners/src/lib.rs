@@ -163,3 +163,48 @@ fn repo_relative(root: &Path, file: &Path) -> Option<String> {
     }
     (!parts.is_empty()).then(|| parts.join("/"))
 }
+
+/// The source file of a test, for owner lookup: the report's `file` when given, else the path
+/// part of a canonical id that starts with one (`tests/test_x.py::TestY::t`,
+/// `src/app.test.ts › suite › t`). `None` for ids that name no file (go packages, Rust paths).
+pub fn test_file(id: &str, file: Option<&str>) -> Option<String> {
+    if let Some(f) = file.map(str::trim).filter(|f| !f.is_empty()) {
+        return Some(f.to_string());
+    }
+    let head = id
+        .split("::")
+        .next()
+        .unwrap_or(id)
+        .split(" › ")
+        .next()
+        .unwrap_or(id)
+        .trim();
+    let name = head.rsplit('/').next().unwrap_or(head);
+    let looks_like_file = name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    (looks_like_file && (head != id || head.contains('/'))).then(|| head.to_string())
+}
+
+#[cfg(test)]
+mod test_file_tests {
+    use super::test_file;
+
+    #[test]
+    fn finds_the_file_of_an_id() {
+        assert_eq!(test_file("x", Some("a/b.py")).as_deref(), Some("a/b.py"));
+        assert_eq!(
+            test_file("tests/test_x.py::TestY::t[a::b]", None).as_deref(),
+            Some("tests/test_x.py")
+        );
+        assert_eq!(
+            test_file("src/app.test.ts › suite › t", None).as_deref(),
+            Some("src/app.test.ts")
+        );
+        assert_eq!(test_file("github.com/acme/pkg::TestX/sub", None), None);
+        assert_eq!(test_file("my-crate::tests::it_works", None), None);
+        assert_eq!(test_file("test_name", None), None);
+    }
+}

@@ -308,7 +308,7 @@ pub fn detect(
         RunnerKind::Generic => {
             let report = report.ok_or_else(|| {
                 Error::Command(format!(
-                    "cannot tell which test runner `{}` is; pass --runner, or --report PATH \
+                    "cannot tell which test runner `{}` is; pass --test-runner, or --report PATH \
                      with the report it writes",
                     cmd.program
                 ))

@@ -146,6 +146,31 @@ pub trait Store {
     fn failing_evidence(&mut self) -> Result<Evidence>;
     /// Execution order of the run with key `run_key`: (test id, position) of each executed test.
     fn run_order(&mut self, run_key: &str) -> Result<Vec<(String, u32)>>;
+    /// Adds a note (its `id` and `created_at` are assigned here, `created_at` when empty);
+    /// returns the new id.
+    fn add_note(&mut self, note: &Note) -> Result<i64>;
+    /// Notes of `test` (every note when `None`), oldest first.
+    fn notes(&mut self, test: Option<&str>) -> Result<Vec<Note>>;
+    /// Deletes a note; `false` when there is none with that id.
+    fn remove_note(&mut self, id: i64) -> Result<bool>;
+}
+
+/// A piece of root-cause knowledge about a test: what people wrote (`flakehound note`) or what
+/// an experiment found (`kind` `diagnosis`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Note {
+    pub id: i64,
+    /// Canonical test id.
+    pub test: String,
+    /// `note` or `diagnosis`.
+    pub kind: String,
+    /// Root-cause category name (`time`, `order`, ...), when given.
+    pub category: Option<String>,
+    pub text: String,
+    pub link: Option<String>,
+    pub author: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
 }
 
 /// All stored evidence in memory, columnar and interned: runs ordered by start time, results

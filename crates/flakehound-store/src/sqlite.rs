@@ -14,7 +14,7 @@
 
 use crate::sqlite_writer::SqliteWriter;
 use crate::{
-    Evidence, NewReport, ReportWriter, Result, ResultRow, RunRow, Store, StoreError, TestRow,
+    Evidence, NewReport, Note, ReportWriter, Result, ResultRow, RunRow, Store, StoreError, TestRow,
     TestStats, Totals,
 };
 use flakehound_model::{Counts, Outcome};
@@ -27,6 +27,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_sparse.sql"),
+    include_str!("../migrations/003_notes.sql"),
 ];
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -267,6 +268,71 @@ impl Store for SqliteStore {
             .query_map([run_key], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32)))
             .map_err(backend)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn add_note(&mut self, note: &Note) -> Result<i64> {
+        self.flush()?;
+        let created = if note.created_at.is_empty() {
+            now()
+        } else {
+            note.created_at.clone()
+        };
+        let kind = if note.kind.is_empty() {
+            "note"
+        } else {
+            &note.kind
+        };
+        self.conn
+            .execute(
+                "INSERT INTO notes (test, kind, category, text, link, author, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![
+                    note.test,
+                    kind,
+                    note.category,
+                    note.text,
+                    note.link,
+                    note.author,
+                    created
+                ],
+            )
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn notes(&mut self, test: Option<&str>) -> Result<Vec<Note>> {
+        self.flush()?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, test, kind, category, text, link, author, created_at FROM notes
+                 WHERE ?1 IS NULL OR test = ?1 ORDER BY id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([test], |r| {
+                Ok(Note {
+                    id: r.get(0)?,
+                    test: r.get(1)?,
+                    kind: r.get(2)?,
+                    category: r.get(3)?,
+                    text: r.get(4)?,
+                    link: r.get(5)?,
+                    author: r.get(6)?,
+                    created_at: r.get(7)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn remove_note(&mut self, id: i64) -> Result<bool> {
+        self.flush()?;
+        let n = self
+            .conn
+            .execute("DELETE FROM notes WHERE id = ?1", [id])
+            .map_err(backend)?;
+        Ok(n > 0)
     }
 
     fn totals(&mut self) -> Result<Totals> {
@@ -622,6 +688,38 @@ mod tests {
         write(&mut s, "h", "r", "c", &[case("x", &[Outcome::Passed])]).unwrap();
         assert!(s.has_report("h").unwrap());
         assert_eq!(s.test_stats().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn notes_round_trip() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let id = store
+            .add_note(&Note {
+                test: "tests/a.py::t".into(),
+                category: Some("time".into()),
+                text: "fails after 23:00 UTC".into(),
+                link: Some("https://example.com/1".into()),
+                ..Note::default()
+            })
+            .unwrap();
+        store
+            .add_note(&Note {
+                test: "other".into(),
+                kind: "diagnosis".into(),
+                text: "x".into(),
+                ..Note::default()
+            })
+            .unwrap();
+        let notes = store.notes(Some("tests/a.py::t")).unwrap();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].id, id);
+        assert_eq!(notes[0].kind, "note");
+        assert_eq!(notes[0].category.as_deref(), Some("time"));
+        assert!(!notes[0].created_at.is_empty());
+        assert_eq!(store.notes(None).unwrap().len(), 2);
+        assert!(store.remove_note(id).unwrap());
+        assert!(!store.remove_note(id).unwrap());
+        assert!(store.notes(Some("tests/a.py::t")).unwrap().is_empty());
     }
 
     #[test]

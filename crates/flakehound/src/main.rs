@@ -8,7 +8,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod knowledge;
 mod output;
+mod run;
 
 // Ingest allocates many small strings on the parser thread and frees them on the writer thread;
 // glibc's malloc spent a quarter of all instructions there, mimalloc a fraction of that.
@@ -107,10 +109,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a test command: retry only failed tests, record every attempt, fail the build only
+    /// for real, non-quarantined failures.
+    Run(Box<run::RunArgs>),
+    /// Manage .flakehound/quarantine.toml: tests that run but do not fail the build.
+    Quarantine {
+        /// Quarantine file. Default: .flakehound/quarantine.toml at the repository root.
+        #[arg(
+            long,
+            global = true,
+            env = "FLAKEHOUND_QUARANTINE",
+            value_name = "PATH"
+        )]
+        file: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: knowledge::QuarantineCmd,
+    },
+    /// Record root-cause knowledge about a test (shown by `explain` and `report`).
+    Note {
+        test: String,
+        /// Root-cause category (concurrency, order, time, randomness, network, ...).
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        link: Option<String>,
+    },
+    /// List the notes (of one test, or all), or remove one.
+    Notes {
+        test: Option<String>,
+        /// Remove the note with this number.
+        #[arg(long, value_name = "ID", conflicts_with = "test")]
+        remove: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Run metadata; each flag overrides what is detected from the CI environment and git.
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct MetaArgs {
     /// Commit sha the tests ran on.
     #[arg(long)]
@@ -206,6 +244,19 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Command::Explain { test, json } => cmd_explain(&db_path(cli.db)?, &test, json),
         Command::Incidents { json } => cmd_incidents(&db_path(cli.db)?, json),
         Command::Clusters { json } => cmd_clusters(&db_path(cli.db)?, json),
+        Command::Run(args) => run::cmd_run(*args, cli.db, color),
+        Command::Quarantine { file, cmd } => {
+            knowledge::cmd_quarantine(cmd, &knowledge::quarantine_path(file)?, &db_path(cli.db)?)
+        }
+        Command::Note {
+            test,
+            category,
+            text,
+            link,
+        } => knowledge::cmd_note(&db_path(cli.db)?, test, category, text, link),
+        Command::Notes { test, remove, json } => {
+            knowledge::cmd_notes(&db_path(cli.db)?, test, remove, json)
+        }
     }
 }
 
@@ -259,7 +310,8 @@ fn cmd_parse(files: &[PathBuf], json: bool, format: Option<Format>) -> Result<Ex
     })
 }
 
-fn run_meta(args: MetaArgs) -> Result<RunMeta> {
+fn run_meta_ref(args: &MetaArgs) -> Result<RunMeta> {
+    let args = args.clone();
     let timestamp =
         match args.timestamp {
             Some(raw) => Some(flakehound_ci::normalize_timestamp(&raw).with_context(|| {
@@ -298,7 +350,7 @@ fn cmd_ingest(
     meta: MetaArgs,
     style: Style,
 ) -> Result<ExitCode> {
-    let meta = run_meta(meta)?;
+    let meta = run_meta_ref(&meta)?;
     // Inputs keep the order given (it numbers attempts within a run); `-` is standard input.
     let mut inputs = Vec::new();
     let mut missing = Vec::new();
@@ -386,6 +438,7 @@ fn cmd_report(
     if let Some(n) = limit {
         report.entries.truncate(n);
     }
+    attach_owners(&mut report.entries);
     if json {
         print_json(&report.entries)?;
     } else {
@@ -406,6 +459,8 @@ fn cmd_classify(db: &Path, test: Option<String>, all: bool, json: bool) -> Resul
         }
         None => entries,
     };
+    let mut chosen = chosen;
+    attach_owners(&mut chosen);
     if json {
         print_json(&chosen)?;
     } else {
@@ -427,8 +482,11 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
     let Some(dossier) = flakehound_analysis::verdict::dossier(&ev, test) else {
         bail!("no test {test:?} in the store (ids are listed by `flakehound report --all`)");
     };
-    let entries = flakehound_analysis::report(stats, &ev, true).entries;
-    let entry = entries.into_iter().find(|e| e.ranked.id == test);
+    let mut entries = flakehound_analysis::report(stats, &ev, true).entries;
+    entries.retain(|e| e.ranked.id == test);
+    flakehound_analysis::attach_notes(&mut entries, store.notes(Some(test))?);
+    attach_owners(&mut entries);
+    let entry = entries.pop();
     if json {
         print_json(&serde_json::json!({ "verdict": entry, "dossier": dossier }))?;
     } else {
@@ -440,6 +498,17 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
         output::dossier(&mut out, &dossier)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fills in the owners of the entries (CODEOWNERS, else git blame of the test's file).
+fn attach_owners(entries: &mut [flakehound_analysis::ReportEntry]) {
+    let Ok(root) = knowledge::repo_root() else {
+        return;
+    };
+    let owners = knowledge::Owners::load(&root);
+    for e in entries {
+        e.owners = owners.of(&e.ranked.id, e.ranked.file.as_deref());
+    }
 }
 
 fn cmd_incidents(db: &Path, json: bool) -> Result<ExitCode> {
@@ -460,4 +529,13 @@ fn cmd_clusters(db: &Path, json: bool) -> Result<ExitCode> {
         output::shared_clusters(&mut std::io::stdout().lock(), &clusters)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -191,20 +191,26 @@ pub fn report_table(
     } else {
         table.force_no_tty();
     }
+    let with_owner = entries.iter().any(|e| !e.owners.is_empty());
+    let mut header = vec![
+        "#",
+        "Test",
+        "Verdict",
+        "Conf",
+        "Cause / culprit",
+        "Fail",
+        "Runs",
+        "Retry✓",
+        "Red builds",
+        "CI min",
+    ];
+    if with_owner {
+        header.push("Owner");
+    }
     table.set_header(
-        [
-            "#",
-            "Test",
-            "Verdict",
-            "Conf",
-            "Cause / culprit",
-            "Fail",
-            "Runs",
-            "Retry✓",
-            "Red builds",
-            "CI min",
-        ]
-        .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+        header
+            .into_iter()
+            .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
     );
     // One line per test: the id never wraps (it is what users copy).
     table.set_content_arrangement(ContentArrangement::Disabled);
@@ -220,7 +226,7 @@ pub fn report_table(
             (None, Some(commit)) => commit.chars().take(10).collect(),
             (None, None) => String::new(),
         };
-        table.add_row(vec![
+        let mut row = vec![
             Cell::new(i + 1),
             Cell::new(&r.id).fg(verdict_color(e.verdict)),
             Cell::new(verdict).fg(verdict_color(e.verdict)),
@@ -231,9 +237,26 @@ pub fn report_table(
             signal_cell(r.retry_passes),
             Cell::new(e.impact.broken_builds).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.1}", e.impact.ci_minutes)).set_alignment(CellAlignment::Right),
-        ]);
+        ];
+        if with_owner {
+            row.push(Cell::new(e.owners.join(" ")));
+        }
+        table.add_row(row);
     }
     writeln!(out, "{table}")?;
+    let noted: Vec<(usize, &ReportEntry)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.notes.is_empty())
+        .collect();
+    if !noted.is_empty() {
+        writeln!(out, "Notes:")?;
+        for (i, e) in noted {
+            for n in &e.notes {
+                writeln!(out, "  #{} {}: {}", i + 1, e.ranked.id, note_line(n))?;
+            }
+        }
+    }
     writeln!(
         out,
         "{} of {total} non-stable tests, most costly first. `flakehound classify TEST` says why; \
@@ -336,6 +359,43 @@ pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
     )?;
     if !e.recommendation.is_empty() {
         writeln!(out, "Recommendation: {}", e.recommendation)?;
+    }
+    if !e.owners.is_empty() {
+        writeln!(out, "Owner: {}", e.owners.join(", "))?;
+    }
+    notes(out, &e.notes)
+}
+
+/// One note on one line: `[category] text (link) — author, date`.
+pub fn note_line(n: &flakehound_store::Note) -> String {
+    let mut s = String::new();
+    if n.kind != "note" {
+        s.push_str(&n.kind);
+        s.push(' ');
+    }
+    if let Some(c) = &n.category {
+        s.push_str(&format!("[{c}] "));
+    }
+    s.push_str(&one_line(&n.text, 200));
+    if let Some(l) = &n.link {
+        s.push_str(&format!(" ({l})"));
+    }
+    let date = n.created_at.get(..10).unwrap_or(&n.created_at);
+    match &n.author {
+        Some(a) => s.push_str(&format!(" — {a}, {date}")),
+        None => s.push_str(&format!(" — {date}")),
+    }
+    s
+}
+
+/// The `Notes:` section of a test (nothing when it has none).
+pub fn notes(out: &mut impl Write, notes: &[flakehound_store::Note]) -> io::Result<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "Notes:")?;
+    for n in notes {
+        writeln!(out, "  #{} {}", n.id, note_line(n))?;
     }
     Ok(())
 }
@@ -458,4 +518,38 @@ fn one_line(s: &str, width: usize) -> String {
     } else {
         line.to_string()
     }
+}
+
+/// `quarantine list`.
+pub fn quarantine_table(
+    out: &mut impl Write,
+    entries: &[flakehound_quarantine::Entry],
+    today: jiff::civil::Date,
+) -> io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .apply_modifier(modifiers::UTF8_ROUND_CORNERS)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(
+            ["Test", "Owner", "Added", "Expires", "Reason", "Issue"]
+                .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+        );
+    for e in entries {
+        let expires = if e.is_expired(today) {
+            format!("{} (expired)", e.expires)
+        } else {
+            e.expires.to_string()
+        };
+        table.add_row(vec![
+            Cell::new(&e.id),
+            Cell::new(&e.owner),
+            Cell::new(e.added),
+            Cell::new(expires),
+            Cell::new(one_line(&e.reason, 60)),
+            Cell::new(e.issue.as_deref().unwrap_or("")),
+        ]);
+    }
+    writeln!(out, "{table}")
 }

@@ -1,0 +1,135 @@
+use super::*;
+use flakehound_model::Attempt;
+
+fn case(id: &str, outcomes: &[Outcome]) -> TestCase {
+    TestCase {
+        id: id.into(),
+        classname: None,
+        name: id.into(),
+        file: None,
+        line: None,
+        suite: vec![],
+        outcome: *outcomes.last().unwrap(),
+        attempts: outcomes.iter().map(|&o| Attempt::new(o)).collect(),
+        properties: vec![],
+        timestamp: None,
+    }
+}
+
+fn entry(id: &str) -> Entry {
+    Entry {
+        id: id.into(),
+        reason: "r".into(),
+        owner: "o".into(),
+        added: jiff::civil::date(2026, 1, 1),
+        expires: jiff::civil::date(2026, 2, 1),
+        issue: None,
+    }
+}
+
+fn run_with(exit: i32, statuses: &[RunStatus]) -> WrappedRun {
+    WrappedRun {
+        runner_exit: exit,
+        tests: statuses
+            .iter()
+            .enumerate()
+            .map(|(i, &status)| WrappedTest {
+                case: case(&format!("t{i}"), &[Outcome::Passed]),
+                status,
+                quarantine: None,
+                owner: None,
+            })
+            .collect(),
+        ..WrappedRun::default()
+    }
+}
+
+#[test]
+fn statuses_follow_the_attempts() {
+    use Outcome::*;
+    assert_eq!(status_of(&case("a", &[Passed]), false), RunStatus::Passed);
+    assert_eq!(
+        status_of(&case("a", &[Failed, Passed]), false),
+        RunStatus::Flaky
+    );
+    assert_eq!(
+        status_of(&case("a", &[Failed, Failed]), false),
+        RunStatus::Failed
+    );
+    assert_eq!(
+        status_of(&case("a", &[Errored]), true),
+        RunStatus::Quarantined
+    );
+    assert_eq!(status_of(&case("a", &[Skipped]), false), RunStatus::Skipped);
+    // Failed, then skipped on the retry: not a pass.
+    assert_eq!(
+        status_of(&case("a", &[Failed, Skipped]), false),
+        RunStatus::Failed
+    );
+    // A quarantined test that passes is just passed.
+    assert_eq!(status_of(&case("a", &[Passed]), true), RunStatus::Passed);
+}
+
+#[test]
+fn never_turns_green_red_nor_unexplained_red_green() {
+    use RunStatus::*;
+    // Green stays green, even if the report disagrees (warned).
+    let mut r = run_with(0, &[Passed, Failed]);
+    assert_eq!(decide(&mut r, true), 0);
+    assert_eq!(r.warnings.len(), 1);
+    // Red with a real failure stays red with the runner's own code.
+    assert_eq!(decide(&mut run_with(3, &[Flaky, Failed]), false), 3);
+    // Red explained by flaky and quarantined tests turns green...
+    assert_eq!(
+        decide(&mut run_with(1, &[Passed, Flaky, Quarantined]), false),
+        0
+    );
+    // ...unless flaky must fail.
+    assert_eq!(decide(&mut run_with(1, &[Flaky]), true), 1);
+    assert_eq!(decide(&mut run_with(1, &[Quarantined]), true), 0);
+    // Red without any failed test in the report: unexplained, stays red.
+    let mut r = run_with(2, &[Passed, Skipped]);
+    assert_eq!(decide(&mut r, false), 2);
+    assert!(r.warnings[0].contains("no failed test"), "{:?}", r.warnings);
+}
+
+#[test]
+fn quarantine_entries_cover_their_children() {
+    let entries = vec![entry("tests/a.py::test_x"), entry("tests/a.py::TestY")];
+    let id = |s: &str| find_entry(&entries, s).map(|e| e.id.as_str());
+    assert_eq!(id("tests/a.py::test_x"), Some("tests/a.py::test_x"));
+    assert_eq!(id("tests/a.py::test_x[1-2]"), Some("tests/a.py::test_x"));
+    assert_eq!(id("tests/a.py::TestY::test_z"), Some("tests/a.py::TestY"));
+    assert_eq!(id("tests/a.py::test_xy"), None);
+    assert_eq!(id("tests/a.py::test"), None);
+}
+
+#[test]
+fn recording_is_idempotent_and_retries_are_attempts_of_one_run() {
+    let mut store = flakehound_store::SqliteStore::in_memory().unwrap();
+    let meta = RunMeta::default();
+    let key = run_key(&meta);
+    let invocations = vec![
+        Invocation {
+            number: 1,
+            command: "pytest".into(),
+            exit: 1,
+            info: None,
+            cases: vec![case("a", &[Outcome::Failed]), case("b", &[Outcome::Passed])],
+        },
+        Invocation {
+            number: 2,
+            command: "pytest a".into(),
+            exit: 0,
+            info: None,
+            cases: vec![case("a", &[Outcome::Passed])],
+        },
+    ];
+    let n = record(&mut store, &invocations, &meta, &key).unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(record(&mut store, &invocations, &meta, &key).unwrap(), 0);
+    use flakehound_store::Store;
+    let stats = store.test_stats().unwrap();
+    let a = stats.iter().find(|s| s.id == "a").unwrap();
+    assert_eq!((a.runs, a.failures, a.passes, a.retry_passes), (1, 1, 1, 1));
+}

@@ -1,0 +1,421 @@
+//! `quarantine`, `note` and `notes`: the team's knowledge kept in the repository and the store.
+
+use anyhow::{Context, Result, bail};
+use flakehound_quarantine::{Entry, Observation, Policy, QuarantineFile, Runner};
+use jiff::civil::Date;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Today's date (local), or `FLAKEHOUND_TODAY` (`YYYY-MM-DD`) for reproducible runs and tests.
+pub fn today() -> Result<Date> {
+    if let Ok(s) = std::env::var("FLAKEHOUND_TODAY") {
+        return s
+            .parse()
+            .with_context(|| format!("FLAKEHOUND_TODAY={s:?} is not a YYYY-MM-DD date"));
+    }
+    Ok(jiff::Zoned::now().date())
+}
+
+/// The repository root (git), else the current directory.
+pub fn repo_root() -> Result<PathBuf> {
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    Ok(flakehound_ci::git_root(&cwd).unwrap_or(cwd))
+}
+
+/// The quarantine file: `--quarantine`/`FLAKEHOUND_QUARANTINE`, else
+/// `.flakehound/quarantine.toml` at the repository root.
+pub fn quarantine_path(flag: Option<PathBuf>) -> Result<PathBuf> {
+    match flag {
+        Some(p) => Ok(p),
+        None => Ok(repo_root()?.join(flakehound_quarantine::QUARANTINE_FILE)),
+    }
+}
+
+/// Owners of tests, CODEOWNERS loaded once; git blame only for the tests asked about.
+pub struct Owners {
+    root: PathBuf,
+    codeowners: Option<flakehound_owners::CodeOwners>,
+}
+
+impl Owners {
+    pub fn load(root: &Path) -> Owners {
+        Owners {
+            root: root.to_path_buf(),
+            codeowners: flakehound_owners::CodeOwners::discover(root).ok().flatten(),
+        }
+    }
+
+    /// Owners of a test (empty when unknown).
+    pub fn of(&self, id: &str, file: Option<&str>) -> Vec<String> {
+        let Some(file) = flakehound_owners::test_file(id, file) else {
+            return Vec::new();
+        };
+        flakehound_owners::resolve_with(&self.root, self.codeowners.as_ref(), &file, None)
+            .map(|o| o.owners)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum QuarantineCmd {
+    /// Quarantine a test: it still runs and is recorded, but its failures stop failing the build.
+    Add {
+        /// Test id as shown by `report`.
+        test: String,
+        /// Why (shown on every run that it protects).
+        #[arg(long)]
+        reason: String,
+        /// Owner; default: CODEOWNERS or git blame of the test's file, else the policy's owner.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Last day the entry is current (YYYY-MM-DD); default: today + the policy's expiry_days.
+        #[arg(long, conflicts_with = "days")]
+        expires: Option<Date>,
+        /// Days until expiry.
+        #[arg(long)]
+        days: Option<u32>,
+        /// Issue link.
+        #[arg(long)]
+        issue: Option<String>,
+        /// Replace an existing entry for the test.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Release a test from quarantine.
+    Remove { test: String },
+    /// The quarantined tests, with owner and expiry.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the policies of .flakehound/config.toml: add confidently flaky tests, release
+    /// healed ones, flag expired entries.
+    Sync {
+        /// Show what would change without writing the file.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the runner-native arguments that skip the quarantined tests.
+    Export {
+        #[arg(long, value_parser = parse_runner)]
+        format: Runner,
+    },
+}
+
+fn parse_runner(s: &str) -> Result<Runner, String> {
+    s.parse()
+}
+
+fn load_file(path: &Path) -> Result<QuarantineFile> {
+    Ok(QuarantineFile::load(path)?)
+}
+
+fn load_policy(root: &Path) -> Result<Policy> {
+    let path = root.join(flakehound_quarantine::CONFIG_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Policy::parse_named(&text, &path.display().to_string())?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<ExitCode> {
+    let root = repo_root()?;
+    let today = today()?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        QuarantineCmd::Add {
+            test,
+            reason,
+            owner,
+            expires,
+            days,
+            issue,
+            replace,
+        } => {
+            let policy = load_policy(&root)?;
+            let mut q = load_file(file)?;
+            // A typo would quarantine nothing: warn when the store has never seen the id.
+            if let Some(known) = known_test(db, &test) {
+                if !known {
+                    eprintln!(
+                        "flakehound: warning: no test {test:?} in the store {}; quarantining it anyway",
+                        db.display()
+                    );
+                }
+            }
+            let owner = owner.unwrap_or_else(|| {
+                let found = Owners::load(&root).of(&test, None);
+                if found.is_empty() {
+                    policy.owner.clone()
+                } else {
+                    found.join(" ")
+                }
+            });
+            let expires = match (expires, days) {
+                (Some(d), _) => d,
+                (None, days) => {
+                    let days = days.unwrap_or(policy.expiry_days);
+                    today
+                        .checked_add(jiff::Span::new().days(i64::from(days)))
+                        .context("expiry date out of range")?
+                }
+            };
+            if expires < today {
+                bail!("--expires {expires} is before today ({today})");
+            }
+            q.add(
+                Entry {
+                    id: test.clone(),
+                    reason,
+                    owner: owner.clone(),
+                    added: today,
+                    expires,
+                    issue,
+                },
+                replace,
+            )?;
+            q.save(file)?;
+            writeln!(
+                out,
+                "Quarantined {test} (owner {owner}, expires {expires}) in {}",
+                file.display()
+            )?;
+        }
+        QuarantineCmd::Remove { test } => {
+            let mut q = load_file(file)?;
+            q.remove(&test)?;
+            q.save(file)?;
+            writeln!(out, "Released {test} from {}", file.display())?;
+        }
+        QuarantineCmd::List { json } => {
+            let q = load_file(file)?;
+            if json {
+                let list: Vec<_> = q
+                    .entries()
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "id": e.id, "reason": e.reason, "owner": e.owner,
+                            "added": e.added.to_string(), "expires": e.expires.to_string(),
+                            "expired": e.is_expired(today), "issue": e.issue,
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut out, &list)?;
+                writeln!(out)?;
+            } else if q.is_empty() {
+                writeln!(out, "No tests are quarantined ({}).", file.display())?;
+            } else {
+                crate::output::quarantine_table(&mut out, q.entries(), today)?;
+                let s = q.summary(today);
+                writeln!(
+                    out,
+                    "{} quarantined, {} past expiry ({}).",
+                    s.total,
+                    s.expired.len(),
+                    file.display()
+                )?;
+            }
+        }
+        QuarantineCmd::Sync { dry_run, json } => {
+            let policy = load_policy(&root)?;
+            let mut q = load_file(file)?;
+            let observations = match observations(db) {
+                Ok(o) => o,
+                Err(e) => {
+                    // Fail open: without evidence only expiry can be checked.
+                    eprintln!(
+                        "flakehound: warning: {e:#}; no evidence to sync from, checking expiry only"
+                    );
+                    Vec::new()
+                }
+            };
+            let mut plan =
+                flakehound_quarantine::plan_sync(&policy, q.entries(), &observations, today);
+            let owners = Owners::load(&root);
+            for e in &mut plan.add {
+                let found = owners.of(&e.id, None);
+                if !found.is_empty() {
+                    e.owner = found.join(" ");
+                }
+            }
+            if !dry_run {
+                for e in &plan.add {
+                    q.add(e.clone(), false)?;
+                }
+                for r in &plan.release {
+                    q.remove(&r.id)?;
+                }
+                if !plan.add.is_empty() || !plan.release.is_empty() {
+                    q.save(file)?;
+                }
+            }
+            if json {
+                let v = serde_json::json!({
+                    "dry_run": dry_run,
+                    "added": plan.add.iter().map(|e| serde_json::json!({
+                        "id": e.id, "reason": e.reason, "owner": e.owner,
+                        "expires": e.expires.to_string()})).collect::<Vec<_>>(),
+                    "released": plan.release.iter().map(|r| serde_json::json!({
+                        "id": r.id, "reason": r.reason})).collect::<Vec<_>>(),
+                    "expired": plan.expired,
+                });
+                serde_json::to_writer_pretty(&mut out, &v)?;
+                writeln!(out)?;
+            } else {
+                let verb = if dry_run { "would " } else { "" };
+                for e in &plan.add {
+                    writeln!(
+                        out,
+                        "+ {verb}quarantine {} ({}; owner {}, expires {})",
+                        e.id, e.reason, e.owner, e.expires
+                    )?;
+                }
+                for r in &plan.release {
+                    writeln!(out, "- {verb}release {} ({})", r.id, r.reason)?;
+                }
+                for id in &plan.expired {
+                    writeln!(out, "! past expiry: {id} (still protects; renew or fix it)")?;
+                }
+                writeln!(
+                    out,
+                    "{} added, {} released, {} past expiry{}.",
+                    plan.add.len(),
+                    plan.release.len(),
+                    plan.expired.len(),
+                    if dry_run { " (dry run)" } else { "" }
+                )?;
+            }
+        }
+        QuarantineCmd::Export { format } => {
+            let q = load_file(file)?;
+            let text = flakehound_quarantine::export(q.entries(), format);
+            if !text.is_empty() {
+                writeln!(out, "{text}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the store knows `test`; `None` without a readable store.
+fn known_test(db: &Path, test: &str) -> Option<bool> {
+    if !db.exists() {
+        return None;
+    }
+    let mut store = flakehound_store::open(db).ok()?;
+    let stats = store.test_stats().ok()?;
+    Some(stats.iter().any(|s| s.id == test))
+}
+
+/// What `sync` learns from the store: verdicts joined with pass streaks.
+fn observations(db: &Path) -> Result<Vec<Observation>> {
+    if !db.exists() {
+        bail!("no store at {}", db.display());
+    }
+    let mut store = flakehound_store::open(db)?;
+    let report = flakehound_analysis::report_from_store(store.as_mut(), true)?;
+    let ev = store.evidence()?;
+    let streaks: std::collections::HashMap<String, flakehound_analysis::Streak> =
+        flakehound_analysis::streaks(&ev)
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+    Ok(report
+        .entries
+        .iter()
+        .map(|e| {
+            let s = streaks.get(&e.ranked.id);
+            Observation {
+                id: e.ranked.id.clone(),
+                verdict: e.verdict.as_str().to_string(),
+                confidence: e.confidence,
+                strikes: s.map_or(0, |s| s.retry_passes),
+                consecutive_passes: s.map_or(0, |s| s.consecutive_passes),
+                last_failure: s
+                    .and_then(|s| s.last_failure.as_deref())
+                    .and_then(|t| t.get(..10))
+                    .and_then(|d| d.parse().ok()),
+            }
+        })
+        .collect())
+}
+
+pub fn cmd_note(
+    db: &Path,
+    test: String,
+    category: Option<String>,
+    text: String,
+    link: Option<String>,
+) -> Result<ExitCode> {
+    if text.trim().is_empty() {
+        bail!("--text is empty");
+    }
+    if let Some(c) = &category {
+        if flakehound_model::Category::parse(c).is_none() {
+            let names: Vec<_> = flakehound_model::Category::ALL
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            bail!("unknown category {c:?}; known: {}", names.join(", "));
+        }
+    }
+    let mut store = flakehound_store::open(db)?;
+    let author = git_user().or_else(|| std::env::var("USER").ok());
+    let id = store.add_note(&flakehound_store::Note {
+        test: test.clone(),
+        kind: "note".into(),
+        category,
+        text,
+        link,
+        author,
+        ..Default::default()
+    })?;
+    println!("Note #{id} added to {test}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn cmd_notes(
+    db: &Path,
+    test: Option<String>,
+    remove: Option<i64>,
+    json: bool,
+) -> Result<ExitCode> {
+    if !db.exists() {
+        bail!("no store at {}", db.display());
+    }
+    let mut store = flakehound_store::open(db)?;
+    if let Some(id) = remove {
+        if !store.remove_note(id)? {
+            bail!("no note #{id}");
+        }
+        println!("Note #{id} removed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let notes = store.notes(test.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &notes)?;
+        writeln!(out)?;
+    } else if notes.is_empty() {
+        writeln!(out, "No notes.")?;
+    } else {
+        for n in &notes {
+            writeln!(out, "#{} {}: {}", n.id, n.test, crate::output::note_line(n))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn git_user() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .output()
+        .ok()?;
+    let name = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !name.is_empty()).then_some(name)
+}

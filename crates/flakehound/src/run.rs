@@ -1,0 +1,231 @@
+//! `flakehound run -- <test command>`: flags in, the wrapper crate does the work, outputs out.
+
+use anyhow::Result;
+use flakehound_model::{RunStatus, WrappedRun};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::{MetaArgs, knowledge};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Extra invocations for the tests that failed (only those are re-run).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    retries: u32,
+    /// A test that fails and then passes on retry fails the build too.
+    #[arg(long)]
+    fail_on_flaky: bool,
+    /// Write a merged JUnit report (flaky tests carry `flakyFailure` elements).
+    #[arg(long, value_name = "PATH")]
+    junit_out: Option<PathBuf>,
+    /// Write the whole result as JSON.
+    #[arg(long, value_name = "PATH")]
+    json_out: Option<PathBuf>,
+    /// The test runner, when it cannot be told from the command: pytest, cargo-test, nextest,
+    /// go, jest, vitest, generic.
+    #[arg(long, value_parser = parse_runner, value_name = "RUNNER")]
+    test_runner: Option<flakehound_runner::RunnerKind>,
+    /// Report file or directory the command writes (generic mode: any runner, whole-command
+    /// retries).
+    #[arg(long, value_name = "PATH")]
+    report: Option<PathBuf>,
+    /// Do not record the attempts in the store.
+    #[arg(long)]
+    no_record: bool,
+    /// Quarantine file. Default: .flakehound/quarantine.toml at the repository root.
+    #[arg(long, env = "FLAKEHOUND_QUARANTINE", value_name = "PATH")]
+    quarantine: Option<PathBuf>,
+    #[command(flatten)]
+    meta: Box<MetaArgs>,
+    /// The test command.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+fn parse_runner(s: &str) -> Result<flakehound_runner::RunnerKind, String> {
+    flakehound_runner::RunnerKind::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = flakehound_runner::RunnerKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        format!("unknown runner {s:?}; known: {}", names.join(", "))
+    })
+}
+
+/// Never returns an error for problems of flakehound's own once the command has run: they
+/// become warnings and the runner's status stands.
+pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCode> {
+    let mut warnings: Vec<String> = Vec::new();
+    let today = knowledge::today().unwrap_or_else(|e| {
+        warnings.push(format!("{e:#}"));
+        jiff::Zoned::now().date()
+    });
+    let root = knowledge::repo_root().unwrap_or_else(|_| PathBuf::from("."));
+    let quarantine = match knowledge::quarantine_path(args.quarantine.clone()) {
+        Ok(path) => match flakehound_quarantine::QuarantineFile::load(&path) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                warnings.push(format!(
+                    "quarantine ignored: {e} (failures of quarantined tests count)"
+                ));
+                None
+            }
+        },
+        Err(e) => {
+            warnings.push(format!("{e:#}"));
+            None
+        }
+    };
+    let scratch = tempfile::Builder::new().prefix("flakehound-run-").tempdir();
+    let scratch = match scratch {
+        Ok(d) => d,
+        Err(e) => {
+            warnings.push(format!("cannot create a scratch directory: {e}"));
+            return Ok(exit(unchanged(&args.command, &warnings)));
+        }
+    };
+    let adapter =
+        match flakehound_runner::detect(&args.command, args.test_runner, args.report.as_deref()) {
+            Ok(a) => a,
+            Err(e) => {
+                warnings.push(format!(
+                    "{e}; running the command unchanged, without retries"
+                ));
+                return Ok(exit(unchanged(&args.command, &warnings)));
+            }
+        };
+    let opts = flakehound_wrapper::Options {
+        retries: args.retries,
+        fail_on_flaky: args.fail_on_flaky,
+        quarantine: quarantine.as_ref(),
+        today,
+        scratch: scratch.path().to_path_buf(),
+        argv: &args.command,
+    };
+    let mut stdout = std::io::stdout();
+    let wrapped = flakehound_wrapper::wrap(adapter.as_ref(), &opts, &mut stdout);
+    let mut run = wrapped.run;
+    run.warnings.splice(0..0, warnings);
+
+    // Owners of the tests worth a look (blame is a process per test: not for passes).
+    let owners = knowledge::Owners::load(&root);
+    for t in &mut run.tests {
+        if matches!(
+            t.status,
+            RunStatus::Failed | RunStatus::Flaky | RunStatus::Quarantined
+        ) {
+            let o = owners.of(&t.case.id, t.case.file.as_deref());
+            if !o.is_empty() {
+                t.owner = Some(o.join(" "));
+            }
+        }
+    }
+
+    if !args.no_record && !wrapped.invocations.is_empty() {
+        if let Err(e) = record(&args, db, &wrapped.invocations) {
+            run.warnings.push(format!(
+                "attempts not recorded: {e:#} (the build status is unaffected)"
+            ));
+        }
+    }
+    publish(&args, &run, color);
+    Ok(exit(run.exit))
+}
+
+fn record(
+    args: &RunArgs,
+    db: Option<PathBuf>,
+    invocations: &[flakehound_wrapper::Invocation],
+) -> Result<()> {
+    let db = crate::db_path(db)?;
+    if let Some(dir) = db.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let meta = crate::run_meta_ref(&args.meta)?;
+    let key = flakehound_wrapper::run_key(&meta);
+    let mut store = flakehound_store::open(&db)?;
+    flakehound_wrapper::record(store.as_mut(), invocations, &meta, &key)?;
+    Ok(())
+}
+
+/// Terminal summary, CI annotations, step summary, files. Failures here are printed, never fatal.
+fn publish(args: &RunArgs, run: &WrappedRun, color: bool) {
+    let mut out = std::io::stdout().lock();
+    let mut problems: Vec<String> = Vec::new();
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        for line in flakehound_publish::annotations::github(run, 50) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let md = flakehound_publish::markdown::step_summary(run, 1024 * 1024 - 4096);
+        if let Err(e) = append(Path::new(&path), &md) {
+            problems.push(format!("cannot write $GITHUB_STEP_SUMMARY: {e}"));
+        }
+    }
+    if let Some(path) = &args.junit_out {
+        let res = std::fs::File::create(path).and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            flakehound_publish::junit::write_merged(run, &mut w)?;
+            w.flush()
+        });
+        if let Err(e) = res {
+            problems.push(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = &args.json_out {
+        let res = serde_json::to_vec_pretty(run)
+            .map_err(std::io::Error::from)
+            .and_then(|b| std::fs::write(path, b));
+        if let Err(e) = res {
+            problems.push(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    let mut run = run.clone();
+    run.warnings.extend(problems);
+    let _ = writeln!(out);
+    let _ = write!(
+        out,
+        "{}",
+        flakehound_publish::text::terminal_summary(&run, color)
+    );
+    let _ = out.flush();
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// Runs the command unchanged (flakehound could not wrap it) and returns its status.
+fn unchanged(argv: &[String], warnings: &[String]) -> i32 {
+    for w in warnings {
+        eprintln!("flakehound: warning: {w}");
+    }
+    let Some((program, rest)) = argv.split_first() else {
+        return 2;
+    };
+    match std::process::Command::new(program).args(rest).status() {
+        Ok(s) => s.code().unwrap_or_else(|| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                s.signal().map_or(1, |sig| 128 + sig)
+            }
+            #[cfg(not(unix))]
+            1
+        }),
+        Err(e) => {
+            eprintln!("flakehound: error: cannot run `{program}`: {e}");
+            127
+        }
+    }
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
