@@ -131,6 +131,9 @@ pub fn terminal_summary(run: &WrappedRun, color: bool) -> String {
             if c.attempts.len() > 1 {
                 l.push_str(&p.paint(Paint::Dim, &format!(" ({} attempts)", c.attempts.len())));
             }
+            if let Some(o) = &t.owner {
+                l.push_str(&p.paint(Paint::Dim, &format!(" [owner {}]", one_line(o, 80))));
+            }
             l
         })
         .collect();
@@ -154,6 +157,9 @@ pub fn terminal_summary(run: &WrappedRun, color: bool) -> String {
             }
             if let Some(m) = first_failure_message(c) {
                 l.push_str(&format!("; first failure: {}", one_line(&m, MESSAGE_CHARS)));
+            }
+            if let Some(o) = &t.owner {
+                l.push_str(&p.paint(Paint::Dim, &format!(" [owner {}]", one_line(o, 80))));
             }
             l
         })

@@ -330,11 +330,22 @@ fn observations(db: &Path) -> Result<Vec<Observation>> {
         .iter()
         .map(|e| {
             let s = streaks.get(&e.ranked.id);
+            // A real bug must keep failing the build: strikes (passes on retry) of a test whose
+            // verdict is broken or regression do not count towards auto-quarantine.
+            let real_bug = matches!(
+                e.verdict,
+                flakehound_analysis::verdict::Verdict::Broken
+                    | flakehound_analysis::verdict::Verdict::Regression
+            );
             Observation {
                 id: e.ranked.id.clone(),
                 verdict: e.verdict.as_str().to_string(),
                 confidence: e.confidence,
-                strikes: s.map_or(0, |s| s.retry_passes),
+                strikes: if real_bug {
+                    0
+                } else {
+                    s.map_or(0, |s| s.retry_passes)
+                },
                 consecutive_passes: s.map_or(0, |s| s.consecutive_passes),
                 last_failure: s
                     .and_then(|s| s.last_failure.as_deref())

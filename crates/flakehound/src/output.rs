@@ -244,16 +244,12 @@ pub fn report_table(
         table.add_row(row);
     }
     writeln!(out, "{table}")?;
-    let noted: Vec<(usize, &ReportEntry)> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !e.notes.is_empty())
-        .collect();
+    let noted: Vec<&ReportEntry> = entries.iter().filter(|e| !e.notes.is_empty()).collect();
     if !noted.is_empty() {
         writeln!(out, "Notes:")?;
-        for (i, e) in noted {
+        for e in noted {
             for n in &e.notes {
-                writeln!(out, "  #{} {}: {}", i + 1, e.ranked.id, note_line(n))?;
+                writeln!(out, "  {}: {}", e.ranked.id, note_line(n))?;
             }
         }
     }
