@@ -13,6 +13,7 @@ pub mod xml;
 mod ctrf;
 mod dart;
 mod gojson;
+mod jest;
 mod junit;
 mod libtest;
 mod mocha;
@@ -68,6 +69,7 @@ pub fn detect(head: &[u8]) -> std::result::Result<(Shape, Option<Format>), Strin
         (Format::Ctrf, ctrf::sniff),
         (Format::RspecJson, rspec::sniff),
         (Format::MochaJson, mocha::sniff),
+        (Format::JestJson, jest::sniff),
     ] {
         if sniff(&text) {
             return Ok((Shape::Json, Some(format)));
@@ -79,7 +81,7 @@ pub fn detect(head: &[u8]) -> std::result::Result<(Shape, Option<Format>), Strin
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         return Err(
             "JSON, but not a known test-report format (expected CTRF, go test -json, Mocha, \
-                    Dart, RSpec or libtest JSON)"
+                    jest, Dart, RSpec or libtest JSON)"
                 .into(),
         );
     }
@@ -164,6 +166,7 @@ fn parse_text<R: BufRead>(input: R, format: Format, sink: &mut Sink<'_>) -> Resu
         Format::RspecJson => rspec::parse(input, sink)?,
         Format::Tap => tap::parse(input, sink)?,
         Format::LibtestJson => libtest::parse(input, sink)?,
+        Format::JestJson => jest::parse(input, sink)?,
         xml_format => parse_xml(input, Some(xml_format), sink)?,
     };
     info.format.get_or_insert(format);

@@ -351,6 +351,15 @@ const INLINE_LIBTEST: &str = r#"{ "type": "suite", "event": "started", "test_cou
 { "type": "suite", "event": "failed", "passed": 1, "failed": 1, "ignored": 1, "measured": 0, "filtered_out": 0, "exec_time": 0.005 }
 "#;
 
+const INLINE_JEST: &str = r#"{"numFailedTests":1,"numPassedTests":1,"numTotalTests":3,"startTime":1700000000000,
+ "testResults":[{"name":"/w/a.test.js","status":"failed","startTime":1700000000100,"endTime":1700000000200,"message":"",
+  "assertionResults":[
+   {"ancestorTitles":["A","b (c)|[d]"],"title":"works é","fullName":"A b (c)|[d] works é","status":"passed","duration":3,"invocations":2,"retryReasons":[],"failureMessages":[],"location":{"line":4,"column":3}},
+   {"ancestorTitles":[],"title":"fails","fullName":"fails","status":"failed","duration":1,"invocations":1,"failureMessages":["\u001b[31mError: expect(received).toBe(expected)\u001b[39m\n\nExpected: 3\n    at Object.toBe (/w/a.test.js:10:21)"]},
+   {"ancestorTitles":["A"],"title":"todo","fullName":"A todo","status":"todo","duration":null,"failureMessages":[]}]},
+  {"name":"/w/broken.test.js","status":"failed","assertionResults":[],"message":"  ● Test suite failed to run\n\n    Cannot find module 'x'\n"}]}
+"#;
+
 /// One inline seed per format, plus a few encoding variants of JUnit.
 fn inline_seeds() -> Vec<Seed> {
     let mut seeds: Vec<Seed> = [
@@ -366,6 +375,7 @@ fn inline_seeds() -> Vec<Seed> {
         (Format::RspecJson, INLINE_RSPEC),
         (Format::Tap, INLINE_TAP),
         (Format::LibtestJson, INLINE_LIBTEST),
+        (Format::JestJson, INLINE_JEST),
     ]
     .into_iter()
     .map(|(format, text)| Seed {

@@ -187,10 +187,11 @@ pub enum Format {
     RspecJson,
     Tap,
     LibtestJson,
+    JestJson,
 }
 
 impl Format {
-    pub const ALL: [Format; 12] = [
+    pub const ALL: [Format; 13] = [
         Format::Junit,
         Format::Nunit2,
         Format::Nunit3,
@@ -203,6 +204,7 @@ impl Format {
         Format::RspecJson,
         Format::Tap,
         Format::LibtestJson,
+        Format::JestJson,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -219,6 +221,7 @@ impl Format {
             Format::RspecJson => "rspec-json",
             Format::Tap => "tap",
             Format::LibtestJson => "libtest-json",
+            Format::JestJson => "jest-json",
         }
     }
 
@@ -233,6 +236,7 @@ impl Format {
             "dart" => "dart-json",
             "rspec" => "rspec-json",
             "libtest" | "nextest" | "nextest-json" | "cargo-json" => "libtest-json",
+            "jest" | "vitest-json" => "jest-json",
             other => other,
         };
         Format::ALL.into_iter().find(|f| f.as_str() == alias)
