@@ -10,7 +10,7 @@ use crate::file::Entry;
 ///   JUnit classname is the binary id, e.g. `my-crate` or `my-crate::integration`), and the split
 ///   between binary id and test name is ambiguous, so each id becomes `test(=ID)` (for ids without
 ///   a binary id, as from plain `cargo test`) plus `(binary_id(=PREFIX) & test(=REST))` for every
-///   `::` split. Exact-match matchers only; `\`, `(`, `)` and `,` are backslash-escaped.
+///   `::` split. Exact-match matchers only; `\`, `)` and `,` are backslash-escaped (nextest rejects an escaped `(`).
 /// - `Go`: one `go test -skip 'REGEX' PACKAGE` line per package (id `package::TestX/sub`; ids
 ///   without a package go to `./...`). Each test becomes `^TestX$/^sub$` (go matches `-skip`
 ///   per `/`-separated level, alternatives split on top-level `|`), RE2-escaped. Needs Go 1.20+.
@@ -112,7 +112,7 @@ pub fn export(entries: &[Entry], runner: Runner) -> String {
 }
 
 fn nextest_term(id: &str) -> String {
-    let esc = |s: &str| regex_escape(s, r"\(),");
+    let esc = |s: &str| regex_escape(s, r"\),");
     let mut alts = vec![format!("test(={})", esc(id))];
     for (i, _) in id.match_indices("::") {
         let (binary, test) = (&id[..i], &id[i + 2..]);
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(
             export(&e, Runner::Nextest),
             "-E 'not (test(=my-crate::tests::a) | (binary_id(=my-crate) & test(=tests::a)) \
-             | (binary_id(=my-crate::tests) & test(=a)) | test(=odd\\(name\\,x\\)))'"
+             | (binary_id(=my-crate::tests) & test(=a)) | test(=odd(name\\,x\\)))'"
         );
     }
 

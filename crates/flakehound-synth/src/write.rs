@@ -162,7 +162,8 @@ fn suite(path: &Path, cases: &[TestCase], start: i64, host: &str) -> io::Result<
             s.push('"');
         }
         if let Some(line) = c.line {
-            s.push_str(&format!(" line=\"{line}\""));
+            // Written as pytest does: its item locations are 0-based (the parser adds 1).
+            s.push_str(&format!(" line=\"{}\"", line.saturating_sub(1)));
         }
         let element = match c.outcome {
             Outcome::Passed => None,
