@@ -30,6 +30,7 @@ mod go;
 mod jest;
 mod nextest;
 mod pytest;
+mod pytest_narrow;
 mod vitest;
 
 /// Errors of an adapter. None of them is the runner's fault: the caller falls back to the

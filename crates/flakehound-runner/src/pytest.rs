@@ -11,6 +11,8 @@
 //!   docstring), written to `<scratch>/pyplugin`, put on `PYTHONPATH` and loaded with
 //!   `-p flakehound_pytest`, only when a request needs it.
 //! - listing: `--collect-only --verbosity=-1`, which prints one node id a line.
+//! - a selection also replaces the user's positional paths by the node ids when that is safe,
+//!   so pytest collects only the selected files (see `pytest_narrow`).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -122,6 +124,18 @@ impl Adapter for Pytest {
             if let Some(selection) = &req.selection {
                 let path = scratch.join(format!("pytest-select-{}.txt", req.invocation));
                 write_selection(&path, selection)?;
+                let cwd = match &cmd.cwd {
+                    Some(d) => d.clone(),
+                    None => std::env::current_dir().map_err(|e| Error::Io {
+                        context: "cannot determine the current directory".into(),
+                        source: e,
+                    })?,
+                };
+                if let Some(args) =
+                    crate::pytest_narrow::narrowed(&cmd.program, &cmd.args, selection, &cwd)
+                {
+                    cmd.args = args;
+                }
                 env.push((SELECT_VAR.into(), utf8(&path)?.to_string()));
                 unset.retain(|v| *v != SELECT_VAR);
             }

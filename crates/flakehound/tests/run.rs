@@ -154,7 +154,14 @@ fn pytest_flaky_test_passes_on_retry_and_is_recorded_as_flaky() {
     );
     assert_eq!(run["invocations"], 2, "only one retry was needed");
     assert!(text.contains("1 flaky"), "{text}");
-    // Only the failed test was re-run: the retry's report holds one record.
+    // Only the failed test was re-run, and pytest collected only it (its node id replaced the
+    // `tests` path on the command line, so nothing had to be deselected).
+    let retry = text
+        .split("flakehound: retry 1/2")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(retry.contains("1 passed in"), "{retry}");
+    assert!(!retry.contains("deselected"), "{retry}");
     let merged = std::fs::read_to_string(p.path().join("merged.xml")).unwrap();
     assert!(merged.contains("<flakyFailure"), "{merged}");
     // Recorded: one run, the flaky test failed then passed within it.
