@@ -154,7 +154,17 @@ fn publish(args: &RunArgs, run: &WrappedRun, color: bool) {
     let mut out = std::io::stdout().lock();
     let mut problems: Vec<String> = Vec::new();
     if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        // GitHub resolves annotation files against the workspace: absolute paths (jest and
+        // node stack frames) are made relative to it.
+        let workspace = std::env::var("GITHUB_WORKSPACE")
+            .ok()
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("file={}/", w.trim_end_matches('/')));
         for line in flakehound_publish::annotations::github(run, 50) {
+            let line = match &workspace {
+                Some(prefix) => line.replacen(prefix.as_str(), "file=", 1),
+                None => line,
+            };
             let _ = writeln!(out, "{line}");
         }
     }

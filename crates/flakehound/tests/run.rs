@@ -245,6 +245,29 @@ fn pytest_quarantined_failure_passes_with_a_reminder() {
 }
 
 #[test]
+fn expired_quarantine_still_protects_and_every_run_says_so() {
+    let Some(py) = python() else { return };
+    let p = Project::new("wrap-py");
+    p.quarantine(&["tests/test_app.py::test_quarantined"]);
+    let out = p
+        .flakehound()
+        .env("FLAKEHOUND_TODAY", "2026-12-15")
+        .arg("run")
+        .args(pytest_args(&py))
+        .env("FH_QBUG", "1")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("[EXPIRED]"), "{text}");
+    assert!(
+        text.contains("1 past expiry") && text.contains("tests/test_app.py::test_quarantined"),
+        "{text}"
+    );
+    assert_eq!(p.json()["quarantine_expired"][0], "tests/test_app.py::test_quarantined");
+}
+
+#[test]
 fn broken_store_leaves_the_runner_status_unchanged() {
     let Some(py) = python() else { return };
     for (env, expected) in [("FH_BUG", 1), ("FH_NOTHING", 0)] {
