@@ -125,6 +125,61 @@ pub fn execute(adapter: &dyn Adapter, plan: &Plan, out: &mut dyn Write) -> Resul
     }
 }
 
+/// Runs `plan.cmd` without showing anything: for background executions (hunting), where many
+/// run at once. Stdin is closed. Stdout goes to the capture file when it is the report (with
+/// stderr too when `merge_stderr`), otherwise to `log`; stderr goes to `log`.
+pub fn execute_logged(plan: &Plan, log: &std::path::Path) -> Result<Execution> {
+    let cmd = &plan.cmd;
+    let mut command = Command::new(&cmd.program);
+    command.args(&cmd.args);
+    for key in &cmd.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &cmd.env {
+        command.env(key, value);
+    }
+    if let Some(cwd) = &cmd.cwd {
+        command.current_dir(cwd);
+    }
+    let open = |path: &std::path::Path| {
+        File::create(path).map_err(|source| Error::Io {
+            context: format!("cannot write {}", path.display()),
+            source,
+        })
+    };
+    let log_file = open(log)?;
+    let clone = |f: &File| {
+        f.try_clone().map_err(|source| Error::Io {
+            context: "cannot duplicate a file handle".into(),
+            source,
+        })
+    };
+    match &plan.report {
+        ReportSource::Files { .. } => {
+            command.stdout(clone(&log_file)?).stderr(log_file);
+        }
+        ReportSource::Stdout {
+            capture,
+            merge_stderr,
+        } => {
+            let out = open(capture)?;
+            if *merge_stderr {
+                command.stdout(clone(&out)?).stderr(out);
+            } else {
+                command.stdout(out).stderr(log_file);
+            }
+        }
+    }
+    command.stdin(Stdio::null());
+    let start = Instant::now();
+    let mut child = command.spawn().map_err(|source| Error::Io {
+        context: format!("cannot run `{}`", cmd.program),
+        source,
+    })?;
+    let status = wait(&mut child, &cmd.program)?;
+    Ok(execution(status, start.elapsed()))
+}
+
 fn wait(child: &mut Child, program: &str) -> Result<ExitStatus> {
     child.wait().map_err(|source| Error::Io {
         context: format!("cannot wait for `{program}`"),

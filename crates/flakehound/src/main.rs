@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod hunt;
 mod knowledge;
 mod output;
 mod run;
@@ -112,6 +113,8 @@ enum Command {
     /// Run a test command: retry only failed tests, record every attempt, fail the build only
     /// for real, non-quarantined failures.
     Run(Box<run::RunArgs>),
+    /// Re-run a suite in many orders and fresh processes to find its flaky tests fast.
+    Hunt(Box<hunt::HuntArgs>),
     /// Manage .flakehound/quarantine.toml: tests that run but do not fail the build.
     Quarantine {
         /// Quarantine file. Default: .flakehound/quarantine.toml at the repository root.
@@ -245,6 +248,7 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Command::Incidents { json } => cmd_incidents(&db_path(cli.db)?, json),
         Command::Clusters { json } => cmd_clusters(&db_path(cli.db)?, json),
         Command::Run(args) => run::cmd_run(*args, cli.db, color),
+        Command::Hunt(args) => hunt::cmd_hunt(*args, cli.db, color),
         Command::Quarantine { file, cmd } => {
             knowledge::cmd_quarantine(cmd, &knowledge::quarantine_path(file)?, &db_path(cli.db)?)
         }

@@ -43,7 +43,7 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
-fn parse_runner(s: &str) -> Result<flakehound_runner::RunnerKind, String> {
+pub(crate) fn parse_runner(s: &str) -> Result<flakehound_runner::RunnerKind, String> {
     flakehound_runner::RunnerKind::from_name(s).ok_or_else(|| {
         let names: Vec<_> = flakehound_runner::RunnerKind::ALL
             .iter()

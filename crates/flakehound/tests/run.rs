@@ -264,7 +264,10 @@ fn expired_quarantine_still_protects_and_every_run_says_so() {
         text.contains("1 past expiry") && text.contains("tests/test_app.py::test_quarantined"),
         "{text}"
     );
-    assert_eq!(p.json()["quarantine_expired"][0], "tests/test_app.py::test_quarantined");
+    assert_eq!(
+        p.json()["quarantine_expired"][0],
+        "tests/test_app.py::test_quarantined"
+    );
 }
 
 #[test]

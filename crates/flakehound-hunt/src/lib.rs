@@ -1,0 +1,519 @@
+//! `flakehound hunt`: re-run a suite many times, in fresh processes and several orders, to find
+//! its flaky tests fast, and say what each one is with honest statistics.
+//!
+//! - Tests are listed through the runner adapter, then filtered (`TEST-FILTER`: substrings of
+//!   ids) and sharded (`--shard K/N`: a stable hash of the id, so N jobs split the suite the same
+//!   way every time and together cover it once).
+//! - Workers run executions in parallel, each a fresh process with its own `PYTHONHASHSEED`
+//!   (pytest; recorded), following the [`schedule`] (follow-up questions before new rounds).
+//! - Each execution is stored as evidence (source `hunt`, one run per execution, with the
+//!   context, order, seed and hash seed as report properties), so `report`, `classify` and
+//!   `explain` use it.
+//! - The budget is a wall-clock time and/or a number of rounds; stopping (Ctrl-C) hands out no
+//!   new executions and discards the ones interrupted, keeping everything finished before.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use flakehound_model::{ReportInfo, RunMeta, TestCase};
+use flakehound_runner::{Adapter, Request, RunnerKind, TestRef, exec};
+
+pub mod classify;
+pub mod schedule;
+
+pub use classify::{Class, Finding};
+pub use schedule::{Context, Job};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Runner(#[from] flakehound_runner::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How long to hunt: whichever limit comes first (at least one must be set).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Budget {
+    pub time: Option<Duration>,
+    /// Rounds of the whole selection (follow-up questions are extra).
+    pub runs: Option<u32>,
+}
+
+/// `--shard K/N` (1-based K).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let err = || format!("--shard {s:?}: expected K/N with 1 <= K <= N, e.g. 2/4");
+        let (k, n) = s.split_once('/').ok_or_else(err)?;
+        let (index, count): (u32, u32) = (
+            k.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
+        if index == 0 || count == 0 || index > count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether a test belongs to this shard: a stable hash of its id, so every job of a CI
+    /// matrix computes the same split without talking to the others.
+    pub fn contains(&self, id: &str) -> bool {
+        let h = blake3::hash(id.as_bytes());
+        let v = u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"));
+        v % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+pub struct Config {
+    pub budget: Budget,
+    pub workers: usize,
+    pub seed: u64,
+    /// Substrings of test ids; a test is hunted when it contains any (all tests when empty).
+    pub filters: Vec<String>,
+    pub shard: Option<Shard>,
+    /// Scratch directory (exists, writable).
+    pub scratch: PathBuf,
+    /// Names this hunt in the store (`hunt/<session>/<execution>`).
+    pub session: String,
+    /// CI/git metadata of the evidence.
+    pub meta: RunMeta,
+}
+
+/// Progress after each execution.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub executions: u32,
+    pub rounds: u32,
+    pub elapsed: Duration,
+    /// Tests that failed at least once so far.
+    pub failing_tests: usize,
+    pub last: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stop {
+    Budget,
+    Interrupted,
+}
+
+/// The result of a hunt.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Hunt {
+    pub session: String,
+    pub seed: u64,
+    pub runner: String,
+    pub tests: usize,
+    pub executions: u32,
+    pub rounds: u32,
+    pub seconds: f64,
+    pub workers: usize,
+    pub stopped: Stop,
+    /// Every hunted test, worst first (broken, order-dependent, non-idempotent, flaky, stable).
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<String>,
+}
+
+impl Hunt {
+    pub fn count(&self, class: Class) -> usize {
+        self.findings.iter().filter(|f| f.class == class).count()
+    }
+}
+
+/// Lists the tests through the adapter (a logged execution of its list command).
+pub fn list_tests(adapter: &dyn Adapter, scratch: &std::path::Path) -> Result<Vec<TestRef>> {
+    let plan = adapter.list(scratch).ok_or_else(|| {
+        Error::Usage(format!(
+            "the {} adapter cannot list tests, which hunting needs",
+            adapter.kind().name()
+        ))
+    })??;
+    let log = scratch.join("list.log");
+    let x = exec::execute_logged(&plan, &log)?;
+    let text = match &plan.report {
+        flakehound_runner::ReportSource::Stdout { capture, .. } => std::fs::read_to_string(capture),
+        flakehound_runner::ReportSource::Files { paths, .. } => {
+            std::fs::read_to_string(paths.first().cloned().unwrap_or_default())
+        }
+    }
+    .unwrap_or_default();
+    let tests = adapter.parse_list(&text).map_err(|e| {
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        Error::Usage(format!(
+            "cannot list the tests (`{}` exited {}): {e}\n{}",
+            plan.cmd.display(),
+            x.code,
+            tail.join("\n")
+        ))
+    })?;
+    Ok(tests)
+}
+
+/// Chooses the tests of a hunt from the listed ones.
+pub fn select(tests: Vec<TestRef>, filters: &[String], shard: Option<Shard>) -> Vec<TestRef> {
+    let mut seen = std::collections::HashSet::new();
+    tests
+        .into_iter()
+        .filter(|t| seen.insert(t.id.clone()))
+        .filter(|t| filters.is_empty() || filters.iter().any(|f| t.id.contains(f.as_str())))
+        .filter(|t| shard.is_none_or(|s| s.contains(&t.id)))
+        .collect()
+}
+
+struct Done {
+    job: Job,
+    results: Option<Vec<TestCase>>,
+    info: Option<ReportInfo>,
+    started: jiff::Timestamp,
+    seconds: f64,
+    problem: Option<String>,
+}
+
+/// Runs the hunt. `store`: where executions are recorded (errors become warnings).
+/// `stop`: set it (Ctrl-C) to stop early. `progress` is called after every execution.
+pub fn hunt(
+    adapter: &dyn Adapter,
+    cfg: &Config,
+    tests: Vec<TestRef>,
+    subset: bool,
+    mut store: Option<&mut (dyn flakehound_store::Store + 'static)>,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Hunt> {
+    if cfg.budget.time.is_none() && cfg.budget.runs.is_none() {
+        return Err(Error::Usage("a hunt needs --budget or --runs".into()));
+    }
+    if tests.is_empty() {
+        return Err(Error::Usage(
+            "no tests to hunt (check the filters and --shard)".into(),
+        ));
+    }
+    let caps = adapter.capabilities();
+    if subset && !caps.select {
+        return Err(Error::Usage(format!(
+            "the {} adapter cannot select tests, so it cannot hunt a filtered or sharded subset",
+            adapter.kind().name()
+        )));
+    }
+    let abilities = schedule::Abilities {
+        select: caps.select,
+        order: caps.order,
+        repeat: caps.repeat,
+    };
+    let hash_var = (adapter.kind() == RunnerKind::Pytest).then_some("PYTHONHASHSEED");
+    let n_tests = tests.len();
+    let scheduler = Mutex::new(schedule::Scheduler::new(
+        tests,
+        subset,
+        abilities,
+        cfg.seed,
+        cfg.budget.runs,
+    ));
+    let wake = Condvar::new();
+    let started = Instant::now();
+    let mut warnings: Vec<String> = Vec::new();
+    let mut executions = 0u32;
+    let mut interrupted = false;
+    let workers = cfg.workers.max(1);
+    let (tx, rx) = mpsc::channel::<Done>();
+
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (scheduler, wake) = (&scheduler, &wake);
+            scope.spawn(move || {
+                loop {
+                    let job = {
+                        let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+                        loop {
+                            match s.next_job() {
+                                schedule::Next::Run(job) => break Some(job),
+                                schedule::Next::Done => break None,
+                                schedule::Next::Wait => {
+                                    s = wake
+                                        .wait_timeout(s, Duration::from_millis(200))
+                                        .unwrap_or_else(|e| e.into_inner())
+                                        .0;
+                                }
+                            }
+                        }
+                    };
+                    let Some(job) = job else { break };
+                    let done = run_job(adapter, cfg, hash_var, job);
+                    if tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        loop {
+            let done = match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(d) => Some(d),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let over_time = cfg.budget.time.is_some_and(|t| started.elapsed() >= t);
+            if stop.load(Ordering::Relaxed) && !interrupted {
+                interrupted = true;
+                scheduler.lock().unwrap_or_else(|e| e.into_inner()).stop();
+                wake.notify_all();
+            } else if over_time {
+                scheduler.lock().unwrap_or_else(|e| e.into_inner()).stop();
+                wake.notify_all();
+            }
+            let Some(done) = done else { continue };
+            // An execution that ended after Ctrl-C was probably interrupted: not evidence.
+            let usable = !interrupted && done.results.is_some();
+            if let Some(p) = &done.problem {
+                if warnings.len() < 20 {
+                    warnings.push(format!("execution #{}: {p}", done.job.id));
+                }
+            }
+            if usable {
+                executions += 1;
+                if let (Some(store), Some(cases)) = (store.as_deref_mut(), &done.results) {
+                    if let Err(e) = record(store, cfg, &done, cases) {
+                        warnings.push(format!("execution #{} not recorded: {e}", done.job.id));
+                        // One store error is enough to say; stop trying.
+                        store_broken(&mut warnings);
+                    }
+                }
+            }
+            let snapshot = {
+                let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+                s.record(
+                    &done.job,
+                    if usable {
+                        done.results.as_deref()
+                    } else {
+                        None
+                    },
+                );
+                Progress {
+                    executions,
+                    rounds: s.rounds(),
+                    elapsed: started.elapsed(),
+                    failing_tests: s.obs.values().filter(|o| o.failures > 0).count(),
+                    last: done.job.context.label(),
+                }
+            };
+            wake.notify_all();
+            progress(&snapshot);
+        }
+    });
+    if warnings.iter().any(|w| w == STORE_BROKEN) {
+        warnings.retain(|w| w != STORE_BROKEN);
+    }
+    let s = scheduler.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut findings: Vec<Finding> = s
+        .obs
+        .iter()
+        .map(|(id, o)| classify::classify(id, o))
+        .collect();
+    findings.sort_by(|a, b| {
+        a.class
+            .cmp(&b.class)
+            .then(b.rate.total_cmp(&a.rate))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(Hunt {
+        session: cfg.session.clone(),
+        seed: cfg.seed,
+        runner: adapter.kind().name().to_string(),
+        tests: n_tests,
+        executions,
+        rounds: s.rounds(),
+        seconds: started.elapsed().as_secs_f64(),
+        workers,
+        stopped: if interrupted {
+            Stop::Interrupted
+        } else {
+            Stop::Budget
+        },
+        findings,
+        warnings,
+    })
+}
+
+const STORE_BROKEN: &str = "\u{0}store-broken";
+
+fn store_broken(warnings: &mut Vec<String>) {
+    if !warnings.iter().any(|w| w == STORE_BROKEN) {
+        warnings.push(STORE_BROKEN.into());
+    }
+}
+
+fn run_job(adapter: &dyn Adapter, cfg: &Config, hash_var: Option<&str>, job: Job) -> Done {
+    let started = jiff::Timestamp::now();
+    let t0 = Instant::now();
+    let dir = cfg.scratch.join(format!("exec-{:05}", job.id));
+    let fail = |job: Job, problem: String| Done {
+        job,
+        results: None,
+        info: None,
+        started,
+        seconds: t0.elapsed().as_secs_f64(),
+        problem: Some(problem),
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(job, format!("cannot create {}: {e}", dir.display()));
+    }
+    let mut env = Vec::new();
+    if let Some(var) = hash_var {
+        env.push((var.to_string(), job.hash_seed.to_string()));
+    }
+    let req = Request {
+        selection: job.selection.clone(),
+        order: job.order,
+        repeat: job.repeat,
+        env,
+        invocation: job.id,
+    };
+    let plan = match adapter.plan(&req, &dir) {
+        Ok(p) => p,
+        Err(e) => return fail(job, e.to_string()),
+    };
+    let x = match exec::execute_logged(&plan, &dir.join("output.log")) {
+        Ok(x) => x,
+        Err(e) => return fail(job, e.to_string()),
+    };
+    let read = adapter.read(&plan);
+    let seconds = t0.elapsed().as_secs_f64();
+    let done = match read {
+        Ok(r) => Done {
+            info: r.info.into_iter().next(),
+            results: Some(r.cases),
+            job,
+            started,
+            seconds,
+            problem: None,
+        },
+        Err(e) => fail(job, format!("{e} (exit {})", x.code)),
+    };
+    // Keep the output of executions that went wrong, for the user to read.
+    if done.problem.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    done
+}
+
+fn record(
+    store: &mut dyn flakehound_store::Store,
+    cfg: &Config,
+    done: &Done,
+    cases: &[TestCase],
+) -> flakehound_store::Result<()> {
+    let job = &done.job;
+    let key = flakehound_store::RunKey(format!("hunt/{}/{}", cfg.session, job.id));
+    let mut meta = cfg.meta.clone();
+    meta.provider = Some("flakehound-hunt".into());
+    meta.run_id = Some(cfg.session.clone());
+    meta.run_attempt = Some(job.id);
+    meta.job = Some(job.context.label());
+    meta.started_at = Some(done.started.to_string());
+    meta.duration = Some(done.seconds);
+    let mut info = done.info.clone().unwrap_or_default();
+    // The report's own timestamp would override the run's start: the hunt's clock is the truth.
+    info.timestamp = None;
+    let (order, seed) = match &job.context {
+        Context::Suite { order, seed } => (order.as_str().to_string(), *seed),
+        Context::Repeat { .. } => ("as written".into(), None),
+        Context::Alone { .. } => ("alone".into(), None),
+        Context::Replay { of, .. } => (format!("replay of #{of}"), None),
+    };
+    info.properties.extend([
+        ("flakehound.source".to_string(), "hunt".to_string()),
+        ("flakehound.session".to_string(), cfg.session.clone()),
+        ("flakehound.context".to_string(), job.context.label()),
+        ("flakehound.order".to_string(), order),
+        ("flakehound.hunt_seed".to_string(), cfg.seed.to_string()),
+        ("flakehound.repeat".to_string(), job.repeat.to_string()),
+    ]);
+    if let Some(s) = seed {
+        info.properties
+            .push(("flakehound.shuffle_seed".into(), s.to_string()));
+    }
+    info.properties
+        .push(("PYTHONHASHSEED".into(), job.hash_seed.to_string()));
+    let hash = blake3::hash(key.0.as_bytes()).to_hex().to_string();
+    if store.has_report(&hash)? {
+        return Ok(());
+    }
+    let path = format!("flakehound-hunt/{}/exec-{}", cfg.session, job.id);
+    let mut w = store.begin_report(&flakehound_store::NewReport {
+        hash: &hash,
+        path: Some(&path),
+        format: info.format,
+        run_key: &key,
+        run: &meta,
+        source: "hunt",
+    })?;
+    for c in cases {
+        w.add(c.clone())?;
+    }
+    w.commit(&info)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(id: &str) -> TestRef {
+        TestRef {
+            id: id.into(),
+            classname: None,
+            name: id.into(),
+            file: None,
+            suite: vec![],
+        }
+    }
+
+    #[test]
+    fn shards_split_the_suite_exactly_once() {
+        let tests: Vec<TestRef> = (0..500)
+            .map(|i| t(&format!("tests/t.py::test_{i}")))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut sizes = Vec::new();
+        for k in 1..=4 {
+            let shard: Shard = format!("{k}/4").parse().unwrap();
+            let part = select(tests.clone(), &[], Some(shard));
+            sizes.push(part.len());
+            for p in part {
+                assert!(seen.insert(p.id), "a test in two shards");
+            }
+        }
+        assert_eq!(seen.len(), 500);
+        assert!(sizes.iter().all(|&n| (90..=160).contains(&n)), "{sizes:?}");
+        for bad in ["0/4", "5/4", "x", "1/0", "2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_are_substrings_and_duplicates_go() {
+        let tests = vec![t("a::x"), t("b::y"), t("a::x"), t("c::xy")];
+        let got: Vec<String> = select(tests, &["x".into()], None)
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(got, ["a::x", "c::xy"]);
+    }
+}

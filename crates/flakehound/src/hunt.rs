@@ -1,0 +1,324 @@
+//! `flakehound hunt`: flags in, the hunt crate does the work, a table out.
+
+use anyhow::{Context, Result, bail};
+use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table, modifiers, presets};
+use flakehound_hunt::{Class, Hunt};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct HuntArgs {
+    /// Wall-clock budget: `90s`, `10m`, `1h30m` (default 5m when --runs is not given).
+    #[arg(long, value_parser = parse_duration, value_name = "TIME")]
+    budget: Option<Duration>,
+    /// Rounds of the whole suite (follow-up runs of failing tests come on top).
+    #[arg(long, value_name = "N")]
+    runs: Option<u32>,
+    /// Executions at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Seed of the shuffled orders and hash seeds; printed, so a hunt can be replayed.
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// Hunt only this part of the suite: `K/N` (a stable split for CI matrices).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<flakehound_hunt::Shard>,
+    /// The result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Do not record the executions in the store.
+    #[arg(long)]
+    no_record: bool,
+    /// The test runner, when it cannot be told from the command.
+    #[arg(long, value_parser = crate::run::parse_runner, value_name = "RUNNER")]
+    test_runner: Option<flakehound_runner::RunnerKind>,
+    /// Hunt only tests whose id contains one of these.
+    #[arg(value_name = "TEST-FILTER")]
+    filters: Vec<String>,
+    /// The test command.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// `90s`, `10m`, `1h30m`, `2h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("{s:?} is not a duration (use e.g. 90s, 10m, 1h30m)");
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| err())?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(err()),
+        };
+    }
+    if !num.is_empty() || total == 0 {
+        return Err(err());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCode> {
+    let mut budget = flakehound_hunt::Budget {
+        time: args.budget,
+        runs: args.runs,
+    };
+    if budget.time.is_none() && budget.runs.is_none() {
+        budget.time = Some(Duration::from_secs(300));
+    }
+    if args.runs == Some(0) {
+        bail!("--runs must be at least 1");
+    }
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let seed = args.seed.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        flakehound_hunt::schedule::derive(nanos, u64::from(std::process::id())) % 1_000_000
+    });
+    let adapter = flakehound_runner::detect(&args.command, args.test_runner, None)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("flakehound-hunt-")
+        .tempdir()
+        .context("cannot create a scratch directory")?;
+    let listed = flakehound_hunt::list_tests(adapter.as_ref(), scratch.path())?;
+    let total = listed.len();
+    let subset = !args.filters.is_empty() || args.shard.is_some();
+    let tests = flakehound_hunt::select(listed, &args.filters, args.shard);
+    let session = session_id(seed);
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    let cfg = flakehound_hunt::Config {
+        budget,
+        workers,
+        seed,
+        filters: args.filters.clone(),
+        shard: args.shard,
+        scratch: scratch.path().to_path_buf(),
+        session: session.clone(),
+        meta: flakehound_ci::detect(&cwd),
+    };
+
+    let mut warnings = Vec::new();
+    let mut store = if args.no_record {
+        None
+    } else {
+        match crate::db_path(db).and_then(|p| {
+            if let Some(dir) = p.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            Ok(flakehound_store::open(&p)?)
+        }) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warnings.push(format!("executions not recorded: {e:#}"));
+                None
+            }
+        }
+    };
+
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
+        "flakehound hunt: {} of {total} tests, {} worker{}, seed {seed} (replay with --seed {seed}), {}",
+        tests.len(),
+        workers,
+        if workers == 1 { "" } else { "s" },
+        match (budget.time, budget.runs) {
+            (Some(t), Some(r)) => format!("budget {}s or {r} rounds", t.as_secs()),
+            (Some(t), None) => format!("budget {}s", t.as_secs()),
+            (None, Some(r)) => format!("{r} rounds"),
+            (None, None) => String::new(),
+        }
+    );
+    let bar = progress_bar(budget, color && !args.json);
+    let mut on_progress = |p: &flakehound_hunt::Progress| {
+        match (budget.runs, budget.time) {
+            (Some(_), _) => bar.set_position(u64::from(p.rounds)),
+            (None, Some(_)) => bar.set_position(p.elapsed.as_secs()),
+            _ => {}
+        }
+        let rate = f64::from(p.executions) / p.elapsed.as_secs_f64().max(0.001);
+        bar.set_message(format!(
+            "{} executions, {rate:.1}/s, {} failing test{}",
+            p.executions,
+            p.failing_tests,
+            if p.failing_tests == 1 { "" } else { "s" }
+        ));
+    };
+    let result = flakehound_hunt::hunt(
+        adapter.as_ref(),
+        &cfg,
+        tests,
+        subset,
+        store.as_deref_mut(),
+        &STOP,
+        &mut on_progress,
+    );
+    bar.finish_and_clear();
+    let mut hunt = result?;
+    hunt.warnings.splice(0..0, warnings);
+    if let Some(s) = store.as_deref_mut() {
+        if let Err(e) = s.flush() {
+            hunt.warnings.push(format!("executions not recorded: {e}"));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &hunt)?;
+        writeln!(out)?;
+    } else {
+        summary(&mut out, &hunt)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn session_id(seed: u64) -> String {
+    let now = jiff::Timestamp::now();
+    let h = blake3::hash(format!("{now}{seed}{}", std::process::id()).as_bytes());
+    format!(
+        "{}-{}",
+        now.strftime("%Y%m%dT%H%M%S"),
+        &h.to_hex().as_str()[..6]
+    )
+}
+
+fn progress_bar(budget: flakehound_hunt::Budget, visible: bool) -> indicatif::ProgressBar {
+    let len = match (budget.runs, budget.time) {
+        (Some(r), _) => u64::from(r),
+        (None, Some(t)) => t.as_secs(),
+        _ => 0,
+    };
+    let bar = if visible {
+        indicatif::ProgressBar::new(len)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let unit = if budget.runs.is_some() {
+        "{pos}/{len} rounds"
+    } else {
+        "{pos}/{len}s"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {unit} (ETA {{eta}}) {{msg}}"
+    )) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+fn summary(out: &mut impl Write, h: &Hunt) -> std::io::Result<()> {
+    let stopped = match h.stopped {
+        flakehound_hunt::Stop::Interrupted => ", interrupted (results so far)",
+        flakehound_hunt::Stop::Budget => "",
+    };
+    writeln!(
+        out,
+        "Hunted {} tests with {} executions ({} rounds) in {:.1}s on {} worker{}, seed {}{stopped}.",
+        h.tests,
+        h.executions,
+        h.rounds,
+        h.seconds,
+        h.workers,
+        if h.workers == 1 { "" } else { "s" },
+        h.seed
+    )?;
+    let found: Vec<_> = h
+        .findings
+        .iter()
+        .filter(|f| f.class != Class::Stable)
+        .collect();
+    if found.is_empty() {
+        writeln!(out, "No test failed.")?;
+    } else {
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .apply_modifier(modifiers::UTF8_ROUND_CORNERS)
+            .force_no_tty()
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(
+                ["Test", "Class", "Runs", "Fail", "Failure rate [95% CI]"]
+                    .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+            );
+        for f in &found {
+            table.add_row(vec![
+                Cell::new(&f.id),
+                Cell::new(f.class.as_str()),
+                Cell::new(f.runs).set_alignment(CellAlignment::Right),
+                Cell::new(f.failures).set_alignment(CellAlignment::Right),
+                Cell::new(&f.claim),
+            ]);
+        }
+        writeln!(out, "{table}")?;
+        for f in &found {
+            writeln!(out, "{} — {}: {}", f.id, f.class.as_str(), f.detail)?;
+            if let Some(m) = &f.message {
+                writeln!(out, "    message: {m}")?;
+            }
+            if f.class == Class::OrderDependent && !f.failing_order.is_empty() {
+                writeln!(
+                    out,
+                    "    failing order: {} test(s) before it; find the polluter with `flakehound polluter {}`",
+                    f.failing_order.len(),
+                    f.id
+                )?;
+            }
+        }
+    }
+    let stable: Vec<_> = h
+        .findings
+        .iter()
+        .filter(|f| f.class == Class::Stable)
+        .collect();
+    if let Some(weakest) = stable.iter().min_by_key(|f| f.runs) {
+        writeln!(
+            out,
+            "{} stable test{}: never failed; the least-run one: {}.",
+            stable.len(),
+            if stable.len() == 1 { "" } else { "s" },
+            weakest.claim
+        )?;
+    }
+    for w in &h.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations() {
+        use super::parse_duration;
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        for bad in ["", "m", "10x", "1h30", "0s", "-5m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

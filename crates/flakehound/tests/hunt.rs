@@ -1,0 +1,257 @@
+//! `flakehound hunt` against real pytest on a fixture whose every kind of flakiness is
+//! deterministic for a given `--seed` (`tests/fixtures/hunt-py`): an order victim and its
+//! polluter, a non-idempotent test, a test that fails for odd `PYTHONHASHSEED`s, a broken test,
+//! and stable tests.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("FLAKEHOUND_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python")
+        });
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("FLAKEHOUND_REQUIRE_PYTEST").is_some_and(|v| v == "1") {
+        panic!(
+            "no pytest venv at {}; run scripts/test-venv.sh",
+            p.display()
+        );
+    }
+    eprintln!(
+        "skipping: no pytest venv at {} (run scripts/test-venv.sh)",
+        p.display()
+    );
+    None
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hunt-py")
+}
+
+fn hunt(py: &Path, db: &Path, args: &[&str]) -> Value {
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(fixture())
+        .env("FLAKEHOUND_DB", db)
+        .arg("hunt")
+        .args(args)
+        .args(["--json", "--"])
+        .arg(py)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn finding<'a>(h: &'a Value, id: &str) -> &'a Value {
+    h["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no finding for {id} in {h:#}"))
+}
+
+#[test]
+fn classifies_every_kind_and_records_the_evidence() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hunt.db");
+    let h = hunt(&py, &db, &["--runs", "8", "--workers", "1", "--seed", "7"]);
+    let class = |id: &str| finding(&h, id)["class"].as_str().unwrap().to_string();
+    assert_eq!(h["tests"], 11);
+    assert_eq!(h["seed"], 7);
+    assert_eq!(
+        class("tests/test_a_victim.py::test_always_broken"),
+        "broken"
+    );
+    assert_eq!(
+        class("tests/test_a_victim.py::test_prices_in_euros"),
+        "order-dependent"
+    );
+    let victim = finding(&h, "tests/test_a_victim.py::test_prices_in_euros");
+    assert!(
+        victim["detail"].as_str().unwrap().starts_with("victim"),
+        "{victim:#}"
+    );
+    assert!(
+        victim["failing_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "tests/test_z_polluter.py::test_switches_currency"),
+        "the failing order holds the polluter: {victim:#}"
+    );
+    assert_eq!(
+        class("tests/test_a_victim.py::test_register_once"),
+        "non-idempotent"
+    );
+    assert_eq!(
+        class("tests/test_a_victim.py::test_hash_seed_parity"),
+        "flaky"
+    );
+    let parity = finding(&h, "tests/test_a_victim.py::test_hash_seed_parity");
+    assert!(
+        parity["detail"].as_str().unwrap().contains("isolation"),
+        "{parity:#}"
+    );
+    // Failing hash seeds are odd: the recorded seeds are the ones the processes got.
+    for s in parity["failing_hash_seeds"].as_array().unwrap() {
+        assert_eq!(s.as_u64().unwrap() % 2, 1, "{parity:#}");
+    }
+    for id in [
+        "tests/test_z_polluter.py::test_switches_currency",
+        "tests/test_m_stable.py::test_strings",
+        "tests/test_m_stable.py::test_square[3]",
+    ] {
+        assert_eq!(class(id), "stable", "{id}");
+        let claim = finding(&h, id)["claim"].as_str().unwrap().to_string();
+        assert!(
+            claim.starts_with("p < ") && claim.contains("at 95% confidence"),
+            "{claim}"
+        );
+    }
+
+    // Every execution is evidence: the store's verdicts see the hunt's runs.
+    let report = Command::cargo_bin("flakehound")
+        .unwrap()
+        .env("FLAKEHOUND_DB", &db)
+        .args(["report", "--all", "--json"])
+        .output()
+        .unwrap();
+    let entries: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let runs = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "tests/test_m_stable.py::test_strings")
+        .unwrap()["runs"]
+        .as_u64()
+        .unwrap();
+    // One stored run per execution that ran it: every round, plus replays that included it.
+    assert!(
+        runs >= 8 && runs <= h["executions"].as_u64().unwrap(),
+        "{runs} runs stored, {} executions",
+        h["executions"]
+    );
+}
+
+#[test]
+fn the_same_seed_replays_the_same_hunt() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--runs",
+        "3",
+        "--workers",
+        "1",
+        "--seed",
+        "42",
+        "--no-record",
+    ];
+    let a = hunt(&py, &dir.path().join("a.db"), &args);
+    let b = hunt(&py, &dir.path().join("b.db"), &args);
+    let strip = |h: &Value| {
+        h["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["id"].clone(),
+                    f["class"].clone(),
+                    f["runs"].clone(),
+                    f["failures"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    assert!(
+        !dir.path().join("a.db").exists(),
+        "--no-record writes no store"
+    );
+}
+
+#[test]
+fn shards_split_the_suite_and_filters_narrow_it() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let h = hunt(
+            &py,
+            &dir.path().join("s.db"),
+            &["--runs", "1", "--workers", "2", "--shard", &shard],
+        );
+        for f in h["findings"].as_array().unwrap() {
+            ids.push(f["id"].as_str().unwrap().to_string());
+        }
+    }
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(before, ids.len(), "no test in two shards");
+    assert_eq!(ids.len(), 11, "the shards cover the suite");
+    let h = hunt(
+        &py,
+        &dir.path().join("f.db"),
+        &["--runs", "1", "test_square"],
+    );
+    assert_eq!(h["tests"], 5);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_the_results() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+        .current_dir(fixture())
+        .env("FLAKEHOUND_DB", dir.path().join("c.db"))
+        .args(["hunt", "--budget", "60s", "--workers", "1", "--json", "--"])
+        .arg(&py)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_m_stable.py",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    // SIGINT to flakehound only: what a terminal's Ctrl-C does to it.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed().as_secs() < 20, "stopped promptly");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let h: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(h["stopped"], "interrupted");
+    assert!(h["executions"].as_u64().unwrap() >= 1, "{h:#}");
+}

@@ -1,0 +1,1 @@
+"""flaky-shop: a deliberately small web-shop backend used to demonstrate flakehound."""
