@@ -17,9 +17,11 @@ use flakehound_model::{Counts, Format, ReportInfo, RunMeta, TestCase};
 use std::path::Path;
 
 mod sqlite;
+mod sqlite_merge;
 mod sqlite_writer;
 
 pub use sqlite::SqliteStore;
+pub use sqlite_merge::Merged;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

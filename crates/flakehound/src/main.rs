@@ -115,6 +115,12 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Re-run a suite in many orders and fresh processes to find its flaky tests fast.
     Hunt(Box<hunt::HuntArgs>),
+    /// Merge other stores into this one (hunt shards, parallel CI jobs); idempotent.
+    Merge {
+        /// SQLite store files to merge in.
+        #[arg(required = true)]
+        stores: Vec<PathBuf>,
+    },
     /// Manage .flakehound/quarantine.toml: tests that run but do not fail the build.
     Quarantine {
         /// Quarantine file. Default: .flakehound/quarantine.toml at the repository root.
@@ -249,6 +255,7 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Command::Clusters { json } => cmd_clusters(&db_path(cli.db)?, json),
         Command::Run(args) => run::cmd_run(*args, cli.db, color),
         Command::Hunt(args) => hunt::cmd_hunt(*args, cli.db, color),
+        Command::Merge { stores } => cmd_merge(&db_path(cli.db)?, &stores),
         Command::Quarantine { file, cmd } => {
             knowledge::cmd_quarantine(cmd, &knowledge::quarantine_path(file)?, &db_path(cli.db)?)
         }
@@ -502,6 +509,32 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
         output::dossier(&mut out, &dossier)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_merge(db: &Path, stores: &[PathBuf]) -> Result<ExitCode> {
+    let mut store = flakehound_store::SqliteStore::open(db)?;
+    let mut failed = false;
+    for src in stores {
+        match store.merge_from(src) {
+            Ok(m) => println!(
+                "{}: {} reports merged ({} new runs, {} results), {} already present",
+                src.display(),
+                m.reports,
+                m.runs,
+                m.results,
+                m.skipped
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("{}: error: {e}", src.display());
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Fills in the owners of the entries (CODEOWNERS, else git blame of the test's file).

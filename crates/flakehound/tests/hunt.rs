@@ -192,7 +192,7 @@ fn shards_split_the_suite_and_filters_narrow_it() {
         let shard = format!("{k}/3");
         let h = hunt(
             &py,
-            &dir.path().join("s.db"),
+            &dir.path().join(format!("shard-{k}.db")),
             &["--runs", "1", "--workers", "2", "--shard", &shard],
         );
         for f in h["findings"].as_array().unwrap() {
@@ -204,6 +204,23 @@ fn shards_split_the_suite_and_filters_narrow_it() {
     ids.dedup();
     assert_eq!(before, ids.len(), "no test in two shards");
     assert_eq!(ids.len(), 11, "the shards cover the suite");
+    // The shards' stores merge into one holding every test.
+    let merged = dir.path().join("merged.db");
+    Command::cargo_bin("flakehound")
+        .unwrap()
+        .env("FLAKEHOUND_DB", &merged)
+        .arg("merge")
+        .args((1..=3).map(|k| dir.path().join(format!("shard-{k}.db"))))
+        .assert()
+        .success();
+    let report = Command::cargo_bin("flakehound")
+        .unwrap()
+        .env("FLAKEHOUND_DB", &merged)
+        .args(["report", "--all", "--json"])
+        .output()
+        .unwrap();
+    let entries: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), 11);
     let h = hunt(
         &py,
         &dir.path().join("f.db"),
