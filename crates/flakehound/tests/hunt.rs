@@ -272,3 +272,106 @@ fn ctrl_c_stops_cleanly_and_keeps_the_results() {
     assert_eq!(h["stopped"], "interrupted");
     assert!(h["executions"].as_u64().unwrap() >= 1, "{h:#}");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Hunts with a counter-controlled flaky test (fails on odd counts): one worker keeps the
+/// counter sequence, hence the result, deterministic.
+fn hunt_counter_fixture(fixture: &Path, command: &[&str], env: &[(&str, &Path)]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(fixture, &dir.path().join("p"));
+    let p = dir.path().join("p");
+    let mut cmd = Command::cargo_bin("flakehound").unwrap();
+    cmd.current_dir(&p)
+        .env("FLAKEHOUND_DB", dir.path().join("h.db"))
+        .env("FH_FLAKY", "1")
+        .env("FH_COUNTER", p.join("counter"))
+        .env("FLAKEHOUND_FIXTURE_COUNTER", p.join("counter"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args([
+            "hunt",
+            "--runs",
+            "3",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+            "--json",
+            "--",
+        ])
+        .args(command)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn hunts_cargo_test_suites() {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixture-target");
+    let h = hunt_counter_fixture(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrap-rs"),
+        &["cargo", "test"],
+        &[("CARGO_TARGET_DIR", &target)],
+    );
+    assert_eq!(h["runner"], "cargo-test");
+    assert_eq!(
+        finding(&h, "wrap-rs::tests::flaky")["class"],
+        "flaky",
+        "{h:#}"
+    );
+    assert_eq!(finding(&h, "wrap-rs::tests::adds")["class"], "stable");
+    assert_eq!(finding(&h, "wrap-rs::tests::bug")["class"], "stable");
+}
+
+#[test]
+fn hunts_go_test_suites() {
+    if std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        if std::env::var_os("FLAKEHOUND_REQUIRE_GO").is_some_and(|v| v == "1") {
+            panic!("go is required (FLAKEHOUND_REQUIRE_GO=1) but not installed");
+        }
+        eprintln!("skipping: go is not installed");
+        return;
+    }
+    let h = hunt_counter_fixture(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../flakehound-runner/tests/fixtures/goproj"),
+        &["go", "test", "./..."],
+        &[],
+    );
+    assert_eq!(h["runner"], "go");
+    assert_eq!(
+        finding(&h, "example.com/goproj::TestFlaky")["class"],
+        "flaky",
+        "{h:#}"
+    );
+    assert_eq!(
+        finding(&h, "example.com/goproj::TestFail")["class"],
+        "broken"
+    );
+    assert_eq!(
+        finding(&h, "example.com/goproj::TestPass")["class"],
+        "stable"
+    );
+}
