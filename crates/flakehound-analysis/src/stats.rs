@@ -280,6 +280,37 @@ pub fn honest_claim_at(trials: u64, confidence: f64) -> f64 {
     (-((1.0 - confidence).ln() / trials as f64).exp_m1()).clamp(0.0, 1.0)
 }
 
+fn pct(x: f64) -> String {
+    let p = x * 100.0;
+    if p != 0.0 && p < 0.1 {
+        format!("{p:.2}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// A failure rate in words: "8.1% [5.9, 10.9] (8/99)" with its Wilson 95% interval, or, with
+/// no failure, the honest claim "p < 1.0% at 95% confidence after 299 runs".
+pub fn rate_claim(failures: u64, runs: u64) -> String {
+    if runs == 0 {
+        return "not run".into();
+    }
+    if failures == 0 {
+        return format!(
+            "p < {} at 95% confidence after {runs} run{}",
+            pct(honest_claim(runs)),
+            if runs == 1 { "" } else { "s" }
+        );
+    }
+    let (lo, hi) = wilson(failures, runs);
+    format!(
+        "{} [{}, {}] ({failures}/{runs})",
+        pct(failures as f64 / runs as f64),
+        pct(lo).trim_end_matches('%'),
+        pct(hi).trim_end_matches('%')
+    )
+}
+
 /// Median of the finite values (0 for none).
 pub fn median(values: &[f64]) -> f64 {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();

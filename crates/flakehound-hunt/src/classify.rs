@@ -11,7 +11,7 @@
 //! - **flaky**: any other failure; when it failed alone too, it is flaky in isolation.
 //! - **stable**: never failed; the claim says how rare a failure could still be.
 
-use flakehound_analysis::stats::{honest_claim, wilson};
+use flakehound_analysis::stats::{rate_claim as claim, wilson};
 use serde::Serialize;
 
 use crate::schedule::Observations;
@@ -63,36 +63,6 @@ pub struct Finding {
     pub message: Option<String>,
     #[serde(flatten)]
     pub observations: Observations,
-}
-
-fn pct(x: f64) -> String {
-    let p = x * 100.0;
-    if p != 0.0 && p < 0.1 {
-        format!("{p:.2}%")
-    } else {
-        format!("{p:.1}%")
-    }
-}
-
-/// The claim about a failure rate, in words.
-pub fn claim(failures: u64, runs: u64) -> String {
-    if runs == 0 {
-        return "not run".into();
-    }
-    if failures == 0 {
-        return format!(
-            "p < {} at 95% confidence after {runs} run{}",
-            pct(honest_claim(runs)),
-            if runs == 1 { "" } else { "s" }
-        );
-    }
-    let (lo, hi) = wilson(failures, runs);
-    format!(
-        "{} [{}, {}] ({failures}/{runs})",
-        pct(failures as f64 / runs as f64),
-        pct(lo).trim_end_matches('%'),
-        pct(hi).trim_end_matches('%')
-    )
 }
 
 pub fn classify(id: &str, o: &Observations) -> Finding {

@@ -452,22 +452,16 @@ fn record(
     info.properties
         .push(("PYTHONHASHSEED".into(), job.hash_seed.to_string()));
     let hash = blake3::hash(key.0.as_bytes()).to_hex().to_string();
-    if store.has_report(&hash)? {
-        return Ok(());
-    }
     let path = format!("flakehound-hunt/{}/exec-{}", cfg.session, job.id);
-    let mut w = store.begin_report(&flakehound_store::NewReport {
+    let report = flakehound_store::NewReport {
         hash: &hash,
         path: Some(&path),
         format: info.format,
         run_key: &key,
         run: &meta,
         source: "hunt",
-    })?;
-    for c in cases {
-        w.add(c.clone())?;
-    }
-    w.commit(&info)?;
+    };
+    flakehound_store::write_report(store, &report, cases, &info)?;
     Ok(())
 }
 

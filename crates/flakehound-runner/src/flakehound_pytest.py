@@ -15,6 +15,9 @@ FLAKEHOUND_PYTEST_ORDER=shuffle:<seed> | reverse | given
 FLAKEHOUND_PYTEST_REPEAT=<n>
     Run each test n times in a row in this process. Each run is a separate JUnit record with the
     same classname and name, so flakehound counts them as attempts of one test.
+FLAKEHOUND_PYTEST_RANDOM_SEED=<n>
+    Before each test, seed Python's `random` (and numpy's global generator, when numpy is
+    imported) with n: `flakehound diagnose` fixes or varies it to test the randomness suspect.
 
 Kept compatible with Python 3.8 and pytest 7+.
 """
@@ -27,6 +30,7 @@ import pytest
 SELECT_VAR = "FLAKEHOUND_PYTEST_SELECT"
 ORDER_VAR = "FLAKEHOUND_PYTEST_ORDER"
 REPEAT_VAR = "FLAKEHOUND_PYTEST_REPEAT"
+RANDOM_SEED_VAR = "FLAKEHOUND_PYTEST_RANDOM_SEED"
 
 
 def junit_names(nodeid):
@@ -153,6 +157,23 @@ def pytest_collection_modifyitems(session, config, items):
         kept = list(kept)
         random.Random(s.order[1]).shuffle(kept)
     items[:] = kept
+
+
+def pytest_runtest_setup(item):
+    seed = os.environ.get(RANDOM_SEED_VAR)
+    if not seed:
+        return
+    try:
+        n = int(seed)
+    except ValueError:
+        return
+    random.seed(n)
+    numpy = __import__("sys").modules.get("numpy")
+    if numpy is not None:
+        try:
+            numpy.random.seed(n % (2**32))
+        except Exception:  # an exotic numpy: leave it unseeded rather than fail the test
+            pass
 
 
 class Repeater:

@@ -143,6 +143,17 @@ impl Cmd {
     }
 }
 
+/// `K=V ... program args...`, shell-quoted.
+pub fn command_line(env: &[(String, String)], program: &str, args: &[String]) -> String {
+    Cmd {
+        program: program.to_string(),
+        args: args.to_vec(),
+        env: env.to_vec(),
+        ..Cmd::default()
+    }
+    .display()
+}
+
 /// Quotes `s` for a POSIX shell when it needs it.
 pub fn shell_quote(s: &str) -> Cow<'_, str> {
     let safe = !s.is_empty()
@@ -284,6 +295,13 @@ pub trait Adapter: Send + Sync {
 
     /// Reads the results of a finished invocation of `plan`.
     fn read(&self, plan: &Plan) -> Result<Results>;
+
+    /// A command line a person can paste to run `tests` with `env` set, without flakehound's
+    /// scratch files (no injected report, no plugin); `None` when the runner cannot select.
+    fn reproduction(&self, tests: &[TestRef], env: &[(String, String)]) -> Option<String> {
+        let _ = (tests, env);
+        None
+    }
 }
 
 /// Detects the runner from the user's command (`forced` overrides), seeing through wrappers

@@ -171,6 +171,22 @@ impl Adapter for Pytest {
         Some(self.list_plan(scratch))
     }
 
+    /// The user's command with the node ids in place of its positional paths when that is
+    /// safe, else appended (pytest runs node ids given on the command line in that order).
+    fn reproduction(&self, tests: &[TestRef], env: &[(String, String)]) -> Option<String> {
+        let cwd = match &self.cmd.cwd {
+            Some(d) => d.clone(),
+            None => std::env::current_dir().ok()?,
+        };
+        let args = crate::pytest_narrow::narrowed(&self.cmd.program, &self.cmd.args, tests, &cwd)
+            .unwrap_or_else(|| {
+                let mut a = self.cmd.args.clone();
+                a.extend(tests.iter().map(|t| t.id.clone()));
+                a
+            });
+        Some(crate::command_line(env, &self.cmd.program, &args))
+    }
+
     fn parse_list(&self, stdout: &str) -> Result<Vec<TestRef>> {
         parse_collection(stdout)
     }

@@ -225,6 +225,24 @@ pub struct ResultRow {
     pub message: Option<u32>,
 }
 
+/// Writes one report with all its records atomically, unless a report with its hash is stored
+/// already (then nothing changes and `None` is returned).
+pub fn write_report<'c>(
+    store: &mut dyn Store,
+    report: &NewReport<'_>,
+    cases: impl IntoIterator<Item = &'c TestCase>,
+    info: &ReportInfo,
+) -> Result<Option<Written>> {
+    if store.has_report(report.hash)? {
+        return Ok(None);
+    }
+    let mut w = store.begin_report(report)?;
+    for c in cases {
+        w.add(c.clone())?;
+    }
+    Ok(Some(w.commit(info)?))
+}
+
 /// Opens (creating if needed) the store at `location`: a file path for the embedded SQLite store.
 pub fn open(location: &Path) -> Result<Box<dyn Store>> {
     Ok(Box::new(SqliteStore::open(location)?))

@@ -397,23 +397,19 @@ pub fn record(
             h.update(serde_json::to_string(c).unwrap_or_default().as_bytes());
         }
         let hash = h.finalize().to_hex().to_string();
-        if store.has_report(&hash)? {
-            continue;
-        }
         let path = format!("flakehound-run/invocation-{}", inv.number);
         let info = inv.info.clone().unwrap_or_default();
-        let mut w = store.begin_report(&flakehound_store::NewReport {
+        let report = flakehound_store::NewReport {
             hash: &hash,
             path: Some(&path),
             format: info.format,
             run_key,
             run: meta,
             source: "run",
-        })?;
-        for c in &inv.cases {
-            w.add(c.clone())?;
+        };
+        if let Some(w) = flakehound_store::write_report(store, &report, &inv.cases, &info)? {
+            written += w.results;
         }
-        written += w.commit(&info)?.results;
     }
     store.flush()?;
     Ok(written)

@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod detective;
 mod hunt;
 mod knowledge;
 mod output;
@@ -115,6 +116,12 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Re-run a suite in many orders and fresh processes to find its flaky tests fast.
     Hunt(Box<hunt::HuntArgs>),
+    /// Name a test's root cause by controlled experiments, with a reproduction.
+    Diagnose(Box<detective::DiagnoseArgs>),
+    /// Measure a test's failure rate under given conditions.
+    Repro(Box<detective::ReproArgs>),
+    /// After a fix: run until "p < target" holds, and compare with the stored rate before.
+    Verify(Box<detective::VerifyArgs>),
     /// Merge other stores into this one (hunt shards, parallel CI jobs); idempotent.
     Merge {
         /// SQLite store files to merge in.
@@ -255,6 +262,9 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Command::Clusters { json } => cmd_clusters(&db_path(cli.db)?, json),
         Command::Run(args) => run::cmd_run(*args, cli.db, color),
         Command::Hunt(args) => hunt::cmd_hunt(*args, cli.db, color),
+        Command::Diagnose(args) => detective::cmd_diagnose(*args, cli.db),
+        Command::Repro(args) => detective::cmd_repro(*args, cli.db),
+        Command::Verify(args) => detective::cmd_verify(*args, cli.db),
         Command::Merge { stores } => cmd_merge(&db_path(cli.db)?, &stores),
         Command::Quarantine { file, cmd } => {
             knowledge::cmd_quarantine(cmd, &knowledge::quarantine_path(file)?, &db_path(cli.db)?)

@@ -1,0 +1,801 @@
+//! `flakehound diagnose TEST`: one controlled experiment per usual suspect.
+//!
+//! Every experiment is a few conditions, each a batch of fresh-process runs of the test, with
+//! one factor changed and everything else held fixed: `PYTHONHASHSEED=0` and (pytest) the random
+//! seed fixed at 0, except in the experiment that varies them. Failure rates are compared with
+//! Fisher's exact test against the experiment's control; a difference with p < 0.05 (in either
+//! direction: a fixed seed that always fails is as telling as a varied one that sometimes does)
+//! implicates the suspect. The verdict is the suspect with the smallest p-value, with confidence
+//! 1 − p.
+//!
+//! | suspect | control | varied | category |
+//! |---|---|---|---|
+//! | randomness (pytest) | random seeded 0 | a new seed per run | randomness |
+//! | hashing (Python) | `PYTHONHASHSEED=0` | a new hash seed per run | unordered |
+//! | time | `TZ=UTC` | far time zones; with `faketime`: clock at a day/month/year end and a DST switch | time |
+//! | order | alone | after the rest of the suite | order |
+//! | load | idle | every core busy; pinned to one core (`taskset`) | timeout / concurrency |
+//! | parallel | one instance | several instances at once | filesystem |
+//! | network | normal | no network (`unshare -n`) | network |
+//! | repetition | once per process | twice in one process | order (non-idempotent) |
+//!
+//! A condition that fails every run gives the reproduction; for varied seeds, the failing seed
+//! is re-run to check that it fails reliably.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use flakehound_analysis::stats::wilson;
+use flakehound_model::Category;
+use flakehound_runner::{Order, RunnerKind, TestRef};
+use serde::Serialize;
+
+use crate::stats::fisher_two_sided;
+use crate::{Lab, Result, Trial};
+
+/// Significance level of the comparisons.
+pub const ALPHA: f64 = 0.05;
+/// Runs of a failing varied value, to see whether it fails again.
+pub const REPLAYS: u32 = 3;
+/// Instances at once in the parallel experiment.
+pub const PARALLEL: usize = 4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Suspect {
+    Randomness,
+    Hashing,
+    Time,
+    Order,
+    Load,
+    Parallel,
+    Network,
+    Repetition,
+}
+
+impl Suspect {
+    pub const ALL: [Suspect; 8] = [
+        Suspect::Randomness,
+        Suspect::Hashing,
+        Suspect::Time,
+        Suspect::Order,
+        Suspect::Load,
+        Suspect::Parallel,
+        Suspect::Network,
+        Suspect::Repetition,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suspect::Randomness => "randomness",
+            Suspect::Hashing => "hashing",
+            Suspect::Time => "time",
+            Suspect::Order => "order",
+            Suspect::Load => "load",
+            Suspect::Parallel => "parallel",
+            Suspect::Network => "network",
+            Suspect::Repetition => "repetition",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Suspect> {
+        Suspect::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Environment variables of a run.
+type Env = Vec<(String, String)>;
+
+/// One condition of an experiment.
+#[derive(Clone, Debug, Default)]
+struct Condition {
+    name: String,
+    env: Vec<(String, String)>,
+    /// A fresh value per run: (variable, base); run i gets base + i.
+    vary: Option<(&'static str, u64)>,
+    wrapper: Vec<String>,
+    repeat: u32,
+    load: bool,
+    parallel: usize,
+    /// Tests to run before the target, in order.
+    before: Vec<TestRef>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ConditionResult {
+    pub name: String,
+    pub runs: u64,
+    pub failures: u64,
+    pub rate: f64,
+    /// Wilson 95% interval.
+    pub interval: (f64, f64),
+    /// Variable value of a failing run, for varied conditions (`PYTHONHASHSEED=17`).
+    pub failing_value: Option<(String, String)>,
+    /// Runs that did not produce a result for the test (crashed, not collected).
+    pub missing: u64,
+    /// The environment of the condition (without varied values).
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Experiment {
+    pub suspect: Suspect,
+    pub question: String,
+    /// The control first.
+    pub conditions: Vec<ConditionResult>,
+    /// Smallest p-value of a condition against the control.
+    pub p_value: f64,
+    pub significant: bool,
+    /// Why it was skipped, when it was.
+    pub skipped: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnosis {
+    pub test: String,
+    pub experiments: Vec<Experiment>,
+    pub suspect: Option<Suspect>,
+    pub category: Option<Category>,
+    pub confidence: f64,
+    pub verdict: String,
+    /// A command that fails reliably, when one was found.
+    pub reproduction: Option<String>,
+    /// How reliable the reproduction is: failures and runs of its last check.
+    pub reproduction_rate: Option<(u64, u64)>,
+    pub runs: u32,
+    pub seconds: f64,
+    /// Every trial, condition name first (for recording as evidence).
+    #[serde(skip)]
+    pub trials: Vec<(String, Trial)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Runs per condition.
+    pub runs: u32,
+    /// The rest of the suite, for the order experiment (empty: skipped).
+    pub suite: Vec<TestRef>,
+    /// Suspects to test (all when empty).
+    pub only: Vec<Suspect>,
+    /// The user's command as typed, for `flakehound repro` lines.
+    pub command: Vec<String>,
+}
+
+fn have(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The experiments for this runner and machine, with why some are skipped.
+fn plan(
+    lab: &Lab,
+    test: &TestRef,
+    opts: &Options,
+) -> Vec<(Suspect, String, Vec<Condition>, Option<String>)> {
+    let python = lab.adapter().kind() == RunnerKind::Pytest;
+    // Everything not under test is held fixed.
+    let mut fixed = env(&[("PYTHONHASHSEED", "0")]);
+    if python {
+        fixed.push(("FLAKEHOUND_PYTEST_RANDOM_SEED".into(), "0".into()));
+    }
+    let base = Condition {
+        env: fixed.clone(),
+        repeat: 1,
+        parallel: 1,
+        ..Condition::default()
+    };
+    let with = |name: &str, f: &dyn Fn(&mut Condition)| {
+        let mut c = base.clone();
+        c.name = name.to_string();
+        f(&mut c);
+        c
+    };
+    let mut out = Vec::new();
+    let randomness = if python {
+        (
+            vec![
+                with("random seed fixed (0)", &|_| {}),
+                with("random seed varied", &|c| {
+                    c.env.retain(|(k, _)| k != "FLAKEHOUND_PYTEST_RANDOM_SEED");
+                    c.vary = Some(("FLAKEHOUND_PYTEST_RANDOM_SEED", 1));
+                }),
+            ],
+            None,
+        )
+    } else {
+        (
+            Vec::new(),
+            Some("seeding the random generator needs the pytest plugin".to_string()),
+        )
+    };
+    out.push((
+        Suspect::Randomness,
+        "Does it depend on random values?".to_string(),
+        randomness.0,
+        randomness.1,
+    ));
+    let hashing = if python {
+        (
+            vec![
+                with("PYTHONHASHSEED=0", &|_| {}),
+                with("PYTHONHASHSEED varied", &|c| {
+                    c.env.retain(|(k, _)| k != "PYTHONHASHSEED");
+                    c.vary = Some(("PYTHONHASHSEED", 1));
+                }),
+            ],
+            None,
+        )
+    } else {
+        (
+            Vec::new(),
+            Some("hash seeds are a Python notion".to_string()),
+        )
+    };
+    out.push((
+        Suspect::Hashing,
+        "Does it depend on the order of sets or dicts (string hashing)?".to_string(),
+        hashing.0,
+        hashing.1,
+    ));
+    let mut time = vec![with("TZ=UTC", &|c| c.env.push(("TZ".into(), "UTC".into())))];
+    for tz in ["Etc/GMT+12", "Etc/GMT-14", "Asia/Kolkata"] {
+        time.push(with(&format!("TZ={tz}"), &|c| {
+            c.env.push(("TZ".into(), tz.into()))
+        }));
+    }
+    if have("faketime", &["-f", "+0", "true"]) {
+        for (name, at, tz) in [
+            ("clock 23:59:58 UTC on Dec 31", "2026-12-31 23:59:58", "UTC"),
+            ("clock 23:59:58 UTC on Feb 28", "2027-02-28 23:59:58", "UTC"),
+            (
+                "clock at a DST switch (Europe/Berlin)",
+                "2026-03-29 01:59:58",
+                "Europe/Berlin",
+            ),
+        ] {
+            time.push(with(name, &|c| {
+                c.env.push(("TZ".into(), tz.into()));
+                c.wrapper = vec!["faketime".into(), at.into()];
+            }));
+        }
+    }
+    out.push((
+        Suspect::Time,
+        "Does it depend on the time zone or the date?".to_string(),
+        time,
+        None,
+    ));
+    let others: Vec<TestRef> = opts
+        .suite
+        .iter()
+        .filter(|t| t.id != test.id)
+        .cloned()
+        .collect();
+    if others.is_empty() || !lab.adapter().capabilities().order {
+        out.push((
+            Suspect::Order,
+            "Does it depend on the tests that run before it?".to_string(),
+            Vec::new(),
+            Some(if others.is_empty() {
+                "no other tests listed".to_string()
+            } else {
+                "the runner cannot run tests in a given order".to_string()
+            }),
+        ));
+    } else {
+        out.push((
+            Suspect::Order,
+            "Does it depend on the tests that run before it?".to_string(),
+            vec![
+                with("alone", &|_| {}),
+                with(&format!("after the other {} tests", others.len()), &|c| {
+                    c.before = others.clone()
+                }),
+            ],
+            None,
+        ));
+    }
+    let mut load = vec![
+        with("idle", &|_| {}),
+        with("every core busy", &|c| c.load = true),
+    ];
+    if have("taskset", &["-c", "0", "true"]) {
+        load.push(with("pinned to one core", &|c| {
+            c.wrapper = vec!["taskset".into(), "-c".into(), "0".into()]
+        }));
+    }
+    out.push((
+        Suspect::Load,
+        "Does it depend on timing (CPU load, one core)?".to_string(),
+        load,
+        None,
+    ));
+    out.push((
+        Suspect::Parallel,
+        "Does it clash with itself over shared files, ports or data?".to_string(),
+        vec![
+            with("one instance", &|_| {}),
+            with(&format!("{PARALLEL} instances at once"), &|c| {
+                c.parallel = PARALLEL
+            }),
+        ],
+        None,
+    ));
+    if have("unshare", &["-n", "true"]) {
+        out.push((
+            Suspect::Network,
+            "Does it need the network?".to_string(),
+            vec![
+                with("network", &|_| {}),
+                with("no network (unshare -n)", &|c| {
+                    c.wrapper = vec!["unshare".into(), "-n".into()]
+                }),
+            ],
+            None,
+        ));
+    } else {
+        out.push((
+            Suspect::Network,
+            "Does it need the network?".to_string(),
+            Vec::new(),
+            Some("`unshare -n` is not permitted here".to_string()),
+        ));
+    }
+    if lab.adapter().capabilities().repeat {
+        out.push((
+            Suspect::Repetition,
+            "Does it fail when run again in the same process?".to_string(),
+            vec![
+                with("once per process", &|_| {}),
+                with("twice in one process", &|c| c.repeat = 2),
+            ],
+            None,
+        ));
+    } else {
+        out.push((
+            Suspect::Repetition,
+            "Does it fail when run again in the same process?".to_string(),
+            Vec::new(),
+            Some("the runner cannot repeat a test in one process".to_string()),
+        ));
+    }
+    if !opts.only.is_empty() {
+        out.retain(|(s, ..)| opts.only.contains(s));
+    }
+    out
+}
+
+/// Keeps every core busy while alive.
+pub(crate) struct Load {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub(crate) fn start() -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x: u64 = 1;
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..10_000 {
+                            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        }
+                        std::hint::black_box(x);
+                    }
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The outcome of the target in one trial: Some(failed), None when it produced no result.
+fn target_failed(trial: &Trial, test: &TestRef, repeat: u32) -> Option<bool> {
+    if repeat > 1 {
+        // Failed if any of its runs in the process failed (the later ones are the point).
+        let attempts: Vec<bool> = trial
+            .cases
+            .iter()
+            .filter(|c| c.id == test.id)
+            .flat_map(|c| c.attempts.iter())
+            .filter(|a| a.outcome != flakehound_model::Outcome::Skipped)
+            .map(|a| a.outcome.is_failure())
+            .collect();
+        return (!attempts.is_empty()).then(|| attempts.iter().any(|f| *f));
+    }
+    trial.failed(&test.id)
+}
+
+fn run_condition(
+    lab: &Lab,
+    test: &TestRef,
+    c: &Condition,
+    runs: u32,
+    trials: &mut Vec<(String, Trial)>,
+) -> Result<ConditionResult> {
+    let _load = c.load.then(Load::start);
+    let mut selection = c.before.clone();
+    selection.push(test.clone());
+    let order = if c.before.is_empty() {
+        Order::AsWritten
+    } else {
+        Order::AsGiven
+    };
+    let mut failures = 0;
+    let mut done = 0;
+    let mut missing = 0;
+    let mut failing_value = None;
+    let mut i = 0u32;
+    while done + missing < u64::from(runs) {
+        // A batch: one run, or `parallel` runs at once.
+        let batch = c.parallel.max(1);
+        let mut envs = Vec::new();
+        for _ in 0..batch {
+            let mut e = c.env.clone();
+            if let Some((var, base)) = c.vary {
+                e.push((var.to_string(), (base + u64::from(i)).to_string()));
+            }
+            i += 1;
+            envs.push(e);
+        }
+        let lab_wrapper = &c.wrapper;
+        let selection = &selection;
+        let results: Vec<(Env, Result<Trial>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = envs
+                .into_iter()
+                .map(|e| {
+                    s.spawn(move || {
+                        let r = lab.run_wrapped(selection, order, c.repeat, &e, lab_wrapper);
+                        (e, r)
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (e, r) in results {
+            let trial = r?;
+            match target_failed(&trial, test, c.repeat) {
+                Some(true) => {
+                    failures += 1;
+                    done += 1;
+                    if failing_value.is_none() {
+                        if let Some((var, _)) = c.vary {
+                            failing_value = e.iter().find(|(k, _)| k == var).cloned();
+                        }
+                    }
+                }
+                Some(false) => done += 1,
+                None => missing += 1,
+            }
+            trials.push((c.name.clone(), trial));
+        }
+        if missing > u64::from(runs) {
+            break;
+        }
+    }
+    Ok(ConditionResult {
+        name: c.name.clone(),
+        runs: done,
+        failures,
+        rate: if done == 0 {
+            0.0
+        } else {
+            failures as f64 / done as f64
+        },
+        interval: wilson(failures, done),
+        failing_value,
+        missing,
+        env: c.env.clone(),
+    })
+}
+
+fn category(s: Suspect, load_condition: &str) -> Category {
+    match s {
+        Suspect::Randomness => Category::Randomness,
+        Suspect::Hashing => Category::Unordered,
+        Suspect::Time => Category::Time,
+        Suspect::Order | Suspect::Repetition => Category::Order,
+        Suspect::Load if load_condition.contains("pinned") => Category::Concurrency,
+        Suspect::Load => Category::Timeout,
+        Suspect::Parallel => Category::Filesystem,
+        Suspect::Network => Category::Network,
+    }
+}
+
+pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> {
+    let t0 = Instant::now();
+    let start_runs = lab.executions();
+    let mut trials = Vec::new();
+    let mut experiments = Vec::new();
+    for (suspect, question, conditions, skipped) in plan(lab, test, opts) {
+        if let Some(why) = skipped {
+            experiments.push(Experiment {
+                suspect,
+                question,
+                conditions: Vec::new(),
+                p_value: 1.0,
+                significant: false,
+                skipped: Some(why),
+            });
+            continue;
+        }
+        let mut results = Vec::new();
+        for c in &conditions {
+            let r = run_condition(lab, test, c, opts.runs, &mut trials)?;
+            // A varied value that failed: does it fail again? Failing every time for the same
+            // value while the control never fails is the signature of this suspect, and it
+            // takes few runs to see.
+            let again = match (&r.failing_value, c.vary) {
+                (Some(v), Some(_)) => {
+                    let mut fixed = c.clone();
+                    fixed.vary = None;
+                    fixed.env.push(v.clone());
+                    fixed.name = format!("{}={} (a failing value) again", v.0, v.1);
+                    Some(fixed)
+                }
+                _ => None,
+            };
+            results.push(r);
+            if let Some(fixed) = again {
+                results.push(run_condition(lab, test, &fixed, REPLAYS, &mut trials)?);
+            }
+        }
+        let control = &results[0];
+        let p = results[1..]
+            .iter()
+            .map(|r| fisher_two_sided(control.failures, control.runs, r.failures, r.runs))
+            .fold(1.0, f64::min);
+        experiments.push(Experiment {
+            suspect,
+            question,
+            conditions: results,
+            p_value: p,
+            significant: p < ALPHA,
+            skipped: None,
+        });
+    }
+
+    // The verdict: the most significant suspect.
+    let best = experiments
+        .iter()
+        .filter(|e| e.significant)
+        .min_by(|a, b| a.p_value.total_cmp(&b.p_value));
+    let total_failures: u64 = experiments
+        .iter()
+        .flat_map(|e| e.conditions.iter())
+        .map(|c| c.failures)
+        .sum();
+    let total_runs: u64 = experiments
+        .iter()
+        .flat_map(|e| e.conditions.iter())
+        .map(|c| c.runs)
+        .sum();
+    let mut d = Diagnosis {
+        test: test.id.clone(),
+        suspect: None,
+        category: None,
+        confidence: 0.0,
+        verdict: String::new(),
+        reproduction: None,
+        reproduction_rate: None,
+        runs: 0,
+        seconds: 0.0,
+        trials: Vec::new(),
+        experiments: Vec::new(),
+    };
+    match best {
+        None if total_failures == 0 => {
+            d.verdict = format!(
+                "never failed in {total_runs} runs under any condition: nothing to diagnose ({})",
+                flakehound_analysis::stats::honest_claim(total_runs) * 100.0
+            );
+            d.verdict = format!(
+                "never failed in {total_runs} runs under any condition (p < {:.1}% at 95% confidence): nothing to diagnose",
+                flakehound_analysis::stats::honest_claim(total_runs) * 100.0
+            );
+        }
+        None => {
+            d.category = Some(Category::Unknown);
+            d.verdict = format!(
+                "failed {total_failures} of {total_runs} runs, but no experiment changed its failure rate significantly: the cause is none of the usual suspects (or needs more runs: --runs)"
+            );
+        }
+        Some(e) => {
+            // The most failing condition; among equals the last (a replayed value comes last).
+            let worst = e
+                .conditions
+                .iter()
+                .rev()
+                .max_by(|a, b| a.rate.total_cmp(&b.rate))
+                .expect("conditions");
+            d.suspect = Some(e.suspect);
+            d.category = Some(category(e.suspect, &worst.name));
+            d.confidence = (1.0 - e.p_value).min(0.999);
+            d.verdict = format!(
+                "{}: fails {:.0}% under \"{}\" against {:.0}% under \"{}\" (Fisher p = {})",
+                e.suspect.as_str(),
+                worst.rate * 100.0,
+                worst.name,
+                e.conditions[0].rate * 100.0,
+                e.conditions[0].name,
+                p_text(e.p_value)
+            );
+            reproduce(lab, test, opts, e, worst, &mut d, &mut trials)?;
+        }
+    }
+    d.experiments = experiments;
+    d.trials = trials;
+    d.runs = lab.executions() - start_runs;
+    d.seconds = t0.elapsed().as_secs_f64();
+    Ok(d)
+}
+
+/// A p-value in words: `0.003`, `< 0.0001`.
+pub fn p_text(p: f64) -> String {
+    if p < 1e-4 {
+        "< 0.0001".into()
+    } else if p < 0.01 {
+        format!("{p:.4}")
+    } else {
+        format!("{p:.2}")
+    }
+}
+
+/// Finds a command that fails reliably for the implicating condition.
+fn reproduce(
+    lab: &Lab,
+    test: &TestRef,
+    opts: &Options,
+    e: &Experiment,
+    worst: &ConditionResult,
+    d: &mut Diagnosis,
+    trials: &mut Vec<(String, Trial)>,
+) -> Result<()> {
+    let adapter = lab.adapter();
+    let flakehound_repro = |flags: &str| {
+        let cmd: Vec<String> = opts
+            .command
+            .iter()
+            .map(|a| flakehound_runner::shell_quote(a).into_owned())
+            .collect();
+        format!(
+            "flakehound repro {} {flags}-- {}",
+            flakehound_runner::shell_quote(&test.id),
+            cmd.join(" ")
+        )
+    };
+    // The variable that made it fail (the one the experiment changed).
+    let keys: &[&str] = match e.suspect {
+        Suspect::Hashing => &["PYTHONHASHSEED"],
+        Suspect::Randomness => &["FLAKEHOUND_PYTEST_RANDOM_SEED"],
+        Suspect::Time => &["TZ"],
+        _ => &[],
+    };
+    let mut env: Vec<(String, String)> = worst
+        .env
+        .iter()
+        .filter(|(k, _)| keys.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if let Some(v) = &worst.failing_value {
+        env.retain(|(k, _)| k != &v.0);
+        env.push(v.clone());
+    }
+    match e.suspect {
+        Suspect::Order => {
+            d.reproduction = Some(format!(
+                "flakehound polluter {} -- {}",
+                flakehound_runner::shell_quote(&test.id),
+                opts.command
+                    .iter()
+                    .map(|a| flakehound_runner::shell_quote(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+            return Ok(());
+        }
+        Suspect::Load => {
+            let flag = if worst.name.contains("pinned") {
+                "--pin "
+            } else {
+                "--load "
+            };
+            d.reproduction = Some(flakehound_repro(flag));
+            return Ok(());
+        }
+        Suspect::Parallel => {
+            d.reproduction = Some(flakehound_repro(&format!("--parallel {PARALLEL} ")));
+            return Ok(());
+        }
+        Suspect::Repetition => {
+            d.reproduction = Some(flakehound_repro("--twice "));
+            return Ok(());
+        }
+        Suspect::Network => {
+            d.reproduction = Some(format!(
+                "unshare -n {}",
+                adapter
+                    .reproduction(std::slice::from_ref(test), &env)
+                    .unwrap_or_default()
+            ));
+            return Ok(());
+        }
+        Suspect::Randomness | Suspect::Hashing | Suspect::Time => {}
+    }
+    // Check that the failing environment fails reliably.
+    let mut check_env = env.clone();
+    if e.suspect == Suspect::Randomness {
+        // Hold the hash seed fixed as in the experiment.
+        check_env.push(("PYTHONHASHSEED".into(), "0".into()));
+    }
+    // faketime conditions: the same wrapper (not a plain environment variable).
+    let wrapper: Vec<String> = Vec::new();
+    if worst.rate >= 1.0 && worst.runs >= u64::from(REPLAYS) {
+        // The condition itself already failed every time: that is the check.
+        d.reproduction_rate = Some((worst.failures, worst.runs));
+        d.reproduction = reproduction_line(e.suspect, adapter, test, &env, &flakehound_repro);
+        return Ok(());
+    }
+    let mut fails = 0;
+    let checks = 3;
+    for _ in 0..checks {
+        let t = lab.run_wrapped(
+            std::slice::from_ref(test),
+            Order::AsWritten,
+            1,
+            &check_env,
+            &wrapper,
+        )?;
+        if t.failed(&test.id) == Some(true) {
+            fails += 1;
+        }
+        trials.push((format!("reproduction check ({})", worst.name), t));
+    }
+    d.reproduction_rate = Some((fails, checks));
+    if fails == checks {
+        d.reproduction = reproduction_line(e.suspect, adapter, test, &env, &flakehound_repro);
+    }
+    Ok(())
+}
+
+/// The command for an environment that fails: plain for variables a shell can set, through
+/// `flakehound repro` for the random seed (which needs flakehound's pytest plugin).
+fn reproduction_line(
+    suspect: Suspect,
+    adapter: &dyn flakehound_runner::Adapter,
+    test: &TestRef,
+    env: &[(String, String)],
+    flakehound_repro: &dyn Fn(&str) -> String,
+) -> Option<String> {
+    if suspect == Suspect::Randomness {
+        let flags: String = env.iter().map(|(k, v)| format!("--env {k}={v} ")).collect();
+        Some(flakehound_repro(&flags))
+    } else {
+        adapter.reproduction(std::slice::from_ref(test), env)
+    }
+}

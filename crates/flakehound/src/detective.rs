@@ -1,0 +1,465 @@
+//! `polluter`, `diagnose`, `repro`, `verify`: flags in, the detective crate experiments,
+//! results out (and into the store).
+
+use anyhow::{Context, Result, bail};
+use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table, modifiers, presets};
+use flakehound_detective::{Lab, Trial, diagnose, repro};
+use flakehound_runner::TestRef;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Flags shared by the detective commands.
+#[derive(clap::Args)]
+pub struct Common {
+    /// The test runner, when it cannot be told from the command.
+    #[arg(long, value_parser = crate::run::parse_runner, value_name = "RUNNER")]
+    test_runner: Option<flakehound_runner::RunnerKind>,
+    /// Do not record the runs in the store.
+    #[arg(long)]
+    no_record: bool,
+    /// The result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The test command (as for `run`), e.g. `-- pytest -q`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct DiagnoseArgs {
+    /// Test id (as `report` shows it).
+    test: String,
+    /// Runs per condition.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    runs: u32,
+    /// Only these suspects (comma-separated): randomness, hashing, time, order, load, parallel,
+    /// network, repetition.
+    #[arg(long, value_delimiter = ',', value_parser = parse_suspect, value_name = "SUSPECTS")]
+    only: Vec<diagnose::Suspect>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn parse_suspect(s: &str) -> Result<diagnose::Suspect, String> {
+    diagnose::Suspect::parse(s).ok_or_else(|| {
+        let names: Vec<_> = diagnose::Suspect::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown suspect {s:?}; known: {}", names.join(", "))
+    })
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ConditionArgs {
+    /// Environment for the runs (repeatable): `--env TZ=Etc/GMT+12`.
+    #[arg(long = "env", value_parser = parse_env, value_name = "K=V")]
+    env: Vec<(String, String)>,
+    /// Keep every core busy while running.
+    #[arg(long)]
+    load: bool,
+    /// Pin the runs to one core.
+    #[arg(long)]
+    pin: bool,
+    /// Instances at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    parallel: usize,
+    /// Run the test twice in each process.
+    #[arg(long)]
+    twice: bool,
+    /// Run without network (`unshare -n`).
+    #[arg(long)]
+    no_network: bool,
+}
+
+impl ConditionArgs {
+    fn conditions(&self) -> repro::Conditions {
+        repro::Conditions {
+            env: self.env.clone(),
+            load: self.load,
+            pin: self.pin,
+            parallel: self.parallel,
+            twice: self.twice,
+            no_network: self.no_network,
+        }
+    }
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not K=V")),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ReproArgs {
+    test: String,
+    /// Runs (the most, with --until-fail).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    runs: u64,
+    /// Stop at the first failure.
+    #[arg(long)]
+    until_fail: bool,
+    #[command(flatten)]
+    conditions: ConditionArgs,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    test: String,
+    /// The failure rate to rule out, at 95% confidence (0.01 = 1%: 299 clean runs).
+    #[arg(long, default_value_t = 0.01, value_name = "RATE")]
+    target: f64,
+    #[command(flatten)]
+    conditions: ConditionArgs,
+    #[command(flatten)]
+    common: Common,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The adapter, a scratch directory, and the test to work on (found in the runner's list when
+/// it can list, else taken as given).
+struct Setup {
+    adapter: Box<dyn flakehound_runner::Adapter>,
+    scratch: tempfile::TempDir,
+    suite: Vec<TestRef>,
+    test: TestRef,
+}
+
+fn setup(common: &Common, test: &str) -> Result<Setup> {
+    let adapter = flakehound_runner::detect(&common.command, common.test_runner, None)?;
+    if !adapter.capabilities().select {
+        bail!(
+            "the {} adapter cannot run a single test, which this command needs",
+            adapter.kind().name()
+        );
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("flakehound-detective-")
+        .tempdir()
+        .context("cannot create a scratch directory")?;
+    let suite = if adapter.list(scratch.path()).is_some() {
+        flakehound_hunt::list_tests(adapter.as_ref(), scratch.path())?
+    } else {
+        Vec::new()
+    };
+    let found = suite.iter().find(|t| t.id == test).cloned();
+    let test = match found {
+        Some(t) => t,
+        None if suite.is_empty() => TestRef {
+            id: test.to_string(),
+            classname: None,
+            name: test.to_string(),
+            file: None,
+            suite: Vec::new(),
+        },
+        None => {
+            let close: Vec<&str> = suite
+                .iter()
+                .map(|t| t.id.as_str())
+                .filter(|id| {
+                    id.contains(test) || test.contains(id.rsplit("::").next().unwrap_or(id))
+                })
+                .take(5)
+                .collect();
+            bail!(
+                "no test {test:?} among the {} tests the command lists{}",
+                suite.len(),
+                if close.is_empty() {
+                    String::new()
+                } else {
+                    format!("; did you mean {}?", close.join(", "))
+                }
+            );
+        }
+    };
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
+    Ok(Setup {
+        adapter,
+        scratch,
+        suite,
+        test,
+    })
+}
+
+fn open_store(db: Option<PathBuf>) -> Result<Box<dyn flakehound_store::Store>> {
+    let p = crate::db_path(db)?;
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(flakehound_store::open(&p)?)
+}
+
+/// Records trials as evidence: one run per trial (`source` diagnose/repro/verify).
+fn record_trials(
+    store: &mut dyn flakehound_store::Store,
+    source: &str,
+    trials: &[(String, Trial)],
+) -> Result<()> {
+    let cwd = std::env::current_dir()?;
+    let base = flakehound_ci::detect(&cwd);
+    let session = format!(
+        "{}-{}",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S"),
+        std::process::id()
+    );
+    for (i, (condition, trial)) in trials.iter().enumerate() {
+        let key = flakehound_store::RunKey(format!("{source}/{session}/{}", i + 1));
+        let mut meta = base.clone();
+        meta.provider = Some(format!("flakehound-{source}"));
+        meta.run_id = Some(session.clone());
+        meta.job = Some(condition.clone());
+        meta.run_attempt = Some(i as u32 + 1);
+        meta.duration = Some(trial.duration.as_secs_f64());
+        let info = flakehound_model::ReportInfo {
+            properties: vec![
+                ("flakehound.source".into(), source.into()),
+                ("flakehound.condition".into(), condition.clone()),
+            ],
+            ..Default::default()
+        };
+        let hash = blake3::hash(key.0.as_bytes()).to_hex().to_string();
+        let report = flakehound_store::NewReport {
+            hash: &hash,
+            path: None,
+            format: None,
+            run_key: &key,
+            run: &meta,
+            source,
+        };
+        flakehound_store::write_report(store, &report, &trial.cases, &info)?;
+    }
+    store.flush()?;
+    Ok(())
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .apply_modifier(modifiers::UTF8_ROUND_CORNERS)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(
+            header
+                .iter()
+                .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+        );
+    t
+}
+
+pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> {
+    let s = setup(&args.common, &args.test)?;
+    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    eprintln!(
+        "flakehound diagnose: {} — {} runs per condition",
+        s.test.id, args.runs
+    );
+    let opts = diagnose::Options {
+        runs: args.runs.max(1),
+        suite: s.suite.clone(),
+        only: args.only.clone(),
+        command: args.common.command.clone(),
+    };
+    let d = diagnose::diagnose(&lab, &s.test, &opts)?;
+    let mut warnings = Vec::new();
+    if !args.common.no_record {
+        let res = open_store(db).and_then(|mut store| {
+            record_trials(store.as_mut(), "diagnose", &d.trials)?;
+            let mut text = format!("diagnose: {}", d.verdict);
+            if let Some(r) = &d.reproduction {
+                text.push_str(&format!("; reproduce: {r}"));
+            }
+            store.add_note(&flakehound_store::Note {
+                test: d.test.clone(),
+                kind: "diagnosis".into(),
+                category: d.category.map(|c| c.as_str().to_string()),
+                text,
+                author: Some("flakehound diagnose".into()),
+                ..Default::default()
+            })?;
+            Ok(())
+        });
+        if let Err(e) = res {
+            warnings.push(format!("diagnosis not recorded: {e:#}"));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if args.common.json {
+        serde_json::to_writer_pretty(&mut out, &d)?;
+        writeln!(out)?;
+    } else {
+        let mut t = table(&[
+            "Suspect",
+            "Condition",
+            "Runs",
+            "Fail",
+            "Failure rate [95% CI]",
+            "p",
+        ]);
+        for e in &d.experiments {
+            if let Some(why) = &e.skipped {
+                t.add_row(vec![
+                    Cell::new(e.suspect.as_str()),
+                    Cell::new(format!("skipped: {why}")),
+                    Cell::new(""),
+                    Cell::new(""),
+                    Cell::new(""),
+                    Cell::new(""),
+                ]);
+                continue;
+            }
+            for (i, c) in e.conditions.iter().enumerate() {
+                let p = if i == 0 {
+                    String::new()
+                } else {
+                    let p = flakehound_detective::stats::fisher_two_sided(
+                        e.conditions[0].failures,
+                        e.conditions[0].runs,
+                        c.failures,
+                        c.runs,
+                    );
+                    format!(
+                        "{}{}",
+                        diagnose::p_text(p),
+                        if p < diagnose::ALPHA { " *" } else { "" }
+                    )
+                };
+                t.add_row(vec![
+                    Cell::new(if i == 0 { e.suspect.as_str() } else { "" }),
+                    Cell::new(&c.name),
+                    Cell::new(c.runs).set_alignment(CellAlignment::Right),
+                    Cell::new(c.failures).set_alignment(CellAlignment::Right),
+                    Cell::new(flakehound_detective::claim(c.failures, c.runs)),
+                    Cell::new(p),
+                ]);
+            }
+        }
+        writeln!(out, "{t}")?;
+        writeln!(
+            out,
+            "* significant at 95% (Fisher's exact test against the suspect's first condition)"
+        )?;
+        writeln!(out)?;
+        match (d.category, d.suspect) {
+            (Some(c), Some(_)) => writeln!(
+                out,
+                "Verdict: {c} (confidence {:.3}) — {}",
+                d.confidence, d.verdict
+            )?,
+            _ => writeln!(out, "Verdict: {}", d.verdict)?,
+        }
+        match (&d.reproduction, d.reproduction_rate) {
+            (Some(r), Some((f, n))) => writeln!(out, "Reproduce (failed {f} of {n} checks): {r}")?,
+            (Some(r), None) => writeln!(out, "Reproduce: {r}")?,
+            (None, Some((f, n))) => writeln!(
+                out,
+                "No reliable reproduction: the failing condition failed {f} of {n} checks."
+            )?,
+            (None, None) => {}
+        }
+        writeln!(out, "{} runs in {:.1}s.", d.runs, d.seconds)?;
+        for w in &warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn cmd_repro(args: ReproArgs, db: Option<PathBuf>) -> Result<ExitCode> {
+    let s = setup(&args.common, &args.test)?;
+    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let cond = args.conditions.conditions();
+    let m = repro::measure(
+        &lab,
+        &s.test,
+        &cond,
+        args.runs.max(1),
+        args.until_fail,
+        &STOP,
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.common.json {
+        serde_json::to_writer_pretty(&mut out, &m)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{} under {}:", m.test, m.conditions)?;
+        writeln!(out, "  failure rate {}", m.claim)?;
+        if let Some(f) = &m.first_failure {
+            writeln!(out, "  first failure: {f}")?;
+        }
+        if m.stopped_at_first_failure {
+            writeln!(out, "  stopped at the first failure (--until-fail)")?;
+        }
+        if m.missing > 0 {
+            writeln!(out, "  {} runs gave no result for the test", m.missing)?;
+        }
+        if let Some(r) = s
+            .adapter
+            .reproduction(std::slice::from_ref(&s.test), &cond.env)
+        {
+            writeln!(out, "  command: {r}")?;
+        }
+        writeln!(out, "  {:.1}s", m.seconds)?;
+    }
+    let _ = db;
+    Ok(if m.failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
+    if !(0.0..1.0).contains(&args.target) || args.target <= 0.0 {
+        bail!("--target must be a rate between 0 and 1, e.g. 0.01");
+    }
+    let s = setup(&args.common, &args.test)?;
+    // The rate before the fix, from the store (every stored attempt of the test).
+    let before = crate::db_path(db.clone())
+        .ok()
+        .filter(|p| p.exists())
+        .and_then(|p| {
+            let mut store = flakehound_store::open(&p).ok()?;
+            let stats = store.test_stats().ok()?;
+            let t = stats.into_iter().find(|t| t.id == s.test.id)?;
+            (t.passes + t.failures > 0).then_some((t.failures, t.passes + t.failures))
+        });
+    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let v = repro::verify(
+        &lab,
+        &s.test,
+        &args.conditions.conditions(),
+        args.target,
+        before,
+        &STOP,
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.common.json {
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}: {}", v.after.test, v.verdict)?;
+        writeln!(
+            out,
+            "  after: {} in {:.1}s{}",
+            v.after.claim,
+            v.after.seconds,
+            if v.after.conditions == "as is" {
+                String::new()
+            } else {
+                format!(" under {}", v.after.conditions)
+            }
+        )?;
+        if let Some(b) = &v.before_claim {
+            writeln!(out, "  before: {b} (stored evidence)")?;
+        }
+    }
+    Ok(if v.fixed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
