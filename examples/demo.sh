@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Quick start: builds flakehound, ingests the bundled synthetic CI history (90 GitHub Actions runs of
 # a shop service's pytest suite, see examples/history/truth.txt for what was planted) into a fresh
-# embedded store, and prints the flakiness report.
+# embedded store, and prints the flakiness report. Then, when Python 3 is available, hunts the bundled
+# example project examples/flaky-shop (one flaky test of each usual kind, see its README) with
+# `flakehound hunt`, in a venv with pytest (scripts/test-venv.sh). HUNT=0 skips the hunt; HUNT_RUNS
+# sets its rounds (default 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin flakehound
@@ -22,3 +25,13 @@ first=$(grep -m1 '^runs/0000' examples/history/runs.tsv | cut -f2)
   --runner gha-runner-1 | sed -n '2,4p'
 echo
 "$fh" --db "$db" report --limit "${LIMIT:-10}" "$@"
+
+if [[ ${HUNT:-1} != 0 ]] && command -v python3 >/dev/null 2>&1; then
+  echo
+  echo "Hunting examples/flaky-shop (flakehound hunt --runs ${HUNT_RUNS:-12} --seed 1) ..."
+  py=$(scripts/test-venv.sh)
+  hunt_db=target/demo/hunt.db
+  rm -f "$hunt_db" "$hunt_db-wal" "$hunt_db-shm"
+  (cd examples/flaky-shop && "../../$fh" --db "../../$hunt_db" hunt --runs "${HUNT_RUNS:-12}" --seed 1 \
+    -- "$py" -m pytest -q -p no:cacheprovider)
+fi

@@ -352,7 +352,7 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
             _ => writeln!(out, "Verdict: {}", d.verdict)?,
         }
         match (&d.reproduction, d.reproduction_rate) {
-            (Some(r), Some((f, n))) => writeln!(out, "Reproduce (failed {f} of {n} checks): {r}")?,
+            (Some(r), Some((f, n))) => writeln!(out, "Reproduce (failed {f} of {n} runs): {r}")?,
             (Some(r), None) => writeln!(out, "Reproduce: {r}")?,
             (None, Some((f, n))) => writeln!(
                 out,
