@@ -15,8 +15,8 @@
 //!   take the place of an error).
 
 use crate::common::{
-    clean, failed_attempts, first_failure_message, head_tail, last_failure, last_failure_message,
-    passing_attempt, plural, quarantine_phrase, truncate_chars,
+    clean, escape_chars, failed_attempts, first_failure_message, head_tail, last_failure,
+    last_failure_message, passing_attempt, plural, quarantine_phrase, truncate_chars,
 };
 use flakehound_model::{RunStatus, TestCase, WrappedRun};
 
@@ -195,32 +195,21 @@ impl Annotation {
 
 /// Escapes a command's message (`%`, `\r`, `\n`).
 pub(crate) fn escape_data(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_chars(s, &[('%', "%25"), ('\r', "%0D"), ('\n', "%0A")])
 }
 
 /// Escapes a command's property value (data escapes plus `:` and `,`).
 pub(crate) fn escape_property(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            ':' => out.push_str("%3A"),
-            ',' => out.push_str("%2C"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_chars(
+        s,
+        &[
+            ('%', "%25"),
+            ('\r', "%0D"),
+            ('\n', "%0A"),
+            (':', "%3A"),
+            (',', "%2C"),
+        ],
+    )
 }
 
 /// A source location found in a stack trace or failure text.
@@ -608,61 +597,56 @@ mod tests {
     #[test]
     fn locate_reads_every_runner() {
         let at = |details: &str| locate(&failing(Dialect::Other, None, "t", None, details));
-        // Rust, current and pre-1.73 panic messages.
-        assert_eq!(
-            at("thread 'tests::x' panicked at src/lib.rs:10:5:\nassertion failed"),
-            Some(("src/lib.rs".into(), 10))
-        );
-        assert_eq!(
-            at(
-                "thread 'x' panicked at 'boom, really', tests/it.rs:3:9\nnote: run with RUST_BACKTRACE"
+        for (details, want) in [
+            // Rust, current and pre-1.73 panic messages.
+            (
+                "thread 'tests::x' panicked at src/lib.rs:10:5:\nassertion failed",
+                Some(("src/lib.rs", 10)),
             ),
-            Some(("tests/it.rs".into(), 3))
-        );
-        // go
-        assert_eq!(
-            at("=== RUN TestX\n    x_test.go:12: got 1, want 2\n--- FAIL"),
-            Some(("x_test.go".into(), 12))
-        );
-        assert_eq!(
-            at("goroutine 7 [running]:\n\t/home/u/pkg/x_test.go:40 +0x1d"),
-            Some(("/home/u/pkg/x_test.go".into(), 40))
-        );
-        // jest / node, skipping node_modules and internals.
-        assert_eq!(
-            at(
-                "Error: expect(received).toBe(expected)\n    at Object.<anonymous> (/repo/src/x.test.js:12:5)\n    at node:internal/process:1:1"
+            (
+                "thread 'x' panicked at 'boom, really', tests/it.rs:3:9\nnote: run with RUST_BACKTRACE",
+                Some(("tests/it.rs", 3)),
             ),
-            Some(("/repo/src/x.test.js".into(), 12))
-        );
-        assert_eq!(
-            at(
-                "Error\n    at fn (/repo/node_modules/jest/a.js:1:1)\n    at /repo/src/y.test.ts:8:3"
+            // go
+            (
+                "=== RUN TestX\n    x_test.go:12: got 1, want 2\n--- FAIL",
+                Some(("x_test.go", 12)),
             ),
-            Some(("/repo/src/y.test.ts".into(), 8))
-        );
-        assert_eq!(
-            at("    at file:///repo/z.test.mjs:4:2"),
-            Some(("/repo/z.test.mjs".into(), 4))
-        );
-        // Java: the file as given.
-        assert_eq!(
-            at(
-                "java.lang.AssertionError\n\tat org.junit.Assert.fail(Assert.java:89)\n\tat a.b.CTest.m(CTest.java:12)"
+            (
+                "goroutine 7 [running]:\n\t/home/u/pkg/x_test.go:40 +0x1d",
+                Some(("/home/u/pkg/x_test.go", 40)),
             ),
-            Some(("Assert.java".into(), 89))
-        );
-        // .NET
-        assert_eq!(
-            at(
-                "Assert.Equal() Failure\n   at Acme.Tests.CartTests.Adds() in /src/Acme.Tests/CartTests.cs:line 42"
+            // jest / node, skipping node_modules and internals.
+            (
+                "Error: expect(received).toBe(expected)\n    at Object.<anonymous> (/repo/src/x.test.js:12:5)\n    at node:internal/process:1:1",
+                Some(("/repo/src/x.test.js", 12)),
             ),
-            Some(("/src/Acme.Tests/CartTests.cs".into(), 42))
-        );
-        // Nothing to find.
-        assert_eq!(at("just text: no location 12"), None);
-        assert_eq!(at(""), None);
-        assert_eq!(at("at :1:2\n x.go:0: zero line\n.py:3: no path"), None);
+            (
+                "Error\n    at fn (/repo/node_modules/jest/a.js:1:1)\n    at /repo/src/y.test.ts:8:3",
+                Some(("/repo/src/y.test.ts", 8)),
+            ),
+            (
+                "    at file:///repo/z.test.mjs:4:2",
+                Some(("/repo/z.test.mjs", 4)),
+            ),
+            // Java: the file as given.
+            (
+                "java.lang.AssertionError\n\tat org.junit.Assert.fail(Assert.java:89)\n\tat a.b.CTest.m(CTest.java:12)",
+                Some(("Assert.java", 89)),
+            ),
+            // .NET
+            (
+                "Assert.Equal() Failure\n   at Acme.Tests.CartTests.Adds() in /src/Acme.Tests/CartTests.cs:line 42",
+                Some(("/src/Acme.Tests/CartTests.cs", 42)),
+            ),
+            // Nothing to find.
+            ("just text: no location 12", None),
+            ("", None),
+            ("at :1:2\n x.go:0: zero line\n.py:3: no path", None),
+        ] {
+            let want = want.map(|(file, line): (&str, u32)| (file.to_string(), line));
+            assert_eq!(at(details), want, "{details:?}");
+        }
     }
 
     #[test]

@@ -115,6 +115,23 @@ pub(crate) fn head_tail(s: &str, max: usize) -> Cow<'_, str> {
     ))
 }
 
+/// `s` cleaned, on one line: every run of whitespace becomes one space, none at either end.
+pub(crate) fn single_line(s: &str) -> String {
+    clean(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` with every character that `table` lists replaced by its escape.
+pub(crate) fn escape_chars(s: &str, table: &[(char, &str)]) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match table.iter().find(|(special, _)| *special == c) {
+            Some((_, escape)) => out.push_str(escape),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
 /// First non-blank line of `s`, cleaned and trimmed.
 pub(crate) fn first_line(s: &str) -> String {
     let s = clean(s);

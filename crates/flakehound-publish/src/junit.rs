@@ -38,12 +38,11 @@
 //!   removed. No CDATA, so `]]>` needs no special case. Non-finite or negative durations are
 //!   left out.
 
-use crate::common::{attempt_message, clean, quarantine_phrase};
+use crate::common::{attempt_message, clean, escape_chars, quarantine_phrase};
 use flakehound_model::{
     Attempt, Dialect, Outcome, RunStatus, WrappedRun, WrappedTest, canonical_id,
 };
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
 
 /// Writes the merged JUnit XML report of `run` to `w` (see the module docs for the format).
@@ -496,39 +495,33 @@ fn seconds(d: Option<f64>) -> Option<String> {
 
 /// Attribute value: cleaned, with markup and whitespace other than spaces escaped.
 pub(crate) fn attr(s: &str) -> String {
-    let s = clean(s);
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+    escape_chars(
+        &clean(s),
+        &[
+            ('&', "&amp;"),
+            ('<', "&lt;"),
+            ('>', "&gt;"),
+            ('"', "&quot;"),
+            ('\'', "&apos;"),
             // Literal whitespace in attributes is normalised to spaces by conforming parsers.
-            '\t' | '\n' | '\r' => {
-                let _ = write!(out, "&#{};", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
+            ('\t', "&#9;"),
+            ('\n', "&#10;"),
+            ('\r', "&#13;"),
+        ],
+    )
 }
 
 /// Element text: cleaned, markup escaped; `\r` as a reference (parsers turn `\r\n` into `\n`).
 pub(crate) fn text(s: &str) -> String {
-    let s = clean(s);
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_chars(
+        &clean(s),
+        &[
+            ('&', "&amp;"),
+            ('<', "&lt;"),
+            ('>', "&gt;"),
+            ('\r', "&#13;"),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -648,32 +641,24 @@ mod tests {
             f.details.as_deref(),
             Some("cart_test.go:41: timed out waiting for the cart")
         );
-        let prop = |c: &TestCase, k: &str| {
-            c.properties
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-        };
-        assert_eq!(
-            prop(&back[2], "flakehound.status").as_deref(),
-            Some("flaky")
-        );
-        assert_eq!(
-            prop(&back[1], "flakehound.owner").as_deref(),
-            Some("@alice")
-        );
-        assert_eq!(
-            prop(&back[3], "flakehound.quarantine.expires").as_deref(),
-            Some("2024-01-01")
-        );
-        assert_eq!(
-            prop(&back[3], "flakehound.quarantine.issue").as_deref(),
-            Some("https://github.com/acme/shop/issues/42")
-        );
-        assert_eq!(
-            prop(&back[5], "flakehound.id").as_deref(),
-            Some("evil|suite::weird <name> `tick` ]]> & red")
-        );
+        for (i, key, value) in [
+            (2, "flakehound.status", "flaky"),
+            (1, "flakehound.owner", "@alice"),
+            (3, "flakehound.quarantine.expires", "2024-01-01"),
+            (
+                3,
+                "flakehound.quarantine.issue",
+                "https://github.com/acme/shop/issues/42",
+            ),
+            (
+                5,
+                "flakehound.id",
+                "evil|suite::weird <name> `tick` ]]> & red",
+            ),
+        ] {
+            let got = back[i].properties.iter().find(|(n, _)| n == key);
+            assert_eq!(got.map(|(_, v)| v.as_str()), Some(value), "{key}");
+        }
         // The hostile failure message came back intact, colour codes aside.
         assert_eq!(
             back[5].attempts[0]

@@ -27,11 +27,11 @@
 
 use crate::annotations::locate;
 use crate::common::{
-    attempt_message, clean, first_failure_message, fmt_secs, head_tail, last_failure,
-    last_failure_message, passing_attempt, plural, slowest, truncate_bytes, truncate_chars,
-    verdict,
+    attempt_message, clean, escape_chars, first_failure_message, fmt_secs, head_tail, last_failure,
+    last_failure_message, passing_attempt, plural, single_line, slowest, truncate_bytes,
+    truncate_chars, verdict,
 };
-use flakehound_model::{QuarantineInfo, RunStatus, WrappedRun};
+use flakehound_model::{QuarantineInfo, RunStatus, WrappedRun, WrappedTest};
 
 /// Bytes of failure text per fenced block.
 const FENCE_BYTES: usize = 16 * 1024;
@@ -117,6 +117,16 @@ pub fn step_summary(run: &WrappedRun, limit_bytes: usize) -> String {
 struct Item {
     full: String,
     compact: Option<String>,
+}
+
+impl Item {
+    /// An entry without a short form.
+    fn whole(full: String) -> Item {
+        Item {
+            full,
+            compact: None,
+        }
+    }
 }
 
 struct Section {
@@ -213,11 +223,7 @@ fn head(run: &WrappedRun) -> String {
 fn sections(run: &WrappedRun) -> Vec<Section> {
     let mut out = Vec::new();
 
-    let failed: Vec<_> = run
-        .tests
-        .iter()
-        .filter(|t| t.status == RunStatus::Failed)
-        .collect();
+    let failed = with_status(run, RunStatus::Failed);
     out.push(Section {
         heading: format!("### ❌ Failed on every attempt ({})\n\n", failed.len()),
         items: failed
@@ -257,11 +263,7 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
         noun: ("failed test", "failed tests"),
     });
 
-    let flaky: Vec<_> = run
-        .tests
-        .iter()
-        .filter(|t| t.status == RunStatus::Flaky)
-        .collect();
+    let flaky = with_status(run, RunStatus::Flaky);
     out.push(Section {
         heading: format!(
             "### 🔁 Flaky: passed on retry ({})\n\n| Test | Passed on | First failure |\n| --- | --- | --- |\n",
@@ -276,13 +278,8 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
                     Some(k) => format!("attempt {k} of {n}"),
                     None => format!("retry ({n} attempts)"),
                 };
-                let first = first_failure_message(c)
-                    .map(|m| code(&truncate_chars(&m, MESSAGE_CHARS)))
-                    .unwrap_or_default();
-                Item {
-                    full: format!("| {} | {passed} | {first} |\n", code(&c.id)),
-                    compact: None,
-                }
+                let first = message_cell(first_failure_message(c));
+                Item::whole(format!("| {} | {passed} | {first} |\n", code(&c.id)))
             })
             .collect(),
         footer: "\n".into(),
@@ -290,11 +287,7 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
         noun: ("flaky test", "flaky tests"),
     });
 
-    let quarantined: Vec<_> = run
-        .tests
-        .iter()
-        .filter(|t| t.status == RunStatus::Quarantined)
-        .collect();
+    let quarantined = with_status(run, RunStatus::Quarantined);
     out.push(Section {
         heading: format!(
             "### 🔒 Quarantined failures ({})\n\nThese tests failed on every attempt but are quarantined, so they do not fail the build.\n\n\
@@ -309,16 +302,11 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
                     Some(q) => quarantine_cells(q),
                     None => (String::new(), String::new(), String::new(), String::new()),
                 };
-                let failure = last_failure_message(c)
-                    .map(|m| code(&truncate_chars(&m, MESSAGE_CHARS)))
-                    .unwrap_or_default();
-                Item {
-                    full: format!(
-                        "| {} | {reason} | {owner} | {expires} | {issue} | {failure} |\n",
-                        code(&c.id)
-                    ),
-                    compact: None,
-                }
+                let failure = message_cell(last_failure_message(c));
+                Item::whole(format!(
+                    "| {} | {reason} | {owner} | {expires} | {issue} | {failure} |\n",
+                    code(&c.id)
+                ))
             })
             .collect(),
         footer: "\n".into(),
@@ -357,10 +345,7 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
                     line.push_str(&format!(" — {reason}; owner {owner}; {expires}"));
                 }
                 line.push('\n');
-                Item {
-                    full: line,
-                    compact: None,
-                }
+                Item::whole(line)
             })
             .collect(),
         footer: "\n".into(),
@@ -373,14 +358,13 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
             .into(),
         items: slowest(run, 5)
             .iter()
-            .map(|(t, d)| Item {
-                full: format!(
+            .map(|(t, d)| {
+                Item::whole(format!(
                     "| {} | {} | {} |\n",
                     code(&t.case.id),
                     fmt_secs(*d),
                     t.case.attempts.len()
-                ),
-                compact: None,
+                ))
             })
             .collect(),
         footer: "\n".into(),
@@ -393,10 +377,7 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
         items: run
             .warnings
             .iter()
-            .map(|w| Item {
-                full: format!("- {}\n", md(w)),
-                compact: None,
-            })
+            .map(|w| Item::whole(format!("- {}\n", md(w))))
             .collect(),
         footer: "\n".into(),
         priority: 1,
@@ -404,6 +385,18 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
     });
 
     out
+}
+
+/// The tests of `run` that ended with `status`, in order.
+fn with_status(run: &WrappedRun, status: RunStatus) -> Vec<&WrappedTest> {
+    run.tests.iter().filter(|t| t.status == status).collect()
+}
+
+/// A table cell holding a one-line failure message (empty without one).
+fn message_cell(message: Option<String>) -> String {
+    message
+        .map(|m| code(&truncate_chars(&m, MESSAGE_CHARS)))
+        .unwrap_or_default()
 }
 
 /// Reason, owner, expiry and issue cells of a quarantine entry.
@@ -437,16 +430,10 @@ fn issue_link(issue: &str) -> String {
         .map(|(_, n)| format!("#{n}"));
     let label = number.unwrap_or_else(|| "issue".to_string());
     // Percent-encode what could end the destination or split a table cell.
-    let mut url = String::with_capacity(issue.len());
-    for c in issue.chars() {
-        match c {
-            '<' => url.push_str("%3C"),
-            '>' => url.push_str("%3E"),
-            '|' => url.push_str("%7C"),
-            '\\' => url.push_str("%5C"),
-            c => url.push(c),
-        }
-    }
+    let url = escape_chars(
+        issue,
+        &[('<', "%3C"), ('>', "%3E"), ('|', "%7C"), ('\\', "%5C")],
+    );
     format!("[{}](<{url}>)", md(&label))
 }
 
@@ -516,29 +503,25 @@ fn longest_run(s: &str, ch: char) -> usize {
 
 /// Untrusted text in Markdown context, on one line (see the module docs).
 fn md(s: &str) -> String {
-    let s = clean(s);
-    let mut out = String::with_capacity(s.len() + 8);
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        for c in word.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '|' => out.push_str("&#124;"),
-                // What starts emphasis, code, links, strikethrough, math or an escape. Other
-                // Markdown syntax only acts at the start of a line, where this text never is.
-                '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '$' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                c => out.push(c),
-            }
-        }
-    }
-    out
+    escape_chars(
+        &single_line(s),
+        &[
+            ('&', "&amp;"),
+            ('<', "&lt;"),
+            ('>', "&gt;"),
+            ('|', "&#124;"),
+            // What starts emphasis, code, links, strikethrough, math or an escape. Other
+            // Markdown syntax only acts at the start of a line, where this text never is.
+            ('\\', r"\\"),
+            ('`', r"\`"),
+            ('*', r"\*"),
+            ('_', r"\_"),
+            ('[', r"\["),
+            (']', r"\]"),
+            ('~', r"\~"),
+            ('$', r"\$"),
+        ],
+    )
 }
 
 /// Untrusted text as inline code in Markdown context (safe in table cells).
@@ -548,23 +531,15 @@ fn code(s: &str) -> String {
 
 /// Untrusted text in raw-HTML context (the `<summary>` line), on one line.
 fn html(s: &str) -> String {
-    let s = clean(s);
-    let mut out = String::with_capacity(s.len() + 8);
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        for c in word.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                c => out.push(c),
-            }
-        }
-    }
-    out
+    escape_chars(
+        &single_line(s),
+        &[
+            ('&', "&amp;"),
+            ('<', "&lt;"),
+            ('>', "&gt;"),
+            ('"', "&quot;"),
+        ],
+    )
 }
 
 #[cfg(test)]

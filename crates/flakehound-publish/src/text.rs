@@ -16,8 +16,8 @@
 //!   sequences either way, so a test name cannot recolour or rewrite the terminal.
 
 use crate::common::{
-    clean, first_failure_message, fmt_secs, last_failure_message, passing_attempt, plural,
-    quarantine_phrase, slowest, truncate_chars, verdict, worst,
+    first_failure_message, fmt_secs, last_failure_message, passing_attempt, plural,
+    quarantine_phrase, single_line, slowest, truncate_chars, verdict, worst,
 };
 use flakehound_model::{RunStatus, WrappedRun};
 use owo_colors::OwoColorize;
@@ -59,9 +59,7 @@ impl Painter {
 
 /// One-line, escape-free rendering of untrusted text.
 fn one_line(s: &str, max: usize) -> String {
-    let s = clean(s);
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&joined, max).into_owned()
+    truncate_chars(&single_line(s), max).into_owned()
 }
 
 /// The summary printed after the test command's output (see the module docs). Ends with a

@@ -56,9 +56,12 @@ use flakehound_model::{
     Attempt, Dialect, Failure, Outcome, ReportInfo, TestCase, canonical_id, trim_text,
 };
 
+use crate::shared::{
+    SELECT_AND_LIST, captured, cmd_from_words, refuse_repeat_and_order, stdout_plan,
+};
 use crate::{
-    Adapter, Capabilities, Cmd, Error, Order, Plan, ReportSource, Request, Result, Results,
-    RunnerKind, TestRef,
+    Adapter, Capabilities, Cmd, Error, Plan, Request, Result, Results, RunnerKind, TestRef,
+    program_name,
 };
 
 /// Value-taking options of `cargo test` (before `--`); needed to tell option values from the
@@ -127,13 +130,6 @@ impl CargoTest {
         Self {
             cmd,
             metadata: OnceLock::new(),
-        }
-    }
-
-    fn unsupported(&self, what: &str) -> Error {
-        Error::Unsupported {
-            runner: RunnerKind::CargoTest.name(),
-            what: what.into(),
         }
     }
 
@@ -209,49 +205,35 @@ impl Adapter for CargoTest {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            select: true,
-            list: true,
-            order: false,
-            repeat: false,
-        }
+        SELECT_AND_LIST
     }
 
     fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
-        if req.repeat > 1 {
-            return Err(self.unsupported("repeat tests within one process"));
-        }
-        if req.order != Order::AsWritten {
-            return Err(
-                self.unsupported("run tests in a chosen order (libtest's shuffle is nightly-only)")
-            );
-        }
+        refuse_repeat_and_order(
+            self.kind(),
+            req,
+            "run tests in a chosen order (libtest's shuffle is nightly-only)",
+        )?;
         let mut argv = self.base_argv();
         if let Some(selection) = &req.selection {
             select(&mut argv, selection)?;
         }
         let mut cmd = argv.into_cmd(&self.cmd);
         cmd.env.extend(req.env.iter().cloned());
-        Ok(Plan {
-            cmd,
-            report: ReportSource::Stdout {
-                capture: scratch.join(format!("cargo-test-{}.log", req.invocation)),
-                merge_stderr: true,
-            },
-        })
+        let capture = scratch.join(format!("cargo-test-{}.log", req.invocation));
+        Ok(stdout_plan(cmd, capture, true))
     }
 
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
         let mut argv = self.base_argv();
         let rest = argv.rest.get_or_insert_with(Vec::new);
         rest.extend(["--list", "--format", "terse"].map(String::from));
-        Some(Ok(Plan {
-            cmd: argv.into_cmd(&self.cmd),
-            report: ReportSource::Stdout {
-                capture: scratch.join("cargo-test-list.log"),
-                merge_stderr: true,
-            },
-        }))
+        let cmd = argv.into_cmd(&self.cmd);
+        Some(Ok(stdout_plan(
+            cmd,
+            scratch.join("cargo-test-list.log"),
+            true,
+        )))
     }
 
     fn parse_list(&self, stdout: &str) -> Result<Vec<TestRef>> {
@@ -288,11 +270,10 @@ impl Adapter for CargoTest {
     }
 
     fn read(&self, plan: &Plan) -> Result<Results> {
-        let ReportSource::Stdout { capture, .. } = &plan.report else {
-            return Err(Error::Command(
-                "a cargo test plan reads its captured output, not report files".into(),
-            ));
-        };
+        let capture = captured(
+            plan,
+            "a cargo test plan reads its captured output, not report files",
+        )?;
         let text = read_capture(RunnerKind::CargoTest, capture)?;
         let parsed = self.parse(&text, text::Mode::Run);
         if parsed.sections.is_empty() {
@@ -493,20 +474,13 @@ impl CargoArgv {
 
     /// The command line, with `base`'s environment and directory.
     pub(crate) fn into_cmd(self, base: &Cmd) -> Cmd {
-        let mut words = self.head.into_iter();
-        let program = words.next().unwrap_or_else(|| "cargo".into());
-        let mut args: Vec<String> = words.chain(self.args).collect();
+        let mut words = self.head;
+        words.extend(self.args);
         if let Some(rest) = self.rest {
-            args.push("--".into());
-            args.extend(rest);
+            words.push("--".into());
+            words.extend(rest);
         }
-        Cmd {
-            program,
-            args,
-            env: base.env.clone(),
-            env_remove: base.env_remove.clone(),
-            cwd: base.cwd.clone(),
-        }
+        cmd_from_words(words, "cargo", base)
     }
 
     /// Another cargo command with the same wrapper and toolchain (`cargo +nightly metadata`),
@@ -527,21 +501,8 @@ impl CargoArgv {
             words.push("--manifest-path".into());
             words.push(path);
         }
-        let mut words = words.into_iter();
-        Cmd {
-            program: words.next().unwrap_or_else(|| "cargo".into()),
-            args: words.collect(),
-            env: base.env.clone(),
-            env_remove: base.env_remove.clone(),
-            cwd: base.cwd.clone(),
-        }
+        cmd_from_words(words, "cargo", base)
     }
-}
-
-/// `/usr/bin/cargo` → `cargo`; `cargo.exe` → `cargo`.
-fn program_name(w: &str) -> &str {
-    let base = w.rsplit(['/', '\\']).next().unwrap_or(w);
-    base.strip_suffix(".exe").unwrap_or(base)
 }
 
 /// How an argument matches one of `names`: `Some(true)` when it carries its value
@@ -644,20 +605,7 @@ struct MetaTarget {
 fn load_metadata(cmd: &Cmd) -> Option<Vec<MetaPackage>> {
     let argv = CargoArgv::split(cmd, &[&["test", "t"]]);
     let meta = argv.cargo_cmd(cmd, &["metadata", "--no-deps", "--format-version", "1"]);
-    let mut command = std::process::Command::new(&meta.program);
-    command.args(&meta.args);
-    for k in &meta.env_remove {
-        command.env_remove(k);
-    }
-    command.envs(meta.env.iter().map(|(k, v)| (k, v)));
-    if let Some(dir) = &meta.cwd {
-        command.current_dir(dir);
-    }
-    let out = command.stderr(std::process::Stdio::null()).output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    parse_metadata(&out.stdout)
+    parse_metadata(&crate::exec::helper_output(&meta)?)
 }
 
 fn parse_metadata(json: &[u8]) -> Option<Vec<MetaPackage>> {
@@ -1512,6 +1460,7 @@ mod text {
 mod tests {
     use super::text::{Binary, Mode, parse, why};
     use super::*;
+    use crate::{Order, ReportSource};
     use std::path::PathBuf;
 
     fn argv(s: &str) -> Vec<String> {

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, ErrorKind, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Adapter, Error, Plan, ReportSource, Result};
+use crate::{Adapter, Cmd, Error, Plan, ReportSource, Result};
 
 /// How an invocation ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,17 +38,7 @@ const MAX_LINE: usize = 8 * 1024 * 1024;
 /// capture and the run go on, since the report and the exit status are what matter.
 pub fn execute(adapter: &dyn Adapter, plan: &Plan, out: &mut dyn Write) -> Result<Execution> {
     let cmd = &plan.cmd;
-    let mut command = Command::new(&cmd.program);
-    command.args(&cmd.args);
-    for key in &cmd.env_remove {
-        command.env_remove(key);
-    }
-    for (key, value) in &cmd.env {
-        command.env(key, value);
-    }
-    if let Some(cwd) = &cmd.cwd {
-        command.current_dir(cwd);
-    }
+    let mut command = command_of(cmd);
     command.stdin(Stdio::inherit()).stderr(Stdio::inherit());
     let spawn_error = |source: io::Error| Error::Io {
         context: match &cmd.cwd {
@@ -130,17 +120,7 @@ pub fn execute(adapter: &dyn Adapter, plan: &Plan, out: &mut dyn Write) -> Resul
 /// stderr too when `merge_stderr`), otherwise to `log`; stderr goes to `log`.
 pub fn execute_logged(plan: &Plan, log: &std::path::Path) -> Result<Execution> {
     let cmd = &plan.cmd;
-    let mut command = Command::new(&cmd.program);
-    command.args(&cmd.args);
-    for key in &cmd.env_remove {
-        command.env_remove(key);
-    }
-    for (key, value) in &cmd.env {
-        command.env(key, value);
-    }
-    if let Some(cwd) = &cmd.cwd {
-        command.current_dir(cwd);
-    }
+    let mut command = command_of(cmd);
     let open = |path: &std::path::Path| {
         File::create(path).map_err(|source| Error::Io {
             context: format!("cannot write {}", path.display()),
@@ -178,6 +158,34 @@ pub fn execute_logged(plan: &Plan, log: &std::path::Path) -> Result<Execution> {
     })?;
     let status = wait(&mut child, &cmd.program)?;
     Ok(execution(status, start.elapsed()))
+}
+
+/// The process to spawn for `cmd`: program, arguments, environment changes (removals first) and
+/// working directory. Standard streams are left to the caller.
+pub(crate) fn command_of(cmd: &Cmd) -> Command {
+    let mut command = Command::new(&cmd.program);
+    command.args(&cmd.args);
+    for key in &cmd.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &cmd.env {
+        command.env(key, value);
+    }
+    if let Some(cwd) = &cmd.cwd {
+        command.current_dir(cwd);
+    }
+    command
+}
+
+/// The standard output of a quick helper command (stdin closed, stderr discarded); `None` when
+/// it cannot run or fails.
+pub(crate) fn helper_output(cmd: &Cmd) -> Option<Vec<u8>> {
+    let out = command_of(cmd)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
 }
 
 fn wait(child: &mut Child, program: &str) -> Result<ExitStatus> {

@@ -10,9 +10,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::shared::{file_plan, report_files, unsupported};
 use crate::{
-    Adapter, Capabilities, Cmd, Error, Order, Plan, ReportSource, Request, Result, Results,
-    RunnerKind, read_files,
+    Adapter, Capabilities, Cmd, Error, Order, Plan, Request, Result, Results, RunnerKind,
+    read_files,
 };
 
 pub struct Generic {
@@ -27,10 +28,10 @@ impl Generic {
     }
 
     fn unsupported(&self, what: &str) -> Error {
-        Error::Unsupported {
-            runner: self.kind().name(),
-            what: format!("{what}: without a known test runner only the whole command can run"),
-        }
+        unsupported(
+            self.kind(),
+            format!("{what}: without a known test runner only the whole command can run"),
+        )
     }
 }
 
@@ -60,31 +61,18 @@ impl Adapter for Generic {
             Some(cwd) if self.report.is_relative() => cwd.join(&self.report),
             _ => self.report.clone(),
         };
-        Ok(Plan {
-            cmd,
-            report: ReportSource::Files {
-                paths: vec![path],
-                format: None,
-                fresh_after: Some(run_start(scratch)),
-            },
-        })
+        Ok(file_plan(cmd, path, None, run_start(scratch)))
     }
 
     fn read(&self, plan: &Plan) -> Result<Results> {
-        let ReportSource::Files {
-            paths,
-            format,
-            fresh_after,
-        } = &plan.report
-        else {
-            return Err(Error::Command(
-                "the generic adapter reads report files, not standard output".into(),
-            ));
-        };
+        let (paths, format, fresh_after) = report_files(
+            plan,
+            "the generic adapter reads report files, not standard output",
+        )?;
         let mut files = Vec::new();
         for path in paths {
             if path.is_dir() {
-                let found = reports_in(path, *fresh_after)?;
+                let found = reports_in(path, fresh_after)?;
                 if found.is_empty() {
                     return Err(Error::MissingReport {
                         runner: self.kind().name(),
@@ -96,11 +84,11 @@ impl Adapter for Generic {
                 }
                 files.extend(found);
             } else {
-                check_fresh(self.kind(), path, *fresh_after)?;
+                check_fresh(self.kind(), path, fresh_after)?;
                 files.push(path.clone());
             }
         }
-        read_files(self.kind(), &files, *format)
+        read_files(self.kind(), &files, format)
     }
 }
 
@@ -183,6 +171,18 @@ pub(crate) fn check_fresh(
     Ok(())
 }
 
+/// [`check_fresh`] for each of `paths`, stopping at the first missing or stale one.
+pub(crate) fn check_all_fresh(
+    runner: RunnerKind,
+    paths: &[PathBuf],
+    fresh_after: Option<SystemTime>,
+) -> Result<()> {
+    for path in paths {
+        check_fresh(runner, path, fresh_after)?;
+    }
+    Ok(())
+}
+
 /// The instant to give as `fresh_after` for a run about to start.
 ///
 /// Not simply the clock's "now": Linux stamps files with a coarse clock that lags the precise one
@@ -225,6 +225,7 @@ pub(crate) fn is_fresh(modified: SystemTime, after: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ReportSource;
     use crate::TestRef;
     use std::fs::File;
 

@@ -28,9 +28,10 @@ use std::path::Path;
 use flakehound_model::{Dialect, Format, canonical_id};
 
 use crate::cargo::read_capture;
+use crate::shared::{captured, cmd_from_words, stdout_plan, unsupported};
 use crate::{
-    Adapter, Capabilities, Cmd, Error, Order, Plan, ReportSource, Request, Result, Results,
-    RunnerKind, TestRef, read_files,
+    Adapter, Capabilities, Cmd, Error, Order, Plan, Request, Result, Results, RunnerKind, TestRef,
+    program_name, read_files,
 };
 
 /// Boolean flags of `go test` and of the go build system (they never take a separate value).
@@ -138,10 +139,7 @@ impl Adapter for GoTest {
 
     fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
         if req.order != Order::AsWritten {
-            return Err(Error::Unsupported {
-                runner: RunnerKind::Go.name(),
-                what: "run tests in a chosen order".into(),
-            });
+            return Err(unsupported(self.kind(), "run tests in a chosen order"));
         }
         let mut argv = GoArgv::split(&self.cmd);
         if !argv.has("json") {
@@ -165,13 +163,8 @@ impl Adapter for GoTest {
         }
         let mut cmd = argv.into_cmd(&self.cmd);
         cmd.env.extend(req.env.iter().cloned());
-        Ok(Plan {
-            cmd,
-            report: ReportSource::Stdout {
-                capture: scratch.join(format!("go-test-{}.jsonl", req.invocation)),
-                merge_stderr: false,
-            },
-        })
+        let capture = scratch.join(format!("go-test-{}.jsonl", req.invocation));
+        Ok(stdout_plan(cmd, capture, false))
     }
 
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
@@ -185,13 +178,12 @@ impl Adapter for GoTest {
             // the current directory.
             argv.packages.push(".".into());
         }
-        Some(Ok(Plan {
-            cmd: argv.into_cmd(&self.cmd),
-            report: ReportSource::Stdout {
-                capture: scratch.join("go-test-list.txt"),
-                merge_stderr: false,
-            },
-        }))
+        let cmd = argv.into_cmd(&self.cmd);
+        Some(Ok(stdout_plan(
+            cmd,
+            scratch.join("go-test-list.txt"),
+            false,
+        )))
     }
 
     fn parse_list(&self, stdout: &str) -> Result<Vec<TestRef>> {
@@ -243,11 +235,10 @@ impl Adapter for GoTest {
     }
 
     fn read(&self, plan: &Plan) -> Result<Results> {
-        let ReportSource::Stdout { capture, .. } = &plan.report else {
-            return Err(Error::Command(
-                "a go test plan reads its captured output, not report files".into(),
-            ));
-        };
+        let capture = captured(
+            plan,
+            "a go test plan reads its captured output, not report files",
+        )?;
         let text = read_capture(RunnerKind::Go, capture)?;
         if text.trim().is_empty() {
             return Err(Error::MissingReport {
@@ -376,10 +367,7 @@ struct GoArgv {
 impl GoArgv {
     fn split(cmd: &Cmd) -> GoArgv {
         let words: Vec<&String> = std::iter::once(&cmd.program).chain(&cmd.args).collect();
-        let go = words.iter().position(|w| {
-            let base = w.rsplit(['/', '\\']).next().unwrap_or(w);
-            base == "go" || base == "go.exe"
-        });
+        let go = words.iter().position(|w| program_name(w) == "go");
         let at = go
             .and_then(|g| {
                 words[g..]
@@ -430,20 +418,13 @@ impl GoArgv {
     }
 
     fn into_cmd(self, base: &Cmd) -> Cmd {
-        let mut words = self.head.into_iter();
-        let program = words.next().unwrap_or_else(|| "go".into());
-        let args = words
+        let words = self
+            .head
+            .into_iter()
             .chain(self.flags.into_iter().flatten())
             .chain(self.packages)
-            .chain(self.tail)
-            .collect();
-        Cmd {
-            program,
-            args,
-            env: base.env.clone(),
-            env_remove: base.env_remove.clone(),
-            cwd: base.cwd.clone(),
-        }
+            .chain(self.tail);
+        cmd_from_words(words, "go", base)
     }
 }
 
@@ -463,6 +444,7 @@ fn flag_name(a: &str) -> Option<(&str, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ReportSource;
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

@@ -32,9 +32,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flakehound_model::{Format, TestCase};
 
+use crate::shared::{SELECT_AND_LIST, file_plan, report_files, stdout_plan, unsupported};
 use crate::{
-    Adapter, Capabilities, Cmd, Error, Order, Plan, ReportSource, Request, Result, Results,
-    RunnerKind, TestRef, program_name, read_files,
+    Adapter, Capabilities, Cmd, Error, Order, Plan, Request, Result, Results, RunnerKind, TestRef,
+    program_name, read_files,
 };
 
 pub struct Jest {
@@ -71,12 +72,7 @@ impl Adapter for Jest {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            select: true,
-            list: true,
-            order: false,
-            repeat: false,
-        }
+        SELECT_AND_LIST
     }
 
     fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
@@ -91,21 +87,15 @@ impl Adapter for Jest {
         ]);
         if let Some(selection) = &req.selection {
             let targets = Targets::of(self.kind(), selection, jest_target)?;
-            cmd.args
-                .extend(targets.files.iter().map(|f| path_pattern(f)));
-            if let Some(pattern) = targets.name_pattern() {
-                cmd.args.extend(["-t".to_string(), pattern]);
-            }
+            cmd.args.extend(targets.args(path_pattern));
         }
         cmd.env.extend(req.env.iter().cloned());
-        Ok(Plan {
+        Ok(file_plan(
             cmd,
-            report: ReportSource::Files {
-                paths: vec![report],
-                format: Some(Format::JestJson),
-                fresh_after: Some(fresh_after()),
-            },
-        })
+            report,
+            Some(Format::JestJson),
+            fresh_after(),
+        ))
     }
 
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
@@ -113,13 +103,7 @@ impl Adapter for Jest {
         cmd.args = self.base_args(false);
         cmd.args
             .extend(["--listTests".to_string(), "--json".to_string()]);
-        Some(Ok(Plan {
-            cmd,
-            report: ReportSource::Stdout {
-                capture: scratch.join("jest-list.txt"),
-                merge_stderr: false,
-            },
-        }))
+        Some(Ok(stdout_plan(cmd, scratch.join("jest-list.txt"), false)))
     }
 
     fn parse_list(&self, stdout: &str) -> Result<Vec<TestRef>> {
@@ -277,6 +261,16 @@ impl Targets {
         })
     }
 
+    /// The arguments selecting the targets: each file as `file_arg` writes it, then
+    /// `-t` [`Targets::name_pattern`] when there is one.
+    pub fn args(&self, file_arg: fn(&str) -> String) -> Vec<String> {
+        let mut args: Vec<String> = self.files.iter().map(|f| file_arg(f)).collect();
+        if let Some(pattern) = self.name_pattern() {
+            args.extend(["-t".to_string(), pattern]);
+        }
+        args
+    }
+
     /// `^(?:NAME|...)$` with each name regex-escaped.
     pub fn name_pattern(&self) -> Option<String> {
         let names = self.names.as_ref()?;
@@ -357,19 +351,12 @@ pub(crate) fn read_selected(
     case_sensitive: bool,
     full_name: fn(&TestCase) -> String,
 ) -> Result<Results> {
-    let ReportSource::Files {
-        paths,
-        format,
-        fresh_after,
-    } = &plan.report
-    else {
-        return Err(Error::Command(format!(
-            "{} reads report files, not standard output",
-            kind.name()
-        )));
-    };
-    check_fresh(kind, paths, *fresh_after)?;
-    let mut results = read_files(kind, paths, *format)?;
+    let (paths, format, fresh_after) = report_files(
+        plan,
+        &format!("{} reads report files, not standard output", kind.name()),
+    )?;
+    check_fresh(kind, paths, fresh_after)?;
+    let mut results = read_files(kind, paths, format)?;
     if let Some(names) = pattern_names(&plan.cmd.args) {
         let fold = |s: &str| {
             if case_sensitive {
@@ -425,16 +412,10 @@ pub(crate) fn fresh_after() -> SystemTime {
 /// Refuses what neither jest nor vitest can do.
 pub(crate) fn check_request(kind: RunnerKind, req: &Request) -> Result<()> {
     if req.order != Order::AsWritten {
-        return Err(Error::Unsupported {
-            runner: kind.name(),
-            what: "run tests in a chosen order".into(),
-        });
+        return Err(unsupported(kind, "run tests in a chosen order"));
     }
     if req.repeat > 1 {
-        return Err(Error::Unsupported {
-            runner: kind.name(),
-            what: "repeat tests inside one process".into(),
-        });
+        return Err(unsupported(kind, "repeat tests inside one process"));
     }
     Ok(())
 }
@@ -546,6 +527,7 @@ pub(crate) fn json_array(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ReportSource;
 
     fn jest(line: &str) -> Jest {
         let argv: Vec<String> = line.split_whitespace().map(String::from).collect();

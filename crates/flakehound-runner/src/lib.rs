@@ -31,6 +31,7 @@ mod jest;
 mod nextest;
 mod pytest;
 mod pytest_narrow;
+mod shared;
 mod vitest;
 
 /// Errors of an adapter. None of them is the runner's fault: the caller falls back to the

@@ -43,10 +43,13 @@ use std::sync::OnceLock;
 use flakehound_model::{Dialect, Format, canonical_id};
 
 use crate::cargo::{CargoArgv, flag_value, has_flag, remove_flag};
-use crate::generic::{check_fresh, run_start};
+use crate::generic::{check_all_fresh, run_start};
+use crate::shared::{
+    SELECT_AND_LIST, file_plan, refuse_repeat_and_order, report_files, stdout_plan,
+};
 use crate::{
-    Adapter, Capabilities, Cmd, Error, Order, Plan, ReportSource, Request, Result, Results,
-    RunnerKind, TestRef, read_files,
+    Adapter, Capabilities, Cmd, Error, Plan, Request, Result, Results, RunnerKind, TestRef,
+    read_files,
 };
 
 /// Tool name of the `--tool-config-file` (nextest requires one per file).
@@ -98,13 +101,6 @@ impl Nextest {
         }
     }
 
-    fn unsupported(&self, what: &str) -> Error {
-        Error::Unsupported {
-            runner: RunnerKind::Nextest.name(),
-            what: what.into(),
-        }
-    }
-
     fn argv(&self) -> CargoArgv {
         CargoArgv::split(&self.cmd, &[&["nextest"], &["run", "r"]])
     }
@@ -139,8 +135,8 @@ impl Nextest {
                     &self.cmd,
                     &["locate-project", "--workspace", "--message-format", "plain"],
                 );
-                let out = output(&cmd)?;
-                let manifest = PathBuf::from(out.trim());
+                let out = crate::exec::helper_output(&cmd)?;
+                let manifest = PathBuf::from(String::from_utf8_lossy(&out).trim());
                 Some(manifest.parent()?.to_path_buf())
             })
             .as_deref()
@@ -184,21 +180,11 @@ impl Adapter for Nextest {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            select: true,
-            list: true,
-            order: false,
-            repeat: false,
-        }
+        SELECT_AND_LIST
     }
 
     fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
-        if req.repeat > 1 {
-            return Err(self.unsupported("repeat tests within one process"));
-        }
-        if req.order != Order::AsWritten {
-            return Err(self.unsupported("run tests in a chosen order"));
-        }
+        refuse_repeat_and_order(self.kind(), req, "run tests in a chosen order")?;
         let mut argv = self.argv();
         remove_flag(&mut argv.args, &["--max-fail"], true);
         remove_flag(&mut argv.args, &["--fail-fast"], false);
@@ -245,14 +231,7 @@ impl Adapter for Nextest {
         };
         let mut cmd = argv.into_cmd(&self.cmd);
         cmd.env.extend(req.env.iter().cloned());
-        Ok(Plan {
-            cmd,
-            report: ReportSource::Files {
-                paths: vec![report],
-                format: Some(Format::Junit),
-                fresh_after: Some(fresh_after),
-            },
-        })
+        Ok(file_plan(cmd, report, Some(Format::Junit), fresh_after))
     }
 
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
@@ -271,13 +250,12 @@ impl Adapter for Nextest {
         }
         argv.args
             .extend(["--message-format", "json"].map(String::from));
-        Some(Ok(Plan {
-            cmd: argv.into_cmd(&self.cmd),
-            report: ReportSource::Stdout {
-                capture: scratch.join("nextest-list.json"),
-                merge_stderr: false,
-            },
-        }))
+        let cmd = argv.into_cmd(&self.cmd);
+        Some(Ok(stdout_plan(
+            cmd,
+            scratch.join("nextest-list.json"),
+            false,
+        )))
     }
 
     fn parse_list(&self, stdout: &str) -> Result<Vec<TestRef>> {
@@ -330,20 +308,12 @@ impl Adapter for Nextest {
     }
 
     fn read(&self, plan: &Plan) -> Result<Results> {
-        let ReportSource::Files {
-            paths,
-            format,
-            fresh_after,
-        } = &plan.report
-        else {
-            return Err(Error::Command(
-                "a nextest plan reads its JUnit report, not captured output".into(),
-            ));
-        };
-        for path in paths {
-            check_fresh(RunnerKind::Nextest, path, *fresh_after)?;
-        }
-        read_files(RunnerKind::Nextest, paths, *format)
+        let (paths, format, fresh_after) = report_files(
+            plan,
+            "a nextest plan reads its JUnit report, not captured output",
+        )?;
+        check_all_fresh(RunnerKind::Nextest, paths, fresh_after)?;
+        read_files(RunnerKind::Nextest, paths, format)
     }
 }
 
@@ -419,30 +389,10 @@ fn utf8(path: &Path) -> Result<&str> {
     })
 }
 
-/// Stdout of a quick helper command; `None` when it cannot run or fails.
-fn output(cmd: &Cmd) -> Option<String> {
-    let mut command = std::process::Command::new(&cmd.program);
-    command.args(&cmd.args);
-    for k in &cmd.env_remove {
-        command.env_remove(k);
-    }
-    command.envs(cmd.env.iter().map(|(k, v)| (k, v)));
-    if let Some(dir) = &cmd.cwd {
-        command.current_dir(dir);
-    }
-    let out = command
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Order, ReportSource};
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

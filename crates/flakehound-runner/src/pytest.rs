@@ -17,10 +17,11 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::generic::{check_fresh, run_start};
+use crate::generic::{check_all_fresh, run_start};
+use crate::shared::{file_plan, report_files, stdout_plan};
 use crate::{
-    Adapter, Capabilities, Cmd, Error, Order, Plan, ReportSource, Request, Result, Results,
-    RunnerKind, TestRef, read_files,
+    Adapter, Capabilities, Cmd, Error, Order, Plan, Request, Result, Results, RunnerKind, TestRef,
+    read_files,
 };
 
 /// The plugin's source, written next to each session's scratch files.
@@ -55,13 +56,7 @@ impl Pytest {
         // (`-q` would add up with theirs: `-qq` prints per-file counts instead of node ids).
         cmd.args
             .extend(["--collect-only".to_string(), "--verbosity=-1".to_string()]);
-        Ok(Plan {
-            cmd,
-            report: ReportSource::Stdout {
-                capture: scratch.join("pytest-list.txt"),
-                merge_stderr: false,
-            },
-        })
+        Ok(stdout_plan(cmd, scratch.join("pytest-list.txt"), false))
     }
 }
 
@@ -157,14 +152,7 @@ impl Adapter for Pytest {
         }
         cmd.env.extend(env);
 
-        Ok(Plan {
-            cmd,
-            report: ReportSource::Files {
-                paths: vec![report],
-                format: None,
-                fresh_after: Some(run_start(&scratch)),
-            },
-        })
+        Ok(file_plan(cmd, report, None, run_start(&scratch)))
     }
 
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
@@ -192,29 +180,21 @@ impl Adapter for Pytest {
     }
 
     fn read(&self, plan: &Plan) -> Result<Results> {
-        let ReportSource::Files {
-            paths,
-            format,
-            fresh_after,
-        } = &plan.report
-        else {
-            return Err(Error::Command(
-                "a pytest run is read from its JUnit report, not from its output".into(),
-            ));
-        };
-        for path in paths {
-            check_fresh(self.kind(), path, *fresh_after).map_err(|e| match e {
-                Error::MissingReport { runner, detail } => Error::MissingReport {
-                    runner,
-                    detail: format!(
-                        "{detail}; pytest probably stopped before running tests (a usage or \
-                         collection error, see its output above)"
-                    ),
-                },
-                other => other,
-            })?;
-        }
-        read_files(self.kind(), paths, *format)
+        let (paths, format, fresh_after) = report_files(
+            plan,
+            "a pytest run is read from its JUnit report, not from its output",
+        )?;
+        check_all_fresh(self.kind(), paths, fresh_after).map_err(|e| match e {
+            Error::MissingReport { runner, detail } => Error::MissingReport {
+                runner,
+                detail: format!(
+                    "{detail}; pytest probably stopped before running tests (a usage or \
+                     collection error, see its output above)"
+                ),
+            },
+            other => other,
+        })?;
+        read_files(self.kind(), paths, format)
     }
 }
 
@@ -423,6 +403,7 @@ fn is_node_id(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ReportSource;
 
     fn argv(s: &str) -> Cmd {
         let words: Vec<String> = s.split_whitespace().map(String::from).collect();

@@ -30,9 +30,10 @@ use crate::jest::{
     Target, Targets, base_dir, check_request, fresh_after, json_array, looks_like_test_path,
     needs_separator, read_selected, relative_path, remove_flags,
 };
+use crate::shared::{SELECT_AND_LIST, cmd_from_words, file_plan, stdout_plan};
 use crate::{
-    Adapter, Capabilities, Cmd, Error, Plan, ReportSource, Request, Result, Results, RunnerKind,
-    TestRef, program_name,
+    Adapter, Capabilities, Cmd, Error, Plan, Request, Result, Results, RunnerKind, TestRef,
+    program_name,
 };
 
 pub struct Vitest {
@@ -59,11 +60,7 @@ impl Vitest {
     }
 
     fn with_argv(&self, argv: Vec<String>) -> Cmd {
-        let mut cmd = self.cmd.clone();
-        let mut argv = argv.into_iter();
-        cmd.program = argv.next().unwrap_or_default();
-        cmd.args = argv.collect();
-        cmd
+        cmd_from_words(argv, "", &self.cmd)
     }
 }
 
@@ -73,12 +70,7 @@ impl Adapter for Vitest {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            select: true,
-            list: true,
-            order: false,
-            repeat: false,
-        }
+        SELECT_AND_LIST
     }
 
     fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
@@ -127,20 +119,10 @@ impl Adapter for Vitest {
             .push(format!("--outputFile.junit={}", report.display()));
         if let Some(selection) = &req.selection {
             let targets = Targets::of(self.kind(), selection, vitest_target)?;
-            cmd.args.extend(targets.files.iter().cloned());
-            if let Some(pattern) = targets.name_pattern() {
-                cmd.args.extend(["-t".to_string(), pattern]);
-            }
+            cmd.args.extend(targets.args(str::to_string));
         }
         cmd.env.extend(req.env.iter().cloned());
-        Ok(Plan {
-            cmd,
-            report: ReportSource::Files {
-                paths: vec![report],
-                format: Some(Format::Junit),
-                fresh_after: Some(fresh_after()),
-            },
-        })
+        Ok(file_plan(cmd, report, Some(Format::Junit), fresh_after()))
     }
 
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
@@ -171,13 +153,7 @@ impl Adapter for Vitest {
         }
         let mut cmd = self.with_argv(argv);
         cmd.args.push("--json".into());
-        Some(Ok(Plan {
-            cmd,
-            report: ReportSource::Stdout {
-                capture: scratch.join("vitest-list.txt"),
-                merge_stderr: false,
-            },
-        }))
+        Some(Ok(stdout_plan(cmd, scratch.join("vitest-list.txt"), false)))
     }
 
     fn parse_list(&self, stdout: &str) -> Result<Vec<TestRef>> {
@@ -294,6 +270,7 @@ fn vitest_full_name(case: &TestCase) -> String {
 mod tests {
     use super::*;
     use crate::Order;
+    use crate::ReportSource;
     use std::path::PathBuf;
 
     fn vitest(line: &str) -> Vitest {

@@ -16,6 +16,7 @@ use std::process::{Command, ExitStatus, Stdio};
 
 use flakehound_model::{Outcome, TestCase};
 use flakehound_runner::{Adapter, Plan, ReportSource, Request, RunnerKind, TestRef, detect};
+use flakehound_testkit::{nextest_available, outcomes};
 
 const PKG: &str = "fixture-proj";
 
@@ -29,6 +30,17 @@ fn manifest() -> String {
 
 fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
+}
+
+/// A request for invocation `invocation` of `selection` (`None`: every test), with the
+/// environment of every run.
+fn request(invocation: u32, selection: Option<Vec<TestRef>>, counter: &Path) -> Request {
+    Request {
+        selection,
+        invocation,
+        env: env(counter),
+        ..Request::default()
+    }
 }
 
 /// The environment of every run: the shared target directory and this test's counter file.
@@ -127,18 +139,6 @@ fn list(a: &dyn Adapter, counter: &Path, scratch: &Path) -> BTreeSet<String> {
     }
 }
 
-fn outcomes(cases: &[TestCase]) -> BTreeMap<String, Outcome> {
-    let mut map = BTreeMap::new();
-    for c in cases {
-        assert!(
-            map.insert(c.id.clone(), c.outcome).is_none(),
-            "duplicate id {}",
-            c.id
-        );
-    }
-    map
-}
-
 fn id(rest: &str) -> String {
     format!("{PKG}::{rest}")
 }
@@ -167,13 +167,22 @@ fn cargo_first_run() -> BTreeMap<String, Outcome> {
     .collect()
 }
 
-/// The failed tests of a run, and the outcomes a second run must give them.
-fn rerun_expectation(cases: &[TestCase]) -> (Vec<TestRef>, BTreeMap<String, Outcome>) {
+/// `outcomes` without what nextest leaves out: doc tests (it runs none) and ignored tests (it
+/// reports none).
+fn nextest_view(mut outcomes: BTreeMap<String, Outcome>) -> BTreeMap<String, Outcome> {
+    outcomes.retain(|id, outcome| !id.contains("::doctest::") && *outcome != Outcome::Skipped);
+    outcomes
+}
+
+/// Runs the failed tests of `cases` again (invocation 2): the flaky test now passes. Returns the
+/// plan.
+fn rerun_failures(a: &dyn Adapter, cases: &[TestCase], counter: &Path, scratch: &Path) -> Plan {
     let failed: Vec<TestRef> = cases
         .iter()
         .filter(|c| c.outcome.is_failure())
         .map(TestRef::from)
         .collect();
+    let (plan, cases) = run(a, &request(2, Some(failed), counter), scratch);
     let expected = [
         (id("tests::fails"), Outcome::Failed),
         (id("tests::flaky"), Outcome::Passed),
@@ -181,7 +190,9 @@ fn rerun_expectation(cases: &[TestCase]) -> (Vec<TestRef>, BTreeMap<String, Outc
     ]
     .into_iter()
     .collect();
-    (failed, expected)
+    assert_eq!(outcomes(&cases), expected, "{}", plan.cmd.display());
+    assert_eq!(counter_value(counter), "2");
+    plan
 }
 
 fn counter_value(counter: &Path) -> String {
@@ -197,12 +208,7 @@ fn cargo_test_full_run_selection_and_listing() {
         RunnerKind::CargoTest,
     );
 
-    let req = Request {
-        invocation: 1,
-        env: env(&counter),
-        ..Request::default()
-    };
-    let (_, cases) = run(a.as_ref(), &req, scratch.path());
+    let (_, cases) = run(a.as_ref(), &request(1, None, &counter), scratch.path());
     assert_eq!(outcomes(&cases), cargo_first_run());
     assert_eq!(counter_value(&counter), "1");
 
@@ -230,16 +236,7 @@ fn cargo_test_full_run_selection_and_listing() {
     assert_eq!(case("odd::fail, always)").line, Some(60));
 
     // Only the failures run again; the flaky test now passes.
-    let (failed, expected) = rerun_expectation(&cases);
-    let req = Request {
-        selection: Some(failed),
-        invocation: 2,
-        env: env(&counter),
-        ..Request::default()
-    };
-    let (plan, cases) = run(a.as_ref(), &req, scratch.path());
-    assert_eq!(outcomes(&cases), expected, "{}", plan.cmd.display());
-    assert_eq!(counter_value(&counter), "2");
+    let plan = rerun_failures(a.as_ref(), &cases, &counter, scratch.path());
     // Restricted to the binaries of the selection: no doc tests were built or run.
     let args = plan.cmd.args.join(" ");
     assert!(args.contains("--lib --test odd"), "{args}");
@@ -248,23 +245,6 @@ fn cargo_test_full_run_selection_and_listing() {
     let listed = list(a.as_ref(), &counter, scratch.path());
     assert_eq!(listed, cargo_first_run().into_keys().collect());
     assert_eq!(counter_value(&counter), "2");
-}
-
-fn nextest_available() -> bool {
-    let ok = Command::new("cargo")
-        .args(["nextest", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("FLAKEHOUND_REQUIRE_NEXTEST").as_deref() != Ok("1"),
-            "cargo-nextest is not installed, and FLAKEHOUND_REQUIRE_NEXTEST=1"
-        );
-        eprintln!("skipping: cargo-nextest is not installed");
-    }
-    ok
 }
 
 #[test]
@@ -279,12 +259,7 @@ fn nextest_full_run_selection_and_listing_agree_with_cargo_test() {
         RunnerKind::Nextest,
     );
 
-    let req = Request {
-        invocation: 1,
-        env: env(&counter),
-        ..Request::default()
-    };
-    let (plan, cases) = run(a.as_ref(), &req, scratch.path());
+    let (plan, cases) = run(a.as_ref(), &request(1, None, &counter), scratch.path());
     // The report lands in the scratch directory (nextest still creates its empty store
     // directory, `target/nextest/default`, in the fixture: that is nextest's own doing).
     let ReportSource::Files { paths, .. } = &plan.report else {
@@ -294,9 +269,7 @@ fn nextest_full_run_selection_and_listing_agree_with_cargo_test() {
 
     // nextest runs no doc tests and reports no ignored tests; every other id is the same as
     // cargo test's, with the same outcome.
-    let mut expected = cargo_first_run();
-    expected.retain(|id, outcome| !id.contains("::doctest::") && *outcome != Outcome::Skipped);
-    assert_eq!(outcomes(&cases), expected);
+    assert_eq!(outcomes(&cases), nextest_view(cargo_first_run()));
     assert_eq!(counter_value(&counter), "1");
     let fails = cases.iter().find(|c| c.id == id("tests::fails")).unwrap();
     assert_eq!(fails.classname.as_deref(), Some(PKG));
@@ -308,30 +281,16 @@ fn nextest_full_run_selection_and_listing_agree_with_cargo_test() {
         &["cargo", "test", "--manifest-path", &manifest()],
         RunnerKind::CargoTest,
     );
-    let req = Request {
-        invocation: 9,
-        env: env(&cargo_counter),
-        ..Request::default()
-    };
+    let req = request(9, None, &cargo_counter);
     let (_, cargo_cases) = run(cargo.as_ref(), &req, scratch.path());
-    let mut cargo_ids = outcomes(&cargo_cases);
-    cargo_ids.retain(|id, outcome| !id.contains("::doctest::") && *outcome != Outcome::Skipped);
-    assert_eq!(outcomes(&cases), cargo_ids);
+    assert_eq!(outcomes(&cases), nextest_view(outcomes(&cargo_cases)));
 
     // Only the failures run again (selected through an -E filterset with odd names).
-    let (failed, expected) = rerun_expectation(&cases);
-    let req = Request {
-        selection: Some(failed),
-        invocation: 2,
-        env: env(&counter),
-        ..Request::default()
-    };
-    let (plan, cases) = run(a.as_ref(), &req, scratch.path());
-    assert_eq!(outcomes(&cases), expected, "{}", plan.cmd.display());
-    assert_eq!(counter_value(&counter), "2");
+    rerun_failures(a.as_ref(), &cases, &counter, scratch.path());
 
     let listed = list(a.as_ref(), &counter, scratch.path());
-    let mut expected = cargo_first_run();
-    expected.retain(|id, outcome| !id.contains("::doctest::") && *outcome != Outcome::Skipped);
-    assert_eq!(listed, expected.into_keys().collect());
+    assert_eq!(
+        listed,
+        nextest_view(cargo_first_run()).into_keys().collect()
+    );
 }

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 
 use flakehound_model::{Outcome, TestCase};
 use flakehound_runner::{Adapter, Plan, ReportSource, Request, RunnerKind, TestRef, detect};
+use flakehound_testkit::{go_available, outcomes};
 
 const MODULE: &str = "example.com/goproj";
 
@@ -19,21 +20,21 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/goproj")
 }
 
-fn go_available() -> bool {
-    let ok = Command::new("go")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("FLAKEHOUND_REQUIRE_GO").as_deref() != Ok("1"),
-            "go is not installed, and FLAKEHOUND_REQUIRE_GO=1"
-        );
-        eprintln!("skipping: go is not installed (apt-get install golang-go)");
+/// A request for invocation `invocation` of `selection` (`None`: every test), run `repeat`
+/// times, with the fixture's environment.
+fn request(
+    invocation: u32,
+    selection: Option<Vec<TestRef>>,
+    repeat: u32,
+    counter: &Path,
+) -> Request {
+    Request {
+        selection,
+        repeat,
+        invocation,
+        env: env(counter),
+        ..Request::default()
     }
-    ok
 }
 
 fn env(counter: &Path) -> Vec<(String, String)> {
@@ -86,18 +87,6 @@ fn run(a: &dyn Adapter, req: &Request, scratch: &Path) -> (Plan, Vec<TestCase>) 
     }
 }
 
-fn outcomes(cases: &[TestCase]) -> BTreeMap<String, Outcome> {
-    let mut map = BTreeMap::new();
-    for c in cases {
-        assert!(
-            map.insert(c.id.clone(), c.outcome).is_none(),
-            "duplicate id {}",
-            c.id
-        );
-    }
-    map
-}
-
 fn ids(list: &[(&str, Outcome)]) -> BTreeMap<String, Outcome> {
     list.iter()
         .map(|(id, o)| (id.replace("M:", &format!("{MODULE}::")), *o))
@@ -119,12 +108,7 @@ fn go_test_full_run_selection_repetition_and_listing() {
     let a = detect(&argv, None, None).unwrap();
     assert_eq!(a.kind(), RunnerKind::Go);
 
-    let req = Request {
-        invocation: 1,
-        env: env(&counter),
-        ..Request::default()
-    };
-    let (plan, cases) = run(a.as_ref(), &req, scratch.path());
+    let (plan, cases) = run(a.as_ref(), &request(1, None, 0, &counter), scratch.path());
     assert_eq!(
         outcomes(&cases),
         ids(&[
@@ -168,12 +152,7 @@ fn go_test_full_run_selection_repetition_and_listing() {
         .filter(|c| c.outcome.is_failure())
         .map(TestRef::from)
         .collect();
-    let req = Request {
-        selection: Some(failed),
-        invocation: 2,
-        env: env(&counter),
-        ..Request::default()
-    };
+    let req = request(2, Some(failed), 0, &counter);
     let (plan, cases) = run(a.as_ref(), &req, scratch.path());
     assert_eq!(
         outcomes(&cases),
@@ -191,13 +170,7 @@ fn go_test_full_run_selection_repetition_and_listing() {
 
     // Repetition in one process: three runs of the flaky test, alternating.
     let flaky = cases.iter().find(|c| c.name == "TestFlaky").unwrap();
-    let req = Request {
-        selection: Some(vec![TestRef::from(flaky)]),
-        repeat: 3,
-        invocation: 3,
-        env: env(&counter),
-        ..Request::default()
-    };
+    let req = request(3, Some(vec![TestRef::from(flaky)]), 3, &counter);
     let (plan, cases) = run(a.as_ref(), &req, scratch.path());
     let runs: Vec<(&str, Outcome)> = cases.iter().map(|c| (c.name.as_str(), c.outcome)).collect();
     assert_eq!(

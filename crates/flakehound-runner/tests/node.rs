@@ -17,6 +17,7 @@ use flakehound_model::{Outcome, TestCase};
 use flakehound_runner::{
     Adapter, Plan, ReportSource, Request, RunnerKind, TestRef, detect, detect_kind,
 };
+use flakehound_testkit::copy_to_tempdir;
 
 fn argv(line: &str) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
@@ -250,19 +251,6 @@ fn node_modules() -> Option<PathBuf> {
     Some(dir.canonicalize().unwrap_or(dir))
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Spawns `plan.cmd` (stdout and stderr captured); returns the exit code and stdout.
 fn spawn(plan: &Plan) -> (Option<i32>, String) {
     let cmd = &plan.cmd;
@@ -316,12 +304,9 @@ fn real_jest_and_vitest_runs() {
     let Some(modules) = node_modules() else {
         return;
     };
-    let project = tempfile::tempdir().unwrap();
+    let project =
+        copy_to_tempdir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nodeproj"));
     let root = project.path().canonicalize().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nodeproj"),
-        &root,
-    );
     #[cfg(unix)]
     std::os::unix::fs::symlink(&modules, root.join("node_modules")).unwrap();
     #[cfg(not(unix))]

@@ -14,6 +14,7 @@ use flakehound_runner::exec::{Execution, execute};
 use flakehound_runner::{
     Adapter, Error, Order, Plan, ReportSource, Request, Results, RunnerKind, TestRef, detect,
 };
+use flakehound_testkit::{copy_to_tempdir, pytest_python};
 
 /// Every test of the fixture project, by node id, in collection order.
 const ALL: [&str; 10] = [
@@ -39,47 +40,6 @@ const POLLUTER: &str = "tests/test_order.py::test_polluter";
 /// Collected only with `--doctest-modules`.
 const DOCTEST: &str = "tests/test_basic.py::test_basic.double";
 
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("FLAKEHOUND_TEST_PYTHON") {
-        let p = PathBuf::from(p);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    if std::env::var("FLAKEHOUND_REQUIRE_PYTEST").as_deref() == Ok("1") {
-        panic!(
-            "FLAKEHOUND_REQUIRE_PYTEST=1 but there is no python with pytest: run \
-             scripts/test-venv.sh or set FLAKEHOUND_TEST_PYTHON"
-        );
-    }
-    eprintln!(
-        "skipped: no python with pytest (run scripts/test-venv.sh or set FLAKEHOUND_TEST_PYTHON)"
-    );
-    None
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        // Left behind if someone ran pytest in the fixture itself.
-        if name == "__pycache__" || name == ".pytest_cache" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A fresh copy of the fixture project, and a scratch directory.
 struct Project {
     python: PathBuf,
@@ -89,15 +49,11 @@ struct Project {
 
 impl Project {
     fn new() -> Option<Project> {
-        let python = python()?;
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pyproj"),
-            dir.path(),
-        );
+        let python = pytest_python()?;
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pyproj");
         Some(Project {
             python,
-            dir,
+            dir: copy_to_tempdir(&fixture),
             scratch: tempfile::tempdir().unwrap(),
         })
     }
@@ -181,20 +137,21 @@ fn ids(results: &Results) -> Vec<&str> {
     results.cases.iter().map(|c| c.id.as_str()).collect()
 }
 
-fn case<'a>(results: &'a Results, id: &str) -> &'a TestCase {
+/// The first record of `results` that `wanted` accepts; `what` names it when there is none.
+fn find<'a>(results: &'a Results, what: &str, wanted: impl Fn(&TestCase) -> bool) -> &'a TestCase {
     results
         .cases
         .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("no record {id} in {:?}", ids(results)))
+        .find(|c| wanted(c))
+        .unwrap_or_else(|| panic!("no record {what} in {:?}", ids(results)))
+}
+
+fn case<'a>(results: &'a Results, id: &str) -> &'a TestCase {
+    find(results, id, |c| c.id == id)
 }
 
 fn by_name<'a>(results: &'a Results, name: &str) -> &'a TestCase {
-    results
-        .cases
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no record named {name} in {:?}", ids(results)))
+    find(results, &format!("named {name}"), |c| c.name == name)
 }
 
 fn outcomes(results: &Results) -> BTreeMap<&str, Vec<Outcome>> {

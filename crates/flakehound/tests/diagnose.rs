@@ -3,86 +3,103 @@
 //! test binary, `diagnose_load.rs`, so that no other test loads the machine meanwhile).
 
 use assert_cmd::Command;
+use flakehound_testkit::{QUIET_PYTEST, pytest_python, success_json};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
-pub fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("FLAKEHOUND_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python")
-        });
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("FLAKEHOUND_REQUIRE_PYTEST").is_some_and(|v| v == "1") {
-        panic!(
-            "no pytest venv at {}; run scripts/test-venv.sh",
-            p.display()
-        );
-    }
-    eprintln!("skipping: no pytest venv at {}", p.display());
-    None
+/// The python with pytest and a fresh store, which every command of a test uses.
+struct Session {
+    py: PathBuf,
+    db: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
-pub fn flakehound(py: &Path, db: &Path, args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("flakehound")
-        .unwrap()
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
-        .env("FLAKEHOUND_DB", db)
-        .args(args)
-        .arg("--")
-        .arg(py)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .output()
-        .unwrap()
+impl Session {
+    /// `None` when there is no pytest (the test then skips).
+    fn new() -> Option<Session> {
+        let py = pytest_python()?;
+        let dir = tempfile::tempdir().unwrap();
+        Some(Session {
+            py,
+            db: dir.path().join("store.db"),
+            _dir: dir,
+        })
+    }
+
+    /// `flakehound ARGS -- <python> -m pytest -q ...` in the fixture.
+    fn flakehound(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("flakehound")
+            .unwrap()
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
+            .env("FLAKEHOUND_DB", &self.db)
+            .args(args)
+            .arg("--")
+            .arg(&self.py)
+            .args(QUIET_PYTEST)
+            .output()
+            .unwrap()
+    }
+
+    /// `flakehound ARGS`, running no tests.
+    fn query(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("flakehound")
+            .unwrap()
+            .env("FLAKEHOUND_DB", &self.db)
+            .args(args)
+            .output()
+            .unwrap()
+    }
 }
 
 /// Runs one suspect's experiment and returns the diagnosis JSON.
 fn diagnose(test: &str, suspect: &str) -> Option<Value> {
-    let py = python()?;
-    let dir = tempfile::tempdir().unwrap();
-    let out = flakehound(
-        &py,
-        &dir.path().join("d.db"),
-        &["diagnose", test, "--runs", "6", "--only", suspect, "--json"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    let s = Session::new()?;
+    let out = s.flakehound(&["diagnose", test, "--runs", "6", "--only", suspect, "--json"]);
+    Some(success_json(&out))
 }
 
-fn assert_verdict(d: &Value, category: &str, reproduction: Option<&str>) {
+/// Runs one suspect's experiment on `test` and checks the diagnosis: `category`, with at least
+/// 95% confidence, and a reproduction containing `reproduction`. Returns the diagnosis (`None`
+/// when pytest is missing).
+fn assert_diagnosis(
+    test: &str,
+    suspect: &str,
+    category: &str,
+    reproduction: &str,
+) -> Option<Value> {
+    let d = diagnose(test, suspect)?;
     assert_eq!(d["category"], category, "{d:#}");
     assert!(d["confidence"].as_f64().unwrap() >= 0.95, "{d:#}");
-    if let Some(r) = reproduction {
-        let got = d["reproduction"].as_str().unwrap_or_default();
-        assert!(got.contains(r), "reproduction {got:?} should contain {r:?}");
-    }
+    let got = d["reproduction"].as_str().unwrap_or_default();
+    assert!(
+        got.contains(reproduction),
+        "reproduction {got:?} should contain {reproduction:?}"
+    );
+    Some(d)
 }
 
 #[test]
 fn randomness() {
-    let Some(d) = diagnose("tests/test_dice.py::test_roll", "randomness") else {
-        return;
-    };
-    assert_verdict(
-        &d,
+    assert_diagnosis(
+        "tests/test_dice.py::test_roll",
         "randomness",
-        Some("flakehound repro tests/test_dice.py::test_roll --env FLAKEHOUND_PYTEST_RANDOM_SEED="),
+        "randomness",
+        "flakehound repro tests/test_dice.py::test_roll --env FLAKEHOUND_PYTEST_RANDOM_SEED=",
     );
 }
 
 #[test]
 fn hashing() {
-    let Some(d) = diagnose("tests/test_hashing.py::test_tags_order", "hashing") else {
+    // The reproduction is a plain pytest command with an odd hash seed.
+    let Some(d) = assert_diagnosis(
+        "tests/test_hashing.py::test_tags_order",
+        "hashing",
+        "unordered",
+        "PYTHONHASHSEED=",
+    ) else {
         return;
     };
-    // The reproduction is a plain pytest command with an odd hash seed.
-    assert_verdict(&d, "unordered", Some("PYTHONHASHSEED="));
     let r = d["reproduction"].as_str().unwrap();
     let seed: u64 = r
         .split_whitespace()
@@ -96,68 +113,65 @@ fn hashing() {
 
 #[test]
 fn time_zone() {
-    let Some(d) = diagnose("tests/test_clock.py::test_local_is_utc", "time") else {
-        return;
-    };
-    assert_verdict(&d, "time", Some("TZ=Etc/GMT"));
+    assert_diagnosis(
+        "tests/test_clock.py::test_local_is_utc",
+        "time",
+        "time",
+        "TZ=Etc/GMT",
+    );
 }
 
 #[test]
 fn order() {
-    let Some(d) = diagnose("tests/test_order.py::test_a_victim", "order") else {
-        return;
-    };
-    assert_verdict(
-        &d,
+    assert_diagnosis(
+        "tests/test_order.py::test_a_victim",
         "order",
-        Some("flakehound polluter tests/test_order.py::test_a_victim"),
+        "order",
+        "flakehound polluter tests/test_order.py::test_a_victim",
     );
 }
 
 #[test]
 fn parallel_instances() {
-    let Some(d) = diagnose(
+    assert_diagnosis(
         "tests/test_shared_file.py::test_export_roundtrip",
         "parallel",
-    ) else {
-        return;
-    };
-    assert_verdict(&d, "filesystem", Some("--parallel 4"));
+        "filesystem",
+        "--parallel 4",
+    );
 }
 
 #[test]
 fn network() {
-    let Some(d) = diagnose("tests/test_network.py::test_local_server", "network") else {
-        return;
-    };
-    assert_verdict(&d, "network", Some("unshare -n"));
+    assert_diagnosis(
+        "tests/test_network.py::test_local_server",
+        "network",
+        "network",
+        "unshare -n",
+    );
 }
 
 #[test]
 fn repetition() {
-    let Some(d) = diagnose("tests/test_registry.py::test_register_once", "repetition") else {
-        return;
-    };
-    assert_verdict(&d, "order", Some("--twice"));
+    assert_diagnosis(
+        "tests/test_registry.py::test_register_once",
+        "repetition",
+        "order",
+        "--twice",
+    );
 }
 
 #[test]
 fn a_stable_test_has_nothing_to_diagnose_and_the_diagnosis_is_stored() {
-    let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("d.db");
-    let out = flakehound(
-        &py,
-        &db,
-        &[
-            "diagnose",
-            "tests/test_stable.py::test_sum",
-            "--runs",
-            "3",
-            "--only",
-            "hashing,time",
-        ],
-    );
+    let Some(s) = Session::new() else { return };
+    let out = s.flakehound(&[
+        "diagnose",
+        "tests/test_stable.py::test_sum",
+        "--runs",
+        "3",
+        "--only",
+        "hashing,time",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -166,24 +180,14 @@ fn a_stable_test_has_nothing_to_diagnose_and_the_diagnosis_is_stored() {
     );
     assert!(text.contains("never failed in"), "{text}");
     // The diagnosis is a note of the test, which `explain` shows.
-    let notes = Command::cargo_bin("flakehound")
-        .unwrap()
-        .env("FLAKEHOUND_DB", &db)
-        .args(["notes", "tests/test_stable.py::test_sum", "--json"])
-        .output()
-        .unwrap();
+    let notes = s.query(&["notes", "tests/test_stable.py::test_sum", "--json"]);
     let notes: Value = serde_json::from_slice(&notes.stdout).unwrap();
     assert_eq!(notes[0]["kind"], "diagnosis", "{notes:#}");
-    let explain = Command::cargo_bin("flakehound")
-        .unwrap()
-        .env("FLAKEHOUND_DB", &db)
-        .args(["explain", "tests/test_stable.py::test_sum"])
-        .output()
-        .unwrap();
+    let explain = s.query(&["explain", "tests/test_stable.py::test_sum"]);
     let explain = String::from_utf8_lossy(&explain.stdout);
     assert!(explain.contains("diagnosis"), "{explain}");
     // An unknown test is refused with suggestions.
-    let out = flakehound(&py, &db, &["diagnose", "test_sum", "--runs", "1"]);
+    let out = s.flakehound(&["diagnose", "test_sum", "--runs", "1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("tests/test_stable.py::test_sum"),
@@ -194,22 +198,16 @@ fn a_stable_test_has_nothing_to_diagnose_and_the_diagnosis_is_stored() {
 
 #[test]
 fn repro_measures_a_rate_under_conditions() {
-    let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("r.db");
-    let out = flakehound(
-        &py,
-        &db,
-        &[
-            "repro",
-            "tests/test_clock.py::test_local_is_utc",
-            "--runs",
-            "4",
-            "--env",
-            "TZ=Etc/GMT+12",
-            "--json",
-        ],
-    );
+    let Some(s) = Session::new() else { return };
+    let out = s.flakehound(&[
+        "repro",
+        "tests/test_clock.py::test_local_is_utc",
+        "--runs",
+        "4",
+        "--env",
+        "TZ=Etc/GMT+12",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1), "a failing test exits 1");
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -217,18 +215,14 @@ fn repro_measures_a_rate_under_conditions() {
         (Some(4), Some(4)),
         "{m:#}"
     );
-    let out = flakehound(
-        &py,
-        &db,
-        &[
-            "repro",
-            "tests/test_clock.py::test_local_is_utc",
-            "--runs",
-            "3",
-            "--env",
-            "TZ=UTC",
-        ],
-    );
+    let out = s.flakehound(&[
+        "repro",
+        "tests/test_clock.py::test_local_is_utc",
+        "--runs",
+        "3",
+        "--env",
+        "TZ=UTC",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -236,18 +230,14 @@ fn repro_measures_a_rate_under_conditions() {
         "{text}"
     );
     // --until-fail stops at the first failure.
-    let out = flakehound(
-        &py,
-        &db,
-        &[
-            "repro",
-            "tests/test_dice.py::test_roll",
-            "--runs",
-            "50",
-            "--until-fail",
-            "--json",
-        ],
-    );
+    let out = s.flakehound(&[
+        "repro",
+        "tests/test_dice.py::test_roll",
+        "--runs",
+        "50",
+        "--until-fail",
+        "--json",
+    ]);
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(m["failures"], 1, "{m:#}");
     assert!(m["runs"].as_u64().unwrap() < 50);
@@ -255,38 +245,28 @@ fn repro_measures_a_rate_under_conditions() {
 
 #[test]
 fn verify_claims_a_fix_and_compares_with_the_stored_rate() {
-    let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("v.db");
+    let Some(s) = Session::new() else { return };
     // Evidence from before the "fix": the test failing under a far time zone, stored by a
     // diagnosis.
-    let out = flakehound(
-        &py,
-        &db,
-        &[
-            "diagnose",
-            "tests/test_clock.py::test_local_is_utc",
-            "--runs",
-            "3",
-            "--only",
-            "time",
-        ],
-    );
+    let out = s.flakehound(&[
+        "diagnose",
+        "tests/test_clock.py::test_local_is_utc",
+        "--runs",
+        "3",
+        "--only",
+        "time",
+    ]);
     assert!(out.status.success());
     // "After the fix" (UTC): 0 failures until p < 20% holds (14 runs).
-    let out = flakehound(
-        &py,
-        &db,
-        &[
-            "verify",
-            "tests/test_clock.py::test_local_is_utc",
-            "--target",
-            "0.2",
-            "--env",
-            "TZ=UTC",
-            "--json",
-        ],
-    );
+    let out = s.flakehound(&[
+        "verify",
+        "tests/test_clock.py::test_local_is_utc",
+        "--target",
+        "0.2",
+        "--env",
+        "TZ=UTC",
+        "--json",
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -303,18 +283,14 @@ fn verify_claims_a_fix_and_compares_with_the_stored_rate() {
     );
     assert!(verdict.contains("before the fix"), "{verdict}");
     // Not fixed: a failure ends it, exit 1.
-    let out = flakehound(
-        &py,
-        &db,
-        &[
-            "verify",
-            "tests/test_clock.py::test_local_is_utc",
-            "--target",
-            "0.2",
-            "--env",
-            "TZ=Etc/GMT-14",
-        ],
-    );
+    let out = s.flakehound(&[
+        "verify",
+        "tests/test_clock.py::test_local_is_utc",
+        "--target",
+        "0.2",
+        "--env",
+        "TZ=Etc/GMT-14",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not fixed"));
 }

@@ -1,23 +1,12 @@
 //! The load suspect of `flakehound diagnose`, alone in its test binary: cargo runs test binaries
 //! one after another, so nothing else loads the machine while it measures.
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
+use flakehound_testkit::{QUIET_PYTEST, pytest_python, success_json};
+use std::path::Path;
 
 #[test]
 fn load() {
-    let py = std::env::var_os("FLAKEHOUND_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python")
-        });
-    if !py.exists() {
-        if std::env::var_os("FLAKEHOUND_REQUIRE_PYTEST").is_some_and(|v| v == "1") {
-            panic!("no pytest venv at {}", py.display());
-        }
-        eprintln!("skipping: no pytest venv");
-        return;
-    }
+    let Some(py) = pytest_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = assert_cmd::Command::cargo_bin("flakehound")
         .unwrap()
@@ -31,15 +20,10 @@ fn load() {
         ])
         .args(["--only", "load", "--json", "--"])
         .arg(&py)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(QUIET_PYTEST)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = success_json(&out);
     assert_eq!(d["category"], "timeout", "{d:#}");
     assert!(
         d["reproduction"].as_str().unwrap().contains("--load"),

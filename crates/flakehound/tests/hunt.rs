@@ -4,30 +4,11 @@
 //! and stable tests.
 
 use assert_cmd::Command;
+use flakehound_testkit::{
+    QUIET_PYTEST, copy_dir, go_available, pytest_python, success_json, workspace_root,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("FLAKEHOUND_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python")
-        });
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("FLAKEHOUND_REQUIRE_PYTEST").is_some_and(|v| v == "1") {
-        panic!(
-            "no pytest venv at {}; run scripts/test-venv.sh",
-            p.display()
-        );
-    }
-    eprintln!(
-        "skipping: no pytest venv at {} (run scripts/test-venv.sh)",
-        p.display()
-    );
-    None
-}
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hunt-py")
@@ -42,14 +23,20 @@ fn hunt(py: &Path, db: &Path, args: &[&str]) -> Value {
         .args(args)
         .args(["--json", "--"])
         .arg(py)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(QUIET_PYTEST)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    success_json(&out)
+}
+
+/// `flakehound report --all --json` of the store `db`.
+fn report(db: &Path) -> Value {
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .env("FLAKEHOUND_DB", db)
+        .args(["report", "--all", "--json"])
+        .output()
+        .unwrap();
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -64,21 +51,30 @@ fn finding<'a>(h: &'a Value, id: &str) -> &'a Value {
 
 #[test]
 fn classifies_every_kind_and_records_the_evidence() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hunt.db");
     let h = hunt(&py, &db, &["--runs", "8", "--workers", "1", "--seed", "7"]);
     let class = |id: &str| finding(&h, id)["class"].as_str().unwrap().to_string();
     assert_eq!(h["tests"], 11);
     assert_eq!(h["seed"], 7);
-    assert_eq!(
-        class("tests/test_a_victim.py::test_always_broken"),
-        "broken"
-    );
-    assert_eq!(
-        class("tests/test_a_victim.py::test_prices_in_euros"),
-        "order-dependent"
-    );
+    for (id, expected) in [
+        ("tests/test_a_victim.py::test_always_broken", "broken"),
+        (
+            "tests/test_a_victim.py::test_prices_in_euros",
+            "order-dependent",
+        ),
+        (
+            "tests/test_a_victim.py::test_register_once",
+            "non-idempotent",
+        ),
+        ("tests/test_a_victim.py::test_hash_seed_parity", "flaky"),
+        ("tests/test_z_polluter.py::test_switches_currency", "stable"),
+        ("tests/test_m_stable.py::test_strings", "stable"),
+        ("tests/test_m_stable.py::test_square[3]", "stable"),
+    ] {
+        assert_eq!(class(id), expected, "{id}");
+    }
     let victim = finding(&h, "tests/test_a_victim.py::test_prices_in_euros");
     assert!(
         victim["detail"].as_str().unwrap().starts_with("victim"),
@@ -92,14 +88,6 @@ fn classifies_every_kind_and_records_the_evidence() {
             .any(|t| t == "tests/test_z_polluter.py::test_switches_currency"),
         "the failing order holds the polluter: {victim:#}"
     );
-    assert_eq!(
-        class("tests/test_a_victim.py::test_register_once"),
-        "non-idempotent"
-    );
-    assert_eq!(
-        class("tests/test_a_victim.py::test_hash_seed_parity"),
-        "flaky"
-    );
     let parity = finding(&h, "tests/test_a_victim.py::test_hash_seed_parity");
     assert!(
         parity["detail"].as_str().unwrap().contains("isolation"),
@@ -109,12 +97,12 @@ fn classifies_every_kind_and_records_the_evidence() {
     for s in parity["failing_hash_seeds"].as_array().unwrap() {
         assert_eq!(s.as_u64().unwrap() % 2, 1, "{parity:#}");
     }
+    // A stable test states how rarely it can fail, at most.
     for id in [
         "tests/test_z_polluter.py::test_switches_currency",
         "tests/test_m_stable.py::test_strings",
         "tests/test_m_stable.py::test_square[3]",
     ] {
-        assert_eq!(class(id), "stable", "{id}");
         let claim = finding(&h, id)["claim"].as_str().unwrap().to_string();
         assert!(
             claim.starts_with("p < ") && claim.contains("at 95% confidence"),
@@ -123,13 +111,7 @@ fn classifies_every_kind_and_records_the_evidence() {
     }
 
     // Every execution is evidence: the store's verdicts see the hunt's runs.
-    let report = Command::cargo_bin("flakehound")
-        .unwrap()
-        .env("FLAKEHOUND_DB", &db)
-        .args(["report", "--all", "--json"])
-        .output()
-        .unwrap();
-    let entries: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let entries = report(&db);
     let runs = entries
         .as_array()
         .unwrap()
@@ -148,7 +130,7 @@ fn classifies_every_kind_and_records_the_evidence() {
 
 #[test]
 fn the_same_seed_replays_the_same_hunt() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let args = [
         "--runs",
@@ -185,7 +167,7 @@ fn the_same_seed_replays_the_same_hunt() {
 
 #[test]
 fn shards_split_the_suite_and_filters_narrow_it() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut ids = Vec::new();
     for k in 1..=3 {
@@ -213,13 +195,7 @@ fn shards_split_the_suite_and_filters_narrow_it() {
         .args((1..=3).map(|k| dir.path().join(format!("shard-{k}.db"))))
         .assert()
         .success();
-    let report = Command::cargo_bin("flakehound")
-        .unwrap()
-        .env("FLAKEHOUND_DB", &merged)
-        .args(["report", "--all", "--json"])
-        .output()
-        .unwrap();
-    let entries: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let entries = report(&merged);
     assert_eq!(entries.as_array().unwrap().len(), 11);
     let h = hunt(
         &py,
@@ -232,21 +208,15 @@ fn shards_split_the_suite_and_filters_narrow_it() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_cleanly_and_keeps_the_results() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
         .current_dir(fixture())
         .env("FLAKEHOUND_DB", dir.path().join("c.db"))
         .args(["hunt", "--budget", "60s", "--workers", "1", "--json", "--"])
         .arg(&py)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/test_m_stable.py",
-        ])
+        .args(QUIET_PYTEST)
+        .arg("tests/test_m_stable.py")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -263,27 +233,9 @@ fn ctrl_c_stops_cleanly_and_keeps_the_results() {
     let started = std::time::Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed().as_secs() < 20, "stopped promptly");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let h: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let h = success_json(&out);
     assert_eq!(h["stopped"], "interrupted");
     assert!(h["executions"].as_u64().unwrap() >= 1, "{h:#}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 /// Hunts with a counter-controlled flaky test (fails on odd counts): one worker keeps the
@@ -316,17 +268,12 @@ fn hunt_counter_fixture(fixture: &Path, command: &[&str], env: &[(&str, &Path)])
         .args(command)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    success_json(&out)
 }
 
 #[test]
 fn hunts_cargo_test_suites() {
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixture-target");
+    let target = workspace_root().join("target/fixture-target");
     let h = hunt_counter_fixture(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrap-rs"),
         &["cargo", "test"],
@@ -344,15 +291,7 @@ fn hunts_cargo_test_suites() {
 
 #[test]
 fn hunts_go_test_suites() {
-    if std::process::Command::new("go")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        if std::env::var_os("FLAKEHOUND_REQUIRE_GO").is_some_and(|v| v == "1") {
-            panic!("go is required (FLAKEHOUND_REQUIRE_GO=1) but not installed");
-        }
-        eprintln!("skipping: go is not installed");
+    if !go_available() {
         return;
     }
     let h = hunt_counter_fixture(

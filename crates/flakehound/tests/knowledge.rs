@@ -50,6 +50,29 @@ impl Repo {
         cmd
     }
 
+    /// `flakehound ingest --quiet reports`, which must succeed.
+    fn ingest(&self) {
+        self.fh()
+            .args(["ingest", "--quiet", "reports"])
+            .assert()
+            .success();
+    }
+
+    /// `flakehound quarantine add t --reason x --expires DATE`.
+    fn add_expiring(&self, expires: &str) -> assert_cmd::assert::Assert {
+        self.fh()
+            .args([
+                "quarantine",
+                "add",
+                "t",
+                "--reason",
+                "x",
+                "--expires",
+                expires,
+            ])
+            .assert()
+    }
+
     fn quarantine_text(&self) -> String {
         std::fs::read_to_string(self.path().join(".flakehound/quarantine.toml")).unwrap()
     }
@@ -167,31 +190,10 @@ fn add_list_export_remove_round_trip_with_owners_from_codeowners() {
 #[test]
 fn bad_input_is_refused_with_a_reason() {
     let r = Repo::new();
-    r.fh()
-        .args([
-            "quarantine",
-            "add",
-            "t",
-            "--reason",
-            "x",
-            "--expires",
-            "2026-01-01",
-        ])
-        .assert()
+    r.add_expiring("2026-01-01")
         .code(2)
         .stderr(predicate::str::contains("before today"));
-    r.fh()
-        .args([
-            "quarantine",
-            "add",
-            "t",
-            "--reason",
-            "x",
-            "--expires",
-            "soon",
-        ])
-        .assert()
-        .code(2);
+    r.add_expiring("soon").code(2);
     std::fs::create_dir_all(r.path().join(".flakehound")).unwrap();
     std::fs::write(
         r.path().join(".flakehound/quarantine.toml"),
@@ -237,10 +239,7 @@ fn sync_quarantines_flaky_tests_and_releases_healed_ones() {
             ]],
         );
     }
-    r.fh()
-        .args(["ingest", "--quiet", "reports"])
-        .assert()
-        .success();
+    r.ingest();
     r.fh()
         .args([
             "quarantine",
@@ -291,18 +290,7 @@ fn sync_quarantines_flaky_tests_and_releases_healed_ones() {
 #[test]
 fn sync_without_a_store_fails_open_and_checks_expiry() {
     let r = Repo::new();
-    r.fh()
-        .args([
-            "quarantine",
-            "add",
-            "t",
-            "--reason",
-            "x",
-            "--expires",
-            "2026-11-23",
-        ])
-        .assert()
-        .success();
+    r.add_expiring("2026-11-23").success();
     r.fh()
         .env("FLAKEHOUND_TODAY", "2026-12-01")
         .args(["quarantine", "sync"])
@@ -322,10 +310,7 @@ fn notes_show_in_explain_and_report_and_can_be_removed() {
             &[("tests/test_a.py::test_flaky", true)],
         ],
     );
-    r.fh()
-        .args(["ingest", "--quiet", "reports"])
-        .assert()
-        .success();
+    r.ingest();
     r.fh()
         .args(["note", "tests/test_a.py::test_flaky", "--category", "time"])
         .args([

@@ -7,44 +7,8 @@
 //! `FLAKEHOUND_REQUIRE_PYTEST=1` (set by `.ci/run`) makes that a failure.
 
 use assert_cmd::Command;
+use flakehound_testkit::{QUIET_PYTEST, copy_to_tempdir, pytest_python, workspace_root};
 use std::path::{Path, PathBuf};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("FLAKEHOUND_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/test-venv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("FLAKEHOUND_REQUIRE_PYTEST").is_some_and(|v| v == "1") {
-        panic!(
-            "no pytest venv at {}; run scripts/test-venv.sh",
-            p.display()
-        );
-    }
-    eprintln!(
-        "skipping: no pytest venv at {} (run scripts/test-venv.sh)",
-        p.display()
-    );
-    None
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 struct Project {
     dir: tempfile::TempDir,
@@ -52,14 +16,10 @@ struct Project {
 
 impl Project {
     fn new(fixture: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures")
-                .join(fixture),
-            dir.path(),
-        );
-        Project { dir }
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        Project {
+            dir: copy_to_tempdir(&fixtures.join(fixture)),
+        }
     }
 
     fn path(&self) -> &Path {
@@ -82,6 +42,22 @@ impl Project {
             .env_remove("GITLAB_CI")
             .env_remove("CI")
             .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// `flakehound run OPTIONS --json-out run.json -- <python> -m pytest -q ... tests` with the
+    /// fixture's failure `switches` (`FH_FLAKY`...) on.
+    fn run_pytest(&self, py: &Path, options: &[&str], switches: &[&str]) -> Command {
+        let mut cmd = self.flakehound();
+        cmd.arg("run")
+            .args(options)
+            .args(["--json-out", "run.json", "--"])
+            .arg(py)
+            .args(QUIET_PYTEST)
+            .arg("tests");
+        for s in switches {
+            cmd.env(s, "1");
+        }
         cmd
     }
 
@@ -112,35 +88,16 @@ fn status_of<'a>(run: &'a serde_json::Value, id: &str) -> &'a str {
         .unwrap()
 }
 
-fn pytest_args(py: &Path) -> Vec<String> {
-    vec![
-        "--json-out".into(),
-        "run.json".into(),
-        "--".into(),
-        py.display().to_string(),
-        "-m".into(),
-        "pytest".into(),
-        "-q".into(),
-        "-p".into(),
-        "no:cacheprovider".into(),
-        "tests".into(),
-    ]
-}
-
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]
 fn pytest_flaky_test_passes_on_retry_and_is_recorded_as_flaky() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
     let out = p
-        .flakehound()
-        .arg("run")
-        .args(["--junit-out", "merged.xml"])
-        .args(pytest_args(&py))
-        .env("FH_FLAKY", "1")
+        .run_pytest(&py, &["--junit-out", "merged.xml"], &["FH_FLAKY"])
         .output()
         .unwrap();
     let text = stdout(&out);
@@ -186,15 +143,10 @@ fn pytest_flaky_test_passes_on_retry_and_is_recorded_as_flaky() {
 
 #[test]
 fn pytest_real_failure_keeps_the_build_red() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
     let out = p
-        .flakehound()
-        .arg("run")
-        .args(["--retries", "2"])
-        .args(pytest_args(&py))
-        .env("FH_BUG", "1")
-        .env("FH_FLAKY", "1")
+        .run_pytest(&py, &["--retries", "2"], &["FH_BUG", "FH_FLAKY"])
         .output()
         .unwrap();
     let text = stdout(&out);
@@ -212,16 +164,10 @@ fn pytest_real_failure_keeps_the_build_red() {
 
 #[test]
 fn pytest_quarantined_failure_passes_with_a_reminder() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
     p.quarantine(&["tests/test_app.py::test_quarantined"]);
-    let out = p
-        .flakehound()
-        .arg("run")
-        .args(pytest_args(&py))
-        .env("FH_QBUG", "1")
-        .output()
-        .unwrap();
+    let out = p.run_pytest(&py, &[], &["FH_QBUG"]).output().unwrap();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     let run = p.json();
@@ -234,27 +180,18 @@ fn pytest_quarantined_failure_passes_with_a_reminder() {
     assert!(text.contains("quarantined"), "{text}");
     // The same failure without the quarantine fails the build.
     std::fs::remove_file(p.path().join(".flakehound/quarantine.toml")).unwrap();
-    let out = p
-        .flakehound()
-        .arg("run")
-        .args(pytest_args(&py))
-        .env("FH_QBUG", "1")
-        .output()
-        .unwrap();
+    let out = p.run_pytest(&py, &[], &["FH_QBUG"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
 
 #[test]
 fn expired_quarantine_still_protects_and_every_run_says_so() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
     p.quarantine(&["tests/test_app.py::test_quarantined"]);
     let out = p
-        .flakehound()
+        .run_pytest(&py, &[], &["FH_QBUG"])
         .env("FLAKEHOUND_TODAY", "2026-12-15")
-        .arg("run")
-        .args(pytest_args(&py))
-        .env("FH_QBUG", "1")
         .output()
         .unwrap();
     let text = stdout(&out);
@@ -272,18 +209,12 @@ fn expired_quarantine_still_protects_and_every_run_says_so() {
 
 #[test]
 fn broken_store_leaves_the_runner_status_unchanged() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     for (env, expected) in [("FH_BUG", 1), ("FH_NOTHING", 0)] {
         let p = Project::new("wrap-py");
         // Not a database: every store operation fails.
         std::fs::write(p.db(), b"this is not a sqlite database, not at all........").unwrap();
-        let out = p
-            .flakehound()
-            .arg("run")
-            .args(pytest_args(&py))
-            .env(env, "1")
-            .output()
-            .unwrap();
+        let out = p.run_pytest(&py, &[], &[env]).output().unwrap();
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(expected), "{env}: {text}");
         assert!(text.contains("not recorded"), "{text}");
@@ -292,7 +223,7 @@ fn broken_store_leaves_the_runner_status_unchanged() {
 
 #[test]
 fn missing_report_keeps_the_runner_status() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
     // A usage error: pytest exits 4 and writes no report.
     let out = p
@@ -331,15 +262,11 @@ fn unknown_command_without_report_runs_unchanged() {
 
 #[test]
 fn github_actions_outputs() {
-    let Some(py) = python() else { return };
+    let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
     let summary = p.path().join("step-summary.md");
     let out = p
-        .flakehound()
-        .arg("run")
-        .args(pytest_args(&py))
-        .env("FH_BUG", "1")
-        .env("FH_FLAKY", "1")
+        .run_pytest(&py, &[], &["FH_BUG", "FH_FLAKY"])
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
@@ -361,7 +288,7 @@ fn github_actions_outputs() {
 
 /// Builds of the Rust fixture share one target directory across tests and runs.
 fn cargo_target() -> PathBuf {
-    workspace().join("target/fixture-target")
+    workspace_root().join("target/fixture-target")
 }
 
 #[test]
