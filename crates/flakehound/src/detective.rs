@@ -118,6 +118,27 @@ pub struct VerifyArgs {
     common: Common,
 }
 
+#[derive(clap::Args)]
+pub struct PolluterArgs {
+    /// The order-dependent victim (or a brittle test: then its state-setter is found).
+    victim: String,
+    /// Candidates, one test id a line, in the order they ran (default: the tests that preceded
+    /// the victim in its latest failing run in the store, else the whole suite).
+    #[arg(long, value_name = "FILE")]
+    candidates: Option<PathBuf>,
+    /// Confirm every step by majority vote (the victim is also flaky on its own).
+    #[arg(long)]
+    confirm: bool,
+    /// Skip the search for cleaners.
+    #[arg(long)]
+    no_cleaners: bool,
+    /// Stop after this many runs.
+    #[arg(long, value_name = "N")]
+    max_runs: Option<u32>,
+    #[command(flatten)]
+    common: Common,
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// The adapter, a scratch directory, and the test to work on (found in the runner's list when
@@ -461,5 +482,137 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// The tests that ran before `victim` in the newest stored run where it failed, in order.
+fn failing_order(db: Option<PathBuf>, victim: &str) -> Option<Vec<TestRef>> {
+    let p = crate::db_path(db).ok().filter(|p| p.exists())?;
+    let mut store = flakehound_store::open(&p).ok()?;
+    let ev = store.evidence().ok()?;
+    let v = ev.tests.iter().position(|t| t.id == victim)? as u32;
+    let (run, pos) = ev
+        .results
+        .iter()
+        .filter(|r| r.test == v && r.outcome.is_failure())
+        .map(|r| (r.run, r.position))
+        .max_by_key(|(run, _)| ev.runs[*run as usize].started_at.clone())?;
+    let mut before: Vec<&flakehound_store::ResultRow> = ev
+        .results
+        .iter()
+        .filter(|r| r.run == run && r.position < pos && r.test != v)
+        .collect();
+    before.sort_by_key(|r| (r.position, r.attempt));
+    let mut seen = std::collections::HashSet::new();
+    Some(
+        before
+            .into_iter()
+            .filter(|r| seen.insert(r.test))
+            .map(|r| {
+                let t = &ev.tests[r.test as usize];
+                TestRef {
+                    id: t.id.clone(),
+                    classname: t.classname.clone(),
+                    name: t.name.clone(),
+                    file: t.file.clone(),
+                    suite: Vec::new(),
+                }
+            })
+            .collect(),
+    )
+    .filter(|v: &Vec<TestRef>| !v.is_empty())
+}
+
+pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode> {
+    let s = setup(&args.common, &args.victim)?;
+    let (candidates, source) = match &args.candidates {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let by_id: std::collections::HashMap<&str, &TestRef> =
+                s.suite.iter().map(|t| (t.id.as_str(), t)).collect();
+            let list: Vec<TestRef> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|id| match by_id.get(id) {
+                    Some(t) => (*t).clone(),
+                    None => TestRef {
+                        id: id.to_string(),
+                        classname: None,
+                        name: id.to_string(),
+                        file: None,
+                        suite: Vec::new(),
+                    },
+                })
+                .collect();
+            (list, format!("{}", path.display()))
+        }
+        None => match failing_order(db, &s.test.id) {
+            Some(order) => (order, "its latest failing run in the store".to_string()),
+            None => (
+                s.suite
+                    .iter()
+                    .filter(|t| t.id != s.test.id)
+                    .cloned()
+                    .collect(),
+                "the whole suite".to_string(),
+            ),
+        },
+    };
+    if candidates.is_empty() {
+        bail!("no candidate tests to search (pass --candidates FILE)");
+    }
+    eprintln!(
+        "flakehound polluter: {} — {} candidates from {source}",
+        s.test.id,
+        candidates.len()
+    );
+    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let opts = flakehound_detective::polluter::Options {
+        confirm: args.confirm,
+        cleaners: !args.no_cleaners,
+        max_runs: args.max_runs,
+        suite: s.suite.clone(),
+        ..Default::default()
+    };
+    let r = flakehound_detective::polluter::find(&lab, &s.test, &candidates, &opts)?;
+    let mut out = std::io::stdout().lock();
+    if args.common.json {
+        serde_json::to_writer_pretty(&mut out, &r)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", r.summary)?;
+        if !r.culprits.is_empty() {
+            writeln!(
+                out,
+                "{}: {}",
+                if r.culprits.len() == 1 {
+                    "Culprit"
+                } else {
+                    "Culprits (together)"
+                },
+                r.culprits.join(", ")
+            )?;
+        }
+        if !r.cleaners.is_empty() {
+            writeln!(out, "Cleaners: {}", r.cleaners.join(", "))?;
+        }
+        for rep in &r.reproductions {
+            writeln!(out, "{}:\n  {}", rep.what, rep.command)?;
+        }
+        for n in &r.notes {
+            writeln!(out, "note: {n}")?;
+        }
+        writeln!(
+            out,
+            "{} runs ({} to find the culprit, bound 2·⌈log2 n⌉+3 = {}), {:.1}s.",
+            r.runs, r.search_runs, r.run_bound, r.seconds
+        )?;
+    }
+    Ok(if r.culprits.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }

@@ -116,6 +116,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Re-run a suite in many orders and fresh processes to find its flaky tests fast.
     Hunt(Box<hunt::HuntArgs>),
+    /// Find the test whose earlier run makes an order-dependent victim fail (and its cleaners).
+    Polluter(Box<detective::PolluterArgs>),
     /// Name a test's root cause by controlled experiments, with a reproduction.
     Diagnose(Box<detective::DiagnoseArgs>),
     /// Measure a test's failure rate under given conditions.
@@ -262,6 +264,7 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Command::Clusters { json } => cmd_clusters(&db_path(cli.db)?, json),
         Command::Run(args) => run::cmd_run(*args, cli.db, color),
         Command::Hunt(args) => hunt::cmd_hunt(*args, cli.db, color),
+        Command::Polluter(args) => detective::cmd_polluter(*args, cli.db),
         Command::Diagnose(args) => detective::cmd_diagnose(*args, cli.db),
         Command::Repro(args) => detective::cmd_repro(*args, cli.db),
         Command::Verify(args) => detective::cmd_verify(*args, cli.db),

@@ -314,3 +314,44 @@ fn hunts_go_test_suites() {
         "stable"
     );
 }
+
+#[test]
+fn polluter_takes_the_failing_order_from_the_hunt_and_names_the_polluter() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hunt.db");
+    hunt(&py, &db, &["--runs", "3", "--workers", "1", "--seed", "7"]);
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(fixture())
+        .env("FLAKEHOUND_DB", &db)
+        .args([
+            "polluter",
+            "tests/test_a_victim.py::test_prices_in_euros",
+            "--json",
+            "--",
+        ])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("from its latest failing run in the store"),
+        "{stderr}"
+    );
+    let r = success_json(&out);
+    assert_eq!(
+        r["culprits"],
+        serde_json::json!(["tests/test_z_polluter.py::test_switches_currency"]),
+        "{r:#}"
+    );
+    assert!(r["search_runs"].as_u64().unwrap() <= r["run_bound"].as_u64().unwrap());
+    let repro = r["reproductions"][0]["command"].as_str().unwrap();
+    assert!(
+        repro.ends_with(
+            "tests/test_z_polluter.py::test_switches_currency tests/test_a_victim.py::test_prices_in_euros"
+        ),
+        "{repro}"
+    );
+}
