@@ -20,8 +20,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 budget="${1:-120}"
 k="${2:-20}"
-venv="$root/target/bench-venv"
-if [[ ! -x $venv/bin/python ]]; then
+venv="$root/target/bench-hunt-venv"
+if ! "$venv/bin/python" -c "import pytest_repeat, pytest_randomly" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check pytest==8.3.5 pytest-repeat==0.9.3 pytest-randomly==3.16.0
 fi

@@ -23,7 +23,7 @@ def export_orders(orders, path=EXPORT_PATH):
 
 def notify_accounting(path=EXPORT_PATH):
     """Tell accounting a batch is ready (a slow HTTP call in production)."""
-    time.sleep(0.05)
+    time.sleep(0.1)
 
 
 def read_export(path=EXPORT_PATH):
