@@ -145,13 +145,7 @@ pub fn measure(
                 failures.fetch_add(1, Ordering::Relaxed);
                 let mut f = first.lock().unwrap_or_else(|e| e.into_inner());
                 if f.is_none() {
-                    *f = Some(
-                        a.failure
-                            .as_ref()
-                            .and_then(|f| f.message.clone().or_else(|| f.kind.clone()))
-                            .map(|m| m.lines().next().unwrap_or_default().to_string())
-                            .unwrap_or_else(|| "failed".into()),
-                    );
+                    *f = Some(a.failure_line().unwrap_or_else(|| "failed".into()));
                 }
             }
         }

@@ -16,34 +16,13 @@
 //! (created by `scripts/test-venv.sh`). Without either the tests are skipped, unless
 //! `FLAKEHOUND_REQUIRE_PYTEST=1`, which makes them fail instead.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flakehound_detective::Lab;
 use flakehound_detective::polluter::{self, Options, Purpose, Report, Search, Verdict};
 use flakehound_runner::{Adapter, TestRef, detect, exec};
 
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("FLAKEHOUND_TEST_PYTHON") {
-        let p = PathBuf::from(p);
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    if std::env::var("FLAKEHOUND_REQUIRE_PYTEST").as_deref() == Ok("1") {
-        panic!(
-            "FLAKEHOUND_REQUIRE_PYTEST=1 but there is no python with pytest: run \
-             scripts/test-venv.sh or set FLAKEHOUND_TEST_PYTHON"
-        );
-    }
-    eprintln!(
-        "skipped: no python with pytest (run scripts/test-venv.sh or set FLAKEHOUND_TEST_PYTHON)"
-    );
-    None
-}
+use flakehound_testkit::pytest_python as python;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

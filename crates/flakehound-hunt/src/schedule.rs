@@ -350,9 +350,7 @@ impl Scheduler {
                     .attempts
                     .iter()
                     .find(|a| a.outcome.is_failure())
-                    .and_then(|a| a.failure.as_ref())
-                    .and_then(|f| f.message.clone().or_else(|| f.kind.clone()))
-                    .map(|m| m.lines().next().unwrap_or_default().to_string());
+                    .and_then(|a| a.failure_line());
             }
         }
         let mut follow_alone = Vec::new();

@@ -123,6 +123,13 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// First line of the failure message, else the failure kind.
+    pub fn failure_line(&self) -> Option<String> {
+        let f = self.failure.as_ref()?;
+        let m = f.message.as_deref().or(f.kind.as_deref())?;
+        Some(m.lines().next().unwrap_or_default().to_string())
+    }
+
     pub fn new(outcome: Outcome) -> Self {
         Attempt {
             outcome,
