@@ -18,12 +18,24 @@ FLAKEHOUND_PYTEST_REPEAT=<n>
 FLAKEHOUND_PYTEST_RANDOM_SEED=<n>
     Before each test, seed Python's `random` (and numpy's global generator, when numpy is
     imported) with n: `flakehound diagnose` fixes or varies it to test the randomness suspect.
+FLAKEHOUND_PYTEST_THREADS=serial | interleave
+    How threads take turns, for `flakehound diagnose`'s thread-race experiment:
+    serial: a thread runs 1 s before it is asked to hand over the GIL (CPython's default is
+    5 ms), so threads rarely interleave; interleave: every thread started from now on hands
+    the GIL over at each line it runs (a trace function that sleeps 0 s), so a read-modify-write
+    spread over two lines or a call is almost always interleaved. Either way the switch interval
+    is held: a test calling sys.setswitchinterval does not change it for the run. Interleaving
+    slows the traced threads down (about 8x on a tight loop); threads started before pytest
+    configured this plugin are not traced.
 
 Kept compatible with Python 3.8 and pytest 7+.
 """
 
 import os
 import random
+import sys
+import threading
+import time
 
 import pytest
 
@@ -31,6 +43,7 @@ SELECT_VAR = "FLAKEHOUND_PYTEST_SELECT"
 ORDER_VAR = "FLAKEHOUND_PYTEST_ORDER"
 REPEAT_VAR = "FLAKEHOUND_PYTEST_REPEAT"
 RANDOM_SEED_VAR = "FLAKEHOUND_PYTEST_RANDOM_SEED"
+THREADS_VAR = "FLAKEHOUND_PYTEST_THREADS"
 
 
 def junit_names(nodeid):
@@ -53,6 +66,7 @@ class Settings:
         self.select = None  # {line: first line number}, or None to keep every test
         self.order = None  # None, "reverse", "given" or ("shuffle", seed)
         self.repeat = 1
+        self.threads = None  # None, "serial" or "interleave"
 
     @classmethod
     def from_env(cls):
@@ -93,6 +107,13 @@ class Settings:
                 s.repeat = 0
             if s.repeat < 1:
                 raise pytest.UsageError(f"{REPEAT_VAR}: expected a positive number, got {repeat!r}")
+        threads = os.environ.get(THREADS_VAR, "").strip()
+        if threads in ("serial", "interleave"):
+            s.threads = threads
+        elif threads:
+            raise pytest.UsageError(
+                f"{THREADS_VAR}: unknown mode {threads!r} (expected serial or interleave)"
+            )
         return s
 
     def rank(self, item):
@@ -113,6 +134,22 @@ def pytest_configure(config):
     _settings = Settings.from_env()
     if _settings.repeat > 1:
         config.pluginmanager.register(Repeater(_settings.repeat), "flakehound-repeat")
+    if _settings.threads is not None:
+        control_threads(_settings.threads)
+
+
+def _hand_over(frame, event, arg):
+    """Trace function of the interleave mode: give the GIL away at every call and line."""
+    time.sleep(0)
+    return _hand_over
+
+
+def control_threads(mode):
+    sys.setswitchinterval(1.0 if mode == "serial" else 0.005)
+    # Hold the setting: the experiment, not the test, decides how often threads switch.
+    sys.setswitchinterval = lambda interval: None
+    if mode == "interleave":
+        threading.settrace(_hand_over)
 
 
 def pytest_report_header(config):
@@ -126,6 +163,8 @@ def pytest_report_header(config):
         parts.append("order " + (s.order if isinstance(s.order, str) else "shuffle:%d" % s.order[1]))
     if s.repeat > 1:
         parts.append("repeat %d" % s.repeat)
+    if s.threads is not None:
+        parts.append("threads " + s.threads)
     return "flakehound: " + ", ".join(parts) if parts else None
 
 

@@ -94,7 +94,9 @@ impl Adapter for Pytest {
 
         let mut env: Vec<(String, String)> = req.env.clone();
         let repeat = req.repeat.max(1);
-        if req.selection.is_some() || req.order != Order::AsWritten || repeat > 1 {
+        // Also when the request sets one of the plugin's variables (random seed, threads).
+        let plugin_var = env.iter().any(|(k, _)| k.starts_with("FLAKEHOUND_PYTEST_"));
+        if req.selection.is_some() || req.order != Order::AsWritten || repeat > 1 || plugin_var {
             let dir = write_plugin(&scratch)?;
             // Keep the PYTHONPATH the run would otherwise get (the request's, else ours).
             let base = match env.iter().position(|(k, _)| k == "PYTHONPATH") {

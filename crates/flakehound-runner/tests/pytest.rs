@@ -58,6 +58,22 @@ impl Project {
         })
     }
 
+    /// A project of the given files instead of the fixture.
+    fn of(files: &[(&str, &str)]) -> Option<Project> {
+        let python = pytest_python()?;
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in files {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Some(Project {
+            python,
+            dir,
+            scratch: tempfile::tempdir().unwrap(),
+        })
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
@@ -524,4 +540,46 @@ fn generic_reads_the_fresh_reports_of_a_directory() {
     };
     let err = adapter.plan(&retry, p.scratch.path()).unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+}
+
+/// The plugin's thread modes hold the switch interval against the test's own setting, and
+/// `interleave` traces the threads the test starts.
+#[test]
+fn thread_modes_hold_the_switch_interval() {
+    let test = r#"
+import os, sys, threading
+
+def test_threads():
+    sys.setswitchinterval(0.001)
+    mode = os.environ.get("FLAKEHOUND_PYTEST_THREADS")
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(sys.gettrace() is not None))
+    t.start()
+    t.join()
+    assert sys.getswitchinterval() == {"serial": 1.0, "interleave": 0.005}.get(mode, 0.001)
+    assert seen == [mode == "interleave"]
+"#;
+    let Some(p) = Project::of(&[("test_threads.py", test)]) else {
+        return;
+    };
+    let adapter = p.adapter(&["-p", "no:terminal"]);
+    for mode in [None, Some("serial"), Some("interleave")] {
+        let mut req = p.request();
+        if let Some(m) = mode {
+            req.env
+                .push(("FLAKEHOUND_PYTEST_THREADS".into(), m.to_string()));
+        }
+        let (exec, results) = p.run(adapter.as_ref(), &req);
+        assert_eq!(exec.code, 0, "mode {mode:?}: {:?}", outcomes(&results));
+        assert_eq!(
+            outcomes(&results),
+            BTreeMap::from([("test_threads.py::test_threads", vec![Outcome::Passed])])
+        );
+    }
+    // An unknown mode is a usage error, not a silent no-op.
+    let mut req = p.request();
+    req.env
+        .push(("FLAKEHOUND_PYTEST_THREADS".into(), "sideways".into()));
+    let plan = p.plan(adapter.as_ref(), &req);
+    assert_ne!(p.execute(adapter.as_ref(), &plan).code, 0);
 }

@@ -34,8 +34,8 @@ pub struct DiagnoseArgs {
     /// Runs per condition.
     #[arg(long, default_value_t = 10, value_name = "N")]
     runs: u32,
-    /// Only these suspects (comma-separated): randomness, hashing, time, order, load, parallel,
-    /// network, repetition.
+    /// Only these suspects (comma-separated): randomness, hashing, time, order, load, threads,
+    /// parallel, network, repetition.
     #[arg(long, value_delimiter = ',', value_parser = parse_suspect, value_name = "SUSPECTS")]
     only: Vec<diagnose::Suspect>,
     #[command(flatten)]
@@ -54,7 +54,7 @@ pub struct ConditionArgs {
     /// Environment for the runs (repeatable): `--env TZ=Etc/GMT+12`.
     #[arg(long = "env", value_parser = parse_env, value_name = "K=V")]
     env: Vec<(String, String)>,
-    /// Keep every core busy while running.
+    /// Keep every core busy while running (four spinning threads a core).
     #[arg(long)]
     load: bool,
     /// Pin the runs to one core.
@@ -333,20 +333,13 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
                 continue;
             }
             for (i, c) in e.conditions.iter().enumerate() {
-                let p = if i == 0 {
-                    String::new()
-                } else {
-                    let p = flakehound_detective::stats::fisher_two_sided(
-                        e.conditions[0].failures,
-                        e.conditions[0].runs,
-                        c.failures,
-                        c.runs,
-                    );
-                    format!(
+                let p = match c.p_value {
+                    None => String::new(),
+                    Some(p) => format!(
                         "{}{}",
                         diagnose::p_text(p),
-                        if p < diagnose::ALPHA { " *" } else { "" }
-                    )
+                        if c.implicates { " *" } else { "" }
+                    ),
                 };
                 t.add_row(vec![
                     Cell::new(if i == 0 { e.suspect.as_str() } else { "" }),
@@ -361,8 +354,26 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
         writeln!(out, "{t}")?;
         writeln!(
             out,
-            "* significant at 95% (Fisher's exact test against the suspect's first condition)"
+            "* implicates the suspect: significant at 95% (Fisher's exact test against the suspect's first condition){}",
+            if d.experiments
+                .iter()
+                .any(|e| !e.suspect.either_direction() && e.batches > 0)
+            {
+                "; for order, load, parallel, network and repetition only when failing more"
+            } else {
+                ""
+            }
         )?;
+        for e in d.experiments.iter().filter(|e| e.batches > 1) {
+            writeln!(
+                out,
+                "{}: borderline after {} runs a condition, so it ran {} batches of {}",
+                e.suspect.as_str(),
+                opts.runs,
+                e.batches,
+                opts.runs
+            )?;
+        }
         writeln!(out)?;
         match (d.category, d.suspect) {
             (Some(c), Some(_)) => writeln!(

@@ -132,6 +132,45 @@ fn order() {
 }
 
 #[test]
+fn thread_race() {
+    // Passes as written (its threads finish within one switch interval), fails when every line
+    // hands the GIL over, and never when threads switch rarely.
+    let Some(d) = assert_diagnosis(
+        "tests/test_threads.py::test_counter_race",
+        "threads",
+        "concurrency",
+        "--env FLAKEHOUND_PYTEST_THREADS=interleave",
+    ) else {
+        return;
+    };
+    let rates: Vec<(u64, u64)> = d["experiments"][0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["failures"].as_u64().unwrap(), c["runs"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rates, [(0, 6), (0, 6), (6, 6)], "{d:#}");
+    // The same threads behind a lock survive interleaving: the experiment finds races, not
+    // threads.
+    let s = Session::new().unwrap();
+    let out = s.flakehound(&[
+        "repro",
+        "tests/test_threads.py::test_counter_locked",
+        "--runs",
+        "3",
+        "--env",
+        "FLAKEHOUND_PYTEST_THREADS=interleave",
+        "--json",
+    ]);
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (m["runs"].as_u64(), m["failures"].as_u64()),
+        (Some(3), Some(0)),
+        "{m:#}"
+    );
+}
+
+#[test]
 fn parallel_instances() {
     assert_diagnosis(
         "tests/test_shared_file.py::test_export_roundtrip",
