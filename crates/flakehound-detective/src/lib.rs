@@ -59,6 +59,9 @@ pub struct Lab<'a> {
     adapter: &'a dyn Adapter,
     scratch: PathBuf,
     next: AtomicU32,
+    /// Commands previewed so far: each gets its own directory, because a previewed command may
+    /// name files in it (a selection file) that must outlive the next preview.
+    previews: AtomicU32,
     /// Extra environment for every execution (e.g. the user's `--env K=V`).
     pub env: Vec<(String, String)>,
     /// Wraps each command (e.g. `["taskset", "-c", "0"]`, `["unshare", "-n"]`); empty = none.
@@ -75,6 +78,7 @@ impl<'a> Lab<'a> {
             adapter,
             scratch,
             next: AtomicU32::new(0),
+            previews: AtomicU32::new(0),
             env: Vec::new(),
             wrapper: Vec::new(),
             cwd: None,
@@ -97,7 +101,8 @@ impl<'a> Lab<'a> {
         order: Order,
         env: &[(String, String)],
     ) -> Result<Cmd> {
-        let dir = self.scratch.join("preview");
+        let n = self.previews.fetch_add(1, Ordering::Relaxed) + 1;
+        let dir = self.scratch.join(format!("preview-{n:03}"));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
         let mut all_env = self.env.clone();
