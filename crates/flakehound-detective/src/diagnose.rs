@@ -150,6 +150,8 @@ pub struct ConditionResult {
     pub missing: u64,
     /// The environment of the condition (without varied values).
     pub env: Vec<(String, String)>,
+    /// The command's prefix under the condition (`faketime …`, `taskset -c 0`), if any.
+    pub wrapper: Vec<String>,
     /// Fisher's p against the control (None for the control).
     pub p_value: Option<f64>,
     /// Whether this condition implicates the suspect (significant, in a telling direction).
@@ -599,6 +601,7 @@ fn run_condition(
         failing_value,
         missing,
         env: c.env.clone(),
+        wrapper: c.wrapper.clone(),
         p_value: None,
         implicates: false,
     })
@@ -888,11 +891,16 @@ fn reproduce(
         check_env.push(("PYTHONHASHSEED".into(), "0".into()));
     }
     // faketime conditions: the same wrapper (not a plain environment variable).
-    let wrapper: Vec<String> = Vec::new();
+    let wrapper: Vec<String> = if e.suspect == Suspect::Time {
+        worst.wrapper.clone()
+    } else {
+        Vec::new()
+    };
     if worst.rate >= 1.0 && worst.runs >= u64::from(REPLAYS) {
         // The condition itself already failed every time: that is the check.
         d.reproduction_rate = Some((worst.failures, worst.runs));
-        d.reproduction = reproduction_line(e.suspect, adapter, test, &env, &flakehound_repro);
+        d.reproduction =
+            reproduction_line(e.suspect, adapter, test, &env, &wrapper, &flakehound_repro);
         return Ok(());
     }
     let mut fails = 0;
@@ -912,7 +920,8 @@ fn reproduce(
     }
     d.reproduction_rate = Some((fails, checks));
     if fails == checks {
-        d.reproduction = reproduction_line(e.suspect, adapter, test, &env, &flakehound_repro);
+        d.reproduction =
+            reproduction_line(e.suspect, adapter, test, &env, &wrapper, &flakehound_repro);
     }
     Ok(())
 }
@@ -924,13 +933,28 @@ fn reproduction_line(
     adapter: &dyn flakehound_runner::Adapter,
     test: &TestRef,
     env: &[(String, String)],
+    wrapper: &[String],
     flakehound_repro: &dyn Fn(&str) -> String,
 ) -> Option<String> {
     if suspect == Suspect::Randomness {
         let flags: String = env.iter().map(|(k, v)| format!("--env {k}={v} ")).collect();
         Some(flakehound_repro(&flags))
-    } else {
+    } else if wrapper.is_empty() {
         adapter.reproduction(std::slice::from_ref(test), env)
+    } else {
+        // `TZ=UTC faketime '2026-12-31 23:59:58' pytest …`: the variables, then the wrapper.
+        let plain = adapter.reproduction(std::slice::from_ref(test), &[])?;
+        let mut words: Vec<String> = env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", flakehound_runner::shell_quote(v)))
+            .collect();
+        words.extend(
+            wrapper
+                .iter()
+                .map(|w| flakehound_runner::shell_quote(w).into_owned()),
+        );
+        words.push(plain);
+        Some(words.join(" "))
     }
 }
 
@@ -948,6 +972,7 @@ mod tests {
             failing_value: None,
             missing: 0,
             env: Vec::new(),
+            wrapper: Vec::new(),
             p_value: None,
             implicates: false,
         }

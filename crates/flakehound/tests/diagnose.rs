@@ -121,6 +121,54 @@ fn time_zone() {
     );
 }
 
+/// The clock conditions, which need `faketime` (libfaketime): required when
+/// `FLAKEHOUND_REQUIRE_FAKETIME=1` (CI installs it), else skipped without it.
+#[test]
+fn clock_near_midnight_with_faketime() {
+    let have = std::process::Command::new("faketime")
+        .args(["-f", "+0", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        assert_ne!(
+            std::env::var("FLAKEHOUND_REQUIRE_FAKETIME").as_deref(),
+            Ok("1"),
+            "faketime is required but missing"
+        );
+        return;
+    }
+    let Some(d) = assert_diagnosis(
+        "tests/test_midnight.py::test_not_at_midnight",
+        "time",
+        "time",
+        "faketime '",
+    ) else {
+        return;
+    };
+    let r = d["reproduction"].as_str().unwrap();
+    // The variables first, then the wrapper, then the plain command.
+    assert!(r.starts_with("TZ=UTC faketime '"), "{r}");
+    assert!(
+        r.ends_with(" tests/test_midnight.py::test_not_at_midnight"),
+        "{r}"
+    );
+    let failing: Vec<&str> = d["experiments"][0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["failures"].as_u64() > Some(0))
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failing,
+        [
+            "clock 23:59:58 UTC on Dec 31",
+            "clock 23:59:58 UTC on Feb 28"
+        ],
+        "{d:#}"
+    );
+}
+
 #[test]
 fn order() {
     assert_diagnosis(
