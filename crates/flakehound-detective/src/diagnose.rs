@@ -745,13 +745,16 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
             d.category = Some(category(e.suspect, &worst.name));
             d.confidence = (1.0 - e.p_value).min(0.999);
             d.verdict = format!(
-                "{}: fails {:.0}% under \"{}\" against {:.0}% under \"{}\" (Fisher p = {})",
+                "{}: fails {:.0}% under \"{}\" against {:.0}% under \"{}\" (Fisher p {})",
                 e.suspect.as_str(),
                 worst.rate * 100.0,
                 worst.name,
                 e.conditions[0].rate * 100.0,
                 e.conditions[0].name,
-                p_text(e.p_value)
+                match p_text(e.p_value) {
+                    t if t.starts_with('<') => t,
+                    t => format!("= {t}"),
+                }
             );
             reproduce(lab, test, opts, e, worst, &mut d, &mut trials)?;
         }
