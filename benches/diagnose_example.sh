@@ -7,14 +7,12 @@
 # Usage: benches/diagnose_example.sh [RUNS_PER_CONDITION]   (default 8)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/benches/lib.sh"
 runs="${1:-8}"
 py="$("$root/scripts/test-venv.sh")"
-cargo build --release -q -p flakehound --manifest-path "$root/Cargo.toml"
-fh="$root/target/release/flakehound"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cp -r "$root/examples/flaky-shop" "$work/shop"
-cd "$work/shop"
+release_flakehound
+scratch_dir
+enter_flaky_shop
 export FLAKEHOUND_DB="$work/store.db"
 
 # test id <TAB> the category a right diagnosis names

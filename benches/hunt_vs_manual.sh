@@ -18,6 +18,7 @@
 # Usage: benches/hunt_vs_manual.sh [BUDGET_SECONDS] [K]   (defaults 120, 20)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/benches/lib.sh"
 budget="${1:-120}"
 k="${2:-20}"
 venv="$root/target/bench-hunt-venv"
@@ -26,12 +27,9 @@ if ! "$venv/bin/python" -c "import pytest_repeat, pytest_randomly" 2>/dev/null; 
   "$venv/bin/pip" install --quiet --disable-pip-version-check pytest==8.3.5 pytest-repeat==0.9.3 pytest-randomly==3.16.0
 fi
 py="$venv/bin/python"
-cargo build --release -q -p flakehound --manifest-path "$root/Cargo.toml"
-fh="$root/target/release/flakehound"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cp -r "$root/examples/flaky-shop" "$work/shop"
-cd "$work/shop"
+release_flakehound
+scratch_dir
+enter_flaky_shop
 
 half=$((budget / 2))
 # One in-process repetition round takes about one suite run: measure it to size --count.

@@ -16,6 +16,7 @@
 # Usage: benches/polluter_vs_dtp.sh [REPEATS]   (default 3)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/benches/lib.sh"
 repeats="${1:-3}"
 venv="$root/target/bench-venv"
 stamp="$venv/.flakehound-requirements"
@@ -28,8 +29,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$requireme
 fi
 cargo build --release -q -p flakehound-detective --example polluter --manifest-path "$root/Cargo.toml"
 fh="$root/target/release/examples/polluter"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+scratch_dir
 
 "$venv/bin/python" - "$root" "$venv" "$fh" "$work" "$repeats" <<'PY'
 import json, os, shutil, subprocess, sys, time

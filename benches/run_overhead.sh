@@ -11,13 +11,12 @@
 # Usage: benches/run_overhead.sh [N] [F]   (defaults 2000 tests, 10 flaky). Best of 3 each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/benches/lib.sh"
 n="${1:-2000}"
 f="${2:-10}"
 py="$("$root/scripts/test-venv.sh")"
-cargo build --release -q -p flakehound --manifest-path "$root/Cargo.toml"
-fh="$root/target/release/flakehound"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+release_flakehound
+scratch_dir
 mkdir -p "$work/tests"
 python3 - "$work/tests" "$n" "$f" <<'PY'
 import sys, os

@@ -26,6 +26,7 @@
 //! | order | alone | after the rest of the suite | order |
 //! | load | idle | four busy workers a core; pinned to one core (`taskset`) | timeout / concurrency |
 //! | threads (pytest) | as is | threads switch rarely (every 1 s); at every line | concurrency |
+//! | threads (go) | as is | `GOMAXPROCS=1`; the race detector (`GOFLAGS=-race`) | concurrency |
 //! | parallel | one instance | several instances at once | filesystem |
 //! | network | normal | no network (`unshare -n`) | network |
 //! | repetition | once per process | twice in one process | order (non-idempotent) |
@@ -385,8 +386,8 @@ fn plan(
         load,
         None,
     ));
-    let threads = if python {
-        (
+    let threads = match lab.adapter().kind() {
+        RunnerKind::Pytest => (
             vec![
                 with("threads as is", &|_| {}),
                 with("threads switch rarely (every 1 s)", &|c| {
@@ -397,12 +398,34 @@ fn plan(
                 }),
             ],
             None,
-        )
-    } else {
-        (
+        ),
+        // Go: one thread for all goroutines, and the race detector, which fails a test whose
+        // goroutines touch the same memory unsynchronised whether or not the timing went wrong.
+        RunnerKind::Go => {
+            let goflags = match std::env::var("GOFLAGS") {
+                Ok(theirs) if !theirs.trim().is_empty() => format!("{} -race", theirs.trim()),
+                _ => "-race".to_string(),
+            };
+            (
+                vec![
+                    with("goroutines as is", &|_| {}),
+                    with("GOMAXPROCS=1 (goroutines take turns)", &|c| {
+                        c.env.push(("GOMAXPROCS".into(), "1".into()))
+                    }),
+                    with("race detector (GOFLAGS=-race)", &|c| {
+                        c.env.push(("GOFLAGS".into(), goflags.clone()))
+                    }),
+                ],
+                None,
+            )
+        }
+        _ => (
             Vec::new(),
-            Some("controlling thread switches needs the pytest plugin".to_string()),
-        )
+            Some(
+                "controlling thread switches needs the pytest plugin or go's race detector"
+                    .to_string(),
+            ),
+        ),
     };
     out.push((
         Suspect::Threads,
@@ -868,11 +891,24 @@ fn reproduce(
         }
         Suspect::Threads => {
             // The condition itself is the check: it ran the test as a reproduction would.
-            if let Some((k, v)) = worst.env.iter().find(|(k, _)| k == THREADS_VAR) {
+            let set: Vec<(String, String)> = worst
+                .env
+                .iter()
+                .filter(|(k, _)| [THREADS_VAR, "GOMAXPROCS", "GOFLAGS"].contains(&k.as_str()))
+                .cloned()
+                .collect();
+            if !set.is_empty() {
                 d.reproduction_rate = Some((worst.failures, worst.runs));
-                if worst.rate >= 1.0 {
-                    d.reproduction = Some(flakehound_repro(&format!("--env {k}={v} ")));
-                }
+            }
+            if worst.rate >= 1.0 {
+                d.reproduction = match set.first() {
+                    None => None,
+                    // The plugin's variable needs flakehound's pytest plugin loaded.
+                    Some((k, v)) if k == THREADS_VAR => {
+                        Some(flakehound_repro(&format!("--env {k}={v} ")))
+                    }
+                    Some(_) => adapter.reproduction(std::slice::from_ref(test), &set),
+                };
             }
             return Ok(());
         }

@@ -224,6 +224,16 @@ impl Adapter for CargoTest {
         Ok(stdout_plan(cmd, capture, true))
     }
 
+    /// The user's `cargo test` narrowed to the tests (without the flags flakehound adds to read
+    /// the output).
+    fn reproduction(&self, tests: &[TestRef], env: &[(String, String)]) -> Option<String> {
+        let mut argv = CargoArgv::split(&self.cmd, &[&["test", "t"]]);
+        select(&mut argv, tests).ok()?;
+        let mut cmd = argv.into_cmd(&self.cmd);
+        cmd.env.extend(env.iter().cloned());
+        Some(cmd.display())
+    }
+
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
         let mut argv = self.base_argv();
         let rest = argv.rest.get_or_insert_with(Vec::new);
@@ -2161,6 +2171,17 @@ test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
                 order: false,
                 repeat: false
             }
+        );
+    }
+
+    #[test]
+    fn reproduction_is_the_users_command_narrowed() {
+        let env = [("TZ".to_string(), "Etc/GMT+12".to_string())];
+        assert_eq!(
+            adapter("cargo test -q -p my-pkg -- --test-threads 2")
+                .reproduction(&[tref(Some("my-pkg::it"), "m::b")], &env)
+                .unwrap(),
+            "TZ=Etc/GMT+12 cargo test -q -p my-pkg --test it -- --test-threads 2 --exact m::b"
         );
     }
 

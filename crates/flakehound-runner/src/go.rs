@@ -167,6 +167,25 @@ impl Adapter for GoTest {
         Ok(stdout_plan(cmd, capture, false))
     }
 
+    /// `go test -run '^TestX$' -count=1 PACKAGE`: the plan's selection without `-json`, with the
+    /// test cache off (a cached pass would not reproduce anything).
+    fn reproduction(&self, tests: &[TestRef], env: &[(String, String)]) -> Option<String> {
+        let mut argv = GoArgv::split(&self.cmd);
+        let (packages, names) = go_selection(tests).ok()?;
+        argv.remove("run");
+        if !names.is_empty() {
+            argv.flags.push(vec!["-run".into(), run_pattern(&names)]);
+        }
+        if let Some(packages) = packages {
+            argv.packages = packages;
+        }
+        argv.remove("count");
+        argv.flags.push(vec!["-count=1".into()]);
+        let mut cmd = argv.into_cmd(&self.cmd);
+        cmd.env.extend(env.iter().cloned());
+        Some(cmd.display())
+    }
+
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
         let mut argv = GoArgv::split(&self.cmd);
         for flag in RUN_ONLY {
@@ -463,6 +482,24 @@ mod tests {
 
     fn plan(line: &str, req: Request) -> Plan {
         adapter(line).plan(&req, Path::new("/s")).unwrap()
+    }
+
+    #[test]
+    fn reproduction_is_a_plain_go_test_of_the_one_test() {
+        let t = TestRef {
+            id: "example.com/m/pkg::TestRace".into(),
+            classname: Some("example.com/m/pkg".into()),
+            name: "TestRace".into(),
+            file: None,
+            suite: vec![],
+        };
+        let env = [("GOFLAGS".to_string(), "-race".to_string())];
+        assert_eq!(
+            adapter("go test -v -count 3 -run Foo ./...")
+                .reproduction(std::slice::from_ref(&t), &env)
+                .unwrap(),
+            "GOFLAGS=-race go test -v -run '^(?:TestRace)$' -count=1 example.com/m/pkg"
+        );
     }
 
     #[test]

@@ -183,6 +183,27 @@ impl Adapter for Nextest {
         SELECT_AND_LIST
     }
 
+    /// The user's `cargo nextest run` with one `-E` filterset per test (without the JUnit
+    /// configuration flakehound adds).
+    fn reproduction(&self, tests: &[TestRef], env: &[(String, String)]) -> Option<String> {
+        if tests.is_empty() {
+            return None;
+        }
+        let mut argv = self.argv();
+        remove_flag(
+            &mut argv.args,
+            &["-E", "--filterset", "--filter-expr"],
+            true,
+        );
+        for expr in filtersets(tests) {
+            argv.args.push("-E".into());
+            argv.args.push(expr);
+        }
+        let mut cmd = argv.into_cmd(&self.cmd);
+        cmd.env.extend(env.iter().cloned());
+        Some(cmd.display())
+    }
+
     fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
         refuse_repeat_and_order(self.kind(), req, "run tests in a chosen order")?;
         let mut argv = self.argv();
@@ -540,6 +561,18 @@ mod tests {
         std::fs::write(root.path().join("other.toml"), "[[[nope").unwrap();
         let p = plan(&a, &Request::default(), scratch.path());
         assert_eq!(report_path(&p), scratch.path().join("flakehound-0.xml"));
+    }
+
+    #[test]
+    fn reproduction_is_the_users_command_with_a_filterset() {
+        let a = adapter("cargo nextest run -E package(x) --workspace", None);
+        let env = [("TZ".to_string(), "UTC".to_string())];
+        assert_eq!(
+            a.reproduction(&[tref(Some("my-crate"), "tests::a")], &env)
+                .unwrap(),
+            "TZ=UTC cargo nextest run --workspace -E '(binary_id(=my-crate) & test(=tests::a))'"
+        );
+        assert_eq!(a.reproduction(&[], &env), None);
     }
 
     #[test]

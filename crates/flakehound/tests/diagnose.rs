@@ -3,7 +3,7 @@
 //! test binary, `diagnose_load.rs`, so that no other test loads the machine meanwhile).
 
 use assert_cmd::Command;
-use flakehound_testkit::{QUIET_PYTEST, pytest_python, success_json};
+use flakehound_testkit::{QUIET_PYTEST, go_available, pytest_python, success_json};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -214,6 +214,56 @@ fn thread_race() {
     assert_eq!(
         (m["runs"].as_u64(), m["failures"].as_u64()),
         (Some(3), Some(0)),
+        "{m:#}"
+    );
+}
+
+/// Go's threads experiment: the race detector fails a racy test every time, while the same
+/// goroutines behind a mutex pass it.
+#[test]
+fn go_data_race() {
+    if !go_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let go = |args: &[&str]| {
+        Command::cargo_bin("flakehound")
+            .unwrap()
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-go"))
+            .env("FLAKEHOUND_DB", dir.path().join("go.db"))
+            // The race detector's build cache, kept out of the user's.
+            .env("GOCACHE", dir.path().join("gocache"))
+            .args(args)
+            .args(["--", "go", "test", "./..."])
+            .output()
+            .unwrap()
+    };
+    let test = "example.com/diagnosego::TestCounterRace";
+    let d = success_json(&go(&[
+        "diagnose", test, "--runs", "4", "--only", "threads", "--json",
+    ]));
+    assert_eq!(d["category"], "concurrency", "{d:#}");
+    let conditions = d["experiments"][0]["conditions"].as_array().unwrap();
+    let race = &conditions[2];
+    assert_eq!(race["name"], "race detector (GOFLAGS=-race)");
+    assert_eq!(race["failures"], race["runs"], "{d:#}");
+    // A plain go command reproduces it.
+    let r = d["reproduction"].as_str().unwrap();
+    assert!(r.starts_with("GOFLAGS=-race go test"), "{r}");
+    assert!(r.contains("TestCounterRace"), "{r}");
+    let locked = go(&[
+        "repro",
+        "example.com/diagnosego::TestCounterLocked",
+        "--runs",
+        "2",
+        "--env",
+        "GOFLAGS=-race",
+        "--json",
+    ]);
+    let m: Value = serde_json::from_slice(&locked.stdout).unwrap();
+    assert_eq!(
+        (m["runs"].as_u64(), m["failures"].as_u64()),
+        (Some(2), Some(0)),
         "{m:#}"
     );
 }
