@@ -190,15 +190,7 @@ impl Adapter for Nextest {
             return None;
         }
         let mut argv = self.argv();
-        remove_flag(
-            &mut argv.args,
-            &["-E", "--filterset", "--filter-expr"],
-            true,
-        );
-        for expr in filtersets(tests) {
-            argv.args.push("-E".into());
-            argv.args.push(expr);
-        }
+        select(&mut argv, tests);
         let mut cmd = argv.into_cmd(&self.cmd);
         cmd.env.extend(env.iter().cloned());
         Some(cmd.display())
@@ -218,15 +210,7 @@ impl Adapter for Nextest {
                     "no tests selected: nextest cannot run an empty selection".into(),
                 ));
             }
-            remove_flag(
-                &mut argv.args,
-                &["-E", "--filterset", "--filter-expr"],
-                true,
-            );
-            for expr in filtersets(selection) {
-                argv.args.push("-E".into());
-                argv.args.push(expr);
-            }
+            select(&mut argv, selection);
         }
         let profile = self.profile(&argv, &req.env);
         let scratch = std::path::absolute(scratch).map_err(|source| Error::Io {
@@ -335,6 +319,19 @@ impl Adapter for Nextest {
         )?;
         check_all_fresh(RunnerKind::Nextest, paths, fresh_after)?;
         read_files(RunnerKind::Nextest, paths, format)
+    }
+}
+
+/// Replaces the user's filtersets with the selection's.
+fn select(argv: &mut CargoArgv, tests: &[TestRef]) {
+    remove_flag(
+        &mut argv.args,
+        &["-E", "--filterset", "--filter-expr"],
+        true,
+    );
+    for expr in filtersets(tests) {
+        argv.args.push("-E".into());
+        argv.args.push(expr);
     }
 }
 
