@@ -748,6 +748,12 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
                 flakehound_analysis::stats::honest_claim(total_runs) * 100.0
             );
         }
+        None if total_failures == total_runs => {
+            // No condition can differ when all fail: this is not flakiness.
+            d.verdict = format!(
+                "failed every one of its {total_runs} runs under every condition: not flaky but broken (a real bug, or a broken environment); `explain` shows its history"
+            );
+        }
         None => {
             d.category = Some(Category::Unknown);
             d.verdict = format!(

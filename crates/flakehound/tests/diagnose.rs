@@ -266,6 +266,24 @@ fn go_data_race() {
         (Some(2), Some(0)),
         "{m:#}"
     );
+    // A test that always fails is broken, not a puzzle.
+    let d = success_json(&go(&[
+        "diagnose",
+        "example.com/diagnosego::TestBroken",
+        "--runs",
+        "2",
+        "--only",
+        "time,load",
+        "--json",
+    ]));
+    assert_eq!(d["category"], Value::Null, "{d:#}");
+    assert!(
+        d["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("not flaky but broken"),
+        "{d:#}"
+    );
 }
 
 #[test]
