@@ -24,7 +24,7 @@ pub mod stats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
+    #[error(transparent)]
     Runner(#[from] flakehound_runner::Error),
     #[error("{0}")]
     Usage(String),

@@ -28,7 +28,7 @@ pub use schedule::{Context, Job};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
+    #[error(transparent)]
     Runner(#[from] flakehound_runner::Error),
     #[error("{0}")]
     Usage(String),

@@ -287,6 +287,24 @@ fn hunts_cargo_test_suites() {
     );
     assert_eq!(finding(&h, "wrap-rs::tests::adds")["class"], "stable");
     assert_eq!(finding(&h, "wrap-rs::tests::bug")["class"], "stable");
+    // The detective cannot order libtest's tests: it says so once, plainly.
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrap-rs"))
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["polluter", "wrap-rs::tests::bug", "--no-record"])
+        .args(["--", "cargo", "test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().last(),
+        Some(
+            "flakehound: error: cargo-test cannot run tests in a chosen order (libtest's shuffle is nightly-only)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
