@@ -288,9 +288,14 @@ fn hunts_cargo_test_suites() {
     assert_eq!(finding(&h, "wrap-rs::tests::adds")["class"], "stable");
     assert_eq!(finding(&h, "wrap-rs::tests::bug")["class"], "stable");
     // The detective cannot order libtest's tests: it says so once, plainly.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrap-rs"),
+        dir.path(),
+    );
     let out = Command::cargo_bin("flakehound")
         .unwrap()
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrap-rs"))
+        .current_dir(dir.path())
         .env("CARGO_TARGET_DIR", &target)
         .args(["polluter", "wrap-rs::tests::bug", "--no-record"])
         .args(["--", "cargo", "test"])
