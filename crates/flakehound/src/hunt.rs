@@ -286,6 +286,13 @@ fn summary(out: &mut impl Write, h: &Hunt) -> std::io::Result<()> {
                     f.id
                 )?;
             }
+            if matches!(f.class, Class::Flaky | Class::NonIdempotent) {
+                writeln!(
+                    out,
+                    "    name the cause with `flakehound diagnose {}`",
+                    f.id
+                )?;
+            }
         }
     }
     let stable: Vec<_> = h
