@@ -98,6 +98,17 @@ impl Adapter for Jest {
         ))
     }
 
+    /// The user's jest command narrowed to the tests (file paths and an exact name pattern),
+    /// without the JSON report flakehound adds.
+    fn reproduction(&self, tests: &[TestRef], env: &[(String, String)]) -> Option<String> {
+        let targets = Targets::of(self.kind(), tests, jest_target).ok()?;
+        let mut cmd = self.cmd.clone();
+        cmd.args = self.base_args(true);
+        cmd.args.extend(targets.args(path_pattern));
+        cmd.env.extend(env.iter().cloned());
+        Some(cmd.display())
+    }
+
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
         let mut cmd = self.cmd.clone();
         cmd.args = self.base_args(false);
@@ -580,6 +591,33 @@ mod tests {
         assert_eq!(paths, [PathBuf::from("/s/jest-3.json")]);
         assert_eq!(format, Some(Format::JestJson));
         assert!(fresh_after.is_some_and(|t| t <= SystemTime::now()));
+    }
+
+    #[test]
+    fn reproduction_is_the_users_jest_narrowed_to_the_test() {
+        let t = tref(
+            "jest/clock.test.js › clock › is utc",
+            Some("jest/clock.test.js"),
+            &["clock"],
+            "is utc",
+        );
+        let env = [("TZ".to_string(), "Etc/GMT+12".to_string())];
+        let r = jest("npx jest --ci -t old --json")
+            .reproduction(std::slice::from_ref(&t), &env)
+            .unwrap();
+        let plan = jest("npx jest --ci -t old --json")
+            .plan(&request(Some(vec![t])), Path::new("/s"))
+            .unwrap();
+        // The plan's selection arguments, without its report flags.
+        let selection: Vec<String> = plan.cmd.args[5..]
+            .iter()
+            .map(|a| crate::shell_quote(a).into_owned())
+            .collect();
+        assert_eq!(
+            r,
+            format!("TZ=Etc/GMT+12 npx jest --ci {}", selection.join(" "))
+        );
+        assert!(!r.contains("--json") && !r.contains("old"), "{r}");
     }
 
     #[test]

@@ -62,27 +62,17 @@ impl Vitest {
     fn with_argv(&self, argv: Vec<String>) -> Cmd {
         cmd_from_words(argv, "", &self.cmd)
     }
-}
 
-impl Adapter for Vitest {
-    fn kind(&self) -> RunnerKind {
-        RunnerKind::Vitest
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        SELECT_AND_LIST
-    }
-
-    fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
-        check_request(self.kind(), req)?;
-        let report = scratch.join(format!("vitest-{}.xml", req.invocation));
+    /// The user's command as a single run (`vitest run`, no watch mode, no output file), with
+    /// their name filter dropped when flakehound selects the tests.
+    fn run_cmd(&self, selecting: bool) -> Result<Cmd> {
         let mut drop = vec![
             ("--outputFile", true),
             ("--outputFile.junit", true),
             ("--watch", false),
             ("-w", false),
         ];
-        if req.selection.is_some() {
+        if selecting {
             drop.extend([("-t", true), ("--testNamePattern", true)]);
         }
         let (mut argv, at) = self.argv(&drop);
@@ -105,6 +95,23 @@ impl Adapter for Vitest {
             cmd.args.push("--".into());
         }
         cmd.args.extend(tail);
+        Ok(cmd)
+    }
+}
+
+impl Adapter for Vitest {
+    fn kind(&self) -> RunnerKind {
+        RunnerKind::Vitest
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        SELECT_AND_LIST
+    }
+
+    fn plan(&self, req: &Request, scratch: &Path) -> Result<Plan> {
+        check_request(self.kind(), req)?;
+        let report = scratch.join(format!("vitest-{}.xml", req.invocation));
+        let mut cmd = self.run_cmd(req.selection.is_some())?;
         let (any_reporter, junit) = {
             let r = reporters(&cmd.args);
             (!r.is_empty(), r.contains(&"junit"))
@@ -123,6 +130,15 @@ impl Adapter for Vitest {
         }
         cmd.env.extend(req.env.iter().cloned());
         Ok(file_plan(cmd, report, Some(Format::Junit), fresh_after()))
+    }
+
+    /// `vitest run …` narrowed to the tests, without the JUnit reporter flakehound adds.
+    fn reproduction(&self, tests: &[TestRef], env: &[(String, String)]) -> Option<String> {
+        let mut cmd = self.run_cmd(true).ok()?;
+        let targets = Targets::of(self.kind(), tests, vitest_target).ok()?;
+        cmd.args.extend(targets.args(str::to_string));
+        cmd.env.extend(env.iter().cloned());
+        Some(cmd.display())
     }
 
     fn list(&self, scratch: &Path) -> Option<Result<Plan>> {
@@ -301,6 +317,22 @@ mod tests {
             file: None,
             suite: vec![file.into()],
         }
+    }
+
+    #[test]
+    fn reproduction_is_one_run_of_the_test_without_the_report() {
+        let t = junit_ref("src/clock.test.ts", "clock > is utc");
+        let env = [("TZ".to_string(), "Etc/GMT+12".to_string())];
+        let r = vitest("npx vitest --config c.ts -t old")
+            .reproduction(std::slice::from_ref(&t), &env)
+            .unwrap();
+        assert!(
+            r.starts_with("TZ=Etc/GMT+12 npx vitest run --config c.ts "),
+            "{r}"
+        );
+        assert!(r.contains("src/clock.test.ts"), "{r}");
+        assert!(!r.contains("junit") && !r.contains("old"), "{r}");
+        assert_eq!(vitest("vitest list").reproduction(&[t], &env), None);
     }
 
     #[test]
