@@ -91,6 +91,10 @@ pub struct WrappedRun {
     pub warnings: Vec<String>,
     /// Wall-clock seconds of the whole wrapped run.
     pub wall_seconds: f64,
+    /// The runner's own command running just the tests that failed on every attempt (no
+    /// flakehound in it), when the runner can select them and the line stays short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<String>,
 }
 
 impl WrappedRun {

@@ -258,7 +258,10 @@ fn sections(run: &WrappedRun) -> Vec<Section> {
                 }
             })
             .collect(),
-        footer: "\n".into(),
+        footer: match &run.rerun {
+            Some(cmd) => format!("Re-run them:\n\n{}\n", fence_as(cmd, "sh")),
+            None => "\n".into(),
+        },
         priority: 0,
         noun: ("failed test", "failed tests"),
     });
@@ -480,12 +483,17 @@ fn failure_text(c: &flakehound_model::TestCase) -> String {
 
 /// A fenced block of `text` (cleaned, capped), with a fence no backtick run inside can close.
 fn fence(text: &str) -> String {
+    fence_as(text, "text")
+}
+
+/// A fenced block of `text` in `language`, the fence longer than any backtick run inside.
+fn fence_as(text: &str, language: &str) -> String {
     let text = clean(text);
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let text = head_tail(&text, FENCE_BYTES);
     let longest = longest_run(&text, '`');
     let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}text\n{}\n{fence}\n", text.trim_end())
+    format!("{fence}{language}\n{}\n{fence}\n", text.trim_end())
 }
 
 fn longest_run(s: &str, ch: char) -> usize {

@@ -140,6 +140,13 @@ pub fn terminal_summary(run: &WrappedRun, color: bool) -> String {
         format!("Failed on every attempt ({failed}):"),
         failed_lines,
     );
+    if let Some(cmd) = run.rerun.as_deref().filter(|_| failed > 0) {
+        out.push_str(&format!(
+            "  {} {}\n",
+            p.paint(Paint::Dim, "re-run them:"),
+            one_line(cmd, usize::MAX)
+        ));
+    }
 
     let flaky_lines = run
         .tests

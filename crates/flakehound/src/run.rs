@@ -107,6 +107,7 @@ pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCo
     let wrapped = flakehound_wrapper::wrap(adapter.as_ref(), &opts, &mut stdout);
     let mut run = wrapped.run;
     run.warnings.splice(0..0, warnings);
+    run.rerun = rerun_line(adapter.as_ref(), &run);
 
     // Owners of the tests worth a look (blame is a process per test: not for passes).
     let owners = knowledge::Owners::load(&root);
@@ -131,6 +132,25 @@ pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCo
     }
     publish(&args, &run, color);
     Ok(exit(run.exit))
+}
+
+/// Longest re-run line worth printing: past it, a list of ids is no command to paste.
+const RERUN_MAX: usize = 2_000;
+
+/// The runner's own command for the tests that failed on every attempt.
+fn rerun_line(adapter: &dyn flakehound_runner::Adapter, run: &WrappedRun) -> Option<String> {
+    let failed: Vec<flakehound_runner::TestRef> = run
+        .tests
+        .iter()
+        .filter(|t| t.status == RunStatus::Failed)
+        .map(|t| flakehound_runner::TestRef::from(&t.case))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    adapter
+        .reproduction(&failed, &[])
+        .filter(|line| line.len() <= RERUN_MAX)
 }
 
 fn record(

@@ -160,6 +160,13 @@ fn pytest_real_failure_keeps_the_build_red() {
     assert_eq!(status_of(&run, "tests/test_app.py::test_flaky"), "flaky");
     assert_eq!(run["invocations"], 3, "the bug was retried twice");
     assert!(text.contains("tests/test_app.py::test_bug"), "{text}");
+    // The runner's own command for the real failure, ready to paste.
+    let rerun = format!(
+        "re-run them: {} -m pytest -q -p no:cacheprovider tests/test_app.py::test_bug",
+        py.display()
+    );
+    assert!(text.contains(&rerun), "{text}");
+    assert_eq!(run["rerun"].as_str(), rerun.strip_prefix("re-run them: "));
 }
 
 #[test]
@@ -324,4 +331,8 @@ fn cargo_test_flaky_passes_and_real_bug_fails() {
     let (code, text, json) = run(&["FH_BUG"]);
     assert_eq!(code, Some(101), "cargo's own exit status: {text}");
     assert_eq!(json["invocations"], 3);
+    assert!(
+        text.contains("re-run them: cargo test -q --lib -- --exact tests::bug"),
+        "{text}"
+    );
 }
