@@ -18,6 +18,11 @@
 //! [`ALPHA`] and [`BORDERLINE`], every condition runs another batch (up to [`MAX_BATCHES`]), so
 //! a rare timing failure is not dismissed after a handful of runs.
 //!
+//! Evidence first: the suspects that the stored failure messages point at
+//! ([`Options::first`], from [`suspects_for`]) are tested first. With [`Options::quick`] the
+//! diagnosis stops at the first experiment with p < [`QUICK_ALPHA`] (an experiment between that
+//! and [`BORDERLINE`] gets more batches first); the rest are reported as not run.
+//!
 //! | suspect | control | varied | category |
 //! |---|---|---|---|
 //! | randomness (pytest) | random seeded 0 | a new seed per run | randomness |
@@ -221,6 +226,31 @@ pub struct Options {
     pub only: Vec<Suspect>,
     /// The user's command as typed, for `flakehound repro` lines.
     pub command: Vec<String>,
+    /// Suspects to test first, in this order (what the stored failure messages point at).
+    pub first: Vec<Suspect>,
+    /// Stop at the first experiment that implicates its suspect with p < [`QUICK_ALPHA`]; the
+    /// rest are reported as not run.
+    pub quick: bool,
+}
+
+/// How sure `--quick` must be before it stops: stricter than [`ALPHA`], because stopping early
+/// gives the other suspects no chance to do better.
+pub const QUICK_ALPHA: f64 = 0.01;
+
+/// The suspects whose experiments test a root-cause category (from failure messages), most
+/// telling first.
+pub fn suspects_for(category: Category) -> &'static [Suspect] {
+    match category {
+        Category::Randomness => &[Suspect::Randomness],
+        Category::Unordered => &[Suspect::Hashing],
+        Category::Time => &[Suspect::Time],
+        Category::Order => &[Suspect::Order, Suspect::Repetition],
+        Category::Concurrency => &[Suspect::Threads, Suspect::Load],
+        Category::Timeout => &[Suspect::Load],
+        Category::Filesystem | Category::Resource => &[Suspect::Parallel],
+        Category::Network => &[Suspect::Network],
+        Category::Environment | Category::Float | Category::Unknown => &[],
+    }
 }
 
 fn have(program: &str, args: &[&str]) -> bool {
@@ -485,6 +515,13 @@ fn plan(
     if !opts.only.is_empty() {
         out.retain(|(s, ..)| opts.only.contains(s));
     }
+    // The suspects the evidence points at first (a stable sort keeps the rest in order).
+    out.sort_by_key(|(s, ..)| {
+        opts.first
+            .iter()
+            .position(|f| f == s)
+            .unwrap_or(opts.first.len())
+    });
     out
 }
 
@@ -649,7 +686,11 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
     let start_runs = lab.executions();
     let mut trials = Vec::new();
     let mut experiments = Vec::new();
-    for (suspect, question, conditions, skipped) in plan(lab, test, opts) {
+    let mut solved = false;
+    for (suspect, question, conditions, mut skipped) in plan(lab, test, opts) {
+        if solved && skipped.is_none() {
+            skipped = Some("--quick stopped at the first clear answer".to_string());
+        }
         if let Some(why) = skipped {
             experiments.push(Experiment {
                 suspect,
@@ -690,7 +731,9 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
             .collect();
         let mut p = compare(suspect, &mut results);
         let mut batches = 1;
-        while batches < MAX_BATCHES && (ALPHA..BORDERLINE).contains(&p) {
+        // --quick wants a clear answer to stop at: "significant" is borderline for it.
+        let low = if opts.quick { QUICK_ALPHA } else { ALPHA };
+        while batches < MAX_BATCHES && (low..BORDERLINE).contains(&p) {
             for (r, c) in results.iter_mut().zip(&of) {
                 if let Some(c) = c {
                     let c = &conditions[*c];
@@ -711,6 +754,7 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
             batches,
             skipped: None,
         });
+        solved = opts.quick && p < QUICK_ALPHA;
     }
 
     // The verdict: the most significant suspect.

@@ -38,6 +38,10 @@ pub struct DiagnoseArgs {
     /// parallel, network, repetition.
     #[arg(long, value_delimiter = ',', value_parser = parse_suspect, value_name = "SUSPECTS")]
     only: Vec<diagnose::Suspect>,
+    /// Stop at the first experiment that explains the failures (p < 0.01). The suspects that the
+    /// stored failure messages point at go first either way.
+    #[arg(long)]
+    quick: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -278,11 +282,17 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
         "flakehound diagnose: {} — {} runs per condition",
         s.test.id, args.runs
     );
+    let (first, evidence) = message_suspects(db.clone(), &s.test.id).unwrap_or_default();
+    if let Some(line) = &evidence {
+        eprintln!("{line}");
+    }
     let opts = diagnose::Options {
         runs: args.runs.max(1),
         suite: s.suite.clone(),
         only: args.only.clone(),
         command: args.common.command.clone(),
+        first,
+        quick: args.quick,
     };
     let d = diagnose::diagnose(&lab, &s.test, &opts)?;
     let mut warnings = Vec::new();
@@ -497,6 +507,59 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
 }
 
 /// The tests that ran before `victim` in the newest stored run where it failed, in order.
+/// What the stored failure messages of `test` say: the suspects of their root-cause categories
+/// (most frequent first), and a line telling the user. `None` without a store or failures.
+fn message_suspects(
+    db: Option<PathBuf>,
+    test: &str,
+) -> Option<(Vec<diagnose::Suspect>, Option<String>)> {
+    let p = crate::db_path(db).ok().filter(|p| p.exists())?;
+    let mut store = flakehound_store::open(&p).ok()?;
+    let ev = store.failing_evidence().ok()?;
+    let t = ev.tests.iter().position(|x| x.id == test)? as u32;
+    let messages: Vec<&str> = ev
+        .results
+        .iter()
+        .filter(|r| r.test == t && r.outcome.is_failure())
+        .filter_map(|r| r.message.map(|m| ev.messages[m as usize].as_str()))
+        .collect();
+    let tally = flakehound_analysis::category::tally(messages.iter().copied());
+    let mut first = Vec::new();
+    let mut said = Vec::new();
+    for (category, count, why) in &tally {
+        let suspects = diagnose::suspects_for(*category);
+        if suspects.is_empty() {
+            continue;
+        }
+        for s in suspects {
+            if !first.contains(s) {
+                first.push(*s);
+            }
+        }
+        said.push(format!(
+            "{category} ({count} of {}{})",
+            messages.len(),
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": \"{why}\"")
+            }
+        ));
+    }
+    let line = (!first.is_empty()).then(|| {
+        format!(
+            "Stored failure messages point at {}; testing {} first.",
+            said.join(", "),
+            first
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    Some((first, line))
+}
+
 fn failing_order(db: Option<PathBuf>, victim: &str) -> Option<Vec<TestRef>> {
     let p = crate::db_path(db).ok().filter(|p| p.exists())?;
     let mut store = flakehound_store::open(&p).ok()?;

@@ -169,6 +169,52 @@ fn clock_near_midnight_with_faketime() {
     );
 }
 
+/// The stored failure messages decide which experiment runs first, and `--quick` stops there.
+#[test]
+fn stored_messages_lead_and_quick_stops_at_the_answer() {
+    let Some(s) = Session::new() else { return };
+    // A CI report in which the test failed with a date off by one.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("junit.xml");
+    std::fs::write(
+        &report,
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="1" time="0.1">
+<testcase classname="tests.test_clock" name="test_local_is_utc" file="tests/test_clock.py" line="4" time="0.01">
+<failure message="AssertionError: report for 2026-11-21, expected 2026-11-22">assert False</failure>
+</testcase></testsuite></testsuites>"#,
+    )
+    .unwrap();
+    let out = s.query(&["ingest", report.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = s.flakehound(&[
+        "diagnose",
+        "tests/test_clock.py::test_local_is_utc",
+        "--runs",
+        "4",
+        "--quick",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Stored failure messages point at time (1 of 1: \"dates one day apart\"); testing time first."),
+        "{err}"
+    );
+    let d = success_json(&out);
+    assert_eq!(d["category"], "time", "{d:#}");
+    let experiments = d["experiments"].as_array().unwrap();
+    assert_eq!(experiments[0]["suspect"], "time");
+    assert!(experiments[1..].iter().all(|e| {
+        e["skipped"]
+            .as_str()
+            .is_some_and(|w| w.contains("--quick") || w.contains("not permitted"))
+    }));
+}
+
 #[test]
 fn order() {
     assert_diagnosis(
