@@ -8,7 +8,9 @@
 //! `oom`, month names, HTTP status codes…), which must stand as whole words. Besides phrases, three shape
 //! detectors look at structure: a *long float tail* (`0.30000000000000004`, `1.9999999999`), *two
 //! collections with the same elements in a different order* (`[3, 1, 2] != [1, 2, 3]`,
-//! `expected:<[a, b]> but was:<[b, a]>`), and *two dates one day apart*
+//! `expected:<[a, b]> but was:<[b, a]>`), *two quoted strings with the same words in a
+//! different order* (`assert 'SALE · NEW' == 'NEW · SALE'`, a joined set), and *two dates one
+//! day apart*
 //! (`2024-03-10` vs `2024-03-11`, `date(2024, 3, 10)`).
 //!
 //! **Precedence** (first match wins), from causes to symptoms and from specific to generic:
@@ -384,6 +386,10 @@ pub fn from_message(message: &str) -> Option<(Category, &'static str)> {
             same_elements_reordered(&m)
                 .then_some((Category::Unordered, "same elements in a different order"))
         })
+        .or_else(|| {
+            same_words_reordered(&m)
+                .then_some((Category::Unordered, "same words in a different order"))
+        })
         .or_else(|| phrase(Category::Unordered, UNORDERED))
         .or_else(|| dates_one_day_apart(&m).then_some((Category::Time, "dates one day apart")))
         .or_else(|| phrase(Category::Time, TIME))
@@ -552,6 +558,45 @@ fn same_elements_reordered(m: &str) -> bool {
         }
     }
     false
+}
+
+/// Two quoted strings (`'…'` or `"…"`) made of the same words (runs of letters and digits), at
+/// least two, in a different order: a joined set or dict (`", ".join(tags)`).
+fn same_words_reordered(m: &str) -> bool {
+    let mut quoted: Vec<&str> = Vec::new();
+    let mut rest = m;
+    while quoted.len() < 16 {
+        let Some(start) = rest.find(['\'', '"']) else {
+            break;
+        };
+        let q = rest[start..].chars().next().unwrap_or('"');
+        let body = &rest[start + 1..];
+        let Some(end) = body.find(q) else { break };
+        quoted.push(&body[..end]);
+        rest = &body[end + 1..];
+    }
+    let lists: Vec<Vec<&str>> = quoted.iter().map(|q| words(q)).collect();
+    for (i, a) in lists.iter().enumerate() {
+        for b in &lists[i + 1..] {
+            if a.len() < 2 || a.len() != b.len() || a == b {
+                continue;
+            }
+            let (mut sa, mut sb) = (a.clone(), b.clone());
+            sa.sort_unstable();
+            sb.sort_unstable();
+            if sa == sb {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Runs of letters and digits.
+fn words(s: &str) -> Vec<&str> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// Days since 1970-01-01 of a date; `None` for dates that do not exist (such as Feb 30).
@@ -799,6 +844,24 @@ mod tests {
             from_message("assert [2, 1] == [1, 2]").unwrap().1,
             "same elements in a different order"
         );
+        // A joined set: the same words, reordered.
+        assert_eq!(
+            from_message("AssertionError: assert 'SALE · NEW' == 'NEW · SALE'").unwrap(),
+            (Category::Unordered, "same words in a different order")
+        );
+        assert_eq!(
+            cat(r#"expected "red, green, blue" but got "blue, red, green""#),
+            Some(Category::Unordered)
+        );
+        // Different words, one word, or the same order are not reordering.
+        for m in [
+            "assert 'SALE · NEW' == 'NEW · OLD'",
+            "assert 'a' == 'b'",
+            "assert 'x y' == 'x  y'",
+            "it's 'quoted' and it's not",
+        ] {
+            assert_eq!(cat(m), None, "{m}");
+        }
         assert_eq!(categorize("plain"), (Category::Unknown, ""));
     }
 

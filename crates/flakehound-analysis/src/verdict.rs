@@ -887,7 +887,10 @@ impl Context<'_> {
                 }
             }
         }
-        // Timeout: failing durations at a limit (≥ 90% of the longest), passing ones well below.
+        // Timeout: failing durations at a limit (≥ 90% of the longest), passing ones well below,
+        // and the limit long enough to be one: under TIMEOUT_MIN_SECONDS, scheduling noise and
+        // JUnit's millisecond rounding make any two durations look "at a limit" (a 0.3 ms
+        // failure against 0.1 ms passes is no timeout).
         let fail_d: Vec<f32> = failed.iter().filter_map(|r| r.first_duration).collect();
         let pass_d: Vec<f32> = runs
             .iter()
@@ -899,7 +902,7 @@ impl Context<'_> {
             let near =
                 fail_d.iter().filter(|&&d| d >= 0.9 * max).count() as f64 / fail_d.len() as f64;
             let pass_med = median(&pass_d);
-            if max > 0.0 && near >= 0.8 && pass_med < 0.6 * max {
+            if max >= TIMEOUT_MIN_SECONDS && near >= 0.8 && pass_med < 0.6 * max {
                 return (
                     Category::Timeout,
                     format!(
@@ -1225,6 +1228,9 @@ pub fn dossier(ev: &Evidence, test_id: &str) -> Option<Dossier> {
     Some(d)
 }
 
+/// Shortest failing duration that the duration pattern calls a timeout.
+const TIMEOUT_MIN_SECONDS: f32 = 0.1;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1338,6 +1344,29 @@ mod tests {
         let v = verdict(&plan);
         assert_eq!(v.verdict, Verdict::Fixed);
         assert_eq!(v.culprit.unwrap().commit, "c16");
+    }
+
+    /// Failures at a limit, passes well below: a timeout, unless the "limit" is a fraction of
+    /// a millisecond.
+    #[test]
+    fn the_duration_pattern_needs_a_real_limit() {
+        let plan: Vec<&str> = (0..30)
+            .map(|i| if i % 4 == 1 { "x" } else { "." })
+            .collect();
+        for (fail, pass, timeout) in [(30.0, 2.0, true), (0.0003, 0.0001, false)] {
+            let mut ev = history(&plan);
+            ev.messages[0] = "AssertionError: assert 'b a' == 'a b'".into();
+            for r in &mut ev.results {
+                r.duration = Some(if r.outcome.is_failure() { fail } else { pass });
+            }
+            let v = analyse(&ev).verdicts.remove(0);
+            assert_eq!(
+                v.category == Some(Category::Timeout),
+                timeout,
+                "{fail} s failures, {pass} s passes: {:?}",
+                v.category
+            );
+        }
     }
 
     #[test]
