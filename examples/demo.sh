@@ -3,8 +3,9 @@
 # a shop service's pytest suite, see examples/history/truth.txt for what was planted) into a fresh
 # embedded store, and prints the flakiness report. Then, when Python 3 is available, hunts the bundled
 # example project examples/flaky-shop (one flaky test of each usual kind, see its README) with
-# `flakehound hunt`, in a venv with pytest (scripts/test-venv.sh). HUNT=0 skips the hunt; HUNT_RUNS
-# sets its rounds (default 12).
+# `flakehound hunt`, in a venv with pytest (scripts/test-venv.sh), and diagnoses one of the flaky
+# tests it finds with `flakehound diagnose --quick`. HUNT=0 skips both; HUNT_RUNS sets the hunt's
+# rounds (default 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin flakehound
@@ -34,4 +35,9 @@ if [[ ${HUNT:-1} != 0 ]] && command -v python3 >/dev/null 2>&1; then
   rm -f "$hunt_db" "$hunt_db-wal" "$hunt_db-shm"
   (cd examples/flaky-shop && "../../$fh" --db "../../$hunt_db" hunt --runs "${HUNT_RUNS:-12}" --seed 1 \
     -- "$py" -m pytest -q -p no:cacheprovider)
+  echo
+  echo "Diagnosing one of them (flakehound diagnose --quick): the hunt's failure messages say which"
+  echo "experiment to run first, and --quick stops at the first clear answer ..."
+  (cd examples/flaky-shop && "../../$fh" --db "../../$hunt_db" diagnose --quick \
+    tests/test_catalog.py::test_product_card_badges -- "$py" -m pytest -q -p no:cacheprovider)
 fi
