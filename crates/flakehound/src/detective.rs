@@ -30,7 +30,12 @@ pub struct Common {
 #[derive(clap::Args)]
 pub struct DiagnoseArgs {
     /// Test id (as `report` shows it).
-    test: String,
+    #[arg(required_unless_present = "flaky", conflicts_with = "flaky")]
+    test: Option<String>,
+    /// Diagnose every test the store calls flaky (as `report` lists them, most costly first),
+    /// one after another, and end with a summary table. Combine with --quick.
+    #[arg(long)]
+    flaky: bool,
     /// Runs per condition.
     #[arg(long, default_value_t = 10, value_name = "N")]
     runs: u32,
@@ -155,6 +160,24 @@ struct Setup {
 }
 
 fn setup(common: &Common, test: &str) -> Result<Setup> {
+    let runner = setup_runner(common)?;
+    let test = resolve(&runner.suite, test)?;
+    Ok(Setup {
+        adapter: runner.adapter,
+        scratch: runner.scratch,
+        suite: runner.suite,
+        test,
+    })
+}
+
+/// The adapter, a scratch directory and the suite the command lists.
+struct Runner {
+    adapter: Box<dyn flakehound_runner::Adapter>,
+    scratch: tempfile::TempDir,
+    suite: Vec<TestRef>,
+}
+
+fn setup_runner(common: &Common) -> Result<Runner> {
     let adapter = flakehound_runner::detect(&common.command, common.test_runner, None)?;
     if !adapter.capabilities().select {
         bail!(
@@ -171,43 +194,43 @@ fn setup(common: &Common, test: &str) -> Result<Setup> {
     } else {
         Vec::new()
     };
-    let found = suite.iter().find(|t| t.id == test).cloned();
-    let test = match found {
-        Some(t) => t,
-        None if suite.is_empty() => TestRef {
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
+    Ok(Runner {
+        adapter,
+        scratch,
+        suite,
+    })
+}
+
+/// The test named `test` in the suite (taken as given when the runner cannot list).
+fn resolve(suite: &[TestRef], test: &str) -> Result<TestRef> {
+    if let Some(t) = suite.iter().find(|t| t.id == test) {
+        return Ok(t.clone());
+    }
+    if suite.is_empty() {
+        return Ok(TestRef {
             id: test.to_string(),
             classname: None,
             name: test.to_string(),
             file: None,
             suite: Vec::new(),
-        },
-        None => {
-            let close: Vec<&str> = suite
-                .iter()
-                .map(|t| t.id.as_str())
-                .filter(|id| {
-                    id.contains(test) || test.contains(id.rsplit("::").next().unwrap_or(id))
-                })
-                .take(5)
-                .collect();
-            bail!(
-                "no test {test:?} among the {} tests the command lists{}",
-                suite.len(),
-                if close.is_empty() {
-                    String::new()
-                } else {
-                    format!("; did you mean {}?", close.join(", "))
-                }
-            );
+        });
+    }
+    let close: Vec<&str> = suite
+        .iter()
+        .map(|t| t.id.as_str())
+        .filter(|id| id.contains(test) || test.contains(id.rsplit("::").next().unwrap_or(id)))
+        .take(5)
+        .collect();
+    bail!(
+        "no test {test:?} among the {} tests the command lists{}",
+        suite.len(),
+        if close.is_empty() {
+            String::new()
+        } else {
+            format!("; did you mean {}?", close.join(", "))
         }
-    };
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
-    Ok(Setup {
-        adapter,
-        scratch,
-        suite,
-        test,
-    })
+    );
 }
 
 fn open_store(db: Option<PathBuf>) -> Result<Box<dyn flakehound_store::Store>> {
@@ -276,25 +299,52 @@ fn table(header: &[&str]) -> Table {
 }
 
 pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> {
-    let s = setup(&args.common, &args.test)?;
+    let Some(test) = &args.test else {
+        return diagnose_flaky(&args, db);
+    };
+    let s = setup(&args.common, test)?;
     let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let (d, warnings) = diagnose_one(&args, db, &lab, &s.suite, &s.test)?;
+    let mut out = std::io::stdout().lock();
+    if args.common.json {
+        serde_json::to_writer_pretty(&mut out, &d)?;
+        writeln!(out)?;
+    } else {
+        print_diagnosis(&mut out, &d, args.runs.max(1))?;
+        writeln!(out, "{} runs in {:.1}s.", d.runs, d.seconds)?;
+        for w in &warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Diagnoses one test (saying on stderr what the stored evidence points at), and records the
+/// runs and the diagnosis unless `--no-record`. Returns the diagnosis and recording warnings.
+fn diagnose_one(
+    args: &DiagnoseArgs,
+    db: Option<PathBuf>,
+    lab: &Lab,
+    suite: &[TestRef],
+    test: &TestRef,
+) -> Result<(diagnose::Diagnosis, Vec<String>)> {
     eprintln!(
         "flakehound diagnose: {} — {} runs per condition",
-        s.test.id, args.runs
+        test.id, args.runs
     );
-    let (first, evidence) = message_suspects(db.clone(), &s.test.id).unwrap_or_default();
+    let (first, evidence) = prior_suspects(db.clone(), &test.id).unwrap_or_default();
     if let Some(line) = &evidence {
         eprintln!("{line}");
     }
     let opts = diagnose::Options {
         runs: args.runs.max(1),
-        suite: s.suite.clone(),
+        suite: suite.to_vec(),
         only: args.only.clone(),
         command: args.common.command.clone(),
         first,
         quick: args.quick,
     };
-    let d = diagnose::diagnose(&lab, &s.test, &opts)?;
+    let d = diagnose::diagnose(lab, test, &opts)?;
     let mut warnings = Vec::new();
     if !args.common.no_record {
         let res = open_store(db).and_then(|mut store| {
@@ -317,97 +367,188 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
             warnings.push(format!("diagnosis not recorded: {e:#}"));
         }
     }
-    let mut out = std::io::stdout().lock();
-    if args.common.json {
-        serde_json::to_writer_pretty(&mut out, &d)?;
-        writeln!(out)?;
-    } else {
-        let mut t = table(&[
-            "Suspect",
-            "Condition",
-            "Runs",
-            "Fail",
-            "Failure rate [95% CI]",
-            "p",
-        ]);
-        for e in &d.experiments {
-            if let Some(why) = &e.skipped {
-                t.add_row(vec![
-                    Cell::new(e.suspect.as_str()),
-                    Cell::new(format!("skipped: {why}")),
-                    Cell::new(""),
-                    Cell::new(""),
-                    Cell::new(""),
-                    Cell::new(""),
-                ]);
+    Ok((d, warnings))
+}
+
+/// `diagnose --flaky`: every test the store calls flaky, most costly first, then a summary.
+fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> {
+    let path = crate::db_path(db.clone())?;
+    if !path.exists() {
+        bail!(
+            "no store at {}: --flaky diagnoses the tests a store calls flaky (ingest, run or hunt first)",
+            path.display()
+        );
+    }
+    let ids: Vec<String> = {
+        let mut store = flakehound_store::open(&path)?;
+        flakehound_analysis::report_from_store(store.as_mut(), false)?
+            .entries
+            .into_iter()
+            .filter(|e| e.verdict == flakehound_analysis::verdict::Verdict::Flaky)
+            .map(|e| e.ranked.id.clone())
+            .collect()
+    };
+    let s = setup_runner(&args.common)?;
+    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let mut done = Vec::new();
+    let mut missing = Vec::new();
+    let mut warnings = Vec::new();
+    for id in &ids {
+        if STOP.load(Ordering::Relaxed) {
+            break;
+        }
+        let test = match resolve(&s.suite, id) {
+            Ok(t) => t,
+            Err(_) => {
+                missing.push(id.clone());
                 continue;
             }
-            for (i, c) in e.conditions.iter().enumerate() {
-                let p = match c.p_value {
-                    None => String::new(),
-                    Some(p) => format!(
-                        "{}{}",
-                        diagnose::p_text(p),
-                        if c.implicates { " *" } else { "" }
-                    ),
-                };
-                t.add_row(vec![
-                    Cell::new(if i == 0 { e.suspect.as_str() } else { "" }),
-                    Cell::new(&c.name),
-                    Cell::new(c.runs).set_alignment(CellAlignment::Right),
-                    Cell::new(c.failures).set_alignment(CellAlignment::Right),
-                    Cell::new(flakehound_detective::claim(c.failures, c.runs)),
-                    Cell::new(p),
-                ]);
-            }
+        };
+        let (d, w) = diagnose_one(args, db.clone(), &lab, &s.suite, &test)?;
+        warnings.extend(w);
+        if !args.common.json {
+            eprintln!("  {}", verdict_line(&d));
         }
-        writeln!(out, "{t}")?;
+        done.push(d);
+    }
+    let mut out = std::io::stdout().lock();
+    if args.common.json {
+        serde_json::to_writer_pretty(&mut out, &done)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if done.is_empty() && missing.is_empty() {
+        writeln!(out, "The store calls no test flaky: nothing to diagnose.")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = table(&["Test", "Diagnosis", "Conf", "Reproduction", "Runs", "Time"]);
+    for d in &done {
+        t.add_row(vec![
+            Cell::new(&d.test),
+            Cell::new(d.category.map_or("-", |c| c.as_str())),
+            Cell::new(if d.suspect.is_some() {
+                format!("{:.3}", d.confidence)
+            } else {
+                String::new()
+            }),
+            Cell::new(d.reproduction.as_deref().unwrap_or("-")),
+            Cell::new(d.runs).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.0}s", d.seconds)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    let named = done.iter().filter(|d| d.suspect.is_some()).count();
+    let runs: u32 = done.iter().map(|d| d.runs).sum();
+    let secs: f64 = done.iter().map(|d| d.seconds).sum();
+    writeln!(
+        out,
+        "{named} of {} flaky tests diagnosed with a named cause, {runs} runs in {secs:.0}s. `flakehound explain TEST` shows each diagnosis with its evidence.",
+        done.len()
+    )?;
+    if !missing.is_empty() {
         writeln!(
             out,
-            "* implicates the suspect: significant at 95% (Fisher's exact test against the suspect's first condition){}",
-            if d.experiments
-                .iter()
-                .any(|e| !e.suspect.either_direction() && e.batches > 0)
-            {
-                "; for order, load, parallel, network and repetition only when failing more"
-            } else {
-                ""
-            }
+            "Not among the tests the command lists (skipped): {}",
+            missing.join(", ")
         )?;
-        for e in d.experiments.iter().filter(|e| e.batches > 1) {
-            writeln!(
-                out,
-                "{}: borderline after {} runs a condition, so it ran {} batches of {}",
-                e.suspect.as_str(),
-                opts.runs,
-                e.batches,
-                opts.runs
-            )?;
-        }
-        writeln!(out)?;
-        match (d.category, d.suspect) {
-            (Some(c), Some(_)) => writeln!(
-                out,
-                "Verdict: {c} (confidence {:.3}) — {}",
-                d.confidence, d.verdict
-            )?,
-            _ => writeln!(out, "Verdict: {}", d.verdict)?,
-        }
-        match (&d.reproduction, d.reproduction_rate) {
-            (Some(r), Some((f, n))) => writeln!(out, "Reproduce (failed {f} of {n} runs): {r}")?,
-            (Some(r), None) => writeln!(out, "Reproduce: {r}")?,
-            (None, Some((f, n))) => writeln!(
-                out,
-                "No reliable reproduction: the failing condition failed {f} of {n} checks."
-            )?,
-            (None, None) => {}
-        }
-        writeln!(out, "{} runs in {:.1}s.", d.runs, d.seconds)?;
-        for w in &warnings {
-            writeln!(out, "warning: {w}")?;
-        }
+    }
+    for w in &warnings {
+        writeln!(out, "warning: {w}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The verdict in one line, as the table's last lines say it.
+fn verdict_line(d: &diagnose::Diagnosis) -> String {
+    match (d.category, d.suspect) {
+        (Some(c), Some(_)) => format!("{}: {c} (confidence {:.3})", d.test, d.confidence),
+        _ => format!("{}: {}", d.test, d.verdict),
+    }
+}
+
+/// The experiments' table, the verdict and the reproduction.
+fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> Result<()> {
+    let mut t = table(&[
+        "Suspect",
+        "Condition",
+        "Runs",
+        "Fail",
+        "Failure rate [95% CI]",
+        "p",
+    ]);
+    for e in &d.experiments {
+        if let Some(why) = &e.skipped {
+            t.add_row(vec![
+                Cell::new(e.suspect.as_str()),
+                Cell::new(format!("skipped: {why}")),
+                Cell::new(""),
+                Cell::new(""),
+                Cell::new(""),
+                Cell::new(""),
+            ]);
+            continue;
+        }
+        for (i, c) in e.conditions.iter().enumerate() {
+            let p = match c.p_value {
+                None => String::new(),
+                Some(p) => format!(
+                    "{}{}",
+                    diagnose::p_text(p),
+                    if c.implicates { " *" } else { "" }
+                ),
+            };
+            t.add_row(vec![
+                Cell::new(if i == 0 { e.suspect.as_str() } else { "" }),
+                Cell::new(&c.name),
+                Cell::new(c.runs).set_alignment(CellAlignment::Right),
+                Cell::new(c.failures).set_alignment(CellAlignment::Right),
+                Cell::new(flakehound_detective::claim(c.failures, c.runs)),
+                Cell::new(p),
+            ]);
+        }
+    }
+    writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "* implicates the suspect: significant at 95% (Fisher's exact test against the suspect's first condition){}",
+        if d.experiments
+            .iter()
+            .any(|e| !e.suspect.either_direction() && e.batches > 0)
+        {
+            "; for order, load, parallel, network and repetition only when failing more"
+        } else {
+            ""
+        }
+    )?;
+    for e in d.experiments.iter().filter(|e| e.batches > 1) {
+        writeln!(
+            out,
+            "{}: borderline after {} runs a condition, so it ran {} batches of {}",
+            e.suspect.as_str(),
+            runs,
+            e.batches,
+            runs
+        )?;
+    }
+    writeln!(out)?;
+    match (d.category, d.suspect) {
+        (Some(c), Some(_)) => writeln!(
+            out,
+            "Verdict: {c} (confidence {:.3}) — {}",
+            d.confidence, d.verdict
+        )?,
+        _ => writeln!(out, "Verdict: {}", d.verdict)?,
+    }
+    match (&d.reproduction, d.reproduction_rate) {
+        (Some(r), Some((f, n))) => writeln!(out, "Reproduce (failed {f} of {n} runs): {r}")?,
+        (Some(r), None) => writeln!(out, "Reproduce: {r}")?,
+        (None, Some((f, n))) => writeln!(
+            out,
+            "No reliable reproduction: the failing condition failed {f} of {n} checks."
+        )?,
+        (None, None) => {}
+    }
+    Ok(())
 }
 
 pub fn cmd_repro(args: ReproArgs, db: Option<PathBuf>) -> Result<ExitCode> {
@@ -506,26 +647,42 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
     })
 }
 
-/// The tests that ran before `victim` in the newest stored run where it failed, in order.
-/// What the stored failure messages of `test` say: the suspects of their root-cause categories
-/// (most frequent first), and a line telling the user. `None` without a store or failures.
-fn message_suspects(
+/// What the store says of `test`: the suspects of its verdict's likely cause (which also reads
+/// history: preceding tests, runners, time of day), then those of its failure messages' root-cause
+/// categories (most frequent first), and a line telling the user. `None` without a store or
+/// failures.
+fn prior_suspects(
     db: Option<PathBuf>,
     test: &str,
 ) -> Option<(Vec<diagnose::Suspect>, Option<String>)> {
     let p = crate::db_path(db).ok().filter(|p| p.exists())?;
     let mut store = flakehound_store::open(&p).ok()?;
-    let ev = store.failing_evidence().ok()?;
-    let t = ev.tests.iter().position(|x| x.id == test)? as u32;
-    let messages: Vec<&str> = ev
-        .results
-        .iter()
-        .filter(|r| r.test == t && r.outcome.is_failure())
-        .filter_map(|r| r.message.map(|m| ev.messages[m as usize].as_str()))
-        .collect();
-    let tally = flakehound_analysis::category::tally(messages.iter().copied());
     let mut first = Vec::new();
     let mut said = Vec::new();
+    let verdict_category = flakehound_analysis::report_from_store(store.as_mut(), false)
+        .ok()?
+        .entries
+        .into_iter()
+        .find(|e| e.ranked.id == test)
+        .and_then(|e| e.category);
+    if let Some(c) = verdict_category {
+        let suspects = diagnose::suspects_for(c);
+        if !suspects.is_empty() {
+            first.extend_from_slice(suspects);
+            said.push(format!("the verdict's likely cause is {c}"));
+        }
+    }
+    let ev = store.failing_evidence().ok()?;
+    let messages: Vec<&str> = match ev.tests.iter().position(|x| x.id == test) {
+        None => Vec::new(),
+        Some(t) => ev
+            .results
+            .iter()
+            .filter(|r| r.test == t as u32 && r.outcome.is_failure())
+            .filter_map(|r| r.message.map(|m| ev.messages[m as usize].as_str()))
+            .collect(),
+    };
+    let tally = flakehound_analysis::category::tally(messages.iter().copied());
     for (category, count, why) in &tally {
         let suspects = diagnose::suspects_for(*category);
         if suspects.is_empty() {
@@ -537,19 +694,19 @@ fn message_suspects(
             }
         }
         said.push(format!(
-            "{category} ({count} of {}{})",
+            "{count} of {} failure messages look like {category}{}",
             messages.len(),
             if why.is_empty() {
                 String::new()
             } else {
-                format!(": \"{why}\"")
+                format!(" (\"{why}\")")
             }
         ));
     }
     let line = (!first.is_empty()).then(|| {
         format!(
-            "Stored failure messages point at {}; testing {} first.",
-            said.join(", "),
+            "From the store: {}. Testing {} first.",
+            said.join("; "),
             first
                 .iter()
                 .map(|s| s.as_str())
@@ -560,6 +717,7 @@ fn message_suspects(
     Some((first, line))
 }
 
+/// The tests that ran before `victim` in the newest stored run where it failed, in order.
 fn failing_order(db: Option<PathBuf>, victim: &str) -> Option<Vec<TestRef>> {
     let p = crate::db_path(db).ok().filter(|p| p.exists())?;
     let mut store = flakehound_store::open(&p).ok()?;

@@ -201,7 +201,7 @@ fn stored_messages_lead_and_quick_stops_at_the_answer() {
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("Stored failure messages point at time (1 of 1: \"dates one day apart\"); testing time first."),
+        err.contains("From the store: the verdict's likely cause is time; 1 of 1 failure messages look like time (\"dates one day apart\"). Testing time first."),
         "{err}"
     );
     let d = success_json(&out);
@@ -213,6 +213,88 @@ fn stored_messages_lead_and_quick_stops_at_the_answer() {
             .as_str()
             .is_some_and(|w| w.contains("--quick") || w.contains("not permitted"))
     }));
+}
+
+/// `diagnose --flaky`: every test the store calls flaky, then a summary; tests the command
+/// does not list are named, not run.
+#[test]
+fn flaky_diagnoses_every_flaky_test_of_the_store() {
+    let Some(s) = Session::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..8 {
+        let case = |file: &str, name: &str, fail: bool| {
+            let class = file.trim_end_matches(".py").replace('/', ".");
+            let failure = if fail {
+                "<failure message=\"AssertionError: assert 0.2 >= 0.5\">x</failure>"
+            } else {
+                ""
+            };
+            format!(
+                r#"<testcase classname="{class}" name="{name}" file="{file}" line="4" time="0.01">{failure}</testcase>"#
+            )
+        };
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="2">{}{}</testsuite></testsuites>"#,
+            case("tests/test_dice.py", "test_roll", i % 2 == 1),
+            case("tests/test_gone.py", "test_gone", i % 3 == 1),
+        );
+        let report = dir.path().join(format!("r{i}.xml"));
+        std::fs::write(&report, xml).unwrap();
+        let out = s.query(&[
+            "ingest",
+            report.to_str().unwrap(),
+            "--run-id",
+            &format!("{}", 100 + i),
+            "--commit",
+            &format!("c{i}"),
+            "--timestamp",
+            &format!("2026-11-0{}T10:00:00Z", i + 1),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = s.flakehound(&[
+        "diagnose",
+        "--flaky",
+        "--quick",
+        "--runs",
+        "6",
+        "--only",
+        "randomness",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("tests/test_dice.py::test_roll ┆ randomness"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 of 1 flaky tests diagnosed with a named cause"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Not among the tests the command lists (skipped): tests/test_gone.py::test_gone"
+        ),
+        "{text}"
+    );
+    // The diagnosis is stored with the test.
+    let notes = s.query(&["notes", "tests/test_dice.py::test_roll"]);
+    assert!(
+        String::from_utf8_lossy(&notes.stdout).contains("diagnose: randomness"),
+        "{}",
+        String::from_utf8_lossy(&notes.stdout)
+    );
+    // A test id and --flaky exclude each other.
+    let out = s.flakehound(&["diagnose", "--flaky", "tests/test_dice.py::test_roll"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
