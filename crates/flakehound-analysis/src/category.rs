@@ -544,20 +544,22 @@ fn split_top(s: &str) -> Vec<&str> {
 /// Two collections of the same kind hold the same elements (as a multiset) in a different order.
 fn same_elements_reordered(m: &str) -> bool {
     let cs = collections(m);
-    for (i, (ka, a)) in cs.iter().enumerate() {
-        for (kb, b) in &cs[i + 1..] {
-            if ka != kb || a.len() != b.len() || a == b {
-                continue;
-            }
-            let (mut sa, mut sb) = (a.clone(), b.clone());
-            sa.sort_unstable();
-            sb.sort_unstable();
-            if sa == sb {
-                return true;
-            }
-        }
+    cs.iter().enumerate().any(|(i, (ka, a))| {
+        cs[i + 1..]
+            .iter()
+            .any(|(kb, b)| ka == kb && reordered(a, b))
+    })
+}
+
+/// `a` and `b` hold the same items (as a multiset) in a different order.
+fn reordered(a: &[&str], b: &[&str]) -> bool {
+    if a.len() != b.len() || a == b {
+        return false;
     }
-    false
+    let (mut sa, mut sb) = (a.to_vec(), b.to_vec());
+    sa.sort_unstable();
+    sb.sort_unstable();
+    sa == sb
 }
 
 /// Two quoted strings (`'…'` or `"…"`) made of the same words (runs of letters and digits), at
@@ -576,20 +578,10 @@ fn same_words_reordered(m: &str) -> bool {
         rest = &body[end + 1..];
     }
     let lists: Vec<Vec<&str>> = quoted.iter().map(|q| words(q)).collect();
-    for (i, a) in lists.iter().enumerate() {
-        for b in &lists[i + 1..] {
-            if a.len() < 2 || a.len() != b.len() || a == b {
-                continue;
-            }
-            let (mut sa, mut sb) = (a.clone(), b.clone());
-            sa.sort_unstable();
-            sb.sort_unstable();
-            if sa == sb {
-                return true;
-            }
-        }
-    }
-    false
+    lists
+        .iter()
+        .enumerate()
+        .any(|(i, a)| a.len() >= 2 && lists[i + 1..].iter().any(|b| reordered(a, b)))
 }
 
 /// Runs of letters and digits.
