@@ -41,6 +41,18 @@ impl Session {
             .unwrap()
     }
 
+    /// `flakehound ingest REPORT ARGS`, which must succeed.
+    fn ingest(&self, report: &Path, args: &[&str]) {
+        let mut all = vec!["ingest", report.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = self.query(&all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `flakehound ARGS`, running no tests.
     fn query(&self, args: &[&str]) -> Output {
         Command::cargo_bin("flakehound")
@@ -185,12 +197,7 @@ fn stored_messages_lead_and_quick_stops_at_the_answer() {
 </testcase></testsuite></testsuites>"#,
     )
     .unwrap();
-    let out = s.query(&["ingest", report.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.ingest(&report, &[]);
     let out = s.flakehound(&[
         "diagnose",
         "tests/test_clock.py::test_local_is_utc",
@@ -240,20 +247,16 @@ fn flaky_diagnoses_every_flaky_test_of_the_store() {
         );
         let report = dir.path().join(format!("r{i}.xml"));
         std::fs::write(&report, xml).unwrap();
-        let out = s.query(&[
-            "ingest",
-            report.to_str().unwrap(),
-            "--run-id",
-            &format!("{}", 100 + i),
-            "--commit",
-            &format!("c{i}"),
-            "--timestamp",
-            &format!("2026-11-0{}T10:00:00Z", i + 1),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        s.ingest(
+            &report,
+            &[
+                "--run-id",
+                &format!("{}", 100 + i),
+                "--commit",
+                &format!("c{i}"),
+                "--timestamp",
+                &format!("2026-11-0{}T10:00:00Z", i + 1),
+            ],
         );
     }
     let out = s.flakehound(&[
