@@ -157,7 +157,10 @@ pub fn report_from_store(
     Ok(report)
 }
 
-/// Gives each entry its notes.
+/// Gives each entry its notes. The newest note naming a category (a `flakehound diagnose`
+/// experiment, or a person's `flakehound note --category`) is the entry's category: evidence
+/// from an experiment or a person beats a guess from message shapes. A flaky test's
+/// recommendation follows it.
 pub fn attach_notes(entries: &mut [ReportEntry], notes: Vec<flakehound_store::Note>) {
     let mut by_test: std::collections::HashMap<String, Vec<flakehound_store::Note>> =
         std::collections::HashMap::new();
@@ -166,6 +169,21 @@ pub fn attach_notes(entries: &mut [ReportEntry], notes: Vec<flakehound_store::No
     }
     for e in entries {
         if let Some(n) = by_test.remove(&e.ranked.id) {
+            let named = n.iter().rev().find_map(|note| {
+                let c = category::Category::parse(note.category.as_deref()?)?;
+                // "No recognisable cause" from an experiment does not undo a guess.
+                (c != category::Category::Unknown).then(|| (c, note.id, note.kind.clone()))
+            });
+            if let Some((c, id, kind)) = named {
+                if e.category != Some(c) {
+                    e.reasons
+                        .push(format!("cause named by note #{id} ({kind}): {c}"));
+                    e.category = Some(c);
+                    if e.verdict == verdict::Verdict::Flaky {
+                        e.recommendation = verdict::recommendation(c).to_string();
+                    }
+                }
+            }
             e.notes = n;
         }
     }

@@ -1008,7 +1008,8 @@ impl Context<'_> {
     }
 }
 
-fn recommendation(c: Category) -> &'static str {
+/// What to do about a flaky test of category `c`.
+pub fn recommendation(c: Category) -> &'static str {
     match c {
         Category::Order => {
             "run `flakehound polluter` to find the test leaking state; reset that state in a fixture"

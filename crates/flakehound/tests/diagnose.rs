@@ -295,6 +295,15 @@ fn flaky_diagnoses_every_flaky_test_of_the_store() {
         "{}",
         String::from_utf8_lossy(&notes.stdout)
     );
+    // The experiment's cause becomes the test's category, with the recommendation to match.
+    let explain = s.query(&["explain", "tests/test_dice.py::test_roll"]);
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.contains("Category: randomness"), "{explain}");
+    assert!(
+        explain.contains("(diagnosis): randomness")
+            && explain.contains("Recommendation: seed the random generator"),
+        "{explain}"
+    );
     // A test id and --flaky exclude each other.
     let out = s.flakehound(&["diagnose", "--flaky", "tests/test_dice.py::test_roll"]);
     assert_eq!(out.status.code(), Some(2));
