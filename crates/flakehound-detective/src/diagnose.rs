@@ -18,8 +18,9 @@
 //! [`ALPHA`] and [`BORDERLINE`], every condition runs another batch (up to [`MAX_BATCHES`]), so
 //! a rare timing failure is not dismissed after a handful of runs.
 //!
-//! Evidence first: the suspects that the stored failure messages point at
-//! ([`Options::first`], from [`suspects_for`]) are tested first. With [`Options::quick`] the
+//! Evidence first: the suspects that the store points at (the verdict's likely cause and the
+//! failure messages' categories, mapped by [`suspects_for`]; the caller passes them as
+//! [`Options::first`]) are tested first. With [`Options::quick`] the
 //! diagnosis stops at the first experiment with p < [`QUICK_ALPHA`] (an experiment between that
 //! and [`BORDERLINE`] gets more batches first); the rest are reported as not run.
 //!

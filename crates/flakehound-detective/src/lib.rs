@@ -3,7 +3,7 @@
 //! - [`polluter`]: which earlier test makes an order-dependent victim fail (bisection), which
 //!   test cleans up after it, and which test sets up what a brittle test needs.
 //! - [`diagnose`]: one experiment per usual suspect (randomness, hashing, time, order, load,
-//!   parallel instances, network, repetition), failure rates compared with intervals.
+//!   threads, parallel instances, network, repetition), failure rates compared with intervals.
 //! - [`repro`]: a failure rate under given conditions, until a failure or a strong claim.
 //!
 //! Every experiment runs through a [`Lab`]: fresh processes of the runner, one selection in one
