@@ -67,6 +67,9 @@ pub const LOAD_PER_CORE: usize = 4;
 pub const BORDERLINE: f64 = 0.25;
 /// At most this many batches per experiment (the first included).
 pub const MAX_BATCHES: u32 = 3;
+/// Run budget of the polluter search that follows an order verdict (`flakehound polluter` has
+/// none by default).
+pub const POLLUTER_MAX_RUNS: u32 = 60;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -210,6 +213,8 @@ pub struct Diagnosis {
     pub reproduction: Option<String>,
     /// How reliable the reproduction is: failures and runs of its last check.
     pub reproduction_rate: Option<(u64, u64)>,
+    /// For an order-dependent test: the polluter search that followed (culprits, cleaners).
+    pub polluter: Option<crate::polluter::Report>,
     pub runs: u32,
     pub seconds: f64,
     /// Every trial, condition name first (for recording as evidence).
@@ -781,6 +786,7 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
         verdict: String::new(),
         reproduction: None,
         reproduction_rate: None,
+        polluter: None,
         runs: 0,
         seconds: 0.0,
         trials: Vec::new(),
@@ -912,15 +918,35 @@ fn reproduce(
     }
     match e.suspect {
         Suspect::Order => {
-            d.reproduction = Some(format!(
-                "flakehound polluter {} -- {}",
-                flakehound_runner::shell_quote(&test.id),
-                opts.command
-                    .iter()
-                    .map(|a| flakehound_runner::shell_quote(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
+            // Hand over to the polluter search, over the tests that ran before it.
+            let others: Vec<TestRef> = opts
+                .suite
+                .iter()
+                .filter(|t| t.id != test.id)
+                .cloned()
+                .collect();
+            let search = crate::polluter::Options {
+                suite: opts.suite.clone(),
+                max_runs: Some(POLLUTER_MAX_RUNS),
+                ..Default::default()
+            };
+            let report = crate::polluter::find(lab, test, &others, &search)?;
+            // The minimal order that fails (the first reproduction), when it was found.
+            d.reproduction = match report.reproductions.first() {
+                Some(r) if !report.culprits.is_empty() && !r.victim_passes => {
+                    Some(r.command.clone())
+                }
+                _ => Some(format!(
+                    "flakehound polluter {} -- {}",
+                    flakehound_runner::shell_quote(&test.id),
+                    opts.command
+                        .iter()
+                        .map(|a| flakehound_runner::shell_quote(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )),
+            };
+            d.polluter = Some(report);
             return Ok(());
         }
         Suspect::Load => {

@@ -548,6 +548,9 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
         )?,
         (None, None) => {}
     }
+    if let Some(r) = &d.polluter {
+        writeln!(out, "Polluter search: {}", r.summary)?;
+    }
     Ok(())
 }
 

@@ -311,11 +311,18 @@ fn flaky_diagnoses_every_flaky_test_of_the_store() {
 
 #[test]
 fn order() {
-    assert_diagnosis(
+    // The polluter search follows: the reproduction is the polluter, then the victim.
+    let Some(d) = assert_diagnosis(
         "tests/test_order.py::test_a_victim",
         "order",
         "order",
-        "flakehound polluter tests/test_order.py::test_a_victim",
+        "tests/test_order.py::test_b_polluter tests/test_order.py::test_a_victim",
+    ) else {
+        return;
+    };
+    assert_eq!(
+        d["polluter"]["culprits"][0], "tests/test_order.py::test_b_polluter",
+        "{d:#}"
     );
 }
 
