@@ -49,7 +49,7 @@ use flakehound_model::Category;
 use flakehound_runner::{Order, RunnerKind, TestRef};
 use serde::Serialize;
 
-use crate::stats::fisher_two_sided;
+use crate::stats::{fisher_two_sided, rate};
 use crate::{Lab, Result, Trial};
 
 /// Significance level of the comparisons.
@@ -177,11 +177,7 @@ impl ConditionResult {
         if self.failing_value.is_none() {
             self.failing_value = more.failing_value;
         }
-        self.rate = if self.runs == 0 {
-            0.0
-        } else {
-            self.failures as f64 / self.runs as f64
-        };
+        self.rate = rate(self.failures, self.runs);
         self.interval = wilson(self.failures, self.runs);
     }
 }
@@ -300,51 +296,47 @@ fn plan(
         c
     };
     let mut out = Vec::new();
-    let randomness = if python {
-        (
-            vec![
-                with("random seed fixed (0)", &|_| {}),
-                with("random seed varied", &|c| {
-                    c.env.retain(|(k, _)| k != "FLAKEHOUND_PYTEST_RANDOM_SEED");
-                    c.vary = Some(("FLAKEHOUND_PYTEST_RANDOM_SEED", 1));
-                }),
-            ],
-            None,
-        )
-    } else {
-        (
-            Vec::new(),
-            Some("seeding the random generator needs the pytest plugin".to_string()),
-        )
+    // Seed experiments: the seed held at 0 (as in every other experiment) against a new one per
+    // run; Python only.
+    let seeds = |var: &'static str, fixed: &str, varied: &str, why_not: &str| {
+        if python {
+            (
+                vec![
+                    with(fixed, &|_| {}),
+                    with(varied, &|c| {
+                        c.env.retain(|(k, _)| k != var);
+                        c.vary = Some((var, 1));
+                    }),
+                ],
+                None,
+            )
+        } else {
+            (Vec::new(), Some(why_not.to_string()))
+        }
     };
+    let (conditions, skipped) = seeds(
+        "FLAKEHOUND_PYTEST_RANDOM_SEED",
+        "random seed fixed (0)",
+        "random seed varied",
+        "seeding the random generator needs the pytest plugin",
+    );
     out.push((
         Suspect::Randomness,
         "Does it depend on random values?".to_string(),
-        randomness.0,
-        randomness.1,
+        conditions,
+        skipped,
     ));
-    let hashing = if python {
-        (
-            vec![
-                with("PYTHONHASHSEED=0", &|_| {}),
-                with("PYTHONHASHSEED varied", &|c| {
-                    c.env.retain(|(k, _)| k != "PYTHONHASHSEED");
-                    c.vary = Some(("PYTHONHASHSEED", 1));
-                }),
-            ],
-            None,
-        )
-    } else {
-        (
-            Vec::new(),
-            Some("hash seeds are a Python notion".to_string()),
-        )
-    };
+    let (conditions, skipped) = seeds(
+        "PYTHONHASHSEED",
+        "PYTHONHASHSEED=0",
+        "PYTHONHASHSEED varied",
+        "hash seeds are a Python notion",
+    );
     out.push((
         Suspect::Hashing,
         "Does it depend on the order of sets or dicts (string hashing)?".to_string(),
-        hashing.0,
-        hashing.1,
+        conditions,
+        skipped,
     ));
     let mut time = vec![with("TZ=UTC", &|c| c.env.push(("TZ".into(), "UTC".into())))];
     for tz in ["Etc/GMT+12", "Etc/GMT-14", "Asia/Kolkata"] {
@@ -658,11 +650,7 @@ fn run_condition(
         name: c.name.clone(),
         runs: done,
         failures,
-        rate: if done == 0 {
-            0.0
-        } else {
-            failures as f64 / done as f64
-        },
+        rate: rate(failures, done),
         interval: wilson(failures, done),
         failing_value,
         missing,

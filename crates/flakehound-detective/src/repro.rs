@@ -167,11 +167,7 @@ pub fn measure(
         runs: done,
         failures,
         missing,
-        rate: if done == 0 {
-            0.0
-        } else {
-            failures as f64 / done as f64
-        },
+        rate: crate::stats::rate(failures, done),
         interval: wilson(failures, done),
         claim: crate::claim(failures, done),
         first_failure: first.into_inner().unwrap_or_else(|e| e.into_inner()),

@@ -1,5 +1,14 @@
 //! Comparing two failure rates.
 
+/// Failures over runs; 0 without runs.
+pub fn rate(failures: u64, runs: u64) -> f64 {
+    if runs == 0 {
+        0.0
+    } else {
+        failures as f64 / runs as f64
+    }
+}
+
 /// Two-sided Fisher exact test p-value for failures `a` of `n1` runs against `b` of `n2`:
 /// the probability, under "both conditions fail at the same rate", of a table at most as likely
 /// as the one observed. Exact (hypergeometric), fine for the small counts of experiments.

@@ -304,7 +304,8 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
     };
     let s = setup(&args.common, test)?;
     let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
-    let (d, warnings) = diagnose_one(&args, db, &lab, &s.suite, &s.test)?;
+    let known = Known::load(db.clone());
+    let (d, warnings) = diagnose_one(&args, db, known.as_ref(), &lab, &s.suite, &s.test)?;
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &d)?;
@@ -324,6 +325,7 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
 fn diagnose_one(
     args: &DiagnoseArgs,
     db: Option<PathBuf>,
+    known: Option<&Known>,
     lab: &Lab,
     suite: &[TestRef],
     test: &TestRef,
@@ -332,7 +334,7 @@ fn diagnose_one(
         "flakehound diagnose: {} — {} runs per condition",
         test.id, args.runs
     );
-    let (first, evidence) = prior_suspects(db.clone(), &test.id).unwrap_or_default();
+    let (first, evidence) = known.map(|k| k.priors(&test.id)).unwrap_or_default();
     if let Some(line) = &evidence {
         eprintln!("{line}");
     }
@@ -379,21 +381,14 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
             path.display()
         );
     }
-    let ids: Vec<String> = {
-        let mut store = flakehound_store::open(&path)?;
-        flakehound_analysis::report_from_store(store.as_mut(), false)?
-            .entries
-            .into_iter()
-            .filter(|e| e.verdict == flakehound_analysis::verdict::Verdict::Flaky)
-            .map(|e| e.ranked.id.clone())
-            .collect()
-    };
+    let known = Known::load(db.clone())
+        .with_context(|| format!("cannot read the store at {}", path.display()))?;
     let s = setup_runner(&args.common)?;
     let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
     let mut done = Vec::new();
     let mut missing = Vec::new();
     let mut warnings = Vec::new();
-    for id in &ids {
+    for id in &known.flaky {
         if STOP.load(Ordering::Relaxed) {
             break;
         }
@@ -404,7 +399,7 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
                 continue;
             }
         };
-        let (d, w) = diagnose_one(args, db.clone(), &lab, &s.suite, &test)?;
+        let (d, w) = diagnose_one(args, db.clone(), Some(&known), &lab, &s.suite, &test)?;
         warnings.extend(w);
         if !args.common.json {
             eprintln!("  {}", verdict_line(&d));
@@ -650,74 +645,97 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
     })
 }
 
-/// What the store says of `test`: the suspects of its verdict's likely cause (which also reads
-/// history: preceding tests, runners, time of day), then those of its failure messages' root-cause
-/// categories (most frequent first), and a line telling the user. `None` without a store or
-/// failures.
-fn prior_suspects(
-    db: Option<PathBuf>,
-    test: &str,
-) -> Option<(Vec<diagnose::Suspect>, Option<String>)> {
-    let p = crate::db_path(db).ok().filter(|p| p.exists())?;
-    let mut store = flakehound_store::open(&p).ok()?;
-    let mut first = Vec::new();
-    let mut said = Vec::new();
-    let verdict_category = flakehound_analysis::report_from_store(store.as_mut(), false)
-        .ok()?
-        .entries
-        .into_iter()
-        .find(|e| e.ranked.id == test)
-        .and_then(|e| e.category);
-    if let Some(c) = verdict_category {
-        let suspects = diagnose::suspects_for(c);
-        if !suspects.is_empty() {
-            first.extend_from_slice(suspects);
-            said.push(format!("the verdict's likely cause is {c}"));
-        }
-    }
-    let ev = store.failing_evidence().ok()?;
-    let messages: Vec<&str> = match ev.tests.iter().position(|x| x.id == test) {
-        None => Vec::new(),
-        Some(t) => ev
-            .results
+/// What the store knows that orders the experiments, read once per command: each non-stable
+/// test's likely cause (its verdict's category, which also reads history: preceding tests,
+/// runners, time of day), its failure messages, and the flaky tests, most costly first.
+struct Known {
+    categories: std::collections::HashMap<String, flakehound_analysis::category::Category>,
+    messages: std::collections::HashMap<String, Vec<String>>,
+    flaky: Vec<String>,
+}
+
+impl Known {
+    /// `None` without a readable store.
+    fn load(db: Option<PathBuf>) -> Option<Known> {
+        let p = crate::db_path(db).ok().filter(|p| p.exists())?;
+        let mut store = flakehound_store::open(&p).ok()?;
+        let entries = flakehound_analysis::report_from_store(store.as_mut(), false)
+            .ok()?
+            .entries;
+        let flaky = entries
             .iter()
-            .filter(|r| r.test == t as u32 && r.outcome.is_failure())
-            .filter_map(|r| r.message.map(|m| ev.messages[m as usize].as_str()))
-            .collect(),
-    };
-    let tally = flakehound_analysis::category::tally(messages.iter().copied());
-    for (category, count, why) in &tally {
-        let suspects = diagnose::suspects_for(*category);
-        if suspects.is_empty() {
-            continue;
-        }
-        for s in suspects {
-            if !first.contains(s) {
-                first.push(*s);
+            .filter(|e| e.verdict == flakehound_analysis::verdict::Verdict::Flaky)
+            .map(|e| e.ranked.id.clone())
+            .collect();
+        let categories = entries
+            .into_iter()
+            .filter_map(|e| Some((e.ranked.id.clone(), e.category?)))
+            .collect();
+        let ev = store.failing_evidence().ok()?;
+        let mut messages: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for r in ev.results.iter().filter(|r| r.outcome.is_failure()) {
+            if let Some(m) = r.message {
+                messages
+                    .entry(ev.tests[r.test as usize].id.clone())
+                    .or_default()
+                    .push(ev.messages[m as usize].clone());
             }
         }
-        said.push(format!(
-            "{count} of {} failure messages look like {category}{}",
-            messages.len(),
-            if why.is_empty() {
-                String::new()
-            } else {
-                format!(" (\"{why}\")")
-            }
-        ));
+        Some(Known {
+            categories,
+            messages,
+            flaky,
+        })
     }
-    let line = (!first.is_empty()).then(|| {
-        format!(
-            "From the store: {}. Testing {} first.",
-            said.join("; "),
-            first
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    });
-    Some((first, line))
+
+    /// The suspects the store points at for `test` (its likely cause's, then its failure
+    /// messages' root-cause categories, most frequent first), and a line telling the user.
+    fn priors(&self, test: &str) -> (Vec<diagnose::Suspect>, Option<String>) {
+        let mut first = Vec::new();
+        let mut said = Vec::new();
+        if let Some(&c) = self.categories.get(test) {
+            let suspects = diagnose::suspects_for(c);
+            if !suspects.is_empty() {
+                first.extend_from_slice(suspects);
+                said.push(format!("the verdict's likely cause is {c}"));
+            }
+        }
+        let messages = self.messages.get(test).map_or(&[][..], Vec::as_slice);
+        let tally = flakehound_analysis::category::tally(messages.iter().map(String::as_str));
+        for (category, count, why) in &tally {
+            let suspects = diagnose::suspects_for(*category);
+            if suspects.is_empty() {
+                continue;
+            }
+            for s in suspects {
+                if !first.contains(s) {
+                    first.push(*s);
+                }
+            }
+            said.push(format!(
+                "{count} of {} failure messages look like {category}{}",
+                messages.len(),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (\"{why}\")")
+                }
+            ));
+        }
+        let line = (!first.is_empty()).then(|| {
+            format!(
+                "From the store: {}. Testing {} first.",
+                said.join("; "),
+                first
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        (first, line)
+    }
 }
 
 /// The tests that ran before `victim` in the newest stored run where it failed, in order.
