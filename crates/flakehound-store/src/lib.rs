@@ -78,6 +78,9 @@ pub struct Written {
     pub records: u64,
     pub results: u64,
     pub new_run: bool,
+    /// Another writer (a concurrent ingest of the same file) stored this report between the
+    /// caller's [`Store::has_report`] and the commit: nothing was written, and that is success.
+    pub duplicate: bool,
 }
 
 /// Writes one report atomically. Drop without [`commit`](ReportWriter::commit) to roll back.

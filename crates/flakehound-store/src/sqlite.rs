@@ -24,11 +24,26 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Embedded migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/001_initial.sql"),
-    include_str!("../migrations/002_sparse.sql"),
-    include_str!("../migrations/003_notes.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(include_str!("../migrations/001_initial.sql")),
+    Migration::Sql(include_str!("../migrations/002_sparse.sql")),
+    Migration::Sql(include_str!("../migrations/003_notes.sql")),
 ];
+
+/// One schema step: SQL, or Rust code for what SQL cannot express.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Connection) -> Result<()>),
+}
+
+impl Migration {
+    fn apply(&self, conn: &Connection) -> Result<()> {
+        match self {
+            Migration::Sql(sql) => conn.execute_batch(sql).map_err(backend),
+            Migration::Code(f) => f(conn),
+        }
+    }
+}
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -129,24 +144,41 @@ fn configure_sqlite() {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(backend)?;
     let supported = MIGRATIONS.len() as i64;
-    if version > supported {
-        return Err(StoreError::TooNew {
-            found: version,
-            supported,
-        });
+    let check = |version: i64| {
+        if version > supported {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported,
+            });
+        }
+        Ok(version)
+    };
+    let version = check(user_version(conn)?)?;
+    if version == supported {
+        // Up to date: no write lock, so read-only stores and busy stores open without waiting.
+        return Ok(());
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(backend)?;
-        tx.execute_batch(sql).map_err(backend)?;
+    // Several processes may open a new (or old) store at once: the first to take the write lock
+    // migrates; the others wait for it (busy timeout) and then find the version already current.
+    // Reading the version again under the lock is what makes this safe: the value read above may
+    // be stale by now. Every pending step runs in this one transaction, so a crash mid-way leaves
+    // the old version intact.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let version = check(user_version(&tx)?)?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        step.apply(&tx)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)
             .map_err(backend)?;
-        tx.commit().map_err(backend)?;
     }
-    Ok(())
+    tx.commit().map_err(backend)
+}
+
+fn user_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)
 }
 
 pub(crate) fn now() -> String {
@@ -825,5 +857,118 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+}
+
+#[cfg(test)]
+mod concurrency_tests {
+    //! Several writers with their own connections on one real SQLite file, started together by a
+    //! barrier. Assertions are about the data, never about timing.
+    use super::*;
+    use crate::RunKey;
+    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use std::sync::{Arc, Barrier};
+
+    fn case(id: &str) -> TestCase {
+        TestCase {
+            id: id.into(),
+            classname: None,
+            name: id.into(),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome: Outcome::Passed,
+            attempts: vec![Attempt::new(Outcome::Passed)],
+            properties: vec![],
+            timestamp: None,
+        }
+    }
+
+    /// Writes the report like `write_report` does: check, then write (the check can be stale).
+    fn write(store: &mut SqliteStore, hash: &str, run: &str) -> Result<()> {
+        if store.has_report(hash)? {
+            return Ok(());
+        }
+        let meta = RunMeta::default();
+        let key = RunKey(run.into());
+        let nr = NewReport {
+            hash,
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        let mut w = store.begin_report(&nr)?;
+        w.add(case(&format!("t-{hash}")))?;
+        w.add(case("shared"))?;
+        w.commit(&ReportInfo::default())?;
+        store.flush()
+    }
+
+    #[test]
+    fn writers_racing_on_a_new_store_all_succeed_and_nothing_is_lost() {
+        const WRITERS: usize = 6;
+        for round in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("new-{round}.db"));
+            let barrier = Arc::new(Barrier::new(WRITERS));
+            let handles: Vec<_> = (0..WRITERS)
+                .map(|i| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || -> Result<()> {
+                        barrier.wait();
+                        let mut s = SqliteStore::open(&path)?;
+                        // Its own report, then one every writer has (the same file ingested
+                        // twice): both writers must succeed, the report stored once.
+                        write(&mut s, &format!("own-{i}"), &format!("run-{i}"))?;
+                        write(&mut s, "common", "run-common")
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+            let mut s = SqliteStore::open(&path).unwrap();
+            let t = s.totals().unwrap();
+            assert_eq!(t.reports, WRITERS as u64 + 1, "round {round}");
+            assert_eq!(t.runs, WRITERS as u64 + 1);
+            assert_eq!(t.results, 2 * (WRITERS as u64 + 1));
+            for i in 0..WRITERS {
+                assert!(s.has_report(&format!("own-{i}")).unwrap());
+            }
+        }
+    }
+
+    /// Two ingests of the same report: both checked `has_report` before either wrote. The
+    /// second writer must find the report stored under its write lock and succeed.
+    #[test]
+    fn a_report_stored_by_another_writer_meanwhile_is_a_duplicate_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fh.db");
+        let mut a = SqliteStore::open(&path).unwrap();
+        let mut b = SqliteStore::open(&path).unwrap();
+        assert!(!a.has_report("same").unwrap());
+        assert!(!b.has_report("same").unwrap());
+        let meta = RunMeta::default();
+        let key = RunKey("run".into());
+        let nr = NewReport {
+            hash: "same",
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        for (s, expect_dup) in [(&mut a, false), (&mut b, true)] {
+            let mut w = s.begin_report(&nr).unwrap();
+            w.add(case("x")).unwrap();
+            let written = w.commit(&ReportInfo::default()).unwrap();
+            assert_eq!(written.duplicate, expect_dup);
+            assert_eq!(written.results, if expect_dup { 0 } else { 1 });
+            s.flush().unwrap();
+        }
+        let t = b.totals().unwrap();
+        assert_eq!((t.reports, t.runs, t.results), (1, 1, 1));
     }
 }

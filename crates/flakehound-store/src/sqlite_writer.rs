@@ -62,6 +62,8 @@ pub(crate) struct SqliteWriter<'s> {
     /// Streaming: the report's own transaction is open.
     streaming: bool,
     committed: bool,
+    /// Found stored by another writer once this one held the write lock: the rest is discarded.
+    duplicate: bool,
     /// Test keys inserted by this report (evicted from the cache on rollback).
     new_tests: Vec<String>,
     /// More new tests than `new_tests` keeps: on rollback, clear the whole cache.
@@ -96,6 +98,7 @@ impl<'s> SqliteWriter<'s> {
             started: None,
             streaming: false,
             committed: false,
+            duplicate: false,
             new_tests: Vec::new(),
             forget_all_on_rollback: false,
             records: 0,
@@ -364,12 +367,29 @@ impl<'s> SqliteWriter<'s> {
         Ok(())
     }
 
+    /// Whether the report is stored already. Definitive only under the write lock: the caller's
+    /// own [`crate::Store::has_report`] ran before it, and a concurrent ingest of the same file
+    /// may have committed it since. That is success, not a UNIQUE violation that would roll back
+    /// the whole batch.
+    fn stored_meanwhile(&self) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM reports WHERE hash = ?1")
+            .and_then(|mut s| s.exists([&self.header.hash]))
+            .map_err(backend)
+    }
+
     /// Leaves buffered mode: commits the batch and gives this report its own transaction.
     fn start_streaming(&mut self) -> Result<()> {
         flush(self.conn, self.batch, self.test_ids)?;
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(backend)?;
+        if self.stored_meanwhile()? {
+            self.conn.execute_batch("ROLLBACK").map_err(backend)?;
+            self.duplicate = true;
+            self.buffer = Vec::new();
+            return Ok(());
+        }
         self.streaming = true;
         self.start()?;
         let buffer = std::mem::take(&mut self.buffer);
@@ -386,6 +406,14 @@ impl<'s> SqliteWriter<'s> {
             self.batch.open = true;
         }
         let buffer = std::mem::take(&mut self.buffer);
+        match self.stored_meanwhile() {
+            Ok(false) => {}
+            Ok(true) => {
+                self.duplicate = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
         let written = self.start().and_then(|()| {
             self.write_many(&buffer)?;
             self.finish(info)
@@ -451,6 +479,9 @@ fn approx_size(case: &TestCase) -> usize {
 
 impl ReportWriter for SqliteWriter<'_> {
     fn add(&mut self, case: TestCase) -> Result<()> {
+        if self.duplicate {
+            return Ok(());
+        }
         if self.streaming {
             return self.write(&case);
         }
@@ -463,7 +494,9 @@ impl ReportWriter for SqliteWriter<'_> {
     }
 
     fn commit(mut self: Box<Self>, info: &ReportInfo) -> Result<Written> {
-        if self.streaming {
+        if self.duplicate {
+            // Found stored while streaming: its transaction is already rolled back.
+        } else if self.streaming {
             self.finish(info)?;
             self.conn.execute_batch("COMMIT").map_err(backend)?;
             self.streaming = false;
@@ -472,11 +505,18 @@ impl ReportWriter for SqliteWriter<'_> {
         }
         self.committed = true;
         self.new_tests.clear();
+        if self.duplicate {
+            return Ok(Written {
+                duplicate: true,
+                ..Written::default()
+            });
+        }
         let run_existed = self.started.as_ref().is_some_and(|s| s.run_existed);
         Ok(Written {
             records: self.records,
             results: self.results,
             new_run: !run_existed,
+            duplicate: false,
         })
     }
 }
