@@ -19,6 +19,7 @@ use std::path::Path;
 mod sqlite;
 mod sqlite_merge;
 mod sqlite_writer;
+mod time;
 
 pub use sqlite::SqliteStore;
 pub use sqlite_merge::Merged;

@@ -28,7 +28,69 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/001_initial.sql")),
     Migration::Sql(include_str!("../migrations/002_sparse.sql")),
     Migration::Sql(include_str!("../migrations/003_notes.sql")),
+    Migration::Code(migrate_4_utc_timestamps),
 ];
+
+/// Schema version 4: every stored timestamp in the one canonical form of [`crate::time`]
+/// (earlier versions stored what reports and CI wrote, offsets and fractions included, so "last
+/// seen" and run order compared text instead of instants). A run start that is not a date-time
+/// is dropped (the run falls back to when it was stored); report and attempt times that are not
+/// date-times stay as written, since they are only shown.
+fn migrate_4_utc_timestamps(conn: &Connection) -> Result<()> {
+    // (table, key columns, column, drop unreadable values)
+    const COLUMNS: &[(&str, &str, &str, bool)] = &[
+        ("runs", "id", "started_at", true),
+        ("runs", "id", "created_at", false),
+        ("reports", "id", "timestamp", false),
+        ("reports", "id", "ingested_at", false),
+        ("results", "run_id, test_id, attempt", "timestamp", false),
+        ("notes", "id", "created_at", false),
+    ];
+    for &(table, key, column, drop_unreadable) in COLUMNS {
+        let keys = key.split(", ").count();
+        // Rows already canonical (every row of a store written by this version) are not read.
+        let select = format!(
+            "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} NOT GLOB '{}'",
+            crate::time::CANONICAL_GLOB
+        );
+        let mut changes: Vec<(Vec<i64>, Option<String>)> = Vec::new();
+        {
+            let mut stmt = conn.prepare(&select).map_err(backend)?;
+            let mut rows = stmt.query([]).map_err(backend)?;
+            while let Some(r) = rows.next().map_err(backend)? {
+                let ids = (0..keys)
+                    .map(|i| r.get::<_, i64>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(backend)?;
+                // A column stored as a non-text value is left alone.
+                let Ok(raw) = r.get::<_, String>(keys) else {
+                    continue;
+                };
+                let new = match crate::time::canonical(&raw) {
+                    Some(c) => Some(c),
+                    None if drop_unreadable => None,
+                    None => continue,
+                };
+                changes.push((ids, new));
+            }
+        }
+        let filter = key
+            .split(", ")
+            .enumerate()
+            .map(|(i, k)| format!("{k} = ?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let mut update = conn
+            .prepare(&format!("UPDATE {table} SET {column} = ?1 WHERE {filter}"))
+            .map_err(backend)?;
+        for (ids, new) in changes {
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&new];
+            params.extend(ids.iter().map(|i| i as &dyn rusqlite::ToSql));
+            update.execute(params.as_slice()).map_err(backend)?;
+        }
+    }
+    Ok(())
+}
 
 /// One schema step: SQL, or Rust code for what SQL cannot express.
 enum Migration {
@@ -313,11 +375,7 @@ impl Store for SqliteStore {
 
     fn add_note(&mut self, note: &Note) -> Result<i64> {
         self.flush()?;
-        let created = if note.created_at.is_empty() {
-            now()
-        } else {
-            note.created_at.clone()
-        };
+        let created = crate::time::canonical(&note.created_at).unwrap_or_else(now);
         let kind = if note.kind.is_empty() {
             "note"
         } else {
@@ -970,5 +1028,169 @@ mod concurrency_tests {
         }
         let t = b.totals().unwrap();
         assert_eq!((t.reports, t.runs, t.results), (1, 1, 1));
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+    use crate::RunKey;
+    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+
+    fn write(s: &mut SqliteStore, hash: &str, run: &str, started: Option<&str>, ok: bool) {
+        let meta = RunMeta {
+            started_at: started.map(str::to_string),
+            ..Default::default()
+        };
+        let key = RunKey(run.into());
+        let nr = NewReport {
+            hash,
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        let o = if ok { Outcome::Passed } else { Outcome::Failed };
+        let mut w = s.begin_report(&nr).unwrap();
+        w.add(TestCase {
+            id: "t".into(),
+            classname: None,
+            name: "t".into(),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome: o,
+            attempts: vec![Attempt::new(o)],
+            properties: vec![],
+            timestamp: started.map(str::to_string),
+        })
+        .unwrap();
+        w.commit(&ReportInfo::default()).unwrap();
+    }
+
+    #[test]
+    fn new_writes_are_stored_in_utc_and_last_seen_compares_instants() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        // 12:00+02:00 is 10:00 UTC: earlier than 11:30 UTC although it sorts later as text.
+        write(&mut s, "h1", "r1", Some("2024-05-01T11:30:00Z"), true);
+        write(&mut s, "h2", "r2", Some("2024-05-01T12:00:00+02:00"), false);
+        // Fractions (hunt writes nanoseconds) must not break the order either.
+        write(
+            &mut s,
+            "h3",
+            "r3",
+            Some("2024-05-01T09:00:00.123456789Z"),
+            true,
+        );
+        let stats = s.test_stats().unwrap();
+        assert_eq!(stats[0].last_seen.as_deref(), Some("2024-05-01T11:30:00Z"));
+        let ev = s.evidence().unwrap();
+        let starts: Vec<_> = ev.runs.iter().map(|r| r.started_at.as_str()).collect();
+        assert_eq!(
+            starts,
+            [
+                "2024-05-01T09:00:00Z",
+                "2024-05-01T10:00:00Z",
+                "2024-05-01T11:30:00Z"
+            ]
+        );
+        let stamps: Vec<String> = s
+            .conn
+            .prepare("SELECT timestamp FROM results ORDER BY run_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            stamps,
+            [
+                "2024-05-01T11:30:00Z",
+                "2024-05-01T10:00:00Z",
+                "2024-05-01T09:00:00Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn migration_4_normalises_stored_timestamps_to_utc() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            // A store as version 3 left it: offsets, naive times and fractions as written.
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..3] {
+                m.apply(&conn).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO tests (id, key, name) VALUES (1, 't', 't');
+                 INSERT INTO runs (id, key, started_at, created_at) VALUES
+                   (1, 'a', '2024-05-01T11:30:00Z', '2024-06-01T00:00:00Z'),
+                   (2, 'b', '2024-05-01T12:00:00+02:00', '2024-06-01T00:00:00+00:00'),
+                   (3, 'c', '2024-05-01 09:00:00.5', '2024-06-01T00:00:00Z'),
+                   (4, 'd', 'not a time', '2024-04-01T00:00:00-01:00');
+                 INSERT INTO reports (id, run_id, hash, format, timestamp, records, results, ingested_at)
+                   VALUES (1, 2, 'h', 'junit', '2024-05-01T12:00:00+02:00', 1, 1, '2024-06-01T02:00:00+02:00');
+                 INSERT INTO results (test_id, run_id, attempt, report_id, position, outcome, timestamp)
+                   VALUES (1, 1, 1, 1, 0, 1, NULL), (1, 2, 1, 1, 0, 2, '2024-05-01T12:00:00+02:00'),
+                          (1, 3, 1, 1, 0, 1, 'yesterday'), (1, 4, 1, 1, 0, 1, NULL);
+                 INSERT INTO notes (test, text, created_at) VALUES ('t', 'x', '2024-05-01T12:00:00+02:00');",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let col = |s: &SqliteStore, sql: &str| -> Vec<Option<String>> {
+            s.conn
+                .prepare(sql)
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let some = |v: &[&str]| v.iter().map(|x| Some(x.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            col(&s, "SELECT started_at FROM runs ORDER BY id"),
+            // An unreadable start time is dropped: the run falls back to when it was stored.
+            vec![
+                Some("2024-05-01T11:30:00Z".into()),
+                Some("2024-05-01T10:00:00Z".into()),
+                Some("2024-05-01T09:00:00Z".into()),
+                None
+            ]
+        );
+        assert_eq!(
+            col(&s, "SELECT created_at FROM runs ORDER BY id"),
+            some(&[
+                "2024-06-01T00:00:00Z",
+                "2024-06-01T00:00:00Z",
+                "2024-06-01T00:00:00Z",
+                "2024-04-01T01:00:00Z"
+            ])
+        );
+        assert_eq!(
+            col(&s, "SELECT timestamp || ' ' || ingested_at FROM reports"),
+            some(&["2024-05-01T10:00:00Z 2024-06-01T00:00:00Z"])
+        );
+        assert_eq!(
+            col(&s, "SELECT timestamp FROM results ORDER BY run_id"),
+            // Attempt times that are not times stay as written (they are only shown).
+            vec![
+                None,
+                Some("2024-05-01T10:00:00Z".into()),
+                Some("yesterday".into()),
+                None
+            ]
+        );
+        assert_eq!(
+            col(&s, "SELECT created_at FROM notes"),
+            some(&["2024-05-01T10:00:00Z"])
+        );
+        assert_eq!(
+            s.test_stats().unwrap()[0].last_seen.as_deref(),
+            Some("2024-05-01T11:30:00Z")
+        );
     }
 }

@@ -143,7 +143,7 @@ impl<'s> SqliteWriter<'s> {
                         m.run_attempt,
                         m.runner,
                         m.os,
-                        m.started_at,
+                        m.started_at.as_deref().and_then(crate::time::canonical),
                         m.duration,
                         m.url,
                         m.pull_request,
@@ -286,7 +286,7 @@ impl<'s> SqliteWriter<'s> {
                 bind(&r.position)?;
                 bind(&(r.attempt.outcome.severity() as i64))?;
                 bind(&r.attempt.duration)?;
-                bind(&r.case.timestamp)?;
+                bind(&crate::time::canonical_or_raw(r.case.timestamp.as_deref()))?;
                 bind(out)?;
             }
             stmt.raw_execute().map_err(backend)?;
@@ -337,7 +337,12 @@ impl<'s> SqliteWriter<'s> {
         c.execute(
             "UPDATE runs SET next_position = ?2, started_at = COALESCE(started_at, ?3),
                 tests_executed = tests_executed + ?4 WHERE id = ?1",
-            params![st.run, st.position, info.timestamp, self.executed as i64],
+            params![
+                st.run,
+                st.position,
+                info.timestamp.as_deref().and_then(crate::time::canonical),
+                self.executed as i64
+            ],
         )
         .map_err(backend)?;
         let agg = info.aggregate;
@@ -349,7 +354,7 @@ impl<'s> SqliteWriter<'s> {
             params![
                 st.report,
                 info.tool,
-                info.timestamp,
+                crate::time::canonical_or_raw(info.timestamp.as_deref()),
                 info.hostname,
                 info.duration,
                 props_json(&info.properties),
