@@ -92,6 +92,23 @@ fn migrate_4_utc_timestamps(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Oldest schema version the queries can read without migrating (version 4 only rewrote
+/// timestamps): what a read-only open accepts.
+const READABLE_FROM: i64 = 3;
+
+/// `file:` URI of `path` with `immutable=1`, percent-encoding what URIs reserve.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'?' | b'#' | b'%' | b'\0'..=b' ' | 0x7f..=0xff => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(b as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// One schema step: SQL, or Rust code for what SQL cannot express.
 enum Migration {
     Sql(&'static str),
@@ -136,10 +153,89 @@ impl SqliteStore {
                 .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
         }
         configure_sqlite();
+        let new = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        Self::init(conn).map_err(|e| match e {
+        let store = Self::init(conn).map_err(|e| match e {
+            StoreError::Backend(reason) if reason.contains("readonly") => open_err(format!(
+                "{reason} (the file or its directory is not writable here; commands that only \
+                 read the store open it read-only)"
+            )),
             StoreError::Backend(reason) => open_err(reason),
             other => other,
+        })?;
+        if new {
+            if let Some(dir) = path.parent() {
+                crate::ensure_gitignore(dir);
+            }
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only: for stores on read-only mounts, in directories
+    /// the user cannot write, or files without write permission. Never creates, migrates or
+    /// writes anything; writes through it fail with SQLite's "readonly database".
+    ///
+    /// A WAL store needs its `-shm` index, which SQLite cannot create in a read-only directory;
+    /// then the store is opened `immutable` (no locking, no index): correct as long as nobody
+    /// writes it meanwhile, which nobody can on a read-only mount.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(open_err("not a regular file".into())),
+            Err(e) => return Err(open_err(e.to_string())),
+        }
+        configure_sqlite();
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let plain = Connection::open_with_flags(path, flags)
+            .map_err(backend)
+            .and_then(Self::init_read_only);
+        match plain {
+            Ok(s) => Ok(s),
+            Err(first @ StoreError::TooNew { .. }) => Err(first),
+            Err(first) => Connection::open_with_flags(immutable_uri(path), flags)
+                .map_err(backend)
+                .and_then(Self::init_read_only)
+                .map_err(|e| match e {
+                    StoreError::Backend(_) => open_err(first.to_string()),
+                    other => other,
+                }),
+        }
+        .map_err(|e| match e {
+            StoreError::Backend(reason) => open_err(reason),
+            other => other,
+        })
+    }
+
+    fn init_read_only(conn: Connection) -> Result<Self> {
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(backend)?;
+        // Reading the version also makes SQLite open the WAL index: a store it cannot read
+        // fails here, not in the first query of a command.
+        let version = user_version(&conn)?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported,
+            });
+        }
+        if version < READABLE_FROM {
+            return Err(StoreError::Backend(format!(
+                "schema version {version} needs an upgrade, which needs write access; \
+                 open the store once where it is writable"
+            )));
+        }
+        Ok(SqliteStore {
+            conn,
+            test_ids: HashMap::default(),
+            batch: Batch::default(),
         })
     }
 

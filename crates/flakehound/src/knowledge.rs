@@ -113,6 +113,15 @@ fn load_file(path: &Path) -> Result<QuarantineFile> {
     Ok(QuarantineFile::load(path)?)
 }
 
+/// Saves the quarantine; a `.flakehound/` directory gets its `.gitignore` (store ignored).
+fn save(q: &QuarantineFile, file: &Path) -> Result<()> {
+    q.save(file)?;
+    if let Some(dir) = file.parent() {
+        flakehound_store::ensure_gitignore(dir);
+    }
+    Ok(())
+}
+
 fn load_policy(root: &Path) -> Result<Policy> {
     let path = root.join(flakehound_quarantine::CONFIG_FILE);
     match std::fs::read_to_string(&path) {
@@ -178,7 +187,7 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
                 },
                 replace,
             )?;
-            q.save(file)?;
+            save(&q, file)?;
             writeln!(
                 out,
                 "Quarantined {test} (owner {owner}, expires {expires}) in {}",
@@ -188,7 +197,7 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         QuarantineCmd::Remove { test } => {
             let mut q = load_file(file)?;
             q.remove(&test)?;
-            q.save(file)?;
+            save(&q, file)?;
             writeln!(out, "Released {test} from {}", file.display())?;
         }
         QuarantineCmd::List { json } => {
@@ -251,7 +260,7 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
                     q.remove(&r.id)?;
                 }
                 if !plan.add.is_empty() || !plan.release.is_empty() {
-                    q.save(file)?;
+                    save(&q, file)?;
                 }
             }
             if json {
@@ -307,7 +316,7 @@ fn known_test(db: &Path, test: &str) -> Option<bool> {
     if !db.exists() {
         return None;
     }
-    let mut store = flakehound_store::open(db).ok()?;
+    let mut store = flakehound_store::open_existing(db).ok()?;
     let stats = store.test_stats().ok()?;
     Some(stats.iter().any(|s| s.id == test))
 }
@@ -317,7 +326,7 @@ fn observations(db: &Path) -> Result<Vec<Observation>> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
-    let mut store = flakehound_store::open(db)?;
+    let mut store = flakehound_store::open_existing(db)?;
     let report = flakehound_analysis::report_from_store(store.as_mut(), true)?;
     let ev = store.evidence()?;
     let streaks: std::collections::HashMap<String, flakehound_analysis::Streak> =
@@ -399,7 +408,12 @@ pub fn cmd_notes(
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
-    let mut store = flakehound_store::open(db)?;
+    // Listing only reads: it works on a read-only store too.
+    let mut store = if remove.is_some() {
+        flakehound_store::open(db)?
+    } else {
+        flakehound_store::open_existing(db)?
+    };
     if let Some(id) = remove {
         if !store.remove_note(id)? {
             bail!("no note #{id}");

@@ -1,0 +1,236 @@
+//! The store under concurrency and on read-only media, through the binary: real processes on a
+//! real SQLite file. Assertions are about exit statuses and stored data, never about timing.
+
+use assert_cmd::Command;
+use assert_cmd::cargo::CommandCargoExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+fn fh(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("flakehound").unwrap();
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLAKEHOUND_DB")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .env_remove("CI");
+    cmd
+}
+
+/// `dir/reports-N/` with `files` JUnit reports of distinct content.
+fn write_reports(dir: &Path, n: usize, files: usize) -> PathBuf {
+    let d = dir.join(format!("reports-{n}"));
+    std::fs::create_dir_all(&d).unwrap();
+    for f in 0..files {
+        let cases: String = (0..20)
+            .map(|c| format!("<testcase classname=\"m{n}\" name=\"t{f}_{c}\" time=\"0.1\"/>"))
+            .collect();
+        std::fs::write(
+            d.join(format!("r{f}.xml")),
+            format!("<testsuite name=\"s{n}\">{cases}</testsuite>"),
+        )
+        .unwrap();
+    }
+    d
+}
+
+fn totals(db: &Path) -> flakehound_store::Totals {
+    flakehound_store::open(db).unwrap().totals().unwrap()
+}
+
+/// Starts `n` ingests of `dirs[i % dirs.len()]` into `db` at once and waits for all of them.
+fn ingest_concurrently(work: &Path, db: &Path, dirs: &[PathBuf], n: usize) -> Vec<(i32, String)> {
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            std::process::Command::cargo_bin("flakehound")
+                .unwrap()
+                .current_dir(work)
+                .env("NO_COLOR", "1")
+                .args(["--db".as_ref(), db.as_os_str(), "ingest".as_ref()])
+                .arg(&dirs[i % dirs.len()])
+                .args(["--run-id", &format!("r{}", i % dirs.len())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn concurrent_ingests_into_a_new_store_all_succeed_and_keep_every_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (0..4).map(|i| write_reports(tmp.path(), i, 3)).collect();
+    for round in 0..3 {
+        let db = tmp.path().join(format!("new-{round}/fh.db"));
+        for (code, err) in ingest_concurrently(tmp.path(), &db, &dirs, 4) {
+            assert_eq!(code, 0, "round {round}: {err}");
+        }
+        let t = totals(&db);
+        assert_eq!(
+            (t.runs, t.reports, t.results),
+            (4, 12, 240),
+            "round {round}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_ingests_of_the_same_directory_both_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = vec![write_reports(tmp.path(), 0, 40)];
+    let db = tmp.path().join("fh.db");
+    // The store exists: only the reports race.
+    fh(tmp.path())
+        .args(["--db".as_ref(), db.as_os_str(), "merge".as_ref()])
+        .arg(tmp.path().join("none.db"))
+        .assert()
+        .code(1);
+    for (code, err) in ingest_concurrently(tmp.path(), &db, &dirs, 3) {
+        assert_eq!(code, 0, "{err}");
+    }
+    let t = totals(&db);
+    assert_eq!((t.runs, t.reports, t.results), (1, 40, 800));
+}
+
+/// A command that runs `flakehound` as an unprivileged user: permissions mean nothing to root,
+/// so as root it goes through `setpriv` to `nobody`. `None` when that is impossible.
+fn fh_unprivileged(dir: &Path) -> Option<std::process::Command> {
+    let bin = assert_cmd::cargo::cargo_bin("flakehound");
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let mut cmd = if root {
+        let ok = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    Some(cmd)
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn read_commands_open_a_store_they_cannot_write_read_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let dir = write_reports(work, 0, 1);
+    let db = work.join("ro/fh.db");
+    fh(work)
+        .args(["--db".as_ref(), db.as_os_str(), "ingest".as_ref()])
+        .arg(&dir)
+        .assert()
+        .success();
+    // Read-only directory and file, as on a read-only mount: no -wal/-shm can be created.
+    for f in std::fs::read_dir(work.join("ro")).unwrap() {
+        chmod(&f.unwrap().path(), 0o444);
+    }
+    chmod(&work.join("ro"), 0o555);
+    chmod(work, 0o755);
+    let Some(mut report) = fh_unprivileged(work) else {
+        eprintln!("skipping: running as root without setpriv");
+        return;
+    };
+    let out = report
+        .args([
+            "--db".as_ref(),
+            db.as_os_str(),
+            "report".as_ref(),
+            "--all".as_ref(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("m0::t0_0"), "{stdout}");
+    // Writing is refused with the store's path and why.
+    let out = fh_unprivileged(work)
+        .unwrap()
+        .args(["--db".as_ref(), db.as_os_str(), "ingest".as_ref()])
+        .arg(write_reports(work, 1, 1))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&db.display().to_string()), "{stderr}");
+    assert!(stderr.contains("not writable"), "{stderr}");
+    chmod(&work.join("ro"), 0o755);
+}
+
+#[test]
+fn the_default_store_directory_gets_a_gitignore_so_only_reviewed_files_show() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(work)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    git(&["init", "-q"]);
+    let dir = write_reports(work, 0, 1);
+    fh(work).arg("ingest").arg(&dir).assert().success();
+    assert!(work.join(".flakehound/flakehound.db").exists());
+    fh(work)
+        .args([
+            "quarantine",
+            "add",
+            "m0::t0_0",
+            "--reason",
+            "r",
+            "--owner",
+            "@o",
+        ])
+        .assert()
+        .success();
+    let status = git(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+        ".flakehound",
+    ]);
+    assert_eq!(
+        status,
+        "?? .flakehound/.gitignore\n?? .flakehound/quarantine.toml\n"
+    );
+    // A .gitignore of the user's is never replaced.
+    std::fs::write(work.join(".flakehound/.gitignore"), "mine\n").unwrap();
+    std::fs::remove_file(work.join(".flakehound/flakehound.db")).unwrap();
+    fh(work).arg("ingest").arg(&dir).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(work.join(".flakehound/.gitignore")).unwrap(),
+        "mine\n"
+    );
+}
