@@ -109,8 +109,14 @@ fn parse_runner(s: &str) -> Result<Runner, String> {
     s.parse()
 }
 
+/// Loads the quarantine; entries skipped for being malformed are reported on stderr (the
+/// editing commands then refuse to save, which would drop them).
 fn load_file(path: &Path) -> Result<QuarantineFile> {
-    Ok(QuarantineFile::load(path)?)
+    let q = QuarantineFile::load(path)?;
+    for p in q.problems() {
+        eprintln!("flakehound: warning: quarantine entry skipped: {p}");
+    }
+    Ok(q)
 }
 
 /// Saves the quarantine; a `.flakehound/` directory gets its `.gitignore` (store ignored).
@@ -124,10 +130,10 @@ fn save(q: &QuarantineFile, file: &Path) -> Result<()> {
 
 fn load_policy(root: &Path) -> Result<Policy> {
     let path = root.join(flakehound_quarantine::CONFIG_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Policy::parse_named(&text, &path.display().to_string())?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    // A regular file of bounded size only: a FIFO or a link to a device must not hang us.
+    match flakehound_quarantine::read_small_file(&path, flakehound_quarantine::MAX_FILE_BYTES)? {
+        Some(text) => Ok(Policy::parse_named(&text, &path.display().to_string())?),
+        None => Ok(Policy::default()),
     }
 }
 

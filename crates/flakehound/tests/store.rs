@@ -234,3 +234,92 @@ fn the_default_store_directory_gets_a_gitignore_so_only_reviewed_files_show() {
         "mine\n"
     );
 }
+
+/// Runs `cmd` in a thread so that a hang fails the test after a minute instead of stalling it.
+fn output_or_hang(mut cmd: std::process::Command) -> std::process::Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(cmd.output().unwrap());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("flakehound hung")
+}
+
+#[test]
+fn a_quarantine_path_that_is_a_fifo_or_a_device_is_refused_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let zero = work.join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let mut paths = vec![zero];
+    let fifo = work.join("fifo.toml");
+    if std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        paths.push(fifo);
+    }
+    for q in paths {
+        let mut cmd = std::process::Command::cargo_bin("flakehound").unwrap();
+        cmd.current_dir(work)
+            .env("NO_COLOR", "1")
+            .args(["run", "--no-record", "--quarantine"])
+            .arg(&q)
+            .args(["--", "true"]);
+        let out = output_or_hang(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // The command's own status stands; the warning names the file and why.
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains(&q.display().to_string()) && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+        let mut cmd = std::process::Command::cargo_bin("flakehound").unwrap();
+        cmd.current_dir(work)
+            .args(["quarantine", "--file"])
+            .arg(&q)
+            .arg("list");
+        let out = output_or_hang(cmd);
+        assert_eq!(out.status.code(), Some(2));
+    }
+}
+
+#[test]
+fn a_malformed_quarantine_entry_is_skipped_and_reported_the_rest_still_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q.toml");
+    std::fs::write(
+        &q,
+        "version = 1\n\n[[test]]\nid = \"a\"\nreason = \"r\"\nowner = \"o\"\nadded = 2026-11-01\n\
+         expires = 2026-12-01\n\n[[test]]\nid = \"b\"\nreason = \"r\"\nadded = 2026-11-01\n\
+         expires = 2026-12-01\n",
+    )
+    .unwrap();
+    let out = fh(tmp.path())
+        .env("FLAKEHOUND_TODAY", "2026-11-22")
+        .args(["quarantine", "--file"])
+        .arg(&q)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], "a");
+    assert!(
+        stderr.contains("q.toml:10:") && stderr.contains("missing required key `owner`"),
+        "{stderr}"
+    );
+    // Editing would drop entry b: refused, the file untouched.
+    let before = std::fs::read_to_string(&q).unwrap();
+    fh(tmp.path())
+        .args(["quarantine", "--file"])
+        .arg(&q)
+        .args(["add", "c", "--reason", "r", "--owner", "o"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("fix the file by hand first"));
+    assert_eq!(std::fs::read_to_string(&q).unwrap(), before);
+}
