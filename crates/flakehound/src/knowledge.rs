@@ -141,6 +141,9 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
     let root = repo_root()?;
     let today = today()?;
     let mut out = std::io::stdout().lock();
+    // Set when entries were skipped as malformed: the command did its work with the rest, and
+    // exits 1 like `ingest` with a rejected file, so that scripts notice.
+    let mut skipped = false;
     match cmd {
         QuarantineCmd::Add {
             test,
@@ -208,6 +211,7 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         }
         QuarantineCmd::List { json } => {
             let q = load_file(file)?;
+            skipped = !q.problems().is_empty();
             if json {
                 let list: Vec<_> = q
                     .entries()
@@ -308,13 +312,18 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         }
         QuarantineCmd::Export { format } => {
             let q = load_file(file)?;
+            skipped = !q.problems().is_empty();
             let text = flakehound_quarantine::export(q.entries(), format);
             if !text.is_empty() {
                 writeln!(out, "{text}")?;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if skipped {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Whether the store knows `test`; `None` without a readable store.
