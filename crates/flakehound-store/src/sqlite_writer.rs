@@ -177,12 +177,24 @@ impl<'s> SqliteWriter<'s> {
             return Ok(id);
         }
         let c = self.conn;
-        let existing: Option<i64> = c
-            .prepare_cached("SELECT id FROM tests WHERE key = ?1")
-            .and_then(|mut s| s.query_row([&case.id], |r| r.get(0)).optional())
+        let existing: Option<(i64, bool)> = c
+            .prepare_cached("SELECT id, file IS NULL FROM tests WHERE key = ?1")
+            .and_then(|mut s| {
+                s.query_row([&case.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(backend)?;
         let id = match existing {
-            Some(id) => id,
+            Some((id, no_file)) => {
+                // A test first seen without a file (a passing cargo test) gets the one a later
+                // record names (its panic location): owners are found through it.
+                if no_file && case.file.is_some() {
+                    c.prepare_cached("UPDATE tests SET file = ?2, line = ?3 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![id, case.file, case.line]))
+                        .map_err(backend)?;
+                }
+                id
+            }
             None => {
                 c.prepare_cached(
                     "INSERT INTO tests (key, classname, name, file, line) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -157,16 +157,18 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
             let policy = load_policy(&root)?;
             let mut q = load_file(file)?;
             // A typo would quarantine nothing: warn when the store has never seen the id.
-            if let Some(known) = known_test(db, &test) {
-                if !known {
-                    eprintln!(
-                        "flakehound: warning: no test {test:?} in the store {}; quarantining it anyway",
-                        db.display()
-                    );
-                }
+            let stored = stored_test(db, &test);
+            if let Some(None) = stored {
+                eprintln!(
+                    "flakehound: warning: no test {test:?} in the store {}; quarantining it anyway",
+                    db.display()
+                );
             }
+            // The file as the store knows it, as `run` has it from the report: a Rust or Go id
+            // names no file, and without it the owner fell back to the policy's.
+            let test_file = stored.flatten().and_then(|t| t.file);
             let owner = owner.unwrap_or_else(|| {
-                let found = Owners::load(&root).of(&test, None);
+                let found = Owners::load(&root).of(&test, test_file.as_deref());
                 if found.is_empty() {
                     policy.owner.clone()
                 } else {
@@ -243,21 +245,21 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         QuarantineCmd::Sync { dry_run, json } => {
             let policy = load_policy(&root)?;
             let mut q = load_file(file)?;
-            let observations = match observations(db) {
+            let (observations, files) = match observations(db) {
                 Ok(o) => o,
                 Err(e) => {
                     // Fail open: without evidence only expiry can be checked.
                     eprintln!(
                         "flakehound: warning: {e:#}; no evidence to sync from, checking expiry only"
                     );
-                    Vec::new()
+                    (Vec::new(), Files::new())
                 }
             };
             let mut plan =
                 flakehound_quarantine::plan_sync(&policy, q.entries(), &observations, today);
             let owners = Owners::load(&root);
             for e in &mut plan.add {
-                let found = owners.of(&e.id, None);
+                let found = owners.of(&e.id, files.get(&e.id).map(String::as_str));
                 if !found.is_empty() {
                     e.owner = found.join(" ");
                 }
@@ -326,18 +328,22 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
     })
 }
 
-/// Whether the store knows `test`; `None` without a readable store.
-fn known_test(db: &Path, test: &str) -> Option<bool> {
+/// What the store knows of `test` (`Some(None)`: not in the store); `None` without a readable
+/// store.
+fn stored_test(db: &Path, test: &str) -> Option<Option<flakehound_store::TestStats>> {
     if !db.exists() {
         return None;
     }
     let mut store = flakehound_store::open_existing(db).ok()?;
     let stats = store.test_stats().ok()?;
-    Some(stats.iter().any(|s| s.id == test))
+    Some(stats.into_iter().find(|s| s.id == test))
 }
 
 /// What `sync` learns from the store: verdicts joined with pass streaks.
-fn observations(db: &Path) -> Result<Vec<Observation>> {
+/// Test files by id, for owners (see `quarantine add`).
+type Files = std::collections::HashMap<String, String>;
+
+fn observations(db: &Path) -> Result<(Vec<Observation>, Files)> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
@@ -349,7 +355,12 @@ fn observations(db: &Path) -> Result<Vec<Observation>> {
             .into_iter()
             .map(|s| (s.id.clone(), s))
             .collect();
-    Ok(report
+    let files: Files = report
+        .entries
+        .iter()
+        .filter_map(|e| Some((e.ranked.id.clone(), e.ranked.file.clone()?)))
+        .collect();
+    let observations = report
         .entries
         .iter()
         .map(|e| {
@@ -377,7 +388,8 @@ fn observations(db: &Path) -> Result<Vec<Observation>> {
                     .and_then(|d| d.parse().ok()),
             }
         })
-        .collect())
+        .collect();
+    Ok((observations, files))
 }
 
 pub fn cmd_note(

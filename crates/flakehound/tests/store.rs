@@ -323,3 +323,59 @@ fn a_malformed_quarantine_entry_is_skipped_and_reported_the_rest_still_counts() 
         .stderr(predicates::str::contains("fix the file by hand first"));
     assert_eq!(std::fs::read_to_string(&q).unwrap(), before);
 }
+
+#[test]
+fn quarantine_add_finds_the_owner_of_a_cargo_test_as_run_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=Alice",
+                "-c",
+                "user.email=alice@example.com",
+            ])
+            .args(args)
+            .current_dir(work)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(work.join("src")).unwrap();
+    std::fs::write(work.join("src/lib.rs"), "#[test]\nfn it_works() {}\n").unwrap();
+    git(&["add", "src/lib.rs"]);
+    git(&["commit", "-qm", "lib"]);
+    // First seen passing (no file known), then failing with the panic location (as `run`
+    // records a cargo test): the store learns the file from the later record.
+    let reports = work.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(
+        reports.join("1.xml"),
+        r#"<testsuite name="my-crate"><testcase classname="my-crate" name="tests::it_works"/></testsuite>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        reports.join("2.xml"),
+        r#"<testsuite name="my-crate"><testcase classname="my-crate" name="tests::it_works" file="src/lib.rs"><failure message="boom"/></testcase></testsuite>"#,
+    )
+    .unwrap();
+    for f in ["1.xml", "2.xml"] {
+        fh(work)
+            .args(["ingest", &format!("reports/{f}")])
+            .assert()
+            .success();
+    }
+    fh(work)
+        .args([
+            "quarantine",
+            "add",
+            "my-crate::tests::it_works",
+            "--reason",
+            "r",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("owner Alice <alice@example.com>"));
+}
