@@ -255,10 +255,19 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> Result<Self> {
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(backend)?;
+        // Switching a new store to WAL needs an exclusive lock, and SQLite answers "database is
+        // locked" to a writer racing for it without calling the busy handler: several processes
+        // creating one store at once must wait their turn, not fail. The mode is persistent, so
+        // an existing store is only read.
+        retry_busy(|| {
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+            }
+            Ok(())
+        })
+        .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(backend)?;
         // 32 MiB page cache (default 2 MiB): a batch's dirty index pages stay in memory instead of
@@ -281,6 +290,30 @@ impl SqliteStore {
         })
     }
 }
+
+/// Runs `f` again while SQLite says the database is busy or locked where its busy handler does
+/// not apply (journal-mode switches, WAL recovery), for at most [`BUSY_WAIT`] like the handler.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_WAIT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a writer waits for another one before giving up.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
 
 /// Process-wide SQLite settings, applied once before the first connection is used.
 ///
@@ -312,7 +345,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         }
         Ok(version)
     };
-    let version = check(user_version(conn)?)?;
+    let version = check(retry_busy(|| user_version_raw(conn)).map_err(backend)?)?;
     if version == supported {
         // Up to date: no write lock, so read-only stores and busy stores open without waiting.
         return Ok(());
@@ -322,9 +355,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     // Reading the version again under the lock is what makes this safe: the value read above may
     // be stale by now. Every pending step runs in this one transaction, so a crash mid-way leaves
     // the old version intact.
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(backend)?;
+    let c: &Connection = conn;
+    let tx = retry_busy(move || {
+        rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)
+    })
+    .map_err(backend)?;
     let version = check(user_version(&tx)?)?;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         step.apply(&tx)?;
@@ -335,8 +370,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 fn user_version(conn: &Connection) -> Result<i64> {
+    user_version_raw(conn).map_err(backend)
+}
+
+fn user_version_raw(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(backend)
 }
 
 pub(crate) fn now() -> String {
