@@ -315,9 +315,23 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         QuarantineCmd::Export { format } => {
             let q = load_file(file)?;
             skipped = !q.problems().is_empty();
+            // One quarantine serves every suite of the repository: ids that cannot be this
+            // runner's are left out (the runner would reject them) and named. Nothing left to
+            // export from a non-empty quarantine is most likely the wrong --format: exit 1.
+            let foreign = flakehound_quarantine::foreign(q.entries(), format);
+            if !foreign.is_empty() {
+                eprintln!(
+                    "flakehound: warning: {} quarantined id(s) left out, not {} test ids: {}",
+                    foreign.len(),
+                    format!("{format:?}").to_lowercase(),
+                    foreign.join(", ")
+                );
+            }
             let text = flakehound_quarantine::export(q.entries(), format);
             if !text.is_empty() {
                 writeln!(out, "{text}")?;
+            } else if !foreign.is_empty() {
+                skipped = true;
             }
         }
     }

@@ -379,3 +379,37 @@ fn quarantine_add_finds_the_owner_of_a_cargo_test_as_run_does() {
         .success()
         .stdout(predicates::str::contains("owner Alice <alice@example.com>"));
 }
+
+#[test]
+fn export_leaves_out_ids_of_another_runner_and_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("q.toml");
+    let add = |id: &str| {
+        fh(tmp.path())
+            .args(["quarantine", "--file"])
+            .arg(&q)
+            .args(["add", id, "--reason", "r", "--owner", "@o"])
+            .assert()
+            .success();
+    };
+    add("tests/test_a.py::test_x");
+    add("my-crate::tests::it_works");
+    let export = |format: &str| {
+        fh(tmp.path())
+            .args(["quarantine", "--file"])
+            .arg(&q)
+            .args(["export", "--format", format])
+            .assert()
+    };
+    export("pytest")
+        .success()
+        .stdout("--deselect tests/test_a.py::test_x\n")
+        .stderr(predicates::str::contains(
+            "1 quarantined id(s) left out, not pytest test ids: my-crate::tests::it_works",
+        ));
+    // Nothing fits: most likely the wrong format.
+    export("jest")
+        .code(1)
+        .stdout("")
+        .stderr(predicates::str::contains("2 quarantined id(s) left out"));
+}
