@@ -462,6 +462,8 @@ fn ingest_one(
         .and_then(flakehound_ci::normalize_timestamp);
     let format = info.format.or(opts.format).unwrap_or(Format::Junit);
     match writer.commit(&info) {
+        // A concurrent ingest stored it first: stored is stored.
+        Ok(w) if w.duplicate => FileStatus::Duplicate,
         Ok(w) => {
             summary.records += w.records;
             summary.results += w.results;

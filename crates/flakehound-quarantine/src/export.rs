@@ -42,9 +42,67 @@ impl std::str::FromStr for Runner {
     }
 }
 
-/// The runner-native way to skip `entries` (see [`Runner`]).
+impl Runner {
+    /// Whether `id` can be a canonical id of this runner's tests. One quarantine serves a whole
+    /// repository, which may hold several suites (a Python package with a Rust extension):
+    /// exporting a Rust id as `--deselect` would make pytest fail with "not found", so such ids
+    /// are left out of the export ([`foreign`]).
+    ///
+    /// - pytest: the part before the first `::` is a `.py` file (`tests/test_x.py::T::t[p]`).
+    /// - nextest: a Rust path, binary id first (`my-crate::tests::t`, `my-crate::bin/x::t`);
+    ///   custom harnesses name tests freely, so only ids whose first `::` part has a `.` (a
+    ///   file, a Go import path) are refused.
+    /// - go: the test (after the last `::`, the package) is a `Test`/`Example`/`Fuzz`/`Benchmark`
+    ///   function, maybe with subtests (`pkg::TestX/sub`).
+    /// - jest: describe blocks and title joined by ` › ` (`src/a.test.js › Widget › renders`).
+    pub fn accepts(self, id: &str) -> bool {
+        let python = id
+            .split("::")
+            .next()
+            .is_some_and(|head| head.ends_with(".py"));
+        let jest = id.contains(" › ");
+        match self {
+            Runner::Pytest => python && !jest,
+            Runner::Jest => jest,
+            // Custom harnesses name tests freely, so only what is surely another runner's is
+            // refused: a binary id or Rust module never contains a `.`.
+            Runner::Nextest => {
+                !python && !jest && id.split("::").next().is_some_and(|h| !h.contains('.'))
+            }
+            Runner::Go => {
+                let name = id.rsplit_once("::").map_or(id, |(_, n)| n);
+                let func = name.split('/').next().unwrap_or(name);
+                !python
+                    && !jest
+                    && ["Test", "Example", "Fuzz", "Benchmark"]
+                        .iter()
+                        .any(|p| func.starts_with(p))
+            }
+        }
+    }
+}
+
+/// Ids of `entries` that cannot be `runner`'s tests ([`Runner::accepts`]), sorted: [`export`]
+/// leaves them out, and the command says so.
+pub fn foreign(entries: &[Entry], runner: Runner) -> Vec<String> {
+    let mut ids: Vec<String> = entries
+        .iter()
+        .filter(|e| !runner.accepts(&e.id))
+        .map(|e| e.id.clone())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The runner-native way to skip `entries` (see [`Runner`]). Ids that cannot be the runner's
+/// ([`foreign`]) are left out.
 pub fn export(entries: &[Entry], runner: Runner) -> String {
-    let mut ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    let mut ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e.id.as_str())
+        .filter(|id| runner.accepts(id))
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
@@ -220,5 +278,44 @@ mod tests {
             export(&e, Runner::Jest),
             r"--testNamePattern '^(?!(?:Widget it'\''s|Widget renders \(a\|b\)\?)$)'"
         );
+    }
+
+    #[test]
+    fn ids_of_another_runner_are_left_out_and_listed() {
+        let e = entries(&[
+            "tests/t.py::test_a",
+            "my-crate::tests::it_works",
+            "github.com/x/pkg::TestA/sub",
+            "src/w.test.js › Widget › renders",
+        ]);
+        assert_eq!(export(&e, Runner::Pytest), "--deselect tests/t.py::test_a");
+        assert_eq!(
+            foreign(&e, Runner::Pytest),
+            [
+                "github.com/x/pkg::TestA/sub",
+                "my-crate::tests::it_works",
+                "src/w.test.js › Widget › renders"
+            ]
+        );
+        assert_eq!(
+            foreign(&e, Runner::Nextest),
+            [
+                "github.com/x/pkg::TestA/sub",
+                "src/w.test.js › Widget › renders",
+                "tests/t.py::test_a"
+            ]
+        );
+        assert_eq!(
+            foreign(&e, Runner::Go),
+            [
+                "my-crate::tests::it_works",
+                "src/w.test.js › Widget › renders",
+                "tests/t.py::test_a"
+            ]
+        );
+        assert_eq!(foreign(&e, Runner::Jest).len(), 3);
+        assert!(Runner::Nextest.accepts("my-crate::bin/tool::tests::t"));
+        assert!(Runner::Go.accepts("TestLoose"));
+        assert!(!Runner::Pytest.accepts("tests/t.js::x"));
     }
 }

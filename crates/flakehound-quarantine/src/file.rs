@@ -32,6 +32,87 @@ pub enum Error {
     /// `remove` of an id not in the file.
     #[error("{0} is not quarantined")]
     NotFound(String),
+    /// The path is not something flakehound reads: a FIFO, a device, a directory, a file
+    /// larger than [`MAX_FILE_BYTES`].
+    #[error("{}: refused: {reason}", path.display())]
+    Refused { path: PathBuf, reason: String },
+    /// An edit of a file with entries that were skipped when loading: saving would drop them.
+    #[error("{0}; fix the file by hand first (editing it would drop that entry)")]
+    HasProblems(Box<Error>),
+}
+
+/// Largest quarantine or config file read (a quarantine of 10 000 entries is about 2 MB).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a small text file the way flakehound reads its own files: only a regular file (after
+/// symlinks), at most `cap` bytes, UTF-8. A FIFO would block the reader forever and a link to
+/// `/dev/zero` would grow memory without limit: both are refused with the reason.
+/// `Ok(None)` when the file does not exist.
+pub fn read_small_file(path: &Path, cap: u64) -> Result<Option<String>, Error> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let refused = |reason: String| Error::Refused {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    if !meta.is_file() {
+        return Err(refused(format!(
+            "not a regular file (a {}); only regular files are read",
+            kind_of(&meta)
+        )));
+    }
+    if meta.len() > cap {
+        return Err(refused(format!(
+            "{} bytes, more than the {cap} this file may have",
+            meta.len()
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    // Checked again on the open file: the path may have been replaced since.
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(refused(format!(
+            "not a regular file (a {})",
+            kind_of(&meta)
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > cap {
+        return Err(refused(format!("more than {cap} bytes")));
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        refused(format!(
+            "not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }
 
 /// One quarantined test.
@@ -74,10 +155,22 @@ pub struct Summary {
 }
 
 /// `.flakehound/quarantine.toml`: the parsed entries plus the editable document they came from.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct QuarantineFile {
     doc: DocumentMut,
     entries: Vec<Entry>,
+    /// Entries skipped when loading, with why ([`QuarantineFile::load`]).
+    problems: Vec<Error>,
+}
+
+impl Clone for QuarantineFile {
+    fn clone(&self) -> Self {
+        Self {
+            doc: self.doc.clone(),
+            entries: self.entries.clone(),
+            problems: self.problems.iter().map(Error::clone_shallow).collect(),
+        }
+    }
 }
 
 const HEADER: &str = "\
@@ -103,6 +196,7 @@ impl QuarantineFile {
         Self {
             doc,
             entries: Vec::new(),
+            problems: Vec::new(),
         }
     }
 
@@ -113,16 +207,10 @@ impl QuarantineFile {
 
     /// Parses and validates `text`; errors name `origin` (usually the file path).
     pub fn parse_named(text: &str, origin: &str) -> Result<Self, Error> {
-        let at = Locator { text, origin };
+        let at = Locator::new(text, origin);
         let parsed = at.parse()?;
         let mut entries: Vec<Entry> = Vec::new();
-        match parsed.get("version") {
-            None => {}
-            Some(item) if item.as_integer() == Some(1) => {}
-            Some(item) => {
-                return Err(at.item_error(item, "unsupported `version` (expected 1)".into()));
-            }
-        }
+        check_version(&parsed, &at)?;
         match parsed.get("test") {
             None => {}
             Some(Item::ArrayOfTables(tables)) => {
@@ -147,23 +235,148 @@ impl QuarantineFile {
         Ok(Self {
             doc: parsed.into_mut(),
             entries,
+            problems: Vec::new(),
         })
     }
 
+    /// Like [`Self::parse_named`], but a bad entry is skipped and reported in
+    /// [`Self::problems`] instead of failing the whole file: one typo must not make every
+    /// quarantined test count again. Whole-file problems (an unsupported `version`, `test` not
+    /// an array of tables, invalid TOML outside the entries) are still errors. When the TOML
+    /// itself is broken inside an entry, each `[[test]]` section is parsed on its own and only
+    /// the broken ones are skipped.
+    ///
+    /// A file loaded with problems cannot be edited ([`Self::add`], [`Self::remove`] and
+    /// [`Self::save`] return [`Error::HasProblems`]): saving would silently delete the entries
+    /// that were skipped.
+    pub fn parse_lenient(text: &str, origin: &str) -> Result<Self, Error> {
+        let at = Locator::new(text, origin);
+        match at.parse() {
+            Ok(parsed) => {
+                let mut q = Self {
+                    doc: DocumentMut::new(),
+                    entries: Vec::new(),
+                    problems: Vec::new(),
+                };
+                check_version(&parsed, &at)?;
+                let mut keep = ArrayOfTables::new();
+                match parsed.get("test") {
+                    None => {}
+                    Some(Item::ArrayOfTables(tables)) => {
+                        for table in tables.iter() {
+                            match entry_from_table(table, &at) {
+                                Ok(e) if q.entries.iter().any(|x| x.id == e.id) => {
+                                    q.problems.push(at.error(
+                                        table_offset(table),
+                                        format!(
+                                            "duplicate entry for {} (the first one counts)",
+                                            e.id
+                                        ),
+                                    ));
+                                }
+                                Ok(e) => {
+                                    q.entries.push(e);
+                                    keep.push(table.clone());
+                                }
+                                Err(e) => q.problems.push(e),
+                            }
+                        }
+                    }
+                    Some(item) => {
+                        return Err(at.item_error(
+                            item,
+                            "`test` must be an array of tables: write each entry as `[[test]]`"
+                                .into(),
+                        ));
+                    }
+                }
+                let mut doc = parsed.into_mut();
+                if !q.problems.is_empty() {
+                    // Entries and tables stay parallel (edits are refused anyway).
+                    doc.insert("test", Item::ArrayOfTables(keep));
+                }
+                q.doc = doc;
+                Ok(q)
+            }
+            Err(whole) => Self::parse_sections(text, origin, whole),
+        }
+    }
+
+    /// Broken TOML: the text before the first `[[test]]` and each `[[test]]` section alone.
+    fn parse_sections(text: &str, origin: &str, whole: Error) -> Result<Self, Error> {
+        let mut starts: Vec<usize> = Vec::new();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            if line.trim_start().starts_with("[[test]]") {
+                starts.push(offset);
+            }
+            offset += line.len();
+        }
+        let Some(&first) = starts.first() else {
+            return Err(whole);
+        };
+        let preamble = Locator::section(text, 0, first, origin);
+        // Whatever is wrong is outside the entries: nothing can be trusted.
+        let head = preamble.parse().map_err(|_| whole)?;
+        check_version(&head, &preamble)?;
+        let mut q = Self {
+            doc: DocumentMut::new(),
+            entries: Vec::new(),
+            problems: Vec::new(),
+        };
+        for (i, &start) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            let at = Locator::section(text, start, end, origin);
+            let parsed = match at.parse() {
+                Ok(p) => p,
+                Err(e) => {
+                    q.problems.push(e);
+                    continue;
+                }
+            };
+            let Some(Item::ArrayOfTables(tables)) = parsed.get("test") else {
+                continue;
+            };
+            for table in tables.iter() {
+                match entry_from_table(table, &at) {
+                    Ok(e) if q.entries.iter().any(|x| x.id == e.id) => q.problems.push(at.error(
+                        table_offset(table),
+                        format!("duplicate entry for {} (the first one counts)", e.id),
+                    )),
+                    Ok(e) => q.entries.push(e),
+                    Err(e) => q.problems.push(e),
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    /// Entries skipped when the file was loaded, each with its line, column and reason.
+    pub fn problems(&self) -> &[Error] {
+        &self.problems
+    }
+
+    fn editable(&self) -> Result<(), Error> {
+        match self.problems.first() {
+            None => Ok(()),
+            Some(p) => Err(Error::HasProblems(Box::new(p.clone_shallow()))),
+        }
+    }
+
     /// Reads `path`; a missing file is an empty quarantine (the command works with no setup).
+    /// Only a regular file of at most [`MAX_FILE_BYTES`] is read ([`read_small_file`]). A bad
+    /// entry is skipped and reported in [`Self::problems`] ([`Self::parse_lenient`]); the
+    /// other entries still protect their tests.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse_named(&text, &path.display().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::new()),
-            Err(source) => Err(Error::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
+        match read_small_file(path, MAX_FILE_BYTES)? {
+            Some(text) => Self::parse_lenient(&text, &path.display().to_string()),
+            None => Ok(Self::new()),
         }
     }
 
     /// Writes the file, creating its directory if needed.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
+        self.editable()?;
         let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -199,6 +412,7 @@ impl QuarantineFile {
     /// Adds `entry` at its sorted position. An existing entry with the same id is an error unless
     /// `replace`, in which case its table is updated in place (comments and unknown keys kept).
     pub fn add(&mut self, entry: Entry, replace: bool) -> Result<(), Error> {
+        self.editable()?;
         if let Some(i) = self.entries.iter().position(|e| e.id == entry.id) {
             if !replace {
                 return Err(Error::Duplicate(entry.id));
@@ -244,6 +458,7 @@ impl QuarantineFile {
 
     /// Removes and returns the entry for `id`.
     pub fn remove(&mut self, id: &str) -> Result<Entry, Error> {
+        self.editable()?;
         let i = self
             .entries
             .iter()
@@ -343,13 +558,67 @@ fn write_entry(table: &mut Table, e: &Entry) {
     }
 }
 
-/// Turns byte offsets into `line:column` errors.
+fn check_version(parsed: &toml_edit::Document<&str>, at: &Locator) -> Result<(), Error> {
+    match parsed.get("version") {
+        None => Ok(()),
+        Some(item) if item.as_integer() == Some(1) => Ok(()),
+        Some(item) => Err(at.item_error(item, "unsupported `version` (expected 1)".into())),
+    }
+}
+
+impl Error {
+    /// A copy for [`Error::HasProblems`] (`io::Error` is not `Clone`; its text is kept).
+    fn clone_shallow(&self) -> Error {
+        match self {
+            Error::Invalid {
+                origin,
+                line,
+                column,
+                message,
+            } => Error::Invalid {
+                origin: origin.clone(),
+                line: *line,
+                column: *column,
+                message: message.clone(),
+            },
+            other => Error::Invalid {
+                origin: String::new(),
+                line: 0,
+                column: 0,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Turns byte offsets into `line:column` errors. `text` is the part being parsed, which starts
+/// at byte `base` of `full` (the whole file), so that errors in a section name file lines.
 pub(crate) struct Locator<'a> {
     pub(crate) text: &'a str,
     pub(crate) origin: &'a str,
+    full: &'a str,
+    base: usize,
 }
 
 impl<'a> Locator<'a> {
+    pub(crate) fn new(text: &'a str, origin: &'a str) -> Self {
+        Locator {
+            text,
+            origin,
+            full: text,
+            base: 0,
+        }
+    }
+
+    fn section(full: &'a str, start: usize, end: usize, origin: &'a str) -> Self {
+        Locator {
+            text: &full[start..end],
+            origin,
+            full,
+            base: start,
+        }
+    }
+
     /// Parses the text as TOML, locating a syntax error by line and column.
     pub(crate) fn parse(&self) -> Result<toml_edit::Document<&'a str>, Error> {
         toml_edit::Document::parse(self.text).map_err(|e| {
@@ -364,8 +633,8 @@ impl<'a> Locator<'a> {
     }
 
     pub(crate) fn error(&self, offset: Option<usize>, message: String) -> Error {
-        let offset = offset.unwrap_or(0).min(self.text.len());
-        let before = &self.text[..offset];
+        let offset = self.base + offset.unwrap_or(0).min(self.text.len());
+        let before = &self.full[..offset];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
         Error::Invalid {
@@ -687,5 +956,123 @@ issue = "https://example.com/1"
         q.save(&path).unwrap();
         assert_eq!(QuarantineFile::load(&path).unwrap().entries(), q.entries());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    const ONE_BAD: &str = r#"version = 1
+
+[[test]]
+id = "a"
+reason = "r"
+owner = "o"
+added = 2026-11-01
+expires = 2026-12-01
+
+[[test]]
+id = "b"
+reason = "r"
+added = 2026-11-01
+expires = 2026-12-01
+
+[[test]]
+id = "c"
+reason = "r"
+owner = "o"
+added = 2026-11-01
+expires = 2026-12-01
+"#;
+
+    #[test]
+    fn a_bad_entry_is_skipped_and_reported_the_rest_protects() {
+        let q = QuarantineFile::parse_lenient(ONE_BAD, "q.toml").unwrap();
+        let ids: Vec<&str> = q.entries().iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(q.problems().len(), 1);
+        let p = q.problems()[0].to_string();
+        assert!(
+            p.starts_with("q.toml:10:") || p.starts_with("q.toml:11:"),
+            "{p}"
+        );
+        assert!(p.contains("missing required key `owner`"), "{p}");
+        // Editing would delete the skipped entry: refused, naming the problem.
+        let mut q2 = q.clone();
+        let err = q2.add(entry("d"), false).unwrap_err().to_string();
+        assert!(
+            err.contains("missing required key `owner`") && err.contains("fix the file"),
+            "{err}"
+        );
+        assert!(q2.remove("a").is_err());
+        assert!(
+            q.save(Path::new("/nonexistent/never-written.toml"))
+                .is_err()
+        );
+        // The strict parser still rejects the file as a whole.
+        assert!(QuarantineFile::parse_named(ONE_BAD, "q.toml").is_err());
+    }
+
+    #[test]
+    fn broken_toml_inside_one_entry_loses_only_that_entry() {
+        let text = ONE_BAD.replace("owner = \"o\"\nadded = 2026-11-01\nexpires = 2026-12-01\n\n[[test]]\nid = \"b\"", "owner = \"o\"\nadded = 2026-11-01\nexpires = 2026-12-01\n\n[[test]]\nid = \"b\"\nowner = \"o\"\nreason = ");
+        let q = QuarantineFile::parse_lenient(&text, "q.toml").unwrap();
+        let ids: Vec<&str> = q.entries().iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"], "{text}");
+        let p = q.problems()[0].to_string();
+        assert!(
+            p.starts_with("q.toml:13:") && p.contains("invalid TOML"),
+            "{p}"
+        );
+        // Broken outside the entries: nothing can be trusted.
+        let err = QuarantineFile::parse_lenient(&format!("version = \n{ONE_BAD}"), "q.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("q.toml:1:"), "{err}");
+        assert!(
+            QuarantineFile::parse_lenient("version = 2\n[[test]]\nid = \"a\"\nreason = ", "q")
+                .is_err()
+        );
+    }
+
+    /// Loads in a thread so that a regression fails after a minute instead of hanging.
+    fn load_or_hang(path: &Path) -> Result<QuarantineFile, Error> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = path.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(QuarantineFile::load(&path));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("load hung")
+    }
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let e = load_or_hang(&fifo).unwrap_err().to_string();
+            assert!(
+                e.contains("fifo.toml") && e.contains("not a regular file (a FIFO)"),
+                "{e}"
+            );
+        }
+        let zero = dir.path().join("zero.toml");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let e = load_or_hang(&zero).unwrap_err().to_string();
+        assert!(
+            e.contains("zero.toml") && e.contains("character device"),
+            "{e}"
+        );
+        let e = load_or_hang(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("directory"), "{e}");
+        let big = dir.path().join("big.toml");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let e = load_or_hang(&big).unwrap_err().to_string();
+        assert!(e.contains("big.toml") && e.contains("more than"), "{e}");
+        // A link to a regular file is fine.
+        let real = dir.path().join("real.toml");
+        std::fs::write(&real, SAMPLE).unwrap();
+        let link = dir.path().join("link.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(load_or_hang(&link).unwrap().len(), 2);
     }
 }

@@ -54,8 +54,8 @@ mod export;
 mod file;
 mod policy;
 
-pub use export::{Runner, export};
-pub use file::{Entry, Error, QuarantineFile, Status, Summary};
+pub use export::{Runner, export, foreign};
+pub use file::{Entry, Error, MAX_FILE_BYTES, QuarantineFile, Status, Summary, read_small_file};
 pub use policy::{Observation, Policy, Release, SyncPlan, plan_sync};
 
 /// Path of the quarantine file, relative to the repository root.

@@ -50,7 +50,7 @@ impl Policy {
 
     /// Like [`Self::parse`], naming `origin` in errors.
     pub fn parse_named(text: &str, origin: &str) -> Result<Self, Error> {
-        let at = Locator { text, origin };
+        let at = Locator::new(text, origin);
         let doc = at.parse()?;
         let mut p = Policy::default();
         let Some(item) = doc.get("quarantine") else {

@@ -19,6 +19,7 @@ use std::path::Path;
 mod sqlite;
 mod sqlite_merge;
 mod sqlite_writer;
+mod time;
 
 pub use sqlite::SqliteStore;
 pub use sqlite_merge::Merged;
@@ -78,6 +79,9 @@ pub struct Written {
     pub records: u64,
     pub results: u64,
     pub new_run: bool,
+    /// Another writer (a concurrent ingest of the same file) stored this report between the
+    /// caller's [`Store::has_report`] and the commit: nothing was written, and that is success.
+    pub duplicate: bool,
 }
 
 /// Writes one report atomically. Drop without [`commit`](ReportWriter::commit) to roll back.
@@ -246,4 +250,51 @@ pub fn write_report<'c>(
 /// Opens (creating if needed) the store at `location`: a file path for the embedded SQLite store.
 pub fn open(location: &Path) -> Result<Box<dyn Store>> {
     Ok(Box::new(SqliteStore::open(location)?))
+}
+
+/// Opens an existing store for commands that only read it: writable when it can be (so pending
+/// migrations run), else read-only ([`SqliteStore::open_read_only`]: read-only mounts,
+/// directories or files the user cannot write). The error of the writable open is the one
+/// reported when neither works.
+pub fn open_existing(location: &Path) -> Result<Box<dyn Store>> {
+    match SqliteStore::open(location) {
+        Ok(s) => Ok(Box::new(s)),
+        Err(e @ StoreError::TooNew { .. }) => Err(e),
+        Err(e) => SqliteStore::open_read_only(location)
+            .map(|s| Box::new(s) as Box<dyn Store>)
+            .map_err(|_| e),
+    }
+}
+
+/// Name of the directory flakehound keeps its files in, at the repository root.
+pub const DIR_NAME: &str = ".flakehound";
+
+/// What `.flakehound/.gitignore` says: everything but the files meant for review.
+pub const GITIGNORE: &str = "\
+# Written by flakehound. The store (flakehound.db*) and scratch files are local evidence;
+# quarantine.toml and config.toml are meant to be committed and reviewed.
+*
+!.gitignore
+!quarantine.toml
+!config.toml
+";
+
+/// Writes `dir/.gitignore` ([`GITIGNORE`]) when `dir` is a `.flakehound` directory without one,
+/// so that `git status` shows only the quarantine and the config. An existing file is the
+/// user's and never touched. Best effort: a failure here must not stop the command that created
+/// the store or the quarantine, so it is ignored.
+pub fn ensure_gitignore(dir: &Path) {
+    if dir.file_name().is_none_or(|n| n != DIR_NAME) {
+        return;
+    }
+    let path = dir.join(".gitignore");
+    // create_new: never overwrite, even if another process wrote one meanwhile.
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        use std::io::Write;
+        let _ = f.write_all(GITIGNORE.as_bytes());
+    }
 }

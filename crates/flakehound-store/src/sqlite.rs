@@ -24,11 +24,105 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Embedded migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/001_initial.sql"),
-    include_str!("../migrations/002_sparse.sql"),
-    include_str!("../migrations/003_notes.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(include_str!("../migrations/001_initial.sql")),
+    Migration::Sql(include_str!("../migrations/002_sparse.sql")),
+    Migration::Sql(include_str!("../migrations/003_notes.sql")),
+    Migration::Code(migrate_4_utc_timestamps),
 ];
+
+/// Schema version 4: every stored timestamp in the one canonical form of [`crate::time`]
+/// (earlier versions stored what reports and CI wrote, offsets and fractions included, so "last
+/// seen" and run order compared text instead of instants). A run start that is not a date-time
+/// is dropped (the run falls back to when it was stored); report and attempt times that are not
+/// date-times stay as written, since they are only shown.
+fn migrate_4_utc_timestamps(conn: &Connection) -> Result<()> {
+    // (table, key columns, column, drop unreadable values)
+    const COLUMNS: &[(&str, &str, &str, bool)] = &[
+        ("runs", "id", "started_at", true),
+        ("runs", "id", "created_at", false),
+        ("reports", "id", "timestamp", false),
+        ("reports", "id", "ingested_at", false),
+        ("results", "run_id, test_id, attempt", "timestamp", false),
+        ("notes", "id", "created_at", false),
+    ];
+    for &(table, key, column, drop_unreadable) in COLUMNS {
+        let keys = key.split(", ").count();
+        // Rows already canonical (every row of a store written by this version) are not read.
+        let select = format!(
+            "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} NOT GLOB '{}'",
+            crate::time::CANONICAL_GLOB
+        );
+        let mut changes: Vec<(Vec<i64>, Option<String>)> = Vec::new();
+        {
+            let mut stmt = conn.prepare(&select).map_err(backend)?;
+            let mut rows = stmt.query([]).map_err(backend)?;
+            while let Some(r) = rows.next().map_err(backend)? {
+                let ids = (0..keys)
+                    .map(|i| r.get::<_, i64>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(backend)?;
+                // A column stored as a non-text value is left alone.
+                let Ok(raw) = r.get::<_, String>(keys) else {
+                    continue;
+                };
+                let new = match crate::time::canonical(&raw) {
+                    Some(c) => Some(c),
+                    None if drop_unreadable => None,
+                    None => continue,
+                };
+                changes.push((ids, new));
+            }
+        }
+        let filter = key
+            .split(", ")
+            .enumerate()
+            .map(|(i, k)| format!("{k} = ?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let mut update = conn
+            .prepare(&format!("UPDATE {table} SET {column} = ?1 WHERE {filter}"))
+            .map_err(backend)?;
+        for (ids, new) in changes {
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&new];
+            params.extend(ids.iter().map(|i| i as &dyn rusqlite::ToSql));
+            update.execute(params.as_slice()).map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+/// Oldest schema version the queries can read without migrating (version 4 only rewrote
+/// timestamps): what a read-only open accepts.
+const READABLE_FROM: i64 = 3;
+
+/// `file:` URI of `path` with `immutable=1`, percent-encoding what URIs reserve.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'?' | b'#' | b'%' | b'\0'..=b' ' | 0x7f..=0xff => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(b as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// One schema step: SQL, or Rust code for what SQL cannot express.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Connection) -> Result<()>),
+}
+
+impl Migration {
+    fn apply(&self, conn: &Connection) -> Result<()> {
+        match self {
+            Migration::Sql(sql) => conn.execute_batch(sql).map_err(backend),
+            Migration::Code(f) => f(conn),
+        }
+    }
+}
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -59,10 +153,89 @@ impl SqliteStore {
                 .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
         }
         configure_sqlite();
+        let new = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        Self::init(conn).map_err(|e| match e {
+        let store = Self::init(conn).map_err(|e| match e {
+            StoreError::Backend(reason) if reason.contains("readonly") => open_err(format!(
+                "{reason} (the file or its directory is not writable here; commands that only \
+                 read the store open it read-only)"
+            )),
             StoreError::Backend(reason) => open_err(reason),
             other => other,
+        })?;
+        if new {
+            if let Some(dir) = path.parent() {
+                crate::ensure_gitignore(dir);
+            }
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only: for stores on read-only mounts, in directories
+    /// the user cannot write, or files without write permission. Never creates, migrates or
+    /// writes anything; writes through it fail with SQLite's "readonly database".
+    ///
+    /// A WAL store needs its `-shm` index, which SQLite cannot create in a read-only directory;
+    /// then the store is opened `immutable` (no locking, no index): correct as long as nobody
+    /// writes it meanwhile, which nobody can on a read-only mount.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(open_err("not a regular file".into())),
+            Err(e) => return Err(open_err(e.to_string())),
+        }
+        configure_sqlite();
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let plain = Connection::open_with_flags(path, flags)
+            .map_err(backend)
+            .and_then(Self::init_read_only);
+        match plain {
+            Ok(s) => Ok(s),
+            Err(first @ StoreError::TooNew { .. }) => Err(first),
+            Err(first) => Connection::open_with_flags(immutable_uri(path), flags)
+                .map_err(backend)
+                .and_then(Self::init_read_only)
+                .map_err(|e| match e {
+                    StoreError::Backend(_) => open_err(first.to_string()),
+                    other => other,
+                }),
+        }
+        .map_err(|e| match e {
+            StoreError::Backend(reason) => open_err(reason),
+            other => other,
+        })
+    }
+
+    fn init_read_only(conn: Connection) -> Result<Self> {
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(backend)?;
+        // Reading the version also makes SQLite open the WAL index: a store it cannot read
+        // fails here, not in the first query of a command.
+        let version = user_version(&conn)?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported,
+            });
+        }
+        if version < READABLE_FROM {
+            return Err(StoreError::Backend(format!(
+                "schema version {version} needs an upgrade, which needs write access; \
+                 open the store once where it is writable"
+            )));
+        }
+        Ok(SqliteStore {
+            conn,
+            test_ids: HashMap::default(),
+            batch: Batch::default(),
         })
     }
 
@@ -82,10 +255,19 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> Result<Self> {
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(backend)?;
+        // Switching a new store to WAL needs an exclusive lock, and SQLite answers "database is
+        // locked" to a writer racing for it without calling the busy handler: several processes
+        // creating one store at once must wait their turn, not fail. The mode is persistent, so
+        // an existing store is only read.
+        retry_busy(|| {
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+            }
+            Ok(())
+        })
+        .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(backend)?;
         // 32 MiB page cache (default 2 MiB): a batch's dirty index pages stay in memory instead of
@@ -109,6 +291,30 @@ impl SqliteStore {
     }
 }
 
+/// Runs `f` again while SQLite says the database is busy or locked where its busy handler does
+/// not apply (journal-mode switches, WAL recovery), for at most [`BUSY_WAIT`] like the handler.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_WAIT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a writer waits for another one before giving up.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
 /// Process-wide SQLite settings, applied once before the first connection is used.
 ///
 /// Memory statistics are turned off: SQLite otherwise takes a global mutex on every allocation
@@ -129,24 +335,46 @@ fn configure_sqlite() {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(backend)?;
     let supported = MIGRATIONS.len() as i64;
-    if version > supported {
-        return Err(StoreError::TooNew {
-            found: version,
-            supported,
-        });
+    let check = |version: i64| {
+        if version > supported {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported,
+            });
+        }
+        Ok(version)
+    };
+    let version = check(retry_busy(|| user_version_raw(conn)).map_err(backend)?)?;
+    if version == supported {
+        // Up to date: no write lock, so read-only stores and busy stores open without waiting.
+        return Ok(());
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(backend)?;
-        tx.execute_batch(sql).map_err(backend)?;
+    // Several processes may open a new (or old) store at once: the first to take the write lock
+    // migrates; the others wait for it (busy timeout) and then find the version already current.
+    // Reading the version again under the lock is what makes this safe: the value read above may
+    // be stale by now. Every pending step runs in this one transaction, so a crash mid-way leaves
+    // the old version intact.
+    let c: &Connection = conn;
+    let tx = retry_busy(move || {
+        rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)
+    })
+    .map_err(backend)?;
+    let version = check(user_version(&tx)?)?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        step.apply(&tx)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)
             .map_err(backend)?;
-        tx.commit().map_err(backend)?;
     }
-    Ok(())
+    tx.commit().map_err(backend)
+}
+
+fn user_version(conn: &Connection) -> Result<i64> {
+    user_version_raw(conn).map_err(backend)
+}
+
+fn user_version_raw(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
 pub(crate) fn now() -> String {
@@ -281,11 +509,7 @@ impl Store for SqliteStore {
 
     fn add_note(&mut self, note: &Note) -> Result<i64> {
         self.flush()?;
-        let created = if note.created_at.is_empty() {
-            now()
-        } else {
-            note.created_at.clone()
-        };
+        let created = crate::time::canonical(&note.created_at).unwrap_or_else(now);
         let kind = if note.kind.is_empty() {
             "note"
         } else {
@@ -825,5 +1049,282 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+}
+
+#[cfg(test)]
+mod concurrency_tests {
+    //! Several writers with their own connections on one real SQLite file, started together by a
+    //! barrier. Assertions are about the data, never about timing.
+    use super::*;
+    use crate::RunKey;
+    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use std::sync::{Arc, Barrier};
+
+    fn case(id: &str) -> TestCase {
+        TestCase {
+            id: id.into(),
+            classname: None,
+            name: id.into(),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome: Outcome::Passed,
+            attempts: vec![Attempt::new(Outcome::Passed)],
+            properties: vec![],
+            timestamp: None,
+        }
+    }
+
+    /// Writes the report like `write_report` does: check, then write (the check can be stale).
+    fn write(store: &mut SqliteStore, hash: &str, run: &str) -> Result<()> {
+        if store.has_report(hash)? {
+            return Ok(());
+        }
+        let meta = RunMeta::default();
+        let key = RunKey(run.into());
+        let nr = NewReport {
+            hash,
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        let mut w = store.begin_report(&nr)?;
+        w.add(case(&format!("t-{hash}")))?;
+        w.add(case("shared"))?;
+        w.commit(&ReportInfo::default())?;
+        store.flush()
+    }
+
+    #[test]
+    fn writers_racing_on_a_new_store_all_succeed_and_nothing_is_lost() {
+        const WRITERS: usize = 6;
+        for round in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("new-{round}.db"));
+            let barrier = Arc::new(Barrier::new(WRITERS));
+            let handles: Vec<_> = (0..WRITERS)
+                .map(|i| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || -> Result<()> {
+                        barrier.wait();
+                        let mut s = SqliteStore::open(&path)?;
+                        // Its own report, then one every writer has (the same file ingested
+                        // twice): both writers must succeed, the report stored once.
+                        write(&mut s, &format!("own-{i}"), &format!("run-{i}"))?;
+                        write(&mut s, "common", "run-common")
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+            let mut s = SqliteStore::open(&path).unwrap();
+            let t = s.totals().unwrap();
+            assert_eq!(t.reports, WRITERS as u64 + 1, "round {round}");
+            assert_eq!(t.runs, WRITERS as u64 + 1);
+            assert_eq!(t.results, 2 * (WRITERS as u64 + 1));
+            for i in 0..WRITERS {
+                assert!(s.has_report(&format!("own-{i}")).unwrap());
+            }
+        }
+    }
+
+    /// Two ingests of the same report: both checked `has_report` before either wrote. The
+    /// second writer must find the report stored under its write lock and succeed.
+    #[test]
+    fn a_report_stored_by_another_writer_meanwhile_is_a_duplicate_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fh.db");
+        let mut a = SqliteStore::open(&path).unwrap();
+        let mut b = SqliteStore::open(&path).unwrap();
+        assert!(!a.has_report("same").unwrap());
+        assert!(!b.has_report("same").unwrap());
+        let meta = RunMeta::default();
+        let key = RunKey("run".into());
+        let nr = NewReport {
+            hash: "same",
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        for (s, expect_dup) in [(&mut a, false), (&mut b, true)] {
+            let mut w = s.begin_report(&nr).unwrap();
+            w.add(case("x")).unwrap();
+            let written = w.commit(&ReportInfo::default()).unwrap();
+            assert_eq!(written.duplicate, expect_dup);
+            assert_eq!(written.results, if expect_dup { 0 } else { 1 });
+            s.flush().unwrap();
+        }
+        let t = b.totals().unwrap();
+        assert_eq!((t.reports, t.runs, t.results), (1, 1, 1));
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+    use crate::RunKey;
+    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+
+    fn write(s: &mut SqliteStore, hash: &str, run: &str, started: Option<&str>, ok: bool) {
+        let meta = RunMeta {
+            started_at: started.map(str::to_string),
+            ..Default::default()
+        };
+        let key = RunKey(run.into());
+        let nr = NewReport {
+            hash,
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        let o = if ok { Outcome::Passed } else { Outcome::Failed };
+        let mut w = s.begin_report(&nr).unwrap();
+        w.add(TestCase {
+            id: "t".into(),
+            classname: None,
+            name: "t".into(),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome: o,
+            attempts: vec![Attempt::new(o)],
+            properties: vec![],
+            timestamp: started.map(str::to_string),
+        })
+        .unwrap();
+        w.commit(&ReportInfo::default()).unwrap();
+    }
+
+    #[test]
+    fn new_writes_are_stored_in_utc_and_last_seen_compares_instants() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        // 12:00+02:00 is 10:00 UTC: earlier than 11:30 UTC although it sorts later as text.
+        write(&mut s, "h1", "r1", Some("2024-05-01T11:30:00Z"), true);
+        write(&mut s, "h2", "r2", Some("2024-05-01T12:00:00+02:00"), false);
+        // Fractions (hunt writes nanoseconds) must not break the order either.
+        write(
+            &mut s,
+            "h3",
+            "r3",
+            Some("2024-05-01T09:00:00.123456789Z"),
+            true,
+        );
+        let stats = s.test_stats().unwrap();
+        assert_eq!(stats[0].last_seen.as_deref(), Some("2024-05-01T11:30:00Z"));
+        let ev = s.evidence().unwrap();
+        let starts: Vec<_> = ev.runs.iter().map(|r| r.started_at.as_str()).collect();
+        assert_eq!(
+            starts,
+            [
+                "2024-05-01T09:00:00Z",
+                "2024-05-01T10:00:00Z",
+                "2024-05-01T11:30:00Z"
+            ]
+        );
+        let stamps: Vec<String> = s
+            .conn
+            .prepare("SELECT timestamp FROM results ORDER BY run_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            stamps,
+            [
+                "2024-05-01T11:30:00Z",
+                "2024-05-01T10:00:00Z",
+                "2024-05-01T09:00:00Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn migration_4_normalises_stored_timestamps_to_utc() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            // A store as version 3 left it: offsets, naive times and fractions as written.
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..3] {
+                m.apply(&conn).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO tests (id, key, name) VALUES (1, 't', 't');
+                 INSERT INTO runs (id, key, started_at, created_at) VALUES
+                   (1, 'a', '2024-05-01T11:30:00Z', '2024-06-01T00:00:00Z'),
+                   (2, 'b', '2024-05-01T12:00:00+02:00', '2024-06-01T00:00:00+00:00'),
+                   (3, 'c', '2024-05-01 09:00:00.5', '2024-06-01T00:00:00Z'),
+                   (4, 'd', 'not a time', '2024-04-01T00:00:00-01:00');
+                 INSERT INTO reports (id, run_id, hash, format, timestamp, records, results, ingested_at)
+                   VALUES (1, 2, 'h', 'junit', '2024-05-01T12:00:00+02:00', 1, 1, '2024-06-01T02:00:00+02:00');
+                 INSERT INTO results (test_id, run_id, attempt, report_id, position, outcome, timestamp)
+                   VALUES (1, 1, 1, 1, 0, 1, NULL), (1, 2, 1, 1, 0, 2, '2024-05-01T12:00:00+02:00'),
+                          (1, 3, 1, 1, 0, 1, 'yesterday'), (1, 4, 1, 1, 0, 1, NULL);
+                 INSERT INTO notes (test, text, created_at) VALUES ('t', 'x', '2024-05-01T12:00:00+02:00');",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let col = |s: &SqliteStore, sql: &str| -> Vec<Option<String>> {
+            s.conn
+                .prepare(sql)
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let some = |v: &[&str]| v.iter().map(|x| Some(x.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            col(&s, "SELECT started_at FROM runs ORDER BY id"),
+            // An unreadable start time is dropped: the run falls back to when it was stored.
+            vec![
+                Some("2024-05-01T11:30:00Z".into()),
+                Some("2024-05-01T10:00:00Z".into()),
+                Some("2024-05-01T09:00:00Z".into()),
+                None
+            ]
+        );
+        assert_eq!(
+            col(&s, "SELECT created_at FROM runs ORDER BY id"),
+            some(&[
+                "2024-06-01T00:00:00Z",
+                "2024-06-01T00:00:00Z",
+                "2024-06-01T00:00:00Z",
+                "2024-04-01T01:00:00Z"
+            ])
+        );
+        assert_eq!(
+            col(&s, "SELECT timestamp || ' ' || ingested_at FROM reports"),
+            some(&["2024-05-01T10:00:00Z 2024-06-01T00:00:00Z"])
+        );
+        assert_eq!(
+            col(&s, "SELECT timestamp FROM results ORDER BY run_id"),
+            // Attempt times that are not times stay as written (they are only shown).
+            vec![
+                None,
+                Some("2024-05-01T10:00:00Z".into()),
+                Some("yesterday".into()),
+                None
+            ]
+        );
+        assert_eq!(
+            col(&s, "SELECT created_at FROM notes"),
+            some(&["2024-05-01T10:00:00Z"])
+        );
+        assert_eq!(
+            s.test_stats().unwrap()[0].last_seen.as_deref(),
+            Some("2024-05-01T11:30:00Z")
+        );
     }
 }

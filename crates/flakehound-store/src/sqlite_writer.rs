@@ -62,6 +62,8 @@ pub(crate) struct SqliteWriter<'s> {
     /// Streaming: the report's own transaction is open.
     streaming: bool,
     committed: bool,
+    /// Found stored by another writer once this one held the write lock: the rest is discarded.
+    duplicate: bool,
     /// Test keys inserted by this report (evicted from the cache on rollback).
     new_tests: Vec<String>,
     /// More new tests than `new_tests` keeps: on rollback, clear the whole cache.
@@ -96,6 +98,7 @@ impl<'s> SqliteWriter<'s> {
             started: None,
             streaming: false,
             committed: false,
+            duplicate: false,
             new_tests: Vec::new(),
             forget_all_on_rollback: false,
             records: 0,
@@ -140,7 +143,7 @@ impl<'s> SqliteWriter<'s> {
                         m.run_attempt,
                         m.runner,
                         m.os,
-                        m.started_at,
+                        m.started_at.as_deref().and_then(crate::time::canonical),
                         m.duration,
                         m.url,
                         m.pull_request,
@@ -174,12 +177,24 @@ impl<'s> SqliteWriter<'s> {
             return Ok(id);
         }
         let c = self.conn;
-        let existing: Option<i64> = c
-            .prepare_cached("SELECT id FROM tests WHERE key = ?1")
-            .and_then(|mut s| s.query_row([&case.id], |r| r.get(0)).optional())
+        let existing: Option<(i64, bool)> = c
+            .prepare_cached("SELECT id, file IS NULL FROM tests WHERE key = ?1")
+            .and_then(|mut s| {
+                s.query_row([&case.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(backend)?;
         let id = match existing {
-            Some(id) => id,
+            Some((id, no_file)) => {
+                // A test first seen without a file (a passing cargo test) gets the one a later
+                // record names (its panic location): owners are found through it.
+                if no_file && case.file.is_some() {
+                    c.prepare_cached("UPDATE tests SET file = ?2, line = ?3 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![id, case.file, case.line]))
+                        .map_err(backend)?;
+                }
+                id
+            }
             None => {
                 c.prepare_cached(
                     "INSERT INTO tests (key, classname, name, file, line) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -283,7 +298,7 @@ impl<'s> SqliteWriter<'s> {
                 bind(&r.position)?;
                 bind(&(r.attempt.outcome.severity() as i64))?;
                 bind(&r.attempt.duration)?;
-                bind(&r.case.timestamp)?;
+                bind(&crate::time::canonical_or_raw(r.case.timestamp.as_deref()))?;
                 bind(out)?;
             }
             stmt.raw_execute().map_err(backend)?;
@@ -334,7 +349,12 @@ impl<'s> SqliteWriter<'s> {
         c.execute(
             "UPDATE runs SET next_position = ?2, started_at = COALESCE(started_at, ?3),
                 tests_executed = tests_executed + ?4 WHERE id = ?1",
-            params![st.run, st.position, info.timestamp, self.executed as i64],
+            params![
+                st.run,
+                st.position,
+                info.timestamp.as_deref().and_then(crate::time::canonical),
+                self.executed as i64
+            ],
         )
         .map_err(backend)?;
         let agg = info.aggregate;
@@ -346,7 +366,7 @@ impl<'s> SqliteWriter<'s> {
             params![
                 st.report,
                 info.tool,
-                info.timestamp,
+                crate::time::canonical_or_raw(info.timestamp.as_deref()),
                 info.hostname,
                 info.duration,
                 props_json(&info.properties),
@@ -364,12 +384,29 @@ impl<'s> SqliteWriter<'s> {
         Ok(())
     }
 
+    /// Whether the report is stored already. Definitive only under the write lock: the caller's
+    /// own [`crate::Store::has_report`] ran before it, and a concurrent ingest of the same file
+    /// may have committed it since. That is success, not a UNIQUE violation that would roll back
+    /// the whole batch.
+    fn stored_meanwhile(&self) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM reports WHERE hash = ?1")
+            .and_then(|mut s| s.exists([&self.header.hash]))
+            .map_err(backend)
+    }
+
     /// Leaves buffered mode: commits the batch and gives this report its own transaction.
     fn start_streaming(&mut self) -> Result<()> {
         flush(self.conn, self.batch, self.test_ids)?;
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(backend)?;
+        if self.stored_meanwhile()? {
+            self.conn.execute_batch("ROLLBACK").map_err(backend)?;
+            self.duplicate = true;
+            self.buffer = Vec::new();
+            return Ok(());
+        }
         self.streaming = true;
         self.start()?;
         let buffer = std::mem::take(&mut self.buffer);
@@ -386,6 +423,14 @@ impl<'s> SqliteWriter<'s> {
             self.batch.open = true;
         }
         let buffer = std::mem::take(&mut self.buffer);
+        match self.stored_meanwhile() {
+            Ok(false) => {}
+            Ok(true) => {
+                self.duplicate = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
         let written = self.start().and_then(|()| {
             self.write_many(&buffer)?;
             self.finish(info)
@@ -451,6 +496,9 @@ fn approx_size(case: &TestCase) -> usize {
 
 impl ReportWriter for SqliteWriter<'_> {
     fn add(&mut self, case: TestCase) -> Result<()> {
+        if self.duplicate {
+            return Ok(());
+        }
         if self.streaming {
             return self.write(&case);
         }
@@ -463,7 +511,9 @@ impl ReportWriter for SqliteWriter<'_> {
     }
 
     fn commit(mut self: Box<Self>, info: &ReportInfo) -> Result<Written> {
-        if self.streaming {
+        if self.duplicate {
+            // Found stored while streaming: its transaction is already rolled back.
+        } else if self.streaming {
             self.finish(info)?;
             self.conn.execute_batch("COMMIT").map_err(backend)?;
             self.streaming = false;
@@ -472,11 +522,18 @@ impl ReportWriter for SqliteWriter<'_> {
         }
         self.committed = true;
         self.new_tests.clear();
+        if self.duplicate {
+            return Ok(Written {
+                duplicate: true,
+                ..Written::default()
+            });
+        }
         let run_existed = self.started.as_ref().is_some_and(|s| s.run_existed);
         Ok(Written {
             records: self.records,
             results: self.results,
             new_run: !run_existed,
+            duplicate: false,
         })
     }
 }

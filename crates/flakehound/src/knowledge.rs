@@ -109,16 +109,31 @@ fn parse_runner(s: &str) -> Result<Runner, String> {
     s.parse()
 }
 
+/// Loads the quarantine; entries skipped for being malformed are reported on stderr (the
+/// editing commands then refuse to save, which would drop them).
 fn load_file(path: &Path) -> Result<QuarantineFile> {
-    Ok(QuarantineFile::load(path)?)
+    let q = QuarantineFile::load(path)?;
+    for p in q.problems() {
+        eprintln!("flakehound: warning: quarantine entry skipped: {p}");
+    }
+    Ok(q)
+}
+
+/// Saves the quarantine; a `.flakehound/` directory gets its `.gitignore` (store ignored).
+fn save(q: &QuarantineFile, file: &Path) -> Result<()> {
+    q.save(file)?;
+    if let Some(dir) = file.parent() {
+        flakehound_store::ensure_gitignore(dir);
+    }
+    Ok(())
 }
 
 fn load_policy(root: &Path) -> Result<Policy> {
     let path = root.join(flakehound_quarantine::CONFIG_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Policy::parse_named(&text, &path.display().to_string())?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    // A regular file of bounded size only: a FIFO or a link to a device must not hang us.
+    match flakehound_quarantine::read_small_file(&path, flakehound_quarantine::MAX_FILE_BYTES)? {
+        Some(text) => Ok(Policy::parse_named(&text, &path.display().to_string())?),
+        None => Ok(Policy::default()),
     }
 }
 
@@ -126,6 +141,9 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
     let root = repo_root()?;
     let today = today()?;
     let mut out = std::io::stdout().lock();
+    // Set when entries were skipped as malformed: the command did its work with the rest, and
+    // exits 1 like `ingest` with a rejected file, so that scripts notice.
+    let mut skipped = false;
     match cmd {
         QuarantineCmd::Add {
             test,
@@ -139,16 +157,18 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
             let policy = load_policy(&root)?;
             let mut q = load_file(file)?;
             // A typo would quarantine nothing: warn when the store has never seen the id.
-            if let Some(known) = known_test(db, &test) {
-                if !known {
-                    eprintln!(
-                        "flakehound: warning: no test {test:?} in the store {}; quarantining it anyway",
-                        db.display()
-                    );
-                }
+            let stored = stored_test(db, &test);
+            if let Some(None) = stored {
+                eprintln!(
+                    "flakehound: warning: no test {test:?} in the store {}; quarantining it anyway",
+                    db.display()
+                );
             }
+            // The file as the store knows it, as `run` has it from the report: a Rust or Go id
+            // names no file, and without it the owner fell back to the policy's.
+            let test_file = stored.flatten().and_then(|t| t.file);
             let owner = owner.unwrap_or_else(|| {
-                let found = Owners::load(&root).of(&test, None);
+                let found = Owners::load(&root).of(&test, test_file.as_deref());
                 if found.is_empty() {
                     policy.owner.clone()
                 } else {
@@ -178,7 +198,7 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
                 },
                 replace,
             )?;
-            q.save(file)?;
+            save(&q, file)?;
             writeln!(
                 out,
                 "Quarantined {test} (owner {owner}, expires {expires}) in {}",
@@ -188,11 +208,12 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         QuarantineCmd::Remove { test } => {
             let mut q = load_file(file)?;
             q.remove(&test)?;
-            q.save(file)?;
+            save(&q, file)?;
             writeln!(out, "Released {test} from {}", file.display())?;
         }
         QuarantineCmd::List { json } => {
             let q = load_file(file)?;
+            skipped = !q.problems().is_empty();
             if json {
                 let list: Vec<_> = q
                     .entries()
@@ -224,21 +245,21 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         QuarantineCmd::Sync { dry_run, json } => {
             let policy = load_policy(&root)?;
             let mut q = load_file(file)?;
-            let observations = match observations(db) {
+            let (observations, files) = match observations(db) {
                 Ok(o) => o,
                 Err(e) => {
                     // Fail open: without evidence only expiry can be checked.
                     eprintln!(
                         "flakehound: warning: {e:#}; no evidence to sync from, checking expiry only"
                     );
-                    Vec::new()
+                    (Vec::new(), Files::new())
                 }
             };
             let mut plan =
                 flakehound_quarantine::plan_sync(&policy, q.entries(), &observations, today);
             let owners = Owners::load(&root);
             for e in &mut plan.add {
-                let found = owners.of(&e.id, None);
+                let found = owners.of(&e.id, files.get(&e.id).map(String::as_str));
                 if !found.is_empty() {
                     e.owner = found.join(" ");
                 }
@@ -251,7 +272,7 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
                     q.remove(&r.id)?;
                 }
                 if !plan.add.is_empty() || !plan.release.is_empty() {
-                    q.save(file)?;
+                    save(&q, file)?;
                 }
             }
             if json {
@@ -293,31 +314,54 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
         }
         QuarantineCmd::Export { format } => {
             let q = load_file(file)?;
+            skipped = !q.problems().is_empty();
+            // One quarantine serves every suite of the repository: ids that cannot be this
+            // runner's are left out (the runner would reject them) and named. Nothing left to
+            // export from a non-empty quarantine is most likely the wrong --format: exit 1.
+            let foreign = flakehound_quarantine::foreign(q.entries(), format);
+            if !foreign.is_empty() {
+                eprintln!(
+                    "flakehound: warning: {} quarantined id(s) left out, not {} test ids: {}",
+                    foreign.len(),
+                    format!("{format:?}").to_lowercase(),
+                    foreign.join(", ")
+                );
+            }
             let text = flakehound_quarantine::export(q.entries(), format);
             if !text.is_empty() {
                 writeln!(out, "{text}")?;
+            } else if !foreign.is_empty() {
+                skipped = true;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if skipped {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-/// Whether the store knows `test`; `None` without a readable store.
-fn known_test(db: &Path, test: &str) -> Option<bool> {
+/// What the store knows of `test` (`Some(None)`: not in the store); `None` without a readable
+/// store.
+fn stored_test(db: &Path, test: &str) -> Option<Option<flakehound_store::TestStats>> {
     if !db.exists() {
         return None;
     }
-    let mut store = flakehound_store::open(db).ok()?;
+    let mut store = flakehound_store::open_existing(db).ok()?;
     let stats = store.test_stats().ok()?;
-    Some(stats.iter().any(|s| s.id == test))
+    Some(stats.into_iter().find(|s| s.id == test))
 }
 
 /// What `sync` learns from the store: verdicts joined with pass streaks.
-fn observations(db: &Path) -> Result<Vec<Observation>> {
+/// Test files by id, for owners (see `quarantine add`).
+type Files = std::collections::HashMap<String, String>;
+
+fn observations(db: &Path) -> Result<(Vec<Observation>, Files)> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
-    let mut store = flakehound_store::open(db)?;
+    let mut store = flakehound_store::open_existing(db)?;
     let report = flakehound_analysis::report_from_store(store.as_mut(), true)?;
     let ev = store.evidence()?;
     let streaks: std::collections::HashMap<String, flakehound_analysis::Streak> =
@@ -325,7 +369,12 @@ fn observations(db: &Path) -> Result<Vec<Observation>> {
             .into_iter()
             .map(|s| (s.id.clone(), s))
             .collect();
-    Ok(report
+    let files: Files = report
+        .entries
+        .iter()
+        .filter_map(|e| Some((e.ranked.id.clone(), e.ranked.file.clone()?)))
+        .collect();
+    let observations = report
         .entries
         .iter()
         .map(|e| {
@@ -353,7 +402,8 @@ fn observations(db: &Path) -> Result<Vec<Observation>> {
                     .and_then(|d| d.parse().ok()),
             }
         })
-        .collect())
+        .collect();
+    Ok((observations, files))
 }
 
 pub fn cmd_note(
@@ -399,7 +449,12 @@ pub fn cmd_notes(
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
-    let mut store = flakehound_store::open(db)?;
+    // Listing only reads: it works on a read-only store too.
+    let mut store = if remove.is_some() {
+        flakehound_store::open(db)?
+    } else {
+        flakehound_store::open_existing(db)?
+    };
     if let Some(id) = remove {
         if !store.remove_note(id)? {
             bail!("no note #{id}");

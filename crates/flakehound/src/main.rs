@@ -432,7 +432,8 @@ fn open_existing(db: &Path) -> Result<Box<dyn flakehound_store::Store>> {
             db.display()
         );
     }
-    Ok(flakehound_store::open(db)?)
+    // Read-only when it cannot be written (a read-only mount, another user's store).
+    Ok(flakehound_store::open_existing(db)?)
 }
 
 fn analyse(db: &Path, include_stable: bool) -> Result<flakehound_analysis::Report> {

@@ -64,7 +64,13 @@ pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCo
     let root = knowledge::repo_root().unwrap_or_else(|_| PathBuf::from("."));
     let quarantine = match knowledge::quarantine_path(args.quarantine.clone()) {
         Ok(path) => match flakehound_quarantine::QuarantineFile::load(&path) {
-            Ok(q) => Some(q),
+            Ok(q) => {
+                // Malformed entries are skipped, the rest still protects: say which.
+                for p in q.problems() {
+                    warnings.push(format!("quarantine entry ignored: {p}"));
+                }
+                Some(q)
+            }
             Err(e) => {
                 warnings.push(format!(
                     "quarantine ignored: {e} (failures of quarantined tests count)"
