@@ -16,8 +16,9 @@
 //!    starts a new run. So a folder of historical reports is one run per report, a surefire
 //!    directory is one run, `run-7/attempt-1.xml` + `attempt-2.xml` is one run. Files are
 //!    compared on their first [`SAMPLE`] records (reading whole files twice would cost 40% of
-//!    the ingest); a shuffled suite whose first records share no class with the other file's can
-//!    therefore be mistaken for parts of one run; `--run-per file` settles it.
+//!    the ingest); only when those say "other tests" for files that have more records are the
+//!    files read in full before they are joined (shuffled runs of a large suite can start with
+//!    different tests; shards of a big suite pay for that second read).
 //!
 //! Metadata: flags apply to every run. This checkout's commit and branch are attached only to
 //! a single run whose files lie inside the checkout and were written after `HEAD` was committed
@@ -34,7 +35,10 @@ use std::collections::HashSet;
 use std::path::Path;
 
 /// Records read per file to compare files.
-pub const SAMPLE: usize = 256;
+pub const SAMPLE: usize = 64;
+/// Most records read from one file when its first [`SAMPLE`] records cannot tell (bounds the
+/// memory of the comparison to a few MB per file).
+pub const FULL_SAMPLE: usize = 200_000;
 /// How old (by modification time) a report may be to count as written by the current CI job or
 /// on this host: GitHub-hosted jobs end within 6 hours; two days leaves room for slow runners.
 pub const CI_FRESH_SECS: i64 = 2 * 24 * 3600;
@@ -75,58 +79,65 @@ pub(crate) struct Plan {
     pub decision: Decision,
 }
 
-/// The first test ids and classes of a file.
+/// Test ids and classes of a file (hashed): its first records, or all of them.
 #[derive(Default)]
 struct Sample {
-    ids: HashSet<String>,
-    classes: HashSet<String>,
+    ids: HashSet<u64>,
+    classes: HashSet<u64>,
+    /// Every record of the file was read.
+    complete: bool,
 }
 
-fn sample(input: &Input, format: Option<Format>) -> Sample {
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Reads up to `limit` records of `input`.
+fn sample(input: &Input, format: Option<Format>, limit: usize) -> Sample {
     let mut s = Sample::default();
     let mut n = 0;
     let mut sink = |case: TestCase| {
-        s.classes.insert(
+        s.classes.insert(hash(
             case.classname
-                .clone()
-                .or(case.file.clone())
+                .as_deref()
+                .or(case.file.as_deref())
                 .unwrap_or_default(),
-        );
-        s.ids.insert(case.id);
+        ));
+        s.ids.insert(hash(&case.id));
         n += 1;
-        if n >= SAMPLE {
+        if n >= limit {
             // Stops the parser: the sample is complete.
             return Err(flakehound_ingest::Error::sink("sampled"));
         }
         Ok(())
     };
-    // A file that does not parse is rejected later; as a sample it is empty.
-    let _ = match input {
+    // A file that does not parse is rejected later; as a sample it is what was read.
+    let result = match input {
         Input::File(p) | Input::Spooled { path: p, .. } => {
             flakehound_ingest::parse_file(p, format, &mut sink)
         }
         Input::Bytes { bytes, .. } => flakehound_ingest::parse_bytes(bytes, format, &mut sink),
     };
+    s.complete = result.is_ok() || n < limit;
     s
 }
 
 /// Samples the inputs at `which`, on two threads.
 fn samples(inputs: &[Input], which: &[usize], format: Option<Format>) -> Vec<Sample> {
+    let one = |i: &usize| sample(&inputs[*i], format, SAMPLE);
     if which.len() < 8 {
-        return which.iter().map(|&i| sample(&inputs[i], format)).collect();
+        return which.iter().map(one).collect();
     }
     let (first, second) = which.split_at(which.len() / 2);
     std::thread::scope(|scope| {
-        let other = scope.spawn(|| {
-            second
-                .iter()
-                .map(|&i| sample(&inputs[i], format))
-                .collect::<Vec<_>>()
-        });
-        let mut out: Vec<Sample> = first.iter().map(|&i| sample(&inputs[i], format)).collect();
+        let other = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<Sample> = first.iter().map(one).collect();
         match other.join() {
             Ok(rest) => out.extend(rest),
-            Err(_) => out.extend(second.iter().map(|&i| sample(&inputs[i], format))),
+            Err(_) => out.extend(second.iter().map(one)),
         }
         out
     })
@@ -167,37 +178,69 @@ fn directory(input: &Input) -> String {
     }
 }
 
-/// Splits the inputs of one directory (indexes, path order) into runs.
-fn segment(inputs: &[Input], members: &[usize], samples: &[Sample]) -> Vec<Vec<usize>> {
+/// Splits the inputs of one directory (indexes, path order) into runs. Files are compared on
+/// their samples; before a file joins a run as "other tests" on evidence from incomplete
+/// samples, the files involved are read in full (up to [`FULL_SAMPLE`] records), so two
+/// shuffled runs of a large suite are not taken for shards of one.
+fn segment(
+    inputs: &[Input],
+    members: &[usize],
+    mut samples: Vec<Sample>,
+    format: Option<Format>,
+) -> Vec<Vec<usize>> {
     let mut runs: Vec<Vec<usize>> = Vec::new();
-    let mut ids: HashSet<&str> = HashSet::new();
-    let mut classes: HashSet<&str> = HashSet::new();
-    for (&i, s) in members.iter().zip(samples) {
-        let joins = match runs.last() {
-            None => false,
-            Some(_) => match attempt_in_name(&inputs[i].name()) {
-                Some(n) if n >= 2 => true,
-                _ => {
-                    let same_ids = s.ids.iter().any(|id| ids.contains(id.as_str()));
-                    let shared = s
-                        .classes
-                        .iter()
-                        .filter(|c| classes.contains(c.as_str()))
-                        .count();
-                    !same_ids && (s.classes.is_empty() || shared * 2 < s.classes.len())
+    // Union of the current run's samples, and whether all of them are complete.
+    let mut ids: HashSet<u64> = HashSet::new();
+    let mut classes: HashSet<u64> = HashSet::new();
+    let mut complete = true;
+    // Positions (in `members`) of the current run.
+    let mut current: Vec<usize> = Vec::new();
+    for k in 0..members.len() {
+        let i = members[k];
+        let joins = if current.is_empty() {
+            false
+        } else if attempt_in_name(&inputs[i].name()).is_some_and(|n| n >= 2) {
+            true
+        } else {
+            let mut other_tests = disjoint(&samples[k], &ids, &classes);
+            if other_tests && !(complete && samples[k].complete) {
+                for &m in current.iter().chain(std::iter::once(&k)) {
+                    if !samples[m].complete {
+                        samples[m] = sample(&inputs[members[m]], format, FULL_SAMPLE);
+                        samples[m].complete = true;
+                    }
                 }
-            },
+                ids = current
+                    .iter()
+                    .flat_map(|&m| samples[m].ids.iter().copied())
+                    .collect();
+                complete = true;
+                other_tests = !samples[k].ids.iter().any(|id| ids.contains(id));
+            }
+            other_tests
         };
         if !joins {
             runs.push(Vec::new());
+            current.clear();
             ids.clear();
             classes.clear();
+            complete = true;
         }
         runs.last_mut().expect("a run was pushed").push(i);
-        ids.extend(s.ids.iter().map(String::as_str));
-        classes.extend(s.classes.iter().map(String::as_str));
+        current.push(k);
+        ids.extend(samples[k].ids.iter().copied());
+        classes.extend(samples[k].classes.iter().copied());
+        complete &= samples[k].complete;
     }
     runs
+}
+
+/// A file holds other tests than a run: no test id in common, and less than half of its
+/// classes.
+fn disjoint(s: &Sample, ids: &HashSet<u64>, classes: &HashSet<u64>) -> bool {
+    let same_ids = s.ids.iter().any(|id| ids.contains(id));
+    let shared = s.classes.iter().filter(|c| classes.contains(c)).count();
+    !same_ids && (s.classes.is_empty() || shared * 2 < s.classes.len())
 }
 
 /// Groups inputs by directory, keeping first-seen order.
@@ -306,7 +349,7 @@ pub(crate) fn plan(
                         groups.push(members.clone());
                     } else {
                         let s = samples(inputs, members, format);
-                        groups.extend(segment(inputs, members, &s));
+                        groups.extend(segment(inputs, members, s, format));
                     }
                 }
                 // Runs started because a file held the same tests again.
@@ -446,6 +489,61 @@ pub(crate) fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JUnit file of tests `t<i>` for `ids`, each in a class of its own.
+    fn junit(dir: &Path, name: &str, ids: impl Iterator<Item = usize>) -> Input {
+        let mut s = String::from("<testsuite>\n");
+        for i in ids {
+            s.push_str(&format!(
+                "<testcase classname=\"pkg.C{i}\" name=\"t{i}\"/>\n"
+            ));
+        }
+        s.push_str("</testsuite>\n");
+        let path = dir.join(name);
+        std::fs::write(&path, s).unwrap();
+        Input::File(path)
+    }
+
+    fn runs(inputs: &[Input]) -> usize {
+        let hashes: Vec<_> = (0..inputs.len()).map(|i| Ok(format!("h{i}"))).collect();
+        let p = plan(
+            inputs,
+            &hashes,
+            None,
+            RunPer::Auto,
+            &RunMeta::default(),
+            None,
+            0,
+        );
+        assert_eq!(p.keys.len(), inputs.len());
+        p.decision.runs
+    }
+
+    #[test]
+    fn files_whose_first_records_differ_are_read_in_full_before_they_are_joined() {
+        let tmp = tempfile::tempdir().unwrap();
+        let n = 4 * SAMPLE;
+        // The same suite in another order (shuffled): its first records share nothing with
+        // the first file's, yet it is the same tests again.
+        let shuffled = [
+            junit(tmp.path(), "a.xml", 0..n),
+            junit(tmp.path(), "b.xml", (0..n).rev()),
+        ];
+        assert_eq!(runs(&shuffled), 2);
+        // Two halves of the suite (shards): one run.
+        let shards = [
+            junit(tmp.path(), "s1.xml", 0..n / 2),
+            junit(tmp.path(), "s2.xml", n / 2..n),
+        ];
+        assert_eq!(runs(&shards), 1);
+        // Small files compared in full from the start.
+        let small = [
+            junit(tmp.path(), "x1.xml", 0..3),
+            junit(tmp.path(), "x2.xml", 0..3),
+            junit(tmp.path(), "x3.xml", 3..6),
+        ];
+        assert_eq!(runs(&small), 2);
+    }
 
     #[test]
     fn attempt_numbers_in_names() {
