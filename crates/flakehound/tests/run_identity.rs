@@ -277,3 +277,38 @@ fn stdin_is_spooled_and_named() {
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["files"][0]["status"], "duplicate");
 }
+
+#[test]
+fn a_report_from_elsewhere_keeps_its_own_host_and_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (i, host) in ["ci-7", "ci-8"].iter().enumerate() {
+        write(
+            d,
+            &format!("history/r{i}.xml"),
+            &format!(
+                "<testsuite name=\"s\" hostname=\"{host}\" timestamp=\"2024-05-0{}T10:00:00\">\
+                 <testcase classname=\"pkg.A\" name=\"t1\"><failure message=\"x\"/></testcase>\
+                 </testsuite>\n",
+                i + 1
+            ),
+        );
+    }
+    let v = ingest_json(d, &["history"], &[]);
+    assert_eq!(v["runs_created"], 2);
+    let out = flakehound(d)
+        .args(["explain", "pkg.A::t1", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let e: Value = serde_json::from_slice(&out).unwrap();
+    let runners: Vec<&str> = e["dossier"]["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(runners, ["ci-7", "ci-8"], "{:#}", e["dossier"]);
+}
