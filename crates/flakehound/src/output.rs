@@ -111,9 +111,6 @@ pub fn ingest_summary(
     let d = &s.decision;
     if ingested + duplicate > 0 {
         writeln!(out, "           {}", d.text)?;
-    }
-    // What was attached to the runs written now (stored runs keep what they had).
-    if ingested > 0 {
         let meta = &d.meta;
         let short =
             |v: &Option<String>| v.as_deref().map(|c| c.chars().take(12).collect::<String>());
@@ -124,6 +121,9 @@ pub fn ingest_summary(
             meta.branch.as_deref().unwrap_or("-"),
             meta.runner.as_deref().unwrap_or("-"),
         )?;
+    }
+    // What was attached to the runs written now (stored runs keep what they had).
+    if ingested > 0 {
         for a in &d.assumed {
             writeln!(out, "           assumed: {a}")?;
         }

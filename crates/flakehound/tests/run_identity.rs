@@ -312,3 +312,16 @@ fn a_report_from_elsewhere_keeps_its_own_host_and_time() {
         .collect();
     assert_eq!(runners, ["ci-7", "ci-8"], "{:#}", e["dossier"]);
 }
+
+#[test]
+fn run_id_and_per_file_grouping_contradict_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(d, "junit.xml", &junit("pkg.A", &["t1"]));
+    flakehound(d)
+        .args(["ingest", "--run-id", "5", "--run-per", "file", "junit.xml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--run-id names one run"));
+    assert!(!d.join("x.db").exists());
+}
