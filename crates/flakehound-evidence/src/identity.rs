@@ -13,8 +13,11 @@
 //!    `rerun`, `retry`; `attempt-1`/`attempt-0` start a run) or when it holds *other* tests
 //!    (shards, one file per class as surefire and gradle write, another tool's report). A file
 //!    holding the same tests again (a test id in common, or at least half of its classes)
-//!    starts a new run. So a folder of historical reports is one run per report, a surefire
-//!    directory is one run, `run-7/attempt-1.xml` + `attempt-2.xml` is one run. Files are
+//!    starts a new run (`TEST-<class>.xml` files, surefire's and gradle's one file per class,
+//!    are taken as parts by name without being read). So a folder of historical reports is
+//!    one run per report, a surefire directory is one run, `run-7/attempt-1.xml` +
+//!    `attempt-2.xml` is one run, and `run-7/attempt-2/` (a directory: a re-run of the whole
+//!    job, as GitHub numbers run attempts) is a run of its own. Files are
 //!    compared on their first [`SAMPLE`] records (reading whole files twice would cost 40% of
 //!    the ingest); only when those say "other tests" for files that have more records are the
 //!    files read in full before they are joined (shuffled runs of a large suite can start with
@@ -166,6 +169,14 @@ pub fn attempt_in_name(name: &str) -> Option<u32> {
         }
     }
     None
+}
+
+/// `TEST-<class>.xml`: surefire's and gradle's file per test class.
+fn is_per_class_report(name: &str) -> bool {
+    Path::new(name)
+        .file_name()
+        .and_then(|f| f.to_str())
+        .is_some_and(|f| f.starts_with("TEST-") && f.ends_with(".xml"))
 }
 
 fn directory(input: &Input) -> String {
@@ -348,7 +359,33 @@ pub(crate) fn plan(
                     if members.len() == 1 {
                         groups.push(members.clone());
                     } else {
-                        let s = samples(inputs, members, format);
+                        // Surefire and gradle write one `TEST-<class>.xml` per test class of a
+                        // run: parts by name, not worth reading twice (a big Java project has
+                        // thousands of them).
+                        let by_name: Vec<bool> = members
+                            .iter()
+                            .map(|&i| is_per_class_report(&inputs[i].name()))
+                            .collect();
+                        let rest: Vec<usize> = members
+                            .iter()
+                            .zip(&by_name)
+                            .filter(|(_, part)| !**part)
+                            .map(|(&i, _)| i)
+                            .collect();
+                        let mut sampled = samples(inputs, &rest, format).into_iter();
+                        let s: Vec<Sample> = by_name
+                            .iter()
+                            .map(|&part| {
+                                if part {
+                                    Sample {
+                                        complete: true,
+                                        ..Sample::default()
+                                    }
+                                } else {
+                                    sampled.next().unwrap_or_default()
+                                }
+                            })
+                            .collect();
                         groups.extend(segment(inputs, members, s, format));
                     }
                 }

@@ -101,7 +101,17 @@ fn layout_and_content_decide_runs() {
     write(d, "flat/r1-attempt-2.xml", &junit("pkg.A", &suite[..1]));
     write(d, "flat/r2-attempt-1.xml", &junit("pkg.A", &suite));
 
-    for (dir, runs) in [("history", 3), ("job", 1), ("surefire", 1), ("flat", 2)] {
+    // Directories named by attempt: re-runs of the whole job, each its own run.
+    write(d, "run-7/attempt-1/junit.xml", &junit("pkg.A", &suite));
+    write(d, "run-7/attempt-2/junit.xml", &junit("pkg.A", &suite));
+
+    for (dir, runs) in [
+        ("history", 3),
+        ("job", 1),
+        ("surefire", 1),
+        ("flat", 2),
+        ("run-7", 2),
+    ] {
         let v = ingest_json(d, &[dir], &[]);
         assert_eq!(v["runs_created"], runs, "{dir}: {:#}", v["decision"]);
         assert_eq!(v["decision"]["runs"], runs, "{dir}");
