@@ -7,6 +7,8 @@ Two profiles:
          runner-specific timeout, a time-of-day test), a regression that starts at a known commit
          and fails intermittently, a test broken since a commit, and one infrastructure outage.
   bench  volume for the ingest benchmark: --runs files of --tests test cases each.
+         With --bare: one flat folder of reports without timestamps or host names (a folder of
+         downloaded CI artifacts), OUT/reports/run-NNNN.xml, and no runs.tsv.
 
 Layout written under OUT:
   OUT/runs/NNNN/attempt-1.xml        the CI run's report
@@ -105,12 +107,14 @@ def testcase_xml(path, test, outcome, rng, file_attr=True):
 
 
 def suite_xml(cases, ts, host):
+    """A pytest <testsuite>; `ts` and `host` are left out when None."""
     n = len(cases)
     fails = sum(1 for c in cases if "<failure" in c)
     errs = sum(1 for c in cases if "<error" in c)
+    meta = (f' timestamp="{ts}"' if ts is not None else "") + (f' hostname="{host}"' if host is not None else "")
     return ('<?xml version="1.0" encoding="utf-8"?>\n<testsuites>\n'
             f'  <testsuite name="pytest" errors="{errs}" failures="{fails}" skipped="0" tests="{n}" '
-            f'time="{n * 0.2:.3f}" timestamp="{ts}" hostname="{host}">\n' + "".join(cases) +
+            f'time="{n * 0.2:.3f}"{meta}>\n' + "".join(cases) +
             "  </testsuite>\n</testsuites>\n")
 
 
@@ -165,7 +169,7 @@ def demo(out, seed):
         f.write(f"- infra outage: run {truth.outage_run:04d} (database connection refused)\n")
 
 
-def bench(out, seed, runs, ntests):
+def bench(out, seed, runs, ntests, bare=False):
     """Many runs of a large suite: mostly passing, a few percent flaky failures, long messages."""
     rng = random.Random(seed)
     tests = [(f"tests/pkg{i % 40}/test_mod{i % 97}.py", f"TestCase{i % 13}::test_case_{i}[param-{i % 7}]")
@@ -175,7 +179,7 @@ def bench(out, seed, runs, ntests):
     start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     for run in range(runs):
         when = start + dt.timedelta(hours=run)
-        d = os.path.join(out, "runs", f"{run:04d}")
+        d = os.path.join(out, "reports") if bare else os.path.join(out, "runs", f"{run:04d}")
         os.makedirs(d, exist_ok=True)
         cases = []
         for i, (path, test) in enumerate(tests):
@@ -183,10 +187,16 @@ def bench(out, seed, runs, ntests):
             if i in flaky and rng.random() < 0.1:
                 o = ("failure", "AssertionError", f"AssertionError: assert {rng.randint(0, 99)} == 42")
             cases.append(testcase_xml(path, test, o, rng))
+        if bare:
+            with open(os.path.join(d, f"run-{run:04d}.xml"), "w") as f:
+                f.write(suite_xml(cases, None, None))
+            continue
         with open(os.path.join(d, "attempt-1.xml"), "w") as f:
             f.write(suite_xml(cases, when.strftime("%Y-%m-%dT%H:%M:%S"), RUNNERS[run % 3]))
         rows.append([f"runs/{run:04d}", sha(run // 4), "main", RUNNERS[run % 3], str(run), "1",
                      when.strftime("%Y-%m-%dT%H:%M:%SZ"), "bench"])
+    if bare:
+        return
     with open(os.path.join(out, "runs.tsv"), "w") as f:
         for r in rows:
             f.write("\t".join(r) + "\n")
@@ -199,12 +209,13 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=400)
     ap.add_argument("--tests", type=int, default=400)
+    ap.add_argument("--bare", action="store_true", help="bench: one flat folder, no timestamps or hosts")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     if a.profile == "demo":
         demo(a.out, a.seed)
     else:
-        bench(a.out, a.seed, a.runs, a.tests)
+        bench(a.out, a.seed, a.runs, a.tests, a.bare)
 
 
 if __name__ == "__main__":

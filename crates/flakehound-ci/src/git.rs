@@ -86,3 +86,11 @@ pub fn git_root(dir: &Path) -> Option<PathBuf> {
         String::from_utf8(out).ok().map(PathBuf::from)
     }
 }
+
+/// Committer time (unix seconds) of `HEAD` in the checkout containing `dir`; `None` when there
+/// is no commit or git is unavailable.
+pub fn head_time(dir: &Path) -> Option<i64> {
+    git_line(dir, &["log", "-1", "--format=%ct", "HEAD"])?
+        .parse()
+        .ok()
+}

@@ -126,7 +126,7 @@ mod git;
 mod time;
 
 pub use env::{EnvLookup, from_env, from_process_env};
-pub use git::{from_git, git_root};
+pub use git::{from_git, git_root, head_time};
 pub use time::normalize_timestamp;
 
 use env::Env;
@@ -171,6 +171,43 @@ pub fn detect_with_env(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> RunM
         meta.os = Some(std::env::consts::OS.to_string());
     }
     meta
+}
+
+/// What this process's surroundings say about reports, kept apart by origin so that a caller
+/// can attach each part only to reports it plausibly describes (see `flakehound-evidence`):
+/// the CI job's variables describe reports this job produced, the checkout describes reports
+/// produced from it, the host describes reports written here.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Surroundings {
+    /// [`from_env`]: empty outside CI.
+    pub ci: RunMeta,
+    /// [`from_git`] of the directory, with its work-tree root and `HEAD`'s committer time.
+    pub git: RunMeta,
+    pub git_root: Option<std::path::PathBuf>,
+    pub head_time: Option<i64>,
+    /// `runner` (host name) and `os` of this machine.
+    pub host: RunMeta,
+}
+
+/// [`Surroundings`] of `dir`, reading variables through `env`. Never fails.
+pub fn surroundings_with_env(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Surroundings {
+    let git = from_git(dir);
+    Surroundings {
+        ci: from_env(env),
+        git_root: git.commit.as_ref().and_then(|_| git_root(dir)),
+        head_time: git.commit.as_ref().and_then(|_| head_time(dir)),
+        git,
+        host: RunMeta {
+            runner: hostname(Env(env)),
+            os: Some(std::env::consts::OS.to_string()),
+            ..RunMeta::default()
+        },
+    }
+}
+
+/// [`surroundings_with_env`] with the real process environment.
+pub fn surroundings(dir: &Path) -> Surroundings {
+    surroundings_with_env(dir, &|name| std::env::var(name).ok())
 }
 
 fn hostname(env: Env) -> Option<String> {

@@ -5,10 +5,10 @@
 //!   Other files in a directory (logs, screenshots) are ignored rather than rejected.
 //! - Identity: a report is its content (BLAKE3 hash); content already stored is skipped, so
 //!   ingesting twice changes nothing and a killed ingest is completed by running it again.
-//! - Runs: when CI metadata (or `--run-id`) names the run (provider, run id, run attempt, job),
-//!   every input of the invocation belongs to it. Otherwise each directory of reports is one run
-//!   (surefire's `target/surefire-reports/`, one folder per downloaded CI artifact), keyed by the
-//!   hashes of its reports — so re-running an interrupted ingest adds the rest to the same run.
+//! - Runs: decided in [`identity`] (flags, then the CI job when it plausibly produced the
+//!   reports, then layout and content: a report holding the same tests again is another run).
+//!   Runs without CI identity are keyed by the hashes of their reports, so re-running an
+//!   interrupted ingest adds the rest to the same run.
 //! - Order: inputs are ingested in the order given, directory contents in path order; within a
 //!   run, that order numbers the attempts of each test and the execution positions (so name
 //!   retry reports to sort after the first report, e.g. `attempt-1.xml`, `attempt-2.xml`).
@@ -20,6 +20,10 @@ use flakehound_model::{Format, ReportInfo, RunMeta, TestCase};
 use flakehound_store::{NewReport, RunKey, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
+
+pub mod identity;
+pub use flakehound_ci::Surroundings;
+pub use identity::{Decision, RunPer};
 
 /// Extensions picked up when searching directories.
 pub const REPORT_EXTENSIONS: &[&str] = &["xml", "trx", "json", "jsonl", "ndjson", "tap"];
@@ -33,13 +37,19 @@ pub enum Input {
         name: String,
         bytes: Vec<u8>,
     },
+    /// Content spooled to a file (standard input), named `name`, hashed while spooling.
+    Spooled {
+        name: String,
+        path: PathBuf,
+        hash: String,
+    },
 }
 
 impl Input {
     pub fn name(&self) -> String {
         match self {
             Input::File(p) => p.display().to_string(),
-            Input::Bytes { name, .. } => name.clone(),
+            Input::Bytes { name, .. } | Input::Spooled { name, .. } => name.clone(),
         }
     }
 }
@@ -113,6 +123,8 @@ pub struct Summary {
     pub runs: Vec<String>,
     pub records: u64,
     pub results: u64,
+    /// How the inputs were grouped into runs, and what was assumed.
+    pub decision: Decision,
 }
 
 impl Summary {
@@ -129,7 +141,12 @@ impl Summary {
 
 pub struct Options<'a> {
     pub format: Option<Format>,
+    /// Metadata the caller vouches for (flags): applies to every input.
     pub meta: &'a RunMeta,
+    /// What this process's CI environment, checkout and host say: attached only to reports they
+    /// plausibly describe (see [`identity`]). `None` for callers that put it in `meta`.
+    pub local: Option<&'a Surroundings>,
+    pub run_per: RunPer,
     /// `ci`, or the flakehound command that produced the results.
     pub source: &'a str,
 }
@@ -162,53 +179,9 @@ fn hash_input(input: &Input) -> std::io::Result<String> {
         Input::Bytes { bytes, .. } => {
             hasher.update(bytes);
         }
+        Input::Spooled { hash, .. } => return Ok(hash.clone()),
     }
     Ok(hasher.finalize().to_hex().to_string())
-}
-
-/// The run each input belongs to: the run named by CI metadata, or else one run per directory
-/// (stdin is its own), keyed by the hashes of that directory's inputs so that re-running an
-/// interrupted ingest finds the same run.
-fn run_keys(inputs: &[Input], hashes: &[std::io::Result<String>], meta: &RunMeta) -> Vec<RunKey> {
-    if let Some(key) = RunKey::from_meta(meta) {
-        return vec![key; inputs.len()];
-    }
-    let group = |input: &Input| match input {
-        Input::File(p) => p
-            .parent()
-            .map(|d| d.display().to_string())
-            .unwrap_or_default(),
-        Input::Bytes { name, .. } => name.clone(),
-    };
-    let mut members: std::collections::HashMap<String, Vec<&str>> =
-        std::collections::HashMap::new();
-    for (input, hash) in inputs.iter().zip(hashes) {
-        if let Ok(h) = hash {
-            members.entry(group(input)).or_default().push(h);
-        }
-    }
-    let keys: std::collections::HashMap<String, RunKey> = members
-        .into_iter()
-        .map(|(dir, mut hashes)| {
-            hashes.sort_unstable();
-            let mut h = blake3::Hasher::new();
-            for s in hashes {
-                h.update(s.as_bytes());
-            }
-            (
-                dir,
-                RunKey(format!("local/{}", &h.finalize().to_hex()[..16])),
-            )
-        })
-        .collect();
-    inputs
-        .iter()
-        .map(|i| {
-            keys.get(&group(i))
-                .cloned()
-                .unwrap_or_else(|| RunKey("local/unreadable".into()))
-        })
-        .collect()
 }
 
 /// Results written between two durable commits of the store. Larger batches are faster (fewer
@@ -237,7 +210,18 @@ pub fn ingest(
     progress: &mut dyn FnMut(&FileOutcome),
 ) -> Summary {
     let hashes = hash_all(inputs);
-    let keys = run_keys(inputs, &hashes, opts.meta);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let plan = identity::plan(
+        inputs,
+        &hashes,
+        opts.format,
+        opts.run_per,
+        opts.meta,
+        opts.local,
+        now,
+    );
     // Inputs worth parsing: readable and not stored yet (a store error is reported later).
     let todo: Vec<bool> = hashes
         .iter()
@@ -246,7 +230,10 @@ pub fn ingest(
                 .is_ok_and(|h| !store.has_report(h).unwrap_or(false))
         })
         .collect();
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        decision: plan.decision.clone(),
+        ..Summary::default()
+    };
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(IN_FLIGHT);
         let todo = &todo;
@@ -263,7 +250,9 @@ pub fn ingest(
                     Ok(())
                 };
                 let result = match input {
-                    Input::File(p) => flakehound_ingest::parse_file(p, opts.format, &mut sink),
+                    Input::File(p) | Input::Spooled { path: p, .. } => {
+                        flakehound_ingest::parse_file(p, opts.format, &mut sink)
+                    }
                     Input::Bytes { bytes, .. } => {
                         flakehound_ingest::parse_bytes(bytes, opts.format, &mut sink)
                     }
@@ -280,7 +269,7 @@ pub fn ingest(
             store,
             inputs,
             hashes,
-            &keys,
+            &plan,
             todo,
             opts,
             &rx,
@@ -296,7 +285,7 @@ fn write_all(
     store: &mut dyn Store,
     inputs: &[Input],
     hashes: Vec<std::io::Result<String>>,
-    keys: &[RunKey],
+    plan: &identity::Plan,
     todo: &[bool],
     opts: &Options<'_>,
     rx: &Receiver<Parsed>,
@@ -306,7 +295,9 @@ fn write_all(
     // Files whose reports are committed to the open batch but not yet durable.
     let mut pending: Vec<usize> = Vec::new();
     let mut pending_results = 0;
-    for (((input, hash), run_key), &parsed) in inputs.iter().zip(hashes).zip(keys).zip(todo) {
+    let runs = plan.keys.iter().zip(&plan.metas);
+    for (((input, hash), (run_key, meta)), &parsed) in inputs.iter().zip(hashes).zip(runs).zip(todo)
+    {
         let mut batch_lost = false;
         if !summary.runs.contains(&run_key.0) {
             summary.runs.push(run_key.0.clone());
@@ -321,6 +312,7 @@ fn write_all(
                     input,
                     hash: &hash,
                     run_key,
+                    meta,
                     opts,
                     rx,
                 };
@@ -356,6 +348,7 @@ struct Job<'a> {
     input: &'a Input,
     hash: &'a str,
     run_key: &'a RunKey,
+    meta: &'a RunMeta,
     opts: &'a Options<'a>,
     rx: &'a Receiver<Parsed>,
 }
@@ -440,7 +433,7 @@ fn ingest_one(
         path: Some(&name),
         format: opts.format,
         run_key: job.run_key,
-        run: opts.meta,
+        run: job.meta,
         source: opts.source,
     };
     let mut writer = match store.begin_report(&new) {

@@ -346,14 +346,17 @@ impl<'s> SqliteWriter<'s> {
     fn finish(&mut self, info: &ReportInfo) -> Result<()> {
         let st = self.started.as_ref().expect("started before finish");
         let c = self.conn;
+        // The report's own host name names the runner of a run that has none (reports from
+        // elsewhere get no runner from flakehound's surroundings).
         c.execute(
             "UPDATE runs SET next_position = ?2, started_at = COALESCE(started_at, ?3),
-                tests_executed = tests_executed + ?4 WHERE id = ?1",
+                tests_executed = tests_executed + ?4, runner = COALESCE(runner, ?5) WHERE id = ?1",
             params![
                 st.run,
                 st.position,
                 info.timestamp.as_deref().and_then(crate::time::canonical),
-                self.executed as i64
+                self.executed as i64,
+                info.hostname
             ],
         )
         .map_err(backend)?;

@@ -123,7 +123,7 @@ mod names;
 mod rng;
 mod write;
 
-pub use write::write_junit;
+pub use write::{write_junit, write_junit_bare};
 
 pub use flakehound_model::Category;
 

@@ -37,12 +37,12 @@ pub fn write_junit(history: &History, dir: &Path) -> io::Result<()> {
         let split = run.session_len;
         let (session, retries) = run.cases.split_at(split);
         let busy: f64 = session.iter().filter_map(TestCase::duration).sum();
-        suite(&d.join("attempt-1.xml"), session, start, host)?;
+        suite(&d.join("attempt-1.xml"), session, Some(start), host)?;
         if !retries.is_empty() {
             suite(
                 &d.join("attempt-2.xml"),
                 retries,
-                start + busy as i64 + 30,
+                Some(start + busy as i64 + 30),
                 host,
             )?;
         }
@@ -61,6 +61,22 @@ pub fn write_junit(history: &History, dir: &Path) -> io::Result<()> {
     }
     fs::write(dir.join("runs.tsv"), tsv)?;
     write_truth(history, &dir.join("truth.json"))
+}
+
+/// Writes `history` as a folder of downloaded CI artifacts that carry no metadata at all:
+/// `dir/run-NNNN.xml` per run (the session, then the retries as later records of the same
+/// tests, as pytest-rerunfailures writes them), without timestamps or host names, in run order;
+/// plus `dir/../truth.json`-style truth at `truth` when given. This is what a user gets by
+/// downloading old reports into one folder: only the file layout says which records form a run.
+pub fn write_junit_bare(history: &History, dir: &Path, truth: Option<&Path>) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    for (i, run) in history.runs.iter().enumerate() {
+        suite(&dir.join(format!("run-{i:04}.xml")), &run.cases, None, "")?;
+    }
+    match truth {
+        Some(path) => write_truth(history, path),
+        None => Ok(()),
+    }
 }
 
 #[derive(Serialize)]
@@ -120,7 +136,8 @@ fn escape(s: &str, out: &mut String, attr: bool) {
     }
 }
 
-fn suite(path: &Path, cases: &[TestCase], start: i64, host: &str) -> io::Result<()> {
+/// One `<testsuite>` of `cases`; `start` (unix seconds) and `host` are written when given.
+fn suite(path: &Path, cases: &[TestCase], start: Option<i64>, host: &str) -> io::Result<()> {
     let mut counts = [0usize; 3]; // failures, errors, skipped
     let mut time = 0.0;
     for c in cases {
@@ -132,20 +149,25 @@ fn suite(path: &Path, cases: &[TestCase], start: i64, host: &str) -> io::Result<
         }
         time += c.duration().unwrap_or(0.0);
     }
-    let ts = jiff::Timestamp::from_second(start)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string())
-        .unwrap_or_default();
+    let stamp = match start.map(jiff::Timestamp::from_second) {
+        Some(Ok(t)) => format!(" timestamp=\"{}\"", t.strftime("%Y-%m-%dT%H:%M:%S")),
+        _ => String::new(),
+    };
     let mut s = String::with_capacity(cases.len() * 160 + 256);
     s.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites>\n");
     s.push_str(&format!(
-        "  <testsuite name=\"pytest\" errors=\"{}\" failures=\"{}\" skipped=\"{}\" tests=\"{}\" time=\"{time:.3}\" timestamp=\"{ts}\" hostname=\"",
+        "  <testsuite name=\"pytest\" errors=\"{}\" failures=\"{}\" skipped=\"{}\" tests=\"{}\" time=\"{time:.3}\"{stamp}",
         counts[1],
         counts[0],
         counts[2],
         cases.len()
     ));
-    escape(host, &mut s, true);
-    s.push_str("\">\n");
+    if !host.is_empty() {
+        s.push_str(" hostname=\"");
+        escape(host, &mut s, true);
+        s.push('"');
+    }
+    s.push_str(">\n");
     for c in cases {
         s.push_str("    <testcase classname=\"");
         escape(c.classname.as_deref().unwrap_or(""), &mut s, true);

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use flakehound_evidence::{FileStatus, Input, Options};
+use flakehound_evidence::{FileStatus, Input, Options, RunPer};
 use flakehound_model::{Format, RunMeta};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -66,6 +66,11 @@ enum Command {
         format: Option<Format>,
         #[command(flatten)]
         meta: Box<MetaArgs>,
+        /// How reports form runs: `auto` decides from CI metadata, file names (attempt-N,
+        /// rerun) and content (a report with the same tests again is another run); `file`, `dir`
+        /// or `one` force one run per file, per directory, or one run for all.
+        #[arg(long, value_enum, default_value_t = RunPerArg::Auto, value_name = "HOW")]
+        run_per: RunPerArg,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -165,6 +170,14 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum RunPerArg {
+    Auto,
+    File,
+    Dir,
+    One,
+}
+
 /// Run metadata; each flag overrides what is detected from the CI environment and git.
 #[derive(Args, Clone)]
 struct MetaArgs {
@@ -241,6 +254,7 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             paths,
             format,
             meta,
+            run_per,
             json,
             quiet,
         } => {
@@ -252,7 +266,13 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             } else {
                 Style::Human
             };
-            cmd_ingest(&db, &paths, format, *meta, style)
+            let run_per = match run_per {
+                RunPerArg::Auto => RunPer::Auto,
+                RunPerArg::File => RunPer::File,
+                RunPerArg::Dir => RunPer::Dir,
+                RunPerArg::One => RunPer::One,
+            };
+            cmd_ingest(&db, &paths, format, *meta, run_per, style)
         }
         Command::Report { json, limit, all } => {
             let db = db_path(cli.db)?;
@@ -355,9 +375,38 @@ fn run_meta_ref(args: &MetaArgs) -> Result<RunMeta> {
         url: args.url,
         ..Default::default()
     };
-    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
-    meta.fill_from(&flakehound_ci::detect(&cwd));
+    // A provider named by flags only: the run id, attempt and job come from the flags too.
+    if meta.provider.is_none() && meta.run_id.is_some() {
+        meta.provider = flakehound_ci::from_process_env().provider;
+    }
     Ok(meta)
+}
+
+/// Copies standard input to a temporary file while hashing it, in bounded memory: the hash
+/// must be known before anything is written (it identifies the report), and the parser then
+/// streams from the file. The file is removed when the returned handle drops.
+fn spool_stdin() -> Result<(tempfile::NamedTempFile, String)> {
+    let mut file = tempfile::Builder::new()
+        .prefix("flakehound-stdin-")
+        .tempfile()
+        .context("cannot create a temporary file to hold standard input")?;
+    let mut hasher = blake3::Hasher::new();
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("cannot read standard input"),
+        };
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .with_context(|| format!("cannot spool standard input to {}", file.path().display()))?;
+    }
+    file.flush()
+        .with_context(|| format!("cannot spool standard input to {}", file.path().display()))?;
+    Ok((file, hasher.finalize().to_hex().to_string()))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -372,22 +421,28 @@ fn cmd_ingest(
     paths: &[PathBuf],
     format: Option<Format>,
     meta: MetaArgs,
+    run_per: RunPer,
     style: Style,
 ) -> Result<ExitCode> {
     let meta = run_meta_ref(&meta)?;
+    if meta.run_id.is_some() && matches!(run_per, RunPer::File | RunPer::Dir) {
+        bail!("--run-id names one run; it cannot be combined with --run-per file or dir");
+    }
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    let local = flakehound_ci::surroundings(&cwd);
+    let mut spooled = Vec::new();
     // Inputs keep the order given (it numbers attempts within a run); `-` is standard input.
     let mut inputs = Vec::new();
     let mut missing = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("cannot read standard input")?;
-            inputs.push(Input::Bytes {
+            let (file, hash) = spool_stdin()?;
+            inputs.push(Input::Spooled {
                 name: "<stdin>".into(),
-                bytes,
+                path: file.path().to_path_buf(),
+                hash,
             });
+            spooled.push(file);
         } else {
             let (found, not_found) = flakehound_evidence::discover(std::slice::from_ref(path));
             inputs.extend(found);
@@ -397,13 +452,34 @@ fn cmd_ingest(
     if inputs.is_empty() && missing.is_empty() {
         bail!("no report files found in {}", show_paths(paths));
     }
+    if inputs.is_empty() {
+        // Nothing to store: no store is created, and nothing claims an ingest.
+        let summary = flakehound_evidence::Summary {
+            files: missing
+                .into_iter()
+                .map(|(name, reason)| flakehound_evidence::FileOutcome {
+                    name,
+                    status: FileStatus::Rejected { reason },
+                })
+                .collect(),
+            ..Default::default()
+        };
+        match style {
+            Style::Json => output::ingest_json(&mut std::io::stdout().lock(), &summary, db)?,
+            _ => output::rejected(&mut std::io::stderr().lock(), &summary)?,
+        }
+        return Ok(ExitCode::from(1));
+    }
     let mut store = flakehound_store::open(db)?;
     let opts = Options {
         format,
         meta: &meta,
+        local: Some(&local),
+        run_per,
         source: "ci",
     };
     let mut summary = flakehound_evidence::ingest(store.as_mut(), &inputs, &opts, &mut |_| {});
+    drop(spooled);
     for (name, reason) in missing {
         summary.files.push(flakehound_evidence::FileOutcome {
             name,
@@ -413,7 +489,7 @@ fn cmd_ingest(
     let mut out = std::io::stdout().lock();
     match style {
         Style::Json => output::ingest_json(&mut out, &summary, db)?,
-        Style::Human => output::ingest_summary(&mut out, &summary, &meta, db, &store.totals()?)?,
+        Style::Human => output::ingest_summary(&mut out, &summary, db, &store.totals()?)?,
         Style::Quiet => output::rejected(&mut std::io::stderr().lock(), &summary)?,
     }
     let rejected = summary.count(|s| matches!(s, FileStatus::Rejected { .. }));

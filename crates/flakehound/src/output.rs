@@ -6,7 +6,7 @@ use comfy_table::{
 use flakehound_analysis::verdict::{Dossier, RunIncident, SharedCluster, Verdict};
 use flakehound_analysis::{Report, ReportEntry};
 use flakehound_evidence::{FileStatus, Summary};
-use flakehound_model::{Counts, RunMeta};
+use flakehound_model::Counts;
 use flakehound_store::Totals;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -67,7 +67,6 @@ pub fn parse_line(
 pub fn ingest_summary(
     out: &mut impl Write,
     s: &Summary,
-    meta: &RunMeta,
     db: &Path,
     totals: &Totals,
 ) -> io::Result<()> {
@@ -80,7 +79,11 @@ pub fn ingest_summary(
             *formats.entry(format.as_str()).or_default() += 1;
         }
     }
-    writeln!(out, "Ingested into {}", db.display())?;
+    if ingested > 0 {
+        writeln!(out, "Ingested into {}", db.display())?;
+    } else {
+        writeln!(out, "Nothing new ingested into {}", db.display())?;
+    }
     writeln!(
         out,
         "  files    {} read: {ingested} ingested, {duplicate} already stored, {rejected_count} rejected",
@@ -105,14 +108,26 @@ pub fn ingest_summary(
         }
         many => writeln!(out, "  runs     {} ({} new)", many.len(), s.runs_created)?,
     }
-    let short = |v: &Option<String>| v.as_deref().map(|c| c.chars().take(12).collect::<String>());
-    writeln!(
-        out,
-        "           commit {}  branch {}  runner {}",
-        short(&meta.commit).unwrap_or_else(|| "-".into()),
-        meta.branch.as_deref().unwrap_or("-"),
-        meta.runner.as_deref().unwrap_or("-"),
-    )?;
+    let d = &s.decision;
+    if ingested + duplicate > 0 {
+        writeln!(out, "           {}", d.text)?;
+        let meta = &d.meta;
+        let short =
+            |v: &Option<String>| v.as_deref().map(|c| c.chars().take(12).collect::<String>());
+        writeln!(
+            out,
+            "           commit {}  branch {}  runner {}",
+            short(&meta.commit).unwrap_or_else(|| "-".into()),
+            meta.branch.as_deref().unwrap_or("-"),
+            meta.runner.as_deref().unwrap_or("-"),
+        )?;
+    }
+    // What was attached to the runs written now (stored runs keep what they had).
+    if ingested > 0 {
+        for a in &d.assumed {
+            writeln!(out, "           assumed: {a}")?;
+        }
+    }
     writeln!(
         out,
         "  results  {} test records, {} attempts",
@@ -163,6 +178,12 @@ pub fn ingest_json(out: &mut impl Write, s: &Summary, db: &Path) -> io::Result<(
     let v = serde_json::json!({
         "db": db.display().to_string(), "runs": s.runs, "runs_created": s.runs_created,
         "records": s.records, "results": s.results, "files": files,
+        "decision": {
+            "rule": s.decision.rule, "files": s.decision.files, "runs": s.decision.runs,
+            "text": s.decision.text, "assumed": s.decision.assumed,
+            "commit": s.decision.meta.commit, "branch": s.decision.meta.branch,
+            "runner": s.decision.meta.runner,
+        },
     });
     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)
 }

@@ -608,7 +608,15 @@ fn ingest_json_summary_shape() {
     let v = sb.ingest_json(&db, &["--run-id", "7", "run", "again.xml"], 1);
     assert_eq!(
         keys(&v),
-        set(&["db", "runs", "runs_created", "records", "results", "files"])
+        set(&[
+            "db",
+            "runs",
+            "runs_created",
+            "records",
+            "results",
+            "files",
+            "decision"
+        ])
     );
     assert_eq!(v["db"], db.display().to_string());
     assert_eq!(v["runs"], json!(["local/7/1/"]));
