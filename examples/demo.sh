@@ -23,7 +23,7 @@ echo "Ingesting run 0000 again changes nothing (reports are identified by conten
 first=$(grep -m1 '^runs/0000' examples/history/runs.tsv | cut -f2)
 "$fh" --db "$db" ingest examples/history/runs/0000 --provider github-actions --run-id 9000000 \
   --attempt 1 --job "test (3.11)" --commit "$first" --branch feature/faster-checkout \
-  --runner gha-runner-1 | sed -n '2,4p'
+  --runner gha-runner-1 | sed -n '2,5p'
 echo
 "$fh" --db "$db" report --limit "${LIMIT:-10}" "$@"
 
