@@ -62,8 +62,12 @@ pub struct Finding {
     /// Hash seeds (`PYTHONHASHSEED`) of the processes it failed in.
     pub failing_hash_seeds: Vec<u32>,
     pub message: Option<String>,
-    #[serde(flatten)]
+    /// Per-context counts. Nested, not flattened: flattening repeated `runs`, `failures` and
+    /// `message` in one object.
     pub observations: Observations,
+    /// Commands to run next, exactly as they can be pasted (filled in by the CLI, which knows
+    /// the test command).
+    pub hints: Vec<String>,
 }
 
 pub fn classify(id: &str, o: &Observations) -> Finding {
@@ -89,6 +93,7 @@ pub fn classify(id: &str, o: &Observations) -> Finding {
         failing_hash_seeds: o.failed_in.iter().map(|(_, h)| *h).collect(),
         message: o.message.clone(),
         observations: o.clone(),
+        hints: Vec::new(),
     }
 }
 

@@ -106,7 +106,11 @@ pub struct Progress {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stop {
-    Budget,
+    /// Every round of `--runs` (and its follow-ups) was run.
+    Rounds,
+    /// The `--budget` time ran out.
+    Time,
+    /// Ctrl-C (or SIGINT): the findings are those of the executions finished before.
     Interrupted,
 }
 
@@ -229,6 +233,7 @@ pub fn hunt(
     let mut warnings: Vec<String> = Vec::new();
     let mut executions = 0u32;
     let mut interrupted = false;
+    let mut timed_out = false;
     let workers = cfg.workers.max(1);
     let (tx, rx) = mpsc::channel::<Done>();
 
@@ -273,7 +278,8 @@ pub fn hunt(
                 interrupted = true;
                 scheduler.lock().unwrap_or_else(|e| e.into_inner()).stop();
                 wake.notify_all();
-            } else if over_time {
+            } else if over_time && !interrupted {
+                timed_out = true;
                 scheduler.lock().unwrap_or_else(|e| e.into_inner()).stop();
                 wake.notify_all();
             }
@@ -343,8 +349,10 @@ pub fn hunt(
         workers,
         stopped: if interrupted {
             Stop::Interrupted
+        } else if timed_out {
+            Stop::Time
         } else {
-            Stop::Budget
+            Stop::Rounds
         },
         findings,
         warnings,

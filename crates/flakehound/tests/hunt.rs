@@ -233,7 +233,15 @@ fn ctrl_c_stops_cleanly_and_keeps_the_results() {
     let started = std::time::Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed().as_secs() < 20, "stopped promptly");
-    let h = success_json(&out);
+    // The partial result is printed, and the exit says it is partial: 130, as a shell reports
+    // a command ended by SIGINT.
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let h: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(h["stopped"], "interrupted");
     assert!(h["executions"].as_u64().unwrap() >= 1, "{h:#}");
 }
@@ -377,4 +385,149 @@ fn polluter_takes_the_failing_order_from_the_hunt_and_names_the_polluter() {
         ),
         "{repro}"
     );
+}
+
+/// The words a POSIX shell makes of `line`.
+fn shell_words(line: &str) -> Vec<String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "sh cannot parse: {line}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split('\0')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn printed_hints_run_as_printed() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hunt.db");
+    // `--db` on the command line: the hints must carry it, or they would read another store.
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .arg("--db")
+        .arg(&db)
+        .args(["hunt", "--runs", "3", "--workers", "1", "--seed", "7", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let hint_after = |label: &str| -> Vec<String> {
+        lines
+            .windows(2)
+            .filter(|w| w[0].trim() == label)
+            .map(|w| w[1].trim().to_string())
+            .collect()
+    };
+    let polluter = hint_after("find the polluter:");
+    let diagnose = hint_after("name the cause:");
+    assert_eq!(polluter.len(), 1, "{text}");
+    assert!(!diagnose.is_empty(), "{text}");
+    for h in polluter.iter().chain(&diagnose) {
+        assert!(h.contains(" -- "), "the hint carries the test command: {h}");
+    }
+
+    // The polluter line, pasted into a shell as printed, finds the polluter.
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&polluter[0])
+        .current_dir(fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}\n{stdout}\n{}",
+        polluter[0],
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("tests/test_z_polluter.py::test_switches_currency"),
+        "{stdout}"
+    );
+
+    // The diagnose line, split by the shell as printed, is a valid diagnose command of the
+    // right test and store. A full diagnosis takes minutes, so `--quick` is added before
+    // `--` (stopping at the first explaining experiment); nothing else is changed.
+    let hint = diagnose
+        .iter()
+        .find(|h| h.contains("test_hash_seed_parity"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let mut words = shell_words(hint);
+    assert_eq!(
+        words[1..4],
+        [
+            "--db".to_string(),
+            db.display().to_string(),
+            "diagnose".into()
+        ],
+        "{hint}"
+    );
+    let dashes = words.iter().position(|w| w == "--").unwrap();
+    assert_eq!(words[dashes + 1], py.display().to_string(), "{hint}");
+    words.insert(dashes, "--quick".into());
+    let run = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .current_dir(fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("Verdict: unordered"), "{stdout}");
+}
+
+#[test]
+fn fail_on_exits_1_naming_the_tests_and_0_when_nothing_matches() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |fail_on: &str, filter: &str| {
+        Command::cargo_bin("flakehound")
+            .unwrap()
+            .current_dir(fixture())
+            .env("FLAKEHOUND_DB", dir.path().join("f.db"))
+            .args(["hunt", "--runs", "3", "--workers", "1", "--seed", "7"])
+            .args(["--fail-on", fail_on, filter, "--"])
+            .arg(&py)
+            .args(QUIET_PYTEST)
+            .output()
+            .unwrap()
+    };
+    let out = run("order-dependent,broken", "test_always_broken");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--fail-on matched 1 test:")
+            && err.contains("tests/test_a_victim.py::test_always_broken (broken)"),
+        "{err}"
+    );
+    let out = run("flaky", "test_m_stable");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run("nonsense", "test_m_stable");
+    assert_eq!(out.status.code(), Some(2), "a usage error is not a match");
 }
