@@ -18,9 +18,10 @@ use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use flakehound_model::{ReportInfo, RunMeta, TestCase};
-use flakehound_runner::{Adapter, Request, RunnerKind, TestRef, exec};
+use flakehound_runner::{Adapter, Request, RunnerKind, TestRef};
 
 pub mod classify;
+pub mod exec;
 pub mod schedule;
 
 pub use classify::{Class, Finding};
@@ -146,7 +147,7 @@ pub fn list_tests(adapter: &dyn Adapter, scratch: &std::path::Path) -> Result<Ve
         ))
     })??;
     let log = scratch.join("list.log");
-    let x = exec::execute_logged(&plan, &log)?;
+    let x = flakehound_runner::exec::execute_logged(&plan, &log)?;
     let text = match &plan.report {
         flakehound_runner::ReportSource::Stdout { capture, .. } => std::fs::read_to_string(capture),
         flakehound_runner::ReportSource::Files { paths, .. } => {
@@ -259,7 +260,7 @@ pub fn hunt(
                         }
                     };
                     let Some(job) = job else { break };
-                    let done = run_job(adapter, cfg, hash_var, job);
+                    let done = run_job(adapter, cfg, hash_var, job, stop);
                     if tx.send(done).is_err() {
                         break;
                     }
@@ -367,7 +368,13 @@ fn store_broken(warnings: &mut Vec<String>) {
     }
 }
 
-fn run_job(adapter: &dyn Adapter, cfg: &Config, hash_var: Option<&str>, job: Job) -> Done {
+fn run_job(
+    adapter: &dyn Adapter,
+    cfg: &Config,
+    hash_var: Option<&str>,
+    job: Job,
+    stop: &AtomicBool,
+) -> Done {
     let started = jiff::Timestamp::now();
     let t0 = Instant::now();
     let dir = cfg.scratch.join(format!("exec-{:05}", job.id));
@@ -397,9 +404,21 @@ fn run_job(adapter: &dyn Adapter, cfg: &Config, hash_var: Option<&str>, job: Job
         Ok(p) => p,
         Err(e) => return fail(job, e.to_string()),
     };
-    let x = match exec::execute_logged(&plan, &dir.join("output.log")) {
-        Ok(x) => x,
-        Err(e) => return fail(job, e.to_string()),
+    let code = match exec::execute(&plan, &dir.join("output.log"), stop) {
+        Ok(exec::Ended::Exited(code)) => code,
+        // Ended by Ctrl-C: half an execution is no evidence, and nothing to warn about.
+        Ok(exec::Ended::Stopped) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Done {
+                job,
+                results: None,
+                info: None,
+                started,
+                seconds: t0.elapsed().as_secs_f64(),
+                problem: None,
+            };
+        }
+        Err(e) => return fail(job, e),
     };
     let read = adapter.read(&plan);
     let seconds = t0.elapsed().as_secs_f64();
@@ -412,7 +431,7 @@ fn run_job(adapter: &dyn Adapter, cfg: &Config, hash_var: Option<&str>, job: Job
             seconds,
             problem: None,
         },
-        Err(e) => fail(job, format!("{e} (exit {})", x.code)),
+        Err(e) => fail(job, format!("{e} (exit {code})")),
     };
     // Keep the output of executions that went wrong, for the user to read.
     if done.problem.is_none() {

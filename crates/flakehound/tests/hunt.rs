@@ -531,3 +531,96 @@ fn fail_on_exits_1_naming_the_tests_and_0_when_nothing_matches() {
     let out = run("nonsense", "test_m_stable");
     assert_eq!(out.status.code(), Some(2), "a usage error is not a match");
 }
+
+/// Ctrl-C in the middle of a test that would hang for minutes: the hunt ends the running
+/// execution (its whole process group), prints the partial result and exits 130 at once.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_hung_execution_and_its_children() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p");
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    // The test records its pid, starts a grandchild that records its own, and hangs.
+    std::fs::write(
+        project.join("tests/test_hang.py"),
+        r#"import os, subprocess, sys, time
+
+def test_hangs():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open(os.environ["HANG_PIDS"], "a") as f:
+        f.write(f"{os.getpid()} {child.pid}\n")
+    time.sleep(600)
+"#,
+    )
+    .unwrap();
+    let pids = dir.path().join("pids");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+        .current_dir(&project)
+        .env("FLAKEHOUND_DB", dir.path().join("c.db"))
+        .env("HANG_PIDS", &pids)
+        .args(["hunt", "--budget", "10m", "--workers", "1", "--json", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the condition (the test is running), however slow the machine is.
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(&pids).map_or(true, |t| !t.ends_with('\n')) {
+        assert!(
+            waited.elapsed().as_secs() < 300,
+            "the hung test never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "hunt ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Without the fix the hunt waits out the test's 600 s; with it, it ends within the grace
+    // period. 120 s is far from both.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed().as_secs() > 120 {
+            let _ = child.kill();
+            panic!("hunt did not stop within 120 s of SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let h: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(h["stopped"], "interrupted", "{h:#}");
+    assert_eq!(
+        h["executions"], 0,
+        "the interrupted execution is not evidence"
+    );
+    // Neither pytest nor its own child outlive the hunt.
+    let text = std::fs::read_to_string(&pids).unwrap();
+    for pid in text.split_whitespace() {
+        let alive = || {
+            std::process::Command::new("kill")
+                .args(["-0", pid])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        };
+        // A killed process may take a moment to be reaped by init: wait for that, not a time.
+        let t = std::time::Instant::now();
+        while alive() && t.elapsed().as_secs() < 30 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(!alive(), "process {pid} outlived the hunt");
+    }
+}
