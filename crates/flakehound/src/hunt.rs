@@ -257,7 +257,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
 
 /// How to call this very binary in a printed command: `flakehound` when that name on PATH is
 /// this program, else its full path, so that the line runs as printed either way.
-fn self_command() -> String {
+pub(crate) fn self_command() -> String {
     let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
     let on_path = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
@@ -274,7 +274,7 @@ fn self_command() -> String {
 }
 
 /// `flakehound [--db PATH]`: a hint must read the store this hunt wrote to.
-fn hint_prefix(db: Option<&std::path::Path>) -> String {
+pub(crate) fn hint_prefix(db: Option<&std::path::Path>) -> String {
     let mut s = self_command();
     if let Some(db) = db {
         s.push_str(" --db ");

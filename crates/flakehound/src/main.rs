@@ -265,8 +265,10 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             all,
             fail_on,
         } => {
+            // Printed commands carry `--db` when the store is not the default one.
+            let hint = hunt::hint_prefix(cli.db.as_deref());
             let db = db_path(cli.db)?;
-            cmd_report(&db, json, limit, all, &fail_on, color)
+            cmd_report(&db, json, limit, all, &fail_on, color, &hint)
         }
         Command::Classify { test, all, json } => cmd_classify(&db_path(cli.db)?, test, all, json),
         Command::Explain { test, json } => cmd_explain(&db_path(cli.db)?, &test, json),
@@ -495,6 +497,7 @@ fn cmd_report(
     all: bool,
     fail_on: &[FailOnVerdict],
     color: bool,
+    hint: &str,
 ) -> Result<ExitCode> {
     // Never-run tests are found only by reading every test.
     let wants_not_run = fail_on.contains(&FailOnVerdict::NotRun);
@@ -529,7 +532,7 @@ fn cmd_report(
     if json {
         print_json(&report.entries)?;
     } else {
-        output::report_table(&mut std::io::stdout().lock(), &report, &counts, color)?;
+        output::report_table(&mut std::io::stdout().lock(), &report, &counts, color, hint)?;
     }
     if !matched.is_empty() {
         eprintln!(

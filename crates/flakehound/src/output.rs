@@ -7,6 +7,7 @@ use flakehound_analysis::verdict::{Dossier, RunIncident, SharedCluster, Verdict}
 use flakehound_analysis::{Report, ReportEntry};
 use flakehound_evidence::{FileStatus, Summary};
 use flakehound_model::{Counts, RunMeta};
+use flakehound_runner::shell_quote;
 use flakehound_store::Totals;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -224,12 +225,14 @@ pub fn report_table(
     report: &Report,
     counts: &ReportCounts,
     color: bool,
+    // `flakehound [--db PATH]`: how the printed commands call us, so they run as printed.
+    hint: &str,
 ) -> io::Result<()> {
     let entries = &report.entries;
     let incidents = report.incidents.len();
     if entries.is_empty() {
         writeln!(out, "{}", report_counts_line(counts, entries))?;
-        return incidents_line(out, incidents);
+        return incidents_line(out, incidents, hint);
     }
     let mut table = Table::new();
     table
@@ -319,11 +322,16 @@ pub fn report_table(
             }
         }
     }
+    // Real commands on the first row, one a line, rather than a `TEST` placeholder: they
+    // run as printed (any other id from the table works the same way).
+    let first = shell_quote(&entries[0].ranked.id);
     writeln!(
         out,
-        "{} `flakehound classify TEST` says why; `flakehound explain TEST` shows the evidence.",
+        "{} Why, and the evidence, for the first one:",
         report_counts_line(counts, entries)
     )?;
+    writeln!(out, "  {hint} classify {first}")?;
+    writeln!(out, "  {hint} explain {first}")?;
     if with_experiments {
         writeln!(
             out,
@@ -331,7 +339,7 @@ pub fn report_table(
              repro, verify) are in \"Local fail/runs\"."
         )?;
     }
-    incidents_line(out, incidents)
+    incidents_line(out, incidents, hint)
 }
 
 /// Failure clusters shared by several tests.
@@ -360,13 +368,13 @@ pub fn shared_clusters(out: &mut impl Write, clusters: &[SharedCluster]) -> io::
     Ok(())
 }
 
-fn incidents_line(out: &mut impl Write, incidents: usize) -> io::Result<()> {
+fn incidents_line(out: &mut impl Write, incidents: usize, hint: &str) -> io::Result<()> {
     if incidents > 0 {
         writeln!(
             out,
-            "{incidents} infrastructure incident(s) found; their failures are not held against tests \
-             (`flakehound incidents`)."
+            "{incidents} infrastructure incident(s) found; their failures are not held against tests:"
         )?;
+        writeln!(out, "  {hint} incidents")?;
     }
     Ok(())
 }

@@ -46,12 +46,62 @@ fn ingest(dir: &Path, runs: &[&[(&str, &str)]]) {
     }
 }
 
+/// The closing count line of a human report.
 fn last_line(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.contains("non-stable tests") || l.starts_with("No unstable tests"))
+        .unwrap_or_else(|| panic!("no count line in:\n{text}"))
         .to_string()
+}
+
+#[test]
+fn printed_commands_run_as_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let runs: Vec<Vec<(&str, &str)>> = (0..4)
+        .map(|i| {
+            vec![
+                ("ok", "pass"),
+                ("it's flaky", if i % 2 == 0 { "fail" } else { "pass" }),
+            ]
+        })
+        .collect();
+    let runs: Vec<&[(&str, &str)]> = runs.iter().map(Vec::as_slice).collect();
+    ingest(dir, &runs);
+    // A store given by --db (not the default) must be named in the commands.
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("FLAKEHOUND_DB")
+        .args(["--color", "never", "--db"])
+        .arg(dir.join("x.db"))
+        .arg("report")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let commands: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.ends_with("Why, and the evidence, for the first one:"))
+        .skip(1)
+        .map(str::trim)
+        .collect();
+    assert_eq!(commands.len(), 2, "{text}");
+    for (c, expect) in commands.iter().zip(["Verdict: FLAKY", "Timeline"]) {
+        let run = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(c)
+            .current_dir(dir)
+            .env_remove("FLAKEHOUND_DB")
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success() && got.contains(expect) && got.contains("m::it's flaky"),
+            "{c}\n{got}\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
 }
 
 #[test]
