@@ -197,6 +197,10 @@ fn analysis_outputs_match_their_schemas() {
     check("incidents", &stdout(fh(dir).args(["incidents", "--json"])));
     check("clusters", &stdout(fh(dir).args(["clusters", "--json"])));
     check("notes", &stdout(fh(dir).args(["notes", "--json"])));
+    check(
+        "quarantine-sync",
+        &stdout(fh(dir).args(["quarantine", "sync", "--dry-run", "--json"])),
+    );
 }
 
 #[test]
