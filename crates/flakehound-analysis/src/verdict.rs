@@ -371,6 +371,8 @@ pub fn analyse_with<'a>(ev: &'a Evidence, order: &'a mut OrderFetch<'a>) -> Anal
             .cmp(&!b.verdict.is_unstable())
             .then((a.verdict == Verdict::NotRun).cmp(&(b.verdict == Verdict::NotRun)))
             .then(b.impact.score.total_cmp(&a.impact.score))
+            // Equal CI cost (often none, in a store of local experiments): most failures first.
+            .then(b.failed_runs.cmp(&a.failed_runs))
             .then(a.id.cmp(&b.id))
     });
     let shared_clusters = shared_clusters(ev, &runs_of, &incident_runs);

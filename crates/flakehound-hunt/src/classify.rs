@@ -166,6 +166,17 @@ fn decide(o: &Observations) -> (Class, String) {
             ),
         );
     }
+    // Failures only in repeat rounds, too few for non-idempotent: say where it failed rather
+    // than "failed 0 of N suite runs".
+    if first_failures == 0 && o.repeat_pass_then_fail > 0 {
+        return (
+            Class::Flaky,
+            format!(
+                "failed only when run again in the same process ({} of {} repeat rounds); more rounds tell whether it is non-idempotent",
+                o.repeat_pass_then_fail, repeat_rounds
+            ),
+        );
+    }
     (
         Class::Flaky,
         format!("failed {} of {} suite runs", o.suite_failures, o.suite_runs),
@@ -242,6 +253,21 @@ mod tests {
         });
         let f = classify("t", &one_replay);
         assert_eq!(f.class, Class::Flaky, "{}", f.detail);
+
+        let one_repeat = obs(|o| {
+            o.runs = 9;
+            o.failures = 2;
+            o.suite_runs = 4;
+            o.repeat_pass_then_fail = 1;
+        });
+        let f = classify("t", &one_repeat);
+        assert_eq!(f.class, Class::Flaky);
+        assert!(
+            f.detail
+                .starts_with("failed only when run again in the same process (1 of 1"),
+            "{}",
+            f.detail
+        );
 
         let isolated = obs(|o| {
             o.runs = 30;
