@@ -155,7 +155,7 @@ pub fn list_tests(adapter: &dyn Adapter, scratch: &std::path::Path) -> Result<Ve
         }
     }
     .unwrap_or_default();
-    let tests = adapter.parse_list(&text).map_err(|e| {
+    let failed = |e: &dyn std::fmt::Display| {
         let log = std::fs::read_to_string(&log).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -165,7 +165,13 @@ pub fn list_tests(adapter: &dyn Adapter, scratch: &std::path::Path) -> Result<Ve
             x.code,
             tail.join("\n")
         ))
-    })?;
+    };
+    let tests = adapter.parse_list(&text).map_err(|e| failed(&e))?;
+    // Nothing listed by a command that failed (pytest not installed, a syntax error in a
+    // conftest): that failure is the news, not "no tests to hunt".
+    if tests.is_empty() && x.code != 0 {
+        return Err(failed(&"it listed no test"));
+    }
     Ok(tests)
 }
 

@@ -624,3 +624,36 @@ def test_hangs():
         assert!(!alive(), "process {pid} outlived the hunt");
     }
 }
+
+#[test]
+fn a_failing_list_command_is_reported_with_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // A python without pytest (plain `python3 -m pytest` fails the same way): a script that
+    // prints what Python prints and exits 1.
+    let fake = dir.path().join("python");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho '/usr/bin/python3: No module named pytest' >&2\nexit 1\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("FLAKEHOUND_DB", dir.path().join("h.db"))
+        .args(["hunt", "--runs", "1", "--"])
+        .arg(&fake)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot list the tests") && err.contains("No module named pytest"),
+        "{err}"
+    );
+}
