@@ -255,10 +255,29 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// How to call this very binary in a printed command: `flakehound` when that name on PATH is
-/// this program, else its full path, so that the line runs as printed either way.
+/// How to call this very binary in a printed command, so that the line runs as printed (from
+/// the directory it was printed in): `flakehound` when that name on PATH is this program, else
+/// the path it was called by (`target/release/flakehound`) when that leads here, else its full
+/// path.
 pub(crate) fn self_command() -> String {
     let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
+    let typed = std::env::args_os().next().map(PathBuf::from);
+    if let (Some(me), Some(typed)) = (&me, &typed) {
+        let on_path = std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("flakehound"))
+                .find(|p| p.is_file())
+                .and_then(|p| p.canonicalize().ok())
+        });
+        if on_path.as_ref() != Some(me)
+            && typed.components().count() > 1
+            && typed.canonicalize().ok().as_ref() == Some(me)
+        {
+            if let Some(t) = typed.to_str() {
+                return flakehound_runner::shell_quote(t).into_owned();
+            }
+        }
+    }
     let on_path = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|d| d.join("flakehound"))
