@@ -10,7 +10,8 @@
 //!   context, order, seed and hash seed as report properties), so `report`, `classify` and
 //!   `explain` use it.
 //! - The budget is a wall-clock time and/or a number of rounds; stopping (Ctrl-C) hands out no
-//!   new executions and discards the ones interrupted, keeping everything finished before.
+//!   new executions, ends the running ones (their process groups, see [`exec`]) and discards
+//!   them, keeping everything finished before.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -260,36 +260,27 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
 /// the path it was called by (`target/release/flakehound`) when that leads here, else its full
 /// path.
 pub(crate) fn self_command() -> String {
-    let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
-    let typed = std::env::args_os().next().map(PathBuf::from);
-    if let (Some(me), Some(typed)) = (&me, &typed) {
-        let on_path = std::env::var_os("PATH").and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join("flakehound"))
-                .find(|p| p.is_file())
-                .and_then(|p| p.canonicalize().ok())
-        });
-        if on_path.as_ref() != Some(me)
-            && typed.components().count() > 1
-            && typed.canonicalize().ok().as_ref() == Some(me)
-        {
-            if let Some(t) = typed.to_str() {
-                return flakehound_runner::shell_quote(t).into_owned();
-            }
-        }
-    }
+    let Some(me) = std::env::current_exe().and_then(|p| p.canonicalize()).ok() else {
+        return "flakehound".into();
+    };
     let on_path = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|d| d.join("flakehound"))
             .find(|p| p.is_file())
             .and_then(|p| p.canonicalize().ok())
     });
-    match me {
-        Some(me) if on_path.as_ref() != Some(&me) => {
-            flakehound_runner::shell_quote(&me.display().to_string()).into_owned()
-        }
-        _ => "flakehound".to_string(),
+    if on_path.as_ref() == Some(&me) {
+        return "flakehound".into();
     }
+    let typed = std::env::args_os().next().map(PathBuf::from);
+    if let Some(typed) =
+        typed.filter(|t| t.components().count() > 1 && t.canonicalize().ok().as_ref() == Some(&me))
+    {
+        if let Some(t) = typed.to_str() {
+            return flakehound_runner::shell_quote(t).into_owned();
+        }
+    }
+    flakehound_runner::shell_quote(&me.display().to_string()).into_owned()
 }
 
 /// `flakehound [--db PATH]`: a hint must read the store this hunt wrote to.
