@@ -121,6 +121,8 @@ pub struct ReportEntry {
     /// Failure rate weighting recent runs more (see [`verdict::HALF_LIFE_DAYS`]).
     pub recent_failure_rate: f64,
     pub impact: verdict::Impact,
+    /// Runs of local experiments (hunt, diagnose, ...): evidence, not cost.
+    pub experiments: verdict::Experiments,
     /// Root-cause notes and stored diagnoses of the test, oldest first.
     pub notes: Vec<flakehound_store::Note>,
     /// Owners (CODEOWNERS or git blame), filled in by callers that know the repository.
@@ -216,7 +218,7 @@ fn join(stats: Vec<TestStats>, analysis: verdict::Analysis, include_stable: bool
     let entries = analysis
         .verdicts
         .into_iter()
-        .filter(|v| include_stable || v.verdict != verdict::Verdict::Stable)
+        .filter(|v| include_stable || v.verdict.is_unstable())
         .filter_map(|v| {
             let ranked = ranked.remove(&v.id)?;
             Some(ReportEntry {
@@ -232,6 +234,7 @@ fn join(stats: Vec<TestStats>, analysis: verdict::Analysis, include_stable: bool
                 flip_rate: v.flip_rate,
                 recent_failure_rate: v.recent_failure_rate,
                 impact: v.impact,
+                experiments: v.experiments,
                 notes: Vec::new(),
                 owners: Vec::new(),
             })
@@ -346,7 +349,8 @@ pub struct Streak {
     pub retry_passes: u32,
 }
 
-/// Per-test [`Streak`]s over the evidence (runs are ordered by start time).
+/// Per-test [`Streak`]s over the evidence (runs are ordered by start time), from CI runs only:
+/// runs of local experiments ([`verdict::EXPERIMENT_SOURCES`]) are skipped.
 pub fn streaks(ev: &flakehound_store::Evidence) -> Vec<Streak> {
     use flakehound_model::Outcome;
     #[derive(Default, Clone)]
@@ -372,6 +376,16 @@ pub fn streaks(ev: &flakehound_store::Evidence) -> Vec<Streak> {
     }
     let mut acc = vec![Acc::default(); ev.tests.len()];
     for r in &ev.results {
+        // Release streaks and strikes are about the build: a hunt's hundred clean executions
+        // on a laptop must not release a test that still fails in CI, nor its failures add
+        // strikes.
+        if ev
+            .runs
+            .get(r.run as usize)
+            .is_some_and(|run| verdict::is_experiment(&run.source))
+        {
+            continue;
+        }
         let a = &mut acc[r.test as usize];
         if a.run.is_some_and(|(run, ..)| run != r.run) {
             close(a);
@@ -449,5 +463,54 @@ mod streak_tests {
         assert_eq!(s.consecutive_passes, 2);
         assert_eq!(s.retry_passes, 1);
         assert_eq!(s.last_failure.as_deref(), Some("2026-11-02T00:00:00Z"));
+    }
+
+    #[test]
+    fn experiments_neither_release_nor_strike() {
+        let run = |i: u32, source: &str| RunRow {
+            key: format!("r{i}"),
+            source: source.into(),
+            started_at: format!("2026-11-0{}T00:00:00Z", i + 1),
+            ..RunRow::default()
+        };
+        let res = |run: u32, attempt: u32, outcome: Outcome| ResultRow {
+            run,
+            test: 0,
+            attempt,
+            position: 0,
+            outcome,
+            duration: None,
+            message: None,
+        };
+        let ev = Evidence {
+            runs: vec![
+                run(0, "ci"),
+                run(1, "hunt"),
+                run(2, "hunt"),
+                run(3, "diagnose"),
+                run(4, "run"),
+            ],
+            tests: vec![TestRow {
+                id: "t".into(),
+                name: "t".into(),
+                ..TestRow::default()
+            }],
+            results: vec![
+                res(0, 1, Outcome::Failed),
+                res(1, 1, Outcome::Passed),
+                res(2, 1, Outcome::Failed),
+                res(2, 2, Outcome::Passed),
+                res(3, 1, Outcome::Passed),
+                res(4, 1, Outcome::Passed),
+            ],
+            ..Evidence::default()
+        };
+        let s = &streaks(&ev)[0];
+        assert_eq!(
+            s.consecutive_passes, 1,
+            "only the CI run after the CI failure"
+        );
+        assert_eq!(s.retry_passes, 0, "a hunt's pass on retry is no strike");
+        assert_eq!(s.last_failure.as_deref(), Some("2026-11-01T00:00:00Z"));
     }
 }

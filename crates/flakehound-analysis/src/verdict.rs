@@ -65,9 +65,18 @@ pub enum Verdict {
     Regression,
     Fixed,
     Infra,
+    /// Stored only as skipped: never executed, so neither stable nor unstable. Calling it
+    /// stable would claim evidence that does not exist.
+    #[serde(rename = "not-run")]
+    NotRun,
 }
 
 impl Verdict {
+    /// Whether the verdict is neither stable nor not-run: what `report` lists and counts.
+    pub fn is_unstable(self) -> bool {
+        !matches!(self, Verdict::Stable | Verdict::NotRun)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Stable => "stable",
@@ -76,6 +85,7 @@ impl Verdict {
             Verdict::Regression => "regression",
             Verdict::Fixed => "fixed",
             Verdict::Infra => "infra",
+            Verdict::NotRun => "not-run",
         }
     }
 }
@@ -86,7 +96,27 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// Cost of a test to the team.
+/// Run sources that are local experiments (`flakehound hunt`, `diagnose`, `repro`, `verify`,
+/// `polluter`), not CI: their runs are evidence for verdicts and categories, but cost nothing
+/// to the team's CI. Every other source (`ci` from `ingest`, `run` from the CI wrapper, and
+/// anything unknown) counts as CI, so that a new source is never silently left out of the cost.
+pub const EXPERIMENT_SOURCES: &[&str] = &["hunt", "diagnose", "repro", "verify", "polluter"];
+
+/// Whether a run's `source` is a local experiment (see [`EXPERIMENT_SOURCES`]).
+pub fn is_experiment(source: &str) -> bool {
+    EXPERIMENT_SOURCES.contains(&source)
+}
+
+/// Runs of local experiments on a test (hunt, diagnose, ...), outside incidents: evidence shown
+/// apart from the CI cost in [`Impact`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Experiments {
+    pub runs: u64,
+    /// Runs whose first attempt failed.
+    pub failed_runs: u64,
+}
+
+/// Cost of a test to the team, from CI runs only (see [`EXPERIMENT_SOURCES`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Impact {
     /// Runs whose last attempt of the test failed (outside incidents): red builds.
@@ -138,6 +168,7 @@ pub struct TestVerdict {
     pub flip_rate: f64,
     pub clusters: Vec<Cluster>,
     pub impact: Impact,
+    pub experiments: Experiments,
 }
 
 /// An incident with the run it happened in.
@@ -336,9 +367,12 @@ pub fn analyse_with<'a>(ev: &'a Evidence, order: &'a mut OrderFetch<'a>) -> Anal
     };
     let mut verdicts: Vec<TestVerdict> = (0..ev.tests.len()).map(|t| ctx.classify(t)).collect();
     verdicts.sort_by(|a, b| {
-        (a.verdict == Verdict::Stable)
-            .cmp(&(b.verdict == Verdict::Stable))
+        (!a.verdict.is_unstable())
+            .cmp(&!b.verdict.is_unstable())
+            .then((a.verdict == Verdict::NotRun).cmp(&(b.verdict == Verdict::NotRun)))
             .then(b.impact.score.total_cmp(&a.impact.score))
+            // Equal CI cost (often none, in a store of local experiments): most failures first.
+            .then(b.failed_runs.cmp(&a.failed_runs))
             .then(a.id.cmp(&b.id))
     });
     let shared_clusters = shared_clusters(ev, &runs_of, &incident_runs);
@@ -497,7 +531,15 @@ impl Context<'_> {
             .filter_map(|r| r.message.map(|m| ev.messages[m as usize].as_str()))
             .collect();
         let clusters = fingerprint::cluster(messages.iter().copied());
-        let impact = self.impact(&runs);
+        let (experiment_runs, ci_runs): (Vec<&TestRun>, Vec<&TestRun>) = runs
+            .iter()
+            .copied()
+            .partition(|r| is_experiment(&ev.runs[r.run as usize].source));
+        let impact = self.impact(&ci_runs);
+        let experiments = Experiments {
+            runs: experiment_runs.len() as u64,
+            failed_runs: experiment_runs.iter().filter(|r| r.failed_first).count() as u64,
+        };
 
         let mut v = TestVerdict {
             id: t.id.clone(),
@@ -521,7 +563,19 @@ impl Context<'_> {
             flip_rate: flip,
             clusters: clusters.iter().take(5).cloned().collect(),
             impact,
+            experiments,
         };
+
+        if all.is_empty() {
+            v.verdict = Verdict::NotRun;
+            v.confidence = 1.0;
+            v.reasons
+                .push("never executed: skipped in every run that reported it".into());
+            v.recommendation = "check why it is always skipped (a skip marker, a missing \
+                                condition): a test that never runs protects nothing"
+                .into();
+            return v;
+        }
 
         if failed.is_empty() {
             let hit = in_incidents.iter().filter(|r| r.failed_first).count();
@@ -1279,6 +1333,67 @@ mod tests {
 
     fn verdict(plan: &[&str]) -> TestVerdict {
         analyse(&history(plan)).verdicts.remove(0)
+    }
+
+    #[test]
+    fn experiments_are_evidence_but_not_cost() {
+        // Ten clean CI runs, then a hunt that saw it fail and pass on retry on one commit.
+        let mut plan = vec!["."; 10];
+        plan.extend(["x", "xp", ".", "x", "xp", "."]);
+        let mut ev = history(&plan);
+        for r in &mut ev.runs[10..] {
+            r.source = "hunt".into();
+            r.commit = Some("c10".into());
+        }
+        let v = analyse(&ev).verdicts.remove(0);
+        assert_eq!(v.verdict, Verdict::Flaky, "{:?}", v.reasons);
+        assert_eq!(v.impact.broken_builds, 0, "no CI build went red");
+        assert_eq!(v.impact.reruns, 0);
+        assert_eq!(v.impact.ci_minutes, 0.0);
+        assert_eq!(v.impact.last_seen, None);
+        assert_eq!(
+            v.experiments,
+            Experiments {
+                runs: 6,
+                failed_runs: 4
+            }
+        );
+        // The same runs from CI are cost.
+        for r in &mut ev.runs[10..] {
+            r.source = "ci".into();
+        }
+        let v = analyse(&ev).verdicts.remove(0);
+        assert_eq!(v.impact.broken_builds, 2);
+        assert_eq!(v.impact.reruns, 2);
+        assert_eq!(v.experiments, Experiments::default());
+    }
+
+    #[test]
+    fn a_test_only_ever_skipped_is_not_run_not_stable() {
+        let mut ev = history(&[".", "."]);
+        ev.tests.push(TestRow {
+            id: "skipped".into(),
+            name: "skipped".into(),
+            ..Default::default()
+        });
+        for run in 0..2 {
+            ev.results.push(ResultRow {
+                run,
+                test: 1,
+                attempt: 1,
+                position: 1,
+                outcome: Outcome::Skipped,
+                duration: None,
+                message: None,
+            });
+        }
+        let a = analyse(&ev);
+        let v = a.verdicts.iter().find(|v| v.id == "skipped").unwrap();
+        assert_eq!(v.verdict, Verdict::NotRun);
+        assert!(!v.verdict.is_unstable());
+        assert_eq!(a.verdicts.last().unwrap().id, "skipped", "listed last");
+        let t = a.verdicts.iter().find(|v| v.id == "t").unwrap();
+        assert_eq!(t.verdict, Verdict::Stable);
     }
 
     #[test]

@@ -62,8 +62,12 @@ pub struct Finding {
     /// Hash seeds (`PYTHONHASHSEED`) of the processes it failed in.
     pub failing_hash_seeds: Vec<u32>,
     pub message: Option<String>,
-    #[serde(flatten)]
+    /// Per-context counts. Nested, not flattened: flattening repeated `runs`, `failures` and
+    /// `message` in one object.
     pub observations: Observations,
+    /// Commands to run next, exactly as they can be pasted (filled in by the CLI, which knows
+    /// the test command).
+    pub hints: Vec<String>,
 }
 
 pub fn classify(id: &str, o: &Observations) -> Finding {
@@ -89,6 +93,7 @@ pub fn classify(id: &str, o: &Observations) -> Finding {
         failing_hash_seeds: o.failed_in.iter().map(|(_, h)| *h).collect(),
         message: o.message.clone(),
         observations: o.clone(),
+        hints: Vec::new(),
     }
 }
 
@@ -158,6 +163,17 @@ fn decide(o: &Observations) -> (Class, String) {
             format!(
                 "failed in the suite, passed alone ({} runs) and failed only {} of {} replays of the failing order: not order, likely timing, resources or randomness",
                 o.alone_runs, o.replay_failures, o.replay_runs
+            ),
+        );
+    }
+    // Failures only in repeat rounds, too few for non-idempotent: say where it failed rather
+    // than "failed 0 of N suite runs".
+    if first_failures == 0 && o.repeat_pass_then_fail > 0 {
+        return (
+            Class::Flaky,
+            format!(
+                "failed only when run again in the same process ({} of {} repeat rounds); more rounds tell whether it is non-idempotent",
+                o.repeat_pass_then_fail, repeat_rounds
             ),
         );
     }
@@ -237,6 +253,21 @@ mod tests {
         });
         let f = classify("t", &one_replay);
         assert_eq!(f.class, Class::Flaky, "{}", f.detail);
+
+        let one_repeat = obs(|o| {
+            o.runs = 9;
+            o.failures = 2;
+            o.suite_runs = 4;
+            o.repeat_pass_then_fail = 1;
+        });
+        let f = classify("t", &one_repeat);
+        assert_eq!(f.class, Class::Flaky);
+        assert!(
+            f.detail
+                .starts_with("failed only when run again in the same process (1 of 1"),
+            "{}",
+            f.detail
+        );
 
         let isolated = obs(|o| {
             o.runs = 30;

@@ -10,7 +10,8 @@
 //!   context, order, seed and hash seed as report properties), so `report`, `classify` and
 //!   `explain` use it.
 //! - The budget is a wall-clock time and/or a number of rounds; stopping (Ctrl-C) hands out no
-//!   new executions and discards the ones interrupted, keeping everything finished before.
+//!   new executions, ends the running ones (their process groups, see [`exec`]) and discards
+//!   them, keeping everything finished before.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,9 +19,10 @@ use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use flakehound_model::{ReportInfo, RunMeta, TestCase};
-use flakehound_runner::{Adapter, Request, RunnerKind, TestRef, exec};
+use flakehound_runner::{Adapter, Request, RunnerKind, TestRef};
 
 pub mod classify;
+pub mod exec;
 pub mod schedule;
 
 pub use classify::{Class, Finding};
@@ -106,7 +108,11 @@ pub struct Progress {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stop {
-    Budget,
+    /// Every round of `--runs` (and its follow-ups) was run.
+    Rounds,
+    /// The `--budget` time ran out.
+    Time,
+    /// Ctrl-C (or SIGINT): the findings are those of the executions finished before.
     Interrupted,
 }
 
@@ -142,7 +148,7 @@ pub fn list_tests(adapter: &dyn Adapter, scratch: &std::path::Path) -> Result<Ve
         ))
     })??;
     let log = scratch.join("list.log");
-    let x = exec::execute_logged(&plan, &log)?;
+    let x = flakehound_runner::exec::execute_logged(&plan, &log)?;
     let text = match &plan.report {
         flakehound_runner::ReportSource::Stdout { capture, .. } => std::fs::read_to_string(capture),
         flakehound_runner::ReportSource::Files { paths, .. } => {
@@ -150,7 +156,7 @@ pub fn list_tests(adapter: &dyn Adapter, scratch: &std::path::Path) -> Result<Ve
         }
     }
     .unwrap_or_default();
-    let tests = adapter.parse_list(&text).map_err(|e| {
+    let failed = |e: &dyn std::fmt::Display| {
         let log = std::fs::read_to_string(&log).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -160,7 +166,13 @@ pub fn list_tests(adapter: &dyn Adapter, scratch: &std::path::Path) -> Result<Ve
             x.code,
             tail.join("\n")
         ))
-    })?;
+    };
+    let tests = adapter.parse_list(&text).map_err(|e| failed(&e))?;
+    // Nothing listed by a command that failed (pytest not installed, a syntax error in a
+    // conftest): that failure is the news, not "no tests to hunt".
+    if tests.is_empty() && x.code != 0 {
+        return Err(failed(&"it listed no test"));
+    }
     Ok(tests)
 }
 
@@ -229,6 +241,7 @@ pub fn hunt(
     let mut warnings: Vec<String> = Vec::new();
     let mut executions = 0u32;
     let mut interrupted = false;
+    let mut timed_out = false;
     let workers = cfg.workers.max(1);
     let (tx, rx) = mpsc::channel::<Done>();
 
@@ -254,7 +267,7 @@ pub fn hunt(
                         }
                     };
                     let Some(job) = job else { break };
-                    let done = run_job(adapter, cfg, hash_var, job);
+                    let done = run_job(adapter, cfg, hash_var, job, stop);
                     if tx.send(done).is_err() {
                         break;
                     }
@@ -273,7 +286,8 @@ pub fn hunt(
                 interrupted = true;
                 scheduler.lock().unwrap_or_else(|e| e.into_inner()).stop();
                 wake.notify_all();
-            } else if over_time {
+            } else if over_time && !interrupted {
+                timed_out = true;
                 scheduler.lock().unwrap_or_else(|e| e.into_inner()).stop();
                 wake.notify_all();
             }
@@ -343,8 +357,10 @@ pub fn hunt(
         workers,
         stopped: if interrupted {
             Stop::Interrupted
+        } else if timed_out {
+            Stop::Time
         } else {
-            Stop::Budget
+            Stop::Rounds
         },
         findings,
         warnings,
@@ -359,7 +375,13 @@ fn store_broken(warnings: &mut Vec<String>) {
     }
 }
 
-fn run_job(adapter: &dyn Adapter, cfg: &Config, hash_var: Option<&str>, job: Job) -> Done {
+fn run_job(
+    adapter: &dyn Adapter,
+    cfg: &Config,
+    hash_var: Option<&str>,
+    job: Job,
+    stop: &AtomicBool,
+) -> Done {
     let started = jiff::Timestamp::now();
     let t0 = Instant::now();
     let dir = cfg.scratch.join(format!("exec-{:05}", job.id));
@@ -389,9 +411,21 @@ fn run_job(adapter: &dyn Adapter, cfg: &Config, hash_var: Option<&str>, job: Job
         Ok(p) => p,
         Err(e) => return fail(job, e.to_string()),
     };
-    let x = match exec::execute_logged(&plan, &dir.join("output.log")) {
-        Ok(x) => x,
-        Err(e) => return fail(job, e.to_string()),
+    let code = match exec::execute(&plan, &dir.join("output.log"), stop) {
+        Ok(exec::Ended::Exited(code)) => code,
+        // Ended by Ctrl-C: half an execution is no evidence, and nothing to warn about.
+        Ok(exec::Ended::Stopped) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Done {
+                job,
+                results: None,
+                info: None,
+                started,
+                seconds: t0.elapsed().as_secs_f64(),
+                problem: None,
+            };
+        }
+        Err(e) => return fail(job, e),
     };
     let read = adapter.read(&plan);
     let seconds = t0.elapsed().as_secs_f64();
@@ -404,7 +438,7 @@ fn run_job(adapter: &dyn Adapter, cfg: &Config, hash_var: Option<&str>, job: Job
             seconds,
             problem: None,
         },
-        Err(e) => fail(job, format!("{e} (exit {})", x.code)),
+        Err(e) => fail(job, format!("{e} (exit {code})")),
     };
     // Keep the output of executions that went wrong, for the user to read.
     if done.problem.is_none() {

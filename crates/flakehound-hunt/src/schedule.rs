@@ -116,8 +116,11 @@ struct Seen {
 /// Everything observed about one test.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Observations {
-    /// Executions (attempts) and failed ones, all contexts.
+    /// Executions (attempts) and failed ones, all contexts. Not serialised: the finding states
+    /// them (and the message) once, at its top level.
+    #[serde(skip)]
     pub runs: u64,
+    #[serde(skip)]
     pub failures: u64,
     pub suite_runs: u64,
     pub suite_failures: u64,
@@ -132,6 +135,7 @@ pub struct Observations {
     /// Executions in which it failed, with the hash seed of the process.
     pub failed_in: Vec<(u32, u32)>,
     /// First failure message.
+    #[serde(skip)]
     pub message: Option<String>,
     /// The execution whose order made it fail (the first failing suite execution).
     pub failing_order_of: Option<u32>,

@@ -35,6 +35,10 @@ pub struct HuntArgs {
     /// The test runner, when it cannot be told from the command.
     #[arg(long, value_parser = crate::run::parse_runner, value_name = "RUNNER")]
     test_runner: Option<flakehound_runner::RunnerKind>,
+    /// Exit 1 when a hunted test is in one of these classes (comma-separated): broken,
+    /// order-dependent, non-idempotent, flaky, or `any` for all four. For scheduled jobs.
+    #[arg(long, value_delimiter = ',', value_enum, value_name = "CLASSES")]
+    fail_on: Vec<FailOn>,
     /// Hunt only tests whose id contains one of these.
     #[arg(value_name = "TEST-FILTER")]
     filters: Vec<String>,
@@ -42,6 +46,34 @@ pub struct HuntArgs {
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
+
+/// Classes `--fail-on` accepts.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FailOn {
+    Broken,
+    OrderDependent,
+    NonIdempotent,
+    Flaky,
+    /// Every class but stable.
+    Any,
+}
+
+impl FailOn {
+    fn matches(self, class: Class) -> bool {
+        match self {
+            FailOn::Broken => class == Class::Broken,
+            FailOn::OrderDependent => class == Class::OrderDependent,
+            FailOn::NonIdempotent => class == Class::NonIdempotent,
+            FailOn::Flaky => class == Class::Flaky,
+            FailOn::Any => class != Class::Stable,
+        }
+    }
+}
+
+/// Exit status of an interrupted long command (128 + SIGINT), as shells report it.
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit status when `--fail-on` matched: distinct from 2 (flakehound's own errors).
+pub const EXIT_FAIL_ON: u8 = 1;
 
 /// `90s`, `10m`, `1h30m`, `2h`, or plain seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -98,6 +130,8 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
         flakehound_hunt::schedule::derive(nanos, u64::from(std::process::id())) % 1_000_000
     });
     let adapter = flakehound_runner::detect(&args.command, args.test_runner, None)?;
+    let hint_prefix = hint_prefix(db.as_deref());
+    let hint_suffix = hint_suffix(&args);
     let scratch = tempfile::Builder::new()
         .prefix("flakehound-hunt-")
         .tempdir()
@@ -184,6 +218,9 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
             hunt.warnings.push(format!("executions not recorded: {e}"));
         }
     }
+    for f in &mut hunt.findings {
+        f.hints = hints(f, &hint_prefix, &hint_suffix);
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &hunt)?;
@@ -191,7 +228,97 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
     } else {
         summary(&mut out, &hunt)?;
     }
+    out.flush()?;
+    drop(out);
+    // Interrupted: the partial result is printed, but the exit says the hunt did not finish
+    // (a scheduled job must not take a cut-short hunt for a clean one).
+    if hunt.stopped == flakehound_hunt::Stop::Interrupted {
+        eprintln!("flakehound hunt: interrupted; the results above are partial");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    let matched: Vec<&flakehound_hunt::Finding> = hunt
+        .findings
+        .iter()
+        .filter(|f| args.fail_on.iter().any(|c| c.matches(f.class)))
+        .collect();
+    if !matched.is_empty() {
+        eprintln!(
+            "flakehound hunt: --fail-on matched {} test{}:",
+            matched.len(),
+            if matched.len() == 1 { "" } else { "s" }
+        );
+        for f in matched {
+            eprintln!("  {} ({})", f.id, f.class.as_str());
+        }
+        return Ok(ExitCode::from(EXIT_FAIL_ON));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to call this very binary in a printed command, so that the line runs as printed (from
+/// the directory it was printed in): `flakehound` when that name on PATH is this program, else
+/// the path it was called by (`target/release/flakehound`) when that leads here, else its full
+/// path.
+pub(crate) fn self_command() -> String {
+    let Some(me) = std::env::current_exe().and_then(|p| p.canonicalize()).ok() else {
+        return "flakehound".into();
+    };
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("flakehound"))
+            .find(|p| p.is_file())
+            .and_then(|p| p.canonicalize().ok())
+    });
+    if on_path.as_ref() == Some(&me) {
+        return "flakehound".into();
+    }
+    let typed = std::env::args_os().next().map(PathBuf::from);
+    if let Some(typed) =
+        typed.filter(|t| t.components().count() > 1 && t.canonicalize().ok().as_ref() == Some(&me))
+    {
+        if let Some(t) = typed.to_str() {
+            return flakehound_runner::shell_quote(t).into_owned();
+        }
+    }
+    flakehound_runner::shell_quote(&me.display().to_string()).into_owned()
+}
+
+/// `flakehound [--db PATH]`: a hint must read the store this hunt wrote to.
+pub(crate) fn hint_prefix(db: Option<&std::path::Path>) -> String {
+    let mut s = self_command();
+    if let Some(db) = db {
+        s.push_str(" --db ");
+        s.push_str(&flakehound_runner::shell_quote(&db.display().to_string()));
+    }
+    s
+}
+
+/// `[--test-runner R] -- COMMAND...`, shell-quoted.
+fn hint_suffix(args: &HuntArgs) -> String {
+    let mut s = String::new();
+    if let Some(r) = args.test_runner {
+        s.push_str(" --test-runner ");
+        s.push_str(r.name());
+    }
+    s.push_str(" --");
+    for a in &args.command {
+        s.push(' ');
+        s.push_str(&flakehound_runner::shell_quote(a));
+    }
+    s
+}
+
+/// The commands that take a finding further, each complete (`-- COMMAND` included).
+fn hints(f: &flakehound_hunt::Finding, prefix: &str, suffix: &str) -> Vec<String> {
+    let id = flakehound_runner::shell_quote(&f.id);
+    let mut out = Vec::new();
+    if f.class == Class::OrderDependent && !f.failing_order.is_empty() {
+        out.push(format!("{prefix} polluter {id}{suffix}"));
+    }
+    if matches!(f.class, Class::Flaky | Class::NonIdempotent) {
+        out.push(format!("{prefix} diagnose {id}{suffix}"));
+    }
+    out
 }
 
 fn session_id(seed: u64) -> String {
@@ -232,7 +359,8 @@ fn progress_bar(budget: flakehound_hunt::Budget, visible: bool) -> indicatif::Pr
 fn summary(out: &mut impl Write, h: &Hunt) -> std::io::Result<()> {
     let stopped = match h.stopped {
         flakehound_hunt::Stop::Interrupted => ", interrupted (results so far)",
-        flakehound_hunt::Stop::Budget => "",
+        flakehound_hunt::Stop::Time => ", time budget spent",
+        flakehound_hunt::Stop::Rounds => "",
     };
     writeln!(
         out,
@@ -281,17 +409,19 @@ fn summary(out: &mut impl Write, h: &Hunt) -> std::io::Result<()> {
             if f.class == Class::OrderDependent && !f.failing_order.is_empty() {
                 writeln!(
                     out,
-                    "    failing order: {} test(s) before it; find the polluter with `flakehound polluter {}`",
+                    "    failing order: {} test(s) before it",
                     f.failing_order.len(),
-                    f.id
                 )?;
             }
-            if matches!(f.class, Class::Flaky | Class::NonIdempotent) {
-                writeln!(
-                    out,
-                    "    name the cause with `flakehound diagnose {}`",
-                    f.id
-                )?;
+            // One hint a line, nothing around it, so that it can be copied whole.
+            for h in &f.hints {
+                let what = if h.contains(" polluter ") {
+                    "find the polluter"
+                } else {
+                    "name the cause"
+                };
+                writeln!(out, "    {what}:")?;
+                writeln!(out, "      {h}")?;
             }
         }
     }

@@ -85,9 +85,14 @@ enum Command {
         /// Show at most N tests.
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
-        /// Include stable tests.
+        /// Include stable and never-run tests.
         #[arg(long)]
         all: bool,
+        /// Exit 1 when a test has one of these verdicts (comma-separated): flaky, broken,
+        /// regression, fixed, infra, not-run, or `unstable` for the first five. For scheduled
+        /// jobs; the tests are named on stderr.
+        #[arg(long, value_delimiter = ',', value_enum, value_name = "VERDICTS")]
+        fail_on: Vec<FailOnVerdict>,
     },
     /// The verdict on a test (or every non-stable test): flaky or a real bug, with reasons.
     Classify {
@@ -274,9 +279,16 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             };
             cmd_ingest(&db, &paths, format, *meta, run_per, style)
         }
-        Command::Report { json, limit, all } => {
+        Command::Report {
+            json,
+            limit,
+            all,
+            fail_on,
+        } => {
+            // Printed commands carry `--db` when the store is not the default one.
+            let hint = hunt::hint_prefix(cli.db.as_deref());
             let db = db_path(cli.db)?;
-            cmd_report(&db, json, limit, all, color)
+            cmd_report(&db, json, limit, all, &fail_on, color, &hint)
         }
         Command::Classify { test, all, json } => cmd_classify(&db_path(cli.db)?, test, all, json),
         Command::Explain { test, json } => cmd_explain(&db_path(cli.db)?, &test, json),
@@ -527,15 +539,69 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// Verdicts `report --fail-on` accepts.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOnVerdict {
+    Flaky,
+    Broken,
+    Regression,
+    Fixed,
+    Infra,
+    NotRun,
+    /// flaky, broken, regression, fixed or infra.
+    Unstable,
+}
+
+impl FailOnVerdict {
+    fn matches(self, v: flakehound_analysis::verdict::Verdict) -> bool {
+        use flakehound_analysis::verdict::Verdict;
+        match self {
+            FailOnVerdict::Flaky => v == Verdict::Flaky,
+            FailOnVerdict::Broken => v == Verdict::Broken,
+            FailOnVerdict::Regression => v == Verdict::Regression,
+            FailOnVerdict::Fixed => v == Verdict::Fixed,
+            FailOnVerdict::Infra => v == Verdict::Infra,
+            FailOnVerdict::NotRun => v == Verdict::NotRun,
+            FailOnVerdict::Unstable => v.is_unstable(),
+        }
+    }
+}
+
 fn cmd_report(
     db: &Path,
     json: bool,
     limit: Option<usize>,
     all: bool,
+    fail_on: &[FailOnVerdict],
     color: bool,
+    hint: &str,
 ) -> Result<ExitCode> {
-    let mut report = analyse(db, all)?;
-    let total = report.entries.len();
+    // Never-run tests are found only by reading every test.
+    let wants_not_run = fail_on.contains(&FailOnVerdict::NotRun);
+    let mut report = analyse(db, all || wants_not_run)?;
+    // `--fail-on` judges every test, not only the `--limit` shown.
+    let matched: Vec<(String, flakehound_analysis::verdict::Verdict)> = report
+        .entries
+        .iter()
+        .filter(|e| fail_on.iter().any(|f| f.matches(e.verdict)))
+        .map(|e| (e.ranked.id.clone(), e.verdict))
+        .collect();
+    if !all {
+        report.entries.retain(|e| e.verdict.is_unstable());
+    }
+    let count = |v: flakehound_analysis::verdict::Verdict| {
+        report.entries.iter().filter(|e| e.verdict == v).count()
+    };
+    let counts = output::ReportCounts {
+        tests: open_existing(db)?.totals()?.tests,
+        unstable: report
+            .entries
+            .iter()
+            .filter(|e| e.verdict.is_unstable())
+            .count(),
+        stable: all.then(|| count(flakehound_analysis::verdict::Verdict::Stable)),
+        not_run: all.then(|| count(flakehound_analysis::verdict::Verdict::NotRun)),
+    };
     if let Some(n) = limit {
         report.entries.truncate(n);
     }
@@ -543,7 +609,18 @@ fn cmd_report(
     if json {
         print_json(&report.entries)?;
     } else {
-        output::report_table(&mut std::io::stdout().lock(), &report, total, color)?;
+        output::report_table(&mut std::io::stdout().lock(), &report, &counts, color, hint)?;
+    }
+    if !matched.is_empty() {
+        eprintln!(
+            "flakehound report: --fail-on matched {} test{}:",
+            matched.len(),
+            if matched.len() == 1 { "" } else { "s" }
+        );
+        for (id, v) in &matched {
+            eprintln!("  {id} ({v})");
+        }
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

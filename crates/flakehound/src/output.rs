@@ -7,6 +7,7 @@ use flakehound_analysis::verdict::{Dossier, RunIncident, SharedCluster, Verdict}
 use flakehound_analysis::{Report, ReportEntry};
 use flakehound_evidence::{FileStatus, Summary};
 use flakehound_model::Counts;
+use flakehound_runner::shell_quote;
 use flakehound_store::Totals;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -188,20 +189,71 @@ pub fn ingest_json(out: &mut impl Write, s: &Summary, db: &Path) -> io::Result<(
     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)
 }
 
+/// What the report's entries are drawn from, for its closing line.
+pub struct ReportCounts {
+    /// Tests in the store.
+    pub tests: u64,
+    /// Non-stable tests (flaky, broken, regression, fixed, infra), before `--limit`.
+    pub unstable: usize,
+    /// With `--all`: stable and never-run tests, before `--limit`.
+    pub stable: Option<usize>,
+    pub not_run: Option<usize>,
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The closing line: how many of what is shown, counted right in every case (no unstable
+/// test, `--all`, `--limit`).
+pub fn report_counts_line(counts: &ReportCounts, entries: &[ReportEntry]) -> String {
+    let shown_unstable = entries.iter().filter(|e| e.verdict.is_unstable()).count();
+    let mut line = if counts.unstable == 0 {
+        format!(
+            "No unstable tests among {}.",
+            plural(counts.tests as usize, "test", "tests")
+        )
+    } else if shown_unstable == counts.unstable {
+        format!(
+            "{}, most costly first.",
+            plural(counts.unstable, "non-stable test", "non-stable tests")
+        )
+    } else {
+        format!(
+            "{shown_unstable} of {} non-stable tests shown, most costly first.",
+            counts.unstable
+        )
+    };
+    if let (Some(stable), Some(not_run)) = (counts.stable, counts.not_run) {
+        line.push_str(&format!(" Also listed: {stable} stable"));
+        if not_run > 0 {
+            line.push_str(&format!(
+                ", {not_run} never run (skipped in every run; neither stable nor unstable)"
+            ));
+        }
+        let shown = entries.len();
+        let listed = counts.unstable + stable + not_run;
+        if shown < listed {
+            line.push_str(&format!(" ({shown} of {listed} rows shown)"));
+        }
+        line.push('.');
+    }
+    line
+}
+
 pub fn report_table(
     out: &mut impl Write,
     report: &Report,
-    total: usize,
+    counts: &ReportCounts,
     color: bool,
+    // `flakehound [--db PATH]`: how the printed commands call us, so they run as printed.
+    hint: &str,
 ) -> io::Result<()> {
     let entries = &report.entries;
     let incidents = report.incidents.len();
-    if total == 0 {
-        writeln!(
-            out,
-            "No flaky, broken or regressed tests in the store: every test is stable."
-        )?;
-        return incidents_line(out, incidents);
+    if entries.is_empty() {
+        writeln!(out, "{}", report_counts_line(counts, entries))?;
+        return incidents_line(out, incidents, hint);
     }
     let mut table = Table::new();
     table
@@ -213,6 +265,9 @@ pub fn report_table(
         table.force_no_tty();
     }
     let with_owner = entries.iter().any(|e| !e.owners.is_empty());
+    // Local experiments (hunt, diagnose, ...) are evidence, not CI cost: their own column, shown
+    // only when some test has any.
+    let with_experiments = entries.iter().any(|e| e.experiments.runs > 0);
     let mut header = vec![
         "#",
         "Test",
@@ -225,6 +280,9 @@ pub fn report_table(
         "Red builds",
         "CI min",
     ];
+    if with_experiments {
+        header.push("Local fail/runs");
+    }
     if with_owner {
         header.push("Owner");
     }
@@ -259,6 +317,17 @@ pub fn report_table(
             Cell::new(e.impact.broken_builds).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.1}", e.impact.ci_minutes)).set_alignment(CellAlignment::Right),
         ];
+        if with_experiments {
+            let x = &e.experiments;
+            row.push(
+                Cell::new(if x.runs == 0 {
+                    String::new()
+                } else {
+                    format!("{}/{}", x.failed_runs, x.runs)
+                })
+                .set_alignment(CellAlignment::Right),
+            );
+        }
         if with_owner {
             row.push(Cell::new(e.owners.join(" ")));
         }
@@ -274,13 +343,24 @@ pub fn report_table(
             }
         }
     }
+    // Real commands on the first row, one a line, rather than a `TEST` placeholder: they
+    // run as printed (any other id from the table works the same way).
+    let first = shell_quote(&entries[0].ranked.id);
     writeln!(
         out,
-        "{} of {total} non-stable tests, most costly first. `flakehound classify TEST` says why; \
-         `flakehound explain TEST` shows the evidence.",
-        entries.len()
+        "{} Why, and the evidence, for the first one:",
+        report_counts_line(counts, entries)
     )?;
-    incidents_line(out, incidents)
+    writeln!(out, "  {hint} classify {first}")?;
+    writeln!(out, "  {hint} explain {first}")?;
+    if with_experiments {
+        writeln!(
+            out,
+            "Red builds and CI minutes count CI runs only; local experiments (hunt, diagnose, \
+             repro, verify) are in \"Local fail/runs\"."
+        )?;
+    }
+    incidents_line(out, incidents, hint)
 }
 
 /// Failure clusters shared by several tests.
@@ -309,13 +389,13 @@ pub fn shared_clusters(out: &mut impl Write, clusters: &[SharedCluster]) -> io::
     Ok(())
 }
 
-fn incidents_line(out: &mut impl Write, incidents: usize) -> io::Result<()> {
+fn incidents_line(out: &mut impl Write, incidents: usize, hint: &str) -> io::Result<()> {
     if incidents > 0 {
         writeln!(
             out,
-            "{incidents} infrastructure incident(s) found; their failures are not held against tests \
-             (`flakehound incidents`)."
+            "{incidents} infrastructure incident(s) found; their failures are not held against tests:"
         )?;
+        writeln!(out, "  {hint} incidents")?;
     }
     Ok(())
 }
@@ -326,7 +406,7 @@ fn verdict_color(v: Verdict) -> Color {
         Verdict::Broken | Verdict::Regression => Color::Red,
         Verdict::Infra => Color::Magenta,
         Verdict::Fixed => Color::Green,
-        Verdict::Stable => Color::Reset,
+        Verdict::Stable | Verdict::NotRun => Color::Reset,
     }
 }
 
@@ -374,6 +454,14 @@ pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
         i.pull_requests,
         i.last_seen.as_deref().unwrap_or("-")
     )?;
+    if e.experiments.runs > 0 {
+        // Apart from the impact: experiments are evidence for the verdict, not CI cost.
+        writeln!(
+            out,
+            "Local experiments (hunt, diagnose, repro, verify): failed {} of {} runs; not counted in the impact",
+            e.experiments.failed_runs, e.experiments.runs
+        )?;
+    }
     if !e.recommendation.is_empty() {
         writeln!(out, "Recommendation: {}", e.recommendation)?;
     }

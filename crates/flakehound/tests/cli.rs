@@ -257,7 +257,11 @@ impl Sandbox {
     /// RFC 3339 timestamps as `[TIMESTAMP]`.
     fn assert_snapshot(&self, name: &str, text: &str) {
         let tmp = regex_escape(&self.path().display().to_string());
+        // Printed commands name this binary by its path when it is not on PATH.
+        let bin = assert_cmd::cargo::cargo_bin("flakehound");
+        let bin = regex_escape(&bin.canonicalize().unwrap_or(bin).display().to_string());
         let filters = vec![
+            (bin.as_str(), "flakehound"),
             (tmp.as_str(), "[TMP]"),
             (
                 r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z",

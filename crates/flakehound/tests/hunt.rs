@@ -233,7 +233,15 @@ fn ctrl_c_stops_cleanly_and_keeps_the_results() {
     let started = std::time::Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed().as_secs() < 20, "stopped promptly");
-    let h = success_json(&out);
+    // The partial result is printed, and the exit says it is partial: 130, as a shell reports
+    // a command ended by SIGINT.
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let h: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(h["stopped"], "interrupted");
     assert!(h["executions"].as_u64().unwrap() >= 1, "{h:#}");
 }
@@ -376,5 +384,276 @@ fn polluter_takes_the_failing_order_from_the_hunt_and_names_the_polluter() {
             "tests/test_z_polluter.py::test_switches_currency tests/test_a_victim.py::test_prices_in_euros"
         ),
         "{repro}"
+    );
+}
+
+/// The words a POSIX shell makes of `line`.
+fn shell_words(line: &str) -> Vec<String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "sh cannot parse: {line}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split('\0')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn printed_hints_run_as_printed() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hunt.db");
+    // `--db` on the command line: the hints must carry it, or they would read another store.
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .arg("--db")
+        .arg(&db)
+        .args(["hunt", "--runs", "3", "--workers", "1", "--seed", "7", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let hint_after = |label: &str| -> Vec<String> {
+        lines
+            .windows(2)
+            .filter(|w| w[0].trim() == label)
+            .map(|w| w[1].trim().to_string())
+            .collect()
+    };
+    let polluter = hint_after("find the polluter:");
+    let diagnose = hint_after("name the cause:");
+    assert_eq!(polluter.len(), 1, "{text}");
+    assert!(!diagnose.is_empty(), "{text}");
+    for h in polluter.iter().chain(&diagnose) {
+        assert!(h.contains(" -- "), "the hint carries the test command: {h}");
+    }
+
+    // The polluter line, pasted into a shell as printed, finds the polluter.
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&polluter[0])
+        .current_dir(fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}\n{stdout}\n{}",
+        polluter[0],
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("tests/test_z_polluter.py::test_switches_currency"),
+        "{stdout}"
+    );
+
+    // The diagnose line, split by the shell as printed, is a valid diagnose command of the
+    // right test and store. A full diagnosis takes minutes, so `--quick` is added before
+    // `--` (stopping at the first explaining experiment); nothing else is changed.
+    let hint = diagnose
+        .iter()
+        .find(|h| h.contains("test_hash_seed_parity"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let mut words = shell_words(hint);
+    assert_eq!(
+        words[1..4],
+        [
+            "--db".to_string(),
+            db.display().to_string(),
+            "diagnose".into()
+        ],
+        "{hint}"
+    );
+    let dashes = words.iter().position(|w| w == "--").unwrap();
+    assert_eq!(words[dashes + 1], py.display().to_string(), "{hint}");
+    words.insert(dashes, "--quick".into());
+    let run = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .current_dir(fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("Verdict: unordered"), "{stdout}");
+}
+
+#[test]
+fn fail_on_exits_1_naming_the_tests_and_0_when_nothing_matches() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |fail_on: &str, filter: &str| {
+        Command::cargo_bin("flakehound")
+            .unwrap()
+            .current_dir(fixture())
+            .env("FLAKEHOUND_DB", dir.path().join("f.db"))
+            .args(["hunt", "--runs", "3", "--workers", "1", "--seed", "7"])
+            .args(["--fail-on", fail_on, filter, "--"])
+            .arg(&py)
+            .args(QUIET_PYTEST)
+            .output()
+            .unwrap()
+    };
+    let out = run("order-dependent,broken", "test_always_broken");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--fail-on matched 1 test:")
+            && err.contains("tests/test_a_victim.py::test_always_broken (broken)"),
+        "{err}"
+    );
+    let out = run("flaky", "test_m_stable");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run("nonsense", "test_m_stable");
+    assert_eq!(out.status.code(), Some(2), "a usage error is not a match");
+}
+
+/// Ctrl-C in the middle of a test that would hang for minutes: the hunt ends the running
+/// execution (its whole process group), prints the partial result and exits 130 at once.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_hung_execution_and_its_children() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p");
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    // The test records its pid, starts a grandchild that records its own, and hangs.
+    std::fs::write(
+        project.join("tests/test_hang.py"),
+        r#"import os, subprocess, sys, time
+
+def test_hangs():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open(os.environ["HANG_PIDS"], "a") as f:
+        f.write(f"{os.getpid()} {child.pid}\n")
+    time.sleep(600)
+"#,
+    )
+    .unwrap();
+    let pids = dir.path().join("pids");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+        .current_dir(&project)
+        .env("FLAKEHOUND_DB", dir.path().join("c.db"))
+        .env("HANG_PIDS", &pids)
+        .args(["hunt", "--budget", "10m", "--workers", "1", "--json", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the condition (the test is running), however slow the machine is.
+    let waited = std::time::Instant::now();
+    while std::fs::read_to_string(&pids).map_or(true, |t| !t.ends_with('\n')) {
+        assert!(
+            waited.elapsed().as_secs() < 300,
+            "the hung test never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "hunt ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Without the fix the hunt waits out the test's 600 s; with it, it ends within the grace
+    // period. 120 s is far from both.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed().as_secs() > 120 {
+            let _ = child.kill();
+            panic!("hunt did not stop within 120 s of SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let h: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(h["stopped"], "interrupted", "{h:#}");
+    assert_eq!(
+        h["executions"], 0,
+        "the interrupted execution is not evidence"
+    );
+    // Neither pytest nor its own child outlive the hunt.
+    let text = std::fs::read_to_string(&pids).unwrap();
+    for pid in text.split_whitespace() {
+        let alive = || {
+            std::process::Command::new("kill")
+                .args(["-0", pid])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        };
+        // A killed process may take a moment to be reaped by init: wait for that, not a time.
+        let t = std::time::Instant::now();
+        while alive() && t.elapsed().as_secs() < 30 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(!alive(), "process {pid} outlived the hunt");
+    }
+}
+
+#[test]
+fn a_failing_list_command_is_reported_with_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // A python without pytest (plain `python3 -m pytest` fails the same way): a script that
+    // prints what Python prints and exits 1.
+    let fake = dir.path().join("python");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho '/usr/bin/python3: No module named pytest' >&2\nexit 1\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("FLAKEHOUND_DB", dir.path().join("h.db"))
+        .args(["hunt", "--runs", "1", "--"])
+        .arg(&fake)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot list the tests") && err.contains("No module named pytest"),
+        "{err}"
     );
 }

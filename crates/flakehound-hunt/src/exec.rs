@@ -1,0 +1,126 @@
+//! Runs one hunt execution so that Ctrl-C can stop it: each execution is a process group of
+//! its own, which the hunt ends (SIGTERM, then SIGKILL after [`GRACE`]) when told to stop.
+//!
+//! Why not the runner's `execute_logged`: it waits for the child to end, so an interrupted
+//! hunt waited for every running execution (minutes for a slow suite, forever for a hung
+//! test). Why a group: the test command's own children (pytest-xdist workers, `cargo test`'s
+//! test binary, `go test`'s package binaries) must end too. The group also keeps a terminal's
+//! Ctrl-C from reaching the children before the hunt decides what to do: the hunt ends them.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use flakehound_runner::{Plan, ReportSource};
+
+/// Time a stopped execution gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(3);
+/// How often a running execution checks the stop flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// How an execution ended.
+pub enum Ended {
+    /// Exit code (128 + signal when killed by a signal).
+    Exited(i32),
+    /// Stopped by the hunt (Ctrl-C): not evidence.
+    Stopped,
+}
+
+/// Runs `plan.cmd` in the background as [`flakehound_runner::exec::execute_logged`] does (stdin
+/// closed; stdout to the capture file when it is the report, else to `log`; stderr to `log`
+/// unless merged), and ends it early when `stop` is set.
+pub fn execute(plan: &Plan, log: &Path, stop: &AtomicBool) -> Result<Ended, String> {
+    let cmd = &plan.cmd;
+    let mut command = Command::new(&cmd.program);
+    command.args(&cmd.args);
+    for key in &cmd.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &cmd.env {
+        command.env(key, value);
+    }
+    if let Some(cwd) = &cmd.cwd {
+        command.current_dir(cwd);
+    }
+    let open = |path: &Path| {
+        File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    let clone = |f: &File| {
+        f.try_clone()
+            .map_err(|e| format!("cannot duplicate a file handle: {e}"))
+    };
+    let log_file = open(log)?;
+    match &plan.report {
+        ReportSource::Files { .. } => {
+            command.stdout(clone(&log_file)?).stderr(log_file);
+        }
+        ReportSource::Stdout {
+            capture,
+            merge_stderr,
+        } => {
+            let out = open(capture)?;
+            if *merge_stderr {
+                command.stdout(clone(&out)?).stderr(out);
+            } else {
+                command.stdout(out).stderr(log_file);
+            }
+        }
+    }
+    command.stdin(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run `{}`: {e}", cmd.program))?;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(Ended::Exited(code(status))),
+            Ok(None) => {}
+            Err(e) => return Err(format!("cannot wait for `{}`: {e}", cmd.program)),
+        }
+        if stop.load(Ordering::Relaxed) {
+            end(&mut child);
+            return Ok(Ended::Stopped);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn code(status: std::process::ExitStatus) -> i32 {
+    #[cfg(unix)]
+    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return 128 + sig;
+    }
+    status.code().unwrap_or(1)
+}
+
+/// Ends the execution's process group: SIGTERM (a test runner may clean up), SIGKILL after
+/// [`GRACE`], and reaps the child.
+fn end(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let signal = |sig: &str| {
+            let _ = Command::new("kill")
+                .args(["-s", sig, "--", &group])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("TERM");
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                // The leader is gone; its group may not be: make sure.
+                signal("KILL");
+                return;
+            }
+            std::thread::sleep(POLL);
+        }
+        signal("KILL");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
