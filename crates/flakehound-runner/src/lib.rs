@@ -294,6 +294,22 @@ pub trait Adapter: Send + Sync {
         Some(Cow::Borrowed(line))
     }
 
+    /// The exit status the runner uses for "some tests failed" (pytest 1, cargo test 101,
+    /// nextest 100...), `None` when unknown (generic mode). Any other non-zero status means
+    /// something other than a test failed (a usage or internal error, a crash, a coverage gate
+    /// in runners that give it its own status), which no retry can explain.
+    fn test_failure_exit(&self) -> Option<i32> {
+        None
+    }
+
+    /// Whether a finished invocation of `plan` failed for a reason other than its tests,
+    /// as far as the runner tells (pytest: a coverage gate or a hook that changed the exit
+    /// status, see the bundled plugin); `None` when nothing says so.
+    fn non_test_failure(&self, plan: &Plan) -> Option<String> {
+        let _ = plan;
+        None
+    }
+
     /// Reads the results of a finished invocation of `plan`.
     fn read(&self, plan: &Plan) -> Result<Results>;
 

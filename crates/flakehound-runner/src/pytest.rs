@@ -65,6 +65,10 @@ impl Adapter for Pytest {
         RunnerKind::Pytest
     }
 
+    fn test_failure_exit(&self) -> Option<i32> {
+        Some(1)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             select: true,
