@@ -30,6 +30,7 @@ mod go;
 mod jest;
 mod nextest;
 mod pytest;
+pub use pytest::{PytestPlugins, Rerun, SessionStatus, pytest_plugins};
 mod pytest_narrow;
 mod shared;
 mod vitest;
@@ -308,6 +309,13 @@ pub trait Adapter: Send + Sync {
     fn non_test_failure(&self, plan: &Plan) -> Option<String> {
         let _ = plan;
         None
+    }
+
+    /// Things the user should know about a finished invocation of `plan` that are not
+    /// problems (pytest: pytest-randomly's seed, pytest-rerunfailures' reruns).
+    fn notes(&self, plan: &Plan) -> Vec<String> {
+        let _ = plan;
+        Vec::new()
     }
 
     /// Reads the results of a finished invocation of `plan`.

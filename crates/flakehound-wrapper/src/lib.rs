@@ -145,6 +145,9 @@ impl Clock<'_> {
 }
 
 fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
         format!("{s:.0}s")
@@ -289,6 +292,7 @@ fn wrap_into(
         cases: results.cases.clone(),
     });
     let run = &mut result.run;
+    run.warnings.extend(adapter.notes(&plan));
 
     // Failures that are not a test's: they keep the build red whatever the retries show.
     let mut non_test: Vec<String> = Vec::new();
