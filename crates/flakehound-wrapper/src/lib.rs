@@ -3,17 +3,45 @@
 //!
 //! # Decision rules (the contract with CI)
 //!
+//! Never make CI lie: a problem of flakehound's own never turns a red build green nor a green
+//! build red; the runner's own exit status is the fallback for everything flakehound cannot
+//! establish. Each rule has a test (unit tests in `tests.rs`, CLI tests in
+//! `crates/flakehound/tests/run.rs`).
+//!
 //! 1. The runner's first invocation decides whether the build is red: exit 0 stays 0
-//!    (flakehound never turns a green build red on its own; `--fail-on-flaky` cannot either,
-//!    because a green first run has no failure to have passed on retry).
+//!    (flakehound never turns a green build red on its own). One exception, asked for by the
+//!    user: with `fail_on_flaky`, a test the runner itself retried into a pass (its report or
+//!    pytest-rerunfailures' reruns show a failed attempt) fails the build, exit 1.
 //! 2. A red first run turns green only when its report explains the red: it lists at least one
 //!    failed test, and every failed test either passed on a retry (flaky) or is quarantined.
-//!    With `fail_on_flaky`, a flaky test keeps the build red.
+//!    With `fail_on_flaky`, a flaky test keeps the build red, and the reason names the tests.
 //! 3. Anything flakehound cannot establish keeps the runner's own status: no report, an
 //!    unreadable report, a red exit with no failed test in the report (a collection error, a
-//!    coverage threshold, a crash after the report was written), an adapter or retry error.
+//!    crash after the report was written), an adapter or retry error.
 //!    Each is said in [`WrappedRun::warnings`].
 //! 4. A failed test missing from a retry's results stays failed.
+//! 5. **Plumbing.** When flakehound cannot write its scratch files (no scratch directory, a full
+//!    filesystem: a 1 MiB probe is written and synced first), the command runs unchanged and its
+//!    own status is the result. A stdout capture that fails mid-run keeps the runner's status.
+//!    When the runner failed, its report is missing and the scratch filesystem has filled up
+//!    meanwhile (the runner may have failed only because it could not write the report
+//!    flakehound asked for), the command runs once more unchanged and that status is the result.
+//! 6. **Failures that are not a test's** keep a red build red even when every failed test passed
+//!    on retry: an exit status other than the runner's "tests failed" one
+//!    ([`flakehound_runner::Adapter::test_failure_exit`], e.g. pytest's 3 for an internal
+//!    error); what the runner says about its session
+//!    ([`flakehound_runner::Adapter::non_test_failure`]: for pytest, a pytest_sessionfinish hook
+//!    that raised or changed the status, a coverage gate counted by pytest-cov); a retry that
+//!    exits red although none of its tests failed. The reason names them.
+//! 7. **Could not start.** A command that cannot be executed exits 126, one that is not found
+//!    127, as a shell would.
+//! 8. **Signals.** SIGINT, SIGTERM and SIGHUP are forwarded to the command's process group (it
+//!    runs in a group of its own, so its children go too); no retry follows; what ran is
+//!    recorded and summarised; the exit is 128 + the signal (130 for Ctrl-C, 143 for SIGTERM).
+//! 9. **Timeouts.** `timeout` bounds the whole run, `attempt_timeout` each invocation. At the
+//!    limit the command's process group gets SIGTERM, then SIGKILL after `grace`. A first run
+//!    stopped so ends the run with the runner's status (143 when the SIGTERM killed it; 124,
+//!    `timeout(1)`'s, if it still exited 0); a retry stopped so leaves its tests failed.
 //!
 //! # Retries
 //!
@@ -564,6 +592,34 @@ fn stopped(result: &mut Wrapped, why: String, interrupted: Option<i32>) {
     run.reason = Some(why);
 }
 
+/// `--fail-on-flaky: 2 tests passed only on retry: a, b`.
+fn flaky_reason(run: &WrappedRun) -> String {
+    const SHOWN: usize = 5;
+    let flaky: Vec<&str> = run
+        .tests
+        .iter()
+        .filter(|t| t.status == RunStatus::Flaky)
+        .map(|t| t.case.id.as_str())
+        .collect();
+    let mut names = flaky
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if flaky.len() > SHOWN {
+        names.push_str(&format!(" and {} more", flaky.len() - SHOWN));
+    }
+    format!(
+        "--fail-on-flaky: {} passed only on retry: {names}",
+        if flaky.len() == 1 {
+            "1 test".to_string()
+        } else {
+            format!("{} tests", flaky.len())
+        }
+    )
+}
+
 /// Sleeps `d` unless a signal comes first (returned).
 fn pause(d: Duration) -> Option<i32> {
     let until = Instant::now() + d;
@@ -582,6 +638,12 @@ fn pause(d: Duration) -> Option<i32> {
 /// The exit status from the statuses (rules 1–3 and 6–7 of the crate docs); sets the reason.
 fn decide(run: &mut WrappedRun, fail_on_flaky: bool, non_test: &[String]) -> i32 {
     let code = run.runner_exit;
+    if code == 0 && fail_on_flaky && run.count(RunStatus::Flaky) > 0 {
+        // Only possible when the runner retried on its own (pytest-rerunfailures' reruns,
+        // nextest's retries): the user asked for flaky tests to fail the build.
+        run.reason = Some(flaky_reason(run));
+        return 1;
+    }
     if code == 0 {
         let red = run.count(RunStatus::Failed);
         if red > 0 {
@@ -612,30 +674,7 @@ fn decide(run: &mut WrappedRun, fail_on_flaky: bool, non_test: &[String]) -> i32
         return code;
     }
     if fail_on_flaky && run.count(RunStatus::Flaky) > 0 {
-        let flaky: Vec<&str> = run
-            .tests
-            .iter()
-            .filter(|t| t.status == RunStatus::Flaky)
-            .map(|t| t.case.id.as_str())
-            .collect();
-        const SHOWN: usize = 5;
-        let mut names = flaky
-            .iter()
-            .take(SHOWN)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if flaky.len() > SHOWN {
-            names.push_str(&format!(" and {} more", flaky.len() - SHOWN));
-        }
-        run.reason = Some(format!(
-            "--fail-on-flaky: {} passed only on retry: {names}",
-            if flaky.len() == 1 {
-                "1 test".to_string()
-            } else {
-                format!("{} tests", flaky.len())
-            }
-        ));
+        run.reason = Some(flaky_reason(run));
         return code;
     }
     0

@@ -77,6 +77,11 @@ fn never_turns_green_red_nor_unexplained_red_green() {
     let mut r = run_with(0, &[Passed, Failed]);
     assert_eq!(decide(&mut r, true, &[]), 0);
     assert_eq!(r.warnings.len(), 1);
+    // Unless the runner's own retries hid a flaky test and the user asked to fail on those.
+    assert_eq!(decide(&mut run_with(0, &[Flaky]), false, &[]), 0);
+    let mut r = run_with(0, &[Passed, Flaky]);
+    assert_eq!(decide(&mut r, true, &[]), 1);
+    assert!(r.reason.unwrap().starts_with("--fail-on-flaky"));
     // Red with a real failure stays red with the runner's own code.
     assert_eq!(decide(&mut run_with(3, &[Flaky, Failed]), false, &[]), 3);
     // Red explained by flaky and quarantined tests turns green...

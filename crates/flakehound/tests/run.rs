@@ -720,3 +720,54 @@ fn only_rerun_retries_matching_failures_and_retry_delay_waits() {
     assert!(text.contains("waiting 10ms before retry 1"), "{text}");
     assert!(text.contains("1 failed test was not retried"), "{text}");
 }
+
+// ---- pytest plugins underneath (issue 11) ---------------------------------------------------
+
+/// A stand-in distribution `pytest-randomly` 9.9.9 (entry point `randomly`, seed 4242 unless
+/// `--randomly-seed` says otherwise) in `dir`, to put on PYTHONPATH.
+fn fake_randomly(dir: &Path) {
+    let info = dir.join("fake_randomly-9.9.9.dist-info");
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(
+        dir.join("fake_randomly.py"),
+        "def pytest_addoption(parser):\n    parser.addoption('--randomly-seed', dest='randomly_seed', type=int, default=None)\n\n\
+         def pytest_configure(config):\n    if config.option.randomly_seed is None:\n        config.option.randomly_seed = 4242\n",
+    )
+    .unwrap();
+    std::fs::write(
+        info.join("METADATA"),
+        "Metadata-Version: 2.1\nName: pytest-randomly\nVersion: 9.9.9\n",
+    )
+    .unwrap();
+    std::fs::write(
+        info.join("entry_points.txt"),
+        "[pytest11]\nrandomly = fake_randomly\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn rerunfailures_reruns_count_as_failed_attempts_and_randomly_seed_is_noted() {
+    let Some(py) = pytest_python() else { return };
+    let p = Project::new("wrap-py");
+    let site = p.path().join("site");
+    fake_randomly(&site);
+    // The flaky test fails, pytest-rerunfailures reruns it and it passes: pytest exits 0 and its
+    // JUnit report shows a pass. flakehound still sees the failed attempt.
+    let out = p
+        .run_pytest(&py, &[], &["FH_FLAKY", "FH_RERUNS"])
+        .env("PYTHONPATH", &site)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let run = p.json();
+    assert_eq!(status_of(&run, "tests/test_app.py::test_flaky"), "flaky");
+    assert_eq!(status_of(&run, "tests/test_app.py::test_ok"), "passed");
+    assert_eq!(run["invocations"], 1);
+    assert!(
+        text.contains("pytest-rerunfailures is active: its 1 rerun is counted as failed attempts"),
+        "{text}"
+    );
+    assert!(text.contains("--randomly-seed=4242"), "{text}");
+}
