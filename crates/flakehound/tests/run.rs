@@ -477,9 +477,17 @@ struct FullFs {
 
 impl FullFs {
     fn new() -> Option<FullFs> {
+        let fs = FullFs::with_size("64k")?;
+        // Fill it: writes fail with "No space left on device" from here on.
+        let _ = std::fs::write(fs.dir.path().join("fill"), vec![0u8; 256 * 1024]);
+        Some(fs)
+    }
+
+    /// An empty tmpfs of `size`.
+    fn with_size(size: &str) -> Option<FullFs> {
         let dir = tempfile::tempdir().ok()?;
         let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
             .stderr(std::process::Stdio::null())
             .status()
@@ -488,10 +496,7 @@ impl FullFs {
             eprintln!("skipping: cannot mount a tmpfs (not root?)");
             return None;
         }
-        let fs = FullFs { dir };
-        // Fill it: writes fail with "No space left on device" from here on.
-        let _ = std::fs::write(fs.dir.path().join("fill"), vec![0u8; 256 * 1024]);
-        Some(fs)
+        Some(FullFs { dir })
     }
 }
 
@@ -529,6 +534,33 @@ fn a_full_tmpdir_falls_back_to_the_runners_own_status() {
         .unwrap();
     let text = stdout(&out) + &stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
+}
+
+#[test]
+fn a_tmpdir_that_fills_up_during_the_run_falls_back_to_the_runners_own_status() {
+    let Some(py) = pytest_python() else { return };
+    let Some(fs) = FullFs::with_size("4m") else {
+        return;
+    };
+    // The scratch probe passes, then a test fills the filesystem: pytest cannot write the
+    // report flakehound asked for and fails (exit 1), although every test passed.
+    let p = Project::new("wrap-hang");
+    let out = p
+        .flakehound()
+        .env("TMPDIR", fs.dir.path())
+        .env("FH_FILL", fs.dir.path().join("fill"))
+        .args(["run", "--json-out", "run.json", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .arg("tests")
+        .output()
+        .unwrap();
+    let text = stdout(&out) + &stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("running the command again unchanged for its own status"),
+        "{text}"
+    );
 }
 
 /// `flakehound run` on the hanging fixture, started in the background; returns the child and
