@@ -574,11 +574,8 @@ fn stopped(result: &mut Wrapped, why: String, interrupted: Option<i32>) {
     if let Some(sig) = interrupted {
         run.exit = 128 + sig;
         run.reason = Some(format!(
-            "interrupted by {}: stopped the test command; partial results below",
-            signal_name(sig)
-        ));
-        run.warnings.push(format!(
-            "interrupted by {}; the test command's process group was stopped",
+            "interrupted by {}: the test command's process group was stopped, no retry ran; \
+             partial results above",
             signal_name(sig)
         ));
         return;
@@ -588,7 +585,6 @@ fn stopped(result: &mut Wrapped, why: String, interrupted: Option<i32>) {
     } else {
         124
     };
-    run.warnings.push(why.clone());
     run.reason = Some(why);
 }
 
@@ -669,7 +665,6 @@ fn decide(run: &mut WrappedRun, fail_on_flaky: bool, non_test: &[String]) -> i32
             "the test command failed (exit {code}) for a reason other than its tests: {}",
             non_test.join("; ")
         );
-        run.warnings.push(why.clone());
         run.reason = Some(why);
         return code;
     }
