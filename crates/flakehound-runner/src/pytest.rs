@@ -37,12 +37,20 @@ pub struct Pytest {
     /// The `--junitxml` path of the user's own argv. Decided once, here, so that every
     /// invocation of a session writes the same JUnit family.
     user_report: Option<String>,
+    /// pytest-cov was seen active in a session read so far. Runs of a selection then get
+    /// `--no-cov`: the coverage of a few re-run tests is always short of the gate, and that
+    /// failure would say nothing about the tests (the full run's gate is judged on the full run).
+    cov: std::sync::atomic::AtomicBool,
 }
 
 impl Pytest {
     pub fn new(cmd: Cmd) -> Self {
         let user_report = user_junitxml(&cmd.args);
-        Self { cmd, user_report }
+        Self {
+            cmd,
+            user_report,
+            cov: Default::default(),
+        }
     }
 
     fn list_plan(&self, scratch: &Path) -> Result<Plan> {
@@ -97,6 +105,9 @@ impl Adapter for Pytest {
                 .extend(["-o".to_string(), "junit_family=xunit1".to_string()]);
         }
 
+        if req.selection.is_some() && self.cov.load(std::sync::atomic::Ordering::Relaxed) {
+            cmd.args.push("--no-cov".to_string());
+        }
         let mut env: Vec<(String, String)> = req.env.clone();
         let repeat = req.repeat.max(1);
         // Also when the request sets one of the plugin's variables (random seed, threads).
@@ -216,6 +227,9 @@ impl Adapter for Pytest {
         let mut results = read_files(self.kind(), paths, format)?;
         if let Some(status) = SessionStatus::of(plan) {
             add_reruns(&mut results, &status.reruns);
+            if status.plugins.iter().any(|p| p == "pytest_cov") {
+                self.cov.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Ok(results)
     }

@@ -389,6 +389,23 @@ fn a_failure_that_is_not_a_tests_keeps_a_flaky_build_red() {
 }
 
 #[test]
+fn retries_under_pytest_cov_skip_the_coverage_gate() {
+    let Some(py) = pytest_python() else { return };
+    // The full run meets the gate; a retry of one test alone would not, unless --no-cov.
+    let p = Project::new("wrap-py");
+    let out = p
+        .run_pytest(&py, &[], &["FH_FLAKY", "FH_FAKE_COV"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        status_of(&p.json(), "tests/test_app.py::test_flaky"),
+        "flaky"
+    );
+}
+
+#[test]
 fn fail_on_flaky_names_the_flaky_tests() {
     let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
