@@ -312,6 +312,11 @@ fn wrap_into(
             return;
         }
     };
+    let mut results = results;
+    if ran.interrupted.is_some() {
+        // pytest writes the test it was interrupted in as a nameless `<testcase/>`: not a pass.
+        results.cases.retain(|c| !c.name.is_empty());
+    }
     result.invocations.push(Invocation {
         number: 1,
         command: plan.cmd.display(),
