@@ -709,19 +709,106 @@ mod tests {
                 format!("--junitxml={}", ours.display()),
                 "-o".into(),
                 "junit_family=xunit1".into(),
+                // Only to tell what the exit status is made of (FLAKEHOUND_PYTEST_STATUS).
+                "-p".into(),
+                PLUGIN_MODULE.into(),
             ]
         );
-        assert_eq!(plan.cmd.env, req.env);
-        assert!(plan.cmd.env_remove.is_empty());
-        assert_eq!(report_path(&plan), ours);
+        let status = dir.path().join("pytest-3.status.json");
+        assert!(plan.cmd.env.contains(&("TZ".into(), "UTC".into())));
         assert!(
-            !dir.path().join("pyplugin").exists(),
-            "plugin only when needed"
+            plan.cmd
+                .env
+                .contains(&(STATUS_VAR.into(), status.display().to_string()))
         );
+        assert!(plan.cmd.env.iter().any(|(k, _)| k == "PYTHONPATH"));
+        for var in [SELECT_VAR, ORDER_VAR, REPEAT_VAR] {
+            assert!(plan.cmd.env_remove.iter().any(|v| v == var), "{var}");
+        }
+        assert_eq!(report_path(&plan), ours);
         let ReportSource::Files { fresh_after, .. } = &plan.report else {
             unreachable!()
         };
         assert!(fresh_after.is_some());
+    }
+
+    #[test]
+    fn python_ignoring_pythonpath_runs_a_full_run_without_the_plugin() {
+        let dir = tempfile::tempdir().unwrap();
+        for line in [
+            "python3 -I -m pytest tests",
+            "python -E -m pytest",
+            "python -sIB -m pytest",
+        ] {
+            let p = Pytest::new(argv(line));
+            let plan = p.plan(&Request::default(), dir.path()).unwrap();
+            assert!(!plan.cmd.args.iter().any(|a| a == PLUGIN_MODULE), "{line}");
+            assert!(plan.cmd.env.is_empty(), "{line}");
+        }
+        let p = Pytest::new(argv("python -u -m pytest -I"));
+        let plan = p.plan(&Request::default(), dir.path()).unwrap();
+        assert!(plan.cmd.args.iter().any(|a| a == PLUGIN_MODULE));
+    }
+
+    #[test]
+    fn the_plugins_status_tells_non_test_failures_and_adds_reruns() {
+        let status = |json: &str| -> SessionStatus { serde_json::from_str(json).unwrap() };
+        let ok = status(r#"{"exit_before_hooks":1,"exit":1,"testsfailed":2,"failed_reports":2}"#);
+        assert_eq!(ok.non_test_failure(), None);
+        let cov = status(
+            r#"{"exit_before_hooks":1,"exit":1,"testsfailed":3,"failed_reports":2,"plugins":["pytest_cov"]}"#,
+        );
+        assert!(
+            cov.non_test_failure()
+                .unwrap()
+                .contains("pytest-cov is active")
+        );
+        let hook = status(r#"{"exit_before_hooks":0,"exit":1}"#);
+        assert!(hook.non_test_failure().unwrap().contains("from 0 to 1"));
+        let raised =
+            status(r#"{"exit":1,"exit_before_hooks":1,"sessionfinish_error":"OSError: x"}"#);
+        assert!(
+            raised
+                .non_test_failure()
+                .unwrap()
+                .contains("raised OSError: x")
+        );
+        // Unknown fields and missing ones: a newer or older plugin still reads.
+        let _ = status(r#"{"future":true}"#);
+
+        let mut results = Results {
+            info: vec![],
+            cases: vec![flakehound_model::TestCase {
+                id: "t.py::a".into(),
+                classname: None,
+                name: "a".into(),
+                file: None,
+                line: None,
+                suite: vec![],
+                outcome: flakehound_model::Outcome::Passed,
+                attempts: vec![flakehound_model::Attempt::new(
+                    flakehound_model::Outcome::Passed,
+                )],
+                properties: vec![],
+                timestamp: None,
+            }],
+        };
+        let rerun = |when: &str| Rerun {
+            nodeid: "t.py::a".into(),
+            when: when.into(),
+            message: "boom".into(),
+        };
+        add_reruns(
+            &mut results,
+            &[rerun("call"), rerun("setup"), Rerun::default()],
+        );
+        let outcomes: Vec<_> = results.cases[0]
+            .attempts
+            .iter()
+            .map(|a| a.outcome)
+            .collect();
+        use flakehound_model::Outcome::*;
+        assert_eq!(outcomes, [Failed, Errored, Passed]);
     }
 
     // The expected PYTHONPATH uses unix's separator.
@@ -809,7 +896,17 @@ mod tests {
             )
             .unwrap();
         assert_eq!(report_path(&first), Path::new("/project/out/r.xml"));
-        assert_eq!(first.cmd.args, ["-m", "pytest", "--junitxml", "out/r.xml"]);
+        assert_eq!(
+            first.cmd.args,
+            [
+                "-m",
+                "pytest",
+                "--junitxml",
+                "out/r.xml",
+                "-p",
+                PLUGIN_MODULE
+            ]
+        );
 
         let retry = p
             .plan(
