@@ -342,6 +342,8 @@ impl Watchdog {
 
 /// flakehound's own handling of SIGINT, SIGTERM and SIGHUP while it runs a command in the
 /// foreground ([`run`]): the signal is remembered and forwarded to the command's process group.
+/// A second signal kills the group (SIGKILL): a command that ignores the first cannot hold the
+/// user hostage.
 pub mod signals {
     use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -384,9 +386,14 @@ pub mod signals {
 
     #[cfg(unix)]
     extern "C" fn handler(sig: libc::c_int) {
-        let _ = RECEIVED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+        let first = RECEIVED
+            .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
         let group = GROUP.load(Ordering::SeqCst);
         if group > 0 {
+            // A second signal (Ctrl-C again) means "now": a command that ignores or takes its
+            // time over the first is killed.
+            let sig = if first { sig } else { libc::SIGKILL };
             // SAFETY: kill is async-signal-safe.
             unsafe {
                 libc::kill(-group, sig);
@@ -936,5 +943,24 @@ mod tests {
         assert_eq!(status(&script), 126);
         assert_eq!(status(dir.path()), 126, "a directory");
         assert_eq!(status(&dir.path().join("missing")), 127);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_kills_a_group_that_ignores_sigterm_after_the_grace() {
+        let mut out = Vec::new();
+        // Ignores SIGTERM (inherited by the sleep). 1 s timeout and grace against a 300 s sleep.
+        let ran = run(
+            &Shouty,
+            &files_plan(sh("trap '' TERM; sleep 300")),
+            &mut out,
+            &Limits {
+                timeout: Some(Duration::from_secs(1)),
+                grace: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
+        assert!(ran.timed_out);
+        assert_eq!(ran.execution.signal, Some(9), "{ran:?}");
     }
 }

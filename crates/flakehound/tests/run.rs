@@ -824,3 +824,45 @@ fn rerunfailures_reruns_count_as_failed_attempts_and_randomly_seed_is_noted() {
     );
     assert!(text.contains("--randomly-seed=4242"), "{text}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_kills_a_command_that_ignores_the_first() {
+    let p = Project::new("wrap-py");
+    let started = p.path().join("started");
+    // Ignores SIGTERM and SIGINT (inherited by the sleep, 300 s: far beyond this test's waits).
+    let script = "trap '' TERM INT; echo $$ > started.tmp && mv started.tmp started; sleep 300";
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+        .current_dir(p.path())
+        .env("FLAKEHOUND_DB", p.db())
+        .args(["run", "--report", "none.xml", "--", "sh", "-c", script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started.exists() {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    // Two different signals: two of the same could merge into one while pending.
+    kill("-TERM");
+    kill("-INT");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline + std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("flakehound did not end after a second signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(matches!(status.code(), Some(130) | Some(143)), "{status:?}");
+}
