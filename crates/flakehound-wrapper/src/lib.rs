@@ -38,6 +38,7 @@
 //! 8. **Signals.** SIGINT, SIGTERM and SIGHUP are forwarded to the command's process group (it
 //!    runs in a group of its own, so its children go too); no retry follows; what ran is
 //!    recorded and summarised; the exit is 128 + the signal (130 for Ctrl-C, 143 for SIGTERM).
+//!    A second signal kills the group (SIGKILL), for a command that ignores the first.
 //! 9. **Timeouts.** `timeout` bounds the whole run, `attempt_timeout` each invocation. At the
 //!    limit the command's process group gets SIGTERM, then SIGKILL after `grace`. A first run
 //!    stopped so ends the run with the runner's status (143 when the SIGTERM killed it; 124,
