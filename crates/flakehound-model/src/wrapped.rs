@@ -95,6 +95,11 @@ pub struct WrappedRun {
     /// flakehound in it), when the runner can select them and the line stays short.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<String>,
+    /// Why the build failed when it is not a test that failed on every attempt (a failure that
+    /// is not a test failure, `--fail-on-flaky` naming its flaky tests, a timeout, a signal).
+    /// Set by the wrapper; the summary's verdict line shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl WrappedRun {

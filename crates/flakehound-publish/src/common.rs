@@ -304,6 +304,8 @@ pub(crate) fn verdict(run: &WrappedRun) -> Verdict {
         } else {
             "no test failed".into()
         }
+    } else if let Some(reason) = &run.reason {
+        reason.clone()
     } else if failed > 0 {
         format!(
             "{} failed on every attempt",

@@ -195,5 +195,6 @@ pub(crate) fn sample_run() -> WrappedRun {
         warnings: vec!["retry 2 wrote no JUnit report; its results are missing".into()],
         wall_seconds: 12.34,
         rerun: Some("pytest -x 'tests/test_cart.py::test_total' tests/test_evil.py::evil".into()),
+        reason: None,
     }
 }

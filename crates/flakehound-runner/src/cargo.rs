@@ -204,6 +204,10 @@ impl Adapter for CargoTest {
         RunnerKind::CargoTest
     }
 
+    fn test_failure_exit(&self) -> Option<i32> {
+        Some(101)
+    }
+
     fn capabilities(&self) -> Capabilities {
         SELECT_AND_LIST
     }

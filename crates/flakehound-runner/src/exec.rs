@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,328 @@ pub fn execute(adapter: &dyn Adapter, plan: &Plan, out: &mut dyn Write) -> Resul
                 }),
                 Err(Stream::Capture(source)) => Err(capture_error(source)),
             }
+        }
+    }
+}
+
+/// Limits of a foreground invocation run with [`run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Stop the command after this long: SIGTERM to its process group, then SIGKILL after
+    /// `grace` if it is still there.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when stopping the command (timeout).
+    pub grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: None,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How a foreground invocation run with [`run`] ended.
+#[derive(Debug)]
+pub struct Ran {
+    pub execution: Execution,
+    /// The runner's stdout report could not be captured (its file could not be created or
+    /// written). The command ran all the same (its output went to the terminal): its exit status
+    /// stands, its report is missing or incomplete.
+    pub capture_error: Option<Error>,
+    /// The command was stopped because [`Limits::timeout`] passed.
+    pub timed_out: bool,
+    /// A signal flakehound received while the command ran (SIGINT, SIGTERM or SIGHUP), forwarded
+    /// to the command's process group. The caller should stop and exit 128 + the signal.
+    pub interrupted: Option<i32>,
+}
+
+/// The shell's status for a command that could not be started: 126 when it was found but could
+/// not be executed (permission, not an executable), 127 when it was not found.
+pub fn spawn_status(error: &Error) -> i32 {
+    match error {
+        Error::Io { source, .. } if source.kind() == ErrorKind::NotFound => 127,
+        Error::Io { source, .. }
+            if source.kind() == ErrorKind::PermissionDenied
+                || source.raw_os_error() == Some(8) /* ENOEXEC */ =>
+        {
+            126
+        }
+        Error::Io { .. } => 126,
+        _ => 127,
+    }
+}
+
+/// Like [`execute`], for a command flakehound wraps in the foreground (`flakehound run`):
+/// - the command runs in a process group of its own, and SIGINT, SIGTERM and SIGHUP received
+///   by flakehound are forwarded to that whole group (pytest-xdist workers and other children
+///   included), so nothing is left orphaned; [`Ran::interrupted`] says it happened. (Installs
+///   flakehound's handlers for those signals on first use: from then on the caller decides when
+///   to stop, see [`signals::received`].)
+/// - [`Limits::timeout`] stops the group (SIGTERM, then SIGKILL after the grace period).
+/// - a capture file that cannot be written is not a reason not to run the command: it runs with
+///   its stdout on ours, and [`Ran::capture_error`] says the report is lost. An error is
+///   returned only when the command could not be started ([`spawn_status`] gives the shell's
+///   status for it).
+///
+/// The group of its own means the command is not in the terminal's foreground group: a test that
+/// reads the terminal would be stopped (SIGTTIN). Test suites under CI do not.
+pub fn run(
+    adapter: &dyn Adapter,
+    plan: &Plan,
+    out: &mut dyn Write,
+    limits: &Limits,
+) -> Result<Ran> {
+    signals::install();
+    let cmd = &plan.cmd;
+    let mut command = command_of(cmd);
+    command.stdin(Stdio::inherit()).stderr(Stdio::inherit());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let spawn_error = |source: io::Error| Error::Io {
+        context: match &cmd.cwd {
+            Some(cwd) => format!("cannot run `{}` in {}", cmd.program, cwd.display()),
+            None => format!("cannot run `{}`", cmd.program),
+        },
+        source,
+    };
+    let mut capture_error = None;
+    // (capture file, merge stderr) when the stdout is the report and can be captured.
+    let capture = match &plan.report {
+        ReportSource::Files { .. } => None,
+        ReportSource::Stdout {
+            capture,
+            merge_stderr,
+        } => match File::create(capture) {
+            Ok(f) => Some((f, *merge_stderr, capture.clone())),
+            Err(source) => {
+                capture_error = Some(Error::Io {
+                    context: format!("cannot write the capture file {}", capture.display()),
+                    source,
+                });
+                None
+            }
+        },
+    };
+    if let Some(sig) = signals::received() {
+        // Stopped before it started: nothing ran.
+        return Ok(Ran {
+            execution: Execution {
+                code: 128 + sig,
+                signal: None,
+                duration: Duration::ZERO,
+            },
+            capture_error,
+            timed_out: false,
+            interrupted: Some(sig),
+        });
+    }
+    let start = Instant::now();
+    let (mut child, reader): (Child, Option<Captured>) = match capture {
+        None => {
+            command.stdout(Stdio::inherit());
+            (command.spawn().map_err(spawn_error)?, None)
+        }
+        Some((file, true, path)) => {
+            let (reader, writer) = io::pipe().map_err(|source| Error::Io {
+                context: "cannot create a pipe".into(),
+                source,
+            })?;
+            let writer2 = writer.try_clone().map_err(|source| Error::Io {
+                context: "cannot duplicate a pipe".into(),
+                source,
+            })?;
+            command.stdout(writer).stderr(writer2);
+            let child = command.spawn().map_err(spawn_error)?;
+            drop(command);
+            (child, Some((Box::new(reader) as Box<dyn Read>, file, path)))
+        }
+        Some((file, false, path)) => {
+            command.stdout(Stdio::piped());
+            let mut child = command.spawn().map_err(spawn_error)?;
+            match child.stdout.take() {
+                Some(stdout) => (child, Some((Box::new(stdout) as Box<dyn Read>, file, path))),
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::Command(format!(
+                        "no stdout pipe to `{}`",
+                        cmd.program
+                    )));
+                }
+            }
+        }
+    };
+    let group = signals::Group::enter(child.id());
+    let watchdog = limits
+        .timeout
+        .map(|t| Watchdog::start(child.id(), t, limits.grace));
+    let mut read_error = None;
+    if let Some((reader, file, path)) = reader {
+        match stream(reader, file, adapter, out) {
+            Ok(()) => {}
+            Err(Stream::Read(source)) => {
+                // We can no longer drain the pipe: the runner could block writing to it forever.
+                let _ = child.kill();
+                read_error = Some(source);
+            }
+            Err(Stream::Capture(source)) => {
+                capture_error = Some(Error::Io {
+                    context: format!("cannot write the capture file {}", path.display()),
+                    source,
+                })
+            }
+        }
+    }
+    let status = wait(&mut child, &cmd.program);
+    let timed_out = watchdog.is_some_and(Watchdog::finish);
+    drop(group);
+    let status = status?;
+    if let Some(source) = read_error {
+        return Err(Error::Io {
+            context: format!("cannot read the output of `{}`", cmd.program),
+            source,
+        });
+    }
+    Ok(Ran {
+        execution: execution(status, start.elapsed()),
+        capture_error,
+        timed_out,
+        interrupted: signals::received(),
+    })
+}
+
+/// The runner's stdout pipe, the capture file and its path.
+type Captured = (Box<dyn Read>, File, PathBuf);
+
+/// Stops a process group once a deadline passes (SIGTERM, then SIGKILL after the grace).
+struct Watchdog {
+    done: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(group: u32, timeout: Duration, grace: Duration) -> Watchdog {
+        let (done, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            use std::sync::mpsc::RecvTimeoutError;
+            match rx.recv_timeout(timeout) {
+                Err(RecvTimeoutError::Timeout) => {}
+                // Finished (or the caller is gone): nothing to stop.
+                _ => return false,
+            }
+            signals::kill_group(group, signals::SIGTERM);
+            if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(grace) {
+                signals::kill_group(group, signals::SIGKILL);
+            }
+            true
+        });
+        Watchdog { done, thread }
+    }
+
+    /// Called once the command has exited; whether the watchdog had to stop it.
+    fn finish(self) -> bool {
+        let _ = self.done.send(());
+        self.thread.join().unwrap_or(false)
+    }
+}
+
+/// flakehound's own handling of SIGINT, SIGTERM and SIGHUP while it runs a command in the
+/// foreground ([`run`]): the signal is remembered and forwarded to the command's process group.
+/// A second signal kills the group (SIGKILL): a command that ignores the first cannot hold the
+/// user hostage.
+pub mod signals {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    pub const SIGTERM: i32 = 15;
+    pub const SIGKILL: i32 = 9;
+    pub const SIGINT: i32 = 2;
+
+    /// The first signal received (0: none).
+    static RECEIVED: AtomicI32 = AtomicI32::new(0);
+    /// The process group of the command running now (0: none).
+    static GROUP: AtomicI32 = AtomicI32::new(0);
+
+    /// The signal received since [`install`], if any.
+    pub fn received() -> Option<i32> {
+        match RECEIVED.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    /// Installs the handlers (once).
+    pub fn install() {
+        #[cfg(unix)]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                    // SAFETY: the handler only does async-signal-safe work (atomics, kill).
+                    unsafe {
+                        let mut action: libc::sigaction = std::mem::zeroed();
+                        action.sa_sigaction = handler as extern "C" fn(libc::c_int) as usize;
+                        action.sa_flags = libc::SA_RESTART;
+                        libc::sigemptyset(&mut action.sa_mask);
+                        libc::sigaction(sig, &action, std::ptr::null_mut());
+                    }
+                }
+            });
+        }
+    }
+
+    #[cfg(unix)]
+    extern "C" fn handler(sig: libc::c_int) {
+        let first = RECEIVED
+            .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        let group = GROUP.load(Ordering::SeqCst);
+        if group > 0 {
+            // A second signal (Ctrl-C again) means "now": a command that ignores or takes its
+            // time over the first is killed.
+            let sig = if first { sig } else { libc::SIGKILL };
+            // SAFETY: kill is async-signal-safe.
+            unsafe {
+                libc::kill(-group, sig);
+            }
+        }
+    }
+
+    /// Sends `sig` to the process group `group`.
+    pub fn kill_group(group: u32, sig: i32) {
+        #[cfg(unix)]
+        if let Ok(g) = i32::try_from(group) {
+            if g > 0 {
+                // SAFETY: plain system call.
+                unsafe {
+                    libc::kill(-g, sig);
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (group, sig);
+    }
+
+    /// The command's process group while it runs: signals are forwarded to it.
+    pub(crate) struct Group;
+
+    impl Group {
+        pub(crate) fn enter(pid: u32) -> Group {
+            let pid = i32::try_from(pid).unwrap_or(0);
+            GROUP.store(pid, Ordering::SeqCst);
+            // A signal that came between the spawn and now was not forwarded.
+            if let Some(sig) = received() {
+                kill_group(pid as u32, sig);
+            }
+            Group
+        }
+    }
+
+    impl Drop for Group {
+        fn drop(&mut self) {
+            GROUP.store(0, Ordering::SeqCst);
         }
     }
 }
@@ -517,5 +840,127 @@ mod tests {
         let exec = execute(&Shouty, &plan, &mut Closed).unwrap();
         assert_eq!(exec.code, 2);
         assert_eq!(std::fs::read(capture).unwrap(), b"a\nb\n");
+    }
+
+    fn fast_limits(timeout: Option<Duration>) -> Limits {
+        Limits {
+            timeout,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_stops_the_whole_group_at_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("grandchild.pid");
+        // A grandchild that would outlive its parent if only the parent were killed. The
+        // timeout (1 s) is far from the sleeps (300 s): no race with the machine's speed.
+        let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+        let mut out = Vec::new();
+        let ran = run(
+            &Shouty,
+            &files_plan(sh(&script)),
+            &mut out,
+            &fast_limits(Some(Duration::from_secs(1))),
+        )
+        .unwrap();
+        assert!(ran.timed_out);
+        assert_eq!(ran.execution.code, 143, "{ran:?}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let proc = Path::new("/proc").join(pid.trim());
+        // Killed processes are reaped by init; give it a moment (far from the 300 s sleep).
+        for _ in 0..100 {
+            let alive = std::fs::read_to_string(proc.join("stat"))
+                .is_ok_and(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"));
+            if !alive {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the grandchild {} survived the timeout", pid.trim());
+    }
+
+    #[test]
+    fn run_without_timeout_is_not_timed_out() {
+        let mut out = Vec::new();
+        let ran = run(
+            &Shouty,
+            &files_plan(sh("exit 3")),
+            &mut out,
+            &fast_limits(Some(Duration::from_secs(300))),
+        )
+        .unwrap();
+        assert_eq!((ran.execution.code, ran.timed_out), (3, false));
+        assert!(ran.capture_error.is_none() && ran.interrupted.is_none());
+    }
+
+    #[test]
+    fn run_runs_the_command_even_when_the_capture_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let capture = dir.path().join("no-such-dir/out.txt");
+        let marker = dir.path().join("ran");
+        let script = format!("touch {}; exit 5", marker.display());
+        let plan = stdout_plan(sh(&script), capture, false);
+        let mut out = Vec::new();
+        let ran = run(&Shouty, &plan, &mut out, &Limits::default()).unwrap();
+        assert_eq!(ran.execution.code, 5, "the runner's own status");
+        assert!(marker.exists(), "the command ran");
+        let err = ran.capture_error.unwrap().to_string();
+        assert!(err.contains("no-such-dir/out.txt"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_keeps_the_status_when_the_capture_fills_up() {
+        // /dev/full accepts the open and fails every write (ENOSPC): a full filesystem.
+        if !Path::new("/dev/full").exists() {
+            return;
+        }
+        let plan = stdout_plan(sh("echo some output; exit 0"), "/dev/full".into(), false);
+        let mut out = Vec::new();
+        let ran = run(&Shouty, &plan, &mut out, &Limits::default()).unwrap();
+        assert_eq!(ran.execution.code, 0);
+        assert!(ran.capture_error.is_some());
+        assert_eq!(String::from_utf8(out).unwrap(), "SOME OUTPUT\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn spawn_failures_have_the_shells_statuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("not-executable.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+        let mut out = Vec::new();
+        let mut status = |program: &Path| {
+            let cmd = Cmd {
+                program: program.display().to_string(),
+                ..Cmd::default()
+            };
+            let err = run(&Shouty, &files_plan(cmd), &mut out, &Limits::default()).unwrap_err();
+            spawn_status(&err)
+        };
+        assert_eq!(status(&script), 126);
+        assert_eq!(status(dir.path()), 126, "a directory");
+        assert_eq!(status(&dir.path().join("missing")), 127);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_kills_a_group_that_ignores_sigterm_after_the_grace() {
+        let mut out = Vec::new();
+        // Ignores SIGTERM (inherited by the sleep). 1 s timeout and grace against a 300 s sleep.
+        let ran = run(
+            &Shouty,
+            &files_plan(sh("trap '' TERM; sleep 300")),
+            &mut out,
+            &Limits {
+                timeout: Some(Duration::from_secs(1)),
+                grace: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
+        assert!(ran.timed_out);
+        assert_eq!(ran.execution.signal, Some(9), "{ran:?}");
     }
 }

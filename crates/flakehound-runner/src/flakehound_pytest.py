@@ -28,6 +28,16 @@ FLAKEHOUND_PYTEST_THREADS=serial | interleave
     slows the traced threads down (about 8x on a tight loop); threads started before pytest
     configured this plugin are not traced.
 
+FLAKEHOUND_PYTEST_STATUS=<file>
+    At the end of the session, write what pytest's exit status is made of, as JSON, for
+    `flakehound run` to tell a test failure from any other: the status pytest computed from its
+    tests and the one it ends with (a pytest_sessionfinish hook can change it), the failures
+    pytest counted against the failed reports it saw (pytest-cov's --cov-fail-under adds one of
+    its own), an exception raised by a pytest_sessionfinish hook, the active plugins flakehound
+    cares about (pytest-randomly and its seed, pytest-rerunfailures, pytest-cov, xdist), and
+    pytest-rerunfailures' reruns (failed attempts it hides from the JUnit report). Written by the
+    main process only (not by xdist workers), replaced atomically.
+
 Kept compatible with Python 3.8 and pytest 7+.
 """
 
@@ -44,6 +54,7 @@ ORDER_VAR = "FLAKEHOUND_PYTEST_ORDER"
 REPEAT_VAR = "FLAKEHOUND_PYTEST_REPEAT"
 RANDOM_SEED_VAR = "FLAKEHOUND_PYTEST_RANDOM_SEED"
 THREADS_VAR = "FLAKEHOUND_PYTEST_THREADS"
+STATUS_VAR = "FLAKEHOUND_PYTEST_STATUS"
 
 
 def junit_names(nodeid):
@@ -255,3 +266,68 @@ class Repeater:
                 # already tore everything down (it passes nextitem=None in that case).
                 break
         return True
+
+
+# What the exit status is made of (FLAKEHOUND_PYTEST_STATUS).
+_failed_reports = 0
+_reruns = []
+# Plugin names (as registered by their entry points) worth knowing about.
+_WATCHED = ("randomly", "rerunfailures", "pytest_cov", "xdist.plugin")
+
+
+def _first_line(report):
+    text = getattr(report, "longreprtext", "") or ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    # pytest puts the exception line ("E   AssertionError: ...") last among the E lines.
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    line = errors[0] if errors else (lines[-1] if lines else "")
+    return line[:2000]
+
+
+def pytest_runtest_logreport(report):
+    global _failed_reports
+    # The same count pytest's Session keeps in `testsfailed`.
+    if report.failed and not hasattr(report, "wasxfail"):
+        _failed_reports += 1
+    if getattr(report, "outcome", None) == "rerun" and len(_reruns) < 100000:
+        _reruns.append({"nodeid": report.nodeid, "when": report.when, "message": _first_line(report)})
+
+
+def pytest_collectreport(report):
+    global _failed_reports
+    if report.failed:
+        _failed_reports += 1
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    before = int(session.exitstatus)
+    outcome = yield
+    path = os.environ.get(STATUS_VAR)
+    config = session.config
+    if not path or hasattr(config, "workerinput"):
+        return
+    error = None
+    excinfo = getattr(outcome, "excinfo", None)
+    if excinfo is not None and excinfo[1] is not None:
+        error = "%s: %s" % (type(excinfo[1]).__name__, excinfo[1])
+    plugins = [name for name in _WATCHED if config.pluginmanager.has_plugin(name)]
+    seed = getattr(config.option, "randomly_seed", None)
+    data = {
+        "exit_before_hooks": before,
+        "exit": int(session.exitstatus),
+        "testsfailed": int(getattr(session, "testsfailed", 0)),
+        "failed_reports": _failed_reports,
+        "sessionfinish_error": error,
+        "plugins": plugins,
+        "randomly_seed": seed if isinstance(seed, int) else None,
+        "reruns": _reruns,
+    }
+    import json
+
+    try:
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass  # flakehound reads a missing file as "nothing known"

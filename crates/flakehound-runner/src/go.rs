@@ -128,6 +128,10 @@ impl Adapter for GoTest {
         RunnerKind::Go
     }
 
+    fn test_failure_exit(&self) -> Option<i32> {
+        Some(1)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             select: true,

@@ -71,6 +71,10 @@ impl Adapter for Jest {
         RunnerKind::Jest
     }
 
+    fn test_failure_exit(&self) -> Option<i32> {
+        Some(1)
+    }
+
     fn capabilities(&self) -> Capabilities {
         SELECT_AND_LIST
     }

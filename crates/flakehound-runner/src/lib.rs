@@ -30,6 +30,7 @@ mod go;
 mod jest;
 mod nextest;
 mod pytest;
+pub use pytest::{PytestPlugins, Rerun, SessionStatus, pytest_plugins};
 mod pytest_narrow;
 mod shared;
 mod vitest;
@@ -292,6 +293,29 @@ pub trait Adapter: Send + Sync {
     /// (`go test -json` shows each event's `Output`); `None` hides the line.
     fn display_line<'a>(&self, line: &'a str) -> Option<Cow<'a, str>> {
         Some(Cow::Borrowed(line))
+    }
+
+    /// The exit status the runner uses for "some tests failed" (pytest 1, cargo test 101,
+    /// nextest 100...), `None` when unknown (generic mode). Any other non-zero status means
+    /// something other than a test failed (a usage or internal error, a crash, a coverage gate
+    /// in runners that give it its own status), which no retry can explain.
+    fn test_failure_exit(&self) -> Option<i32> {
+        None
+    }
+
+    /// Whether a finished invocation of `plan` failed for a reason other than its tests,
+    /// as far as the runner tells (pytest: a coverage gate or a hook that changed the exit
+    /// status, see the bundled plugin); `None` when nothing says so.
+    fn non_test_failure(&self, plan: &Plan) -> Option<String> {
+        let _ = plan;
+        None
+    }
+
+    /// Things the user should know about a finished invocation of `plan` that are not
+    /// problems (pytest: pytest-randomly's seed, pytest-rerunfailures' reruns).
+    fn notes(&self, plan: &Plan) -> Vec<String> {
+        let _ = plan;
+        Vec::new()
     }
 
     /// Reads the results of a finished invocation of `plan`.

@@ -179,6 +179,10 @@ impl Adapter for Nextest {
         RunnerKind::Nextest
     }
 
+    fn test_failure_exit(&self) -> Option<i32> {
+        Some(100)
+    }
+
     fn capabilities(&self) -> Capabilities {
         SELECT_AND_LIST
     }

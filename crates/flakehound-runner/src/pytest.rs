@@ -30,18 +30,27 @@ const PLUGIN_MODULE: &str = "flakehound_pytest";
 const SELECT_VAR: &str = "FLAKEHOUND_PYTEST_SELECT";
 const ORDER_VAR: &str = "FLAKEHOUND_PYTEST_ORDER";
 const REPEAT_VAR: &str = "FLAKEHOUND_PYTEST_REPEAT";
+const STATUS_VAR: &str = "FLAKEHOUND_PYTEST_STATUS";
 
 pub struct Pytest {
     cmd: Cmd,
     /// The `--junitxml` path of the user's own argv. Decided once, here, so that every
     /// invocation of a session writes the same JUnit family.
     user_report: Option<String>,
+    /// pytest-cov was seen active in a session read so far. Runs of a selection then get
+    /// `--no-cov`: the coverage of a few re-run tests is always short of the gate, and that
+    /// failure would say nothing about the tests (the full run's gate is judged on the full run).
+    cov: std::sync::atomic::AtomicBool,
 }
 
 impl Pytest {
     pub fn new(cmd: Cmd) -> Self {
         let user_report = user_junitxml(&cmd.args);
-        Self { cmd, user_report }
+        Self {
+            cmd,
+            user_report,
+            cov: Default::default(),
+        }
     }
 
     fn list_plan(&self, scratch: &Path) -> Result<Plan> {
@@ -63,6 +72,10 @@ impl Pytest {
 impl Adapter for Pytest {
     fn kind(&self) -> RunnerKind {
         RunnerKind::Pytest
+    }
+
+    fn test_failure_exit(&self) -> Option<i32> {
+        Some(1)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -92,11 +105,20 @@ impl Adapter for Pytest {
                 .extend(["-o".to_string(), "junit_family=xunit1".to_string()]);
         }
 
+        if req.selection.is_some() && self.cov.load(std::sync::atomic::Ordering::Relaxed) {
+            cmd.args.push("--no-cov".to_string());
+        }
         let mut env: Vec<(String, String)> = req.env.clone();
         let repeat = req.repeat.max(1);
         // Also when the request sets one of the plugin's variables (random seed, threads).
         let plugin_var = env.iter().any(|(k, _)| k.starts_with("FLAKEHOUND_PYTEST_"));
-        if req.selection.is_some() || req.order != Order::AsWritten || repeat > 1 || plugin_var {
+        let needed =
+            req.selection.is_some() || req.order != Order::AsWritten || repeat > 1 || plugin_var;
+        // The plugin also reports what the exit status is made of (see `non_test_failure`) on
+        // every run, except under `python -I`/`-E`, which ignore PYTHONPATH: loading it there
+        // would fail a run that needs nothing from it.
+        let status = (!isolated_python(&cmd)).then(|| status_path(&scratch, req.invocation));
+        if needed || status.is_some() {
             let dir = write_plugin(&scratch)?;
             // Keep the PYTHONPATH the run would otherwise get (the request's, else ours).
             let base = match env.iter().position(|(k, _)| k == "PYTHONPATH") {
@@ -117,7 +139,13 @@ impl Adapter for Pytest {
                 .extend(["-p".to_string(), PLUGIN_MODULE.to_string()]);
 
             // Variables we do not set must not leak in from our own environment.
-            let mut unset = vec![SELECT_VAR, ORDER_VAR, REPEAT_VAR];
+            let mut unset = vec![SELECT_VAR, ORDER_VAR, REPEAT_VAR, STATUS_VAR];
+            if let Some(path) = &status {
+                // A file left by an earlier invocation must not speak for this one.
+                let _ = std::fs::remove_file(path);
+                env.push((STATUS_VAR.into(), utf8(path)?.to_string()));
+                unset.retain(|v| *v != STATUS_VAR);
+            }
             if let Some(selection) = &req.selection {
                 let path = scratch.join(format!("pytest-select-{}.txt", req.invocation));
                 write_selection(&path, selection)?;
@@ -196,7 +224,178 @@ impl Adapter for Pytest {
             },
             other => other,
         })?;
-        read_files(self.kind(), paths, format)
+        let mut results = read_files(self.kind(), paths, format)?;
+        if let Some(status) = SessionStatus::of(plan) {
+            add_reruns(&mut results, &status.reruns);
+            if status.plugins.iter().any(|p| p == "pytest_cov") {
+                self.cov.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Ok(results)
+    }
+
+    fn non_test_failure(&self, plan: &Plan) -> Option<String> {
+        SessionStatus::of(plan)?.non_test_failure()
+    }
+
+    fn notes(&self, plan: &Plan) -> Vec<String> {
+        SessionStatus::of(plan).map_or_else(Vec::new, |s| s.notes())
+    }
+}
+
+/// `<scratch>/pytest-<invocation>.status.json`: the plugin's account of the exit status.
+fn status_path(scratch: &Path, invocation: u32) -> PathBuf {
+    scratch.join(format!("pytest-{invocation}.status.json"))
+}
+
+/// Whether the command runs Python with `-I` or `-E` (PYTHONPATH ignored) before `-m pytest`.
+fn isolated_python(cmd: &Cmd) -> bool {
+    let name = cmd
+        .program
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(&cmd.program);
+    if !name.starts_with("python") {
+        return false;
+    }
+    cmd.args
+        .iter()
+        .take_while(|a| a.as_str() != "-m" && a.as_str() != "-c")
+        .any(|a| {
+            a.strip_prefix('-')
+                .is_some_and(|f| !f.starts_with('-') && (f.contains('I') || f.contains('E')))
+        })
+}
+
+/// What the bundled plugin wrote at the end of a session (`FLAKEHOUND_PYTEST_STATUS`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SessionStatus {
+    /// The status pytest computed from its tests, before pytest_sessionfinish hooks ran.
+    pub exit_before_hooks: i32,
+    pub exit: i32,
+    /// pytest's own failure count (`session.testsfailed`).
+    pub testsfailed: u64,
+    /// The failed test and collection reports the plugin saw.
+    pub failed_reports: u64,
+    pub sessionfinish_error: Option<String>,
+    /// Active plugins among randomly, rerunfailures, pytest_cov, xdist.plugin.
+    pub plugins: Vec<String>,
+    pub randomly_seed: Option<i64>,
+    pub reruns: Vec<Rerun>,
+}
+
+/// A failed attempt pytest-rerunfailures ran again (outcome `rerun`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Rerun {
+    pub nodeid: String,
+    pub when: String,
+    pub message: String,
+}
+
+/// Largest status file read (reruns of a huge suite stay well below).
+const MAX_STATUS: u64 = 64 * 1024 * 1024;
+
+impl SessionStatus {
+    /// The status of `plan`'s session, when the plugin wrote one.
+    pub fn of(plan: &Plan) -> Option<SessionStatus> {
+        let path = plan
+            .cmd
+            .env
+            .iter()
+            .find(|(k, _)| k == STATUS_VAR)?
+            .1
+            .clone();
+        let meta = std::fs::metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > MAX_STATUS {
+            return None;
+        }
+        serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+    }
+
+    /// Why the session failed for something other than its tests, if it did.
+    pub fn non_test_failure(&self) -> Option<String> {
+        if let Some(e) = &self.sessionfinish_error {
+            return Some(format!("a pytest_sessionfinish hook raised {e}"));
+        }
+        if self.exit != self.exit_before_hooks {
+            return Some(format!(
+                "a pytest_sessionfinish hook changed pytest's exit status from {} to {}",
+                self.exit_before_hooks, self.exit
+            ));
+        }
+        if self.testsfailed > self.failed_reports {
+            let extra = self.testsfailed - self.failed_reports;
+            let cov = if self.plugins.iter().any(|p| p == "pytest_cov") {
+                " (pytest-cov is active: its --cov-fail-under gate counts as one)"
+            } else {
+                " (a plugin such as pytest-cov's --cov-fail-under)"
+            };
+            return Some(format!(
+                "pytest counted {extra} failure{} that {} no failed test{cov}",
+                if extra == 1 { "" } else { "s" },
+                if extra == 1 { "is" } else { "are" },
+            ));
+        }
+        None
+    }
+
+    /// What the user should know about the plugins underneath.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.plugins.iter().any(|p| p == "randomly") {
+            notes.push(match self.randomly_seed {
+                Some(seed) => format!(
+                    "pytest-randomly is active: this run's order and random seeds came from \
+                     --randomly-seed={seed} (add it to replay them; -p no:randomly turns it off)"
+                ),
+                None => "pytest-randomly is active: the test order is random".to_string(),
+            });
+        }
+        if self.plugins.iter().any(|p| p == "rerunfailures") {
+            notes.push(format!(
+                "pytest-rerunfailures is active: its {} rerun{} {} counted as failed attempts \
+                 (a test that passed only on a rerun is flaky, not passed)",
+                self.reruns.len(),
+                if self.reruns.len() == 1 { "" } else { "s" },
+                if self.reruns.len() == 1 { "is" } else { "are" },
+            ));
+        }
+        notes
+    }
+}
+
+/// pytest-rerunfailures' reruns never reach the JUnit report: they become failed attempts
+/// before the test's reported one, so a test that passed on a rerun shows as flaky.
+fn add_reruns(results: &mut Results, reruns: &[Rerun]) {
+    if reruns.is_empty() {
+        return;
+    }
+    let mut by_id: std::collections::HashMap<&str, Vec<&Rerun>> = Default::default();
+    for r in reruns {
+        by_id.entry(r.nodeid.as_str()).or_default().push(r);
+    }
+    for case in &mut results.cases {
+        let Some(runs) = by_id.remove(case.id.as_str()) else {
+            continue;
+        };
+        let earlier: Vec<flakehound_model::Attempt> = runs
+            .iter()
+            .map(|r| {
+                let mut a = flakehound_model::Attempt::new(if r.when == "call" {
+                    flakehound_model::Outcome::Failed
+                } else {
+                    flakehound_model::Outcome::Errored
+                });
+                a.failure = Some(flakehound_model::Failure {
+                    message: Some(format!("(rerun by pytest-rerunfailures) {}", r.message)),
+                    ..Default::default()
+                });
+                a
+            })
+            .collect();
+        case.attempts.splice(0..0, earlier);
     }
 }
 
@@ -510,19 +709,106 @@ mod tests {
                 format!("--junitxml={}", ours.display()),
                 "-o".into(),
                 "junit_family=xunit1".into(),
+                // Only to tell what the exit status is made of (FLAKEHOUND_PYTEST_STATUS).
+                "-p".into(),
+                PLUGIN_MODULE.into(),
             ]
         );
-        assert_eq!(plan.cmd.env, req.env);
-        assert!(plan.cmd.env_remove.is_empty());
-        assert_eq!(report_path(&plan), ours);
+        let status = dir.path().join("pytest-3.status.json");
+        assert!(plan.cmd.env.contains(&("TZ".into(), "UTC".into())));
         assert!(
-            !dir.path().join("pyplugin").exists(),
-            "plugin only when needed"
+            plan.cmd
+                .env
+                .contains(&(STATUS_VAR.into(), status.display().to_string()))
         );
+        assert!(plan.cmd.env.iter().any(|(k, _)| k == "PYTHONPATH"));
+        for var in [SELECT_VAR, ORDER_VAR, REPEAT_VAR] {
+            assert!(plan.cmd.env_remove.iter().any(|v| v == var), "{var}");
+        }
+        assert_eq!(report_path(&plan), ours);
         let ReportSource::Files { fresh_after, .. } = &plan.report else {
             unreachable!()
         };
         assert!(fresh_after.is_some());
+    }
+
+    #[test]
+    fn python_ignoring_pythonpath_runs_a_full_run_without_the_plugin() {
+        let dir = tempfile::tempdir().unwrap();
+        for line in [
+            "python3 -I -m pytest tests",
+            "python -E -m pytest",
+            "python -sIB -m pytest",
+        ] {
+            let p = Pytest::new(argv(line));
+            let plan = p.plan(&Request::default(), dir.path()).unwrap();
+            assert!(!plan.cmd.args.iter().any(|a| a == PLUGIN_MODULE), "{line}");
+            assert!(plan.cmd.env.is_empty(), "{line}");
+        }
+        let p = Pytest::new(argv("python -u -m pytest -I"));
+        let plan = p.plan(&Request::default(), dir.path()).unwrap();
+        assert!(plan.cmd.args.iter().any(|a| a == PLUGIN_MODULE));
+    }
+
+    #[test]
+    fn the_plugins_status_tells_non_test_failures_and_adds_reruns() {
+        let status = |json: &str| -> SessionStatus { serde_json::from_str(json).unwrap() };
+        let ok = status(r#"{"exit_before_hooks":1,"exit":1,"testsfailed":2,"failed_reports":2}"#);
+        assert_eq!(ok.non_test_failure(), None);
+        let cov = status(
+            r#"{"exit_before_hooks":1,"exit":1,"testsfailed":3,"failed_reports":2,"plugins":["pytest_cov"]}"#,
+        );
+        assert!(
+            cov.non_test_failure()
+                .unwrap()
+                .contains("pytest-cov is active")
+        );
+        let hook = status(r#"{"exit_before_hooks":0,"exit":1}"#);
+        assert!(hook.non_test_failure().unwrap().contains("from 0 to 1"));
+        let raised =
+            status(r#"{"exit":1,"exit_before_hooks":1,"sessionfinish_error":"OSError: x"}"#);
+        assert!(
+            raised
+                .non_test_failure()
+                .unwrap()
+                .contains("raised OSError: x")
+        );
+        // Unknown fields and missing ones: a newer or older plugin still reads.
+        let _ = status(r#"{"future":true}"#);
+
+        let mut results = Results {
+            info: vec![],
+            cases: vec![flakehound_model::TestCase {
+                id: "t.py::a".into(),
+                classname: None,
+                name: "a".into(),
+                file: None,
+                line: None,
+                suite: vec![],
+                outcome: flakehound_model::Outcome::Passed,
+                attempts: vec![flakehound_model::Attempt::new(
+                    flakehound_model::Outcome::Passed,
+                )],
+                properties: vec![],
+                timestamp: None,
+            }],
+        };
+        let rerun = |when: &str| Rerun {
+            nodeid: "t.py::a".into(),
+            when: when.into(),
+            message: "boom".into(),
+        };
+        add_reruns(
+            &mut results,
+            &[rerun("call"), rerun("setup"), Rerun::default()],
+        );
+        let outcomes: Vec<_> = results.cases[0]
+            .attempts
+            .iter()
+            .map(|a| a.outcome)
+            .collect();
+        use flakehound_model::Outcome::*;
+        assert_eq!(outcomes, [Failed, Errored, Passed]);
     }
 
     // The expected PYTHONPATH uses unix's separator.
@@ -610,7 +896,17 @@ mod tests {
             )
             .unwrap();
         assert_eq!(report_path(&first), Path::new("/project/out/r.xml"));
-        assert_eq!(first.cmd.args, ["-m", "pytest", "--junitxml", "out/r.xml"]);
+        assert_eq!(
+            first.cmd.args,
+            [
+                "-m",
+                "pytest",
+                "--junitxml",
+                "out/r.xml",
+                "-p",
+                PLUGIN_MODULE
+            ]
+        );
 
         let retry = p
             .plan(
@@ -752,4 +1048,105 @@ ERROR tests/test_broken.py
             "{err}"
         );
     }
+}
+
+/// The third-party pytest plugins a pytest command line would load, as `pytest -VV` lists them
+/// (it collects and runs nothing). For `hunt` and the detective, which take control of order and
+/// retries: `-p no:randomly` keeps pytest-randomly from reordering and reseeding their
+/// experiments, `-p no:rerunfailures` from hiding failures (both are safe to pass only when the
+/// plugin is installed, which this tells; an uninstalled `-p no:` is harmless too, but then the
+/// plugin's options in the user's configuration would be unknown to pytest).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PytestPlugins {
+    /// `pytest-randomly-3.15.0`, ... as listed.
+    pub all: Vec<String>,
+    pub randomly: bool,
+    pub rerunfailures: bool,
+    pub cov: bool,
+    pub xdist: bool,
+}
+
+impl PytestPlugins {
+    /// Parses `pytest -VV` output.
+    pub fn parse(text: &str) -> PytestPlugins {
+        let mut p = PytestPlugins::default();
+        let mut listing = false;
+        for line in text.lines() {
+            if line.starts_with("registered third-party plugins") {
+                listing = true;
+                continue;
+            }
+            if !listing {
+                continue;
+            }
+            let Some(entry) = line.strip_prefix("  ") else {
+                listing = false;
+                continue;
+            };
+            let name = entry
+                .split(" at ")
+                .next()
+                .unwrap_or(entry)
+                .trim()
+                .to_string();
+            // `pytest-randomly-3.15.0`: the distribution name without its version.
+            let dist = name
+                .rsplit_once('-')
+                .filter(|(_, v)| v.starts_with(|c: char| c.is_ascii_digit()))
+                .map_or(name.as_str(), |(d, _)| d)
+                .to_ascii_lowercase()
+                .replace('_', "-");
+            match dist.as_str() {
+                "pytest-randomly" => p.randomly = true,
+                "pytest-rerunfailures" => p.rerunfailures = true,
+                "pytest-cov" => p.cov = true,
+                "pytest-xdist" => p.xdist = true,
+                _ => {}
+            }
+            p.all.push(name);
+        }
+        p
+    }
+
+    /// Warnings to print when these plugins are active underneath flakehound, and what it does.
+    pub fn warnings(&self, command: &str) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.randomly {
+            w.push(format!(
+                "pytest-randomly is active under `{command}`: it reorders and reseeds every run"
+            ));
+        }
+        if self.rerunfailures {
+            w.push(format!(
+                "pytest-rerunfailures is active under `{command}`: its reruns hide failures"
+            ));
+        }
+        w
+    }
+}
+
+/// Runs `<the command's pytest> -VV` and lists its third-party plugins; `None` when the command
+/// is not a pytest command or pytest cannot tell (then nothing is known, nothing is assumed).
+pub fn pytest_plugins(argv: &[String], cwd: Option<&Path>) -> Option<PytestPlugins> {
+    let at = argv.iter().enumerate().find_map(|(i, w)| {
+        let name = crate::program_name(w);
+        if name == "pytest" || name == "py.test" {
+            Some(i)
+        } else if w == "-m" && argv.get(i + 1).is_some_and(|n| n == "pytest") {
+            Some(i + 1)
+        } else {
+            None
+        }
+    })?;
+    let mut cmd = Cmd::from_argv(&argv[..=at])?;
+    cmd.args.push("-VV".into());
+    cmd.cwd = cwd.map(Path::to_path_buf);
+    let out = crate::exec::command_of(&cmd)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    text.contains("This is pytest version")
+        .then(|| PytestPlugins::parse(&text))
 }

@@ -104,6 +104,10 @@ impl Adapter for Vitest {
         RunnerKind::Vitest
     }
 
+    fn test_failure_exit(&self) -> Option<i32> {
+        Some(1)
+    }
+
     fn capabilities(&self) -> Capabilities {
         SELECT_AND_LIST
     }

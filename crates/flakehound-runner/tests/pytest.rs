@@ -583,3 +583,54 @@ def test_threads():
     let plan = p.plan(adapter.as_ref(), &req);
     assert_ne!(p.execute(adapter.as_ref(), &plan).code, 0);
 }
+
+/// `pytest_plugins` (for hunt) lists what `pytest -VV` reports: here a stand-in
+/// `pytest-randomly` distribution put on PYTHONPATH.
+#[test]
+fn installed_plugins_are_detected_before_running() {
+    let Some(py) = flakehound_testkit::pytest_python() else {
+        return;
+    };
+    let argv = |extra: &[&str]| -> Vec<String> {
+        let mut v = vec![py.display().to_string(), "-m".into(), "pytest".into()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let none = flakehound_runner::pytest_plugins(&argv(&["-q", "tests"]), None).unwrap();
+    assert!(!none.randomly && !none.rerunfailures, "{none:?}");
+    let site = tempfile::tempdir().unwrap();
+    let info = site.path().join("fake_randomly-9.9.9.dist-info");
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(site.path().join("fake_randomly.py"), "").unwrap();
+    std::fs::write(
+        info.join("METADATA"),
+        "Metadata-Version: 2.1\nName: pytest-randomly\nVersion: 9.9.9\n",
+    )
+    .unwrap();
+    std::fs::write(
+        info.join("entry_points.txt"),
+        "[pytest11]\nrandomly = fake_randomly\n",
+    )
+    .unwrap();
+    // The variable reaches the child through our environment, as a user's would.
+    let mut cmd_argv = vec![
+        "env".to_string(),
+        format!("PYTHONPATH={}", site.path().display()),
+    ];
+    cmd_argv.extend(argv(&["-x"]));
+    let found = flakehound_runner::pytest_plugins(&cmd_argv, None).unwrap();
+    assert!(found.randomly, "{found:?}");
+    assert_eq!(found.all, vec!["pytest-randomly-9.9.9".to_string()]);
+    assert_eq!(found.warnings("pytest").len(), 1);
+    assert!(flakehound_runner::pytest_plugins(&["make".into(), "test".into()], None).is_none());
+}
+
+#[test]
+fn plugin_listing_is_parsed() {
+    let text = "This is pytest version 8.3.5, imported from /x\nregistered third-party plugins:\n  \
+                pytest-rerunfailures-14.0 at /s/pytest_rerunfailures.py\n  pytest_cov-5.0.0 at /s/cov\n  \
+                pytest-xdist-3.6.1 at /s/xdist\n";
+    let p = flakehound_runner::PytestPlugins::parse(text);
+    assert!(p.rerunfailures && p.cov && p.xdist && !p.randomly, "{p:?}");
+    assert_eq!(p.all.len(), 3);
+}

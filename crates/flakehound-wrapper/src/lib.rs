@@ -3,17 +3,46 @@
 //!
 //! # Decision rules (the contract with CI)
 //!
+//! Never make CI lie: a problem of flakehound's own never turns a red build green nor a green
+//! build red; the runner's own exit status is the fallback for everything flakehound cannot
+//! establish. Each rule has a test (unit tests in `tests.rs`, CLI tests in
+//! `crates/flakehound/tests/run.rs`).
+//!
 //! 1. The runner's first invocation decides whether the build is red: exit 0 stays 0
-//!    (flakehound never turns a green build red on its own; `--fail-on-flaky` cannot either,
-//!    because a green first run has no failure to have passed on retry).
+//!    (flakehound never turns a green build red on its own). One exception, asked for by the
+//!    user: with `fail_on_flaky`, a test the runner itself retried into a pass (its report or
+//!    pytest-rerunfailures' reruns show a failed attempt) fails the build, exit 1.
 //! 2. A red first run turns green only when its report explains the red: it lists at least one
 //!    failed test, and every failed test either passed on a retry (flaky) or is quarantined.
-//!    With `fail_on_flaky`, a flaky test keeps the build red.
+//!    With `fail_on_flaky`, a flaky test keeps the build red, and the reason names the tests.
 //! 3. Anything flakehound cannot establish keeps the runner's own status: no report, an
 //!    unreadable report, a red exit with no failed test in the report (a collection error, a
-//!    coverage threshold, a crash after the report was written), an adapter or retry error.
+//!    crash after the report was written), an adapter or retry error.
 //!    Each is said in [`WrappedRun::warnings`].
 //! 4. A failed test missing from a retry's results stays failed.
+//! 5. **Plumbing.** When flakehound cannot write its scratch files (no scratch directory, a full
+//!    filesystem: a 1 MiB probe is written and synced first), the command runs unchanged and its
+//!    own status is the result. A stdout capture that fails mid-run keeps the runner's status.
+//!    When the runner failed, its report is missing and the scratch filesystem has filled up
+//!    meanwhile (the runner may have failed only because it could not write the report
+//!    flakehound asked for), the command runs once more unchanged and that status is the result.
+//! 6. **Failures that are not a test's** keep a red build red even when every failed test passed
+//!    on retry: an exit status other than the runner's "tests failed" one
+//!    ([`flakehound_runner::Adapter::test_failure_exit`], e.g. pytest's 3 for an internal
+//!    error); what the runner says about its session
+//!    ([`flakehound_runner::Adapter::non_test_failure`]: for pytest, a pytest_sessionfinish hook
+//!    that raised or changed the status, a coverage gate counted by pytest-cov); a retry that
+//!    exits red although none of its tests failed. The reason names them.
+//! 7. **Could not start.** A command that cannot be executed exits 126, one that is not found
+//!    127, as a shell would.
+//! 8. **Signals.** SIGINT, SIGTERM and SIGHUP are forwarded to the command's process group (it
+//!    runs in a group of its own, so its children go too); no retry follows; what ran is
+//!    recorded and summarised; the exit is 128 + the signal (130 for Ctrl-C, 143 for SIGTERM).
+//!    A second signal kills the group (SIGKILL), for a command that ignores the first.
+//! 9. **Timeouts.** `timeout` bounds the whole run, `attempt_timeout` each invocation. At the
+//!    limit the command's process group gets SIGTERM, then SIGKILL after `grace`. A first run
+//!    stopped so ends the run with the runner's status (143 when the SIGTERM killed it; 124,
+//!    `timeout(1)`'s, if it still exited 0); a retry stopped so leaves its tests failed.
 //!
 //! # Retries
 //!
@@ -33,14 +62,16 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub mod config;
 
 use flakehound_model::{
     Outcome, QuarantineInfo, ReportInfo, RunMeta, RunStatus, TestCase, WrappedRun, WrappedTest,
 };
 use flakehound_quarantine::{Entry, QuarantineFile};
-use flakehound_runner::{Adapter, Cmd, Request, TestRef, exec};
+use flakehound_runner::{Adapter, Cmd, Plan, Request, TestRef, exec};
 
 /// How to wrap.
 pub struct Options<'a> {
@@ -54,6 +85,17 @@ pub struct Options<'a> {
     pub scratch: PathBuf,
     /// The user's command, for the fallback when the adapter cannot build a plan.
     pub argv: &'a [String],
+    /// Limit for the whole wrapped run, every invocation included.
+    pub timeout: Option<Duration>,
+    /// Limit for each invocation (the first run and every retry).
+    pub attempt_timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when a timeout stops the command.
+    pub grace: Duration,
+    /// Pause before each retry (a service the tests need may come back).
+    pub retry_delay: Duration,
+    /// When not empty, a failed test is retried only when its failure message matches one of
+    /// these (pytest-rerunfailures' `--only-rerun`); the others stay failed.
+    pub only_rerun: Vec<regex::Regex>,
 }
 
 /// The results of one invocation, for recording as evidence.
@@ -71,15 +113,110 @@ pub struct Invocation {
 pub struct Wrapped {
     pub run: WrappedRun,
     pub invocations: Vec<Invocation>,
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run; `run.exit` is 128 + it.
+    pub interrupted: Option<i32>,
+}
+
+/// Size of the scratch probe: a filesystem that cannot take this much cannot take a report.
+const PROBE_BYTES: usize = 1024 * 1024;
+
+/// Whether `dir` can take flakehound's files (a report, a capture): writes and syncs a probe.
+fn probe(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join(".flakehound-probe");
+    let result = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// One invocation's outcome as the wrapper sees it.
+enum Step {
+    Ran(exec::Ran),
+    /// Could not start: the shell's status (126, 127) and why.
+    NotStarted(i32, String),
+}
+
+struct Clock<'o> {
+    started: Instant,
+    opts: &'o Options<'o>,
+}
+
+impl Clock<'_> {
+    /// The limit for the next invocation and the option that sets it.
+    fn limit(&self) -> Option<(Duration, &'static str)> {
+        let whole = self
+            .opts
+            .timeout
+            .map(|t| (t.saturating_sub(self.started.elapsed()), "--timeout"));
+        let each = self.opts.attempt_timeout.map(|t| (t, "--attempt-timeout"));
+        match (whole, each) {
+            (Some(w), Some(e)) => Some(if e.0 < w.0 { e } else { w }),
+            (w, e) => w.or(e),
+        }
+    }
+
+    fn invoke(&self, adapter: &dyn Adapter, plan: &Plan, out: &mut dyn Write) -> (Step, &str) {
+        let limit = self.limit();
+        let limits = exec::Limits {
+            timeout: limit.map(|l| l.0),
+            grace: self.opts.grace,
+        };
+        let _ = out.flush();
+        let step = match exec::run(adapter, plan, out, &limits) {
+            Ok(ran) => Step::Ran(ran),
+            Err(e) => Step::NotStarted(exec::spawn_status(&e), e.to_string()),
+        };
+        (step, limit.map_or("", |l| l.1))
+    }
+}
+
+fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
 }
 
 /// Runs the command with retries (see the crate docs). `out` receives the runner's streamed
 /// output when the adapter reads its stdout, and flakehound's progress lines.
 pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> Wrapped {
-    let started = Instant::now();
+    let clock = Clock {
+        started: Instant::now(),
+        opts,
+    };
     let mut result = Wrapped::default();
+    wrap_into(adapter, opts, out, &clock, &mut result);
+    result.run.wall_seconds = clock.started.elapsed().as_secs_f64();
+    result
+}
+
+fn wrap_into(
+    adapter: &dyn Adapter,
+    opts: &Options<'_>,
+    out: &mut dyn Write,
+    clock: &Clock<'_>,
+    result: &mut Wrapped,
+) {
     let run = &mut result.run;
-    run.runner = adapter.kind().name().to_string();
+    let runner = adapter.kind().name();
+    run.runner = runner.to_string();
     run.command = Cmd::from_argv(opts.argv)
         .map(|c| c.display())
         .unwrap_or_default();
@@ -87,6 +224,18 @@ pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> W
         let s = q.summary(opts.today);
         run.quarantine_total = s.total;
         run.quarantine_expired = s.expired;
+    }
+
+    // Rule 5: flakehound's plumbing must be able to write its files, or it must not be in the
+    // way (a report the runner cannot write fails the runner).
+    if let Err(e) = probe(&opts.scratch) {
+        run.warnings.push(format!(
+            "cannot write flakehound's scratch files in {} ({e}); ran the command unchanged, \
+             without retries",
+            opts.scratch.display()
+        ));
+        unchanged(opts, out, clock, result);
+        return;
     }
 
     // First invocation: the whole command.
@@ -99,50 +248,100 @@ pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> W
         Ok(p) => p,
         Err(e) => {
             run.warnings.push(format!(
-                "cannot prepare the {} command ({e}); ran it unchanged without retries",
-                adapter.kind().name()
+                "cannot prepare the {runner} command ({e}); ran it unchanged without retries"
             ));
-            let code = run_unchanged(opts.argv, out, &mut run.warnings);
-            run.runner_exit = code;
-            run.exit = code;
-            run.invocations = 1;
-            run.wall_seconds = started.elapsed().as_secs_f64();
-            return result;
+            unchanged(opts, out, clock, result);
+            return;
         }
     };
-    let exec1 = match exec::execute(adapter, &plan, out) {
-        Ok(x) => x,
-        Err(e) => {
-            // The command could not even start: a red build, as a shell would make it.
+    let (step, limit) = clock.invoke(adapter, &plan, out);
+    let ran = match step {
+        Step::Ran(ran) => ran,
+        Step::NotStarted(code, e) => {
+            // As a shell would: 126 found but not executable, 127 not found.
             run.warnings
                 .push(format!("cannot run the test command: {e}"));
-            run.runner_exit = 127;
-            run.exit = 127;
-            run.wall_seconds = started.elapsed().as_secs_f64();
-            return result;
+            run.runner_exit = code;
+            run.exit = code;
+            run.reason = Some(format!(
+                "the test command could not be started (exit {code})"
+            ));
+            return;
         }
     };
-    run.runner_exit = exec1.code;
-    run.exit = exec1.code;
+    let code = ran.execution.code;
+    run.runner_exit = code;
+    run.exit = code;
     run.invocations = 1;
+    if let Some(e) = &ran.capture_error {
+        run.warnings.push(format!(
+            "{e}; the command ran but its report is lost: keeping the runner's exit status {code}"
+        ));
+        return;
+    }
+    let mut stop: Option<String> = None;
+    if ran.timed_out {
+        stop = Some(format!(
+            "the test command timed out after {} ({limit}) and was stopped",
+            secs(ran.execution.duration)
+        ));
+    }
     let results = match adapter.read(&plan) {
         Ok(r) => r,
         Err(e) => {
-            run.warnings.push(format!(
-                "{e}; keeping the runner's exit status {}",
-                exec1.code
-            ));
-            run.wall_seconds = started.elapsed().as_secs_f64();
-            return result;
+            if let Some(why) = stop {
+                return stopped(result, why, ran.interrupted);
+            }
+            if ran.interrupted.is_some() {
+                return stopped(result, String::new(), ran.interrupted);
+            }
+            if code != 0 {
+                if let Err(full) = probe(&opts.scratch) {
+                    // The runner may have failed only because it could not write the report we
+                    // asked for: only its own run can tell its own status.
+                    run.warnings.push(format!(
+                        "{e}, and flakehound's scratch directory {} no longer takes files \
+                         ({full}): running the command again unchanged for its own status",
+                        opts.scratch.display()
+                    ));
+                    unchanged(opts, out, clock, result);
+                    return;
+                }
+            }
+            run.warnings
+                .push(format!("{e}; keeping the runner's exit status {code}"));
+            return;
         }
     };
+    let mut results = results;
+    if ran.interrupted.is_some() {
+        // pytest writes the test it was interrupted in as a nameless `<testcase/>`: not a pass.
+        results.cases.retain(|c| !c.name.is_empty());
+    }
     result.invocations.push(Invocation {
         number: 1,
         command: plan.cmd.display(),
-        exit: exec1.code,
+        exit: code,
         info: results.info.first().cloned(),
         cases: results.cases.clone(),
     });
+    let run = &mut result.run;
+    run.warnings.extend(adapter.notes(&plan));
+
+    // Failures that are not a test's: they keep the build red whatever the retries show.
+    let mut non_test: Vec<String> = Vec::new();
+    if code != 0 {
+        if let Some(tests_failed) = adapter.test_failure_exit() {
+            if code != tests_failed {
+                non_test.push(format!(
+                    "exit {code} is not {runner}'s status for failed tests ({tests_failed})"
+                ));
+            }
+        }
+        if let Some(why) = adapter.non_test_failure(&plan) {
+            non_test.push(why);
+        }
+    }
 
     // Tests in first-seen order; records of the same id in one invocation merge their attempts.
     let mut order: Vec<String> = Vec::new();
@@ -160,11 +359,60 @@ pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> W
             .cloned()
             .collect()
     };
+    let retryable = |case: &TestCase| -> bool {
+        opts.only_rerun.is_empty()
+            || case
+                .attempts
+                .iter()
+                .rev()
+                .find(|a| a.outcome.is_failure())
+                .and_then(|a| a.failure.as_ref())
+                .is_some_and(|f| {
+                    let text = format!(
+                        "{}\n{}",
+                        f.message.as_deref().unwrap_or_default(),
+                        f.kind.as_deref().unwrap_or_default()
+                    );
+                    opts.only_rerun.iter().any(|re| re.is_match(&text))
+                })
+    };
+    let mut interrupted = ran.interrupted;
 
     let can_select = adapter.capabilities().select;
+    let mut skipped_by_filter = 0;
     for retry in 1..=opts.retries {
-        let failing = still_failing(&tests);
-        if failing.is_empty() || exec1.code == 0 {
+        if stop.is_some() || interrupted.is_some() || code == 0 {
+            break;
+        }
+        let all_failing = still_failing(&tests);
+        let failing: Vec<String> = all_failing
+            .iter()
+            .filter(|id| retryable(&tests[*id]))
+            .cloned()
+            .collect();
+        if retry == 1 {
+            skipped_by_filter = all_failing.len() - failing.len();
+        }
+        if failing.is_empty() {
+            break;
+        }
+        if !opts.retry_delay.is_zero() {
+            let _ = writeln!(
+                out,
+                "flakehound: waiting {} before retry {retry}",
+                secs(opts.retry_delay)
+            );
+            let _ = out.flush();
+            if let Some(sig) = pause(opts.retry_delay) {
+                interrupted = Some(sig);
+                break;
+            }
+        }
+        if clock.limit().is_some_and(|l| l.0.is_zero()) {
+            stop = Some(format!(
+                "the time allowed by --timeout ({}) ran out before retry {retry}",
+                secs(opts.timeout.unwrap_or_default())
+            ));
             break;
         }
         let invocation = retry + 1;
@@ -196,14 +444,29 @@ pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> W
                 break;
             }
         };
-        let x = match exec::execute(adapter, &plan, out) {
-            Ok(x) => x,
-            Err(e) => {
+        let (step, limit) = clock.invoke(adapter, &plan, out);
+        let x = match step {
+            Step::Ran(x) => x,
+            Step::NotStarted(_, e) => {
                 run.warnings.push(format!("cannot run retry {retry}: {e}"));
                 break;
             }
         };
         run.invocations += 1;
+        interrupted = x.interrupted;
+        if x.timed_out {
+            // Its tests are missing from its results, so they stay failed.
+            run.warnings.push(format!(
+                "retry {retry} timed out after {} ({limit}) and was stopped",
+                secs(x.execution.duration)
+            ));
+        }
+        if let Some(e) = &x.capture_error {
+            run.warnings.push(format!(
+                "retry {retry}: {e}; its tests count as still failing"
+            ));
+            break;
+        }
         let results = match adapter.read(&plan) {
             Ok(r) => r,
             Err(e) => {
@@ -216,20 +479,43 @@ pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> W
         result.invocations.push(Invocation {
             number: invocation,
             command: plan.cmd.display(),
-            exit: x.code,
+            exit: x.execution.code,
             info: results.info.first().cloned(),
             cases: results.cases.clone(),
         });
         let mut seen = std::collections::HashSet::new();
+        let mut failed_here = 0;
         for case in results.cases {
             // Only the retried tests' attempts count (a whole-command re-run runs all of them).
             if !failing.contains(&case.id) {
                 continue;
             }
+            if case.attempts.iter().any(|a| a.outcome.is_failure()) {
+                failed_here += 1;
+            }
             seen.insert(case.id.clone());
             if let Some(t) = tests.get_mut(&case.id) {
                 t.attempts.extend(case.attempts);
                 t.outcome = last_outcome(t);
+            }
+        }
+        let xcode = x.execution.code;
+        if xcode != 0 && !x.timed_out && x.interrupted.is_none() {
+            // The retry's own red must be explained by its tests too.
+            if failed_here == 0 && can_select {
+                non_test.push(format!(
+                    "retry {retry} exited {xcode} although none of its tests failed"
+                ));
+            } else if let Some(tests_failed) = adapter.test_failure_exit() {
+                if xcode != tests_failed {
+                    non_test.push(format!(
+                        "retry {retry} exited {xcode}, which is not {runner}'s status for \
+                         failed tests ({tests_failed})"
+                    ));
+                }
+            }
+            if let Some(why) = adapter.non_test_failure(&plan) {
+                non_test.push(format!("retry {retry}: {why}"));
             }
         }
         let missing = failing.iter().filter(|id| !seen.contains(*id)).count();
@@ -240,6 +526,22 @@ pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> W
                 if failing.len() == 1 { " was" } else { "s were" }
             ));
         }
+    }
+    if skipped_by_filter > 0 {
+        run.warnings.push(format!(
+            "{skipped_by_filter} failed test{} not retried: {} failure message matches no \
+             --only-rerun pattern",
+            if skipped_by_filter == 1 {
+                " was"
+            } else {
+                "s were"
+            },
+            if skipped_by_filter == 1 {
+                "its"
+            } else {
+                "their"
+            }
+        ));
     }
 
     // Statuses.
@@ -260,14 +562,90 @@ pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> W
             owner: None,
         });
     }
-    run.exit = decide(run, opts.fail_on_flaky);
-    run.wall_seconds = started.elapsed().as_secs_f64();
-    result
+    if let Some(why) = stop {
+        return stopped(result, why, interrupted);
+    }
+    if interrupted.is_some() {
+        return stopped(result, String::new(), interrupted);
+    }
+    run.exit = decide(run, opts.fail_on_flaky, &non_test);
 }
 
-/// The exit status from the statuses (rules 1–3 of the crate docs).
-fn decide(run: &mut WrappedRun, fail_on_flaky: bool) -> i32 {
+/// Ends a run stopped by a timeout (`why`) or a signal: never green. A signal gives 128 + its
+/// number (the shell's convention, 130 for Ctrl-C); a timeout keeps the runner's status, which
+/// is 128 + SIGTERM (143) when the stop killed it, or 124 (`timeout(1)`'s) if it exited 0.
+fn stopped(result: &mut Wrapped, why: String, interrupted: Option<i32>) {
+    let run = &mut result.run;
+    result.interrupted = interrupted;
+    if let Some(sig) = interrupted {
+        run.exit = 128 + sig;
+        run.reason = Some(format!(
+            "interrupted by {}: the test command's process group was stopped, no retry ran; \
+             partial results above",
+            signal_name(sig)
+        ));
+        return;
+    }
+    run.exit = if run.runner_exit != 0 {
+        run.runner_exit
+    } else {
+        124
+    };
+    run.reason = Some(why);
+}
+
+/// `--fail-on-flaky: 2 tests passed only on retry: a, b`.
+fn flaky_reason(run: &WrappedRun) -> String {
+    const SHOWN: usize = 5;
+    let flaky: Vec<&str> = run
+        .tests
+        .iter()
+        .filter(|t| t.status == RunStatus::Flaky)
+        .map(|t| t.case.id.as_str())
+        .collect();
+    let mut names = flaky
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if flaky.len() > SHOWN {
+        names.push_str(&format!(" and {} more", flaky.len() - SHOWN));
+    }
+    format!(
+        "--fail-on-flaky: {} passed only on retry: {names}",
+        if flaky.len() == 1 {
+            "1 test".to_string()
+        } else {
+            format!("{} tests", flaky.len())
+        }
+    )
+}
+
+/// Sleeps `d` unless a signal comes first (returned).
+fn pause(d: Duration) -> Option<i32> {
+    let until = Instant::now() + d;
+    loop {
+        if let Some(sig) = exec::signals::received() {
+            return Some(sig);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+/// The exit status from the statuses (rules 1–3 and 6–7 of the crate docs); sets the reason.
+fn decide(run: &mut WrappedRun, fail_on_flaky: bool, non_test: &[String]) -> i32 {
     let code = run.runner_exit;
+    if code == 0 && fail_on_flaky && run.count(RunStatus::Flaky) > 0 {
+        // Only possible when the runner retried on its own (pytest-rerunfailures' reruns,
+        // nextest's retries): the user asked for flaky tests to fail the build.
+        run.reason = Some(flaky_reason(run));
+        return 1;
+    }
     if code == 0 {
         let red = run.count(RunStatus::Failed);
         if red > 0 {
@@ -285,7 +663,19 @@ fn decide(run: &mut WrappedRun, fail_on_flaky: bool) -> i32 {
         ));
         return code;
     }
-    if run.count(RunStatus::Failed) > 0 || (fail_on_flaky && run.count(RunStatus::Flaky) > 0) {
+    if run.count(RunStatus::Failed) > 0 {
+        return code;
+    }
+    if !non_test.is_empty() {
+        let why = format!(
+            "the test command failed (exit {code}) for a reason other than its tests: {}",
+            non_test.join("; ")
+        );
+        run.reason = Some(why);
+        return code;
+    }
+    if fail_on_flaky && run.count(RunStatus::Flaky) > 0 {
+        run.reason = Some(flaky_reason(run));
         return code;
     }
     0
@@ -348,34 +738,81 @@ pub fn find_entry<'e>(entries: &'e [Entry], id: &str) -> Option<&'e Entry> {
     })
 }
 
-/// Runs the user's argv as is (the adapter could not build a plan); returns its exit code.
-fn run_unchanged(argv: &[String], out: &mut dyn Write, warnings: &mut Vec<String>) -> i32 {
-    let Some((program, args)) = argv.split_first() else {
-        warnings.push("empty test command".into());
-        return 2;
+/// Runs the user's command unchanged when flakehound cannot wrap it (no runner detected, no
+/// scratch directory): its own status, with flakehound's signal forwarding and timeouts.
+/// `opts.scratch` is not used.
+pub fn wrap_unchanged(opts: &Options<'_>, out: &mut dyn Write) -> Wrapped {
+    let clock = Clock {
+        started: Instant::now(),
+        opts,
     };
-    let _ = out.flush();
-    match std::process::Command::new(program).args(args).status() {
-        Ok(s) => exit_code(s),
-        Err(e) => {
-            warnings.push(format!("cannot run `{program}`: {e}"));
-            127
+    let mut result = Wrapped::default();
+    result.run.command = Cmd::from_argv(opts.argv)
+        .map(|c| c.display())
+        .unwrap_or_default();
+    unchanged(opts, out, &clock, &mut result);
+    result.run.wall_seconds = clock.started.elapsed().as_secs_f64();
+    result
+}
+
+/// Runs the user's argv as is (flakehound cannot wrap it): the runner's own status decides,
+/// with the same signal forwarding and timeouts, and nothing is retried or recorded.
+fn unchanged(opts: &Options<'_>, out: &mut dyn Write, clock: &Clock<'_>, result: &mut Wrapped) {
+    let run = &mut result.run;
+    let Some(cmd) = Cmd::from_argv(opts.argv) else {
+        run.warnings.push("empty test command".into());
+        run.exit = 2;
+        return;
+    };
+    let plan = Plan {
+        cmd,
+        report: flakehound_runner::ReportSource::Files {
+            paths: vec![],
+            format: None,
+            fresh_after: None,
+        },
+    };
+    run.invocations += 1;
+    let (step, limit) = clock.invoke(&Plain, &plan, out);
+    match step {
+        Step::NotStarted(code, e) => {
+            run.warnings
+                .push(format!("cannot run the test command: {e}"));
+            run.runner_exit = code;
+            run.exit = code;
+        }
+        Step::Ran(ran) => {
+            run.runner_exit = ran.execution.code;
+            run.exit = ran.execution.code;
+            if ran.timed_out {
+                let why = format!(
+                    "the test command timed out after {} ({limit}) and was stopped",
+                    secs(ran.execution.duration)
+                );
+                stopped(result, why, ran.interrupted);
+            } else if ran.interrupted.is_some() {
+                stopped(result, String::new(), ran.interrupted);
+            }
         }
     }
 }
 
-fn exit_code(s: std::process::ExitStatus) -> i32 {
-    if let Some(c) = s.code() {
-        return c;
+/// The adapter for a command run as is: it only shows the output.
+struct Plain;
+
+impl Adapter for Plain {
+    fn kind(&self) -> flakehound_runner::RunnerKind {
+        flakehound_runner::RunnerKind::Generic
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = s.signal() {
-            return 128 + sig;
-        }
+    fn capabilities(&self) -> flakehound_runner::Capabilities {
+        flakehound_runner::Capabilities::default()
     }
-    1
+    fn plan(&self, _: &Request, _: &Path) -> flakehound_runner::Result<Plan> {
+        Err(flakehound_runner::Error::Command("not used".into()))
+    }
+    fn read(&self, _: &Plan) -> flakehound_runner::Result<flakehound_runner::Results> {
+        Err(flakehound_runner::Error::Command("not used".into()))
+    }
 }
 
 /// Writes every invocation's records into the store as one run (`source` `run`), one report

@@ -75,21 +75,26 @@ fn never_turns_green_red_nor_unexplained_red_green() {
     use RunStatus::*;
     // Green stays green, even if the report disagrees (warned).
     let mut r = run_with(0, &[Passed, Failed]);
-    assert_eq!(decide(&mut r, true), 0);
+    assert_eq!(decide(&mut r, true, &[]), 0);
     assert_eq!(r.warnings.len(), 1);
+    // Unless the runner's own retries hid a flaky test and the user asked to fail on those.
+    assert_eq!(decide(&mut run_with(0, &[Flaky]), false, &[]), 0);
+    let mut r = run_with(0, &[Passed, Flaky]);
+    assert_eq!(decide(&mut r, true, &[]), 1);
+    assert!(r.reason.unwrap().starts_with("--fail-on-flaky"));
     // Red with a real failure stays red with the runner's own code.
-    assert_eq!(decide(&mut run_with(3, &[Flaky, Failed]), false), 3);
+    assert_eq!(decide(&mut run_with(3, &[Flaky, Failed]), false, &[]), 3);
     // Red explained by flaky and quarantined tests turns green...
     assert_eq!(
-        decide(&mut run_with(1, &[Passed, Flaky, Quarantined]), false),
+        decide(&mut run_with(1, &[Passed, Flaky, Quarantined]), false, &[]),
         0
     );
     // ...unless flaky must fail.
-    assert_eq!(decide(&mut run_with(1, &[Flaky]), true), 1);
-    assert_eq!(decide(&mut run_with(1, &[Quarantined]), true), 0);
+    assert_eq!(decide(&mut run_with(1, &[Flaky]), true, &[]), 1);
+    assert_eq!(decide(&mut run_with(1, &[Quarantined]), true, &[]), 0);
     // Red without any failed test in the report: unexplained, stays red.
     let mut r = run_with(2, &[Passed, Skipped]);
-    assert_eq!(decide(&mut r, false), 2);
+    assert_eq!(decide(&mut r, false, &[]), 2);
     assert!(r.warnings[0].contains("no failed test"), "{:?}", r.warnings);
 }
 
@@ -132,4 +137,46 @@ fn recording_is_idempotent_and_retries_are_attempts_of_one_run() {
     let stats = store.test_stats().unwrap();
     let a = stats.iter().find(|s| s.id == "a").unwrap();
     assert_eq!((a.runs, a.failures, a.passes, a.retry_passes), (1, 1, 1, 1));
+}
+
+#[test]
+fn a_failure_that_is_not_a_tests_keeps_the_build_red() {
+    use RunStatus::*;
+    // A flaky test passed on retry, but the command also failed for another reason.
+    let mut r = run_with(1, &[Passed, Flaky]);
+    let code = decide(&mut r, false, &["a coverage gate".to_string()]);
+    assert_eq!(code, 1);
+    let reason = r.reason.unwrap();
+    assert!(
+        reason.contains("other than its tests: a coverage gate"),
+        "{reason}"
+    );
+    // Quarantined failures do not excuse it either.
+    assert_eq!(
+        decide(&mut run_with(1, &[Quarantined]), false, &["x".into()]),
+        1
+    );
+    // A green runner stays green whatever flakehound thinks.
+    assert_eq!(decide(&mut run_with(0, &[Passed]), false, &["x".into()]), 0);
+}
+
+#[test]
+fn fail_on_flaky_names_the_flaky_tests() {
+    use RunStatus::*;
+    let mut r = run_with(1, &[Passed, Flaky, Flaky]);
+    assert_eq!(decide(&mut r, true, &[]), 1);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("--fail-on-flaky: 2 tests passed only on retry: t1, t2")
+    );
+    let mut r = run_with(1, &[Flaky; 7]);
+    decide(&mut r, true, &[]);
+    assert!(
+        r.reason
+            .as_deref()
+            .unwrap()
+            .ends_with("t0, t1, t2, t3, t4 and 2 more"),
+        "{:?}",
+        r.reason
+    );
 }

@@ -5,15 +5,33 @@ use flakehound_model::{RunStatus, WrappedRun};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::{MetaArgs, knowledge};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Extra invocations for the tests that failed (only those are re-run).
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    retries: u32,
-    /// A test that fails and then passes on retry fails the build too.
+    /// Extra invocations for the tests that failed (only those are re-run). Default 2, or
+    /// FLAKEHOUND_RETRIES, or `retries` in the [run] table of .flakehound/config.toml.
+    #[arg(short = 'r', long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
+    retries: Option<u32>,
+    /// Pause before each retry, e.g. 5s (FLAKEHOUND_RETRY_DELAY, config `retry_delay`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    retry_delay: Option<Duration>,
+    /// Retry a failed test only when its failure message matches this regular expression;
+    /// repeatable (FLAKEHOUND_ONLY_RERUN, config `only_rerun`). The others stay failed.
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    only_rerun: Vec<String>,
+    /// Stop the whole run (every invocation together) after this long, e.g. 30m; the build
+    /// fails (FLAKEHOUND_TIMEOUT, config `timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Stop any single invocation (the first run or a retry) after this long
+    /// (FLAKEHOUND_ATTEMPT_TIMEOUT, config `attempt_timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    attempt_timeout: Option<Duration>,
+    /// A test that fails and then passes on retry fails the build too (FLAKEHOUND_FAIL_ON_FLAKY,
+    /// config `fail_on_flaky`).
     #[arg(long)]
     fail_on_flaky: bool,
     /// Write a merged JUnit report (flaky tests carry `flakyFailure` elements).
@@ -43,6 +61,16 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    flakehound_wrapper::config::parse_duration(s)
+}
+
+fn parse_regex(s: &str) -> Result<String, String> {
+    regex::Regex::new(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
 pub(crate) fn parse_runner(s: &str) -> Result<flakehound_runner::RunnerKind, String> {
     flakehound_runner::RunnerKind::from_name(s).ok_or_else(|| {
         let names: Vec<_> = flakehound_runner::RunnerKind::ALL
@@ -56,6 +84,10 @@ pub(crate) fn parse_runner(s: &str) -> Result<flakehound_runner::RunnerKind, Str
 /// Never returns an error for problems of flakehound's own once the command has run: they
 /// become warnings and the runner's status stands.
 pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCode> {
+    // From here on SIGINT/SIGTERM/SIGHUP are flakehound's to handle: forwarded to the test
+    // command's process group, then the partial results are recorded and printed, the scratch
+    // directory removed, and the exit is 128 + the signal.
+    flakehound_runner::exec::signals::install();
     let mut warnings: Vec<String> = Vec::new();
     let today = knowledge::today().unwrap_or_else(|e| {
         warnings.push(format!("{e:#}"));
@@ -83,14 +115,38 @@ pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCo
             None
         }
     };
+    let settings = settings(&args, &root, &mut warnings);
+    let only_rerun = settings
+        .only_rerun
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|re| regex::Regex::new(re).ok())
+        .collect();
+    let mut opts = flakehound_wrapper::Options {
+        retries: settings.retries.unwrap_or(2),
+        fail_on_flaky: settings.fail_on_flaky.unwrap_or(false),
+        quarantine: quarantine.as_ref(),
+        today,
+        scratch: PathBuf::new(),
+        argv: &args.command,
+        timeout: settings.timeout,
+        attempt_timeout: settings.attempt_timeout,
+        grace: grace(),
+        retry_delay: settings.retry_delay.unwrap_or_default(),
+        only_rerun,
+    };
     let scratch = tempfile::Builder::new().prefix("flakehound-run-").tempdir();
     let scratch = match scratch {
         Ok(d) => d,
         Err(e) => {
-            warnings.push(format!("cannot create a scratch directory: {e}"));
-            return Ok(exit(unchanged(&args.command, &warnings)));
+            warnings.push(format!(
+                "cannot create a scratch directory: {e}; running the command unchanged, \
+                 without retries"
+            ));
+            return Ok(unchanged(&opts, warnings));
         }
     };
+    opts.scratch = scratch.path().to_path_buf();
     let adapter =
         match flakehound_runner::detect(&args.command, args.test_runner, args.report.as_deref()) {
             Ok(a) => a,
@@ -98,17 +154,9 @@ pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCo
                 warnings.push(format!(
                     "{e}; running the command unchanged, without retries"
                 ));
-                return Ok(exit(unchanged(&args.command, &warnings)));
+                return Ok(unchanged(&opts, warnings));
             }
         };
-    let opts = flakehound_wrapper::Options {
-        retries: args.retries,
-        fail_on_flaky: args.fail_on_flaky,
-        quarantine: quarantine.as_ref(),
-        today,
-        scratch: scratch.path().to_path_buf(),
-        argv: &args.command,
-    };
     let mut stdout = std::io::stdout();
     let wrapped = flakehound_wrapper::wrap(adapter.as_ref(), &opts, &mut stdout);
     let mut run = wrapped.run;
@@ -238,28 +286,45 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Runs the command unchanged (flakehound could not wrap it) and returns its status.
-fn unchanged(argv: &[String], warnings: &[String]) -> i32 {
-    for w in warnings {
+fn unchanged(opts: &flakehound_wrapper::Options<'_>, warnings: Vec<String>) -> ExitCode {
+    for w in &warnings {
         eprintln!("flakehound: warning: {w}");
     }
-    let Some((program, rest)) = argv.split_first() else {
-        return 2;
-    };
-    match std::process::Command::new(program).args(rest).status() {
-        Ok(s) => s.code().unwrap_or_else(|| {
-            #[cfg(unix)]
-            {
-                use std::os::unix::process::ExitStatusExt;
-                s.signal().map_or(1, |sig| 128 + sig)
-            }
-            #[cfg(not(unix))]
-            1
-        }),
-        Err(e) => {
-            eprintln!("flakehound: error: cannot run `{program}`: {e}");
-            127
-        }
+    let wrapped = flakehound_wrapper::wrap_unchanged(opts, &mut std::io::stdout());
+    for w in &wrapped.run.warnings {
+        eprintln!("flakehound: warning: {w}");
     }
+    exit(wrapped.run.exit)
+}
+
+/// Time between SIGTERM and SIGKILL when a timeout stops the command:
+/// FLAKEHOUND_KILL_GRACE (a duration), default 10 s.
+fn grace() -> Duration {
+    std::env::var("FLAKEHOUND_KILL_GRACE")
+        .ok()
+        .and_then(|v| parse_duration(&v).ok())
+        .unwrap_or(Duration::from_secs(10))
+}
+
+/// The run settings: flags over FLAKEHOUND_* variables over the [run] table of
+/// .flakehound/config.toml (see `flakehound_wrapper::config`).
+fn settings(
+    args: &RunArgs,
+    root: &Path,
+    warnings: &mut Vec<String>,
+) -> flakehound_wrapper::config::Settings {
+    use flakehound_wrapper::config;
+    let flags = config::Settings {
+        retries: args.retries,
+        retry_delay: args.retry_delay,
+        only_rerun: (!args.only_rerun.is_empty()).then(|| args.only_rerun.clone()),
+        timeout: args.timeout,
+        attempt_timeout: args.attempt_timeout,
+        fail_on_flaky: args.fail_on_flaky.then_some(true),
+    };
+    let env = config::from_env(&|name| std::env::var(name).ok(), warnings);
+    let file = config::load(&root.join(flakehound_quarantine::CONFIG_FILE), warnings);
+    flags.or(env).or(file)
 }
 
 fn exit(code: i32) -> ExitCode {

@@ -336,3 +336,533 @@ fn cargo_test_flaky_passes_and_real_bug_fails() {
         "{text}"
     );
 }
+
+// ---- The build status never lies (issue 12) -------------------------------------------------
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_failure_that_is_not_a_tests_keeps_a_flaky_build_red() {
+    let Some(py) = pytest_python() else { return };
+    // A flaky test passes on retry, but something else failed too: a hook that sets the exit
+    // status after the tests (also on the retry), a hook that crashes, a coverage gate that
+    // fails the full run only (seen by flakehound's pytest plugin), a non-test exit status.
+    for (mode, code, why) in [
+        (
+            "status1",
+            1,
+            "retry 1 exited 1 although none of its tests failed",
+        ),
+        (
+            "raise",
+            1,
+            "a pytest_sessionfinish hook raised RuntimeError",
+        ),
+        ("cov", 1, "pytest counted 1 failure that is no failed test"),
+        (
+            "status3",
+            3,
+            "exit 3 is not pytest's status for failed tests (1)",
+        ),
+    ] {
+        let p = Project::new("wrap-py");
+        let out = p
+            .run_pytest(&py, &[], &["FH_FLAKY"])
+            .env("FH_AFTER", mode)
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(code), "{mode}: {text}");
+        assert!(
+            text.contains("for a reason other than its tests"),
+            "{mode}: {text}"
+        );
+        assert!(text.contains(why), "{mode}: {text}");
+        assert_eq!(
+            status_of(&p.json(), "tests/test_app.py::test_flaky"),
+            "flaky",
+            "{mode}: the test itself is still flaky"
+        );
+    }
+}
+
+#[test]
+fn retries_under_pytest_cov_skip_the_coverage_gate() {
+    let Some(py) = pytest_python() else { return };
+    // The full run meets the gate; a retry of one test alone would not, unless --no-cov.
+    let p = Project::new("wrap-py");
+    let out = p
+        .run_pytest(&py, &[], &["FH_FLAKY", "FH_FAKE_COV"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        status_of(&p.json(), "tests/test_app.py::test_flaky"),
+        "flaky"
+    );
+}
+
+#[test]
+fn fail_on_flaky_names_the_flaky_tests() {
+    let Some(py) = pytest_python() else { return };
+    let p = Project::new("wrap-py");
+    let out = p
+        .run_pytest(&py, &["--fail-on-flaky"], &["FH_FLAKY"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "--fail-on-flaky: 1 test passed only on retry: tests/test_app.py::test_flaky"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("without a failed test"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_command_that_cannot_be_executed_is_126_and_a_missing_one_127() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::new("wrap-py");
+    // `pytest` (a runner flakehound knows) and `check.sh` (one it does not), not executable.
+    for name in ["pytest", "check.sh"] {
+        let path = p.path().join(name);
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = p
+            .flakehound()
+            .args(["run", "--"])
+            .arg(format!("./{name}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(126),
+            "{name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    for name in ["./pytest-missing", "./missing.sh"] {
+        let out = p.flakehound().args(["run", "--", name]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(127),
+            "{name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn an_unusable_tmpdir_falls_back_to_the_runners_own_status() {
+    let Some(py) = pytest_python() else { return };
+    // TMPDIR names a file: no scratch directory can be made there.
+    for (switch, expected) in [("FH_NOTHING", 0), ("FH_BUG", 1)] {
+        let p = Project::new("wrap-py");
+        let file = p.path().join("not-a-dir");
+        std::fs::write(&file, "").unwrap();
+        let out = p
+            .run_pytest(&py, &[], &[switch])
+            .env("TMPDIR", &file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{switch}: {}",
+            stdout(&out)
+        );
+        assert!(
+            stderr(&out).contains("scratch directory"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// A tmpfs of 64 KiB, filled up, for as long as it lives (root only: `mount` needs it).
+struct FullFs {
+    dir: tempfile::TempDir,
+}
+
+impl FullFs {
+    fn new() -> Option<FullFs> {
+        let fs = FullFs::with_size("64k")?;
+        // Fill it: writes fail with "No space left on device" from here on.
+        let _ = std::fs::write(fs.dir.path().join("fill"), vec![0u8; 256 * 1024]);
+        Some(fs)
+    }
+
+    /// An empty tmpfs of `size`.
+    fn with_size(size: &str) -> Option<FullFs> {
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipping: cannot mount a tmpfs (not root?)");
+            return None;
+        }
+        Some(FullFs { dir })
+    }
+}
+
+impl Drop for FullFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_tmpdir_falls_back_to_the_runners_own_status() {
+    let Some(py) = pytest_python() else { return };
+    let Some(full) = FullFs::new() else { return };
+    for (switch, expected) in [("FH_NOTHING", 0), ("FH_BUG", 1)] {
+        let p = Project::new("wrap-py");
+        let out = p
+            .run_pytest(&py, &[], &[switch])
+            .env("TMPDIR", full.dir.path())
+            .output()
+            .unwrap();
+        let text = stdout(&out) + &stderr(&out);
+        assert_eq!(out.status.code(), Some(expected), "{switch}: {text}");
+        assert!(text.contains("scratch"), "{text}");
+    }
+    // cargo test, whose report is its captured output.
+    let p = Project::new("wrap-rs");
+    let out = p
+        .flakehound()
+        .env("CARGO_TARGET_DIR", cargo_target())
+        .env("TMPDIR", full.dir.path())
+        .args(["run", "--", "cargo", "test", "-q", "--lib"])
+        .output()
+        .unwrap();
+    let text = stdout(&out) + &stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+}
+
+#[test]
+fn a_tmpdir_that_fills_up_during_the_run_falls_back_to_the_runners_own_status() {
+    let Some(py) = pytest_python() else { return };
+    let Some(fs) = FullFs::with_size("4m") else {
+        return;
+    };
+    // The scratch probe passes, then a test fills the filesystem: pytest cannot write the
+    // report flakehound asked for and fails (exit 1), although every test passed.
+    let p = Project::new("wrap-hang");
+    let out = p
+        .flakehound()
+        .env("TMPDIR", fs.dir.path())
+        .env("FH_FILL", fs.dir.path().join("fill"))
+        .args(["run", "--json-out", "run.json", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .arg("tests")
+        .output()
+        .unwrap();
+    let text = stdout(&out) + &stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("running the command again unchanged for its own status"),
+        "{text}"
+    );
+}
+
+/// `flakehound run` on the hanging fixture, started in the background; returns the child and
+/// the pids (pytest, its grandchild) once the hanging test has started.
+struct Hanging {
+    project: Project,
+    tmp: tempfile::TempDir,
+    child: std::process::Child,
+    pids: Vec<u32>,
+}
+
+impl Hanging {
+    fn start(py: &Path, options: &[&str]) -> Hanging {
+        let project = Project::new("wrap-hang");
+        let tmp = tempfile::tempdir().unwrap();
+        let started = project.path().join("started");
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+            .current_dir(project.path())
+            .env("FLAKEHOUND_DB", project.db())
+            .env("TMPDIR", tmp.path())
+            .env("FH_STARTED", &started)
+            // Far beyond any timeout or wait in these tests.
+            .env("FH_SLEEP", "300")
+            .env("FLAKEHOUND_KILL_GRACE", "5s")
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .arg("run")
+            .args(options)
+            .args(["--json-out", "run.json", "--"])
+            .arg(py)
+            .args(QUIET_PYTEST)
+            .arg("tests")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the condition (the test runs), not for an amount of time.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !started.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the test never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let pids = std::fs::read_to_string(&started)
+            .unwrap()
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        Hanging {
+            project,
+            tmp,
+            child,
+            pids,
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// Waits for flakehound; asserts it left no process and no scratch directory behind.
+    fn finish(self) -> (Option<i32>, String, Project) {
+        let out = self.child.wait_with_output().unwrap();
+        for pid in &self.pids {
+            let stat = Path::new("/proc").join(pid.to_string()).join("stat");
+            // A killed orphan is reaped by init at its own pace: wait for that condition.
+            let mut gone = false;
+            for _ in 0..500 {
+                gone = std::fs::read_to_string(&stat)
+                    .map_or(true, |s| s.split_whitespace().nth(2) == Some("Z"));
+                if gone {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert!(gone, "process {pid} was left running");
+        }
+        let left: Vec<_> = std::fs::read_dir(self.tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "scratch left behind: {left:?}");
+        let text = stdout(&out) + &stderr(&out);
+        (out.status.code(), text, self.project)
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sigint_stop_the_whole_command_and_exit_128_plus_the_signal() {
+    let Some(py) = pytest_python() else { return };
+    for (sig, code) in [("TERM", 143), ("INT", 130)] {
+        let h = Hanging::start(&py, &[]);
+        h.signal(sig);
+        let (status, text, p) = h.finish();
+        assert_eq!(status, Some(code), "SIG{sig}: {text}");
+        assert!(text.contains(&format!("interrupted by SIG{sig}")), "{text}");
+        // The partial result is written out, without a record for the interrupted test.
+        let run = p.json();
+        assert_eq!(run["exit"], code, "SIG{sig}");
+        for t in run["tests"].as_array().unwrap() {
+            assert_ne!(t["case"]["name"], "", "SIG{sig}: {run:#}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hung_command_is_stopped_at_its_timeout() {
+    let Some(py) = pytest_python() else { return };
+    for option in ["--attempt-timeout", "--timeout"] {
+        let h = Hanging::start(&py, &[option, "1s"]);
+        let (status, text, p) = h.finish();
+        assert_eq!(status, Some(143), "{option}: {text}");
+        assert!(
+            text.contains("timed out after") && text.contains(&format!("({option})")),
+            "{option}: {text}"
+        );
+        assert_eq!(p.json()["exit"], 143);
+    }
+}
+
+// ---- Settings: flag > environment > .flakehound/config.toml > default (issue 11) -------------
+
+#[test]
+fn run_settings_come_from_flags_environment_and_config() {
+    let Some(py) = pytest_python() else { return };
+    let p = Project::new("wrap-py");
+    std::fs::create_dir_all(p.path().join(".flakehound")).unwrap();
+    std::fs::write(
+        p.path().join(".flakehound/config.toml"),
+        "[quarantine]\nauto = false\n\n[run]\nretries = 0\nretires = 3\n",
+    )
+    .unwrap();
+    // `git init` so that the project is its own repository root.
+    let _ = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(p.path())
+        .status();
+    let code = |options: &[&str], env: Option<&str>| {
+        let _ = std::fs::remove_file(p.path().join("counter"));
+        let mut cmd = p.run_pytest(&py, options, &["FH_FLAKY"]);
+        match env {
+            Some(v) => cmd.env("FLAKEHOUND_RETRIES", v),
+            None => cmd.env_remove("FLAKEHOUND_RETRIES"),
+        };
+        let out = cmd.output().unwrap();
+        (out.status.code(), stdout(&out) + &stderr(&out))
+    };
+    // The config says no retries: the flaky failure stands. Its typo is reported with its line.
+    let (status, text) = code(&[], None);
+    assert_eq!(status, Some(1), "{text}");
+    assert!(
+        text.contains(".flakehound/config.toml:6:11: unknown key `retires` in [run]"),
+        "{text}"
+    );
+    // The environment overrides the config...
+    assert_eq!(code(&[], Some("1")).0, Some(0));
+    // ...and the flag overrides both.
+    assert_eq!(code(&["--retries", "0"], Some("1")).0, Some(1));
+}
+
+#[test]
+fn only_rerun_retries_matching_failures_and_retry_delay_waits() {
+    let Some(py) = pytest_python() else { return };
+    let p = Project::new("wrap-py");
+    let out = p
+        .run_pytest(
+            &py,
+            &["--only-rerun", "flaky: first", "--retry-delay", "10ms"],
+            &["FH_FLAKY", "FH_BUG"],
+        )
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let run = p.json();
+    assert_eq!(status_of(&run, "tests/test_app.py::test_flaky"), "flaky");
+    assert_eq!(status_of(&run, "tests/test_app.py::test_bug"), "failed");
+    assert_eq!(run["invocations"], 2, "{text}");
+    assert!(
+        text.contains("flakehound: retry 1/2: 1 failed test"),
+        "{text}"
+    );
+    assert!(text.contains("waiting 10ms before retry 1"), "{text}");
+    assert!(text.contains("1 failed test was not retried"), "{text}");
+}
+
+// ---- pytest plugins underneath (issue 11) ---------------------------------------------------
+
+/// A stand-in distribution `pytest-randomly` 9.9.9 (entry point `randomly`, seed 4242 unless
+/// `--randomly-seed` says otherwise) in `dir`, to put on PYTHONPATH.
+fn fake_randomly(dir: &Path) {
+    let info = dir.join("fake_randomly-9.9.9.dist-info");
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(
+        dir.join("fake_randomly.py"),
+        "def pytest_addoption(parser):\n    parser.addoption('--randomly-seed', dest='randomly_seed', type=int, default=None)\n\n\
+         def pytest_configure(config):\n    if config.option.randomly_seed is None:\n        config.option.randomly_seed = 4242\n",
+    )
+    .unwrap();
+    std::fs::write(
+        info.join("METADATA"),
+        "Metadata-Version: 2.1\nName: pytest-randomly\nVersion: 9.9.9\n",
+    )
+    .unwrap();
+    std::fs::write(
+        info.join("entry_points.txt"),
+        "[pytest11]\nrandomly = fake_randomly\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn rerunfailures_reruns_count_as_failed_attempts_and_randomly_seed_is_noted() {
+    let Some(py) = pytest_python() else { return };
+    let p = Project::new("wrap-py");
+    let site = p.path().join("site");
+    fake_randomly(&site);
+    // The flaky test fails, pytest-rerunfailures reruns it and it passes: pytest exits 0 and its
+    // JUnit report shows a pass. flakehound still sees the failed attempt.
+    let out = p
+        .run_pytest(&py, &[], &["FH_FLAKY", "FH_RERUNS"])
+        .env("PYTHONPATH", &site)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let run = p.json();
+    assert_eq!(status_of(&run, "tests/test_app.py::test_flaky"), "flaky");
+    assert_eq!(status_of(&run, "tests/test_app.py::test_ok"), "passed");
+    assert_eq!(run["invocations"], 1);
+    assert!(
+        text.contains("pytest-rerunfailures is active: its 1 rerun is counted as failed attempts"),
+        "{text}"
+    );
+    assert!(text.contains("--randomly-seed=4242"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_kills_a_command_that_ignores_the_first() {
+    let p = Project::new("wrap-py");
+    let started = p.path().join("started");
+    // Ignores SIGTERM and SIGINT (inherited by the sleep, 300 s: far beyond this test's waits).
+    let script = "trap '' TERM INT; echo $$ > started.tmp && mv started.tmp started; sleep 300";
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+        .current_dir(p.path())
+        .env("FLAKEHOUND_DB", p.db())
+        .args(["run", "--report", "none.xml", "--", "sh", "-c", script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started.exists() {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    // Two different signals: two of the same could merge into one while pending.
+    kill("-TERM");
+    kill("-INT");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline + std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("flakehound did not end after a second signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(matches!(status.code(), Some(130) | Some(143)), "{status:?}");
+}
