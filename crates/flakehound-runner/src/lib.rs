@@ -30,7 +30,9 @@ mod go;
 mod jest;
 mod nextest;
 mod pytest;
-pub use pytest::{PytestPlugins, Rerun, SessionStatus, pytest_plugins};
+pub use pytest::{
+    PytestPlugins, Rerun, SessionStatus, pytest_plugins, without_plugin_interference,
+};
 mod pytest_narrow;
 mod shared;
 mod vitest;

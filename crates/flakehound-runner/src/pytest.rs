@@ -1125,10 +1125,9 @@ impl PytestPlugins {
     }
 }
 
-/// Runs `<the command's pytest> -VV` and lists its third-party plugins; `None` when the command
-/// is not a pytest command or pytest cannot tell (then nothing is known, nothing is assumed).
-pub fn pytest_plugins(argv: &[String], cwd: Option<&Path>) -> Option<PytestPlugins> {
-    let at = argv.iter().enumerate().find_map(|(i, w)| {
+/// Where pytest itself sits in a command line (`pytest`, `py.test`, `python -m pytest`).
+fn pytest_word(argv: &[String]) -> Option<usize> {
+    argv.iter().enumerate().find_map(|(i, w)| {
         let name = crate::program_name(w);
         if name == "pytest" || name == "py.test" {
             Some(i)
@@ -1137,7 +1136,35 @@ pub fn pytest_plugins(argv: &[String], cwd: Option<&Path>) -> Option<PytestPlugi
         } else {
             None
         }
-    })?;
+    })
+}
+
+/// The command with the options that give a controlled experiment (hunt) back its control:
+/// pytest-randomly off (`-p no:randomly`: the hunt chooses orders and seeds itself and records
+/// them, so its replays are exact) and pytest-rerunfailures' reruns off (`--reruns=0`, which
+/// overrides a `--reruns N` in `addopts` while keeping the plugin's options known to pytest; a
+/// rerun would hide the very failures the hunt looks for). Unchanged when neither is active or
+/// the command is not pytest.
+pub fn without_plugin_interference(argv: &[String], plugins: &PytestPlugins) -> Vec<String> {
+    let mut out = argv.to_vec();
+    let Some(at) = pytest_word(argv) else {
+        return out;
+    };
+    let mut extra = Vec::new();
+    if plugins.randomly {
+        extra.extend(["-p".to_string(), "no:randomly".to_string()]);
+    }
+    if plugins.rerunfailures {
+        extra.push("--reruns=0".to_string());
+    }
+    out.splice(at + 1..at + 1, extra);
+    out
+}
+
+/// Runs `<the command's pytest> -VV` and lists its third-party plugins; `None` when the command
+/// is not a pytest command or pytest cannot tell (then nothing is known, nothing is assumed).
+pub fn pytest_plugins(argv: &[String], cwd: Option<&Path>) -> Option<PytestPlugins> {
+    let at = pytest_word(argv)?;
     let mut cmd = Cmd::from_argv(&argv[..=at])?;
     cmd.args.push("-VV".into());
     cmd.cwd = cwd.map(Path::to_path_buf);
@@ -1149,4 +1176,39 @@ pub fn pytest_plugins(argv: &[String], cwd: Option<&Path>) -> Option<PytestPlugi
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     text.contains("This is pytest version")
         .then(|| PytestPlugins::parse(&text))
+}
+
+#[cfg(test)]
+mod interference_tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn hunt_turns_off_randomly_and_reruns_right_after_pytest() {
+        let both = PytestPlugins {
+            randomly: true,
+            rerunfailures: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            without_plugin_interference(&argv("python -m pytest -q tests"), &both),
+            argv("python -m pytest -p no:randomly --reruns=0 -q tests")
+        );
+        assert_eq!(
+            without_plugin_interference(&argv(".venv/bin/pytest -x"), &both),
+            argv(".venv/bin/pytest -p no:randomly --reruns=0 -x")
+        );
+        let none = PytestPlugins::default();
+        assert_eq!(
+            without_plugin_interference(&argv("python -m pytest -q"), &none),
+            argv("python -m pytest -q")
+        );
+        assert_eq!(
+            without_plugin_interference(&argv("cargo test"), &both),
+            argv("cargo test")
+        );
+    }
 }

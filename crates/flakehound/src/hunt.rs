@@ -129,7 +129,22 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
             .unwrap_or_default();
         flakehound_hunt::schedule::derive(nanos, u64::from(std::process::id())) % 1_000_000
     });
-    let adapter = flakehound_runner::detect(&args.command, args.test_runner, None)?;
+    // pytest-randomly and pytest-rerunfailures would take the experiment's control away (orders
+    // and seeds, failures hidden by reruns): say so, and turn them off for the hunt's runs.
+    let mut plugin_warnings = Vec::new();
+    let command = match flakehound_runner::pytest_plugins(&args.command, None) {
+        Some(plugins) => {
+            let shown = args.command.join(" ");
+            for w in plugins.warnings(&shown) {
+                plugin_warnings.push(format!(
+                    "{w}; the hunt turns it off for its runs (-p no:randomly / --reruns=0)"
+                ));
+            }
+            flakehound_runner::without_plugin_interference(&args.command, &plugins)
+        }
+        None => args.command.clone(),
+    };
+    let adapter = flakehound_runner::detect(&command, args.test_runner, None)?;
     let hint_prefix = hint_prefix(db.as_deref());
     let hint_suffix = hint_suffix(&args);
     let scratch = tempfile::Builder::new()
@@ -153,7 +168,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
         meta: flakehound_ci::detect(&cwd),
     };
 
-    let mut warnings = Vec::new();
+    let mut warnings = plugin_warnings;
     let mut store = if args.no_record {
         None
     } else {

@@ -657,3 +657,68 @@ fn a_failing_list_command_is_reported_with_its_output() {
         "{err}"
     );
 }
+
+/// A stand-in for pytest-randomly and pytest-rerunfailures (distributions named as the real
+/// ones, so `pytest -VV` lists them) that leave a mark when they act during a test: the hunt
+/// must warn about both and keep them from acting.
+#[test]
+fn pytest_randomly_and_rerunfailures_are_named_and_turned_off_under_hunt() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("proj");
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    std::fs::write(project.join("tests/test_a.py"), "def test_a():\n    pass\n").unwrap();
+    for (dist, module, code) in [
+        (
+            "pytest-randomly",
+            "fake_randomly",
+            "def pytest_runtest_setup(item):\n    open('randomly-acted', 'w').close()\n",
+        ),
+        (
+            "pytest-rerunfailures",
+            "fake_rerunfailures",
+            "def pytest_addoption(parser):\n    parser.addoption('--reruns', type=int, default=2)\n\n\
+             def pytest_runtest_setup(item):\n    if item.config.getoption('reruns'):\n        open('reruns-acted', 'w').close()\n",
+        ),
+    ] {
+        let info = site.join(format!("{module}-9.9.9.dist-info"));
+        std::fs::create_dir_all(&info).unwrap();
+        std::fs::write(site.join(format!("{module}.py")), code).unwrap();
+        std::fs::write(
+            info.join("METADATA"),
+            format!("Metadata-Version: 2.1\nName: {dist}\nVersion: 9.9.9\n"),
+        )
+        .unwrap();
+        let entry = module.trim_start_matches("fake_");
+        std::fs::write(
+            info.join("entry_points.txt"),
+            format!("[pytest11]\n{entry} = {module}\n"),
+        )
+        .unwrap();
+    }
+    let db = dir.path().join("hunt.db");
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(&project)
+        .env("FLAKEHOUND_DB", &db)
+        .env("PYTHONPATH", &site)
+        .args(["hunt", "--runs", "2", "--workers", "1", "--json", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let h = success_json(&out);
+    let warnings = h["warnings"].to_string();
+    assert!(
+        warnings.contains("pytest-randomly is active") && warnings.contains("turns it off"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("pytest-rerunfailures is active"),
+        "{warnings}"
+    );
+    assert_eq!(h["tests"], 1, "{h:#}");
+    assert!(!project.join("randomly-acted").exists(), "randomly acted");
+    assert!(!project.join("reruns-acted").exists(), "reruns acted");
+}
