@@ -506,6 +506,10 @@ fn diagnose_one(
     if !args.common.no_record {
         let res = open_store(db).and_then(|mut store| {
             record_trials(store.as_mut(), "diagnose", &d.trials)?;
+            if d.interrupted {
+                // The runs are evidence; a verdict cut short is not a diagnosis to show.
+                return Ok(());
+            }
             let mut text = format!("diagnose: {}", d.verdict);
             if let Some(r) = &d.reproduction {
                 text.push_str(&format!("; reproduce: {r}"));

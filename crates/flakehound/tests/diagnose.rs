@@ -866,6 +866,10 @@ fn diagnose_stops_on_ctrl_c() {
     assert!(text.contains("Interrupted (Ctrl-C)"), "{text}");
     assert!(text.contains("│ time "), "the partial table: {text}");
     assert!(!err.contains("collect"), "no bogus collection error: {err}");
+    // A verdict cut short is not stored as the test's diagnosis.
+    let notes = s.query(&["notes", "tests/test_slow.py::test_sleeps", "--json"]);
+    let notes: Value = serde_json::from_slice(&notes.stdout).unwrap();
+    assert_eq!(notes, Value::Array(Vec::new()), "{notes:#}");
     // The run that finished before is recorded.
     let mut store = flakehound_store::open(&s.db).unwrap();
     let ev = store.evidence().unwrap();
@@ -891,6 +895,27 @@ fn verify_stops_on_ctrl_c() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(130), "{text}");
     assert!(text.contains("interrupted: 0 failures in 1 runs"), "{text}");
+}
+
+#[test]
+fn polluter_stops_on_ctrl_c() {
+    if pytest_python().is_none() {
+        return;
+    }
+    let candidates = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(candidates.path(), "tests/test_stable.py::test_sum\n").unwrap();
+    let (_s, out) = interrupted(&[
+        "polluter",
+        "tests/test_slow.py::test_sleeps",
+        "--candidates",
+        candidates.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    assert!(
+        text.contains("interrupted; smallest reproducing set so far"),
+        "{text}"
+    );
 }
 
 /// The case: 0 failures in 9 runs (p < 28.3%) is no fix for a test that failed 6.7% of
