@@ -690,11 +690,31 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
             ""
         }
     )?;
+    // Experiments stopped as futile, in one line (progress said each one's numbers).
+    let futile: Vec<&str> = d
+        .experiments
+        .iter()
+        .filter(|e| {
+            e.stopped
+                .as_deref()
+                .is_some_and(|w| w.starts_with("futile"))
+        })
+        .map(|e| e.suspect.as_str())
+        .collect();
+    if !futile.is_empty() {
+        writeln!(
+            out,
+            "Stopped early, a difference having become implausible (under a {:.0}% chance): {}",
+            diagnose::FUTILE * 100.0,
+            futile.join(", ")
+        )?;
+    }
     for e in &d.experiments {
         for n in &e.notes {
             writeln!(out, "{}: {n}", e.suspect.as_str())?;
         }
         match &e.stopped {
+            Some(why) if why.starts_with("futile") => {}
             Some(why) => writeln!(out, "{}: stopped early, {why}", e.suspect.as_str())?,
             None if e.batches > 1 => writeln!(
                 out,

@@ -608,8 +608,9 @@ fn history(s: &Session, file: &str, name: &str, failed: usize, runs: usize, mess
             String::new()
         };
         let xml = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="1"><testcase classname="{class}" name="{name}" file="{file}" line="4" time="0.01">{failure}</testcase></testsuite></testsuites>"#
+            r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="1"><testcase classname="{class}" name="{name}" file="{file}" line="4" time="0.{i:03}">{failure}</testcase></testsuite></testsuites>"#
         );
+        // (Each report its own time: identical reports are one report.)
         let report = dir.path().join(format!("r{i}.xml"));
         std::fs::write(&report, xml).unwrap();
         s.ingest(
@@ -788,6 +789,28 @@ fn experiments_stop_early_when_futile() {
         d["verdict"].as_str().unwrap().contains("never failed"),
         "{d:#}"
     );
+}
+
+/// A test with many clean runs in the store needs fewer runs to show that a condition changes
+/// nothing: its history is prior evidence.
+#[test]
+fn a_clean_history_needs_fewer_runs() {
+    let Some(s) = Session::new() else { return };
+    let args = [
+        "diagnose",
+        "tests/test_stable.py::test_sum",
+        "--runs",
+        "8",
+        "--only",
+        "hashing",
+        "--json",
+        "--no-record",
+    ];
+    let without = success_json(&s.flakehound(&args));
+    history(&s, "tests/test_stable.py", "test_sum", 0, 30, "");
+    let with = success_json(&s.flakehound(&args));
+    assert_eq!(without["runs"], 8, "{without:#}");
+    assert_eq!(with["runs"], 4, "{with:#}");
 }
 
 /// A command stopped by Ctrl-C: its children end, what finished is kept, the partial result is
