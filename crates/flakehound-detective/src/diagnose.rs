@@ -54,8 +54,10 @@ use crate::{Lab, Result, Trial};
 
 /// Significance level of the comparisons.
 pub const ALPHA: f64 = 0.05;
-/// Runs of a failing varied value, to see whether it fails again.
-pub const REPLAYS: u32 = 3;
+/// Runs of a failing varied value, to see whether it fails again. Five, because five failures
+/// of five against none of a batch of eight is conclusive (p < [`CONCLUSIVE`]), which ends the
+/// diagnosis there.
+pub const REPLAYS: u32 = 5;
 /// Instances at once in the parallel experiment.
 pub const PARALLEL: usize = 4;
 /// Busy workers per core in the load condition. One a core leaves the test half a core; four
@@ -70,6 +72,15 @@ pub const MAX_BATCHES: u32 = 3;
 /// Run budget of the polluter search that follows an order verdict (`flakehound polluter` has
 /// none by default).
 pub const POLLUTER_MAX_RUNS: u32 = 60;
+/// An interim look stops an experiment for efficacy below this p-value (Haybittle–Peto), and
+/// such an answer ends the diagnosis: no other suspect is run.
+pub const CONCLUSIVE: f64 = 0.001;
+/// An experiment stops for futility when no condition has even this predictive probability of
+/// a significant difference at its largest size ([`MAX_BATCHES`] batches).
+pub const FUTILE: f64 = 0.05;
+/// The stored history counts as at most this many runs of prior evidence per condition, so
+/// that a long clean history shortens experiments without outweighing what they see.
+pub const PRIOR_WEIGHT: f64 = 20.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -169,6 +180,23 @@ pub struct ConditionResult {
 }
 
 impl ConditionResult {
+    /// No runs yet of condition `c`.
+    fn empty(c: &Condition) -> ConditionResult {
+        ConditionResult {
+            name: c.name.clone(),
+            runs: 0,
+            failures: 0,
+            rate: 0.0,
+            interval: wilson(0, 0),
+            failing_value: None,
+            missing: 0,
+            env: c.env.clone(),
+            wrapper: c.wrapper.clone(),
+            p_value: None,
+            implicates: false,
+        }
+    }
+
     /// Adds another batch of the same condition.
     fn merge(&mut self, more: ConditionResult) {
         self.runs += more.runs;
@@ -195,6 +223,10 @@ pub struct Experiment {
     pub batches: u32,
     /// Why it was skipped, when it was.
     pub skipped: Option<String>,
+    /// Why it stopped before its full size, when it did (conclusive, futile, interrupted).
+    pub stopped: Option<String>,
+    /// What the machine could not do for it (e.g. the clock conditions without `faketime`).
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -213,6 +245,8 @@ pub struct Diagnosis {
     pub polluter: Option<crate::polluter::Report>,
     pub runs: u32,
     pub seconds: f64,
+    /// Stopped by Ctrl-C: the experiments are what ran until then.
+    pub interrupted: bool,
     /// Every trial, condition name first (for recording as evidence).
     #[serde(skip)]
     pub trials: Vec<(String, Trial)>,
@@ -233,6 +267,13 @@ pub struct Options {
     /// Stop at the first experiment that implicates its suspect with p < [`QUICK_ALPHA`]; the
     /// rest are reported as not run.
     pub quick: bool,
+    /// The test's stored record (failures, runs), as prior evidence for stopping experiments
+    /// early: a test with a long clean history needs fewer runs to show that a condition
+    /// changes nothing.
+    pub history: Option<(u64, u64)>,
+    /// How the printed `flakehound …` lines invoke flakehound (the binary, and `--db` when the
+    /// store was chosen by flag), so that they run as printed.
+    pub program: String,
 }
 
 /// How sure `--quick` must be before it stops: stricter than [`ALPHA`], because stopping early
@@ -272,11 +313,9 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// The experiments for this runner and machine, with why some are skipped.
-fn plan(
-    lab: &Lab,
-    test: &TestRef,
-    opts: &Options,
-) -> Vec<(Suspect, String, Vec<Condition>, Option<String>)> {
+type Planned = (Suspect, String, Vec<Condition>, Option<String>, Vec<String>);
+
+fn plan(lab: &Lab, test: &TestRef, opts: &Options) -> Vec<Planned> {
     let python = lab.adapter().kind() == RunnerKind::Pytest;
     // Everything not under test is held fixed.
     let mut fixed = env(&[("PYTHONHASHSEED", "0")]);
@@ -295,7 +334,7 @@ fn plan(
         f(&mut c);
         c
     };
-    let mut out = Vec::new();
+    let mut out: Vec<(Suspect, String, Vec<Condition>, Option<String>)> = Vec::new();
     // Seed experiments: the seed held at 0 (as in every other experiment) against a new one per
     // run; Python only.
     let seeds = |var: &'static str, fixed: &str, varied: &str, why_not: &str| {
@@ -344,7 +383,15 @@ fn plan(
             c.env.push(("TZ".into(), tz.into()))
         }));
     }
-    if have("faketime", &["-f", "+0", "true"]) {
+    let mut time_notes = Vec::new();
+    if !have("faketime", &["-f", "+0", "true"]) {
+        time_notes.push(
+            "the clock conditions (a year end, a month end, a DST switch) did not run: \
+             `faketime` is not installed (Debian/Ubuntu package `faketime`, Homebrew \
+             `libfaketime`)"
+                .to_string(),
+        );
+    } else {
         for (name, at, tz) in [
             ("clock 23:59:58 UTC on Dec 31", "2026-12-31 23:59:58", "UTC"),
             ("clock 23:59:58 UTC on Feb 28", "2027-02-28 23:59:58", "UTC"),
@@ -510,6 +557,17 @@ fn plan(
             Some("the runner cannot repeat a test in one process".to_string()),
         ));
     }
+    let mut out: Vec<Planned> = out
+        .into_iter()
+        .map(|(s, q, c, skipped)| {
+            let notes = if s == Suspect::Time && skipped.is_none() {
+                time_notes.clone()
+            } else {
+                Vec::new()
+            };
+            (s, q, c, skipped, notes)
+        })
+        .collect();
     if !opts.only.is_empty() {
         out.retain(|(s, ..)| opts.only.contains(s));
     }
@@ -577,6 +635,8 @@ fn target_failed(trial: &Trial, test: &TestRef, repeat: u32) -> Option<bool> {
     trial.failed(&test.id)
 }
 
+/// Runs `runs` more runs of condition `c` (varied values continue from `start`). Returns the
+/// counts and whether the stop flag ended it early (the runs finished before it are counted).
 fn run_condition(
     lab: &Lab,
     test: &TestRef,
@@ -584,7 +644,8 @@ fn run_condition(
     runs: u32,
     start: u32,
     trials: &mut Vec<(String, Trial)>,
-) -> Result<ConditionResult> {
+    on_run: &mut dyn FnMut(&str, Option<bool>),
+) -> Result<(ConditionResult, bool)> {
     let _load = c.load.then(Load::start);
     let mut selection = c.before.clone();
     selection.push(test.clone());
@@ -597,9 +658,10 @@ fn run_condition(
     let mut done = 0;
     let mut missing = 0;
     let mut failing_value = None;
+    let mut interrupted = false;
     // Varied values continue where an earlier batch of this condition stopped.
     let mut i = start;
-    while done + missing < u64::from(runs) {
+    while done + missing < u64::from(runs) && !interrupted {
         // A batch: one run, or `parallel` runs at once.
         let batch = c.parallel.max(1);
         let mut envs = Vec::new();
@@ -626,8 +688,16 @@ fn run_condition(
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
         for (e, r) in results {
-            let trial = r?;
-            match target_failed(&trial, test, c.repeat) {
+            let trial = match r {
+                Ok(t) => t,
+                Err(e) if e.is_interrupted() => {
+                    interrupted = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let failed = target_failed(&trial, test, c.repeat);
+            match failed {
                 Some(true) => {
                     failures += 1;
                     done += 1;
@@ -641,24 +711,28 @@ fn run_condition(
                 None => missing += 1,
             }
             trials.push((c.name.clone(), trial));
+            on_run(&c.name, failed);
         }
         if missing > u64::from(runs) {
             break;
         }
     }
-    Ok(ConditionResult {
-        name: c.name.clone(),
-        runs: done,
-        failures,
-        rate: rate(failures, done),
-        interval: wilson(failures, done),
-        failing_value,
-        missing,
-        env: c.env.clone(),
-        wrapper: c.wrapper.clone(),
-        p_value: None,
-        implicates: false,
-    })
+    Ok((
+        ConditionResult {
+            name: c.name.clone(),
+            runs: done,
+            failures,
+            rate: rate(failures, done),
+            interval: wilson(failures, done),
+            failing_value,
+            missing,
+            env: c.env.clone(),
+            wrapper: c.wrapper.clone(),
+            p_value: None,
+            implicates: false,
+        },
+        interrupted,
+    ))
 }
 
 fn category(s: Suspect, load_condition: &str) -> Category {
@@ -675,18 +749,107 @@ fn category(s: Suspect, load_condition: &str) -> Category {
     }
 }
 
+/// What a diagnosis tells its observer as it goes (for progress displays).
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An experiment starts: its suspect and conditions.
+    Started {
+        suspect: Suspect,
+        conditions: &'a [String],
+    },
+    /// One run ended: the condition, whether the test failed (`None`: no result), and the
+    /// runs of the whole diagnosis so far.
+    Ran {
+        suspect: Suspect,
+        condition: &'a str,
+        failed: Option<bool>,
+        runs: u32,
+    },
+    /// An experiment ended (or was skipped).
+    Finished(&'a Experiment),
+}
+
+/// A condition's prior pseudo-counts from the stored history (at most [`PRIOR_WEIGHT`] runs).
+fn prior(history: Option<(u64, u64)>) -> (f64, f64) {
+    match history {
+        Some((f, n)) if n > 0 => {
+            let w = (n as f64).min(PRIOR_WEIGHT) / n as f64;
+            (f.min(n) as f64 * w, (n - f.min(n)) as f64 * w)
+        }
+        _ => (0.0, 0.0),
+    }
+}
+
+/// The largest predictive probability, over the conditions that can still run, of a significant
+/// difference at `max` runs each ([`crate::stats::predictive_power`]).
+fn best_power(
+    suspect: Suspect,
+    results: &[ConditionResult],
+    extendable: &[bool],
+    (max, alpha): (u64, f64),
+    prior: (f64, f64),
+) -> f64 {
+    let arm = |r: &ConditionResult| crate::stats::Arm {
+        failures: r.failures,
+        runs: r.runs,
+        prior,
+    };
+    let Some(control) = results.first() else {
+        return 0.0;
+    };
+    results
+        .iter()
+        .zip(extendable)
+        .skip(1)
+        .filter(|(_, e)| **e)
+        .map(|(r, _)| {
+            crate::stats::predictive_power(
+                arm(control),
+                arm(r),
+                max,
+                alpha,
+                suspect.either_direction(),
+            )
+        })
+        .fold(0.0, f64::max)
+}
+
 pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> {
+    diagnose_observed(lab, test, opts, &mut |_| {})
+}
+
+/// [`diagnose`], telling `observe` about every experiment and run as it goes.
+pub fn diagnose_observed(
+    lab: &Lab,
+    test: &TestRef,
+    opts: &Options,
+    observe: &mut dyn FnMut(Event),
+) -> Result<Diagnosis> {
     let t0 = Instant::now();
     let start_runs = lab.executions();
     let mut trials = Vec::new();
     let mut experiments = Vec::new();
-    let mut solved = false;
-    for (suspect, question, conditions, mut skipped) in plan(lab, test, opts) {
-        if solved && skipped.is_none() {
-            skipped = Some("--quick stopped at the first clear answer".to_string());
+    let mut solved: Option<String> = None;
+    let mut interrupted = false;
+    let runs = opts.runs.max(1);
+    // A look at the evidence every half batch: often enough to stop early, rarely enough that
+    // each look sees new runs of every condition.
+    // A long clean history (at least [`PRIOR_WEIGHT`] runs, none failed) is evidence already:
+    // look after a quarter batch, when the prior can end a futile experiment sooner.
+    let clean = opts
+        .history
+        .is_some_and(|(f, n)| f == 0 && n as f64 >= PRIOR_WEIGHT);
+    let stage = runs.div_ceil(if clean { 4 } else { 2 }).max(1);
+    let max = u64::from(runs * MAX_BATCHES);
+    let prior = prior(opts.history);
+    for (suspect, question, conditions, mut skipped, notes) in plan(lab, test, opts) {
+        if interrupted {
+            skipped = Some("interrupted (Ctrl-C)".to_string());
+        } else if let (Some(why), None) = (&solved, &skipped) {
+            skipped = Some(why.clone());
         }
         if let Some(why) = skipped {
-            experiments.push(Experiment {
+            let e = Experiment {
                 suspect,
                 question,
                 conditions: Vec::new(),
@@ -694,52 +857,123 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
                 significant: false,
                 batches: 0,
                 skipped: Some(why),
-            });
+                stopped: None,
+                notes,
+            };
+            observe(Event::Finished(&e));
+            experiments.push(e);
             continue;
         }
-        let mut results = Vec::new();
-        for c in &conditions {
-            let r = run_condition(lab, test, c, opts.runs, 0, &mut trials)?;
-            // A varied value that failed: does it fail again? Failing every time for the same
-            // value while the control never fails is the signature of this suspect, and it
-            // takes few runs to see.
-            let again = match (&r.failing_value, c.vary) {
-                (Some(v), Some(_)) => {
+        let names: Vec<String> = conditions.iter().map(|c| c.name.clone()).collect();
+        observe(Event::Started {
+            suspect,
+            conditions: &names,
+        });
+        // Results in table order; `of[i]` is the condition a result extends (None: a replay of
+        // a failing value, which runs once).
+        let mut results: Vec<ConditionResult> = Vec::new();
+        let mut of: Vec<Option<usize>> = Vec::new();
+        let mut replayed = vec![false; conditions.len()];
+        let mut p = 1.0;
+        let mut stopped = None;
+        // --quick wants a clear answer to stop at: "significant" is borderline for it.
+        let low = if opts.quick { QUICK_ALPHA } else { ALPHA };
+        'looks: loop {
+            for (ci, c) in conditions.iter().enumerate() {
+                let ri = match of.iter().position(|o| *o == Some(ci)) {
+                    Some(ri) => ri,
+                    None => {
+                        of.push(Some(ci));
+                        results.push(ConditionResult::empty(c));
+                        results.len() - 1
+                    }
+                };
+                let so_far = (results[ri].runs + results[ri].missing) as u32;
+                let mut on_run = |name: &str, failed| {
+                    observe(Event::Ran {
+                        suspect,
+                        condition: name,
+                        failed,
+                        runs: lab.executions() - start_runs,
+                    })
+                };
+                let (more, stop) =
+                    run_condition(lab, test, c, stage, so_far, &mut trials, &mut on_run)?;
+                results[ri].merge(more);
+                if stop {
+                    interrupted = true;
+                    break 'looks;
+                }
+                // A varied value that failed: does it fail again? Failing every time for the
+                // same value while the control never fails is the signature of this suspect,
+                // and it takes few runs to see.
+                if let (Some(v), Some(_), false) =
+                    (&results[ri].failing_value, c.vary, replayed[ci])
+                {
+                    replayed[ci] = true;
                     let mut fixed = c.clone();
                     fixed.vary = None;
                     fixed.env.push(v.clone());
                     fixed.name = format!("{}={} (a failing value) again", v.0, v.1);
-                    Some(fixed)
-                }
-                _ => None,
-            };
-            results.push(r);
-            if let Some(fixed) = again {
-                results.push(run_condition(lab, test, &fixed, REPLAYS, 0, &mut trials)?);
-            }
-        }
-        // Which result belongs to which condition (replays of a failing value have none).
-        let of: Vec<Option<usize>> = results
-            .iter()
-            .map(|r| conditions.iter().position(|c| c.name == r.name))
-            .collect();
-        let mut p = compare(suspect, &mut results);
-        let mut batches = 1;
-        // --quick wants a clear answer to stop at: "significant" is borderline for it.
-        let low = if opts.quick { QUICK_ALPHA } else { ALPHA };
-        while batches < MAX_BATCHES && (low..BORDERLINE).contains(&p) {
-            for (r, c) in results.iter_mut().zip(&of) {
-                if let Some(c) = c {
-                    let c = &conditions[*c];
-                    let more =
-                        run_condition(lab, test, c, opts.runs, batches * opts.runs, &mut trials)?;
-                    r.merge(more);
+                    let (r, stop) =
+                        run_condition(lab, test, &fixed, REPLAYS, 0, &mut trials, &mut on_run)?;
+                    results.insert(ri + 1, r);
+                    of.insert(ri + 1, None);
+                    if stop {
+                        interrupted = true;
+                        break 'looks;
+                    }
                 }
             }
-            batches += 1;
             p = compare(suspect, &mut results);
+            let n = results.first().map_or(0, |r| r.runs + r.missing);
+            // Haybittle–Peto: an interim look stops for efficacy only at a p-value this small,
+            // so the looks cost the final 5% test (almost) nothing; such an answer is also
+            // conclusive for the whole diagnosis.
+            if p < CONCLUSIVE {
+                stopped = Some(format!(
+                    "conclusive (p < {CONCLUSIVE}) after {} runs a condition",
+                    results[0].runs
+                ));
+                solved = Some(format!(
+                    "not run: {} already explains the failures (p < {CONCLUSIVE})",
+                    suspect.as_str()
+                ));
+                break;
+            }
+            if n >= max {
+                break;
+            }
+            if n >= u64::from(runs) && (p < low || p >= BORDERLINE) {
+                // The full first batch decides as before: clear either way.
+                break;
+            }
+            if p >= ALPHA {
+                // Futility, against the decision the experiment faces next: within the first
+                // batch, whether it could end it significant or borderline (only then would it
+                // go on); after it, whether it could become significant by its largest size.
+                let (goal, alpha, what) = if n < u64::from(runs) {
+                    (u64::from(runs), BORDERLINE, "worth more runs")
+                } else {
+                    (max, ALPHA, "significant")
+                };
+                let extendable: Vec<bool> = of.iter().map(Option::is_some).collect();
+                let power = best_power(suspect, &results, &extendable, (goal, alpha), prior);
+                if power < FUTILE {
+                    stopped = Some(format!(
+                        "futile after {} runs a condition: a {:.1}% chance of a difference {what} by {goal}",
+                        results[0].runs,
+                        power * 100.0
+                    ));
+                    break;
+                }
+            }
         }
-        experiments.push(Experiment {
+        let batches = results
+            .first()
+            .map_or(0, |r| ((r.runs + r.missing) as u32).div_ceil(runs))
+            .max(1);
+        let e = Experiment {
             suspect,
             question,
             conditions: results,
@@ -747,8 +981,18 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
             significant: p < ALPHA,
             batches,
             skipped: None,
-        });
-        solved = opts.quick && p < QUICK_ALPHA;
+            stopped: if interrupted {
+                Some("interrupted (Ctrl-C)".to_string())
+            } else {
+                stopped
+            },
+            notes,
+        };
+        observe(Event::Finished(&e));
+        experiments.push(e);
+        if opts.quick && p < QUICK_ALPHA && solved.is_none() {
+            solved = Some("--quick stopped at the first clear answer".to_string());
+        }
     }
 
     // The verdict: the most significant suspect.
@@ -777,10 +1021,16 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
         polluter: None,
         runs: 0,
         seconds: 0.0,
+        interrupted,
         trials: Vec::new(),
         experiments: Vec::new(),
     };
     match best {
+        None if interrupted => {
+            d.verdict = format!(
+                "interrupted after {total_runs} runs ({total_failures} failed) before any experiment implicated a suspect"
+            );
+        }
         None if total_failures == 0 => {
             d.verdict = format!(
                 "never failed in {total_runs} runs under any condition (p < {:.1}% at 95% confidence): nothing to diagnose",
@@ -800,8 +1050,12 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
             );
         }
         Some(e) => {
-            // The most failing condition among the control, the implicating conditions and the
-            // replays of a failing value; among equals the last (a replayed value comes last).
+            // The row the verdict quotes is the one whose p-value it quotes: the implicating
+            // condition with the smallest p (among equals the most failing, then the last).
+            let cited = cited(e).expect("a significant experiment has an implicating condition");
+            // The reproduction comes from the most failing condition among the control, the
+            // implicating conditions and the replays of a failing value; among equals the last
+            // (a replayed value comes last).
             let worst = e
                 .conditions
                 .iter()
@@ -810,21 +1064,16 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
                 .max_by(|a, b| a.rate.total_cmp(&b.rate))
                 .expect("conditions");
             d.suspect = Some(e.suspect);
-            d.category = Some(category(e.suspect, &worst.name));
-            d.confidence = (1.0 - e.p_value).min(0.999);
-            d.verdict = format!(
-                "{}: fails {:.0}% under \"{}\" against {:.0}% under \"{}\" (Fisher p {})",
-                e.suspect.as_str(),
-                worst.rate * 100.0,
-                worst.name,
-                e.conditions[0].rate * 100.0,
-                e.conditions[0].name,
-                match p_text(e.p_value) {
-                    t if t.starts_with('<') => t,
-                    t => format!("= {t}"),
+            d.category = Some(category(e.suspect, &cited.name));
+            let p = cited.p_value.unwrap_or(e.p_value);
+            d.confidence = (1.0 - p).min(0.999);
+            d.verdict = verdict_text(e, cited);
+            if !interrupted {
+                match reproduce(lab, test, opts, e, worst, &mut d, &mut trials) {
+                    Err(err) if err.is_interrupted() => d.interrupted = true,
+                    other => other?,
                 }
-            );
-            reproduce(lab, test, opts, e, worst, &mut d, &mut trials)?;
+            }
         }
     }
     d.experiments = experiments;
@@ -832,6 +1081,34 @@ pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> 
     d.runs = lab.executions() - start_runs;
     d.seconds = t0.elapsed().as_secs_f64();
     Ok(d)
+}
+
+/// The row a verdict quotes: the implicating condition with the smallest p-value (among equals
+/// the most failing, then the first, which is also the one a reproduction is made from).
+fn cited(e: &Experiment) -> Option<&ConditionResult> {
+    e.conditions.iter().filter(|c| c.implicates).min_by(|a, b| {
+        a.p_value
+            .unwrap_or(1.0)
+            .total_cmp(&b.p_value.unwrap_or(1.0))
+            .then(b.rate.total_cmp(&a.rate))
+    })
+}
+
+/// "time: fails 100% under "TZ=Etc/GMT+12" against 0% under "TZ=UTC" (Fisher p = 0.0022)":
+/// the cited row, the control, and the cited row's own p-value.
+fn verdict_text(e: &Experiment, cited: &ConditionResult) -> String {
+    format!(
+        "{}: fails {:.0}% under \"{}\" against {:.0}% under \"{}\" (Fisher p {})",
+        e.suspect.as_str(),
+        cited.rate * 100.0,
+        cited.name,
+        e.conditions[0].rate * 100.0,
+        e.conditions[0].name,
+        match p_text(cited.p_value.unwrap_or(e.p_value)) {
+            t if t.starts_with('<') => t,
+            t => format!("= {t}"),
+        }
+    )
 }
 
 /// Sets every condition's p-value against the control (the first) and whether it implicates
@@ -882,7 +1159,8 @@ fn reproduce(
             .map(|a| flakehound_runner::shell_quote(a).into_owned())
             .collect();
         format!(
-            "flakehound repro {} {flags}-- {}",
+            "{} repro {} {flags}-- {}",
+            opts.program,
             flakehound_runner::shell_quote(&test.id),
             cmd.join(" ")
         )
@@ -925,7 +1203,8 @@ fn reproduce(
                     Some(r.command.clone())
                 }
                 _ => Some(format!(
-                    "flakehound polluter {} -- {}",
+                    "{} polluter {} -- {}",
+                    opts.program,
                     flakehound_runner::shell_quote(&test.id),
                     opts.command
                         .iter()
@@ -1104,6 +1383,45 @@ mod tests {
         assert!(r[1].implicates);
         let mut r = vec![result("as is", 10, 10), result("serial", 0, 10)];
         assert!(compare(Suspect::Threads, &mut r) < ALPHA);
+    }
+
+    #[test]
+    fn the_verdict_quotes_the_p_value_of_the_row_it_names() {
+        // The fixed seed always fails; a varied seed rarely does; one varied value was replayed.
+        let mut r = vec![
+            result("random seed fixed (0)", 10, 10),
+            result("random seed varied", 2, 10),
+            result(
+                "FLAKEHOUND_PYTEST_RANDOM_SEED=3 (a failing value) again",
+                1,
+                3,
+            ),
+        ];
+        let p = compare(Suspect::Randomness, &mut r);
+        let e = Experiment {
+            suspect: Suspect::Randomness,
+            question: String::new(),
+            conditions: r,
+            p_value: p,
+            significant: p < ALPHA,
+            batches: 1,
+            skipped: None,
+            stopped: None,
+            notes: Vec::new(),
+        };
+        let c = cited(&e).unwrap();
+        assert_eq!(c.name, "random seed varied");
+        assert_eq!(c.p_value, Some(p));
+        let text = verdict_text(&e, c);
+        assert_eq!(
+            text,
+            format!(
+                "randomness: fails 20% under \"random seed varied\" against 100% under \"random seed fixed (0)\" (Fisher p = {})",
+                p_text(p)
+            )
+        );
+        // The replay's own p-value is another number, which the verdict must not quote.
+        assert_ne!(e.conditions[2].p_value, Some(p));
     }
 
     #[test]

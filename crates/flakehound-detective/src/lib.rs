@@ -11,11 +11,11 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use flakehound_model::{Outcome, TestCase};
-use flakehound_runner::{Adapter, Cmd, Order, Request, TestRef, exec};
+use flakehound_runner::{Adapter, Cmd, Order, Plan, ReportSource, Request, TestRef};
 
 pub mod diagnose;
 pub mod polluter;
@@ -28,6 +28,15 @@ pub enum Error {
     Runner(#[from] flakehound_runner::Error),
     #[error("{0}")]
     Usage(String),
+    /// The stop flag was raised (Ctrl-C): the run in flight was killed and is not evidence.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -43,6 +52,8 @@ pub struct Trial {
     pub cases: Vec<TestCase>,
     pub exit: i32,
     pub duration: Duration,
+    /// When the process was started (stored as the run's start).
+    pub started: Option<SystemTime>,
     /// The command that ran, for reproduction.
     pub command: String,
 }
@@ -69,6 +80,9 @@ pub struct Lab<'a> {
     /// Working directory of every execution (and of [`Lab::command`]'s command); `None` = the
     /// adapter's own (its command's, else ours).
     pub cwd: Option<PathBuf>,
+    /// Raised (by a Ctrl-C handler) to stop: the processes in flight are killed (their whole
+    /// process group) and [`Lab::run`] returns [`Error::Interrupted`] from then on.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 impl<'a> Lab<'a> {
@@ -82,7 +96,13 @@ impl<'a> Lab<'a> {
             env: Vec::new(),
             wrapper: Vec::new(),
             cwd: None,
+            stop: None,
         }
+    }
+
+    /// Whether the stop flag is raised.
+    pub fn stopped(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
     pub fn adapter(&self) -> &dyn Adapter {
@@ -146,6 +166,9 @@ impl<'a> Lab<'a> {
         env: &[(String, String)],
         wrapper: &[String],
     ) -> Result<Trial> {
+        if self.stopped() {
+            return Err(Error::Interrupted);
+        }
         let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let dir = self.scratch.join(format!("trial-{n:05}"));
         std::fs::create_dir_all(&dir)
@@ -171,8 +194,14 @@ impl<'a> Lab<'a> {
             plan.cmd.program = program.clone();
             plan.cmd.args = args;
         }
+        let started = SystemTime::now();
         let t0 = Instant::now();
-        let x = exec::execute_logged(&plan, &dir.join("output.log"))?;
+        let code = execute(&plan, &dir.join("output.log"), self.stop)?;
+        if self.stopped() {
+            // Killed, or ended while we were being stopped: not evidence either way.
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(Error::Interrupted);
+        }
         let results = self.adapter.read(&plan)?;
         let mut outcomes = HashMap::new();
         for c in &results.cases {
@@ -186,9 +215,126 @@ impl<'a> Lab<'a> {
         Ok(Trial {
             outcomes,
             cases: results.cases,
-            exit: x.code,
+            exit: code,
             duration: t0.elapsed(),
+            started: Some(started),
             command: plan.cmd.display(),
         })
     }
+}
+
+/// How long a stopped process group gets to end after SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `plan` to completion with its output in files, like the runner's `execute_logged`, but
+/// in a process group of its own, so that `stop` can end it with everything it started (a
+/// wrapper such as `taskset`, pytest's own subprocesses). Its own group also keeps the
+/// terminal's Ctrl-C away from it: we decide what an interrupted experiment means, rather than
+/// pytest reporting a half-run test as failed. Returns the exit code (128 + signal when killed).
+fn execute(plan: &Plan, log: &std::path::Path, stop: Option<&AtomicBool>) -> Result<i32> {
+    use std::fs::File;
+    use std::process::{Command, Stdio};
+    let io = |what: String| move |e: std::io::Error| Error::Usage(format!("{what}: {e}"));
+    let cmd = &plan.cmd;
+    let mut command = Command::new(&cmd.program);
+    command.args(&cmd.args);
+    for key in &cmd.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &cmd.env {
+        command.env(key, value);
+    }
+    if let Some(cwd) = &cmd.cwd {
+        command.current_dir(cwd);
+    }
+    let open = |path: &std::path::Path| {
+        File::create(path).map_err(io(format!("cannot write {}", path.display())))
+    };
+    let log_file = open(log)?;
+    let dup = |f: &File| {
+        f.try_clone()
+            .map_err(io("cannot duplicate a file handle".into()))
+    };
+    match &plan.report {
+        ReportSource::Files { .. } => {
+            command.stdout(dup(&log_file)?).stderr(log_file);
+        }
+        ReportSource::Stdout {
+            capture,
+            merge_stderr,
+        } => {
+            let out = open(capture)?;
+            if *merge_stderr {
+                command.stdout(dup(&out)?).stderr(out);
+            } else {
+                command.stdout(out).stderr(log_file);
+            }
+        }
+    }
+    command.stdin(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .spawn()
+        .map_err(io(format!("cannot run `{}`", cmd.program)))?;
+    let status = match stop {
+        None => child.wait(),
+        Some(stop) => {
+            let pid = child.id();
+            let (done, finished) = std::sync::mpsc::channel::<()>();
+            std::thread::scope(|s| {
+                // The watcher wakes as soon as the child ends (the channel), so a normal run
+                // pays no polling delay; it checks the stop flag every 20 ms meanwhile.
+                s.spawn(move || {
+                    loop {
+                        match finished.recv_timeout(Duration::from_millis(20)) {
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                            _ => return,
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    kill_group(pid, false);
+                    if finished.recv_timeout(GRACE).is_err() {
+                        kill_group(pid, true);
+                    }
+                });
+                let status = child.wait();
+                let _ = done.send(());
+                status
+            })
+        }
+    }
+    .map_err(io(format!("cannot wait for `{}`", cmd.program)))?;
+    if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+        // What the child left running in its group goes too.
+        kill_group(child.id(), true);
+    }
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
+    Ok(match (status.code(), signal) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 1,
+    })
+}
+
+/// SIGTERM (or SIGKILL) to the process group led by `pid`.
+fn kill_group(pid: u32, hard: bool) {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return;
+        };
+        let sig = if hard { libc::SIGKILL } else { libc::SIGTERM };
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+        unsafe {
+            libc::kill(-pid, sig);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (pid, hard);
 }

@@ -170,6 +170,8 @@ pub enum Verdict {
     /// flaky, or the pollution depends on more than which tests ran before);
     /// [`Report::culprits`] as for [`Verdict::BudgetExhausted`].
     Inconclusive,
+    /// Stopped by Ctrl-C; [`Report::culprits`] as for [`Verdict::BudgetExhausted`].
+    Interrupted,
 }
 
 /// Outcomes of the victim over the runs of one experiment.
@@ -924,6 +926,9 @@ pub fn find(lab: &Lab, victim: &TestRef, candidates: &[TestRef], opts: &Options)
     let (verdict, culprits) = match outcome {
         Ok(v) => v,
         Err(Stop::Budget) => (Verdict::BudgetExhausted, e.best.clone().unwrap_or_default()),
+        Err(Stop::Fail(Error::Interrupted)) => {
+            (Verdict::Interrupted, e.best.clone().unwrap_or_default())
+        }
         Err(Stop::Fail(err)) => return Err(err),
         // Never leaves a verified step (the top of the search is one).
         Err(Stop::Inconsistent) => (Verdict::Inconclusive, e.best.clone().unwrap_or_default()),
@@ -954,12 +959,13 @@ pub fn find(lab: &Lab, victim: &TestRef, candidates: &[TestRef], opts: &Options)
         }
         report.cleaner_pool = pool.len();
         let mut found = Vec::new();
-        report.cleaners_complete =
-            e.cleaners(&culprits, &pool, &mut found)
-                .map_err(|s| match s {
-                    Stop::Fail(err) => err,
-                    _ => Error::Usage("cleaner search stopped".into()),
-                })?;
+        report.cleaners_complete = match e.cleaners(&culprits, &pool, &mut found) {
+            Ok(complete) => complete,
+            // Ctrl-C during the cleaner search: the culprit stands; the cleaners are partial.
+            Err(Stop::Fail(Error::Interrupted)) => false,
+            Err(Stop::Fail(err)) => return Err(err),
+            Err(_) => return Err(Error::Usage("cleaner search stopped".into())),
+        };
         report.cleaners = found;
         // Pollution in module scope: any test of another module "cleans", as leaving the
         // module tears down its module-scoped fixtures.
@@ -1080,6 +1086,14 @@ fn summary(r: &Report) -> String {
         (Verdict::NoCandidates, _) => format!("no candidates to run before {}", r.victim),
         (Verdict::BudgetExhausted, _) => format!(
             "run budget spent; smallest reproducing set so far: {} ({cost})",
+            if culprits.is_empty() {
+                "none"
+            } else {
+                &culprits
+            }
+        ),
+        (Verdict::Interrupted, _) => format!(
+            "interrupted; smallest reproducing set so far: {} ({cost})",
             if culprits.is_empty() {
                 "none"
             } else {

@@ -121,6 +121,10 @@ pub struct VerifyArgs {
     /// The failure rate to rule out, at 95% confidence (0.01 = 1%: 299 clean runs).
     #[arg(long, default_value_t = 0.01, value_name = "RATE")]
     target: f64,
+    /// The most runs to make. A claim that needs more ends as "not enough evidence" (exit 3),
+    /// with the runs it would need.
+    #[arg(long, default_value_t = repro::VERIFY_MAX_RUNS, value_name = "N")]
+    max_runs: u64,
     #[command(flatten)]
     conditions: ConditionArgs,
     #[command(flatten)]
@@ -149,6 +153,140 @@ pub struct PolluterArgs {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Exit status of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+const INTERRUPTED: u8 = 130;
+
+/// How a printed `flakehound …` line must invoke flakehound to run as printed: `flakehound` when
+/// that name finds this binary (as typed, or on PATH), else the path it was started by; plus
+/// `--db PATH` when the store was chosen by flag (an environment variable carries over to the
+/// pasted line by itself).
+pub(crate) fn self_program(db: Option<&std::path::Path>) -> String {
+    let arg0 = std::env::args_os().next().map(PathBuf::from);
+    let on_path = || {
+        let me = std::env::current_exe().ok()?.canonicalize().ok()?;
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join("flakehound"))
+            .find(|p| p.is_file())
+            .and_then(|p| p.canonicalize().ok())
+            .map(|p| p == me)
+    };
+    let mut program = match &arg0 {
+        Some(a) if a.components().count() == 1 => a.to_string_lossy().into_owned(),
+        _ if on_path() == Some(true) => "flakehound".to_string(),
+        Some(a) => flakehound_runner::shell_quote(&a.to_string_lossy()).into_owned(),
+        None => "flakehound".to_string(),
+    };
+    if let Some(db) = db {
+        let from_env =
+            std::env::var_os("FLAKEHOUND_DB").is_some_and(|e| std::path::Path::new(&e) == db);
+        if !from_env {
+            program.push_str(&format!(
+                " --db {}",
+                flakehound_runner::shell_quote(&db.to_string_lossy())
+            ));
+        }
+    }
+    program
+}
+
+/// A line per finished experiment, and (on a terminal) a spinner naming the run in flight.
+struct DiagnoseProgress {
+    bar: indicatif::ProgressBar,
+    failed: u64,
+}
+
+impl DiagnoseProgress {
+    fn new() -> DiagnoseProgress {
+        use std::io::IsTerminal;
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        DiagnoseProgress { bar, failed: 0 }
+    }
+
+    fn line(&self, text: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    fn observe(&mut self, event: diagnose::Event) {
+        match event {
+            diagnose::Event::Started {
+                suspect,
+                conditions,
+            } => {
+                self.failed = 0;
+                self.bar.set_message(format!(
+                    "{}: {} conditions",
+                    suspect.as_str(),
+                    conditions.len()
+                ));
+            }
+            diagnose::Event::Ran {
+                suspect,
+                condition,
+                failed,
+                runs,
+            } => {
+                if failed == Some(true) {
+                    self.failed += 1;
+                }
+                self.bar.set_message(format!(
+                    "{}: {condition} — {runs} runs so far, {} failed in this experiment",
+                    suspect.as_str(),
+                    self.failed
+                ));
+            }
+            diagnose::Event::Finished(e) => self.line(experiment_line(e)),
+        }
+    }
+}
+
+impl Drop for DiagnoseProgress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// One finished experiment in a line, for progress: `time: 4 conditions, 24 runs, 6 failed;
+/// p = 0.0022 * (conclusive …)`.
+fn experiment_line(e: &diagnose::Experiment) -> String {
+    if let Some(why) = &e.skipped {
+        return format!("  {}: skipped ({why})", e.suspect.as_str());
+    }
+    let runs: u64 = e.conditions.iter().map(|c| c.runs).sum();
+    let failed: u64 = e.conditions.iter().map(|c| c.failures).sum();
+    format!(
+        "  {}: {} conditions, {runs} runs, {failed} failed; p {}{}{}",
+        e.suspect.as_str(),
+        e.conditions.len(),
+        match diagnose::p_text(e.p_value) {
+            t if t.starts_with('<') => t,
+            t => format!("= {t}"),
+        },
+        if e.significant {
+            " (implicates it)"
+        } else {
+            ""
+        },
+        e.stopped
+            .as_ref()
+            .map(|w| format!("; stopped: {w}"))
+            .unwrap_or_default()
+    )
+}
 
 /// The adapter, a scratch directory, and the test to work on (found in the runner's list when
 /// it can list, else taken as given).
@@ -262,6 +400,12 @@ fn record_trials(
         meta.job = Some(condition.clone());
         meta.run_attempt = Some(i as u32 + 1);
         meta.duration = Some(trial.duration.as_secs_f64());
+        // Each run's own start, in UTC, so "last seen" and history order place it right (the
+        // CI's start would put every experiment at the job's start).
+        meta.started_at = trial
+            .started
+            .and_then(|t| jiff::Timestamp::try_from(t).ok())
+            .map(|t| t.to_string());
         let info = flakehound_model::ReportInfo {
             properties: vec![
                 ("flakehound.source".into(), source.into()),
@@ -303,7 +447,8 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
         return diagnose_flaky(&args, db);
     };
     let s = setup(&args.common, test)?;
-    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    lab.stop = Some(&STOP);
     let known = Known::load(db.clone());
     let (d, warnings) = diagnose_one(&args, db, known.as_ref(), &lab, &s.suite, &s.test)?;
     let mut out = std::io::stdout().lock();
@@ -316,6 +461,10 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
         for w in &warnings {
             writeln!(out, "warning: {w}")?;
         }
+    }
+    if d.interrupted {
+        eprintln!("flakehound diagnose: interrupted; the runs so far are recorded");
+        return Ok(ExitCode::from(INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -334,7 +483,9 @@ fn diagnose_one(
         "flakehound diagnose: {} — {} runs per condition",
         test.id, args.runs
     );
-    let (first, evidence) = known.map(|k| k.priors(&test.id)).unwrap_or_default();
+    let (first, evidence) = known
+        .map(|k| k.priors(&test.id, &args.only))
+        .unwrap_or_default();
     if let Some(line) = &evidence {
         eprintln!("{line}");
     }
@@ -345,12 +496,20 @@ fn diagnose_one(
         command: args.common.command.clone(),
         first,
         quick: args.quick,
+        history: known.and_then(|k| k.history.get(&test.id).copied()),
+        program: self_program(db.as_deref()),
     };
-    let d = diagnose::diagnose(lab, test, &opts)?;
+    let mut progress = DiagnoseProgress::new();
+    let d = diagnose::diagnose_observed(lab, test, &opts, &mut |e| progress.observe(e))?;
+    drop(progress);
     let mut warnings = Vec::new();
     if !args.common.no_record {
         let res = open_store(db).and_then(|mut store| {
             record_trials(store.as_mut(), "diagnose", &d.trials)?;
+            if d.interrupted {
+                // The runs are evidence; a verdict cut short is not a diagnosis to show.
+                return Ok(());
+            }
             let mut text = format!("diagnose: {}", d.verdict);
             if let Some(r) = &d.reproduction {
                 text.push_str(&format!("; reproduce: {r}"));
@@ -384,7 +543,8 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
     let known = Known::load(db.clone())
         .with_context(|| format!("cannot read the store at {}", path.display()))?;
     let s = setup_runner(&args.common)?;
-    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    lab.stop = Some(&STOP);
     let mut done = Vec::new();
     let mut missing = Vec::new();
     let mut warnings = Vec::new();
@@ -406,15 +566,22 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
         }
         done.push(d);
     }
+    let interrupted = STOP.load(Ordering::Relaxed) || done.iter().any(|d| d.interrupted);
+    let status = if interrupted {
+        eprintln!("flakehound diagnose: interrupted; the runs so far are recorded");
+        ExitCode::from(INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    };
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &done)?;
         writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
-    if done.is_empty() && missing.is_empty() {
+    if done.is_empty() && missing.is_empty() && !interrupted {
         writeln!(out, "The store calls no test flaky: nothing to diagnose.")?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
     let mut t = table(&["Test", "Diagnosis", "Conf", "Reproduction", "Runs", "Time"]);
     for d in &done {
@@ -437,8 +604,16 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
     let secs: f64 = done.iter().map(|d| d.seconds).sum();
     writeln!(
         out,
-        "{named} of {} flaky tests diagnosed with a named cause, {runs} runs in {secs:.0}s. `flakehound explain TEST` shows each diagnosis with its evidence.",
-        done.len()
+        "{named} of {} flaky tests diagnosed with a named cause, {runs} runs in {secs:.0}s.{}",
+        done.len(),
+        match done.first() {
+            Some(d) => format!(
+                " `{} explain {}` shows a diagnosis with its evidence.",
+                self_program(db.as_deref()),
+                flakehound_runner::shell_quote(&d.test)
+            ),
+            None => String::new(),
+        }
     )?;
     if !missing.is_empty() {
         writeln!(
@@ -450,7 +625,7 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
     for w in &warnings {
         writeln!(out, "warning: {w}")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(status)
 }
 
 /// The verdict in one line, as the table's last lines say it.
@@ -515,14 +690,45 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
             ""
         }
     )?;
-    for e in d.experiments.iter().filter(|e| e.batches > 1) {
+    // Experiments stopped as futile, in one line (progress said each one's numbers).
+    let futile: Vec<&str> = d
+        .experiments
+        .iter()
+        .filter(|e| {
+            e.stopped
+                .as_deref()
+                .is_some_and(|w| w.starts_with("futile"))
+        })
+        .map(|e| e.suspect.as_str())
+        .collect();
+    if !futile.is_empty() {
         writeln!(
             out,
-            "{}: borderline after {} runs a condition, so it ran {} batches of {}",
-            e.suspect.as_str(),
-            runs,
-            e.batches,
-            runs
+            "Stopped early, a difference having become implausible (under a {:.0}% chance): {}",
+            diagnose::FUTILE * 100.0,
+            futile.join(", ")
+        )?;
+    }
+    for e in &d.experiments {
+        for n in &e.notes {
+            writeln!(out, "{}: {n}", e.suspect.as_str())?;
+        }
+        match &e.stopped {
+            Some(why) if why.starts_with("futile") => {}
+            Some(why) => writeln!(out, "{}: stopped early, {why}", e.suspect.as_str())?,
+            None if e.batches > 1 => writeln!(
+                out,
+                "{}: borderline after {runs} runs a condition, so it ran up to {} batches of {runs}",
+                e.suspect.as_str(),
+                e.batches,
+            )?,
+            None => {}
+        }
+    }
+    if d.interrupted {
+        writeln!(
+            out,
+            "Interrupted (Ctrl-C): the table shows the runs finished before it."
         )?;
     }
     writeln!(out)?;
@@ -551,7 +757,8 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
 
 pub fn cmd_repro(args: ReproArgs, db: Option<PathBuf>) -> Result<ExitCode> {
     let s = setup(&args.common, &args.test)?;
-    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    lab.stop = Some(&STOP);
     let cond = args.conditions.conditions();
     let m = repro::measure(
         &lab,
@@ -586,6 +793,10 @@ pub fn cmd_repro(args: ReproArgs, db: Option<PathBuf>) -> Result<ExitCode> {
         writeln!(out, "  {:.1}s", m.seconds)?;
     }
     let _ = db;
+    if m.interrupted {
+        eprintln!("flakehound repro: interrupted after {} runs", m.runs);
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
     Ok(if m.failures > 0 {
         ExitCode::from(1)
     } else {
@@ -608,13 +819,15 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
             let t = stats.into_iter().find(|t| t.id == s.test.id)?;
             (t.passes + t.failures > 0).then_some((t.failures, t.passes + t.failures))
         });
-    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    lab.stop = Some(&STOP);
     let v = repro::verify(
         &lab,
         &s.test,
         &args.conditions.conditions(),
         args.target,
         before,
+        args.max_runs,
         &STOP,
     )?;
     let mut out = std::io::stdout().lock();
@@ -638,10 +851,12 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
             writeln!(out, "  before: {b} (stored evidence)")?;
         }
     }
-    Ok(if v.fixed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    // 0 fixed; 1 failed again; 3 no failure but not enough runs for the claim; 130 Ctrl-C.
+    Ok(match v.outcome {
+        repro::Outcome::Fixed => ExitCode::SUCCESS,
+        repro::Outcome::NotFixed => ExitCode::from(1),
+        repro::Outcome::NotEnoughEvidence => ExitCode::from(3),
+        repro::Outcome::Interrupted => ExitCode::from(INTERRUPTED),
     })
 }
 
@@ -649,6 +864,8 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
 /// test's likely cause (its verdict's category, which also reads history: preceding tests,
 /// runners, time of day), its failure messages, and the flaky tests, most costly first.
 struct Known {
+    /// Each test's stored record: failures and runs.
+    history: std::collections::HashMap<String, (u64, u64)>,
     categories: std::collections::HashMap<String, flakehound_analysis::category::Category>,
     messages: std::collections::HashMap<String, Vec<String>>,
     flaky: Vec<String>,
@@ -671,6 +888,12 @@ impl Known {
             .into_iter()
             .filter_map(|e| Some((e.ranked.id.clone(), e.category?)))
             .collect();
+        let history = store
+            .test_stats()
+            .ok()?
+            .into_iter()
+            .map(|t| (t.id, (t.failures, t.passes + t.failures)))
+            .collect();
         let ev = store.failing_evidence().ok()?;
         let mut messages: std::collections::HashMap<String, Vec<String>> =
             std::collections::HashMap::new();
@@ -683,6 +906,7 @@ impl Known {
             }
         }
         Some(Known {
+            history,
             categories,
             messages,
             flaky,
@@ -691,7 +915,12 @@ impl Known {
 
     /// The suspects the store points at for `test` (its likely cause's, then its failure
     /// messages' root-cause categories, most frequent first), and a line telling the user.
-    fn priors(&self, test: &str) -> (Vec<diagnose::Suspect>, Option<String>) {
+    /// With `--only`, only those suspects are named (the others will not run).
+    fn priors(
+        &self,
+        test: &str,
+        only: &[diagnose::Suspect],
+    ) -> (Vec<diagnose::Suspect>, Option<String>) {
         let mut first = Vec::new();
         let mut said = Vec::new();
         if let Some(&c) = self.categories.get(test) {
@@ -722,6 +951,9 @@ impl Known {
                     format!(" (\"{why}\")")
                 }
             ));
+        }
+        if !only.is_empty() {
+            first.retain(|s| only.contains(s));
         }
         let line = (!first.is_empty()).then(|| {
             format!(
@@ -821,7 +1053,8 @@ pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode>
         s.test.id,
         candidates.len()
     );
-    let lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    lab.stop = Some(&STOP);
     let opts = flakehound_detective::polluter::Options {
         confirm: args.confirm,
         cleaners: !args.no_cleaners,
@@ -862,6 +1095,10 @@ pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode>
             "{} runs ({} to find the culprit, bound 2·⌈log2 n⌉+3 = {}), {:.1}s.",
             r.runs, r.search_runs, r.run_bound, r.seconds
         )?;
+    }
+    if r.verdict == flakehound_detective::polluter::Verdict::Interrupted {
+        eprintln!("flakehound polluter: interrupted after {} runs", r.runs);
+        return Ok(ExitCode::from(INTERRUPTED));
     }
     Ok(if r.culprits.is_empty() {
         ExitCode::from(1)

@@ -596,3 +596,391 @@ fn verify_claims_a_fix_and_compares_with_the_stored_rate() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not fixed"));
 }
+
+/// A store with `failed` failures of `test` among `runs` CI runs (one report each).
+fn history(s: &Session, file: &str, name: &str, failed: usize, runs: usize, message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let class = file.trim_end_matches(".py").replace('/', ".");
+    for i in 0..runs {
+        let failure = if i < failed {
+            format!("<failure message=\"{message}\">x</failure>")
+        } else {
+            String::new()
+        };
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="1"><testcase classname="{class}" name="{name}" file="{file}" line="4" time="0.{i:03}">{failure}</testcase></testsuite></testsuites>"#
+        );
+        // (Each report its own time: identical reports are one report.)
+        let report = dir.path().join(format!("r{i}.xml"));
+        std::fs::write(&report, xml).unwrap();
+        s.ingest(
+            &report,
+            &[
+                "--run-id",
+                &format!("{}", 500 + i),
+                "--commit",
+                &format!("c{i}"),
+                "--timestamp",
+                &format!("2026-10-{:02}T10:00:00Z", i % 28 + 1),
+            ],
+        );
+    }
+}
+
+/// `--only` also decides what the "From the store" line says will be tested first.
+#[test]
+fn only_limits_what_the_store_line_promises() {
+    let Some(s) = Session::new() else { return };
+    history(
+        &s,
+        "tests/test_clock.py",
+        "test_local_is_utc",
+        1,
+        2,
+        "AssertionError: report for 2026-11-21, expected 2026-11-22",
+    );
+    let out = s.flakehound(&[
+        "diagnose",
+        "tests/test_clock.py::test_local_is_utc",
+        "--runs",
+        "1",
+        "--only",
+        "hashing",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("Testing time first"), "{err}");
+}
+
+/// Without `faketime` the clock conditions cannot run, and the diagnosis says so.
+#[test]
+fn missing_faketime_is_said() {
+    let Some(s) = Session::new() else { return };
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
+        .env("FLAKEHOUND_DB", &s.db)
+        // No faketime (nor anything else) on this PATH; python is given by its path.
+        .env("PATH", empty.path())
+        .args([
+            "diagnose",
+            "tests/test_clock.py::test_local_is_utc",
+            "--runs",
+            "2",
+            "--only",
+            "time",
+            "--",
+        ])
+        .arg(&s.py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("time: the clock conditions (a year end, a month end, a DST switch) did not run: `faketime` is not installed"),
+        "{text}"
+    );
+}
+
+/// Every printed command runs as printed: the reproduction line, pasted into a shell in the
+/// same directory, runs the test (and fails it) rather than "command not found".
+#[test]
+fn the_printed_reproduction_runs_as_printed() {
+    let Some(d) = diagnose("tests/test_dice.py::test_roll", "randomness") else {
+        return;
+    };
+    let r = d["reproduction"].as_str().unwrap();
+    assert!(r.contains(" repro tests/test_dice.py::test_roll "), "{r}");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
+        // Not in the store of the tests, and never on PATH.
+        .env(
+            "FLAKEHOUND_DB",
+            tempfile::tempdir().unwrap().path().join("x.db"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{r}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("failure rate 100.0%"));
+}
+
+/// Progress shows on stderr, a line per experiment, when stderr is not a terminal; and every
+/// run is stored with its own start time (UTC).
+#[test]
+fn progress_lines_and_start_times() {
+    let Some(s) = Session::new() else { return };
+    let out = s.flakehound(&[
+        "diagnose",
+        "tests/test_stable.py::test_sum",
+        "--runs",
+        "4",
+        "--only",
+        "hashing,time",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("  hashing: 2 conditions, "), "{err}");
+    assert!(lines[1].starts_with("  time: 4 conditions, "), "{err}");
+    let mut store = flakehound_store::open(&s.db).unwrap();
+    let ev = store.evidence().unwrap();
+    let mut starts: Vec<(u32, String)> = ev
+        .runs
+        .iter()
+        .filter(|r| r.source == "diagnose")
+        .map(|r| (r.run_attempt.unwrap(), r.started_at.clone()))
+        .collect();
+    starts.sort();
+    assert!(starts.len() >= 4, "{starts:?}");
+    for w in starts.windows(2) {
+        assert!(w[0].1 < w[1].1, "each run its own, later start: {starts:?}");
+    }
+    for (_, t) in &starts {
+        assert!(
+            t.ends_with('Z') && t.parse::<jiff::Timestamp>().is_ok(),
+            "{t}"
+        );
+    }
+}
+
+/// Sequential experiments: a test that never fails stops each experiment as soon as a
+/// difference has become implausible, long before the full size.
+#[test]
+fn experiments_stop_early_when_futile() {
+    let Some(s) = Session::new() else { return };
+    let out = s.flakehound(&[
+        "diagnose",
+        "tests/test_stable.py::test_sum",
+        "--runs",
+        "6",
+        "--only",
+        "hashing,time",
+        "--json",
+    ]);
+    let d = success_json(&out);
+    // 2 + 4 conditions of 6 runs: 36 runs without stopping early.
+    assert!(d["runs"].as_u64().unwrap() < 36, "{d:#}");
+    for e in d["experiments"].as_array().unwrap() {
+        assert!(
+            e["stopped"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("futile"),
+            "{e:#}"
+        );
+    }
+    assert!(
+        d["verdict"].as_str().unwrap().contains("never failed"),
+        "{d:#}"
+    );
+}
+
+/// A test with many clean runs in the store needs fewer runs to show that a condition changes
+/// nothing: its history is prior evidence.
+#[test]
+fn a_clean_history_needs_fewer_runs() {
+    let Some(s) = Session::new() else { return };
+    let args = [
+        "diagnose",
+        "tests/test_stable.py::test_sum",
+        "--runs",
+        "8",
+        "--only",
+        "hashing",
+        "--json",
+        "--no-record",
+    ];
+    let without = success_json(&s.flakehound(&args));
+    history(&s, "tests/test_stable.py", "test_sum", 0, 30, "");
+    let with = success_json(&s.flakehound(&args));
+    assert_eq!(without["runs"], 8, "{without:#}");
+    assert_eq!(with["runs"], 4, "{with:#}");
+}
+
+/// A command stopped by Ctrl-C: its children end, what finished is kept, the partial result is
+/// printed, and it exits 130. `args` are the command's (before `--`); the fixture's slow test
+/// passes once, then sleeps a minute.
+fn interrupted(args: &[&str]) -> (Session, Output) {
+    let s = Session::new().unwrap();
+    let slow = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
+        .env("FLAKEHOUND_DB", &s.db)
+        .env("FLAKEHOUND_FIXTURE_SLOW_DIR", slow.path())
+        .args(args)
+        .arg("--")
+        .arg(&s.py)
+        .args(QUIET_PYTEST)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (without a deadline that could race the machine: the test is the condition) until
+    // the second run is asleep in the test.
+    let running = slow.path().join("running");
+    let mut waited = 0;
+    while !running.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+        assert!(waited < 20 * 600, "the slow run never started");
+    }
+    let pytest: u32 = std::fs::read_to_string(&running)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    // The test process is gone (killed, not left to sleep out its minute).
+    let gone = (0..200).any(|_| {
+        let gone = !Path::new(&format!("/proc/{pytest}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pytest}/stat")).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            });
+        if !gone {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        gone
+    });
+    assert!(gone, "pytest {pytest} still runs");
+    (s, out)
+}
+
+#[test]
+fn diagnose_stops_on_ctrl_c() {
+    if pytest_python().is_none() {
+        return;
+    }
+    let (s, out) = interrupted(&[
+        "diagnose",
+        "tests/test_slow.py::test_sleeps",
+        "--runs",
+        "3",
+        "--only",
+        "time",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{text}{err}");
+    assert!(text.contains("Interrupted (Ctrl-C)"), "{text}");
+    assert!(text.contains("│ time "), "the partial table: {text}");
+    assert!(!err.contains("collect"), "no bogus collection error: {err}");
+    // A verdict cut short is not stored as the test's diagnosis.
+    let notes = s.query(&["notes", "tests/test_slow.py::test_sleeps", "--json"]);
+    let notes: Value = serde_json::from_slice(&notes.stdout).unwrap();
+    assert_eq!(notes, Value::Array(Vec::new()), "{notes:#}");
+    // The run that finished before is recorded.
+    let mut store = flakehound_store::open(&s.db).unwrap();
+    let ev = store.evidence().unwrap();
+    assert_eq!(
+        ev.runs.iter().filter(|r| r.source == "diagnose").count(),
+        1,
+        "{:?}",
+        ev.runs
+    );
+}
+
+#[test]
+fn verify_stops_on_ctrl_c() {
+    if pytest_python().is_none() {
+        return;
+    }
+    let (_s, out) = interrupted(&[
+        "verify",
+        "tests/test_slow.py::test_sleeps",
+        "--target",
+        "0.2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    assert!(text.contains("interrupted: 0 failures in 1 runs"), "{text}");
+}
+
+#[test]
+fn polluter_stops_on_ctrl_c() {
+    if pytest_python().is_none() {
+        return;
+    }
+    let candidates = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(candidates.path(), "tests/test_stable.py::test_sum\n").unwrap();
+    let (_s, out) = interrupted(&[
+        "polluter",
+        "tests/test_slow.py::test_sleeps",
+        "--candidates",
+        candidates.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    assert!(
+        text.contains("interrupted; smallest reproducing set so far"),
+        "{text}"
+    );
+}
+
+/// The issue's case: 0 failures in 9 runs (p < 28.3%) is no fix for a test that failed 6.7% of
+/// the time before. It says how many runs a claim needs, and exits 3.
+#[test]
+fn verify_does_not_claim_a_fix_the_numbers_cannot_support() {
+    let Some(s) = Session::new() else { return };
+    history(
+        &s,
+        "tests/test_stable.py",
+        "test_sum",
+        1,
+        15,
+        "AssertionError: assert 3 == 4",
+    );
+    let out = s.flakehound(&[
+        "verify",
+        "tests/test_stable.py::test_sum",
+        "--target",
+        "0.3",
+        "--max-runs",
+        "9",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fixed"], false);
+    assert_eq!(v["outcome"], "not-enough-evidence");
+    assert_eq!(v["after"]["runs"], 9);
+    let verdict = v["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with("not enough evidence: 0 failures in 9 runs, p < 28.3%"),
+        "{verdict}"
+    );
+    let needed = v["needed"].as_u64().unwrap();
+    assert!(
+        verdict.contains(&format!("{} more clean runs would be needed", needed - 9)),
+        "{verdict}"
+    );
+}
