@@ -37,7 +37,7 @@ pub struct DiagnoseArgs {
     #[arg(long)]
     flaky: bool,
     /// Runs per condition.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, short = 'n', default_value_t = 10, value_name = "N")]
     runs: u32,
     /// Only these suspects (comma-separated): randomness, hashing, time, order, load, threads,
     /// parallel, network, repetition.
@@ -102,9 +102,10 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 
 #[derive(clap::Args)]
 pub struct ReproArgs {
+    /// Test id as shown by `report` (a pytest node id, a cargo test path, ...).
     test: String,
     /// Runs (the most, with --until-fail).
-    #[arg(long, default_value_t = 20, value_name = "N")]
+    #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
     runs: u64,
     /// Stop at the first failure.
     #[arg(long)]
@@ -117,6 +118,7 @@ pub struct ReproArgs {
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
+    /// Test id as shown by `report` (a pytest node id, a cargo test path, ...).
     test: String,
     /// The failure rate to rule out, at 95% confidence (0.01 = 1%: 299 clean runs).
     #[arg(long, default_value_t = 0.01, value_name = "RATE")]

@@ -15,10 +15,10 @@ pub struct HuntArgs {
     #[arg(long, value_parser = parse_duration, value_name = "TIME")]
     budget: Option<Duration>,
     /// Rounds of the whole suite (follow-up runs of failing tests come on top).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'n', value_name = "N")]
     runs: Option<u32>,
     /// Executions at once (default: the number of cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N")]
     workers: Option<usize>,
     /// Seed of the shuffled orders and hash seeds; printed, so a hunt can be replayed.
     #[arg(long, value_name = "S")]

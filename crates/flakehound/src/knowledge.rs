@@ -83,9 +83,13 @@ pub enum QuarantineCmd {
         replace: bool,
     },
     /// Release a test from quarantine.
-    Remove { test: String },
+    Remove {
+        /// Test id as in the quarantine file.
+        test: String,
+    },
     /// The quarantined tests, with owner and expiry.
     List {
+        /// Print the entries as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -95,12 +99,14 @@ pub enum QuarantineCmd {
         /// Show what would change without writing the file.
         #[arg(long)]
         dry_run: bool,
+        /// Print the changes as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Print the runner-native arguments that skip the quarantined tests.
     Export {
-        #[arg(long, value_parser = parse_runner)]
+        /// The runner to export for: pytest, nextest, go, jest.
+        #[arg(long, short = 'f', value_parser = parse_runner)]
         format: Runner,
     },
 }

@@ -27,15 +27,35 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     max_term_width = 100
 )]
 struct Cli {
-    /// Store location (SQLite file). Default: .flakehound/flakehound.db at the git root, or in the
-    /// current directory outside git.
-    #[arg(long, global = true, env = "FLAKEHOUND_DB", value_name = "PATH")]
+    /// Store location (SQLite file), for the commands that use a store; they also take `--db`
+    /// after their name. Default: .flakehound/flakehound.db at the git root, or in the current
+    /// directory outside git.
+    #[arg(long, env = "FLAKEHOUND_DB", value_name = "PATH")]
     db: Option<PathBuf>,
-    /// When to colour output.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
+    /// When to colour output (report, run, hunt; they also take `--color` after their name).
+    /// Default: auto (a terminal, and NO_COLOR unset).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    color: Option<ColorChoice>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--db` after a command's name, on the commands that use a store (the flag before the name,
+/// and `FLAKEHOUND_DB`, are [`Cli::db`]; this one wins over both).
+#[derive(Args, Clone, Default)]
+struct StoreOpt {
+    /// Store location (SQLite file). Default: FLAKEHOUND_DB, else .flakehound/flakehound.db at
+    /// the git root, or in the current directory outside git.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+}
+
+/// `--color` after a command's name, on the commands that colour their output.
+#[derive(Args, Clone, Copy, Default)]
+struct ColorOpt {
+    /// When to colour output: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    color: Option<ColorChoice>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -55,15 +75,20 @@ enum Command {
         /// One JSON object per file per line.
         #[arg(long)]
         json: bool,
-        #[arg(long, value_parser = parse_format)]
+        /// Report format, when detection from content should be overridden.
+        #[arg(long, short = 'f', value_parser = parse_format)]
         format: Option<Format>,
     },
     /// Store reports as evidence (files, directories searched recursively, `-` for stdin).
     Ingest {
+        /// Report files, directories (searched recursively), or `-` for standard input.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        #[arg(long, value_parser = parse_format)]
+        /// Report format, when detection from content should be overridden.
+        #[arg(long, short = 'f', value_parser = parse_format)]
         format: Option<Format>,
+        #[command(flatten)]
+        store: StoreOpt,
         #[command(flatten)]
         meta: Box<MetaArgs>,
         /// How reports form runs: `auto` decides from CI metadata, file names (attempt-N,
@@ -80,10 +105,11 @@ enum Command {
     },
     /// Every non-stable test with its verdict, ranked by cost to the team.
     Report {
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
         /// Show at most N tests.
-        #[arg(long, value_name = "N")]
+        #[arg(long, short = 'n', value_name = "N")]
         limit: Option<usize>,
         /// Include stable and never-run tests.
         #[arg(long)]
@@ -93,6 +119,10 @@ enum Command {
         /// jobs; the tests are named on stderr.
         #[arg(long, value_delimiter = ',', value_enum, value_name = "VERDICTS")]
         fail_on: Vec<FailOnVerdict>,
+        #[command(flatten)]
+        store: StoreOpt,
+        #[command(flatten)]
+        color: ColorOpt,
     },
     /// The verdict on a test (or every non-stable test): flaky or a real bug, with reasons.
     Classify {
@@ -102,43 +132,92 @@ enum Command {
         /// Every non-stable test.
         #[arg(long, conflicts_with = "test")]
         all: bool,
+        /// Print the verdicts as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        store: StoreOpt,
     },
     /// The evidence dossier of a test: timeline, message clusters, runners, hours, order.
     Explain {
+        /// Test id as shown by `report`.
         test: String,
+        /// Print the dossier as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        store: StoreOpt,
     },
     /// Infrastructure incidents: runs where many unrelated tests failed together.
     Incidents {
+        /// Print the incidents as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        store: StoreOpt,
     },
     /// Failure messages shared by several tests (one cause behind many failures).
     Clusters {
+        /// Print the clusters as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        store: StoreOpt,
     },
     /// Run a test command: retry only failed tests, record every attempt, fail the build only
     /// for real, non-quarantined failures.
-    Run(Box<run::RunArgs>),
+    Run {
+        #[command(flatten)]
+        args: Box<run::RunArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+        #[command(flatten)]
+        color: ColorOpt,
+    },
     /// Re-run a suite in many orders and fresh processes to find its flaky tests fast.
-    Hunt(Box<hunt::HuntArgs>),
+    Hunt {
+        #[command(flatten)]
+        args: Box<hunt::HuntArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+        #[command(flatten)]
+        color: ColorOpt,
+    },
     /// Find the test whose earlier run makes an order-dependent victim fail (and its cleaners).
-    Polluter(Box<detective::PolluterArgs>),
+    Polluter {
+        #[command(flatten)]
+        args: Box<detective::PolluterArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
     /// Name a test's root cause by controlled experiments, with a reproduction.
-    Diagnose(Box<detective::DiagnoseArgs>),
+    Diagnose {
+        #[command(flatten)]
+        args: Box<detective::DiagnoseArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
     /// Measure a test's failure rate under given conditions.
-    Repro(Box<detective::ReproArgs>),
+    Repro {
+        #[command(flatten)]
+        args: Box<detective::ReproArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
     /// After a fix: run until "p < target" holds, and compare with the stored rate before.
-    Verify(Box<detective::VerifyArgs>),
+    Verify {
+        #[command(flatten)]
+        args: Box<detective::VerifyArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
     /// Merge other stores into this one (hunt shards, parallel CI jobs); idempotent.
     Merge {
         /// SQLite store files to merge in.
         #[arg(required = true)]
         stores: Vec<PathBuf>,
+        #[command(flatten)]
+        store: StoreOpt,
     },
     /// Manage .flakehound/quarantine.toml: tests that run but do not fail the build.
     Quarantine {
@@ -150,28 +229,41 @@ enum Command {
             value_name = "PATH"
         )]
         file: Option<PathBuf>,
+        /// Store location (SQLite file), for `add` (owners) and `sync` (verdicts). Default:
+        /// FLAKEHOUND_DB, else .flakehound/flakehound.db at the git root.
+        #[arg(long, global = true, value_name = "PATH")]
+        db: Option<PathBuf>,
         #[command(subcommand)]
         cmd: knowledge::QuarantineCmd,
     },
     /// Record root-cause knowledge about a test (shown by `explain` and `report`).
     Note {
+        /// Test id as shown by `report`.
         test: String,
         /// Root-cause category (concurrency, order, time, randomness, network, ...).
-        #[arg(long)]
+        #[arg(long, short = 'c')]
         category: Option<String>,
-        #[arg(long)]
+        /// What was found (the note itself).
+        #[arg(long, short = 't')]
         text: String,
-        #[arg(long)]
+        /// A link to the issue, pull request or fix.
+        #[arg(long, short = 'l')]
         link: Option<String>,
+        #[command(flatten)]
+        store: StoreOpt,
     },
     /// List the notes (of one test, or all), or remove one.
     Notes {
+        /// Only the notes of this test (id as shown by `report`).
         test: Option<String>,
         /// Remove the note with this number.
         #[arg(long, value_name = "ID", conflicts_with = "test")]
         remove: Option<i64>,
+        /// Print the notes as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        store: StoreOpt,
     },
 }
 
@@ -189,6 +281,7 @@ struct MetaArgs {
     /// Commit sha the tests ran on.
     #[arg(long)]
     commit: Option<String>,
+    /// Branch the tests ran on.
     #[arg(long)]
     branch: Option<String>,
     /// Runner / agent / host name.
@@ -223,14 +316,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
-    match run(cli, color) {
+    match run(cli) {
         Ok(code) => code,
         // Output piped into `head` and closed: not an error of ours.
         Err(e)
@@ -248,7 +334,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, color: bool) -> Result<ExitCode> {
+/// Whether to colour: the command's own `--color`, else the one before its name, else auto.
+fn colour(top: Option<ColorChoice>, own: ColorOpt) -> bool {
+    match own.color.or(top).unwrap_or(ColorChoice::Auto) {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let top_db = cli.db;
+    let top_color = cli.color;
+    // `--db` after the command's name wins over the one before it (or FLAKEHOUND_DB).
+    let db = |own: StoreOpt| own.db.or_else(|| top_db.clone());
     match cli.command {
         Command::Parse {
             files,
@@ -262,8 +363,9 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             run_per,
             json,
             quiet,
+            store,
         } => {
-            let db = db_path(cli.db)?;
+            let db = db_path(db(store))?;
             let style = if json {
                 Style::Json
             } else if quiet {
@@ -284,35 +386,58 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             limit,
             all,
             fail_on,
+            store,
+            color,
         } => {
+            let color = colour(top_color, color);
             // Printed commands carry `--db` when the store is not the default one.
-            let hint = hunt::hint_prefix(cli.db.as_deref());
-            let db = db_path(cli.db)?;
+            let db = db(store);
+            let hint = hunt::hint_prefix(db.as_deref());
+            let db = db_path(db)?;
             cmd_report(&db, json, limit, all, &fail_on, color, &hint)
         }
-        Command::Classify { test, all, json } => cmd_classify(&db_path(cli.db)?, test, all, json),
-        Command::Explain { test, json } => cmd_explain(&db_path(cli.db)?, &test, json),
-        Command::Incidents { json } => cmd_incidents(&db_path(cli.db)?, json),
-        Command::Clusters { json } => cmd_clusters(&db_path(cli.db)?, json),
-        Command::Run(args) => run::cmd_run(*args, cli.db, color),
-        Command::Hunt(args) => hunt::cmd_hunt(*args, cli.db, color),
-        Command::Polluter(args) => detective::cmd_polluter(*args, cli.db),
-        Command::Diagnose(args) => detective::cmd_diagnose(*args, cli.db),
-        Command::Repro(args) => detective::cmd_repro(*args, cli.db),
-        Command::Verify(args) => detective::cmd_verify(*args, cli.db),
-        Command::Merge { stores } => cmd_merge(&db_path(cli.db)?, &stores),
-        Command::Quarantine { file, cmd } => {
-            knowledge::cmd_quarantine(cmd, &knowledge::quarantine_path(file)?, &db_path(cli.db)?)
+        Command::Classify {
+            test,
+            all,
+            json,
+            store,
+        } => cmd_classify(&db_path(db(store))?, test, all, json),
+        Command::Explain { test, json, store } => cmd_explain(&db_path(db(store))?, &test, json),
+        Command::Incidents { json, store } => cmd_incidents(&db_path(db(store))?, json),
+        Command::Clusters { json, store } => cmd_clusters(&db_path(db(store))?, json),
+        Command::Run { args, store, color } => {
+            run::cmd_run(*args, db(store), colour(top_color, color))
         }
+        Command::Hunt { args, store, color } => {
+            hunt::cmd_hunt(*args, db(store), colour(top_color, color))
+        }
+        Command::Polluter { args, store } => detective::cmd_polluter(*args, db(store)),
+        Command::Diagnose { args, store } => detective::cmd_diagnose(*args, db(store)),
+        Command::Repro { args, store } => detective::cmd_repro(*args, db(store)),
+        Command::Verify { args, store } => detective::cmd_verify(*args, db(store)),
+        Command::Merge { stores, store } => cmd_merge(&db_path(db(store))?, &stores),
+        Command::Quarantine {
+            file,
+            db: own_db,
+            cmd,
+        } => knowledge::cmd_quarantine(
+            cmd,
+            &knowledge::quarantine_path(file)?,
+            &db_path(db(StoreOpt { db: own_db }))?,
+        ),
         Command::Note {
             test,
             category,
             text,
             link,
-        } => knowledge::cmd_note(&db_path(cli.db)?, test, category, text, link),
-        Command::Notes { test, remove, json } => {
-            knowledge::cmd_notes(&db_path(cli.db)?, test, remove, json)
-        }
+            store,
+        } => knowledge::cmd_note(&db_path(db(store))?, test, category, text, link),
+        Command::Notes {
+            test,
+            remove,
+            json,
+            store,
+        } => knowledge::cmd_notes(&db_path(db(store))?, test, remove, json),
     }
 }
 
@@ -741,5 +866,35 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// Every flag and argument of every command says what it does in `--help`.
+    #[test]
+    fn every_flag_has_help_text() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "flakehound", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
     }
 }

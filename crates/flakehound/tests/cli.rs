@@ -1485,3 +1485,86 @@ fn default_store_outside_git_is_in_the_current_directory() {
     assert!(expected.exists());
     sb.bare().arg("report").assert().success();
 }
+
+/// `--db` and `--color` are offered only by the commands they apply to, after the command's
+/// name as well as before it; the one after the name wins.
+#[test]
+fn store_and_colour_flags_only_where_they_apply() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::cargo_bin("flakehound")
+            .unwrap()
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let parse = help(&["parse"]);
+    assert!(
+        !parse.contains("--db") && !parse.contains("--color"),
+        "{parse}"
+    );
+    let classify = help(&["classify"]);
+    assert!(
+        classify.contains("--db") && !classify.contains("--color"),
+        "{classify}"
+    );
+    for cmd in ["report", "run", "hunt"] {
+        let text = help(&[cmd]);
+        assert!(
+            text.contains("--db") && text.contains("--color"),
+            "{cmd}: {text}"
+        );
+    }
+    for cmd in [
+        "ingest", "diagnose", "polluter", "repro", "verify", "merge", "note", "notes",
+    ] {
+        assert!(help(&[cmd]).contains("--db"), "{cmd}");
+    }
+    assert!(help(&["quarantine", "sync"]).contains("--db"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.xml");
+    std::fs::write(
+        &report,
+        r#"<testsuite name="s"><testcase classname="c" name="t"/></testsuite>"#,
+    )
+    .unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::cargo_bin("flakehound")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("FLAKEHOUND_DB")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    // Before the name, after it, and both (the one after wins).
+    let out = run(&[
+        "--db".as_ref(),
+        a.as_os_str(),
+        "ingest".as_ref(),
+        report.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(a.exists());
+    let out = run(&[
+        "--db".as_ref(),
+        a.as_os_str(),
+        "report".as_ref(),
+        "--db".as_ref(),
+        b.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "no store at b.db: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("b.db"));
+    let out = run(&[
+        "report".as_ref(),
+        "--db".as_ref(),
+        a.as_os_str(),
+        "--color".as_ref(),
+        "never".as_ref(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+}
