@@ -18,6 +18,7 @@ use std::path::Path;
 
 mod sqlite;
 mod sqlite_merge;
+mod sqlite_staging;
 mod sqlite_writer;
 mod time;
 

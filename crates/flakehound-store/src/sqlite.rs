@@ -20,7 +20,7 @@ use crate::{
 use flakehound_model::{Counts, Outcome};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Embedded migrations, applied in order; the index + 1 is the schema version.
@@ -130,8 +130,14 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
 
 pub struct SqliteStore {
     conn: Connection,
-    test_ids: HashMap<String, i64>,
+    test_ids: crate::sqlite_writer::TestIds,
     batch: Batch,
+    /// The store's file; `None` in memory.
+    path: Option<PathBuf>,
+    /// Reports with more bytes of records are staged (see [`crate::sqlite_writer`]).
+    buffer_bytes: usize,
+    /// Test hook: see `FLAKEHOUND_TEST_PAUSE_STAGING` in [`crate::sqlite_writer`].
+    pause_staging: Option<PathBuf>,
 }
 
 /// The open batch transaction, if any.
@@ -155,7 +161,7 @@ impl SqliteStore {
         configure_sqlite();
         let new = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        let store = Self::init(conn).map_err(|e| match e {
+        let mut store = Self::init(conn).map_err(|e| match e {
             StoreError::Backend(reason) if reason.contains("readonly") => open_err(format!(
                 "{reason} (the file or its directory is not writable here; commands that only \
                  read the store open it read-only)"
@@ -163,6 +169,7 @@ impl SqliteStore {
             StoreError::Backend(reason) => open_err(reason),
             other => other,
         })?;
+        store.path = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
         if new {
             if let Some(dir) = path.parent() {
                 crate::ensure_gitignore(dir);
@@ -232,11 +239,32 @@ impl SqliteStore {
                  open the store once where it is writable"
             )));
         }
-        Ok(SqliteStore {
+        Ok(SqliteStore::new(conn))
+    }
+
+    fn new(conn: Connection) -> Self {
+        SqliteStore {
             conn,
             test_ids: HashMap::default(),
             batch: Batch::default(),
-        })
+            path: None,
+            buffer_bytes: crate::sqlite_writer::BUFFER_BYTES,
+            pause_staging: std::env::var_os("FLAKEHOUND_TEST_PAUSE_STAGING").map(PathBuf::from),
+        }
+    }
+
+    /// Test hook: reports with more than `bytes` of records are staged (default
+    /// [`crate::sqlite_writer::BUFFER_BYTES`]), so tests exercise staging with small reports.
+    #[doc(hidden)]
+    pub fn set_buffer_bytes(&mut self, bytes: usize) {
+        self.buffer_bytes = bytes;
+    }
+
+    /// Test hook: once a report is being staged, signal `dir/staging` and wait for
+    /// `dir/resume` (like `FLAKEHOUND_TEST_PAUSE_STAGING=dir`).
+    #[doc(hidden)]
+    pub fn pause_staging_in(&mut self, dir: Option<PathBuf>) {
+        self.pause_staging = dir;
     }
 
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
@@ -283,11 +311,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "OFF")
             .map_err(backend)?;
         migrate(&mut conn)?;
-        Ok(SqliteStore {
-            conn,
-            test_ids: HashMap::default(),
-            batch: Batch::default(),
-        })
+        Ok(SqliteStore::new(conn))
     }
 }
 
@@ -406,10 +430,16 @@ impl Store for SqliteStore {
         &'s mut self,
         report: &NewReport<'_>,
     ) -> Result<Box<dyn ReportWriter + 's>> {
+        let env = crate::sqlite_writer::WriterEnv {
+            path: self.path.as_deref(),
+            buffer_bytes: self.buffer_bytes,
+            pause: self.pause_staging.as_deref(),
+        };
         Ok(Box::new(SqliteWriter::new(
             &self.conn,
             &mut self.batch,
             &mut self.test_ids,
+            env,
             report,
         )))
     }
@@ -597,7 +627,7 @@ impl Store for SqliteStore {
 pub(crate) fn flush(
     conn: &Connection,
     batch: &mut Batch,
-    test_ids: &mut HashMap<String, i64>,
+    test_ids: &mut crate::sqlite_writer::TestIds,
 ) -> Result<()> {
     if !batch.open {
         return Ok(());
