@@ -31,6 +31,9 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("store error: {0}")]
     Backend(String),
+    /// A write to the store at `path` failed (SQLite's messages do not name the file).
+    #[error("cannot write store {path}: {reason}")]
+    Write { path: String, reason: String },
     /// A write failed and every report not yet flushed was rolled back with it.
     #[error("store write failed, uncommitted reports rolled back: {0}")]
     BatchLost(String),

@@ -128,6 +128,25 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Names the store in the error of a write to it ("disk I/O error" alone does not say which
+/// file, nor that the store is where it failed). In-memory stores keep the bare error.
+pub(crate) fn write_error(path: Option<&Path>, e: StoreError) -> StoreError {
+    match (e, path) {
+        (StoreError::Backend(reason), Some(path)) => {
+            let hint = if reason.contains("readonly") {
+                " (the file or its directory is not writable here)"
+            } else {
+                ""
+            };
+            StoreError::Write {
+                path: path.display().to_string(),
+                reason: format!("{reason}{hint}"),
+            }
+        }
+        (e, _) => e,
+    }
+}
+
 pub struct SqliteStore {
     conn: Connection,
     test_ids: crate::sqlite_writer::TestIds,
@@ -446,6 +465,7 @@ impl Store for SqliteStore {
 
     fn flush(&mut self) -> Result<()> {
         flush(&self.conn, &mut self.batch, &mut self.test_ids)
+            .map_err(|e| write_error(self.path.as_deref(), e))
     }
 
     fn test_stats(&mut self) -> Result<Vec<TestStats>> {

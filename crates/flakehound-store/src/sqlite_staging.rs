@@ -799,3 +799,83 @@ mod tests {
         assert_eq!((t.reports, t.runs, t.results), (2, 2, 2001));
     }
 }
+
+#[cfg(test)]
+mod write_error_tests {
+    //! A write that fails names the store and SQLite's reason. The fault is real: SQLite's own
+    //! page limit (`max_page_count`) makes the store "full" as a full disk would.
+    use crate::sqlite::SqliteStore;
+    use crate::{NewReport, RunKey, Store, StoreError};
+    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+
+    fn case(i: usize) -> TestCase {
+        let mut a = Attempt::new(Outcome::Failed);
+        a.stdout = Some("x".repeat(2000));
+        TestCase {
+            id: format!("t{i}"),
+            classname: None,
+            name: format!("t{i}"),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome: Outcome::Failed,
+            attempts: vec![a],
+            properties: vec![],
+            timestamp: None,
+        }
+    }
+
+    fn write(s: &mut SqliteStore, hash: &str) -> crate::Result<()> {
+        let key = RunKey(hash.into());
+        let meta = RunMeta::default();
+        let nr = NewReport {
+            hash,
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        let mut w = s.begin_report(&nr)?;
+        for i in 0..200 {
+            w.add(case(i))?;
+        }
+        w.commit(&ReportInfo::default())?;
+        s.flush()
+    }
+
+    #[test]
+    fn a_failed_write_names_the_store_and_the_reason() {
+        for staged in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("full.db");
+            let mut s = SqliteStore::open(&path).unwrap();
+            if staged {
+                s.set_buffer_bytes(0);
+            }
+            write(&mut s, "first").unwrap();
+            let pages: i64 = s
+                .conn_mut()
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap();
+            s.conn_mut()
+                .pragma_update(None, "max_page_count", pages)
+                .unwrap();
+            let err = write(&mut s, "second").unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&path.display().to_string()) && msg.contains("full"),
+                "staged {staged}: {msg}"
+            );
+            if !staged {
+                assert!(matches!(err, StoreError::BatchLost(_)), "{err:?}");
+            }
+            // Nothing of the failed report; the first is intact.
+            s.conn_mut()
+                .pragma_update(None, "max_page_count", 1_000_000)
+                .unwrap();
+            let t = s.totals().unwrap();
+            assert_eq!((t.reports, t.results), (1, 200), "staged {staged}");
+        }
+    }
+}

@@ -18,7 +18,7 @@
 //! If a buffered write fails half-way (I/O error, disk full), the whole open batch is rolled
 //! back and [`StoreError::BatchLost`] tells the caller that every uncommitted report is gone.
 
-use crate::sqlite::{Batch, backend, flush, now, props_json};
+use crate::sqlite::{Batch, backend, flush, now, props_json, write_error};
 use crate::sqlite_staging::{Staging, Target};
 use crate::{NewReport, ReportWriter, Result, RunKey, StoreError, Written};
 use flakehound_model::{ReportInfo, RunMeta, TestCase};
@@ -441,7 +441,9 @@ impl<'s> SqliteWriter<'s> {
             self.batch.results = 0;
             self.test_ids.clear();
             self.new_tests.clear();
-            return Err(StoreError::BatchLost(e.to_string()));
+            return Err(StoreError::BatchLost(
+                write_error(self.env.path, e).to_string(),
+            ));
         }
         self.batch.results += self.results;
         Ok(())
@@ -537,6 +539,18 @@ fn approx_size(case: &TestCase) -> usize {
 
 impl ReportWriter for SqliteWriter<'_> {
     fn add(&mut self, case: TestCase) -> Result<()> {
+        self.add_case(case)
+            .map_err(|e| write_error(self.env.path, e))
+    }
+
+    fn commit(self: Box<Self>, info: &ReportInfo) -> Result<Written> {
+        let path = self.env.path;
+        self.commit_report(info).map_err(|e| write_error(path, e))
+    }
+}
+
+impl SqliteWriter<'_> {
+    fn add_case(&mut self, case: TestCase) -> Result<()> {
         if self.duplicate {
             return Ok(());
         }
@@ -559,7 +573,7 @@ impl ReportWriter for SqliteWriter<'_> {
         Ok(())
     }
 
-    fn commit(mut self: Box<Self>, info: &ReportInfo) -> Result<Written> {
+    fn commit_report(mut self: Box<Self>, info: &ReportInfo) -> Result<Written> {
         if let Some(mut staging) = self.staging.take() {
             let copied = staging
                 .add(self.conn, &std::mem::take(&mut self.buffer))
