@@ -145,6 +145,12 @@ pub trait Store {
     /// Makes every committed report durable. Until then a crash may lose them (never half of
     /// one); dropping the store flushes too, ignoring errors.
     fn flush(&mut self) -> Result<()>;
+    /// Whether committed reports have held the store's write lock long enough that the caller
+    /// should [`flush`](Store::flush) at the next report boundary, so that other writers of the
+    /// store (another ingest, a `run`) get their turn instead of timing out.
+    fn flush_due(&self) -> bool {
+        false
+    }
     /// Aggregates for every test with at least one result.
     fn test_stats(&mut self) -> Result<Vec<TestStats>>;
     fn totals(&mut self) -> Result<Totals>;

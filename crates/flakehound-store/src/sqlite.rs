@@ -157,12 +157,24 @@ pub struct SqliteStore {
     buffer_bytes: usize,
     /// Test hook: see `FLAKEHOUND_TEST_PAUSE_STAGING` in [`crate::sqlite_writer`].
     pause_staging: Option<PathBuf>,
+    /// Longest a batch should hold the write lock ([`BATCH_HOLD`]).
+    batch_hold: Duration,
 }
+
+/// How long a batch of committed reports may hold the store's write lock before the caller is
+/// asked to flush ([`Store::flush_due`]). The batch also holds it while the next reports are
+/// parsed, so without a bound a run of large reports (big captured output, few results) kept
+/// other writers out for as long as `FLUSH_RESULTS` results took. A commit costs a few
+/// milliseconds, so once a second is invisible in ingest time; other writers wait about a
+/// second at worst, far below the busy timeout.
+pub const BATCH_HOLD: Duration = Duration::from_secs(1);
 
 /// The open batch transaction, if any.
 #[derive(Default)]
 pub(crate) struct Batch {
     pub(crate) open: bool,
+    /// When the open batch took the write lock.
+    pub(crate) since: Option<std::time::Instant>,
     /// Results written in the open batch.
     pub(crate) results: u64,
 }
@@ -269,7 +281,14 @@ impl SqliteStore {
             path: None,
             buffer_bytes: crate::sqlite_writer::BUFFER_BYTES,
             pause_staging: std::env::var_os("FLAKEHOUND_TEST_PAUSE_STAGING").map(PathBuf::from),
+            batch_hold: BATCH_HOLD,
         }
+    }
+
+    /// Test hook: how long a batch may hold the write lock before [`Store::flush_due`].
+    #[doc(hidden)]
+    pub fn set_batch_hold(&mut self, hold: Duration) {
+        self.batch_hold = hold;
     }
 
     /// Test hook: reports with more than `bytes` of records are staged (default
@@ -468,6 +487,14 @@ impl Store for SqliteStore {
             .map_err(|e| write_error(self.path.as_deref(), e))
     }
 
+    fn flush_due(&self) -> bool {
+        self.batch.open
+            && self
+                .batch
+                .since
+                .is_some_and(|t| t.elapsed() >= self.batch_hold)
+    }
+
     fn test_stats(&mut self) -> Result<Vec<TestStats>> {
         self.flush()?;
         let sql = "
@@ -653,6 +680,7 @@ pub(crate) fn flush(
         return Ok(());
     }
     batch.open = false;
+    batch.since = None;
     batch.results = 0;
     if let Err(e) = conn.execute_batch("COMMIT") {
         let _ = conn.execute_batch("ROLLBACK");

@@ -879,3 +879,56 @@ mod write_error_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod batch_hold_tests {
+    use crate::sqlite::SqliteStore;
+    use crate::{NewReport, RunKey, Store};
+    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use std::time::Duration;
+
+    fn write(s: &mut SqliteStore, hash: &str) {
+        let key = RunKey(hash.into());
+        let meta = RunMeta::default();
+        let nr = NewReport {
+            hash,
+            path: None,
+            format: Some(Format::Junit),
+            run_key: &key,
+            run: &meta,
+            source: "ci",
+        };
+        let mut w = s.begin_report(&nr).unwrap();
+        w.add(TestCase {
+            id: "t".into(),
+            classname: None,
+            name: "t".into(),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome: Outcome::Passed,
+            attempts: vec![Attempt::new(Outcome::Passed)],
+            properties: vec![],
+            timestamp: None,
+        })
+        .unwrap();
+        w.commit(&ReportInfo::default()).unwrap();
+    }
+
+    /// Holds are controlled (zero, an hour), never raced against the clock.
+    #[test]
+    fn a_batch_asks_to_be_flushed_once_it_held_the_write_lock_long_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("fh.db")).unwrap();
+        assert!(!s.flush_due(), "no batch open");
+        s.set_batch_hold(Duration::from_secs(3600));
+        write(&mut s, "a");
+        assert!(!s.flush_due());
+        s.set_batch_hold(Duration::ZERO);
+        assert!(s.flush_due());
+        s.flush().unwrap();
+        assert!(!s.flush_due(), "flushed");
+        write(&mut s, "b");
+        assert!(s.flush_due());
+    }
+}

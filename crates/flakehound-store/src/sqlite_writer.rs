@@ -421,6 +421,7 @@ impl<'s> SqliteWriter<'s> {
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(backend)?;
             self.batch.open = true;
+            self.batch.since = Some(std::time::Instant::now());
         }
         let buffer = std::mem::take(&mut self.buffer);
         match self.stored_meanwhile() {
