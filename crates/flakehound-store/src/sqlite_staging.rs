@@ -45,10 +45,11 @@ const STAGING_SCHEMA: &str = "
         id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, classname TEXT, name TEXT NOT NULL,
         file TEXT, line INTEGER,
         -- Attempts staged for this test, and whether its first one was executed (not skipped).
-        attempts INTEGER NOT NULL DEFAULT 0, first_exec INTEGER NOT NULL DEFAULT 0,
-        -- Filled in by the copy, under the store's lock: the store's test id and the test's
-        -- last attempt number in the run before this report.
-        main_id INTEGER, prev INTEGER NOT NULL DEFAULT 0);
+        attempts INTEGER NOT NULL DEFAULT 0, first_exec INTEGER NOT NULL DEFAULT 0);
+    -- Filled in by the copy, under the store's lock: the store's test id of each staged test
+    -- and the test's last attempt number in the run before this report.
+    CREATE TABLE fh_staging.ids (
+        id INTEGER PRIMARY KEY, main_id INTEGER NOT NULL, prev INTEGER NOT NULL);
     CREATE TABLE fh_staging.results (
         position INTEGER PRIMARY KEY, test INTEGER NOT NULL, attempt INTEGER NOT NULL,
         outcome INTEGER NOT NULL, duration REAL, timestamp TEXT, output INTEGER);
@@ -426,25 +427,74 @@ fn copy_locked(
     }
     let (run, run_existed, offset) = (target.run)(conn)?;
     let exec = |sql: &str, p: &[&dyn rusqlite::ToSql]| conn.execute(sql, p).map_err(backend);
-    // New tests in first-seen order; a stored test without a file gets the one this report
-    // names (as the buffered writer does).
-    exec(
-        "INSERT INTO main.tests (key, classname, name, file, line)
-         SELECT key, classname, name, file, line FROM fh_staging.tests WHERE true ORDER BY id
-         ON CONFLICT (key) DO UPDATE SET file = excluded.file, line = excluded.line
-         WHERE main.tests.file IS NULL AND excluded.file IS NOT NULL",
-        &[],
-    )?;
-    exec(
-        "UPDATE fh_staging.tests SET main_id = (SELECT id FROM main.tests t WHERE t.key = fh_staging.tests.key)",
-        &[],
-    )?;
-    if run_existed {
-        exec(
-            "UPDATE fh_staging.tests SET prev = (SELECT COALESCE(MAX(attempt), 0) FROM main.results r
-                 WHERE r.run_id = ?1 AND r.test_id = fh_staging.tests.main_id)",
-            &[&run],
-        )?;
+    // Each staged test's id in the store, in first-seen order (new tests get ids in the order the
+    // buffered writer would give them). One probe of the store's key index per test; a stored
+    // test without a file gets the one this report names, as in the buffered writer.
+    let mut executed: i64 = 0;
+    {
+        let mut read = conn
+            .prepare(
+                "SELECT id, key, classname, name, file, line, first_exec FROM fh_staging.tests
+                 ORDER BY id",
+            )
+            .map_err(backend)?;
+        let mut find = conn
+            .prepare_cached("SELECT id, file IS NULL FROM main.tests WHERE key = ?1")
+            .map_err(backend)?;
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO main.tests (key, classname, name, file, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(backend)?;
+        let mut fill = conn
+            .prepare_cached("UPDATE main.tests SET file = ?2, line = ?3 WHERE id = ?1")
+            .map_err(backend)?;
+        let mut last = conn
+            .prepare_cached(
+                "SELECT COALESCE(MAX(attempt), 0) FROM main.results WHERE run_id = ?1 AND test_id = ?2",
+            )
+            .map_err(backend)?;
+        let mut map = conn
+            .prepare_cached("INSERT INTO fh_staging.ids (id, main_id, prev) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?;
+        let mut rows = read.query([]).map_err(backend)?;
+        while let Some(r) = rows.next().map_err(backend)? {
+            let get = |e| backend(e);
+            let staged: i64 = r.get(0).map_err(get)?;
+            let key: String = r.get(1).map_err(get)?;
+            let file: Option<String> = r.get(4).map_err(get)?;
+            let line: Option<i64> = r.get(5).map_err(get)?;
+            let first_exec: bool = r.get(6).map_err(get)?;
+            let found: Option<(i64, bool)> = find
+                .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(backend)?;
+            let (main_id, prev) = match found {
+                Some((id, no_file)) => {
+                    if no_file && file.is_some() {
+                        fill.execute(params![id, file, line]).map_err(backend)?;
+                    }
+                    let prev: i64 = if run_existed {
+                        last.query_row([run, id], |r| r.get(0)).map_err(backend)?
+                    } else {
+                        0
+                    };
+                    (id, prev)
+                }
+                None => {
+                    let classname: Option<String> = r.get(2).map_err(get)?;
+                    let name: String = r.get(3).map_err(get)?;
+                    insert
+                        .execute(params![key, classname, name, file, line])
+                        .map_err(backend)?;
+                    (conn.last_insert_rowid(), 0)
+                }
+            };
+            if prev == 0 && first_exec {
+                executed += 1;
+            }
+            map.execute([staged, main_id, prev]).map_err(backend)?;
+        }
     }
     let outputs_base: i64 = conn
         .query_row("SELECT COALESCE(MAX(id), 0) FROM main.outputs", [], |r| {
@@ -493,16 +543,9 @@ fn copy_locked(
             timestamp, output_id)
          SELECT t.main_id, ?1, s.attempt + t.prev, ?2, s.position + ?3, s.outcome, s.duration,
             s.timestamp, s.output + ?4
-         FROM fh_staging.results s JOIN fh_staging.tests t ON t.id = s.test",
+         FROM fh_staging.results s JOIN fh_staging.ids t ON t.id = s.test",
         &[&run, &report, &offset, &outputs_base],
     )?;
-    let executed: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM fh_staging.tests WHERE prev = 0 AND first_exec",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(backend)?;
     exec(
         "UPDATE main.runs SET next_position = ?2, started_at = COALESCE(started_at, ?3),
             tests_executed = tests_executed + ?4 WHERE id = ?1",
