@@ -89,7 +89,7 @@ run_one() {
   median=$(sort -n "$lat" | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}')
   echo "$name ${big_s} ${rss} $(wc -l < "$lat") ${failed} ${max:-0} ${median}"
   if [[ $failed -gt 0 ]]; then
-    echo "$name: first small-ingest error: $(grep -m1 . "$work/$name.small.err")" >&2
+    echo "$name: first small-ingest error: $(grep -v '^$' "$work/$name.small.err" | head -3 | tr '\n' ' ')" >&2
   fi
 }
 
