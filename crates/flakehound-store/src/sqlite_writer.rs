@@ -7,9 +7,10 @@
 //!   ~30% of ingest time, journaling every index page a report touches.
 //! - Staged (reports beyond [`BUFFER_BYTES`] of records, e.g. a 1 GB JUnit file): the batch is
 //!   committed, and records go to a private staging database as they come, so memory stays
-//!   bounded; at commit they are copied into the store in one short transaction
-//!   ([`crate::sqlite_staging`]). The store is not locked while such a report is parsed, so
-//!   other writers are not kept waiting. Dropping the writer discards the staged records.
+//!   bounded; at commit they are copied into the store in one transaction that lasts only the
+//!   copy ([`crate::sqlite_staging`]). The store is not locked while such a report is parsed,
+//!   so other writers wait for the copy at most. Dropping the writer discards the staged
+//!   records.
 //!
 //! Test ids and attempt numbers are cached in foldhash maps: SipHash was 9% of ingest time;
 //! foldhash is several times faster and still seeded per process, so crafted test ids in a
@@ -25,7 +26,7 @@ use flakehound_model::{ReportInfo, RunMeta, TestCase};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Most bytes of records buffered per report before switching to streaming.
+/// Most bytes of records buffered per report before switching to staging.
 pub const BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Store test ids by test key, and whether the stored test has a file: a cache across reports
