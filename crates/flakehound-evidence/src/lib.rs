@@ -336,7 +336,7 @@ fn write_all(
         };
         progress(&outcome);
         summary.files.push(outcome);
-        if pending_results >= FLUSH_RESULTS {
+        if pending_results >= FLUSH_RESULTS || store.flush_due() {
             flush(store, summary, &mut pending);
             pending_results = 0;
         }

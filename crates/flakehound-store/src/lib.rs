@@ -18,6 +18,7 @@ use std::path::Path;
 
 mod sqlite;
 mod sqlite_merge;
+mod sqlite_staging;
 mod sqlite_writer;
 mod time;
 
@@ -30,6 +31,9 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("store error: {0}")]
     Backend(String),
+    /// A write to the store at `path` failed (SQLite's messages do not name the file).
+    #[error("cannot write store {path}: {reason}")]
+    Write { path: String, reason: String },
     /// A write failed and every report not yet flushed was rolled back with it.
     #[error("store write failed, uncommitted reports rolled back: {0}")]
     BatchLost(String),
@@ -141,6 +145,12 @@ pub trait Store {
     /// Makes every committed report durable. Until then a crash may lose them (never half of
     /// one); dropping the store flushes too, ignoring errors.
     fn flush(&mut self) -> Result<()>;
+    /// Whether committed reports have held the store's write lock long enough that the caller
+    /// should [`flush`](Store::flush) at the next report boundary, so that other writers of the
+    /// store (another ingest, a `run`) get their turn instead of timing out.
+    fn flush_due(&self) -> bool {
+        false
+    }
     /// Aggregates for every test with at least one result.
     fn test_stats(&mut self) -> Result<Vec<TestStats>>;
     fn totals(&mut self) -> Result<Totals>;

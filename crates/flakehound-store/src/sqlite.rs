@@ -20,7 +20,7 @@ use crate::{
 use flakehound_model::{Counts, Outcome};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Embedded migrations, applied in order; the index + 1 is the schema version.
@@ -128,16 +128,53 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Names the store in the error of a write to it ("disk I/O error" alone does not say which
+/// file, nor that the store is where it failed). In-memory stores keep the bare error.
+pub(crate) fn write_error(path: Option<&Path>, e: StoreError) -> StoreError {
+    match (e, path) {
+        (StoreError::Backend(reason), Some(path)) => {
+            let hint = if reason.contains("readonly") {
+                " (the file or its directory is not writable here)"
+            } else {
+                ""
+            };
+            StoreError::Write {
+                path: path.display().to_string(),
+                reason: format!("{reason}{hint}"),
+            }
+        }
+        (e, _) => e,
+    }
+}
+
 pub struct SqliteStore {
     conn: Connection,
-    test_ids: HashMap<String, i64>,
+    test_ids: crate::sqlite_writer::TestIds,
     batch: Batch,
+    /// The store's file; `None` in memory.
+    path: Option<PathBuf>,
+    /// Reports with more bytes of records are staged (see [`crate::sqlite_writer`]).
+    buffer_bytes: usize,
+    /// Test hook: see `FLAKEHOUND_TEST_PAUSE_STAGING` in [`crate::sqlite_writer`].
+    pause_staging: Option<PathBuf>,
+    /// Longest a batch should hold the write lock ([`BATCH_HOLD`]).
+    batch_hold: Duration,
 }
+
+/// How long a batch of committed reports may hold the store's write lock before the caller is
+/// asked to flush ([`Store::flush_due`]). The batch also holds it while the next reports are
+/// parsed, so without a bound a run of large reports (big captured output, few results) kept
+/// other writers out for as long as `FLUSH_RESULTS` results took. A commit costs a few
+/// milliseconds, so once a second is invisible in ingest time; other writers wait about a
+/// second at worst, far below the busy timeout.
+pub const BATCH_HOLD: Duration = Duration::from_secs(1);
 
 /// The open batch transaction, if any.
 #[derive(Default)]
 pub(crate) struct Batch {
     pub(crate) open: bool,
+    /// When the open batch took the write lock.
+    pub(crate) since: Option<std::time::Instant>,
     /// Results written in the open batch.
     pub(crate) results: u64,
 }
@@ -155,7 +192,7 @@ impl SqliteStore {
         configure_sqlite();
         let new = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        let store = Self::init(conn).map_err(|e| match e {
+        let mut store = Self::init(conn).map_err(|e| match e {
             StoreError::Backend(reason) if reason.contains("readonly") => open_err(format!(
                 "{reason} (the file or its directory is not writable here; commands that only \
                  read the store open it read-only)"
@@ -163,6 +200,7 @@ impl SqliteStore {
             StoreError::Backend(reason) => open_err(reason),
             other => other,
         })?;
+        store.path = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
         if new {
             if let Some(dir) = path.parent() {
                 crate::ensure_gitignore(dir);
@@ -232,11 +270,39 @@ impl SqliteStore {
                  open the store once where it is writable"
             )));
         }
-        Ok(SqliteStore {
+        Ok(SqliteStore::new(conn))
+    }
+
+    fn new(conn: Connection) -> Self {
+        SqliteStore {
             conn,
             test_ids: HashMap::default(),
             batch: Batch::default(),
-        })
+            path: None,
+            buffer_bytes: crate::sqlite_writer::BUFFER_BYTES,
+            pause_staging: std::env::var_os("FLAKEHOUND_TEST_PAUSE_STAGING").map(PathBuf::from),
+            batch_hold: BATCH_HOLD,
+        }
+    }
+
+    /// Test hook: how long a batch may hold the write lock before [`Store::flush_due`].
+    #[doc(hidden)]
+    pub fn set_batch_hold(&mut self, hold: Duration) {
+        self.batch_hold = hold;
+    }
+
+    /// Test hook: reports with more than `bytes` of records are staged (default
+    /// [`crate::sqlite_writer::BUFFER_BYTES`]), so tests exercise staging with small reports.
+    #[doc(hidden)]
+    pub fn set_buffer_bytes(&mut self, bytes: usize) {
+        self.buffer_bytes = bytes;
+    }
+
+    /// Test hook: once a report is being staged, signal `dir/staging` and wait for
+    /// `dir/resume` (like `FLAKEHOUND_TEST_PAUSE_STAGING=dir`).
+    #[doc(hidden)]
+    pub fn pause_staging_in(&mut self, dir: Option<PathBuf>) {
+        self.pause_staging = dir;
     }
 
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
@@ -283,11 +349,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "OFF")
             .map_err(backend)?;
         migrate(&mut conn)?;
-        Ok(SqliteStore {
-            conn,
-            test_ids: HashMap::default(),
-            batch: Batch::default(),
-        })
+        Ok(SqliteStore::new(conn))
     }
 }
 
@@ -406,16 +468,31 @@ impl Store for SqliteStore {
         &'s mut self,
         report: &NewReport<'_>,
     ) -> Result<Box<dyn ReportWriter + 's>> {
+        let env = crate::sqlite_writer::WriterEnv {
+            path: self.path.as_deref(),
+            buffer_bytes: self.buffer_bytes,
+            pause: self.pause_staging.as_deref(),
+        };
         Ok(Box::new(SqliteWriter::new(
             &self.conn,
             &mut self.batch,
             &mut self.test_ids,
+            env,
             report,
         )))
     }
 
     fn flush(&mut self) -> Result<()> {
         flush(&self.conn, &mut self.batch, &mut self.test_ids)
+            .map_err(|e| write_error(self.path.as_deref(), e))
+    }
+
+    fn flush_due(&self) -> bool {
+        self.batch.open
+            && self
+                .batch
+                .since
+                .is_some_and(|t| t.elapsed() >= self.batch_hold)
     }
 
     fn test_stats(&mut self) -> Result<Vec<TestStats>> {
@@ -597,12 +674,13 @@ impl Store for SqliteStore {
 pub(crate) fn flush(
     conn: &Connection,
     batch: &mut Batch,
-    test_ids: &mut HashMap<String, i64>,
+    test_ids: &mut crate::sqlite_writer::TestIds,
 ) -> Result<()> {
     if !batch.open {
         return Ok(());
     }
     batch.open = false;
+    batch.since = None;
     batch.results = 0;
     if let Err(e) = conn.execute_batch("COMMIT") {
         let _ = conn.execute_batch("ROLLBACK");

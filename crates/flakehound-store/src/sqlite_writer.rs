@@ -5,9 +5,12 @@
 //!   written only at [`ReportWriter::commit`], inside the store's open batch transaction. A report
 //!   whose parse fails never touches the database, so no savepoint is needed; savepoints cost
 //!   ~30% of ingest time, journaling every index page a report touches.
-//! - Streaming (reports beyond [`BUFFER_BYTES`] of records, e.g. a 1 GB JUnit file): the batch is
-//!   committed, the report gets a transaction of its own and records are written as they come,
-//!   so memory stays bounded. Dropping the writer rolls that transaction back.
+//! - Staged (reports beyond [`BUFFER_BYTES`] of records, e.g. a 1 GB JUnit file): the batch is
+//!   committed, and records go to a private staging database as they come, so memory stays
+//!   bounded; at commit they are copied into the store in one transaction that lasts only the
+//!   copy ([`crate::sqlite_staging`]). The store is not locked while such a report is parsed,
+//!   so other writers wait for the copy at most. Dropping the writer discards the staged
+//!   records.
 //!
 //! Test ids and attempt numbers are cached in foldhash maps: SipHash was 9% of ingest time;
 //! foldhash is several times faster and still seeded per process, so crafted test ids in a
@@ -16,14 +19,45 @@
 //! If a buffered write fails half-way (I/O error, disk full), the whole open batch is rolled
 //! back and [`StoreError::BatchLost`] tells the caller that every uncommitted report is gone.
 
-use crate::sqlite::{Batch, backend, flush, now, props_json};
+use crate::sqlite::{Batch, backend, flush, now, props_json, write_error};
+use crate::sqlite_staging::{Staging, Target};
 use crate::{NewReport, ReportWriter, Result, RunKey, StoreError, Written};
 use flakehound_model::{ReportInfo, RunMeta, TestCase};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Most bytes of records buffered per report before switching to streaming.
+/// Most bytes of records buffered per report before switching to staging.
 pub const BUFFER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Store test ids by test key, and whether the stored test has a file: a cache across reports
+/// (entries for rows a rolled-back report created are removed).
+pub(crate) type TestIds = HashMap<String, (i64, bool)>;
+
+/// Records handed to the staging database at a time.
+const STAGE_CHUNK: usize = 256;
+
+/// What the store tells its writers about itself.
+#[derive(Clone, Copy)]
+pub(crate) struct WriterEnv<'s> {
+    /// The store's file (`None`: in memory): staging goes next to it.
+    pub(crate) path: Option<&'s std::path::Path>,
+    /// Records beyond this many bytes are staged ([`BUFFER_BYTES`]; smaller in tests).
+    pub(crate) buffer_bytes: usize,
+    /// Test hook: a directory in which to signal and wait once staging has begun.
+    pub(crate) pause: Option<&'s std::path::Path>,
+}
+
+/// Test hook (`FLAKEHOUND_TEST_PAUSE_STAGING=DIR`): once a report is being staged, create
+/// `DIR/staging` and wait until `DIR/resume` exists. Lets a test act at a known point of a large
+/// ingest (another writer, `kill -9`) without racing its speed. Bounded, so a forgotten resume
+/// cannot hang a process forever.
+fn pause_for_test(dir: &std::path::Path) {
+    let _ = std::fs::write(dir.join("staging"), std::process::id().to_string());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !dir.join("resume").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
 
 /// Entries kept in the test-id and attempt-number caches (a few MB each).
 const CACHE_ENTRIES: usize = 100_000;
@@ -53,14 +87,15 @@ struct Started {
 pub(crate) struct SqliteWriter<'s> {
     conn: &'s Connection,
     batch: &'s mut Batch,
-    test_ids: &'s mut HashMap<String, i64>,
+    test_ids: &'s mut TestIds,
     header: Header,
     buffer: Vec<TestCase>,
     buffered_bytes: usize,
-    /// Set once rows are being written (streaming mode, or during a buffered commit).
+    /// Set once rows are being written (during a buffered commit).
     started: Option<Started>,
-    /// Streaming: the report's own transaction is open.
-    streaming: bool,
+    /// Set once the report outgrew the buffer: its records are staged outside the store.
+    staging: Option<Staging>,
+    env: WriterEnv<'s>,
     committed: bool,
     /// Found stored by another writer once this one held the write lock: the rest is discarded.
     duplicate: bool,
@@ -78,7 +113,8 @@ impl<'s> SqliteWriter<'s> {
     pub(crate) fn new(
         conn: &'s Connection,
         batch: &'s mut Batch,
-        test_ids: &'s mut HashMap<String, i64>,
+        test_ids: &'s mut TestIds,
+        env: WriterEnv<'s>,
         report: &NewReport<'_>,
     ) -> Self {
         SqliteWriter {
@@ -96,7 +132,8 @@ impl<'s> SqliteWriter<'s> {
             buffer: Vec::new(),
             buffered_bytes: 0,
             started: None,
-            streaming: false,
+            staging: None,
+            env,
             committed: false,
             duplicate: false,
             new_tests: Vec::new(),
@@ -110,50 +147,8 @@ impl<'s> SqliteWriter<'s> {
     /// Creates (or finds) the run and inserts the report row.
     fn start(&mut self) -> Result<()> {
         let h = &self.header;
-        let m = &h.run;
         let c = self.conn;
-        let existing: Option<i64> = c
-            .query_row("SELECT id FROM runs WHERE key = ?1", [&h.run_key.0], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(backend)?;
-        let (run, run_existed, position) = match existing {
-            Some(id) => {
-                let pos: i64 = c
-                    .query_row("SELECT next_position FROM runs WHERE id = ?1", [id], |r| {
-                        r.get(0)
-                    })
-                    .map_err(backend)?;
-                (id, true, pos)
-            }
-            None => {
-                c.execute(
-                    "INSERT INTO runs (key, source, commit_sha, branch, provider, job, ci_run_id, run_attempt,
-                        runner, os, started_at, duration, url, pull_request, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                    params![
-                        h.run_key.0,
-                        h.source,
-                        m.commit,
-                        m.branch,
-                        m.provider,
-                        m.job,
-                        m.run_id,
-                        m.run_attempt,
-                        m.runner,
-                        m.os,
-                        m.started_at.as_deref().and_then(crate::time::canonical),
-                        m.duration,
-                        m.url,
-                        m.pull_request,
-                        now()
-                    ],
-                )
-                .map_err(backend)?;
-                (c.last_insert_rowid(), false, 0)
-            }
-        };
+        let (run, run_existed, position) = find_or_create_run(c, h)?;
         // Counts are placeholders until finish().
         c.execute(
             "INSERT INTO reports (run_id, hash, path, format, records, results, ingested_at)
@@ -173,10 +168,18 @@ impl<'s> SqliteWriter<'s> {
     }
 
     fn test_id(&mut self, case: &TestCase) -> Result<i64> {
-        if let Some(&id) = self.test_ids.get(&case.id) {
-            return Ok(id);
-        }
         let c = self.conn;
+        if let Some(cached) = self.test_ids.get_mut(&case.id) {
+            if !cached.1 && case.file.is_some() {
+                // A test first seen without a file (a passing cargo test) gets the one a later
+                // record names (its panic location): owners are found through it.
+                c.prepare_cached("UPDATE tests SET file = ?2, line = ?3 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![cached.0, case.file, case.line]))
+                    .map_err(backend)?;
+                cached.1 = true;
+            }
+            return Ok(cached.0);
+        }
         let existing: Option<(i64, bool)> = c
             .prepare_cached("SELECT id, file IS NULL FROM tests WHERE key = ?1")
             .and_then(|mut s| {
@@ -186,8 +189,7 @@ impl<'s> SqliteWriter<'s> {
             .map_err(backend)?;
         let id = match existing {
             Some((id, no_file)) => {
-                // A test first seen without a file (a passing cargo test) gets the one a later
-                // record names (its panic location): owners are found through it.
+                // See above.
                 if no_file && case.file.is_some() {
                     c.prepare_cached("UPDATE tests SET file = ?2, line = ?3 WHERE id = ?1")
                         .and_then(|mut s| s.execute(params![id, case.file, case.line]))
@@ -212,12 +214,11 @@ impl<'s> SqliteWriter<'s> {
                 c.last_insert_rowid()
             }
         };
-        self.test_ids.insert(case.id.clone(), id);
+        self.test_ids.insert(
+            case.id.clone(),
+            (id, case.file.is_some() || existing.is_some_and(|e| !e.1)),
+        );
         Ok(id)
-    }
-
-    fn write(&mut self, case: &TestCase) -> Result<()> {
-        self.write_many(std::slice::from_ref(case))
     }
 
     /// Next attempt number of `test` in this run (attempts continue across reports of a run).
@@ -398,22 +399,22 @@ impl<'s> SqliteWriter<'s> {
             .map_err(backend)
     }
 
-    /// Leaves buffered mode: commits the batch and gives this report its own transaction.
-    fn start_streaming(&mut self) -> Result<()> {
+    /// Leaves buffered mode: commits the batch (its lock must not be held through the rest of
+    /// the parse) and stages the report outside the store ([`Staging`]).
+    fn start_staging(&mut self) -> Result<()> {
         flush(self.conn, self.batch, self.test_ids)?;
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(backend)?;
-        if self.stored_meanwhile()? {
-            self.conn.execute_batch("ROLLBACK").map_err(backend)?;
-            self.duplicate = true;
-            self.buffer = Vec::new();
-            return Ok(());
-        }
-        self.streaming = true;
-        self.start()?;
+        let mut staging = Staging::attach(self.conn, self.env.path)?;
         let buffer = std::mem::take(&mut self.buffer);
-        self.write_many(&buffer)?;
+        for chunk in buffer.chunks(STAGE_CHUNK) {
+            if let Err(e) = staging.add(self.conn, chunk) {
+                staging.discard(self.conn);
+                return Err(e);
+            }
+        }
+        self.staging = Some(staging);
+        if let Some(dir) = self.env.pause {
+            pause_for_test(dir);
+        }
         Ok(())
     }
 
@@ -424,6 +425,7 @@ impl<'s> SqliteWriter<'s> {
                 .execute_batch("BEGIN IMMEDIATE")
                 .map_err(backend)?;
             self.batch.open = true;
+            self.batch.since = Some(std::time::Instant::now());
         }
         let buffer = std::mem::take(&mut self.buffer);
         match self.stored_meanwhile() {
@@ -444,11 +446,54 @@ impl<'s> SqliteWriter<'s> {
             self.batch.results = 0;
             self.test_ids.clear();
             self.new_tests.clear();
-            return Err(StoreError::BatchLost(e.to_string()));
+            return Err(StoreError::BatchLost(
+                write_error(self.env.path, e).to_string(),
+            ));
         }
         self.batch.results += self.results;
         Ok(())
     }
+}
+
+/// Finds the report's run by key, or creates it: (run id, existed, next position). Only under
+/// the write lock: the run may have been created, or grown, by another writer since.
+fn find_or_create_run(c: &Connection, h: &Header) -> Result<(i64, bool, i64)> {
+    let m = &h.run;
+    let existing: Option<(i64, i64)> = c
+        .query_row(
+            "SELECT id, next_position FROM runs WHERE key = ?1",
+            [&h.run_key.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    if let Some((id, pos)) = existing {
+        return Ok((id, true, pos));
+    }
+    c.execute(
+        "INSERT INTO runs (key, source, commit_sha, branch, provider, job, ci_run_id, run_attempt,
+            runner, os, started_at, duration, url, pull_request, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        params![
+            h.run_key.0,
+            h.source,
+            m.commit,
+            m.branch,
+            m.provider,
+            m.job,
+            m.run_id,
+            m.run_attempt,
+            m.runner,
+            m.os,
+            m.started_at.as_deref().and_then(crate::time::canonical),
+            m.duration,
+            m.url,
+            m.pull_request,
+            now()
+        ],
+    )
+    .map_err(backend)?;
+    Ok((c.last_insert_rowid(), false, 0))
 }
 
 /// One result row to insert.
@@ -499,30 +544,69 @@ fn approx_size(case: &TestCase) -> usize {
 
 impl ReportWriter for SqliteWriter<'_> {
     fn add(&mut self, case: TestCase) -> Result<()> {
+        self.add_case(case)
+            .map_err(|e| write_error(self.env.path, e))
+    }
+
+    fn commit(self: Box<Self>, info: &ReportInfo) -> Result<Written> {
+        let path = self.env.path;
+        self.commit_report(info).map_err(|e| write_error(path, e))
+    }
+}
+
+impl SqliteWriter<'_> {
+    fn add_case(&mut self, case: TestCase) -> Result<()> {
         if self.duplicate {
             return Ok(());
         }
-        if self.streaming {
-            return self.write(&case);
+        if let Some(staging) = self.staging.as_mut() {
+            self.buffer.push(case);
+            if self.buffer.len() >= STAGE_CHUNK {
+                let chunk = std::mem::take(&mut self.buffer);
+                staging.add(self.conn, &chunk)?;
+                // Keeps the allocation for the next chunk.
+                self.buffer = chunk;
+                self.buffer.clear();
+            }
+            return Ok(());
         }
         self.buffered_bytes += approx_size(&case);
         self.buffer.push(case);
-        if self.buffered_bytes > BUFFER_BYTES {
-            self.start_streaming()?;
+        if self.buffered_bytes > self.env.buffer_bytes {
+            self.start_staging()?;
         }
         Ok(())
     }
 
-    fn commit(mut self: Box<Self>, info: &ReportInfo) -> Result<Written> {
-        if self.duplicate {
-            // Found stored while streaming: its transaction is already rolled back.
-        } else if self.streaming {
-            self.finish(info)?;
-            self.conn.execute_batch("COMMIT").map_err(backend)?;
-            self.streaming = false;
-        } else {
-            self.commit_buffered(info)?;
+    fn commit_report(mut self: Box<Self>, info: &ReportInfo) -> Result<Written> {
+        if let Some(mut staging) = self.staging.take() {
+            let copied = staging
+                .add(self.conn, &std::mem::take(&mut self.buffer))
+                .and_then(|()| {
+                    let header = &self.header;
+                    let run = |c: &Connection| find_or_create_run(c, header);
+                    let target = Target {
+                        hash: &header.hash,
+                        path: header.path.as_deref(),
+                        format: header.format,
+                        run: &run,
+                    };
+                    staging.copy(self.conn, &target, info)
+                });
+            let records = staging.records;
+            staging.discard(self.conn);
+            let copied = copied?;
+            self.committed = true;
+            // Test rows were written behind the cache's back: it knows none of them, and a miss
+            // is answered by the database, so the cache stays right.
+            return Ok(Written {
+                records: if copied.duplicate { 0 } else { records },
+                results: copied.results,
+                new_run: !copied.duplicate && !copied.run_existed,
+                duplicate: copied.duplicate,
+            });
         }
+        self.commit_buffered(info)?;
         self.committed = true;
         self.new_tests.clear();
         if self.duplicate {
@@ -546,9 +630,9 @@ impl Drop for SqliteWriter<'_> {
         if self.committed {
             return;
         }
-        if self.streaming {
-            // The report's own transaction: undo it and the test rows it created.
-            let _ = self.conn.execute_batch("ROLLBACK");
+        if let Some(staging) = self.staging.take() {
+            // Nothing reached the store: drop the staged records.
+            staging.discard(self.conn);
         }
         // Buffered and not committed: nothing was written.
         if self.forget_all_on_rollback {
