@@ -7,6 +7,7 @@
 //! Parsers never panic on input: bad input is an [`Error::Parse`] with a reason and, when known,
 //! a byte offset or line.
 
+pub mod cap;
 pub mod error;
 pub mod xml;
 
@@ -112,7 +113,23 @@ pub fn parse_reader<R: Read>(
     let mut info = match shape_format {
         // The XML reader buffers on its own.
         (Shape::Xml, forced) => parse_xml(full, forced, sink)?,
-        (_, Some(f)) => parse_text(BufReader::with_capacity(64 * 1024, full), f, sink)?,
+        // Long strings and lines are cut while streaming (see [`cap`]); whole-document JSON
+        // may legitimately be one long line, line-oriented formats may not.
+        (_, Some(f @ Format::Tap)) => parse_text(
+            BufReader::with_capacity(64 * 1024, cap::LineCap::new(full)),
+            f,
+            sink,
+        )?,
+        (_, Some(f @ (Format::GoJson | Format::LibtestJson | Format::DartJson))) => parse_text(
+            BufReader::with_capacity(64 * 1024, cap::LineCap::new(cap::JsonCap::new(full))),
+            f,
+            sink,
+        )?,
+        (_, Some(f)) => parse_text(
+            BufReader::with_capacity(64 * 1024, cap::JsonCap::new(full)),
+            f,
+            sink,
+        )?,
         (_, None) => return Err(Error::parse("unknown format")),
     };
     if info.format.is_none() {

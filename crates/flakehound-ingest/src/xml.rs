@@ -13,6 +13,7 @@
 //! Events are returned owned ([`Ev`]) so that parsers stay simple state machines; the cost is a
 //! few small allocations per element, well below the cost of storing a record.
 
+use crate::cap::{TooLong, XmlCap};
 use crate::error::{Error, Result};
 use flakehound_model::trim_text;
 use quick_xml::events::{BytesStart, Event};
@@ -175,7 +176,9 @@ impl<R: Read> Read for Source<R> {
     }
 }
 
-type Inner<R> = BufReader<ControlGuard<Source<R>>>;
+// The control guard sees every input byte (its offsets are exact); the cap then bounds what
+// quick-xml ever buffers (see [`crate::cap`]).
+type Inner<R> = BufReader<XmlCap<ControlGuard<Source<R>>>>;
 
 pub struct XmlReader<R: Read> {
     reader: quick_xml::Reader<Inner<R>>,
@@ -192,8 +195,10 @@ impl<R: Read> XmlReader<R> {
             inner: Source::new(input),
             offset: 0,
         };
-        let mut reader =
-            quick_xml::Reader::from_reader(BufReader::with_capacity(64 * 1024, guarded));
+        let mut reader = quick_xml::Reader::from_reader(BufReader::with_capacity(
+            64 * 1024,
+            XmlCap::new(guarded),
+        ));
         let cfg = reader.config_mut();
         cfg.expand_empty_elements = true;
         cfg.trim_text(false);
@@ -207,9 +212,15 @@ impl<R: Read> XmlReader<R> {
         }
     }
 
-    /// Byte offset of the reader in the (BOM-stripped, UTF-8) input.
+    /// Byte offset of the reader in the (BOM-stripped, UTF-8) input. Text cut by the cap is
+    /// counted back in (exactly, unless a cut happened in the read-ahead after this point).
     pub fn position(&self) -> u64 {
-        self.reader.buffer_position()
+        self.shift(self.reader.buffer_position())
+    }
+
+    fn shift(&self, pos: u64) -> u64 {
+        let delta = self.reader.get_ref().get_ref().delta();
+        pos.saturating_add_signed(delta)
     }
 
     /// Current element depth (0 outside the root).
@@ -374,6 +385,12 @@ impl<R: Read> XmlReader<R> {
             {
                 return Error::at_byte(cc.to_string(), cc.offset);
             }
+            if let Some(t) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<TooLong>())
+            {
+                return Error::at_byte(t.to_string(), t.offset);
+            }
         }
         let reason = match &e {
             quick_xml::Error::Syntax(_) if self.depth > 0 => {
@@ -381,7 +398,10 @@ impl<R: Read> XmlReader<R> {
             }
             _ => format!("malformed XML: {e}"),
         };
-        Error::at_byte(reason, self.reader.error_position().max(self.position()))
+        let at = self
+            .shift(self.reader.error_position())
+            .max(self.position());
+        Error::at_byte(reason, at)
     }
 
     /// The root element; errors if the document has none.
@@ -444,21 +464,42 @@ impl<R: Read> XmlReader<R> {
     }
 }
 
-/// Accumulates text keeping at most a head and a tail of [`flakehound_model::MAX_TEXT`] bytes.
+/// Accumulates the text of several events (text, CDATA, nested elements) keeping at most a
+/// head and a tail of [`crate::cap::KEEP`] bytes, so that the result fits in
+/// [`flakehound_model::MAX_TEXT`] with a marker saying how much was cut.
 #[derive(Default)]
 pub struct TextAcc {
     head: String,
     tail: String,
-    dropped: usize,
+    dropped: u64,
 }
 
 impl TextAcc {
-    const LIMIT: usize = flakehound_model::MAX_TEXT;
+    const LIMIT: usize = crate::cap::KEEP;
 
     pub fn push(&mut self, t: &str) {
-        if self.tail.is_empty() && self.head.len() + t.len() <= Self::LIMIT {
+        if self.tail.is_empty() && self.dropped == 0 && self.head.len() + t.len() <= Self::LIMIT {
             self.head.push_str(t);
             return;
+        }
+        let mut t = t;
+        if self.head.len() < Self::LIMIT && self.tail.is_empty() {
+            let mut room = Self::LIMIT - self.head.len();
+            while !t.is_char_boundary(room) {
+                room -= 1;
+            }
+            self.head.push_str(&t[..room]);
+            t = &t[room..];
+        }
+        // Only the last LIMIT bytes of a long piece can end up in the tail.
+        if t.len() > Self::LIMIT {
+            let mut cut = t.len() - Self::LIMIT;
+            while !t.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.dropped += (cut + self.tail.len()) as u64;
+            self.tail.clear();
+            t = &t[cut..];
         }
         self.tail.push_str(t);
         if self.tail.len() > 2 * Self::LIMIT {
@@ -466,7 +507,7 @@ impl TextAcc {
             while !self.tail.is_char_boundary(cut) {
                 cut += 1;
             }
-            self.dropped += cut;
+            self.dropped += cut as u64;
             self.tail.drain(..cut);
         }
     }
@@ -476,13 +517,22 @@ impl TextAcc {
             return trim_text(&self.head);
         }
         let mut s = self.head;
-        if self.dropped > 0 {
-            s.push_str(&format!(
-                "\n[... {} bytes trimmed by flakehound ...]\n",
-                self.dropped
-            ));
+        let mut tail = self.tail.as_str();
+        let mut dropped = self.dropped;
+        if tail.len() > Self::LIMIT {
+            let mut cut = tail.len() - Self::LIMIT;
+            while !tail.is_char_boundary(cut) {
+                cut += 1;
+            }
+            dropped += cut as u64;
+            tail = &tail[cut..];
         }
-        s.push_str(&self.tail);
+        if dropped > 0 {
+            s.push('\n');
+            s.push_str(&crate::cap::marker(dropped));
+            s.push('\n');
+        }
+        s.push_str(tail);
         trim_text(&s)
     }
 }
@@ -559,7 +609,8 @@ mod tests {
             acc.push("0123456789");
         }
         let s = acc.finish().unwrap();
-        assert!(s.len() < 3 * TextAcc::LIMIT, "{}", s.len());
-        assert!(s.contains("trimmed"));
+        assert!(s.len() <= flakehound_model::MAX_TEXT, "{}", s.len());
+        assert!(s.contains("[... 92.0 kB cut by flakehound ...]"), "{s}");
+        assert!(s.starts_with("0123456789") && s.ends_with("0123456789"));
     }
 }
