@@ -28,9 +28,13 @@ use std::io::Read;
 
 struct Suite {
     has_child_suite: bool,
+    /// Whether `name` was pushed onto [`Parser::names`].
+    named: bool,
     /// Stated `tests`, `failures`, `errors`, `skipped` attributes.
     stated: Counts,
     name: Option<String>,
+    /// The file of this suite or of the nearest enclosing suite that names one (inherited when
+    /// the suite opens, so a record finds it without walking the stack).
     file: Option<String>,
 }
 
@@ -38,6 +42,10 @@ struct Parser<'s, 'a> {
     sink: &'s mut Sink<'a>,
     info: ReportInfo,
     suites: Vec<Suite>,
+    /// Names of the open suites that have one, outermost first.
+    names: Vec<String>,
+    /// Open suites named `pytest`.
+    pytest_suites: usize,
     jest: bool,
     cases: u64,
     /// Sum of the stated counts of leaf suites, used when the report has no test case at all.
@@ -53,6 +61,8 @@ pub(crate) fn parse<R: Read>(
         sink,
         info: ReportInfo::default(),
         suites: Vec::new(),
+        names: Vec::new(),
+        pytest_suites: 0,
         jest: false,
         cases: 0,
         stated: Counts::default(),
@@ -71,11 +81,7 @@ pub(crate) fn parse<R: Read>(
             Ev::Start(e) => match e.name.as_str() {
                 "testsuite" | "testsuites" => p.open_suite(&e),
                 "testcase" => p.testcase(xml, e)?,
-                "properties" => {
-                    let props = read_properties(xml)?;
-                    let room = MAX_PROPERTIES.saturating_sub(p.info.properties.len());
-                    p.info.properties.extend(props.into_iter().take(room));
-                }
+                "properties" => read_properties(xml, &mut p.info.properties)?,
                 _ => xml.skip()?,
             },
             Ev::End(name) => {
@@ -110,7 +116,8 @@ impl Parser<'_, '_> {
         let file = e
             .get_nonblank("file")
             .or_else(|| e.get_nonblank("filepath"))
-            .map(str::to_string);
+            .map(str::to_string)
+            .or_else(|| self.suites.last().and_then(|s| s.file.clone()));
         // The root <testsuites> is a container, not a suite users think of.
         let name = if e.name == "testsuite" || !self.suites.is_empty() {
             name
@@ -121,8 +128,15 @@ impl Parser<'_, '_> {
             parent.has_child_suite = true;
         }
         let stated = stated_counts(e);
+        if name.as_deref() == Some("pytest") {
+            self.pytest_suites += 1;
+        }
+        if let Some(n) = &name {
+            self.names.push(n.clone());
+        }
         self.suites.push(Suite {
             has_child_suite: false,
+            named: name.is_some(),
             stated,
             name,
             file,
@@ -131,6 +145,12 @@ impl Parser<'_, '_> {
 
     fn close_suite(&mut self) {
         if let Some(s) = self.suites.pop() {
+            if s.named {
+                self.names.pop();
+            }
+            if s.name.as_deref() == Some("pytest") {
+                self.pytest_suites -= 1;
+            }
             if !s.has_child_suite {
                 let t = &mut self.stated;
                 t.tests += s.stated.tests;
@@ -145,12 +165,7 @@ impl Parser<'_, '_> {
     fn dialect(&self, file: Option<&str>) -> Dialect {
         if self.jest {
             Dialect::Jest
-        } else if file.is_some_and(|f| f.ends_with(".py"))
-            || self
-                .suites
-                .iter()
-                .any(|s| s.name.as_deref() == Some("pytest"))
-        {
+        } else if file.is_some_and(|f| f.ends_with(".py")) || self.pytest_suites > 0 {
             Dialect::Pytest
         } else {
             Dialect::Other
@@ -191,7 +206,7 @@ impl Parser<'_, '_> {
                         "rerunError" => after.push(retry(xml, &child, Outcome::Errored)?),
                         "system-out" => stdout = xml.read_text()?,
                         "system-err" => stderr = xml.read_text()?,
-                        "properties" => properties.extend(read_properties(xml)?),
+                        "properties" => read_properties(xml, &mut properties)?,
                         _ => xml.skip()?,
                     }
                 }
@@ -227,9 +242,9 @@ impl Parser<'_, '_> {
         let file = e
             .get_nonblank("file")
             .map(str::to_string)
-            .or_else(|| self.suites.iter().rev().find_map(|s| s.file.clone()));
+            .or_else(|| self.suites.last().and_then(|s| s.file.clone()));
         let line: Option<u32> = e.get("line").and_then(|l| l.trim().parse().ok());
-        let suite: Vec<String> = self.suites.iter().filter_map(|s| s.name.clone()).collect();
+        let suite = crate::suite_path(self.names.iter().map(String::as_str), self.names.len());
         // Only the test case's own start time: the suite's is the report's (ReportInfo).
         let timestamp = e.get_nonblank("timestamp").map(str::to_string);
         let dialect = self.dialect(file.as_deref());
@@ -350,25 +365,27 @@ fn retry<R: Read>(xml: &mut XmlReader<R>, e: &Elem, outcome: Outcome) -> Result<
     })
 }
 
-/// Reads `<property name= value=/>` children (value as attribute or text).
-fn read_properties<R: Read>(xml: &mut XmlReader<R>) -> Result<Vec<(String, String)>> {
+/// Reads `<property name= value=/>` children (value as attribute or text) into `out`, which
+/// holds at most [`MAX_PROPERTIES`]: the rest are skipped without being kept (5 million
+/// properties must not cost memory).
+fn read_properties<R: Read>(xml: &mut XmlReader<R>, out: &mut Vec<(String, String)>) -> Result<()> {
     let depth = xml.depth();
-    let mut props = Vec::new();
     loop {
         match xml.next()? {
+            Ev::Start(_) if out.len() >= MAX_PROPERTIES => xml.skip()?,
             Ev::Start(p) if p.name == "property" => {
                 let name = p.get("name").unwrap_or_default().to_string();
                 match p.get("value") {
                     Some(v) => {
                         let v = v.to_string();
                         xml.skip()?;
-                        props.push((name, v));
+                        out.push((name, v));
                     }
-                    None => props.push((name, xml.read_text()?.unwrap_or_default())),
+                    None => out.push((name, xml.read_text()?.unwrap_or_default())),
                 }
             }
             Ev::Start(_) => xml.skip()?,
-            Ev::End(_) if xml.depth() < depth => return Ok(props),
+            Ev::End(_) if xml.depth() < depth => return Ok(()),
             Ev::End(_) | Ev::Text(_) => {}
             Ev::Eof => return Err(xml.error("unexpected end of file inside <properties>")),
         }

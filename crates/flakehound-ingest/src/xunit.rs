@@ -219,11 +219,10 @@ fn read_test<R: Read>(
         name: name.unwrap_or_default().to_string(),
         file: None,
         line: None,
-        suite: suites
-            .iter()
-            .filter(|s| !s.name.is_empty())
-            .map(|s| s.name.clone())
-            .collect(),
+        suite: {
+            let named = suites.iter().filter(|s| !s.name.is_empty());
+            crate::suite_path(named.clone().map(|s| s.name.as_str()), named.count())
+        },
         outcome,
         attempts: vec![attempt],
         properties,
