@@ -18,12 +18,11 @@ kinds="${KINDS:-junit-system-out junit-cdata junit-message-attr junit-properties
 
 # peak RSS (MB) and wall seconds of a command; its exit status is kept in $status.
 measure() {
-  local out
   set +e
-  out="$( { /usr/bin/time -f '%M %e' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)"
+  /usr/bin/time -o "$work/time" -f '%M %e' "$@" >/dev/null 2>&1
   status=$?
   set -e
-  read -r kb secs <<<"$out"
+  read -r kb secs < <(tail -1 "$work/time")
   rss=$((kb / 1024))
   wall=$secs
 }

@@ -238,6 +238,9 @@ impl Parser<'_, '_> {
         attempts.append(&mut before);
         attempts.push(main);
         attempts.append(&mut after);
+        for attempt in &mut attempts {
+            complete_panic_message(attempt);
+        }
 
         let file = e
             .get_nonblank("file")
@@ -318,6 +321,47 @@ fn failure_from(e: &Elem, text: Option<String>) -> Failure {
         message: message.or_else(|| text.as_deref().and_then(first_line)),
         details: text,
     }
+}
+
+/// nextest (and other Rust JUnit writers) put only the panic's location in `message`
+/// (`thread 'x' (123) panicked at src/lib.rs:19:9`) and the panic message (the assertion) in
+/// the failure's text, or only in `<system-err>`/`<system-out>`. A location alone says nothing
+/// about what failed, so the message becomes the panic message's first line (the location
+/// stays in the details, which keep the whole text).
+fn complete_panic_message(attempt: &mut Attempt) {
+    let Some(failure) = attempt.failure.as_mut() else {
+        return;
+    };
+    let Some(message) = failure.message.as_deref() else {
+        return;
+    };
+    if !is_bare_panic_location(message) {
+        return;
+    }
+    let found = [&failure.details, &attempt.stderr, &attempt.stdout]
+        .into_iter()
+        .flatten()
+        .find_map(|text| crate::libtest::panic_message(text).filter(|m| m.as_str() != message));
+    if let Some(found) = found.filter(|m| !is_bare_panic_location(m)) {
+        failure.message = Some(found);
+    }
+}
+
+/// `thread 'x' panicked at src/lib.rs:19:9` (with or without a thread id or a final colon):
+/// a location and nothing else.
+fn is_bare_panic_location(message: &str) -> bool {
+    let Some(pos) = message.find("panicked at ") else {
+        return false;
+    };
+    let location = message[pos + "panicked at ".len()..]
+        .trim()
+        .trim_end_matches(':');
+    !location.starts_with('\'')
+        && location.rsplitn(3, ':').count() == 3
+        && location
+            .rsplitn(3, ':')
+            .take(2)
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn first_line(text: &str) -> Option<String> {
@@ -448,6 +492,55 @@ mod tests {
         assert_eq!(cases[2].outcome, Outcome::Failed);
         assert_eq!(outcomes(2), vec![Outcome::Failed, Outcome::Failed]);
         assert_eq!(cases[0].attempts[2].duration, Some(1.5));
+    }
+
+    /// As cargo-nextest 0.9.143 writes them (trimmed backtraces): the message attribute holds
+    /// only the panic location; the assertion is in the body, or only in system-err.
+    #[test]
+    fn nextest_panic_messages_keep_the_assertion() {
+        let doc = br#"<testsuites name="nextest-run"><testsuite name="nxt">
+        <testcase name="tests::fails_eq" classname="nxt" time="0.141">
+            <failure message="thread &apos;tests::fails_eq&apos; (30159) panicked at src/lib.rs:6:21" type="test failure with exit code 101">thread &apos;tests::fails_eq&apos; (30159) panicked at src/lib.rs:6:21:
+assertion `left == right` failed: math is hard
+  left: 4
+ right: 5
+stack backtrace:
+   0: __rustc::rust_begin_unwind</failure>
+            <system-out>
+running 1 test
+test tests::fails_eq ... FAILED
+</system-out>
+        </testcase>
+        <testcase name="tests::only_stderr" classname="nxt">
+            <flakyFailure message="thread &apos;tests::only_stderr&apos; panicked at src/lib.rs:8:24" type="test failure">
+              <system-err>thread &apos;tests::only_stderr&apos; panicked at src/lib.rs:8:24:
+boom
+second line</system-err>
+            </flakyFailure>
+        </testcase>
+        <testcase name="tests::old" classname="nxt">
+            <failure message="thread &apos;x&apos; panicked at &apos;explicit&apos;, src/lib.rs:1:1"/>
+        </testcase>
+        </testsuite></testsuites>"#;
+        let (_, cases) = collect_bytes(doc, None).unwrap();
+        let message = |c: usize| {
+            let f = cases[c].attempts[0].failure.as_ref().unwrap();
+            (
+                f.message.clone().unwrap(),
+                f.details.clone().unwrap_or_default(),
+            )
+        };
+        let (m, d) = message(0);
+        assert_eq!(m, "assertion `left == right` failed: math is hard");
+        assert!(
+            d.contains("panicked at src/lib.rs:6:21") && d.contains("left: 4"),
+            "{d}"
+        );
+        assert_eq!(message(1).0, "boom");
+        assert_eq!(
+            message(2).0,
+            "thread 'x' panicked at 'explicit', src/lib.rs:1:1"
+        );
     }
 
     #[test]
