@@ -20,6 +20,7 @@ mod libtest;
 mod mocha;
 mod nunit;
 mod rspec;
+mod spill;
 mod tap;
 mod trx;
 mod xunit;

@@ -4,8 +4,9 @@
 //! Results (`<Results><UnitTestResult>`) name the test they ran by `testId` (2010) or
 //! `executionId` (2006), which points into `<TestDefinitions>` for the class name and categories.
 //! Definitions usually follow the results, so: when definitions were read first, each result is
-//! pushed as soon as it closes; otherwise results are buffered (small: TRX files are not huge)
-//! and pushed once the definitions (or the end of the run) have been read. Mapping choices:
+//! pushed as soon as it closes; otherwise results are buffered (the first 2,000 in memory, the
+//! rest in an anonymous temporary file) and pushed once the definitions (or the end of the run)
+//! have been read. Mapping choices:
 //!
 //! - **Records**: one per `*TestResult` element (`UnitTestResult`, `WebTestResult`, ...,
 //!   and `TestResultAggregation`). A result whose `<InnerResults>` hold results (MSTest
@@ -31,6 +32,7 @@
 //!   `mstest`).
 
 use crate::nunit::{exception_kind, read_fields, split_qualified, strip_class};
+use crate::spill::Spill;
 use crate::xml::{Elem, Ev, XmlReader};
 use crate::{Result, Sink};
 use flakehound_model::{
@@ -71,7 +73,9 @@ impl Defs {
     }
 }
 
-/// One result element, open or closed.
+/// One result element, open or closed (serialisable: results waiting for their definitions
+/// may be spilled to a temporary file).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Res {
     /// Reader depth of the result element.
     depth: usize,
@@ -123,7 +127,7 @@ struct State<'s, 'a> {
     sink: &'s mut Sink<'a>,
     defs: Defs,
     defs_read: bool,
-    pending: Vec<Res>,
+    pending: Spill<Res>,
     info: ReportInfo,
 }
 
@@ -135,16 +139,13 @@ impl State<'_, '_> {
         if self.defs_read {
             self.emit(res)
         } else {
-            self.pending.push(res);
-            Ok(())
+            self.pending.push(res)
         }
     }
 
     fn flush(&mut self) -> Result<()> {
-        for res in std::mem::take(&mut self.pending) {
-            self.emit(res)?;
-        }
-        Ok(())
+        let mut pending = std::mem::replace(&mut self.pending, Spill::new(0));
+        pending.drain(|res| self.emit(res))
     }
 
     fn emit(&mut self, res: Res) -> Result<()> {
@@ -170,7 +171,8 @@ pub(crate) fn parse<R: Read>(
         sink,
         defs: Defs::default(),
         defs_read: false,
-        pending: Vec::new(),
+        // A result is at most a few capped texts; past this many, they wait on disk.
+        pending: Spill::new(2_000),
         info: ReportInfo {
             format: Some(Format::Trx),
             ..ReportInfo::default()
