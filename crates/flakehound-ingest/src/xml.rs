@@ -475,9 +475,10 @@ impl<R: Read> XmlReader<R> {
     }
 }
 
-/// Accumulates the text of several events (text, CDATA, nested elements) keeping at most a
-/// head and a tail of [`crate::cap::KEEP`] bytes, so that the result fits in
-/// [`flakehound_model::MAX_TEXT`] with a marker saying how much was cut.
+/// Accumulates the text of several events (text, CDATA, nested elements). Up to
+/// [`flakehound_model::MAX_TEXT`] bytes are kept whole (so a text already cut by
+/// [`crate::cap`] keeps its marker); beyond, a head and a tail of [`crate::cap::KEEP`] bytes
+/// around a marker saying how much was cut.
 #[derive(Default)]
 pub struct TextAcc {
     head: String,
@@ -486,23 +487,39 @@ pub struct TextAcc {
 }
 
 impl TextAcc {
+    const WHOLE: usize = flakehound_model::MAX_TEXT;
     const LIMIT: usize = crate::cap::KEEP;
 
     pub fn push(&mut self, t: &str) {
-        if self.tail.is_empty() && self.dropped == 0 && self.head.len() + t.len() <= Self::LIMIT {
+        if self.tail.is_empty() && self.head.len() + t.len() <= Self::WHOLE {
             self.head.push_str(t);
             return;
         }
-        let mut t = t;
-        if self.head.len() < Self::LIMIT && self.tail.is_empty() {
-            let mut room = Self::LIMIT - self.head.len();
-            while !t.is_char_boundary(room) {
-                room -= 1;
+        if self.tail.is_empty() {
+            // Too long to keep whole: the head keeps its first LIMIT bytes, the rest is tail.
+            let mut at = Self::LIMIT.min(self.head.len());
+            while !self.head.is_char_boundary(at) {
+                at -= 1;
             }
-            self.head.push_str(&t[..room]);
-            t = &t[room..];
+            self.tail = self.head.split_off(at);
+            let mut t = t;
+            if self.head.len() < Self::LIMIT {
+                let mut room = (Self::LIMIT - self.head.len()).min(t.len());
+                while !t.is_char_boundary(room) {
+                    room -= 1;
+                }
+                self.head.push_str(&t[..room]);
+                t = &t[room..];
+            }
+            self.push_tail(t);
+        } else {
+            self.push_tail(t);
         }
+    }
+
+    fn push_tail(&mut self, t: &str) {
         // Only the last LIMIT bytes of a long piece can end up in the tail.
+        let mut t = t;
         if t.len() > Self::LIMIT {
             let mut cut = t.len() - Self::LIMIT;
             while !t.is_char_boundary(cut) {
@@ -514,36 +531,34 @@ impl TextAcc {
         }
         self.tail.push_str(t);
         if self.tail.len() > 2 * Self::LIMIT {
-            let mut cut = self.tail.len() - Self::LIMIT;
-            while !self.tail.is_char_boundary(cut) {
-                cut += 1;
-            }
-            self.dropped += cut as u64;
-            self.tail.drain(..cut);
+            self.trim_tail();
         }
     }
 
-    pub fn finish(self) -> Option<String> {
+    fn trim_tail(&mut self) {
+        if self.tail.len() <= Self::LIMIT {
+            return;
+        }
+        let mut cut = self.tail.len() - Self::LIMIT;
+        while !self.tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        self.dropped += cut as u64;
+        self.tail.drain(..cut);
+    }
+
+    pub fn finish(mut self) -> Option<String> {
         if self.tail.is_empty() {
             return trim_text(&self.head);
         }
+        self.trim_tail();
         let mut s = self.head;
-        let mut tail = self.tail.as_str();
-        let mut dropped = self.dropped;
-        if tail.len() > Self::LIMIT {
-            let mut cut = tail.len() - Self::LIMIT;
-            while !tail.is_char_boundary(cut) {
-                cut += 1;
-            }
-            dropped += cut as u64;
-            tail = &tail[cut..];
-        }
-        if dropped > 0 {
+        if self.dropped > 0 {
             s.push('\n');
-            s.push_str(&crate::cap::marker(dropped));
+            s.push_str(&crate::cap::marker(self.dropped));
             s.push('\n');
         }
-        s.push_str(tail);
+        s.push_str(&self.tail);
         trim_text(&s)
     }
 }
@@ -622,6 +637,16 @@ mod tests {
         let s = acc.finish().unwrap();
         assert!(s.len() <= flakehound_model::MAX_TEXT, "{}", s.len());
         assert!(s.contains("[... 92.0 kB cut by flakehound ...]"), "{s}");
+        // A text the stream filter already cut is kept whole, with its marker.
+        let mut acc = TextAcc::default();
+        let cut = format!(
+            "{}\n{}\n{}",
+            "a".repeat(4000),
+            crate::cap::marker(1 << 30),
+            "b".repeat(4000)
+        );
+        acc.push(&cut);
+        assert_eq!(acc.finish().unwrap(), cut);
         assert!(s.starts_with("0123456789") && s.ends_with("0123456789"));
     }
 }
