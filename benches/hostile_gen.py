@@ -44,11 +44,13 @@ with open(OUT, "w") as f:
         repeat(f, '<property name="k" value="v"/>', N)
         f.write("</properties></testcase></testsuite>\n")
     elif KIND == "junit-nested":
-        # Depth grows with size: one suite and one case per level.
-        depth = max(1, N // 75)
+        # 20,000 nested suites (the shape); the cases per level grow with the size.
+        depth = 20_000
+        per_level = max(1, N // (depth * 50))
+        case = '<testcase classname="c" name="t"/>' * per_level
         f.write("<testsuites>")
         for i in range(depth):
-            f.write(f'<testsuite name="s{i}"><testcase classname="c" name="t{i}"/>')
+            f.write(f'<testsuite name="s{i}">{case}')
         f.write("</testsuite>" * depth)
         f.write("</testsuites>\n")
     elif KIND == "junit-many-cases":

@@ -38,38 +38,79 @@ use crate::{Result, Sink};
 use flakehound_model::{
     Attempt, Dialect, Failure, Format, MAX_PROPERTIES, Outcome, ReportInfo, TestCase, parse_seconds,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::rc::Rc;
 
-/// One test definition (`<UnitTest>` and friends).
+/// One test definition (`<UnitTest>` and friends). Kept compact: a report whose results come
+/// first holds every definition until the end, so a test costs a few dozen bytes here
+/// (class and assembly names are shared, GUIDs are numbers).
 #[derive(Default)]
 struct Def {
-    classname: Option<String>,
+    classname: Option<Rc<str>>,
     /// Definition `name` (else `TestMethod/@name`): the fallback test name.
-    name: Option<String>,
+    name: Option<Box<str>>,
     /// Test assembly file name.
-    assembly: Option<String>,
+    assembly: Option<Rc<str>>,
     props: Vec<(String, String)>,
+}
+
+/// A test or execution id: GUIDs (what every TRX writer uses) as numbers.
+#[derive(PartialEq, Eq, Hash)]
+enum Id {
+    Guid(u128),
+    Text(Box<str>),
+}
+
+impl Id {
+    fn of(s: &str) -> Id {
+        Id::guid(s).map_or_else(|| Id::Text(s.into()), Id::Guid)
+    }
+
+    /// `8-4-4-4-12` hex digits, any case.
+    fn guid(s: &str) -> Option<u128> {
+        let b = s.as_bytes();
+        if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+            return None;
+        }
+        let mut v: u128 = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if [8, 13, 18, 23].contains(&i) {
+                continue;
+            }
+            v = (v << 4) | (c as char).to_digit(16)? as u128;
+        }
+        Some(v)
+    }
 }
 
 #[derive(Default)]
 struct Defs {
     list: Vec<Def>,
-    by_test_id: HashMap<String, usize>,
-    by_execution_id: HashMap<String, usize>,
+    by_test_id: HashMap<Id, u32>,
+    by_execution_id: HashMap<Id, u32>,
+    /// Class and assembly names, shared between definitions.
+    names: HashSet<Rc<str>>,
 }
 
 impl Defs {
     fn find(&self, res: &Res) -> Option<&Def> {
-        let by_test = |id: &Option<String>| id.as_ref().and_then(|id| self.by_test_id.get(id));
-        by_test(&res.test_id)
-            .or_else(|| {
-                res.execution_id
-                    .as_ref()
-                    .and_then(|id| self.by_execution_id.get(id))
-            })
-            .or_else(|| by_test(&res.parent_test_id))
-            .and_then(|&i| self.list.get(i))
+        let look = |map: &HashMap<Id, u32>, id: &Option<String>| {
+            id.as_deref().and_then(|id| map.get(&Id::of(id))).copied()
+        };
+        look(&self.by_test_id, &res.test_id)
+            .or_else(|| look(&self.by_execution_id, &res.execution_id))
+            .or_else(|| look(&self.by_test_id, &res.parent_test_id))
+            .and_then(|i| self.list.get(i as usize))
+    }
+
+    fn share(&mut self, name: &str) -> Rc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        let shared: Rc<str> = name.into();
+        self.names.insert(shared.clone());
+        shared
     }
 }
 
@@ -303,14 +344,14 @@ fn read_definitions<R: Read>(
         match xml.next()? {
             // Each child is one definition (`UnitTest`, `OrderedTest`, `GenericTest`, ...).
             Ev::Start(d) => {
-                let (def, execution_id) = read_definition(xml, &d, info)?;
-                let index = defs.list.len();
+                let (def, execution_id) = read_definition(xml, &d, info, defs)?;
+                let index = defs.list.len() as u32;
                 defs.list.push(def);
                 if let Some(id) = d.get_nonblank("id") {
-                    defs.by_test_id.entry(id.to_string()).or_insert(index);
+                    defs.by_test_id.entry(Id::of(id)).or_insert(index);
                 }
                 if let Some(id) = execution_id {
-                    defs.by_execution_id.entry(id).or_insert(index);
+                    defs.by_execution_id.entry(Id::of(&id)).or_insert(index);
                 }
             }
             Ev::End(_) if xml.depth() < target => return Ok(()),
@@ -325,11 +366,12 @@ fn read_definition<R: Read>(
     xml: &mut XmlReader<R>,
     d: &Elem,
     info: &mut ReportInfo,
+    defs: &mut Defs,
 ) -> Result<(Def, Option<String>)> {
     let target = xml.depth();
     let mut def = Def {
-        name: d.get_nonblank("name").map(str::to_string),
-        assembly: d.get_nonblank("storage").map(file_name),
+        name: d.get_nonblank("name").map(Into::into),
+        assembly: d.get_nonblank("storage").map(|s| defs.share(&file_name(s))),
         ..Def::default()
     };
     let mut execution_id = None;
@@ -344,12 +386,12 @@ fn read_definition<R: Read>(
                         .get_nonblank("className")
                         .map(strip_assembly)
                         .filter(|c| !c.is_empty())
-                        .map(str::to_string);
+                        .map(|c| defs.share(c));
                     if def.name.is_none() {
-                        def.name = c.get_nonblank("name").map(str::to_string);
+                        def.name = c.get_nonblank("name").map(Into::into);
                     }
                     if let Some(code_base) = c.get_nonblank("codeBase") {
-                        def.assembly = Some(file_name(code_base));
+                        def.assembly = Some(defs.share(&file_name(code_base)));
                     }
                     if info.tool.is_none() {
                         info.tool = c.get_nonblank("adapterTypeName").and_then(tool_name);
@@ -426,7 +468,11 @@ fn build_case(res: Res, defs: &Defs) -> Option<TestCase> {
         name: name.unwrap_or_default().to_string(),
         file: None,
         line: None,
-        suite: def.and_then(|d| d.assembly.clone()).into_iter().collect(),
+        suite: def
+            .and_then(|d| d.assembly.as_deref())
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
         outcome,
         attempts: vec![attempt],
         properties: def.map(|d| d.props.clone()).unwrap_or_default(),

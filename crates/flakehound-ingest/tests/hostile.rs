@@ -195,7 +195,7 @@ const BOUNDED: usize = 8 * MB;
 
 #[test]
 fn junit_long_system_out_and_failure_text() {
-    let size = 30 * MB;
+    let size = 16 * MB;
     let m = measure(
         with_long_text(
             r#"<testsuites><testsuite name="s"><testcase classname="c" name="t"><failure message="m">x</failure><system-out>"#,
@@ -230,7 +230,7 @@ fn junit_long_system_out_and_failure_text() {
 
 #[test]
 fn junit_long_message_attribute() {
-    let size = 30 * MB;
+    let size = 16 * MB;
     let m = measure(
         with_long_text(
             r#"<testsuite name="s"><testcase classname="c" name="t"><failure message=""#,
@@ -293,8 +293,9 @@ fn a_start_tag_with_a_million_attributes_is_refused_with_a_reason() {
 
 #[test]
 fn json_and_line_formats_cut_long_strings_and_lines() {
-    let size = 20 * MB;
-    let cases: Vec<(&str, Gen, fn(&TestCase) -> Option<String>)> = vec![
+    let size = 16 * MB;
+    type Case = (&'static str, Gen, fn(&TestCase) -> Option<String>);
+    let cases: Vec<Case> = vec![
         (
             "jest failure message",
             with_long_text(
