@@ -62,15 +62,15 @@ with open(OUT, "w") as f:
         f.write('<TestRun xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010"><Results>')
         for i in range(count):
             f.write(
-                f'<UnitTestResult executionId="e{i:08x}-0000-0000-0000-000000000000" '
-                f'testId="t{i:08x}-0000-0000-0000-000000000000" testName="Test{i}" '
+                f'<UnitTestResult executionId="{i:08x}-0000-4000-8000-000000000001" '
+                f'testId="{i:08x}-0000-4000-8000-000000000002" testName="Test{i}" '
                 f'outcome="Passed" duration="00:00:00.01"/>\n'
             )
         f.write("</Results><TestDefinitions>")
         for i in range(count):
             f.write(
-                f'<UnitTest name="Test{i}" id="t{i:08x}-0000-0000-0000-000000000000">'
-                f'<Execution id="e{i:08x}-0000-0000-0000-000000000000"/>'
+                f'<UnitTest name="Test{i}" id="{i:08x}-0000-4000-8000-000000000002">'
+                f'<Execution id="{i:08x}-0000-4000-8000-000000000001"/>'
                 f'<TestMethod className="Ns.Class{i % 50}" name="Test{i}"/></UnitTest>\n'
             )
         f.write("</TestDefinitions></TestRun>\n")

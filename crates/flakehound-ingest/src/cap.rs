@@ -844,3 +844,18 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod positions {
+    /// An error after a cut still names its real line: offsets are mapped back to the input.
+    #[test]
+    fn errors_after_a_cut_name_the_input_line() {
+        let mut doc = String::from("<testsuite>\n<testcase name='a'><system-out>");
+        doc.push_str(&"some output\n".repeat(20_000));
+        doc.push_str("</system-out></testcase>\n<testcase name='b'></wrong></testsuite>\n");
+        let err = crate::collect_bytes(doc.as_bytes(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("line 20003:"), "{err}");
+    }
+}

@@ -58,7 +58,8 @@ struct Def {
 /// A test or execution id: GUIDs (what every TRX writer uses) as numbers.
 #[derive(PartialEq, Eq, Hash)]
 enum Id {
-    Guid(u128),
+    /// Bytes, not a `u128`: its 16-byte alignment would make every key 32 bytes.
+    Guid([u8; 16]),
     Text(Box<str>),
 }
 
@@ -68,7 +69,7 @@ impl Id {
     }
 
     /// `8-4-4-4-12` hex digits, any case.
-    fn guid(s: &str) -> Option<u128> {
+    fn guid(s: &str) -> Option<[u8; 16]> {
         let b = s.as_bytes();
         if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
             return None;
@@ -80,7 +81,7 @@ impl Id {
             }
             v = (v << 4) | (c as char).to_digit(16)? as u128;
         }
-        Some(v)
+        Some(v.to_be_bytes())
     }
 }
 
