@@ -44,13 +44,14 @@ impl Input {
     }
 }
 
-/// Default largest report accepted, in bytes. Parsing takes bounded memory whatever the size,
-/// so the cap is about time and about inputs that never end: generous, and adjustable with
-/// [`MAX_SIZE_ENV`].
-pub const DEFAULT_MAX_REPORT_BYTES: u64 = 4 << 30;
+/// Default largest report accepted, in bytes (4 GB). Parsing takes bounded memory whatever the
+/// size, so the cap is about time and about inputs that never end: generous, and adjustable
+/// with [`MAX_SIZE_ENV`].
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 4_000_000_000;
 
-/// Environment variable overriding [`DEFAULT_MAX_REPORT_BYTES`]: bytes, or with a `k`, `M`,
-/// `G` suffix (powers of 1024), e.g. `FLAKEHOUND_MAX_REPORT_SIZE=10G`.
+/// Environment variable overriding [`DEFAULT_MAX_REPORT_BYTES`]: bytes, or a number with a
+/// `k`, `M`, `G` or `T` suffix (decimal, as sizes are shown; `Ki`, `Mi`, `Gi`, `Ti` for powers
+/// of 1024), e.g. `FLAKEHOUND_MAX_REPORT_SIZE=10G`.
 pub const MAX_SIZE_ENV: &str = "FLAKEHOUND_MAX_REPORT_SIZE";
 
 /// The report size cap in effect, or why the override is unusable.
@@ -64,22 +65,24 @@ pub fn max_report_bytes() -> Result<u64, String> {
         Some((i, _)) => t.split_at(i),
         None => (t, ""),
     };
-    let shift = match unit
-        .trim()
-        .to_ascii_lowercase()
-        .trim_end_matches(['b', 'i'])
-    {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => u32::MAX,
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let factor: Option<u64> = match unit {
+        "" => Some(1),
+        "k" => Some(1_000),
+        "m" => Some(1_000_000),
+        "g" => Some(1_000_000_000),
+        "t" => Some(1_000_000_000_000),
+        "ki" => Some(1 << 10),
+        "mi" => Some(1 << 20),
+        "gi" => Some(1 << 30),
+        "ti" => Some(1 << 40),
+        _ => None,
     };
-    match digits.parse::<u64>() {
-        Ok(n) if shift != u32::MAX && n > 0 => Ok(n.checked_shl(shift).unwrap_or(u64::MAX)),
+    match (digits.parse::<u64>(), factor) {
+        (Ok(n), Some(f)) if n > 0 => Ok(n.saturating_mul(f)),
         _ => Err(format!(
-            "{MAX_SIZE_ENV}={raw:?} is not a size (use bytes or a number with k, M or G)"
+            "{MAX_SIZE_ENV}={raw:?} is not a size (use bytes, or a number with k, M, G or T)"
         )),
     }
 }
@@ -158,7 +161,7 @@ fn too_big(len: u64, max: u64) -> String {
          e.g. {MAX_SIZE_ENV}={}G)",
         human_size(len),
         human_size(max),
-        (len >> 30) + 1
+        len / 1_000_000_000 + 1
     )
 }
 
