@@ -498,6 +498,24 @@ fn deeply_nested_suites_cost_a_bounded_amount_per_record() {
     m.result.unwrap();
     assert_eq!(m.records, depth);
     assert!(m.deepest_path <= flakehound_ingest::MAX_SUITE_DEPTH);
+
+    // And xUnit collections.
+    let m = measure(
+        Gen::parts(vec![
+            (br#"<assemblies><assembly name="a.dll">"#.to_vec(), 1),
+            (
+                br#"<collection name="c"><test name="Ns.C.T" type="Ns.C" method="T" result="Pass"/>"#.to_vec(),
+                depth,
+            ),
+            (b"</collection>".to_vec(), depth),
+            (b"</assembly></assemblies>".to_vec(), 1),
+        ]),
+        None,
+        |_, _| false,
+    );
+    m.result.unwrap();
+    assert_eq!(m.records, depth);
+    assert!(m.deepest_path <= flakehound_ingest::MAX_SUITE_DEPTH);
 }
 
 #[test]
