@@ -108,6 +108,28 @@ impl Boundary {
         }
     }
 
+    /// [`Boundary::feed`] for a whole slice. XML only cares about the last `&` and what
+    /// follows it, found without looking at every byte (most text has none).
+    fn feed_all(&mut self, bytes: &[u8]) {
+        if self.json {
+            for &b in bytes {
+                self.feed(b);
+            }
+            return;
+        }
+        let from = match bytes.iter().rposition(|&b| b == b'&') {
+            Some(i) => {
+                self.entity = 0;
+                i
+            }
+            None if self.entity == 0 => return,
+            None => 0,
+        };
+        for &b in &bytes[from..] {
+            self.feed(b);
+        }
+    }
+
     /// Whether a cut may fall just before `next`.
     fn safe_before(&self, next: u8) -> bool {
         next & 0xC0 != 0x80
@@ -159,9 +181,7 @@ impl Run {
             }
             // Fast path: a whole slice that stays within the head.
             if self.len + (rest.len() as u64) < KEEP as u64 {
-                for &b in rest {
-                    self.head.feed(b);
-                }
+                self.head.feed_all(rest);
                 out.extend_from_slice(rest);
                 self.len += rest.len() as u64;
                 return;
@@ -184,6 +204,12 @@ impl Run {
 
     /// Ends the run: marker and tail.
     fn finish(&mut self, out: &mut Vec<u8>) -> i64 {
+        if !self.cutting {
+            // The common case (a short run, already passed on): only the counters reset.
+            self.len = 0;
+            self.head = Boundary::new(self.json);
+            return 0;
+        }
         let mut delta = 0;
         if self.dropped > 0 {
             while let Some(&f) = self.tail.front() {
@@ -366,6 +392,16 @@ impl<R: Read> XmlCap<R> {
                         continue;
                     }
                 }
+                X::Lt if self.lt.is_empty() && b != b'!' && b != b'?' => {
+                    // A start or end tag (the common case): no need to look further.
+                    self.out.push(b);
+                    self.markup = 1;
+                    self.state = match b {
+                        b'>' => X::Text,
+                        b'"' | b'\'' => X::Value(b),
+                        _ => X::Tag,
+                    };
+                }
                 X::Lt => {
                     self.out.push(b);
                     self.lt.push(b);
@@ -397,17 +433,26 @@ impl<R: Read> XmlCap<R> {
                     }
                 }
                 X::Tag => {
-                    self.out.push(b);
-                    self.markup += 1;
-                    match b {
+                    // Up to the next byte that changes state, in one copy.
+                    let rest = &chunk[i..n];
+                    let end = rest
+                        .iter()
+                        .position(|&c| c == b'>' || c == b'"' || c == b'\'')
+                        .map_or(rest.len(), |k| k + 1);
+                    self.out.extend_from_slice(&rest[..end]);
+                    self.markup += end;
+                    match rest[end - 1] {
                         b'>' => self.state = X::Text,
-                        b'"' | b'\'' => self.state = X::Value(b),
+                        q @ (b'"' | b'\'') => self.state = X::Value(q),
                         _ => {}
                     }
                     if self.markup > MAX_MARKUP {
-                        let at = self.read - (n - i) as u64;
+                        let at =
+                            self.read - (n - i) as u64 + (MAX_MARKUP + end - self.markup) as u64;
                         self.too_long("start tag", at);
                     }
+                    i += end;
+                    continue;
                 }
                 X::Decl => {
                     self.out.push(b);
