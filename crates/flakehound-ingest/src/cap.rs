@@ -264,7 +264,6 @@ pub struct XmlCap<R> {
     last2: [u8; 2],
     markup: usize,
     decl_depth: i32,
-    decl_quote: u8,
     out: Vec<u8>,
     pos: usize,
     chunk: Vec<u8>,
@@ -305,7 +304,6 @@ impl<R: Read> XmlCap<R> {
             last2: [0; 2],
             markup: 0,
             decl_depth: 0,
-            decl_quote: 0,
             out: Vec::with_capacity(64 * 1024),
             pos: 0,
             chunk: vec![0; 64 * 1024],
@@ -423,7 +421,6 @@ impl<R: Read> XmlCap<R> {
                             }
                             b'!' => {
                                 self.decl_depth = i32::from(b == b'[');
-                                self.decl_quote = 0;
                                 X::Decl
                             }
                             _ if b == b'>' => X::Text,
@@ -457,18 +454,13 @@ impl<R: Read> XmlCap<R> {
                 X::Decl => {
                     self.out.push(b);
                     self.markup += 1;
-                    if self.decl_quote != 0 {
-                        if b == self.decl_quote {
-                            self.decl_quote = 0;
-                        }
-                    } else {
-                        match b {
-                            b'"' | b'\'' => self.decl_quote = b,
-                            b'[' => self.decl_depth += 1,
-                            b']' => self.decl_depth -= 1,
-                            b'>' if self.decl_depth <= 0 => self.state = X::Text,
-                            _ => {}
-                        }
+                    // Brackets only, as quick-xml reads a DOCTYPE: quotes are not tracked, an
+                    // apostrophe in a DTD comment must not hide the end.
+                    match b {
+                        b'[' => self.decl_depth += 1,
+                        b']' => self.decl_depth -= 1,
+                        b'>' if self.decl_depth <= 0 => self.state = X::Text,
+                        _ => {}
                     }
                     if self.markup > MAX_MARKUP {
                         let at = self.read - (n - i) as u64;
@@ -766,6 +758,16 @@ mod tests {
         assert!(root.get("b").unwrap().len() < flakehound_model::MAX_TEXT);
         let text = r.read_text().unwrap().unwrap();
         assert!(text.len() <= flakehound_model::MAX_TEXT, "{}", text.len());
+    }
+
+    #[test]
+    fn doctype_with_an_apostrophe_in_a_comment_ends_where_it_ends() {
+        let big = "t".repeat(20_000);
+        let doc =
+            format!("<!DOCTYPE r [<!-- it's a comment --><!ENTITY e 'v'>]><r a='1'>{big}</r>");
+        let out = String::from_utf8(through(XmlCap::new(doc.as_bytes())).unwrap()).unwrap();
+        assert!(out.starts_with("<!DOCTYPE r [<!-- it's a comment --><!ENTITY e 'v'>]><r a='1'>"));
+        assert!(out.contains("cut by flakehound"));
     }
 
     #[test]
