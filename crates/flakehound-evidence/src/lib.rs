@@ -1,8 +1,10 @@
 //! Gathers report files into the store.
 //!
 //! - Discovery: files are taken as given; directories are searched recursively for files with a
-//!   report extension ([`REPORT_EXTENSIONS`]), in sorted order, skipping hidden directories.
-//!   Other files in a directory (logs, screenshots) are ignored rather than rejected.
+//!   report extension ([`REPORT_EXTENSIONS`]), in sorted order, skipping hidden directories and
+//!   following symlinks (a loop is reported, not followed). Other files in a directory (logs,
+//!   screenshots) are ignored rather than rejected. Only regular files are read (a FIFO or a
+//!   device is refused with the reason), up to a size cap ([`max_report_bytes`]).
 //! - Identity: a report is its content (BLAKE3 hash); content already stored is skipped, so
 //!   ingesting twice changes nothing and a killed ingest is completed by running it again.
 //! - Runs: when CI metadata (or `--run-id`) names the run (provider, run id, run attempt, job),
@@ -126,7 +128,7 @@ fn special_kind(ft: std::fs::FileType) -> &'static str {
         }
     }
     let _ = ft;
-    "not a regular file"
+    "a special file"
 }
 
 /// Accepts a path as a report file, following symlinks: only regular files (a FIFO would block
