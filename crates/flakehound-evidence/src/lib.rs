@@ -1,8 +1,10 @@
 //! Gathers report files into the store.
 //!
 //! - Discovery: files are taken as given; directories are searched recursively for files with a
-//!   report extension ([`REPORT_EXTENSIONS`]), in sorted order, skipping hidden directories.
-//!   Other files in a directory (logs, screenshots) are ignored rather than rejected.
+//!   report extension ([`REPORT_EXTENSIONS`]), in sorted order, skipping hidden directories and
+//!   following symlinks (a loop is reported, not followed). Other files in a directory (logs,
+//!   screenshots) are ignored rather than rejected. Only regular files are read (a FIFO or a
+//!   device is refused with the reason), up to a size cap ([`max_report_bytes`]).
 //! - Identity: a report is its content (BLAKE3 hash); content already stored is skipped, so
 //!   ingesting twice changes nothing and a killed ingest is completed by running it again.
 //! - Runs: decided in [`identity`] (flags, then the CI job when it plausibly produced the
@@ -54,38 +56,200 @@ impl Input {
     }
 }
 
-/// Expands paths: files as given, directories searched recursively. Paths that do not exist are
-/// returned as errors (path, reason).
+/// Default largest report accepted, in bytes (4 GB). Parsing takes bounded memory whatever the
+/// size, so the cap is about time and about inputs that never end: generous, and adjustable
+/// with [`MAX_SIZE_ENV`].
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 4_000_000_000;
+
+/// Environment variable overriding [`DEFAULT_MAX_REPORT_BYTES`]: bytes, or a number with a
+/// `k`, `M`, `G` or `T` suffix (decimal, as sizes are shown; `Ki`, `Mi`, `Gi`, `Ti` for powers
+/// of 1024), e.g. `FLAKEHOUND_MAX_REPORT_SIZE=10G`.
+pub const MAX_SIZE_ENV: &str = "FLAKEHOUND_MAX_REPORT_SIZE";
+
+/// The report size cap in effect, or why the override is unusable.
+pub fn max_report_bytes() -> Result<u64, String> {
+    let Some(raw) = std::env::var_os(MAX_SIZE_ENV) else {
+        return Ok(DEFAULT_MAX_REPORT_BYTES);
+    };
+    let raw = raw.to_string_lossy();
+    let t = raw.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let factor: Option<u64> = match unit {
+        "" => Some(1),
+        "k" => Some(1_000),
+        "m" => Some(1_000_000),
+        "g" => Some(1_000_000_000),
+        "t" => Some(1_000_000_000_000),
+        "ki" => Some(1 << 10),
+        "mi" => Some(1 << 20),
+        "gi" => Some(1 << 30),
+        "ti" => Some(1 << 40),
+        _ => None,
+    };
+    match (digits.parse::<u64>(), factor) {
+        (Ok(n), Some(f)) if n > 0 => Ok(n.saturating_mul(f)),
+        _ => Err(format!(
+            "{MAX_SIZE_ENV}={raw:?} is not a size (use bytes, or a number with k, M, G or T)"
+        )),
+    }
+}
+
+#[cfg(target_os = "linux")]
+const ELOOP: i32 = 40;
+#[cfg(not(target_os = "linux"))]
+const ELOOP: i32 = 62;
+
+/// Why `err` (from following `path`) happened, in words a user can act on.
+fn path_error(path: &Path, err: &std::io::Error) -> String {
+    if err.raw_os_error() == Some(ELOOP) {
+        return "symlink loop: following its links never reaches a file".into();
+    }
+    if err.kind() == std::io::ErrorKind::NotFound {
+        return if std::fs::symlink_metadata(path).is_ok() {
+            "broken symlink: its target does not exist".into()
+        } else {
+            "no such file or directory".into()
+        };
+    }
+    err.to_string()
+}
+
+/// What a non-regular file is, for the refusal message.
+fn special_kind(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if ft.is_char_device() {
+            return "a character device";
+        }
+        if ft.is_block_device() {
+            return "a block device";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = ft;
+    "a special file"
+}
+
+/// Accepts a path as a report file, following symlinks: only regular files (a FIFO would block
+/// and a device such as `/dev/zero` never end), no larger than `max` bytes. `Err` is the reason
+/// for refusing it; `Ok(None)` means a directory.
+pub fn accept(path: &Path, max: u64) -> Result<Option<u64>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| path_error(path, &e))?;
+    check_meta(&meta, max)
+}
+
+fn check_meta(meta: &std::fs::Metadata, max: u64) -> Result<Option<u64>, String> {
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Ok(None);
+    }
+    if !ft.is_file() {
+        return Err(format!(
+            "{}, not a regular file: refused (reading it could block or never end); \
+             to read a stream, pipe it to standard input with `-`",
+            special_kind(ft)
+        ));
+    }
+    if meta.len() > max {
+        return Err(too_big(meta.len(), max));
+    }
+    Ok(Some(meta.len()))
+}
+
+fn too_big(len: u64, max: u64) -> String {
+    format!(
+        "{} is over the {} limit on a report's size: refused (raise it with {MAX_SIZE_ENV}, \
+         e.g. {MAX_SIZE_ENV}={}G)",
+        human_size(len),
+        human_size(max),
+        len / 1_000_000_000 + 1
+    )
+}
+
+fn human_size(n: u64) -> String {
+    flakehound_ingest::cap::human_bytes(n)
+}
+
+/// Expands paths: files as given, directories searched recursively (following symlinks, with
+/// loops detected). Paths that do not exist, non-regular files (FIFOs, devices), files over the
+/// size cap and symlink loops are returned as errors (path, reason).
 pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<(String, String)>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let walker = walkdir::WalkDir::new(path)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|e| {
-                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
-                });
-            for entry in walker {
-                match entry {
-                    Ok(e) if e.file_type().is_file() && has_report_extension(e.path()) => {
-                        inputs.push(Input::File(e.into_path()))
-                    }
-                    Ok(_) => {}
-                    Err(err) => errors.push((path.display().to_string(), err.to_string())),
-                }
+    let max = match max_report_bytes() {
+        Ok(max) => max,
+        Err(reason) => {
+            // Every path is refused rather than silently using another limit.
+            for path in paths {
+                errors.push((path.display().to_string(), reason.clone()));
             }
-        } else if path.exists() {
-            inputs.push(Input::File(path.clone()));
-        } else {
-            errors.push((
-                path.display().to_string(),
-                "no such file or directory".into(),
-            ));
+            return (inputs, errors);
+        }
+    };
+    for path in paths {
+        match accept(path, max) {
+            Ok(Some(_)) => inputs.push(Input::File(path.clone())),
+            Err(reason) => errors.push((path.display().to_string(), reason)),
+            Ok(None) => walk(path, max, &mut inputs, &mut errors),
         }
     }
     (inputs, errors)
+}
+
+/// Searches a directory. Report files reached through symlinks count like any other (CI
+/// artifact folders are often assembled with links); a link back to an enclosing directory is
+/// reported once as a loop instead of being followed forever. Broken links and special files
+/// are reported only when their name looks like a report: other files are not ours to judge.
+fn walk(dir: &Path, max: u64, inputs: &mut Vec<Input>, errors: &mut Vec<(String, String)>) {
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_dir() => {}
+            Ok(e) if !has_report_extension(e.path()) => {}
+            Ok(e) => match e
+                .metadata()
+                .map_err(|err| err.to_string())
+                .and_then(|m| check_meta(&m, max))
+            {
+                Ok(_) => inputs.push(Input::File(e.into_path())),
+                Err(reason) => errors.push((e.path().display().to_string(), reason)),
+            },
+            Err(err) => {
+                let path = err.path().unwrap_or(dir).to_path_buf();
+                if let Some(ancestor) = err.loop_ancestor() {
+                    errors.push((
+                        path.display().to_string(),
+                        format!(
+                            "symlink loop: it leads back to {}, which is being searched; not \
+                             followed",
+                            ancestor.display()
+                        ),
+                    ));
+                } else if err.depth() == 0 || has_report_extension(&path) {
+                    let reason = match err.io_error() {
+                        Some(io) => path_error(&path, io),
+                        None => err.to_string(),
+                    };
+                    errors.push((path.display().to_string(), reason));
+                }
+            }
+        }
+    }
 }
 
 fn has_report_extension(path: &Path) -> bool {
@@ -170,11 +334,25 @@ fn hash_all(inputs: &[Input]) -> Vec<std::io::Result<String>> {
     })
 }
 
+/// Hashes an input. A file is checked again right before it is opened (it may have been
+/// replaced by a FIFO since discovery, and opening a FIFO blocks), and read no further than the
+/// size cap (a file still being written may grow without end).
 fn hash_input(input: &Input) -> std::io::Result<String> {
     let mut hasher = blake3::Hasher::new();
     match input {
         Input::File(p) => {
-            hasher.update_reader(std::fs::File::open(p)?)?;
+            let max = max_report_bytes().map_err(std::io::Error::other)?;
+            accept(p, max).map_err(std::io::Error::other)?;
+            let file = std::fs::File::open(p)?;
+            check_meta(&file.metadata()?, max).map_err(std::io::Error::other)?;
+            let mut limited = std::io::Read::take(file, max + 1);
+            hasher.update_reader(&mut limited)?;
+            if limited.limit() == 0 {
+                return Err(std::io::Error::other(format!(
+                    "it grew while being read: {}",
+                    too_big(max + 1, max)
+                )));
+            }
         }
         Input::Bytes { bytes, .. } => {
             hasher.update(bytes);

@@ -468,6 +468,10 @@ pub(crate) mod json {
         Object,
         /// Stream the elements of the array to [`JsonDoc::element`] one by one.
         Elements,
+        /// Walk into each element of the array (objects) as into an [`Want::Object`] at the
+        /// array's path, between [`JsonDoc::element_start`] and [`JsonDoc::element_end`]: an
+        /// element is never built whole (a jest test file with millions of assertions).
+        ObjectElements,
         /// Read the whole value and hand it to [`JsonDoc::value`].
         Value,
         /// Skip it without building it.
@@ -480,6 +484,12 @@ pub(crate) mod json {
         fn want(&mut self, path: &[String], key: &str) -> Want;
         fn value(&mut self, path: &[String], key: &str, v: Value) -> Result<()>;
         fn element(&mut self, path: &[String], key: &str, v: Value) -> Result<()>;
+        fn element_start(&mut self, _path: &[String], _key: &str) -> Result<()> {
+            Ok(())
+        }
+        fn element_end(&mut self, _path: &[String], _key: &str) -> Result<()> {
+            Ok(())
+        }
     }
 
     struct Ctx<'h, H> {
@@ -500,6 +510,7 @@ pub(crate) mod json {
         let res = ObjSeed {
             ctx: &mut ctx,
             path: Vec::new(),
+            lenient: false,
         }
         .deserialize(&mut de)
         .and_then(|()| de.end());
@@ -512,6 +523,9 @@ pub(crate) mod json {
     struct ObjSeed<'c, 'h, H> {
         ctx: &'c mut Ctx<'h, H>,
         path: Vec<String>,
+        /// An array element: anything but an object is skipped, as [`Want::Elements`] consumers
+        /// skip such elements.
+        lenient: bool,
     }
 
     impl<'de, H: JsonDoc> DeserializeSeed<'de> for ObjSeed<'_, '_, H> {
@@ -519,6 +533,16 @@ pub(crate) mod json {
         fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             // `any`, so that `null` is accepted as an empty object.
             d.deserialize_any(self)
+        }
+    }
+
+    impl<H: JsonDoc> ObjSeed<'_, '_, H> {
+        fn other<E: de::Error>(self, what: de::Unexpected<'_>) -> Result<(), E> {
+            if self.lenient {
+                Ok(())
+            } else {
+                Err(de::Error::invalid_type(what, &self))
+            }
         }
     }
 
@@ -533,6 +557,28 @@ pub(crate) mod json {
         fn visit_unit<E: de::Error>(self) -> Result<(), E> {
             Ok(())
         }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+            self.other(de::Unexpected::Bool(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+            self.other(de::Unexpected::Signed(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+            self.other(de::Unexpected::Unsigned(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+            self.other(de::Unexpected::Float(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+            self.other(de::Unexpected::Str(v))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            if !self.lenient {
+                return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while let Some(key) = map.next_key::<String>()? {
                 match self.ctx.doc.want(&self.path, &key) {
@@ -542,12 +588,20 @@ pub(crate) mod json {
                         map.next_value_seed(ObjSeed {
                             ctx: &mut *self.ctx,
                             path,
+                            lenient: false,
                         })?;
                     }
                     Want::Elements => map.next_value_seed(ArrSeed {
                         ctx: &mut *self.ctx,
                         path: &self.path,
                         key: &key,
+                        objects: false,
+                    })?,
+                    Want::ObjectElements => map.next_value_seed(ArrSeed {
+                        ctx: &mut *self.ctx,
+                        path: &self.path,
+                        key: &key,
+                        objects: true,
                     })?,
                     Want::Value => {
                         let v: Value = map.next_value()?;
@@ -569,6 +623,8 @@ pub(crate) mod json {
         ctx: &'c mut Ctx<'h, H>,
         path: &'p [String],
         key: &'p str,
+        /// Walk into each element instead of building it.
+        objects: bool,
     }
 
     impl<'de, H: JsonDoc> DeserializeSeed<'de> for ArrSeed<'_, '_, '_, H> {
@@ -588,6 +644,28 @@ pub(crate) mod json {
             Ok(())
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            if self.objects {
+                let mut path = self.path.to_vec();
+                path.push(self.key.to_string());
+                loop {
+                    if let Err(e) = self.ctx.doc.element_start(self.path, self.key) {
+                        self.ctx.stopped = Some(e);
+                        return Err(de::Error::custom("stopped"));
+                    }
+                    let seed = ObjSeed {
+                        ctx: &mut *self.ctx,
+                        path: path.clone(),
+                        lenient: true,
+                    };
+                    if seq.next_element_seed(seed)?.is_none() {
+                        return Ok(());
+                    }
+                    if let Err(e) = self.ctx.doc.element_end(self.path, self.key) {
+                        self.ctx.stopped = Some(e);
+                        return Err(de::Error::custom("stopped"));
+                    }
+                }
+            }
             while let Some(v) = seq.next_element::<Value>()? {
                 if let Err(e) = self.ctx.doc.element(self.path, self.key, v) {
                     self.ctx.stopped = Some(e);

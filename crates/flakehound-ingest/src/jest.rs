@@ -3,7 +3,9 @@
 //! "status", "message", "assertionResults": [{"ancestorTitles", "title", "fullName", "status",
 //! "duration", "failureMessages", "location", "invocations", "retryReasons"}]}]}`.
 //!
-//! `testResults` is streamed one test file at a time. Mapping choices:
+//! `testResults` is streamed one assertion at a time (a file's entries are never built whole;
+//! assertions read before the file's `name` wait in memory, then in a temporary file). Mapping
+//! choices:
 //!
 //! - **Records**: one per `assertionResults` entry. An entry with neither `title` nor `fullName`
 //!   is dropped.
@@ -41,6 +43,7 @@
 //!   `startTime`.
 
 use crate::ctrf::json::{self, JsonDoc, Want};
+use crate::spill::Spill;
 use crate::{Error, Result, Sink};
 use flakehound_model::{
     Attempt, Dialect, Failure, Format, Outcome, ReportInfo, TestCase, canonical_id, trim_text,
@@ -90,6 +93,7 @@ pub(crate) fn parse_relative_to<R: BufRead>(
         start: None,
         end: None,
         vitest: false,
+        file: FileEntry::default(),
     };
     json::stream_doc(input, "jest JSON", &mut doc)?;
     if !doc.saw_results {
@@ -159,24 +163,78 @@ struct JestDoc<'a, 's> {
     start: Option<f64>,
     end: Option<f64>,
     vitest: bool,
+    /// The `testResults` entry being read.
+    file: FileEntry,
+}
+
+/// What is known of the `testResults` entry being streamed. jest writes its keys in
+/// alphabetical order, so `assertionResults` comes before the `name` every record's id needs:
+/// assertions read before it wait in a [`Spill`] (memory, then a temporary file).
+struct FileEntry {
+    path: Option<String>,
+    saw_name: bool,
+    status: Option<String>,
+    message: Option<String>,
+    any_failed: bool,
+    waiting: Spill<Value>,
+}
+
+impl Default for FileEntry {
+    fn default() -> Self {
+        FileEntry {
+            path: None,
+            saw_name: false,
+            status: None,
+            message: None,
+            any_failed: false,
+            waiting: Spill::new(1_000),
+        }
+    }
 }
 
 impl JsonDoc for JestDoc<'_, '_> {
     fn want(&mut self, path: &[String], key: &str) -> Want {
+        if path.len() == 1 {
+            // Inside a `testResults` entry.
+            return match key {
+                "assertionResults" => Want::Elements,
+                "name" | "status" | "message" | "endTime" => Want::Value,
+                _ => Want::Skip,
+            };
+        }
         if !path.is_empty() {
             return Want::Skip;
         }
         match key {
             "testResults" => {
                 self.saw_results = true;
-                Want::Elements
+                Want::ObjectElements
             }
             "startTime" => Want::Value,
             _ => Want::Skip,
         }
     }
 
-    fn value(&mut self, _path: &[String], key: &str, v: Value) -> Result<()> {
+    fn value(&mut self, path: &[String], key: &str, v: Value) -> Result<()> {
+        if path.len() == 1 {
+            match key {
+                "name" => {
+                    self.file.path = json::string_of(Some(&v)).map(|p| relativize(&p, &self.bases));
+                    self.file.saw_name = true;
+                    let mut waiting = std::mem::replace(&mut self.file.waiting, Spill::new(0));
+                    waiting.drain(|entry| self.assertion(entry))?;
+                }
+                "status" => self.file.status = json::string_of(Some(&v)),
+                "message" => self.file.message = json::string_of(Some(&v)),
+                "endTime" => {
+                    if let Some(end) = json::number_of(Some(&v)).filter(|n| *n > 0.0) {
+                        self.end = Some(self.end.map_or(end, |e| e.max(end)));
+                    }
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
         if key == "startTime" {
             self.start = json::number_of(Some(&v)).filter(|n| *n > 0.0);
         }
@@ -184,39 +242,49 @@ impl JsonDoc for JestDoc<'_, '_> {
     }
 
     fn element(&mut self, _path: &[String], _key: &str, v: Value) -> Result<()> {
-        // Anything but an object says nothing about a test file.
-        let Value::Object(file) = v else {
-            return Ok(());
-        };
-        if let Some(end) = json::number_of(file.get("endTime")).filter(|n| *n > 0.0) {
-            self.end = Some(self.end.map_or(end, |e| e.max(end)));
+        if self.file.saw_name {
+            self.assertion(v)
+        } else {
+            self.file.waiting.push(v)
         }
-        self.file(&file)
+    }
+
+    fn element_start(&mut self, _path: &[String], _key: &str) -> Result<()> {
+        self.file = FileEntry::default();
+        Ok(())
+    }
+
+    fn element_end(&mut self, _path: &[String], _key: &str) -> Result<()> {
+        // A file without a name: its assertions still count, without a path.
+        self.file.saw_name = true;
+        let mut waiting = std::mem::replace(&mut self.file.waiting, Spill::new(0));
+        waiting.drain(|entry| self.assertion(entry))?;
+        self.file_end()
     }
 }
 
 impl JestDoc<'_, '_> {
-    /// Emits the records of one `testResults` entry.
-    fn file(&mut self, file: &Map<String, Value>) -> Result<()> {
-        let path = json::string_of(file.get("name")).map(|p| relativize(&p, &self.bases));
-        let mut any_failed = false;
-        if let Some(Value::Array(entries)) = file.get("assertionResults") {
-            for entry in entries {
-                let Value::Object(entry) = entry else {
-                    continue;
-                };
-                self.vitest |= entry.contains_key("meta");
-                if let Some(case) = test_case(entry, path.as_deref()) {
-                    any_failed |= case.outcome.is_failure();
-                    (self.sink)(case)?;
-                }
-            }
+    /// Emits the record of one `assertionResults` entry.
+    fn assertion(&mut self, entry: Value) -> Result<()> {
+        let Value::Object(entry) = entry else {
+            return Ok(());
+        };
+        self.vitest |= entry.contains_key("meta");
+        if let Some(case) = test_case(&entry, self.file.path.as_deref()) {
+            self.file.any_failed |= case.outcome.is_failure();
+            (self.sink)(case)?;
         }
-        let message = json::string_of(file.get("message")).map(|m| json::strip_ansi(&m));
+        Ok(())
+    }
+
+    /// The record of a test file that failed as a whole, if it did.
+    fn file_end(&mut self) -> Result<()> {
+        let path = self.file.path.clone();
+        let message = self.file.message.as_deref().map(json::strip_ansi);
         let section = message.as_deref().and_then(suite_failure_section);
-        let failed = json::string_of(file.get("status")).as_deref() == Some("failed");
+        let failed = self.file.status.as_deref() == Some("failed");
         // A failed file without a failed test failed for a reason of its own.
-        let unexplained = failed && !any_failed;
+        let unexplained = failed && !self.file.any_failed;
         if section.is_none() && !unexplained {
             return Ok(());
         }

@@ -28,9 +28,13 @@ use std::io::Read;
 
 struct Suite {
     has_child_suite: bool,
+    /// Whether `name` was pushed onto [`Parser::names`].
+    named: bool,
     /// Stated `tests`, `failures`, `errors`, `skipped` attributes.
     stated: Counts,
     name: Option<String>,
+    /// The file of this suite or of the nearest enclosing suite that names one (inherited when
+    /// the suite opens, so a record finds it without walking the stack).
     file: Option<String>,
 }
 
@@ -38,6 +42,10 @@ struct Parser<'s, 'a> {
     sink: &'s mut Sink<'a>,
     info: ReportInfo,
     suites: Vec<Suite>,
+    /// Names of the open suites that have one, outermost first.
+    names: Vec<String>,
+    /// Open suites named `pytest`.
+    pytest_suites: usize,
     jest: bool,
     cases: u64,
     /// Sum of the stated counts of leaf suites, used when the report has no test case at all.
@@ -53,6 +61,8 @@ pub(crate) fn parse<R: Read>(
         sink,
         info: ReportInfo::default(),
         suites: Vec::new(),
+        names: Vec::new(),
+        pytest_suites: 0,
         jest: false,
         cases: 0,
         stated: Counts::default(),
@@ -71,11 +81,7 @@ pub(crate) fn parse<R: Read>(
             Ev::Start(e) => match e.name.as_str() {
                 "testsuite" | "testsuites" => p.open_suite(&e),
                 "testcase" => p.testcase(xml, e)?,
-                "properties" => {
-                    let props = read_properties(xml)?;
-                    let room = MAX_PROPERTIES.saturating_sub(p.info.properties.len());
-                    p.info.properties.extend(props.into_iter().take(room));
-                }
+                "properties" => read_properties(xml, &mut p.info.properties)?,
                 _ => xml.skip()?,
             },
             Ev::End(name) => {
@@ -110,7 +116,8 @@ impl Parser<'_, '_> {
         let file = e
             .get_nonblank("file")
             .or_else(|| e.get_nonblank("filepath"))
-            .map(str::to_string);
+            .map(str::to_string)
+            .or_else(|| self.suites.last().and_then(|s| s.file.clone()));
         // The root <testsuites> is a container, not a suite users think of.
         let name = if e.name == "testsuite" || !self.suites.is_empty() {
             name
@@ -121,8 +128,15 @@ impl Parser<'_, '_> {
             parent.has_child_suite = true;
         }
         let stated = stated_counts(e);
+        if name.as_deref() == Some("pytest") {
+            self.pytest_suites += 1;
+        }
+        if let Some(n) = &name {
+            self.names.push(n.clone());
+        }
         self.suites.push(Suite {
             has_child_suite: false,
+            named: name.is_some(),
             stated,
             name,
             file,
@@ -131,6 +145,12 @@ impl Parser<'_, '_> {
 
     fn close_suite(&mut self) {
         if let Some(s) = self.suites.pop() {
+            if s.named {
+                self.names.pop();
+            }
+            if s.name.as_deref() == Some("pytest") {
+                self.pytest_suites -= 1;
+            }
             if !s.has_child_suite {
                 let t = &mut self.stated;
                 t.tests += s.stated.tests;
@@ -145,12 +165,7 @@ impl Parser<'_, '_> {
     fn dialect(&self, file: Option<&str>) -> Dialect {
         if self.jest {
             Dialect::Jest
-        } else if file.is_some_and(|f| f.ends_with(".py"))
-            || self
-                .suites
-                .iter()
-                .any(|s| s.name.as_deref() == Some("pytest"))
-        {
+        } else if file.is_some_and(|f| f.ends_with(".py")) || self.pytest_suites > 0 {
             Dialect::Pytest
         } else {
             Dialect::Other
@@ -191,7 +206,7 @@ impl Parser<'_, '_> {
                         "rerunError" => after.push(retry(xml, &child, Outcome::Errored)?),
                         "system-out" => stdout = xml.read_text()?,
                         "system-err" => stderr = xml.read_text()?,
-                        "properties" => properties.extend(read_properties(xml)?),
+                        "properties" => read_properties(xml, &mut properties)?,
                         _ => xml.skip()?,
                     }
                 }
@@ -223,13 +238,16 @@ impl Parser<'_, '_> {
         attempts.append(&mut before);
         attempts.push(main);
         attempts.append(&mut after);
+        for attempt in &mut attempts {
+            complete_panic_message(attempt);
+        }
 
         let file = e
             .get_nonblank("file")
             .map(str::to_string)
-            .or_else(|| self.suites.iter().rev().find_map(|s| s.file.clone()));
+            .or_else(|| self.suites.last().and_then(|s| s.file.clone()));
         let line: Option<u32> = e.get("line").and_then(|l| l.trim().parse().ok());
-        let suite: Vec<String> = self.suites.iter().filter_map(|s| s.name.clone()).collect();
+        let suite = crate::suite_path(self.names.iter().map(String::as_str), self.names.len());
         // Only the test case's own start time: the suite's is the report's (ReportInfo).
         let timestamp = e.get_nonblank("timestamp").map(str::to_string);
         let dialect = self.dialect(file.as_deref());
@@ -305,6 +323,47 @@ fn failure_from(e: &Elem, text: Option<String>) -> Failure {
     }
 }
 
+/// nextest (and other Rust JUnit writers) put only the panic's location in `message`
+/// (`thread 'x' (123) panicked at src/lib.rs:19:9`) and the panic message (the assertion) in
+/// the failure's text, or only in `<system-err>`/`<system-out>`. A location alone says nothing
+/// about what failed, so the message becomes the panic message's first line (the location
+/// stays in the details, which keep the whole text).
+fn complete_panic_message(attempt: &mut Attempt) {
+    let Some(failure) = attempt.failure.as_mut() else {
+        return;
+    };
+    let Some(message) = failure.message.as_deref() else {
+        return;
+    };
+    if !is_bare_panic_location(message) {
+        return;
+    }
+    let found = [&failure.details, &attempt.stderr, &attempt.stdout]
+        .into_iter()
+        .flatten()
+        .find_map(|text| crate::libtest::panic_message(text).filter(|m| m.as_str() != message));
+    if let Some(found) = found.filter(|m| !is_bare_panic_location(m)) {
+        failure.message = Some(found);
+    }
+}
+
+/// `thread 'x' panicked at src/lib.rs:19:9` (with or without a thread id or a final colon):
+/// a location and nothing else.
+fn is_bare_panic_location(message: &str) -> bool {
+    let Some(pos) = message.find("panicked at ") else {
+        return false;
+    };
+    let location = message[pos + "panicked at ".len()..]
+        .trim()
+        .trim_end_matches(':');
+    !location.starts_with('\'')
+        && location.rsplitn(3, ':').count() == 3
+        && location
+            .rsplitn(3, ':')
+            .take(2)
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn first_line(text: &str) -> Option<String> {
     text.lines()
         .map(str::trim)
@@ -350,25 +409,27 @@ fn retry<R: Read>(xml: &mut XmlReader<R>, e: &Elem, outcome: Outcome) -> Result<
     })
 }
 
-/// Reads `<property name= value=/>` children (value as attribute or text).
-fn read_properties<R: Read>(xml: &mut XmlReader<R>) -> Result<Vec<(String, String)>> {
+/// Reads `<property name= value=/>` children (value as attribute or text) into `out`, which
+/// holds at most [`MAX_PROPERTIES`]: the rest are skipped without being kept (5 million
+/// properties must not cost memory).
+fn read_properties<R: Read>(xml: &mut XmlReader<R>, out: &mut Vec<(String, String)>) -> Result<()> {
     let depth = xml.depth();
-    let mut props = Vec::new();
     loop {
         match xml.next()? {
+            Ev::Start(_) if out.len() >= MAX_PROPERTIES => xml.skip()?,
             Ev::Start(p) if p.name == "property" => {
                 let name = p.get("name").unwrap_or_default().to_string();
                 match p.get("value") {
                     Some(v) => {
                         let v = v.to_string();
                         xml.skip()?;
-                        props.push((name, v));
+                        out.push((name, v));
                     }
-                    None => props.push((name, xml.read_text()?.unwrap_or_default())),
+                    None => out.push((name, xml.read_text()?.unwrap_or_default())),
                 }
             }
             Ev::Start(_) => xml.skip()?,
-            Ev::End(_) if xml.depth() < depth => return Ok(props),
+            Ev::End(_) if xml.depth() < depth => return Ok(()),
             Ev::End(_) | Ev::Text(_) => {}
             Ev::Eof => return Err(xml.error("unexpected end of file inside <properties>")),
         }
@@ -431,6 +492,55 @@ mod tests {
         assert_eq!(cases[2].outcome, Outcome::Failed);
         assert_eq!(outcomes(2), vec![Outcome::Failed, Outcome::Failed]);
         assert_eq!(cases[0].attempts[2].duration, Some(1.5));
+    }
+
+    /// As cargo-nextest 0.9.143 writes them (trimmed backtraces): the message attribute holds
+    /// only the panic location; the assertion is in the body, or only in system-err.
+    #[test]
+    fn nextest_panic_messages_keep_the_assertion() {
+        let doc = br#"<testsuites name="nextest-run"><testsuite name="nxt">
+        <testcase name="tests::fails_eq" classname="nxt" time="0.141">
+            <failure message="thread &apos;tests::fails_eq&apos; (30159) panicked at src/lib.rs:6:21" type="test failure with exit code 101">thread &apos;tests::fails_eq&apos; (30159) panicked at src/lib.rs:6:21:
+assertion `left == right` failed: math is hard
+  left: 4
+ right: 5
+stack backtrace:
+   0: __rustc::rust_begin_unwind</failure>
+            <system-out>
+running 1 test
+test tests::fails_eq ... FAILED
+</system-out>
+        </testcase>
+        <testcase name="tests::only_stderr" classname="nxt">
+            <flakyFailure message="thread &apos;tests::only_stderr&apos; panicked at src/lib.rs:8:24" type="test failure">
+              <system-err>thread &apos;tests::only_stderr&apos; panicked at src/lib.rs:8:24:
+boom
+second line</system-err>
+            </flakyFailure>
+        </testcase>
+        <testcase name="tests::old" classname="nxt">
+            <failure message="thread &apos;x&apos; panicked at &apos;explicit&apos;, src/lib.rs:1:1"/>
+        </testcase>
+        </testsuite></testsuites>"#;
+        let (_, cases) = collect_bytes(doc, None).unwrap();
+        let message = |c: usize| {
+            let f = cases[c].attempts[0].failure.as_ref().unwrap();
+            (
+                f.message.clone().unwrap(),
+                f.details.clone().unwrap_or_default(),
+            )
+        };
+        let (m, d) = message(0);
+        assert_eq!(m, "assertion `left == right` failed: math is hard");
+        assert!(
+            d.contains("panicked at src/lib.rs:6:21") && d.contains("left: 4"),
+            "{d}"
+        );
+        assert_eq!(message(1).0, "boom");
+        assert_eq!(
+            message(2).0,
+            "thread 'x' panicked at 'explicit', src/lib.rs:1:1"
+        );
     }
 
     #[test]

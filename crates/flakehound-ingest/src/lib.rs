@@ -7,6 +7,7 @@
 //! Parsers never panic on input: bad input is an [`Error::Parse`] with a reason and, when known,
 //! a byte offset or line.
 
+pub mod cap;
 pub mod error;
 pub mod xml;
 
@@ -19,6 +20,7 @@ mod libtest;
 mod mocha;
 mod nunit;
 mod rspec;
+mod spill;
 mod tap;
 mod trx;
 mod xunit;
@@ -112,7 +114,23 @@ pub fn parse_reader<R: Read>(
     let mut info = match shape_format {
         // The XML reader buffers on its own.
         (Shape::Xml, forced) => parse_xml(full, forced, sink)?,
-        (_, Some(f)) => parse_text(BufReader::with_capacity(64 * 1024, full), f, sink)?,
+        // Long strings and lines are cut while streaming (see [`cap`]); whole-document JSON
+        // may legitimately be one long line, line-oriented formats may not.
+        (_, Some(f @ Format::Tap)) => parse_text(
+            BufReader::with_capacity(64 * 1024, cap::LineCap::new(full)),
+            f,
+            sink,
+        )?,
+        (_, Some(f @ (Format::GoJson | Format::LibtestJson | Format::DartJson))) => parse_text(
+            BufReader::with_capacity(64 * 1024, cap::LineCap::new(cap::JsonCap::new(full))),
+            f,
+            sink,
+        )?,
+        (_, Some(f)) => parse_text(
+            BufReader::with_capacity(64 * 1024, cap::JsonCap::new(full)),
+            f,
+            sink,
+        )?,
         (_, None) => return Err(Error::parse("unknown format")),
     };
     if info.format.is_none() {
@@ -185,6 +203,13 @@ pub fn parse_bytes(
 /// Parses a report file in streaming fashion; on error with a byte offset, the file is read
 /// again up to that offset to report the line.
 pub fn parse_file(path: &Path, format: Option<Format>, sink: &mut Sink<'_>) -> Result<ReportInfo> {
+    // Callers check inputs when they find them; checked again here because opening a FIFO
+    // blocks and a device never ends, and the path may have changed since.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::parse(
+            "not a regular file (a FIFO or a device): refused, reading it could block or never end",
+        ));
+    }
     let file = std::fs::File::open(path)?;
     parse_reader(file, format, sink).map_err(|e| match e {
         Error::Parse {
@@ -242,4 +267,33 @@ pub(crate) fn finish_case(mut case: TestCase, dialect: flakehound_model::Dialect
         case.suite.last().map(String::as_str),
     );
     case
+}
+
+/// Outermost suites kept per record when suites nest deeper than [`MAX_SUITE_DEPTH`].
+pub const SUITE_HEAD: usize = 8;
+/// Most enclosing suite names kept per record: the [`SUITE_HEAD`] outermost, a marker, and the
+/// innermost (the one ids are built from). Copying a 20,000-deep path into each of 20,000
+/// records would make nesting quadratic in time and memory.
+pub const MAX_SUITE_DEPTH: usize = 32;
+
+/// A record's suite path from the names of its enclosing suites (outermost first), of which
+/// there are `total`: the whole path, or its head and tail around a marker. Only the names kept
+/// are visited, so the cost per record is bounded whatever the depth.
+pub(crate) fn suite_path<'a, I>(names: I, total: usize) -> Vec<String>
+where
+    I: DoubleEndedIterator<Item = &'a str> + Clone,
+{
+    if total <= MAX_SUITE_DEPTH {
+        return names.map(str::to_string).collect();
+    }
+    let tail = MAX_SUITE_DEPTH - SUITE_HEAD - 1;
+    let mut path: Vec<String> = names.clone().take(SUITE_HEAD).map(str::to_string).collect();
+    path.push(format!(
+        "[... {} suites cut by flakehound ...]",
+        total - SUITE_HEAD - tail
+    ));
+    let mut inner: Vec<String> = names.rev().take(tail).map(str::to_string).collect();
+    inner.reverse();
+    path.extend(inner);
+    path
 }

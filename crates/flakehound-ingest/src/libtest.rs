@@ -102,7 +102,7 @@ fn seconds(v: Option<&Value>) -> Option<f64> {
 }
 
 /// The panic message in a failed test's output, and whether it is a panic.
-fn panic_message(stdout: &str) -> Option<String> {
+pub(crate) fn panic_message(stdout: &str) -> Option<String> {
     let mut lines = stdout.lines();
     while let Some(line) = lines.next() {
         let Some(pos) = line.find("panicked at ") else {

@@ -3,7 +3,9 @@
 //! `{title, fullTitle, file, duration, currentRetry, err}`.
 //!
 //! The arrays are read as a stream, but records are emitted at the end: whether a `tests` entry
-//! was pending is only known from the `pending` array that follows it. Mapping choices:
+//! was pending is only known from the `pending` array that follows it. Entries waiting for the
+//! end are kept compact, the first 2,000 in memory and the rest in a temporary file. Mapping
+//! choices:
 //!
 //! - **Records**: the `tests` array is authoritative when present (one record per entry;
 //!   pending tests are in it too). A `failures` entry that matches no `tests` entry (by
@@ -31,6 +33,7 @@
 //! - **Report**: tool `mocha`; timestamp = `stats.start`; duration = `stats.duration` (ms).
 
 use crate::ctrf::json::{self, JsonDoc, Want};
+use crate::spill::Spill;
 use crate::{Error, Result, Sink};
 use flakehound_model::{Attempt, Failure, Format, Outcome, ReportInfo, TestCase};
 use serde_json::Value;
@@ -79,9 +82,9 @@ pub(crate) fn parse<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<Rep
     let pending = pending.unwrap_or_default();
     let failures = failures.unwrap_or_default();
 
-    let Some(tests) = tests else {
-        for t in passes.unwrap_or_default() {
-            emit(sink, &t, Outcome::Passed, None)?;
+    let Some(mut tests) = tests else {
+        if let Some(mut passes) = passes {
+            passes.drain(|t| emit(sink, &t, Outcome::Passed, None))?;
         }
         for t in &failures {
             let (outcome, failure) = failed_outcome(t);
@@ -101,7 +104,7 @@ pub(crate) fn parse<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<Rep
     for (i, t) in failures.iter().enumerate() {
         failures_left.entry(t.key()).or_default().push_back(i);
     }
-    for t in &tests {
+    tests.drain(|t| {
         let key = t.key();
         let listed_pending = match pending_left.get_mut(&key) {
             Some(n) if *n > 0 => {
@@ -114,7 +117,7 @@ pub(crate) fn parse<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<Rep
         let (outcome, failure) = if listed_pending || t.pending || t.state_is("pending") {
             (Outcome::Skipped, None)
         } else if t.err.is_some() || t.is_hook() {
-            failed_outcome(t)
+            failed_outcome(&t)
         } else if let Some(i) = listed_failure {
             failed_outcome(&failures[i])
         } else if t.state_is("failed") {
@@ -122,8 +125,8 @@ pub(crate) fn parse<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<Rep
         } else {
             (Outcome::Passed, None)
         };
-        emit(sink, t, outcome, failure)?;
-    }
+        emit(sink, &t, outcome, failure)
+    })?;
     // Failures of hooks (and uncaught errors) are not in `tests`.
     let mut leftover: Vec<usize> = failures_left.into_values().flatten().collect();
     leftover.sort_unstable();
@@ -137,7 +140,9 @@ pub(crate) fn parse<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<Rep
 /// Identity of an entry across the arrays: full title and file.
 type Key = (String, Option<String>);
 
-/// One entry of the `tests`/`pending`/`failures`/`passes` arrays.
+/// One entry of the `tests`/`pending`/`failures`/`passes` arrays (serialisable: `tests` and
+/// `passes` wait in a [`Spill`] until the arrays after them are read).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct MochaTest {
     title: Option<String>,
     full_title: Option<String>,
@@ -192,20 +197,31 @@ impl MochaTest {
 #[derive(Default)]
 struct MochaDoc {
     stats: Option<Value>,
-    tests: Option<Vec<MochaTest>>,
+    tests: Option<Spill<MochaTest>>,
     pending: Option<Vec<MochaTest>>,
     failures: Option<Vec<MochaTest>>,
-    passes: Option<Vec<MochaTest>>,
+    passes: Option<Spill<MochaTest>>,
 }
 
+/// Entries of `tests` (or `passes`) kept in memory; the rest wait in a temporary file.
+const IN_MEMORY: usize = 2_000;
+
 impl MochaDoc {
-    fn array(&mut self, key: &str) -> Option<&mut Vec<MochaTest>> {
+    fn open(&mut self, key: &str) {
         match key {
-            "tests" => Some(self.tests.get_or_insert_with(Vec::new)),
-            "pending" => Some(self.pending.get_or_insert_with(Vec::new)),
-            "failures" => Some(self.failures.get_or_insert_with(Vec::new)),
-            "passes" => Some(self.passes.get_or_insert_with(Vec::new)),
-            _ => None,
+            "tests" => {
+                self.tests.get_or_insert_with(|| Spill::new(IN_MEMORY));
+            }
+            "passes" => {
+                self.passes.get_or_insert_with(|| Spill::new(IN_MEMORY));
+            }
+            "pending" => {
+                self.pending.get_or_insert_with(Vec::new);
+            }
+            "failures" => {
+                self.failures.get_or_insert_with(Vec::new);
+            }
+            _ => {}
         }
     }
 }
@@ -220,7 +236,7 @@ impl JsonDoc for MochaDoc {
             // `passes` repeats `tests`; it is only needed when there is no `tests` array.
             "passes" if self.tests.is_some() => Want::Skip,
             "tests" | "pending" | "failures" | "passes" => {
-                self.array(key);
+                self.open(key);
                 Want::Elements
             }
             _ => Want::Skip,
@@ -235,8 +251,19 @@ impl JsonDoc for MochaDoc {
     }
 
     fn element(&mut self, _path: &[String], key: &str, v: Value) -> Result<()> {
-        if let Some(list) = self.array(key) {
-            list.push(MochaTest::from_value(&v));
+        let t = MochaTest::from_value(&v);
+        match key {
+            "tests" => self
+                .tests
+                .get_or_insert_with(|| Spill::new(IN_MEMORY))
+                .push(t)?,
+            "passes" => self
+                .passes
+                .get_or_insert_with(|| Spill::new(IN_MEMORY))
+                .push(t)?,
+            "pending" => self.pending.get_or_insert_with(Vec::new).push(t),
+            "failures" => self.failures.get_or_insert_with(Vec::new).push(t),
+            _ => {}
         }
         Ok(())
     }

@@ -45,11 +45,31 @@ struct Suite {
     kind: Option<String>,
     /// Class name for cases of this suite that lack one (NUnit 3 `classname`/`fullname`).
     class: Option<String>,
+    /// Named suites from the root down to this one included (kept so that a record's path is
+    /// built without walking the whole stack).
+    named_depth: usize,
+    /// Index in the stack of the nearest suite, this one included, that names a class.
+    class_suite: Option<usize>,
 }
 
 impl Suite {
+    /// A suite opened inside `parents`.
+    fn open(e: &Elem, depth: usize, parents: &[Suite]) -> Suite {
+        let mut s = Suite::new(e, depth);
+        let parent = parents.last();
+        s.named_depth = parent.map_or(0, |p| p.named_depth) + usize::from(!s.name.is_empty());
+        s.class_suite = if s.names_a_class() {
+            Some(parents.len())
+        } else {
+            parent.and_then(|p| p.class_suite)
+        };
+        s
+    }
+
     fn new(e: &Elem, depth: usize) -> Suite {
         Suite {
+            named_depth: 0,
+            class_suite: None,
             depth,
             name: e.get_nonblank("name").unwrap_or_default().to_string(),
             kind: e.get_nonblank("type").map(str::to_string),
@@ -125,7 +145,7 @@ pub(crate) fn parse<R: Read>(
     let root_depth = xml.depth();
     let mut suites: Vec<Suite> = Vec::new();
     if root.name == "test-suite" {
-        suites.push(Suite::new(&root, root_depth));
+        suites.push(Suite::open(&root, root_depth, &[]));
     }
     loop {
         match xml.next()? {
@@ -138,7 +158,8 @@ pub(crate) fn parse<R: Read>(
                         {
                             *info.duration.get_or_insert(0.0) += t;
                         }
-                        suites.push(Suite::new(&e, depth));
+                        let suite = Suite::open(&e, depth, &suites);
+                        suites.push(suite);
                     }
                     // NUnit 2 container of a suite's children.
                     "results" => {}
@@ -250,9 +271,9 @@ fn read_case<R: Read>(
             Some((class, method)) => (Some(class.to_string()), Some(method)),
             None => (
                 suites
-                    .iter()
-                    .rev()
-                    .find(|s| s.names_a_class())
+                    .last()
+                    .and_then(|s| s.class_suite)
+                    .and_then(|i| suites.get(i))
                     .map(|s| s.class.clone().unwrap_or_else(|| s.name.clone())),
                 raw_name,
             ),
@@ -287,11 +308,11 @@ fn read_case<R: Read>(
         name: name.unwrap_or_default().to_string(),
         file: None,
         line: None,
-        suite: suites
-            .iter()
-            .filter(|s| !s.name.is_empty())
-            .map(|s| s.name.clone())
-            .collect(),
+        suite: {
+            let named = suites.iter().filter(|s| !s.name.is_empty());
+            let total = suites.last().map_or(0, |s| s.named_depth);
+            crate::suite_path(named.map(|s| s.name.as_str()), total)
+        },
         outcome,
         attempts: vec![attempt],
         properties,

@@ -4,8 +4,9 @@
 //! Results (`<Results><UnitTestResult>`) name the test they ran by `testId` (2010) or
 //! `executionId` (2006), which points into `<TestDefinitions>` for the class name and categories.
 //! Definitions usually follow the results, so: when definitions were read first, each result is
-//! pushed as soon as it closes; otherwise results are buffered (small: TRX files are not huge)
-//! and pushed once the definitions (or the end of the run) have been read. Mapping choices:
+//! pushed as soon as it closes; otherwise results are buffered (the first 2,000 in memory, the
+//! rest in an anonymous temporary file) and pushed once the definitions (or the end of the run)
+//! have been read. Mapping choices:
 //!
 //! - **Records**: one per `*TestResult` element (`UnitTestResult`, `WebTestResult`, ...,
 //!   and `TestResultAggregation`). A result whose `<InnerResults>` hold results (MSTest
@@ -31,47 +32,92 @@
 //!   `mstest`).
 
 use crate::nunit::{exception_kind, read_fields, split_qualified, strip_class};
+use crate::spill::Spill;
 use crate::xml::{Elem, Ev, XmlReader};
 use crate::{Result, Sink};
 use flakehound_model::{
     Attempt, Dialect, Failure, Format, MAX_PROPERTIES, Outcome, ReportInfo, TestCase, parse_seconds,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::rc::Rc;
 
-/// One test definition (`<UnitTest>` and friends).
+/// One test definition (`<UnitTest>` and friends). Kept compact: a report whose results come
+/// first holds every definition until the end, so a test costs a few dozen bytes here
+/// (class and assembly names are shared, GUIDs are numbers).
 #[derive(Default)]
 struct Def {
-    classname: Option<String>,
+    classname: Option<Rc<str>>,
     /// Definition `name` (else `TestMethod/@name`): the fallback test name.
-    name: Option<String>,
+    name: Option<Box<str>>,
     /// Test assembly file name.
-    assembly: Option<String>,
+    assembly: Option<Rc<str>>,
     props: Vec<(String, String)>,
+}
+
+/// A test or execution id: GUIDs (what every TRX writer uses) as numbers.
+#[derive(PartialEq, Eq, Hash)]
+enum Id {
+    /// Bytes, not a `u128`: its 16-byte alignment would make every key 32 bytes.
+    Guid([u8; 16]),
+    Text(Box<str>),
+}
+
+impl Id {
+    fn of(s: &str) -> Id {
+        Id::guid(s).map_or_else(|| Id::Text(s.into()), Id::Guid)
+    }
+
+    /// `8-4-4-4-12` hex digits, any case.
+    fn guid(s: &str) -> Option<[u8; 16]> {
+        let b = s.as_bytes();
+        if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+            return None;
+        }
+        let mut v: u128 = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if [8, 13, 18, 23].contains(&i) {
+                continue;
+            }
+            v = (v << 4) | (c as char).to_digit(16)? as u128;
+        }
+        Some(v.to_be_bytes())
+    }
 }
 
 #[derive(Default)]
 struct Defs {
     list: Vec<Def>,
-    by_test_id: HashMap<String, usize>,
-    by_execution_id: HashMap<String, usize>,
+    by_test_id: HashMap<Id, u32>,
+    by_execution_id: HashMap<Id, u32>,
+    /// Class and assembly names, shared between definitions.
+    names: HashSet<Rc<str>>,
 }
 
 impl Defs {
     fn find(&self, res: &Res) -> Option<&Def> {
-        let by_test = |id: &Option<String>| id.as_ref().and_then(|id| self.by_test_id.get(id));
-        by_test(&res.test_id)
-            .or_else(|| {
-                res.execution_id
-                    .as_ref()
-                    .and_then(|id| self.by_execution_id.get(id))
-            })
-            .or_else(|| by_test(&res.parent_test_id))
-            .and_then(|&i| self.list.get(i))
+        let look = |map: &HashMap<Id, u32>, id: &Option<String>| {
+            id.as_deref().and_then(|id| map.get(&Id::of(id))).copied()
+        };
+        look(&self.by_test_id, &res.test_id)
+            .or_else(|| look(&self.by_execution_id, &res.execution_id))
+            .or_else(|| look(&self.by_test_id, &res.parent_test_id))
+            .and_then(|i| self.list.get(i as usize))
+    }
+
+    fn share(&mut self, name: &str) -> Rc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        let shared: Rc<str> = name.into();
+        self.names.insert(shared.clone());
+        shared
     }
 }
 
-/// One result element, open or closed.
+/// One result element, open or closed (serialisable: results waiting for their definitions
+/// may be spilled to a temporary file).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Res {
     /// Reader depth of the result element.
     depth: usize,
@@ -123,7 +169,7 @@ struct State<'s, 'a> {
     sink: &'s mut Sink<'a>,
     defs: Defs,
     defs_read: bool,
-    pending: Vec<Res>,
+    pending: Spill<Res>,
     info: ReportInfo,
 }
 
@@ -135,16 +181,13 @@ impl State<'_, '_> {
         if self.defs_read {
             self.emit(res)
         } else {
-            self.pending.push(res);
-            Ok(())
+            self.pending.push(res)
         }
     }
 
     fn flush(&mut self) -> Result<()> {
-        for res in std::mem::take(&mut self.pending) {
-            self.emit(res)?;
-        }
-        Ok(())
+        let mut pending = std::mem::replace(&mut self.pending, Spill::new(0));
+        pending.drain(|res| self.emit(res))
     }
 
     fn emit(&mut self, res: Res) -> Result<()> {
@@ -170,7 +213,8 @@ pub(crate) fn parse<R: Read>(
         sink,
         defs: Defs::default(),
         defs_read: false,
-        pending: Vec::new(),
+        // A result is at most a few capped texts; past this many, they wait on disk.
+        pending: Spill::new(2_000),
         info: ReportInfo {
             format: Some(Format::Trx),
             ..ReportInfo::default()
@@ -301,14 +345,14 @@ fn read_definitions<R: Read>(
         match xml.next()? {
             // Each child is one definition (`UnitTest`, `OrderedTest`, `GenericTest`, ...).
             Ev::Start(d) => {
-                let (def, execution_id) = read_definition(xml, &d, info)?;
-                let index = defs.list.len();
+                let (def, execution_id) = read_definition(xml, &d, info, defs)?;
+                let index = defs.list.len() as u32;
                 defs.list.push(def);
                 if let Some(id) = d.get_nonblank("id") {
-                    defs.by_test_id.entry(id.to_string()).or_insert(index);
+                    defs.by_test_id.entry(Id::of(id)).or_insert(index);
                 }
                 if let Some(id) = execution_id {
-                    defs.by_execution_id.entry(id).or_insert(index);
+                    defs.by_execution_id.entry(Id::of(&id)).or_insert(index);
                 }
             }
             Ev::End(_) if xml.depth() < target => return Ok(()),
@@ -323,11 +367,12 @@ fn read_definition<R: Read>(
     xml: &mut XmlReader<R>,
     d: &Elem,
     info: &mut ReportInfo,
+    defs: &mut Defs,
 ) -> Result<(Def, Option<String>)> {
     let target = xml.depth();
     let mut def = Def {
-        name: d.get_nonblank("name").map(str::to_string),
-        assembly: d.get_nonblank("storage").map(file_name),
+        name: d.get_nonblank("name").map(Into::into),
+        assembly: d.get_nonblank("storage").map(|s| defs.share(&file_name(s))),
         ..Def::default()
     };
     let mut execution_id = None;
@@ -342,12 +387,12 @@ fn read_definition<R: Read>(
                         .get_nonblank("className")
                         .map(strip_assembly)
                         .filter(|c| !c.is_empty())
-                        .map(str::to_string);
+                        .map(|c| defs.share(c));
                     if def.name.is_none() {
-                        def.name = c.get_nonblank("name").map(str::to_string);
+                        def.name = c.get_nonblank("name").map(Into::into);
                     }
                     if let Some(code_base) = c.get_nonblank("codeBase") {
-                        def.assembly = Some(file_name(code_base));
+                        def.assembly = Some(defs.share(&file_name(code_base)));
                     }
                     if info.tool.is_none() {
                         info.tool = c.get_nonblank("adapterTypeName").and_then(tool_name);
@@ -424,7 +469,11 @@ fn build_case(res: Res, defs: &Defs) -> Option<TestCase> {
         name: name.unwrap_or_default().to_string(),
         file: None,
         line: None,
-        suite: def.and_then(|d| d.assembly.clone()).into_iter().collect(),
+        suite: def
+            .and_then(|d| d.assembly.as_deref())
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
         outcome,
         attempts: vec![attempt],
         properties: def.map(|d| d.props.clone()).unwrap_or_default(),

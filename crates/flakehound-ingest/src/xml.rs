@@ -13,6 +13,7 @@
 //! Events are returned owned ([`Ev`]) so that parsers stay simple state machines; the cost is a
 //! few small allocations per element, well below the cost of storing a record.
 
+use crate::cap::{TooLong, XmlCap};
 use crate::error::{Error, Result};
 use flakehound_model::trim_text;
 use quick_xml::events::{BytesStart, Event};
@@ -63,6 +64,11 @@ impl Elem {
         self.get(key).map(str::trim).filter(|v| !v.is_empty())
     }
 }
+
+/// Deepest element nesting accepted. Each open element costs memory (its name, for the end
+/// tag check, and the parser's suite stack), so depth is what bounds it; real reports nest a
+/// few dozen levels, and 20,000 nested suites (seen in the wild of fuzzing) still pass.
+pub const MAX_DEPTH: usize = 50_000;
 
 #[derive(Debug)]
 pub enum Ev {
@@ -175,7 +181,9 @@ impl<R: Read> Read for Source<R> {
     }
 }
 
-type Inner<R> = BufReader<ControlGuard<Source<R>>>;
+// The control guard sees every input byte (its offsets are exact); the cap then bounds what
+// quick-xml ever buffers (see [`crate::cap`]).
+type Inner<R> = BufReader<XmlCap<ControlGuard<Source<R>>>>;
 
 pub struct XmlReader<R: Read> {
     reader: quick_xml::Reader<Inner<R>>,
@@ -192,8 +200,10 @@ impl<R: Read> XmlReader<R> {
             inner: Source::new(input),
             offset: 0,
         };
-        let mut reader =
-            quick_xml::Reader::from_reader(BufReader::with_capacity(64 * 1024, guarded));
+        let mut reader = quick_xml::Reader::from_reader(BufReader::with_capacity(
+            64 * 1024,
+            XmlCap::new(guarded),
+        ));
         let cfg = reader.config_mut();
         cfg.expand_empty_elements = true;
         cfg.trim_text(false);
@@ -207,9 +217,15 @@ impl<R: Read> XmlReader<R> {
         }
     }
 
-    /// Byte offset of the reader in the (BOM-stripped, UTF-8) input.
+    /// Byte offset of the reader in the (BOM-stripped, UTF-8) input. Text cut by the cap is
+    /// counted back in (exactly, unless a cut happened in the read-ahead after this point).
     pub fn position(&self) -> u64 {
-        self.reader.buffer_position()
+        self.shift(self.reader.buffer_position())
+    }
+
+    fn shift(&self, pos: u64) -> u64 {
+        let delta = self.reader.get_ref().get_ref().delta();
+        pos.saturating_add_signed(delta)
     }
 
     /// Current element depth (0 outside the root).
@@ -320,6 +336,12 @@ impl<R: Read> XmlReader<R> {
                 Event::Start(e) => {
                     let elem = elem(enc, &e, self.reader.buffer_position())?;
                     self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return Err(self.error(format!(
+                            "elements nested more than {MAX_DEPTH} deep: refused, flakehound \
+                             keeps memory bounded (real reports nest a few dozen levels)"
+                        )));
+                    }
                     return Ok(Ev::Start(elem));
                 }
                 Event::Empty(e) => {
@@ -374,6 +396,12 @@ impl<R: Read> XmlReader<R> {
             {
                 return Error::at_byte(cc.to_string(), cc.offset);
             }
+            if let Some(t) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<TooLong>())
+            {
+                return Error::at_byte(t.to_string(), t.offset);
+            }
         }
         let reason = match &e {
             quick_xml::Error::Syntax(_) if self.depth > 0 => {
@@ -381,7 +409,10 @@ impl<R: Read> XmlReader<R> {
             }
             _ => format!("malformed XML: {e}"),
         };
-        Error::at_byte(reason, self.reader.error_position().max(self.position()))
+        let at = self
+            .shift(self.reader.error_position())
+            .max(self.position());
+        Error::at_byte(reason, at)
     }
 
     /// The root element; errors if the document has none.
@@ -444,43 +475,88 @@ impl<R: Read> XmlReader<R> {
     }
 }
 
-/// Accumulates text keeping at most a head and a tail of [`flakehound_model::MAX_TEXT`] bytes.
+/// Accumulates the text of several events (text, CDATA, nested elements). Up to
+/// [`flakehound_model::MAX_TEXT`] bytes are kept whole (so a text already cut by
+/// [`crate::cap`] keeps its marker); beyond, a head and a tail of [`crate::cap::KEEP`] bytes
+/// around a marker saying how much was cut.
 #[derive(Default)]
 pub struct TextAcc {
     head: String,
     tail: String,
-    dropped: usize,
+    dropped: u64,
 }
 
 impl TextAcc {
-    const LIMIT: usize = flakehound_model::MAX_TEXT;
+    const WHOLE: usize = flakehound_model::MAX_TEXT;
+    const LIMIT: usize = crate::cap::KEEP;
 
     pub fn push(&mut self, t: &str) {
-        if self.tail.is_empty() && self.head.len() + t.len() <= Self::LIMIT {
+        if self.tail.is_empty() && self.head.len() + t.len() <= Self::WHOLE {
             self.head.push_str(t);
             return;
         }
-        self.tail.push_str(t);
-        if self.tail.len() > 2 * Self::LIMIT {
-            let mut cut = self.tail.len() - Self::LIMIT;
-            while !self.tail.is_char_boundary(cut) {
-                cut += 1;
+        if self.tail.is_empty() {
+            // Too long to keep whole: the head keeps its first LIMIT bytes, the rest is tail.
+            let mut at = Self::LIMIT.min(self.head.len());
+            while !self.head.is_char_boundary(at) {
+                at -= 1;
             }
-            self.dropped += cut;
-            self.tail.drain(..cut);
+            self.tail = self.head.split_off(at);
+            let mut t = t;
+            if self.head.len() < Self::LIMIT {
+                let mut room = (Self::LIMIT - self.head.len()).min(t.len());
+                while !t.is_char_boundary(room) {
+                    room -= 1;
+                }
+                self.head.push_str(&t[..room]);
+                t = &t[room..];
+            }
+            self.push_tail(t);
+        } else {
+            self.push_tail(t);
         }
     }
 
-    pub fn finish(self) -> Option<String> {
+    fn push_tail(&mut self, t: &str) {
+        // Only the last LIMIT bytes of a long piece can end up in the tail.
+        let mut t = t;
+        if t.len() > Self::LIMIT {
+            let mut cut = t.len() - Self::LIMIT;
+            while !t.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.dropped += (cut + self.tail.len()) as u64;
+            self.tail.clear();
+            t = &t[cut..];
+        }
+        self.tail.push_str(t);
+        if self.tail.len() > 2 * Self::LIMIT {
+            self.trim_tail();
+        }
+    }
+
+    fn trim_tail(&mut self) {
+        if self.tail.len() <= Self::LIMIT {
+            return;
+        }
+        let mut cut = self.tail.len() - Self::LIMIT;
+        while !self.tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        self.dropped += cut as u64;
+        self.tail.drain(..cut);
+    }
+
+    pub fn finish(mut self) -> Option<String> {
         if self.tail.is_empty() {
             return trim_text(&self.head);
         }
+        self.trim_tail();
         let mut s = self.head;
         if self.dropped > 0 {
-            s.push_str(&format!(
-                "\n[... {} bytes trimmed by flakehound ...]\n",
-                self.dropped
-            ));
+            s.push('\n');
+            s.push_str(&crate::cap::marker(self.dropped));
+            s.push('\n');
         }
         s.push_str(&self.tail);
         trim_text(&s)
@@ -559,7 +635,18 @@ mod tests {
             acc.push("0123456789");
         }
         let s = acc.finish().unwrap();
-        assert!(s.len() < 3 * TextAcc::LIMIT, "{}", s.len());
-        assert!(s.contains("trimmed"));
+        assert!(s.len() <= flakehound_model::MAX_TEXT, "{}", s.len());
+        assert!(s.contains("[... 92.0 kB cut by flakehound ...]"), "{s}");
+        // A text the stream filter already cut is kept whole, with its marker.
+        let mut acc = TextAcc::default();
+        let cut = format!(
+            "{}\n{}\n{}",
+            "a".repeat(4000),
+            crate::cap::marker(1 << 30),
+            "b".repeat(4000)
+        );
+        acc.push(&cut);
+        assert_eq!(acc.finish().unwrap(), cut);
+        assert!(s.starts_with("0123456789") && s.ends_with("0123456789"));
     }
 }

@@ -63,10 +63,7 @@ pub(crate) fn parse<R: Read>(
                 let depth = xml.depth();
                 match e.name.as_str() {
                     "assembly" => start_assembly(&e, depth, &mut info, &mut suites),
-                    "collection" | "class" => suites.push(Suite {
-                        depth,
-                        name: e.get_nonblank("name").unwrap_or_default().to_string(),
-                    }),
+                    "collection" | "class" => push_suite(&mut suites, &e, depth),
                     "test" => {
                         if let Some(case) = read_test(xml, &e, &suites)? {
                             sink(case)?;
@@ -110,10 +107,18 @@ fn start_assembly(e: &Elem, depth: usize, info: &mut ReportInfo, suites: &mut Ve
             info.properties.push((key.to_string(), value.to_string()));
         }
     }
-    suites.push(Suite {
-        depth,
-        name: e.get_nonblank("name").unwrap_or_default().to_string(),
-    });
+    push_suite(suites, e, depth);
+}
+
+/// Only named suites are kept (they are all a record's path is made of), so a record's path is
+/// built from the stack's ends whatever its depth.
+fn push_suite(suites: &mut Vec<Suite>, e: &Elem, depth: usize) {
+    if let Some(name) = e.get_nonblank("name") {
+        suites.push(Suite {
+            depth,
+            name: name.to_string(),
+        });
+    }
 }
 
 /// `xUnit.net 2.3.1.3858` → `xunit`; `Fixie 1.2.3.4` → `fixie`.
@@ -219,11 +224,7 @@ fn read_test<R: Read>(
         name: name.unwrap_or_default().to_string(),
         file: None,
         line: None,
-        suite: suites
-            .iter()
-            .filter(|s| !s.name.is_empty())
-            .map(|s| s.name.clone())
-            .collect(),
+        suite: { crate::suite_path(suites.iter().map(|s| s.name.as_str()), suites.len()) },
         outcome,
         attempts: vec![attempt],
         properties,

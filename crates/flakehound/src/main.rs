@@ -465,25 +465,47 @@ fn cmd_parse(files: &[PathBuf], json: bool, format: Option<Format>) -> Result<Ex
     }
     let mut out = std::io::stdout().lock();
     let mut failed = false;
+    // Once the reader is gone (`parse … | head -1`), output stops but every file is still
+    // parsed: the exit status must say whether one was rejected, printed or not.
+    let mut closed = false;
+    let emit = |line: std::io::Result<()>, closed: &mut bool| -> Result<()> {
+        match line {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                *closed = true;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    };
     for (name, reason) in &missing {
         failed = true;
-        output::parse_line(&mut out, json, name, Err(reason))?;
+        if !closed {
+            emit(
+                output::parse_line(&mut out, json, name, Err(reason)),
+                &mut closed,
+            )?;
+        }
     }
     for input in &inputs {
         let Input::File(path) = input else { continue };
         let name = path.display().to_string();
-        match flakehound_ingest::count_file(path, format) {
+        let line = match flakehound_ingest::count_file(path, format) {
             Ok((info, counts)) => {
                 let format = info.format.map_or("unknown", |f| f.as_str());
-                output::parse_line(&mut out, json, &name, Ok((format, counts)))?;
+                (!closed).then(|| output::parse_line(&mut out, json, &name, Ok((format, counts))))
             }
             Err(e) => {
                 failed = true;
-                output::parse_line(&mut out, json, &name, Err(&e.to_string()))?;
+                (!closed).then(|| output::parse_line(&mut out, json, &name, Err(&e.to_string())))
             }
+        };
+        if let Some(line) = line {
+            emit(line, &mut closed)?;
         }
     }
-    out.flush()?;
+    if !closed {
+        emit(out.flush(), &mut closed)?;
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {

@@ -1,0 +1,908 @@
+//! Bounded memory whatever the input: byte-stream filters that cut long text *before* any parser
+//! buffers it.
+//!
+//! quick-xml hands out a text node or a start tag as one event, and serde_json a string as one
+//! value, so a 600 MB `<system-out>` or a 300 MB `message=` attribute would be held whole (and
+//! copied a few times) before any per-record cap could apply. These filters sit between the
+//! input and the parser and rewrite the byte stream instead: every text run (XML character data,
+//! CDATA, comment and processing-instruction content, attribute values; JSON string literals)
+//! longer than [`KEEP`] bytes keeps its first and last [`KEEP`] bytes around a marker such as
+//! `[... 598.3 MB cut by flakehound ...]`. A run is never held whole: the head is passed through
+//! as it arrives, the tail lives in a ring of [`KEEP`] bytes.
+//!
+//! Cuts only fall between characters: never inside a UTF-8 sequence, an XML entity reference
+//! or a JSON escape (nor between the two halves of a `\uD83D\uDE00` surrogate pair), so the
+//! rewritten stream is exactly as well-formed as the original. Head, marker and tail together
+//! stay under [`flakehound_model::MAX_TEXT`], so the per-record cap ([`flakehound_model::trim_text`])
+//! keeps the marker that says how much was cut.
+//!
+//! What cannot be cut without changing the document's structure is refused instead: a start
+//! tag, or a DOCTYPE, whose markup (attribute values excluded, they are cut) exceeds
+//! [`MAX_MARKUP`].
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+
+/// Bytes kept at each end of a long text run. Head + marker + tail < `MAX_TEXT`.
+pub const KEEP: usize = (flakehound_model::MAX_TEXT - 192) / 2;
+
+/// Longest start tag or DOCTYPE accepted, attribute values not counted (they are cut).
+pub const MAX_MARKUP: usize = 1024 * 1024;
+
+/// How far past [`KEEP`] a head may run while looking for a character boundary (a UTF-8
+/// sequence, an entity or a JSON escape with its surrogate pair are all shorter).
+const SLACK: u64 = 16;
+
+/// `598.3 MB`, `12.0 kB`, `900 bytes`: decimal units, as file sizes are usually shown.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [(f64, &str); 3] = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    for (size, unit) in UNITS {
+        if n as f64 >= size {
+            return format!("{:.1} {unit}", n as f64 / size);
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// The text that replaces `cut` bytes.
+pub fn marker(cut: u64) -> String {
+    format!("[... {} cut by flakehound ...]", human_bytes(cut))
+}
+
+/// Where cutting is safe, for the syntax of the text being cut.
+#[derive(Clone, Copy, Default)]
+struct Boundary {
+    json: bool,
+    /// JSON: escape bytes still to come (`\` seen: 1; `\u` seen: 4 hex digits).
+    esc_left: u8,
+    /// JSON: inside `\u` hex digits (as opposed to a one-character escape).
+    hex: bool,
+    hex_value: u16,
+    /// JSON: the last escape was a high surrogate; its low half must stay with it.
+    after_high: bool,
+    /// XML: bytes since an unterminated `&` (0: none).
+    entity: u8,
+}
+
+impl Boundary {
+    fn new(json: bool) -> Self {
+        Boundary {
+            json,
+            ..Boundary::default()
+        }
+    }
+
+    fn feed(&mut self, b: u8) {
+        if self.json {
+            if self.esc_left > 0 {
+                if self.hex {
+                    let digit = (b as char).to_digit(16).unwrap_or(0) as u16;
+                    self.hex_value = (self.hex_value << 4) | digit;
+                    self.esc_left -= 1;
+                    if self.esc_left == 0 {
+                        self.hex = false;
+                        self.after_high = (0xD800..0xDC00).contains(&self.hex_value);
+                    }
+                } else if b == b'u' {
+                    self.hex = true;
+                    self.hex_value = 0;
+                    self.esc_left = 4;
+                } else {
+                    self.esc_left = 0;
+                    self.after_high = false;
+                }
+            } else if b == b'\\' {
+                self.esc_left = 1;
+            } else if b & 0xC0 != 0x80 {
+                self.after_high = false;
+            }
+        } else if b == b'&' {
+            self.entity = 1;
+        } else if self.entity > 0 {
+            // Entity names are short; a lone `&` (invalid, but seen) must not block cutting.
+            self.entity = if b == b';' || self.entity > 12 {
+                0
+            } else {
+                self.entity + 1
+            };
+        }
+    }
+
+    /// [`Boundary::feed`] for a whole slice. XML only cares about the last `&` and what
+    /// follows it, found without looking at every byte (most text has none).
+    fn feed_all(&mut self, bytes: &[u8]) {
+        if self.json {
+            for &b in bytes {
+                self.feed(b);
+            }
+            return;
+        }
+        let from = match bytes.iter().rposition(|&b| b == b'&') {
+            Some(i) => {
+                self.entity = 0;
+                i
+            }
+            None if self.entity == 0 => return,
+            None => 0,
+        };
+        for &b in &bytes[from..] {
+            self.feed(b);
+        }
+    }
+
+    /// Whether a cut may fall just before `next`.
+    fn safe_before(&self, next: u8) -> bool {
+        next & 0xC0 != 0x80
+            && self.esc_left == 0
+            && self.entity == 0
+            && !(self.after_high && next == b'\\')
+    }
+}
+
+/// One text run being passed through: head as it comes, then a tail ring.
+struct Run {
+    json: bool,
+    /// Set the marker apart with spaces instead of newlines (lines must stay lines).
+    inline: bool,
+    len: u64,
+    cutting: bool,
+    dropped: u64,
+    head: Boundary,
+    front: Boundary,
+    tail: VecDeque<u8>,
+}
+
+impl Run {
+    fn new(json: bool) -> Self {
+        Run {
+            json,
+            inline: false,
+            len: 0,
+            cutting: false,
+            dropped: 0,
+            head: Boundary::new(json),
+            front: Boundary::new(json),
+            tail: VecDeque::new(),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        let mut rest = bytes;
+        while !self.cutting {
+            let Some((&b, more)) = rest.split_first() else {
+                return;
+            };
+            if self.len >= KEEP as u64
+                && (self.head.safe_before(b) || self.len >= KEEP as u64 + SLACK)
+            {
+                self.cutting = true;
+                self.front = Boundary::new(self.json);
+                break;
+            }
+            // Fast path: a whole slice that stays within the head.
+            if self.len + (rest.len() as u64) < KEEP as u64 {
+                self.head.feed_all(rest);
+                out.extend_from_slice(rest);
+                self.len += rest.len() as u64;
+                return;
+            }
+            self.head.feed(b);
+            out.push(b);
+            self.len += 1;
+            rest = more;
+        }
+        self.len += rest.len() as u64;
+        self.tail.extend(rest);
+        if self.tail.len() > KEEP {
+            let excess = self.tail.len() - KEEP;
+            for b in self.tail.drain(..excess) {
+                self.front.feed(b);
+            }
+            self.dropped += excess as u64;
+        }
+    }
+
+    /// Ends the run: marker and tail.
+    fn finish(&mut self, out: &mut Vec<u8>) -> i64 {
+        if !self.cutting {
+            // The common case (a short run, already passed on): only the counters reset.
+            self.len = 0;
+            self.head = Boundary::new(self.json);
+            return 0;
+        }
+        let mut delta = 0;
+        if self.dropped > 0 {
+            while let Some(&f) = self.tail.front() {
+                if self.front.safe_before(f) {
+                    break;
+                }
+                self.front.feed(f);
+                self.tail.pop_front();
+                self.dropped += 1;
+            }
+            let m = marker(self.dropped);
+            // Newlines set the marker apart; JSON strings cannot hold a raw one.
+            let nl: &[u8] = match (self.inline, self.json) {
+                (true, _) => b" ",
+                (false, true) => b"\\n",
+                (false, false) => b"\n",
+            };
+            out.extend_from_slice(nl);
+            out.extend_from_slice(m.as_bytes());
+            out.extend_from_slice(nl);
+            delta = self.dropped as i64 - (m.len() + 2 * nl.len()) as i64;
+        }
+        out.extend(self.tail.drain(..));
+        let inline = self.inline;
+        *self = Run::new(self.json);
+        self.inline = inline;
+        delta
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum X {
+    Text,
+    /// After `<`: deciding between a tag, a comment, CDATA, a PI or a declaration.
+    Lt,
+    Tag,
+    Value(u8),
+    Comment,
+    CData,
+    Pi,
+    Decl,
+}
+
+/// The XML filter (see the module documentation).
+pub struct XmlCap<R> {
+    inner: R,
+    state: X,
+    run: Run,
+    /// Bytes after `<` while deciding what it opens.
+    lt: Vec<u8>,
+    /// Last two bytes of a comment, CDATA or PI, to see its terminator.
+    last2: [u8; 2],
+    markup: usize,
+    decl_depth: i32,
+    out: Vec<u8>,
+    pos: usize,
+    chunk: Vec<u8>,
+    /// Input bytes consumed.
+    read: u64,
+    /// Input bytes minus output bytes so far: maps an output offset back to the input.
+    delta: i64,
+    failed: Option<io::Error>,
+}
+
+/// A start tag or DOCTYPE too long to keep, with the input offset where it started.
+#[derive(Debug)]
+pub struct TooLong {
+    pub what: &'static str,
+    pub offset: u64,
+}
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} longer than {} (attribute values not counted): refused, flakehound keeps \
+             memory bounded",
+            self.what,
+            human_bytes(MAX_MARKUP as u64)
+        )
+    }
+}
+impl std::error::Error for TooLong {}
+
+impl<R: Read> XmlCap<R> {
+    pub fn new(inner: R) -> Self {
+        XmlCap {
+            inner,
+            state: X::Text,
+            run: Run::new(false),
+            lt: Vec::with_capacity(9),
+            last2: [0; 2],
+            markup: 0,
+            decl_depth: 0,
+            out: Vec::with_capacity(64 * 1024),
+            pos: 0,
+            chunk: vec![0; 64 * 1024],
+            read: 0,
+            delta: 0,
+            failed: None,
+        }
+    }
+
+    /// Input bytes removed so far, net of markers added: add it to an output offset to get
+    /// (about) the input offset.
+    pub fn delta(&self) -> i64 {
+        self.delta
+    }
+
+    fn too_long(&mut self, what: &'static str, at: u64) {
+        self.failed = Some(io::Error::new(
+            io::ErrorKind::InvalidData,
+            TooLong { what, offset: at },
+        ));
+    }
+
+    fn process(&mut self, n: usize) {
+        let chunk = std::mem::take(&mut self.chunk);
+        let mut i = 0;
+        while i < n && self.failed.is_none() {
+            let b = chunk[i];
+            match self.state {
+                X::Text => {
+                    let rest = &chunk[i..n];
+                    let end = rest.iter().position(|&c| c == b'<').unwrap_or(rest.len());
+                    self.run.push(&rest[..end], &mut self.out);
+                    i += end;
+                    if end < rest.len() {
+                        self.delta += self.run.finish(&mut self.out);
+                        self.out.push(b'<');
+                        self.lt.clear();
+                        self.state = X::Lt;
+                        i += 1;
+                    }
+                    continue;
+                }
+                X::Value(q) => {
+                    let rest = &chunk[i..n];
+                    let end = rest.iter().position(|&c| c == q).unwrap_or(rest.len());
+                    self.run.push(&rest[..end], &mut self.out);
+                    i += end;
+                    if end < rest.len() {
+                        self.delta += self.run.finish(&mut self.out);
+                        self.out.push(q);
+                        self.state = X::Tag;
+                        self.markup += 1;
+                        i += 1;
+                    }
+                    continue;
+                }
+                X::Comment | X::CData | X::Pi => {
+                    let close = if self.state == X::Pi {
+                        b'?'
+                    } else if self.state == X::CData {
+                        b']'
+                    } else {
+                        b'-'
+                    };
+                    let ends = |l: [u8; 2]| match self.state {
+                        X::Pi => l[1] == close,
+                        _ => l == [close, close],
+                    };
+                    if b == b'>' && ends(self.last2) {
+                        self.delta += self.run.finish(&mut self.out);
+                        self.out.push(b'>');
+                        self.state = X::Text;
+                    } else {
+                        // Whole stretches without `>` go to the run at once.
+                        let rest = &chunk[i..n];
+                        let end = rest.iter().position(|&c| c == b'>').unwrap_or(rest.len());
+                        let take = end.max(1);
+                        let part = &rest[..take];
+                        self.run.push(part, &mut self.out);
+                        for &c in part {
+                            self.last2 = [self.last2[1], c];
+                        }
+                        i += take;
+                        continue;
+                    }
+                }
+                X::Lt if self.lt.is_empty() && b != b'!' && b != b'?' => {
+                    // A start or end tag (the common case): no need to look further.
+                    self.out.push(b);
+                    self.markup = 1;
+                    self.state = match b {
+                        b'>' => X::Text,
+                        b'"' | b'\'' => X::Value(b),
+                        _ => X::Tag,
+                    };
+                }
+                X::Lt => {
+                    self.out.push(b);
+                    self.lt.push(b);
+                    const COMMENT: &[u8] = b"!--";
+                    const CDATA: &[u8] = b"![CDATA[";
+                    if self.lt == COMMENT || self.lt == CDATA {
+                        self.state = if self.lt == COMMENT {
+                            X::Comment
+                        } else {
+                            X::CData
+                        };
+                        self.last2 = [0; 2];
+                    } else if !(COMMENT.starts_with(&self.lt) || CDATA.starts_with(&self.lt)) {
+                        self.markup = self.lt.len();
+                        self.state = match self.lt[0] {
+                            b'?' => {
+                                self.last2 = [0, 0];
+                                X::Pi
+                            }
+                            b'!' => {
+                                self.decl_depth = i32::from(b == b'[');
+                                X::Decl
+                            }
+                            _ if b == b'>' => X::Text,
+                            _ if b == b'"' || b == b'\'' => X::Value(b),
+                            _ => X::Tag,
+                        };
+                    }
+                }
+                X::Tag => {
+                    // Up to the next byte that changes state, in one copy.
+                    let rest = &chunk[i..n];
+                    let end = rest
+                        .iter()
+                        .position(|&c| c == b'>' || c == b'"' || c == b'\'')
+                        .map_or(rest.len(), |k| k + 1);
+                    self.out.extend_from_slice(&rest[..end]);
+                    self.markup += end;
+                    match rest[end - 1] {
+                        b'>' => self.state = X::Text,
+                        q @ (b'"' | b'\'') => self.state = X::Value(q),
+                        _ => {}
+                    }
+                    if self.markup > MAX_MARKUP {
+                        let at =
+                            self.read - (n - i) as u64 + (MAX_MARKUP + end - self.markup) as u64;
+                        self.too_long("start tag", at);
+                    }
+                    i += end;
+                    continue;
+                }
+                X::Decl => {
+                    self.out.push(b);
+                    self.markup += 1;
+                    // Brackets only, as quick-xml reads a DOCTYPE: quotes are not tracked, an
+                    // apostrophe in a DTD comment must not hide the end.
+                    match b {
+                        b'[' => self.decl_depth += 1,
+                        b']' => self.decl_depth -= 1,
+                        b'>' if self.decl_depth <= 0 => self.state = X::Text,
+                        _ => {}
+                    }
+                    if self.markup > MAX_MARKUP {
+                        let at = self.read - (n - i) as u64;
+                        self.too_long("DOCTYPE or declaration", at);
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.chunk = chunk;
+    }
+}
+
+impl<R: Read> Read for XmlCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+            self.out.clear();
+            self.pos = 0;
+            let n = self.inner.read(&mut self.chunk)?;
+            if n == 0 {
+                // End of input inside a run (a truncated document): flush what was kept, the
+                // parser reports the truncation.
+                self.delta += self.run.finish(&mut self.out);
+                if self.out.is_empty() {
+                    return Ok(0);
+                }
+                continue;
+            }
+            self.read += n as u64;
+            self.process(n);
+        }
+    }
+}
+
+/// The JSON filter: cuts long string literals (see the module documentation). Also used for
+/// JSON-lines streams: a raw newline cannot occur inside a JSON string, so it ends any string
+/// state, and a non-JSON line with a stray quote cannot swallow the lines after it.
+pub struct JsonCap<R> {
+    inner: R,
+    in_string: bool,
+    escaped: bool,
+    run: Run,
+    out: Vec<u8>,
+    pos: usize,
+    chunk: Vec<u8>,
+}
+
+impl<R: Read> JsonCap<R> {
+    pub fn new(inner: R) -> Self {
+        JsonCap {
+            inner,
+            in_string: false,
+            escaped: false,
+            run: Run::new(true),
+            out: Vec::with_capacity(64 * 1024),
+            pos: 0,
+            chunk: vec![0; 64 * 1024],
+        }
+    }
+
+    fn process(&mut self, n: usize) {
+        let chunk = std::mem::take(&mut self.chunk);
+        let mut i = 0;
+        while i < n {
+            let rest = &chunk[i..n];
+            if !self.in_string {
+                let end = rest.iter().position(|&c| c == b'"').unwrap_or(rest.len());
+                self.out.extend_from_slice(&rest[..end]);
+                i += end;
+                if end < rest.len() {
+                    self.out.push(b'"');
+                    self.in_string = true;
+                    self.escaped = false;
+                    i += 1;
+                }
+                continue;
+            }
+            // Content up to the closing quote (or a newline, which ends a broken line).
+            let mut end = rest.len();
+            let mut escaped = self.escaped;
+            for (k, &c) in rest.iter().enumerate() {
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                } else if c == b'"' {
+                    end = k;
+                    break;
+                }
+                if c == b'\n' {
+                    end = k;
+                    break;
+                }
+            }
+            self.escaped = escaped;
+            self.run.push(&rest[..end], &mut self.out);
+            i += end;
+            if end < rest.len() {
+                self.run.finish(&mut self.out);
+                self.out.push(rest[end]);
+                self.in_string = false;
+                self.escaped = false;
+                i += 1;
+            }
+        }
+        self.chunk = chunk;
+    }
+}
+
+impl<R: Read> Read for JsonCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            self.out.clear();
+            self.pos = 0;
+            let n = self.inner.read(&mut self.chunk)?;
+            if n == 0 {
+                self.run.finish(&mut self.out);
+                if self.out.is_empty() {
+                    return Ok(0);
+                }
+                continue;
+            }
+            self.process(n);
+        }
+    }
+}
+
+/// Longest line passed on by [`LineCap`] (line-oriented formats: TAP, go test -json, libtest,
+/// Dart). Far above any real line once [`JsonCap`] has cut the strings in it.
+pub const MAX_LINE: usize = 1024 * 1024;
+
+/// Cuts lines longer than [`MAX_LINE`]: their first [`MAX_LINE`] bytes, a marker, their last
+/// [`KEEP`] bytes.
+/// A cut JSON line is no longer valid JSON; the format's parser treats it as it treats any
+/// other non-event line.
+pub struct LineCap<R> {
+    inner: R,
+    line: u64,
+    cutting: bool,
+    run: Run,
+    out: Vec<u8>,
+    pos: usize,
+    chunk: Vec<u8>,
+}
+
+impl<R: Read> LineCap<R> {
+    pub fn new(inner: R) -> Self {
+        LineCap {
+            inner,
+            line: 0,
+            cutting: false,
+            run: Run::new(false),
+            out: Vec::with_capacity(64 * 1024),
+            pos: 0,
+            chunk: vec![0; 64 * 1024],
+        }
+    }
+
+    fn process(&mut self, n: usize) {
+        let chunk = std::mem::take(&mut self.chunk);
+        let mut i = 0;
+        while i < n {
+            let rest = &chunk[i..n];
+            let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+            let part = &rest[..end];
+            if self.cutting {
+                self.run.push(part, &mut self.out);
+            } else if self.line + (part.len() as u64) <= MAX_LINE as u64 {
+                self.out.extend_from_slice(part);
+            } else {
+                // Too long: the first MAX_LINE bytes were passed on; of the rest, only a tail
+                // is kept, after a marker.
+                let room = MAX_LINE - self.line as usize;
+                self.out.extend_from_slice(&part[..room]);
+                self.cutting = true;
+                self.run = Run::new(false);
+                self.run.inline = true;
+                self.run.len = KEEP as u64 + SLACK;
+                self.run.cutting = true;
+                self.run.push(&part[room..], &mut self.out);
+            }
+            self.line += part.len() as u64;
+            i += end;
+            if end < rest.len() {
+                if self.cutting {
+                    self.run.finish(&mut self.out);
+                }
+                self.out.push(b'\n');
+                self.line = 0;
+                self.cutting = false;
+                i += 1;
+            }
+        }
+        self.chunk = chunk;
+    }
+}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            self.out.clear();
+            self.pos = 0;
+            let n = self.inner.read(&mut self.chunk)?;
+            if n == 0 {
+                if self.cutting {
+                    self.run.finish(&mut self.out);
+                    self.cutting = false;
+                }
+                if self.out.is_empty() {
+                    return Ok(0);
+                }
+                continue;
+            }
+            self.process(n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn through<R: Read>(mut r: R) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        // Small reads, to cross every internal buffer boundary.
+        let mut buf = [0u8; 7];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Reads `data` in chunks of `step` bytes.
+    struct Dribble<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn marker_sizes() {
+        assert_eq!(marker(598_300_000), "[... 598.3 MB cut by flakehound ...]");
+        assert_eq!(marker(999), "[... 999 bytes cut by flakehound ...]");
+        assert!(2 * KEEP + marker(u64::MAX).len() + 4 < flakehound_model::MAX_TEXT);
+    }
+
+    #[test]
+    fn xml_runs_of_every_kind_are_cut() {
+        let big = "x".repeat(100_000);
+        let doc = format!(
+            "<?xml version=\"1.0\"?><!-- {big} --><r a=\"{big}\" b='{big}'><![CDATA[{big}]]>{big}<?pi {big}?></r>"
+        );
+        let out = String::from_utf8(through(XmlCap::new(doc.as_bytes())).unwrap()).unwrap();
+        assert_eq!(out.matches("cut by flakehound").count(), 6, "{}", out.len());
+        assert!(out.len() < 7 * flakehound_model::MAX_TEXT);
+        let mut r = crate::xml::XmlReader::new(doc.as_bytes());
+        let root = r.root().unwrap();
+        assert!(
+            root.get("a")
+                .unwrap()
+                .contains("[... 92.0 kB cut by flakehound ...]")
+        );
+        assert!(root.get("b").unwrap().len() < flakehound_model::MAX_TEXT);
+        let text = r.read_text().unwrap().unwrap();
+        assert!(text.len() <= flakehound_model::MAX_TEXT, "{}", text.len());
+    }
+
+    #[test]
+    fn doctype_with_an_apostrophe_in_a_comment_ends_where_it_ends() {
+        let big = "t".repeat(20_000);
+        let doc =
+            format!("<!DOCTYPE r [<!-- it's a comment --><!ENTITY e 'v'>]><r a='1'>{big}</r>");
+        let out = String::from_utf8(through(XmlCap::new(doc.as_bytes())).unwrap()).unwrap();
+        assert!(out.starts_with("<!DOCTYPE r [<!-- it's a comment --><!ENTITY e 'v'>]><r a='1'>"));
+        assert!(out.contains("cut by flakehound"));
+    }
+
+    #[test]
+    fn xml_short_runs_pass_unchanged() {
+        let doc = b"<a x='1'>t&amp;<!--c--><![CDATA[<>]]><?p?><!DOCTYPE a [<!ENTITY e 'v'>]></a>";
+        assert_eq!(through(XmlCap::new(&doc[..])).unwrap(), doc);
+    }
+
+    #[test]
+    fn huge_start_tag_is_refused() {
+        let mut doc = String::from("<r>\n<testcase");
+        for i in 0..200_000 {
+            doc.push_str(&format!(" a{i}=\"\""));
+        }
+        doc.push_str("/></r>");
+        let err = through(XmlCap::new(doc.as_bytes())).unwrap_err();
+        let e = err.get_ref().unwrap().downcast_ref::<TooLong>().unwrap();
+        assert!(
+            (4..4 + MAX_MARKUP as u64 + 2).contains(&e.offset),
+            "{}",
+            e.offset
+        );
+    }
+
+    #[test]
+    fn json_lines_with_stray_quotes_stay_lines() {
+        let big = "y".repeat(50_000);
+        let doc = format!("plain \" text\n{{\"k\":\"{big}\"}}\nmore\n");
+        let out = String::from_utf8(through(JsonCap::new(doc.as_bytes())).unwrap()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], "plain \" text");
+        let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert!(
+            v["k"]
+                .as_str()
+                .unwrap()
+                .contains("\n[... 42.0 kB cut by flakehound ...]\n")
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut() {
+        let doc = format!("ok 1\n{}\nok 2\n", "z".repeat(3 * MAX_LINE));
+        let out = through(LineCap::new(doc.as_bytes())).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].len() < MAX_LINE + 2 * KEEP);
+        assert!(lines[1].contains("[... 2.1 MB cut by flakehound ...]"));
+        assert_eq!(lines[2], "ok 2");
+    }
+
+    const UNITS: &[&str] = &["a", " ", "é", "€", "😀", "&amp;", "&#x1F600;", "&lt;", "\n"];
+    const JSON_UNITS: &[(&str, &str)] = &[
+        ("a", "a"),
+        ("é", "é"),
+        ("😀", "😀"),
+        ("\\n", "\n"),
+        ("\\\\", "\\"),
+        ("\\\"", "\""),
+        ("\\u00e9", "é"),
+        ("\\ud83d\\ude00", "😀"),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Cuts never break a character, an entity or the document: the cut text is a head and
+        /// a tail of the original text.
+        #[test]
+        fn xml_cuts_fall_between_characters(
+            units in proptest::collection::vec(0..UNITS.len(), 0..6000),
+            step in 1usize..5000,
+        ) {
+            let raw: String = units.iter().map(|&i| UNITS[i]).collect();
+            let doc = format!("<r v=\"{raw}\"><t>{raw}</t><c><![CDATA[{raw}]]></c></r>");
+            let capped = through(XmlCap::new(Dribble { data: doc.as_bytes(), step })).unwrap();
+            let capped = String::from_utf8(capped).expect("valid UTF-8");
+            if doc.len() < KEEP {
+                prop_assert_eq!(&capped, &doc);
+            }
+            let mut r = crate::xml::XmlReader::new(doc.as_bytes());
+            let root = r.root().unwrap();
+            let value = root.get("v").unwrap().to_string();
+            let plain = raw.replace("&amp;", "&").replace("&#x1F600;", "😀").replace("&lt;", "<");
+            check_cut(&value, &plain)?;
+            prop_assert!(matches!(r.next().unwrap(), crate::xml::Ev::Start(_)));
+            let text = r.read_text().unwrap().unwrap_or_default();
+            check_cut(&text, plain.trim())?;
+        }
+
+        #[test]
+        fn json_cuts_fall_between_characters(
+            units in proptest::collection::vec(0..JSON_UNITS.len(), 0..6000),
+            step in 1usize..5000,
+        ) {
+            let raw: String = units.iter().map(|&i| JSON_UNITS[i].0).collect();
+            let plain: String = units.iter().map(|&i| JSON_UNITS[i].1).collect();
+            let doc = format!("{{\"{raw}\": [\"{raw}\", 1]}}");
+            let v: serde_json::Value =
+                serde_json::from_reader(JsonCap::new(Dribble { data: doc.as_bytes(), step }))
+                    .expect("still valid JSON");
+            let (key, value) = v.as_object().unwrap().iter().next().unwrap();
+            check_cut(key, &plain)?;
+            check_cut(value[0].as_str().unwrap(), &plain)?;
+        }
+    }
+
+    fn check_cut(got: &str, original: &str) -> std::result::Result<(), TestCaseError> {
+        if got == original {
+            return Ok(());
+        }
+        let at = got.find("\n[... ").expect("a marker");
+        let (head, rest) = got.split_at(at);
+        let tail = &rest[rest.find(" cut by flakehound ...]\n").unwrap() + 24..];
+        prop_assert!(original.starts_with(head), "head");
+        prop_assert!(original.ends_with(tail), "tail");
+        // Escapes and entities decode shorter than they are written.
+        prop_assert!(head.len() >= KEEP / 4 && tail.len() >= KEEP / 4);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod positions {
+    /// An error after a cut still names its real line: offsets are mapped back to the input.
+    #[test]
+    fn errors_after_a_cut_name_the_input_line() {
+        let mut doc = String::from("<testsuite>\n<testcase name='a'><system-out>");
+        doc.push_str(&"some output\n".repeat(20_000));
+        doc.push_str("</system-out></testcase>\n<testcase name='b'></wrong></testsuite>\n");
+        let err = crate::collect_bytes(doc.as_bytes(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("line 20003:"), "{err}");
+    }
+}
