@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use flakehound_model::{Outcome, TestCase};
-use flakehound_runner::{Adapter, Cmd, Order, Plan, ReportSource, Request, TestRef};
+use flakehound_runner::{Adapter, Cmd, Order, Plan, Request, TestRef};
 
 pub mod diagnose;
 pub mod polluter;
@@ -232,46 +232,9 @@ const GRACE: Duration = Duration::from_secs(2);
 /// terminal's Ctrl-C away from it: we decide what an interrupted experiment means, rather than
 /// pytest reporting a half-run test as failed. Returns the exit code (128 + signal when killed).
 fn execute(plan: &Plan, log: &std::path::Path, stop: Option<&AtomicBool>) -> Result<i32> {
-    use std::fs::File;
-    use std::process::{Command, Stdio};
     let io = |what: String| move |e: std::io::Error| Error::Usage(format!("{what}: {e}"));
     let cmd = &plan.cmd;
-    let mut command = Command::new(&cmd.program);
-    command.args(&cmd.args);
-    for key in &cmd.env_remove {
-        command.env_remove(key);
-    }
-    for (key, value) in &cmd.env {
-        command.env(key, value);
-    }
-    if let Some(cwd) = &cmd.cwd {
-        command.current_dir(cwd);
-    }
-    let open = |path: &std::path::Path| {
-        File::create(path).map_err(io(format!("cannot write {}", path.display())))
-    };
-    let log_file = open(log)?;
-    let dup = |f: &File| {
-        f.try_clone()
-            .map_err(io("cannot duplicate a file handle".into()))
-    };
-    match &plan.report {
-        ReportSource::Files { .. } => {
-            command.stdout(dup(&log_file)?).stderr(log_file);
-        }
-        ReportSource::Stdout {
-            capture,
-            merge_stderr,
-        } => {
-            let out = open(capture)?;
-            if *merge_stderr {
-                command.stdout(dup(&out)?).stderr(out);
-            } else {
-                command.stdout(out).stderr(log_file);
-            }
-        }
-    }
-    command.stdin(Stdio::null());
+    let mut command = flakehound_runner::exec::logged_command(plan, log)?;
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command

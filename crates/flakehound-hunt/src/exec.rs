@@ -7,13 +7,12 @@
 //! test binary, `go test`'s package binaries) must end too. The group also keeps a terminal's
 //! Ctrl-C from reaching the children before the hunt decides what to do: the hunt ends them.
 
-use std::fs::File;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use flakehound_runner::{Plan, ReportSource};
+use flakehound_runner::Plan;
 
 /// Time a stopped execution gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -33,42 +32,8 @@ pub enum Ended {
 /// unless merged), and ends it early when `stop` is set.
 pub fn execute(plan: &Plan, log: &Path, stop: &AtomicBool) -> Result<Ended, String> {
     let cmd = &plan.cmd;
-    let mut command = Command::new(&cmd.program);
-    command.args(&cmd.args);
-    for key in &cmd.env_remove {
-        command.env_remove(key);
-    }
-    for (key, value) in &cmd.env {
-        command.env(key, value);
-    }
-    if let Some(cwd) = &cmd.cwd {
-        command.current_dir(cwd);
-    }
-    let open = |path: &Path| {
-        File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    let clone = |f: &File| {
-        f.try_clone()
-            .map_err(|e| format!("cannot duplicate a file handle: {e}"))
-    };
-    let log_file = open(log)?;
-    match &plan.report {
-        ReportSource::Files { .. } => {
-            command.stdout(clone(&log_file)?).stderr(log_file);
-        }
-        ReportSource::Stdout {
-            capture,
-            merge_stderr,
-        } => {
-            let out = open(capture)?;
-            if *merge_stderr {
-                command.stdout(clone(&out)?).stderr(out);
-            } else {
-                command.stdout(out).stderr(log_file);
-            }
-        }
-    }
-    command.stdin(Stdio::null());
+    let mut command =
+        flakehound_runner::exec::logged_command(plan, log).map_err(|e| e.to_string())?;
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command

@@ -438,12 +438,12 @@ pub mod signals {
     }
 }
 
-/// Runs `plan.cmd` without showing anything: for background executions (hunting), where many
-/// run at once. Stdin is closed. Stdout goes to the capture file when it is the report (with
-/// stderr too when `merge_stderr`), otherwise to `log`; stderr goes to `log`.
-pub fn execute_logged(plan: &Plan, log: &std::path::Path) -> Result<Execution> {
-    let cmd = &plan.cmd;
-    let mut command = command_of(cmd);
+/// The process for a background execution of `plan` (hunt, the detective's lab, this module's
+/// [`execute_logged`]): stdin closed; stdout to the capture file when it is the report (with
+/// stderr too when `merge_stderr`), otherwise to `log`; stderr to `log`. Callers that must be
+/// able to stop it add a process group of its own before spawning.
+pub fn logged_command(plan: &Plan, log: &std::path::Path) -> Result<Command> {
+    let mut command = command_of(&plan.cmd);
     let open = |path: &std::path::Path| {
         File::create(path).map_err(|source| Error::Io {
             context: format!("cannot write {}", path.display()),
@@ -474,6 +474,15 @@ pub fn execute_logged(plan: &Plan, log: &std::path::Path) -> Result<Execution> {
         }
     }
     command.stdin(Stdio::null());
+    Ok(command)
+}
+
+/// Runs `plan.cmd` without showing anything: for background executions (hunting), where many
+/// run at once. Stdin is closed. Stdout goes to the capture file when it is the report (with
+/// stderr too when `merge_stderr`), otherwise to `log`; stderr goes to `log`.
+pub fn execute_logged(plan: &Plan, log: &std::path::Path) -> Result<Execution> {
+    let cmd = &plan.cmd;
+    let mut command = logged_command(plan, log)?;
     let start = Instant::now();
     let mut child = command.spawn().map_err(|source| Error::Io {
         context: format!("cannot run `{}`", cmd.program),
