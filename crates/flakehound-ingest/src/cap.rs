@@ -117,7 +117,7 @@ impl Boundary {
             }
             return;
         }
-        let from = match bytes.iter().rposition(|&b| b == b'&') {
+        let from = match memchr::memrchr(b'&', bytes) {
             Some(i) => {
                 self.entity = 0;
                 i
@@ -334,7 +334,7 @@ impl<R: Read> XmlCap<R> {
             match self.state {
                 X::Text => {
                     let rest = &chunk[i..n];
-                    let end = rest.iter().position(|&c| c == b'<').unwrap_or(rest.len());
+                    let end = memchr::memchr(b'<', rest).unwrap_or(rest.len());
                     self.run.push(&rest[..end], &mut self.out);
                     i += end;
                     if end < rest.len() {
@@ -348,7 +348,7 @@ impl<R: Read> XmlCap<R> {
                 }
                 X::Value(q) => {
                     let rest = &chunk[i..n];
-                    let end = rest.iter().position(|&c| c == q).unwrap_or(rest.len());
+                    let end = memchr::memchr(q, rest).unwrap_or(rest.len());
                     self.run.push(&rest[..end], &mut self.out);
                     i += end;
                     if end < rest.len() {
@@ -379,7 +379,7 @@ impl<R: Read> XmlCap<R> {
                     } else {
                         // Whole stretches without `>` go to the run at once.
                         let rest = &chunk[i..n];
-                        let end = rest.iter().position(|&c| c == b'>').unwrap_or(rest.len());
+                        let end = memchr::memchr(b'>', rest).unwrap_or(rest.len());
                         let take = end.max(1);
                         let part = &rest[..take];
                         self.run.push(part, &mut self.out);
@@ -432,10 +432,8 @@ impl<R: Read> XmlCap<R> {
                 X::Tag => {
                     // Up to the next byte that changes state, in one copy.
                     let rest = &chunk[i..n];
-                    let end = rest
-                        .iter()
-                        .position(|&c| c == b'>' || c == b'"' || c == b'\'')
-                        .map_or(rest.len(), |k| k + 1);
+                    let end =
+                        memchr::memchr3(b'>', b'"', b'\'', rest).map_or(rest.len(), |k| k + 1);
                     self.out.extend_from_slice(&rest[..end]);
                     self.markup += end;
                     match rest[end - 1] {
@@ -536,7 +534,7 @@ impl<R: Read> JsonCap<R> {
         while i < n {
             let rest = &chunk[i..n];
             if !self.in_string {
-                let end = rest.iter().position(|&c| c == b'"').unwrap_or(rest.len());
+                let end = memchr::memchr(b'"', rest).unwrap_or(rest.len());
                 self.out.extend_from_slice(&rest[..end]);
                 i += end;
                 if end < rest.len() {
