@@ -151,7 +151,16 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
         .prefix("flakehound-hunt-")
         .tempdir()
         .context("cannot create a scratch directory")?;
-    let listed = flakehound_hunt::list_tests(adapter.as_ref(), scratch.path())?;
+    // Ctrl-C is ours from the start: during the listing too, the terminal's SIGINT reaches the
+    // list command (same process group), and the hunt says it was interrupted instead of dying
+    // silently or reporting the interrupted listing as a failure.
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
+    let listed = flakehound_hunt::list_tests(adapter.as_ref(), scratch.path());
+    if STOP.load(Ordering::Relaxed) {
+        eprintln!("flakehound hunt: interrupted while listing the tests; nothing was run");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    let listed = listed?;
     let total = listed.len();
     let subset = !args.filters.is_empty() || args.shard.is_some();
     let tests = flakehound_hunt::select(listed, &args.filters, args.shard);
@@ -186,7 +195,6 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
         }
     };
 
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
     let mut err = std::io::stderr();
     let _ = writeln!(
         err,

@@ -210,10 +210,19 @@ fn shards_split_the_suite_and_filters_narrow_it() {
 fn ctrl_c_stops_cleanly_and_keeps_the_results() {
     let Some(py) = pytest_python() else { return };
     let dir = tempfile::tempdir().unwrap();
+    // A one-test project whose test leaves a line per run: with one worker, a second line means
+    // the first execution is complete (no fixed sleep racing a busy machine's listing).
+    let project = dir.path().join("proj");
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    std::fs::write(
+        project.join("tests/test_m_stable.py"),
+        "def test_stable():\n    with open('ran', 'a') as f:\n        f.write('x\\n')\n",
+    )
+    .unwrap();
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
-        .current_dir(fixture())
+        .current_dir(&project)
         .env("FLAKEHOUND_DB", dir.path().join("c.db"))
-        .args(["hunt", "--budget", "60s", "--workers", "1", "--json", "--"])
+        .args(["hunt", "--budget", "120s", "--workers", "1", "--json", "--"])
         .arg(&py)
         .args(QUIET_PYTEST)
         .arg("tests/test_m_stable.py")
@@ -221,7 +230,19 @@ fn ctrl_c_stops_cleanly_and_keeps_the_results() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(100);
+    while std::fs::read_to_string(project.join("ran"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no execution finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     // SIGINT to flakehound only: what a terminal's Ctrl-C does to it.
     assert!(
         std::process::Command::new("kill")
@@ -721,4 +742,49 @@ fn pytest_randomly_and_rerunfailures_are_named_and_turned_off_under_hunt() {
     assert_eq!(h["tests"], 1, "{h:#}");
     assert!(!project.join("randomly-acted").exists(), "randomly acted");
     assert!(!project.join("reruns-acted").exists(), "reruns acted");
+}
+
+/// Ctrl-C while the tests are being listed: the terminal sends SIGINT to the whole foreground
+/// process group (flakehound and the list command); the hunt says so and exits 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_listing_exits_130_and_says_so() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("proj");
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    std::fs::write(project.join("tests/test_a.py"), "def test_a():\n    pass\n").unwrap();
+    // Collection announces itself, then takes far longer than this test waits.
+    std::fs::write(
+        project.join("conftest.py"),
+        "import time\n\ndef pytest_collection_finish(session):\n    open('listing', 'w').close()\n    time.sleep(300)\n",
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"));
+    cmd.current_dir(&project)
+        .env("FLAKEHOUND_DB", dir.path().join("h.db"))
+        .args(["hunt", "--runs", "1", "--json", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !project.join("listing").exists() {
+        assert!(std::time::Instant::now() < deadline, "never listed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The whole group, as a terminal does.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", "--", &format!("-{}", child.id())])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted while listing the tests"), "{err}");
 }
