@@ -16,7 +16,7 @@ pub(crate) struct Spill<T> {
     limit: usize,
 }
 
-fn spill_error(e: impl std::fmt::Display) -> Error {
+pub(crate) fn spill_error(e: impl std::fmt::Display) -> Error {
     Error::Io(std::io::Error::other(format!(
         "cannot buffer results in a temporary file: {e}"
     )))
