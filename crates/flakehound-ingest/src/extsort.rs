@@ -7,13 +7,13 @@
 //! is rewritten once per level (log base `FAN_IN` of the number of chunks), never once per chunk.
 
 use crate::error::Result;
-use crate::spill::spill_error;
+use crate::spill::{JsonLines, spill_error};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 
 /// Runs merged at once: readers' buffers (`FAN_IN` × `READ_BUF`) stay well under a megabyte.
 const FAN_IN: usize = 16;
@@ -28,8 +28,6 @@ pub(crate) struct ExtSort<T> {
     /// increase along the vector.
     runs: Vec<(u32, File)>,
 }
-
-type Items<T> = serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<File>>, T>;
 
 impl<T: Serialize + DeserializeOwned + Ord> ExtSort<T> {
     /// `budget`: estimated bytes of items held in memory before a chunk is written out.
@@ -144,7 +142,7 @@ impl<T: Ord> Ord for Head<T> {
 
 /// K-way merge of sorted runs.
 pub(crate) struct Merge<T> {
-    readers: Vec<Items<T>>,
+    readers: Vec<JsonLines<T>>,
     heap: BinaryHeap<Reverse<Head<T>>>,
     /// A read error, reported once in place of the next item.
     failed: bool,
@@ -155,10 +153,7 @@ impl<T: DeserializeOwned + Ord> Merge<T> {
         let mut m = Merge {
             readers: runs
                 .into_iter()
-                .map(|f| {
-                    serde_json::Deserializer::from_reader(BufReader::with_capacity(READ_BUF, f))
-                        .into_iter()
-                })
+                .map(|f| JsonLines::new(f, READ_BUF))
                 .collect(),
             heap: BinaryHeap::new(),
             failed: false,
@@ -171,7 +166,7 @@ impl<T: DeserializeOwned + Ord> Merge<T> {
 
     fn refill(&mut self, run: usize) -> Result<()> {
         if let Some(item) = self.readers[run].next() {
-            let item = item.map_err(spill_error)?;
+            let item = item?;
             self.heap.push(Reverse(Head { item, run }));
         }
         Ok(())

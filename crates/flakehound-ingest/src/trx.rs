@@ -159,8 +159,10 @@ impl Id {
                 let mut k = String::with_capacity(34);
                 k.push(space);
                 k.push('g');
+                const HEX: &[u8; 16] = b"0123456789abcdef";
                 for byte in b {
-                    k.push_str(&format!("{byte:02x}"));
+                    k.push(char::from(HEX[usize::from(byte >> 4)]));
+                    k.push(char::from(HEX[usize::from(byte & 15)]));
                 }
                 k
             }
@@ -449,8 +451,14 @@ impl State<'_, '_> {
         let mut next = matches.next().transpose()?;
         let mut number = 0u64;
         defs.drain(|def| {
+            // A result usually names one definition twice (its testId and its executionId):
+            // those are adjacent here, and the first has the better priority.
+            let mut last_seq = None;
             while let Some((_, seq, priority)) = next.filter(|m| m.0 == number) {
-                paired.push((seq, priority, def.clone()), def.heap())?;
+                if last_seq != Some(seq) {
+                    paired.push((seq, priority, def.clone()), def.heap())?;
+                    last_seq = Some(seq);
+                }
                 next = matches.next().transpose()?;
             }
             number += 1;
