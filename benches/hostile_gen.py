@@ -57,23 +57,38 @@ with open(OUT, "w") as f:
         f.write('<testsuite name="s">')
         repeat(f, '<testcase classname="pkg.Class" name="test_x" time="0.01"/>\n', N)
         f.write("</testsuite>\n")
-    elif KIND == "trx-results-first":
+    elif KIND in ("trx-results-first", "trx-defs-first"):
+        # Every test distinct (one result each): the join holds as many definitions as results.
         count = max(1, N // 400)
-        f.write('<TestRun xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010"><Results>')
-        for i in range(count):
-            f.write(
-                f'<UnitTestResult executionId="{i:08x}-0000-4000-8000-000000000001" '
-                f'testId="{i:08x}-0000-4000-8000-000000000002" testName="Test{i}" '
-                f'outcome="Passed" duration="00:00:00.01"/>\n'
-            )
-        f.write("</Results><TestDefinitions>")
-        for i in range(count):
-            f.write(
-                f'<UnitTest name="Test{i}" id="{i:08x}-0000-4000-8000-000000000002">'
-                f'<Execution id="{i:08x}-0000-4000-8000-000000000001"/>'
-                f'<TestMethod className="Ns.Class{i % 50}" name="Test{i}"/></UnitTest>\n'
-            )
-        f.write("</TestDefinitions></TestRun>\n")
+
+        def results():
+            f.write("<Results>")
+            for i in range(count):
+                f.write(
+                    f'<UnitTestResult executionId="{i:08x}-0000-4000-8000-000000000001" '
+                    f'testId="{i:08x}-0000-4000-8000-000000000002" testName="Test{i}" '
+                    f'outcome="Passed" duration="00:00:00.01"/>\n'
+                )
+            f.write("</Results>")
+
+        def definitions():
+            f.write("<TestDefinitions>")
+            for i in range(count):
+                f.write(
+                    f'<UnitTest name="Test{i}" id="{i:08x}-0000-4000-8000-000000000002">'
+                    f'<Execution id="{i:08x}-0000-4000-8000-000000000001"/>'
+                    f'<TestMethod className="Ns.Class{i % 50}" name="Test{i}"/></UnitTest>\n'
+                )
+            f.write("</TestDefinitions>")
+
+        f.write('<TestRun xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010">')
+        if KIND == "trx-results-first":
+            results()
+            definitions()
+        else:
+            definitions()
+            results()
+        f.write("</TestRun>\n")
     elif KIND == "jest-assertions":
         f.write('{"numTotalTests":1,"testResults":[{"name":"/src/a.test.js","status":"passed","assertionResults":[')
         one = '{"ancestorTitles":["d"],"title":"t","fullName":"d t","status":"passed","failureMessages":[]}'

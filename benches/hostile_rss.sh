@@ -8,13 +8,16 @@
 #   benches/hostile_rss.sh                 # sizes 20 and 80 MB
 #   SIZES="50 200" benches/hostile_rss.sh  # other sizes
 #   KINDS="junit-system-out tap-line" benches/hostile_rss.sh
+#   BASELINE=/tmp/old/flakehound benches/hostile_rss.sh   # also measure `parse` with another
+#                                                          # binary (e.g. a release build of an
+#                                                          # older commit), same inputs, same run
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/benches/lib.sh"
 release_flakehound
 scratch_dir
 read -r small big <<<"${SIZES:-20 80}"
-kinds="${KINDS:-junit-system-out junit-cdata junit-message-attr junit-properties junit-nested junit-many-cases trx-results-first jest-assertions jest-message dart-long-line mocha-many gojson-output tap-line libtest-stdout ctrf-message}"
+kinds="${KINDS:-junit-system-out junit-cdata junit-message-attr junit-properties junit-nested junit-many-cases trx-results-first trx-defs-first jest-assertions jest-message dart-long-line mocha-many gojson-output tap-line libtest-stdout ctrf-message}"
 
 # peak RSS (MB) and wall seconds of a command; its exit status is kept in $status.
 measure() {
@@ -50,5 +53,16 @@ for kind in $kinds; do
     "$kind" "${row[0]}" "${row[1]}" "${row[2]}" "${row[3]}" "${row[4]}" "${row[5]}" "${row[6]}" \
     "$(echo "(${p[$big]} - ${p[$small]}) / ($big - $small)" | bc -l)" \
     "$(echo "(${i[$big]} - ${i[$small]}) / ($big - $small)" | bc -l)"
+  if [ -n "${BASELINE:-}" ]; then
+    for size in $small $big; do
+      f="$work/$kind-$size.x"
+      python3 "$root/benches/hostile_gen.py" "$kind" "$size" "$f"
+      measure "$BASELINE" parse "$f"; bp=$rss; bw=$wall
+      measure "$fh" parse "$f"; np=$rss; nw=$wall
+      printf '  %-18s %6s MB input: parse peak RSS baseline %5s MB (%s s), this build %5s MB (%s s)\n' \
+        "" "$(( $(stat -c %s "$f") / 1000000 ))" "$bp" "$bw" "$np" "$nw"
+      rm -f "$f"
+    done
+  fi
   unset p i
 done

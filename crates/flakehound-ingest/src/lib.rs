@@ -13,6 +13,7 @@ pub mod xml;
 
 mod ctrf;
 mod dart;
+mod extsort;
 mod gojson;
 mod jest;
 mod junit;

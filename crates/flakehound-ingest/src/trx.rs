@@ -6,7 +6,19 @@
 //! Definitions usually follow the results, so: when definitions were read first, each result is
 //! pushed as soon as it closes; otherwise results are buffered (the first 2,000 in memory, the
 //! rest in an anonymous temporary file) and pushed once the definitions (or the end of the run)
-//! have been read. Mapping choices:
+//! have been read.
+//!
+//! Definitions are held in memory (a hash join) up to a budget (`DEF_BUDGET`, about ten
+//! thousand tests). Past it, whichever section comes first, the join moves to disk so that
+//! memory stays flat however many tests a report holds: definitions go to a temporary file and
+//! an index (id → definition number) to an external sort; every result then waits on disk, and
+//! at the end of the run a sort-merge join pairs them: the results' ids (with their sequence
+//! number) sorted against the index, the matches sorted by definition number and read along the
+//! definitions file, the pairs sorted back by sequence number and read along the results. Records
+//! come out in the order of the results, exactly as from the in-memory join (same lookup order:
+//! `testId`, `executionId`, the aggregate's `testId`; the first definition of an id wins).
+//!
+//! Mapping choices:
 //!
 //! - **Records**: one per `*TestResult` element (`UnitTestResult`, `WebTestResult`, ...,
 //!   and `TestResultAggregation`). A result whose `<InnerResults>` hold results (MSTest
@@ -31,6 +43,7 @@
 //!   hostname = first result's `computerName`, tool from the adapter (`xunit`, `nunit`,
 //!   `mstest`).
 
+use crate::extsort::ExtSort;
 use crate::nunit::{exception_kind, read_fields, split_qualified, strip_class};
 use crate::spill::Spill;
 use crate::xml::{Elem, Ev, XmlReader};
@@ -53,6 +66,60 @@ struct Def {
     /// Test assembly file name.
     assembly: Option<Rc<str>>,
     props: Vec<(String, String)>,
+}
+
+impl Def {
+    fn view(&self) -> DefView<'_> {
+        DefView {
+            classname: self.classname.as_deref(),
+            name: self.name.as_deref(),
+            assembly: self.assembly.as_deref(),
+            props: &self.props,
+        }
+    }
+}
+
+/// A definition as read: owned, serialisable (definitions beyond the in-memory budget wait in a
+/// temporary file). Ordered only so that it can ride along in a sort key's tuple.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+struct DefRec {
+    classname: Option<String>,
+    name: Option<String>,
+    assembly: Option<String>,
+    props: Vec<(String, String)>,
+}
+
+impl DefRec {
+    fn view(&self) -> DefView<'_> {
+        DefView {
+            classname: self.classname.as_deref(),
+            name: self.name.as_deref(),
+            assembly: self.assembly.as_deref(),
+            props: &self.props,
+        }
+    }
+
+    /// Heap bytes it owns (roughly: what a sort's memory budget counts).
+    fn heap(&self) -> usize {
+        let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        len(&self.classname)
+            + len(&self.name)
+            + len(&self.assembly)
+            + self
+                .props
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + std::mem::size_of::<(String, String)>())
+                .sum::<usize>()
+    }
+}
+
+/// What a record takes from its definition, wherever the definition is kept.
+#[derive(Clone, Copy)]
+struct DefView<'a> {
+    classname: Option<&'a str>,
+    name: Option<&'a str>,
+    assembly: Option<&'a str>,
+    props: &'a [(String, String)],
 }
 
 /// A test or execution id: GUIDs (what every TRX writer uses) as numbers.
@@ -83,6 +150,48 @@ impl Id {
         }
         Some(v.to_be_bytes())
     }
+
+    /// The id as a sort key in one of the two id spaces (`T` test ids, `E` execution ids):
+    /// GUIDs as lower-case hex, so that `ABC...` and `abc...` meet as in the hash maps.
+    fn key(&self, space: char) -> String {
+        match self {
+            Id::Guid(b) => {
+                let mut k = String::with_capacity(34);
+                k.push(space);
+                k.push('g');
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for byte in b {
+                    k.push(char::from(HEX[usize::from(byte >> 4)]));
+                    k.push(char::from(HEX[usize::from(byte & 15)]));
+                }
+                k
+            }
+            Id::Text(t) => format!("{space}t{t}"),
+        }
+    }
+}
+
+/// Estimated heap bytes of definitions held in memory before the join moves to disk: a
+/// definition costs ~200 bytes (its names, two hash-map entries), so ~10,000 tests; real
+/// reports stay far below and keep the fast in-memory join.
+const DEF_BUDGET: usize = 2_000_000;
+/// Memory budget of each external sort's in-memory chunk.
+const SORT_BUDGET: usize = 1_000_000;
+/// Results kept in memory while they wait (the rest wait in a temporary file).
+const PENDING_IN_MEMORY: usize = 2_000;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests lower the definition budget to drive small reports through the on-disk join.
+    static TEST_DEF_BUDGET: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+fn def_budget() -> usize {
+    #[cfg(test)]
+    if let Some(budget) = TEST_DEF_BUDGET.with(std::cell::Cell::get) {
+        return budget;
+    }
+    DEF_BUDGET
 }
 
 #[derive(Default)]
@@ -92,9 +201,30 @@ struct Defs {
     by_execution_id: HashMap<Id, u32>,
     /// Class and assembly names, shared between definitions.
     names: HashSet<Rc<str>>,
+    /// Estimated heap bytes held.
+    bytes: usize,
 }
 
 impl Defs {
+    fn add(&mut self, rec: DefRec, test_id: Option<&str>, execution_id: Option<&str>) {
+        // Two map entries (key, index, hash table slack) and the definition itself.
+        self.bytes += std::mem::size_of::<Def>() + 2 * 48 + rec.heap();
+        let def = Def {
+            classname: rec.classname.as_deref().map(|c| self.share(c)),
+            name: rec.name.map(Into::into),
+            assembly: rec.assembly.as_deref().map(|a| self.share(a)),
+            props: rec.props,
+        };
+        let index = self.list.len() as u32;
+        self.list.push(def);
+        if let Some(id) = test_id {
+            self.by_test_id.entry(Id::of(id)).or_insert(index);
+        }
+        if let Some(id) = execution_id {
+            self.by_execution_id.entry(Id::of(id)).or_insert(index);
+        }
+    }
+
     fn find(&self, res: &Res) -> Option<&Def> {
         let look = |map: &HashMap<Id, u32>, id: &Option<String>| {
             id.as_deref().and_then(|id| map.get(&Id::of(id))).copied()
@@ -112,6 +242,62 @@ impl Defs {
         let shared: Rc<str> = name.into();
         self.names.insert(shared.clone());
         shared
+    }
+}
+
+/// Definitions past the in-memory budget: the definitions in a temporary file, in the order
+/// read (a definition's number is its position), and the index of their ids.
+struct DiskDefs {
+    list: Spill<DefRec>,
+    count: u64,
+    /// (id key, definition number): sorted, the first definition of an id comes first.
+    index: ExtSort<(String, u64)>,
+}
+
+impl DiskDefs {
+    /// Moves the in-memory definitions to disk, keeping their numbers.
+    fn from_memory(defs: Defs) -> Result<DiskDefs> {
+        let mut disk = DiskDefs {
+            list: Spill::new(0),
+            count: 0,
+            index: ExtSort::new(SORT_BUDGET),
+        };
+        for (space, map) in [('T', &defs.by_test_id), ('E', &defs.by_execution_id)] {
+            for (id, &index) in map {
+                let key = id.key(space);
+                let heap = key.len();
+                disk.index.push((key, u64::from(index)), heap)?;
+            }
+        }
+        for def in &defs.list {
+            let v = def.view();
+            disk.list.push(DefRec {
+                classname: v.classname.map(str::to_string),
+                name: v.name.map(str::to_string),
+                assembly: v.assembly.map(str::to_string),
+                props: v.props.to_vec(),
+            })?;
+            disk.count += 1;
+        }
+        Ok(disk)
+    }
+
+    fn add(
+        &mut self,
+        rec: DefRec,
+        test_id: Option<&str>,
+        execution_id: Option<&str>,
+    ) -> Result<()> {
+        for (space, id) in [('T', test_id), ('E', execution_id)] {
+            if let Some(id) = id {
+                let key = Id::of(id).key(space);
+                let heap = key.len();
+                self.index.push((key, self.count), heap)?;
+            }
+        }
+        self.list.push(rec)?;
+        self.count += 1;
+        Ok(())
     }
 }
 
@@ -168,6 +354,9 @@ impl Res {
 struct State<'s, 'a> {
     sink: &'s mut Sink<'a>,
     defs: Defs,
+    /// Set once the definitions outgrow memory: from then on every result waits for the
+    /// on-disk join at the end of the run.
+    disk: Option<DiskDefs>,
     defs_read: bool,
     pending: Spill<Res>,
     info: ReportInfo,
@@ -178,11 +367,122 @@ impl State<'_, '_> {
         if self.info.hostname.is_none() {
             self.info.hostname = res.computer.clone();
         }
-        if self.defs_read {
+        if self.defs_read && self.disk.is_none() {
             self.emit(res)
         } else {
             self.pending.push(res)
         }
+    }
+
+    fn add_def(
+        &mut self,
+        rec: DefRec,
+        test_id: Option<&str>,
+        execution_id: Option<&str>,
+    ) -> Result<()> {
+        if let Some(disk) = &mut self.disk {
+            return disk.add(rec, test_id, execution_id);
+        }
+        self.defs.add(rec, test_id, execution_id);
+        if self.defs.bytes > def_budget() {
+            self.disk = Some(DiskDefs::from_memory(std::mem::take(&mut self.defs))?);
+        }
+        Ok(())
+    }
+
+    /// All definitions and results have been read: push what waits.
+    fn finish(&mut self) -> Result<()> {
+        self.defs_read = true;
+        match self.disk.take() {
+            Some(disk) => self.join(disk),
+            None => self.flush(),
+        }
+    }
+
+    /// The on-disk sort-merge join (see the module docs); records in the results' order.
+    fn join(&mut self, disk: DiskDefs) -> Result<()> {
+        let DiskDefs {
+            list: mut defs,
+            index,
+            ..
+        } = disk;
+        // The results' ids, each with the result's sequence number and its lookup priority.
+        let mut lookups: ExtSort<(String, u64, u8)> = ExtSort::new(SORT_BUDGET);
+        let mut results = Spill::new(PENDING_IN_MEMORY);
+        let mut seq = 0u64;
+        std::mem::replace(&mut self.pending, Spill::new(0)).drain(|res| {
+            let ids = [
+                ('T', &res.test_id),
+                ('E', &res.execution_id),
+                ('T', &res.parent_test_id),
+            ];
+            for (priority, (space, id)) in (0u8..).zip(ids) {
+                if let Some(id) = id {
+                    let key = Id::of(id).key(space);
+                    let heap = key.len();
+                    lookups.push((key, seq, priority), heap)?;
+                }
+            }
+            seq += 1;
+            results.push(res)
+        })?;
+
+        // Lookups against the index, both sorted by key: (definition, sequence, priority).
+        let mut matches: ExtSort<(u64, u64, u8)> = ExtSort::new(SORT_BUDGET);
+        let mut index = index.finish()?;
+        let mut entry = index.next().transpose()?;
+        for lookup in lookups.finish()? {
+            let (key, seq, priority) = lookup?;
+            while entry.as_ref().is_some_and(|(k, _)| *k < key) {
+                entry = index.next().transpose()?;
+            }
+            // The index's first entry of a key is its first definition.
+            if let Some((k, def)) = &entry {
+                if *k == key {
+                    matches.push((*def, seq, priority), 0)?;
+                }
+            }
+        }
+        drop(index);
+
+        // Matches along the definitions file: (sequence, priority, definition).
+        let mut paired: ExtSort<(u64, u8, DefRec)> = ExtSort::new(SORT_BUDGET);
+        let mut matches = matches.finish()?;
+        let mut next = matches.next().transpose()?;
+        let mut number = 0u64;
+        defs.drain(|def| {
+            // A result usually names one definition twice (its testId and its executionId):
+            // those are adjacent here, and the first has the better priority.
+            let mut last_seq = None;
+            while let Some((_, seq, priority)) = next.filter(|m| m.0 == number) {
+                if last_seq != Some(seq) {
+                    paired.push((seq, priority, def.clone()), def.heap())?;
+                    last_seq = Some(seq);
+                }
+                next = matches.next().transpose()?;
+            }
+            number += 1;
+            Ok(())
+        })?;
+        drop(matches);
+
+        // Back in the results' order; the best-priority definition of each result.
+        let mut paired = paired.finish()?;
+        let mut next = paired.next().transpose()?;
+        let mut seq = 0u64;
+        results.drain(|res| {
+            let mut def = None;
+            while next.as_ref().is_some_and(|p| p.0 == seq) {
+                let (_, _, d) = next.take().expect("checked");
+                def.get_or_insert(d);
+                next = paired.next().transpose()?;
+            }
+            seq += 1;
+            match build_case(res, def.as_ref().map(DefRec::view)) {
+                Some(case) => (self.sink)(case),
+                None => Ok(()),
+            }
+        })
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -191,7 +491,8 @@ impl State<'_, '_> {
     }
 
     fn emit(&mut self, res: Res) -> Result<()> {
-        match build_case(res, &self.defs) {
+        let def = self.defs.find(&res).map(Def::view);
+        match build_case(res, def) {
             Some(case) => (self.sink)(case),
             None => Ok(()),
         }
@@ -212,9 +513,10 @@ pub(crate) fn parse<R: Read>(
     let mut st = State {
         sink,
         defs: Defs::default(),
+        disk: None,
         defs_read: false,
         // A result is at most a few capped texts; past this many, they wait on disk.
-        pending: Spill::new(2_000),
+        pending: Spill::new(PENDING_IN_MEMORY),
         info: ReportInfo {
             format: Some(Format::Trx),
             ..ReportInfo::default()
@@ -237,17 +539,19 @@ pub(crate) fn parse<R: Read>(
                     xml.skip()?;
                 }
                 "TestDefinitions" => {
-                    read_definitions(xml, &mut st.defs, &mut st.info)?;
+                    read_definitions(xml, &mut st)?;
                     st.defs_read = true;
-                    st.flush()?;
+                    // Past the budget, results wait for the join at the end of the run.
+                    if st.disk.is_none() {
+                        st.flush()?;
+                    }
                 }
                 "Results" => read_results(xml, &mut st)?,
                 _ => xml.skip()?,
             },
             Ev::End(_) if xml.depth() < root_depth => {
                 // Definitions missing or after everything: push what is left as it is.
-                st.defs_read = true;
-                st.flush()?;
+                st.finish()?;
                 return Ok(st.info);
             }
             Ev::End(_) | Ev::Text(_) => {}
@@ -335,25 +639,14 @@ fn read_output<R: Read>(xml: &mut XmlReader<R>, res: &mut Res) -> Result<()> {
 }
 
 /// Reads the rest of `<TestDefinitions>`.
-fn read_definitions<R: Read>(
-    xml: &mut XmlReader<R>,
-    defs: &mut Defs,
-    info: &mut ReportInfo,
-) -> Result<()> {
+fn read_definitions<R: Read>(xml: &mut XmlReader<R>, st: &mut State<'_, '_>) -> Result<()> {
     let target = xml.depth();
     loop {
         match xml.next()? {
             // Each child is one definition (`UnitTest`, `OrderedTest`, `GenericTest`, ...).
             Ev::Start(d) => {
-                let (def, execution_id) = read_definition(xml, &d, info, defs)?;
-                let index = defs.list.len() as u32;
-                defs.list.push(def);
-                if let Some(id) = d.get_nonblank("id") {
-                    defs.by_test_id.entry(Id::of(id)).or_insert(index);
-                }
-                if let Some(id) = execution_id {
-                    defs.by_execution_id.entry(Id::of(&id)).or_insert(index);
-                }
+                let (def, execution_id) = read_definition(xml, &d, &mut st.info)?;
+                st.add_def(def, d.get_nonblank("id"), execution_id.as_deref())?;
             }
             Ev::End(_) if xml.depth() < target => return Ok(()),
             Ev::End(_) | Ev::Text(_) => {}
@@ -367,13 +660,12 @@ fn read_definition<R: Read>(
     xml: &mut XmlReader<R>,
     d: &Elem,
     info: &mut ReportInfo,
-    defs: &mut Defs,
-) -> Result<(Def, Option<String>)> {
+) -> Result<(DefRec, Option<String>)> {
     let target = xml.depth();
-    let mut def = Def {
+    let mut def = DefRec {
         name: d.get_nonblank("name").map(Into::into),
-        assembly: d.get_nonblank("storage").map(|s| defs.share(&file_name(s))),
-        ..Def::default()
+        assembly: d.get_nonblank("storage").map(file_name),
+        ..DefRec::default()
     };
     let mut execution_id = None;
     loop {
@@ -387,12 +679,12 @@ fn read_definition<R: Read>(
                         .get_nonblank("className")
                         .map(strip_assembly)
                         .filter(|c| !c.is_empty())
-                        .map(|c| defs.share(c));
+                        .map(str::to_string);
                     if def.name.is_none() {
                         def.name = c.get_nonblank("name").map(Into::into);
                     }
                     if let Some(code_base) = c.get_nonblank("codeBase") {
-                        def.assembly = Some(defs.share(&file_name(code_base)));
+                        def.assembly = Some(file_name(code_base));
                     }
                     if info.tool.is_none() {
                         info.tool = c.get_nonblank("adapterTypeName").and_then(tool_name);
@@ -420,13 +712,12 @@ fn read_definition<R: Read>(
 }
 
 /// Builds the record of a leaf result (`None`: no name nor classname).
-fn build_case(res: Res, defs: &Defs) -> Option<TestCase> {
-    let def = defs.find(&res);
+fn build_case(res: Res, def: Option<DefView<'_>>) -> Option<TestCase> {
     let raw_name = res
         .test_name
         .as_deref()
-        .or_else(|| def.and_then(|d| d.name.as_deref()));
-    let (classname, name) = match def.and_then(|d| d.classname.as_deref()) {
+        .or_else(|| def.and_then(|d| d.name));
+    let (classname, name) = match def.and_then(|d| d.classname) {
         Some(class) => (Some(class), raw_name.map(|n| strip_class(n, class))),
         None => match raw_name.and_then(split_qualified) {
             Some((class, method)) => (Some(class), Some(method)),
@@ -470,13 +761,13 @@ fn build_case(res: Res, defs: &Defs) -> Option<TestCase> {
         file: None,
         line: None,
         suite: def
-            .and_then(|d| d.assembly.as_deref())
+            .and_then(|d| d.assembly)
             .map(str::to_string)
             .into_iter()
             .collect(),
         outcome,
         attempts: vec![attempt],
-        properties: def.map(|d| d.props.clone()).unwrap_or_default(),
+        properties: def.map(|d| d.props.to_vec()).unwrap_or_default(),
         timestamp: res.start_time,
     };
     Some(crate::finish_case(case, Dialect::Other))
@@ -582,15 +873,14 @@ fn epoch_seconds(s: &str) -> Option<(i64, f64)> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
-    use crate::collect_bytes;
 
     fn ids(cases: &[TestCase]) -> Vec<(&str, Outcome)> {
         cases.iter().map(|c| (c.id.as_str(), c.outcome)).collect()
     }
 
-    const RESULTS: &str = r#"
+    pub(super) const RESULTS: &str = r#"
   <Results>
     <UnitTestResult executionId="e1" testId="t1" testName="Ns.Calc.Passes" computerName="BOX" duration="00:00:01.5000000" startTime="2021-04-20T08:31:32.96+02:00" outcome="Passed">
       <Output><StdOut>  out  </StdOut><StdErr>err</StdErr></Output>
@@ -618,7 +908,7 @@ mod tests {
     </UnitTestResult>
   </Results>"#;
 
-    const DEFINITIONS: &str = r#"
+    pub(super) const DEFINITIONS: &str = r#"
   <TestDefinitions>
     <UnitTest name="Passes" storage="c:\x\calc.tests.dll" id="t1">
       <Execution id="e1" />
@@ -631,7 +921,7 @@ mod tests {
     <UnitTest name="DataDriven" id="t4"><TestMethod className="Ns.Data" name="DataDriven" /></UnitTest>
   </TestDefinitions>"#;
 
-    fn doc(first: &str, second: &str) -> String {
+    pub(super) fn doc(first: &str, second: &str) -> String {
         format!(
             r#"<?xml version="1.0" encoding="utf-8"?>
 <TestRun id="x" xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010">
@@ -642,7 +932,7 @@ mod tests {
         )
     }
 
-    fn check(cases: &[TestCase], info: &ReportInfo) {
+    pub(super) fn check(cases: &[TestCase], info: &ReportInfo) {
         assert_eq!(info.format, Some(Format::Trx));
         assert_eq!(
             info.timestamp.as_deref(),
@@ -701,6 +991,13 @@ mod tests {
         );
         assert!(cases[2].attempts[0].failure.is_none());
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
+    use crate::collect_bytes;
 
     #[test]
     fn results_before_definitions() {
@@ -773,5 +1070,91 @@ mod tests {
                 .as_deref(),
             Some("mstest")
         );
+    }
+}
+
+#[cfg(test)]
+mod disk_join_tests {
+    use super::tests_support::*;
+    use super::*;
+    use crate::collect_bytes;
+    use proptest::prelude::*;
+
+    /// Parses with the in-memory definition budget lowered to `budget` bytes.
+    fn parse_with_budget(doc: &str, budget: Option<usize>) -> (ReportInfo, Vec<TestCase>) {
+        TEST_DEF_BUDGET.with(|b| b.set(budget));
+        let out = collect_bytes(doc.as_bytes(), None);
+        TEST_DEF_BUDGET.with(|b| b.set(None));
+        out.unwrap()
+    }
+
+    #[test]
+    fn on_disk_join_gives_the_same_records() {
+        let both = format!("{DEFINITIONS}{RESULTS}{DEFINITIONS}");
+        for doc in [
+            doc(RESULTS, DEFINITIONS),
+            doc(DEFINITIONS, RESULTS),
+            doc(RESULTS, ""),
+            doc(&both, RESULTS),
+        ] {
+            let memory = parse_with_budget(&doc, None);
+            // 0: on disk from the first definition; 700: after a few.
+            for budget in [0, 700] {
+                assert_eq!(parse_with_budget(&doc, Some(budget)), memory, "{budget}");
+            }
+        }
+        let (info, cases) = parse_with_budget(&doc(RESULTS, DEFINITIONS), Some(0));
+        check(&cases, &info);
+    }
+
+    /// Ids drawn from a small pool so that results and definitions meet, miss and repeat:
+    /// GUIDs in both cases, text ids differing only in case, none.
+    fn id() -> impl Strategy<Value = Option<&'static str>> {
+        proptest::sample::select(vec![
+            None,
+            Some("0000000a-0000-4000-8000-000000000001"),
+            Some("0000000A-0000-4000-8000-000000000001"),
+            Some("0000000b-0000-4000-8000-000000000002"),
+            Some("t1"),
+            Some("T1"),
+            Some("t2"),
+        ])
+    }
+
+    fn attr(name: &str, value: Option<&str>) -> String {
+        value.map_or(String::new(), |v| format!(r#" {name}="{v}""#))
+    }
+
+    prop_compose! {
+        fn result()(test in id(), exec in id(), named in any::<bool>(), inner in proptest::collection::vec((id(), id()), 0..3), n in 0u32..1000) -> String {
+            let name = if named { format!(r#" testName="N{n}""#) } else { String::new() };
+            let inner: String = inner.iter().enumerate().map(|(i, (t, e))| format!(
+                r#"<UnitTestResult{}{} testName="Row{i}" outcome="Failed"/>"#, attr("testId", *t), attr("executionId", *e))).collect();
+            let inner = if inner.is_empty() { inner } else { format!("<InnerResults>{inner}</InnerResults>") };
+            format!(r#"<UnitTestResult{}{}{name} outcome="Passed">{inner}</UnitTestResult>"#, attr("testId", test), attr("executionId", exec))
+        }
+    }
+
+    prop_compose! {
+        fn definition()(test in id(), exec in id(), class in 0u32..4, n in 0u32..1000) -> String {
+            format!(r#"<UnitTest name="D{n}" storage="/x/a{class}.dll"{}><Execution{}/><TestMethod className="Ns.C{class}" name="M{n}"/><TestCategory><TestCategoryItem TestCategory="c{n}"/></TestCategory></UnitTest>"#,
+                attr("id", test), attr("id", exec))
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn on_disk_join_is_the_in_memory_join(
+            results in proptest::collection::vec(result(), 0..25),
+            defs in proptest::collection::vec(definition(), 0..15),
+            results_first in any::<bool>(),
+            budget in 0usize..2_000,
+        ) {
+            let results = format!("<Results>{}</Results>", results.concat());
+            let defs = format!("<TestDefinitions>{}</TestDefinitions>", defs.concat());
+            let doc = if results_first { doc(&results, &defs) } else { doc(&defs, &results) };
+            let memory = parse_with_budget(&doc, None);
+            prop_assert_eq!(parse_with_budget(&doc, Some(budget)), memory);
+        }
     }
 }

@@ -425,6 +425,156 @@ fn trx_results_before_their_definitions() {
     );
 }
 
+/// A report produced on the fly, item by item: `f(0)`, `f(1)`, ... until it returns `None`
+/// (for inputs whose items differ, such as distinct test ids).
+struct Items<F> {
+    f: F,
+    next: usize,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<F: FnMut(usize) -> Option<String>> Items<F> {
+    fn new(f: F) -> Self {
+        Items {
+            f,
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl<F: FnMut(usize) -> Option<String>> Read for Items<F> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            let Some(item) = (self.f)(self.next) else {
+                return Ok(0);
+            };
+            self.next += 1;
+            self.buf = item.into_bytes();
+            self.pos = 0;
+        }
+        let take = (self.buf.len() - self.pos).min(out.len());
+        out[..take].copy_from_slice(&self.buf[self.pos..self.pos + take]);
+        self.pos += take;
+        Ok(take)
+    }
+}
+
+/// A TRX of `n` distinct tests, each run once; `results_first` puts `<Results>` before
+/// `<TestDefinitions>`. Definitions are written in reverse order (a join cannot rely on order),
+/// with 2010-style GUIDs, result `i` naming test `i` by `testId`.
+fn trx_distinct(n: usize, results_first: bool) -> impl Read {
+    let guid = |i: usize, kind: u8| format!("{i:08x}-0000-4000-8000-00000000000{kind}");
+    let result = move |i: usize| {
+        format!(
+            r#"<UnitTestResult executionId="{}" testId="{}" testName="Test{i}" outcome="{}" duration="00:00:00.01"/>"#,
+            guid(i, 1),
+            guid(i, 2),
+            if i.is_multiple_of(3) {
+                "Failed"
+            } else {
+                "Passed"
+            }
+        )
+    };
+    let definition = move |i: usize| {
+        format!(
+            r#"<UnitTest name="Test{i}" storage="/x/a{}.dll" id="{}"><Execution id="{}"/><TestMethod className="Ns.Class{i}" name="Test{i}"/></UnitTest>"#,
+            i % 7,
+            guid(i, 2),
+            guid(i, 1)
+        )
+    };
+    Items::new(move |k| {
+        // Items: 0 = head, 1..=n first section, n+1 = between, ..., 2n+2 = tail.
+        let section = |j: usize, first: bool| {
+            if first == results_first {
+                result(j)
+            } else {
+                definition(n - 1 - j)
+            }
+        };
+        Some(match k {
+            0 if results_first => "<TestRun><Results>".to_string(),
+            0 => "<TestRun><TestDefinitions>".to_string(),
+            k if k <= n => section(k - 1, true),
+            k if k == n + 1 && results_first => "</Results><TestDefinitions>".to_string(),
+            k if k == n + 1 => "</TestDefinitions><Results>".to_string(),
+            k if k <= 2 * n + 1 => section(k - n - 2, false),
+            k if k == 2 * n + 2 && results_first => "</TestDefinitions></TestRun>".to_string(),
+            k if k == 2 * n + 2 => "</Results></TestRun>".to_string(),
+            _ => return None,
+        })
+    })
+}
+
+/// Every test distinct: a join has as many definitions as results to hold. Whichever section
+/// comes first, the heap must not grow with the number of tests (two sizes, the same bound),
+/// every result must get its own definition, and records must keep the results' order.
+#[test]
+fn trx_many_distinct_tests_either_order() {
+    for results_first in [true, false] {
+        let mut peaks = Vec::new();
+        for n in [15_000, 60_000] {
+            let mut out_of_order = 0usize;
+            let mut wrong_def = 0usize;
+            let m = measure(trx_distinct(n, results_first), None, |i, case| {
+                // Compare without allocating: the closure runs inside the measurement.
+                let name_ok = case.name.strip_prefix("Test") == Some(&*itoa(i));
+                let class_ok = case
+                    .classname
+                    .as_deref()
+                    .and_then(|c| c.strip_prefix("Ns.Class"))
+                    == Some(&*itoa(i));
+                out_of_order += usize::from(!name_ok);
+                wrong_def += usize::from(!class_ok || case.suite.len() != 1);
+                i == 0 || i == n - 1
+            });
+            m.result.unwrap();
+            assert_eq!(m.records, n);
+            assert_eq!((out_of_order, wrong_def), (0, 0), "n = {n}");
+            assert_eq!(m.kept[1].suite, vec![format!("a{}.dll", (n - 1) % 7)]);
+            assert_eq!(m.kept[0].outcome, flakehound_model::Outcome::Failed);
+            assert!(
+                m.peak < BOUNDED,
+                "results first: {results_first}: peak heap {} for {n} distinct tests",
+                m.peak
+            );
+            peaks.push(m.peak);
+        }
+        eprintln!("results first: {results_first}: peak heap {peaks:?}");
+        // Four times the tests, (almost) the same heap: not merely under a generous bound.
+        assert!(
+            peaks[1] < peaks[0] + MB,
+            "results first: {results_first}: peak heap grows with the tests: {peaks:?}"
+        );
+    }
+}
+
+/// `i` in decimal, in a buffer on the stack (a test's `keep` runs inside the measurement).
+fn itoa(mut i: usize) -> ItoaBuf {
+    let mut b = ItoaBuf([0; 20], 20);
+    loop {
+        b.1 -= 1;
+        b.0[b.1] = b'0' + (i % 10) as u8;
+        i /= 10;
+        if i == 0 {
+            return b;
+        }
+    }
+}
+
+struct ItoaBuf([u8; 20], usize);
+
+impl std::ops::Deref for ItoaBuf {
+    type Target = str;
+    fn deref(&self) -> &str {
+        std::str::from_utf8(&self.0[self.1..]).unwrap_or_default()
+    }
+}
+
 #[test]
 fn mocha_tests_waiting_for_the_pending_array() {
     let n = 100_000;
