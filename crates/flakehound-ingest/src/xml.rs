@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use flakehound_model::trim_text;
 use quick_xml::events::{BytesStart, Event};
 use std::borrow::Cow;
-use std::io::{BufReader, Read};
+use std::io::Read;
 
 /// An element start (also produced for `<empty/>` elements, followed by a matching [`Ev::End`]).
 ///
@@ -183,7 +183,7 @@ impl<R: Read> Read for Source<R> {
 
 // The control guard sees every input byte (its offsets are exact); the cap then bounds what
 // quick-xml ever buffers (see [`crate::cap`]).
-type Inner<R> = BufReader<XmlCap<ControlGuard<Source<R>>>>;
+type Inner<R> = XmlCap<ControlGuard<Source<R>>>;
 
 pub struct XmlReader<R: Read> {
     reader: quick_xml::Reader<Inner<R>>,
@@ -200,10 +200,7 @@ impl<R: Read> XmlReader<R> {
             inner: Source::new(input),
             offset: 0,
         };
-        let mut reader = quick_xml::Reader::from_reader(BufReader::with_capacity(
-            64 * 1024,
-            XmlCap::new(guarded),
-        ));
+        let mut reader = quick_xml::Reader::from_reader(XmlCap::new(guarded));
         let cfg = reader.config_mut();
         cfg.expand_empty_elements = true;
         cfg.trim_text(false);
@@ -224,7 +221,7 @@ impl<R: Read> XmlReader<R> {
     }
 
     fn shift(&self, pos: u64) -> u64 {
-        let delta = self.reader.get_ref().get_ref().delta();
+        let delta = self.reader.get_ref().delta();
         pos.saturating_add_signed(delta)
     }
 
@@ -421,6 +418,14 @@ impl<R: Read> XmlReader<R> {
             match self.next()? {
                 Ev::Start(e) => return Ok(e),
                 Ev::Text(t) if t.trim().is_empty() => continue,
+                // Only replacement characters: bytes the declared or sniffed encoding cannot
+                // decode, typically a UTF-16 document cut inside its first character.
+                Ev::Text(t) if t.trim().chars().all(|c| c == char::REPLACEMENT_CHARACTER) => {
+                    return Err(self.error(
+                        "not an XML document: invalid bytes for its encoding before the root \
+                         element (the document may be truncated)",
+                    ));
+                }
                 Ev::Text(_) => {
                     return Err(self.error("not an XML document: text before the root element"));
                 }
