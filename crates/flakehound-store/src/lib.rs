@@ -77,6 +77,21 @@ pub struct NewReport<'a> {
     pub source: &'a str,
 }
 
+#[cfg(test)]
+impl<'a> NewReport<'a> {
+    /// A CI JUnit report without a path: what most store tests write.
+    pub(crate) fn ci_junit(hash: &'a str, run_key: &'a RunKey, run: &'a RunMeta) -> Self {
+        NewReport {
+            hash,
+            path: None,
+            format: Some(Format::Junit),
+            run_key,
+            run,
+            source: "ci",
+        }
+    }
+}
+
 /// What a committed report added.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Written {

@@ -981,14 +981,7 @@ mod tests {
         {
             let meta = RunMeta::default();
             let key = RunKey("r".into());
-            let nr = NewReport {
-                hash: "h",
-                path: None,
-                format: Some(Format::Junit),
-                run_key: &key,
-                run: &meta,
-                source: "ci",
-            };
+            let nr = NewReport::ci_junit("h", &key, &meta);
             let mut w = s.begin_report(&nr).unwrap();
             w.add(case("x", &[Outcome::Passed])).unwrap();
             // dropped: rolled back
@@ -1222,14 +1215,7 @@ mod concurrency_tests {
         assert!(!b.has_report("same").unwrap());
         let meta = RunMeta::default();
         let key = RunKey("run".into());
-        let nr = NewReport {
-            hash: "same",
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit("same", &key, &meta);
         for (s, expect_dup) in [(&mut a, false), (&mut b, true)] {
             let mut w = s.begin_report(&nr).unwrap();
             w.add(case("x")).unwrap();

@@ -649,14 +649,7 @@ mod tests {
         s.set_buffer_bytes(0);
         let key = RunKey("r1".into());
         let meta = RunMeta::default();
-        let nr = NewReport {
-            hash: "mine",
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit("mine", &key, &meta);
         let mut w = s.begin_report(&nr).unwrap();
         w.add(case("x", &[Outcome::Failed], Some("mine.py")))
             .unwrap();
@@ -667,14 +660,7 @@ mod tests {
                 let mut o = SqliteStore::open(&other_path).unwrap();
                 let key = RunKey("r2".into());
                 let meta = RunMeta::default();
-                let nr = NewReport {
-                    hash: "theirs",
-                    path: None,
-                    format: Some(Format::Junit),
-                    run_key: &key,
-                    run: &meta,
-                    source: "ci",
-                };
+                let nr = NewReport::ci_junit("theirs", &key, &meta);
                 let mut w = o.begin_report(&nr).unwrap();
                 w.add(case("x", &[Outcome::Passed], Some("theirs.py")))
                     .unwrap();
@@ -869,14 +855,7 @@ mod tests {
         s.set_buffer_bytes(0);
         let key = RunKey("r".into());
         let meta = RunMeta::default();
-        let nr = NewReport {
-            hash: "h",
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit("h", &key, &meta);
         // Dropped mid-report (the parse failed): nothing stored.
         {
             let mut w = s.begin_report(&nr).unwrap();
@@ -916,14 +895,7 @@ mod tests {
         let large = std::thread::spawn(move || {
             let key = RunKey("big".into());
             let meta = RunMeta::default();
-            let nr = NewReport {
-                hash: "big",
-                path: None,
-                format: Some(Format::Junit),
-                run_key: &key,
-                run: &meta,
-                source: "ci",
-            };
+            let nr = NewReport::ci_junit("big", &key, &meta);
             let mut w = big.begin_report(&nr).unwrap();
             for i in 0..2000 {
                 w.add(case(&format!("big{i}"), &[Outcome::Passed], None))
@@ -945,14 +917,7 @@ mod tests {
             .unwrap();
         let key = RunKey("small".into());
         let meta = RunMeta::default();
-        let nr = NewReport {
-            hash: "small",
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit("small", &key, &meta);
         let mut w = small.begin_report(&nr).unwrap();
         w.add(case("s", &[Outcome::Passed], None)).unwrap();
         let written = w.commit(&ReportInfo::default()).map(|w| w.results);
