@@ -159,3 +159,32 @@ pub fn outcomes(cases: &[TestCase]) -> BTreeMap<String, Outcome> {
     }
     map
 }
+
+/// CI variables and settings that would change what `flakehound` detects about a run.
+const SCRUBBED_VARS: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "BUILDKITE",
+    "CIRCLECI",
+    "JENKINS_URL",
+    "BUILD_ID",
+    "JOB_NAME",
+    "TF_BUILD",
+    "FLAKEHOUND_DB",
+    "NO_COLOR",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+];
+
+/// The `flakehound` binary run in `dir` as if outside any CI job and any enclosing git
+/// repository, colours off, with its store at `dir/x.db`.
+pub fn flakehound_in(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("flakehound").expect("flakehound binary");
+    cmd.current_dir(dir);
+    for var in SCRUBBED_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap_or(dir));
+    cmd.args(["--color", "never", "--db"]).arg(dir.join("x.db"));
+    cmd
+}

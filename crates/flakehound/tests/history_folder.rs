@@ -10,30 +10,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const SCRUBBED_VARS: &[&str] = &[
-    "GITHUB_ACTIONS",
-    "GITLAB_CI",
-    "BUILDKITE",
-    "CIRCLECI",
-    "JENKINS_URL",
-    "BUILD_ID",
-    "JOB_NAME",
-    "TF_BUILD",
-    "FLAKEHOUND_DB",
-    "NO_COLOR",
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-];
-
 fn flakehound(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("flakehound").expect("flakehound binary");
-    cmd.current_dir(dir);
-    for var in SCRUBBED_VARS {
-        cmd.env_remove(var);
-    }
-    cmd.env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap());
-    cmd.args(["--color", "never", "--db"]).arg(dir.join("x.db"));
-    cmd
+    flakehound_testkit::flakehound_in(dir)
 }
 
 fn json(cmd: &mut Command) -> Value {
