@@ -818,7 +818,7 @@ impl Drop for SqliteStore {
 mod tests {
     use super::*;
     use crate::{RunKey, Written};
-    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
 
     fn case(id: &str, outcomes: &[Outcome]) -> TestCase {
         TestCase {
@@ -847,14 +847,7 @@ mod tests {
             ..Default::default()
         };
         let key = RunKey(run.into());
-        let nr = NewReport {
-            hash,
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit(hash, &key, &meta);
         let mut w = store.begin_report(&nr)?;
         for c in cases {
             w.add(c.clone())?;
@@ -1129,7 +1122,7 @@ mod concurrency_tests {
     //! barrier. Assertions are about the data, never about timing.
     use super::*;
     use crate::RunKey;
-    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
     use std::sync::{Arc, Barrier};
 
     fn case(id: &str) -> TestCase {
@@ -1154,14 +1147,7 @@ mod concurrency_tests {
         }
         let meta = RunMeta::default();
         let key = RunKey(run.into());
-        let nr = NewReport {
-            hash,
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit(hash, &key, &meta);
         let mut w = store.begin_report(&nr)?;
         w.add(case(&format!("t-{hash}")))?;
         w.add(case("shared"))?;
@@ -1233,7 +1219,7 @@ mod concurrency_tests {
 mod time_tests {
     use super::*;
     use crate::RunKey;
-    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
 
     fn write(s: &mut SqliteStore, hash: &str, run: &str, started: Option<&str>, ok: bool) {
         let meta = RunMeta {
@@ -1241,14 +1227,7 @@ mod time_tests {
             ..Default::default()
         };
         let key = RunKey(run.into());
-        let nr = NewReport {
-            hash,
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit(hash, &key, &meta);
         let o = if ok { Outcome::Passed } else { Outcome::Failed };
         let mut w = s.begin_report(&nr).unwrap();
         w.add(TestCase {

@@ -938,7 +938,7 @@ mod write_error_tests {
     //! page limit (`max_page_count`) makes the store "full" as a full disk would.
     use crate::sqlite::SqliteStore;
     use crate::{NewReport, RunKey, Store, StoreError};
-    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
 
     fn case(i: usize) -> TestCase {
         let mut a = Attempt::new(Outcome::Failed);
@@ -960,14 +960,7 @@ mod write_error_tests {
     fn write(s: &mut SqliteStore, hash: &str) -> crate::Result<()> {
         let key = RunKey(hash.into());
         let meta = RunMeta::default();
-        let nr = NewReport {
-            hash,
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit(hash, &key, &meta);
         let mut w = s.begin_report(&nr)?;
         for i in 0..200 {
             w.add(case(i))?;
@@ -1016,20 +1009,13 @@ mod write_error_tests {
 mod batch_hold_tests {
     use crate::sqlite::SqliteStore;
     use crate::{NewReport, RunKey, Store};
-    use flakehound_model::{Attempt, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
     use std::time::Duration;
 
     fn write(s: &mut SqliteStore, hash: &str) {
         let key = RunKey(hash.into());
         let meta = RunMeta::default();
-        let nr = NewReport {
-            hash,
-            path: None,
-            format: Some(Format::Junit),
-            run_key: &key,
-            run: &meta,
-            source: "ci",
-        };
+        let nr = NewReport::ci_junit(hash, &key, &meta);
         let mut w = s.begin_report(&nr).unwrap();
         w.add(TestCase {
             id: "t".into(),
