@@ -139,6 +139,67 @@ impl Boundary {
     }
 }
 
+/// A filter that writes its output into its own buffer, a chunk of input at a time. Every
+/// filter here serves that buffer the same way ([`filtered_io!`]): as `BufRead`, so the parser
+/// reads the bytes where the filter wrote them, and as `Read`.
+trait Refill {
+    /// The output buffer and how much of it was consumed.
+    fn buffer(&mut self) -> (&mut Vec<u8>, &mut usize);
+    /// Appends the output for the next chunk of input; `false` at the end of the input (after
+    /// flushing what was kept). A chunk may produce no output.
+    fn refill(&mut self) -> io::Result<bool>;
+}
+
+fn fill_buf<F: Refill>(filter: &mut F) -> io::Result<&[u8]> {
+    loop {
+        let (out, pos) = filter.buffer();
+        if *pos < out.len() {
+            break;
+        }
+        out.clear();
+        *pos = 0;
+        if !filter.refill()? {
+            break;
+        }
+    }
+    let (out, pos) = filter.buffer();
+    Ok(&out[*pos..])
+}
+
+fn consume<F: Refill>(filter: &mut F, amount: usize) {
+    let (out, pos) = filter.buffer();
+    *pos = (*pos + amount).min(out.len());
+}
+
+fn read<F: Refill>(filter: &mut F, buf: &mut [u8]) -> io::Result<usize> {
+    let available = fill_buf(filter)?;
+    let n = buf.len().min(available.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    consume(filter, n);
+    Ok(n)
+}
+
+/// `Read` and `BufRead` for a [`Refill`] filter.
+macro_rules! filtered_io {
+    ($filter:ident) => {
+        impl<R: Read> Read for $filter<R> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                read(self, buf)
+            }
+        }
+
+        impl<R: Read> io::BufRead for $filter<R> {
+            fn fill_buf(&mut self) -> io::Result<&[u8]> {
+                fill_buf(self)
+            }
+
+            fn consume(&mut self, amount: usize) {
+                consume(self, amount)
+            }
+        }
+    };
+}
+
 /// One text run being passed through: head as it comes, then a tail ring.
 struct Run {
     json: bool,
@@ -472,46 +533,29 @@ impl<R: Read> XmlCap<R> {
     }
 }
 
-impl<R: Read> Read for XmlCap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = io::BufRead::fill_buf(self)?;
-        let n = buf.len().min(available.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        io::BufRead::consume(self, n);
-        Ok(n)
+impl<R: Read> Refill for XmlCap<R> {
+    fn buffer(&mut self) -> (&mut Vec<u8>, &mut usize) {
+        (&mut self.out, &mut self.pos)
     }
-}
 
-/// The filter is its own buffer: quick-xml reads the filtered bytes where the filter wrote them
-/// (a `BufReader` on top would copy every byte once more; that copy was a tenth of a parse).
-impl<R: Read> io::BufRead for XmlCap<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.pos >= self.out.len() {
-            if let Some(e) = self.failed.take() {
-                return Err(e);
-            }
-            self.out.clear();
-            self.pos = 0;
-            let n = self.inner.read(&mut self.chunk)?;
-            if n == 0 {
-                // End of input inside a run (a truncated document): flush what was kept, the
-                // parser reports the truncation.
-                self.delta += self.run.finish(&mut self.out);
-                if self.out.is_empty() {
-                    return Ok(&[]);
-                }
-                continue;
-            }
-            self.read += n as u64;
-            self.process(n);
+    fn refill(&mut self) -> io::Result<bool> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
         }
-        Ok(&self.out[self.pos..])
-    }
-
-    fn consume(&mut self, amount: usize) {
-        self.pos = (self.pos + amount).min(self.out.len());
+        let n = self.inner.read(&mut self.chunk)?;
+        if n == 0 {
+            // End of input inside a run (a truncated document): flush what was kept, the
+            // parser reports the truncation.
+            self.delta += self.run.finish(&mut self.out);
+            return Ok(false);
+        }
+        self.read += n as u64;
+        self.process(n);
+        Ok(true)
     }
 }
+
+filtered_io!(XmlCap);
 
 /// The JSON filter: cuts long string literals (see the module documentation). Also used for
 /// JSON-lines streams: a raw newline cannot occur inside a JSON string, so it ends any string
@@ -588,29 +632,23 @@ impl<R: Read> JsonCap<R> {
     }
 }
 
-impl<R: Read> Read for JsonCap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.pos < self.out.len() {
-                let n = buf.len().min(self.out.len() - self.pos);
-                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
-            }
-            self.out.clear();
-            self.pos = 0;
-            let n = self.inner.read(&mut self.chunk)?;
-            if n == 0 {
-                self.run.finish(&mut self.out);
-                if self.out.is_empty() {
-                    return Ok(0);
-                }
-                continue;
-            }
-            self.process(n);
+impl<R: Read> Refill for JsonCap<R> {
+    fn buffer(&mut self) -> (&mut Vec<u8>, &mut usize) {
+        (&mut self.out, &mut self.pos)
+    }
+
+    fn refill(&mut self) -> io::Result<bool> {
+        let n = self.inner.read(&mut self.chunk)?;
+        if n == 0 {
+            self.run.finish(&mut self.out);
+            return Ok(false);
         }
+        self.process(n);
+        Ok(true)
     }
 }
+
+filtered_io!(JsonCap);
 
 /// Longest line passed on by [`LineCap`] (line-oriented formats: TAP, go test -json, libtest,
 /// Dart). Far above any real line once [`JsonCap`] has cut the strings in it.
@@ -682,32 +720,26 @@ impl<R: Read> LineCap<R> {
     }
 }
 
-impl<R: Read> Read for LineCap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.pos < self.out.len() {
-                let n = buf.len().min(self.out.len() - self.pos);
-                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
+impl<R: Read> Refill for LineCap<R> {
+    fn buffer(&mut self) -> (&mut Vec<u8>, &mut usize) {
+        (&mut self.out, &mut self.pos)
+    }
+
+    fn refill(&mut self) -> io::Result<bool> {
+        let n = self.inner.read(&mut self.chunk)?;
+        if n == 0 {
+            if self.cutting {
+                self.run.finish(&mut self.out);
+                self.cutting = false;
             }
-            self.out.clear();
-            self.pos = 0;
-            let n = self.inner.read(&mut self.chunk)?;
-            if n == 0 {
-                if self.cutting {
-                    self.run.finish(&mut self.out);
-                    self.cutting = false;
-                }
-                if self.out.is_empty() {
-                    return Ok(0);
-                }
-                continue;
-            }
-            self.process(n);
+            return Ok(false);
         }
+        self.process(n);
+        Ok(true)
     }
 }
+
+filtered_io!(LineCap);
 
 #[cfg(test)]
 mod tests {

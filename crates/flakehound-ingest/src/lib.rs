@@ -29,7 +29,7 @@ mod xunit;
 pub use error::{Error, Result, line_of};
 pub use flakehound_model::{Counts, Format, ReportInfo, TestCase};
 
-use std::io::{BufRead, BufReader, Cursor, Read};
+use std::io::{BufRead, Cursor, Read};
 use std::path::Path;
 
 /// Receives records as they are parsed. Returning an error stops parsing.
@@ -117,21 +117,11 @@ pub fn parse_reader<R: Read>(
         (Shape::Xml, forced) => parse_xml(full, forced, sink)?,
         // Long strings and lines are cut while streaming (see [`cap`]); whole-document JSON
         // may legitimately be one long line, line-oriented formats may not.
-        (_, Some(f @ Format::Tap)) => parse_text(
-            BufReader::with_capacity(64 * 1024, cap::LineCap::new(full)),
-            f,
-            sink,
-        )?,
-        (_, Some(f @ (Format::GoJson | Format::LibtestJson | Format::DartJson))) => parse_text(
-            BufReader::with_capacity(64 * 1024, cap::LineCap::new(cap::JsonCap::new(full))),
-            f,
-            sink,
-        )?,
-        (_, Some(f)) => parse_text(
-            BufReader::with_capacity(64 * 1024, cap::JsonCap::new(full)),
-            f,
-            sink,
-        )?,
+        (_, Some(f @ Format::Tap)) => parse_text(cap::LineCap::new(full), f, sink)?,
+        (_, Some(f @ (Format::GoJson | Format::LibtestJson | Format::DartJson))) => {
+            parse_text(cap::LineCap::new(cap::JsonCap::new(full)), f, sink)?
+        }
+        (_, Some(f)) => parse_text(cap::JsonCap::new(full), f, sink)?,
         (_, None) => return Err(Error::parse("unknown format")),
     };
     if info.format.is_none() {
