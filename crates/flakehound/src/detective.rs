@@ -157,39 +157,16 @@ pub struct PolluterArgs {
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Exit status of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
-const INTERRUPTED: u8 = 130;
+use crate::hunt::EXIT_INTERRUPTED as INTERRUPTED;
 
-/// How a printed `flakehound …` line must invoke flakehound to run as printed: `flakehound` when
-/// that name finds this binary (as typed, or on PATH), else the path it was started by; plus
-/// `--db PATH` when the store was chosen by flag (an environment variable carries over to the
-/// pasted line by itself).
+/// How a printed `flakehound …` line must invoke flakehound to run as printed
+/// ([`crate::hunt::hint_prefix`]), without `--db` when the store came from `FLAKEHOUND_DB` (the
+/// variable carries over to the pasted line by itself).
 pub(crate) fn self_program(db: Option<&std::path::Path>) -> String {
-    let arg0 = std::env::args_os().next().map(PathBuf::from);
-    let on_path = || {
-        let me = std::env::current_exe().ok()?.canonicalize().ok()?;
-        std::env::split_paths(&std::env::var_os("PATH")?)
-            .map(|d| d.join("flakehound"))
-            .find(|p| p.is_file())
-            .and_then(|p| p.canonicalize().ok())
-            .map(|p| p == me)
-    };
-    let mut program = match &arg0 {
-        Some(a) if a.components().count() == 1 => a.to_string_lossy().into_owned(),
-        _ if on_path() == Some(true) => "flakehound".to_string(),
-        Some(a) => flakehound_runner::shell_quote(&a.to_string_lossy()).into_owned(),
-        None => "flakehound".to_string(),
-    };
-    if let Some(db) = db {
-        let from_env =
-            std::env::var_os("FLAKEHOUND_DB").is_some_and(|e| std::path::Path::new(&e) == db);
-        if !from_env {
-            program.push_str(&format!(
-                " --db {}",
-                flakehound_runner::shell_quote(&db.to_string_lossy())
-            ));
-        }
-    }
-    program
+    let from_env = db.is_some_and(|db| {
+        std::env::var_os("FLAKEHOUND_DB").is_some_and(|e| std::path::Path::new(&e) == db)
+    });
+    crate::hunt::hint_prefix(db.filter(|_| !from_env))
 }
 
 /// A line per finished experiment, and (on a terminal) a spinner naming the run in flight.
