@@ -287,17 +287,13 @@ fn execute(plan: &Plan, log: &std::path::Path, stop: Option<&AtomicBool>) -> Res
 
 /// SIGTERM (or SIGKILL) to the process group led by `pid`.
 fn kill_group(pid: u32, hard: bool) {
-    #[cfg(unix)]
-    {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return;
-        };
-        let sig = if hard { libc::SIGKILL } else { libc::SIGTERM };
-        // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
-        unsafe {
-            libc::kill(-pid, sig);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (pid, hard);
+    use flakehound_runner::exec::signals;
+    signals::kill_group(
+        pid,
+        if hard {
+            signals::SIGKILL
+        } else {
+            signals::SIGTERM
+        },
+    );
 }

@@ -8,7 +8,7 @@
 //! Ctrl-C from reaching the children before the hunt decides what to do: the hunt ends them.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -64,28 +64,18 @@ fn code(status: std::process::ExitStatus) -> i32 {
 /// Ends the execution's process group: SIGTERM (a test runner may clean up), SIGKILL after
 /// [`GRACE`], and reaps the child.
 fn end(child: &mut Child) {
-    #[cfg(unix)]
-    {
-        let group = format!("-{}", child.id());
-        let signal = |sig: &str| {
-            let _ = Command::new("kill")
-                .args(["-s", sig, "--", &group])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("TERM");
-        let deadline = Instant::now() + GRACE;
-        while Instant::now() < deadline {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                // The leader is gone; its group may not be: make sure.
-                signal("KILL");
-                return;
-            }
-            std::thread::sleep(POLL);
+    use flakehound_runner::exec::signals;
+    let group = child.id();
+    signals::kill_group(group, signals::SIGTERM);
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            // The leader is gone; its group may not be: make sure.
+            break;
         }
-        signal("KILL");
+        std::thread::sleep(POLL);
     }
+    signals::kill_group(group, signals::SIGKILL);
     let _ = child.kill();
     let _ = child.wait();
 }
