@@ -172,9 +172,9 @@ pub fn attach_notes(entries: &mut [ReportEntry], notes: Vec<flakehound_store::No
     for e in entries {
         if let Some(n) = by_test.remove(&e.ranked.id) {
             let named = n.iter().rev().find_map(|note| {
-                let c = category::Category::parse(note.category.as_deref()?)?;
+                let c = note.category?;
                 // "No recognisable cause" from an experiment does not undo a guess.
-                (c != category::Category::Unknown).then(|| (c, note.id, note.kind.clone()))
+                (c != category::Category::Unknown).then_some((c, note.id, note.kind))
             });
             if let Some((c, id, kind)) = named {
                 if e.category != Some(c) {
@@ -350,7 +350,7 @@ pub struct Streak {
 }
 
 /// Per-test [`Streak`]s over the evidence (runs are ordered by start time), from CI runs only:
-/// runs of local experiments ([`verdict::EXPERIMENT_SOURCES`]) are skipped.
+/// runs of local experiments ([`flakehound_model::RunSource::is_experiment`]) are skipped.
 pub fn streaks(ev: &flakehound_store::Evidence) -> Vec<Streak> {
     use flakehound_model::Outcome;
     #[derive(Default, Clone)]
@@ -382,7 +382,7 @@ pub fn streaks(ev: &flakehound_store::Evidence) -> Vec<Streak> {
         if ev
             .runs
             .get(r.run as usize)
-            .is_some_and(|run| verdict::is_experiment(&run.source))
+            .is_some_and(|run| run.source.is_experiment())
         {
             continue;
         }

@@ -96,17 +96,6 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// Run sources that are local experiments (`flakehound hunt`, `diagnose`, `repro`, `verify`,
-/// `polluter`), not CI: their runs are evidence for verdicts and categories, but cost nothing
-/// to the team's CI. Every other source (`ci` from `ingest`, `run` from the CI wrapper, and
-/// anything unknown) counts as CI, so that a new source is never silently left out of the cost.
-pub const EXPERIMENT_SOURCES: &[&str] = &["hunt", "diagnose", "repro", "verify", "polluter"];
-
-/// Whether a run's `source` is a local experiment (see [`EXPERIMENT_SOURCES`]).
-pub fn is_experiment(source: &str) -> bool {
-    EXPERIMENT_SOURCES.contains(&source)
-}
-
 /// Runs of local experiments on a test (hunt, diagnose, ...), outside incidents: evidence shown
 /// apart from the CI cost in [`Impact`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -116,7 +105,7 @@ pub struct Experiments {
     pub failed_runs: u64,
 }
 
-/// Cost of a test to the team, from CI runs only (see [`EXPERIMENT_SOURCES`]).
+/// Cost of a test to the team, from CI runs only (see [`RunSource::is_experiment`](flakehound_model::RunSource::is_experiment)).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Impact {
     /// Runs whose last attempt of the test failed (outside incidents): red builds.
@@ -534,7 +523,7 @@ impl Context<'_> {
         let (experiment_runs, ci_runs): (Vec<&TestRun>, Vec<&TestRun>) = runs
             .iter()
             .copied()
-            .partition(|r| is_experiment(&ev.runs[r.run as usize].source));
+            .partition(|r| ev.runs[r.run as usize].source.is_experiment());
         let impact = self.impact(&ci_runs);
         let experiments = Experiments {
             runs: experiment_runs.len() as u64,
@@ -1342,7 +1331,7 @@ mod tests {
         plan.extend(["x", "xp", ".", "x", "xp", "."]);
         let mut ev = history(&plan);
         for r in &mut ev.runs[10..] {
-            r.source = "hunt".into();
+            r.source = flakehound_model::RunSource::Hunt;
             r.commit = Some("c10".into());
         }
         let v = analyse(&ev).verdicts.remove(0);
@@ -1360,7 +1349,7 @@ mod tests {
         );
         // The same runs from CI are cost.
         for r in &mut ev.runs[10..] {
-            r.source = "ci".into();
+            r.source = flakehound_model::RunSource::Ci;
         }
         let v = analyse(&ev).verdicts.remove(0);
         assert_eq!(v.impact.broken_builds, 2);

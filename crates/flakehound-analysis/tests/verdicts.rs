@@ -5,7 +5,8 @@
 //! tests are flagged, and most regressions get the exact culprit commit.
 
 use flakehound_analysis::verdict::{Verdict, analyse};
-use flakehound_store::{SqliteStore, Store};
+use flakehound_store::Store;
+use flakehound_store_sqlite::SqliteStore;
 use flakehound_synth::{Config, Truth};
 
 struct Score {

@@ -312,7 +312,7 @@ pub struct Options<'a> {
     pub local: Option<&'a Surroundings>,
     pub run_per: RunPer,
     /// `ci`, or the flakehound command that produced the results.
-    pub source: &'a str,
+    pub source: flakehound_model::RunSource,
 }
 
 /// Hashes every input, on two threads: hashing must finish before the first write (it decides
@@ -612,7 +612,7 @@ fn ingest_one(
         format: opts.format,
         run_key: job.run_key,
         run: job.meta,
-        source: opts.source,
+        source: opts.source.clone(),
     };
     let mut writer = match store.begin_report(&new) {
         Ok(w) => w,

@@ -493,7 +493,7 @@ fn record(
         format: info.format,
         run_key: &key,
         run: &meta,
-        source: "hunt",
+        source: flakehound_model::RunSource::Hunt,
     };
     flakehound_store::write_report(store, &report, cases, &info)?;
     Ok(())

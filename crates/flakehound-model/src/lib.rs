@@ -13,11 +13,13 @@ use std::fmt;
 mod category;
 mod id;
 mod run;
+mod source;
 mod wrapped;
 
 pub use category::Category;
 pub use id::{Dialect, canonical_id, pytest_path_from_classname};
 pub use run::RunMeta;
+pub use source::RunSource;
 pub use wrapped::{QuarantineInfo, RunStatus, WrappedRun, WrappedTest};
 
 /// The outcome of one attempt or one record.

@@ -1,9 +1,11 @@
 //! The evidence store.
 //!
-//! Callers see only the [`Store`] trait and plain data types; the embedded SQLite implementation
-//! ([`open`] with a path) is the default, and a PostgreSQL implementation for the team server
-//! will implement the same trait. The trait is synchronous on purpose: ingestion is a
-//! single-writer batch job, and a blocking PostgreSQL client fits it the same way.
+//! Callers see only the [`Store`] trait and plain data types. The engines are sibling crates:
+//! `flakehound-store-sqlite` (the embedded default) and `flakehound-store-postgres` (for teams
+//! and the server). This crate depends on neither: a program [`install`]s the backends it links
+//! (the binary installs both) and [`open`] dispatches on the [`Location`]. The trait is
+//! synchronous on purpose: ingestion is a single-writer batch job, and blocking clients fit both
+//! engines the same way (an async server calls it from blocking tasks).
 //!
 //! Guarantees every implementation keeps:
 //! - A report is written all-or-nothing ([`Store::begin_report`] → [`ReportWriter::commit`]);
@@ -13,17 +15,13 @@
 //! - Runs are identified by [`RunKey`]; reports of one run (a CI job execution) share its
 //!   attempt numbering and execution order.
 
-use flakehound_model::{Counts, Format, ReportInfo, RunMeta, TestCase};
+use flakehound_model::{Category, Counts, Format, ReportInfo, RunMeta, RunSource, TestCase};
 use std::path::Path;
 
-mod sqlite;
-mod sqlite_merge;
-mod sqlite_staging;
-mod sqlite_writer;
-mod time;
+mod location;
+pub mod time;
 
-pub use sqlite::SqliteStore;
-pub use sqlite_merge::Merged;
+pub use location::{Backend, Location, OpenMode, install, open, open_existing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,6 +29,10 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("store error: {0}")]
     Backend(String),
+    #[error(
+        "invalid project name {0:?}: it must be 1 to 200 characters without control characters"
+    )]
+    InvalidProject(String),
     /// A write to the store at `path` failed (SQLite's messages do not name the file).
     #[error("cannot write store {path}: {reason}")]
     Write { path: String, reason: String },
@@ -73,21 +75,20 @@ pub struct NewReport<'a> {
     pub format: Option<Format>,
     pub run_key: &'a RunKey,
     pub run: &'a RunMeta,
-    /// `ci` for reports from CI, `hunt`/`run` for flakehound's own executions.
-    pub source: &'a str,
+    /// CI reports, or one of flakehound's own executions.
+    pub source: RunSource,
 }
 
-#[cfg(test)]
 impl<'a> NewReport<'a> {
     /// A CI JUnit report without a path: what most store tests write.
-    pub(crate) fn ci_junit(hash: &'a str, run_key: &'a RunKey, run: &'a RunMeta) -> Self {
+    pub fn ci_junit(hash: &'a str, run_key: &'a RunKey, run: &'a RunMeta) -> Self {
         NewReport {
             hash,
             path: None,
             format: Some(Format::Junit),
             run_key,
             run,
-            source: "ci",
+            source: RunSource::Ci,
         }
     }
 }
@@ -151,6 +152,12 @@ pub struct Totals {
 }
 
 pub trait Store {
+    /// The project this handle reads and writes: every run belongs to one project, and every
+    /// read (stats, evidence, notes, totals) sees only its runs. One store (a PostgreSQL
+    /// database) serves many repositories.
+    fn project(&self) -> &str;
+    /// Every project with at least one run, sorted.
+    fn projects(&mut self) -> Result<Vec<String>>;
     /// Whether a report with this content hash is already stored.
     fn has_report(&mut self, hash: &str) -> Result<bool>;
     /// Starts writing a report. The caller must have checked [`Store::has_report`]. A committed
@@ -193,15 +200,62 @@ pub struct Note {
     pub id: i64,
     /// Canonical test id.
     pub test: String,
-    /// `note` or `diagnosis`.
-    pub kind: String,
-    /// Root-cause category name (`time`, `order`, ...), when given.
-    pub category: Option<String>,
+    pub kind: NoteKind,
+    /// Root-cause category, when given.
+    pub category: Option<Category>,
     pub text: String,
     pub link: Option<String>,
     pub author: Option<String>,
     /// RFC 3339 UTC.
     pub created_at: String,
+}
+
+/// Who wrote a [`Note`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteKind {
+    /// Written by a person (`flakehound note`).
+    #[default]
+    Note,
+    /// Found by an experiment (`flakehound diagnose`).
+    Diagnosis,
+}
+
+impl NoteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::Note => "note",
+            NoteKind::Diagnosis => "diagnosis",
+        }
+    }
+
+    /// Reads a stored kind; anything but `diagnosis` is a person's note.
+    pub fn parse(s: &str) -> NoteKind {
+        if s == "diagnosis" {
+            NoteKind::Diagnosis
+        } else {
+            NoteKind::Note
+        }
+    }
+}
+
+impl std::fmt::Display for NoteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The project name used when none is given and none can be derived.
+pub const DEFAULT_PROJECT: &str = "default";
+
+/// Checks a project name: non-empty after trimming, at most 200 bytes, no control characters.
+/// Returns the trimmed name.
+pub fn valid_project(project: &str) -> Result<&str> {
+    let p = project.trim();
+    if p.is_empty() || p.len() > 200 || p.chars().any(char::is_control) {
+        return Err(StoreError::InvalidProject(project.to_string()));
+    }
+    Ok(p)
 }
 
 /// All stored evidence in memory, columnar and interned: runs ordered by start time, results
@@ -220,7 +274,7 @@ pub struct Evidence {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunRow {
     pub key: String,
-    pub source: String,
+    pub source: RunSource,
     pub commit: Option<String>,
     pub branch: Option<String>,
     pub job: Option<String>,
@@ -270,25 +324,6 @@ pub fn write_report<'c>(
         w.add(c.clone())?;
     }
     Ok(Some(w.commit(info)?))
-}
-
-/// Opens (creating if needed) the store at `location`: a file path for the embedded SQLite store.
-pub fn open(location: &Path) -> Result<Box<dyn Store>> {
-    Ok(Box::new(SqliteStore::open(location)?))
-}
-
-/// Opens an existing store for commands that only read it: writable when it can be (so pending
-/// migrations run), else read-only ([`SqliteStore::open_read_only`]: read-only mounts,
-/// directories or files the user cannot write). The error of the writable open is the one
-/// reported when neither works.
-pub fn open_existing(location: &Path) -> Result<Box<dyn Store>> {
-    match SqliteStore::open(location) {
-        Ok(s) => Ok(Box::new(s)),
-        Err(e @ StoreError::TooNew { .. }) => Err(e),
-        Err(e) => SqliteStore::open_read_only(location)
-            .map(|s| Box::new(s) as Box<dyn Store>)
-            .map_err(|_| e),
-    }
 }
 
 /// Name of the directory flakehound keeps its files in, at the repository root.

@@ -11,7 +11,7 @@ use jiff::{Timestamp, civil::DateTime, tz::TimeZone};
 
 /// `raw` in the canonical form, or `None` when it is not a date-time. A time without an offset
 /// is taken as UTC (as `flakehound_ci::normalize_timestamp` does for reports).
-pub(crate) fn canonical(raw: &str) -> Option<String> {
+pub fn canonical(raw: &str) -> Option<String> {
     let s = raw.trim();
     let ts = s.parse::<Timestamp>().ok().or_else(|| {
         // Naive only: the civil parser would silently ignore an offset it does not accept.
@@ -28,12 +28,12 @@ pub(crate) fn canonical(raw: &str) -> Option<String> {
 }
 
 /// Canonical when it is a date-time, else as written (for columns that are only shown).
-pub(crate) fn canonical_or_raw(raw: Option<&str>) -> Option<String> {
+pub fn canonical_or_raw(raw: Option<&str>) -> Option<String> {
     raw.map(|r| canonical(r).unwrap_or_else(|| r.to_string()))
 }
 
 /// A SQL `GLOB` pattern matching exactly the canonical form (rows to leave alone).
-pub(crate) const CANONICAL_GLOB: &str =
+pub const CANONICAL_GLOB: &str =
     "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z";
 
 #[cfg(test)]

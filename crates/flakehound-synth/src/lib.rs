@@ -498,7 +498,7 @@ pub fn write_to_store(history: &History, store: &mut dyn Store) -> Result<(), St
             format: Some(Format::Junit),
             run_key: &key,
             run: &run.meta,
-            source: "synthetic",
+            source: flakehound_model::RunSource::Synthetic,
         };
         let mut writer = store.begin_report(&new)?;
         for case in &run.cases {

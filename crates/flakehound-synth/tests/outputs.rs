@@ -2,7 +2,8 @@
 
 use flakehound_ingest::{collect_bytes, count_file};
 use flakehound_model::{Counts, Format, Outcome};
-use flakehound_store::{SqliteStore, Store};
+use flakehound_store::Store;
+use flakehound_store_sqlite::SqliteStore;
 use flakehound_synth::{Config, generate, write_junit, write_to_store};
 use std::collections::BTreeMap;
 

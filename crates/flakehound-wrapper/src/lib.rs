@@ -842,7 +842,7 @@ pub fn record(
             format: info.format,
             run_key,
             run: meta,
-            source: "run",
+            source: flakehound_model::RunSource::Run,
         };
         if let Some(w) = flakehound_store::write_report(store, &report, &inv.cases, &info)? {
             written += w.results;

@@ -111,7 +111,7 @@ fn quarantine_entries_cover_their_children() {
 
 #[test]
 fn recording_is_idempotent_and_retries_are_attempts_of_one_run() {
-    let mut store = flakehound_store::SqliteStore::in_memory().unwrap();
+    let mut store = flakehound_store_sqlite::SqliteStore::in_memory().unwrap();
     let meta = RunMeta::default();
     let key = run_key(&meta);
     let invocations = vec![

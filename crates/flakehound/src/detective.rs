@@ -355,13 +355,13 @@ fn open_store(db: Option<PathBuf>) -> Result<Box<dyn flakehound_store::Store>> {
     if let Some(dir) = p.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    Ok(flakehound_store::open(&p)?)
+    Ok(crate::open_store(&p)?)
 }
 
 /// Records trials as evidence: one run per trial (`source` diagnose/repro/verify).
 fn record_trials(
     store: &mut dyn flakehound_store::Store,
-    source: &str,
+    source: flakehound_model::RunSource,
     trials: &[(String, Trial)],
 ) -> Result<()> {
     let cwd = std::env::current_dir()?;
@@ -387,7 +387,7 @@ fn record_trials(
             .map(|t| t.to_string());
         let info = flakehound_model::ReportInfo {
             properties: vec![
-                ("flakehound.source".into(), source.into()),
+                ("flakehound.source".into(), source.to_string()),
                 ("flakehound.condition".into(), condition.clone()),
             ],
             ..Default::default()
@@ -399,7 +399,7 @@ fn record_trials(
             format: None,
             run_key: &key,
             run: &meta,
-            source,
+            source: source.clone(),
         };
         flakehound_store::write_report(store, &report, &trial.cases, &info)?;
     }
@@ -484,7 +484,11 @@ fn diagnose_one(
     let mut warnings = Vec::new();
     if !args.common.no_record {
         let res = open_store(db).and_then(|mut store| {
-            record_trials(store.as_mut(), "diagnose", &d.trials)?;
+            record_trials(
+                store.as_mut(),
+                flakehound_model::RunSource::Diagnose,
+                &d.trials,
+            )?;
             if d.interrupted {
                 // The runs are evidence; a verdict cut short is not a diagnosis to show.
                 return Ok(());
@@ -495,8 +499,8 @@ fn diagnose_one(
             }
             store.add_note(&flakehound_store::Note {
                 test: d.test.clone(),
-                kind: "diagnosis".into(),
-                category: d.category.map(|c| c.as_str().to_string()),
+                kind: flakehound_store::NoteKind::Diagnosis,
+                category: d.category,
                 text,
                 author: Some("flakehound diagnose".into()),
                 ..Default::default()
@@ -793,7 +797,7 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
         .ok()
         .filter(|p| p.exists())
         .and_then(|p| {
-            let mut store = flakehound_store::open(&p).ok()?;
+            let mut store = crate::open_store(&p).ok()?;
             let stats = store.test_stats().ok()?;
             let t = stats.into_iter().find(|t| t.id == s.test.id)?;
             (t.passes + t.failures > 0).then_some((t.failures, t.passes + t.failures))
@@ -854,7 +858,7 @@ impl Known {
     /// `None` without a readable store.
     fn load(db: Option<PathBuf>) -> Option<Known> {
         let p = crate::db_path(db).ok().filter(|p| p.exists())?;
-        let mut store = flakehound_store::open(&p).ok()?;
+        let mut store = crate::open_store(&p).ok()?;
         let entries = flakehound_analysis::report_from_store(store.as_mut(), false)
             .ok()?
             .entries;
@@ -952,7 +956,7 @@ impl Known {
 /// The tests that ran before `victim` in the newest stored run where it failed, in order.
 fn failing_order(db: Option<PathBuf>, victim: &str) -> Option<Vec<TestRef>> {
     let p = crate::db_path(db).ok().filter(|p| p.exists())?;
-    let mut store = flakehound_store::open(&p).ok()?;
+    let mut store = crate::open_store(&p).ok()?;
     let ev = store.evidence().ok()?;
     let v = ev.tests.iter().position(|t| t.id == victim)? as u32;
     let (run, pos) = ev

@@ -185,7 +185,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
             if let Some(dir) = p.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            Ok(flakehound_store::open(&p)?)
+            Ok(crate::open_store(&p)?)
         }) {
             Ok(s) => Some(s),
             Err(e) => {

@@ -354,7 +354,7 @@ fn stored_test(db: &Path, test: &str) -> Option<Option<flakehound_store::TestSta
     if !db.exists() {
         return None;
     }
-    let mut store = flakehound_store::open_existing(db).ok()?;
+    let mut store = crate::open_store_existing(db).ok()?;
     let stats = store.test_stats().ok()?;
     Some(stats.into_iter().find(|s| s.id == test))
 }
@@ -367,7 +367,7 @@ fn observations(db: &Path) -> Result<(Vec<Observation>, Files)> {
     if !db.exists() {
         bail!("no store at {}", db.display());
     }
-    let mut store = flakehound_store::open_existing(db)?;
+    let mut store = crate::open_store_existing(db)?;
     let report = flakehound_analysis::report_from_store(store.as_mut(), true)?;
     let ev = store.evidence()?;
     let streaks: std::collections::HashMap<String, flakehound_analysis::Streak> =
@@ -422,20 +422,24 @@ pub fn cmd_note(
     if text.trim().is_empty() {
         bail!("--text is empty");
     }
-    if let Some(c) = &category {
-        if flakehound_model::Category::parse(c).is_none() {
-            let names: Vec<_> = flakehound_model::Category::ALL
-                .iter()
-                .map(|c| c.as_str())
-                .collect();
-            bail!("unknown category {c:?}; known: {}", names.join(", "));
-        }
-    }
-    let mut store = flakehound_store::open(db)?;
+    let category = match &category {
+        Some(c) => match flakehound_model::Category::parse(c) {
+            Some(c) => Some(c),
+            None => {
+                let names: Vec<_> = flakehound_model::Category::ALL
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect();
+                bail!("unknown category {c:?}; known: {}", names.join(", "));
+            }
+        },
+        None => None,
+    };
+    let mut store = crate::open_store(db)?;
     let author = git_user().or_else(|| std::env::var("USER").ok());
     let id = store.add_note(&flakehound_store::Note {
         test: test.clone(),
-        kind: "note".into(),
+        kind: flakehound_store::NoteKind::Note,
         category,
         text,
         link,
@@ -457,9 +461,9 @@ pub fn cmd_notes(
     }
     // Listing only reads: it works on a read-only store too.
     let mut store = if remove.is_some() {
-        flakehound_store::open(db)?
+        crate::open_store(db)?
     } else {
-        flakehound_store::open_existing(db)?
+        crate::open_store_existing(db)?
     };
     if let Some(id) = remove {
         if !store.remove_note(id)? {

@@ -316,6 +316,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    flakehound_store::install(&flakehound_store_sqlite::BACKEND);
     match run(cli) {
         Ok(code) => code,
         // Output piped into `head` and closed: not an error of ours.
@@ -629,13 +630,13 @@ fn cmd_ingest(
         }
         return Ok(ExitCode::from(1));
     }
-    let mut store = flakehound_store::open(db)?;
+    let mut store = crate::open_store(db)?;
     let opts = Options {
         format,
         meta: &meta,
         local: Some(&local),
         run_per,
-        source: "ci",
+        source: flakehound_model::RunSource::Ci,
     };
     let mut summary = flakehound_evidence::ingest(store.as_mut(), &inputs, &opts, &mut |_| {});
     drop(spooled);
@@ -659,6 +660,24 @@ fn cmd_ingest(
     })
 }
 
+/// Opens (creating if needed) the store at `db`.
+pub(crate) fn open_store(db: &Path) -> flakehound_store::Result<Box<dyn flakehound_store::Store>> {
+    flakehound_store::open(
+        &flakehound_store::Location::from(db),
+        flakehound_store::DEFAULT_PROJECT,
+    )
+}
+
+/// Opens the store at `db` for reading: writable when it can be, else read-only.
+pub(crate) fn open_store_existing(
+    db: &Path,
+) -> flakehound_store::Result<Box<dyn flakehound_store::Store>> {
+    flakehound_store::open_existing(
+        &flakehound_store::Location::from(db),
+        flakehound_store::DEFAULT_PROJECT,
+    )
+}
+
 /// Opens an existing store (analysis commands never create one).
 fn open_existing(db: &Path) -> Result<Box<dyn flakehound_store::Store>> {
     if !db.exists() {
@@ -668,7 +687,7 @@ fn open_existing(db: &Path) -> Result<Box<dyn flakehound_store::Store>> {
         );
     }
     // Read-only when it cannot be written (a read-only mount, another user's store).
-    Ok(flakehound_store::open_existing(db)?)
+    Ok(open_store_existing(db)?)
 }
 
 fn analyse(db: &Path, include_stable: bool) -> Result<flakehound_analysis::Report> {
@@ -826,7 +845,7 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
 }
 
 fn cmd_merge(db: &Path, stores: &[PathBuf]) -> Result<ExitCode> {
-    let mut store = flakehound_store::SqliteStore::open(db)?;
+    let mut store = flakehound_store_sqlite::SqliteStore::open(db)?;
     let mut failed = false;
     for src in stores {
         match store.merge_from(src) {

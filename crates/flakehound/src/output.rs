@@ -474,8 +474,8 @@ pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
 /// One note on one line: `[category] text (link) — author, date`.
 pub fn note_line(n: &flakehound_store::Note) -> String {
     let mut s = String::new();
-    if n.kind != "note" {
-        s.push_str(&n.kind);
+    if n.kind != flakehound_store::NoteKind::Note {
+        s.push_str(n.kind.as_str());
         s.push(' ');
     }
     if let Some(c) = &n.category {

@@ -218,7 +218,7 @@ fn record(
     }
     let meta = crate::run_meta_ref(&args.meta)?;
     let key = flakehound_wrapper::run_key(&meta);
-    let mut store = flakehound_store::open(&db)?;
+    let mut store = crate::open_store(&db)?;
     flakehound_wrapper::record(store.as_mut(), invocations, &meta, &key)?;
     Ok(())
 }

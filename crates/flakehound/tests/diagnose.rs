@@ -747,12 +747,13 @@ fn progress_lines_and_start_times() {
         lines[1].starts_with(&format!("  time: {time_rows} conditions, ")),
         "{err}"
     );
-    let mut store = flakehound_store::open(&s.db).unwrap();
+    use flakehound_store::Store;
+    let mut store = flakehound_store_sqlite::SqliteStore::open(&s.db).unwrap();
     let ev = store.evidence().unwrap();
     let mut starts: Vec<(u32, String)> = ev
         .runs
         .iter()
-        .filter(|r| r.source == "diagnose")
+        .filter(|r| r.source == flakehound_model::RunSource::Diagnose)
         .map(|r| (r.run_attempt.unwrap(), r.started_at.clone()))
         .collect();
     starts.sort();
@@ -908,10 +909,14 @@ fn diagnose_stops_on_ctrl_c() {
     let notes: Value = serde_json::from_slice(&notes.stdout).unwrap();
     assert_eq!(notes, Value::Array(Vec::new()), "{notes:#}");
     // The run that finished before is recorded.
-    let mut store = flakehound_store::open(&s.db).unwrap();
+    use flakehound_store::Store;
+    let mut store = flakehound_store_sqlite::SqliteStore::open(&s.db).unwrap();
     let ev = store.evidence().unwrap();
     assert_eq!(
-        ev.runs.iter().filter(|r| r.source == "diagnose").count(),
+        ev.runs
+            .iter()
+            .filter(|r| r.source == flakehound_model::RunSource::Diagnose)
+            .count(),
         1,
         "{:?}",
         ev.runs

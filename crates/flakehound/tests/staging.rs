@@ -92,7 +92,11 @@ fn start_paused_big_ingest(work: &Path, db: &Path, big: &Path, signal: &Path) ->
 }
 
 fn totals(db: &Path) -> flakehound_store::Totals {
-    flakehound_store::open(db).unwrap().totals().unwrap()
+    use flakehound_store::Store;
+    flakehound_store_sqlite::SqliteStore::open(db)
+        .unwrap()
+        .totals()
+        .unwrap()
 }
 
 /// Names in `dir` that are not the store's own files.

@@ -35,7 +35,11 @@ fn write_reports(dir: &Path, n: usize, files: usize) -> PathBuf {
 }
 
 fn totals(db: &Path) -> flakehound_store::Totals {
-    flakehound_store::open(db).unwrap().totals().unwrap()
+    use flakehound_store::Store;
+    flakehound_store_sqlite::SqliteStore::open(db)
+        .unwrap()
+        .totals()
+        .unwrap()
 }
 
 /// Starts `n` ingests of `dirs[i % dirs.len()]` into `db` at once and waits for all of them.

@@ -12,8 +12,8 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::sqlite::{SqliteStore, backend};
-use crate::{Result, StoreError};
+use crate::store::{SqliteStore, backend};
+use flakehound_store::{Result, StoreError};
 
 /// What a merge added.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -27,7 +27,7 @@ pub struct Merged {
 impl SqliteStore {
     /// Copies every report of the store at `src` that this store does not have.
     pub fn merge_from(&mut self, src: &Path) -> Result<Merged> {
-        use crate::Store;
+        use flakehound_store::Store;
         self.flush()?;
         if !src.is_file() {
             return Err(StoreError::Open {

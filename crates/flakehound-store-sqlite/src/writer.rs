@@ -8,7 +8,7 @@
 //! - Staged (reports beyond [`BUFFER_BYTES`] of records, e.g. a 1 GB JUnit file): the batch is
 //!   committed, and records go to a private staging database as they come, so memory stays
 //!   bounded; at commit they are copied into the store in one transaction that lasts only the
-//!   copy ([`crate::sqlite_staging`]). The store is not locked while such a report is parsed,
+//!   copy ([`crate::staging`]). The store is not locked while such a report is parsed,
 //!   so other writers wait for the copy at most. Dropping the writer discards the staged
 //!   records.
 //!
@@ -19,10 +19,10 @@
 //! If a buffered write fails half-way (I/O error, disk full), the whole open batch is rolled
 //! back and [`StoreError::BatchLost`] tells the caller that every uncommitted report is gone.
 
-use crate::sqlite::{Batch, backend, flush, now, props_json, write_error};
-use crate::sqlite_staging::{Staging, Target};
-use crate::{NewReport, ReportWriter, Result, RunKey, StoreError, Written};
+use crate::staging::{Staging, Target};
+use crate::store::{Batch, backend, flush, now, props_json, write_error};
 use flakehound_model::{ReportInfo, RunMeta, TestCase};
+use flakehound_store::{NewReport, ReportWriter, Result, RunKey, StoreError, Written};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -299,7 +299,9 @@ impl<'s> SqliteWriter<'s> {
                 bind(&r.position)?;
                 bind(&(r.attempt.outcome.severity() as i64))?;
                 bind(&r.attempt.duration)?;
-                bind(&crate::time::canonical_or_raw(r.case.timestamp.as_deref()))?;
+                bind(&flakehound_store::time::canonical_or_raw(
+                    r.case.timestamp.as_deref(),
+                ))?;
                 bind(out)?;
             }
             stmt.raw_execute().map_err(backend)?;
@@ -355,7 +357,9 @@ impl<'s> SqliteWriter<'s> {
             params![
                 st.run,
                 st.position,
-                info.timestamp.as_deref().and_then(crate::time::canonical),
+                info.timestamp
+                    .as_deref()
+                    .and_then(flakehound_store::time::canonical),
                 self.executed as i64,
                 info.hostname
             ],
@@ -370,7 +374,7 @@ impl<'s> SqliteWriter<'s> {
             params![
                 st.report,
                 info.tool,
-                crate::time::canonical_or_raw(info.timestamp.as_deref()),
+                flakehound_store::time::canonical_or_raw(info.timestamp.as_deref()),
                 info.hostname,
                 info.duration,
                 props_json(&info.properties),
@@ -389,7 +393,7 @@ impl<'s> SqliteWriter<'s> {
     }
 
     /// Whether the report is stored already. Definitive only under the write lock: the caller's
-    /// own [`crate::Store::has_report`] ran before it, and a concurrent ingest of the same file
+    /// own [`flakehound_store::Store::has_report`] ran before it, and a concurrent ingest of the same file
     /// may have committed it since. That is success, not a UNIQUE violation that would roll back
     /// the whole batch.
     fn stored_meanwhile(&self) -> Result<bool> {
@@ -485,7 +489,9 @@ fn find_or_create_run(c: &Connection, h: &Header) -> Result<(i64, bool, i64)> {
             m.run_attempt,
             m.runner,
             m.os,
-            m.started_at.as_deref().and_then(crate::time::canonical),
+            m.started_at
+                .as_deref()
+                .and_then(flakehound_store::time::canonical),
             m.duration,
             m.url,
             m.pull_request,

@@ -26,9 +26,9 @@
 //! The staging file lives next to the store (same filesystem, which must hold the report's rows
 //! anyway; a system temp directory may be small or in memory), else in the temp directory.
 
-use crate::sqlite::{backend, now, props_json};
-use crate::{Result, StoreError};
+use crate::store::{backend, now, props_json};
 use flakehound_model::{ReportInfo, TestCase};
+use flakehound_store::{Result, StoreError};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -92,7 +92,7 @@ pub(crate) struct Copied {
 /// Finds or creates the report's run: (run id, existed, next position).
 pub(crate) type FindRun<'a> = dyn Fn(&Connection) -> Result<(i64, bool, i64)> + 'a;
 
-/// The report's identity and run, as [`crate::sqlite_writer`] keeps them.
+/// The report's identity and run, as [`crate::writer`] keeps them.
 pub(crate) struct Target<'a> {
     pub(crate) hash: &'a str,
     pub(crate) path: Option<&'a str>,
@@ -217,7 +217,7 @@ impl Staging {
         let mut rows: Vec<Row<'_>> = Vec::with_capacity(cases.len());
         for case in cases {
             let props = props_json(&case.properties);
-            let timestamp = crate::time::canonical_or_raw(case.timestamp.as_deref());
+            let timestamp = flakehound_store::time::canonical_or_raw(case.timestamp.as_deref());
             // Registered even without attempts, as the buffered writer does.
             self.test(conn, case)?;
             for (i, a) in case.attempts.iter().enumerate() {
@@ -579,7 +579,7 @@ fn copy_locked(
                 .or(target.format)
                 .unwrap_or("unknown"),
             &info.tool,
-            &crate::time::canonical_or_raw(info.timestamp.as_deref()),
+            &flakehound_store::time::canonical_or_raw(info.timestamp.as_deref()),
             &info.hostname,
             &info.duration,
             &props_json(&info.properties),
@@ -608,7 +608,10 @@ fn copy_locked(
         &[
             &run,
             &(offset + positions),
-            &info.timestamp.as_deref().and_then(crate::time::canonical),
+            &info
+                .timestamp
+                .as_deref()
+                .and_then(flakehound_store::time::canonical),
             &executed,
         ],
     )?;
@@ -623,7 +626,7 @@ fn copy_locked(
 mod tests {
     //! Staged reports against the buffered writer (the reference), on real files; and a second
     //! writer while a staged report is paused mid-parse (a hook, never a timing race).
-    use crate::sqlite::SqliteStore;
+    use crate::store::SqliteStore;
     use std::cell::RefCell;
 
     thread_local! {
@@ -678,8 +681,8 @@ mod tests {
         assert_eq!((x.runs, x.failures), (2, 1));
         assert_eq!(x.file.as_deref(), Some("theirs.py"));
     }
-    use crate::{NewReport, RunKey, Store};
     use flakehound_model::{Attempt, Failure, Format, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_store::{NewReport, RunKey, Store};
     use rusqlite::Connection;
     use std::path::Path;
 
@@ -768,7 +771,7 @@ mod tests {
                 format: None,
                 run_key: &key,
                 run: &meta,
-                source: "ci",
+                source: flakehound_model::RunSource::Ci,
             };
             let mut w = s.begin_report(&nr).unwrap();
             for c in cases {
@@ -936,9 +939,9 @@ mod tests {
 mod write_error_tests {
     //! A write that fails names the store and SQLite's reason. The fault is real: SQLite's own
     //! page limit (`max_page_count`) makes the store "full" as a full disk would.
-    use crate::sqlite::SqliteStore;
-    use crate::{NewReport, RunKey, Store, StoreError};
+    use crate::store::SqliteStore;
     use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_store::{NewReport, RunKey, Store, StoreError};
 
     fn case(i: usize) -> TestCase {
         let mut a = Attempt::new(Outcome::Failed);
@@ -957,7 +960,7 @@ mod write_error_tests {
         }
     }
 
-    fn write(s: &mut SqliteStore, hash: &str) -> crate::Result<()> {
+    fn write(s: &mut SqliteStore, hash: &str) -> flakehound_store::Result<()> {
         let key = RunKey(hash.into());
         let meta = RunMeta::default();
         let nr = NewReport::ci_junit(hash, &key, &meta);
@@ -1007,9 +1010,9 @@ mod write_error_tests {
 
 #[cfg(test)]
 mod batch_hold_tests {
-    use crate::sqlite::SqliteStore;
-    use crate::{NewReport, RunKey, Store};
+    use crate::store::SqliteStore;
     use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_store::{NewReport, RunKey, Store};
     use std::time::Duration;
 
     fn write(s: &mut SqliteStore, hash: &str) {

@@ -3,7 +3,7 @@
 //! - WAL journal with `synchronous=NORMAL`: a crash can lose the last committed reports but
 //!   never corrupts the store or leaves half a report (re-running the ingest restores them).
 //! - Batched writes: reports are written inside one transaction per batch (see
-//!   [`crate::sqlite_writer`] for how each report stays all-or-nothing); the batch commits on
+//!   [`crate::writer`] for how each report stays all-or-nothing); the batch commits on
 //!   [`Store::flush`] (the caller decides how often) and on drop. Committing per report instead
 //!   made ingest 5× slower: every commit rewrote the same scattered index pages into the WAL.
 //!   A process killed mid-batch loses only uncommitted reports, which the next ingest adds.
@@ -12,12 +12,12 @@
 //! - Test ids are cached in memory across reports of one session; rows created by a rolled-back
 //!   report are evicted from the cache (the whole cache is dropped if a batch commit fails).
 
-use crate::sqlite_writer::SqliteWriter;
-use crate::{
-    Evidence, NewReport, Note, ReportWriter, Result, ResultRow, RunRow, Store, StoreError, TestRow,
-    TestStats, Totals,
+use crate::writer::SqliteWriter;
+use flakehound_model::{Category, Counts, Outcome, RunSource};
+use flakehound_store::{
+    Evidence, NewReport, Note, NoteKind, ReportWriter, Result, ResultRow, RunRow, Store,
+    StoreError, TestRow, TestStats, Totals,
 };
-use flakehound_model::{Counts, Outcome};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Code(migrate_4_utc_timestamps),
 ];
 
-/// Schema version 4: every stored timestamp in the one canonical form of [`crate::time`]
+/// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
 /// (earlier versions stored what reports and CI wrote, offsets and fractions included, so "last
 /// seen" and run order compared text instead of instants). A run start that is not a date-time
 /// is dropped (the run falls back to when it was stored); report and attempt times that are not
@@ -51,7 +51,7 @@ fn migrate_4_utc_timestamps(conn: &Connection) -> Result<()> {
         // Rows already canonical (every row of a store written by this version) are not read.
         let select = format!(
             "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} NOT GLOB '{}'",
-            crate::time::CANONICAL_GLOB
+            flakehound_store::time::CANONICAL_GLOB
         );
         let mut changes: Vec<(Vec<i64>, Option<String>)> = Vec::new();
         {
@@ -66,7 +66,7 @@ fn migrate_4_utc_timestamps(conn: &Connection) -> Result<()> {
                 let Ok(raw) = r.get::<_, String>(keys) else {
                     continue;
                 };
-                let new = match crate::time::canonical(&raw) {
+                let new = match flakehound_store::time::canonical(&raw) {
                     Some(c) => Some(c),
                     None if drop_unreadable => None,
                     None => continue,
@@ -149,16 +149,19 @@ pub(crate) fn write_error(path: Option<&Path>, e: StoreError) -> StoreError {
 
 pub struct SqliteStore {
     conn: Connection,
-    test_ids: crate::sqlite_writer::TestIds,
+    test_ids: crate::writer::TestIds,
     batch: Batch,
     /// The store's file; `None` in memory.
     path: Option<PathBuf>,
-    /// Reports with more bytes of records are staged (see [`crate::sqlite_writer`]).
+    /// Reports with more bytes of records are staged (see [`crate::writer`]).
     buffer_bytes: usize,
-    /// Test hook: see `FLAKEHOUND_TEST_PAUSE_STAGING` in [`crate::sqlite_writer`].
+    /// Test hook: see `FLAKEHOUND_TEST_PAUSE_STAGING` in [`crate::writer`].
     pause_staging: Option<PathBuf>,
     /// Longest a batch should hold the write lock ([`BATCH_HOLD`]).
     batch_hold: Duration,
+    /// See [`Store::project`]; [`flakehound_store::DEFAULT_PROJECT`] until
+    /// [`SqliteStore::with_project`].
+    project: String,
 }
 
 /// How long a batch of committed reports may hold the store's write lock before the caller is
@@ -203,7 +206,7 @@ impl SqliteStore {
         store.path = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
         if new {
             if let Some(dir) = path.parent() {
-                crate::ensure_gitignore(dir);
+                flakehound_store::ensure_gitignore(dir);
             }
         }
         Ok(store)
@@ -279,10 +282,17 @@ impl SqliteStore {
             test_ids: HashMap::default(),
             batch: Batch::default(),
             path: None,
-            buffer_bytes: crate::sqlite_writer::BUFFER_BYTES,
+            buffer_bytes: crate::writer::BUFFER_BYTES,
             pause_staging: std::env::var_os("FLAKEHOUND_TEST_PAUSE_STAGING").map(PathBuf::from),
             batch_hold: BATCH_HOLD,
+            project: flakehound_store::DEFAULT_PROJECT.to_string(),
         }
+    }
+
+    /// Scopes this handle to `project` (see [`Store::project`]).
+    pub fn with_project(mut self, project: &str) -> Result<Self> {
+        self.project = flakehound_store::valid_project(project)?.to_string();
+        Ok(self)
     }
 
     /// Test hook: how long a batch may hold the write lock before [`Store::flush_due`].
@@ -292,7 +302,7 @@ impl SqliteStore {
     }
 
     /// Test hook: reports with more than `bytes` of records are staged (default
-    /// [`crate::sqlite_writer::BUFFER_BYTES`]), so tests exercise staging with small reports.
+    /// [`crate::writer::BUFFER_BYTES`]), so tests exercise staging with small reports.
     #[doc(hidden)]
     pub fn set_buffer_bytes(&mut self, bytes: usize) {
         self.buffer_bytes = bytes;
@@ -456,6 +466,14 @@ pub(crate) fn props_json(props: &[(String, String)]) -> Option<String> {
 }
 
 impl Store for SqliteStore {
+    fn project(&self) -> &str {
+        &self.project
+    }
+
+    fn projects(&mut self) -> Result<Vec<String>> {
+        Ok(vec![self.project.clone()])
+    }
+
     fn has_report(&mut self, hash: &str) -> Result<bool> {
         self.conn
             .query_row("SELECT 1 FROM reports WHERE hash = ?1", [hash], |_| Ok(()))
@@ -468,7 +486,7 @@ impl Store for SqliteStore {
         &'s mut self,
         report: &NewReport<'_>,
     ) -> Result<Box<dyn ReportWriter + 's>> {
-        let env = crate::sqlite_writer::WriterEnv {
+        let env = crate::writer::WriterEnv {
             path: self.path.as_deref(),
             buffer_bytes: self.buffer_bytes,
             pause: self.pause_staging.as_deref(),
@@ -586,12 +604,9 @@ impl Store for SqliteStore {
 
     fn add_note(&mut self, note: &Note) -> Result<i64> {
         self.flush()?;
-        let created = crate::time::canonical(&note.created_at).unwrap_or_else(now);
-        let kind = if note.kind.is_empty() {
-            "note"
-        } else {
-            &note.kind
-        };
+        let created = flakehound_store::time::canonical(&note.created_at).unwrap_or_else(now);
+        let kind = note.kind.as_str();
+        let category = note.category.map(|c| c.as_str());
         self.conn
             .execute(
                 "INSERT INTO notes (test, kind, category, text, link, author, created_at)
@@ -599,7 +614,7 @@ impl Store for SqliteStore {
                 rusqlite::params![
                     note.test,
                     kind,
-                    note.category,
+                    category,
                     note.text,
                     note.link,
                     note.author,
@@ -624,8 +639,11 @@ impl Store for SqliteStore {
                 Ok(Note {
                     id: r.get(0)?,
                     test: r.get(1)?,
-                    kind: r.get(2)?,
-                    category: r.get(3)?,
+                    kind: NoteKind::parse(&r.get::<_, String>(2)?),
+                    // A category this version does not know (a newer flakehound wrote it).
+                    category: r
+                        .get::<_, Option<String>>(3)?
+                        .map(|c| Category::parse(&c).unwrap_or(Category::Unknown)),
                     text: r.get(4)?,
                     link: r.get(5)?,
                     author: r.get(6)?,
@@ -674,7 +692,7 @@ impl Store for SqliteStore {
 pub(crate) fn flush(
     conn: &Connection,
     batch: &mut Batch,
-    test_ids: &mut crate::sqlite_writer::TestIds,
+    test_ids: &mut crate::writer::TestIds,
 ) -> Result<()> {
     if !batch.open {
         return Ok(());
@@ -709,7 +727,7 @@ impl SqliteStore {
                 run_index.insert(r.get(0).map_err(backend)?, ev.runs.len() as u32);
                 ev.runs.push(RunRow {
                     key: r.get(1).map_err(backend)?,
-                    source: r.get(2).map_err(backend)?,
+                    source: RunSource::parse(&r.get::<_, String>(2).map_err(backend)?),
                     commit: r.get(3).map_err(backend)?,
                     branch: r.get(4).map_err(backend)?,
                     job: r.get(5).map_err(backend)?,
@@ -817,8 +835,8 @@ impl Drop for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RunKey, Written};
     use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_store::{RunKey, Written};
 
     fn case(id: &str, outcomes: &[Outcome]) -> TestCase {
         TestCase {
@@ -1072,7 +1090,7 @@ mod tests {
         let id = store
             .add_note(&Note {
                 test: "tests/a.py::t".into(),
-                category: Some("time".into()),
+                category: Some(Category::Time),
                 text: "fails after 23:00 UTC".into(),
                 link: Some("https://example.com/1".into()),
                 ..Note::default()
@@ -1081,7 +1099,7 @@ mod tests {
         store
             .add_note(&Note {
                 test: "other".into(),
-                kind: "diagnosis".into(),
+                kind: NoteKind::Diagnosis,
                 text: "x".into(),
                 ..Note::default()
             })
@@ -1089,8 +1107,8 @@ mod tests {
         let notes = store.notes(Some("tests/a.py::t")).unwrap();
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].id, id);
-        assert_eq!(notes[0].kind, "note");
-        assert_eq!(notes[0].category.as_deref(), Some("time"));
+        assert_eq!(notes[0].kind, NoteKind::Note);
+        assert_eq!(notes[0].category, Some(Category::Time));
         assert!(!notes[0].created_at.is_empty());
         assert_eq!(store.notes(None).unwrap().len(), 2);
         assert!(store.remove_note(id).unwrap());
@@ -1121,8 +1139,8 @@ mod concurrency_tests {
     //! Several writers with their own connections on one real SQLite file, started together by a
     //! barrier. Assertions are about the data, never about timing.
     use super::*;
-    use crate::RunKey;
     use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_store::RunKey;
     use std::sync::{Arc, Barrier};
 
     fn case(id: &str) -> TestCase {
@@ -1218,8 +1236,8 @@ mod concurrency_tests {
 #[cfg(test)]
 mod time_tests {
     use super::*;
-    use crate::RunKey;
     use flakehound_model::{Attempt, Outcome, ReportInfo, RunMeta, TestCase};
+    use flakehound_store::RunKey;
 
     fn write(s: &mut SqliteStore, hash: &str, run: &str, started: Option<&str>, ok: bool) {
         let meta = RunMeta {
