@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
 pub mod identity;
+pub mod own;
 pub use flakehound_ci::Surroundings;
 pub use identity::{Decision, RunPer};
 

@@ -153,16 +153,18 @@ pub struct Ran {
 /// The shell's status for a command that could not be started: 126 when it was found but could
 /// not be executed (permission, not an executable), 127 when it was not found.
 pub fn spawn_status(error: &Error) -> i32 {
+    const NOT_FOUND: i32 = flakehound_model::exit::NOT_FOUND as i32;
+    const CANNOT_EXECUTE: i32 = flakehound_model::exit::CANNOT_EXECUTE as i32;
     match error {
-        Error::Io { source, .. } if source.kind() == ErrorKind::NotFound => 127,
+        Error::Io { source, .. } if source.kind() == ErrorKind::NotFound => NOT_FOUND,
         Error::Io { source, .. }
             if source.kind() == ErrorKind::PermissionDenied
                 || source.raw_os_error() == Some(8) /* ENOEXEC */ =>
         {
-            126
+            CANNOT_EXECUTE
         }
-        Error::Io { .. } => 126,
-        _ => 127,
+        Error::Io { .. } => CANNOT_EXECUTE,
+        _ => NOT_FOUND,
     }
 }
 
@@ -221,7 +223,7 @@ pub fn run(
         // Stopped before it started: nothing ran.
         return Ok(Ran {
             execution: Execution {
-                code: 128 + sig,
+                code: flakehound_model::exit::signalled(sig),
                 signal: None,
                 duration: Duration::ZERO,
             },
@@ -534,9 +536,9 @@ fn execution(status: ExitStatus, duration: Duration) -> Execution {
     let signal: Option<i32> = None;
     let code = match (status.code(), signal) {
         (Some(code), _) => code,
-        (None, Some(sig)) => 128 + sig,
+        (None, Some(sig)) => flakehound_model::exit::signalled(sig),
         // Neither a code nor a signal (not possible on unix or windows): a generic failure.
-        (None, None) => 1,
+        (None, None) => i32::from(flakehound_model::exit::FINDINGS),
     };
     Execution {
         code,
