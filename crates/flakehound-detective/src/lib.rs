@@ -18,8 +18,10 @@ use flakehound_model::{Outcome, TestCase};
 use flakehound_runner::{Adapter, Cmd, Order, Plan, Request, TestRef};
 
 pub mod diagnose;
+pub mod known;
 pub mod polluter;
 pub mod repro;
+pub mod session;
 pub mod stats;
 
 #[derive(Debug, thiserror::Error)]
