@@ -210,8 +210,10 @@ mod tests {
         };
         let failed = [case("a", Outcome::Failed)];
         let passed = [case("a", Outcome::Passed)];
-        let mut info = ReportInfo::default();
-        info.timestamp = Some("1999-01-01T00:00:00Z".into());
+        let info = ReportInfo {
+            timestamp: Some("1999-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
         let executions = [
             Execution {
                 number: 1,

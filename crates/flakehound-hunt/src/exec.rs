@@ -58,7 +58,9 @@ fn code(status: std::process::ExitStatus) -> i32 {
     if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
         return flakehound_model::exit::signalled(sig);
     }
-    status.code().unwrap_or(i32::from(flakehound_model::exit::FINDINGS))
+    status
+        .code()
+        .unwrap_or(i32::from(flakehound_model::exit::FINDINGS))
 }
 
 /// Ends the execution's process group: SIGTERM (a test runner may clean up), SIGKILL after
