@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use context::Context;
 use flakehound_evidence::{FileStatus, Input, Options, RunPer};
 use flakehound_model::{Format, RunMeta, exit};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -570,33 +570,6 @@ fn run_meta_ref(args: &MetaArgs) -> Result<RunMeta> {
     Ok(meta)
 }
 
-/// Copies standard input to a temporary file while hashing it, in bounded memory: the hash
-/// must be known before anything is written (it identifies the report), and the parser then
-/// streams from the file. The file is removed when the returned handle drops.
-fn spool_stdin() -> Result<(tempfile::NamedTempFile, String)> {
-    let mut file = tempfile::Builder::new()
-        .prefix("flakehound-stdin-")
-        .tempfile()
-        .context("cannot create a temporary file to hold standard input")?;
-    let mut hasher = blake3::Hasher::new();
-    let mut stdin = std::io::stdin().lock();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("cannot read standard input"),
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])
-            .with_context(|| format!("cannot spool standard input to {}", file.path().display()))?;
-    }
-    file.flush()
-        .with_context(|| format!("cannot spool standard input to {}", file.path().display()))?;
-    Ok((file, hasher.finalize().to_hex().to_string()))
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Style {
     Human,
@@ -618,25 +591,9 @@ fn cmd_ingest(
     }
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
     let local = flakehound_ci::surroundings(&cwd);
-    let mut spooled = Vec::new();
     // Inputs keep the order given (it numbers attempts within a run); `-` is standard input.
-    let mut inputs = Vec::new();
-    let mut missing = Vec::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            let (file, hash) = spool_stdin()?;
-            inputs.push(Input::Spooled {
-                name: "<stdin>".into(),
-                path: file.path().to_path_buf(),
-                hash,
-            });
-            spooled.push(file);
-        } else {
-            let (found, not_found) = flakehound_evidence::discover(std::slice::from_ref(path));
-            inputs.extend(found);
-            missing.extend(not_found);
-        }
-    }
+    let gathered = flakehound_evidence::gather(paths)?;
+    let (inputs, missing) = (&gathered.inputs, gathered.missing.clone());
     if inputs.is_empty() && missing.is_empty() {
         bail!("no report files found in {}", show_paths(paths));
     }
@@ -668,8 +625,8 @@ fn cmd_ingest(
         run_per,
         source: flakehound_model::RunSource::Ci,
     };
-    let mut summary = flakehound_evidence::ingest(store.as_mut(), &inputs, &opts, &mut |_| {});
-    drop(spooled);
+    let mut summary = flakehound_evidence::ingest(store.as_mut(), inputs, &opts, &mut |_| {});
+    drop(gathered);
     for (name, reason) in missing {
         summary.files.push(flakehound_evidence::FileOutcome {
             name,
