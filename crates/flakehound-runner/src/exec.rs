@@ -367,6 +367,7 @@ pub mod signals {
     }
 
     /// Installs the handlers (once).
+    #[allow(unsafe_code)]
     pub fn install() {
         #[cfg(unix)]
         {
@@ -387,6 +388,7 @@ pub mod signals {
     }
 
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     extern "C" fn handler(sig: libc::c_int) {
         let first = RECEIVED
             .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
@@ -404,6 +406,7 @@ pub mod signals {
     }
 
     /// Sends `sig` to the process group `group`.
+    #[allow(unsafe_code)]
     pub fn kill_group(group: u32, sig: i32) {
         #[cfg(unix)]
         if let Ok(g) = i32::try_from(group) {
