@@ -131,6 +131,20 @@ pub struct Culprit {
     pub range: (String, String),
 }
 
+/// A condition under which a flaky test fails more often: where (runner, OS, CI job), when
+/// (hour, weekday) or after what (a preceding test). It contributes to the failures; the
+/// category names the mechanism (a timeout on a slow runner is category `timeout` with factor
+/// `runner`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Factor {
+    /// `runner`, `os`, `ci-job`, `hour`, `weekday` or `order`.
+    pub kind: String,
+    /// The runner, OS or job name, the UTC hour window (`23:00-02:00`), the weekday, or the
+    /// preceding test.
+    pub value: String,
+    pub evidence: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TestVerdict {
     pub id: String,
@@ -142,6 +156,8 @@ pub struct TestVerdict {
     pub intermittent: bool,
     pub confidence: f64,
     pub category: Option<Category>,
+    /// Flaky tests: conditions that make it fail more often, strongest first (see [`Factor`]).
+    pub factors: Vec<Factor>,
     pub culprit: Option<Culprit>,
     pub reasons: Vec<String>,
     pub recommendation: String,
@@ -539,6 +555,7 @@ impl Context<'_> {
             intermittent: false,
             confidence: 0.0,
             category: None,
+            factors: Vec::new(),
             culprit: None,
             reasons: Vec::new(),
             recommendation: String::new(),
