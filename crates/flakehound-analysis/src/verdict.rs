@@ -780,10 +780,21 @@ impl Context<'_> {
                 flip,
                 100.0 * recent
             ));
-            let (category, evidence) = self.category(test, &runs, &failed, &messages);
+            let (category, evidence, factors) = self.category(test, &runs, &failed, &messages);
             v.category = Some(category);
             v.reasons
                 .push(format!("likely cause: {category} ({evidence})"));
+            if !factors.is_empty() {
+                v.reasons.push(format!(
+                    "contributing factors: {}",
+                    factors
+                        .iter()
+                        .map(|f| format!("{} {} ({})", f.kind, f.value, f.evidence))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+            v.factors = factors;
             v.recommendation = recommendation(category).into();
         }
         match clusters.len() {
@@ -843,18 +854,44 @@ impl Context<'_> {
         imp
     }
 
-    /// The most likely root-cause category of a flaky test, with its evidence.
+    /// The most likely root-cause category of a flaky test, with its evidence and the
+    /// contributing factors.
+    ///
+    /// Two kinds of evidence are told apart. **Conditions** say where or when the test fails:
+    /// after a preceding test (order), in a window of hours or on one weekday (time), on one
+    /// runner, OS or CI job (environment). **Mechanisms** say how it fails: the dominant message
+    /// shape ([`crate::category`]), durations at a limit (timeout), values that change on every
+    /// failure against a fixed expectation ([`fingerprint::value_variation`]: randomness). The
+    /// category is:
+    /// 1. `order` when a preceding test explains the failures (the leak is the mechanism);
+    /// 2. `timeout` when the mechanism is a timeout, whatever the condition (a timeout on a slow
+    ///    runner is a timeout; the runner is a factor);
+    /// 3. `time` when failures cluster in hours or on a weekday; `environment` when they
+    ///    cluster on a runner, OS or job (≥ 80% of failures where ≤ 60% of runs happen);
+    /// 4. otherwise the mechanism, else `unknown`.
+    ///
+    /// Every condition found is also reported as a [`Factor`], including weaker ones: a place
+    /// holding at least half of the failures where failing that often has binomial probability
+    /// below [`FACTOR_P`] at its share of runs.
     fn category(
         &self,
         test: usize,
         runs: &[&TestRun],
         failed: &[&TestRun],
         messages: &[&str],
-    ) -> (Category, String) {
+    ) -> (Category, String, Vec<Factor>) {
         let ev = self.ev;
         let n_fail = failed.len() as f64;
-        if let Some(e) = self.order_evidence(test, runs, failed) {
-            return (Category::Order, e);
+        let mut factors: Vec<Factor> = Vec::new();
+        // Conditions, strongest first: (category they imply, evidence).
+        let mut condition: Option<(Category, String)> = None;
+        if let Some((polluter, e)) = self.order_evidence(test, runs, failed) {
+            factors.push(Factor {
+                kind: "order".into(),
+                value: polluter,
+                evidence: e.clone(),
+            });
+            return (Category::Order, e, factors);
         }
         // Time of day: ≥ 80% of failures within a 3-hour window that holds ≤ 35% of runs.
         if failed.len() >= 3 {
@@ -869,16 +906,19 @@ impl Context<'_> {
                 }
             }
             if best.1 >= 0.8 && best.2 <= 0.35 {
-                return (
-                    Category::Time,
-                    format!(
-                        "{:.0}% of failures between {:02}:00 and {:02}:00 UTC, where {:.0}% of runs happen",
-                        100.0 * best.1,
-                        best.0,
-                        (best.0 + 3) % 24,
-                        100.0 * best.2
-                    ),
+                let e = format!(
+                    "{:.0}% of failures between {:02}:00 and {:02}:00 UTC, where {:.0}% of runs happen",
+                    100.0 * best.1,
+                    best.0,
+                    (best.0 + 3) % 24,
+                    100.0 * best.2
                 );
+                factors.push(Factor {
+                    kind: "hour".into(),
+                    value: format!("{:02}:00-{:02}:00", best.0, (best.0 + 3) % 24),
+                    evidence: e.clone(),
+                });
+                condition.get_or_insert((Category::Time, e));
             }
         }
         // Weekday: ≥ 80% of failures on one day of the week that holds ≤ 30% of runs (weekend
@@ -896,23 +936,31 @@ impl Context<'_> {
                 let share = *f as f64 / n_fail;
                 let run_share = *all as f64 / runs.len().max(1) as f64;
                 if share >= 0.8 && run_share <= 0.3 {
-                    return (
-                        Category::Time,
-                        format!(
-                            "{:.0}% of failures on {}s, which have {:.0}% of runs",
-                            100.0 * share,
-                            jiff::civil::Weekday::from_monday_zero_offset(d as i8)
-                                .map_or_else(|_| "?".to_string(), |w| format!("{w:?}")),
-                            100.0 * run_share
-                        ),
+                    let name = jiff::civil::Weekday::from_monday_zero_offset(d as i8)
+                        .map_or_else(|_| "?".to_string(), |w| format!("{w:?}"));
+                    let e = format!(
+                        "{:.0}% of failures on {name}s, which have {:.0}% of runs",
+                        100.0 * share,
+                        100.0 * run_share
                     );
+                    factors.push(Factor {
+                        kind: "weekday".into(),
+                        value: name,
+                        evidence: e.clone(),
+                    });
+                    condition.get_or_insert((Category::Time, e));
                 }
             }
         }
-        // Environment: ≥ 80% of failures on one runner (or OS, or CI job) that has ≤ 60% of the
-        // runs.
+        // Places: ≥ 80% of failures on one runner (or OS, or CI job) that has ≤ 60% of the runs
+        // make the environment the condition; a weaker but unlikely concentration is a factor.
+        let mut place_failures: Vec<u64> = Vec::new();
         if failed.len() >= 3 {
-            for (label, key) in [("runner", 0), ("OS", 1), ("CI job", 2)] {
+            for (label, kind, key) in [
+                ("runner", "runner", 0),
+                ("OS", "os", 1),
+                ("CI job", "ci-job", 2),
+            ] {
                 let get = |r: &TestRun| {
                     let m = &ev.runs[r.run as usize];
                     match key {
@@ -930,21 +978,70 @@ impl Context<'_> {
                 if counts.len() < 2 {
                     continue;
                 }
-                if let Some((name, (f, all))) = counts.iter().max_by_key(|(_, v)| v.0) {
-                    let share = *f as f64 / n_fail;
-                    let run_share = *all as f64 / runs.len() as f64;
-                    if share >= 0.8 && run_share <= 0.6 {
-                        return (
-                            Category::Environment,
-                            format!(
-                                "{:.0}% of failures on {label} {} ({:.0}% of runs)",
-                                100.0 * share,
-                                name.as_deref().unwrap_or("?"),
-                                100.0 * run_share
-                            ),
-                        );
-                    }
+                let Some((name, (f, all))) = counts
+                    .iter()
+                    .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(a.0)))
+                else {
+                    continue;
+                };
+                let share = *f as f64 / n_fail;
+                let run_share = *all as f64 / runs.len() as f64;
+                let strict = share >= 0.8 && run_share <= 0.6;
+                let p = stats::binomial_sf(*f, failed.len() as u64, run_share);
+                if !(strict || (share >= 0.5 && p < FACTOR_P)) {
+                    continue;
                 }
+                let value = name.clone().unwrap_or_else(|| "?".into());
+                let e = format!(
+                    "{:.0}% of failures on {label} {value} ({:.0}% of runs)",
+                    100.0 * share,
+                    100.0 * run_share
+                );
+                // A runner's concentration shows again in its OS or job when it is the only one
+                // of them failing: report the narrowest place once.
+                if !place_failures.contains(f) {
+                    place_failures.push(*f);
+                    factors.push(Factor {
+                        kind: kind.into(),
+                        value,
+                        evidence: e.clone(),
+                    });
+                }
+                if strict {
+                    condition.get_or_insert((Category::Environment, e));
+                }
+            }
+        }
+        let mechanism = self.mechanism(runs, failed, messages);
+        let (category, evidence) = match (condition, mechanism) {
+            (_, Some((Category::Timeout, e))) => (Category::Timeout, e),
+            (Some(c), _) => c,
+            (None, Some(m)) => m,
+            (None, None) => (
+                Category::Unknown,
+                "no distinctive message, value, time, runner, order or duration pattern".into(),
+            ),
+        };
+        (category, evidence, factors)
+    }
+
+    /// How the test fails, from its messages and durations: the most common recognised message
+    /// shape if it covers at least a third of the messages (flaky tests often fail with a few
+    /// different messages); else failing durations at a limit (timeout); else values varying
+    /// against a fixed expectation (randomness).
+    fn mechanism(
+        &self,
+        runs: &[&TestRun],
+        failed: &[&TestRun],
+        messages: &[&str],
+    ) -> Option<(Category, String)> {
+        let tally = category::tally(messages.iter().copied());
+        if let Some((c, n, evidence)) = tally.iter().find(|(c, _, _)| *c != Category::Unknown) {
+            if *n as f64 >= messages.len() as f64 / 3.0 {
+                return Some((
+                    *c,
+                    format!("{n} of {} failure messages: {evidence}", messages.len()),
+                ));
             }
         }
         // Timeout: failing durations at a limit (≥ 90% of the longest), passing ones well below,
@@ -963,28 +1060,33 @@ impl Context<'_> {
                 fail_d.iter().filter(|&&d| d >= 0.9 * max).count() as f64 / fail_d.len() as f64;
             let pass_med = median(&pass_d);
             if max >= TIMEOUT_MIN_SECONDS && near >= 0.8 && pass_med < 0.6 * max {
-                return (
+                return Some((
                     Category::Timeout,
                     format!(
                         "{:.0}% of failures last ≥ 90% of {max:.1}s; passes take {pass_med:.1}s",
                         100.0 * near
                     ),
-                );
+                ));
             }
         }
-        let tally = category::tally(messages.iter().copied());
-        match tally.iter().find(|(c, _, _)| *c != Category::Unknown) {
-            // The most common recognised shape, if it covers at least a third of the messages
-            // (flaky tests often fail with a few different messages).
-            Some((c, n, evidence)) if *n as f64 >= messages.len() as f64 / 3.0 => (
-                *c,
-                format!("{n} of {} failure messages: {evidence}", messages.len()),
-            ),
-            _ => (
-                Category::Unknown,
-                "no distinctive message, time, runner, order or duration pattern".into(),
-            ),
-        }
+        let v = fingerprint::value_variation(messages.iter().copied())?;
+        (v.failures as f64 >= messages.len() as f64 / 3.0).then(|| {
+            (
+                Category::Randomness,
+                format!(
+                    "{} of {} failures share the shape \"{}\" with {} different values{}: non-deterministic state",
+                    v.failures,
+                    messages.len(),
+                    v.shape,
+                    v.distinct,
+                    if v.fixed_slot {
+                        " against a fixed expectation"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        })
     }
 
     /// A test that ran before this one in (almost) every failing run and rarely in passing runs.
@@ -993,7 +1095,7 @@ impl Context<'_> {
         test: usize,
         runs: &[&TestRun],
         failed: &[&TestRun],
-    ) -> Option<String> {
+    ) -> Option<(String, String)> {
         if failed.len() < 3 {
             return None;
         }
@@ -1059,10 +1161,13 @@ impl Context<'_> {
             })
             .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)))?;
         (share <= 0.4).then(|| {
-            format!(
-                "{best} ran before it in {:.0}% of failing runs but only {:.0}% of passing runs",
-                100.0 * in_failing[best] as f64 / n_f,
-                100.0 * share
+            (
+                best.clone(),
+                format!(
+                    "{best} ran before it in {:.0}% of failing runs but only {:.0}% of passing runs",
+                    100.0 * in_failing[best] as f64 / n_f,
+                    100.0 * share
+                ),
             )
         })
     }
@@ -1288,6 +1393,10 @@ pub fn dossier(ev: &Evidence, test_id: &str) -> Option<Dossier> {
     }
     Some(d)
 }
+
+/// Binomial tail probability below which a place (runner, OS, job) holding at least half of a
+/// flaky test's failures is reported as a contributing factor.
+pub const FACTOR_P: f64 = 0.001;
 
 /// Shortest failing duration that the duration pattern calls a timeout.
 const TIMEOUT_MIN_SECONDS: f32 = 0.1;

@@ -34,8 +34,8 @@ const HOUR_WEIGHTS: [f64; 24] = [
 const TIMEOUT_LIMITS: [f64; 4] = [2.0, 5.0, 10.0, 30.0];
 /// Held-out histories: commit hours peak in American working hours.
 const HELD_OUT_HOUR_WEIGHTS: [f64; 24] = [
-    4.0, 3.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 9.0, 10.0, 9.0,
-    9.0, 8.0, 8.0, 7.0, 6.0, 5.0,
+    4.0, 3.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 9.0, 10.0, 9.0, 9.0,
+    8.0, 8.0, 7.0, 6.0, 5.0,
 ];
 /// Held-out histories: the nightly run starts at 07:00 UTC plus up to 90 minutes.
 const HELD_OUT_NIGHTLY_HOUR: i64 = 7;

@@ -35,6 +35,13 @@ pub(crate) struct Ctx<'a> {
     pub bound: i64,
 }
 
+impl Ctx<'_> {
+    /// The line of the test's assertion (Go messages name it): fixed per test.
+    fn line(&self) -> i64 {
+        20 + self.bound % 280
+    }
+}
+
 /// Templates per family (per dialect).
 pub(crate) fn templates(family: Family) -> u8 {
     match family {
@@ -72,7 +79,11 @@ fn camel(s: &str) -> String {
 /// A message of no shape.
 pub(crate) fn noise(dialect: usize, rng: &mut Rng) -> String {
     let options: &[&str] = match dialect {
-        0 => &["AssertionError", "assert False", "Failed: DID NOT RAISE <class 'Exception'>"],
+        0 => &[
+            "AssertionError",
+            "assert False",
+            "Failed: DID NOT RAISE <class 'Exception'>",
+        ],
         1 => &[
             "org.opentest4j.AssertionFailedError",
             "java.lang.AssertionError",
@@ -132,10 +143,10 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
             (1, _) => format!("java.lang.IllegalStateException: {cnoun}Service already initialized"),
             (2, 0) => format!(
                 "{noun}_test.go:{}: got {} items in the cache, want 0",
-                rng.range(20, 300),
+                ctx.line(),
                 rng.range(1, 6)
             ),
-            (2, _) => format!("{noun}_test.go:{}: global {noun} hook still set", rng.range(20, 300)),
+            (2, _) => format!("{noun}_test.go:{}: global {noun} hook still set", ctx.line()),
             (_, 0) => format!(
                 "Error: expect(jest.fn()).toHaveBeenCalledTimes(expected)\n\nExpected number of calls: 1\nReceived number of calls: {}",
                 rng.range(2, 4)
@@ -165,11 +176,11 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
                 ),
                 (2, 0) => format!(
                     "{noun}_test.go:{}: got date {date}, want {prev}",
-                    rng.range(20, 300)
+                    ctx.line()
                 ),
                 (2, _) => format!(
                     "{noun}_test.go:{}: time zone America/Los_Angeles: day boundary crossed",
-                    rng.range(20, 300)
+                    ctx.line()
                 ),
                 (_, 0) => format!(
                     "Error: expect(received).toEqual(expected)\n\nExpected: \"{prev}\"\nReceived: \"{date}\""
@@ -202,12 +213,12 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
                 ),
                 (2, 0) => format!(
                     "{noun}_test.go:{}: got {}, want <= {bound}",
-                    rng.range(20, 300),
+                    ctx.line(),
                     rng.range(bound + 1, 2 * bound)
                 ),
                 (2, _) => format!(
                     "{noun}_test.go:{}: pick() = {}, want {bound}",
-                    rng.range(20, 300),
+                    ctx.line(),
                     rng.range(0, 2 * bound)
                 ),
                 (_, 0) => format!(
@@ -254,13 +265,13 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
                 ),
                 (2, 0) => format!(
                     "{noun}_test.go:{}: got [{}], want [{}]",
-                    rng.range(20, 300),
+                    ctx.line(),
                     items.join(" "),
                     sorted.join(" ")
                 ),
                 (2, _) => format!(
                     "{noun}_test.go:{}: keys = [{}], want [{}]",
-                    rng.range(20, 300),
+                    ctx.line(),
                     items.join(" "),
                     sorted.join(" ")
                 ),
@@ -316,7 +327,7 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
                 (2, 0) => format!("panic: test timed out after {:.0}s", ctx.limit),
                 (2, _) => format!(
                     "{noun}_test.go:{}: context deadline exceeded",
-                    rng.range(20, 300)
+                    ctx.line()
                 ),
                 (_, _) => format!(
                     "thrown: \"Exceeded timeout of {ms} ms for a test.\nAdd a timeout value to this test to increase the timeout, if this is a long-running test.\""
@@ -369,11 +380,11 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
                 ),
                 (2, 0) => format!(
                     "{noun}_test.go:{}: got 0.30000000000000004, want 0.3",
-                    rng.range(20, 300)
+                    ctx.line()
                 ),
                 (2, _) => format!(
                     "{noun}_test.go:{}: mean = 2.9999999999999996, want 3",
-                    rng.range(20, 300)
+                    ctx.line()
                 ),
                 (_, _) => "Error: expect(received).toBe(expected)\n\nExpected: 0.3\nReceived: 0.30000000000000004".to_string(),
             }
@@ -388,7 +399,7 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
             ),
             (2, 0) => "panic: runtime error: invalid memory address or nil pointer dereference"
                 .to_string(),
-            (2, _) => format!("{noun}_test.go:{}: unexpected error: <nil>", rng.range(20, 300)),
+            (2, _) => format!("{noun}_test.go:{}: unexpected error: <nil>", ctx.line()),
             (_, 0) => format!("TypeError: Cannot read properties of undefined (reading '{noun}')"),
             (_, _) => "Error: expect(received).toBe(expected)\n\nExpected: \"ok\"\nReceived: \"error\"".to_string(),
         },
@@ -404,7 +415,7 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
                 (2, 0) => "exec: \"pdftotext\": executable file not found in $PATH".to_string(),
                 (2, _) => format!(
                     "{noun}_test.go:{}: got \"/private/tmp/x\", want \"/tmp/x\"",
-                    rng.range(20, 300)
+                    ctx.line()
                 ),
                 (_, 0) => "Error: Cannot find module '@esbuild/linux-arm64'".to_string(),
                 (_, _) => "Error: spawn chromium ENOENT".to_string(),
