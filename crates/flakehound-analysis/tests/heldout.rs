@@ -71,6 +71,13 @@ fn tally(history: &History, verdicts: &[TestVerdict], t: &mut Tally) {
             if given == c.to_string() {
                 t.category_right += 1;
             }
+            if std::env::var_os("HELDOUT_DEBUG").is_some() && given != c.to_string() {
+                eprintln!(
+                    "MISS {c} → {given}: {:?} {:?}",
+                    v.reasons,
+                    v.clusters.first().map(|c| &c.example)
+                );
+            }
             *t.confusion.entry((c.to_string(), given)).or_default() += 1;
             let detail = &history.details[&v.id];
             if c.to_string() == "timeout" && detail.runner.is_some() {
