@@ -465,3 +465,51 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
         duration,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::INFRA_KINDS;
+
+    #[test]
+    fn every_dialect_and_template_renders() {
+        let mut rng = Rng::new(1, "h", 0);
+        let mut families: Vec<Family> = Category::ALL.iter().map(|c| Family::Cat(*c)).collect();
+        families.extend([
+            Family::EnvOs,
+            Family::EnvRunner,
+            Family::BadRunner,
+            Family::Bug,
+        ]);
+        families.extend(INFRA_KINDS.iter().map(|k| Family::Infra(*k)));
+        for dialect in 0..DIALECTS {
+            let ctx = Ctx {
+                noun: "order",
+                func: "test_create_order",
+                limit: 5.0,
+                start: 1_780_272_000,
+                dialect,
+                bound: 97,
+            };
+            for f in &families {
+                for t in 0..templates(*f) {
+                    let m = message(*f, t, &ctx, &mut rng);
+                    assert!(!m.message.is_empty() && !m.kind.is_empty(), "{f:?} {t}");
+                    assert!(m.outcome.is_failure());
+                }
+            }
+            assert!(!noise(dialect, &mut rng).is_empty());
+        }
+        // Randomness keeps the bound and draws the actual value.
+        let ctx = Ctx {
+            noun: "order",
+            func: "f",
+            limit: 1.0,
+            start: 0,
+            dialect: 0,
+            bound: 97,
+        };
+        let m = message(Family::Cat(Category::Randomness), 0, &ctx, &mut rng);
+        assert!(m.message.ends_with("< 97"), "{}", m.message);
+    }
+}
