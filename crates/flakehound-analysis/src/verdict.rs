@@ -1033,10 +1033,11 @@ impl Context<'_> {
         (category, evidence, factors)
     }
 
-    /// How the test fails, from its messages and durations: the most common recognised message
-    /// shape if it covers at least a third of the messages (flaky tests often fail with a few
-    /// different messages); else failing durations at a limit (timeout); else values varying
-    /// against a fixed expectation (randomness).
+    /// How the test fails, from its messages and durations: failing durations at a limit
+    /// (timeout), unless the messages say network (a read or connect timeout is a network
+    /// symptom first); else the most common recognised message shape if it covers at least a
+    /// third of the messages (flaky tests often fail with a few different messages); else values
+    /// varying against a fixed expectation (randomness).
     fn mechanism(
         &self,
         runs: &[&TestRun],
@@ -1044,14 +1045,16 @@ impl Context<'_> {
         messages: &[&str],
     ) -> Option<(Category, String)> {
         let tally = category::tally(messages.iter().copied());
-        if let Some((c, n, evidence)) = tally.iter().find(|(c, _, _)| *c != Category::Unknown) {
-            if *n as f64 >= messages.len() as f64 / 3.0 {
-                return Some((
+        let shape = tally
+            .iter()
+            .find(|(c, _, _)| *c != Category::Unknown)
+            .filter(|(_, n, _)| *n as f64 >= messages.len() as f64 / 3.0)
+            .map(|(c, n, evidence)| {
+                (
                     *c,
                     format!("{n} of {} failure messages: {evidence}", messages.len()),
-                ));
-            }
-        }
+                )
+            });
         // Timeout: failing durations at a limit (≥ 90% of the longest), passing ones well below,
         // and the limit long enough to be one: under TIMEOUT_MIN_SECONDS, scheduling noise and
         // JUnit's millisecond rounding make any two durations look "at a limit" (a 0.3 ms
@@ -1062,7 +1065,10 @@ impl Context<'_> {
             .filter(|r| !r.failed_first)
             .filter_map(|r| r.first_duration)
             .collect();
-        if fail_d.len() >= 3 && !pass_d.is_empty() {
+        if fail_d.len() >= 3
+            && !pass_d.is_empty()
+            && !shape.as_ref().is_some_and(|s| s.0 == Category::Network)
+        {
             let max = fail_d.iter().copied().fold(0.0f32, f32::max);
             let near =
                 fail_d.iter().filter(|&&d| d >= 0.9 * max).count() as f64 / fail_d.len() as f64;
@@ -1076,6 +1082,9 @@ impl Context<'_> {
                     ),
                 ));
             }
+        }
+        if shape.is_some() {
+            return shape;
         }
         let v = fingerprint::value_variation(messages.iter().copied())?;
         (v.failures as f64 >= messages.len() as f64 / 3.0).then(|| {

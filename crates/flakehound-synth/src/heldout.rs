@@ -373,7 +373,7 @@ pub(crate) fn message(family: Family, template: u8, ctx: &Ctx<'_>, rng: &mut Rng
                 (0, 0) => format!(
                     "AssertionError: assert {noun}_ratio() == 0.{a} (got 0.{a}000000000000002)"
                 ),
-                (0, _) => format!("AssertionError: assert 1.1 + 2.2 == 3.3 (got 3.3000000000000003)"),
+                (0, _) => "AssertionError: assert 1.1 + 2.2 == 3.3 (got 3.3000000000000003)".to_string(),
                 (1, 0) => "org.opentest4j.AssertionFailedError: expected: <0.3> but was: <0.30000000000000004>".to_string(),
                 (1, _) => format!(
                     "org.opentest4j.AssertionFailedError: expected: <{a}.7> but was: <{a}.699999999999999>"
