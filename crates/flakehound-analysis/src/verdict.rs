@@ -1067,7 +1067,7 @@ impl Context<'_> {
             .collect();
         if fail_d.len() >= 3
             && !pass_d.is_empty()
-            && !shape.as_ref().is_some_and(|s| s.0 == Category::Network)
+            && shape.as_ref().is_none_or(|s| s.0 != Category::Network)
         {
             let max = fail_d.iter().copied().fold(0.0f32, f32::max);
             let near =
