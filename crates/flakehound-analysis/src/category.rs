@@ -78,6 +78,13 @@ const CONCURRENCY_STRONG: Phrases = &[
     ("threadsanitizer", false),
     ("poisonerror", false),
     ("poisoned lock", false),
+    // Python's iteration over a dict or set another thread resized.
+    ("changed size during iteration", false),
+    // Lost updates under optimistic locking.
+    ("optimisticlock", false),
+    ("optimistic lock", false),
+    ("concurrent update", false),
+    ("another transaction", false),
 ];
 
 const NETWORK: Phrases = &[
@@ -523,6 +530,14 @@ fn collections(m: &str) -> Vec<(char, Vec<&str>)> {
 }
 
 fn split_top(s: &str) -> Vec<&str> {
+    // Go prints slices space-separated (`[3 1 2]`): without a top-level comma, a flat
+    // bracket of several space-separated tokens is a list too.
+    if !s.contains(',') && !s.contains(['[', '{', '(', '\'', '"']) {
+        let items: Vec<&str> = s.split_whitespace().collect();
+        if items.len() >= 2 {
+            return items;
+        }
+    }
     let mut items = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
     for (i, c) in s.char_indices() {
@@ -803,6 +818,15 @@ mod tests {
             ("assert x == 503.5", None),
             ("assert [503, 1] == [2, 3]", None),
             ("assert [2024, 1, 2] == [2024, 1, 3]", None),
+            (
+                "order_test.go:88: got [3 1 2], want [1 2 3]",
+                Some(Unordered),
+            ),
+            ("got [east north], want [north south]", None),
+            (
+                "RuntimeError: dictionary changed size during iteration",
+                Some(Concurrency),
+            ),
             ("upstream response 502", Some(Network)),
             ("", None),
         ];

@@ -181,6 +181,156 @@ pub fn top_share(clusters: &[Cluster]) -> f64 {
     }
 }
 
+/// How the numbers of a message cluster vary across its failures (see [`value_variation`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variation {
+    /// Failures in the cluster.
+    pub failures: usize,
+    /// The cluster's shape, numbers masked as `#`.
+    pub shape: String,
+    /// Distinct values of the number slot that varies most.
+    pub distinct: usize,
+    /// A slot keeps one value across the failures (the expected value).
+    pub fixed_slot: bool,
+}
+
+/// Words of a comparison: the message states an expected and an actual value.
+const COMPARISON: [&str; 12] = [
+    "<",
+    ">",
+    "==",
+    "!=",
+    "expected",
+    "want",
+    "got",
+    "received",
+    "but was",
+    "exceeds",
+    "actual",
+    "should be",
+];
+
+/// The numbers of a message (standalone: not glued to letters, so `psycopg2` or `int64` are
+/// not numbers; a `-` is a sign only after a space, `(`, `=`, `<`, `[` or the start) and its
+/// shape with each number masked as `#`. Looks at the first three non-empty lines (Jest and
+/// JUnit put the values on the lines after the headline), at most 400 characters.
+pub fn numbers(message: &str) -> (String, Vec<f64>) {
+    let text: String = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cs: Vec<char> = text.chars().take(400).collect();
+    let mut shape = String::new();
+    let mut values = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        let prev = i.checked_sub(1).map(|p| cs[p]);
+        let glued = prev.is_some_and(|p| p.is_alphanumeric() || p == '_' || p == '.');
+        let sign = cs[i] == '-'
+            && prev.is_none_or(|p| " (=<[".contains(p))
+            && cs.get(i + 1).is_some_and(char::is_ascii_digit);
+        if !glued && (cs[i].is_ascii_digit() || sign) {
+            let start = i;
+            i += 1;
+            while i < cs.len()
+                && (cs[i].is_ascii_digit()
+                    || (cs[i] == '.' && cs.get(i + 1).is_some_and(char::is_ascii_digit)))
+            {
+                i += 1;
+            }
+            if !cs.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+                let token: String = cs[start..i].iter().collect();
+                if let Ok(v) = token.parse::<f64>() {
+                    values.push(v);
+                    shape.push('#');
+                    continue;
+                }
+            }
+            shape.extend(&cs[start..i]);
+            continue;
+        }
+        shape.push(cs[i]);
+        i += 1;
+    }
+    (shape, values)
+}
+
+/// Value variation, the evidence of non-deterministic values: among messages that state a
+/// comparison (`assert 4821 < 4790`, `expected: <97> but was: <133>`, `got 133, want <= 97`),
+/// the largest group of one shape (numbers masked) with at least 3 failures, where one number
+/// slot takes a different value in most failures (≥ 3 distinct values, at least half as many as
+/// failures) while another slot keeps one value (the expected value is fixed, the actual one
+/// varies), or two slots both vary without a fixed difference (a value computed from another
+/// would keep it). Constant values (`expected: <true> but was: <false>`), or values that vary
+/// in lockstep (`12.68`, got `12.67`), are not variation.
+pub fn value_variation<'a>(messages: impl IntoIterator<Item = &'a str>) -> Option<Variation> {
+    let mut groups: HashMap<String, Vec<Vec<f64>>> = HashMap::new();
+    for m in messages {
+        let (shape, values) = numbers(m);
+        if values.len() < 2 {
+            continue;
+        }
+        let lower = shape.to_lowercase();
+        if !COMPARISON.iter().any(|w| lower.contains(w)) {
+            continue;
+        }
+        groups.entry(shape).or_default().push(values);
+    }
+    let mut best: Option<Variation> = None;
+    for (shape, rows) in groups {
+        let n = rows.len();
+        if n < 3 {
+            continue;
+        }
+        let slots = rows[0].len();
+        let distinct = |k: usize| {
+            let mut v: Vec<u64> = rows.iter().map(|r| r[k].to_bits()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        };
+        let counts: Vec<usize> = (0..slots).map(distinct).collect();
+        let varying: Vec<usize> = (0..slots)
+            .filter(|&k| counts[k] >= 3 && 2 * counts[k] >= n)
+            .collect();
+        if varying.is_empty() {
+            continue;
+        }
+        let fixed_slot = counts.contains(&1);
+        let unlinked = varying.iter().enumerate().any(|(i, &a)| {
+            varying[i + 1..].iter().any(|&b| {
+                let d0 = rows[0][a] - rows[0][b];
+                rows.iter().any(|r| ((r[a] - r[b]) - d0).abs() > 1e-9)
+            })
+        });
+        // One varying slot needs a fixed one beside it (the expectation); several varying
+        // slots must not move in lockstep.
+        if !(if varying.len() >= 2 {
+            unlinked
+        } else {
+            fixed_slot
+        }) {
+            continue;
+        }
+        let most = varying.iter().map(|&k| counts[k]).max().unwrap_or(0);
+        let better = best
+            .as_ref()
+            .is_none_or(|b| (n, most) > (b.failures, b.distinct));
+        if better {
+            best = Some(Variation {
+                failures: n,
+                shape,
+                distinct: most,
+                fixed_slot,
+            });
+        }
+    }
+    best
+}
+
 fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => s[..i].trim_end().to_string(),
@@ -758,6 +908,79 @@ mod tests {
             let total: u64 = c.iter().map(|c| c.count).sum();
             prop_assert_eq!(total, msgs.len() as u64);
             prop_assert!(c.windows(2).all(|w| w[0].count >= w[1].count));
+        }
+    }
+}
+
+#[cfg(test)]
+mod variation_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn numbers_are_standalone() {
+        let (shape, v) = numbers("assert 4821 < 4790 in psycopg2 at int64 -3 x-1");
+        assert_eq!(shape, "assert # < # in psycopg2 at int64 # x-#");
+        assert_eq!(v, vec![4821.0, 4790.0, -3.0, 1.0]);
+        let (_, v) = numbers(
+            "Error: expect(received).toBeLessThan(expected)\n\nExpected: < 97\nReceived:   133",
+        );
+        assert_eq!(v, vec![97.0, 133.0]);
+    }
+
+    #[test]
+    fn varying_actual_against_a_fixed_bound_is_variation() {
+        let m = [
+            "assert 4821 < 4790",
+            "assert 133 < 4790",
+            "assert 9000 < 4790",
+        ];
+        let v = value_variation(m).expect("variation");
+        assert_eq!((v.failures, v.distinct, v.fixed_slot), (3, 3, true));
+        // Both vary, unlinked.
+        assert!(value_variation(["got 3, want 9", "got 8, want 1", "got 5, want 4"]).is_some());
+    }
+
+    #[test]
+    fn constant_or_lockstep_values_are_not() {
+        let same = ["expected: <1> but was: <2>"; 5];
+        assert_eq!(value_variation(same), None);
+        // One value computed from the other: both vary, the difference is fixed.
+        let lockstep = [
+            "assert round(x, 2) == 12.68 (got 12.67)",
+            "assert round(x, 2) == 40.68 (got 40.67)",
+            "assert round(x, 2) == 3.68 (got 3.67)",
+        ];
+        assert_eq!(value_variation(lockstep), None);
+        // No comparison: a varying number in a plain message.
+        assert_eq!(
+            value_variation([
+                "worker 3 crashed 1",
+                "worker 9 crashed 1",
+                "worker 7 crashed 1"
+            ]),
+            None
+        );
+        // Too few failures.
+        assert_eq!(value_variation(["assert 1 < 0", "assert 5 < 0"]), None);
+    }
+
+    proptest! {
+        /// Fresh actual values against one bound are variation whenever they are mostly
+        /// distinct; the same message repeated never is.
+        #[test]
+        fn fresh_values_vary_repeats_do_not(bound in 1i64..10_000, draws in proptest::collection::btree_set(0i64..100_000, 3..12)) {
+            let msgs: Vec<String> = draws.iter().map(|x| format!("AssertionError: assert {x} < {bound}")).collect();
+            let v = value_variation(msgs.iter().map(String::as_str));
+            prop_assert!(v.is_some());
+            let repeated = vec![msgs[0].clone(); msgs.len()];
+            prop_assert!(value_variation(repeated.iter().map(String::as_str)).is_none());
+        }
+
+        #[test]
+        fn never_panics(s in "\\PC{0,200}") {
+            let _ = numbers(&s);
+            let _ = value_variation([s.as_str(), s.as_str(), s.as_str()]);
         }
     }
 }

@@ -113,6 +113,9 @@ pub struct ReportEntry {
     pub intermittent: bool,
     pub confidence: f64,
     pub category: Option<category::Category>,
+    /// Conditions that make a flaky test fail more often (runner, OS, hour, order, ...): the
+    /// category names the mechanism, these contribute ([`verdict::Factor`]).
+    pub factors: Vec<verdict::Factor>,
     pub culprit_commit: Option<String>,
     pub culprit: Option<verdict::Culprit>,
     pub reasons: Vec<String>,
@@ -227,6 +230,7 @@ fn join(stats: Vec<TestStats>, analysis: verdict::Analysis, include_stable: bool
                 intermittent: v.intermittent,
                 confidence: v.confidence,
                 category: v.category,
+                factors: v.factors,
                 culprit_commit: v.culprit.as_ref().map(|c| c.commit.clone()),
                 culprit: v.culprit,
                 reasons: v.reasons,

@@ -196,6 +196,22 @@ pub fn wilson_z(failures: u64, trials: u64, z: f64) -> (f64, f64) {
     (low.clamp(0.0, 1.0), high.clamp(0.0, 1.0))
 }
 
+/// `P(X ≥ k)` for `X ~ Binomial(n, q)`: how surprising `k` of `n` failures in a place holding a
+/// share `q` of the runs are, if place did not matter. Via the regularised incomplete beta:
+/// `P(X ≥ k) = I_q(k, n − k + 1)`.
+pub fn binomial_sf(k: u64, n: u64, q: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || q <= 0.0 {
+        return 0.0;
+    }
+    if q >= 1.0 {
+        return 1.0;
+    }
+    beta_reg(k as f64, (n - k + 1) as f64, q).clamp(0.0, 1.0)
+}
+
 /// Fraction of consecutive pairs of outcomes that differ (`true` = failed), in order.
 /// 0 for fewer than two outcomes. See the module docs for how to read it.
 pub fn flip_rate(outcomes: &[bool]) -> f64 {

@@ -131,6 +131,20 @@ pub struct Culprit {
     pub range: (String, String),
 }
 
+/// A condition under which a flaky test fails more often: where (runner, OS, CI job), when
+/// (hour, weekday) or after what (a preceding test). It contributes to the failures; the
+/// category names the mechanism (a timeout on a slow runner is category `timeout` with factor
+/// `runner`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Factor {
+    /// `runner`, `os`, `ci-job`, `hour`, `weekday` or `order`.
+    pub kind: String,
+    /// The runner, OS or job name, the UTC hour window (`23:00-02:00`), the weekday, or the
+    /// preceding test.
+    pub value: String,
+    pub evidence: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TestVerdict {
     pub id: String,
@@ -141,7 +155,12 @@ pub struct TestVerdict {
     /// For regressions: fails only some of the time.
     pub intermittent: bool,
     pub confidence: f64,
+    /// The evidence odds' probability before [`calibrated`] (for refitting the calibration).
+    #[serde(skip)]
+    pub raw_confidence: f64,
     pub category: Option<Category>,
+    /// Flaky tests: conditions that make it fail more often, strongest first (see [`Factor`]).
+    pub factors: Vec<Factor>,
     pub culprit: Option<Culprit>,
     pub reasons: Vec<String>,
     pub recommendation: String,
@@ -538,7 +557,9 @@ impl Context<'_> {
             verdict: Verdict::Stable,
             intermittent: false,
             confidence: 0.0,
+            raw_confidence: 0.0,
             category: None,
+            factors: Vec::new(),
             culprit: None,
             reasons: Vec::new(),
             recommendation: String::new(),
@@ -563,6 +584,7 @@ impl Context<'_> {
             v.recommendation = "check why it is always skipped (a skip marker, a missing \
                                 condition): a test that never runs protects nothing"
                 .into();
+            v.raw_confidence = v.confidence;
             return v;
         }
 
@@ -602,6 +624,7 @@ impl Context<'_> {
                     ));
                 }
             }
+            v.raw_confidence = v.confidence;
             return v;
         }
 
@@ -763,10 +786,21 @@ impl Context<'_> {
                 flip,
                 100.0 * recent
             ));
-            let (category, evidence) = self.category(test, &runs, &failed, &messages);
+            let (category, evidence, factors) = self.category(test, &runs, &failed, &messages);
             v.category = Some(category);
             v.reasons
                 .push(format!("likely cause: {category} ({evidence})"));
+            if !factors.is_empty() {
+                v.reasons.push(format!(
+                    "contributing factors: {}",
+                    factors
+                        .iter()
+                        .map(|f| format!("{} {} ({})", f.kind, f.value, f.evidence))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+            v.factors = factors;
             v.recommendation = recommendation(category).into();
         }
         match clusters.len() {
@@ -787,6 +821,8 @@ impl Context<'_> {
                 "{incident_failures} failure(s) during infrastructure incidents not counted"
             ));
         }
+        v.raw_confidence = v.confidence;
+        v.confidence = calibrated(v.confidence);
         v
     }
 
@@ -826,18 +862,44 @@ impl Context<'_> {
         imp
     }
 
-    /// The most likely root-cause category of a flaky test, with its evidence.
+    /// The most likely root-cause category of a flaky test, with its evidence and the
+    /// contributing factors.
+    ///
+    /// Two kinds of evidence are told apart. **Conditions** say where or when the test fails:
+    /// after a preceding test (order), in a window of hours or on one weekday (time), on one
+    /// runner, OS or CI job (environment). **Mechanisms** say how it fails: the dominant message
+    /// shape ([`crate::category`]), durations at a limit (timeout), values that change on every
+    /// failure against a fixed expectation ([`fingerprint::value_variation`]: randomness). The
+    /// category is:
+    /// 1. `order` when a preceding test explains the failures (the leak is the mechanism);
+    /// 2. `timeout` when the mechanism is a timeout, whatever the condition (a timeout on a slow
+    ///    runner is a timeout; the runner is a factor);
+    /// 3. `time` when failures cluster in hours or on a weekday; `environment` when they
+    ///    cluster on a runner, OS or job (≥ 80% of failures where ≤ 60% of runs happen);
+    /// 4. otherwise the mechanism, else `unknown`.
+    ///
+    /// Every condition found is also reported as a [`Factor`], including weaker ones: a place
+    /// holding at least half of the failures where failing that often has binomial probability
+    /// below [`FACTOR_P`] at its share of runs.
     fn category(
         &self,
         test: usize,
         runs: &[&TestRun],
         failed: &[&TestRun],
         messages: &[&str],
-    ) -> (Category, String) {
+    ) -> (Category, String, Vec<Factor>) {
         let ev = self.ev;
         let n_fail = failed.len() as f64;
-        if let Some(e) = self.order_evidence(test, runs, failed) {
-            return (Category::Order, e);
+        let mut factors: Vec<Factor> = Vec::new();
+        // Conditions, strongest first: (category they imply, evidence).
+        let mut condition: Option<(Category, String)> = None;
+        if let Some((polluter, e)) = self.order_evidence(test, runs, failed) {
+            factors.push(Factor {
+                kind: "order".into(),
+                value: polluter,
+                evidence: e.clone(),
+            });
+            return (Category::Order, e, factors);
         }
         // Time of day: ≥ 80% of failures within a 3-hour window that holds ≤ 35% of runs.
         if failed.len() >= 3 {
@@ -852,16 +914,19 @@ impl Context<'_> {
                 }
             }
             if best.1 >= 0.8 && best.2 <= 0.35 {
-                return (
-                    Category::Time,
-                    format!(
-                        "{:.0}% of failures between {:02}:00 and {:02}:00 UTC, where {:.0}% of runs happen",
-                        100.0 * best.1,
-                        best.0,
-                        (best.0 + 3) % 24,
-                        100.0 * best.2
-                    ),
+                let e = format!(
+                    "{:.0}% of failures between {:02}:00 and {:02}:00 UTC, where {:.0}% of runs happen",
+                    100.0 * best.1,
+                    best.0,
+                    (best.0 + 3) % 24,
+                    100.0 * best.2
                 );
+                factors.push(Factor {
+                    kind: "hour".into(),
+                    value: format!("{:02}:00-{:02}:00", best.0, (best.0 + 3) % 24),
+                    evidence: e.clone(),
+                });
+                condition.get_or_insert((Category::Time, e));
             }
         }
         // Weekday: ≥ 80% of failures on one day of the week that holds ≤ 30% of runs (weekend
@@ -879,23 +944,31 @@ impl Context<'_> {
                 let share = *f as f64 / n_fail;
                 let run_share = *all as f64 / runs.len().max(1) as f64;
                 if share >= 0.8 && run_share <= 0.3 {
-                    return (
-                        Category::Time,
-                        format!(
-                            "{:.0}% of failures on {}s, which have {:.0}% of runs",
-                            100.0 * share,
-                            jiff::civil::Weekday::from_monday_zero_offset(d as i8)
-                                .map_or_else(|_| "?".to_string(), |w| format!("{w:?}")),
-                            100.0 * run_share
-                        ),
+                    let name = jiff::civil::Weekday::from_monday_zero_offset(d as i8)
+                        .map_or_else(|_| "?".to_string(), |w| format!("{w:?}"));
+                    let e = format!(
+                        "{:.0}% of failures on {name}s, which have {:.0}% of runs",
+                        100.0 * share,
+                        100.0 * run_share
                     );
+                    factors.push(Factor {
+                        kind: "weekday".into(),
+                        value: name,
+                        evidence: e.clone(),
+                    });
+                    condition.get_or_insert((Category::Time, e));
                 }
             }
         }
-        // Environment: ≥ 80% of failures on one runner (or OS, or CI job) that has ≤ 60% of the
-        // runs.
+        // Places: ≥ 80% of failures on one runner (or OS, or CI job) that has ≤ 60% of the runs
+        // make the environment the condition; a weaker but unlikely concentration is a factor.
+        let mut place_failures: Vec<u64> = Vec::new();
         if failed.len() >= 3 {
-            for (label, key) in [("runner", 0), ("OS", 1), ("CI job", 2)] {
+            for (label, kind, key) in [
+                ("runner", "runner", 0),
+                ("OS", "os", 1),
+                ("CI job", "ci-job", 2),
+            ] {
                 let get = |r: &TestRun| {
                     let m = &ev.runs[r.run as usize];
                     match key {
@@ -913,23 +986,75 @@ impl Context<'_> {
                 if counts.len() < 2 {
                     continue;
                 }
-                if let Some((name, (f, all))) = counts.iter().max_by_key(|(_, v)| v.0) {
-                    let share = *f as f64 / n_fail;
-                    let run_share = *all as f64 / runs.len() as f64;
-                    if share >= 0.8 && run_share <= 0.6 {
-                        return (
-                            Category::Environment,
-                            format!(
-                                "{:.0}% of failures on {label} {} ({:.0}% of runs)",
-                                100.0 * share,
-                                name.as_deref().unwrap_or("?"),
-                                100.0 * run_share
-                            ),
-                        );
-                    }
+                let Some((name, (f, all))) = counts
+                    .iter()
+                    .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(a.0)))
+                else {
+                    continue;
+                };
+                let share = *f as f64 / n_fail;
+                let run_share = *all as f64 / runs.len() as f64;
+                let strict = share >= 0.8 && run_share <= 0.6;
+                let p = stats::binomial_sf(*f, failed.len() as u64, run_share);
+                if !(strict || (share >= 0.5 && p < FACTOR_P)) {
+                    continue;
+                }
+                let value = name.clone().unwrap_or_else(|| "?".into());
+                let e = format!(
+                    "{:.0}% of failures on {label} {value} ({:.0}% of runs)",
+                    100.0 * share,
+                    100.0 * run_share
+                );
+                // A runner's concentration shows again in its OS or job when it is the only one
+                // of them failing: report the narrowest place once.
+                if !place_failures.contains(f) {
+                    place_failures.push(*f);
+                    factors.push(Factor {
+                        kind: kind.into(),
+                        value,
+                        evidence: e.clone(),
+                    });
+                }
+                if strict {
+                    condition.get_or_insert((Category::Environment, e));
                 }
             }
         }
+        let mechanism = self.mechanism(runs, failed, messages);
+        let (category, evidence) = match (condition, mechanism) {
+            (_, Some((Category::Timeout, e))) => (Category::Timeout, e),
+            (Some(c), _) => c,
+            (None, Some(m)) => m,
+            (None, None) => (
+                Category::Unknown,
+                "no distinctive message, value, time, runner, order or duration pattern".into(),
+            ),
+        };
+        (category, evidence, factors)
+    }
+
+    /// How the test fails, from its messages and durations: failing durations at a limit
+    /// (timeout), unless the messages say network (a read or connect timeout is a network
+    /// symptom first); else the most common recognised message shape if it covers at least a
+    /// third of the messages (flaky tests often fail with a few different messages); else values
+    /// varying against a fixed expectation (randomness).
+    fn mechanism(
+        &self,
+        runs: &[&TestRun],
+        failed: &[&TestRun],
+        messages: &[&str],
+    ) -> Option<(Category, String)> {
+        let tally = category::tally(messages.iter().copied());
+        let shape = tally
+            .iter()
+            .find(|(c, _, _)| *c != Category::Unknown)
+            .filter(|(_, n, _)| *n as f64 >= messages.len() as f64 / 3.0)
+            .map(|(c, n, evidence)| {
+                (
+                    *c,
+                    format!("{n} of {} failure messages: {evidence}", messages.len()),
+                )
+            });
         // Timeout: failing durations at a limit (≥ 90% of the longest), passing ones well below,
         // and the limit long enough to be one: under TIMEOUT_MIN_SECONDS, scheduling noise and
         // JUnit's millisecond rounding make any two durations look "at a limit" (a 0.3 ms
@@ -940,34 +1065,45 @@ impl Context<'_> {
             .filter(|r| !r.failed_first)
             .filter_map(|r| r.first_duration)
             .collect();
-        if fail_d.len() >= 3 && !pass_d.is_empty() {
+        if fail_d.len() >= 3
+            && !pass_d.is_empty()
+            && shape.as_ref().is_none_or(|s| s.0 != Category::Network)
+        {
             let max = fail_d.iter().copied().fold(0.0f32, f32::max);
             let near =
                 fail_d.iter().filter(|&&d| d >= 0.9 * max).count() as f64 / fail_d.len() as f64;
             let pass_med = median(&pass_d);
             if max >= TIMEOUT_MIN_SECONDS && near >= 0.8 && pass_med < 0.6 * max {
-                return (
+                return Some((
                     Category::Timeout,
                     format!(
                         "{:.0}% of failures last ≥ 90% of {max:.1}s; passes take {pass_med:.1}s",
                         100.0 * near
                     ),
-                );
+                ));
             }
         }
-        let tally = category::tally(messages.iter().copied());
-        match tally.iter().find(|(c, _, _)| *c != Category::Unknown) {
-            // The most common recognised shape, if it covers at least a third of the messages
-            // (flaky tests often fail with a few different messages).
-            Some((c, n, evidence)) if *n as f64 >= messages.len() as f64 / 3.0 => (
-                *c,
-                format!("{n} of {} failure messages: {evidence}", messages.len()),
-            ),
-            _ => (
-                Category::Unknown,
-                "no distinctive message, time, runner, order or duration pattern".into(),
-            ),
+        if shape.is_some() {
+            return shape;
         }
+        let v = fingerprint::value_variation(messages.iter().copied())?;
+        (v.failures as f64 >= messages.len() as f64 / 3.0).then(|| {
+            (
+                Category::Randomness,
+                format!(
+                    "{} of {} failures share the shape \"{}\" with {} different values{}: non-deterministic state",
+                    v.failures,
+                    messages.len(),
+                    v.shape,
+                    v.distinct,
+                    if v.fixed_slot {
+                        " against a fixed expectation"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        })
     }
 
     /// A test that ran before this one in (almost) every failing run and rarely in passing runs.
@@ -976,7 +1112,7 @@ impl Context<'_> {
         test: usize,
         runs: &[&TestRun],
         failed: &[&TestRun],
-    ) -> Option<String> {
+    ) -> Option<(String, String)> {
         if failed.len() < 3 {
             return None;
         }
@@ -1042,10 +1178,13 @@ impl Context<'_> {
             })
             .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)))?;
         (share <= 0.4).then(|| {
-            format!(
-                "{best} ran before it in {:.0}% of failing runs but only {:.0}% of passing runs",
-                100.0 * in_failing[best] as f64 / n_f,
-                100.0 * share
+            (
+                best.clone(),
+                format!(
+                    "{best} ran before it in {:.0}% of failing runs but only {:.0}% of passing runs",
+                    100.0 * in_failing[best] as f64 / n_f,
+                    100.0 * share
+                ),
             )
         })
     }
@@ -1073,6 +1212,29 @@ pub fn recommendation(c: Category) -> &'static str {
         Category::Float => "compare floats with a tolerance",
         Category::Unknown => "quarantine it and hunt it with repeated runs",
     }
+}
+
+/// Platt scaling of the evidence odds, `confidence = σ(A · logit(raw) + B)`, fitted by maximum
+/// likelihood on **tuning** histories only (`tests/calibration.rs`: `Config::small` seeds
+/// 21–40 and `Config::large` seeds 41–42, each as generated and shortened to 30 commits with
+/// few retries, where verdicts are harder). The odds of a verdict multiply likelihood ratios
+/// that are not independent (retry passes and same-commit disagreements come from the same
+/// failures), so raw probabilities near 0.99 are overconfident on short histories and the
+/// middling ones underconfident; a two-parameter monotone map keeps the ranking and makes the
+/// stated number mean the observed accuracy. Applied to the flaky, broken, regression and fixed
+/// verdicts.
+pub const CALIBRATION: (f64, f64) = (0.408, 2.324);
+
+/// The calibrated confidence of a raw evidence probability (see [`CALIBRATION`]): the fitted
+/// map where it lowers the raw probability, the raw probability elsewhere. The fit raises weak
+/// evidence (few verdicts below 0.9 were wrong in the tuning histories), but those are few
+/// (about 2% of the fit) and come from short histories where one more run changes the picture,
+/// so confidence is only ever lowered: a 3-run history must not be quarantined on a fit.
+pub fn calibrated(raw: f64) -> f64 {
+    let p = raw.clamp(1e-6, 1.0 - 1e-6);
+    let z = (p / (1.0 - p)).ln();
+    let (a, b) = CALIBRATION;
+    raw.min(1.0 / (1.0 + (-(a * z + b)).exp()))
 }
 
 fn odds_to_p(odds: f64) -> f64 {
@@ -1271,6 +1433,10 @@ pub fn dossier(ev: &Evidence, test_id: &str) -> Option<Dossier> {
     }
     Some(d)
 }
+
+/// Binomial tail probability below which a place (runner, OS, job) holding at least half of a
+/// flaky test's failures is reported as a contributing factor.
+pub const FACTOR_P: f64 = 0.001;
 
 /// Shortest failing duration that the duration pattern calls a timeout.
 const TIMEOUT_MIN_SECONDS: f32 = 0.1;

@@ -2,7 +2,7 @@
 //! writes it as JUnit files (`runs/NNNN/attempt-*.xml`, `runs.tsv`, `truth.json`).
 //!
 //! ```text
-//! cargo run --release -p flakehound-synth --example synth -- small|large [SEED] [OUT_DIR]
+//! cargo run --release -p flakehound-synth --example synth -- small|large|held-out [SEED] [OUT_DIR]
 //! ```
 
 use flakehound_synth::{Config, generate, write_junit};
@@ -13,9 +13,11 @@ fn main() {
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(7);
     let cfg = match args.first().map(String::as_str) {
         Some("large") => Config::large(seed),
+        // Held-out histories: for evaluating the verdict engine, never for tuning it.
+        Some("held-out") => Config::held_out(seed),
         Some("small") | None => Config::small(seed),
         Some(other) => {
-            eprintln!("usage: synth small|large [SEED] [OUT_DIR] (got {other})");
+            eprintln!("usage: synth small|large|held-out [SEED] [OUT_DIR] (got {other})");
             std::process::exit(2);
         }
     };

@@ -6,10 +6,11 @@
 //!    incidents with the tests each one hits;
 //! 4. the records of every run: first attempts, retries, and whole-job re-runs of red runs.
 
+use crate::heldout;
 use crate::messages::{self, Ctx, Family, INFRA_KINDS, InfraKind};
 use crate::names::{self, TestName};
 use crate::rng::Rng;
-use crate::{Category, Config, Detail, History, SynthRun, Truth};
+use crate::{Category, Config, Detail, History, Style, SynthRun, Truth};
 use flakehound_model::{Attempt, Failure, Outcome, RunMeta, TestCase};
 use flakehound_store::RunKey;
 use std::collections::BTreeMap;
@@ -31,6 +32,19 @@ const HOUR_WEIGHTS: [f64; 24] = [
     3.0, 2.5, 2.0, 2.0, 3.0,
 ];
 const TIMEOUT_LIMITS: [f64; 4] = [2.0, 5.0, 10.0, 30.0];
+/// Held-out histories: commit hours peak in American working hours.
+const HELD_OUT_HOUR_WEIGHTS: [f64; 24] = [
+    4.0, 3.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 9.0, 10.0, 9.0, 9.0,
+    8.0, 8.0, 7.0, 6.0, 5.0,
+];
+/// Held-out histories: the nightly run starts at 07:00 UTC plus up to 90 minutes.
+const HELD_OUT_NIGHTLY_HOUR: i64 = 7;
+/// Held-out histories: time-test windows (midnight in the Americas, in UTC).
+const HELD_OUT_WINDOWS: [(u8, u8); 3] = [(7, 9), (6, 9), (7, 10)];
+/// Held-out histories: how much slower every test runs on the slow runner.
+const SLOW_FACTOR: f64 = 1.6;
+/// Held-out histories: share of a flaky test's failures with a shapeless message.
+const NOISE_RATE: f64 = 0.1;
 
 struct Runner {
     name: String,
@@ -48,6 +62,8 @@ enum Trigger {
     Runner(usize),
     /// Fails only on this OS.
     Os(&'static str),
+    /// Fails mostly on this (slow) runner: the rate there, a tenth of it elsewhere.
+    Mostly(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -85,6 +101,10 @@ struct TestDef {
     skip_on_macos: bool,
     /// Message templates this test's failures use.
     templates: Vec<u8>,
+    /// Held-out message dialect (see `heldout.rs`).
+    dialect: usize,
+    /// Held-out per-test constant (the bound of randomness comparisons).
+    bound: i64,
 }
 
 struct Plan {
@@ -113,6 +133,8 @@ struct Gen<'c> {
     cfg: &'c Config,
     runners: Vec<Runner>,
     bad_runner: Option<usize>,
+    /// Held-out histories: the runner on which every test is slower.
+    slow_runner: Option<usize>,
     tests: Vec<TestDef>,
     commits: Vec<String>,
 }
@@ -151,19 +173,27 @@ pub(crate) fn generate(cfg: &Config) -> History {
 impl<'c> Gen<'c> {
     fn new(cfg: &'c Config) -> Self {
         let seed = cfg.seed;
+        let held_out = cfg.style == Style::HeldOut;
+        let (linux, mac) = if held_out {
+            ("buildkite-linux", "buildkite-mac")
+        } else {
+            ("gha-ubuntu", "gha-macos")
+        };
         let mut runners = Vec::new();
         for i in 1..=cfg.linux_runners {
             runners.push(Runner {
-                name: format!("gha-ubuntu-{i}"),
+                name: format!("{linux}-{i}"),
                 os: "Linux",
             });
         }
         for i in 1..=cfg.macos_runners {
             runners.push(Runner {
-                name: format!("gha-macos-{i}"),
+                name: format!("{mac}-{i}"),
                 os: "macOS",
             });
         }
+        // Held-out draws come from their own stream, so tuning histories stay bit for bit.
+        let mut extra = Rng::new(seed, "held-out", 0);
         let mut rng = Rng::new(seed, "commits", 0);
         let commits: Vec<String> = (0..cfg.commits)
             .map(|_| {
@@ -213,15 +243,35 @@ impl<'c> Gen<'c> {
         let other_runners: Vec<usize> = (0..runners.len())
             .filter(|r| Some(*r) != bad_runner)
             .collect();
+        let slow_runner = if held_out {
+            let linux: Vec<usize> = (0..cfg.linux_runners)
+                .filter(|r| Some(*r) != bad_runner)
+                .collect();
+            (!linux.is_empty()).then(|| *extra.pick(&linux))
+        } else {
+            None
+        };
         for category in Category::ALL {
             for j in 0..cfg.flaky_per_category {
                 let (rate, trigger, family) = match category {
                     Category::Order => continue,
-                    Category::Time => (
-                        round3(rng.uniform(0.6, 1.0)),
-                        Trigger::Hours(NIGHT.0, NIGHT.1),
-                        Family::Cat(category),
-                    ),
+                    Category::Time => {
+                        let rate = round3(rng.uniform(0.6, 1.0));
+                        let (a, b) = if held_out {
+                            *extra.pick(&HELD_OUT_WINDOWS)
+                        } else {
+                            NIGHT
+                        };
+                        (rate, Trigger::Hours(a, b), Family::Cat(category))
+                    }
+                    Category::Timeout if slow_runner.is_some() && j % 2 == 0 => {
+                        let _ = rates.next();
+                        (
+                            round3(extra.uniform(0.3, 0.7)),
+                            Trigger::Mostly(slow_runner.expect("slow runner")),
+                            Family::Cat(category),
+                        )
+                    }
                     Category::Environment => {
                         let rate = round3(rng.uniform(0.4, 0.9));
                         if j % 2 == 0 && cfg.macos_runners > 0 {
@@ -350,18 +400,32 @@ impl<'c> Gen<'c> {
                 };
                 let templates = match &role {
                     Role::Flaky { family, .. } => {
-                        let count = family.templates();
+                        let count = if held_out {
+                            heldout::templates(*family)
+                        } else {
+                            family.templates()
+                        };
                         let mut all: Vec<u8> = (0..count).collect();
                         rng.shuffle(&mut all);
                         all.truncate(rng.range(1, i64::from(count.min(3))) as usize);
                         all
                     }
                     Role::Broken { .. } | Role::Regression { .. } | Role::Fixed { .. } => {
-                        vec![bug_templates.next().expect("cycle")]
+                        let t = bug_templates.next().expect("cycle");
+                        vec![if held_out {
+                            t % heldout::templates(Family::Bug)
+                        } else {
+                            t
+                        }]
                     }
                     Role::Stable | Role::Infra => Vec::new(),
                 };
                 let func = name.name.split('[').next().unwrap_or_default().to_string();
+                let (dialect, bound) = if held_out {
+                    (extra.below(heldout::DIALECTS), extra.range(20, 5000))
+                } else {
+                    (0, 0)
+                };
                 TestDef {
                     name,
                     func,
@@ -370,6 +434,8 @@ impl<'c> Gen<'c> {
                     limit,
                     skip_on_macos,
                     templates,
+                    dialect,
+                    bound,
                 }
             })
             .collect();
@@ -377,6 +443,7 @@ impl<'c> Gen<'c> {
             cfg,
             runners,
             bad_runner,
+            slow_runner,
             tests,
             commits,
         }
@@ -410,8 +477,13 @@ impl<'c> Gen<'c> {
             } else {
                 rng.range(0, 1)
             };
+            let weights = if cfg.style == Style::HeldOut {
+                &HELD_OUT_HOUR_WEIGHTS
+            } else {
+                &HOUR_WEIGHTS
+            };
             let mut today: Vec<i64> = (0..count)
-                .map(|_| day + rng.weighted(&HOUR_WEIGHTS) as i64 * 3600 + rng.range(0, 3599))
+                .map(|_| day + rng.weighted(weights) as i64 * 3600 + rng.range(0, 3599))
                 .collect();
             today.sort_unstable();
             let room = cfg.commits - times.len();
@@ -444,8 +516,13 @@ impl<'c> Gen<'c> {
         // A nightly scheduled run on the newest commit, 23:00–00:30 UTC.
         let mut night = times[0] - times[0].rem_euclid(86_400);
         let last = *first.last().expect("commits");
+        let nightly = if cfg.style == Style::HeldOut {
+            HELD_OUT_NIGHTLY_HOUR
+        } else {
+            23
+        };
         while night <= last {
-            let t = night + 23 * 3600 + rng.range(0, 5400);
+            let t = night + nightly * 3600 + rng.range(0, 5400);
             let i = first.partition_point(|&f| f < t);
             if i > 0 && per_commit[i - 1] < 3 {
                 slots.push((t, i - 1));
@@ -496,6 +573,43 @@ impl<'c> Gen<'c> {
         }
     }
 
+    /// The message of a failure of `def` from `family`, in the history's style.
+    fn message(
+        &self,
+        def: &TestDef,
+        family: Family,
+        template: u8,
+        start: i64,
+        rng: &mut Rng,
+    ) -> messages::Msg {
+        if self.cfg.style == Style::HeldOut {
+            let ctx = heldout::Ctx {
+                noun: def.name.noun,
+                func: &def.func,
+                limit: def.limit,
+                start,
+                dialect: def.dialect,
+                bound: def.bound,
+            };
+            let mut msg = heldout::message(family, template, &ctx, rng);
+            if matches!(def.role, Role::Flaky { .. })
+                && !matches!(family, Family::Infra(_))
+                && rng.chance(NOISE_RATE)
+            {
+                msg.message = heldout::noise(def.dialect, rng);
+                msg.kind = msg.message.split(':').next().unwrap_or("").to_string();
+            }
+            return msg;
+        }
+        let ctx = Ctx {
+            noun: def.name.noun,
+            func: &def.func,
+            limit: def.limit,
+            start,
+        };
+        messages::message(family, template, &ctx, rng)
+    }
+
     /// Probability that test `t` fails an attempt of `plan` (outside incidents).
     fn p_fail(&self, t: usize, plan: &Plan, retry: bool) -> f64 {
         let def = &self.tests[t];
@@ -513,6 +627,8 @@ impl<'c> Gen<'c> {
                     Trigger::Hours(a, b) => in_window(hour_of(plan.start), (a, b)),
                     Trigger::Runner(r) => plan.runner == r,
                     Trigger::Os(os) => self.runners[plan.runner].os == os,
+                    Trigger::Mostly(r) if plan.runner != r => return rate / 10.0,
+                    Trigger::Mostly(_) => true,
                 };
                 if holds { rate } else { 0.0 }
             }
@@ -644,11 +760,14 @@ impl<'c> Gen<'c> {
     }
 
     fn pass_duration(&self, def: &TestDef, plan: &Plan, rng: &mut Rng) -> f64 {
-        let slow = if self.runners[plan.runner].os == "macOS" {
+        let mut slow = if self.runners[plan.runner].os == "macOS" {
             1.35
         } else {
             1.0
         };
+        if Some(plan.runner) == self.slow_runner {
+            slow *= SLOW_FACTOR;
+        }
         let d = def.base * rng.uniform(0.85, 1.2) * slow;
         if def.limit > 0.0 {
             d.min(def.limit * rng.uniform(0.9, 0.97))
@@ -678,13 +797,7 @@ impl<'c> Gen<'c> {
                 (Cause::Own, Role::Flaky { family, .. }) => (*family, *rng.pick(&def.templates)),
                 (Cause::Own, _) => (Family::Bug, def.templates[0]),
             };
-            let ctx = Ctx {
-                noun: def.name.noun,
-                func: &def.func,
-                limit: def.limit,
-                start: plan.start,
-            };
-            let msg = messages::message(family, template, &ctx, rng);
+            let msg = self.message(def, family, template, plan.start, rng);
             if let Some(d) = msg.duration {
                 duration = d;
             }
@@ -858,14 +971,9 @@ impl<'c> Gen<'c> {
         let short = |c: usize| self.commits[c][..12].to_string();
         let pct = |r: f64| format!("{:.1}%", r * 100.0);
         let example = || {
-            let ctx = Ctx {
-                noun: def.name.noun,
-                func: &def.func,
-                limit: def.limit,
-                start: self.cfg.start,
-            };
             let mut rng = Rng::new(self.cfg.seed, "example", t as u64);
-            messages::message(Family::Bug, def.templates[0], &ctx, &mut rng).message
+            self.message(def, Family::Bug, def.templates[0], self.cfg.start, &mut rng)
+                .message
         };
         let mut d = Detail::default();
         let verdict = match def.role {
@@ -916,6 +1024,13 @@ impl<'c> Gen<'c> {
                     Trigger::Os(os) => {
                         d.os = Some(os.to_string());
                         format!("of attempts on {os} runners")
+                    }
+                    Trigger::Mostly(r) => {
+                        d.runner = Some(self.runners[r].name.clone());
+                        format!(
+                            "of attempts on the slow runner {} (a tenth of that elsewhere)",
+                            self.runners[r].name
+                        )
                     }
                 };
                 if def.limit > 0.0 {

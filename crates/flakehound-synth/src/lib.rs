@@ -118,6 +118,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 mod generator;
+mod heldout;
 mod messages;
 mod names;
 mod rng;
@@ -374,6 +375,34 @@ pub struct Config {
     pub shuffle_rate: f64,
     /// Start of the history, unix seconds (the first commit is on that UTC day).
     pub start: i64,
+    /// Which family of histories: the tuning one or the held-out one (see [`Style`]).
+    pub style: Style,
+}
+
+/// Which generator family a history comes from. The verdict engine is developed and tuned on
+/// [`Style::Tuning`] histories only; [`Style::HeldOut`] histories exist to measure it on data
+/// it was not fitted to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Style {
+    /// The histories described in the crate docs (pytest messages, a nightly run 23:00–00:30
+    /// UTC, European/American working hours, runners `gha-*`).
+    #[default]
+    Tuning,
+    /// Held out for evaluation, kept independent of the tuning histories where the categories
+    /// are concerned:
+    /// - **messages** in four dialects (pytest, JUnit, Go, Jest; one per flaky test) written
+    ///   apart from the tuning templates (`heldout.rs`), including randomness failures told only
+    ///   by their varying values (`assert 4821 < 4790`, then `assert 133 < 97`), and **noise**:
+    ///   10% of a flaky test's failures carry a shapeless message (`exit status 1`);
+    /// - **timing**: commits in American working hours (peak 14–22 UTC), the nightly run at
+    ///   07:00–08:30 UTC (midnight in California), and time tests failing in a window drawn per
+    ///   test from 06:00–10:00 UTC (as code comparing local and UTC dates does);
+    /// - **runners** `buildkite-linux-N` / `buildkite-mac-N`, one of the Linux runners (never
+    ///   the bad one) **slow**: every test takes 1.6× as long there, and half of the timeout
+    ///   tests are *timeouts on the slow runner* (their rate there, a tenth of it elsewhere; the
+    ///   truth is `timeout`, with [`Detail::runner`] the slow runner as the contributing factor).
+    HeldOut,
 }
 
 /// 2026-03-02T00:00:00Z, a Monday.
@@ -404,6 +433,7 @@ impl Config {
             rerun_rate: 0.3,
             shuffle_rate: 0.4,
             start: DEFAULT_START,
+            style: Style::Tuning,
         }
     }
 
@@ -431,6 +461,35 @@ impl Config {
             rerun_rate: 0.3,
             shuffle_rate: 0.4,
             start: DEFAULT_START,
+            style: Style::Tuning,
+        }
+    }
+
+    /// A held-out history ([`Style::HeldOut`]): 150 commits over ~6 weeks from 2026-06-01,
+    /// 280 tests: 38 flaky (3 per category, plus 2 bad-runner victims), 3 broken, 4 regressions,
+    /// 3 fixed, 3 infra, 229 stable. Runners: 4 Linux (one slow), 1 macOS. For evaluation only:
+    /// never tune the verdict engine on these histories.
+    pub fn held_out(seed: u64) -> Config {
+        Config {
+            seed,
+            commits: 150,
+            stable_tests: 229,
+            flaky_per_category: 3,
+            bad_runner_victims: 2,
+            broken: 3,
+            regressions: 4,
+            fixed: 3,
+            infra_tests: 3,
+            incidents: 3,
+            skipped_on_macos: 3,
+            linux_runners: 4,
+            macos_runners: 1,
+            retry_rate: 0.5,
+            rerun_rate: 0.2,
+            shuffle_rate: 0.5,
+            // 2026-06-01T00:00:00Z, a Monday.
+            start: 1_780_272_000,
+            style: Style::HeldOut,
         }
     }
 

@@ -426,6 +426,9 @@ pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
     if let Some(c) = &e.category {
         writeln!(out, "Category: {c}")?;
     }
+    for f in &e.factors {
+        writeln!(out, "Factor: {} {} ({})", f.kind, f.value, f.evidence)?;
+    }
     writeln!(out, "Reasons:")?;
     for r in &e.reasons {
         writeln!(out, "  - {r}")?;

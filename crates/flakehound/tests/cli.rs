@@ -1251,10 +1251,11 @@ fn report_on_the_bundled_history() {
         verdict("tests/test_orders.py::test_order_total"),
         "regression"
     );
-    assert_eq!(
-        entry(&report, "tests/test_checkout.py::test_checkout_timeout")["category"],
-        "environment"
-    );
+    // Timeouts on one runner: the mechanism is the category, the runner a factor (issue 13).
+    let timeout = entry(&report, "tests/test_checkout.py::test_checkout_timeout");
+    assert_eq!(timeout["category"], "timeout");
+    assert_eq!(timeout["factors"][0]["kind"], "runner");
+    assert_eq!(timeout["factors"][0]["value"], "gha-runner-3");
 
     // classify: the verdict block, and an unknown test is an error.
     let out = sb
