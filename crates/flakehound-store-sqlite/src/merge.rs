@@ -73,11 +73,12 @@ fn merge(conn: &mut rusqlite::Connection, src: &Path) -> Result<Merged> {
     }
     let tx = conn.transaction().map_err(backend)?;
     let mut merged = Merged::default();
-    let reports: Vec<(i64, String, i64)> = {
+    // Every project of the source, each into the same project here.
+    let reports: Vec<(i64, String, i64, String)> = {
         let mut st = tx
-            .prepare("SELECT id, hash, run_id FROM src.reports ORDER BY id")
+            .prepare("SELECT id, hash, run_id, project FROM src.reports ORDER BY id")
             .map_err(backend)?;
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(backend)?
             .collect::<rusqlite::Result<_>>()
             .map_err(backend)?
@@ -86,11 +87,11 @@ fn merge(conn: &mut rusqlite::Connection, src: &Path) -> Result<Merged> {
     let mut tests: HashMap<i64, i64> = HashMap::new();
     // (run, test) → last attempt here, for runs that existed before the merge.
     let mut last_attempt: HashMap<(i64, i64), i64> = HashMap::new();
-    for (src_report, hash, src_run) in reports {
+    for (src_report, hash, src_run, project) in reports {
         let present: bool = tx
             .query_row(
-                "SELECT 1 FROM main.reports WHERE hash = ?1",
-                [&hash],
+                "SELECT 1 FROM main.reports WHERE project = ?1 AND hash = ?2",
+                [&project, &hash],
                 |_| Ok(true),
             )
             .optional()
@@ -109,9 +110,11 @@ fn merge(conn: &mut rusqlite::Connection, src: &Path) -> Result<Merged> {
                     })
                     .map_err(backend)?;
                 let existing: Option<i64> = tx
-                    .query_row("SELECT id FROM main.runs WHERE key = ?1", [&key], |r| {
-                        r.get(0)
-                    })
+                    .query_row(
+                        "SELECT id FROM main.runs WHERE project = ?1 AND key = ?2",
+                        [&project, &key],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(backend)?;
                 let r = match existing {
@@ -120,10 +123,10 @@ fn merge(conn: &mut rusqlite::Connection, src: &Path) -> Result<Merged> {
                         tx.execute(
                             "INSERT INTO main.runs (key, source, commit_sha, branch, provider, job,
                                  ci_run_id, run_attempt, runner, os, started_at, duration, url,
-                                 pull_request, next_position, created_at, tests_executed)
+                                 pull_request, next_position, created_at, tests_executed, project)
                              SELECT key, source, commit_sha, branch, provider, job, ci_run_id,
                                  run_attempt, runner, os, started_at, duration, url, pull_request,
-                                 0, created_at, 0
+                                 0, created_at, 0, project
                              FROM src.runs WHERE id = ?1",
                             [src_run],
                         )
@@ -139,10 +142,10 @@ fn merge(conn: &mut rusqlite::Connection, src: &Path) -> Result<Merged> {
         tx.execute(
             "INSERT INTO main.reports (run_id, hash, path, format, tool, timestamp, hostname,
                  duration, properties, records, results, agg_tests, agg_passed, agg_failed,
-                 agg_errored, agg_skipped, ingested_at)
+                 agg_errored, agg_skipped, ingested_at, project)
              SELECT ?2, hash, path, format, tool, timestamp, hostname, duration, properties,
                  records, results, agg_tests, agg_passed, agg_failed, agg_errored, agg_skipped,
-                 ingested_at
+                 ingested_at, project
              FROM src.reports WHERE id = ?1",
             params![src_report, run],
         )

@@ -94,6 +94,7 @@ pub(crate) type FindRun<'a> = dyn Fn(&Connection) -> Result<(i64, bool, i64)> + 
 
 /// The report's identity and run, as [`crate::writer`] keeps them.
 pub(crate) struct Target<'a> {
+    pub(crate) project: &'a str,
     pub(crate) hash: &'a str,
     pub(crate) path: Option<&'a str>,
     pub(crate) format: Option<&'static str>,
@@ -458,8 +459,8 @@ fn copy_locked(
     info: &ReportInfo,
 ) -> Result<Copied> {
     let stored = conn
-        .prepare_cached("SELECT 1 FROM main.reports WHERE hash = ?1")
-        .and_then(|mut s| s.exists([target.hash]))
+        .prepare_cached("SELECT 1 FROM main.reports WHERE project = ?1 AND hash = ?2")
+        .and_then(|mut s| s.exists([target.project, target.hash]))
         .map_err(backend)?;
     if stored {
         return Ok(Copied {
@@ -567,8 +568,8 @@ fn copy_locked(
     exec(
         "INSERT INTO main.reports (run_id, hash, path, format, tool, timestamp, hostname, duration,
             properties, records, results, agg_tests, agg_passed, agg_failed, agg_errored,
-            agg_skipped, ingested_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            agg_skipped, ingested_at, project)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         &[
             &run,
             &target.hash,
@@ -591,6 +592,7 @@ fn copy_locked(
             &agg.map(|a| a.errored as i64),
             &agg.map(|a| a.skipped as i64),
             &now(),
+            &target.project,
         ],
     )?;
     let report = conn.last_insert_rowid();

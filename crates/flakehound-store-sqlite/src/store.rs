@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/002_sparse.sql")),
     Migration::Sql(include_str!("../migrations/003_notes.sql")),
     Migration::Code(migrate_4_utc_timestamps),
+    Migration::Sql(include_str!("../migrations/005_projects.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
@@ -92,9 +93,9 @@ fn migrate_4_utc_timestamps(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Oldest schema version the queries can read without migrating (version 4 only rewrote
-/// timestamps): what a read-only open accepts.
-const READABLE_FROM: i64 = 3;
+/// Oldest schema version the queries can read without migrating (version 5 added the project
+/// columns every query filters on): what a read-only open accepts.
+const READABLE_FROM: i64 = 5;
 
 /// `file:` URI of `path` with `immutable=1`, percent-encoding what URIs reserve.
 fn immutable_uri(path: &Path) -> String {
@@ -471,12 +472,23 @@ impl Store for SqliteStore {
     }
 
     fn projects(&mut self) -> Result<Vec<String>> {
-        Ok(vec![self.project.clone()])
+        self.flush()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT project FROM runs UNION SELECT project FROM notes ORDER BY 1")
+            .map_err(backend)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(backend)
     }
 
     fn has_report(&mut self, hash: &str) -> Result<bool> {
         self.conn
-            .query_row("SELECT 1 FROM reports WHERE hash = ?1", [hash], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM reports WHERE project = ?1 AND hash = ?2",
+                [&self.project, hash],
+                |_| Ok(()),
+            )
             .optional()
             .map(|r| r.is_some())
             .map_err(backend)
@@ -493,6 +505,7 @@ impl Store for SqliteStore {
         };
         Ok(Box::new(SqliteWriter::new(
             &self.conn,
+            &self.project,
             &mut self.batch,
             &mut self.test_ids,
             env,
@@ -523,7 +536,8 @@ impl Store for SqliteStore {
                        MAX(CASE WHEN r.outcome = 1 THEN r.attempt END) AS last_pass,
                        MIN(CASE WHEN r.outcome >= 2 THEN r.attempt END) AS first_fail,
                        MAX(CASE WHEN r.outcome >= 1 THEN r.attempt END) AS last_exec
-                FROM results r JOIN runs ru ON ru.id = r.run_id
+                FROM runs ru JOIN results r ON r.run_id = ru.id
+                WHERE ru.project = ?1
                 GROUP BY r.run_id, r.test_id
             ),
             tr AS (
@@ -551,11 +565,13 @@ impl Store for SqliteStore {
                    tr.last_seen,
                    CASE WHEN tr.failures > 0 THEN
                      (SELECT COALESCE(o.message, o.failure_kind) FROM results x JOIN outputs o ON o.id = x.output_id
-                      WHERE x.test_id = t.id AND x.outcome >= 2 ORDER BY x.run_id DESC, x.attempt DESC LIMIT 1) END
+                      JOIN runs xr ON xr.id = x.run_id
+                      WHERE x.test_id = t.id AND x.outcome >= 2 AND xr.project = ?1
+                      ORDER BY x.run_id DESC, x.attempt DESC LIMIT 1) END
             FROM tests t JOIN tr ON tr.test_id = t.id LEFT JOIN tc ON tc.test_id = t.id";
         let mut stmt = self.conn.prepare(sql).map_err(backend)?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([&self.project], |r| {
                 Ok(TestStats {
                     id: r.get(0)?,
                     classname: r.get(1)?,
@@ -593,11 +609,13 @@ impl Store for SqliteStore {
                 "SELECT t.key, r.position FROM runs ru
                  JOIN results r ON r.run_id = ru.id
                  JOIN tests t ON t.id = r.test_id
-                 WHERE ru.key = ?1 AND r.attempt = 1 AND r.outcome >= 1",
+                 WHERE ru.project = ?1 AND ru.key = ?2 AND r.attempt = 1 AND r.outcome >= 1",
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map([run_key], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32)))
+            .query_map([self.project.as_str(), run_key], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u32))
+            })
             .map_err(backend)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
@@ -609,8 +627,8 @@ impl Store for SqliteStore {
         let category = note.category.map(|c| c.as_str());
         self.conn
             .execute(
-                "INSERT INTO notes (test, kind, category, text, link, author, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO notes (test, kind, category, text, link, author, created_at, project)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 rusqlite::params![
                     note.test,
                     kind,
@@ -618,7 +636,8 @@ impl Store for SqliteStore {
                     note.text,
                     note.link,
                     note.author,
-                    created
+                    created,
+                    self.project
                 ],
             )
             .map_err(backend)?;
@@ -631,11 +650,11 @@ impl Store for SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT id, test, kind, category, text, link, author, created_at FROM notes
-                 WHERE ?1 IS NULL OR test = ?1 ORDER BY id",
+                 WHERE project = ?2 AND (?1 IS NULL OR test = ?1) ORDER BY id",
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map([test], |r| {
+            .query_map(rusqlite::params![test, self.project], |r| {
                 Ok(Note {
                     id: r.get(0)?,
                     test: r.get(1)?,
@@ -658,32 +677,54 @@ impl Store for SqliteStore {
         self.flush()?;
         let n = self
             .conn
-            .execute("DELETE FROM notes WHERE id = ?1", [id])
+            .execute(
+                "DELETE FROM notes WHERE id = ?1 AND project = ?2",
+                rusqlite::params![id, self.project],
+            )
             .map_err(backend)?;
         Ok(n > 0)
     }
 
     fn totals(&mut self) -> Result<Totals> {
         self.flush()?;
+        // With one project in the store, whole-table counts are the project's (and cost
+        // nothing); with several, tests and results are counted through the project's runs.
+        let sql = if self.shared()? {
+            "SELECT (SELECT COUNT(*) FROM runs WHERE project = ?1),
+                    (SELECT COUNT(*) FROM reports WHERE project = ?1),
+                    (SELECT COUNT(DISTINCT r.test_id) FROM runs ru JOIN results r ON r.run_id = ru.id
+                     WHERE ru.project = ?1),
+                    (SELECT COUNT(*) FROM runs ru JOIN results r ON r.run_id = ru.id
+                     WHERE ru.project = ?1),
+                    COALESCE(SUM(agg_tests), 0), COALESCE(SUM(agg_passed), 0), COALESCE(SUM(agg_failed), 0),
+                    COALESCE(SUM(agg_errored), 0), COALESCE(SUM(agg_skipped), 0)
+             FROM reports WHERE project = ?1"
+        } else {
+            "SELECT (SELECT COUNT(*) FROM runs WHERE project = ?1),
+                    (SELECT COUNT(*) FROM reports WHERE project = ?1),
+                    (SELECT COUNT(*) FROM tests WHERE EXISTS (SELECT 1 FROM runs WHERE project = ?1)),
+                    (SELECT COUNT(*) FROM results WHERE EXISTS (SELECT 1 FROM runs WHERE project = ?1)),
+                    COALESCE(SUM(agg_tests), 0), COALESCE(SUM(agg_passed), 0), COALESCE(SUM(agg_failed), 0),
+                    COALESCE(SUM(agg_errored), 0), COALESCE(SUM(agg_skipped), 0)
+             FROM reports WHERE project = ?1"
+        };
         self.conn
-            .query_row(
-                "SELECT (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) FROM tests),
-                        (SELECT COUNT(*) FROM results),
-                        COALESCE(SUM(agg_tests), 0), COALESCE(SUM(agg_passed), 0), COALESCE(SUM(agg_failed), 0),
-                        COALESCE(SUM(agg_errored), 0), COALESCE(SUM(agg_skipped), 0)
-                 FROM reports",
-                [],
-                |r| {
-                    let g = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
-                    Ok(Totals {
-                        runs: g(0)?,
-                        reports: g(1)?,
-                        tests: g(2)?,
-                        results: g(3)?,
-                        aggregate: Counts { tests: g(4)?, passed: g(5)?, failed: g(6)?, errored: g(7)?, skipped: g(8)? },
-                    })
-                },
-            )
+            .query_row(sql, [&self.project], |r| {
+                let g = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+                Ok(Totals {
+                    runs: g(0)?,
+                    reports: g(1)?,
+                    tests: g(2)?,
+                    results: g(3)?,
+                    aggregate: Counts {
+                        tests: g(4)?,
+                        passed: g(5)?,
+                        failed: g(6)?,
+                        errored: g(7)?,
+                        skipped: g(8)?,
+                    },
+                })
+            })
             .map_err(backend)
     }
 }
@@ -709,6 +750,18 @@ pub(crate) fn flush(
 }
 
 impl SqliteStore {
+    /// Whether runs of another project share this store (then reads join through the
+    /// project's runs; see [`SqliteStore::load_evidence`]).
+    fn shared(&self) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE project <> ?1)",
+                [&self.project],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+    }
+
     fn load_evidence(&mut self, only_failing: bool) -> Result<Evidence> {
         self.flush()?;
         let mut ev = Evidence::default();
@@ -719,10 +772,10 @@ impl SqliteStore {
                 .prepare(
                     "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
                             COALESCE(started_at, created_at) AS t, tests_executed, pull_request
-                     FROM runs ORDER BY t, id",
+                     FROM runs WHERE project = ?1 ORDER BY t, id",
                 )
                 .map_err(backend)?;
-            let mut rows = stmt.query([]).map_err(backend)?;
+            let mut rows = stmt.query([&self.project]).map_err(backend)?;
             while let Some(r) = rows.next().map_err(backend)? {
                 run_index.insert(r.get(0).map_err(backend)?, ev.runs.len() as u32);
                 ev.runs.push(RunRow {
@@ -741,19 +794,37 @@ impl SqliteStore {
                     .push(r.get::<_, i64>(10).map_err(backend)? as u64);
             }
         }
+        // Several projects in the store: read the tests and results through this project's runs.
+        // One: the whole tables are the project's, read without the join (the common case of a
+        // local store, and as fast as before projects existed).
+        let shared = self.shared()?;
         let mut test_index: HashMap<i64, u32> = HashMap::default();
         {
             let mut stmt = self
                 .conn
-                .prepare(if only_failing {
+                .prepare(match (only_failing, shared) {
                     // Tests with a failure, through the partial index on failing results.
-                    "SELECT id, key, classname, name, file FROM tests
-                     WHERE id IN (SELECT test_id FROM results WHERE outcome >= 2) ORDER BY id"
-                } else {
-                    "SELECT id, key, classname, name, file FROM tests ORDER BY id"
+                    (true, false) => {
+                        "SELECT id, key, classname, name, file FROM tests
+                         WHERE id IN (SELECT test_id FROM results WHERE outcome >= 2)
+                           AND ?1 = ?1 ORDER BY id"
+                    }
+                    (false, false) => {
+                        "SELECT id, key, classname, name, file FROM tests WHERE ?1 = ?1 ORDER BY id"
+                    }
+                    (true, true) => {
+                        "SELECT id, key, classname, name, file FROM tests
+                         WHERE id IN (SELECT r.test_id FROM results r JOIN runs ru ON ru.id = r.run_id
+                                      WHERE r.outcome >= 2 AND ru.project = ?1) ORDER BY id"
+                    }
+                    (false, true) => {
+                        "SELECT id, key, classname, name, file FROM tests
+                         WHERE id IN (SELECT r.test_id FROM runs ru JOIN results r ON r.run_id = ru.id
+                                      WHERE ru.project = ?1) ORDER BY id"
+                    }
                 })
                 .map_err(backend)?;
-            let mut rows = stmt.query([]).map_err(backend)?;
+            let mut rows = stmt.query([&self.project]).map_err(backend)?;
             while let Some(r) = rows.next().map_err(backend)? {
                 test_index.insert(r.get(0).map_err(backend)?, ev.tests.len() as u32);
                 ev.tests.push(TestRow {
@@ -774,14 +845,21 @@ impl SqliteStore {
                  FROM tests t CROSS JOIN runs ru
                  JOIN results r ON r.run_id = ru.id AND r.test_id = t.id
                  LEFT JOIN outputs o ON o.id = r.output_id
-                 WHERE t.id IN (SELECT test_id FROM results WHERE outcome >= 2)"
+                 WHERE t.id IN (SELECT test_id FROM results WHERE outcome >= 2)
+                   AND ru.project = ?1"
+            } else if shared {
+                "SELECT r.run_id, r.test_id, r.attempt, r.position, r.outcome, r.duration,
+                        CASE WHEN r.outcome >= 2 THEN COALESCE(o.message, o.failure_kind) END
+                 FROM runs ru JOIN results r ON r.run_id = ru.id
+                 LEFT JOIN outputs o ON o.id = r.output_id
+                 WHERE ru.project = ?1"
             } else {
                 "SELECT r.run_id, r.test_id, r.attempt, r.position, r.outcome, r.duration,
                         CASE WHEN r.outcome >= 2 THEN COALESCE(o.message, o.failure_kind) END
-                 FROM results r LEFT JOIN outputs o ON o.id = r.output_id"
+                 FROM results r LEFT JOIN outputs o ON o.id = r.output_id WHERE ?1 = ?1"
             })
             .map_err(backend)?;
-        let mut rows = stmt.query([]).map_err(backend)?;
+        let mut rows = stmt.query([&self.project]).map_err(backend)?;
         while let Some(r) = rows.next().map_err(backend)? {
             let (Some(&run), Some(&test)) = (
                 run_index.get(&r.get::<_, i64>(0).map_err(backend)?),
@@ -1387,5 +1465,143 @@ mod time_tests {
             s.test_stats().unwrap()[0].last_seen.as_deref(),
             Some("2024-05-01T11:30:00Z")
         );
+    }
+}
+
+#[cfg(test)]
+mod project_tests {
+    use super::*;
+    use flakehound_model::{Attempt, ReportInfo, RunMeta, TestCase};
+    use flakehound_store::RunKey;
+
+    fn write(s: &mut SqliteStore, hash: &str, run: &str, test: &str, o: Outcome) {
+        let meta = RunMeta::default();
+        let key = RunKey(run.into());
+        let nr = NewReport::ci_junit(hash, &key, &meta);
+        if s.has_report(hash).unwrap() {
+            return;
+        }
+        let mut w = s.begin_report(&nr).unwrap();
+        w.add(TestCase {
+            id: test.into(),
+            classname: None,
+            name: test.into(),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome: o,
+            attempts: vec![Attempt::new(o)],
+            properties: vec![],
+            timestamp: None,
+        })
+        .unwrap();
+        w.commit(&ReportInfo::default()).unwrap();
+        s.flush().unwrap();
+    }
+
+    #[test]
+    fn projects_in_one_store_do_not_see_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let open = |p: &str| SqliteStore::open(&path).unwrap().with_project(p).unwrap();
+        let mut a = open("github.com/acme/a");
+        write(&mut a, "h1", "run-1", "ta", Outcome::Failed);
+        a.add_note(&Note {
+            test: "ta".into(),
+            text: "seen".into(),
+            ..Note::default()
+        })
+        .unwrap();
+        drop(a);
+        let mut b = open("github.com/acme/b");
+        // The same report content and run key in another project is another report and run.
+        write(&mut b, "h1", "run-1", "tb", Outcome::Passed);
+        write(&mut b, "h2", "run-2", "tb", Outcome::Passed);
+        assert!(b.has_report("h1").unwrap());
+        let t = b.totals().unwrap();
+        assert_eq!((t.runs, t.reports, t.tests, t.results), (2, 2, 1, 2));
+        let ids: Vec<_> = b.test_stats().unwrap().into_iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["tb"]);
+        let ev = b.evidence().unwrap();
+        assert_eq!((ev.runs.len(), ev.tests.len(), ev.results.len()), (2, 1, 2));
+        assert!(b.failing_evidence().unwrap().tests.is_empty());
+        assert!(b.notes(None).unwrap().is_empty());
+        assert_eq!(b.run_order("run-1").unwrap(), [("tb".to_string(), 0)]);
+        assert_eq!(
+            b.projects().unwrap(),
+            ["github.com/acme/a", "github.com/acme/b"]
+        );
+        drop(b);
+        let mut a = open("github.com/acme/a");
+        let t = a.totals().unwrap();
+        assert_eq!((t.runs, t.reports, t.tests, t.results), (1, 1, 1, 1));
+        let ev = a.failing_evidence().unwrap();
+        assert_eq!((ev.runs.len(), ev.tests.len(), ev.results.len()), (1, 1, 1));
+        assert_eq!(a.notes(None).unwrap().len(), 1);
+        // A note of another project cannot be removed through this one.
+        let mut b = open("github.com/acme/b");
+        let id = a.notes(None).unwrap()[0].id;
+        assert!(!b.remove_note(id).unwrap());
+        assert!(a.remove_note(id).unwrap());
+    }
+
+    #[test]
+    fn migration_5_puts_existing_evidence_in_the_default_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            write(&mut s, "h1", "run-1", "t", Outcome::Failed);
+            write(&mut s, "h2", "run-1", "t", Outcome::Passed);
+            s.add_note(&Note {
+                test: "t".into(),
+                text: "x".into(),
+                ..Note::default()
+            })
+            .unwrap();
+        }
+        {
+            // Back to what version 4 looked like: the same rows without projects.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
+                 DROP TABLE runs; DROP TABLE reports;",
+            )
+            .unwrap();
+            conn.execute_batch(
+                include_str!("../migrations/001_initial.sql")
+                    .split("CREATE TABLE tests")
+                    .next()
+                    .unwrap(),
+            )
+            .unwrap();
+            conn.execute_batch(
+                "ALTER TABLE runs ADD COLUMN tests_executed INTEGER NOT NULL DEFAULT 0;
+                 INSERT INTO runs SELECT id, key, source, commit_sha, branch, provider, job, ci_run_id,
+                   run_attempt, runner, os, started_at, duration, url, pull_request, next_position,
+                   created_at, tests_executed FROM runs4;
+                 INSERT INTO reports SELECT id, run_id, hash, path, format, tool, timestamp, hostname,
+                   duration, properties, records, results, agg_tests, agg_passed, agg_failed,
+                   agg_errored, agg_skipped, ingested_at FROM reports4;
+                 DROP TABLE runs4; DROP TABLE reports4;
+                 DROP INDEX notes_test; ALTER TABLE notes DROP COLUMN project;
+                 CREATE INDEX notes_test ON notes(test, id);
+                 PRAGMA user_version = 4;",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.projects().unwrap(), [flakehound_store::DEFAULT_PROJECT]);
+        let t = s.totals().unwrap();
+        assert_eq!((t.runs, t.reports, t.tests, t.results), (1, 2, 1, 2));
+        let st = &s.test_stats().unwrap()[0];
+        assert_eq!((st.runs, st.retry_passes), (1, 1));
+        assert_eq!(s.notes(None).unwrap().len(), 1);
+        // The run's numbering continues after the migration.
+        write(&mut s, "h3", "run-1", "t", Outcome::Passed);
+        let ev = s.evidence().unwrap();
+        let attempts: Vec<_> = ev.results.iter().map(|r| r.attempt).collect();
+        assert_eq!(attempts, [1, 2, 3]);
     }
 }

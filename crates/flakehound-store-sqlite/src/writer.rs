@@ -64,6 +64,7 @@ const CACHE_ENTRIES: usize = 100_000;
 
 /// What the report row needs, owned (the writer outlives the caller's borrow).
 struct Header {
+    project: String,
     hash: String,
     path: Option<String>,
     format: Option<&'static str>,
@@ -112,6 +113,7 @@ pub(crate) struct SqliteWriter<'s> {
 impl<'s> SqliteWriter<'s> {
     pub(crate) fn new(
         conn: &'s Connection,
+        project: &str,
         batch: &'s mut Batch,
         test_ids: &'s mut TestIds,
         env: WriterEnv<'s>,
@@ -122,6 +124,7 @@ impl<'s> SqliteWriter<'s> {
             batch,
             test_ids,
             header: Header {
+                project: project.to_string(),
                 hash: report.hash.to_string(),
                 path: report.path.map(str::to_string),
                 format: report.format.map(|f| f.as_str()),
@@ -151,9 +154,9 @@ impl<'s> SqliteWriter<'s> {
         let (run, run_existed, position) = find_or_create_run(c, h)?;
         // Counts are placeholders until finish().
         c.execute(
-            "INSERT INTO reports (run_id, hash, path, format, records, results, ingested_at)
-             VALUES (?1, ?2, ?3, ?4, 0, 0, ?5)",
-            params![run, h.hash, h.path, h.format.unwrap_or("unknown"), now()],
+            "INSERT INTO reports (run_id, hash, path, format, records, results, ingested_at, project)
+             VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6)",
+            params![run, h.hash, h.path, h.format.unwrap_or("unknown"), now(), h.project],
         )
         .map_err(backend)?;
         self.started = Some(Started {
@@ -398,8 +401,8 @@ impl<'s> SqliteWriter<'s> {
     /// the whole batch.
     fn stored_meanwhile(&self) -> Result<bool> {
         self.conn
-            .prepare_cached("SELECT 1 FROM reports WHERE hash = ?1")
-            .and_then(|mut s| s.exists([&self.header.hash]))
+            .prepare_cached("SELECT 1 FROM reports WHERE project = ?1 AND hash = ?2")
+            .and_then(|mut s| s.exists([&self.header.project, &self.header.hash]))
             .map_err(backend)
     }
 
@@ -465,8 +468,8 @@ fn find_or_create_run(c: &Connection, h: &Header) -> Result<(i64, bool, i64)> {
     let m = &h.run;
     let existing: Option<(i64, i64)> = c
         .query_row(
-            "SELECT id, next_position FROM runs WHERE key = ?1",
-            [&h.run_key.0],
+            "SELECT id, next_position FROM runs WHERE project = ?1 AND key = ?2",
+            [&h.project, &h.run_key.0],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
@@ -476,8 +479,8 @@ fn find_or_create_run(c: &Connection, h: &Header) -> Result<(i64, bool, i64)> {
     }
     c.execute(
         "INSERT INTO runs (key, source, commit_sha, branch, provider, job, ci_run_id, run_attempt,
-            runner, os, started_at, duration, url, pull_request, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            runner, os, started_at, duration, url, pull_request, created_at, project)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             h.run_key.0,
             h.source,
@@ -495,7 +498,8 @@ fn find_or_create_run(c: &Connection, h: &Header) -> Result<(i64, bool, i64)> {
             m.duration,
             m.url,
             m.pull_request,
-            now()
+            now(),
+            h.project
         ],
     )
     .map_err(backend)?;
@@ -592,6 +596,7 @@ impl SqliteWriter<'_> {
                     let header = &self.header;
                     let run = |c: &Connection| find_or_create_run(c, header);
                     let target = Target {
+                        project: &header.project,
                         hash: &header.hash,
                         path: header.path.as_deref(),
                         format: header.format,
