@@ -6,21 +6,6 @@ use flakehound_model::{
 };
 use flakehound_store::{Result, RunKey, StoredReport};
 
-/// Properties stored as a JSON object, in the object's order.
-pub(crate) fn props_from_json(json: Option<&str>) -> Vec<(String, String)> {
-    let Some(Ok(serde_json::Value::Object(map))) =
-        json.map(serde_json::from_str::<serde_json::Value>)
-    else {
-        return Vec::new();
-    };
-    map.into_iter()
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => (k, s),
-            other => (k, other.to_string()),
-        })
-        .collect()
-}
-
 /// One report's header: its row id, run id and everything but its records.
 struct Header {
     id: i64,
@@ -90,7 +75,7 @@ pub(crate) fn export(
                         timestamp: r.get(6),
                         hostname: r.get(7),
                         duration: r.get(8),
-                        properties: props_from_json(r.get(9)),
+                        properties: flakehound_store::properties_from_json(r.get(9)),
                         aggregate: agg,
                     },
                     cases: Vec::new(),
@@ -146,7 +131,7 @@ pub(crate) fn export(
                     suite: Vec::new(),
                     outcome: attempt.outcome,
                     attempts: vec![attempt],
-                    properties: props_from_json(props),
+                    properties: flakehound_store::properties_from_json(props),
                     timestamp: r.get(7),
                 }),
             }

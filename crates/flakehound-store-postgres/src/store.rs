@@ -79,14 +79,7 @@ pub(crate) fn now() -> String {
 }
 
 pub(crate) fn props_json(props: &[(String, String)]) -> Option<String> {
-    if props.is_empty() {
-        return None;
-    }
-    let obj: serde_json::Map<String, serde_json::Value> = props
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    Some(serde_json::Value::Object(obj).to_string())
+    flakehound_store::properties_to_json(props)
 }
 
 impl PostgresStore {

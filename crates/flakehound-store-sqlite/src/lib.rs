@@ -3,6 +3,7 @@
 //! [`SqliteStore`] implements [`flakehound_store::Store`]; [`BACKEND`] is what the binary installs
 //! so that [`flakehound_store::open`] reaches it for a path or a `sqlite://` location.
 
+mod export;
 mod merge;
 mod staging;
 mod store;

@@ -567,6 +567,7 @@ impl Store for SqliteStore {
                      (SELECT COALESCE(o.message, o.failure_kind) FROM results x JOIN outputs o ON o.id = x.output_id
                       JOIN runs xr ON xr.id = x.run_id
                       WHERE x.test_id = t.id AND x.outcome >= 2 AND xr.project = ?1
+                        AND COALESCE(o.message, o.failure_kind) IS NOT NULL
                       ORDER BY x.run_id DESC, x.attempt DESC LIMIT 1) END
             FROM tests t JOIN tr ON tr.test_id = t.id LEFT JOIN tc ON tc.test_id = t.id";
         let mut stmt = self.conn.prepare(sql).map_err(backend)?;
@@ -671,6 +672,13 @@ impl Store for SqliteStore {
             })
             .map_err(backend)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn export(
+        &mut self,
+        each: &mut dyn FnMut(flakehound_store::StoredReport) -> Result<()>,
+    ) -> Result<()> {
+        crate::export::export(self, each)
     }
 
     fn remove_note(&mut self, id: i64) -> Result<bool> {

@@ -26,7 +26,10 @@ mod numbering;
 pub mod time;
 
 pub use location::{Backend, Location, OpenMode, install, open, open_existing};
-pub use merge::{Merged, StoredReport, merge, merge_locations, total as merged_total};
+pub use merge::{
+    Merged, StoredReport, merge, merge_locations, properties_from_json, properties_to_json,
+    total as merged_total,
+};
 pub use numbering::Numbering;
 
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +145,8 @@ pub struct TestStats {
     pub commits: u64,
     /// Start time of the newest run that executed the test, as stored.
     pub last_seen: Option<String>,
-    /// Message of the newest failure.
+    /// Message (or failure type) of the newest failure that has one (newest: the most recently
+    /// stored run, then the latest attempt).
     pub last_failure: Option<String>,
 }
 

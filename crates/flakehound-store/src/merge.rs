@@ -35,6 +35,33 @@ pub struct StoredReport {
     pub cases: Vec<TestCase>,
 }
 
+/// Properties as the engines store them (a JSON object of strings; `None` when empty).
+pub fn properties_to_json(props: &[(String, String)]) -> Option<String> {
+    if props.is_empty() {
+        return None;
+    }
+    let obj: serde_json::Map<String, serde_json::Value> = props
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    Some(serde_json::Value::Object(obj).to_string())
+}
+
+/// Properties read back from [`properties_to_json`]'s form (anything else reads as none).
+pub fn properties_from_json(json: Option<&str>) -> Vec<(String, String)> {
+    let Some(Ok(serde_json::Value::Object(map))) =
+        json.map(serde_json::from_str::<serde_json::Value>)
+    else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect()
+}
+
 /// What a merge added.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Merged {
