@@ -63,8 +63,6 @@ impl Backend for PostgresBackend {
         let Location::Postgres(url) = location else {
             return None;
         };
-        Some(
-            PostgresStore::open(url, project, mode).map(|s| Box::new(s) as Box<dyn Store>),
-        )
+        Some(PostgresStore::open(url, project, mode).map(|s| Box::new(s) as Box<dyn Store>))
     }
 }

@@ -102,9 +102,7 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("flakehound");
         }
-        let mut client = config
-            .connect(NoTls)
-            .map_err(|e| open_err(describe(&e)))?;
+        let mut client = config.connect(NoTls).map_err(|e| open_err(describe(&e)))?;
         let settings = if ASYNC_COMMIT {
             "SET synchronous_commit = off; SET client_min_messages = warning"
         } else {
@@ -172,10 +170,7 @@ fn ensure_schema(client: &mut Client, mode: OpenMode) -> Result<()> {
 
 fn schema_version(client: &mut Client) -> Result<Option<i64>> {
     let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('flakehound_schema') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('flakehound_schema') IS NOT NULL", &[])
         .map_err(backend)?
         .get(0);
     if !exists {
@@ -342,10 +337,7 @@ impl Store for PostgresStore {
             FROM tests t JOIN tr ON tr.test_id = t.id LEFT JOIN tc ON tc.test_id = t.id
                  LEFT JOIN lf ON lf.test_id = t.id
             WHERE t.project = $1";
-        let rows = self
-            .client
-            .query(sql, &[&self.project])
-            .map_err(backend)?;
+        let rows = self.client.query(sql, &[&self.project]).map_err(backend)?;
         Ok(rows
             .iter()
             .map(|r| TestStats {

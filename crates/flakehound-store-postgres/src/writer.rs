@@ -186,7 +186,13 @@ impl<'s> PgWriter<'s> {
                 return Ok(duplicate());
             };
             let chunk = std::mem::take(&mut self.buffer);
-            write_cases(&mut tx, &self.project, &mut st, &mut HashMap::default(), &chunk)?;
+            write_cases(
+                &mut tx,
+                &self.project,
+                &mut st,
+                &mut HashMap::default(),
+                &chunk,
+            )?;
             finish(&mut tx, &st, info)?;
             tx.commit()?;
             return Ok(written(&st));
@@ -274,7 +280,10 @@ fn int4(v: i64, what: &str) -> WResult<i32> {
 /// hash is stored already (committed by another writer since the caller checked).
 fn start(tx: &mut Transaction<'_>, project: &str, h: &Header) -> WResult<Option<Started>> {
     let m = &h.run;
-    let run_attempt = m.run_attempt.map(|a| int4(i64::from(a), "run attempt")).transpose()?;
+    let run_attempt = m
+        .run_attempt
+        .map(|a| int4(i64::from(a), "run attempt"))
+        .transpose()?;
     let inserted = tx.query_opt(
         "INSERT INTO runs (project, key, source, commit_sha, branch, provider, job, ci_run_id,
              run_attempt, runner, os, started_at, duration, url, pull_request, created_at)
@@ -420,7 +429,10 @@ fn test_ids(
         let mut order: Vec<(i64, &TestCase)> = give_file.into_iter().collect();
         order.sort_by_key(|(id, _)| *id);
         let tids: Vec<i64> = order.iter().map(|(id, _)| *id).collect();
-        let files: Vec<_> = order.iter().map(|(_, c)| clean_opt(c.file.as_deref())).collect();
+        let files: Vec<_> = order
+            .iter()
+            .map(|(_, c)| clean_opt(c.file.as_deref()))
+            .collect();
         let lines: Vec<Option<i32>> = order
             .iter()
             .map(|(_, c)| c.line.and_then(|l| i32::try_from(l).ok()))

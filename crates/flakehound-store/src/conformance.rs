@@ -264,7 +264,10 @@ pub fn idempotent_by_content_hash(h: &mut dyn Harness) {
     assert_eq!(first.results, 1);
     let second = write(b.as_mut(), "same", "r2", None, &[case("y", &[Passed])]);
     assert!(second.duplicate, "{second:?}");
-    assert_eq!((second.records, second.results, second.new_run), (0, 0, false));
+    assert_eq!(
+        (second.records, second.results, second.new_run),
+        (0, 0, false)
+    );
     drop((a, b));
     let t = s.totals().unwrap();
     assert_eq!((t.runs, t.reports, t.results), (2, 2, 2));
@@ -334,7 +337,10 @@ pub fn test_stats_aggregates(h: &mut dyn Harness) {
         "h1",
         "r1",
         Some("c1"),
-        &[failing("a", "first\ntrace", &[Passed]), case("b", &[Passed])],
+        &[
+            failing("a", "first\ntrace", &[Passed]),
+            case("b", &[Passed]),
+        ],
     );
     // A second report of the same run: a rerun of b that fails.
     write(s.as_mut(), "h2", "r1", Some("c1"), &[case("b", &[Failed])]);
@@ -343,7 +349,11 @@ pub fn test_stats_aggregates(h: &mut dyn Harness) {
         "h3",
         "r2",
         Some("c2"),
-        &[case("a", &[Passed]), case("b", &[Passed]), case("z", &[Skipped])],
+        &[
+            case("a", &[Passed]),
+            case("b", &[Passed]),
+            case("z", &[Skipped]),
+        ],
     );
     let v = stats(s.as_mut());
     let a = stat(&v, "a");
@@ -364,13 +374,22 @@ pub fn test_stats_aggregates(h: &mut dyn Harness) {
     assert_eq!(a.last_failure.as_deref(), Some("first\ntrace"));
     let b = stat(&v, "b");
     assert_eq!(
-        (b.runs, b.passes, b.failures, b.retry_passes, b.flaky_commits),
+        (
+            b.runs,
+            b.passes,
+            b.failures,
+            b.retry_passes,
+            b.flaky_commits
+        ),
         (2, 2, 1, 0, 0)
     );
     // A failure without a message is no newest message.
     assert_eq!(b.last_failure, None);
     let z = stat(&v, "z");
-    assert_eq!((z.runs, z.skips, z.commits, z.last_seen.as_deref()), (0, 1, 0, None));
+    assert_eq!(
+        (z.runs, z.skips, z.commits, z.last_seen.as_deref()),
+        (0, 1, 0, None)
+    );
     // ...but another run of c1 that fails it is; a run without a commit counts for no commit.
     write(
         s.as_mut(),
@@ -496,7 +515,13 @@ pub fn failing_evidence_lists_every_run(h: &mut dyn Harness) {
             case("err", &[Errored]),
         ],
     );
-    write(s.as_mut(), "h3", "r3", Some("c3"), &[case("bad", &[Passed])]);
+    write(
+        s.as_mut(),
+        "h3",
+        "r3",
+        Some("c3"),
+        &[case("bad", &[Passed])],
+    );
     let ev = s.failing_evidence().unwrap();
     let mut tests: Vec<_> = ev.tests.iter().map(|t| t.id.as_str()).collect();
     tests.sort();
@@ -542,13 +567,23 @@ pub fn run_order(h: &mut dyn Harness) {
             case("b", &[Passed]),
         ],
     );
-    write(s.as_mut(), "h2", "r1", None, &[case("c", &[Passed]), case("a", &[Passed])]);
+    write(
+        s.as_mut(),
+        "h2",
+        "r1",
+        None,
+        &[case("c", &[Passed]), case("a", &[Passed])],
+    );
     write(s.as_mut(), "h3", "r2", None, &[case("z", &[Passed])]);
     let mut order = s.run_order("r1").unwrap();
     order.sort_by_key(|(_, p)| *p);
     assert_eq!(
         order,
-        vec![("a".to_string(), 0), ("b".to_string(), 3), ("c".to_string(), 4)]
+        vec![
+            ("a".to_string(), 0),
+            ("b".to_string(), 3),
+            ("c".to_string(), 4)
+        ]
     );
     assert!(s.run_order("missing").unwrap().is_empty());
 }

@@ -213,7 +213,7 @@ enum Command {
     },
     /// Merge other stores into this one (hunt shards, parallel CI jobs); idempotent.
     Merge {
-        /// SQLite store files to merge in.
+        /// Stores to merge in: SQLite files or `postgres://` URLs (every project of each).
         #[arg(required = true)]
         stores: Vec<PathBuf>,
         #[command(flatten)]
@@ -317,6 +317,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     flakehound_store::install(&flakehound_store_sqlite::BACKEND);
+    flakehound_store::install(&flakehound_store_postgres::BACKEND);
     match run(cli) {
         Ok(code) => code,
         // Output piped into `head` and closed: not an error of ours.
@@ -680,7 +681,7 @@ pub(crate) fn open_store_existing(
 
 /// Opens an existing store (analysis commands never create one).
 fn open_existing(db: &Path) -> Result<Box<dyn flakehound_store::Store>> {
-    if !db.exists() {
+    if flakehound_store::Location::from(db).path().is_some() && !db.exists() {
         bail!(
             "no store at {}; run `flakehound ingest` first",
             db.display()
@@ -844,22 +845,26 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Merges every project of each source store (any engine) into the same project of `db`.
 fn cmd_merge(db: &Path, stores: &[PathBuf]) -> Result<ExitCode> {
-    let mut store = flakehound_store_sqlite::SqliteStore::open(db)?;
+    let dst = flakehound_store::Location::from(db);
+    // The destination first: created even when a source fails, and an unreachable one is the
+    // command's error.
+    drop(open_store(db)?);
     let mut failed = false;
     for src in stores {
-        match store.merge_from(src) {
-            Ok(m) => println!(
-                "{}: {} reports merged ({} new runs, {} results), {} already present",
-                src.display(),
-                m.reports,
-                m.runs,
-                m.results,
-                m.skipped
-            ),
+        let from = flakehound_store::Location::from(src.as_path());
+        match flakehound_store::merge_locations(&dst, &from) {
+            Ok(merged) => {
+                let m = flakehound_store::merged_total(&merged);
+                println!(
+                    "{from}: {} reports merged ({} new runs, {} results, {} notes), {} already present",
+                    m.reports, m.runs, m.results, m.notes, m.skipped
+                );
+            }
             Err(e) => {
                 failed = true;
-                eprintln!("{}: error: {e}", src.display());
+                eprintln!("{from}: error: {e}");
             }
         }
     }
