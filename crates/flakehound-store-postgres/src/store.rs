@@ -26,6 +26,7 @@ pub struct PostgresStore {
     /// The location for messages (password redacted).
     pub(crate) shown: String,
     pub(crate) test_ids: TestIds,
+    pub(crate) stmts: crate::writer::Stmts,
     /// Reports committed since the last durable point.
     pub(crate) unsynced: bool,
 }
@@ -120,6 +121,7 @@ impl PostgresStore {
             project,
             shown,
             test_ids: HashMap::default(),
+            stmts: HashMap::default(),
             unsynced: false,
         })
     }

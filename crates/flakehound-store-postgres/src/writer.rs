@@ -14,10 +14,10 @@ use crate::store::{PostgresStore, backend, clean, clean_opt, now, props_json};
 use flakehound_model::{Outcome, ReportInfo, RunMeta, TestCase};
 use flakehound_store::{NewReport, Numbering, ReportWriter, Result, RunKey, StoreError, Written};
 use foldhash::HashMap;
-use postgres::Transaction;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
+use postgres::{Statement, Transaction};
 
 /// Most bytes of records buffered per report before streaming it.
 pub const BUFFER_BYTES: usize = 16 * 1024 * 1024;
@@ -35,6 +35,27 @@ const RETRIES: usize = 5;
 /// reports of one handle. Emptied whenever a transaction that may have created tests is rolled
 /// back.
 pub(crate) type TestIds = HashMap<String, (i64, bool)>;
+
+/// Statements prepared on the store's connection, by SQL text: a statement prepared once is one
+/// round trip per use instead of two (and no parse or plan on the server).
+pub(crate) type Stmts = HashMap<&'static str, Statement>;
+
+/// `tx.method(&prepared(sql), params…)`.
+macro_rules! run {
+    ($tx:expr, $stmts:expr, $m:ident, $sql:expr, $($p:tt)*) => {{
+        let stmt = prep($tx, $stmts, $sql)?;
+        $tx.$m(&stmt, $($p)*)
+    }};
+}
+
+fn prep(tx: &mut Transaction<'_>, stmts: &mut Stmts, sql: &'static str) -> WResult<Statement> {
+    if let Some(s) = stmts.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = tx.prepare(sql)?;
+    stmts.insert(sql, s.clone());
+    Ok(s)
+}
 
 /// What the report row needs, owned.
 struct Header {
@@ -65,7 +86,7 @@ pub(crate) struct PgWriter<'s> {
     buffered_bytes: usize,
     /// Set once streaming: the open transaction and the report's rows (None: a duplicate,
     /// whose records are discarded).
-    streaming: Option<(Transaction<'s>, Option<Started>)>,
+    streaming: Option<(Transaction<'s>, Option<Started>, &'s mut Stmts)>,
     project: String,
     shown: String,
 }
@@ -145,25 +166,40 @@ impl<'s> PgWriter<'s> {
         // them, so streamed reports neither read nor fill it.
         store.test_ids.clear();
         store.unsynced = true;
-        let mut tx = store.client.transaction()?;
-        let mut started = start(&mut tx, &self.project, &self.header)?;
+        let PostgresStore { client, stmts, .. } = store;
+        let mut tx = client.transaction()?;
+        let mut started = start(&mut tx, stmts, &self.project, &self.header)?;
         let buffer = std::mem::take(&mut self.buffer);
         if let Some(st) = started.as_mut() {
-            write_cases(&mut tx, &self.project, st, &mut HashMap::default(), &buffer)?;
+            write_cases(
+                &mut tx,
+                stmts,
+                &self.project,
+                st,
+                &mut HashMap::default(),
+                &buffer,
+            )?;
         }
-        self.streaming = Some((tx, started));
+        self.streaming = Some((tx, started, stmts));
         Ok(())
     }
 
     fn add_case(&mut self, case: TestCase) -> WResult<()> {
-        if let Some((tx, started)) = self.streaming.as_mut() {
+        if let Some((tx, started, stmts)) = self.streaming.as_mut() {
             let Some(st) = started.as_mut() else {
                 return Ok(());
             };
             self.buffer.push(case);
             if self.buffer.len() >= CHUNK {
                 let mut chunk = std::mem::take(&mut self.buffer);
-                write_cases(tx, &self.project, st, &mut HashMap::default(), &chunk)?;
+                write_cases(
+                    tx,
+                    stmts,
+                    &self.project,
+                    st,
+                    &mut HashMap::default(),
+                    &chunk,
+                )?;
                 // Keeps the allocation for the next chunk.
                 chunk.clear();
                 self.buffer = chunk;
@@ -179,7 +215,7 @@ impl<'s> PgWriter<'s> {
     }
 
     fn commit_report(&mut self, info: &ReportInfo) -> WResult<Written> {
-        if let Some((mut tx, started)) = self.streaming.take() {
+        if let Some((mut tx, started, stmts)) = self.streaming.take() {
             let Some(mut st) = started else {
                 // Stored by another writer meanwhile: nothing of ours was written.
                 tx.rollback()?;
@@ -188,12 +224,13 @@ impl<'s> PgWriter<'s> {
             let chunk = std::mem::take(&mut self.buffer);
             write_cases(
                 &mut tx,
+                stmts,
                 &self.project,
                 &mut st,
                 &mut HashMap::default(),
                 &chunk,
             )?;
-            finish(&mut tx, &st, info)?;
+            finish(&mut tx, stmts, &st, info)?;
             tx.commit()?;
             return Ok(written(&st));
         }
@@ -254,16 +291,22 @@ fn write_buffered(
     cases: &[TestCase],
     info: &ReportInfo,
 ) -> WResult<Written> {
-    let mut tx = store.client.transaction()?;
-    let Some(mut st) = start(&mut tx, project, header)? else {
+    let PostgresStore {
+        client,
+        stmts,
+        test_ids,
+        ..
+    } = store;
+    let mut tx = client.transaction()?;
+    let Some(mut st) = start(&mut tx, stmts, project, header)? else {
         tx.rollback()?;
         return Ok(duplicate());
     };
-    if store.test_ids.len() > CACHE_ENTRIES {
-        store.test_ids.clear();
+    if test_ids.len() > CACHE_ENTRIES {
+        test_ids.clear();
     }
-    write_cases(&mut tx, project, &mut st, &mut store.test_ids, cases)?;
-    finish(&mut tx, &st, info)?;
+    write_cases(&mut tx, stmts, project, &mut st, test_ids, cases)?;
+    finish(&mut tx, stmts, &st, info)?;
     tx.commit()?;
     Ok(written(&st))
 }
@@ -278,13 +321,21 @@ fn int4(v: i64, what: &str) -> WResult<i32> {
 
 /// Finds (locking) or creates the run, then inserts the report row. `None`: a report with this
 /// hash is stored already (committed by another writer since the caller checked).
-fn start(tx: &mut Transaction<'_>, project: &str, h: &Header) -> WResult<Option<Started>> {
+fn start(
+    tx: &mut Transaction<'_>,
+    stmts: &mut Stmts,
+    project: &str,
+    h: &Header,
+) -> WResult<Option<Started>> {
     let m = &h.run;
     let run_attempt = m
         .run_attempt
         .map(|a| int4(i64::from(a), "run attempt"))
         .transpose()?;
-    let inserted = tx.query_opt(
+    let inserted = run!(
+        tx,
+        stmts,
+        query_opt,
         "INSERT INTO runs (project, key, source, commit_sha, branch, provider, job, ci_run_id,
              run_attempt, runner, os, started_at, duration, url, pull_request, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
@@ -313,14 +364,20 @@ fn start(tx: &mut Transaction<'_>, project: &str, h: &Header) -> WResult<Option<
     let (run, next_position, new_run) = match inserted {
         Some(r) => (r.get::<_, i64>(0), 0, true),
         None => {
-            let r = tx.query_one(
+            let r = run!(
+                tx,
+                stmts,
+                query_one,
                 "SELECT id, next_position FROM runs WHERE project = $1 AND key = $2 FOR UPDATE",
                 &[&project, &h.run_key.0],
             )?;
             (r.get(0), r.get(1), false)
         }
     };
-    let Some(report) = tx.query_opt(
+    let Some(report) = run!(
+        tx,
+        stmts,
+        query_opt,
         "INSERT INTO reports (project, run_id, hash, path, format, records, results, ingested_at)
          VALUES ($1, $2, $3, $4, $5, 0, 0, $6)
          ON CONFLICT (project, hash) DO NOTHING RETURNING id",
@@ -340,7 +397,10 @@ fn start(tx: &mut Transaction<'_>, project: &str, h: &Header) -> WResult<Option<
     let last: Vec<(i64, i64)> = if new_run {
         Vec::new()
     } else {
-        tx.query(
+        run!(
+            tx,
+            stmts,
+            query,
             "SELECT test_id, max(attempt)::int8 FROM results WHERE run_id = $1 GROUP BY test_id",
             &[&run],
         )?
@@ -363,6 +423,7 @@ fn start(tx: &mut Transaction<'_>, project: &str, h: &Header) -> WResult<Option<
 /// to tests stored without one when a record names it.
 fn test_ids(
     tx: &mut Transaction<'_>,
+    stmts: &mut Stmts,
     project: &str,
     cache: &mut TestIds,
     cases: &[TestCase],
@@ -400,7 +461,10 @@ fn test_ids(
             files.push(clean_opt(f.file.as_deref()));
             lines.push(f.line.and_then(|l| i32::try_from(l).ok()));
         }
-        tx.execute(
+        run!(
+            tx,
+            stmts,
+            execute,
             "INSERT INTO tests (project, key, classname, name, file, line)
              SELECT $1, k, c, n, f, l
              FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int4[])
@@ -409,7 +473,10 @@ fn test_ids(
              ON CONFLICT (project, key) DO NOTHING",
             &[&project, &keys, &classnames, &names, &files, &lines],
         )?;
-        let rows = tx.query(
+        let rows = run!(
+            tx,
+            stmts,
+            query,
             "SELECT id, key, file IS NOT NULL FROM tests WHERE project = $1 AND key = ANY($2)",
             &[&project, &keys],
         )?;
@@ -437,7 +504,10 @@ fn test_ids(
             .iter()
             .map(|(_, c)| c.line.and_then(|l| i32::try_from(l).ok()))
             .collect();
-        tx.execute(
+        run!(
+            tx,
+            stmts,
+            execute,
             "UPDATE tests SET file = u.f, line = u.l
              FROM unnest($1::int8[], $2::text[], $3::int4[]) AS u(id, f, l)
              WHERE tests.id = u.id AND tests.file IS NULL",
@@ -480,6 +550,7 @@ const RESULT_TYPES: &[Type] = &[
 /// Writes the results of `cases` with one binary COPY.
 fn write_cases(
     tx: &mut Transaction<'_>,
+    stmts: &mut Stmts,
     project: &str,
     st: &mut Started,
     cache: &mut TestIds,
@@ -488,8 +559,11 @@ fn write_cases(
     if cases.is_empty() {
         return Ok(());
     }
-    let ids = test_ids(tx, project, cache, cases)?;
-    let sink = tx.copy_in(
+    let ids = test_ids(tx, stmts, project, cache, cases)?;
+    let sink = run!(
+        tx,
+        stmts,
+        copy_in,
         "COPY results (run_id, test_id, attempt, report_id, position, outcome, duration,
              timestamp, failure_kind, message, details, stdout, stderr, properties)
          FROM STDIN (FORMAT binary)",
@@ -536,9 +610,17 @@ fn write_cases(
 }
 
 /// Updates the run and report rows with what parsing found.
-fn finish(tx: &mut Transaction<'_>, st: &Started, info: &ReportInfo) -> WResult<()> {
+fn finish(
+    tx: &mut Transaction<'_>,
+    stmts: &mut Stmts,
+    st: &Started,
+    info: &ReportInfo,
+) -> WResult<()> {
     // The report's own host name names the runner of a run that has none.
-    tx.execute(
+    run!(
+        tx,
+        stmts,
+        execute,
         "UPDATE runs SET next_position = $2, started_at = COALESCE(started_at, $3),
              tests_executed = tests_executed + $4, runner = COALESCE(runner, $5)
          WHERE id = $1",
@@ -555,7 +637,10 @@ fn finish(tx: &mut Transaction<'_>, st: &Started, info: &ReportInfo) -> WResult<
     )?;
     let agg = info.aggregate;
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    tx.execute(
+    run!(
+        tx,
+        stmts,
+        execute,
         "UPDATE reports SET format = COALESCE($14, format), tool = $2, timestamp = $3,
              hostname = $4, duration = $5, properties = $6, records = $7, results = $8,
              agg_tests = $9, agg_passed = $10, agg_failed = $11, agg_errored = $12,

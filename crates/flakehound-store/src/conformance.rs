@@ -944,20 +944,30 @@ pub fn merging_shards_equals_writing_one(h: &mut dyn Harness) {
         ),
         ("h4", "r3", "c2", vec![with_failure]),
     ];
+    // Start times given: a run without one is dated when it is stored, which differs between
+    // the stores.
+    let write = |s: &mut dyn Store, hash: &str, run: &str, commit: &str, cases: &[TestCase]| {
+        let meta = RunMeta {
+            commit: Some(commit.into()),
+            started_at: Some(format!("2024-05-01T00:00:0{}Z", &run[1..])),
+            ..Default::default()
+        };
+        write_meta(s, hash, run, &meta, cases, &ReportInfo::default())
+    };
     let mut whole = h.open(0, "p");
     for (hash, r, c, cases) in &reports {
-        write(whole.as_mut(), hash, r, Some(c), cases);
+        write(whole.as_mut(), hash, r, c, cases);
     }
     // Shard a has h1 and h3; shard b has h2 (same run r1 as h1), h3 again, and h4.
     let mut a = h.open(1, "p");
     let mut b = h.open(2, "p");
     for i in [0, 2] {
         let (hash, r, c, cases) = &reports[i];
-        write(a.as_mut(), hash, r, Some(c), cases);
+        write(a.as_mut(), hash, r, c, cases);
     }
     for i in [1, 2, 3] {
         let (hash, r, c, cases) = &reports[i];
-        write(b.as_mut(), hash, r, Some(c), cases);
+        write(b.as_mut(), hash, r, c, cases);
     }
     let m = crate::merge(a.as_mut(), b.as_mut()).unwrap();
     assert_eq!((m.reports, m.skipped, m.runs, m.results), (2, 1, 1, 3));
