@@ -104,10 +104,12 @@ impl PostgresStore {
             config.application_name("flakehound");
         }
         let mut client = config.connect(NoTls).map_err(|e| open_err(describe(&e)))?;
+        // standard_conforming_strings: the writer's literals rely on it (see `writer::lit`).
         let settings = if ASYNC_COMMIT {
-            "SET synchronous_commit = off; SET client_min_messages = warning"
+            "SET synchronous_commit = off; SET client_min_messages = warning;
+             SET standard_conforming_strings = on"
         } else {
-            "SET client_min_messages = warning"
+            "SET client_min_messages = warning; SET standard_conforming_strings = on"
         };
         client
             .batch_execute(settings)

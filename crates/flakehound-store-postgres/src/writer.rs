@@ -17,7 +17,8 @@ use foldhash::HashMap;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
-use postgres::{Statement, Transaction};
+use postgres::{Client, GenericClient, SimpleQueryMessage, Statement, Transaction};
+use std::borrow::Cow;
 
 /// Most bytes of records buffered per report before streaming it.
 pub const BUFFER_BYTES: usize = 16 * 1024 * 1024;
@@ -48,7 +49,7 @@ macro_rules! run {
     }};
 }
 
-fn prep(tx: &mut Transaction<'_>, stmts: &mut Stmts, sql: &'static str) -> WResult<Statement> {
+fn prep(tx: &mut impl GenericClient, stmts: &mut Stmts, sql: &'static str) -> WResult<Statement> {
     if let Some(s) = stmts.get(sql) {
         return Ok(s.clone());
     }
@@ -283,11 +284,38 @@ fn written(st: &Started) -> Written {
     }
 }
 
-/// The whole buffered report in one transaction.
+/// A string literal for the simple query protocol. Safe for any text: the session runs with
+/// `standard_conforming_strings = on` (checked at connect), where a backslash is an ordinary
+/// character and a doubled quote the only escape; NUL, which PostgreSQL text cannot hold, is
+/// replaced first.
+pub(crate) fn lit(s: &str) -> String {
+    format!("'{}'", clean(s).replace('\'', "''"))
+}
+
+fn lit_opt(s: Option<&str>) -> String {
+    s.map_or_else(|| "NULL".to_string(), lit)
+}
+
+fn lit_f64(v: Option<f64>) -> String {
+    // Display of f64 never uses an exponent; inf and NaN read as float8 too.
+    v.map_or_else(|| "NULL".to_string(), |x| format!("'{x}'::float8"))
+}
+
+fn lit_i64(v: Option<u64>) -> String {
+    v.map_or_else(
+        || "NULL".to_string(),
+        |x| i64::try_from(x).unwrap_or(i64::MAX).to_string(),
+    )
+}
+
+/// The whole buffered report in one transaction, in few round trips (each costs a context
+/// switch to the server and back, which on a busy machine was most of the ingest's time): the
+/// run, the report row and the run's last attempts in one simple query, the results in one
+/// COPY, the run's update with the commit in one more. New tests add one or two.
 fn write_buffered(
     store: &mut PostgresStore,
     project: &str,
-    header: &Header,
+    h: &Header,
     cases: &[TestCase],
     info: &ReportInfo,
 ) -> WResult<Written> {
@@ -297,17 +325,153 @@ fn write_buffered(
         test_ids,
         ..
     } = store;
-    let mut tx = client.transaction()?;
-    let Some(mut st) = start(&mut tx, stmts, project, header)? else {
-        tx.rollback()?;
+    let r = write_buffered_in(client, stmts, test_ids, project, h, cases, info);
+    if r.is_err() {
+        // The transaction may be open (and aborted): end it, whatever state it is in.
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    r
+}
+
+fn write_buffered_in(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    test_ids: &mut TestIds,
+    project: &str,
+    h: &Header,
+    cases: &[TestCase],
+    info: &ReportInfo,
+) -> WResult<Written> {
+    let m = &h.run;
+    let p = lit(project);
+    let run_where = format!("project = {p} AND key = {}", lit(&h.run_key.0));
+    let results: u64 = cases.iter().map(|c| c.attempts.len() as u64).sum();
+    let agg = info.aggregate;
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let sql = format!(
+        "BEGIN;
+         INSERT INTO runs (project, key, source, commit_sha, branch, provider, job, ci_run_id,
+             run_attempt, runner, os, started_at, duration, url, pull_request, created_at)
+         VALUES ({p}, {key}, {source}, {commit}, {branch}, {provider}, {job}, {run_id},
+             {attempt}, {runner}, {os}, {started}, {duration}, {url}, {pr}, {now})
+         ON CONFLICT (project, key) DO NOTHING;
+         SELECT id, next_position FROM runs WHERE {run_where} FOR UPDATE;
+         INSERT INTO reports (project, run_id, hash, path, format, tool, timestamp, hostname,
+             duration, properties, records, results, agg_tests, agg_passed, agg_failed,
+             agg_errored, agg_skipped, ingested_at)
+         SELECT {p}, id, {hash}, {path}, {format}, {tool}, {timestamp}, {hostname},
+             {rduration}, {props}, {records}, {results}, {at}, {ap}, {af}, {ae}, {as_}, {now}
+         FROM runs WHERE {run_where}
+         ON CONFLICT (project, hash) DO NOTHING RETURNING id;
+         SELECT test_id, max(attempt) FROM results
+         WHERE run_id = (SELECT id FROM runs WHERE {run_where}) GROUP BY test_id",
+        key = lit(&h.run_key.0),
+        source = lit(&h.source),
+        commit = lit_opt(m.commit.as_deref()),
+        branch = lit_opt(m.branch.as_deref()),
+        provider = lit_opt(m.provider.as_deref()),
+        job = lit_opt(m.job.as_deref()),
+        run_id = lit_opt(m.run_id.as_deref()),
+        attempt = m.run_attempt.map_or_else(
+            || "NULL".to_string(),
+            |a| int4(i64::from(a), "run attempt")
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| "NULL".into())
+        ),
+        runner = lit_opt(m.runner.as_deref()),
+        os = lit_opt(m.os.as_deref()),
+        started = lit_opt(
+            m.started_at
+                .as_deref()
+                .and_then(flakehound_store::time::canonical)
+                .as_deref()
+        ),
+        duration = lit_f64(m.duration),
+        url = lit_opt(m.url.as_deref()),
+        pr = lit_opt(m.pull_request.as_deref()),
+        now = lit(&now()),
+        hash = lit(&h.hash),
+        path = lit_opt(h.path.as_deref()),
+        format = lit(info
+            .format
+            .map(|f| f.as_str())
+            .or(h.format)
+            .unwrap_or("unknown")),
+        tool = lit_opt(info.tool.as_deref()),
+        timestamp =
+            lit_opt(flakehound_store::time::canonical_or_raw(info.timestamp.as_deref()).as_deref()),
+        hostname = lit_opt(info.hostname.as_deref()),
+        rduration = lit_f64(info.duration),
+        props = lit_opt(props_json(&info.properties).as_deref()),
+        records = n(cases.len() as u64),
+        results = n(results),
+        at = lit_i64(agg.map(|a| a.tests)),
+        ap = lit_i64(agg.map(|a| a.passed)),
+        af = lit_i64(agg.map(|a| a.failed)),
+        ae = lit_i64(agg.map(|a| a.errored)),
+        as_ = lit_i64(agg.map(|a| a.skipped)),
+    );
+    // Statement k's rows and count: k advances at each command's completion.
+    let (mut k, mut new_run, mut run, mut next_position, mut report) = (0, false, None, 0, None);
+    let mut last: Vec<(i64, i64)> = Vec::new();
+    let num = |row: &postgres::SimpleQueryRow, i: usize| -> WResult<i64> {
+        row.get(i)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Backend("unexpected answer from the server".into()).into())
+    };
+    for msg in client.simple_query(&sql)? {
+        match msg {
+            SimpleQueryMessage::CommandComplete(count) => {
+                if k == 1 {
+                    new_run = count == 1;
+                }
+                k += 1;
+            }
+            SimpleQueryMessage::Row(row) => match k {
+                2 => {
+                    run = Some(num(&row, 0)?);
+                    next_position = num(&row, 1)?;
+                }
+                3 => report = Some(num(&row, 0)?),
+                4 => last.push((num(&row, 0)?, num(&row, 1)?)),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let (Some(run), Some(report)) = (run, report) else {
+        // Stored by another writer meanwhile (the report insert found it).
+        client.batch_execute("ROLLBACK")?;
         return Ok(duplicate());
+    };
+    let mut st = Started {
+        run,
+        report,
+        new_run,
+        numbering: Numbering::new(next_position, last),
+        records: 0,
+        results: 0,
+        executed: 0,
     };
     if test_ids.len() > CACHE_ENTRIES {
         test_ids.clear();
     }
-    write_cases(&mut tx, stmts, project, &mut st, test_ids, cases)?;
-    finish(&mut tx, stmts, &st, info)?;
-    tx.commit()?;
+    write_cases(client, stmts, project, &mut st, test_ids, cases)?;
+    client.batch_execute(&format!(
+        "UPDATE runs SET next_position = {pos}, started_at = COALESCE(started_at, {started}),
+             tests_executed = tests_executed + {executed}, runner = COALESCE(runner, {runner})
+         WHERE id = {run};
+         COMMIT",
+        pos = st.numbering.next_position(),
+        started = lit_opt(
+            info.timestamp
+                .as_deref()
+                .and_then(flakehound_store::time::canonical)
+                .as_deref()
+        ),
+        executed = n(st.executed),
+        runner = lit_opt(info.hostname.as_deref()),
+    ))?;
     Ok(written(&st))
 }
 
@@ -422,7 +586,7 @@ fn start(
 /// Row ids of the tests of `cases`, creating the missing ones (in key order) and giving a file
 /// to tests stored without one when a record names it.
 fn test_ids(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     stmts: &mut Stmts,
     project: &str,
     cache: &mut TestIds,
@@ -430,19 +594,21 @@ fn test_ids(
 ) -> WResult<HashMap<String, i64>> {
     let mut ids: HashMap<String, i64> = HashMap::default();
     // Per unknown test: the first record's fields, and the first file a record names.
-    let mut missing: std::collections::BTreeMap<&str, (&TestCase, Option<&TestCase>)> =
+    let mut missing: std::collections::BTreeMap<Cow<'_, str>, (&TestCase, Option<&TestCase>)> =
         Default::default();
     let mut give_file: HashMap<i64, &TestCase> = HashMap::default();
     for c in cases {
-        match cache.get(&c.id) {
+        // Keys as stored (text without NUL).
+        let key = clean(&c.id);
+        match cache.get(key.as_ref()) {
             Some(&(id, has_file)) => {
-                ids.insert(c.id.clone(), id);
+                ids.insert(key.into_owned(), id);
                 if !has_file && c.file.is_some() {
                     give_file.entry(id).or_insert(c);
                 }
             }
             None => {
-                let e = missing.entry(&c.id).or_insert((c, None));
+                let e = missing.entry(key).or_insert((c, None));
                 if e.1.is_none() && c.file.is_some() {
                     e.1 = Some(c);
                 }
@@ -454,7 +620,7 @@ fn test_ids(
         let (mut classnames, mut names, mut files, mut lines) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (key, (first, with_file)) in &missing {
-            keys.push(clean(key));
+            keys.push(key.clone());
             classnames.push(clean_opt(first.classname.as_deref()));
             names.push(clean(&first.name));
             let f = with_file.unwrap_or(first);
@@ -482,7 +648,7 @@ fn test_ids(
         )?;
         for r in rows {
             let (id, key, has_file): (i64, String, bool) = (r.get(0), r.get(1), r.get(2));
-            if let Some((_, Some(with_file))) = missing.get(key.as_str()) {
+            if let Some((_, Some(with_file))) = missing.get(&Cow::Borrowed(key.as_str())) {
                 if !has_file {
                     // Created by another report without a file: this one names it.
                     give_file.entry(id).or_insert(with_file);
@@ -514,7 +680,7 @@ fn test_ids(
             &[&tids, &files, &lines],
         )?;
         for (_, c) in order {
-            if let Some(e) = cache.get_mut(&c.id) {
+            if let Some(e) = cache.get_mut(clean(&c.id).as_ref()) {
                 e.1 = true;
             }
         }
@@ -522,7 +688,7 @@ fn test_ids(
     // Any id still missing means a test row vanished under the cache: refuse rather than
     // write results pointing nowhere.
     for c in cases {
-        if !ids.contains_key(&c.id) {
+        if !ids.contains_key(clean(&c.id).as_ref()) {
             cache.clear();
             return Err(StoreError::Backend(format!("test {:?} has no row", c.id)).into());
         }
@@ -549,7 +715,7 @@ const RESULT_TYPES: &[Type] = &[
 
 /// Writes the results of `cases` with one binary COPY.
 fn write_cases(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     stmts: &mut Stmts,
     project: &str,
     st: &mut Started,
@@ -572,7 +738,9 @@ fn write_cases(
     let mut rows = 0u64;
     let mut executed = 0u64;
     for case in cases {
-        let test = ids[&case.id];
+        let Some(&test) = ids.get(clean(&case.id).as_ref()) else {
+            return Err(StoreError::Backend(format!("test {:?} has no row", case.id)).into());
+        };
         let props = props_json(&case.properties);
         let timestamp = flakehound_store::time::canonical_or_raw(case.timestamp.as_deref());
         let timestamp = timestamp.as_deref().map(clean);

@@ -94,3 +94,64 @@ impl Drop for Schemas {
 }
 
 flakehound_store::conformance_tests!(harness());
+
+/// Report content reaches the server as literals in the writer's simple queries: hostile text
+/// (quotes, backslashes, statement separators, NUL) must be stored exactly (NUL as U+FFFD) and
+/// never run.
+#[test]
+fn hostile_text_is_stored_as_written() {
+    use flakehound_model::{Outcome, ReportInfo, RunMeta};
+    use flakehound_store::{NewReport, RunKey};
+    let Some(mut h) = harness() else { return };
+    let mut s = h.open(0, "p'; DROP TABLE runs; --");
+    let evil = "x'); DROP TABLE runs; -- \\' \\\\ $$ $q$ \u{0} é \n end";
+    let mut c = flakehound_store::conformance::case(evil, &[Outcome::Failed]);
+    c.attempts[0].stdout = Some(evil.into());
+    let meta = RunMeta {
+        commit: Some(evil.into()),
+        runner: Some(evil.into()),
+        duration: Some(f64::INFINITY),
+        ..Default::default()
+    };
+    let key = RunKey(evil.into());
+    let nr = NewReport::ci_junit(evil, &key, &meta);
+    let info = ReportInfo {
+        tool: Some(evil.into()),
+        hostname: Some(evil.into()),
+        duration: Some(f64::NAN),
+        properties: vec![(evil.into(), evil.into())],
+        ..Default::default()
+    };
+    let w = flakehound_store::write_report(s.as_mut(), &nr, [&c], &info)
+        .unwrap()
+        .unwrap();
+    assert_eq!(w.results, 1);
+    assert!(s.has_report(evil).unwrap());
+    let stored = evil.replace('\0', "\u{FFFD}");
+    let mut got = Vec::new();
+    s.export(&mut |r| {
+        got.push(r);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    assert_eq!(r.hash, stored);
+    assert_eq!(r.run_key.0, stored);
+    assert_eq!(r.run.commit.as_deref(), Some(stored.as_str()));
+    assert_eq!(r.info.tool.as_deref(), Some(stored.as_str()));
+    // Properties are stored as JSON, which escapes NUL: they come back exactly.
+    assert_eq!(
+        r.info.properties,
+        vec![(evil.to_string(), evil.to_string())]
+    );
+    assert_eq!(r.run.duration, Some(f64::INFINITY));
+    assert!(r.info.duration.is_some_and(f64::is_nan));
+    assert_eq!(r.cases[0].id, stored);
+    assert_eq!(
+        r.cases[0].attempts[0].stdout.as_deref(),
+        Some(stored.as_str())
+    );
+    assert_eq!(s.totals().unwrap().runs, 1);
+    assert_eq!(s.projects().unwrap(), ["p'; DROP TABLE runs; --"]);
+}
