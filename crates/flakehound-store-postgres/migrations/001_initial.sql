@@ -65,14 +65,12 @@ CREATE TABLE tests (
 
 -- One row per attempt. Unlike SQLite, the attempt's text (failure, captured output,
 -- properties) is in the row: absent values cost a bit of the null bitmap, long ones are
--- TOASTed out of line, and a result is one COPY row.
--- No primary key: (run_id, test_id, attempt) is unique by construction (the writer numbers a
--- run's results under the run's row lock; the conformance suite pins the numbering), and a
--- B-tree over it doubled the server's cost of inserting a result (measured: 0.90 s against
--- 0.45 s per 160k rows). Rows are appended a report at a time, so a run's rows are contiguous
--- and a BRIN index on run_id finds them (a run's next attempt numbers, its order, merge's
--- reads) at almost no cost to ingest. No foreign keys: the writer inserts parents first in the
--- same transaction.
+-- TOASTed out of line, and a result is one COPY row. The primary key is also how a run's rows
+-- are found (its next attempt numbers, its order, merge's reads); it is most of the server's
+-- cost of a result (measured: 0.90 s against 0.45 s without it per 160k rows), but a BRIN
+-- index on run_id, almost free, finds nothing fresh (ranges are summarised only by VACUUM, so
+-- every unsummarised range matches: a scan of the table per report). No foreign keys: the
+-- writer inserts parents first in the same transaction.
 -- outcome: 0 skipped, 1 passed, 2 failed, 3 errored.
 CREATE TABLE results (
     run_id       bigint   NOT NULL,
@@ -88,9 +86,9 @@ CREATE TABLE results (
     details      text,
     stdout       text,
     stderr       text,
-    properties   text
+    properties   text,
+    PRIMARY KEY (run_id, test_id, attempt)
 );
-CREATE INDEX results_run ON results USING brin (run_id) WITH (pages_per_range = 8);
 -- Tests that ever failed (what `report` reads), small since failures are rare.
 CREATE INDEX results_failed ON results (test_id, run_id) WHERE outcome >= 2;
 

@@ -364,7 +364,8 @@ fn write_buffered_in(
          FROM runs WHERE {run_where}
          ON CONFLICT (project, hash) DO NOTHING RETURNING id;
          SELECT test_id, max(attempt) FROM results
-         WHERE run_id = (SELECT id FROM runs WHERE {run_where}) GROUP BY test_id",
+         WHERE run_id = (SELECT id FROM runs WHERE {run_where} AND next_position > 0)
+         GROUP BY test_id",
         key = lit(&h.run_key.0),
         source = lit(&h.source),
         commit = lit_opt(m.commit.as_deref()),
@@ -411,7 +412,8 @@ fn write_buffered_in(
         ae = lit_i64(agg.map(|a| a.errored)),
         as_ = lit_i64(agg.map(|a| a.skipped)),
     );
-    // Statement k's rows and count: k advances at each command's completion.
+    // Statement k's rows and count: k advances at each command's completion. A new run (no
+    // position given yet) has no rows to read.
     let (mut k, mut new_run, mut run, mut next_position, mut report) = (0, false, None, 0, None);
     let mut last: Vec<(i64, i64)> = Vec::new();
     let num = |row: &postgres::SimpleQueryRow, i: usize| -> WResult<i64> {
@@ -561,16 +563,14 @@ fn start(
     let last: Vec<(i64, i64)> = if new_run {
         Vec::new()
     } else {
-        run!(
+        let rows = run!(
             tx,
             stmts,
             query,
             "SELECT test_id, max(attempt)::int8 FROM results WHERE run_id = $1 GROUP BY test_id",
             &[&run],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+        )?;
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
     };
     Ok(Some(Started {
         run,
