@@ -4,12 +4,10 @@
 //! so that [`flakehound_store::open`] reaches it for a path or a `sqlite://` location.
 
 mod export;
-mod merge;
 mod staging;
 mod store;
 mod writer;
 
-pub use merge::Merged;
 pub use store::{BATCH_HOLD, SqliteStore};
 
 use flakehound_store::{Backend, Location, OpenMode, Result, Store};

@@ -215,6 +215,17 @@ fn an_unreachable_server_is_one_clear_error_line() {
             "{err}"
         );
     }
+    // A source that is missing or not a store fails, naming it.
+    std::fs::write(tmp.path().join("junk.db"), b"junk").unwrap();
+    for src in ["missing.db", "junk.db"] {
+        let out = fh(tmp.path(), tmp.path().join("d.db").to_str().unwrap())
+            .args(["merge", src])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{src}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with(&format!("{src}: error: ")), "{err}");
+    }
     // Merging from an unreachable server names it and fails.
     let db = tmp.path().join("fh.db");
     let out = fh(tmp.path(), db.to_str().unwrap())
