@@ -20,7 +20,7 @@ fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
 }
 
 /// `git <args>` output as one trimmed, non-empty UTF-8 line.
-fn git_line(dir: &Path, args: &[&str]) -> Option<String> {
+pub(crate) fn git_line(dir: &Path, args: &[&str]) -> Option<String> {
     let out = String::from_utf8(git(dir, args)?).ok()?;
     let line = out.trim();
     (!line.is_empty()).then(|| line.to_string())

@@ -123,10 +123,12 @@ pub use flakehound_model::RunMeta;
 
 mod env;
 mod git;
+mod project;
 mod time;
 
 pub use env::{EnvLookup, from_env, from_process_env};
 pub use git::{from_git, git_root, head_time};
+pub use project::{normalize_remote, project_of};
 pub use time::normalize_timestamp;
 
 use env::Env;

@@ -18,8 +18,10 @@ use flakehound_model::{Outcome, TestCase};
 use flakehound_runner::{Adapter, Cmd, Order, Plan, Request, TestRef};
 
 pub mod diagnose;
+pub mod known;
 pub mod polluter;
 pub mod repro;
+pub mod session;
 pub mod stats;
 
 #[derive(Debug, thiserror::Error)]
@@ -280,8 +282,8 @@ fn execute(plan: &Plan, log: &std::path::Path, stop: Option<&AtomicBool>) -> Res
     let signal: Option<i32> = None;
     Ok(match (status.code(), signal) {
         (Some(code), _) => code,
-        (None, Some(sig)) => 128 + sig,
-        (None, None) => 1,
+        (None, Some(sig)) => flakehound_model::exit::signalled(sig),
+        (None, None) => i32::from(flakehound_model::exit::FINDINGS),
     })
 }
 

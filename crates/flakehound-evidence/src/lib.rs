@@ -23,8 +23,11 @@ use flakehound_store::{NewReport, RunKey, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
+mod gather;
 pub mod identity;
+pub mod own;
 pub use flakehound_ci::Surroundings;
+pub use gather::{Gathered, gather, spool};
 pub use identity::{Decision, RunPer};
 
 /// Extensions picked up when searching directories.

@@ -56,9 +56,11 @@ pub fn execute(plan: &Plan, log: &Path, stop: &AtomicBool) -> Result<Ended, Stri
 fn code(status: std::process::ExitStatus) -> i32 {
     #[cfg(unix)]
     if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
-        return 128 + sig;
+        return flakehound_model::exit::signalled(sig);
     }
-    status.code().unwrap_or(1)
+    status
+        .code()
+        .unwrap_or(i32::from(flakehound_model::exit::FINDINGS))
 }
 
 /// Ends the execution's process group: SIGTERM (a test runner may clean up), SIGKILL after

@@ -453,18 +453,9 @@ fn record(
     done: &Done,
     cases: &[TestCase],
 ) -> flakehound_store::Result<()> {
+    use flakehound_evidence::own;
     let job = &done.job;
-    let key = flakehound_store::RunKey(format!("hunt/{}/{}", cfg.session, job.id));
-    let mut meta = cfg.meta.clone();
-    meta.provider = Some("flakehound-hunt".into());
-    meta.run_id = Some(cfg.session.clone());
-    meta.run_attempt = Some(job.id);
-    meta.job = Some(job.context.label());
-    meta.started_at = Some(done.started.to_string());
-    meta.duration = Some(done.seconds);
     let mut info = done.info.clone().unwrap_or_default();
-    // The report's own timestamp would override the run's start: the hunt's clock is the truth.
-    info.timestamp = None;
     let (order, seed) = match &job.context {
         Context::Suite { order, seed } => (order.as_str().to_string(), *seed),
         Context::Repeat { .. } => ("as written".into(), None),
@@ -472,7 +463,6 @@ fn record(
         Context::Replay { of, .. } => (format!("replay of #{of}"), None),
     };
     info.properties.extend([
-        ("flakehound.source".to_string(), "hunt".to_string()),
         ("flakehound.session".to_string(), cfg.session.clone()),
         ("flakehound.context".to_string(), job.context.label()),
         ("flakehound.order".to_string(), order),
@@ -485,17 +475,24 @@ fn record(
     }
     info.properties
         .push(("PYTHONHASHSEED".into(), job.hash_seed.to_string()));
-    let hash = blake3::hash(key.0.as_bytes()).to_hex().to_string();
-    let path = format!("flakehound-hunt/{}/exec-{}", cfg.session, job.id);
-    let report = flakehound_store::NewReport {
-        hash: &hash,
-        path: Some(&path),
-        format: info.format,
-        run_key: &key,
-        run: &meta,
-        source: flakehound_model::RunSource::Hunt,
+    // Each execution is a run of its own (`hunt/{session}/{job}`), at the hunt's clock.
+    let session = own::Session {
+        source: &flakehound_model::RunSource::Hunt,
+        id: &cfg.session,
+        meta: &cfg.meta,
+        runs: own::Runs::Each,
     };
-    flakehound_store::write_report(store, &report, cases, &info)?;
+    let execution = own::Execution {
+        number: job.id,
+        label: Some(job.context.label()),
+        path: Some(format!("flakehound-hunt/{}/exec-{}", cfg.session, job.id)),
+        started: Some(done.started.to_string()),
+        seconds: Some(done.seconds),
+        info,
+        cases,
+        ..Default::default()
+    };
+    own::record(store, &session, [execution])?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 
 pub mod cap;
 pub mod error;
+pub mod libtest_human;
 pub mod xml;
 
 mod ctrf;

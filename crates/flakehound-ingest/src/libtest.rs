@@ -39,6 +39,8 @@
 //! A test that started but has no result when the stream ends (the test binary crashed, or the
 //! file is truncated) is reported as errored ("no result"). A stream with no libtest event at
 //! all is an error.
+//!
+//! libtest's human output (what stable `cargo test` prints) is read by [`crate::libtest_human`].
 
 use crate::gojson::{LineReader, one_line};
 use crate::{Error, Result, Sink, finish_case};

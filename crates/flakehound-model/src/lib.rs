@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod category;
+pub mod exit;
 mod id;
 mod run;
 mod source;

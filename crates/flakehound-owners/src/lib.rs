@@ -53,6 +53,7 @@
 //! file, no match, un-assigned) the blamed author as `Name <email>`.
 
 mod blame;
+mod cache;
 mod codeowners;
 
 use std::path::{Component, Path};
@@ -60,6 +61,7 @@ use std::path::{Component, Path};
 use serde::{Deserialize, Serialize};
 
 pub use blame::{Owner, blame_owner};
+pub use cache::Owners;
 pub use codeowners::{CODEOWNERS_LOCATIONS, CodeOwners, MAX_CODEOWNERS_BYTES, ParseError, Rule};
 
 /// Where an [`Ownership`] came from.

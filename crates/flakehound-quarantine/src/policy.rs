@@ -125,6 +125,36 @@ pub struct Observation {
     pub last_failure: Option<Date>,
 }
 
+impl Observation {
+    /// What `sync` knows about a test from its verdict and its history: `retry_passes` are the
+    /// runs where it failed and then passed on a retry, `last_failure` the start (RFC 3339) of
+    /// the newest run where it failed.
+    ///
+    /// The rule: a real bug must keep failing the build, so the strikes of a test whose
+    /// verdict is `broken` or `regression` do not count towards quarantining it.
+    pub fn new(
+        id: &str,
+        verdict: &str,
+        confidence: f64,
+        retry_passes: u32,
+        consecutive_passes: u32,
+        last_failure: Option<&str>,
+    ) -> Observation {
+        let real_bug =
+            verdict.eq_ignore_ascii_case("broken") || verdict.eq_ignore_ascii_case("regression");
+        Observation {
+            id: id.to_string(),
+            verdict: verdict.to_string(),
+            confidence,
+            strikes: if real_bug { 0 } else { retry_passes },
+            consecutive_passes,
+            last_failure: last_failure
+                .and_then(|t| t.get(..10))
+                .and_then(|d| d.parse().ok()),
+        }
+    }
+}
+
 /// An entry `sync` proposes to release, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Release {
@@ -336,6 +366,22 @@ mod tests {
             plan_sync(&off, &entries, &observations, today)
                 .add
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn real_bugs_earn_no_strikes() {
+        let o = Observation::new("t", "flaky", 0.9, 3, 1, Some("2026-02-03T04:05:06Z"));
+        assert_eq!(o.strikes, 3);
+        assert_eq!(o.last_failure, Some(jiff::civil::date(2026, 2, 3)));
+        for verdict in ["broken", "regression", "Broken"] {
+            let o = Observation::new("t", verdict, 0.9, 3, 0, None);
+            assert_eq!(o.strikes, 0, "{verdict}");
+            assert_eq!(o.last_failure, None);
+        }
+        assert_eq!(
+            Observation::new("t", "infra", 0.5, 2, 0, Some("bad")).last_failure,
+            None
         );
     }
 }

@@ -153,16 +153,18 @@ pub struct Ran {
 /// The shell's status for a command that could not be started: 126 when it was found but could
 /// not be executed (permission, not an executable), 127 when it was not found.
 pub fn spawn_status(error: &Error) -> i32 {
+    const NOT_FOUND: i32 = flakehound_model::exit::NOT_FOUND as i32;
+    const CANNOT_EXECUTE: i32 = flakehound_model::exit::CANNOT_EXECUTE as i32;
     match error {
-        Error::Io { source, .. } if source.kind() == ErrorKind::NotFound => 127,
+        Error::Io { source, .. } if source.kind() == ErrorKind::NotFound => NOT_FOUND,
         Error::Io { source, .. }
             if source.kind() == ErrorKind::PermissionDenied
                 || source.raw_os_error() == Some(8) /* ENOEXEC */ =>
         {
-            126
+            CANNOT_EXECUTE
         }
-        Error::Io { .. } => 126,
-        _ => 127,
+        Error::Io { .. } => CANNOT_EXECUTE,
+        _ => NOT_FOUND,
     }
 }
 
@@ -221,7 +223,7 @@ pub fn run(
         // Stopped before it started: nothing ran.
         return Ok(Ran {
             execution: Execution {
-                code: 128 + sig,
+                code: flakehound_model::exit::signalled(sig),
                 signal: None,
                 duration: Duration::ZERO,
             },
@@ -365,6 +367,7 @@ pub mod signals {
     }
 
     /// Installs the handlers (once).
+    #[allow(unsafe_code)]
     pub fn install() {
         #[cfg(unix)]
         {
@@ -385,6 +388,7 @@ pub mod signals {
     }
 
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     extern "C" fn handler(sig: libc::c_int) {
         let first = RECEIVED
             .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
@@ -402,6 +406,7 @@ pub mod signals {
     }
 
     /// Sends `sig` to the process group `group`.
+    #[allow(unsafe_code)]
     pub fn kill_group(group: u32, sig: i32) {
         #[cfg(unix)]
         if let Ok(g) = i32::try_from(group) {
@@ -534,9 +539,9 @@ fn execution(status: ExitStatus, duration: Duration) -> Execution {
     let signal: Option<i32> = None;
     let code = match (status.code(), signal) {
         (Some(code), _) => code,
-        (None, Some(sig)) => 128 + sig,
+        (None, Some(sig)) => flakehound_model::exit::signalled(sig),
         // Neither a code nor a signal (not possible on unix or windows): a generic failure.
-        (None, None) => 1,
+        (None, None) => i32::from(flakehound_model::exit::FINDINGS),
     };
     Execution {
         code,

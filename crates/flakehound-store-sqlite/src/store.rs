@@ -387,6 +387,7 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 ///
 /// Memory statistics are turned off: SQLite otherwise takes a global mutex on every allocation
 /// to keep them, about 5% of ingest time; flakehound never reads them.
+#[allow(unsafe_code)]
 fn configure_sqlite() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -67,6 +67,7 @@ use std::time::{Duration, Instant};
 
 pub mod config;
 
+use flakehound_model::exit;
 use flakehound_model::{
     Outcome, QuarantineInfo, ReportInfo, RunMeta, RunStatus, TestCase, WrappedRun, WrappedTest,
 };
@@ -571,6 +572,9 @@ fn wrap_into(
     run.exit = decide(run, opts.fail_on_flaky, &non_test);
 }
 
+/// The status of a run stopped by its timeout whose command still exited 0 (`timeout(1)`'s).
+const TIMED_OUT: i32 = 124;
+
 /// Ends a run stopped by a timeout (`why`) or a signal: never green. A signal gives 128 + its
 /// number (the shell's convention, 130 for Ctrl-C); a timeout keeps the runner's status, which
 /// is 128 + SIGTERM (143) when the stop killed it, or 124 (`timeout(1)`'s) if it exited 0.
@@ -578,7 +582,7 @@ fn stopped(result: &mut Wrapped, why: String, interrupted: Option<i32>) {
     let run = &mut result.run;
     result.interrupted = interrupted;
     if let Some(sig) = interrupted {
-        run.exit = 128 + sig;
+        run.exit = exit::signalled(sig);
         run.reason = Some(format!(
             "interrupted by {}: the test command's process group was stopped, no retry ran; \
              partial results above",
@@ -589,7 +593,7 @@ fn stopped(result: &mut Wrapped, why: String, interrupted: Option<i32>) {
     run.exit = if run.runner_exit != 0 {
         run.runner_exit
     } else {
-        124
+        TIMED_OUT
     };
     run.reason = Some(why);
 }
@@ -644,7 +648,7 @@ fn decide(run: &mut WrappedRun, fail_on_flaky: bool, non_test: &[String]) -> i32
         // Only possible when the runner retried on its own (pytest-rerunfailures' reruns,
         // nextest's retries): the user asked for flaky tests to fail the build.
         run.reason = Some(flaky_reason(run));
-        return 1;
+        return i32::from(exit::FINDINGS);
     }
     if code == 0 {
         let red = run.count(RunStatus::Failed);
@@ -654,7 +658,7 @@ fn decide(run: &mut WrappedRun, fail_on_flaky: bool, non_test: &[String]) -> i32
                 if red == 1 { "" } else { "s" }
             ));
         }
-        return 0;
+        return i32::from(exit::OK);
     }
     let explained = run.count(RunStatus::Flaky) + run.count(RunStatus::Quarantined);
     if explained == 0 && run.count(RunStatus::Failed) == 0 {
@@ -678,7 +682,7 @@ fn decide(run: &mut WrappedRun, fail_on_flaky: bool, non_test: &[String]) -> i32
         run.reason = Some(flaky_reason(run));
         return code;
     }
-    0
+    i32::from(exit::OK)
 }
 
 fn status_of(case: &TestCase, quarantined: bool) -> RunStatus {
@@ -761,7 +765,7 @@ fn unchanged(opts: &Options<'_>, out: &mut dyn Write, clock: &Clock<'_>, result:
     let run = &mut result.run;
     let Some(cmd) = Cmd::from_argv(opts.argv) else {
         run.warnings.push("empty test command".into());
-        run.exit = 2;
+        run.exit = i32::from(exit::ERROR);
         return;
     };
     let plan = Plan {
@@ -817,37 +821,30 @@ impl Adapter for Plain {
 
 /// Writes every invocation's records into the store as one run (`source` `run`), one report
 /// per invocation, so retries are attempts 2, 3... of the same run. Idempotent: a report is
-/// identified by the run key, the invocation number and its content.
+/// identified by the run key, the invocation number and its content (see
+/// [`flakehound_evidence::own`], which records every execution of flakehound's own).
 pub fn record(
     store: &mut dyn flakehound_store::Store,
     invocations: &[Invocation],
     meta: &RunMeta,
     run_key: &flakehound_store::RunKey,
 ) -> flakehound_store::Result<u64> {
-    let mut written = 0;
-    for inv in invocations {
-        let mut h = blake3::Hasher::new();
-        h.update(run_key.0.as_bytes());
-        h.update(&inv.number.to_le_bytes());
-        h.update(inv.command.as_bytes());
-        for c in &inv.cases {
-            h.update(serde_json::to_string(c).unwrap_or_default().as_bytes());
-        }
-        let hash = h.finalize().to_hex().to_string();
-        let path = format!("flakehound-run/invocation-{}", inv.number);
-        let info = inv.info.clone().unwrap_or_default();
-        let report = flakehound_store::NewReport {
-            hash: &hash,
-            path: Some(&path),
-            format: info.format,
-            run_key,
-            run: meta,
-            source: flakehound_model::RunSource::Run,
-        };
-        if let Some(w) = flakehound_store::write_report(store, &report, &inv.cases, &info)? {
-            written += w.results;
-        }
-    }
+    use flakehound_evidence::own;
+    let session = own::Session {
+        source: &flakehound_model::RunSource::Run,
+        id: "",
+        meta,
+        runs: own::Runs::One(run_key),
+    };
+    let executions = invocations.iter().map(|inv| own::Execution {
+        number: inv.number,
+        command: &inv.command,
+        path: Some(format!("flakehound-run/invocation-{}", inv.number)),
+        info: inv.info.clone().unwrap_or_default(),
+        cases: &inv.cases,
+        ..Default::default()
+    });
+    let written = own::record(store, &session, executions)?;
     store.flush()?;
     Ok(written)
 }

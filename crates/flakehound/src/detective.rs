@@ -1,9 +1,13 @@
 //! `polluter`, `diagnose`, `repro`, `verify`: flags in, the detective crate experiments,
 //! results out (and into the store).
 
-use anyhow::{Context, Result, bail};
+use crate::context::Context;
+use anyhow::{Context as _, Result, bail};
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table, modifiers, presets};
+use flakehound_detective::known::{Known, failing_order};
+use flakehound_detective::session::{Session, resolve};
 use flakehound_detective::{Lab, Trial, diagnose, repro};
+use flakehound_model::exit;
 use flakehound_runner::TestRef;
 use std::io::Write;
 use std::path::PathBuf;
@@ -156,19 +160,6 @@ pub struct PolluterArgs {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Exit status of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
-use crate::hunt::EXIT_INTERRUPTED as INTERRUPTED;
-
-/// How a printed `flakehound …` line must invoke flakehound to run as printed
-/// ([`crate::hunt::hint_prefix`]), without `--db` when the store came from `FLAKEHOUND_DB` (the
-/// variable carries over to the pasted line by itself).
-pub(crate) fn self_program(db: Option<&std::path::Path>) -> String {
-    let from_env = db.is_some_and(|db| {
-        std::env::var_os("FLAKEHOUND_DB").is_some_and(|e| std::path::Path::new(&e) == db)
-    });
-    crate::hunt::hint_prefix(db.filter(|_| !from_env))
-}
-
 /// A line per finished experiment, and (on a terminal) a spinner naming the run in flight.
 struct DiagnoseProgress {
     bar: indicatif::ProgressBar,
@@ -267,95 +258,25 @@ fn experiment_line(e: &diagnose::Experiment) -> String {
     )
 }
 
-/// The adapter, a scratch directory, and the test to work on (found in the runner's list when
-/// it can list, else taken as given).
-struct Setup {
-    adapter: Box<dyn flakehound_runner::Adapter>,
-    scratch: tempfile::TempDir,
-    suite: Vec<TestRef>,
-    test: TestRef,
-}
-
-fn setup(common: &Common, test: &str) -> Result<Setup> {
-    let runner = setup_runner(common)?;
-    let test = resolve(&runner.suite, test)?;
-    Ok(Setup {
-        adapter: runner.adapter,
-        scratch: runner.scratch,
-        suite: runner.suite,
-        test,
-    })
-}
-
-/// The adapter, a scratch directory and the suite the command lists.
-struct Runner {
-    adapter: Box<dyn flakehound_runner::Adapter>,
-    scratch: tempfile::TempDir,
-    suite: Vec<TestRef>,
-}
-
-fn setup_runner(common: &Common) -> Result<Runner> {
-    let adapter = flakehound_runner::detect(&common.command, common.test_runner, None)?;
-    if !adapter.capabilities().select {
-        bail!(
-            "the {} adapter cannot run a single test, which this command needs",
-            adapter.kind().name()
-        );
-    }
-    let scratch = tempfile::Builder::new()
-        .prefix("flakehound-detective-")
-        .tempdir()
-        .context("cannot create a scratch directory")?;
-    let suite = if adapter.list(scratch.path()).is_some() {
-        flakehound_hunt::list_tests(adapter.as_ref(), scratch.path())?
-    } else {
-        Vec::new()
-    };
+/// Starts the session (the runner, a scratch directory, the suite); Ctrl-C then stops the
+/// experiments instead of the process.
+fn start(common: &Common) -> Result<Session> {
+    let session = Session::start(&common.command, common.test_runner)?;
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
-    Ok(Runner {
-        adapter,
-        scratch,
-        suite,
-    })
+    Ok(session)
 }
 
-/// The test named `test` in the suite (taken as given when the runner cannot list).
-fn resolve(suite: &[TestRef], test: &str) -> Result<TestRef> {
-    if let Some(t) = suite.iter().find(|t| t.id == test) {
-        return Ok(t.clone());
-    }
-    if suite.is_empty() {
-        return Ok(TestRef {
-            id: test.to_string(),
-            classname: None,
-            name: test.to_string(),
-            file: None,
-            suite: Vec::new(),
-        });
-    }
-    let close: Vec<&str> = suite
-        .iter()
-        .map(|t| t.id.as_str())
-        .filter(|id| id.contains(test) || test.contains(id.rsplit("::").next().unwrap_or(id)))
-        .take(5)
-        .collect();
-    bail!(
-        "no test {test:?} among the {} tests the command lists{}",
-        suite.len(),
-        if close.is_empty() {
-            String::new()
-        } else {
-            format!("; did you mean {}?", close.join(", "))
-        }
-    );
+/// The session and the test to work on (found in the runner's list when it can list, else
+/// taken as given).
+fn setup(common: &Common, test: &str) -> Result<(Session, TestRef)> {
+    let session = start(common)?;
+    let test = session.resolve(test)?;
+    Ok((session, test))
 }
 
-fn open_store(db: Option<PathBuf>) -> Result<Box<dyn flakehound_store::Store>> {
-    let p = crate::db_path(db)?;
-    if let Some(dir) = p.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    Ok(crate::open_store(&p)?)
+/// The existing store, to read what it knows; `None` without a readable one.
+fn stored(ctx: &Context) -> Option<Box<dyn flakehound_store::Store>> {
+    ctx.exists().then(|| ctx.open_existing().ok()).flatten()
 }
 
 /// Records trials as evidence: one run per trial (`source` diagnose/repro/verify).
@@ -365,45 +286,9 @@ fn record_trials(
     trials: &[(String, Trial)],
 ) -> Result<()> {
     let cwd = std::env::current_dir()?;
-    let base = flakehound_ci::detect(&cwd);
-    let session = format!(
-        "{}-{}",
-        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S"),
-        std::process::id()
-    );
-    for (i, (condition, trial)) in trials.iter().enumerate() {
-        let key = flakehound_store::RunKey(format!("{source}/{session}/{}", i + 1));
-        let mut meta = base.clone();
-        meta.provider = Some(format!("flakehound-{source}"));
-        meta.run_id = Some(session.clone());
-        meta.job = Some(condition.clone());
-        meta.run_attempt = Some(i as u32 + 1);
-        meta.duration = Some(trial.duration.as_secs_f64());
-        // Each run's own start, in UTC, so "last seen" and history order place it right (the
-        // CI's start would put every experiment at the job's start).
-        meta.started_at = trial
-            .started
-            .and_then(|t| jiff::Timestamp::try_from(t).ok())
-            .map(|t| t.to_string());
-        let info = flakehound_model::ReportInfo {
-            properties: vec![
-                ("flakehound.source".into(), source.to_string()),
-                ("flakehound.condition".into(), condition.clone()),
-            ],
-            ..Default::default()
-        };
-        let hash = blake3::hash(key.0.as_bytes()).to_hex().to_string();
-        let report = flakehound_store::NewReport {
-            hash: &hash,
-            path: None,
-            format: None,
-            run_key: &key,
-            run: &meta,
-            source: source.clone(),
-        };
-        flakehound_store::write_report(store, &report, &trial.cases, &info)?;
-    }
-    store.flush()?;
+    let meta = flakehound_ci::detect(&cwd);
+    let session = flakehound_detective::session::session_id();
+    flakehound_detective::session::record_trials(store, &source, &session, &meta, trials)?;
     Ok(())
 }
 
@@ -421,15 +306,15 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
-pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> {
+pub fn cmd_diagnose(ctx: &Context, args: DiagnoseArgs) -> Result<ExitCode> {
     let Some(test) = &args.test else {
-        return diagnose_flaky(&args, db);
+        return diagnose_flaky(ctx, &args);
     };
-    let s = setup(&args.common, test)?;
-    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let (s, test) = setup(&args.common, test)?;
+    let mut lab = s.lab();
     lab.stop = Some(&STOP);
-    let known = Known::load(db.clone());
-    let (d, warnings) = diagnose_one(&args, db, known.as_ref(), &lab, &s.suite, &s.test)?;
+    let known = stored(ctx).and_then(|mut store| Known::load(store.as_mut()).ok());
+    let (d, warnings) = diagnose_one(ctx, &args, known.as_ref(), &lab, &s.suite, &test)?;
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &d)?;
@@ -443,7 +328,7 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
     }
     if d.interrupted {
         eprintln!("flakehound diagnose: interrupted; the runs so far are recorded");
-        return Ok(ExitCode::from(INTERRUPTED));
+        return Ok(ExitCode::from(exit::INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -451,8 +336,8 @@ pub fn cmd_diagnose(args: DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode>
 /// Diagnoses one test (saying on stderr what the stored evidence points at), and records the
 /// runs and the diagnosis unless `--no-record`. Returns the diagnosis and recording warnings.
 fn diagnose_one(
+    ctx: &Context,
     args: &DiagnoseArgs,
-    db: Option<PathBuf>,
     known: Option<&Known>,
     lab: &Lab,
     suite: &[TestRef],
@@ -476,14 +361,14 @@ fn diagnose_one(
         first,
         quick: args.quick,
         history: known.and_then(|k| k.history.get(&test.id).copied()),
-        program: self_program(db.as_deref()),
+        program: ctx.self_program(),
     };
     let mut progress = DiagnoseProgress::new();
     let d = diagnose::diagnose_observed(lab, test, &opts, &mut |e| progress.observe(e))?;
     drop(progress);
     let mut warnings = Vec::new();
     if !args.common.no_record {
-        let res = open_store(db).and_then(|mut store| {
+        let res = ctx.open().and_then(|mut store| {
             record_trials(
                 store.as_mut(),
                 flakehound_model::RunSource::Diagnose,
@@ -515,18 +400,19 @@ fn diagnose_one(
 }
 
 /// `diagnose --flaky`: every test the store calls flaky, most costly first, then a summary.
-fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> {
-    let path = crate::db_path(db.clone())?;
-    if !path.exists() {
+fn diagnose_flaky(ctx: &Context, args: &DiagnoseArgs) -> Result<ExitCode> {
+    if !ctx.exists() {
         bail!(
             "no store at {}: --flaky diagnoses the tests a store calls flaky (ingest, run or hunt first)",
-            path.display()
+            ctx.location
         );
     }
-    let known = Known::load(db.clone())
-        .with_context(|| format!("cannot read the store at {}", path.display()))?;
-    let s = setup_runner(&args.common)?;
-    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let known = ctx
+        .open_existing()
+        .and_then(|mut store| Ok(Known::load(store.as_mut())?))
+        .with_context(|| format!("cannot read the store at {}", ctx.location))?;
+    let s = start(&args.common)?;
+    let mut lab = s.lab();
     lab.stop = Some(&STOP);
     let mut done = Vec::new();
     let mut missing = Vec::new();
@@ -542,7 +428,7 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
                 continue;
             }
         };
-        let (d, w) = diagnose_one(args, db.clone(), Some(&known), &lab, &s.suite, &test)?;
+        let (d, w) = diagnose_one(ctx, args, Some(&known), &lab, &s.suite, &test)?;
         warnings.extend(w);
         if !args.common.json {
             eprintln!("  {}", verdict_line(&d));
@@ -552,7 +438,7 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
     let interrupted = STOP.load(Ordering::Relaxed) || done.iter().any(|d| d.interrupted);
     let status = if interrupted {
         eprintln!("flakehound diagnose: interrupted; the runs so far are recorded");
-        ExitCode::from(INTERRUPTED)
+        ExitCode::from(exit::INTERRUPTED)
     } else {
         ExitCode::SUCCESS
     };
@@ -592,7 +478,7 @@ fn diagnose_flaky(args: &DiagnoseArgs, db: Option<PathBuf>) -> Result<ExitCode> 
         match done.first() {
             Some(d) => format!(
                 " `{} explain {}` shows a diagnosis with its evidence.",
-                self_program(db.as_deref()),
+                ctx.self_program(),
                 flakehound_runner::shell_quote(&d.test)
             ),
             None => String::new(),
@@ -738,19 +624,12 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
     Ok(())
 }
 
-pub fn cmd_repro(args: ReproArgs, db: Option<PathBuf>) -> Result<ExitCode> {
-    let s = setup(&args.common, &args.test)?;
-    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+pub fn cmd_repro(_ctx: &Context, args: ReproArgs) -> Result<ExitCode> {
+    let (s, test) = setup(&args.common, &args.test)?;
+    let mut lab = s.lab();
     lab.stop = Some(&STOP);
     let cond = args.conditions.conditions();
-    let m = repro::measure(
-        &lab,
-        &s.test,
-        &cond,
-        args.runs.max(1),
-        args.until_fail,
-        &STOP,
-    )?;
+    let m = repro::measure(&lab, &test, &cond, args.runs.max(1), args.until_fail, &STOP)?;
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &m)?;
@@ -769,44 +648,39 @@ pub fn cmd_repro(args: ReproArgs, db: Option<PathBuf>) -> Result<ExitCode> {
         }
         if let Some(r) = s
             .adapter
-            .reproduction(std::slice::from_ref(&s.test), &cond.env)
+            .reproduction(std::slice::from_ref(&test), &cond.env)
         {
             writeln!(out, "  command: {r}")?;
         }
         writeln!(out, "  {:.1}s", m.seconds)?;
     }
-    let _ = db;
     if m.interrupted {
         eprintln!("flakehound repro: interrupted after {} runs", m.runs);
-        return Ok(ExitCode::from(INTERRUPTED));
+        return Ok(ExitCode::from(exit::INTERRUPTED));
     }
-    Ok(if m.failures > 0 {
-        ExitCode::from(1)
+    Ok(ExitCode::from(if m.failures > 0 {
+        exit::FINDINGS
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::OK
+    }))
 }
 
-pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
+pub fn cmd_verify(ctx: &Context, args: VerifyArgs) -> Result<ExitCode> {
     if !(0.0..1.0).contains(&args.target) || args.target <= 0.0 {
         bail!("--target must be a rate between 0 and 1, e.g. 0.01");
     }
-    let s = setup(&args.common, &args.test)?;
+    let (s, test) = setup(&args.common, &args.test)?;
     // The rate before the fix, from the store (every stored attempt of the test).
-    let before = crate::db_path(db.clone())
-        .ok()
-        .filter(|p| p.exists())
-        .and_then(|p| {
-            let mut store = crate::open_store(&p).ok()?;
-            let stats = store.test_stats().ok()?;
-            let t = stats.into_iter().find(|t| t.id == s.test.id)?;
-            (t.passes + t.failures > 0).then_some((t.failures, t.passes + t.failures))
-        });
-    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let before = stored(ctx).and_then(|mut store| {
+        flakehound_detective::known::rate_before(store.as_mut(), &test.id)
+            .ok()
+            .flatten()
+    });
+    let mut lab = s.lab();
     lab.stop = Some(&STOP);
     let v = repro::verify(
         &lab,
-        &s.test,
+        &test,
         &args.conditions.conditions(),
         args.target,
         before,
@@ -836,163 +710,15 @@ pub fn cmd_verify(args: VerifyArgs, db: Option<PathBuf>) -> Result<ExitCode> {
     }
     // 0 fixed; 1 failed again; 3 no failure but not enough runs for the claim; 130 Ctrl-C.
     Ok(match v.outcome {
-        repro::Outcome::Fixed => ExitCode::SUCCESS,
-        repro::Outcome::NotFixed => ExitCode::from(1),
-        repro::Outcome::NotEnoughEvidence => ExitCode::from(3),
-        repro::Outcome::Interrupted => ExitCode::from(INTERRUPTED),
+        repro::Outcome::Fixed => ExitCode::from(exit::OK),
+        repro::Outcome::NotFixed => ExitCode::from(exit::FINDINGS),
+        repro::Outcome::NotEnoughEvidence => ExitCode::from(exit::NOT_ENOUGH_EVIDENCE),
+        repro::Outcome::Interrupted => ExitCode::from(exit::INTERRUPTED),
     })
 }
 
-/// What the store knows that orders the experiments, read once per command: each non-stable
-/// test's likely cause (its verdict's category, which also reads history: preceding tests,
-/// runners, time of day), its failure messages, and the flaky tests, most costly first.
-struct Known {
-    /// Each test's stored record: failures and runs.
-    history: std::collections::HashMap<String, (u64, u64)>,
-    categories: std::collections::HashMap<String, flakehound_analysis::category::Category>,
-    messages: std::collections::HashMap<String, Vec<String>>,
-    flaky: Vec<String>,
-}
-
-impl Known {
-    /// `None` without a readable store.
-    fn load(db: Option<PathBuf>) -> Option<Known> {
-        let p = crate::db_path(db).ok().filter(|p| p.exists())?;
-        let mut store = crate::open_store(&p).ok()?;
-        let entries = flakehound_analysis::report_from_store(store.as_mut(), false)
-            .ok()?
-            .entries;
-        let flaky = entries
-            .iter()
-            .filter(|e| e.verdict == flakehound_analysis::verdict::Verdict::Flaky)
-            .map(|e| e.ranked.id.clone())
-            .collect();
-        let categories = entries
-            .into_iter()
-            .filter_map(|e| Some((e.ranked.id.clone(), e.category?)))
-            .collect();
-        let history = store
-            .test_stats()
-            .ok()?
-            .into_iter()
-            .map(|t| (t.id, (t.failures, t.passes + t.failures)))
-            .collect();
-        let ev = store.failing_evidence().ok()?;
-        let mut messages: std::collections::HashMap<String, Vec<String>> =
-            std::collections::HashMap::new();
-        for r in ev.results.iter().filter(|r| r.outcome.is_failure()) {
-            if let Some(m) = r.message {
-                messages
-                    .entry(ev.tests[r.test as usize].id.clone())
-                    .or_default()
-                    .push(ev.messages[m as usize].clone());
-            }
-        }
-        Some(Known {
-            history,
-            categories,
-            messages,
-            flaky,
-        })
-    }
-
-    /// The suspects the store points at for `test` (its likely cause's, then its failure
-    /// messages' root-cause categories, most frequent first), and a line telling the user.
-    /// With `--only`, only those suspects are named (the others will not run).
-    fn priors(
-        &self,
-        test: &str,
-        only: &[diagnose::Suspect],
-    ) -> (Vec<diagnose::Suspect>, Option<String>) {
-        let mut first = Vec::new();
-        let mut said = Vec::new();
-        if let Some(&c) = self.categories.get(test) {
-            let suspects = diagnose::suspects_for(c);
-            if !suspects.is_empty() {
-                first.extend_from_slice(suspects);
-                said.push(format!("the verdict's likely cause is {c}"));
-            }
-        }
-        let messages = self.messages.get(test).map_or(&[][..], Vec::as_slice);
-        let tally = flakehound_analysis::category::tally(messages.iter().map(String::as_str));
-        for (category, count, why) in &tally {
-            let suspects = diagnose::suspects_for(*category);
-            if suspects.is_empty() {
-                continue;
-            }
-            for s in suspects {
-                if !first.contains(s) {
-                    first.push(*s);
-                }
-            }
-            said.push(format!(
-                "{count} of {} failure messages look like {category}{}",
-                messages.len(),
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (\"{why}\")")
-                }
-            ));
-        }
-        if !only.is_empty() {
-            first.retain(|s| only.contains(s));
-        }
-        let line = (!first.is_empty()).then(|| {
-            format!(
-                "From the store: {}. Testing {} first.",
-                said.join("; "),
-                first
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        });
-        (first, line)
-    }
-}
-
-/// The tests that ran before `victim` in the newest stored run where it failed, in order.
-fn failing_order(db: Option<PathBuf>, victim: &str) -> Option<Vec<TestRef>> {
-    let p = crate::db_path(db).ok().filter(|p| p.exists())?;
-    let mut store = crate::open_store(&p).ok()?;
-    let ev = store.evidence().ok()?;
-    let v = ev.tests.iter().position(|t| t.id == victim)? as u32;
-    let (run, pos) = ev
-        .results
-        .iter()
-        .filter(|r| r.test == v && r.outcome.is_failure())
-        .map(|r| (r.run, r.position))
-        .max_by_key(|(run, _)| ev.runs[*run as usize].started_at.clone())?;
-    let mut before: Vec<&flakehound_store::ResultRow> = ev
-        .results
-        .iter()
-        .filter(|r| r.run == run && r.position < pos && r.test != v)
-        .collect();
-    before.sort_by_key(|r| (r.position, r.attempt));
-    let mut seen = std::collections::HashSet::new();
-    Some(
-        before
-            .into_iter()
-            .filter(|r| seen.insert(r.test))
-            .map(|r| {
-                let t = &ev.tests[r.test as usize];
-                TestRef {
-                    id: t.id.clone(),
-                    classname: t.classname.clone(),
-                    name: t.name.clone(),
-                    file: t.file.clone(),
-                    suite: Vec::new(),
-                }
-            })
-            .collect(),
-    )
-    .filter(|v: &Vec<TestRef>| !v.is_empty())
-}
-
-pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode> {
-    let s = setup(&args.common, &args.victim)?;
+pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
+    let (s, victim) = setup(&args.common, &args.victim)?;
     let (candidates, source) = match &args.candidates {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -1016,12 +742,14 @@ pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode>
                 .collect();
             (list, format!("{}", path.display()))
         }
-        None => match failing_order(db, &s.test.id) {
+        None => match stored(ctx)
+            .and_then(|mut store| failing_order(store.as_mut(), &victim.id).ok().flatten())
+        {
             Some(order) => (order, "its latest failing run in the store".to_string()),
             None => (
                 s.suite
                     .iter()
-                    .filter(|t| t.id != s.test.id)
+                    .filter(|t| t.id != victim.id)
                     .cloned()
                     .collect(),
                 "the whole suite".to_string(),
@@ -1033,10 +761,10 @@ pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode>
     }
     eprintln!(
         "flakehound polluter: {} — {} candidates from {source}",
-        s.test.id,
+        victim.id,
         candidates.len()
     );
-    let mut lab = Lab::new(s.adapter.as_ref(), s.scratch.path().to_path_buf());
+    let mut lab = s.lab();
     lab.stop = Some(&STOP);
     let opts = flakehound_detective::polluter::Options {
         confirm: args.confirm,
@@ -1045,7 +773,7 @@ pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode>
         suite: s.suite.clone(),
         ..Default::default()
     };
-    let r = flakehound_detective::polluter::find(&lab, &s.test, &candidates, &opts)?;
+    let r = flakehound_detective::polluter::find(&lab, &victim, &candidates, &opts)?;
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &r)?;
@@ -1081,11 +809,11 @@ pub fn cmd_polluter(args: PolluterArgs, db: Option<PathBuf>) -> Result<ExitCode>
     }
     if r.verdict == flakehound_detective::polluter::Verdict::Interrupted {
         eprintln!("flakehound polluter: interrupted after {} runs", r.runs);
-        return Ok(ExitCode::from(INTERRUPTED));
+        return Ok(ExitCode::from(exit::INTERRUPTED));
     }
-    Ok(if r.culprits.is_empty() {
-        ExitCode::from(1)
+    Ok(ExitCode::from(if r.culprits.is_empty() {
+        exit::FINDINGS
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::OK
+    }))
 }

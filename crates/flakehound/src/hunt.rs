@@ -1,10 +1,11 @@
 //! `flakehound hunt`: flags in, the hunt crate does the work, a table out.
 
-use anyhow::{Context, Result, bail};
+use crate::context::Context;
+use anyhow::{Context as _, Result, bail};
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table, modifiers, presets};
 use flakehound_hunt::{Class, Hunt};
+use flakehound_model::exit;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -70,11 +71,6 @@ impl FailOn {
     }
 }
 
-/// Exit status of an interrupted long command (128 + SIGINT), as shells report it.
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit status when `--fail-on` matched: distinct from 2 (flakehound's own errors).
-pub const EXIT_FAIL_ON: u8 = 1;
-
 /// `90s`, `10m`, `1h30m`, `2h`, or plain seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let err = || format!("{s:?} is not a duration (use e.g. 90s, 10m, 1h30m)");
@@ -106,7 +102,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCode> {
+pub fn cmd_hunt(ctx: &Context, args: HuntArgs) -> Result<ExitCode> {
     let mut budget = flakehound_hunt::Budget {
         time: args.budget,
         runs: args.runs,
@@ -145,7 +141,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
         None => args.command.clone(),
     };
     let adapter = flakehound_runner::detect(&command, args.test_runner, None)?;
-    let hint_prefix = hint_prefix(db.as_deref());
+    let hint_prefix = ctx.hint_prefix();
     let hint_suffix = hint_suffix(&args);
     let scratch = tempfile::Builder::new()
         .prefix("flakehound-hunt-")
@@ -158,7 +154,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
     let listed = flakehound_hunt::list_tests(adapter.as_ref(), scratch.path());
     if STOP.load(Ordering::Relaxed) {
         eprintln!("flakehound hunt: interrupted while listing the tests; nothing was run");
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        return Ok(ExitCode::from(exit::INTERRUPTED));
     }
     let listed = listed?;
     let total = listed.len();
@@ -181,12 +177,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
     let mut store = if args.no_record {
         None
     } else {
-        match crate::db_path(db).and_then(|p| {
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            Ok(crate::open_store(&p)?)
-        }) {
+        match ctx.open() {
             Ok(s) => Some(s),
             Err(e) => {
                 warnings.push(format!("executions not recorded: {e:#}"));
@@ -209,7 +200,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
             (None, None) => String::new(),
         }
     );
-    let bar = progress_bar(budget, color && !args.json);
+    let bar = progress_bar(budget, ctx.color && !args.json);
     let mut on_progress = |p: &flakehound_hunt::Progress| {
         match (budget.runs, budget.time) {
             (Some(_), _) => bar.set_position(u64::from(p.rounds)),
@@ -257,7 +248,7 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
     // (a scheduled job must not take a cut-short hunt for a clean one).
     if hunt.stopped == flakehound_hunt::Stop::Interrupted {
         eprintln!("flakehound hunt: interrupted; the results above are partial");
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        return Ok(ExitCode::from(exit::INTERRUPTED));
     }
     let matched: Vec<&flakehound_hunt::Finding> = hunt
         .findings
@@ -273,47 +264,9 @@ pub fn cmd_hunt(args: HuntArgs, db: Option<PathBuf>, color: bool) -> Result<Exit
         for f in matched {
             eprintln!("  {} ({})", f.id, f.class.as_str());
         }
-        return Ok(ExitCode::from(EXIT_FAIL_ON));
+        return Ok(ExitCode::from(exit::FINDINGS));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// How to call this very binary in a printed command, so that the line runs as printed (from
-/// the directory it was printed in): `flakehound` when that name on PATH is this program, else
-/// the path it was called by (`target/release/flakehound`) when that leads here, else its full
-/// path.
-pub(crate) fn self_command() -> String {
-    let Some(me) = std::env::current_exe().and_then(|p| p.canonicalize()).ok() else {
-        return "flakehound".into();
-    };
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|d| d.join("flakehound"))
-            .find(|p| p.is_file())
-            .and_then(|p| p.canonicalize().ok())
-    });
-    if on_path.as_ref() == Some(&me) {
-        return "flakehound".into();
-    }
-    let typed = std::env::args_os().next().map(PathBuf::from);
-    if let Some(typed) =
-        typed.filter(|t| t.components().count() > 1 && t.canonicalize().ok().as_ref() == Some(&me))
-    {
-        if let Some(t) = typed.to_str() {
-            return flakehound_runner::shell_quote(t).into_owned();
-        }
-    }
-    flakehound_runner::shell_quote(&me.display().to_string()).into_owned()
-}
-
-/// `flakehound [--db PATH]`: a hint must read the store this hunt wrote to.
-pub(crate) fn hint_prefix(db: Option<&std::path::Path>) -> String {
-    let mut s = self_command();
-    if let Some(db) = db {
-        s.push_str(" --db ");
-        s.push_str(&flakehound_runner::shell_quote(&db.display().to_string()));
-    }
-    s
 }
 
 /// `[--test-runner R] -- COMMAND...`, shell-quoted.

@@ -1,61 +1,14 @@
 //! `quarantine`, `note` and `notes`: the team's knowledge kept in the repository and the store.
 
-use anyhow::{Context, Result, bail};
+use crate::context::Context;
+use anyhow::{Context as _, Result, bail};
+use flakehound_model::exit;
+use flakehound_owners::Owners;
 use flakehound_quarantine::{Entry, Observation, Policy, QuarantineFile, Runner};
 use jiff::civil::Date;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-
-/// Today's date (local), or `FLAKEHOUND_TODAY` (`YYYY-MM-DD`) for reproducible runs and tests.
-pub fn today() -> Result<Date> {
-    if let Ok(s) = std::env::var("FLAKEHOUND_TODAY") {
-        return s
-            .parse()
-            .with_context(|| format!("FLAKEHOUND_TODAY={s:?} is not a YYYY-MM-DD date"));
-    }
-    Ok(jiff::Zoned::now().date())
-}
-
-/// The repository root (git), else the current directory.
-pub fn repo_root() -> Result<PathBuf> {
-    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
-    Ok(flakehound_ci::git_root(&cwd).unwrap_or(cwd))
-}
-
-/// The quarantine file: `--quarantine`/`FLAKEHOUND_QUARANTINE`, else
-/// `.flakehound/quarantine.toml` at the repository root.
-pub fn quarantine_path(flag: Option<PathBuf>) -> Result<PathBuf> {
-    match flag {
-        Some(p) => Ok(p),
-        None => Ok(repo_root()?.join(flakehound_quarantine::QUARANTINE_FILE)),
-    }
-}
-
-/// Owners of tests, CODEOWNERS loaded once; git blame only for the tests asked about.
-pub struct Owners {
-    root: PathBuf,
-    codeowners: Option<flakehound_owners::CodeOwners>,
-}
-
-impl Owners {
-    pub fn load(root: &Path) -> Owners {
-        Owners {
-            root: root.to_path_buf(),
-            codeowners: flakehound_owners::CodeOwners::discover(root).ok().flatten(),
-        }
-    }
-
-    /// Owners of a test (empty when unknown).
-    pub fn of(&self, id: &str, file: Option<&str>) -> Vec<String> {
-        let Some(file) = flakehound_owners::test_file(id, file) else {
-            return Vec::new();
-        };
-        flakehound_owners::resolve_with(&self.root, self.codeowners.as_ref(), &file, None)
-            .map(|o| o.owners)
-            .unwrap_or_default()
-    }
-}
 
 #[derive(clap::Subcommand)]
 pub enum QuarantineCmd {
@@ -143,9 +96,9 @@ fn load_policy(root: &Path) -> Result<Policy> {
     }
 }
 
-pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<ExitCode> {
-    let root = repo_root()?;
-    let today = today()?;
+pub fn cmd_quarantine(ctx: &Context, cmd: QuarantineCmd, file: &Path) -> Result<ExitCode> {
+    let root = &ctx.root;
+    let today = ctx.today()?;
     let mut out = std::io::stdout().lock();
     // Set when entries were skipped as malformed: the command did its work with the rest, and
     // exits 1 like `ingest` with a rejected file, so that scripts notice.
@@ -160,21 +113,21 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
             issue,
             replace,
         } => {
-            let policy = load_policy(&root)?;
+            let policy = load_policy(root)?;
             let mut q = load_file(file)?;
             // A typo would quarantine nothing: warn when the store has never seen the id.
-            let stored = stored_test(db, &test);
+            let stored = stored_test(ctx, &test);
             if let Some(None) = stored {
                 eprintln!(
                     "flakehound: warning: no test {test:?} in the store {}; quarantining it anyway",
-                    db.display()
+                    ctx.location
                 );
             }
             // The file as the store knows it, as `run` has it from the report: a Rust or Go id
             // names no file, and without it the owner fell back to the policy's.
             let test_file = stored.flatten().and_then(|t| t.file);
             let owner = owner.unwrap_or_else(|| {
-                let found = Owners::load(&root).of(&test, test_file.as_deref());
+                let found = Owners::load(root).of(&test, test_file.as_deref());
                 if found.is_empty() {
                     policy.owner.clone()
                 } else {
@@ -249,9 +202,9 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
             }
         }
         QuarantineCmd::Sync { dry_run, json } => {
-            let policy = load_policy(&root)?;
+            let policy = load_policy(root)?;
             let mut q = load_file(file)?;
-            let (observations, files) = match observations(db) {
+            let (observations, files) = match observations(ctx) {
                 Ok(o) => o,
                 Err(e) => {
                     // Fail open: without evidence only expiry can be checked.
@@ -263,7 +216,7 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
             };
             let mut plan =
                 flakehound_quarantine::plan_sync(&policy, q.entries(), &observations, today);
-            let owners = Owners::load(&root);
+            let owners = Owners::load(root);
             for e in &mut plan.add {
                 let found = owners.of(&e.id, files.get(&e.id).map(String::as_str));
                 if !found.is_empty() {
@@ -341,20 +294,20 @@ pub fn cmd_quarantine(cmd: QuarantineCmd, file: &Path, db: &Path) -> Result<Exit
             }
         }
     }
-    Ok(if skipped {
-        ExitCode::from(1)
+    Ok(ExitCode::from(if skipped {
+        exit::FINDINGS
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::OK
+    }))
 }
 
 /// What the store knows of `test` (`Some(None)`: not in the store); `None` without a readable
 /// store.
-fn stored_test(db: &Path, test: &str) -> Option<Option<flakehound_store::TestStats>> {
-    if !db.exists() {
+fn stored_test(ctx: &Context, test: &str) -> Option<Option<flakehound_store::TestStats>> {
+    if !ctx.exists() {
         return None;
     }
-    let mut store = crate::open_store_existing(db).ok()?;
+    let mut store = ctx.open_existing().ok()?;
     let stats = store.test_stats().ok()?;
     Some(stats.into_iter().find(|s| s.id == test))
 }
@@ -363,11 +316,11 @@ fn stored_test(db: &Path, test: &str) -> Option<Option<flakehound_store::TestSta
 /// Test files by id, for owners (see `quarantine add`).
 type Files = std::collections::HashMap<String, String>;
 
-fn observations(db: &Path) -> Result<(Vec<Observation>, Files)> {
-    if !db.exists() {
-        bail!("no store at {}", db.display());
+fn observations(ctx: &Context) -> Result<(Vec<Observation>, Files)> {
+    if !ctx.exists() {
+        bail!("no store at {}", ctx.location);
     }
-    let mut store = crate::open_store_existing(db)?;
+    let mut store = ctx.open_existing()?;
     let report = flakehound_analysis::report_from_store(store.as_mut(), true)?;
     let ev = store.evidence()?;
     let streaks: std::collections::HashMap<String, flakehound_analysis::Streak> =
@@ -385,35 +338,21 @@ fn observations(db: &Path) -> Result<(Vec<Observation>, Files)> {
         .iter()
         .map(|e| {
             let s = streaks.get(&e.ranked.id);
-            // A real bug must keep failing the build: strikes (passes on retry) of a test whose
-            // verdict is broken or regression do not count towards auto-quarantine.
-            let real_bug = matches!(
-                e.verdict,
-                flakehound_analysis::verdict::Verdict::Broken
-                    | flakehound_analysis::verdict::Verdict::Regression
-            );
-            Observation {
-                id: e.ranked.id.clone(),
-                verdict: e.verdict.as_str().to_string(),
-                confidence: e.confidence,
-                strikes: if real_bug {
-                    0
-                } else {
-                    s.map_or(0, |s| s.retry_passes)
-                },
-                consecutive_passes: s.map_or(0, |s| s.consecutive_passes),
-                last_failure: s
-                    .and_then(|s| s.last_failure.as_deref())
-                    .and_then(|t| t.get(..10))
-                    .and_then(|d| d.parse().ok()),
-            }
+            Observation::new(
+                &e.ranked.id,
+                e.verdict.as_str(),
+                e.confidence,
+                s.map_or(0, |s| s.retry_passes),
+                s.map_or(0, |s| s.consecutive_passes),
+                s.and_then(|s| s.last_failure.as_deref()),
+            )
         })
         .collect();
     Ok((observations, files))
 }
 
 pub fn cmd_note(
-    db: &Path,
+    ctx: &Context,
     test: String,
     category: Option<String>,
     text: String,
@@ -435,7 +374,7 @@ pub fn cmd_note(
         },
         None => None,
     };
-    let mut store = crate::open_store(db)?;
+    let mut store = ctx.open()?;
     let author = git_user().or_else(|| std::env::var("USER").ok());
     let id = store.add_note(&flakehound_store::Note {
         test: test.clone(),
@@ -451,19 +390,19 @@ pub fn cmd_note(
 }
 
 pub fn cmd_notes(
-    db: &Path,
+    ctx: &Context,
     test: Option<String>,
     remove: Option<i64>,
     json: bool,
 ) -> Result<ExitCode> {
-    if !db.exists() {
-        bail!("no store at {}", db.display());
+    if !ctx.exists() {
+        bail!("no store at {}", ctx.location);
     }
     // Listing only reads: it works on a read-only store too.
     let mut store = if remove.is_some() {
-        crate::open_store(db)?
+        ctx.open()?
     } else {
-        crate::open_store_existing(db)?
+        ctx.open_existing()?
     };
     if let Some(id) = remove {
         if !store.remove_note(id)? {

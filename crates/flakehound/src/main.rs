@@ -1,13 +1,15 @@
 //! The `flakehound` command: parses flags, calls the library crates, prints.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use context::Context;
 use flakehound_evidence::{FileStatus, Input, Options, RunPer};
-use flakehound_model::{Format, RunMeta};
-use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use flakehound_model::{Format, RunMeta, exit};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod context;
 mod detective;
 mod hunt;
 mod knowledge;
@@ -27,11 +29,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     max_term_width = 100
 )]
 struct Cli {
-    /// Store location (SQLite file), for the commands that use a store; they also take `--db`
-    /// after their name. Default: .flakehound/flakehound.db at the git root, or in the current
-    /// directory outside git.
-    #[arg(long, env = "FLAKEHOUND_DB", value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// Store location, for the commands that use a store (they also take `--db` after their
+    /// name): a SQLite file path (or `sqlite://PATH`), or a PostgreSQL URL
+    /// (`postgres://user@host/db`). Default: .flakehound/flakehound.db at the git root, or in
+    /// the current directory outside git.
+    #[arg(long, env = "FLAKEHOUND_DB", value_name = "LOCATION")]
+    db: Option<String>,
+    /// Project whose evidence to read and write, for the commands that use a store (they also
+    /// take `--project` after their name). Default: the git remote as host/owner/name, else the
+    /// repository's directory name; a store holding one project uses that one.
+    #[arg(long, env = "FLAKEHOUND_PROJECT", value_name = "NAME")]
+    project: Option<String>,
     /// When to colour output (report, run, hunt; they also take `--color` after their name).
     /// Default: auto (a terminal, and NO_COLOR unset).
     #[arg(long, value_enum, value_name = "WHEN")]
@@ -40,14 +48,21 @@ struct Cli {
     command: Command,
 }
 
-/// `--db` after a command's name, on the commands that use a store (the flag before the name,
-/// and `FLAKEHOUND_DB`, are [`Cli::db`]; this one wins over both).
+/// `--db` and `--project` after a command's name, on the commands that use a store (the flags
+/// before the name, and `FLAKEHOUND_DB`/`FLAKEHOUND_PROJECT`, are [`Cli::db`] and
+/// [`Cli::project`]; these win over both).
 #[derive(Args, Clone, Default)]
 struct StoreOpt {
-    /// Store location (SQLite file). Default: FLAKEHOUND_DB, else .flakehound/flakehound.db at
+    /// Store location: a SQLite file path (or `sqlite://PATH`), or a PostgreSQL URL
+    /// (`postgres://user@host/db`). Default: FLAKEHOUND_DB, else .flakehound/flakehound.db at
     /// the git root, or in the current directory outside git.
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    #[arg(long, value_name = "LOCATION")]
+    db: Option<String>,
+    /// Project whose evidence to read and write. Default: FLAKEHOUND_PROJECT, else the git
+    /// remote as host/owner/name, else the repository's directory name; a store holding one
+    /// project uses that one.
+    #[arg(long, value_name = "NAME")]
+    project: Option<String>,
 }
 
 /// `--color` after a command's name, on the commands that colour their output.
@@ -229,10 +244,15 @@ enum Command {
             value_name = "PATH"
         )]
         file: Option<PathBuf>,
-        /// Store location (SQLite file), for `add` (owners) and `sync` (verdicts). Default:
-        /// FLAKEHOUND_DB, else .flakehound/flakehound.db at the git root.
-        #[arg(long, global = true, value_name = "PATH")]
-        db: Option<PathBuf>,
+        /// Store location, for `add` (owners) and `sync` (verdicts): a SQLite file path or a
+        /// PostgreSQL URL. Default: FLAKEHOUND_DB, else .flakehound/flakehound.db at the git
+        /// root.
+        #[arg(long, global = true, value_name = "LOCATION")]
+        db: Option<String>,
+        /// Project whose evidence `add` and `sync` read. Default: FLAKEHOUND_PROJECT, else
+        /// derived from the git remote.
+        #[arg(long, global = true, value_name = "NAME")]
+        project: Option<String>,
         #[command(subcommand)]
         cmd: knowledge::QuarantineCmd,
     },
@@ -331,7 +351,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("flakehound: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exit::ERROR)
         }
     }
 }
@@ -347,17 +367,57 @@ fn colour(top: Option<ColorChoice>, own: ColorOpt) -> bool {
     }
 }
 
+impl Command {
+    /// The command's own `--db`/`--project` and `--color` (defaults where it has none).
+    fn own_options(&self) -> (StoreOpt, ColorOpt) {
+        let none = ColorOpt::default();
+        match self {
+            Command::Parse { .. } => (StoreOpt::default(), none),
+            Command::Report { store, color, .. }
+            | Command::Run { store, color, .. }
+            | Command::Hunt { store, color, .. } => (store.clone(), *color),
+            Command::Ingest { store, .. }
+            | Command::Classify { store, .. }
+            | Command::Explain { store, .. }
+            | Command::Incidents { store, .. }
+            | Command::Clusters { store, .. }
+            | Command::Polluter { store, .. }
+            | Command::Diagnose { store, .. }
+            | Command::Repro { store, .. }
+            | Command::Verify { store, .. }
+            | Command::Merge { store, .. }
+            | Command::Note { store, .. }
+            | Command::Notes { store, .. } => (store.clone(), none),
+            Command::Quarantine { db, project, .. } => (
+                StoreOpt {
+                    db: db.clone(),
+                    project: project.clone(),
+                },
+                none,
+            ),
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
-    let top_db = cli.db;
-    let top_color = cli.color;
-    // `--db` after the command's name wins over the one before it (or FLAKEHOUND_DB).
-    let db = |own: StoreOpt| own.db.or_else(|| top_db.clone());
+    if let Command::Parse {
+        files,
+        json,
+        format,
+    } = &cli.command
+    {
+        return cmd_parse(files, *json, *format);
+    }
+    // Resolved once: `--db`/`--project` after the command's name win over the ones before it
+    // (or FLAKEHOUND_DB / FLAKEHOUND_PROJECT).
+    let (store, color) = cli.command.own_options();
+    let ctx = Context::resolve(
+        store.db.or(cli.db),
+        store.project.or(cli.project),
+        colour(cli.color, color),
+    )?;
     match cli.command {
-        Command::Parse {
-            files,
-            json,
-            format,
-        } => cmd_parse(&files, json, format),
+        Command::Parse { .. } => unreachable!("handled above"),
         Command::Ingest {
             paths,
             format,
@@ -365,9 +425,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             run_per,
             json,
             quiet,
-            store,
+            store: _,
         } => {
-            let db = db_path(db(store))?;
             let style = if json {
                 Style::Json
             } else if quiet {
@@ -381,75 +440,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 RunPerArg::Dir => RunPer::Dir,
                 RunPerArg::One => RunPer::One,
             };
-            cmd_ingest(&db, &paths, format, *meta, run_per, style)
+            cmd_ingest(&ctx, &paths, format, *meta, run_per, style)
         }
         Command::Report {
             json,
             limit,
             all,
             fail_on,
-            store,
-            color,
-        } => {
-            let color = colour(top_color, color);
-            // Printed commands carry `--db` when the store is not the default one.
-            let db = db(store);
-            let hint = hunt::hint_prefix(db.as_deref());
-            let db = db_path(db)?;
-            cmd_report(&db, json, limit, all, &fail_on, color, &hint)
-        }
+            ..
+        } => cmd_report(&ctx, json, limit, all, &fail_on),
         Command::Classify {
-            test,
-            all,
-            json,
-            store,
-        } => cmd_classify(&db_path(db(store))?, test, all, json),
-        Command::Explain { test, json, store } => cmd_explain(&db_path(db(store))?, &test, json),
-        Command::Incidents { json, store } => cmd_incidents(&db_path(db(store))?, json),
-        Command::Clusters { json, store } => cmd_clusters(&db_path(db(store))?, json),
-        Command::Run { args, store, color } => {
-            run::cmd_run(*args, db(store), colour(top_color, color))
+            test, all, json, ..
+        } => cmd_classify(&ctx, test, all, json),
+        Command::Explain { test, json, .. } => cmd_explain(&ctx, &test, json),
+        Command::Incidents { json, .. } => cmd_incidents(&ctx, json),
+        Command::Clusters { json, .. } => cmd_clusters(&ctx, json),
+        Command::Run { args, .. } => run::cmd_run(&ctx, *args),
+        Command::Hunt { args, .. } => hunt::cmd_hunt(&ctx, *args),
+        Command::Polluter { args, .. } => detective::cmd_polluter(&ctx, *args),
+        Command::Diagnose { args, .. } => detective::cmd_diagnose(&ctx, *args),
+        Command::Repro { args, .. } => detective::cmd_repro(&ctx, *args),
+        Command::Verify { args, .. } => detective::cmd_verify(&ctx, *args),
+        Command::Merge { stores, .. } => cmd_merge(&ctx, &stores),
+        Command::Quarantine { file, cmd, .. } => {
+            let file =
+                file.unwrap_or_else(|| ctx.root.join(flakehound_quarantine::QUARANTINE_FILE));
+            knowledge::cmd_quarantine(&ctx, cmd, &file)
         }
-        Command::Hunt { args, store, color } => {
-            hunt::cmd_hunt(*args, db(store), colour(top_color, color))
-        }
-        Command::Polluter { args, store } => detective::cmd_polluter(*args, db(store)),
-        Command::Diagnose { args, store } => detective::cmd_diagnose(*args, db(store)),
-        Command::Repro { args, store } => detective::cmd_repro(*args, db(store)),
-        Command::Verify { args, store } => detective::cmd_verify(*args, db(store)),
-        Command::Merge { stores, store } => cmd_merge(&db_path(db(store))?, &stores),
-        Command::Quarantine {
-            file,
-            db: own_db,
-            cmd,
-        } => knowledge::cmd_quarantine(
-            cmd,
-            &knowledge::quarantine_path(file)?,
-            &db_path(db(StoreOpt { db: own_db }))?,
-        ),
         Command::Note {
             test,
             category,
             text,
             link,
-            store,
-        } => knowledge::cmd_note(&db_path(db(store))?, test, category, text, link),
+            ..
+        } => knowledge::cmd_note(&ctx, test, category, text, link),
         Command::Notes {
-            test,
-            remove,
-            json,
-            store,
-        } => knowledge::cmd_notes(&db_path(db(store))?, test, remove, json),
+            test, remove, json, ..
+        } => knowledge::cmd_notes(&ctx, test, remove, json),
     }
-}
-
-fn db_path(flag: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(p) = flag {
-        return Ok(p);
-    }
-    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
-    let root = flakehound_ci::git_root(&cwd).unwrap_or(cwd);
-    Ok(root.join(".flakehound").join("flakehound.db"))
 }
 
 fn show_paths(paths: &[PathBuf]) -> String {
@@ -508,11 +536,11 @@ fn cmd_parse(files: &[PathBuf], json: bool, format: Option<Format>) -> Result<Ex
     if !closed {
         emit(out.flush(), &mut closed)?;
     }
-    Ok(if failed {
-        ExitCode::from(1)
+    Ok(ExitCode::from(if failed {
+        exit::FINDINGS
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::OK
+    }))
 }
 
 fn run_meta_ref(args: &MetaArgs) -> Result<RunMeta> {
@@ -543,33 +571,6 @@ fn run_meta_ref(args: &MetaArgs) -> Result<RunMeta> {
     Ok(meta)
 }
 
-/// Copies standard input to a temporary file while hashing it, in bounded memory: the hash
-/// must be known before anything is written (it identifies the report), and the parser then
-/// streams from the file. The file is removed when the returned handle drops.
-fn spool_stdin() -> Result<(tempfile::NamedTempFile, String)> {
-    let mut file = tempfile::Builder::new()
-        .prefix("flakehound-stdin-")
-        .tempfile()
-        .context("cannot create a temporary file to hold standard input")?;
-    let mut hasher = blake3::Hasher::new();
-    let mut stdin = std::io::stdin().lock();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("cannot read standard input"),
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])
-            .with_context(|| format!("cannot spool standard input to {}", file.path().display()))?;
-    }
-    file.flush()
-        .with_context(|| format!("cannot spool standard input to {}", file.path().display()))?;
-    Ok((file, hasher.finalize().to_hex().to_string()))
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Style {
     Human,
@@ -578,7 +579,7 @@ enum Style {
 }
 
 fn cmd_ingest(
-    db: &Path,
+    ctx: &Context,
     paths: &[PathBuf],
     format: Option<Format>,
     meta: MetaArgs,
@@ -591,25 +592,9 @@ fn cmd_ingest(
     }
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
     let local = flakehound_ci::surroundings(&cwd);
-    let mut spooled = Vec::new();
     // Inputs keep the order given (it numbers attempts within a run); `-` is standard input.
-    let mut inputs = Vec::new();
-    let mut missing = Vec::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            let (file, hash) = spool_stdin()?;
-            inputs.push(Input::Spooled {
-                name: "<stdin>".into(),
-                path: file.path().to_path_buf(),
-                hash,
-            });
-            spooled.push(file);
-        } else {
-            let (found, not_found) = flakehound_evidence::discover(std::slice::from_ref(path));
-            inputs.extend(found);
-            missing.extend(not_found);
-        }
-    }
+    let gathered = flakehound_evidence::gather(paths)?;
+    let (inputs, missing) = (&gathered.inputs, gathered.missing.clone());
     if inputs.is_empty() && missing.is_empty() {
         bail!("no report files found in {}", show_paths(paths));
     }
@@ -626,12 +611,14 @@ fn cmd_ingest(
             ..Default::default()
         };
         match style {
-            Style::Json => output::ingest_json(&mut std::io::stdout().lock(), &summary, db)?,
+            Style::Json => {
+                output::ingest_json(&mut std::io::stdout().lock(), &summary, &ctx.location)?
+            }
             _ => output::rejected(&mut std::io::stderr().lock(), &summary)?,
         }
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(exit::FINDINGS));
     }
-    let mut store = crate::open_store(db)?;
+    let mut store = ctx.open()?;
     let opts = Options {
         format,
         meta: &meta,
@@ -639,8 +626,8 @@ fn cmd_ingest(
         run_per,
         source: flakehound_model::RunSource::Ci,
     };
-    let mut summary = flakehound_evidence::ingest(store.as_mut(), &inputs, &opts, &mut |_| {});
-    drop(spooled);
+    let mut summary = flakehound_evidence::ingest(store.as_mut(), inputs, &opts, &mut |_| {});
+    drop(gathered);
     for (name, reason) in missing {
         summary.files.push(flakehound_evidence::FileOutcome {
             name,
@@ -649,52 +636,38 @@ fn cmd_ingest(
     }
     let mut out = std::io::stdout().lock();
     match style {
-        Style::Json => output::ingest_json(&mut out, &summary, db)?,
-        Style::Human => output::ingest_summary(&mut out, &summary, db, &store.totals()?)?,
+        Style::Json => output::ingest_json(&mut out, &summary, &ctx.location)?,
+        Style::Human => {
+            output::ingest_summary(&mut out, &summary, &ctx.location, &store.totals()?)?
+        }
         Style::Quiet => output::rejected(&mut std::io::stderr().lock(), &summary)?,
     }
     let rejected = summary.count(|s| matches!(s, FileStatus::Rejected { .. }));
-    Ok(if rejected > 0 {
-        ExitCode::from(1)
+    Ok(ExitCode::from(if rejected > 0 {
+        exit::FINDINGS
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::OK
+    }))
 }
 
-/// Opens (creating if needed) the store at `db`.
-pub(crate) fn open_store(db: &Path) -> flakehound_store::Result<Box<dyn flakehound_store::Store>> {
-    flakehound_store::open(
-        &flakehound_store::Location::from(db),
-        flakehound_store::DEFAULT_PROJECT,
-    )
-}
-
-/// Opens the store at `db` for reading: writable when it can be, else read-only.
-pub(crate) fn open_store_existing(
-    db: &Path,
-) -> flakehound_store::Result<Box<dyn flakehound_store::Store>> {
-    flakehound_store::open_existing(
-        &flakehound_store::Location::from(db),
-        flakehound_store::DEFAULT_PROJECT,
-    )
-}
-
-/// Opens an existing store (analysis commands never create one).
-fn open_existing(db: &Path) -> Result<Box<dyn flakehound_store::Store>> {
-    if flakehound_store::Location::from(db).path().is_some() && !db.exists() {
+/// Opens the existing store (analysis commands never create one).
+fn open_existing(ctx: &Context) -> Result<Box<dyn flakehound_store::Store>> {
+    if !ctx.exists() {
         bail!(
             "no store at {}; run `flakehound ingest` first",
-            db.display()
+            ctx.location
         );
     }
     // Read-only when it cannot be written (a read-only mount, another user's store).
-    Ok(open_store_existing(db)?)
+    ctx.open_existing()
 }
 
-fn analyse(db: &Path, include_stable: bool) -> Result<flakehound_analysis::Report> {
-    let mut store = open_existing(db)?;
+fn analyse(
+    store: &mut dyn flakehound_store::Store,
+    include_stable: bool,
+) -> Result<flakehound_analysis::Report> {
     Ok(flakehound_analysis::report_from_store(
-        store.as_mut(),
+        store,
         include_stable,
     )?)
 }
@@ -735,17 +708,16 @@ impl FailOnVerdict {
 }
 
 fn cmd_report(
-    db: &Path,
+    ctx: &Context,
     json: bool,
     limit: Option<usize>,
     all: bool,
     fail_on: &[FailOnVerdict],
-    color: bool,
-    hint: &str,
 ) -> Result<ExitCode> {
     // Never-run tests are found only by reading every test.
     let wants_not_run = fail_on.contains(&FailOnVerdict::NotRun);
-    let mut report = analyse(db, all || wants_not_run)?;
+    let mut store = open_existing(ctx)?;
+    let mut report = analyse(store.as_mut(), all || wants_not_run)?;
     // `--fail-on` judges every test, not only the `--limit` shown.
     let matched: Vec<(String, flakehound_analysis::verdict::Verdict)> = report
         .entries
@@ -760,7 +732,7 @@ fn cmd_report(
         report.entries.iter().filter(|e| e.verdict == v).count()
     };
     let counts = output::ReportCounts {
-        tests: open_existing(db)?.totals()?.tests,
+        tests: store.totals()?.tests,
         unstable: report
             .entries
             .iter()
@@ -772,11 +744,18 @@ fn cmd_report(
     if let Some(n) = limit {
         report.entries.truncate(n);
     }
-    attach_owners(&mut report.entries);
+    attach_owners(ctx, &mut report.entries);
     if json {
         print_json(&report.entries)?;
     } else {
-        output::report_table(&mut std::io::stdout().lock(), &report, &counts, color, hint)?;
+        // Printed commands carry `--db`/`--project` when not the default ones.
+        output::report_table(
+            &mut std::io::stdout().lock(),
+            &report,
+            &counts,
+            ctx.color,
+            &ctx.hint_prefix(),
+        )?;
     }
     if !matched.is_empty() {
         eprintln!(
@@ -787,13 +766,13 @@ fn cmd_report(
         for (id, v) in &matched {
             eprintln!("  {id} ({v})");
         }
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(exit::FINDINGS));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_classify(db: &Path, test: Option<String>, all: bool, json: bool) -> Result<ExitCode> {
-    let entries = analyse(db, !all)?.entries;
+fn cmd_classify(ctx: &Context, test: Option<String>, all: bool, json: bool) -> Result<ExitCode> {
+    let entries = analyse(open_existing(ctx)?.as_mut(), !all)?.entries;
     let chosen: Vec<_> = match &test {
         Some(id) => {
             let found: Vec<_> = entries.into_iter().filter(|e| &e.ranked.id == id).collect();
@@ -805,7 +784,7 @@ fn cmd_classify(db: &Path, test: Option<String>, all: bool, json: bool) -> Resul
         None => entries,
     };
     let mut chosen = chosen;
-    attach_owners(&mut chosen);
+    attach_owners(ctx, &mut chosen);
     if json {
         print_json(&chosen)?;
     } else {
@@ -820,8 +799,8 @@ fn cmd_classify(db: &Path, test: Option<String>, all: bool, json: bool) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
-    let mut store = open_existing(db)?;
+fn cmd_explain(ctx: &Context, test: &str, json: bool) -> Result<ExitCode> {
+    let mut store = open_existing(ctx)?;
     let stats = store.test_stats()?;
     let ev = store.evidence()?;
     let Some(dossier) = flakehound_analysis::verdict::dossier(&ev, test) else {
@@ -830,7 +809,7 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
     let mut entries = flakehound_analysis::report(stats, &ev, true).entries;
     entries.retain(|e| e.ranked.id == test);
     flakehound_analysis::attach_notes(&mut entries, store.notes(Some(test))?);
-    attach_owners(&mut entries);
+    attach_owners(ctx, &mut entries);
     let entry = entries.pop();
     if json {
         print_json(&serde_json::json!({ "verdict": entry, "dossier": dossier }))?;
@@ -845,12 +824,12 @@ fn cmd_explain(db: &Path, test: &str, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Merges every project of each source store (any engine) into the same project of `db`.
-fn cmd_merge(db: &Path, stores: &[PathBuf]) -> Result<ExitCode> {
-    let dst = flakehound_store::Location::from(db);
+/// Merges every project of each source store (any engine) into the same project of the store.
+fn cmd_merge(ctx: &Context, stores: &[PathBuf]) -> Result<ExitCode> {
+    let dst = ctx.location.clone();
     // The destination first: created even when a source fails, and an unreachable one is the
     // command's error.
-    drop(open_store(db)?);
+    drop(ctx.open()?);
     let mut failed = false;
     for src in stores {
         let from = flakehound_store::Location::from(src.as_path());
@@ -876,18 +855,15 @@ fn cmd_merge(db: &Path, stores: &[PathBuf]) -> Result<ExitCode> {
 }
 
 /// Fills in the owners of the entries (CODEOWNERS, else git blame of the test's file).
-fn attach_owners(entries: &mut [flakehound_analysis::ReportEntry]) {
-    let Ok(root) = knowledge::repo_root() else {
-        return;
-    };
-    let owners = knowledge::Owners::load(&root);
+fn attach_owners(ctx: &Context, entries: &mut [flakehound_analysis::ReportEntry]) {
+    let owners = flakehound_owners::Owners::load(&ctx.root);
     for e in entries {
         e.owners = owners.of(&e.ranked.id, e.ranked.file.as_deref());
     }
 }
 
-fn cmd_incidents(db: &Path, json: bool) -> Result<ExitCode> {
-    let incidents = analyse(db, false)?.incidents;
+fn cmd_incidents(ctx: &Context, json: bool) -> Result<ExitCode> {
+    let incidents = analyse(open_existing(ctx)?.as_mut(), false)?.incidents;
     if json {
         print_json(&incidents)?;
     } else {
@@ -896,8 +872,8 @@ fn cmd_incidents(db: &Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_clusters(db: &Path, json: bool) -> Result<ExitCode> {
-    let clusters = analyse(db, false)?.shared_clusters;
+fn cmd_clusters(ctx: &Context, json: bool) -> Result<ExitCode> {
+    let clusters = analyse(open_existing(ctx)?.as_mut(), false)?.shared_clusters;
     if json {
         print_json(&clusters)?;
     } else {

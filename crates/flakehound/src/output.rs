@@ -11,7 +11,6 @@ use flakehound_runner::shell_quote;
 use flakehound_store::Totals;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::Path;
 
 /// Most rejected files listed by name in the ingest summary (the rest are counted).
 const MAX_LISTED: usize = 20;
@@ -68,7 +67,7 @@ pub fn parse_line(
 pub fn ingest_summary(
     out: &mut impl Write,
     s: &Summary,
-    db: &Path,
+    db: &impl std::fmt::Display,
     totals: &Totals,
 ) -> io::Result<()> {
     let ingested = s.count(|f| matches!(f, FileStatus::Ingested { .. }));
@@ -81,9 +80,9 @@ pub fn ingest_summary(
         }
     }
     if ingested > 0 {
-        writeln!(out, "Ingested into {}", db.display())?;
+        writeln!(out, "Ingested into {db}")?;
     } else {
-        writeln!(out, "Nothing new ingested into {}", db.display())?;
+        writeln!(out, "Nothing new ingested into {db}")?;
     }
     writeln!(
         out,
@@ -157,7 +156,11 @@ pub fn rejected(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     Ok(())
 }
 
-pub fn ingest_json(out: &mut impl Write, s: &Summary, db: &Path) -> io::Result<()> {
+pub fn ingest_json(
+    out: &mut impl Write,
+    s: &Summary,
+    db: &impl std::fmt::Display,
+) -> io::Result<()> {
     let files: Vec<_> = s
         .files
         .iter()
@@ -177,7 +180,7 @@ pub fn ingest_json(out: &mut impl Write, s: &Summary, db: &Path) -> io::Result<(
         })
         .collect();
     let v = serde_json::json!({
-        "db": db.display().to_string(), "runs": s.runs, "runs_created": s.runs_created,
+        "db": db.to_string(), "runs": s.runs, "runs_created": s.runs_created,
         "records": s.records, "results": s.results, "files": files,
         "decision": {
             "rule": s.decision.rule, "files": s.decision.files, "runs": s.decision.runs,

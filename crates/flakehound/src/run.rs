@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::{MetaArgs, knowledge};
+use crate::MetaArgs;
+use crate::context::Context;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -83,39 +84,37 @@ pub(crate) fn parse_runner(s: &str) -> Result<flakehound_runner::RunnerKind, Str
 
 /// Never returns an error for problems of flakehound's own once the command has run: they
 /// become warnings and the runner's status stands.
-pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCode> {
+pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
     // From here on SIGINT/SIGTERM/SIGHUP are flakehound's to handle: forwarded to the test
     // command's process group, then the partial results are recorded and printed, the scratch
     // directory removed, and the exit is 128 + the signal.
     flakehound_runner::exec::signals::install();
     let mut warnings: Vec<String> = Vec::new();
-    let today = knowledge::today().unwrap_or_else(|e| {
+    let today = ctx.today().unwrap_or_else(|e| {
         warnings.push(format!("{e:#}"));
         jiff::Zoned::now().date()
     });
-    let root = knowledge::repo_root().unwrap_or_else(|_| PathBuf::from("."));
-    let quarantine = match knowledge::quarantine_path(args.quarantine.clone()) {
-        Ok(path) => match flakehound_quarantine::QuarantineFile::load(&path) {
-            Ok(q) => {
-                // Malformed entries are skipped, the rest still protects: say which.
-                for p in q.problems() {
-                    warnings.push(format!("quarantine entry ignored: {p}"));
-                }
-                Some(q)
+    let root = &ctx.root;
+    let quarantine_path = args
+        .quarantine
+        .clone()
+        .unwrap_or_else(|| root.join(flakehound_quarantine::QUARANTINE_FILE));
+    let quarantine = match flakehound_quarantine::QuarantineFile::load(&quarantine_path) {
+        Ok(q) => {
+            // Malformed entries are skipped, the rest still protects: say which.
+            for p in q.problems() {
+                warnings.push(format!("quarantine entry ignored: {p}"));
             }
-            Err(e) => {
-                warnings.push(format!(
-                    "quarantine ignored: {e} (failures of quarantined tests count)"
-                ));
-                None
-            }
-        },
+            Some(q)
+        }
         Err(e) => {
-            warnings.push(format!("{e:#}"));
+            warnings.push(format!(
+                "quarantine ignored: {e} (failures of quarantined tests count)"
+            ));
             None
         }
     };
-    let settings = settings(&args, &root, &mut warnings);
+    let settings = settings(&args, root, &mut warnings);
     let only_rerun = settings
         .only_rerun
         .unwrap_or_default()
@@ -164,7 +163,7 @@ pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCo
     run.rerun = rerun_line(adapter.as_ref(), &run);
 
     // Owners of the tests worth a look (blame is a process per test: not for passes).
-    let owners = knowledge::Owners::load(&root);
+    let owners = flakehound_owners::Owners::load(root);
     for t in &mut run.tests {
         if matches!(
             t.status,
@@ -178,13 +177,13 @@ pub fn cmd_run(args: RunArgs, db: Option<PathBuf>, color: bool) -> Result<ExitCo
     }
 
     if !args.no_record && !wrapped.invocations.is_empty() {
-        if let Err(e) = record(&args, db, &wrapped.invocations) {
+        if let Err(e) = record(ctx, &args, &wrapped.invocations) {
             run.warnings.push(format!(
                 "attempts not recorded: {e:#} (the build status is unaffected)"
             ));
         }
     }
-    publish(&args, &run, color);
+    publish(&args, &run, ctx.color);
     Ok(exit(run.exit))
 }
 
@@ -208,17 +207,13 @@ fn rerun_line(adapter: &dyn flakehound_runner::Adapter, run: &WrappedRun) -> Opt
 }
 
 fn record(
+    ctx: &Context,
     args: &RunArgs,
-    db: Option<PathBuf>,
     invocations: &[flakehound_wrapper::Invocation],
 ) -> Result<()> {
-    let db = crate::db_path(db)?;
-    if let Some(dir) = db.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let meta = crate::run_meta_ref(&args.meta)?;
     let key = flakehound_wrapper::run_key(&meta);
-    let mut store = crate::open_store(&db)?;
+    let mut store = ctx.open()?;
     flakehound_wrapper::record(store.as_mut(), invocations, &meta, &key)?;
     Ok(())
 }
@@ -328,5 +323,5 @@ fn settings(
 }
 
 fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    ExitCode::from(u8::try_from(code).unwrap_or(flakehound_model::exit::FINDINGS))
 }

@@ -748,7 +748,7 @@ fn progress_lines_and_start_times() {
         "{err}"
     );
     use flakehound_store::Store;
-    let mut store = flakehound_store_sqlite::SqliteStore::open(&s.db).unwrap();
+    let mut store = open_store(&s.db);
     let ev = store.evidence().unwrap();
     let mut starts: Vec<(u32, String)> = ev
         .runs
@@ -910,7 +910,7 @@ fn diagnose_stops_on_ctrl_c() {
     assert_eq!(notes, Value::Array(Vec::new()), "{notes:#}");
     // The run that finished before is recorded.
     use flakehound_store::Store;
-    let mut store = flakehound_store_sqlite::SqliteStore::open(&s.db).unwrap();
+    let mut store = open_store(&s.db);
     let ev = store.evidence().unwrap();
     assert_eq!(
         ev.runs
@@ -1002,4 +1002,18 @@ fn verify_does_not_claim_a_fix_the_numbers_cannot_support() {
         verdict.contains(&format!("{} more clean runs would be needed", needed - 9)),
         "{verdict}"
     );
+}
+
+/// The store the binary wrote, read as its one project (the binary derives the project from
+/// the directory it ran in; a library handle reads `default` unless told).
+fn open_store(db: &Path) -> flakehound_store_sqlite::SqliteStore {
+    use flakehound_store::Store;
+    let mut store = flakehound_store_sqlite::SqliteStore::open(db).unwrap();
+    match store.projects().unwrap().as_slice() {
+        [only] => {
+            let only = only.clone();
+            store.with_project(&only).unwrap()
+        }
+        _ => store,
+    }
 }

@@ -93,10 +93,21 @@ fn start_paused_big_ingest(work: &Path, db: &Path, big: &Path, signal: &Path) ->
 
 fn totals(db: &Path) -> flakehound_store::Totals {
     use flakehound_store::Store;
-    flakehound_store_sqlite::SqliteStore::open(db)
-        .unwrap()
-        .totals()
-        .unwrap()
+    open_store(db).totals().unwrap()
+}
+
+/// The store the binary wrote, read as its one project (the binary derives the project from
+/// the directory it ran in; a library handle reads `default` unless told).
+fn open_store(db: &Path) -> flakehound_store_sqlite::SqliteStore {
+    use flakehound_store::Store;
+    let mut store = flakehound_store_sqlite::SqliteStore::open(db).unwrap();
+    match store.projects().unwrap().as_slice() {
+        [only] => {
+            let only = only.clone();
+            store.with_project(&only).unwrap()
+        }
+        _ => store,
+    }
 }
 
 /// Names in `dir` that are not the store's own files.

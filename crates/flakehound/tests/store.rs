@@ -36,10 +36,21 @@ fn write_reports(dir: &Path, n: usize, files: usize) -> PathBuf {
 
 fn totals(db: &Path) -> flakehound_store::Totals {
     use flakehound_store::Store;
-    flakehound_store_sqlite::SqliteStore::open(db)
-        .unwrap()
-        .totals()
-        .unwrap()
+    open_store(db).totals().unwrap()
+}
+
+/// The store the binary wrote, read as its one project (the binary derives the project from
+/// the directory it ran in; a library handle reads `default` unless told).
+fn open_store(db: &Path) -> flakehound_store_sqlite::SqliteStore {
+    use flakehound_store::Store;
+    let mut store = flakehound_store_sqlite::SqliteStore::open(db).unwrap();
+    match store.projects().unwrap().as_slice() {
+        [only] => {
+            let only = only.clone();
+            store.with_project(&only).unwrap()
+        }
+        _ => store,
+    }
 }
 
 /// Starts `n` ingests of `dirs[i % dirs.len()]` into `db` at once and waits for all of them.
