@@ -7,6 +7,10 @@
 # ingest as one run per report (checked) and as fast (goal: <= 0.5 too). Then ingests one
 # ~1 GB JUnit file and reports peak RSS (goal: <= 150 MB). Each timing is the best of $REPEAT
 # runs, to damp noise on shared machines; the load average is printed with the ratios.
+# With FLAKEHOUND_BENCH_POSTGRES set to a PostgreSQL URL (e.g.
+# postgres://postgres@127.0.0.1:5432/test), the history is also ingested into PostgreSQL (a fresh
+# schema flakehound_bench each time; needs psql) and compared with SQLite in the same run
+# (goal: PostgreSQL within 2x of SQLite).
 #
 # Usage: benches/ingest.sh [--runs 400] [--tests 400] [--big-mb 1024] [--repeat 3]
 set -euo pipefail
@@ -99,6 +103,26 @@ c_fh=$(cpu fh_ingest "$bare/reports")
 c_hist=$(cpu fh_ingest "$data/runs")
 printf 'CPU seconds: python %.2f, flat folder %.2f (ratio %.2f), history %.2f (ratio %.2f)\n' \
   "$c_py" "$c_fh" "$(echo "$c_fh / $c_py" | bc -l)" "$c_hist" "$(echo "$c_hist / $c_py" | bc -l)"
+
+if [[ -n ${FLAKEHOUND_BENCH_POSTGRES:-} ]]; then
+  pg_schema=flakehound_bench
+  sep='?'; [[ $FLAKEHOUND_BENCH_POSTGRES == *\?* ]] && sep='&'
+  pg_url="${FLAKEHOUND_BENCH_POSTGRES}${sep}options=-csearch_path%3D${pg_schema}"
+  pg_ingest() { # [DIR]
+    psql -q "$FLAKEHOUND_BENCH_POSTGRES" -c "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1
+    "$fh" --db "$pg_url" ingest --quiet "${1:-$data/runs}"
+  }
+  t_sqlite=$(best fh_ingest "$data/runs")
+  t_pg=$(best pg_ingest "$data/runs")
+  pg_results=$(psql -qAt "$FLAKEHOUND_BENCH_POSTGRES" -c "SELECT count(*) FROM $pg_schema.results")
+  printf '(d) history into SQLite %.3f s, into PostgreSQL %.3f s (%s results): ratio %.2f (goal <= 2)\n' \
+    "$t_sqlite" "$t_pg" "$pg_results" "$(echo "$t_pg / $t_sqlite" | bc -l)"
+  t_sqlite_bare=$(best fh_ingest "$bare/reports")
+  t_pg_bare=$(best pg_ingest "$bare/reports")
+  printf '(e) flat folder into SQLite %.3f s, into PostgreSQL %.3f s: ratio %.2f (goal <= 2)   load average: %s\n' \
+    "$t_sqlite_bare" "$t_pg_bare" "$(echo "$t_pg_bare / $t_sqlite_bare" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  psql -q "$FLAKEHOUND_BENCH_POSTGRES" -c "DROP SCHEMA IF EXISTS $pg_schema CASCADE" >/dev/null 2>&1
+fi
 
 if [[ $big_mb -gt 0 ]]; then
   big="$work/big-${big_mb}mb.xml"

@@ -3,12 +3,11 @@
 //! [`SqliteStore`] implements [`flakehound_store::Store`]; [`BACKEND`] is what the binary installs
 //! so that [`flakehound_store::open`] reaches it for a path or a `sqlite://` location.
 
-mod merge;
+mod export;
 mod staging;
 mod store;
 mod writer;
 
-pub use merge::Merged;
 pub use store::{BATCH_HOLD, SqliteStore};
 
 use flakehound_store::{Backend, Location, OpenMode, Result, Store};

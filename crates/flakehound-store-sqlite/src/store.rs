@@ -320,11 +320,6 @@ impl SqliteStore {
         &mut self.conn
     }
 
-    /// Drops cached test ids (after rows were written behind the cache's back).
-    pub(crate) fn forget_cached_ids(&mut self) {
-        self.test_ids.clear();
-    }
-
     /// A private in-memory store (tests, `parse`-like dry runs).
     pub fn in_memory() -> Result<Self> {
         configure_sqlite();
@@ -568,6 +563,7 @@ impl Store for SqliteStore {
                      (SELECT COALESCE(o.message, o.failure_kind) FROM results x JOIN outputs o ON o.id = x.output_id
                       JOIN runs xr ON xr.id = x.run_id
                       WHERE x.test_id = t.id AND x.outcome >= 2 AND xr.project = ?1
+                        AND COALESCE(o.message, o.failure_kind) IS NOT NULL
                       ORDER BY x.run_id DESC, x.attempt DESC LIMIT 1) END
             FROM tests t JOIN tr ON tr.test_id = t.id LEFT JOIN tc ON tc.test_id = t.id";
         let mut stmt = self.conn.prepare(sql).map_err(backend)?;
@@ -672,6 +668,13 @@ impl Store for SqliteStore {
             })
             .map_err(backend)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn export(
+        &mut self,
+        each: &mut dyn FnMut(flakehound_store::StoredReport) -> Result<()>,
+    ) -> Result<()> {
+        crate::export::export(self, each)
     }
 
     fn remove_note(&mut self, id: i64) -> Result<bool> {
@@ -1082,85 +1085,6 @@ mod tests {
         write(&mut s, "h", "r", "c", &[case("x", &[Outcome::Passed])]).unwrap();
         assert!(s.has_report("h").unwrap());
         assert_eq!(s.test_stats().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn merging_stores_equals_writing_one_and_is_idempotent() {
-        use Outcome::*;
-        let dir = tempfile::tempdir().unwrap();
-        let (pa, pb) = (dir.path().join("a.db"), dir.path().join("b.db"));
-        // The failure with a message is in shard b's part: its text must come across.
-        let mut with_failure = case("y", &[Failed, Passed]);
-        with_failure.attempts[0].failure = Some(flakehound_model::Failure {
-            message: Some("boom".into()),
-            ..Default::default()
-        });
-        let reports: Vec<(&str, &str, &str, Vec<TestCase>)> = vec![
-            (
-                "h1",
-                "r1",
-                "c1",
-                vec![case("x", &[Failed]), case("y", &[Passed])],
-            ),
-            ("h2", "r1", "c1", vec![case("x", &[Passed])]),
-            (
-                "h3",
-                "r2",
-                "c2",
-                vec![case("x", &[Passed]), case("z", &[Skipped])],
-            ),
-            ("h4", "r3", "c2", vec![with_failure.clone()]),
-        ];
-        let mut whole = SqliteStore::in_memory().unwrap();
-        for (h, r, c, cases) in &reports {
-            write(&mut whole, h, r, c, cases).unwrap();
-        }
-        {
-            // Shard a has h1 and h3; shard b has h2 (same run r1 as h1), h3 again, and h4.
-            let mut a = SqliteStore::open(&pa).unwrap();
-            let mut b = SqliteStore::open(&pb).unwrap();
-            for i in [0, 2] {
-                let (h, r, c, cases) = &reports[i];
-                write(&mut a, h, r, c, cases).unwrap();
-            }
-            for i in [1, 2, 3] {
-                let (h, r, c, cases) = &reports[i];
-                write(&mut b, h, r, c, cases).unwrap();
-            }
-        }
-        let mut a = SqliteStore::open(&pa).unwrap();
-        let m = a.merge_from(&pb).unwrap();
-        assert_eq!((m.reports, m.skipped, m.runs, m.results), (2, 1, 1, 3));
-        let stats = |s: &mut SqliteStore| {
-            let mut v = s.test_stats().unwrap();
-            v.sort_by(|x, y| x.id.cmp(&y.id));
-            v.into_iter()
-                .map(|t| {
-                    (
-                        t.id,
-                        t.runs,
-                        t.passes,
-                        t.failures,
-                        t.retry_passes,
-                        t.last_failure,
-                    )
-                })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(stats(&mut a), stats(&mut whole));
-        assert_eq!(a.totals().unwrap(), whole.totals().unwrap());
-        let (ea, ew) = (a.evidence().unwrap(), whole.evidence().unwrap());
-        assert_eq!(ea.messages, vec!["boom".to_string()]);
-        assert_eq!(ea.messages, ew.messages);
-        assert_eq!(ea.results.len(), ew.results.len());
-        // Again: nothing new.
-        let m = a.merge_from(&pb).unwrap();
-        assert_eq!((m.reports, m.skipped), (0, 3));
-        assert_eq!(stats(&mut a), stats(&mut whole));
-        // Not a store.
-        std::fs::write(dir.path().join("junk.db"), b"junk").unwrap();
-        assert!(a.merge_from(&dir.path().join("junk.db")).is_err());
-        assert!(a.merge_from(&dir.path().join("missing.db")).is_err());
     }
 
     #[test]

@@ -18,10 +18,19 @@
 use flakehound_model::{Category, Counts, Format, ReportInfo, RunMeta, RunSource, TestCase};
 use std::path::Path;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod location;
+mod merge;
+mod numbering;
 pub mod time;
 
 pub use location::{Backend, Location, OpenMode, install, open, open_existing};
+pub use merge::{
+    Merged, StoredReport, merge, merge_locations, properties_from_json, properties_to_json,
+    total as merged_total,
+};
+pub use numbering::Numbering;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -48,7 +57,7 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Identity of a run: one execution of a CI job (a re-run of the job is another run).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RunKey(pub String);
 
 impl RunKey {
@@ -136,7 +145,8 @@ pub struct TestStats {
     pub commits: u64,
     /// Start time of the newest run that executed the test, as stored.
     pub last_seen: Option<String>,
-    /// Message of the newest failure.
+    /// Message (or failure type) of the newest failure that has one (newest: the most recently
+    /// stored run, then the latest attempt).
     pub last_failure: Option<String>,
 }
 
@@ -156,7 +166,7 @@ pub trait Store {
     /// read (stats, evidence, notes, totals) sees only its runs. One store (a PostgreSQL
     /// database) serves many repositories.
     fn project(&self) -> &str;
-    /// Every project with at least one run, sorted.
+    /// Every project with at least one run or note, sorted.
     fn projects(&mut self) -> Result<Vec<String>>;
     /// Whether a report with this content hash is already stored.
     fn has_report(&mut self, hash: &str) -> Result<bool>;
@@ -191,6 +201,15 @@ pub trait Store {
     fn notes(&mut self, test: Option<&str>) -> Result<Vec<Note>>;
     /// Deletes a note; `false` when there is none with that id.
     fn remove_note(&mut self, id: i64) -> Result<bool>;
+    /// Calls `each` with every report of this project, rebuilt from what is stored, in the order
+    /// the reports were stored (so the reports of a run come in their order): what [`merge`]
+    /// replays into another store. Stops at the first error `each` returns.
+    fn export(&mut self, each: &mut dyn FnMut(StoredReport) -> Result<()>) -> Result<()> {
+        let _ = each;
+        Err(StoreError::Backend(
+            "this store engine cannot export its reports (merge from it is not supported)".into(),
+        ))
+    }
 }
 
 /// A piece of root-cause knowledge about a test: what people wrote (`flakehound note`) or what

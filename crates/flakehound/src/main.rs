@@ -228,7 +228,7 @@ enum Command {
     },
     /// Merge other stores into this one (hunt shards, parallel CI jobs); idempotent.
     Merge {
-        /// SQLite store files to merge in.
+        /// Stores to merge in: SQLite files or `postgres://` URLs (every project of each).
         #[arg(required = true)]
         stores: Vec<PathBuf>,
         #[command(flatten)]
@@ -337,6 +337,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     flakehound_store::install(&flakehound_store_sqlite::BACKEND);
+    flakehound_store::install(&flakehound_store_postgres::BACKEND);
     match run(cli) {
         Ok(code) => code,
         // Output piped into `head` and closed: not an error of ours.
@@ -823,28 +824,26 @@ fn cmd_explain(ctx: &Context, test: &str, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Merges every project of each source store (any engine) into the same project of the store.
 fn cmd_merge(ctx: &Context, stores: &[PathBuf]) -> Result<ExitCode> {
-    let Some(db) = ctx.location.path() else {
-        bail!(
-            "merge copies into a SQLite store only, not {}",
-            ctx.location
-        );
-    };
-    let mut store = flakehound_store_sqlite::SqliteStore::open(db)?;
+    let dst = ctx.location.clone();
+    // The destination first: created even when a source fails, and an unreachable one is the
+    // command's error.
+    drop(ctx.open()?);
     let mut failed = false;
     for src in stores {
-        match store.merge_from(src) {
-            Ok(m) => println!(
-                "{}: {} reports merged ({} new runs, {} results), {} already present",
-                src.display(),
-                m.reports,
-                m.runs,
-                m.results,
-                m.skipped
-            ),
+        let from = flakehound_store::Location::from(src.as_path());
+        match flakehound_store::merge_locations(&dst, &from) {
+            Ok(merged) => {
+                let m = flakehound_store::merged_total(&merged);
+                println!(
+                    "{from}: {} reports merged ({} new runs, {} results, {} notes), {} already present",
+                    m.reports, m.runs, m.results, m.notes, m.skipped
+                );
+            }
             Err(e) => {
                 failed = true;
-                eprintln!("{}: error: {e}", src.display());
+                eprintln!("{from}: error: {e}");
             }
         }
     }

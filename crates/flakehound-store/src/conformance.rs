@@ -1,0 +1,1081 @@
+//! The one definition of what a store engine must do: every engine runs these cases against
+//! itself (`tests/conformance.rs` of each engine crate, one `#[test]` per case through
+//! [`conformance_tests!`](crate::conformance_tests)).
+//!
+//! A case gets a [`Harness`] that opens handles on fresh, empty stores: `open(db, project)` is a
+//! handle on the case's store number `db` (0 to 3, each empty until the case writes to it),
+//! scoped to `project`. Handles on the same `db` share its data, like two processes on one store.
+//! Only the [`Store`] trait is used, so a case that passes on one engine and fails on another
+//! has found a difference in meaning. Cases panic on failure, like `#[test]`s.
+
+use crate::{
+    Evidence, NewReport, Note, NoteKind, Result, RunKey, Store, TestStats, Totals, Written,
+};
+use flakehound_model::{
+    Attempt, Category, Counts, Failure, Format, Outcome, ReportInfo, RunMeta, RunSource, TestCase,
+};
+
+/// Opens store handles for a case.
+pub trait Harness {
+    /// A handle on store `db` (0..4; each starts empty), scoped to `project`.
+    fn open(&mut self, db: usize, project: &str) -> Box<dyn Store>;
+}
+
+impl<F: FnMut(usize, &str) -> Box<dyn Store>> Harness for F {
+    fn open(&mut self, db: usize, project: &str) -> Box<dyn Store> {
+        self(db, project)
+    }
+}
+
+/// One `#[test]` per case of the suite. The argument is an expression evaluated in each test,
+/// giving `Option<impl Harness>`; `None` skips the test (the harness says why).
+#[macro_export]
+macro_rules! conformance_tests {
+    (@cases $harness:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let Some(mut harness) = $harness else { return };
+                $crate::conformance::$case(&mut harness);
+            }
+        )*
+    };
+    ($harness:expr) => {
+        $crate::conformance_tests!(@cases $harness;
+            atomic_reports,
+            idempotent_by_content_hash,
+            numbering_across_reports_of_a_run,
+            test_stats_aggregates,
+            evidence_is_ordered_and_interned,
+            failing_evidence_lists_every_run,
+            run_order,
+            notes_add_list_remove,
+            totals,
+            projects_do_not_see_each_other,
+            timestamps_are_utc,
+            test_file_learned_later,
+            merge_replays_and_is_idempotent,
+            merging_shards_equals_writing_one,
+            export_round_trips,
+        );
+    };
+}
+
+/// A test case record with one attempt per outcome.
+pub fn case(id: &str, outcomes: &[Outcome]) -> TestCase {
+    TestCase {
+        id: id.into(),
+        classname: None,
+        name: id.into(),
+        file: None,
+        line: None,
+        suite: vec![],
+        outcome: outcomes.iter().fold(Outcome::Skipped, |a, &o| a.worst(o)),
+        attempts: outcomes.iter().map(|&o| Attempt::new(o)).collect(),
+        properties: vec![],
+        timestamp: None,
+    }
+}
+
+fn failing(id: &str, message: &str, then: &[Outcome]) -> TestCase {
+    let mut c = case(id, &[&[Outcome::Failed], then].concat());
+    c.attempts[0].failure = Some(Failure {
+        message: Some(message.into()),
+        ..Default::default()
+    });
+    c
+}
+
+/// A report of run `run` on `commit` (None: no commit), written with every record, committed
+/// and flushed (so another handle on the store sees it and may write).
+fn write(
+    s: &mut dyn Store,
+    hash: &str,
+    run: &str,
+    commit: Option<&str>,
+    cases: &[TestCase],
+) -> Written {
+    let meta = RunMeta {
+        commit: commit.map(str::to_string),
+        ..Default::default()
+    };
+    write_meta(s, hash, run, &meta, cases, &ReportInfo::default())
+}
+
+fn write_meta(
+    s: &mut dyn Store,
+    hash: &str,
+    run: &str,
+    meta: &RunMeta,
+    cases: &[TestCase],
+    info: &ReportInfo,
+) -> Written {
+    let key = RunKey(run.into());
+    let nr = NewReport::ci_junit(hash, &key, meta);
+    let written = (|| -> Result<Written> {
+        let mut w = s.begin_report(&nr)?;
+        for c in cases {
+            w.add(c.clone())?;
+        }
+        let written = w.commit(info)?;
+        s.flush()?;
+        Ok(written)
+    })();
+    written.unwrap_or_else(|e| panic!("writing report {hash}: {e}"))
+}
+
+fn stats(s: &mut dyn Store) -> Vec<TestStats> {
+    let mut v = s.test_stats().expect("test_stats");
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v
+}
+
+fn stat<'a>(v: &'a [TestStats], id: &str) -> &'a TestStats {
+    v.iter()
+        .find(|t| t.id == id)
+        .unwrap_or_else(|| panic!("no stats for {id}"))
+}
+
+/// Results as (run key, test id, attempt, position, outcome, message), in evidence order.
+type Flat = Vec<(String, String, u32, u32, Outcome, Option<String>)>;
+
+fn flat(ev: &Evidence) -> Flat {
+    ev.results
+        .iter()
+        .map(|r| {
+            (
+                ev.runs[r.run as usize].key.clone(),
+                ev.tests[r.test as usize].id.clone(),
+                r.attempt,
+                r.position,
+                r.outcome,
+                r.message.map(|m| ev.messages[m as usize].clone()),
+            )
+        })
+        .collect()
+}
+
+/// Everything a store tells about a project, with engine-assigned ids and interning order
+/// removed: two stores holding the same evidence compare equal.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub stats: Vec<TestStats>,
+    pub totals: Totals,
+    pub runs: Vec<(String, String, Option<String>, u64)>,
+    pub results: Flat,
+    pub notes: Vec<(String, NoteKind, Option<Category>, String, String)>,
+}
+
+pub fn snapshot(s: &mut dyn Store) -> Snapshot {
+    let ev = s.evidence().expect("evidence");
+    let mut results = flat(&ev);
+    results.sort();
+    Snapshot {
+        stats: stats(s),
+        totals: s.totals().expect("totals"),
+        runs: ev
+            .runs
+            .iter()
+            .zip(&ev.run_sizes)
+            .map(|(r, n)| (r.key.clone(), r.started_at.clone(), r.commit.clone(), *n))
+            .collect(),
+        results,
+        notes: s
+            .notes(None)
+            .expect("notes")
+            .into_iter()
+            .map(|n| (n.test, n.kind, n.category, n.text, n.created_at))
+            .collect(),
+    }
+}
+
+/// Dropping a writer without committing leaves nothing: no report, run, test or result, and
+/// the run's numbering is not advanced.
+pub fn atomic_reports(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    {
+        let meta = RunMeta::default();
+        let key = RunKey("r".into());
+        let nr = NewReport::ci_junit("h", &key, &meta);
+        let mut w = s.begin_report(&nr).unwrap();
+        w.add(case("x", &[Passed])).unwrap();
+        w.add(case("y", &[Failed])).unwrap();
+        // Dropped: rolled back.
+    }
+    s.flush().unwrap();
+    assert!(!s.has_report("h").unwrap());
+    assert_eq!(s.totals().unwrap(), Totals::default());
+    assert!(s.test_stats().unwrap().is_empty());
+    assert!(s.evidence().unwrap().runs.is_empty());
+    // Writing it for real works, and sees no trace of the dropped attempt.
+    let w = write(s.as_mut(), "h", "r", None, &[case("x", &[Passed])]);
+    assert_eq!(
+        (w.records, w.results, w.new_run, w.duplicate),
+        (1, 1, true, false)
+    );
+    assert!(s.has_report("h").unwrap());
+    assert_eq!(stats(s.as_mut()).len(), 1);
+    // A dropped second report of an existing run does not advance its numbering.
+    {
+        let meta = RunMeta::default();
+        let key = RunKey("r".into());
+        let nr = NewReport::ci_junit("h2", &key, &meta);
+        let mut w = s.begin_report(&nr).unwrap();
+        w.add(case("x", &[Failed])).unwrap();
+    }
+    write(s.as_mut(), "h3", "r", None, &[case("x", &[Passed])]);
+    let got: Vec<_> = flat(&s.evidence().unwrap())
+        .into_iter()
+        .map(|r| (r.2, r.3, r.4))
+        .collect();
+    assert_eq!(got, vec![(1, 0, Passed), (2, 1, Passed)]);
+    let t = s.totals().unwrap();
+    assert_eq!((t.runs, t.reports, t.tests, t.results), (1, 2, 1, 2));
+}
+
+/// A report is identified by its content hash within a project: a second write is a no-op,
+/// a concurrent writer that stored it meanwhile makes the commit a duplicate (success), and
+/// another project stores its own copy.
+pub fn idempotent_by_content_hash(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    write(s.as_mut(), "h1", "r1", Some("c"), &[case("x", &[Passed])]);
+    let before = s.totals().unwrap();
+    let key = RunKey("r1".into());
+    let meta = RunMeta::default();
+    let again = crate::write_report(
+        s.as_mut(),
+        &NewReport::ci_junit("h1", &key, &meta),
+        &[case("x", &[Failed])],
+        &ReportInfo::default(),
+    )
+    .unwrap();
+    assert_eq!(again, None);
+    assert_eq!(s.totals().unwrap(), before);
+
+    // Two writers that both checked before either wrote.
+    let mut a = h.open(0, "p");
+    let mut b = h.open(0, "p");
+    assert!(!a.has_report("same").unwrap());
+    assert!(!b.has_report("same").unwrap());
+    let first = write(a.as_mut(), "same", "r2", None, &[case("y", &[Passed])]);
+    assert!(!first.duplicate);
+    assert_eq!(first.results, 1);
+    let second = write(b.as_mut(), "same", "r2", None, &[case("y", &[Passed])]);
+    assert!(second.duplicate, "{second:?}");
+    assert_eq!(
+        (second.records, second.results, second.new_run),
+        (0, 0, false)
+    );
+    drop((a, b));
+    let t = s.totals().unwrap();
+    assert_eq!((t.runs, t.reports, t.results), (2, 2, 2));
+
+    // The same report in another project is stored there too.
+    let mut q = h.open(0, "q");
+    assert!(!q.has_report("h1").unwrap());
+    let w = write(q.as_mut(), "h1", "r1", Some("c"), &[case("x", &[Passed])]);
+    assert!(!w.duplicate && w.new_run);
+    assert!(q.has_report("h1").unwrap());
+    let t = q.totals().unwrap();
+    assert_eq!((t.runs, t.reports, t.results), (1, 1, 1));
+    assert_eq!(s.totals().unwrap().reports, 2);
+}
+
+/// Attempt numbers of a test continue across records and reports of one run; positions count
+/// every result of the run in order; a new run starts again at attempt 1, position 0.
+pub fn numbering_across_reports_of_a_run(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    write(
+        s.as_mut(),
+        "h1",
+        "r1",
+        Some("c1"),
+        &[
+            case("a", &[Failed, Passed]),
+            case("b", &[Passed]),
+            // A repeated record of a (pytest-rerunfailures): attempt 3.
+            case("a", &[Passed]),
+        ],
+    );
+    let w = write(s.as_mut(), "h2", "r1", Some("c1"), &[case("b", &[Failed])]);
+    assert_eq!((w.records, w.results, w.new_run), (1, 1, false));
+    write(
+        s.as_mut(),
+        "h3",
+        "r2",
+        Some("c2"),
+        &[case("b", &[Passed]), case("a", &[Passed])],
+    );
+    let got: Vec<_> = flat(&s.evidence().unwrap())
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2, r.3))
+        .collect();
+    let row = |run: &str, t: &str, a, p| (run.to_string(), t.to_string(), a, p);
+    assert_eq!(
+        got,
+        vec![
+            row("r1", "a", 1, 0),
+            row("r1", "a", 2, 1),
+            row("r1", "b", 1, 2),
+            row("r1", "a", 3, 3),
+            row("r1", "b", 2, 4),
+            row("r2", "b", 1, 0),
+            row("r2", "a", 1, 1),
+        ]
+    );
+}
+
+/// The per-test aggregates, including retries, commits and the newest failure.
+pub fn test_stats_aggregates(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    write(
+        s.as_mut(),
+        "h1",
+        "r1",
+        Some("c1"),
+        &[
+            failing("a", "first\ntrace", &[Passed]),
+            case("b", &[Passed]),
+        ],
+    );
+    // A second report of the same run: a rerun of b that fails.
+    write(s.as_mut(), "h2", "r1", Some("c1"), &[case("b", &[Failed])]);
+    write(
+        s.as_mut(),
+        "h3",
+        "r2",
+        Some("c2"),
+        &[
+            case("a", &[Passed]),
+            case("b", &[Passed]),
+            case("z", &[Skipped]),
+        ],
+    );
+    let v = stats(s.as_mut());
+    let a = stat(&v, "a");
+    assert_eq!(
+        (
+            a.runs,
+            a.passes,
+            a.failures,
+            a.skips,
+            a.failed_runs,
+            a.retry_passes,
+            a.flaky_commits,
+            a.commits
+        ),
+        // The retry pass in r1 is not a same-commit disagreement between runs...
+        (2, 2, 1, 0, 1, 1, 0, 2)
+    );
+    assert_eq!(a.last_failure.as_deref(), Some("first\ntrace"));
+    let b = stat(&v, "b");
+    assert_eq!(
+        (
+            b.runs,
+            b.passes,
+            b.failures,
+            b.retry_passes,
+            b.flaky_commits
+        ),
+        (2, 2, 1, 0, 0)
+    );
+    // A failure without a message is no newest message.
+    assert_eq!(b.last_failure, None);
+    let z = stat(&v, "z");
+    assert_eq!(
+        (z.runs, z.skips, z.commits, z.last_seen.as_deref()),
+        (0, 1, 0, None)
+    );
+    // ...but another run of c1 that fails it is; a run without a commit counts for no commit.
+    write(
+        s.as_mut(),
+        "h4",
+        "r3",
+        Some("c1"),
+        &[failing("a", "second", &[])],
+    );
+    write(s.as_mut(), "h5", "r4", None, &[case("a", &[Failed])]);
+    // The newest failure with a message (or failure type) names it: a later failure with only
+    // captured output does not hide it.
+    let mut quiet = case("a", &[Failed]);
+    quiet.attempts[0].stdout = Some("noise".into());
+    write(s.as_mut(), "h6", "r5", None, &[quiet]);
+    let v = stats(s.as_mut());
+    let a = stat(&v, "a");
+    assert_eq!(
+        (a.runs, a.failed_runs, a.flaky_commits, a.commits),
+        (5, 4, 1, 2)
+    );
+    assert_eq!(a.last_failure.as_deref(), Some("second"));
+    let mut typed = case("a", &[Errored]);
+    typed.attempts[0].failure = Some(Failure {
+        kind: Some("Timeout".into()),
+        ..Default::default()
+    });
+    write(s.as_mut(), "h7", "r6", None, &[typed]);
+    assert_eq!(
+        stat(&stats(s.as_mut()), "a").last_failure.as_deref(),
+        Some("Timeout")
+    );
+    assert!(a.last_seen.is_some());
+    assert_eq!(v.len(), 3);
+    assert_eq!((v[0].name.as_str(), v[0].classname.as_deref()), ("a", None));
+}
+
+/// Evidence: runs by start time, results by run then position then attempt, distinct first
+/// lines of failure messages interned once.
+pub fn evidence_is_ordered_and_interned(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    let f = failing("a", "boom 1\nstack", &[Passed]);
+    let meta = |t: &str, c: &str| RunMeta {
+        commit: Some(c.into()),
+        started_at: Some(t.into()),
+        branch: Some("main".into()),
+        ..Default::default()
+    };
+    // Stored out of time order: evidence lists runs by start.
+    write_meta(
+        s.as_mut(),
+        "h2",
+        "r2",
+        &meta("2024-05-02T00:00:00Z", "c2"),
+        &[case("b", &[Skipped]), f.clone()],
+        &ReportInfo::default(),
+    );
+    write_meta(
+        s.as_mut(),
+        "h1",
+        "r1",
+        &meta("2024-05-01T00:00:00Z", "c1"),
+        &[f, case("b", &[Passed])],
+        &ReportInfo::default(),
+    );
+    let ev = s.evidence().unwrap();
+    assert_eq!(ev.runs.len(), 2);
+    assert_eq!(ev.runs[0].key, "r1");
+    assert_eq!(ev.runs[0].commit.as_deref(), Some("c1"));
+    assert_eq!(ev.runs[0].branch.as_deref(), Some("main"));
+    assert_eq!(ev.runs[0].source, RunSource::Ci);
+    assert_eq!(ev.runs[0].started_at, "2024-05-01T00:00:00Z");
+    assert_eq!(ev.tests.len(), 2);
+    assert_eq!(ev.results.len(), 6);
+    // One distinct message (first line only), shared by both failures.
+    assert_eq!(ev.messages, vec!["boom 1".to_string()]);
+    let order: Vec<_> = ev
+        .results
+        .iter()
+        .map(|r| (r.run, r.position, r.attempt, r.outcome))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            (0, 0, 1, Failed),
+            (0, 1, 2, Passed),
+            (0, 2, 1, Passed),
+            (1, 0, 1, Skipped),
+            (1, 1, 1, Failed),
+            (1, 2, 2, Passed),
+        ]
+    );
+    assert_eq!(ev.results[0].message, Some(0));
+    assert_eq!(ev.results[1].message, None);
+    assert_eq!(ev.results[4].message, Some(0));
+    assert_eq!(
+        ev.tests[ev.results[0].test as usize].id, "a",
+        "test indices point into tests"
+    );
+    // run_sizes: tests executed per run (skips are not executions).
+    assert_eq!(ev.run_sizes, vec![2, 1]);
+}
+
+/// failing_evidence: only tests that ever failed, every run (with its size), same ordering.
+pub fn failing_evidence_lists_every_run(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    write(
+        s.as_mut(),
+        "h1",
+        "r1",
+        Some("c1"),
+        &[case("ok", &[Passed]), case("other", &[Passed])],
+    );
+    write(
+        s.as_mut(),
+        "h2",
+        "r2",
+        Some("c2"),
+        &[
+            case("ok", &[Passed]),
+            failing("bad", "kaput", &[Passed]),
+            case("err", &[Errored]),
+        ],
+    );
+    write(
+        s.as_mut(),
+        "h3",
+        "r3",
+        Some("c3"),
+        &[case("bad", &[Passed])],
+    );
+    let ev = s.failing_evidence().unwrap();
+    let mut tests: Vec<_> = ev.tests.iter().map(|t| t.id.as_str()).collect();
+    tests.sort();
+    assert_eq!(tests, ["bad", "err"]);
+    let keys: Vec<_> = ev.runs.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(ev.run_sizes.len(), 3);
+    let size = |k: &str| ev.run_sizes[keys.iter().position(|x| *x == k).unwrap()];
+    assert_eq!((size("r1"), size("r2"), size("r3")), (2, 3, 1));
+    let got: Vec<_> = flat(&ev)
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2, r.4, r.5))
+        .collect();
+    let row = |run: &str, t: &str, a, o, m: Option<&str>| {
+        (run.to_string(), t.to_string(), a, o, m.map(str::to_string))
+    };
+    assert_eq!(
+        got,
+        vec![
+            row("r2", "bad", 1, Failed, Some("kaput")),
+            row("r2", "bad", 2, Passed, None),
+            row("r2", "err", 1, Errored, None),
+            row("r3", "bad", 1, Passed, None),
+        ]
+    );
+    // The full evidence has the same failing rows.
+    let all = flat(&s.evidence().unwrap());
+    assert_eq!(all.len(), 7);
+}
+
+/// run_order: first executed attempt of each test of the run, with its position.
+pub fn run_order(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    write(
+        s.as_mut(),
+        "h1",
+        "r1",
+        None,
+        &[
+            case("a", &[Failed, Passed]),
+            case("s", &[Skipped]),
+            case("b", &[Passed]),
+        ],
+    );
+    write(
+        s.as_mut(),
+        "h2",
+        "r1",
+        None,
+        &[case("c", &[Passed]), case("a", &[Passed])],
+    );
+    write(s.as_mut(), "h3", "r2", None, &[case("z", &[Passed])]);
+    let mut order = s.run_order("r1").unwrap();
+    order.sort_by_key(|(_, p)| *p);
+    assert_eq!(
+        order,
+        vec![
+            ("a".to_string(), 0),
+            ("b".to_string(), 3),
+            ("c".to_string(), 4)
+        ]
+    );
+    assert!(s.run_order("missing").unwrap().is_empty());
+}
+
+/// Notes: ids, kinds, categories, filters, removal, UTC creation times.
+pub fn notes_add_list_remove(h: &mut dyn Harness) {
+    let mut s = h.open(0, "p");
+    let id = s
+        .add_note(&Note {
+            test: "tests/a.py::t".into(),
+            category: Some(Category::Time),
+            text: "fails after 23:00 UTC".into(),
+            link: Some("https://example.com/1".into()),
+            author: Some("ann".into()),
+            ..Note::default()
+        })
+        .unwrap();
+    let id2 = s
+        .add_note(&Note {
+            test: "other".into(),
+            kind: NoteKind::Diagnosis,
+            text: "x".into(),
+            created_at: "2024-05-01T12:00:00+02:00".into(),
+            ..Note::default()
+        })
+        .unwrap();
+    assert_ne!(id, id2);
+    let notes = s.notes(Some("tests/a.py::t")).unwrap();
+    assert_eq!(notes.len(), 1);
+    let n = &notes[0];
+    assert_eq!(n.id, id);
+    assert_eq!(n.kind, NoteKind::Note);
+    assert_eq!(n.category, Some(Category::Time));
+    assert_eq!(n.link.as_deref(), Some("https://example.com/1"));
+    assert_eq!(n.author.as_deref(), Some("ann"));
+    assert_eq!(
+        crate::time::canonical(&n.created_at).as_deref(),
+        Some(n.created_at.as_str()),
+        "created_at is canonical UTC"
+    );
+    let all = s.notes(None).unwrap();
+    assert_eq!(
+        all.iter().map(|n| n.id).collect::<Vec<_>>(),
+        vec![id, id2],
+        "oldest first"
+    );
+    assert_eq!(all[1].created_at, "2024-05-01T10:00:00Z");
+    assert_eq!(all[1].kind, NoteKind::Diagnosis);
+    assert!(s.remove_note(id).unwrap());
+    assert!(!s.remove_note(id).unwrap());
+    assert!(s.notes(Some("tests/a.py::t")).unwrap().is_empty());
+    assert_eq!(s.notes(None).unwrap().len(), 1);
+}
+
+/// Totals: runs, reports, tests, results and counts stated only in aggregate.
+pub fn totals(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    assert_eq!(s.totals().unwrap(), Totals::default());
+    write(
+        s.as_mut(),
+        "h1",
+        "r1",
+        None,
+        &[case("a", &[Failed, Passed]), case("b", &[Passed])],
+    );
+    let info = ReportInfo {
+        format: Some(Format::Junit),
+        aggregate: Some(Counts {
+            tests: 5,
+            passed: 3,
+            failed: 1,
+            errored: 0,
+            skipped: 1,
+        }),
+        ..Default::default()
+    };
+    let w = write_meta(s.as_mut(), "h2", "r2", &RunMeta::default(), &[], &info);
+    assert_eq!((w.records, w.results, w.new_run), (0, 0, true));
+    let t = s.totals().unwrap();
+    assert_eq!(
+        t,
+        Totals {
+            runs: 2,
+            reports: 2,
+            tests: 2,
+            results: 3,
+            aggregate: Counts {
+                tests: 5,
+                passed: 3,
+                failed: 1,
+                errored: 0,
+                skipped: 1
+            },
+        }
+    );
+}
+
+/// Two projects in one store: each handle sees only its project's runs, tests and notes;
+/// `projects()` lists every project with a run or a note.
+pub fn projects_do_not_see_each_other(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut p = h.open(0, "p");
+    let mut q = h.open(0, "q");
+    assert_eq!(p.project(), "p");
+    write(
+        p.as_mut(),
+        "hp",
+        "run",
+        Some("c"),
+        &[failing("t", "p fails", &[]), case("only-p", &[Passed])],
+    );
+    // Same run key and test ids in q: separate runs and numbering.
+    write(q.as_mut(), "hq", "run", Some("c"), &[case("t", &[Passed])]);
+    q.add_note(&Note {
+        test: "t".into(),
+        text: "q's note".into(),
+        ..Note::default()
+    })
+    .unwrap();
+    let pid = p
+        .add_note(&Note {
+            test: "t".into(),
+            text: "p's note".into(),
+            ..Note::default()
+        })
+        .unwrap();
+    let tp = p.totals().unwrap();
+    assert_eq!((tp.runs, tp.reports, tp.tests, tp.results), (1, 1, 2, 2));
+    let tq = q.totals().unwrap();
+    assert_eq!((tq.runs, tq.reports, tq.tests, tq.results), (1, 1, 1, 1));
+    let sq = stats(q.as_mut());
+    assert_eq!(sq.len(), 1);
+    assert_eq!((sq[0].passes, sq[0].failures), (1, 0));
+    assert_eq!(sq[0].last_failure, None);
+    let sp = stats(p.as_mut());
+    assert_eq!(stat(&sp, "t").failures, 1);
+    let eq = q.evidence().unwrap();
+    assert_eq!(eq.runs.len(), 1);
+    assert_eq!(eq.tests.len(), 1);
+    assert_eq!(flat(&eq)[0].2, 1, "attempts are numbered per project");
+    assert!(q.failing_evidence().unwrap().tests.is_empty());
+    assert_eq!(p.failing_evidence().unwrap().tests.len(), 1);
+    assert_eq!(q.run_order("run").unwrap(), vec![("t".to_string(), 0)]);
+    assert_eq!(p.run_order("run").unwrap().len(), 2);
+    let nq = q.notes(None).unwrap();
+    assert_eq!(nq.len(), 1);
+    assert_eq!(nq[0].text, "q's note");
+    assert_eq!(q.notes(Some("t")).unwrap().len(), 1);
+    // A note of p is not q's to remove.
+    assert!(!q.remove_note(pid).unwrap());
+    assert_eq!(p.notes(None).unwrap().len(), 1);
+    // A project with only a note is listed too.
+    let mut n = h.open(0, "n");
+    n.add_note(&Note {
+        test: "x".into(),
+        text: "y".into(),
+        ..Note::default()
+    })
+    .unwrap();
+    let all = vec!["n".to_string(), "p".to_string(), "q".to_string()];
+    for s in [&mut p, &mut q, &mut n] {
+        assert_eq!(s.projects().unwrap(), all);
+    }
+    // Another store knows none of them.
+    assert!(h.open(1, "p").projects().unwrap().is_empty());
+}
+
+/// Timestamps are stored in canonical UTC: "last seen" and run order compare instants.
+pub fn timestamps_are_utc(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    let mut w = |hash: &str, run: &str, started: &str, ok: bool| {
+        let meta = RunMeta {
+            started_at: Some(started.into()),
+            ..Default::default()
+        };
+        let mut c = case("t", &[if ok { Passed } else { Failed }]);
+        c.timestamp = Some(started.into());
+        write_meta(s.as_mut(), hash, run, &meta, &[c], &ReportInfo::default());
+    };
+    // 12:00+02:00 is 10:00 UTC: earlier than 11:30 UTC although it sorts later as text.
+    w("h1", "r1", "2024-05-01T11:30:00Z", true);
+    w("h2", "r2", "2024-05-01T12:00:00+02:00", false);
+    // Fractions (hunt writes nanoseconds) must not break the order either.
+    w("h3", "r3", "2024-05-01T09:00:00.123456789Z", true);
+    let v = stats(s.as_mut());
+    assert_eq!(v[0].last_seen.as_deref(), Some("2024-05-01T11:30:00Z"));
+    let ev = s.evidence().unwrap();
+    let starts: Vec<_> = ev.runs.iter().map(|r| r.started_at.as_str()).collect();
+    assert_eq!(
+        starts,
+        [
+            "2024-05-01T09:00:00Z",
+            "2024-05-01T10:00:00Z",
+            "2024-05-01T11:30:00Z"
+        ]
+    );
+    // A run without a start time takes the report's timestamp, else when it was stored.
+    let info = ReportInfo {
+        timestamp: Some("2024-05-01T05:00:00-02:00".into()),
+        ..Default::default()
+    };
+    write_meta(
+        s.as_mut(),
+        "h4",
+        "r4",
+        &RunMeta::default(),
+        &[case("u", &[Passed])],
+        &info,
+    );
+    write(s.as_mut(), "h5", "r5", None, &[case("u", &[Passed])]);
+    let ev = s.evidence().unwrap();
+    let r4 = ev.runs.iter().find(|r| r.key == "r4").unwrap();
+    assert_eq!(r4.started_at, "2024-05-01T07:00:00Z");
+    let r5 = ev.runs.iter().find(|r| r.key == "r5").unwrap();
+    assert_eq!(
+        crate::time::canonical(&r5.started_at).as_deref(),
+        Some(r5.started_at.as_str())
+    );
+    assert!(r5.started_at.as_str() > "2024-05-02", "{}", r5.started_at);
+}
+
+/// A test first stored without a file gets the one a later record names.
+pub fn test_file_learned_later(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    write(s.as_mut(), "h1", "r1", None, &[case("t", &[Passed])]);
+    assert_eq!(stats(s.as_mut())[0].file, None);
+    let mut c = case("t", &[Failed]);
+    c.file = Some("src/lib.rs".into());
+    c.line = Some(7);
+    c.classname = Some("ignored later".into());
+    write(s.as_mut(), "h2", "r2", None, &[c]);
+    let v = stats(s.as_mut());
+    assert_eq!(v[0].file.as_deref(), Some("src/lib.rs"));
+    assert_eq!(v[0].classname, None, "the first record names the test");
+    assert_eq!(
+        s.evidence().unwrap().tests[0].file.as_deref(),
+        Some("src/lib.rs")
+    );
+}
+
+fn history(s: &mut dyn Store, tag: &str) {
+    use Outcome::*;
+    let meta = |t: &str, c: &str| RunMeta {
+        commit: Some(c.into()),
+        branch: Some("main".into()),
+        started_at: Some(t.into()),
+        job: Some("test".into()),
+        ..Default::default()
+    };
+    let mut with_output = failing("flaky", &format!("{tag} boom\nat x"), &[Passed]);
+    with_output.attempts[0].stdout = Some("out".into());
+    with_output.attempts[0].duration = Some(1.5);
+    with_output.properties = vec![("k".into(), "v".into())];
+    with_output.file = Some("t.py".into());
+    let info = ReportInfo {
+        format: Some(Format::Junit),
+        tool: Some("pytest".into()),
+        hostname: Some("host".into()),
+        properties: vec![("suite".into(), "x".into())],
+        ..Default::default()
+    };
+    let m1 = meta("2024-05-01T00:00:00Z", "c1");
+    write_meta(
+        s,
+        &format!("{tag}1"),
+        "r1",
+        &m1,
+        &[with_output, case("ok", &[Passed])],
+        &info,
+    );
+    write_meta(
+        s,
+        &format!("{tag}2"),
+        "r1",
+        &m1,
+        &[case("ok", &[Failed]), case("flaky", &[Passed])],
+        &info,
+    );
+    write_meta(
+        s,
+        &format!("{tag}3"),
+        "r2",
+        &meta("2024-05-02T00:00:00Z", "c1"),
+        &[case("flaky", &[Errored]), case("skip", &[Skipped])],
+        &ReportInfo::default(),
+    );
+    s.add_note(&Note {
+        test: "flaky".into(),
+        category: Some(Category::Time),
+        text: format!("{tag} note"),
+        created_at: "2024-06-01T00:00:00Z".into(),
+        ..Note::default()
+    })
+    .unwrap();
+}
+
+/// `merge` copies every report and note of a project through the writer: the copy reads the
+/// same as the original, and merging again changes nothing.
+pub fn merge_replays_and_is_idempotent(h: &mut dyn Harness) {
+    let mut src = h.open(0, "p");
+    history(src.as_mut(), "a");
+    let mut src_q = h.open(0, "q");
+    history(src_q.as_mut(), "b");
+    let mut dst = h.open(1, "p");
+    let m = crate::merge(dst.as_mut(), src.as_mut()).unwrap();
+    assert_eq!(
+        (m.reports, m.skipped, m.runs, m.results, m.notes),
+        (3, 0, 2, 7, 1)
+    );
+    let expect = snapshot(src.as_mut());
+    assert_eq!(snapshot(dst.as_mut()), expect);
+    // Failure text and outputs come across: the newest failure has no message, so an earlier
+    // one is shown.
+    let f = dst
+        .test_stats()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == "flaky")
+        .unwrap();
+    assert_eq!(f.file.as_deref(), Some("t.py"));
+    // Again: nothing new.
+    let m = crate::merge(dst.as_mut(), src.as_mut()).unwrap();
+    assert_eq!((m.reports, m.skipped, m.notes), (0, 3, 0));
+    assert_eq!(snapshot(dst.as_mut()), expect);
+    // Project q merged into q of the same store: p is untouched.
+    let mut dst_q = h.open(1, "q");
+    crate::merge(dst_q.as_mut(), src_q.as_mut()).unwrap();
+    assert_eq!(snapshot(dst_q.as_mut()), snapshot(src_q.as_mut()));
+    assert_eq!(snapshot(dst.as_mut()), expect);
+    assert_eq!(dst.projects().unwrap(), ["p", "q"]);
+}
+
+/// Shards of one history (parallel jobs' stores, one run split across them) merged into one
+/// store equal the history written into one store.
+pub fn merging_shards_equals_writing_one(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut with_failure = case("y", &[Failed, Passed]);
+    with_failure.attempts[0].failure = Some(Failure {
+        message: Some("boom".into()),
+        ..Default::default()
+    });
+    let reports: Vec<(&str, &str, &str, Vec<TestCase>)> = vec![
+        (
+            "h1",
+            "r1",
+            "c1",
+            vec![case("x", &[Failed]), case("y", &[Passed])],
+        ),
+        ("h2", "r1", "c1", vec![case("x", &[Passed])]),
+        (
+            "h3",
+            "r2",
+            "c2",
+            vec![case("x", &[Passed]), case("z", &[Skipped])],
+        ),
+        ("h4", "r3", "c2", vec![with_failure]),
+    ];
+    // Start times given: a run without one is dated when it is stored, which differs between
+    // the stores.
+    let write = |s: &mut dyn Store, hash: &str, run: &str, commit: &str, cases: &[TestCase]| {
+        let meta = RunMeta {
+            commit: Some(commit.into()),
+            started_at: Some(format!("2024-05-01T00:00:0{}Z", &run[1..])),
+            ..Default::default()
+        };
+        write_meta(s, hash, run, &meta, cases, &ReportInfo::default())
+    };
+    let mut whole = h.open(0, "p");
+    for (hash, r, c, cases) in &reports {
+        write(whole.as_mut(), hash, r, c, cases);
+    }
+    // Shard a has h1 and h3; shard b has h2 (same run r1 as h1), h3 again, and h4.
+    let mut a = h.open(1, "p");
+    let mut b = h.open(2, "p");
+    for i in [0, 2] {
+        let (hash, r, c, cases) = &reports[i];
+        write(a.as_mut(), hash, r, c, cases);
+    }
+    for i in [1, 2, 3] {
+        let (hash, r, c, cases) = &reports[i];
+        write(b.as_mut(), hash, r, c, cases);
+    }
+    let m = crate::merge(a.as_mut(), b.as_mut()).unwrap();
+    assert_eq!((m.reports, m.skipped, m.runs, m.results), (2, 1, 1, 3));
+    let (sa, sw) = (snapshot(a.as_mut()), snapshot(whole.as_mut()));
+    assert_eq!(sa.stats, sw.stats);
+    assert_eq!(sa.totals, sw.totals);
+    assert_eq!(sa.results, sw.results);
+    assert_eq!(a.evidence().unwrap().messages, vec!["boom".to_string()]);
+    let m = crate::merge(a.as_mut(), b.as_mut()).unwrap();
+    assert_eq!((m.reports, m.skipped), (0, 3));
+    assert_eq!(snapshot(a.as_mut()).stats, sw.stats);
+}
+
+/// `export` gives back what was written (as far as the store keeps it), in write order.
+pub fn export_round_trips(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    let mut c = failing("t", "msg\nmore", &[Passed]);
+    c.classname = Some("C".into());
+    c.file = Some("f.rs".into());
+    c.line = Some(3);
+    c.properties = vec![("k".into(), "v".into())];
+    c.timestamp = Some("2024-05-01T10:00:00Z".into());
+    {
+        let f = c.attempts[0].failure.as_mut().unwrap();
+        f.kind = Some("AssertionError".into());
+        f.details = Some("trace".into());
+    }
+    c.attempts[0].stdout = Some("so".into());
+    c.attempts[0].stderr = Some("se".into());
+    c.attempts[1].duration = Some(0.25);
+    let meta = RunMeta {
+        commit: Some("abc".into()),
+        branch: Some("main".into()),
+        provider: Some("github-actions".into()),
+        job: Some("test".into()),
+        run_id: Some("42".into()),
+        run_attempt: Some(2),
+        runner: Some("box".into()),
+        os: Some("linux".into()),
+        started_at: Some("2024-05-01T10:00:00Z".into()),
+        duration: Some(12.5),
+        url: Some("https://ci/42".into()),
+        pull_request: Some("7".into()),
+    };
+    let info = ReportInfo {
+        format: Some(Format::Junit),
+        tool: Some("pytest".into()),
+        timestamp: Some("2024-05-01T10:00:01Z".into()),
+        hostname: Some("host".into()),
+        duration: Some(3.0),
+        properties: vec![("a".into(), "1".into())],
+        aggregate: None,
+    };
+    write_meta(
+        s.as_mut(),
+        "h1",
+        "r1",
+        &meta,
+        &[c.clone(), case("u", &[Skipped])],
+        &info,
+    );
+    write(s.as_mut(), "h2", "r1", None, &[case("u", &[Passed])]);
+    let mut got = Vec::new();
+    s.export(&mut |r| {
+        got.push(r);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got.len(), 2);
+    let r = &got[0];
+    assert_eq!(
+        (r.hash.as_str(), r.run_key.0.as_str(), &r.source, r.format),
+        ("h1", "r1", &RunSource::Ci, Some(Format::Junit))
+    );
+    assert_eq!(r.run, meta);
+    assert_eq!(r.info, info);
+    assert_eq!(r.cases.len(), 2);
+    let mut want = c;
+    want.suite = vec![];
+    assert_eq!(r.cases[0].attempts, want.attempts);
+    assert_eq!(
+        (
+            &r.cases[0].id,
+            &r.cases[0].classname,
+            &r.cases[0].file,
+            r.cases[0].line,
+            &r.cases[0].properties,
+            &r.cases[0].timestamp
+        ),
+        (
+            &want.id,
+            &want.classname,
+            &want.file,
+            want.line,
+            &want.properties,
+            &want.timestamp
+        )
+    );
+    assert_eq!(r.cases[1].attempts, vec![Attempt::new(Skipped)]);
+    assert_eq!(got[1].hash, "h2");
+    assert_eq!(got[1].cases[0].attempts, vec![Attempt::new(Passed)]);
+    // Stopping early is the callback's error.
+    let mut n = 0;
+    let e = s.export(&mut |_| {
+        n += 1;
+        Err(crate::StoreError::Backend("stop".into()))
+    });
+    assert!(e.is_err());
+    assert_eq!(n, 1);
+}
