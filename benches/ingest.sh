@@ -8,23 +8,29 @@
 # ~1 GB JUnit file and reports peak RSS (goal: <= 150 MB). Each timing is the best of $REPEAT
 # runs, to damp noise on shared machines; the load average is printed with the ratios.
 #
-# Usage: benches/ingest.sh [--runs 400] [--tests 400] [--big-mb 1024] [--repeat 3]
+# Usage: benches/ingest.sh [--runs 400] [--tests 400] [--big-mb 1024] [--repeat 3] [--bin PATH]
+#   --big-mb 0 skips the big file; --bin measures another flakehound binary (e.g. a baseline
+#   build, to compare two builds in one session) instead of building target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=400 tests=400 big_mb=1024 repeat=3
+runs=400 tests=400 big_mb=1024 repeat=3 fh=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --tests) tests=$2; shift 2 ;;
     --big-mb) big_mb=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
+    --bin) fh=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 work=target/bench
 mkdir -p "$work"
-cargo build --release --quiet --bin flakehound
-fh=target/release/flakehound
+if [[ -z $fh ]]; then
+  cargo build --release --quiet --bin flakehound
+  fh=target/release/flakehound
+fi
+echo "binary: $fh"
 
 data="$work/history-${runs}x${tests}"
 if [[ ! -f $data/runs.tsv ]]; then
