@@ -368,14 +368,20 @@ thread_local! {
 const POOLED: usize = 4;
 const POOLED_MAX: usize = 4 * CHUNK;
 
-/// A buffer from the pool (or a new one) of length `len`.
+/// A buffer from the pool (or a new one) of length `len`: only bytes it did not hold yet are
+/// zeroed (a pooled input buffer is already as long as needed; its old content is overwritten
+/// by reads before it is looked at).
 fn pooled(len: usize) -> Vec<u8> {
     let mut v = POOL
-        .try_with(|p| p.borrow_mut().pop())
+        .try_with(|p| {
+            let mut p = p.borrow_mut();
+            let best = (0..p.len()).min_by_key(|&i| p[i].len().abs_diff(len))?;
+            Some(p.swap_remove(best))
+        })
         .ok()
         .flatten()
         .unwrap_or_default();
-    v.clear();
+    v.truncate(len);
     v.resize(len, 0);
     v
 }
