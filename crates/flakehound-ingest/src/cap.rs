@@ -484,7 +484,15 @@ impl<R: Read> XmlCap<R> {
     /// The current run ended (nothing is written unless it was cut).
     #[inline]
     fn finish(&mut self) {
-        self.delta += self.st.run.finish(&mut self.out);
+        let run = &mut self.st.run;
+        if run.cutting {
+            self.delta += run.finish(&mut self.out);
+        } else {
+            // Inline, as this runs for every attribute value and text node: what
+            // `Run::finish` does for a run that was not cut.
+            run.len = 0;
+            run.head = Boundary::new(false);
+        }
         self.run_from = None;
     }
 

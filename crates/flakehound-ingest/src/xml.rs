@@ -339,6 +339,8 @@ fn simple_attrs(tag: &str, from: usize, out: &mut Elem) -> Option<()> {
         }
         i
     };
+    // One search of the whole tag instead of one per value: most tags have no reference.
+    let entities = memchr::memchr(b'&', &b[from..]).is_some();
     let mut i = from;
     loop {
         i = skip_ws(i);
@@ -369,7 +371,7 @@ fn simple_attrs(tag: &str, from: usize, out: &mut Elem) -> Option<()> {
         let k = out.text.len();
         out.text.push_str(key);
         let v = out.text.len();
-        if value.contains('&') {
+        if entities && value.contains('&') {
             push_unescaped(&mut out.text, None, value.as_bytes());
         } else {
             out.text.push_str(value);
