@@ -261,20 +261,29 @@ fn unescape(enc: Enc, bytes: &[u8]) -> String {
 }
 
 fn elem(enc: Enc, e: &BytesStart<'_>, pos: u64) -> Result<Elem> {
-    let name = decode(enc, e.local_name().as_ref()).into_owned();
-    let mut out = Elem {
-        name,
-        text: String::with_capacity(e.len()),
-        // Most report elements have under 8 attributes: one allocation, no regrowth.
-        spans: Vec::with_capacity(8),
-    };
-    // UTF-8 input (the norm): validate the whole tag once, then take keys and values as
-    // sub-slices of it instead of validating each one again.
+    // UTF-8 input (the norm): validate the whole tag once, then take the name, keys and values
+    // as sub-slices of it instead of validating each one again.
     let bytes: &[u8] = e;
     let tag = if enc.is_none() {
         std::str::from_utf8(bytes).ok()
     } else {
         None
+    };
+    let local = e.local_name();
+    // The local name is the end of the tag's first word: its offset in the tag is its length's
+    // distance from that word's end.
+    let name = match tag {
+        Some(tag) => {
+            let end = e.name().as_ref().len();
+            tag[end - local.as_ref().len()..end].to_string()
+        }
+        None => decode(enc, local.as_ref()).into_owned(),
+    };
+    let mut out = Elem {
+        name,
+        text: String::with_capacity(e.len()),
+        // Most report elements have under 8 attributes: one allocation, no regrowth.
+        spans: Vec::with_capacity(8),
     };
     if let Some(tag) = tag {
         if simple_attrs(tag, e.name().as_ref().len(), &mut out).is_some() {
@@ -655,7 +664,9 @@ mod attr_tests {
     const KEYS: &[&str] = &["k", "ns:k", "a:b:c", "", "=", "x\"y", ":", "k/"];
     const EQS: &[&str] = &["=", " = ", "\t=", "", " ", "=="];
     const QUOTES: &[&str] = &["\"", "'", "", "\"'"];
-    const VALUES: &[&str] = &["", "v", "&amp;", "&bad;", "é", ">", "'", "\"", " ", "=", "/"];
+    const VALUES: &[&str] = &[
+        "", "v", "&amp;", "&bad;", "é", ">", "'", "\"", " ", "=", "/",
+    ];
 
     proptest! {
         /// The one-pass reading of attributes gives what quick-xml's iterator gives, or leaves
