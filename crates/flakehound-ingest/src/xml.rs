@@ -358,7 +358,13 @@ fn simple_attrs(tag: &str, from: usize, out: &mut Elem) -> Option<()> {
         }
         // A key is at least one byte that is neither `=` nor whitespace, as quick-xml reads it.
         let key_start = i;
+        // The local name starts after the first `:` (as quick-xml's `local_name`), found in
+        // the same loop.
+        let mut local = i;
         while i < b.len() && b[i] != b'=' && !ws(b[i]) {
+            if b[i] == b':' && local == key_start {
+                local = i + 1;
+            }
             i += 1;
         }
         let key_end = i;
@@ -371,11 +377,7 @@ fn simple_attrs(tag: &str, from: usize, out: &mut Elem) -> Option<()> {
         let value_start = i + 1;
         let value_end = value_start + memchr::memchr(quote, &b[value_start..])?;
         // Every delimiter is ASCII, so these are character boundaries of `tag`.
-        let key = &tag[key_start..key_end];
-        let key = match memchr::memchr(b':', key.as_bytes()) {
-            Some(colon) => &key[colon + 1..],
-            None => key,
-        };
+        let key = &tag[local..key_end];
         let value = &tag[value_start..value_end];
         let k = out.text.len();
         out.text.push_str(key);
