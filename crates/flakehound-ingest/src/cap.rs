@@ -360,9 +360,9 @@ pub struct XmlCap<R> {
 
 thread_local! {
     /// Buffers of dropped XML filters, for the next one on this thread. A filter is made per
-    /// report, and fresh 64 kB buffers cost zeroing and page faults each time (a tenth of the
-    /// parse of a 60 kB report): reusing them is free. At most [`POOLED`] are kept, none larger
-    /// than [`POOLED_MAX`], so the pool stays under a megabyte per thread.
+    /// report, and fresh 64 kB buffers cost zeroing and page faults each time (several percent
+    /// of the parse of a 60 kB report): reusing them is free. At most [`POOLED`] are kept, none
+    /// larger than [`POOLED_MAX`], so the pool stays under a megabyte per thread.
     static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 const POOLED: usize = 4;
