@@ -12,23 +12,29 @@
 # schema flakehound_bench each time; needs psql) and compared with SQLite in the same run
 # (goal: PostgreSQL within 2x of SQLite).
 #
-# Usage: benches/ingest.sh [--runs 400] [--tests 400] [--big-mb 1024] [--repeat 3]
+# Usage: benches/ingest.sh [--runs 400] [--tests 400] [--big-mb 1024] [--repeat 3] [--bin PATH]
+#   --big-mb 0 skips the big file; --bin measures another flakehound binary (e.g. a baseline
+#   build, to compare two builds in one session) instead of building target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=400 tests=400 big_mb=1024 repeat=3
+runs=400 tests=400 big_mb=1024 repeat=3 fh=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --tests) tests=$2; shift 2 ;;
     --big-mb) big_mb=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
+    --bin) fh=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 work=target/bench
 mkdir -p "$work"
-cargo build --release --quiet --bin flakehound
-fh=target/release/flakehound
+if [[ -z $fh ]]; then
+  cargo build --release --quiet --bin flakehound
+  fh=target/release/flakehound
+fi
+echo "binary: $fh"
 
 data="$work/history-${runs}x${tests}"
 if [[ ! -f $data/runs.tsv ]]; then

@@ -84,7 +84,7 @@ pub(crate) struct Plan {
 
 /// Test ids and classes of a file (hashed): its first records, or all of them.
 #[derive(Default)]
-struct Sample {
+pub(crate) struct Sample {
     ids: HashSet<u64>,
     classes: HashSet<u64>,
     /// Every record of the file was read.
@@ -100,6 +100,29 @@ fn hash(s: &str) -> u64 {
 
 /// Reads up to `limit` records of `input`.
 fn sample(input: &Input, format: Option<Format>, limit: usize) -> Sample {
+    sample_with(limit, |sink| match input {
+        Input::File(p) | Input::Spooled { path: p, .. } => {
+            flakehound_ingest::parse_file(p, format, sink)
+        }
+        Input::Bytes { bytes, .. } => flakehound_ingest::parse_bytes(bytes, format, sink),
+    })
+}
+
+/// The first [`SAMPLE`] records of a report being read from `input` (the hashing pass reads it
+/// through here, so that the sample costs no second read of the file).
+pub(crate) fn sample_reader(input: impl std::io::Read, format: Option<Format>) -> Sample {
+    sample_with(SAMPLE, |sink| {
+        flakehound_ingest::parse_reader(input, format, sink)
+    })
+}
+
+/// Up to `limit` records of what `parse` parses.
+fn sample_with(
+    limit: usize,
+    parse: impl FnOnce(
+        &mut flakehound_ingest::Sink<'_>,
+    ) -> flakehound_ingest::Result<flakehound_model::ReportInfo>,
+) -> Sample {
     let mut s = Sample::default();
     let mut n = 0;
     let mut sink = |case: TestCase| {
@@ -118,18 +141,53 @@ fn sample(input: &Input, format: Option<Format>, limit: usize) -> Sample {
         Ok(())
     };
     // A file that does not parse is rejected later; as a sample it is what was read.
-    let result = match input {
-        Input::File(p) | Input::Spooled { path: p, .. } => {
-            flakehound_ingest::parse_file(p, format, &mut sink)
-        }
-        Input::Bytes { bytes, .. } => flakehound_ingest::parse_bytes(bytes, format, &mut sink),
-    };
+    let result = parse(&mut sink);
     s.complete = result.is_ok() || n < limit;
     s
 }
 
+/// Which inputs [`plan`] compares by their first records: with no flag deciding, the files of
+/// a directory of several, except `TEST-<class>.xml` files (parts by name).
+pub(crate) fn to_sample(inputs: &[Input], run_per: RunPer, explicit: &RunMeta) -> Vec<bool> {
+    let mut which = vec![false; inputs.len()];
+    if explicit.run_id.is_some() || run_per != RunPer::Auto {
+        return which;
+    }
+    for members in by_directory(inputs) {
+        if members.len() > 1 {
+            for i in members {
+                which[i] = !is_per_class_report(&inputs[i].name());
+            }
+        }
+    }
+    which
+}
+
+/// Samples of the inputs at `which`: those already taken (`taken`, by input), the others read
+/// now, on two threads.
+fn samples(
+    inputs: &[Input],
+    which: &[usize],
+    format: Option<Format>,
+    taken: &mut [Option<Sample>],
+) -> Vec<Sample> {
+    let missing: Vec<usize> = which
+        .iter()
+        .copied()
+        .filter(|&i| taken.get(i).is_none_or(Option::is_none))
+        .collect();
+    let mut read = read_samples(inputs, &missing, format).into_iter();
+    which
+        .iter()
+        .map(|&i| match taken.get_mut(i).and_then(Option::take) {
+            Some(s) => s,
+            None => read.next().unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// Samples the inputs at `which`, on two threads.
-fn samples(inputs: &[Input], which: &[usize], format: Option<Format>) -> Vec<Sample> {
+fn read_samples(inputs: &[Input], which: &[usize], format: Option<Format>) -> Vec<Sample> {
     let one = |i: &usize| sample(&inputs[*i], format, SAMPLE);
     if which.len() < 8 {
         return which.iter().map(one).collect();
@@ -319,10 +377,13 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Decides the run of every input. `explicit` is what flags say; `local` what the environment
-/// and checkout say (attached only where plausible); `now` is unix seconds.
+/// and checkout say (attached only where plausible); `now` is unix seconds. `taken` holds the
+/// samples already taken while hashing (by input; the others are read here).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn plan(
     inputs: &[Input],
     hashes: &[std::io::Result<String>],
+    mut taken: Vec<Option<Sample>>,
     format: Option<Format>,
     run_per: RunPer,
     explicit: &RunMeta,
@@ -372,7 +433,7 @@ pub(crate) fn plan(
                             .filter(|(_, part)| !**part)
                             .map(|(&i, _)| i)
                             .collect();
-                        let mut sampled = samples(inputs, &rest, format).into_iter();
+                        let mut sampled = samples(inputs, &rest, format, &mut taken).into_iter();
                         let s: Vec<Sample> = by_name
                             .iter()
                             .map(|&part| {
@@ -546,6 +607,7 @@ mod tests {
         let p = plan(
             inputs,
             &hashes,
+            Vec::new(),
             None,
             RunPer::Auto,
             &RunMeta::default(),

@@ -320,49 +320,91 @@ pub struct Options<'a> {
 
 /// Hashes every input, on two threads: hashing must finish before the first write (it decides
 /// duplicates and run keys), so it is a serial prefix of the ingest (~7% of it on 400 files).
-fn hash_all(inputs: &[Input]) -> Vec<std::io::Result<String>> {
-    if inputs.len() < 8 {
-        return inputs.iter().map(hash_input).collect();
+/// The inputs marked in `sample` are sampled for the run identity in the same pass (see
+/// [`hash_input`]).
+fn hash_all(
+    inputs: &[Input],
+    sample: &[bool],
+    format: Option<Format>,
+) -> (Vec<std::io::Result<String>>, Vec<Option<identity::Sample>>) {
+    let one = |i: usize| hash_input(&inputs[i], sample[i].then_some(format));
+    let results: Vec<_> = if inputs.len() < 8 {
+        (0..inputs.len()).map(one).collect()
+    } else {
+        let half = inputs.len() / 2;
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| (half..inputs.len()).map(one).collect::<Vec<_>>());
+            let mut results: Vec<_> = (0..half).map(one).collect();
+            match other.join() {
+                Ok(rest) => results.extend(rest),
+                // A panic while hashing cannot come from input; hash the rest here instead.
+                Err(_) => results.extend((half..inputs.len()).map(one)),
+            }
+            results
+        })
+    };
+    results.into_iter().unzip()
+}
+
+/// Reads `inner`, hashing every byte that passes.
+struct Hashing<'a, R> {
+    inner: R,
+    hasher: &'a mut blake3::Hasher,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
-    let (first, second) = inputs.split_at(inputs.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| second.iter().map(hash_input).collect::<Vec<_>>());
-        let mut hashes: Vec<_> = first.iter().map(hash_input).collect();
-        match other.join() {
-            Ok(rest) => hashes.extend(rest),
-            // A panic while hashing cannot come from input; hash the rest here instead.
-            Err(_) => hashes.extend(second.iter().map(hash_input)),
-        }
-        hashes
-    })
 }
 
 /// Hashes an input. A file is checked again right before it is opened (it may have been
 /// replaced by a FIFO since discovery, and opening a FIFO blocks), and read no further than the
 /// size cap (a file still being written may grow without end).
-fn hash_input(input: &Input) -> std::io::Result<String> {
+///
+/// With `sample` (`Some(format)`), the input's first records are also sampled for the run
+/// identity: a file is parsed from the same reads that hash it, up to the sample, and only the
+/// rest is read for the hash alone, so each file is read once (a separate sampling pass opened
+/// and read every file of a flat folder a second time).
+fn hash_input(
+    input: &Input,
+    sample: Option<Option<Format>>,
+) -> (std::io::Result<String>, Option<identity::Sample>) {
     let mut hasher = blake3::Hasher::new();
-    match input {
-        Input::File(p) => {
-            let max = max_report_bytes().map_err(std::io::Error::other)?;
-            accept(p, max).map_err(std::io::Error::other)?;
-            let file = std::fs::File::open(p)?;
-            check_meta(&file.metadata()?, max).map_err(std::io::Error::other)?;
-            let mut limited = std::io::Read::take(file, max + 1);
-            hasher.update_reader(&mut limited)?;
-            if limited.limit() == 0 {
-                return Err(std::io::Error::other(format!(
-                    "it grew while being read: {}",
-                    too_big(max + 1, max)
-                )));
+    let mut taken = None;
+    let hashed = (|| {
+        match input {
+            Input::File(p) => {
+                let max = max_report_bytes().map_err(std::io::Error::other)?;
+                accept(p, max).map_err(std::io::Error::other)?;
+                let file = std::fs::File::open(p)?;
+                check_meta(&file.metadata()?, max).map_err(std::io::Error::other)?;
+                let mut limited = std::io::Read::take(file, max + 1);
+                if let Some(format) = sample {
+                    let tee = Hashing {
+                        inner: &mut limited,
+                        hasher: &mut hasher,
+                    };
+                    taken = Some(identity::sample_reader(tee, format));
+                }
+                hasher.update_reader(&mut limited)?;
+                if limited.limit() == 0 {
+                    return Err(std::io::Error::other(format!(
+                        "it grew while being read: {}",
+                        too_big(max + 1, max)
+                    )));
+                }
             }
+            Input::Bytes { bytes, .. } => {
+                hasher.update(bytes);
+            }
+            Input::Spooled { hash, .. } => return Ok(hash.clone()),
         }
-        Input::Bytes { bytes, .. } => {
-            hasher.update(bytes);
-        }
-        Input::Spooled { hash, .. } => return Ok(hash.clone()),
-    }
-    Ok(hasher.finalize().to_hex().to_string())
+        Ok(hasher.finalize().to_hex().to_string())
+    })();
+    (hashed, taken)
 }
 
 /// Results written between two durable commits of the store. Larger batches are faster (fewer
@@ -390,13 +432,15 @@ pub fn ingest(
     opts: &Options<'_>,
     progress: &mut dyn FnMut(&FileOutcome),
 ) -> Summary {
-    let hashes = hash_all(inputs);
+    let to_sample = identity::to_sample(inputs, opts.run_per, opts.meta);
+    let (hashes, samples) = hash_all(inputs, &to_sample, opts.format);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let plan = identity::plan(
         inputs,
         &hashes,
+        samples,
         opts.format,
         opts.run_per,
         opts.meta,
