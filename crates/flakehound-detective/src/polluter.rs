@@ -1445,6 +1445,60 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_search_reports_start_every_step_and_finish() {
+        use flakehound_events::{Ending, Event, EventKind};
+        let cands = suite(16);
+        let polluter = cands[5].id.clone();
+        let sim = Sim {
+            victim: VICTIM.into(),
+            model: Box::new(needs_all(&[&polluter])),
+            runs: AtomicU32::new(0),
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let lab = Lab::new(&sim, scratch.path().to_path_buf());
+        let mut got: Vec<Event> = Vec::new();
+        let r = find_observed(&lab, &tref(VICTIM), &cands, &no_cleaners(), &mut |e| {
+            got.push(e.clone())
+        })
+        .unwrap();
+        assert_eq!(r.culprits, [polluter]);
+        assert!(
+            matches!(
+                &got[0].kind,
+                EventKind::Started { subject: Some(v), tests: Some(16), .. } if v == VICTIM
+            ),
+            "{got:?}"
+        );
+        let steps: Vec<(String, u64)> = got
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::CandidateStep {
+                    purpose,
+                    candidates,
+                    ..
+                } => Some((purpose.clone(), *candidates)),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = r
+            .steps
+            .iter()
+            .map(|s| (s.purpose.as_str().to_string(), s.before as u64))
+            .collect();
+        assert_eq!(steps, expected, "one event a step, in order");
+        match &got.last().unwrap().kind {
+            EventKind::Finished {
+                ending, summary, ..
+            } => {
+                assert_eq!(*ending, Ending::Completed);
+                assert_eq!(summary, &r.summary);
+            }
+            k => panic!("{k:?}"),
+        }
+        assert_eq!(got.len(), r.steps.len() + 2, "{got:?}");
+    }
+
     /// The victim fails when every one of `polluters` ran before it.
     fn needs_all(polluters: &[&str]) -> impl Fn(&[String], u32) -> Option<bool> + use<> {
         let p: Vec<String> = polluters.iter().map(|s| s.to_string()).collect();
