@@ -313,12 +313,13 @@ mod tests {
     #[test]
     fn the_emitter_stamps_and_forwards() {
         let mut got = Vec::new();
-        let mut sink = |e: &Event| got.push(e.clone());
-        let mut em = Emitter::new(&mut sink);
-        em.emit(EventKind::Warning {
-            message: "w".into(),
-        });
-        drop(em);
+        {
+            let mut sink = |e: &Event| got.push(e.clone());
+            let mut em = Emitter::new(&mut sink);
+            em.emit(EventKind::Warning {
+                message: "w".into(),
+            });
+        }
         assert_eq!(got.len(), 1);
         assert!(got[0].at >= 0.0);
         let line = serde_json::to_string(&got[0]).unwrap();
