@@ -749,9 +749,10 @@ fn category(s: Suspect, load_condition: &str) -> Category {
     }
 }
 
-/// What a diagnosis tells its observer as it goes (for progress displays).
+/// What the experiments tell [`diagnose_observed`] as they go, which it turns into
+/// [`flakehound_events`] events.
 #[derive(Debug)]
-pub enum Event<'a> {
+enum Event<'a> {
     /// An experiment starts: its suspect and conditions.
     Started {
         suspect: Suspect,
@@ -815,11 +816,74 @@ fn best_power(
 }
 
 pub fn diagnose(lab: &Lab, test: &TestRef, opts: &Options) -> Result<Diagnosis> {
-    diagnose_observed(lab, test, opts, &mut |_| {})
+    diagnose_observed(lab, test, opts, &mut flakehound_events::ignore)
 }
 
-/// [`diagnose`], telling `observe` about every experiment and run as it goes.
+/// [`diagnose`], telling `events` as it goes: the start (the test, runs per condition), each
+/// experiment's start, every run, each experiment's decision, and the end (the verdict).
 pub fn diagnose_observed(
+    lab: &Lab,
+    test: &TestRef,
+    opts: &Options,
+    events: flakehound_events::Sink<'_>,
+) -> Result<Diagnosis> {
+    use flakehound_events::{Emitter, Ending, Engine, EventKind};
+    let mut em = Emitter::new(events);
+    em.emit(EventKind::Started {
+        engine: Engine::Diagnose,
+        subject: Some(test.id.clone()),
+        tests: None,
+        planned: Some(u64::from(opts.runs.max(1))),
+        unit: Some("runs per condition".into()),
+    });
+    let d = experiments(lab, test, opts, &mut |e| {
+        em.emit(match e {
+            Event::Started {
+                suspect,
+                conditions,
+            } => EventKind::ExperimentStarted {
+                suspect: suspect.as_str().to_string(),
+                conditions: conditions.to_vec(),
+            },
+            Event::Ran {
+                suspect,
+                condition,
+                failed,
+                runs,
+            } => EventKind::ConditionRan {
+                suspect: suspect.as_str().to_string(),
+                condition: condition.to_string(),
+                failed,
+                runs: u64::from(runs),
+            },
+            Event::Finished(x) => EventKind::ExperimentDecided {
+                suspect: x.suspect.as_str().to_string(),
+                conditions: x.conditions.len() as u64,
+                runs: x.conditions.iter().map(|c| c.runs).sum(),
+                failures: x.conditions.iter().map(|c| c.failures).sum(),
+                p_value: x.p_value,
+                significant: x.significant,
+                skipped: x.skipped.clone(),
+                stopped: x.stopped.clone(),
+            },
+        })
+    });
+    if let Ok(d) = &d {
+        em.emit(EventKind::Finished {
+            engine: Engine::Diagnose,
+            ending: if d.interrupted {
+                Ending::Interrupted
+            } else {
+                Ending::Completed
+            },
+            summary: d.verdict.clone(),
+        });
+    }
+    d
+}
+
+/// The diagnosis itself, telling `observe` about every experiment and run as it goes.
+fn experiments(
     lab: &Lab,
     test: &TestRef,
     opts: &Options,

@@ -237,6 +237,19 @@ pub enum Purpose {
     Cleaner,
 }
 
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Alone => "alone",
+            Purpose::AllCandidates => "all-candidates",
+            Purpose::Bisect => "bisect",
+            Purpose::Interference => "interference",
+            Purpose::Verify => "verify",
+            Purpose::Cleaner => "cleaner",
+        }
+    }
+}
+
 /// One experiment of the transcript.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
@@ -492,6 +505,8 @@ struct Engine<'r, 'l> {
     runs: u32,
     /// Depth of interference recursion, to label steps.
     interfering: u32,
+    /// Told every step as it is added to the transcript, with the runs so far.
+    on_step: &'r mut dyn FnMut(&Step, u32),
 }
 
 impl Engine<'_, '_> {
@@ -539,6 +554,9 @@ impl Engine<'_, '_> {
             victim_passed: passed,
             seconds: t0.elapsed().as_secs_f64(),
         });
+        if let Some(step) = self.steps.last() {
+            (self.on_step)(step, self.runs);
+        }
     }
 
     /// Votes that decide an experiment: 1, or a majority of [`Engine::votes`] when confirming.
@@ -851,6 +869,62 @@ impl Engine<'_, '_> {
 /// dropped. Errors are the lab's (the runner cannot run, the victim has no result alone);
 /// everything else, including "nothing found", is a [`Report`].
 pub fn find(lab: &Lab, victim: &TestRef, candidates: &[TestRef], opts: &Options) -> Result<Report> {
+    find_observed(
+        lab,
+        victim,
+        candidates,
+        opts,
+        &mut flakehound_events::ignore,
+    )
+}
+
+/// [`find`], telling `events` as it goes: the start (the victim, the candidates), every step
+/// of the search, and the end (the summary).
+pub fn find_observed(
+    lab: &Lab,
+    victim: &TestRef,
+    candidates: &[TestRef],
+    opts: &Options,
+    events: flakehound_events::Sink<'_>,
+) -> Result<Report> {
+    use flakehound_events::{Emitter, Ending, EventKind};
+    let mut em = Emitter::new(events);
+    em.emit(EventKind::Started {
+        engine: flakehound_events::Engine::Polluter,
+        subject: Some(victim.id.clone()),
+        tests: Some(candidates.len() as u64),
+        planned: opts.max_runs.map(u64::from),
+        unit: opts.max_runs.map(|_| "runs".to_string()),
+    });
+    let r = search(lab, victim, candidates, opts, &mut |step, runs| {
+        em.emit(EventKind::CandidateStep {
+            purpose: step.purpose.as_str().to_string(),
+            candidates: step.before as u64,
+            failed: Some(!step.victim_passed),
+            runs: u64::from(runs),
+        })
+    });
+    if let Ok(r) = &r {
+        em.emit(EventKind::Finished {
+            engine: flakehound_events::Engine::Polluter,
+            ending: if r.verdict == Verdict::Interrupted {
+                Ending::Interrupted
+            } else {
+                Ending::Completed
+            },
+            summary: r.summary.clone(),
+        });
+    }
+    r
+}
+
+fn search(
+    lab: &Lab,
+    victim: &TestRef,
+    candidates: &[TestRef],
+    opts: &Options,
+    on_step: &mut dyn FnMut(&Step, u32),
+) -> Result<Report> {
     let t0 = Instant::now();
     let kind = lab.adapter().kind();
     let mut seen = HashSet::new();
@@ -881,6 +955,7 @@ pub fn find(lab: &Lab, victim: &TestRef, candidates: &[TestRef], opts: &Options)
         notes: Vec::new(),
         runs: 0,
         interfering: 0,
+        on_step,
     };
     let n = e.cands.len();
     let mut report = Report {
@@ -1368,6 +1443,60 @@ mod tests {
             cleaners: false,
             ..Options::default()
         }
+    }
+
+    #[test]
+    fn a_search_reports_start_every_step_and_finish() {
+        use flakehound_events::{Ending, Event, EventKind};
+        let cands = suite(16);
+        let polluter = cands[5].id.clone();
+        let sim = Sim {
+            victim: VICTIM.into(),
+            model: Box::new(needs_all(&[&polluter])),
+            runs: AtomicU32::new(0),
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let lab = Lab::new(&sim, scratch.path().to_path_buf());
+        let mut got: Vec<Event> = Vec::new();
+        let r = find_observed(&lab, &tref(VICTIM), &cands, &no_cleaners(), &mut |e| {
+            got.push(e.clone())
+        })
+        .unwrap();
+        assert_eq!(r.culprits, [polluter]);
+        assert!(
+            matches!(
+                &got[0].kind,
+                EventKind::Started { subject: Some(v), tests: Some(16), .. } if v == VICTIM
+            ),
+            "{got:?}"
+        );
+        let steps: Vec<(String, u64)> = got
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::CandidateStep {
+                    purpose,
+                    candidates,
+                    ..
+                } => Some((purpose.clone(), *candidates)),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = r
+            .steps
+            .iter()
+            .map(|s| (s.purpose.as_str().to_string(), s.before as u64))
+            .collect();
+        assert_eq!(steps, expected, "one event a step, in order");
+        match &got.last().unwrap().kind {
+            EventKind::Finished {
+                ending, summary, ..
+            } => {
+                assert_eq!(*ending, Ending::Completed);
+                assert_eq!(summary, &r.summary);
+            }
+            k => panic!("{k:?}"),
+        }
+        assert_eq!(got.len(), r.steps.len() + 2, "{got:?}");
     }
 
     /// The victim fails when every one of `polluters` ran before it.

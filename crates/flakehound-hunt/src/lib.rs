@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use flakehound_events::{Emitter, Ending, Engine, EventKind, TestResult};
 use flakehound_model::{ReportInfo, RunMeta, TestCase};
 use flakehound_runner::{Adapter, Request, RunnerKind, TestRef};
 
@@ -92,17 +93,9 @@ pub struct Config {
     pub session: String,
     /// CI/git metadata of the evidence.
     pub meta: RunMeta,
-}
-
-/// Progress after each execution.
-#[derive(Clone, Debug)]
-pub struct Progress {
-    pub executions: u32,
-    pub rounds: u32,
-    pub elapsed: Duration,
-    /// Tests that failed at least once so far.
-    pub failing_tests: usize,
-    pub last: String,
+    /// Problems found before the hunt (a pytest plugin that interferes, a store that cannot be
+    /// opened): told as warning events right after the start, and first in [`Hunt::warnings`].
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -194,10 +187,20 @@ struct Done {
     started: jiff::Timestamp,
     seconds: f64,
     problem: Option<String>,
+    /// The command's exit status, when it ran to its end.
+    exit: Option<i32>,
+}
+
+/// What a worker tells the hunt's loop.
+enum Msg {
+    Started(u32, String),
+    Done(Box<Done>),
 }
 
 /// Runs the hunt. `store`: where executions are recorded (errors become warnings).
-/// `stop`: set it (Ctrl-C) to stop early. `progress` is called after every execution.
+/// `stop`: set it (Ctrl-C) to stop early. `events` hears the hunt start, every execution start
+/// and finish (with the totals after it and the first failure of each test), the warnings, and
+/// the end (see [`flakehound_events`]).
 pub fn hunt(
     adapter: &dyn Adapter,
     cfg: &Config,
@@ -205,7 +208,7 @@ pub fn hunt(
     subset: bool,
     mut store: Option<&mut (dyn flakehound_store::Store + 'static)>,
     stop: &AtomicBool,
-    progress: &mut dyn FnMut(&Progress),
+    events: flakehound_events::Sink<'_>,
 ) -> Result<Hunt> {
     if cfg.budget.time.is_none() && cfg.budget.runs.is_none() {
         return Err(Error::Usage("a hunt needs --budget or --runs".into()));
@@ -229,6 +232,23 @@ pub fn hunt(
     };
     let hash_var = (adapter.kind() == RunnerKind::Pytest).then_some("PYTHONHASHSEED");
     let n_tests = tests.len();
+    let mut events = Emitter::new(events);
+    let (planned, unit) = match (cfg.budget.runs, cfg.budget.time) {
+        (Some(r), _) => (u64::from(r), "rounds"),
+        (None, Some(t)) => (t.as_secs(), "seconds"),
+        (None, None) => (0, "rounds"),
+    };
+    events.emit(EventKind::Started {
+        engine: Engine::Hunt,
+        subject: None,
+        tests: Some(n_tests as u64),
+        planned: Some(planned),
+        unit: Some(unit.to_string()),
+    });
+    for w in &cfg.warnings {
+        events.emit(EventKind::Warning { message: w.clone() });
+    }
+    let mut failed_once: std::collections::HashSet<String> = std::collections::HashSet::new();
     let scheduler = Mutex::new(schedule::Scheduler::new(
         tests,
         subset,
@@ -243,7 +263,7 @@ pub fn hunt(
     let mut interrupted = false;
     let mut timed_out = false;
     let workers = cfg.workers.max(1);
-    let (tx, rx) = mpsc::channel::<Done>();
+    let (tx, rx) = mpsc::channel::<Msg>();
 
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -267,8 +287,11 @@ pub fn hunt(
                         }
                     };
                     let Some(job) = job else { break };
+                    if tx.send(Msg::Started(job.id, job.context.label())).is_err() {
+                        break;
+                    }
                     let done = run_job(adapter, cfg, hash_var, job, stop);
-                    if tx.send(done).is_err() {
+                    if tx.send(Msg::Done(Box::new(done))).is_err() {
                         break;
                     }
                 }
@@ -291,19 +314,59 @@ pub fn hunt(
                 scheduler.lock().unwrap_or_else(|e| e.into_inner()).stop();
                 wake.notify_all();
             }
-            let Some(done) = done else { continue };
+            let done = match done {
+                Some(Msg::Done(done)) => done,
+                Some(Msg::Started(id, label)) => {
+                    events.emit(EventKind::ExecutionStarted { number: id, label });
+                    continue;
+                }
+                None => continue,
+            };
             // An execution that ended after Ctrl-C was probably interrupted: not evidence.
             let usable = !interrupted && done.results.is_some();
             if let Some(p) = &done.problem {
                 if warnings.len() < 20 {
-                    warnings.push(format!("execution #{}: {p}", done.job.id));
+                    let w = format!("execution #{}: {p}", done.job.id);
+                    events.emit(EventKind::Warning { message: w.clone() });
+                    warnings.push(w);
+                }
+            }
+            let cases = done.results.as_deref().unwrap_or_default();
+            let failing: Vec<&str> = cases
+                .iter()
+                .filter(|c| c.attempts.iter().any(|a| a.outcome.is_failure()))
+                .map(|c| c.id.as_str())
+                .collect();
+            events.emit(EventKind::ExecutionFinished {
+                number: done.job.id,
+                label: done.job.context.label(),
+                exit: done.exit,
+                passed: cases
+                    .iter()
+                    .filter(|c| c.outcome == flakehound_model::Outcome::Passed)
+                    .count() as u64,
+                failed: failing.len() as u64,
+                seconds: done.seconds,
+                counted: usable,
+            });
+            if usable {
+                for id in failing {
+                    if failed_once.insert(id.to_string()) {
+                        events.emit(EventKind::Test {
+                            test: id.to_string(),
+                            result: TestResult::Failed,
+                            execution: done.job.id,
+                        });
+                    }
                 }
             }
             if usable {
                 executions += 1;
                 if let (Some(store), Some(cases)) = (store.as_deref_mut(), &done.results) {
                     if let Err(e) = record(store, cfg, &done, cases) {
-                        warnings.push(format!("execution #{} not recorded: {e}", done.job.id));
+                        let w = format!("execution #{} not recorded: {e}", done.job.id);
+                        events.emit(EventKind::Warning { message: w.clone() });
+                        warnings.push(w);
                         // One store error is enough to say; stop trying.
                         store_broken(&mut warnings);
                     }
@@ -319,21 +382,20 @@ pub fn hunt(
                         None
                     },
                 );
-                Progress {
+                EventKind::Progress {
                     executions,
                     rounds: s.rounds(),
-                    elapsed: started.elapsed(),
-                    failing_tests: s.obs.values().filter(|o| o.failures > 0).count(),
-                    last: done.job.context.label(),
+                    failing_tests: s.obs.values().filter(|o| o.failures > 0).count() as u64,
                 }
             };
             wake.notify_all();
-            progress(&snapshot);
+            events.emit(snapshot);
         }
     });
     if warnings.iter().any(|w| w == STORE_BROKEN) {
         warnings.retain(|w| w != STORE_BROKEN);
     }
+    warnings.splice(0..0, cfg.warnings.iter().cloned());
     let s = scheduler.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut findings: Vec<Finding> = s
         .obs
@@ -346,6 +408,26 @@ pub fn hunt(
             .then(b.rate.total_cmp(&a.rate))
             .then(a.id.cmp(&b.id))
     });
+    let stopped = if interrupted {
+        Stop::Interrupted
+    } else if timed_out {
+        Stop::Time
+    } else {
+        Stop::Rounds
+    };
+    let found = findings.iter().filter(|f| f.class != Class::Stable).count();
+    events.emit(EventKind::Finished {
+        engine: Engine::Hunt,
+        ending: if interrupted {
+            Ending::Interrupted
+        } else {
+            Ending::Completed
+        },
+        summary: format!(
+            "{executions} executions, {} rounds, {found} of {n_tests} tests not stable",
+            s.rounds()
+        ),
+    });
     Ok(Hunt {
         session: cfg.session.clone(),
         seed: cfg.seed,
@@ -355,13 +437,7 @@ pub fn hunt(
         rounds: s.rounds(),
         seconds: started.elapsed().as_secs_f64(),
         workers,
-        stopped: if interrupted {
-            Stop::Interrupted
-        } else if timed_out {
-            Stop::Time
-        } else {
-            Stop::Rounds
-        },
+        stopped,
         findings,
         warnings,
     })
@@ -392,6 +468,7 @@ fn run_job(
         started,
         seconds: t0.elapsed().as_secs_f64(),
         problem: Some(problem),
+        exit: None,
     };
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return fail(job, format!("cannot create {}: {e}", dir.display()));
@@ -423,6 +500,7 @@ fn run_job(
                 started,
                 seconds: t0.elapsed().as_secs_f64(),
                 problem: None,
+                exit: None,
             };
         }
         Err(e) => return fail(job, e),
@@ -437,8 +515,12 @@ fn run_job(
             started,
             seconds,
             problem: None,
+            exit: Some(code),
         },
-        Err(e) => fail(job, format!("{e} (exit {code})")),
+        Err(e) => Done {
+            exit: Some(code),
+            ..fail(job, format!("{e} (exit {code})"))
+        },
     };
     // Keep the output of executions that went wrong, for the user to read.
     if done.problem.is_none() {
@@ -499,6 +581,7 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flakehound_runner::Plan;
 
     fn t(id: &str) -> TestRef {
         TestRef {
@@ -530,6 +613,167 @@ mod tests {
         for bad in ["0/4", "5/4", "x", "1/0", "2"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
+    }
+
+    /// Runs `true` for every execution and reports the selected tests (all when none is
+    /// selected) as passed, except `bad`, which always fails.
+    struct Fake(Vec<TestRef>);
+
+    impl Adapter for Fake {
+        fn kind(&self) -> RunnerKind {
+            RunnerKind::Generic
+        }
+        fn capabilities(&self) -> flakehound_runner::Capabilities {
+            flakehound_runner::Capabilities {
+                select: true,
+                list: true,
+                order: false,
+                repeat: false,
+            }
+        }
+        fn plan(&self, req: &Request, _: &std::path::Path) -> flakehound_runner::Result<Plan> {
+            let ids: Vec<String> = match &req.selection {
+                Some(sel) => sel.iter().map(|t| t.id.clone()).collect(),
+                None => self.0.iter().map(|t| t.id.clone()).collect(),
+            };
+            let mut cmd = flakehound_runner::Cmd::from_argv(&["true".to_string()]).unwrap();
+            cmd.args = ids;
+            Ok(Plan {
+                cmd,
+                report: flakehound_runner::ReportSource::Files {
+                    paths: vec![],
+                    format: None,
+                    fresh_after: None,
+                },
+            })
+        }
+        fn read(&self, plan: &Plan) -> flakehound_runner::Result<flakehound_runner::Results> {
+            use flakehound_model::{Attempt, Outcome};
+            let cases = plan
+                .cmd
+                .args
+                .iter()
+                .map(|id| {
+                    let o = if id == "bad" {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Passed
+                    };
+                    TestCase {
+                        id: id.clone(),
+                        classname: None,
+                        name: id.clone(),
+                        file: None,
+                        line: None,
+                        suite: vec![],
+                        outcome: o,
+                        attempts: vec![Attempt::new(o)],
+                        properties: vec![],
+                        timestamp: None,
+                    }
+                })
+                .collect();
+            Ok(flakehound_runner::Results {
+                info: vec![],
+                cases,
+            })
+        }
+    }
+
+    #[test]
+    fn a_hunt_reports_start_executions_and_finish() {
+        use flakehound_events::{Event, EventKind};
+        let tests = vec![t("good"), t("bad")];
+        let scratch = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            budget: Budget {
+                time: None,
+                runs: Some(2),
+            },
+            workers: 1,
+            seed: 7,
+            filters: vec![],
+            shard: None,
+            scratch: scratch.path().to_path_buf(),
+            session: "s".into(),
+            meta: RunMeta::default(),
+            warnings: vec!["a plugin interferes".into()],
+        };
+        let mut got: Vec<Event> = Vec::new();
+        let stop = AtomicBool::new(false);
+        let h = hunt(
+            &Fake(tests.clone()),
+            &cfg,
+            tests,
+            false,
+            None,
+            &stop,
+            &mut |e| got.push(e.clone()),
+        )
+        .unwrap();
+        assert!(h.executions >= 2, "{h:?}");
+        let kinds: Vec<&EventKind> = got.iter().map(|e| &e.kind).collect();
+        assert!(
+            matches!(
+                kinds.first(),
+                Some(EventKind::Started {
+                    tests: Some(2),
+                    planned: Some(2),
+                    ..
+                })
+            ),
+            "{kinds:?}"
+        );
+        assert!(
+            matches!(kinds.get(1), Some(EventKind::Warning { message }) if message == "a plugin interferes"),
+            "{kinds:?}"
+        );
+        assert_eq!(h.warnings, ["a plugin interferes"]);
+        assert!(
+            matches!(kinds.last(), Some(EventKind::Finished { .. })),
+            "{kinds:?}"
+        );
+        let started = kinds
+            .iter()
+            .filter(|k| matches!(k, EventKind::ExecutionStarted { .. }))
+            .count();
+        let finished = kinds
+            .iter()
+            .filter(|k| matches!(k, EventKind::ExecutionFinished { counted: true, .. }))
+            .count();
+        assert_eq!(started, h.executions as usize, "{kinds:?}");
+        assert_eq!(finished, h.executions as usize, "{kinds:?}");
+        // Each execution's finish comes after its start, and is followed by the totals.
+        for (i, k) in kinds.iter().enumerate() {
+            if let EventKind::ExecutionFinished { number, .. } = k {
+                assert!(
+                    kinds[..i].iter().any(|s| matches!(
+                        s,
+                        EventKind::ExecutionStarted { number: n, .. } if n == number
+                    )),
+                    "{kinds:?}"
+                );
+            }
+        }
+        let last_progress = kinds.iter().rev().find_map(|k| match k {
+            EventKind::Progress {
+                executions,
+                failing_tests,
+                ..
+            } => Some((*executions, *failing_tests)),
+            _ => None,
+        });
+        assert_eq!(last_progress, Some((h.executions, 1)), "{kinds:?}");
+        // The failing test is announced once, at its first failure.
+        let failures: Vec<&str> = kinds
+            .iter()
+            .filter_map(|k| match k {
+                EventKind::Test { test, .. } => Some(test.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failures, ["bad"]);
+        assert!(got.windows(2).all(|w| w[0].at <= w[1].at));
     }
 
     #[test]

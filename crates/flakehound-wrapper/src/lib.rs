@@ -60,6 +60,7 @@
 //! (the next characters must be `[`, `::`, `/` or ` › `). Past-expiry entries still protect
 //! (a forgotten date must not turn builds red) and are reported on every run.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,7 @@ use std::time::{Duration, Instant};
 
 pub mod config;
 
+use flakehound_events::{Emitter, Ending, Engine, EventKind, TestResult};
 use flakehound_model::exit;
 use flakehound_model::{
     Outcome, QuarantineInfo, ReportInfo, RunMeta, RunStatus, TestCase, WrappedRun, WrappedTest,
@@ -116,6 +118,8 @@ pub struct Wrapped {
     pub invocations: Vec<Invocation>,
     /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run; `run.exit` is 128 + it.
     pub interrupted: Option<i32>,
+    /// A timeout (`--timeout`, `--attempt-timeout`) stopped the run.
+    pub timed_out: bool,
 }
 
 /// Size of the scratch probe: a filesystem that cannot take this much cannot take a report.
@@ -140,12 +144,67 @@ enum Step {
     NotStarted(i32, String),
 }
 
-struct Clock<'o> {
+struct Clock<'o, 'e> {
     started: Instant,
     opts: &'o Options<'o>,
+    events: RefCell<Emitter<'e>>,
 }
 
-impl Clock<'_> {
+impl Clock<'_, '_> {
+    fn emit(&self, kind: EventKind) {
+        self.events.borrow_mut().emit(kind);
+    }
+
+    /// An invocation starts.
+    fn started(&self, number: u32, label: &str) {
+        self.emit(EventKind::ExecutionStarted {
+            number,
+            label: label.to_string(),
+        });
+    }
+
+    /// An invocation ended: `cases` are its results when they could be read (then it counts).
+    fn finished(
+        &self,
+        (number, label): (u32, &str),
+        exit: Option<i32>,
+        seconds: f64,
+        cases: Option<&[TestCase]>,
+    ) {
+        let all = cases.unwrap_or_default();
+        self.emit(EventKind::ExecutionFinished {
+            number,
+            label: label.to_string(),
+            exit,
+            passed: all
+                .iter()
+                .filter(|c| last_outcome(c) == Outcome::Passed)
+                .count() as u64,
+            failed: all.iter().filter(|c| last_outcome(c).is_failure()).count() as u64,
+            seconds,
+            counted: cases.is_some(),
+        });
+    }
+
+    /// The tests of an invocation whose result matters: failures, and (on a retry) passes.
+    fn results(&self, number: u32, cases: &[TestCase]) {
+        for c in cases {
+            let o = last_outcome(c);
+            let result = if o.is_failure() {
+                TestResult::Failed
+            } else if number > 1 && o == Outcome::Passed {
+                TestResult::PassedOnRetry
+            } else {
+                continue;
+            };
+            self.emit(EventKind::Test {
+                test: c.id.clone(),
+                result,
+                execution: number,
+            });
+        }
+    }
+
     /// The limit for the next invocation and the option that sets it.
     fn limit(&self) -> Option<(Duration, &'static str)> {
         let whole = self
@@ -196,23 +255,71 @@ fn signal_name(sig: i32) -> String {
 }
 
 /// Runs the command with retries (see the crate docs). `out` receives the runner's streamed
-/// output when the adapter reads its stdout, and flakehound's progress lines.
-pub fn wrap(adapter: &dyn Adapter, opts: &Options<'_>, out: &mut dyn Write) -> Wrapped {
+/// output (when the adapter reads its stdout, the lines it shows). `events` hears the run
+/// start, every invocation start and end, the failures and passes on retry, each retry (and its
+/// delay), the warnings and the end; the wrapper prints nothing of its own.
+pub fn wrap(
+    adapter: &dyn Adapter,
+    opts: &Options<'_>,
+    out: &mut dyn Write,
+    events: flakehound_events::Sink<'_>,
+) -> Wrapped {
     let clock = Clock {
         started: Instant::now(),
         opts,
+        events: RefCell::new(Emitter::new(events)),
     };
+    clock.emit(EventKind::Started {
+        engine: Engine::Run,
+        subject: Cmd::from_argv(opts.argv).map(|c| c.display()),
+        tests: None,
+        planned: Some(u64::from(opts.retries)),
+        unit: Some("retries".into()),
+    });
     let mut result = Wrapped::default();
     wrap_into(adapter, opts, out, &clock, &mut result);
     result.run.wall_seconds = clock.started.elapsed().as_secs_f64();
+    finish(&clock, &result);
     result
+}
+
+/// The warnings and the end of a run, as events.
+fn finish(clock: &Clock<'_, '_>, result: &Wrapped) {
+    let run = &result.run;
+    for w in &run.warnings {
+        clock.emit(EventKind::Warning { message: w.clone() });
+    }
+    let mut summary = format!(
+        "exit {}: {} passed, {} failed, {} flaky, {} quarantined in {} invocation{}",
+        run.exit,
+        run.count(RunStatus::Passed),
+        run.count(RunStatus::Failed),
+        run.count(RunStatus::Flaky),
+        run.count(RunStatus::Quarantined),
+        run.invocations,
+        if run.invocations == 1 { "" } else { "s" }
+    );
+    if let Some(r) = &run.reason {
+        summary.push_str(&format!("; {r}"));
+    }
+    clock.emit(EventKind::Finished {
+        engine: Engine::Run,
+        ending: if result.interrupted.is_some() {
+            Ending::Interrupted
+        } else if result.timed_out {
+            Ending::TimedOut
+        } else {
+            Ending::Completed
+        },
+        summary,
+    });
 }
 
 fn wrap_into(
     adapter: &dyn Adapter,
     opts: &Options<'_>,
     out: &mut dyn Write,
-    clock: &Clock<'_>,
+    clock: &Clock<'_, '_>,
     result: &mut Wrapped,
 ) {
     let run = &mut result.run;
@@ -255,10 +362,13 @@ fn wrap_into(
             return;
         }
     };
+    const FIRST: (u32, &str) = (1, "first run");
+    clock.started(FIRST.0, FIRST.1);
     let (step, limit) = clock.invoke(adapter, &plan, out);
     let ran = match step {
         Step::Ran(ran) => ran,
         Step::NotStarted(code, e) => {
+            clock.finished(FIRST, None, 0.0, None);
             // As a shell would: 126 found but not executable, 127 not found.
             run.warnings
                 .push(format!("cannot run the test command: {e}"));
@@ -271,10 +381,12 @@ fn wrap_into(
         }
     };
     let code = ran.execution.code;
+    let seconds = ran.execution.duration.as_secs_f64();
     run.runner_exit = code;
     run.exit = code;
     run.invocations = 1;
     if let Some(e) = &ran.capture_error {
+        clock.finished(FIRST, Some(code), seconds, None);
         run.warnings.push(format!(
             "{e}; the command ran but its report is lost: keeping the runner's exit status {code}"
         ));
@@ -290,6 +402,7 @@ fn wrap_into(
     let results = match adapter.read(&plan) {
         Ok(r) => r,
         Err(e) => {
+            clock.finished(FIRST, Some(code), seconds, None);
             if let Some(why) = stop {
                 return stopped(result, why, ran.interrupted);
             }
@@ -319,6 +432,8 @@ fn wrap_into(
         // pytest writes the test it was interrupted in as a nameless `<testcase/>`: not a pass.
         results.cases.retain(|c| !c.name.is_empty());
     }
+    clock.finished(FIRST, Some(code), seconds, Some(&results.cases));
+    clock.results(FIRST.0, &results.cases);
     result.invocations.push(Invocation {
         number: 1,
         command: plan.cmd.display(),
@@ -398,12 +513,10 @@ fn wrap_into(
             break;
         }
         if !opts.retry_delay.is_zero() {
-            let _ = writeln!(
-                out,
-                "flakehound: waiting {} before retry {retry}",
-                secs(opts.retry_delay)
-            );
-            let _ = out.flush();
+            clock.emit(EventKind::RetryDelay {
+                retry,
+                seconds: opts.retry_delay.as_secs_f64(),
+            });
             if let Some(sig) = pause(opts.retry_delay) {
                 interrupted = Some(sig);
                 break;
@@ -424,19 +537,12 @@ fn wrap_into(
             repeat: 1,
             ..Request::default()
         };
-        let _ = writeln!(
-            out,
-            "flakehound: retry {retry}/{}: {} failed test{}{}",
-            opts.retries,
-            failing.len(),
-            if failing.len() == 1 { "" } else { "s" },
-            if can_select {
-                ""
-            } else {
-                " (this runner cannot select tests: re-running the whole command)"
-            }
-        );
-        let _ = out.flush();
+        clock.emit(EventKind::RetryScheduled {
+            retry,
+            retries: opts.retries,
+            tests: failing.len() as u64,
+            whole_command: !can_select,
+        });
         let plan = match adapter.plan(&req, &opts.scratch) {
             Ok(p) => p,
             Err(e) => {
@@ -445,10 +551,14 @@ fn wrap_into(
                 break;
             }
         };
+        let label = format!("retry {retry}");
+        let this = (invocation, label.as_str());
+        clock.started(invocation, &label);
         let (step, limit) = clock.invoke(adapter, &plan, out);
         let x = match step {
             Step::Ran(x) => x,
             Step::NotStarted(_, e) => {
+                clock.finished(this, None, 0.0, None);
                 run.warnings.push(format!("cannot run retry {retry}: {e}"));
                 break;
             }
@@ -462,7 +572,9 @@ fn wrap_into(
                 secs(x.execution.duration)
             ));
         }
+        let xsecs = x.execution.duration.as_secs_f64();
         if let Some(e) = &x.capture_error {
+            clock.finished(this, Some(x.execution.code), xsecs, None);
             run.warnings.push(format!(
                 "retry {retry}: {e}; its tests count as still failing"
             ));
@@ -471,6 +583,7 @@ fn wrap_into(
         let results = match adapter.read(&plan) {
             Ok(r) => r,
             Err(e) => {
+                clock.finished(this, Some(x.execution.code), xsecs, None);
                 run.warnings.push(format!(
                     "retry {retry}: {e}; its tests count as still failing"
                 ));
@@ -484,6 +597,14 @@ fn wrap_into(
             info: results.info.first().cloned(),
             cases: results.cases.clone(),
         });
+        let retried: Vec<TestCase> = results
+            .cases
+            .iter()
+            .filter(|c| failing.contains(&c.id))
+            .cloned()
+            .collect();
+        clock.finished(this, Some(x.execution.code), xsecs, Some(&retried));
+        clock.results(invocation, &retried);
         let mut seen = std::collections::HashSet::new();
         let mut failed_here = 0;
         for case in results.cases {
@@ -581,6 +702,7 @@ const TIMED_OUT: i32 = 124;
 fn stopped(result: &mut Wrapped, why: String, interrupted: Option<i32>) {
     let run = &mut result.run;
     result.interrupted = interrupted;
+    result.timed_out = interrupted.is_none();
     if let Some(sig) = interrupted {
         run.exit = exit::signalled(sig);
         run.reason = Some(format!(
@@ -745,23 +867,36 @@ pub fn find_entry<'e>(entries: &'e [Entry], id: &str) -> Option<&'e Entry> {
 /// Runs the user's command unchanged when flakehound cannot wrap it (no runner detected, no
 /// scratch directory): its own status, with flakehound's signal forwarding and timeouts.
 /// `opts.scratch` is not used.
-pub fn wrap_unchanged(opts: &Options<'_>, out: &mut dyn Write) -> Wrapped {
+pub fn wrap_unchanged(
+    opts: &Options<'_>,
+    out: &mut dyn Write,
+    events: flakehound_events::Sink<'_>,
+) -> Wrapped {
     let clock = Clock {
         started: Instant::now(),
         opts,
+        events: RefCell::new(Emitter::new(events)),
     };
     let mut result = Wrapped::default();
     result.run.command = Cmd::from_argv(opts.argv)
         .map(|c| c.display())
         .unwrap_or_default();
+    clock.emit(EventKind::Started {
+        engine: Engine::Run,
+        subject: Some(result.run.command.clone()),
+        tests: None,
+        planned: Some(0),
+        unit: Some("retries".into()),
+    });
     unchanged(opts, out, &clock, &mut result);
     result.run.wall_seconds = clock.started.elapsed().as_secs_f64();
+    finish(&clock, &result);
     result
 }
 
 /// Runs the user's argv as is (flakehound cannot wrap it): the runner's own status decides,
 /// with the same signal forwarding and timeouts, and nothing is retried or recorded.
-fn unchanged(opts: &Options<'_>, out: &mut dyn Write, clock: &Clock<'_>, result: &mut Wrapped) {
+fn unchanged(opts: &Options<'_>, out: &mut dyn Write, clock: &Clock<'_, '_>, result: &mut Wrapped) {
     let run = &mut result.run;
     let Some(cmd) = Cmd::from_argv(opts.argv) else {
         run.warnings.push("empty test command".into());
@@ -777,15 +912,20 @@ fn unchanged(opts: &Options<'_>, out: &mut dyn Write, clock: &Clock<'_>, result:
         },
     };
     run.invocations += 1;
+    let this = (run.invocations, "unchanged");
+    clock.started(this.0, this.1);
     let (step, limit) = clock.invoke(&Plain, &plan, out);
     match step {
         Step::NotStarted(code, e) => {
+            clock.finished(this, None, 0.0, None);
             run.warnings
                 .push(format!("cannot run the test command: {e}"));
             run.runner_exit = code;
             run.exit = code;
         }
         Step::Ran(ran) => {
+            let took = ran.execution.duration.as_secs_f64();
+            clock.finished(this, Some(ran.execution.code), took, None);
             run.runner_exit = ran.execution.code;
             run.exit = ran.execution.code;
             if ran.timed_out {

@@ -180,3 +180,125 @@ fn fail_on_flaky_names_the_flaky_tests() {
         r.reason
     );
 }
+
+/// First run: `false`, with `f` failed and `g` passed; a retry: `true`, with `f` passed.
+struct Flaky;
+
+impl Adapter for Flaky {
+    fn kind(&self) -> flakehound_runner::RunnerKind {
+        flakehound_runner::RunnerKind::Generic
+    }
+    fn capabilities(&self) -> flakehound_runner::Capabilities {
+        flakehound_runner::Capabilities {
+            select: true,
+            ..Default::default()
+        }
+    }
+    fn plan(&self, req: &Request, _: &Path) -> flakehound_runner::Result<Plan> {
+        let program = if req.invocation == 1 { "false" } else { "true" };
+        Ok(Plan {
+            cmd: Cmd::from_argv(&[program.to_string()]).unwrap(),
+            report: flakehound_runner::ReportSource::Files {
+                paths: vec![],
+                format: None,
+                fresh_after: None,
+            },
+        })
+    }
+    fn read(&self, plan: &Plan) -> flakehound_runner::Result<flakehound_runner::Results> {
+        let cases = if plan.cmd.program == "false" {
+            vec![case("f", &[Outcome::Failed]), case("g", &[Outcome::Passed])]
+        } else {
+            vec![case("f", &[Outcome::Passed])]
+        };
+        Ok(flakehound_runner::Results {
+            info: vec![],
+            cases,
+        })
+    }
+}
+
+#[test]
+fn a_wrapped_run_reports_attempts_and_retries_as_events() {
+    use flakehound_events::{Ending, Event, EventKind};
+    let scratch = tempfile::tempdir().unwrap();
+    let argv = vec!["fake".to_string()];
+    let opts = Options {
+        retries: 2,
+        fail_on_flaky: false,
+        quarantine: None,
+        today: jiff::civil::date(2024, 1, 1),
+        scratch: scratch.path().to_path_buf(),
+        argv: &argv,
+        timeout: None,
+        attempt_timeout: None,
+        grace: Duration::from_secs(1),
+        retry_delay: Duration::from_millis(1),
+        only_rerun: vec![],
+    };
+    let mut got: Vec<Event> = Vec::new();
+    let mut out = Vec::new();
+    let w = wrap(&Flaky, &opts, &mut out, &mut |e| got.push(e.clone()));
+    assert_eq!(w.run.exit, 0, "{:?}", w.run);
+    assert!(out.is_empty(), "the wrapper prints nothing of its own");
+    let names: Vec<String> = got.iter().map(|e| short(&e.kind)).collect();
+    assert_eq!(
+        names,
+        [
+            "started",
+            "execution-started 1",
+            "execution-finished 1",
+            "test f failed",
+            "retry-delay 1",
+            "retry-scheduled 1/2",
+            "execution-started 2",
+            "execution-finished 2",
+            "test f passed-on-retry",
+            "finished",
+        ],
+        "{got:?}"
+    );
+    match &got[2].kind {
+        EventKind::ExecutionFinished {
+            exit,
+            passed,
+            failed,
+            counted,
+            ..
+        } => assert_eq!((*exit, *passed, *failed, *counted), (Some(1), 1, 1, true)),
+        k => panic!("{k:?}"),
+    }
+    match &got.last().unwrap().kind {
+        EventKind::Finished {
+            ending, summary, ..
+        } => {
+            assert_eq!(*ending, Ending::Completed);
+            assert!(summary.contains("1 flaky"), "{summary}");
+        }
+        k => panic!("{k:?}"),
+    }
+}
+
+/// A short name of an event, for comparing sequences.
+fn short(k: &flakehound_events::EventKind) -> String {
+    use flakehound_events::{EventKind, TestResult};
+    match k {
+        EventKind::Started { .. } => "started".into(),
+        EventKind::ExecutionStarted { number, .. } => format!("execution-started {number}"),
+        EventKind::ExecutionFinished { number, .. } => format!("execution-finished {number}"),
+        EventKind::Test { test, result, .. } => format!(
+            "test {test} {}",
+            match result {
+                TestResult::Failed => "failed",
+                TestResult::PassedOnRetry => "passed-on-retry",
+            }
+        ),
+        EventKind::RetryDelay { retry, .. } => format!("retry-delay {retry}"),
+        EventKind::RetryScheduled { retry, retries, .. } => {
+            format!("retry-scheduled {retry}/{retries}")
+        }
+        EventKind::Warning { message } => format!("warning {message}"),
+        EventKind::Finished { .. } => "finished".into(),
+        k => format!("{k:?}"),
+    }
+}

@@ -52,6 +52,8 @@ pub struct DiagnoseArgs {
     #[arg(long)]
     quick: bool,
     #[command(flatten)]
+    events: crate::events::EventsOpt,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -155,107 +157,23 @@ pub struct PolluterArgs {
     #[arg(long, value_name = "N")]
     max_runs: Option<u32>,
     #[command(flatten)]
+    events: crate::events::EventsOpt,
+    #[command(flatten)]
     common: Common,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// A line per finished experiment, and (on a terminal) a spinner naming the run in flight.
-struct DiagnoseProgress {
-    bar: indicatif::ProgressBar,
-    failed: u64,
-}
-
-impl DiagnoseProgress {
-    fn new() -> DiagnoseProgress {
-        use std::io::IsTerminal;
-        let bar = if std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            bar
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        DiagnoseProgress { bar, failed: 0 }
-    }
-
-    fn line(&self, text: String) {
-        if self.bar.is_hidden() {
-            eprintln!("{text}");
-        } else {
-            self.bar.println(text);
-        }
-    }
-
-    fn observe(&mut self, event: diagnose::Event) {
-        match event {
-            diagnose::Event::Started {
-                suspect,
-                conditions,
-            } => {
-                self.failed = 0;
-                self.bar.set_message(format!(
-                    "{}: {} conditions",
-                    suspect.as_str(),
-                    conditions.len()
-                ));
-            }
-            diagnose::Event::Ran {
-                suspect,
-                condition,
-                failed,
-                runs,
-            } => {
-                if failed == Some(true) {
-                    self.failed += 1;
-                }
-                self.bar.set_message(format!(
-                    "{}: {condition} — {runs} runs so far, {} failed in this experiment",
-                    suspect.as_str(),
-                    self.failed
-                ));
-            }
-            diagnose::Event::Finished(e) => self.line(experiment_line(e)),
-        }
-    }
-}
-
-impl Drop for DiagnoseProgress {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-/// One finished experiment in a line, for progress: `time: 4 conditions, 24 runs, 6 failed;
-/// p = 0.0022 * (conclusive …)`.
-fn experiment_line(e: &diagnose::Experiment) -> String {
-    if let Some(why) = &e.skipped {
-        return format!("  {}: skipped ({why})", e.suspect.as_str());
-    }
-    let runs: u64 = e.conditions.iter().map(|c| c.runs).sum();
-    let failed: u64 = e.conditions.iter().map(|c| c.failures).sum();
-    format!(
-        "  {}: {} conditions, {runs} runs, {failed} failed; p {}{}{}",
-        e.suspect.as_str(),
-        e.conditions.len(),
-        match diagnose::p_text(e.p_value) {
-            t if t.starts_with('<') => t,
-            t => format!("= {t}"),
-        },
-        if e.significant {
-            " (implicates it)"
-        } else {
-            ""
-        },
-        e.stopped
-            .as_ref()
-            .map(|w| format!("; stopped: {w}"))
-            .unwrap_or_default()
-    )
+/// How a detective command shows its events: a spinner and lines on a terminal, lines
+/// otherwise.
+fn renderer(opt: &crate::events::EventsOpt) -> Result<crate::events::Renderer> {
+    use std::io::IsTerminal;
+    let mode = if std::io::stderr().is_terminal() {
+        crate::events::Mode::Progress
+    } else {
+        crate::events::Mode::Text
+    };
+    crate::events::Renderer::new(mode, crate::events::Lines::Stderr, opt)
 }
 
 /// Starts the session (the runner, a scratch directory, the suite); Ctrl-C then stops the
@@ -314,7 +232,17 @@ pub fn cmd_diagnose(ctx: &Context, args: DiagnoseArgs) -> Result<ExitCode> {
     let mut lab = s.lab();
     lab.stop = Some(&STOP);
     let known = stored(ctx).and_then(|mut store| Known::load(store.as_mut()).ok());
-    let (d, warnings) = diagnose_one(ctx, &args, known.as_ref(), &lab, &s.suite, &test)?;
+    let mut renderer = renderer(&args.events)?;
+    let (d, warnings) = diagnose_one(
+        ctx,
+        &args,
+        known.as_ref(),
+        &lab,
+        &s.suite,
+        &test,
+        &mut renderer,
+    )?;
+    drop(renderer);
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &d)?;
@@ -342,6 +270,7 @@ fn diagnose_one(
     lab: &Lab,
     suite: &[TestRef],
     test: &TestRef,
+    renderer: &mut crate::events::Renderer,
 ) -> Result<(diagnose::Diagnosis, Vec<String>)> {
     eprintln!(
         "flakehound diagnose: {} — {} runs per condition",
@@ -363,9 +292,7 @@ fn diagnose_one(
         history: known.and_then(|k| k.history.get(&test.id).copied()),
         program: ctx.self_program(),
     };
-    let mut progress = DiagnoseProgress::new();
-    let d = diagnose::diagnose_observed(lab, test, &opts, &mut |e| progress.observe(e))?;
-    drop(progress);
+    let d = diagnose::diagnose_observed(lab, test, &opts, &mut |e| renderer.event(e))?;
     let mut warnings = Vec::new();
     if !args.common.no_record {
         let res = ctx.open().and_then(|mut store| {
@@ -414,6 +341,7 @@ fn diagnose_flaky(ctx: &Context, args: &DiagnoseArgs) -> Result<ExitCode> {
     let s = start(&args.common)?;
     let mut lab = s.lab();
     lab.stop = Some(&STOP);
+    let mut renderer = renderer(&args.events)?;
     let mut done = Vec::new();
     let mut missing = Vec::new();
     let mut warnings = Vec::new();
@@ -428,7 +356,15 @@ fn diagnose_flaky(ctx: &Context, args: &DiagnoseArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let (d, w) = diagnose_one(ctx, args, Some(&known), &lab, &s.suite, &test)?;
+        let (d, w) = diagnose_one(
+            ctx,
+            args,
+            Some(&known),
+            &lab,
+            &s.suite,
+            &test,
+            &mut renderer,
+        )?;
         warnings.extend(w);
         if !args.common.json {
             eprintln!("  {}", verdict_line(&d));
@@ -773,7 +709,15 @@ pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
         suite: s.suite.clone(),
         ..Default::default()
     };
-    let r = flakehound_detective::polluter::find(&lab, &victim, &candidates, &opts)?;
+    let mut renderer = renderer(&args.events)?;
+    let r = flakehound_detective::polluter::find_observed(
+        &lab,
+        &victim,
+        &candidates,
+        &opts,
+        &mut |e| renderer.event(e),
+    )?;
+    drop(renderer);
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &r)?;

@@ -40,6 +40,8 @@ pub struct HuntArgs {
     /// order-dependent, non-idempotent, flaky, or `any` for all four. For scheduled jobs.
     #[arg(long, value_delimiter = ',', value_enum, value_name = "CLASSES")]
     fail_on: Vec<FailOn>,
+    #[command(flatten)]
+    events: crate::events::EventsOpt,
     /// Hunt only tests whose id contains one of these.
     #[arg(value_name = "TEST-FILTER")]
     filters: Vec<String>,
@@ -162,17 +164,6 @@ pub fn cmd_hunt(ctx: &Context, args: HuntArgs) -> Result<ExitCode> {
     let tests = flakehound_hunt::select(listed, &args.filters, args.shard);
     let session = session_id(seed);
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
-    let cfg = flakehound_hunt::Config {
-        budget,
-        workers,
-        seed,
-        filters: args.filters.clone(),
-        shard: args.shard,
-        scratch: scratch.path().to_path_buf(),
-        session: session.clone(),
-        meta: flakehound_ci::detect(&cwd),
-    };
-
     let mut warnings = plugin_warnings;
     let mut store = if args.no_record {
         None
@@ -186,6 +177,24 @@ pub fn cmd_hunt(ctx: &Context, args: HuntArgs) -> Result<ExitCode> {
         }
     };
 
+    let cfg = flakehound_hunt::Config {
+        budget,
+        workers,
+        seed,
+        filters: args.filters.clone(),
+        shard: args.shard,
+        scratch: scratch.path().to_path_buf(),
+        session: session.clone(),
+        meta: flakehound_ci::detect(&cwd),
+        warnings,
+    };
+    let mode = if ctx.color && !args.json {
+        crate::events::Mode::Progress
+    } else {
+        crate::events::Mode::Text
+    };
+    let mut renderer =
+        crate::events::Renderer::new(mode, crate::events::Lines::Stderr, &args.events)?;
     let mut err = std::io::stderr();
     let _ = writeln!(
         err,
@@ -200,21 +209,6 @@ pub fn cmd_hunt(ctx: &Context, args: HuntArgs) -> Result<ExitCode> {
             (None, None) => String::new(),
         }
     );
-    let bar = progress_bar(budget, ctx.color && !args.json);
-    let mut on_progress = |p: &flakehound_hunt::Progress| {
-        match (budget.runs, budget.time) {
-            (Some(_), _) => bar.set_position(u64::from(p.rounds)),
-            (None, Some(_)) => bar.set_position(p.elapsed.as_secs()),
-            _ => {}
-        }
-        let rate = f64::from(p.executions) / p.elapsed.as_secs_f64().max(0.001);
-        bar.set_message(format!(
-            "{} executions, {rate:.1}/s, {} failing test{}",
-            p.executions,
-            p.failing_tests,
-            if p.failing_tests == 1 { "" } else { "s" }
-        ));
-    };
     let result = flakehound_hunt::hunt(
         adapter.as_ref(),
         &cfg,
@@ -222,11 +216,10 @@ pub fn cmd_hunt(ctx: &Context, args: HuntArgs) -> Result<ExitCode> {
         subset,
         store.as_deref_mut(),
         &STOP,
-        &mut on_progress,
+        &mut |e| renderer.event(e),
     );
-    bar.finish_and_clear();
+    drop(renderer);
     let mut hunt = result?;
-    hunt.warnings.splice(0..0, warnings);
     if let Some(s) = store.as_deref_mut() {
         if let Err(e) = s.flush() {
             hunt.warnings.push(format!("executions not recorded: {e}"));
@@ -305,31 +298,6 @@ fn session_id(seed: u64) -> String {
         now.strftime("%Y%m%dT%H%M%S"),
         &h.to_hex().as_str()[..6]
     )
-}
-
-fn progress_bar(budget: flakehound_hunt::Budget, visible: bool) -> indicatif::ProgressBar {
-    let len = match (budget.runs, budget.time) {
-        (Some(r), _) => u64::from(r),
-        (None, Some(t)) => t.as_secs(),
-        _ => 0,
-    };
-    let bar = if visible {
-        indicatif::ProgressBar::new(len)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let unit = if budget.runs.is_some() {
-        "{pos}/{len} rounds"
-    } else {
-        "{pos}/{len}s"
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
-        "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {unit} (ETA {{eta}}) {{msg}}"
-    )) {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar
 }
 
 fn summary(out: &mut impl Write, h: &Hunt) -> std::io::Result<()> {

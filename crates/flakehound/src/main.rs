@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 mod context;
 mod detective;
+mod events;
 mod hunt;
 mod knowledge;
 mod output;

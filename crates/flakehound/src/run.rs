@@ -57,6 +57,8 @@ pub struct RunArgs {
     quarantine: Option<PathBuf>,
     #[command(flatten)]
     meta: Box<MetaArgs>,
+    #[command(flatten)]
+    events: crate::events::EventsOpt,
     /// The test command.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -89,6 +91,12 @@ pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
     // command's process group, then the partial results are recorded and printed, the scratch
     // directory removed, and the exit is 128 + the signal.
     flakehound_runner::exec::signals::install();
+    // The wrapper's lines (retries) go to stdout, between the test command's own output.
+    let mut renderer = crate::events::Renderer::new(
+        crate::events::Mode::Text,
+        crate::events::Lines::Stdout,
+        &args.events,
+    )?;
     let mut warnings: Vec<String> = Vec::new();
     let today = ctx.today().unwrap_or_else(|e| {
         warnings.push(format!("{e:#}"));
@@ -142,7 +150,7 @@ pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
                 "cannot create a scratch directory: {e}; running the command unchanged, \
                  without retries"
             ));
-            return Ok(unchanged(&opts, warnings));
+            return Ok(unchanged(&opts, warnings, &mut renderer));
         }
     };
     opts.scratch = scratch.path().to_path_buf();
@@ -153,11 +161,14 @@ pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
                 warnings.push(format!(
                     "{e}; running the command unchanged, without retries"
                 ));
-                return Ok(unchanged(&opts, warnings));
+                return Ok(unchanged(&opts, warnings, &mut renderer));
             }
         };
     let mut stdout = std::io::stdout();
-    let wrapped = flakehound_wrapper::wrap(adapter.as_ref(), &opts, &mut stdout);
+    let wrapped = flakehound_wrapper::wrap(adapter.as_ref(), &opts, &mut stdout, &mut |e| {
+        renderer.event(e)
+    });
+    drop(renderer);
     let mut run = wrapped.run;
     run.warnings.splice(0..0, warnings);
     run.rerun = rerun_line(adapter.as_ref(), &run);
@@ -281,11 +292,17 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Runs the command unchanged (flakehound could not wrap it) and returns its status.
-fn unchanged(opts: &flakehound_wrapper::Options<'_>, warnings: Vec<String>) -> ExitCode {
+fn unchanged(
+    opts: &flakehound_wrapper::Options<'_>,
+    warnings: Vec<String>,
+    renderer: &mut crate::events::Renderer,
+) -> ExitCode {
     for w in &warnings {
         eprintln!("flakehound: warning: {w}");
     }
-    let wrapped = flakehound_wrapper::wrap_unchanged(opts, &mut std::io::stdout());
+    let wrapped = flakehound_wrapper::wrap_unchanged(opts, &mut std::io::stdout(), &mut |e| {
+        renderer.event(e)
+    });
     for w in &wrapped.run.warnings {
         eprintln!("flakehound: warning: {w}");
     }

@@ -788,3 +788,55 @@ fn ctrl_c_while_listing_exits_130_and_says_so() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted while listing the tests"), "{err}");
 }
+
+/// The lines of a `--events-json` file, each parsed (a line that is not one JSON object fails).
+fn events(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn events_json_streams_the_hunt_beside_its_json_result() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let path_arg = path.to_str().unwrap();
+    // stdout stays the one JSON document of --json (success_json parses all of it).
+    let h = hunt(
+        &py,
+        &dir.path().join("hunt.db"),
+        &[
+            "--runs",
+            "1",
+            "--workers",
+            "1",
+            "--seed",
+            "7",
+            "--events-json",
+            path_arg,
+        ],
+    );
+    let ev = events(&path);
+    assert!(ev.len() >= 3, "{ev:#?}");
+    assert_eq!(ev[0]["event"], "started", "{:#}", ev[0]);
+    assert_eq!(ev[0]["engine"], "hunt");
+    assert_eq!(ev[0]["tests"], 11);
+    assert_eq!(ev[0]["planned"], 1);
+    let last = ev.last().unwrap();
+    assert_eq!(last["event"], "finished", "{last:#}");
+    assert_eq!(last["ending"], "completed");
+    let count = |kind: &str| ev.iter().filter(|e| e["event"] == kind).count();
+    let executions = h["executions"].as_u64().unwrap() as usize;
+    assert_eq!(count("execution-started"), executions, "{ev:#?}");
+    assert_eq!(count("execution-finished"), executions, "{ev:#?}");
+    assert_eq!(count("progress"), executions, "{ev:#?}");
+    assert!(count("test") >= 1, "the broken test fails: {ev:#?}");
+    let mut at = 0.0;
+    for e in &ev {
+        let t = e["at"].as_f64().unwrap();
+        assert!(t >= at, "times go forward: {ev:#?}");
+        at = t;
+    }
+}

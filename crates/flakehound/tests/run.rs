@@ -142,6 +142,47 @@ fn pytest_flaky_test_passes_on_retry_and_is_recorded_as_flaky() {
 }
 
 #[test]
+fn events_json_streams_attempts_and_retries_and_stdout_is_unchanged() {
+    let Some(py) = pytest_python() else { return };
+    let p = Project::new("wrap-py");
+    let out = p
+        .run_pytest(&py, &["--events-json", "events.jsonl"], &["FH_FLAKY"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // The retry line is still on stdout, and no event is.
+    assert!(
+        text.contains("flakehound: retry 1/2: 1 failed test"),
+        "{text}"
+    );
+    assert!(!text.contains(r#"{"at":"#), "{text}");
+    let raw = std::fs::read_to_string(p.path().join("events.jsonl")).unwrap();
+    let ev: Vec<serde_json::Value> = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kinds: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"started"), "{raw}");
+    assert_eq!(ev[0]["engine"], "run");
+    assert_eq!(ev[0]["planned"], 2);
+    assert_eq!(kinds.last(), Some(&"finished"), "{raw}");
+    assert_eq!(ev.last().unwrap()["ending"], "completed");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "execution-started").count(),
+        2
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "retry-scheduled").count(), 1);
+    let recovered: Vec<&serde_json::Value> = ev
+        .iter()
+        .filter(|e| e["event"] == "test" && e["result"] == "passed-on-retry")
+        .collect();
+    assert_eq!(recovered.len(), 1, "{raw}");
+    assert_eq!(recovered[0]["test"], "tests/test_app.py::test_flaky");
+    assert_eq!(recovered[0]["execution"], 2);
+}
+
+#[test]
 fn pytest_real_failure_keeps_the_build_red() {
     let Some(py) = pytest_python() else { return };
     let p = Project::new("wrap-py");
