@@ -1,14 +1,16 @@
 //! Writing one report into PostgreSQL, all-or-nothing.
 //!
-//! Records are buffered in memory while the report is parsed and written at commit in one
-//! transaction (retried when the server aborts it for a deadlock or a serialization failure).
+//! Records are buffered in memory while the report is parsed and written at commit into the
+//! store's batch: the transaction holding every report committed since the last flush, under the
+//! project's write lock (a failed first report of a batch is retried when the server aborted it
+//! for a deadlock or a serialization failure; a later one loses the batch).
 //! A report with more than [`BUFFER_BYTES`] of records is streamed instead: its transaction is
 //! opened and its rows locked as soon as the buffer overflows, and records are written in chunks
 //! as they come; dropping the writer rolls the transaction back.
 //!
-//! Lock order, the same in every writer so that concurrent writers cannot deadlock on one
-//! report: the run row (`FOR UPDATE`, serialising the reports of one run), the report's hash
-//! (unique index), then new test rows in key order.
+//! Lock order, the same in every writer: the project's write lock, the run row (`FOR UPDATE`,
+//! serialising the reports of one run), the report's hash (unique index), then new test rows in
+//! key order.
 
 use crate::store::{PostgresStore, backend, clean, clean_opt, now, props_json};
 use flakehound_model::{Outcome, ReportInfo, RunMeta, TestCase};
