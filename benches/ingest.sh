@@ -123,6 +123,32 @@ if [[ -n ${FLAKEHOUND_BENCH_POSTGRES:-} ]]; then
   pg_results=$(psql -qAt "$FLAKEHOUND_BENCH_POSTGRES" -c "SELECT count(*) FROM $pg_schema.results")
   printf '(d) history into SQLite %.3f s, into PostgreSQL %.3f s (%s results): ratio %.2f (goal <= 2)\n' \
     "$t_sqlite" "$t_pg" "$pg_results" "$(echo "$t_pg / $t_sqlite" | bc -l)"
+  # CPU seconds of both processes (a busy machine stretches wall time by the waits of every
+  # round trip): the client's user+system, and, when the server runs here, every postgres
+  # process's (the postmaster's reaped children included), best of $repeat.
+  srv_ticks() {
+    local pm t=0 p
+    pm=$(pgrep -o -x postgres) || { echo 0; return; }
+    for p in $(pgrep -x postgres); do
+      t=$((t + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
+    done
+    echo $((t + $(sed 's/.*) //' "/proc/$pm/stat" | awk '{print $14 + $15}')))
+  }
+  pg_cpu() {
+    local s0 s1 c
+    s0=$(srv_ticks)
+    c=$( { TIMEFORMAT='%U %S'; time pg_ingest "$data/runs" >/dev/null 2>/dev/null; } 2>&1 | tail -1 | awk '{print $1 + $2}')
+    s1=$(srv_ticks)
+    echo "$c $(echo "($s1 - $s0) / $(getconf CLK_TCK)" | bc -l)"
+  }
+  c_sqlite=$(cpu fh_ingest "$data/runs")
+  best_pg=""
+  for _ in $(seq "$repeat"); do
+    read -r c s < <(pg_cpu)
+    if [[ -z $best_pg ]] || (( $(echo "$c + $s < ${best_pg% *} + ${best_pg#* }" | bc) )); then best_pg="$c $s"; fi
+  done
+  printf '    CPU seconds: SQLite %.2f; PostgreSQL client %.2f + server %.2f (server measured only when local)\n' \
+    "$c_sqlite" "${best_pg% *}" "${best_pg#* }"
   t_sqlite_bare=$(best fh_ingest "$bare/reports")
   t_pg_bare=$(best pg_ingest "$bare/reports")
   printf '(e) flat folder into SQLite %.3f s, into PostgreSQL %.3f s: ratio %.2f (goal <= 2)   load average: %s\n' \

@@ -24,22 +24,23 @@
 //! is created when it does not exist (when the store is opened for writing).
 //!
 //! # Writing
-//! Each report is one transaction: its run row is locked (`FOR UPDATE`) so that reports of one
-//! run written concurrently number their results one after the other, the report row is
-//! inserted with `ON CONFLICT DO NOTHING` so that a concurrent writer of the same content makes
-//! this one a duplicate (see [`flakehound_store::Written::duplicate`]), and results go in with one
-//! binary `COPY`. Commits are asynchronous (`synchronous_commit = off`): a server crash may lose
-//! the last reports committed before [`flakehound_store::Store::flush`] (never half of one),
-//! which is the promise the trait makes and what SQLite's batches do; `flush` waits for them to
-//! be durable. A transaction the server aborts for a deadlock or a serialization failure is
-//! retried, since the report is still in memory. Reports larger than 16 MiB of records are
-//! streamed instead, in a transaction held open while they are parsed.
+//! Reports are batched as SQLite's are: the reports committed since the last
+//! [`flakehound_store::Store::flush`] share one transaction, which holds the project's write lock
+//! (an advisory lock; [`flakehound_store::Store::flush_due`] asks for a flush after
+//! [`BATCH_HOLD`]). A report is sent only at its commit: its run (locked `FOR UPDATE`) and
+//! report row in one simple query, the report row inserted with `ON CONFLICT DO NOTHING` so that
+//! content stored already makes the commit a duplicate (see
+//! [`flakehound_store::Written::duplicate`]); its results are encoded for one binary `COPY` per
+//! batch. A failure rolls back the batch ([`flakehound_store::StoreError::BatchLost`] when it held
+//! earlier reports). `flush` commits the batch and waits for it to be durable; other commits are
+//! asynchronous (`synchronous_commit = off`). Reports larger than 16 MiB of records are streamed
+//! instead, in a transaction of their own held open while they are parsed.
 
 mod export;
 mod store;
 mod writer;
 
-pub use store::PostgresStore;
+pub use store::{BATCH_HOLD, PostgresStore};
 
 use flakehound_store::{Backend, Location, OpenMode, Result, Store};
 

@@ -1,6 +1,6 @@
 //! Connecting, migrating, and every read.
 
-use crate::writer::{PgWriter, TestIds};
+use crate::writer::{Batch, PgWriter, TestIds, end_batch};
 use flakehound_model::{Counts, Outcome, RunSource};
 use flakehound_store::{
     Evidence, Location, NewReport, Note, NoteKind, OpenMode, ReportWriter, Result, ResultRow,
@@ -29,7 +29,16 @@ pub struct PostgresStore {
     pub(crate) stmts: crate::writer::Stmts,
     /// Reports committed since the last durable point.
     pub(crate) unsynced: bool,
+    /// The transaction holding the reports committed since the last flush.
+    pub(crate) batch: Batch,
+    /// Why reports committed to a batch were rolled back, when the caller could not be told at
+    /// the time (reported by the next flush).
+    pub(crate) lost: Option<String>,
 }
+
+/// Longest a batch should hold the project's write lock before [`Store::flush_due`] asks for a
+/// flush (as SQLite's batches).
+pub const BATCH_HOLD: Duration = Duration::from_secs(1);
 
 /// The server's message for `e`: its own words for errors it reported (with detail and hint),
 /// else the client's, with their causes.
@@ -125,6 +134,19 @@ impl PostgresStore {
             test_ids: HashMap::default(),
             stmts: HashMap::default(),
             unsynced: false,
+            batch: Batch::default(),
+            lost: None,
+        })
+    }
+
+    /// Ends the open batch before a read or a write of another kind: reads see every committed
+    /// report, and the batch never holds anything but reports. A failure loses the batch, which
+    /// the next flush reports too.
+    pub(crate) fn settle(&mut self) -> Result<()> {
+        end_batch(self, false).inspect_err(|e| {
+            if matches!(e, StoreError::BatchLost(_)) {
+                self.lost = Some(e.to_string());
+            }
         })
     }
 
@@ -248,6 +270,7 @@ impl Store for PostgresStore {
     }
 
     fn projects(&mut self) -> Result<Vec<String>> {
+        self.settle()?;
         let rows = self
             .client
             .query(
@@ -277,6 +300,16 @@ impl Store for PostgresStore {
     }
 
     fn flush(&mut self) -> Result<()> {
+        if let Some(reason) = self.lost.take() {
+            let _ = end_batch(self, true);
+            return Err(StoreError::BatchLost(reason));
+        }
+        if self.batch.open {
+            // The batch's own commit waits for the WAL.
+            end_batch(self, true)?;
+            self.unsynced = false;
+            return Ok(());
+        }
         if !self.unsynced {
             return Ok(());
         }
@@ -291,7 +324,12 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn flush_due(&self) -> bool {
+        self.batch.open && self.batch.since.is_some_and(|t| t.elapsed() >= BATCH_HOLD)
+    }
+
     fn test_stats(&mut self) -> Result<Vec<TestStats>> {
+        self.settle()?;
         let sql = "
             WITH per_run AS (
                 SELECT r.test_id, ru.id AS run_id, ru.commit_sha,
@@ -364,6 +402,7 @@ impl Store for PostgresStore {
     }
 
     fn totals(&mut self) -> Result<Totals> {
+        self.settle()?;
         // A report's `results` is the number of result rows written with it: their sum is the
         // count of results without reading them.
         let r = self
@@ -404,6 +443,7 @@ impl Store for PostgresStore {
     }
 
     fn run_order(&mut self, run_key: &str) -> Result<Vec<(String, u32)>> {
+        self.settle()?;
         let rows = self
             .client
             .query(
@@ -421,6 +461,7 @@ impl Store for PostgresStore {
     }
 
     fn add_note(&mut self, note: &Note) -> Result<i64> {
+        self.settle()?;
         let created = flakehound_store::time::canonical(&note.created_at).unwrap_or_else(now);
         let row = self
             .client
@@ -444,6 +485,7 @@ impl Store for PostgresStore {
     }
 
     fn notes(&mut self, test: Option<&str>) -> Result<Vec<Note>> {
+        self.settle()?;
         let test = test.map(clean);
         let rows = self
             .client
@@ -472,6 +514,7 @@ impl Store for PostgresStore {
     }
 
     fn remove_note(&mut self, id: i64) -> Result<bool> {
+        self.settle()?;
         let n = self
             .client
             .execute(
@@ -484,12 +527,14 @@ impl Store for PostgresStore {
     }
 
     fn export(&mut self, each: &mut dyn FnMut(StoredReport) -> Result<()>) -> Result<()> {
+        self.settle()?;
         crate::export::export(self, each)
     }
 }
 
 impl PostgresStore {
     fn load_evidence(&mut self, only_failing: bool) -> Result<Evidence> {
+        self.settle()?;
         let mut ev = Evidence::default();
         let mut run_index: HashMap<i64, u32> = HashMap::default();
         let rows = self

@@ -1,24 +1,25 @@
 //! Writing one report into PostgreSQL, all-or-nothing.
 //!
-//! Records are buffered in memory while the report is parsed and written at commit in one
-//! transaction (retried when the server aborts it for a deadlock or a serialization failure).
+//! Records are buffered in memory while the report is parsed and written at commit into the
+//! store's batch: the transaction holding every report committed since the last flush, under the
+//! project's write lock (a failed first report of a batch is retried when the server aborted it
+//! for a deadlock or a serialization failure; a later one loses the batch).
 //! A report with more than [`BUFFER_BYTES`] of records is streamed instead: its transaction is
 //! opened and its rows locked as soon as the buffer overflows, and records are written in chunks
 //! as they come; dropping the writer rolls the transaction back.
 //!
-//! Lock order, the same in every writer so that concurrent writers cannot deadlock on one
-//! report: the run row (`FOR UPDATE`, serialising the reports of one run), the report's hash
-//! (unique index), then new test rows in key order.
+//! Lock order, the same in every writer: the project's write lock, the run row (`FOR UPDATE`,
+//! serialising the reports of one run), the report's hash (unique index), then new test rows in
+//! key order.
 
 use crate::store::{PostgresStore, backend, clean, clean_opt, now, props_json};
 use flakehound_model::{Outcome, ReportInfo, RunMeta, TestCase};
 use flakehound_store::{NewReport, Numbering, ReportWriter, Result, RunKey, StoreError, Written};
 use foldhash::HashMap;
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
-use postgres::{Client, GenericClient, SimpleQueryMessage, Statement, Transaction};
+use postgres::{GenericClient, SimpleQueryMessage, Statement, Transaction};
 use std::borrow::Cow;
+use std::io::Write;
 
 /// Most bytes of records buffered per report before streaming it.
 pub const BUFFER_BYTES: usize = 16 * 1024 * 1024;
@@ -158,28 +159,29 @@ impl<'s> PgWriter<'s> {
         }
     }
 
-    /// Leaves buffered mode: opens the transaction, starts the report and writes the buffer.
+    /// Leaves buffered mode: ends the store's batch, opens the report's own transaction, starts
+    /// the report and writes the buffer.
     fn start_streaming(&mut self) -> WResult<()> {
         let Some(store) = self.store.take() else {
             return Ok(());
         };
+        // The reports committed before go first (the caller learns of a failure at its next
+        // flush, which is where it accounts for them).
+        if let Err(e) = end_batch(store, false) {
+            store.lost = Some(e.to_string());
+            return Err(e.into());
+        }
         // Tests created in this transaction vanish if it rolls back: the cache must not keep
         // them, so streamed reports neither read nor fill it.
         store.test_ids.clear();
         store.unsynced = true;
         let PostgresStore { client, stmts, .. } = store;
         let mut tx = client.transaction()?;
+        lock_project(&mut tx, &self.project)?;
         let mut started = start(&mut tx, stmts, &self.project, &self.header)?;
         let buffer = std::mem::take(&mut self.buffer);
         if let Some(st) = started.as_mut() {
-            write_cases(
-                &mut tx,
-                stmts,
-                &self.project,
-                st,
-                &mut HashMap::default(),
-                &buffer,
-            )?;
+            write_cases(&mut tx, stmts, &self.project, st, &buffer)?;
         }
         self.streaming = Some((tx, started, stmts));
         Ok(())
@@ -193,14 +195,7 @@ impl<'s> PgWriter<'s> {
             self.buffer.push(case);
             if self.buffer.len() >= CHUNK {
                 let mut chunk = std::mem::take(&mut self.buffer);
-                write_cases(
-                    tx,
-                    stmts,
-                    &self.project,
-                    st,
-                    &mut HashMap::default(),
-                    &chunk,
-                )?;
+                write_cases(tx, stmts, &self.project, st, &chunk)?;
                 // Keeps the allocation for the next chunk.
                 chunk.clear();
                 self.buffer = chunk;
@@ -223,14 +218,7 @@ impl<'s> PgWriter<'s> {
                 return Ok(duplicate());
             };
             let chunk = std::mem::take(&mut self.buffer);
-            write_cases(
-                &mut tx,
-                stmts,
-                &self.project,
-                &mut st,
-                &mut HashMap::default(),
-                &chunk,
-            )?;
+            write_cases(&mut tx, stmts, &self.project, &mut st, &chunk)?;
             finish(&mut tx, stmts, &st, info)?;
             tx.commit()?;
             return Ok(written(&st));
@@ -238,14 +226,27 @@ impl<'s> PgWriter<'s> {
         let Some(store) = self.store.take() else {
             return Err(StoreError::Backend("report committed twice".into()).into());
         };
-        store.unsynced = true;
         let mut tries = 0;
         loop {
+            let earlier = store.batch.reports;
             match write_buffered(store, &self.project, &self.header, &self.buffer, info) {
-                Ok(w) => return Ok(w),
+                Ok(w) => {
+                    if !w.duplicate {
+                        store.unsynced = true;
+                    }
+                    return Ok(w);
+                }
                 Err(e) => {
-                    // The transaction rolled back: tests it created are gone.
+                    // The batch rolls back, with the tests it created.
+                    if store.batch.open {
+                        let _ = store.client.batch_execute("ROLLBACK");
+                    }
+                    store.batch = Batch::default();
                     store.test_ids.clear();
+                    if earlier > 0 {
+                        let e = store.write_error(e.into_store());
+                        return Err(StoreError::BatchLost(e.to_string()).into());
+                    }
                     tries += 1;
                     if !e.retryable() || tries > RETRIES {
                         return Err(e);
@@ -308,10 +309,138 @@ fn lit_i64(v: Option<u64>) -> String {
     )
 }
 
-/// The whole buffered report in one transaction, in few round trips (each costs a context
-/// switch to the server and back, which on a busy machine was most of the ingest's time): the
-/// run, the report row and the run's last attempts in one simple query, the results in one
-/// COPY, the run's update with the commit in one more. New tests add one or two.
+/// Where the store's open batch stands: one transaction holding the reports committed since
+/// the last [`end_batch`], under the project's write lock.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) open: bool,
+    /// When the batch took the write lock.
+    pub(crate) since: Option<std::time::Instant>,
+    /// Reports written in it (duplicates write nothing).
+    pub(crate) reports: usize,
+    /// Runs written to in it, by id: their numbering and the update they get at the end.
+    runs: HashMap<i64, RunState>,
+    /// Run ids by key, for the runs above.
+    run_ids: HashMap<String, i64>,
+    /// Result rows encoded for binary COPY, not yet sent.
+    copy: Vec<u8>,
+}
+
+/// A run the batch wrote to: its rows are locked by the batch, so its numbering state is
+/// authoritative here until the batch ends.
+struct RunState {
+    numbering: Numbering<i64>,
+    executed: i64,
+    started: Option<String>,
+    runner: Option<String>,
+}
+
+/// Encoded rows sent in one COPY while the batch stays open.
+const COPY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The statements opening a batch: the transaction and the project's write lock. Writers of one
+/// project take turns a batch at a time (as SQLite's do): batches lock rows of several runs,
+/// reports and tests, and without the turn two batches could deadlock on them.
+fn open_sql(project: &str) -> String {
+    format!(
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtext('flakehound.write ' || current_schema()),
+             hashtext({}));",
+        lit(project)
+    )
+}
+
+/// Takes the write lock in a transaction of its own (a streamed report).
+fn lock_project(tx: &mut Transaction<'_>, project: &str) -> WResult<()> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('flakehound.write ' || current_schema()),
+             hashtext($1))",
+        &[&project],
+    )?;
+    Ok(())
+}
+
+/// Ends the open batch: the pending results, the runs' updates and the commit in two round
+/// trips; `durable`: the commit waits for the WAL (which is [`Store::flush`]). On failure
+/// everything since the batch began is rolled back: [`StoreError::BatchLost`] when that held
+/// reports.
+///
+/// [`Store::flush`]: flakehound_store::Store::flush
+pub(crate) fn end_batch(store: &mut PostgresStore, durable: bool) -> Result<()> {
+    if !store.batch.open {
+        return Ok(());
+    }
+    let PostgresStore {
+        client,
+        stmts,
+        batch,
+        ..
+    } = store;
+    let r = (|| -> WResult<()> {
+        send_copy(client, stmts, &mut batch.copy)?;
+        let mut sql = run_updates(&batch.runs);
+        if durable {
+            sql.push_str("SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); ");
+        }
+        sql.push_str("COMMIT");
+        client.batch_execute(&sql)?;
+        Ok(())
+    })();
+    let reports = batch.reports;
+    *batch = Batch::default();
+    match r {
+        Ok(()) => {
+            if reports > 0 {
+                store.unsynced = !durable;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = store.client.batch_execute("ROLLBACK");
+            store.test_ids.clear();
+            let e = store.write_error(e.into_store());
+            Err(if reports > 0 {
+                StoreError::BatchLost(e.to_string())
+            } else {
+                e
+            })
+        }
+    }
+}
+
+/// One statement updating every run the batch wrote to (its next position, executed tests, and
+/// start time and runner when it has none), or nothing.
+fn run_updates(runs: &HashMap<i64, RunState>) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let mut order: Vec<_> = runs.iter().collect();
+    order.sort_by_key(|(id, _)| **id);
+    let values: Vec<String> = order
+        .iter()
+        .map(|(id, r)| {
+            format!(
+                "({id}::int8, {}::int8, {}::text, {}::int8, {}::text)",
+                r.numbering.next_position(),
+                lit_opt(r.started.as_deref()),
+                r.executed,
+                lit_opt(r.runner.as_deref()),
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE runs SET next_position = v.pos, started_at = COALESCE(runs.started_at, v.started),
+             tests_executed = runs.tests_executed + v.executed,
+             runner = COALESCE(runs.runner, v.runner)
+         FROM (VALUES {}) AS v(id, pos, started, executed, runner)
+         WHERE runs.id = v.id; ",
+        values.join(", ")
+    )
+}
+
+/// Writes the buffered report into the store's batch (opening it), in one round trip when its
+/// run is known to the batch and its tests to the handle: the report row (and the run, and
+/// what the run holds when the batch does not know it yet) in one simple query; the results are
+/// encoded for the batch's COPY. New tests add one or two round trips.
 fn write_buffered(
     store: &mut PostgresStore,
     project: &str,
@@ -323,75 +452,74 @@ fn write_buffered(
         client,
         stmts,
         test_ids,
+        batch,
         ..
     } = store;
-    let r = write_buffered_in(client, stmts, test_ids, project, h, cases, info);
-    if r.is_err() {
-        // The transaction may be open (and aborted): end it, whatever state it is in.
-        let _ = client.batch_execute("ROLLBACK");
-    }
-    r
-}
-
-fn write_buffered_in(
-    client: &mut Client,
-    stmts: &mut Stmts,
-    test_ids: &mut TestIds,
-    project: &str,
-    h: &Header,
-    cases: &[TestCase],
-    info: &ReportInfo,
-) -> WResult<Written> {
     let m = &h.run;
     let p = lit(project);
+    let hash = lit(&h.hash);
     let run_where = format!("project = {p} AND key = {}", lit(&h.run_key.0));
     let results: u64 = cases.iter().map(|c| c.attempts.len() as u64).sum();
     let agg = info.aggregate;
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let sql = format!(
-        "BEGIN;
-         INSERT INTO runs (project, key, source, commit_sha, branch, provider, job, ci_run_id,
-             run_attempt, runner, os, started_at, duration, url, pull_request, created_at)
-         VALUES ({p}, {key}, {source}, {commit}, {branch}, {provider}, {job}, {run_id},
-             {attempt}, {runner}, {os}, {started}, {duration}, {url}, {pr}, {now})
-         ON CONFLICT (project, key) DO NOTHING;
-         SELECT id, next_position FROM runs WHERE {run_where} FOR UPDATE;
-         INSERT INTO reports (project, run_id, hash, path, format, tool, timestamp, hostname,
+    let known_run = batch.run_ids.get(&h.run_key.0).copied();
+    let mut sql = String::new();
+    let opening = !batch.open;
+    if opening {
+        sql.push_str(&open_sql(project));
+    }
+    // The statements whose answers are read, after the opening ones.
+    let first = if opening { 2 } else { 0 };
+    let run_from = match known_run {
+        Some(id) => format!("(VALUES ({id}::int8)) AS run(id)"),
+        None => {
+            // A report stored already creates no run (the report insert then finds it).
+            sql.push_str(&format!(
+                "INSERT INTO runs (project, key, source, commit_sha, branch, provider, job,
+                     ci_run_id, run_attempt, runner, os, started_at, duration, url, pull_request,
+                     created_at)
+                 SELECT {p}, {key}, {source}, {commit}, {branch}, {provider}, {job}, {run_id},
+                     {attempt}, {runner}, {os}, {started}, {duration}, {url}, {pr}, {now}
+                 WHERE NOT EXISTS (SELECT 1 FROM reports WHERE project = {p} AND hash = {hash})
+                 ON CONFLICT (project, key) DO NOTHING;
+                 SELECT id, next_position FROM runs WHERE {run_where} FOR UPDATE;",
+                key = lit(&h.run_key.0),
+                source = lit(&h.source),
+                commit = lit_opt(m.commit.as_deref()),
+                branch = lit_opt(m.branch.as_deref()),
+                provider = lit_opt(m.provider.as_deref()),
+                job = lit_opt(m.job.as_deref()),
+                run_id = lit_opt(m.run_id.as_deref()),
+                attempt = m.run_attempt.map_or_else(
+                    || "NULL".to_string(),
+                    |a| int4(i64::from(a), "run attempt")
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|_| "NULL".into())
+                ),
+                runner = lit_opt(m.runner.as_deref()),
+                os = lit_opt(m.os.as_deref()),
+                started = lit_opt(
+                    m.started_at
+                        .as_deref()
+                        .and_then(flakehound_store::time::canonical)
+                        .as_deref()
+                ),
+                duration = lit_f64(m.duration),
+                url = lit_opt(m.url.as_deref()),
+                pr = lit_opt(m.pull_request.as_deref()),
+                now = lit(&now()),
+            ));
+            format!("runs AS run WHERE {run_where}")
+        }
+    };
+    sql.push_str(&format!(
+        "INSERT INTO reports (project, run_id, hash, path, format, tool, timestamp, hostname,
              duration, properties, records, results, agg_tests, agg_passed, agg_failed,
              agg_errored, agg_skipped, ingested_at)
-         SELECT {p}, id, {hash}, {path}, {format}, {tool}, {timestamp}, {hostname},
+         SELECT {p}, run.id, {hash}, {path}, {format}, {tool}, {timestamp}, {hostname},
              {rduration}, {props}, {records}, {results}, {at}, {ap}, {af}, {ae}, {as_}, {now}
-         FROM runs WHERE {run_where}
-         ON CONFLICT (project, hash) DO NOTHING RETURNING id;
-         SELECT test_id, max(attempt) FROM results
-         WHERE run_id = (SELECT id FROM runs WHERE {run_where} AND next_position > 0)
-         GROUP BY test_id",
-        key = lit(&h.run_key.0),
-        source = lit(&h.source),
-        commit = lit_opt(m.commit.as_deref()),
-        branch = lit_opt(m.branch.as_deref()),
-        provider = lit_opt(m.provider.as_deref()),
-        job = lit_opt(m.job.as_deref()),
-        run_id = lit_opt(m.run_id.as_deref()),
-        attempt = m.run_attempt.map_or_else(
-            || "NULL".to_string(),
-            |a| int4(i64::from(a), "run attempt")
-                .map(|a| a.to_string())
-                .unwrap_or_else(|_| "NULL".into())
-        ),
-        runner = lit_opt(m.runner.as_deref()),
-        os = lit_opt(m.os.as_deref()),
-        started = lit_opt(
-            m.started_at
-                .as_deref()
-                .and_then(flakehound_store::time::canonical)
-                .as_deref()
-        ),
-        duration = lit_f64(m.duration),
-        url = lit_opt(m.url.as_deref()),
-        pr = lit_opt(m.pull_request.as_deref()),
-        now = lit(&now()),
-        hash = lit(&h.hash),
+         FROM {run_from}
+         ON CONFLICT (project, hash) DO NOTHING RETURNING id",
         path = lit_opt(h.path.as_deref()),
         format = lit(info
             .format
@@ -411,9 +539,17 @@ fn write_buffered_in(
         af = lit_i64(agg.map(|a| a.failed)),
         ae = lit_i64(agg.map(|a| a.errored)),
         as_ = lit_i64(agg.map(|a| a.skipped)),
-    );
-    // Statement k's rows and count: k advances at each command's completion. A new run (no
-    // position given yet) has no rows to read.
+        now = lit(&now()),
+    ));
+    if known_run.is_none() {
+        // The run's last attempt per test when it held results already.
+        sql.push_str(&format!(
+            "; SELECT test_id, max(attempt) FROM results
+             WHERE run_id = (SELECT id FROM runs WHERE {run_where} AND next_position > 0)
+             GROUP BY test_id"
+        ));
+    }
+    // Statement k's rows and count: k advances at each command's completion.
     let (mut k, mut new_run, mut run, mut next_position, mut report) = (0, false, None, 0, None);
     let mut last: Vec<(i64, i64)> = Vec::new();
     let num = |row: &postgres::SimpleQueryRow, i: usize| -> WResult<i64> {
@@ -421,60 +557,90 @@ fn write_buffered_in(
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| StoreError::Backend("unexpected answer from the server".into()).into())
     };
-    for msg in client.simple_query(&sql)? {
+    // Statement numbers (after the opening ones) of: the run insert, the run, the report, the
+    // last attempts.
+    let (s_insert, s_run, s_report, s_last) = match known_run {
+        Some(_) => (usize::MAX, usize::MAX, 0, usize::MAX),
+        None => (0, 1, 2, 3),
+    };
+    let answers = client.simple_query(&sql);
+    if opening {
+        // BEGIN went through with the statements before an error, or none did: either way the
+        // connection is in a transaction only when it succeeded; ROLLBACK ends either.
+        batch.open = true;
+        batch.since = Some(std::time::Instant::now());
+    }
+    for msg in answers? {
         match msg {
             SimpleQueryMessage::CommandComplete(count) => {
-                if k == 1 {
+                if k >= first && k - first == s_insert {
                     new_run = count == 1;
                 }
                 k += 1;
             }
-            SimpleQueryMessage::Row(row) => match k {
-                2 => {
+            SimpleQueryMessage::Row(row) if k >= first => match k - first {
+                i if i == s_run => {
                     run = Some(num(&row, 0)?);
                     next_position = num(&row, 1)?;
                 }
-                3 => report = Some(num(&row, 0)?),
-                4 => last.push((num(&row, 0)?, num(&row, 1)?)),
+                i if i == s_report => report = Some(num(&row, 0)?),
+                i if i == s_last => last.push((num(&row, 0)?, num(&row, 1)?)),
                 _ => {}
             },
             _ => {}
         }
     }
+    let run = known_run.or(run);
     let (Some(run), Some(report)) = (run, report) else {
-        // Stored by another writer meanwhile (the report insert found it).
-        client.batch_execute("ROLLBACK")?;
+        // Stored already, by this batch or another writer: nothing was written.
         return Ok(duplicate());
-    };
-    let mut st = Started {
-        run,
-        report,
-        new_run,
-        numbering: Numbering::new(next_position, last),
-        records: 0,
-        results: 0,
-        executed: 0,
     };
     if test_ids.len() > CACHE_ENTRIES {
         test_ids.clear();
     }
-    write_cases(client, stmts, project, &mut st, test_ids, cases)?;
-    client.batch_execute(&format!(
-        "UPDATE runs SET next_position = {pos}, started_at = COALESCE(started_at, {started}),
-             tests_executed = tests_executed + {executed}, runner = COALESCE(runner, {runner})
-         WHERE id = {run};
-         COMMIT",
-        pos = st.numbering.next_position(),
-        started = lit_opt(
-            info.timestamp
-                .as_deref()
-                .and_then(flakehound_store::time::canonical)
-                .as_deref()
-        ),
-        executed = n(st.executed),
-        runner = lit_opt(info.hostname.as_deref()),
-    ))?;
-    Ok(written(&st))
+    let ids = resolve_tests(client, stmts, project, test_ids, cases)?;
+    let state = match batch.runs.entry(run) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            batch.run_ids.insert(h.run_key.0.clone(), run);
+            e.insert(RunState {
+                numbering: Numbering::new(next_position, last),
+                executed: 0,
+                started: None,
+                runner: None,
+            })
+        }
+    };
+    let (rows, executed) = encode_cases(
+        &mut batch.copy,
+        &mut state.numbering,
+        run,
+        report,
+        &ids,
+        cases,
+    )?;
+    state.executed += executed as i64;
+    // What each report's own update did: the first report with a time starts a run without one,
+    // the first with a host name names its runner.
+    if state.started.is_none() {
+        state.started = info
+            .timestamp
+            .as_deref()
+            .and_then(flakehound_store::time::canonical);
+    }
+    if state.runner.is_none() {
+        state.runner = info.hostname.as_deref().map(|s| clean(s).into_owned());
+    }
+    batch.reports += 1;
+    if batch.copy.len() >= COPY_BYTES {
+        send_copy(client, stmts, &mut batch.copy)?;
+    }
+    Ok(Written {
+        records: cases.len() as u64,
+        results: rows,
+        new_run,
+        duplicate: false,
+    })
 }
 
 fn int4(v: i64, what: &str) -> WResult<i32> {
@@ -585,7 +751,7 @@ fn start(
 
 /// Row ids of the tests of `cases`, creating the missing ones (in key order) and giving a file
 /// to tests stored without one when a record names it.
-fn test_ids(
+fn resolve_tests(
     tx: &mut impl GenericClient,
     stmts: &mut Stmts,
     project: &str,
@@ -696,37 +862,34 @@ fn test_ids(
     Ok(ids)
 }
 
-const RESULT_TYPES: &[Type] = &[
-    Type::INT8,
-    Type::INT8,
-    Type::INT4,
-    Type::INT8,
-    Type::INT4,
-    Type::INT2,
-    Type::FLOAT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-];
-
-/// Writes the results of `cases` with one binary COPY.
+/// Writes the results of `cases` (a chunk of a streamed report) with one binary COPY.
 fn write_cases(
     tx: &mut impl GenericClient,
     stmts: &mut Stmts,
     project: &str,
     st: &mut Started,
-    cache: &mut TestIds,
     cases: &[TestCase],
 ) -> WResult<()> {
     if cases.is_empty() {
         return Ok(());
     }
-    let ids = test_ids(tx, stmts, project, cache, cases)?;
-    let sink = run!(
+    let ids = resolve_tests(tx, stmts, project, &mut HashMap::default(), cases)?;
+    let mut buf = Vec::new();
+    let (rows, executed) =
+        encode_cases(&mut buf, &mut st.numbering, st.run, st.report, &ids, cases)?;
+    send_copy(tx, stmts, &mut buf)?;
+    st.records += cases.len() as u64;
+    st.results += rows;
+    st.executed += executed;
+    Ok(())
+}
+
+/// Sends the encoded rows of `buf` (emptied) in one binary COPY into `results`.
+fn send_copy(tx: &mut impl GenericClient, stmts: &mut Stmts, buf: &mut Vec<u8>) -> WResult<()> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let mut sink = run!(
         tx,
         stmts,
         copy_in,
@@ -734,7 +897,71 @@ fn write_cases(
              timestamp, failure_kind, message, details, stdout, stderr, properties)
          FROM STDIN (FORMAT binary)",
     )?;
-    let mut w = BinaryCopyInWriter::new(sink, RESULT_TYPES);
+    // Signature, flags, header extension length; then the rows; then the end marker.
+    let io = |e: std::io::Error| WriteError::Store(StoreError::Backend(e.to_string()));
+    sink.write_all(b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0")
+        .map_err(io)?;
+    sink.write_all(buf).map_err(io)?;
+    sink.write_all(&(-1i16).to_be_bytes()).map_err(io)?;
+    sink.finish()?;
+    buf.clear();
+    Ok(())
+}
+
+/// Binary COPY fields (big-endian, each preceded by its length; -1 is NULL).
+fn put_i64(buf: &mut Vec<u8>, v: i64) {
+    buf.extend_from_slice(&8i32.to_be_bytes());
+    buf.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_i32(buf: &mut Vec<u8>, v: i32) {
+    buf.extend_from_slice(&4i32.to_be_bytes());
+    buf.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_i16(buf: &mut Vec<u8>, v: i16) {
+    buf.extend_from_slice(&2i32.to_be_bytes());
+    buf.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_f64(buf: &mut Vec<u8>, v: Option<f64>) {
+    match v {
+        Some(v) => {
+            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&v.to_bits().to_be_bytes());
+        }
+        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+/// Text without NUL (which PostgreSQL text cannot hold): replaced as [`clean`] does.
+fn put_text(buf: &mut Vec<u8>, v: Option<&str>) -> WResult<()> {
+    let Some(v) = v else {
+        buf.extend_from_slice(&(-1i32).to_be_bytes());
+        return Ok(());
+    };
+    let v = clean(v);
+    let len = i32::try_from(v.len()).map_err(|_| {
+        WriteError::Store(StoreError::Backend(format!(
+            "a text of {} bytes is beyond what the store holds",
+            v.len()
+        )))
+    })?;
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(v.as_bytes());
+    Ok(())
+}
+
+/// Appends the results of `cases` to `buf` as binary COPY rows numbered by `numbering`; returns
+/// the rows and the tests whose first attempt in the run they executed.
+fn encode_cases(
+    buf: &mut Vec<u8>,
+    numbering: &mut Numbering<i64>,
+    run: i64,
+    report: i64,
+    ids: &HashMap<String, i64>,
+    cases: &[TestCase],
+) -> WResult<(u64, u64)> {
     let mut rows = 0u64;
     let mut executed = 0u64;
     for case in cases {
@@ -743,38 +970,31 @@ fn write_cases(
         };
         let props = props_json(&case.properties);
         let timestamp = flakehound_store::time::canonical_or_raw(case.timestamp.as_deref());
-        let timestamp = timestamp.as_deref().map(clean);
         for (i, a) in case.attempts.iter().enumerate() {
-            let (number, position) = st.numbering.next(test);
+            let (number, position) = numbering.next(test);
             if number == 1 && a.outcome != Outcome::Skipped {
                 executed += 1;
             }
             let f = a.failure.as_ref();
-            let row: [&(dyn ToSql + Sync); 14] = [
-                &st.run,
-                &test,
-                &int4(number, "attempt")?,
-                &st.report,
-                &int4(position, "position")?,
-                &i16::from(a.outcome.severity()),
-                &a.duration,
-                &timestamp,
-                &clean_opt(f.and_then(|f| f.kind.as_deref())),
-                &clean_opt(f.and_then(|f| f.message.as_deref())),
-                &clean_opt(f.and_then(|f| f.details.as_deref())),
-                &clean_opt(a.stdout.as_deref()),
-                &clean_opt(a.stderr.as_deref()),
-                &if i == 0 { props.as_deref() } else { None },
-            ];
-            w.write(&row)?;
+            buf.extend_from_slice(&14i16.to_be_bytes());
+            put_i64(buf, run);
+            put_i64(buf, test);
+            put_i32(buf, int4(number, "attempt")?);
+            put_i64(buf, report);
+            put_i32(buf, int4(position, "position")?);
+            put_i16(buf, i16::from(a.outcome.severity()));
+            put_f64(buf, a.duration);
+            put_text(buf, timestamp.as_deref())?;
+            put_text(buf, f.and_then(|f| f.kind.as_deref()))?;
+            put_text(buf, f.and_then(|f| f.message.as_deref()))?;
+            put_text(buf, f.and_then(|f| f.details.as_deref()))?;
+            put_text(buf, a.stdout.as_deref())?;
+            put_text(buf, a.stderr.as_deref())?;
+            put_text(buf, if i == 0 { props.as_deref() } else { None })?;
             rows += 1;
         }
-        st.records += 1;
     }
-    w.finish()?;
-    st.results += rows;
-    st.executed += executed;
-    Ok(())
+    Ok((rows, executed))
 }
 
 /// Updates the run and report rows with what parsing found.

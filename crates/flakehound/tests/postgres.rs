@@ -240,3 +240,75 @@ fn an_unreachable_server_is_one_clear_error_line() {
         "{err}"
     );
 }
+
+/// Two processes ingesting the same folder into one PostgreSQL store at once both succeed, and
+/// every report is stored once: what one ingest into SQLite stores.
+#[test]
+fn concurrent_ingests_of_one_folder_store_each_report_once() {
+    let Some(server) = server() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("all");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (files, tests) = (40, 150);
+    for f in 0..files {
+        let cases: String = (0..tests)
+            .map(|t| {
+                if (f + t) % 37 == 0 {
+                    format!(r#"<testcase classname="m{}" name="t{t}" time="0.1"><failure message="boom {f}">x</failure></testcase>"#, t % 7)
+                } else {
+                    format!(r#"<testcase classname="m{}" name="t{t}" time="0.1"/>"#, t % 7)
+                }
+            })
+            .collect();
+        std::fs::write(
+            dir.join(format!("r{f:03}.xml")),
+            format!(
+                r#"<testsuite name="s" timestamp="2026-11-01T10:{:02}:00">{cases}</testsuite>"#,
+                f % 60
+            ),
+        )
+        .unwrap();
+    }
+    let pg = Schema::new(&server, "concurrent");
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("flakehound"))
+            .current_dir(tmp.path())
+            .env_remove("FLAKEHOUND_DB")
+            .args(["--color", "never", "--db", &pg.url(), "ingest", "--quiet"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut c = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let counts: Vec<i64> = ["runs", "reports", "results", "tests"]
+        .iter()
+        .map(|t| {
+            c.query_one(&format!("SELECT count(*) FROM {t}"), &[])
+                .unwrap()
+                .get(0)
+        })
+        .collect();
+    assert_eq!(counts, vec![files, files, files * tests, tests]);
+    let sqlite = tmp.path().join("one.db");
+    let sqlite = sqlite.to_str().unwrap();
+    fh(tmp.path(), sqlite)
+        .args(["ingest", "--quiet"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert_eq!(
+        verdicts(&report(tmp.path(), &pg.url())),
+        verdicts(&report(tmp.path(), sqlite))
+    );
+}
