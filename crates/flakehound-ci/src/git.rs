@@ -7,8 +7,73 @@ use flakehound_model::RunMeta;
 
 use crate::env::normalize_branch;
 
-/// Runs `git <args>` in `dir`; the raw stdout when git ran and exited with success.
+/// Answers of git about the directories given to [`prefetch`], by arguments. Only those
+/// directories are answered from memory: library callers and tests that change a repository
+/// between queries always ask git again.
+type Memo =
+    std::collections::HashMap<PathBuf, std::collections::HashMap<Vec<String>, Option<Vec<u8>>>>;
+static MEMO: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
+
+/// What flakehound asks git about a checkout when a command starts: the work-tree root, `HEAD`,
+/// its branch and committer time, and the remotes.
+const STARTUP_QUERIES: &[&[&str]] = &[
+    &["rev-parse", "--show-toplevel"],
+    &["rev-parse", "HEAD"],
+    &["rev-parse", "--abbrev-ref", "HEAD"],
+    &["log", "-1", "--format=%ct", "HEAD"],
+    &["config", "--get", "remote.origin.url"],
+    // Without an `origin`, the project is named after the first remote.
+    &["remote"],
+];
+
+/// Asks git the [`STARTUP_QUERIES`] about `dir` concurrently and remembers every answer about
+/// `dir` for the rest of the process: a command's view of its checkout is the one it had when
+/// it started.
+///
+/// Why: resolving a command's context, its project and the ingest metadata made eight `git`
+/// calls one after the other (the root three times): 26 ms per command, against 12–15 ms for
+/// these concurrent calls, each made once (30 ingests of one small file, interleaved).
+pub fn prefetch(dir: &Path) {
+    MEMO.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Memo::new)
+        .entry(dir.to_path_buf())
+        .or_default();
+    std::thread::scope(|scope| {
+        for args in STARTUP_QUERIES {
+            scope.spawn(move || git(dir, args));
+        }
+    });
+}
+
+/// Runs `git <args>` in `dir`; the raw stdout when git ran and exited with success. Answered
+/// from memory for a directory given to [`prefetch`].
 fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let key = || args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let remembered = |memo: &mut Option<Memo>| memo.as_mut().and_then(|m| m.get_mut(dir)).is_some();
+    {
+        let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(answer) = memo.as_ref().and_then(|m| m.get(dir)?.get(&key())) {
+            return answer.clone();
+        }
+        if !remembered(&mut memo) {
+            drop(memo);
+            return run_git(dir, args);
+        }
+    }
+    let answer = run_git(dir, args);
+    if let Some(answers) = MEMO
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+        .and_then(|m| m.get_mut(dir))
+    {
+        answers.insert(key(), answer.clone());
+    }
+    answer
+}
+
+fn run_git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)

@@ -127,7 +127,7 @@ mod project;
 mod time;
 
 pub use env::{EnvLookup, from_env, from_process_env};
-pub use git::{from_git, git_root, head_time};
+pub use git::{from_git, git_root, head_time, prefetch};
 pub use project::{normalize_remote, project_of};
 pub use time::normalize_timestamp;
 

@@ -158,6 +158,44 @@ mod checkout_tests {
         assert!(ok, "git {args:?}");
     }
 
+    /// After a prefetch, a directory's checkout is the one the command started with (each query
+    /// answered once); directories that were not prefetched are asked again every time.
+    #[test]
+    fn a_prefetched_checkout_is_fixed_for_the_process_and_others_are_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (fixed, live) = (tmp.path().join("fixed"), tmp.path().join("live"));
+        for repo in [&fixed, &live] {
+            std::fs::create_dir_all(repo).unwrap();
+            git(repo, &["init", "-q"]);
+            git(
+                repo,
+                &[
+                    "remote",
+                    "add",
+                    "origin",
+                    "https://example.org/acme/one.git",
+                ],
+            );
+        }
+        crate::prefetch(&fixed);
+        let before = (crate::git_root(&fixed), crate::from_git(&fixed));
+        for repo in [&fixed, &live] {
+            git(
+                repo,
+                &[
+                    "remote",
+                    "set-url",
+                    "origin",
+                    "https://example.org/acme/two.git",
+                ],
+            );
+        }
+        assert_eq!(project_of(&fixed).as_deref(), Some("example.org/acme/one"));
+        assert_eq!(project_of(&live).as_deref(), Some("example.org/acme/two"));
+        assert_eq!((crate::git_root(&fixed), crate::from_git(&fixed)), before);
+        assert!(before.0.is_some_and(|r| r.ends_with("fixed")));
+    }
+
     #[test]
     fn origin_else_first_remote_else_directory_name() {
         let tmp = tempfile::tempdir().unwrap();

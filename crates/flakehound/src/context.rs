@@ -52,6 +52,8 @@ impl Context {
     /// before it, else the environment), as given.
     pub fn resolve(db: Option<String>, project: Option<String>, color: bool) -> Result<Context> {
         let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+        // Everything this command will ask git about the checkout, at once.
+        flakehound_ci::prefetch(&cwd);
         let root = flakehound_ci::git_root(&cwd).unwrap_or_else(|| cwd.clone());
         let location = match &db {
             Some(db) => Location::parse(db),
