@@ -520,6 +520,7 @@ fn write_all(
     // Files whose reports are committed to the open batch but not yet durable.
     let mut pending: Vec<usize> = Vec::new();
     let mut pending_results = 0;
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let runs = plan.keys.iter().zip(&plan.metas);
     for (((input, hash), (run_key, meta)), &parsed) in inputs.iter().zip(hashes).zip(runs).zip(todo)
     {
@@ -533,7 +534,9 @@ fn write_all(
             },
             Ok(_) if !parsed => FileStatus::Duplicate,
             Ok(hash) => {
+                let recheck = !seen.insert(hash.clone());
                 let job = Job {
+                    recheck,
                     input,
                     hash: &hash,
                     run_key,
@@ -576,6 +579,12 @@ struct Job<'a> {
     meta: &'a RunMeta,
     opts: &'a Options<'a>,
     rx: &'a Receiver<Parsed>,
+    /// Whether the store must be asked again whether it holds the report: only when the same
+    /// content came earlier in this ingest. Absent at the start and not seen since, it is still
+    /// absent for this writer, and a concurrent ingest storing it meanwhile is found by the
+    /// store's commit ([`flakehound_store::Written::duplicate`]). On PostgreSQL each question is
+    /// a round trip: asking twice per file was two thirds of an ingest's round trips.
+    recheck: bool,
 }
 
 impl Job<'_> {
@@ -642,7 +651,11 @@ fn ingest_one(
 ) -> FileStatus {
     let opts = job.opts;
     // The same content may appear twice in one ingest.
-    let stored = store.has_report(job.hash);
+    let stored = if job.recheck {
+        store.has_report(job.hash)
+    } else {
+        Ok(false)
+    };
     if !matches!(stored, Ok(false)) {
         let _ = job.receive(&mut |_| Ok(()));
         return match stored {
