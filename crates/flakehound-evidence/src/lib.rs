@@ -447,13 +447,19 @@ pub fn ingest(
         opts.local,
         now,
     );
-    // Inputs worth parsing: readable and not stored yet (a store error is reported later).
+    // Inputs worth parsing: readable and not stored yet, asked in one question (a store error
+    // is reported later, by the file's own write).
+    let readable: Vec<&str> = hashes
+        .iter()
+        .filter_map(|h| h.as_ref().ok().map(String::as_str))
+        .collect();
+    let mut stored = store
+        .stored_reports(&readable)
+        .unwrap_or_else(|_| vec![false; readable.len()])
+        .into_iter();
     let todo: Vec<bool> = hashes
         .iter()
-        .map(|h| {
-            h.as_ref()
-                .is_ok_and(|h| !store.has_report(h).unwrap_or(false))
-        })
+        .map(|h| h.is_ok() && !stored.next().unwrap_or(false))
         .collect();
     let mut summary = Summary {
         decision: plan.decision.clone(),

@@ -292,6 +292,21 @@ impl Store for PostgresStore {
             .is_some())
     }
 
+    fn stored_reports(&mut self, hashes: &[&str]) -> Result<Vec<bool>> {
+        let cleaned: Vec<String> = hashes.iter().map(|h| clean(h).into_owned()).collect();
+        let stored: std::collections::HashSet<String> = self
+            .client
+            .query(
+                "SELECT hash FROM reports WHERE project = $1 AND hash = ANY($2)",
+                &[&self.project, &cleaned],
+            )
+            .map_err(backend)?
+            .into_iter()
+            .map(|row| row.get(0))
+            .collect();
+        Ok(cleaned.iter().map(|h| stored.contains(h)).collect())
+    }
+
     fn begin_report<'s>(
         &'s mut self,
         report: &NewReport<'_>,

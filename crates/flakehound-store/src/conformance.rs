@@ -281,6 +281,14 @@ pub fn idempotent_by_content_hash(h: &mut dyn Harness) {
     let t = q.totals().unwrap();
     assert_eq!((t.runs, t.reports, t.results), (1, 1, 1));
     assert_eq!(s.totals().unwrap().reports, 2);
+
+    // Many hashes in one question: one answer each, in order, for this project only.
+    assert_eq!(
+        s.stored_reports(&["same", "nope", "h1", "h1"]).unwrap(),
+        [true, false, true, true]
+    );
+    assert_eq!(q.stored_reports(&["same", "h1"]).unwrap(), [false, true]);
+    assert!(q.stored_reports(&[]).unwrap().is_empty());
 }
 
 /// Attempt numbers of a test continue across records and reports of one run; positions count

@@ -170,6 +170,11 @@ pub trait Store {
     fn projects(&mut self) -> Result<Vec<String>>;
     /// Whether a report with this content hash is already stored.
     fn has_report(&mut self, hash: &str) -> Result<bool>;
+    /// [`Store::has_report`] for many hashes at once: one answer per hash, in order. Engines
+    /// where each question is a round trip to a server answer all of them in one.
+    fn stored_reports(&mut self, hashes: &[&str]) -> Result<Vec<bool>> {
+        hashes.iter().map(|h| self.has_report(h)).collect()
+    }
     /// Starts writing a report. The caller must have checked [`Store::has_report`]. A committed
     /// report may be buffered until [`Store::flush`].
     fn begin_report<'s>(&'s mut self, report: &NewReport<'_>)
