@@ -358,15 +358,13 @@ fn mtime(input: &Input) -> Option<i64> {
     })
 }
 
+/// Whether `input` lies under `root`, which the caller canonicalised (once, not per input).
 fn inside(input: &Input, root: &Path) -> bool {
     match input {
         Input::File(p) => std::path::absolute(p)
             .ok()
             .and_then(|p| p.canonicalize().ok().or(Some(p)))
-            .is_some_and(|p| {
-                let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-                p.starts_with(root)
-            }),
+            .is_some_and(|p| p.starts_with(root)),
         // Piped from a command running here and now.
         _ => true,
     }
@@ -520,7 +518,8 @@ pub(crate) fn plan(
             let after_head = local
                 .head_time
                 .is_none_or(|t| fresh_for(t - GIT_SLACK_SECS));
-            let in_repo = inputs.iter().all(|i| inside(i, root));
+            let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+            let in_repo = inputs.iter().all(|i| inside(i, &root));
             if meta.commit.is_none() {
                 if single && after_head && in_repo {
                     meta.commit = Some(commit.clone());
