@@ -1818,11 +1818,11 @@ mod tests {
 
     #[test]
     fn decide_says_when_the_rates_are_too_close_to_tell_apart() {
-        let es = vec![experiment(
+        let e = experiment(
             Suspect::Randomness,
             vec![result("fixed", 1, 10), result("varied", 1, 10)],
-        )];
-        let text = decide(&es[0], &es[0].conditions[1], 1, 10, &target(), &opts());
+        );
+        let text = decide(&e, &e.conditions[1], 1, 10, &target(), &opts());
         assert!(text.contains("too close"), "{text}");
         assert!(text.contains("--runs 200"), "{text}");
     }
