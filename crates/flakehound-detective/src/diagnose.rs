@@ -175,7 +175,11 @@ pub struct ConditionResult {
     pub wrapper: Vec<String>,
     /// Fisher's p against the control (None for the control).
     pub p_value: Option<f64>,
-    /// Whether this condition implicates the suspect (significant, in a telling direction).
+    /// `p_value` adjusted (Holm–Bonferroni) for every comparison the diagnosis made, across all
+    /// its experiments; set when the diagnosis ends (None for the control).
+    pub p_adjusted: Option<f64>,
+    /// Whether this condition implicates the suspect: significant after the adjustment, in a
+    /// telling direction.
     pub implicates: bool,
 }
 
@@ -193,6 +197,7 @@ impl ConditionResult {
             env: c.env.clone(),
             wrapper: c.wrapper.clone(),
             p_value: None,
+            p_adjusted: None,
             implicates: false,
         }
     }
@@ -218,6 +223,10 @@ pub struct Experiment {
     pub conditions: Vec<ConditionResult>,
     /// Smallest p-value of a condition that can implicate the suspect, against the control.
     pub p_value: f64,
+    /// Smallest adjusted p-value of such a condition (Holm–Bonferroni over every comparison of
+    /// the diagnosis); set when the diagnosis ends.
+    pub p_adjusted: f64,
+    /// Whether the experiment implicates its suspect: `p_adjusted` < [`ALPHA`].
     pub significant: bool,
     /// Batches of runs per condition (more than one when the first was borderline).
     pub batches: u32,
@@ -237,6 +246,15 @@ pub struct Diagnosis {
     pub category: Option<Category>,
     pub confidence: f64,
     pub verdict: String,
+    /// Comparisons (conditions against their control) across all experiments: the family the
+    /// p-values are adjusted for.
+    pub comparisons: usize,
+    /// A suspect looked implicated, but its confirming reproduction never failed: no category
+    /// is named, and this says what would decide it.
+    pub inconclusive: Option<String>,
+    /// How the experiments were kept under control beyond the conditions (e.g. pytest-randomly
+    /// turned off, so that the seed conditions control `random`).
+    pub control: Vec<String>,
     /// A command that fails reliably, when one was found.
     pub reproduction: Option<String>,
     /// How reliable the reproduction is: failures and runs of its last check.
@@ -274,6 +292,8 @@ pub struct Options {
     /// How the printed `flakehound …` lines invoke flakehound (the binary, and `--db` when the
     /// store was chosen by flag), so that they run as printed.
     pub program: String,
+    /// What the session did to keep control (e.g. turned pytest-randomly off), to report.
+    pub control: Vec<String>,
 }
 
 /// How sure `--quick` must be before it stops: stricter than [`ALPHA`], because stopping early
@@ -729,6 +749,7 @@ fn run_condition(
             env: c.env.clone(),
             wrapper: c.wrapper.clone(),
             p_value: None,
+            p_adjusted: None,
             implicates: false,
         },
         interrupted,
@@ -906,7 +927,18 @@ fn experiments(
     let stage = runs.div_ceil(if clean { 4 } else { 2 }).max(1);
     let max = u64::from(runs * MAX_BATCHES);
     let prior = prior(opts.history);
-    for (suspect, question, conditions, mut skipped, notes) in plan(lab, test, opts) {
+    let planned = plan(lab, test, opts);
+    // Every comparison is one more chance for a false alarm: an experiment stops as clearly
+    // significant only below ALPHA shared out over the comparisons planned (Bonferroni), and
+    // the verdict adjusts the p-values for the comparisons made (Holm, see `adjust`).
+    let planned_comparisons: usize = planned
+        .iter()
+        .filter(|p| p.3.is_none())
+        .map(|p| p.2.len().saturating_sub(1))
+        .sum::<usize>()
+        .max(1);
+    let alpha = ALPHA / planned_comparisons as f64;
+    for (suspect, question, conditions, mut skipped, notes) in planned {
         if interrupted {
             skipped = Some("interrupted (Ctrl-C)".to_string());
         } else if let (Some(why), None) = (&solved, &skipped) {
@@ -918,6 +950,7 @@ fn experiments(
                 question,
                 conditions: Vec::new(),
                 p_value: 1.0,
+                p_adjusted: 1.0,
                 significant: false,
                 batches: 0,
                 skipped: Some(why),
@@ -941,7 +974,11 @@ fn experiments(
         let mut p = 1.0;
         let mut stopped = None;
         // --quick wants a clear answer to stop at: "significant" is borderline for it.
-        let low = if opts.quick { QUICK_ALPHA } else { ALPHA };
+        let low = if opts.quick {
+            QUICK_ALPHA.min(alpha)
+        } else {
+            alpha
+        };
         'looks: loop {
             for (ci, c) in conditions.iter().enumerate() {
                 let ri = match of.iter().position(|o| *o == Some(ci)) {
@@ -1012,14 +1049,14 @@ fn experiments(
                 // The full first batch decides as before: clear either way.
                 break;
             }
-            if p >= ALPHA {
+            if p >= alpha {
                 // Futility, against the decision the experiment faces next: within the first
                 // batch, whether it could end it significant or borderline (only then would it
                 // go on); after it, whether it could become significant by its largest size.
                 let (goal, alpha, what) = if n < u64::from(runs) {
                     (u64::from(runs), BORDERLINE, "worth more runs")
                 } else {
-                    (max, ALPHA, "significant")
+                    (max, alpha, "significant")
                 };
                 let extendable: Vec<bool> = of.iter().map(Option::is_some).collect();
                 let power = best_power(suspect, &results, &extendable, (goal, alpha), prior);
@@ -1042,7 +1079,9 @@ fn experiments(
             question,
             conditions: results,
             p_value: p,
-            significant: p < ALPHA,
+            // Provisional until every experiment has run (see `adjust`).
+            p_adjusted: p,
+            significant: p < alpha,
             batches,
             skipped: None,
             stopped: if interrupted {
@@ -1059,11 +1098,14 @@ fn experiments(
         }
     }
 
-    // The verdict: the most significant suspect.
-    let best = experiments
-        .iter()
-        .filter(|e| e.significant)
-        .min_by(|a, b| a.p_value.total_cmp(&b.p_value));
+    // The verdict: the most significant suspect, once the p-values are adjusted for all the
+    // comparisons made.
+    let comparisons = adjust(&mut experiments);
+    let best = experiments.iter().filter(|e| e.significant).min_by(|a, b| {
+        a.p_adjusted
+            .total_cmp(&b.p_adjusted)
+            .then(a.p_value.total_cmp(&b.p_value))
+    });
     let total_failures: u64 = experiments
         .iter()
         .flat_map(|e| e.conditions.iter())
@@ -1080,6 +1122,9 @@ fn experiments(
         category: None,
         confidence: 0.0,
         verdict: String::new(),
+        comparisons,
+        inconclusive: None,
+        control: opts.control.clone(),
         reproduction: None,
         reproduction_rate: None,
         polluter: None,
@@ -1108,10 +1153,30 @@ fn experiments(
             );
         }
         None => {
-            d.category = Some(Category::Unknown);
-            d.verdict = format!(
-                "failed {total_failures} of {total_runs} runs, but no experiment changed its failure rate significantly: the cause is none of the usual suspects (or needs more runs: --runs)"
-            );
+            // The experiment that came closest: below ALPHA before the adjustment is what
+            // chance alone gives among this many comparisons, and says so.
+            let closest = experiments
+                .iter()
+                .filter(|e| e.batches > 0 && e.p_value < ALPHA)
+                .min_by(|a, b| a.p_value.total_cmp(&b.p_value));
+            match closest.and_then(|e| cited_raw(e).map(|c| (e, c))) {
+                Some((e, c)) => {
+                    let decide = decide(e, c, c.failures, c.runs, test, opts);
+                    d.verdict = format!(
+                        "inconclusive: {} (Fisher p = {}) is not significant once adjusted for the {comparisons} comparisons made (Holm: {}): one of that many reaching it is what chance alone gives. {decide}",
+                        observed(e, c),
+                        p_text(c.p_value.unwrap_or(e.p_value)),
+                        p_text(c.p_adjusted.unwrap_or(1.0)),
+                    );
+                    d.inconclusive = Some(decide);
+                }
+                None => {
+                    d.category = Some(Category::Unknown);
+                    d.verdict = format!(
+                        "failed {total_failures} of {total_runs} runs, but no experiment changed its failure rate significantly: the cause is none of the usual suspects (or needs more runs: --runs)"
+                    );
+                }
+            }
         }
         Some(e) => {
             // The row the verdict quotes is the one whose p-value it quotes: the implicating
@@ -1129,15 +1194,16 @@ fn experiments(
                 .expect("conditions");
             d.suspect = Some(e.suspect);
             d.category = Some(category(e.suspect, &cited.name));
-            let p = cited.p_value.unwrap_or(e.p_value);
+            let p = cited.p_adjusted.unwrap_or(e.p_adjusted);
             d.confidence = (1.0 - p).min(0.999);
-            d.verdict = verdict_text(e, cited);
+            d.verdict = verdict_text(e, cited, comparisons);
             if !interrupted {
                 match reproduce(lab, test, opts, e, worst, &mut d, &mut trials) {
                     Err(err) if err.is_interrupted() => d.interrupted = true,
                     other => other?,
                 }
             }
+            unreproduced(&mut d, e, worst, test, opts);
         }
     }
     d.experiments = experiments;
@@ -1158,21 +1224,173 @@ fn cited(e: &Experiment) -> Option<&ConditionResult> {
     })
 }
 
-/// "time: fails 100% under "TZ=Etc/GMT+12" against 0% under "TZ=UTC" (Fisher p = 0.0022)":
-/// the cited row, the control, and the cited row's own p-value.
-fn verdict_text(e: &Experiment, cited: &ConditionResult) -> String {
-    format!(
-        "{}: fails {:.0}% under \"{}\" against {:.0}% under \"{}\" (Fisher p {})",
+/// A category is named only when its reproduction reproduced: a confirming check that never
+/// failed leaves the question open ("inconclusive"), with what would decide it.
+fn unreproduced(
+    d: &mut Diagnosis,
+    e: &Experiment,
+    worst: &ConditionResult,
+    test: &TestRef,
+    opts: &Options,
+) {
+    let Some((0, checks)) = d.reproduction_rate else {
+        return;
+    };
+    let decide = decide(e, worst, worst.failures, worst.runs + checks, test, opts);
+    d.verdict = format!(
+        "inconclusive: {} looked implicated ({}), but the reproduction under \"{}\" failed 0 of {checks} runs. {decide}",
         e.suspect.as_str(),
-        cited.rate * 100.0,
-        cited.name,
+        d.verdict
+            .split_once(": ")
+            .map_or(d.verdict.as_str(), |(_, rest)| rest),
+        worst.name,
+    );
+    d.inconclusive = Some(decide);
+    d.suspect = None;
+    d.category = None;
+    d.confidence = 0.0;
+    d.reproduction = None;
+}
+
+/// The telling condition with the smallest p-value before the adjustment (for an experiment
+/// that reached ALPHA only before it).
+fn cited_raw(e: &Experiment) -> Option<&ConditionResult> {
+    let control = e.conditions.first()?;
+    e.conditions
+        .iter()
+        .skip(1)
+        .filter(|c| e.suspect.either_direction() || c.rate > control.rate)
+        .filter(|c| c.p_value.is_some_and(|p| p < ALPHA))
+        .min_by(|a, b| {
+            a.p_value
+                .unwrap_or(1.0)
+                .total_cmp(&b.p_value.unwrap_or(1.0))
+        })
+}
+
+/// "time: fails 10% under "TZ=Etc/GMT+12" against 0% under "TZ=UTC"".
+fn observed(e: &Experiment, c: &ConditionResult) -> String {
+    format!(
+        "{}: fails {:.0}% under \"{}\" against {:.0}% under \"{}\"",
+        e.suspect.as_str(),
+        c.rate * 100.0,
+        c.name,
         e.conditions[0].rate * 100.0,
         e.conditions[0].name,
-        match p_text(cited.p_value.unwrap_or(e.p_value)) {
-            t if t.starts_with('<') => t,
-            t => format!("= {t}"),
-        }
     )
+}
+
+/// "time: fails 100% under "TZ=Etc/GMT+12" against 0% under "TZ=UTC" (Fisher p = 0.0022,
+/// 0.013 adjusted for 6 comparisons)": the cited row, the control, and the cited row's own
+/// p-value, raw and adjusted.
+fn verdict_text(e: &Experiment, cited: &ConditionResult, comparisons: usize) -> String {
+    let p = |p: f64| match p_text(p) {
+        t if t.starts_with('<') => t,
+        t => format!("= {t}"),
+    };
+    format!(
+        "{} (Fisher p {}, {} adjusted for {comparisons} comparison{})",
+        observed(e, cited),
+        p(cited.p_value.unwrap_or(e.p_value)),
+        p_text(cited.p_adjusted.unwrap_or(e.p_adjusted)),
+        if comparisons == 1 { "" } else { "s" },
+    )
+}
+
+/// Adjusts every comparison of the diagnosis (each condition against its experiment's control)
+/// for all of them at once, Holm–Bonferroni: one experiment among ten reaching p = 0.05 is what
+/// chance alone gives. A condition failing less than its control where only more would tell
+/// (load, order…) counts as a comparison made, with nothing to find. Sets the conditions'
+/// `p_adjusted` and `implicates`, the experiments' `p_adjusted` and `significant`; returns the
+/// number of comparisons.
+fn adjust(experiments: &mut [Experiment]) -> usize {
+    let mut family: Vec<(usize, usize, bool, f64)> = Vec::new();
+    for (ei, e) in experiments.iter().enumerate() {
+        if e.skipped.is_some() {
+            continue;
+        }
+        let Some(control) = e.conditions.first() else {
+            continue;
+        };
+        for (ci, c) in e.conditions.iter().enumerate().skip(1) {
+            let Some(p) = c.p_value else { continue };
+            let telling = e.suspect.either_direction() || c.rate > control.rate;
+            family.push((ei, ci, telling, if telling { p } else { 1.0 }));
+        }
+    }
+    let adjusted = crate::stats::holm(&family.iter().map(|f| f.3).collect::<Vec<_>>());
+    for e in experiments.iter_mut() {
+        e.p_adjusted = 1.0;
+        e.significant = false;
+    }
+    for ((ei, ci, telling, _), adj) in family.iter().zip(adjusted) {
+        let e = &mut experiments[*ei];
+        let c = &mut e.conditions[*ci];
+        c.p_adjusted = Some(adj);
+        c.implicates = *telling && adj < ALPHA;
+        if *telling {
+            e.p_adjusted = e.p_adjusted.min(adj);
+        }
+        e.significant |= c.implicates;
+    }
+    family.len()
+}
+
+/// Most runs a condition that [`decide`] suggests.
+const DECIDE_MAX_RUNS: u64 = 200;
+
+/// What would decide an open question: the experiment run alone (`--only`, so its comparisons
+/// are the whole family) with enough runs a condition that the difference seen so far
+/// (`failures` of `runs` under `c`, against the control) would be significant.
+fn decide(
+    e: &Experiment,
+    c: &ConditionResult,
+    failures: u64,
+    runs: u64,
+    test: &TestRef,
+    opts: &Options,
+) -> String {
+    let control = &e.conditions[0];
+    let k = e.conditions.len().saturating_sub(1).max(1);
+    let (pc, pv) = (rate(control.failures, control.runs), rate(failures, runs));
+    let needed = (1..=DECIDE_MAX_RUNS / 5).map(|i| i * 5).find(|&n| {
+        let a = (pc * n as f64).round() as u64;
+        let b = (pv * n as f64).round() as u64;
+        fisher_two_sided(a, n, b, n) < ALPHA / k as f64
+    });
+    let cmd: Vec<String> = opts
+        .command
+        .iter()
+        .map(|a| flakehound_runner::shell_quote(a).into_owned())
+        .collect();
+    let line = |n: u64| {
+        format!(
+            "{} diagnose {} --only {} --runs {n} -- {}",
+            opts.program,
+            flakehound_runner::shell_quote(&test.id),
+            e.suspect.as_str(),
+            cmd.join(" ")
+        )
+    };
+    match needed {
+        Some(n) => format!(
+            "To decide, run \"{}\" against \"{}\" more: at the rates seen ({failures} of {runs} against {} of {}), about {n} runs each would settle it: `{}`",
+            c.name,
+            control.name,
+            control.failures,
+            control.runs,
+            line(n)
+        ),
+        None => format!(
+            "To decide, run \"{}\" against \"{}\" more: the rates seen ({failures} of {runs} against {} of {}) are too close for even {DECIDE_MAX_RUNS} runs each to tell them apart, so {} is probably not the cause; at least: `{}`",
+            c.name,
+            control.name,
+            control.failures,
+            control.runs,
+            e.suspect.as_str(),
+            line(DECIDE_MAX_RUNS)
+        ),
+    }
 }
 
 /// Sets every condition's p-value against the control (the first) and whether it implicates
@@ -1421,6 +1639,7 @@ mod tests {
             env: Vec::new(),
             wrapper: Vec::new(),
             p_value: None,
+            p_adjusted: None,
             implicates: false,
         }
     }
@@ -1462,30 +1681,214 @@ mod tests {
             ),
         ];
         let p = compare(Suspect::Randomness, &mut r);
-        let e = Experiment {
-            suspect: Suspect::Randomness,
+        let mut es = vec![experiment(Suspect::Randomness, r)];
+        let m = adjust(&mut es);
+        assert_eq!(m, 2);
+        let e = &es[0];
+        let c = cited(e).unwrap();
+        assert_eq!(c.name, "random seed varied");
+        assert_eq!(c.p_value, Some(p));
+        let text = verdict_text(e, c, m);
+        assert_eq!(
+            text,
+            format!(
+                "randomness: fails 20% under \"random seed varied\" against 100% under \"random seed fixed (0)\" (Fisher p = {}, {} adjusted for 2 comparisons)",
+                p_text(p),
+                p_text(c.p_adjusted.unwrap())
+            )
+        );
+        // The replay's own p-value is another number, which the verdict must not quote.
+        assert_ne!(e.conditions[2].p_value, Some(p));
+    }
+
+    fn experiment(suspect: Suspect, mut conditions: Vec<ConditionResult>) -> Experiment {
+        let p = compare(suspect, &mut conditions);
+        Experiment {
+            suspect,
             question: String::new(),
-            conditions: r,
+            conditions,
             p_value: p,
+            p_adjusted: p,
             significant: p < ALPHA,
             batches: 1,
             skipped: None,
             stopped: None,
             notes: Vec::new(),
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
+            runs: 10,
+            suite: Vec::new(),
+            only: Vec::new(),
+            command: vec!["pytest".into()],
+            first: Vec::new(),
+            quick: false,
+            history: None,
+            program: "flakehound".into(),
+            control: Vec::new(),
+        }
+    }
+
+    fn target() -> TestRef {
+        TestRef {
+            id: "tests/test_x.py::test_draw".into(),
+            classname: None,
+            name: "test_draw".into(),
+            file: None,
+            suite: Vec::new(),
+        }
+    }
+
+    /// The issue-13 case: about ten experiments, one of which reaches p < 0.05 by chance (a
+    /// time zone failing 5 of 20 against 0 of 20, the rate the test fails anyway).
+    fn chance_finding() -> Vec<Experiment> {
+        let quiet = |s: Suspect, names: &[&str]| {
+            let mut c = vec![result("control", 1, 20)];
+            c.extend(names.iter().map(|n| result(n, 2, 20)));
+            experiment(s, c)
         };
-        let c = cited(&e).unwrap();
-        assert_eq!(c.name, "random seed varied");
-        assert_eq!(c.p_value, Some(p));
-        let text = verdict_text(&e, c);
-        assert_eq!(
-            text,
-            format!(
-                "randomness: fails 20% under \"random seed varied\" against 100% under \"random seed fixed (0)\" (Fisher p = {})",
-                p_text(p)
-            )
+        vec![
+            quiet(Suspect::Randomness, &["random seed varied"]),
+            quiet(Suspect::Hashing, &["PYTHONHASHSEED varied"]),
+            experiment(
+                Suspect::Time,
+                vec![
+                    result("TZ=UTC", 0, 20),
+                    result("TZ=Etc/GMT+12", 5, 20),
+                    result("TZ=Etc/GMT-14", 1, 20),
+                    result("TZ=Asia/Kolkata", 2, 20),
+                ],
+            ),
+            quiet(Suspect::Order, &["after the other 12 tests"]),
+            quiet(Suspect::Load, &["every core busy", "pinned to one core"]),
+            quiet(Suspect::Threads, &["serial", "interleave"]),
+            quiet(Suspect::Parallel, &["4 instances at once"]),
+            quiet(Suspect::Network, &["no network"]),
+            quiet(Suspect::Repetition, &["twice in one process"]),
+        ]
+    }
+
+    #[test]
+    fn holm_keeps_one_chance_finding_among_many_comparisons_from_naming_a_cause() {
+        let mut es = chance_finding();
+        let time = &es[2];
+        let raw = time.conditions[1].p_value.unwrap();
+        assert!(raw < ALPHA, "unadjusted it looks significant: {raw}");
+        assert!(time.significant && time.conditions[1].implicates);
+        let m = adjust(&mut es);
+        assert_eq!(m, 13);
+        for e in &es {
+            assert!(!e.significant, "{:?} at {}", e.suspect, e.p_adjusted);
+            assert!(e.conditions.iter().all(|c| !c.implicates));
+            assert!(e.p_adjusted >= e.p_value);
+        }
+        let adjusted = es[2].conditions[1].p_adjusted.unwrap();
+        assert!(adjusted >= ALPHA && adjusted <= (raw * 13.0).min(1.0) + 1e-12);
+        // A real effect still stands out among the same comparisons.
+        let mut es = chance_finding();
+        es[2] = experiment(
+            Suspect::Time,
+            vec![
+                result("TZ=UTC", 0, 20),
+                result("TZ=Etc/GMT+12", 20, 20),
+                result("TZ=Etc/GMT-14", 0, 20),
+            ],
         );
-        // The replay's own p-value is another number, which the verdict must not quote.
-        assert_ne!(e.conditions[2].p_value, Some(p));
+        adjust(&mut es);
+        assert!(es[2].significant && es[2].conditions[1].implicates);
+        assert!(es[2].p_adjusted < 1e-6);
+        assert!(es.iter().filter(|e| e.significant).count() == 1);
+    }
+
+    #[test]
+    fn a_load_condition_failing_less_counts_as_a_comparison_that_cannot_implicate() {
+        let mut es = vec![experiment(
+            Suspect::Load,
+            vec![result("idle", 10, 10), result("busy", 0, 10)],
+        )];
+        assert_eq!(adjust(&mut es), 1);
+        assert!(!es[0].significant);
+        assert_eq!(es[0].p_adjusted, 1.0);
+    }
+
+    #[test]
+    fn a_reproduction_that_never_fails_leaves_the_verdict_inconclusive() {
+        // Time looked implicated (8 of 10 under one zone, none under UTC), but the confirming
+        // reproduction under that zone failed 0 of 3: no category is named.
+        let mut es = vec![experiment(
+            Suspect::Time,
+            vec![result("TZ=UTC", 0, 10), result("TZ=Etc/GMT+12", 8, 10)],
+        )];
+        let m = adjust(&mut es);
+        let e = &es[0];
+        assert!(e.significant);
+        let worst = &e.conditions[1];
+        let mut d = Diagnosis {
+            test: target().id,
+            experiments: Vec::new(),
+            suspect: Some(Suspect::Time),
+            category: Some(Category::Time),
+            confidence: 0.99,
+            verdict: verdict_text(e, cited(e).unwrap(), m),
+            comparisons: m,
+            inconclusive: None,
+            control: Vec::new(),
+            reproduction: None,
+            reproduction_rate: Some((0, 3)),
+            polluter: None,
+            runs: 23,
+            seconds: 1.0,
+            interrupted: false,
+            trials: Vec::new(),
+        };
+        unreproduced(&mut d, e, worst, &target(), &opts());
+        assert_eq!(d.category, None);
+        assert_eq!(d.suspect, None);
+        assert_eq!(d.confidence, 0.0);
+        assert!(
+            d.verdict.starts_with(
+                "inconclusive: time looked implicated (fails 80% under \"TZ=Etc/GMT+12\" against 0% under \"TZ=UTC\""
+            ),
+            "{}",
+            d.verdict
+        );
+        assert!(
+            d.verdict
+                .contains("the reproduction under \"TZ=Etc/GMT+12\" failed 0 of 3 runs"),
+            "{}",
+            d.verdict
+        );
+        let decide = d.inconclusive.as_deref().unwrap();
+        assert!(
+            decide.contains("flakehound diagnose tests/test_x.py::test_draw --only time --runs ")
+                && decide.contains("-- pytest`"),
+            "{decide}"
+        );
+        // 8 of 13 against 0 of 10: a few runs each settle it.
+        assert!(decide.contains("about 10 runs each"), "{decide}");
+
+        // A reproduction that failed (even once) keeps the category.
+        let mut kept = d.clone();
+        kept.category = Some(Category::Time);
+        kept.suspect = Some(Suspect::Time);
+        kept.inconclusive = None;
+        kept.reproduction_rate = Some((1, 3));
+        unreproduced(&mut kept, e, worst, &target(), &opts());
+        assert_eq!(kept.category, Some(Category::Time));
+        assert!(kept.inconclusive.is_none());
+    }
+
+    #[test]
+    fn decide_says_when_the_rates_are_too_close_to_tell_apart() {
+        let e = experiment(
+            Suspect::Randomness,
+            vec![result("fixed", 1, 10), result("varied", 1, 10)],
+        );
+        let text = decide(&e, &e.conditions[1], 1, 10, &target(), &opts());
+        assert!(text.contains("too close"), "{text}");
+        assert!(text.contains("--runs 200"), "{text}");
     }
 
     #[test]

@@ -13,13 +13,22 @@ pub struct Session {
     pub adapter: Box<dyn Adapter>,
     pub scratch: tempfile::TempDir,
     pub suite: Vec<TestRef>,
+    /// What the session changed in the command to keep its experiments under control (pytest
+    /// plugins turned off), one sentence each, to report.
+    pub control: Vec<String>,
 }
 
 impl Session {
     /// Detects the runner of `command` (or takes `runner`), which must be able to run a single
     /// test, and lists its suite when it can.
+    ///
+    /// pytest plugins that would take control away are turned off for every run (and so in
+    /// every command printed from the adapter), as the hunt does: pytest-randomly reseeds
+    /// `random` before each test, overriding the seed a condition fixes or varies, and reorders
+    /// the tests; pytest-rerunfailures hides failures behind reruns.
     pub fn start(command: &[String], runner: Option<RunnerKind>) -> Result<Session> {
-        let adapter = flakehound_runner::detect(command, runner, None)?;
+        let (command, control) = controlled(command);
+        let adapter = flakehound_runner::detect(&command, runner, None)?;
         if !adapter.capabilities().select {
             return Err(Error::Usage(format!(
                 "the {} adapter cannot run a single test, which this command needs",
@@ -40,6 +49,7 @@ impl Session {
             adapter,
             scratch,
             suite,
+            control,
         })
     }
 
@@ -52,6 +62,40 @@ impl Session {
     pub fn lab(&self) -> crate::Lab<'_> {
         crate::Lab::new(self.adapter.as_ref(), self.scratch.path().to_path_buf())
     }
+}
+
+/// The command with the pytest plugins that would take control away turned off, and what was
+/// done, in words (nothing for a command that is not pytest, or without those plugins).
+fn controlled(command: &[String]) -> (Vec<String>, Vec<String>) {
+    match flakehound_runner::pytest_plugins(command, None) {
+        Some(plugins) => (
+            flakehound_runner::without_plugin_interference(command, &plugins),
+            control_notes(&plugins),
+        ),
+        None => (command.to_vec(), Vec::new()),
+    }
+}
+
+/// What [`flakehound_runner::without_plugin_interference`] does for these plugins, in words.
+pub fn control_notes(plugins: &flakehound_runner::PytestPlugins) -> Vec<String> {
+    let mut notes = Vec::new();
+    if plugins.randomly {
+        notes.push(
+            "pytest-randomly is installed: it reseeds `random` before each test (overriding a \
+             fixed seed) and reorders the tests, so every run here passes `-p no:randomly`; \
+             the random seed is then set by flakehound alone (fixed at 0, or varied in the \
+             randomness experiment)"
+                .to_string(),
+        );
+    }
+    if plugins.rerunfailures {
+        notes.push(
+            "pytest-rerunfailures is installed: every run here passes `--reruns=0`, so that no \
+             failure is hidden by a rerun"
+                .to_string(),
+        );
+    }
+    notes
 }
 
 /// The test named `test` in the suite: taken as given when the runner cannot list (`suite`

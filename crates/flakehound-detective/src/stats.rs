@@ -9,6 +9,23 @@ pub fn rate(failures: u64, runs: u64) -> f64 {
     }
 }
 
+/// Holm–Bonferroni adjusted p-values, in the order given: the k-th smallest of m p-values is
+/// multiplied by m − k + 1, and an adjusted p-value is never smaller than that of a smaller raw
+/// p-value (capped at 1). Rejecting every hypothesis whose adjusted p-value is below α keeps the
+/// chance of any false rejection among the m below α, whatever their dependence.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut adjusted = vec![1.0; m];
+    let mut running = 0.0f64;
+    for (k, &i) in order.iter().enumerate() {
+        running = running.max(((m - k) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
 /// Two-sided Fisher exact test p-value for failures `a` of `n1` runs against `b` of `n2`:
 /// the probability, under "both conditions fail at the same rate", of a table at most as likely
 /// as the one observed. Exact (hypergeometric), fine for the small counts of experiments.
@@ -155,6 +172,22 @@ fn ln_factorial(x: u64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn holm_adjusts_in_rank_order_and_stays_monotone() {
+        let a = super::holm(&[0.01, 0.04, 0.03, 0.005]);
+        // Sorted: 0.005×4 = 0.02, 0.01×3 = 0.03, 0.03×2 = 0.06, 0.04×1 = 0.04 → max so far 0.06.
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (x, w) in a.iter().zip(want) {
+            assert!((x - w).abs() < 1e-12, "{a:?}");
+        }
+        assert_eq!(super::holm(&[0.9, 0.8]), vec![1.0, 1.0]);
+        assert!(super::holm(&[]).is_empty());
+        // One of ten experiments at p = 0.047 is what chance gives: not significant.
+        let mut ten = vec![0.5; 10];
+        ten[3] = 0.047;
+        assert!(super::holm(&ten)[3] >= 0.05);
+    }
+
     use super::*;
 
     #[test]

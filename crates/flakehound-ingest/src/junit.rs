@@ -8,6 +8,8 @@
 //! - Record outcome: the most severe result element wins (`error` > `failure` > success >
 //!   `skipped`); with no result element, a `status`/`result` attribute of `disabled`, `ignored`,
 //!   `notrun`, `skipped`… makes it skipped, `failed`/`error`… failed/errored; otherwise passed.
+//!   A result element always wins over the attribute: `<testcase status="disabled">` holding a
+//!   `<failure>` ran and failed.
 //! - Retries are attempts of the record, in execution order: `flakyFailure`/`flakyError`
 //!   happened *before* the record's own result (they are the failed tries of a test that
 //!   finally passed, or — with fail-on-flaky — the tries before the reported failure);
@@ -541,6 +543,46 @@ second line</system-err>
             message(2).0,
             "thread 'x' panicked at 'explicit', src/lib.rs:1:1"
         );
+    }
+
+    #[test]
+    fn result_element_wins_over_status_attribute() {
+        // A disabled (or skipped/passed-by-status) test case that holds a failure or error
+        // element ran and failed: the element is what happened, the attribute is metadata.
+        let doc = br#"<testsuite name="x">
+            <testcase name="a" classname="c" status="disabled"><failure message="boom"/></testcase>
+            <testcase name="b" classname="c" status="disabled">
+              <failure message="first">trace</failure>
+            </testcase>
+            <testcase name="c" classname="c" status="ignored"><error message="e"/></testcase>
+            <testcase name="d" classname="c" status="passed"><failure/></testcase>
+            <testcase name="e" classname="c" result="skipped"><failure message="f"/></testcase>
+            <testcase name="f" classname="c" status="disabled"><skipped/></testcase>
+            <testcase name="g" classname="c" status="failed"><skipped/></testcase>
+        </testsuite>"#;
+        let (_, cases) = collect_bytes(doc, None).unwrap();
+        let o: Vec<_> = cases.iter().map(|c| c.outcome).collect();
+        assert_eq!(
+            o,
+            vec![
+                Outcome::Failed,
+                Outcome::Failed,
+                Outcome::Errored,
+                Outcome::Failed,
+                Outcome::Failed,
+                Outcome::Skipped,
+                Outcome::Skipped,
+            ]
+        );
+        let message = |i: usize| {
+            cases[i].attempts[0]
+                .failure
+                .as_ref()
+                .and_then(|f| f.message.clone())
+        };
+        assert_eq!(message(0).as_deref(), Some("boom"));
+        assert_eq!(message(1).as_deref(), Some("first"));
+        assert_eq!(message(4).as_deref(), Some("f"));
     }
 
     #[test]

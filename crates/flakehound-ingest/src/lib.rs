@@ -239,6 +239,102 @@ pub fn count_file(path: &Path, format: Option<Format>) -> Result<(ReportInfo, Co
     Ok((info, counts))
 }
 
+/// Repeated records of one test in one report read as retries, the way the JUnit conventions
+/// of the common CI report actions read them (several `<testcase>` elements with the same
+/// classname and name are one test run several times).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retries {
+    /// Distinct tests (records grouped by canonical id). A record with neither name nor
+    /// classname is a test of its own; a report stating only aggregate counts adds its `tests`.
+    pub tests: u64,
+    /// Attempts beyond each test's first: repeated records, and retry elements inside a record
+    /// (`flakyFailure`, `rerunFailure`, …).
+    pub retries: u64,
+    /// Distinct tests with both a passing and a failing (or erroring) attempt.
+    pub flaky: u64,
+}
+
+/// Memory held by the grouping of records into tests before it spills to temporary files.
+const RETRY_SORT_BUDGET: usize = 4 << 20;
+
+/// [`count_file`], with the records also grouped into tests and retries ([`Retries`]). Memory
+/// stays bounded: past a few hundred thousand distinct tests the grouping is an external sort.
+pub fn count_file_retries(
+    path: &Path,
+    format: Option<Format>,
+) -> Result<(ReportInfo, Counts, Retries)> {
+    count_retries(path, format, RETRY_SORT_BUDGET)
+}
+
+fn count_retries(
+    path: &Path,
+    format: Option<Format>,
+    budget: usize,
+) -> Result<(ReportInfo, Counts, Retries)> {
+    use std::hash::{Hash, Hasher};
+    const PASSED: u8 = 1;
+    const FAILED: u8 = 2;
+    let mut counts = Counts::default();
+    // (hash of the test's id, attempts, outcome flags), one per record, grouped by sorting.
+    let mut records: extsort::ExtSort<(u64, u32, u8)> = extsort::ExtSort::new(budget);
+    let mut seq: u64 = 0;
+    let info = parse_file(path, format, &mut |case: TestCase| {
+        counts.add(case.outcome);
+        seq += 1;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        if case.classname.is_none() && case.name.is_empty() {
+            // Nameless records are not repeats of each other.
+            (0u8, seq).hash(&mut h);
+        } else {
+            (1u8, case.id.as_str()).hash(&mut h);
+        }
+        let mut flags = 0;
+        for a in &case.attempts {
+            flags |= match a.outcome {
+                flakehound_model::Outcome::Passed => PASSED,
+                flakehound_model::Outcome::Failed | flakehound_model::Outcome::Errored => FAILED,
+                flakehound_model::Outcome::Skipped => 0,
+            };
+        }
+        let attempts = u32::try_from(case.attempts.len().max(1)).unwrap_or(u32::MAX);
+        records.push((h.finish(), attempts, flags), 0)
+    })?;
+    let mut retries = Retries::default();
+    let mut current: Option<(u64, u8)> = None;
+    let close = |group: Option<(u64, u8)>, r: &mut Retries| {
+        if let Some((_, flags)) = group {
+            r.tests += 1;
+            if flags == PASSED | FAILED {
+                r.flaky += 1;
+            }
+        }
+    };
+    for item in records.finish()? {
+        let (hash, attempts, flags) = item?;
+        match &mut current {
+            Some((h, f)) if *h == hash => {
+                *f |= flags;
+                retries.retries += u64::from(attempts);
+            }
+            _ => {
+                close(current.take(), &mut retries);
+                current = Some((hash, flags));
+                retries.retries += u64::from(attempts) - 1;
+            }
+        }
+    }
+    close(current, &mut retries);
+    if let Some(agg) = &info.aggregate {
+        counts.tests += agg.tests;
+        counts.passed += agg.passed;
+        counts.failed += agg.failed;
+        counts.errored += agg.errored;
+        counts.skipped += agg.skipped;
+        retries.tests += agg.tests;
+    }
+    Ok((info, counts, retries))
+}
+
 /// Parses in-memory bytes and collects every record (for tests and small inputs).
 pub fn collect_bytes(bytes: &[u8], format: Option<Format>) -> Result<(ReportInfo, Vec<TestCase>)> {
     let mut cases = Vec::new();
@@ -288,4 +384,62 @@ where
     inner.reverse();
     path.extend(inner);
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retries_of(doc: &str, budget: usize) -> (Counts, Retries) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.xml");
+        std::fs::write(&path, doc).unwrap();
+        let (_, counts, retries) = count_retries(&path, None, budget).unwrap();
+        (counts, retries)
+    }
+
+    #[test]
+    fn repeated_records_are_retries_of_one_test() {
+        let doc = r#"<testsuite name="s">
+            <testcase classname="c" name="flaky"><failure message="1"/></testcase>
+            <testcase classname="c" name="flaky"><failure message="2"/></testcase>
+            <testcase classname="c" name="flaky"/>
+            <testcase classname="c" name="fails"><failure/></testcase>
+            <testcase classname="c" name="fails"><failure/></testcase>
+            <testcase classname="c" name="nextest"><flakyFailure/></testcase>
+            <testcase classname="c" name="once"/>
+            <testcase classname="c" name="skip"><skipped/></testcase>
+            <testcase/>
+            <testcase/>
+        </testsuite>"#;
+        for budget in [RETRY_SORT_BUDGET, 16] {
+            let (counts, r) = retries_of(doc, budget);
+            assert_eq!(counts.tests, 10);
+            assert_eq!(
+                r,
+                Retries {
+                    tests: 7,
+                    retries: 4,
+                    flaky: 2
+                },
+                "budget {budget}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_repeats_no_retries() {
+        let doc = r#"<testsuite name="s">
+            <testcase classname="c" name="a"/><testcase classname="c" name="b"><failure/></testcase>
+        </testsuite>"#;
+        let (_, r) = retries_of(doc, RETRY_SORT_BUDGET);
+        assert_eq!(
+            r,
+            Retries {
+                tests: 2,
+                retries: 0,
+                flaky: 0
+            }
+        );
+    }
 }

@@ -233,15 +233,7 @@ pub fn cmd_diagnose(ctx: &Context, args: DiagnoseArgs) -> Result<ExitCode> {
     lab.stop = Some(&STOP);
     let known = stored(ctx).and_then(|mut store| Known::load(store.as_mut()).ok());
     let mut renderer = renderer(&args.events)?;
-    let (d, warnings) = diagnose_one(
-        ctx,
-        &args,
-        known.as_ref(),
-        &lab,
-        &s.suite,
-        &test,
-        &mut renderer,
-    )?;
+    let (d, warnings) = diagnose_one(ctx, &args, known.as_ref(), &lab, &s, &test, &mut renderer)?;
     drop(renderer);
     let mut out = std::io::stdout().lock();
     if args.common.json {
@@ -268,7 +260,7 @@ fn diagnose_one(
     args: &DiagnoseArgs,
     known: Option<&Known>,
     lab: &Lab,
-    suite: &[TestRef],
+    session: &Session,
     test: &TestRef,
     renderer: &mut crate::events::Renderer,
 ) -> Result<(diagnose::Diagnosis, Vec<String>)> {
@@ -284,13 +276,14 @@ fn diagnose_one(
     }
     let opts = diagnose::Options {
         runs: args.runs.max(1),
-        suite: suite.to_vec(),
+        suite: session.suite.clone(),
         only: args.only.clone(),
         command: args.common.command.clone(),
         first,
         quick: args.quick,
         history: known.and_then(|k| k.history.get(&test.id).copied()),
         program: ctx.self_program(),
+        control: session.control.clone(),
     };
     let d = diagnose::diagnose_observed(lab, test, &opts, &mut |e| renderer.event(e))?;
     let mut warnings = Vec::new();
@@ -356,15 +349,7 @@ fn diagnose_flaky(ctx: &Context, args: &DiagnoseArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let (d, w) = diagnose_one(
-            ctx,
-            args,
-            Some(&known),
-            &lab,
-            &s.suite,
-            &test,
-            &mut renderer,
-        )?;
+        let (d, w) = diagnose_one(ctx, args, Some(&known), &lab, &s, &test, &mut renderer)?;
         warnings.extend(w);
         if !args.common.json {
             eprintln!("  {}", verdict_line(&d));
@@ -392,7 +377,14 @@ fn diagnose_flaky(ctx: &Context, args: &DiagnoseArgs) -> Result<ExitCode> {
     for d in &done {
         t.add_row(vec![
             Cell::new(&d.test),
-            Cell::new(d.category.map_or("-", |c| c.as_str())),
+            Cell::new(d.category.map_or(
+                if d.inconclusive.is_some() {
+                    "inconclusive"
+                } else {
+                    "-"
+                },
+                |c| c.as_str(),
+            )),
             Cell::new(if d.suspect.is_some() {
                 format!("{:.3}", d.confidence)
             } else {
@@ -485,7 +477,8 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
     writeln!(out, "{t}")?;
     writeln!(
         out,
-        "* implicates the suspect: significant at 95% (Fisher's exact test against the suspect's first condition){}",
+        "* implicates the suspect: significant at 95% (Fisher's exact test against the suspect's first condition, Holm-adjusted for the {} comparisons made){}",
+        d.comparisons,
         if d.experiments
             .iter()
             .any(|e| !e.suspect.either_direction() && e.batches > 0)
@@ -530,6 +523,9 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
             None => {}
         }
     }
+    for c in &d.control {
+        writeln!(out, "Control: {c}")?;
+    }
     if d.interrupted {
         writeln!(
             out,
@@ -548,6 +544,8 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
     match (&d.reproduction, d.reproduction_rate) {
         (Some(r), Some((f, n))) => writeln!(out, "Reproduce (failed {f} of {n} runs): {r}")?,
         (Some(r), None) => writeln!(out, "Reproduce: {r}")?,
+        // An inconclusive verdict already says how its reproduction went.
+        (None, Some(_)) if d.inconclusive.is_some() => {}
         (None, Some((f, n))) => writeln!(
             out,
             "No reliable reproduction: the failing condition failed {f} of {n} checks."

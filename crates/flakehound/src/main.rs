@@ -520,10 +520,12 @@ fn cmd_parse(files: &[PathBuf], json: bool, format: Option<Format>) -> Result<Ex
     for input in &inputs {
         let Input::File(path) = input else { continue };
         let name = path.display().to_string();
-        let line = match flakehound_ingest::count_file(path, format) {
-            Ok((info, counts)) => {
+        let line = match flakehound_ingest::count_file_retries(path, format) {
+            Ok((info, counts, retries)) => {
                 let format = info.format.map_or("unknown", |f| f.as_str());
-                (!closed).then(|| output::parse_line(&mut out, json, &name, Ok((format, counts))))
+                (!closed).then(|| {
+                    output::parse_line(&mut out, json, &name, Ok((format, counts, retries)))
+                })
             }
             Err(e) => {
                 failed = true;

@@ -6,6 +6,7 @@ use comfy_table::{
 use flakehound_analysis::verdict::{Dossier, RunIncident, SharedCluster, Verdict};
 use flakehound_analysis::{Report, ReportEntry};
 use flakehound_evidence::{FileStatus, Summary};
+use flakehound_ingest::Retries;
 use flakehound_model::Counts;
 use flakehound_runner::shell_quote;
 use flakehound_store::Totals;
@@ -19,9 +20,10 @@ pub fn parse_line(
     out: &mut impl Write,
     json: bool,
     file: &str,
-    result: Result<(&str, Counts), &str>,
+    result: Result<(&str, Counts, Retries), &str>,
 ) -> io::Result<()> {
-    /// Field order as documented: file, format, then the counts.
+    /// Field order as documented: file, format, the counts of records, then the records read
+    /// as tests and retries.
     #[derive(serde::Serialize)]
     struct Line<'a> {
         file: &'a str,
@@ -31,6 +33,9 @@ pub fn parse_line(
         failed: u64,
         errored: u64,
         skipped: u64,
+        distinct_tests: u64,
+        retries: u64,
+        flaky: u64,
     }
     #[derive(serde::Serialize)]
     struct ErrorLine<'a> {
@@ -38,7 +43,7 @@ pub fn parse_line(
         error: &'a str,
     }
     match (json, result) {
-        (true, Ok((format, c))) => {
+        (true, Ok((format, c, r))) => {
             let line = Line {
                 file,
                 format,
@@ -47,6 +52,9 @@ pub fn parse_line(
                 failed: c.failed,
                 errored: c.errored,
                 skipped: c.skipped,
+                distinct_tests: r.tests,
+                retries: r.retries,
+                flaky: r.flaky,
             };
             writeln!(out, "{}", serde_json::to_string(&line)?)
         }
@@ -55,11 +63,33 @@ pub fn parse_line(
             "{}",
             serde_json::to_string(&ErrorLine { file, error })?
         ),
-        (false, Ok((format, c))) => writeln!(
-            out,
-            "{file}: {format}: {} tests, {} passed, {} failed, {} errored, {} skipped",
-            c.tests, c.passed, c.failed, c.errored, c.skipped
-        ),
+        (false, Ok((format, c, r))) => {
+            write!(
+                out,
+                "{file}: {format}: {} tests, {} passed, {} failed, {} errored, {} skipped",
+                c.tests, c.passed, c.failed, c.errored, c.skipped
+            )?;
+            // Retries (repeated records of one test, retry elements in a record) are read as
+            // the CI report actions read them, besides the raw counts.
+            if r.retries > 0 {
+                let plural = |n: u64, one: &str, many: &str| {
+                    format!("{n} {}", if n == 1 { one } else { many })
+                };
+                let flaky = match (r.tests, r.flaky) {
+                    (_, 0) => String::new(),
+                    (1, 1) => ", flaky".to_string(),
+                    (_, n) => format!(", {n} flaky"),
+                };
+                write!(
+                    out,
+                    "; {}: {}, {}{flaky}",
+                    plural(c.tests, "record", "records"),
+                    plural(r.tests, "test", "tests"),
+                    plural(r.retries, "retry", "retries"),
+                )?;
+            }
+            writeln!(out)
+        }
         (false, Err(e)) => writeln!(out, "{file}: error: {e}"),
     }
 }

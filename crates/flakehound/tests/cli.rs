@@ -374,18 +374,27 @@ fn parse_json_prints_one_object_per_file_with_exact_keys_and_counts() {
         .map(|l| parse_json(l.as_bytes()))
         .collect();
     let expected = [
-        json!({"file": "junit.xml", "format": "junit", "tests": 6, "passed": 2, "failed": 2, "errored": 1, "skipped": 1}),
-        json!({"file": "go-test.json", "format": "go-json", "tests": 3, "passed": 1, "failed": 1, "errored": 0, "skipped": 1}),
-        json!({"file": "results.tap", "format": "tap", "tests": 4, "passed": 2, "failed": 1, "errored": 0, "skipped": 1}),
-        json!({"file": "ctrf-report.json", "format": "ctrf", "tests": 3, "passed": 1, "failed": 1, "errored": 0, "skipped": 1}),
-        json!({"file": "TestResult.xml", "format": "nunit3", "tests": 3, "passed": 1, "failed": 1, "errored": 0, "skipped": 1}),
+        json!({"file": "junit.xml", "format": "junit", "tests": 6, "passed": 2, "failed": 2, "errored": 1, "skipped": 1, "distinct_tests": 6, "retries": 2, "flaky": 1}),
+        json!({"file": "go-test.json", "format": "go-json", "tests": 3, "passed": 1, "failed": 1, "errored": 0, "skipped": 1, "distinct_tests": 3, "retries": 0, "flaky": 0}),
+        json!({"file": "results.tap", "format": "tap", "tests": 4, "passed": 2, "failed": 1, "errored": 0, "skipped": 1, "distinct_tests": 4, "retries": 0, "flaky": 0}),
+        json!({"file": "ctrf-report.json", "format": "ctrf", "tests": 3, "passed": 1, "failed": 1, "errored": 0, "skipped": 1, "distinct_tests": 3, "retries": 0, "flaky": 0}),
+        json!({"file": "TestResult.xml", "format": "nunit3", "tests": 3, "passed": 1, "failed": 1, "errored": 0, "skipped": 1, "distinct_tests": 3, "retries": 0, "flaky": 0}),
     ];
     assert_eq!(lines, expected);
     for line in &lines {
         assert_eq!(
             keys(line),
             set(&[
-                "file", "format", "tests", "passed", "failed", "errored", "skipped"
+                "file",
+                "format",
+                "tests",
+                "passed",
+                "failed",
+                "errored",
+                "skipped",
+                "distinct_tests",
+                "retries",
+                "flaky"
             ])
         );
     }
@@ -403,7 +412,79 @@ fn parse_counting_rules_in_human_output() {
         .args(["parse", "rules.xml"])
         .assert()
         .success()
-        .stdout("rules.xml: junit: 6 tests, 2 passed, 2 failed, 1 errored, 1 skipped\n");
+        .stdout(
+            "rules.xml: junit: 6 tests, 2 passed, 2 failed, 1 errored, 1 skipped; \
+             6 records: 6 tests, 2 retries, 1 flaky\n",
+        );
+}
+
+/// Repeated records of one test: retries, as the JUnit conventions of the CI report actions
+/// read them (publish-unit-test-result-action's runs vs tests, action-junit-report's retries).
+const JUNIT_REPEATS: &str = r#"<testsuite name="s" tests="3">
+  <testcase classname="app.Net" name="test_fetch" time="1.0"><failure message="timeout"/></testcase>
+  <testcase classname="app.Net" name="test_fetch" time="1.1"><failure message="timeout"/></testcase>
+  <testcase classname="app.Net" name="test_fetch" time="0.2"/>
+</testsuite>
+"#;
+
+#[test]
+fn parse_shows_repeated_records_of_one_test_as_retries() {
+    let sb = Sandbox::new();
+    sb.write("retried.xml", JUNIT_REPEATS);
+    sb.write(
+        "twice.xml",
+        JUNIT_REPEATS
+            .replace(
+                "<testcase classname=\"app.Net\" name=\"test_fetch\" time=\"0.2\"/>",
+                "",
+            )
+            .replace(
+                "</testsuite>",
+                "<testcase classname=\"app.Db\" name=\"t\"/></testsuite>",
+            ),
+    );
+    sb.cmd()
+        .args(["parse", "retried.xml", "twice.xml"])
+        .assert()
+        .success()
+        .stdout(
+            "retried.xml: junit: 3 tests, 1 passed, 2 failed, 0 errored, 0 skipped; \
+             3 records: 1 test, 2 retries, flaky\n\
+             twice.xml: junit: 3 tests, 1 passed, 2 failed, 0 errored, 0 skipped; \
+             3 records: 2 tests, 1 retry\n",
+        );
+    let out = sb
+        .cmd()
+        .args(["parse", "--json", "retried.xml"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(
+        parse_json(&out.stdout),
+        json!({"file": "retried.xml", "format": "junit", "tests": 3, "passed": 1, "failed": 2,
+               "errored": 0, "skipped": 0, "distinct_tests": 1, "retries": 2, "flaky": 1})
+    );
+}
+
+/// A `<testcase status="disabled">` holding a `<failure>` ran and failed: the result element
+/// wins over the status attribute.
+#[test]
+fn parse_counts_a_disabled_test_case_with_a_failure_as_failed() {
+    let sb = Sandbox::new();
+    sb.write(
+        "disabled.xml",
+        r#"<testsuite name="s" tests="2" disabled="2">
+  <testcase classname="c" name="ran" status="disabled"><failure message="boom"/></testcase>
+  <testcase classname="c" name="off" status="disabled"/>
+</testsuite>
+"#,
+    );
+    sb.cmd()
+        .args(["parse", "disabled.xml"])
+        .assert()
+        .success()
+        .stdout("disabled.xml: junit: 2 tests, 0 passed, 1 failed, 0 errored, 1 skipped\n");
 }
 
 #[test]

@@ -101,6 +101,108 @@ fn randomness() {
     );
 }
 
+/// A python with pytest and the real pytest-randomly, in its own venv
+/// (`target/test-venv-randomly`, built by `scripts/test-venv.sh`): the shared venv must not have
+/// it, since it reorders and reseeds every other test. `None` (the test skips) when it cannot be
+/// built, e.g. offline without a package mirror; a panic instead when
+/// `FLAKEHOUND_REQUIRE_PYTEST=1`.
+fn randomly_python() -> Option<PathBuf> {
+    let root = flakehound_testkit::workspace_root();
+    let venv = root.join("target/test-venv-randomly");
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/test-venv.sh"))
+        .env("FLAKEHOUND_TEST_VENV", &venv)
+        .env("FLAKEHOUND_TEST_VENV_EXTRA", "pytest-randomly==5.1.0")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(venv.join("bin/python")),
+        other => {
+            let why = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            if std::env::var_os("FLAKEHOUND_REQUIRE_PYTEST").is_some_and(|v| v == "1") {
+                panic!(
+                    "FLAKEHOUND_REQUIRE_PYTEST=1 but the pytest-randomly venv cannot be built: {why}"
+                );
+            }
+            eprintln!("skipping: cannot build a venv with pytest-randomly: {why}");
+            None
+        }
+    }
+}
+
+/// pytest-randomly reseeds `random` before each test with its own per-session seed, which would
+/// override the seed the randomness experiment fixes: the fixed-seed condition would fail as
+/// often as the varied one, and a chance difference elsewhere would be named instead (issue 13:
+/// "time (confidence 0.953)"). Diagnose turns it off for its runs and says so.
+#[test]
+fn randomness_under_pytest_randomly() {
+    let Some(py) = randomly_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
+        .env("FLAKEHOUND_DB", &db)
+        .args([
+            "diagnose",
+            "tests/test_dice.py::test_roll",
+            "--runs",
+            "6",
+            "--only",
+            "randomness",
+            "--json",
+            "--",
+        ])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let d = success_json(&out);
+    assert_eq!(d["category"], "randomness", "{d:#}");
+    let control = d["control"].to_string();
+    assert!(
+        control.contains("pytest-randomly is installed") && control.contains("-p no:randomly"),
+        "{d:#}"
+    );
+    let conditions = &d["experiments"][0]["conditions"];
+    assert_eq!(conditions[0]["name"], "random seed fixed (0)", "{d:#}");
+    assert_eq!(conditions[0]["failures"], 0, "the fixed seed holds: {d:#}");
+    let r = d["reproduction"].as_str().unwrap_or_default();
+    assert!(
+        r.contains("--env FLAKEHOUND_PYTEST_RANDOM_SEED="),
+        "{r:?} {d:#}"
+    );
+    // The human output says how randomness was kept under control.
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
+        .env("FLAKEHOUND_DB", &db)
+        .args([
+            "diagnose",
+            "tests/test_dice.py::test_roll",
+            "--runs",
+            "6",
+            "--only",
+            "randomness",
+            "--no-record",
+            "--",
+        ])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Control: pytest-randomly is installed"),
+        "{text}"
+    );
+    assert!(text.contains("Verdict: randomness"), "{text}");
+}
+
 #[test]
 fn hashing() {
     // The reproduction is a plain pytest command with an odd hash seed.
