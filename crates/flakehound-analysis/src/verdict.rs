@@ -333,7 +333,12 @@ pub fn analyse_with<'a>(ev: &'a Evidence, order: &'a mut OrderFetch<'a>) -> Anal
     let mut commits: Vec<String> = Vec::new();
     let mut commit_index: HashMap<String, usize> = HashMap::new();
     for r in &ev.runs {
-        let c = r.commit.clone().unwrap_or_else(|| format!("run:{}", r.key));
+        // A run without a commit stands for itself, named by its start (what a reader can
+        // find) and its key (what keeps two runs started in the same second apart).
+        let c = r
+            .commit
+            .clone()
+            .unwrap_or_else(|| format!("{RUN_PREFIX}{} {}", r.started_at, r.key));
         let next = commits.len();
         let i = *commit_index.entry(c.clone()).or_insert_with(|| {
             commits.push(c);
@@ -1245,8 +1250,24 @@ fn odds_to_p(odds: f64) -> f64 {
     }
 }
 
+/// How a run without a commit is named where a commit would be (culprits, ranges, timelines):
+/// `run <start> <key>`.
+pub const RUN_PREFIX: &str = "run ";
+
+/// A commit as shown: its first 7 characters, or for a run without a commit `run <start>`
+/// (the first 7 characters of `run:local/…` said nothing).
+pub fn short_commit(commit: &str) -> &str {
+    match commit.strip_prefix(RUN_PREFIX) {
+        Some(rest) => {
+            let end = RUN_PREFIX.len() + rest.find(' ').unwrap_or(rest.len());
+            &commit[..end]
+        }
+        None => commit.get(..7).unwrap_or(commit),
+    }
+}
+
 fn short(commit: &str) -> &str {
-    commit.get(..7).unwrap_or(commit)
+    short_commit(commit)
 }
 
 /// Day of the week of an RFC 3339 UTC timestamp, Monday = 0.
@@ -1443,6 +1464,18 @@ const TIMEOUT_MIN_SECONDS: f32 = 0.1;
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn runs_without_commits_are_shown_by_their_start() {
+        assert_eq!(short_commit("8fd1be4da9c0ffee"), "8fd1be4");
+        assert_eq!(
+            short_commit("run 2026-10-18T02:37:00Z local/ab12cd34"),
+            "run 2026-10-18T02:37:00Z"
+        );
+        assert_eq!(short_commit("run x"), "run x");
+        assert_eq!(short_commit("abc"), "abc");
+    }
+
     use super::*;
     use flakehound_store::{ResultRow, RunRow, TestRow};
 

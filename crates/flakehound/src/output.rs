@@ -335,7 +335,7 @@ pub fn report_table(
         };
         let cause = match (&e.category, &e.culprit_commit) {
             (Some(c), _) => c.to_string(),
-            (None, Some(commit)) => commit.chars().take(10).collect(),
+            (None, Some(commit)) => commit_shown(commit),
             (None, None) => String::new(),
         };
         let mut row = vec![
@@ -464,7 +464,7 @@ pub fn verdict_block(out: &mut impl Write, e: &ReportEntry) -> io::Result<()> {
         writeln!(out, "  - {r}")?;
     }
     if let Some(c) = &e.culprit {
-        let short = |s: &str| s.chars().take(10).collect::<String>();
+        let short = commit_shown;
         let what = if e.verdict == Verdict::Fixed {
             "Fixed in"
         } else {
@@ -693,4 +693,14 @@ pub fn quarantine_table(
         ]);
     }
     writeln!(out, "{table}")
+}
+
+/// A commit in tables and verdicts: 10 characters of a sha, or `run <start>` for a run without a
+/// commit ([`flakehound_analysis::verdict::short_commit`]).
+fn commit_shown(commit: &str) -> String {
+    if commit.starts_with(flakehound_analysis::verdict::RUN_PREFIX) {
+        flakehound_analysis::verdict::short_commit(commit).to_string()
+    } else {
+        commit.chars().take(10).collect()
+    }
 }

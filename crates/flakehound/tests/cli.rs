@@ -1279,6 +1279,41 @@ fn report_limit_zero_does_not_claim_an_empty_store() {
 }
 
 #[test]
+fn a_history_without_commits_names_culprit_runs_by_their_start() {
+    // The bundled history as a downloaded folder: no commits, so a regression's culprit is a
+    // run. It used to be shown as the first characters of a run key ("run:local/").
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/history/runs");
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["ingest", "--quiet"])
+        .arg(&examples)
+        .assert()
+        .success();
+    let out = sb
+        .cmd()
+        .args(["explain", "tests/test_orders.py::test_order_total"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = stdout(&out);
+    assert!(
+        text.contains("Culprit: run 2026-10-18T02:37:00Z (posterior"),
+        "{text}"
+    );
+    assert!(!text.contains("run:"), "{text}");
+    let report = stdout(
+        &sb.cmd()
+            .args(["report"])
+            .assert()
+            .success()
+            .get_output()
+            .clone(),
+    );
+    assert!(report.contains("run 2026-10-18T02:37:00Z"), "{report}");
+}
+
+#[test]
 fn report_on_the_bundled_history() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/history");
     let runs = std::fs::read_to_string(examples.join("runs.tsv")).expect("examples/history");
