@@ -196,6 +196,64 @@ mod checkout_tests {
         assert!(before.0.is_some_and(|r| r.ends_with("fixed")));
     }
 
+    /// What a prefetch remembers is what each question asked alone answers: in a checkout with
+    /// commits and remotes but no `origin`, before the first commit, and outside git.
+    #[test]
+    fn prefetched_answers_equal_the_answers_asked_one_by_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (full, unborn, outside) = (
+            tmp.path().join("full"),
+            tmp.path().join("unborn"),
+            tmp.path().join("outside"),
+        );
+        for d in [&full, &unborn, &outside] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        for repo in [&full, &unborn] {
+            git(repo, &["init", "-q"]);
+        }
+        git(
+            &full,
+            &["remote", "add", "zeta", "https://example.org/z/zeta.git"],
+        );
+        git(
+            &full,
+            &["remote", "add", "up.stream", "git@example.org:acme/up.git"],
+        );
+        git(
+            &full,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "x",
+            ],
+        );
+        let ask = |d: &Path| {
+            (
+                project_of(d),
+                crate::git_root(d),
+                crate::from_git(d),
+                crate::head_time(d),
+            )
+        };
+        for d in [&full, &unborn, &outside] {
+            let alone = ask(d);
+            crate::prefetch(d);
+            assert_eq!(ask(d), alone, "{}", d.display());
+        }
+        // `git remote` sorts the names: the first remote is up.stream, whose name has a dot.
+        assert_eq!(project_of(&full).as_deref(), Some("example.org/acme/up"));
+        assert!(crate::from_git(&full).commit.is_some());
+        assert_eq!(project_of(&unborn).as_deref(), Some("unborn"));
+        assert_eq!(project_of(&outside).as_deref(), Some("outside"));
+    }
+
     #[test]
     fn origin_else_first_remote_else_directory_name() {
         let tmp = tempfile::tempdir().unwrap();
