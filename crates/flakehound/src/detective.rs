@@ -586,6 +586,9 @@ pub fn cmd_repro(_ctx: &Context, args: ReproArgs) -> Result<ExitCode> {
         {
             writeln!(out, "  command: {r}")?;
         }
+        for c in &s.control {
+            writeln!(out, "  control: {c}")?;
+        }
         writeln!(out, "  {:.1}s", m.seconds)?;
     }
     if m.interrupted {
@@ -640,6 +643,9 @@ pub fn cmd_verify(ctx: &Context, args: VerifyArgs) -> Result<ExitCode> {
         )?;
         if let Some(b) = &v.before_claim {
             writeln!(out, "  before: {b} (stored evidence)")?;
+        }
+        for c in &s.control {
+            writeln!(out, "  control: {c}")?;
         }
     }
     // 0 fixed; 1 failed again; 3 no failure but not enough runs for the claim; 130 Ctrl-C.
@@ -698,6 +704,9 @@ pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
         victim.id,
         candidates.len()
     );
+    for c in &s.control {
+        eprintln!("control: {c}");
+    }
     let mut lab = s.lab();
     lab.stop = Some(&STOP);
     let opts = flakehound_detective::polluter::Options {

@@ -201,6 +201,21 @@ fn randomness_under_pytest_randomly() {
         "{text}"
     );
     assert!(text.contains("Verdict: randomness"), "{text}");
+    // repro says it too (verify and polluter print the same line).
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diagnose-py"))
+        .env("FLAKEHOUND_DB", &db)
+        .args(["repro", "tests/test_dice.py::test_roll", "-n", "2", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  control: pytest-randomly is installed"),
+        "{text}"
+    );
 }
 
 #[test]
