@@ -128,27 +128,19 @@ fn prefetch_remotes(dir: &Path) {
 /// Runs `git <args>` in `dir`; the raw stdout when git ran and exited with success. Answered
 /// from memory for a directory given to [`prefetch`].
 fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
-    let key = || args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-    let remembered = |memo: &mut Option<Memo>| memo.as_mut().and_then(|m| m.get_mut(dir)).is_some();
     {
-        let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(answer) = memo.as_ref().and_then(|m| m.get(dir)?.get(&key())) {
-            return answer.clone();
-        }
-        if !remembered(&mut memo) {
+        let memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(answers) = memo.as_ref().and_then(|m| m.get(dir)) else {
             drop(memo);
             return run_git(dir, args);
+        };
+        let key: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if let Some(answer) = answers.get(&key) {
+            return answer.clone();
         }
     }
     let answer = run_git(dir, args);
-    if let Some(answers) = MEMO
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_mut()
-        .and_then(|m| m.get_mut(dir))
-    {
-        answers.insert(key(), answer.clone());
-    }
+    remember(dir, args, answer.clone());
     answer
 }
 

@@ -211,6 +211,19 @@ impl<'a> Emitter<'a> {
     }
 }
 
+/// A duration as the engines' lines and the renderer say it: `10ms`, `5s`, `2.5s`.
+pub fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,14 +83,8 @@ pub(crate) fn clean_opt(s: Option<&str>) -> Option<std::borrow::Cow<'_, str>> {
     s.map(clean)
 }
 
-pub(crate) fn now() -> String {
-    let now = jiff::Timestamp::now();
-    now.round(jiff::Unit::Second).unwrap_or(now).to_string()
-}
-
-pub(crate) fn props_json(props: &[(String, String)]) -> Option<String> {
-    flakehound_store::properties_to_json(props)
-}
+pub(crate) use flakehound_store::properties_to_json as props_json;
+pub(crate) use flakehound_store::time::now;
 
 impl PostgresStore {
     /// Connects to the database at `url`, applies pending migrations (creating the store in
@@ -606,7 +600,7 @@ impl PostgresStore {
         } else {
             Vec::new()
         };
-        let mut messages: HashMap<String, u32> = HashMap::default();
+        let mut messages = flakehound_store::Messages::default();
         let params: Vec<&(dyn postgres::types::ToSql + Sync)> = if only_failing {
             vec![&failing_ids]
         } else {
@@ -635,17 +629,7 @@ impl PostgresStore {
             ) else {
                 continue;
             };
-            let message = match r.get::<_, Option<&str>>(6) {
-                None => None,
-                Some(m) => {
-                    let line = m.lines().next().unwrap_or_default().trim();
-                    let next = messages.len() as u32;
-                    Some(match messages.get(line) {
-                        Some(&i) => i,
-                        None => *messages.entry(line.to_string()).or_insert(next),
-                    })
-                }
-            };
+            let message = r.get::<_, Option<&str>>(6).map(|m| messages.intern(m));
             ev.results.push(ResultRow {
                 run,
                 test,
@@ -656,11 +640,7 @@ impl PostgresStore {
                 message,
             });
         }
-        ev.messages = vec![String::new(); messages.len()];
-        for (m, i) in messages {
-            ev.messages[i as usize] = m;
-        }
-        ev.results.sort_by_key(|r| (r.run, r.position, r.attempt));
+        ev.finish(messages);
         Ok(ev)
     }
 }

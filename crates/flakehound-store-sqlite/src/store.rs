@@ -446,21 +446,8 @@ fn user_version_raw(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
-pub(crate) fn now() -> String {
-    let now = jiff::Timestamp::now();
-    now.round(jiff::Unit::Second).unwrap_or(now).to_string()
-}
-
-pub(crate) fn props_json(props: &[(String, String)]) -> Option<String> {
-    if props.is_empty() {
-        return None;
-    }
-    let obj: serde_json::Map<String, serde_json::Value> = props
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    Some(serde_json::Value::Object(obj).to_string())
-}
+pub(crate) use flakehound_store::properties_to_json as props_json;
+pub(crate) use flakehound_store::time::now;
 
 impl Store for SqliteStore {
     fn project(&self) -> &str {
@@ -839,7 +826,7 @@ impl SqliteStore {
                 });
             }
         }
-        let mut messages: HashMap<String, u32> = HashMap::default();
+        let mut messages = flakehound_store::Messages::default();
         let mut stmt = self
             .conn
             .prepare(if only_failing {
@@ -871,19 +858,12 @@ impl SqliteStore {
             ) else {
                 continue;
             };
-            let message = match r
+            let message = r
                 .get_ref(6)
                 .map_err(backend)?
                 .as_str_or_null()
                 .map_err(|e| StoreError::Backend(e.to_string()))?
-            {
-                None => None,
-                Some(m) => {
-                    let line = m.lines().next().unwrap_or_default().trim();
-                    let next = messages.len() as u32;
-                    Some(*messages.entry(line.to_string()).or_insert(next))
-                }
-            };
+                .map(|m| messages.intern(m));
             ev.results.push(ResultRow {
                 run,
                 test,
@@ -897,11 +877,7 @@ impl SqliteStore {
                 message,
             });
         }
-        ev.messages = vec![String::new(); messages.len()];
-        for (m, i) in messages {
-            ev.messages[i as usize] = m;
-        }
-        ev.results.sort_by_key(|r| (r.run, r.position, r.attempt));
+        ev.finish(messages);
         Ok(ev)
     }
 }
@@ -956,119 +932,6 @@ mod tests {
     }
 
     #[test]
-    fn attempts_continue_across_reports_of_a_run_and_stats_see_flakiness() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        use Outcome::*;
-        write(
-            &mut s,
-            "h1",
-            "r1",
-            "c1",
-            &[case("a", &[Failed, Passed]), case("b", &[Passed])],
-        )
-        .unwrap();
-        // A second report of the same run: a rerun of b that fails.
-        write(&mut s, "h2", "r1", "c1", &[case("b", &[Failed])]).unwrap();
-        write(
-            &mut s,
-            "h3",
-            "r2",
-            "c2",
-            &[case("a", &[Passed]), case("b", &[Passed])],
-        )
-        .unwrap();
-        let attempts: Vec<i64> = s
-            .conn
-            .prepare("SELECT attempt FROM results r JOIN tests t ON t.id = r.test_id WHERE t.key = 'b' ORDER BY r.run_id, r.attempt")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(attempts, vec![1, 2, 1]);
-        let stats = s.test_stats().unwrap();
-        let a = stats.iter().find(|t| t.id == "a").unwrap();
-        assert_eq!(
-            (
-                a.runs,
-                a.passes,
-                a.failures,
-                a.retry_passes,
-                a.flaky_commits,
-                a.commits
-            ),
-            // The retry pass in r1 is not a same-commit disagreement between runs...
-            (2, 2, 1, 1, 0, 2)
-        );
-        let b = stats.iter().find(|t| t.id == "b").unwrap();
-        assert_eq!(
-            (
-                b.runs,
-                b.passes,
-                b.failures,
-                b.retry_passes,
-                b.flaky_commits
-            ),
-            (2, 2, 1, 0, 0)
-        );
-        // ...but another run of c1 that fails it is.
-        write(&mut s, "h4", "r3", "c1", &[case("a", &[Failed])]).unwrap();
-        let stats = s.test_stats().unwrap();
-        let a = stats.iter().find(|t| t.id == "a").unwrap();
-        assert_eq!(
-            (a.runs, a.failed_runs, a.flaky_commits, a.commits),
-            (3, 2, 1, 2)
-        );
-        let t = s.totals().unwrap();
-        assert_eq!((t.runs, t.reports, t.tests, t.results), (3, 4, 2, 7));
-    }
-
-    #[test]
-    fn evidence_is_ordered_and_interned() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        use Outcome::*;
-        let mut failing = case("a", &[Failed, Passed]);
-        failing.attempts[0].failure = Some(flakehound_model::Failure {
-            message: Some("boom 1\nstack".into()),
-            ..Default::default()
-        });
-        write(
-            &mut s,
-            "h1",
-            "r1",
-            "c1",
-            &[failing.clone(), case("b", &[Passed])],
-        )
-        .unwrap();
-        write(&mut s, "h2", "r2", "c2", &[case("b", &[Skipped]), failing]).unwrap();
-        let ev = s.evidence().unwrap();
-        assert_eq!(ev.runs.len(), 2);
-        assert_eq!(ev.runs[0].commit.as_deref(), Some("c1"));
-        assert_eq!(ev.tests.len(), 2);
-        assert_eq!(ev.results.len(), 6);
-        // One distinct message (first line only), shared by both failures.
-        assert_eq!(ev.messages, vec!["boom 1".to_string()]);
-        let order: Vec<_> = ev
-            .results
-            .iter()
-            .map(|r| (r.run, r.position, r.attempt, r.outcome))
-            .collect();
-        assert_eq!(
-            order,
-            vec![
-                (0, 0, 1, Failed),
-                (0, 1, 2, Passed),
-                (0, 2, 1, Passed),
-                (1, 0, 1, Skipped),
-                (1, 1, 1, Failed),
-                (1, 2, 2, Passed),
-            ]
-        );
-        assert_eq!(ev.results[0].message, Some(0));
-        assert_eq!(ev.results[1].message, None);
-    }
-
-    #[test]
     fn uncommitted_report_leaves_nothing_and_cache_stays_valid() {
         let mut s = SqliteStore::in_memory().unwrap();
         {
@@ -1085,38 +948,6 @@ mod tests {
         write(&mut s, "h", "r", "c", &[case("x", &[Outcome::Passed])]).unwrap();
         assert!(s.has_report("h").unwrap());
         assert_eq!(s.test_stats().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn notes_round_trip() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let id = store
-            .add_note(&Note {
-                test: "tests/a.py::t".into(),
-                category: Some(Category::Time),
-                text: "fails after 23:00 UTC".into(),
-                link: Some("https://example.com/1".into()),
-                ..Note::default()
-            })
-            .unwrap();
-        store
-            .add_note(&Note {
-                test: "other".into(),
-                kind: NoteKind::Diagnosis,
-                text: "x".into(),
-                ..Note::default()
-            })
-            .unwrap();
-        let notes = store.notes(Some("tests/a.py::t")).unwrap();
-        assert_eq!(notes.len(), 1);
-        assert_eq!(notes[0].id, id);
-        assert_eq!(notes[0].kind, NoteKind::Note);
-        assert_eq!(notes[0].category, Some(Category::Time));
-        assert!(!notes[0].created_at.is_empty());
-        assert_eq!(store.notes(None).unwrap().len(), 2);
-        assert!(store.remove_note(id).unwrap());
-        assert!(!store.remove_note(id).unwrap());
-        assert!(store.notes(Some("tests/a.py::t")).unwrap().is_empty());
     }
 
     #[test]
@@ -1422,52 +1253,6 @@ mod project_tests {
         .unwrap();
         w.commit(&ReportInfo::default()).unwrap();
         s.flush().unwrap();
-    }
-
-    #[test]
-    fn projects_in_one_store_do_not_see_each_other() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let open = |p: &str| SqliteStore::open(&path).unwrap().with_project(p).unwrap();
-        let mut a = open("github.com/acme/a");
-        write(&mut a, "h1", "run-1", "ta", Outcome::Failed);
-        a.add_note(&Note {
-            test: "ta".into(),
-            text: "seen".into(),
-            ..Note::default()
-        })
-        .unwrap();
-        drop(a);
-        let mut b = open("github.com/acme/b");
-        // The same report content and run key in another project is another report and run.
-        write(&mut b, "h1", "run-1", "tb", Outcome::Passed);
-        write(&mut b, "h2", "run-2", "tb", Outcome::Passed);
-        assert!(b.has_report("h1").unwrap());
-        let t = b.totals().unwrap();
-        assert_eq!((t.runs, t.reports, t.tests, t.results), (2, 2, 1, 2));
-        let ids: Vec<_> = b.test_stats().unwrap().into_iter().map(|s| s.id).collect();
-        assert_eq!(ids, ["tb"]);
-        let ev = b.evidence().unwrap();
-        assert_eq!((ev.runs.len(), ev.tests.len(), ev.results.len()), (2, 1, 2));
-        assert!(b.failing_evidence().unwrap().tests.is_empty());
-        assert!(b.notes(None).unwrap().is_empty());
-        assert_eq!(b.run_order("run-1").unwrap(), [("tb".to_string(), 0)]);
-        assert_eq!(
-            b.projects().unwrap(),
-            ["github.com/acme/a", "github.com/acme/b"]
-        );
-        drop(b);
-        let mut a = open("github.com/acme/a");
-        let t = a.totals().unwrap();
-        assert_eq!((t.runs, t.reports, t.tests, t.results), (1, 1, 1, 1));
-        let ev = a.failing_evidence().unwrap();
-        assert_eq!((ev.runs.len(), ev.tests.len(), ev.results.len()), (1, 1, 1));
-        assert_eq!(a.notes(None).unwrap().len(), 1);
-        // A note of another project cannot be removed through this one.
-        let mut b = open("github.com/acme/b");
-        let id = a.notes(None).unwrap()[0].id;
-        assert!(!b.remove_note(id).unwrap());
-        assert!(a.remove_note(id).unwrap());
     }
 
     #[test]

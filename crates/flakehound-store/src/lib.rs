@@ -295,6 +295,38 @@ pub struct Evidence {
     pub run_sizes: Vec<u64>,
 }
 
+/// The distinct failure messages of an [`Evidence`] being loaded, as the engines intern them:
+/// the first line of each, trimmed, numbered in order of first appearance.
+#[derive(Debug, Default)]
+pub struct Messages {
+    index: foldhash::HashMap<String, u32>,
+}
+
+impl Messages {
+    /// The index of `message`'s first line, new or already seen.
+    pub fn intern(&mut self, message: &str) -> u32 {
+        let line = message.lines().next().unwrap_or_default().trim();
+        if let Some(&i) = self.index.get(line) {
+            return i;
+        }
+        let next = self.index.len() as u32;
+        self.index.insert(line.to_string(), next);
+        next
+    }
+}
+
+impl Evidence {
+    /// Completes evidence an engine loaded: the messages in index order, and the results in
+    /// the documented order (run, then execution position, then attempt).
+    pub fn finish(&mut self, messages: Messages) {
+        self.messages = vec![String::new(); messages.index.len()];
+        for (m, i) in messages.index {
+            self.messages[i as usize] = m;
+        }
+        self.results.sort_by_key(|r| (r.run, r.position, r.attempt));
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunRow {
     pub key: String,

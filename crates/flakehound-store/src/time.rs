@@ -36,6 +36,13 @@ pub fn canonical_or_raw(raw: Option<&str>) -> Option<String> {
 pub const CANONICAL_GLOB: &str =
     "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z";
 
+/// Now, in the canonical form (whole seconds, UTC): what the engines store as "when it was
+/// stored".
+pub fn now() -> String {
+    let now = Timestamp::now();
+    now.round(jiff::Unit::Second).unwrap_or(now).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::canonical as c;

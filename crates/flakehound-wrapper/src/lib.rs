@@ -233,17 +233,7 @@ impl Clock<'_, '_> {
     }
 }
 
-fn secs(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
-    }
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0}s")
-    } else {
-        format!("{s:.1}s")
-    }
-}
+use flakehound_events::secs;
 
 fn signal_name(sig: i32) -> String {
     match sig {

@@ -221,18 +221,7 @@ impl Drop for Renderer {
     }
 }
 
-/// `10ms`, `5s`, `2.5s` (as the wrapper says durations).
-fn secs(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
-    }
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0}s")
-    } else {
-        format!("{s:.1}s")
-    }
-}
+use flakehound_events::secs;
 
 fn hunt_bar(len: u64, rounds: bool) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
