@@ -28,7 +28,7 @@
 //! [`flakehound_store::Store::flush`] share one transaction, which holds the project's write lock
 //! (an advisory lock; [`flakehound_store::Store::flush_due`] asks for a flush after
 //! [`BATCH_HOLD`]). A report is sent only at its commit: its run (locked `FOR UPDATE`) and
-//! report row in one simple query, the report row inserted with `ON CONFLICT DO NOTHING` so that
+//! report row in one prepared statement (one round trip, planned once per connection), the report row inserted with `ON CONFLICT DO NOTHING` so that
 //! content stored already makes the commit a duplicate (see
 //! [`flakehound_store::Written::duplicate`]); its results are encoded for one binary `COPY` per
 //! batch. A failure rolls back the batch ([`flakehound_store::StoreError::BatchLost`] when it held

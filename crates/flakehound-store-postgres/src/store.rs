@@ -12,7 +12,10 @@ use postgres::{Client, NoTls};
 use std::time::Duration;
 
 /// Embedded migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_initial.sql"),
+    include_str!("../migrations/002_results_brin.sql"),
+];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -17,7 +17,7 @@ use flakehound_model::{Outcome, ReportInfo, RunMeta, TestCase};
 use flakehound_store::{NewReport, Numbering, ReportWriter, Result, RunKey, StoreError, Written};
 use foldhash::HashMap;
 use postgres::error::SqlState;
-use postgres::{GenericClient, SimpleQueryMessage, Statement, Transaction};
+use postgres::{GenericClient, Statement, Transaction};
 use std::borrow::Cow;
 use std::io::Write;
 
@@ -297,18 +297,6 @@ fn lit_opt(s: Option<&str>) -> String {
     s.map_or_else(|| "NULL".to_string(), lit)
 }
 
-fn lit_f64(v: Option<f64>) -> String {
-    // Display of f64 never uses an exponent; inf and NaN read as float8 too.
-    v.map_or_else(|| "NULL".to_string(), |x| format!("'{x}'::float8"))
-}
-
-fn lit_i64(v: Option<u64>) -> String {
-    v.map_or_else(
-        || "NULL".to_string(),
-        |x| i64::try_from(x).unwrap_or(i64::MAX).to_string(),
-    )
-}
-
 /// Where the store's open batch stands: one transaction holding the reports committed since
 /// the last [`end_batch`], under the project's write lock.
 #[derive(Default)]
@@ -456,141 +444,133 @@ fn write_buffered(
         ..
     } = store;
     let m = &h.run;
-    let p = lit(project);
-    let hash = lit(&h.hash);
-    let run_where = format!("project = {p} AND key = {}", lit(&h.run_key.0));
     let results: u64 = cases.iter().map(|c| c.attempts.len() as u64).sum();
     let agg = info.aggregate;
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let agg_n = |f: fn(&flakehound_model::Counts) -> u64| agg.as_ref().map(|a| n(f(a)));
     let known_run = batch.run_ids.get(&h.run_key.0).copied();
-    let mut sql = String::new();
-    let opening = !batch.open;
-    if opening {
-        sql.push_str(&open_sql(project));
-    }
-    // The statements whose answers are read, after the opening ones.
-    let first = if opening { 2 } else { 0 };
-    let run_from = match known_run {
-        Some(id) => format!("(VALUES ({id}::int8)) AS run(id)"),
-        None => {
-            // A report stored already creates no run (the report insert then finds it).
-            sql.push_str(&format!(
-                "INSERT INTO runs (project, key, source, commit_sha, branch, provider, job,
-                     ci_run_id, run_attempt, runner, os, started_at, duration, url, pull_request,
-                     created_at)
-                 SELECT {p}, {key}, {source}, {commit}, {branch}, {provider}, {job}, {run_id},
-                     {attempt}, {runner}, {os}, {started}, {duration}, {url}, {pr}, {now}
-                 WHERE NOT EXISTS (SELECT 1 FROM reports WHERE project = {p} AND hash = {hash})
-                 ON CONFLICT (project, key) DO NOTHING;
-                 SELECT id, next_position FROM runs WHERE {run_where} FOR UPDATE;",
-                key = lit(&h.run_key.0),
-                source = lit(&h.source),
-                commit = lit_opt(m.commit.as_deref()),
-                branch = lit_opt(m.branch.as_deref()),
-                provider = lit_opt(m.provider.as_deref()),
-                job = lit_opt(m.job.as_deref()),
-                run_id = lit_opt(m.run_id.as_deref()),
-                attempt = m.run_attempt.map_or_else(
-                    || "NULL".to_string(),
-                    |a| int4(i64::from(a), "run attempt")
-                        .map(|a| a.to_string())
-                        .unwrap_or_else(|_| "NULL".into())
-                ),
-                runner = lit_opt(m.runner.as_deref()),
-                os = lit_opt(m.os.as_deref()),
-                started = lit_opt(
-                    m.started_at
-                        .as_deref()
-                        .and_then(flakehound_store::time::canonical)
-                        .as_deref()
-                ),
-                duration = lit_f64(m.duration),
-                url = lit_opt(m.url.as_deref()),
-                pr = lit_opt(m.pull_request.as_deref()),
-                now = lit(&now()),
-            ));
-            format!("runs AS run WHERE {run_where}")
-        }
-    };
-    sql.push_str(&format!(
-        "INSERT INTO reports (project, run_id, hash, path, format, tool, timestamp, hostname,
-             duration, properties, records, results, agg_tests, agg_passed, agg_failed,
-             agg_errored, agg_skipped, ingested_at)
-         SELECT {p}, run.id, {hash}, {path}, {format}, {tool}, {timestamp}, {hostname},
-             {rduration}, {props}, {records}, {results}, {at}, {ap}, {af}, {ae}, {as_}, {now}
-         FROM {run_from}
-         ON CONFLICT (project, hash) DO NOTHING RETURNING id",
-        path = lit_opt(h.path.as_deref()),
-        format = lit(info
-            .format
-            .map(|f| f.as_str())
-            .or(h.format)
-            .unwrap_or("unknown")),
-        tool = lit_opt(info.tool.as_deref()),
-        timestamp =
-            lit_opt(flakehound_store::time::canonical_or_raw(info.timestamp.as_deref()).as_deref()),
-        hostname = lit_opt(info.hostname.as_deref()),
-        rduration = lit_f64(info.duration),
-        props = lit_opt(props_json(&info.properties).as_deref()),
-        records = n(cases.len() as u64),
-        results = n(results),
-        at = lit_i64(agg.map(|a| a.tests)),
-        ap = lit_i64(agg.map(|a| a.passed)),
-        af = lit_i64(agg.map(|a| a.failed)),
-        ae = lit_i64(agg.map(|a| a.errored)),
-        as_ = lit_i64(agg.map(|a| a.skipped)),
-        now = lit(&now()),
-    ));
-    if known_run.is_none() {
-        // The run's last attempt per test when it held results already.
-        sql.push_str(&format!(
-            "; SELECT test_id, max(attempt) FROM results
-             WHERE run_id = (SELECT id FROM runs WHERE {run_where} AND next_position > 0)
-             GROUP BY test_id"
-        ));
-    }
-    // Statement k's rows and count: k advances at each command's completion.
-    let (mut k, mut new_run, mut run, mut next_position, mut report) = (0, false, None, 0, None);
-    let mut last: Vec<(i64, i64)> = Vec::new();
-    let num = |row: &postgres::SimpleQueryRow, i: usize| -> WResult<i64> {
-        row.get(i)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| StoreError::Backend("unexpected answer from the server".into()).into())
-    };
-    // Statement numbers (after the opening ones) of: the run insert, the run, the report, the
-    // last attempts.
-    let (s_insert, s_run, s_report, s_last) = match known_run {
-        Some(_) => (usize::MAX, usize::MAX, 0, usize::MAX),
-        None => (0, 1, 2, 3),
-    };
-    let answers = client.simple_query(&sql);
-    if opening {
-        // BEGIN went through with the statements before an error, or none did: either way the
-        // connection is in a transaction only when it succeeded; ROLLBACK ends either.
+    if !batch.open {
+        let opened = client.batch_execute(&open_sql(project));
+        // BEGIN went through with the lock, or an error left the connection in a failed
+        // transaction, or none of it ran: ROLLBACK ends each of them.
         batch.open = true;
         batch.since = Some(std::time::Instant::now());
+        opened?;
     }
-    for msg in answers? {
-        match msg {
-            SimpleQueryMessage::CommandComplete(count) => {
-                if k >= first && k - first == s_insert {
-                    new_run = count == 1;
-                }
-                k += 1;
-            }
-            SimpleQueryMessage::Row(row) if k >= first => match k - first {
-                i if i == s_run => {
-                    run = Some(num(&row, 0)?);
-                    next_position = num(&row, 1)?;
-                }
-                i if i == s_report => report = Some(num(&row, 0)?),
-                i if i == s_last => last.push((num(&row, 0)?, num(&row, 1)?)),
-                _ => {}
-            },
-            _ => {}
+    let format = info
+        .format
+        .map(|f| f.as_str())
+        .or(h.format)
+        .unwrap_or("unknown");
+    let tool = clean_opt(info.tool.as_deref());
+    let timestamp = flakehound_store::time::canonical_or_raw(info.timestamp.as_deref());
+    let timestamp = clean_opt(timestamp.as_deref());
+    let hostname = clean_opt(info.hostname.as_deref());
+    let props = props_json(&info.properties);
+    let props = clean_opt(props.as_deref());
+    let (records, results) = (n(cases.len() as u64), n(results));
+    let (at, ap, af) = (agg_n(|a| a.tests), agg_n(|a| a.passed), agg_n(|a| a.failed));
+    let (ae, as_) = (agg_n(|a| a.errored), agg_n(|a| a.skipped));
+    let now = now();
+    // The report's parameters, after the run's (or the run id) and the shared ones.
+    let (mut run, mut report, mut new_run, mut next_position) = (known_run, None, false, 0);
+    if let Some(id) = known_run {
+        // One prepared statement (parsed and planned once per connection): the report row.
+        let row =
+            run!(
+            client,
+            stmts,
+            query_opt,
+            "INSERT INTO reports (project, run_id, hash, path, format, tool, timestamp, hostname,
+                 duration, properties, records, results, agg_tests, agg_passed, agg_failed,
+                 agg_errored, agg_skipped, ingested_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18)
+             ON CONFLICT (project, hash) DO NOTHING RETURNING id",
+            &[
+                &project, &id, &h.hash, &h.path, &format, &tool, &timestamp, &hostname,
+                &info.duration, &props, &records, &results, &at, &ap, &af, &ae, &as_, &now,
+            ],
+        )?;
+        report = row.map(|r| r.get::<_, i64>(0));
+    } else {
+        let run_attempt = m
+            .run_attempt
+            .and_then(|a| int4(i64::from(a), "run attempt").ok());
+        let started = m
+            .started_at
+            .as_deref()
+            .and_then(flakehound_store::time::canonical);
+        // One prepared statement: the run (created unless the report is stored already, else
+        // found and locked) and the report row. `old` does not see a run `ins` creates (one
+        // snapshot per statement), so exactly one of them yields it; no other writer of the
+        // project can create it meanwhile (the batch holds the project's write lock).
+        let row = run!(
+            client,
+            stmts,
+            query_opt,
+            "WITH ins AS (
+                 INSERT INTO runs (project, key, source, commit_sha, branch, provider, job,
+                     ci_run_id, run_attempt, runner, os, started_at, duration, url, pull_request,
+                     created_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+                 WHERE NOT EXISTS (SELECT 1 FROM reports WHERE project = $1 AND hash = $17)
+                 ON CONFLICT (project, key) DO NOTHING
+                 RETURNING id, next_position),
+             old AS (SELECT id, next_position FROM runs WHERE project = $1 AND key = $2
+                     FOR UPDATE),
+             run AS (SELECT id, next_position, true AS new FROM ins
+                     UNION ALL SELECT id, next_position, false FROM old),
+             rep AS (
+                 INSERT INTO reports (project, run_id, hash, path, format, tool, timestamp,
+                     hostname, duration, properties, records, results, agg_tests, agg_passed,
+                     agg_failed, agg_errored, agg_skipped, ingested_at)
+                 SELECT $1, run.id, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,
+                     $29, $30, $31, $16
+                 FROM run
+                 ON CONFLICT (project, hash) DO NOTHING RETURNING id)
+             SELECT run.id, run.next_position, run.new, (SELECT id FROM rep) FROM run",
+            &[
+                &project,
+                &h.run_key.0,
+                &clean(&h.source),
+                &clean_opt(m.commit.as_deref()),
+                &clean_opt(m.branch.as_deref()),
+                &clean_opt(m.provider.as_deref()),
+                &clean_opt(m.job.as_deref()),
+                &clean_opt(m.run_id.as_deref()),
+                &run_attempt,
+                &clean_opt(m.runner.as_deref()),
+                &clean_opt(m.os.as_deref()),
+                &started,
+                &m.duration,
+                &clean_opt(m.url.as_deref()),
+                &clean_opt(m.pull_request.as_deref()),
+                &now,
+                &h.hash,
+                &h.path,
+                &format,
+                &tool,
+                &timestamp,
+                &hostname,
+                &info.duration,
+                &props,
+                &records,
+                &results,
+                &at,
+                &ap,
+                &af,
+                &ae,
+                &as_,
+            ],
+        )?;
+        if let Some(r) = row {
+            run = Some(r.get::<_, i64>(0));
+            next_position = r.get::<_, i64>(1);
+            new_run = r.get::<_, bool>(2);
+            report = r.get::<_, Option<i64>>(3);
         }
     }
-    let run = known_run.or(run);
     let (Some(run), Some(report)) = (run, report) else {
         // Stored already, by this batch or another writer: nothing was written.
         return Ok(duplicate());
@@ -598,6 +578,22 @@ fn write_buffered(
     if test_ids.len() > CACHE_ENTRIES {
         test_ids.clear();
     }
+    // The last attempt per test of a run that held results already (a report appended to a run
+    // stored earlier): one more round trip, only then. Asked separately rather than in the query
+    // above, where it would run for every new run too: without a B-tree on run_id, the planner
+    // scans the results the open batch has written so far for each of them (measured: 6x).
+    let last: Vec<(i64, i64)> = if known_run.is_none() && next_position > 0 {
+        let rows = run!(
+            client,
+            stmts,
+            query,
+            "SELECT test_id, max(attempt)::int8 FROM results WHERE run_id = $1 GROUP BY test_id",
+            &[&run],
+        )?;
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    } else {
+        Vec::new()
+    };
     let ids = resolve_tests(client, stmts, project, test_ids, cases)?;
     let state = match batch.runs.entry(run) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),

@@ -95,7 +95,8 @@ impl Drop for Schemas {
 
 flakehound_store::conformance_tests!(harness());
 
-/// Report content reaches the server as literals in the writer's simple queries: hostile text
+/// Report content reaches the server as parameters and, in the batch's run updates, as literals
+/// in a simple query: hostile text
 /// (quotes, backslashes, statement separators, NUL) must be stored exactly (NUL as U+FFFD) and
 /// never run.
 #[test]
@@ -154,4 +155,87 @@ fn hostile_text_is_stored_as_written() {
     );
     assert_eq!(s.totals().unwrap().runs, 1);
     assert_eq!(s.projects().unwrap(), ["p'; DROP TABLE runs; --"]);
+}
+
+/// A store made by schema version 1 (results keyed by a B-tree primary key) is upgraded in
+/// place: its results stay, the key gives way to the BRIN index, and a report appended to a run
+/// stored before the upgrade continues its numbering.
+#[test]
+fn a_version_1_store_is_upgraded_and_keeps_numbering() {
+    use flakehound_model::Outcome::{Failed, Passed};
+    use flakehound_store::conformance::case;
+    use flakehound_store::{NewReport, RunKey};
+    let Some(mut h) = harness() else { return };
+    h.made.push(0);
+    let mut c = postgres::Client::connect(&h.url(0), postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "CREATE SCHEMA {s}; SET search_path = {s};
+         CREATE TABLE flakehound_schema (version bigint NOT NULL);
+         INSERT INTO flakehound_schema VALUES (1);",
+        s = h.schema(0)
+    ))
+    .unwrap();
+    c.batch_execute(include_str!("../migrations/001_initial.sql"))
+        .unwrap();
+    c.batch_execute(
+        "INSERT INTO runs (project, key, next_position, tests_executed, created_at)
+             VALUES ('p', 'r1', 2, 2, '2026-01-01T00:00:00Z');
+         INSERT INTO tests (project, key, name) VALUES ('p', 'a', 'a'), ('p', 'b', 'b');
+         INSERT INTO reports (project, run_id, hash, format, records, results, ingested_at)
+             SELECT 'p', id, 'h1', 'junit', 2, 2, '2026-01-01T00:00:00Z' FROM runs;
+         INSERT INTO results (run_id, test_id, attempt, report_id, position, outcome)
+             SELECT ru.id, t.id, 1, re.id, t.id - 1, 2 FROM runs ru, tests t, reports re;",
+    )
+    .unwrap();
+    drop(c);
+    let mut s = PostgresStore::open(&h.url(0), "p", OpenMode::Create).unwrap();
+    let key = RunKey("r1".into());
+    let meta = flakehound_model::RunMeta::default();
+    let info = flakehound_model::ReportInfo::default();
+    let a = case("a", &[Passed]);
+    let b = case("b", &[Failed, Passed]);
+    let w = flakehound_store::write_report(
+        &mut s,
+        &NewReport::ci_junit("h2", &key, &meta),
+        [&a, &b],
+        &info,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!((w.results, w.new_run), (3, false));
+    s.flush().unwrap();
+    let ev = s.evidence().unwrap();
+    let mut got: Vec<(String, u32, u32)> = Vec::new();
+    for r in &ev.results {
+        got.push((ev.tests[r.test as usize].id.clone(), r.attempt, r.position));
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("a".to_string(), 1, 0),
+            ("a".to_string(), 2, 2),
+            ("b".to_string(), 1, 1),
+            ("b".to_string(), 2, 3),
+            ("b".to_string(), 3, 4),
+        ]
+    );
+    drop(s);
+    let mut c = postgres::Client::connect(&h.url(0), postgres::NoTls).unwrap();
+    let indexes: Vec<String> = c
+        .query(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()
+                 AND tablename = 'results' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(indexes, ["results_failed", "results_run"]);
+    let version: i64 = c
+        .query_one("SELECT version FROM flakehound_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 2);
 }
