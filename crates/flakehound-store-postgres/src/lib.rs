@@ -36,6 +36,7 @@
 //! asynchronous (`synchronous_commit = off`). Reports larger than 16 MiB of records are streamed
 //! instead, in a transaction of their own held open while they are parsed.
 
+mod admin;
 mod export;
 mod store;
 mod writer;
@@ -65,5 +66,15 @@ impl Backend for PostgresBackend {
             return None;
         };
         Some(PostgresStore::open(url, project, mode).map(|s| Box::new(s) as Box<dyn Store>))
+    }
+
+    fn open_admin(&self, location: &Location) -> Option<Result<Box<dyn flakehound_store::Admin>>> {
+        let Location::Postgres(url) = location else {
+            return None;
+        };
+        Some(
+            PostgresStore::open(url, flakehound_store::DEFAULT_PROJECT, OpenMode::Create)
+                .map(|s| Box::new(s) as Box<dyn flakehound_store::Admin>),
+        )
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_results_brin.sql"),
+    include_str!("../migrations/003_server.sql"),
 ];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).

@@ -72,6 +72,15 @@ impl Harness for Schemas {
         // The store creates its schema (the first of the search path) when it does not exist.
         Box::new(PostgresStore::open(&self.url(db), project, OpenMode::Create).unwrap())
     }
+
+    fn admin(&mut self, db: usize) -> Option<Box<dyn flakehound_store::Admin>> {
+        if !self.made.contains(&db) {
+            self.made.push(db);
+        }
+        Some(Box::new(
+            PostgresStore::open(&self.url(db), "default", OpenMode::Create).unwrap(),
+        ))
+    }
 }
 
 impl Drop for Schemas {
@@ -237,5 +246,5 @@ fn a_version_1_store_is_upgraded_and_keeps_numbering() {
         .query_one("SELECT version FROM flakehound_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }

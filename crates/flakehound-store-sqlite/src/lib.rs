@@ -3,6 +3,7 @@
 //! [`SqliteStore`] implements [`flakehound_store::Store`]; [`BACKEND`] is what the binary installs
 //! so that [`flakehound_store::open`] reaches it for a path or a `sqlite://` location.
 
+mod admin;
 mod export;
 mod staging;
 mod store;
@@ -47,5 +48,12 @@ impl Backend for SqliteBackend {
                 .and_then(|s| s.with_project(project))
                 .map(|s| Box::new(s) as Box<dyn Store>),
         )
+    }
+
+    fn open_admin(&self, location: &Location) -> Option<Result<Box<dyn flakehound_store::Admin>>> {
+        let Location::Sqlite(path) = location else {
+            return None;
+        };
+        Some(SqliteStore::open(path).map(|s| Box::new(s) as Box<dyn flakehound_store::Admin>))
     }
 }

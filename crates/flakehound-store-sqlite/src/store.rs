@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/003_notes.sql")),
     Migration::Code(migrate_4_utc_timestamps),
     Migration::Sql(include_str!("../migrations/005_projects.sql")),
+    Migration::Sql(include_str!("../migrations/006_server.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
@@ -1275,6 +1276,7 @@ mod project_tests {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(
                 "PRAGMA foreign_keys = OFF;
+                 DROP TABLE server_projects; DROP TABLE tokens; DROP TABLE uploads;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )

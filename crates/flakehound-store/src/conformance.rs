@@ -19,6 +19,12 @@ use flakehound_model::{
 pub trait Harness {
     /// A handle on store `db` (0..4; each starts empty), scoped to `project`.
     fn open(&mut self, db: usize, project: &str) -> Box<dyn Store>;
+    /// The server's records ([`crate::Admin`]) in store `db`; `None` when the harness has no
+    /// way to open them (the admin case then fails).
+    fn admin(&mut self, db: usize) -> Option<Box<dyn crate::Admin>> {
+        let _ = db;
+        None
+    }
 }
 
 impl<F: FnMut(usize, &str) -> Box<dyn Store>> Harness for F {
@@ -57,6 +63,7 @@ macro_rules! conformance_tests {
             merge_replays_and_is_idempotent,
             merging_shards_equals_writing_one,
             export_round_trips,
+            admin_tokens_and_uploads,
         );
     };
 }
@@ -1086,4 +1093,93 @@ pub fn export_round_trips(h: &mut dyn Harness) {
     });
     assert!(e.is_err());
     assert_eq!(n, 1);
+}
+
+/// The server's records: projects, tokens (found by hash, listed by project, revoked once,
+/// touched) and uploads (found by project and id only).
+pub fn admin_tokens_and_uploads(h: &mut dyn Harness) {
+    use crate::{NewToken, Scope, UploadRecord};
+    let mut a = h.admin(0).expect("this harness opens the server's records");
+    assert!(
+        a.create_project("acme/web", "2026-01-01T00:00:00Z")
+            .unwrap()
+    );
+    assert!(
+        !a.create_project("acme/web", "2026-01-02T00:00:00Z")
+            .unwrap()
+    );
+    assert!(
+        a.create_project("acme/api", "2026-01-03T00:00:00Z")
+            .unwrap()
+    );
+    assert_eq!(
+        a.server_projects().unwrap(),
+        [
+            ("acme/api".to_string(), "2026-01-03T00:00:00Z".to_string()),
+            ("acme/web".to_string(), "2026-01-01T00:00:00Z".to_string()),
+        ]
+    );
+    let new = |project, scope, hash, expires_at| NewToken {
+        project,
+        scope,
+        label: Some("ci"),
+        hash,
+        prefix: "fh_ab",
+        created_at: "2026-01-01T00:00:00Z",
+        expires_at,
+    };
+    let t1 = a
+        .create_token(&new("acme/web", Scope::Upload, "h1", None))
+        .unwrap();
+    let t2 = a
+        .create_token(&new(
+            "acme/api",
+            Scope::Admin,
+            "h2",
+            Some("2026-04-01T00:00:00Z"),
+        ))
+        .unwrap();
+    assert_ne!(t1, t2);
+    // The hash is unique: a second token with it is refused.
+    assert!(
+        a.create_token(&new("acme/web", Scope::Read, "h1", None))
+            .is_err()
+    );
+    let got = a.token_by_hash("h2").unwrap().unwrap();
+    assert_eq!(
+        (got.id, got.project.as_str(), got.scope),
+        (t2, "acme/api", Scope::Admin)
+    );
+    assert_eq!(got.expires_at.as_deref(), Some("2026-04-01T00:00:00Z"));
+    assert_eq!(got.label.as_deref(), Some("ci"));
+    assert!(a.token_by_hash("nope").unwrap().is_none());
+    assert_eq!(a.tokens(None).unwrap().len(), 2);
+    let web = a.tokens(Some("acme/web")).unwrap();
+    assert_eq!(web.len(), 1);
+    assert_eq!(web[0].id, t1);
+    a.touch_token(t1, "2026-01-05T00:00:00Z").unwrap();
+    assert!(a.revoke_token(t1, "2026-01-06T00:00:00Z").unwrap());
+    assert!(!a.revoke_token(t1, "2026-01-07T00:00:00Z").unwrap());
+    assert!(!a.revoke_token(999_999, "2026-01-07T00:00:00Z").unwrap());
+    let t = a.token_by_hash("h1").unwrap().unwrap();
+    assert_eq!(t.revoked_at.as_deref(), Some("2026-01-06T00:00:00Z"));
+    assert_eq!(t.last_used_at.as_deref(), Some("2026-01-05T00:00:00Z"));
+    let up = UploadRecord {
+        id: "u1".into(),
+        project: "acme/web".into(),
+        token_id: Some(t1),
+        received_at: "2026-01-05T00:00:00Z".into(),
+        response: r#"{"files":[]}"#.into(),
+    };
+    a.record_upload(&up).unwrap();
+    assert_eq!(a.upload("acme/web", "u1").unwrap(), Some(up));
+    assert_eq!(a.upload("acme/api", "u1").unwrap(), None);
+    // Another handle on the same store sees the same records.
+    drop(a);
+    let mut b = h.admin(0).unwrap();
+    assert_eq!(b.tokens(None).unwrap().len(), 2);
+    // The evidence side is untouched by them.
+    let mut s = h.open(0, "acme/web");
+    assert_eq!(s.totals().unwrap(), Totals::default());
+    drop(b);
 }

@@ -18,6 +18,7 @@
 use flakehound_model::{Category, Counts, Format, ReportInfo, RunMeta, RunSource, TestCase};
 use std::path::Path;
 
+mod admin;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod location;
@@ -25,7 +26,8 @@ mod merge;
 mod numbering;
 pub mod time;
 
-pub use location::{Backend, Location, OpenMode, install, open, open_existing};
+pub use admin::{Admin, NewToken, Scope, TokenInfo, UploadRecord};
+pub use location::{Backend, Location, OpenMode, install, open, open_admin, open_existing};
 pub use merge::{
     Merged, StoredReport, merge, merge_locations, properties_from_json, properties_to_json,
     total as merged_total,

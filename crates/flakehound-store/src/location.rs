@@ -140,6 +140,12 @@ pub trait Backend: Sync {
         project: &str,
         mode: OpenMode,
     ) -> Option<Result<Box<dyn Store>>>;
+    /// Opens the server's records ([`crate::Admin`]) in the store at `location`, creating it
+    /// (and running migrations) when needed; `None` for a location this engine does not handle.
+    fn open_admin(&self, location: &Location) -> Option<Result<Box<dyn crate::Admin>>> {
+        let _ = location;
+        None
+    }
 }
 
 static BACKENDS: RwLock<Vec<&'static dyn Backend>> = RwLock::new(Vec::new());
@@ -178,6 +184,24 @@ fn open_with(location: &Location, project: &str, mode: OpenMode) -> Result<Box<d
 /// Opens (creating if needed) the store at `location`, scoped to `project`.
 pub fn open(location: &Location, project: &str) -> Result<Box<dyn Store>> {
     open_with(location, project, OpenMode::Create)
+}
+
+/// Opens the server's records ([`crate::Admin`]) in the store at `location` (created when
+/// missing).
+pub fn open_admin(location: &Location) -> Result<Box<dyn crate::Admin>> {
+    let all = BACKENDS.read().unwrap_or_else(|e| e.into_inner());
+    for b in all.iter() {
+        if let Some(r) = b.open_admin(location) {
+            return r;
+        }
+    }
+    Err(StoreError::Open {
+        path: location.to_string(),
+        reason: format!(
+            "this program has no {} backend installed",
+            location.engine()
+        ),
+    })
 }
 
 /// Opens an existing store for commands that only read it: writable when it can be (so pending

@@ -1,0 +1,152 @@
+//! The server's records ([`Admin`]) in the PostgreSQL store (schema version 3).
+
+use crate::store::{PostgresStore, backend};
+use flakehound_store::{Admin, NewToken, Result, Scope, Store, TokenInfo, UploadRecord};
+
+const TOKEN_COLUMNS: &str =
+    "id, project, scope, label, prefix, created_at, expires_at, revoked_at, last_used_at";
+
+fn token(r: &postgres::Row) -> TokenInfo {
+    let scope: String = r.get(2);
+    TokenInfo {
+        id: r.get(0),
+        project: r.get(1),
+        // A scope this version does not know reads as the narrowest.
+        scope: Scope::parse(&scope).unwrap_or(Scope::Upload),
+        label: r.get(3),
+        prefix: r.get(4),
+        created_at: r.get(5),
+        expires_at: r.get(6),
+        revoked_at: r.get(7),
+        last_used_at: r.get(8),
+    }
+}
+
+impl Admin for PostgresStore {
+    fn create_project(&mut self, name: &str, created_at: &str) -> Result<bool> {
+        self.flush()?;
+        let n = self
+            .client
+            .execute(
+                "INSERT INTO server_projects (name, created_at) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&name, &created_at],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn server_projects(&mut self) -> Result<Vec<(String, String)>> {
+        self.flush()?;
+        let rows = self
+            .client
+            .query(
+                "SELECT name, created_at FROM server_projects ORDER BY name",
+                &[],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn create_token(&mut self, t: &NewToken<'_>) -> Result<i64> {
+        self.flush()?;
+        let row = self
+            .client
+            .query_one(
+                "INSERT INTO tokens (project, scope, label, hash, prefix, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                &[
+                    &t.project,
+                    &t.scope.as_str(),
+                    &t.label,
+                    &t.hash,
+                    &t.prefix,
+                    &t.created_at,
+                    &t.expires_at,
+                ],
+            )
+            .map_err(backend)?;
+        Ok(row.get(0))
+    }
+
+    fn tokens(&mut self, project: Option<&str>) -> Result<Vec<TokenInfo>> {
+        self.flush()?;
+        let rows = self
+            .client
+            .query(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens
+                     WHERE $1::text IS NULL OR project = $1 ORDER BY id"
+                ),
+                &[&project],
+            )
+            .map_err(backend)?;
+        Ok(rows.iter().map(token).collect())
+    }
+
+    fn revoke_token(&mut self, id: i64, at: &str) -> Result<bool> {
+        self.flush()?;
+        let n = self
+            .client
+            .execute(
+                "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&id, &at],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenInfo>> {
+        self.flush()?;
+        let row = self
+            .client
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1"),
+                &[&hash],
+            )
+            .map_err(backend)?;
+        Ok(row.as_ref().map(token))
+    }
+
+    fn touch_token(&mut self, id: i64, at: &str) -> Result<()> {
+        self.flush()?;
+        self.client
+            .execute(
+                "UPDATE tokens SET last_used_at = $2 WHERE id = $1",
+                &[&id, &at],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn record_upload(&mut self, u: &UploadRecord) -> Result<()> {
+        self.flush()?;
+        self.client
+            .execute(
+                "INSERT INTO uploads (id, project, token_id, received_at, response)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&u.id, &u.project, &u.token_id, &u.received_at, &u.response],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn upload(&mut self, project: &str, id: &str) -> Result<Option<UploadRecord>> {
+        self.flush()?;
+        let row = self
+            .client
+            .query_opt(
+                "SELECT id, project, token_id, received_at, response FROM uploads
+                 WHERE project = $1 AND id = $2",
+                &[&project, &id],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| UploadRecord {
+            id: r.get(0),
+            project: r.get(1),
+            token_id: r.get(2),
+            received_at: r.get(3),
+            response: r.get(4),
+        }))
+    }
+}

@@ -1,0 +1,151 @@
+//! The server's records ([`Admin`]) in the SQLite store (schema 6).
+
+use crate::store::{SqliteStore, backend};
+use flakehound_store::{Admin, NewToken, Result, Scope, TokenInfo, UploadRecord};
+use rusqlite::{OptionalExtension, params};
+
+const TOKEN_COLUMNS: &str =
+    "id, project, scope, label, prefix, created_at, expires_at, revoked_at, last_used_at";
+
+fn token(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
+    let scope: String = r.get(2)?;
+    Ok(TokenInfo {
+        id: r.get(0)?,
+        project: r.get(1)?,
+        // A scope this version does not know reads as the narrowest.
+        scope: Scope::parse(&scope).unwrap_or(Scope::Upload),
+        label: r.get(3)?,
+        prefix: r.get(4)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+        last_used_at: r.get(8)?,
+    })
+}
+
+impl Admin for SqliteStore {
+    fn create_project(&mut self, name: &str, created_at: &str) -> Result<bool> {
+        flakehound_store::Store::flush(self)?;
+        let n = self
+            .conn_mut()
+            .execute(
+                "INSERT INTO server_projects (name, created_at) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO NOTHING",
+                params![name, created_at],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn server_projects(&mut self) -> Result<Vec<(String, String)>> {
+        flakehound_store::Store::flush(self)?;
+        let mut st = self
+            .conn_mut()
+            .prepare("SELECT name, created_at FROM server_projects ORDER BY name")
+            .map_err(backend)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn create_token(&mut self, t: &NewToken<'_>) -> Result<i64> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .execute(
+                "INSERT INTO tokens (project, scope, label, hash, prefix, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    t.project,
+                    t.scope.as_str(),
+                    t.label,
+                    t.hash,
+                    t.prefix,
+                    t.created_at,
+                    t.expires_at
+                ],
+            )
+            .map_err(backend)?;
+        Ok(self.conn_mut().last_insert_rowid())
+    }
+
+    fn tokens(&mut self, project: Option<&str>) -> Result<Vec<TokenInfo>> {
+        flakehound_store::Store::flush(self)?;
+        let mut st = self
+            .conn_mut()
+            .prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE ?1 IS NULL OR project = ?1 ORDER BY id"
+            ))
+            .map_err(backend)?;
+        let rows = st.query_map([project], token).map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn revoke_token(&mut self, id: i64, at: &str) -> Result<bool> {
+        flakehound_store::Store::flush(self)?;
+        let n = self
+            .conn_mut()
+            .execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, at],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn token_by_hash(&mut self, hash: &str) -> Result<Option<TokenInfo>> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .query_row(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
+                [hash],
+                token,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn touch_token(&mut self, id: i64, at: &str) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .execute(
+                "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn record_upload(&mut self, u: &UploadRecord) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .execute(
+                "INSERT INTO uploads (id, project, token_id, received_at, response)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![u.id, u.project, u.token_id, u.received_at, u.response],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn upload(&mut self, project: &str, id: &str) -> Result<Option<UploadRecord>> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .query_row(
+                "SELECT id, project, token_id, received_at, response FROM uploads
+                 WHERE project = ?1 AND id = ?2",
+                [project, id],
+                |r| {
+                    Ok(UploadRecord {
+                        id: r.get(0)?,
+                        project: r.get(1)?,
+                        token_id: r.get(2)?,
+                        received_at: r.get(3)?,
+                        response: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+    }
+}
