@@ -292,6 +292,9 @@ pub struct Summary {
     pub results: u64,
     /// How the inputs were grouped into runs, and what was assumed.
     pub decision: Decision,
+    /// Whether the store failed (an input rejected for the store's sake, not its content): the
+    /// same inputs may succeed later (the server answers 503 to have them sent again).
+    pub store_failed: bool,
 }
 
 impl Summary {
@@ -634,6 +637,7 @@ fn flush(store: &mut dyn Store, summary: &mut Summary, pending: &mut Vec<usize>)
 
 /// Marks reports that were rolled back after being reported as ingested.
 fn lose(summary: &mut Summary, pending: &mut Vec<usize>, reason: &str) {
+    summary.store_failed = true;
     for &i in pending.iter() {
         if let FileStatus::Ingested {
             records, results, ..
@@ -665,9 +669,12 @@ fn ingest_one(
     if !matches!(stored, Ok(false)) {
         let _ = job.receive(&mut |_| Ok(()));
         return match stored {
-            Err(e) => FileStatus::Rejected {
-                reason: e.to_string(),
-            },
+            Err(e) => {
+                summary.store_failed = true;
+                FileStatus::Rejected {
+                    reason: e.to_string(),
+                }
+            }
             _ => FileStatus::Duplicate,
         };
     }
@@ -684,6 +691,7 @@ fn ingest_one(
         Ok(w) => w,
         Err(e) => {
             let _ = job.receive(&mut |_| Ok(()));
+            summary.store_failed = true;
             return FileStatus::Rejected {
                 reason: e.to_string(),
             };
@@ -713,12 +721,16 @@ fn ingest_one(
         }
         Err(e @ StoreError::BatchLost(_)) => {
             *batch_lost = true;
+            summary.store_failed = true;
             FileStatus::Rejected {
                 reason: e.to_string(),
             }
         }
-        Err(e) => FileStatus::Rejected {
-            reason: e.to_string(),
-        },
+        Err(e) => {
+            summary.store_failed = true;
+            FileStatus::Rejected {
+                reason: e.to_string(),
+            }
+        }
     }
 }

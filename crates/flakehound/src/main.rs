@@ -16,6 +16,7 @@ mod hunt;
 mod knowledge;
 mod output;
 mod run;
+mod team;
 
 // Ingest allocates many small strings on the parser thread and frees them on the writer thread;
 // glibc's malloc spent a quarter of all instructions there, mimalloc a fraction of that.
@@ -273,6 +274,25 @@ enum Command {
         #[command(flatten)]
         store: StoreOpt,
     },
+    /// Run the team server: CI uploads reports with tokens into one shared store, and the
+    /// API serves the verdicts (see the README's Team server section).
+    Serve(team::ServeArgs),
+    /// Manage the server's projects and tokens, directly in its database.
+    Server {
+        /// The server's store: a PostgreSQL URL or a SQLite file (as `serve --database`).
+        #[arg(long, global = true, env = "FLAKEHOUND_DATABASE", value_name = "URL")]
+        database: Option<String>,
+        #[command(subcommand)]
+        cmd: team::ServerCmd,
+    },
+    /// Upload reports to a flakehound server (CI metadata detected as `ingest` does). A server
+    /// that is down never fails the step: the files are spooled and sent by a later `upload`.
+    Upload {
+        #[command(flatten)]
+        args: team::UploadArgs,
+        #[command(flatten)]
+        meta: MetaArgs,
+    },
     /// List the notes (of one test, or all), or remove one.
     Notes {
         /// Only the notes of this test (id as shown by `report`).
@@ -373,7 +393,10 @@ impl Command {
     fn own_options(&self) -> (StoreOpt, ColorOpt) {
         let none = ColorOpt::default();
         match self {
-            Command::Parse { .. } => (StoreOpt::default(), none),
+            Command::Parse { .. }
+            | Command::Serve(_)
+            | Command::Server { .. }
+            | Command::Upload { .. } => (StoreOpt::default(), none),
             Command::Report { store, color, .. }
             | Command::Run { store, color, .. }
             | Command::Hunt { store, color, .. } => (store.clone(), *color),
@@ -409,6 +432,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
     {
         return cmd_parse(files, *json, *format);
     }
+    // The team commands use the server's store or none, not the local evidence.
+    let cli = match cli.command {
+        Command::Serve(args) => return team::cmd_serve(args),
+        Command::Server { database, cmd } => return team::cmd_server(database.as_deref(), cmd),
+        Command::Upload { args, meta } => {
+            let mut meta = run_meta_ref(&meta)?;
+            meta.fill_from(&flakehound_ci::from_process_env());
+            let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+            let root = flakehound_ci::git_root(&cwd).unwrap_or(cwd);
+            let spool = root.join(flakehound_store::DIR_NAME).join("spool");
+            return team::cmd_upload(args, meta, spool);
+        }
+        command => Cli { command, ..cli },
+    };
     // Resolved once: `--db`/`--project` after the command's name win over the ones before it
     // (or FLAKEHOUND_DB / FLAKEHOUND_PROJECT).
     let (store, color) = cli.command.own_options();
@@ -418,7 +455,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         colour(cli.color, color),
     )?;
     match cli.command {
-        Command::Parse { .. } => unreachable!("handled above"),
+        Command::Parse { .. }
+        | Command::Serve(_)
+        | Command::Server { .. }
+        | Command::Upload { .. } => unreachable!("handled above"),
         Command::Ingest {
             paths,
             format,

@@ -1,0 +1,668 @@
+//! The team server (`flakehound serve`): CI uploads reports with a token into one shared store
+//! (PostgreSQL for a team, SQLite by default), and the read API serves the same verdicts as the
+//! command line.
+//!
+//! # Shape
+//! - axum on tokio. The store is synchronous (see `flakehound-store`): every store call runs in
+//!   `spawn_blocking`, at most [`Config::workers`] at a time (a semaphore), so 200 concurrent
+//!   uploads queue here instead of opening 200 database connections.
+//! - Tokens ([`tokens`]) are checked per request against the store's [`Admin`] records (a small
+//!   pool of handles), so every replica on one database agrees on them at once: a revoked token
+//!   stops working on the next request everywhere.
+//! - Analysis answers (`/api/v1/report`, incidents, clusters) are cached per project: an upload
+//!   to this replica invalidates its project's entries, and entries live at most
+//!   [`Config::cache_ttl`] so that uploads through other replicas show up after that long.
+//! - Uploads keep `ingest`'s guarantees: each report all-or-nothing, idempotent by content, a
+//!   bad file rejected with its reason while the others land. When the store fails the answer is
+//!   503 with `Retry-After`: a retry of the whole upload completes it (stored reports are
+//!   duplicates the second time).
+
+pub mod metrics;
+pub mod tokens;
+mod upload;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use flakehound_store::{Admin, Location, Scope, TokenInfo};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The OpenAPI 3 description of API v1, served at `/api/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The store: a SQLite file or a PostgreSQL URL.
+    pub location: Location,
+    /// Largest request body accepted (413 beyond).
+    pub body_limit: usize,
+    /// Requests per minute per token (429 beyond); 0: no limit.
+    pub rate_limit: u32,
+    /// Store operations at once (each holds a database connection while it runs).
+    pub workers: usize,
+    /// Longest an analysis answer is served from the cache.
+    pub cache_ttl: Duration,
+}
+
+impl Config {
+    pub fn new(location: Location) -> Config {
+        Config {
+            location,
+            body_limit: 100 * 1024 * 1024,
+            rate_limit: 600,
+            workers: 8,
+            cache_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An error answer: JSON `{"error": {"status": …, "message": …}}`, with `Retry-After` when a
+/// retry can succeed.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The store failed: the client should retry.
+    pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("the store is unavailable, retry later: {e}"),
+            retry_after: Some(5),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "status": self.status.as_u16(), "message": self.message }
+        });
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        r
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A token bucket of one token's requests.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// A cached analysis answer.
+struct Cached {
+    generation: u64,
+    at: Instant,
+    body: Arc<String>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) metrics: metrics::Metrics,
+    gate: tokio::sync::Semaphore,
+    admins: Mutex<Vec<Box<dyn Admin>>>,
+    buckets: Mutex<HashMap<i64, Bucket>>,
+    touched: Mutex<HashMap<i64, Instant>>,
+    cache: Mutex<HashMap<(String, &'static str), Cached>>,
+    generations: Mutex<HashMap<String, u64>>,
+}
+
+type AppState = Arc<Shared>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Runs `f` on a blocking thread once a worker slot is free.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Shared) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    }
+
+    /// Runs `f` with a handle on the server's records (pooled; a handle whose call failed is
+    /// dropped, since its connection may be broken).
+    pub(crate) fn with_admin<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Admin) -> flakehound_store::Result<T>,
+    ) -> ApiResult<T> {
+        let pooled = lock(&self.admins).pop();
+        let mut admin = match pooled {
+            Some(a) => a,
+            None => flakehound_store::open_admin(&self.config.location)
+                .map_err(ApiError::unavailable)?,
+        };
+        match f(admin.as_mut()) {
+            Ok(v) => {
+                let mut pool = lock(&self.admins);
+                if pool.len() < self.config.workers {
+                    pool.push(admin);
+                }
+                Ok(v)
+            }
+            Err(e) => Err(ApiError::unavailable(e)),
+        }
+    }
+
+    /// Opens the evidence of `project` (for one request, on a blocking thread).
+    pub(crate) fn store(&self, project: &str) -> ApiResult<Box<dyn flakehound_store::Store>> {
+        flakehound_store::open(&self.config.location, project).map_err(ApiError::unavailable)
+    }
+
+    /// Notes that `project`'s evidence changed: its cached answers are stale.
+    pub(crate) fn changed(&self, project: &str) {
+        *lock(&self.generations)
+            .entry(project.to_string())
+            .or_default() += 1;
+    }
+
+    fn generation(&self, project: &str) -> u64 {
+        lock(&self.generations)
+            .get(project)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Checks the request's token: it must exist, be neither revoked nor expired, have one of
+    /// `scopes`, belong to the project the request names (`X-Flakehound-Project`, when given),
+    /// and be within its rate.
+    async fn authorize(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        scopes: &'static [Scope],
+    ) -> ApiResult<TokenInfo> {
+        let r = self.check_token(headers, scopes).await;
+        if let Err(e) = &r {
+            self.metrics.reject(match e.status {
+                StatusCode::UNAUTHORIZED => "unauthorized",
+                StatusCode::FORBIDDEN => "forbidden",
+                StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                _ => "store_unavailable",
+            });
+        }
+        r
+    }
+
+    async fn check_token(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        scopes: &'static [Scope],
+    ) -> ApiResult<TokenInfo> {
+        let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(unauthorized(
+                "missing `Authorization: Bearer TOKEN` header (create a token with `flakehound server token create`)".into(),
+            ));
+        };
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                unauthorized("the Authorization header must be `Bearer TOKEN`".into())
+            })?;
+        let hash = tokens::hash_secret(secret);
+        let token = self
+            .blocking(move |s| s.with_admin(|a| a.token_by_hash(&hash)))
+            .await?
+            .ok_or_else(|| unauthorized("unknown token".into()))?;
+        let now = tokens::stamp(jiff::Timestamp::now());
+        if let Some(at) = &token.revoked_at {
+            return Err(unauthorized(format!(
+                "token {} was revoked at {at}",
+                token.prefix
+            )));
+        }
+        if let Some(at) = token.expires_at.as_ref().filter(|at| **at <= now) {
+            return Err(unauthorized(format!(
+                "token {} expired at {at}; create a new one",
+                token.prefix
+            )));
+        }
+        if !scopes.contains(&token.scope) {
+            let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this token's scope is {}; this endpoint needs {}",
+                    token.scope,
+                    wanted.join(" or ")
+                ),
+            ));
+        }
+        if let Some(p) = headers
+            .get("x-flakehound-project")
+            .and_then(|v| v.to_str().ok())
+            .filter(|p| *p != token.project)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this token belongs to project {:?}, not {p:?}",
+                    token.project
+                ),
+            ));
+        }
+        self.take_rate(token.id)?;
+        // Last use, at most once a minute per token per replica (a write per request would
+        // put the token table on every upload's path).
+        let due = {
+            let mut touched = lock(&self.touched);
+            let due = touched
+                .get(&token.id)
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+            if due {
+                touched.insert(token.id, Instant::now());
+            }
+            due
+        };
+        if due {
+            let id = token.id;
+            // Best effort: a failure to note the use does not refuse the request.
+            let _ = self
+                .blocking(move |s| s.with_admin(|a| a.touch_token(id, &now)))
+                .await;
+        }
+        Ok(token)
+    }
+
+    fn take_rate(&self, id: i64) -> ApiResult<()> {
+        let rate = self.config.rate_limit;
+        if rate == 0 {
+            return Ok(());
+        }
+        let per_sec = f64::from(rate) / 60.0;
+        let mut buckets = lock(&self.buckets);
+        let b = buckets.entry(id).or_insert(Bucket {
+            tokens: f64::from(rate),
+            at: Instant::now(),
+        });
+        let now = Instant::now();
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec).min(f64::from(rate));
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = ((1.0 - b.tokens) / per_sec).ceil() as u64;
+        Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!("rate limit of {rate} requests per minute for this token reached"),
+            retry_after: Some(wait.max(1)),
+        })
+    }
+
+    /// A cached analysis answer of `project`, or `make`'s (then cached).
+    async fn cached(
+        self: &Arc<Self>,
+        project: String,
+        kind: &'static str,
+        make: impl FnOnce(&mut dyn flakehound_store::Store) -> ApiResult<String> + Send + 'static,
+    ) -> ApiResult<Arc<String>> {
+        let generation = self.generation(&project);
+        let key = (project.clone(), kind);
+        if let Some(c) = lock(&self.cache).get(&key) {
+            if c.generation == generation && c.at.elapsed() < self.config.cache_ttl {
+                return Ok(c.body.clone());
+            }
+        }
+        let body = Arc::new(
+            self.blocking(move |s| {
+                let mut store = s.store(&project)?;
+                make(store.as_mut())
+            })
+            .await?,
+        );
+        lock(&self.cache).insert(
+            key,
+            Cached {
+                generation,
+                at: Instant::now(),
+                body: body.clone(),
+            },
+        );
+        Ok(body)
+    }
+}
+
+/// The server's routes over `config`'s store. Fails when the store cannot be opened (a wrong
+/// URL is an error at startup, not on the first request).
+pub fn router(config: Config) -> anyhow::Result<Router> {
+    let admin = flakehound_store::open_admin(&config.location)?;
+    let body_limit = config.body_limit;
+    let state: AppState = Arc::new(Shared {
+        gate: tokio::sync::Semaphore::new(config.workers.max(1)),
+        admins: Mutex::new(vec![admin]),
+        config,
+        metrics: metrics::Metrics::default(),
+        buckets: Mutex::default(),
+        touched: Mutex::default(),
+        cache: Mutex::default(),
+        generations: Mutex::default(),
+    });
+    Ok(Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/uploads", post(upload::upload))
+        .route("/api/v1/uploads/{id}", get(get_upload))
+        .route("/api/v1/report", get(report))
+        .route("/api/v1/tests/{*id}", get(test))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/clusters", get(clusters))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state))
+}
+
+/// Serves `router(config)` on `listener` until `shutdown` completes, then finishes the requests
+/// in flight (graceful shutdown).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = router(config)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Counts and logs every request: route, status, latency.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
+    let uri = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let secs = started.elapsed().as_secs_f64();
+    let labels = metrics::RouteLabels { route, status };
+    state.metrics.requests.get_or_create(&labels).inc();
+    state.metrics.latency.get_or_create(&labels).observe(secs);
+    tracing::info!(
+        method = %method,
+        path = %uri,
+        status,
+        ms = (secs * 1000.0).round() as u64,
+        "request"
+    );
+    response
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers.
+async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
+    state
+        .blocking(|s| s.with_admin(|a| a.server_projects().map(|_| ())))
+        .await?;
+    Ok("ready\n")
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no route {} {} (the API is described at /api/v1/openapi.json)",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+const READ: &[Scope] = &[Scope::Read, Scope::Admin];
+const UPLOAD_OR_READ: &[Scope] = &[Scope::Upload, Scope::Read, Scope::Admin];
+
+fn json_response(body: Arc<String>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.as_str().to_string(),
+    )
+        .into_response()
+}
+
+async fn get_upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let token = state.authorize(&headers, UPLOAD_OR_READ).await?;
+    let project = token.project.clone();
+    let found = state
+        .blocking(move |s| s.with_admin(|a| a.upload(&project, &id)))
+        .await?;
+    match found {
+        Some(u) => Ok(json_response(Arc::new(u.response))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no such upload in this token's project",
+        )),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    /// Every test, stable ones included.
+    #[serde(default)]
+    all: bool,
+    limit: Option<usize>,
+}
+
+/// The JSON of `flakehound report --json` (with `all`: `--all`).
+async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let token = state.authorize(&headers, READ).await?;
+    let all = q.all;
+    let kind = if all { "report-all" } else { "report" };
+    let body = state
+        .cached(token.project, kind, move |store| {
+            let mut report = flakehound_analysis::report_from_store(store, all)
+                .map_err(ApiError::unavailable)?;
+            if !all {
+                report.entries.retain(|e| e.verdict.is_unstable());
+            }
+            serde_json::to_string(&report.entries)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        })
+        .await?;
+    match q.limit {
+        None => Ok(json_response(body)),
+        Some(n) => {
+            let mut v: Vec<serde_json::Value> = serde_json::from_str(&body)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            v.truncate(n);
+            Ok(Json(v).into_response())
+        }
+    }
+}
+
+/// The JSON of `flakehound explain TEST --json`.
+async fn test(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let token = state.authorize(&headers, READ).await?;
+    let project = token.project;
+    let body = state
+        .blocking(move |s| {
+            let mut store = s.store(&project)?;
+            let stats = store.test_stats().map_err(ApiError::unavailable)?;
+            let ev = store.evidence().map_err(ApiError::unavailable)?;
+            let Some(dossier) = flakehound_analysis::verdict::dossier(&ev, &id) else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "no test {id:?} in this project (ids are listed by /api/v1/report?all=true)"
+                    ),
+                ));
+            };
+            let mut entries = flakehound_analysis::report(stats, &ev, true).entries;
+            entries.retain(|e| e.ranked.id == id);
+            let notes = store.notes(Some(&id)).map_err(ApiError::unavailable)?;
+            flakehound_analysis::attach_notes(&mut entries, notes);
+            Ok(serde_json::json!({ "verdict": entries.pop(), "dossier": dossier }).to_string())
+        })
+        .await?;
+    Ok(json_response(Arc::new(body)))
+}
+
+async fn incidents(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = state.authorize(&headers, READ).await?;
+    let body = state
+        .cached(token.project, "incidents", |store| {
+            let r = flakehound_analysis::report_from_store(store, false)
+                .map_err(ApiError::unavailable)?;
+            serde_json::to_string(&r.incidents)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        })
+        .await?;
+    Ok(json_response(body))
+}
+
+async fn clusters(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = state.authorize(&headers, READ).await?;
+    let body = state
+        .cached(token.project, "clusters", |store| {
+            let r = flakehound_analysis::report_from_store(store, false)
+                .map_err(ApiError::unavailable)?;
+            serde_json::to_string(&r.shared_clusters)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        })
+        .await?;
+    Ok(json_response(body))
+}
+
+/// How `flakehound serve` logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `key=value` lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Runs the server on `listen` until Ctrl-C or SIGTERM, on a runtime of its own: what the binary
+/// calls. `ready` is called with the bound address once the server accepts connections.
+pub fn run(
+    listen: &str,
+    config: Config,
+    log: LogFormat,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLAKEHOUND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second call (tests running servers in one process) keeps the first subscriber.
+    let _ = match log {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let app = router(config.clone())?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, store = %config.location, "serving");
+        ready(addr);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

@@ -1,0 +1,328 @@
+//! `POST /api/v1/uploads`: a `meta` part (JSON) and `report` parts, stored as `ingest` stores
+//! files.
+
+use crate::{ApiError, ApiResult, AppState};
+use axum::Json;
+use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use flakehound_evidence::{FileOutcome, FileStatus, Input, Options, RunPer};
+use flakehound_model::RunMeta;
+use flakehound_store::{Scope, UploadRecord};
+use std::io::Read;
+use std::path::PathBuf;
+use tokio::io::AsyncWriteExt;
+
+/// The `meta` part: the fields of `ingest`'s metadata flags. Unknown fields are refused (a typo
+/// would otherwise lose the metadata silently).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadMeta {
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub run_id: Option<String>,
+    pub attempt: Option<u32>,
+    pub job: Option<String>,
+    pub runner: Option<String>,
+    pub os: Option<String>,
+    pub pull_request: Option<String>,
+    pub started_at: Option<String>,
+    pub provider: Option<String>,
+    pub url: Option<String>,
+    pub duration: Option<f64>,
+}
+
+impl UploadMeta {
+    fn into_run_meta(self) -> RunMeta {
+        RunMeta {
+            commit: self.commit,
+            branch: self.branch,
+            provider: self.provider,
+            job: self.job,
+            run_id: self.run_id,
+            run_attempt: self.attempt,
+            runner: self.runner,
+            os: self.os,
+            started_at: self.started_at,
+            duration: self.duration,
+            url: self.url,
+            pull_request: self.pull_request,
+        }
+    }
+}
+
+const UPLOADERS: &[Scope] = &[Scope::Upload, Scope::Admin];
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    let status = e.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "the upload is larger than this server accepts: {}",
+            e.body_text()
+        )
+    } else {
+        format!("malformed multipart body: {}", e.body_text())
+    };
+    ApiError::new(status, message)
+}
+
+/// A part's file name as shown in answers: its last path component, printable, at most 200
+/// characters.
+fn shown_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if clean.is_empty() {
+        "report".into()
+    } else {
+        clean
+    }
+}
+
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
+    let token = state.authorize(&headers, UPLOADERS).await?;
+    let r = receive(&state, token, multipart).await;
+    if let Err(e) = &r {
+        state.metrics.reject(match e.status {
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::SERVICE_UNAVAILABLE => "store_unavailable",
+            _ => "bad_request",
+        });
+    }
+    r
+}
+
+async fn receive(
+    state: &AppState,
+    token: flakehound_store::TokenInfo,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "an upload is multipart/form-data with a `meta` part and `report` parts: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let io_error = |e: std::io::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot keep the upload: {e}"),
+        )
+    };
+    let mut meta: Option<UploadMeta> = None;
+    let mut parts: Vec<(String, PathBuf)> = Vec::new();
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "meta" => {
+                if meta.is_some() {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "more than one `meta` part",
+                    ));
+                }
+                let text = field.text().await.map_err(multipart_error)?;
+                meta = Some(serde_json::from_str(&text).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("the `meta` part is not valid upload metadata: {e}"),
+                    )
+                })?);
+            }
+            "report" => {
+                let shown = field
+                    .file_name()
+                    .map(shown_name)
+                    .unwrap_or_else(|| format!("report-{}", parts.len() + 1));
+                let path = dir.path().join(format!("part-{}", parts.len()));
+                let mut f = tokio::fs::File::create(&path).await.map_err(io_error)?;
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    f.write_all(&chunk).await.map_err(io_error)?;
+                }
+                f.flush().await.map_err(io_error)?;
+                parts.push((shown, path));
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown part {other:?}: an upload has one `meta` part (JSON) and a `report` part per file"
+                    ),
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the upload has no `report` part",
+        ));
+    }
+    let meta = meta.unwrap_or_default().into_run_meta();
+    let project = token.project.clone();
+    let token_id = token.id;
+    let (status, body) = state
+        .blocking(move |s| {
+            let _dir = dir;
+            store_parts(s, &project, token_id, &meta, parts)
+        })
+        .await?;
+    state.changed(&token.project);
+    Ok((status, Json(body)).into_response())
+}
+
+/// A part's content, gunzipped when it is gzip, spooled to a file and hashed.
+fn open_part(path: &std::path::Path) -> std::io::Result<(tempfile::NamedTempFile, String)> {
+    let mut magic = [0u8; 2];
+    let n = std::fs::File::open(path)?.read(&mut magic)?;
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        flakehound_evidence::spool(flate2::bufread::MultiGzDecoder::new(file))
+            .map_err(|e| std::io::Error::new(e.kind(), format!("not a valid gzip stream: {e}")))
+    } else {
+        flakehound_evidence::spool(file)
+    }
+}
+
+fn store_parts(
+    s: &crate::Shared,
+    project: &str,
+    token_id: i64,
+    meta: &RunMeta,
+    parts: Vec<(String, PathBuf)>,
+) -> ApiResult<(StatusCode, serde_json::Value)> {
+    let mut inputs = Vec::new();
+    let mut kept = Vec::new();
+    let mut unreadable: Vec<(usize, FileOutcome)> = Vec::new();
+    for (i, (name, path)) in parts.into_iter().enumerate() {
+        match open_part(&path) {
+            Ok((tmp, hash)) => {
+                inputs.push(Input::Spooled {
+                    name,
+                    path: tmp.path().to_path_buf(),
+                    hash,
+                });
+                kept.push(tmp);
+            }
+            Err(e) => unreadable.push((
+                i,
+                FileOutcome {
+                    name,
+                    status: FileStatus::Rejected {
+                        reason: e.to_string(),
+                    },
+                },
+            )),
+        }
+    }
+    let mut summary = if inputs.is_empty() {
+        flakehound_evidence::Summary::default()
+    } else {
+        let mut store = s.store(project)?;
+        let opts = Options {
+            format: None,
+            meta,
+            local: None,
+            run_per: RunPer::Auto,
+            source: flakehound_model::RunSource::Ci,
+        };
+        let summary = flakehound_evidence::ingest(store.as_mut(), &inputs, &opts, &mut |_| {});
+        if summary.store_failed {
+            let reasons: Vec<&str> = summary.rejected().map(|(_, r)| r).collect();
+            return Err(ApiError::unavailable(reasons.join("; ")));
+        }
+        summary
+    };
+    drop(kept);
+    // Answers in the order of the parts.
+    for (i, o) in unreadable {
+        summary.files.insert(i.min(summary.files.len()), o);
+    }
+    let mut stored = 0u64;
+    let files: Vec<serde_json::Value> = summary
+        .files
+        .iter()
+        .map(|f| match &f.status {
+            FileStatus::Ingested {
+                format,
+                records,
+                results,
+            } => {
+                stored += 1;
+                serde_json::json!({
+                    "name": f.name, "status": "stored", "format": format.as_str(),
+                    "records": records, "results": results,
+                })
+            }
+            FileStatus::Duplicate => serde_json::json!({ "name": f.name, "status": "duplicate" }),
+            FileStatus::Rejected { reason } => {
+                s.metrics.reject("bad_report");
+                serde_json::json!({ "name": f.name, "status": "rejected", "reason": reason })
+            }
+        })
+        .collect();
+    let duplicates = summary.count(|st| matches!(st, FileStatus::Duplicate));
+    let rejected = summary.count(|st| matches!(st, FileStatus::Rejected { .. }));
+    let mut warnings = Vec::new();
+    if summary.results == 0 && duplicates == 0 {
+        warnings.push(
+            "this upload carried no test results: check the report paths of the CI step"
+                .to_string(),
+        );
+    }
+    let id = crate::tokens::new_secret()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        [crate::tokens::SECRET_PREFIX.len()..][..24]
+        .to_string();
+    let body = serde_json::json!({
+        "id": id,
+        "project": project,
+        "files": files,
+        "runs": summary.runs,
+        "runs_created": summary.runs_created,
+        "records": summary.records,
+        "results": summary.results,
+        "warnings": warnings,
+    });
+    s.metrics.uploads.inc();
+    s.metrics.reports.inc_by(stored);
+    s.metrics.results.inc_by(summary.results);
+    let record = UploadRecord {
+        id,
+        project: project.to_string(),
+        token_id: Some(token_id),
+        received_at: crate::tokens::stamp(jiff::Timestamp::now()),
+        response: body.to_string(),
+    };
+    if let Err(e) = s.with_admin(|a| a.record_upload(&record)) {
+        // The reports are stored; only the log entry is missing.
+        tracing::warn!(upload = %record.id, error = %e.message, "cannot log the upload");
+    }
+    // Nothing stored and something refused: the client sent nothing usable.
+    let status = if stored == 0 && duplicates == 0 && rejected > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn part_names_are_shown_safely() {
+        assert_eq!(super::shown_name("dir/sub/junit.xml"), "junit.xml");
+        assert_eq!(super::shown_name("C:\\x\\r.xml"), "r.xml");
+        assert_eq!(super::shown_name("a\u{0}b\nc.xml"), "abc.xml");
+        assert_eq!(super::shown_name("/"), "report");
+    }
+}

@@ -1,0 +1,431 @@
+//! The team commands: `serve`, `server project|token …` and `upload`. Flags and printing only:
+//! the server is `flakehound-server`, the client `flakehound-client`.
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use flakehound_client::{ClientError, Server};
+use flakehound_model::{RunMeta, exit};
+use flakehound_store::{Location, Scope};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The server's store when `--database` and `FLAKEHOUND_DATABASE` are unset: `server.db` in
+/// the data directory (`FLAKEHOUND_DATA_DIR`, else `$XDG_DATA_HOME/flakehound`, else
+/// `~/.local/share/flakehound`).
+fn default_database() -> Result<Location> {
+    let dir = if let Some(d) = std::env::var_os("FLAKEHOUND_DATA_DIR") {
+        PathBuf::from(d)
+    } else if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(d).join("flakehound")
+    } else if let Some(h) = std::env::var_os("HOME") {
+        PathBuf::from(h).join(".local/share/flakehound")
+    } else {
+        bail!("no data directory: set --database, FLAKEHOUND_DATABASE or FLAKEHOUND_DATA_DIR");
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    Ok(Location::Sqlite(dir.join("server.db")))
+}
+
+fn database(given: Option<&str>) -> Result<Location> {
+    match given {
+        Some(d) => Ok(Location::parse(d)),
+        None => default_database(),
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "FLAKEHOUND_LISTEN")]
+    listen: String,
+    /// The store: a PostgreSQL URL (postgres://…) or a SQLite file. Default: server.db in the
+    /// data directory (FLAKEHOUND_DATA_DIR, else ~/.local/share/flakehound).
+    #[arg(long, env = "FLAKEHOUND_DATABASE", value_name = "URL")]
+    database: Option<String>,
+    /// Largest upload accepted, in MiB (413 beyond).
+    #[arg(long, default_value_t = 100, value_name = "MIB")]
+    max_upload_mb: u64,
+    /// Requests per minute per token (429 beyond); 0: no limit.
+    #[arg(long, default_value_t = 600)]
+    rate_limit: u32,
+    /// Store operations at once (each holds a database connection).
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Longest an analysis answer is served from the cache, in seconds (uploads through this
+    /// server invalidate it at once; through other replicas after this long).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    cache_ttl: u64,
+    /// Log lines as text (key=value) or JSON objects (FLAKEHOUND_LOG sets the level filter).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormatArg,
+}
+
+pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
+    let location = database(args.database.as_deref())?;
+    let mut config = flakehound_server::Config::new(location);
+    config.body_limit =
+        usize::try_from(args.max_upload_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    config.rate_limit = args.rate_limit;
+    config.workers = args.workers.max(1);
+    config.cache_ttl = std::time::Duration::from_secs(args.cache_ttl);
+    let shown = config.location.to_string();
+    let log = match args.log_format {
+        LogFormatArg::Text => flakehound_server::LogFormat::Text,
+        LogFormatArg::Json => flakehound_server::LogFormat::Json,
+    };
+    flakehound_server::run(&args.listen, config, log, |addr| {
+        // The first line on stdout: scripts (and tests) read the address from it.
+        println!("flakehound server listening on http://{addr} (store: {shown})");
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum ServerCmd {
+    /// Projects the server serves.
+    Project {
+        #[command(subcommand)]
+        cmd: ProjectCmd,
+    },
+    /// Access tokens: shown once, stored hashed.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProjectCmd {
+    /// Register a project (tokens are made for a project).
+    Create { name: String },
+    /// List the registered projects.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ScopeArg {
+    /// Upload runs and read the quarantine (for CI).
+    Upload,
+    /// Every read endpoint.
+    Read,
+    /// Quarantine changes and tokens, and everything else.
+    Admin,
+}
+
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// Create a token and print it (once: only its hash is kept).
+    Create {
+        /// The project the token belongs to (registered when new).
+        #[arg(long)]
+        project: String,
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// Lifetime: e.g. 90d, 12h, 2w; `never` (the default) for none.
+        #[arg(long, default_value = "never")]
+        expires: String,
+        /// Who holds it (e.g. github-actions).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id: it stops working on the next request, on every replica.
+    Revoke { id: i64 },
+}
+
+pub fn cmd_server(database_arg: Option<&str>, cmd: ServerCmd) -> Result<ExitCode> {
+    let location = database(database_arg)?;
+    let mut admin = flakehound_store::open_admin(&location)?;
+    let now = flakehound_server::tokens::stamp(jiff::Timestamp::now());
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        ServerCmd::Project {
+            cmd: ProjectCmd::Create { name },
+        } => {
+            let name = flakehound_store::valid_project(&name)?;
+            if admin.create_project(name, &now)? {
+                writeln!(out, "project {name} created")?;
+            } else {
+                writeln!(out, "project {name} exists already")?;
+            }
+        }
+        ServerCmd::Project {
+            cmd: ProjectCmd::List,
+        } => {
+            for (name, created) in admin.server_projects()? {
+                writeln!(out, "{name}\tcreated {created}")?;
+            }
+        }
+        ServerCmd::Token {
+            cmd:
+                TokenCmd::Create {
+                    project,
+                    scope,
+                    expires,
+                    label,
+                },
+        } => {
+            let scope = match scope {
+                ScopeArg::Upload => Scope::Upload,
+                ScopeArg::Read => Scope::Read,
+                ScopeArg::Admin => Scope::Admin,
+            };
+            let expires = flakehound_server::tokens::parse_expiry(&expires)
+                .map_err(|e| anyhow::anyhow!("--expires: {e}"))?;
+            let t = flakehound_server::tokens::create(
+                admin.as_mut(),
+                &project,
+                scope,
+                label.as_deref(),
+                expires,
+            )?;
+            writeln!(out, "{}", t.secret)?;
+            let mut err = std::io::stderr().lock();
+            writeln!(
+                err,
+                "token {} for project {project} with scope {scope}, {}; shown once, keep it in a CI secret (FLAKEHOUND_TOKEN)",
+                t.id,
+                t.expires_at
+                    .map_or_else(|| "never expires".to_string(), |e| format!("expires {e}"))
+            )?;
+        }
+        ServerCmd::Token {
+            cmd: TokenCmd::List { project, json },
+        } => {
+            let tokens = admin.tokens(project.as_deref())?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &tokens)?;
+                writeln!(out)?;
+            } else {
+                let mut table = comfy_table::Table::new();
+                table.load_preset(comfy_table::presets::NOTHING);
+                table.set_header([
+                    "id",
+                    "project",
+                    "scope",
+                    "label",
+                    "prefix",
+                    "created",
+                    "expires",
+                    "state",
+                    "last used",
+                ]);
+                for t in &tokens {
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else if t.expires_at.as_ref().is_some_and(|e| *e <= now) {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    table.add_row([
+                        t.id.to_string(),
+                        t.project.clone(),
+                        t.scope.to_string(),
+                        t.label.clone().unwrap_or_default(),
+                        format!("{}…", t.prefix),
+                        t.created_at.clone(),
+                        t.expires_at.clone().unwrap_or_else(|| "never".into()),
+                        state.to_string(),
+                        t.last_used_at.clone().unwrap_or_else(|| "never".into()),
+                    ]);
+                }
+                writeln!(out, "{table}")?;
+            }
+        }
+        ServerCmd::Token {
+            cmd: TokenCmd::Revoke { id },
+        } => {
+            if admin.revoke_token(id, &now)? {
+                writeln!(out, "token {id} revoked")?;
+            } else {
+                bail!("no active token {id} (`flakehound server token list` shows them)");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct UploadArgs {
+    /// Report files or directories (searched for reports). With none, only the uploads spooled
+    /// earlier are sent.
+    pub files: Vec<PathBuf>,
+    /// The server's URL.
+    #[arg(long, env = "FLAKEHOUND_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// An upload-scope token.
+    #[arg(long, env = "FLAKEHOUND_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Bound on each request, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Retries of a failed request (network errors, 5xx, 429), with exponential backoff.
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// Exit 1 when the upload is not stored (by default a server problem never fails the CI
+    /// step: the files are spooled and a later `upload` sends them).
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the server's answers as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Sends the spooled uploads, then `files`. Fail-open: a server that is down or refuses keeps
+/// the CI step green (unless `--strict`); unsent files are spooled under `spool_dir`.
+pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result<ExitCode> {
+    let (Some(url), Some(token)) = (args.server.as_deref(), args.token.as_deref()) else {
+        bail!(
+            "no server to upload to: set --server and --token (or FLAKEHOUND_SERVER and FLAKEHOUND_TOKEN)"
+        );
+    };
+    let mut server = Server::new(url, token);
+    server.timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    server.retries = args.retries;
+    let mut files = Vec::new();
+    if !args.files.is_empty() {
+        let gathered = flakehound_evidence::gather(&args.files)?;
+        for (name, reason) in &gathered.missing {
+            eprintln!("warning: {name}: {reason}");
+        }
+        for input in &gathered.inputs {
+            if let flakehound_evidence::Input::File(p) = input {
+                files.push(p.clone());
+            }
+        }
+        if files.is_empty() {
+            eprintln!(
+                "warning: no report files found in {}: nothing to upload",
+                args.files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let mut failed = false;
+    let mut out = std::io::stdout().lock();
+    // What an earlier upload could not send goes first, oldest first.
+    let spooled = flakehound_client::spooled(&spool_dir).unwrap_or_default();
+    for s in spooled {
+        match server.upload(&s.meta, &s.files) {
+            Ok(answer) => {
+                show_answer(&mut out, &answer, args.json, Some(&s.dir))?;
+                let _ = std::fs::remove_dir_all(&s.dir);
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: the upload spooled in {} is still unsent: {e}",
+                    s.dir.display()
+                );
+                failed = true;
+                if matches!(e, ClientError::Unavailable(_)) {
+                    // The server is down: the rest would wait as long.
+                    break;
+                }
+            }
+        }
+    }
+    if !files.is_empty() {
+        match server.upload(&meta, &files) {
+            Ok(answer) => {
+                failed |= answer.status >= 300;
+                show_answer(&mut out, &answer, args.json, None)?;
+            }
+            Err(e) => {
+                failed = true;
+                let kept = match &e {
+                    ClientError::Unavailable(_) => {
+                        flakehound_client::spool(&spool_dir, &meta, &files)
+                            .map(|d| {
+                                format!(
+                                    "; spooled in {} (a later `flakehound upload` sends it)",
+                                    d.display()
+                                )
+                            })
+                            .unwrap_or_else(|s| format!("; could not spool it either: {s}"))
+                    }
+                    _ => String::new(),
+                };
+                eprintln!("warning: upload failed: {e}{kept}");
+            }
+        }
+    }
+    Ok(if failed && args.strict {
+        ExitCode::from(exit::FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn show_answer(
+    out: &mut impl Write,
+    a: &flakehound_client::Answer,
+    json: bool,
+    spooled: Option<&std::path::Path>,
+) -> Result<()> {
+    if json {
+        writeln!(out, "{}", a.body)?;
+        return Ok(());
+    }
+    let b = &a.body;
+    let n = |k: &str| b.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let files = b
+        .get("files")
+        .and_then(|f| f.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let count = |s: &str| {
+        files
+            .iter()
+            .filter(|f| f.get("status").and_then(|v| v.as_str()) == Some(s))
+            .count()
+    };
+    writeln!(
+        out,
+        "uploaded{} to {}: {} files stored, {} duplicate, {} rejected; {} results, {} new runs (upload {})",
+        spooled.map_or_else(String::new, |d| format!(" {}", d.display())),
+        b.get("project").and_then(|v| v.as_str()).unwrap_or("?"),
+        count("stored"),
+        count("duplicate"),
+        count("rejected"),
+        n("results"),
+        n("runs_created"),
+        b.get("id").and_then(|v| v.as_str()).unwrap_or("?"),
+    )?;
+    for f in &files {
+        if let Some(reason) = f.get("reason").and_then(|v| v.as_str()) {
+            writeln!(
+                out,
+                "  rejected {}: {reason}",
+                f.get("name").and_then(|v| v.as_str()).unwrap_or("?")
+            )?;
+        }
+    }
+    for w in b
+        .get("warnings")
+        .and_then(|w| w.as_array())
+        .into_iter()
+        .flatten()
+    {
+        writeln!(out, "warning: {}", w.as_str().unwrap_or_default())?;
+    }
+    Ok(())
+}
