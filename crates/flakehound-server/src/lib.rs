@@ -365,8 +365,15 @@ impl Shared {
 }
 
 /// The server's routes over `config`'s store. Fails when the store cannot be opened (a wrong
-/// URL is an error at startup, not on the first request).
+/// URL is an error at startup, not on the first request). Call it outside an async runtime:
+/// the PostgreSQL client blocks (see `flakehound-store-postgres`).
 pub fn router(config: Config) -> anyhow::Result<Router> {
+    Ok(app(config)?.0)
+}
+
+/// The routes and their shared state (kept by [`run`] to close the store handles off the
+/// runtime's threads at shutdown).
+fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
     let admin = flakehound_store::open_admin(&config.location)?;
     let body_limit = config.body_limit;
     let state: AppState = Arc::new(Shared {
@@ -379,7 +386,7 @@ pub fn router(config: Config) -> anyhow::Result<Router> {
         cache: Mutex::default(),
         generations: Mutex::default(),
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -393,21 +400,8 @@ pub fn router(config: Config) -> anyhow::Result<Router> {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .with_state(state))
-}
-
-/// Serves `router(config)` on `listener` until `shutdown` completes, then finishes the requests
-/// in flight (graceful shutdown).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    config: Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let app = router(config)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+        .with_state(state.clone());
+    Ok((router, state))
 }
 
 /// Counts and logs every request: route, status, latency.
@@ -628,8 +622,9 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let app = router(config.clone())?;
+    // Opened here, off the runtime: the store's clients block.
+    let (app, state) = app(config.clone())?;
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -639,9 +634,14 @@ pub fn run(
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
-        tracing::info!("stopped");
-        Ok(())
-    })
+        anyhow::Ok(())
+    });
+    // The pooled store handles close here, on this thread: dropping a PostgreSQL client on a
+    // runtime thread would panic.
+    lock(&state.admins).clear();
+    drop(runtime);
+    tracing::info!("stopped");
+    served
 }
 
 /// Ctrl-C or SIGTERM.

@@ -85,7 +85,21 @@ pub(crate) async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     let token = state.authorize(&headers, UPLOADERS).await?;
-    let r = receive(&state, token, multipart).await;
+    // A body announced larger than the limit is refused before a byte of it is read.
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = state.config.body_limit as u64;
+    let r = match announced {
+        Some(n) if n > limit => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the upload is larger than this server accepts: {n} bytes, the limit is {limit} (serve --max-upload-mb)"
+            ),
+        )),
+        _ => receive(&state, token, multipart).await,
+    };
     if let Err(e) = &r {
         state.metrics.reject(match e.status {
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",

@@ -1,0 +1,706 @@
+//! The team server through the command line: a real `flakehound serve` process on a random
+//! local port, over SQLite and over the real PostgreSQL (`FLAKEHOUND_TEST_POSTGRES`; a schema per
+//! test, dropped at its end), driven by `flakehound upload`, `flakehound server …` and plain HTTP.
+
+use assert_cmd::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+fn postgres() -> Option<String> {
+    match std::env::var("FLAKEHOUND_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("FLAKEHOUND_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "FLAKEHOUND_REQUIRE_POSTGRES=1 but FLAKEHOUND_TEST_POSTGRES is not set"
+            );
+            eprintln!("skipped: set FLAKEHOUND_TEST_POSTGRES=postgres://… to run");
+            None
+        }
+    }
+}
+
+/// The store a test's server uses: a SQLite file in its directory, or a PostgreSQL schema of
+/// its own (dropped with it).
+struct Db {
+    location: String,
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    fn sqlite(dir: &Path) -> Db {
+        Db {
+            location: dir.join("server.db").display().to_string(),
+            pg: None,
+        }
+    }
+
+    fn postgres(tag: &str) -> Option<Db> {
+        let server = postgres()?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let schema = format!("fh_srv_{tag}_{}_{nanos}", std::process::id());
+        let sep = if server.contains('?') { '&' } else { '?' };
+        Some(Db {
+            location: format!("{server}{sep}options=-csearch_path%3D{schema}"),
+            pg: Some((server, schema)),
+        })
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((server, schema)) = &self.pg {
+            if let Ok(mut c) = postgres::Client::connect(server, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+fn fh(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("flakehound").unwrap();
+    c.current_dir(dir)
+        .env_remove("FLAKEHOUND_DB")
+        .env_remove("FLAKEHOUND_DATABASE")
+        .env_remove("FLAKEHOUND_SERVER")
+        .env_remove("FLAKEHOUND_TOKEN")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CI")
+        .env("COLUMNS", "200");
+    c
+}
+
+/// `server token create` on `db`: the secret.
+fn token(dir: &Path, db: &Db, project: &str, scope: &str) -> String {
+    let out = fh(dir)
+        .args(["server", "--database", &db.location, "token", "create"])
+        .args(["--project", project, "--scope", scope])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A running `flakehound serve`, stopped (SIGTERM, then waited for) when dropped.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(dir: &Path, db: &Db, extra: &[&str]) -> Serve {
+        let bin = assert_cmd::cargo::cargo_bin("flakehound");
+        let mut child = std::process::Command::new(bin)
+            .current_dir(dir)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                &db.location,
+            ])
+            .args(extra)
+            .env("FLAKEHOUND_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Serve { child, url }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        // SAFETY-free: `kill` is a separate process.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut r = http().get(url);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// A raw multipart upload: (part name, file name, bytes).
+fn post_parts(
+    url: &str,
+    token: &str,
+    parts: Vec<(&str, &str, Vec<u8>)>,
+) -> (u16, serde_json::Value, Option<String>) {
+    let mut form = reqwest::blocking::multipart::Form::new();
+    for (name, file, bytes) in parts {
+        form = form.part(
+            name.to_string(),
+            reqwest::blocking::multipart::Part::bytes(bytes).file_name(file.to_string()),
+        );
+    }
+    let r = http()
+        .post(format!("{url}/api/v1/uploads"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        retry,
+    )
+}
+
+/// Run `i` of a small suite: a stable test, a flaky one (failing in runs 1, 4, 5, 8; retried to
+/// a pass in run 4) and one broken from run 6.
+fn junit(i: usize) -> String {
+    let flaky = if [1, 4, 5, 8].contains(&i) {
+        let retry = if i == 4 {
+            r#"<testcase classname="m" name="flaky" time="0.2"/>"#
+        } else {
+            ""
+        };
+        format!(
+            r#"<testcase classname="m" name="flaky" time="0.2"><failure message="timeout waiting for db">trace</failure></testcase>{retry}"#
+        )
+    } else {
+        r#"<testcase classname="m" name="flaky" time="0.2"/>"#.to_string()
+    };
+    let broken = if i >= 6 {
+        r#"<testcase classname="m" name="broken" time="0.1"><failure message="assert 1 == 2">x</failure></testcase>"#
+    } else {
+        r#"<testcase classname="m" name="broken" time="0.1"/>"#
+    };
+    format!(
+        r#"<testsuite name="s" timestamp="2026-11-{:02}T10:00:00"><testcase classname="m" name="stable" time="0.1"/>{flaky}{broken}</testsuite>"#,
+        i + 1
+    )
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn write_runs(dir: &Path) -> Vec<PathBuf> {
+    (0..10)
+        .map(|i| {
+            let p = dir.join(format!("runs/{i}/junit.xml"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, junit(i)).unwrap();
+            p
+        })
+        .collect()
+}
+
+fn verdicts(v: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// CI uploads a history through `flakehound upload`; uploading it again stores nothing; the API
+/// answers what `report --json` answers over the same database; a test's page is `explain`'s.
+fn uploads_build_one_history(db: Db, dir: &Path) {
+    let up = token(dir, &db, "acme/web", "upload");
+    let read = token(dir, &db, "acme/web", "read");
+    let serve = Serve::start(dir, &db, &[]);
+    let runs = write_runs(dir);
+    for (i, run) in runs.iter().enumerate() {
+        let out = fh(dir)
+            .args(["upload", "--server", &serve.url, "--token", &up, "--json"])
+            .args([
+                "--run-id",
+                &i.to_string(),
+                "--commit",
+                &format!("c{}", i / 2),
+            ])
+            .arg(run)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["files"][0]["status"], "stored", "{answer}");
+        assert_eq!(answer["project"], "acme/web");
+    }
+    // The same files again: duplicates, nothing changes.
+    let out = fh(dir)
+        .args(["upload", "--server", &serve.url, "--token", &up, "--json"])
+        .args(["--run-id", "0", "--commit", "c0"])
+        .arg(&runs[0])
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["files"][0]["status"], "duplicate", "{answer}");
+    assert_eq!(answer["warnings"].as_array().unwrap().len(), 0);
+    let id = answer["id"].as_str().unwrap().to_string();
+    let (status, again) = get(&format!("{}/api/v1/uploads/{id}", serve.url), Some(&up));
+    assert_eq!((status, &again), (200, &answer));
+
+    let (status, api) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    assert_eq!(status, 200, "{api}");
+    let local = fh(dir)
+        .args(["--db", &db.location, "--project", "acme/web"])
+        .args(["report", "--json", "--all"])
+        .output()
+        .unwrap();
+    let local: serde_json::Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(verdicts(&api), verdicts(&local));
+    let v = verdicts(&api);
+    assert!(v.contains(&("m::flaky".into(), "flaky".into())), "{v:?}");
+    assert!(v.contains(&("m::stable".into(), "stable".into())), "{v:?}");
+
+    let (status, test) = get(&format!("{}/api/v1/tests/m::flaky", serve.url), Some(&read));
+    assert_eq!(status, 200, "{test}");
+    assert_eq!(test["verdict"]["verdict"], "flaky");
+    let (status, missing) = get(&format!("{}/api/v1/tests/m::nope", serve.url), Some(&read));
+    assert_eq!(status, 404);
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("m::nope")
+    );
+    for path in ["/api/v1/incidents", "/api/v1/clusters"] {
+        let (status, v) = get(&format!("{}{path}", serve.url), Some(&read));
+        assert_eq!(status, 200, "{path}: {v}");
+        assert!(v.is_array());
+    }
+    // Metrics count what happened.
+    let metrics = http()
+        .get(format!("{}/metrics", serve.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(metrics.contains("flakehound_uploads_total 11"), "{metrics}");
+    // 10 runs of 3 tests, and the retry in run 4.
+    assert!(metrics.contains("flakehound_results_total 31"), "{metrics}");
+}
+
+#[test]
+fn uploads_build_one_history_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    uploads_build_one_history(Db::sqlite(dir.path()), dir.path());
+}
+
+#[test]
+fn uploads_build_one_history_on_postgres() {
+    let Some(db) = Db::postgres("history") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    uploads_build_one_history(db, dir.path());
+}
+
+/// Wrong, unknown, revoked, expired and other-project tokens get 401/403 and write nothing.
+#[test]
+fn tokens_are_checked_and_refusals_write_nothing() {
+    use flakehound_store::Admin;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Db::sqlite(dir);
+    let up = token(dir, &db, "acme/web", "upload");
+    let read = token(dir, &db, "acme/web", "read");
+    let revoked = token(dir, &db, "acme/web", "upload");
+    // An expired one, written directly (the command line makes none that are expired).
+    let expired = "fhk_expired-token-for-the-test";
+    {
+        let mut admin =
+            flakehound_store_sqlite::SqliteStore::open(Path::new(&db.location)).unwrap();
+        admin
+            .create_token(&flakehound_store::NewToken {
+                project: "acme/web",
+                scope: flakehound_store::Scope::Upload,
+                label: None,
+                hash: &flakehound_server::tokens::hash_secret(expired),
+                prefix: "fhk_ex",
+                created_at: "2020-01-01T00:00:00Z",
+                expires_at: Some("2020-02-01T00:00:00Z"),
+            })
+            .unwrap();
+    }
+    let list = fh(dir)
+        .args([
+            "server",
+            "--database",
+            &db.location,
+            "token",
+            "list",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let revoked_id = list[2]["id"].as_i64().unwrap();
+    // Secrets are never listed.
+    assert!(!list.to_string().contains(&up[10..]));
+    fh(dir)
+        .args(["server", "--database", &db.location, "token", "revoke"])
+        .arg(revoked_id.to_string())
+        .assert()
+        .success();
+    let serve = Serve::start(dir, &db, &[]);
+    let report = || vec![("report", "r.xml", junit(0).into_bytes())];
+    let cases: Vec<(&str, u16, &str)> = vec![
+        ("fhk_unknown", 401, "unknown token"),
+        (revoked.as_str(), 401, "revoked"),
+        (expired, 401, "expired"),
+        (read.as_str(), 403, "scope is read"),
+    ];
+    for (t, want, says) in cases {
+        let (status, body, _) = post_parts(&serve.url, t, report());
+        assert_eq!(status, want, "{body}");
+        let msg = body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(says), "{msg}");
+    }
+    // No Authorization header at all.
+    let r = http()
+        .post(format!("{}/api/v1/uploads", serve.url))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // A token of another project than the request names.
+    let r = http()
+        .get(format!("{}/api/v1/report", serve.url))
+        .bearer_auth(&read)
+        .header("X-Flakehound-Project", "acme/other")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    // Nothing was written by any of them.
+    let (_, v) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    assert_eq!(v, serde_json::json!([]));
+    // The good token works, and is marked used.
+    let (status, body, _) = post_parts(&serve.url, &up, report());
+    assert_eq!(status, 200, "{body}");
+    let list = fh(dir)
+        .args([
+            "server",
+            "--database",
+            &db.location,
+            "token",
+            "list",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(list[0]["last_used_at"].is_string(), "{list}");
+    assert!(list[2]["revoked_at"].is_string(), "{list}");
+}
+
+/// A bad file is rejected with its reason while the others land; requests that are not uploads
+/// get a 4xx that says why.
+#[test]
+fn bad_parts_are_rejected_with_reasons_and_the_rest_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Db::sqlite(dir);
+    let up = token(dir, &db, "acme/web", "upload");
+    let serve = Serve::start(dir, &db, &["--max-upload-mb", "1"]);
+    let good = junit(1).into_bytes();
+    let mut truncated = gzip(junit(2).as_bytes());
+    truncated.truncate(truncated.len() / 2);
+    let xxe = br#"<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]><testsuite><testcase classname="m" name="x"><failure message="&x;"/></testcase></testsuite>"#.to_vec();
+    let (status, body, _) = post_parts(
+        &serve.url,
+        &up,
+        vec![
+            (
+                "meta",
+                "meta.json",
+                br#"{"commit": "abc", "run_id": "7"}"#.to_vec(),
+            ),
+            ("report", "good.xml", good.clone()),
+            ("report", "broken.xml", b"<testsuite><testcase".to_vec()),
+            ("report", "cut.xml.gz", truncated),
+            ("report", "zipped.xml.gz", gzip(junit(3).as_bytes())),
+            ("report", "xxe.xml", xxe),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    let files = body["files"].as_array().unwrap();
+    let status_of = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing in {body}"))
+    };
+    assert_eq!(status_of("good.xml")["status"], "stored");
+    assert_eq!(status_of("zipped.xml.gz")["status"], "stored");
+    assert_eq!(status_of("broken.xml")["status"], "rejected");
+    assert_eq!(status_of("cut.xml.gz")["status"], "rejected");
+    assert!(
+        status_of("cut.xml.gz")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gzip"),
+        "{body}"
+    );
+    // The entity is never expanded: the report is refused or stored without the file's text.
+    assert!(!body.to_string().contains("root:"), "{body}");
+    // Only rejects: 422 with the reasons.
+    let (status, body, _) = post_parts(
+        &serve.url,
+        &up,
+        vec![("report", "broken.xml", b"not a report".to_vec())],
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["files"][0]["status"], "rejected");
+    // Requests that are not uploads.
+    let cases: Vec<(Vec<(&str, &str, Vec<u8>)>, u16, &str)> = vec![
+        (
+            vec![("meta", "m", br#"{"commit": "x"}"#.to_vec())],
+            400,
+            "no `report` part",
+        ),
+        (
+            vec![
+                ("meta", "m", br#"{"comit": "x"}"#.to_vec()),
+                ("report", "r.xml", good.clone()),
+            ],
+            400,
+            "comit",
+        ),
+        (vec![("other", "o", b"x".to_vec())], 400, "unknown part"),
+    ];
+    for (parts, want, says) in cases {
+        let (status, body, _) = post_parts(&serve.url, &up, parts);
+        assert_eq!(status, want, "{body}");
+        let msg = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(says), "{says}: {msg}");
+    }
+    // A 1 GB body is refused from its announced length, before any of it is sent.
+    let addr = serve.url.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "POST /api/v1/uploads HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {up}\r\n\
+         Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 1073741824\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let mut buf = [0u8; 4096];
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    while !answer.contains("}}") {
+        let n = std::io::Read::read(&mut conn, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("larger than this server accepts"),
+        "{answer}"
+    );
+    // Without a length (chunked), the limit stops the read.
+    let big = reqwest::blocking::Body::new(std::io::Cursor::new(vec![b'x'; 3 * 1024 * 1024]));
+    let r = http()
+        .post(format!("{}/api/v1/uploads", serve.url))
+        .bearer_auth(&up)
+        .header("content-type", "multipart/form-data; boundary=xyz")
+        .body(big)
+        .send();
+    if let Ok(r) = r {
+        // The server may answer before the client has sent everything (then the client sees
+        // the connection close instead).
+        assert!([400, 413].contains(&r.status().as_u16()), "{}", r.status());
+    }
+    let r = http()
+        .post(format!("{}/api/v1/uploads", serve.url))
+        .bearer_auth(&up)
+        .header("content-type", "multipart/form-data; boundary=xyz")
+        .body("--xyz\r\nContent-Disposition: form-data; name=\"report\"\r\n\r\ntrunc")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = http()
+        .post(format!("{}/api/v1/uploads", serve.url))
+        .bearer_auth(&up)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+/// A server that is down never fails the CI step: the files are spooled, and a later `upload`
+/// sends them (and removes them from the spool).
+#[test]
+fn a_server_that_is_down_keeps_ci_green_and_the_spool_sends_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Db::sqlite(dir);
+    let up = token(dir, &db, "acme/web", "upload");
+    let runs = write_runs(dir);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = fh(dir)
+        .args(["upload", "--server", &format!("http://127.0.0.1:{port}")])
+        .args(["--token", &up, "--retries", "1", "--run-id", "1"])
+        .arg(&runs[1])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a server that is down must not fail the step"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("spooled in"), "{err}");
+    // `--strict` makes it fail (exit 1) for those who want that.
+    fh(dir)
+        .args([
+            "upload",
+            "--strict",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args(["--token", &up, "--retries", "0", "--run-id", "2"])
+        .arg(&runs[2])
+        .assert()
+        .code(1);
+    let spool = dir.join(".flakehound/spool");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 2);
+    let serve = Serve::start(dir, &db, &[]);
+    let out = fh(dir)
+        .args(["upload", "--server", &serve.url, "--token", &up])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("1 files stored").count(), 2, "{text}");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
+    // The spooled metadata came along: two runs, by their run ids.
+    let read = token(dir, &db, "acme/web", "read");
+    let (_, v) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    let flaky = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "m::flaky")
+        .unwrap();
+    assert_eq!(flaky["runs"], 2, "{flaky}");
+}
+
+/// Past its rate a token gets 429 with Retry-After; health, readiness and the API document need
+/// no token.
+#[test]
+fn rate_limit_health_and_openapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Db::sqlite(dir);
+    let read = token(dir, &db, "acme/web", "read");
+    let serve = Serve::start(dir, &db, &["--rate-limit", "2"]);
+    let url = format!("{}/api/v1/report", serve.url);
+    assert_eq!(get(&url, Some(&read)).0, 200);
+    assert_eq!(get(&url, Some(&read)).0, 200);
+    let r = http().get(&url).bearer_auth(&read).send().unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    assert_eq!(get(&format!("{}/healthz", serve.url), None).0, 200);
+    assert_eq!(get(&format!("{}/readyz", serve.url), None).0, 200);
+    let (status, doc) = get(&format!("{}/api/v1/openapi.json", serve.url), None);
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/api/v1/uploads",
+        "/api/v1/uploads/{id}",
+        "/api/v1/report",
+        "/api/v1/tests/{id}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} undocumented");
+    }
+    let (status, body) = get(&format!("{}/api/v1/nope", serve.url), None);
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("openapi")
+    );
+}
+
+/// A database that cannot be opened is one clear error at startup (exit 2), not a server that
+/// fails every request.
+#[test]
+fn serve_with_an_unreachable_database_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = fh(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(format!("postgres://nobody:secret@127.0.0.1:{port}/x"))
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1"), "{err}");
+    assert!(
+        !err.contains("secret"),
+        "the password is never shown: {err}"
+    );
+}
