@@ -157,11 +157,14 @@ fn get(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
     )
 }
 
-/// A raw multipart upload: (part name, file name, bytes).
+/// Parts of a multipart upload: (part name, file name, bytes).
+type Parts<'a> = Vec<(&'a str, &'a str, Vec<u8>)>;
+
+/// A raw multipart upload.
 fn post_parts(
     url: &str,
     token: &str,
-    parts: Vec<(&str, &str, Vec<u8>)>,
+    parts: Parts<'_>,
 ) -> (u16, serde_json::Value, Option<String>) {
     let mut form = reqwest::blocking::multipart::Form::new();
     for (name, file, bytes) in parts {
@@ -504,7 +507,7 @@ fn bad_parts_are_rejected_with_reasons_and_the_rest_lands() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["files"][0]["status"], "rejected");
     // Requests that are not uploads.
-    let cases: Vec<(Vec<(&str, &str, Vec<u8>)>, u16, &str)> = vec![
+    let cases: Vec<(Parts<'_>, u16, &str)> = vec![
         (
             vec![("meta", "m", br#"{"commit": "x"}"#.to_vec())],
             400,
