@@ -435,6 +435,30 @@ pub fn ingest(
     opts: &Options<'_>,
     progress: &mut dyn FnMut(&FileOutcome),
 ) -> Summary {
+    ingest_with(store, inputs, opts, progress, true)
+}
+
+/// [`ingest`] without the final [`Store::flush`]: the reports of the last batch stay in the
+/// store's open batch, and the caller flushes (the server commits several uploads at once). A
+/// failure of that flush loses every report this summary calls ingested since its last
+/// flush: the caller must treat them as not stored (the server answers 503, and the retried
+/// upload stores them).
+pub fn ingest_unflushed(
+    store: &mut dyn Store,
+    inputs: &[Input],
+    opts: &Options<'_>,
+    progress: &mut dyn FnMut(&FileOutcome),
+) -> Summary {
+    ingest_with(store, inputs, opts, progress, false)
+}
+
+fn ingest_with(
+    store: &mut dyn Store,
+    inputs: &[Input],
+    opts: &Options<'_>,
+    progress: &mut dyn FnMut(&FileOutcome),
+    final_flush: bool,
+) -> Summary {
     let to_sample = identity::to_sample(inputs, opts.run_per, opts.meta);
     let (hashes, samples) = hash_all(inputs, &to_sample, opts.format);
     let now = std::time::SystemTime::now()
@@ -509,6 +533,7 @@ pub fn ingest(
             &rx,
             progress,
             &mut summary,
+            final_flush,
         );
     });
     summary
@@ -525,6 +550,7 @@ fn write_all(
     rx: &Receiver<Parsed>,
     progress: &mut dyn FnMut(&FileOutcome),
     summary: &mut Summary,
+    final_flush: bool,
 ) {
     // Files whose reports are committed to the open batch but not yet durable.
     let mut pending: Vec<usize> = Vec::new();
@@ -578,7 +604,9 @@ fn write_all(
             pending_results = 0;
         }
     }
-    flush(store, summary, &mut pending);
+    if final_flush {
+        flush(store, summary, &mut pending);
+    }
 }
 
 struct Job<'a> {

@@ -20,6 +20,7 @@
 pub mod metrics;
 pub mod tokens;
 mod upload;
+mod writer;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -128,11 +129,12 @@ pub(crate) struct Shared {
     touched: Mutex<HashMap<i64, Instant>>,
     cache: Mutex<HashMap<(String, &'static str), Cached>>,
     generations: Mutex<HashMap<String, u64>>,
+    pub(crate) writers: writer::Writers,
 }
 
 type AppState = Arc<Shared>;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -376,6 +378,7 @@ pub fn router(config: Config) -> anyhow::Result<Router> {
 fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
     let admin = flakehound_store::open_admin(&config.location)?;
     let body_limit = config.body_limit;
+    let writers = writer::Writers::new(config.location.clone());
     let state: AppState = Arc::new(Shared {
         gate: tokio::sync::Semaphore::new(config.workers.max(1)),
         admins: Mutex::new(vec![admin]),
@@ -385,6 +388,7 @@ fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
         touched: Mutex::default(),
         cache: Mutex::default(),
         generations: Mutex::default(),
+        writers,
     });
     let router = Router::new()
         .route("/healthz", get(healthz))

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use flakehound_evidence::{FileOutcome, FileStatus, Input, Options, RunPer};
+use flakehound_evidence::{FileOutcome, FileStatus, Input};
 use flakehound_model::RunMeta;
 use flakehound_store::{Scope, UploadRecord};
 use std::io::Read;
@@ -184,12 +184,33 @@ async fn receive(
     let meta = meta.unwrap_or_default().into_run_meta();
     let project = token.project.clone();
     let token_id = token.id;
-    let (status, body) = state
-        .blocking(move |s| {
+    // Gunzipped and hashed off the runtime; written by the project's writer; answered here.
+    let (inputs, kept, unreadable) = state
+        .blocking(move |_| {
             let _dir = dir;
-            store_parts(s, &project, token_id, &meta, parts)
+            Ok(prepare(parts))
         })
         .await?;
+    let summary = if inputs.is_empty() {
+        flakehound_evidence::Summary::default()
+    } else {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        state.writers.submit(
+            &project,
+            crate::writer::Job {
+                inputs,
+                kept,
+                meta,
+                reply,
+            },
+        )?;
+        answer
+            .await
+            .map_err(|_| ApiError::unavailable("the writer stopped"))??
+    };
+    let (status, body) = state
+        .blocking(move |s| Ok(respond(s, &project, token_id, summary, unreadable)))
+        .await??;
     state.changed(&token.project);
     Ok((status, Json(body)).into_response())
 }
@@ -207,13 +228,16 @@ fn open_part(path: &std::path::Path) -> std::io::Result<(tempfile::NamedTempFile
     }
 }
 
-fn store_parts(
-    s: &crate::Shared,
-    project: &str,
-    token_id: i64,
-    meta: &RunMeta,
+/// The parts as inputs (spooled, hashed), and the ones that could not be read, with their
+/// position among the parts.
+#[allow(clippy::type_complexity)]
+fn prepare(
     parts: Vec<(String, PathBuf)>,
-) -> ApiResult<(StatusCode, serde_json::Value)> {
+) -> (
+    Vec<Input>,
+    Vec<tempfile::NamedTempFile>,
+    Vec<(usize, FileOutcome)>,
+) {
     let mut inputs = Vec::new();
     let mut kept = Vec::new();
     let mut unreadable: Vec<(usize, FileOutcome)> = Vec::new();
@@ -238,25 +262,17 @@ fn store_parts(
             )),
         }
     }
-    let mut summary = if inputs.is_empty() {
-        flakehound_evidence::Summary::default()
-    } else {
-        let mut store = s.store(project)?;
-        let opts = Options {
-            format: None,
-            meta,
-            local: None,
-            run_per: RunPer::Auto,
-            source: flakehound_model::RunSource::Ci,
-        };
-        let summary = flakehound_evidence::ingest(store.as_mut(), &inputs, &opts, &mut |_| {});
-        if summary.store_failed {
-            let reasons: Vec<&str> = summary.rejected().map(|(_, r)| r).collect();
-            return Err(ApiError::unavailable(reasons.join("; ")));
-        }
-        summary
-    };
-    drop(kept);
+    (inputs, kept, unreadable)
+}
+
+/// The answer to an upload (logged for `GET /api/v1/uploads/{id}`).
+fn respond(
+    s: &crate::Shared,
+    project: &str,
+    token_id: i64,
+    mut summary: flakehound_evidence::Summary,
+    unreadable: Vec<(usize, FileOutcome)>,
+) -> ApiResult<(StatusCode, serde_json::Value)> {
     // Answers in the order of the parts.
     for (i, o) in unreadable {
         summary.files.insert(i.min(summary.files.len()), o);

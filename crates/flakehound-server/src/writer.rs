@@ -1,0 +1,140 @@
+//! One writer thread per project: uploads queue to it, and it writes every upload waiting at
+//! that moment in one batch with one durable commit (group commit). Writers of a project take
+//! turns on the store's write lock anyway (see `flakehound-store`), so a thread per upload would
+//! only wait; and the commit's flush (a WAL sync) is the cost that grouping shares. The thread
+//! keeps its store handle (its database connection) between groups.
+
+use crate::{ApiError, lock};
+use flakehound_evidence::{Input, Options, RunPer, Summary};
+use flakehound_model::RunMeta;
+use flakehound_store::Location;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender};
+
+/// Uploads written in one group at most (their reports share one commit).
+const MAX_GROUP: usize = 64;
+
+/// An upload for a writer: its inputs (kept on disk until written) and where the answer goes.
+pub(crate) struct Job {
+    pub inputs: Vec<Input>,
+    /// The spooled files of `inputs`, removed when the job is dropped (after its write).
+    #[allow(dead_code)]
+    pub kept: Vec<tempfile::NamedTempFile>,
+    pub meta: RunMeta,
+    pub reply: tokio::sync::oneshot::Sender<Result<Summary, ApiError>>,
+}
+
+pub(crate) struct Writers {
+    location: Location,
+    senders: Mutex<HashMap<String, Sender<Job>>>,
+}
+
+impl Writers {
+    pub(crate) fn new(location: Location) -> Writers {
+        Writers {
+            location,
+            senders: Mutex::default(),
+        }
+    }
+
+    /// Queues `job` for `project`'s writer (started when it has none, or when it stopped).
+    pub(crate) fn submit(&self, project: &str, job: Job) -> Result<(), ApiError> {
+        let mut senders = lock(&self.senders);
+        let job = match senders.get(project) {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return Ok(()),
+                Err(std::sync::mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let tx = spawn(self.location.clone(), project.to_string())?;
+        tx.send(job)
+            .map_err(|_| ApiError::unavailable("the writer stopped"))?;
+        senders.insert(project.to_string(), tx);
+        Ok(())
+    }
+}
+
+fn spawn(location: Location, project: String) -> Result<Sender<Job>, ApiError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("writer {project}"))
+        .spawn(move || run(&location, &project, &rx))
+        .map_err(ApiError::unavailable)?;
+    Ok(tx)
+}
+
+fn run(location: &Location, project: &str, rx: &Receiver<Job>) {
+    let mut store: Option<Box<dyn flakehound_store::Store>> = None;
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        if store.is_none() {
+            match flakehound_store::open(location, project) {
+                Ok(s) => store = Some(s),
+                Err(e) => {
+                    let message = e.to_string();
+                    for j in group {
+                        let _ = j.reply.send(Err(ApiError::unavailable(&message)));
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some(s) = store.as_mut() else { continue };
+        let mut done = Vec::with_capacity(group.len());
+        let mut failure: Option<String> = None;
+        for j in group {
+            let summary = if failure.is_none() {
+                let opts = Options {
+                    format: None,
+                    meta: &j.meta,
+                    local: None,
+                    run_per: RunPer::Auto,
+                    source: flakehound_model::RunSource::Ci,
+                };
+                let summary = flakehound_evidence::ingest_unflushed(
+                    s.as_mut(),
+                    &j.inputs,
+                    &opts,
+                    &mut |_| {},
+                );
+                if summary.store_failed {
+                    let reasons: Vec<&str> = summary.rejected().map(|(_, r)| r).collect();
+                    failure = Some(reasons.join("; "));
+                }
+                Some(summary)
+            } else {
+                None
+            };
+            done.push((j, summary));
+        }
+        if failure.is_none() {
+            if let Err(e) = s.flush() {
+                failure = Some(format!("store commit failed: {e}"));
+            }
+        }
+        match failure {
+            // The group's uncommitted reports are rolled back: every upload of it is answered
+            // 503, and its retry stores what is missing (what was committed is a duplicate).
+            Some(reason) => {
+                tracing::warn!(project, error = %reason, "store write failed; reconnecting");
+                store = None;
+                for (j, _) in done {
+                    let _ = j.reply.send(Err(ApiError::unavailable(&reason)));
+                }
+            }
+            None => {
+                for (j, summary) in done {
+                    let _ = j.reply.send(Ok(summary.unwrap_or_default()));
+                }
+            }
+        }
+    }
+}
