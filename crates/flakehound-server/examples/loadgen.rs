@@ -15,7 +15,7 @@ fn report(i: usize, tests: usize) -> String {
         i % 7
     );
     for t in 0..tests {
-        let fail = (i * 31 + t * 17) % 97 == 0;
+        let fail = (i * 31 + t * 17).is_multiple_of(97);
         s.push_str(&format!(
             "<testcase classname=\"tests.test_mod{}\" name=\"test_{t}\" time=\"0.{:03}\">",
             t % 20,
