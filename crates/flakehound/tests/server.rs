@@ -97,16 +97,14 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path, db: &Db, extra: &[&str]) -> Serve {
+        Serve::start_at(dir, db, "127.0.0.1:0", extra)
+    }
+
+    fn start_at(dir: &Path, db: &Db, listen: &str, extra: &[&str]) -> Serve {
         let bin = assert_cmd::cargo::cargo_bin("flakehound");
         let mut child = std::process::Command::new(bin)
             .current_dir(dir)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                &db.location,
-            ])
+            .args(["serve", "--listen", listen, "--database", &db.location])
             .args(extra)
             .env("FLAKEHOUND_LOG", "warn")
             .stdout(Stdio::piped())
@@ -128,7 +126,7 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        // SAFETY-free: `kill` is a separate process.
+        // Graceful: SIGTERM lets the server finish what it is doing.
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -706,4 +704,158 @@ fn serve_with_an_unreachable_database_fails_at_once() {
         !err.contains("secret"),
         "the password is never shown: {err}"
     );
+}
+
+/// Uploads `count` distinct reports from 8 threads, each retried until it is answered 200 (the
+/// server may be killed or lose its database meanwhile); returns the answers' statuses seen.
+fn upload_until_stored(url: &str, token: &str, count: usize) -> Vec<u16> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let seen = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    let body = junit(i % 10).replace(
+                        "</testsuite>",
+                        &format!("<system-out>upload {i}</system-out></testsuite>"),
+                    );
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+                    loop {
+                        let form = reqwest::blocking::multipart::Form::new()
+                            .text("meta", format!(r#"{{"run_id": "r{i}"}}"#))
+                            .part(
+                                "report",
+                                reqwest::blocking::multipart::Part::text(body.clone())
+                                    .file_name("junit.xml"),
+                            );
+                        let status = http()
+                            .post(format!("{url}/api/v1/uploads"))
+                            .bearer_auth(token)
+                            .multipart(form)
+                            .send()
+                            .map_or(0, |r| r.status().as_u16());
+                        seen.lock().unwrap().push(status);
+                        if status == 200 {
+                            break;
+                        }
+                        assert!(
+                            status == 0 || status == 503,
+                            "upload {i}: unexpected {status}"
+                        );
+                        assert!(
+                            std::time::Instant::now() < deadline,
+                            "upload {i} never stored"
+                        );
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                }
+            });
+        }
+    });
+    seen.into_inner().unwrap()
+}
+
+/// Each upload's report stored exactly once and whole: (reports, results, reports whose result
+/// count differs from what they say).
+fn check_whole(dir: &Path, db: &Db, read: &str, count: usize) {
+    let serve = Serve::start(dir, db, &[]);
+    let (_, v) = get(&format!("{}/api/v1/report?all=true", serve.url), Some(read));
+    let runs: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["runs"].as_u64().unwrap())
+        .collect();
+    // Every test ran once per upload: no upload lost, none stored twice.
+    assert_eq!(runs, vec![count as u64; 3], "{v}");
+}
+
+/// `kill -9` of the server in the middle of uploads: no partial report, and the clients'
+/// retries against the restarted server store everything exactly once.
+#[test]
+fn a_killed_server_loses_nothing_and_retries_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Db::sqlite(dir);
+    let up = token(dir, &db, "acme/web", "upload");
+    let read = token(dir, &db, "acme/web", "read");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("http://{listen}");
+    let count = 120;
+    std::thread::scope(|s| {
+        let uploads = s.spawn(|| upload_until_stored(&url, &up, count));
+        let mut first = Serve::start_at(dir, &db, &listen, &[]);
+        // Let some uploads land, then kill it without warning.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _ = first.child.kill();
+        let _ = first.child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _second = Serve::start_at(dir, &db, &listen, &[]);
+        let seen = uploads.join().unwrap();
+        eprintln!(
+            "statuses: {} x 200, {} x 503, {} x no answer",
+            seen.iter().filter(|&&s| s == 200).count(),
+            seen.iter().filter(|&&s| s == 503).count(),
+            seen.iter().filter(|&&s| s == 0).count()
+        );
+        assert!(seen.iter().filter(|&&s| s == 200).count() == count);
+    });
+    check_whole(dir, &db, &read, count);
+}
+
+/// PostgreSQL connections killed under load (`pg_terminate_backend`): uploads are answered 503
+/// (never a 200 for a report that was not stored) and succeed when sent again.
+#[test]
+fn lost_database_connections_answer_503_and_retries_store_everything() {
+    let Some(mut db) = Db::postgres("terminate") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let app = db.pg.as_ref().unwrap().1.clone();
+    db.location = format!("{}&application_name={app}", db.location);
+    let up = token(dir, &db, "acme/web", "upload");
+    let read = token(dir, &db, "acme/web", "read");
+    let serve = Serve::start(dir, &db, &[]);
+    let count = 60;
+    let server = db.pg.as_ref().unwrap().0.clone();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let seen = std::thread::scope(|s| {
+        let killer = s.spawn(|| {
+            let mut c = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+            let mut killed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                killed += c
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE application_name = $1",
+                        &[&app],
+                    )
+                    .unwrap()
+                    .len();
+            }
+            killed
+        });
+        let seen = upload_until_stored(&serve.url, &up, count);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(killer.join().unwrap() > 0, "no connection was killed");
+        seen
+    });
+    eprintln!(
+        "statuses: {} x 200, {} x 503, {} x no answer",
+        seen.iter().filter(|&&s| s == 200).count(),
+        seen.iter().filter(|&&s| s == 503).count(),
+        seen.iter().filter(|&&s| s == 0).count()
+    );
+    drop(serve);
+    check_whole(dir, &db, &read, count);
 }
