@@ -28,6 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use flakehound_store::QuarantineRecord;
 use flakehound_store::{Admin, Location, Scope, TokenInfo};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -401,6 +402,12 @@ fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
         .route("/api/v1/tests/{*id}", get(test))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/clusters", get(clusters))
+        .route("/api/v1/quarantine", get(quarantine_list))
+        .route(
+            "/api/v1/quarantine/{*test}",
+            axum::routing::put(quarantine_put).delete(quarantine_delete),
+        )
+        .route("/api/v1/audit/quarantine", get(quarantine_audit))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), track))
@@ -670,4 +677,146 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing the requests in flight");
+}
+
+const ADMIN: &[Scope] = &[Scope::Admin];
+
+/// Who a change is logged as: the token's label, else its number.
+fn actor(t: &TokenInfo) -> String {
+    t.label
+        .clone()
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| format!("token {}", t.id))
+}
+
+/// The project's quarantine: what `flakehound run` reads (upload tokens may).
+async fn quarantine_list(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = state.authorize(&headers, UPLOAD_OR_READ).await?;
+    let project = token.project;
+    let entries = state
+        .blocking(move |s| s.with_admin(|a| a.quarantine(&project)))
+        .await?;
+    Ok(Json(serde_json::json!({ "entries": entries })).into_response())
+}
+
+/// The body of `PUT /api/v1/quarantine/{test}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuarantineBody {
+    reason: String,
+    owner: Option<String>,
+    /// Last day, `YYYY-MM-DD`; default 30 days from today.
+    expires: Option<String>,
+    issue: Option<String>,
+}
+
+fn day(s: &str, what: &str) -> ApiResult<jiff::civil::Date> {
+    s.parse::<jiff::civil::Date>().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{what} {s:?} is not a date (YYYY-MM-DD): {e}"),
+        )
+    })
+}
+
+async fn quarantine_put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(test): Path<String>,
+    body: Result<Json<QuarantineBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let token = state.authorize(&headers, ADMIN).await?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the body is JSON {{\"reason\": …, \"owner\": …, \"expires\": \"YYYY-MM-DD\", \"issue\": …}}: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "a quarantine entry needs a reason",
+        ));
+    }
+    let today = jiff::Zoned::now().date();
+    let expires = match &body.expires {
+        Some(e) => day(e, "expires")?,
+        None => today
+            .checked_add(jiff::Span::new().days(30))
+            .unwrap_or(today),
+    };
+    if expires < today {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("expires {expires} is in the past"),
+        ));
+    }
+    let who = actor(&token);
+    let entry = QuarantineRecord {
+        test,
+        reason: body.reason,
+        owner: body.owner.unwrap_or_else(|| who.clone()),
+        added: today.to_string(),
+        expires: expires.to_string(),
+        issue: body.issue,
+    };
+    let project = token.project;
+    let at = tokens::stamp(jiff::Timestamp::now());
+    let stored = entry.clone();
+    state
+        .blocking(move |s| s.with_admin(|a| a.put_quarantine(&project, &stored, &who, &at)))
+        .await?;
+    Ok(Json(entry).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct ReasonQuery {
+    reason: Option<String>,
+}
+
+async fn quarantine_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(test): Path<String>,
+    Query(q): Query<ReasonQuery>,
+) -> ApiResult<Response> {
+    let token = state.authorize(&headers, ADMIN).await?;
+    let who = actor(&token);
+    let project = token.project;
+    let at = tokens::stamp(jiff::Timestamp::now());
+    let shown = test.clone();
+    let removed = state
+        .blocking(move |s| {
+            s.with_admin(|a| a.remove_quarantine(&project, &test, &who, q.reason.as_deref(), &at))
+        })
+        .await?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{shown:?} is not quarantined in this project"),
+        ))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AuditQuery {
+    test: Option<String>,
+}
+
+async fn quarantine_audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Response> {
+    let token = state.authorize(&headers, READ).await?;
+    let project = token.project;
+    let changes = state
+        .blocking(move |s| s.with_admin(|a| a.quarantine_changes(&project, q.test.as_deref())))
+        .await?;
+    Ok(Json(serde_json::json!({ "changes": changes })).into_response())
 }

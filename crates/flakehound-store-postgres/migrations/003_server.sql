@@ -24,3 +24,25 @@ CREATE TABLE uploads (
     received_at text NOT NULL,
     response    text NOT NULL
 );
+-- The team's quarantine (the server's; a repository keeps its own in .flakehound/quarantine.toml)
+-- and who changed it, when and why.
+CREATE TABLE server_quarantine (
+    project text NOT NULL,
+    test    text NOT NULL,
+    reason  text NOT NULL,
+    owner   text NOT NULL,
+    added   text NOT NULL,
+    expires text NOT NULL,
+    issue   text,
+    PRIMARY KEY (project, test)
+);
+CREATE TABLE quarantine_audit (
+    id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    project text NOT NULL,
+    test    text NOT NULL,
+    action  text NOT NULL,
+    actor   text NOT NULL,
+    reason  text,
+    at      text NOT NULL
+);
+CREATE INDEX quarantine_audit_project ON quarantine_audit (project, id);

@@ -1,7 +1,10 @@
 //! The server's records ([`Admin`]) in the PostgreSQL store (schema version 3).
 
 use crate::store::{PostgresStore, backend};
-use flakehound_store::{Admin, NewToken, Result, Scope, Store, TokenInfo, UploadRecord};
+use flakehound_store::{
+    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, Store, TokenInfo,
+    UploadRecord,
+};
 
 const TOKEN_COLUMNS: &str =
     "id, project, scope, label, prefix, created_at, expires_at, revoked_at, last_used_at";
@@ -148,5 +151,113 @@ impl Admin for PostgresStore {
             received_at: r.get(3),
             response: r.get(4),
         }))
+    }
+
+    fn quarantine(&mut self, project: &str) -> Result<Vec<QuarantineRecord>> {
+        self.flush()?;
+        let rows = self
+            .client
+            .query(
+                "SELECT test, reason, owner, added, expires, issue FROM server_quarantine
+                 WHERE project = $1 ORDER BY test",
+                &[&project],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| QuarantineRecord {
+                test: r.get(0),
+                reason: r.get(1),
+                owner: r.get(2),
+                added: r.get(3),
+                expires: r.get(4),
+                issue: r.get(5),
+            })
+            .collect())
+    }
+
+    fn put_quarantine(
+        &mut self,
+        project: &str,
+        e: &QuarantineRecord,
+        actor: &str,
+        at: &str,
+    ) -> Result<()> {
+        self.flush()?;
+        let mut tx = self.client.transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO server_quarantine (project, test, reason, owner, added, expires, issue)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (project, test) DO UPDATE SET reason = excluded.reason,
+                 owner = excluded.owner, added = excluded.added, expires = excluded.expires,
+                 issue = excluded.issue",
+            &[
+                &project, &e.test, &e.reason, &e.owner, &e.added, &e.expires, &e.issue,
+            ],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO quarantine_audit (project, test, action, actor, reason, at)
+             VALUES ($1, $2, 'put', $3, $4, $5)",
+            &[&project, &e.test, &actor, &e.reason, &at],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn remove_quarantine(
+        &mut self,
+        project: &str,
+        test: &str,
+        actor: &str,
+        reason: Option<&str>,
+        at: &str,
+    ) -> Result<bool> {
+        self.flush()?;
+        let mut tx = self.client.transaction().map_err(backend)?;
+        let n = tx
+            .execute(
+                "DELETE FROM server_quarantine WHERE project = $1 AND test = $2",
+                &[&project, &test],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO quarantine_audit (project, test, action, actor, reason, at)
+             VALUES ($1, $2, 'delete', $3, $4, $5)",
+            &[&project, &test, &actor, &reason, &at],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    fn quarantine_changes(
+        &mut self,
+        project: &str,
+        test: Option<&str>,
+    ) -> Result<Vec<QuarantineChange>> {
+        self.flush()?;
+        let rows = self
+            .client
+            .query(
+                "SELECT id, test, action, actor, reason, at FROM quarantine_audit
+                 WHERE project = $1 AND ($2::text IS NULL OR test = $2) ORDER BY id",
+                &[&project, &test],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| QuarantineChange {
+                id: r.get(0),
+                test: r.get(1),
+                action: r.get(2),
+                actor: r.get(3),
+                reason: r.get(4),
+                at: r.get(5),
+            })
+            .collect())
     }
 }

@@ -23,3 +23,25 @@ CREATE TABLE uploads (
     received_at TEXT NOT NULL,
     response    TEXT NOT NULL
 );
+-- The team's quarantine (the server's; a repository keeps its own in .flakehound/quarantine.toml)
+-- and who changed it, when and why.
+CREATE TABLE server_quarantine (
+    project    TEXT NOT NULL,
+    test       TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    added      TEXT NOT NULL,
+    expires    TEXT NOT NULL,
+    issue      TEXT,
+    PRIMARY KEY (project, test)
+);
+CREATE TABLE quarantine_audit (
+    id      INTEGER PRIMARY KEY,
+    project TEXT NOT NULL,
+    test    TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    reason  TEXT,
+    at      TEXT NOT NULL
+);
+CREATE INDEX quarantine_audit_project ON quarantine_audit (project, id);

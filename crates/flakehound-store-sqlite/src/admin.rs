@@ -1,7 +1,9 @@
 //! The server's records ([`Admin`]) in the SQLite store (schema 6).
 
 use crate::store::{SqliteStore, backend};
-use flakehound_store::{Admin, NewToken, Result, Scope, TokenInfo, UploadRecord};
+use flakehound_store::{
+    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, TokenInfo, UploadRecord,
+};
 use rusqlite::{OptionalExtension, params};
 
 const TOKEN_COLUMNS: &str =
@@ -147,5 +149,115 @@ impl Admin for SqliteStore {
             )
             .optional()
             .map_err(backend)
+    }
+
+    fn quarantine(&mut self, project: &str) -> Result<Vec<QuarantineRecord>> {
+        flakehound_store::Store::flush(self)?;
+        let conn = self.conn_mut();
+        let mut st = conn
+            .prepare(
+                "SELECT test, reason, owner, added, expires, issue FROM server_quarantine
+                 WHERE project = ?1 ORDER BY test",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map([project], |r| {
+                Ok(QuarantineRecord {
+                    test: r.get(0)?,
+                    reason: r.get(1)?,
+                    owner: r.get(2)?,
+                    added: r.get(3)?,
+                    expires: r.get(4)?,
+                    issue: r.get(5)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn put_quarantine(
+        &mut self,
+        project: &str,
+        e: &QuarantineRecord,
+        actor: &str,
+        at: &str,
+    ) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        let tx = self.conn_mut().transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO server_quarantine (project, test, reason, owner, added, expires, issue)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (project, test) DO UPDATE SET reason = excluded.reason,
+                 owner = excluded.owner, added = excluded.added, expires = excluded.expires,
+                 issue = excluded.issue",
+            params![
+                project, e.test, e.reason, e.owner, e.added, e.expires, e.issue
+            ],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO quarantine_audit (project, test, action, actor, reason, at)
+             VALUES (?1, ?2, 'put', ?3, ?4, ?5)",
+            params![project, e.test, actor, e.reason, at],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn remove_quarantine(
+        &mut self,
+        project: &str,
+        test: &str,
+        actor: &str,
+        reason: Option<&str>,
+        at: &str,
+    ) -> Result<bool> {
+        flakehound_store::Store::flush(self)?;
+        let tx = self.conn_mut().transaction().map_err(backend)?;
+        let n = tx
+            .execute(
+                "DELETE FROM server_quarantine WHERE project = ?1 AND test = ?2",
+                params![project, test],
+            )
+            .map_err(backend)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO quarantine_audit (project, test, action, actor, reason, at)
+             VALUES (?1, ?2, 'delete', ?3, ?4, ?5)",
+            params![project, test, actor, reason, at],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    fn quarantine_changes(
+        &mut self,
+        project: &str,
+        test: Option<&str>,
+    ) -> Result<Vec<QuarantineChange>> {
+        flakehound_store::Store::flush(self)?;
+        let conn = self.conn_mut();
+        let mut st = conn
+            .prepare(
+                "SELECT id, test, action, actor, reason, at FROM quarantine_audit
+                 WHERE project = ?1 AND (?2 IS NULL OR test = ?2) ORDER BY id",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![project, test], |r| {
+                Ok(QuarantineChange {
+                    id: r.get(0)?,
+                    test: r.get(1)?,
+                    action: r.get(2)?,
+                    actor: r.get(3)?,
+                    reason: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
     }
 }

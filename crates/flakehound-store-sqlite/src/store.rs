@@ -1277,6 +1277,7 @@ mod project_tests {
             conn.execute_batch(
                 "PRAGMA foreign_keys = OFF;
                  DROP TABLE server_projects; DROP TABLE tokens; DROP TABLE uploads;
+                 DROP TABLE server_quarantine; DROP TABLE quarantine_audit;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )

@@ -86,6 +86,33 @@ pub struct UploadRecord {
     pub response: String,
 }
 
+/// A test in the server's quarantine (the fields of a `.flakehound/quarantine.toml` entry).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuarantineRecord {
+    pub test: String,
+    pub reason: String,
+    pub owner: String,
+    /// `YYYY-MM-DD`.
+    pub added: String,
+    /// Last day the entry is current, `YYYY-MM-DD`.
+    pub expires: String,
+    pub issue: Option<String>,
+}
+
+/// One change of the server's quarantine.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QuarantineChange {
+    pub id: i64,
+    pub test: String,
+    /// `put` or `delete`.
+    pub action: String,
+    /// Who: the token's label, else `token N`.
+    pub actor: String,
+    pub reason: Option<String>,
+    /// RFC 3339 UTC.
+    pub at: String,
+}
+
 /// The server's records. Methods other than reads commit before they return.
 pub trait Admin: Send {
     /// Registers a project; `false` when it exists already.
@@ -107,4 +134,29 @@ pub trait Admin: Send {
     fn record_upload(&mut self, upload: &UploadRecord) -> Result<()>;
     /// An upload of `project` by id.
     fn upload(&mut self, project: &str, id: &str) -> Result<Option<UploadRecord>>;
+    /// The quarantine of `project`, by test.
+    fn quarantine(&mut self, project: &str) -> Result<Vec<QuarantineRecord>>;
+    /// Adds or replaces an entry, and logs who did it (one transaction).
+    fn put_quarantine(
+        &mut self,
+        project: &str,
+        entry: &QuarantineRecord,
+        actor: &str,
+        at: &str,
+    ) -> Result<()>;
+    /// Removes an entry and logs it; `false` when the test was not quarantined (nothing logged).
+    fn remove_quarantine(
+        &mut self,
+        project: &str,
+        test: &str,
+        actor: &str,
+        reason: Option<&str>,
+        at: &str,
+    ) -> Result<bool>;
+    /// The changes of `project`'s quarantine (of one test when given), oldest first.
+    fn quarantine_changes(
+        &mut self,
+        project: &str,
+        test: Option<&str>,
+    ) -> Result<Vec<QuarantineChange>>;
 }

@@ -1174,6 +1174,55 @@ pub fn admin_tokens_and_uploads(h: &mut dyn Harness) {
     a.record_upload(&up).unwrap();
     assert_eq!(a.upload("acme/web", "u1").unwrap(), Some(up));
     assert_eq!(a.upload("acme/api", "u1").unwrap(), None);
+    // The quarantine: put (insert, then replace), list by project, remove once, audited.
+    let entry = crate::QuarantineRecord {
+        test: "t::a".into(),
+        reason: "flaky: timeout".into(),
+        owner: "@web".into(),
+        added: "2026-01-05".into(),
+        expires: "2026-02-04".into(),
+        issue: None,
+    };
+    a.put_quarantine("acme/web", &entry, "ci", "2026-01-05T00:00:00Z")
+        .unwrap();
+    let replaced = crate::QuarantineRecord {
+        issue: Some("https://example.com/1".into()),
+        ..entry.clone()
+    };
+    a.put_quarantine("acme/web", &replaced, "alice", "2026-01-06T00:00:00Z")
+        .unwrap();
+    assert_eq!(a.quarantine("acme/web").unwrap(), [replaced]);
+    assert!(a.quarantine("acme/api").unwrap().is_empty());
+    assert!(
+        !a.remove_quarantine("acme/api", "t::a", "bob", None, "2026-01-07T00:00:00Z")
+            .unwrap()
+    );
+    assert!(
+        a.remove_quarantine(
+            "acme/web",
+            "t::a",
+            "bob",
+            Some("fixed"),
+            "2026-01-07T00:00:00Z"
+        )
+        .unwrap()
+    );
+    assert!(a.quarantine("acme/web").unwrap().is_empty());
+    let log: Vec<(String, String, Option<String>)> = a
+        .quarantine_changes("acme/web", Some("t::a"))
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.action, c.actor, c.reason))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            ("put".into(), "ci".into(), Some("flaky: timeout".into())),
+            ("put".into(), "alice".into(), Some("flaky: timeout".into())),
+            ("delete".into(), "bob".into(), Some("fixed".into())),
+        ]
+    );
+    assert!(a.quarantine_changes("acme/api", None).unwrap().is_empty());
     // Another handle on the same store sees the same records.
     drop(a);
     let mut b = h.admin(0).unwrap();

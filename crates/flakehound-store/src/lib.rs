@@ -26,7 +26,9 @@ mod merge;
 mod numbering;
 pub mod time;
 
-pub use admin::{Admin, NewToken, Scope, TokenInfo, UploadRecord};
+pub use admin::{
+    Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, TokenInfo, UploadRecord,
+};
 pub use location::{Backend, Location, OpenMode, install, open, open_admin, open_existing};
 pub use merge::{
     Merged, StoredReport, merge, merge_locations, properties_from_json, properties_to_json,

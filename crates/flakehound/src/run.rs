@@ -55,6 +55,14 @@ pub struct RunArgs {
     /// Quarantine file. Default: .flakehound/quarantine.toml at the repository root.
     #[arg(long, env = "FLAKEHOUND_QUARANTINE", value_name = "PATH")]
     quarantine: Option<PathBuf>,
+    /// A flakehound server: the run reads the project's quarantine from it (besides the
+    /// repository's file) and uploads every attempt to it. Its problems never change the exit
+    /// status: unsent results are spooled for a later `flakehound upload`.
+    #[arg(long, env = "FLAKEHOUND_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// The server's token (upload scope).
+    #[arg(long, env = "FLAKEHOUND_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(flatten)]
     meta: Box<MetaArgs>,
     #[command(flatten)]
@@ -122,6 +130,34 @@ pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
             None
         }
     };
+    let server = match (args.server.as_deref(), args.token.as_deref()) {
+        (Some(url), Some(token)) => {
+            let mut s = flakehound_client::Server::new(url, token);
+            s.timeout = Duration::from_secs(10);
+            s.retries = 1;
+            Some(s)
+        }
+        (Some(_), None) => {
+            warnings.push("--server without a token (FLAKEHOUND_TOKEN): not used".into());
+            None
+        }
+        _ => None,
+    };
+    let mut quarantine = quarantine;
+    if let Some(server) = &server {
+        match server_quarantine(server) {
+            Ok(entries) => {
+                let q = quarantine.get_or_insert_with(flakehound_quarantine::QuarantineFile::new);
+                for e in entries {
+                    // The repository's own entry wins for a test in both.
+                    let _ = q.add(e, false);
+                }
+            }
+            Err(e) => warnings.push(format!(
+                "the server's quarantine is unavailable ({e}); using the repository's only"
+            )),
+        }
+    }
     let settings = settings(&args, root, &mut warnings);
     let only_rerun = settings
         .only_rerun
@@ -195,7 +231,95 @@ pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
         }
     }
     publish(&args, &run, ctx.color);
+    if let Some(server) = &server {
+        upload(server, &args, &run, scratch.path(), root);
+    }
     Ok(exit(run.exit))
+}
+
+/// The project's quarantine on the server, as entries of the quarantine file.
+fn server_quarantine(
+    server: &flakehound_client::Server,
+) -> Result<Vec<flakehound_quarantine::Entry>> {
+    let body = server.get("/api/v1/quarantine")?;
+    let entries: Vec<flakehound_store::QuarantineRecord> =
+        serde_json::from_value(body["entries"].clone())?;
+    entries
+        .into_iter()
+        .map(|e| {
+            Ok(flakehound_quarantine::Entry {
+                added: e.added.parse()?,
+                expires: e.expires.parse()?,
+                id: e.test,
+                reason: e.reason,
+                owner: e.owner,
+                issue: e.issue,
+            })
+        })
+        .collect()
+}
+
+/// Uploads the run (every attempt, as one merged JUnit report) to the server; when it cannot,
+/// spools it for a later `flakehound upload`. Prints one line either way; never fails.
+fn upload(
+    server: &flakehound_client::Server,
+    args: &RunArgs,
+    run: &WrappedRun,
+    scratch: &Path,
+    root: &Path,
+) {
+    let path = scratch.join("flakehound-run.xml");
+    // The evidence as it happened: the merged report shows quarantined failures as skips (for
+    // CI's eyes); the server gets them as the failures (and passes) they were.
+    let mut faithful = run.clone();
+    for t in &mut faithful.tests {
+        if t.status == RunStatus::Quarantined {
+            let passed_last = t
+                .case
+                .attempts
+                .last()
+                .is_some_and(|a| !a.outcome.is_failure());
+            t.status = if passed_last {
+                RunStatus::Flaky
+            } else {
+                RunStatus::Failed
+            };
+        }
+    }
+    let written = std::fs::File::create(&path).and_then(|f| {
+        let mut w = std::io::BufWriter::new(f);
+        flakehound_publish::junit::write_merged(&faithful, &mut w)?;
+        w.flush()
+    });
+    if let Err(e) = written {
+        eprintln!("flakehound: warning: results not uploaded: cannot write them: {e}");
+        return;
+    }
+    let mut meta = crate::run_meta_ref(&args.meta).unwrap_or_default();
+    meta.fill_from(&flakehound_ci::from_process_env());
+    match server.upload(&meta, std::slice::from_ref(&path)) {
+        Ok(a) => println!(
+            "flakehound: uploaded to {} ({}): {} results",
+            a.body["project"].as_str().unwrap_or("?"),
+            server.url,
+            a.body["results"].as_u64().unwrap_or(0)
+        ),
+        Err(e) => {
+            let spool = root.join(flakehound_store::DIR_NAME).join("spool");
+            let kept = match &e {
+                flakehound_client::ClientError::Unavailable(_) => {
+                    match flakehound_client::spool(&spool, &meta, &[path]) {
+                        Ok(d) => format!("; spooled in {} for `flakehound upload`", d.display()),
+                        Err(s) => format!("; could not spool them either: {s}"),
+                    }
+                }
+                _ => String::new(),
+            };
+            eprintln!(
+                "flakehound: warning: results not uploaded: {e}{kept} (the build status is unaffected)"
+            );
+        }
+    }
 }
 
 /// Longest re-run line worth printing: past it, a list of ids is no command to paste.

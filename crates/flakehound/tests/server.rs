@@ -859,3 +859,111 @@ fn lost_database_connections_answer_503_and_retries_store_everything() {
     drop(serve);
     check_whole(dir, &db, &read, count);
 }
+
+/// `flakehound run` with a server: the server's quarantine protects the build, every attempt is
+/// uploaded, and a server that is down changes nothing about the exit status (the results are
+/// spooled).
+#[cfg(unix)]
+#[test]
+fn run_reads_the_servers_quarantine_and_uploads_its_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Db::sqlite(dir);
+    let up = token(dir, &db, "acme/web", "upload");
+    let admin = token(dir, &db, "acme/web", "admin");
+    let read = token(dir, &db, "acme/web", "read");
+    let serve = Serve::start(dir, &db, &[]);
+    // An admin quarantines m::q on the server; upload tokens may not.
+    let put = |t: &str| {
+        http()
+            .put(format!("{}/api/v1/quarantine/m::q", serve.url))
+            .bearer_auth(t)
+            .json(&serde_json::json!({"reason": "flaky: shared port", "expires": "2099-01-01"}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put(&up), 403);
+    assert_eq!(put(&admin), 200);
+    let (_, audit) = get(
+        &format!("{}/api/v1/audit/quarantine", serve.url),
+        Some(&read),
+    );
+    assert_eq!(audit["changes"][0]["action"], "put", "{audit}");
+    // The suite: m::ok passes, m::q always fails.
+    let script = r#"printf '<testsuite><testcase classname="m" name="ok"/><testcase classname="m" name="q"><failure message="port in use"/></testcase></testsuite>' > r.xml; exit 1"#;
+    let run = |server: &str| {
+        fh(dir)
+            .env("FLAKEHOUND_DB", dir.join("local.db"))
+            .env("FLAKEHOUND_SERVER", server)
+            .env("FLAKEHOUND_TOKEN", &up)
+            .args([
+                "run",
+                "--retries",
+                "1",
+                "--report",
+                "r.xml",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run(&serve.url);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "quarantined on the server: {text}"
+    );
+    assert!(text.contains("uploaded to acme/web"), "{text}");
+    let (_, v) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    let q = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "m::q")
+        .unwrap_or_else(|| panic!("m::q not uploaded: {v}"));
+    // Every attempt reached the server as it happened (a failure, not the skip the merged
+    // CI report shows for a quarantined test): what the local store recorded.
+    let local = fh(dir)
+        .args(["--db", &dir.join("local.db").display().to_string()])
+        .args(["report", "--json", "--all"])
+        .output()
+        .unwrap();
+    let local: serde_json::Value = serde_json::from_slice(&local.stdout).unwrap();
+    let lq = local
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "m::q")
+        .unwrap();
+    assert!(q["failures"].as_u64().unwrap() >= 1, "{q}");
+    assert_eq!(
+        (&q["failures"], &q["passes"], &q["skips"]),
+        (&lq["failures"], &lq["passes"], &lq["skips"])
+    );
+    // Released on the server: the same failure fails the build.
+    let r = http()
+        .delete(format!("{}/api/v1/quarantine/m::q?reason=fixed", serve.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(run(&serve.url).status.code(), Some(1));
+    // The server is gone: the exit status is the one without a server, and the results wait in
+    // the spool.
+    drop(serve);
+    let out = run("http://127.0.0.1:9");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("spooled in"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("quarantine is unavailable"), "{text}");
+}
