@@ -10,3 +10,25 @@
 //!   and skip apart, and drives the search with progress events.
 
 pub mod search;
+pub mod evidence;
+pub mod exec;
+pub mod git;
+
+pub use exec::{Bisection, Execution, Judge, Options, Tested, bisect};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Git(String),
+    #[error(transparent)]
+    Runner(#[from] flakehound_runner::Error),
+    #[error(transparent)]
+    Store(#[from] flakehound_store::StoreError),
+    /// Stopped by Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
