@@ -41,7 +41,17 @@ impl Scenario {
 
 /// Ours: returns (right, executions).
 fn ours(s: &Scenario, m: usize, rng: &mut Rng) -> (bool, u64) {
-    let mut search = Search::new(m, Config::default());
+    let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let c = Config::default();
+    let config = Config {
+        prior_none: env("FH_NONE", c.prior_none),
+        prior_stable: env("FH_STABLE", c.prior_stable),
+        prior_broken: env("FH_BROKEN", c.prior_broken),
+        setup_cost: env("FH_SETUP", c.setup_cost),
+        min_ratio: env("FH_RATIO", c.min_ratio),
+        ..c
+    };
+    let mut search = Search::new(m, config);
     while let Some(step) = search.next() {
         search.prepare(step.commit);
         for _ in 0..step.runs {
@@ -52,11 +62,15 @@ fn ours(s: &Scenario, m: usize, rng: &mut Rng) -> (bool, u64) {
             }
         }
     }
-    let right = match (search.answer(), s.culprit) {
+    let answer = search.answer();
+    let right = match (&answer, s.culprit) {
         (Answer::None { .. }, None) => true,
-        (Answer::Culprit { positions, .. }, Some(k)) => positions == [k],
+        (Answer::Culprit { positions, .. }, Some(k)) => positions == &[k],
         _ => false,
     };
+    if !right && std::env::var_os("BISECT_BENCH_DEBUG").is_some() {
+        eprintln!("{}: {answer:?} after {}", s.name, search.executions());
+    }
     (right, search.executions())
 }
 

@@ -44,6 +44,13 @@ pub struct Config {
     pub max_batch: u32,
     /// Prior probability that no commit of the range changed the rate.
     pub prior_none: f64,
+    /// Prior probability that the test never failed before the change (rate 0).
+    pub prior_stable: f64,
+    /// Prior probability that the test always fails after the change.
+    pub prior_broken: f64,
+    /// The smallest change the search looks for: the rate after is at least this many times
+    /// the rate before (any rise from 0 counts).
+    pub min_ratio: f64,
 }
 
 impl Default for Config {
@@ -54,40 +61,26 @@ impl Default for Config {
             setup_cost: 1.0,
             max_batch: 8,
             prior_none: 0.2,
+            prior_stable: 0.5,
+            prior_broken: 0.1,
+            min_ratio: 2.0,
         }
     }
 }
 
-/// Rates before a change, with their prior weights (before normalising).
-const P0: [(f64, f64); 12] = [
-    (0.0, 5.5),
-    (0.02, 0.5),
-    (0.05, 0.5),
-    (0.1, 0.5),
-    (0.15, 0.5),
-    (0.2, 0.5),
-    (0.3, 0.5),
-    (0.4, 0.5),
-    (0.5, 0.5),
-    (0.6, 0.5),
-    (0.7, 0.5),
-    (0.8, 0.5),
-];
+/// Rates before a change (the first is 0: stable before).
+const P0: [f64; 12] = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
 
-/// Relative increases `δ` (the after rate is `p0 + δ(1 − p0)`), with prior weights.
-const DELTA: [(f64, f64); 11] = [
-    (0.1, 0.7),
-    (0.15, 0.7),
-    (0.2, 0.7),
-    (0.3, 0.7),
-    (0.4, 0.7),
-    (0.5, 0.7),
-    (0.6, 0.7),
-    (0.7, 0.7),
-    (0.8, 0.7),
-    (0.9, 0.7),
-    (1.0, 3.0),
-];
+/// Relative increases `δ` (the after rate is `p0 + δ(1 − p0)`; the last is 1: broken after).
+const DELTA: [f64; 11] = [0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+/// Prior weights over a grid: `first` (or `last`) for one end, the rest shared equally.
+fn weights(n: usize, end: usize, mass: f64) -> Vec<f64> {
+    let mass = mass.clamp(1e-6, 1.0 - 1e-6);
+    (0..n)
+        .map(|i| if i == end { mass } else { (1.0 - mass) / (n - 1) as f64 })
+        .collect()
+}
 
 /// Rates under "no culprit", with prior weights.
 const PNONE: [(f64, f64); 13] = [
@@ -296,9 +289,24 @@ impl Search {
             pn[i + 1] = pn[i] + c.runs;
         }
         let (tf, tn) = (pf[m], pn[m]);
-        let w0: f64 = P0.iter().map(|p| p.1).sum();
-        let wd: f64 = DELTA.iter().map(|p| p.1).sum();
+        let w0 = weights(P0.len(), 0, self.config.prior_stable);
+        let wd = weights(DELTA.len(), DELTA.len() - 1, self.config.prior_broken);
         let wn: f64 = PNONE.iter().map(|p| p.1).sum();
+        // Per rate before: the rates after a change that matters (at least
+        // `min_ratio` times the rate before), with their prior weights renormalised.
+        let pairs: Vec<Vec<(f64, f64)>> = P0
+            .iter()
+            .map(|&p0| {
+                let allowed: Vec<(f64, f64)> = DELTA
+                    .iter()
+                    .zip(&wd)
+                    .map(|(&d, &w)| (p0 + d * (1.0 - p0), w))
+                    .filter(|&(p1, _)| p1 >= self.config.min_ratio * p0 - 1e-9 || p1 >= 1.0)
+                    .collect();
+                let total: f64 = allowed.iter().map(|a| a.1).sum();
+                allowed.into_iter().map(|(p1, w)| (p1, w / total)).collect()
+            })
+            .collect();
         let prior_none = self.config.prior_none.clamp(1e-6, 1.0 - 1e-6);
         let prior_k = (1.0 - prior_none) / (m - 1) as f64;
 
@@ -311,11 +319,10 @@ impl Search {
             let (fb, nb) = (pf[k], pn[k]);
             let (fa, na) = (tf - fb, tn - nb);
             terms.clear();
-            for &(p0, a) in &P0 {
-                let lb = log_lik(fb, nb, p0) + (a / w0).ln();
-                for &(d, b) in &DELTA {
-                    let p1 = p0 + d * (1.0 - p0);
-                    terms.push((lb + log_lik(fa, na, p1) + (b / wd).ln(), p0, p1));
+            for (&p0, a) in P0.iter().zip(&w0) {
+                let lb = log_lik(fb, nb, p0) + a.ln();
+                for &(p1, b) in &pairs[P0.iter().position(|&x| x == p0).unwrap_or(0)] {
+                    terms.push((lb + log_lik(fa, na, p1) + b.ln(), p0, p1));
                 }
             }
             let total = log_sum_exp(terms.iter().map(|t| t.0));
@@ -430,45 +437,58 @@ impl Search {
         }
         let post = self.posterior();
         let m = self.len();
-        // Hypotheses with their weights; the predictive rate at position i is `before` for
-        // i < k, else `after` (and `rate_none` everywhere under no culprit).
-        let hyps: Vec<(usize, f64)> = (1..m)
-            .map(|k| (k, post.culprit[k]))
-            .filter(|h| h.1 > 1e-12)
-            .collect();
         let left = self.config.max_runs - self.executions();
         let max_batch = u64::from(self.config.max_batch.max(1)).min(left) as u32;
         let mut best: Option<Step> = None;
-        for i in 0..m {
-            if self.skipped[i] {
-                continue;
-            }
-            let setup = if self.prepared[i] {
-                0.0
-            } else {
-                self.config.setup_cost.max(0.0)
-            };
-            let rate = |k: usize| {
-                if i < k {
-                    post.before[k]
-                } else {
-                    post.after[k]
-                }
-            };
-            for r in 1..=max_batch {
-                let mut mix = vec![0.0; r as usize + 1];
-                let mut cond = 0.0;
-                let mut add = |w: f64, q: f64| {
-                    let dist = binomial(r, q);
-                    cond += w * entropy(&dist);
-                    for (s, p) in dist.iter().enumerate() {
-                        mix[s] += w * p;
+        for r in 1..=max_batch {
+            let len = r as usize + 1;
+            // Under culprit k the rate at position i is `before[k]` for i < k, else `after[k]`.
+            // Prefix sums over k of the weighted distributions (and their entropies) of the
+            // number of failures give every position's mixture in one pass.
+            // after_sum[i] = Σ_{1≤k≤i} w_k·Bin(r, after_k); before_sum[i] = Σ_{k>i} w_k·Bin(r, before_k).
+            let mut after_sum = vec![vec![0.0; len]; m];
+            let mut after_h = vec![0.0; m];
+            let (mut acc, mut acc_h) = (vec![0.0; len], 0.0);
+            for k in 0..m {
+                if k >= 1 && post.culprit[k] > 0.0 {
+                    let d = binomial(r, post.after[k]);
+                    acc_h += post.culprit[k] * entropy(&d);
+                    for (a, p) in acc.iter_mut().zip(&d) {
+                        *a += post.culprit[k] * p;
                     }
-                };
-                for &(k, w) in &hyps {
-                    add(w, rate(k));
                 }
-                add(post.none, post.rate_none);
+                after_sum[k].clone_from(&acc);
+                after_h[k] = acc_h;
+            }
+            let mut before_sum = vec![vec![0.0; len]; m];
+            let mut before_h = vec![0.0; m];
+            let (mut acc, mut acc_h) = (vec![0.0; len], 0.0);
+            for i in (0..m).rev() {
+                before_sum[i].clone_from(&acc);
+                before_h[i] = acc_h;
+                if i >= 1 && post.culprit[i] > 0.0 {
+                    let d = binomial(r, post.before[i]);
+                    acc_h += post.culprit[i] * entropy(&d);
+                    for (a, p) in acc.iter_mut().zip(&d) {
+                        *a += post.culprit[i] * p;
+                    }
+                }
+            }
+            let none = binomial(r, post.rate_none);
+            let none_h = post.none * entropy(&none);
+            for i in 0..m {
+                if self.skipped[i] {
+                    continue;
+                }
+                let setup = if self.prepared[i] {
+                    0.0
+                } else {
+                    self.config.setup_cost.max(0.0)
+                };
+                let mix: Vec<f64> = (0..len)
+                    .map(|s| after_sum[i][s] + before_sum[i][s] + post.none * none[s])
+                    .collect();
+                let cond = after_h[i] + before_h[i] + none_h;
                 let info = (entropy(&mix) - cond).max(0.0);
                 let gain = info / (f64::from(r) + setup);
                 // Ties go to the fewer runs and the earlier commit: deterministic.
