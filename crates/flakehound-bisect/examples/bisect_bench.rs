@@ -41,7 +41,12 @@ impl Scenario {
 
 /// Ours: returns (right, executions).
 fn ours(s: &Scenario, m: usize, rng: &mut Rng) -> (bool, u64) {
-    let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: f64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let c = Config::default();
     let config = Config {
         prior_none: env("FH_NONE", c.prior_none),

@@ -133,7 +133,9 @@ pub fn bisect(
     sink: Sink<'_>,
 ) -> Result<Bisection> {
     if range.len() < 2 {
-        return Err(Error::Usage("nothing to bisect: the range has one commit".into()));
+        return Err(Error::Usage(
+            "nothing to bisect: the range has one commit".into(),
+        ));
     }
     let started = Instant::now();
     let scratch = tempfile::Builder::new()
@@ -201,7 +203,12 @@ impl Driver<'_, '_> {
         let (mut culprit, mut candidates, mut probability, rates) = match &answer {
             Answer::None { probability } => {
                 let (f, n) = sum(0..range.len());
-                (None, Vec::new(), *probability, (Rate::new(f, n), Rate::new(f, n)))
+                (
+                    None,
+                    Vec::new(),
+                    *probability,
+                    (Rate::new(f, n), Rate::new(f, n)),
+                )
             }
             Answer::Culprit {
                 positions,
@@ -422,7 +429,10 @@ impl Driver<'_, '_> {
         let ready = match &self.opts.setup {
             None => Ok(path),
             Some(setup) => {
-                let log = self.scratch.path().join(format!("setup-{}.log", short(sha)));
+                let log = self
+                    .scratch
+                    .path()
+                    .join(format!("setup-{}.log", short(sha)));
                 let mut cmd = std::process::Command::new("sh");
                 cmd.arg("-c").arg(setup).current_dir(&path);
                 let code = self.spawn(cmd, &log)?;
@@ -649,7 +659,10 @@ mod tests {
     #[test]
     fn tests_are_found_by_id_or_unique_suffix() {
         let cases = [case("tests/test_a.py::test_x"), case("tiny::tests::flaky")];
-        assert_eq!(find(&cases, "tests/test_a.py::test_x").unwrap().id, cases[0].id);
+        assert_eq!(
+            find(&cases, "tests/test_a.py::test_x").unwrap().id,
+            cases[0].id
+        );
         assert_eq!(find(&cases, "test_a.py::test_x").unwrap().id, cases[0].id);
         assert_eq!(find(&cases, "tests::flaky").unwrap().id, cases[1].id);
         assert!(find(&cases, "flak").is_none());

@@ -38,8 +38,9 @@ pub fn short(sha: &str) -> &str {
 impl Repo {
     /// The repository containing `dir`.
     pub fn discover(dir: &Path) -> Result<Repo> {
-        let out = git_in(dir, &["rev-parse", "--show-toplevel"])
-            .map_err(|_| Error::Usage(format!("{} is not inside a git repository", dir.display())))?;
+        let out = git_in(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| {
+            Error::Usage(format!("{} is not inside a git repository", dir.display()))
+        })?;
         Ok(Repo {
             root: PathBuf::from(out.trim()),
         })
@@ -55,9 +56,19 @@ impl Repo {
         if rev.starts_with('-') {
             return Err(Error::Usage(format!("{rev:?} is not a revision")));
         }
-        self.git(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
-            .map(|s| s.trim().to_string())
-            .map_err(|_| Error::Usage(format!("{rev:?} does not name a commit in {}", self.root.display())))
+        self.git(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ])
+        .map(|s| s.trim().to_string())
+        .map_err(|_| {
+            Error::Usage(format!(
+                "{rev:?} does not name a commit in {}",
+                self.root.display()
+            ))
+        })
     }
 
     /// Whether `a` is an ancestor of `b` (or `b` itself).
@@ -95,7 +106,11 @@ impl Repo {
             &format!("^{good}"),
         ])?;
         let mut range = vec![good.to_string()];
-        range.extend(list.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()));
+        range.extend(
+            list.lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty()),
+        );
         if range.len() < 2 {
             return Err(Error::Usage(format!(
                 "no commits between {} and {} in first-parent order",
@@ -181,7 +196,9 @@ impl Worktrees {
 
     /// Checks `sha` out, detached, in a new worktree; its path.
     pub fn add(&mut self, sha: &str) -> Result<PathBuf> {
-        let path = self.path().join(format!("{}-{}", short(sha), self.made.len()));
+        let path = self
+            .path()
+            .join(format!("{}-{}", short(sha), self.made.len()));
         let p = path.to_string_lossy().into_owned();
         self.repo
             .git(&["worktree", "add", "--detach", "--quiet", &p, sha])?;
@@ -193,7 +210,9 @@ impl Worktrees {
     pub fn remove_all(&mut self) {
         for path in self.made.drain(..) {
             let p = path.to_string_lossy().into_owned();
-            let _ = self.repo.git(&["worktree", "remove", "--force", "--force", &p]);
+            let _ = self
+                .repo
+                .git(&["worktree", "remove", "--force", "--force", &p]);
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.close();

@@ -9,10 +9,10 @@
 //! - [`exec`]: runs `--setup` once per worktree and the command per execution, tells pass, fail
 //!   and skip apart, and drives the search with progress events.
 
-pub mod search;
 pub mod evidence;
 pub mod exec;
 pub mod git;
+pub mod search;
 
 pub use exec::{Bisection, Execution, Judge, Options, Tested, bisect};
 

@@ -69,7 +69,9 @@ impl Default for Config {
 }
 
 /// Rates before a change (the first is 0: stable before).
-const P0: [f64; 12] = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+const P0: [f64; 12] = [
+    0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+];
 
 /// Relative increases `δ` (the after rate is `p0 + δ(1 − p0)`; the last is 1: broken after).
 const DELTA: [f64; 11] = [0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
@@ -78,7 +80,13 @@ const DELTA: [f64; 11] = [0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0
 fn weights(n: usize, end: usize, mass: f64) -> Vec<f64> {
     let mass = mass.clamp(1e-6, 1.0 - 1e-6);
     (0..n)
-        .map(|i| if i == end { mass } else { (1.0 - mass) / (n - 1) as f64 })
+        .map(|i| {
+            if i == end {
+                mass
+            } else {
+                (1.0 - mass) / (n - 1) as f64
+            }
+        })
         .collect()
 }
 
@@ -131,10 +139,7 @@ fn log_sum_exp(xs: impl IntoIterator<Item = f64>) -> f64 {
 
 /// Binary entropy in bits of a distribution given by its probabilities.
 fn entropy(ps: &[f64]) -> f64 {
-    ps.iter()
-        .filter(|p| **p > 0.0)
-        .map(|p| -p * p.log2())
-        .sum()
+    ps.iter().filter(|p| **p > 0.0).map(|p| -p * p.log2()).sum()
 }
 
 /// `P(S = s)` for `S ~ Binomial(r, q)`, `s = 0..=r`.
@@ -550,7 +555,12 @@ mod tests {
     #[test]
     fn a_deterministic_break_is_found_by_bisection() {
         for k in 1..17 {
-            let (a, runs) = simulate(&step_rates(17, Some(k), 0.0, 1.0), &[], 1, Config::default());
+            let (a, runs) = simulate(
+                &step_rates(17, Some(k), 0.0, 1.0),
+                &[],
+                1,
+                Config::default(),
+            );
             assert_eq!(
                 a,
                 Answer::Culprit {

@@ -71,7 +71,9 @@ pub fn cmd_bisect(ctx: &Context, args: BisectArgs) -> Result<ExitCode> {
     // The range: the flags, else what the store knows.
     let stored = if args.good.is_none() || args.bad.is_none() {
         match ctx.exists().then(|| ctx.open_existing()).transpose()? {
-            Some(mut store) => flakehound_bisect::evidence::default_range(store.as_mut(), &args.test)?,
+            Some(mut store) => {
+                flakehound_bisect::evidence::default_range(store.as_mut(), &args.test)?
+            }
             None => None,
         }
     } else {
@@ -89,12 +91,20 @@ pub fn cmd_bisect(ctx: &Context, args: BisectArgs) -> Result<ExitCode> {
             args.test
         ),
     };
-    let good_sha = repo
-        .resolve(&good)
-        .with_context(|| if args.good.is_none() { "--good from the store".to_string() } else { "--good".to_string() })?;
-    let bad_sha = repo
-        .resolve(&bad)
-        .with_context(|| if args.bad.is_none() { "--bad from the store".to_string() } else { "--bad".to_string() })?;
+    let good_sha = repo.resolve(&good).with_context(|| {
+        if args.good.is_none() {
+            "--good from the store".to_string()
+        } else {
+            "--good".to_string()
+        }
+    })?;
+    let bad_sha = repo.resolve(&bad).with_context(|| {
+        if args.bad.is_none() {
+            "--bad from the store".to_string()
+        } else {
+            "--bad".to_string()
+        }
+    })?;
     let range = repo.range(&good_sha, &bad_sha)?;
     let judge = if args.exit_status {
         Judge::ExitStatus
