@@ -555,7 +555,7 @@ fn ctrl_c_removes_the_worktrees() {
     }
     let state = tempfile::tempdir().unwrap();
     let bin = assert_cmd::cargo::cargo_bin("flakehound");
-    let mut child = std::process::Command::new(bin)
+    let child = std::process::Command::new(bin)
         .current_dir(repo.path())
         .env("FLAKEHOUND_DB", state.path().join("store.db"))
         .env("TMPDIR", state.path())
