@@ -54,6 +54,7 @@ fn ours(s: &Scenario, m: usize, rng: &mut Rng) -> (bool, u64) {
         prior_broken: env("FH_BROKEN", c.prior_broken),
         setup_cost: env("FH_SETUP", c.setup_cost),
         min_ratio: env("FH_RATIO", c.min_ratio),
+        robust: env("FH_ROBUST", c.robust),
         ..c
     };
     let mut search = Search::new(m, config);

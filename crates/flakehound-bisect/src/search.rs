@@ -51,6 +51,9 @@ pub struct Config {
     /// The smallest change the search looks for: the rate after is at least this many times
     /// the rate before (any rise from 0 counts).
     pub min_ratio: f64,
+    /// When above 0, an answer is final only if it also holds under a sceptical prior: the
+    /// prior masses of "stable before" and "broken after" multiplied by this factor.
+    pub robust: f64,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             prior_stable: 0.5,
             prior_broken: 0.1,
             min_ratio: 2.0,
+            robust: 0.3,
         }
     }
 }
@@ -431,8 +435,40 @@ impl Search {
     /// left to test.
     pub fn done(&self) -> bool {
         self.executions() >= self.config.max_runs
-            || self.answer().probability() >= self.config.confidence
             || self.skipped.iter().all(|s| *s)
+            || self.decided()
+    }
+
+    /// Whether the answer holds the confidence, under the prior and (with
+    /// [`Config::robust`]) under a sceptical one too.
+    pub fn decided(&self) -> bool {
+        let answer = self.answer();
+        if answer.probability() < self.config.confidence {
+            return false;
+        }
+        if self.config.robust > 0.0 {
+            let sceptic = Search {
+                config: Config {
+                    prior_stable: self.config.prior_stable * self.config.robust,
+                    prior_broken: self.config.prior_broken * self.config.robust,
+                    robust: 0.0,
+                    ..self.config
+                },
+                counts: self.counts.clone(),
+                skipped: self.skipped.clone(),
+                prepared: self.prepared.clone(),
+            };
+            let other = sceptic.answer();
+            let same = match (&answer, &other) {
+                (Answer::None { .. }, Answer::None { .. }) => true,
+                (Answer::Culprit { positions: a, .. }, Answer::Culprit { positions: b, .. }) => {
+                    a == b
+                }
+                _ => false,
+            };
+            return same && other.probability() >= self.config.confidence;
+        }
+        true
     }
 
     /// The next commit to test and how many runs to make there; `None` when [`Search::done`].
@@ -568,7 +604,7 @@ mod tests {
                     probability: a.probability()
                 }
             );
-            assert!(runs <= 12, "k {k}: {runs} runs");
+            assert!(runs <= 18, "k {k}: {runs} runs");
         }
     }
 
@@ -655,8 +691,8 @@ mod tests {
             let (a, runs) = simulate(&step_rates(m, Some(k), 0.0, 1.0), &[], seed, Config::default());
             prop_assert_eq!(a.clone(), Answer::Culprit { positions: vec![k], probability: a.probability() });
             prop_assert!(a.probability() >= 0.95);
-            // Bisection plus a few runs to trust the ends.
-            let bound = 2 * (usize::BITS - (m - 1).leading_zeros()) as u64 + 8;
+            // Bisection with a few runs a step to trust each side.
+            let bound = 3 * (usize::BITS - (m - 1).leading_zeros()) as u64 + 10;
             prop_assert!(runs <= bound, "{} runs for m {}", runs, m);
         }
 
