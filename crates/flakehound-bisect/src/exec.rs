@@ -344,6 +344,7 @@ impl Driver<'_, '_> {
                 None => {}
             }
         }
+        let mut pending: Option<String> = None;
         while let Some(step) = s.next() {
             if self.stopped() {
                 return Ok((s, true));
@@ -390,22 +391,35 @@ impl Driver<'_, '_> {
                     break;
                 }
             }
-            if let Some(c) = self.counts.get(&sha).copied()
-                && c.runs > 0
+            // One line a visit: when the search moves on to another commit (or ends).
+            if let Some(prev) = pending.replace(sha.clone())
+                && prev != sha
             {
-                let (leader, probability) = leader(&s, range);
-                let subject = self.repo.commit(&sha)?.subject;
-                self.emitter.emit(EventKind::BisectStep {
-                    commit: short(&sha).to_string(),
-                    subject,
-                    failures: c.failures,
-                    runs: c.runs,
-                    leader,
-                    probability,
-                });
+                self.step_event(&prev, &s, range)?;
             }
         }
+        if let Some(prev) = pending {
+            self.step_event(&prev, &s, range)?;
+        }
         Ok((s, false))
+    }
+
+    /// The line for a visit to `sha`: its failures of runs so far, and the leading answer.
+    fn step_event(&mut self, sha: &str, s: &Search, range: &[String]) -> Result<()> {
+        let Some(c) = self.counts.get(sha).copied().filter(|c| c.runs > 0) else {
+            return Ok(());
+        };
+        let (leader, probability) = leader(s, range);
+        let subject = self.repo.commit(sha)?.subject;
+        self.emitter.emit(EventKind::BisectStep {
+            commit: short(sha).to_string(),
+            subject,
+            failures: c.failures,
+            runs: c.runs,
+            leader,
+            probability,
+        });
+        Ok(())
     }
 
     fn skipped_event(&mut self, sha: &str, why: String, s: &Search) {
