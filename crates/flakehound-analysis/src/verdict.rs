@@ -591,6 +591,18 @@ impl Context<'_> {
             experiments,
         };
 
+        if all.is_empty() && !bisected.is_empty() {
+            // Only `bisect` has run it: no history of its own to judge (see its note).
+            v.verdict = Verdict::NotRun;
+            v.confidence = 1.0;
+            v.reasons.push(format!(
+                "no runs but {} by `bisect` at past commits, which are not history: see its note",
+                bisected.len()
+            ));
+            v.recommendation = "ingest or `run` its CI results to judge it".into();
+            v.raw_confidence = v.confidence;
+            return v;
+        }
         if all.is_empty() {
             v.verdict = Verdict::NotRun;
             v.confidence = 1.0;
