@@ -115,9 +115,7 @@ pub fn default_range(store: &mut dyn Store, test: &str) -> crate::Result<Option<
         )));
     };
     if let Some(c) = &entry.culprit {
-        if c.range.0 != c.range.1 || !c.commit.is_empty() {
-            return Ok(Some((format!("{}^", c.range.0), c.range.1.clone())));
-        }
+        return Ok(Some((format!("{}^", c.range.0), c.range.1.clone())));
     }
     let ev = store.evidence()?;
     let Some(t) = ev.tests.iter().position(|t| t.id == test) else {
@@ -130,6 +128,10 @@ pub fn default_range(store: &mut dyn Store, test: &str) -> crate::Result<Option<
         .filter(|r| r.test as usize == t)
         .filter_map(|r| {
             let run = ev.runs.get(r.run as usize)?;
+            // The history: not flakehound's own experiments (earlier bisections included).
+            if run.source.is_experiment() {
+                return None;
+            }
             let commit = run.commit.as_deref()?;
             Some((run.started_at.as_str(), commit, r.outcome.is_failure()))
         })

@@ -288,6 +288,11 @@ fn print(out: &mut impl Write, b: &Bisection, range: &[String]) -> Result<()> {
                 b.probability,
                 pct(&b.rate_before)
             )?;
+            writeln!(
+                out,
+                "If it fails more now than it once did, the change is before {}: try an older --good.",
+                short(&b.good)
+            )?;
         }
     }
     let steps = usize::BITS - (b.commits.saturating_sub(2)).leading_zeros();
