@@ -36,6 +36,9 @@ pub struct Options<'a> {
     pub config: Config,
     /// Narrow a merge culprit into the merged branch.
     pub narrow_merges: bool,
+    /// Where in the repository the command and the setup run (the user's directory relative to
+    /// the top level; empty for the top level).
+    pub subdir: PathBuf,
     /// Raised by Ctrl-C: the execution in flight is stopped and the bisection ends.
     pub stop: Option<&'a AtomicBool>,
 }
@@ -439,8 +442,12 @@ impl Driver<'_, '_> {
         if let Some(p) = self.prepared.get(sha) {
             return Ok(p.clone());
         }
-        let path = self.worktrees.add(sha)?;
+        let path = self.worktrees.add(sha)?.join(&self.opts.subdir);
         let ready = match &self.opts.setup {
+            _ if !path.is_dir() => Err(format!(
+                "no directory {} at this commit",
+                self.opts.subdir.display()
+            )),
             None => Ok(path),
             Some(setup) => {
                 let log = self

@@ -226,3 +226,65 @@ impl Drop for Worktrees {
         self.remove_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(commits: usize) -> (tempfile::TempDir, Repo, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new("git")
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        run(&["init", "-q"]);
+        run(&["config", "user.email", "t@example.com"]);
+        run(&["config", "user.name", "T"]);
+        let mut shas = Vec::new();
+        for i in 0..commits {
+            std::fs::write(dir.path().join("f"), i.to_string()).unwrap();
+            run(&["add", "-A"]);
+            run(&["commit", "-q", "-m", &format!("c{i}")]);
+            shas.push(run(&["rev-parse", "HEAD"]));
+        }
+        let repo = Repo::discover(dir.path()).unwrap();
+        (dir, repo, shas)
+    }
+
+    #[test]
+    fn ranges_and_their_errors() {
+        let (_dir, repo, shas) = repo(4);
+        assert_eq!(repo.range(&shas[0], &shas[3]).unwrap(), shas);
+        assert_eq!(repo.resolve("HEAD~3").unwrap(), shas[0]);
+        let e = repo.resolve("no-such-rev").unwrap_err().to_string();
+        assert!(e.contains("does not name a commit"), "{e}");
+        assert!(repo.resolve("--all").is_err());
+        let e = repo.range(&shas[3], &shas[0]).unwrap_err().to_string();
+        assert!(e.contains("not an ancestor"), "{e}");
+        let e = repo.range(&shas[1], &shas[1]).unwrap_err().to_string();
+        assert!(e.contains("nothing to bisect"), "{e}");
+        let c = repo.commit(&shas[2]).unwrap();
+        assert_eq!((c.subject.as_str(), c.author.as_str()), ("c2", "T"));
+        assert_eq!(c.parents, [shas[1].clone()]);
+        assert!(repo.merged_branch(&c).unwrap().is_none());
+    }
+
+    #[test]
+    fn worktrees_are_removed_when_dropped() {
+        let (_dir, repo, shas) = repo(2);
+        let path;
+        {
+            let mut w = Worktrees::new(&repo).unwrap();
+            path = w.add(&shas[0]).unwrap();
+            assert_eq!(std::fs::read_to_string(path.join("f")).unwrap(), "0");
+            assert_eq!(repo.git(&["worktree", "list"]).unwrap().lines().count(), 2);
+        }
+        assert!(!path.exists());
+        assert_eq!(repo.git(&["worktree", "list"]).unwrap().lines().count(), 1);
+    }
+}

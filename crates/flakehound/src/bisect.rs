@@ -106,10 +106,19 @@ pub fn cmd_bisect(ctx: &Context, args: BisectArgs) -> Result<ExitCode> {
         }
     })?;
     let range = repo.range(&good_sha, &bad_sha)?;
+    // pytest plugins that would hide failures (reruns) or take the order away are turned off
+    // for every run, as the detective's experiments do.
+    let (command, control) = match flakehound_runner::pytest_plugins(&args.command, None) {
+        Some(p) if !args.exit_status => (
+            flakehound_runner::without_plugin_interference(&args.command, &p),
+            flakehound_detective::session::control_notes(&p),
+        ),
+        _ => (args.command.clone(), Vec::new()),
+    };
     let judge = if args.exit_status {
         Judge::ExitStatus
     } else {
-        match flakehound_runner::detect(&args.command, args.test_runner, None) {
+        match flakehound_runner::detect(&command, args.test_runner, None) {
             Ok(adapter) => Judge::Adapter(adapter),
             Err(_) if args.test_runner.is_none() => Judge::ExitStatus,
             Err(e) => return Err(e.into()),
@@ -126,10 +135,13 @@ pub fn cmd_bisect(ctx: &Context, args: BisectArgs) -> Result<ExitCode> {
         short(&good_sha),
         short(&bad_sha),
     );
+    for c in &control {
+        eprintln!("control: {c}");
+    }
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
     let opts = flakehound_bisect::Options {
         test: args.test.clone(),
-        command: args.command.clone(),
+        command,
         setup: args.setup.clone(),
         judge,
         config: Config {
@@ -138,6 +150,15 @@ pub fn cmd_bisect(ctx: &Context, args: BisectArgs) -> Result<ExitCode> {
             ..Config::default()
         },
         narrow_merges: !args.no_merges,
+        // The command runs where the user ran it, in each worktree.
+        subdir: cwd
+            .canonicalize()
+            .ok()
+            .and_then(|c| {
+                let root = repo.root.canonicalize().ok()?;
+                c.strip_prefix(root).ok().map(std::path::Path::to_path_buf)
+            })
+            .unwrap_or_default(),
         stop: Some(&STOP),
     };
     let mut renderer = renderer(&args.events)?;

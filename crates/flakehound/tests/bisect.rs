@@ -588,3 +588,22 @@ fn ctrl_c_removes_the_worktrees() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn the_command_runs_in_the_directory_it_was_given_from() {
+    let mut repo = Repo::new();
+    let mut shas = Vec::new();
+    for i in 1..=5 {
+        let script = if i >= 3 { "exit 1\n" } else { "exit 0\n" };
+        shas.push(repo.commit(&format!("c{i}"), &[("app/t.sh", script)]));
+    }
+    let state = tempfile::tempdir().unwrap();
+    let out = flakehound(&repo, state.path())
+        .current_dir(repo.path().join("app"))
+        .args([
+            "bisect", "t", "--good", &shas[0], "--json", "--", "sh", "t.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["culprit"], shas[2].as_str());
+}
