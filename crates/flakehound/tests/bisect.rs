@@ -76,14 +76,24 @@ fn flakehound(repo: &Repo, state: &Path) -> Command {
     cmd
 }
 
+/// The `--json` output, checked against `schemas/bisect.schema.json`.
 fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
-    })
+    });
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("schemas/bisect.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}\n{value:#}", errors.join("\n"));
+    value
 }
 
 /// A test body in Python that fails at `rate` (0: never, 1: always), by a deterministic
@@ -203,7 +213,7 @@ fn pytest_culprit_with_json_evidence_and_a_clean_checkout() {
         .args(["explain", "test_shop.py::test_total", "--json"])
         .output()
         .unwrap();
-    let e = json(&out);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let notes = e["verdict"]["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 1, "{e:#}");
     let text = notes[0]["text"].as_str().unwrap();
