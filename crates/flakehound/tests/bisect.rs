@@ -528,7 +528,10 @@ fn the_range_defaults_to_what_the_store_knows() {
         };
         std::fs::write(
             &report,
-            format!(r#"<testsuite name="s" tests="1">{case}</testsuite>"#),
+            format!(
+                r#"<testsuite name="s" tests="1" timestamp="2024-02-0{}T10:00:00">{case}</testsuite>"#,
+                i + 1
+            ),
         )
         .unwrap();
         let out = flakehound(&repo, state.path())
@@ -616,4 +619,72 @@ fn the_command_runs_in_the_directory_it_was_given_from() {
         .output()
         .unwrap();
     assert_eq!(json(&out)["culprit"], shas[2].as_str());
+}
+
+#[test]
+fn the_range_defaults_to_the_verdicts_culprit_range() {
+    let mut repo = Repo::new();
+    let mut shas = Vec::new();
+    for i in 1..=12 {
+        let script = if i >= 9 { "exit 1\n" } else { "exit 0\n" };
+        shas.push(repo.commit(&format!("c{i}"), &[("t.sh", script)]));
+    }
+    let state = tempfile::tempdir().unwrap();
+    // CI history: two runs a commit, failing from c9 on (the verdict finds the change).
+    let mut n = 0;
+    for (i, sha) in shas.iter().enumerate() {
+        for _ in 0..2 {
+            n += 1;
+            let case = if i >= 8 {
+                r#"<testcase classname="t" name="t.sh"><failure message="boom"/></testcase>"#
+            } else {
+                r#"<testcase classname="t" name="t.sh"/>"#
+            };
+            let report = state.path().join("r.xml");
+            std::fs::write(
+                &report,
+                // Its own timestamp: identical reports would be one report.
+                format!(
+                    r#"<testsuite name="s" tests="1" timestamp="2024-03-01T10:{n:02}:00">{case}</testsuite>"#
+                ),
+            )
+            .unwrap();
+            let out = flakehound(&repo, state.path())
+                .args([
+                    "ingest",
+                    report.to_str().unwrap(),
+                    "--commit",
+                    sha,
+                    "--run-id",
+                    &format!("ci-{n}"),
+                    "--timestamp",
+                    &format!("2024-03-01T10:{n:02}:00Z"),
+                ])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+        }
+    }
+    let out = flakehound(&repo, state.path())
+        .args(["explain", "t::t.sh", "--json"])
+        .output()
+        .unwrap();
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let range = &e["verdict"]["culprit"]["range"];
+    assert!(range.is_array(), "{e:#}");
+    let out = flakehound(&repo, state.path())
+        .args(["bisect", "t::t.sh", "--json", "--", "sh", "t.sh"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["culprit"], shas[8].as_str(), "{v:#}");
+    // The range is the verdict's: from the parent of its first commit to its last.
+    let first = range[0].as_str().unwrap();
+    let parent = repo.git(&["rev-parse", &format!("{first}^")]);
+    assert_eq!(v["good"], parent.as_str());
+    assert_eq!(
+        v["bad"],
+        repo.git(&["rev-parse", range[1].as_str().unwrap()])
+            .as_str()
+    );
 }
