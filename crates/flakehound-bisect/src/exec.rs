@@ -189,6 +189,20 @@ impl Driver<'_, '_> {
     fn run(&mut self, range: &[String], started: Instant) -> Result<Bisection> {
         let config = self.opts.config;
         let (main, mut interrupted) = self.search(range, config.max_runs)?;
+        if self.executions == 0 && !interrupted {
+            // Every commit tried was skipped: a wrong test id, a setup that never works.
+            let why = range
+                .iter()
+                .find_map(|sha| match self.prepared.get(sha) {
+                    Some(Err(why)) => Some(format!("{}: {why}", short(sha))),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            return Err(Error::Usage(format!(
+                "no commit gave a result for {:?}: every one tried was skipped ({why}); is the test id right (as `report` shows it), and does --setup work?",
+                self.opts.test
+            )));
+        }
         let post = main.posterior();
         let answer = main.answer_of(&post);
         let mut tested: Vec<Tested> = Vec::new();
@@ -351,6 +365,12 @@ impl Driver<'_, '_> {
         while let Some(step) = s.next() {
             if self.stopped() {
                 return Ok((s, true));
+            }
+            // Three commits skipped and no result yet: the test id or the setup is wrong, and
+            // trying every commit of a long range would only take long to say so.
+            let skipped = self.prepared.values().filter(|p| p.is_err()).count();
+            if self.executions == 0 && skipped >= 3 {
+                break;
             }
             let sha = range[step.commit].clone();
             let path = match self.prepare(&sha)? {

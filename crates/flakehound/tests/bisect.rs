@@ -688,3 +688,35 @@ fn the_range_defaults_to_the_verdicts_culprit_range() {
             .as_str()
     );
 }
+
+#[test]
+fn a_test_that_is_never_in_the_results_is_an_error() {
+    let Some(py) = python() else { return };
+    let (repo, shas) = pytest_repo(false);
+    let state = tempfile::tempdir().unwrap();
+    let py = py.to_string_lossy().into_owned();
+    let out = flakehound(&repo, state.path())
+        .args([
+            "bisect",
+            "test_shop.py::test_missing",
+            "--good",
+            &shas[0],
+            "--",
+            &py,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_shop.py",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no commit gave a result for \"test_shop.py::test_missing\""),
+        "{stderr}"
+    );
+    assert_eq!(repo.worktrees(), 1);
+}
