@@ -456,13 +456,37 @@ fn the_human_output() {
         shas.push(repo.commit(&format!("commit {i}"), &[("t.sh", script)]));
     }
     let state = tempfile::tempdir().unwrap();
+    let events = state.path().join("events.jsonl");
     let out = flakehound(&repo, state.path())
         .args([
-            "bisect", "t.sh", "--good", &shas[0], "--bad", &shas[9], "--", "sh", "t.sh",
+            "bisect",
+            "t.sh",
+            "--good",
+            &shas[0],
+            "--bad",
+            &shas[9],
+            "--events-json",
+            events.to_str().unwrap(),
+            "--",
+            "sh",
+            "t.sh",
         ])
         .output()
         .unwrap();
     assert!(out.status.success());
+    // The progress events: started, a run per execution, a step per visit, finished.
+    let kinds: Vec<String> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["event"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("started"));
+    assert_eq!(kinds.last().map(String::as_str), Some("finished"));
+    assert_eq!(kinds.iter().filter(|k| *k == "bisect-run").count(), 11);
+    assert!(kinds.iter().any(|k| k == "bisect-step"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     insta::with_settings!({filters => vec![(r"in \d+\.\ds", "in [secs]")]}, {
         insta::assert_snapshot!(stdout);
