@@ -494,9 +494,15 @@ impl Context<'_> {
     fn classify(&self, test: usize) -> TestVerdict {
         let ev = self.ev;
         let t = &ev.tests[test];
-        let all = &self.runs_of[test];
+        // `bisect` runs ran past commits just now: out of commit order, and chosen around a
+        // change, so they would distort the timeline and the rates. They are its note's
+        // evidence, and counted as local experiments only.
+        let (bisected, all): (Vec<&TestRun>, Vec<&TestRun>) = self.runs_of[test]
+            .iter()
+            .partition(|r| ev.runs[r.run as usize].source == flakehound_model::RunSource::Bisect);
         let (runs, in_incidents): (Vec<&TestRun>, Vec<&TestRun>) = all
             .iter()
+            .copied()
             .partition(|r| !self.incident_runs.contains(&r.run));
         let incident_failures = in_incidents.iter().filter(|r| r.failed_first).count() as u64;
         let failed: Vec<&TestRun> = runs.iter().copied().filter(|r| r.failed_first).collect();
@@ -550,8 +556,12 @@ impl Context<'_> {
             .partition(|r| ev.runs[r.run as usize].source.is_experiment());
         let impact = self.impact(&ci_runs);
         let experiments = Experiments {
-            runs: experiment_runs.len() as u64,
-            failed_runs: experiment_runs.iter().filter(|r| r.failed_first).count() as u64,
+            runs: (experiment_runs.len() + bisected.len()) as u64,
+            failed_runs: experiment_runs
+                .iter()
+                .chain(&bisected)
+                .filter(|r| r.failed_first)
+                .count() as u64,
         };
 
         let mut v = TestVerdict {
@@ -581,6 +591,18 @@ impl Context<'_> {
             experiments,
         };
 
+        if all.is_empty() && !bisected.is_empty() {
+            // Only `bisect` has run it: no history of its own to judge (see its note).
+            v.verdict = Verdict::NotRun;
+            v.confidence = 1.0;
+            v.reasons.push(format!(
+                "no runs but {} by `bisect` at past commits, which are not history: see its note",
+                bisected.len()
+            ));
+            v.recommendation = "ingest or `run` its CI results to judge it".into();
+            v.raw_confidence = v.confidence;
+            return v;
+        }
         if all.is_empty() {
             v.verdict = Verdict::NotRun;
             v.confidence = 1.0;

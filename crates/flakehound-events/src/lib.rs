@@ -1,5 +1,5 @@
 //! The one way flakehound's long-running engines (`run`'s wrapper, `hunt`, `diagnose`,
-//! `polluter`; `bisect` later) say what they are doing while they do it.
+//! `polluter`, `bisect`) say what they are doing while they do it.
 //!
 //! An engine takes a [`Sink`] (`&mut dyn FnMut(&Event)`) and calls it at each step: it starts
 //! ([`EventKind::Started`], with the size of its plan), an execution starts and finishes, a test
@@ -46,6 +46,7 @@ pub enum Engine {
     Hunt,
     Diagnose,
     Polluter,
+    Bisect,
 }
 
 impl Engine {
@@ -55,6 +56,7 @@ impl Engine {
             Engine::Hunt => "hunt",
             Engine::Diagnose => "diagnose",
             Engine::Polluter => "polluter",
+            Engine::Bisect => "bisect",
         }
     }
 }
@@ -170,6 +172,26 @@ pub enum EventKind {
         failed: Option<bool>,
         /// Runs of the whole search so far.
         runs: u64,
+    },
+    /// One run of a flake-aware bisection at a commit ended (`failed` `None`: the commit was
+    /// skipped, for `skipped`), with the leading answer after it (a short sha or `none`).
+    BisectRun {
+        commit: String,
+        failed: Option<bool>,
+        skipped: Option<String>,
+        /// Executions of the whole bisection so far.
+        executions: u64,
+        leader: String,
+        probability: f64,
+    },
+    /// A batch of runs at one commit of a bisection ended: its failures of runs there so far.
+    BisectStep {
+        commit: String,
+        subject: String,
+        failures: u64,
+        runs: u64,
+        leader: String,
+        probability: f64,
     },
     /// Something the user should know (e.g. a plugin that interferes, a store error).
     Warning { message: String },
@@ -295,6 +317,22 @@ mod tests {
                 candidates: 8,
                 failed: Some(true),
                 runs: 3,
+            },
+            EventKind::BisectRun {
+                commit: "abc1234567".into(),
+                failed: Some(true),
+                skipped: None,
+                executions: 3,
+                leader: "def4567890".into(),
+                probability: 0.5,
+            },
+            EventKind::BisectStep {
+                commit: "abc1234567".into(),
+                subject: "Add a cache".into(),
+                failures: 1,
+                runs: 4,
+                leader: "none".into(),
+                probability: 0.25,
             },
             EventKind::Warning {
                 message: "pytest-randomly is active".into(),

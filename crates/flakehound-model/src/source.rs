@@ -19,6 +19,8 @@ pub enum RunSource {
     Repro,
     Verify,
     Polluter,
+    /// `flakehound bisect`: executions at past commits.
+    Bisect,
     /// Generated histories (`flakehound-synth`).
     Synthetic,
     Other(String),
@@ -34,6 +36,7 @@ impl RunSource {
             RunSource::Repro => "repro",
             RunSource::Verify => "verify",
             RunSource::Polluter => "polluter",
+            RunSource::Bisect => "bisect",
             RunSource::Synthetic => "synthetic",
             RunSource::Other(s) => s,
         }
@@ -49,12 +52,13 @@ impl RunSource {
             "repro" => RunSource::Repro,
             "verify" => RunSource::Verify,
             "polluter" => RunSource::Polluter,
+            "bisect" => RunSource::Bisect,
             "synthetic" => RunSource::Synthetic,
             other => RunSource::Other(other.to_string()),
         }
     }
 
-    /// A local experiment (`hunt`, `diagnose`, `repro`, `verify`, `polluter`): evidence for
+    /// A local experiment (`hunt`, `diagnose`, `repro`, `verify`, `polluter`, `bisect`): evidence for
     /// verdicts and categories, but no cost to the team's CI.
     pub fn is_experiment(&self) -> bool {
         matches!(
@@ -64,6 +68,7 @@ impl RunSource {
                 | RunSource::Repro
                 | RunSource::Verify
                 | RunSource::Polluter
+                | RunSource::Bisect
         )
     }
 }
@@ -107,6 +112,7 @@ mod tests {
             "repro",
             "verify",
             "polluter",
+            "bisect",
             "synthetic",
             "future",
         ] {

@@ -1,5 +1,5 @@
 //! The one renderer of the engines' event stream ([`flakehound_events`]): `run`, `hunt`,
-//! `diagnose` and `polluter` hand every event to a [`Renderer`], which shows it in the mode the
+//! `diagnose`, `polluter` and `bisect` hand every event to a [`Renderer`], which shows it in the mode the
 //! command chose, and copies it as a JSON line to `--events-json FILE` when asked.
 //!
 //! - [`Mode::Progress`] (a terminal): a progress bar for a hunt, a spinner for a diagnosis, the
@@ -99,9 +99,40 @@ impl Renderer {
                 }
             }
             EventKind::Started {
-                engine: Engine::Diagnose,
+                engine: Engine::Diagnose | Engine::Bisect,
                 ..
             } if self.mode == Mode::Progress => self.bar = Some(spinner()),
+            EventKind::BisectRun {
+                commit,
+                failed,
+                skipped,
+                executions,
+                leader,
+                probability,
+            } => match (failed, skipped) {
+                (_, Some(why)) => self.line(format!("  {commit}: skipped ({why})")),
+                (failed, None) => {
+                    if let Some(bar) = &self.bar {
+                        bar.set_message(format!(
+                            "{commit}: {} — {executions} executions, leading {leader} (p {probability:.3})",
+                            if *failed == Some(true) { "failed" } else { "passed" }
+                        ));
+                    }
+                }
+            },
+            EventKind::BisectStep {
+                commit,
+                subject,
+                failures,
+                runs,
+                leader,
+                probability,
+            } => {
+                let subject: String = subject.chars().take(40).collect();
+                self.line(format!(
+                    "  {commit} {subject:<40} {failures:>3} of {runs:<3} failed; leading: {leader} (p {probability:.3})"
+                ))
+            }
             EventKind::Progress {
                 executions,
                 rounds,

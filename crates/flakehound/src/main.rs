@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bisect;
 mod context;
 mod detective;
 mod events;
@@ -228,6 +229,13 @@ enum Command {
         #[command(flatten)]
         store: StoreOpt,
     },
+    /// Find the commit that made a test flaky or broken: a flake-aware bisection in worktrees.
+    Bisect {
+        #[command(flatten)]
+        args: Box<bisect::BisectArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
     /// Merge other stores into this one (hunt shards, parallel CI jobs); idempotent.
     Merge {
         /// Stores to merge in: SQLite files or `postgres://` URLs (every project of each).
@@ -409,6 +417,7 @@ impl Command {
             | Command::Diagnose { store, .. }
             | Command::Repro { store, .. }
             | Command::Verify { store, .. }
+            | Command::Bisect { store, .. }
             | Command::Merge { store, .. }
             | Command::Note { store, .. }
             | Command::Notes { store, .. } => (store.clone(), none),
@@ -502,6 +511,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diagnose { args, .. } => detective::cmd_diagnose(&ctx, *args),
         Command::Repro { args, .. } => detective::cmd_repro(&ctx, *args),
         Command::Verify { args, .. } => detective::cmd_verify(&ctx, *args),
+        Command::Bisect { args, .. } => bisect::cmd_bisect(&ctx, *args),
         Command::Merge { stores, .. } => cmd_merge(&ctx, &stores),
         Command::Quarantine { file, cmd, .. } => {
             let file =
