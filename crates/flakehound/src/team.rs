@@ -346,7 +346,13 @@ pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result
     if !files.is_empty() {
         match server.upload(&meta, &files) {
             Ok(answer) => {
-                failed |= answer.status >= 300;
+                // Nothing stored nor stored already: every file was rejected.
+                let usable = answer.body["files"].as_array().is_some_and(|files| {
+                    files
+                        .iter()
+                        .any(|f| f["status"] == "stored" || f["status"] == "duplicate")
+                });
+                failed |= answer.status >= 300 || !usable;
                 show_answer(&mut out, &answer, args.json, None)?;
             }
             Err(e) => {
