@@ -88,6 +88,8 @@ fn run(location: &Location, project: &str, rx: &Receiver<Job>) {
             }
         }
         let Some(s) = store.as_mut() else { continue };
+        let started = std::time::Instant::now();
+        let uploads = group.len();
         let mut done = Vec::with_capacity(group.len());
         let mut failure: Option<String> = None;
         for j in group {
@@ -120,6 +122,12 @@ fn run(location: &Location, project: &str, rx: &Receiver<Job>) {
                 failure = Some(format!("store commit failed: {e}"));
             }
         }
+        tracing::debug!(
+            project,
+            uploads,
+            ms = started.elapsed().as_millis() as u64,
+            "group written"
+        );
         match failure {
             // The group's uncommitted reports are rolled back: every upload of it is answered
             // 503, and its retry stores what is missing (what was committed is a duplicate).
