@@ -42,7 +42,7 @@ pub const DEFAULT_PRIOR_CHANGE: f64 = 0.5;
 pub const RANGE_MASS: f64 = 0.9;
 
 /// Whether the failure rate went up (a regression or breakage) or down (a fix).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Increase,
@@ -50,7 +50,7 @@ pub enum Direction {
 }
 
 /// The most likely change point and how sure we are about it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ChangePoint {
     /// First index of the new regime (MAP of `P(k | D, M1)`).
     pub index: usize,

@@ -118,7 +118,7 @@ fn is_noise(line: &str) -> bool {
 }
 
 /// One fingerprint with how many messages had it and the headline of the first such message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Cluster {
     pub fingerprint: String,
     pub count: u64,

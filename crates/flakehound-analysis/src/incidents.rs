@@ -83,7 +83,7 @@ impl Default for IncidentConfig {
 }
 
 /// A run whose failures are blamed on the infrastructure.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Incident {
     pub run: usize,
     /// Distinct failing tests.

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 /// A test's evidence with its flakiness score. Serialises flat: the stats' fields, then the
 /// derived ones.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Ranked {
     #[serde(flatten)]
     pub stats: TestStats,
@@ -105,7 +105,7 @@ mod tests {
 }
 
 /// One line of `flakehound report`: the evidence ranking fields, then the verdict.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct ReportEntry {
     #[serde(flatten)]
     pub ranked: Ranked,
@@ -195,7 +195,7 @@ pub fn attach_notes(entries: &mut [ReportEntry], notes: Vec<flakehound_store::No
 }
 
 /// What `report`, `classify`, `incidents` and `clusters` print.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct Report {
     /// Non-stable tests first by impact (stable ones only when asked for).
     pub entries: Vec<ReportEntry>,
@@ -339,7 +339,7 @@ pub fn stats_from_evidence(ev: &flakehound_store::Evidence) -> Vec<TestStats> {
 }
 
 /// What quarantine `sync` needs to know about one test's recent history.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Streak {
     pub id: String,
     /// Runs (newest first, counted back) in which every executed attempt passed, since the last

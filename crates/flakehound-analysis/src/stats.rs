@@ -37,7 +37,7 @@ use statrs::function::erf::erf_inv;
 pub const Z95: f64 = 1.959_963_984_540_054;
 
 /// A failure-rate posterior summary: posterior mean and 95% equal-tailed credible interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Rate {
     pub failures: u64,
     pub trials: u64,

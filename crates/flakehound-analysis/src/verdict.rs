@@ -56,7 +56,9 @@ pub const RECOVERED_P: f64 = 0.001;
 /// Share of incidents a test must fail in, and nothing else, to be `infra`.
 pub const INFRA_SHARE: f64 = 0.75;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Stable,
@@ -98,7 +100,7 @@ impl std::fmt::Display for Verdict {
 
 /// Runs of local experiments on a test (hunt, diagnose, ...), outside incidents: evidence shown
 /// apart from the CI cost in [`Impact`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Experiments {
     pub runs: u64,
     /// Runs whose first attempt failed.
@@ -106,7 +108,7 @@ pub struct Experiments {
 }
 
 /// Cost of a test to the team, from CI runs only (see [`RunSource::is_experiment`](flakehound_model::RunSource::is_experiment)).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Impact {
     /// Runs whose last attempt of the test failed (outside incidents): red builds.
     pub broken_builds: u64,
@@ -122,7 +124,7 @@ pub struct Impact {
     pub score: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Culprit {
     pub commit: String,
     /// `P(change at this commit | a change)`.
@@ -135,7 +137,7 @@ pub struct Culprit {
 /// (hour, weekday) or after what (a preceding test). It contributes to the failures; the
 /// category names the mechanism (a timeout on a slow runner is category `timeout` with factor
 /// `runner`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Factor {
     /// `runner`, `os`, `ci-job`, `hour`, `weekday` or `order`.
     pub kind: String,
@@ -145,7 +147,7 @@ pub struct Factor {
     pub evidence: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct TestVerdict {
     pub id: String,
     pub classname: Option<String>,
@@ -180,7 +182,7 @@ pub struct TestVerdict {
 }
 
 /// An incident with the run it happened in.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunIncident {
     /// Key of the run.
     pub run: String,
@@ -195,7 +197,7 @@ pub struct RunIncident {
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Analysis {
     /// One per test, non-stable first by impact, then stable ones by id.
     pub verdicts: Vec<TestVerdict>,
@@ -205,7 +207,7 @@ pub struct Analysis {
     pub shared_clusters: Vec<SharedCluster>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct SharedCluster {
     pub fingerprint: String,
     pub example: String,
@@ -1313,7 +1315,7 @@ fn median(v: &[f32]) -> f32 {
 }
 
 /// The evidence dossier of one test (`flakehound explain`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Dossier {
     /// Per commit in order: short sha and one symbol per run: `.` passed, `x` failed,
     /// `r` failed then passed on retry, `!` failed during an incident.

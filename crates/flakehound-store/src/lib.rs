@@ -126,7 +126,7 @@ pub trait ReportWriter {
 }
 
 /// Per-test aggregates used to rank tests by evidence of flakiness.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestStats {
     pub id: String,
     pub classname: Option<String>,

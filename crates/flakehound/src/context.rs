@@ -205,7 +205,7 @@ fn today() -> std::result::Result<Date, String> {
 /// the directory it was printed in): `flakehound` when that name on PATH is this program, else
 /// the path it was called by (`target/release/flakehound`) when that leads here, else its full
 /// path.
-fn self_command() -> String {
+pub fn self_command() -> String {
     let Some(me) = std::env::current_exe().and_then(|p| p.canonicalize()).ok() else {
         return "flakehound".into();
     };

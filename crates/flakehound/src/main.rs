@@ -51,6 +51,33 @@ struct Cli {
     command: Command,
 }
 
+/// `--server`: read from a flakehound server instead of the local store.
+#[derive(Args, Clone, Default)]
+struct RemoteOpt {
+    /// Read from a flakehound server (`flakehound serve`) instead of the local store; the token
+    /// (read scope) comes from --token or FLAKEHOUND_TOKEN.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The server's token (read scope).
+    #[arg(
+        long,
+        env = "FLAKEHOUND_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    token: Option<String>,
+}
+
+impl RemoteOpt {
+    fn server(&self) -> Result<Option<flakehound_client::Server>> {
+        match (&self.server, &self.token) {
+            (None, _) => Ok(None),
+            (Some(_), None) => bail!("--server needs a token: --token or FLAKEHOUND_TOKEN"),
+            (Some(url), Some(token)) => Ok(Some(flakehound_client::Server::new(url, token))),
+        }
+    }
+}
+
 /// `--db` and `--project` after a command's name, on the commands that use a store (the flags
 /// before the name, and `FLAKEHOUND_DB`/`FLAKEHOUND_PROJECT`, are [`Cli::db`] and
 /// [`Cli::project`]; these win over both).
@@ -140,6 +167,8 @@ enum Command {
         #[command(flatten)]
         store: StoreOpt,
         #[command(flatten)]
+        remote: RemoteOpt,
+        #[command(flatten)]
         color: ColorOpt,
     },
     /// The verdict on a test (or every non-stable test): flaky or a real bug, with reasons.
@@ -155,6 +184,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         store: StoreOpt,
+        #[command(flatten)]
+        remote: RemoteOpt,
     },
     /// The evidence dossier of a test: timeline, message clusters, runners, hours, order.
     Explain {
@@ -165,6 +196,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         store: StoreOpt,
+        #[command(flatten)]
+        remote: RemoteOpt,
     },
     /// Infrastructure incidents: runs where many unrelated tests failed together.
     Incidents {
@@ -173,6 +206,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         store: StoreOpt,
+        #[command(flatten)]
+        remote: RemoteOpt,
     },
     /// Failure messages shared by several tests (one cause behind many failures).
     Clusters {
@@ -181,6 +216,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         store: StoreOpt,
+        #[command(flatten)]
+        remote: RemoteOpt,
     },
     /// Run a test command: retry only failed tests, record every attempt, fail the build only
     /// for real, non-quarantined failures.
@@ -497,14 +534,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             all,
             fail_on,
+            remote,
             ..
-        } => cmd_report(&ctx, json, limit, all, &fail_on),
+        } => cmd_report(&ctx, remote.server()?.as_ref(), json, limit, all, &fail_on),
         Command::Classify {
-            test, all, json, ..
-        } => cmd_classify(&ctx, test, all, json),
-        Command::Explain { test, json, .. } => cmd_explain(&ctx, &test, json),
-        Command::Incidents { json, .. } => cmd_incidents(&ctx, json),
-        Command::Clusters { json, .. } => cmd_clusters(&ctx, json),
+            test,
+            all,
+            json,
+            remote,
+            ..
+        } => cmd_classify(&ctx, remote.server()?.as_ref(), test, all, json),
+        Command::Explain {
+            test, json, remote, ..
+        } => cmd_explain(&ctx, remote.server()?.as_ref(), &test, json),
+        Command::Incidents { json, remote, .. } => {
+            cmd_incidents(&ctx, remote.server()?.as_ref(), json)
+        }
+        Command::Clusters { json, remote, .. } => {
+            cmd_clusters(&ctx, remote.server()?.as_ref(), json)
+        }
         Command::Run { args, .. } => run::cmd_run(&ctx, *args),
         Command::Hunt { args, .. } => hunt::cmd_hunt(&ctx, *args),
         Command::Polluter { args, .. } => detective::cmd_polluter(&ctx, *args),
@@ -725,6 +773,42 @@ fn analyse(
     )?)
 }
 
+/// A server's answer at `path`, read as `T`.
+fn remote_get<T: serde::de::DeserializeOwned>(
+    server: &flakehound_client::Server,
+    path: &str,
+) -> Result<T> {
+    let body = server.get(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    serde_json::from_value(body).with_context(|| {
+        format!(
+            "{}{path} answered what this flakehound cannot read",
+            server.url
+        )
+    })
+}
+
+/// The server's report of every test, with its incidents and shared clusters.
+fn remote_report(server: &flakehound_client::Server) -> Result<flakehound_analysis::Report> {
+    Ok(flakehound_analysis::Report {
+        entries: remote_get(server, "/api/v1/report?all=true")?,
+        incidents: remote_get(server, "/api/v1/incidents")?,
+        shared_clusters: remote_get(server, "/api/v1/clusters")?,
+    })
+}
+
+/// A test id as one path segment's worth of the API's `{id}` (which may hold `/`).
+fn encode_path(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
@@ -762,6 +846,7 @@ impl FailOnVerdict {
 
 fn cmd_report(
     ctx: &Context,
+    server: Option<&flakehound_client::Server>,
     json: bool,
     limit: Option<usize>,
     all: bool,
@@ -769,8 +854,19 @@ fn cmd_report(
 ) -> Result<ExitCode> {
     // Never-run tests are found only by reading every test.
     let wants_not_run = fail_on.contains(&FailOnVerdict::NotRun);
-    let mut store = open_existing(ctx)?;
-    let mut report = analyse(store.as_mut(), all || wants_not_run)?;
+    let (mut report, tests) = match server {
+        // Every test (the count of tests, and `--fail-on not-run`), from the server's cache.
+        Some(server) => {
+            let report = remote_report(server)?;
+            let tests = report.entries.len() as u64;
+            (report, tests)
+        }
+        None => {
+            let mut store = open_existing(ctx)?;
+            let report = analyse(store.as_mut(), all || wants_not_run)?;
+            (report, store.totals()?.tests)
+        }
+    };
     // `--fail-on` judges every test, not only the `--limit` shown.
     let matched: Vec<(String, flakehound_analysis::verdict::Verdict)> = report
         .entries
@@ -785,7 +881,7 @@ fn cmd_report(
         report.entries.iter().filter(|e| e.verdict == v).count()
     };
     let counts = output::ReportCounts {
-        tests: store.totals()?.tests,
+        tests,
         unstable: report
             .entries
             .iter()
@@ -807,7 +903,16 @@ fn cmd_report(
             &report,
             &counts,
             ctx.color,
-            &ctx.hint_prefix(),
+            &match server {
+                Some(server) => output::Hint {
+                    before: context::self_command(),
+                    after: format!(" --server {}", flakehound_runner::shell_quote(&server.url)),
+                },
+                None => output::Hint {
+                    before: ctx.hint_prefix(),
+                    after: String::new(),
+                },
+            },
         )?;
     }
     if !matched.is_empty() {
@@ -824,8 +929,28 @@ fn cmd_report(
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_classify(ctx: &Context, test: Option<String>, all: bool, json: bool) -> Result<ExitCode> {
-    let entries = analyse(open_existing(ctx)?.as_mut(), !all)?.entries;
+fn cmd_classify(
+    ctx: &Context,
+    server: Option<&flakehound_client::Server>,
+    test: Option<String>,
+    all: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let entries: Vec<flakehound_analysis::ReportEntry> = match server {
+        Some(server) => {
+            let every: Vec<flakehound_analysis::ReportEntry> =
+                remote_get(server, "/api/v1/report?all=true")?;
+            if all {
+                every
+                    .into_iter()
+                    .filter(|e| e.verdict.is_unstable())
+                    .collect()
+            } else {
+                every
+            }
+        }
+        None => analyse(open_existing(ctx)?.as_mut(), !all)?.entries,
+    };
     let chosen: Vec<_> = match &test {
         Some(id) => {
             let found: Vec<_> = entries.into_iter().filter(|e| &e.ranked.id == id).collect();
@@ -852,7 +977,37 @@ fn cmd_classify(ctx: &Context, test: Option<String>, all: bool, json: bool) -> R
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_explain(ctx: &Context, test: &str, json: bool) -> Result<ExitCode> {
+fn cmd_explain(
+    ctx: &Context,
+    server: Option<&flakehound_client::Server>,
+    test: &str,
+    json: bool,
+) -> Result<ExitCode> {
+    if let Some(server) = server {
+        let body = server
+            .get(&format!("/api/v1/tests/{}", encode_path(test)))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if json {
+            print_json(&body)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut entry: Option<flakehound_analysis::ReportEntry> =
+            serde_json::from_value(body["verdict"].clone())
+                .context("the server's verdict is not one this flakehound reads")?;
+        let dossier: flakehound_analysis::verdict::Dossier =
+            serde_json::from_value(body["dossier"].clone())
+                .context("the server's dossier is not one this flakehound reads")?;
+        if let Some(e) = entry.as_mut() {
+            attach_owners(ctx, std::slice::from_mut(e));
+        }
+        let mut out = std::io::stdout().lock();
+        if let Some(e) = &entry {
+            output::verdict_block(&mut out, e)?;
+            writeln!(out)?;
+        }
+        output::dossier(&mut out, &dossier)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut store = open_existing(ctx)?;
     let stats = store.test_stats()?;
     let ev = store.evidence()?;
@@ -915,8 +1070,15 @@ fn attach_owners(ctx: &Context, entries: &mut [flakehound_analysis::ReportEntry]
     }
 }
 
-fn cmd_incidents(ctx: &Context, json: bool) -> Result<ExitCode> {
-    let incidents = analyse(open_existing(ctx)?.as_mut(), false)?.incidents;
+fn cmd_incidents(
+    ctx: &Context,
+    server: Option<&flakehound_client::Server>,
+    json: bool,
+) -> Result<ExitCode> {
+    let incidents = match server {
+        Some(server) => remote_get(server, "/api/v1/incidents")?,
+        None => analyse(open_existing(ctx)?.as_mut(), false)?.incidents,
+    };
     if json {
         print_json(&incidents)?;
     } else {
@@ -925,8 +1087,15 @@ fn cmd_incidents(ctx: &Context, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_clusters(ctx: &Context, json: bool) -> Result<ExitCode> {
-    let clusters = analyse(open_existing(ctx)?.as_mut(), false)?.shared_clusters;
+fn cmd_clusters(
+    ctx: &Context,
+    server: Option<&flakehound_client::Server>,
+    json: bool,
+) -> Result<ExitCode> {
+    let clusters = match server {
+        Some(server) => remote_get(server, "/api/v1/clusters")?,
+        None => analyse(open_existing(ctx)?.as_mut(), false)?.shared_clusters,
+    };
     if json {
         print_json(&clusters)?;
     } else {

@@ -279,8 +279,9 @@ pub fn report_table(
     report: &Report,
     counts: &ReportCounts,
     color: bool,
-    // `flakehound [--db PATH]`: how the printed commands call us, so they run as printed.
-    hint: &str,
+    // How the printed commands call us (`flakehound [--db PATH] explain X`, or with
+    // `--server URL` after), so they run as printed.
+    hint: &Hint,
 ) -> io::Result<()> {
     let entries = &report.entries;
     let incidents = report.incidents.len();
@@ -384,8 +385,8 @@ pub fn report_table(
         "{} Why, and the evidence, for the first one:",
         report_counts_line(counts, entries)
     )?;
-    writeln!(out, "  {hint} classify {first}")?;
-    writeln!(out, "  {hint} explain {first}")?;
+    writeln!(out, "  {}", hint.command(&format!("classify {first}")))?;
+    writeln!(out, "  {}", hint.command(&format!("explain {first}")))?;
     if with_experiments {
         writeln!(
             out,
@@ -422,13 +423,25 @@ pub fn shared_clusters(out: &mut impl Write, clusters: &[SharedCluster]) -> io::
     Ok(())
 }
 
-fn incidents_line(out: &mut impl Write, incidents: usize, hint: &str) -> io::Result<()> {
+/// How a printed command line calls flakehound: what comes before the subcommand and after it.
+pub struct Hint {
+    pub before: String,
+    pub after: String,
+}
+
+impl Hint {
+    pub fn command(&self, subcommand: &str) -> String {
+        format!("{} {subcommand}{}", self.before, self.after)
+    }
+}
+
+fn incidents_line(out: &mut impl Write, incidents: usize, hint: &Hint) -> io::Result<()> {
     if incidents > 0 {
         writeln!(
             out,
             "{incidents} infrastructure incident(s) found; their failures are not held against tests:"
         )?;
-        writeln!(out, "  {hint} incidents")?;
+        writeln!(out, "  {}", hint.command("incidents"))?;
     }
     Ok(())
 }

@@ -314,6 +314,48 @@ fn uploads_build_one_history(db: Db, dir: &Path) {
             .unwrap()
             .contains("m::nope")
     );
+    // The command line reads the same from the server (`--server`): the same verdicts as the
+    // local store's, the same text.
+    let remote = fh(dir)
+        .args([
+            "report", "--json", "--all", "--server", &serve.url, "--token", &read,
+        ])
+        .output()
+        .unwrap();
+    assert!(remote.status.code().is_some_and(|c| c <= 1));
+    let remote: serde_json::Value = serde_json::from_slice(&remote.stdout).unwrap();
+    assert_eq!(verdicts(&remote), verdicts(&local));
+    let text_of = |args: &[&str]| {
+        let out = fh(dir).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let local_args = ["--db", db.location.as_str(), "--project", "acme/web"];
+    let remote_args = ["--server", serve.url.as_str(), "--token", read.as_str()];
+    let commands: [&[&str]; 6] = [
+        &["report"],
+        &["explain", "m::flaky"],
+        &["classify", "m::flaky"],
+        &["classify", "--all"],
+        &["incidents"],
+        &["clusters"],
+    ];
+    for cmd in commands {
+        let here = text_of(&[&local_args[..], cmd].concat());
+        let there = text_of(&[cmd, &remote_args[..]].concat());
+        // The printed follow-up commands name where the evidence is.
+        let here = here.replace(&format!(" --db {} --project acme/web", db.location), "");
+        let here = here.replace(&format!(" --db '{}' --project acme/web", db.location), "");
+        let there = there.replace(&format!(" --server {}", serve.url), "");
+        assert_eq!(here, there, "{cmd:?}");
+        assert!(!there.is_empty(), "{cmd:?}");
+    }
+    // An upload token cannot read.
+    let out = fh(dir)
+        .args(["report", "--server", &serve.url, "--token", &up])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scope is upload"));
     for path in ["/api/v1/incidents", "/api/v1/clusters"] {
         let (status, v) = get(&format!("{}{path}", serve.url), Some(&read));
         assert_eq!(status, 200, "{path}: {v}");
