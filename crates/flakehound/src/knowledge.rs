@@ -45,6 +45,9 @@ pub enum QuarantineCmd {
         /// Print the entries as JSON.
         #[arg(long)]
         json: bool,
+        /// List the server's quarantine of the project instead of the file.
+        #[command(flatten)]
+        remote: crate::RemoteOpt,
     },
     /// Apply the policies of .flakehound/config.toml: add confidently flaky tests, release
     /// healed ones, flag expired entries.
@@ -170,8 +173,18 @@ pub fn cmd_quarantine(ctx: &Context, cmd: QuarantineCmd, file: &Path) -> Result<
             save(&q, file)?;
             writeln!(out, "Released {test} from {}", file.display())?;
         }
-        QuarantineCmd::List { json } => {
-            let q = load_file(file)?;
+        QuarantineCmd::List { json, remote } => {
+            let (q, file) = match remote.server()? {
+                Some(server) => {
+                    let mut q = flakehound_quarantine::QuarantineFile::new();
+                    for e in crate::run::server_quarantine(&server)? {
+                        let _ = q.add(e, true);
+                    }
+                    (q, std::path::PathBuf::from(&server.url))
+                }
+                None => (load_file(file)?, file.to_path_buf()),
+            };
+            let file = file.as_path();
             skipped = !q.problems().is_empty();
             if json {
                 let list: Vec<_> = q

@@ -238,7 +238,7 @@ pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
 }
 
 /// The project's quarantine on the server, as entries of the quarantine file.
-fn server_quarantine(
+pub(crate) fn server_quarantine(
     server: &flakehound_client::Server,
 ) -> Result<Vec<flakehound_quarantine::Entry>> {
     let body = server.get("/api/v1/quarantine")?;

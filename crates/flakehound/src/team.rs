@@ -106,7 +106,10 @@ pub enum ServerCmd {
 #[derive(Subcommand)]
 pub enum ProjectCmd {
     /// Register a project (tokens are made for a project).
-    Create { name: String },
+    Create {
+        /// The project's name (e.g. github.com/acme/shop, or what `--project` names).
+        name: String,
+    },
     /// List the registered projects.
     List,
 }
@@ -128,6 +131,7 @@ pub enum TokenCmd {
         /// The project the token belongs to (registered when new).
         #[arg(long)]
         project: String,
+        /// What the token may do.
         #[arg(long, value_enum)]
         scope: ScopeArg,
         /// Lifetime: e.g. 90d, 12h, 2w; `never` (the default) for none.
@@ -139,13 +143,18 @@ pub enum TokenCmd {
     },
     /// List tokens (never their secrets).
     List {
+        /// Only the tokens of this project.
         #[arg(long)]
         project: Option<String>,
+        /// Print the tokens as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a token by id: it stops working on the next request, on every replica.
-    Revoke { id: i64 },
+    Revoke {
+        /// The token's id (`token list` shows them).
+        id: i64,
+    },
 }
 
 pub fn cmd_server(database_arg: Option<&str>, cmd: ServerCmd) -> Result<ExitCode> {
