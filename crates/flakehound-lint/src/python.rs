@@ -131,6 +131,8 @@ pub(crate) struct Cx<'a> {
     pub started: HashSet<String>,
     pub joined: bool,
     pub var_types: HashMap<String, Target>,
+    /// Walking the default value of this parameter: what it reaches is guarded by it.
+    pub default_of: Option<(String, usize)>,
     pub out: FnFacts,
 }
 
@@ -233,6 +235,9 @@ impl<'a> Cx<'a> {
     /// The parameter whose absence alone leads to `node`: `p or node`, `node if p is None else
     /// p`, `if p is None: … node …`.
     pub fn guard(&self, node: Node) -> Option<(String, usize)> {
+        if let Some(g) = &self.default_of {
+            return Some(g.clone());
+        }
         let mut child = node;
         let mut cur = node.parent();
         while let Some(n) = cur {
@@ -612,6 +617,7 @@ impl<'a> Env<'a> {
             started: HashSet::new(),
             joined: false,
             var_types: HashMap::new(),
+            default_of: None,
             out: FnFacts::default(),
         }
     }
@@ -870,7 +876,9 @@ fn function(cx: &mut Cx, def: Node) {
                 cx.params.push(n.to_string());
             }
             if let Some(v) = p.child_by_field_name("value") {
+                cx.default_of = cx.params.last().map(|n| (n.clone(), cx.params.len() - 1));
                 walk(cx, v, 0);
+                cx.default_of = None;
             }
         }
     }
