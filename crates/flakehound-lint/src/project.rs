@@ -401,8 +401,11 @@ struct Reached {
     test: String,
     test_module: usize,
     hits: Vec<(usize, Hit, Vec<String>)>,
-    state: Vec<(usize, python::StateFact, bool)>,
+    /// (module, function, fact, whether it is a cache write).
+    state: Vec<(usize, String, python::StateFact, bool)>,
     fns: Vec<(usize, String)>,
+    /// Calls made to each function reached (a setter called twice: set, then set back).
+    edges: HashMap<(usize, String), usize>,
 }
 
 /// Where a call or reference lands.
@@ -492,6 +495,31 @@ impl World<'_> {
         out
     }
 
+    /// Autouse fixtures that apply to a test: of its class, its module, and the conftest files
+    /// above it.
+    fn autouse(&self, mi: usize, test_key: &str) -> Vec<(usize, String)> {
+        let m = &self.modules[mi];
+        let class = test_key.rsplit_once('.').map(|(c, _)| c);
+        let mut out = Vec::new();
+        for k in &m.facts.autouse {
+            match k.rsplit_once('.') {
+                None => out.push((mi, k.clone())),
+                Some((c, _)) if Some(c) == class => out.push((mi, k.clone())),
+                _ => {}
+            }
+        }
+        for (ci, c) in self.modules.iter().enumerate() {
+            if ci == mi || c.root != m.root || !c.rel.ends_with("conftest.py") {
+                continue;
+            }
+            let dir = c.rel.trim_end_matches("conftest.py");
+            if m.rel.starts_with(dir) {
+                out.extend(c.facts.autouse.iter().filter(|k| !k.contains('.')).map(|k| (ci, k.clone())));
+            }
+        }
+        out
+    }
+
     fn follow(&self, mi: usize, test: &python::TestFn, config: &Config) -> Reached {
         let m = &self.modules[mi];
         let id = format!("{}::{}", m.rel, test.name);
@@ -501,24 +529,36 @@ impl World<'_> {
             hits: Vec::new(),
             state: Vec::new(),
             fns: Vec::new(),
+            edges: HashMap::new(),
         };
         let Some(facts) = m.facts.functions.get(&test.key) else {
             return out;
         };
         let mut seen: HashSet<(usize, String)> = HashSet::new();
-        // (module, function, depth, via, the call that led here)
-        let mut stack: Vec<(usize, String, usize, Vec<String>, Option<&Call>)> = Vec::new();
-        stack.push((mi, test.key.clone(), 0, Vec::new(), None));
+        // (module, function, depth, via, the call that led here, reached where an exception
+        // is expected)
+        let mut stack: Vec<(usize, String, usize, Vec<String>, Option<&Call>, bool)> = Vec::new();
+        stack.push((mi, test.key.clone(), 0, Vec::new(), None, false));
         for s in &test.setup {
-            stack.push((mi, s.clone(), 1, vec![s.clone()], None));
+            stack.push((mi, s.clone(), 1, vec![s.clone()], None, false));
         }
         for (fi, name) in self.fixtures(mi, &facts.params) {
-            stack.push((fi, name.clone(), 1, vec![format!("fixture {name}")], None));
+            let fk = match test.key.rsplit_once('.') {
+                Some((class, _)) if self.modules[fi].facts.functions.contains_key(&format!("{class}.{name}")) => {
+                    format!("{class}.{name}")
+                }
+                _ => name.clone(),
+            };
+            stack.push((fi, fk, 1, vec![format!("fixture {name}")], None, false));
+        }
+        for (fi, key) in self.autouse(mi, &test.key) {
+            let shown = format!("fixture {key}");
+            stack.push((fi, key, 1, vec![shown], None, false));
         }
         let mut seeded = m.facts.seeds_random;
         let mut hits: Vec<(usize, Hit, Vec<String>)> = Vec::new();
         let mut globals_seen: HashSet<(usize, String)> = HashSet::new();
-        while let Some((fmi, key, depth, via, edge)) = stack.pop() {
+        while let Some((fmi, key, depth, via, edge, failing)) = stack.pop() {
             if !seen.insert((fmi, key.clone())) {
                 continue;
             }
@@ -545,7 +585,7 @@ impl World<'_> {
             // A cache (`_cache[k] = v` next to a read of `_cache`) is not shared state.
             let lib = !self.modules[fmi].test_code;
             for s in &f.state {
-                if passed(&s.guard) {
+                if passed(&s.guard) || (failing && s.op != StateOp::Read) {
                     continue;
                 }
                 let cache = lib
@@ -553,7 +593,7 @@ impl World<'_> {
                     && f.state
                         .iter()
                         .any(|r| r.op == StateOp::Read && r.key == s.key);
-                out.state.push((fmi, s.clone(), cache));
+                out.state.push((fmi, key.clone(), s.clone(), cache));
             }
             for call in &f.calls {
                 if passed(&call.guard) {
@@ -561,10 +601,11 @@ impl World<'_> {
                 }
                 match self.resolve(fmi, &call.target) {
                     Some(Landing::Function(tm, tk)) => {
+                        *out.edges.entry((tm, tk.clone())).or_default() += 1;
                         if depth < MAX_DEPTH {
                             let mut v = via.clone();
                             v.push(short(&tk));
-                            stack.push((tm, tk, depth + 1, v, Some(call)));
+                            stack.push((tm, tk, depth + 1, v, Some(call), failing || call.expects_error));
                         }
                     }
                     Some(Landing::Global(gm, name)) => {
@@ -654,7 +695,7 @@ fn summary(r: &Reached) -> Summary<'_> {
         let mut grown: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
         let mut reset: HashSet<&str> = HashSet::new();
         let mut read: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
-        for (mi, s, cache) in &r.state {
+        for (mi, _, s, cache) in &r.state {
             match s.op {
                 StateOp::Mutate { accumulating } if !cache => {
                     changed.entry(&s.key).or_insert((*mi, s));
@@ -674,6 +715,26 @@ fn summary(r: &Reached) -> Summary<'_> {
         (changed, grown, reset, read)
     }
 
+/// Whether a test changes `key` two or more times (two places, or one setter called twice: set,
+/// then set back or delete: the save-and-restore pattern), which counts as restoring it.
+fn restored(r: &Reached, key: &str) -> bool {
+    let mut places: Vec<(usize, &str, u32, u32)> = r
+        .state
+        .iter()
+        .filter(|(_, _, s, cache)| {
+            !cache && s.key == key && s.op == (StateOp::Mutate { accumulating: false })
+        })
+        .map(|(mi, f, s, _)| (*mi, f.as_str(), s.line, s.col))
+        .collect();
+    places.sort();
+    places.dedup();
+    let changes: usize = places
+        .iter()
+        .map(|(mi, f, _, _)| r.edges.get(&(*mi, f.to_string())).copied().unwrap_or(1).max(1))
+        .sum();
+    changes >= 2
+}
+
 /// `shared-module-state`: a test that grows module state and reads it back (not idempotent),
 /// and a test that reads state another test changes without restoring it (order-dependent).
 fn state_findings(
@@ -692,7 +753,7 @@ fn state_findings(
     let summaries: Vec<_> = reached.iter().map(summary).collect();
     for (r, (changed, _, reset, _)) in reached.iter().zip(&summaries) {
         for (k, (mi, s)) in changed {
-            if !reset.contains(k) {
+            if !reset.contains(k) && !restored(r, k) {
                 changers.entry(k).or_default().push((*mi, s, r.test.as_str()));
             }
         }
@@ -731,7 +792,7 @@ fn state_findings(
         }
         // Order-dependent: reads what another test leaves changed.
         for (k, (mi, s)) in read {
-            if changed.contains_key(k) || reset.contains(k) {
+            if changed.contains_key(k) || reset.contains(k) || restored(r, k) {
                 continue;
             }
             let Some(others) = changers.get(k) else { continue };

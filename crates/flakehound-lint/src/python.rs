@@ -63,6 +63,9 @@ pub struct Call {
     /// Keyword arguments passed, and how many positional ones.
     pub kwargs: Vec<String>,
     pub npos: usize,
+    /// Made inside `with pytest.raises(…)` / `self.assertRaises(…)`: expected to fail, so
+    /// what it would change is not taken as changed.
+    pub expects_error: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -100,6 +103,8 @@ pub struct ModuleFacts {
     pub globals: HashMap<String, FnFacts>,
     pub tests: Vec<TestFn>,
     pub fixtures: HashSet<String>,
+    /// Fixtures with `autouse=True` (keys; `Class.name` inside a class).
+    pub autouse: Vec<String>,
     pub imports: HashMap<String, String>,
     pub seeds_random: bool,
     /// Hits outside any function or referenced global (module-level statements).
@@ -128,11 +133,15 @@ pub(crate) struct Cx<'a> {
     pub elapsed_vars: HashSet<String>,
     pub set_vars: HashSet<String>,
     pub threads: Vec<(String, Hit)>,
+    /// Clock reads in a test assigned to a variable, reported once an assertion names it.
+    pub clock_reads: Vec<(String, Hit)>,
     pub started: HashSet<String>,
     pub joined: bool,
     pub var_types: HashMap<String, Target>,
     /// Walking the default value of this parameter: what it reaches is guarded by it.
     pub default_of: Option<(String, usize)>,
+    /// A `yield` was seen: in a fixture, what follows is teardown.
+    pub seen_yield: bool,
     pub out: FnFacts,
 }
 
@@ -161,6 +170,13 @@ impl<'a> Cx<'a> {
 
     pub fn state(&mut self, key: String, op: StateOp, node: Node) {
         let (line, col, end_col) = span(node);
+        // A change in a fixture's teardown (after `yield`) or in a `finally:` block restores.
+        let op = match op {
+            StateOp::Mutate { .. } if (self.out.is_fixture && self.seen_yield) || in_finally(node) => {
+                StateOp::Reset
+            }
+            op => op,
+        };
         let guard = self.guard(node);
         self.out.state.push(StateFact {
             key,
@@ -511,7 +527,8 @@ pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, S
     }
     // Imports and suppression comments, anywhere in the file.
     let mut suppressed: HashMap<u32, Vec<String>> = HashMap::new();
-    prepass(root, src, name, &mut m.imports, &mut suppressed, 0);
+    let mut declared_global: HashSet<String> = HashSet::new();
+    prepass(root, src, name, &mut m.imports, &mut suppressed, &mut declared_global, 0);
 
     // Module-level names, mutable containers among them.
     let mut module_names = HashSet::new();
@@ -541,6 +558,12 @@ pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, S
                 }
             }
             _ => {}
+        }
+    }
+    // A module-level name some function rebinds with `global` is state too (a flag, a counter).
+    for n in &declared_global {
+        if module_names.contains(n) {
+            mutables.insert(n.clone());
         }
     }
     let env = Env {
@@ -614,10 +637,12 @@ impl<'a> Env<'a> {
             elapsed_vars: HashSet::new(),
             set_vars: HashSet::new(),
             threads: Vec::new(),
+            clock_reads: Vec::new(),
             started: HashSet::new(),
             joined: false,
             var_types: HashMap::new(),
             default_of: None,
+            seen_yield: false,
             out: FnFacts::default(),
         }
     }
@@ -637,12 +662,20 @@ fn prepass(
     module: &str,
     imports: &mut HashMap<String, String>,
     suppressed: &mut HashMap<u32, Vec<String>>,
+    declared_global: &mut HashSet<String>,
     depth: usize,
 ) {
     if depth > MAX_DEPTH {
         return;
     }
     match node.kind() {
+        "global_statement" => {
+            let mut c = node.walk();
+            for n in node.named_children(&mut c) {
+                declared_global.insert(n.utf8_text(src).unwrap_or("").to_string());
+            }
+            return;
+        }
         "comment" => {
             if let Some(ids) = node.utf8_text(src).ok().and_then(suppression) {
                 suppressed
@@ -726,7 +759,7 @@ fn prepass(
     }
     let mut c = node.walk();
     for ch in node.children(&mut c) {
-        prepass(ch, src, module, imports, suppressed, depth + 1);
+        prepass(ch, src, module, imports, suppressed, declared_global, depth + 1);
     }
 }
 
@@ -779,7 +812,14 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
                     Some((_, test_class)) => test_class,
                 };
             if cx.out.is_fixture {
+                m.fixtures.insert(name.to_string());
                 m.fixtures.insert(key.clone());
+                if decorators
+                    .iter()
+                    .any(|d| cx.text(*d).replace(' ', "").contains("autouse=True"))
+                {
+                    m.autouse.push(key.clone());
+                }
             }
             if is_test && env.test_code && !cx.out.is_fixture {
                 rules::retry::decorators(&mut cx, &decorators);
@@ -978,11 +1018,56 @@ fn record_call(cx: &mut Cx, call: Node) {
     }
     if let Some(target) = cx.target(func) {
         let guard = cx.guard(call);
+        let expects_error = expects_error(cx, call);
         cx.out.calls.push(Call {
             target,
             guard,
+            expects_error,
             kwargs: kwarg_names(call, cx.src),
             npos: positional(call).len(),
         });
     }
+}
+
+/// Whether a call is made where an exception is expected: in a `with …raises(…)` block, or
+/// as an argument of `assertRaises(…)`.
+fn expects_error(cx: &Cx, call: Node) -> bool {
+    let mut cur = call.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "with_statement" => {
+                let mut c = n.walk();
+                if n.children(&mut c)
+                    .any(|ch| ch.kind() == "with_clause" && cx.text(ch).contains("raises"))
+                {
+                    return true;
+                }
+            }
+            "argument_list" => {
+                if n.parent()
+                    .and_then(|p| p.child_by_field_name("function"))
+                    .is_some_and(|f| cx.text(f).contains("assertRaises"))
+                {
+                    return true;
+                }
+            }
+            "function_definition" | "lambda" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
+}
+
+fn in_finally(node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "finally_clause" => return true,
+            "function_definition" | "lambda" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
 }

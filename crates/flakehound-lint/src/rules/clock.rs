@@ -103,14 +103,88 @@ fn in_loop(node: Node) -> bool {
     false
 }
 
+/// Inside `with freeze_time(…)`, `with mock_datetime(…)`, `with patch(…)`: a faked clock.
+fn in_fake_clock(cx: &Cx, node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        if n.kind() == "with_statement" {
+            let mut c = n.walk();
+            let faked = n.children(&mut c).any(|ch| {
+                ch.kind() == "with_clause" && {
+                    let t = cx.text(ch).to_ascii_lowercase();
+                    ["freeze", "mock", "patch", "travel", "frozen", "fake"]
+                        .iter()
+                        .any(|w| t.contains(w))
+                }
+            });
+            if faked {
+                return true;
+            }
+        }
+        cur = n.parent();
+    }
+    false
+}
+
+/// unittest assertion methods that compare values (not `assertRaises`, `assertWarns`, ...).
+fn compares(method: &str) -> bool {
+    method.starts_with("assert")
+        && !["assertRaises", "assertWarns", "assertLogs", "assertNoLogs"]
+            .iter()
+            .any(|p| method.starts_with(p))
+}
+
+/// How many function definitions enclose a node (1: the function itself).
+fn fn_depth(node: Node) -> usize {
+    let mut n = 0;
+    let mut cur = node.parent();
+    while let Some(p) = cur {
+        if matches!(p.kind(), "function_definition" | "lambda") {
+            n += 1;
+        }
+        cur = p.parent();
+    }
+    n
+}
+
+/// The variable a value is assigned to (`x = …value…`), if it is one.
+fn assigned_to<'a>(cx: &Cx<'a>, node: Node) -> Option<String> {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "assignment" => {
+                let l = n.child_by_field_name("left")?;
+                return (l.kind() == "identifier").then(|| cx.text(l).to_string());
+            }
+            // Passed to a function: the variable holds what that returns, not the clock.
+            "argument_list" | "expression_statement" | "block" | "function_definition"
+            | "lambda" => return None,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    None
+}
+
 pub(crate) fn call(cx: &mut Cx, node: Node) {
     let Some(func) = node.child_by_field_name("function") else {
         return;
     };
     let Some(q) = cx.qname(func) else { return };
     if local_clock(&q, node, cx) {
+        if in_fake_clock(cx, node) {
+            return;
+        }
         let shown = format!("`{}()`", cx.text(func));
-        cx.hit(&WALL_CLOCK, node, shown);
+        // In a test, a clock read matters when its value is asserted on ("compared with a
+        // fixed value"): right there, or through the variable it is assigned to. In the code
+        // under test, any read of the local date or time.
+        if !cx.test_code || assert_call_ok(cx, node) {
+            cx.hit(&WALL_CLOCK, node, shown);
+        } else if let Some(var) = assigned_to(cx, node) {
+            let h = cx.make_hit(&WALL_CLOCK, node, shown);
+            cx.clock_reads.push((var, h));
+        }
         return;
     }
     if cx.test_code
@@ -119,6 +193,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             "time.sleep" | "asyncio.sleep" | "gevent.sleep" | "trio.sleep" | "anyio.sleep"
         )
         && !in_loop(node)
+        // A sleep in a helper defined inside the test (a slow generator, a thread's body)
+        // simulates work; the test itself is not waiting.
+        && fn_depth(node) <= 1
     {
         let arg = positional(node).first().copied();
         let zero = arg.is_some_and(|a| {
@@ -137,6 +214,11 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             .child_by_field_name("attribute")
             .map(|a| cx.text(a))
             .unwrap_or("");
+        if compares(name)
+            && let Some(args) = node.child_by_field_name("arguments")
+        {
+            asserted_vars(cx, args);
+        }
         if matches!(
             name,
             "assertLess" | "assertLessEqual" | "assertGreater" | "assertGreaterEqual"
@@ -163,10 +245,59 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
     }
 }
 
+/// Identifiers named in an assertion: a clock read assigned to one of them is asserted on.
+fn asserted_vars(cx: &mut Cx, node: Node) {
+    if cx.clock_reads.is_empty() {
+        return;
+    }
+    let mut stack = vec![node];
+    let mut names = Vec::new();
+    while let Some(n) = stack.pop() {
+        if n.kind() == "identifier" {
+            names.push(cx.text(n).to_string());
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    let reads = std::mem::take(&mut cx.clock_reads);
+    for (var, hit) in reads {
+        if names.contains(&var) {
+            cx.out.hits.push(hit);
+        } else {
+            cx.clock_reads.push((var, hit));
+        }
+    }
+}
+
+/// Whether an expression's value is compared in an assertion right there (`assert`, a
+/// comparison, unittest's `assert*` methods).
+fn assert_call_ok(cx: &Cx, node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "assert_statement" | "comparison_operator" => return true,
+            "call" => {
+                if let Some(a) = n
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("attribute"))
+                    && compares(cx.text(a))
+                {
+                    return true;
+                }
+            }
+            "expression_statement" | "block" | "function_definition" | "lambda" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
+}
+
 pub(crate) fn assert(cx: &mut Cx, node: Node) {
     if !cx.test_code {
         return;
     }
+    asserted_vars(cx, node);
     let Some(cond) = node.named_child(0) else {
         return;
     };

@@ -139,6 +139,7 @@ pub(crate) fn visit(cx: &mut crate::python::Cx, node: tree_sitter::Node) {
             fs::assign(cx, node);
         }
         "delete_statement" => state::delete(cx, node),
+        "yield" => cx.seen_yield = true,
         "identifier" | "attribute" => state::reference(cx, node),
         _ => {}
     }

@@ -54,7 +54,13 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
     let augmented = node.kind() == "augmented_assignment";
     match l.kind() {
         "subscript" => {
-            if let Some(v) = l.child_by_field_name("value")
+            // A test storing under a key of its own (a local object) adds an entry no other
+            // test looks up; a literal key overwrites a shared setting.
+            let own_key = cx.test_code
+                && l.child_by_field_name("subscript")
+                    .is_some_and(|i| !matches!(i.kind(), "string" | "integer" | "float" | "true" | "false" | "none"));
+            if !own_key
+                && let Some(v) = l.child_by_field_name("value")
                 && let Some(key) = cx.state_key(v)
             {
                 cx.state(key, StateOp::Mutate { accumulating: false }, node);
@@ -70,10 +76,15 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
             let name = cx.text(l);
             if cx.global_decl.contains(name) && cx.mutables.contains(name) {
                 let key = format!("{}.{name}", cx.module);
+                let fresh = node
+                    .child_by_field_name("right")
+                    .is_some_and(|r| matches!(r.kind(), "list" | "dictionary" | "set"));
                 let op = if augmented {
                     StateOp::Mutate { accumulating: true }
-                } else {
+                } else if fresh {
                     StateOp::Reset
+                } else {
+                    StateOp::Mutate { accumulating: false }
                 };
                 cx.state(key, op, node);
             } else if augmented
@@ -90,7 +101,11 @@ pub(crate) fn delete(cx: &mut Cx, node: Node) {
     let mut c = node.walk();
     let targets: Vec<Node> = node.named_children(&mut c).collect();
     for t in targets {
+        let own_key = cx.test_code
+            && t.child_by_field_name("subscript")
+                .is_some_and(|i| !matches!(i.kind(), "string" | "integer"));
         if t.kind() == "subscript"
+            && !own_key
             && let Some(v) = t.child_by_field_name("value")
             && let Some(key) = cx.state_key(v)
         {
@@ -174,6 +189,7 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
                 guard,
                 kwargs: Vec::new(),
                 npos: 0,
+                expects_error: false,
             });
         }
     }
