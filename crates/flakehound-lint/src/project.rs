@@ -637,7 +637,18 @@ impl World<'_> {
                 .any(|m| words.iter().any(|w| m.split('.').any(|part| part == *w)))
         };
         let mocked = has(MOCKED_NETWORK);
-        let frozen = has(FROZEN_TIME);
+        // Frozen by a decorator or fixture, or by a clock-faking call anywhere it reaches
+        // (`freezer = freeze_time(…); freezer.start()`).
+        let frozen = has(FROZEN_TIME)
+            || out.fns.iter().any(|(fm, fk)| {
+                self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
+                    f.calls.iter().any(|c| match &c.target {
+                        Target::Qualified(q) | Target::Local(q) => {
+                            FROZEN_TIME.iter().any(|w| q.split('.').any(|p| p == *w))
+                        }
+                    })
+                })
+            });
         hits.retain(|(_, h, _)| {
             let id = h.rule.id;
             config.enabled(id)

@@ -854,6 +854,23 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
                 });
             m.classes.insert(qual.clone());
             let before = m.tests.len();
+            // Class decorators (`@freeze_time(…)` on a TestCase) apply to every method.
+            let class_marks: Vec<String> = {
+                let cx = env.cx(None);
+                decorators
+                    .iter()
+                    .filter_map(|d| d.named_child(0))
+                    .filter_map(|e| {
+                        let t = if e.kind() == "call" {
+                            e.child_by_field_name("function").unwrap_or(e)
+                        } else {
+                            e
+                        };
+                        cx.qname(t)
+                    })
+                    .collect()
+            };
+            let methods_before: HashSet<String> = m.functions.keys().cloned().collect();
             if let Some(body) = def.child_by_field_name("body") {
                 let mut c = body.walk();
                 let stmts: Vec<Node> = body.named_children(&mut c).collect();
@@ -875,6 +892,13 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
             .collect();
             for t in &mut m.tests[before..] {
                 t.setup.extend(setup.iter().cloned());
+            }
+            if !class_marks.is_empty() {
+                for (k, f) in m.functions.iter_mut() {
+                    if !methods_before.contains(k) {
+                        f.decorators.extend(class_marks.iter().cloned());
+                    }
+                }
             }
         }
         "expression_statement" if class.is_none() => {
