@@ -51,11 +51,11 @@ fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io:
     let width = f.end_column.saturating_sub(f.column).max(1) as usize;
     let lead: String = f
         .snippet
-        .bytes()
+        .chars()
         .take(start)
-        .map(|b| if b == b'\t' { '\t' } else { ' ' })
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    let width = width.min(f.snippet.len().saturating_sub(start).max(1));
+    let width = width.min(f.snippet.chars().count().saturating_sub(start).max(1));
     writeln!(out, "{pad} {blue}|{reset} {lead}{yellow}{}{reset}", "^".repeat(width))?;
     writeln!(out, "{pad} {blue}={reset} category: {}", f.category)?;
     match f.tests.len() {
@@ -171,7 +171,7 @@ pub fn sarif(scan: &Scan, version: &str) -> Value {
                 "rules": rules,
             }},
             "results": results,
-            "columnKind": "utf16CodeUnits",
+            "columnKind": "unicodeCodePoints",
         }],
     })
 }

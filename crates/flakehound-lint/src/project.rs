@@ -662,6 +662,7 @@ impl World<'_> {
 
     fn finding(&self, mi: usize, hit: &Hit, via: &[String]) -> Finding {
         let m = &self.modules[mi];
+        let snippet = line_of(&m.src, hit.line);
         Finding {
             rule: hit.rule.id,
             category: hit.rule.category.as_str(),
@@ -669,9 +670,9 @@ impl World<'_> {
             fix: hit.rule.fix,
             file: m.display.clone(),
             line: hit.line,
-            column: hit.col,
-            end_column: hit.end_col,
-            snippet: line_of(&m.src, hit.line),
+            column: char_col(&snippet, hit.col),
+            end_column: char_col(&snippet, hit.end_col),
+            snippet,
             tests: Vec::new(),
             via: via.to_vec(),
             related: Vec::new(),
@@ -681,6 +682,16 @@ impl World<'_> {
 
 fn short(key: &str) -> String {
     format!("{key}()")
+}
+
+/// A 1-based byte column of `line` as a 1-based column in characters (Unicode code points).
+fn char_col(line: &str, byte_col: u32) -> u32 {
+    let b = (byte_col.saturating_sub(1) as usize).min(line.len());
+    let chars = line
+        .char_indices()
+        .take_while(|(i, _)| *i < b)
+        .count();
+    u32::try_from(chars).unwrap_or(u32::MAX).saturating_add(1)
 }
 
 /// The text of 1-based line `line`, without its end.
@@ -789,8 +800,8 @@ fn state_findings(
                     fix: rule.fix,
                     file: m.display.clone(),
                     line: s.line,
-                    column: s.col,
-                    end_column: s.end_col,
+                    column: char_col(&line_of(&m.src, s.line), s.col),
+                    end_column: char_col(&line_of(&m.src, s.line), s.end_col),
                     snippet: line_of(&m.src, s.line),
                     tests: Vec::new(),
                     via: Vec::new(),
@@ -822,8 +833,8 @@ fn state_findings(
                 fix: rule.fix,
                 file: m.display.clone(),
                 line: s.line,
-                column: s.col,
-                end_column: s.end_col,
+                column: char_col(&line_of(&m.src, s.line), s.col),
+                end_column: char_col(&line_of(&m.src, s.line), s.end_col),
                 snippet: line_of(&m.src, s.line),
                 tests: Vec::new(),
                 via: Vec::new(),

@@ -8,6 +8,8 @@ use tree_sitter::{Node, Parser};
 
 /// Deepest nesting walked; deeper code (generated, hostile) is skipped, never a stack overflow.
 const MAX_DEPTH: usize = 300;
+/// Deepest expression the shape checks (`is a set`, `is a duration`, dotted names) look into.
+pub(crate) const SHAPE_DEPTH: usize = 32;
 
 /// What a rule found at one place.
 #[derive(Clone, Debug)]
@@ -358,10 +360,17 @@ pub(crate) fn span(node: Node) -> (u32, u32, u32) {
 
 /// `a.b.c` for an identifier or a chain of attributes on one, else `None`.
 pub(crate) fn dotted(node: Node, src: &[u8]) -> Option<String> {
+    dotted_d(node, src, 0)
+}
+
+fn dotted_d(node: Node, src: &[u8], depth: usize) -> Option<String> {
+    if depth > SHAPE_DEPTH {
+        return None;
+    }
     match node.kind() {
         "identifier" => node.utf8_text(src).ok().map(str::to_string),
         "attribute" => {
-            let obj = dotted(node.child_by_field_name("object")?, src)?;
+            let obj = dotted_d(node.child_by_field_name("object")?, src, depth + 1)?;
             let attr = node.child_by_field_name("attribute")?.utf8_text(src).ok()?;
             Some(format!("{obj}.{attr}"))
         }
@@ -596,17 +605,16 @@ pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, S
     Ok(m)
 }
 
-fn first_error(node: Node) -> Option<Node> {
-    if node.is_error() || node.is_missing() {
-        return Some(node);
-    }
-    let mut c = node.walk();
-    for ch in node.children(&mut c) {
-        if ch.has_error()
-            && let Some(e) = first_error(ch)
-        {
-            return Some(e);
+fn first_error(root: Node) -> Option<Node> {
+    // Iterative: a file nested 50 000 levels deep must not overflow the stack.
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node.is_error() || node.is_missing() {
+            return Some(node);
         }
+        let mut c = node.walk();
+        let kids: Vec<Node> = node.children(&mut c).filter(|ch| ch.has_error()).collect();
+        stack.extend(kids.into_iter().rev().take(1));
     }
     None
 }

@@ -49,9 +49,16 @@ fn is_clock_call(cx: &Cx, node: Node) -> bool {
 /// An expression that is a measured duration: an elapsed variable, `clock() - start`,
 /// `end - start` with clock variables, `(…).total_seconds()`.
 fn is_duration(cx: &Cx, node: Node) -> bool {
+    is_duration_d(cx, node, 0)
+}
+
+fn is_duration_d(cx: &Cx, node: Node, depth: usize) -> bool {
+    if depth > crate::python::SHAPE_DEPTH {
+        return false;
+    }
     match node.kind() {
         "identifier" => cx.elapsed_vars.contains(cx.text(node)),
-        "parenthesized_expression" => node.named_child(0).is_some_and(|n| is_duration(cx, n)),
+        "parenthesized_expression" => node.named_child(0).is_some_and(|n| is_duration_d(cx, n, depth + 1)),
         "binary_operator" => {
             let op = node
                 .child_by_field_name("operator")
@@ -63,12 +70,12 @@ fn is_duration(cx: &Cx, node: Node) -> bool {
                 n.is_some_and(|n| {
                     is_clock_call(cx, n)
                         || (n.kind() == "identifier" && cx.clock_vars.contains(cx.text(n)))
-                        || is_duration(cx, n)
+                        || is_duration_d(cx, n, depth + 1)
                 })
             };
             match op {
                 "-" => timed(l) && timed(r),
-                "*" | "/" | "//" => is_duration_opt(cx, l) || is_duration_opt(cx, r),
+                "*" | "/" | "//" => is_duration_opt(cx, l, depth) || is_duration_opt(cx, r, depth),
                 _ => false,
             }
         }
@@ -79,15 +86,15 @@ fn is_duration(cx: &Cx, node: Node) -> bool {
                     && f.child_by_field_name("attribute")
                         .is_some_and(|a| cx.text(a) == "total_seconds")
                     && f.child_by_field_name("object")
-                        .is_some_and(|o| is_duration(cx, o))
+                        .is_some_and(|o| is_duration_d(cx, o, depth + 1))
             })
         }
         _ => false,
     }
 }
 
-fn is_duration_opt(cx: &Cx, n: Option<Node>) -> bool {
-    n.is_some_and(|n| is_duration(cx, n))
+fn is_duration_opt(cx: &Cx, n: Option<Node>, depth: usize) -> bool {
+    n.is_some_and(|n| is_duration_d(cx, n, depth + 1))
 }
 
 fn in_loop(node: Node) -> bool {

@@ -8,10 +8,17 @@ use tree_sitter::Node;
 
 /// An expression whose value is a set.
 fn is_set(cx: &Cx, node: Node) -> bool {
+    is_set_d(cx, node, 0)
+}
+
+fn is_set_d(cx: &Cx, node: Node, depth: usize) -> bool {
+    if depth > crate::python::SHAPE_DEPTH {
+        return false;
+    }
     match node.kind() {
         "set" | "set_comprehension" => true,
         "identifier" => cx.set_vars.contains(cx.text(node)),
-        "parenthesized_expression" => node.named_child(0).is_some_and(|n| is_set(cx, n)),
+        "parenthesized_expression" => node.named_child(0).is_some_and(|n| is_set_d(cx, n, depth + 1)),
         "call" => {
             let Some(f) = node.child_by_field_name("function") else {
                 return false;
@@ -26,7 +33,7 @@ fn is_set(cx: &Cx, node: Node) -> bool {
                     matches!(
                         m,
                         "union" | "intersection" | "difference" | "symmetric_difference"
-                    ) && f.child_by_field_name("object").is_some_and(|o| is_set(cx, o))
+                    ) && f.child_by_field_name("object").is_some_and(|o| is_set_d(cx, o, depth + 1))
                 }
                 _ => false,
             }
@@ -37,8 +44,8 @@ fn is_set(cx: &Cx, node: Node) -> bool {
                 .map(|o| cx.text(o))
                 .unwrap_or("");
             matches!(op, "|" | "&" | "-" | "^")
-                && (node.child_by_field_name("left").is_some_and(|n| is_set(cx, n))
-                    && node.child_by_field_name("right").is_some_and(|n| is_set(cx, n)))
+                && (node.child_by_field_name("left").is_some_and(|n| is_set_d(cx, n, depth + 1))
+                    && node.child_by_field_name("right").is_some_and(|n| is_set_d(cx, n, depth + 1)))
         }
         _ => false,
     }
