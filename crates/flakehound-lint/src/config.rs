@@ -82,7 +82,9 @@ impl Config {
             Ok(m) if !m.is_file() || m.len() > 1024 * 1024 => {
                 return (
                     Config::default(),
-                    vec![format!("{shown}: not a config file; its [lint] settings are ignored")],
+                    vec![format!(
+                        "{shown}: not a config file; its [lint] settings are ignored"
+                    )],
                 );
             }
             _ => match std::fs::read_to_string(path) {
@@ -90,7 +92,9 @@ impl Config {
                 Err(e) => {
                     return (
                         Config::default(),
-                        vec![format!("{shown}: cannot read: {e}; its [lint] settings are ignored")],
+                        vec![format!(
+                            "{shown}: cannot read: {e}; its [lint] settings are ignored"
+                        )],
                     );
                 }
             },

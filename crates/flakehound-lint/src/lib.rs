@@ -48,10 +48,7 @@ pub fn is_test_file(path: &Path) -> bool {
         || stem.ends_with("_test")
         || stem == "conftest"
         || stem == "tests"
-        || path.components().any(|c| {
-            matches!(
-                c.as_os_str().to_str(),
-                Some("tests" | "test" | "testing")
-            )
-        })
+        || path
+            .components()
+            .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "test" | "testing")))
 }

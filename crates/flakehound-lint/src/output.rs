@@ -40,10 +40,18 @@ pub fn text(out: &mut dyn Write, scan: &Scan, color: bool) -> io::Result<()> {
 
 fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io::Result<()> {
     let (yellow, blue, bold, reset) = c;
-    writeln!(out, "{yellow}{bold}warning[{}]{reset}{bold}: {}{reset}", f.rule, f.message)?;
+    writeln!(
+        out,
+        "{yellow}{bold}warning[{}]{reset}{bold}: {}{reset}",
+        f.rule, f.message
+    )?;
     let num = f.line.to_string();
     let pad = " ".repeat(num.len());
-    writeln!(out, "{pad}{blue}-->{reset} {}:{}:{}", f.file, f.line, f.column)?;
+    writeln!(
+        out,
+        "{pad}{blue}-->{reset} {}:{}:{}",
+        f.file, f.line, f.column
+    )?;
     writeln!(out, "{pad} {blue}|{reset}")?;
     writeln!(out, "{blue}{num} |{reset} {}", f.snippet)?;
     // The caret line, under the span (tabs kept so it lines up).
@@ -56,7 +64,11 @@ fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io:
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     let width = width.min(f.snippet.chars().count().saturating_sub(start).max(1));
-    writeln!(out, "{pad} {blue}|{reset} {lead}{yellow}{}{reset}", "^".repeat(width))?;
+    writeln!(
+        out,
+        "{pad} {blue}|{reset} {lead}{yellow}{}{reset}",
+        "^".repeat(width)
+    )?;
     writeln!(out, "{pad} {blue}={reset} category: {}", f.category)?;
     match f.tests.len() {
         0 => writeln!(out, "{pad} {blue}={reset} test: none reaches it")?,
@@ -75,7 +87,11 @@ fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io:
         }
     }
     for r in &f.related {
-        writeln!(out, "{pad} {blue}={reset} see: {}:{}: {}", r.file, r.line, r.message)?;
+        writeln!(
+            out,
+            "{pad} {blue}={reset} see: {}:{}: {}",
+            r.file, r.line, r.message
+        )?;
     }
     writeln!(out, "{pad} {blue}={reset} fix: {}", f.fix)
 }

@@ -97,13 +97,23 @@ fn find_root(dir: &Path, cache: &mut HashMap<PathBuf, PathBuf>) -> PathBuf {
     if let Some(r) = cache.get(dir) {
         return r.clone();
     }
-    let markers = ["pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "setup.py"];
+    let markers = [
+        "pytest.ini",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+        "setup.py",
+    ];
     let mut found = None;
     for (i, a) in dir.ancestors().enumerate() {
         if i > 8 {
             break;
         }
-        let d = if a.as_os_str().is_empty() { Path::new(".") } else { a };
+        let d = if a.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            a
+        };
         if markers.iter().any(|m| d.join(m).is_file()) {
             found = Some(a.to_path_buf());
             break;
@@ -130,7 +140,10 @@ fn dotted_name(rel: &str) -> String {
 fn load(path: &Path, name: &str, test_code: bool) -> Result<(ModuleFacts, Arc<[u8]>), String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE {
-        return Err(format!("{} bytes, too big to be a test file; skipped", meta.len()));
+        return Err(format!(
+            "{} bytes, too big to be a test file; skipped",
+            meta.len()
+        ));
     }
     let src: Arc<[u8]> = std::fs::read(path).map_err(|e| e.to_string())?.into();
     let facts = python::analyse(&src, name, test_code)?;
@@ -150,7 +163,8 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             continue;
         }
         if !p.exists() {
-            scan.errors.push((clean(p), "no such file or directory".into()));
+            scan.errors
+                .push((clean(p), "no such file or directory".into()));
             continue;
         }
         let walker = ignore::WalkBuilder::new(p)
@@ -158,8 +172,14 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                 !matches!(
                     e.file_name().to_str(),
                     Some(
-                        "node_modules" | "venv" | "site-packages" | "__pycache__" | ".git"
-                            | ".tox" | ".nox" | ".venv"
+                        "node_modules"
+                            | "venv"
+                            | "site-packages"
+                            | "__pycache__"
+                            | ".git"
+                            | ".tox"
+                            | ".nox"
+                            | ".venv"
                     )
                 )
             })
@@ -216,8 +236,10 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     let mut modules: Vec<Module> = Vec::new();
     let mut by_name: HashMap<(usize, String), usize> = HashMap::new();
     let mut exists_cache: HashMap<PathBuf, bool> = HashMap::new();
-    let mut pending: Vec<(PathBuf, usize, bool, Option<String>)> =
-        wanted.into_iter().map(|(p, r, t)| (p, r, t, None)).collect();
+    let mut pending: Vec<(PathBuf, usize, bool, Option<String>)> = wanted
+        .into_iter()
+        .map(|(p, r, t)| (p, r, t, None))
+        .collect();
     for round in 0..=IMPORT_ROUNDS {
         if pending.is_empty() {
             break;
@@ -281,8 +303,10 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                     }
                     let mut hit = None;
                     for b in &bases {
-                        for cand in [b.join(format!("{rel}.py")), b.join(&rel).join("__init__.py")]
-                        {
+                        for cand in [
+                            b.join(format!("{rel}.py")),
+                            b.join(&rel).join("__init__.py"),
+                        ] {
                             let ok = *exists_cache
                                 .entry(cand.clone())
                                 .or_insert_with(|| cand.is_file());
@@ -381,7 +405,12 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     }
     let mut findings: Vec<Finding> = places.into_values().collect();
     findings.sort_by(|a, b| {
-        (a.file.as_str(), a.line, a.column, a.rule).cmp(&(b.file.as_str(), b.line, b.column, b.rule))
+        (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
+            b.file.as_str(),
+            b.line,
+            b.column,
+            b.rule,
+        ))
     });
     for f in &mut findings {
         f.tests.sort();
@@ -428,7 +457,13 @@ const MOCKED_NETWORK: &[&str] = &[
     "patch",
     "mock",
 ];
-const FROZEN_TIME: &[&str] = &["freeze_time", "freezegun", "time_machine", "freezer", "frozen_time"];
+const FROZEN_TIME: &[&str] = &[
+    "freeze_time",
+    "freezegun",
+    "time_machine",
+    "freezer",
+    "frozen_time",
+];
 
 impl World<'_> {
     fn resolve(&self, mi: usize, target: &Target) -> Option<Landing> {
@@ -479,7 +514,9 @@ impl World<'_> {
             // The nearest conftest defining it.
             let mut best: Option<(usize, usize)> = None;
             for (ci, c) in self.modules.iter().enumerate() {
-                if c.root != m.root || !c.rel.ends_with("conftest.py") || !c.facts.fixtures.contains(p)
+                if c.root != m.root
+                    || !c.rel.ends_with("conftest.py")
+                    || !c.facts.fixtures.contains(p)
                 {
                     continue;
                 }
@@ -514,7 +551,13 @@ impl World<'_> {
             }
             let dir = c.rel.trim_end_matches("conftest.py");
             if m.rel.starts_with(dir) {
-                out.extend(c.facts.autouse.iter().filter(|k| !k.contains('.')).map(|k| (ci, k.clone())));
+                out.extend(
+                    c.facts
+                        .autouse
+                        .iter()
+                        .filter(|k| !k.contains('.'))
+                        .map(|k| (ci, k.clone())),
+                );
             }
         }
         out
@@ -544,7 +587,12 @@ impl World<'_> {
         }
         for (fi, name) in self.fixtures(mi, &facts.params) {
             let fk = match test.key.rsplit_once('.') {
-                Some((class, _)) if self.modules[fi].facts.functions.contains_key(&format!("{class}.{name}")) => {
+                Some((class, _))
+                    if self.modules[fi]
+                        .facts
+                        .functions
+                        .contains_key(&format!("{class}.{name}")) =>
+                {
                     format!("{class}.{name}")
                 }
                 _ => name.clone(),
@@ -589,7 +637,10 @@ impl World<'_> {
                     continue;
                 }
                 let cache = lib
-                    && s.op == (StateOp::Mutate { accumulating: false })
+                    && s.op
+                        == (StateOp::Mutate {
+                            accumulating: false,
+                        })
                     && f.state
                         .iter()
                         .any(|r| r.op == StateOp::Read && r.key == s.key);
@@ -605,7 +656,14 @@ impl World<'_> {
                         if depth < MAX_DEPTH {
                             let mut v = via.clone();
                             v.push(short(&tk));
-                            stack.push((tm, tk, depth + 1, v, Some(call), failing || call.expects_error));
+                            stack.push((
+                                tm,
+                                tk,
+                                depth + 1,
+                                v,
+                                Some(call),
+                                failing || call.expects_error,
+                            ));
                         }
                     }
                     Some(Landing::Global(gm, name)) => {
@@ -687,10 +745,7 @@ fn short(key: &str) -> String {
 /// A 1-based byte column of `line` as a 1-based column in characters (Unicode code points).
 fn char_col(line: &str, byte_col: u32) -> u32 {
     let b = (byte_col.saturating_sub(1) as usize).min(line.len());
-    let chars = line
-        .char_indices()
-        .take_while(|(i, _)| *i < b)
-        .count();
+    let chars = line.char_indices().take_while(|(i, _)| *i < b).count();
     u32::try_from(chars).unwrap_or(u32::MAX).saturating_add(1)
 }
 
@@ -713,29 +768,29 @@ type Summary<'a> = (
 
 /// What a test changes, grows, resets and reads of module state, with the first place of each.
 fn summary(r: &Reached) -> Summary<'_> {
-        let mut changed: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
-        let mut grown: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
-        let mut reset: HashSet<&str> = HashSet::new();
-        let mut read: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
-        for (mi, _, s, cache) in &r.state {
-            match s.op {
-                StateOp::Mutate { accumulating } if !cache => {
-                    changed.entry(&s.key).or_insert((*mi, s));
-                    if accumulating {
-                        grown.entry(&s.key).or_insert((*mi, s));
-                    }
-                }
-                StateOp::Mutate { .. } => {}
-                StateOp::Reset => {
-                    reset.insert(&s.key);
-                }
-                StateOp::Read => {
-                    read.entry(&s.key).or_insert((*mi, s));
+    let mut changed: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
+    let mut grown: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
+    let mut reset: HashSet<&str> = HashSet::new();
+    let mut read: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
+    for (mi, _, s, cache) in &r.state {
+        match s.op {
+            StateOp::Mutate { accumulating } if !cache => {
+                changed.entry(&s.key).or_insert((*mi, s));
+                if accumulating {
+                    grown.entry(&s.key).or_insert((*mi, s));
                 }
             }
+            StateOp::Mutate { .. } => {}
+            StateOp::Reset => {
+                reset.insert(&s.key);
+            }
+            StateOp::Read => {
+                read.entry(&s.key).or_insert((*mi, s));
+            }
         }
-        (changed, grown, reset, read)
     }
+    (changed, grown, reset, read)
+}
 
 /// Whether a test changes `key` two or more times (two places, or one setter called twice: set,
 /// then set back or delete: the save-and-restore pattern), which counts as restoring it.
@@ -744,7 +799,12 @@ fn restored(r: &Reached, key: &str) -> bool {
         .state
         .iter()
         .filter(|(_, _, s, cache)| {
-            !cache && s.key == key && s.op == (StateOp::Mutate { accumulating: false })
+            !cache
+                && s.key == key
+                && s.op
+                    == (StateOp::Mutate {
+                        accumulating: false,
+                    })
         })
         .map(|(mi, f, s, _)| (*mi, f.as_str(), s.line, s.col))
         .collect();
@@ -752,7 +812,13 @@ fn restored(r: &Reached, key: &str) -> bool {
     places.dedup();
     let changes: usize = places
         .iter()
-        .map(|(mi, f, _, _)| r.edges.get(&(*mi, f.to_string())).copied().unwrap_or(1).max(1))
+        .map(|(mi, f, _, _)| {
+            r.edges
+                .get(&(*mi, f.to_string()))
+                .copied()
+                .unwrap_or(1)
+                .max(1)
+        })
         .sum();
     changes >= 2
 }
@@ -776,7 +842,10 @@ fn state_findings(
     for (r, (changed, _, reset, _)) in reached.iter().zip(&summaries) {
         for (k, (mi, s)) in changed {
             if !reset.contains(k) && !restored(r, k) {
-                changers.entry(k).or_default().push((*mi, s, r.test.as_str()));
+                changers
+                    .entry(k)
+                    .or_default()
+                    .push((*mi, s, r.test.as_str()));
             }
         }
     }
@@ -789,24 +858,26 @@ fn state_findings(
         for (k, (mi, s)) in grown {
             if read.contains_key(k) && !reset.contains(k) {
                 let m = &world.modules[*mi];
-                let f = places.entry((*mi, s.line, s.col, rule.id)).or_insert_with(|| Finding {
-                    rule: rule.id,
-                    category: rule.category.as_str(),
-                    message: format!(
-                        "grows module-level `{k}` and reads it back: a second run in the same \
+                let f = places
+                    .entry((*mi, s.line, s.col, rule.id))
+                    .or_insert_with(|| Finding {
+                        rule: rule.id,
+                        category: rule.category.as_str(),
+                        message: format!(
+                            "grows module-level `{k}` and reads it back: a second run in the same \
                          process sees the first run's entries; {}",
-                        rule.summary
-                    ),
-                    fix: rule.fix,
-                    file: m.display.clone(),
-                    line: s.line,
-                    column: char_col(&line_of(&m.src, s.line), s.col),
-                    end_column: char_col(&line_of(&m.src, s.line), s.end_col),
-                    snippet: line_of(&m.src, s.line),
-                    tests: Vec::new(),
-                    via: Vec::new(),
-                    related: Vec::new(),
-                });
+                            rule.summary
+                        ),
+                        fix: rule.fix,
+                        file: m.display.clone(),
+                        line: s.line,
+                        column: char_col(&line_of(&m.src, s.line), s.col),
+                        end_column: char_col(&line_of(&m.src, s.line), s.end_col),
+                        snippet: line_of(&m.src, s.line),
+                        tests: Vec::new(),
+                        via: Vec::new(),
+                        related: Vec::new(),
+                    });
                 if !f.tests.contains(&r.test) {
                     f.tests.push(r.test.clone());
                 }
@@ -817,34 +888,38 @@ fn state_findings(
             if changed.contains_key(k) || reset.contains(k) || restored(r, k) {
                 continue;
             }
-            let Some(others) = changers.get(k) else { continue };
+            let Some(others) = changers.get(k) else {
+                continue;
+            };
             let Some((omi, os, otest)) = others.iter().find(|(_, _, t)| *t != r.test) else {
                 continue;
             };
             let m = &world.modules[*mi];
             let om = &world.modules[*omi];
-            let f = places.entry((*mi, s.line, s.col, rule.id)).or_insert_with(|| Finding {
-                rule: rule.id,
-                category: rule.category.as_str(),
-                message: format!(
-                    "reads module-level `{k}`, which {otest} changes and never restores; {}",
-                    rule.summary
-                ),
-                fix: rule.fix,
-                file: m.display.clone(),
-                line: s.line,
-                column: char_col(&line_of(&m.src, s.line), s.col),
-                end_column: char_col(&line_of(&m.src, s.line), s.end_col),
-                snippet: line_of(&m.src, s.line),
-                tests: Vec::new(),
-                via: Vec::new(),
-                related: vec![Related {
-                    file: om.display.clone(),
-                    line: os.line,
-                    column: os.col,
-                    message: format!("{otest} changes `{k}` here"),
-                }],
-            });
+            let f = places
+                .entry((*mi, s.line, s.col, rule.id))
+                .or_insert_with(|| Finding {
+                    rule: rule.id,
+                    category: rule.category.as_str(),
+                    message: format!(
+                        "reads module-level `{k}`, which {otest} changes and never restores; {}",
+                        rule.summary
+                    ),
+                    fix: rule.fix,
+                    file: m.display.clone(),
+                    line: s.line,
+                    column: char_col(&line_of(&m.src, s.line), s.col),
+                    end_column: char_col(&line_of(&m.src, s.line), s.end_col),
+                    snippet: line_of(&m.src, s.line),
+                    tests: Vec::new(),
+                    via: Vec::new(),
+                    related: vec![Related {
+                        file: om.display.clone(),
+                        line: os.line,
+                        column: os.col,
+                        message: format!("{otest} changes `{k}` here"),
+                    }],
+                });
             if !f.tests.contains(&r.test) {
                 f.tests.push(r.test.clone());
             }

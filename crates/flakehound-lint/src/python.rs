@@ -174,7 +174,9 @@ impl<'a> Cx<'a> {
         let (line, col, end_col) = span(node);
         // A change in a fixture's teardown (after `yield`) or in a `finally:` block restores.
         let op = match op {
-            StateOp::Mutate { .. } if (self.out.is_fixture && self.seen_yield) || in_finally(node) => {
+            StateOp::Mutate { .. }
+                if (self.out.is_fixture && self.seen_yield) || in_finally(node) =>
+            {
                 StateOp::Reset
             }
             op => op,
@@ -349,9 +351,13 @@ pub(crate) fn span(node: Node) -> (u32, u32, u32) {
     let s = node.start_position();
     let e = node.end_position();
     let line = u32::try_from(s.row).unwrap_or(u32::MAX).saturating_add(1);
-    let col = u32::try_from(s.column).unwrap_or(u32::MAX).saturating_add(1);
+    let col = u32::try_from(s.column)
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
     let end = if e.row == s.row {
-        u32::try_from(e.column).unwrap_or(u32::MAX).saturating_add(1)
+        u32::try_from(e.column)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
     } else {
         col.saturating_add(1)
     };
@@ -482,7 +488,11 @@ pub(crate) fn kwarg<'t>(call: Node<'t>, name: &str, src: &[u8]) -> Option<Node<'
 /// Whether an expression builds a mutable container (`[]`, `{}`, `set()`, `dict(...)`, ...).
 fn is_mutable_container(node: Node, src: &[u8]) -> bool {
     match node.kind() {
-        "list" | "dictionary" | "set" | "list_comprehension" | "dictionary_comprehension"
+        "list"
+        | "dictionary"
+        | "set"
+        | "list_comprehension"
+        | "dictionary_comprehension"
         | "set_comprehension" => true,
         "call" => node
             .child_by_field_name("function")
@@ -537,7 +547,15 @@ pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, S
     // Imports and suppression comments, anywhere in the file.
     let mut suppressed: HashMap<u32, Vec<String>> = HashMap::new();
     let mut declared_global: HashSet<String> = HashSet::new();
-    prepass(root, src, name, &mut m.imports, &mut suppressed, &mut declared_global, 0);
+    prepass(
+        root,
+        src,
+        name,
+        &mut m.imports,
+        &mut suppressed,
+        &mut declared_global,
+        0,
+    );
 
     // Module-level names, mutable containers among them.
     let mut module_names = HashSet::new();
@@ -550,8 +568,10 @@ pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, S
             "expression_statement" => {
                 if let Some(a) = stmt.named_child(0)
                     && a.kind() == "assignment"
-                    && let (Some(l), Some(r)) =
-                        (a.child_by_field_name("left"), a.child_by_field_name("right"))
+                    && let (Some(l), Some(r)) = (
+                        a.child_by_field_name("left"),
+                        a.child_by_field_name("right"),
+                    )
                     && l.kind() == "identifier"
                 {
                     let n = l.utf8_text(src).unwrap_or("").to_string();
@@ -600,8 +620,8 @@ pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, S
         f.state.retain(|s| keep(shared, s.line));
     }
     m.loose.retain(|h| keep(h.rule.id, h.line));
-    m.seeds_random = m.functions.values().any(|f| f.seeds_random)
-        || m.globals.values().any(|f| f.seeds_random);
+    m.seeds_random =
+        m.functions.values().any(|f| f.seeds_random) || m.globals.values().any(|f| f.seeds_random);
     Ok(m)
 }
 
@@ -686,10 +706,7 @@ fn prepass(
         }
         "comment" => {
             if let Some(ids) = node.utf8_text(src).ok().and_then(suppression) {
-                suppressed
-                    .entry(span(node).0)
-                    .or_default()
-                    .extend(ids);
+                suppressed.entry(span(node).0).or_default().extend(ids);
             }
             return;
         }
@@ -703,9 +720,10 @@ fn prepass(
                         imports.insert(first.to_string(), first.to_string());
                     }
                     "aliased_import" => {
-                        if let (Some(name), Some(alias)) =
-                            (n.child_by_field_name("name"), n.child_by_field_name("alias"))
-                        {
+                        if let (Some(name), Some(alias)) = (
+                            n.child_by_field_name("name"),
+                            n.child_by_field_name("alias"),
+                        ) {
                             imports.insert(
                                 alias.utf8_text(src).unwrap_or("").to_string(),
                                 name.utf8_text(src).unwrap_or("").to_string(),
@@ -767,7 +785,15 @@ fn prepass(
     }
     let mut c = node.walk();
     for ch in node.children(&mut c) {
-        prepass(ch, src, module, imports, suppressed, declared_global, depth + 1);
+        prepass(
+            ch,
+            src,
+            module,
+            imports,
+            suppressed,
+            declared_global,
+            depth + 1,
+        );
     }
 }
 
@@ -856,10 +882,9 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
                 .unwrap_or("");
             let test_class = env.test_code
                 && (name.starts_with("Test") || bases.contains("TestCase"))
-                && !decorators.iter().any(|d| {
-                    d.utf8_text(env.src)
-                        .is_ok_and(|t| t.contains("dataclass"))
-                });
+                && !decorators
+                    .iter()
+                    .any(|d| d.utf8_text(env.src).is_ok_and(|t| t.contains("dataclass")));
             m.classes.insert(qual.clone());
             let before = m.tests.len();
             // Class decorators (`@freeze_time(…)` on a TestCase) apply to every method.
@@ -1009,7 +1034,8 @@ fn bind(cx: &mut Cx, target: Node) {
             let n = cx.text(target).to_string();
             cx.locals.insert(n);
         }
-        "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list" | "as_pattern_target" => {
+        "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list"
+        | "as_pattern_target" => {
             let mut c = target.walk();
             let kids: Vec<Node> = target.named_children(&mut c).collect();
             for k in kids {

@@ -44,8 +44,12 @@ fn one(src: &str) -> Vec<(String, String)> {
 
 #[test]
 fn sleep_wait() {
-    let found = one("import time\n\ndef test_a():\n    start()\n    time.sleep(0.5)\n    assert done()\n");
-    assert_eq!(found, [("sleep-wait".into(), "tests/test_it.py::test_a".into())]);
+    let found =
+        one("import time\n\ndef test_a():\n    start()\n    time.sleep(0.5)\n    assert done()\n");
+    assert_eq!(
+        found,
+        [("sleep-wait".into(), "tests/test_it.py::test_a".into())]
+    );
     // Polling in a loop is the fix, and sleep(0) yields.
     let clean = one(
         "import time\n\ndef test_a():\n    while not done():\n        time.sleep(0.01)\n    time.sleep(0)\n",
@@ -113,7 +117,10 @@ fn timing_assert() {
     let unittest = one(
         "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        start = time.time()\n        work()\n        self.assertLess(time.time() - start, 1)\n",
     );
-    assert_eq!(unittest, [("timing-assert".into(), "tests/test_it.py::T::test_a".into())]);
+    assert_eq!(
+        unittest,
+        [("timing-assert".into(), "tests/test_it.py::T::test_a".into())]
+    );
     let clean = one(
         "import time\n\ndef test_a():\n    t0 = time.perf_counter()\n    n = work()\n    assert n < 10\n    assert time.perf_counter() >= t0\n",
     );
@@ -255,7 +262,10 @@ fn shared_module_state() {
             "lib/memo.py",
             "_cache = {}\n\ndef fib(n):\n    if n in _cache:\n        return _cache[n]\n    _cache[n] = v = n if n < 2 else fib(n - 1) + fib(n - 2)\n    return v\n",
         ),
-        ("tests/test_fib.py", "from lib.memo import fib\n\ndef test_a():\n    assert fib(10) == 55\n\ndef test_b():\n    assert fib(5) == 5\n"),
+        (
+            "tests/test_fib.py",
+            "from lib.memo import fib\n\ndef test_a():\n    assert fib(10) == 55\n\ndef test_b():\n    assert fib(5) == 5\n",
+        ),
     ];
     assert!(lint(&cache).is_empty());
 }
@@ -274,9 +284,8 @@ fn thread_no_join() {
 
 #[test]
 fn retry_marker() {
-    let found = one(
-        "import pytest\n\n@pytest.mark.flaky(reruns=3)\ndef test_a():\n    assert True\n",
-    );
+    let found =
+        one("import pytest\n\n@pytest.mark.flaky(reruns=3)\ndef test_a():\n    assert True\n");
     assert_eq!(rules_of(&found), ["retry-marker"]);
     let clean = one("import pytest\n\n@pytest.mark.slow\ndef test_a():\n    assert True\n");
     assert!(clean.is_empty(), "{clean:?}");
@@ -301,7 +310,10 @@ fn suppressions_on_the_line_or_the_line_before() {
     let found = one(
         "import time, random\n\ndef test_a():\n    time.sleep(1)  # flakehound: ignore[sleep-wait]\n    # flakehound: ignore[unseeded-random]\n    random.random()\n    time.sleep(2)  # flakehound: ignore[unseeded-random]\n",
     );
-    assert_eq!(found, [("sleep-wait".into(), "tests/test_it.py::test_a".into())]);
+    assert_eq!(
+        found,
+        [("sleep-wait".into(), "tests/test_it.py::test_a".into())]
+    );
     let all = one("import time\n\ndef test_a():\n    time.sleep(1)  # flakehound: ignore\n");
     assert!(all.is_empty());
 }
@@ -309,8 +321,14 @@ fn suppressions_on_the_line_or_the_line_before() {
 #[test]
 fn config_disables_rules_and_excludes_paths() {
     let files = [
-        ("tests/test_a.py", "import time\n\ndef test_a():\n    time.sleep(1)\n"),
-        ("tests/legacy/test_b.py", "import random\n\ndef test_b():\n    random.random()\n"),
+        (
+            "tests/test_a.py",
+            "import time\n\ndef test_a():\n    time.sleep(1)\n",
+        ),
+        (
+            "tests/legacy/test_b.py",
+            "import random\n\ndef test_b():\n    random.random()\n",
+        ),
     ];
     let (config, problems) = Config::new(vec!["sleep-wait".into()], vec!["tests/legacy".into()]);
     assert!(problems.is_empty());
@@ -326,17 +344,32 @@ fn test_ids_follow_pytest() {
     )]);
     assert_eq!(
         found,
-        [("sleep-wait".into(), "pkg/tests/test_cls.py::TestThing::test_one".into())]
+        [(
+            "sleep-wait".into(),
+            "pkg/tests/test_cls.py::TestThing::test_one".into()
+        )]
     );
 }
 
 #[test]
 fn unparseable_files_are_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("test_bad.py"), "def test_a(:\n    import time\n    time.sleep(1)\n").unwrap();
+    std::fs::write(
+        dir.path().join("test_bad.py"),
+        "def test_a(:\n    import time\n    time.sleep(1)\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("test_bin.py"), [0xff, 0xfe, 0, 1, 2, 0x80]).unwrap();
     let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
-    assert!(s.errors.iter().any(|(f, r)| f.ends_with("test_bad.py") && r.contains("syntax error")));
-    let missing = scan(&[Path::new("/nonexistent/flakehound").to_path_buf()], &Config::default(), None);
+    assert!(
+        s.errors
+            .iter()
+            .any(|(f, r)| f.ends_with("test_bad.py") && r.contains("syntax error"))
+    );
+    let missing = scan(
+        &[Path::new("/nonexistent/flakehound").to_path_buf()],
+        &Config::default(),
+        None,
+    );
     assert_eq!(missing.errors.len(), 1);
 }

@@ -159,7 +159,11 @@ fn ranked(scan: &Scan, flaky: &[FlakyTest]) -> Vec<Value> {
 }
 
 fn ranked_text(out: &mut dyn Write, scan: &Scan, flaky: &[FlakyTest], color: bool) -> Result<()> {
-    let (bold, reset) = if color { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+    let (bold, reset) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
     let ranked = ranked(scan, flaky);
     let mut shown = 0;
     for (i, t) in ranked.iter().enumerate() {
@@ -312,7 +316,12 @@ pub fn explain_text(
         return Ok(());
     }
     let category = entry.category.map(|c| c.as_str());
-    writeln!(out, "Static scan (flakehound lint): {} finding{}", fs.len(), if fs.len() == 1 { "" } else { "s" })?;
+    writeln!(
+        out,
+        "Static scan (flakehound lint): {} finding{}",
+        fs.len(),
+        if fs.len() == 1 { "" } else { "s" }
+    )?;
     for f in fs {
         let agree = if Some(f.category) == category {
             " (agrees with the category)"

@@ -53,13 +53,41 @@ fn json_names_the_planted_flaky_tests_with_their_categories() {
         .collect();
     got.sort();
     let want = [
-        ("tests/test_catalog.py::test_product_card_badges", "set-iteration-order", "unordered"),
-        ("tests/test_export.py::test_nightly_order_export", "fixed-tmp-path", "filesystem"),
-        ("tests/test_invoices.py::test_invoice_total_line", "shared-module-state", "order"),
-        ("tests/test_payments.py::test_default_payment_providers", "shared-module-state", "order"),
-        ("tests/test_quotes.py::test_quote_for_large_cart", "timing-assert", "timeout"),
-        ("tests/test_reports.py::test_daily_sales_report_counts_new_order", "wall-clock-compare", "time"),
-        ("tests/test_shipping.py::test_split_shipment_labels", "unseeded-random", "randomness"),
+        (
+            "tests/test_catalog.py::test_product_card_badges",
+            "set-iteration-order",
+            "unordered",
+        ),
+        (
+            "tests/test_export.py::test_nightly_order_export",
+            "fixed-tmp-path",
+            "filesystem",
+        ),
+        (
+            "tests/test_invoices.py::test_invoice_total_line",
+            "shared-module-state",
+            "order",
+        ),
+        (
+            "tests/test_payments.py::test_default_payment_providers",
+            "shared-module-state",
+            "order",
+        ),
+        (
+            "tests/test_quotes.py::test_quote_for_large_cart",
+            "timing-assert",
+            "timeout",
+        ),
+        (
+            "tests/test_reports.py::test_daily_sales_report_counts_new_order",
+            "wall-clock-compare",
+            "time",
+        ),
+        (
+            "tests/test_shipping.py::test_split_shipment_labels",
+            "unseeded-random",
+            "randomness",
+        ),
     ];
     let want: Vec<(String, String, String)> = want
         .iter()
@@ -80,8 +108,8 @@ fn text_view_shows_the_code_excerpt() {
 fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let text = run(fh(&shop()).args(["lint", "--format", "sarif"]), 1);
     let log: Value = serde_json::from_str(&text).unwrap();
-    let schema_file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/sarif/sarif-schema-2.1.0.json");
+    let schema_file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif/sarif-schema-2.1.0.json");
     let mut schema: Value =
         serde_json::from_str(&std::fs::read_to_string(schema_file).unwrap()).unwrap();
     // The official schema's `language` patterns have a stray `]`, a literal in ECMA-262
@@ -144,7 +172,10 @@ fn suppression_and_config() {
             "tests/test_a.py",
             "import time, random\n\ndef test_a():\n    time.sleep(1)  # flakehound: ignore[sleep-wait]\n    assert random.random() < 2\n",
         ),
-        ("tests/vendor/test_v.py", "import time\n\ndef test_v():\n    time.sleep(1)\n"),
+        (
+            "tests/vendor/test_v.py",
+            "import time\n\ndef test_v():\n    time.sleep(1)\n",
+        ),
     ]);
     let text = run(fh(dir.path()).args(["lint", "--format", "json"]), 1);
     let v: Value = serde_json::from_str(&text).unwrap();
@@ -162,8 +193,16 @@ fn suppression_and_config() {
         "[run]\nretries = 1\n\n[lint]\ndisable = [\"unseeded-random\"]\nexclude = [\"tests/vendor\"]\n",
     )
     .unwrap();
-    let out = fh(dir.path()).args(["lint", "--format", "json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = fh(dir.path())
+        .args(["lint", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["findings"].as_array().unwrap().is_empty());
 
@@ -181,10 +220,16 @@ fn suppression_and_config() {
 fn unparseable_files_are_reported_and_the_scan_goes_on() {
     let dir = project(&[
         ("tests/test_bad.py", "def test_x(:\n  pass\n"),
-        ("tests/test_ok.py", "import time\n\ndef test_ok():\n    time.sleep(2)\n"),
+        (
+            "tests/test_ok.py",
+            "import time\n\ndef test_ok():\n    time.sleep(2)\n",
+        ),
     ]);
     let text = run(fh(dir.path()).args(["lint"]), 1);
-    assert!(text.contains("tests/test_bad.py: syntax error near line 1"), "{text}");
+    assert!(
+        text.contains("tests/test_bad.py: syntax error near line 1"),
+        "{text}"
+    );
     assert!(text.contains("warning[sleep-wait]"), "{text}");
 }
 
@@ -210,7 +255,14 @@ fn history(dir: &Path) {
         )
         .unwrap();
         fh(dir)
-            .args(["ingest", "--quiet", "--run-id", &i.to_string(), "--commit", "c1"])
+            .args([
+                "ingest",
+                "--quiet",
+                "--run-id",
+                &i.to_string(),
+                "--commit",
+                "c1",
+            ])
             .args(["--timestamp", &format!("2026-11-0{i}T10:00:00Z")])
             .arg(&run)
             .assert()
@@ -226,13 +278,21 @@ fn flaky_scans_only_the_flaky_tests_and_explain_shows_the_findings() {
     )]);
     history(dir.path());
     let text = run(fh(dir.path()).args(["lint", "--flaky"]), 1);
-    assert!(text.contains("1. tests/test_jobs.py::test_sleepy"), "{text}");
+    assert!(
+        text.contains("1. tests/test_jobs.py::test_sleepy"),
+        "{text}"
+    );
     assert!(!text.contains("test_steady"), "{text}");
-    assert!(text.contains("[sleep-wait]") && text.contains("[thread-no-join]"), "{text}");
+    assert!(
+        text.contains("[sleep-wait]") && text.contains("[thread-no-join]"),
+        "{text}"
+    );
 
-    let v: Value =
-        serde_json::from_str(&run(fh(dir.path()).args(["lint", "--flaky", "--format", "json"]), 1))
-            .unwrap();
+    let v: Value = serde_json::from_str(&run(
+        fh(dir.path()).args(["lint", "--flaky", "--format", "json"]),
+        1,
+    ))
+    .unwrap();
     let tests = v["tests"].as_array().unwrap();
     assert_eq!(tests.len(), 1);
     assert_eq!(tests[0]["id"], "tests/test_jobs.py::test_sleepy");
@@ -250,7 +310,10 @@ fn flaky_scans_only_the_flaky_tests_and_explain_shows_the_findings() {
         fh(dir.path()).args(["explain", "tests/test_jobs.py::test_sleepy"]),
         0,
     );
-    assert!(text.contains("Static scan (flakehound lint): 2 findings"), "{text}");
+    assert!(
+        text.contains("Static scan (flakehound lint): 2 findings"),
+        "{text}"
+    );
 
     let report: Value =
         serde_json::from_str(&run(fh(dir.path()).args(["report", "--json"]), 0)).unwrap();
@@ -264,13 +327,17 @@ fn flaky_scans_only_the_flaky_tests_and_explain_shows_the_findings() {
     for (name, value) in [("explain", &explain), ("report", &report)] {
         let schema: Value = serde_json::from_str(
             &std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/schemas/{name}.schema.json")),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("tests/schemas/{name}.schema.json")),
             )
             .unwrap(),
         )
         .unwrap();
         let validator = jsonschema::draft202012::new(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(value).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(value)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
 }
@@ -299,7 +366,14 @@ fn agreement_with_the_category_raises_confidence() {
         )
         .unwrap();
         fh(dir.path())
-            .args(["ingest", "--quiet", "--run-id", &i.to_string(), "--commit", "c1"])
+            .args([
+                "ingest",
+                "--quiet",
+                "--run-id",
+                &i.to_string(),
+                "--commit",
+                "c1",
+            ])
             .args(["--timestamp", &format!("2026-11-0{i}T10:00:00Z")])
             .arg(&run)
             .assert()
@@ -315,5 +389,8 @@ fn agreement_with_the_category_raises_confidence() {
     let report: Value =
         serde_json::from_str(&run(fh(dir.path()).args(["report", "--json"]), 0)).unwrap();
     let after = report[0]["confidence"].as_f64().unwrap();
-    assert!((after - (before + (1.0 - before) * 0.25)).abs() < 1e-9, "{before} → {after}");
+    assert!(
+        (after - (before + (1.0 - before) * 0.25)).abs() < 1e-9,
+        "{before} → {after}"
+    );
 }

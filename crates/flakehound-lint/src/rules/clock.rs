@@ -58,7 +58,9 @@ fn is_duration_d(cx: &Cx, node: Node, depth: usize) -> bool {
     }
     match node.kind() {
         "identifier" => cx.elapsed_vars.contains(cx.text(node)),
-        "parenthesized_expression" => node.named_child(0).is_some_and(|n| is_duration_d(cx, n, depth + 1)),
+        "parenthesized_expression" => node
+            .named_child(0)
+            .is_some_and(|n| is_duration_d(cx, n, depth + 1)),
         "binary_operator" => {
             let op = node
                 .child_by_field_name("operator")
@@ -164,7 +166,10 @@ fn assigned_to<'a>(cx: &Cx<'a>, node: Node) -> Option<String> {
                 return (l.kind() == "identifier").then(|| cx.text(l).to_string());
             }
             // Passed to a function: the variable holds what that returns, not the clock.
-            "argument_list" | "expression_statement" | "block" | "function_definition"
+            "argument_list"
+            | "expression_statement"
+            | "block"
+            | "function_definition"
             | "lambda" => return None,
             _ => {}
         }
@@ -231,14 +236,20 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             "assertLess" | "assertLessEqual" | "assertGreater" | "assertGreaterEqual"
         ) && positional(node).iter().any(|a| is_duration(cx, *a))
         {
-            cx.hit(&TIMING_ASSERT, node, format!("`{name}` on a measured duration"));
+            cx.hit(
+                &TIMING_ASSERT,
+                node,
+                format!("`{name}` on a measured duration"),
+            );
         }
     }
 }
 
 pub(crate) fn assign(cx: &mut Cx, node: Node) {
-    let (Some(l), Some(r)) = (node.child_by_field_name("left"), node.child_by_field_name("right"))
-    else {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
         return;
     };
     if l.kind() != "identifier" {

@@ -56,8 +56,10 @@ fn tmp_join(cx: &Cx, node: Node) -> bool {
     if node.kind() != "binary_operator" {
         return false;
     }
-    let (Some(l), Some(r)) = (node.child_by_field_name("left"), node.child_by_field_name("right"))
-    else {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
         return false;
     };
     let left_tmp = is_gettempdir(cx, l)
@@ -74,7 +76,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     let args = positional(node);
     if q == "os.path.join" || q == "posixpath.join" {
         if args.first().is_some_and(|a| is_gettempdir(cx, *a))
-            && args.get(1).is_some_and(|a| string_value(*a, cx.src).is_some())
+            && args
+                .get(1)
+                .is_some_and(|a| string_value(*a, cx.src).is_some())
         {
             let shown = format!("`{}`", cx.text(node));
             cx.hit(&FIXED_TMP_PATH, node, shown);
@@ -118,14 +122,18 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 }
 
 pub(crate) fn assign(cx: &mut Cx, node: Node) {
-    let (Some(l), Some(r)) = (node.child_by_field_name("left"), node.child_by_field_name("right"))
-    else {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
         return;
     };
     let name = cx.text(l).to_ascii_lowercase();
-    let pathish = ["path", "file", "dir", "tmp", "temp", "log", "db", "out", "socket", "sock"]
-        .iter()
-        .any(|w| name.contains(w));
+    let pathish = [
+        "path", "file", "dir", "tmp", "temp", "log", "db", "out", "socket", "sock",
+    ]
+    .iter()
+    .any(|w| name.contains(w));
     if !pathish {
         return;
     }

@@ -104,7 +104,10 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 mod tests {
     #[test]
     fn hosts() {
-        assert_eq!(super::host("https://api.github.com/x").as_deref(), Some("api.github.com"));
+        assert_eq!(
+            super::host("https://api.github.com/x").as_deref(),
+            Some("api.github.com")
+        );
         assert_eq!(super::host("http://[::1]:8000/").as_deref(), Some("::1"));
         assert_eq!(super::host("example.com").as_deref(), Some("example.com"));
         assert!(!super::external("localhost"));

@@ -18,7 +18,9 @@ fn is_set_d(cx: &Cx, node: Node, depth: usize) -> bool {
     match node.kind() {
         "set" | "set_comprehension" => true,
         "identifier" => cx.set_vars.contains(cx.text(node)),
-        "parenthesized_expression" => node.named_child(0).is_some_and(|n| is_set_d(cx, n, depth + 1)),
+        "parenthesized_expression" => node
+            .named_child(0)
+            .is_some_and(|n| is_set_d(cx, n, depth + 1)),
         "call" => {
             let Some(f) = node.child_by_field_name("function") else {
                 return false;
@@ -33,7 +35,9 @@ fn is_set_d(cx: &Cx, node: Node, depth: usize) -> bool {
                     matches!(
                         m,
                         "union" | "intersection" | "difference" | "symmetric_difference"
-                    ) && f.child_by_field_name("object").is_some_and(|o| is_set_d(cx, o, depth + 1))
+                    ) && f
+                        .child_by_field_name("object")
+                        .is_some_and(|o| is_set_d(cx, o, depth + 1))
                 }
                 _ => false,
             }
@@ -44,8 +48,12 @@ fn is_set_d(cx: &Cx, node: Node, depth: usize) -> bool {
                 .map(|o| cx.text(o))
                 .unwrap_or("");
             matches!(op, "|" | "&" | "-" | "^")
-                && (node.child_by_field_name("left").is_some_and(|n| is_set_d(cx, n, depth + 1))
-                    && node.child_by_field_name("right").is_some_and(|n| is_set_d(cx, n, depth + 1)))
+                && (node
+                    .child_by_field_name("left")
+                    .is_some_and(|n| is_set_d(cx, n, depth + 1))
+                    && node
+                        .child_by_field_name("right")
+                        .is_some_and(|n| is_set_d(cx, n, depth + 1)))
         }
         _ => false,
     }
@@ -58,7 +66,10 @@ fn iterates_set(cx: &Cx, node: Node) -> bool {
     }
     let mut c = node.walk();
     node.named_children(&mut c).any(|ch| {
-        ch.kind() == "for_in_clause" && ch.child_by_field_name("right").is_some_and(|r| is_set(cx, r))
+        ch.kind() == "for_in_clause"
+            && ch
+                .child_by_field_name("right")
+                .is_some_and(|r| is_set(cx, r))
     })
 }
 
@@ -90,7 +101,8 @@ fn ordered_view(cx: &Cx, node: Node) -> Option<String> {
         Some("list" | "tuple") => Some(format!("`{}(…)` of a set", cx.text(f))),
         Some("next") => Some("the first element of a set".into()),
         _ if f.kind() == "attribute"
-            && f.child_by_field_name("attribute").is_some_and(|a| cx.text(a) == "join")
+            && f.child_by_field_name("attribute")
+                .is_some_and(|a| cx.text(a) == "join")
             && f.child_by_field_name("object")
                 .is_some_and(|o| matches!(o.kind(), "string" | "identifier")) =>
         {
@@ -165,8 +177,10 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 }
 
 pub(crate) fn assign(cx: &mut Cx, node: Node) {
-    let (Some(l), Some(r)) = (node.child_by_field_name("left"), node.child_by_field_name("right"))
-    else {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
         return;
     };
     if l.kind() != "identifier" {
@@ -191,7 +205,9 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
         return;
     }
     let mut c = cond.walk();
-    let eq = cond.children(&mut c).any(|ch| matches!(ch.kind(), "==" | "!="));
+    let eq = cond
+        .children(&mut c)
+        .any(|ch| matches!(ch.kind(), "==" | "!="));
     if !eq {
         return;
     }

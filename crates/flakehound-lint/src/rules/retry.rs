@@ -7,7 +7,9 @@ use tree_sitter::Node;
 
 pub(crate) fn decorators(cx: &mut Cx, decorators: &[Node]) {
     for d in decorators {
-        let Some(expr) = d.named_child(0) else { continue };
+        let Some(expr) = d.named_child(0) else {
+            continue;
+        };
         let target = if expr.kind() == "call" {
             expr.child_by_field_name("function").unwrap_or(expr)
         } else {

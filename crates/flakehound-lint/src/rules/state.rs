@@ -8,7 +8,14 @@
 use crate::python::{Call, Cx, StateOp, Target};
 use tree_sitter::Node;
 
-const GROWING: &[&str] = &["append", "extend", "insert", "add", "appendleft", "extendleft"];
+const GROWING: &[&str] = &[
+    "append",
+    "extend",
+    "insert",
+    "add",
+    "appendleft",
+    "extendleft",
+];
 const CHANGING: &[&str] = &[
     "update",
     "pop",
@@ -28,15 +35,19 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     if f.kind() != "attribute" {
         return;
     }
-    let (Some(obj), Some(attr)) = (f.child_by_field_name("object"), f.child_by_field_name("attribute"))
-    else {
+    let (Some(obj), Some(attr)) = (
+        f.child_by_field_name("object"),
+        f.child_by_field_name("attribute"),
+    ) else {
         return;
     };
     let m = cx.text(attr);
     let op = if GROWING.contains(&m) {
         StateOp::Mutate { accumulating: true }
     } else if CHANGING.contains(&m) {
-        StateOp::Mutate { accumulating: false }
+        StateOp::Mutate {
+            accumulating: false,
+        }
     } else if m == "clear" {
         StateOp::Reset
     } else {
@@ -57,19 +68,35 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
             // A test storing under a key of its own (a local object) adds an entry no other
             // test looks up; a literal key overwrites a shared setting.
             let own_key = cx.test_code
-                && l.child_by_field_name("subscript")
-                    .is_some_and(|i| !matches!(i.kind(), "string" | "integer" | "float" | "true" | "false" | "none"));
+                && l.child_by_field_name("subscript").is_some_and(|i| {
+                    !matches!(
+                        i.kind(),
+                        "string" | "integer" | "float" | "true" | "false" | "none"
+                    )
+                });
             if !own_key
                 && let Some(v) = l.child_by_field_name("value")
                 && let Some(key) = cx.state_key(v)
             {
-                cx.state(key, StateOp::Mutate { accumulating: false }, node);
+                cx.state(
+                    key,
+                    StateOp::Mutate {
+                        accumulating: false,
+                    },
+                    node,
+                );
             }
         }
         "attribute" => {
             // `module.NAME = value` in a test: patching by hand, never restored.
             if let Some(key) = cx.state_key(l) {
-                cx.state(key, StateOp::Mutate { accumulating: augmented }, node);
+                cx.state(
+                    key,
+                    StateOp::Mutate {
+                        accumulating: augmented,
+                    },
+                    node,
+                );
             }
         }
         "identifier" => {
@@ -84,12 +111,12 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
                 } else if fresh {
                     StateOp::Reset
                 } else {
-                    StateOp::Mutate { accumulating: false }
+                    StateOp::Mutate {
+                        accumulating: false,
+                    }
                 };
                 cx.state(key, op, node);
-            } else if augmented
-                && let Some(key) = cx.state_key(l)
-            {
+            } else if augmented && let Some(key) = cx.state_key(l) {
                 cx.state(key, StateOp::Mutate { accumulating: true }, node);
             }
         }
@@ -109,7 +136,13 @@ pub(crate) fn delete(cx: &mut Cx, node: Node) {
             && let Some(v) = t.child_by_field_name("value")
             && let Some(key) = cx.state_key(v)
         {
-            cx.state(key, StateOp::Mutate { accumulating: false }, node);
+            cx.state(
+                key,
+                StateOp::Mutate {
+                    accumulating: false,
+                },
+                node,
+            );
         }
     }
 }
@@ -127,9 +160,10 @@ fn written(cx: &Cx, node: Node) -> bool {
                 .child_by_field_name("attribute")
                 .map(|a| cx.text(a))
                 .unwrap_or("");
-            let called = p
-                .parent()
-                .is_some_and(|g| g.kind() == "call" && g.child_by_field_name("function").map(|f| f.id()) == Some(p.id()));
+            let called = p.parent().is_some_and(|g| {
+                g.kind() == "call"
+                    && g.child_by_field_name("function").map(|f| f.id()) == Some(p.id())
+            });
             called && (GROWING.contains(&m) || CHANGING.contains(&m) || m == "clear")
         }
         "subscript" => p.parent().is_some_and(|g| {
@@ -144,9 +178,15 @@ fn written(cx: &Cx, node: Node) -> bool {
         "default_parameter" | "typed_default_parameter" => {
             p.child_by_field_name("name").map(|n| n.id()) == Some(node.id())
         }
-        "global_statement" | "nonlocal_statement" | "parameters" | "typed_parameter"
+        "global_statement"
+        | "nonlocal_statement"
+        | "parameters"
+        | "typed_parameter"
         | "function_definition"
-        | "class_definition" | "aliased_import" | "dotted_name" | "import_from_statement"
+        | "class_definition"
+        | "aliased_import"
+        | "dotted_name"
+        | "import_from_statement"
         | "import_statement" => true,
         _ => false,
     }

@@ -23,8 +23,10 @@ fn is_thread_ctor(cx: &Cx, node: Node) -> bool {
 }
 
 pub(crate) fn assign(cx: &mut Cx, node: Node) {
-    let (Some(l), Some(r)) = (node.child_by_field_name("left"), node.child_by_field_name("right"))
-    else {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
         return;
     };
     let ctor = if is_thread_ctor(cx, r) {
@@ -48,8 +50,10 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     if f.kind() != "attribute" {
         return;
     }
-    let (Some(obj), Some(attr)) = (f.child_by_field_name("object"), f.child_by_field_name("attribute"))
-    else {
+    let (Some(obj), Some(attr)) = (
+        f.child_by_field_name("object"),
+        f.child_by_field_name("attribute"),
+    ) else {
         return;
     };
     match cx.text(attr) {
