@@ -155,6 +155,13 @@ fn load(path: &Path, name: &str, test_code: bool) -> Result<(ModuleFacts, Arc<[u
 /// needs them all).
 pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) -> Scan {
     let mut scan = Scan::default();
+    let timing = std::env::var_os("FLAKEHOUND_LINT_TIMING").is_some();
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timing {
+            eprintln!("lint timing: {what} at {:.3} s", t0.elapsed().as_secs_f64());
+        }
+    };
     // 1. Test files.
     let mut files: Vec<PathBuf> = Vec::new();
     for p in paths {
@@ -199,6 +206,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     files.sort();
     files.dedup();
 
+    lap("walked");
     // 2. Roots, and the conftest files above each test file.
     let mut root_cache = HashMap::new();
     let mut roots: Vec<PathBuf> = Vec::new();
@@ -336,15 +344,24 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         }
     }
     scan.modules = modules.len().saturating_sub(files.len());
+    lap("parsed");
 
     // 4. Follow every test.
+    let conftests: Vec<usize> = modules
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.rel.ends_with("conftest.py"))
+        .map(|(i, _)| i)
+        .collect();
     let world = World {
         modules: &modules,
         by_name: &by_name,
+        conftests: &conftests,
     };
+    let file_set: HashSet<&PathBuf> = files.iter().collect();
     let mut tests: Vec<(usize, &python::TestFn)> = Vec::new();
     for (i, m) in modules.iter().enumerate() {
-        if files.contains(&m.path) || m.test_code {
+        if file_set.contains(&m.path) || m.test_code {
             for t in &m.facts.tests {
                 tests.push((i, t));
             }
@@ -356,6 +373,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         .map(|(mi, t)| world.follow(*mi, t, config))
         .collect();
 
+    lap("followed");
     // 5. Findings, one per place, listing the tests.
     let mut places: BTreeMap<(usize, u32, u32, &'static str), Finding> = BTreeMap::new();
     let mut reached_fns: HashSet<(usize, String)> = HashSet::new();
@@ -368,9 +386,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             let f = places
                 .entry((*mi, hit.line, hit.col, hit.rule.id))
                 .or_insert_with(|| world.finding(*mi, hit, via));
-            if !f.tests.contains(&r.test) {
-                f.tests.push(r.test.clone());
-            }
+            f.tests.push(r.test.clone());
         }
     }
     // Shared module state between tests.
@@ -414,15 +430,19 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     });
     for f in &mut findings {
         f.tests.sort();
+        f.tests.dedup();
     }
     scan.findings = findings;
     scan.errors.sort();
+    lap("findings");
     scan
 }
 
 struct World<'a> {
     modules: &'a [Module],
     by_name: &'a HashMap<(usize, String), usize>,
+    /// The conftest.py modules.
+    conftests: &'a [usize],
 }
 
 /// What one test reaches.
@@ -513,11 +533,9 @@ impl World<'_> {
             }
             // The nearest conftest defining it.
             let mut best: Option<(usize, usize)> = None;
-            for (ci, c) in self.modules.iter().enumerate() {
-                if c.root != m.root
-                    || !c.rel.ends_with("conftest.py")
-                    || !c.facts.fixtures.contains(p)
-                {
+            for &ci in self.conftests {
+                let c = &self.modules[ci];
+                if c.root != m.root || !c.facts.fixtures.contains(p) {
                     continue;
                 }
                 let dir = c.rel.trim_end_matches("conftest.py");
@@ -545,8 +563,9 @@ impl World<'_> {
                 _ => {}
             }
         }
-        for (ci, c) in self.modules.iter().enumerate() {
-            if ci == mi || c.root != m.root || !c.rel.ends_with("conftest.py") {
+        for &ci in self.conftests {
+            let c = &self.modules[ci];
+            if ci == mi || c.root != m.root {
                 continue;
             }
             let dir = c.rel.trim_end_matches("conftest.py");
@@ -878,9 +897,7 @@ fn state_findings(
                         via: Vec::new(),
                         related: Vec::new(),
                     });
-                if !f.tests.contains(&r.test) {
-                    f.tests.push(r.test.clone());
-                }
+                f.tests.push(r.test.clone());
             }
         }
         // Order-dependent: reads what another test leaves changed.
@@ -920,9 +937,7 @@ fn state_findings(
                         message: format!("{otest} changes `{k}` here"),
                     }],
                 });
-            if !f.tests.contains(&r.test) {
-                f.tests.push(r.test.clone());
-            }
+            f.tests.push(r.test.clone());
         }
     }
 }

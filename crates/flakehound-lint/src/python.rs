@@ -144,6 +144,15 @@ pub(crate) struct Cx<'a> {
     pub default_of: Option<(String, usize)>,
     /// A `yield` was seen: in a fixture, what follows is teardown.
     pub seen_yield: bool,
+    /// Where the walk is, kept by [`walk`] (cheaper than asking tree-sitter for parents):
+    /// inside how many asserts, loops, `with …raises…`, `with` faking the clock, `finally:`,
+    /// and function definitions nested in the walked one.
+    pub asserts: usize,
+    pub loops: usize,
+    pub raises: usize,
+    pub fake_clock: usize,
+    pub finally: usize,
+    pub nested_fns: usize,
     pub out: FnFacts,
 }
 
@@ -175,7 +184,7 @@ impl<'a> Cx<'a> {
         // A change in a fixture's teardown (after `yield`) or in a `finally:` block restores.
         let op = match op {
             StateOp::Mutate { .. }
-                if (self.out.is_fixture && self.seen_yield) || in_finally(node) =>
+                if (self.out.is_fixture && self.seen_yield) || self.finally > 0 =>
             {
                 StateOp::Reset
             }
@@ -257,6 +266,10 @@ impl<'a> Cx<'a> {
     pub fn guard(&self, node: Node) -> Option<(String, usize)> {
         if let Some(g) = &self.default_of {
             return Some(g.clone());
+        }
+        // Tests are not called with arguments (their parameters are fixtures).
+        if self.params.is_empty() || self.test_code {
+            return None;
         }
         let mut child = node;
         let mut cur = node.parent();
@@ -671,6 +684,12 @@ impl<'a> Env<'a> {
             var_types: HashMap::new(),
             default_of: None,
             seen_yield: false,
+            asserts: 0,
+            loops: 0,
+            raises: 0,
+            fake_clock: 0,
+            finally: 0,
+            nested_fns: 0,
             out: FnFacts::default(),
         }
     }
@@ -1051,15 +1070,53 @@ pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
-    if node.kind() == "call" {
+    let kind = node.kind();
+    if kind == "call" {
         record_call(cx, node);
     }
     rules::visit(cx, node);
+    let (mut raises, mut fake) = (false, false);
+    if kind == "with_statement" {
+        let mut c = node.walk();
+        for ch in node.children(&mut c) {
+            if ch.kind() == "with_clause" {
+                let t = cx.text(ch).to_ascii_lowercase();
+                raises |= t.contains("raises");
+                fake |= ["freeze", "mock", "patch", "travel", "frozen", "fake"]
+                    .iter()
+                    .any(|w| t.contains(w));
+            }
+        }
+    }
+    let counter = |cx: &mut Cx, up: bool| {
+        let step = |n: &mut usize| {
+            if up {
+                *n += 1;
+            } else {
+                *n -= 1;
+            }
+        };
+        match kind {
+            "assert_statement" => step(&mut cx.asserts),
+            "while_statement" | "for_statement" => step(&mut cx.loops),
+            "finally_clause" => step(&mut cx.finally),
+            "function_definition" | "lambda" => step(&mut cx.nested_fns),
+            _ => {}
+        }
+        if raises {
+            step(&mut cx.raises);
+        }
+        if fake {
+            step(&mut cx.fake_clock);
+        }
+    };
+    counter(cx, true);
     let mut c = node.walk();
     let kids: Vec<Node> = node.named_children(&mut c).collect();
     for k in kids {
         walk(cx, k, depth + 1);
     }
+    counter(cx, false);
 }
 
 fn record_call(cx: &mut Cx, call: Node) {
@@ -1076,7 +1133,7 @@ fn record_call(cx: &mut Cx, call: Node) {
     }
     if let Some(target) = cx.target(func) {
         let guard = cx.guard(call);
-        let expects_error = expects_error(cx, call);
+        let expects_error = cx.test_code && (cx.raises > 0 || in_assert_raises(cx, call));
         cx.out.calls.push(Call {
             target,
             guard,
@@ -1087,45 +1144,12 @@ fn record_call(cx: &mut Cx, call: Node) {
     }
 }
 
-/// Whether a call is made where an exception is expected: in a `with …raises(…)` block, or
-/// as an argument of `assertRaises(…)`.
-fn expects_error(cx: &Cx, call: Node) -> bool {
-    let mut cur = call.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "with_statement" => {
-                let mut c = n.walk();
-                if n.children(&mut c)
-                    .any(|ch| ch.kind() == "with_clause" && cx.text(ch).contains("raises"))
-                {
-                    return true;
-                }
-            }
-            "argument_list" => {
-                if n.parent()
-                    .and_then(|p| p.child_by_field_name("function"))
-                    .is_some_and(|f| cx.text(f).contains("assertRaises"))
-                {
-                    return true;
-                }
-            }
-            "function_definition" | "lambda" => return false,
-            _ => {}
-        }
-        cur = n.parent();
-    }
-    false
-}
-
-fn in_finally(node: Node) -> bool {
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "finally_clause" => return true,
-            "function_definition" | "lambda" => return false,
-            _ => {}
-        }
-        cur = n.parent();
-    }
-    false
+/// Whether a call is an argument of `assertRaises(…)` (the `with …raises…` case is counted by
+/// the walk).
+fn in_assert_raises(cx: &Cx, call: Node) -> bool {
+    call.parent()
+        .filter(|p| p.kind() == "argument_list")
+        .and_then(|p| p.parent())
+        .and_then(|p| p.child_by_field_name("function"))
+        .is_some_and(|f| cx.text(f).contains("assertRaises"))
 }

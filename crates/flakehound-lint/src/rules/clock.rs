@@ -99,61 +99,12 @@ fn is_duration_opt(cx: &Cx, n: Option<Node>, depth: usize) -> bool {
     n.is_some_and(|n| is_duration_d(cx, n, depth + 1))
 }
 
-fn in_loop(node: Node) -> bool {
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "while_statement" | "for_statement" => return true,
-            "function_definition" | "lambda" => return false,
-            _ => {}
-        }
-        cur = n.parent();
-    }
-    false
-}
-
-/// Inside `with freeze_time(…)`, `with mock_datetime(…)`, `with patch(…)`: a faked clock.
-fn in_fake_clock(cx: &Cx, node: Node) -> bool {
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        if n.kind() == "with_statement" {
-            let mut c = n.walk();
-            let faked = n.children(&mut c).any(|ch| {
-                ch.kind() == "with_clause" && {
-                    let t = cx.text(ch).to_ascii_lowercase();
-                    ["freeze", "mock", "patch", "travel", "frozen", "fake"]
-                        .iter()
-                        .any(|w| t.contains(w))
-                }
-            });
-            if faked {
-                return true;
-            }
-        }
-        cur = n.parent();
-    }
-    false
-}
-
 /// unittest assertion methods that compare values (not `assertRaises`, `assertWarns`, ...).
 fn compares(method: &str) -> bool {
     method.starts_with("assert")
         && !["assertRaises", "assertWarns", "assertLogs", "assertNoLogs"]
             .iter()
             .any(|p| method.starts_with(p))
-}
-
-/// How many function definitions enclose a node (1: the function itself).
-fn fn_depth(node: Node) -> usize {
-    let mut n = 0;
-    let mut cur = node.parent();
-    while let Some(p) = cur {
-        if matches!(p.kind(), "function_definition" | "lambda") {
-            n += 1;
-        }
-        cur = p.parent();
-    }
-    n
 }
 
 /// The variable a value is assigned to (`x = …value…`), if it is one.
@@ -184,7 +135,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     };
     let Some(q) = cx.qname(func) else { return };
     if local_clock(&q, node, cx) {
-        if in_fake_clock(cx, node) {
+        if cx.fake_clock > 0 {
             return;
         }
         let shown = format!("`{}()`", cx.text(func));
@@ -204,10 +155,10 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             q.as_str(),
             "time.sleep" | "asyncio.sleep" | "gevent.sleep" | "trio.sleep" | "anyio.sleep"
         )
-        && !in_loop(node)
+        && cx.loops == 0
         // A sleep in a helper defined inside the test (a slow generator, a thread's body)
         // simulates work; the test itself is not waiting.
-        && fn_depth(node) <= 1
+        && cx.nested_fns == 0
     {
         let arg = positional(node).first().copied();
         let zero = arg.is_some_and(|a| {
@@ -329,7 +280,13 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
                     .any(|ch| matches!(ch.kind(), "<" | "<=" | ">" | ">="));
                 let mut c = n.walk();
                 let timed = n.named_children(&mut c).any(|ch| is_duration(cx, ch));
-                if ordered && timed {
+                // `elapsed >= 0` is a sanity check no machine fails.
+                let mut c = n.walk();
+                let zero = n.named_children(&mut c).any(|ch| {
+                    matches!(ch.kind(), "integer" | "float")
+                        && cx.text(ch).parse::<f64>() == Ok(0.0)
+                });
+                if ordered && timed && !zero {
                     let shown = format!("`{}`", cx.text(n));
                     cx.hit(&TIMING_ASSERT, n, shown);
                     return;

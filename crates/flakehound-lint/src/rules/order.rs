@@ -112,19 +112,6 @@ fn ordered_view(cx: &Cx, node: Node) -> Option<String> {
     }
 }
 
-fn inside_assert(node: Node) -> bool {
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "assert_statement" => return true,
-            "function_definition" | "lambda" | "block" => return false,
-            _ => {}
-        }
-        cur = n.parent();
-    }
-    false
-}
-
 pub(crate) fn call(cx: &mut Cx, node: Node) {
     // `next(iter(s))`
     if let Some(f) = node.child_by_field_name("function")
@@ -160,7 +147,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             return;
         }
     }
-    if inside_assert(node) && cx.test_code {
+    if cx.asserts > 0 && cx.test_code {
         return;
     }
     if let Some(v) = ordered_view(cx, node) {

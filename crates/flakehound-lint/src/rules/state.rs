@@ -193,6 +193,23 @@ fn written(cx: &Cx, node: Node) -> bool {
 }
 
 pub(crate) fn reference(cx: &mut Cx, node: Node) {
+    // Most names are locals or builtins: only module-level and imported names matter (checked
+    // first: looking at a node's parent costs a walk from the root in tree-sitter).
+    let head = if node.kind() == "attribute" {
+        match node.child_by_field_name("object") {
+            Some(o) if o.kind() == "identifier" => o,
+            _ => return,
+        }
+    } else {
+        node
+    };
+    let name = cx.text(head);
+    if !(cx.mutables.contains(name)
+        || cx.module_names.contains(name)
+        || cx.imports.contains_key(name))
+    {
+        return;
+    }
     // The attribute name in `x.name` is no reference of its own.
     if node.kind() == "identifier"
         && let Some(p) = node.parent()
