@@ -53,7 +53,8 @@ def rerun(python, cwd, test, n):
         for target in ([test], [file]):
             env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
             report = pathlib.Path(cwd) / ".lint-rerun.xml"
-            cmd = [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+            # `-o addopts=`: the project's own options (coverage plugins) are not installed.
+            cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                    f"--junitxml={report}", *target]
             subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
             try:
@@ -64,7 +65,8 @@ def rerun(python, cwd, test, n):
             # The test's own testcase element.
             import xml.etree.ElementTree as ET
             for case in ET.fromstring(text).iter("testcase"):
-                if case.get("name") == name:
+                case_name = case.get("name") or ""
+                if case_name == name or case_name.startswith(name + "["):
                     if case.find("failure") is not None or case.find("error") is not None:
                         fails += 1
                     elif case.find("skipped") is None:

@@ -457,6 +457,10 @@ struct Reached {
     edges: HashMap<(usize, String), usize>,
 }
 
+/// A function to visit: module, function, depth, the calls that led there, the call that led
+/// there, whether an exception is expected where it was called.
+type Step<'c> = (usize, String, usize, Vec<String>, Option<&'c Call>, bool);
+
 /// Where a call or reference lands.
 enum Landing {
     Function(usize, String),
@@ -599,7 +603,7 @@ impl World<'_> {
         let mut seen: HashSet<(usize, String)> = HashSet::new();
         // (module, function, depth, via, the call that led here, reached where an exception
         // is expected)
-        let mut stack: Vec<(usize, String, usize, Vec<String>, Option<&Call>, bool)> = Vec::new();
+        let mut stack: Vec<Step> = Vec::new();
         stack.push((mi, test.key.clone(), 0, Vec::new(), None, false));
         for s in &test.setup {
             stack.push((mi, s.clone(), 1, vec![s.clone()], None, false));

@@ -50,9 +50,9 @@ fn sleep_wait() {
         found,
         [("sleep-wait".into(), "tests/test_it.py::test_a".into())]
     );
-    // Polling in a loop is the fix, and sleep(0) yields.
+    // Polling in a loop is the fix; sleep(0) and sleeps under 10 ms yield or tick the clock.
     let clean = one(
-        "import time\n\ndef test_a():\n    while not done():\n        time.sleep(0.01)\n    time.sleep(0)\n",
+        "import time\n\ndef test_a():\n    while not done():\n        time.sleep(0.01)\n    time.sleep(0)\n    time.sleep(0.001)\n",
     );
     assert!(clean.is_empty(), "{clean:?}");
 }

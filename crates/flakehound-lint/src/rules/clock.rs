@@ -161,11 +161,12 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         && cx.nested_fns == 0
     {
         let arg = positional(node).first().copied();
-        let zero = arg.is_some_and(|a| {
+        // A literal shorter than 10 ms yields or lets the clock tick; it waits for nothing.
+        let tick = arg.is_some_and(|a| {
             matches!(a.kind(), "integer" | "float")
-                && cx.text(a).parse::<f64>().is_ok_and(|v| v == 0.0)
+                && cx.text(a).parse::<f64>().is_ok_and(|v| v < 0.01)
         });
-        if arg.is_some() && !zero {
+        if arg.is_some() && !tick {
             let shown = format!("`{}({})`", cx.text(func), arg.map_or("", |a| cx.text(a)));
             cx.hit(&SLEEP_WAIT, node, shown);
         }
