@@ -67,6 +67,11 @@ fn unseeded_random() {
         "import random\n\ndef test_a():\n    random.seed(4)\n    assert random.randint(1, 6) <= 6\n\ndef test_b():\n    rng = random.Random(3)\n    assert rng.random() < 1\n",
     );
     assert!(seeded.is_empty(), "{seeded:?}");
+    // A random unique name is no random input.
+    let token = one(
+        "import random\n\ndef test_a(tmp_path):\n    p = tmp_path / str(random.random())\n    q = f'ch-{random.random()}'\n    assert p != q\n",
+    );
+    assert!(token.is_empty(), "{token:?}");
 }
 
 #[test]
