@@ -5,7 +5,8 @@ Corpora: examples/flaky-shop (its truth: benches/flaky-shop-truth.txt; every pla
 the real bug is flaky) and the test suites of real projects from PyPI sdists. In a real project a
 test counts as flaky only when confirmed: with --rerun N each flagged test is run N times alone
 in fresh pytest processes (a new PYTHONHASHSEED each time) and N times in the full suite of its
-file, and a test that both passed and failed is a confirmed flake. Every other finding on a real
+file, and a test one of whose cases (parametrized cases apart) both passed and failed is a
+confirmed flake. Every other finding on a real
 project is a false positive (its stable tests are the negatives).
 
 Unit: a (rule, test) pair. Precision = pairs on really flaky tests / pairs. Recall = known flaky
@@ -45,33 +46,37 @@ def lint(fh, cwd):
 
 
 def rerun(python, cwd, test, n):
-    """(passes, failures) of `test` over n lone runs and n runs with its whole file."""
-    passes = fails = 0
+    """Runs `test` n times alone and n times with its whole file, in fresh processes; returns
+    (passes, failures, flaky) where flaky says whether one case (a parametrized case counts on
+    its own) both passed and failed."""
+    import xml.etree.ElementTree as ET
     file = test.split("::")[0]
+    name = test.split("::")[-1]
+    seen = collections.defaultdict(lambda: [0, 0])  # case -> [passes, failures]
     env = dict(os.environ)
-    for i in range(n):
+    report = pathlib.Path(cwd) / ".lint-rerun.xml"
+    for _ in range(n):
         for target in ([test], [file]):
             env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
-            report = pathlib.Path(cwd) / ".lint-rerun.xml"
+            report.unlink(missing_ok=True)
             # `-o addopts=`: the project's own options (coverage plugins) are not installed.
             cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                    f"--junitxml={report}", *target]
             subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
             try:
-                text = report.read_text()
-            except OSError:
+                root = ET.fromstring(report.read_text())
+            except (OSError, ET.ParseError):
                 continue
-            name = test.split("::")[-1]
-            # The test's own testcase element.
-            import xml.etree.ElementTree as ET
-            for case in ET.fromstring(text).iter("testcase"):
+            for case in root.iter("testcase"):
                 case_name = case.get("name") or ""
                 if case_name == name or case_name.startswith(name + "["):
                     if case.find("failure") is not None or case.find("error") is not None:
-                        fails += 1
+                        seen[case_name][1] += 1
                     elif case.find("skipped") is None:
-                        passes += 1
-    return passes, fails
+                        seen[case_name][0] += 1
+    passes = sum(p for p, _ in seen.values())
+    fails = sum(f for _, f in seen.values())
+    return passes, fails, any(p and f for p, f in seen.values())
 
 
 def main():
@@ -132,9 +137,10 @@ def main():
         flaky = set()
         if n:
             for t in sorted({t for _, t in pairs}):
-                p, f = rerun(python, proj, t, n)
-                print(f"  rerun {name} {t}: {p} passed, {f} failed", file=sys.stderr)
-                if p and f:
+                p, f, flips = rerun(python, proj, t, n)
+                print(f"  rerun {name} {t}: {p} passed, {f} failed"
+                      f"{', flaky' if flips else ''}", file=sys.stderr)
+                if flips:
                     flaky.add(t)
         known_flaky |= {(name, t) for t in flaky}
         corpora.append((spec, data["files"], data["tests"], len(flaky), len(pairs)))
