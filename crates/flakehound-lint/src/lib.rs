@@ -12,6 +12,9 @@
 //! the root-cause category `diagnose` uses for the same mechanism, the line, the tests and the
 //! fix.
 //!
+//! Go (`*_test.go`) has four rules inside `Test…` functions, without call-following (see
+//! [`golang`]).
+//!
 //! Test files: `test_*.py`, `*_test.py`, `conftest.py`, and `.py` files under a `tests`/`test`
 //! directory. Test ids are pytest's: the file relative to the project root (the nearest
 //! directory up with `pytest.ini`, `pyproject.toml`, `setup.cfg`, `tox.ini` or `setup.py`),
@@ -25,6 +28,7 @@
 //! file makes the scan panic.
 
 pub mod config;
+pub mod golang;
 pub mod output;
 pub mod project;
 pub mod python;
@@ -35,6 +39,13 @@ pub use project::{Finding, Related, Scan, scan};
 pub use rules::{RULES, Rule};
 
 use std::path::Path;
+
+/// Whether a path is a Go test file (`*_test.go`).
+pub fn is_go_test_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with("_test.go"))
+}
 
 /// Whether a path is a Python test file (or a test helper: conftest, files under `tests/`).
 pub fn is_test_file(path: &Path) -> bool {

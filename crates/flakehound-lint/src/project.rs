@@ -164,9 +164,14 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     };
     // 1. Test files.
     let mut files: Vec<PathBuf> = Vec::new();
+    let mut go_files: Vec<PathBuf> = Vec::new();
     for p in paths {
         if p.is_file() {
-            files.push(p.clone());
+            if crate::is_go_test_file(p) {
+                go_files.push(p.clone());
+            } else {
+                files.push(p.clone());
+            }
             continue;
         }
         if !p.exists() {
@@ -193,14 +198,22 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             .build();
         for entry in walker.flatten() {
             let path = entry.path();
-            if !entry.file_type().is_some_and(|t| t.is_file()) || !crate::is_test_file(path) {
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let go = crate::is_go_test_file(path);
+            if !go && !crate::is_test_file(path) {
                 continue;
             }
             let rel = path.strip_prefix(p).unwrap_or(path);
             if config.excluded(rel) {
                 continue;
             }
-            files.push(path.to_path_buf());
+            if go {
+                go_files.push(path.to_path_buf());
+            } else {
+                files.push(path.to_path_buf());
+            }
         }
     }
     files.sort();
@@ -420,6 +433,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         }
     }
     let mut findings: Vec<Finding> = places.into_values().collect();
+    findings.extend(go_findings(&go_files, config, only, &mut scan));
     findings.sort_by(|a, b| {
         (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
             b.file.as_str(),
@@ -958,4 +972,72 @@ pub fn file_hits(facts: &ModuleFacts) -> Vec<&Hit> {
         .collect();
     v.sort_by_key(|h| (h.line, h.col, h.rule.id));
     v
+}
+
+/// The Go test files: parsed in parallel, findings inside their `Test…` functions.
+fn go_findings(
+    files: &[PathBuf],
+    config: &Config,
+    only: Option<&HashSet<String>>,
+    scan: &mut Scan,
+) -> Vec<Finding> {
+    let parsed: Vec<_> = files
+        .par_iter()
+        .map(|path| {
+            let src = std::fs::read(path).map_err(|e| e.to_string());
+            let facts = src
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|s| crate::golang::analyse(s));
+            (path, src, facts)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut pkgs: HashMap<PathBuf, String> = HashMap::new();
+    for (path, src, facts) in parsed {
+        let (src, facts) = match (src, facts) {
+            (Ok(s), Ok(f)) => (s, f),
+            (Err(e), _) | (_, Err(e)) => {
+                scan.errors.push((clean(path), e));
+                continue;
+            }
+        };
+        scan.files += 1;
+        scan.tests += facts.tests;
+        if facts.syntax_error {
+            scan.errors
+                .push((clean(path), "syntax error; scanned what parsed".to_string()));
+        }
+        let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let pkg = pkgs
+            .entry(dir.clone())
+            .or_insert_with(|| crate::golang::package_path(&dir).unwrap_or_else(|| clean(&dir)))
+            .clone();
+        for (test, hit) in facts.hits {
+            let id = format!("{pkg}::{test}");
+            if !config.enabled(hit.rule.id) || only.is_some_and(|o| !o.contains(&id)) {
+                continue;
+            }
+            let snippet = line_of(&src, hit.line);
+            out.push(Finding {
+                rule: hit.rule.id,
+                category: hit.rule.category.as_str(),
+                message: format!("{}: {}", hit.detail, hit.rule.summary),
+                fix: if hit.rule.id == crate::rules::FIXED_TMP_PATH.id {
+                    "use t.TempDir() for a directory of the test's own"
+                } else {
+                    hit.rule.fix
+                },
+                file: clean(path),
+                line: hit.line,
+                column: char_col(&snippet, hit.col),
+                end_column: char_col(&snippet, hit.end_col),
+                snippet,
+                tests: vec![id],
+                via: Vec::new(),
+                related: Vec::new(),
+            });
+        }
+    }
+    out
 }

@@ -54,6 +54,7 @@ proptest! {
     #[test]
     fn bytes_never_panic(src in proptest::collection::vec(any::<u8>(), 0..2000), test in any::<bool>()) {
         let _ = flakehound_lint::python::analyse(&src, "tests.test_x", test);
+        let _ = flakehound_lint::golang::analyse(&src);
     }
 
     #[test]

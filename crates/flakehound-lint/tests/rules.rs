@@ -378,3 +378,25 @@ fn unparseable_files_are_reported_not_fatal() {
     );
     assert_eq!(missing.errors.len(), 1);
 }
+
+#[test]
+fn go_test_files_get_go_test_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("go.mod"),
+        "module example.com/shop\n\ngo 1.22\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("cart")).unwrap();
+    std::fs::write(
+        dir.path().join("cart/cart_test.go"),
+        "package cart\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestCheckout(t *testing.T) {\n\tgo run()\n\ttime.Sleep(2 * time.Second)\n}\n",
+    )
+    .unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.findings.len(), 1);
+    assert_eq!(s.findings[0].rule, "sleep-wait");
+    assert_eq!(s.findings[0].tests, ["example.com/shop/cart::TestCheckout"]);
+    assert!(s.findings[0].file.ends_with("cart/cart_test.go"));
+}
