@@ -16,8 +16,8 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct LintArgs {
     /// Files or directories to scan (default: the current directory). Test files are
-    /// test_*.py, *_test.py, conftest.py and .py files under tests/; the project modules they
-    /// import are followed.
+    /// test_*.py, *_test.py, conftest.py and .py files under tests/ (the project modules they
+    /// import are followed), and *_test.go.
     pub paths: Vec<PathBuf>,
     /// Output: text (with the code excerpt), json, or sarif (SARIF 2.1.0 for code scanning).
     #[arg(long, value_enum, default_value_t = LintFormat::Text, value_name = "FORMAT")]
