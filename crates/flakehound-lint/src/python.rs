@@ -542,13 +542,23 @@ fn suppression(text: &str) -> Option<Vec<String>> {
 /// Parses and analyses one Python file. `name` is its dotted module name; `test_code` whether
 /// it is a test file (test-only rules apply).
 pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, String> {
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .map_err(|e| format!("cannot load the Python grammar: {e}"))?;
-    let tree = parser
-        .parse(src, None)
-        .ok_or_else(|| "the parser gave up".to_string())?;
+    // One parser per thread, reused from file to file.
+    thread_local! {
+        static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
+    }
+    let tree = PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut p = Parser::new();
+            p.set_language(&tree_sitter_python::LANGUAGE.into())
+                .map_err(|e| format!("cannot load the Python grammar: {e}"))?;
+            *slot = Some(p);
+        }
+        let parser = slot.as_mut().ok_or_else(|| "no parser".to_string())?;
+        parser
+            .parse(src, None)
+            .ok_or_else(|| "the parser gave up".to_string())
+    })?;
     let root = tree.root_node();
     let mut m = ModuleFacts {
         name: name.to_string(),
@@ -1112,8 +1122,7 @@ pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
     };
     counter(cx, true);
     let mut c = node.walk();
-    let kids: Vec<Node> = node.named_children(&mut c).collect();
-    for k in kids {
+    for k in node.named_children(&mut c) {
         walk(cx, k, depth + 1);
     }
     counter(cx, false);
