@@ -105,6 +105,13 @@ fn text_view_shows_the_code_excerpt() {
 }
 
 #[test]
+fn json_view_snapshot() {
+    let text = run(fh(&shop()).args(["lint", "--format", "json"]), 1);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!("lint_flaky_shop_json", v);
+}
+
+#[test]
 fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let text = run(fh(&shop()).args(["lint", "--format", "sarif"]), 1);
     let log: Value = serde_json::from_str(&text).unwrap();
