@@ -215,8 +215,8 @@ fn ranked_text(out: &mut dyn Write, scan: &Scan, flaky: &[FlakyTest], color: boo
 pub const AGREEMENT_GAIN: f64 = 0.25;
 
 /// The findings inside each of the given tests (ids as the store has them), from the test
-/// files found relative to the current directory or the repository root. Files that are not
-/// there (another checkout, a CI-only path) give no findings.
+/// files found relative to the current directory or the repository root (their directories are
+/// scanned). Files that are not there (another checkout, a CI-only path) give no findings.
 pub fn findings_for(ctx: &Context, ids: &[&str]) -> HashMap<String, Vec<Finding>> {
     let mut files: Vec<PathBuf> = Vec::new();
     for id in ids {
@@ -237,9 +237,20 @@ pub fn findings_for(ctx: &Context, ids: &[&str]) -> HashMap<String, Vec<Finding>
     if files.is_empty() {
         return HashMap::new();
     }
+    // Their directories, not only the files: state another test changes (the polluter of an
+    // order-dependent victim) is found in the other tests.
+    let mut dirs: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            f.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
     let config = config(ctx, None);
     let only: HashSet<String> = ids.iter().map(|s| s.to_string()).collect();
-    let scan = flakehound_lint::scan(&files, &config, Some(&only));
+    let scan = flakehound_lint::scan(&dirs, &config, Some(&only));
     let mut out: HashMap<String, Vec<Finding>> = HashMap::new();
     for f in scan.findings {
         for t in &f.tests {
@@ -249,30 +260,54 @@ pub fn findings_for(ctx: &Context, ids: &[&str]) -> HashMap<String, Vec<Finding>
     out
 }
 
-/// Adds `lint_findings` to the JSON of flaky entries that have some, and raises the confidence
-/// of those whose findings agree with their category ([`AGREEMENT_GAIN`]).
-pub fn attach(ctx: &Context, entries: &[flakehound_analysis::ReportEntry]) -> Result<Value> {
+/// A `report --json` entry: the entry as before, then `lint_findings` when the test is flaky
+/// and the scan found something inside it (serialized in the entry's own key order).
+#[derive(serde::Serialize)]
+pub struct WithFindings {
+    #[serde(flatten)]
+    entry: flakehound_analysis::ReportEntry,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    lint_findings: Vec<Finding>,
+}
+
+/// The entries with the findings inside their flaky tests; the confidence of those whose
+/// findings agree with their category is raised ([`AGREEMENT_GAIN`]).
+pub fn attach(ctx: &Context, entries: &[flakehound_analysis::ReportEntry]) -> Vec<WithFindings> {
     let ids: Vec<&str> = entries
         .iter()
         .filter(|e| e.verdict == Verdict::Flaky)
         .map(|e| e.ranked.id.as_str())
         .collect();
-    let found = if ids.is_empty() {
+    let mut found = if ids.is_empty() {
         HashMap::new()
     } else {
         findings_for(ctx, &ids)
     };
-    let mut values = Vec::with_capacity(entries.len());
-    for e in entries {
-        let mut v = serde_json::to_value(e)?;
-        if e.verdict == Verdict::Flaky
-            && let Some(fs) = found.get(&e.ranked.id)
-        {
-            add_findings(&mut v, e, fs);
-        }
-        values.push(v);
-    }
-    Ok(Value::Array(values))
+    entries
+        .iter()
+        .map(|e| {
+            let mut entry = e.clone();
+            let lint_findings = if e.verdict == Verdict::Flaky {
+                found.remove(&e.ranked.id).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            if e.category
+                .is_some_and(|c| lint_findings.iter().any(|f| f.category == c.as_str()))
+            {
+                entry.confidence = raised(e.confidence);
+            }
+            WithFindings {
+                entry,
+                lint_findings,
+            }
+        })
+        .collect()
+}
+
+/// A confidence raised by a finding that agrees with the category.
+fn raised(confidence: f64) -> f64 {
+    confidence + (1.0 - confidence) * AGREEMENT_GAIN
 }
 
 fn add_findings(v: &mut Value, e: &flakehound_analysis::ReportEntry, fs: &[Finding]) {
@@ -280,7 +315,7 @@ fn add_findings(v: &mut Value, e: &flakehound_analysis::ReportEntry, fs: &[Findi
         .category
         .is_some_and(|c| fs.iter().any(|f| f.category == c.as_str()));
     if agrees {
-        v["confidence"] = json!(e.confidence + (1.0 - e.confidence) * AGREEMENT_GAIN);
+        v["confidence"] = json!(raised(e.confidence));
     }
     v["lint_findings"] = serde_json::to_value(fs).unwrap_or(Value::Null);
 }
@@ -344,7 +379,7 @@ pub fn explain_text(
             out,
             "  a finding agrees with the verdict's category: confidence {:.0}% → {:.0}%",
             entry.confidence * 100.0,
-            (entry.confidence + (1.0 - entry.confidence) * AGREEMENT_GAIN) * 100.0
+            raised(entry.confidence) * 100.0
         )?;
     }
     writeln!(out)

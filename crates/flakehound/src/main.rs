@@ -761,7 +761,7 @@ fn cmd_report(
     attach_owners(ctx, &mut report.entries);
     if json {
         // Flaky tests carry the static scan's findings inside them (`lint_findings`).
-        print_json(&lint::attach(ctx, &report.entries)?)?;
+        print_json(&lint::attach(ctx, &report.entries))?;
     } else {
         // Printed commands carry `--db`/`--project` when not the default ones.
         output::report_table(
