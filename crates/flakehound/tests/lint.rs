@@ -322,8 +322,15 @@ fn flaky_scans_only_the_flaky_tests_and_explain_shows_the_findings() {
         "{text}"
     );
 
-    let report: Value =
-        serde_json::from_str(&run(fh(dir.path()).args(["report", "--json"]), 0)).unwrap();
+    let report_text = run(fh(dir.path()).args(["report", "--json"]), 0);
+    // The entry keeps its own key order (`id` first), `lint_findings` last.
+    let first_keys: Vec<&str> = report_text
+        .lines()
+        .filter(|l| l.starts_with("    \""))
+        .take(2)
+        .collect();
+    assert!(first_keys[0].contains("\"id\""), "{first_keys:?}");
+    let report: Value = serde_json::from_str(&report_text).unwrap();
     let entry = report
         .as_array()
         .unwrap()
