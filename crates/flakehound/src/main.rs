@@ -15,6 +15,7 @@ mod detective;
 mod events;
 mod hunt;
 mod knowledge;
+mod lint;
 mod output;
 mod run;
 mod team;
@@ -338,6 +339,14 @@ enum Command {
         #[command(flatten)]
         meta: MetaArgs,
     },
+    /// Static scan of test code for the causes of flaky tests (sleeps, unseeded random, clock
+    /// reads, real network, fixed temp paths, set order, shared module state, ...).
+    Lint {
+        #[command(flatten)]
+        args: Box<lint::LintArgs>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
     /// List the notes (of one test, or all), or remove one.
     Notes {
         /// Only the notes of this test (id as shown by `report`).
@@ -457,6 +466,7 @@ impl Command {
             | Command::Bisect { store, .. }
             | Command::Merge { store, .. }
             | Command::Note { store, .. }
+            | Command::Lint { store, .. }
             | Command::Notes { store, .. } => (store.clone(), none),
             Command::Quarantine { db, project, .. } => (
                 StoreOpt {
@@ -576,6 +586,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Notes {
             test, remove, json, ..
         } => knowledge::cmd_notes(&ctx, test, remove, json),
+        Command::Lint { args, .. } => lint::cmd_lint(&ctx, *args),
     }
 }
 
@@ -895,7 +906,8 @@ fn cmd_report(
     }
     attach_owners(ctx, &mut report.entries);
     if json {
-        print_json(&report.entries)?;
+        // Flaky tests carry the static scan's findings inside them (`lint_findings`).
+        print_json(&lint::attach(ctx, &report.entries))?;
     } else {
         // Printed commands carry `--db`/`--project` when not the default ones.
         output::report_table(
@@ -1019,13 +1031,16 @@ fn cmd_explain(
     flakehound_analysis::attach_notes(&mut entries, store.notes(Some(test))?);
     attach_owners(ctx, &mut entries);
     let entry = entries.pop();
+    // Flaky tests: the static scan's findings inside the test, as supporting evidence.
+    let (verdict, findings) = lint::explain(ctx, entry.as_ref());
     if json {
-        print_json(&serde_json::json!({ "verdict": entry, "dossier": dossier }))?;
+        print_json(&serde_json::json!({ "verdict": verdict, "dossier": dossier }))?;
     } else {
         let mut out = std::io::stdout().lock();
         if let Some(e) = &entry {
             output::verdict_block(&mut out, e)?;
             writeln!(out)?;
+            lint::explain_text(&mut out, e, &findings)?;
         }
         output::dossier(&mut out, &dossier)?;
     }

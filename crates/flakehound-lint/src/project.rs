@@ -1,0 +1,1043 @@
+//! The project pass: finds the test files, parses them and the project modules they import (in
+//! parallel), follows each test through its fixtures, set-up methods and calls, and turns what
+//! the rules found into [`Finding`]s that name the tests reaching them.
+
+use crate::config::Config;
+use crate::python::{self, Call, FnFacts, Hit, ModuleFacts, StateOp, Target};
+use crate::rules;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Calls followed from a test (test → helper → module function → …).
+pub const MAX_DEPTH: usize = 5;
+/// Rounds of import resolution (modules imported by modules imported by tests …).
+const IMPORT_ROUNDS: usize = 4;
+/// Largest file read: bigger `.py` files are generated, not tests.
+const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+/// One place a rule found, with the tests that reach it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub category: &'static str,
+    pub message: String,
+    pub fix: &'static str,
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub end_column: u32,
+    /// The source line.
+    pub snippet: String,
+    /// Test ids (pytest's) that reach this place; empty for code no test reaches.
+    pub tests: Vec<String>,
+    /// How the first test reaches it: the calls from the test to the function holding it.
+    pub via: Vec<String>,
+    /// Other places the finding refers to (the test that changes shared state).
+    pub related: Vec<Related>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Related {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// The result of a scan.
+#[derive(Debug, Default, Serialize)]
+pub struct Scan {
+    pub findings: Vec<Finding>,
+    /// Test files scanned, modules followed into, tests found.
+    pub files: usize,
+    pub modules: usize,
+    pub tests: usize,
+    /// Files that could not be read or parsed cleanly: (file, reason).
+    pub errors: Vec<(String, String)>,
+}
+
+impl Scan {
+    /// Findings per test id (a finding reached by several tests is listed under each).
+    pub fn by_test(&self) -> BTreeMap<&str, Vec<&Finding>> {
+        let mut out: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+        for f in &self.findings {
+            for t in &f.tests {
+                out.entry(t.as_str()).or_default().push(f);
+            }
+        }
+        out
+    }
+}
+
+struct Module {
+    path: PathBuf,
+    display: String,
+    root: usize,
+    /// The file relative to its project root (`tests/test_x.py`), for test ids.
+    rel: String,
+    test_code: bool,
+    facts: ModuleFacts,
+    src: Arc<[u8]>,
+}
+
+fn clean(p: &Path) -> String {
+    let s = p.to_string_lossy().replace('\\', "/");
+    let mut s = s.as_str();
+    while let Some(r) = s.strip_prefix("./") {
+        s = r;
+    }
+    s.to_string()
+}
+
+/// The project root of a file: the nearest directory up with a Python project marker.
+fn find_root(dir: &Path, cache: &mut HashMap<PathBuf, PathBuf>) -> PathBuf {
+    if let Some(r) = cache.get(dir) {
+        return r.clone();
+    }
+    let markers = [
+        "pytest.ini",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+        "setup.py",
+    ];
+    let mut found = None;
+    for (i, a) in dir.ancestors().enumerate() {
+        if i > 8 {
+            break;
+        }
+        let d = if a.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            a
+        };
+        if markers.iter().any(|m| d.join(m).is_file()) {
+            found = Some(a.to_path_buf());
+            break;
+        }
+    }
+    let root = found.unwrap_or_else(|| dir.to_path_buf());
+    cache.insert(dir.to_path_buf(), root.clone());
+    root
+}
+
+fn rel_to(path: &Path, root: &Path) -> String {
+    if root.as_os_str().is_empty() || root == Path::new(".") {
+        return clean(path);
+    }
+    path.strip_prefix(root).map_or_else(|_| clean(path), clean)
+}
+
+fn dotted_name(rel: &str) -> String {
+    let s = rel.strip_suffix(".py").unwrap_or(rel);
+    let s = s.strip_suffix("/__init__").unwrap_or(s);
+    s.replace('/', ".")
+}
+
+fn load(path: &Path, name: &str, test_code: bool) -> Result<(ModuleFacts, Arc<[u8]>), String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_FILE {
+        return Err(format!(
+            "{} bytes, too big to be a test file; skipped",
+            meta.len()
+        ));
+    }
+    let src: Arc<[u8]> = std::fs::read(path).map_err(|e| e.to_string())?.into();
+    let facts = python::analyse(&src, name, test_code)?;
+    Ok((facts, src))
+}
+
+/// Scans the Python test files under `paths`. With `only`, reports only findings reached by
+/// those test ids (`lint --flaky`), after following every test (state shared between tests
+/// needs them all).
+pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) -> Scan {
+    let mut scan = Scan::default();
+    let timing = std::env::var_os("FLAKEHOUND_LINT_TIMING").is_some();
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timing {
+            eprintln!("lint timing: {what} at {:.3} s", t0.elapsed().as_secs_f64());
+        }
+    };
+    // 1. Test files.
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut go_files: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            if crate::is_go_test_file(p) {
+                go_files.push(p.clone());
+            } else {
+                files.push(p.clone());
+            }
+            continue;
+        }
+        if !p.exists() {
+            scan.errors
+                .push((clean(p), "no such file or directory".into()));
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(p)
+            .filter_entry(|e| {
+                !matches!(
+                    e.file_name().to_str(),
+                    Some(
+                        "node_modules"
+                            | "venv"
+                            | "site-packages"
+                            | "__pycache__"
+                            | ".git"
+                            | ".tox"
+                            | ".nox"
+                            | ".venv"
+                    )
+                )
+            })
+            .build();
+        for entry in walker.flatten() {
+            let path = entry.path();
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let go = crate::is_go_test_file(path);
+            if !go && !crate::is_test_file(path) {
+                continue;
+            }
+            let rel = path.strip_prefix(p).unwrap_or(path);
+            if config.excluded(rel) {
+                continue;
+            }
+            if go {
+                go_files.push(path.to_path_buf());
+            } else {
+                files.push(path.to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+
+    lap("walked");
+    // 2. Roots, and the conftest files above each test file.
+    let mut root_cache = HashMap::new();
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let mut root_of = |dir: &Path, roots: &mut Vec<PathBuf>| -> usize {
+        let r = find_root(dir, &mut root_cache);
+        match roots.iter().position(|x| *x == r) {
+            Some(i) => i,
+            None => {
+                roots.push(r);
+                roots.len() - 1
+            }
+        }
+    };
+    let mut wanted: Vec<(PathBuf, usize, bool)> = Vec::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    for f in &files {
+        let dir = f.parent().unwrap_or(Path::new(""));
+        let r = root_of(dir, &mut roots);
+        if seen.insert(f.clone()) {
+            wanted.push((f.clone(), r, true));
+        }
+        for a in dir.ancestors().skip(1) {
+            let conftest = a.join("conftest.py");
+            if conftest.is_file() && seen.insert(conftest.clone()) {
+                wanted.push((conftest, r, true));
+            }
+            if a == roots[r].as_path() || a.as_os_str().is_empty() {
+                break;
+            }
+        }
+    }
+    scan.files = files.len();
+
+    // 3. Parse in rounds: test files, then the project modules they import.
+    let mut modules: Vec<Module> = Vec::new();
+    let mut by_name: HashMap<(usize, String), usize> = HashMap::new();
+    let mut exists_cache: HashMap<PathBuf, bool> = HashMap::new();
+    let mut pending: Vec<(PathBuf, usize, bool, Option<String>)> = wanted
+        .into_iter()
+        .map(|(p, r, t)| (p, r, t, None))
+        .collect();
+    for round in 0..=IMPORT_ROUNDS {
+        if pending.is_empty() {
+            break;
+        }
+        let batch = std::mem::take(&mut pending);
+        let parsed: Vec<_> = batch
+            .par_iter()
+            .map(|(path, root, test_code, name)| {
+                let rel = rel_to(path, &roots[*root]);
+                let name = name.clone().unwrap_or_else(|| dotted_name(&rel));
+                (load(path, &name, *test_code), rel, name)
+            })
+            .collect();
+        for ((path, root, test_code, _), (result, rel, name)) in batch.into_iter().zip(parsed) {
+            match result {
+                Ok((facts, src)) => {
+                    if let Some(line) = facts.syntax_error {
+                        scan.errors.push((
+                            clean(&path),
+                            format!("syntax error near line {line}; scanned what parsed"),
+                        ));
+                    }
+                    by_name.entry((root, name)).or_insert(modules.len());
+                    modules.push(Module {
+                        display: clean(&path),
+                        path,
+                        root,
+                        rel,
+                        test_code,
+                        facts,
+                        src,
+                    });
+                }
+                Err(e) => scan.errors.push((clean(&path), e)),
+            }
+        }
+        if round == IMPORT_ROUNDS || modules.len() > 20_000 {
+            break;
+        }
+        // Imports of the modules parsed so far that are files of the project.
+        let mut asked: HashSet<(usize, String)> = HashSet::new();
+        for m in &modules {
+            for q in m.facts.imports.values() {
+                let parts: Vec<&str> = q.split('.').collect();
+                for n in (1..=parts.len()).rev() {
+                    let dotted = parts[..n].join(".");
+                    if by_name.contains_key(&(m.root, dotted.clone()))
+                        || !asked.insert((m.root, dotted.clone()))
+                    {
+                        break;
+                    }
+                    let rel = dotted.replace('.', "/");
+                    let root = &roots[m.root];
+                    let dir = m.path.parent().unwrap_or(Path::new(""));
+                    let mut bases: Vec<PathBuf> = vec![root.clone(), root.join("src")];
+                    for a in dir.ancestors() {
+                        if a == root.as_path() || a.as_os_str().is_empty() {
+                            break;
+                        }
+                        bases.push(a.to_path_buf());
+                    }
+                    let mut hit = None;
+                    for b in &bases {
+                        for cand in [
+                            b.join(format!("{rel}.py")),
+                            b.join(&rel).join("__init__.py"),
+                        ] {
+                            let ok = *exists_cache
+                                .entry(cand.clone())
+                                .or_insert_with(|| cand.is_file());
+                            if ok {
+                                hit = Some(cand);
+                                break;
+                            }
+                        }
+                        if hit.is_some() {
+                            break;
+                        }
+                    }
+                    if let Some(path) = hit {
+                        if !seen.insert(path.clone()) {
+                            // Loaded under another name: alias it.
+                            if let Some(i) = modules.iter().position(|x| x.path == path) {
+                                by_name.insert((m.root, dotted), i);
+                            }
+                            break;
+                        }
+                        let test_code = crate::is_test_file(&path);
+                        pending.push((path, m.root, test_code, Some(dotted)));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    scan.modules = modules.len().saturating_sub(files.len());
+    lap("parsed");
+
+    // 4. Follow every test.
+    let conftests: Vec<usize> = modules
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.rel.ends_with("conftest.py"))
+        .map(|(i, _)| i)
+        .collect();
+    let world = World {
+        modules: &modules,
+        by_name: &by_name,
+        conftests: &conftests,
+    };
+    let file_set: HashSet<&PathBuf> = files.iter().collect();
+    let mut tests: Vec<(usize, &python::TestFn)> = Vec::new();
+    for (i, m) in modules.iter().enumerate() {
+        if file_set.contains(&m.path) || m.test_code {
+            for t in &m.facts.tests {
+                tests.push((i, t));
+            }
+        }
+    }
+    scan.tests = tests.len();
+    let reached: Vec<Reached> = tests
+        .par_iter()
+        .map(|(mi, t)| world.follow(*mi, t, config))
+        .collect();
+
+    lap("followed");
+    // 5. Findings, one per place, listing the tests.
+    let mut places: BTreeMap<(usize, u32, u32, &'static str), Finding> = BTreeMap::new();
+    let mut reached_fns: HashSet<(usize, String)> = HashSet::new();
+    for r in &reached {
+        reached_fns.extend(r.fns.iter().cloned());
+        if only.is_some_and(|o| !o.contains(&r.test)) {
+            continue;
+        }
+        for (mi, hit, via) in &r.hits {
+            let f = places
+                .entry((*mi, hit.line, hit.col, hit.rule.id))
+                .or_insert_with(|| world.finding(*mi, hit, via));
+            f.tests.push(r.test.clone());
+        }
+    }
+    // Shared module state between tests.
+    state_findings(&world, &reached, only, &mut places, config);
+    // What the rules found in test files that no test reaches (helpers, unused fixtures).
+    if only.is_none() {
+        for (mi, m) in modules.iter().enumerate() {
+            if !m.test_code {
+                continue;
+            }
+            for (key, f) in &m.facts.functions {
+                if reached_fns.contains(&(mi, key.clone())) {
+                    continue;
+                }
+                for hit in &f.hits {
+                    if !config.enabled(hit.rule.id) || hit.rule.id == rules::RETRY_MARKER.id {
+                        continue;
+                    }
+                    places
+                        .entry((mi, hit.line, hit.col, hit.rule.id))
+                        .or_insert_with(|| world.finding(mi, hit, &[]));
+                }
+            }
+            for hit in &m.facts.loose {
+                if config.enabled(hit.rule.id) {
+                    places
+                        .entry((mi, hit.line, hit.col, hit.rule.id))
+                        .or_insert_with(|| world.finding(mi, hit, &[]));
+                }
+            }
+        }
+    }
+    let mut findings: Vec<Finding> = places.into_values().collect();
+    findings.extend(go_findings(&go_files, config, only, &mut scan));
+    findings.sort_by(|a, b| {
+        (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
+            b.file.as_str(),
+            b.line,
+            b.column,
+            b.rule,
+        ))
+    });
+    for f in &mut findings {
+        f.tests.sort();
+        f.tests.dedup();
+    }
+    scan.findings = findings;
+    scan.errors.sort();
+    lap("findings");
+    scan
+}
+
+struct World<'a> {
+    modules: &'a [Module],
+    by_name: &'a HashMap<(usize, String), usize>,
+    /// The conftest.py modules.
+    conftests: &'a [usize],
+}
+
+/// What one test reaches.
+struct Reached {
+    test: String,
+    test_module: usize,
+    hits: Vec<(usize, Hit, Vec<String>)>,
+    /// (module, function, fact, whether it is a cache write).
+    state: Vec<(usize, String, python::StateFact, bool)>,
+    fns: Vec<(usize, String)>,
+    /// Calls made to each function reached (a setter called twice: set, then set back).
+    edges: HashMap<(usize, String), usize>,
+}
+
+/// A function to visit: module, function, depth, the calls that led there, the call that led
+/// there, whether an exception is expected where it was called.
+type Step<'c> = (usize, String, usize, Vec<String>, Option<&'c Call>, bool);
+
+/// Where a call or reference lands.
+enum Landing {
+    Function(usize, String),
+    Global(usize, String),
+}
+
+const MOCKED_NETWORK: &[&str] = &[
+    "responses",
+    "requests_mock",
+    "httpretty",
+    "vcr",
+    "respx",
+    "aioresponses",
+    "httpx_mock",
+    "respx_mock",
+    "httpserver",
+    "mocked_responses",
+    "patch",
+    "mock",
+];
+const FROZEN_TIME: &[&str] = &[
+    "freeze_time",
+    "freezegun",
+    "time_machine",
+    "freezer",
+    "frozen_time",
+];
+
+impl World<'_> {
+    fn resolve(&self, mi: usize, target: &Target) -> Option<Landing> {
+        let m = &self.modules[mi];
+        match target {
+            Target::Local(name) => self.local(mi, name),
+            Target::Qualified(q) => {
+                let mut cut = q.len();
+                while let Some(dot) = q[..cut].rfind('.') {
+                    let (module, rest) = (&q[..dot], &q[dot + 1..]);
+                    if let Some(&t) = self.by_name.get(&(m.root, module.to_string())) {
+                        return self.local(t, rest);
+                    }
+                    cut = dot;
+                }
+                None
+            }
+        }
+    }
+
+    fn local(&self, mi: usize, name: &str) -> Option<Landing> {
+        let f = &self.modules[mi].facts;
+        if f.functions.contains_key(name) {
+            return Some(Landing::Function(mi, name.to_string()));
+        }
+        if f.classes.contains(name) {
+            let init = format!("{name}.__init__");
+            return f
+                .functions
+                .contains_key(&init)
+                .then_some(Landing::Function(mi, init));
+        }
+        if f.globals.contains_key(name) {
+            return Some(Landing::Global(mi, name.to_string()));
+        }
+        None
+    }
+
+    /// Fixture functions a test's parameters name: in its module, else in conftest files.
+    fn fixtures(&self, mi: usize, params: &[String]) -> Vec<(usize, String)> {
+        let m = &self.modules[mi];
+        let mut out = Vec::new();
+        for p in params {
+            if m.facts.fixtures.contains(p) {
+                out.push((mi, p.clone()));
+                continue;
+            }
+            // The nearest conftest defining it.
+            let mut best: Option<(usize, usize)> = None;
+            for &ci in self.conftests {
+                let c = &self.modules[ci];
+                if c.root != m.root || !c.facts.fixtures.contains(p) {
+                    continue;
+                }
+                let dir = c.rel.trim_end_matches("conftest.py");
+                if m.rel.starts_with(dir) && best.is_none_or(|(_, len)| dir.len() > len) {
+                    best = Some((ci, dir.len()));
+                }
+            }
+            if let Some((ci, _)) = best {
+                out.push((ci, p.clone()));
+            }
+        }
+        out
+    }
+
+    /// Autouse fixtures that apply to a test: of its class, its module, and the conftest files
+    /// above it.
+    fn autouse(&self, mi: usize, test_key: &str) -> Vec<(usize, String)> {
+        let m = &self.modules[mi];
+        let class = test_key.rsplit_once('.').map(|(c, _)| c);
+        let mut out = Vec::new();
+        for k in &m.facts.autouse {
+            match k.rsplit_once('.') {
+                None => out.push((mi, k.clone())),
+                Some((c, _)) if Some(c) == class => out.push((mi, k.clone())),
+                _ => {}
+            }
+        }
+        for &ci in self.conftests {
+            let c = &self.modules[ci];
+            if ci == mi || c.root != m.root {
+                continue;
+            }
+            let dir = c.rel.trim_end_matches("conftest.py");
+            if m.rel.starts_with(dir) {
+                out.extend(
+                    c.facts
+                        .autouse
+                        .iter()
+                        .filter(|k| !k.contains('.'))
+                        .map(|k| (ci, k.clone())),
+                );
+            }
+        }
+        out
+    }
+
+    fn follow(&self, mi: usize, test: &python::TestFn, config: &Config) -> Reached {
+        let m = &self.modules[mi];
+        let id = format!("{}::{}", m.rel, test.name);
+        let mut out = Reached {
+            test: id,
+            test_module: mi,
+            hits: Vec::new(),
+            state: Vec::new(),
+            fns: Vec::new(),
+            edges: HashMap::new(),
+        };
+        let Some(facts) = m.facts.functions.get(&test.key) else {
+            return out;
+        };
+        let mut seen: HashSet<(usize, String)> = HashSet::new();
+        // (module, function, depth, via, the call that led here, reached where an exception
+        // is expected)
+        let mut stack: Vec<Step> = Vec::new();
+        stack.push((mi, test.key.clone(), 0, Vec::new(), None, false));
+        for s in &test.setup {
+            stack.push((mi, s.clone(), 1, vec![s.clone()], None, false));
+        }
+        for (fi, name) in self.fixtures(mi, &facts.params) {
+            let fk = match test.key.rsplit_once('.') {
+                Some((class, _))
+                    if self.modules[fi]
+                        .facts
+                        .functions
+                        .contains_key(&format!("{class}.{name}")) =>
+                {
+                    format!("{class}.{name}")
+                }
+                _ => name.clone(),
+            };
+            stack.push((fi, fk, 1, vec![format!("fixture {name}")], None, false));
+        }
+        for (fi, key) in self.autouse(mi, &test.key) {
+            let shown = format!("fixture {key}");
+            stack.push((fi, key, 1, vec![shown], None, false));
+        }
+        let mut seeded = m.facts.seeds_random;
+        let mut hits: Vec<(usize, Hit, Vec<String>)> = Vec::new();
+        let mut globals_seen: HashSet<(usize, String)> = HashSet::new();
+        while let Some((fmi, key, depth, via, edge, failing)) = stack.pop() {
+            if !seen.insert((fmi, key.clone())) {
+                continue;
+            }
+            let Some(f) = self.modules[fmi].facts.functions.get(&key) else {
+                continue;
+            };
+            out.fns.push((fmi, key.clone()));
+            seeded |= f.seeds_random;
+            let passed = |guard: &Option<(String, usize)>| -> bool {
+                let (Some((p, i)), Some(call)) = (guard, edge) else {
+                    return false;
+                };
+                let offset = usize::from(
+                    key.contains('.')
+                        && f.params.first().is_some_and(|s| s == "self" || s == "cls"),
+                );
+                call.kwargs.iter().any(|k| k == p) || call.npos + offset > *i
+            };
+            for h in &f.hits {
+                if !passed(&h.guard) {
+                    hits.push((fmi, h.clone(), via.clone()));
+                }
+            }
+            // A cache (`_cache[k] = v` next to a read of `_cache`) is not shared state.
+            let lib = !self.modules[fmi].test_code;
+            for s in &f.state {
+                if passed(&s.guard) || (failing && s.op != StateOp::Read) {
+                    continue;
+                }
+                let cache = lib
+                    && s.op
+                        == (StateOp::Mutate {
+                            accumulating: false,
+                        })
+                    && f.state
+                        .iter()
+                        .any(|r| r.op == StateOp::Read && r.key == s.key);
+                out.state.push((fmi, key.clone(), s.clone(), cache));
+            }
+            for call in &f.calls {
+                if passed(&call.guard) {
+                    continue;
+                }
+                match self.resolve(fmi, &call.target) {
+                    Some(Landing::Function(tm, tk)) => {
+                        *out.edges.entry((tm, tk.clone())).or_default() += 1;
+                        if depth < MAX_DEPTH {
+                            let mut v = via.clone();
+                            v.push(short(&tk));
+                            stack.push((
+                                tm,
+                                tk,
+                                depth + 1,
+                                v,
+                                Some(call),
+                                failing || call.expects_error,
+                            ));
+                        }
+                    }
+                    Some(Landing::Global(gm, name)) => {
+                        if globals_seen.insert((gm, name.clone()))
+                            && let Some(g) = self.modules[gm].facts.globals.get(&name)
+                        {
+                            let mut v = via.clone();
+                            v.push(name.clone());
+                            for h in &g.hits {
+                                hits.push((gm, h.clone(), v.clone()));
+                            }
+                            // A global's value may call functions (`X = make()`); not followed.
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        // What the test's set-up says about itself.
+        let marks: Vec<String> = facts
+            .decorators
+            .iter()
+            .chain(facts.params.iter())
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        let has = |words: &[&str]| {
+            marks
+                .iter()
+                .any(|m| words.iter().any(|w| m.split('.').any(|part| part == *w)))
+        };
+        let mocked = has(MOCKED_NETWORK);
+        // Frozen by a decorator or fixture, or by a clock-faking call anywhere it reaches
+        // (`freezer = freeze_time(…); freezer.start()`).
+        let frozen = has(FROZEN_TIME)
+            || out.fns.iter().any(|(fm, fk)| {
+                self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
+                    f.calls.iter().any(|c| match &c.target {
+                        Target::Qualified(q) | Target::Local(q) => {
+                            FROZEN_TIME.iter().any(|w| q.split('.').any(|p| p == *w))
+                        }
+                    })
+                })
+            });
+        hits.retain(|(_, h, _)| {
+            let id = h.rule.id;
+            config.enabled(id)
+                && !(seeded && id == rules::UNSEEDED_RANDOM.id)
+                && !(mocked && id == rules::REAL_NETWORK.id)
+                && !(frozen && (id == rules::WALL_CLOCK.id || id == rules::TIMING_ASSERT.id))
+        });
+        out.hits = hits;
+        out
+    }
+
+    fn finding(&self, mi: usize, hit: &Hit, via: &[String]) -> Finding {
+        let m = &self.modules[mi];
+        let snippet = line_of(&m.src, hit.line);
+        Finding {
+            rule: hit.rule.id,
+            category: hit.rule.category.as_str(),
+            message: format!("{}: {}", hit.detail, hit.rule.summary),
+            fix: hit.rule.fix,
+            file: m.display.clone(),
+            line: hit.line,
+            column: char_col(&snippet, hit.col),
+            end_column: char_col(&snippet, hit.end_col),
+            snippet,
+            tests: Vec::new(),
+            via: via.to_vec(),
+            related: Vec::new(),
+        }
+    }
+}
+
+fn short(key: &str) -> String {
+    format!("{key}()")
+}
+
+/// A 1-based byte column of `line` as a 1-based column in characters (Unicode code points).
+fn char_col(line: &str, byte_col: u32) -> u32 {
+    let b = (byte_col.saturating_sub(1) as usize).min(line.len());
+    let chars = line.char_indices().take_while(|(i, _)| *i < b).count();
+    u32::try_from(chars).unwrap_or(u32::MAX).saturating_add(1)
+}
+
+/// The text of 1-based line `line`, without its end.
+pub fn line_of(src: &[u8], line: u32) -> String {
+    let text = String::from_utf8_lossy(src);
+    text.lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("")
+        .trim_end()
+        .to_string()
+}
+
+type Summary<'a> = (
+    HashMap<&'a str, (usize, &'a python::StateFact)>,
+    HashMap<&'a str, (usize, &'a python::StateFact)>,
+    HashSet<&'a str>,
+    HashMap<&'a str, (usize, &'a python::StateFact)>,
+);
+
+/// What a test changes, grows, resets and reads of module state, with the first place of each.
+fn summary(r: &Reached) -> Summary<'_> {
+    let mut changed: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
+    let mut grown: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
+    let mut reset: HashSet<&str> = HashSet::new();
+    let mut read: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
+    for (mi, _, s, cache) in &r.state {
+        match s.op {
+            StateOp::Mutate { accumulating } if !cache => {
+                changed.entry(&s.key).or_insert((*mi, s));
+                if accumulating {
+                    grown.entry(&s.key).or_insert((*mi, s));
+                }
+            }
+            StateOp::Mutate { .. } => {}
+            StateOp::Reset => {
+                reset.insert(&s.key);
+            }
+            StateOp::Read => {
+                read.entry(&s.key).or_insert((*mi, s));
+            }
+        }
+    }
+    (changed, grown, reset, read)
+}
+
+/// Whether a test changes `key` two or more times (two places, or one setter called twice: set,
+/// then set back or delete: the save-and-restore pattern), which counts as restoring it.
+fn restored(r: &Reached, key: &str) -> bool {
+    let mut places: Vec<(usize, &str, u32, u32)> = r
+        .state
+        .iter()
+        .filter(|(_, _, s, cache)| {
+            !cache
+                && s.key == key
+                && s.op
+                    == (StateOp::Mutate {
+                        accumulating: false,
+                    })
+        })
+        .map(|(mi, f, s, _)| (*mi, f.as_str(), s.line, s.col))
+        .collect();
+    places.sort();
+    places.dedup();
+    let changes: usize = places
+        .iter()
+        .map(|(mi, f, _, _)| {
+            r.edges
+                .get(&(*mi, f.to_string()))
+                .copied()
+                .unwrap_or(1)
+                .max(1)
+        })
+        .sum();
+    changes >= 2
+}
+
+/// `shared-module-state`: a test that grows module state and reads it back (not idempotent),
+/// and a test that reads state another test changes without restoring it (order-dependent).
+fn state_findings(
+    world: &World,
+    reached: &[Reached],
+    only: Option<&HashSet<String>>,
+    places: &mut BTreeMap<(usize, u32, u32, &'static str), Finding>,
+    config: &Config,
+) {
+    let rule = &rules::SHARED_STATE;
+    if !config.enabled(rule.id) {
+        return;
+    }
+    // Per key: the tests that change it and never reset it, with the first place.
+    let mut changers: HashMap<&str, Vec<(usize, &python::StateFact, &str)>> = HashMap::new();
+    let summaries: Vec<_> = reached.iter().map(summary).collect();
+    for (r, (changed, _, reset, _)) in reached.iter().zip(&summaries) {
+        for (k, (mi, s)) in changed {
+            if !reset.contains(k) && !restored(r, k) {
+                changers
+                    .entry(k)
+                    .or_default()
+                    .push((*mi, s, r.test.as_str()));
+            }
+        }
+    }
+    for (r, (changed, grown, reset, read)) in reached.iter().zip(&summaries) {
+        if only.is_some_and(|o| !o.contains(&r.test)) {
+            continue;
+        }
+        let _ = r.test_module;
+        // Not idempotent: grows the state and reads it.
+        for (k, (mi, s)) in grown {
+            if read.contains_key(k) && !reset.contains(k) {
+                let m = &world.modules[*mi];
+                let f = places
+                    .entry((*mi, s.line, s.col, rule.id))
+                    .or_insert_with(|| Finding {
+                        rule: rule.id,
+                        category: rule.category.as_str(),
+                        message: format!(
+                            "grows module-level `{k}` and reads it back: a second run in the same \
+                         process sees the first run's entries; {}",
+                            rule.summary
+                        ),
+                        fix: rule.fix,
+                        file: m.display.clone(),
+                        line: s.line,
+                        column: char_col(&line_of(&m.src, s.line), s.col),
+                        end_column: char_col(&line_of(&m.src, s.line), s.end_col),
+                        snippet: line_of(&m.src, s.line),
+                        tests: Vec::new(),
+                        via: Vec::new(),
+                        related: Vec::new(),
+                    });
+                f.tests.push(r.test.clone());
+            }
+        }
+        // Order-dependent: reads what another test leaves changed.
+        for (k, (mi, s)) in read {
+            if changed.contains_key(k) || reset.contains(k) || restored(r, k) {
+                continue;
+            }
+            let Some(others) = changers.get(k) else {
+                continue;
+            };
+            let Some((omi, os, otest)) = others.iter().find(|(_, _, t)| *t != r.test) else {
+                continue;
+            };
+            let m = &world.modules[*mi];
+            let om = &world.modules[*omi];
+            let f = places
+                .entry((*mi, s.line, s.col, rule.id))
+                .or_insert_with(|| Finding {
+                    rule: rule.id,
+                    category: rule.category.as_str(),
+                    message: format!(
+                        "reads module-level `{k}`, which {otest} changes and never restores; {}",
+                        rule.summary
+                    ),
+                    fix: rule.fix,
+                    file: m.display.clone(),
+                    line: s.line,
+                    column: char_col(&line_of(&m.src, s.line), s.col),
+                    end_column: char_col(&line_of(&m.src, s.line), s.end_col),
+                    snippet: line_of(&m.src, s.line),
+                    tests: Vec::new(),
+                    via: Vec::new(),
+                    related: vec![Related {
+                        file: om.display.clone(),
+                        line: os.line,
+                        column: os.col,
+                        message: format!("{otest} changes `{k}` here"),
+                    }],
+                });
+            f.tests.push(r.test.clone());
+        }
+    }
+}
+
+/// Keeps only the hits of the functions' own file, for callers that need the facts of one
+/// file (tests of the rules).
+pub fn file_hits(facts: &ModuleFacts) -> Vec<&Hit> {
+    let mut v: Vec<&Hit> = facts
+        .functions
+        .values()
+        .chain(facts.globals.values())
+        .flat_map(|f: &FnFacts| f.hits.iter())
+        .chain(facts.loose.iter())
+        .collect();
+    v.sort_by_key(|h| (h.line, h.col, h.rule.id));
+    v
+}
+
+/// The Go test files: parsed in parallel, findings inside their `Test…` functions.
+fn go_findings(
+    files: &[PathBuf],
+    config: &Config,
+    only: Option<&HashSet<String>>,
+    scan: &mut Scan,
+) -> Vec<Finding> {
+    let parsed: Vec<_> = files
+        .par_iter()
+        .map(|path| {
+            let src = std::fs::read(path).map_err(|e| e.to_string());
+            let facts = src
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|s| crate::golang::analyse(s));
+            (path, src, facts)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut pkgs: HashMap<PathBuf, String> = HashMap::new();
+    for (path, src, facts) in parsed {
+        let (src, facts) = match (src, facts) {
+            (Ok(s), Ok(f)) => (s, f),
+            (Err(e), _) | (_, Err(e)) => {
+                scan.errors.push((clean(path), e));
+                continue;
+            }
+        };
+        scan.files += 1;
+        scan.tests += facts.tests;
+        if facts.syntax_error {
+            scan.errors
+                .push((clean(path), "syntax error; scanned what parsed".to_string()));
+        }
+        let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let pkg = pkgs
+            .entry(dir.clone())
+            .or_insert_with(|| crate::golang::package_path(&dir).unwrap_or_else(|| clean(&dir)))
+            .clone();
+        for (test, hit) in facts.hits {
+            let id = format!("{pkg}::{test}");
+            if !config.enabled(hit.rule.id) || only.is_some_and(|o| !o.contains(&id)) {
+                continue;
+            }
+            let snippet = line_of(&src, hit.line);
+            out.push(Finding {
+                rule: hit.rule.id,
+                category: hit.rule.category.as_str(),
+                message: format!("{}: {}", hit.detail, hit.rule.summary),
+                fix: if hit.rule.id == crate::rules::FIXED_TMP_PATH.id {
+                    "use t.TempDir() for a directory of the test's own"
+                } else {
+                    hit.rule.fix
+                },
+                file: clean(path),
+                line: hit.line,
+                column: char_col(&snippet, hit.col),
+                end_column: char_col(&snippet, hit.end_col),
+                snippet,
+                tests: vec![id],
+                via: Vec::new(),
+                related: Vec::new(),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,1164 @@
+//! Python: one file parsed with tree-sitter into [`ModuleFacts`], plain data (no tree) that the
+//! project pass ([`crate::project`]) joins across files: the functions with what each rule found
+//! in them, the calls they make, the module-level state they change or read, and the tests.
+
+use crate::rules::{self, Rule};
+use std::collections::{HashMap, HashSet};
+use tree_sitter::{Node, Parser};
+
+/// Deepest nesting walked; deeper code (generated, hostile) is skipped, never a stack overflow.
+const MAX_DEPTH: usize = 300;
+/// Deepest expression the shape checks (`is a set`, `is a duration`, dotted names) look into.
+pub(crate) const SHAPE_DEPTH: usize = 32;
+
+/// What a rule found at one place.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub rule: &'static Rule,
+    /// 1-based line and column (byte column + 1), end column on the same line.
+    pub line: u32,
+    pub col: u32,
+    pub end_col: u32,
+    /// What exactly was found, for the message (e.g. "`random.randint(…)`").
+    pub detail: String,
+    /// Only reached when this parameter of the enclosing function is not passed
+    /// (`day = day or date.today()`): the parameter's name and position.
+    pub guard: Option<(String, usize)>,
+}
+
+/// Module-level state touched by a function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateOp {
+    /// Changed; `accumulating` for append/extend/add/+=, which grow with every run.
+    Mutate { accumulating: bool },
+    /// Emptied or replaced with a fresh value (`clear()`, `global x; x = {}`).
+    Reset,
+    /// Read.
+    Read,
+}
+
+#[derive(Clone, Debug)]
+pub struct StateFact {
+    /// `module.NAME`, the dotted module name and the global's name.
+    pub key: String,
+    pub op: StateOp,
+    pub line: u32,
+    pub col: u32,
+    pub end_col: u32,
+    pub guard: Option<(String, usize)>,
+}
+
+/// What a call or a reference points at, resolved later by the project pass.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A dotted name through the imports (`shop.shipping.new_label`, `random.randint`).
+    Qualified(String),
+    /// A name of this module (`helper`, `Class`, `Class.method`).
+    Local(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub target: Target,
+    /// Made only when this parameter of the caller is not passed (see [`Hit::guard`]).
+    pub guard: Option<(String, usize)>,
+    /// Keyword arguments passed, and how many positional ones.
+    pub kwargs: Vec<String>,
+    pub npos: usize,
+    /// Made inside `with pytest.raises(…)` / `self.assertRaises(…)`: expected to fail, so
+    /// what it would change is not taken as changed.
+    pub expects_error: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FnFacts {
+    pub line: u32,
+    pub hits: Vec<Hit>,
+    pub calls: Vec<Call>,
+    pub state: Vec<StateFact>,
+    /// Names (decorators, parameters) that tell the analysis about the test's set-up.
+    pub decorators: Vec<String>,
+    pub params: Vec<String>,
+    pub is_fixture: bool,
+    /// Calls `random.seed` / `numpy.random.seed`.
+    pub seeds_random: bool,
+}
+
+/// A test found in the module.
+#[derive(Clone, Debug)]
+pub struct TestFn {
+    /// `Class::method` or `function` (joined to the file for the test id).
+    pub name: String,
+    /// The function's key in [`ModuleFacts::functions`] (`Class.method`).
+    pub key: String,
+    /// Set-up methods of its class, run before it.
+    pub setup: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ModuleFacts {
+    /// Dotted module name (`shop.config`, `tests.test_x`).
+    pub name: String,
+    pub functions: HashMap<String, FnFacts>,
+    pub classes: HashSet<String>,
+    /// Module-level assignments: what the rules found in each right-hand side.
+    pub globals: HashMap<String, FnFacts>,
+    pub tests: Vec<TestFn>,
+    pub fixtures: HashSet<String>,
+    /// Fixtures with `autouse=True` (keys; `Class.name` inside a class).
+    pub autouse: Vec<String>,
+    pub imports: HashMap<String, String>,
+    pub seeds_random: bool,
+    /// Hits outside any function or referenced global (module-level statements).
+    pub loose: Vec<Hit>,
+    pub syntax_error: Option<u32>,
+}
+
+/// Per-function state of the walk, shared by the rule families.
+pub(crate) struct Cx<'a> {
+    pub src: &'a [u8],
+    pub imports: &'a HashMap<String, String>,
+    /// Module-level names bound to mutable containers.
+    pub mutables: &'a HashSet<String>,
+    /// Module-level names (any value).
+    pub module_names: &'a HashSet<String>,
+    pub module: &'a str,
+    /// In a test file (test code), not code under test.
+    pub test_code: bool,
+    pub class: Option<String>,
+    pub params: Vec<String>,
+    pub locals: HashSet<String>,
+    pub global_decl: HashSet<String>,
+    /// Families' scratch: clock start variables, elapsed variables, set-valued variables,
+    /// thread variables and whether anything was joined, constructor types of variables.
+    pub clock_vars: HashSet<String>,
+    pub elapsed_vars: HashSet<String>,
+    pub set_vars: HashSet<String>,
+    pub threads: Vec<(String, Hit)>,
+    /// Clock reads in a test assigned to a variable, reported once an assertion names it.
+    pub clock_reads: Vec<(String, Hit)>,
+    pub started: HashSet<String>,
+    pub joined: bool,
+    pub var_types: HashMap<String, Target>,
+    /// Walking the default value of this parameter: what it reaches is guarded by it.
+    pub default_of: Option<(String, usize)>,
+    /// A `yield` was seen: in a fixture, what follows is teardown.
+    pub seen_yield: bool,
+    /// Where the walk is, kept by [`walk`] (cheaper than asking tree-sitter for parents):
+    /// inside how many asserts, loops, `with …raises…`, `with` faking the clock, `finally:`,
+    /// and function definitions nested in the walked one.
+    pub asserts: usize,
+    pub loops: usize,
+    pub raises: usize,
+    pub fake_clock: usize,
+    pub finally: usize,
+    pub nested_fns: usize,
+    pub out: FnFacts,
+}
+
+impl<'a> Cx<'a> {
+    pub fn text(&self, node: Node) -> &'a str {
+        node.utf8_text(self.src).unwrap_or("")
+    }
+
+    /// A hit of `rule` spanning `node` (its first line).
+    pub fn hit(&mut self, rule: &'static Rule, node: Node, detail: impl Into<String>) {
+        let h = self.make_hit(rule, node, detail);
+        self.out.hits.push(h);
+    }
+
+    pub fn make_hit(&self, rule: &'static Rule, node: Node, detail: impl Into<String>) -> Hit {
+        let (line, col, end_col) = span(node);
+        Hit {
+            rule,
+            line,
+            col,
+            end_col,
+            detail: detail.into(),
+            guard: self.guard(node),
+        }
+    }
+
+    pub fn state(&mut self, key: String, op: StateOp, node: Node) {
+        let (line, col, end_col) = span(node);
+        // A change in a fixture's teardown (after `yield`) or in a `finally:` block restores.
+        let op = match op {
+            StateOp::Mutate { .. }
+                if (self.out.is_fixture && self.seen_yield) || self.finally > 0 =>
+            {
+                StateOp::Reset
+            }
+            op => op,
+        };
+        let guard = self.guard(node);
+        self.out.state.push(StateFact {
+            key,
+            op,
+            line,
+            col,
+            end_col,
+            guard,
+        });
+    }
+
+    /// The dotted name an expression stands for, through the imports: `random.randint`,
+    /// `datetime.datetime.now` (for `datetime.now` after `from datetime import datetime`).
+    pub fn qname(&self, node: Node) -> Option<String> {
+        let path = dotted(node, self.src)?;
+        let (first, rest) = match path.split_once('.') {
+            Some((f, r)) => (f, Some(r)),
+            None => (path.as_str(), None),
+        };
+        let base = match self.imports.get(first) {
+            Some(q) if !self.locals.contains(first) || self.module_names.contains(first) => {
+                q.clone()
+            }
+            _ => first.to_string(),
+        };
+        Some(match rest {
+            Some(r) => format!("{base}.{r}"),
+            None => base,
+        })
+    }
+
+    /// Whether `name` is the module-level `name` here (not a local or parameter).
+    pub fn is_global(&self, name: &str) -> bool {
+        self.global_decl.contains(name)
+            || (!self.locals.contains(name) && !self.params.iter().any(|p| p == name))
+    }
+
+    /// The state key of an expression naming module-level state: a global mutable of this
+    /// module, or `module.NAME` of an imported module.
+    pub fn state_key(&self, node: Node) -> Option<String> {
+        match node.kind() {
+            "identifier" => {
+                let name = self.text(node);
+                (self.mutables.contains(name) && self.is_global(name))
+                    .then(|| format!("{}.{name}", self.module))
+            }
+            "attribute" => {
+                let obj = node.child_by_field_name("object")?;
+                if obj.kind() != "identifier" {
+                    return None;
+                }
+                let alias = self.text(obj);
+                let q = self.imports.get(alias)?;
+                if !self.is_global(alias) {
+                    return None;
+                }
+                // `mod.NAME` where `mod` is a module (not a class or function imported by name:
+                // those start with an upper-case letter or are called).
+                let attr = self.text(node.child_by_field_name("attribute")?);
+                let last = q.rsplit('.').next().unwrap_or(q);
+                if last.chars().next().is_some_and(char::is_uppercase)
+                    || attr.chars().next().is_some_and(char::is_uppercase)
+                {
+                    return None;
+                }
+                Some(format!("{q}.{attr}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The parameter whose absence alone leads to `node`: `p or node`, `node if p is None else
+    /// p`, `if p is None: … node …`.
+    pub fn guard(&self, node: Node) -> Option<(String, usize)> {
+        if let Some(g) = &self.default_of {
+            return Some(g.clone());
+        }
+        // Tests are not called with arguments (their parameters are fixtures).
+        if self.params.is_empty() || self.test_code {
+            return None;
+        }
+        let mut child = node;
+        let mut cur = node.parent();
+        while let Some(n) = cur {
+            match n.kind() {
+                "function_definition" | "lambda" | "class_definition" | "module" => break,
+                "boolean_operator" => {
+                    let left = n.child_by_field_name("left")?;
+                    if left.id() != child.id()
+                        && let Some(p) = self.param_in(left)
+                    {
+                        return Some(p);
+                    }
+                }
+                "conditional_expression" => {
+                    let mut c = n.walk();
+                    let parts: Vec<Node> = n.named_children(&mut c).collect();
+                    if parts.len() == 3
+                        && parts[1].id() != child.id()
+                        && let Some(p) = self.param_in(parts[1])
+                    {
+                        return Some(p);
+                    }
+                }
+                "if_statement" => {
+                    if let Some(cond) = n.child_by_field_name("condition")
+                        && cond.id() != child.id()
+                        && let Some(p) = self.param_in(cond)
+                    {
+                        return Some(p);
+                    }
+                }
+                _ => {}
+            }
+            child = n;
+            cur = n.parent();
+        }
+        None
+    }
+
+    /// A parameter named in a condition (`p`, `not p`, `p is None`).
+    fn param_in(&self, cond: Node) -> Option<(String, usize)> {
+        let ident = match cond.kind() {
+            "identifier" => Some(cond),
+            "not_operator" => cond.child_by_field_name("argument"),
+            "comparison_operator" => cond.named_child(0),
+            _ => None,
+        }?;
+        if ident.kind() != "identifier" {
+            return None;
+        }
+        let name = self.text(ident);
+        self.params
+            .iter()
+            .position(|p| p == name)
+            .map(|i| (name.to_string(), i))
+    }
+
+    /// What a call's function points at.
+    pub fn target(&self, func: Node) -> Option<Target> {
+        let path = dotted(func, self.src)?;
+        let (first, rest) = match path.split_once('.') {
+            Some((f, r)) => (f, Some(r)),
+            None => (path.as_str(), None),
+        };
+        if first == "self" || first == "cls" {
+            let class = self.class.as_ref()?;
+            let rest = rest?;
+            return (!rest.contains('.')).then(|| Target::Local(format!("{class}.{rest}")));
+        }
+        if let Some(t) = self.var_types.get(first) {
+            let rest = rest?;
+            return match t {
+                Target::Local(c) => Some(Target::Local(format!("{c}.{rest}"))),
+                Target::Qualified(q) => Some(Target::Qualified(format!("{q}.{rest}"))),
+            };
+        }
+        if self.is_global(first)
+            && let Some(q) = self.imports.get(first)
+        {
+            return Some(Target::Qualified(match rest {
+                Some(r) => format!("{q}.{r}"),
+                None => q.clone(),
+            }));
+        }
+        (self.is_global(first) && self.module_names.contains(first)).then_some(Target::Local(path))
+    }
+}
+
+/// 1-based line, column and end column (on the first line) of a node.
+pub(crate) fn span(node: Node) -> (u32, u32, u32) {
+    let s = node.start_position();
+    let e = node.end_position();
+    let line = u32::try_from(s.row).unwrap_or(u32::MAX).saturating_add(1);
+    let col = u32::try_from(s.column)
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let end = if e.row == s.row {
+        u32::try_from(e.column)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+    } else {
+        col.saturating_add(1)
+    };
+    (line, col, end.max(col.saturating_add(1)))
+}
+
+/// `a.b.c` for an identifier or a chain of attributes on one, else `None`.
+pub(crate) fn dotted(node: Node, src: &[u8]) -> Option<String> {
+    dotted_d(node, src, 0)
+}
+
+fn dotted_d(node: Node, src: &[u8], depth: usize) -> Option<String> {
+    if depth > SHAPE_DEPTH {
+        return None;
+    }
+    match node.kind() {
+        "identifier" => node.utf8_text(src).ok().map(str::to_string),
+        "attribute" => {
+            let obj = dotted_d(node.child_by_field_name("object")?, src, depth + 1)?;
+            let attr = node.child_by_field_name("attribute")?.utf8_text(src).ok()?;
+            Some(format!("{obj}.{attr}"))
+        }
+        _ => None,
+    }
+}
+
+/// The text of a plain string literal (no interpolation), `None` for anything else.
+pub(crate) fn string_value(node: Node, src: &[u8]) -> Option<String> {
+    match node.kind() {
+        "string" => {
+            let mut out = String::new();
+            let mut c = node.walk();
+            for ch in node.named_children(&mut c) {
+                match ch.kind() {
+                    "string_content" => out.push_str(ch.utf8_text(src).ok()?),
+                    "interpolation" => return None,
+                    _ => {}
+                }
+            }
+            Some(out)
+        }
+        "concatenated_string" => {
+            let mut out = String::new();
+            let mut c = node.walk();
+            for ch in node.named_children(&mut c) {
+                out.push_str(&string_value(ch, src)?);
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// The first literal string in a string node, f-strings included (`f"/tmp/{x}"` → `/tmp/`).
+pub(crate) fn string_prefix(node: Node, src: &[u8]) -> Option<String> {
+    if node.kind() == "concatenated_string" {
+        return node.named_child(0).and_then(|n| string_prefix(n, src));
+    }
+    if node.kind() != "string" {
+        return None;
+    }
+    let mut c = node.walk();
+    let mut out = String::new();
+    for ch in node.named_children(&mut c) {
+        match ch.kind() {
+            "string_content" => out.push_str(ch.utf8_text(src).ok()?),
+            "interpolation" => break,
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// The call's positional arguments (a generator argument counts as one).
+pub(crate) fn positional(call: Node) -> Vec<Node> {
+    let mut pos = Vec::new();
+    let Some(list) = call.child_by_field_name("arguments") else {
+        return pos;
+    };
+    if list.kind() == "generator_expression" {
+        pos.push(list);
+        return pos;
+    }
+    let mut c = list.walk();
+    for a in list.named_children(&mut c) {
+        if !matches!(
+            a.kind(),
+            "keyword_argument" | "comment" | "list_splat" | "dictionary_splat"
+        ) {
+            pos.push(a);
+        }
+    }
+    pos
+}
+
+/// Keyword argument names of a call.
+pub(crate) fn kwarg_names(call: Node, src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(list) = call.child_by_field_name("arguments") {
+        let mut c = list.walk();
+        for a in list.named_children(&mut c) {
+            if a.kind() == "keyword_argument"
+                && let Some(n) = a.child_by_field_name("name")
+            {
+                out.push(n.utf8_text(src).unwrap_or("").to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The value of keyword argument `name`.
+pub(crate) fn kwarg<'t>(call: Node<'t>, name: &str, src: &[u8]) -> Option<Node<'t>> {
+    let list = call.child_by_field_name("arguments")?;
+    let mut c = list.walk();
+    for a in list.named_children(&mut c) {
+        if a.kind() == "keyword_argument"
+            && a.child_by_field_name("name")
+                .and_then(|n| n.utf8_text(src).ok())
+                == Some(name)
+        {
+            return a.child_by_field_name("value");
+        }
+    }
+    None
+}
+
+/// Whether an expression builds a mutable container (`[]`, `{}`, `set()`, `dict(...)`, ...).
+fn is_mutable_container(node: Node, src: &[u8]) -> bool {
+    match node.kind() {
+        "list"
+        | "dictionary"
+        | "set"
+        | "list_comprehension"
+        | "dictionary_comprehension"
+        | "set_comprehension" => true,
+        "call" => node
+            .child_by_field_name("function")
+            .and_then(|f| dotted(f, src))
+            .is_some_and(|f| {
+                matches!(
+                    f.rsplit('.').next().unwrap_or(""),
+                    "list" | "dict" | "set" | "defaultdict" | "OrderedDict" | "Counter" | "deque"
+                )
+            }),
+        _ => false,
+    }
+}
+
+/// Suppressions from comments: line → rule ids (`*` for all).
+fn suppression(text: &str) -> Option<Vec<String>> {
+    let at = text.find("flakehound:")?;
+    let rest = text[at + "flakehound:".len()..].trim_start();
+    let rest = rest.strip_prefix("ignore")?;
+    match rest.strip_prefix('[') {
+        Some(list) => {
+            let list = list.split(']').next().unwrap_or("");
+            Some(
+                list.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            )
+        }
+        None => Some(vec!["*".to_string()]),
+    }
+}
+
+/// Parses and analyses one Python file. `name` is its dotted module name; `test_code` whether
+/// it is a test file (test-only rules apply).
+pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, String> {
+    // One parser per thread, reused from file to file.
+    thread_local! {
+        static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
+    }
+    let tree = PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut p = Parser::new();
+            p.set_language(&tree_sitter_python::LANGUAGE.into())
+                .map_err(|e| format!("cannot load the Python grammar: {e}"))?;
+            *slot = Some(p);
+        }
+        let parser = slot.as_mut().ok_or_else(|| "no parser".to_string())?;
+        parser
+            .parse(src, None)
+            .ok_or_else(|| "the parser gave up".to_string())
+    })?;
+    let root = tree.root_node();
+    let mut m = ModuleFacts {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    if root.has_error() {
+        m.syntax_error = Some(first_error(root).map_or(1, |n| span(n).0));
+    }
+    // Imports and suppression comments, anywhere in the file.
+    let mut suppressed: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut declared_global: HashSet<String> = HashSet::new();
+    prepass(
+        root,
+        src,
+        name,
+        &mut m.imports,
+        &mut suppressed,
+        &mut declared_global,
+        0,
+    );
+
+    // Module-level names, mutable containers among them.
+    let mut module_names = HashSet::new();
+    let mut mutables = HashSet::new();
+    let mut c = root.walk();
+    let top: Vec<Node> = root.named_children(&mut c).collect();
+    for stmt in &top {
+        let stmt = unwrap_decorated(*stmt);
+        match stmt.kind() {
+            "expression_statement" => {
+                if let Some(a) = stmt.named_child(0)
+                    && a.kind() == "assignment"
+                    && let (Some(l), Some(r)) = (
+                        a.child_by_field_name("left"),
+                        a.child_by_field_name("right"),
+                    )
+                    && l.kind() == "identifier"
+                {
+                    let n = l.utf8_text(src).unwrap_or("").to_string();
+                    if is_mutable_container(r, src) {
+                        mutables.insert(n.clone());
+                    }
+                    module_names.insert(n);
+                }
+            }
+            "function_definition" | "class_definition" => {
+                if let Some(n) = stmt.child_by_field_name("name") {
+                    module_names.insert(n.utf8_text(src).unwrap_or("").to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    // A module-level name some function rebinds with `global` is state too (a flag, a counter).
+    for n in &declared_global {
+        if module_names.contains(n) {
+            mutables.insert(n.clone());
+        }
+    }
+    let env = Env {
+        src,
+        imports: &m.imports.clone(),
+        mutables: &mutables,
+        module_names: &module_names,
+        module: name,
+        test_code,
+    };
+    for stmt in top {
+        top_level(&env, &mut m, stmt, None);
+    }
+    // Drop what a comment suppresses (on the line or the line before).
+    let keep = |rule: &str, line: u32| {
+        ![line, line.saturating_sub(1)].iter().any(|l| {
+            suppressed
+                .get(l)
+                .is_some_and(|ids| ids.iter().any(|i| i == "*" || i == rule))
+        })
+    };
+    let shared = rules::SHARED_STATE.id;
+    for f in m.functions.values_mut().chain(m.globals.values_mut()) {
+        f.hits.retain(|h| keep(h.rule.id, h.line));
+        f.state.retain(|s| keep(shared, s.line));
+    }
+    m.loose.retain(|h| keep(h.rule.id, h.line));
+    m.seeds_random =
+        m.functions.values().any(|f| f.seeds_random) || m.globals.values().any(|f| f.seeds_random);
+    Ok(m)
+}
+
+fn first_error(root: Node) -> Option<Node> {
+    // Iterative: a file nested 50 000 levels deep must not overflow the stack.
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node.is_error() || node.is_missing() {
+            return Some(node);
+        }
+        let mut c = node.walk();
+        let kids: Vec<Node> = node.children(&mut c).filter(|ch| ch.has_error()).collect();
+        stack.extend(kids.into_iter().rev().take(1));
+    }
+    None
+}
+
+struct Env<'a> {
+    src: &'a [u8],
+    imports: &'a HashMap<String, String>,
+    mutables: &'a HashSet<String>,
+    module_names: &'a HashSet<String>,
+    module: &'a str,
+    test_code: bool,
+}
+
+impl<'a> Env<'a> {
+    fn cx(&self, class: Option<String>) -> Cx<'a> {
+        Cx {
+            src: self.src,
+            imports: self.imports,
+            mutables: self.mutables,
+            module_names: self.module_names,
+            module: self.module,
+            test_code: self.test_code,
+            class,
+            params: Vec::new(),
+            locals: HashSet::new(),
+            global_decl: HashSet::new(),
+            clock_vars: HashSet::new(),
+            elapsed_vars: HashSet::new(),
+            set_vars: HashSet::new(),
+            threads: Vec::new(),
+            clock_reads: Vec::new(),
+            started: HashSet::new(),
+            joined: false,
+            var_types: HashMap::new(),
+            default_of: None,
+            seen_yield: false,
+            asserts: 0,
+            loops: 0,
+            raises: 0,
+            fake_clock: 0,
+            finally: 0,
+            nested_fns: 0,
+            out: FnFacts::default(),
+        }
+    }
+}
+
+fn unwrap_decorated(node: Node) -> Node {
+    if node.kind() == "decorated_definition" {
+        node.child_by_field_name("definition").unwrap_or(node)
+    } else {
+        node
+    }
+}
+
+fn prepass(
+    node: Node,
+    src: &[u8],
+    module: &str,
+    imports: &mut HashMap<String, String>,
+    suppressed: &mut HashMap<u32, Vec<String>>,
+    declared_global: &mut HashSet<String>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match node.kind() {
+        "global_statement" => {
+            let mut c = node.walk();
+            for n in node.named_children(&mut c) {
+                declared_global.insert(n.utf8_text(src).unwrap_or("").to_string());
+            }
+            return;
+        }
+        "comment" => {
+            if let Some(ids) = node.utf8_text(src).ok().and_then(suppression) {
+                suppressed.entry(span(node).0).or_default().extend(ids);
+            }
+            return;
+        }
+        "import_statement" => {
+            let mut c = node.walk();
+            for n in node.named_children(&mut c) {
+                match n.kind() {
+                    "dotted_name" => {
+                        let full = n.utf8_text(src).unwrap_or("");
+                        let first = full.split('.').next().unwrap_or(full);
+                        imports.insert(first.to_string(), first.to_string());
+                    }
+                    "aliased_import" => {
+                        if let (Some(name), Some(alias)) = (
+                            n.child_by_field_name("name"),
+                            n.child_by_field_name("alias"),
+                        ) {
+                            imports.insert(
+                                alias.utf8_text(src).unwrap_or("").to_string(),
+                                name.utf8_text(src).unwrap_or("").to_string(),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        "import_from_statement" => {
+            let Some(mname) = node.child_by_field_name("module_name") else {
+                return;
+            };
+            let base = if mname.kind() == "relative_import" {
+                let text = mname.utf8_text(src).unwrap_or("");
+                let dots = text.chars().take_while(|c| *c == '.').count();
+                let rest = &text[dots..];
+                let mut parts: Vec<&str> = module.split('.').collect();
+                for _ in 0..dots {
+                    parts.pop();
+                }
+                if !rest.is_empty() {
+                    parts.push(rest);
+                }
+                parts.join(".")
+            } else {
+                mname.utf8_text(src).unwrap_or("").to_string()
+            };
+            let mut c = node.walk();
+            for n in node.children_by_field_name("name", &mut c) {
+                let (name, alias) = match n.kind() {
+                    "aliased_import" => (
+                        n.child_by_field_name("name")
+                            .and_then(|x| x.utf8_text(src).ok())
+                            .unwrap_or(""),
+                        n.child_by_field_name("alias")
+                            .and_then(|x| x.utf8_text(src).ok())
+                            .unwrap_or(""),
+                    ),
+                    _ => {
+                        let t = n.utf8_text(src).unwrap_or("");
+                        (t, t)
+                    }
+                };
+                if !alias.is_empty() {
+                    let q = if base.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{base}.{name}")
+                    };
+                    imports.insert(alias.to_string(), q);
+                }
+            }
+            return;
+        }
+        _ => {}
+    }
+    let mut c = node.walk();
+    for ch in node.children(&mut c) {
+        prepass(
+            ch,
+            src,
+            module,
+            imports,
+            suppressed,
+            declared_global,
+            depth + 1,
+        );
+    }
+}
+
+/// A statement at module or class level.
+fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bool)>) {
+    let (def, decorators) = if stmt.kind() == "decorated_definition" {
+        let mut c = stmt.walk();
+        let decos: Vec<Node> = stmt
+            .named_children(&mut c)
+            .filter(|n| n.kind() == "decorator")
+            .collect();
+        (unwrap_decorated(stmt), decos)
+    } else {
+        (stmt, Vec::new())
+    };
+    match def.kind() {
+        "function_definition" => {
+            let Some(name) = def
+                .child_by_field_name("name")
+                .and_then(|n| n.utf8_text(env.src).ok())
+            else {
+                return;
+            };
+            let key = match class {
+                Some((c, _)) => format!("{c}.{name}"),
+                None => name.to_string(),
+            };
+            let mut cx = env.cx(class.map(|(c, _)| c.to_string()));
+            cx.out.line = span(def).0;
+            for d in &decorators {
+                let expr = d.named_child(0);
+                let target = expr.map(|e| {
+                    if e.kind() == "call" {
+                        e.child_by_field_name("function").unwrap_or(e)
+                    } else {
+                        e
+                    }
+                });
+                if let Some(q) = target.and_then(|t| cx.qname(t)) {
+                    if q.ends_with("fixture") {
+                        cx.out.is_fixture = true;
+                    }
+                    cx.out.decorators.push(q);
+                }
+            }
+            function(&mut cx, def);
+            let is_test = name.starts_with("test")
+                && match class {
+                    None => true,
+                    Some((_, test_class)) => test_class,
+                };
+            if cx.out.is_fixture {
+                m.fixtures.insert(name.to_string());
+                m.fixtures.insert(key.clone());
+                if decorators
+                    .iter()
+                    .any(|d| cx.text(*d).replace(' ', "").contains("autouse=True"))
+                {
+                    m.autouse.push(key.clone());
+                }
+            }
+            if is_test && env.test_code && !cx.out.is_fixture {
+                rules::retry::decorators(&mut cx, &decorators);
+                m.tests.push(TestFn {
+                    name: key.replace('.', "::"),
+                    key: key.clone(),
+                    setup: Vec::new(),
+                });
+            }
+            m.functions.insert(key, cx.out);
+        }
+        "class_definition" => {
+            let Some(name) = def
+                .child_by_field_name("name")
+                .and_then(|n| n.utf8_text(env.src).ok())
+            else {
+                return;
+            };
+            let qual = match class {
+                Some((c, _)) => format!("{c}.{name}"),
+                None => name.to_string(),
+            };
+            let bases = def
+                .child_by_field_name("superclasses")
+                .and_then(|b| b.utf8_text(env.src).ok())
+                .unwrap_or("");
+            let test_class = env.test_code
+                && (name.starts_with("Test") || bases.contains("TestCase"))
+                && !decorators
+                    .iter()
+                    .any(|d| d.utf8_text(env.src).is_ok_and(|t| t.contains("dataclass")));
+            m.classes.insert(qual.clone());
+            let before = m.tests.len();
+            // Class decorators (`@freeze_time(…)` on a TestCase) apply to every method.
+            let class_marks: Vec<String> = {
+                let cx = env.cx(None);
+                decorators
+                    .iter()
+                    .filter_map(|d| d.named_child(0))
+                    .filter_map(|e| {
+                        let t = if e.kind() == "call" {
+                            e.child_by_field_name("function").unwrap_or(e)
+                        } else {
+                            e
+                        };
+                        cx.qname(t)
+                    })
+                    .collect()
+            };
+            let methods_before: HashSet<String> = m.functions.keys().cloned().collect();
+            if let Some(body) = def.child_by_field_name("body") {
+                let mut c = body.walk();
+                let stmts: Vec<Node> = body.named_children(&mut c).collect();
+                for s in stmts {
+                    top_level(env, m, s, Some((&qual, test_class)));
+                }
+            }
+            let setup: Vec<String> = [
+                "setUp",
+                "setup_method",
+                "setUpClass",
+                "setup_class",
+                "asyncSetUp",
+                "setup",
+            ]
+            .iter()
+            .map(|s| format!("{qual}.{s}"))
+            .filter(|k| m.functions.contains_key(k))
+            .collect();
+            for t in &mut m.tests[before..] {
+                t.setup.extend(setup.iter().cloned());
+            }
+            if !class_marks.is_empty() {
+                for (k, f) in m.functions.iter_mut() {
+                    if !methods_before.contains(k) {
+                        f.decorators.extend(class_marks.iter().cloned());
+                    }
+                }
+            }
+        }
+        "expression_statement" if class.is_none() => {
+            let Some(a) = def.named_child(0) else { return };
+            let mut cx = env.cx(None);
+            cx.out.line = span(def).0;
+            walk(&mut cx, a, 0);
+            let name = (a.kind() == "assignment")
+                .then(|| a.child_by_field_name("left"))
+                .flatten()
+                .filter(|l| l.kind() == "identifier")
+                .and_then(|l| l.utf8_text(env.src).ok());
+            match name {
+                Some(n) => {
+                    m.globals.insert(n.to_string(), cx.out);
+                }
+                None => {
+                    m.seeds_random |= cx.out.seeds_random;
+                    m.loose.extend(cx.out.hits);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Walks one function: parameters (defaults), body; then the families' end-of-function checks.
+fn function(cx: &mut Cx, def: Node) {
+    if let Some(params) = def.child_by_field_name("parameters") {
+        let mut c = params.walk();
+        for p in params.named_children(&mut c) {
+            let name = match p.kind() {
+                "identifier" => Some(p),
+                "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+                "typed_parameter" => p.named_child(0),
+                _ => None,
+            };
+            if let Some(n) = name.and_then(|n| n.utf8_text(cx.src).ok()) {
+                cx.params.push(n.to_string());
+            }
+            if let Some(v) = p.child_by_field_name("value") {
+                cx.default_of = cx.params.last().map(|n| (n.clone(), cx.params.len() - 1));
+                walk(cx, v, 0);
+                cx.default_of = None;
+            }
+        }
+    }
+    // Names bound in the body are locals (unless declared global).
+    if let Some(body) = def.child_by_field_name("body") {
+        collect_locals(cx, body, 0);
+        walk(cx, body, 0);
+    }
+    // The test's own parameters are fixtures or the class instance: not function parameters
+    // that a caller passes.
+    cx.out.params = cx.params.clone();
+    rules::threads::finish(cx);
+}
+
+fn collect_locals(cx: &mut Cx, node: Node, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match node.kind() {
+        "global_statement" => {
+            let mut c = node.walk();
+            for n in node.named_children(&mut c) {
+                cx.global_decl.insert(cx.text(n).to_string());
+            }
+        }
+        "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
+            if node.kind() != "augmented_assignment"
+                && let Some(l) = node.child_by_field_name("left")
+            {
+                bind(cx, l);
+            }
+        }
+        "function_definition" | "class_definition" => {
+            if let Some(n) = node.child_by_field_name("name") {
+                let n = cx.text(n).to_string();
+                cx.locals.insert(n);
+            }
+            return;
+        }
+        "with_clause" | "as_pattern" => {
+            if let Some(a) = node.child_by_field_name("alias") {
+                bind(cx, a);
+            }
+        }
+        _ => {}
+    }
+    let mut c = node.walk();
+    for ch in node.named_children(&mut c) {
+        collect_locals(cx, ch, depth + 1);
+    }
+}
+
+fn bind(cx: &mut Cx, target: Node) {
+    match target.kind() {
+        "identifier" => {
+            let n = cx.text(target).to_string();
+            cx.locals.insert(n);
+        }
+        "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list"
+        | "as_pattern_target" => {
+            let mut c = target.walk();
+            let kids: Vec<Node> = target.named_children(&mut c).collect();
+            for k in kids {
+                bind(cx, k);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Pre-order walk: every family sees every node, in source order.
+pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let kind = node.kind();
+    if kind == "call" {
+        record_call(cx, node);
+    }
+    rules::visit(cx, node);
+    let (mut raises, mut fake) = (false, false);
+    if kind == "with_statement" {
+        let mut c = node.walk();
+        for ch in node.children(&mut c) {
+            if ch.kind() == "with_clause" {
+                let t = cx.text(ch).to_ascii_lowercase();
+                raises |= t.contains("raises");
+                fake |= ["freeze", "mock", "patch", "travel", "frozen", "fake"]
+                    .iter()
+                    .any(|w| t.contains(w));
+            }
+        }
+    }
+    let counter = |cx: &mut Cx, up: bool| {
+        let step = |n: &mut usize| {
+            if up {
+                *n += 1;
+            } else {
+                *n -= 1;
+            }
+        };
+        match kind {
+            "assert_statement" => step(&mut cx.asserts),
+            "while_statement" | "for_statement" => step(&mut cx.loops),
+            "finally_clause" => step(&mut cx.finally),
+            "function_definition" | "lambda" => step(&mut cx.nested_fns),
+            _ => {}
+        }
+        if raises {
+            step(&mut cx.raises);
+        }
+        if fake {
+            step(&mut cx.fake_clock);
+        }
+    };
+    counter(cx, true);
+    let mut c = node.walk();
+    for k in node.named_children(&mut c) {
+        walk(cx, k, depth + 1);
+    }
+    counter(cx, false);
+}
+
+fn record_call(cx: &mut Cx, call: Node) {
+    let Some(func) = call.child_by_field_name("function") else {
+        return;
+    };
+    if let Some(q) = cx.qname(func)
+        && matches!(
+            q.as_str(),
+            "random.seed" | "numpy.random.seed" | "faker.Faker.seed" | "hypothesis.seed"
+        )
+    {
+        cx.out.seeds_random = true;
+    }
+    if let Some(target) = cx.target(func) {
+        let guard = cx.guard(call);
+        let expects_error = cx.test_code && (cx.raises > 0 || in_assert_raises(cx, call));
+        cx.out.calls.push(Call {
+            target,
+            guard,
+            expects_error,
+            kwargs: kwarg_names(call, cx.src),
+            npos: positional(call).len(),
+        });
+    }
+}
+
+/// Whether a call is an argument of `assertRaises(…)` (the `with …raises…` case is counted by
+/// the walk).
+fn in_assert_raises(cx: &Cx, call: Node) -> bool {
+    call.parent()
+        .filter(|p| p.kind() == "argument_list")
+        .and_then(|p| p.parent())
+        .and_then(|p| p.child_by_field_name("function"))
+        .is_some_and(|f| cx.text(f).contains("assertRaises"))
+}

@@ -1,0 +1,303 @@
+//! Time: `wall-clock-compare` (local clock reads), `timing-assert` (asserting a measured
+//! duration) and `sleep-wait` (a fixed sleep in a test instead of waiting for the event).
+
+use super::{SLEEP_WAIT, TIMING_ASSERT, WALL_CLOCK};
+use crate::python::{Cx, positional};
+use tree_sitter::Node;
+
+/// Clock reads whose value is the local date or time (a naive datetime or the local zone).
+fn local_clock(q: &str, call: Node, cx: &Cx) -> bool {
+    let npos = positional(call).len();
+    let has_tz = crate::python::kwarg(call, "tz", cx.src).is_some()
+        || crate::python::kwarg(call, "tzinfo", cx.src).is_some();
+    match q {
+        "datetime.date.today" | "datetime.datetime.today" | "datetime.datetime.utcnow" => true,
+        "datetime.datetime.now" => npos == 0 && !has_tz,
+        "datetime.datetime.fromtimestamp" | "datetime.date.fromtimestamp" => npos == 1 && !has_tz,
+        "time.localtime" | "time.ctime" => npos == 0,
+        "time.strftime" => npos == 1,
+        "pendulum.today" | "arrow.now" => true,
+        _ => false,
+    }
+}
+
+/// Calls that start a stopwatch.
+fn stopwatch(q: &str) -> bool {
+    matches!(
+        q,
+        "time.time"
+            | "time.perf_counter"
+            | "time.monotonic"
+            | "time.process_time"
+            | "time.perf_counter_ns"
+            | "time.monotonic_ns"
+            | "time.time_ns"
+            | "timeit.default_timer"
+            | "datetime.datetime.now"
+            | "datetime.datetime.utcnow"
+    )
+}
+
+fn is_clock_call(cx: &Cx, node: Node) -> bool {
+    node.kind() == "call"
+        && node
+            .child_by_field_name("function")
+            .and_then(|f| cx.qname(f))
+            .is_some_and(|q| stopwatch(&q))
+}
+
+/// An expression that is a measured duration: an elapsed variable, `clock() - start`,
+/// `end - start` with clock variables, `(…).total_seconds()`.
+fn is_duration(cx: &Cx, node: Node) -> bool {
+    is_duration_d(cx, node, 0)
+}
+
+fn is_duration_d(cx: &Cx, node: Node, depth: usize) -> bool {
+    if depth > crate::python::SHAPE_DEPTH {
+        return false;
+    }
+    match node.kind() {
+        "identifier" => cx.elapsed_vars.contains(cx.text(node)),
+        "parenthesized_expression" => node
+            .named_child(0)
+            .is_some_and(|n| is_duration_d(cx, n, depth + 1)),
+        "binary_operator" => {
+            let op = node
+                .child_by_field_name("operator")
+                .map(|o| cx.text(o))
+                .unwrap_or("");
+            let l = node.child_by_field_name("left");
+            let r = node.child_by_field_name("right");
+            let timed = |n: Option<Node>| {
+                n.is_some_and(|n| {
+                    is_clock_call(cx, n)
+                        || (n.kind() == "identifier" && cx.clock_vars.contains(cx.text(n)))
+                        || is_duration_d(cx, n, depth + 1)
+                })
+            };
+            match op {
+                "-" => timed(l) && timed(r),
+                "*" | "/" | "//" => is_duration_opt(cx, l, depth) || is_duration_opt(cx, r, depth),
+                _ => false,
+            }
+        }
+        "call" => {
+            // `(end - start).total_seconds()`
+            node.child_by_field_name("function").is_some_and(|f| {
+                f.kind() == "attribute"
+                    && f.child_by_field_name("attribute")
+                        .is_some_and(|a| cx.text(a) == "total_seconds")
+                    && f.child_by_field_name("object")
+                        .is_some_and(|o| is_duration_d(cx, o, depth + 1))
+            })
+        }
+        _ => false,
+    }
+}
+
+fn is_duration_opt(cx: &Cx, n: Option<Node>, depth: usize) -> bool {
+    n.is_some_and(|n| is_duration_d(cx, n, depth + 1))
+}
+
+/// unittest assertion methods that compare values (not `assertRaises`, `assertWarns`, ...).
+fn compares(method: &str) -> bool {
+    method.starts_with("assert")
+        && !["assertRaises", "assertWarns", "assertLogs", "assertNoLogs"]
+            .iter()
+            .any(|p| method.starts_with(p))
+}
+
+/// The variable a value is assigned to (`x = …value…`), if it is one.
+fn assigned_to<'a>(cx: &Cx<'a>, node: Node) -> Option<String> {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "assignment" => {
+                let l = n.child_by_field_name("left")?;
+                return (l.kind() == "identifier").then(|| cx.text(l).to_string());
+            }
+            // Passed to a function: the variable holds what that returns, not the clock.
+            "argument_list"
+            | "expression_statement"
+            | "block"
+            | "function_definition"
+            | "lambda" => return None,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    None
+}
+
+pub(crate) fn call(cx: &mut Cx, node: Node) {
+    let Some(func) = node.child_by_field_name("function") else {
+        return;
+    };
+    let Some(q) = cx.qname(func) else { return };
+    if local_clock(&q, node, cx) {
+        if cx.fake_clock > 0 {
+            return;
+        }
+        let shown = format!("`{}()`", cx.text(func));
+        // In a test, a clock read matters when its value is asserted on ("compared with a
+        // fixed value"): right there, or through the variable it is assigned to. In the code
+        // under test, any read of the local date or time.
+        if !cx.test_code || assert_call_ok(cx, node) {
+            cx.hit(&WALL_CLOCK, node, shown);
+        } else if let Some(var) = assigned_to(cx, node) {
+            let h = cx.make_hit(&WALL_CLOCK, node, shown);
+            cx.clock_reads.push((var, h));
+        }
+        return;
+    }
+    if cx.test_code
+        && matches!(
+            q.as_str(),
+            "time.sleep" | "asyncio.sleep" | "gevent.sleep" | "trio.sleep" | "anyio.sleep"
+        )
+        && cx.loops == 0
+        // A sleep in a helper defined inside the test (a slow generator, a thread's body)
+        // simulates work; the test itself is not waiting.
+        && cx.nested_fns == 0
+    {
+        let arg = positional(node).first().copied();
+        // A literal shorter than 10 ms yields or lets the clock tick; it waits for nothing.
+        let tick = arg.is_some_and(|a| {
+            matches!(a.kind(), "integer" | "float")
+                && cx.text(a).parse::<f64>().is_ok_and(|v| v < 0.01)
+        });
+        if arg.is_some() && !tick {
+            let shown = format!("`{}({})`", cx.text(func), arg.map_or("", |a| cx.text(a)));
+            cx.hit(&SLEEP_WAIT, node, shown);
+        }
+        return;
+    }
+    // unittest's comparisons of a duration.
+    if cx.test_code && func.kind() == "attribute" {
+        let name = func
+            .child_by_field_name("attribute")
+            .map(|a| cx.text(a))
+            .unwrap_or("");
+        if compares(name)
+            && let Some(args) = node.child_by_field_name("arguments")
+        {
+            asserted_vars(cx, args);
+        }
+        if matches!(
+            name,
+            "assertLess" | "assertLessEqual" | "assertGreater" | "assertGreaterEqual"
+        ) && positional(node).iter().any(|a| is_duration(cx, *a))
+        {
+            cx.hit(
+                &TIMING_ASSERT,
+                node,
+                format!("`{name}` on a measured duration"),
+            );
+        }
+    }
+}
+
+pub(crate) fn assign(cx: &mut Cx, node: Node) {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    if l.kind() != "identifier" {
+        return;
+    }
+    let name = cx.text(l).to_string();
+    if is_clock_call(cx, r) {
+        cx.clock_vars.insert(name);
+    } else if is_duration(cx, r) {
+        cx.elapsed_vars.insert(name);
+    }
+}
+
+/// Identifiers named in an assertion: a clock read assigned to one of them is asserted on.
+fn asserted_vars(cx: &mut Cx, node: Node) {
+    if cx.clock_reads.is_empty() {
+        return;
+    }
+    let mut stack = vec![node];
+    let mut names = Vec::new();
+    while let Some(n) = stack.pop() {
+        if n.kind() == "identifier" {
+            names.push(cx.text(n).to_string());
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    let reads = std::mem::take(&mut cx.clock_reads);
+    for (var, hit) in reads {
+        if names.contains(&var) {
+            cx.out.hits.push(hit);
+        } else {
+            cx.clock_reads.push((var, hit));
+        }
+    }
+}
+
+/// Whether an expression's value is compared in an assertion right there (`assert`, a
+/// comparison, unittest's `assert*` methods).
+fn assert_call_ok(cx: &Cx, node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "assert_statement" | "comparison_operator" => return true,
+            "call" => {
+                if let Some(a) = n
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("attribute"))
+                    && compares(cx.text(a))
+                {
+                    return true;
+                }
+            }
+            "expression_statement" | "block" | "function_definition" | "lambda" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
+}
+
+pub(crate) fn assert(cx: &mut Cx, node: Node) {
+    if !cx.test_code {
+        return;
+    }
+    asserted_vars(cx, node);
+    let Some(cond) = node.named_child(0) else {
+        return;
+    };
+    let mut stack = vec![cond];
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "comparison_operator" => {
+                let mut c = n.walk();
+                let ordered = n
+                    .children(&mut c)
+                    .any(|ch| matches!(ch.kind(), "<" | "<=" | ">" | ">="));
+                let mut c = n.walk();
+                let timed = n.named_children(&mut c).any(|ch| is_duration(cx, ch));
+                // `elapsed >= 0` is a sanity check no machine fails.
+                let mut c = n.walk();
+                let zero = n.named_children(&mut c).any(|ch| {
+                    matches!(ch.kind(), "integer" | "float")
+                        && cx.text(ch).parse::<f64>() == Ok(0.0)
+                });
+                if ordered && timed && !zero {
+                    let shown = format!("`{}`", cx.text(n));
+                    cx.hit(&TIMING_ASSERT, n, shown);
+                    return;
+                }
+            }
+            "boolean_operator" | "parenthesized_expression" | "not_operator" => {
+                let mut c = n.walk();
+                stack.extend(n.named_children(&mut c));
+            }
+            _ => {}
+        }
+    }
+}

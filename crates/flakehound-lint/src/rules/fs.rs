@@ -1,0 +1,146 @@
+//! Filesystem: `fixed-tmp-path`, a fixed path in the shared temporary directory (`/tmp/x`,
+//! `os.path.join(tempfile.gettempdir(), "x")`) or, in a test, a fixed file written in the
+//! working directory: parallel runs of the suite (xdist workers, CI jobs on one machine) share
+//! it.
+
+use super::FIXED_TMP_PATH;
+use crate::python::{Cx, positional, string_prefix, string_value};
+use tree_sitter::Node;
+
+/// Functions that take a path.
+const PATH_FNS: &[&str] = &[
+    "open",
+    "Path",
+    "PurePath",
+    "makedirs",
+    "mkdir",
+    "remove",
+    "unlink",
+    "rmtree",
+    "copy",
+    "copyfile",
+    "copytree",
+    "move",
+    "rename",
+    "replace",
+    "listdir",
+    "connect",
+    "FileHandler",
+    "mkfifo",
+    "symlink",
+    "chdir",
+    "dump",
+    "savetxt",
+    "save",
+    "to_csv",
+    "write_text",
+    "write_bytes",
+];
+
+fn tmp_literal(cx: &Cx, node: Node) -> Option<String> {
+    let s = string_prefix(node, cx.src)?;
+    (s.starts_with("/tmp/") || s.starts_with("/var/tmp/") || s.starts_with("/dev/shm/"))
+        .then_some(s)
+}
+
+fn is_gettempdir(cx: &Cx, node: Node) -> bool {
+    node.kind() == "call"
+        && node
+            .child_by_field_name("function")
+            .and_then(|f| cx.qname(f))
+            .is_some_and(|q| q == "tempfile.gettempdir")
+}
+
+/// `tempfile.gettempdir() + "/x"`, `Path(tempfile.gettempdir()) / "x"`.
+fn tmp_join(cx: &Cx, node: Node) -> bool {
+    if node.kind() != "binary_operator" {
+        return false;
+    }
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
+        return false;
+    };
+    let left_tmp = is_gettempdir(cx, l)
+        || (l.kind() == "call" && positional(l).first().is_some_and(|a| is_gettempdir(cx, *a)));
+    left_tmp && string_value(r, cx.src).is_some()
+}
+
+pub(crate) fn call(cx: &mut Cx, node: Node) {
+    let Some(func) = node.child_by_field_name("function") else {
+        return;
+    };
+    let Some(q) = cx.qname(func) else { return };
+    let last = q.rsplit('.').next().unwrap_or(&q);
+    let args = positional(node);
+    if q == "os.path.join" || q == "posixpath.join" {
+        if args.first().is_some_and(|a| is_gettempdir(cx, *a))
+            && args
+                .get(1)
+                .is_some_and(|a| string_value(*a, cx.src).is_some())
+        {
+            let shown = format!("`{}`", cx.text(node));
+            cx.hit(&FIXED_TMP_PATH, node, shown);
+            return;
+        }
+        if let Some(s) = args.first().and_then(|a| tmp_literal(cx, *a)) {
+            cx.hit(&FIXED_TMP_PATH, node, format!("`{s}`"));
+        }
+        return;
+    }
+    if !PATH_FNS.contains(&last) {
+        return;
+    }
+    for a in &args {
+        if let Some(s) = tmp_literal(cx, *a) {
+            cx.hit(&FIXED_TMP_PATH, *a, format!("`{s}`"));
+            return;
+        }
+        if tmp_join(cx, *a) {
+            let shown = format!("`{}`", cx.text(*a));
+            cx.hit(&FIXED_TMP_PATH, *a, shown);
+            return;
+        }
+    }
+    // A test writing a fixed file in the working directory.
+    if cx.test_code && q == "open" && args.len() >= 2 {
+        let path = string_value(args[0], cx.src);
+        let mode = string_value(args[1], cx.src);
+        if let (Some(p), Some(m)) = (path, mode)
+            && !p.starts_with('/')
+            && !p.is_empty()
+            && m.contains(['w', 'a', 'x'])
+        {
+            cx.hit(
+                &FIXED_TMP_PATH,
+                args[0],
+                format!("`{p}` written in the working directory"),
+            );
+        }
+    }
+}
+
+pub(crate) fn assign(cx: &mut Cx, node: Node) {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    let name = cx.text(l).to_ascii_lowercase();
+    let pathish = [
+        "path", "file", "dir", "tmp", "temp", "log", "db", "out", "socket", "sock",
+    ]
+    .iter()
+    .any(|w| name.contains(w));
+    if !pathish {
+        return;
+    }
+    if let Some(s) = tmp_literal(cx, r) {
+        cx.hit(&FIXED_TMP_PATH, r, format!("`{s}`"));
+    } else if tmp_join(cx, r) {
+        let shown = format!("`{}`", cx.text(r));
+        cx.hit(&FIXED_TMP_PATH, r, shown);
+    }
+}

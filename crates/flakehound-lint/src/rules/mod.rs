@@ -1,0 +1,146 @@
+//! The rules: one module per family. Each rule has an id, the root-cause category `diagnose`
+//! names for the same mechanism, what it finds and how to fix it.
+//!
+//! The families see every node of a Python function body (and of module-level assignments)
+//! through [`visit`], in source order, and keep per-function state in [`crate::python::Cx`].
+
+use flakehound_model::Category;
+
+pub mod clock;
+pub mod fs;
+pub mod network;
+pub mod order;
+pub mod random;
+pub mod retry;
+pub mod state;
+pub mod threads;
+
+/// A rule of the static scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable id, used in suppressions (`# flakehound: ignore[ID]`) and the config file.
+    pub id: &'static str,
+    /// Root-cause category, as `diagnose` and `classify` name it.
+    pub category: Category,
+    /// What the rule finds (one line).
+    pub summary: &'static str,
+    /// How to fix what it finds.
+    pub fix: &'static str,
+}
+
+pub const SLEEP_WAIT: Rule = Rule {
+    id: "sleep-wait",
+    category: Category::Concurrency,
+    summary: "the test sleeps a fixed time instead of waiting for the event it needs",
+    fix: "wait for the condition with a timeout (poll it, or wait on an Event/future) instead of sleeping",
+};
+pub const UNSEEDED_RANDOM: Rule = Rule {
+    id: "unseeded-random",
+    category: Category::Randomness,
+    summary: "draws from an unseeded random generator, so every run tests other values",
+    fix: "seed the generator in the test (random.seed(…), a seeded random.Random(…)) or inject the values",
+};
+pub const WALL_CLOCK: Rule = Rule {
+    id: "wall-clock-compare",
+    category: Category::Time,
+    summary: "reads the local wall clock, so the outcome depends on the time zone and the moment of the run",
+    fix: "freeze the clock (freezegun, time-machine) or pass the date in; use aware UTC datetimes",
+};
+pub const TIMING_ASSERT: Rule = Rule {
+    id: "timing-assert",
+    category: Category::Timeout,
+    summary: "asserts on a measured duration, which a busy machine stretches",
+    fix: "assert on the work done, not on wall time; or give the budget a generous margin and mark the test as a benchmark",
+};
+pub const REAL_NETWORK: Rule = Rule {
+    id: "real-network",
+    category: Category::Network,
+    summary: "calls a real network service",
+    fix: "stub the service (responses, respx, a local server fixture) or mark the test as needing the network",
+};
+pub const FIXED_TMP_PATH: Rule = Rule {
+    id: "fixed-tmp-path",
+    category: Category::Filesystem,
+    summary: "uses a fixed file path that parallel runs share",
+    fix: "use `tmp_path` (pytest) or tempfile.mkdtemp()/NamedTemporaryFile for a path of the test's own",
+};
+pub const SET_ORDER_ASSERT: Rule = Rule {
+    id: "set-order-assert",
+    category: Category::Unordered,
+    summary: "asserts the order of a set, which follows the hash seed",
+    fix: "compare sets (or sorted(...)) instead of ordered sequences",
+};
+pub const SET_ITERATION: Rule = Rule {
+    id: "set-iteration-order",
+    category: Category::Unordered,
+    summary: "turns a set into ordered output (join, list, tuple), whose order follows the hash seed",
+    fix: "iterate sorted(...) or keep the order with dict.fromkeys(...)",
+};
+pub const SHARED_STATE: Rule = Rule {
+    id: "shared-module-state",
+    category: Category::Order,
+    summary: "module-level state that a test changes and a test reads: the outcome depends on which tests ran before",
+    fix: "restore the state after the test (monkeypatch, a fixture with teardown) or build fresh state per test",
+};
+pub const THREAD_NO_JOIN: Rule = Rule {
+    id: "thread-no-join",
+    category: Category::Concurrency,
+    summary: "starts a thread and never joins it, so the test checks results that may not exist yet",
+    fix: "join the thread (with a timeout) before asserting, or wait for its result on a queue with a timeout",
+};
+pub const RETRY_MARKER: Rule = Rule {
+    id: "retry-marker",
+    category: Category::Unknown,
+    summary: "a retry marker hides the test's failures instead of fixing them",
+    fix: "find the cause (`flakehound diagnose`), fix it, then drop the marker",
+};
+
+/// Every rule, in the order the README lists them.
+pub const RULES: &[Rule] = &[
+    SLEEP_WAIT,
+    UNSEEDED_RANDOM,
+    WALL_CLOCK,
+    TIMING_ASSERT,
+    REAL_NETWORK,
+    FIXED_TMP_PATH,
+    SET_ORDER_ASSERT,
+    SET_ITERATION,
+    SHARED_STATE,
+    THREAD_NO_JOIN,
+    RETRY_MARKER,
+];
+
+/// The rule with this id.
+pub fn by_id(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Runs every family on one node.
+pub(crate) fn visit(cx: &mut crate::python::Cx, node: tree_sitter::Node) {
+    match node.kind() {
+        "call" => {
+            clock::call(cx, node);
+            random::call(cx, node);
+            network::call(cx, node);
+            fs::call(cx, node);
+            order::call(cx, node);
+            state::call(cx, node);
+            threads::call(cx, node);
+        }
+        "assert_statement" => {
+            clock::assert(cx, node);
+            order::assert(cx, node);
+        }
+        "assignment" | "augmented_assignment" => {
+            clock::assign(cx, node);
+            order::assign(cx, node);
+            state::assign(cx, node);
+            threads::assign(cx, node);
+            fs::assign(cx, node);
+        }
+        "delete_statement" => state::delete(cx, node),
+        "yield" => cx.seen_yield = true,
+        "identifier" | "attribute" => state::reference(cx, node),
+        _ => {}
+    }
+}

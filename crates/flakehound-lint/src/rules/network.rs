@@ -1,0 +1,117 @@
+//! Network: `real-network`, a call to an HTTP client, socket or mail/FTP client with a literal
+//! address outside the machine. Calls to `localhost` (a local server fixture) are fine, and a
+//! test that mocks HTTP (responses, requests-mock, respx, VCR cassettes...) is not reported (see
+//! the project pass).
+
+use super::REAL_NETWORK;
+use crate::python::{Cx, kwarg, positional, string_prefix};
+use tree_sitter::Node;
+
+const CLIENTS: &[&str] = &[
+    "requests.get",
+    "requests.post",
+    "requests.put",
+    "requests.patch",
+    "requests.delete",
+    "requests.head",
+    "requests.options",
+    "requests.request",
+    "httpx.get",
+    "httpx.post",
+    "httpx.put",
+    "httpx.patch",
+    "httpx.delete",
+    "httpx.head",
+    "httpx.request",
+    "httpx.stream",
+    "urllib.request.urlopen",
+    "urllib.request.urlretrieve",
+    "urllib.urlopen",
+    "urllib2.urlopen",
+    "http.client.HTTPConnection",
+    "http.client.HTTPSConnection",
+    "httplib.HTTPConnection",
+    "httplib.HTTPSConnection",
+    "socket.create_connection",
+    "socket.gethostbyname",
+    "socket.getaddrinfo",
+    "smtplib.SMTP",
+    "smtplib.SMTP_SSL",
+    "ftplib.FTP",
+    "urllib3.request",
+];
+
+/// The host of a URL or address literal, lower-cased.
+fn host(addr: &str) -> Option<String> {
+    let rest = match addr.split_once("://") {
+        Some((scheme, rest)) if !scheme.is_empty() => rest,
+        Some(_) => return None,
+        None => addr,
+    };
+    let hostport = rest.split(['/', '?', '#']).next()?;
+    let hostport = hostport.rsplit('@').next()?;
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        hostport.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+fn external(host: &str) -> bool {
+    !(host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "0.0.0.0"
+        || host == "::1"
+        || host == "testserver"
+        || host.ends_with(".test")
+        || host.ends_with(".invalid")
+        || host.ends_with(".local")
+        || !host.contains('.') && !host.contains(':'))
+}
+
+pub(crate) fn call(cx: &mut Cx, node: Node) {
+    let Some(func) = node.child_by_field_name("function") else {
+        return;
+    };
+    let Some(q) = cx.qname(func) else { return };
+    if !CLIENTS.contains(&q.as_str()) {
+        return;
+    }
+    let first = positional(node)
+        .first()
+        .copied()
+        .or_else(|| kwarg(node, "url", cx.src))
+        .or_else(|| kwarg(node, "host", cx.src));
+    let Some(first) = first else { return };
+    // `socket.create_connection(("example.com", 80))`
+    let literal = if first.kind() == "tuple" {
+        first.named_child(0).and_then(|h| string_prefix(h, cx.src))
+    } else {
+        string_prefix(first, cx.src)
+    };
+    let Some(addr) = literal else { return };
+    if let Some(h) = host(&addr)
+        && external(&h)
+    {
+        let shown = format!("`{}` to {h}", cx.text(func));
+        cx.hit(&REAL_NETWORK, node, shown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            super::host("https://api.github.com/x").as_deref(),
+            Some("api.github.com")
+        );
+        assert_eq!(super::host("http://[::1]:8000/").as_deref(), Some("::1"));
+        assert_eq!(super::host("example.com").as_deref(), Some("example.com"));
+        assert!(!super::external("localhost"));
+        assert!(!super::external("127.0.0.1"));
+        assert!(super::external("example.com"));
+    }
+}

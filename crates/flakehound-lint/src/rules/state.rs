@@ -1,0 +1,253 @@
+//! Order: `shared-module-state`. Functions record the module-level state they change, reset
+//! or read ([`StateOp`]); the project pass then reports (a) a test that grows module state
+//! (append, add, +=) and reads it back: a second run in the same process sees the first run's
+//! entries; (b) a test that reads module state another test changes and never restores: it
+//! depends on which tests ran before it. References to module-level names are recorded too, so
+//! that a test reaching a constant (`EXPORT_PATH = …`) reaches what the rules found in it.
+
+use crate::python::{Call, Cx, StateOp, Target};
+use tree_sitter::Node;
+
+const GROWING: &[&str] = &[
+    "append",
+    "extend",
+    "insert",
+    "add",
+    "appendleft",
+    "extendleft",
+];
+const CHANGING: &[&str] = &[
+    "update",
+    "pop",
+    "popitem",
+    "remove",
+    "discard",
+    "setdefault",
+    "sort",
+    "reverse",
+    "__setitem__",
+];
+
+pub(crate) fn call(cx: &mut Cx, node: Node) {
+    let Some(f) = node.child_by_field_name("function") else {
+        return;
+    };
+    if f.kind() != "attribute" {
+        return;
+    }
+    let (Some(obj), Some(attr)) = (
+        f.child_by_field_name("object"),
+        f.child_by_field_name("attribute"),
+    ) else {
+        return;
+    };
+    let m = cx.text(attr);
+    let op = if GROWING.contains(&m) {
+        StateOp::Mutate { accumulating: true }
+    } else if CHANGING.contains(&m) {
+        StateOp::Mutate {
+            accumulating: false,
+        }
+    } else if m == "clear" {
+        StateOp::Reset
+    } else {
+        return;
+    };
+    if let Some(key) = cx.state_key(obj) {
+        cx.state(key, op, node);
+    }
+}
+
+pub(crate) fn assign(cx: &mut Cx, node: Node) {
+    let Some(l) = node.child_by_field_name("left") else {
+        return;
+    };
+    let augmented = node.kind() == "augmented_assignment";
+    match l.kind() {
+        "subscript" => {
+            // A test storing under a key of its own (a local object) adds an entry no other
+            // test looks up; a literal key overwrites a shared setting.
+            let own_key = cx.test_code
+                && l.child_by_field_name("subscript").is_some_and(|i| {
+                    !matches!(
+                        i.kind(),
+                        "string" | "integer" | "float" | "true" | "false" | "none"
+                    )
+                });
+            if !own_key
+                && let Some(v) = l.child_by_field_name("value")
+                && let Some(key) = cx.state_key(v)
+            {
+                cx.state(
+                    key,
+                    StateOp::Mutate {
+                        accumulating: false,
+                    },
+                    node,
+                );
+            }
+        }
+        "attribute" => {
+            // `module.NAME = value` in a test: patching by hand, never restored.
+            if let Some(key) = cx.state_key(l) {
+                cx.state(
+                    key,
+                    StateOp::Mutate {
+                        accumulating: augmented,
+                    },
+                    node,
+                );
+            }
+        }
+        "identifier" => {
+            let name = cx.text(l);
+            if cx.global_decl.contains(name) && cx.mutables.contains(name) {
+                let key = format!("{}.{name}", cx.module);
+                let fresh = node
+                    .child_by_field_name("right")
+                    .is_some_and(|r| matches!(r.kind(), "list" | "dictionary" | "set"));
+                let op = if augmented {
+                    StateOp::Mutate { accumulating: true }
+                } else if fresh {
+                    StateOp::Reset
+                } else {
+                    StateOp::Mutate {
+                        accumulating: false,
+                    }
+                };
+                cx.state(key, op, node);
+            } else if augmented && let Some(key) = cx.state_key(l) {
+                cx.state(key, StateOp::Mutate { accumulating: true }, node);
+            }
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn delete(cx: &mut Cx, node: Node) {
+    let mut c = node.walk();
+    let targets: Vec<Node> = node.named_children(&mut c).collect();
+    for t in targets {
+        let own_key = cx.test_code
+            && t.child_by_field_name("subscript")
+                .is_some_and(|i| !matches!(i.kind(), "string" | "integer"));
+        if t.kind() == "subscript"
+            && !own_key
+            && let Some(v) = t.child_by_field_name("value")
+            && let Some(key) = cx.state_key(v)
+        {
+            cx.state(
+                key,
+                StateOp::Mutate {
+                    accumulating: false,
+                },
+                node,
+            );
+        }
+    }
+}
+
+/// Whether `node` is written rather than read: the object of a mutating method call, the
+/// container of an assigned or deleted item, an assignment's target.
+fn written(cx: &Cx, node: Node) -> bool {
+    let Some(p) = node.parent() else { return false };
+    match p.kind() {
+        "attribute" => {
+            if p.child_by_field_name("object").map(|o| o.id()) != Some(node.id()) {
+                return true; // the attribute's name, not a reference
+            }
+            let m = p
+                .child_by_field_name("attribute")
+                .map(|a| cx.text(a))
+                .unwrap_or("");
+            let called = p.parent().is_some_and(|g| {
+                g.kind() == "call"
+                    && g.child_by_field_name("function").map(|f| f.id()) == Some(p.id())
+            });
+            called && (GROWING.contains(&m) || CHANGING.contains(&m) || m == "clear")
+        }
+        "subscript" => p.parent().is_some_and(|g| {
+            (matches!(g.kind(), "assignment" | "augmented_assignment")
+                && g.child_by_field_name("left").map(|l| l.id()) == Some(p.id()))
+                || g.kind() == "delete_statement"
+        }),
+        "assignment" | "augmented_assignment" => {
+            p.child_by_field_name("left").map(|l| l.id()) == Some(node.id())
+        }
+        "keyword_argument" => p.child_by_field_name("name").map(|n| n.id()) == Some(node.id()),
+        "default_parameter" | "typed_default_parameter" => {
+            p.child_by_field_name("name").map(|n| n.id()) == Some(node.id())
+        }
+        "global_statement"
+        | "nonlocal_statement"
+        | "parameters"
+        | "typed_parameter"
+        | "function_definition"
+        | "class_definition"
+        | "aliased_import"
+        | "dotted_name"
+        | "import_from_statement"
+        | "import_statement" => true,
+        _ => false,
+    }
+}
+
+pub(crate) fn reference(cx: &mut Cx, node: Node) {
+    // Most names are locals or builtins: only module-level and imported names matter (checked
+    // first: looking at a node's parent costs a walk from the root in tree-sitter).
+    let head = if node.kind() == "attribute" {
+        match node.child_by_field_name("object") {
+            Some(o) if o.kind() == "identifier" => o,
+            _ => return,
+        }
+    } else {
+        node
+    };
+    let name = cx.text(head);
+    if !(cx.mutables.contains(name)
+        || cx.module_names.contains(name)
+        || cx.imports.contains_key(name))
+    {
+        return;
+    }
+    // The attribute name in `x.name` is no reference of its own.
+    if node.kind() == "identifier"
+        && let Some(p) = node.parent()
+        && p.kind() == "attribute"
+        && p.child_by_field_name("attribute").map(|a| a.id()) == Some(node.id())
+    {
+        return;
+    }
+    if written(cx, node) {
+        return;
+    }
+    // Reads of module state.
+    if let Some(key) = cx.state_key(node) {
+        cx.state(key, StateOp::Read, node);
+    }
+    // A reference (not a call, which is recorded already) to a module-level name or an
+    // imported one: what the rules found in its value is reached too.
+    let is_callee = node.parent().is_some_and(|p| {
+        p.kind() == "call" && p.child_by_field_name("function").map(|f| f.id()) == Some(node.id())
+    });
+    if is_callee || node.parent().is_some_and(|p| p.kind() == "attribute") {
+        return;
+    }
+    if let Some(target) = cx.target(node) {
+        let t = match &target {
+            Target::Local(n) | Target::Qualified(n) => n,
+        };
+        if !cx.out.calls.iter().any(|c| match &c.target {
+            Target::Local(x) | Target::Qualified(x) => x == t,
+        }) {
+            let guard = cx.guard(node);
+            cx.out.calls.push(Call {
+                target,
+                guard,
+                kwargs: Vec::new(),
+                npos: 0,
+                expects_error: false,
+            });
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Concurrency: `thread-no-join`, a test that starts a thread (or process) and never joins it:
+//! what it asserts may not have happened yet, and the thread outlives the test.
+
+use super::THREAD_NO_JOIN;
+use crate::python::{Cx, kwarg, positional};
+use tree_sitter::Node;
+
+fn is_thread_ctor(cx: &Cx, node: Node) -> bool {
+    node.kind() == "call"
+        && node
+            .child_by_field_name("function")
+            .and_then(|f| cx.qname(f))
+            .is_some_and(|q| {
+                matches!(
+                    q.as_str(),
+                    "threading.Thread"
+                        | "threading.Timer"
+                        | "multiprocessing.Process"
+                        | "Thread"
+                        | "Process"
+                )
+            })
+}
+
+pub(crate) fn assign(cx: &mut Cx, node: Node) {
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    let ctor = if is_thread_ctor(cx, r) {
+        Some(r)
+    } else if r.kind() == "list_comprehension" {
+        r.named_child(0).filter(|b| is_thread_ctor(cx, *b))
+    } else {
+        None
+    };
+    if let Some(ctor) = ctor {
+        let h = cx.make_hit(&THREAD_NO_JOIN, ctor, format!("`{}`", cx.text(l)));
+        let name = cx.text(l).to_string();
+        cx.threads.push((name, h));
+    }
+}
+
+pub(crate) fn call(cx: &mut Cx, node: Node) {
+    let Some(f) = node.child_by_field_name("function") else {
+        return;
+    };
+    if f.kind() != "attribute" {
+        return;
+    }
+    let (Some(obj), Some(attr)) = (
+        f.child_by_field_name("object"),
+        f.child_by_field_name("attribute"),
+    ) else {
+        return;
+    };
+    match cx.text(attr) {
+        "start" => {
+            if is_thread_ctor(cx, obj) {
+                let h = cx.make_hit(&THREAD_NO_JOIN, obj, "an unnamed thread");
+                cx.threads.push((String::new(), h));
+                cx.started.insert(String::new());
+            } else {
+                let name = cx.text(obj).to_string();
+                cx.started.insert(name);
+            }
+        }
+        "join" => {
+            // str.join takes one iterable; Thread.join takes nothing or a timeout.
+            let args = positional(node);
+            let thread_join = args.is_empty()
+                || kwarg(node, "timeout", cx.src).is_some()
+                || (args.len() == 1 && matches!(args[0].kind(), "integer" | "float"));
+            if thread_join {
+                cx.joined = true;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// At the end of a test function: threads created and started, and nothing joined.
+pub(crate) fn finish(cx: &mut Cx) {
+    if !cx.test_code || cx.joined || cx.started.is_empty() {
+        return;
+    }
+    let threads = std::mem::take(&mut cx.threads);
+    for (name, hit) in threads {
+        // Started by name, or (a list of threads) started in a loop.
+        if cx.started.contains(&name) || !cx.started.is_empty() {
+            cx.out.hits.push(hit);
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Each rule, one by one: a fixture that triggers it and one that must not.
+
+use flakehound_lint::{Config, RULES, scan};
+use std::path::Path;
+
+/// Writes `files` (path, source) under a fresh project (with a pytest.ini) and scans it;
+/// returns `(rule, test id)` pairs, plus findings no test reaches as `(rule, "")`.
+fn lint(files: &[(&str, &str)]) -> Vec<(String, String)> {
+    lint_with(files, &Config::default())
+}
+
+fn lint_with(files: &[(&str, &str)], config: &Config) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pytest.ini"), "[pytest]\n").unwrap();
+    for (path, src) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, src).unwrap();
+    }
+    let s = scan(&[dir.path().to_path_buf()], config, None);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    let mut out = Vec::new();
+    for f in s.findings {
+        if f.tests.is_empty() {
+            out.push((f.rule.to_string(), String::new()));
+        }
+        for t in f.tests {
+            out.push((f.rule.to_string(), t));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn rules_of(found: &[(String, String)]) -> Vec<&str> {
+    let mut v: Vec<&str> = found.iter().map(|(r, _)| r.as_str()).collect();
+    v.dedup();
+    v
+}
+
+fn one(src: &str) -> Vec<(String, String)> {
+    lint(&[("tests/test_it.py", src)])
+}
+
+#[test]
+fn sleep_wait() {
+    let found =
+        one("import time\n\ndef test_a():\n    start()\n    time.sleep(0.5)\n    assert done()\n");
+    assert_eq!(
+        found,
+        [("sleep-wait".into(), "tests/test_it.py::test_a".into())]
+    );
+    // Polling in a loop is the fix; sleep(0) and sleeps under 10 ms yield or tick the clock.
+    let clean = one(
+        "import time\n\ndef test_a():\n    while not done():\n        time.sleep(0.01)\n    time.sleep(0)\n    time.sleep(0.001)\n",
+    );
+    assert!(clean.is_empty(), "{clean:?}");
+}
+
+#[test]
+fn unseeded_random() {
+    let found = one("import random\n\ndef test_a():\n    assert pick(random.choice([1, 2])) > 0\n");
+    assert_eq!(rules_of(&found), ["unseeded-random"]);
+    let from = one("from random import randint\n\ndef test_a():\n    assert randint(1, 6) <= 6\n");
+    assert_eq!(rules_of(&from), ["unseeded-random"]);
+    let seeded = one(
+        "import random\n\ndef test_a():\n    random.seed(4)\n    assert random.randint(1, 6) <= 6\n\ndef test_b():\n    rng = random.Random(3)\n    assert rng.random() < 1\n",
+    );
+    assert!(seeded.is_empty(), "{seeded:?}");
+    // A random unique name is no random input.
+    let token = one(
+        "import random\n\ndef test_a(tmp_path):\n    p = tmp_path / str(random.random())\n    q = f'ch-{random.random()}'\n    assert p != q\n",
+    );
+    assert!(token.is_empty(), "{token:?}");
+}
+
+#[test]
+fn wall_clock_compare() {
+    let found = one(
+        "from datetime import date, datetime\n\ndef test_a():\n    assert report().day == date.today()\n",
+    );
+    assert_eq!(rules_of(&found), ["wall-clock-compare"]);
+    let aware = one(
+        "from datetime import datetime, timezone\n\ndef test_a():\n    assert stamp(datetime.now(timezone.utc))\n",
+    );
+    assert!(aware.is_empty(), "{aware:?}");
+    // A frozen clock is fine.
+    let frozen = one(
+        "from datetime import date\nfrom freezegun import freeze_time\n\n@freeze_time('2024-01-01')\ndef test_a():\n    assert date.today().year == 2024\n",
+    );
+    assert!(frozen.is_empty(), "{frozen:?}");
+}
+
+#[test]
+fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/report.py",
+            "from datetime import date\n\ndef daily(orders, day=None):\n    day = day or date.today()\n    return [o for o in orders if o.day == day]\n",
+        ),
+        (
+            "tests/test_report.py",
+            "from datetime import date\nfrom app.report import daily\n\ndef test_today():\n    assert daily([]) == []\n\ndef test_given_day():\n    assert daily([], day=date(2024, 1, 1)) == []\n\ndef test_given_day_positional():\n    assert daily([], date(2024, 1, 1)) == []\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "wall-clock-compare".to_string(),
+            "tests/test_report.py::test_today".to_string()
+        )]
+    );
+}
+
+#[test]
+fn timing_assert() {
+    let found = one(
+        "import time\n\ndef test_a():\n    t0 = time.perf_counter()\n    work()\n    elapsed = time.perf_counter() - t0\n    assert elapsed < 0.1\n",
+    );
+    assert_eq!(rules_of(&found), ["timing-assert"]);
+    let unittest = one(
+        "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        start = time.time()\n        work()\n        self.assertLess(time.time() - start, 1)\n",
+    );
+    assert_eq!(
+        unittest,
+        [("timing-assert".into(), "tests/test_it.py::T::test_a".into())]
+    );
+    let clean = one(
+        "import time\n\ndef test_a():\n    t0 = time.perf_counter()\n    n = work()\n    assert n < 10\n    assert time.perf_counter() >= t0\n",
+    );
+    assert!(clean.is_empty(), "{clean:?}");
+}
+
+#[test]
+fn real_network() {
+    let found = one(
+        "import requests\n\ndef test_a():\n    assert requests.get('https://api.github.com/zen').ok\n",
+    );
+    assert_eq!(rules_of(&found), ["real-network"]);
+    let local = one(
+        "import requests\n\ndef test_a(live_server):\n    assert requests.get('http://127.0.0.1:8000/').ok\n    assert requests.get(live_server.url).ok\n",
+    );
+    assert!(local.is_empty(), "{local:?}");
+    let mocked = one(
+        "import requests, responses\n\n@responses.activate\ndef test_a():\n    assert requests.get('https://api.github.com/zen').ok\n",
+    );
+    assert!(mocked.is_empty(), "{mocked:?}");
+}
+
+#[test]
+fn fixed_tmp_path() {
+    let found = one(
+        "import os, tempfile\n\ndef test_a():\n    with open('/tmp/report.csv', 'w') as f:\n        f.write('x')\n\ndef test_b():\n    p = os.path.join(tempfile.gettempdir(), 'state.json')\n    assert not os.path.exists(p)\n",
+    );
+    assert_eq!(
+        found,
+        [
+            ("fixed-tmp-path".into(), "tests/test_it.py::test_a".into()),
+            ("fixed-tmp-path".into(), "tests/test_it.py::test_b".into())
+        ]
+    );
+    let clean = one(
+        "def test_a(tmp_path):\n    (tmp_path / 'report.csv').write_text('x')\n\ndef test_b():\n    assert parse_path('/tmp/x') == ['tmp', 'x']\n",
+    );
+    assert!(clean.is_empty(), "{clean:?}");
+}
+
+#[test]
+fn fixed_tmp_path_in_a_module_constant() {
+    let files = [
+        ("shop/__init__.py", ""),
+        (
+            "shop/export.py",
+            "import os, tempfile\n\nEXPORT = os.path.join(tempfile.gettempdir(), 'export.csv')\n\ndef export(rows, path=EXPORT):\n    open(path, 'w').write(str(rows))\n",
+        ),
+        (
+            "tests/test_export.py",
+            "from shop.export import export\n\ndef test_export():\n    export([1])\n\ndef test_export_to(tmp_path):\n    export([1], path=tmp_path / 'x')\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "fixed-tmp-path".to_string(),
+            "tests/test_export.py::test_export".to_string()
+        )]
+    );
+}
+
+#[test]
+fn set_order_assert() {
+    let found = one("def test_a():\n    assert list({'a', 'b'}) == ['a', 'b']\n");
+    assert_eq!(rules_of(&found), ["set-order-assert"]);
+    let var = one("def test_a():\n    tags = set(load())\n    assert ','.join(tags) == 'a,b'\n");
+    assert_eq!(rules_of(&var), ["set-order-assert"]);
+    let clean = one(
+        "def test_a():\n    tags = set(load())\n    assert sorted(tags) == ['a', 'b']\n    assert tags == {'a', 'b'}\n    assert list(load()) == ['a', 'b']\n",
+    );
+    assert!(clean.is_empty(), "{clean:?}");
+}
+
+#[test]
+fn set_iteration_order() {
+    let files = [
+        ("shop/__init__.py", ""),
+        (
+            "shop/catalog.py",
+            "def badges(tags):\n    return ' · '.join(t.upper() for t in set(tags))\n\ndef sorted_badges(tags):\n    return ' · '.join(sorted(set(tags)))\n",
+        ),
+        (
+            "tests/test_catalog.py",
+            "from shop.catalog import badges, sorted_badges\n\ndef test_badges():\n    assert badges(['a', 'b']) == 'A · B'\n\ndef test_sorted():\n    assert sorted_badges(['b', 'a']) == 'a · b'\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "set-iteration-order".to_string(),
+            "tests/test_catalog.py::test_badges".to_string()
+        )]
+    );
+}
+
+#[test]
+fn shared_module_state() {
+    let files = [
+        ("shop/__init__.py", ""),
+        (
+            "shop/config.py",
+            "settings = {'currency': 'EUR'}\n_hooks = []\n\ndef get(key):\n    return settings[key]\n\ndef update(**kw):\n    settings.update(kw)\n\ndef reset():\n    settings.clear()\n    settings['currency'] = 'EUR'\n\ndef register(h):\n    _hooks.append(h)\n\ndef hooks():\n    return list(_hooks)\n",
+        ),
+        (
+            "tests/test_a_polluter.py",
+            "from shop import config\n\ndef test_us():\n    config.update(currency='USD')\n    assert config.get('currency') == 'USD'\n",
+        ),
+        (
+            "tests/test_b_victim.py",
+            "from shop import config\n\ndef test_euro():\n    assert config.get('currency') == 'EUR'\n",
+        ),
+        (
+            "tests/test_c_cleaner.py",
+            "from shop import config\n\ndef test_reset():\n    config.update(currency='GBP')\n    config.reset()\n    assert config.get('currency') == 'EUR'\n",
+        ),
+        (
+            "tests/test_d_hooks.py",
+            "from shop import config\n\ndef test_hooks():\n    config.register(print)\n    assert config.hooks() == [print]\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [
+            (
+                "shared-module-state".to_string(),
+                "tests/test_b_victim.py::test_euro".to_string()
+            ),
+            (
+                "shared-module-state".to_string(),
+                "tests/test_d_hooks.py::test_hooks".to_string()
+            ),
+        ]
+    );
+    // A cache (written after a lookup) is no shared state.
+    let cache = [
+        ("lib/__init__.py", ""),
+        (
+            "lib/memo.py",
+            "_cache = {}\n\ndef fib(n):\n    if n in _cache:\n        return _cache[n]\n    _cache[n] = v = n if n < 2 else fib(n - 1) + fib(n - 2)\n    return v\n",
+        ),
+        (
+            "tests/test_fib.py",
+            "from lib.memo import fib\n\ndef test_a():\n    assert fib(10) == 55\n\ndef test_b():\n    assert fib(5) == 5\n",
+        ),
+    ];
+    assert!(lint(&cache).is_empty());
+}
+
+#[test]
+fn thread_no_join() {
+    let found = one(
+        "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    assert result()\n",
+    );
+    assert_eq!(rules_of(&found), ["thread-no-join"]);
+    let joined = one(
+        "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    t.join(timeout=5)\n    assert ', '.join(['a']) == 'a'\n",
+    );
+    assert!(joined.is_empty(), "{joined:?}");
+}
+
+#[test]
+fn retry_marker() {
+    let found =
+        one("import pytest\n\n@pytest.mark.flaky(reruns=3)\ndef test_a():\n    assert True\n");
+    assert_eq!(rules_of(&found), ["retry-marker"]);
+    let clean = one("import pytest\n\n@pytest.mark.slow\ndef test_a():\n    assert True\n");
+    assert!(clean.is_empty(), "{clean:?}");
+}
+
+#[test]
+fn every_rule_has_a_test_above_and_a_known_category() {
+    let src = include_str!("rules.rs");
+    for r in RULES {
+        let name = r.id.replace('-', "_");
+        assert!(src.contains(&format!("fn {name}")), "no test for {}", r.id);
+        assert!(
+            flakehound_model::Category::parse(r.category.as_str()).is_some(),
+            "{}",
+            r.id
+        );
+    }
+}
+
+#[test]
+fn suppressions_on_the_line_or_the_line_before() {
+    let found = one(
+        "import time, random\n\ndef test_a():\n    time.sleep(1)  # flakehound: ignore[sleep-wait]\n    # flakehound: ignore[unseeded-random]\n    random.random()\n    time.sleep(2)  # flakehound: ignore[unseeded-random]\n",
+    );
+    assert_eq!(
+        found,
+        [("sleep-wait".into(), "tests/test_it.py::test_a".into())]
+    );
+    let all = one("import time\n\ndef test_a():\n    time.sleep(1)  # flakehound: ignore\n");
+    assert!(all.is_empty());
+}
+
+#[test]
+fn config_disables_rules_and_excludes_paths() {
+    let files = [
+        (
+            "tests/test_a.py",
+            "import time\n\ndef test_a():\n    time.sleep(1)\n",
+        ),
+        (
+            "tests/legacy/test_b.py",
+            "import random\n\ndef test_b():\n    random.random()\n",
+        ),
+    ];
+    let (config, problems) = Config::new(vec!["sleep-wait".into()], vec!["tests/legacy".into()]);
+    assert!(problems.is_empty());
+    assert!(lint_with(&files, &config).is_empty());
+    assert_eq!(lint(&files).len(), 2);
+}
+
+#[test]
+fn test_ids_follow_pytest() {
+    let found = lint(&[(
+        "pkg/tests/test_cls.py",
+        "import time\n\nclass TestThing:\n    def setup_method(self):\n        time.sleep(1)\n\n    def test_one(self):\n        pass\n",
+    )]);
+    assert_eq!(
+        found,
+        [(
+            "sleep-wait".into(),
+            "pkg/tests/test_cls.py::TestThing::test_one".into()
+        )]
+    );
+}
+
+#[test]
+fn unparseable_files_are_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("test_bad.py"),
+        "def test_a(:\n    import time\n    time.sleep(1)\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("test_bin.py"), [0xff, 0xfe, 0, 1, 2, 0x80]).unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
+    assert!(
+        s.errors
+            .iter()
+            .any(|(f, r)| f.ends_with("test_bad.py") && r.contains("syntax error"))
+    );
+    let missing = scan(
+        &[Path::new("/nonexistent/flakehound").to_path_buf()],
+        &Config::default(),
+        None,
+    );
+    assert_eq!(missing.errors.len(), 1);
+}
+
+#[test]
+fn go_test_files_get_go_test_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("go.mod"),
+        "module example.com/shop\n\ngo 1.22\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("cart")).unwrap();
+    std::fs::write(
+        dir.path().join("cart/cart_test.go"),
+        "package cart\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestCheckout(t *testing.T) {\n\tgo run()\n\ttime.Sleep(2 * time.Second)\n}\n",
+    )
+    .unwrap();
+    let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.findings.len(), 1);
+    assert_eq!(s.findings[0].rule, "sleep-wait");
+    assert_eq!(s.findings[0].tests, ["example.com/shop/cart::TestCheckout"]);
+    assert!(s.findings[0].file.ends_with("cart/cart_test.go"));
+}
