@@ -188,3 +188,57 @@ pub fn flakehound_in(dir: &Path) -> assert_cmd::Command {
     cmd.args(["--color", "never", "--db"]).arg(dir.join("x.db"));
     cmd
 }
+
+/// The PostgreSQL server the tests may create schemas in: `FLAKEHOUND_TEST_POSTGRES` (e.g.
+/// `postgres://postgres@127.0.0.1:5432/test`). `None` (the test skips, saying so) when unset;
+/// a panic instead when `FLAKEHOUND_REQUIRE_POSTGRES=1` (`.ci/run`, when a server answers).
+pub fn test_postgres() -> Option<String> {
+    match std::env::var("FLAKEHOUND_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("FLAKEHOUND_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "FLAKEHOUND_REQUIRE_POSTGRES=1 but FLAKEHOUND_TEST_POSTGRES is not set"
+            );
+            eprintln!("skipped: set FLAKEHOUND_TEST_POSTGRES=postgres://… to run");
+            None
+        }
+    }
+}
+
+/// A PostgreSQL schema of one test on the [`test_postgres`] server, dropped (with everything
+/// in it) when this is dropped, also when the test fails.
+pub struct PgSchema {
+    pub server: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    /// A schema named after `tag`, the process and the clock (unique across parallel tests).
+    pub fn new(server: &str, tag: &str) -> PgSchema {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        PgSchema {
+            server: server.to_string(),
+            name: format!("fh_{tag}_{}_{n}_{nanos}", std::process::id()),
+        }
+    }
+
+    /// The store's location: the server, with this schema first on the search path.
+    pub fn url(&self) -> String {
+        let sep = if self.server.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.server, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}

@@ -9,52 +9,7 @@
 use assert_cmd::Command;
 use std::path::Path;
 
-fn server() -> Option<String> {
-    match std::env::var("FLAKEHOUND_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("FLAKEHOUND_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "FLAKEHOUND_REQUIRE_POSTGRES=1 but FLAKEHOUND_TEST_POSTGRES is not set"
-            );
-            eprintln!("skipped: set FLAKEHOUND_TEST_POSTGRES=postgres://… to run");
-            None
-        }
-    }
-}
-
-/// A schema of this test, dropped with it.
-struct Schema {
-    server: String,
-    name: String,
-}
-
-impl Schema {
-    fn new(server: &str, tag: &str) -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        Schema {
-            server: server.to_string(),
-            name: format!("fh_cli_{tag}_{}_{nanos}", std::process::id()),
-        }
-    }
-
-    /// The store's location: the server, with this schema first on the search path.
-    fn url(&self) -> String {
-        let sep = if self.server.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-csearch_path%3D{}", self.server, self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.server, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
+use flakehound_testkit::{PgSchema as Schema, test_postgres as server};
 
 fn fh(dir: &Path, db: &str) -> Command {
     let mut c = Command::cargo_bin("flakehound").unwrap();

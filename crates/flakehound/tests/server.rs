@@ -7,25 +7,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-fn postgres() -> Option<String> {
-    match std::env::var("FLAKEHOUND_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("FLAKEHOUND_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "FLAKEHOUND_REQUIRE_POSTGRES=1 but FLAKEHOUND_TEST_POSTGRES is not set"
-            );
-            eprintln!("skipped: set FLAKEHOUND_TEST_POSTGRES=postgres://… to run");
-            None
-        }
-    }
-}
-
 /// The store a test's server uses: a SQLite file in its directory, or a PostgreSQL schema of
 /// its own (dropped with it).
 struct Db {
     location: String,
-    pg: Option<(String, String)>,
+    /// The schema (dropped with it), when on PostgreSQL.
+    pg: Option<flakehound_testkit::PgSchema>,
 }
 
 impl Db {
@@ -37,27 +24,11 @@ impl Db {
     }
 
     fn postgres(tag: &str) -> Option<Db> {
-        let server = postgres()?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let schema = format!("fh_srv_{tag}_{}_{nanos}", std::process::id());
-        let sep = if server.contains('?') { '&' } else { '?' };
+        let schema = flakehound_testkit::PgSchema::new(&flakehound_testkit::test_postgres()?, tag);
         Some(Db {
-            location: format!("{server}{sep}options=-csearch_path%3D{schema}"),
-            pg: Some((server, schema)),
+            location: schema.url(),
+            pg: Some(schema),
         })
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((server, schema)) = &self.pg {
-            if let Ok(mut c) = postgres::Client::connect(server, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
-        }
     }
 }
 
@@ -870,13 +841,13 @@ fn lost_database_connections_answer_503_and_retries_store_everything() {
     };
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let app = db.pg.as_ref().unwrap().1.clone();
+    let app = db.pg.as_ref().unwrap().name.clone();
     db.location = format!("{}&application_name={app}", db.location);
     let up = token(dir, &db, "acme/web", "upload");
     let read = token(dir, &db, "acme/web", "read");
     let serve = Serve::start(dir, &db, &[]);
     let count = 60;
-    let server = db.pg.as_ref().unwrap().0.clone();
+    let server = db.pg.as_ref().unwrap().server.clone();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let seen = std::thread::scope(|s| {
         let killer = s.spawn(|| {
