@@ -268,6 +268,8 @@ pub enum FileStatus {
         format: Format,
         records: u64,
         results: u64,
+        /// The report created its run (the first report stored of it).
+        new_run: bool,
     },
     /// Same content already in the store.
     Duplicate,
@@ -452,6 +454,35 @@ pub fn ingest_unflushed(
     ingest_with(store, inputs, opts, progress, false)
 }
 
+/// [`ingest_unflushed`] of inputs whose runs the caller decided: `runs[i]` is the run key and
+/// metadata of `inputs[i]` (no identity decision is made). What the server does with the
+/// uploads waiting for one commit: each names its run, and one pipeline (one question about
+/// stored reports, parsing one input ahead of the writes) serves them all.
+pub fn ingest_runs_unflushed(
+    store: &mut dyn Store,
+    inputs: &[Input],
+    runs: Vec<(RunKey, RunMeta)>,
+    format: Option<Format>,
+    source: flakehound_model::RunSource,
+) -> Summary {
+    let (hashes, _) = hash_all(inputs, &vec![false; inputs.len()], format);
+    let (keys, metas) = runs.into_iter().unzip();
+    let plan = identity::Plan {
+        keys,
+        metas,
+        decision: Decision::default(),
+    };
+    let meta = RunMeta::default();
+    let opts = Options {
+        format,
+        meta: &meta,
+        local: None,
+        run_per: RunPer::Auto,
+        source,
+    };
+    pipeline(store, inputs, hashes, &plan, &opts, &mut |_| {}, false)
+}
+
 fn ingest_with(
     store: &mut dyn Store,
     inputs: &[Input],
@@ -474,6 +505,19 @@ fn ingest_with(
         opts.local,
         now,
     );
+    pipeline(store, inputs, hashes, &plan, opts, progress, final_flush)
+}
+
+/// Parses (on a second thread) and writes the inputs not stored yet, in the runs `plan` says.
+fn pipeline(
+    store: &mut dyn Store,
+    inputs: &[Input],
+    hashes: Vec<std::io::Result<String>>,
+    plan: &identity::Plan,
+    opts: &Options<'_>,
+    progress: &mut dyn FnMut(&FileOutcome),
+    final_flush: bool,
+) -> Summary {
     // Inputs worth parsing: readable and not stored yet, asked in one question (a store error
     // is reported later, by the file's own write).
     let readable: Vec<&str> = hashes
@@ -745,6 +789,7 @@ fn ingest_one(
                 format,
                 records: w.records,
                 results: w.results,
+                new_run: w.new_run,
             }
         }
         Err(e @ StoreError::BatchLost(_)) => {

@@ -289,6 +289,7 @@ fn respond(
                 format,
                 records,
                 results,
+                ..
             } => {
                 stored += 1;
                 serde_json::json!({

@@ -90,33 +90,7 @@ fn run(location: &Location, project: &str, rx: &Receiver<Job>) {
         let Some(s) = store.as_mut() else { continue };
         let started = std::time::Instant::now();
         let uploads = group.len();
-        let mut done = Vec::with_capacity(group.len());
-        let mut failure: Option<String> = None;
-        for j in group {
-            let summary = if failure.is_none() {
-                let opts = Options {
-                    format: None,
-                    meta: &j.meta,
-                    local: None,
-                    run_per: RunPer::Auto,
-                    source: flakehound_model::RunSource::Ci,
-                };
-                let summary = flakehound_evidence::ingest_unflushed(
-                    s.as_mut(),
-                    &j.inputs,
-                    &opts,
-                    &mut |_| {},
-                );
-                if summary.store_failed {
-                    let reasons: Vec<&str> = summary.rejected().map(|(_, r)| r).collect();
-                    failure = Some(reasons.join("; "));
-                }
-                Some(summary)
-            } else {
-                None
-            };
-            done.push((j, summary));
-        }
+        let (done, mut failure) = write_group(s.as_mut(), group);
         if failure.is_none() {
             if let Err(e) = s.flush() {
                 failure = Some(format!("store commit failed: {e}"));
@@ -145,4 +119,89 @@ fn run(location: &Location, project: &str, rx: &Receiver<Job>) {
             }
         }
     }
+}
+
+/// Writes a group's uploads into the open batch (not flushed). The uploads that name their run
+/// (a CI run id: what CI uploads do) share one ingest pipeline; the others are ingested one by
+/// one, each with `ingest`'s own run decision. Returns each upload's summary (`None` when a
+/// store failure before it stopped the group) and the failure.
+#[allow(clippy::type_complexity)]
+fn write_group(
+    s: &mut dyn flakehound_store::Store,
+    group: Vec<Job>,
+) -> (Vec<(Job, Option<Summary>)>, Option<String>) {
+    let failed = |summary: &Summary| {
+        summary.store_failed.then(|| {
+            summary
+                .rejected()
+                .map(|(_, r)| r)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    };
+    let (named, other): (Vec<Job>, Vec<Job>) = group
+        .into_iter()
+        .partition(|j| flakehound_store::RunKey::from_meta(&j.meta).is_some());
+    let mut done = Vec::with_capacity(named.len() + other.len());
+    let mut failure = None;
+    if !named.is_empty() {
+        let mut inputs = Vec::new();
+        let mut runs = Vec::new();
+        for j in &named {
+            let key = flakehound_store::RunKey::from_meta(&j.meta).unwrap_or_default();
+            for input in &j.inputs {
+                inputs.push(input.clone());
+                runs.push((key.clone(), j.meta.clone()));
+            }
+        }
+        let all = flakehound_evidence::ingest_runs_unflushed(
+            s,
+            &inputs,
+            runs,
+            None,
+            flakehound_model::RunSource::Ci,
+        );
+        failure = failed(&all);
+        let mut files = all.files.into_iter();
+        for j in named {
+            let mut summary = Summary::default();
+            for _ in 0..j.inputs.len() {
+                let Some(f) = files.next() else { break };
+                if let flakehound_evidence::FileStatus::Ingested {
+                    records,
+                    results,
+                    new_run,
+                    ..
+                } = f.status
+                {
+                    summary.records += records;
+                    summary.results += results;
+                    summary.runs_created += u64::from(new_run);
+                }
+                summary.files.push(f);
+            }
+            if let Some(key) = flakehound_store::RunKey::from_meta(&j.meta) {
+                summary.runs.push(key.0);
+            }
+            done.push((j, Some(summary)));
+        }
+    }
+    for j in other {
+        let summary = if failure.is_none() {
+            let opts = Options {
+                format: None,
+                meta: &j.meta,
+                local: None,
+                run_per: RunPer::Auto,
+                source: flakehound_model::RunSource::Ci,
+            };
+            let summary = flakehound_evidence::ingest_unflushed(s, &j.inputs, &opts, &mut |_| {});
+            failure = failed(&summary);
+            Some(summary)
+        } else {
+            None
+        };
+        done.push((j, summary));
+    }
+    (done, failure)
 }

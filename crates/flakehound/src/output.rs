@@ -199,6 +199,7 @@ pub fn ingest_json(
                 format,
                 records,
                 results,
+                ..
             } => serde_json::json!({
                 "file": f.name, "status": "ingested", "format": format.as_str(),
                 "records": records, "results": results,
