@@ -571,7 +571,7 @@ fn pipeline(
             store,
             inputs,
             hashes,
-            &plan,
+            plan,
             todo,
             opts,
             &rx,
