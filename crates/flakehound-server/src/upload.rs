@@ -188,12 +188,8 @@ async fn receive(
     let project = token.project.clone();
     let token_id = token.id;
     // Gunzipped and hashed off the runtime; written by the project's writer; answered here.
-    let (inputs, kept, unreadable) = state
-        .blocking(move |_| {
-            let _dir = dir;
-            Ok(prepare(parts))
-        })
-        .await?;
+    let ((inputs, kept, unreadable), dir) =
+        state.blocking(move |_| Ok((prepare(parts), dir))).await?;
     let summary = if inputs.is_empty() {
         flakehound_evidence::Summary::default()
     } else {
@@ -203,6 +199,7 @@ async fn receive(
             crate::writer::Job {
                 inputs,
                 kept,
+                parts: dir,
                 meta,
                 reply,
             },
@@ -218,16 +215,28 @@ async fn receive(
     Ok((status, Json(body)).into_response())
 }
 
-/// A part's content, gunzipped when it is gzip, spooled to a file and hashed.
-fn open_part(path: &std::path::Path) -> std::io::Result<(tempfile::NamedTempFile, String)> {
+/// A part's content and hash: a gzip part gunzipped into a spooled file (kept until written);
+/// any other part hashed where it was received (its upload directory lives until written).
+fn open_part(
+    path: &std::path::Path,
+) -> std::io::Result<(Option<tempfile::NamedTempFile>, PathBuf, String)> {
     let mut magic = [0u8; 2];
     let n = std::fs::File::open(path)?.read(&mut magic)?;
     let file = std::io::BufReader::new(std::fs::File::open(path)?);
     if n == 2 && magic == [0x1f, 0x8b] {
-        flakehound_evidence::spool(flate2::bufread::MultiGzDecoder::new(file))
-            .map_err(|e| std::io::Error::new(e.kind(), format!("not a valid gzip stream: {e}")))
+        let (tmp, hash) = flakehound_evidence::spool(flate2::bufread::MultiGzDecoder::new(file))
+            .map_err(|e| std::io::Error::new(e.kind(), format!("not a valid gzip stream: {e}")))?;
+        let spooled = tmp.path().to_path_buf();
+        Ok((Some(tmp), spooled, hash))
     } else {
-        flakehound_evidence::spool(file)
+        // The hash `ingest` gives the same content (see `flakehound_evidence::spool`).
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(file)?;
+        Ok((
+            None,
+            path.to_path_buf(),
+            hasher.finalize().to_hex().to_string(),
+        ))
     }
 }
 
@@ -246,13 +255,9 @@ fn prepare(
     let mut unreadable: Vec<(usize, FileOutcome)> = Vec::new();
     for (i, (name, path)) in parts.into_iter().enumerate() {
         match open_part(&path) {
-            Ok((tmp, hash)) => {
-                inputs.push(Input::Spooled {
-                    name,
-                    path: tmp.path().to_path_buf(),
-                    hash,
-                });
-                kept.push(tmp);
+            Ok((tmp, path, hash)) => {
+                inputs.push(Input::Spooled { name, path, hash });
+                kept.extend(tmp);
             }
             Err(e) => unreadable.push((
                 i,

@@ -21,6 +21,10 @@ pub(crate) struct Job {
     /// The spooled files of `inputs`, removed when the job is dropped (after its write).
     #[allow(dead_code)]
     pub kept: Vec<tempfile::NamedTempFile>,
+    /// The upload's received parts, some of which `inputs` read in place: removed when the
+    /// job is dropped.
+    #[allow(dead_code)]
+    pub parts: tempfile::TempDir,
     pub meta: RunMeta,
     pub reply: tokio::sync::oneshot::Sender<Result<Summary, ApiError>>,
 }

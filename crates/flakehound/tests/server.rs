@@ -853,8 +853,14 @@ fn lost_database_connections_answer_503_and_retries_store_everything() {
         let killer = s.spawn(|| {
             let mut c = postgres::Client::connect(&server, postgres::NoTls).unwrap();
             let mut killed = 0;
+            // Kills first, then every 150 ms: the server holds a connection from its start, so
+            // at least one is killed however fast the uploads go (no race with the machine).
+            let mut first = true;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(150));
+                if !first {
+                    std::thread::sleep(std::time::Duration::from_millis(150));
+                }
+                first = false;
                 killed += c
                     .query(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
