@@ -8,14 +8,31 @@
 //! - **order-dependent, victim**: failed in the suite, passed every time alone (≥
 //!   [`crate::schedule::ALONE_RUNS`]), and failed again in at least 2 of 3 replays of the
 //!   failing order (a randomly flaky test fails one replay in three often enough).
-//! - **order-dependent, brittle**: failed every time alone (≥ 3) but passed in the suite.
-//! - **flaky**: any other failure; when it failed alone too, it is flaky in isolation.
+//! - **order-dependent, brittle**: failed every time alone (≥ 3) but passed in the suite, and
+//!   the brittle check confirmed it: under the hash seed and time zone of a suite execution it
+//!   passed in, it failed alone and passed after the tests that preceded it there (2 of 3 each).
+//!   Without that check (the runner cannot order, the hunt stopped first) the other tests are
+//!   not known to matter: it is flaky, and the finding says what was not checked.
+//! - **flaky**: any other failure; when it failed alone too, it is flaky in isolation. When its
+//!   outcome follows a condition the hunt varied (the time zone; the hash seed, by the brittle
+//!   check), the finding names it in [`Finding::factor`].
 //! - **stable**: never failed; the claim says how rare a failure could still be.
 
 use flakehound_analysis::stats::{rate_claim as claim, wilson};
 use serde::Serialize;
 
 use crate::schedule::Observations;
+
+/// A condition the hunt varied that a test's outcome follows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Factor {
+    /// The environment variable: `TZ` or `PYTHONHASHSEED`.
+    pub variable: String,
+    /// Values it failed under every time (`machine`: the machine's own time zone).
+    pub fails_under: Vec<String>,
+    /// Values it passed under every time.
+    pub passes_under: Vec<String>,
+}
 
 /// Fewest executions, all failed, to call a test broken.
 pub const MIN_BROKEN: u64 = 3;
@@ -57,6 +74,8 @@ pub struct Finding {
     pub claim: String,
     /// Why, in a sentence.
     pub detail: String,
+    /// The varied condition its outcome follows, when one does.
+    pub factor: Option<Factor>,
     /// For order-dependent victims: the tests that ran before it in the failing order.
     pub failing_order: Vec<String>,
     /// Hash seeds (`PYTHONHASHSEED`) of the processes it failed in.
@@ -71,20 +90,32 @@ pub struct Finding {
 }
 
 pub fn classify(id: &str, o: &Observations) -> Finding {
-    let (class, detail) = decide(o);
+    let (runs, failures) = o.samples();
+    let (class, mut detail, mut factor) = decide(o, runs, failures);
+    if factor.is_none() && matches!(class, Class::Flaky) {
+        if let Some(f) = zone_factor(o) {
+            detail = format!(
+                "{detail}; it follows the time zone: failed every run under TZ={} and passed every run under TZ={}",
+                f.fails_under.join(", TZ="),
+                f.passes_under.join(", TZ=")
+            );
+            factor = Some(f);
+        }
+    }
     Finding {
         id: id.to_string(),
         class,
-        runs: o.runs,
-        failures: o.failures,
-        rate: if o.runs == 0 {
+        runs,
+        failures,
+        rate: if runs == 0 {
             0.0
         } else {
-            o.failures as f64 / o.runs as f64
+            failures as f64 / runs as f64
         },
-        interval: wilson(o.failures, o.runs),
-        claim: claim(o.failures, o.runs),
+        interval: wilson(failures, runs),
+        claim: claim(failures, runs),
         detail,
+        factor,
         failing_order: if class == Class::OrderDependent {
             o.failing_order.iter().map(|t| t.id.clone()).collect()
         } else {
@@ -97,12 +128,42 @@ pub fn classify(id: &str, o: &Observations) -> Finding {
     }
 }
 
-fn decide(o: &Observations) -> (Class, String) {
-    if o.failures == 0 {
-        return (Class::Stable, "never failed".into());
+/// The time zones a test failed under every time against those it passed under every time
+/// (at least 2 runs each, every zone one or the other), when it failed at all.
+fn zone_factor(o: &Observations) -> Option<Factor> {
+    let (mut fails, mut passes) = (Vec::new(), Vec::new());
+    for (zone, &(runs, failures)) in &o.by_zone {
+        if runs < 2 {
+            return None;
+        }
+        if failures == runs {
+            fails.push(zone.clone());
+        } else if failures == 0 {
+            passes.push(zone.clone());
+        } else {
+            return None;
+        }
     }
-    if o.failures == o.runs && o.runs >= MIN_BROKEN {
-        return (Class::Broken, format!("failed all {} executions", o.runs));
+    (!fails.is_empty() && !passes.is_empty()).then(|| Factor {
+        variable: "TZ".into(),
+        fails_under: fails,
+        passes_under: passes,
+    })
+}
+
+/// A class, why, and the factor it follows when one was found.
+type Decision = (Class, String, Option<Factor>);
+
+fn plain((class, detail): (Class, String)) -> Decision {
+    (class, detail, None)
+}
+
+fn decide(o: &Observations, runs: u64, failures: u64) -> Decision {
+    if failures == 0 {
+        return plain((Class::Stable, "never failed".into()));
+    }
+    if failures == runs && runs >= MIN_BROKEN {
+        return plain((Class::Broken, format!("failed all {runs} executions")));
     }
     let first_failures = o.suite_failures + o.alone_failures;
     let repeat_rounds = o.repeat_pass_then_fail + o.repeat_clean;
@@ -110,24 +171,16 @@ fn decide(o: &Observations) -> (Class, String) {
         && o.repeat_pass_then_fail * 10 >= repeat_rounds * 8
         && first_failures == 0
     {
-        return (
+        return plain((
             Class::NonIdempotent,
             format!(
                 "passed its first run and failed when run again in the same process in {} of {} repeat rounds; never failed as a process's first run",
                 o.repeat_pass_then_fail, repeat_rounds
             ),
-        );
+        ));
     }
     if o.alone_runs >= 3 && o.alone_failures == o.alone_runs && o.suite_failures < o.suite_runs {
-        return (
-            Class::OrderDependent,
-            format!(
-                "brittle: failed all {} runs alone but passed {} of {} suite runs (another test sets up what it needs)",
-                o.alone_runs,
-                o.suite_runs - o.suite_failures,
-                o.suite_runs
-            ),
-        );
+        return brittle(o);
     }
     // Replaying the failing order must fail again most of the time: one failure in three
     // replays is what a randomly flaky test does too.
@@ -136,7 +189,7 @@ fn decide(o: &Observations) -> (Class, String) {
         && o.replay_failures * 3 >= o.replay_runs * 2
         && o.replay_failures > 0
     {
-        return (
+        return plain((
             Class::OrderDependent,
             format!(
                 "victim: passed all {} runs alone, failed {} of {} replays of the order of execution #{} ({} tests before it)",
@@ -146,41 +199,146 @@ fn decide(o: &Observations) -> (Class, String) {
                 o.failing_order_of.unwrap_or_default(),
                 o.failing_order.len()
             ),
-        );
+        ));
     }
     if o.alone_failures > 0 {
-        return (
+        return plain((
             Class::Flaky,
             format!(
                 "fails in isolation: {} of {} runs alone failed",
                 o.alone_failures, o.alone_runs
             ),
-        );
+        ));
     }
     if o.replay_runs > 0 {
-        return (
+        return plain((
             Class::Flaky,
             format!(
                 "failed in the suite, passed alone ({} runs) and failed only {} of {} replays of the failing order: not order, likely timing, resources or randomness",
                 o.alone_runs, o.replay_failures, o.replay_runs
             ),
-        );
+        ));
     }
     // Failures only in repeat rounds, too few for non-idempotent: say where it failed rather
     // than "failed 0 of N suite runs".
     if first_failures == 0 && o.repeat_pass_then_fail > 0 {
-        return (
+        return plain((
             Class::Flaky,
             format!(
                 "failed only when run again in the same process ({} of {} repeat rounds); more rounds tell whether it is non-idempotent",
                 o.repeat_pass_then_fail, repeat_rounds
             ),
-        );
+        ));
     }
-    (
+    plain((
         Class::Flaky,
         format!("failed {} of {} suite runs", o.suite_failures, o.suite_runs),
-    )
+    ))
+}
+
+/// A test that failed every run alone but passed in the suite: brittle only when the check
+/// under the same conditions says the other tests matter.
+fn brittle(o: &Observations) -> Decision {
+    let passed = o.suite_runs - o.suite_failures;
+    let of = o.confirm_of.unwrap_or_default();
+    let (ar, af) = (o.confirm_alone_runs, o.confirm_alone_failures);
+    let (wr, wf) = (o.confirm_others_runs, o.confirm_others_failures);
+    if ar < 2 || wr < 2 {
+        return plain((
+            Class::Flaky,
+            format!(
+                "failed all {} runs alone but passed {passed} of {} suite runs; not known to be order-dependent: the alone runs had other hash seeds, time zones and load than the suite runs, and the check under the same conditions did not run (the runner cannot select and order tests, or the hunt stopped first)",
+                o.alone_runs, o.suite_runs
+            ),
+        ));
+    }
+    if af * 3 >= ar * 2 && wf * 3 <= wr {
+        return plain((
+            Class::OrderDependent,
+            format!(
+                "brittle: failed all {} runs alone, and {af} of {ar} alone under the hash seed and time zone of execution #{of}, where after the tests that preceded it it passed {} of {wr}: another test sets up what it needs",
+                o.alone_runs,
+                wr - wf
+            ),
+        ));
+    }
+    if af * 3 <= ar {
+        // It passes alone under the conditions of a suite execution it passed in: the
+        // process's conditions decide, not the other tests. Which condition: the time zone
+        // when the zones tell (the alone runs kept the failing execution's zone), else the hash
+        // seed when the zone was the same.
+        let passing = o.last_pass.as_ref();
+        let seed = passing.map(|p| p.hash_seed.to_string()).unwrap_or_default();
+        let passed_alone = format!(
+            "failed all {} runs alone, yet passed {} of {ar} alone under the hash seed and time zone of execution #{of}",
+            o.alone_runs,
+            ar - af
+        );
+        if let Some(f) = zone_factor(o) {
+            return (
+                Class::Flaky,
+                format!(
+                    "{passed_alone}: it follows the time zone, not the other tests: failed every run under TZ={} and passed every run under TZ={}",
+                    f.fails_under.join(", TZ="),
+                    f.passes_under.join(", TZ=")
+                ),
+                Some(f),
+            );
+        }
+        let passing_tz = passing.and_then(|p| p.tz.clone());
+        if passing_tz != o.alone_tz {
+            let (sr, sf) = (o.confirm_seed_runs, o.confirm_seed_failures);
+            let zones = format!(
+                "TZ={} there, TZ={} in the alone runs",
+                crate::schedule::zone_key(&passing_tz),
+                crate::schedule::zone_key(&o.alone_tz)
+            );
+            if sr >= 2 && sf * 3 >= sr * 2 {
+                // The passing seed in the alone runs' zone fails: the zone decides.
+                let factor = Factor {
+                    variable: "TZ".into(),
+                    fails_under: vec![crate::schedule::zone_key(&o.alone_tz)],
+                    passes_under: vec![crate::schedule::zone_key(&passing_tz)],
+                };
+                return (
+                    Class::Flaky,
+                    format!(
+                        "{passed_alone} ({zones}), and failed {sf} of {sr} alone under that hash seed in the alone runs' zone: its outcome follows the time zone, not the other tests"
+                    ),
+                    Some(factor),
+                );
+            }
+            if !(sr >= 2 && sf * 3 <= sr) {
+                return plain((
+                    Class::Flaky,
+                    format!(
+                        "{passed_alone} (PYTHONHASHSEED={seed}, {zones}): its outcome follows the process's conditions, the time zone or the hash seed, not the other tests"
+                    ),
+                ));
+            }
+        }
+        let failing_seeds: std::collections::BTreeSet<String> =
+            o.failed_in.iter().map(|(_, h)| h.to_string()).collect();
+        let factor = Factor {
+            variable: "PYTHONHASHSEED".into(),
+            fails_under: failing_seeds.into_iter().take(10).collect(),
+            passes_under: vec![seed.clone()],
+        };
+        return (
+            Class::Flaky,
+            format!(
+                "{passed_alone} (PYTHONHASHSEED={seed}; it passes under that seed in the alone runs' time zone too): its outcome follows the hash seed, not the other tests (set or dict iteration order, or hashing)"
+            ),
+            Some(factor),
+        );
+    }
+    plain((
+        Class::Flaky,
+        format!(
+            "failed all {} runs alone, and also {af} of {ar} alone and {wf} of {wr} after the tests before it, under the hash seed and time zone of execution #{of} where it had passed: the other tests do not decide it; its suite passes were chance (timing or load)",
+            o.alone_runs
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -225,14 +383,81 @@ mod tests {
         assert_eq!(f.class, Class::OrderDependent);
         assert!(f.detail.starts_with("victim"), "{}", f.detail);
 
-        let brittle = obs(|o| {
+        // Failed every run alone, passed in the suite: not brittle until the check under the
+        // same conditions says so.
+        let unconfirmed = obs(|o| {
             o.runs = 15;
             o.failures = 5;
             o.suite_runs = 10;
             o.alone_runs = 5;
             o.alone_failures = 5;
         });
-        assert!(classify("t", &brittle).detail.starts_with("brittle"));
+        let f = classify("t", &unconfirmed);
+        assert_eq!(f.class, Class::Flaky, "{}", f.detail);
+        assert!(
+            f.detail.contains("not known to be order-dependent"),
+            "{}",
+            f.detail
+        );
+        let confirmed = Observations {
+            confirm_alone_runs: 3,
+            confirm_alone_failures: 3,
+            confirm_others_runs: 3,
+            confirm_of: Some(4),
+            ..unconfirmed.clone()
+        };
+        let f = classify("t", &confirmed);
+        assert_eq!(f.class, Class::OrderDependent);
+        assert!(f.detail.starts_with("brittle"), "{}", f.detail);
+        assert!(f.detail.contains("execution #4"), "{}", f.detail);
+        // Passes alone under the passing execution's hash seed: the seed decides.
+        let seeded = Observations {
+            confirm_alone_failures: 0,
+            failed_in: vec![(2, 11), (5, 13)],
+            ..confirmed.clone()
+        };
+        let f = classify("t", &seeded);
+        assert_eq!(f.class, Class::Flaky);
+        assert!(f.detail.contains("follows the hash seed"), "{}", f.detail);
+        let factor = f.factor.expect("a factor");
+        assert_eq!(factor.variable, "PYTHONHASHSEED");
+        assert_eq!(factor.fails_under, ["11", "13"]);
+        // The passing execution ran in another zone than the alone runs: the passing seed in
+        // the alone runs' zone tells which.
+        let zoned = Observations {
+            alone_tz: Some("W+12".into()),
+            confirm_seed_runs: 3,
+            confirm_seed_failures: 3,
+            ..seeded.clone()
+        };
+        let f = classify("t", &zoned);
+        assert_eq!(f.factor.as_ref().unwrap().variable, "TZ", "{}", f.detail);
+        assert_eq!(f.factor.as_ref().unwrap().fails_under, ["W+12"]);
+        let seed_decides = Observations {
+            confirm_seed_failures: 0,
+            ..zoned.clone()
+        };
+        let f = classify("t", &seed_decides);
+        assert_eq!(f.factor.unwrap().variable, "PYTHONHASHSEED", "{}", f.detail);
+        let unasked = Observations {
+            confirm_seed_runs: 0,
+            confirm_seed_failures: 0,
+            ..zoned.clone()
+        };
+        let f = classify("t", &unasked);
+        assert!(
+            f.factor.is_none() && f.detail.contains("the time zone or the hash seed"),
+            "{}",
+            f.detail
+        );
+        // Fails alone and after the others alike under the same conditions: chance or load.
+        let timing = Observations {
+            confirm_others_failures: 3,
+            ..confirmed.clone()
+        };
+        let f = classify("t", &timing);
+        assert_eq!(f.class, Class::Flaky);
+        assert!(f.detail.contains("timing or load"), "{}", f.detail);
 
         let non_idem = obs(|o| {
             o.runs = 9;
@@ -281,6 +506,49 @@ mod tests {
         assert_eq!(f.class, Class::Flaky);
         assert!(f.detail.contains("isolation"));
         assert_eq!(f.claim, "10.0% [3.5, 25.6] (3/30)");
+    }
+
+    #[test]
+    fn repeated_orders_that_always_failed_are_one_observation() {
+        let mut o = obs(|o| {
+            o.runs = 12;
+            o.failures = 4;
+            o.suite_runs = 12;
+            o.suite_failures = 4;
+        });
+        // Four reversed rounds, all failed: one observation.
+        o.same_order.insert("reversed", (4, 4));
+        o.same_order.insert("as written", (1, 0));
+        let f = classify("t", &o);
+        assert_eq!((f.runs, f.failures), (9, 1), "{}", f.claim);
+        // Mixed outcomes in one order are independent samples: all count.
+        o.same_order.insert("reversed", (4, 3));
+        o.failures = 3;
+        let f = classify("t", &o);
+        assert_eq!((f.runs, f.failures), (12, 3));
+    }
+
+    #[test]
+    fn a_time_zone_it_follows_is_named() {
+        let mut o = obs(|o| {
+            o.runs = 12;
+            o.failures = 4;
+            o.suite_runs = 12;
+            o.suite_failures = 4;
+        });
+        o.by_zone.insert("machine".into(), (4, 0));
+        o.by_zone.insert("Etc/GMT+12".into(), (4, 4));
+        o.by_zone.insert("Pacific/Kiritimati".into(), (4, 0));
+        let f = classify("t", &o);
+        assert_eq!(f.class, Class::Flaky);
+        let factor = f.factor.clone().expect("the zone is named");
+        assert_eq!(factor.variable, "TZ");
+        assert_eq!(factor.fails_under, ["Etc/GMT+12"]);
+        assert_eq!(factor.passes_under, ["Pacific/Kiritimati", "machine"]);
+        assert!(f.detail.contains("follows the time zone"), "{}", f.detail);
+        // A failure under a zone it otherwise passes in: no factor.
+        o.by_zone.insert("machine".into(), (4, 1));
+        assert!(classify("t", &o).factor.is_none());
     }
 
     proptest! {

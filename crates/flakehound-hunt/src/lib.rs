@@ -96,6 +96,25 @@ pub struct Config {
     /// Problems found before the hunt (a pytest plugin that interferes, a store that cannot be
     /// opened): told as warning events right after the start, and first in [`Hunt::warnings`].
     pub warnings: Vec<String>,
+    /// Time zones (`TZ`) the rounds take turns with; `None` is the machine's own and should come
+    /// first (round 1 runs under it). Empty: the machine's only. See [`default_zones`].
+    pub zones: Vec<Option<String>>,
+}
+
+/// The time zones a hunt varies by default: the machine's own, 12 hours west of UTC and 14
+/// hours east (the two ends of the world's clocks: a test that compares a local date with a UTC
+/// date fails under one of them at any hour of the day). IANA names when the system has the
+/// time zone database (Go and Node read only those), POSIX strings otherwise (the C library,
+/// hence Python, needs no database for them).
+pub fn default_zones() -> Vec<Option<String>> {
+    let iana = std::path::Path::new("/usr/share/zoneinfo/Etc/GMT+12").exists()
+        && std::path::Path::new("/usr/share/zoneinfo/Pacific/Kiritimati").exists();
+    let (west, east) = if iana {
+        ("Etc/GMT+12", "Pacific/Kiritimati")
+    } else {
+        ("WEST+12", "EAST-14")
+    };
+    vec![None, Some(west.to_string()), Some(east.to_string())]
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -249,13 +268,10 @@ pub fn hunt(
         events.emit(EventKind::Warning { message: w.clone() });
     }
     let mut failed_once: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let scheduler = Mutex::new(schedule::Scheduler::new(
-        tests,
-        subset,
-        abilities,
-        cfg.seed,
-        cfg.budget.runs,
-    ));
+    let scheduler = Mutex::new(
+        schedule::Scheduler::new(tests, subset, abilities, cfg.seed, cfg.budget.runs)
+            .with_zones(cfg.zones.clone()),
+    );
     let wake = Condvar::new();
     let started = Instant::now();
     let mut warnings: Vec<String> = Vec::new();
@@ -270,9 +286,17 @@ pub fn hunt(
             let tx = tx.clone();
             let (scheduler, wake) = (&scheduler, &wake);
             scope.spawn(move || {
+                let mut last: Option<u32> = None;
                 loop {
                     let job = {
                         let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+                        // The questions the last job raises come before anything new.
+                        while last.is_some_and(|id| s.is_pending(id)) {
+                            s = wake
+                                .wait_timeout(s, Duration::from_millis(200))
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0;
+                        }
                         loop {
                             match s.next_job() {
                                 schedule::Next::Run(job) => break Some(job),
@@ -287,6 +311,7 @@ pub fn hunt(
                         }
                     };
                     let Some(job) = job else { break };
+                    last = Some(job.id);
                     if tx.send(Msg::Started(job.id, job.context.label())).is_err() {
                         break;
                     }
@@ -477,6 +502,9 @@ fn run_job(
     if let Some(var) = hash_var {
         env.push((var.to_string(), job.hash_seed.to_string()));
     }
+    if let Some(tz) = &job.tz {
+        env.push(("TZ".to_string(), tz.clone()));
+    }
     let req = Request {
         selection: job.selection.clone(),
         order: job.order,
@@ -543,6 +571,16 @@ fn record(
         Context::Repeat { .. } => ("as written".into(), None),
         Context::Alone { .. } => ("alone".into(), None),
         Context::Replay { of, .. } => (format!("replay of #{of}"), None),
+        Context::Confirm {
+            of, with_others, ..
+        } => (
+            if *with_others {
+                format!("replay of #{of}")
+            } else {
+                "alone".into()
+            },
+            None,
+        ),
     };
     info.properties.extend([
         ("flakehound.session".to_string(), cfg.session.clone()),
@@ -557,6 +595,9 @@ fn record(
     }
     info.properties
         .push(("PYTHONHASHSEED".into(), job.hash_seed.to_string()));
+    if let Some(tz) = &job.tz {
+        info.properties.push(("TZ".into(), tz.clone()));
+    }
     // Each execution is a run of its own (`hunt/{session}/{job}`), at the hunt's clock.
     let session = own::Session {
         source: &flakehound_model::RunSource::Hunt,
@@ -698,6 +739,7 @@ mod tests {
             session: "s".into(),
             meta: RunMeta::default(),
             warnings: vec!["a plugin interferes".into()],
+            zones: vec![None],
         };
         let mut got: Vec<Event> = Vec::new();
         let stop = AtomicBool::new(false);

@@ -12,6 +12,22 @@
 //!    derived from the hunt's seed and the round, so any order can be replayed), reversed; every
 //!    [`REPEAT_EVERY`]th round runs each test [`REPEAT_TIMES`] times in one process (when the
 //!    runner can), which exposes non-idempotent tests.
+//! 4. A test that failed every run alone but passed in the suite is not called brittle on that
+//!    alone: the alone runs had other hash seeds and time zones (and other load) than the suite
+//!    runs it passed in. It is run [`CONFIRM_RUNS`] times alone and [`CONFIRM_RUNS`] times after
+//!    the tests that preceded it in a suite execution it passed in, both under that execution's
+//!    hash seed and time zone, interleaved (so both see the same load): only "passes after the
+//!    others, fails alone, same conditions" is brittle.
+//!
+//! Every process gets a varied `PYTHONHASHSEED` (pytest) and, per round, a time zone from
+//! [`Scheduler::zones`] (the machine's own, then far west and far east of UTC: a test that
+//! compares local and UTC dates fails under one of the two at any hour). Alone runs keep the
+//! time zone of the failing execution that asked for them, so that "alone or not" is the only
+//! thing that changes.
+//!
+//! Replays and confirmations re-run a known order under chosen conditions: they answer a
+//! question, they are not new samples, so they do not count in the failure rate (see
+//! [`Observations::runs`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -26,6 +42,8 @@ pub const REPLAY_RUNS: u32 = 3;
 pub const REPEAT_EVERY: u32 = 4;
 /// In-process repetitions in a repeat round.
 pub const REPEAT_TIMES: u32 = 3;
+/// Runs of each half of the brittle check (alone, and after the others), same conditions.
+pub const CONFIRM_RUNS: u32 = 3;
 
 /// What an execution was for.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -47,6 +65,18 @@ pub enum Context {
         /// Execution whose order is replayed.
         of: u32,
     },
+    /// The brittle check: `test` alone (`with_others: false`) or after the tests that preceded
+    /// it in execution `of`, where it passed (`with_others: true`), under `of`'s hash seed and
+    /// time zone.
+    Confirm {
+        test: String,
+        of: u32,
+        with_others: bool,
+        /// Alone under `of`'s hash seed but the zone of the failing alone runs: asked when the
+        /// zones differ, it tells the hash seed from the time zone.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        seed_only: bool,
+    },
 }
 
 impl Context {
@@ -60,6 +90,17 @@ impl Context {
             Context::Repeat { times } => format!("repeat ×{times}"),
             Context::Alone { .. } => "alone".into(),
             Context::Replay { of, .. } => format!("replay of #{of}"),
+            Context::Confirm {
+                of,
+                with_others: true,
+                ..
+            } => format!("after the others as in #{of}"),
+            Context::Confirm {
+                of,
+                seed_only: true,
+                ..
+            } => format!("alone with the hash seed of #{of}"),
+            Context::Confirm { of, .. } => format!("alone as in #{of}"),
         }
     }
 }
@@ -96,6 +137,10 @@ pub struct Job {
     pub repeat: u32,
     /// Value for `PYTHONHASHSEED` (or the runner's equivalent), varied per process.
     pub hash_seed: u32,
+    /// `TZ` of the process (`None`: the machine's own).
+    pub tz: Option<String>,
+    /// Whether `hash_seed` was chosen by the question (confirmations), not handed out fresh.
+    pub pinned: bool,
 }
 
 /// What the runner can do, as far as the scheduler cares.
@@ -116,8 +161,10 @@ struct Seen {
 /// Everything observed about one test.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Observations {
-    /// Executions (attempts) and failed ones, all contexts. Not serialised: the finding states
-    /// them (and the message) once, at its top level.
+    /// Executions (attempts) and failed ones: the samples of the failure rate. Replays and
+    /// confirmations are not samples (they re-run a known order on purpose); executions of one
+    /// repeated order that all failed count once (see [`Observations::same_order`]). Not
+    /// serialised: the finding states them (and the message) once, at its top level.
     #[serde(skip)]
     pub runs: u64,
     #[serde(skip)]
@@ -142,6 +189,63 @@ pub struct Observations {
     /// Tests that preceded it in that execution.
     #[serde(skip)]
     pub failing_order: Vec<TestRef>,
+    /// That execution's time zone (replays keep it).
+    #[serde(skip)]
+    pub failing_tz: Option<String>,
+    /// The time zone of its alone runs (that of the failing execution that asked for them).
+    #[serde(skip)]
+    pub alone_tz: Option<String>,
+    /// The brittle check's answers (see [`Context::Confirm`]).
+    pub confirm_alone_runs: u64,
+    pub confirm_alone_failures: u64,
+    pub confirm_others_runs: u64,
+    pub confirm_others_failures: u64,
+    /// Alone under the passing hash seed in the alone runs' zone (asked when zones differ).
+    pub confirm_seed_runs: u64,
+    pub confirm_seed_failures: u64,
+    /// The suite execution the brittle check copies (the last one it passed in).
+    pub confirm_of: Option<u32>,
+    /// Executions and failures per time zone (`machine` for the machine's own), over the
+    /// samples of the failure rate.
+    pub by_zone: std::collections::BTreeMap<String, (u64, u64)>,
+    /// Executions and failures of the rounds whose order repeats (as written, reversed): when
+    /// every one of a key's executions failed, they are one observation, not several.
+    #[serde(skip)]
+    pub same_order: std::collections::BTreeMap<&'static str, (u64, u64)>,
+    /// The last suite execution it passed in, with its conditions and the tests before it.
+    #[serde(skip)]
+    pub last_pass: Option<PassedIn>,
+}
+
+/// A suite execution a test passed in: enough to run it again under the same conditions.
+#[derive(Clone, Debug)]
+pub struct PassedIn {
+    pub of: u32,
+    pub hash_seed: u32,
+    pub tz: Option<String>,
+    /// The execution's order, shared by every test of it; the test is at `pos`.
+    pub order: std::sync::Arc<Vec<TestRef>>,
+    pub pos: usize,
+}
+
+impl Observations {
+    /// The failure rate's samples: `(runs, failures)` with the executions of one repeated
+    /// order that all failed counted once.
+    pub fn samples(&self) -> (u64, u64) {
+        let (mut runs, mut failures) = (self.runs, self.failures);
+        for &(r, f) in self.same_order.values() {
+            if r > 1 && f == r {
+                runs -= r - 1;
+                failures -= f - 1;
+            }
+        }
+        (runs, failures)
+    }
+}
+
+/// The key of `tz` in [`Observations::by_zone`].
+pub fn zone_key(tz: &Option<String>) -> String {
+    tz.clone().unwrap_or_else(|| "machine".to_string())
 }
 
 /// The scheduler's state.
@@ -159,8 +263,13 @@ pub struct Scheduler {
     /// Tests whose follow-ups were already queued.
     asked_alone: HashSet<String>,
     asked_replay: HashSet<String>,
+    asked_confirm: HashSet<String>,
+    /// Time zones the rounds take turns with (`None`: the machine's own), first first.
+    zones: Vec<Option<String>>,
     pub obs: HashMap<String, Observations>,
     in_flight: u32,
+    /// Jobs handed out and not yet recorded.
+    pending: HashSet<u32>,
     stopped: bool,
 }
 
@@ -206,14 +315,49 @@ impl Scheduler {
             questions: VecDeque::new(),
             asked_alone: HashSet::new(),
             asked_replay: HashSet::new(),
+            asked_confirm: HashSet::new(),
+            zones: vec![None],
             obs,
             in_flight: 0,
+            pending: HashSet::new(),
             stopped: false,
         }
     }
 
     pub fn rounds(&self) -> u32 {
         self.rounds
+    }
+
+    /// Sets the time zones rounds vary (`None`: the machine's own; the first round always
+    /// takes the first). Empty: only the machine's.
+    pub fn with_zones(mut self, zones: Vec<Option<String>>) -> Scheduler {
+        self.zones = if zones.is_empty() { vec![None] } else { zones };
+        self
+    }
+
+    pub fn zones(&self) -> &[Option<String>] {
+        &self.zones
+    }
+
+    fn hash_seed(&self, id: u32) -> u32 {
+        (derive(self.seed ^ 0x4841_5348, u64::from(id)) % 4_294_967_295) as u32
+    }
+
+    /// The time zone of round `r`: the first zone for round 1, then every zone once in each
+    /// stretch of as many rounds as zones, shifted by one each stretch so that the order kinds
+    /// (which cycle by 3) meet every zone.
+    fn zone_of_round(&self, r: u32) -> Option<String> {
+        let n = self.zones.len();
+        let k = r.saturating_sub(1) as usize;
+        self.zones[(k + k / n) % n].clone()
+    }
+
+    /// Whether job `id` was handed out and its results are not recorded yet. A worker waits
+    /// for its last job to be recorded before asking for the next one, so that the follow-up
+    /// questions that job raises come first, whoever records it: with one worker the hunt is
+    /// the same for the same seed.
+    pub fn is_pending(&self, id: u32) -> bool {
+        self.pending.contains(&id)
     }
 
     /// Stops handing out jobs (budget spent, Ctrl-C).
@@ -245,7 +389,9 @@ impl Scheduler {
             selection,
             order,
             repeat,
-            hash_seed: (derive(self.seed ^ 0x4841_5348, u64::from(id)) % 4_294_967_295) as u32,
+            hash_seed: self.hash_seed(id),
+            tz: self.zone_of_round(self.rounds),
+            pinned: false,
         }
     }
 
@@ -260,8 +406,11 @@ impl Scheduler {
         if let Some(mut q) = self.questions.pop_front() {
             self.next_id += 1;
             q.id = self.next_id;
-            q.hash_seed = (derive(self.seed ^ 0x4841_5348, u64::from(q.id)) % 4_294_967_295) as u32;
+            if !q.pinned {
+                q.hash_seed = self.hash_seed(q.id);
+            }
             self.in_flight += 1;
+            self.pending.insert(q.id);
             return Next::Run(q);
         }
         if self.max_rounds.is_some_and(|m| self.rounds >= m) {
@@ -329,6 +478,7 @@ impl Scheduler {
             }
         };
         self.in_flight += 1;
+        self.pending.insert(job.id);
         Next::Run(job)
     }
 
@@ -336,6 +486,7 @@ impl Scheduler {
     /// execution produced nothing usable (counted as in flight no more, nothing learned).
     pub fn record(&mut self, job: &Job, results: Option<&[TestCase]>) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.pending.remove(&job.id);
         let Some(cases) = results else { return };
         // Per test, the attempts of this execution, and the order tests first appeared in.
         let mut seen: HashMap<&str, Seen> = HashMap::new();
@@ -357,8 +508,13 @@ impl Scheduler {
                     .and_then(|a| a.failure_line());
             }
         }
+        // A suite execution's order, shared by the tests that pass in it (for the brittle
+        // check), made once and only when some test needs it.
+        let mut shared_order: Option<std::sync::Arc<Vec<TestRef>>> = None;
+        let zone = zone_key(&job.tz);
         let mut follow_alone = Vec::new();
         let mut follow_replay = Vec::new();
+        let mut follow_confirm = Vec::new();
         for (pos, c) in order.iter().enumerate() {
             let s = &seen[c.id.as_str()];
             let executed: Vec<Outcome> = s
@@ -372,8 +528,19 @@ impl Scheduler {
             }
             let fails = executed.iter().filter(|o| o.is_failure()).count() as u64;
             let o = self.obs.get_mut(&c.id).expect("checked above");
-            o.runs += executed.len() as u64;
-            o.failures += fails;
+            // Replays and confirmations answer a question about a known order; they are not
+            // samples of the failure rate.
+            let sample = !matches!(
+                job.context,
+                Context::Replay { .. } | Context::Confirm { .. }
+            );
+            if sample {
+                o.runs += executed.len() as u64;
+                o.failures += fails;
+                let z = o.by_zone.entry(zone.clone()).or_default();
+                z.0 += executed.len() as u64;
+                z.1 += fails;
+            }
             if fails > 0 {
                 o.failed_in.push((job.id, job.hash_seed));
                 if o.message.is_none() {
@@ -381,16 +548,47 @@ impl Scheduler {
                 }
             }
             match &job.context {
-                Context::Suite { .. } => {
+                Context::Suite { order: kind, .. } => {
                     o.suite_runs += 1;
+                    let repeated = match kind {
+                        OrderKind::AsWritten => Some("as written"),
+                        OrderKind::Reversed => Some("reversed"),
+                        _ => None,
+                    };
+                    if let Some(key) = repeated {
+                        let e = o.same_order.entry(key).or_default();
+                        e.0 += executed.len() as u64;
+                        e.1 += fails;
+                    }
                     if fails > 0 {
                         o.suite_failures += 1;
                         if o.failing_order_of.is_none() {
                             o.failing_order_of = Some(job.id);
+                            o.failing_tz = job.tz.clone();
                             o.failing_order =
                                 order[..pos].iter().map(|p| TestRef::from(*p)).collect();
                         }
-                        follow_alone.push(TestRef::from(*c));
+                        follow_alone.push((TestRef::from(*c), job.tz.clone()));
+                    } else {
+                        let shared = shared_order
+                            .get_or_insert_with(|| {
+                                std::sync::Arc::new(
+                                    order.iter().map(|p| TestRef::from(*p)).collect(),
+                                )
+                            })
+                            .clone();
+                        o.last_pass = Some(PassedIn {
+                            of: job.id,
+                            hash_seed: job.hash_seed,
+                            tz: job.tz.clone(),
+                            order: shared,
+                            pos,
+                        });
+                        // Failed every run alone before this pass: now the check can run.
+                        if o.alone_runs >= u64::from(ALONE_RUNS) && o.alone_failures == o.alone_runs
+                        {
+                            follow_confirm.push(c.id.clone());
+                        }
                     }
                 }
                 Context::Repeat { .. } => {
@@ -402,7 +600,28 @@ impl Scheduler {
                     o.suite_runs += 1;
                     if executed[0].is_failure() {
                         o.suite_failures += 1;
-                        follow_alone.push(TestRef::from(*c));
+                        follow_alone.push((TestRef::from(*c), job.tz.clone()));
+                    } else {
+                        // Its first run passed after the tests before it (each repeated): the
+                        // brittle check replays them once each.
+                        let shared = shared_order
+                            .get_or_insert_with(|| {
+                                std::sync::Arc::new(
+                                    order.iter().map(|p| TestRef::from(*p)).collect(),
+                                )
+                            })
+                            .clone();
+                        o.last_pass = Some(PassedIn {
+                            of: job.id,
+                            hash_seed: job.hash_seed,
+                            tz: job.tz.clone(),
+                            order: shared,
+                            pos,
+                        });
+                        if o.alone_runs >= u64::from(ALONE_RUNS) && o.alone_failures == o.alone_runs
+                        {
+                            follow_confirm.push(c.id.clone());
+                        }
                     }
                 }
                 Context::Alone { .. } => {
@@ -410,11 +629,14 @@ impl Scheduler {
                     if fails > 0 {
                         o.alone_failures += 1;
                     }
-                    if o.alone_runs >= u64::from(ALONE_RUNS)
-                        && o.alone_failures == 0
-                        && o.suite_failures > 0
-                    {
-                        follow_replay.push(c.id.clone());
+                    if o.alone_runs >= u64::from(ALONE_RUNS) && o.suite_failures > 0 {
+                        if o.alone_failures == 0 {
+                            follow_replay.push(c.id.clone());
+                        } else if o.alone_failures == o.alone_runs
+                            && o.suite_failures < o.suite_runs
+                        {
+                            follow_confirm.push(c.id.clone());
+                        }
                     }
                 }
                 Context::Replay { test, .. } => {
@@ -425,13 +647,35 @@ impl Scheduler {
                         }
                     }
                 }
+                Context::Confirm {
+                    test,
+                    with_others,
+                    seed_only,
+                    ..
+                } => {
+                    if &c.id == test {
+                        if *seed_only {
+                            o.confirm_seed_runs += 1;
+                            o.confirm_seed_failures += u64::from(fails > 0);
+                        } else if *with_others {
+                            o.confirm_others_runs += 1;
+                            o.confirm_others_failures += u64::from(fails > 0);
+                        } else {
+                            o.confirm_alone_runs += 1;
+                            o.confirm_alone_failures += u64::from(fails > 0);
+                        }
+                    }
+                }
             }
         }
         if !self.abilities.select {
             return;
         }
-        for t in follow_alone {
+        for (t, tz) in follow_alone {
             if self.asked_alone.insert(t.id.clone()) {
+                if let Some(o) = self.obs.get_mut(&t.id) {
+                    o.alone_tz = tz.clone();
+                }
                 for _ in 0..ALONE_RUNS {
                     let q = Job {
                         id: 0,
@@ -440,6 +684,9 @@ impl Scheduler {
                         order: Order::AsWritten,
                         repeat: 1,
                         hash_seed: 0,
+                        // The failing execution's time zone: only "alone" changes.
+                        tz: tz.clone(),
+                        pinned: false,
                     };
                     self.questions.push_back(q);
                 }
@@ -456,6 +703,7 @@ impl Scheduler {
             let mut selection = o.failing_order.clone();
             selection.push(victim);
             let of = o.failing_order_of.unwrap_or_default();
+            let tz = o.failing_tz.clone();
             for _ in 0..REPLAY_RUNS {
                 self.questions.push_back(Job {
                     id: 0,
@@ -471,8 +719,247 @@ impl Scheduler {
                     },
                     repeat: 1,
                     hash_seed: 0,
+                    tz: tz.clone(),
+                    pinned: false,
                 });
             }
         }
+        if !self.abilities.order {
+            return;
+        }
+        for id in follow_confirm {
+            let Some(pass) = self.obs[&id].last_pass.clone() else {
+                continue;
+            };
+            if !self.asked_confirm.insert(id.clone()) {
+                continue;
+            }
+            self.obs.get_mut(&id).expect("known test").confirm_of = Some(pass.of);
+            let test = pass.order[pass.pos].clone();
+            let with_others: Vec<TestRef> = pass.order[..=pass.pos].to_vec();
+            // Interleaved, so that both halves meet the same load. When the passing zone is
+            // not the alone runs' zone, a third kind tells the hash seed from the zone.
+            let alone_tz = self.obs[&id].alone_tz.clone();
+            let kinds: &[(bool, bool)] = if alone_tz == pass.tz {
+                &[(false, false), (true, false)]
+            } else {
+                &[(false, false), (true, false), (false, true)]
+            };
+            for _ in 0..CONFIRM_RUNS {
+                for &(others, seed_only) in kinds {
+                    self.questions.push_back(Job {
+                        id: 0,
+                        context: Context::Confirm {
+                            test: id.clone(),
+                            of: pass.of,
+                            with_others: others,
+                            seed_only,
+                        },
+                        selection: Some(if others {
+                            with_others.clone()
+                        } else {
+                            vec![test.clone()]
+                        }),
+                        order: Order::AsGiven,
+                        repeat: 1,
+                        hash_seed: pass.hash_seed,
+                        tz: if seed_only {
+                            alone_tz.clone()
+                        } else {
+                            pass.tz.clone()
+                        },
+                        pinned: true,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flakehound_model::Attempt;
+
+    fn t(id: &str) -> TestRef {
+        TestRef {
+            id: id.into(),
+            classname: None,
+            name: id.into(),
+            file: None,
+            suite: vec![],
+        }
+    }
+
+    fn case(id: &str, outcome: Outcome) -> TestCase {
+        TestCase {
+            id: id.into(),
+            classname: None,
+            name: id.into(),
+            file: None,
+            line: None,
+            suite: vec![],
+            outcome,
+            attempts: vec![Attempt::new(outcome)],
+            properties: vec![],
+            timestamp: None,
+        }
+    }
+
+    fn next(s: &mut Scheduler) -> Job {
+        match s.next_job() {
+            Next::Run(j) => j,
+            other => panic!("expected a job, got {other:?}"),
+        }
+    }
+
+    const ALL: Abilities = Abilities {
+        select: true,
+        order: true,
+        repeat: false,
+    };
+
+    fn zones() -> Vec<Option<String>> {
+        vec![None, Some("W+12".into()), Some("E-14".into())]
+    }
+
+    #[test]
+    fn rounds_vary_the_time_zone_and_round_one_is_the_machines() {
+        let mut s = Scheduler::new(vec![t("a")], false, ALL, 7, Some(30)).with_zones(zones());
+        let mut seen = HashSet::new();
+        for r in 1..=30 {
+            let j = next(&mut s);
+            if r == 1 {
+                assert_eq!(j.tz, None);
+            }
+            seen.insert(j.tz.clone());
+            s.record(&j, Some(&[case("a", Outcome::Passed)]));
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        // The same seed hands out the same zones.
+        let mut again = Scheduler::new(vec![t("a")], false, ALL, 7, Some(30)).with_zones(zones());
+        let mut s2 = Scheduler::new(vec![t("a")], false, ALL, 7, Some(30)).with_zones(zones());
+        for _ in 0..30 {
+            assert_eq!(next(&mut again).tz, next(&mut s2).tz);
+        }
+    }
+
+    /// `b` passes in round 1, fails in round 2, then fails every alone run: the brittle check
+    /// runs it alone and after `a` under round 1's hash seed and zone, interleaved, and none of
+    /// those (nor replays) count as samples of its failure rate.
+    #[test]
+    fn a_test_failing_every_run_alone_gets_the_brittle_check_under_the_passing_conditions() {
+        let mut s =
+            Scheduler::new(vec![t("a"), t("b")], false, ALL, 3, Some(2)).with_zones(zones());
+        let r1 = next(&mut s);
+        s.record(
+            &r1,
+            Some(&[case("a", Outcome::Passed), case("b", Outcome::Passed)]),
+        );
+        let r2 = next(&mut s);
+        s.record(
+            &r2,
+            Some(&[case("a", Outcome::Passed), case("b", Outcome::Failed)]),
+        );
+        for _ in 0..ALONE_RUNS {
+            let j = next(&mut s);
+            assert!(matches!(&j.context, Context::Alone { test } if test == "b"));
+            assert_eq!(j.tz, r2.tz, "alone runs keep the failing execution's zone");
+            assert!(!j.pinned);
+            s.record(&j, Some(&[case("b", Outcome::Failed)]));
+        }
+        // Round 1 ran in the machine's zone, the alone runs in round 2's: a third kind (the
+        // passing seed in the alone runs' zone) tells the seed from the zone.
+        assert_ne!(r1.tz, r2.tz);
+        let mut kinds = Vec::new();
+        for _ in 0..3 * CONFIRM_RUNS {
+            let j = next(&mut s);
+            let Context::Confirm {
+                test,
+                of,
+                with_others,
+                seed_only,
+            } = &j.context
+            else {
+                panic!("expected a confirmation, got {:?}", j.context)
+            };
+            assert_eq!((test.as_str(), *of), ("b", r1.id));
+            assert!(j.pinned);
+            assert_eq!(j.hash_seed, r1.hash_seed);
+            assert_eq!(
+                j.tz,
+                if *seed_only {
+                    r2.tz.clone()
+                } else {
+                    r1.tz.clone()
+                }
+            );
+            let ids: Vec<&str> = j
+                .selection
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect();
+            assert_eq!(
+                ids,
+                if *with_others {
+                    vec!["a", "b"]
+                } else {
+                    vec!["b"]
+                }
+            );
+            assert_eq!(j.order, Order::AsGiven);
+            kinds.push((*with_others, *seed_only));
+            let results: Vec<TestCase> = if *with_others {
+                vec![case("a", Outcome::Passed), case("b", Outcome::Passed)]
+            } else {
+                vec![case("b", Outcome::Failed)]
+            };
+            s.record(&j, Some(&results));
+        }
+        assert_eq!(
+            kinds,
+            [(false, false), (true, false), (false, true)].repeat(CONFIRM_RUNS as usize)
+        );
+        let o = &s.obs["b"];
+        assert_eq!((o.confirm_alone_runs, o.confirm_alone_failures), (3, 3));
+        assert_eq!((o.confirm_others_runs, o.confirm_others_failures), (3, 0));
+        // Samples: the two rounds and the five alone runs, not the nine confirmations.
+        assert_eq!((o.runs, o.failures), (7, 6));
+        let f = crate::classify::classify("b", o);
+        assert_eq!(f.class, crate::Class::OrderDependent, "{}", f.detail);
+        assert!(matches!(s.next_job(), Next::Done));
+    }
+
+    #[test]
+    fn replays_are_not_samples() {
+        let mut s =
+            Scheduler::new(vec![t("a"), t("v")], false, ALL, 5, Some(1)).with_zones(zones());
+        let r1 = next(&mut s);
+        s.record(
+            &r1,
+            Some(&[case("a", Outcome::Passed), case("v", Outcome::Failed)]),
+        );
+        for _ in 0..ALONE_RUNS {
+            let j = next(&mut s);
+            s.record(&j, Some(&[case("v", Outcome::Passed)]));
+        }
+        for _ in 0..REPLAY_RUNS {
+            let j = next(&mut s);
+            assert!(matches!(j.context, Context::Replay { .. }));
+            assert_eq!(j.tz, r1.tz, "replays keep the failing execution's zone");
+            s.record(
+                &j,
+                Some(&[case("a", Outcome::Passed), case("v", Outcome::Failed)]),
+            );
+        }
+        let o = &s.obs["v"];
+        assert_eq!((o.replay_runs, o.replay_failures), (3, 3));
+        assert_eq!((o.runs, o.failures), (6, 1), "one failure replayed is one");
+        assert_eq!(
+            crate::classify::classify("v", o).class,
+            crate::Class::OrderDependent
+        );
     }
 }

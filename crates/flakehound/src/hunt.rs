@@ -24,6 +24,11 @@ pub struct HuntArgs {
     /// Seed of the shuffled orders and hash seeds; printed, so a hunt can be replayed.
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
+    /// Time zones (`TZ`) the rounds take turns with, comma-separated; `machine` is the
+    /// machine's own (round 1 runs under the first). Default: machine, 12 hours west of UTC and
+    /// 14 hours east. `--tz machine` varies nothing.
+    #[arg(long, value_delimiter = ',', value_name = "ZONES")]
+    tz: Vec<String>,
     /// Hunt only this part of the suite: `K/N` (a stable split for CI matrices).
     #[arg(long, value_name = "K/N")]
     shard: Option<flakehound_hunt::Shard>,
@@ -187,6 +192,16 @@ pub fn cmd_hunt(ctx: &Context, args: HuntArgs) -> Result<ExitCode> {
         session: session.clone(),
         meta: flakehound_ci::detect(&cwd),
         warnings,
+        zones: if args.tz.is_empty() {
+            flakehound_hunt::default_zones()
+        } else {
+            args.tz
+                .iter()
+                .map(|z| z.trim())
+                .filter(|z| !z.is_empty())
+                .map(|z| (z != "machine").then(|| z.to_string()))
+                .collect()
+        },
     };
     let mode = if ctx.color && !args.json {
         crate::events::Mode::Progress
@@ -284,6 +299,16 @@ fn hints(f: &flakehound_hunt::Finding, prefix: &str, suffix: &str) -> Vec<String
     if f.class == Class::OrderDependent && !f.failing_order.is_empty() {
         out.push(format!("{prefix} polluter {id}{suffix}"));
     }
+    // A varied condition it follows: reproduce it under a failing value.
+    if let Some(value) = f.factor.as_ref().and_then(|x| {
+        x.fails_under
+            .first()
+            .filter(|v| x.variable != "TZ" || *v != "machine")
+            .map(|v| format!("{}={v}", x.variable))
+    }) {
+        let env = flakehound_runner::shell_quote(&value);
+        out.push(format!("{prefix} repro {id} --env {env}{suffix}"));
+    }
     if matches!(f.class, Class::Flaky | Class::NonIdempotent) {
         out.push(format!("{prefix} diagnose {id}{suffix}"));
     }
@@ -361,6 +386,8 @@ fn summary(out: &mut impl Write, h: &Hunt) -> std::io::Result<()> {
             for h in &f.hints {
                 let what = if h.contains(" polluter ") {
                     "find the polluter"
+                } else if h.contains(" repro ") {
+                    "reproduce it"
                 } else {
                     "name the cause"
                 };

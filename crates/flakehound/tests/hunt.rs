@@ -840,3 +840,160 @@ fn events_json_streams_the_hunt_beside_its_json_result() {
         at = t;
     }
 }
+
+fn conditions_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hunt-conditions")
+}
+
+/// `flakehound hunt --json` in the conditions fixture, pytest given `pytest_args`.
+fn hunt_conditions(py: &Path, db: &Path, args: &[&str], pytest_args: &[&str]) -> Value {
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(conditions_fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .arg("--db")
+        .arg(db)
+        .arg("hunt")
+        .args(args)
+        .args(["--json", "--"])
+        .arg(py)
+        .args(QUIET_PYTEST)
+        .args(pytest_args)
+        .output()
+        .unwrap();
+    success_json(&out)
+}
+
+/// Runs a printed `repro` hint as printed (through `sh`), with `-n 3` added before `--`; its
+/// exit status is 1 when the test failed.
+fn run_repro_hint(finding: &Value) -> std::process::Output {
+    let hint = finding["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|h| h.contains(" repro "))
+        .unwrap_or_else(|| panic!("no repro hint: {finding:#}"))
+        .replacen(" -- ", " -n 3 -- ", 1);
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&hint)
+        .current_dir(conditions_fixture())
+        .env_remove("FLAKEHOUND_DB")
+        .env_remove("TZ")
+        .output()
+        .unwrap()
+}
+
+/// A test that fails every run alone is brittle only when it passes after the others under
+/// the same hash seed and time zone (a real brittle test is); a set-order test that failed
+/// every run alone under five hash seeds and passed in the suite under another is named
+/// hash-seed dependent, not brittle, and its printed reproduction fails.
+#[test]
+fn brittle_needs_the_same_conditions_and_hash_seed_flakes_are_named() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hunt.db");
+    let h = hunt_conditions(
+        &py,
+        &db,
+        &["--runs", "12", "--workers", "1", "--seed", "2"],
+        &[
+            "tests/test_a_setup.py",
+            "tests/test_z_report.py",
+            "tests/test_m_conditions.py::test_tag_order",
+        ],
+    );
+    let brittle = finding(&h, "tests/test_z_report.py::test_uses_config");
+    assert_eq!(brittle["class"], "order-dependent", "{brittle:#}");
+    let detail = brittle["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("brittle") && detail.contains("passed 3 of 3"),
+        "{detail}"
+    );
+    let obs = &brittle["observations"];
+    assert_eq!(obs["confirm_alone_failures"], 3, "{brittle:#}");
+    assert_eq!(obs["confirm_others_failures"], 0, "{brittle:#}");
+
+    let set_order = finding(&h, "tests/test_m_conditions.py::test_tag_order");
+    assert_eq!(set_order["class"], "flaky", "{set_order:#}");
+    assert!(
+        set_order["detail"]
+            .as_str()
+            .unwrap()
+            .contains("follows the hash seed"),
+        "{set_order:#}"
+    );
+    assert_eq!(
+        set_order["factor"]["variable"], "PYTHONHASHSEED",
+        "{set_order:#}"
+    );
+    // The confirmations are not samples of the failure rate: rounds and alone runs only.
+    let runs = set_order["runs"].as_u64().unwrap();
+    assert!(runs <= 12 * 3 + 5, "{set_order:#}");
+    let run = run_repro_hint(set_order);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "the reproduction fails under the printed seed: {}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// Rounds vary `TZ`: a test comparing the local date with the UTC date (which never fails on
+/// a UTC machine) is found, named as following the time zone, and its printed reproduction
+/// (under a failing zone) fails. At any hour of the day one of the far zones fails it.
+#[test]
+fn hunts_vary_the_time_zone_and_name_it() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hunt.db");
+    let h = hunt_conditions(
+        &py,
+        &db,
+        &["--runs", "9", "--workers", "1", "--seed", "3"],
+        &["tests/test_m_conditions.py::test_invoice_date_is_today"],
+    );
+    let f = finding(&h, "tests/test_m_conditions.py::test_invoice_date_is_today");
+    assert_eq!(f["class"], "flaky", "{f:#}");
+    assert!(f["detail"].as_str().unwrap().contains("time zone"), "{f:#}");
+    assert_eq!(f["factor"]["variable"], "TZ", "{f:#}");
+    let fails_under: Vec<&str> = f["factor"]["fails_under"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        !fails_under.is_empty() && !fails_under.contains(&"machine"),
+        "{f:#}"
+    );
+    let run = run_repro_hint(f);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The stored evidence carries each execution's zone, and every zone was tried.
+    use flakehound_store::Store;
+    let mut store = flakehound_store_sqlite::SqliteStore::open(&db).unwrap();
+    let project = store.projects().unwrap().pop().unwrap();
+    let mut store = store.with_project(&project).unwrap();
+    let mut zones = std::collections::BTreeSet::new();
+    store
+        .export(&mut |r| {
+            zones.insert(
+                r.info
+                    .properties
+                    .iter()
+                    .find(|(k, _)| k == "TZ")
+                    .map(|(_, v)| v.clone()),
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(zones.len(), 3, "{zones:?}");
+}
