@@ -190,6 +190,10 @@ const UNORDERED: Phrases = &[
     ("dict ordering", false),
     ("set ordering", false),
     ("iteration order", false),
+    // JUnit 5's assertIterableEquals/assertArrayEquals name the first index that differs and
+    // one element of each side: in a flaky test, a collection whose order varies.
+    ("iterable contents differ at index", false),
+    ("array contents differ at index", false),
 ];
 
 const TIME: Phrases = &[
@@ -786,6 +790,14 @@ mod tests {
                 Some(Unordered),
             ),
             ("items were reordered", Some(Unordered)),
+            (
+                "org.opentest4j.AssertionFailedError: iterable contents differ at index 0, expected: <alpha> but was: <gamma>",
+                Some(Unordered),
+            ),
+            (
+                "array contents differ at index [2], expected: <beta> but was: <delta>",
+                Some(Unordered),
+            ),
             ("assert '2024-03-10' == '2024-03-11'", Some(Time)),
             ("expected 2024-12-31 got 2025-01-01", Some(Time)),
             ("assert date(2024, 3, 10) == date(2024, 3, 9)", Some(Time)),
