@@ -13,6 +13,10 @@
 //!   passed in, it failed alone and passed after the tests that preceded it there (2 of 3 each).
 //!   Without that check (the runner cannot order, the hunt stopped first) the other tests are
 //!   not known to matter: it is flaky, and the finding says what was not checked.
+//! - **parallel**: failed in executions that ran beside another one, never in one that ran
+//!   alone (a parallel hunt's follow-ups run with nothing beside them), significantly so
+//!   (one-sided Fisher exact test, p < 0.05): it fails when the suite runs in parallel with
+//!   itself, not on its own.
 //! - **flaky**: any other failure; when it failed alone too, it is flaky in isolation. When its
 //!   outcome follows a condition the hunt varied (the time zone; the hash seed, by the brittle
 //!   check), the finding names it in [`Finding::factor`].
@@ -43,6 +47,9 @@ pub enum Class {
     Broken,
     OrderDependent,
     NonIdempotent,
+    /// Fails only when another execution of the suite runs at the same time (a shared relative
+    /// directory, port or file): a problem of running the suite in parallel with itself.
+    Parallel,
     Flaky,
     Stable,
 }
@@ -53,6 +60,7 @@ impl Class {
             Class::Broken => "broken",
             Class::OrderDependent => "order-dependent",
             Class::NonIdempotent => "non-idempotent",
+            Class::Parallel => "parallel",
             Class::Flaky => "flaky",
             Class::Stable => "stable",
         }
@@ -201,6 +209,22 @@ fn decide(o: &Observations, runs: u64, failures: u64) -> Decision {
             ),
         ));
     }
+    if let Some(p) = parallel_only(o) {
+        return plain((
+            Class::Parallel,
+            format!(
+                "fails only when run in parallel with itself: failed {} of {} executions that ran beside another one, 0 of {} with nothing beside them (alone, replays; one-sided Fisher {}); give each worker its own directory, port and files, or run this suite serially",
+                o.overlap_failures,
+                o.overlap_runs,
+                o.exclusive_runs,
+                if p < 0.001 {
+                    "p < 0.001".to_string()
+                } else {
+                    format!("p = {p:.3}")
+                }
+            ),
+        ));
+    }
     if o.alone_failures > 0 {
         return plain((
             Class::Flaky,
@@ -234,6 +258,33 @@ fn decide(o: &Observations, runs: u64, failures: u64) -> Decision {
         Class::Flaky,
         format!("failed {} of {} suite runs", o.suite_failures, o.suite_runs),
     ))
+}
+
+/// The one-sided Fisher p-value of "fails more beside another execution than with nothing
+/// beside it", when it never failed with nothing beside it and the difference is significant
+/// (p < 0.05).
+fn parallel_only(o: &Observations) -> Option<f64> {
+    if o.exclusive_failures > 0 || o.overlap_failures < 2 || o.exclusive_runs < 3 {
+        return None;
+    }
+    let p = fisher_greater(
+        o.overlap_failures,
+        o.overlap_runs,
+        o.exclusive_failures,
+        o.exclusive_runs,
+    );
+    (p < 0.05).then_some(p)
+}
+
+/// One-sided Fisher exact test: the probability, if both conditions failed at the same rate,
+/// that the first would hold `a` or more of the `a + b` failures (hypergeometric tail).
+fn fisher_greater(a: u64, n1: u64, b: u64, n2: u64) -> f64 {
+    use statrs::distribution::{DiscreteCDF, Hypergeometric};
+    let (a, b) = (a.min(n1), b.min(n2));
+    match Hypergeometric::new(n1 + n2, a + b, n1) {
+        Ok(h) if a > 0 => h.sf(a - 1),
+        _ => 1.0,
+    }
 }
 
 /// A test that failed every run alone but passed in the suite: brittle only when the check
@@ -506,6 +557,43 @@ mod tests {
         assert_eq!(f.class, Class::Flaky);
         assert!(f.detail.contains("isolation"));
         assert_eq!(f.claim, "10.0% [3.5, 25.6] (3/30)");
+    }
+
+    #[test]
+    fn failing_only_beside_another_execution_is_parallel() {
+        let o = obs(|o| {
+            o.runs = 18;
+            o.failures = 8;
+            o.suite_runs = 10;
+            o.suite_failures = 8;
+            o.alone_runs = 5;
+            o.replay_runs = 3;
+            o.overlap_runs = 10;
+            o.overlap_failures = 8;
+            o.exclusive_runs = 8;
+        });
+        let f = classify("t", &o);
+        assert_eq!(f.class, Class::Parallel, "{}", f.detail);
+        assert!(f.detail.contains("8 of 10"), "{}", f.detail);
+        // A rare flake that happened to fail beside another execution: not significant.
+        let rare = Observations {
+            failures: 2,
+            suite_failures: 2,
+            overlap_failures: 2,
+            ..o.clone()
+        };
+        assert_eq!(classify("t", &rare).class, Class::Flaky);
+        // One failure with nothing beside it: not parallel.
+        let alone = Observations {
+            exclusive_failures: 1,
+            alone_failures: 1,
+            ..o.clone()
+        };
+        assert_eq!(classify("t", &alone).class, Class::Flaky);
+        // The tail: 8 of 10 against 0 of 8 is C(10,8)/C(18,8) = 45/43758.
+        let p = fisher_greater(8, 10, 0, 8);
+        assert!((p - 45.0 / 43758.0).abs() < 1e-9, "{p}");
+        assert_eq!(fisher_greater(0, 10, 0, 8), 1.0);
     }
 
     #[test]

@@ -270,7 +270,8 @@ pub fn hunt(
     let mut failed_once: std::collections::HashSet<String> = std::collections::HashSet::new();
     let scheduler = Mutex::new(
         schedule::Scheduler::new(tests, subset, abilities, cfg.seed, cfg.budget.runs)
-            .with_zones(cfg.zones.clone()),
+            .with_zones(cfg.zones.clone())
+            .with_workers(cfg.workers.max(1)),
     );
     let wake = Condvar::new();
     let started = Instant::now();
@@ -504,6 +505,12 @@ fn run_job(
     }
     if let Some(tz) = &job.tz {
         env.push(("TZ".to_string(), tz.clone()));
+    }
+    // A temporary directory of its own: parallel executions never share one through `/tmp`
+    // (tempfile, mkstemp and friends honour TMPDIR).
+    let tmp = dir.join("tmp");
+    if std::fs::create_dir_all(&tmp).is_ok() {
+        env.push(("TMPDIR".to_string(), tmp.display().to_string()));
     }
     let req = Request {
         selection: job.selection.clone(),

@@ -42,6 +42,9 @@ pub const REPLAY_RUNS: u32 = 3;
 pub const REPEAT_EVERY: u32 = 4;
 /// In-process repetitions in a repeat round.
 pub const REPEAT_TIMES: u32 = 3;
+/// Runs with nothing beside them that a parallel hunt makes of a test that failed only beside
+/// other executions, so that "fails only in parallel" can be told from a rare flake.
+pub const EXCLUSIVE_RUNS: u64 = 12;
 /// Runs of each half of the brittle check (alone, and after the others), same conditions.
 pub const CONFIRM_RUNS: u32 = 3;
 
@@ -141,6 +144,8 @@ pub struct Job {
     pub tz: Option<String>,
     /// Whether `hash_seed` was chosen by the question (confirmations), not handed out fresh.
     pub pinned: bool,
+    /// Runs with no other execution at the same time (follow-ups of a parallel hunt).
+    pub exclusive: bool,
 }
 
 /// What the runner can do, as far as the scheduler cares.
@@ -200,6 +205,12 @@ pub struct Observations {
     pub confirm_alone_failures: u64,
     pub confirm_others_runs: u64,
     pub confirm_others_failures: u64,
+    /// Executions that ran beside another one (samples only), and those that failed it.
+    pub overlap_runs: u64,
+    pub overlap_failures: u64,
+    /// Executions with no other one at the same time (any context), and those that failed it.
+    pub exclusive_runs: u64,
+    pub exclusive_failures: u64,
     /// Alone under the passing hash seed in the alone runs' zone (asked when zones differ).
     pub confirm_seed_runs: u64,
     pub confirm_seed_failures: u64,
@@ -264,12 +275,20 @@ pub struct Scheduler {
     asked_alone: HashSet<String>,
     asked_replay: HashSet<String>,
     asked_confirm: HashSet<String>,
+    asked_exclusive: HashSet<String>,
     /// Time zones the rounds take turns with (`None`: the machine's own), first first.
     zones: Vec<Option<String>>,
     pub obs: HashMap<String, Observations>,
     in_flight: u32,
     /// Jobs handed out and not yet recorded.
     pending: HashSet<u32>,
+    /// Exclusive jobs handed out (kept: few).
+    exclusive: HashSet<u32>,
+    /// Jobs running, with whether another execution ran at the same time as them.
+    running: HashMap<u32, bool>,
+    /// Whether executions run side by side (more than one worker): then follow-up questions
+    /// run exclusively, so that what they answer is not disturbed by another execution.
+    parallel: bool,
     stopped: bool,
 }
 
@@ -316,10 +335,14 @@ impl Scheduler {
             asked_alone: HashSet::new(),
             asked_replay: HashSet::new(),
             asked_confirm: HashSet::new(),
+            asked_exclusive: HashSet::new(),
             zones: vec![None],
             obs,
             in_flight: 0,
             pending: HashSet::new(),
+            exclusive: HashSet::new(),
+            running: HashMap::new(),
+            parallel: false,
             stopped: false,
         }
     }
@@ -332,6 +355,12 @@ impl Scheduler {
     /// takes the first). Empty: only the machine's.
     pub fn with_zones(mut self, zones: Vec<Option<String>>) -> Scheduler {
         self.zones = if zones.is_empty() { vec![None] } else { zones };
+        self
+    }
+
+    /// Tells how many executions run at once: with more than one, follow-ups are exclusive.
+    pub fn with_workers(mut self, workers: usize) -> Scheduler {
+        self.parallel = workers > 1;
         self
     }
 
@@ -392,7 +421,19 @@ impl Scheduler {
             hash_seed: self.hash_seed(id),
             tz: self.zone_of_round(self.rounds),
             pinned: false,
+            exclusive: false,
         }
+    }
+
+    /// Notes that `id` starts now: it overlaps whatever is running, and they overlap it.
+    fn start(&mut self, id: u32) {
+        let alongside = !self.running.is_empty();
+        for overlapped in self.running.values_mut() {
+            *overlapped = true;
+        }
+        self.running.insert(id, alongside);
+        self.in_flight += 1;
+        self.pending.insert(id);
     }
 
     pub fn next_job(&mut self) -> Next {
@@ -403,14 +444,23 @@ impl Scheduler {
                 Next::Done
             };
         }
+        // An exclusive job runs alone: nothing starts beside it, and it starts when nothing runs.
+        let exclusive_running = self.running.keys().any(|id| self.exclusive.contains(id));
+        if exclusive_running
+            || (self.questions.front().is_some_and(|q| q.exclusive) && !self.running.is_empty())
+        {
+            return Next::Wait;
+        }
         if let Some(mut q) = self.questions.pop_front() {
             self.next_id += 1;
             q.id = self.next_id;
             if !q.pinned {
                 q.hash_seed = self.hash_seed(q.id);
             }
-            self.in_flight += 1;
-            self.pending.insert(q.id);
+            if q.exclusive {
+                self.exclusive.insert(q.id);
+            }
+            self.start(q.id);
             return Next::Run(q);
         }
         if self.max_rounds.is_some_and(|m| self.rounds >= m) {
@@ -477,8 +527,7 @@ impl Scheduler {
                 }
             }
         };
-        self.in_flight += 1;
-        self.pending.insert(job.id);
+        self.start(job.id);
         Next::Run(job)
     }
 
@@ -487,6 +536,7 @@ impl Scheduler {
     pub fn record(&mut self, job: &Job, results: Option<&[TestCase]>) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.pending.remove(&job.id);
+        let overlapped = self.running.remove(&job.id).unwrap_or(false);
         let Some(cases) = results else { return };
         // Per test, the attempts of this execution, and the order tests first appeared in.
         let mut seen: HashMap<&str, Seen> = HashMap::new();
@@ -540,6 +590,15 @@ impl Scheduler {
                 let z = o.by_zone.entry(zone.clone()).or_default();
                 z.0 += executed.len() as u64;
                 z.1 += fails;
+            }
+            if overlapped {
+                if sample {
+                    o.overlap_runs += 1;
+                    o.overlap_failures += u64::from(fails > 0);
+                }
+            } else {
+                o.exclusive_runs += 1;
+                o.exclusive_failures += u64::from(fails > 0);
             }
             if fails > 0 {
                 o.failed_in.push((job.id, job.hash_seed));
@@ -671,6 +730,43 @@ impl Scheduler {
         if !self.abilities.select {
             return;
         }
+        // Failed beside other executions only, and asked alone already: more runs with nothing
+        // beside it tell "fails only in parallel" from a rare flake.
+        if self.parallel {
+            let suspects: Vec<String> = order
+                .iter()
+                .map(|c| c.id.clone())
+                .filter(|id| {
+                    let o = &self.obs[id];
+                    o.overlap_failures >= 2
+                        && o.exclusive_failures == 0
+                        && o.alone_runs >= u64::from(ALONE_RUNS)
+                        && o.exclusive_runs < EXCLUSIVE_RUNS
+                        && !self.asked_exclusive.contains(id)
+                })
+                .collect();
+            for id in suspects {
+                self.asked_exclusive.insert(id.clone());
+                let Some(t) = self.tests.iter().find(|t| t.id == id).cloned() else {
+                    continue;
+                };
+                let more = EXCLUSIVE_RUNS - self.obs[&id].exclusive_runs;
+                let tz = self.obs[&id].alone_tz.clone();
+                for _ in 0..more {
+                    self.questions.push_back(Job {
+                        id: 0,
+                        context: Context::Alone { test: id.clone() },
+                        selection: Some(vec![t.clone()]),
+                        order: Order::AsWritten,
+                        repeat: 1,
+                        hash_seed: 0,
+                        tz: tz.clone(),
+                        pinned: false,
+                        exclusive: true,
+                    });
+                }
+            }
+        }
         for (t, tz) in follow_alone {
             if self.asked_alone.insert(t.id.clone()) {
                 if let Some(o) = self.obs.get_mut(&t.id) {
@@ -687,6 +783,7 @@ impl Scheduler {
                         // The failing execution's time zone: only "alone" changes.
                         tz: tz.clone(),
                         pinned: false,
+                        exclusive: self.parallel,
                     };
                     self.questions.push_back(q);
                 }
@@ -721,6 +818,7 @@ impl Scheduler {
                     hash_seed: 0,
                     tz: tz.clone(),
                     pinned: false,
+                    exclusive: self.parallel,
                 });
             }
         }
@@ -769,6 +867,7 @@ impl Scheduler {
                             pass.tz.clone()
                         },
                         pinned: true,
+                        exclusive: self.parallel,
                     });
                 }
             }

@@ -42,7 +42,8 @@ pub struct HuntArgs {
     #[arg(long, value_parser = crate::run::parse_runner, value_name = "RUNNER")]
     test_runner: Option<flakehound_runner::RunnerKind>,
     /// Exit 1 when a hunted test is in one of these classes (comma-separated): broken,
-    /// order-dependent, non-idempotent, flaky, or `any` for all four. For scheduled jobs.
+    /// order-dependent, non-idempotent, parallel, flaky, or `any` for all five. For scheduled
+    /// jobs.
     #[arg(long, value_delimiter = ',', value_enum, value_name = "CLASSES")]
     fail_on: Vec<FailOn>,
     #[command(flatten)]
@@ -61,6 +62,7 @@ enum FailOn {
     Broken,
     OrderDependent,
     NonIdempotent,
+    Parallel,
     Flaky,
     /// Every class but stable.
     Any,
@@ -72,6 +74,7 @@ impl FailOn {
             FailOn::Broken => class == Class::Broken,
             FailOn::OrderDependent => class == Class::OrderDependent,
             FailOn::NonIdempotent => class == Class::NonIdempotent,
+            FailOn::Parallel => class == Class::Parallel,
             FailOn::Flaky => class == Class::Flaky,
             FailOn::Any => class != Class::Stable,
         }

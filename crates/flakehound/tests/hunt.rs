@@ -997,3 +997,65 @@ fn hunts_vary_the_time_zone_and_name_it() {
         .unwrap();
     assert_eq!(zones.len(), 3, "{zones:?}");
 }
+
+/// Two workers in one working tree: a test that assumes it owns `./out` fails whenever another
+/// execution of the suite runs there at the same time. The hunt's follow-ups run with nothing
+/// beside them, so it is reported as failing only in parallel (its own class), not as flaky,
+/// and the other test stays stable; with one worker nothing fails.
+#[test]
+fn a_test_failing_only_beside_another_execution_is_parallel_not_flaky() {
+    let Some(py) = pytest_python() else { return };
+    let hunt_in = |workers: &str| {
+        let work = tempfile::tempdir().unwrap();
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hunt-parallel"),
+            work.path(),
+        );
+        let out = Command::cargo_bin("flakehound")
+            .unwrap()
+            .current_dir(work.path())
+            .env("FLAKEHOUND_DB", work.path().join("hunt.db"))
+            .args([
+                "hunt",
+                "--runs",
+                "8",
+                "--workers",
+                workers,
+                "--seed",
+                "1",
+                "--json",
+            ])
+            .arg("--")
+            .arg(&py)
+            .args(QUIET_PYTEST)
+            .output()
+            .unwrap();
+        success_json(&out)
+    };
+    let h = hunt_in("2");
+    let export = finding(&h, "tests/test_export.py::test_export_writes_one_report");
+    assert_eq!(export["class"], "parallel", "{export:#}");
+    let obs = &export["observations"];
+    assert_eq!(obs["exclusive_failures"], 0, "{export:#}");
+    assert!(obs["exclusive_runs"].as_u64().unwrap() >= 10, "{export:#}");
+    assert!(
+        export["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("fails only when run in parallel with itself"),
+        "{export:#}"
+    );
+    assert_eq!(
+        finding(&h, "tests/test_export.py::test_totals")["class"],
+        "stable"
+    );
+    let serial = hunt_in("1");
+    assert_eq!(
+        finding(
+            &serial,
+            "tests/test_export.py::test_export_writes_one_report"
+        )["class"],
+        "stable",
+        "{serial:#}"
+    );
+}
