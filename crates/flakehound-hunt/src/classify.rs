@@ -197,6 +197,26 @@ fn decide(o: &Observations, runs: u64, failures: u64) -> Decision {
         && o.replay_failures * 3 >= o.replay_runs * 2
         && o.replay_failures > 0
     {
+        // With the random generator reseeded before each test, the order no longer matters:
+        // the tests before it only moved a generator seeded once for all (shared random state).
+        let (ar, af) = (o.reseeded_alone_runs, o.reseeded_alone_failures);
+        let (wr, wf) = (o.reseeded_others_runs, o.reseeded_others_failures);
+        if ar >= 2 && wr >= 2 && af == 0 && wf == 0 {
+            return (
+                Class::OrderDependent,
+                format!(
+                    "shared random state: failed {} of {} replays of the order of execution #{} but 0 of {wr} once Python's random was reseeded before each test (and 0 of {ar} alone): the tests before it draw from a random generator seeded once for all (e.g. random.seed(...) at import), so what it gets depends on how many draws came before; give it its own generator (random.Random(seed)) or seed it in the test",
+                    o.replay_failures,
+                    o.replay_runs,
+                    o.failing_order_of.unwrap_or_default()
+                ),
+                Some(Factor {
+                    variable: "random state".into(),
+                    fails_under: vec!["after the tests before it".into()],
+                    passes_under: vec!["reseeded before each test".into()],
+                }),
+            );
+        }
         return plain((
             Class::OrderDependent,
             format!(
@@ -594,6 +614,36 @@ mod tests {
         let p = fisher_greater(8, 10, 0, 8);
         assert!((p - 45.0 / 43758.0).abs() < 1e-9, "{p}");
         assert_eq!(fisher_greater(0, 10, 0, 8), 1.0);
+    }
+
+    #[test]
+    fn a_victim_that_passes_once_random_is_reseeded_is_shared_random_state() {
+        let victim = obs(|o| {
+            o.runs = 20;
+            o.failures = 2;
+            o.suite_runs = 12;
+            o.suite_failures = 2;
+            o.alone_runs = 5;
+            o.replay_runs = 3;
+            o.replay_failures = 3;
+            o.failing_order_of = Some(3);
+        });
+        assert!(classify("t", &victim).detail.starts_with("victim"));
+        let random = Observations {
+            reseeded_alone_runs: 2,
+            reseeded_others_runs: 2,
+            ..victim.clone()
+        };
+        let f = classify("t", &random);
+        assert_eq!(f.class, Class::OrderDependent);
+        assert!(f.detail.starts_with("shared random state"), "{}", f.detail);
+        assert_eq!(f.factor.unwrap().variable, "random state");
+        // Still failing after the others with random reseeded: a real polluter.
+        let polluted = Observations {
+            reseeded_others_failures: 2,
+            ..random.clone()
+        };
+        assert!(classify("t", &polluted).detail.starts_with("victim"));
     }
 
     #[test]

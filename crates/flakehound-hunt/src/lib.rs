@@ -248,6 +248,7 @@ pub fn hunt(
         select: caps.select,
         order: caps.order,
         repeat: caps.repeat,
+        reseed: adapter.kind() == RunnerKind::Pytest,
     };
     let hash_var = (adapter.kind() == RunnerKind::Pytest).then_some("PYTHONHASHSEED");
     let n_tests = tests.len();
@@ -506,6 +507,10 @@ fn run_job(
     if let Some(tz) = &job.tz {
         env.push(("TZ".to_string(), tz.clone()));
     }
+    if let Some(n) = job.reseed {
+        // flakehound's pytest plugin reseeds `random` (and numpy) before each test.
+        env.push(("FLAKEHOUND_PYTEST_RANDOM_SEED".to_string(), n.to_string()));
+    }
     // A temporary directory of its own: parallel executions never share one through `/tmp`
     // (tempfile, mkstemp and friends honour TMPDIR).
     let tmp = dir.join("tmp");
@@ -578,6 +583,16 @@ fn record(
         Context::Repeat { .. } => ("as written".into(), None),
         Context::Alone { .. } => ("alone".into(), None),
         Context::Replay { of, .. } => (format!("replay of #{of}"), None),
+        Context::Reseeded {
+            of, with_others, ..
+        } => (
+            if *with_others {
+                format!("replay of #{of}")
+            } else {
+                "alone".into()
+            },
+            None,
+        ),
         Context::Confirm {
             of, with_others, ..
         } => (

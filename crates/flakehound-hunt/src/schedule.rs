@@ -45,6 +45,9 @@ pub const REPEAT_TIMES: u32 = 3;
 /// Runs with nothing beside them that a parallel hunt makes of a test that failed only beside
 /// other executions, so that "fails only in parallel" can be told from a rare flake.
 pub const EXCLUSIVE_RUNS: u64 = 12;
+/// Runs of each half of the shared-random-state check (alone, and after the failing order,
+/// both with the random generator reseeded before each test).
+pub const RESEED_RUNS: u32 = 2;
 /// Runs of each half of the brittle check (alone, and after the others), same conditions.
 pub const CONFIRM_RUNS: u32 = 3;
 
@@ -80,6 +83,14 @@ pub enum Context {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         seed_only: bool,
     },
+    /// The shared-random-state check of an order victim: `test` alone, or after the tests of
+    /// its failing execution `of`, with the global random generator reseeded (to 0) before
+    /// each test.
+    Reseeded {
+        test: String,
+        of: u32,
+        with_others: bool,
+    },
 }
 
 impl Context {
@@ -104,6 +115,12 @@ impl Context {
                 ..
             } => format!("alone with the hash seed of #{of}"),
             Context::Confirm { of, .. } => format!("alone as in #{of}"),
+            Context::Reseeded {
+                of,
+                with_others: true,
+                ..
+            } => format!("replay of #{of}, random reseeded"),
+            Context::Reseeded { .. } => "alone, random reseeded".into(),
         }
     }
 }
@@ -146,6 +163,8 @@ pub struct Job {
     pub pinned: bool,
     /// Runs with no other execution at the same time (follow-ups of a parallel hunt).
     pub exclusive: bool,
+    /// Reseed the global random generator with this before each test.
+    pub reseed: Option<u32>,
 }
 
 /// What the runner can do, as far as the scheduler cares.
@@ -154,6 +173,9 @@ pub struct Abilities {
     pub select: bool,
     pub order: bool,
     pub repeat: bool,
+    /// Whether the runner can reseed the language's global random generator before each test
+    /// (pytest, through flakehound's plugin): the shared-random-state check needs it.
+    pub reseed: bool,
 }
 
 /// How a test fared in one execution.
@@ -211,6 +233,11 @@ pub struct Observations {
     /// Executions with no other one at the same time (any context), and those that failed it.
     pub exclusive_runs: u64,
     pub exclusive_failures: u64,
+    /// The shared-random-state check's answers (see [`Context::Reseeded`]).
+    pub reseeded_alone_runs: u64,
+    pub reseeded_alone_failures: u64,
+    pub reseeded_others_runs: u64,
+    pub reseeded_others_failures: u64,
     /// Alone under the passing hash seed in the alone runs' zone (asked when zones differ).
     pub confirm_seed_runs: u64,
     pub confirm_seed_failures: u64,
@@ -276,6 +303,7 @@ pub struct Scheduler {
     asked_replay: HashSet<String>,
     asked_confirm: HashSet<String>,
     asked_exclusive: HashSet<String>,
+    asked_reseed: HashSet<String>,
     /// Time zones the rounds take turns with (`None`: the machine's own), first first.
     zones: Vec<Option<String>>,
     pub obs: HashMap<String, Observations>,
@@ -336,6 +364,7 @@ impl Scheduler {
             asked_replay: HashSet::new(),
             asked_confirm: HashSet::new(),
             asked_exclusive: HashSet::new(),
+            asked_reseed: HashSet::new(),
             zones: vec![None],
             obs,
             in_flight: 0,
@@ -422,6 +451,7 @@ impl Scheduler {
             tz: self.zone_of_round(self.rounds),
             pinned: false,
             exclusive: false,
+            reseed: None,
         }
     }
 
@@ -565,6 +595,7 @@ impl Scheduler {
         let mut follow_alone = Vec::new();
         let mut follow_replay = Vec::new();
         let mut follow_confirm = Vec::new();
+        let mut follow_reseed = Vec::new();
         for (pos, c) in order.iter().enumerate() {
             let s = &seen[c.id.as_str()];
             let executed: Vec<Outcome> = s
@@ -582,7 +613,7 @@ impl Scheduler {
             // samples of the failure rate.
             let sample = !matches!(
                 job.context,
-                Context::Replay { .. } | Context::Confirm { .. }
+                Context::Replay { .. } | Context::Confirm { .. } | Context::Reseeded { .. }
             );
             if sample {
                 o.runs += executed.len() as u64;
@@ -704,6 +735,25 @@ impl Scheduler {
                         if fails > 0 {
                             o.replay_failures += 1;
                         }
+                        // A victim so far: does the order act through the random generator?
+                        if o.replay_runs >= u64::from(REPLAY_RUNS)
+                            && o.replay_failures * 3 >= o.replay_runs * 2
+                        {
+                            follow_reseed.push(c.id.clone());
+                        }
+                    }
+                }
+                Context::Reseeded {
+                    test, with_others, ..
+                } => {
+                    if &c.id == test {
+                        if *with_others {
+                            o.reseeded_others_runs += 1;
+                            o.reseeded_others_failures += u64::from(fails > 0);
+                        } else {
+                            o.reseeded_alone_runs += 1;
+                            o.reseeded_alone_failures += u64::from(fails > 0);
+                        }
                     }
                 }
                 Context::Confirm {
@@ -763,6 +813,7 @@ impl Scheduler {
                         tz: tz.clone(),
                         pinned: false,
                         exclusive: true,
+                        reseed: None,
                     });
                 }
             }
@@ -784,6 +835,7 @@ impl Scheduler {
                         tz: tz.clone(),
                         pinned: false,
                         exclusive: self.parallel,
+                        reseed: None,
                     };
                     self.questions.push_back(q);
                 }
@@ -819,11 +871,50 @@ impl Scheduler {
                     tz: tz.clone(),
                     pinned: false,
                     exclusive: self.parallel,
+                    reseed: None,
                 });
             }
         }
         if !self.abilities.order {
             return;
+        }
+        if self.abilities.reseed {
+            for id in follow_reseed {
+                if !self.asked_reseed.insert(id.clone()) {
+                    continue;
+                }
+                let o = &self.obs[&id];
+                let Some(victim) = self.tests.iter().find(|t| t.id == id).cloned() else {
+                    continue;
+                };
+                let mut replay = o.failing_order.clone();
+                replay.push(victim.clone());
+                let (of, tz) = (o.failing_order_of.unwrap_or_default(), o.failing_tz.clone());
+                for _ in 0..RESEED_RUNS {
+                    for others in [false, true] {
+                        self.questions.push_back(Job {
+                            id: 0,
+                            context: Context::Reseeded {
+                                test: id.clone(),
+                                of,
+                                with_others: others,
+                            },
+                            selection: Some(if others {
+                                replay.clone()
+                            } else {
+                                vec![victim.clone()]
+                            }),
+                            order: Order::AsGiven,
+                            repeat: 1,
+                            hash_seed: 0,
+                            tz: tz.clone(),
+                            pinned: false,
+                            exclusive: self.parallel,
+                            reseed: Some(0),
+                        });
+                    }
+                }
+            }
         }
         for id in follow_confirm {
             let Some(pass) = self.obs[&id].last_pass.clone() else {
@@ -868,6 +959,7 @@ impl Scheduler {
                         },
                         pinned: true,
                         exclusive: self.parallel,
+                        reseed: None,
                     });
                 }
             }
@@ -916,6 +1008,7 @@ mod tests {
         select: true,
         order: true,
         repeat: false,
+        reseed: false,
     };
 
     fn zones() -> Vec<Option<String>> {

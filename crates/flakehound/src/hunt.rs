@@ -299,20 +299,25 @@ fn hint_suffix(args: &HuntArgs) -> String {
 fn hints(f: &flakehound_hunt::Finding, prefix: &str, suffix: &str) -> Vec<String> {
     let id = flakehound_runner::shell_quote(&f.id);
     let mut out = Vec::new();
-    if f.class == Class::OrderDependent && !f.failing_order.is_empty() {
+    // Shared random state has no polluter to find: the tests before it only drew numbers.
+    let random_state = f
+        .factor
+        .as_ref()
+        .is_some_and(|x| x.variable == "random state");
+    if f.class == Class::OrderDependent && !f.failing_order.is_empty() && !random_state {
         out.push(format!("{prefix} polluter {id}{suffix}"));
     }
     // A varied condition it follows: reproduce it under a failing value.
     if let Some(value) = f.factor.as_ref().and_then(|x| {
         x.fails_under
             .first()
-            .filter(|v| x.variable != "TZ" || *v != "machine")
+            .filter(|v| (x.variable != "TZ" || *v != "machine") && x.variable != "random state")
             .map(|v| format!("{}={v}", x.variable))
     }) {
         let env = flakehound_runner::shell_quote(&value);
         out.push(format!("{prefix} repro {id} --env {env}{suffix}"));
     }
-    if matches!(f.class, Class::Flaky | Class::NonIdempotent) {
+    if matches!(f.class, Class::Flaky | Class::NonIdempotent) || random_state {
         out.push(format!("{prefix} diagnose {id}{suffix}"));
     }
     out
@@ -378,7 +383,12 @@ fn summary(out: &mut impl Write, h: &Hunt) -> std::io::Result<()> {
             if let Some(m) = &f.message {
                 writeln!(out, "    message: {m}")?;
             }
-            if f.class == Class::OrderDependent && !f.failing_order.is_empty() {
+            // Shared random state has no polluter to find: the tests before it only drew numbers.
+            let random_state = f
+                .factor
+                .as_ref()
+                .is_some_and(|x| x.variable == "random state");
+            if f.class == Class::OrderDependent && !f.failing_order.is_empty() && !random_state {
                 writeln!(
                     out,
                     "    failing order: {} test(s) before it",

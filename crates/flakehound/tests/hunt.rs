@@ -1059,3 +1059,47 @@ fn a_test_failing_only_beside_another_execution_is_parallel_not_flaky() {
         "{serial:#}"
     );
 }
+
+/// A randomness flake that looks order-dependent: its module seeds the global generator at
+/// import and another test draws from it first. Replaying the failing order fails, but with
+/// the generator reseeded before each test it passes after the same tests: the hunt names
+/// shared random state, and sends to `diagnose` rather than to a polluter search.
+#[test]
+fn shared_random_state_is_named_not_a_polluter() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let h = hunt_conditions(
+        &py,
+        &dir.path().join("hunt.db"),
+        &["--runs", "6", "--workers", "1", "--seed", "1"],
+        &["tests/test_c_sampling.py", "tests/test_r_lottery.py"],
+    );
+    let f = finding(
+        &h,
+        "tests/test_r_lottery.py::test_lottery_draw_is_reproducible",
+    );
+    assert_eq!(f["class"], "order-dependent", "{f:#}");
+    assert!(
+        f["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("shared random state"),
+        "{f:#}"
+    );
+    assert_eq!(f["factor"]["variable"], "random state", "{f:#}");
+    let hints: Vec<&str> = f["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        hints.iter().all(|h| !h.contains(" polluter "))
+            && hints.iter().any(|h| h.contains(" diagnose ")),
+        "{hints:?}"
+    );
+    assert_eq!(
+        finding(&h, "tests/test_c_sampling.py::test_sample_size")["class"],
+        "stable"
+    );
+}
