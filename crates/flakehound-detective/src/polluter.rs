@@ -235,6 +235,9 @@ pub enum Purpose {
     Verify,
     /// Culprits, then tests that may clean up, then the victim.
     Cleaner,
+    /// The culprits, then the victim, with Python's `random` reseeded before each test: tells
+    /// shared random state from polluted state.
+    Reseeded,
 }
 
 impl Purpose {
@@ -246,6 +249,7 @@ impl Purpose {
             Purpose::Interference => "interference",
             Purpose::Verify => "verify",
             Purpose::Cleaner => "cleaner",
+            Purpose::Reseeded => "reseeded",
         }
     }
 }
@@ -305,6 +309,10 @@ pub struct Report {
     /// Whether every test of the pool was decided (not stopped by [`Options::max_cleaners`] or
     /// the run budget). Always `true` when no cleaner search ran.
     pub cleaners_complete: bool,
+    /// The polluters only moved a random generator seeded once for all: after them, with
+    /// Python's `random` reseeded before each test, the victim passes (pytest only; then no
+    /// cleaner search runs: any test that draws a number "cleans" or "pollutes").
+    pub shared_random_state: bool,
     /// Candidates after removing the victim and duplicates.
     pub candidates: usize,
     /// The victim alone.
@@ -334,6 +342,8 @@ pub struct Report {
     pub search_runs: u32,
     /// Runs of the cleaner search.
     pub cleaner_runs: u32,
+    /// Runs of the shared-random-state check (pytest, once culprits are found).
+    pub reseed_runs: u32,
     /// `2·⌈log2 n⌉ + 3` for `n` candidates: the most [`Report::search_runs`] takes for a single
     /// polluter when the victim is not flaky.
     pub run_bound: u32,
@@ -612,6 +622,36 @@ impl Engine<'_, '_> {
             self.best = Some(set.to_vec());
         }
         Ok(bad)
+    }
+
+    /// The culprits `set`, then the victim, twice, with `random` reseeded (to 0) before each
+    /// test: whether the victim passed both times.
+    fn reseeded(&mut self, set: &[usize]) -> Result<bool, Stop> {
+        let t0 = Instant::now();
+        let before: Vec<TestRef> = set.iter().map(|&i| self.cands[i].clone()).collect();
+        let mut tests = before.clone();
+        tests.push(self.victim.clone());
+        let mut env = self.opts.env.clone();
+        env.push(("FLAKEHOUND_PYTEST_RANDOM_SEED".into(), "0".into()));
+        let mut tally = Tally::default();
+        for _ in 0..2 {
+            if self.opts.max_runs.is_some_and(|max| self.runs >= max) {
+                return Err(Stop::Budget);
+            }
+            self.runs += 1;
+            let passed = match self.lab.run(&tests, Order::AsGiven, 1, &env) {
+                Ok(trial) => trial.failed(&self.victim.id).map(|failed| !failed),
+                Err(Error::Runner(
+                    flakehound_runner::Error::MissingReport { .. }
+                    | flakehound_runner::Error::BadReport { .. },
+                )) => None,
+                Err(e) => return Err(Stop::Fail(e)),
+            };
+            tally.add(passed);
+        }
+        let passed = tally.passed == tally.runs;
+        self.record(Purpose::Reseeded, &before, Some(set), tally, passed, t0);
+        Ok(passed)
     }
 
     /// [`Engine::bad`] without looking at (but updating) the cache.
@@ -966,6 +1006,7 @@ fn search(
         cleaners: Vec::new(),
         cleaner_pool: 0,
         cleaners_complete: true,
+        shared_random_state: false,
         candidates: n,
         alone: Tally::default(),
         noisy: false,
@@ -978,6 +1019,7 @@ fn search(
         runs: 0,
         search_runs: 0,
         cleaner_runs: 0,
+        reseed_runs: 0,
         run_bound: run_bound(n),
         seconds: 0.0,
         reproductions: Vec::new(),
@@ -1022,8 +1064,34 @@ fn search(
     report.pass_noise_rate = pass_noise_rate;
     report.confidence = confidence;
 
+    // Shared random state: do the polluters act through the global random generator?
+    if verdict == Verdict::Found && !e.want_pass && kind == flakehound_runner::RunnerKind::Pytest {
+        match e.reseeded(&culprits) {
+            Ok(shared) => report.shared_random_state = shared,
+            Err(Stop::Fail(err)) if !matches!(err, Error::Interrupted) => return Err(err),
+            // Out of runs or interrupted: the polluter stands, unchecked.
+            Err(_) => {}
+        }
+        if report.shared_random_state {
+            e.notes.push(
+                "after the polluters, with Python's random reseeded before each test, the \
+                 victim passes: they only drew from a random generator seeded once for all \
+                 (random.seed(...) at import), so any test that draws a number moves what \
+                 the victim gets; no cleaner search"
+                    .to_string(),
+            );
+        }
+    }
+
+    report.reseed_runs = e.runs - report.search_runs;
+
     // Cleaners.
-    if verdict == Verdict::Found && !e.want_pass && opts.cleaners && opts.max_cleaners > 0 {
+    if verdict == Verdict::Found
+        && !e.want_pass
+        && !report.shared_random_state
+        && opts.cleaners
+        && opts.max_cleaners > 0
+    {
         let mut taken: HashSet<&str> = culprits.iter().map(|&i| e.cands[i].id.as_str()).collect();
         taken.insert(victim.id.as_str());
         let mut pool: Vec<TestRef> = Vec::new();
@@ -1056,7 +1124,7 @@ fn search(
             ));
         }
     }
-    report.cleaner_runs = e.runs - report.search_runs;
+    report.cleaner_runs = e.runs - report.search_runs - report.reseed_runs;
 
     // Reproductions.
     let by_id: HashMap<&str, &TestRef> = e
@@ -1130,6 +1198,11 @@ fn summary(r: &Report) -> String {
     let cost = format!("{} runs, {:.1} s", r.runs, r.seconds);
     let culprits = r.culprits.join(" + ");
     match (r.verdict, r.search) {
+        (Verdict::Found, Search::Polluter) if r.shared_random_state => format!(
+            "shared random state: {culprits} draw{} from Python's random before {}, which passes after them once random is reseeded before each test: a generator seeded once for all (random.seed(...) at import), not a polluted state; give the test its own generator ({cost})",
+            if r.culprits.len() == 1 { "s" } else { "" },
+            r.victim
+        ),
         (Verdict::Found, Search::Polluter) => {
             let what = if r.culprits.len() == 1 {
                 "polluter".to_string()
@@ -1430,7 +1503,10 @@ mod tests {
         let lab = Lab::new(&sim, scratch.path().to_path_buf());
         let report = find(&lab, &tref(VICTIM), cands, opts)?;
         assert_eq!(report.runs, lab.executions(), "every run is counted");
-        assert_eq!(report.runs, report.search_runs + report.cleaner_runs);
+        assert_eq!(
+            report.runs,
+            report.search_runs + report.reseed_runs + report.cleaner_runs
+        );
         assert_eq!(
             report.steps.iter().map(|s| s.tally.runs).sum::<u32>(),
             report.runs

@@ -1103,3 +1103,41 @@ fn shared_random_state_is_named_not_a_polluter() {
         "stable"
     );
 }
+
+/// `polluter` on the same victim: the culprit search finds the test that draws first, then a
+/// reseeded replay shows the victim passes after it: the answer is shared random state, with
+/// no cleaner search (any test drawing a number would "clean" or "pollute").
+#[test]
+fn polluter_names_shared_random_state() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(conditions_fixture())
+        .env("FLAKEHOUND_DB", dir.path().join("p.db"))
+        .args([
+            "polluter",
+            "tests/test_r_lottery.py::test_lottery_draw_is_reproducible",
+            "--json",
+            "--",
+        ])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let r = success_json(&out);
+    assert_eq!(r["verdict"], "found", "{r:#}");
+    assert_eq!(
+        r["culprits"][0], "tests/test_c_sampling.py::test_sample_size",
+        "{r:#}"
+    );
+    assert_eq!(r["shared_random_state"], true, "{r:#}");
+    assert!(r["cleaners"].as_array().unwrap().is_empty(), "{r:#}");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("shared random state"),
+        "{r:#}"
+    );
+}
