@@ -122,45 +122,109 @@ pub fn rate_before(store: &mut dyn Store, test: &str) -> Result<Option<(u64, u64
 }
 
 /// The tests that ran before `victim` in the newest stored run where it failed, in order (each
-/// once); `None` when the victim never failed in a stored run, or nothing ran before it.
+/// once); `None` when the victim never failed in a stored run, or nothing ran before it. Runs
+/// where only a later attempt failed in the same process are skipped (see [`failing_orders`]).
 pub fn failing_order(
     store: &mut dyn Store,
     victim: &str,
 ) -> Result<Option<Vec<TestRef>>, StoreError> {
-    let ev = store.evidence()?;
-    Ok(order_before_failure(&ev, victim))
+    Ok(failing_orders(store, victim, 1)?.orders.into_iter().next())
 }
 
-fn order_before_failure(ev: &flakehound_store::Evidence, victim: &str) -> Option<Vec<TestRef>> {
-    let v = ev.tests.iter().position(|t| t.id == victim)? as u32;
-    let (run, pos) = ev
-        .results
-        .iter()
-        .filter(|r| r.test == v && r.outcome.is_failure())
-        .map(|r| (r.run, r.position))
-        .max_by_key(|(run, _)| ev.runs[*run as usize].started_at.clone())?;
-    let mut before: Vec<&flakehound_store::ResultRow> = ev
-        .results
-        .iter()
-        .filter(|r| r.run == run && r.position < pos && r.test != v)
-        .collect();
-    before.sort_by_key(|r| (r.position, r.attempt));
-    let mut seen = HashSet::new();
-    let order: Vec<TestRef> = before
-        .into_iter()
-        .filter(|r| seen.insert(r.test))
-        .map(|r| {
-            let t = &ev.tests[r.test as usize];
-            TestRef {
-                id: t.id.clone(),
-                classname: t.classname.clone(),
-                name: t.name.clone(),
-                file: t.file.clone(),
-                suite: Vec::new(),
-            }
-        })
-        .collect();
-    (!order.is_empty()).then_some(order)
+/// The stored orders that made `victim` fail, for the polluter search.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailingOrders {
+    /// The tests that ran before it, newest run first, distinct orders only, at most `max`.
+    pub orders: Vec<Vec<TestRef>>,
+    /// Runs where its first attempt passed and a later one failed: an in-process repeat (a
+    /// hunt's repeat round) fails it on its own, which is non-idempotence, not order. They are
+    /// not orders to search.
+    pub later_attempt_only: usize,
+}
+
+/// [`FailingOrders`] of `victim`: runs where its first attempt failed, newest first.
+pub fn failing_orders(
+    store: &mut dyn Store,
+    victim: &str,
+    max: usize,
+) -> Result<FailingOrders, StoreError> {
+    let ev = store.evidence()?;
+    Ok(orders_before_failure(&ev, victim, max))
+}
+
+fn orders_before_failure(
+    ev: &flakehound_store::Evidence,
+    victim: &str,
+    max: usize,
+) -> FailingOrders {
+    let mut found = FailingOrders::default();
+    let Some(v) = ev.tests.iter().position(|t| t.id == victim) else {
+        return found;
+    };
+    let v = v as u32;
+    // The victim's first attempt in each run it failed in.
+    let mut first: HashMap<u32, &flakehound_store::ResultRow> = HashMap::new();
+    let mut failed_runs: HashSet<u32> = HashSet::new();
+    for r in ev.results.iter().filter(|r| r.test == v) {
+        if r.outcome.is_failure() {
+            failed_runs.insert(r.run);
+        }
+        let e = first.entry(r.run).or_insert(r);
+        if (r.attempt, r.position) < (e.attempt, e.position) {
+            *e = r;
+        }
+    }
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for run in failed_runs {
+        let f = first[&run];
+        if f.outcome.is_failure() {
+            runs.push((run, f.position));
+        } else {
+            found.later_attempt_only += 1;
+        }
+    }
+    runs.sort_by(|a, b| {
+        ev.runs[b.0 as usize]
+            .started_at
+            .cmp(&ev.runs[a.0 as usize].started_at)
+            .then(b.0.cmp(&a.0))
+    });
+    let mut seen_orders: HashSet<Vec<u32>> = HashSet::new();
+    for (run, pos) in runs {
+        if found.orders.len() >= max {
+            break;
+        }
+        let mut before: Vec<&flakehound_store::ResultRow> = ev
+            .results
+            .iter()
+            .filter(|r| r.run == run && r.position < pos && r.test != v)
+            .collect();
+        before.sort_by_key(|r| (r.position, r.attempt));
+        let mut seen = HashSet::new();
+        let ids: Vec<u32> = before
+            .into_iter()
+            .filter(|r| seen.insert(r.test))
+            .map(|r| r.test)
+            .collect();
+        if ids.is_empty() || !seen_orders.insert(ids.clone()) {
+            continue;
+        }
+        found.orders.push(
+            ids.iter()
+                .map(|&i| {
+                    let t = &ev.tests[i as usize];
+                    TestRef {
+                        id: t.id.clone(),
+                        classname: t.classname.clone(),
+                        name: t.name.clone(),
+                        file: t.file.clone(),
+                        suite: Vec::new(),
+                    }
+                })
+                .collect(),
+        );
+    }
+    found
 }
 
 #[cfg(test)]
@@ -237,6 +301,41 @@ mod tests {
         assert!(failing_order(&mut store, "unknown").unwrap().is_none());
         assert_eq!(rate_before(&mut store, "victim").unwrap(), Some((2, 3)));
         assert_eq!(rate_before(&mut store, "unknown").unwrap(), None);
+        let all = failing_orders(&mut store, "victim", 5).unwrap();
+        let ids: Vec<Vec<&str>> = all
+            .orders
+            .iter()
+            .map(|o| o.iter().map(|t| t.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [vec!["a", "b"], vec!["x"]]);
+    }
+
+    /// A newer run where the victim passed its first attempt and failed its second in the same
+    /// process (a repeat round) is not an order to search: the older failing order is.
+    #[test]
+    fn a_repeat_round_failure_is_not_a_failing_order() {
+        use Outcome::{Failed, Passed};
+        let repeated = {
+            let mut c = case("victim", Passed, None);
+            c.attempts = vec![
+                flakehound_model::Attempt::new(Passed),
+                flakehound_model::Attempt::new(Failed),
+            ];
+            c.outcome = Failed;
+            c
+        };
+        let mut store = store_with(&[
+            vec![case("polluter", Passed, None), case("victim", Failed, None)],
+            vec![case("other", Passed, None), repeated],
+        ]);
+        let found = failing_orders(&mut store, "victim", 5).unwrap();
+        assert_eq!(found.later_attempt_only, 1);
+        let ids: Vec<Vec<&str>> = found
+            .orders
+            .iter()
+            .map(|o| o.iter().map(|t| t.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [vec!["polluter"]]);
     }
 
     #[test]

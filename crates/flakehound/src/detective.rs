@@ -4,7 +4,7 @@
 use crate::context::Context;
 use anyhow::{Context as _, Result, bail};
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table, modifiers, presets};
-use flakehound_detective::known::{Known, failing_order};
+use flakehound_detective::known::{Known, failing_orders};
 use flakehound_detective::session::{Session, resolve};
 use flakehound_detective::{Lab, Trial, diagnose, repro};
 use flakehound_model::exit;
@@ -659,7 +659,18 @@ pub fn cmd_verify(ctx: &Context, args: VerifyArgs) -> Result<ExitCode> {
 
 pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
     let (s, victim) = setup(&args.common, &args.victim)?;
-    let (candidates, source) = match &args.candidates {
+    // Candidate lists, tried in turn while the victim does not fail after them: the given
+    // file; else the stored runs where its first attempt failed (newest first, up to 3
+    // distinct orders), then the whole suite.
+    let whole_suite = || -> Vec<TestRef> {
+        s.suite
+            .iter()
+            .filter(|t| t.id != victim.id)
+            .cloned()
+            .collect()
+    };
+    let mut later_attempt_only = 0;
+    let tries: Vec<(Vec<TestRef>, String)> = match &args.candidates {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -680,33 +691,33 @@ pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
                     },
                 })
                 .collect();
-            (list, format!("{}", path.display()))
+            vec![(list, format!("{}", path.display()))]
         }
-        None => match stored(ctx)
-            .and_then(|mut store| failing_order(store.as_mut(), &victim.id).ok().flatten())
-        {
-            Some(order) => (order, "its latest failing run in the store".to_string()),
-            None => (
-                s.suite
-                    .iter()
-                    .filter(|t| t.id != victim.id)
-                    .cloned()
-                    .collect(),
-                "the whole suite".to_string(),
-            ),
-        },
+        None => {
+            let found = stored(ctx)
+                .and_then(|mut store| failing_orders(store.as_mut(), &victim.id, 3).ok())
+                .unwrap_or_default();
+            later_attempt_only = found.later_attempt_only;
+            let n = found.orders.len();
+            let mut tries: Vec<(Vec<TestRef>, String)> = found
+                .orders
+                .into_iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    (
+                        o,
+                        if i == 0 {
+                            "its latest failing run in the store".to_string()
+                        } else {
+                            format!("failing run {} of {n} in the store (newest first)", i + 1)
+                        },
+                    )
+                })
+                .collect();
+            tries.push((whole_suite(), "the whole suite".to_string()));
+            tries
+        }
     };
-    if candidates.is_empty() {
-        bail!("no candidate tests to search (pass --candidates FILE)");
-    }
-    eprintln!(
-        "flakehound polluter: {} — {} candidates from {source}",
-        victim.id,
-        candidates.len()
-    );
-    for c in &s.control {
-        eprintln!("control: {c}");
-    }
     let mut lab = s.lab();
     lab.stop = Some(&STOP);
     let opts = flakehound_detective::polluter::Options {
@@ -716,15 +727,62 @@ pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
         suite: s.suite.clone(),
         ..Default::default()
     };
-    let mut renderer = renderer(&args.events)?;
-    let r = flakehound_detective::polluter::find_observed(
-        &lab,
-        &victim,
-        &candidates,
-        &opts,
-        &mut |e| renderer.event(e),
-    )?;
-    drop(renderer);
+    let mut r = None;
+    let mut earlier_runs = 0;
+    let total = tries.len();
+    for (i, (candidates, source)) in tries.into_iter().enumerate() {
+        if candidates.is_empty() {
+            if total == 1 {
+                bail!("no candidate tests to search (pass --candidates FILE)");
+            }
+            continue;
+        }
+        eprintln!(
+            "flakehound polluter: {} — {} candidates from {source}",
+            victim.id,
+            candidates.len()
+        );
+        if i == 0 {
+            for c in &s.control {
+                eprintln!("control: {c}");
+            }
+        }
+        let mut renderer = renderer(&args.events)?;
+        let found = flakehound_detective::polluter::find_observed(
+            &lab,
+            &victim,
+            &candidates,
+            &opts,
+            &mut |e| renderer.event(e),
+        )?;
+        drop(renderer);
+        let again = found.verdict == flakehound_detective::polluter::Verdict::NotReproduced
+            && i + 1 < total;
+        if again {
+            eprintln!(
+                "flakehound polluter: {}; trying the next candidates",
+                found.summary
+            );
+            earlier_runs += found.runs;
+        }
+        r = Some(found);
+        if !again {
+            break;
+        }
+    }
+    let Some(mut r) = r else {
+        bail!("no candidate tests to search (pass --candidates FILE)");
+    };
+    if earlier_runs > 0 {
+        r.notes.push(format!(
+            "{earlier_runs} runs before this search went to earlier candidate lists, after which the victim passed"
+        ));
+    }
+    if later_attempt_only > 0 && r.culprits.is_empty() {
+        r.notes.push(format!(
+            "in {later_attempt_only} stored run(s) it passed its first attempt and failed a later one in the same process: that is non-idempotence (state it leaves behind), not order; `flakehound diagnose` tests it"
+        ));
+    }
     let mut out = std::io::stdout().lock();
     if args.common.json {
         serde_json::to_writer_pretty(&mut out, &r)?;

@@ -1141,3 +1141,71 @@ fn polluter_names_shared_random_state() {
         "{r:#}"
     );
 }
+
+/// The newest stored failure of the victim is an in-process repeat (it passed its first
+/// attempt and failed the second): not an order. `polluter` skips it, searches the older run
+/// where its first attempt failed, and finds the polluter (it used to search the newest run's
+/// tests and answer "not reproducible").
+#[test]
+fn polluter_skips_repeat_rounds_and_falls_back_to_older_failing_orders() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let junit = |stamp: &str, cases: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" timestamp="{stamp}">{cases}</testsuite></testsuites>"#
+        )
+    };
+    let victim = r#"<testcase classname="tests.test_a_victim" name="test_prices_in_euros" file="tests/test_a_victim.py""#;
+    let failed = r#"><failure message="AssertionError: assert 'USD' == 'EUR'"/></testcase>"#;
+    std::fs::write(
+        dir.path().join("old.xml"),
+        junit(
+            "2026-11-01T10:00:00",
+            &format!(
+                r#"<testcase classname="tests.test_z_polluter" name="test_switches_currency" file="tests/test_z_polluter.py"/>{victim}{failed}"#
+            ),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("new.xml"),
+        junit(
+            "2026-11-02T10:00:00",
+            &format!(
+                r#"<testcase classname="tests.test_m_stable" name="test_strings" file="tests/test_m_stable.py"/>{victim}/>{victim}{failed}"#
+            ),
+        ),
+    )
+    .unwrap();
+    Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(fixture())
+        .env("FLAKEHOUND_DB", &db)
+        .args(["ingest", "--run-per", "file"])
+        .arg(dir.path().join("old.xml"))
+        .arg(dir.path().join("new.xml"))
+        .assert()
+        .success();
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(fixture())
+        .env("FLAKEHOUND_DB", &db)
+        .args([
+            "polluter",
+            "tests/test_a_victim.py::test_prices_in_euros",
+            "--json",
+            "--",
+        ])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let r = success_json(&out);
+    assert_eq!(r["verdict"], "found", "{r:#}");
+    assert_eq!(
+        r["culprits"][0],
+        "tests/test_z_polluter.py::test_switches_currency"
+    );
+    assert_eq!(r["candidates"], 1, "the older run's one test: {r:#}");
+}
