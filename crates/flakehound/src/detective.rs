@@ -87,6 +87,40 @@ pub struct ConditionArgs {
 }
 
 impl ConditionArgs {
+    /// Whether a plain command of the runner cannot carry these conditions: no runner runs one
+    /// test twice in a process from its own command line the same way (pytest drops a repeated
+    /// node id), nor loads the machine or starts several instances.
+    fn need_flakehound(&self) -> bool {
+        self.twice || self.load || self.parallel > 1
+    }
+
+    /// The flags that give these conditions to `flakehound repro`, each followed by a space.
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        for (k, v) in &self.env {
+            f.push_str(&format!(
+                "--env {} ",
+                flakehound_runner::shell_quote(&format!("{k}={v}"))
+            ));
+        }
+        if self.load {
+            f.push_str("--load ");
+        }
+        if self.pin {
+            f.push_str("--pin ");
+        }
+        if self.parallel > 1 {
+            f.push_str(&format!("--parallel {} ", self.parallel));
+        }
+        if self.twice {
+            f.push_str("--twice ");
+        }
+        if self.no_network {
+            f.push_str("--no-network ");
+        }
+        f
+    }
+
     fn conditions(&self) -> repro::Conditions {
         repro::Conditions {
             env: self.env.clone(),
@@ -558,7 +592,7 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
     Ok(())
 }
 
-pub fn cmd_repro(_ctx: &Context, args: ReproArgs) -> Result<ExitCode> {
+pub fn cmd_repro(ctx: &Context, args: ReproArgs) -> Result<ExitCode> {
     let (s, test) = setup(&args.common, &args.test)?;
     let mut lab = s.lab();
     lab.stop = Some(&STOP);
@@ -580,11 +614,36 @@ pub fn cmd_repro(_ctx: &Context, args: ReproArgs) -> Result<ExitCode> {
         if m.missing > 0 {
             writeln!(out, "  {} runs gave no result for the test", m.missing)?;
         }
-        if let Some(r) = s
+        if args.conditions.need_flakehound() {
+            // Twice in one process, under load or several at once: only flakehound's own runs
+            // do that; the plain command would run the test once and pass.
+            let cmd: Vec<String> = args
+                .common
+                .command
+                .iter()
+                .map(|a| flakehound_runner::shell_quote(a).into_owned())
+                .collect();
+            writeln!(
+                out,
+                "  command: {} repro {} {}-n {} -- {}",
+                ctx.self_program(),
+                flakehound_runner::shell_quote(&test.id),
+                args.conditions.flags(),
+                args.runs.max(1),
+                cmd.join(" ")
+            )?;
+        } else if let Some(r) = s
             .adapter
             .reproduction(std::slice::from_ref(&test), &cond.env)
         {
-            writeln!(out, "  command: {r}")?;
+            let wrapper: Vec<&str> = [
+                args.conditions.no_network.then_some("unshare -n "),
+                args.conditions.pin.then_some("taskset -c 0 "),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            writeln!(out, "  command: {}{r}", wrapper.concat())?;
         }
         for c in &s.control {
             writeln!(out, "  control: {c}")?;

@@ -1209,3 +1209,53 @@ fn polluter_skips_repeat_rounds_and_falls_back_to_older_failing_orders() {
     );
     assert_eq!(r["candidates"], 1, "the older run's one test: {r:#}");
 }
+
+/// `repro --twice` of a non-idempotent test prints a command that reproduces it: twice in one
+/// process needs flakehound (pytest drops a node id given twice), so the printed command is a
+/// `flakehound repro … --twice`, and run as printed it fails the test again.
+#[test]
+fn repro_twice_prints_a_command_that_reproduces() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(fixture())
+        .env("FLAKEHOUND_DB", dir.path().join("r.db"))
+        .args([
+            "repro",
+            "tests/test_a_victim.py::test_register_once",
+            "--twice",
+            "-n",
+            "2",
+            "--",
+        ])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "it failed: {text}");
+    let command = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("command: "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_string();
+    assert!(
+        command.contains(" repro ") && command.contains("--twice"),
+        "{command}"
+    );
+    let again = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(fixture())
+        .env("FLAKEHOUND_DB", dir.path().join("r.db"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "the printed command reproduces: {}\n{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
