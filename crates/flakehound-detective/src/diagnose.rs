@@ -244,6 +244,9 @@ pub struct Diagnosis {
     pub experiments: Vec<Experiment>,
     pub suspect: Option<Suspect>,
     pub category: Option<Category>,
+    /// What kind of [`Diagnosis::category`], when the experiment tells more than the category
+    /// does: `non-idempotent` (an order problem where the test pollutes its own next run).
+    pub kind: Option<&'static str>,
     pub confidence: f64,
     pub verdict: String,
     /// Comparisons (conditions against their control) across all experiments: the family the
@@ -1120,6 +1123,7 @@ fn experiments(
         test: test.id.clone(),
         suspect: None,
         category: None,
+        kind: None,
         confidence: 0.0,
         verdict: String::new(),
         comparisons,
@@ -1197,6 +1201,15 @@ fn experiments(
             let p = cited.p_adjusted.unwrap_or(e.p_adjusted);
             d.confidence = (1.0 - p).min(0.999);
             d.verdict = verdict_text(e, cited, comparisons);
+            if e.suspect == Suspect::Repetition {
+                // Fails when run again in the same process, not after other tests: it is its
+                // own polluter.
+                d.kind = Some("non-idempotent");
+                d.verdict = format!(
+                    "non-idempotent: it fails when run again in the same process (state its first run leaves behind), not because of other tests; {}",
+                    d.verdict
+                );
+            }
             if !interrupted {
                 match reproduce(lab, test, opts, e, worst, &mut d, &mut trials) {
                     Err(err) if err.is_interrupted() => d.interrupted = true,

@@ -570,8 +570,10 @@ fn print_diagnosis(out: &mut impl Write, d: &diagnose::Diagnosis, runs: u32) -> 
     match (d.category, d.suspect) {
         (Some(c), Some(_)) => writeln!(
             out,
-            "Verdict: {c} (confidence {:.3}) — {}",
-            d.confidence, d.verdict
+            "Verdict: {c}{} (confidence {:.3}) — {}",
+            d.kind.map(|k| format!(", {k}")).unwrap_or_default(),
+            d.confidence,
+            d.verdict
         )?,
         _ => writeln!(out, "Verdict: {}", d.verdict)?,
     }
