@@ -1843,6 +1843,7 @@ mod tests {
             experiments: Vec::new(),
             suspect: Some(Suspect::Time),
             category: Some(Category::Time),
+            kind: None,
             confidence: 0.99,
             verdict: verdict_text(e, cited(e).unwrap(), m),
             comparisons: m,
