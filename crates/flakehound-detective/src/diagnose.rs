@@ -181,6 +181,9 @@ pub struct ConditionResult {
     /// Whether this condition implicates the suspect: significant after the adjustment, in a
     /// telling direction.
     pub implicates: bool,
+    /// The tests run before the target under this condition (the order experiment's).
+    #[serde(skip)]
+    pub before: Vec<TestRef>,
 }
 
 impl ConditionResult {
@@ -199,6 +202,7 @@ impl ConditionResult {
             p_value: None,
             p_adjusted: None,
             implicates: false,
+            before: c.before.clone(),
         }
     }
 
@@ -295,6 +299,10 @@ pub struct Options {
     /// How the printed `flakehound …` lines invoke flakehound (the binary, and `--db` when the
     /// store was chosen by flag), so that they run as printed.
     pub program: String,
+    /// The tests that ran before it in a stored run where it failed (its first attempt), newest
+    /// first: the order experiment replays it (a hunt's replays may have failed 3 of 3 where
+    /// the whole suite in collection order passes).
+    pub failing_order: Vec<TestRef>,
     /// What the session did to keep control (e.g. turned pytest-randomly off), to report.
     pub control: Vec<String>,
 }
@@ -454,15 +462,41 @@ fn plan(lab: &Lab, test: &TestRef, opts: &Options) -> Vec<Planned> {
             }),
         ));
     } else {
+        let mut conditions = vec![with("alone", &|_| {})];
+        // The tests of its own module, then it: pollution that lives in module scope (a
+        // module-scoped fixture) is torn down when another module runs in between, so the
+        // whole suite in collection order can pass where this fails.
+        let kind = lab.adapter().kind();
+        let module = crate::polluter::scopes(kind, &test.id)[0].clone();
+        let same_module: Vec<TestRef> = others
+            .iter()
+            .filter(|t| crate::polluter::scopes(kind, &t.id)[0] == module)
+            .cloned()
+            .collect();
+        if !same_module.is_empty() && same_module.len() < others.len() {
+            let name = match same_module.len() {
+                1 => "after the other test of its module".to_string(),
+                n => format!("after the other {n} tests of its module"),
+            };
+            conditions.push(with(&name, &|c| c.before = same_module.clone()));
+        }
+        if !opts.failing_order.is_empty() && opts.failing_order != others {
+            conditions.push(with(
+                &match opts.failing_order.len() {
+                    1 => "after the test before it in its stored failing run".to_string(),
+                    n => format!("after the {n} tests before it in its stored failing run"),
+                },
+                &|c| c.before = opts.failing_order.clone(),
+            ));
+        }
+        conditions.push(with(
+            &format!("after the other {} tests", others.len()),
+            &|c| c.before = others.clone(),
+        ));
         out.push((
             Suspect::Order,
             "Does it depend on the tests that run before it?".to_string(),
-            vec![
-                with("alone", &|_| {}),
-                with(&format!("after the other {} tests", others.len()), &|c| {
-                    c.before = others.clone()
-                }),
-            ],
+            conditions,
             None,
         ));
     }
@@ -754,6 +788,7 @@ fn run_condition(
             p_value: None,
             p_adjusted: None,
             implicates: false,
+            before: c.before.clone(),
         },
         interrupted,
     ))
@@ -1479,13 +1514,18 @@ fn reproduce(
     }
     match e.suspect {
         Suspect::Order => {
-            // Hand over to the polluter search, over the tests that ran before it.
-            let others: Vec<TestRef> = opts
-                .suite
-                .iter()
-                .filter(|t| t.id != test.id)
-                .cloned()
-                .collect();
+            // Hand over to the polluter search, over the tests that ran before it under the
+            // condition that failed it most (its module's tests, its stored failing run, or all
+            // the others).
+            let others: Vec<TestRef> = if worst.before.is_empty() {
+                opts.suite
+                    .iter()
+                    .filter(|t| t.id != test.id)
+                    .cloned()
+                    .collect()
+            } else {
+                worst.before.clone()
+            };
             let search = crate::polluter::Options {
                 suite: opts.suite.clone(),
                 max_runs: Some(POLLUTER_MAX_RUNS),
@@ -1654,6 +1694,7 @@ mod tests {
             p_value: None,
             p_adjusted: None,
             implicates: false,
+            before: Vec::new(),
         }
     }
 
@@ -1741,6 +1782,7 @@ mod tests {
             history: None,
             program: "flakehound".into(),
             control: Vec::new(),
+            failing_order: Vec::new(),
         }
     }
 

@@ -318,6 +318,24 @@ fn diagnose_one(
         history: known.and_then(|k| k.history.get(&test.id).copied()),
         program: ctx.self_program(),
         control: session.control.clone(),
+        failing_order: stored(ctx)
+            .and_then(|mut store| failing_orders(store.as_mut(), &test.id, 1).ok())
+            .and_then(|f| f.orders.into_iter().next())
+            .map(|order| {
+                // The suite's own references (file, class) where it lists the test.
+                order
+                    .into_iter()
+                    .map(|t| {
+                        session
+                            .suite
+                            .iter()
+                            .find(|s| s.id == t.id)
+                            .cloned()
+                            .unwrap_or(t)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let d = diagnose::diagnose_observed(lab, test, &opts, &mut |e| renderer.event(e))?;
     let mut warnings = Vec::new();
@@ -775,6 +793,18 @@ pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
                     )
                 })
                 .collect();
+            // The other tests of its module: pollution that lives in module scope (a
+            // module-scoped fixture) is torn down when another module runs in between, so the
+            // whole suite in collection order can pass where its module alone fails it.
+            let kind = s.adapter.kind();
+            let module = flakehound_detective::polluter::scopes(kind, &victim.id)[0].clone();
+            let same_module: Vec<TestRef> = whole_suite()
+                .into_iter()
+                .filter(|t| flakehound_detective::polluter::scopes(kind, &t.id)[0] == module)
+                .collect();
+            if !same_module.is_empty() && same_module.len() < whole_suite().len() {
+                tries.push((same_module, "the other tests of its module".to_string()));
+            }
             tries.push((whole_suite(), "the whole suite".to_string()));
             tries
         }

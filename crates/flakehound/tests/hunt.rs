@@ -1259,3 +1259,78 @@ fn repro_twice_prints_a_command_that_reproduces() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+fn module_scope_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/module-scope")
+}
+
+/// Pollution in module scope (a module-scoped fixture): the whole suite in collection order
+/// passes (another module runs in between and tears the fixture down), so the old order
+/// experiment never failed and the polluter search answered "passes after all candidates".
+/// Now `diagnose` also runs it after the other tests of its module and after the tests of its
+/// stored failing run, names order, and hands the failing condition's tests to the polluter
+/// search; `polluter` tries the module's tests before the whole suite.
+#[test]
+fn pollution_in_module_scope_is_found_by_diagnose_and_polluter() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    // A stored failing run: test_warm_up, then the victim failing.
+    std::fs::write(
+        dir.path().join("ci.xml"),
+        r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" timestamp="2026-11-01T10:00:00"><testcase classname="tests.test_cache" name="test_warm_up" file="tests/test_cache.py"/><testcase classname="tests.test_cache" name="test_lookup_starts_empty" file="tests/test_cache.py"><failure message="AssertionError: assert 'stale' not in {'stale': True}"/></testcase></testsuite></testsuites>"#,
+    )
+    .unwrap();
+    Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(module_scope_fixture())
+        .env("FLAKEHOUND_DB", &db)
+        .arg("ingest")
+        .arg(dir.path().join("ci.xml"))
+        .assert()
+        .success();
+    let victim = "tests/test_cache.py::test_lookup_starts_empty";
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(module_scope_fixture())
+        .env("FLAKEHOUND_DB", &db)
+        .args([
+            "diagnose", victim, "--only", "order", "-n", "3", "--json", "--",
+        ])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let d = success_json(&out);
+    assert_eq!(d["category"], "order", "{d:#}");
+    let names: Vec<&str> = d["experiments"][0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"after the other test of its module")
+            && names.contains(&"after the test before it in its stored failing run"),
+        "{names:?}"
+    );
+    assert_eq!(
+        d["polluter"]["culprits"][0], "tests/test_cache.py::test_warm_up",
+        "{d:#}"
+    );
+    let out = Command::cargo_bin("flakehound")
+        .unwrap()
+        .current_dir(module_scope_fixture())
+        .env("FLAKEHOUND_DB", dir.path().join("empty.db"))
+        .args(["polluter", victim, "--json", "--"])
+        .arg(&py)
+        .args(QUIET_PYTEST)
+        .output()
+        .unwrap();
+    let r = success_json(&out);
+    assert_eq!(r["verdict"], "found", "{r:#}");
+    assert_eq!(
+        r["culprits"][0], "tests/test_cache.py::test_warm_up",
+        "{r:#}"
+    );
+}
