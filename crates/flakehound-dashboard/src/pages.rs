@@ -1092,6 +1092,7 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
             include_str!("../assets/style.css"),
             "text/css; charset=utf-8",
         ),
+        "icon.svg" => (include_str!("../assets/icon.svg"), "image/svg+xml"),
         "app.js" => (
             include_str!("../assets/app.js"),
             "text/javascript; charset=utf-8",

@@ -90,8 +90,8 @@ pub fn stacked_bars(title: &str, labels: &[String], series: &[(&str, &str, Vec<u
                 esc(&parts.join(", "))
             );
         }
-        // A date under every 7th bar.
-        if i % 7 == 0 || i + 1 == labels.len() {
+        // A date under every 7th bar, and the last one unless it would overlap.
+        if i % 7 == 0 || (i + 1 == labels.len() && i % 7 >= 3) {
             let _ = write!(
                 o,
                 r#"<text x="{:.1}" y="{}" class="axis">{}</text>"#,
@@ -145,7 +145,7 @@ pub fn share_lines(
         );
     }
     for (i, label) in labels.iter().enumerate() {
-        if i % 7 == 0 || i + 1 == labels.len() {
+        if i % 7 == 0 || (i + 1 == labels.len() && i % 7 >= 3) {
             let _ = write!(
                 o,
                 r#"<text x="{:.1}" y="{}" class="axis">{}</text>"#,
