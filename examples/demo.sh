@@ -2,9 +2,10 @@
 # Quick start: builds flakehound, ingests the bundled synthetic CI history (90 GitHub Actions runs of
 # a shop service's pytest suite, see examples/history/truth.txt for what was planted) into a fresh
 # embedded store, prints the flakiness report and the command that opens the dashboard. Then, when
-# Python 3 is available, hunts the bundled example project examples/flaky-shop (one flaky test of each usual kind, see its README) with
-# `flakehound hunt`, in a venv with pytest (scripts/test-venv.sh), and diagnoses one of the flaky
-# tests it finds with `flakehound diagnose --quick`. HUNT=0 skips both; HUNT_RUNS sets the hunt's
+# Python 3 is available, hunts the bundled example project examples/flaky-shop (one flaky test of
+# each usual kind, see its README) with `flakehound hunt`, in a venv with pytest
+# (scripts/test-venv.sh), and diagnoses one of the flaky tests it finds with
+# `flakehound diagnose --quick`. HUNT=0 skips both; HUNT_RUNS sets the hunt's
 # rounds (default 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
