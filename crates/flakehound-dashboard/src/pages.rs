@@ -829,12 +829,26 @@ pub(crate) async fn test(State(d): Dash, headers: HeaderMap, q: Query<IdQuery>) 
             .collect();
         ordered
     };
+    let hour_columns: Vec<(String, f64, f64, f64, u64)> = (0..24)
+        .map(|h| {
+            let label = format!("{h:02}:00");
+            let (n, f) = hour.get(&label).copied().unwrap_or((0, 0));
+            let r = Rate::new(f, n);
+            (format!("{h:02}"), r.mean, r.low, r.high, n)
+        })
+        .collect();
+    let hour_chart = (!hour.is_empty()).then(|| {
+        svg::rate_columns(
+            "First-attempt failure rate by hour of day (UTC), with 95% intervals",
+            &hour_columns,
+        )
+    });
     let environment = json!([
         { "name": "Runner", "rows": rates(runner, true) },
         { "name": "OS", "rows": rates(os, true) },
         { "name": "CI job", "rows": rates(job, true) },
-        { "name": "Hour of day (UTC)", "rows": rates(hour, false) },
         { "name": "Weekday (UTC)", "rows": day_rates },
+        { "name": "Hour of day (UTC)", "rows": rates(hour, false), "chart": hour_chart, "folded": true },
     ]);
     let failing_runs: Vec<Value> = runs
         .iter()

@@ -170,6 +170,55 @@ pub fn rate_bar(mean: f64, low: f64, high: f64) -> String {
     )
 }
 
+/// Failure rates as columns with their intervals (hours of the day): `(label, mean, low, high,
+/// runs)`; columns without runs are left empty.
+pub fn rate_columns(title: &str, columns: &[(String, f64, f64, f64, u64)]) -> String {
+    let n = columns.len().max(1);
+    let (w, h, left, bottom, top) = (480.0_f64, 130.0_f64, 34.0, 18.0, 6.0);
+    let cw = (w - left) / n as f64;
+    let ph = h - bottom - top;
+    let y = |v: f64| top + ph - v.clamp(0.0, 1.0) * ph;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        r##"<svg class="chart small" viewBox="0 0 {w} {h}" role="img" aria-label="{t}"><title>{t}</title><line x1="{left}" y1="{y0}" x2="{w}" y2="{y0}" stroke="#8c959f"/><text x="{tx}" y="{y0}" class="axis" text-anchor="end">0%</text><text x="{tx}" y="{ty}" class="axis" text-anchor="end">100%</text>"##,
+        t = esc(title),
+        y0 = top + ph,
+        tx = left - 4.0,
+        ty = top + 8.0,
+    );
+    for (i, (label, mean, low, high, runs)) in columns.iter().enumerate() {
+        let x = left + i as f64 * cw;
+        let cx = x + cw / 2.0;
+        if *runs > 0 {
+            let _ = write!(
+                o,
+                r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{RED}"><title>{}: {:.0}% of {runs} runs ({:.0}%–{:.0}%)</title></rect><line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#24292f"/>"##,
+                x + 1.0,
+                y(*mean),
+                (cw - 2.0).max(1.0),
+                top + ph - y(*mean),
+                esc(label),
+                mean * 100.0,
+                low * 100.0,
+                high * 100.0,
+                y(*low),
+                y(*high),
+            );
+        }
+        if i % 3 == 0 {
+            let _ = write!(
+                o,
+                r#"<text x="{x:.1}" y="{}" class="axis">{}</text>"#,
+                h - 4.0,
+                esc(label)
+            );
+        }
+    }
+    o.push_str("</svg>");
+    o
+}
+
 /// One cell of the timeline.
 pub struct Cell {
     pub commit: String,
