@@ -383,18 +383,59 @@ impl Dashboard {
                 return Ok(c.snapshot.clone());
             }
         }
+        let snapshot = self
+            .build(project, model::AllTests::IfAtMost(model::LARGE))
+            .await?;
+        let snapshot = self.keep(project, generation, snapshot);
+        if !snapshot.complete {
+            // A large store: the tests that never failed are counted in the background (the
+            // pages say so meanwhile).
+            let me = self.clone();
+            let p = project.to_string();
+            tokio::spawn(async move {
+                match me.build(&p, model::AllTests::Always).await {
+                    Ok(full) => {
+                        let current = lock(&me.cache).get(&p).map(|c| c.generation);
+                        if current == Some(generation) {
+                            me.keep(&p, generation, full);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(project = %p, error = %e, "dashboard: counting every test failed")
+                    }
+                }
+            });
+        }
+        Ok(snapshot)
+    }
+
+    async fn build(&self, project: &str, all: model::AllTests) -> Result<model::Snapshot, String> {
         let backend = self.backend.clone();
         let p = project.to_string();
         let snapshot = tokio::task::spawn_blocking(move || -> anyhow::Result<model::Snapshot> {
             let quarantine = backend.quarantine(&p).unwrap_or_default();
             let mut store = backend.open(&p)?;
             let owners = |id: &str, file: Option<&str>| backend.owners(id, file);
-            model::build(store.as_mut(), &owners, &quarantine)
+            model::build(store.as_mut(), &owners, &quarantine, all)
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("{e:#}"))?;
-        tracing::info!(project, ms = snapshot.built_ms, "dashboard: analysis built");
+        tracing::info!(
+            project,
+            ms = snapshot.built_ms,
+            complete = snapshot.complete,
+            "dashboard: analysis built"
+        );
+        Ok(snapshot)
+    }
+
+    fn keep(
+        &self,
+        project: &str,
+        generation: u64,
+        snapshot: model::Snapshot,
+    ) -> Arc<model::Snapshot> {
         let snapshot = Arc::new(snapshot);
         lock(&self.cache).insert(
             project.to_string(),
@@ -404,7 +445,7 @@ impl Dashboard {
                 snapshot: snapshot.clone(),
             },
         );
-        Ok(snapshot)
+        snapshot
     }
 
     pub(crate) fn backend(&self) -> Arc<dyn Backend> {

@@ -162,7 +162,10 @@ fn today() -> jiff::civil::Date {
 }
 
 fn common(s: &Snapshot, updating: bool) -> Value {
-    json!({ "updating": updating, "built_ms": s.built_ms, "project": s.project })
+    json!({
+        "updating": updating, "built_ms": s.built_ms, "project": s.project,
+        "complete": s.complete,
+    })
 }
 
 /// Keys of the daily trend: the verdicts of the tests that failed, and incidents.

@@ -389,3 +389,32 @@ fn every_template_compiles_and_assets_are_embedded() {
     let f = fixture();
     let _ = router(f.backend, Access::SignIn);
 }
+
+#[test]
+fn a_large_store_lists_the_failing_tests_first() {
+    use flakehound_dashboard::model::{AllTests, build};
+    let f = fixture();
+    let mut store = f.backend.open(PROJECT).unwrap();
+    let quick = build(
+        store.as_mut(),
+        &|_, _| Vec::new(),
+        &[],
+        AllTests::IfAtMost(0),
+    )
+    .unwrap();
+    let full = build(store.as_mut(), &|_, _| Vec::new(), &[], AllTests::Always).unwrap();
+    assert!(!quick.complete && full.complete);
+    assert_eq!(full.rows.len(), f.history.truth.len());
+    // The quick one: every test that ever failed, with the same verdicts as the full one.
+    assert_eq!(quick.rows.len(), quick.ev.tests.len());
+    assert!(quick.rows.len() < full.rows.len());
+    for r in &quick.rows {
+        let same = full.row(&r.id).unwrap();
+        assert_eq!(
+            (r.verdict, r.runs, r.failed_runs),
+            (same.verdict, same.runs, same.failed_runs),
+            "{}",
+            r.id
+        );
+    }
+}
