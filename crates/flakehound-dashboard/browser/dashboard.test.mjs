@@ -68,8 +68,15 @@ async function axe(name) {
   check(bad.length === 0, `${name}: axe-core finds no serious or critical violation`);
 }
 
-async function shot(name) {
+async function shot(name, top) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  // The top of the page (the README shows two of these).
+  if (top) {
+    await page.screenshot({
+      path: path.join(shots, `${name}-top.png`),
+      clip: { x: 0, y: 0, width: 1280, height: top },
+    });
+  }
 }
 
 async function visit(url) {
@@ -101,7 +108,7 @@ try {
     "overview: incidents section",
   );
   await axe("overview");
-  await shot("overview");
+  await shot("overview", 1000);
   // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
   await page.keyboard.press("Tab");
   check(
@@ -188,7 +195,7 @@ try {
     "regression: its failure in the outage is marked as an incident",
   );
   await axe("test page");
-  await shot("test-regression");
+  await shot("test-regression", 820);
 
   // The runner-specific test: its environment table names gha-runner-3 first.
   await visit(`/test?id=${encodeURIComponent("tests/test_checkout.py::test_checkout_timeout")}`);
