@@ -301,6 +301,30 @@ fn a_run_links_to_its_ci_page_and_new_evidence_shows() {
         run.contains(r#"<a href="https://ci.example.com/acme/shop/runs/777" id="ci-link""#),
         "{run}"
     );
+
+    // A root-cause note is marked on the timeline and listed, and names the cause.
+    ok(fh(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["--project", PROJECT, "note", REGRESSION])
+        .args([
+            "-t",
+            "race between the cart and the discount job",
+            "-c",
+            "concurrency",
+        ]));
+    let uri = format!("{}/test?id={}", d.url, enc(REGRESSION));
+    let mut t = String::new();
+    for _ in 0..100 {
+        t = text(&page(&uri));
+        if t.contains("race between the cart") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(t.contains("class=\"note-mark\""), "{t}");
+    assert!(t.contains("note #1"), "{t}");
+    assert!(t.contains("cause <strong>concurrency</strong>"), "{t}");
 }
 
 // --- The server's mount ---
