@@ -202,6 +202,10 @@ struct Session {
     last: Instant,
 }
 
+/// On a large store, every test's aggregates are read again at most this often (see
+/// [`model::Snapshot::adopt`]).
+const RECOUNT: Duration = Duration::from_secs(600);
+
 /// Sessions end after this long without a request.
 const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
 /// The session cookie's name.
@@ -383,9 +387,16 @@ impl Dashboard {
                 return Ok(c.snapshot.clone());
             }
         }
-        let snapshot = self
+        let mut snapshot = self
             .build(project, model::AllTests::IfAtMost(model::LARGE))
             .await?;
+        if !snapshot.complete {
+            // The other tests' aggregates of the previous analysis, unless they are old.
+            let earlier = lock(&self.cache).get(project).map(|c| c.snapshot.clone());
+            if let Some(earlier) = earlier.filter(|e| e.counted_at.elapsed() < RECOUNT) {
+                snapshot.adopt(&earlier);
+            }
+        }
         let snapshot = self.keep(project, generation, snapshot);
         if !snapshot.complete {
             // A large store: the tests that never failed are counted in the background (the

@@ -89,6 +89,8 @@ pub struct Snapshot {
     pub project: String,
     /// Whether `rows` holds every test (see [`AllTests`]), not only those that ever failed.
     pub complete: bool,
+    /// When every test's aggregates were read (see [`Snapshot::adopt`]).
+    pub counted_at: std::time::Instant,
     /// How long building it took.
     pub built_ms: u64,
     pub ev: Evidence,
@@ -425,6 +427,7 @@ pub fn build(
     Ok(Snapshot {
         project,
         complete,
+        counted_at: std::time::Instant::now(),
         built_ms: started.elapsed().as_millis() as u64,
         ev,
         report,
@@ -493,6 +496,38 @@ fn main_branch(ev: &Evidence) -> Option<String> {
 }
 
 impl Snapshot {
+    /// Completes a snapshot that lists only the tests that ever failed with the other tests of
+    /// an earlier complete one (their aggregates as of [`Snapshot::counted_at`]), so that a
+    /// large store is not recounted after every upload.
+    pub fn adopt(&mut self, earlier: &Snapshot) {
+        if self.complete || !earlier.complete {
+            return;
+        }
+        for r in &earlier.rows {
+            if !self.row_of.contains_key(&r.id) {
+                let mut r = r.clone();
+                // Its failures (if any) are in this snapshot's evidence; it has none there.
+                r.failed_branches.clear();
+                r.failed_runners.clear();
+                self.rows.push(r);
+            }
+        }
+        let first_other = self.report.entries.len().min(self.rows.len());
+        self.rows[first_other..].sort_by(|a, b| a.id.cmp(&b.id));
+        self.row_of = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let mut owners: Vec<String> = self.rows.iter().flat_map(|r| r.owners.clone()).collect();
+        owners.sort();
+        owners.dedup();
+        self.owners = owners;
+        self.complete = true;
+        self.counted_at = earlier.counted_at;
+    }
+
     pub fn entry(&self, id: &str) -> Option<&ReportEntry> {
         self.entry_of.get(id).map(|&i| &self.report.entries[i])
     }

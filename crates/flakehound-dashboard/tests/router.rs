@@ -408,6 +408,20 @@ fn a_large_store_lists_the_failing_tests_first() {
     // The quick one: every test that ever failed, with the same verdicts as the full one.
     assert_eq!(quick.rows.len(), quick.ev.tests.len());
     assert!(quick.rows.len() < full.rows.len());
+    // Completed with an earlier full analysis's other tests: the same rows.
+    let mut adopted = build(
+        store.as_mut(),
+        &|_, _| Vec::new(),
+        &[],
+        AllTests::IfAtMost(0),
+    )
+    .unwrap();
+    adopted.adopt(&full);
+    assert!(adopted.complete);
+    let ids = |s: &flakehound_dashboard::model::Snapshot| {
+        s.rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&adopted), ids(&full));
     for r in &quick.rows {
         let same = full.row(&r.id).unwrap();
         assert_eq!(
