@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Quick start: builds flakehound, ingests the bundled synthetic CI history (90 GitHub Actions runs of
 # a shop service's pytest suite, see examples/history/truth.txt for what was planted) into a fresh
-# embedded store, and prints the flakiness report. Then, when Python 3 is available, hunts the bundled
-# example project examples/flaky-shop (one flaky test of each usual kind, see its README) with
-# `flakehound hunt`, in a venv with pytest (scripts/test-venv.sh), and diagnoses one of the flaky
-# tests it finds with `flakehound diagnose --quick`. HUNT=0 skips both; HUNT_RUNS sets the hunt's
+# embedded store, prints the flakiness report and the command that opens the dashboard. Then, when
+# Python 3 is available, hunts the bundled example project examples/flaky-shop (one flaky test of
+# each usual kind, see its README) with `flakehound hunt`, in a venv with pytest
+# (scripts/test-venv.sh), and diagnoses one of the flaky tests it finds with
+# `flakehound diagnose --quick`. HUNT=0 skips both; HUNT_RUNS sets the hunt's
 # rounds (default 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,9 @@ first=$(grep -m1 '^runs/0000' examples/history/runs.tsv | cut -f2)
   --runner gha-runner-1 | sed -n '2,5p'
 echo
 "$fh" --db "$db" report --limit "${LIMIT:-10}" "$@"
+echo
+echo "The same evidence in a browser (timelines, culprits, incidents; Ctrl-C stops it):"
+echo "  $fh --db $db dashboard --open"
 
 if [[ ${HUNT:-1} != 0 ]] && command -v python3 >/dev/null 2>&1; then
   echo

@@ -146,20 +146,29 @@ pub fn report_from_store(
     store: &mut dyn Store,
     include_stable: bool,
 ) -> Result<Report, StoreError> {
-    let mut report = if include_stable {
-        let stats = store.test_stats()?;
-        let ev = store.evidence()?;
-        join(stats, verdict::analyse(&ev), true)
-    } else {
-        let ev = store.failing_evidence()?;
-        let stats = stats_from_evidence(&ev);
-        let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
-        let mut fetch = |run: usize| store.run_order(&keys[run]).unwrap_or_default();
-        let analysis = verdict::analyse_with(&ev, &mut fetch);
-        join(stats, analysis, false)
-    };
+    if !include_stable {
+        return Ok(report_and_evidence(store)?.0);
+    }
+    let stats = store.test_stats()?;
+    let ev = store.evidence()?;
+    let mut report = join(stats, verdict::analyse(&ev), true);
     attach_notes(&mut report.entries, store.notes(None)?);
     Ok(report)
+}
+
+/// [`report_from_store`] without stable tests, with the evidence it read (the tests that ever
+/// failed, every run): what the dashboard keeps in memory to draw its pages from.
+pub fn report_and_evidence(
+    store: &mut dyn Store,
+) -> Result<(Report, flakehound_store::Evidence), StoreError> {
+    let ev = store.failing_evidence()?;
+    let stats = stats_from_evidence(&ev);
+    let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
+    let mut fetch = |run: usize| store.run_order(&keys[run]).unwrap_or_default();
+    let analysis = verdict::analyse_with(&ev, &mut fetch);
+    let mut report = join(stats, analysis, false);
+    attach_notes(&mut report.entries, store.notes(None)?);
+    Ok((report, ev))
 }
 
 /// Gives each entry its notes. The newest note naming a category (a `flakehound diagnose`

@@ -17,6 +17,7 @@
 //!   503 with `Retry-After`: a retry of the whole upload completes it (stored reports are
 //!   duplicates the second time).
 
+mod dashboard;
 pub mod metrics;
 pub mod tokens;
 mod upload;
@@ -192,7 +193,7 @@ impl Shared {
             .or_default() += 1;
     }
 
-    fn generation(&self, project: &str) -> u64 {
+    pub(crate) fn generation(&self, project: &str) -> u64 {
         lock(&self.generations)
             .get(project)
             .copied()
@@ -202,7 +203,7 @@ impl Shared {
     /// Checks the request's token: it must exist, be neither revoked nor expired, have one of
     /// `scopes`, belong to the project the request names (`X-Flakehound-Project`, when given),
     /// and be within its rate.
-    async fn authorize(
+    pub(crate) async fn authorize(
         self: &Arc<Self>,
         headers: &HeaderMap,
         scopes: &'static [Scope],
@@ -409,9 +410,14 @@ fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
         )
         .route("/api/v1/audit/quarantine", get(quarantine_audit))
         .fallback(not_found)
+        .with_state(state.clone())
+        // The dashboard's pages at `/` (a browser signs in with a read or admin token).
+        .merge(flakehound_dashboard::router(
+            Arc::new(dashboard::ServerBackend(state.clone())),
+            flakehound_dashboard::Access::SignIn,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), track))
-        .with_state(state.clone());
+        .layer(middleware::from_fn_with_state(state.clone(), track));
     Ok((router, state))
 }
 
@@ -477,7 +483,7 @@ async fn not_found(req: Request) -> ApiError {
     )
 }
 
-const READ: &[Scope] = &[Scope::Read, Scope::Admin];
+pub(crate) const READ: &[Scope] = &[Scope::Read, Scope::Admin];
 
 fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
     ApiError::new(
@@ -705,7 +711,7 @@ async fn shutdown_signal() {
 const ADMIN: &[Scope] = &[Scope::Admin];
 
 /// Who a change is logged as: the token's label, else its number.
-fn actor(t: &TokenInfo) -> String {
+pub(crate) fn actor(t: &TokenInfo) -> String {
     t.label
         .clone()
         .filter(|l| !l.is_empty())

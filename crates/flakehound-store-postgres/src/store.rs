@@ -563,7 +563,7 @@ impl PostgresStore {
             .client
             .query(
                 "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
-                        COALESCE(started_at, created_at) AS t, tests_executed, pull_request
+                        COALESCE(started_at, created_at) AS t, tests_executed, pull_request, url
                  FROM runs WHERE project = $1 ORDER BY t, id",
                 &[&self.project],
             )
@@ -581,6 +581,7 @@ impl PostgresStore {
                 os: r.get(8),
                 started_at: r.get(9),
                 pull_request: r.get(11),
+                url: r.get(12),
             });
             ev.run_sizes.push(u(r.get(10)));
         }

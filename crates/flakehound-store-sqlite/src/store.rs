@@ -763,7 +763,7 @@ impl SqliteStore {
                 .conn
                 .prepare(
                     "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
-                            COALESCE(started_at, created_at) AS t, tests_executed, pull_request
+                            COALESCE(started_at, created_at) AS t, tests_executed, pull_request, url
                      FROM runs WHERE project = ?1 ORDER BY t, id",
                 )
                 .map_err(backend)?;
@@ -781,6 +781,7 @@ impl SqliteStore {
                     os: r.get(8).map_err(backend)?,
                     started_at: r.get(9).map_err(backend)?,
                     pull_request: r.get(11).map_err(backend)?,
+                    url: r.get(12).map_err(backend)?,
                 });
                 ev.run_sizes
                     .push(r.get::<_, i64>(10).map_err(backend)? as u64);

@@ -344,6 +344,8 @@ pub struct RunRow {
     pub pull_request: Option<String>,
     /// RFC 3339 UTC when known (from CI metadata or the reports), else when it was stored.
     pub started_at: String,
+    /// Link to the run's CI page, when its metadata has one.
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

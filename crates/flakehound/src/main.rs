@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 mod bisect;
 mod context;
+mod dashboard;
 mod detective;
 mod events;
 mod hunt;
@@ -323,6 +324,14 @@ enum Command {
     /// Run the team server: CI uploads reports with tokens into one shared store, and the
     /// API serves the verdicts (see the README's Team server section).
     Serve(team::ServeArgs),
+    /// Browse the local store's verdicts, timelines and incidents in a browser (prints the
+    /// URL; the team server serves the same pages at `/`).
+    Dashboard {
+        #[command(flatten)]
+        args: dashboard::DashboardArgs,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
     /// Manage the server's projects and tokens, directly in its database.
     Server {
         /// The server's store: a PostgreSQL URL or a SQLite file (as `serve --database`).
@@ -467,6 +476,7 @@ impl Command {
             | Command::Merge { store, .. }
             | Command::Note { store, .. }
             | Command::Lint { store, .. }
+            | Command::Dashboard { store, .. }
             | Command::Notes { store, .. } => (store.clone(), none),
             Command::Quarantine { db, project, .. } => (
                 StoreOpt {
@@ -587,6 +597,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             test, remove, json, ..
         } => knowledge::cmd_notes(&ctx, test, remove, json),
         Command::Lint { args, .. } => lint::cmd_lint(&ctx, *args),
+        Command::Dashboard { args, .. } => dashboard::cmd_dashboard(&ctx, args),
     }
 }
 
