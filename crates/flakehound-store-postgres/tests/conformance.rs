@@ -81,6 +81,15 @@ impl Harness for Schemas {
             PostgresStore::open(&self.url(db), "default", OpenMode::Create).unwrap(),
         ))
     }
+
+    fn alerts(&mut self, db: usize) -> Option<Box<dyn flakehound_store::AlertStore>> {
+        if !self.made.contains(&db) {
+            self.made.push(db);
+        }
+        Some(Box::new(
+            PostgresStore::open(&self.url(db), "default", OpenMode::Create).unwrap(),
+        ))
+    }
 }
 
 impl Drop for Schemas {

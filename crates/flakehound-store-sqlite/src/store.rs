@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Code(migrate_4_utc_timestamps),
     Migration::Sql(include_str!("../migrations/005_projects.sql")),
     Migration::Sql(include_str!("../migrations/006_server.sql")),
+    Migration::Sql(include_str!("../migrations/007_alerts.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
