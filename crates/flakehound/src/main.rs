@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod alerts;
 mod bisect;
 mod context;
 mod detective;
@@ -323,6 +324,9 @@ enum Command {
     /// Run the team server: CI uploads reports with tokens into one shared store, and the
     /// API serves the verdicts (see the README's Team server section).
     Serve(team::ServeArgs),
+    /// Alerts and digests: evaluate the monitors and notify (check), try the channels (test),
+    /// mute, and the delivery log (see the README's Alerts section).
+    Alerts(alerts::AlertsArgs),
     /// Manage the server's projects and tokens, directly in its database.
     Server {
         /// The server's store: a PostgreSQL URL or a SQLite file (as `serve --database`).
@@ -468,6 +472,13 @@ impl Command {
             | Command::Note { store, .. }
             | Command::Lint { store, .. }
             | Command::Notes { store, .. } => (store.clone(), none),
+            Command::Alerts(a) => (
+                StoreOpt {
+                    db: a.db.clone(),
+                    project: a.project.clone(),
+                },
+                none,
+            ),
             Command::Quarantine { db, project, .. } => (
                 StoreOpt {
                     db: db.clone(),
@@ -587,6 +598,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             test, remove, json, ..
         } => knowledge::cmd_notes(&ctx, test, remove, json),
         Command::Lint { args, .. } => lint::cmd_lint(&ctx, *args),
+        Command::Alerts(args) => alerts::cmd_alerts(&ctx, args),
     }
 }
 
