@@ -104,6 +104,9 @@ fn replay(seed: u64, runs: usize, score: &mut Score) {
             got.push((n, i));
         }
     }
+    if std::env::var_os("REPLAY_VERBOSE").is_some() {
+        debug_incidents(&mut store);
+    }
     let t = Instant::now();
     let _ = flakehound_analysis::report_from_store(&mut store, false).expect("report");
     score.report_ms = score.report_ms.max(t.elapsed().as_secs_f64() * 1000.0);
@@ -144,7 +147,17 @@ fn replay(seed: u64, runs: usize, score: &mut Score) {
                         score.delays_20.push(delay);
                     }
                 } else {
-                    eprintln!("seed {seed}: missed {k} of {id} at run {at}: {:?}", about.iter().map(|(n, r)| (n.monitor.clone(), *r)).collect::<Vec<_>>());
+                    eprintln!("seed {seed}: missed {k} of {id} at run {at} (failed in runs {:?}): {:?}", h.history.failed_runs(id), about.iter().map(|(n, r)| (n.monitor.clone(), *r)).collect::<Vec<_>>());
+                }
+                if std::env::var_os("REPLAY_VERBOSE").is_some() {
+                    eprintln!("  failed runs: {:?}", h.history.failed_runs(id));
+                    eprintln!(
+                        "seed {seed}: {k} {id} at {at}: {:?}",
+                        about
+                            .iter()
+                            .map(|(n, r)| format!("{}@{r} {}", n.monitor, n.title))
+                            .collect::<Vec<_>>()
+                    );
                 }
                 // Alerts after the onset about this change (an alarm, later its recovery).
                 let after = about.iter().filter(|(_, r)| *r >= at).count();
@@ -164,6 +177,11 @@ fn replay(seed: u64, runs: usize, score: &mut Score) {
                 .filter(|(n, _)| n.monitor == "incident" && &n.subject == key)
                 .count() as u64,
         );
+    }
+    for (n, r) in got.iter().filter(|(n, _)| {
+        n.monitor == "incident" && !h.outages.iter().any(|&o| h.history.runs[o].key == n.subject)
+    }) {
+        eprintln!("seed {seed}: incident alert for run {r} that was no outage: {}", n.title);
     }
     score.false_incidents += got
         .iter()
@@ -245,5 +263,15 @@ fn main() {
         score.check_ms.iter().cloned().fold(0.0, f64::max),
         score.report_ms,
         median(&score.check_ms) / score.report_ms.max(1e-9)
+    );
+}
+
+#[allow(dead_code)]
+fn debug_incidents(store: &mut dyn flakehound_store::Store) {
+    let snap = flakehound_alerts::monitors::Snapshot::load(store, &Config::default()).expect("snapshot");
+    eprintln!(
+        "engine incidents: {:?}; all incident runs: {:?}",
+        snap.report.incidents.iter().map(|i| (i.run.clone(), i.failed_tests, i.reason.clone())).collect::<Vec<_>>(),
+        snap.incidents
     );
 }

@@ -126,8 +126,10 @@ pub struct FailureRate {
     pub alarm_confidence: f64,
     /// The recent rate must be at least this many times the earlier one.
     pub alarm_factor: f64,
-    /// And at least this many recent failures.
+    /// And at least this many recent failures...
     pub min_failures: u64,
+    /// ...over at least this many runs.
+    pub min_runs: u64,
     /// Recovered when the rate over the last `recover_runs` runs is at most `recover_factor`
     /// times the earlier rate.
     pub recover_factor: f64,
@@ -141,6 +143,7 @@ impl Default for FailureRate {
             alarm_confidence: 0.99,
             alarm_factor: 2.0,
             min_failures: 3,
+            min_runs: 10,
             recover_factor: 1.5,
             recover_runs: 30,
         }
@@ -156,6 +159,10 @@ pub struct Broken {
     pub alarm_runs: u64,
     /// Consecutive passing runs on the main branch to recover.
     pub recover_runs: u64,
+    /// Runs on the main branch before the failing streak that must have failed at most
+    /// `monitors.new_flaky.stable_rate` of the time (a flaky test failing twice in a row is not
+    /// broken), unless the verdict engine calls the test broken.
+    pub history_runs: u64,
 }
 
 impl Default for Broken {
@@ -164,6 +171,7 @@ impl Default for Broken {
             enabled: true,
             alarm_runs: 2,
             recover_runs: 2,
+            history_runs: 30,
         }
     }
 }

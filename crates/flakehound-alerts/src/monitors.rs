@@ -274,17 +274,23 @@ impl Observation {
 
 type States<'a> = HashMap<(&'a str, &'a str), &'a AlertState>;
 
-/// The best split of trials `t` (see the module docs): (index, f0, n0, f1, n1, tail).
+/// The best split of trials `t` (see the module docs): (index, f0, n0, f1, n1, tail). The
+/// recent stretch runs from a failure to the newest failure: passes after the newest failure do
+/// not make the failures less surprising (they are the recovery's business).
 fn best_split(t: &[bool], min_history: usize) -> Option<(usize, u64, u64, u64, u64, f64)> {
     let n = t.len();
+    let last = t.iter().rposition(|f| *f)?;
     let start = n.saturating_sub(WINDOW).max(min_history.max(1));
-    let mut before_f: u64 = t[..start.min(n)].iter().filter(|&&f| f).count() as u64;
-    let mut after_f: u64 = t[start.min(n)..].iter().filter(|&&f| f).count() as u64;
+    if start > last {
+        return None;
+    }
+    let mut before_f: u64 = t[..start].iter().filter(|&&f| f).count() as u64;
+    let mut after_f: u64 = t[start..=last].iter().filter(|&&f| f).count() as u64;
     let mut best: Option<(usize, u64, u64, u64, u64, f64)> = None;
-    for k in start..n {
+    for k in start..=last {
         if t[k] {
             let (f0, n0) = (before_f, k as u64);
-            let (f1, n1) = (after_f, (n - k) as u64);
+            let (f1, n1) = (after_f, (last + 1 - k) as u64);
             let p0 = (f0 as f64 + 0.5) / (n0 as f64 + 1.0);
             if f1 as f64 / n1 as f64 > p0 {
                 let tail = flakehound_analysis::stats::binomial_sf(f1, n1, p0);
@@ -343,6 +349,14 @@ pub fn evaluate(
                 .collect()
         };
         let split = best_split(&trials, m.new_flaky.min_history as usize);
+        // Where a monitor's alarm on this test started (its `since` run), as a trial index.
+        let since_index = |monitor: &str| -> Option<usize> {
+            let state = st.get(&(monitor, s.id.as_str())).filter(|x| x.state != "ok")?;
+            let detail: serde_json::Value = state.detail.parse().ok()?;
+            let since = detail["since"].as_str()?;
+            pts.iter()
+                .position(|p| snap.runs[p.run as usize].key == since)
+        };
         let entry = snap.entry(&s.id);
 
         // new_flaky
@@ -387,7 +401,7 @@ pub fn evaluate(
                 let mut fired = false;
                 if let Some((k, f0, n0, f1, n1, tail)) = split {
                     let stable_before = f0 as f64 / n0 as f64 <= c.stable_rate;
-                    let intermittent = f1 < n1
+                    let intermittent = trials[k..].iter().any(|f| !*f)
                         || pts[k..]
                             .iter()
                             .any(|p| p.failed_first && !p.failed_last);
@@ -404,7 +418,7 @@ pub fn evaluate(
                             .filter(|p| p.failed_first && !p.failed_last)
                             .count();
                         o.summary = format!(
-                            "It failed {f1} of its last {n1} runs after {f0} failures in the {n0} runs before (confidence {:.3} that this is a change, not chance){}.",
+                            "It failed {f1} of {n1} runs from its first recent failure to its newest, after {f0} failures in the {n0} runs before (confidence {:.3} that this is a change, not chance){}.",
                             1.0 - tail,
                             if retried > 0 {
                                 format!("; {retried} of those failures passed on retry")
@@ -486,7 +500,15 @@ pub fn evaluate(
                 } else {
                     out.push(Observation::new("failure_rate", &s.id, Level::Hold));
                 }
-            } else if let Some((k, f0, n0, f1, n1, tail)) = split {
+            } else if let Some((k, f0, n0, f1, n1, tail)) = {
+                // A test alarming as newly flaky: a rise is measured against its rate since it
+                // became flaky, not against the clean history before.
+                match since_index("new_flaky") {
+                    Some(from) => best_split(&trials[from..], m.new_flaky.min_history as usize)
+                        .map(|(k, f0, n0, f1, n1, t)| (k + from, f0, n0, f1, n1, t)),
+                    None => split,
+                }
+            } {
                 let p0 = (f0 as f64 + 0.5) / (n0 as f64 + 1.0);
                 let rate = f1 as f64 / n1 as f64;
                 if f0 as f64 / n0 as f64 > m.new_flaky.stable_rate
@@ -494,6 +516,7 @@ pub fn evaluate(
                     && 1.0 - tail >= c.alarm_confidence
                     && rate >= c.alarm_factor * p0
                     && f1 >= c.min_failures
+                    && n1 >= c.min_runs
                 {
                     let mut o = Observation::new("failure_rate", &s.id, Level::Alarm);
                     o.test = Some(s.id.clone());
@@ -504,7 +527,7 @@ pub fn evaluate(
                         pct(rate)
                     );
                     o.summary = format!(
-                        "It failed {f1} of its last {n1} runs ({}) against {f0} of {n0} before ({}); confidence {:.3} that the rate rose.",
+                        "It failed {f1} of {n1} runs from its first recent failure to its newest ({}) against {f0} of {n0} before ({}); confidence {:.3} that the rate rose.",
                         pct(rate),
                         pct(f0 as f64 / n0 as f64),
                         1.0 - tail
@@ -549,7 +572,14 @@ pub fn evaluate(
                 } else {
                     out.push(Observation::new("broken", &s.id, Level::Hold));
                 }
-            } else if failing as u64 >= c.alarm_runs && failing < main.len() {
+            } else if failing as u64 >= c.alarm_runs && failing < main.len() && {
+                // A flaky test fails twice in a row now and then: broken needs a test that was
+                // healthy before the streak (or the verdict engine's word).
+                let before = &main[main.len() - failing - (c.history_runs as usize).min(main.len() - failing)..main.len() - failing];
+                let failed_before = before.iter().filter(|p| p.failed_first).count() as f64;
+                failed_before <= m.new_flaky.stable_rate * before.len() as f64
+                    || entry.is_some_and(|e| e.verdict == Verdict::Broken)
+            } {
                 let first = main[main.len() - failing];
                 let run = &snap.runs[first.run as usize];
                 let engine_culprit = entry
@@ -593,7 +623,7 @@ pub fn evaluate(
         let recent_from = snap.runs.len().saturating_sub(c.recent_runs as usize) as u32;
         for &i in snap.incidents.range(recent_from..) {
             let r = &snap.runs[i as usize];
-            if r.failed < c.min_tests {
+            if r.failed < c.min_tests || (r.failed as f64) < c.min_share * r.size as f64 {
                 continue;
             }
             if st.contains_key(&("incident", r.key.as_str())) {

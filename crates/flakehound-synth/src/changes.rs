@@ -346,3 +346,4 @@ mod tests {
         assert_eq!(again.history, h.history);
     }
 }
+
