@@ -14,6 +14,7 @@
 //!
 //! Delivery failures never fail the check (the caller decides, `--strict`).
 
+pub mod background;
 pub mod config;
 pub mod monitors;
 pub mod notify;
