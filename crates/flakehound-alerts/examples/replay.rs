@@ -147,7 +147,14 @@ fn replay(seed: u64, runs: usize, score: &mut Score) {
                         score.delays_20.push(delay);
                     }
                 } else {
-                    eprintln!("seed {seed}: missed {k} of {id} at run {at} (failed in runs {:?}): {:?}", h.history.failed_runs(id), about.iter().map(|(n, r)| (n.monitor.clone(), *r)).collect::<Vec<_>>());
+                    eprintln!(
+                        "seed {seed}: missed {k} of {id} at run {at} (failed in runs {:?}): {:?}",
+                        h.history.failed_runs(id),
+                        about
+                            .iter()
+                            .map(|(n, r)| (n.monitor.clone(), *r))
+                            .collect::<Vec<_>>()
+                    );
                 }
                 if std::env::var_os("REPLAY_VERBOSE").is_some() {
                     eprintln!("  failed runs: {:?}", h.history.failed_runs(id));
@@ -179,14 +186,25 @@ fn replay(seed: u64, runs: usize, score: &mut Score) {
         );
     }
     for (n, r) in got.iter().filter(|(n, _)| {
-        n.monitor == "incident" && !h.outages.iter().any(|&o| h.history.runs[o].key == n.subject)
+        n.monitor == "incident"
+            && !h
+                .outages
+                .iter()
+                .any(|&o| h.history.runs[o].key == n.subject)
     }) {
-        eprintln!("seed {seed}: incident alert for run {r} that was no outage: {}", n.title);
+        eprintln!(
+            "seed {seed}: incident alert for run {r} that was no outage: {}",
+            n.title
+        );
     }
     score.false_incidents += got
         .iter()
         .filter(|(n, _)| {
-            n.monitor == "incident" && !h.outages.iter().any(|&o| h.history.runs[o].key == n.subject)
+            n.monitor == "incident"
+                && !h
+                    .outages
+                    .iter()
+                    .any(|&o| h.history.runs[o].key == n.subject)
         })
         .count() as u64;
     score.digests += got.iter().filter(|(n, _)| n.monitor == "digest").count() as u64;
@@ -268,10 +286,15 @@ fn main() {
 
 #[allow(dead_code)]
 fn debug_incidents(store: &mut dyn flakehound_store::Store) {
-    let snap = flakehound_alerts::monitors::Snapshot::load(store, &Config::default()).expect("snapshot");
+    let snap =
+        flakehound_alerts::monitors::Snapshot::load(store, &Config::default()).expect("snapshot");
     eprintln!(
         "engine incidents: {:?}; all incident runs: {:?}",
-        snap.report.incidents.iter().map(|i| (i.run.clone(), i.failed_tests, i.reason.clone())).collect::<Vec<_>>(),
+        snap.report
+            .incidents
+            .iter()
+            .map(|i| (i.run.clone(), i.failed_tests, i.reason.clone()))
+            .collect::<Vec<_>>(),
         snap.incidents
     );
 }

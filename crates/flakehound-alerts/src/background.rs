@@ -165,10 +165,7 @@ fn evaluate(
         a.as_mut(),
         cfg,
         &Options::new(),
-        &Quarantines {
-            file: None,
-            server,
-        },
+        &Quarantines { file: None, server },
         channels,
     )?;
     for c in &checked.changes {

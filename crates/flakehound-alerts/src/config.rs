@@ -499,8 +499,9 @@ impl Config {
                                 "has both `webhook_url` and `webhook_url_env`; keep one",
                             ));
                         }
-                        (Some(u), None) => check_url(u)
-                            .map_err(|r| self.channel_err(name, format!("key `webhook_url`: {r}")))?,
+                        (Some(u), None) => check_url(u).map_err(|r| {
+                            self.channel_err(name, format!("key `webhook_url`: {r}"))
+                        })?,
                         (None, Some(_)) => {}
                     }
                     timeout
@@ -512,7 +513,8 @@ impl Config {
                     timeout,
                     ..
                 } => {
-                    check_url(url).map_err(|r| self.channel_err(name, format!("key `url`: {r}")))?;
+                    check_url(url)
+                        .map_err(|r| self.channel_err(name, format!("key `url`: {r}")))?;
                     if secret.is_some() && secret_env.is_some() {
                         return Err(
                             self.channel_err(name, "has both `secret` and `secret_env`; keep one")
@@ -543,14 +545,20 @@ impl Config {
                         }
                     }
                     from.parse::<lettre::message::Mailbox>().map_err(|e| {
-                        self.channel_err(name, format!("key `from`: {from:?} is not an address: {e}"))
+                        self.channel_err(
+                            name,
+                            format!("key `from`: {from:?} is not an address: {e}"),
+                        )
                     })?;
                     if to.is_empty() {
                         return Err(self.channel_err(name, "key `to`: no recipients"));
                     }
                     for t in to {
                         t.parse::<lettre::message::Mailbox>().map_err(|e| {
-                            self.channel_err(name, format!("key `to`: {t:?} is not an address: {e}"))
+                            self.channel_err(
+                                name,
+                                format!("key `to`: {t:?} is not an address: {e}"),
+                            )
                         })?;
                     }
                     timeout
@@ -635,7 +643,11 @@ pub fn mute_until(s: &str) -> Option<jiff::Timestamp> {
         return Some(t);
     }
     let d: jiff::civil::Date = s.parse().ok()?;
-    d.tomorrow().ok()?.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    d.tomorrow()
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 #[cfg(test)]
@@ -658,7 +670,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert_eq!(e, "a.toml: channel `ops`: key `url`: ftp is not an http(s) URL");
+        assert_eq!(
+            e,
+            "a.toml: channel `ops`: key `url`: ftp is not an http(s) URL"
+        );
         let e = Config::parse("[channels.team]\ntype = \"slack\"\n", "a.toml")
             .unwrap_err()
             .to_string();
@@ -670,12 +685,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("channel `mail`: key `from`"), "{e}");
-        let e = Config::parse(
-            "[channels.x]\ntype = \"pager\"\n",
-            "a.toml",
-        )
-        .unwrap_err()
-        .to_string();
+        let e = Config::parse("[channels.x]\ntype = \"pager\"\n", "a.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("a.toml") && e.contains("pager"), "{e}");
         let e = Config::parse(
             "[channels.ops]\ntype = \"webhook\"\nurl = \"http://x\"\nsecrett = \"s\"\n",
@@ -684,17 +696,17 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("secrett"), "{e}");
-        let e = Config::parse("[[route]]\nowner = \"@a/b\"\nchannels = [\"nope\"]\n", "a.toml")
-            .unwrap_err()
-            .to_string();
+        let e = Config::parse(
+            "[[route]]\nowner = \"@a/b\"\nchannels = [\"nope\"]\n",
+            "a.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("no channel named `nope`"), "{e}");
         let e = Config::parse("[monitors.uploads_stopped]\nafter = \"soon\"\n", "a.toml")
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("monitors.uploads_stopped: key `after`"),
-            "{e}"
-        );
+        assert!(e.contains("monitors.uploads_stopped: key `after`"), "{e}");
     }
 
     #[test]

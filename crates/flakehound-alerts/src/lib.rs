@@ -238,8 +238,9 @@ pub fn check_snapshot(
 ) -> anyhow::Result<Checked> {
     let project = snap.project.clone();
     let states = alerts.alert_states(&project)?;
-    let baseline =
-        !opts.no_baseline && cfg.baseline.unwrap_or(true) && !states.iter().any(|s| s.monitor == "baseline");
+    let baseline = !opts.no_baseline
+        && cfg.baseline.unwrap_or(true)
+        && !states.iter().any(|s| s.monitor == "baseline");
     let mut observations = monitors::evaluate(snap, cfg, &states, opts.now);
     if cfg.monitors.digest.enabled {
         let z = opts.now.to_zoned(jiff::tz::TimeZone::UTC);
@@ -247,7 +248,9 @@ pub fn check_snapshot(
         let week = iso_week(opts.now);
         if Some(z.weekday()) == day
             && z.hour() >= cfg.monitors.digest.hour
-            && !states.iter().any(|s| s.monitor == "digest" && s.subject == week)
+            && !states
+                .iter()
+                .any(|s| s.monitor == "digest" && s.subject == week)
         {
             observations.push(monitors::digest(snap, cfg, &states, opts.now, &week));
         }
@@ -260,10 +263,7 @@ pub fn check_snapshot(
     let cooldown = config::parse_duration(&cfg.throttle.cooldown)
         .unwrap_or_default()
         .as_secs() as i64;
-    let owners = opts
-        .repo
-        .as_deref()
-        .map(flakehound_owners::Owners::load);
+    let owners = opts.repo.as_deref().map(flakehound_owners::Owners::load);
     let files: HashMap<&str, Option<&str>> = snap
         .tests
         .iter()
@@ -274,11 +274,7 @@ pub fn check_snapshot(
         mutes.push(Mute {
             project: project.clone(),
             subject: m.test.clone(),
-            until: m
-                .until
-                .as_deref()
-                .and_then(config::mute_until)
-                .map(ts),
+            until: m.until.as_deref().and_then(config::mute_until).map(ts),
             reason: m.reason.clone(),
             created_at: String::new(),
         });
@@ -336,7 +332,17 @@ pub fn check_snapshot(
         if !notify_monitor {
             continue;
         }
-        let n = notification(snap, cfg, &o, cur_state, &target, &now, opts, owners.as_ref(), &files);
+        let n = notification(
+            snap,
+            cfg,
+            &o,
+            cur_state,
+            &target,
+            &now,
+            opts,
+            owners.as_ref(),
+            &files,
+        );
         let mut outcomes = Vec::new();
         let subject_muted = mutes.iter().find(|m| {
             m.until
@@ -410,12 +416,16 @@ pub fn check_snapshot(
         });
     }
     if baseline && !opts.dry_run {
-        alerts.transition(&project, "baseline", &project, None, "done", "{}", &now, false)?;
+        alerts.transition(
+            &project, "baseline", &project, None, "done", "{}", &now, false,
+        )?;
     }
     out.alarming = alerts
         .alert_states(&project)?
         .iter()
-        .filter(|s| s.state != "ok" && !matches!(s.monitor.as_str(), "baseline" | "digest" | "incident"))
+        .filter(|s| {
+            s.state != "ok" && !matches!(s.monitor.as_str(), "baseline" | "digest" | "incident")
+        })
         .count() as u64;
     Ok(out)
 }

@@ -287,8 +287,8 @@ fn best_split(t: &[bool], min_history: usize) -> Option<(usize, u64, u64, u64, u
     let mut before_f: u64 = t[..start].iter().filter(|&&f| f).count() as u64;
     let mut after_f: u64 = t[start..=last].iter().filter(|&&f| f).count() as u64;
     let mut best: Option<(usize, u64, u64, u64, u64, f64)> = None;
-    for k in start..=last {
-        if t[k] {
+    for (k, &failed) in t.iter().enumerate().take(last + 1).skip(start) {
+        if failed {
             let (f0, n0) = (before_f, k as u64);
             let (f1, n1) = (after_f, (last + 1 - k) as u64);
             let p0 = (f0 as f64 + 0.5) / (n0 as f64 + 1.0);
@@ -351,7 +351,9 @@ pub fn evaluate(
         let split = best_split(&trials, m.new_flaky.min_history as usize);
         // Where a monitor's alarm on this test started (its `since` run), as a trial index.
         let since_index = |monitor: &str| -> Option<usize> {
-            let state = st.get(&(monitor, s.id.as_str())).filter(|x| x.state != "ok")?;
+            let state = st
+                .get(&(monitor, s.id.as_str()))
+                .filter(|x| x.state != "ok")?;
             let detail: serde_json::Value = state.detail.parse().ok()?;
             let since = detail["since"].as_str()?;
             pts.iter()
@@ -402,9 +404,7 @@ pub fn evaluate(
                 if let Some((k, f0, n0, f1, n1, tail)) = split {
                     let stable_before = f0 as f64 / n0 as f64 <= c.stable_rate;
                     let intermittent = trials[k..].iter().any(|f| !*f)
-                        || pts[k..]
-                            .iter()
-                            .any(|p| p.failed_first && !p.failed_last);
+                        || pts[k..].iter().any(|p| p.failed_first && !p.failed_last);
                     if stable_before
                         && n0 >= c.min_history
                         && 1.0 - tail >= c.alarm_confidence
@@ -575,7 +575,10 @@ pub fn evaluate(
             } else if failing as u64 >= c.alarm_runs && failing < main.len() && {
                 // A flaky test fails twice in a row now and then: broken needs a test that was
                 // healthy before the streak (or the verdict engine's word).
-                let before = &main[main.len() - failing - (c.history_runs as usize).min(main.len() - failing)..main.len() - failing];
+                let before = &main[main.len()
+                    - failing
+                    - (c.history_runs as usize).min(main.len() - failing)
+                    ..main.len() - failing];
                 let failed_before = before.iter().filter(|p| p.failed_first).count() as f64;
                 failed_before <= m.new_flaky.stable_rate * before.len() as f64
                     || entry.is_some_and(|e| e.verdict == Verdict::Broken)
@@ -709,7 +712,12 @@ pub fn evaluate(
 
     // uploads stopped
     if m.uploads_stopped.enabled {
-        if let Some(last) = snap.runs.iter().filter_map(|r| r.started_at.parse::<jiff::Timestamp>().ok()).max() {
+        if let Some(last) = snap
+            .runs
+            .iter()
+            .filter_map(|r| r.started_at.parse::<jiff::Timestamp>().ok())
+            .max()
+        {
             let after = crate::config::parse_duration(&m.uploads_stopped.after)
                 .unwrap_or(std::time::Duration::from_secs(3 * 86_400));
             let quiet = now.as_second() - last.as_second();
@@ -754,7 +762,13 @@ fn verdict_text(e: &ReportEntry) -> String {
 }
 
 /// The weekly digest's content: top tests by cost with their trend, and what got fixed.
-pub fn digest(snap: &Snapshot, cfg: &Config, states: &[AlertState], now: jiff::Timestamp, week: &str) -> Observation {
+pub fn digest(
+    snap: &Snapshot,
+    cfg: &Config,
+    states: &[AlertState],
+    now: jiff::Timestamp,
+    week: &str,
+) -> Observation {
     let mut o = Observation::new("digest", week, Level::Alarm);
     o.state = "sent".into();
     let mut entries: Vec<&ReportEntry> = snap
@@ -784,7 +798,8 @@ pub fn digest(snap: &Snapshot, cfg: &Config, states: &[AlertState], now: jiff::T
             pct(overall),
             pct(recent)
         ));
-        o.facts.push((e.ranked.id.clone(), format!("{} ({trend})", e.verdict)));
+        o.facts
+            .push((e.ranked.id.clone(), format!("{} ({trend})", e.verdict)));
     }
     let week_ago = now - jiff::SignedDuration::from_hours(24 * 7);
     let mut fixed: Vec<String> = states
@@ -793,12 +808,24 @@ pub fn digest(snap: &Snapshot, cfg: &Config, states: &[AlertState], now: jiff::T
             matches!(s.monitor.as_str(), "new_flaky" | "failure_rate" | "broken")
                 && s.state == "ok"
                 && s.version > 1
-                && s.changed_at.parse::<jiff::Timestamp>().is_ok_and(|t| t >= week_ago)
+                && s.changed_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| t >= week_ago)
         })
         .map(|s| s.subject.clone())
         .collect();
-    for e in snap.report.entries.iter().filter(|e| e.verdict == Verdict::Fixed) {
-        if e.impact.last_seen.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_some_and(|t| t >= week_ago) {
+    for e in snap
+        .report
+        .entries
+        .iter()
+        .filter(|e| e.verdict == Verdict::Fixed)
+    {
+        if e.impact
+            .last_seen
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|t| t >= week_ago)
+        {
             fixed.push(e.ranked.id.clone());
         }
     }
@@ -816,7 +843,8 @@ pub fn digest(snap: &Snapshot, cfg: &Config, states: &[AlertState], now: jiff::T
         format!("Top by cost:\n{}", lines.join("\n"))
     };
     if !fixed.is_empty() {
-        o.summary.push_str(&format!("\nFixed this week: {}", fixed.join(", ")));
+        o.summary
+            .push_str(&format!("\nFixed this week: {}", fixed.join(", ")));
     }
     o.detail = json!({"unstable": entries.len(), "fixed": fixed});
     o

@@ -141,8 +141,8 @@ fn slack_escape(s: &str) -> String {
 
 /// `sha256=<hex>` of `<timestamp>.<body>` under `secret` (see the module docs).
 pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -263,7 +263,9 @@ impl Channel {
                         format!("channel `{name}`: key `ca_file`: cannot read {f}: {e}")
                     })?;
                     let cert = Certificate::from_pem(&pem).map_err(|e| {
-                        format!("channel `{name}`: key `ca_file`: {f} is not a PEM certificate: {e}")
+                        format!(
+                            "channel `{name}`: key `ca_file`: {f} is not a PEM certificate: {e}"
+                        )
                     })?;
                     params = params.add_root_certificate(cert);
                 }
@@ -356,12 +358,7 @@ impl Channel {
         match &self.kind {
             Kind::Slack { url } => {
                 let body = serde_json::to_vec(&n.to_slack()).unwrap_or_default();
-                post(
-                    &self.client()?,
-                    url,
-                    body,
-                    Vec::new(),
-                )
+                post(&self.client()?, url, body, Vec::new())
             }
             Kind::Webhook { url, secret } => {
                 let body = serde_json::to_vec(&n.to_json()).unwrap_or_default();

@@ -93,7 +93,10 @@ webhook_url = "{0}/slack"
     );
     // Why: the numbers and the runs.
     assert!(
-        body["summary"].as_str().unwrap().contains("after 0 failures in the 60 runs before"),
+        body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("after 0 failures in the 60 runs before"),
         "{body}"
     );
     assert_eq!(body["runs"][0], "github-actions/1060/1/test");
@@ -104,7 +107,10 @@ webhook_url = "{0}/slack"
     assert!(s["text"].as_str().unwrap().contains(FLAKY));
     let blocks = s["blocks"].as_array().unwrap();
     let types: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["header", "section", "section", "context", "actions"]);
+    assert_eq!(
+        types,
+        ["header", "section", "section", "context", "actions"]
+    );
     assert_eq!(blocks[0]["text"]["type"], "plain_text");
     assert_eq!(blocks[1]["text"]["type"], "mrkdwn");
     assert!(blocks[2]["fields"].as_array().unwrap().len() <= 10);
@@ -143,7 +149,10 @@ fn a_receiver_answering_500_gets_retries_and_the_check_still_succeeds() {
     let o = &checked.changes[0].outcomes[0];
     assert_eq!((o.status.as_str(), o.attempts), ("failed", 3));
     let e = o.error.as_deref().unwrap();
-    assert!(e.contains("HTTP 500") && e.contains("down for maintenance"), "{e}");
+    assert!(
+        e.contains("HTTP 500") && e.contains("down for maintenance"),
+        "{e}"
+    );
     assert_eq!(checked.failed(), 1);
     let log = alerts.deliveries("acme/shop", 10).unwrap();
     assert_eq!(log[0].status, "failed");
@@ -186,7 +195,11 @@ fn a_receiver_that_is_down_or_hangs_never_blocks_for_long() {
         by["dead"].error
     );
     assert_eq!(by["slow"].status, "failed");
-    assert!(by["slow"].error.as_deref().unwrap().contains("timed out"), "{:?}", by["slow"].error);
+    assert!(
+        by["slow"].error.as_deref().unwrap().contains("timed out"),
+        "{:?}",
+        by["slow"].error
+    );
 }
 
 #[test]
@@ -216,8 +229,7 @@ ca_file = "{}"
     .unwrap();
     let checked = check(&mut store, &mut alerts, &cfg, common::after_run(last), None);
     assert_eq!(
-        checked.changes[0].outcomes[0].status,
-        "sent",
+        checked.changes[0].outcomes[0].status, "sent",
         "{:?}",
         checked.changes[0].outcomes
     );
@@ -274,13 +286,14 @@ fn broken_channel_configurations_name_the_channel() {
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors.iter().any(|e| e
         == "channel `ops`: key `secret_env`: the variable FLAKEHOUND_TEST_NO_SUCH_SECRET is not set"));
-    assert!(errors.iter().any(|e| e.starts_with("channel `mail`: key `ca_file`: cannot read /nonexistent/ca.pem")));
-    // Sending through it says the same, logged as a failure rather than a crash.
-    let sent = flakehound_alerts::Deliver::send(
-        &channels,
-        "ops",
-        &flakehound_alerts::sample("p", &cfg),
+    assert!(
+        errors.iter().any(
+            |e| e.starts_with("channel `mail`: key `ca_file`: cannot read /nonexistent/ca.pem")
+        )
     );
+    // Sending through it says the same, logged as a failure rather than a crash.
+    let sent =
+        flakehound_alerts::Deliver::send(&channels, "ops", &flakehound_alerts::sample("p", &cfg));
     assert!(sent.error.unwrap().contains("channel `ops`"));
 }
 
@@ -318,22 +331,39 @@ channels = ["payments"]
         .mute(&flakehound_store::Mute {
             project: "acme/shop".into(),
             subject: FLAKY.into(),
-            until: Some((common::after_run(last) + jiff::SignedDuration::from_hours(24 * 7)).to_string()),
+            until: Some(
+                (common::after_run(last) + jiff::SignedDuration::from_hours(24 * 7)).to_string(),
+            ),
             reason: Some("known, fix in review".into()),
             created_at: common::after_run(last).to_string(),
         })
         .unwrap();
     let cfg = Config::parse(&cfg_text, "alerts.toml").unwrap();
-    let checked = check(&mut store, &mut alerts, &cfg, common::after_run(last), Some(&repo));
+    let checked = check(
+        &mut store,
+        &mut alerts,
+        &cfg,
+        common::after_run(last),
+        Some(&repo),
+    );
     assert_eq!(checked.changes[0].outcomes[0].status, "muted");
     assert!(rx.requests.lock().unwrap().is_empty());
-    assert_eq!(alerts.deliveries("acme/shop", 5).unwrap()[0].status, "muted");
+    assert_eq!(
+        alerts.deliveries("acme/shop", 5).unwrap()[0].status,
+        "muted"
+    );
 
     // Another store, no mute: the payments team's channel gets it, the default does not.
     let dir2 = tempfile::tempdir().unwrap();
     let (mut store, mut alerts) = stores(dir2.path());
     turning_flaky(&mut store);
-    let checked = check(&mut store, &mut alerts, &cfg, common::after_run(last), Some(&repo));
+    let checked = check(
+        &mut store,
+        &mut alerts,
+        &cfg,
+        common::after_run(last),
+        Some(&repo),
+    );
     assert_eq!(checked.changes[0].notification.owners, ["@acme/payments"]);
     assert_eq!(rx.got("/payments").len(), 1);
     assert_eq!(rx.got("/general").len(), 0);

@@ -53,7 +53,9 @@ impl AlertStore for PostgresStore {
                    (project, monitor, subject, state, version, changed_at, notified_at, detail)
                  VALUES ($1, $2, $3, $4, 1, $5, $6, $7)
                  ON CONFLICT (project, monitor, subject) DO NOTHING",
-                &[&project, &monitor, &subject, &state, &at, &notified, &detail],
+                &[
+                    &project, &monitor, &subject, &state, &at, &notified, &detail,
+                ],
             ),
             // Row lock + re-check of the version under READ COMMITTED: a second updater waits
             // for the first, then finds the version changed and updates nothing.

@@ -65,8 +65,6 @@ impl Backend for SqliteBackend {
         let Location::Sqlite(path) = location else {
             return None;
         };
-        Some(
-            SqliteStore::open(path).map(|s| Box::new(s) as Box<dyn flakehound_store::AlertStore>),
-        )
+        Some(SqliteStore::open(path).map(|s| Box::new(s) as Box<dyn flakehound_store::AlertStore>))
     }
 }

@@ -1251,12 +1251,30 @@ pub fn alert_states_compare_and_set(h: &mut dyn Harness) {
     // Both replicas saw no row: one insert wins.
     let t = "tests/a.py::test_x";
     assert!(
-        a.transition("p", "new_flaky", t, None, "alarm", "{\"n\":1}", "2026-01-01T00:00:00Z", true)
-            .unwrap()
+        a.transition(
+            "p",
+            "new_flaky",
+            t,
+            None,
+            "alarm",
+            "{\"n\":1}",
+            "2026-01-01T00:00:00Z",
+            true
+        )
+        .unwrap()
     );
     assert!(
-        !b.transition("p", "new_flaky", t, None, "alarm", "{}", "2026-01-01T00:00:01Z", true)
-            .unwrap()
+        !b.transition(
+            "p",
+            "new_flaky",
+            t,
+            None,
+            "alarm",
+            "{}",
+            "2026-01-01T00:00:01Z",
+            true
+        )
+        .unwrap()
     );
     let s = b.alert_states("p").unwrap();
     assert_eq!(s.len(), 1);
@@ -1267,12 +1285,30 @@ pub fn alert_states_compare_and_set(h: &mut dyn Harness) {
     assert_eq!(s[0].notified_at.as_deref(), Some("2026-01-01T00:00:00Z"));
     // Both read version 1: one update wins, the other changes nothing.
     assert!(
-        b.transition("p", "new_flaky", t, Some(1), "ok", "{}", "2026-01-02T00:00:00Z", false)
-            .unwrap()
+        b.transition(
+            "p",
+            "new_flaky",
+            t,
+            Some(1),
+            "ok",
+            "{}",
+            "2026-01-02T00:00:00Z",
+            false
+        )
+        .unwrap()
     );
     assert!(
-        !a.transition("p", "new_flaky", t, Some(1), "ok", "{}", "2026-01-02T00:00:00Z", true)
-            .unwrap()
+        !a.transition(
+            "p",
+            "new_flaky",
+            t,
+            Some(1),
+            "ok",
+            "{}",
+            "2026-01-02T00:00:00Z",
+            true
+        )
+        .unwrap()
     );
     let s = a.alert_states("p").unwrap();
     assert_eq!((s[0].state.as_str(), s[0].version), ("ok", 2));
@@ -1294,7 +1330,9 @@ pub fn alert_states_compare_and_set(h: &mut dyn Harness) {
         ..Default::default()
     };
     let id1 = a.log_delivery(&d("sent", "2026-01-01T00:00:00Z")).unwrap();
-    let id2 = b.log_delivery(&d("failed", "2026-01-01T01:00:00Z")).unwrap();
+    let id2 = b
+        .log_delivery(&d("failed", "2026-01-01T01:00:00Z"))
+        .unwrap();
     assert!(id2 > id1);
     b.log_delivery(&d("sent", "2026-01-01T02:00:00Z")).unwrap();
     let log = a.deliveries("p", 2).unwrap();

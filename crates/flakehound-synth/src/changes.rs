@@ -346,4 +346,3 @@ mod tests {
         assert_eq!(again.history, h.history);
     }
 }
-

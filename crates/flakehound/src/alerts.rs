@@ -157,7 +157,12 @@ pub fn cmd_alerts(ctx: &Context, args: AlertsArgs) -> Result<ExitCode> {
                         })
                         .collect();
                     writeln!(out, "  {:<15} {}", n.monitor, n.title)?;
-                    writeln!(out, "  {:<15} {}", "", n.summary.replace('\n', "\n                  "))?;
+                    writeln!(
+                        out,
+                        "  {:<15} {}",
+                        "",
+                        n.summary.replace('\n', "\n                  ")
+                    )?;
                     if !n.runs.is_empty() {
                         writeln!(out, "  {:<15} runs: {}", "", n.runs.join(", "))?;
                     }
@@ -276,7 +281,11 @@ pub fn cmd_alerts(ctx: &Context, args: AlertsArgs) -> Result<ExitCode> {
                         d.at,
                         d.status,
                         d.monitor,
-                        if d.channel.is_empty() { "-" } else { &d.channel }
+                        if d.channel.is_empty() {
+                            "-"
+                        } else {
+                            &d.channel
+                        }
                     );
                     line.push_str(&d.title);
                     if d.attempts > 1 {

@@ -93,9 +93,8 @@ pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
                 cfg,
                 std::time::Duration::from_secs(600),
             ));
-            config.after_commit = Some(flakehound_server::CommitHook(std::sync::Arc::new(
-                e.hook(),
-            )));
+            config.after_commit =
+                Some(flakehound_server::CommitHook(std::sync::Arc::new(e.hook())));
             Some(e)
         }
         None => None,

@@ -36,8 +36,20 @@ fn ingest(dir: &Path, from: usize, to: usize, fail: &[usize]) {
         .unwrap();
         fh(dir)
             .args(["--db", "f.db", "--project", "acme/shop", "ingest", "-q"])
-            .args(["--provider", "github-actions", "--branch", "main", "--job", "test"])
-            .args(["--run-id", &(100 + i).to_string(), "--commit", &format!("{:040x}", i + 1)])
+            .args([
+                "--provider",
+                "github-actions",
+                "--branch",
+                "main",
+                "--job",
+                "test",
+            ])
+            .args([
+                "--run-id",
+                &(100 + i).to_string(),
+                "--commit",
+                &format!("{:040x}", i + 1),
+            ])
             .args(["--timestamp", &ts])
             .arg(&f)
             .assert()
@@ -67,7 +79,10 @@ fn check_notifies_each_change_once_and_delivery_failures_do_not_fail_it() {
     // The first check records the baseline and sends nothing.
     let out = fh(d).args(db).args(["alerts", "check"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("first check: recorded as the baseline"), "{text}");
+    assert!(
+        text.contains("first check: recorded as the baseline"),
+        "{text}"
+    );
 
     ingest(d, 60, 62, &[60]);
     let out = fh(d)
@@ -87,23 +102,40 @@ fn check_notifies_each_change_once_and_delivery_failures_do_not_fail_it() {
         .assert()
         .code(1);
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("tests/test_pay.py::test_refund started failing intermittently"), "{text}");
+    assert!(
+        text.contains("tests/test_pay.py::test_refund started failing intermittently"),
+        "{text}"
+    );
     assert!(text.contains("ops failed after 2 attempts"), "{text}");
     // Once: nothing more to send, exit 0.
     let out = fh(d).args(db).args(["alerts", "check"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("0 changes of state, 1 subject alarming"), "{text}");
+    assert!(
+        text.contains("0 changes of state, 1 subject alarming"),
+        "{text}"
+    );
 
     let out = fh(d).args(db).args(["alerts", "log"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("failed") && text.contains("ops") && text.contains("[2 attempts]"), "{text}");
+    assert!(
+        text.contains("failed") && text.contains("ops") && text.contains("[2 attempts]"),
+        "{text}"
+    );
 
     fh(d)
         .args(db)
-        .args(["alerts", "mute", "tests/test_pay.py::test_refund", "--for", "7d"])
+        .args([
+            "alerts",
+            "mute",
+            "tests/test_pay.py::test_refund",
+            "--for",
+            "7d",
+        ])
         .assert()
         .success()
-        .stdout(predicates::str::contains("muted tests/test_pay.py::test_refund in acme/shop until"));
+        .stdout(predicates::str::contains(
+            "muted tests/test_pay.py::test_refund in acme/shop until",
+        ));
     fh(d)
         .args(db)
         .args(["alerts", "log", "--json"])
@@ -147,14 +179,30 @@ fn broken_channels_are_named_by_test_and_serve() {
         ));
     fh(d)
         .env_remove("FLAKEHOUND_TEST_UNSET_SECRET")
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", "s.db", "--alerts", "alerts.toml"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "s.db",
+            "--alerts",
+            "alerts.toml",
+        ])
         .assert()
         .failure()
-        .stderr(predicates::str::contains("alerts.toml: channel `ops`: key `secret_env`"));
-    std::fs::write(d.join("bad.toml"), "[channels.team]\ntype = \"slack\"\nwebhook_url = \"hooks.slack.com/x\"\n").unwrap();
+        .stderr(predicates::str::contains(
+            "alerts.toml: channel `ops`: key `secret_env`",
+        ));
+    std::fs::write(
+        d.join("bad.toml"),
+        "[channels.team]\ntype = \"slack\"\nwebhook_url = \"hooks.slack.com/x\"\n",
+    )
+    .unwrap();
     fh(d)
         .args(["--db", "f.db", "alerts", "--config", "bad.toml", "test"])
         .assert()
         .failure()
-        .stderr(predicates::str::contains("bad.toml: channel `team`: key `webhook_url`: not a URL"));
+        .stderr(predicates::str::contains(
+            "bad.toml: channel `team`: key `webhook_url`: not a URL",
+        ));
 }

@@ -343,7 +343,11 @@ pub fn turning_flaky(store: &mut dyn Store) -> usize {
     for i in 0..60 {
         write_run(store, i, &[(FLAKY, &[Passed]), (STEADY, &[Passed])]);
     }
-    write_run(store, 60, &[(FLAKY, &[Failed, Passed]), (STEADY, &[Passed])]);
+    write_run(
+        store,
+        60,
+        &[(FLAKY, &[Failed, Passed]), (STEADY, &[Passed])],
+    );
     write_run(store, 61, &[(FLAKY, &[Passed]), (STEADY, &[Passed])]);
     61
 }
