@@ -93,7 +93,7 @@ fn work(location: &Location, cfg: &Config, interval: Duration, shared: &(Mutex<Q
     for e in channels.errors() {
         tracing::error!(error = %e, "alerts channel unusable");
     }
-    let mut alerts: Option<Box<dyn flakehound_store::AlertStore>> = None;
+    let mut handles = Handles::default();
     let mut next_tick = std::time::Instant::now() + interval;
     loop {
         let (project, all) = {
@@ -133,10 +133,10 @@ fn work(location: &Location, cfg: &Config, interval: Duration, shared: &(Mutex<Q
                 }),
         };
         for p in projects {
-            if let Err(e) = evaluate(location, cfg, &channels, &mut alerts, &p) {
+            if let Err(e) = evaluate(location, cfg, &channels, &mut handles, &p) {
                 tracing::warn!(project = %p, error = %e, "alerts: evaluation failed");
                 // Reconnect next time.
-                alerts = None;
+                handles = Handles::default();
             }
         }
         let mut q = m.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,21 +145,31 @@ fn work(location: &Location, cfg: &Config, interval: Duration, shared: &(Mutex<Q
     }
 }
 
+/// Connections kept between evaluations.
+#[derive(Default)]
+struct Handles {
+    alerts: Option<Box<dyn flakehound_store::AlertStore>>,
+    admin: Option<Box<dyn flakehound_store::Admin>>,
+}
+
 fn evaluate(
     location: &Location,
     cfg: &Config,
     channels: &Channels,
-    alerts: &mut Option<Box<dyn flakehound_store::AlertStore>>,
+    handles: &mut Handles,
     project: &str,
 ) -> anyhow::Result<()> {
-    if alerts.is_none() {
-        *alerts = Some(flakehound_store::open_alerts(location)?);
+    if handles.alerts.is_none() {
+        handles.alerts = Some(flakehound_store::open_alerts(location)?);
     }
-    let Some(a) = alerts.as_mut() else {
+    if handles.admin.is_none() {
+        handles.admin = Some(flakehound_store::open_admin(location)?);
+    }
+    let (Some(a), Some(admin)) = (handles.alerts.as_mut(), handles.admin.as_mut()) else {
         return Ok(());
     };
     let mut store = flakehound_store::open_existing(location, project)?;
-    let server = flakehound_store::open_admin(location)?.quarantine(project)?;
+    let server = admin.quarantine(project)?;
     let checked = crate::check(
         store.as_mut(),
         a.as_mut(),
