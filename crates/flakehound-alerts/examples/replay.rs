@@ -35,6 +35,8 @@ struct Score {
     stable_alerts: u64,
     stable_tests: u64,
     early: u64,
+    early_rate: u64,
+    unobservable: u64,
     incidents: u64,
     incident_alerts: Vec<u64>,
     false_incidents: u64,
@@ -169,9 +171,28 @@ fn replay(seed: u64, runs: usize, score: &mut Score) {
                 // Alerts after the onset about this change (an alarm, later its recovery).
                 let after = about.iter().filter(|(_, r)| *r >= at).count();
                 score.alerts_per_change.push(after as f64);
-                // Alarms before a stable test changes are false.
+                // Alarms before a stable test changes are false, and so are rate alarms before
+                // a rate changed.
                 if matches!(change, Change::TurnsFlaky { .. } | Change::Breaks { .. }) {
                     score.early += about.iter().filter(|(_, r)| *r < at).count() as u64;
+                } else {
+                    score.early_rate += about
+                        .iter()
+                        .filter(|(n, r)| *r < at && n.monitor == "failure_rate")
+                        .count() as u64;
+                }
+                // Observable: the test failed outside outages after the onset (a rise or a
+                // recovery is always observable given runs after it).
+                let own_failures = h
+                    .history
+                    .failed_runs(id)
+                    .into_iter()
+                    .filter(|r| *r >= at && !h.outages.contains(r))
+                    .count();
+                if matches!(change, Change::TurnsFlaky { .. } | Change::Breaks { .. })
+                    && own_failures == 0
+                {
+                    score.unobservable += 1;
                 }
             }
         }
@@ -250,6 +271,14 @@ fn main() {
     println!(
         "| alarms before a test changed (turns flaky, breaks) | {} | 0 |",
         score.early
+    );
+    println!(
+        "| failure-rate alarms before the rate changed (rises, recovers) | {} | 0 |",
+        score.early_rate
+    );
+    println!(
+        "| planted changes never observable (no failure of its own after the onset) | {} | |",
+        score.unobservable
     );
     let per_incident: Vec<f64> = score.incident_alerts.iter().map(|&n| n as f64).collect();
     println!(

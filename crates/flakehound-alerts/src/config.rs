@@ -128,8 +128,10 @@ pub struct FailureRate {
     pub alarm_factor: f64,
     /// And at least this many recent failures...
     pub min_failures: u64,
-    /// ...over at least this many runs.
+    /// ...over at least this many runs...
     pub min_runs: u64,
+    /// ...against an earlier rate measured over at least this many runs.
+    pub min_history: u64,
     /// Recovered when the rate over the last `recover_runs` runs is at most `recover_factor`
     /// times the earlier rate.
     pub recover_factor: f64,
@@ -144,6 +146,7 @@ impl Default for FailureRate {
             alarm_factor: 2.0,
             min_failures: 3,
             min_runs: 10,
+            min_history: 30,
             recover_factor: 1.5,
             recover_runs: 30,
         }

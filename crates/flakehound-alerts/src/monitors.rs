@@ -503,16 +503,14 @@ pub fn evaluate(
             } else if let Some((k, f0, n0, f1, n1, tail)) = {
                 // A test alarming as newly flaky: a rise is measured against its rate since it
                 // became flaky, not against the clean history before.
-                match since_index("new_flaky") {
-                    Some(from) => best_split(&trials[from..], m.new_flaky.min_history as usize)
-                        .map(|(k, f0, n0, f1, n1, t)| (k + from, f0, n0, f1, n1, t)),
-                    None => split,
-                }
+                let from = since_index("new_flaky").unwrap_or(0);
+                best_split(&trials[from..], c.min_history as usize)
+                    .map(|(k, f0, n0, f1, n1, t)| (k + from, f0, n0, f1, n1, t))
             } {
                 let p0 = (f0 as f64 + 0.5) / (n0 as f64 + 1.0);
                 let rate = f1 as f64 / n1 as f64;
                 if f0 as f64 / n0 as f64 > m.new_flaky.stable_rate
-                    && n0 >= m.new_flaky.min_history
+                    && n0 >= c.min_history
                     && 1.0 - tail >= c.alarm_confidence
                     && rate >= c.alarm_factor * p0
                     && f1 >= c.min_failures
