@@ -1279,6 +1279,7 @@ mod project_tests {
                 "PRAGMA foreign_keys = OFF;
                  DROP TABLE server_projects; DROP TABLE tokens; DROP TABLE uploads;
                  DROP TABLE server_quarantine; DROP TABLE quarantine_audit;
+                 DROP TABLE alert_states; DROP TABLE alert_deliveries; DROP TABLE alert_mutes;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )
