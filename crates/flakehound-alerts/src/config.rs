@@ -142,7 +142,7 @@ impl Default for FailureRate {
     fn default() -> Self {
         FailureRate {
             enabled: true,
-            alarm_confidence: 0.99,
+            alarm_confidence: 0.999,
             alarm_factor: 2.0,
             min_failures: 3,
             min_runs: 10,
