@@ -866,6 +866,26 @@ mod tests {
         assert!(1.0 - tail < 0.99, "{tail}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn splits_are_sane_and_clean_history_only_adds_surprise(
+            t in proptest::collection::vec(proptest::bool::weighted(0.2), 0..150),
+            extra in 1usize..100,
+        ) {
+            if let Some((k, f0, n0, f1, n1, tail)) = best_split(&t, 10) {
+                proptest::prop_assert!((0.0..=1.0).contains(&tail));
+                proptest::prop_assert!(t[k] && k >= 10 && n0 == k as u64);
+                proptest::prop_assert_eq!(f0, t[..k].iter().filter(|f| **f).count() as u64);
+                proptest::prop_assert!(f1 >= 1 && f1 <= n1);
+                // The same trials after more clean runs: at least as surprising.
+                let mut longer = vec![false; extra];
+                longer.extend(&t);
+                let (.., tail2) = best_split(&longer, 10).expect("a split");
+                proptest::prop_assert!(tail2 <= tail + 1e-12, "{tail2} > {tail}");
+            }
+        }
+    }
+
     #[test]
     fn a_steady_flaky_test_is_no_surprise() {
         // 20% all along.
