@@ -374,8 +374,11 @@ pub fn evaluate(
                     .iter()
                     .position(|p| snap.runs[p.run as usize].key == since)
                     .unwrap_or(0);
-                let f = trials[from..].iter().filter(|f| **f).count() as f64;
-                let n = (trials.len() - from) as f64;
+                // The rate while failing: from the alarm's start to the newest failure (the
+                // clean streak since is what is being judged, not part of the rate).
+                let end = trials.len() - trailing_clean as usize;
+                let f = trials[from.min(end)..end].iter().filter(|f| **f).count() as f64;
+                let n = end.saturating_sub(from) as f64;
                 let rate = (f / n.max(1.0)).clamp(0.01, 0.99);
                 let p_streak = (1.0 - rate).powf(trailing_clean as f64);
                 if trailing_clean >= c.recover_runs && p_streak < c.recover_p {
@@ -405,10 +408,16 @@ pub fn evaluate(
                     let stable_before = f0 as f64 / n0 as f64 <= c.stable_rate;
                     let intermittent = trials[k..].iter().any(|f| !*f)
                         || pts[k..].iter().any(|p| p.failed_first && !p.failed_last);
+                    // Not alarming when the recover threshold already holds (the failures are old
+                    // news: recovered since), or the alarm would flap with the recovery.
+                    let rate = (f1 as f64 / n1 as f64).clamp(0.01, 0.99);
+                    let recovered = trailing_clean >= c.recover_runs
+                        && (1.0 - rate).powf(trailing_clean as f64) < c.recover_p;
                     if stable_before
                         && n0 >= c.min_history
                         && 1.0 - tail >= c.alarm_confidence
                         && intermittent
+                        && !recovered
                     {
                         let mut o = Observation::new("new_flaky", &s.id, Level::Alarm);
                         o.test = Some(s.id.clone());
@@ -440,7 +449,17 @@ pub fn evaluate(
                         fired = true;
                     }
                 }
-                if !fired {
+                // The verdict engine's flaky tests, unless a clean streak since their last
+                // failure already meets the recover threshold at their failure rate.
+                // (The rate the recovery will judge by: from the first failure to the newest.)
+                let end = trials.len() - trailing_clean as usize;
+                let first = trials.iter().position(|f| *f).unwrap_or(0).min(end);
+                let overall = (trials[first..end].iter().filter(|f| **f).count() as f64
+                    / (end - first).max(1) as f64)
+                    .clamp(0.01, 0.99);
+                let quiet = trailing_clean >= c.recover_runs
+                    && (1.0 - overall).powf(trailing_clean as f64) < c.recover_p;
+                if !fired && !quiet {
                     if let Some(e) = entry.filter(|e| {
                         e.verdict == Verdict::Flaky && e.confidence >= c.verdict_confidence
                     }) {
@@ -474,7 +493,9 @@ pub fn evaluate(
         // failure_rate
         if m.failure_rate.enabled {
             let c = &m.failure_rate;
-            if alarmed("failure_rate", &s.id) {
+            let alarmed_fr = alarmed("failure_rate", &s.id);
+            let mut settled = false;
+            if alarmed_fr {
                 let detail: serde_json::Value = st[&("failure_rate", s.id.as_str())]
                     .detail
                     .parse()
@@ -497,24 +518,38 @@ pub fn evaluate(
                         ("earlier".into(), pct(p0)),
                     ];
                     out.push(o);
-                } else {
-                    out.push(Observation::new("failure_rate", &s.id, Level::Hold));
+                    settled = true;
                 }
-            } else if let Some((k, f0, n0, f1, n1, tail)) = {
-                // A test alarming as newly flaky: a rise is measured against its rate since it
-                // became flaky, not against the clean history before.
-                let from = since_index("new_flaky").unwrap_or(0);
+            }
+            // A rise: against the rate since the test became flaky (not the clean history
+            // before), or, while alarming, against the rate since the alarm (a further rise is
+            // a new state, `alarm:2`, …).
+            let from = if alarmed_fr {
+                since_index("failure_rate")
+            } else {
+                Some(since_index("new_flaky").unwrap_or(0))
+            };
+            let rise = from.filter(|_| !settled).and_then(|from| {
                 best_split(&trials[from..], c.min_history as usize)
                     .map(|(k, f0, n0, f1, n1, t)| (k + from, f0, n0, f1, n1, t))
-            } {
+            });
+            let mut fired = false;
+            if let Some((k, f0, n0, f1, n1, tail)) = rise {
                 let p0 = (f0 as f64 + 0.5) / (n0 as f64 + 1.0);
                 let rate = f1 as f64 / n1 as f64;
+                // The recover threshold must not hold already (else alarm and recovery flap).
+                let w = (c.recover_runs as usize).min(trials.len());
+                let recent = trials[trials.len() - w..].iter().filter(|f| **f).count() as f64
+                    / w.max(1) as f64;
+                let recovered = w as u64 >= c.recover_runs
+                    && recent <= c.recover_factor * (f0 as f64 / n0 as f64);
                 if f0 as f64 / n0 as f64 > m.new_flaky.stable_rate
                     && n0 >= c.min_history
                     && 1.0 - tail >= c.alarm_confidence
                     && rate >= c.alarm_factor * p0
                     && f1 >= c.min_failures
                     && n1 >= c.min_runs
+                    && !recovered
                 {
                     let mut o = Observation::new("failure_rate", &s.id, Level::Alarm);
                     o.test = Some(s.id.clone());
@@ -537,8 +572,23 @@ pub fn evaluate(
                     ];
                     o.runs = failing_keys(k);
                     o.detail = json!({"since": key(k), "p0": f0 as f64 / n0 as f64, "p1": rate});
+                    if alarmed_fr {
+                        let level = st[&("failure_rate", s.id.as_str())]
+                            .state
+                            .strip_prefix("alarm:")
+                            .and_then(|l| l.parse::<u32>().ok())
+                            .unwrap_or(1);
+                        o.state = format!("alarm:{}", level + 1);
+                        o.title = o
+                            .title
+                            .replace(": failure rate up from", ": failure rate up again, from");
+                    }
                     out.push(o);
+                    fired = true;
                 }
+            }
+            if alarmed_fr && !settled && !fired {
+                out.push(Observation::new("failure_rate", &s.id, Level::Hold));
             }
         }
 

@@ -357,3 +357,56 @@ fn throttling_caps_notifications_per_hour() {
     assert_eq!(log.iter().filter(|d| d.status == "throttled").count(), 3);
     assert_eq!(log.iter().filter(|d| d.status == "sent").count(), 2);
 }
+
+#[test]
+fn a_rising_failure_rate_alarms_once_then_recovers() {
+    let mut s = setup(QUIET);
+    let id = FLAKY;
+    let outcome = |i: usize| -> &'static [Outcome] {
+        let fails = if (100..130).contains(&i) {
+            i % 5 != 0 // 80% for 30 runs
+        } else {
+            i % 10 == 3 // 10% before and after
+        };
+        if fails { &[Failed, Passed] } else { &[Passed] }
+    };
+    let mut rate_alerts = Vec::new();
+    for i in 0..200 {
+        write_run(&mut s.store, i, &[(id, outcome(i)), (STEADY, &[Passed])]);
+        for n in s.check_at(after_run(i), &Quarantines::default(), None) {
+            if n.monitor == "failure_rate"
+                || (n.monitor == "fixed" && n.title.contains("failure rate"))
+            {
+                rate_alerts.push((i, n.monitor.clone(), n.title.clone()));
+            }
+        }
+    }
+    assert!(!rate_alerts.is_empty());
+    let (at, monitor, title) = &rate_alerts[0];
+    assert_eq!(monitor, "failure_rate", "{rate_alerts:#?}");
+    assert!((100..115).contains(at), "{rate_alerts:#?}");
+    assert!(title.contains("failure rate up from 10%"), "{title}");
+    // One alarm, then its recovery once the rate is back to 10% for 30 runs.
+    assert_eq!(rate_alerts.len(), 2, "{rate_alerts:#?}");
+    assert_eq!(rate_alerts[1].1, "fixed");
+    assert!(rate_alerts[1].0 >= 150, "{rate_alerts:#?}");
+}
+
+#[test]
+fn a_new_flaky_test_that_recovers_is_told_once_each_way() {
+    let mut s = setup(QUIET);
+    let mut got = Vec::new();
+    for i in 0..140 {
+        // Clean, then failing a third of the runs (passing on retry) for 15 runs, then clean.
+        let fails = (60..75).contains(&i) && i % 3 == 0;
+        let o: &[Outcome] = if fails { &[Failed, Passed] } else { &[Passed] };
+        write_run(&mut s.store, i, &[(FLAKY, o), (STEADY, &[Passed])]);
+        for n in s.check_at(after_run(i), &Quarantines::default(), None) {
+            got.push((i, n.monitor.clone(), n.state.clone()));
+        }
+    }
+    let monitors: Vec<&str> = got.iter().map(|(_, m, _)| m.as_str()).collect();
+    assert_eq!(monitors, ["new_flaky", "fixed"], "{got:#?}");
+    // At the failure itself: it passed on retry, so it is intermittent at once.
+    assert_eq!(got[0].0, 60, "{got:#?}");
+}
