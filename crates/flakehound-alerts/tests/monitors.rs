@@ -364,7 +364,7 @@ fn a_rising_failure_rate_alarms_once_then_recovers() {
     let id = FLAKY;
     let outcome = |i: usize| -> &'static [Outcome] {
         let fails = if (100..130).contains(&i) {
-            i % 5 != 0 // 80% for 30 runs
+            !i.is_multiple_of(5) // 80% for 30 runs
         } else {
             i % 10 == 3 // 10% before and after
         };
@@ -396,9 +396,9 @@ fn a_rising_failure_rate_alarms_once_then_recovers() {
 fn a_new_flaky_test_that_recovers_is_told_once_each_way() {
     let mut s = setup(QUIET);
     let mut got = Vec::new();
-    for i in 0..140 {
+    for i in 0..140usize {
         // Clean, then failing a third of the runs (passing on retry) for 15 runs, then clean.
-        let fails = (60..75).contains(&i) && i % 3 == 0;
+        let fails = (60..75).contains(&i) && i.is_multiple_of(3);
         let o: &[Outcome] = if fails { &[Failed, Passed] } else { &[Passed] };
         write_run(&mut s.store, i, &[(FLAKY, o), (STEADY, &[Passed])]);
         for n in s.check_at(after_run(i), &Quarantines::default(), None) {
