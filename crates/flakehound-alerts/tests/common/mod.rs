@@ -1,6 +1,10 @@
 //! Real local receivers for the channel tests: an HTTP server (axum) recording every request, and
 //! an SMTP sink speaking enough SMTP (EHLO, STARTTLS with a self-signed certificate from rcgen,
 //! MAIL, RCPT, DATA, QUIT) to take a message from lettre. Plus evidence builders.
+//!
+//! The sink is hand-written (about 100 lines over tokio-rustls) because no maintained Rust crate
+//! is an SMTP server for tests with STARTTLS, and aiosmtpd (PyPI) would make these tests need the
+//! Python venv.
 #![allow(dead_code)]
 
 use flakehound_model::{Attempt, Failure, Outcome, ReportInfo, RunMeta, TestCase};
