@@ -51,6 +51,20 @@ pub struct Config {
     pub workers: usize,
     /// Longest an analysis answer is served from the cache.
     pub cache_ttl: Duration,
+    /// Called with the project's name after each group of uploads is committed, from the
+    /// project's writer thread, after the uploads were answered. It must return at once (hand
+    /// the work to another thread): alerting (`flakehound serve --alerts`) queues an evaluation.
+    pub after_commit: Option<CommitHook>,
+}
+
+/// See [`Config::after_commit`].
+#[derive(Clone)]
+pub struct CommitHook(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for CommitHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitHook")
+    }
 }
 
 impl Config {
@@ -61,6 +75,7 @@ impl Config {
             rate_limit: 600,
             workers: 8,
             cache_ttl: Duration::from_secs(60),
+            after_commit: None,
         }
     }
 }
@@ -380,7 +395,7 @@ pub fn router(config: Config) -> anyhow::Result<Router> {
 fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
     let admin = flakehound_store::open_admin(&config.location)?;
     let body_limit = config.body_limit;
-    let writers = writer::Writers::new(config.location.clone());
+    let writers = writer::Writers::new(config.location.clone(), config.after_commit.clone());
     let state: AppState = Arc::new(Shared {
         gate: tokio::sync::Semaphore::new(config.workers.max(1)),
         admins: Mutex::new(vec![admin]),

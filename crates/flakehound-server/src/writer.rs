@@ -32,13 +32,15 @@ pub(crate) struct Job {
 pub(crate) struct Writers {
     location: Location,
     senders: Mutex<HashMap<String, Sender<Job>>>,
+    after_commit: Option<crate::CommitHook>,
 }
 
 impl Writers {
-    pub(crate) fn new(location: Location) -> Writers {
+    pub(crate) fn new(location: Location, after_commit: Option<crate::CommitHook>) -> Writers {
         Writers {
             location,
             senders: Mutex::default(),
+            after_commit,
         }
     }
 
@@ -52,7 +54,11 @@ impl Writers {
             },
             None => job,
         };
-        let tx = spawn(self.location.clone(), project.to_string())?;
+        let tx = spawn(
+            self.location.clone(),
+            project.to_string(),
+            self.after_commit.clone(),
+        )?;
         tx.send(job)
             .map_err(|_| ApiError::unavailable("the writer stopped"))?;
         senders.insert(project.to_string(), tx);
@@ -60,16 +66,25 @@ impl Writers {
     }
 }
 
-fn spawn(location: Location, project: String) -> Result<Sender<Job>, ApiError> {
+fn spawn(
+    location: Location,
+    project: String,
+    after_commit: Option<crate::CommitHook>,
+) -> Result<Sender<Job>, ApiError> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(format!("writer {project}"))
-        .spawn(move || run(&location, &project, &rx))
+        .spawn(move || run(&location, &project, &rx, after_commit.as_ref()))
         .map_err(ApiError::unavailable)?;
     Ok(tx)
 }
 
-fn run(location: &Location, project: &str, rx: &Receiver<Job>) {
+fn run(
+    location: &Location,
+    project: &str,
+    rx: &Receiver<Job>,
+    after_commit: Option<&crate::CommitHook>,
+) {
     let mut store: Option<Box<dyn flakehound_store::Store>> = None;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -119,6 +134,10 @@ fn run(location: &Location, project: &str, rx: &Receiver<Job>) {
             None => {
                 for (j, summary) in done {
                     let _ = j.reply.send(Ok(summary.unwrap_or_default()));
+                }
+                // After the answers: whatever the hook does never delays an upload.
+                if let Some(hook) = after_commit {
+                    (hook.0)(project);
                 }
             }
         }

@@ -37,6 +37,7 @@
 //! instead, in a transaction of their own held open while they are parsed.
 
 mod admin;
+mod alerts;
 mod export;
 mod store;
 mod writer;
@@ -75,6 +76,19 @@ impl Backend for PostgresBackend {
         Some(
             PostgresStore::open(url, flakehound_store::DEFAULT_PROJECT, OpenMode::Create)
                 .map(|s| Box::new(s) as Box<dyn flakehound_store::Admin>),
+        )
+    }
+
+    fn open_alerts(
+        &self,
+        location: &Location,
+    ) -> Option<Result<Box<dyn flakehound_store::AlertStore>>> {
+        let Location::Postgres(url) = location else {
+            return None;
+        };
+        Some(
+            PostgresStore::open(url, flakehound_store::DEFAULT_PROJECT, OpenMode::Create)
+                .map(|s| Box::new(s) as Box<dyn flakehound_store::AlertStore>),
         )
     }
 }

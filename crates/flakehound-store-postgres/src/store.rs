@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_results_brin.sql"),
     include_str!("../migrations/003_server.sql"),
+    include_str!("../migrations/004_alerts.sql"),
 ];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).

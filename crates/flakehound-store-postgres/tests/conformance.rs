@@ -81,6 +81,15 @@ impl Harness for Schemas {
             PostgresStore::open(&self.url(db), "default", OpenMode::Create).unwrap(),
         ))
     }
+
+    fn alerts(&mut self, db: usize) -> Option<Box<dyn flakehound_store::AlertStore>> {
+        if !self.made.contains(&db) {
+            self.made.push(db);
+        }
+        Some(Box::new(
+            PostgresStore::open(&self.url(db), "default", OpenMode::Create).unwrap(),
+        ))
+    }
 }
 
 impl Drop for Schemas {
@@ -246,5 +255,5 @@ fn a_version_1_store_is_upgraded_and_keeps_numbering() {
         .query_one("SELECT version FROM flakehound_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }

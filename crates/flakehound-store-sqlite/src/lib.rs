@@ -4,6 +4,7 @@
 //! so that [`flakehound_store::open`] reaches it for a path or a `sqlite://` location.
 
 mod admin;
+mod alerts;
 mod export;
 mod staging;
 mod store;
@@ -55,5 +56,15 @@ impl Backend for SqliteBackend {
             return None;
         };
         Some(SqliteStore::open(path).map(|s| Box::new(s) as Box<dyn flakehound_store::Admin>))
+    }
+
+    fn open_alerts(
+        &self,
+        location: &Location,
+    ) -> Option<Result<Box<dyn flakehound_store::AlertStore>>> {
+        let Location::Sqlite(path) = location else {
+            return None;
+        };
+        Some(SqliteStore::open(path).map(|s| Box::new(s) as Box<dyn flakehound_store::AlertStore>))
     }
 }

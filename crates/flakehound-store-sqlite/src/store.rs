@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Code(migrate_4_utc_timestamps),
     Migration::Sql(include_str!("../migrations/005_projects.sql")),
     Migration::Sql(include_str!("../migrations/006_server.sql")),
+    Migration::Sql(include_str!("../migrations/007_alerts.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
@@ -1279,6 +1280,7 @@ mod project_tests {
                 "PRAGMA foreign_keys = OFF;
                  DROP TABLE server_projects; DROP TABLE tokens; DROP TABLE uploads;
                  DROP TABLE server_quarantine; DROP TABLE quarantine_audit;
+                 DROP TABLE alert_states; DROP TABLE alert_deliveries; DROP TABLE alert_mutes;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )

@@ -21,6 +21,11 @@ impl flakehound_store::conformance::Harness for Files {
         let path = self.0.path().join(format!("store-{db}.db"));
         Some(Box::new(SqliteStore::open(&path).expect("open store")))
     }
+
+    fn alerts(&mut self, db: usize) -> Option<Box<dyn flakehound_store::AlertStore>> {
+        let path = self.0.path().join(format!("store-{db}.db"));
+        Some(Box::new(SqliteStore::open(&path).expect("open store")))
+    }
 }
 
 fn harness() -> Option<Files> {

@@ -25,6 +25,13 @@ pub trait Harness {
         let _ = db;
         None
     }
+    /// Alerting's records ([`crate::AlertStore`]) in store `db`; each call is a new handle (a
+    /// new connection: another replica). `None` when the harness cannot open them (the alerts
+    /// case then fails).
+    fn alerts(&mut self, db: usize) -> Option<Box<dyn crate::AlertStore>> {
+        let _ = db;
+        None
+    }
 }
 
 impl<F: FnMut(usize, &str) -> Box<dyn Store>> Harness for F {
@@ -64,6 +71,7 @@ macro_rules! conformance_tests {
             merging_shards_equals_writing_one,
             export_round_trips,
             admin_tokens_and_uploads,
+            alert_states_compare_and_set,
         );
     };
 }
@@ -1231,4 +1239,133 @@ pub fn admin_tokens_and_uploads(h: &mut dyn Harness) {
     let mut s = h.open(0, "acme/web");
     assert_eq!(s.totals().unwrap(), Totals::default());
     drop(b);
+}
+
+/// Alerting's records: a transition is a compare-and-set that one of two handles (two server
+/// replicas) wins; the delivery log, newest first; mutes; projects apart.
+pub fn alert_states_compare_and_set(h: &mut dyn Harness) {
+    use crate::{Delivery, Mute};
+    let mut a = h.alerts(0).expect("this harness opens alerting's records");
+    let mut b = h.alerts(0).expect("a second handle");
+    assert!(a.alert_states("p").unwrap().is_empty());
+    // Both replicas saw no row: one insert wins.
+    let t = "tests/a.py::test_x";
+    assert!(
+        a.transition(
+            "p",
+            "new_flaky",
+            t,
+            None,
+            "alarm",
+            "{\"n\":1}",
+            "2026-01-01T00:00:00Z",
+            true
+        )
+        .unwrap()
+    );
+    assert!(
+        !b.transition(
+            "p",
+            "new_flaky",
+            t,
+            None,
+            "alarm",
+            "{}",
+            "2026-01-01T00:00:01Z",
+            true
+        )
+        .unwrap()
+    );
+    let s = b.alert_states("p").unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        (s[0].state.as_str(), s[0].version, s[0].detail.as_str()),
+        ("alarm", 1, "{\"n\":1}")
+    );
+    assert_eq!(s[0].notified_at.as_deref(), Some("2026-01-01T00:00:00Z"));
+    // Both read version 1: one update wins, the other changes nothing.
+    assert!(
+        b.transition(
+            "p",
+            "new_flaky",
+            t,
+            Some(1),
+            "ok",
+            "{}",
+            "2026-01-02T00:00:00Z",
+            false
+        )
+        .unwrap()
+    );
+    assert!(
+        !a.transition(
+            "p",
+            "new_flaky",
+            t,
+            Some(1),
+            "ok",
+            "{}",
+            "2026-01-02T00:00:00Z",
+            true
+        )
+        .unwrap()
+    );
+    let s = a.alert_states("p").unwrap();
+    assert_eq!((s[0].state.as_str(), s[0].version), ("ok", 2));
+    // Not notified: the last notification stays.
+    assert_eq!(s[0].notified_at.as_deref(), Some("2026-01-01T00:00:00Z"));
+    assert_eq!(s[0].changed_at, "2026-01-02T00:00:00Z");
+    assert!(a.alert_states("other").unwrap().is_empty());
+
+    let d = |status: &str, at: &str| Delivery {
+        project: "p".into(),
+        monitor: "new_flaky".into(),
+        subject: t.into(),
+        channel: "team".into(),
+        status: status.into(),
+        attempts: 3,
+        error: (status == "failed").then(|| "HTTP 500".to_string()),
+        title: "x turned flaky".into(),
+        at: at.into(),
+        ..Default::default()
+    };
+    let id1 = a.log_delivery(&d("sent", "2026-01-01T00:00:00Z")).unwrap();
+    let id2 = b
+        .log_delivery(&d("failed", "2026-01-01T01:00:00Z"))
+        .unwrap();
+    assert!(id2 > id1);
+    b.log_delivery(&d("sent", "2026-01-01T02:00:00Z")).unwrap();
+    let log = a.deliveries("p", 2).unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].at, "2026-01-01T02:00:00Z");
+    assert_eq!(log[1].id, id2);
+    assert_eq!(log[1].error.as_deref(), Some("HTTP 500"));
+    assert_eq!(log[1].attempts, 3);
+    assert_eq!(a.sent_since("p", "2026-01-01T00:00:00Z").unwrap(), 2);
+    assert_eq!(a.sent_since("p", "2026-01-01T00:30:00Z").unwrap(), 1);
+    assert_eq!(a.sent_since("other", "2000-01-01T00:00:00Z").unwrap(), 0);
+
+    let m = Mute {
+        project: "p".into(),
+        subject: t.into(),
+        until: Some("2026-01-08T00:00:00Z".into()),
+        reason: None,
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
+    a.mute(&m).unwrap();
+    // Muting again replaces.
+    a.mute(&Mute {
+        until: None,
+        reason: Some("known".into()),
+        ..m.clone()
+    })
+    .unwrap();
+    let mutes = b.mutes("p").unwrap();
+    assert_eq!(mutes.len(), 1);
+    assert_eq!(mutes[0].until, None);
+    assert_eq!(mutes[0].reason.as_deref(), Some("known"));
+    assert!(b.mutes("other").unwrap().is_empty());
+    assert!(b.unmute("p", t).unwrap());
+    assert!(!a.unmute("p", t).unwrap());
+    assert!(a.mutes("p").unwrap().is_empty());
 }

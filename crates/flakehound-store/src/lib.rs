@@ -19,6 +19,7 @@ use flakehound_model::{Category, Counts, Format, ReportInfo, RunMeta, RunSource,
 use std::path::Path;
 
 mod admin;
+mod alerts;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod location;
@@ -29,7 +30,10 @@ pub mod time;
 pub use admin::{
     Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, TokenInfo, UploadRecord,
 };
-pub use location::{Backend, Location, OpenMode, install, open, open_admin, open_existing};
+pub use alerts::{AlertState, AlertStore, Delivery, Mute};
+pub use location::{
+    Backend, Location, OpenMode, install, open, open_admin, open_alerts, open_existing,
+};
 pub use merge::{
     Merged, StoredReport, merge, merge_locations, properties_from_json, properties_to_json,
     total as merged_total,

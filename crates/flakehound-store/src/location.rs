@@ -146,6 +146,12 @@ pub trait Backend: Sync {
         let _ = location;
         None
     }
+    /// Opens alerting's records ([`crate::AlertStore`]) in the store at `location`, creating it
+    /// when needed; `None` for a location this engine does not handle.
+    fn open_alerts(&self, location: &Location) -> Option<Result<Box<dyn crate::AlertStore>>> {
+        let _ = location;
+        None
+    }
 }
 
 static BACKENDS: RwLock<Vec<&'static dyn Backend>> = RwLock::new(Vec::new());
@@ -192,6 +198,24 @@ pub fn open_admin(location: &Location) -> Result<Box<dyn crate::Admin>> {
     let all = BACKENDS.read().unwrap_or_else(|e| e.into_inner());
     for b in all.iter() {
         if let Some(r) = b.open_admin(location) {
+            return r;
+        }
+    }
+    Err(StoreError::Open {
+        path: location.to_string(),
+        reason: format!(
+            "this program has no {} backend installed",
+            location.engine()
+        ),
+    })
+}
+
+/// Opens alerting's records ([`crate::AlertStore`]) in the store at `location` (created when
+/// missing).
+pub fn open_alerts(location: &Location) -> Result<Box<dyn crate::AlertStore>> {
+    let all = BACKENDS.read().unwrap_or_else(|e| e.into_inner());
+    for b in all.iter() {
+        if let Some(r) = b.open_alerts(location) {
             return r;
         }
     }

@@ -117,6 +117,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod changes;
 mod generator;
 mod heldout;
 mod messages;
@@ -124,6 +125,7 @@ mod names;
 mod rng;
 mod write;
 
+pub use changes::{Change, ChangeHistory, ChangesConfig, changes};
 pub use write::{write_junit, write_junit_bare};
 
 pub use flakehound_model::Category;

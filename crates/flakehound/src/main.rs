@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod alerts;
 mod bisect;
 mod context;
 mod dashboard;
@@ -332,6 +333,9 @@ enum Command {
         #[command(flatten)]
         store: StoreOpt,
     },
+    /// Alerts and digests: evaluate the monitors and notify (check), try the channels (test),
+    /// mute, and the delivery log (see the README's Alerts section).
+    Alerts(alerts::AlertsArgs),
     /// Manage the server's projects and tokens, directly in its database.
     Server {
         /// The server's store: a PostgreSQL URL or a SQLite file (as `serve --database`).
@@ -478,6 +482,13 @@ impl Command {
             | Command::Lint { store, .. }
             | Command::Dashboard { store, .. }
             | Command::Notes { store, .. } => (store.clone(), none),
+            Command::Alerts(a) => (
+                StoreOpt {
+                    db: a.db.clone(),
+                    project: a.project.clone(),
+                },
+                none,
+            ),
             Command::Quarantine { db, project, .. } => (
                 StoreOpt {
                     db: db.clone(),
@@ -598,6 +609,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => knowledge::cmd_notes(&ctx, test, remove, json),
         Command::Lint { args, .. } => lint::cmd_lint(&ctx, *args),
         Command::Dashboard { args, .. } => dashboard::cmd_dashboard(&ctx, args),
+        Command::Alerts(args) => alerts::cmd_alerts(&ctx, args),
     }
 }
 

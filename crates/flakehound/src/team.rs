@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Log lines as text (key=value) or JSON objects (FLAKEHOUND_LOG sets the level filter).
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormatArg,
+    /// Alerts: evaluate the monitors of this file's format (.flakehound/alerts.toml) after
+    /// every upload, in the background, and every 10 minutes (see the README's Alerts section).
+    #[arg(long, env = "FLAKEHOUND_ALERTS", value_name = "FILE")]
+    alerts: Option<PathBuf>,
 }
 
 pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
@@ -77,6 +81,24 @@ pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
     config.workers = args.workers.max(1);
     config.cache_ttl = std::time::Duration::from_secs(args.cache_ttl);
     let shown = config.location.to_string();
+    // Alerting: a channel that cannot be built is an error at startup, naming it.
+    let _evaluator = match &args.alerts {
+        Some(path) => {
+            let cfg = flakehound_alerts::Config::load(path)?;
+            if let Some(e) = flakehound_alerts::Channels::new(&cfg).errors().first() {
+                bail!("{}: {e}", path.display());
+            }
+            let e = std::sync::Arc::new(flakehound_alerts::background::Evaluator::start(
+                config.location.clone(),
+                cfg,
+                std::time::Duration::from_secs(600),
+            ));
+            config.after_commit =
+                Some(flakehound_server::CommitHook(std::sync::Arc::new(e.hook())));
+            Some(e)
+        }
+        None => None,
+    };
     let log = match args.log_format {
         LogFormatArg::Text => flakehound_server::LogFormat::Text,
         LogFormatArg::Json => flakehound_server::LogFormat::Json,

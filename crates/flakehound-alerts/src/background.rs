@@ -1,0 +1,195 @@
+//! Alerting on the server: a thread that evaluates a project's monitors after its uploads are
+//! committed ([`Evaluator::notify`], what the server's commit hook calls), and every project's
+//! on a timer (uploads that stopped, quarantine expiry and the weekly digest need no upload).
+//!
+//! Never on an upload's request path: `notify` only queues the project's name; requests for a
+//! project already queued merge into one evaluation. A channel that is down costs this thread
+//! its retries, never an upload. Several replicas may evaluate the same project at once: the
+//! store's compare-and-set lets one of them notify each change.
+
+use crate::{Channels, Config, Options, Quarantines};
+use flakehound_store::Location;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Queue {
+    pending: BTreeSet<String>,
+    /// Evaluations queued or running.
+    busy: usize,
+    /// Every project, on the next turn (the timer).
+    all: bool,
+    stop: bool,
+}
+
+/// The background evaluator. Dropping it stops the thread after the evaluation in progress.
+pub struct Evaluator {
+    shared: Arc<(Mutex<Queue>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Evaluator {
+    /// Starts the thread over the store at `location`; every `interval` it also evaluates every
+    /// project the server knows.
+    pub fn start(location: Location, cfg: Config, interval: Duration) -> Evaluator {
+        let shared: Arc<(Mutex<Queue>, Condvar)> = Arc::default();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("alerts".into())
+            .spawn(move || work(&location, &cfg, interval, &s))
+            .expect("spawn the alerts thread");
+        Evaluator {
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    /// Queues an evaluation of `project` (returns at once).
+    pub fn notify(&self, project: &str) {
+        let (m, cv) = &*self.shared;
+        let mut q = m.lock().unwrap_or_else(|e| e.into_inner());
+        if q.pending.insert(project.to_string()) {
+            q.busy += 1;
+        }
+        cv.notify_all();
+    }
+
+    /// The hook for `flakehound_server::Config::after_commit`.
+    pub fn hook(self: &Arc<Self>) -> impl Fn(&str) + Send + Sync + 'static {
+        let me = Arc::downgrade(self);
+        move |project: &str| {
+            if let Some(e) = me.upgrade() {
+                e.notify(project);
+            }
+        }
+    }
+
+    /// Waits until nothing is queued or running (tests, shutdown); `false` on timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let (m, cv) = &*self.shared;
+        let q = m.lock().unwrap_or_else(|e| e.into_inner());
+        let (q, _) = cv
+            .wait_timeout_while(q, timeout, |q| q.busy > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        q.busy == 0
+    }
+}
+
+impl Drop for Evaluator {
+    fn drop(&mut self) {
+        let (m, cv) = &*self.shared;
+        m.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn work(location: &Location, cfg: &Config, interval: Duration, shared: &(Mutex<Queue>, Condvar)) {
+    let (m, cv) = shared;
+    let channels = Channels::new(cfg);
+    for e in channels.errors() {
+        tracing::error!(error = %e, "alerts channel unusable");
+    }
+    let mut handles = Handles::default();
+    let mut next_tick = std::time::Instant::now() + interval;
+    loop {
+        let (project, all) = {
+            let mut q = m.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if q.stop {
+                    return;
+                }
+                if let Some(p) = q.pending.pop_first() {
+                    break (Some(p), false);
+                }
+                if q.all {
+                    q.all = false;
+                    break (None, true);
+                }
+                let now = std::time::Instant::now();
+                if now >= next_tick {
+                    next_tick = now + interval;
+                    q.all = true;
+                    q.busy += 1;
+                    continue;
+                }
+                q = cv
+                    .wait_timeout(q, next_tick - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        };
+        let projects: Vec<String> = match (project, all) {
+            (Some(p), _) => vec![p],
+            _ => flakehound_store::open_admin(location)
+                .and_then(|mut a| a.server_projects())
+                .map(|ps| ps.into_iter().map(|(p, _)| p).collect())
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "alerts: cannot list projects");
+                    Vec::new()
+                }),
+        };
+        for p in projects {
+            if let Err(e) = evaluate(location, cfg, &channels, &mut handles, &p) {
+                tracing::warn!(project = %p, error = %e, "alerts: evaluation failed");
+                // Reconnect next time.
+                handles = Handles::default();
+            }
+        }
+        let mut q = m.lock().unwrap_or_else(|e| e.into_inner());
+        q.busy = q.busy.saturating_sub(1);
+        cv.notify_all();
+    }
+}
+
+/// Connections kept between evaluations.
+#[derive(Default)]
+struct Handles {
+    alerts: Option<Box<dyn flakehound_store::AlertStore>>,
+    admin: Option<Box<dyn flakehound_store::Admin>>,
+}
+
+fn evaluate(
+    location: &Location,
+    cfg: &Config,
+    channels: &Channels,
+    handles: &mut Handles,
+    project: &str,
+) -> anyhow::Result<()> {
+    if handles.alerts.is_none() {
+        handles.alerts = Some(flakehound_store::open_alerts(location)?);
+    }
+    if handles.admin.is_none() {
+        handles.admin = Some(flakehound_store::open_admin(location)?);
+    }
+    let (Some(a), Some(admin)) = (handles.alerts.as_mut(), handles.admin.as_mut()) else {
+        return Ok(());
+    };
+    let mut store = flakehound_store::open_existing(location, project)?;
+    let server = admin.quarantine(project)?;
+    let checked = crate::check(
+        store.as_mut(),
+        a.as_mut(),
+        cfg,
+        &Options::new(),
+        &Quarantines { file: None, server },
+        channels,
+    )?;
+    for c in &checked.changes {
+        for o in &c.outcomes {
+            tracing::info!(
+                project,
+                monitor = %c.notification.monitor,
+                subject = %c.notification.subject,
+                channel = %o.channel,
+                status = %o.status,
+                attempts = o.attempts,
+                "alert"
+            );
+        }
+    }
+    Ok(())
+}
