@@ -130,7 +130,7 @@ impl Attempt {
     pub fn failure_line(&self) -> Option<String> {
         let f = self.failure.as_ref()?;
         let m = f.message.as_deref().or(f.kind.as_deref())?;
-        Some(m.lines().next().unwrap_or_default().to_string())
+        Some(message_line(m).into_owned())
     }
 
     pub fn new(outcome: Outcome) -> Self {
@@ -400,5 +400,49 @@ mod tests {
         }
         assert_eq!(Format::parse("JUnit"), Some(Format::Junit));
         assert_eq!(Format::parse("nope"), None);
+    }
+}
+
+/// The line a failure message is known by (in the store's evidence, clusters, hunts): its
+/// first line, trimmed; for matcher output that puts the values on later lines (Jest and
+/// Vitest: `Expected: < 97` / `Received: 133`), those lines are appended (`first — Expected:
+/// < 97, Received: 133`), so that values can be compared across failures.
+pub fn message_line(message: &str) -> std::borrow::Cow<'_, str> {
+    let first = message.lines().next().unwrap_or_default().trim();
+    let mut values: Vec<String> = Vec::new();
+    for line in message.lines().skip(1).take(40) {
+        let t = line.trim();
+        let labelled = (t.starts_with("Expected") || t.starts_with("Received"))
+            && t.split_once(':')
+                .is_some_and(|(label, _)| label.len() <= 40);
+        if labelled && values.len() < 4 {
+            values.push(t.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    if values.is_empty() {
+        std::borrow::Cow::Borrowed(first)
+    } else {
+        std::borrow::Cow::Owned(format!("{first} — {}", values.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod message_line_tests {
+    use super::message_line;
+
+    #[test]
+    fn matcher_values_on_later_lines_join_the_first() {
+        assert_eq!(
+            message_line(
+                "Error: expect(received).toBeLessThan(expected)\n\nExpected: < 97\nReceived:   133\n\n    at Object.<anonymous> (t.test.js:3:5)"
+            ),
+            "Error: expect(received).toBeLessThan(expected) — Expected: < 97, Received: 133"
+        );
+        assert_eq!(
+            message_line("AssertionError: assert 133 < 97\n  where 133 = f()"),
+            "AssertionError: assert 133 < 97"
+        );
+        assert_eq!(message_line("  boom  "), "boom");
+        assert_eq!(message_line(""), "");
     }
 }

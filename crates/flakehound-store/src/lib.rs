@@ -297,7 +297,8 @@ pub struct Evidence {
     pub runs: Vec<RunRow>,
     pub tests: Vec<TestRow>,
     pub results: Vec<ResultRow>,
-    /// Distinct failure messages (first line of message, or the failure type).
+    /// Distinct failure messages (first line of message with matcher values from later lines,
+    /// see [`flakehound_model::message_line`]; or the failure type).
     pub messages: Vec<String>,
     /// Per run (same order as `runs`): how many tests it executed, all tests included.
     pub run_sizes: Vec<u64>,
@@ -311,14 +312,15 @@ pub struct Messages {
 }
 
 impl Messages {
-    /// The index of `message`'s first line, new or already seen.
+    /// The index of `message`'s line ([`flakehound_model::message_line`]: the first line, with
+    /// matcher values from later lines), new or already seen.
     pub fn intern(&mut self, message: &str) -> u32 {
-        let line = message.lines().next().unwrap_or_default().trim();
-        if let Some(&i) = self.index.get(line) {
+        let line = flakehound_model::message_line(message);
+        if let Some(&i) = self.index.get(line.as_ref()) {
             return i;
         }
         let next = self.index.len() as u32;
-        self.index.insert(line.to_string(), next);
+        self.index.insert(line.into_owned(), next);
         next
     }
 }
