@@ -84,7 +84,17 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
-    let token = state.authorize(&headers, UPLOADERS).await?;
+    let token = match state.authorize(&headers, UPLOADERS).await {
+        Ok(t) => t,
+        Err(e) => {
+            // Answering before reading the body closes the connection under a client that is
+            // still sending it, which then sees a broken pipe instead of the refusal ("server
+            // unavailable" and a retry, instead of "unknown token"). A usual upload is read to
+            // its end, up to a bound, so the client can read the answer.
+            drain(multipart, &headers).await;
+            return Err(e);
+        }
+    };
     // A body announced larger than the limit is refused before a byte of it is read.
     let announced = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -108,6 +118,34 @@ pub(crate) async fn upload(
         });
     }
     r
+}
+
+/// Most of a refused upload's body read and dropped: at most this much, for at most this long.
+const DRAIN_BYTES: usize = 16 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads and drops a refused upload's body, when it is announced (or turns out) small enough.
+async fn drain(multipart: Result<Multipart, MultipartRejection>, headers: &HeaderMap) {
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > DRAIN_BYTES) {
+        return;
+    }
+    let Ok(mut multipart) = multipart else { return };
+    let _ = tokio::time::timeout(DRAIN_TIME, async move {
+        let mut read = 0usize;
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                read += chunk.len();
+                if read > DRAIN_BYTES {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
 }
 
 async fn receive(

@@ -1048,3 +1048,25 @@ fn schemathesis_finds_nothing_against_the_openapi_document() {
         "not every operation was tested:\n{text}"
     );
 }
+
+/// A refused upload is still answered with its refusal when the client is sending a sizeable
+/// body: the server reads it (up to a bound) before answering, so the client sees "unknown
+/// token" (401) instead of a broken pipe, which it would take for an unavailable server.
+#[test]
+fn a_refused_upload_of_a_sizeable_body_gets_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Db::sqlite(dir);
+    let serve = Serve::start(dir, &db, &[]);
+    // About 2 MB of JUnit: written by the client long after the server could have answered.
+    let mut big = junit(0);
+    big.push_str(&format!("<!-- {} -->", "x".repeat(2 << 20)));
+    for _ in 0..10 {
+        let (status, body, _) = post_parts(
+            &serve.url,
+            "fhk_unknown",
+            vec![("report", "r.xml", big.clone().into_bytes())],
+        );
+        assert_eq!(status, 401, "{body}");
+    }
+}
