@@ -38,6 +38,7 @@
 
 mod admin;
 mod export;
+mod jobs;
 mod store;
 mod writer;
 

@@ -5,6 +5,7 @@
 
 mod admin;
 mod export;
+mod jobs;
 mod staging;
 mod store;
 mod writer;

@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Code(migrate_4_utc_timestamps),
     Migration::Sql(include_str!("../migrations/005_projects.sql")),
     Migration::Sql(include_str!("../migrations/006_server.sql")),
+    Migration::Sql(include_str!("../migrations/007_ci_jobs.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
@@ -453,6 +454,10 @@ pub(crate) use flakehound_store::time::now;
 impl Store for SqliteStore {
     fn project(&self) -> &str {
         &self.project
+    }
+
+    fn job_evidence(&mut self) -> Option<&mut dyn flakehound_store::CiJobs> {
+        Some(self)
     }
 
     fn projects(&mut self) -> Result<Vec<String>> {

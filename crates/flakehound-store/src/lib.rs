@@ -21,6 +21,7 @@ use std::path::Path;
 mod admin;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod jobs;
 mod location;
 mod merge;
 mod numbering;
@@ -29,6 +30,7 @@ pub mod time;
 pub use admin::{
     Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, TokenInfo, UploadRecord,
 };
+pub use jobs::{CiJob, CiJobs};
 pub use location::{Backend, Location, OpenMode, install, open, open_admin, open_existing};
 pub use merge::{
     Merged, StoredReport, merge, merge_locations, properties_from_json, properties_to_json,
@@ -213,6 +215,10 @@ pub trait Store {
     /// Calls `each` with every report of this project, rebuilt from what is stored, in the order
     /// the reports were stored (so the reports of a run come in their order): what [`merge`]
     /// replays into another store. Stops at the first error `each` returns.
+    /// Job-level evidence ([`CiJobs`]) when the engine keeps it.
+    fn job_evidence(&mut self) -> Option<&mut dyn CiJobs> {
+        None
+    }
     fn export(&mut self, each: &mut dyn FnMut(StoredReport) -> Result<()>) -> Result<()> {
         let _ = each;
         Err(StoreError::Backend(
