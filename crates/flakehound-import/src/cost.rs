@@ -221,7 +221,14 @@ fn test_costs(ev: &Evidence, lost: &HashMap<(String, String, u32), (f64, f64)>) 
 mod tests {
     use super::*;
 
-    fn job(run: &str, attempt: u32, name: &str, commit: &str, conclusion: &str, start: &str) -> CiJob {
+    fn job(
+        run: &str,
+        attempt: u32,
+        name: &str,
+        commit: &str,
+        conclusion: &str,
+        start: &str,
+    ) -> CiJob {
         CiJob {
             provider: "github-actions".into(),
             run_id: run.into(),

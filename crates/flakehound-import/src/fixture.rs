@@ -106,12 +106,14 @@ pub struct Scenario {
     pub token: Option<String>,
 }
 
-/// A JUnit document of `cases`.
-pub fn junit(suite: &str, cases: &[Case]) -> String {
+/// A JUnit document of `cases`, run at `timestamp` (epoch seconds; real reports say when they
+/// ran, so no two runs' reports are the same bytes).
+pub fn junit(suite: &str, cases: &[Case], timestamp: i64) -> String {
     let failures = cases.iter().filter(|c| !c.2).count();
     let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\">\n",
-        cases.len()
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" timestamp=\"{}\">\n",
+        cases.len(),
+        rfc3339(timestamp)
     );
     for (classname, name, passed) in cases {
         if *passed {
@@ -162,12 +164,16 @@ impl Scenario {
                 secs: 300 + (i as i64 % 5) * 30,
                 runner: format!("runner-{}", i % 3),
             };
-            let art = |flaky_fails: bool| GhArtifact {
+            let art = |flaky_fails: bool, attempt: i64| GhArtifact {
                 name: "junit-results".into(),
                 files: vec![
                     (
                         "reports/TEST-app.xml".into(),
-                        junit("app", &cases(flaky_fails, i)),
+                        junit(
+                            "app",
+                            &cases(flaky_fails, i),
+                            created + (attempt - 1) * 1200 + 10,
+                        ),
                     ),
                     ("reports/screenshot.png".into(), "png".into()),
                 ],
@@ -176,7 +182,7 @@ impl Scenario {
             };
             let mut attempts = vec![GhAttempt {
                 jobs: vec![job(!flaky && i % 7 != 3)],
-                artifacts: vec![art(flaky)],
+                artifacts: vec![art(flaky, 1)],
             }];
             if i == 3 {
                 attempts[0].artifacts.push(GhArtifact {
@@ -189,7 +195,7 @@ impl Scenario {
             if flaky {
                 attempts.push(GhAttempt {
                     jobs: vec![job(true)],
-                    artifacts: vec![art(false)],
+                    artifacts: vec![art(false, 2)],
                 });
             }
             id += 1;
@@ -356,16 +362,37 @@ impl Fixture {
         });
         let app = Router::new()
             .route("/repos/{o}/{r}/actions/runs", get(gh_runs))
-            .route("/repos/{o}/{r}/actions/workflows/{w}/runs", get(gh_workflow_runs))
-            .route("/repos/{o}/{r}/actions/runs/{id}/attempts/{n}", get(gh_attempt))
-            .route("/repos/{o}/{r}/actions/runs/{id}/attempts/{n}/jobs", get(gh_jobs))
-            .route("/repos/{o}/{r}/actions/runs/{id}/artifacts", get(gh_artifacts))
-            .route("/repos/{o}/{r}/actions/artifacts/{id}/zip", get(gh_artifact_zip))
+            .route(
+                "/repos/{o}/{r}/actions/workflows/{w}/runs",
+                get(gh_workflow_runs),
+            )
+            .route(
+                "/repos/{o}/{r}/actions/runs/{id}/attempts/{n}",
+                get(gh_attempt),
+            )
+            .route(
+                "/repos/{o}/{r}/actions/runs/{id}/attempts/{n}/jobs",
+                get(gh_jobs),
+            )
+            .route(
+                "/repos/{o}/{r}/actions/runs/{id}/artifacts",
+                get(gh_artifacts),
+            )
+            .route(
+                "/repos/{o}/{r}/actions/artifacts/{id}/zip",
+                get(gh_artifact_zip),
+            )
             .route("/download/artifacts/{id}", get(gh_download))
             .route("/api/v4/projects/{p}/pipelines", get(gl_pipelines))
             .route("/api/v4/projects/{p}/pipelines/{id}/jobs", get(gl_jobs))
-            .route("/api/v4/projects/{p}/pipelines/{id}/test_report", get(gl_test_report))
-            .route("/api/v4/projects/{p}/jobs/{id}/artifacts", get(gl_artifacts))
+            .route(
+                "/api/v4/projects/{p}/pipelines/{id}/test_report",
+                get(gl_test_report),
+            )
+            .route(
+                "/api/v4/projects/{p}/jobs/{id}/artifacts",
+                get(gl_artifacts),
+            )
             .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
             .with_state(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -484,7 +511,11 @@ fn limited(until_ms: u128, secondary: bool) -> Response {
 }
 
 /// Counts requests, checks the token, and plays rate limits and failures.
-async fn gate(State(s): State<Arc<Shared>>, req: Request, next: axum::middleware::Next) -> Response {
+async fn gate(
+    State(s): State<Arc<Shared>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let n = s.requests.fetch_add(1, Ordering::SeqCst) + 1;
     if let Some(token) = &s.scenario.token {
         let h = req.headers();
@@ -663,7 +694,12 @@ fn since_filter(q: &HashMap<String, String>) -> Option<i64> {
         .map(|z| z.timestamp().as_second())
 }
 
-fn list_runs(s: &Shared, path: &str, q: &HashMap<String, String>, workflow: Option<&str>) -> Response {
+fn list_runs(
+    s: &Shared,
+    path: &str,
+    q: &HashMap<String, String>,
+    workflow: Option<&str>,
+) -> Response {
     let since = since_filter(q);
     let mut runs: Vec<&GhRun> = s
         .scenario
@@ -674,7 +710,11 @@ fn list_runs(s: &Shared, path: &str, q: &HashMap<String, String>, workflow: Opti
         .filter(|r| {
             workflow.is_none_or(|w| {
                 w == format!("{}.yml", r.workflow.to_lowercase())
-                    || w == if r.workflow == "CI" { "161335" } else { "161336" }
+                    || w == if r.workflow == "CI" {
+                        "161335"
+                    } else {
+                        "161336"
+                    }
             })
         })
         .collect();
@@ -683,12 +723,19 @@ fn list_runs(s: &Shared, path: &str, q: &HashMap<String, String>, workflow: Opti
     let items = runs
         .into_iter()
         .map(|r| gh_run_json(s, r, r.attempts.len()))
-        .filter(|v| q.get("status").is_none_or(|st| v["status"] == *st || v["conclusion"] == *st))
+        .filter(|v| {
+            q.get("status")
+                .is_none_or(|st| v["status"] == *st || v["conclusion"] == *st)
+        })
         .collect();
     gh_page(s, path, q, "workflow_runs", items)
 }
 
-async fn gh_runs(State(s): State<Arc<Shared>>, Path((o, r)): Path<(String, String)>, Query(q): Q) -> Response {
+async fn gh_runs(
+    State(s): State<Arc<Shared>>,
+    Path((o, r)): Path<(String, String)>,
+    Query(q): Q,
+) -> Response {
     if format!("{o}/{r}") != s.scenario.repo {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
@@ -703,7 +750,12 @@ async fn gh_workflow_runs(
     if format!("{o}/{r}") != s.scenario.repo {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
-    list_runs(&s, &format!("/repos/{o}/{r}/actions/workflows/{w}/runs"), &q, Some(&w))
+    list_runs(
+        &s,
+        &format!("/repos/{o}/{r}/actions/workflows/{w}/runs"),
+        &q,
+        Some(&w),
+    )
 }
 
 fn find_run<'s>(s: &'s Shared, o: &str, r: &str, id: u64) -> Option<&'s GhRun> {
@@ -718,7 +770,9 @@ async fn gh_attempt(
     Path((o, r, id, n)): Path<(String, String, u64, usize)>,
 ) -> Response {
     match find_run(&s, &o, &r, id) {
-        Some(run) if n >= 1 && n <= run.attempts.len() => axum::Json(gh_run_json(&s, run, n)).into_response(),
+        Some(run) if n >= 1 && n <= run.attempts.len() => {
+            axum::Json(gh_run_json(&s, run, n)).into_response()
+        }
         _ => message(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
@@ -759,7 +813,13 @@ async fn gh_jobs(
             })
         })
         .collect();
-    gh_page(&s, &format!("/repos/{o}/{r}/actions/runs/{id}/attempts/{n}/jobs"), &q, "jobs", items)
+    gh_page(
+        &s,
+        &format!("/repos/{o}/{r}/actions/runs/{id}/attempts/{n}/jobs"),
+        &q,
+        "jobs",
+        items,
+    )
 }
 
 fn zip_of(files: &[(String, String)]) -> Vec<u8> {
@@ -807,7 +867,13 @@ async fn gh_artifacts(
             }));
         }
     }
-    gh_page(&s, &format!("/repos/{o}/{r}/actions/runs/{id}/artifacts"), &q, "artifacts", items)
+    gh_page(
+        &s,
+        &format!("/repos/{o}/{r}/actions/runs/{id}/artifacts"),
+        &q,
+        "artifacts",
+        items,
+    )
 }
 
 fn artifact(s: &Shared, aid: u64) -> Option<&GhArtifact> {
@@ -831,7 +897,12 @@ async fn gh_artifact_zip(
         return message(StatusCode::GONE, "Artifact has expired");
     }
     match a.refuse {
-        Some(403) => return message(StatusCode::FORBIDDEN, "Resource not accessible by integration"),
+        Some(403) => {
+            return message(
+                StatusCode::FORBIDDEN,
+                "Resource not accessible by integration",
+            );
+        }
         Some(code) => {
             return message(
                 StatusCode::from_u16(code).unwrap_or(StatusCode::NOT_FOUND),
@@ -844,7 +915,8 @@ async fn gh_artifact_zip(
     let mut r = StatusCode::FOUND.into_response();
     r.headers_mut().insert(
         header::LOCATION,
-        HeaderValue::from_str(&format!("{}/download/artifacts/{id}?sig=fixture", s.base)).expect("location"),
+        HeaderValue::from_str(&format!("{}/download/artifacts/{id}?sig=fixture", s.base))
+            .expect("location"),
     );
     r
 }
@@ -854,7 +926,11 @@ async fn gh_download(State(s): State<Arc<Shared>>, Path(id): Path<u64>) -> Respo
         return StatusCode::NOT_FOUND.into_response();
     };
     s.downloads.fetch_add(1, Ordering::SeqCst);
-    ([(header::CONTENT_TYPE, "application/zip")], zip_of(&a.files)).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/zip")],
+        zip_of(&a.files),
+    )
+        .into_response()
 }
 
 fn project_ok(s: &Shared, p: &str) -> bool {
@@ -870,7 +946,11 @@ fn gl_page(s: &Shared, path: &str, q: &HashMap<String, String>, items: Vec<Value
     let slice: Vec<Value> = items.into_iter().skip((page - 1) * per).take(per).collect();
     let mut r = axum::Json(Value::Array(slice)).into_response();
     let h: &mut HeaderMap = r.headers_mut();
-    let next = if page < last { (page + 1).to_string() } else { String::new() };
+    let next = if page < last {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
     h.insert("x-next-page", HeaderValue::from_str(&next).expect("h"));
     h.insert("x-page", HeaderValue::from(page));
     h.insert("x-per-page", HeaderValue::from(per));
@@ -883,7 +963,11 @@ fn gl_page(s: &Shared, path: &str, q: &HashMap<String, String>, items: Vec<Value
     r
 }
 
-async fn gl_pipelines(State(s): State<Arc<Shared>>, Path(p): Path<String>, Query(q): Q) -> Response {
+async fn gl_pipelines(
+    State(s): State<Arc<Shared>>,
+    Path(p): Path<String>,
+    Query(q): Q,
+) -> Response {
     if !project_ok(&s, &p) {
         return message(StatusCode::NOT_FOUND, "404 Project Not Found");
     }
@@ -918,14 +1002,21 @@ async fn gl_pipelines(State(s): State<Arc<Shared>>, Path(p): Path<String>, Query
             })
         })
         .collect();
-    gl_page(&s, &format!("/api/v4/projects/{}/pipelines", enc(&p)), &q, items)
+    gl_page(
+        &s,
+        &format!("/api/v4/projects/{}/pipelines", enc(&p)),
+        &q,
+        items,
+    )
 }
 
 fn find_pipeline<'s>(s: &'s Shared, p: &str, id: u64) -> Option<&'s GlPipeline> {
     if !project_ok(s, p) {
         return None;
     }
-    s.pipelines_by_id.get(&id).map(|&i| &s.scenario.pipelines[i])
+    s.pipelines_by_id
+        .get(&id)
+        .map(|&i| &s.scenario.pipelines[i])
 }
 
 /// Ids of a pipeline's jobs and whether each was retried (a later job has its name).
@@ -981,10 +1072,18 @@ async fn gl_jobs(
             })
         })
         .collect();
-    gl_page(&s, &format!("/api/v4/projects/{}/pipelines/{id}/jobs", enc(&p)), &q, items)
+    gl_page(
+        &s,
+        &format!("/api/v4/projects/{}/pipelines/{id}/jobs", enc(&p)),
+        &q,
+        items,
+    )
 }
 
-async fn gl_test_report(State(s): State<Arc<Shared>>, Path((p, id)): Path<(String, u64)>) -> Response {
+async fn gl_test_report(
+    State(s): State<Arc<Shared>>,
+    Path((p, id)): Path<(String, u64)>,
+) -> Response {
     let Some(pl) = find_pipeline(&s, &p, id) else {
         return message(StatusCode::NOT_FOUND, "404 Not found");
     };
@@ -1023,7 +1122,13 @@ async fn gl_test_report(State(s): State<Arc<Shared>>, Path((p, id)): Path<(Strin
             "test_cases": cases,
         }));
     }
-    let total: usize = pl.jobs.iter().zip(&ids).filter(|(_, i)| !i.1).map(|(j, _)| j.cases.len()).sum();
+    let total: usize = pl
+        .jobs
+        .iter()
+        .zip(&ids)
+        .filter(|(_, i)| !i.1)
+        .map(|(j, _)| j.cases.len())
+        .sum();
     axum::Json(json!({
         "total_time": 1.6,
         "total_count": total,
@@ -1036,7 +1141,10 @@ async fn gl_test_report(State(s): State<Arc<Shared>>, Path((p, id)): Path<(Strin
     .into_response()
 }
 
-async fn gl_artifacts(State(s): State<Arc<Shared>>, Path((p, id)): Path<(String, u64)>) -> Response {
+async fn gl_artifacts(
+    State(s): State<Arc<Shared>>,
+    Path((p, id)): Path<(String, u64)>,
+) -> Response {
     if !project_ok(&s, &p) {
         return message(StatusCode::NOT_FOUND, "404 Not found");
     }
@@ -1047,7 +1155,10 @@ async fn gl_artifacts(State(s): State<Arc<Shared>>, Path((p, id)): Path<(String,
     match pl.jobs.get((id % 100) as usize) {
         Some(j) if j.archive => {
             s.downloads.fetch_add(1, Ordering::SeqCst);
-            let files = vec![("rspec/junit.xml".to_string(), junit(&j.name, &j.cases))];
+            let files = vec![(
+                "rspec/junit.xml".to_string(),
+                junit(&j.name, &j.cases, pl.created + (id % 100) as i64),
+            )];
             ([(header::CONTENT_TYPE, "application/zip")], zip_of(&files)).into_response()
         }
         _ => message(StatusCode::NOT_FOUND, "404 Not found"),

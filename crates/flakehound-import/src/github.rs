@@ -110,11 +110,7 @@ fn canonical(t: &Option<String>) -> Option<String> {
 impl GitHub {
     fn runs_path(&self) -> String {
         let base = match &self.workflow {
-            Some(w) => format!(
-                "/repos/{}/actions/workflows/{}/runs",
-                self.repo,
-                encode(w)
-            ),
+            Some(w) => format!("/repos/{}/actions/workflows/{}/runs", self.repo, encode(w)),
             None => format!("/repos/{}/actions/runs", self.repo),
         };
         let mut q = vec!["per_page=100".to_string(), "status=completed".to_string()];
@@ -219,10 +215,7 @@ impl Source for GitHub {
         } else {
             None
         };
-        let pull_request = run
-            .pull_requests
-            .first()
-            .map(|p| p.number.to_string());
+        let pull_request = run.pull_requests.first().map(|p| p.number.to_string());
         let mut gh_jobs: Vec<Job> = Vec::new();
         self.api.get_all(
             &format!(
@@ -255,10 +248,7 @@ impl Source for GitHub {
                 started_at: canonical(&j.started_at),
                 completed_at: canonical(&j.completed_at),
                 duration_secs: seconds_between(j.started_at.as_deref(), j.completed_at.as_deref()),
-                runner: j
-                    .runner_name
-                    .clone()
-                    .or_else(|| j.labels.first().cloned()),
+                runner: j.runner_name.clone().or_else(|| j.labels.first().cloned()),
             })
             .collect();
         let mut arts: Vec<Artifact> = Vec::new();
@@ -320,9 +310,9 @@ impl Source for GitHub {
                 Ok(r) => r,
                 Err(e) => match e.status() {
                     Some(410) => {
-                        fetched
-                            .problems
-                            .push(format!("{what} has expired (410 Gone); its reports are gone"));
+                        fetched.problems.push(format!(
+                            "{what} has expired (410 Gone); its reports are gone"
+                        ));
                         continue;
                     }
                     Some(403) => {

@@ -212,7 +212,11 @@ impl Source for GitLab {
     }
 
     fn list(&self) -> Result<Vec<Pipeline>, ApiError> {
-        let mut q = vec!["per_page=100".to_string(), "order_by=id".into(), "sort=asc".into()];
+        let mut q = vec![
+            "per_page=100".to_string(),
+            "order_by=id".into(),
+            "sort=asc".into(),
+        ];
         if let Some(b) = &self.branch {
             q.push(format!("ref={}", encode(b)));
         }
@@ -367,8 +371,14 @@ impl Source for GitLab {
                     continue;
                 }
                 let what = format!("pipeline {} job {:?} ({})", p.id, j.name, j.id);
-                if j.artifacts_file.as_ref().and_then(|f| f.size).is_some_and(|s| s > max) {
-                    fetched.problems.push(format!("{what}: artifacts larger than the report size cap; skipped"));
+                if j.artifacts_file
+                    .as_ref()
+                    .and_then(|f| f.size)
+                    .is_some_and(|s| s > max)
+                {
+                    fetched.problems.push(format!(
+                        "{what}: artifacts larger than the report size cap; skipped"
+                    ));
                     continue;
                 }
                 let path = format!("{}/jobs/{}/artifacts", self.base(), j.id);
@@ -404,7 +414,9 @@ impl Source for GitLab {
                         let meta = meta_of(j, a);
                         let key = RunKey::from_meta(&meta).unwrap_or_default();
                         for f in files {
-                            fetched.reports.push((Input::File(f), key.clone(), meta.clone()));
+                            fetched
+                                .reports
+                                .push((Input::File(f), key.clone(), meta.clone()));
                         }
                     }
                     Err(reason) => fetched.problems.push(format!("{what}: {reason}")),

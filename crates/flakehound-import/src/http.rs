@@ -448,7 +448,11 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-next-page", HeaderValue::from_static("3"));
         assert_eq!(
-            next_page("http://h/api/v4/projects/1/pipelines?per_page=100&page=2", &h).as_deref(),
+            next_page(
+                "http://h/api/v4/projects/1/pipelines?per_page=100&page=2",
+                &h
+            )
+            .as_deref(),
             Some("http://h/api/v4/projects/1/pipelines?per_page=100&page=3")
         );
         h.insert("x-next-page", HeaderValue::from_static(""));

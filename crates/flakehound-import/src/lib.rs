@@ -257,7 +257,8 @@ fn write_unit(
             .into_iter()
             .map(|(input, key, meta)| (input, (key, meta)))
             .unzip();
-        let s = flakehound_evidence::ingest_runs_unflushed(store, &inputs, runs, None, RunSource::Ci);
+        let s =
+            flakehound_evidence::ingest_runs_unflushed(store, &inputs, runs, None, RunSource::Ci);
         if s.store_failed {
             let reason = s
                 .rejected()
@@ -267,14 +268,17 @@ fn write_unit(
             return Err(ImportError::Store(StoreError::Backend(reason)));
         }
         for (name, reason) in s.rejected() {
-            problems.push(format!("{key}: {}: not a report: {reason}", display_name(name)));
+            problems.push(format!(
+                "{key}: {}: not a report: {reason}",
+                display_name(name)
+            ));
         }
         reports = s.count(|st| matches!(st, flakehound_evidence::FileStatus::Ingested { .. }));
         summary.results += s.results;
     }
-    let jobs_store = store
-        .job_evidence()
-        .ok_or_else(|| ImportError::Other("this store engine keeps no job-level evidence".into()))?;
+    let jobs_store = store.job_evidence().ok_or_else(|| {
+        ImportError::Other("this store engine keeps no job-level evidence".into())
+    })?;
     jobs_store.record_import(provider, key, &f.jobs)?;
     summary.imported += 1;
     summary.jobs += f.jobs.len();
@@ -356,7 +360,8 @@ pub fn artifact_globs(patterns: &str) -> Result<globset::GlobSet, String> {
                 .map_err(|e| format!("--artifacts {p:?}: {e}"))?,
         );
     }
-    b.build().map_err(|e| format!("--artifacts {patterns:?}: {e}"))
+    b.build()
+        .map_err(|e| format!("--artifacts {patterns:?}: {e}"))
 }
 
 /// Artifact names taken when `--artifacts` is not given: the names test reports usually get.

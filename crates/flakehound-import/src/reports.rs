@@ -29,7 +29,9 @@ pub fn unzip_reports(
         }
         let shown = entry.name().to_string();
         let Some(rel) = entry.enclosed_name() else {
-            refused.push(format!("{label}/{shown}: unsafe path in the archive; skipped"));
+            refused.push(format!(
+                "{label}/{shown}: unsafe path in the archive; skipped"
+            ));
             continue;
         };
         let is_report = rel
@@ -44,8 +46,8 @@ pub fn unzip_reports(
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
         }
-        let mut out =
-            std::fs::File::create(&to).map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+        let mut out = std::fs::File::create(&to)
+            .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
         let copied = std::io::copy(&mut (&mut entry).take(max + 1), &mut out)
             .map_err(|e| format!("{label}/{shown}: cannot unzip: {e}"))?;
         if copied > max {
@@ -113,11 +115,18 @@ mod tests {
             .iter()
             .map(|f| f.strip_prefix(dir.path()).unwrap().display().to_string())
             .collect();
-        assert_eq!(names, ["art-junit_linux/junit/a.xml", "art-junit_linux/junit/b.xml"]);
+        assert_eq!(
+            names,
+            ["art-junit_linux/junit/a.xml", "art-junit_linux/junit/b.xml"]
+        );
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert!(refused[0].contains("unsafe path"));
         assert!(!dir.path().parent().unwrap().join("evil.xml").exists());
         std::fs::write(&zip_path, b"not a zip").unwrap();
-        assert!(unzip_reports(&zip_path, dir.path(), "x").unwrap_err().contains("not a zip"));
+        assert!(
+            unzip_reports(&zip_path, dir.path(), "x")
+                .unwrap_err()
+                .contains("not a zip")
+        );
     }
 }
