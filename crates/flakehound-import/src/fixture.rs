@@ -148,8 +148,9 @@ impl Scenario {
     /// re-run), and every 5th run a `Lint` workflow whose job failed then passed on a re-run
     /// (job-level flakiness, no reports). Run 3 also has an expired `coverage-report`.
     pub fn github(runs: usize) -> Scenario {
-        let now = now_secs();
-        let start = now - 14 * 86_400;
+        // Anchored to the day, so that scenarios built moments apart are equal.
+        let today = now_secs() - now_secs() % 86_400;
+        let start = today - 14 * 86_400;
         let step = (14 * 86_400 / runs.max(1) as i64).max(1);
         let mut out = Vec::new();
         let mut id = 10_000_u64;
@@ -242,8 +243,8 @@ impl Scenario {
     /// `spec.cart.adds_items` in every 3rd pipeline and is retried (include_retried shows both),
     /// and a `lint` job.
     pub fn gitlab(pipelines: usize) -> Scenario {
-        let now = now_secs();
-        let start = now - 7 * 86_400;
+        let today = now_secs() - now_secs() % 86_400;
+        let start = today - 7 * 86_400;
         let step = (7 * 86_400 / pipelines.max(1) as i64).max(1);
         let mut out = Vec::new();
         for i in 0..pipelines {

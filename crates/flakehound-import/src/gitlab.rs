@@ -158,13 +158,28 @@ fn xml(s: &str) -> String {
     out
 }
 
-/// A suite of the test report as a JUnit document.
-fn junit(suite: &Suite) -> String {
+/// A suite of the test report as a JUnit document. The pipeline and job are written in it
+/// (and the job's start as its timestamp): a report is stored by its content, and two
+/// pipelines with the same results are two runs, not one report seen twice.
+fn junit(suite: &Suite, pipeline: u64, job: Option<(u64, Option<&str>)>) -> String {
+    let timestamp = job
+        .and_then(|j| j.1)
+        .map(|t| format!(" timestamp=\"{}\"", xml(t)))
+        .unwrap_or_default();
     let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\"{timestamp}>\n",
         xml(&suite.name),
         suite.test_cases.len()
     );
+    s.push_str(&format!(
+        "  <properties><property name=\"gitlab.pipeline_id\" value=\"{pipeline}\"/>"
+    ));
+    if let Some((id, _)) = job {
+        s.push_str(&format!(
+            "<property name=\"gitlab.job_id\" value=\"{id}\"/>"
+        ));
+    }
+    s.push_str("</properties>\n");
     for c in &suite.test_cases {
         s.push_str(&format!("  <testcase name=\"{}\"", xml(&c.name)));
         if let Some(cl) = &c.classname {
@@ -340,7 +355,10 @@ impl Source for GitLab {
                 continue;
             }
             let file = scratch.join(format!("test_report-{i}.xml"));
-            std::fs::write(&file, junit(suite)).map_err(|e| ApiError::Decode {
+            let job = latest
+                .get(suite.name.as_str())
+                .map(|(j, _)| (j.id, j.started_at.as_deref()));
+            std::fs::write(&file, junit(suite, p.id, job)).map_err(|e| ApiError::Decode {
                 url: String::new(),
                 reason: format!("cannot write {}: {e}", file.display()),
             })?;
@@ -446,7 +464,10 @@ mod tests {
         }))
         .unwrap();
         let mut cases = Vec::new();
-        flakehound_ingest_parse(&junit(&suite), &mut cases);
+        flakehound_ingest_parse(
+            &junit(&suite, 7, Some((9, Some("2026-01-01T00:00:00Z")))),
+            &mut cases,
+        );
         assert_eq!(cases.len(), 3);
         assert_eq!(cases[0].0, "a <b>");
         assert_eq!(cases[0].1, flakehound_model::Outcome::Failed);
