@@ -334,51 +334,9 @@ impl Source for GitLab {
         for (j, &a) in gl_jobs.iter().zip(&attempts) {
             latest.insert(&j.name, (j, a));
         }
-        let path = format!("{}/pipelines/{}/test_report", self.base(), p.id);
-        let report: TestReport = match self.api.get_json(&path) {
-            Ok((v, _)) => serde_json::from_value(v).map_err(|e| ApiError::Decode {
-                url: self.api.url(&path),
-                reason: e.to_string(),
-            })?,
-            Err(e) if matches!(e.status(), Some(404 | 403)) => {
-                if e.status() == Some(403) {
-                    fetched
-                        .problems
-                        .push(format!("pipeline {}: test report: {e}", p.id));
-                }
-                TestReport::default()
-            }
-            Err(e) => return Err(e),
-        };
-        for (i, suite) in report.test_suites.iter().enumerate() {
-            if suite.test_cases.is_empty() {
-                continue;
-            }
-            let file = scratch.join(format!("test_report-{i}.xml"));
-            let job = latest
-                .get(suite.name.as_str())
-                .map(|(j, _)| (j.id, j.started_at.as_deref()));
-            std::fs::write(&file, junit(suite, p.id, job)).map_err(|e| ApiError::Decode {
-                url: String::new(),
-                reason: format!("cannot write {}: {e}", file.display()),
-            })?;
-            let meta = match latest.get(suite.name.as_str()) {
-                Some((j, a)) => meta_of(j, *a),
-                None => RunMeta {
-                    commit: p.sha.clone(),
-                    branch: p.git_ref.clone(),
-                    provider: Some(PROVIDER.into()),
-                    job: Some(suite.name.clone()),
-                    run_id: Some(p.id.to_string()),
-                    run_attempt: Some(1),
-                    started_at: canonical(&p.created_at),
-                    url: p.web_url.clone(),
-                    ..RunMeta::default()
-                },
-            };
-            let key = RunKey::from_meta(&meta).unwrap_or_default();
-            fetched.reports.push((Input::File(file), key, meta));
-        }
+        // Jobs whose archives held reports: their test report suites would be the same
+        // results again.
+        let mut from_archives = std::collections::HashSet::new();
         let max = flakehound_evidence::max_report_bytes().map_err(|reason| ApiError::Decode {
             url: String::new(),
             reason,
@@ -431,6 +389,9 @@ impl Source for GitLab {
                             .extend(refused.into_iter().map(|r| format!("{what}: {r}")));
                         let meta = meta_of(j, a);
                         let key = RunKey::from_meta(&meta).unwrap_or_default();
+                        if !files.is_empty() {
+                            from_archives.insert(j.id);
+                        }
                         for f in files {
                             fetched
                                 .reports
@@ -441,6 +402,55 @@ impl Source for GitLab {
                 }
                 let _ = std::fs::remove_file(&zip);
             }
+        }
+        let path = format!("{}/pipelines/{}/test_report", self.base(), p.id);
+        let report: TestReport = match self.api.get_json(&path) {
+            Ok((v, _)) => serde_json::from_value(v).map_err(|e| ApiError::Decode {
+                url: self.api.url(&path),
+                reason: e.to_string(),
+            })?,
+            Err(e) if matches!(e.status(), Some(404 | 403)) => {
+                if e.status() == Some(403) {
+                    fetched
+                        .problems
+                        .push(format!("pipeline {}: test report: {e}", p.id));
+                }
+                TestReport::default()
+            }
+            Err(e) => return Err(e),
+        };
+        for (i, suite) in report.test_suites.iter().enumerate() {
+            if suite.test_cases.is_empty()
+                || latest
+                    .get(suite.name.as_str())
+                    .is_some_and(|(j, _)| from_archives.contains(&j.id))
+            {
+                continue;
+            }
+            let file = scratch.join(format!("test_report-{i}.xml"));
+            let job = latest
+                .get(suite.name.as_str())
+                .map(|(j, _)| (j.id, j.started_at.as_deref()));
+            std::fs::write(&file, junit(suite, p.id, job)).map_err(|e| ApiError::Decode {
+                url: String::new(),
+                reason: format!("cannot write {}: {e}", file.display()),
+            })?;
+            let meta = match latest.get(suite.name.as_str()) {
+                Some((j, a)) => meta_of(j, *a),
+                None => RunMeta {
+                    commit: p.sha.clone(),
+                    branch: p.git_ref.clone(),
+                    provider: Some(PROVIDER.into()),
+                    job: Some(suite.name.clone()),
+                    run_id: Some(p.id.to_string()),
+                    run_attempt: Some(1),
+                    started_at: canonical(&p.created_at),
+                    url: p.web_url.clone(),
+                    ..RunMeta::default()
+                },
+            };
+            let key = RunKey::from_meta(&meta).unwrap_or_default();
+            fetched.reports.push((Input::File(file), key, meta));
         }
         Ok(fetched)
     }
