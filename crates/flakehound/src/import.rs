@@ -173,7 +173,7 @@ impl Progress {
                 match &self.bar {
                     Some(bar) => bar.inc(1),
                     // About twenty lines whatever the history's length.
-                    None if !self.quiet && (done == total || done % (total / 20).max(1) == 0) => {
+                    None if !self.quiet && (done == total || done.is_multiple_of((total / 20).max(1))) => {
                         eprintln!("flakehound import: {done}/{total} imported")
                     }
                     None => {}
