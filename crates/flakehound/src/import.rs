@@ -172,8 +172,10 @@ impl Progress {
                 let total = self.total.load(Ordering::Relaxed);
                 match &self.bar {
                     Some(bar) => bar.inc(1),
-                    // About twenty lines whatever the history's length.
-                    None if !self.quiet && (done == total || done.is_multiple_of((total / 20).max(1))) => {
+                    // About ten lines whatever the history's length.
+                    None if !self.quiet
+                        && (done == total || done.is_multiple_of((total / 10).max(1))) =>
+                    {
                         eprintln!("flakehound import: {done}/{total} imported")
                     }
                     None => {}
@@ -387,7 +389,7 @@ pub fn print_jobs(out: &mut dyn Write, r: &flakehound_import::cost::JobsReport) 
     writeln!(out)?;
     writeln!(
         out,
-        "Jobs: {} imported over {:.1} weeks; {} failed then passed on the same commit",
+        "Jobs: {} imported over {:.1} weeks; {} failed, then passed on the same commit:",
         t.jobs,
         t.weeks,
         r.flaky_jobs.len()
@@ -395,8 +397,8 @@ pub fn print_jobs(out: &mut dyn Write, r: &flakehound_import::cost::JobsReport) 
     if !r.flaky_jobs.is_empty() {
         writeln!(
             out,
-            "  {:<40} {:>13} {:>8} {:>10}",
-            "JOB", "FLAKY COMMITS", "RE-RUNS", "CI MINUTES"
+            "  {:<40} {:>13} {:>8} {:>12}",
+            "JOB", "FLAKY COMMITS", "RE-RUNS", "MINUTES LOST"
         )?;
         for j in &r.flaky_jobs {
             let name = match &j.workflow {
@@ -405,17 +407,20 @@ pub fn print_jobs(out: &mut dyn Write, r: &flakehound_import::cost::JobsReport) 
             };
             writeln!(
                 out,
-                "  {:<40} {:>13} {:>8} {:>10.1}",
+                "  {:<40} {:>13} {:>8} {:>12.1}",
                 name, j.flaky_commits, j.reruns, j.minutes_lost
             )?;
         }
     }
     if !r.tests.is_empty() {
-        writeln!(out, "  Tests ranked by re-runs they caused:")?;
+        writeln!(
+            out,
+            "  Tests whose failures made those jobs fail, by what they cost:"
+        )?;
         for c in r.tests.iter().take(10) {
             writeln!(
                 out,
-                "  {:<40} {:>8.1} re-runs {:>8.1} CI minutes",
+                "  {:<40} {:>8.1} re-runs {:>8.1} CI minutes lost",
                 c.test, c.reruns, c.minutes_lost
             )?;
         }
