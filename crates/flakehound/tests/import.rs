@@ -233,3 +233,41 @@ fn bad_flags_and_unreachable_apis_are_clear_errors() {
     assert!(err.contains("404"), "{err}");
     assert!(err.contains("run it again to resume"), "{err}");
 }
+
+#[test]
+fn import_into_postgres_matches_sqlite() {
+    let Some(server) = flakehound_testkit::test_postgres() else {
+        return;
+    };
+    let schema = flakehound_testkit::PgSchema::new(&server, "import");
+    let dir = tempfile::tempdir().unwrap();
+    let (fx, attempts) = github(8);
+    let import = |db: &str| {
+        fh(dir.path())
+            .args(["--db", db, "import", "github", "--repo", "acme/shop"])
+            .args(["--api-url", &fx.url, "--json"])
+            .output()
+            .unwrap()
+    };
+    let sqlite = dir.path().join("s.db");
+    let sqlite = sqlite.to_str().unwrap();
+    let pg = schema.url();
+    for db in [sqlite, pg.as_str()] {
+        let first: serde_json::Value = serde_json::from_slice(&import(db).stdout).unwrap();
+        assert_eq!(first["imported"], attempts, "{db}: {first}");
+        let again: serde_json::Value = serde_json::from_slice(&import(db).stdout).unwrap();
+        assert_eq!(
+            (again["imported"].as_u64(), again["already"].as_u64()),
+            (Some(0), Some(attempts as u64))
+        );
+    }
+    let jobs = |db: &str| {
+        let out = fh(dir.path())
+            .args(["--db", db, "report", "--jobs", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(jobs(sqlite), jobs(&pg));
+}
