@@ -317,6 +317,9 @@ struct Shared {
     /// Requests from this number on answer 500.
     fail_from: AtomicU64,
     downloads: AtomicU64,
+    /// Downloads that arrived with a token (the storage a download redirects to is another
+    /// origin, which must never see it).
+    leaked: AtomicU64,
 }
 
 /// A running fixture server; stops when dropped.
@@ -360,6 +363,7 @@ impl Fixture {
             refused: AtomicU64::new(0),
             fail_from: AtomicU64::new(u64::MAX),
             downloads: AtomicU64::new(0),
+            leaked: AtomicU64::new(0),
         });
         let app = Router::new()
             .route("/repos/{o}/{r}/actions/runs", get(gh_runs))
@@ -438,6 +442,11 @@ impl Fixture {
     /// Archives downloaded so far.
     pub fn downloads(&self) -> u64 {
         self.shared.downloads.load(Ordering::SeqCst)
+    }
+
+    /// Downloads that arrived with the API token.
+    pub fn leaked_tokens(&self) -> u64 {
+        self.shared.leaked.load(Ordering::SeqCst)
     }
 
     /// Request number `n` (1-based, counting from the server's start) hits the primary rate
@@ -526,6 +535,9 @@ async fn gate(
             .and_then(|v| v.strip_prefix("Bearer "));
         let private = h.get("private-token").and_then(|v| v.to_str().ok());
         let downloading = req.uri().path().starts_with("/download/");
+        if downloading && (bearer.is_some() || private.is_some()) {
+            s.leaked.fetch_add(1, Ordering::SeqCst);
+        }
         if !downloading && bearer != Some(token) && private != Some(token) {
             return message(StatusCode::UNAUTHORIZED, "Bad credentials");
         }
@@ -912,11 +924,13 @@ async fn gh_artifact_zip(
         }
         None => {}
     }
-    // GitHub answers with a short-lived URL elsewhere.
+    // GitHub answers with a short-lived URL on another origin (here: `localhost` instead of
+    // `127.0.0.1`, the same server under another name).
+    let storage = s.base.replace("127.0.0.1", "localhost");
     let mut r = StatusCode::FOUND.into_response();
     r.headers_mut().insert(
         header::LOCATION,
-        HeaderValue::from_str(&format!("{}/download/artifacts/{id}?sig=fixture", s.base))
+        HeaderValue::from_str(&format!("{storage}/download/artifacts/{id}?sig=fixture"))
             .expect("location"),
     );
     r

@@ -118,7 +118,11 @@ impl Api {
         stop: Arc<AtomicBool>,
         notice: Box<dyn Fn(String) + Send + Sync>,
     ) -> Result<Api, ApiError> {
+        // Redirects are followed by `get`, which sends the token only to the API's own origin
+        // (GitHub's artifact downloads redirect to storage elsewhere, and reqwest would keep a
+        // custom header such as GitLab's PRIVATE-TOKEN across origins).
         let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(300))
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("flakehound/", env!("CARGO_PKG_VERSION")))
@@ -185,13 +189,19 @@ impl Api {
     /// GET `path` and the response, once its status is a success; rate limits waited out,
     /// transient failures retried.
     pub fn get(&self, path: &str) -> Result<Response, ApiError> {
-        let url = self.url(path);
+        let mut url = self.url(path);
         let mut tries = 0;
         let mut waits = 0;
+        let mut redirects = 0;
         loop {
             self.wait_pause()?;
             let mut req = self.client.get(&url);
-            req = match &self.auth {
+            let auth = if same_origin(&url, &self.base) {
+                &self.auth
+            } else {
+                &Auth::None
+            };
+            req = match auth {
                 Auth::None => req,
                 Auth::Bearer(t) => req
                     .bearer_auth(t)
@@ -215,6 +225,27 @@ impl Api {
             };
             let status = resp.status();
             let headers = resp.headers().clone();
+            if status.is_redirection() {
+                let to = headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| resp.url().join(l).ok());
+                match to {
+                    Some(to) if redirects < 5 => {
+                        redirects += 1;
+                        url = to.to_string();
+                        continue;
+                    }
+                    _ => {
+                        return Err(ApiError::Decode {
+                            url,
+                            reason: format!(
+                                "{status} without a usable Location, or too many redirects"
+                            ),
+                        });
+                    }
+                }
+            }
             if status.is_success() {
                 if header_u64(&headers, "x-ratelimit-remaining") == Some(0) {
                     if let Some(wait) = reset_wait(&headers) {
@@ -345,6 +376,18 @@ impl Api {
     }
 }
 
+/// Whether `url` is on the API's origin (scheme, host and port), where the token may go.
+fn same_origin(url: &str, base: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(base)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => false,
+    }
+}
+
 fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -457,6 +500,27 @@ mod tests {
         );
         h.insert("x-next-page", HeaderValue::from_static(""));
         assert_eq!(next_page("http://h/x?page=2", &h), None);
+    }
+
+    #[test]
+    fn the_token_stays_on_the_api_origin() {
+        assert!(same_origin(
+            "https://api.github.com/repos/o/r",
+            "https://api.github.com"
+        ));
+        assert!(same_origin(
+            "https://api.github.com:443/x",
+            "https://api.github.com"
+        ));
+        assert!(!same_origin(
+            "https://pipelines.actions.githubusercontent.com/x",
+            "https://api.github.com"
+        ));
+        assert!(!same_origin(
+            "http://api.github.com/x",
+            "https://api.github.com"
+        ));
+        assert!(!same_origin("http://127.0.0.1:2/x", "http://127.0.0.1:1"));
     }
 
     #[test]

@@ -130,7 +130,6 @@ pub fn import<S: Source>(
     events: &(dyn Fn(Event) + Sync),
 ) -> Result<Summary, ImportError> {
     let provider = source.provider();
-    let project = store.project().to_string();
     let jobs_store = store.job_evidence().ok_or_else(|| {
         ImportError::Other("this store engine keeps no job-level evidence".into())
     })?;
@@ -232,7 +231,6 @@ pub fn import<S: Source>(
             }
         }
     });
-    let _ = project;
     if let Some(e) = fatal {
         return Err(e);
     }

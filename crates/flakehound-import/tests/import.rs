@@ -120,6 +120,9 @@ fn pages_every_run_and_attempt_and_imports_once() {
     assert_eq!((second.imported, second.already), (0, attempts));
     assert_eq!(contents(&mut s, "github-actions"), (totals, jobs, units));
     assert_eq!(fx.downloads(), downloads);
+    // The archives were fetched from the storage origin the API redirected to, without the token.
+    assert_eq!(fx.downloads() as usize, reports);
+    assert_eq!(fx.leaked_tokens(), 0);
     assert_eq!(
         fx.requests() - requests,
         6,
