@@ -271,3 +271,79 @@ fn import_into_postgres_matches_sqlite() {
     };
     assert_eq!(jobs(sqlite), jobs(&pg));
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_and_the_next_import_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fx, attempts) = github(30);
+    // A rate limit a few units in: the import waits (1–2 s), and Ctrl-C arrives meanwhile.
+    fx.rate_limit_at(12);
+    let bin = assert_cmd::cargo::cargo_bin("flakehound");
+    let mut child = std::process::Command::new(bin)
+        .current_dir(dir.path())
+        .env("FLAKEHOUND_DB", dir.path().join("x.db"))
+        .env("FLAKEHOUND_PROJECT", "shop")
+        .env("GITHUB_TOKEN", "t0ken")
+        .args([
+            "import",
+            "github",
+            "--repo",
+            "acme/shop",
+            "--api-url",
+            &fx.url,
+            "-j",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fx.refused() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(fx.refused() > 0, "the rate limit was reached");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "stopped promptly"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Stopped; run the same command again to resume"),
+        "{text}"
+    );
+    let done: usize = text
+        .strip_prefix("Imported ")
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(done > 0 && done < attempts, "{done} of {attempts}");
+    let again = fh(dir.path())
+        .args([
+            "import",
+            "github",
+            "--repo",
+            "acme/shop",
+            "--api-url",
+            &fx.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).starts_with(&format!(
+            "Imported {} run attempts ({done} already imported)",
+            attempts - done
+        )),
+        "{}",
+        stdout(&again)
+    );
+}
