@@ -279,7 +279,7 @@ fn ctrl_c_stops_cleanly_and_the_next_import_resumes() {
     // A rate limit a few units in: the import waits (1–2 s), and Ctrl-C arrives meanwhile.
     fx.rate_limit_at(12);
     let bin = assert_cmd::cargo::cargo_bin("flakehound");
-    let mut child = std::process::Command::new(bin)
+    let child = std::process::Command::new(bin)
         .current_dir(dir.path())
         .env("FLAKEHOUND_DB", dir.path().join("x.db"))
         .env("FLAKEHOUND_PROJECT", "shop")
