@@ -102,6 +102,8 @@ pub struct Scenario {
     pub pipelines: Vec<GlPipeline>,
     /// Largest page served.
     pub page_size: usize,
+    /// Runs a filtered list serves at most (GitHub: 1,000).
+    pub search_cap: usize,
     /// Token required (`Authorization: Bearer` for GitHub, `PRIVATE-TOKEN` for GitLab).
     pub token: Option<String>,
 }
@@ -235,6 +237,7 @@ impl Scenario {
             repo: "acme/shop".into(),
             runs: out,
             page_size: 100,
+            search_cap: 1000,
             ..Scenario::default()
         }
     }
@@ -639,11 +642,24 @@ fn gh_page(
     key: &str,
     items: Vec<Value>,
 ) -> Response {
+    let total = items.len();
+    gh_page_of(s, path, q, key, items, total)
+}
+
+/// [`gh_page`] saying `total_count: total` (more than it serves, for a capped search).
+fn gh_page_of(
+    s: &Shared,
+    path: &str,
+    q: &HashMap<String, String>,
+    key: &str,
+    items: Vec<Value>,
+    total_count: usize,
+) -> Response {
     let (page, per) = paging(s, q, 30);
     let total = items.len();
     let last = total.div_ceil(per).max(1);
     let slice: Vec<Value> = items.into_iter().skip((page - 1) * per).take(per).collect();
-    let mut r = axum::Json(json!({"total_count": total, key: slice})).into_response();
+    let mut r = axum::Json(json!({"total_count": total_count, key: slice})).into_response();
     let l = link(s, path, q, page, last);
     if !l.is_empty() {
         r.headers_mut()
@@ -694,9 +710,8 @@ fn gh_run_json(s: &Shared, run: &GhRun, n: usize) -> Value {
     })
 }
 
-fn since_filter(q: &HashMap<String, String>) -> Option<i64> {
-    let c = q.get("created")?;
-    let v = c.strip_prefix(">=")?;
+/// A time of GitHub's search syntax: an RFC 3339 time or a date.
+fn search_time(v: &str) -> Option<i64> {
     if let Ok(t) = v.parse::<jiff::Timestamp>() {
         return Some(t.as_second());
     }
@@ -707,18 +722,32 @@ fn since_filter(q: &HashMap<String, String>) -> Option<i64> {
         .map(|z| z.timestamp().as_second())
 }
 
+/// The `created` filter (`>=A`, `A..B`) as an inclusive range of epoch seconds.
+fn created_filter(q: &HashMap<String, String>) -> (Option<i64>, Option<i64>) {
+    let Some(c) = q.get("created") else {
+        return (None, None);
+    };
+    if let Some(v) = c.strip_prefix(">=") {
+        return (search_time(v), None);
+    }
+    match c.split_once("..") {
+        Some((a, b)) => (search_time(a), search_time(b)),
+        None => (None, None),
+    }
+}
+
 fn list_runs(
     s: &Shared,
     path: &str,
     q: &HashMap<String, String>,
     workflow: Option<&str>,
 ) -> Response {
-    let since = since_filter(q);
+    let (from, to) = created_filter(q);
     let mut runs: Vec<&GhRun> = s
         .scenario
         .runs
         .iter()
-        .filter(|r| since.is_none_or(|t| r.created >= t))
+        .filter(|r| from.is_none_or(|t| r.created >= t) && to.is_none_or(|t| r.created <= t))
         .filter(|r| q.get("branch").is_none_or(|b| &r.branch == b))
         .filter(|r| {
             workflow.is_none_or(|w| {
@@ -739,11 +768,29 @@ fn list_runs(
     // Only the page asked for is rendered (the benchmark lists 12,000 runs).
     let (page, per) = paging(s, q, 30);
     let total = runs.len();
+    // "This API will return up to 1,000 results for each search when using the following
+    // parameters: actor, branch, check_suite_id, created, event, head_sha, status."
+    let searched = [
+        "actor",
+        "branch",
+        "check_suite_id",
+        "created",
+        "event",
+        "head_sha",
+        "status",
+    ]
+    .iter()
+    .any(|k| q.contains_key(*k));
+    if searched {
+        runs.truncate(s.scenario.search_cap);
+    }
     let mut items: Vec<Value> = vec![Value::Null; total];
     for (i, r) in runs.iter().enumerate().skip((page - 1) * per).take(per) {
         items[i] = gh_run_json(s, r, r.attempts.len());
     }
-    gh_page(s, path, q, "workflow_runs", items)
+    items.truncate(runs.len());
+    // `total_count` is the whole count; only the first 1,000 are served.
+    gh_page_of(s, path, q, "workflow_runs", items, total)
 }
 
 async fn gh_runs(

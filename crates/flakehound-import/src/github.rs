@@ -2,8 +2,10 @@
 //! (<https://docs.github.com/en/rest/actions/workflow-runs>, `…/workflow-jobs`, `…/artifacts`).
 //!
 //! - Runs: `GET /repos/{owner}/{repo}/actions/runs` (or `…/actions/workflows/{workflow}/runs`
-//!   with `--workflow`), `status=completed`, `created=>=DATE` for `--since`, `branch`,
-//!   `per_page=100`, pages through `Link`.
+//!   with `--workflow`), `status=completed`, `branch`, `per_page=100`, pages through `Link`.
+//!   A filtered list serves at most 1,000 runs, so the range is listed in `created=FROM..TO`
+//!   windows, halved while one holds 1,000 runs or more (`total_count`) or its pages end before
+//!   `total_count`.
 //! - Each attempt of a run is a unit (`run_attempt` says how many there are):
 //!   `GET …/runs/{id}/attempts/{n}` for earlier attempts, `GET …/runs/{id}/attempts/{n}/jobs`.
 //! - Artifacts: `GET …/runs/{id}/artifacts` lists a run's artifacts, with no attempt number;
@@ -24,6 +26,9 @@ use serde::Deserialize;
 use std::path::Path;
 
 pub const PROVIDER: &str = "github-actions";
+
+/// Runs a filtered list serves at most.
+const SEARCH_CAP: u64 = 1000;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Run {
@@ -108,7 +113,8 @@ fn canonical(t: &Option<String>) -> Option<String> {
 }
 
 impl GitHub {
-    fn runs_path(&self) -> String {
+    /// The runs created from `from` to `to` (inclusive).
+    fn runs_path(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> String {
         let base = match &self.workflow {
             Some(w) => format!("/repos/{}/actions/workflows/{}/runs", self.repo, encode(w)),
             None => format!("/repos/{}/actions/runs", self.repo),
@@ -117,13 +123,77 @@ impl GitHub {
         if let Some(b) = &self.branch {
             q.push(format!("branch={}", encode(b)));
         }
-        if let Some(t) = self.since {
-            q.push(format!(
-                "created={}",
-                encode(&format!(">={}", t.strftime("%Y-%m-%dT%H:%M:%SZ")))
-            ));
-        }
+        let fmt = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        q.push(format!(
+            "created={}",
+            encode(&format!("{}..{}", fmt(from), fmt(to)))
+        ));
         format!("{base}?{}", q.join("&"))
+    }
+
+    /// Lists the finished runs created from `from` to `to`. GitHub serves at most 1,000 runs of
+    /// a filtered list (its `total_count` says how many there are): a window holding 1,000 or
+    /// more is listed as two halves instead, down to a minute.
+    fn list_window(
+        &self,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        runs: &mut Vec<Run>,
+    ) -> Result<(), ApiError> {
+        if self.api.stopped() {
+            return Err(ApiError::Stopped);
+        }
+        let path = self.runs_path(from, to);
+        let (mut page, mut headers) = self.api.get_json(&path)?;
+        let total = page
+            .get("total_count")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        let span = to.as_second() - from.as_second();
+        let halves = |runs: &mut Vec<Run>| {
+            let mid = jiff::Timestamp::from_second(from.as_second() + span / 2).unwrap_or(from);
+            let after = jiff::Timestamp::from_second(mid.as_second() + 1).unwrap_or(to);
+            self.list_window(from, mid, runs)?;
+            self.list_window(after, to, runs)
+        };
+        if total >= SEARCH_CAP && span > 60 {
+            return halves(runs);
+        }
+        let mut got: Vec<Run> = Vec::new();
+        let mut served = 0u64;
+        loop {
+            let url = self.api.url(&path);
+            let items = page
+                .get_mut("workflow_runs")
+                .map(serde_json::Value::take)
+                .ok_or_else(|| ApiError::Decode {
+                    url: url.clone(),
+                    reason: "no workflow_runs in the answer".into(),
+                })?;
+            let items: Vec<Run> = serde_json::from_value(items).map_err(|e| ApiError::Decode {
+                url,
+                reason: e.to_string(),
+            })?;
+            served += items.len() as u64;
+            // `status=completed` is asked for; a server ignoring it still gets only finished
+            // runs imported.
+            got.extend(
+                items
+                    .into_iter()
+                    .filter(|r| r.status.as_deref().is_none_or(|s| s == "completed")),
+            );
+            match crate::http::next_link(&headers) {
+                Some(next) => (page, headers) = self.api.get_json(&next)?,
+                None => break,
+            }
+        }
+        // The pages ended before `total_count`: the list was capped (at fewer runs than
+        // GitHub documents, or runs were added meanwhile); the halves are smaller.
+        if served < total && span > 60 {
+            return halves(runs);
+        }
+        runs.append(&mut got);
+        Ok(())
     }
 
     fn attempt(&self, run: &Run, n: u32) -> Result<Run, ApiError> {
@@ -165,21 +235,14 @@ impl Source for GitHub {
 
     fn list(&self) -> Result<Vec<Unit>, ApiError> {
         let mut runs: Vec<Run> = Vec::new();
-        self.api.get_all(
-            &self.runs_path(),
-            &|mut v| v.get_mut("workflow_runs").map(serde_json::Value::take),
-            &mut |r: Run| {
-                if self.api.stopped() {
-                    return Err(ApiError::Stopped);
-                }
-                // `status=completed` is asked for; a server ignoring it still gets only
-                // finished runs imported.
-                if r.status.as_deref().is_none_or(|s| s == "completed") {
-                    runs.push(r);
-                }
-                Ok(())
-            },
-        )?;
+        // GitHub Actions did not exist before 2019.
+        let from = self
+            .since
+            .unwrap_or(jiff::Timestamp::from_second(1_546_300_800).unwrap_or_default());
+        let to = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(1))
+            .unwrap_or(jiff::Timestamp::MAX);
+        self.list_window(from, to, &mut runs)?;
         // The API lists newest first; import oldest first, so that an interrupted import
         // leaves a contiguous history.
         runs.sort_by_key(|r| r.id);
@@ -394,10 +457,11 @@ mod tests {
             branch: Some("feat/a b".into()),
             artifacts: crate::artifact_globs("*").unwrap(),
         };
+        let to: jiff::Timestamp = "2026-01-03T00:00:00Z".parse().unwrap();
         assert_eq!(
-            gh.runs_path(),
+            gh.runs_path(gh.since.unwrap(), to),
             "/repos/o/r/actions/workflows/ci.yml/runs?per_page=100&status=completed\
-             &branch=feat%2Fa%20b&created=%3E%3D2026-01-02T03%3A04%3A05Z"
+             &branch=feat%2Fa%20b&created=2026-01-02T03%3A04%3A05Z..2026-01-03T00%3A00%3A00Z"
         );
     }
 }

@@ -131,6 +131,19 @@ fn pages_every_run_and_attempt_and_imports_once() {
 }
 
 #[test]
+fn more_runs_than_a_search_serves_are_listed_in_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sc = scenario(30);
+    // GitHub serves 1,000 runs of a filtered list at most; here 10, of 36.
+    sc.search_cap = 10;
+    let attempts: usize = sc.runs.iter().map(|r| r.attempts.len()).sum();
+    let fx = Fixture::start(sc);
+    let mut s = store(&dir.path().join("s.db"));
+    let summary = run_import(&fx, &mut s);
+    assert_eq!((summary.units, summary.imported), (attempts, attempts));
+}
+
+#[test]
 fn reports_carry_the_runs_ci_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::start(scenario(4));
