@@ -1283,6 +1283,7 @@ mod project_tests {
                 "PRAGMA foreign_keys = OFF;
                  DROP TABLE server_projects; DROP TABLE tokens; DROP TABLE uploads;
                  DROP TABLE server_quarantine; DROP TABLE quarantine_audit;
+                 DROP TABLE ci_jobs; DROP TABLE ci_imports;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )
