@@ -271,6 +271,40 @@ mod tests {
         assert!((r.totals.minutes_total - 80.0).abs() < 1e-9);
     }
 
+    proptest::proptest! {
+        /// Whatever the history: what is lost is part of what was spent, re-runs are failed
+        /// executions, and a job is flaky on no more commits than it failed on.
+        #[test]
+        fn losses_are_bounded_by_the_history(
+            execs in proptest::collection::vec((0u8..4, 0u8..3, 0u8..5, proptest::bool::ANY, 1u32..3, 0u16..2000), 0..60)
+        ) {
+            let jobs: Vec<CiJob> = execs
+                .iter()
+                .enumerate()
+                .map(|(i, &(commit, name, hour, ok, attempt, secs))| CiJob {
+                    provider: "github-actions".into(),
+                    run_id: (i / 2).to_string(),
+                    attempt,
+                    job_id: i.to_string(),
+                    name: format!("job{name}"),
+                    commit: Some(format!("c{commit}")),
+                    conclusion: if ok { "success" } else { "failure" }.into(),
+                    started_at: Some(format!("2026-01-0{}T{:02}:00:00Z", 1 + hour % 5, hour)),
+                    duration_secs: Some(f64::from(secs)),
+                    ..CiJob::default()
+                })
+                .collect();
+            let r = jobs_report(&jobs, None);
+            let failures = jobs.iter().filter(|j| j.failed()).count() as u64;
+            proptest::prop_assert!(r.totals.minutes_lost <= r.totals.minutes_total + 1e-9);
+            proptest::prop_assert!(r.totals.reruns <= failures);
+            proptest::prop_assert!(jobs.is_empty() || r.totals.weeks >= 1.0);
+            for f in &r.flaky_jobs {
+                proptest::prop_assert!(f.flaky_commits <= f.reruns && f.reruns <= f.executions);
+            }
+        }
+    }
+
     #[test]
     fn no_jobs_no_report() {
         assert_eq!(jobs_report(&[], None), JobsReport::default());

@@ -523,6 +523,26 @@ mod tests {
         assert!(!same_origin("http://127.0.0.1:2/x", "http://127.0.0.1:1"));
     }
 
+    proptest::proptest! {
+        /// Any `Link` or `X-Next-Page` value is read without panicking; a `next` found is the
+        /// bracketed target.
+        #[test]
+        fn pagination_headers_never_panic(link in ".{0,200}", page in ".{0,12}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                h.insert("link", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&page) {
+                h.insert("x-next-page", v);
+            }
+            if let Some(next) = next_link(&h) {
+                let bracketed = format!("<{next}>");
+                proptest::prop_assert!(link.contains(&bracketed));
+            }
+            let _ = next_page("http://h/x?page=1", &h);
+        }
+    }
+
     #[test]
     fn error_messages() {
         assert_eq!(
