@@ -134,7 +134,18 @@ pub fn import<S: Source>(
         ImportError::Other("this store engine keeps no job-level evidence".into())
     })?;
     let done = jobs_store.imported_units(provider)?;
-    let listed = source.list()?;
+    let listed = match source.list() {
+        Ok(l) => l,
+        // Ctrl-C while listing: nothing was written.
+        Err(ApiError::Stopped) => {
+            return Ok(Summary {
+                provider: provider.to_string(),
+                stopped: true,
+                ..Summary::default()
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut summary = Summary {
         provider: provider.to_string(),
         units: listed.len(),

@@ -270,6 +270,29 @@ fn stopping_keeps_what_is_recorded_and_resumes() {
 }
 
 #[test]
+fn stopping_while_listing_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::start(scenario(5));
+    // The first request is rate limited; Ctrl-C comes during the wait.
+    fx.rate_limit_at(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let gh = github(&fx, &stop);
+    let mut s = store(&dir.path().join("s.db"));
+    let stopper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            stop.store(true, Ordering::SeqCst);
+        })
+    };
+    let summary = flakehound_import::import(&gh, &mut s, &opts(&stop), &|_| {}).unwrap();
+    stopper.join().unwrap();
+    assert!(summary.stopped);
+    assert_eq!((summary.units, summary.imported), (0, 0));
+    assert_eq!(contents(&mut s, "github-actions").2, 0);
+}
+
+#[test]
 fn expired_and_forbidden_artifacts_are_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let mut sc = scenario(6);
