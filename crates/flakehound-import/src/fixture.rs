@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One test case of a JUnit document: (classname, name, passed).
 pub type Case = (String, String, bool);
@@ -1228,6 +1228,3 @@ async fn gl_artifacts(
         _ => message(StatusCode::NOT_FOUND, "404 Not found"),
     }
 }
-
-/// How long the client is expected to wait at most for the rate limits this server plays.
-pub const LONGEST_LIMIT: Duration = Duration::from_secs(3);
