@@ -313,6 +313,9 @@ struct Shared {
     limit_at: Mutex<HashSet<u64>>,
     /// Request numbers answered with a secondary rate limit (`Retry-After: 1`).
     retry_after_at: Mutex<HashSet<u64>>,
+    /// Request numbers answered normally but with the last of the quota
+    /// (`x-ratelimit-remaining: 0`): requests before the reset are refused.
+    exhaust_at: Mutex<HashSet<u64>>,
     /// Every request is refused until then (epoch ms), after a rate-limit answer.
     blocked_until: Mutex<Option<(u128, bool)>>,
     /// Requests refused for a rate limit.
@@ -362,6 +365,7 @@ impl Fixture {
             requests: AtomicU64::new(0),
             limit_at: Mutex::default(),
             retry_after_at: Mutex::default(),
+            exhaust_at: Mutex::default(),
             blocked_until: Mutex::default(),
             refused: AtomicU64::new(0),
             fail_from: AtomicU64::new(u64::MAX),
@@ -457,6 +461,12 @@ impl Fixture {
     /// then refused the same way.
     pub fn rate_limit_at(&self, n: u64) {
         self.shared.limit_at.lock().unwrap().insert(n);
+    }
+
+    /// Request number `n` succeeds with the quota's last request (`x-ratelimit-remaining: 0`,
+    /// reset 1–2 s ahead); requests before the reset are refused.
+    pub fn exhaust_at(&self, n: u64) {
+        self.shared.exhaust_at.lock().unwrap().insert(n);
     }
 
     /// Request number `n` hits a secondary rate limit: 429 with `Retry-After: 1`.
@@ -573,6 +583,16 @@ async fn gate(
     }
     let mut r = next.run(req).await;
     let h = r.headers_mut();
+    if s.exhaust_at.lock().unwrap().contains(&n) {
+        let until = (now_ms() / 1000 + 2) * 1000;
+        *s.blocked_until.lock().unwrap() = Some((until, false));
+        h.insert("x-ratelimit-limit", HeaderValue::from_static("5000"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from((until / 1000) as u64),
+        );
+    }
     if !h.contains_key("x-ratelimit-remaining") {
         h.insert("x-ratelimit-limit", HeaderValue::from_static("5000"));
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));

@@ -225,6 +225,16 @@ impl Api {
             };
             let status = resp.status();
             let headers = resp.headers().clone();
+            // The last request of the quota (any answer but a refusal): every thread waits for
+            // the reset before its next request.
+            if status != StatusCode::FORBIDDEN
+                && status != StatusCode::TOO_MANY_REQUESTS
+                && header_u64(&headers, "x-ratelimit-remaining") == Some(0)
+            {
+                if let Some(wait) = reset_wait(&headers) {
+                    self.pause(wait, "rate limit used up (X-RateLimit-Remaining: 0)".into());
+                }
+            }
             if status.is_redirection() {
                 let to = headers
                     .get(reqwest::header::LOCATION)
@@ -247,11 +257,6 @@ impl Api {
                 }
             }
             if status.is_success() {
-                if header_u64(&headers, "x-ratelimit-remaining") == Some(0) {
-                    if let Some(wait) = reset_wait(&headers) {
-                        self.pause(wait, "rate limit used up (X-RateLimit-Remaining: 0)".into());
-                    }
-                }
                 return Ok(resp);
             }
             if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {

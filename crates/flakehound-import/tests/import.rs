@@ -216,6 +216,30 @@ fn rate_limits_are_waited_out() {
 }
 
 #[test]
+fn a_used_up_quota_is_waited_for_before_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario(6);
+    let expected = clean(sc.clone(), dir.path());
+    let fx = Fixture::start(sc);
+    // Request 5 is answered with `x-ratelimit-remaining: 0`: the importer must not send
+    // another before the reset (one worker, so nothing else is in flight).
+    fx.exhaust_at(5);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut s = store(&dir.path().join("s.db"));
+    let started = std::time::Instant::now();
+    let one = Options {
+        jobs: 1,
+        scratch: None,
+        stop: stop.clone(),
+    };
+    let summary = flakehound_import::import(&github(&fx, &stop), &mut s, &one, &|_| {}).unwrap();
+    assert_eq!(summary.failed, 0);
+    assert_eq!(fx.refused(), 0, "a request was sent before the reset");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(contents(&mut s, "github-actions"), expected);
+}
+
+#[test]
 fn an_interrupted_import_resumes_to_the_same_store() {
     let dir = tempfile::tempdir().unwrap();
     let sc = scenario(20);
