@@ -51,8 +51,9 @@ pub struct Run {
     pub created_at: Option<String>,
     #[serde(default)]
     pub html_url: Option<String>,
+    /// `null` for runs of forks and deleted branches.
     #[serde(default)]
-    pub pull_requests: Vec<PullRequest>,
+    pub pull_requests: Option<Vec<PullRequest>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -75,7 +76,7 @@ struct Job {
     #[serde(default)]
     runner_name: Option<String>,
     #[serde(default)]
-    labels: Vec<String>,
+    labels: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -278,7 +279,11 @@ impl Source for GitHub {
         } else {
             None
         };
-        let pull_request = run.pull_requests.first().map(|p| p.number.to_string());
+        let pull_request = run
+            .pull_requests
+            .as_deref()
+            .and_then(<[PullRequest]>::first)
+            .map(|p| p.number.to_string());
         let mut gh_jobs: Vec<Job> = Vec::new();
         self.api.get_all(
             &format!(
@@ -311,7 +316,10 @@ impl Source for GitHub {
                 started_at: canonical(&j.started_at),
                 completed_at: canonical(&j.completed_at),
                 duration_secs: seconds_between(j.started_at.as_deref(), j.completed_at.as_deref()),
-                runner: j.runner_name.clone().or_else(|| j.labels.first().cloned()),
+                runner: j
+                    .runner_name
+                    .clone()
+                    .or_else(|| j.labels.as_deref().and_then(<[String]>::first).cloned()),
             })
             .collect();
         let mut arts: Vec<Artifact> = Vec::new();
@@ -445,6 +453,20 @@ impl Source for GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nulls_where_lists_are_documented_are_read() {
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "id": 7, "head_sha": "abc", "pull_requests": null, "run_attempt": null
+        }))
+        .unwrap();
+        assert!(run.pull_requests.is_none() && run.run_attempt.is_none());
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "id": 1, "name": "test", "labels": null, "runner_name": null
+        }))
+        .unwrap();
+        assert!(job.labels.is_none());
+    }
 
     #[test]
     fn runs_query() {

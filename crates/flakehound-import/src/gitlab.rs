@@ -77,6 +77,7 @@ struct TestReport {
 
 #[derive(Debug, Deserialize)]
 struct Suite {
+    #[serde(default)]
     name: String,
     #[serde(default)]
     test_cases: Vec<Case>,
@@ -86,6 +87,7 @@ struct Suite {
 struct Case {
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
     name: String,
     #[serde(default)]
     classname: Option<String>,
