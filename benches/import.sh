@@ -37,8 +37,10 @@ measure() {
 
 printf '%8s %9s %9s %8s %10s %9s %8s %9s\n' runs attempts import_s rss_MB ingest_s ratio rss_ing again_s
 for n in "${sizes[@]}"; do
-  "$server" "$n" >"$work/url" &
+  rm -f "$work/url"
+  "$server" "$n" >"$work/url" 2>/dev/null &
   pid=$!
+  trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
   for _ in $(seq 100); do [[ -s $work/url ]] && break; sleep 0.1; done
   url="$(cat "$work/url")"
   measure env GITHUB_TOKEN=bench "$fh" --db "$work/import-$n.db" --project bench \
