@@ -39,6 +39,7 @@
 mod admin;
 mod alerts;
 mod export;
+mod jobs;
 mod store;
 mod writer;
 

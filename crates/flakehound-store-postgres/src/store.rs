@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_results_brin.sql"),
     include_str!("../migrations/003_server.sql"),
     include_str!("../migrations/004_alerts.sql"),
+    include_str!("../migrations/005_ci_jobs.sql"),
 ];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).
@@ -275,6 +276,10 @@ fn u(v: i64) -> u64 {
 impl Store for PostgresStore {
     fn project(&self) -> &str {
         &self.project
+    }
+
+    fn job_evidence(&mut self) -> Option<&mut dyn flakehound_store::CiJobs> {
+        Some(self)
     }
 
     fn projects(&mut self) -> Result<Vec<String>> {

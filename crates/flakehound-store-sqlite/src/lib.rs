@@ -6,6 +6,7 @@
 mod admin;
 mod alerts;
 mod export;
+mod jobs;
 mod staging;
 mod store;
 mod writer;

@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/005_projects.sql")),
     Migration::Sql(include_str!("../migrations/006_server.sql")),
     Migration::Sql(include_str!("../migrations/007_alerts.sql")),
+    Migration::Sql(include_str!("../migrations/008_ci_jobs.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
@@ -454,6 +455,10 @@ pub(crate) use flakehound_store::time::now;
 impl Store for SqliteStore {
     fn project(&self) -> &str {
         &self.project
+    }
+
+    fn job_evidence(&mut self) -> Option<&mut dyn flakehound_store::CiJobs> {
+        Some(self)
     }
 
     fn projects(&mut self) -> Result<Vec<String>> {
@@ -1281,6 +1286,7 @@ mod project_tests {
                  DROP TABLE server_projects; DROP TABLE tokens; DROP TABLE uploads;
                  DROP TABLE server_quarantine; DROP TABLE quarantine_audit;
                  DROP TABLE alert_states; DROP TABLE alert_deliveries; DROP TABLE alert_mutes;
+                 DROP TABLE ci_jobs; DROP TABLE ci_imports;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )

@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             export_round_trips,
             admin_tokens_and_uploads,
             alert_states_compare_and_set,
+            ci_jobs_imported_once,
         );
     };
 }
@@ -1368,4 +1369,74 @@ pub fn alert_states_compare_and_set(h: &mut dyn Harness) {
     assert!(b.unmute("p", t).unwrap());
     assert!(!a.unmute("p", t).unwrap());
     assert!(a.mutes("p").unwrap().is_empty());
+}
+
+/// A CI job row for [`ci_jobs_imported_once`].
+pub fn ci_job(run: &str, attempt: u32, name: &str, conclusion: &str) -> crate::CiJob {
+    crate::CiJob {
+        provider: "github".into(),
+        run_id: run.into(),
+        attempt,
+        job_id: format!("{run}{attempt}{name}"),
+        name: name.into(),
+        workflow: Some("CI".into()),
+        commit: Some("abc123".into()),
+        branch: Some("main".into()),
+        pull_request: None,
+        conclusion: conclusion.into(),
+        started_at: Some("2026-01-01T10:00:00Z".into()),
+        completed_at: Some("2026-01-01T10:05:00Z".into()),
+        duration_secs: Some(300.0),
+        runner: Some("ubuntu-latest".into()),
+    }
+}
+
+/// Job-level evidence: a unit is recorded once (its jobs with it), units and jobs are per
+/// project, and a handle opened later sees them.
+pub fn ci_jobs_imported_once(h: &mut dyn Harness) {
+    let mut s = h.open(0, "p");
+    let jobs = s
+        .job_evidence()
+        .expect("the engine keeps job-level evidence");
+    let first = [
+        ci_job("7", 1, "test", "failure"),
+        ci_job("7", 1, "lint", "success"),
+    ];
+    assert!(jobs.record_import("github", "o/r/7/1", &first).unwrap());
+    // The same unit again changes nothing, even with other jobs.
+    assert!(
+        !jobs
+            .record_import("github", "o/r/7/1", &[ci_job("7", 1, "other", "success")])
+            .unwrap()
+    );
+    assert!(
+        jobs.record_import("github", "o/r/7/2", &[ci_job("7", 2, "test", "success")])
+            .unwrap()
+    );
+    drop(s);
+    let mut s = h.open(0, "p");
+    let jobs = s.job_evidence().unwrap();
+    let units = jobs.imported_units("github").unwrap();
+    assert_eq!(units.len(), 2);
+    assert!(units.contains("o/r/7/1") && units.contains("o/r/7/2"));
+    assert!(jobs.imported_units("gitlab").unwrap().is_empty());
+    let all = jobs.jobs().unwrap();
+    let names: Vec<(u32, &str, &str)> = all
+        .iter()
+        .map(|j| (j.attempt, j.name.as_str(), j.conclusion.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (1, "lint", "success"),
+            (1, "test", "failure"),
+            (2, "test", "success")
+        ]
+    );
+    assert_eq!(all[1], ci_job("7", 1, "test", "failure"));
+    // Another project sees none of it.
+    let mut other = h.open(0, "q");
+    let jobs = other.job_evidence().unwrap();
+    assert!(jobs.jobs().unwrap().is_empty());
+    assert!(jobs.imported_units("github").unwrap().is_empty());
 }

@@ -22,6 +22,7 @@ mod admin;
 mod alerts;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod jobs;
 mod location;
 mod merge;
 mod numbering;
@@ -31,6 +32,7 @@ pub use admin::{
     Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, TokenInfo, UploadRecord,
 };
 pub use alerts::{AlertState, AlertStore, Delivery, Mute};
+pub use jobs::{CiJob, CiJobs};
 pub use location::{
     Backend, Location, OpenMode, install, open, open_admin, open_alerts, open_existing,
 };
@@ -217,6 +219,10 @@ pub trait Store {
     /// Calls `each` with every report of this project, rebuilt from what is stored, in the order
     /// the reports were stored (so the reports of a run come in their order): what [`merge`]
     /// replays into another store. Stops at the first error `each` returns.
+    /// Job-level evidence ([`CiJobs`]) when the engine keeps it.
+    fn job_evidence(&mut self) -> Option<&mut dyn CiJobs> {
+        None
+    }
     fn export(&mut self, each: &mut dyn FnMut(StoredReport) -> Result<()>) -> Result<()> {
         let _ = each;
         Err(StoreError::Backend(

@@ -16,6 +16,7 @@ mod dashboard;
 mod detective;
 mod events;
 mod hunt;
+mod import;
 mod knowledge;
 mod lint;
 mod output;
@@ -167,6 +168,11 @@ enum Command {
         /// jobs; the tests are named on stderr.
         #[arg(long, value_delimiter = ',', value_enum, value_name = "VERDICTS")]
         fail_on: Vec<FailOnVerdict>,
+        /// Only the job-level report from imported CI history (`flakehound import`): jobs that
+        /// failed then passed on the same commit, tests ranked by the re-runs they caused, and
+        /// the CI minutes and re-runs per week lost (with `--json`, as JSON).
+        #[arg(long, conflicts_with_all = ["all", "fail_on", "limit"])]
+        jobs: bool,
         #[command(flatten)]
         store: StoreOpt,
         #[command(flatten)]
@@ -354,6 +360,12 @@ enum Command {
     },
     /// Static scan of test code for the causes of flaky tests (sleeps, unseeded random, clock
     /// reads, real network, fixed temp paths, set order, shared module state, ...).
+    /// Import CI history (GitHub Actions, GitLab): runs, re-runs, jobs and the reports in
+    /// their artifacts, so that `report` ranks flaky tests and jobs from the history you have.
+    Import {
+        #[command(subcommand)]
+        cmd: import::ImportCmd,
+    },
     Lint {
         #[command(flatten)]
         args: Box<lint::LintArgs>,
@@ -489,6 +501,7 @@ impl Command {
                 },
                 none,
             ),
+            Command::Import { cmd } => (cmd.store(), none),
             Command::Quarantine { db, project, .. } => (
                 StoreOpt {
                     db: db.clone(),
@@ -561,6 +574,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cmd_ingest(&ctx, &paths, format, *meta, run_per, style)
         }
         Command::Report {
+            json, jobs: true, ..
+        } => import::cmd_report_jobs(&ctx, json),
+        Command::Report {
             json,
             limit,
             all,
@@ -610,6 +626,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint { args, .. } => lint::cmd_lint(&ctx, *args),
         Command::Dashboard { args, .. } => dashboard::cmd_dashboard(&ctx, args),
         Command::Alerts(args) => alerts::cmd_alerts(&ctx, args),
+        Command::Import { cmd } => import::cmd_import(&ctx, cmd),
     }
 }
 
@@ -949,6 +966,9 @@ fn cmd_report(
                 },
             },
         )?;
+        if server.is_none() {
+            import::jobs_section(ctx, &mut std::io::stdout().lock())?;
+        }
     }
     if !matched.is_empty() {
         eprintln!(

@@ -321,3 +321,23 @@ fn the_duplicate_key_check_works() {
     assert!(serde_json::from_str::<Strict>(r#"{"a": 1, "b": {"c": 1, "c": 2}}"#).is_err());
     assert!(serde_json::from_str::<Strict>(r#"[{"a": 1}, {"a": 2}]"#).is_ok());
 }
+
+#[test]
+fn import_and_report_jobs_match_their_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = flakehound_import::fixture::Scenario::github(8);
+    scenario.token = Some("t".into());
+    let fx = flakehound_import::fixture::Fixture::start(scenario);
+    let import = stdout(
+        fh(dir.path())
+            .env("GITHUB_TOKEN", "t")
+            .args(["import", "github", "--repo", "acme/shop", "--json"])
+            .args(["--api-url", &fx.url]),
+    );
+    let v = check("import", &import);
+    assert!(v["imported"].as_u64() > Some(0), "{v}");
+    let jobs = stdout(fh(dir.path()).args(["report", "--jobs", "--json"]));
+    let v = check("report-jobs", &jobs);
+    assert!(!v["flaky_jobs"].as_array().unwrap().is_empty(), "{v}");
+    assert!(!v["tests"].as_array().unwrap().is_empty(), "{v}");
+}
