@@ -267,6 +267,19 @@ pub struct PassedIn {
 }
 
 impl Observations {
+    /// Notes that it passed at `pos` of suite execution `job` (whose order is `order`); whether
+    /// the brittle check can run now (it failed every run alone before this pass).
+    fn passed_in(&mut self, job: &Job, order: std::sync::Arc<Vec<TestRef>>, pos: usize) -> bool {
+        self.last_pass = Some(PassedIn {
+            of: job.id,
+            hash_seed: job.hash_seed,
+            tz: job.tz.clone(),
+            order,
+            pos,
+        });
+        self.alone_runs >= u64::from(ALONE_RUNS) && self.alone_failures == self.alone_runs
+    }
+
     /// The failure rate's samples: `(runs, failures)` with the executions of one repeated
     /// order that all failed counted once.
     pub fn samples(&self) -> (u64, u64) {
@@ -667,16 +680,7 @@ impl Scheduler {
                                 )
                             })
                             .clone();
-                        o.last_pass = Some(PassedIn {
-                            of: job.id,
-                            hash_seed: job.hash_seed,
-                            tz: job.tz.clone(),
-                            order: shared,
-                            pos,
-                        });
-                        // Failed every run alone before this pass: now the check can run.
-                        if o.alone_runs >= u64::from(ALONE_RUNS) && o.alone_failures == o.alone_runs
-                        {
+                        if o.passed_in(job, shared, pos) {
                             follow_confirm.push(c.id.clone());
                         }
                     }
@@ -701,15 +705,7 @@ impl Scheduler {
                                 )
                             })
                             .clone();
-                        o.last_pass = Some(PassedIn {
-                            of: job.id,
-                            hash_seed: job.hash_seed,
-                            tz: job.tz.clone(),
-                            order: shared,
-                            pos,
-                        });
-                        if o.alone_runs >= u64::from(ALONE_RUNS) && o.alone_failures == o.alone_runs
-                        {
+                        if o.passed_in(job, shared, pos) {
                             follow_confirm.push(c.id.clone());
                         }
                     }
