@@ -33,6 +33,7 @@ enum AlertsCmd {
         /// Show what would be notified; change and send nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The changes and deliveries as JSON.
         #[arg(long)]
         json: bool,
         /// Exit 1 when a notification could not be delivered.
@@ -44,24 +45,32 @@ enum AlertsCmd {
     },
     /// Send a sample notification to every channel; report each channel's result.
     Test {
+        /// Each channel's result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Stop notifications about a test (or `monitor:subject`, `monitor:*`).
     Mute {
+        /// Test id (as `report` shows it), or `monitor:subject`, or `monitor:*`.
         test: String,
         /// How long (`7d`, `12h`, `2w`); forever when absent.
         #[arg(long = "for", value_name = "DURATION")]
         duration: Option<String>,
+        /// Why, kept with the mute.
         #[arg(long)]
         reason: Option<String>,
     },
     /// Remove a mute.
-    Unmute { test: String },
+    Unmute {
+        /// What was muted: the test id, or `monitor:subject`, or `monitor:*`.
+        test: String,
+    },
     /// The delivery log, newest first.
     Log {
+        /// How many deliveries to show.
         #[arg(short = 'n', long, default_value_t = 20)]
         limit: u32,
+        /// The log as JSON.
         #[arg(long)]
         json: bool,
     },
