@@ -622,6 +622,19 @@ fn rates(groups: BTreeMap<String, (u64, u64)>, order_by_rate: bool) -> Vec<Value
         .collect()
 }
 
+/// Failed attempts searched for a pattern's example trace (newest first).
+const TRACE_SEARCH: usize = 200;
+/// An example trace is cut after this many characters.
+const TRACE_CHARS: usize = 4000;
+
+/// `s` cut to at most `n` characters (on a character boundary), with `…` when cut.
+fn truncate_chars(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
 pub(crate) async fn test(State(d): Dash, headers: HeaderMap, q: Query<IdQuery>) -> PageResult {
     let Some(id) = q.0.id.filter(|i| !i.is_empty()) else {
         return Ok(Redirect::to("/tests").into_response());
@@ -750,6 +763,35 @@ pub(crate) async fn test(State(d): Dash, headers: HeaderMap, q: Query<IdQuery>) 
     }
     let mut clusters: Vec<(u32, Clu)> = clusters.into_iter().collect();
     clusters.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+    // An example trace per pattern: the evidence keeps each message's line, the store the
+    // whole text (message and details) of the newest failures, read here for this test only.
+    let texts: Vec<flakehound_store::FailureText> = if clusters.is_empty() {
+        Vec::new()
+    } else {
+        let (backend, project, test) = (d.backend(), viewer.project.clone(), id.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            Ok(backend.open(&project)?.failure_texts(&test, TRACE_SEARCH)?)
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+    };
+    let trace_of = |fp: &str| -> Option<String> {
+        texts.iter().find_map(|t| {
+            let m = t.message.as_deref()?;
+            (flakehound_analysis::fingerprint::fingerprint(&flakehound_model::message_line(m))
+                == fp)
+                .then(|| {
+                    let mut text = m.to_string();
+                    if let Some(d) = t.details.as_deref().filter(|d| !d.trim().is_empty()) {
+                        text.push_str("\n\n");
+                        text.push_str(d);
+                    }
+                    truncate_chars(&text, TRACE_CHARS)
+                })
+        })
+    };
     let clusters: Vec<Value> = clusters
         .into_iter()
         .map(|(fp, c)| {
@@ -757,6 +799,7 @@ pub(crate) async fn test(State(d): Dash, headers: HeaderMap, q: Query<IdQuery>) 
             json!({
                 "href": format!("/cluster?fp={}", enc(fp)), "fingerprint": fp,
                 "count": c.count, "first": c.first, "last": c.last, "example": c.example,
+                "trace": trace_of(fp),
             })
         })
         .collect();

@@ -3,8 +3,8 @@
 use crate::writer::{Batch, PgWriter, TestIds, end_batch};
 use flakehound_model::{Counts, Outcome, RunSource};
 use flakehound_store::{
-    Evidence, Location, NewReport, Note, NoteKind, OpenMode, ReportWriter, Result, ResultRow,
-    RunRow, Store, StoreError, StoredReport, TestRow, TestStats, Totals,
+    Evidence, FailureText, Location, NewReport, Note, NoteKind, OpenMode, ReportWriter, Result,
+    ResultRow, RunRow, Store, StoreError, StoredReport, TestRow, TestStats, Totals,
 };
 use foldhash::HashMap;
 use postgres::fallible_iterator::FallibleIterator;
@@ -510,6 +510,30 @@ impl Store for PostgresStore {
             .map_err(|e| self.write_error(backend(e)))?;
         self.unsynced = true;
         Ok(row.get(0))
+    }
+
+    fn failure_texts(&mut self, test: &str, limit: usize) -> Result<Vec<FailureText>> {
+        self.settle()?;
+        // Through the partial index of failed results (test_id, run_id).
+        let rows = self
+            .client
+            .query(
+                "SELECT r.message, r.details, ru.started_at FROM tests t
+                 JOIN results r ON r.test_id = t.id AND r.outcome >= 2
+                 JOIN runs ru ON ru.id = r.run_id
+                 WHERE t.project = $1 AND t.key = $2
+                 ORDER BY r.run_id DESC, r.attempt LIMIT $3",
+                &[&self.project, &clean(test), &(limit as i64)],
+            )
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| FailureText {
+                message: r.get(0),
+                details: r.get(1),
+                started_at: r.get(2),
+            })
+            .collect())
     }
 
     fn notes(&mut self, test: Option<&str>) -> Result<Vec<Note>> {

@@ -15,8 +15,8 @@
 use crate::writer::SqliteWriter;
 use flakehound_model::{Category, Counts, Outcome, RunSource};
 use flakehound_store::{
-    Evidence, NewReport, Note, NoteKind, ReportWriter, Result, ResultRow, RunRow, Store,
-    StoreError, TestRow, TestStats, Totals,
+    Evidence, FailureText, NewReport, Note, NoteKind, ReportWriter, Result, ResultRow, RunRow,
+    Store, StoreError, TestRow, TestStats, Totals,
 };
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension};
@@ -590,6 +590,32 @@ impl Store for SqliteStore {
 
     fn failing_evidence(&mut self) -> Result<Evidence> {
         self.load_evidence(true)
+    }
+
+    fn failure_texts(&mut self, test: &str, limit: usize) -> Result<Vec<FailureText>> {
+        self.flush()?;
+        // Through the partial index of failed results (test_id, run_id).
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT o.message, o.details, ru.started_at FROM tests t
+                 JOIN results r ON r.test_id = t.id AND r.outcome >= 2
+                 JOIN runs ru ON ru.id = r.run_id AND ru.project = ?1
+                 LEFT JOIN outputs o ON o.id = r.output_id
+                 WHERE t.key = ?2
+                 ORDER BY r.run_id DESC, r.attempt LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(rusqlite::params![self.project, test, limit as i64], |r| {
+                Ok(FailureText {
+                    message: r.get(0)?,
+                    details: r.get(1)?,
+                    started_at: r.get(2)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
 
     fn run_order(&mut self, run_key: &str) -> Result<Vec<(String, u32)>> {

@@ -73,6 +73,7 @@ macro_rules! conformance_tests {
             admin_tokens_and_uploads,
             alert_states_compare_and_set,
             ci_jobs_imported_once,
+            failure_texts_newest_first,
         );
     };
 }
@@ -1439,4 +1440,66 @@ pub fn ci_jobs_imported_once(h: &mut dyn Harness) {
     let jobs = other.job_evidence().unwrap();
     assert!(jobs.jobs().unwrap().is_empty());
     assert!(jobs.imported_units("github").unwrap().is_empty());
+}
+
+/// The whole text of a test's failed attempts (message and details), newest run first, at
+/// most the limit, this project's only; passes and other tests are not in it.
+pub fn failure_texts_newest_first(h: &mut dyn Harness) {
+    use Outcome::*;
+    let traced = |id: &str, message: &str, details: &str| {
+        let mut c = failing(id, message, &[]);
+        if let Some(f) = c.attempts[0].failure.as_mut() {
+            f.details = Some(details.into());
+        }
+        c
+    };
+    let mut s = h.open(0, "p");
+    write(
+        s.as_mut(),
+        "h1",
+        "r1",
+        None,
+        &[
+            traced("x", "AssertionError: one\nmore", "trace one"),
+            case("y", &[Passed]),
+        ],
+    );
+    write(s.as_mut(), "h2", "r2", None, &[case("x", &[Passed])]);
+    write(
+        s.as_mut(),
+        "h3",
+        "r3",
+        None,
+        &[
+            traced("x", "AssertionError: two", "trace two"),
+            traced("y", "other", "t"),
+        ],
+    );
+    let texts = s.failure_texts("x", 10).unwrap();
+    let got: Vec<(Option<&str>, Option<&str>)> = texts
+        .iter()
+        .map(|t| (t.message.as_deref(), t.details.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("AssertionError: two"), Some("trace two")),
+            (Some("AssertionError: one\nmore"), Some("trace one")),
+        ]
+    );
+    assert_eq!(s.failure_texts("x", 1).unwrap().len(), 1);
+    assert!(s.failure_texts("unknown", 10).unwrap().is_empty());
+    let mut other = h.open(0, "q");
+    write(
+        other.as_mut(),
+        "h4",
+        "r4",
+        None,
+        &[traced("x", "AssertionError: elsewhere", "t")],
+    );
+    assert_eq!(
+        s.failure_texts("x", 10).unwrap().len(),
+        2,
+        "other projects are not in it"
+    );
 }

@@ -131,6 +131,15 @@ pub trait ReportWriter {
     fn commit(self: Box<Self>, info: &ReportInfo) -> Result<Written>;
 }
 
+/// One failed attempt's text (see [`Store::failure_texts`]).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FailureText {
+    pub message: Option<String>,
+    pub details: Option<String>,
+    /// When its run started.
+    pub started_at: Option<String>,
+}
+
 /// Per-test aggregates used to rank tests by evidence of flakiness.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestStats {
@@ -209,6 +218,10 @@ pub trait Store {
     fn failing_evidence(&mut self) -> Result<Evidence>;
     /// Execution order of the run with key `run_key`: (test id, position) of each executed test.
     fn run_order(&mut self, run_key: &str) -> Result<Vec<(String, u32)>>;
+    /// The failure texts of `test`'s failed attempts, newest run first, at most `limit`: the
+    /// whole message and the details (a stack trace), which the evidence does not carry (it
+    /// keeps each message's line), for showing an example of a failure pattern.
+    fn failure_texts(&mut self, test: &str, limit: usize) -> Result<Vec<FailureText>>;
     /// Adds a note (its `id` and `created_at` are assigned here, `created_at` when empty);
     /// returns the new id.
     fn add_note(&mut self, note: &Note) -> Result<i64>;

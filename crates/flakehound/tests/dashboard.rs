@@ -171,6 +171,12 @@ fn local_dashboard_shows_the_planted_story() {
     assert!(reg.contains("Culprit: <code title=\"8fd1be4da9"));
     assert_eq!(reg.matches("class=\"cell ").count(), 90);
     assert!(reg.contains("AssertionError: assert order.total =="));
+    // Each failure pattern shows an example trace: the stored details, not only the line.
+    assert!(reg.contains("<summary>Example trace</summary>"), "{reg}");
+    assert!(
+        reg.contains("tests/test_orders.py:") && reg.contains(" in test_order_total"),
+        "the trace's frame line: {reg}"
+    );
     assert!(reg.contains("Runner</caption>") && reg.contains("Weekday (UTC)</caption>"));
     assert!(reg.contains("flakehound repro tests/test_orders.py::test_order_total --until-fail"));
     // It failed during the outage too: marked, and not held against it.
