@@ -777,20 +777,24 @@ pub(crate) async fn test(State(d): Dash, headers: HeaderMap, q: Query<IdQuery>) 
         .and_then(Result::ok)
         .unwrap_or_default()
     };
-    let trace_of = |fp: &str| -> Option<String> {
-        texts.iter().find_map(|t| {
+    // Each text's pattern, computed once for all the clusters.
+    let texts: Vec<(String, &flakehound_store::FailureText)> = texts
+        .iter()
+        .filter_map(|t| {
             let m = t.message.as_deref()?;
-            (flakehound_analysis::fingerprint::fingerprint(&flakehound_model::message_line(m))
-                == fp)
-                .then(|| {
-                    let mut text = m.to_string();
-                    if let Some(d) = t.details.as_deref().filter(|d| !d.trim().is_empty()) {
-                        text.push_str("\n\n");
-                        text.push_str(d);
-                    }
-                    truncate_chars(&text, TRACE_CHARS)
-                })
+            let fp =
+                flakehound_analysis::fingerprint::fingerprint(&flakehound_model::message_line(m));
+            Some((fp, t))
         })
+        .collect();
+    let trace_of = |fp: &str| -> Option<String> {
+        let (_, t) = texts.iter().find(|(f, _)| f == fp)?;
+        let mut text = t.message.clone().unwrap_or_default();
+        if let Some(d) = t.details.as_deref().filter(|d| !d.trim().is_empty()) {
+            text.push_str("\n\n");
+            text.push_str(d);
+        }
+        Some(truncate_chars(&text, TRACE_CHARS))
     };
     let clusters: Vec<Value> = clusters
         .into_iter()

@@ -406,10 +406,6 @@ impl Scheduler {
         self
     }
 
-    pub fn zones(&self) -> &[Option<String>] {
-        &self.zones
-    }
-
     fn hash_seed(&self, id: u32) -> u32 {
         (derive(self.seed ^ 0x4841_5348, u64::from(id)) % 4_294_967_295) as u32
     }
@@ -603,7 +599,14 @@ impl Scheduler {
         }
         // A suite execution's order, shared by the tests that pass in it (for the brittle
         // check), made once and only when some test needs it.
-        let mut shared_order: Option<std::sync::Arc<Vec<TestRef>>> = None;
+        let mut shared: Option<std::sync::Arc<Vec<TestRef>>> = None;
+        let mut shared_order = || {
+            shared
+                .get_or_insert_with(|| {
+                    std::sync::Arc::new(order.iter().map(|p| TestRef::from(*p)).collect())
+                })
+                .clone()
+        };
         let zone = zone_key(&job.tz);
         let mut follow_alone = Vec::new();
         let mut follow_replay = Vec::new();
@@ -673,14 +676,7 @@ impl Scheduler {
                         }
                         follow_alone.push((TestRef::from(*c), job.tz.clone()));
                     } else {
-                        let shared = shared_order
-                            .get_or_insert_with(|| {
-                                std::sync::Arc::new(
-                                    order.iter().map(|p| TestRef::from(*p)).collect(),
-                                )
-                            })
-                            .clone();
-                        if o.passed_in(job, shared, pos) {
+                        if o.passed_in(job, shared_order(), pos) {
                             follow_confirm.push(c.id.clone());
                         }
                     }
@@ -698,14 +694,7 @@ impl Scheduler {
                     } else {
                         // Its first run passed after the tests before it (each repeated): the
                         // brittle check replays them once each.
-                        let shared = shared_order
-                            .get_or_insert_with(|| {
-                                std::sync::Arc::new(
-                                    order.iter().map(|p| TestRef::from(*p)).collect(),
-                                )
-                            })
-                            .clone();
-                        if o.passed_in(job, shared, pos) {
+                        if o.passed_in(job, shared_order(), pos) {
                             follow_confirm.push(c.id.clone());
                         }
                     }

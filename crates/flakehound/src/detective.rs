@@ -798,14 +798,16 @@ pub fn cmd_polluter(ctx: &Context, args: PolluterArgs) -> Result<ExitCode> {
             // whole suite in collection order can pass where its module alone fails it.
             let kind = s.adapter.kind();
             let module = flakehound_detective::polluter::scopes(kind, &victim.id)[0].clone();
-            let same_module: Vec<TestRef> = whole_suite()
-                .into_iter()
+            let suite = whole_suite();
+            let same_module: Vec<TestRef> = suite
+                .iter()
                 .filter(|t| flakehound_detective::polluter::scopes(kind, &t.id)[0] == module)
+                .cloned()
                 .collect();
-            if !same_module.is_empty() && same_module.len() < whole_suite().len() {
+            if !same_module.is_empty() && same_module.len() < suite.len() {
                 tries.push((same_module, "the other tests of its module".to_string()));
             }
-            tries.push((whole_suite(), "the whole suite".to_string()));
+            tries.push((suite, "the whole suite".to_string()));
             tries
         }
     };
