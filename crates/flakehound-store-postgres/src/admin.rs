@@ -260,4 +260,13 @@ impl Admin for PostgresStore {
             })
             .collect())
     }
+
+    fn set_retention(&mut self, project: &str, days: Option<u32>, at: &str) -> Result<()> {
+        self.write_retention(project, days, at)
+    }
+
+    fn retentions(&mut self) -> Result<Vec<(String, u32)>> {
+        self.flush()?;
+        self.read_retentions()
+    }
 }

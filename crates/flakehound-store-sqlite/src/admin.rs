@@ -260,4 +260,13 @@ impl Admin for SqliteStore {
             .map_err(backend)?;
         rows.collect::<rusqlite::Result<_>>().map_err(backend)
     }
+
+    fn set_retention(&mut self, project: &str, days: Option<u32>, at: &str) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        self.write_retention(project, days, at)
+    }
+
+    fn retentions(&mut self) -> Result<Vec<(String, u32)>> {
+        self.read_retentions()
+    }
 }

@@ -159,4 +159,8 @@ pub trait Admin: Send {
         project: &str,
         test: Option<&str>,
     ) -> Result<Vec<QuarantineChange>>;
+    /// Sets `project`'s retention in days (`None`: keep everything, the default).
+    fn set_retention(&mut self, project: &str, days: Option<u32>, at: &str) -> Result<()>;
+    /// Every project with a retention, by name, with its days.
+    fn retentions(&mut self) -> Result<Vec<(String, u32)>>;
 }
