@@ -17,6 +17,7 @@
 //!   503 with `Retry-After`: a retry of the whole upload completes it (stored reports are
 //!   duplicates the second time).
 
+pub mod background;
 mod dashboard;
 pub mod metrics;
 pub mod tokens;
@@ -55,6 +56,8 @@ pub struct Config {
     /// project's writer thread, after the uploads were answered. It must return at once (hand
     /// the work to another thread): alerting (`flakehound serve --alerts`) queues an evaluation.
     pub after_commit: Option<CommitHook>,
+    /// How often the retention job runs (see [`background`]); `None`: never on this replica.
+    pub retention_interval: Option<Duration>,
 }
 
 /// See [`Config::after_commit`].
@@ -76,6 +79,7 @@ impl Config {
             workers: 8,
             cache_ttl: Duration::from_secs(60),
             after_commit: None,
+            retention_interval: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -680,6 +684,9 @@ pub fn run(
         .build()?;
     // Opened here, off the runtime: the store's clients block.
     let (app, state) = app(config.clone())?;
+    let retention = config
+        .retention_interval
+        .map(|every| background::start_retention(state.clone(), every));
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -692,6 +699,8 @@ pub fn run(
             .await?;
         anyhow::Ok(())
     });
+    // The background jobs stop (a pass under way finishes) and release their leases.
+    drop(retention);
     // The pooled store handles close here, on this thread: dropping a PostgreSQL client on a
     // runtime thread would panic.
     lock(&state.admins).clear();

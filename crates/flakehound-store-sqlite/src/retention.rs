@@ -228,7 +228,11 @@ impl SqliteStore {
     }
 
     /// Whether a report with `hash` was stored and then pruned (still a duplicate).
-    pub(crate) fn was_pruned(conn: &rusqlite::Connection, project: &str, hash: &str) -> Result<bool> {
+    pub(crate) fn was_pruned(
+        conn: &rusqlite::Connection,
+        project: &str,
+        hash: &str,
+    ) -> Result<bool> {
         match conn
             .prepare_cached("SELECT 1 FROM pruned_reports WHERE project = ?1 AND hash = ?2")
             .and_then(|mut s| s.query_row([project, hash], |_| Ok(())).optional())

@@ -1573,7 +1573,11 @@ pub fn retention_prunes_by_commit_and_keeps_stats(h: &mut dyn Harness) {
         "h7",
         "r7",
         &meta("2024-03-02T00:00:00Z", Some("c4")),
-        &[case("a", &[Errored]), case("b", &[Passed]), case("c", &[Passed])],
+        &[
+            case("a", &[Errored]),
+            case("b", &[Passed]),
+            case("c", &[Passed]),
+        ],
     );
     let mut q = h.open(0, "q");
     w(
@@ -1616,7 +1620,10 @@ pub fn retention_prunes_by_commit_and_keeps_stats(h: &mut dyn Harness) {
     );
     // A pruned report is still stored as far as uploads are concerned.
     assert!(s.has_report("h1").unwrap());
-    assert_eq!(s.stored_reports(&["h1", "h7", "new"]).unwrap(), [true, true, false]);
+    assert_eq!(
+        s.stored_reports(&["h1", "h7", "new"]).unwrap(),
+        [true, true, false]
+    );
     let key = RunKey("r1".into());
     let m = meta("2024-01-01T00:00:00Z", Some("c1"));
     let again = crate::write_report(
@@ -1635,7 +1642,11 @@ pub fn retention_prunes_by_commit_and_keeps_stats(h: &mut dyn Harness) {
     assert_eq!(s.prune("2024-02-01T00:00:00Z").unwrap().runs, 1);
     assert_eq!(snapshot(s.as_mut()).stats, before.stats);
     drop(s);
-    assert_eq!(snapshot(q.as_mut()), q_before, "another project is untouched");
+    assert_eq!(
+        snapshot(q.as_mut()),
+        q_before,
+        "another project is untouched"
+    );
     // The settings live with the server's records.
     if let Some(mut admin) = h.admin(0) {
         admin
@@ -1651,7 +1662,9 @@ pub fn retention_prunes_by_commit_and_keeps_stats(h: &mut dyn Harness) {
             admin.retentions().unwrap(),
             [("p".to_string(), 30), ("q".to_string(), 90)]
         );
-        admin.set_retention("p", None, "2024-03-01T00:00:00Z").unwrap();
+        admin
+            .set_retention("p", None, "2024-03-01T00:00:00Z")
+            .unwrap();
         assert_eq!(admin.retentions().unwrap(), [("q".to_string(), 90)]);
     }
 }

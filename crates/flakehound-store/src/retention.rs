@@ -144,12 +144,7 @@ impl Aggregator {
             if let (Some(p), Some(f)) = (t.last_pass, t.first_fail) {
                 agg.retry_passes += u64::from(p > f);
             }
-            if executed
-                && agg
-                    .last_seen
-                    .as_deref()
-                    .is_none_or(|s| s < started_at)
-            {
+            if executed && agg.last_seen.as_deref().is_none_or(|s| s < started_at) {
                 agg.last_seen = Some(started_at.to_string());
             }
             if commit.is_some() {
@@ -251,12 +246,22 @@ mod tests {
         a.add_run(
             Some("c1"),
             "2024-01-01T00:00:00Z",
-            &[row(1, 1, 2, Some("boom")), row(1, 2, 1, None), row(2, 1, 0, None)],
+            &[
+                row(1, 1, 2, Some("boom")),
+                row(1, 2, 1, None),
+                row(2, 1, 0, None),
+            ],
         );
         a.add_run(Some("c1"), "2024-01-02T00:00:00Z", &[row(1, 1, 3, None)]);
         let t1 = &a.rows[&(1, Some("c1".to_string()))];
         assert_eq!(
-            (t1.runs, t1.passes, t1.failures, t1.failed_runs, t1.retry_passes),
+            (
+                t1.runs,
+                t1.passes,
+                t1.failures,
+                t1.failed_runs,
+                t1.retry_passes
+            ),
             (2, 1, 2, 2, 1)
         );
         assert_eq!((t1.runs_passed, t1.runs_failed), (1, 1));

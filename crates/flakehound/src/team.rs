@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// every upload, in the background, and every 10 minutes (see the README's Alerts section).
     #[arg(long, env = "FLAKEHOUND_ALERTS", value_name = "FILE")]
     alerts: Option<PathBuf>,
+    /// How often the retention job prunes projects with a retention (`server retention set`),
+    /// in seconds; one replica (the job's leader) runs it; 0: never on this replica.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    retention_interval: u64,
 }
 
 pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
@@ -80,6 +84,8 @@ pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
     config.rate_limit = args.rate_limit;
     config.workers = args.workers.max(1);
     config.cache_ttl = std::time::Duration::from_secs(args.cache_ttl);
+    config.retention_interval = (args.retention_interval > 0)
+        .then(|| std::time::Duration::from_secs(args.retention_interval));
     let shown = config.location.to_string();
     // Alerting: a channel that cannot be built is an error at startup, naming it.
     let _evaluator = match &args.alerts {
@@ -122,6 +128,59 @@ pub enum ServerCmd {
     Token {
         #[command(subcommand)]
         cmd: TokenCmd,
+    },
+    /// Retention: how long a project's raw results are kept (per-test counts are kept for good).
+    Retention {
+        #[command(subcommand)]
+        cmd: RetentionCmd,
+    },
+    /// Stored runs: pin one to keep it (and its commit's runs) from retention.
+    Run {
+        #[command(subcommand)]
+        cmd: RunCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCmd {
+    /// Keep a project's raw results for DAYS days (`off`: keep everything, the default).
+    Set {
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// Days to keep raw results, or `off`.
+        #[arg(long, value_name = "DAYS|off")]
+        days: String,
+    },
+    /// The projects with a retention.
+    List,
+    /// Run one retention pass now (what the server's leader does every --retention-interval).
+    Run,
+}
+
+#[derive(Subcommand)]
+pub enum RunCmd {
+    /// Pin a run (by key, as `explain` and the API show it): it is never pruned.
+    Pin {
+        /// The run's project.
+        #[arg(long)]
+        project: String,
+        /// The run's key (e.g. github/123456/1/test).
+        key: String,
+    },
+    /// Unpin a run: retention may prune it again.
+    Unpin {
+        /// The run's project.
+        #[arg(long)]
+        project: String,
+        /// The run's key.
+        key: String,
+    },
+    /// List a project's pinned runs.
+    Pinned {
+        /// The project.
+        #[arg(long)]
+        project: String,
     },
 }
 
@@ -277,6 +336,85 @@ pub fn cmd_server(database_arg: Option<&str>, cmd: ServerCmd) -> Result<ExitCode
                     ]);
                 }
                 writeln!(out, "{table}")?;
+            }
+        }
+        ServerCmd::Retention {
+            cmd: RetentionCmd::Set { project, days },
+        } => {
+            let project = flakehound_store::valid_project(&project)?;
+            let days = match days.trim() {
+                "off" | "never" => None,
+                d => Some(d.parse::<u32>().ok().filter(|d| *d > 0).with_context(|| {
+                    format!("--days {d:?}: a number of days (at least 1) or `off`")
+                })?),
+            };
+            admin.set_retention(project, days, &now)?;
+            match days {
+                Some(d) => writeln!(
+                    out,
+                    "project {project} keeps raw results for {d} days; the server prunes older runs (not pinned ones) every --retention-interval and keeps their per-test counts"
+                )?,
+                None => writeln!(out, "project {project} keeps every raw result")?,
+            }
+        }
+        ServerCmd::Retention {
+            cmd: RetentionCmd::List,
+        } => {
+            for (project, days) in admin.retentions()? {
+                writeln!(out, "{project}\t{days} days")?;
+            }
+        }
+        ServerCmd::Retention {
+            cmd: RetentionCmd::Run,
+        } => {
+            drop(admin);
+            let mut failed = false;
+            for (project, days, r) in
+                flakehound_server::background::retention_pass(&location, jiff::Timestamp::now())?
+            {
+                match r {
+                    Ok(p) => writeln!(
+                        out,
+                        "{project} ({days} days): pruned {} runs, {} reports, {} results; per-test counts kept ({} test/commit rows)",
+                        p.runs, p.reports, p.results, p.history_rows
+                    )?,
+                    Err(e) => {
+                        failed = true;
+                        writeln!(
+                            std::io::stderr(),
+                            "error: {project}: {e} (nothing of it was pruned)"
+                        )?;
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::from(exit::ERROR));
+            }
+        }
+        ServerCmd::Run { cmd } => {
+            drop(admin);
+            let (project, key, pin) = match cmd {
+                RunCmd::Pin { project, key } => (project, key, true),
+                RunCmd::Unpin { project, key } => (project, key, false),
+                RunCmd::Pinned { project } => {
+                    let mut store = flakehound_store::open_existing(&location, &project)?;
+                    for k in store.pinned_runs()? {
+                        writeln!(out, "{k}")?;
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+            };
+            let mut store = flakehound_store::open_existing(&location, &project)?;
+            if !store.pin_run(&key, pin)? {
+                bail!("no run {key:?} in project {project} (it may have been pruned already)");
+            }
+            if pin {
+                writeln!(
+                    out,
+                    "run {key} of {project} pinned: retention keeps it and its commit's runs"
+                )?;
+            } else {
+                writeln!(out, "run {key} of {project} unpinned")?;
             }
         }
         ServerCmd::Token {
