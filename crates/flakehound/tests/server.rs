@@ -918,6 +918,29 @@ fn run_reads_the_servers_quarantine_and_uploads_its_attempts() {
         Some(&read),
     );
     assert_eq!(audit["changes"][0]["action"], "put", "{audit}");
+    // `quarantine list --server` reads it (an upload token may: it is what CI holds).
+    let list = fh(dir)
+        .args(["quarantine", "list", "--server", &serve.url, "--token", &up])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{text}");
+    assert!(text.contains("m::q") && text.contains("flaky: shared port"), "{text}");
+    assert!(text.contains(&format!("1 quarantined, 0 past expiry ({})", serve.url)), "{text}");
+    let list = fh(dir)
+        .args(["quarantine", "list", "--json", "--server", &serve.url])
+        .env("FLAKEHOUND_TOKEN", &read)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(json[0]["id"], "m::q", "{json}");
+    assert_eq!(json[0]["expires"], "2099-01-01", "{json}");
+    let list = fh(dir)
+        .args(["quarantine", "list", "--server", &serve.url, "--token", "fhk_wrong"])
+        .output()
+        .unwrap();
+    assert_eq!(list.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&list.stderr).contains("unknown token"));
     // The suite: m::ok passes, m::q always fails.
     let script = r#"printf '<testsuite><testcase classname="m" name="ok"/><testcase classname="m" name="q"><failure message="port in use"/></testcase></testsuite>' > r.xml; exit 1"#;
     let run = |server: &str| {
