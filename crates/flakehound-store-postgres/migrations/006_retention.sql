@@ -30,3 +30,9 @@ CREATE TABLE test_history (
     last_failure text,
     PRIMARY KEY (project, test_id, commit_sha)
 );
+-- Public upload ids for fork pull requests (see the SQLite engine's migration 9).
+CREATE TABLE public_uploads (
+    project    text PRIMARY KEY,
+    id         text NOT NULL UNIQUE,
+    created_at text NOT NULL
+);

@@ -31,3 +31,11 @@ CREATE TABLE test_history (
     last_failure TEXT,
     PRIMARY KEY (project, test_id, commit_sha)
 ) WITHOUT ROWID;
+-- Public upload ids (fork pull requests have no secrets): at most one per project; the id
+-- lets anyone upload to the project and read its quarantine, nothing else. Not a secret, so
+-- kept as it is.
+CREATE TABLE public_uploads (
+    project    TEXT PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);

@@ -75,6 +75,7 @@ macro_rules! conformance_tests {
             ci_jobs_imported_once,
             failure_texts_newest_first,
             retention_prunes_by_commit_and_keeps_stats,
+            public_upload_ids,
         );
     };
 }
@@ -1666,5 +1667,39 @@ pub fn retention_prunes_by_commit_and_keeps_stats(h: &mut dyn Harness) {
             .set_retention("p", None, "2024-03-01T00:00:00Z")
             .unwrap();
         assert_eq!(admin.retentions().unwrap(), [("q".to_string(), 90)]);
+    } else {
+        panic!("this harness cannot open the server's records");
     }
+}
+
+/// Public upload ids: off by default, one per project (a new one replaces the old), found by
+/// id, and turned off again.
+pub fn public_upload_ids(h: &mut dyn Harness) {
+    let mut a = h
+        .admin(0)
+        .expect("this harness cannot open the server's records");
+    let at = "2024-03-01T00:00:00Z";
+    assert_eq!(a.public_upload("p").unwrap(), None);
+    a.set_public_upload("p", Some("fhp_1"), at).unwrap();
+    a.set_public_upload("q", Some("fhp_q"), at).unwrap();
+    assert_eq!(a.public_upload("p").unwrap().as_deref(), Some("fhp_1"));
+    assert_eq!(
+        a.public_upload_project("fhp_1").unwrap().as_deref(),
+        Some("p")
+    );
+    a.set_public_upload("p", Some("fhp_2"), at).unwrap();
+    assert_eq!(a.public_upload_project("fhp_1").unwrap(), None);
+    assert_eq!(
+        a.public_upload_project("fhp_2").unwrap().as_deref(),
+        Some("p")
+    );
+    // Another handle (another replica) sees it.
+    let mut b = h.admin(0).unwrap();
+    assert_eq!(
+        b.public_upload_project("fhp_q").unwrap().as_deref(),
+        Some("q")
+    );
+    a.set_public_upload("p", None, at).unwrap();
+    assert_eq!(b.public_upload_project("fhp_2").unwrap(), None);
+    assert_eq!(b.public_upload("q").unwrap().as_deref(), Some("fhp_q"));
 }

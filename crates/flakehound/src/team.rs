@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Requests per minute per token (429 beyond); 0: no limit.
     #[arg(long, default_value_t = 600)]
     rate_limit: u32,
+    /// Requests per minute per public upload id (429 beyond); 0: no limit.
+    #[arg(long, default_value_t = 60)]
+    public_rate_limit: u32,
     /// Store operations at once (each holds a database connection).
     #[arg(long, default_value_t = 8)]
     workers: usize,
@@ -82,6 +85,7 @@ pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
     config.body_limit =
         usize::try_from(args.max_upload_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     config.rate_limit = args.rate_limit;
+    config.public_rate_limit = args.public_rate_limit;
     config.workers = args.workers.max(1);
     config.cache_ttl = std::time::Duration::from_secs(args.cache_ttl);
     config.retention_interval = (args.retention_interval > 0)
@@ -193,6 +197,27 @@ pub enum ProjectCmd {
     },
     /// List the registered projects.
     List,
+    /// Turn the project's public upload id on or off: with it, uploads (and quarantine reads)
+    /// need no token, for fork pull requests that have no secrets. Off by default.
+    PublicUpload {
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// `on` prints the id (the current one, or a new one); `off` removes it.
+        #[arg(value_enum)]
+        state: OnOff,
+        /// With `on`: replace the current id by a new one (the old one stops working).
+        #[arg(long)]
+        rotate: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OnOff {
+    /// Turn it on.
+    On,
+    /// Turn it off.
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -252,6 +277,33 @@ pub fn cmd_server(database_arg: Option<&str>, cmd: ServerCmd) -> Result<ExitCode
                 writeln!(out, "project {name} created")?;
             } else {
                 writeln!(out, "project {name} exists already")?;
+            }
+        }
+        ServerCmd::Project {
+            cmd:
+                ProjectCmd::PublicUpload {
+                    project,
+                    state,
+                    rotate,
+                },
+        } => {
+            match flakehound_server::tokens::set_public_upload(
+                admin.as_mut(),
+                &project,
+                state == OnOff::On,
+                rotate,
+            )? {
+                Some(id) => {
+                    writeln!(out, "{id}")?;
+                    writeln!(
+                        std::io::stderr(),
+                        "public upload id of {project}: not a secret (put it in the workflow file as FLAKEHOUND_PUBLIC_ID); it may upload to {project} and read its quarantine, nothing else, rate-limited per id (serve --public-rate-limit)"
+                    )?;
+                }
+                None => writeln!(
+                    out,
+                    "public uploads to {project} are off: uploads need a token"
+                )?,
             }
         }
         ServerCmd::Project {
@@ -441,6 +493,10 @@ pub struct UploadArgs {
     /// An upload-scope token.
     #[arg(long, env = "FLAKEHOUND_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The project's public upload id, for CI without secrets (fork pull requests); used
+    /// when no token is given (`server project public-upload` makes one).
+    #[arg(long, env = "FLAKEHOUND_PUBLIC_ID", value_name = "ID")]
+    pub public_id: Option<String>,
     /// Bound on each request, in seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
@@ -459,12 +515,17 @@ pub struct UploadArgs {
 /// Sends the spooled uploads, then `files`. Fail-open: a server that is down or refuses keeps
 /// the CI step green (unless `--strict`); unsent files are spooled under `spool_dir`.
 pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result<ExitCode> {
-    let (Some(url), Some(token)) = (args.server.as_deref(), args.token.as_deref()) else {
-        bail!(
-            "no server to upload to: set --server and --token (or FLAKEHOUND_SERVER and FLAKEHOUND_TOKEN)"
-        );
+    let mut server = match (
+        args.server.as_deref(),
+        args.token.as_deref(),
+        args.public_id.as_deref(),
+    ) {
+        (Some(url), Some(token), _) => Server::new(url, token),
+        (Some(url), None, Some(id)) => Server::public(url, id),
+        _ => bail!(
+            "no server to upload to: set --server and --token (or FLAKEHOUND_SERVER and FLAKEHOUND_TOKEN; --public-id or FLAKEHOUND_PUBLIC_ID without a token)"
+        ),
     };
-    let mut server = Server::new(url, token);
     server.timeout = std::time::Duration::from_secs(args.timeout.max(1));
     server.retries = args.retries;
     let mut files = Vec::new();

@@ -925,8 +925,14 @@ fn run_reads_the_servers_quarantine_and_uploads_its_attempts() {
         .unwrap();
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(list.status.success(), "{text}");
-    assert!(text.contains("m::q") && text.contains("flaky: shared port"), "{text}");
-    assert!(text.contains(&format!("1 quarantined, 0 past expiry ({})", serve.url)), "{text}");
+    assert!(
+        text.contains("m::q") && text.contains("flaky: shared port"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("1 quarantined, 0 past expiry ({})", serve.url)),
+        "{text}"
+    );
     let list = fh(dir)
         .args(["quarantine", "list", "--json", "--server", &serve.url])
         .env("FLAKEHOUND_TOKEN", &read)
@@ -936,7 +942,14 @@ fn run_reads_the_servers_quarantine_and_uploads_its_attempts() {
     assert_eq!(json[0]["id"], "m::q", "{json}");
     assert_eq!(json[0]["expires"], "2099-01-01", "{json}");
     let list = fh(dir)
-        .args(["quarantine", "list", "--server", &serve.url, "--token", "fhk_wrong"])
+        .args([
+            "quarantine",
+            "list",
+            "--server",
+            &serve.url,
+            "--token",
+            "fhk_wrong",
+        ])
         .output()
         .unwrap();
     assert_eq!(list.status.code(), Some(2));
@@ -1388,4 +1401,208 @@ fn background_work_runs_once_across_replicas() {
         metric(&second.url, "flakehound_retention_pruned_runs_total"),
         0.0
     );
+}
+
+/// A request with a public upload id instead of a token: (status, body, Retry-After).
+fn public_request(
+    method: reqwest::Method,
+    url: &str,
+    id: &str,
+    project: Option<&str>,
+) -> (u16, serde_json::Value, Option<String>) {
+    let mut r = http()
+        .request(method, url)
+        .header("X-Flakehound-Upload-Id", id);
+    if let Some(p) = project {
+        r = r.header("X-Flakehound-Project", p);
+    }
+    let r = r.send().unwrap();
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        retry,
+    )
+}
+
+/// Public upload ids (fork pull requests): off by default; once on, `upload --public-id` (or
+/// FLAKEHOUND_PUBLIC_ID) stores reports and the quarantine reads without a token, nothing else
+/// does; requests are rate-limited per id (429); a rotated or turned-off id stops working and
+/// writes nothing.
+fn public_upload_ids(db: Db, dir: &Path) {
+    let read = token(dir, &db, "acme/web", "read");
+    let serve = Serve::start(dir, &db, &["--public-rate-limit", "5"]);
+    let server = |args: &[&str]| {
+        let out = fh(dir)
+            .args([
+                "server",
+                "--database",
+                &db.location,
+                "project",
+                "public-upload",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let runs = write_runs(dir);
+    // Off by default: an id means nothing.
+    let (status, body, _) = public_request(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/quarantine", serve.url),
+        "fhp_00000000000000000000000000000000",
+        None,
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown public upload id")
+    );
+    let id = server(&["--project", "acme/web", "on"]);
+    assert!(id.starts_with("fhp_") && id.len() == 36, "{id}");
+    assert_eq!(
+        server(&["--project", "acme/web", "on"]),
+        id,
+        "on again keeps the id"
+    );
+
+    let upload = |args: &[&str], env: Option<&str>, run: &Path| {
+        let mut c = fh(dir);
+        c.args(["upload", "--server", &serve.url, "--json", "--retries", "0"]);
+        if let Some(id) = env {
+            c.env("FLAKEHOUND_PUBLIC_ID", id);
+        }
+        c.args(args).arg(run).output().unwrap()
+    };
+    let out = upload(&["--public-id", &id, "--run-id", "1"], None, &runs[0]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["project"], "acme/web");
+    assert_eq!(answer["files"][0]["status"], "stored", "{answer}");
+    let out = upload(&["--run-id", "2"], Some(&id), &runs[1]);
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["files"][0]["status"], "stored", "{answer}");
+    let (status, body, _) = public_request(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/quarantine", serve.url),
+        &id,
+        None,
+    );
+    assert_eq!(
+        (status, &body["entries"]),
+        (200, &serde_json::json!([])),
+        "{body}"
+    );
+    // Nothing else: every other endpoint wants a token, and refusals take no rate.
+    let upload_id = answer["id"].as_str().unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/report".to_string()),
+        (reqwest::Method::GET, format!("/api/v1/uploads/{upload_id}")),
+        (reqwest::Method::GET, "/api/v1/audit/quarantine".to_string()),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/quarantine/m::flaky".to_string(),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/quarantine/m::flaky".to_string(),
+        ),
+    ] {
+        let (status, body, _) =
+            public_request(method.clone(), &format!("{}{path}", serve.url), &id, None);
+        assert_eq!(status, 401, "{method} {path}: {body}");
+    }
+    let (status, body, _) = public_request(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/quarantine", serve.url),
+        &id,
+        Some("acme/other"),
+    );
+    assert_eq!(status, 403, "{body}");
+    // Rate-limited per id: 5 a minute, 3 taken.
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    for _ in 0..4 {
+        let (status, _, r) = public_request(
+            reqwest::Method::GET,
+            &format!("{}/api/v1/quarantine", serve.url),
+            &id,
+            None,
+        );
+        statuses.push(status);
+        retry = retry.or(r);
+    }
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    assert!(retry.is_some_and(|r| r.parse::<u64>().unwrap() >= 1));
+    // A token is not limited by the id's rate.
+    let (status, v) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+    // Rotated: the old id stops working and writes nothing; the new one works.
+    let new = server(&["--project", "acme/web", "on", "--rotate"]);
+    assert_ne!(new, id);
+    let out = upload(
+        &["--public-id", &id, "--run-id", "3", "--strict"],
+        None,
+        &runs[2],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown public upload id"));
+    let out = upload(&["--public-id", &new, "--run-id", "3"], None, &runs[2]);
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["files"][0]["status"], "stored", "{answer}");
+    assert!(server(&["--project", "acme/web", "off"]).contains("are off"));
+    let out = upload(
+        &["--public-id", &new, "--run-id", "4", "--strict"],
+        None,
+        &runs[3],
+    );
+    assert!(!out.status.success());
+    let (_, v) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    let runs_of_stable = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "m::stable")
+        .unwrap()["runs"]
+        .as_u64();
+    assert_eq!(runs_of_stable, Some(3), "{v}");
+}
+
+#[test]
+fn public_upload_ids_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    public_upload_ids(Db::sqlite(dir.path()), dir.path());
+}
+
+#[test]
+fn public_upload_ids_on_postgres() {
+    let Some(db) = Db::postgres("public") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    public_upload_ids(db, dir.path());
 }
