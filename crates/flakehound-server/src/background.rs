@@ -11,13 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+/// What a retention pass did to one project: its name, its days, and what its prune removed
+/// or why it failed.
+pub type ProjectPass = (String, u32, Result<Pruned, String>);
+
 /// One retention pass over every project with a retention: prunes what is older than its days
 /// at `now`. Returns what each project's prune removed. A project whose prune fails is reported
 /// in its place and the others still run (each prune is all-or-nothing).
 pub fn retention_pass(
     location: &Location,
     now: jiff::Timestamp,
-) -> anyhow::Result<Vec<(String, u32, Result<Pruned, String>)>> {
+) -> anyhow::Result<Vec<ProjectPass>> {
     let mut admin = flakehound_store::open_admin(location)?;
     let settings = admin.retentions()?;
     drop(admin);
@@ -90,10 +94,17 @@ fn retention_loop(state: &Shared, interval: Duration, stop: &(Mutex<bool>, Condv
         if lease.is_some() {
             run_pass(state, &location);
         }
+        // A follower tries for the lead at least every minute, so that a replica takes over
+        // soon after the leader stops; the leader runs a pass every interval.
+        let pause = if lease.is_some() {
+            interval
+        } else {
+            interval.min(Duration::from_secs(60))
+        };
         let guard = crate::lock(&stop.0);
         let (guard, _) = stop
             .1
-            .wait_timeout_while(guard, interval, |stopped| !*stopped)
+            .wait_timeout_while(guard, pause, |stopped| !*stopped)
             .unwrap_or_else(|e| e.into_inner());
         if *guard {
             break;

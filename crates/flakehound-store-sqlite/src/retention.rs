@@ -244,9 +244,11 @@ impl SqliteStore {
     }
 }
 
-/// The leader of a background job among processes sharing a SQLite store: an exclusive lock on
-/// `DB.JOB.lock` beside it (released by the OS when the process dies).
-pub(crate) struct FileLease(#[allow(dead_code)] std::fs::File);
+/// The leader of a background job among processes sharing a SQLite store: an exclusive
+/// transaction held open on a small SQLite file beside it (`DB.JOB.lock`, rollback journal).
+/// SQLite's file locks are released by the OS when the process dies, so another process's next
+/// try succeeds. (std's `File::try_lock` would do, but is newer than this crate's MSRV.)
+pub(crate) struct FileLease(#[allow(dead_code)] rusqlite::Connection);
 
 impl flakehound_store::Lease for FileLease {
     fn held(&mut self) -> bool {
@@ -258,21 +260,39 @@ pub(crate) fn try_lead(path: &std::path::Path, job: &str) -> Result<Option<FileL
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".{job}.lock"));
     let lock = std::path::PathBuf::from(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|e| flakehound_store::StoreError::Open {
-            path: lock.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(FileLease(file))),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(flakehound_store::StoreError::Open {
-            path: lock.display().to_string(),
-            reason: e.to_string(),
-        }),
+    let open_err = |e: rusqlite::Error| flakehound_store::StoreError::Open {
+        path: lock.display().to_string(),
+        reason: e.to_string(),
+    };
+    let conn = rusqlite::Connection::open(&lock).map_err(open_err)?;
+    // No waiting: a lock held elsewhere means another process leads.
+    conn.busy_timeout(std::time::Duration::ZERO)
+        .map_err(open_err)?;
+    match conn.execute_batch("BEGIN EXCLUSIVE") {
+        Ok(()) => Ok(Some(FileLease(conn))),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(open_err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_leader_per_job_until_it_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let first = super::try_lead(&db, "retention").unwrap();
+        assert!(first.is_some());
+        assert!(super::try_lead(&db, "retention").unwrap().is_none());
+        assert!(super::try_lead(&db, "alerts").unwrap().is_some());
+        drop(first);
+        assert!(super::try_lead(&db, "retention").unwrap().is_some());
     }
 }
