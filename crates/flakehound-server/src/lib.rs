@@ -331,6 +331,11 @@ impl Shared {
     ) -> ApiResult<TokenInfo> {
         let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
         let Some(value) = headers.get(header::AUTHORIZATION) else {
+            if headers.contains_key(PUBLIC_ID_HEADER) {
+                return Err(unauthorized(
+                    "a public upload id may only upload and read the quarantine; this endpoint needs `Authorization: Bearer TOKEN`".into(),
+                ));
+            }
             return Err(unauthorized(
                 "missing `Authorization: Bearer TOKEN` header (create a token with `flakehound server token create`)".into(),
             ));

@@ -1528,6 +1528,8 @@ fn public_upload_ids(db: Db, dir: &Path) {
         let (status, body, _) =
             public_request(method.clone(), &format!("{}{path}", serve.url), &id, None);
         assert_eq!(status, 401, "{method} {path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("may only upload"), "{message}");
     }
     let (status, body, _) = public_request(
         reqwest::Method::GET,
