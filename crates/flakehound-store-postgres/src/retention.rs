@@ -14,6 +14,9 @@ fn missing(e: &postgres::Error) -> bool {
     })
 }
 
+/// Runs whose results are read (and deleted) at a time.
+const PRUNE_CHUNK: usize = 256;
+
 /// See the SQLite engine's query of the same name.
 const PRUNABLE: &str = "
     SELECT ru.id, ru.commit_sha, COALESCE(ru.started_at, ru.created_at) FROM runs ru
@@ -88,31 +91,36 @@ impl PostgresStore {
             return Ok(pruned);
         }
         let ids: Vec<i64> = runs.iter().map(|r| r.0).collect();
-        let mut by_run: std::collections::HashMap<i64, Vec<PruneRow>> =
-            std::collections::HashMap::new();
-        for r in tx
-            .query(
-                "SELECT run_id, test_id, attempt, outcome, COALESCE(message, failure_kind)
-                 FROM results WHERE run_id = ANY($1)",
-                &[&ids],
-            )
-            .map_err(backend)?
-        {
-            by_run.entry(r.get(0)).or_default().push(PruneRow {
-                test_id: r.get(1),
-                attempt: r.get::<_, i32>(2).max(0) as u32,
-                outcome: r.get::<_, i16>(3).clamp(0, 3) as u8,
-                message: r.get(4),
-            });
-        }
         let mut agg = Aggregator::default();
-        for (id, commit, started) in &runs {
-            let rows = by_run.remove(id).unwrap_or_default();
-            pruned.results += rows.len() as u64;
-            agg.add_run(commit.as_deref(), started, &rows);
+        // A few hundred runs at a time: memory bounded by the chunk, not by the store, and
+        // still one transaction.
+        for chunk in runs.chunks(PRUNE_CHUNK) {
+            let chunk_ids: Vec<i64> = chunk.iter().map(|r| r.0).collect();
+            let mut by_run: std::collections::HashMap<i64, Vec<PruneRow>> =
+                std::collections::HashMap::new();
+            for r in tx
+                .query(
+                    "SELECT run_id, test_id, attempt, outcome, COALESCE(message, failure_kind)
+                     FROM results WHERE run_id = ANY($1)",
+                    &[&chunk_ids],
+                )
+                .map_err(backend)?
+            {
+                by_run.entry(r.get(0)).or_default().push(PruneRow {
+                    test_id: r.get(1),
+                    attempt: r.get::<_, i32>(2).max(0) as u32,
+                    outcome: r.get::<_, i16>(3).clamp(0, 3) as u8,
+                    message: r.get(4),
+                });
+            }
+            for (id, commit, started) in chunk {
+                let rows = by_run.remove(id).unwrap_or_default();
+                pruned.results += rows.len() as u64;
+                agg.add_run(commit.as_deref(), started, &rows);
+            }
+            tx.execute("DELETE FROM results WHERE run_id = ANY($1)", &[&chunk_ids])
+                .map_err(backend)?;
         }
-        tx.execute("DELETE FROM results WHERE run_id = ANY($1)", &[&ids])
-            .map_err(backend)?;
         tx.execute(
             "INSERT INTO pruned_reports (project, hash, pruned_at)
              SELECT project, hash, $2 FROM reports WHERE run_id = ANY($1)
