@@ -1340,6 +1340,7 @@ mod project_tests {
                  DROP TABLE alert_states; DROP TABLE alert_deliveries; DROP TABLE alert_mutes;
                  DROP TABLE ci_jobs; DROP TABLE ci_imports;
                  DROP TABLE retention; DROP TABLE pruned_reports; DROP TABLE test_history;
+                 DROP TABLE public_uploads;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )
