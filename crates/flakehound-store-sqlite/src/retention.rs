@@ -296,3 +296,33 @@ mod tests {
         assert!(super::try_lead(&db, "retention").unwrap().is_some());
     }
 }
+
+#[cfg(test)]
+mod all_or_nothing {
+    use flakehound_store::Store;
+    use flakehound_store::conformance::{retention_fixture, snapshot};
+
+    /// A prune that fails after deleting (its aggregates cannot be written) leaves the store
+    /// as it was; once repaired, the same prune succeeds.
+    #[test]
+    fn a_failed_prune_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = crate::SqliteStore::open(&dir.path().join("s.db"))
+            .and_then(|s| s.with_project("p"))
+            .unwrap();
+        let cutoff = retention_fixture(&mut s);
+        let before = snapshot(&mut s);
+        s.conn_mut()
+            .execute_batch("ALTER TABLE test_history RENAME TO test_history_away")
+            .unwrap();
+        let err = s.prune(cutoff).unwrap_err().to_string();
+        assert!(err.contains("test_history"), "{err}");
+        s.conn_mut()
+            .execute_batch("ALTER TABLE test_history_away RENAME TO test_history")
+            .unwrap();
+        assert_eq!(snapshot(&mut s), before);
+        assert!(s.has_report("fixture0").unwrap());
+        assert_eq!(s.prune(cutoff).unwrap().runs, 2);
+        assert_eq!(snapshot(&mut s).stats, before.stats);
+    }
+}

@@ -1703,3 +1703,32 @@ pub fn public_upload_ids(h: &mut dyn Harness) {
     assert_eq!(b.public_upload_project("fhp_2").unwrap(), None);
     assert_eq!(b.public_upload("q").unwrap().as_deref(), Some("fhp_q"));
 }
+
+/// For the engines' own tests of a prune that fails half-way (each breaks one of its tables):
+/// two old runs on two commits and one new run; returns the cutoff between them.
+pub fn retention_fixture(s: &mut dyn Store) -> &'static str {
+    use Outcome::*;
+    for (i, (t, c)) in [
+        ("2024-01-01T00:00:00Z", "c1"),
+        ("2024-01-02T00:00:00Z", "c2"),
+        ("2024-03-01T00:00:00Z", "c3"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let meta = RunMeta {
+            commit: Some(c.into()),
+            started_at: Some(t.into()),
+            ..Default::default()
+        };
+        write_meta(
+            s,
+            &format!("fixture{i}"),
+            &format!("r{i}"),
+            &meta,
+            &[failing("a", "boom", &[Passed]), case("b", &[Passed])],
+            &ReportInfo::default(),
+        );
+    }
+    "2024-02-01T00:00:00Z"
+}
