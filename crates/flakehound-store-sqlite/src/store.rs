@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/006_server.sql")),
     Migration::Sql(include_str!("../migrations/007_alerts.sql")),
     Migration::Sql(include_str!("../migrations/008_ci_jobs.sql")),
+    Migration::Sql(include_str!("../migrations/009_retention.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
@@ -481,7 +482,8 @@ impl Store for SqliteStore {
     }
 
     fn has_report(&mut self, hash: &str) -> Result<bool> {
-        self.conn
+        let stored = self
+            .conn
             .query_row(
                 "SELECT 1 FROM reports WHERE project = ?1 AND hash = ?2",
                 [&self.project, hash],
@@ -489,7 +491,26 @@ impl Store for SqliteStore {
             )
             .optional()
             .map(|r| r.is_some())
-            .map_err(backend)
+            .map_err(backend)?;
+        Ok(stored || SqliteStore::was_pruned(&self.conn, &self.project, hash)?)
+    }
+
+    fn history(&mut self) -> Result<Vec<flakehound_store::HistoryRow>> {
+        self.flush()?;
+        self.read_history()
+    }
+
+    fn prune(&mut self, before: &str) -> Result<flakehound_store::Pruned> {
+        self.prune_before(before)
+            .map_err(|e| write_error(self.path.as_deref(), e))
+    }
+
+    fn pin_run(&mut self, run_key: &str, pinned: bool) -> Result<bool> {
+        self.set_pinned(run_key, pinned)
+    }
+
+    fn pinned_runs(&mut self) -> Result<Vec<String>> {
+        self.pinned_keys()
     }
 
     fn begin_report<'s>(
@@ -589,7 +610,12 @@ impl Store for SqliteStore {
                 })
             })
             .map_err(backend)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        let mut stats = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        drop(stmt);
+        flakehound_store::add_history(&mut stats, self.read_history()?);
+        Ok(stats)
     }
 
     fn evidence(&mut self) -> Result<Evidence> {
@@ -1321,6 +1347,8 @@ mod project_tests {
                  DROP TABLE server_quarantine; DROP TABLE quarantine_audit;
                  DROP TABLE alert_states; DROP TABLE alert_deliveries; DROP TABLE alert_mutes;
                  DROP TABLE ci_jobs; DROP TABLE ci_imports;
+                 DROP TABLE retention; DROP TABLE pruned_reports; DROP TABLE test_history;
+                 DROP TABLE public_uploads;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )

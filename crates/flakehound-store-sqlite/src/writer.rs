@@ -424,6 +424,14 @@ impl<'s> SqliteWriter<'s> {
             .prepare_cached("SELECT 1 FROM reports WHERE project = ?1 AND hash = ?2")
             .and_then(|mut s| s.exists([&self.header.project, &self.header.hash]))
             .map_err(backend)
+            .and_then(|stored| {
+                Ok(stored
+                    || crate::store::SqliteStore::was_pruned(
+                        self.conn,
+                        &self.header.project,
+                        &self.header.hash,
+                    )?)
+            })
     }
 
     /// Leaves buffered mode: commits the batch (its lock must not be held through the rest of
