@@ -190,7 +190,7 @@ fn decide(o: &Observations, runs: u64, failures: u64) -> Decision {
                 o.suite_failures
             )
         } else {
-            String::new()
+            "; never failed as a process's first run".to_string()
         };
         return plain((
             Class::NonIdempotent,
