@@ -29,10 +29,13 @@
 
 pub mod config;
 pub mod golang;
+pub mod javascript;
+pub mod lang;
 pub mod output;
 pub mod project;
 pub mod python;
 pub mod rules;
+pub mod rustlang;
 
 pub use config::Config;
 pub use project::{Finding, Related, Scan, scan};
