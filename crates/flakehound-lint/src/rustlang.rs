@@ -191,7 +191,7 @@ impl W<'_> {
         if t.len() < 2 || t.len() > 64 * 1024 {
             return None;
         }
-        let inner = &t[1..t.len() - 1];
+        let inner = t.get(1..t.len() - 1)?;
         buf.clear();
         buf.extend_from_slice(PREFIX.as_bytes());
         buf.extend_from_slice(inner.as_bytes());
@@ -448,8 +448,23 @@ impl W<'_> {
         if ft.ends_with("time::pause") {
             self.paused = true;
         }
-        // Network.
+        // `v.sort()`: `v` is no longer in hash order.
+        if last.starts_with("sort")
+            && g.kind() == "field_expression"
+            && let Some(o) = g.child_by_field_name("value")
+            && let Some(t) = self.taints.get_mut(text(f, o))
+        {
+            t.bits &= !taint::HASH_ORDER;
+        }
+        // Network: a path call (`reqwest::get`, `TcpStream::connect`) or a method of an HTTP
+        // client (`client.get(…)`), not `map.get("https://…")`.
+        let receiver = ft.rsplit_once('.').map_or("", |(r, _)| r).to_ascii_lowercase();
+        let http_call = g.kind() == "scoped_identifier"
+            || ["client", "reqwest", "ureq", "http", "agent", "hyper", "surf"]
+                .iter()
+                .any(|c| receiver.contains(c));
         if !self.mocks_net
+            && http_call
             && matches!(
                 last,
                 "get"
