@@ -104,7 +104,12 @@ struct W<'f> {
     state: HashMap<String, (Access, Span, Option<Span>)>,
     /// Spawned threads bound to a name: (name, span of the spawn, used again).
     spawned: Vec<(String, Span, bool)>,
+    /// Macros being parsed again, one inside the other (at most [`MAX_NEST`]).
+    nest: usize,
 }
+
+/// Deepest macro-in-macro parsed again; deeper ones are opaque.
+const MAX_NEST: usize = 6;
 
 fn named(n: Node) -> Vec<Node> {
     let mut c = n.walk();
@@ -188,7 +193,7 @@ impl W<'_> {
         buf: &'s mut Vec<u8>,
     ) -> Option<(Tree, Frame<'s>)> {
         let t = text(f, tt);
-        if t.len() < 2 || t.len() > 64 * 1024 {
+        if t.len() < 2 || t.len() > 64 * 1024 || self.nest >= MAX_NEST {
             return None;
         }
         let inner = t.get(1..t.len() - 1)?;
@@ -458,11 +463,16 @@ impl W<'_> {
         }
         // Network: a path call (`reqwest::get`, `TcpStream::connect`) or a method of an HTTP
         // client (`client.get(…)`), not `map.get("https://…")`.
-        let receiver = ft.rsplit_once('.').map_or("", |(r, _)| r).to_ascii_lowercase();
+        let receiver = ft
+            .rsplit_once('.')
+            .map_or("", |(r, _)| r)
+            .to_ascii_lowercase();
         let http_call = g.kind() == "scoped_identifier"
-            || ["client", "reqwest", "ureq", "http", "agent", "hyper", "surf"]
-                .iter()
-                .any(|c| receiver.contains(c));
+            || [
+                "client", "reqwest", "ureq", "http", "agent", "hyper", "surf",
+            ]
+            .iter()
+            .any(|c| receiver.contains(c));
         if !self.mocks_net
             && http_call
             && matches!(
@@ -539,12 +549,14 @@ impl W<'_> {
             return;
         };
         let args = Self::macro_args(&tree);
+        self.nest += 1;
         if name.contains("assert") {
             self.check(f, n, &name, inner, &args);
         }
         for a in args {
             self.walk(inner, a, depth + 1);
         }
+        self.nest -= 1;
     }
 
     fn source(&self, f: Frame, n: Node, bits: u8) -> (u8, Option<Origin>) {
@@ -585,11 +597,13 @@ impl W<'_> {
                 };
                 let mut bits = 0;
                 let mut origin = None;
+                self.nest += 1;
                 for a in Self::macro_args(&tree) {
                     let (b, o) = self.eval(inner, a, depth + 1);
                     bits |= b;
                     origin = origin.or(o);
                 }
+                self.nest -= 1;
                 if fmt && bits & taint::HASH != 0 {
                     bits |= taint::HASH_ORDER;
                 }
@@ -922,6 +936,7 @@ pub fn analyse(src: &[u8]) -> Result<FileFacts, String> {
             hits: Vec::new(),
             state: HashMap::new(),
             spawned: Vec::new(),
+            nest: 0,
         };
         if let Some(body) = func.child_by_field_name("body") {
             w.walk(file, body, 0);

@@ -43,7 +43,9 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn js_sleep_wait() {
-    let found = js("test('t', async () => {\n  start();\n  await new Promise(r => setTimeout(r, 500));\n  expect(done()).toBe(true);\n});\n");
+    let found = js(
+        "test('t', async () => {\n  start();\n  await new Promise(r => setTimeout(r, 500));\n  expect(done()).toBe(true);\n});\n",
+    );
     assert_eq!(found, pairs(&[("sleep-wait", "tests/a.test.js › t")]));
     // In a polling loop, under 10 ms, or with fake timers: not a sleep-wait.
     assert!(js("test('t', async () => {\n  while (!done()) { await sleep(50); }\n  await delay(5);\n  await waitFor(() => setTimeout(f, 100));\n});\n").is_empty());
@@ -52,8 +54,13 @@ fn js_sleep_wait() {
 
 #[test]
 fn js_unseeded_random() {
-    let found = js("describe('cart', () => {\n  it('adds', () => {\n    const qty = Math.floor(Math.random() * 5);\n    const cart = new Cart();\n    cart.add(qty);\n    expect(cart.count()).toBe(3);\n  });\n});\n");
-    assert_eq!(found, pairs(&[("unseeded-random", "tests/a.test.js › cart › adds")]));
+    let found = js(
+        "describe('cart', () => {\n  it('adds', () => {\n    const qty = Math.floor(Math.random() * 5);\n    const cart = new Cart();\n    cart.add(qty);\n    expect(cart.count()).toBe(3);\n  });\n});\n",
+    );
+    assert_eq!(
+        found,
+        pairs(&[("unseeded-random", "tests/a.test.js › cart › adds")])
+    );
     // A round trip holds for any value; a random value no assertion sees; a seeded file.
     assert!(js("test('t', () => {\n  const n = Math.random();\n  expect(decode(encode(n))).toBe(n);\n  const id = Math.random();\n  save(id);\n  expect(1).toBe(1);\n});\n").is_empty());
     assert!(js("jest.spyOn(Math, 'random').mockReturnValue(0.5);\ntest('t', () => { expect(Math.random()).toBe(0.5); });\n").is_empty());
@@ -65,16 +72,27 @@ fn js_wall_clock_compare() {
         "src/__tests__/date.ts",
         "test('today', () => {\n  const now: Date = new Date();\n  expect(now.getDay()).toBe(2);\n});\n",
     );
-    assert_eq!(found, pairs(&[("wall-clock-compare", "src/__tests__/date.ts › today")]));
+    assert_eq!(
+        found,
+        pairs(&[("wall-clock-compare", "src/__tests__/date.ts › today")])
+    );
     // Compared with another reading of the clock, or under a frozen clock.
-    assert!(js("test('t', () => {\n  const a = Date.now();\n  expect(stamp(a)).toBe(a);\n});\n").is_empty());
+    assert!(
+        js("test('t', () => {\n  const a = Date.now();\n  expect(stamp(a)).toBe(a);\n});\n")
+            .is_empty()
+    );
     assert!(js("vi.setSystemTime(new Date('2024-01-02'));\ntest('t', () => { expect(new Date().getDay()).toBe(2); });\n").is_empty());
 }
 
 #[test]
 fn js_timing_assert() {
-    let found = js("test('quick', async () => {\n  const start = performance.now();\n  await run();\n  const took = performance.now() - start;\n  expect(took).toBeLessThan(50);\n});\n");
-    assert_eq!(found, pairs(&[("timing-assert", "tests/a.test.js › quick")]));
+    let found = js(
+        "test('quick', async () => {\n  const start = performance.now();\n  await run();\n  const took = performance.now() - start;\n  expect(took).toBeLessThan(50);\n});\n",
+    );
+    assert_eq!(
+        found,
+        pairs(&[("timing-assert", "tests/a.test.js › quick")])
+    );
     // A lower bound cannot fail on a slow machine.
     assert!(js("test('t', async () => {\n  const start = Date.now();\n  await wait();\n  expect(Date.now() - start).toBeGreaterThanOrEqual(100);\n  assert(Date.now() - start >= 100);\n});\n").is_empty());
 }
@@ -85,14 +103,19 @@ fn js_real_network() {
         "tests/api.spec.tsx",
         "it('prices', async () => {\n  const r = await axios.get('https://api.example.com/p');\n  expect(r.status).toBe(200);\n});\n",
     );
-    assert_eq!(found, pairs(&[("real-network", "tests/api.spec.tsx › prices")]));
+    assert_eq!(
+        found,
+        pairs(&[("real-network", "tests/api.spec.tsx › prices")])
+    );
     assert!(js("test('t', async () => { await fetch('http://localhost:3000/x'); await fetch(url); });\n").is_empty());
     assert!(js("import nock from 'nock';\ntest('t', async () => { await fetch('https://api.example.com/'); });\n").is_empty());
 }
 
 #[test]
 fn js_fixed_tmp_path() {
-    let found = js("const OUT = path.join(os.tmpdir(), 'export.json');\ntest('a', () => { fs.writeFileSync(OUT, '{}'); });\ntest('b', () => { fs.writeFileSync('/tmp/b.json', '{}'); });\n");
+    let found = js(
+        "const OUT = path.join(os.tmpdir(), 'export.json');\ntest('a', () => { fs.writeFileSync(OUT, '{}'); });\ntest('b', () => { fs.writeFileSync('/tmp/b.json', '{}'); });\n",
+    );
     assert_eq!(
         found,
         pairs(&[
@@ -100,13 +123,21 @@ fn js_fixed_tmp_path() {
             ("fixed-tmp-path", "tests/a.test.js › b"),
         ])
     );
-    assert!(js("test('t', () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'x-')); });\n").is_empty());
+    assert!(
+        js("test('t', () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'x-')); });\n")
+            .is_empty()
+    );
 }
 
 #[test]
 fn js_shared_module_state() {
-    let found = js("const seen = [];\ntest('a', () => { seen.push(1); });\ntest('b', () => { expect(seen.length).toBe(0); });\n");
-    assert_eq!(found, pairs(&[("shared-module-state", "tests/a.test.js › b")]));
+    let found = js(
+        "const seen = [];\ntest('a', () => { seen.push(1); });\ntest('b', () => { expect(seen.length).toBe(0); });\n",
+    );
+    assert_eq!(
+        found,
+        pairs(&[("shared-module-state", "tests/a.test.js › b")])
+    );
     // Reset by a hook, or written before it is read: no dependence.
     assert!(js("let seen = [];\nbeforeEach(() => { seen = []; });\ntest('a', () => { seen.push(1); });\ntest('b', () => { expect(seen.length).toBe(0); });\n").is_empty());
     assert!(js("let user;\ntest('a', () => { user = make(); expect(user).toBeTruthy(); });\ntest('b', () => { user = make(); expect(user.id).toBe(1); });\n").is_empty());
@@ -114,7 +145,9 @@ fn js_shared_module_state() {
 
 #[test]
 fn js_retry_marker() {
-    let found = js("describe('s', () => {\n  jest.retryTimes(3);\n  test('a', () => {});\n});\ntest('b', () => {});\n");
+    let found = js(
+        "describe('s', () => {\n  jest.retryTimes(3);\n  test('a', () => {});\n});\ntest('b', () => {});\n",
+    );
     assert_eq!(found, pairs(&[("retry-marker", "tests/a.test.js › s › a")]));
     assert!(js("describe('s', () => { test('a', () => {}); });\n").is_empty());
 }
@@ -128,42 +161,53 @@ fn js_suppression() {
 
 #[test]
 fn rust_sleep_wait() {
-    let found = rs("#[test]\nfn waits() {\n    start();\n    std::thread::sleep(Duration::from_millis(200));\n    assert!(done());\n}\n");
+    let found = rs(
+        "#[test]\nfn waits() {\n    start();\n    std::thread::sleep(Duration::from_millis(200));\n    assert!(done());\n}\n",
+    );
     assert_eq!(found, pairs(&[("sleep-wait", "tests::waits")]));
     assert!(rs("#[test]\nfn polls() {\n    while !done() { thread::sleep(Duration::from_millis(20)); }\n    thread::sleep(Duration::from_millis(1));\n}\n#[tokio::test(start_paused = true)]\nasync fn paused() { tokio::time::sleep(Duration::from_secs(5)).await; }\n").is_empty());
 }
 
 #[test]
 fn rust_unseeded_random() {
-    let found = rs("#[test]\nfn key() {\n    let k: u32 = rand::random();\n    assert_eq!(lookup(k), 7);\n}\n");
+    let found = rs(
+        "#[test]\nfn key() {\n    let k: u32 = rand::random();\n    assert_eq!(lookup(k), 7);\n}\n",
+    );
     assert_eq!(found, pairs(&[("unseeded-random", "tests::key")]));
     assert!(rs("#[test]\nfn round_trip() {\n    let k: u32 = rand::random();\n    assert_eq!(decode(encode(k)), k);\n    let mut rng = StdRng::seed_from_u64(7);\n    let v: u32 = rng.gen();\n    assert_eq!(lookup(v), 7);\n}\n").is_empty());
 }
 
 #[test]
 fn rust_wall_clock_compare() {
-    let found = rs("#[test]\nfn year() {\n    let now = chrono::Utc::now();\n    assert_eq!(now.year(), 2024);\n}\n");
+    let found = rs(
+        "#[test]\nfn year() {\n    let now = chrono::Utc::now();\n    assert_eq!(now.year(), 2024);\n}\n",
+    );
     assert_eq!(found, pairs(&[("wall-clock-compare", "tests::year")]));
     assert!(rs("#[test]\nfn same() {\n    let now = Utc::now();\n    assert_eq!(parse(&now.to_string()), now);\n}\n").is_empty());
 }
 
 #[test]
 fn rust_timing_assert() {
-    let found = rs("#[test]\nfn fast() {\n    let start = Instant::now();\n    run();\n    assert!(start.elapsed() < Duration::from_millis(5));\n}\n");
+    let found = rs(
+        "#[test]\nfn fast() {\n    let start = Instant::now();\n    run();\n    assert!(start.elapsed() < Duration::from_millis(5));\n}\n",
+    );
     assert_eq!(found, pairs(&[("timing-assert", "tests::fast")]));
     assert!(rs("#[test]\nfn slow_enough() {\n    let start = Instant::now();\n    run();\n    assert!(start.elapsed() >= Duration::from_millis(5));\n}\n").is_empty());
 }
 
 #[test]
 fn rust_real_network() {
-    let found = rs("#[test]\nfn api() {\n    let r = reqwest::blocking::get(\"https://api.example.com/x\").unwrap();\n    assert!(r.status().is_success());\n}\n");
+    let found = rs(
+        "#[test]\nfn api() {\n    let r = reqwest::blocking::get(\"https://api.example.com/x\").unwrap();\n    assert!(r.status().is_success());\n}\n",
+    );
     assert_eq!(found, pairs(&[("real-network", "tests::api")]));
     assert!(rs("#[test]\nfn local() {\n    let _ = reqwest::blocking::get(\"http://127.0.0.1:8080/\");\n    let _ = map.get(\"https://example.com\");\n}\n").is_empty());
 }
 
 #[test]
 fn rust_fixed_tmp_path() {
-    let found = rs("#[test]\nfn writes() {\n    std::fs::write(\"/tmp/x.bin\", b\"x\").unwrap();\n}\n");
+    let found =
+        rs("#[test]\nfn writes() {\n    std::fs::write(\"/tmp/x.bin\", b\"x\").unwrap();\n}\n");
     assert_eq!(found, pairs(&[("fixed-tmp-path", "tests::writes")]));
     assert!(rs("#[test]\nfn own_dir() {\n    let d = tempfile::tempdir().unwrap();\n    std::fs::write(d.path().join(\"x\"), b\"x\").unwrap();\n}\n").is_empty());
 }
@@ -186,14 +230,17 @@ fn rust_shared_state() {
 
 #[test]
 fn rust_thread_no_join() {
-    let found = rs("#[test]\nfn fire() {\n    std::thread::spawn(|| work());\n    assert!(done());\n}\n");
+    let found =
+        rs("#[test]\nfn fire() {\n    std::thread::spawn(|| work());\n    assert!(done());\n}\n");
     assert_eq!(found, pairs(&[("thread-no-join", "tests::fire")]));
     assert!(rs("#[test]\nfn joined() {\n    let h = std::thread::spawn(|| work());\n    h.join().unwrap();\n    std::thread::scope(|s| { s.spawn(|| work()); });\n}\n").is_empty());
 }
 
 #[test]
 fn rust_hash_order_assert() {
-    let found = rs("#[test]\nfn keys() {\n    let mut m = HashMap::new();\n    m.insert(\"a\", 1);\n    let k: Vec<_> = m.keys().collect();\n    assert_eq!(k, vec![\"a\"]);\n}\n");
+    let found = rs(
+        "#[test]\nfn keys() {\n    let mut m = HashMap::new();\n    m.insert(\"a\", 1);\n    let k: Vec<_> = m.keys().collect();\n    assert_eq!(k, vec![\"a\"]);\n}\n",
+    );
     assert_eq!(found, pairs(&[("set-order-assert", "tests::keys")]));
     assert!(rs("#[test]\nfn sorted() {\n    let mut m = HashMap::new();\n    let mut k: Vec<_> = m.keys().collect();\n    k.sort();\n    assert_eq!(k, vec![\"a\"]);\n    assert_eq!(m.len(), 1);\n    let s: HashSet<_> = m.keys().collect();\n    assert_eq!(s, [\"a\"].into_iter().collect());\n}\n").is_empty());
 }

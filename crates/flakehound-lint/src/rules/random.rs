@@ -67,6 +67,14 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         });
     if unseeded && !token {
         let shown = format!("`{}(…)`", cx.text(func));
-        cx.hit(&UNSEEDED_RANDOM, node, shown);
+        // In test code, a draw matters when its value reaches an assertion (right there, or
+        // through the variable it is assigned to): random test data that no assertion compares
+        // passes with any value. In the code under test, any draw.
+        if !cx.test_code || super::clock::assert_call_ok(cx, node) {
+            cx.hit(&UNSEEDED_RANDOM, node, shown);
+        } else if let Some(var) = super::clock::assigned_to(cx, node) {
+            let h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
+            cx.clock_reads.push((var, h));
+        }
     }
 }
