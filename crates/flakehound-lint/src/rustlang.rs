@@ -803,7 +803,7 @@ impl W<'_> {
                 &SET_ORDER_ASSERT,
                 at,
                 o,
-                "is a hash map/set in iteration order, asserted as a sequence",
+                "in its iteration order is asserted as a sequence",
             );
         }
     }

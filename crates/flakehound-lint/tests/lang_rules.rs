@@ -249,3 +249,60 @@ fn rust_hash_order_assert() {
 fn rust_suppression_and_non_tests() {
     assert!(rs("#[test]\nfn quiet() {\n    // flakehound: ignore[sleep-wait]\n    std::thread::sleep(Duration::from_secs(1));\n}\nfn helper() { std::thread::sleep(Duration::from_secs(1)); }\n").is_empty());
 }
+
+/// The README's transcripts scan these fixtures: what they find, test by test.
+#[test]
+fn readme_fixtures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let found = |sub: &str| {
+        let s = scan(&[dir.join(sub)], &Config::default(), None);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        let mut v: Vec<(String, String)> = s
+            .findings
+            .into_iter()
+            .flat_map(|f| f.tests.into_iter().map(move |t| (f.rule.to_string(), t)))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        found("js-shop"),
+        pairs(&[
+            (
+                "fixed-tmp-path",
+                "tests/cart.test.ts › cart › exports the cart"
+            ),
+            (
+                "shared-module-state",
+                "tests/cart.test.ts › cart › starts with no open carts"
+            ),
+            (
+                "sleep-wait",
+                "tests/cart.test.ts › cart › waits for the price feed"
+            ),
+            (
+                "timing-assert",
+                "tests/cart.test.ts › cart › checks out quickly"
+            ),
+            (
+                "unseeded-random",
+                "tests/cart.test.ts › cart › adds a random quantity"
+            ),
+            (
+                "wall-clock-compare",
+                "tests/cart.test.ts › cart › shows today's delivery day"
+            ),
+        ])
+    );
+    assert_eq!(
+        found("rust-cache"),
+        pairs(&[
+            ("fixed-tmp-path", "tests::evicts_the_oldest"),
+            ("set-order-assert", "tests::lists_keys"),
+            ("shared-module-state", "tests::starts_with_no_evictions"),
+            ("sleep-wait", "tests::refreshes_in_the_background"),
+            ("thread-no-join", "tests::refreshes_in_the_background"),
+            ("timing-assert", "tests::lookups_are_fast"),
+        ])
+    );
+}
