@@ -767,7 +767,24 @@ impl W<'_> {
             || (matches!(op.as_str(), ">" | ">=")
                 && rb & taint::DURATION != 0
                 && lb & taint::DURATION == 0);
-        if upper {
+        // A budget of 5 s or more guards against a hang; it is not a timing test.
+        let (dur, bound) = if matches!(op.as_str(), "<" | "<=") {
+            (l, r)
+        } else {
+            (r, l)
+        };
+        let bound_ms = duration_ms(text(f, bound)).or_else(|| {
+            let v = crate::lang::number(text(f, bound))?;
+            let d = compact(text(f, dur));
+            if d.ends_with("as_secs()") || d.ends_with("as_secs_f64()") {
+                Some(v * 1000.0)
+            } else if d.ends_with("as_millis()") {
+                Some(v)
+            } else {
+                None
+            }
+        });
+        if upper && bound_ms.is_none_or(|ms| ms < 5000.0) {
             self.report(
                 &TIMING_ASSERT,
                 at,

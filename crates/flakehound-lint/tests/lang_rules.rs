@@ -94,6 +94,8 @@ fn js_timing_assert() {
         pairs(&[("timing-assert", "tests/a.test.js › quick")])
     );
     // A lower bound cannot fail on a slow machine.
+    // Neither does a budget of 5 s or more: a guard against a hang.
+    assert!(js("test('t', async () => {\n  const start = Date.now();\n  await run();\n  expect(Date.now() - start).toBeLessThan(10000);\n});\n").is_empty());
     assert!(js("test('t', async () => {\n  const start = Date.now();\n  await wait();\n  expect(Date.now() - start).toBeGreaterThanOrEqual(100);\n  assert(Date.now() - start >= 100);\n});\n").is_empty());
 }
 
@@ -192,6 +194,7 @@ fn rust_timing_assert() {
         "#[test]\nfn fast() {\n    let start = Instant::now();\n    run();\n    assert!(start.elapsed() < Duration::from_millis(5));\n}\n",
     );
     assert_eq!(found, pairs(&[("timing-assert", "tests::fast")]));
+    assert!(rs("#[test]\nfn no_hang() {\n    let t = Instant::now();\n    run();\n    assert!(t.elapsed() < Duration::from_secs(6));\n    assert!(t.elapsed().as_secs() < 20);\n}\n").is_empty());
     assert!(rs("#[test]\nfn slow_enough() {\n    let start = Instant::now();\n    run();\n    assert!(start.elapsed() >= Duration::from_millis(5));\n}\n").is_empty());
 }
 
