@@ -69,7 +69,7 @@ fn unseeded_random() {
     assert!(seeded.is_empty(), "{seeded:?}");
     // A random unique name is no random input.
     let token = one(
-        "import random\n\ndef test_a(tmp_path):\n    p = tmp_path / str(random.random())\n    q = f'ch-{random.random()}'\n    assert p != q\n",
+        "import random\n\ndef test_a(tmp_path):\n    p = tmp_path / str(random.random())\n    q = f'ch-{random.random()}'\n    r = f'.w{random.randrange(1 << 32):08x}'\n    assert p != q != r\n",
     );
     assert!(token.is_empty(), "{token:?}");
     // Random test data that no assertion compares passes with any value (held-out lesson).
@@ -178,6 +178,11 @@ fn fixed_tmp_path() {
         "def test_a(tmp_path):\n    (tmp_path / 'report.csv').write_text('x')\n\ndef test_b():\n    assert parse_path('/tmp/x') == ['tmp', 'x']\n",
     );
     assert!(clean.is_empty(), "{clean:?}");
+    // A test in a directory of its own (click's isolated_filesystem, a chdir to tmp_path).
+    let own = one(
+        "import os\n\ndef test_a(runner):\n    with runner.isolated_filesystem():\n        with open('foo.txt', 'w') as f:\n            f.write('x')\n\ndef test_b(tmp_path, monkeypatch):\n    monkeypatch.chdir(tmp_path)\n    with open('out.txt', 'w') as f:\n        f.write('x')\n",
+    );
+    assert!(own.is_empty(), "{own:?}");
 }
 
 #[test]
