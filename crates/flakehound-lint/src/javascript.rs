@@ -145,6 +145,9 @@ struct Shared {
     managed: bool,
 }
 
+/// A test's use of a shared name: its first access, where, and where it first changes it.
+type StateUse = (Access, (u32, u32, u32), Option<(u32, u32, u32)>);
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Access {
     Read,
@@ -157,7 +160,7 @@ struct Test {
     name: String,
     hits: Vec<Hit>,
     /// Shared names: (first access, its span, first change's span).
-    state: HashMap<String, (Access, (u32, u32, u32), Option<(u32, u32, u32)>)>,
+    state: HashMap<String, StateUse>,
     refs: HashSet<String>,
 }
 
@@ -461,7 +464,7 @@ struct Body<'c, 'a> {
     loops: usize,
     taints: HashMap<String, Origin>,
     hits: Vec<Hit>,
-    state: HashMap<String, (Access, (u32, u32, u32), Option<(u32, u32, u32)>)>,
+    state: HashMap<String, StateUse>,
     refs: HashSet<String>,
 }
 
@@ -497,13 +500,11 @@ impl<'c, 'a> Body<'c, 'a> {
             "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
         );
         match kind {
-            "call_expression" => {
-                if self.call(n) {
-                    if let Some(f) = n.child_by_field_name("function") {
-                        self.walk(f, depth + 1);
-                    }
-                    return;
+            "call_expression" if self.call(n) => {
+                if let Some(f) = n.child_by_field_name("function") {
+                    self.walk(f, depth + 1);
                 }
+                return;
             }
             "new_expression" => self.new_expr(n),
             "variable_declarator" => {
@@ -984,9 +985,7 @@ impl<'c, 'a> Body<'c, 'a> {
         // The two sides compared for equality.
         let sides = match (asn.kind, cmp) {
             (Kind::Equal | Kind::Snapshot, _) => Some((asn.actual, asn.expected)),
-            (Kind::Truthy, Some((op, l, r))) if matches!(op, "==" | "===" | "!=" | "!==") => {
-                Some((l, Some(r)))
-            }
+            (Kind::Truthy, Some(("==" | "===" | "!=" | "!==", l, r))) => Some((l, Some(r))),
             _ => None,
         };
         let Some((l, r)) = sides else { return };
