@@ -17,12 +17,14 @@
 //!   503 with `Retry-After`: a retry of the whole upload completes it (stored reports are
 //!   duplicates the second time).
 
+mod alerts_api;
 mod dashboard;
 pub mod metrics;
 pub mod tokens;
 mod upload;
 mod writer;
 
+pub use alerts_api::AlertsApi;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -55,6 +57,10 @@ pub struct Config {
     /// project's writer thread, after the uploads were answered. It must return at once (hand
     /// the work to another thread): alerting (`flakehound serve --alerts`) queues an evaluation.
     pub after_commit: Option<CommitHook>,
+    /// Alerting's configuration per project through the API (`/api/v1/alerts/…`): how a
+    /// configuration is checked, and the server's own file. Without it, `PUT
+    /// /api/v1/alerts/config` answers 503.
+    pub alerts: Option<AlertsApi>,
 }
 
 /// See [`Config::after_commit`].
@@ -76,6 +82,7 @@ impl Config {
             workers: 8,
             cache_ttl: Duration::from_secs(60),
             after_commit: None,
+            alerts: None,
         }
     }
 }
@@ -122,7 +129,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// A token bucket of one token's requests.
 struct Bucket {
@@ -149,7 +156,7 @@ pub(crate) struct Shared {
     pub(crate) writers: writer::Writers,
 }
 
-type AppState = Arc<Shared>;
+pub(crate) type AppState = Arc<Shared>;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -424,6 +431,7 @@ fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
             axum::routing::put(quarantine_put).delete(quarantine_delete),
         )
         .route("/api/v1/audit/quarantine", get(quarantine_audit))
+        .merge(alerts_api::routes())
         .fallback(not_found)
         .with_state(state.clone())
         // The dashboard's pages at `/` (a browser signs in with a read or admin token).
@@ -500,14 +508,14 @@ async fn not_found(req: Request) -> ApiError {
 
 pub(crate) const READ: &[Scope] = &[Scope::Read, Scope::Admin];
 
-fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+pub(crate) fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         format!("invalid query string: {}", e.body_text()),
     )
 }
 
-fn bad_path(e: axum::extract::rejection::PathRejection) -> ApiError {
+pub(crate) fn bad_path(e: axum::extract::rejection::PathRejection) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         format!("invalid path: {}", e.body_text()),
@@ -723,7 +731,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing the requests in flight");
 }
 
-const ADMIN: &[Scope] = &[Scope::Admin];
+pub(crate) const ADMIN: &[Scope] = &[Scope::Admin];
 
 /// Who a change is logged as: the token's label, else its number.
 pub(crate) fn actor(t: &TokenInfo) -> String {

@@ -74,6 +74,7 @@ macro_rules! conformance_tests {
             alert_states_compare_and_set,
             ci_jobs_imported_once,
             failure_texts_newest_first,
+            alert_configs_per_project,
         );
     };
 }
@@ -1502,4 +1503,33 @@ pub fn failure_texts_newest_first(h: &mut dyn Harness) {
         2,
         "other projects are not in it"
     );
+}
+
+/// A project's alerts configuration set through the API: one per project, replaced by a second
+/// put, seen by another handle (another replica), removed once.
+pub fn alert_configs_per_project(h: &mut dyn Harness) {
+    use crate::AlertConfig;
+    let mut a = h.alerts(0).expect("this harness opens alerting's records");
+    let mut b = h.alerts(0).expect("a second handle");
+    assert_eq!(a.alert_config("p").unwrap(), None);
+    let c = |text: &str, at: &str| AlertConfig {
+        project: "p".into(),
+        config: text.into(),
+        updated_at: at.into(),
+        updated_by: "ops-admin".into(),
+    };
+    let first = c(
+        "[channels.ops]\ntype = \"webhook\"\nurl = \"http://x/\"\n",
+        "2026-01-01T00:00:00Z",
+    );
+    a.set_alert_config(&first).unwrap();
+    assert_eq!(b.alert_config("p").unwrap().as_ref(), Some(&first));
+    let second = c("baseline = false\n", "2026-01-02T00:00:00Z");
+    b.set_alert_config(&second).unwrap();
+    assert_eq!(a.alert_config("p").unwrap().as_ref(), Some(&second));
+    assert_eq!(a.alert_config("other").unwrap(), None);
+    assert!(!a.remove_alert_config("other").unwrap());
+    assert!(a.remove_alert_config("p").unwrap());
+    assert!(!b.remove_alert_config("p").unwrap());
+    assert_eq!(b.alert_config("p").unwrap(), None);
 }

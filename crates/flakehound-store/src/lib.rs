@@ -31,7 +31,7 @@ pub mod time;
 pub use admin::{
     Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, TokenInfo, UploadRecord,
 };
-pub use alerts::{AlertState, AlertStore, Delivery, Mute};
+pub use alerts::{AlertConfig, AlertState, AlertStore, Delivery, Mute};
 pub use jobs::{CiJob, CiJobs};
 pub use location::{
     Backend, Location, OpenMode, install, open, open_admin, open_alerts, open_existing,
