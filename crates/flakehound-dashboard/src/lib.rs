@@ -423,11 +423,17 @@ impl Dashboard {
     async fn build(&self, project: &str, all: model::AllTests) -> Result<model::Snapshot, String> {
         let backend = self.backend.clone();
         let p = project.to_string();
+        // The previous snapshot's verdicts per day: only the days whose evidence changed are
+        // analysed again.
+        let earlier = lock(&self.cache)
+            .get(project)
+            .map(|c| c.snapshot.day_verdicts.clone())
+            .unwrap_or_default();
         let snapshot = tokio::task::spawn_blocking(move || -> anyhow::Result<model::Snapshot> {
             let quarantine = backend.quarantine(&p).unwrap_or_default();
             let mut store = backend.open(&p)?;
             let owners = |id: &str, file: Option<&str>| backend.owners(id, file);
-            model::build(store.as_mut(), &owners, &quarantine, all)
+            model::build_with(store.as_mut(), &owners, &quarantine, all, &earlier)
         })
         .await
         .map_err(|e| e.to_string())?

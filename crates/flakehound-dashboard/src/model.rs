@@ -13,6 +13,7 @@ use flakehound_analysis::{Report, ReportEntry};
 use flakehound_model::{Category, Outcome};
 use flakehound_store::{Evidence, QuarantineRecord, Store, TestStats};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// One run of one test (of the failing evidence).
 #[derive(Clone, Copy, Debug)]
@@ -75,9 +76,13 @@ pub struct Day {
     pub green_first: u64,
     /// Runs where every test's last attempt passed (retries included).
     pub green_final: u64,
-    /// First-attempt failures, by the failing test's verdict today (`incident` for failures
-    /// in incident runs).
+    /// First-attempt failures, by the failing test's verdict as of the end of that day
+    /// (`incident` for failures in incident runs), for the days of [`TREND_DAYS`]; by today's
+    /// verdict before them.
     pub failures: BTreeMap<String, u64>,
+    /// Tests by verdict as of the end of that day (unstable verdicts only), for the days of
+    /// [`TREND_DAYS`] with runs.
+    pub verdicts: BTreeMap<String, u64>,
     /// The same for the main branch only.
     pub main_runs: u64,
     pub main_green_first: u64,
@@ -124,6 +129,119 @@ pub struct Snapshot {
     pub ci_runs: u64,
     /// The commits in the order their first run came.
     pub commit_order: HashMap<String, usize>,
+    /// The verdicts as of each recent day (kept for the next snapshot: see [`DayVerdicts`]).
+    pub day_verdicts: Arc<Vec<DayVerdicts>>,
+    /// How many of them this snapshot analysed (the others came from the earlier one).
+    pub days_analysed: usize,
+}
+
+/// Days of the trend whose verdicts are computed as of that day (the overview shows 30 or 90).
+pub const TREND_DAYS: i64 = 90;
+
+/// The verdict of every test as of the end of one day: the verdict engine over the evidence up
+/// to that day's last run. Past days do not change when runs arrive, so a snapshot reuses the
+/// previous one's days whose evidence is the same (same runs and results up to that day, same
+/// last run): after an upload only its day is analysed again.
+#[derive(Clone, Debug)]
+pub struct DayVerdicts {
+    pub day: String,
+    /// Runs and results of the evidence up to that day, and the last run's key.
+    pub runs: usize,
+    pub results: usize,
+    pub last_run: String,
+    /// Tests whose verdict that day was not stable.
+    pub verdicts: HashMap<String, Verdict>,
+}
+
+/// The days of `ev` (runs in run order) from `TREND_DAYS` before its newest day, and the last
+/// day before them, each analysed over the evidence up to it (or taken from `earlier`).
+fn day_verdicts(
+    ev: &Evidence,
+    store: &mut dyn Store,
+    earlier: &[DayVerdicts],
+) -> (Vec<DayVerdicts>, usize) {
+    // Where each day's runs end; runs are in run order, which is by start time.
+    let mut ends: Vec<(String, usize)> = Vec::new();
+    for (i, r) in ev.runs.iter().enumerate() {
+        let Some(day) = r.started_at.get(..10) else {
+            continue;
+        };
+        match ends.last_mut() {
+            Some((d, end)) if d.as_str() == day => *end = i + 1,
+            _ => ends.push((day.to_string(), i + 1)),
+        }
+    }
+    // Run order is by start time; a day seen again later (a run without a time) would make
+    // prefixes mix days: keep the last end of each day, in day order.
+    let mut by_day: BTreeMap<String, usize> = BTreeMap::new();
+    for (d, end) in ends {
+        let e = by_day.entry(d).or_default();
+        *e = (*e).max(end);
+    }
+    let Some(newest) = by_day
+        .keys()
+        .next_back()
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+    else {
+        return (Vec::new(), 0);
+    };
+    let first = newest
+        .checked_sub(jiff::Span::new().days(TREND_DAYS - 1))
+        .unwrap_or(newest)
+        .to_string();
+    let before = by_day
+        .range(..first.clone())
+        .next_back()
+        .map(|(d, e)| (d.clone(), *e));
+    let wanted: Vec<(String, usize)> = before
+        .into_iter()
+        .chain(by_day.range(first..).map(|(d, e)| (d.clone(), *e)))
+        .collect();
+    // Result prefixes: results are ordered by run.
+    let result_end = |runs: usize| ev.results.partition_point(|r| (r.run as usize) < runs);
+    let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
+    let mut orders: HashMap<usize, Vec<(String, u32)>> = HashMap::new();
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut analysed = 0;
+    for (day, runs) in wanted {
+        let results = result_end(runs);
+        let last_run = keys[runs - 1].clone();
+        if let Some(e) = earlier.iter().find(|e| {
+            e.day == day && e.runs == runs && e.results == results && e.last_run == last_run
+        }) {
+            out.push(e.clone());
+            continue;
+        }
+        let prefix = Evidence {
+            runs: ev.runs[..runs].to_vec(),
+            tests: ev.tests.clone(),
+            results: ev.results[..results].to_vec(),
+            messages: ev.messages.clone(),
+            run_sizes: ev.run_sizes[..runs.min(ev.run_sizes.len())].to_vec(),
+        };
+        let mut fetch = |run: usize| {
+            orders
+                .entry(run)
+                .or_insert_with(|| store.run_order(&keys[run]).unwrap_or_default())
+                .clone()
+        };
+        let analysis = flakehound_analysis::verdict::analyse_with(&prefix, &mut fetch);
+        analysed += 1;
+        let verdicts = analysis
+            .verdicts
+            .into_iter()
+            .filter(|v| v.verdict.is_unstable())
+            .map(|v| (v.id, v.verdict))
+            .collect();
+        out.push(DayVerdicts {
+            day,
+            runs,
+            results,
+            last_run,
+            verdicts,
+        });
+    }
+    (out, analysed)
 }
 
 /// Stores with more results than this get their snapshot in two steps (see [`AllTests`]).
@@ -148,6 +266,18 @@ pub fn build(
     owners: &dyn Fn(&str, Option<&str>) -> Vec<String>,
     quarantine: &[QuarantineRecord],
     all: AllTests,
+) -> anyhow::Result<Snapshot> {
+    build_with(store, owners, quarantine, all, &[])
+}
+
+/// [`build`], reusing the verdicts per day of an earlier snapshot where the evidence up to
+/// that day is unchanged.
+pub fn build_with(
+    store: &mut dyn Store,
+    owners: &dyn Fn(&str, Option<&str>) -> Vec<String>,
+    quarantine: &[QuarantineRecord],
+    all: AllTests,
+    earlier: &[DayVerdicts],
 ) -> anyhow::Result<Snapshot> {
     let started = std::time::Instant::now();
     let project = store.project().to_string();
@@ -380,7 +510,10 @@ pub fn build(
     owners.sort();
     owners.dedup();
 
-    // Days.
+    // Days: the verdicts as of each recent day, and today's before them.
+    let (day_verdicts, days_analysed) = day_verdicts(&ev, store, earlier);
+    let as_of: HashMap<&str, &DayVerdicts> =
+        day_verdicts.iter().map(|d| (d.day.as_str(), d)).collect();
     let verdict_of_ev_test: Vec<&'static str> = ev
         .tests
         .iter()
@@ -415,13 +548,25 @@ pub fn build(
             d.main_green_final += u64::from(green_final);
         }
         let incident = incident_of.contains_key(&(i as u32));
+        let that_day = as_of.get(day);
         for &t in &run_failed_first[i] {
             let v = if incident {
                 "incident"
+            } else if let Some(dv) = that_day {
+                dv.verdicts
+                    .get(&ev.tests[t as usize].id)
+                    .map_or("stable", |v| v.as_str())
             } else {
                 verdict_of_ev_test[t as usize]
             };
             *d.failures.entry(v.to_string()).or_default() += 1;
+        }
+    }
+    for dv in &day_verdicts {
+        if let Some(d) = days.get_mut(&dv.day) {
+            for v in dv.verdicts.values() {
+                *d.verdicts.entry(v.as_str().to_string()).or_default() += 1;
+            }
         }
     }
     Ok(Snapshot {
@@ -450,6 +595,8 @@ pub fn build(
         days: days.into_values().collect(),
         ci_runs,
         commit_order,
+        day_verdicts: Arc::new(day_verdicts),
+        days_analysed,
     })
 }
 
