@@ -136,7 +136,17 @@ pub struct Snapshot {
 }
 
 /// Days of the trend whose verdicts are computed as of that day (the overview shows 30 or 90).
+/// `FLAKEHOUND_TREND_DAYS` sets another number (0: every day by today's verdicts, as before;
+/// what `benches/dashboard.sh` compares against).
 pub const TREND_DAYS: i64 = 90;
+
+fn trend_days() -> i64 {
+    std::env::var("FLAKEHOUND_TREND_DAYS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|&n| (0..=3660).contains(&n))
+        .unwrap_or(TREND_DAYS)
+}
 
 /// The verdict of every test as of the end of one day: the verdict engine over the evidence up
 /// to that day's last run. Past days do not change when runs arrive, so a snapshot reuses the
@@ -178,6 +188,10 @@ fn day_verdicts(
         let e = by_day.entry(d).or_default();
         *e = (*e).max(end);
     }
+    let trend_days = trend_days();
+    if trend_days == 0 {
+        return (Vec::new(), 0);
+    }
     let Some(newest) = by_day
         .keys()
         .next_back()
@@ -186,7 +200,7 @@ fn day_verdicts(
         return (Vec::new(), 0);
     };
     let first = newest
-        .checked_sub(jiff::Span::new().days(TREND_DAYS - 1))
+        .checked_sub(jiff::Span::new().days(trend_days - 1))
         .unwrap_or(newest)
         .to_string();
     let before = by_day

@@ -18,7 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_server.sql"),
     include_str!("../migrations/004_alerts.sql"),
     include_str!("../migrations/005_ci_jobs.sql"),
-    include_str!("../migrations/006_alert_configs.sql"),
+    include_str!("../migrations/006_server_extras.sql"),
 ];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).

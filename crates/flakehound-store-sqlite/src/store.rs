@@ -33,7 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/006_server.sql")),
     Migration::Sql(include_str!("../migrations/007_alerts.sql")),
     Migration::Sql(include_str!("../migrations/008_ci_jobs.sql")),
-    Migration::Sql(include_str!("../migrations/009_alert_configs.sql")),
+    Migration::Sql(include_str!("../migrations/009_server_extras.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]

@@ -75,6 +75,7 @@ macro_rules! conformance_tests {
             ci_jobs_imported_once,
             failure_texts_newest_first,
             alert_configs_per_project,
+            dashboard_sessions_and_codeowners,
         );
     };
 }
@@ -1532,4 +1533,49 @@ pub fn alert_configs_per_project(h: &mut dyn Harness) {
     assert!(a.remove_alert_config("p").unwrap());
     assert!(!b.remove_alert_config("p").unwrap());
     assert_eq!(b.alert_config("p").unwrap(), None);
+}
+
+/// The server's dashboard sessions (by the SHA-256 of their id) seen by another handle (another
+/// replica, or the same server after a restart), touched, ended one by one and when idle; a
+/// project's CODEOWNERS text set, replaced and removed.
+pub fn dashboard_sessions_and_codeowners(h: &mut dyn Harness) {
+    use crate::SessionRecord;
+    let mut a = h.admin(0).expect("this harness opens the server's records");
+    let mut b = h.admin(0).expect("a second handle");
+    let s = |id: &str, at: &str| SessionRecord {
+        id_hash: id.into(),
+        token_hash: format!("token-of-{id}"),
+        csrf: format!("csrf-{id}"),
+        last_seen: at.into(),
+    };
+    assert_eq!(a.session("s1").unwrap(), None);
+    a.put_session(&s("s1", "2026-01-01T00:00:00Z")).unwrap();
+    a.put_session(&s("s2", "2026-01-01T00:00:00Z")).unwrap();
+    assert_eq!(
+        b.session("s1").unwrap(),
+        Some(s("s1", "2026-01-01T00:00:00Z"))
+    );
+    b.touch_session("s1", "2026-01-02T00:00:00Z").unwrap();
+    assert_eq!(
+        a.session("s1").unwrap().unwrap().last_seen,
+        "2026-01-02T00:00:00Z"
+    );
+    assert_eq!(a.end_idle_sessions("2026-01-01T12:00:00Z").unwrap(), 1);
+    assert_eq!(b.session("s2").unwrap(), None);
+    assert!(b.end_session("s1").unwrap());
+    assert!(!a.end_session("s1").unwrap());
+    assert_eq!(a.session("s1").unwrap(), None);
+
+    assert_eq!(a.codeowners("p").unwrap(), None);
+    a.set_codeowners("p", Some("* @acme/core\n"), "2026-01-01T00:00:00Z")
+        .unwrap();
+    b.set_codeowners("p", Some("tests/ @acme/qa\n"), "2026-01-02T00:00:00Z")
+        .unwrap();
+    assert_eq!(
+        a.codeowners("p").unwrap().as_deref(),
+        Some("tests/ @acme/qa\n")
+    );
+    assert_eq!(a.codeowners("other").unwrap(), None);
+    b.set_codeowners("p", None, "2026-01-03T00:00:00Z").unwrap();
+    assert_eq!(a.codeowners("p").unwrap(), None);
 }

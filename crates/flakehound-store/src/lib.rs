@@ -29,7 +29,8 @@ mod numbering;
 pub mod time;
 
 pub use admin::{
-    Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, TokenInfo, UploadRecord,
+    Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, SessionRecord, TokenInfo,
+    UploadRecord,
 };
 pub use alerts::{AlertConfig, AlertState, AlertStore, Delivery, Mute};
 pub use jobs::{CiJob, CiJobs};
