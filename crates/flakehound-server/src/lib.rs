@@ -18,6 +18,7 @@
 //!   duplicates the second time).
 
 mod alerts_api;
+mod codeowners;
 mod dashboard;
 pub mod metrics;
 pub mod tokens;
@@ -266,6 +267,22 @@ impl Shared {
                 unauthorized("the Authorization header must be `Bearer TOKEN`".into())
             })?;
         let hash = tokens::hash_secret(secret);
+        let project = headers
+            .get("x-flakehound-project")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        self.check_hash(hash, project.as_deref(), scopes).await
+    }
+
+    /// [`Shared::authorize`] for a token known by its hash (a dashboard session kept in the
+    /// store keeps only that), naming the project the request asks for, if any.
+    pub(crate) async fn check_hash(
+        self: &Arc<Self>,
+        hash: String,
+        asked_project: Option<&str>,
+        scopes: &'static [Scope],
+    ) -> ApiResult<TokenInfo> {
+        let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
         let token = self
             .blocking(move |s| s.with_admin(|a| a.token_by_hash(&hash)))
             .await?
@@ -294,11 +311,7 @@ impl Shared {
                 ),
             ));
         }
-        if let Some(p) = headers
-            .get("x-flakehound-project")
-            .and_then(|v| v.to_str().ok())
-            .filter(|p| *p != token.project)
-        {
+        if let Some(p) = asked_project.filter(|p| *p != token.project) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -432,6 +445,7 @@ fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
         )
         .route("/api/v1/audit/quarantine", get(quarantine_audit))
         .merge(alerts_api::routes())
+        .merge(codeowners::routes())
         .fallback(not_found)
         .with_state(state.clone())
         // The dashboard's pages at `/` (a browser signs in with a read or admin token).
