@@ -12,15 +12,17 @@
 #   <= 300 KB per page, first contentful paint <= 1 s.
 #   FCP: crates/flakehound-dashboard/browser/dashboard.test.mjs --fcp (needs node, chromium and
 #   `npm ci` in that directory; skipped otherwise).
-# Usage: benches/dashboard.sh [--runs 2500] [--tests 4000] [--requests 20]
+# Usage: benches/dashboard.sh [--runs 2500] [--tests 4000] [--requests 20] [--trend-only]
+#   --trend-only: only the last part (the trend as of each day against today's verdicts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=2500 tests=4000 requests=20
+runs=2500 tests=4000 requests=20 trend_only=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --tests) tests=$2; shift 2 ;;
     --requests) requests=$2; shift 2 ;;
+    --trend-only) trend_only=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +40,8 @@ if [[ ! -f $db ]]; then
 fi
 echo "results in store: $(sqlite3 "$db" 'select count(*) from results') ($runs runs x $tests tests)"
 
+out=target/bench/dashboard.out
+if [[ -z $trend_only ]]; then
 best=""
 for _ in 1 2 3; do
   /usr/bin/time -f '%e' -o target/bench/dashboard-report.time "$fh" --db "$db" report --json > /dev/null
@@ -91,14 +95,17 @@ if command -v node >/dev/null 2>&1 && [[ -d $browser/node_modules/playwright-cor
 else
   echo "first contentful paint: skipped (needs node, chromium and npm ci in $browser)"
 fi
+fi
 
 # The trend as of each day (the verdict engine over the evidence up to each of the last 90 days):
 # the same store served with FLAKEHOUND_TREND_DAYS=0 (every day by today's verdicts: the
 # dashboard before) and with the default, in this run. Per mode: the analysis build time shown
 # in the footer (first complete analysis, then after one more run is ingested: only its day is
 # analysed again) and the overview's latency with the analysis cached.
-kill $pid 2>/dev/null || true
-wait $pid 2>/dev/null || true
+if [[ -z $trend_only ]]; then
+  kill $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+fi
 last=$data/runs/$(( runs - 1 ))/attempt-1.xml
 trend_mode() {
   local days=$1 hour=$2

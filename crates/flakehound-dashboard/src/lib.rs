@@ -454,9 +454,9 @@ impl Dashboard {
             }
         }
         let snapshot = self.keep(project, generation, snapshot);
-        if !snapshot.complete {
+        if !snapshot.complete || snapshot.days_pending {
             // A large store: the tests that never failed are counted in the background (the
-            // pages say so meanwhile).
+            // pages say so meanwhile), and the trend's days not analysed yet are.
             let me = self.clone();
             let p = project.to_string();
             tokio::spawn(async move {

@@ -133,12 +133,18 @@ pub struct Snapshot {
     pub day_verdicts: Arc<Vec<DayVerdicts>>,
     /// How many of them this snapshot analysed (the others came from the earlier one).
     pub days_analysed: usize,
+    /// Days of the trend not analysed yet (shown by today's verdicts meanwhile).
+    pub days_pending: bool,
 }
 
 /// Days of the trend whose verdicts are computed as of that day (the overview shows 30 or 90).
 /// `FLAKEHOUND_TREND_DAYS` sets another number (0: every day by today's verdicts, as before;
 /// what `benches/dashboard.sh` compares against).
 pub const TREND_DAYS: i64 = 90;
+
+/// Days a quick snapshot of a large store analyses at most (the newest: what an upload
+/// changed); the complete snapshot built next analyses the others.
+pub const QUICK_DAYS: usize = 2;
 
 fn trend_days() -> i64 {
     std::env::var("FLAKEHOUND_TREND_DAYS")
@@ -169,7 +175,8 @@ fn day_verdicts(
     ev: &Evidence,
     store: &mut dyn Store,
     earlier: &[DayVerdicts],
-) -> (Vec<DayVerdicts>, usize) {
+    budget: usize,
+) -> (Vec<DayVerdicts>, usize, bool) {
     // Where each day's runs end; runs are in run order, which is by start time.
     let mut ends: Vec<(String, usize)> = Vec::new();
     for (i, r) in ev.runs.iter().enumerate() {
@@ -190,14 +197,14 @@ fn day_verdicts(
     }
     let trend_days = trend_days();
     if trend_days == 0 {
-        return (Vec::new(), 0);
+        return (Vec::new(), 0, false);
     }
     let Some(newest) = by_day
         .keys()
         .next_back()
         .and_then(|d| d.parse::<jiff::civil::Date>().ok())
     else {
-        return (Vec::new(), 0);
+        return (Vec::new(), 0, false);
     };
     let first = newest
         .checked_sub(jiff::Span::new().days(trend_days - 1))
@@ -217,13 +224,19 @@ fn day_verdicts(
     let mut orders: HashMap<usize, Vec<(String, u32)>> = HashMap::new();
     let mut out = Vec::with_capacity(wanted.len());
     let mut analysed = 0;
-    for (day, runs) in wanted {
+    let mut pending = false;
+    // Newest first: within the budget, the days an upload changed.
+    for (day, runs) in wanted.into_iter().rev() {
         let results = result_end(runs);
         let last_run = keys[runs - 1].clone();
         if let Some(e) = earlier.iter().find(|e| {
             e.day == day && e.runs == runs && e.results == results && e.last_run == last_run
         }) {
             out.push(e.clone());
+            continue;
+        }
+        if analysed >= budget {
+            pending = true;
             continue;
         }
         let prefix = Evidence {
@@ -255,7 +268,8 @@ fn day_verdicts(
             verdicts,
         });
     }
-    (out, analysed)
+    out.reverse();
+    (out, analysed, pending)
 }
 
 /// Stores with more results than this get their snapshot in two steps (see [`AllTests`]).
@@ -525,7 +539,11 @@ pub fn build_with(
     owners.dedup();
 
     // Days: the verdicts as of each recent day, and today's before them.
-    let (day_verdicts, days_analysed) = day_verdicts(&ev, store, earlier);
+    // A complete snapshot analyses every day it lacks; the quick first one of a large store
+    // (see [`AllTests`]) only the newest few (an upload's), leaving the rest to the complete
+    // one built next in the background.
+    let budget = if complete { usize::MAX } else { QUICK_DAYS };
+    let (day_verdicts, days_analysed, days_pending) = day_verdicts(&ev, store, earlier, budget);
     let as_of: HashMap<&str, &DayVerdicts> =
         day_verdicts.iter().map(|d| (d.day.as_str(), d)).collect();
     let verdict_of_ev_test: Vec<&'static str> = ev
@@ -611,6 +629,7 @@ pub fn build_with(
         commit_order,
         day_verdicts: Arc::new(day_verdicts),
         days_analysed,
+        days_pending,
     })
 }
 

@@ -437,6 +437,7 @@ pub(crate) async fn overview(
             "trend": trend,
             "trend_keys": TREND.iter().map(|(k, c)| json!({"key": k, "colour": c})).collect::<Vec<_>>(),
             "verdict_trend": verdict_trend,
+            "trend_pending": s.days_pending,
             "verdict_trend_keys": VERDICT_TREND.iter().map(|(k, c)| json!({"key": k, "colour": c})).collect::<Vec<_>>(),
             "verdict_trend_ends": verdicts_last,
             "main_branch": s.main_branch,

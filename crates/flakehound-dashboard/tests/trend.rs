@@ -200,4 +200,25 @@ fn a_test_turning_flaky_mid_window_is_flaky_only_from_then() {
     for (a, b) in s.day_verdicts.iter().zip(next.day_verdicts.iter()) {
         assert_eq!((&a.day, &a.verdicts), (&b.day, &b.verdicts));
     }
+
+    assert!(!next.days_pending);
+
+    // A large store's quick snapshot (the tests that ever failed) analyses only the newest
+    // days without an earlier snapshot, and says the others are pending (the complete
+    // snapshot built next in the background analyses them).
+    let quick = model::build(&mut store, &|_, _| Vec::new(), &[], AllTests::IfAtMost(0)).unwrap();
+    assert!(!quick.complete);
+    assert_eq!(quick.days_analysed, model::QUICK_DAYS);
+    assert!(quick.days_pending);
+    let full = model::build_with(
+        &mut store,
+        &|_, _| Vec::new(),
+        &[],
+        AllTests::Always,
+        &quick.day_verdicts,
+    )
+    .unwrap();
+    assert_eq!(full.days_analysed, 41 - model::QUICK_DAYS);
+    assert!(!full.days_pending);
+    assert_eq!(full.day_verdicts.len(), 41);
 }

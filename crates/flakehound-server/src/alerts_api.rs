@@ -14,12 +14,15 @@ use axum::routing::get;
 use flakehound_store::{AlertConfig, Mute};
 use std::sync::Arc;
 
+/// Checks the text of an `alerts.toml`: `Err` names the channel or table and the key.
+pub type ConfigCheck = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// What the server knows of alerting (see [`crate::Config::alerts`]).
 #[derive(Clone)]
 pub struct AlertsApi {
     /// Checks the text of an `alerts.toml` (parses, values in range, every channel buildable);
     /// the error names the channel or table and the key.
-    pub check: Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>,
+    pub check: ConfigCheck,
     /// The server's own file (`serve --alerts FILE`): its path and text, what projects without
     /// a configuration of their own use.
     pub file: Option<(String, String)>,
