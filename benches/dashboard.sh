@@ -131,11 +131,14 @@ trend_mode() {
     --commit "$(printf '%040d' "$hour")" --timestamp "2026-04-15T${hour}:30:00Z" "target/bench/extra-$days.xml"
   local started rebuilt=""
   started=$(date +%s.%N)
+  local polls=0
   while :; do
     local html
     html=$(curl -s "$u/")
     rebuilt=$(echo "$html" | grep -o 'Analysis built in [0-9]* ms' | grep -o '[0-9]*')
     if [[ $html != *'being rebuilt'* && $rebuilt != "$built" ]]; then break; fi
+    polls=$((polls + 1))
+    if (( polls > 1500 )); then rebuilt="unsettled:$rebuilt"; break; fi
     sleep 0.2
   done
   printf '%-16s %14.1f %12s %14s %12.1f %12.1f\n' "trend days $days" "$cold" "$built" "$rebuilt" \

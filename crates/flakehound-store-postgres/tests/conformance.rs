@@ -255,5 +255,5 @@ fn a_version_1_store_is_upgraded_and_keeps_numbering() {
         .query_one("SELECT version FROM flakehound_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }
