@@ -179,7 +179,15 @@ impl Backend for LocalBackend {
             Some(p) => {
                 let mut wal = p.as_os_str().to_owned();
                 wal.push("-wal");
-                file_stamp(p) ^ file_stamp(std::path::Path::new(&wal)).rotate_left(7)
+                let wal = std::path::Path::new(&wal);
+                // An empty write-ahead log holds nothing: SQLite truncates it again (a new
+                // modification time) when a reader's connection closes, which must not count
+                // as new evidence (the dashboard's own analysis would start the next one).
+                let wal_stamp = match std::fs::metadata(wal) {
+                    Ok(m) if m.len() > 0 => file_stamp(wal),
+                    _ => 0,
+                };
+                file_stamp(p) ^ wal_stamp.rotate_left(7)
             }
             None => 0,
         }
