@@ -173,8 +173,7 @@ fn a_test_turning_flaky_mid_window_is_flaky_only_from_then() {
     assert_eq!(s.days_analysed, 40);
 
     // One more day: only it is analysed; the others come from the earlier snapshot.
-    let mut n = 80;
-    for half in 0..2 {
+    for (n, half) in (80..).zip(0..2) {
         write_run(
             &mut store,
             n,
@@ -185,7 +184,6 @@ fn a_test_turning_flaky_mid_window_is_flaky_only_from_then() {
                 (BROKEN_LATE, &[Outcome::Failed]),
             ],
         );
-        n += 1;
     }
     let next = model::build_with(
         &mut store,
