@@ -4,15 +4,17 @@
 # Baseline in the same run: Python's own parser (`ast.parse`) over the same files, one process.
 # Prints both times (best of REPEAT) and their ratio. Goal: <= 5 s for 10 000 files.
 #
-# Usage: benches/lint.sh [--files 10000] [--repeat 3]
+# Usage: benches/lint.sh [--files 10000] [--repeat 3] [--baseline FH]
+#   --baseline FH  also time another flakehound binary (an older build) on the same files
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/benches/lib.sh"
-files=10000 repeat=3
+files=10000 repeat=3 baseline=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --files) files=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
+    --baseline) baseline=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -23,8 +25,14 @@ bytes=$(cat "$work"/proj/tests/*/*.py | wc -c)
 echo "generated $files test files ($((bytes / 1024)) KiB) in $work/proj; $(nproc) cores"
 
 best() { sort -n | head -1; }
-lint_times=() ast_times=()
+lint_times=() ast_times=() old_times=()
 for _ in $(seq "$repeat"); do
+  if [[ -n $baseline ]]; then
+    t0=$(date +%s.%N)
+    (cd "$work/proj" && "$baseline" lint --format json . > /dev/null) || [[ $? -eq 1 ]]
+    t1=$(date +%s.%N)
+    old_times+=("$(echo "$t1 - $t0" | bc)")
+  fi
   t0=$(date +%s.%N)
   (cd "$work/proj" && "$fh" lint --format json . > "$work/out.json") || [[ $? -eq 1 ]]
   t1=$(date +%s.%N)
@@ -40,6 +48,10 @@ PY
 )")
 done
 lint=$(printf '%s\n' "${lint_times[@]}" | best)
+if [[ -n $baseline ]]; then
+  old=$(printf '%s\n' "${old_times[@]}" | best)
+  echo "baseline $baseline: $old s (best of $repeat)"
+fi
 base=$(printf '%s\n' "${ast_times[@]}" | best)
 python3 - "$work/out.json" "$lint" "$base" "$files" <<'PY'
 import json, sys

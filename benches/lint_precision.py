@@ -12,7 +12,10 @@ project is a false positive (its stable tests are the negatives).
 Unit: a (rule, test) pair. Precision = pairs on really flaky tests / pairs. Recall = known flaky
 tests with at least one finding / known flaky tests (per rule: those this rule finds).
 
-Usage: python3 benches/lint_precision.py FLAKEHOUND WORKDIR [--rerun N] [--python PY] SPEC...
+Usage: python3 benches/lint_precision.py FLAKEHOUND WORKDIR [--rerun N] [--python PY]
+       [--baseline FLAKEHOUND2] SPEC...
+With --baseline, a second binary is scored against the same reruns (the union of the tests
+either flags), so the before/after tables come from one run.
 where SPEC is `name==version` (a PyPI sdist) and WORKDIR caches the downloads.
 """
 
@@ -82,20 +85,35 @@ def rerun(python, cwd, test, n):
 def main():
     args = sys.argv[1:]
     fh, work = args[0], pathlib.Path(args[1])
-    n, python, specs = 0, sys.executable, []
+    n, python, specs, baseline = 0, sys.executable, [], None
     i = 2
     while i < len(args):
         if args[i] == "--rerun":
             n = int(args[i + 1]); i += 2
         elif args[i] == "--python":
             python = args[i + 1]; i += 2
+        elif args[i] == "--baseline":
+            baseline = args[i + 1]; i += 2
         else:
             specs.append(args[i]); i += 1
     root = pathlib.Path(__file__).resolve().parent.parent
-    rows = collections.defaultdict(lambda: [0, 0])  # rule -> [findings, on flaky]
-    found_by = collections.defaultdict(set)  # rule -> flaky tests it finds
+    # One tally per binary: with --baseline, the same flaky labels (one set of reruns, of the
+    # union of the tests either flags) score the baseline and the new scan.
+    bins = [("this build", fh)] + ([("baseline", baseline)] if baseline else [])
+    tallies = {label: {"rows": collections.defaultdict(lambda: [0, 0]),
+                       "found_by": collections.defaultdict(set), "findings": []}
+               for label, _ in bins}
     known_flaky = set()
     corpora = []
+
+    def tally(label, name, pairs, flaky):
+        t = tallies[label]
+        t["findings"].append(len(pairs))
+        for rule, test in pairs:
+            t["rows"][rule][0] += 1
+            if test in flaky:
+                t["rows"][rule][1] += 1
+                t["found_by"][rule].add((name, test))
 
     # flaky-shop
     truth = {}
@@ -104,16 +122,13 @@ def main():
             tid, kind = line.split("\t")
             truth[tid] = kind
     shop_flaky = {t for t, k in truth.items() if k != "real bug"}
-    data, pairs = lint(fh, root / "examples/flaky-shop")
     known_flaky |= {("flaky-shop", t) for t in shop_flaky}
-    corpora.append(("examples/flaky-shop", data["files"], data["tests"], len(shop_flaky),
-                    len(pairs)))
-    for rule, t in pairs:
-        rows[rule][0] += 1
-        if t in shop_flaky:
-            rows[rule][1] += 1
-            found_by[rule].add(("flaky-shop", t))
-
+    data = None
+    for label, binary in bins:
+        d, pairs = lint(binary, root / "examples/flaky-shop")
+        data = data or d
+        tally(label, "flaky-shop", pairs, shop_flaky)
+    corpora.append(("examples/flaky-shop", data["files"], data["tests"], len(shop_flaky)))
     # real projects
     for spec in specs:
         name = spec.split("==")[0]
@@ -133,42 +148,46 @@ def main():
             if not (src / top).exists():
                 tar.extractall(src, filter="data")
         proj = src / top
-        data, pairs = lint(fh, proj)
+        linted = [(label, *lint(binary, proj)) for label, binary in bins]
+        data = linted[0][1]
         flaky = set()
         if n:
-            for t in sorted({t for _, t in pairs}):
+            for t in sorted({t for _, _, pairs in linted for _, t in pairs}):
                 p, f, flips = rerun(python, proj, t, n)
                 print(f"  rerun {name} {t}: {p} passed, {f} failed"
                       f"{', flaky' if flips else ''}", file=sys.stderr)
                 if flips:
                     flaky.add(t)
         known_flaky |= {(name, t) for t in flaky}
-        corpora.append((spec, data["files"], data["tests"], len(flaky), len(pairs)))
-        for rule, t in pairs:
-            rows[rule][0] += 1
-            if t in flaky:
-                rows[rule][1] += 1
-                found_by[rule].add((name, t))
+        corpora.append((spec, data["files"], data["tests"], len(flaky)))
+        for label, _, pairs in linted:
+            tally(label, name, pairs, flaky)
 
-    print("| corpus | test files | tests | known flaky | findings (rule, test) |")
-    print("|---|---:|---:|---:|---:|")
-    for c in corpora:
-        print(f"| {c[0]} | {c[1]} | {c[2]} | {c[3]} | {c[4]} |")
-    print()
-    print("| rule | findings | on really flaky tests | precision | recall (flaky tests it finds) |")
-    print("|---|---:|---:|---:|---:|")
-    total = [0, 0]
-    for rule in RULES:
-        f, ok = rows[rule]
-        total[0] += f
-        total[1] += ok
-        prec = f"{ok / f:.2f}" if f else "–"
-        rec = f"{len(found_by[rule])}/{len(known_flaky)}"
-        print(f"| `{rule}` | {f} | {ok} | {prec} | {rec} |")
-    found = set().union(*found_by.values()) if found_by else set()
-    prec = f"{total[1] / total[0]:.2f}" if total[0] else "–"
-    recall = len(found) / len(known_flaky) if known_flaky else 0
-    print(f"| **all** | {total[0]} | {total[1]} | {prec} | {len(found)}/{len(known_flaky)} = {recall:.2f} |")
+    heads = " | ".join(f"findings ({label})" for label, _ in bins)
+    print(f"| corpus | test files | tests | known flaky | {heads} |")
+    print("|---|---:|---:|---:|" + "---:|" * len(bins))
+    for i, c in enumerate(corpora):
+        counts = " | ".join(str(tallies[label]["findings"][i]) for label, _ in bins)
+        print(f"| {c[0]} | {c[1]} | {c[2]} | {c[3]} | {counts} |")
+    for label, _ in bins:
+        rows, found_by = tallies[label]["rows"], tallies[label]["found_by"]
+        print()
+        print(f"{label}:")
+        print()
+        print("| rule | findings | on really flaky tests | precision | recall (flaky tests it finds) |")
+        print("|---|---:|---:|---:|---:|")
+        total = [0, 0]
+        for rule in RULES:
+            f, ok = rows[rule]
+            total[0] += f
+            total[1] += ok
+            prec = f"{ok / f:.2f}" if f else "–"
+            rec = f"{len(found_by[rule])}/{len(known_flaky)}"
+            print(f"| `{rule}` | {f} | {ok} | {prec} | {rec} |")
+        found = set().union(*found_by.values()) if found_by else set()
+        prec = f"{total[1] / total[0]:.2f}" if total[0] else "–"
+        recall = len(found) / len(known_flaky) if known_flaky else 0
+        print(f"| **all** | {total[0]} | {total[1]} | {prec} | {len(found)}/{len(known_flaky)} = {recall:.2f} |")
 
 
 if __name__ == "__main__":

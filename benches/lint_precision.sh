@@ -3,20 +3,22 @@
 # benches/flaky-shop-truth.txt) and the test suites of real projects from PyPI sdists, whose
 # stable tests are the negatives. Prints the README's tables. See benches/lint_precision.py.
 #
-# Usage: benches/lint_precision.sh [--rerun N] [--python PY] [--work DIR] [SPEC...]
+# Usage: benches/lint_precision.sh [--rerun N] [--python PY] [--work DIR] [--baseline FH] [SPEC...]
 #   --rerun N   run each flagged test of a real project N times alone and N times with its file
 #               (needs PY with pytest and the project's test dependencies); 0 = no reruns, every
 #               finding on a real project counts as a false positive
+#   --baseline FH  also score another flakehound binary (an older build) against the same reruns
 #   SPEC        name==version of a PyPI sdist (default: the projects of the README table)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/benches/lib.sh"
-rerun=0 python=python3 work="$root/target/bench/lint-corpus" specs=()
+rerun=0 python=python3 work="$root/target/bench/lint-corpus" specs=() baseline=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rerun) rerun=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --baseline) baseline=(--baseline "$2"); shift 2 ;;
     *) specs+=("$1"); shift ;;
   esac
 done
@@ -24,6 +26,7 @@ if [[ ${#specs[@]} -eq 0 ]]; then
   specs=(toolz==1.0.0 more-itertools==10.5.0 attrs==24.2.0 schedule==1.2.2 cachetools==5.5.0
          filelock==3.16.1 humanize==4.11.0 tenacity==9.0.0 freezegun==1.5.1 portalocker==2.10.1)
 fi
-release_flakehound
+fh="${FLAKEHOUND:-}"
+[[ -n $fh ]] || release_flakehound
 mkdir -p "$work"
-python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --python "$python" "${specs[@]}"
+python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --python "$python" "${baseline[@]}" "${specs[@]}"

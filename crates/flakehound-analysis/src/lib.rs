@@ -162,7 +162,9 @@ pub fn report_and_evidence(
     store: &mut dyn Store,
 ) -> Result<(Report, flakehound_store::Evidence), StoreError> {
     let ev = store.failing_evidence()?;
-    let stats = stats_from_evidence(&ev);
+    let mut stats = stats_from_evidence(&ev);
+    // Runs pruned by retention still count (see flakehound_store::retention).
+    flakehound_store::add_history(&mut stats, store.history()?);
     let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
     let mut fetch = |run: usize| store.run_order(&keys[run]).unwrap_or_default();
     let analysis = verdict::analyse_with(&ev, &mut fetch);

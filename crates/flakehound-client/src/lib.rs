@@ -24,6 +24,8 @@ pub struct Server {
     /// Base URL, without a trailing slash.
     pub url: String,
     token: String,
+    /// `token` is a project's public upload id (sent as `X-Flakehound-Upload-Id`), not a token.
+    public: bool,
     /// Bound on each request.
     pub timeout: Duration,
     /// Attempts after the first.
@@ -44,9 +46,19 @@ impl Server {
         Server {
             url: url.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            public: false,
             timeout: Duration::from_secs(30),
             retries: 3,
             backoff: Duration::from_millis(500),
+        }
+    }
+
+    /// A server reached with a project's public upload id instead of a token (fork pull
+    /// requests): it may upload and read the quarantine.
+    pub fn public(url: &str, id: &str) -> Server {
+        Server {
+            public: true,
+            ..Server::new(url, id)
         }
     }
 
@@ -75,7 +87,13 @@ impl Server {
                 std::thread::sleep(wait);
                 wait = wait.saturating_mul(2);
             }
-            let response = match make(&http)?.bearer_auth(&self.token).send() {
+            let request = make(&http)?;
+            let request = if self.public {
+                request.header("X-Flakehound-Upload-Id", &self.token)
+            } else {
+                request.bearer_auth(&self.token)
+            };
+            let response = match request.send() {
                 Ok(r) => r,
                 Err(e) => {
                     last = describe(&e);

@@ -421,6 +421,9 @@ pub const FLUSH_RESULTS: u64 = 100_000;
 const CHUNK: usize = 256;
 const IN_FLIGHT: usize = 16;
 
+/// Parser threads of an ingest of several inputs (see `pipeline`).
+const PARSERS: usize = 2;
+
 /// What the parser thread produces for one input, in order.
 enum Parsed {
     Cases(Vec<TestCase>),
@@ -536,45 +539,62 @@ fn pipeline(
         decision: plan.decision.clone(),
         ..Summary::default()
     };
+    // Parser threads take the inputs to parse in turns (the first the 1st, 3rd, ... input, the
+    // second the 2nd, 4th, ...), each through its own channel, which the writer (this thread)
+    // reads in input order: reports are written in the same order as with one parser, while
+    // one parser works ahead on the next report. Parsing costs more than writing (the parser
+    // was the critical path, the writer waiting for it half of its time), so two parsers and
+    // the writer keep two cores busy. One input (a single big report) uses one parser.
+    let parsers = PARSERS.min(todo.iter().filter(|go| **go).count()).max(1);
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(IN_FLIGHT);
-        let todo = &todo;
-        scope.spawn(move || {
-            for (input, _) in inputs.iter().zip(todo).filter(|(_, go)| **go) {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                let mut sink = |case: TestCase| {
-                    chunk.push(case);
-                    if chunk.len() == CHUNK {
-                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                        tx.send(Parsed::Cases(full))
-                            .map_err(|_| ParseError::sink("ingest stopped"))?;
+        let mut rxs = Vec::with_capacity(parsers);
+        for k in 0..parsers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(IN_FLIGHT);
+            rxs.push(rx);
+            let todo = &todo;
+            scope.spawn(move || {
+                let mine = inputs
+                    .iter()
+                    .zip(todo)
+                    .filter(|(_, go)| **go)
+                    .enumerate()
+                    .filter(|(i, _)| i % parsers == k);
+                for (_, (input, _)) in mine {
+                    let mut chunk = Vec::with_capacity(CHUNK);
+                    let mut sink = |case: TestCase| {
+                        chunk.push(case);
+                        if chunk.len() == CHUNK {
+                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                            tx.send(Parsed::Cases(full))
+                                .map_err(|_| ParseError::sink("ingest stopped"))?;
+                        }
+                        Ok(())
+                    };
+                    let result = match input {
+                        Input::File(p) | Input::Spooled { path: p, .. } => {
+                            flakehound_ingest::parse_file(p, opts.format, &mut sink)
+                        }
+                        Input::Bytes { bytes, .. } => {
+                            flakehound_ingest::parse_bytes(bytes, opts.format, &mut sink)
+                        }
+                    };
+                    if !chunk.is_empty() && tx.send(Parsed::Cases(chunk)).is_err() {
+                        return;
                     }
-                    Ok(())
-                };
-                let result = match input {
-                    Input::File(p) | Input::Spooled { path: p, .. } => {
-                        flakehound_ingest::parse_file(p, opts.format, &mut sink)
+                    if tx.send(Parsed::Done(result)).is_err() {
+                        return;
                     }
-                    Input::Bytes { bytes, .. } => {
-                        flakehound_ingest::parse_bytes(bytes, opts.format, &mut sink)
-                    }
-                };
-                if !chunk.is_empty() && tx.send(Parsed::Cases(chunk)).is_err() {
-                    return;
                 }
-                if tx.send(Parsed::Done(result)).is_err() {
-                    return;
-                }
-            }
-        });
+            });
+        }
         write_all(
             store,
             inputs,
             hashes,
             plan,
-            todo,
+            &todo,
             opts,
-            &rx,
+            &rxs,
             progress,
             &mut summary,
             final_flush,
@@ -591,7 +611,7 @@ fn write_all(
     plan: &identity::Plan,
     todo: &[bool],
     opts: &Options<'_>,
-    rx: &Receiver<Parsed>,
+    rxs: &[Receiver<Parsed>],
     progress: &mut dyn FnMut(&FileOutcome),
     summary: &mut Summary,
     final_flush: bool,
@@ -600,6 +620,7 @@ fn write_all(
     let mut pending: Vec<usize> = Vec::new();
     let mut pending_results = 0;
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut parsed_so_far = 0usize;
     let runs = plan.keys.iter().zip(&plan.metas);
     for (((input, hash), (run_key, meta)), &parsed) in inputs.iter().zip(hashes).zip(runs).zip(todo)
     {
@@ -614,6 +635,9 @@ fn write_all(
             Ok(_) if !parsed => FileStatus::Duplicate,
             Ok(hash) => {
                 let recheck = !seen.insert(hash.clone());
+                // The parser of the n-th input to parse (see `pipeline`).
+                let rx = &rxs[parsed_so_far % rxs.len()];
+                parsed_so_far += 1;
                 let job = Job {
                     recheck,
                     input,

@@ -175,6 +175,31 @@ fn decide(o: &Observations, runs: u64, failures: u64) -> Decision {
     }
     let first_failures = o.suite_failures + o.alone_failures;
     let repeat_rounds = o.repeat_pass_then_fail + o.repeat_clean;
+    // The idempotence check ran it repeated in one process with nothing beside it: passing
+    // first and failing on a later run there, most of the time, and never failing a first run
+    // alone, is non-idempotence, whatever first runs beside other executions did (a parallel
+    // hunt's suite rounds can see another process's leftovers).
+    if o.idem_runs >= 2
+        && o.idem_pass_then_fail * 3 >= o.idem_runs * 2
+        && o.idem_first_failures == 0
+        && o.alone_failures == 0
+    {
+        let beside = if o.suite_failures > 0 {
+            format!(
+                "; its {} failures as a first run were in suite rounds, beside other tests or executions",
+                o.suite_failures
+            )
+        } else {
+            "; never failed as a process's first run".to_string()
+        };
+        return plain((
+            Class::NonIdempotent,
+            format!(
+                "passed its first run and failed when run again in the same process: {} of {} repeated runs alone, with nothing beside it, and {} of {} repeat rounds{beside}",
+                o.idem_pass_then_fail, o.idem_runs, o.repeat_pass_then_fail, repeat_rounds
+            ),
+        ));
+    }
     if o.repeat_pass_then_fail >= 2
         && o.repeat_pass_then_fail * 10 >= repeat_rounds * 8
         && first_failures == 0
@@ -537,6 +562,40 @@ mod tests {
             o.repeat_pass_then_fail = 2;
         });
         assert_eq!(classify("t", &non_idem).class, Class::NonIdempotent);
+
+        // In a parallel hunt: a first run failed in a suite round (beside another execution),
+        // one repeat round passed then failed, and the idempotence check (repeated alone, with
+        // nothing beside it) passed first and failed later 3 of 3 times: non-idempotent.
+        let parallel_non_idem = obs(|o| {
+            o.runs = 12;
+            o.failures = 3;
+            o.suite_runs = 6;
+            o.suite_failures = 1;
+            o.alone_runs = 5;
+            o.repeat_pass_then_fail = 1;
+            o.idem_runs = 3;
+            o.idem_pass_then_fail = 3;
+        });
+        let f = classify("t", &parallel_non_idem);
+        assert_eq!(f.class, Class::NonIdempotent, "{}", f.detail);
+        assert!(
+            f.detail.contains("3 of 3 repeated runs alone"),
+            "{}",
+            f.detail
+        );
+        assert!(f.detail.contains("beside other tests"), "{}", f.detail);
+        // Its first run alone failing too is not non-idempotence.
+        let also_alone = Observations {
+            alone_failures: 1,
+            ..parallel_non_idem.clone()
+        };
+        assert_ne!(classify("t", &also_alone).class, Class::NonIdempotent);
+        // A check that mostly passed every repetition is not enough.
+        let weak = Observations {
+            idem_pass_then_fail: 1,
+            ..parallel_non_idem.clone()
+        };
+        assert_ne!(classify("t", &weak).class, Class::NonIdempotent);
 
         let one_replay = obs(|o| {
             o.runs = 20;

@@ -581,6 +581,7 @@ fn record(
     let (order, seed) = match &job.context {
         Context::Suite { order, seed } => (order.as_str().to_string(), *seed),
         Context::Repeat { .. } => ("as written".into(), None),
+        Context::RepeatAlone { .. } => ("alone".into(), None),
         Context::Alone { .. } => ("alone".into(), None),
         Context::Replay { of, .. } => (format!("replay of #{of}"), None),
         Context::Reseeded {

@@ -50,6 +50,8 @@ pub const EXCLUSIVE_RUNS: u64 = 12;
 pub const RESEED_RUNS: u32 = 2;
 /// Runs of each half of the brittle check (alone, and after the others), same conditions.
 pub const CONFIRM_RUNS: u32 = 3;
+/// Executions of the idempotence check (see [`Context::RepeatAlone`]).
+pub const IDEMPOTENCE_RUNS: u32 = 3;
 
 /// What an execution was for.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -83,6 +85,11 @@ pub enum Context {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         seed_only: bool,
     },
+    /// The idempotence check: `test` alone, run [`REPEAT_TIMES`] times in one process, with
+    /// nothing beside it. Asked when it passed and then failed in a repeat round: in a parallel
+    /// hunt the suite's repeat rounds run beside other executions, whose leftovers can make a
+    /// first run fail too and hide what the repetition shows.
+    RepeatAlone { test: String },
     /// The shared-random-state check of an order victim: `test` alone, or after the tests of
     /// its failing execution `of`, with the global random generator reseeded (to 0) before
     /// each test.
@@ -102,6 +109,7 @@ impl Context {
             } => format!("suite {} (seed {s})", order.as_str()),
             Context::Suite { order, .. } => format!("suite {}", order.as_str()),
             Context::Repeat { times } => format!("repeat ×{times}"),
+            Context::RepeatAlone { .. } => format!("alone, repeat ×{REPEAT_TIMES}"),
             Context::Alone { .. } => "alone".into(),
             Context::Replay { of, .. } => format!("replay of #{of}"),
             Context::Confirm {
@@ -206,6 +214,11 @@ pub struct Observations {
     pub repeat_pass_then_fail: u64,
     /// Repeat rounds in which every repetition passed.
     pub repeat_clean: u64,
+    /// The idempotence check's answers (see [`Context::RepeatAlone`]): its executions, those
+    /// that passed first and then failed, and those whose first run failed.
+    pub idem_runs: u64,
+    pub idem_pass_then_fail: u64,
+    pub idem_first_failures: u64,
     /// Executions in which it failed, with the hash seed of the process.
     pub failed_in: Vec<(u32, u32)>,
     /// First failure message.
@@ -317,6 +330,7 @@ pub struct Scheduler {
     asked_confirm: HashSet<String>,
     asked_exclusive: HashSet<String>,
     asked_reseed: HashSet<String>,
+    asked_idem: HashSet<String>,
     /// Time zones the rounds take turns with (`None`: the machine's own), first first.
     zones: Vec<Option<String>>,
     pub obs: HashMap<String, Observations>,
@@ -378,6 +392,7 @@ impl Scheduler {
             asked_confirm: HashSet::new(),
             asked_exclusive: HashSet::new(),
             asked_reseed: HashSet::new(),
+            asked_idem: HashSet::new(),
             zones: vec![None],
             obs,
             in_flight: 0,
@@ -612,6 +627,7 @@ impl Scheduler {
         let mut follow_replay = Vec::new();
         let mut follow_confirm = Vec::new();
         let mut follow_reseed = Vec::new();
+        let mut follow_idem = Vec::new();
         for (pos, c) in order.iter().enumerate() {
             let s = &seen[c.id.as_str()];
             let executed: Vec<Outcome> = s
@@ -629,7 +645,10 @@ impl Scheduler {
             // samples of the failure rate.
             let sample = !matches!(
                 job.context,
-                Context::Replay { .. } | Context::Confirm { .. } | Context::Reseeded { .. }
+                Context::Replay { .. }
+                    | Context::Confirm { .. }
+                    | Context::Reseeded { .. }
+                    | Context::RepeatAlone { .. }
             );
             if sample {
                 o.runs += executed.len() as u64;
@@ -684,6 +703,7 @@ impl Scheduler {
                 Context::Repeat { .. } => {
                     if executed[0] == Outcome::Passed && fails > 0 {
                         o.repeat_pass_then_fail += 1;
+                        follow_idem.push((TestRef::from(*c), job.tz.clone()));
                     } else if fails == 0 {
                         o.repeat_clean += 1;
                     }
@@ -696,6 +716,16 @@ impl Scheduler {
                         // brittle check replays them once each.
                         if o.passed_in(job, shared_order(), pos) {
                             follow_confirm.push(c.id.clone());
+                        }
+                    }
+                }
+                Context::RepeatAlone { test } => {
+                    if &c.id == test {
+                        o.idem_runs += 1;
+                        if executed[0].is_failure() {
+                            o.idem_first_failures += 1;
+                        } else if fails > 0 {
+                            o.idem_pass_then_fail += 1;
                         }
                     }
                 }
@@ -823,6 +853,27 @@ impl Scheduler {
                         reseed: None,
                     };
                     self.questions.push_back(q);
+                }
+            }
+        }
+        if self.abilities.repeat {
+            for (t, tz) in follow_idem {
+                if !self.asked_idem.insert(t.id.clone()) {
+                    continue;
+                }
+                for _ in 0..IDEMPOTENCE_RUNS {
+                    self.questions.push_back(Job {
+                        id: 0,
+                        context: Context::RepeatAlone { test: t.id.clone() },
+                        selection: Some(vec![t.clone()]),
+                        order: Order::AsWritten,
+                        repeat: REPEAT_TIMES,
+                        hash_seed: 0,
+                        tz: tz.clone(),
+                        pinned: false,
+                        exclusive: self.parallel,
+                        reseed: None,
+                    });
                 }
             }
         }
@@ -1019,6 +1070,76 @@ mod tests {
         for _ in 0..30 {
             assert_eq!(next(&mut again).tz, next(&mut s2).tz);
         }
+    }
+
+    /// In a parallel hunt, a test that passes and then fails in a repeat round is run repeated
+    /// alone, with nothing beside it, [`IDEMPOTENCE_RUNS`] times; those runs are not samples.
+    #[test]
+    fn pass_then_fail_in_a_repeat_round_asks_the_idempotence_check() {
+        let abilities = Abilities {
+            repeat: true,
+            ..ALL
+        };
+        let mut s = Scheduler::new(
+            vec![t("a"), t("b")],
+            false,
+            abilities,
+            7,
+            Some(REPEAT_EVERY),
+        )
+        .with_workers(2);
+        let mut repeat = None;
+        for _ in 0..REPEAT_EVERY {
+            let j = next(&mut s);
+            if matches!(j.context, Context::Repeat { .. }) {
+                repeat = Some(j);
+            } else {
+                s.record(
+                    &j,
+                    Some(&[case("a", Outcome::Passed), case("b", Outcome::Passed)]),
+                );
+            }
+        }
+        let repeat = repeat.expect("a repeat round");
+        let mut b = case("b", Outcome::Failed);
+        b.attempts = vec![
+            Attempt::new(Outcome::Passed),
+            Attempt::new(Outcome::Failed),
+            Attempt::new(Outcome::Failed),
+        ];
+        s.record(&repeat, Some(&[case("a", Outcome::Passed), b.clone()]));
+        let (runs_before, _) = s.obs["b"].samples();
+        for _ in 0..IDEMPOTENCE_RUNS {
+            let j = next(&mut s);
+            assert!(matches!(&j.context, Context::RepeatAlone { test } if test == "b"));
+            assert_eq!(j.repeat, REPEAT_TIMES);
+            assert!(j.exclusive, "nothing runs beside it");
+            let ids: Vec<&str> = j
+                .selection
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect();
+            assert_eq!(ids, ["b"]);
+            s.record(&j, Some(&[b.clone()]));
+        }
+        let o = &s.obs["b"];
+        assert_eq!((o.idem_runs, o.idem_pass_then_fail), (3, 3));
+        assert_eq!(o.samples().0, runs_before, "the check is not a sample");
+        assert_eq!(
+            crate::classify::classify("b", o).class,
+            crate::classify::Class::NonIdempotent
+        );
+        // Asked once per test.
+        s.record(&repeat, Some(&[case("a", Outcome::Passed), b]));
+        assert!(!matches!(
+            s.next_job(),
+            Next::Run(Job {
+                context: Context::RepeatAlone { .. },
+                ..
+            })
+        ));
     }
 
     /// `b` passes in round 1, fails in round 2, then fails every alone run: the brittle check

@@ -218,20 +218,17 @@ impl Parser<'_, '_> {
             }
         }
 
-        let classname = e
-            .get_nonblank("classname")
-            .or_else(|| e.get_nonblank("class"))
+        let a = CaseAttrs::of(&e);
+        let classname = nonblank(a.classname)
+            .or_else(|| nonblank(a.class))
             .map(str::to_string);
-        let name = e.get_nonblank("name").map(str::to_string);
+        let name = nonblank(a.name).map(str::to_string);
         self.cases += 1;
-        let outcome = result.unwrap_or_else(|| status_outcome(&e));
+        let outcome = result.unwrap_or_else(|| status_outcome(a.status.or(a.result)));
         let failure = failure.filter(|f| !f.is_empty());
         let main = Attempt {
             outcome,
-            duration: e
-                .get("time")
-                .or_else(|| e.get("duration"))
-                .and_then(parse_seconds),
+            duration: a.time.or(a.duration).and_then(parse_seconds),
             failure: failure.filter(|_| outcome != Outcome::Passed),
             stdout,
             stderr,
@@ -244,14 +241,13 @@ impl Parser<'_, '_> {
             complete_panic_message(attempt);
         }
 
-        let file = e
-            .get_nonblank("file")
+        let file = nonblank(a.file)
             .map(str::to_string)
             .or_else(|| self.suites.last().and_then(|s| s.file.clone()));
-        let line: Option<u32> = e.get("line").and_then(|l| l.trim().parse().ok());
+        let line: Option<u32> = a.line.and_then(|l| l.trim().parse().ok());
         let suite = crate::suite_path(self.names.iter().map(String::as_str), self.names.len());
         // Only the test case's own start time: the suite's is the report's (ReportInfo).
-        let timestamp = e.get_nonblank("timestamp").map(str::to_string);
+        let timestamp = nonblank(a.timestamp).map(str::to_string);
         let dialect = self.dialect(file.as_deref());
         // pytest (xunit1 family) writes its item location, which is 0-based; every other
         // writer and every consumer (editors, CI annotations) count lines from 1.
@@ -302,8 +298,53 @@ fn stated_counts(e: &Elem) -> Counts {
 }
 
 /// Outcome from a `status`/`result` attribute when the test case has no result element.
-fn status_outcome(e: &Elem) -> Outcome {
-    let Some(status) = e.get("status").or_else(|| e.get("result")) else {
+/// The attributes of a `<testcase>` that records are built from, found in one pass over its
+/// attributes (the first of each name, as [`Elem::get`] finds it) instead of one search per name:
+/// a record reads up to ten of them.
+#[derive(Default)]
+struct CaseAttrs<'e> {
+    classname: Option<&'e str>,
+    class: Option<&'e str>,
+    name: Option<&'e str>,
+    time: Option<&'e str>,
+    duration: Option<&'e str>,
+    file: Option<&'e str>,
+    line: Option<&'e str>,
+    timestamp: Option<&'e str>,
+    status: Option<&'e str>,
+    result: Option<&'e str>,
+}
+
+impl<'e> CaseAttrs<'e> {
+    fn of(e: &'e Elem) -> Self {
+        let mut a = CaseAttrs::default();
+        for (key, value) in e.attrs() {
+            let slot = match key {
+                "classname" => &mut a.classname,
+                "class" => &mut a.class,
+                "name" => &mut a.name,
+                "time" => &mut a.time,
+                "duration" => &mut a.duration,
+                "file" => &mut a.file,
+                "line" => &mut a.line,
+                "timestamp" => &mut a.timestamp,
+                "status" => &mut a.status,
+                "result" => &mut a.result,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        a
+    }
+}
+
+/// The value trimmed, unless blank (as [`Elem::get_nonblank`]).
+fn nonblank(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn status_outcome(status: Option<&str>) -> Outcome {
+    let Some(status) = status else {
         return Outcome::Passed;
     };
     match status.trim().to_ascii_lowercase().as_str() {

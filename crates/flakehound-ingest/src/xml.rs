@@ -27,11 +27,84 @@ use std::io::Read;
 #[derive(Debug, Clone, Default)]
 pub struct Elem {
     /// Local name, without namespace prefix.
-    pub name: String,
+    pub name: Name,
     /// Every attribute's local name and value, concatenated.
     text: String,
     /// Per attribute, in document order: (key start, value start, value end) in `text`.
     spans: Vec<(u32, u32, u32)>,
+}
+
+/// An element's local name. The names report formats use are static strings (no allocation for
+/// the two names, start and end, of each of the hundreds of thousands of records a history
+/// holds); any other name is owned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Name(Cow<'static, str>);
+
+impl Name {
+    fn new(name: &str) -> Name {
+        match known_name(name) {
+            Some(s) => Name(Cow::Borrowed(s)),
+            None => Name(Cow::Owned(name.to_string())),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn known_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "testcase" => "testcase",
+        "testsuite" => "testsuite",
+        "testsuites" => "testsuites",
+        "failure" => "failure",
+        "error" => "error",
+        "skipped" => "skipped",
+        "system-out" => "system-out",
+        "system-err" => "system-err",
+        "properties" => "properties",
+        "property" => "property",
+        "flakyFailure" => "flakyFailure",
+        "flakyError" => "flakyError",
+        "rerunFailure" => "rerunFailure",
+        "rerunError" => "rerunError",
+        "test-case" => "test-case",
+        "test-suite" => "test-suite",
+        "UnitTestResult" => "UnitTestResult",
+        "UnitTest" => "UnitTest",
+        _ => return None,
+    })
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Name {
+        Name::new(name)
+    }
 }
 
 impl Elem {
@@ -48,9 +121,15 @@ impl Elem {
     pub fn get(&self, key: &str) -> Option<&str> {
         let bytes = self.text.as_bytes();
         let key = key.as_bytes();
+        // Length and first byte before the comparison: most keys differ there, and this runs
+        // a few times per record.
         self.spans
             .iter()
-            .find(|&&(k, v, _)| bytes.get(k as usize..v as usize) == Some(key))
+            .find(|&&(k, v, _)| {
+                (v - k) as usize == key.len()
+                    && bytes.get(k as usize) == key.first()
+                    && bytes.get(k as usize..v as usize) == Some(key)
+            })
             .map(|&(_, v, e)| &self.text[v as usize..e as usize])
     }
     /// Attribute value by local name, ignoring ASCII case.
@@ -73,7 +152,7 @@ pub const MAX_DEPTH: usize = 50_000;
 #[derive(Debug)]
 pub enum Ev {
     Start(Elem),
-    End(String),
+    End(Name),
     Text(String),
     Eof,
 }
@@ -190,7 +269,7 @@ pub struct XmlReader<R: Read> {
     buf: Vec<u8>,
     /// Encoding declared in the prolog, when ASCII-compatible and not UTF-8.
     encoding: Option<&'static encoding_rs::Encoding>,
-    pending_end: Option<String>,
+    pending_end: Option<Name>,
     depth: usize,
 }
 
@@ -275,9 +354,9 @@ fn elem(enc: Enc, e: &BytesStart<'_>, pos: u64) -> Result<Elem> {
     let name = match tag {
         Some(tag) => {
             let end = e.name().as_ref().len();
-            tag[end - local.as_ref().len()..end].to_string()
+            Name::new(&tag[end - local.as_ref().len()..end])
         }
-        None => decode(enc, local.as_ref()).into_owned(),
+        None => Name::new(&decode(enc, local.as_ref())),
     };
     let mut out = Elem {
         name,
@@ -437,7 +516,7 @@ impl<R: Read> XmlReader<R> {
                     return Ok(Ev::Start(elem));
                 }
                 Event::End(e) => {
-                    let name = decode(enc, e.local_name().as_ref()).into_owned();
+                    let name = Name::new(&decode(enc, e.local_name().as_ref()));
                     self.depth = self.depth.saturating_sub(1);
                     return Ok(Ev::End(name));
                 }

@@ -13,7 +13,9 @@
 //! fix.
 //!
 //! Go (`*_test.go`) has four rules inside `Test…` functions, without call-following (see
-//! [`golang`]).
+//! [`golang`]). JavaScript/TypeScript test files ([`javascript`]) and Rust tests ([`rustlang`])
+//! are scanned one file at a time, following values within a test to its assertions
+//! ([`lang`] holds what they share).
 //!
 //! Test files: `test_*.py`, `*_test.py`, `conftest.py`, and `.py` files under a `tests`/`test`
 //! directory. Test ids are pytest's: the file relative to the project root (the nearest
@@ -21,7 +23,7 @@
 //! `::Class`, `::function`.
 //!
 //! Suppression: `# flakehound: ignore[rule-id, ...]` (or `# flakehound: ignore` for all rules)
-//! on the line or the line before. Configuration: the `[lint]` table of
+//! on the line or the line before; `// flakehound: ignore[...]` in Go, JavaScript and Rust. Configuration: the `[lint]` table of
 //! `.flakehound/config.toml` ([`Config`]).
 //!
 //! Unparseable files are reported ([`Scan::errors`]) and scanned for what parsed; nothing in a
@@ -29,10 +31,13 @@
 
 pub mod config;
 pub mod golang;
+pub mod javascript;
+pub mod lang;
 pub mod output;
 pub mod project;
 pub mod python;
 pub mod rules;
+pub mod rustlang;
 
 pub use config::Config;
 pub use project::{Finding, Related, Scan, scan};

@@ -165,10 +165,13 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     // 1. Test files.
     let mut files: Vec<PathBuf> = Vec::new();
     let mut go_files: Vec<PathBuf> = Vec::new();
+    let mut other_files: Vec<(PathBuf, Lang)> = Vec::new();
     for p in paths {
         if p.is_file() {
             if crate::is_go_test_file(p) {
                 go_files.push(p.clone());
+            } else if let Some(lang) = Lang::of(p) {
+                other_files.push((p.clone(), lang));
             } else {
                 files.push(p.clone());
             }
@@ -192,6 +195,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                             | ".tox"
                             | ".nox"
                             | ".venv"
+                            | "target"
                     )
                 )
             })
@@ -202,14 +206,17 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                 continue;
             }
             let go = crate::is_go_test_file(path);
-            if !go && !crate::is_test_file(path) {
+            let other = if go { None } else { Lang::of(path) };
+            if !go && other.is_none() && !crate::is_test_file(path) {
                 continue;
             }
             let rel = path.strip_prefix(p).unwrap_or(path);
             if config.excluded(rel) {
                 continue;
             }
-            if go {
+            if let Some(lang) = other {
+                other_files.push((path.to_path_buf(), lang));
+            } else if go {
                 go_files.push(path.to_path_buf());
             } else {
                 files.push(path.to_path_buf());
@@ -434,6 +441,9 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     }
     let mut findings: Vec<Finding> = places.into_values().collect();
     findings.extend(go_findings(&go_files, config, only, &mut scan));
+    other_files.sort();
+    other_files.dedup();
+    findings.extend(lang_findings(&other_files, config, only, &mut scan));
     findings.sort_by(|a, b| {
         (a.file.as_str(), a.line, a.column, a.rule).cmp(&(
             b.file.as_str(),
@@ -1036,6 +1046,150 @@ fn go_findings(
                 tests: vec![id],
                 via: Vec::new(),
                 related: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// The languages scanned one file at a time (besides Go).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Lang {
+    Js(crate::javascript::Dialect),
+    Rust,
+}
+
+impl Lang {
+    fn of(path: &Path) -> Option<Lang> {
+        if crate::rustlang::is_rust_file(path) {
+            return Some(Lang::Rust);
+        }
+        crate::javascript::test_file_dialect(path).map(Lang::Js)
+    }
+}
+
+/// The directory a JavaScript test id's path is relative to: the nearest one up with a
+/// `package.json` (where jest runs), else the path as scanned.
+fn js_id_path(path: &Path) -> String {
+    for (i, a) in path.ancestors().skip(1).enumerate() {
+        if i > 12 {
+            break;
+        }
+        let d = if a.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            a
+        };
+        if d.join("package.json").is_file() {
+            return rel_to(path, a);
+        }
+    }
+    clean(path)
+}
+
+/// JavaScript/TypeScript test files and Rust files: parsed in parallel, findings inside their
+/// tests (see [`crate::javascript`], [`crate::rustlang`]).
+fn lang_findings(
+    files: &[(PathBuf, Lang)],
+    config: &Config,
+    only: Option<&HashSet<String>>,
+    scan: &mut Scan,
+) -> Vec<Finding> {
+    let parsed: Vec<_> = files
+        .par_iter()
+        .map(|(path, lang)| {
+            let src = std::fs::metadata(path)
+                .map_err(|e| e.to_string())
+                .and_then(|m| {
+                    if m.len() > MAX_FILE {
+                        Err(format!(
+                            "{} bytes, too big to be a test file; skipped",
+                            m.len()
+                        ))
+                    } else {
+                        std::fs::read(path).map_err(|e| e.to_string())
+                    }
+                });
+            let facts = match (&src, lang) {
+                (Err(e), _) => Err(e.clone()),
+                // A Rust file without a test attribute has no tests: not parsed.
+                (Ok(s), Lang::Rust) if !s.windows(4).any(|w| w == b"test") => {
+                    Ok(crate::lang::FileFacts::default())
+                }
+                (Ok(s), Lang::Rust) => crate::rustlang::analyse(s),
+                (Ok(s), Lang::Js(d)) => crate::javascript::analyse(s, *d),
+            };
+            (path, *lang, src, facts)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (path, lang, src, facts) in parsed {
+        let (src, facts) = match (src, facts) {
+            (Ok(s), Ok(f)) => (s, f),
+            (Err(e), _) | (_, Err(e)) => {
+                scan.errors.push((clean(path), e));
+                continue;
+            }
+        };
+        if lang == Lang::Rust && facts.tests == 0 && !facts.syntax_error {
+            continue;
+        }
+        scan.files += 1;
+        scan.tests += facts.tests;
+        if facts.syntax_error {
+            scan.errors
+                .push((clean(path), "syntax error; scanned what parsed".to_string()));
+        }
+        let id = |t: &str| match lang {
+            Lang::Js(_) => format!("{} › {t}", js_id_path(path)),
+            Lang::Rust => {
+                let m = crate::rustlang::module_prefix(path);
+                if m.is_empty() {
+                    t.to_string()
+                } else {
+                    format!("{m}::{t}")
+                }
+            }
+        };
+        for th in facts.hits {
+            let hit = th.hit;
+            if !config.enabled(hit.rule.id) {
+                continue;
+            }
+            let tests: Vec<String> = th
+                .tests
+                .iter()
+                .map(|t| id(t))
+                .filter(|t| only.is_none_or(|o| o.contains(t)))
+                .collect();
+            if tests.is_empty() {
+                continue;
+            }
+            let snippet = line_of(&src, hit.line);
+            let file = clean(path);
+            let related = th
+                .related
+                .map(|(line, col, message)| Related {
+                    file: file.clone(),
+                    line,
+                    column: char_col(&line_of(&src, line), col),
+                    message,
+                })
+                .into_iter()
+                .collect();
+            out.push(Finding {
+                rule: hit.rule.id,
+                category: hit.rule.category.as_str(),
+                message: format!("{}: {}", hit.detail, hit.rule.summary),
+                fix: th.fix.unwrap_or(hit.rule.fix),
+                file,
+                line: hit.line,
+                column: char_col(&snippet, hit.col),
+                end_column: char_col(&snippet, hit.end_col),
+                snippet,
+                tests,
+                via: Vec::new(),
+                related,
             });
         }
     }

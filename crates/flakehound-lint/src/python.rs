@@ -135,7 +135,8 @@ pub(crate) struct Cx<'a> {
     pub elapsed_vars: HashSet<String>,
     pub set_vars: HashSet<String>,
     pub threads: Vec<(String, Hit)>,
-    /// Clock reads in a test assigned to a variable, reported once an assertion names it.
+    /// Clock reads and random draws in a test assigned to a variable, reported once an
+    /// assertion names it.
     pub clock_reads: Vec<(String, Hit)>,
     pub started: HashSet<String>,
     pub joined: bool,

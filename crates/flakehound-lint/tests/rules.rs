@@ -72,6 +72,15 @@ fn unseeded_random() {
         "import random\n\ndef test_a(tmp_path):\n    p = tmp_path / str(random.random())\n    q = f'ch-{random.random()}'\n    assert p != q\n",
     );
     assert!(token.is_empty(), "{token:?}");
+    // Random test data that no assertion compares passes with any value (held-out lesson).
+    let data = one(
+        "import random, unittest\n\nclass T(unittest.TestCase):\n    def setUp(self):\n        self.level = random.choice([1, 2])\n\n    def test_a(self):\n        name = random.choice(['a', 'b'])\n        save(name)\n        self.assertIsNotNone(load())\n",
+    );
+    assert!(data.is_empty(), "{data:?}");
+    let reaches = one(
+        "import random\n\ndef test_a():\n    n = random.randint(1, 9)\n    save(n)\n    assert load() == n * 2\n",
+    );
+    assert_eq!(rules_of(&reaches), ["unseeded-random"]);
 }
 
 #[test]
@@ -130,6 +139,11 @@ fn timing_assert() {
         "import time\n\ndef test_a():\n    t0 = time.perf_counter()\n    n = work()\n    assert n < 10\n    assert time.perf_counter() >= t0\n",
     );
     assert!(clean.is_empty(), "{clean:?}");
+    // A lower bound cannot fail on a slow machine (held-out lesson).
+    let lower = one(
+        "import time, unittest\n\ndef test_a():\n    t0 = time.monotonic()\n    wait_for_expiry()\n    duration = time.monotonic() - t0\n    assert duration > 0.25\n    assert 0.25 <= duration\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        start = time.time()\n        work()\n        self.assertGreater(time.time() - start, 1)\n",
+    );
+    assert!(lower.is_empty(), "{lower:?}");
 }
 
 #[test]
@@ -164,6 +178,11 @@ fn fixed_tmp_path() {
         "def test_a(tmp_path):\n    (tmp_path / 'report.csv').write_text('x')\n\ndef test_b():\n    assert parse_path('/tmp/x') == ['tmp', 'x']\n",
     );
     assert!(clean.is_empty(), "{clean:?}");
+    // A test in a directory of its own (click's isolated_filesystem, a chdir to tmp_path).
+    let own = one(
+        "import os\n\ndef test_a(runner):\n    with runner.isolated_filesystem():\n        with open('foo.txt', 'w') as f:\n            f.write('x')\n\ndef test_b(tmp_path, monkeypatch):\n    monkeypatch.chdir(tmp_path)\n    with open('out.txt', 'w') as f:\n        f.write('x')\n",
+    );
+    assert!(own.is_empty(), "{own:?}");
 }
 
 #[test]
@@ -332,7 +351,7 @@ fn config_disables_rules_and_excludes_paths() {
         ),
         (
             "tests/legacy/test_b.py",
-            "import random\n\ndef test_b():\n    random.random()\n",
+            "import random\n\ndef test_b():\n    x = random.random()\n    assert f(x) == 1\n",
         ),
     ];
     let (config, problems) = Config::new(vec!["sleep-wait".into()], vec!["tests/legacy".into()]);

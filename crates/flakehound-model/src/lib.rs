@@ -340,6 +340,9 @@ pub fn trim_text(text: &str) -> Option<String> {
 /// (decimal comma), `2,503.1` (thousands separator), `1.2s`. Negative, NaN and infinite values
 /// become `None`.
 pub fn parse_seconds(raw: &str) -> Option<f64> {
+    if let Some(v) = plain_decimal(raw.as_bytes()) {
+        return Some(v);
+    }
     let s = raw.trim().trim_end_matches('s').trim();
     if s.is_empty() {
         return None;
@@ -360,9 +363,74 @@ pub fn parse_seconds(raw: &str) -> Option<f64> {
     }
 }
 
+/// `digits[.digits]` with at most 15 digits, the form nearly every report writes (`0.146`),
+/// parsed without the general float parser (a fifth of a JUnit record's parse went there).
+/// The result is exactly the standard parser's: the digits form an integer below 2^53 and the
+/// divisor a power of ten up to 10^15, both exact in an `f64`, and one IEEE division of exact
+/// operands is correctly rounded (the fast path of Clinger's algorithm, which `str::parse` also
+/// takes for such input). Anything else returns `None` and takes the general path.
+fn plain_decimal(b: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut point: Option<usize> = None;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+            }
+            b'.' if point.is_none() && i > 0 && i + 1 < b.len() => point = Some(digits),
+            _ => return None,
+        }
+    }
+    if digits > 15 {
+        return None;
+    }
+    let fraction = point.map_or(0, |p| digits - p);
+    Some(mantissa as f64 / POW10[fraction])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The fast path gives exactly what the general parser gives, for any digits and point.
+        #[test]
+        fn plain_decimals_parse_exactly(int in 0u64..1_000_000_000, frac in "[0-9]{0,9}", dot in proptest::bool::ANY) {
+            let text = if dot && !frac.is_empty() { format!("{int}.{frac}") } else { format!("{int}{frac}") };
+            let general: f64 = text.parse().unwrap();
+            proptest::prop_assert_eq!(plain_decimal(text.as_bytes()).map(f64::to_bits), (text.len() <= 16 && text.bytes().filter(u8::is_ascii_digit).count() <= 15).then_some(general.to_bits()));
+            proptest::prop_assert_eq!(parse_seconds(&text).map(f64::to_bits), Some(general.to_bits()));
+        }
+    }
+
+    #[test]
+    fn plain_decimal_refuses_what_it_cannot_parse_exactly() {
+        for s in [
+            "",
+            ".5",
+            "5.",
+            "1.2.3",
+            "1e3",
+            " 1",
+            "1,5",
+            "-1",
+            "1234567890123456",
+            "0.1234567890123456",
+        ] {
+            assert_eq!(plain_decimal(s.as_bytes()), None, "{s:?}");
+        }
+        assert_eq!(plain_decimal(b"0.146"), Some(0.146));
+        assert_eq!(plain_decimal(b"80.000"), Some(80.0));
+        assert_eq!(plain_decimal(b"007"), Some(7.0));
+    }
 
     #[test]
     fn severity_order() {

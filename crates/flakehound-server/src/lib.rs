@@ -18,6 +18,7 @@
 //!   duplicates the second time).
 
 mod alerts_api;
+pub mod background;
 mod codeowners;
 mod dashboard;
 pub mod metrics;
@@ -38,6 +39,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The header naming a project's public upload id (see [`Shared::authorize_public`]).
+pub const PUBLIC_ID_HEADER: &str = "x-flakehound-upload-id";
+
 /// The OpenAPI 3 description of API v1, served at `/api/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
@@ -50,6 +54,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Requests per minute per token (429 beyond); 0: no limit.
     pub rate_limit: u32,
+    /// Requests per minute per public upload id (429 beyond); 0: no limit.
+    pub public_rate_limit: u32,
     /// Store operations at once (each holds a database connection while it runs).
     pub workers: usize,
     /// Longest an analysis answer is served from the cache.
@@ -58,6 +64,8 @@ pub struct Config {
     /// project's writer thread, after the uploads were answered. It must return at once (hand
     /// the work to another thread): alerting (`flakehound serve --alerts`) queues an evaluation.
     pub after_commit: Option<CommitHook>,
+    /// How often the retention job runs (see [`background`]); `None`: never on this replica.
+    pub retention_interval: Option<Duration>,
     /// Alerting's configuration per project through the API (`/api/v1/alerts/…`): how a
     /// configuration is checked, and the server's own file. Without it, `PUT
     /// /api/v1/alerts/config` answers 503.
@@ -80,9 +88,11 @@ impl Config {
             location,
             body_limit: 100 * 1024 * 1024,
             rate_limit: 600,
+            public_rate_limit: 60,
             workers: 8,
             cache_ttl: Duration::from_secs(60),
             after_commit: None,
+            retention_interval: Some(Duration::from_secs(3600)),
             alerts: None,
         }
     }
@@ -243,6 +253,85 @@ impl Shared {
         r
     }
 
+    /// [`Shared::authorize`], or, for a request without `Authorization`, the project's public
+    /// upload id in `X-Flakehound-Upload-Id` (fork pull requests have no secrets): what it may
+    /// do is upload and read the quarantine, at most [`Config::public_rate_limit`] requests a
+    /// minute per id. The answer stands for an upload-scope token numbered 0.
+    pub(crate) async fn authorize_public(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        scopes: &'static [Scope],
+    ) -> ApiResult<TokenInfo> {
+        let public = headers.get(PUBLIC_ID_HEADER);
+        if headers.contains_key(header::AUTHORIZATION) || public.is_none() {
+            return self.authorize(headers, scopes).await;
+        }
+        let r = self.check_public(headers, public).await;
+        if let Err(e) = &r {
+            self.metrics.reject(match e.status {
+                StatusCode::UNAUTHORIZED => "unauthorized",
+                StatusCode::FORBIDDEN => "forbidden",
+                StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                _ => "store_unavailable",
+            });
+        }
+        r
+    }
+
+    async fn check_public(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        public: Option<&HeaderValue>,
+    ) -> ApiResult<TokenInfo> {
+        let id = public
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    format!("the {PUBLIC_ID_HEADER} header must be a public upload id"),
+                )
+            })?
+            .to_string();
+        let lookup = id.clone();
+        let project = self
+            .blocking(move |s| s.with_admin(|a| a.public_upload_project(&lookup)))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unknown public upload id (turned off, or replaced by a new one: `flakehound server project public-upload`)",
+                )
+            })?;
+        if let Some(p) = headers
+            .get("x-flakehound-project")
+            .and_then(|v| v.to_str().ok())
+            .filter(|p| *p != project)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("this public upload id belongs to project {project:?}, not {p:?}"),
+            ));
+        }
+        // A bucket per id, apart from the tokens' (ids are positive).
+        let digest = tokens::hash_secret(&id);
+        let key = -1 - i64::from_str_radix(&digest[..15], 16).unwrap_or(0);
+        self.take_rate_at(key, self.config.public_rate_limit, "public upload id")?;
+        let prefix = tokens::shown_prefix(&id);
+        Ok(TokenInfo {
+            id: 0,
+            project,
+            scope: Scope::Upload,
+            label: Some(format!("public upload id {prefix}")),
+            prefix,
+            created_at: String::new(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        })
+    }
+
     async fn check_token(
         self: &Arc<Self>,
         headers: &HeaderMap,
@@ -250,6 +339,11 @@ impl Shared {
     ) -> ApiResult<TokenInfo> {
         let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
         let Some(value) = headers.get(header::AUTHORIZATION) else {
+            if headers.contains_key(PUBLIC_ID_HEADER) {
+                return Err(unauthorized(
+                    "a public upload id may only upload and read the quarantine; this endpoint needs `Authorization: Bearer TOKEN`".into(),
+                ));
+            }
             return Err(unauthorized(
                 "missing `Authorization: Bearer TOKEN` header (create a token with `flakehound server token create`)".into(),
             ));
@@ -344,7 +438,10 @@ impl Shared {
     }
 
     fn take_rate(&self, id: i64) -> ApiResult<()> {
-        let rate = self.config.rate_limit;
+        self.take_rate_at(id, self.config.rate_limit, "token")
+    }
+
+    fn take_rate_at(&self, id: i64, rate: u32, what: &str) -> ApiResult<()> {
         if rate == 0 {
             return Ok(());
         }
@@ -365,7 +462,7 @@ impl Shared {
         let wait = ((1.0 - b.tokens) / per_sec).ceil() as u64;
         Err(ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
-            message: format!("rate limit of {rate} requests per minute for this token reached"),
+            message: format!("rate limit of {rate} requests per minute for this {what} reached"),
             retry_after: Some(wait.max(1)),
         })
     }
@@ -702,6 +799,9 @@ pub fn run(
         .build()?;
     // Opened here, off the runtime: the store's clients block.
     let (app, state) = app(config.clone())?;
+    let retention = config
+        .retention_interval
+        .map(|every| background::start_retention(state.clone(), every));
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -714,6 +814,8 @@ pub fn run(
             .await?;
         anyhow::Ok(())
     });
+    // The background jobs stop (a pass under way finishes) and release their leases.
+    drop(retention);
     // The pooled store handles close here, on this thread: dropping a PostgreSQL client on a
     // runtime thread would panic.
     lock(&state.admins).clear();
@@ -757,7 +859,7 @@ pub(crate) fn actor(t: &TokenInfo) -> String {
 
 /// The project's quarantine: what `flakehound run` reads (upload tokens may).
 async fn quarantine_list(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let token = state.authorize(&headers, UPLOAD_OR_READ).await?;
+    let token = state.authorize_public(&headers, UPLOAD_OR_READ).await?;
     let project = token.project;
     let entries = state
         .blocking(move |s| s.with_admin(|a| a.quarantine(&project)))

@@ -31,6 +31,12 @@ pub struct Metrics {
     pub requests: Family<RouteLabels, Counter>,
     /// Request latency in seconds, by route.
     pub latency: Family<RouteLabels, Histogram>,
+    /// Retention passes this replica ran (as the leader of the job).
+    pub retention_passes: Counter,
+    /// Runs pruned by retention on this replica.
+    pub retention_runs: Counter,
+    /// 1 while this replica leads the retention job, else 0.
+    pub retention_leader: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Default for Metrics {
@@ -66,8 +72,29 @@ impl Default for Metrics {
             "HTTP request latency by route and status",
             latency.clone(),
         );
+        let retention_passes = Counter::default();
+        let retention_runs = Counter::default();
+        let retention_leader = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "retention_passes",
+            "Retention passes run by this replica",
+            retention_passes.clone(),
+        );
+        registry.register(
+            "retention_pruned_runs",
+            "Runs pruned by retention on this replica",
+            retention_runs.clone(),
+        );
+        registry.register(
+            "retention_leader",
+            "1 while this replica leads the retention job",
+            retention_leader.clone(),
+        );
         Metrics {
             registry,
+            retention_passes,
+            retention_runs,
+            retention_leader,
             uploads,
             reports,
             results,

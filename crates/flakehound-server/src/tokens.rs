@@ -19,6 +19,47 @@ pub fn new_secret() -> anyhow::Result<String> {
     Ok(s)
 }
 
+/// The prefix of a public upload id.
+pub const PUBLIC_PREFIX: &str = "fhp_";
+
+/// A new public upload id: the prefix and 16 random bytes in hex. Not a secret (it sits in a
+/// workflow file for fork pull requests), but never guessed: only who reads the workflow can
+/// upload with it.
+pub fn new_public_id() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for an id ({e})"))?;
+    let mut s = String::from(PUBLIC_PREFIX);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    Ok(s)
+}
+
+/// Turns `project`'s public upload id on (keeping the one it has, unless `rotate`) or off;
+/// returns the id when on.
+pub fn set_public_upload(
+    admin: &mut dyn Admin,
+    project: &str,
+    on: bool,
+    rotate: bool,
+) -> anyhow::Result<Option<String>> {
+    let project = flakehound_store::valid_project(project)?;
+    let now = stamp(jiff::Timestamp::now());
+    if !on {
+        admin.set_public_upload(project, None, &now)?;
+        return Ok(None);
+    }
+    if !rotate {
+        if let Some(id) = admin.public_upload(project)? {
+            return Ok(Some(id));
+        }
+    }
+    admin.create_project(project, &now)?;
+    let id = new_public_id()?;
+    admin.set_public_upload(project, Some(&id), &now)?;
+    Ok(Some(id))
+}
+
 /// The stored form of a secret.
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());

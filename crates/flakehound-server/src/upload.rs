@@ -84,7 +84,7 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
-    let token = match state.authorize(&headers, UPLOADERS).await {
+    let token = match state.authorize_public(&headers, UPLOADERS).await {
         Ok(t) => t,
         Err(e) => {
             // Answering before reading the body closes the connection under a client that is
@@ -376,7 +376,7 @@ fn respond(
     let record = UploadRecord {
         id,
         project: project.to_string(),
-        token_id: Some(token_id),
+        token_id: (token_id > 0).then_some(token_id),
         received_at: crate::tokens::stamp(jiff::Timestamp::now()),
         response: body.to_string(),
     };

@@ -261,6 +261,56 @@ impl Admin for PostgresStore {
             .collect())
     }
 
+    fn set_retention(&mut self, project: &str, days: Option<u32>, at: &str) -> Result<()> {
+        self.write_retention(project, days, at)
+    }
+
+    fn retentions(&mut self) -> Result<Vec<(String, u32)>> {
+        self.flush()?;
+        self.read_retentions()
+    }
+
+    fn set_public_upload(&mut self, project: &str, id: Option<&str>, at: &str) -> Result<()> {
+        self.flush()?;
+        match id {
+            Some(id) => self.client.execute(
+                "INSERT INTO public_uploads (project, id, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (project) DO UPDATE SET id = excluded.id,
+                   created_at = excluded.created_at",
+                &[&project, &id, &at],
+            ),
+            None => self
+                .client
+                .execute("DELETE FROM public_uploads WHERE project = $1", &[&project]),
+        }
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn public_upload(&mut self, project: &str) -> Result<Option<String>> {
+        self.flush()?;
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT id FROM public_uploads WHERE project = $1",
+                &[&project],
+            )
+            .map_err(backend)?
+            .map(|r| r.get(0)))
+    }
+
+    fn public_upload_project(&mut self, id: &str) -> Result<Option<String>> {
+        self.flush()?;
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT project FROM public_uploads WHERE id = $1",
+                &[&crate::store::clean(id).as_ref()],
+            )
+            .map_err(backend)?
+            .map(|r| r.get(0)))
+    }
+
     fn put_session(&mut self, s: &SessionRecord) -> Result<()> {
         self.flush()?;
         self.client

@@ -40,6 +40,7 @@ mod admin;
 mod alerts;
 mod export;
 mod jobs;
+mod retention;
 mod store;
 mod writer;
 
@@ -90,6 +91,20 @@ impl Backend for PostgresBackend {
         Some(
             PostgresStore::open(url, flakehound_store::DEFAULT_PROJECT, OpenMode::Create)
                 .map(|s| Box::new(s) as Box<dyn flakehound_store::AlertStore>),
+        )
+    }
+
+    fn try_lead(
+        &self,
+        location: &Location,
+        job: &str,
+    ) -> Option<Result<Option<Box<dyn flakehound_store::Lease>>>> {
+        let Location::Postgres(url) = location else {
+            return None;
+        };
+        Some(
+            retention::try_lead(url, job)
+                .map(|l| l.map(|l| Box::new(l) as Box<dyn flakehound_store::Lease>)),
         )
     }
 }

@@ -18,7 +18,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_server.sql"),
     include_str!("../migrations/004_alerts.sql"),
     include_str!("../migrations/005_ci_jobs.sql"),
-    include_str!("../migrations/006_server_extras.sql"),
+    include_str!("../migrations/006_retention.sql"),
+    include_str!("../migrations/007_server_extras.sql"),
 ];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).
@@ -296,14 +297,33 @@ impl Store for PostgresStore {
     }
 
     fn has_report(&mut self, hash: &str) -> Result<bool> {
-        Ok(self
+        let stored = self
             .client
             .query_opt(
                 "SELECT 1 FROM reports WHERE project = $1 AND hash = $2",
                 &[&self.project, &clean(hash)],
             )
             .map_err(backend)?
-            .is_some())
+            .is_some();
+        Ok(stored || !self.pruned_of(&[clean(hash).into_owned()])?.is_empty())
+    }
+
+    fn history(&mut self) -> Result<Vec<flakehound_store::HistoryRow>> {
+        self.settle()?;
+        self.read_history()
+    }
+
+    fn prune(&mut self, before: &str) -> Result<flakehound_store::Pruned> {
+        self.prune_before(before).map_err(|e| self.write_error(e))
+    }
+
+    fn pin_run(&mut self, run_key: &str, pinned: bool) -> Result<bool> {
+        self.set_pinned(run_key, pinned)
+    }
+
+    fn pinned_runs(&mut self) -> Result<Vec<String>> {
+        self.settle()?;
+        self.pinned_keys()
     }
 
     fn stored_reports(&mut self, hashes: &[&str]) -> Result<Vec<bool>> {
@@ -318,6 +338,10 @@ impl Store for PostgresStore {
             .into_iter()
             .map(|row| row.get(0))
             .collect();
+        let mut stored = stored;
+        if stored.len() < cleaned.len() {
+            stored.extend(self.pruned_of(&cleaned)?);
+        }
         Ok(cleaned.iter().map(|h| stored.contains(h)).collect())
     }
 
@@ -409,7 +433,7 @@ impl Store for PostgresStore {
                  LEFT JOIN lf ON lf.test_id = t.id
             WHERE t.project = $1";
         let rows = self.client.query(sql, &[&self.project]).map_err(backend)?;
-        Ok(rows
+        let mut stats = rows
             .iter()
             .map(|r| TestStats {
                 id: r.get(0),
@@ -427,7 +451,9 @@ impl Store for PostgresStore {
                 last_seen: r.get(12),
                 last_failure: r.get(13),
             })
-            .collect())
+            .collect::<Vec<_>>();
+        flakehound_store::add_history(&mut stats, self.read_history()?);
+        Ok(stats)
     }
 
     fn totals(&mut self) -> Result<Totals> {

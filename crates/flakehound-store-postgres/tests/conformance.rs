@@ -255,5 +255,27 @@ fn a_version_1_store_is_upgraded_and_keeps_numbering() {
         .query_one("SELECT version FROM flakehound_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
+}
+
+/// A prune that fails after deleting (its aggregates cannot be written) leaves the store as it
+/// was: one transaction. Once repaired, the same prune succeeds.
+#[test]
+fn a_failed_prune_changes_nothing() {
+    use flakehound_store::conformance::{retention_fixture, snapshot};
+    let Some(mut h) = harness() else { return };
+    let mut s = h.open(0, "p");
+    let cutoff = retention_fixture(s.as_mut());
+    let before = snapshot(s.as_mut());
+    let mut c = postgres::Client::connect(&h.url(0), postgres::NoTls).unwrap();
+    c.batch_execute("ALTER TABLE test_history RENAME TO test_history_away")
+        .unwrap();
+    let err = s.prune(cutoff).unwrap_err().to_string();
+    assert!(err.contains("test_history"), "{err}");
+    c.batch_execute("ALTER TABLE test_history_away RENAME TO test_history")
+        .unwrap();
+    assert_eq!(snapshot(s.as_mut()), before);
+    assert!(s.has_report("fixture0").unwrap());
+    assert_eq!(s.prune(cutoff).unwrap().runs, 2);
+    assert_eq!(snapshot(s.as_mut()).stats, before.stats);
 }

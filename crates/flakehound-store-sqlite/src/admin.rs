@@ -262,6 +262,54 @@ impl Admin for SqliteStore {
         rows.collect::<rusqlite::Result<_>>().map_err(backend)
     }
 
+    fn set_retention(&mut self, project: &str, days: Option<u32>, at: &str) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        self.write_retention(project, days, at)
+    }
+
+    fn retentions(&mut self) -> Result<Vec<(String, u32)>> {
+        self.read_retentions()
+    }
+
+    fn set_public_upload(&mut self, project: &str, id: Option<&str>, at: &str) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        let conn = self.conn_mut();
+        match id {
+            Some(id) => conn.execute(
+                "INSERT INTO public_uploads (project, id, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (project) DO UPDATE SET id = excluded.id, created_at = excluded.created_at",
+                params![project, id, at],
+            ),
+            None => conn.execute("DELETE FROM public_uploads WHERE project = ?1", [project]),
+        }
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn public_upload(&mut self, project: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.conn_mut()
+            .query_row(
+                "SELECT id FROM public_uploads WHERE project = ?1",
+                [project],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn public_upload_project(&mut self, id: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.conn_mut()
+            .query_row(
+                "SELECT project FROM public_uploads WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+    }
+
     fn put_session(&mut self, s: &SessionRecord) -> Result<()> {
         flakehound_store::Store::flush(self)?;
         self.conn_mut()

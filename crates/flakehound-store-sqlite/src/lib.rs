@@ -7,6 +7,7 @@ mod admin;
 mod alerts;
 mod export;
 mod jobs;
+mod retention;
 mod staging;
 mod store;
 mod writer;
@@ -67,5 +68,19 @@ impl Backend for SqliteBackend {
             return None;
         };
         Some(SqliteStore::open(path).map(|s| Box::new(s) as Box<dyn flakehound_store::AlertStore>))
+    }
+
+    fn try_lead(
+        &self,
+        location: &Location,
+        job: &str,
+    ) -> Option<Result<Option<Box<dyn flakehound_store::Lease>>>> {
+        let Location::Sqlite(path) = location else {
+            return None;
+        };
+        Some(
+            retention::try_lead(path, job)
+                .map(|l| l.map(|l| Box::new(l) as Box<dyn flakehound_store::Lease>)),
+        )
     }
 }

@@ -173,6 +173,18 @@ pub trait Admin: Send {
         project: &str,
         test: Option<&str>,
     ) -> Result<Vec<QuarantineChange>>;
+    /// Sets `project`'s retention in days (`None`: keep everything, the default).
+    fn set_retention(&mut self, project: &str, days: Option<u32>, at: &str) -> Result<()>;
+    /// Every project with a retention, by name, with its days.
+    fn retentions(&mut self) -> Result<Vec<(String, u32)>>;
+    /// Sets `project`'s public upload id (`None`: turns it off). One per project: a new id
+    /// replaces the old one.
+    fn set_public_upload(&mut self, project: &str, id: Option<&str>, at: &str) -> Result<()>;
+    /// `project`'s public upload id, when it has one.
+    fn public_upload(&mut self, project: &str) -> Result<Option<String>>;
+    /// The project whose public upload id is `id`.
+    fn public_upload_project(&mut self, id: &str) -> Result<Option<String>>;
+
     /// Stores a dashboard session.
     fn put_session(&mut self, session: &SessionRecord) -> Result<()>;
     /// The session whose id hashes to `id_hash`.

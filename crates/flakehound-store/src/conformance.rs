@@ -74,6 +74,8 @@ macro_rules! conformance_tests {
             alert_states_compare_and_set,
             ci_jobs_imported_once,
             failure_texts_newest_first,
+            retention_prunes_by_commit_and_keeps_stats,
+            public_upload_ids,
             alert_configs_per_project,
             dashboard_sessions_and_codeowners,
         );
@@ -1504,6 +1506,233 @@ pub fn failure_texts_newest_first(h: &mut dyn Harness) {
         2,
         "other projects are not in it"
     );
+}
+
+/// Retention: a prune drops the old runs by commit (never a pinned run, nor its commit's other
+/// runs, nor a commit with a run in the window), keeps per-test aggregates so that the stats are
+/// the same as before, keeps the window's evidence as it was, keeps pruned reports duplicates,
+/// and touches no other project. A second prune changes nothing.
+pub fn retention_prunes_by_commit_and_keeps_stats(h: &mut dyn Harness) {
+    use Outcome::*;
+    let mut s = h.open(0, "p");
+    let meta = |t: &str, c: Option<&str>| RunMeta {
+        commit: c.map(str::to_string),
+        started_at: Some(t.into()),
+        ..Default::default()
+    };
+    let info = ReportInfo::default();
+    let w = |s: &mut dyn Store, hash: &str, run: &str, m: &RunMeta, cases: &[TestCase]| {
+        write_meta(s, hash, run, m, cases, &info);
+    };
+    // c1: old, flaky (a fails then passes on retry in r1, passes in r2).
+    w(
+        s.as_mut(),
+        "h1",
+        "r1",
+        &meta("2024-01-01T00:00:00Z", Some("c1")),
+        &[failing("a", "old boom", &[Passed]), case("b", &[Passed])],
+    );
+    w(
+        s.as_mut(),
+        "h2",
+        "r2",
+        &meta("2024-01-01T01:00:00Z", Some("c1")),
+        &[case("a", &[Passed]), case("b", &[Passed, Skipped])],
+    );
+    // No commit: pruned on its own.
+    w(
+        s.as_mut(),
+        "h5",
+        "r5",
+        &meta("2024-01-03T00:00:00Z", None),
+        &[failing("a", "nocommit boom", &[]), case("b", &[Skipped])],
+    );
+    // c2: one old run and one in the window: the commit stays whole.
+    w(
+        s.as_mut(),
+        "h3",
+        "r3",
+        &meta("2024-01-02T00:00:00Z", Some("c2")),
+        &[failing("a", "c2 boom", &[])],
+    );
+    w(
+        s.as_mut(),
+        "h4",
+        "r4",
+        &meta("2024-03-01T00:00:00Z", Some("c2")),
+        &[case("a", &[Passed])],
+    );
+    // Old but pinned.
+    w(
+        s.as_mut(),
+        "h6",
+        "r6",
+        &meta("2024-01-04T00:00:00Z", Some("c3")),
+        &[case("a", &[Passed]), case("b", &[Failed])],
+    );
+    // The window.
+    w(
+        s.as_mut(),
+        "h7",
+        "r7",
+        &meta("2024-03-02T00:00:00Z", Some("c4")),
+        &[
+            case("a", &[Errored]),
+            case("b", &[Passed]),
+            case("c", &[Passed]),
+        ],
+    );
+    let mut q = h.open(0, "q");
+    w(
+        q.as_mut(),
+        "h1",
+        "r1",
+        &meta("2024-01-01T00:00:00Z", Some("c1")),
+        &[case("a", &[Passed])],
+    );
+    let q_before = snapshot(q.as_mut());
+
+    assert!(s.pin_run("r6", true).unwrap());
+    assert!(!s.pin_run("no-such-run", true).unwrap());
+    assert_eq!(s.pinned_runs().unwrap(), vec!["r6".to_string()]);
+    let before = snapshot(s.as_mut());
+    let pruned = s.prune("2024-02-01T00:00:00Z").unwrap();
+    assert_eq!(
+        (pruned.runs, pruned.reports, pruned.results),
+        (3, 3, 8),
+        "{pruned:?}"
+    );
+    let after = snapshot(s.as_mut());
+    assert_eq!(after.stats, before.stats, "the stats count the pruned runs");
+    let keys: Vec<&str> = after.runs.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(keys, ["r3", "r6", "r4", "r7"]);
+    let kept: Flat = before
+        .results
+        .iter()
+        .filter(|r| keys.contains(&r.0.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(after.results, kept, "the window's evidence is as it was");
+    assert_eq!(after.totals.runs, 4);
+    let history = s.history().unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.test == "a" && h.commit.as_deref() == Some("c1") && h.retry_passes == 1),
+        "{history:?}"
+    );
+    // A pruned report is still stored as far as uploads are concerned.
+    assert!(s.has_report("h1").unwrap());
+    assert_eq!(
+        s.stored_reports(&["h1", "h7", "new"]).unwrap(),
+        [true, true, false]
+    );
+    let key = RunKey("r1".into());
+    let m = meta("2024-01-01T00:00:00Z", Some("c1"));
+    let again = crate::write_report(
+        s.as_mut(),
+        &NewReport::ci_junit("h1", &key, &m),
+        &[case("a", &[Passed])],
+        &info,
+    )
+    .unwrap();
+    assert_eq!(again, None);
+    // Again: nothing to do.
+    assert_eq!(s.prune("2024-02-01T00:00:00Z").unwrap().runs, 0);
+    assert_eq!(snapshot(s.as_mut()).stats, before.stats);
+    // Unpinned, the run goes at the next prune, and the counts still hold.
+    assert!(s.pin_run("r6", false).unwrap());
+    assert_eq!(s.prune("2024-02-01T00:00:00Z").unwrap().runs, 1);
+    assert_eq!(snapshot(s.as_mut()).stats, before.stats);
+    drop(s);
+    assert_eq!(
+        snapshot(q.as_mut()),
+        q_before,
+        "another project is untouched"
+    );
+    // The settings live with the server's records.
+    if let Some(mut admin) = h.admin(0) {
+        admin
+            .set_retention("p", Some(30), "2024-03-01T00:00:00Z")
+            .unwrap();
+        admin
+            .set_retention("q", Some(7), "2024-03-01T00:00:00Z")
+            .unwrap();
+        admin
+            .set_retention("q", Some(90), "2024-03-01T00:00:00Z")
+            .unwrap();
+        assert_eq!(
+            admin.retentions().unwrap(),
+            [("p".to_string(), 30), ("q".to_string(), 90)]
+        );
+        admin
+            .set_retention("p", None, "2024-03-01T00:00:00Z")
+            .unwrap();
+        assert_eq!(admin.retentions().unwrap(), [("q".to_string(), 90)]);
+    } else {
+        panic!("this harness cannot open the server's records");
+    }
+}
+
+/// Public upload ids: off by default, one per project (a new one replaces the old), found by
+/// id, and turned off again.
+pub fn public_upload_ids(h: &mut dyn Harness) {
+    let mut a = h
+        .admin(0)
+        .expect("this harness cannot open the server's records");
+    let at = "2024-03-01T00:00:00Z";
+    assert_eq!(a.public_upload("p").unwrap(), None);
+    a.set_public_upload("p", Some("fhp_1"), at).unwrap();
+    a.set_public_upload("q", Some("fhp_q"), at).unwrap();
+    assert_eq!(a.public_upload("p").unwrap().as_deref(), Some("fhp_1"));
+    assert_eq!(
+        a.public_upload_project("fhp_1").unwrap().as_deref(),
+        Some("p")
+    );
+    a.set_public_upload("p", Some("fhp_2"), at).unwrap();
+    assert_eq!(a.public_upload_project("fhp_1").unwrap(), None);
+    assert_eq!(
+        a.public_upload_project("fhp_2").unwrap().as_deref(),
+        Some("p")
+    );
+    // Another handle (another replica) sees it.
+    let mut b = h.admin(0).unwrap();
+    assert_eq!(
+        b.public_upload_project("fhp_q").unwrap().as_deref(),
+        Some("q")
+    );
+    a.set_public_upload("p", None, at).unwrap();
+    assert_eq!(b.public_upload_project("fhp_2").unwrap(), None);
+    assert_eq!(b.public_upload("q").unwrap().as_deref(), Some("fhp_q"));
+}
+
+/// For the engines' own tests of a prune that fails half-way (each breaks one of its tables):
+/// two old runs on two commits and one new run; returns the cutoff between them.
+pub fn retention_fixture(s: &mut dyn Store) -> &'static str {
+    use Outcome::*;
+    for (i, (t, c)) in [
+        ("2024-01-01T00:00:00Z", "c1"),
+        ("2024-01-02T00:00:00Z", "c2"),
+        ("2024-03-01T00:00:00Z", "c3"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let meta = RunMeta {
+            commit: Some(c.into()),
+            started_at: Some(t.into()),
+            ..Default::default()
+        };
+        write_meta(
+            s,
+            &format!("fixture{i}"),
+            &format!("r{i}"),
+            &meta,
+            &[failing("a", "boom", &[Passed]), case("b", &[Passed])],
+            &ReportInfo::default(),
+        );
+    }
+    "2024-02-01T00:00:00Z"
 }
 
 /// A project's alerts configuration set through the API: one per project, replaced by a second

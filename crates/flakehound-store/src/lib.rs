@@ -26,6 +26,7 @@ mod jobs;
 mod location;
 mod merge;
 mod numbering;
+pub mod retention;
 pub mod time;
 
 pub use admin::{
@@ -35,13 +36,15 @@ pub use admin::{
 pub use alerts::{AlertConfig, AlertState, AlertStore, Delivery, Mute};
 pub use jobs::{CiJob, CiJobs};
 pub use location::{
-    Backend, Location, OpenMode, install, open, open_admin, open_alerts, open_existing,
+    Backend, Lease, Location, OpenMode, install, open, open_admin, open_alerts, open_existing,
+    try_lead,
 };
 pub use merge::{
     Merged, StoredReport, merge, merge_locations, properties_from_json, properties_to_json,
     total as merged_total,
 };
 pub use numbering::Numbering;
+pub use retention::{HistoryRow, Pruned, add_history};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -236,6 +239,33 @@ pub trait Store {
     /// Job-level evidence ([`CiJobs`]) when the engine keeps it.
     fn job_evidence(&mut self) -> Option<&mut dyn CiJobs> {
         None
+    }
+    /// The per-test, per-commit aggregates of runs pruned by retention ([`retention`]).
+    /// Engines add them to [`Store::test_stats`]; callers computing stats from evidence add
+    /// them with [`add_history`].
+    fn history(&mut self) -> Result<Vec<HistoryRow>> {
+        Ok(Vec::new())
+    }
+    /// Retention: drops this project's runs started before `before` (RFC 3339 UTC), by commit,
+    /// except pinned ones, keeping their aggregates ([`retention`]). All or nothing: one
+    /// transaction, under the project's write lock.
+    fn prune(&mut self, before: &str) -> Result<Pruned> {
+        let _ = before;
+        Err(StoreError::Backend(
+            "this store engine does not support retention".into(),
+        ))
+    }
+    /// Pins (or unpins) the run with key `run_key`: a pinned run, and its commit's other runs,
+    /// are never pruned. `false` when there is no such run.
+    fn pin_run(&mut self, run_key: &str, pinned: bool) -> Result<bool> {
+        let _ = (run_key, pinned);
+        Err(StoreError::Backend(
+            "this store engine does not support pinning runs".into(),
+        ))
+    }
+    /// The keys of the pinned runs, sorted.
+    fn pinned_runs(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
     }
     fn export(&mut self, each: &mut dyn FnMut(StoredReport) -> Result<()>) -> Result<()> {
         let _ = each;

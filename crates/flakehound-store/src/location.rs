@@ -152,6 +152,39 @@ pub trait Backend: Sync {
         let _ = location;
         None
     }
+    /// Tries to become the one process running `job` among every process on `location` (see
+    /// [`try_lead`]); `None` for a location this engine does not handle.
+    fn try_lead(&self, location: &Location, job: &str) -> Option<Result<Option<Box<dyn Lease>>>> {
+        let _ = (location, job);
+        None
+    }
+}
+
+/// Leadership of a background job across the processes sharing a store (server replicas):
+/// held until dropped, or until the process (or its database connection) dies.
+pub trait Lease: Send {
+    /// Whether the lease is still held (PostgreSQL: its session is alive).
+    fn held(&mut self) -> bool;
+}
+
+/// Tries to become the leader of `job` on `location`: `Some` when this process now holds it,
+/// `None` when another process does. PostgreSQL: a session-level advisory lock (try-lock) on a
+/// connection of its own, released when the lease is dropped or the connection dies. SQLite: an
+/// exclusive lock on a file beside the database.
+pub fn try_lead(location: &Location, job: &str) -> Result<Option<Box<dyn Lease>>> {
+    let all = BACKENDS.read().unwrap_or_else(|e| e.into_inner());
+    for b in all.iter() {
+        if let Some(r) = b.try_lead(location, job) {
+            return r;
+        }
+    }
+    Err(StoreError::Open {
+        path: location.to_string(),
+        reason: format!(
+            "this program has no {} backend installed",
+            location.engine()
+        ),
+    })
 }
 
 static BACKENDS: RwLock<Vec<&'static dyn Backend>> = RwLock::new(Vec::new());

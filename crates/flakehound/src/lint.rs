@@ -220,12 +220,17 @@ pub const AGREEMENT_GAIN: f64 = 0.25;
 pub fn findings_for(ctx: &Context, ids: &[&str]) -> HashMap<String, Vec<Finding>> {
     let mut files: Vec<PathBuf> = Vec::new();
     for id in ids {
-        let Some((file, _)) = id.split_once("::") else {
-            continue;
+        // pytest ids (`tests/test_x.py::test`) and jest ids (`tests/x.test.js › describe › t`)
+        // name their file; cargo's (`module::tests::t`) do not.
+        let file = match (id.split_once(" › "), id.split_once("::")) {
+            (Some((f, _)), _)
+                if flakehound_lint::javascript::test_file_dialect(Path::new(f)).is_some() =>
+            {
+                f
+            }
+            (_, Some((f, _))) if f.ends_with(".py") => f,
+            _ => continue,
         };
-        if !file.ends_with(".py") {
-            continue;
-        }
         for base in [Path::new("."), ctx.root.as_path()] {
             let p = base.join(file);
             if p.is_file() {

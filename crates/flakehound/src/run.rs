@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// The server's token (upload scope).
     #[arg(long, env = "FLAKEHOUND_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The project's public upload id, for CI without secrets (fork pull requests): used when
+    /// no token is given.
+    #[arg(long, env = "FLAKEHOUND_PUBLIC_ID", value_name = "ID")]
+    public_id: Option<String>,
     #[command(flatten)]
     meta: Box<MetaArgs>,
     #[command(flatten)]
@@ -130,15 +134,24 @@ pub fn cmd_run(ctx: &Context, args: RunArgs) -> Result<ExitCode> {
             None
         }
     };
-    let server = match (args.server.as_deref(), args.token.as_deref()) {
-        (Some(url), Some(token)) => {
-            let mut s = flakehound_client::Server::new(url, token);
+    let server = match (
+        args.server.as_deref(),
+        args.token.as_deref(),
+        args.public_id.as_deref(),
+    ) {
+        (Some(url), token, public) if token.is_some() || public.is_some() => {
+            let mut s = match token {
+                Some(t) => flakehound_client::Server::new(url, t),
+                None => flakehound_client::Server::public(url, public.unwrap_or_default()),
+            };
             s.timeout = Duration::from_secs(10);
             s.retries = 1;
             Some(s)
         }
-        (Some(_), None) => {
-            warnings.push("--server without a token (FLAKEHOUND_TOKEN): not used".into());
+        (Some(_), _, _) => {
+            warnings.push(
+                "--server without a token (FLAKEHOUND_TOKEN) or public upload id (FLAKEHOUND_PUBLIC_ID): not used".into(),
+            );
             None
         }
         _ => None,

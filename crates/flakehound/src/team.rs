@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Requests per minute per token (429 beyond); 0: no limit.
     #[arg(long, default_value_t = 600)]
     rate_limit: u32,
+    /// Requests per minute per public upload id (429 beyond); 0: no limit.
+    #[arg(long, default_value_t = 60)]
+    public_rate_limit: u32,
     /// Store operations at once (each holds a database connection).
     #[arg(long, default_value_t = 8)]
     workers: usize,
@@ -71,6 +74,10 @@ pub struct ServeArgs {
     /// A project with its own configuration (PUT /api/v1/alerts/config) uses that instead.
     #[arg(long, env = "FLAKEHOUND_ALERTS", value_name = "FILE")]
     alerts: Option<PathBuf>,
+    /// How often the retention job prunes projects with a retention (`server retention set`),
+    /// in seconds; one replica (the job's leader) runs it; 0: never on this replica.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    retention_interval: u64,
 }
 
 pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
@@ -79,8 +86,11 @@ pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
     config.body_limit =
         usize::try_from(args.max_upload_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     config.rate_limit = args.rate_limit;
+    config.public_rate_limit = args.public_rate_limit;
     config.workers = args.workers.max(1);
     config.cache_ttl = std::time::Duration::from_secs(args.cache_ttl);
+    config.retention_interval = (args.retention_interval > 0)
+        .then(|| std::time::Duration::from_secs(args.retention_interval));
     let shown = config.location.to_string();
     // Alerting: a channel that cannot be built is an error at startup, naming it. The
     // evaluator runs without a file too: projects configured through the API
@@ -136,6 +146,59 @@ pub enum ServerCmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Retention: how long a project's raw results are kept (per-test counts are kept for good).
+    Retention {
+        #[command(subcommand)]
+        cmd: RetentionCmd,
+    },
+    /// Stored runs: pin one to keep it (and its commit's runs) from retention.
+    Run {
+        #[command(subcommand)]
+        cmd: RunCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCmd {
+    /// Keep a project's raw results for DAYS days (`off`: keep everything, the default).
+    Set {
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// Days to keep raw results, or `off`.
+        #[arg(long, value_name = "DAYS|off")]
+        days: String,
+    },
+    /// The projects with a retention.
+    List,
+    /// Run one retention pass now (what the server's leader does every --retention-interval).
+    Run,
+}
+
+#[derive(Subcommand)]
+pub enum RunCmd {
+    /// Pin a run (by key, as `explain` and the API show it): it is never pruned.
+    Pin {
+        /// The run's project.
+        #[arg(long)]
+        project: String,
+        /// The run's key (e.g. github/123456/1/test).
+        key: String,
+    },
+    /// Unpin a run: retention may prune it again.
+    Unpin {
+        /// The run's project.
+        #[arg(long)]
+        project: String,
+        /// The run's key.
+        key: String,
+    },
+    /// List a project's pinned runs.
+    Pinned {
+        /// The project.
+        #[arg(long)]
+        project: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -147,6 +210,27 @@ pub enum ProjectCmd {
     },
     /// List the registered projects.
     List,
+    /// Turn the project's public upload id on or off: with it, uploads (and quarantine reads)
+    /// need no token, for fork pull requests that have no secrets. Off by default.
+    PublicUpload {
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// `on` prints the id (the current one, or a new one); `off` removes it.
+        #[arg(value_enum)]
+        state: OnOff,
+        /// With `on`: replace the current id by a new one (the old one stops working).
+        #[arg(long)]
+        rotate: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OnOff {
+    /// Turn it on.
+    On,
+    /// Turn it off.
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -206,6 +290,33 @@ pub fn cmd_server(database_arg: Option<&str>, cmd: ServerCmd) -> Result<ExitCode
                 writeln!(out, "project {name} created")?;
             } else {
                 writeln!(out, "project {name} exists already")?;
+            }
+        }
+        ServerCmd::Project {
+            cmd:
+                ProjectCmd::PublicUpload {
+                    project,
+                    state,
+                    rotate,
+                },
+        } => {
+            match flakehound_server::tokens::set_public_upload(
+                admin.as_mut(),
+                &project,
+                state == OnOff::On,
+                rotate,
+            )? {
+                Some(id) => {
+                    writeln!(out, "{id}")?;
+                    writeln!(
+                        std::io::stderr(),
+                        "public upload id of {project}: not a secret (put it in the workflow file as FLAKEHOUND_PUBLIC_ID); it may upload to {project} and read its quarantine, nothing else, rate-limited per id (serve --public-rate-limit)"
+                    )?;
+                }
+                None => writeln!(
+                    out,
+                    "public uploads to {project} are off: uploads need a token"
+                )?,
             }
         }
         ServerCmd::Project {
@@ -292,6 +403,85 @@ pub fn cmd_server(database_arg: Option<&str>, cmd: ServerCmd) -> Result<ExitCode
                 writeln!(out, "{table}")?;
             }
         }
+        ServerCmd::Retention {
+            cmd: RetentionCmd::Set { project, days },
+        } => {
+            let project = flakehound_store::valid_project(&project)?;
+            let days = match days.trim() {
+                "off" | "never" => None,
+                d => Some(d.parse::<u32>().ok().filter(|d| *d > 0).with_context(|| {
+                    format!("--days {d:?}: a number of days (at least 1) or `off`")
+                })?),
+            };
+            admin.set_retention(project, days, &now)?;
+            match days {
+                Some(d) => writeln!(
+                    out,
+                    "project {project} keeps raw results for {d} days; the server prunes older runs (not pinned ones) every --retention-interval and keeps their per-test counts"
+                )?,
+                None => writeln!(out, "project {project} keeps every raw result")?,
+            }
+        }
+        ServerCmd::Retention {
+            cmd: RetentionCmd::List,
+        } => {
+            for (project, days) in admin.retentions()? {
+                writeln!(out, "{project}\t{days} days")?;
+            }
+        }
+        ServerCmd::Retention {
+            cmd: RetentionCmd::Run,
+        } => {
+            drop(admin);
+            let mut failed = false;
+            for (project, days, r) in
+                flakehound_server::background::retention_pass(&location, jiff::Timestamp::now())?
+            {
+                match r {
+                    Ok(p) => writeln!(
+                        out,
+                        "{project} ({days} days): pruned {} runs, {} reports, {} results; per-test counts kept ({} test/commit rows)",
+                        p.runs, p.reports, p.results, p.history_rows
+                    )?,
+                    Err(e) => {
+                        failed = true;
+                        writeln!(
+                            std::io::stderr(),
+                            "error: {project}: {e} (nothing of it was pruned)"
+                        )?;
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::from(exit::ERROR));
+            }
+        }
+        ServerCmd::Run { cmd } => {
+            drop(admin);
+            let (project, key, pin) = match cmd {
+                RunCmd::Pin { project, key } => (project, key, true),
+                RunCmd::Unpin { project, key } => (project, key, false),
+                RunCmd::Pinned { project } => {
+                    let mut store = flakehound_store::open_existing(&location, &project)?;
+                    for k in store.pinned_runs()? {
+                        writeln!(out, "{k}")?;
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+            };
+            let mut store = flakehound_store::open_existing(&location, &project)?;
+            if !store.pin_run(&key, pin)? {
+                bail!("no run {key:?} in project {project} (it may have been pruned already)");
+            }
+            if pin {
+                writeln!(
+                    out,
+                    "run {key} of {project} pinned: retention keeps it and its commit's runs"
+                )?;
+            } else {
+                writeln!(out, "run {key} of {project} unpinned")?;
+            }
+        }
         ServerCmd::Token {
             cmd: TokenCmd::Revoke { id },
         } => {
@@ -316,6 +506,10 @@ pub struct UploadArgs {
     /// An upload-scope token.
     #[arg(long, env = "FLAKEHOUND_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The project's public upload id, for CI without secrets (fork pull requests); used
+    /// when no token is given (`server project public-upload` makes one).
+    #[arg(long, env = "FLAKEHOUND_PUBLIC_ID", value_name = "ID")]
+    pub public_id: Option<String>,
     /// Bound on each request, in seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
@@ -334,12 +528,17 @@ pub struct UploadArgs {
 /// Sends the spooled uploads, then `files`. Fail-open: a server that is down or refuses keeps
 /// the CI step green (unless `--strict`); unsent files are spooled under `spool_dir`.
 pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result<ExitCode> {
-    let (Some(url), Some(token)) = (args.server.as_deref(), args.token.as_deref()) else {
-        bail!(
-            "no server to upload to: set --server and --token (or FLAKEHOUND_SERVER and FLAKEHOUND_TOKEN)"
-        );
+    let mut server = match (
+        args.server.as_deref(),
+        args.token.as_deref(),
+        args.public_id.as_deref(),
+    ) {
+        (Some(url), Some(token), _) => Server::new(url, token),
+        (Some(url), None, Some(id)) => Server::public(url, id),
+        _ => bail!(
+            "no server to upload to: set --server and --token (or FLAKEHOUND_SERVER and FLAKEHOUND_TOKEN; --public-id or FLAKEHOUND_PUBLIC_ID without a token)"
+        ),
     };
-    let mut server = Server::new(url, token);
     server.timeout = std::time::Duration::from_secs(args.timeout.max(1));
     server.retries = args.retries;
     let mut files = Vec::new();

@@ -128,6 +128,29 @@ fn classifies_every_kind_and_records_the_evidence() {
     );
 }
 
+/// Issue 13: in a parallel hunt, a non-idempotent test was labelled plain flaky (one repeat
+/// round in the budget, and first runs beside other executions). One repeat round that shows
+/// "passed, then failed in the same process" now asks the idempotence check (alone, repeated,
+/// nothing beside it), which names it.
+#[test]
+fn a_parallel_hunt_names_a_non_idempotent_test_from_one_repeat_round() {
+    let Some(py) = pytest_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let h = hunt(
+        &py,
+        &dir.path().join("hunt.db"),
+        &["--runs", "4", "--workers", "2", "--seed", "7"],
+    );
+    let f = finding(&h, "tests/test_a_victim.py::test_register_once");
+    assert_eq!(f["class"], "non-idempotent", "{f:#}");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("repeated runs alone, with nothing beside it"),
+        "{detail}"
+    );
+    assert_eq!(f["observations"]["idem_runs"], 3, "{f:#}");
+}
+
 #[test]
 fn the_same_seed_replays_the_same_hunt() {
     let Some(py) = pytest_python() else { return };

@@ -155,6 +155,19 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         .find(|r| r["relatedLocations"].is_array())
         .unwrap();
     assert_eq!(shared["ruleId"], "shared-module-state");
+    // JavaScript/TypeScript and Rust findings (the lint crate's fixtures) validate too.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../flakehound-lint/tests/fixtures");
+    let other = run(
+        fh(&fixtures).args(["lint", "--format", "sarif", "js-shop", "rust-cache"]),
+        1,
+    );
+    let other: Value = serde_json::from_str(&other).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&other)
+        .map(|e| format!("at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_eq!(other["runs"][0]["results"].as_array().unwrap().len(), 12);
     // An invalid log is rejected (the validator is not vacuous).
     let mut bad = log.clone();
     bad["runs"][0]["results"][0]["level"] = Value::from("loud");

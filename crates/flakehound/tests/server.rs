@@ -918,6 +918,42 @@ fn run_reads_the_servers_quarantine_and_uploads_its_attempts() {
         Some(&read),
     );
     assert_eq!(audit["changes"][0]["action"], "put", "{audit}");
+    // `quarantine list --server` reads it (an upload token may: it is what CI holds).
+    let list = fh(dir)
+        .args(["quarantine", "list", "--server", &serve.url, "--token", &up])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{text}");
+    assert!(
+        text.contains("m::q") && text.contains("flaky: shared port"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("1 quarantined, 0 past expiry ({})", serve.url)),
+        "{text}"
+    );
+    let list = fh(dir)
+        .args(["quarantine", "list", "--json", "--server", &serve.url])
+        .env("FLAKEHOUND_TOKEN", &read)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(json[0]["id"], "m::q", "{json}");
+    assert_eq!(json[0]["expires"], "2099-01-01", "{json}");
+    let list = fh(dir)
+        .args([
+            "quarantine",
+            "list",
+            "--server",
+            &serve.url,
+            "--token",
+            "fhk_wrong",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(list.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&list.stderr).contains("unknown token"));
     // The suite: m::ok passes, m::q always fails.
     let script = r#"printf '<testsuite><testcase classname="m" name="ok"/><testcase classname="m" name="q"><failure message="port in use"/></testcase></testsuite>' > r.xml; exit 1"#;
     let run = |server: &str| {
@@ -1053,7 +1089,7 @@ fn schemathesis_finds_nothing_against_the_openapi_document() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("23/23"),
+        text.contains("24/24"),
         "not every operation was tested:\n{text}"
     );
 }
@@ -1078,4 +1114,506 @@ fn a_refused_upload_of_a_sizeable_body_gets_its_answer() {
         );
         assert_eq!(status, 401, "{body}");
     }
+}
+
+/// A metric's value from `/metrics` (0 when absent).
+fn metric(url: &str, name: &str) -> f64 {
+    let text = http()
+        .get(format!("{url}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(' ')?;
+            (n == name).then(|| v.trim().parse().ok()).flatten()
+        })
+        .unwrap_or(0.0)
+}
+
+/// Waits (at most 60 s) until `check` holds.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Uploads an old history (6 runs in 2024 on 5 commits; a test that failed only then) and the
+/// recent one of [`junit`] (10 runs in the last days).
+fn upload_old_and_recent(dir: &Path, url: &str, up: &str) -> Vec<PathBuf> {
+    let now = jiff::Timestamp::now();
+    let mut old = Vec::new();
+    for i in 0..6 {
+        let p = dir.join(format!("old/{i}/junit.xml"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let gone = if i % 2 == 0 {
+            r#"<testcase classname="m" name="gone"><failure message="old failure">x</failure></testcase>"#
+        } else {
+            r#"<testcase classname="m" name="gone"/>"#
+        };
+        std::fs::write(
+            &p,
+            format!(
+                r#"<testsuite name="s" timestamp="2024-01-{:02}T10:00:00"><testcase classname="m" name="stable"/><testcase classname="m" name="flaky"/>{gone}</testsuite>"#,
+                i + 1
+            ),
+        )
+        .unwrap();
+        let out = fh(dir)
+            .args(["upload", "--server", url, "--token", up, "--strict"])
+            .args([
+                "--run-id",
+                &format!("old{i}"),
+                "--commit",
+                &format!("o{}", i.min(4)),
+            ])
+            .args(["--timestamp", &format!("2024-01-{:02}T10:00:00Z", i + 1)])
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        old.push(p);
+    }
+    for (i, run) in write_runs(dir).iter().enumerate() {
+        let at = now - jiff::SignedDuration::from_hours(48 - i as i64);
+        let out = fh(dir)
+            .args(["upload", "--server", url, "--token", up, "--strict"])
+            .args([
+                "--run-id",
+                &i.to_string(),
+                "--commit",
+                &format!("c{}", i / 2),
+            ])
+            .args([
+                "--timestamp",
+                &at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ])
+            .arg(run)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    old
+}
+
+/// (verdict, runs, passes, failures, failed runs, retry passes, commits, flaky commits) by test.
+type Counted = std::collections::BTreeMap<String, (String, [u64; 7])>;
+
+fn counted(v: &serde_json::Value) -> Counted {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = |k: &str| e[k].as_u64().unwrap();
+            (
+                e["id"].as_str().unwrap().to_string(),
+                (
+                    e["verdict"].as_str().unwrap().to_string(),
+                    [
+                        n("runs"),
+                        n("passes"),
+                        n("failures"),
+                        n("failed_runs"),
+                        n("retry_passes"),
+                        n("commits"),
+                        n("flaky_commits"),
+                    ],
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Retention on a running server: `server retention set` and `server run pin`, then the
+/// server's background pass prunes the old runs by commit (not the pinned one), the report
+/// keeps every count and gives the same verdicts for the tests with history in the window
+/// (over the API and locally), and an old file uploaded again is still a duplicate.
+fn retention_prunes_in_the_background(db: Db, dir: &Path) {
+    let up = token(dir, &db, "acme/web", "upload");
+    let read = token(dir, &db, "acme/web", "read");
+    let serve = Serve::start(dir, &db, &["--retention-interval", "1"]);
+    let old = upload_old_and_recent(dir, &serve.url, &up);
+    let report = |all: bool| {
+        let (status, v) = get(
+            &format!("{}/api/v1/report?all={all}", serve.url),
+            Some(&read),
+        );
+        assert_eq!(status, 200, "{v}");
+        counted(&v)
+    };
+    let before = report(true);
+    let unstable_before = report(false);
+    assert_eq!(before["m::flaky"].0, "flaky", "{before:?}");
+
+    let server = |args: &[&str]| {
+        let out = fh(dir)
+            .args(["server", "--database", &db.location])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let pinned = server(&["run", "pin", "--project", "acme/web", "ci/old5/1/"]);
+    assert!(pinned.contains("pinned"), "{pinned}");
+    assert_eq!(
+        server(&["run", "pinned", "--project", "acme/web"]).trim(),
+        "ci/old5/1/"
+    );
+    let out = fh(dir)
+        .args(["server", "--database", &db.location])
+        .args(["run", "pin", "--project", "acme/web", "ci/nope/1/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no run \"ci/nope/1/\""));
+    assert_eq!(
+        metric(&serve.url, "flakehound_retention_pruned_runs_total"),
+        0.0
+    );
+    let set = server(&["retention", "set", "--project", "acme/web", "--days", "30"]);
+    assert!(set.contains("keeps raw results for 30 days"), "{set}");
+    assert_eq!(server(&["retention", "list"]).trim(), "acme/web\t30 days");
+
+    // Runs old0..old4 go (commits o0..o4; old4 and the pinned old5 share o4, so o4 stays).
+    wait_for("the background retention pass", || {
+        metric(&serve.url, "flakehound_retention_pruned_runs_total") >= 4.0
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        metric(&serve.url, "flakehound_retention_pruned_runs_total"),
+        4.0
+    );
+    assert_eq!(metric(&serve.url, "flakehound_retention_leader"), 1.0);
+
+    let after = report(true);
+    for (id, (verdict, counts)) in &before {
+        if id == "m::gone" {
+            // Its only failures were pruned: judged on the window (the pinned run), where it
+            // passed; its counts still hold everything.
+            assert_eq!(&after[id].1, counts, "{id}");
+            continue;
+        }
+        assert_eq!(after.get(id), Some(&(verdict.clone(), *counts)), "{id}");
+    }
+    assert_eq!(
+        report(false).get("m::flaky"),
+        unstable_before.get("m::flaky")
+    );
+    assert_eq!(
+        report(false).get("m::broken"),
+        unstable_before.get("m::broken")
+    );
+    // The local report over the same database agrees.
+    let local = fh(dir)
+        .args(["--db", &db.location, "--project", "acme/web"])
+        .args(["report", "--json", "--all"])
+        .output()
+        .unwrap();
+    let local: serde_json::Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(counted(&local), after);
+    // An old file again: a duplicate, not a new run.
+    let out = fh(dir)
+        .args(["upload", "--server", &serve.url, "--token", &up, "--json"])
+        .args(["--run-id", "old0", "--commit", "o0"])
+        .args(["--timestamp", "2024-01-01T10:00:00Z"])
+        .arg(&old[0])
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["files"][0]["status"], "duplicate", "{answer}");
+    // A pass by hand finds nothing more to prune.
+    let run = server(&["retention", "run"]);
+    assert!(run.contains("acme/web (30 days): pruned 0 runs"), "{run}");
+    assert_eq!(counted(&local), report(true));
+}
+
+#[test]
+fn retention_prunes_in_the_background_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    retention_prunes_in_the_background(Db::sqlite(dir.path()), dir.path());
+}
+
+#[test]
+fn retention_prunes_in_the_background_on_postgres() {
+    let Some(db) = Db::postgres("retention") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    retention_prunes_in_the_background(db, dir.path());
+}
+
+/// Two replicas on one PostgreSQL schema: one leads the retention job (an advisory lock) and
+/// runs every pass; the other runs none, and takes the lead when the first stops.
+#[test]
+fn background_work_runs_once_across_replicas() {
+    let Some(db) = Db::postgres("replicas") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let up = token(dir, &db, "acme/web", "upload");
+    let first = Serve::start(dir, &db, &["--retention-interval", "1"]);
+    wait_for("a leader", || {
+        metric(&first.url, "flakehound_retention_leader") == 1.0
+    });
+    let second = Serve::start(dir, &db, &["--retention-interval", "1"]);
+    upload_old_and_recent(dir, &second.url, &up);
+    let out = fh(dir)
+        .args(["server", "--database", &db.location])
+        .args(["retention", "set", "--project", "acme/web", "--days", "30"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    wait_for("the pass", || {
+        metric(&first.url, "flakehound_retention_pruned_runs_total") >= 6.0
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(metric(&first.url, "flakehound_retention_passes_total") >= 3.0);
+    assert_eq!(
+        metric(&first.url, "flakehound_retention_pruned_runs_total"),
+        6.0
+    );
+    assert_eq!(metric(&second.url, "flakehound_retention_leader"), 0.0);
+    assert_eq!(
+        metric(&second.url, "flakehound_retention_passes_total"),
+        0.0
+    );
+    assert_eq!(
+        metric(&second.url, "flakehound_retention_pruned_runs_total"),
+        0.0
+    );
+    // The leader stops: its session ends, and the other replica takes over.
+    drop(first);
+    wait_for("the second replica to lead", || {
+        metric(&second.url, "flakehound_retention_leader") == 1.0
+    });
+    wait_for("its first pass", || {
+        metric(&second.url, "flakehound_retention_passes_total") >= 1.0
+    });
+    assert_eq!(
+        metric(&second.url, "flakehound_retention_pruned_runs_total"),
+        0.0
+    );
+}
+
+/// A request with a public upload id instead of a token: (status, body, Retry-After).
+fn public_request(
+    method: reqwest::Method,
+    url: &str,
+    id: &str,
+    project: Option<&str>,
+) -> (u16, serde_json::Value, Option<String>) {
+    let mut r = http()
+        .request(method, url)
+        .header("X-Flakehound-Upload-Id", id);
+    if let Some(p) = project {
+        r = r.header("X-Flakehound-Project", p);
+    }
+    let r = r.send().unwrap();
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        retry,
+    )
+}
+
+/// Public upload ids (fork pull requests): off by default; once on, `upload --public-id` (or
+/// FLAKEHOUND_PUBLIC_ID) stores reports and the quarantine reads without a token, nothing else
+/// does; requests are rate-limited per id (429); a rotated or turned-off id stops working and
+/// writes nothing.
+fn public_upload_ids(db: Db, dir: &Path) {
+    let read = token(dir, &db, "acme/web", "read");
+    let serve = Serve::start(dir, &db, &["--public-rate-limit", "5"]);
+    let server = |args: &[&str]| {
+        let out = fh(dir)
+            .args([
+                "server",
+                "--database",
+                &db.location,
+                "project",
+                "public-upload",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let runs = write_runs(dir);
+    // Off by default: an id means nothing.
+    let (status, body, _) = public_request(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/quarantine", serve.url),
+        "fhp_00000000000000000000000000000000",
+        None,
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown public upload id")
+    );
+    let id = server(&["--project", "acme/web", "on"]);
+    assert!(id.starts_with("fhp_") && id.len() == 36, "{id}");
+    assert_eq!(
+        server(&["--project", "acme/web", "on"]),
+        id,
+        "on again keeps the id"
+    );
+
+    let upload = |args: &[&str], env: Option<&str>, run: &Path| {
+        let mut c = fh(dir);
+        c.args(["upload", "--server", &serve.url, "--json", "--retries", "0"]);
+        if let Some(id) = env {
+            c.env("FLAKEHOUND_PUBLIC_ID", id);
+        }
+        c.args(args).arg(run).output().unwrap()
+    };
+    let out = upload(&["--public-id", &id, "--run-id", "1"], None, &runs[0]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["project"], "acme/web");
+    assert_eq!(answer["files"][0]["status"], "stored", "{answer}");
+    let out = upload(&["--run-id", "2"], Some(&id), &runs[1]);
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["files"][0]["status"], "stored", "{answer}");
+    let (status, body, _) = public_request(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/quarantine", serve.url),
+        &id,
+        None,
+    );
+    assert_eq!(
+        (status, &body["entries"]),
+        (200, &serde_json::json!([])),
+        "{body}"
+    );
+    // Nothing else: every other endpoint wants a token, and refusals take no rate.
+    let upload_id = answer["id"].as_str().unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/report".to_string()),
+        (reqwest::Method::GET, format!("/api/v1/uploads/{upload_id}")),
+        (reqwest::Method::GET, "/api/v1/audit/quarantine".to_string()),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/quarantine/m::flaky".to_string(),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/quarantine/m::flaky".to_string(),
+        ),
+    ] {
+        let (status, body, _) =
+            public_request(method.clone(), &format!("{}{path}", serve.url), &id, None);
+        assert_eq!(status, 401, "{method} {path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("may only upload"), "{message}");
+    }
+    let (status, body, _) = public_request(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/quarantine", serve.url),
+        &id,
+        Some("acme/other"),
+    );
+    assert_eq!(status, 403, "{body}");
+    // Rate-limited per id: 5 a minute, 3 taken.
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    for _ in 0..4 {
+        let (status, _, r) = public_request(
+            reqwest::Method::GET,
+            &format!("{}/api/v1/quarantine", serve.url),
+            &id,
+            None,
+        );
+        statuses.push(status);
+        retry = retry.or(r);
+    }
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    assert!(retry.is_some_and(|r| r.parse::<u64>().unwrap() >= 1));
+    // A token is not limited by the id's rate.
+    let (status, v) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+    // Rotated: the old id stops working and writes nothing; the new one works.
+    let new = server(&["--project", "acme/web", "on", "--rotate"]);
+    assert_ne!(new, id);
+    let out = upload(
+        &["--public-id", &id, "--run-id", "3", "--strict"],
+        None,
+        &runs[2],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown public upload id"));
+    let out = upload(&["--public-id", &new, "--run-id", "3"], None, &runs[2]);
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["files"][0]["status"], "stored", "{answer}");
+    assert!(server(&["--project", "acme/web", "off"]).contains("are off"));
+    let out = upload(
+        &["--public-id", &new, "--run-id", "4", "--strict"],
+        None,
+        &runs[3],
+    );
+    assert!(!out.status.success());
+    let (_, v) = get(
+        &format!("{}/api/v1/report?all=true", serve.url),
+        Some(&read),
+    );
+    let runs_of_stable = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "m::stable")
+        .unwrap()["runs"]
+        .as_u64();
+    assert_eq!(runs_of_stable, Some(3), "{v}");
+}
+
+#[test]
+fn public_upload_ids_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    public_upload_ids(Db::sqlite(dir.path()), dir.path());
+}
+
+#[test]
+fn public_upload_ids_on_postgres() {
+    let Some(db) = Db::postgres("public") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    public_upload_ids(db, dir.path());
 }

@@ -108,7 +108,7 @@ fn compares(method: &str) -> bool {
 }
 
 /// The variable a value is assigned to (`x = …value…`), if it is one.
-fn assigned_to<'a>(cx: &Cx<'a>, node: Node) -> Option<String> {
+pub(crate) fn assigned_to<'a>(cx: &Cx<'a>, node: Node) -> Option<String> {
     let mut cur = node.parent();
     while let Some(n) = cur {
         match n.kind() {
@@ -183,11 +183,16 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         {
             asserted_vars(cx, args);
         }
-        if matches!(
-            name,
-            "assertLess" | "assertLessEqual" | "assertGreater" | "assertGreaterEqual"
-        ) && positional(node).iter().any(|a| is_duration(cx, *a))
-        {
+        // Only an upper bound fails on a slow machine: `assertLess(elapsed, x)`,
+        // `assertGreater(x, elapsed)`.
+        let args = positional(node);
+        let at = |i: usize| args.get(i).is_some_and(|a| is_duration(cx, *a));
+        let upper = match name {
+            "assertLess" | "assertLessEqual" => at(0) && !at(1),
+            "assertGreater" | "assertGreaterEqual" => at(1) && !at(0),
+            _ => false,
+        };
+        if upper {
             cx.hit(
                 &TIMING_ASSERT,
                 node,
@@ -241,7 +246,7 @@ fn asserted_vars(cx: &mut Cx, node: Node) {
 
 /// Whether an expression's value is compared in an assertion right there (`assert`, a
 /// comparison, unittest's `assert*` methods).
-fn assert_call_ok(cx: &Cx, node: Node) -> bool {
+pub(crate) fn assert_call_ok(cx: &Cx, node: Node) -> bool {
     let mut cur = node.parent();
     while let Some(n) = cur {
         match n.kind() {
@@ -275,12 +280,25 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
     while let Some(n) = stack.pop() {
         match n.kind() {
             "comparison_operator" => {
+                // Only an upper bound on the duration fails on a slow machine:
+                // `elapsed < x`, `x > elapsed` (not `elapsed >= 0.25`).
                 let mut c = n.walk();
-                let ordered = n
-                    .children(&mut c)
-                    .any(|ch| matches!(ch.kind(), "<" | "<=" | ">" | ">="));
-                let mut c = n.walk();
-                let timed = n.named_children(&mut c).any(|ch| is_duration(cx, ch));
+                let kids: Vec<Node> = n.children(&mut c).collect();
+                let mut ordered = false;
+                for (i, op) in kids.iter().enumerate() {
+                    let (Some(l), Some(r)) =
+                        (i.checked_sub(1).and_then(|j| kids.get(j)), kids.get(i + 1))
+                    else {
+                        continue;
+                    };
+                    let (ld, rd) = (is_duration(cx, *l), is_duration(cx, *r));
+                    ordered |= match op.kind() {
+                        "<" | "<=" => ld && !rd,
+                        ">" | ">=" => rd && !ld,
+                        _ => false,
+                    };
+                }
+                let timed = ordered;
                 // `elapsed >= 0` is a sanity check no machine fails.
                 let mut c = n.walk();
                 let zero = n.named_children(&mut c).any(|ch| {

@@ -111,6 +111,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             && !p.starts_with('/')
             && !p.is_empty()
             && m.contains(['w', 'a', 'x'])
+            && !in_own_directory(cx, node)
         {
             cx.hit(
                 &FIXED_TMP_PATH,
@@ -143,4 +144,50 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
         let shown = format!("`{}`", cx.text(r));
         cx.hit(&FIXED_TMP_PATH, r, shown);
     }
+}
+
+/// Whether the test runs in a directory of its own, so a relative path is its own: inside
+/// `with runner.isolated_filesystem():`, `with tmp_path.as_cwd():`, `with chdir(…):`, or in a
+/// function that calls `monkeypatch.chdir(…)`/`os.chdir(…)`/`tmpdir.chdir()`.
+fn in_own_directory(cx: &Cx, node: Node) -> bool {
+    let own = |callee: &str| {
+        callee.ends_with("isolated_filesystem")
+            || callee.ends_with("chdir")
+            || callee.ends_with("as_cwd")
+    };
+    let calls_own = |n: Node| {
+        let mut stack = vec![n];
+        let mut seen = 0usize;
+        while let Some(x) = stack.pop() {
+            seen += 1;
+            if seen > 100_000 {
+                return false;
+            }
+            if x.kind() == "call"
+                && x.child_by_field_name("function")
+                    .is_some_and(|f| own(cx.text(f)))
+            {
+                return true;
+            }
+            let mut c = x.walk();
+            stack.extend(x.named_children(&mut c));
+        }
+        false
+    };
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "with_statement" => {
+                let mut c = n.walk();
+                let clause = n.named_children(&mut c).find(|k| k.kind() == "with_clause");
+                if clause.is_some_and(calls_own) {
+                    return true;
+                }
+            }
+            "function_definition" => return calls_own(n),
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
 }

@@ -55,7 +55,8 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         false
     };
     // `str(random.random())`, `f"{random.random()}"`: a unique token (a file or channel name),
-    // whose value no assertion looks at.
+    // whose value no assertion looks at. (Not every formatted draw: flaky-shop's parcel labels
+    // `f"PCL-{random.randint(…)}"` are compared by its test.)
     let token = q.ends_with(".random")
         && q.starts_with("random.")
         && node.parent().is_some_and(|p| {
@@ -67,6 +68,14 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         });
     if unseeded && !token {
         let shown = format!("`{}(…)`", cx.text(func));
-        cx.hit(&UNSEEDED_RANDOM, node, shown);
+        // In test code, a draw matters when its value reaches an assertion (right there, or
+        // through the variable it is assigned to): random test data that no assertion compares
+        // passes with any value. In the code under test, any draw.
+        if !cx.test_code || super::clock::assert_call_ok(cx, node) {
+            cx.hit(&UNSEEDED_RANDOM, node, shown);
+        } else if let Some(var) = super::clock::assigned_to(cx, node) {
+            let h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
+            cx.clock_reads.push((var, h));
+        }
     }
 }

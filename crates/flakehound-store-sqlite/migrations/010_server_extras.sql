@@ -1,4 +1,4 @@
--- Schema version 9: a project's alerts configuration set through the server's API (the text of
+-- Schema version 10: a project's alerts configuration set through the server's API (the text of
 -- an alerts.toml), used for that project instead of `serve --alerts FILE`.
 CREATE TABLE alert_configs (
     project    TEXT PRIMARY KEY,

@@ -1,0 +1,145 @@
+//! What the single-file languages (JavaScript/TypeScript, Rust) share: the facts a file gives,
+//! suppression comments, the small value analysis ("taint") that tells whether a
+//! nondeterministic value reaches an assertion, and helpers on literals.
+//!
+//! These languages are scanned one file at a time: a test and the hooks/helpers in its own file,
+//! without following calls into other modules (Python does that; see [`crate::project`]).
+
+use crate::python::Hit;
+use std::collections::HashMap;
+use tree_sitter::Node;
+
+/// Deepest node visited; deeper trees are cut (generated code), never a stack overflow.
+pub(crate) const MAX_DEPTH: usize = 300;
+
+/// One finding of a rule, with the tests (ids within the file: `describe › title`,
+/// `module::test`) that reach it.
+#[derive(Clone, Debug)]
+pub struct TestHit {
+    pub tests: Vec<String>,
+    pub hit: Hit,
+    /// Another place the finding refers to: (line, column, message).
+    pub related: Option<(u32, u32, String)>,
+    /// A fix in the language's own words, instead of the rule's (Python) one.
+    pub fix: Option<&'static str>,
+}
+
+/// What the rules found in one file.
+#[derive(Debug, Default)]
+pub struct FileFacts {
+    pub hits: Vec<TestHit>,
+    pub tests: usize,
+    pub syntax_error: bool,
+}
+
+/// The rule ids of a `flakehound: ignore[...]` comment (`*` for all), if it is one.
+pub(crate) fn suppression(text: &str) -> Option<Vec<String>> {
+    let rest = text.split_once("flakehound:")?.1.trim_start();
+    let rest = rest.strip_prefix("ignore")?;
+    Some(match rest.strip_prefix('[') {
+        Some(list) => list
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => vec!["*".to_string()],
+    })
+}
+
+/// Suppressions by line, collected from comment nodes.
+#[derive(Default)]
+pub(crate) struct Suppressions(HashMap<u32, Vec<String>>);
+
+impl Suppressions {
+    pub(crate) fn add(&mut self, comment: Node, text: &str) {
+        if let Some(ids) = suppression(text) {
+            let line = crate::python::span(comment).0;
+            self.0.entry(line).or_default().extend(ids);
+        }
+    }
+
+    /// Whether `rule` is suppressed at `line` (a comment on the line or the line before).
+    pub(crate) fn hides(&self, rule: &str, line: u32) -> bool {
+        [line, line.saturating_sub(1)].iter().any(|l| {
+            self.0
+                .get(l)
+                .is_some_and(|ids| ids.iter().any(|i| i == "*" || i == rule))
+        })
+    }
+}
+
+/// Bits of what a value is derived from.
+pub(crate) mod taint {
+    /// An unseeded random generator.
+    pub const RANDOM: u8 = 1;
+    /// The wall clock (date, time of day).
+    pub const WALL: u8 = 2;
+    /// A clock reading (wall or monotonic), as a start or end point.
+    pub const CLOCK: u8 = 4;
+    /// A measured duration (the difference of two clock readings).
+    pub const DURATION: u8 = 8;
+    /// A hash map or set (Rust), whose iteration order is random per process.
+    pub const HASH: u8 = 16;
+    /// A sequence in a hash container's iteration order.
+    pub const HASH_ORDER: u8 = 32;
+}
+
+/// Where a tainted local got its value: bits and the node's (line, col, end col) and text.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    pub bits: u8,
+    pub span: (u32, u32, u32),
+    pub text: String,
+}
+
+/// A number literal (`100`, `1_000`, `1e3`, `0.5`, `100u64`, `10n`), if the text is one.
+pub(crate) fn number(text: &str) -> Option<f64> {
+    let t: String = text.chars().filter(|c| *c != '_').collect();
+    let cut = t.find(['u', 'i', 'f', 'n']).unwrap_or(t.len());
+    t[..cut].parse::<f64>().ok()
+}
+
+/// The host of a URL or `host:port` literal, lower-case.
+pub(crate) fn host_of(addr: &str) -> String {
+    addr.split("://")
+        .last()
+        .unwrap_or("")
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .split(['/', ':', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// Whether a host is this machine (or no host at all).
+pub(crate) fn is_local(host: &str) -> bool {
+    host.is_empty()
+        || host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "0.0.0.0"
+        || host == "[" // `[::1]` splits at the first colon
+        || host.starts_with("[::1")
+        || host.contains('$')
+        || host.contains('{')
+}
+
+/// A literal URL outside the machine (`http(s)://`, `ws(s)://`).
+pub(crate) fn remote_url(s: &str) -> Option<String> {
+    let lower = s.to_ascii_lowercase();
+    let is_url = ["http://", "https://", "ws://", "wss://"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    let host = host_of(s);
+    (is_url && !is_local(&host) && host.contains('.')).then_some(host)
+}
+
+/// A fixed path under the shared temporary directory.
+pub(crate) fn is_tmp_path(s: &str) -> bool {
+    (s.starts_with("/tmp/") || s.starts_with("/var/tmp/")) && s.len() > "/tmp/".len()
+}
