@@ -12,15 +12,17 @@
 #   <= 300 KB per page, first contentful paint <= 1 s.
 #   FCP: crates/flakehound-dashboard/browser/dashboard.test.mjs --fcp (needs node, chromium and
 #   `npm ci` in that directory; skipped otherwise).
-# Usage: benches/dashboard.sh [--runs 2500] [--tests 4000] [--requests 20]
+# Usage: benches/dashboard.sh [--runs 2500] [--tests 4000] [--requests 20] [--trend-only]
+#   --trend-only: only the last part (the trend as of each day against today's verdicts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=2500 tests=4000 requests=20
+runs=2500 tests=4000 requests=20 trend_only=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --tests) tests=$2; shift 2 ;;
     --requests) requests=$2; shift 2 ;;
+    --trend-only) trend_only=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +40,8 @@ if [[ ! -f $db ]]; then
 fi
 echo "results in store: $(sqlite3 "$db" 'select count(*) from results') ($runs runs x $tests tests)"
 
+out=target/bench/dashboard.out
+if [[ -z $trend_only ]]; then
 best=""
 for _ in 1 2 3; do
   /usr/bin/time -f '%e' -o target/bench/dashboard-report.time "$fh" --db "$db" report --json > /dev/null
@@ -91,3 +95,63 @@ if command -v node >/dev/null 2>&1 && [[ -d $browser/node_modules/playwright-cor
 else
   echo "first contentful paint: skipped (needs node, chromium and npm ci in $browser)"
 fi
+fi
+
+# The trend as of each day (the verdict engine over the evidence up to each of the last 90 days):
+# the same store served with FLAKEHOUND_TREND_DAYS=0 (every day by today's verdicts: the
+# dashboard before) and with the default, in this run. Per mode: the analysis build time shown
+# in the footer (first complete analysis, then after one more run is ingested: only its day is
+# analysed again) and the overview's latency with the analysis cached.
+if [[ -z $trend_only ]]; then
+  kill $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+fi
+last=$data/runs/$(( runs - 1 ))/attempt-1.xml
+trend_mode() {
+  local days=$1 hour=$2
+  FLAKEHOUND_TREND_DAYS=$days "$fh" --db "$db" dashboard --listen 127.0.0.1:0 > "$out" 2>> target/bench/dashboard.err &
+  tpid=$!
+  for _ in $(seq 100); do grep -q http "$out" 2>/dev/null && break; sleep 0.1; done
+  local u
+  u=$(grep -o 'http://[0-9.:]*' "$out")
+  local cold
+  cold=$(curl -s -o /dev/null -w '%{time_total}' "$u/")
+  while [[ $(curl -s "$u/") == *'still being counted'* ]]; do sleep 0.5; done
+  local built
+  built=$(curl -s "$u/" | grep -o 'Analysis built in [0-9]* ms' | grep -o '[0-9]*')
+  local times=()
+  for _ in $(seq "$requests"); do times+=("$(curl -s -o /dev/null -w '%{time_total}' "$u/?days=90")"); done
+  local sorted p50 max
+  sorted=$(printf '%s\n' "${times[@]}" | sort -g)
+  p50=$(echo "$sorted" | sed -n "$(( (requests + 1) / 2 ))p")
+  max=$(echo "$sorted" | tail -1)
+  # One more run on the newest day.
+  # (a new comment each time: reports are identified by content, and a second bench run must
+  # add a run too)
+  local nonce
+  nonce=$(date +%s%N)
+  { sed "s/timestamp=\"[^\"]*\"/timestamp=\"2026-04-15T${hour}:30:00\"/" "$last"; echo "<!-- $nonce -->"; } \
+    > "target/bench/extra-$days.xml"
+  "$fh" --db "$db" ingest --quiet --provider bench --branch main --job bench --run-id "9999$hour$nonce" \
+    --commit "$(printf '%040d' "$hour")" --timestamp "2026-04-15T${hour}:30:00Z" "target/bench/extra-$days.xml"
+  local started rebuilt=""
+  started=$(date +%s.%N)
+  local polls=0
+  while :; do
+    local html
+    html=$(curl -s "$u/")
+    rebuilt=$(echo "$html" | grep -o 'Analysis built in [0-9]* ms' | grep -o '[0-9]*')
+    if [[ $html != *'being rebuilt'* && $rebuilt != "$built" ]]; then break; fi
+    polls=$((polls + 1))
+    if (( polls > 1500 )); then rebuilt="unsettled:$rebuilt"; break; fi
+    sleep 0.2
+  done
+  printf '%-16s %14.1f %12s %14s %12.1f %12.1f\n' "trend days $days" "$cold" "$built" "$rebuilt" \
+    "$(echo "$p50 * 1000" | bc)" "$(echo "$max * 1000" | bc)"
+  kill $tpid 2>/dev/null || true
+  wait $tpid 2>/dev/null || true
+}
+echo "trend as of each day against today's verdicts (same store, same run):"
+printf '%-16s %14s %12s %14s %12s %12s\n' mode first_page_s complete_ms after_run_ms overview_p50 overview_max
+trend_mode 0 04
+trend_mode 90 05

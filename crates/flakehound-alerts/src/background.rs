@@ -6,10 +6,16 @@
 //! project already queued merge into one evaluation. A channel that is down costs this thread
 //! its retries, never an upload. Several replicas may evaluate the same project at once: the
 //! store's compare-and-set lets one of them notify each change.
+//!
+//! Which configuration: a project's own, set through the API (`PUT /api/v1/alerts/config`,
+//! kept in the store), replaces the server's file (`serve --alerts FILE`) for that project;
+//! projects without one use the file, and without a file they are not evaluated. The API's
+//! configuration is read again at every evaluation (cheap: one row), so a change takes effect
+//! at the next one on every replica; its channels are rebuilt only when it changed.
 
 use crate::{Channels, Config, Options, Quarantines};
 use flakehound_store::Location;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -30,14 +36,20 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    /// Starts the thread over the store at `location`; every `interval` it also evaluates every
-    /// project the server knows.
+    /// Starts the thread over the store at `location` with the server's configuration `cfg`;
+    /// every `interval` it also evaluates every project the server knows.
     pub fn start(location: Location, cfg: Config, interval: Duration) -> Evaluator {
+        Evaluator::start_with(location, Some(cfg), interval)
+    }
+
+    /// [`Evaluator::start`] with the server's configuration optional: without one, only the
+    /// projects configured through the API are evaluated.
+    pub fn start_with(location: Location, cfg: Option<Config>, interval: Duration) -> Evaluator {
         let shared: Arc<(Mutex<Queue>, Condvar)> = Arc::default();
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("alerts".into())
-            .spawn(move || work(&location, &cfg, interval, &s))
+            .spawn(move || work(&location, cfg.as_ref(), interval, &s))
             .expect("spawn the alerts thread");
         Evaluator {
             shared,
@@ -87,12 +99,38 @@ impl Drop for Evaluator {
     }
 }
 
-fn work(location: &Location, cfg: &Config, interval: Duration, shared: &(Mutex<Queue>, Condvar)) {
+/// The server's file and its channels, built once.
+struct FileConfig {
+    cfg: Config,
+    channels: Channels,
+}
+
+/// A project's configuration from the API and its channels, kept while it is unchanged.
+struct ApiConfig {
+    updated_at: String,
+    text: String,
+    cfg: Config,
+    channels: Channels,
+}
+
+fn work(
+    location: &Location,
+    cfg: Option<&Config>,
+    interval: Duration,
+    shared: &(Mutex<Queue>, Condvar),
+) {
     let (m, cv) = shared;
-    let channels = Channels::new(cfg);
-    for e in channels.errors() {
-        tracing::error!(error = %e, "alerts channel unusable");
-    }
+    let file = cfg.map(|cfg| {
+        let channels = Channels::new(cfg);
+        for e in channels.errors() {
+            tracing::error!(error = %e, "alerts channel unusable");
+        }
+        FileConfig {
+            cfg: cfg.clone(),
+            channels,
+        }
+    });
+    let mut api: HashMap<String, ApiConfig> = HashMap::new();
     let mut handles = Handles::default();
     let mut next_tick = std::time::Instant::now() + interval;
     loop {
@@ -133,7 +171,7 @@ fn work(location: &Location, cfg: &Config, interval: Duration, shared: &(Mutex<Q
                 }),
         };
         for p in projects {
-            if let Err(e) = evaluate(location, cfg, &channels, &mut handles, &p) {
+            if let Err(e) = evaluate(location, file.as_ref(), &mut api, &mut handles, &p) {
                 tracing::warn!(project = %p, error = %e, "alerts: evaluation failed");
                 // Reconnect next time.
                 handles = Handles::default();
@@ -154,8 +192,8 @@ struct Handles {
 
 fn evaluate(
     location: &Location,
-    cfg: &Config,
-    channels: &Channels,
+    file: Option<&FileConfig>,
+    api: &mut HashMap<String, ApiConfig>,
     handles: &mut Handles,
     project: &str,
 ) -> anyhow::Result<()> {
@@ -167,6 +205,43 @@ fn evaluate(
     }
     let (Some(a), Some(admin)) = (handles.alerts.as_mut(), handles.admin.as_mut()) else {
         return Ok(());
+    };
+    let (cfg, channels) = match a.alert_config(project)? {
+        Some(rec) => {
+            let fresh = api
+                .get(project)
+                .is_some_and(|c| c.updated_at == rec.updated_at && c.text == rec.config);
+            if !fresh {
+                // Checked when it was stored; a variable unset since then fails at send time,
+                // named in the delivery log.
+                let cfg = Config::parse(
+                    &rec.config,
+                    &format!("alerts configuration of {project} (API)"),
+                )?;
+                let channels = Channels::new(&cfg);
+                for e in channels.errors() {
+                    tracing::error!(project, error = %e, "alerts channel unusable");
+                }
+                api.insert(
+                    project.to_string(),
+                    ApiConfig {
+                        updated_at: rec.updated_at,
+                        text: rec.config,
+                        cfg,
+                        channels,
+                    },
+                );
+            }
+            let c = &api[project];
+            (&c.cfg, &c.channels)
+        }
+        None => {
+            api.remove(project);
+            match file {
+                Some(f) => (&f.cfg, &f.channels),
+                None => return Ok(()),
+            }
+        }
     };
     let mut store = flakehound_store::open_existing(location, project)?;
     let server = admin.quarantine(project)?;

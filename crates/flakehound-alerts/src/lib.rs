@@ -184,6 +184,18 @@ impl Deliver for Channels {
     }
 }
 
+/// Checks an `alerts.toml` text as `flakehound serve` takes it through its API (`PUT
+/// /api/v1/alerts/config`): it must parse and pass [`Config::check`], and every channel must
+/// build (a secret variable that is unset on the server, a CA file missing). The error names
+/// the channel or table and the key, prefixed with `origin`.
+pub fn check_text(text: &str, origin: &str) -> Result<Config, String> {
+    let cfg = Config::parse(text, origin).map_err(|e| e.to_string())?;
+    if let Some(e) = Channels::new(&cfg).errors().first() {
+        return Err(format!("{origin}: {e}"));
+    }
+    Ok(cfg)
+}
+
 /// Monitors that send a `fixed` notification when they recover.
 const RECOVERING: [&str; 3] = ["new_flaky", "failure_rate", "broken"];
 

@@ -108,7 +108,14 @@ try {
   check((await count("broken")) === 1, "overview: 1 broken");
   check((await count("regression")) === 1, "overview: 1 regression");
   check((await count("flaky")) === 5, "overview: 5 flaky");
-  check((await page.locator("svg.chart").count()) === 2, "overview: trend and health charts");
+  check((await page.locator("svg.chart").count()) === 3, "overview: two trend charts and the health chart");
+  // The trend as of each day ends on today's verdicts.
+  const lastOf = async (v) =>
+    page.locator(`#verdict-trend li[data-verdict="${v}"]`).getAttribute("data-last");
+  check(
+    (await lastOf("flaky")) === "5" && (await lastOf("broken")) === "1",
+    "overview: the verdicts as of the newest day are today's",
+  );
   check(
     (await page.getByRole("heading", { name: "Incidents" }).count()) === 1,
     "overview: incidents section",

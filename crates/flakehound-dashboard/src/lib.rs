@@ -18,10 +18,12 @@
 //! The sign-in page takes a token; it is checked exactly as the API checks a bearer token
 //! ([`Backend::sign_in`]). The browser gets a random 256-bit session id in an `HttpOnly`,
 //! `SameSite=Strict` cookie (`Secure` when the request came over HTTPS through a proxy that
-//! says so); the server keeps id → token in memory only and checks the token again on every
-//! page, so a revoked or expired token ends its sessions at the next click. Sessions end after
-//! 12 hours without a request, on sign-out, and when the server restarts (sign in again); with
-//! several replicas behind a balancer, use sticky sessions. Forms that change something (sign
+//! says so); the server keeps id → token in memory and checks the token again on every page,
+//! so a revoked or expired token ends its sessions at the next click. The backend keeps the
+//! session too ([`Backend::keep_session`]: the server stores the SHA-256 of the id and of the
+//! token), so a session outlives a restart and works on every replica of one database
+//! ([`Backend::resume_session`] checks the token by its hash). Sessions end after 12 hours
+//! without a request and on sign-out. Forms that change something (sign
 //! out, quarantine, release) carry a per-session CSRF token, compared in constant time, on top
 //! of the `SameSite=Strict` cookie.
 
@@ -68,6 +70,12 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (id, file);
         Vec::new()
     }
+    /// A CODEOWNERS kept for `project` (blocking; the server's, set by an admin): when there is
+    /// one, owners come from it instead of [`Backend::owners`].
+    fn codeowners(&self, project: &str) -> Option<flakehound_owners::CodeOwners> {
+        let _ = project;
+        None
+    }
     /// The project's quarantine (blocking).
     fn quarantine(&self, project: &str) -> anyhow::Result<Vec<QuarantineRecord>>;
     /// Adds or replaces a quarantine entry (blocking; only asked for admins).
@@ -89,6 +97,26 @@ pub trait Backend: Send + Sync + 'static {
     fn sign_in<'a>(&'a self, secret: &'a str) -> BoxFuture<'a, Result<Identity, String>> {
         let _ = secret;
         Box::pin(async { Err("this dashboard has no sign-in".to_string()) })
+    }
+    /// Keeps a new session where it outlives this process and is seen by other replicas
+    /// (blocking; the server's store). The default keeps sessions in this process only.
+    fn keep_session(&self, id: &str, secret: &str, csrf: &str) -> anyhow::Result<()> {
+        let _ = (id, secret, csrf);
+        Ok(())
+    }
+    /// A kept session this process does not hold (after a restart, or opened through another
+    /// replica): who it is and its CSRF token, or why it ended (idle too long, signed out, its
+    /// token revoked or expired).
+    fn resume_session<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(Identity, String), String>> {
+        let _ = id;
+        Box::pin(async { Err("the session ended".to_string()) })
+    }
+    /// Ends a kept session (blocking).
+    fn forget_session(&self, id: &str) {
+        let _ = id;
     }
 }
 
@@ -151,7 +179,15 @@ impl Backend for LocalBackend {
             Some(p) => {
                 let mut wal = p.as_os_str().to_owned();
                 wal.push("-wal");
-                file_stamp(p) ^ file_stamp(std::path::Path::new(&wal)).rotate_left(7)
+                let wal = std::path::Path::new(&wal);
+                // An empty write-ahead log holds nothing: SQLite truncates it again (a new
+                // modification time) when a reader's connection closes, which must not count
+                // as new evidence (the dashboard's own analysis would start the next one).
+                let wal_stamp = match std::fs::metadata(wal) {
+                    Ok(m) if m.len() > 0 => file_stamp(wal),
+                    _ => 0,
+                };
+                file_stamp(p) ^ wal_stamp.rotate_left(7)
             }
             None => 0,
         }
@@ -207,7 +243,7 @@ struct Session {
 const RECOUNT: Duration = Duration::from_secs(600);
 
 /// Sessions end after this long without a request.
-const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
+pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
 /// The session cookie's name.
 pub const COOKIE: &str = "flakehound_session";
 
@@ -297,7 +333,17 @@ impl Dashboard {
                     })
                 };
                 let Some((secret, csrf)) = found else {
-                    return Err(refuse("the session ended"));
+                    // Not in this process: a session kept by the backend (a restart, another
+                    // replica), checked again there.
+                    return match self.backend.resume_session(&id).await {
+                        Ok((who, csrf)) => Ok(Viewer {
+                            project: who.project,
+                            admin: who.admin,
+                            actor: who.actor,
+                            csrf: Some(csrf),
+                        }),
+                        Err(why) => Err(refuse(&why)),
+                    };
                 };
                 match self.backend.sign_in(&secret).await {
                     Ok(who) => Ok(Viewer {
@@ -308,6 +354,7 @@ impl Dashboard {
                     }),
                     Err(why) => {
                         lock(&self.sessions).remove(&id);
+                        self.forget_in_background(&id);
                         Err(refuse(&why))
                     }
                 }
@@ -319,11 +366,21 @@ impl Dashboard {
     pub(crate) async fn start_session(&self, secret: &str) -> Result<String, String> {
         self.backend.sign_in(secret).await?;
         let id = random_id();
+        let csrf = random_id();
+        // Kept by the backend too (it survives a restart); a backend that cannot keep it
+        // leaves the session to this process.
+        let backend = self.backend.clone();
+        let (i, s, c) = (id.clone(), secret.to_string(), csrf.clone());
+        match tokio::task::spawn_blocking(move || backend.keep_session(&i, &s, &c)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "dashboard: session kept in memory only"),
+            Err(e) => tracing::warn!(error = %e, "dashboard: session kept in memory only"),
+        }
         lock(&self.sessions).insert(
             id.clone(),
             Session {
                 secret: secret.to_string(),
-                csrf: random_id(),
+                csrf,
                 last: Instant::now(),
             },
         );
@@ -333,7 +390,14 @@ impl Dashboard {
     pub(crate) fn end_session(&self, headers: &HeaderMap) {
         if let Some(id) = Self::cookie_of(headers) {
             lock(&self.sessions).remove(&id);
+            self.forget_in_background(&id);
         }
+    }
+
+    fn forget_in_background(&self, id: &str) {
+        let backend = self.backend.clone();
+        let id = id.to_string();
+        tokio::task::spawn_blocking(move || backend.forget_session(&id));
     }
 
     /// The project's snapshot (see the module documentation on the cache), and whether a
@@ -398,9 +462,9 @@ impl Dashboard {
             }
         }
         let snapshot = self.keep(project, generation, snapshot);
-        if !snapshot.complete {
+        if !snapshot.complete || snapshot.days_pending {
             // A large store: the tests that never failed are counted in the background (the
-            // pages say so meanwhile).
+            // pages say so meanwhile), and the trend's days not analysed yet are.
             let me = self.clone();
             let p = project.to_string();
             tokio::spawn(async move {
@@ -423,11 +487,23 @@ impl Dashboard {
     async fn build(&self, project: &str, all: model::AllTests) -> Result<model::Snapshot, String> {
         let backend = self.backend.clone();
         let p = project.to_string();
+        // The previous snapshot's verdicts per day: only the days whose evidence changed are
+        // analysed again.
+        let earlier = lock(&self.cache)
+            .get(project)
+            .map(|c| c.snapshot.day_verdicts.clone())
+            .unwrap_or_default();
         let snapshot = tokio::task::spawn_blocking(move || -> anyhow::Result<model::Snapshot> {
             let quarantine = backend.quarantine(&p).unwrap_or_default();
             let mut store = backend.open(&p)?;
-            let owners = |id: &str, file: Option<&str>| backend.owners(id, file);
-            model::build(store.as_mut(), &owners, &quarantine, all)
+            let codeowners = backend.codeowners(&p);
+            let owners = |id: &str, file: Option<&str>| match &codeowners {
+                Some(c) => flakehound_owners::test_file(id, file)
+                    .and_then(|f| c.owners_of(&f).map(<[String]>::to_vec))
+                    .unwrap_or_default(),
+                None => backend.owners(id, file),
+            };
+            model::build_with(store.as_mut(), &owners, &quarantine, all, &earlier)
         })
         .await
         .map_err(|e| e.to_string())?

@@ -13,6 +13,7 @@ use flakehound_analysis::{Report, ReportEntry};
 use flakehound_model::{Category, Outcome};
 use flakehound_store::{Evidence, QuarantineRecord, Store, TestStats};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// One run of one test (of the failing evidence).
 #[derive(Clone, Copy, Debug)]
@@ -75,9 +76,13 @@ pub struct Day {
     pub green_first: u64,
     /// Runs where every test's last attempt passed (retries included).
     pub green_final: u64,
-    /// First-attempt failures, by the failing test's verdict today (`incident` for failures
-    /// in incident runs).
+    /// First-attempt failures, by the failing test's verdict as of the end of that day
+    /// (`incident` for failures in incident runs), for the days of [`TREND_DAYS`]; by today's
+    /// verdict before them.
     pub failures: BTreeMap<String, u64>,
+    /// Tests by verdict as of the end of that day (unstable verdicts only), for the days of
+    /// [`TREND_DAYS`] with runs.
+    pub verdicts: BTreeMap<String, u64>,
     /// The same for the main branch only.
     pub main_runs: u64,
     pub main_green_first: u64,
@@ -124,6 +129,147 @@ pub struct Snapshot {
     pub ci_runs: u64,
     /// The commits in the order their first run came.
     pub commit_order: HashMap<String, usize>,
+    /// The verdicts as of each recent day (kept for the next snapshot: see [`DayVerdicts`]).
+    pub day_verdicts: Arc<Vec<DayVerdicts>>,
+    /// How many of them this snapshot analysed (the others came from the earlier one).
+    pub days_analysed: usize,
+    /// Days of the trend not analysed yet (shown by today's verdicts meanwhile).
+    pub days_pending: bool,
+}
+
+/// Days of the trend whose verdicts are computed as of that day (the overview shows 30 or 90).
+/// `FLAKEHOUND_TREND_DAYS` sets another number (0: every day by today's verdicts, as before;
+/// what `benches/dashboard.sh` compares against).
+pub const TREND_DAYS: i64 = 90;
+
+/// Days a quick snapshot of a large store analyses at most (the newest: what an upload
+/// changed); the complete snapshot built next analyses the others.
+pub const QUICK_DAYS: usize = 2;
+
+fn trend_days() -> i64 {
+    std::env::var("FLAKEHOUND_TREND_DAYS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|&n| (0..=3660).contains(&n))
+        .unwrap_or(TREND_DAYS)
+}
+
+/// The verdict of every test as of the end of one day: the verdict engine over the evidence up
+/// to that day's last run. Past days do not change when runs arrive, so a snapshot reuses the
+/// previous one's days whose evidence is the same (same runs and results up to that day, same
+/// last run): after an upload only its day is analysed again.
+#[derive(Clone, Debug)]
+pub struct DayVerdicts {
+    pub day: String,
+    /// Runs and results of the evidence up to that day, and the last run's key.
+    pub runs: usize,
+    pub results: usize,
+    pub last_run: String,
+    /// Tests whose verdict that day was not stable.
+    pub verdicts: HashMap<String, Verdict>,
+}
+
+/// The days of `ev` (runs in run order) from `TREND_DAYS` before its newest day, and the last
+/// day before them, each analysed over the evidence up to it (or taken from `earlier`).
+fn day_verdicts(
+    ev: &Evidence,
+    store: &mut dyn Store,
+    earlier: &[DayVerdicts],
+    budget: usize,
+) -> (Vec<DayVerdicts>, usize, bool) {
+    // Where each day's runs end; runs are in run order, which is by start time.
+    let mut ends: Vec<(String, usize)> = Vec::new();
+    for (i, r) in ev.runs.iter().enumerate() {
+        let Some(day) = r.started_at.get(..10) else {
+            continue;
+        };
+        match ends.last_mut() {
+            Some((d, end)) if d.as_str() == day => *end = i + 1,
+            _ => ends.push((day.to_string(), i + 1)),
+        }
+    }
+    // Run order is by start time; a day seen again later (a run without a time) would make
+    // prefixes mix days: keep the last end of each day, in day order.
+    let mut by_day: BTreeMap<String, usize> = BTreeMap::new();
+    for (d, end) in ends {
+        let e = by_day.entry(d).or_default();
+        *e = (*e).max(end);
+    }
+    let trend_days = trend_days();
+    if trend_days == 0 {
+        return (Vec::new(), 0, false);
+    }
+    let Some(newest) = by_day
+        .keys()
+        .next_back()
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+    else {
+        return (Vec::new(), 0, false);
+    };
+    let first = newest
+        .checked_sub(jiff::Span::new().days(trend_days - 1))
+        .unwrap_or(newest)
+        .to_string();
+    let before = by_day
+        .range(..first.clone())
+        .next_back()
+        .map(|(d, e)| (d.clone(), *e));
+    let wanted: Vec<(String, usize)> = before
+        .into_iter()
+        .chain(by_day.range(first..).map(|(d, e)| (d.clone(), *e)))
+        .collect();
+    // Result prefixes: results are ordered by run.
+    let result_end = |runs: usize| ev.results.partition_point(|r| (r.run as usize) < runs);
+    let keys: Vec<String> = ev.runs.iter().map(|r| r.key.clone()).collect();
+    let mut orders: HashMap<usize, Vec<(String, u32)>> = HashMap::new();
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut analysed = 0;
+    let mut pending = false;
+    // Newest first: within the budget, the days an upload changed.
+    for (day, runs) in wanted.into_iter().rev() {
+        let results = result_end(runs);
+        let last_run = keys[runs - 1].clone();
+        if let Some(e) = earlier.iter().find(|e| {
+            e.day == day && e.runs == runs && e.results == results && e.last_run == last_run
+        }) {
+            out.push(e.clone());
+            continue;
+        }
+        if analysed >= budget {
+            pending = true;
+            continue;
+        }
+        let prefix = Evidence {
+            runs: ev.runs[..runs].to_vec(),
+            tests: ev.tests.clone(),
+            results: ev.results[..results].to_vec(),
+            messages: ev.messages.clone(),
+            run_sizes: ev.run_sizes[..runs.min(ev.run_sizes.len())].to_vec(),
+        };
+        let mut fetch = |run: usize| {
+            orders
+                .entry(run)
+                .or_insert_with(|| store.run_order(&keys[run]).unwrap_or_default())
+                .clone()
+        };
+        let analysis = flakehound_analysis::verdict::analyse_with(&prefix, &mut fetch);
+        analysed += 1;
+        let verdicts = analysis
+            .verdicts
+            .into_iter()
+            .filter(|v| v.verdict.is_unstable())
+            .map(|v| (v.id, v.verdict))
+            .collect();
+        out.push(DayVerdicts {
+            day,
+            runs,
+            results,
+            last_run,
+            verdicts,
+        });
+    }
+    out.reverse();
+    (out, analysed, pending)
 }
 
 /// Stores with more results than this get their snapshot in two steps (see [`AllTests`]).
@@ -148,6 +294,18 @@ pub fn build(
     owners: &dyn Fn(&str, Option<&str>) -> Vec<String>,
     quarantine: &[QuarantineRecord],
     all: AllTests,
+) -> anyhow::Result<Snapshot> {
+    build_with(store, owners, quarantine, all, &[])
+}
+
+/// [`build`], reusing the verdicts per day of an earlier snapshot where the evidence up to
+/// that day is unchanged.
+pub fn build_with(
+    store: &mut dyn Store,
+    owners: &dyn Fn(&str, Option<&str>) -> Vec<String>,
+    quarantine: &[QuarantineRecord],
+    all: AllTests,
+    earlier: &[DayVerdicts],
 ) -> anyhow::Result<Snapshot> {
     let started = std::time::Instant::now();
     let project = store.project().to_string();
@@ -380,7 +538,14 @@ pub fn build(
     owners.sort();
     owners.dedup();
 
-    // Days.
+    // Days: the verdicts as of each recent day, and today's before them.
+    // A complete snapshot analyses every day it lacks; the quick first one of a large store
+    // (see [`AllTests`]) only the newest few (an upload's), leaving the rest to the complete
+    // one built next in the background.
+    let budget = if complete { usize::MAX } else { QUICK_DAYS };
+    let (day_verdicts, days_analysed, days_pending) = day_verdicts(&ev, store, earlier, budget);
+    let as_of: HashMap<&str, &DayVerdicts> =
+        day_verdicts.iter().map(|d| (d.day.as_str(), d)).collect();
     let verdict_of_ev_test: Vec<&'static str> = ev
         .tests
         .iter()
@@ -415,13 +580,25 @@ pub fn build(
             d.main_green_final += u64::from(green_final);
         }
         let incident = incident_of.contains_key(&(i as u32));
+        let that_day = as_of.get(day);
         for &t in &run_failed_first[i] {
             let v = if incident {
                 "incident"
+            } else if let Some(dv) = that_day {
+                dv.verdicts
+                    .get(&ev.tests[t as usize].id)
+                    .map_or("stable", |v| v.as_str())
             } else {
                 verdict_of_ev_test[t as usize]
             };
             *d.failures.entry(v.to_string()).or_default() += 1;
+        }
+    }
+    for dv in &day_verdicts {
+        if let Some(d) = days.get_mut(&dv.day) {
+            for v in dv.verdicts.values() {
+                *d.verdicts.entry(v.as_str().to_string()).or_default() += 1;
+            }
         }
     }
     Ok(Snapshot {
@@ -450,6 +627,9 @@ pub fn build(
         days: days.into_values().collect(),
         ci_runs,
         commit_order,
+        day_verdicts: Arc::new(day_verdicts),
+        days_analysed,
+        days_pending,
     })
 }
 

@@ -168,13 +168,24 @@ fn common(s: &Snapshot, updating: bool) -> Value {
     })
 }
 
-/// Keys of the daily trend: the verdicts of the tests that failed, and incidents.
-const TREND: [(&str, &str); 6] = [
+/// Keys of the daily trend: the verdicts of the tests that failed (as of that day), and
+/// incidents. `stable`: a failure the verdict engine did not (yet) call unstable that day.
+const TREND: [(&str, &str); 7] = [
     ("broken", svg::RED),
     ("regression", svg::PURPLE),
     ("flaky", svg::AMBER),
     ("infra", "#24292f"),
     ("incident", svg::GREY),
+    ("fixed", svg::BLUE),
+    ("stable", svg::GREEN),
+];
+
+/// Keys of the tests-by-verdict trend: the unstable verdicts.
+const VERDICT_TREND: [(&str, &str); 5] = [
+    ("broken", svg::RED),
+    ("regression", svg::PURPLE),
+    ("flaky", svg::AMBER),
+    ("infra", "#24292f"),
     ("fixed", svg::BLUE),
 ];
 
@@ -254,6 +265,45 @@ pub(crate) async fn overview(
         &labels,
         &series,
     );
+    // Tests by verdict as of each day: the newest analysed day at or before it (a day without
+    // runs keeps the day before's verdicts).
+    let as_of: Vec<Option<&crate::model::DayVerdicts>> = labels
+        .iter()
+        .map(|l| {
+            s.day_verdicts
+                .iter()
+                .rev()
+                .find(|d| d.day.as_str() <= l.as_str())
+        })
+        .collect();
+    let verdict_series: Vec<(&str, &str, Vec<u64>)> = VERDICT_TREND
+        .iter()
+        .map(|(k, c)| {
+            (
+                *k,
+                *c,
+                as_of
+                    .iter()
+                    .map(|d| {
+                        d.map_or(0, |d| {
+                            d.verdicts.values().filter(|v| v.as_str() == *k).count() as u64
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let verdict_trend = svg::stacked_bars(
+        &format!(
+            "Unstable tests per day by their verdict as of that day, {days} days up to the newest run"
+        ),
+        &labels,
+        &verdict_series,
+    );
+    let verdicts_last: Vec<Value> = verdict_series
+        .iter()
+        .map(|(k, _, v)| json!({"verdict": k, "first": v.first().copied().unwrap_or(0), "last": v.last().copied().unwrap_or(0)}))
+        .collect();
     let window: Vec<&crate::model::Day> = labels
         .iter()
         .filter_map(|l| by_day.get(l.as_str()).copied())
@@ -386,6 +436,10 @@ pub(crate) async fn overview(
             "last_day": labels.last(),
             "trend": trend,
             "trend_keys": TREND.iter().map(|(k, c)| json!({"key": k, "colour": c})).collect::<Vec<_>>(),
+            "verdict_trend": verdict_trend,
+            "trend_pending": s.days_pending,
+            "verdict_trend_keys": VERDICT_TREND.iter().map(|(k, c)| json!({"key": k, "colour": c})).collect::<Vec<_>>(),
+            "verdict_trend_ends": verdicts_last,
             "main_branch": s.main_branch,
             "main_runs": main_runs,
             "main_first": share(main_first, main_runs),

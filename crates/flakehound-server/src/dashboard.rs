@@ -4,7 +4,7 @@
 use crate::{READ, Shared, actor, tokens};
 use axum::http::{HeaderMap, HeaderValue, header};
 use flakehound_dashboard::{Backend, BoxFuture, Identity};
-use flakehound_store::{QuarantineRecord, Store};
+use flakehound_store::{QuarantineRecord, SessionRecord, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,17 @@ impl Backend for ServerBackend {
 
     fn max_age(&self) -> Duration {
         self.0.config.cache_ttl
+    }
+
+    /// Set by an admin (`PUT /api/v1/codeowners`): the server has no repository.
+    fn codeowners(&self, project: &str) -> Option<flakehound_owners::CodeOwners> {
+        match self.0.with_admin(|a| a.codeowners(project)) {
+            Ok(text) => text.map(|t| flakehound_owners::CodeOwners::parse(&t)),
+            Err(e) => {
+                tracing::warn!(project, error = %e.message, "dashboard: CODEOWNERS not read");
+                None
+            }
+        }
     }
 
     fn quarantine(&self, project: &str) -> anyhow::Result<Vec<QuarantineRecord>> {
@@ -72,5 +83,86 @@ impl Backend for ServerBackend {
                 project: token.project,
             })
         })
+    }
+
+    /// Stored as the SHA-256 of the id and of the token: the database holds neither.
+    fn keep_session(&self, id: &str, secret: &str, csrf: &str) -> anyhow::Result<()> {
+        let now = jiff::Timestamp::now();
+        let idle = jiff::SignedDuration::try_from(flakehound_dashboard::SESSION_IDLE)?;
+        let record = SessionRecord {
+            id_hash: tokens::hash_secret(id),
+            token_hash: tokens::hash_secret(secret),
+            csrf: csrf.to_string(),
+            last_seen: tokens::stamp(now),
+        };
+        let before = tokens::stamp(now - idle);
+        self.0
+            .with_admin(|a| {
+                a.end_idle_sessions(&before)?;
+                a.put_session(&record)
+            })
+            .map_err(plain)
+    }
+
+    fn resume_session<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(Identity, String), String>> {
+        Box::pin(async move {
+            let id_hash = tokens::hash_secret(id);
+            let h = id_hash.clone();
+            let found = self
+                .0
+                .blocking(move |s| s.with_admin(|a| a.session(&h)))
+                .await
+                .map_err(|e| e.message)?
+                .ok_or_else(|| "the session ended".to_string())?;
+            let now = jiff::Timestamp::now();
+            let idle = jiff::SignedDuration::try_from(flakehound_dashboard::SESSION_IDLE)
+                .map_err(|e| e.to_string())?;
+            let fresh = found
+                .last_seen
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|t| now.duration_since(t) < idle);
+            if !fresh {
+                let h = id_hash.clone();
+                let _ = self
+                    .0
+                    .blocking(move |s| s.with_admin(|a| a.end_session(&h)))
+                    .await;
+                return Err("the session ended (12 hours without a request)".to_string());
+            }
+            let token = match self.0.check_hash(found.token_hash, None, READ).await {
+                Ok(t) => t,
+                Err(e) => {
+                    let h = id_hash.clone();
+                    let _ = self
+                        .0
+                        .blocking(move |s| s.with_admin(|a| a.end_session(&h)))
+                        .await;
+                    return Err(e.message);
+                }
+            };
+            let at = tokens::stamp(now);
+            let _ = self
+                .0
+                .blocking(move |s| s.with_admin(|a| a.touch_session(&id_hash, &at)))
+                .await;
+            Ok((
+                Identity {
+                    admin: token.scope == flakehound_store::Scope::Admin,
+                    actor: actor(&token),
+                    project: token.project,
+                },
+                found.csrf,
+            ))
+        })
+    }
+
+    fn forget_session(&self, id: &str) {
+        let h = tokens::hash_secret(id);
+        if let Err(e) = self.0.with_admin(|a| a.end_session(&h)) {
+            tracing::warn!(error = %e.message, "dashboard: session not removed from the store");
+        }
     }
 }

@@ -17,13 +17,16 @@
 //!   503 with `Retry-After`: a retry of the whole upload completes it (stored reports are
 //!   duplicates the second time).
 
+mod alerts_api;
 pub mod background;
+mod codeowners;
 mod dashboard;
 pub mod metrics;
 pub mod tokens;
 mod upload;
 mod writer;
 
+pub use alerts_api::AlertsApi;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -63,6 +66,10 @@ pub struct Config {
     pub after_commit: Option<CommitHook>,
     /// How often the retention job runs (see [`background`]); `None`: never on this replica.
     pub retention_interval: Option<Duration>,
+    /// Alerting's configuration per project through the API (`/api/v1/alerts/…`): how a
+    /// configuration is checked, and the server's own file. Without it, `PUT
+    /// /api/v1/alerts/config` answers 503.
+    pub alerts: Option<AlertsApi>,
 }
 
 /// See [`Config::after_commit`].
@@ -86,6 +93,7 @@ impl Config {
             cache_ttl: Duration::from_secs(60),
             after_commit: None,
             retention_interval: Some(Duration::from_secs(3600)),
+            alerts: None,
         }
     }
 }
@@ -132,7 +140,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// A token bucket of one token's requests.
 struct Bucket {
@@ -159,7 +167,7 @@ pub(crate) struct Shared {
     pub(crate) writers: writer::Writers,
 }
 
-type AppState = Arc<Shared>;
+pub(crate) type AppState = Arc<Shared>;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -353,6 +361,22 @@ impl Shared {
                 unauthorized("the Authorization header must be `Bearer TOKEN`".into())
             })?;
         let hash = tokens::hash_secret(secret);
+        let project = headers
+            .get("x-flakehound-project")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        self.check_hash(hash, project.as_deref(), scopes).await
+    }
+
+    /// [`Shared::authorize`] for a token known by its hash (a dashboard session kept in the
+    /// store keeps only that), naming the project the request asks for, if any.
+    pub(crate) async fn check_hash(
+        self: &Arc<Self>,
+        hash: String,
+        asked_project: Option<&str>,
+        scopes: &'static [Scope],
+    ) -> ApiResult<TokenInfo> {
+        let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
         let token = self
             .blocking(move |s| s.with_admin(|a| a.token_by_hash(&hash)))
             .await?
@@ -381,11 +405,7 @@ impl Shared {
                 ),
             ));
         }
-        if let Some(p) = headers
-            .get("x-flakehound-project")
-            .and_then(|v| v.to_str().ok())
-            .filter(|p| *p != token.project)
-        {
+        if let Some(p) = asked_project.filter(|p| *p != token.project) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -521,6 +541,8 @@ fn app(config: Config) -> anyhow::Result<(Router, AppState)> {
             axum::routing::put(quarantine_put).delete(quarantine_delete),
         )
         .route("/api/v1/audit/quarantine", get(quarantine_audit))
+        .merge(alerts_api::routes())
+        .merge(codeowners::routes())
         .fallback(not_found)
         .with_state(state.clone())
         // The dashboard's pages at `/` (a browser signs in with a read or admin token).
@@ -597,14 +619,14 @@ async fn not_found(req: Request) -> ApiError {
 
 pub(crate) const READ: &[Scope] = &[Scope::Read, Scope::Admin];
 
-fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+pub(crate) fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         format!("invalid query string: {}", e.body_text()),
     )
 }
 
-fn bad_path(e: axum::extract::rejection::PathRejection) -> ApiError {
+pub(crate) fn bad_path(e: axum::extract::rejection::PathRejection) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         format!("invalid path: {}", e.body_text()),
@@ -825,7 +847,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing the requests in flight");
 }
 
-const ADMIN: &[Scope] = &[Scope::Admin];
+pub(crate) const ADMIN: &[Scope] = &[Scope::Admin];
 
 /// Who a change is logged as: the token's label, else its number.
 pub(crate) fn actor(t: &TokenInfo) -> String {

@@ -2,8 +2,8 @@
 
 use crate::store::{PostgresStore, backend};
 use flakehound_store::{
-    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, Store, TokenInfo,
-    UploadRecord,
+    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, SessionRecord, Store,
+    TokenInfo, UploadRecord,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -309,5 +309,100 @@ impl Admin for PostgresStore {
             )
             .map_err(backend)?
             .map(|r| r.get(0)))
+    }
+
+    fn put_session(&mut self, s: &SessionRecord) -> Result<()> {
+        self.flush()?;
+        self.client
+            .execute(
+                "INSERT INTO dashboard_sessions (id_hash, token_hash, csrf, last_seen)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id_hash) DO UPDATE SET token_hash = excluded.token_hash,
+                   csrf = excluded.csrf, last_seen = excluded.last_seen",
+                &[&s.id_hash, &s.token_hash, &s.csrf, &s.last_seen],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn session(&mut self, id_hash: &str) -> Result<Option<SessionRecord>> {
+        self.flush()?;
+        let row = self
+            .client
+            .query_opt(
+                "SELECT id_hash, token_hash, csrf, last_seen FROM dashboard_sessions
+                 WHERE id_hash = $1",
+                &[&id_hash],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| SessionRecord {
+            id_hash: r.get(0),
+            token_hash: r.get(1),
+            csrf: r.get(2),
+            last_seen: r.get(3),
+        }))
+    }
+
+    fn touch_session(&mut self, id_hash: &str, at: &str) -> Result<()> {
+        self.flush()?;
+        self.client
+            .execute(
+                "UPDATE dashboard_sessions SET last_seen = $2 WHERE id_hash = $1",
+                &[&id_hash, &at],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn end_session(&mut self, id_hash: &str) -> Result<bool> {
+        self.flush()?;
+        let n = self
+            .client
+            .execute(
+                "DELETE FROM dashboard_sessions WHERE id_hash = $1",
+                &[&id_hash],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn end_idle_sessions(&mut self, before: &str) -> Result<u64> {
+        self.flush()?;
+        self.client
+            .execute(
+                "DELETE FROM dashboard_sessions WHERE last_seen < $1",
+                &[&before],
+            )
+            .map_err(backend)
+    }
+
+    fn codeowners(&mut self, project: &str) -> Result<Option<String>> {
+        self.flush()?;
+        let row = self
+            .client
+            .query_opt(
+                "SELECT text FROM project_codeowners WHERE project = $1",
+                &[&project],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn set_codeowners(&mut self, project: &str, text: Option<&str>, at: &str) -> Result<()> {
+        self.flush()?;
+        match text {
+            Some(t) => self.client.execute(
+                "INSERT INTO project_codeowners (project, text, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (project) DO UPDATE SET text = excluded.text,
+                   updated_at = excluded.updated_at",
+                &[&project, &crate::store::clean(t), &at],
+            ),
+            None => self.client.execute(
+                "DELETE FROM project_codeowners WHERE project = $1",
+                &[&project],
+            ),
+        }
+        .map_err(backend)?;
+        Ok(())
     }
 }

@@ -1,9 +1,9 @@
-//! Alerting's records ([`AlertStore`]) in the PostgreSQL store (schema version 4). Every
+//! Alerting's records ([`AlertStore`]) in the PostgreSQL store (schema versions 4 and 6). Every
 //! replica of the server shares them: a transition is one conditional statement, so of two
 //! replicas that read the same version exactly one changes the row (and notifies).
 
 use crate::store::{PostgresStore, backend, clean, clean_opt};
-use flakehound_store::{AlertState, AlertStore, Delivery, Mute, Result, Store};
+use flakehound_store::{AlertConfig, AlertState, AlertStore, Delivery, Mute, Result, Store};
 
 impl AlertStore for PostgresStore {
     fn alert_states(&mut self, project: &str) -> Result<Vec<AlertState>> {
@@ -188,5 +188,51 @@ impl AlertStore for PostgresStore {
                 created_at: r.get(4),
             })
             .collect())
+    }
+
+    fn alert_config(&mut self, project: &str) -> Result<Option<AlertConfig>> {
+        self.flush()?;
+        let row = self
+            .client
+            .query_opt(
+                "SELECT project, config, updated_at, updated_by FROM alert_configs
+                 WHERE project = $1",
+                &[&project],
+            )
+            .map_err(backend)?;
+        Ok(row.map(|r| AlertConfig {
+            project: r.get(0),
+            config: r.get(1),
+            updated_at: r.get(2),
+            updated_by: r.get(3),
+        }))
+    }
+
+    fn set_alert_config(&mut self, c: &AlertConfig) -> Result<()> {
+        self.flush()?;
+        self.client
+            .execute(
+                "INSERT INTO alert_configs (project, config, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (project) DO UPDATE SET config = excluded.config,
+                   updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                &[
+                    &c.project,
+                    &clean(&c.config),
+                    &c.updated_at,
+                    &clean(&c.updated_by),
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn remove_alert_config(&mut self, project: &str) -> Result<bool> {
+        self.flush()?;
+        let n = self
+            .client
+            .execute("DELETE FROM alert_configs WHERE project = $1", &[&project])
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 }

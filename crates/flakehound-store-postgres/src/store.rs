@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/004_alerts.sql"),
     include_str!("../migrations/005_ci_jobs.sql"),
     include_str!("../migrations/006_retention.sql"),
+    include_str!("../migrations/007_server_extras.sql"),
 ];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).

@@ -2,7 +2,8 @@
 
 use crate::store::{SqliteStore, backend};
 use flakehound_store::{
-    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, TokenInfo, UploadRecord,
+    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, SessionRecord, TokenInfo,
+    UploadRecord,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -307,5 +308,104 @@ impl Admin for SqliteStore {
             )
             .optional()
             .map_err(backend)
+    }
+
+    fn put_session(&mut self, s: &SessionRecord) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .execute(
+                "INSERT INTO dashboard_sessions (id_hash, token_hash, csrf, last_seen)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id_hash) DO UPDATE SET token_hash = excluded.token_hash,
+                   csrf = excluded.csrf, last_seen = excluded.last_seen",
+                params![s.id_hash, s.token_hash, s.csrf, s.last_seen],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn session(&mut self, id_hash: &str) -> Result<Option<SessionRecord>> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .query_row(
+                "SELECT id_hash, token_hash, csrf, last_seen FROM dashboard_sessions
+                 WHERE id_hash = ?1",
+                [id_hash],
+                |r| {
+                    Ok(SessionRecord {
+                        id_hash: r.get(0)?,
+                        token_hash: r.get(1)?,
+                        csrf: r.get(2)?,
+                        last_seen: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn touch_session(&mut self, id_hash: &str, at: &str) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .execute(
+                "UPDATE dashboard_sessions SET last_seen = ?2 WHERE id_hash = ?1",
+                params![id_hash, at],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn end_session(&mut self, id_hash: &str) -> Result<bool> {
+        flakehound_store::Store::flush(self)?;
+        let n = self
+            .conn_mut()
+            .execute(
+                "DELETE FROM dashboard_sessions WHERE id_hash = ?1",
+                [id_hash],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    fn end_idle_sessions(&mut self, before: &str) -> Result<u64> {
+        flakehound_store::Store::flush(self)?;
+        let n = self
+            .conn_mut()
+            .execute(
+                "DELETE FROM dashboard_sessions WHERE last_seen < ?1",
+                [before],
+            )
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+
+    fn codeowners(&mut self, project: &str) -> Result<Option<String>> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .query_row(
+                "SELECT text FROM project_codeowners WHERE project = ?1",
+                [project],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn set_codeowners(&mut self, project: &str, text: Option<&str>, at: &str) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        match text {
+            Some(t) => self.conn_mut().execute(
+                "INSERT INTO project_codeowners (project, text, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (project) DO UPDATE SET text = excluded.text,
+                   updated_at = excluded.updated_at",
+                params![project, t, at],
+            ),
+            None => self.conn_mut().execute(
+                "DELETE FROM project_codeowners WHERE project = ?1",
+                [project],
+            ),
+        }
+        .map_err(backend)?;
+        Ok(())
     }
 }

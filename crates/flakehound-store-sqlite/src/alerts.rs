@@ -1,7 +1,8 @@
-//! Alerting's records ([`AlertStore`]) in the SQLite store (schema 7).
+//! Alerting's records ([`AlertStore`]) in the SQLite store (schemas 7 and 9).
 
 use crate::store::{SqliteStore, backend};
-use flakehound_store::{AlertState, AlertStore, Delivery, Mute, Result};
+use flakehound_store::{AlertConfig, AlertState, AlertStore, Delivery, Mute, Result};
+use rusqlite::OptionalExtension;
 use rusqlite::params;
 
 impl AlertStore for SqliteStore {
@@ -170,5 +171,48 @@ impl AlertStore for SqliteStore {
             })
             .map_err(backend)?;
         rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn alert_config(&mut self, project: &str) -> Result<Option<AlertConfig>> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .query_row(
+                "SELECT project, config, updated_at, updated_by FROM alert_configs
+                 WHERE project = ?1",
+                [project],
+                |r| {
+                    Ok(AlertConfig {
+                        project: r.get(0)?,
+                        config: r.get(1)?,
+                        updated_at: r.get(2)?,
+                        updated_by: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn set_alert_config(&mut self, c: &AlertConfig) -> Result<()> {
+        flakehound_store::Store::flush(self)?;
+        self.conn_mut()
+            .execute(
+                "INSERT INTO alert_configs (project, config, updated_at, updated_by)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project) DO UPDATE SET config = excluded.config,
+                   updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                params![c.project, c.config, c.updated_at, c.updated_by],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn remove_alert_config(&mut self, project: &str) -> Result<bool> {
+        flakehound_store::Store::flush(self)?;
+        let n = self
+            .conn_mut()
+            .execute("DELETE FROM alert_configs WHERE project = ?1", [project])
+            .map_err(backend)?;
+        Ok(n == 1)
     }
 }

@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/007_alerts.sql")),
     Migration::Sql(include_str!("../migrations/008_ci_jobs.sql")),
     Migration::Sql(include_str!("../migrations/009_retention.sql")),
+    Migration::Sql(include_str!("../migrations/010_server_extras.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
@@ -1349,6 +1350,7 @@ mod project_tests {
                  DROP TABLE ci_jobs; DROP TABLE ci_imports;
                  DROP TABLE retention; DROP TABLE pruned_reports; DROP TABLE test_history;
                  DROP TABLE public_uploads;
+                 DROP TABLE alert_configs; DROP TABLE dashboard_sessions; DROP TABLE project_codeowners;
                  CREATE TABLE runs4 AS SELECT * FROM runs; CREATE TABLE reports4 AS SELECT * FROM reports;
                  DROP TABLE runs; DROP TABLE reports;",
             )

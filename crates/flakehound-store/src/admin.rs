@@ -113,6 +113,20 @@ pub struct QuarantineChange {
     pub at: String,
 }
 
+/// A dashboard session kept by the server: it survives a restart, and every replica on one
+/// database sees it. Neither the session id nor the token is stored, only their SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 (hex) of the session id in the browser's cookie.
+    pub id_hash: String,
+    /// SHA-256 (hex) of the token the session was opened with (what the tokens table keys).
+    pub token_hash: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// RFC 3339 UTC of its last use.
+    pub last_seen: String,
+}
+
 /// The server's records. Methods other than reads commit before they return.
 pub trait Admin: Send {
     /// Registers a project; `false` when it exists already.
@@ -170,4 +184,19 @@ pub trait Admin: Send {
     fn public_upload(&mut self, project: &str) -> Result<Option<String>>;
     /// The project whose public upload id is `id`.
     fn public_upload_project(&mut self, id: &str) -> Result<Option<String>>;
+
+    /// Stores a dashboard session.
+    fn put_session(&mut self, session: &SessionRecord) -> Result<()>;
+    /// The session whose id hashes to `id_hash`.
+    fn session(&mut self, id_hash: &str) -> Result<Option<SessionRecord>>;
+    /// Notes a session's use at `at`.
+    fn touch_session(&mut self, id_hash: &str, at: &str) -> Result<()>;
+    /// Ends a session; `false` when there was none.
+    fn end_session(&mut self, id_hash: &str) -> Result<bool>;
+    /// Ends every session last used before `before` (RFC 3339 UTC); returns how many.
+    fn end_idle_sessions(&mut self, before: &str) -> Result<u64>;
+    /// The CODEOWNERS text the server keeps for `project` (set by an admin), if any.
+    fn codeowners(&mut self, project: &str) -> Result<Option<String>>;
+    /// Sets (`Some`) or removes (`None`) a project's CODEOWNERS text.
+    fn set_codeowners(&mut self, project: &str, text: Option<&str>, at: &str) -> Result<()>;
 }

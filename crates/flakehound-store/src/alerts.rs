@@ -61,6 +61,19 @@ pub struct Mute {
     pub created_at: String,
 }
 
+/// A project's alerts configuration set through the server's API (`PUT /api/v1/alerts/config`):
+/// the text of an `alerts.toml`, used for that project instead of `flakehound serve --alerts`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertConfig {
+    pub project: String,
+    /// The TOML text, as given (checked by `flakehound-alerts` before it is stored).
+    pub config: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+    /// Who set it (the token's label).
+    pub updated_by: String,
+}
+
 /// Alerting's records. Methods other than reads commit before they return.
 pub trait AlertStore: Send {
     /// Every state of `project`, by monitor then subject.
@@ -93,4 +106,10 @@ pub trait AlertStore: Send {
     fn unmute(&mut self, project: &str, subject: &str) -> Result<bool>;
     /// Mutes of `project` (expired ones included), by subject.
     fn mutes(&mut self, project: &str) -> Result<Vec<Mute>>;
+    /// The configuration set for `project` through the API, if any.
+    fn alert_config(&mut self, project: &str) -> Result<Option<AlertConfig>>;
+    /// Sets (replaces) a project's configuration.
+    fn set_alert_config(&mut self, config: &AlertConfig) -> Result<()>;
+    /// Removes a project's configuration; `false` when there was none.
+    fn remove_alert_config(&mut self, project: &str) -> Result<bool>;
 }

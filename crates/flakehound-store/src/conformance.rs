@@ -76,6 +76,8 @@ macro_rules! conformance_tests {
             failure_texts_newest_first,
             retention_prunes_by_commit_and_keeps_stats,
             public_upload_ids,
+            alert_configs_per_project,
+            dashboard_sessions_and_codeowners,
         );
     };
 }
@@ -1731,4 +1733,78 @@ pub fn retention_fixture(s: &mut dyn Store) -> &'static str {
         );
     }
     "2024-02-01T00:00:00Z"
+}
+
+/// A project's alerts configuration set through the API: one per project, replaced by a second
+/// put, seen by another handle (another replica), removed once.
+pub fn alert_configs_per_project(h: &mut dyn Harness) {
+    use crate::AlertConfig;
+    let mut a = h.alerts(0).expect("this harness opens alerting's records");
+    let mut b = h.alerts(0).expect("a second handle");
+    assert_eq!(a.alert_config("p").unwrap(), None);
+    let c = |text: &str, at: &str| AlertConfig {
+        project: "p".into(),
+        config: text.into(),
+        updated_at: at.into(),
+        updated_by: "ops-admin".into(),
+    };
+    let first = c(
+        "[channels.ops]\ntype = \"webhook\"\nurl = \"http://x/\"\n",
+        "2026-01-01T00:00:00Z",
+    );
+    a.set_alert_config(&first).unwrap();
+    assert_eq!(b.alert_config("p").unwrap().as_ref(), Some(&first));
+    let second = c("baseline = false\n", "2026-01-02T00:00:00Z");
+    b.set_alert_config(&second).unwrap();
+    assert_eq!(a.alert_config("p").unwrap().as_ref(), Some(&second));
+    assert_eq!(a.alert_config("other").unwrap(), None);
+    assert!(!a.remove_alert_config("other").unwrap());
+    assert!(a.remove_alert_config("p").unwrap());
+    assert!(!b.remove_alert_config("p").unwrap());
+    assert_eq!(b.alert_config("p").unwrap(), None);
+}
+
+/// The server's dashboard sessions (by the SHA-256 of their id) seen by another handle (another
+/// replica, or the same server after a restart), touched, ended one by one and when idle; a
+/// project's CODEOWNERS text set, replaced and removed.
+pub fn dashboard_sessions_and_codeowners(h: &mut dyn Harness) {
+    use crate::SessionRecord;
+    let mut a = h.admin(0).expect("this harness opens the server's records");
+    let mut b = h.admin(0).expect("a second handle");
+    let s = |id: &str, at: &str| SessionRecord {
+        id_hash: id.into(),
+        token_hash: format!("token-of-{id}"),
+        csrf: format!("csrf-{id}"),
+        last_seen: at.into(),
+    };
+    assert_eq!(a.session("s1").unwrap(), None);
+    a.put_session(&s("s1", "2026-01-01T00:00:00Z")).unwrap();
+    a.put_session(&s("s2", "2026-01-01T00:00:00Z")).unwrap();
+    assert_eq!(
+        b.session("s1").unwrap(),
+        Some(s("s1", "2026-01-01T00:00:00Z"))
+    );
+    b.touch_session("s1", "2026-01-02T00:00:00Z").unwrap();
+    assert_eq!(
+        a.session("s1").unwrap().unwrap().last_seen,
+        "2026-01-02T00:00:00Z"
+    );
+    assert_eq!(a.end_idle_sessions("2026-01-01T12:00:00Z").unwrap(), 1);
+    assert_eq!(b.session("s2").unwrap(), None);
+    assert!(b.end_session("s1").unwrap());
+    assert!(!a.end_session("s1").unwrap());
+    assert_eq!(a.session("s1").unwrap(), None);
+
+    assert_eq!(a.codeowners("p").unwrap(), None);
+    a.set_codeowners("p", Some("* @acme/core\n"), "2026-01-01T00:00:00Z")
+        .unwrap();
+    b.set_codeowners("p", Some("tests/ @acme/qa\n"), "2026-01-02T00:00:00Z")
+        .unwrap();
+    assert_eq!(
+        a.codeowners("p").unwrap().as_deref(),
+        Some("tests/ @acme/qa\n")
+    );
+    assert_eq!(a.codeowners("other").unwrap(), None);
+    b.set_codeowners("p", None, "2026-01-03T00:00:00Z").unwrap();
+    assert_eq!(a.codeowners("p").unwrap(), None);
 }

@@ -30,9 +30,10 @@ pub mod retention;
 pub mod time;
 
 pub use admin::{
-    Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, TokenInfo, UploadRecord,
+    Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, SessionRecord, TokenInfo,
+    UploadRecord,
 };
-pub use alerts::{AlertState, AlertStore, Delivery, Mute};
+pub use alerts::{AlertConfig, AlertState, AlertStore, Delivery, Mute};
 pub use jobs::{CiJob, CiJobs};
 pub use location::{
     Backend, Lease, Location, OpenMode, install, open, open_admin, open_alerts, open_existing,

@@ -71,6 +71,7 @@ pub struct ServeArgs {
     log_format: LogFormatArg,
     /// Alerts: evaluate the monitors of this file's format (.flakehound/alerts.toml) after
     /// every upload, in the background, and every 10 minutes (see the README's Alerts section).
+    /// A project with its own configuration (PUT /api/v1/alerts/config) uses that instead.
     #[arg(long, env = "FLAKEHOUND_ALERTS", value_name = "FILE")]
     alerts: Option<PathBuf>,
     /// How often the retention job prunes projects with a retention (`server retention set`),
@@ -91,24 +92,36 @@ pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
     config.retention_interval = (args.retention_interval > 0)
         .then(|| std::time::Duration::from_secs(args.retention_interval));
     let shown = config.location.to_string();
-    // Alerting: a channel that cannot be built is an error at startup, naming it.
-    let _evaluator = match &args.alerts {
+    // Alerting: a channel that cannot be built is an error at startup, naming it. The
+    // evaluator runs without a file too: projects configured through the API
+    // (`PUT /api/v1/alerts/config`) use their own configuration instead of the file.
+    let file = match &args.alerts {
         Some(path) => {
             let cfg = flakehound_alerts::Config::load(path)?;
             if let Some(e) = flakehound_alerts::Channels::new(&cfg).errors().first() {
                 bail!("{}: {e}", path.display());
             }
-            let e = std::sync::Arc::new(flakehound_alerts::background::Evaluator::start(
-                config.location.clone(),
-                cfg,
-                std::time::Duration::from_secs(600),
-            ));
-            config.after_commit =
-                Some(flakehound_server::CommitHook(std::sync::Arc::new(e.hook())));
-            Some(e)
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some((cfg, path.display().to_string(), text))
         }
         None => None,
     };
+    config.alerts = Some(flakehound_server::AlertsApi {
+        check: std::sync::Arc::new(|text: &str| {
+            flakehound_alerts::check_text(text, "alerts configuration").map(|_| ())
+        }),
+        file: file.as_ref().map(|(_, p, t)| (p.clone(), t.clone())),
+    });
+    let evaluator = std::sync::Arc::new(flakehound_alerts::background::Evaluator::start_with(
+        config.location.clone(),
+        file.map(|(cfg, _, _)| cfg),
+        std::time::Duration::from_secs(600),
+    ));
+    config.after_commit = Some(flakehound_server::CommitHook(std::sync::Arc::new(
+        evaluator.hook(),
+    )));
+    let _evaluator = evaluator;
     let log = match args.log_format {
         LogFormatArg::Text => flakehound_server::LogFormat::Text,
         LogFormatArg::Json => flakehound_server::LogFormat::Json,

@@ -568,3 +568,82 @@ fn server_dashboard_needs_a_session_and_admin_for_the_quarantine() {
     );
     assert_eq!(s.get("/", Some(&boss)).0, 303);
 }
+
+/// Sessions are kept in the server's store (hashed): one survives a restart of the server, its
+/// CSRF token still works, and signing out ends it in the store too. CODEOWNERS given to the
+/// server through the API names the owners in the dashboard's table and filter.
+#[test]
+fn server_sessions_survive_a_restart_and_codeowners_reach_the_dashboard() {
+    let mut s = server();
+    let admin = s.token("admin");
+    let cookie = s.sign_in(&admin);
+    assert_eq!(s.get("/tests", Some(&cookie)).0, 200);
+
+    // Restart: a new process on the same store.
+    drop(std::mem::replace(
+        &mut s.process,
+        Process::start(
+            s.dir.path(),
+            &["serve", "--listen", "127.0.0.1:0", "--database", &s.db],
+        ),
+    ));
+    let (status, _, html) = s.get(&format!("/test?id={}", enc(BROKEN)), Some(&cookie));
+    assert_eq!(status, 200, "the session did not survive the restart");
+    assert!(
+        html.contains("Quarantine"),
+        "admin buttons after the restart"
+    );
+
+    // CODEOWNERS through the API: the payments tests belong to @acme/payments.
+    let put = |content_type: &str, text: &str| {
+        let r = client()
+            .put(format!("{}/api/v1/codeowners", s.process.url))
+            .bearer_auth(&admin)
+            .header("Content-Type", content_type)
+            .body(text.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    assert_eq!(put("application/json", "{}").0, 415);
+    let (status, body) = put(
+        "text/plain",
+        "# owners\n* @acme/core\ntests/test_payments.py @acme/payments\nnot[ valid\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["rules"], 2, "{v}");
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{v}");
+    // The next analysis (in the background after the change) names the owners.
+    let mut owned = Vec::new();
+    for _ in 0..100 {
+        let (_, _, html) = s.get("/tests?owner=%40acme%2Fpayments", Some(&cookie));
+        owned = rows(&html);
+        if !owned.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(owned.iter().any(|(id, _)| id == BROKEN), "{owned:?}");
+    assert!(
+        owned
+            .iter()
+            .all(|(id, _)| id.starts_with("tests/test_payments.py")),
+        "{owned:?}"
+    );
+
+    // Signing out after the restart (the CSRF token came from the store) ends the session for
+    // good: another restart does not bring it back.
+    let (_, _, page) = s.get("/", Some(&cookie));
+    let token = csrf(&page);
+    let (status, _, _) = s.post("/signout", Some(&cookie), &[("csrf", &token)]);
+    assert_eq!(status, 303);
+    drop(std::mem::replace(
+        &mut s.process,
+        Process::start(
+            s.dir.path(),
+            &["serve", "--listen", "127.0.0.1:0", "--database", &s.db],
+        ),
+    ));
+    assert_eq!(s.get("/", Some(&cookie)).0, 303);
+}
