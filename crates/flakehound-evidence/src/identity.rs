@@ -35,7 +35,7 @@ use flakehound_ci::Surroundings;
 use flakehound_model::{Format, RunMeta, TestCase};
 use flakehound_store::RunKey;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Records read per file to compare files. 16, not 64: a repeated suite shares its first test
 /// ids in either case, and shuffled or sharded files are read in full before they are joined
@@ -362,16 +362,37 @@ fn mtime(input: &Input) -> Option<i64> {
     })
 }
 
-/// Whether `input` lies under `root`, which the caller canonicalised (once, not per input).
-fn inside(input: &Input, root: &Path) -> bool {
-    match input {
-        Input::File(p) => std::path::absolute(p)
-            .ok()
-            .and_then(|p| p.canonicalize().ok().or(Some(p)))
-            .is_some_and(|p| p.starts_with(root)),
+/// Whether every input lies under `root`, which the caller canonicalised (once, not per input).
+/// A file's canonical path is its directory's (canonicalised once per directory: a folder of
+/// reports is hundreds of files in a few directories, and canonicalising each file cost a
+/// `readlink` per path component, a few milliseconds of every ingest) joined with its name,
+/// unless the name itself is a symbolic link, which is resolved in full.
+fn all_inside(inputs: &[Input], root: &Path) -> bool {
+    let mut dirs: std::collections::HashMap<PathBuf, Option<PathBuf>> =
+        std::collections::HashMap::new();
+    inputs.iter().all(|input| match input {
+        Input::File(p) => {
+            let Ok(abs) = std::path::absolute(p) else {
+                return false;
+            };
+            let canonical = match (abs.parent(), abs.file_name()) {
+                (Some(dir), Some(name))
+                    if !std::fs::symlink_metadata(&abs)
+                        .is_ok_and(|m| m.file_type().is_symlink()) =>
+                {
+                    dirs.entry(dir.to_path_buf())
+                        .or_insert_with(|| dir.canonicalize().ok())
+                        .as_ref()
+                        .map(|d| d.join(name))
+                        .or_else(|| Some(abs.clone()))
+                }
+                _ => abs.canonicalize().ok().or(Some(abs.clone())),
+            };
+            canonical.is_some_and(|c| c.starts_with(root))
+        }
         // Piped from a command running here and now.
         _ => true,
-    }
+    })
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -523,7 +544,7 @@ pub(crate) fn plan(
                 .head_time
                 .is_none_or(|t| fresh_for(t - GIT_SLACK_SECS));
             let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-            let in_repo = inputs.iter().all(|i| inside(i, &root));
+            let in_repo = all_inside(inputs, &root);
             if meta.commit.is_none() {
                 if single && after_head && in_repo {
                     meta.commit = Some(commit.clone());
@@ -590,6 +611,44 @@ pub(crate) fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file is under the root by its directory's canonical path; a symbolic link by its
+    /// target's, as canonicalising the whole path says.
+    #[test]
+    fn inputs_inside_the_root_by_canonical_path() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let croot = root.path().canonicalize().unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        let a = root.path().join("sub/a.xml");
+        let b = outside.path().join("b.xml");
+        std::fs::write(&a, "<testsuite/>").unwrap();
+        std::fs::write(&b, "<testsuite/>").unwrap();
+        let via_dots = root.path().join("sub/../sub/a.xml");
+        assert!(all_inside(
+            &[Input::File(a.clone()), Input::File(via_dots)],
+            &croot
+        ));
+        assert!(!all_inside(
+            &[Input::File(a.clone()), Input::File(b.clone())],
+            &croot
+        ));
+        #[cfg(unix)]
+        {
+            // A link inside the root to a file outside it is outside; a link outside to a file
+            // inside is inside.
+            let link_in = root.path().join("sub/link.xml");
+            std::os::unix::fs::symlink(&b, &link_in).unwrap();
+            assert!(!all_inside(&[Input::File(link_in)], &croot));
+            let link_out = outside.path().join("link.xml");
+            std::os::unix::fs::symlink(&a, &link_out).unwrap();
+            assert!(all_inside(&[Input::File(link_out)], &croot));
+            // A directory reached through a link counts where it really is.
+            let dir_link = outside.path().join("dir");
+            std::os::unix::fs::symlink(root.path().join("sub"), &dir_link).unwrap();
+            assert!(all_inside(&[Input::File(dir_link.join("a.xml"))], &croot));
+        }
+    }
 
     /// A JUnit file of tests `t<i>` for `ids`, each in a class of its own.
     fn junit(dir: &Path, name: &str, ids: impl Iterator<Item = usize>) -> Input {
