@@ -421,8 +421,9 @@ pub const FLUSH_RESULTS: u64 = 100_000;
 const CHUNK: usize = 256;
 const IN_FLIGHT: usize = 16;
 
-/// Parser threads of an ingest of several inputs (see `pipeline`).
-const PARSERS: usize = 2;
+/// Most parser threads of an ingest of several inputs (see `pipeline`; the store says how
+/// many, [`flakehound_store::Store::parsers`]).
+const MAX_PARSERS: usize = 4;
 
 /// What the parser thread produces for one input, in order.
 enum Parsed {
@@ -544,8 +545,13 @@ fn pipeline(
     // reads in input order: reports are written in the same order as with one parser, while
     // one parser works ahead on the next report. Parsing costs more than writing (the parser
     // was the critical path, the writer waiting for it half of its time), so two parsers and
-    // the writer keep two cores busy. One input (a single big report) uses one parser.
-    let parsers = PARSERS.min(todo.iter().filter(|go| **go).count()).max(1);
+    // the writer keep two cores busy. One input (a single big report) uses one parser, and so
+    // does a store whose writes a database server on this machine does (see `Store::parsers`).
+    let parsers = store
+        .parsers()
+        .clamp(1, MAX_PARSERS)
+        .min(todo.iter().filter(|go| **go).count())
+        .max(1);
     std::thread::scope(|scope| {
         let mut rxs = Vec::with_capacity(parsers);
         for k in 0..parsers {

@@ -205,6 +205,13 @@ pub trait Store {
     /// Makes every committed report durable. Until then a crash may lose them (never half of
     /// one); dropping the store flushes too, ignoring errors.
     fn flush(&mut self) -> Result<()>;
+    /// How many threads an ingest may parse reports on while this store writes them. An
+    /// embedded engine writes in the ingest's own process, which then keeps two cores busy with
+    /// two parsers; an engine whose writes are done by a database server on the same machine
+    /// competes with it for the cores, and one parser measured faster there.
+    fn parsers(&self) -> usize {
+        2
+    }
     /// Whether committed reports have held the store's write lock long enough that the caller
     /// should [`flush`](Store::flush) at the next report boundary, so that other writers of the
     /// store (another ingest, a `run`) get their turn instead of timing out.
