@@ -267,13 +267,25 @@ pub(crate) async fn overview(
     );
     // Tests by verdict as of each day: the newest analysed day at or before it (a day without
     // runs keeps the day before's verdicts).
-    let as_of: Vec<Option<&crate::model::DayVerdicts>> = labels
+    // Counted once per analysed day, not once per label and verdict.
+    let counts: Vec<std::collections::HashMap<&str, u64>> = s
+        .day_verdicts
+        .iter()
+        .map(|d| {
+            let mut c = std::collections::HashMap::new();
+            for v in d.verdicts.values() {
+                *c.entry(v.as_str()).or_default() += 1;
+            }
+            c
+        })
+        .collect();
+    let as_of: Vec<Option<&std::collections::HashMap<&str, u64>>> = labels
         .iter()
         .map(|l| {
             s.day_verdicts
                 .iter()
-                .rev()
-                .find(|d| d.day.as_str() <= l.as_str())
+                .rposition(|d| d.day.as_str() <= l.as_str())
+                .map(|i| &counts[i])
         })
         .collect();
     let verdict_series: Vec<(&str, &str, Vec<u64>)> = VERDICT_TREND
@@ -284,11 +296,7 @@ pub(crate) async fn overview(
                 *c,
                 as_of
                     .iter()
-                    .map(|d| {
-                        d.map_or(0, |d| {
-                            d.verdicts.values().filter(|v| v.as_str() == *k).count() as u64
-                        })
-                    })
+                    .map(|d| d.and_then(|c| c.get(*k)).copied().unwrap_or(0))
                     .collect(),
             )
         })

@@ -24,7 +24,9 @@
 //!
 //! Test ids are jest's: `path › describe › … › title` (the path is added by the caller).
 
-use crate::lang::{FileFacts, MAX_DEPTH, Origin, Suppressions, TestHit, taint};
+use crate::lang::{
+    Access, FileFacts, MAX_DEPTH, Origin, StateUse, Suppressions, TestHit, record_access, taint,
+};
 use crate::python::{Hit, span};
 use crate::rules::{
     FIXED_TMP_PATH, REAL_NETWORK, RETRY_MARKER, Rule, SHARED_STATE, SLEEP_WAIT, TIMING_ASSERT,
@@ -143,16 +145,6 @@ struct Shared {
     mutable: bool,
     /// Assigned or changed by a hook: managed per test.
     managed: bool,
-}
-
-/// A test's use of a shared name: its first access, where, and where it first changes it.
-type StateUse = (Access, (u32, u32, u32), Option<(u32, u32, u32)>);
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Access {
-    Read,
-    Write,
-    Mutate,
 }
 
 /// One test: its id within the file and what its body did.
@@ -582,14 +574,7 @@ impl<'c, 'a> Body<'c, 'a> {
                 _ => {}
             }
         }
-        let sp = span(id);
-        let e = self
-            .state
-            .entry(name.to_string())
-            .or_insert((kind, sp, None));
-        if kind != Access::Read && e.2.is_none() {
-            e.2 = Some(sp);
-        }
+        record_access(&mut self.state, name, kind, span(id));
     }
 
     fn assign(&mut self, left: Node, value: Node) {

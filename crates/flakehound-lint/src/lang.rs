@@ -12,6 +12,34 @@ use tree_sitter::Node;
 /// Deepest node visited; deeper trees are cut (generated code), never a stack overflow.
 pub(crate) const MAX_DEPTH: usize = 300;
 
+/// How a test uses a shared (module-level or static) name.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Access {
+    Read,
+    Write,
+    Mutate,
+}
+
+/// (line, column, end column) of a node.
+pub(crate) type Span = (u32, u32, u32);
+
+/// A test's use of a shared name: its first access, where, and where it first changes it.
+pub(crate) type StateUse = (Access, Span, Option<Span>);
+
+/// Records an access of `name` at `sp` in a test's `state`: the first access stays the first,
+/// and the first change is kept.
+pub(crate) fn record_access(
+    state: &mut HashMap<String, StateUse>,
+    name: &str,
+    kind: Access,
+    sp: Span,
+) {
+    let e = state.entry(name.to_string()).or_insert((kind, sp, None));
+    if kind != Access::Read && e.2.is_none() {
+        e.2 = Some(sp);
+    }
+}
+
 /// One finding of a rule, with the tests (ids within the file: `describe › title`,
 /// `module::test`) that reach it.
 #[derive(Clone, Debug)]

@@ -25,7 +25,10 @@
 //! Test ids are cargo's: the module path in the crate (`parser::tests::name`; integration test
 //! files start at their own root), added by the caller from the file's place in the crate.
 
-use crate::lang::{FileFacts, MAX_DEPTH, Origin, Suppressions, TestHit, taint};
+use crate::lang::{
+    Access, FileFacts, MAX_DEPTH, Origin, Span, StateUse, Suppressions, TestHit, record_access,
+    taint,
+};
 use crate::python::Hit;
 use crate::rules::{
     FIXED_TMP_PATH, REAL_NETWORK, Rule, SET_ORDER_ASSERT, SHARED_STATE, SLEEP_WAIT, THREAD_NO_JOIN,
@@ -68,15 +71,6 @@ const MUTATORS: &[&str] = &[
     "replace",
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Access {
-    Read,
-    Write,
-    Mutate,
-}
-
-type Span = (u32, u32, u32);
-
 /// Where a node's text lives: the file, or a macro's arguments parsed again (`shift` maps its
 /// byte offsets back to the file).
 #[derive(Clone, Copy)]
@@ -88,7 +82,7 @@ struct Frame<'s> {
 struct Test {
     name: String,
     hits: Vec<Hit>,
-    state: HashMap<String, (Access, Span, Option<Span>)>,
+    state: HashMap<String, StateUse>,
 }
 
 struct W<'f> {
@@ -101,7 +95,7 @@ struct W<'f> {
     loops: usize,
     taints: HashMap<String, Origin>,
     hits: Vec<Hit>,
-    state: HashMap<String, (Access, Span, Option<Span>)>,
+    state: HashMap<String, StateUse>,
     /// Spawned threads bound to a name: (name, span of the spawn, used again).
     spawned: Vec<(String, Span, bool)>,
     /// Macros being parsed again, one inside the other (at most [`MAX_NEST`]).
@@ -345,13 +339,7 @@ impl W<'_> {
     }
 
     fn access(&mut self, name: &str, kind: Access, sp: Span) {
-        let e = self
-            .state
-            .entry(name.to_string())
-            .or_insert((kind, sp, None));
-        if kind != Access::Read && e.2.is_none() {
-            e.2 = Some(sp);
-        }
+        record_access(&mut self.state, name, kind, sp);
     }
 
     fn ident(&mut self, f: Frame, id: Node) {

@@ -153,14 +153,13 @@ async fn config_delete(State(state): State<AppState>, headers: HeaderMap) -> Api
     let removed = state
         .blocking(move |s| with_alerts(s, |a| a.remove_alert_config(&project)))
         .await?;
-    if !removed {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "this project has no alerts configuration of its own",
-        ));
+    if removed {
+        evaluate_soon(&state, &token.project);
     }
-    evaluate_soon(&state, &token.project);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    crate::deleted(
+        removed,
+        "this project has no alerts configuration of its own",
+    )
 }
 
 async fn mutes_list(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
@@ -275,14 +274,7 @@ async fn mute_delete(
     let removed = state
         .blocking(move |s| with_alerts(s, |a| a.unmute(&project, &subject)))
         .await?;
-    if removed {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("{shown:?} is not muted in this project"),
-        ))
-    }
+    crate::deleted(removed, format!("{shown:?} is not muted in this project"))
 }
 
 #[derive(serde::Deserialize)]

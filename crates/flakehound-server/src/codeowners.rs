@@ -94,12 +94,8 @@ async fn delete_text(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
             })
         })
         .await?;
-    if !had {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "this project has no CODEOWNERS on the server",
-        ));
+    if had {
+        state.changed(&token.project);
     }
-    state.changed(&token.project);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    crate::deleted(had, "this project has no CODEOWNERS on the server")
 }

@@ -619,6 +619,15 @@ async fn not_found(req: Request) -> ApiError {
 
 pub(crate) const READ: &[Scope] = &[Scope::Read, Scope::Admin];
 
+/// The answer of a DELETE: 204 when `removed`, else 404 with `missing` (what was not there).
+pub(crate) fn deleted(removed: bool, missing: impl Into<String>) -> ApiResult<Response> {
+    if removed {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, missing))
+    }
+}
+
 pub(crate) fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -960,14 +969,10 @@ async fn quarantine_delete(
             s.with_admin(|a| a.remove_quarantine(&project, &test, &who, q.reason.as_deref(), &at))
         })
         .await?;
-    if removed {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("{shown:?} is not quarantined in this project"),
-        ))
-    }
+    deleted(
+        removed,
+        format!("{shown:?} is not quarantined in this project"),
+    )
 }
 
 #[derive(serde::Deserialize)]
