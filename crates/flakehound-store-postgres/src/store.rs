@@ -39,6 +39,8 @@ pub struct PostgresStore {
     pub(crate) unsynced: bool,
     /// The transaction holding the reports committed since the last flush.
     pub(crate) batch: Batch,
+    /// An emptied record buffer kept for the next report (its allocation, not its records).
+    pub(crate) spare: Vec<flakehound_model::TestCase>,
     /// Why reports committed to a batch were rolled back, when the caller could not be told at
     /// the time (reported by the next flush).
     pub(crate) lost: Option<String>,
@@ -79,8 +81,10 @@ pub(crate) fn backend(e: postgres::Error) -> StoreError {
 }
 
 /// Text as PostgreSQL stores it: `text` cannot hold NUL, which reports may contain.
+/// The check is the `memchr` crate's vectorised search: every text of every result passes here,
+/// and `str::contains` (a word at a time) was 10% of the writer's instructions.
 pub(crate) fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('\0') {
+    if memchr::memchr(0, s.as_bytes()).is_some() {
         std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
     } else {
         std::borrow::Cow::Borrowed(s)
@@ -137,6 +141,7 @@ impl PostgresStore {
             stmts: HashMap::default(),
             unsynced: false,
             batch: Batch::default(),
+            spare: Vec::new(),
             lost: None,
         })
     }
