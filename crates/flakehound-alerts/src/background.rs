@@ -27,6 +27,8 @@ struct Queue {
     /// Every project, on the next turn (the timer).
     all: bool,
     stop: bool,
+    /// Periodic passes over every project this replica ran (it led them).
+    passes: u64,
 }
 
 /// The background evaluator. Dropping it stops the thread after the evaluation in progress.
@@ -75,6 +77,13 @@ impl Evaluator {
                 e.notify(project);
             }
         }
+    }
+
+    /// Periodic passes over every project this replica ran: only the replica leading the
+    /// "alerts" job runs them.
+    pub fn periodic_passes(&self) -> u64 {
+        let (m, _) = &*self.shared;
+        m.lock().unwrap_or_else(|e| e.into_inner()).passes
     }
 
     /// Waits until nothing is queued or running (tests, shutdown); `false` on timeout.
@@ -133,6 +142,8 @@ fn work(
     let mut api: HashMap<String, ApiConfig> = HashMap::new();
     let mut handles = Handles::default();
     let mut next_tick = std::time::Instant::now() + interval;
+    let mut lease: Option<Box<dyn flakehound_store::Lease>> = None;
+    let mut told = false;
     loop {
         let (project, all) = {
             let mut q = m.lock().unwrap_or_else(|e| e.into_inner());
@@ -162,13 +173,21 @@ fn work(
         };
         let projects: Vec<String> = match (project, all) {
             (Some(p), _) => vec![p],
-            _ => flakehound_store::open_admin(location)
-                .and_then(|mut a| a.server_projects())
-                .map(|ps| ps.into_iter().map(|(p, _)| p).collect())
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "alerts: cannot list projects");
-                    Vec::new()
-                }),
+            // The periodic pass over every project runs on one replica only: the one holding
+            // the "alerts" lease (as retention's; see `flakehound_store::try_lead`). A commit's
+            // own project is evaluated by the replica that took the upload, whichever it is
+            // (its notifications go out once anyway, through the states' compare-and-set).
+            _ if !leading(location, &mut lease, &mut told) => Vec::new(),
+            _ => {
+                m.lock().unwrap_or_else(|e| e.into_inner()).passes += 1;
+                flakehound_store::open_admin(location)
+                    .and_then(|mut a| a.server_projects())
+                    .map(|ps| ps.into_iter().map(|(p, _)| p).collect())
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "alerts: cannot list projects");
+                        Vec::new()
+                    })
+            }
         };
         for p in projects {
             if let Err(e) = evaluate(location, file.as_ref(), &mut api, &mut handles, &p) {
@@ -181,6 +200,35 @@ fn work(
         q.busy = q.busy.saturating_sub(1);
         cv.notify_all();
     }
+}
+
+/// Whether this replica leads the periodic pass: it holds the "alerts" lease, or takes it now.
+/// `told`: whether "another replica leads" was logged already (once).
+fn leading(
+    location: &Location,
+    lease: &mut Option<Box<dyn flakehound_store::Lease>>,
+    told: &mut bool,
+) -> bool {
+    if lease.as_mut().is_some_and(|l| !l.held()) {
+        tracing::warn!(job = "alerts", "lost the lead (the store session ended)");
+        *lease = None;
+    }
+    if lease.is_none() {
+        match flakehound_store::try_lead(location, "alerts") {
+            Ok(Some(l)) => {
+                tracing::info!(job = "alerts", "leading the job on this replica");
+                *lease = Some(l);
+                *told = false;
+            }
+            Ok(None) => {
+                if !std::mem::replace(told, true) {
+                    tracing::info!(job = "alerts", "another replica leads the job");
+                }
+            }
+            Err(e) => tracing::warn!(job = "alerts", error = %e, "cannot try to lead"),
+        }
+    }
+    lease.is_some()
 }
 
 /// Connections kept between evaluations.

@@ -172,3 +172,38 @@ fn two_replicas_on_one_postgres_schema_deliver_a_change_once() {
         .collect();
     assert_eq!(sent.len(), 1);
 }
+
+/// The periodic pass over every project runs on one replica: the one holding the "alerts"
+/// lease; when it stops, another takes over. (Two evaluators on one SQLite store, as two
+/// `serve` processes; the lease is the store's, as retention's.)
+#[test]
+fn the_periodic_pass_runs_on_one_replica_and_moves_when_it_stops() {
+    install();
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::Sqlite(dir.path().join("server.db"));
+    let _ = token(&location);
+    let cfg = webhook("http://127.0.0.1:9/hook");
+    let every = Duration::from_millis(100);
+    let a = Evaluator::start(location.clone(), cfg.clone(), every);
+    let b = Evaluator::start(location.clone(), cfg, every);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while a.periodic_passes() + b.periodic_passes() < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (pa, pb) = (a.periodic_passes(), b.periodic_passes());
+    assert!(pa + pb >= 5, "passes {pa} + {pb}");
+    assert!(
+        pa == 0 || pb == 0,
+        "both replicas ran the pass: {pa} and {pb}"
+    );
+    // The leader stops: the other one leads from its next turn.
+    let (leader, other) = if pa > 0 { (a, b) } else { (b, a) };
+    drop(leader);
+    let before = other.periodic_passes();
+    assert_eq!(before, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while other.periodic_passes() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(other.periodic_passes() >= 3, "no replica took over");
+}

@@ -37,10 +37,13 @@ pub const REPORT_EXTENSIONS: &[&str] = &["xml", "trx", "json", "jsonl", "ndjson"
 #[derive(Debug, Clone)]
 pub enum Input {
     File(PathBuf),
-    /// Content read from standard input, named `name` in summaries.
+    /// Content in memory, named `name` in summaries: with its hash when the caller computed it,
+    /// and its records when the caller parsed them already (see [`Preparsed`]).
     Bytes {
         name: String,
-        bytes: Vec<u8>,
+        bytes: std::sync::Arc<[u8]>,
+        hash: Option<String>,
+        parsed: Option<Preparsed>,
     },
     /// Content spooled to a file (standard input), named `name`, hashed while spooling.
     Spooled {
@@ -48,6 +51,40 @@ pub enum Input {
         path: PathBuf,
         hash: String,
     },
+}
+
+/// A report parsed before the ingest that writes it: the team server parses each upload on the
+/// request's own thread, several at a time, so that the project's writer, which writes the
+/// uploads of every request in turn, only writes (parsing inside its ingest made it the
+/// server's bottleneck). The records are handed over once: the ingest that writes the input
+/// takes them (one that found them taken parses the bytes again).
+#[derive(Clone)]
+pub struct Preparsed(std::sync::Arc<std::sync::Mutex<Option<ParsedReport>>>);
+
+type ParsedReport = (Vec<TestCase>, Result<ReportInfo, ParseError>);
+
+impl Preparsed {
+    /// Parses `bytes` as the ingest would (the same parser, the same format detection).
+    pub fn parse(bytes: &[u8], format: Option<Format>) -> Preparsed {
+        let mut cases = Vec::new();
+        let result = flakehound_ingest::parse_bytes(bytes, format, &mut |case| {
+            cases.push(case);
+            Ok(())
+        });
+        Preparsed(std::sync::Arc::new(std::sync::Mutex::new(Some((
+            cases, result,
+        )))))
+    }
+
+    fn take(&self) -> Option<ParsedReport> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+impl std::fmt::Debug for Preparsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Preparsed")
+    }
 }
 
 impl Input {
@@ -402,6 +439,9 @@ fn hash_input(
                     )));
                 }
             }
+            Input::Bytes {
+                hash: Some(hash), ..
+            } => return Ok(hash.clone()),
             Input::Bytes { bytes, .. } => {
                 hasher.update(bytes);
             }
@@ -580,8 +620,22 @@ fn pipeline(
                         Input::File(p) | Input::Spooled { path: p, .. } => {
                             flakehound_ingest::parse_file(p, opts.format, &mut sink)
                         }
-                        Input::Bytes { bytes, .. } => {
-                            flakehound_ingest::parse_bytes(bytes, opts.format, &mut sink)
+                        Input::Bytes { bytes, parsed, .. } => {
+                            match parsed.as_ref().and_then(Preparsed::take) {
+                                Some((cases, result)) => {
+                                    let mut result = result;
+                                    for case in cases {
+                                        if let Err(e) = sink(case) {
+                                            result = Err(e);
+                                            break;
+                                        }
+                                    }
+                                    result
+                                }
+                                None => {
+                                    flakehound_ingest::parse_bytes(bytes, opts.format, &mut sink)
+                                }
+                            }
                         }
                     };
                     if !chunk.is_empty() && tx.send(Parsed::Cases(chunk)).is_err() {

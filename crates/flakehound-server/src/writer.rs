@@ -24,7 +24,10 @@ pub(crate) struct Job {
     /// The upload's received parts, some of which `inputs` read in place: removed when the
     /// job is dropped.
     #[allow(dead_code)]
-    pub parts: tempfile::TempDir,
+    pub parts: Option<tempfile::TempDir>,
+    /// The memory the upload's in-memory parts hold, returned when the job is dropped.
+    #[allow(dead_code)]
+    pub lease: crate::upload::Lease,
     pub meta: RunMeta,
     pub reply: tokio::sync::oneshot::Sender<Result<Summary, ApiError>>,
 }

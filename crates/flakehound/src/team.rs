@@ -81,6 +81,7 @@ pub struct ServeArgs {
 }
 
 pub fn cmd_serve(args: ServeArgs) -> Result<ExitCode> {
+    flakehound_server::no_huge_pages();
     let location = database(args.database.as_deref())?;
     let mut config = flakehound_server::Config::new(location);
     config.body_limit =
