@@ -9,9 +9,10 @@
 # Rounds: --repeat (default 3) rounds of (a), each into a project of its own; the best round's
 # throughput is compared with the best of as many local ingests.
 # Usage: benches/server.sh [--uploads 200] [--concurrency 200] [--tests 400] [--workers 8] [--repeat 3]
+#        [--bin PATH]   (another flakehound binary, e.g. a baseline build, instead of target/release's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-uploads=200 concurrency=200 tests=400 workers=8 repeat=3
+uploads=200 concurrency=200 tests=400 workers=8 repeat=3 bin=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --uploads) uploads=$2; shift 2 ;;
@@ -19,13 +20,15 @@ while [[ $# -gt 0 ]]; do
     --tests) tests=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 pg=${FLAKEHOUND_BENCH_POSTGRES:?set FLAKEHOUND_BENCH_POSTGRES to a PostgreSQL URL}
 cargo build --release --quiet -p flakehound --bin flakehound
 cargo build --release --quiet -p flakehound-server --example loadgen
-fh=target/release/flakehound
+fh=${bin:-target/release/flakehound}
+echo "binary: $fh"
 gen=target/release/examples/loadgen
 work=target/bench/server
 rm -rf "$work" && mkdir -p "$work"
