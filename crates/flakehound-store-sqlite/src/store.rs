@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Sql(include_str!("../migrations/008_ci_jobs.sql")),
     Migration::Sql(include_str!("../migrations/009_retention.sql")),
     Migration::Sql(include_str!("../migrations/010_server_extras.sql")),
+    Migration::Sql(include_str!("../migrations/011_codeowners_uploads.sql")),
 ];
 
 /// Schema version 4: every stored timestamp in the one canonical form of [`flakehound_store::time`]
