@@ -58,8 +58,7 @@ pub struct Codeowners {
 }
 
 /// The warning added to an answer when the server is older than `codeowners` parts.
-pub const OLD_SERVER: &str =
-    "this server does not keep CODEOWNERS from uploads (an older version): the reports were sent without it";
+pub const OLD_SERVER: &str = "this server does not keep CODEOWNERS from uploads (an older version): the reports were sent without it";
 
 impl Server {
     pub fn new(url: &str, token: &str) -> Server {
@@ -171,9 +170,10 @@ impl Server {
         // A public upload id never changes the project's CODEOWNERS: not sent.
         let codeowners = codeowners.filter(|_| !self.public);
         match self.send_upload(meta, files, codeowners) {
-            Err(ClientError::Refused { status: 400, message })
-                if codeowners.is_some() && message.contains("codeowners") =>
-            {
+            Err(ClientError::Refused {
+                status: 400,
+                message,
+            }) if codeowners.is_some() && message.contains("codeowners") => {
                 let mut answer = self.send_upload(meta, files, None)?;
                 if let Some(w) = answer
                     .body

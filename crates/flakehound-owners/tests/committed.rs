@@ -59,7 +59,10 @@ fn the_committed_file_where_github_looks_with_its_commit() {
     git(root, &["add", "."]);
     git(root, &["commit", "-q", "-m", "three"]);
     let got = committed(root.join("docs")).unwrap().unwrap();
-    assert_eq!((got.path, got.text.as_str()), (".github/CODEOWNERS", "* @uncommitted\n"));
+    assert_eq!(
+        (got.path, got.text.as_str()),
+        (".github/CODEOWNERS", "* @uncommitted\n")
+    );
 
     // 3 MB or more: not used, and said so.
     let big = "# padding\n".repeat(320_000);

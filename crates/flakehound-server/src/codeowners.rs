@@ -21,13 +21,13 @@
 //!   more is refused (GitHub ignores it too). None of this ever fails the upload itself.
 
 use crate::{ADMIN, ApiError, ApiResult, AppState, READ, tokens};
-use flakehound_store::{CodeownersOffer, CodeownersOutcome, CodeownersRecord, TokenInfo};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use flakehound_store::{CodeownersOffer, CodeownersOutcome, CodeownersRecord, TokenInfo};
 
 pub(crate) fn routes() -> axum::Router<AppState> {
     axum::Router::new().route(
@@ -161,8 +161,14 @@ pub(crate) struct Answered {
 }
 
 fn shown(s: Option<&str>, max: usize) -> Option<String> {
-    s.map(|s| s.trim().chars().filter(|c| !c.is_control()).take(max).collect::<String>())
-        .filter(|s| !s.is_empty())
+    s.map(|s| {
+        s.trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(max)
+            .collect::<String>()
+    })
+    .filter(|s| !s.is_empty())
 }
 
 /// Offers an upload's CODEOWNERS (see the module's rules). `Err` only when the store failed

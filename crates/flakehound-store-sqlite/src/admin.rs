@@ -452,10 +452,7 @@ impl Admin for SqliteStore {
     }
 }
 
-fn kept_codeowners(
-    conn: &rusqlite::Connection,
-    project: &str,
-) -> Result<Option<CodeownersRecord>> {
+fn kept_codeowners(conn: &rusqlite::Connection, project: &str) -> Result<Option<CodeownersRecord>> {
     conn.query_row(
         "SELECT text, source, path, commit_sha, branch, commit_time, updated_at
          FROM project_codeowners WHERE project = ?1",

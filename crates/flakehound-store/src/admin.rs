@@ -376,24 +376,50 @@ mod codeowners_rules {
         use CodeownersSource::{Admin, Upload};
         let t1 = "2026-01-10T00:00:00Z";
         let t2 = "2026-01-11T00:00:00Z";
-        assert_eq!(decide_codeowners(None, &offer("a", t1)), (O::Stored, A::Write));
+        assert_eq!(
+            decide_codeowners(None, &offer("a", t1)),
+            (O::Stored, A::Write)
+        );
         let up = kept("a", Upload, Some(t1));
-        assert_eq!(decide_codeowners(Some(&up), &offer("b", t2)), (O::Stored, A::Write));
-        assert_eq!(decide_codeowners(Some(&up), &offer("b", t1)), (O::Stored, A::Write));
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("b", t2)),
+            (O::Stored, A::Write)
+        );
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("b", t1)),
+            (O::Stored, A::Write)
+        );
         let older = "2026-01-09T23:59:59Z";
         assert_eq!(
             decide_codeowners(Some(&up), &offer("b", older)),
             (O::Older { kept: t1.into() }, A::Nothing)
         );
         // The same text: nothing written, but a newer commit is recorded.
-        assert_eq!(decide_codeowners(Some(&up), &offer("a", t1)), (O::Unchanged, A::Nothing));
-        assert_eq!(decide_codeowners(Some(&up), &offer("a", older)), (O::Unchanged, A::Nothing));
-        assert_eq!(decide_codeowners(Some(&up), &offer("a", t2)), (O::Unchanged, A::Advance));
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("a", t1)),
+            (O::Unchanged, A::Nothing)
+        );
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("a", older)),
+            (O::Unchanged, A::Nothing)
+        );
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("a", t2)),
+            (O::Unchanged, A::Advance)
+        );
         let pin = kept("a", Admin, None);
         assert_eq!(
             decide_codeowners(Some(&pin), &offer("b", t2)),
-            (O::Pinned { since: "2026-01-01T00:00:00Z".into() }, A::Nothing)
+            (
+                O::Pinned {
+                    since: "2026-01-01T00:00:00Z".into()
+                },
+                A::Nothing
+            )
         );
-        assert_eq!(decide_codeowners(Some(&pin), &offer("a", t2)), (O::Unchanged, A::Nothing));
+        assert_eq!(
+            decide_codeowners(Some(&pin), &offer("a", t2)),
+            (O::Unchanged, A::Nothing)
+        );
     }
 }

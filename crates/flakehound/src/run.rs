@@ -342,12 +342,8 @@ fn upload(
             let spool = root.join(flakehound_store::DIR_NAME).join("spool");
             let kept = match &e {
                 flakehound_client::ClientError::Unavailable(_) => {
-                    match flakehound_client::spool_with(
-                        &spool,
-                        &meta,
-                        &[path],
-                        codeowners.as_ref(),
-                    ) {
+                    match flakehound_client::spool_with(&spool, &meta, &[path], codeowners.as_ref())
+                    {
                         Ok(d) => format!("; spooled in {} for `flakehound upload`", d.display()),
                         Err(s) => format!("; could not spool them either: {s}"),
                     }

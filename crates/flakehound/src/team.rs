@@ -555,7 +555,10 @@ pub(crate) fn upload_codeowners(root: &std::path::Path) -> Option<flakehound_cli
 /// branch (every pull request would say so).
 pub(crate) fn codeowners_line(body: &serde_json::Value) -> Option<String> {
     let c = body.get("codeowners")?;
-    let path = c.get("path").and_then(|v| v.as_str()).unwrap_or("CODEOWNERS");
+    let path = c
+        .get("path")
+        .and_then(|v| v.as_str())
+        .unwrap_or("CODEOWNERS");
     let reason = c.get("reason").and_then(|v| v.as_str()).unwrap_or_default();
     match c.get("status").and_then(|v| v.as_str())? {
         "stored" => Some(format!(
@@ -654,21 +657,19 @@ pub fn cmd_upload(
             Err(e) => {
                 failed = true;
                 let kept = match &e {
-                    ClientError::Unavailable(_) => {
-                        flakehound_client::spool_with(
-                            &spool_dir,
-                            &meta,
-                            &files,
-                            codeowners.as_ref(),
+                    ClientError::Unavailable(_) => flakehound_client::spool_with(
+                        &spool_dir,
+                        &meta,
+                        &files,
+                        codeowners.as_ref(),
+                    )
+                    .map(|d| {
+                        format!(
+                            "; spooled in {} (a later `flakehound upload` sends it)",
+                            d.display()
                         )
-                            .map(|d| {
-                                format!(
-                                    "; spooled in {} (a later `flakehound upload` sends it)",
-                                    d.display()
-                                )
-                            })
-                            .unwrap_or_else(|s| format!("; could not spool it either: {s}"))
-                    }
+                    })
+                    .unwrap_or_else(|s| format!("; could not spool it either: {s}")),
                     _ => String::new(),
                 };
                 eprintln!("warning: upload failed: {e}{kept}");

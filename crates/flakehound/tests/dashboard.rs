@@ -656,7 +656,16 @@ fn server_sessions_survive_a_restart_and_codeowners_reach_the_dashboard() {
     for args in [
         &["init", "-q", "-b", "main"][..],
         &["add", ".github/CODEOWNERS"],
-        &["-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "owners"],
+        &[
+            "-c",
+            "user.name=A",
+            "-c",
+            "user.email=a@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "owners",
+        ],
     ] {
         ok(std::process::Command::new("git")
             .current_dir(&repo)
@@ -668,8 +677,18 @@ fn server_sessions_survive_a_restart_and_codeowners_reach_the_dashboard() {
     let out = ok(fh(&repo)
         .env("FLAKEHOUND_SERVER", &s.process.url)
         .env("FLAKEHOUND_TOKEN", &up)
-        .args(["upload", "--branch", "main", "--run-id", "owners-1", "junit.xml"]));
-    assert!(out.contains("CODEOWNERS .github/CODEOWNERS kept for"), "{out}");
+        .args([
+            "upload",
+            "--branch",
+            "main",
+            "--run-id",
+            "owners-1",
+            "junit.xml",
+        ]));
+    assert!(
+        out.contains("CODEOWNERS .github/CODEOWNERS kept for"),
+        "{out}"
+    );
     let mut owned = Vec::new();
     for _ in 0..100 {
         let (_, _, html) = s.get("/tests?owner=%40acme%2Forders", Some(&cookie));

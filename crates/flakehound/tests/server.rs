@@ -1730,7 +1730,11 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
 
     // A branch commits another file: its upload changes nothing, nor does a pull request's
     // upload (branch main as CI would name a PR's base is not enough).
-    git_at(&repo, "2026-11-03T10:00:00Z", &["checkout", "-q", "-b", "feature"]);
+    git_at(
+        &repo,
+        "2026-11-03T10:00:00Z",
+        &["checkout", "-q", "-b", "feature"],
+    );
     let v2 = "* @acme/feature-team\n";
     commit_codeowners(&repo, v2, "2026-11-03T10:00:00Z");
     let a = json(&["--branch", "feature"], "3");
@@ -1751,7 +1755,13 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
     // and the server refuses it when sent by hand.
     let id = {
         let out = fh(dir)
-            .args(["server", "--database", &db.location, "project", "public-upload"])
+            .args([
+                "server",
+                "--database",
+                &db.location,
+                "project",
+                "public-upload",
+            ])
             .args(["--project", "acme/web", "on"])
             .output()
             .unwrap();
@@ -1790,7 +1800,11 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
         serde_json::json!({"branch": "main", "run_id": "6"}),
         part(v2, "2026-11-04T00:00:00Z"),
     );
-    assert_eq!((status, &a["codeowners"]["status"]), (200, &serde_json::json!("public_id")), "{a}");
+    assert_eq!(
+        (status, &a["codeowners"]["status"]),
+        (200, &serde_json::json!("public_id")),
+        "{a}"
+    );
     assert_eq!(kept()["text"], v1);
     // A part that is not the documented JSON is refused (400), as a bad `meta` is.
     let (status, a) = by_hand(
@@ -1806,7 +1820,11 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
         serde_json::json!({"branch": "main"}),
         part(v2, "2999-01-01T00:00:00Z"),
     );
-    assert_eq!((status, &a["codeowners"]["status"]), (200, &serde_json::json!("invalid")), "{a}");
+    assert_eq!(
+        (status, &a["codeowners"]["status"]),
+        (200, &serde_json::json!("invalid")),
+        "{a}"
+    );
     assert_eq!(a["warnings"], serde_json::json!([]), "{a}");
     assert_eq!(kept()["text"], v1);
 
@@ -1827,7 +1845,10 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
     assert_eq!(kept()["text"], v1);
     let a = json(&["--branch", "main"], "9");
     assert_eq!(a["codeowners"]["status"], "stored", "{a}");
-    assert_eq!((&kept()["text"], &kept()["commit"]), (&serde_json::json!(v3), &serde_json::json!(c3)));
+    assert_eq!(
+        (&kept()["text"], &kept()["commit"]),
+        (&serde_json::json!(v3), &serde_json::json!(c3))
+    );
 
     // An admin pins a file: uploads leave it (and say why) until it is deleted.
     let r = http()
@@ -1840,8 +1861,17 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
     assert_eq!(r.status().as_u16(), 200);
     commit_codeowners(&repo, "* @acme/newer\n", "2026-11-07T10:00:00Z");
     let text = upload(&["--branch", "main"], "10");
-    assert!(text.contains("note: CODEOWNERS not kept: an admin pinned"), "{text}");
-    assert_eq!((&kept()["text"], &kept()["source"]), (&serde_json::json!("* @acme/admins\n"), &serde_json::json!("admin")));
+    assert!(
+        text.contains("note: CODEOWNERS not kept: an admin pinned"),
+        "{text}"
+    );
+    assert_eq!(
+        (&kept()["text"], &kept()["source"]),
+        (
+            &serde_json::json!("* @acme/admins\n"),
+            &serde_json::json!("admin")
+        )
+    );
     let r = http()
         .delete(format!("{}/api/v1/codeowners", serve.url))
         .bearer_auth(&admin)
@@ -1854,7 +1884,16 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
     let out = fh(&repo)
         .env("FLAKEHOUND_SERVER", "http://127.0.0.1:9")
         .env("FLAKEHOUND_TOKEN", &up)
-        .args(["upload", "--retries", "0", "--run-id", "11", "--branch", "main", "junit.xml"])
+        .args([
+            "upload",
+            "--retries",
+            "0",
+            "--run-id",
+            "11",
+            "--branch",
+            "main",
+            "junit.xml",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -1867,7 +1906,10 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("CODEOWNERS .github/CODEOWNERS kept for acme/web"), "{text}");
+    assert!(
+        text.contains("CODEOWNERS .github/CODEOWNERS kept for acme/web"),
+        "{text}"
+    );
     assert_eq!(kept()["text"], "* @acme/newer\n");
 
     // `run` with a server carries it as well.
@@ -1877,7 +1919,9 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
         .env("FLAKEHOUND_DB", dir.join("local.db"))
         .env("FLAKEHOUND_SERVER", &serve.url)
         .env("FLAKEHOUND_TOKEN", &up)
-        .args(["run", "--branch", "main", "--run-id", "12", "--report", "r.xml"])
+        .args([
+            "run", "--branch", "main", "--run-id", "12", "--report", "r.xml",
+        ])
         .args(["--", "cp", "junit.xml", "r.xml"])
         .output()
         .unwrap();
