@@ -19,7 +19,7 @@ impl Env<'_> {
     }
 
     /// Set to something other than `false`/`0`/`no`/`off` (case-insensitive).
-    fn flag(&self, name: &str) -> bool {
+    pub(crate) fn flag(&self, name: &str) -> bool {
         self.get(name).is_some_and(|v| {
             !["false", "0", "no", "off"]
                 .iter()

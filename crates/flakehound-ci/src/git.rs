@@ -230,3 +230,13 @@ pub fn head_time(dir: &Path) -> Option<i64> {
         .parse()
         .ok()
 }
+
+/// The branch `refs/remotes/origin/HEAD` points at (`main` for `origin/main`): the remote's
+/// default branch as `git clone` recorded it. `None` when it is not set (CI checkouts often
+/// fetch one ref only) or git is unavailable.
+pub(crate) fn origin_head(dir: &Path) -> Option<String> {
+    let r = git_line(dir, &["symbolic-ref", "-q", "refs/remotes/origin/HEAD"])?;
+    r.strip_prefix("refs/remotes/origin/")
+        .filter(|b| !b.is_empty())
+        .map(str::to_string)
+}

@@ -235,5 +235,41 @@ fn hostname(env: Env) -> Option<String> {
         })
 }
 
+/// The repository's default branch, as the CI or the checkout knows it (for the team server's
+/// rule that only uploads of the default branch change the project's CODEOWNERS), first found:
+/// `FLAKEHOUND_DEFAULT_BRANCH`; GitLab's `CI_DEFAULT_BRANCH`; Buildkite's
+/// `BUILDKITE_PIPELINE_DEFAULT_BRANCH`; GitHub Actions' event payload
+/// (`repository.default_branch` of the file `GITHUB_EVENT_PATH` names); git's
+/// `refs/remotes/origin/HEAD` (set by `git clone`). `None` when none says.
+pub fn default_branch(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let env = Env(env);
+    for name in [
+        "FLAKEHOUND_DEFAULT_BRANCH",
+        "CI_DEFAULT_BRANCH",
+        "BUILDKITE_PIPELINE_DEFAULT_BRANCH",
+    ] {
+        if let Some(b) = env.get(name) {
+            return Some(b);
+        }
+    }
+    if env.flag("GITHUB_ACTIONS") {
+        let from_event = env
+            .get("GITHUB_EVENT_PATH")
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                v.pointer("/repository/default_branch")
+                    .and_then(|b| b.as_str())
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+            });
+        if from_event.is_some() {
+            return from_event;
+        }
+    }
+    git::origin_head(dir)
+}
+
 #[cfg(test)]
 mod tests;

@@ -783,3 +783,44 @@ fn process_env_entry_points_do_not_panic() {
     let _ = from_process_env();
     let _ = detect(Path::new("/definitely/not/here"));
 }
+
+#[test]
+fn default_branch_from_ci_event_or_origin_head() {
+    let (dir, _) = temp_repo();
+    let none = env_of(&[]);
+    assert_eq!(default_branch(dir.path(), &none), None);
+    // `git clone` records origin/HEAD.
+    git(
+        dir.path(),
+        &["update-ref", "refs/remotes/origin/trunk", "HEAD"],
+    );
+    git(
+        dir.path(),
+        &[
+            "symbolic-ref",
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/trunk",
+        ],
+    );
+    assert_eq!(default_branch(dir.path(), &none).as_deref(), Some("trunk"));
+    // GitHub's event payload: the repository's default branch, not the fork's.
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"pull_request": {"head": {"repo": {"default_branch": "fork-main"}}},
+            "repository": {"default_branch": "develop"}}"#,
+    )
+    .unwrap();
+    let gh = env_of(&[
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+    ]);
+    assert_eq!(default_branch(dir.path(), &gh).as_deref(), Some("develop"));
+    let gitlab = env_of(&[("GITLAB_CI", "true"), ("CI_DEFAULT_BRANCH", "main")]);
+    assert_eq!(default_branch(dir.path(), &gitlab).as_deref(), Some("main"));
+    let ours = env_of(&[
+        ("FLAKEHOUND_DEFAULT_BRANCH", " stable "),
+        ("CI_DEFAULT_BRANCH", "main"),
+    ]);
+    assert_eq!(default_branch(dir.path(), &ours).as_deref(), Some("stable"));
+}

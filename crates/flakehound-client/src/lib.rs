@@ -41,6 +41,25 @@ pub struct Answer {
     pub body: serde_json::Value,
 }
 
+/// The repository's CODEOWNERS as an upload carries it (the `codeowners` part, JSON): the
+/// server keeps it for the project when the upload is of the default branch and its commit is
+/// the newest (see the server's rules).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Codeowners {
+    pub text: String,
+    /// Where it is in the repository.
+    pub path: String,
+    /// The commit it was read at and that commit's committer time (RFC 3339).
+    pub commit: String,
+    pub commit_time: String,
+    /// The repository's default branch, when the CI or the checkout says.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub default_branch: Option<String>,
+}
+
+/// The warning added to an answer when the server is older than `codeowners` parts.
+pub const OLD_SERVER: &str = "this server does not keep CODEOWNERS from uploads (an older version): the reports were sent without it";
+
 impl Server {
     pub fn new(url: &str, token: &str) -> Server {
         Server {
@@ -135,7 +154,51 @@ impl Server {
     /// Uploads the reports of one CI job with its metadata. Files are gzip-compressed on the
     /// way (read again for each retry).
     pub fn upload(&self, meta: &RunMeta, files: &[PathBuf]) -> Result<Answer, ClientError> {
+        self.upload_with(meta, files, None)
+    }
+
+    /// [`Server::upload`] carrying the repository's CODEOWNERS. A server older than the
+    /// `codeowners` part refuses it (400 naming the part): the upload is then sent again
+    /// without it, and the answer says so in its warnings (the reports must not be lost to a
+    /// newer client).
+    pub fn upload_with(
+        &self,
+        meta: &RunMeta,
+        files: &[PathBuf],
+        codeowners: Option<&Codeowners>,
+    ) -> Result<Answer, ClientError> {
+        // A public upload id never changes the project's CODEOWNERS: not sent.
+        let codeowners = codeowners.filter(|_| !self.public);
+        match self.send_upload(meta, files, codeowners) {
+            Err(ClientError::Refused {
+                status: 400,
+                message,
+            }) if codeowners.is_some() && message.contains("codeowners") => {
+                let mut answer = self.send_upload(meta, files, None)?;
+                if let Some(w) = answer
+                    .body
+                    .get_mut("warnings")
+                    .and_then(|w| w.as_array_mut())
+                {
+                    w.push(OLD_SERVER.into());
+                }
+                Ok(answer)
+            }
+            other => other,
+        }
+    }
+
+    fn send_upload(
+        &self,
+        meta: &RunMeta,
+        files: &[PathBuf],
+        codeowners: Option<&Codeowners>,
+    ) -> Result<Answer, ClientError> {
         let meta_json = meta_json(meta).to_string();
+        let codeowners_json = codeowners
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| ClientError::Local(e.to_string()))?;
         for f in files {
             std::fs::metadata(f)
                 .map_err(|e| ClientError::Local(format!("cannot read {}: {e}", f.display())))?;
@@ -163,6 +226,14 @@ impl Server {
                     reqwest::blocking::multipart::Part::reader(gz)
                         .file_name(name)
                         .mime_str("application/gzip")
+                        .map_err(|e| ClientError::Local(e.to_string()))?,
+                );
+            }
+            if let Some(c) = &codeowners_json {
+                form = form.part(
+                    "codeowners",
+                    reqwest::blocking::multipart::Part::text(c.clone())
+                        .mime_str("application/json")
                         .map_err(|e| ClientError::Local(e.to_string()))?,
                 );
             }
@@ -241,6 +312,17 @@ fn meta_from_json(v: &serde_json::Value) -> RunMeta {
 /// Keeps an upload that could not be sent: a directory under `spool_dir` with the files and
 /// their metadata, sent by a later [`spooled`] + [`Server::upload`]. Returns that directory.
 pub fn spool(spool_dir: &Path, meta: &RunMeta, files: &[PathBuf]) -> std::io::Result<PathBuf> {
+    spool_with(spool_dir, meta, files, None)
+}
+
+/// [`spool`] with the CODEOWNERS the upload carried (`codeowners.json`): sent later, it is
+/// still ordered by its commit's time on the server.
+pub fn spool_with(
+    spool_dir: &Path,
+    meta: &RunMeta,
+    files: &[PathBuf],
+    codeowners: Option<&Codeowners>,
+) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(spool_dir)?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -255,6 +337,9 @@ pub fn spool(spool_dir: &Path, meta: &RunMeta, files: &[PathBuf]) -> std::io::Re
         std::fs::copy(f, tmp.join("files").join(format!("{i:04}-{name}")))?;
     }
     std::fs::write(tmp.join("meta.json"), meta_json(meta).to_string())?;
+    if let Some(c) = codeowners {
+        std::fs::write(tmp.join("codeowners.json"), serde_json::to_vec(c)?)?;
+    }
     // Complete or absent: a later `upload` never sends half a spooled upload.
     let done = spool_dir.join(format!("upload-{stamp}-{}", std::process::id()));
     std::fs::rename(&tmp, &done)?;
@@ -266,6 +351,7 @@ pub struct Spooled {
     pub dir: PathBuf,
     pub meta: RunMeta,
     pub files: Vec<PathBuf>,
+    pub codeowners: Option<Codeowners>,
 }
 
 /// The complete spooled uploads under `spool_dir`, oldest first.
@@ -294,10 +380,14 @@ pub fn spooled(spool_dir: &Path) -> std::io::Result<Vec<Spooled>> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         files.sort();
+        let codeowners = std::fs::read(dir.join("codeowners.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         out.push(Spooled {
             dir,
             meta: meta_from_json(&meta),
             files,
+            codeowners,
         });
     }
     Ok(out)
@@ -318,13 +408,21 @@ mod tests {
             ..Default::default()
         };
         let spool_dir = dir.path().join("spool");
-        spool(&spool_dir, &meta, &[a.clone(), a]).unwrap();
+        let co = Codeowners {
+            text: "* @acme/core\n".into(),
+            path: ".github/CODEOWNERS".into(),
+            commit: "abc".into(),
+            commit_time: "2026-11-20T10:00:00+01:00".into(),
+            default_branch: Some("main".into()),
+        };
+        spool_with(&spool_dir, &meta, &[a.clone(), a], Some(&co)).unwrap();
         // A partial one (a crash while spooling) is not listed.
         std::fs::create_dir_all(spool_dir.join(".partial-1-1/files")).unwrap();
         let got = spooled(&spool_dir).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].meta, meta);
         assert_eq!(got[0].files.len(), 2);
+        assert_eq!(got[0].codeowners.as_ref(), Some(&co));
         assert_eq!(
             std::fs::read_to_string(&got[0].files[1]).unwrap(),
             "<testsuite/>"

@@ -272,8 +272,20 @@ async function measure(urls) {
       cdp.on("Network.loadingFinished", (e) => (bytes += e.encodedDataLength));
       const started = Date.now();
       await page.goto(url, { waitUntil: "load" });
+      // The paint may come after the load event (headless chromium 156 paints after `load` on
+      // these small pages): waited for, up to 10 s, instead of read at `load` (which gave no
+      // entry at all, and no number).
       const fcp = await page.evaluate(
-        () => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null,
+        () =>
+          new Promise((resolve) => {
+            const seen = performance.getEntriesByName("first-contentful-paint")[0];
+            if (seen) return resolve(seen.startTime);
+            new PerformanceObserver((list) => {
+              const e = list.getEntriesByName("first-contentful-paint")[0];
+              if (e) resolve(e.startTime);
+            }).observe({ type: "paint", buffered: true });
+            setTimeout(() => resolve(null), 10000);
+          }),
       );
       const load = Date.now() - started;
       console.log(JSON.stringify({ url, fcp_ms: fcp, load_ms: load, bytes }));

@@ -55,6 +55,7 @@
 mod blame;
 mod cache;
 mod codeowners;
+pub mod committed;
 
 use std::path::{Component, Path};
 

@@ -28,10 +28,11 @@ impl Backend for ServerBackend {
         self.0.config.cache_ttl
     }
 
-    /// Set by an admin (`PUT /api/v1/codeowners`): the server has no repository.
+    /// Carried by uploads of the default branch, or pinned by an admin (`PUT
+    /// /api/v1/codeowners`): the server has no repository.
     fn codeowners(&self, project: &str) -> Option<flakehound_owners::CodeOwners> {
         match self.0.with_admin(|a| a.codeowners(project)) {
-            Ok(text) => text.map(|t| flakehound_owners::CodeOwners::parse(&t)),
+            Ok(kept) => kept.map(|k| flakehound_owners::CodeOwners::parse(&k.text)),
             Err(e) => {
                 tracing::warn!(project, error = %e.message, "dashboard: CODEOWNERS not read");
                 None

@@ -1,5 +1,6 @@
 //! `POST /api/v1/uploads`: a `meta` part (JSON) and `report` parts, stored as `ingest` stores
-//! files.
+//! files, and optionally a `codeowners` part (JSON: the repository's CODEOWNERS, kept for the
+//! project by the rules of [`crate::codeowners`]).
 
 use crate::{ApiError, ApiResult, AppState};
 use axum::Json;
@@ -174,6 +175,7 @@ async fn receive(
     let mut parts: Vec<(String, Part)> = Vec::new();
     // The memory the upload's parts hold, returned when the upload is written.
     let mut lease = Lease::default();
+    let mut codeowners: Option<Result<crate::codeowners::UploadCodeowners, String>> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
@@ -240,11 +242,42 @@ async fn receive(
                     None => parts.push((shown, Part::Memory(buf))),
                 }
             }
+            "codeowners" => {
+                if codeowners.is_some() {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "more than one `codeowners` part",
+                    ));
+                }
+                // Read up to a bound: a larger part is drained and refused (not the upload).
+                let mut bytes = Vec::new();
+                let mut size = 0usize;
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    size += chunk.len();
+                    if size <= crate::codeowners::MAX_PART_BYTES {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                codeowners = Some(if size > crate::codeowners::MAX_PART_BYTES {
+                    Err(format!(
+                        "the codeowners part is {size} bytes: CODEOWNERS files of 3 MB or more are ignored (by GitHub too)"
+                    ))
+                } else {
+                    Ok(serde_json::from_slice(&bytes).map_err(|e| {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            format!(
+                                "the `codeowners` part is not valid: {e} (JSON: text, path, commit, commit_time, default_branch)"
+                            ),
+                        )
+                    })?)
+                });
+            }
             other => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     format!(
-                        "unknown part {other:?}: an upload has one `meta` part (JSON) and a `report` part per file"
+                        "unknown part {other:?}: an upload has one `meta` part (JSON), a `report` part per file and optionally a `codeowners` part (JSON)"
                     ),
                 ));
             }
@@ -253,6 +286,7 @@ async fn receive(
     // No report part: nothing to store, answered with the zero-results warning (the CI step's
     // report paths matched nothing; the uploader should hear of it, not fail).
     let meta = meta.unwrap_or_default().into_run_meta();
+    let only_codeowners = parts.is_empty() && codeowners.is_some();
     let project = token.project.clone();
     let token_id = token.id;
     // Gunzipped and hashed off the runtime; written by the project's writer; answered here.
@@ -262,6 +296,7 @@ async fn receive(
             Ok((prepare(parts, &mut lease), dir, lease))
         })
         .await?;
+    let (branch, pull_request) = (meta.branch.clone(), meta.pull_request.clone());
     let summary = if inputs.is_empty() {
         flakehound_evidence::Summary::default()
     } else {
@@ -281,8 +316,33 @@ async fn receive(
             .await
             .map_err(|_| ApiError::unavailable("the writer stopped"))??
     };
+    // After the reports: a store failure here is a 503, and the retry's reports are
+    // duplicates while its CODEOWNERS is offered again.
+    let codeowners = match codeowners {
+        Some(part) => Some(
+            crate::codeowners::offer(
+                state,
+                &token,
+                branch.as_deref(),
+                pull_request.as_deref(),
+                part,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let (status, body) = state
-        .blocking(move |s| Ok(respond(s, &project, token_id, summary, unreadable)))
+        .blocking(move |s| {
+            Ok(respond(
+                s,
+                &project,
+                token_id,
+                summary,
+                unreadable,
+                codeowners,
+                only_codeowners,
+            ))
+        })
         .await??;
     state.changed(&token.project);
     Ok((status, Json(body)).into_response())
@@ -453,6 +513,8 @@ fn respond(
     token_id: i64,
     mut summary: flakehound_evidence::Summary,
     unreadable: Vec<(usize, FileOutcome)>,
+    codeowners: Option<crate::codeowners::Answered>,
+    only_codeowners: bool,
 ) -> ApiResult<(StatusCode, serde_json::Value)> {
     // Answers in the order of the parts.
     for (i, o) in unreadable {
@@ -485,7 +547,8 @@ fn respond(
     let duplicates = summary.count(|st| matches!(st, FileStatus::Duplicate));
     let rejected = summary.count(|st| matches!(st, FileStatus::Rejected { .. }));
     let mut warnings = Vec::new();
-    if summary.results == 0 && duplicates == 0 {
+    // (An upload of a CODEOWNERS alone carries no report on purpose.)
+    if summary.results == 0 && duplicates == 0 && !only_codeowners {
         warnings.push(
             "this upload carried no test results: check the report paths of the CI step"
                 .to_string(),
@@ -495,7 +558,12 @@ fn respond(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         [crate::tokens::SECRET_PREFIX.len()..][..24]
         .to_string();
-    let body = serde_json::json!({
+    let mut codeowners_body = None;
+    if let Some(c) = codeowners {
+        warnings.extend(c.warnings);
+        codeowners_body = Some(c.body);
+    }
+    let mut body = serde_json::json!({
         "id": id,
         "project": project,
         "files": files,
@@ -505,6 +573,9 @@ fn respond(
         "results": summary.results,
         "warnings": warnings,
     });
+    if let Some(c) = codeowners_body {
+        body["codeowners"] = c;
+    }
     s.metrics.uploads.inc();
     s.metrics.reports.inc_by(stored);
     s.metrics.results.inc_by(summary.results);

@@ -2,8 +2,9 @@
 
 use crate::store::{PostgresStore, backend};
 use flakehound_store::{
-    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, SessionRecord, Store,
-    TokenInfo, UploadRecord,
+    Admin, CodeownersAction, CodeownersOffer, CodeownersOutcome, CodeownersRecord,
+    CodeownersSource, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, SessionRecord,
+    Store, TokenInfo, UploadRecord,
 };
 
 const TOKEN_COLUMNS: &str =
@@ -376,25 +377,29 @@ impl Admin for PostgresStore {
             .map_err(backend)
     }
 
-    fn codeowners(&mut self, project: &str) -> Result<Option<String>> {
+    fn codeowners(&mut self, project: &str) -> Result<Option<CodeownersRecord>> {
         self.flush()?;
         let row = self
             .client
             .query_opt(
-                "SELECT text FROM project_codeowners WHERE project = $1",
+                &format!("SELECT {CODEOWNERS_COLUMNS} FROM project_codeowners WHERE project = $1"),
                 &[&project],
             )
             .map_err(backend)?;
-        Ok(row.map(|r| r.get(0)))
+        Ok(row.as_ref().map(codeowners_record))
     }
 
     fn set_codeowners(&mut self, project: &str, text: Option<&str>, at: &str) -> Result<()> {
         self.flush()?;
         match text {
+            // An admin's text: pinned (see `decide_codeowners`), no commit of its own.
             Some(t) => self.client.execute(
-                "INSERT INTO project_codeowners (project, text, updated_at) VALUES ($1, $2, $3)
+                "INSERT INTO project_codeowners
+                   (project, text, updated_at, source, path, commit_sha, branch, commit_time)
+                 VALUES ($1, $2, $3, 'admin', NULL, NULL, NULL, NULL)
                  ON CONFLICT (project) DO UPDATE SET text = excluded.text,
-                   updated_at = excluded.updated_at",
+                   updated_at = excluded.updated_at, source = 'admin', path = NULL,
+                   commit_sha = NULL, branch = NULL, commit_time = NULL",
                 &[&project, &crate::store::clean(t), &at],
             ),
             None => self.client.execute(
@@ -404,5 +409,86 @@ impl Admin for PostgresStore {
         }
         .map_err(backend)?;
         Ok(())
+    }
+
+    fn offer_codeowners(
+        &mut self,
+        project: &str,
+        offer: &CodeownersOffer<'_>,
+    ) -> Result<CodeownersOutcome> {
+        use crate::store::{clean, clean_opt};
+        self.flush()?;
+        // As stored: compared with the kept text as PostgreSQL keeps it.
+        let text = clean(offer.text);
+        let offer = CodeownersOffer {
+            text: &text,
+            ..offer.clone()
+        };
+        let mut tx = self.client.transaction().map_err(backend)?;
+        // One decision at a time per project across replicas (the row may not exist yet, so
+        // `FOR UPDATE` alone would not serialise two first offers).
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('flakehound.codeowners ' || current_schema()),
+                                          hashtext($1))",
+            &[&project],
+        )
+        .map_err(backend)?;
+        let kept = tx
+            .query_opt(
+                &format!("SELECT {CODEOWNERS_COLUMNS} FROM project_codeowners WHERE project = $1"),
+                &[&project],
+            )
+            .map_err(backend)?
+            .as_ref()
+            .map(codeowners_record);
+        let (outcome, action) = flakehound_store::decide_codeowners(kept.as_ref(), &offer);
+        let (path, commit, branch) = (
+            clean_opt(offer.path),
+            clean_opt(offer.commit),
+            clean_opt(offer.branch),
+        );
+        match action {
+            CodeownersAction::Nothing => return Ok(outcome),
+            CodeownersAction::Write => tx.execute(
+                "INSERT INTO project_codeowners
+                   (project, text, updated_at, source, path, commit_sha, branch, commit_time)
+                 VALUES ($1, $2, $3, 'upload', $4, $5, $6, $7)
+                 ON CONFLICT (project) DO UPDATE SET text = excluded.text,
+                   updated_at = excluded.updated_at, source = 'upload', path = excluded.path,
+                   commit_sha = excluded.commit_sha, branch = excluded.branch,
+                   commit_time = excluded.commit_time",
+                &[
+                    &project,
+                    &offer.text,
+                    &offer.at,
+                    &path,
+                    &commit,
+                    &branch,
+                    &offer.commit_time,
+                ],
+            ),
+            CodeownersAction::Advance => tx.execute(
+                "UPDATE project_codeowners SET commit_sha = $2, branch = $3, commit_time = $4
+                 WHERE project = $1",
+                &[&project, &commit, &branch, &offer.commit_time],
+            ),
+        }
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(outcome)
+    }
+}
+
+const CODEOWNERS_COLUMNS: &str = "text, source, path, commit_sha, branch, commit_time, updated_at";
+
+fn codeowners_record(r: &postgres::Row) -> CodeownersRecord {
+    CodeownersRecord {
+        text: r.get(0),
+        source: CodeownersSource::parse(r.get(1)),
+        path: r.get(2),
+        commit: r.get(3),
+        branch: r.get(4),
+        commit_time: r.get(5),
+        updated_at: r.get(6),
     }
 }

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/005_ci_jobs.sql"),
     include_str!("../migrations/006_retention.sql"),
     include_str!("../migrations/007_server_extras.sql"),
+    include_str!("../migrations/008_codeowners_uploads.sql"),
 ];
 
 /// How long connecting may take unless the URL says (`connect_timeout`).

@@ -255,7 +255,7 @@ fn a_version_1_store_is_upgraded_and_keeps_numbering() {
         .query_one("SELECT version FROM flakehound_schema", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
 }
 
 /// A prune that fails after deleting (its aggregates cannot be written) leaves the store as it

@@ -2,8 +2,9 @@
 
 use crate::store::{SqliteStore, backend};
 use flakehound_store::{
-    Admin, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, SessionRecord, TokenInfo,
-    UploadRecord,
+    Admin, CodeownersAction, CodeownersOffer, CodeownersOutcome, CodeownersRecord,
+    CodeownersSource, NewToken, QuarantineChange, QuarantineRecord, Result, Scope, SessionRecord,
+    TokenInfo, UploadRecord,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -379,25 +380,22 @@ impl Admin for SqliteStore {
         Ok(n as u64)
     }
 
-    fn codeowners(&mut self, project: &str) -> Result<Option<String>> {
+    fn codeowners(&mut self, project: &str) -> Result<Option<CodeownersRecord>> {
         flakehound_store::Store::flush(self)?;
-        self.conn_mut()
-            .query_row(
-                "SELECT text FROM project_codeowners WHERE project = ?1",
-                [project],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(backend)
+        kept_codeowners(self.conn_mut(), project)
     }
 
     fn set_codeowners(&mut self, project: &str, text: Option<&str>, at: &str) -> Result<()> {
         flakehound_store::Store::flush(self)?;
         match text {
+            // An admin's text: pinned (see `decide_codeowners`), no commit of its own.
             Some(t) => self.conn_mut().execute(
-                "INSERT INTO project_codeowners (project, text, updated_at) VALUES (?1, ?2, ?3)
+                "INSERT INTO project_codeowners
+                   (project, text, updated_at, source, path, commit_sha, branch, commit_time)
+                 VALUES (?1, ?2, ?3, 'admin', NULL, NULL, NULL, NULL)
                  ON CONFLICT (project) DO UPDATE SET text = excluded.text,
-                   updated_at = excluded.updated_at",
+                   updated_at = excluded.updated_at, source = 'admin', path = NULL,
+                   commit_sha = NULL, branch = NULL, commit_time = NULL",
                 params![project, t, at],
             ),
             None => self.conn_mut().execute(
@@ -408,4 +406,69 @@ impl Admin for SqliteStore {
         .map_err(backend)?;
         Ok(())
     }
+
+    fn offer_codeowners(
+        &mut self,
+        project: &str,
+        offer: &CodeownersOffer<'_>,
+    ) -> Result<CodeownersOutcome> {
+        flakehound_store::Store::flush(self)?;
+        // IMMEDIATE: the write lock before the read, so that the decision stands.
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let kept = kept_codeowners(&tx, project)?;
+        let (outcome, action) = flakehound_store::decide_codeowners(kept.as_ref(), offer);
+        match action {
+            CodeownersAction::Nothing => return Ok(outcome),
+            CodeownersAction::Write => tx.execute(
+                "INSERT INTO project_codeowners
+                   (project, text, updated_at, source, path, commit_sha, branch, commit_time)
+                 VALUES (?1, ?2, ?3, 'upload', ?4, ?5, ?6, ?7)
+                 ON CONFLICT (project) DO UPDATE SET text = excluded.text,
+                   updated_at = excluded.updated_at, source = 'upload', path = excluded.path,
+                   commit_sha = excluded.commit_sha, branch = excluded.branch,
+                   commit_time = excluded.commit_time",
+                params![
+                    project,
+                    offer.text,
+                    offer.at,
+                    offer.path,
+                    offer.commit,
+                    offer.branch,
+                    offer.commit_time
+                ],
+            ),
+            CodeownersAction::Advance => tx.execute(
+                "UPDATE project_codeowners SET commit_sha = ?2, branch = ?3, commit_time = ?4
+                 WHERE project = ?1",
+                params![project, offer.commit, offer.branch, offer.commit_time],
+            ),
+        }
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(outcome)
+    }
+}
+
+fn kept_codeowners(conn: &rusqlite::Connection, project: &str) -> Result<Option<CodeownersRecord>> {
+    conn.query_row(
+        "SELECT text, source, path, commit_sha, branch, commit_time, updated_at
+         FROM project_codeowners WHERE project = ?1",
+        [project],
+        |r| {
+            Ok(CodeownersRecord {
+                text: r.get(0)?,
+                source: CodeownersSource::parse(&r.get::<_, String>(1)?),
+                path: r.get(2)?,
+                commit: r.get(3)?,
+                branch: r.get(4)?,
+                commit_time: r.get(5)?,
+                updated_at: r.get(6)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(backend)
 }

@@ -195,8 +195,231 @@ pub trait Admin: Send {
     fn end_session(&mut self, id_hash: &str) -> Result<bool>;
     /// Ends every session last used before `before` (RFC 3339 UTC); returns how many.
     fn end_idle_sessions(&mut self, before: &str) -> Result<u64>;
-    /// The CODEOWNERS text the server keeps for `project` (set by an admin), if any.
-    fn codeowners(&mut self, project: &str) -> Result<Option<String>>;
-    /// Sets (`Some`) or removes (`None`) a project's CODEOWNERS text.
+    /// The CODEOWNERS the server keeps for `project` (sent by an admin or carried by uploads),
+    /// if any.
+    fn codeowners(&mut self, project: &str) -> Result<Option<CodeownersRecord>>;
+    /// Sets (`Some`: pinned, see [`CodeownersSource::Admin`]) or removes (`None`: uploads fill
+    /// it again) a project's CODEOWNERS text.
     fn set_codeowners(&mut self, project: &str, text: Option<&str>, at: &str) -> Result<()>;
+    /// Offers the CODEOWNERS an upload carried: kept or not by [`decide_codeowners`], read and
+    /// written in one transaction (two replicas offering at once cannot both win). Writes
+    /// nothing unless the outcome is [`CodeownersOutcome::Stored`] or a newer commit carried
+    /// the kept text ([`CodeownersAction::Advance`]).
+    fn offer_codeowners(
+        &mut self,
+        project: &str,
+        offer: &CodeownersOffer<'_>,
+    ) -> Result<CodeownersOutcome>;
+}
+
+/// Who set a project's CODEOWNERS on the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeownersSource {
+    /// `PUT /api/v1/codeowners`: pinned, uploads do not replace it until it is deleted.
+    Admin,
+    /// Carried by an upload of the default branch.
+    Upload,
+}
+
+impl CodeownersSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeownersSource::Admin => "admin",
+            CodeownersSource::Upload => "upload",
+        }
+    }
+
+    /// A source this version does not know reads as `admin` (the one uploads leave alone).
+    pub fn parse(s: &str) -> CodeownersSource {
+        match s {
+            "upload" => CodeownersSource::Upload,
+            _ => CodeownersSource::Admin,
+        }
+    }
+}
+
+/// A project's CODEOWNERS as the server keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CodeownersRecord {
+    pub text: String,
+    pub source: CodeownersSource,
+    /// Where the file is in the repository (uploads: `.github/CODEOWNERS`, …).
+    pub path: Option<String>,
+    /// The newest commit an upload carried this text at, and its branch (uploads only).
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    /// That commit's committer time, RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SSZ`, so that strings
+    /// compare as times): an upload of an older commit does not replace the text.
+    pub commit_time: Option<String>,
+    /// When the text last changed (RFC 3339 UTC).
+    pub updated_at: String,
+}
+
+/// The CODEOWNERS an upload of the default branch carried (the server checked the branch,
+/// the token and the sizes before offering it).
+#[derive(Clone, Debug)]
+pub struct CodeownersOffer<'a> {
+    pub text: &'a str,
+    pub path: Option<&'a str>,
+    pub commit: Option<&'a str>,
+    pub branch: Option<&'a str>,
+    /// RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub commit_time: &'a str,
+    /// Now (RFC 3339 UTC).
+    pub at: &'a str,
+}
+
+/// What became of an offered CODEOWNERS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeownersOutcome {
+    /// Kept: the project had none, or the upload's commit is not older than the kept text's.
+    Stored,
+    /// The same text is kept already: not written again.
+    Unchanged,
+    /// An admin's `PUT` pinned the text (at this time): uploads leave it alone.
+    Pinned { since: String },
+    /// The kept text came from a newer commit (its commit time).
+    Older { kept: String },
+}
+
+/// What the store does with an offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeownersAction {
+    /// Nothing.
+    Nothing,
+    /// Writes the offer: text, path, commit, branch, commit time, and `updated_at` = now.
+    Write,
+    /// The kept text is the offer's, seen at a newer commit: records that commit and its time
+    /// only (the text and `updated_at` stay), so that a late upload of a commit between the
+    /// two cannot bring back an older text.
+    Advance,
+}
+
+/// The rules for an upload's CODEOWNERS, given what the project keeps (both engines apply
+/// them inside one transaction):
+/// 1. the same text as kept: [`CodeownersOutcome::Unchanged`]; when the kept text is an
+///    upload's from an older commit, that newer commit is recorded ([`CodeownersAction::Advance`]);
+/// 2. a text an admin put (`PUT /api/v1/codeowners`) is pinned: uploads never replace it;
+/// 3. an upload of a commit older than the kept text's commit does not replace it;
+/// 4. else the offer is kept (a commit of the same second as the kept one wins: the later
+///    upload of two commits made in the same second is the one that reached the server last).
+pub fn decide_codeowners(
+    kept: Option<&CodeownersRecord>,
+    offer: &CodeownersOffer<'_>,
+) -> (CodeownersOutcome, CodeownersAction) {
+    let Some(kept) = kept else {
+        return (CodeownersOutcome::Stored, CodeownersAction::Write);
+    };
+    let newer = kept
+        .commit_time
+        .as_deref()
+        .is_none_or(|t| offer.commit_time > t);
+    if kept.text == offer.text {
+        let action = if kept.source == CodeownersSource::Upload && newer {
+            CodeownersAction::Advance
+        } else {
+            CodeownersAction::Nothing
+        };
+        return (CodeownersOutcome::Unchanged, action);
+    }
+    if kept.source == CodeownersSource::Admin {
+        return (
+            CodeownersOutcome::Pinned {
+                since: kept.updated_at.clone(),
+            },
+            CodeownersAction::Nothing,
+        );
+    }
+    match kept.commit_time.as_deref() {
+        Some(t) if offer.commit_time < t => (
+            CodeownersOutcome::Older {
+                kept: t.to_string(),
+            },
+            CodeownersAction::Nothing,
+        ),
+        _ => (CodeownersOutcome::Stored, CodeownersAction::Write),
+    }
+}
+
+#[cfg(test)]
+mod codeowners_rules {
+    use super::*;
+
+    fn kept(text: &str, source: CodeownersSource, time: Option<&str>) -> CodeownersRecord {
+        CodeownersRecord {
+            text: text.into(),
+            source,
+            path: None,
+            commit: None,
+            branch: None,
+            commit_time: time.map(str::to_string),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn offer<'a>(text: &'a str, time: &'a str) -> CodeownersOffer<'a> {
+        CodeownersOffer {
+            text,
+            path: None,
+            commit: None,
+            branch: None,
+            commit_time: time,
+            at: "2026-02-01T00:00:00Z",
+        }
+    }
+
+    #[test]
+    fn newest_commit_wins_and_admins_pin() {
+        use CodeownersAction as A;
+        use CodeownersOutcome as O;
+        use CodeownersSource::{Admin, Upload};
+        let t1 = "2026-01-10T00:00:00Z";
+        let t2 = "2026-01-11T00:00:00Z";
+        assert_eq!(
+            decide_codeowners(None, &offer("a", t1)),
+            (O::Stored, A::Write)
+        );
+        let up = kept("a", Upload, Some(t1));
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("b", t2)),
+            (O::Stored, A::Write)
+        );
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("b", t1)),
+            (O::Stored, A::Write)
+        );
+        let older = "2026-01-09T23:59:59Z";
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("b", older)),
+            (O::Older { kept: t1.into() }, A::Nothing)
+        );
+        // The same text: nothing written, but a newer commit is recorded.
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("a", t1)),
+            (O::Unchanged, A::Nothing)
+        );
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("a", older)),
+            (O::Unchanged, A::Nothing)
+        );
+        assert_eq!(
+            decide_codeowners(Some(&up), &offer("a", t2)),
+            (O::Unchanged, A::Advance)
+        );
+        let pin = kept("a", Admin, None);
+        assert_eq!(
+            decide_codeowners(Some(&pin), &offer("b", t2)),
+            (
+                O::Pinned {
+                    since: "2026-01-01T00:00:00Z".into()
+                },
+                A::Nothing
+            )
+        );
+        assert_eq!(
+            decide_codeowners(Some(&pin), &offer("a", t2)),
+            (O::Unchanged, A::Nothing)
+        );
+    }
 }

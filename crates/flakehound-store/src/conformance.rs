@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             public_upload_ids,
             alert_configs_per_project,
             dashboard_sessions_and_codeowners,
+            codeowners_offers,
         );
     };
 }
@@ -1800,11 +1801,99 @@ pub fn dashboard_sessions_and_codeowners(h: &mut dyn Harness) {
         .unwrap();
     b.set_codeowners("p", Some("tests/ @acme/qa\n"), "2026-01-02T00:00:00Z")
         .unwrap();
-    assert_eq!(
-        a.codeowners("p").unwrap().as_deref(),
-        Some("tests/ @acme/qa\n")
-    );
+    let kept = a.codeowners("p").unwrap().unwrap();
+    assert_eq!(kept.text, "tests/ @acme/qa\n");
+    assert_eq!(kept.source, crate::CodeownersSource::Admin);
+    assert_eq!(kept.updated_at, "2026-01-02T00:00:00Z");
     assert_eq!(a.codeowners("other").unwrap(), None);
     b.set_codeowners("p", None, "2026-01-03T00:00:00Z").unwrap();
     assert_eq!(a.codeowners("p").unwrap(), None);
+}
+
+/// Uploads' CODEOWNERS offered through two handles (two replicas): the first is kept; a newer
+/// commit replaces it, an older one does not; the same text writes nothing but records a newer
+/// commit (so a late older commit cannot roll back); an admin's text is pinned until removed;
+/// projects apart.
+pub fn codeowners_offers(h: &mut dyn Harness) {
+    use crate::{CodeownersOffer, CodeownersOutcome as O, CodeownersSource};
+    let mut a = h.admin(0).expect("this harness opens the server's records");
+    let mut b = h.admin(0).expect("a second handle");
+    let offer = |text: &'static str, commit: &'static str, time: &'static str| CodeownersOffer {
+        text,
+        path: Some(".github/CODEOWNERS"),
+        commit: Some(commit),
+        branch: Some("main"),
+        commit_time: time,
+        at: "2026-03-01T00:00:00Z",
+    };
+    let v1 = "* @acme/core\n";
+    let v2 = "* @acme/core\ntests/ @acme/qa\n";
+    assert_eq!(
+        a.offer_codeowners("p", &offer(v1, "c1", "2026-01-01T00:00:00Z"))
+            .unwrap(),
+        O::Stored
+    );
+    let kept = b.codeowners("p").unwrap().unwrap();
+    assert_eq!(
+        (kept.text.as_str(), kept.source, kept.commit.as_deref()),
+        (v1, CodeownersSource::Upload, Some("c1"))
+    );
+    assert_eq!(kept.path.as_deref(), Some(".github/CODEOWNERS"));
+    assert_eq!(kept.branch.as_deref(), Some("main"));
+    assert_eq!(kept.updated_at, "2026-03-01T00:00:00Z");
+    // The same text again (a retried upload): nothing changes.
+    assert_eq!(
+        b.offer_codeowners("p", &offer(v1, "c1", "2026-01-01T00:00:00Z"))
+            .unwrap(),
+        O::Unchanged
+    );
+    assert_eq!(a.codeowners("p").unwrap().unwrap(), kept);
+    // The same text at a newer commit c3: the text and its change time stay, the commit moves.
+    let mut at_c3 = offer(v1, "c3", "2026-01-03T00:00:00Z");
+    at_c3.at = "2026-03-02T00:00:00Z";
+    assert_eq!(b.offer_codeowners("p", &at_c3).unwrap(), O::Unchanged);
+    let moved = a.codeowners("p").unwrap().unwrap();
+    assert_eq!(moved.commit.as_deref(), Some("c3"));
+    assert_eq!(moved.commit_time.as_deref(), Some("2026-01-03T00:00:00Z"));
+    assert_eq!(moved.updated_at, "2026-03-01T00:00:00Z");
+    // c2 (between c1 and c3) arrives late with another text: c3 is newer.
+    assert_eq!(
+        a.offer_codeowners("p", &offer(v2, "c2", "2026-01-02T00:00:00Z"))
+            .unwrap(),
+        O::Older {
+            kept: "2026-01-03T00:00:00Z".into()
+        }
+    );
+    assert_eq!(b.codeowners("p").unwrap().unwrap().text, v1);
+    // c4 changes it.
+    assert_eq!(
+        b.offer_codeowners("p", &offer(v2, "c4", "2026-01-04T00:00:00Z"))
+            .unwrap(),
+        O::Stored
+    );
+    assert_eq!(a.codeowners("p").unwrap().unwrap().text, v2);
+    assert_eq!(a.codeowners("other").unwrap(), None);
+    // An admin pins a text: uploads, however new, leave it.
+    a.set_codeowners("p", Some("* @acme/admins\n"), "2026-03-03T00:00:00Z")
+        .unwrap();
+    assert_eq!(
+        b.offer_codeowners("p", &offer(v1, "c9", "2027-01-01T00:00:00Z"))
+            .unwrap(),
+        O::Pinned {
+            since: "2026-03-03T00:00:00Z".into()
+        }
+    );
+    let pinned = a.codeowners("p").unwrap().unwrap();
+    assert_eq!(
+        (pinned.text.as_str(), pinned.source, pinned.commit),
+        ("* @acme/admins\n", CodeownersSource::Admin, None)
+    );
+    // Removed: the next upload fills it, whatever its commit time.
+    b.set_codeowners("p", None, "2026-03-04T00:00:00Z").unwrap();
+    assert_eq!(
+        a.offer_codeowners("p", &offer(v1, "c0", "2025-01-01T00:00:00Z"))
+            .unwrap(),
+        O::Stored
+    );
+    assert_eq!(b.codeowners("p").unwrap().unwrap().text, v1);
 }

@@ -30,8 +30,9 @@ pub mod retention;
 pub mod time;
 
 pub use admin::{
-    Admin, NewToken, QuarantineChange, QuarantineRecord, Scope, SessionRecord, TokenInfo,
-    UploadRecord,
+    Admin, CodeownersAction, CodeownersOffer, CodeownersOutcome, CodeownersRecord,
+    CodeownersSource, NewToken, QuarantineChange, QuarantineRecord, Scope, SessionRecord,
+    TokenInfo, UploadRecord, decide_codeowners,
 };
 pub use alerts::{AlertConfig, AlertState, AlertStore, Delivery, Mute};
 pub use jobs::{CiJob, CiJobs};

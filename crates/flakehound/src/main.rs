@@ -532,7 +532,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let cwd = std::env::current_dir().context("cannot determine the current directory")?;
             let root = flakehound_ci::git_root(&cwd).unwrap_or(cwd);
             let spool = root.join(flakehound_store::DIR_NAME).join("spool");
-            return team::cmd_upload(args, meta, spool);
+            return team::cmd_upload(args, meta, spool, &root);
         }
         command => Cli { command, ..cli },
     };

@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// no token is given.
     #[arg(long, env = "FLAKEHOUND_PUBLIC_ID", value_name = "ID")]
     public_id: Option<String>,
+    /// Do not send the repository's CODEOWNERS with the upload to --server (by default the
+    /// committed file goes along; the server keeps it when the run is of the default branch).
+    #[arg(long, env = "FLAKEHOUND_NO_CODEOWNERS")]
+    no_codeowners: bool,
     #[command(flatten)]
     meta: Box<MetaArgs>,
     #[command(flatten)]
@@ -310,18 +314,36 @@ fn upload(
     }
     let mut meta = crate::run_meta_ref(&args.meta).unwrap_or_default();
     meta.fill_from(&flakehound_ci::from_process_env());
-    match server.upload(&meta, std::slice::from_ref(&path)) {
-        Ok(a) => println!(
-            "flakehound: uploaded to {} ({}): {} results",
-            a.body["project"].as_str().unwrap_or("?"),
-            server.url,
-            a.body["results"].as_u64().unwrap_or(0)
-        ),
+    let codeowners = if args.no_codeowners {
+        None
+    } else {
+        crate::team::upload_codeowners(root)
+    };
+    match server.upload_with(&meta, std::slice::from_ref(&path), codeowners.as_ref()) {
+        Ok(a) => {
+            println!(
+                "flakehound: uploaded to {} ({}): {} results",
+                a.body["project"].as_str().unwrap_or("?"),
+                server.url,
+                a.body["results"].as_u64().unwrap_or(0)
+            );
+            if let Some(line) = crate::team::codeowners_line(&a.body) {
+                println!("flakehound: {line}");
+            }
+            // The skipped lines of a CODEOWNERS (and an older server's word on it).
+            for w in a.body["warnings"].as_array().into_iter().flatten() {
+                let w = w.as_str().unwrap_or_default();
+                if w.contains("CODEOWNERS") {
+                    eprintln!("flakehound: warning: {w}");
+                }
+            }
+        }
         Err(e) => {
             let spool = root.join(flakehound_store::DIR_NAME).join("spool");
             let kept = match &e {
                 flakehound_client::ClientError::Unavailable(_) => {
-                    match flakehound_client::spool(&spool, &meta, &[path]) {
+                    match flakehound_client::spool_with(&spool, &meta, &[path], codeowners.as_ref())
+                    {
                         Ok(d) => format!("; spooled in {} for `flakehound upload`", d.display()),
                         Err(s) => format!("; could not spool them either: {s}"),
                     }

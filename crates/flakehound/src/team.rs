@@ -524,11 +524,62 @@ pub struct UploadArgs {
     /// Print the server's answers as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Do not send the repository's CODEOWNERS with the upload (by default the committed
+    /// .github/CODEOWNERS, CODEOWNERS or docs/CODEOWNERS goes along, and the server keeps it
+    /// for the project's owners when the upload is of the default branch).
+    #[arg(long, env = "FLAKEHOUND_NO_CODEOWNERS")]
+    pub no_codeowners: bool,
+}
+
+/// The repository's CODEOWNERS for an upload from the checkout at `root`: the committed file
+/// of `HEAD` (see `flakehound_owners::committed`) with the repository's default branch. `None`
+/// when there is none, or it cannot be used (said on stderr: the upload goes on without it).
+pub(crate) fn upload_codeowners(root: &std::path::Path) -> Option<flakehound_client::Codeowners> {
+    match flakehound_owners::committed::committed(root)? {
+        Ok(c) => Some(flakehound_client::Codeowners {
+            text: c.text,
+            path: c.path.to_string(),
+            commit: c.commit,
+            commit_time: c.commit_time,
+            default_branch: flakehound_ci::default_branch(root, &|name| std::env::var(name).ok()),
+        }),
+        Err(e) => {
+            eprintln!("warning: CODEOWNERS not sent: {e}");
+            None
+        }
+    }
+}
+
+/// What to say about the `codeowners` of an upload's answer: a line when the server kept it,
+/// a note when it did not for a reason worth knowing (pinned by an admin, an older commit, a
+/// file it cannot use); nothing when it was unchanged, or the upload was not of the default
+/// branch (every pull request would say so).
+pub(crate) fn codeowners_line(body: &serde_json::Value) -> Option<String> {
+    let c = body.get("codeowners")?;
+    let path = c
+        .get("path")
+        .and_then(|v| v.as_str())
+        .unwrap_or("CODEOWNERS");
+    let reason = c.get("reason").and_then(|v| v.as_str()).unwrap_or_default();
+    match c.get("status").and_then(|v| v.as_str())? {
+        "stored" => Some(format!(
+            "CODEOWNERS {path} kept for {}: {} rules",
+            body.get("project").and_then(|v| v.as_str()).unwrap_or("?"),
+            c.get("rules").and_then(|v| v.as_u64()).unwrap_or(0)
+        )),
+        "pinned" | "older" | "invalid" => Some(format!("note: CODEOWNERS not kept: {reason}")),
+        _ => None,
+    }
 }
 
 /// Sends the spooled uploads, then `files`. Fail-open: a server that is down or refuses keeps
 /// the CI step green (unless `--strict`); unsent files are spooled under `spool_dir`.
-pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result<ExitCode> {
+pub fn cmd_upload(
+    args: UploadArgs,
+    meta: RunMeta,
+    spool_dir: PathBuf,
+    root: &std::path::Path,
+) -> Result<ExitCode> {
     let mut server = match (
         args.server.as_deref(),
         args.token.as_deref(),
@@ -569,7 +620,7 @@ pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result
     // What an earlier upload could not send goes first, oldest first.
     let spooled = flakehound_client::spooled(&spool_dir).unwrap_or_default();
     for s in spooled {
-        match server.upload(&s.meta, &s.files) {
+        match server.upload_with(&s.meta, &s.files, s.codeowners.as_ref()) {
             Ok(answer) => {
                 show_answer(&mut out, &answer, args.json, Some(&s.dir))?;
                 let _ = std::fs::remove_dir_all(&s.dir);
@@ -588,7 +639,12 @@ pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result
         }
     }
     if !files.is_empty() {
-        match server.upload(&meta, &files) {
+        let codeowners = if args.no_codeowners {
+            None
+        } else {
+            upload_codeowners(root)
+        };
+        match server.upload_with(&meta, &files, codeowners.as_ref()) {
             Ok(answer) => {
                 // Nothing stored nor stored already: every file was rejected.
                 let usable = answer.body["files"].as_array().is_some_and(|files| {
@@ -602,16 +658,19 @@ pub fn cmd_upload(args: UploadArgs, meta: RunMeta, spool_dir: PathBuf) -> Result
             Err(e) => {
                 failed = true;
                 let kept = match &e {
-                    ClientError::Unavailable(_) => {
-                        flakehound_client::spool(&spool_dir, &meta, &files)
-                            .map(|d| {
-                                format!(
-                                    "; spooled in {} (a later `flakehound upload` sends it)",
-                                    d.display()
-                                )
-                            })
-                            .unwrap_or_else(|s| format!("; could not spool it either: {s}"))
-                    }
+                    ClientError::Unavailable(_) => flakehound_client::spool_with(
+                        &spool_dir,
+                        &meta,
+                        &files,
+                        codeowners.as_ref(),
+                    )
+                    .map(|d| {
+                        format!(
+                            "; spooled in {} (a later `flakehound upload` sends it)",
+                            d.display()
+                        )
+                    })
+                    .unwrap_or_else(|s| format!("; could not spool it either: {s}")),
                     _ => String::new(),
                 };
                 eprintln!("warning: upload failed: {e}{kept}");
@@ -668,6 +727,9 @@ fn show_answer(
                 f.get("name").and_then(|v| v.as_str()).unwrap_or("?")
             )?;
         }
+    }
+    if let Some(line) = codeowners_line(b) {
+        writeln!(out, "{line}")?;
     }
     for w in b
         .get("warnings")

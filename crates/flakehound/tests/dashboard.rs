@@ -571,7 +571,8 @@ fn server_dashboard_needs_a_session_and_admin_for_the_quarantine() {
 
 /// Sessions are kept in the server's store (hashed): one survives a restart of the server, its
 /// CSRF token still works, and signing out ends it in the store too. CODEOWNERS given to the
-/// server through the API names the owners in the dashboard's table and filter.
+/// server through the API, then carried by an upload from a checkout, names the owners in the
+/// dashboard's table and filter.
 #[test]
 fn server_sessions_survive_a_restart_and_codeowners_reach_the_dashboard() {
     let mut s = server();
@@ -629,6 +630,79 @@ fn server_sessions_survive_a_restart_and_codeowners_reach_the_dashboard() {
         owned
             .iter()
             .all(|(id, _)| id.starts_with("tests/test_payments.py")),
+        "{owned:?}"
+    );
+
+    // Without the admin's pin, CI's upload from a checkout of the default branch carries the
+    // repository's CODEOWNERS: the orders tests now belong to @acme/orders.
+    let r = client()
+        .delete(format!("{}/api/v1/codeowners", s.process.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let repo = s.dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".github")).unwrap();
+    std::fs::write(
+        repo.join(".github/CODEOWNERS"),
+        "* @acme/core\ntests/test_orders.py @acme/orders\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("junit.xml"),
+        r#"<testsuite name="s"><testcase classname="tests.test_orders" name="test_list_orders" file="tests/test_orders.py"/></testsuite>"#,
+    )
+    .unwrap();
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", ".github/CODEOWNERS"],
+        &[
+            "-c",
+            "user.name=A",
+            "-c",
+            "user.email=a@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "owners",
+        ],
+    ] {
+        ok(std::process::Command::new("git")
+            .current_dir(&repo)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(args));
+    }
+    let up = s.token("upload");
+    let out = ok(fh(&repo)
+        .env("FLAKEHOUND_SERVER", &s.process.url)
+        .env("FLAKEHOUND_TOKEN", &up)
+        .args([
+            "upload",
+            "--branch",
+            "main",
+            "--run-id",
+            "owners-1",
+            "junit.xml",
+        ]));
+    assert!(
+        out.contains("CODEOWNERS .github/CODEOWNERS kept for"),
+        "{out}"
+    );
+    let mut owned = Vec::new();
+    for _ in 0..100 {
+        let (_, _, html) = s.get("/tests?owner=%40acme%2Forders", Some(&cookie));
+        owned = rows(&html);
+        if !owned.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(owned.iter().any(|(id, _)| id == REGRESSION), "{owned:?}");
+    assert!(
+        owned
+            .iter()
+            .all(|(id, _)| id.starts_with("tests/test_orders.py")),
         "{owned:?}"
     );
 

@@ -1617,3 +1617,334 @@ fn public_upload_ids_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     public_upload_ids(db, dir.path());
 }
+
+/// `git` in `dir`, committing as of `date` (committer and author).
+fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "A")
+        .env("GIT_AUTHOR_EMAIL", "a@example.com")
+        .env("GIT_COMMITTER_NAME", "A")
+        .env("GIT_COMMITTER_EMAIL", "a@example.com")
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Commits `text` as the repository's .github/CODEOWNERS at `date`; returns the commit.
+fn commit_codeowners(repo: &Path, text: &str, date: &str) -> String {
+    std::fs::create_dir_all(repo.join(".github")).unwrap();
+    std::fs::write(repo.join(".github/CODEOWNERS"), text).unwrap();
+    git_at(repo, date, &["add", ".github/CODEOWNERS"]);
+    git_at(repo, date, &["commit", "-q", "-m", "owners"]);
+    git_at(repo, date, &["rev-parse", "HEAD"])
+}
+
+/// The repository's CODEOWNERS travels with uploads: an upload of the default branch from a
+/// checkout sets the project's (the API and the dashboard's owners show it, its skipped lines
+/// are warnings); the same file again writes nothing; uploads of another branch, of a pull
+/// request, with a public upload id or of an older commit change nothing; an admin's PUT pins
+/// until deleted; `--no-codeowners` opts out; a spooled upload carries it later; `run` carries
+/// it too.
+fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
+    let up = token(dir, &db, "acme/web", "upload");
+    let read = token(dir, &db, "acme/web", "read");
+    let admin = token(dir, &db, "acme/web", "admin");
+    let serve = Serve::start(dir, &db, &["--rate-limit", "0"]);
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git_at(&repo, "2026-11-01T10:00:00Z", &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("junit.xml"), junit(0)).unwrap();
+    let v1 = "# the core team\n* @acme/core\nm/ @acme/qa [wiki]\n";
+    let c1 = commit_codeowners(&repo, v1, "2026-11-02T10:00:00+01:00");
+    let upload = |args: &[&str], run_id: &str| {
+        let out = fh(&repo)
+            .env("FLAKEHOUND_SERVER", &serve.url)
+            .env("FLAKEHOUND_TOKEN", &up)
+            .env_remove("FLAKEHOUND_PUBLIC_ID")
+            .env_remove("FLAKEHOUND_NO_CODEOWNERS")
+            .env_remove("FLAKEHOUND_DEFAULT_BRANCH")
+            .env_remove("GITHUB_REF")
+            .args(["upload", "--retries", "0", "--run-id", run_id])
+            .args(args)
+            .arg("junit.xml")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let kept = || get(&format!("{}/api/v1/codeowners", serve.url), Some(&read)).1;
+    assert_eq!(kept()["text"], serde_json::Value::Null);
+
+    // The default branch: kept, with its commit; the bad line is a warning.
+    let text = upload(&["--branch", "main"], "1");
+    assert!(
+        text.contains("CODEOWNERS .github/CODEOWNERS kept for acme/web: 1 rules"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warning: CODEOWNERS .github/CODEOWNERS: line 3: invalid owner `[wiki]`: m/ @acme/qa [wiki] (skipped)"
+        ),
+        "{text}"
+    );
+    let k = kept();
+    assert_eq!(k["text"], v1, "{k}");
+    assert_eq!(
+        (&k["source"], &k["path"], &k["branch"]),
+        (
+            &serde_json::json!("upload"),
+            &serde_json::json!(".github/CODEOWNERS"),
+            &serde_json::json!("main")
+        ),
+        "{k}"
+    );
+    assert_eq!(k["commit"], c1.as_str());
+    assert_eq!(k["commit_time"], "2026-11-02T09:00:00Z");
+    assert_eq!(k["rules"], 1);
+
+    // The same file again (a CI retry, another job of the commit): nothing written, no word.
+    let json = |args: &[&str], run_id: &str| -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(upload(&all, run_id).trim()).unwrap()
+    };
+    let a = json(&["--branch", "main"], "2");
+    assert_eq!(a["codeowners"]["status"], "unchanged", "{a}");
+    assert_eq!(a["warnings"], serde_json::json!([]), "{a}");
+    assert_eq!(kept()["updated_at"], k["updated_at"]);
+
+    // A branch commits another file: its upload changes nothing, nor does a pull request's
+    // upload (branch main as CI would name a PR's base is not enough).
+    git_at(
+        &repo,
+        "2026-11-03T10:00:00Z",
+        &["checkout", "-q", "-b", "feature"],
+    );
+    let v2 = "* @acme/feature-team\n";
+    commit_codeowners(&repo, v2, "2026-11-03T10:00:00Z");
+    let a = json(&["--branch", "feature"], "3");
+    assert_eq!(a["codeowners"]["status"], "not_default_branch", "{a}");
+    let out = fh(&repo)
+        .env("FLAKEHOUND_SERVER", &serve.url)
+        .env("FLAKEHOUND_TOKEN", &up)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REF", "refs/pull/7/merge")
+        .args(["upload", "--json", "--retries", "0", "--run-id", "4"])
+        .args(["--branch", "main", "junit.xml"])
+        .output()
+        .unwrap();
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["codeowners"]["status"], "pull_request", "{a}");
+    assert_eq!(kept()["text"], v1);
+    // A public upload id (fork pull requests) never changes it: the client does not send it,
+    // and the server refuses it when sent by hand.
+    let id = {
+        let out = fh(dir)
+            .args([
+                "server",
+                "--database",
+                &db.location,
+                "project",
+                "public-upload",
+            ])
+            .args(["--project", "acme/web", "on"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let out = fh(&repo)
+        .env("FLAKEHOUND_SERVER", &serve.url)
+        .env("FLAKEHOUND_PUBLIC_ID", &id)
+        .args(["upload", "--json", "--retries", "0", "--run-id", "5"])
+        .args(["--branch", "main", "junit.xml"])
+        .output()
+        .unwrap();
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // (The same report as before: a duplicate.)
+    assert_eq!(a["files"][0]["status"], "duplicate", "{a}");
+    assert_eq!(a.get("codeowners"), None, "{a}");
+    let by_hand = |auth: (&str, &str), meta: serde_json::Value, part: serde_json::Value| {
+        let form = reqwest::blocking::multipart::Form::new()
+            .text("meta", meta.to_string())
+            .text("codeowners", part.to_string());
+        let r = http()
+            .post(format!("{}/api/v1/uploads", serve.url))
+            .header(auth.0, auth.1)
+            .multipart(form)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<serde_json::Value>().unwrap())
+    };
+    let part = |text: &str, time: &str| {
+        serde_json::json!({"text": text, "path": "CODEOWNERS", "commit": "f00d",
+                           "commit_time": time, "default_branch": "main"})
+    };
+    let (status, a) = by_hand(
+        ("X-Flakehound-Upload-Id", &id),
+        serde_json::json!({"branch": "main", "run_id": "6"}),
+        part(v2, "2026-11-04T00:00:00Z"),
+    );
+    assert_eq!(
+        (status, &a["codeowners"]["status"]),
+        (200, &serde_json::json!("public_id")),
+        "{a}"
+    );
+    assert_eq!(kept()["text"], v1);
+    // A part that is not the documented JSON is refused (400), as a bad `meta` is.
+    let (status, a) = by_hand(
+        ("Authorization", &format!("Bearer {up}")),
+        serde_json::json!({"branch": "main"}),
+        serde_json::json!({"text": v2, "owner": "x"}),
+    );
+    assert_eq!(status, 400, "{a}");
+    // An upload of CODEOWNERS alone (no report) carries no zero-results warning; a commit time
+    // far ahead of the clock is refused.
+    let (status, a) = by_hand(
+        ("Authorization", &format!("Bearer {up}")),
+        serde_json::json!({"branch": "main"}),
+        part(v2, "2999-01-01T00:00:00Z"),
+    );
+    assert_eq!(
+        (status, &a["codeowners"]["status"]),
+        (200, &serde_json::json!("invalid")),
+        "{a}"
+    );
+    assert_eq!(a["warnings"], serde_json::json!([]), "{a}");
+    assert_eq!(kept()["text"], v1);
+
+    // Back on main: an older commit (a re-run of an old pipeline) does not roll it back ...
+    git_at(&repo, "2026-11-05T10:00:00Z", &["checkout", "-q", "main"]);
+    commit_codeowners(&repo, "* @acme/old\n", "2026-10-01T10:00:00Z");
+    let text = upload(&["--branch", "main"], "7");
+    assert!(
+        text.contains("note: CODEOWNERS not kept: the kept CODEOWNERS comes from a newer commit (committed 2026-11-02T09:00:00Z)"),
+        "{text}"
+    );
+    assert_eq!(kept()["text"], v1);
+    // ... a newer one changes it; --no-codeowners sends nothing.
+    let v3 = "* @acme/core\nm/ @acme/qa\n";
+    let c3 = commit_codeowners(&repo, v3, "2026-11-06T10:00:00Z");
+    let a = json(&["--branch", "main", "--no-codeowners"], "8");
+    assert_eq!(a.get("codeowners"), None, "{a}");
+    assert_eq!(kept()["text"], v1);
+    let a = json(&["--branch", "main"], "9");
+    assert_eq!(a["codeowners"]["status"], "stored", "{a}");
+    assert_eq!(
+        (&kept()["text"], &kept()["commit"]),
+        (&serde_json::json!(v3), &serde_json::json!(c3))
+    );
+
+    // An admin pins a file: uploads leave it (and say why) until it is deleted.
+    let r = http()
+        .put(format!("{}/api/v1/codeowners", serve.url))
+        .bearer_auth(&admin)
+        .header("Content-Type", "text/plain")
+        .body("* @acme/admins\n")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    commit_codeowners(&repo, "* @acme/newer\n", "2026-11-07T10:00:00Z");
+    let text = upload(&["--branch", "main"], "10");
+    assert!(
+        text.contains("note: CODEOWNERS not kept: an admin pinned"),
+        "{text}"
+    );
+    assert_eq!(
+        (&kept()["text"], &kept()["source"]),
+        (
+            &serde_json::json!("* @acme/admins\n"),
+            &serde_json::json!("admin")
+        )
+    );
+    let r = http()
+        .delete(format!("{}/api/v1/codeowners", serve.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+
+    // The server is down: the upload (and its CODEOWNERS) is spooled, the step stays green,
+    // and the next `upload` sends both.
+    let out = fh(&repo)
+        .env("FLAKEHOUND_SERVER", "http://127.0.0.1:9")
+        .env("FLAKEHOUND_TOKEN", &up)
+        .args([
+            "upload",
+            "--retries",
+            "0",
+            "--run-id",
+            "11",
+            "--branch",
+            "main",
+            "junit.xml",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("spooled in"));
+    assert_eq!(kept()["text"], serde_json::Value::Null);
+    let out = fh(&repo)
+        .env("FLAKEHOUND_SERVER", &serve.url)
+        .env("FLAKEHOUND_TOKEN", &up)
+        .args(["upload", "--retries", "0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CODEOWNERS .github/CODEOWNERS kept for acme/web"),
+        "{text}"
+    );
+    assert_eq!(kept()["text"], "* @acme/newer\n");
+
+    // `run` with a server carries it as well.
+    let v4 = "* @acme/runners\n";
+    commit_codeowners(&repo, v4, "2026-11-08T10:00:00Z");
+    let out = fh(&repo)
+        .env("FLAKEHOUND_DB", dir.join("local.db"))
+        .env("FLAKEHOUND_SERVER", &serve.url)
+        .env("FLAKEHOUND_TOKEN", &up)
+        .args([
+            "run", "--branch", "main", "--run-id", "12", "--report", "r.xml",
+        ])
+        .args(["--", "cp", "junit.xml", "r.xml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("flakehound: CODEOWNERS .github/CODEOWNERS kept for acme/web: 1 rules"),
+        "{text}"
+    );
+    assert_eq!(kept()["text"], v4);
+}
+
+#[test]
+fn codeowners_travel_with_uploads_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    codeowners_travel_with_uploads(Db::sqlite(dir.path()), dir.path());
+}
+
+#[test]
+fn codeowners_travel_with_uploads_on_postgres() {
+    let Some(db) = Db::postgres("codeowners") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codeowners_travel_with_uploads(db, dir.path());
+}
