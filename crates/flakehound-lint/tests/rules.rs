@@ -168,7 +168,9 @@ fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
 #[test]
 fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
     // humanize's `test_date_and_delta`: the expected value comes from the same local clock the
-    // code reads, so zone and day cancel. Another clock in the test, or none, is reported.
+    // code reads, so zone and day cancel (compared in a helper, as there; a read of the test's
+    // own compared right in the test is still reported by itself). Another clock in the test,
+    // or none, is reported.
     let files = [
         ("app/__init__.py", ""),
         (
@@ -177,7 +179,7 @@ fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
         ),
         (
             "tests/test_when.py",
-            "import datetime as dt\nfrom app.when import ago\n\ndef test_same():\n    now = dt.datetime.now()\n    assert (ago(3) - (now - dt.timedelta(seconds=3))).seconds == 0\n\ndef test_other():\n    today = dt.date.today()\n    assert ago(3).date() <= today\n\ndef test_none():\n    assert ago(3).year == 2024\n",
+            "import datetime as dt\nfrom app.when import ago\n\ndef equal(a, b):\n    assert (a - b).seconds == 0\n\ndef test_same():\n    now = dt.datetime.now()\n    equal(ago(3), now - dt.timedelta(seconds=3))\n\ndef test_other():\n    today = dt.date.today()\n    assert ago(3).date() <= today\n\ndef test_none():\n    assert ago(3).year == 2024\n",
         ),
     ];
     assert_eq!(
@@ -186,6 +188,11 @@ fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
             (
                 "wall-clock-compare".to_string(),
                 "tests/test_when.py::test_none".to_string()
+            ),
+            // Twice: its own read, compared right there, and the code's.
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_when.py::test_other".to_string()
             ),
             (
                 "wall-clock-compare".to_string(),
