@@ -16,7 +16,8 @@ a timing assert -> a loaded or pinned machine, the wall clock -> time zones and 
 (libfaketime), ...). A test that diagnose gives a category (a condition fails significantly more
 than its control, Holm-adjusted, and the reproduction under it failed again; never an
 "inconclusive") is a flake that shows when that condition occurs in CI: the issue's "confirmed by
-hunt or diagnose". Both labels are reported side by side: plain reruns only, and plain reruns or
+hunt or diagnose". Tests the plain reruns already confirmed are not diagnosed. Both labels are
+reported side by side: plain reruns only, and plain reruns or
 diagnose.
 
 Unit: a (rule, test) pair. Precision = pairs on really flaky tests / pairs. Recall = known flaky
@@ -138,7 +139,7 @@ def rerun(python, cwd, test, n):
 
 def main():
     args = sys.argv[1:]
-    fh, work = args[0], pathlib.Path(args[1])
+    fh, work = args[0], pathlib.Path(args[1]).resolve()
     n, python, specs, baseline, dn = 0, sys.executable, [], None, 0
     i = 2
     while i < len(args):
@@ -236,7 +237,9 @@ def main():
                 if flips:
                     for lab in labs:
                         flaky[lab].add(t)
-            if dn:
+            # A flake the plain reruns caught needs no experiment to count (and one that fails
+            # under every condition, as it does, would run diagnose's longest course).
+            if dn and t not in flaky["reruns"]:
                 suspects = sorted({s for r in rules_of[t] for s in RULE_SUSPECTS[r]})
                 db = work / "diagnose" / f"{name}.db"
                 db.parent.mkdir(parents=True, exist_ok=True)
