@@ -107,13 +107,12 @@ fn names_a_file(cx: &Cx, node: Node) -> bool {
     let mut cur = node.parent();
     while let Some(n) = cur {
         match n.kind() {
-            "call" => {
+            "call"
                 if n.child_by_field_name("function")
                     .and_then(|f| cx.qname(f))
-                    .is_some_and(|q| PATH_CALLS.contains(&q.as_str()))
-                {
-                    return true;
-                }
+                    .is_some_and(|q| PATH_CALLS.contains(&q.as_str())) =>
+            {
+                return true;
             }
             "expression_statement"
             | "return_statement"
