@@ -9,11 +9,22 @@ file, and a test one of whose cases (parametrized cases apart) both passed and f
 confirmed flake. Every other finding on a real
 project is a false positive (its stable tests are the negatives).
 
+With --diagnose N each flagged test of a real project is also given to `flakehound diagnose
+TEST --only SUSPECTS --runs N`, where SUSPECTS are the experiments of the root-cause categories of
+the rules that flag it (RULE_SUSPECTS: a fixed /tmp path -> several instances at once, a sleep or
+a timing assert -> a loaded or pinned machine, the wall clock -> time zones and a shifted clock
+(libfaketime), ...). A test that diagnose gives a category (a condition fails significantly more
+than its control, Holm-adjusted, and the reproduction under it failed again; never an
+"inconclusive") is a flake that shows when that condition occurs in CI: the issue's "confirmed by
+hunt or diagnose". Tests the plain reruns already confirmed are not diagnosed. Both labels are
+reported side by side: plain reruns only, and plain reruns or
+diagnose.
+
 Unit: a (rule, test) pair. Precision = pairs on really flaky tests / pairs. Recall = known flaky
 tests with at least one finding / known flaky tests (per rule: those this rule finds).
 
 Usage: python3 benches/lint_precision.py FLAKEHOUND WORKDIR [--rerun N] [--python PY]
-       [--baseline FLAKEHOUND2] SPEC...
+       [--diagnose N] [--baseline FLAKEHOUND2] SPEC...
 With --baseline, a second binary is scored against the same reruns (the union of the tests
 either flags), so the before/after tables come from one run.
 where SPEC is `name==version` (a PyPI sdist) and WORKDIR caches the downloads.
@@ -33,6 +44,50 @@ RULES = [
     "fixed-tmp-path", "set-order-assert", "set-iteration-order", "shared-module-state",
     "thread-no-join", "retry-marker",
 ]
+
+# The diagnose experiments that test the condition a rule names (its root-cause category, as
+# `diagnose` names them): the confirmation of a finding is a failure under that condition.
+RULE_SUSPECTS = {
+    "sleep-wait": ["load", "threads"],
+    "unseeded-random": ["randomness"],
+    "wall-clock-compare": ["time"],
+    "timing-assert": ["load"],
+    "real-network": ["network"],
+    "fixed-tmp-path": ["parallel"],
+    "set-order-assert": ["hashing"],
+    "set-iteration-order": ["hashing"],
+    "shared-module-state": ["order", "repetition"],
+    "thread-no-join": ["threads", "load"],
+    "retry-marker": ["load", "threads"],
+}
+
+
+def cases(python, cwd, test, limit=4):
+    """The ids diagnose takes for `test`: the test itself, or its parametrized cases (the first
+    `limit` of them, as `pytest --collect-only` lists them)."""
+    out = subprocess.run([python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          "-o", "addopts=", test.split("::")[0]], cwd=cwd, capture_output=True,
+                         text=True, timeout=600)
+    ids = [line.strip() for line in out.stdout.splitlines()
+           if line.strip().startswith(test + "[")]
+    return ids[:limit] or [test]
+
+
+def diagnose(fh, python, cwd, test, suspects, runs, db):
+    """`flakehound diagnose TEST --only SUSPECTS --runs N --json`; returns (category, suspect,
+    verdict) with category None when no suspect was implicated (or only inconclusively)."""
+    cmd = [fh, "--db", str(db), "diagnose", test, "--only", ",".join(suspects), "--runs",
+           str(runs), "--json", "--", python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
+           "addopts="]
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=3600)
+    try:
+        d = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return None, None, f"diagnose failed (exit {out.returncode}): {out.stderr.strip()[-300:]}"
+    if isinstance(d, list):
+        d = d[0] if d else {}
+    return (d.get("category"), d.get("suspect"),
+            d.get("verdict") or d.get("inconclusive") or "")
 
 
 def lint(fh, cwd):
@@ -84,36 +139,52 @@ def rerun(python, cwd, test, n):
 
 def main():
     args = sys.argv[1:]
-    fh, work = args[0], pathlib.Path(args[1])
-    n, python, specs, baseline = 0, sys.executable, [], None
+    fh, work = args[0], pathlib.Path(args[1]).resolve()
+    n, python, specs, baseline, dn = 0, sys.executable, [], None, 0
     i = 2
     while i < len(args):
         if args[i] == "--rerun":
             n = int(args[i + 1]); i += 2
         elif args[i] == "--python":
             python = args[i + 1]; i += 2
+        elif args[i] == "--diagnose":
+            dn = int(args[i + 1]); i += 2
         elif args[i] == "--baseline":
             baseline = args[i + 1]; i += 2
         else:
             specs.append(args[i]); i += 1
     root = pathlib.Path(__file__).resolve().parent.parent
+    # The binaries and the Python run in other directories: make relative paths absolute.
+    absolute = lambda x: os.path.abspath(x) if x and os.sep in x else x  # noqa: E731
+    fh, python, baseline = absolute(fh), absolute(python), absolute(baseline)
     # One tally per binary: with --baseline, the same flaky labels (one set of reruns, of the
-    # union of the tests either flags) score the baseline and the new scan.
+    # union of the tests either flags) score the baseline and the new scan. Two labellings of
+    # the real projects' tests: "reruns" (plain reruns only) and, with --diagnose, "reruns or
+    # diagnose" (also the tests diagnose confirms under the condition a rule names).
+    labs = ["reruns"] + (["reruns or diagnose"] if dn else [])
     bins = [("this build", fh)] + ([("baseline", baseline)] if baseline else [])
-    tallies = {label: {"rows": collections.defaultdict(lambda: [0, 0]),
-                       "found_by": collections.defaultdict(set), "findings": []}
+    tallies = {label: {"rows": collections.defaultdict(lambda: [0] * (1 + len(labs))),
+                       "found_by": {lab: collections.defaultdict(set) for lab in labs},
+                       "agree": 0, "findings": []}
                for label, _ in bins}
-    known_flaky = set()
+    known_flaky = {lab: set() for lab in labs}
     corpora = []
+    confirmed_lines = []
 
-    def tally(label, name, pairs, flaky):
+    def tally(label, name, pairs, flaky, suspect_of=None):
+        """flaky: lab -> set of flaky tests; suspect_of: test -> the diagnose suspect that
+        implicated it (for the count of findings confirmed under their own rule's condition)."""
         t = tallies[label]
         t["findings"].append(len(pairs))
         for rule, test in pairs:
-            t["rows"][rule][0] += 1
-            if test in flaky:
-                t["rows"][rule][1] += 1
-                t["found_by"][rule].add((name, test))
+            row = t["rows"][rule]
+            row[0] += 1
+            for k, lab in enumerate(labs):
+                if test in flaky[lab]:
+                    row[1 + k] += 1
+                    t["found_by"][lab][rule].add((name, test))
+            if suspect_of is not None and suspect_of.get(test) in RULE_SUSPECTS[rule]:
+                t["agree"] += 1
 
     # flaky-shop
     truth = {}
@@ -122,13 +193,15 @@ def main():
             tid, kind = line.split("\t")
             truth[tid] = kind
     shop_flaky = {t for t, k in truth.items() if k != "real bug"}
-    known_flaky |= {("flaky-shop", t) for t in shop_flaky}
+    for lab in labs:
+        known_flaky[lab] |= {("flaky-shop", t) for t in shop_flaky}
     data = None
     for label, binary in bins:
         d, pairs = lint(binary, root / "examples/flaky-shop")
         data = data or d
-        tally(label, "flaky-shop", pairs, shop_flaky)
-    corpora.append(("examples/flaky-shop", data["files"], data["tests"], len(shop_flaky)))
+        tally(label, "flaky-shop", pairs, {lab: shop_flaky for lab in labs})
+    corpora.append(("examples/flaky-shop", data["files"], data["tests"],
+                    [len(shop_flaky)] * len(labs)))
     # real projects
     for spec in specs:
         name = spec.split("==")[0]
@@ -150,45 +223,85 @@ def main():
         proj = src / top
         linted = [(label, *lint(binary, proj)) for label, binary in bins]
         data = linted[0][1]
-        flaky = set()
-        if n:
-            for t in sorted({t for _, _, pairs in linted for _, t in pairs}):
+        flaky = {lab: set() for lab in labs}
+        suspect_of = {}
+        rules_of = collections.defaultdict(set)
+        for _, _, pairs in linted:
+            for rule, t in pairs:
+                rules_of[t].add(rule)
+        for t in sorted(rules_of):
+            if n:
                 p, f, flips = rerun(python, proj, t, n)
                 print(f"  rerun {name} {t}: {p} passed, {f} failed"
                       f"{', flaky' if flips else ''}", file=sys.stderr)
                 if flips:
-                    flaky.add(t)
-        known_flaky |= {(name, t) for t in flaky}
-        corpora.append((spec, data["files"], data["tests"], len(flaky)))
+                    for lab in labs:
+                        flaky[lab].add(t)
+            # A flake the plain reruns caught needs no experiment to count (and one that fails
+            # under every condition, as it does, would run diagnose's longest course).
+            if dn and t not in flaky["reruns"]:
+                suspects = sorted({s for r in rules_of[t] for s in RULE_SUSPECTS[r]})
+                db = work / "diagnose" / f"{name}.db"
+                db.parent.mkdir(parents=True, exist_ok=True)
+                # A parametrized test is confirmed when one of its cases is.
+                for case in cases(python, proj, t):
+                    cat, suspect, verdict = diagnose(fh, python, proj, case, suspects, dn, db)
+                    line = (f"{name} {case} [{', '.join(sorted(rules_of[t]))}] --only "
+                            f"{','.join(suspects)}: {verdict}")
+                    print(f"  diagnose {line}", file=sys.stderr)
+                    if cat:
+                        flaky["reruns or diagnose"].add(t)
+                        suspect_of[t] = suspect
+                        confirmed_lines.append(line)
+                        break
+        for lab in labs:
+            known_flaky[lab] |= {(name, t) for t in flaky[lab]}
+        corpora.append((spec, data["files"], data["tests"], [len(flaky[lab]) for lab in labs]))
         for label, _, pairs in linted:
-            tally(label, name, pairs, flaky)
+            tally(label, name, pairs, flaky, suspect_of if dn else None)
 
     heads = " | ".join(f"findings ({label})" for label, _ in bins)
-    print(f"| corpus | test files | tests | known flaky | {heads} |")
-    print("|---|---:|---:|---:|" + "---:|" * len(bins))
+    kf = " | ".join(f"known flaky ({lab})" for lab in labs)
+    print(f"| corpus | test files | tests | {kf} | {heads} |")
+    print("|---|---:|---:|" + "---:|" * (len(labs) + len(bins)))
     for i, c in enumerate(corpora):
         counts = " | ".join(str(tallies[label]["findings"][i]) for label, _ in bins)
-        print(f"| {c[0]} | {c[1]} | {c[2]} | {c[3]} | {counts} |")
+        kfs = " | ".join(str(k) for k in c[3])
+        print(f"| {c[0]} | {c[1]} | {c[2]} | {kfs} | {counts} |")
     for label, _ in bins:
         rows, found_by = tallies[label]["rows"], tallies[label]["found_by"]
         print()
         print(f"{label}:")
         print()
-        print("| rule | findings | on really flaky tests | precision | recall (flaky tests it finds) |")
-        print("|---|---:|---:|---:|---:|")
-        total = [0, 0]
+        on = " | ".join(f"on flaky tests ({lab})" for lab in labs)
+        pr = " | ".join(f"precision ({lab})" for lab in labs)
+        rc = " | ".join(f"recall ({lab})" for lab in labs)
+        print(f"| rule | findings | {on} | {pr} | {rc} |")
+        print("|---|---:|" + "---:|" * (3 * len(labs)))
+        total = [0] * (1 + len(labs))
         for rule in RULES:
-            f, ok = rows[rule]
-            total[0] += f
-            total[1] += ok
-            prec = f"{ok / f:.2f}" if f else "–"
-            rec = f"{len(found_by[rule])}/{len(known_flaky)}"
-            print(f"| `{rule}` | {f} | {ok} | {prec} | {rec} |")
-        found = set().union(*found_by.values()) if found_by else set()
-        prec = f"{total[1] / total[0]:.2f}" if total[0] else "–"
-        recall = len(found) / len(known_flaky) if known_flaky else 0
-        print(f"| **all** | {total[0]} | {total[1]} | {prec} | {len(found)}/{len(known_flaky)} = {recall:.2f} |")
-
+            row = rows[rule]
+            total = [a + b for a, b in zip(total, row)]
+            ons = " | ".join(str(x) for x in row[1:])
+            precs = " | ".join(f"{x / row[0]:.2f}" if row[0] else "–" for x in row[1:])
+            recs = " | ".join(f"{len(found_by[lab][rule])}/{len(known_flaky[lab])}"
+                              for lab in labs)
+            print(f"| `{rule}` | {row[0]} | {ons} | {precs} | {recs} |")
+        ons = " | ".join(str(x) for x in total[1:])
+        precs = " | ".join(f"{x / total[0]:.2f}" if total[0] else "–" for x in total[1:])
+        recs = []
+        for lab in labs:
+            found = set().union(*found_by[lab].values()) if found_by[lab] else set()
+            k = len(known_flaky[lab])
+            recs.append(f"{len(found)}/{k} = {len(found) / k if k else 0:.2f}")
+        print(f"| **all** | {total[0]} | {ons} | {precs} | {' | '.join(recs)} |")
+        if dn:
+            print(f"\n{label}: {tallies[label]['agree']} findings confirmed by diagnose under "
+                  "their own rule's condition")
+    if confirmed_lines:
+        print("\nconfirmed by diagnose:")
+        for line in confirmed_lines:
+            print(f"  {line}")
 
 if __name__ == "__main__":
     main()

@@ -82,6 +82,10 @@ pub struct FnFacts {
     pub is_fixture: bool,
     /// Calls `random.seed` / `numpy.random.seed`.
     pub seeds_random: bool,
+    /// The local-clock reads it makes (`datetime.datetime.now`, `datetime.date.today`, …),
+    /// whether or not they were reported: see `project.rs`, a test that computes its expected
+    /// value from the same clock.
+    pub local_clocks: Vec<String>,
 }
 
 /// A test found in the module.

@@ -84,6 +84,30 @@ fn unseeded_random() {
 }
 
 #[test]
+fn unseeded_random_file_names_in_the_code_under_test() {
+    // click's atomic write: a random name for a file opened with O_EXCL is a unique name, not
+    // data; a random value the code returns (flaky-shop's parcel label) is data.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/io.py",
+            "import os, random\n\ndef atomic(dirname):\n    tmp = os.path.join(dirname, f'.__atomic-write{random.randrange(1 << 32):08x}')\n    return os.open(tmp, os.O_CREAT | os.O_EXCL)\n\ndef label():\n    return f'PCL-{random.randint(1, 99)}'\n",
+        ),
+        (
+            "tests/test_io.py",
+            "from app.io import atomic, label\n\ndef test_atomic(tmp_path):\n    assert atomic(str(tmp_path))\n\ndef test_label():\n    assert label() != label()\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "unseeded-random".to_string(),
+            "tests/test_io.py::test_label".to_string()
+        )]
+    );
+}
+
+#[test]
 fn wall_clock_compare() {
     let found = one(
         "from datetime import date, datetime\n\ndef test_a():\n    assert report().day == date.today()\n",
@@ -98,6 +122,25 @@ fn wall_clock_compare() {
         "from datetime import date\nfrom freezegun import freeze_time\n\n@freeze_time('2024-01-01')\ndef test_a():\n    assert date.today().year == 2024\n",
     );
     assert!(frozen.is_empty(), "{frozen:?}");
+}
+
+#[test]
+fn wall_clock_only_type_checked_is_not_compared() {
+    // The value is asserted on, through its variable: reported.
+    let compared = one(
+        "import datetime\n\ndef test_a():\n    now = datetime.datetime.now()\n    assert isinstance(now, datetime.datetime)\n    assert now.hour < 23\n",
+    );
+    assert_eq!(rules_of(&compared), ["wall-clock-compare"]);
+    let method = one(
+        "import datetime, unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        today = datetime.date.today()\n        self.assertEqual(today.day, 1)\n",
+    );
+    assert_eq!(rules_of(&method), ["wall-clock-compare"]);
+    // Only its type is checked (freezegun's `test_isinstance_without_active`): any moment
+    // passes.
+    let typed = one(
+        "import datetime, unittest\n\ndef test_a():\n    now = datetime.datetime.now()\n    assert isinstance(now, datetime.datetime)\n    assert isinstance(now.date(), datetime.date)\n    assert isinstance(datetime.date.today(), datetime.date)\n    assert type(now) is datetime.datetime\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        today = datetime.date.today()\n        self.assertIsInstance(today, datetime.date)\n        self.assertIsNotNone(today)\n",
+    );
+    assert!(typed.is_empty(), "{typed:?}");
 }
 
 #[test]
@@ -119,6 +162,43 @@ fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
             "wall-clock-compare".to_string(),
             "tests/test_report.py::test_today".to_string()
         )]
+    );
+}
+
+#[test]
+fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
+    // humanize's `test_date_and_delta`: the expected value comes from the same local clock the
+    // code reads, so zone and day cancel (compared in a helper, as there; a read of the test's
+    // own compared right in the test is still reported by itself). Another clock in the test,
+    // or none, is reported.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/when.py",
+            "import datetime as dt\n\ndef _now():\n    return dt.datetime.now()\n\ndef ago(seconds):\n    return _now() - dt.timedelta(seconds=seconds)\n",
+        ),
+        (
+            "tests/test_when.py",
+            "import datetime as dt\nfrom app.when import ago\n\ndef equal(a, b):\n    assert (a - b).seconds == 0\n\ndef test_same():\n    now = dt.datetime.now()\n    equal(ago(3), now - dt.timedelta(seconds=3))\n\ndef test_other():\n    today = dt.date.today()\n    assert ago(3).date() <= today\n\ndef test_none():\n    assert ago(3).year == 2024\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_when.py::test_none".to_string()
+            ),
+            // Twice: its own read, compared right there, and the code's.
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_when.py::test_other".to_string()
+            ),
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_when.py::test_other".to_string()
+            ),
+        ]
     );
 }
 
@@ -237,6 +317,34 @@ fn set_iteration_order() {
         [(
             "set-iteration-order".to_string(),
             "tests/test_catalog.py::test_badges".to_string()
+        )]
+    );
+}
+
+#[test]
+fn shared_module_state_streams_restored_by_a_context_manager() {
+    // click's `test_echo_no_streams` sets `sys.stdout = None` inside `runner.isolation()`,
+    // which restores the streams on exit; a bare `sys.stderr = None` is never restored.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/out.py",
+            "import sys\n\ndef write_out(s):\n    sys.stdout.write(s)\n\ndef write_err(s):\n    sys.stderr.write(s)\n",
+        ),
+        (
+            "tests/test_a_streams.py",
+            "import contextlib, io, sys\n\ndef test_isolated(runner):\n    with runner.isolation():\n        sys.stdout = None\n\ndef test_redirected():\n    with contextlib.redirect_stdout(io.StringIO()):\n        sys.stdout = None\n\ndef test_bare():\n    sys.stderr = None\n",
+        ),
+        (
+            "tests/test_b_readers.py",
+            "from app.out import write_out, write_err\n\ndef test_out():\n    write_out('x')\n\ndef test_err():\n    write_err('x')\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "shared-module-state".to_string(),
+            "tests/test_b_readers.py::test_err".to_string()
         )]
     );
 }

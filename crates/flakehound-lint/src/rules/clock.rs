@@ -99,12 +99,21 @@ fn is_duration_opt(cx: &Cx, n: Option<Node>, depth: usize) -> bool {
     n.is_some_and(|n| is_duration_d(cx, n, depth + 1))
 }
 
-/// unittest assertion methods that compare values (not `assertRaises`, `assertWarns`, ...).
+/// unittest assertion methods that compare values (not `assertRaises`, `assertWarns`, ...,
+/// nor the type checks `assertIsInstance`, `assertNotIsInstance`, `assertIsNotNone`).
 fn compares(method: &str) -> bool {
     method.starts_with("assert")
-        && !["assertRaises", "assertWarns", "assertLogs", "assertNoLogs"]
-            .iter()
-            .any(|p| method.starts_with(p))
+        && ![
+            "assertRaises",
+            "assertWarns",
+            "assertLogs",
+            "assertNoLogs",
+            "assertIsInstance",
+            "assertNotIsInstance",
+            "assertIsNotNone",
+        ]
+        .iter()
+        .any(|p| method.starts_with(p))
 }
 
 /// The variable a value is assigned to (`x = …value…`), if it is one.
@@ -135,6 +144,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     };
     let Some(q) = cx.qname(func) else { return };
     if local_clock(&q, node, cx) {
+        if !cx.out.local_clocks.contains(&q) {
+            cx.out.local_clocks.push(q.clone());
+        }
         if cx.fake_clock > 0 {
             return;
         }
@@ -231,6 +243,10 @@ fn asserted_vars(cx: &mut Cx, node: Node) {
         if n.kind() == "identifier" {
             names.push(cx.text(n).to_string());
         }
+        // `isinstance(now, datetime)`: the type of the value is checked, not the value.
+        if type_check(cx, n) {
+            continue;
+        }
         let mut c = n.walk();
         stack.extend(n.named_children(&mut c));
     }
@@ -244,13 +260,30 @@ fn asserted_vars(cx: &mut Cx, node: Node) {
     }
 }
 
+/// A call that looks at the type of its argument, not at its value: `isinstance(x, T)`,
+/// `issubclass`, `type(x)`, `callable(x)`, `hasattr(x, …)`. A clock read or a random draw
+/// whose only use in an assertion is such a check passes whatever value it had (freezegun's
+/// `assert isinstance(datetime.now(), datetime.date)`).
+fn type_check(cx: &Cx, node: Node) -> bool {
+    node.kind() == "call"
+        && node.child_by_field_name("function").is_some_and(|f| {
+            f.kind() == "identifier"
+                && matches!(
+                    cx.text(f),
+                    "isinstance" | "issubclass" | "type" | "callable" | "hasattr"
+                )
+        })
+}
+
 /// Whether an expression's value is compared in an assertion right there (`assert`, a
-/// comparison, unittest's `assert*` methods).
+/// comparison, unittest's `assert*` methods); not when only its type is checked
+/// ([`type_check`]).
 pub(crate) fn assert_call_ok(cx: &Cx, node: Node) -> bool {
     let mut cur = node.parent();
     while let Some(n) = cur {
         match n.kind() {
             "assert_statement" | "comparison_operator" => return true,
+            "call" if type_check(cx, n) => return false,
             "call" => {
                 if let Some(a) = n
                     .child_by_field_name("function")

@@ -66,7 +66,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
                         .and_then(|c| c.child_by_field_name("function"))
                         .is_some_and(|f| cx.text(f) == "str"))
         });
-    if unseeded && !token {
+    if unseeded && !token && !names_a_file(cx, node) {
         let shown = format!("`{}(…)`", cx.text(func));
         // In test code, a draw matters when its value reaches an assertion (right there, or
         // through the variable it is assigned to): random test data that no assertion compares
@@ -78,4 +78,50 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             cx.clock_reads.push((var, h));
         }
     }
+}
+
+/// Calls whose arguments name a file or directory.
+const PATH_CALLS: &[&str] = &[
+    "os.path.join",
+    "open",
+    "io.open",
+    "os.open",
+    "os.mkdir",
+    "os.makedirs",
+    "os.rename",
+    "os.replace",
+    "pathlib.Path",
+    "pathlib.PurePath",
+    "tempfile.mkdtemp",
+    "tempfile.mkstemp",
+    "tempfile.NamedTemporaryFile",
+    "tempfile.TemporaryDirectory",
+];
+
+/// Whether the draw is part of a file name, within its expression: click's atomic writes open
+/// `os.path.join(dir, f".__atomic-write{random.randrange(1 << 32):08x}")` with `O_EXCL` and
+/// draw again on a clash. A random file name is picked to be unique, as `tempfile` picks
+/// them; which name it was is not what a test checks. (A value that is returned or stored,
+/// like flaky-shop's parcel label `f"PCL-{random.randint(…)}"`, is still reported.)
+fn names_a_file(cx: &Cx, node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "call"
+                if n.child_by_field_name("function")
+                    .and_then(|f| cx.qname(f))
+                    .is_some_and(|q| PATH_CALLS.contains(&q.as_str())) =>
+            {
+                return true;
+            }
+            "expression_statement"
+            | "return_statement"
+            | "block"
+            | "function_definition"
+            | "lambda" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
 }

@@ -89,7 +89,9 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
         }
         "attribute" => {
             // `module.NAME = value` in a test: patching by hand, never restored.
-            if let Some(key) = cx.state_key(l) {
+            if let Some(key) = cx.state_key(l)
+                && !streams_restored(cx, &key, node)
+            {
                 cx.state(
                     key,
                     StateOp::Mutate {
@@ -122,6 +124,50 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
         }
         _ => {}
     }
+}
+
+/// Whether `key` is one of the standard streams and `node` sits inside a `with` block whose
+/// context manager saves and restores them on exit: click's `CliRunner.isolation()`,
+/// `contextlib.redirect_stdout`/`redirect_stderr`. (click's `test_echo_no_streams` sets
+/// `sys.stdout = None` inside `runner.isolation()`; no later test sees it.)
+fn streams_restored(cx: &Cx, key: &str, node: Node) -> bool {
+    if !matches!(key, "sys.stdout" | "sys.stderr" | "sys.stdin") {
+        return false;
+    }
+    let restores = |clause: Node| {
+        let mut stack = vec![clause];
+        while let Some(x) = stack.pop() {
+            if x.kind() == "call"
+                && x.child_by_field_name("function").is_some_and(|f| {
+                    let t = cx.text(f);
+                    t.ends_with("isolation")
+                        || t.ends_with("redirect_stdout")
+                        || t.ends_with("redirect_stderr")
+                })
+            {
+                return true;
+            }
+            let mut c = x.walk();
+            stack.extend(x.named_children(&mut c));
+        }
+        false
+    };
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "with_statement" => {
+                let mut c = n.walk();
+                let clause = n.named_children(&mut c).find(|k| k.kind() == "with_clause");
+                if clause.is_some_and(restores) {
+                    return true;
+                }
+            }
+            "function_definition" | "class_definition" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
 }
 
 pub(crate) fn delete(cx: &mut Cx, node: Node) {
