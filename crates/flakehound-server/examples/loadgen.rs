@@ -99,7 +99,7 @@ fn main() {
                     let t = Instant::now();
                     let (status, text) = match http
                         .post(format!("{url}/api/v1/uploads"))
-                        .bearer_auth(&token)
+                        .bearer_auth(token)
                         .multipart(form)
                         .send()
                     {
