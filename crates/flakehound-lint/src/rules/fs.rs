@@ -155,39 +155,9 @@ fn in_own_directory(cx: &Cx, node: Node) -> bool {
             || callee.ends_with("chdir")
             || callee.ends_with("as_cwd")
     };
-    let calls_own = |n: Node| {
-        let mut stack = vec![n];
-        let mut seen = 0usize;
-        while let Some(x) = stack.pop() {
-            seen += 1;
-            if seen > 100_000 {
-                return false;
-            }
-            if x.kind() == "call"
-                && x.child_by_field_name("function")
-                    .is_some_and(|f| own(cx.text(f)))
-            {
-                return true;
-            }
-            let mut c = x.walk();
-            stack.extend(x.named_children(&mut c));
-        }
-        false
-    };
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "with_statement" => {
-                let mut c = n.walk();
-                let clause = n.named_children(&mut c).find(|k| k.kind() == "with_clause");
-                if clause.is_some_and(calls_own) {
-                    return true;
-                }
-            }
-            "function_definition" => return calls_own(n),
-            _ => {}
-        }
-        cur = n.parent();
+    match super::with_calling(cx, node, &["function_definition"], &own) {
+        Ok(()) => true,
+        Err(Some(function)) => super::calls(cx, function, &own),
+        Err(None) => false,
     }
-    false
 }

@@ -144,3 +144,54 @@ pub(crate) fn visit(cx: &mut crate::python::Cx, node: tree_sitter::Node) {
         _ => {}
     }
 }
+
+/// Whether the subtree of `n` holds a call whose callee's text satisfies `callee` (looked at
+/// up to 100,000 nodes: a pathological tree is not searched to its end).
+pub(crate) fn calls(
+    cx: &crate::python::Cx,
+    n: tree_sitter::Node,
+    callee: &dyn Fn(&str) -> bool,
+) -> bool {
+    let mut stack = vec![n];
+    let mut seen = 0usize;
+    while let Some(x) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            return false;
+        }
+        if x.kind() == "call"
+            && x.child_by_field_name("function")
+                .is_some_and(|f| callee(cx.text(f)))
+        {
+            return true;
+        }
+        let mut c = x.walk();
+        stack.extend(x.named_children(&mut c));
+    }
+    false
+}
+
+/// Walks up from `node` through the `with` statements around it, up to the first ancestor of
+/// a kind in `stop`: `Ok(())` when one of their clauses calls a callee satisfying `callee`,
+/// else the ancestor where the walk stopped (`None` at the module).
+pub(crate) fn with_calling<'t>(
+    cx: &crate::python::Cx,
+    node: tree_sitter::Node<'t>,
+    stop: &[&str],
+    callee: &dyn Fn(&str) -> bool,
+) -> Result<(), Option<tree_sitter::Node<'t>>> {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        if n.kind() == "with_statement" {
+            let mut c = n.walk();
+            let clause = n.named_children(&mut c).find(|k| k.kind() == "with_clause");
+            if clause.is_some_and(|k| calls(cx, k, callee)) {
+                return Ok(());
+            }
+        } else if stop.contains(&n.kind()) {
+            return Err(Some(n));
+        }
+        cur = n.parent();
+    }
+    Err(None)
+}

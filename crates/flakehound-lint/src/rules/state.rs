@@ -134,40 +134,16 @@ fn streams_restored(cx: &Cx, key: &str, node: Node) -> bool {
     if !matches!(key, "sys.stdout" | "sys.stderr" | "sys.stdin") {
         return false;
     }
-    let restores = |clause: Node| {
-        let mut stack = vec![clause];
-        while let Some(x) = stack.pop() {
-            if x.kind() == "call"
-                && x.child_by_field_name("function").is_some_and(|f| {
-                    let t = cx.text(f);
-                    t.ends_with("isolation")
-                        || t.ends_with("redirect_stdout")
-                        || t.ends_with("redirect_stderr")
-                })
-            {
-                return true;
-            }
-            let mut c = x.walk();
-            stack.extend(x.named_children(&mut c));
-        }
-        false
+    let restores = |t: &str| {
+        t.ends_with("isolation") || t.ends_with("redirect_stdout") || t.ends_with("redirect_stderr")
     };
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "with_statement" => {
-                let mut c = n.walk();
-                let clause = n.named_children(&mut c).find(|k| k.kind() == "with_clause");
-                if clause.is_some_and(restores) {
-                    return true;
-                }
-            }
-            "function_definition" | "class_definition" => return false,
-            _ => {}
-        }
-        cur = n.parent();
-    }
-    false
+    super::with_calling(
+        cx,
+        node,
+        &["function_definition", "class_definition"],
+        &restores,
+    )
+    .is_ok()
 }
 
 pub(crate) fn delete(cx: &mut Cx, node: Node) {
