@@ -434,15 +434,21 @@ fn memory_input(
     let content = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         let mut decoder = flate2::bufread::MultiGzDecoder::new(&bytes[..]);
-        let mut limited = (&mut decoder).take(IN_MEMORY_REPORT as u64 + 1);
-        limited.read_to_end(&mut out).map_err(gzip_error)?;
+        (&mut decoder)
+            .take(IN_MEMORY_REPORT as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(gzip_error)?;
         if out.len() > IN_MEMORY_REPORT || !lease.grow(out.len()) {
-            // Too large to keep: spooled from the start, as a part received in a file is.
-            let decoder = flate2::bufread::MultiGzDecoder::new(&bytes[..]);
-            let (tmp, hash) = flakehound_evidence::spool(decoder).map_err(gzip_error)?;
+            // Too large to keep: spooled, as a part received in a file is (what was gunzipped
+            // already, then the rest of the stream).
+            let rest = std::io::Cursor::new(out).chain(decoder);
+            let (tmp, hash) = flakehound_evidence::spool(rest).map_err(gzip_error)?;
+            lease.shrink(bytes.len());
             let path = tmp.path().to_path_buf();
             return Ok((Input::Spooled { name, path, hash }, Some(tmp)));
         }
+        // The gunzipped content is held now, not the received bytes.
+        lease.shrink(bytes.len());
         out
     } else {
         bytes

@@ -825,7 +825,6 @@ fn resolve_tests(
             "SELECT id, key, file IS NOT NULL FROM tests WHERE project = $1 AND key = ANY($2)",
             &[&project, &keys],
         )?;
-        let mut found: HashMap<String, i64> = HashMap::default();
         for r in rows {
             let (id, key, has_file): (i64, String, bool) = (r.get(0), r.get(1), r.get(2));
             if let Some((_, Some(with_file))) = missing.get(&Cow::Borrowed(key.as_str())) {
@@ -834,11 +833,11 @@ fn resolve_tests(
                     give_file.entry(id).or_insert(with_file);
                 }
             }
-            cache.insert(key.clone(), (id, has_file || give_file.contains_key(&id)));
-            found.insert(key, id);
+            cache.insert(key, (id, has_file || give_file.contains_key(&id)));
         }
+        // The cache now holds every test of the report (a streamed chunk's is its own).
         for i in pending {
-            if let Some(&id) = found.get(clean(&cases[i].id).as_ref()) {
+            if let Some(&(id, _)) = cache.get(clean(&cases[i].id).as_ref()) {
                 ids[i] = id;
             }
         }

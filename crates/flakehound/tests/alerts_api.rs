@@ -4,10 +4,12 @@
 //! /api/v1/alerts/config) replaces the server's file for that project; a bad one is refused
 //! with a 400 naming the channel and the key; mutes and the delivery log through the API.
 
+mod dashboard_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,26 +105,15 @@ struct Serve {
 impl Serve {
     fn start(dir: &Path, database: &str, extra: &[&str]) -> Serve {
         let bin = assert_cmd::cargo::cargo_bin("flakehound");
-        let mut child = std::process::Command::new(bin)
-            .current_dir(dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-            .args(extra)
-            .env("FLAKEHOUND_LOG", "warn")
-            .env_remove("FLAKEHOUND_ALERTS")
-            .env_remove("FLAKEHOUND_TEST_UNSET_SECRET")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
+        let (child, url) = dashboard_support::spawn_serving(
+            std::process::Command::new(bin)
+                .current_dir(dir)
+                .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+                .args(extra)
+                .env("FLAKEHOUND_LOG", "warn")
+                .env_remove("FLAKEHOUND_ALERTS")
+                .env_remove("FLAKEHOUND_TEST_UNSET_SECRET"),
+        );
         Serve { child, url }
     }
 }

@@ -2,10 +2,12 @@
 //! local port, over SQLite and over the real PostgreSQL (`FLAKEHOUND_TEST_POSTGRES`; a schema per
 //! test, dropped at its end), driven by `flakehound upload`, `flakehound server …` and plain HTTP.
 
+mod dashboard_support;
+
 use assert_cmd::Command;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 /// The store a test's server uses: a SQLite file in its directory, or a PostgreSQL schema of
 /// its own (dropped with it).
@@ -60,6 +62,27 @@ fn token(dir: &Path, db: &Db, project: &str, scope: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// One story, `fn(Db, &Path)`, as a test per engine: `$sqlite` on a SQLite file, `$postgres`
+/// on a PostgreSQL schema of its own (tagged `$tag`; skipped without a PostgreSQL server).
+macro_rules! on_both_engines {
+    ($story:ident, $sqlite:ident, $postgres:ident, $tag:literal) => {
+        #[test]
+        fn $sqlite() {
+            let dir = tempfile::tempdir().unwrap();
+            $story(Db::sqlite(dir.path()), dir.path());
+        }
+
+        #[test]
+        fn $postgres() {
+            let Some(db) = Db::postgres($tag) else {
+                return;
+            };
+            let dir = tempfile::tempdir().unwrap();
+            $story(db, dir.path());
+        }
+    };
+}
+
 /// A running `flakehound serve`, stopped (SIGTERM, then waited for) when dropped.
 struct Serve {
     child: Child,
@@ -73,24 +96,13 @@ impl Serve {
 
     fn start_at(dir: &Path, db: &Db, listen: &str, extra: &[&str]) -> Serve {
         let bin = assert_cmd::cargo::cargo_bin("flakehound");
-        let mut child = std::process::Command::new(bin)
-            .current_dir(dir)
-            .args(["serve", "--listen", listen, "--database", &db.location])
-            .args(extra)
-            .env("FLAKEHOUND_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
+        let (child, url) = dashboard_support::spawn_serving(
+            std::process::Command::new(bin)
+                .current_dir(dir)
+                .args(["serve", "--listen", listen, "--database", &db.location])
+                .args(extra)
+                .env("FLAKEHOUND_LOG", "warn"),
+        );
         Serve { child, url }
     }
 }
@@ -344,20 +356,12 @@ fn uploads_build_one_history(db: Db, dir: &Path) {
     assert!(metrics.contains("flakehound_results_total 31"), "{metrics}");
 }
 
-#[test]
-fn uploads_build_one_history_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    uploads_build_one_history(Db::sqlite(dir.path()), dir.path());
-}
-
-#[test]
-fn uploads_build_one_history_on_postgres() {
-    let Some(db) = Db::postgres("history") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    uploads_build_one_history(db, dir.path());
-}
+on_both_engines!(
+    uploads_build_one_history,
+    uploads_build_one_history_on_sqlite,
+    uploads_build_one_history_on_postgres,
+    "history"
+);
 
 /// Wrong, unknown, revoked, expired and other-project tokens get 401/403 and write nothing.
 #[test]
@@ -1343,20 +1347,12 @@ fn retention_prunes_in_the_background(db: Db, dir: &Path) {
     assert_eq!(counted(&local), report(true));
 }
 
-#[test]
-fn retention_prunes_in_the_background_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    retention_prunes_in_the_background(Db::sqlite(dir.path()), dir.path());
-}
-
-#[test]
-fn retention_prunes_in_the_background_on_postgres() {
-    let Some(db) = Db::postgres("retention") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    retention_prunes_in_the_background(db, dir.path());
-}
+on_both_engines!(
+    retention_prunes_in_the_background,
+    retention_prunes_in_the_background_on_sqlite,
+    retention_prunes_in_the_background_on_postgres,
+    "retention"
+);
 
 /// Two replicas on one PostgreSQL schema: one leads the retention job (an advisory lock) and
 /// runs every pass; the other runs none, and takes the lead when the first stops.
@@ -1603,20 +1599,12 @@ fn public_upload_ids(db: Db, dir: &Path) {
     assert_eq!(runs_of_stable, Some(3), "{v}");
 }
 
-#[test]
-fn public_upload_ids_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    public_upload_ids(Db::sqlite(dir.path()), dir.path());
-}
-
-#[test]
-fn public_upload_ids_on_postgres() {
-    let Some(db) = Db::postgres("public") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    public_upload_ids(db, dir.path());
-}
+on_both_engines!(
+    public_upload_ids,
+    public_upload_ids_on_sqlite,
+    public_upload_ids_on_postgres,
+    "public"
+);
 
 /// `git` in `dir`, committing as of `date` (committer and author).
 fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
@@ -1934,17 +1922,9 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
     assert_eq!(kept()["text"], v4);
 }
 
-#[test]
-fn codeowners_travel_with_uploads_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    codeowners_travel_with_uploads(Db::sqlite(dir.path()), dir.path());
-}
-
-#[test]
-fn codeowners_travel_with_uploads_on_postgres() {
-    let Some(db) = Db::postgres("codeowners") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    codeowners_travel_with_uploads(db, dir.path());
-}
+on_both_engines!(
+    codeowners_travel_with_uploads,
+    codeowners_travel_with_uploads_on_sqlite,
+    codeowners_travel_with_uploads_on_postgres,
+    "codeowners"
+);

@@ -1,5 +1,6 @@
 //! Shared by the dashboard tests: the bundled demo history ingested once per test binary, and a
-//! real `flakehound dashboard` / `flakehound serve` process on a random local port.
+//! real `flakehound dashboard` / `flakehound serve` process on a random local port (whose
+//! start, [`spawn_serving`], the server and alerts tests use too).
 
 #![allow(dead_code)]
 
@@ -89,26 +90,32 @@ pub struct Process {
     pub url: String,
 }
 
+/// Spawns `cmd` (standard output read here, standard error inherited) and returns the child
+/// and the URL from its first line, which `flakehound serve` and `flakehound dashboard` print
+/// once they accept connections (without a trailing `/`).
+pub fn spawn_serving(cmd: &mut std::process::Command) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    (child, url)
+}
+
 impl Process {
     /// Starts `flakehound ARGS` in `dir` and reads the URL from its first line.
     pub fn start(dir: &Path, args: &[&str]) -> Process {
-        let mut child = fh(dir)
-            .args(args)
-            .env("FLAKEHOUND_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .trim_end_matches('/')
-            .to_string();
+        let (child, url) = spawn_serving(fh(dir).args(args).env("FLAKEHOUND_LOG", "warn"));
         Process { child, url }
     }
 
