@@ -576,6 +576,18 @@ fn pipeline(
         .iter()
         .map(|h| h.is_ok() && !stored.next().unwrap_or(false))
         .collect();
+    // What the writes will be, for an engine that can use it (see `Store::expect_reports`).
+    let expected: Vec<(&str, &RunKey)> = hashes
+        .iter()
+        .zip(&todo)
+        .zip(&plan.keys)
+        .filter_map(|((h, go), key)| match h {
+            Ok(h) if *go => Some((h.as_str(), key)),
+            _ => None,
+        })
+        .collect();
+    store.expect_reports(&expected);
+    drop(expected);
     let mut summary = Summary {
         decision: plan.decision.clone(),
         ..Summary::default()
@@ -660,6 +672,7 @@ fn pipeline(
             final_flush,
         );
     });
+    store.expect_reports(&[]);
     summary
 }
 

@@ -31,6 +31,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let n = self
             .client
+            .get()?
             .execute(
                 "INSERT INTO server_projects (name, created_at) VALUES ($1, $2)
                  ON CONFLICT (name) DO NOTHING",
@@ -44,6 +45,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT name, created_at FROM server_projects ORDER BY name",
                 &[],
@@ -56,6 +58,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_one(
                 "INSERT INTO tokens (project, scope, label, hash, prefix, created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -77,6 +80,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let rows = self
             .client
+            .get()?
             .query(
                 &format!(
                     "SELECT {TOKEN_COLUMNS} FROM tokens
@@ -92,6 +96,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let n = self
             .client
+            .get()?
             .execute(
                 "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 &[&id, &at],
@@ -104,6 +109,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_opt(
                 &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1"),
                 &[&hash],
@@ -115,6 +121,7 @@ impl Admin for PostgresStore {
     fn touch_token(&mut self, id: i64, at: &str) -> Result<()> {
         self.flush()?;
         self.client
+            .get()?
             .execute(
                 "UPDATE tokens SET last_used_at = $2 WHERE id = $1",
                 &[&id, &at],
@@ -126,6 +133,7 @@ impl Admin for PostgresStore {
     fn record_upload(&mut self, u: &UploadRecord) -> Result<()> {
         self.flush()?;
         self.client
+            .get()?
             .execute(
                 "INSERT INTO uploads (id, project, token_id, received_at, response)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -139,6 +147,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_opt(
                 "SELECT id, project, token_id, received_at, response FROM uploads
                  WHERE project = $1 AND id = $2",
@@ -158,6 +167,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT test, reason, owner, added, expires, issue FROM server_quarantine
                  WHERE project = $1 ORDER BY test",
@@ -185,7 +195,7 @@ impl Admin for PostgresStore {
         at: &str,
     ) -> Result<()> {
         self.flush()?;
-        let mut tx = self.client.transaction().map_err(backend)?;
+        let mut tx = self.client.get()?.transaction().map_err(backend)?;
         tx.execute(
             "INSERT INTO server_quarantine (project, test, reason, owner, added, expires, issue)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -215,7 +225,7 @@ impl Admin for PostgresStore {
         at: &str,
     ) -> Result<bool> {
         self.flush()?;
-        let mut tx = self.client.transaction().map_err(backend)?;
+        let mut tx = self.client.get()?.transaction().map_err(backend)?;
         let n = tx
             .execute(
                 "DELETE FROM server_quarantine WHERE project = $1 AND test = $2",
@@ -243,6 +253,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT id, test, action, actor, reason, at FROM quarantine_audit
                  WHERE project = $1 AND ($2::text IS NULL OR test = $2) ORDER BY id",
@@ -274,7 +285,7 @@ impl Admin for PostgresStore {
     fn set_public_upload(&mut self, project: &str, id: Option<&str>, at: &str) -> Result<()> {
         self.flush()?;
         match id {
-            Some(id) => self.client.execute(
+            Some(id) => self.client.get()?.execute(
                 "INSERT INTO public_uploads (project, id, created_at) VALUES ($1, $2, $3)
                  ON CONFLICT (project) DO UPDATE SET id = excluded.id,
                    created_at = excluded.created_at",
@@ -282,6 +293,7 @@ impl Admin for PostgresStore {
             ),
             None => self
                 .client
+                .get()?
                 .execute("DELETE FROM public_uploads WHERE project = $1", &[&project]),
         }
         .map_err(backend)?;
@@ -292,6 +304,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         Ok(self
             .client
+            .get()?
             .query_opt(
                 "SELECT id FROM public_uploads WHERE project = $1",
                 &[&project],
@@ -304,6 +317,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         Ok(self
             .client
+            .get()?
             .query_opt(
                 "SELECT project FROM public_uploads WHERE id = $1",
                 &[&crate::store::clean(id).as_ref()],
@@ -315,6 +329,7 @@ impl Admin for PostgresStore {
     fn put_session(&mut self, s: &SessionRecord) -> Result<()> {
         self.flush()?;
         self.client
+            .get()?
             .execute(
                 "INSERT INTO dashboard_sessions (id_hash, token_hash, csrf, last_seen)
                  VALUES ($1, $2, $3, $4)
@@ -330,6 +345,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_opt(
                 "SELECT id_hash, token_hash, csrf, last_seen FROM dashboard_sessions
                  WHERE id_hash = $1",
@@ -347,6 +363,7 @@ impl Admin for PostgresStore {
     fn touch_session(&mut self, id_hash: &str, at: &str) -> Result<()> {
         self.flush()?;
         self.client
+            .get()?
             .execute(
                 "UPDATE dashboard_sessions SET last_seen = $2 WHERE id_hash = $1",
                 &[&id_hash, &at],
@@ -359,6 +376,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let n = self
             .client
+            .get()?
             .execute(
                 "DELETE FROM dashboard_sessions WHERE id_hash = $1",
                 &[&id_hash],
@@ -370,6 +388,7 @@ impl Admin for PostgresStore {
     fn end_idle_sessions(&mut self, before: &str) -> Result<u64> {
         self.flush()?;
         self.client
+            .get()?
             .execute(
                 "DELETE FROM dashboard_sessions WHERE last_seen < $1",
                 &[&before],
@@ -381,6 +400,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_opt(
                 &format!("SELECT {CODEOWNERS_COLUMNS} FROM project_codeowners WHERE project = $1"),
                 &[&project],
@@ -393,7 +413,7 @@ impl Admin for PostgresStore {
         self.flush()?;
         match text {
             // An admin's text: pinned (see `decide_codeowners`), no commit of its own.
-            Some(t) => self.client.execute(
+            Some(t) => self.client.get()?.execute(
                 "INSERT INTO project_codeowners
                    (project, text, updated_at, source, path, commit_sha, branch, commit_time)
                  VALUES ($1, $2, $3, 'admin', NULL, NULL, NULL, NULL)
@@ -402,7 +422,7 @@ impl Admin for PostgresStore {
                    commit_sha = NULL, branch = NULL, commit_time = NULL",
                 &[&project, &crate::store::clean(t), &at],
             ),
-            None => self.client.execute(
+            None => self.client.get()?.execute(
                 "DELETE FROM project_codeowners WHERE project = $1",
                 &[&project],
             ),
@@ -424,7 +444,7 @@ impl Admin for PostgresStore {
             text: &text,
             ..offer.clone()
         };
-        let mut tx = self.client.transaction().map_err(backend)?;
+        let mut tx = self.client.get()?.transaction().map_err(backend)?;
         // One decision at a time per project across replicas (the row may not exist yet, so
         // `FOR UPDATE` alone would not serialise two first offers).
         tx.execute(

@@ -10,6 +10,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT project, monitor, subject, state, version, changed_at, notified_at, detail
                  FROM alert_states WHERE project = $1 ORDER BY monitor, subject",
@@ -48,7 +49,7 @@ impl AlertStore for PostgresStore {
         let subject = clean(subject);
         let n = match expected {
             // The primary key decides between concurrent first transitions.
-            None => self.client.execute(
+            None => self.client.get()?.execute(
                 "INSERT INTO alert_states
                    (project, monitor, subject, state, version, changed_at, notified_at, detail)
                  VALUES ($1, $2, $3, $4, 1, $5, $6, $7)
@@ -59,7 +60,7 @@ impl AlertStore for PostgresStore {
             ),
             // Row lock + re-check of the version under READ COMMITTED: a second updater waits
             // for the first, then finds the version changed and updates nothing.
-            Some(v) => self.client.execute(
+            Some(v) => self.client.get()?.execute(
                 "UPDATE alert_states SET state = $4, version = version + 1, changed_at = $5,
                    notified_at = coalesce($6, notified_at), detail = $7
                  WHERE project = $1 AND monitor = $2 AND subject = $3 AND version = $8",
@@ -76,6 +77,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_one(
                 "INSERT INTO alert_deliveries
                    (project, monitor, subject, channel, status, attempts, error, title, at)
@@ -100,6 +102,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT id, project, monitor, subject, channel, status, attempts, error, title, at
                  FROM alert_deliveries WHERE project = $1 ORDER BY id DESC LIMIT $2",
@@ -127,6 +130,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_one(
                 "SELECT count(*) FROM alert_deliveries
                  WHERE project = $1 AND status = 'sent' AND at >= $2",
@@ -139,6 +143,7 @@ impl AlertStore for PostgresStore {
     fn mute(&mut self, m: &Mute) -> Result<()> {
         self.flush()?;
         self.client
+            .get()?
             .execute(
                 "INSERT INTO alert_mutes (project, subject, until, reason, created_at)
                  VALUES ($1, $2, $3, $4, $5)
@@ -160,6 +165,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let n = self
             .client
+            .get()?
             .execute(
                 "DELETE FROM alert_mutes WHERE project = $1 AND subject = $2",
                 &[&project, &clean(subject)],
@@ -172,6 +178,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT project, subject, until, reason, created_at FROM alert_mutes
                  WHERE project = $1 ORDER BY subject",
@@ -194,6 +201,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let row = self
             .client
+            .get()?
             .query_opt(
                 "SELECT project, config, updated_at, updated_by FROM alert_configs
                  WHERE project = $1",
@@ -211,6 +219,7 @@ impl AlertStore for PostgresStore {
     fn set_alert_config(&mut self, c: &AlertConfig) -> Result<()> {
         self.flush()?;
         self.client
+            .get()?
             .execute(
                 "INSERT INTO alert_configs (project, config, updated_at, updated_by)
                  VALUES ($1, $2, $3, $4)
@@ -231,6 +240,7 @@ impl AlertStore for PostgresStore {
         self.flush()?;
         let n = self
             .client
+            .get()?
             .execute("DELETE FROM alert_configs WHERE project = $1", &[&project])
             .map_err(backend)?;
         Ok(n == 1)

@@ -21,6 +21,7 @@ pub(crate) fn export(
     // while `each` runs.
     let rows = store
         .client
+        .get()?
         .query(
             "SELECT rp.id, rp.run_id, rp.hash, rp.path, rp.format, rp.tool, rp.timestamp,
                     rp.hostname, rp.duration, rp.properties, rp.agg_tests, rp.agg_passed,
@@ -86,6 +87,7 @@ pub(crate) fn export(
     drop(rows);
     let stmt = store
         .client
+        .get()?
         .prepare(
             "SELECT t.key, t.classname, t.name, t.file, t.line, r.outcome, r.duration,
                     r.timestamp, r.failure_kind, r.message, r.details, r.stdout, r.stderr,
@@ -98,6 +100,7 @@ pub(crate) fn export(
         let mut report = h.report;
         let rows = store
             .client
+            .get()?
             .query(&stmt, &[&h.run, &h.id])
             .map_err(backend)?;
         for r in &rows {

@@ -13,7 +13,7 @@ impl CiJobs for PostgresStore {
     fn record_import(&mut self, provider: &str, unit: &str, jobs: &[CiJob]) -> Result<bool> {
         self.flush()?;
         let project = self.project.clone();
-        let mut tx = self.client.transaction().map_err(backend)?;
+        let mut tx = self.client.get()?.transaction().map_err(backend)?;
         let new = tx
             .execute(
                 "INSERT INTO ci_imports (project, provider, unit, imported_at) VALUES ($1, $2, $3, $4)
@@ -64,7 +64,7 @@ impl CiJobs for PostgresStore {
 
     fn imported_units(&mut self, provider: &str) -> Result<std::collections::HashSet<String>> {
         self.flush()?;
-        let rows = self.client.query(
+        let rows = self.client.get()?.query(
             "SELECT unit FROM ci_imports WHERE project = $1 AND provider = $2",
             &[&self.project, &provider],
         );
@@ -78,7 +78,7 @@ impl CiJobs for PostgresStore {
 
     fn jobs(&mut self) -> Result<Vec<CiJob>> {
         self.flush()?;
-        let rows = self.client.query(
+        let rows = self.client.get()?.query(
             "SELECT provider, run_id, attempt, job_id, name, workflow, commit_sha, branch,
                         pull_request, conclusion, started_at, completed_at, duration_secs, runner
                  FROM ci_jobs WHERE project = $1

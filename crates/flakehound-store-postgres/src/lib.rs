@@ -38,6 +38,7 @@
 
 mod admin;
 mod alerts;
+mod conn;
 mod export;
 mod jobs;
 mod retention;

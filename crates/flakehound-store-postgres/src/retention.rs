@@ -28,7 +28,7 @@ const PRUNABLE: &str = "
 
 impl PostgresStore {
     pub(crate) fn read_history(&mut self) -> Result<Vec<HistoryRow>> {
-        let rows = match self.client.query(
+        let rows = match self.client.get()?.query(
             "SELECT t.key, t.classname, t.name, t.file, h.commit_sha, h.runs, h.passes,
                     h.failures, h.skips, h.failed_runs, h.retry_passes, h.runs_passed,
                     h.runs_failed, h.last_seen, h.last_failure
@@ -70,7 +70,7 @@ impl PostgresStore {
         Store::flush(self)?;
         let project = self.project.clone();
         let at = flakehound_store::time::now();
-        let mut tx = self.client.transaction().map_err(backend)?;
+        let mut tx = self.client.get()?.transaction().map_err(backend)?;
         // Under the project's write lock (as writers take it): no report of a pruned run is
         // half-written meanwhile.
         tx.execute(
@@ -185,6 +185,7 @@ impl PostgresStore {
         Store::flush(self)?;
         let n = self
             .client
+            .get()?
             .execute(
                 "UPDATE runs SET pinned = $3 WHERE project = $1 AND key = $2",
                 &[&self.project, &key, &pinned],
@@ -194,7 +195,7 @@ impl PostgresStore {
     }
 
     pub(crate) fn pinned_keys(&mut self) -> Result<Vec<String>> {
-        match self.client.query(
+        match self.client.get()?.query(
             "SELECT key FROM runs WHERE project = $1 AND pinned ORDER BY key",
             &[&self.project],
         ) {
@@ -212,7 +213,7 @@ impl PostgresStore {
     ) -> Result<()> {
         Store::flush(self)?;
         match days {
-            Some(d) => self.client.execute(
+            Some(d) => self.client.get()?.execute(
                 "INSERT INTO retention (project, days, updated_at) VALUES ($1, $2, $3)
                  ON CONFLICT (project) DO UPDATE SET days = excluded.days,
                    updated_at = excluded.updated_at",
@@ -220,6 +221,7 @@ impl PostgresStore {
             ),
             None => self
                 .client
+                .get()?
                 .execute("DELETE FROM retention WHERE project = $1", &[&project]),
         }
         .map_err(backend)?;
@@ -229,6 +231,7 @@ impl PostgresStore {
     pub(crate) fn read_retentions(&mut self) -> Result<Vec<(String, u32)>> {
         Ok(self
             .client
+            .get()?
             .query("SELECT project, days FROM retention ORDER BY project", &[])
             .map_err(backend)?
             .iter()
@@ -238,7 +241,7 @@ impl PostgresStore {
 
     /// Which of `hashes` were stored and then pruned (still duplicates).
     pub(crate) fn pruned_of(&mut self, hashes: &[String]) -> Result<Vec<String>> {
-        match self.client.query(
+        match self.client.get()?.query(
             "SELECT hash FROM pruned_reports WHERE project = $1 AND hash = ANY($2)",
             &[&self.project, &hashes],
         ) {

@@ -30,7 +30,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const ASYNC_COMMIT: bool = true;
 
 pub struct PostgresStore {
-    pub(crate) client: Client,
+    pub(crate) client: crate::conn::Conn,
     pub(crate) project: String,
     /// The location for messages (password redacted).
     pub(crate) shown: String,
@@ -40,12 +40,17 @@ pub struct PostgresStore {
     pub(crate) unsynced: bool,
     /// The transaction holding the reports committed since the last flush.
     pub(crate) batch: Batch,
+    /// The reports an ingest announced (`Store::expect_reports`), until written.
+    pub(crate) expected: crate::writer::Expected,
     /// An emptied record buffer kept for the next report (its allocation, not its records).
     pub(crate) spare: Vec<flakehound_model::TestCase>,
     /// Why reports committed to a batch were rolled back, when the caller could not be told at
     /// the time (reported by the next flush).
     pub(crate) lost: Option<String>,
 }
+
+/// Fewest announced reports worth checking at once (see `Store::expect_reports`).
+pub const EXPECT_AT_LEAST: usize = 16;
 
 /// Longest a batch should hold the project's write lock before [`Store::flush_due`] asks for a
 /// flush (as SQLite's batches).
@@ -135,13 +140,14 @@ impl PostgresStore {
             other => other,
         })?;
         Ok(PostgresStore {
-            client,
+            client: crate::conn::Conn::new(client),
             project,
             shown,
             test_ids: HashMap::default(),
             stmts: HashMap::default(),
             unsynced: false,
             batch: Batch::default(),
+            expected: crate::writer::Expected::default(),
             spare: Vec::new(),
             lost: None,
         })
@@ -301,6 +307,7 @@ impl Store for PostgresStore {
         self.settle()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT project FROM runs UNION SELECT project FROM notes ORDER BY 1",
                 &[],
@@ -312,6 +319,7 @@ impl Store for PostgresStore {
     fn has_report(&mut self, hash: &str) -> Result<bool> {
         let stored = self
             .client
+            .get()?
             .query_opt(
                 "SELECT 1 FROM reports WHERE project = $1 AND hash = $2",
                 &[&self.project, &clean(hash)],
@@ -343,6 +351,7 @@ impl Store for PostgresStore {
         let cleaned: Vec<String> = hashes.iter().map(|h| clean(h).into_owned()).collect();
         let stored: std::collections::HashSet<String> = self
             .client
+            .get()?
             .query(
                 "SELECT hash FROM reports WHERE project = $1 AND hash = ANY($2)",
                 &[&self.project, &cleaned],
@@ -356,6 +365,21 @@ impl Store for PostgresStore {
             stored.extend(self.pruned_of(&cleaned)?);
         }
         Ok(cleaned.iter().map(|h| stored.contains(h)).collect())
+    }
+
+    /// Used from [`EXPECT_AT_LEAST`] reports on: checking them and reserving their ids costs
+    /// about three round trips once per batch, which a few reports (a server's upload) do not
+    /// win back.
+    fn expect_reports(&mut self, reports: &[(&str, &flakehound_store::RunKey)]) {
+        if reports.len() < EXPECT_AT_LEAST {
+            self.expected = crate::writer::Expected::default();
+            return;
+        }
+        self.expected.hashes = reports.iter().map(|(h, _)| clean(h).into_owned()).collect();
+        self.expected.runs = reports
+            .iter()
+            .map(|(_, k)| clean(&k.0).into_owned())
+            .collect();
     }
 
     fn begin_report<'s>(
@@ -382,6 +406,7 @@ impl Store for PostgresStore {
         // A synchronous commit that writes WAL waits for the WAL up to its own record, which
         // follows every asynchronous commit before it.
         self.client
+            .get()?
             .batch_execute(
                 "BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); COMMIT",
             )
@@ -445,7 +470,11 @@ impl Store for PostgresStore {
             FROM tests t JOIN tr ON tr.test_id = t.id LEFT JOIN tc ON tc.test_id = t.id
                  LEFT JOIN lf ON lf.test_id = t.id
             WHERE t.project = $1";
-        let rows = self.client.query(sql, &[&self.project]).map_err(backend)?;
+        let rows = self
+            .client
+            .get()?
+            .query(sql, &[&self.project])
+            .map_err(backend)?;
         let mut stats = rows
             .iter()
             .map(|r| TestStats {
@@ -475,6 +504,7 @@ impl Store for PostgresStore {
         // count of results without reading them.
         let r = self
             .client
+            .get()?
             .query_one(
                 "SELECT (SELECT count(*) FROM runs WHERE project = $1),
                         count(*), (SELECT count(*) FROM tests WHERE project = $1),
@@ -514,6 +544,7 @@ impl Store for PostgresStore {
         self.settle()?;
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT t.key, r.position FROM runs ru
                  JOIN results r ON r.run_id = ru.id
@@ -533,6 +564,7 @@ impl Store for PostgresStore {
         let created = flakehound_store::time::canonical(&note.created_at).unwrap_or_else(now);
         let row = self
             .client
+            .get()?
             .query_one(
                 "INSERT INTO notes (project, test, kind, category, text, link, author, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -557,6 +589,7 @@ impl Store for PostgresStore {
         // Through the partial index of failed results (test_id, run_id).
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT r.message, r.details, ru.started_at FROM tests t
                  JOIN results r ON r.test_id = t.id AND r.outcome >= 2
@@ -581,6 +614,7 @@ impl Store for PostgresStore {
         let test = test.map(clean);
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT id, test, kind, category, text, link, author, created_at FROM notes
                  WHERE project = $1 AND ($2::text IS NULL OR test = $2) ORDER BY id",
@@ -609,6 +643,7 @@ impl Store for PostgresStore {
         self.settle()?;
         let n = self
             .client
+            .get()?
             .execute(
                 "DELETE FROM notes WHERE id = $1 AND project = $2",
                 &[&id, &self.project],
@@ -631,6 +666,7 @@ impl PostgresStore {
         let mut run_index: HashMap<i64, u32> = HashMap::default();
         let rows = self
             .client
+            .get()?
             .query(
                 "SELECT id, key, source, commit_sha, branch, job, run_attempt, runner, os,
                         COALESCE(started_at, created_at) AS t, tests_executed, pull_request, url
@@ -657,7 +693,7 @@ impl PostgresStore {
         }
         let mut test_index: HashMap<i64, u32> = HashMap::default();
         let rows = self
-            .client
+            .client.get()?
             .query(
                 if only_failing {
                     "SELECT id, key, classname, name, file FROM tests
@@ -692,6 +728,7 @@ impl PostgresStore {
         };
         let mut it = self
             .client
+            .get()?
             .query_raw(
                 if only_failing {
                     // A hash join on the failing tests: one pass over the results.

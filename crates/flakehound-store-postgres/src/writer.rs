@@ -12,12 +12,13 @@
 //! serialising the reports of one run), the report's hash (unique index), then new test rows in
 //! key order.
 
+use crate::conn::{COPY_HEADER, COPY_TRAILER, Conn, ReportRow, RunRow};
 use crate::store::{PostgresStore, backend, clean, clean_opt, now, props_json};
 use flakehound_model::{Outcome, ReportInfo, RunMeta, TestCase};
 use flakehound_store::{NewReport, Numbering, ReportWriter, Result, RunKey, StoreError, Written};
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 use postgres::error::SqlState;
-use postgres::{GenericClient, Statement, Transaction};
+use postgres::{Client, GenericClient, Statement, Transaction};
 use std::borrow::Cow;
 use std::io::Write;
 
@@ -177,7 +178,7 @@ impl<'s> PgWriter<'s> {
         store.test_ids.clear();
         store.unsynced = true;
         let PostgresStore { client, stmts, .. } = store;
-        let mut tx = client.transaction()?;
+        let mut tx = client.get()?.transaction()?;
         lock_project(&mut tx, &self.project)?;
         let mut started = start(&mut tx, stmts, &self.project, &self.header)?;
         let buffer = std::mem::take(&mut self.buffer);
@@ -243,8 +244,10 @@ impl<'s> PgWriter<'s> {
                 }
                 Err(e) => {
                     // The batch rolls back, with the tests it created.
-                    if store.batch.open {
-                        let _ = store.client.batch_execute("ROLLBACK");
+                    if let Some(c) = store.client.reset()
+                        && store.batch.open
+                    {
+                        let _ = c.batch_execute("ROLLBACK");
                     }
                     store.batch = Batch::default();
                     store.test_ids.clear();
@@ -317,6 +320,14 @@ pub(crate) struct Batch {
     run_ids: HashMap<String, i64>,
     /// Result rows encoded for binary COPY, not yet sent.
     copy: Vec<u8>,
+    /// Whether result rows are streamed ([`crate::conn`]): an ingest announced its reports.
+    stream: bool,
+    /// Expected reports and runs not stored when the batch took the lock, not written yet.
+    fresh_hashes: HashSet<String>,
+    fresh_runs: HashSet<String>,
+    /// Ids reserved from the sequences, the next at the end.
+    free_run_ids: Vec<i64>,
+    free_report_ids: Vec<i64>,
 }
 
 /// A run the batch wrote to: its rows are locked by the batch, so its numbering state is
@@ -328,8 +339,145 @@ struct RunState {
     runner: Option<String>,
 }
 
-/// Encoded rows sent in one COPY while the batch stays open.
+/// Encoded rows sent in one COPY while the batch stays open (when it does not stream).
 const COPY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Encoded rows handed to the streaming COPY at a time (see [`crate::conn`]); also the size of
+/// the messages of a COPY sent at once. Small enough that the server starts inserting soon
+/// after the writer starts encoding, large enough that a chunk is not a context switch per
+/// report.
+pub(crate) const STREAM_CHUNK: usize = 256 * 1024;
+
+/// Ids reserved from a sequence at a time for reports and runs written without a round trip.
+const RESERVE: usize = 1024;
+
+/// The COPY of result rows.
+const COPY_SQL: &str = "COPY results (run_id, test_id, attempt, report_id, position, outcome,
+     duration, timestamp, failure_kind, message, details, stdout, stderr, properties)
+ FROM STDIN (FORMAT binary)";
+
+fn copy_capacity(stream: bool) -> usize {
+    if stream {
+        STREAM_CHUNK + STREAM_CHUNK / 4
+    } else {
+        COPY_BYTES + COPY_BYTES / 8
+    }
+}
+
+/// The prepared COPY of result rows (prepared on first use, which needs the connection).
+fn copy_statement(conn: &mut Conn, stmts: &mut Stmts) -> WResult<Statement> {
+    match stmts.get(COPY_SQL) {
+        Some(s) => Ok(s.clone()),
+        None => prep(conn.get()?, stmts, COPY_SQL),
+    }
+}
+
+/// What an ingest announced it will write (see `Store::expect_reports`): content hashes and run
+/// keys, as stored (without NUL).
+#[derive(Default)]
+pub(crate) struct Expected {
+    pub(crate) hashes: HashSet<String>,
+    pub(crate) runs: HashSet<String>,
+}
+
+/// Under the batch's write lock: which of the expected reports and runs are not stored. No
+/// other writer of the project can store them before the batch ends, so the batch may write
+/// them without asking again (see `write_buffered`). Reserves the first ids for them.
+fn verify_expected(
+    client: &mut Client,
+    project: &str,
+    expected: &Expected,
+    batch: &mut Batch,
+) -> WResult<()> {
+    if expected.hashes.is_empty() {
+        return Ok(());
+    }
+    let hashes: Vec<&str> = expected.hashes.iter().map(String::as_str).collect();
+    let runs: Vec<&str> = expected.runs.iter().map(String::as_str).collect();
+    let rows = client.query(
+        "SELECT true, hash FROM reports WHERE project = $1 AND hash = ANY($2)
+         UNION ALL SELECT false, key FROM runs WHERE project = $1 AND key = ANY($3)",
+        &[&project, &hashes, &runs],
+    )?;
+    let mut stored_hashes: HashSet<String> = HashSet::default();
+    let mut stored_runs: HashSet<String> = HashSet::default();
+    for r in rows {
+        if r.get::<_, bool>(0) {
+            stored_hashes.insert(r.get(1));
+        } else {
+            stored_runs.insert(r.get(1));
+        }
+    }
+    // Pruned reports count as stored (retention keeps them out).
+    match client.query(
+        "SELECT hash FROM pruned_reports WHERE project = $1 AND hash = ANY($2)",
+        &[&project, &hashes],
+    ) {
+        Ok(rows) => stored_hashes.extend(rows.iter().map(|r| r.get::<_, String>(0))),
+        Err(e) => return Err(e.into()),
+    }
+    batch.fresh_hashes = expected
+        .hashes
+        .iter()
+        .filter(|h| !stored_hashes.contains(*h))
+        .cloned()
+        .collect();
+    batch.fresh_runs = expected
+        .runs
+        .iter()
+        .filter(|k| !stored_runs.contains(*k))
+        .cloned()
+        .collect();
+    batch.stream = true;
+    Ok(())
+}
+
+/// Makes sure a report id (and a run id when `new_run`) is reserved for a report written without
+/// a round trip, reserving the next ids when none is left (one round trip per [`RESERVE`]
+/// reports). False when the sequences could not be asked (the report takes the usual path).
+fn reserve(conn: &mut Conn, batch: &mut Batch, new_run: bool) -> WResult<bool> {
+    let runs_needed = new_run && batch.free_run_ids.is_empty();
+    if !batch.free_report_ids.is_empty() && !runs_needed {
+        return Ok(true);
+    }
+    let reports = if batch.free_report_ids.is_empty() {
+        batch.fresh_hashes.len().min(RESERVE)
+    } else {
+        0
+    };
+    let runs = if runs_needed {
+        batch.fresh_runs.len().min(RESERVE)
+    } else {
+        0
+    };
+    let row = conn.get()?.query_one(
+        "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('runs', 'id'))
+                      FROM generate_series(1, $1::int8)),
+                ARRAY(SELECT nextval(pg_get_serial_sequence('reports', 'id'))
+                      FROM generate_series(1, $2::int8))",
+        &[&(runs as i64), &(reports as i64)],
+    )?;
+    // Popped from the end: the ids are used in ascending order.
+    let mut run_ids: Vec<i64> = row.get(0);
+    let mut report_ids: Vec<i64> = row.get(1);
+    run_ids.reverse();
+    report_ids.reverse();
+    batch.free_run_ids.extend(run_ids);
+    batch.free_report_ids.extend(report_ids);
+    Ok(!batch.free_report_ids.is_empty() && (!new_run || !batch.free_run_ids.is_empty()))
+}
+
+/// The test row ids of `cases` from the cache alone, when it knows every test and none needs
+/// its file set.
+fn cached_tests(cache: &TestIds, cases: &[TestCase]) -> Option<Vec<i64>> {
+    cases
+        .iter()
+        .map(|c| match cache.get(clean(&c.id).as_ref()) {
+            Some(&(id, has_file)) if has_file || c.file.is_none() => Some(id),
+            _ => None,
+        })
+        .collect()
+}
 
 /// The statements opening a batch: the transaction and the project's write lock. Writers of one
 /// project take turns a batch at a time (as SQLite's do): batches lock rows of several runs,
@@ -369,6 +517,12 @@ pub(crate) fn end_batch(store: &mut PostgresStore, durable: bool) -> Result<()> 
         ..
     } = store;
     let r = (|| -> WResult<()> {
+        if client.streaming() && !batch.copy.is_empty() {
+            let copy = copy_statement(client, stmts)?;
+            client.send(std::mem::take(&mut batch.copy), &copy)?;
+        }
+        // Ends the stream and inserts the deferred run and report rows first.
+        let client = client.get()?;
         send_copy(client, stmts, &mut batch.copy)?;
         let mut sql = run_updates(&batch.runs);
         if durable {
@@ -392,7 +546,9 @@ pub(crate) fn end_batch(store: &mut PostgresStore, durable: bool) -> Result<()> 
             Ok(())
         }
         Err(e) => {
-            let _ = store.client.batch_execute("ROLLBACK");
+            if let Some(c) = store.client.reset() {
+                let _ = c.batch_execute("ROLLBACK");
+            }
             store.test_ids.clear();
             let e = store.write_error(e.into_store());
             Err(if reports > 0 {
@@ -446,10 +602,11 @@ fn write_buffered(
     info: &ReportInfo,
 ) -> WResult<Written> {
     let PostgresStore {
-        client,
+        client: conn,
         stmts,
         test_ids,
         batch,
+        expected,
         ..
     } = store;
     let m = &h.run;
@@ -457,15 +614,17 @@ fn write_buffered(
     let agg = info.aggregate;
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let agg_n = |f: fn(&flakehound_model::Counts) -> u64| agg.as_ref().map(|a| n(f(a)));
-    let known_run = batch.run_ids.get(&h.run_key.0).copied();
     if !batch.open {
+        let client = conn.get()?;
         let opened = client.batch_execute(&open_sql(project));
         // BEGIN went through with the lock, or an error left the connection in a failed
         // transaction, or none of it ran: ROLLBACK ends each of them.
         batch.open = true;
         batch.since = Some(std::time::Instant::now());
         opened?;
+        verify_expected(client, project, expected, batch)?;
     }
+    let known_run = batch.run_ids.get(&h.run_key.0).copied();
     let format = info
         .format
         .map(|f| f.as_str())
@@ -481,9 +640,74 @@ fn write_buffered(
     let (at, ap, af) = (agg_n(|a| a.tests), agg_n(|a| a.passed), agg_n(|a| a.failed));
     let (ae, as_) = (agg_n(|a| a.errored), agg_n(|a| a.skipped));
     let now = now();
+    let run_attempt = m
+        .run_attempt
+        .and_then(|a| int4(i64::from(a), "run attempt").ok());
+    let started = m
+        .started_at
+        .as_deref()
+        .and_then(flakehound_store::time::canonical);
     // The report's parameters, after the run's (or the run id) and the shared ones.
     let (mut run, mut report, mut new_run, mut next_position) = (known_run, None, false, 0);
-    if let Some(id) = known_run {
+    // Without a round trip: a report this batch knows to be new (see `verify_expected`), of a
+    // run it created or knows to be new, with ids reserved from the sequences. Its rows are
+    // inserted with the others before the connection is next used for anything else.
+    let fresh = batch.fresh_hashes.contains(&h.hash)
+        && (known_run.is_some() || batch.fresh_runs.contains(&h.run_key.0));
+    if fresh && reserve(conn, batch, known_run.is_none())? {
+        batch.fresh_hashes.remove(&h.hash);
+        expected.hashes.remove(&h.hash);
+        let run_id = match known_run {
+            Some(id) => id,
+            None => {
+                batch.fresh_runs.remove(&h.run_key.0);
+                let id = batch.free_run_ids.pop().unwrap_or_default();
+                new_run = true;
+                conn.deferred.runs.push(RunRow {
+                    id,
+                    key: h.run_key.0.clone(),
+                    source: clean(&h.source).into_owned(),
+                    commit: clean_opt(m.commit.as_deref()).map(Cow::into_owned),
+                    branch: clean_opt(m.branch.as_deref()).map(Cow::into_owned),
+                    provider: clean_opt(m.provider.as_deref()).map(Cow::into_owned),
+                    job: clean_opt(m.job.as_deref()).map(Cow::into_owned),
+                    ci_run_id: clean_opt(m.run_id.as_deref()).map(Cow::into_owned),
+                    run_attempt,
+                    runner: clean_opt(m.runner.as_deref()).map(Cow::into_owned),
+                    os: clean_opt(m.os.as_deref()).map(Cow::into_owned),
+                    started_at: started.clone(),
+                    duration: m.duration,
+                    url: clean_opt(m.url.as_deref()).map(Cow::into_owned),
+                    pull_request: clean_opt(m.pull_request.as_deref()).map(Cow::into_owned),
+                    created_at: now.clone(),
+                });
+                id
+            }
+        };
+        let id = batch.free_report_ids.pop().unwrap_or_default();
+        let owned = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned);
+        conn.deferred.reports.push(ReportRow {
+            id,
+            run_id,
+            hash: h.hash.clone(),
+            path: h.path.clone(),
+            format: format.to_string(),
+            tool: owned(tool),
+            timestamp: owned(timestamp),
+            hostname: owned(hostname),
+            duration: info.duration,
+            properties: owned(props),
+            records,
+            results,
+            agg: [at, ap, af, ae, as_],
+            ingested_at: now,
+        });
+        conn.deferred.project.clear();
+        conn.deferred.project.push_str(project);
+        run = Some(run_id);
+        report = Some(id);
+    } else if let Some(id) = known_run {
+        let client = conn.get()?;
         // One prepared statement (parsed and planned once per connection): the report row.
         let row =
             run!(
@@ -503,13 +727,7 @@ fn write_buffered(
         )?;
         report = row.map(|r| r.get::<_, i64>(0));
     } else {
-        let run_attempt = m
-            .run_attempt
-            .and_then(|a| int4(i64::from(a), "run attempt").ok());
-        let started = m
-            .started_at
-            .as_deref()
-            .and_then(flakehound_store::time::canonical);
+        let client = conn.get()?;
         // One prepared statement: the run (created unless the report is stored already, else
         // found and locked) and the report row. `old` does not see a run `ins` creates (one
         // snapshot per statement), so exactly one of them yields it; no other writer of the
@@ -592,6 +810,7 @@ fn write_buffered(
     // above, where it would run for every new run too: without a B-tree on run_id, the planner
     // scans the results the open batch has written so far for each of them (measured: 6x).
     let last: Vec<(i64, i64)> = if known_run.is_none() && next_position > 0 {
+        let client = conn.get()?;
         let rows = run!(
             client,
             stmts,
@@ -603,7 +822,10 @@ fn write_buffered(
     } else {
         Vec::new()
     };
-    let ids = resolve_tests(client, stmts, project, test_ids, cases)?;
+    let ids = match cached_tests(test_ids, cases) {
+        Some(ids) => ids,
+        None => resolve_tests(conn.get()?, stmts, project, test_ids, cases)?,
+    };
     let state = match batch.runs.entry(run) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::hash_map::Entry::Vacant(e) => {
@@ -617,9 +839,9 @@ fn write_buffered(
         }
     };
     if batch.copy.capacity() == 0 {
-        // Sent at COPY_BYTES (after the report that crosses it): grown once, not doubling
-        // its way there for every batch.
-        batch.copy.reserve(COPY_BYTES + COPY_BYTES / 8);
+        // Sent at STREAM_CHUNK or COPY_BYTES (after the report that crosses it): grown once,
+        // not doubling its way there for every batch.
+        batch.copy.reserve(copy_capacity(batch.stream));
     }
     let (rows, executed) = encode_cases(
         &mut batch.copy,
@@ -642,8 +864,12 @@ fn write_buffered(
         state.runner = info.hostname.as_deref().map(|s| clean(s).into_owned());
     }
     batch.reports += 1;
-    if batch.copy.len() >= COPY_BYTES {
-        send_copy(client, stmts, &mut batch.copy)?;
+    if batch.stream && batch.copy.len() >= STREAM_CHUNK {
+        let copy = copy_statement(conn, stmts)?;
+        let chunk = std::mem::replace(&mut batch.copy, Vec::with_capacity(copy_capacity(true)));
+        conn.send(chunk, &copy)?;
+    } else if batch.copy.len() >= COPY_BYTES {
+        send_copy(conn.get()?, stmts, &mut batch.copy)?;
     }
     Ok(Written {
         records: cases.len() as u64,
@@ -905,20 +1131,16 @@ fn send_copy(tx: &mut impl GenericClient, stmts: &mut Stmts, buf: &mut Vec<u8>) 
     if buf.is_empty() {
         return Ok(());
     }
-    let mut sink = run!(
-        tx,
-        stmts,
-        copy_in,
-        "COPY results (run_id, test_id, attempt, report_id, position, outcome, duration,
-             timestamp, failure_kind, message, details, stdout, stderr, properties)
-         FROM STDIN (FORMAT binary)",
-    )?;
+    let mut sink = run!(tx, stmts, copy_in, COPY_SQL,)?;
     // Signature, flags, header extension length; then the rows; then the end marker.
     let io = |e: std::io::Error| WriteError::Store(StoreError::Backend(e.to_string()));
-    sink.write_all(b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0")
-        .map_err(io)?;
-    sink.write_all(buf).map_err(io)?;
-    sink.write_all(&(-1i16).to_be_bytes()).map_err(io)?;
+    sink.write_all(COPY_HEADER).map_err(io)?;
+    // In slices: the client sends each write of more than 4 kB as its own message, and the
+    // server starts on a message once it has all of it.
+    for slice in buf.chunks(STREAM_CHUNK) {
+        sink.write_all(slice).map_err(io)?;
+    }
+    sink.write_all(&COPY_TRAILER).map_err(io)?;
     sink.finish()?;
     buf.clear();
     Ok(())

@@ -279,3 +279,75 @@ fn a_failed_prune_changes_nothing() {
     assert_eq!(s.prune(cutoff).unwrap().runs, 2);
     assert_eq!(snapshot(s.as_mut()).stats, before.stats);
 }
+
+/// The connection dies while an announced ingest streams its results (`Store::expect_reports`,
+/// rows sent by a thread while reports are still being written): the writes fail with errors,
+/// never a panic or a hang, and nothing of the batch is stored.
+#[test]
+fn a_connection_lost_while_streaming_loses_the_batch_and_nothing_else() {
+    use flakehound_model::{Outcome, ReportInfo, RunMeta};
+    use flakehound_store::{NewReport, RunKey, StoreError};
+    let Some(mut h) = harness() else { return };
+    // Stores the schema's creation and one report first, through a handle of the harness.
+    let mut first = h.open(0, "p");
+    flakehound_store::write_report(
+        first.as_mut(),
+        &NewReport::ci_junit("before", &RunKey("before".into()), &RunMeta::default()),
+        [&flakehound_store::conformance::case(
+            "t",
+            &[Outcome::Passed],
+        )],
+        &ReportInfo::default(),
+    )
+    .unwrap();
+    first.flush().unwrap();
+    let app = format!("{}_victim", h.prefix);
+    let url = format!("{}&application_name={app}", h.url(0));
+    let mut s = PostgresStore::open(&url, "p", OpenMode::Create).unwrap();
+    let keys: Vec<RunKey> = (0..20).map(|i| RunKey(format!("r{i}"))).collect();
+    let hashes: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
+    let announced: Vec<(&str, &RunKey)> = hashes.iter().map(String::as_str).zip(&keys).collect();
+    s.expect_reports(&announced);
+    let cases: Vec<_> = (0..3000)
+        .map(|i| flakehound_store::conformance::case(&format!("t{i}"), &[Outcome::Passed]))
+        .collect();
+    let meta = RunMeta::default();
+    let mut errors = Vec::new();
+    for (i, (hash, key)) in announced.iter().enumerate() {
+        if i == 3 {
+            // Three reports of 3,000 results are more than one streamed chunk: the COPY runs.
+            let mut admin = postgres::Client::connect(&h.url, postgres::NoTls).unwrap();
+            let killed = admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = $1",
+                    &[&app],
+                )
+                .unwrap();
+            assert_eq!(killed, 1);
+        }
+        let nr = NewReport::ci_junit(hash, key, &meta);
+        let r = (|| {
+            let mut w = s.begin_report(&nr)?;
+            for c in &cases {
+                w.add(c.clone())?;
+            }
+            w.commit(&ReportInfo::default())
+        })();
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    }
+    if let Err(e) = s.flush() {
+        errors.push(e);
+    }
+    assert!(!errors.is_empty(), "a dead connection went unnoticed");
+    assert!(
+        errors.iter().any(|e| matches!(e, StoreError::BatchLost(_))),
+        "the reports written before the connection died are reported lost: {errors:?}"
+    );
+    drop(s);
+    let t = first.totals().unwrap();
+    assert_eq!((t.runs, t.reports, t.results), (1, 1, 1));
+    assert!(!first.has_report("h0").unwrap());
+}

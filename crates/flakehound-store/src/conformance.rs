@@ -79,6 +79,7 @@ macro_rules! conformance_tests {
             alert_configs_per_project,
             dashboard_sessions_and_codeowners,
             codeowners_offers,
+            announced_reports_are_written_as_unannounced,
         );
     };
 }
@@ -1896,4 +1897,145 @@ pub fn codeowners_offers(h: &mut dyn Harness) {
         O::Stored
     );
     assert_eq!(b.codeowners("p").unwrap().unwrap().text, v1);
+}
+
+/// Reports announced with [`Store::expect_reports`] (as an ingest does) are stored exactly as
+/// the same writes without the announcement: new runs and runs of several reports, a run stored
+/// before, a report stored by another handle after the announcement, the same content twice,
+/// tests learned and given a file on the way, and reports large enough to be streamed. The
+/// announcement is a hint; it changes neither what is stored nor what a write returns.
+pub fn announced_reports_are_written_as_unannounced(h: &mut dyn Harness) {
+    use Outcome::*;
+    // Run "old" holds a report before the ingest; "other" writes h7 after the announcement.
+    // Runs get a start time: otherwise the time of writing is theirs, which differs.
+    let at = |commit: Option<&str>| RunMeta {
+        commit: commit.map(str::to_string),
+        started_at: Some("2026-01-02T03:04:05Z".into()),
+        ..Default::default()
+    };
+    let setup = |s: &mut dyn Store| {
+        let info = ReportInfo::default();
+        write_meta(
+            s,
+            "h0",
+            "old",
+            &at(Some("c0")),
+            &[case("t0", &[Passed])],
+            &info,
+        );
+    };
+    let big = |n: usize, tag: &str| -> Vec<TestCase> {
+        (0..n)
+            .map(|i| {
+                if i % 7 == 0 {
+                    failing(&format!("big::{tag}::{i}"), &"x".repeat(200), &[Passed])
+                } else {
+                    case(&format!("big::{tag}::{i}"), &[Passed])
+                }
+            })
+            .collect()
+    };
+    // (hash, run, cases); 40 reports so that an engine's threshold for using the hint is met.
+    let mut plan: Vec<(String, String, Vec<TestCase>)> = Vec::new();
+    for i in 1..=40 {
+        let run = match i {
+            3 | 4 => "shared".to_string(),
+            5 => "old".to_string(),
+            _ => format!("r{i}"),
+        };
+        let mut cases = vec![
+            case("t0", &[Passed]),
+            case(&format!("t{i}"), &[Failed, Passed]),
+        ];
+        if i == 9 {
+            let mut c = case("t0", &[Failed]);
+            c.file = Some("tests/t0.py".into());
+            cases = vec![c];
+        }
+        if i == 11 || i == 12 {
+            cases.extend(big(3000, &i.to_string()));
+        }
+        plan.push((format!("h{i}"), run, cases));
+    }
+    // h3 again at the end (the same content twice in one ingest).
+    plan.push(("h3".into(), "shared".into(), plan[2].2.clone()));
+    let mut outcomes = Vec::new();
+    for db in [0, 1] {
+        let mut s = h.open(db, "p");
+        setup(s.as_mut());
+        let keys: Vec<RunKey> = plan.iter().map(|(_, r, _)| RunKey(r.clone())).collect();
+        if db == 1 {
+            let announced: Vec<(&str, &RunKey)> = plan
+                .iter()
+                .zip(&keys)
+                .take(40)
+                .map(|((hash, _, _), k)| (hash.as_str(), k))
+                .collect();
+            s.expect_reports(&announced);
+        }
+        // Another writer stores h7 before this handle writes anything.
+        let mut other = h.open(db, "p");
+        let t7 = [case("t7", &[Failed, Passed])];
+        write_meta(
+            other.as_mut(),
+            "h7",
+            "r7",
+            &at(None),
+            &t7,
+            &ReportInfo::default(),
+        );
+        drop(other);
+        let mut got = Vec::new();
+        for ((hash, _, cases), key) in plan.iter().zip(&keys) {
+            let meta = at(Some(&format!("c-{}", key.0)));
+            let nr = NewReport::ci_junit(hash, key, &meta);
+            let mut w = s.begin_report(&nr).unwrap();
+            for c in cases {
+                w.add(c.clone()).unwrap();
+            }
+            let info = ReportInfo {
+                tool: Some(format!("tool {hash}")),
+                hostname: Some(format!("host-{}", key.0)),
+                timestamp: Some("2026-01-02T03:04:06Z".into()),
+                duration: Some(1.5),
+                properties: vec![("k".into(), hash.clone())],
+                ..Default::default()
+            };
+            got.push((hash.clone(), w.commit(&info).unwrap()));
+        }
+        s.expect_reports(&[]);
+        s.flush().unwrap();
+        let t = s.totals().unwrap();
+        // Every report as stored, run and report fields included (in hash order).
+        let mut stored = Vec::new();
+        s.export(&mut |r| {
+            stored.push(format!("{r:?}"));
+            Ok(())
+        })
+        .unwrap();
+        stored.sort();
+        outcomes.push((got, snapshot(s.as_mut()), t, stored));
+    }
+    let (b, a) = (outcomes.pop().unwrap(), outcomes.pop().unwrap());
+    assert_eq!(a.0, b.0, "what each write returned");
+    assert_eq!(a.2, b.2, "totals");
+    assert_eq!(a.1.runs, b.1.runs, "runs");
+    for (x, y) in a.1.results.iter().zip(&b.1.results) {
+        assert_eq!(x, y, "results");
+    }
+    for (x, y) in a.1.stats.iter().zip(&b.1.stats) {
+        assert_eq!(x, y, "test stats");
+    }
+    assert!(a.1 == b.1, "the stored evidence differs");
+    assert_eq!(a.3.len(), b.3.len());
+    for (x, y) in a.3.iter().zip(&b.3) {
+        assert_eq!(x, y, "an exported report");
+    }
+    let dup: Vec<&str> =
+        a.0.iter()
+            .filter(|(_, w)| w.duplicate)
+            .map(|(h, _)| h.as_str())
+            .collect();
+    assert_eq!(dup, ["h7", "h3"]);
+    assert_eq!((a.2.runs, a.2.reports), (39, 41));
 }

@@ -206,6 +206,12 @@ pub trait Store {
     /// Makes every committed report durable. Until then a crash may lose them (never half of
     /// one); dropping the store flushes too, ignoring errors.
     fn flush(&mut self) -> Result<()>;
+    /// The reports an ingest is about to write, in order: content hashes (that
+    /// [`stored_reports`](Store::stored_reports) just called new) and the keys of their runs. A
+    /// hint that lets an engine write them with fewer round trips (PostgreSQL checks them all
+    /// once under its write lock, then streams them); it changes no result: a report stored
+    /// meanwhile is still a duplicate.
+    fn expect_reports(&mut self, _reports: &[(&str, &RunKey)]) {}
     /// How many threads an ingest may parse reports on while this store writes them. An
     /// embedded engine writes in the ingest's own process, which then keeps two cores busy with
     /// two parsers; an engine whose writes are done by a database server on the same machine
