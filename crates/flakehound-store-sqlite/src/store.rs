@@ -187,11 +187,17 @@ pub(crate) struct Batch {
     pub(crate) since: Option<std::time::Instant>,
     /// Results written in the open batch.
     pub(crate) results: u64,
-    /// The record buffer of the last report written, empty, for the next report's writer:
-    /// growing a new one by doubling for every report moved each record about twice (7% of
-    /// the writer's instructions on a history of 400-test reports). Bounded by the buffered
-    /// size ([`crate::writer::BUFFER_BYTES`]) and never kept above [`SPARE_RECORDS`].
-    pub(crate) spare: Vec<flakehound_model::TestCase>,
+    /// The record buffer of the last report written, with its records, until the caller takes
+    /// them ([`Store::spent_records`](flakehound_store::Store::spent_records): an ingest drops
+    /// them on the parser thread that made them, where freeing is cheaper than here) or the
+    /// next report's writer empties it and reuses its allocation: growing a new one by
+    /// doubling for every report moved each record about twice (7% of the writer's
+    /// instructions on a history of 400-test reports). Bounded by the buffered size
+    /// ([`crate::writer::BUFFER_BYTES`]) and never kept above [`SPARE_RECORDS`].
+    pub(crate) spent: Vec<flakehound_model::TestCase>,
+    /// How many records the last report had: the capacity of a new buffer when the last one
+    /// was taken.
+    pub(crate) last_records: usize,
 }
 
 /// Most records a spare buffer keeps room for (about 2 MB).
@@ -542,6 +548,10 @@ impl Store for SqliteStore {
     fn flush(&mut self) -> Result<()> {
         flush(&self.conn, &mut self.batch, &mut self.test_ids)
             .map_err(|e| write_error(self.path.as_deref(), e))
+    }
+
+    fn spent_records(&mut self) -> Vec<flakehound_model::TestCase> {
+        std::mem::take(&mut self.batch.spent)
     }
 
     fn flush_due(&self) -> bool {

@@ -120,7 +120,12 @@ impl<'s> SqliteWriter<'s> {
         env: WriterEnv<'s>,
         report: &NewReport<'_>,
     ) -> Self {
-        let buffer = std::mem::take(&mut batch.spare);
+        let mut buffer = std::mem::take(&mut batch.spent);
+        if buffer.capacity() == 0 {
+            buffer.reserve(batch.last_records.min(crate::store::SPARE_RECORDS));
+        } else {
+            buffer.clear();
+        }
         SqliteWriter {
             conn,
             batch,
@@ -475,10 +480,9 @@ impl<'s> SqliteWriter<'s> {
             self.write_many(&buffer)?;
             self.finish(info)
         });
-        let mut buffer = buffer;
+        self.batch.last_records = buffer.len();
         if buffer.capacity() <= crate::store::SPARE_RECORDS {
-            buffer.clear();
-            self.batch.spare = buffer;
+            self.batch.spent = buffer;
         }
         if let Err(e) = written {
             let _ = self.conn.execute_batch("ROLLBACK");

@@ -212,6 +212,12 @@ pub trait Store {
     /// once under its write lock, then streams them); it changes no result: a report stored
     /// meanwhile is still a duplicate.
     fn expect_reports(&mut self, _reports: &[(&str, &RunKey)]) {}
+    /// The records of the last report committed, if the engine kept them: the caller may drop
+    /// them where they were made (an ingest's parser thread), which costs less than freeing
+    /// them on the writing thread. Empty by default; taking them changes nothing stored.
+    fn spent_records(&mut self) -> Vec<flakehound_model::TestCase> {
+        Vec::new()
+    }
     /// How many threads an ingest may parse reports on while this store writes them. An
     /// embedded engine writes in the ingest's own process, which then keeps two cores busy with
     /// two parsers; an engine whose writes are done by a database server on the same machine
