@@ -32,22 +32,13 @@ pub(crate) const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 pub(crate) const COPY_TRAILER: [u8; 2] = (-1i16).to_be_bytes();
 
 /// A run row the writer deferred: created by this batch, its id reserved from the sequence.
+/// `meta` is as stored: texts without NUL, the start time in the store's canonical form, and
+/// `run_attempt` already checked to fit.
 pub(crate) struct RunRow {
     pub id: i64,
     pub key: String,
     pub source: String,
-    pub commit: Option<String>,
-    pub branch: Option<String>,
-    pub provider: Option<String>,
-    pub job: Option<String>,
-    pub ci_run_id: Option<String>,
-    pub run_attempt: Option<i32>,
-    pub runner: Option<String>,
-    pub os: Option<String>,
-    pub started_at: Option<String>,
-    pub duration: Option<f64>,
-    pub url: Option<String>,
-    pub pull_request: Option<String>,
+    pub meta: flakehound_model::RunMeta,
     pub created_at: String,
 }
 
@@ -225,14 +216,18 @@ fn stream(
 /// Inserts the deferred runs, then the reports, each as one statement over arrays.
 fn insert_deferred(client: &mut Client, d: &Deferred) -> std::result::Result<(), postgres::Error> {
     if !d.runs.is_empty() {
-        let col = |f: fn(&RunRow) -> Option<&str>| -> Vec<Option<&str>> {
-            d.runs.iter().map(f).collect()
+        let col = |f: fn(&flakehound_model::RunMeta) -> Option<&str>| -> Vec<Option<&str>> {
+            d.runs.iter().map(|r| f(&r.meta)).collect()
         };
         let ids: Vec<i64> = d.runs.iter().map(|r| r.id).collect();
         let keys: Vec<&str> = d.runs.iter().map(|r| r.key.as_str()).collect();
         let sources: Vec<&str> = d.runs.iter().map(|r| r.source.as_str()).collect();
-        let attempts: Vec<Option<i32>> = d.runs.iter().map(|r| r.run_attempt).collect();
-        let durations: Vec<Option<f64>> = d.runs.iter().map(|r| r.duration).collect();
+        let attempts: Vec<Option<i32>> = d
+            .runs
+            .iter()
+            .map(|r| r.meta.run_attempt.and_then(|a| i32::try_from(a).ok()))
+            .collect();
+        let durations: Vec<Option<f64>> = d.runs.iter().map(|r| r.meta.duration).collect();
         let created: Vec<&str> = d.runs.iter().map(|r| r.created_at.as_str()).collect();
         client.execute(
             "INSERT INTO runs (id, project, key, source, commit_sha, branch, provider, job,
@@ -257,7 +252,7 @@ fn insert_deferred(client: &mut Client, d: &Deferred) -> std::result::Result<(),
                 &col(|r| r.branch.as_deref()),
                 &col(|r| r.provider.as_deref()),
                 &col(|r| r.job.as_deref()),
-                &col(|r| r.ci_run_id.as_deref()),
+                &col(|r| r.run_id.as_deref()),
                 &attempts,
                 &col(|r| r.runner.as_deref()),
                 &col(|r| r.os.as_deref()),

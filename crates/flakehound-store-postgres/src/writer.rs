@@ -663,22 +663,26 @@ fn write_buffered(
                 batch.fresh_runs.remove(&h.run_key.0);
                 let id = batch.free_run_ids.pop().unwrap_or_default();
                 new_run = true;
+                let text = |v: &Option<String>| clean_opt(v.as_deref()).map(Cow::into_owned);
                 conn.deferred.runs.push(RunRow {
                     id,
                     key: h.run_key.0.clone(),
                     source: clean(&h.source).into_owned(),
-                    commit: clean_opt(m.commit.as_deref()).map(Cow::into_owned),
-                    branch: clean_opt(m.branch.as_deref()).map(Cow::into_owned),
-                    provider: clean_opt(m.provider.as_deref()).map(Cow::into_owned),
-                    job: clean_opt(m.job.as_deref()).map(Cow::into_owned),
-                    ci_run_id: clean_opt(m.run_id.as_deref()).map(Cow::into_owned),
-                    run_attempt,
-                    runner: clean_opt(m.runner.as_deref()).map(Cow::into_owned),
-                    os: clean_opt(m.os.as_deref()).map(Cow::into_owned),
-                    started_at: started.clone(),
-                    duration: m.duration,
-                    url: clean_opt(m.url.as_deref()).map(Cow::into_owned),
-                    pull_request: clean_opt(m.pull_request.as_deref()).map(Cow::into_owned),
+                    meta: RunMeta {
+                        commit: text(&m.commit),
+                        branch: text(&m.branch),
+                        provider: text(&m.provider),
+                        job: text(&m.job),
+                        run_id: text(&m.run_id),
+                        // As the statement of the usual path binds it: out of range is none.
+                        run_attempt: m.run_attempt.filter(|_| run_attempt.is_some()),
+                        runner: text(&m.runner),
+                        os: text(&m.os),
+                        started_at: started.clone(),
+                        duration: m.duration,
+                        url: text(&m.url),
+                        pull_request: text(&m.pull_request),
+                    },
                     created_at: now.clone(),
                 });
                 id
