@@ -25,8 +25,9 @@ tests with at least one finding / known flaky tests (per rule: those this rule f
 
 Usage: python3 benches/lint_precision.py FLAKEHOUND WORKDIR [--rerun N] [--python PY]
        [--diagnose N] [--baseline FLAKEHOUND2] SPEC...
-With --baseline, a second binary is scored against the same reruns (the union of the tests
-either flags), so the before/after tables come from one run.
+This build is scored twice, its default rule set and every rule (`--pedantic`); with
+--baseline, a second binary is scored against the same reruns (the union of the tests any of
+them flags), so the before/after tables come from one run.
 where SPEC is `name==version` (a PyPI sdist) and WORKDIR caches the downloads.
 """
 
@@ -90,9 +91,9 @@ def diagnose(fh, python, cwd, test, suspects, runs, db):
             d.get("verdict") or d.get("inconclusive") or "")
 
 
-def lint(fh, cwd):
-    out = subprocess.run([fh, "lint", "--format", "json", "."], cwd=cwd, capture_output=True,
-                         text=True)
+def lint(fh, cwd, extra=()):
+    out = subprocess.run([fh, "lint", "--format", "json", *extra, "."], cwd=cwd,
+                         capture_output=True, text=True)
     if out.returncode not in (0, 1):
         raise SystemExit(f"lint failed in {cwd}: {out.stderr}")
     data = json.loads(out.stdout)
@@ -162,11 +163,14 @@ def main():
     # the real projects' tests: "reruns" (plain reruns only) and, with --diagnose, "reruns or
     # diagnose" (also the tests diagnose confirms under the condition a rule names).
     labs = ["reruns"] + (["reruns or diagnose"] if dn else [])
-    bins = [("this build", fh)] + ([("baseline", baseline)] if baseline else [])
+    # This build twice: its default rule set, and every rule (`--pedantic`, the tier shown only
+    # on request), so the per-rule numbers behind the tiers come from the same labels.
+    bins = [("this build", fh, ()), ("this build, every rule (--pedantic)", fh, ("--pedantic",))]
+    bins += [("baseline", baseline, ())] if baseline else []
     tallies = {label: {"rows": collections.defaultdict(lambda: [0] * (1 + len(labs))),
                        "found_by": {lab: collections.defaultdict(set) for lab in labs},
                        "agree": 0, "findings": []}
-               for label, _ in bins}
+               for label, *_ in bins}
     known_flaky = {lab: set() for lab in labs}
     corpora = []
     confirmed_lines = []
@@ -196,8 +200,8 @@ def main():
     for lab in labs:
         known_flaky[lab] |= {("flaky-shop", t) for t in shop_flaky}
     data = None
-    for label, binary in bins:
-        d, pairs = lint(binary, root / "examples/flaky-shop")
+    for label, binary, extra in bins:
+        d, pairs = lint(binary, root / "examples/flaky-shop", extra)
         data = data or d
         tally(label, "flaky-shop", pairs, {lab: shop_flaky for lab in labs})
     corpora.append(("examples/flaky-shop", data["files"], data["tests"],
@@ -221,7 +225,7 @@ def main():
             if not (src / top).exists():
                 tar.extractall(src, filter="data")
         proj = src / top
-        linted = [(label, *lint(binary, proj)) for label, binary in bins]
+        linted = [(label, *lint(binary, proj, extra)) for label, binary, extra in bins]
         data = linted[0][1]
         flaky = {lab: set() for lab in labs}
         suspect_of = {}
@@ -260,15 +264,15 @@ def main():
         for label, _, pairs in linted:
             tally(label, name, pairs, flaky, suspect_of if dn else None)
 
-    heads = " | ".join(f"findings ({label})" for label, _ in bins)
+    heads = " | ".join(f"findings ({label})" for label, *_ in bins)
     kf = " | ".join(f"known flaky ({lab})" for lab in labs)
     print(f"| corpus | test files | tests | {kf} | {heads} |")
     print("|---|---:|---:|" + "---:|" * (len(labs) + len(bins)))
     for i, c in enumerate(corpora):
-        counts = " | ".join(str(tallies[label]["findings"][i]) for label, _ in bins)
+        counts = " | ".join(str(tallies[label]["findings"][i]) for label, *_ in bins)
         kfs = " | ".join(str(k) for k in c[3])
         print(f"| {c[0]} | {c[1]} | {c[2]} | {kfs} | {counts} |")
-    for label, _ in bins:
+    for label, *_ in bins:
         rows, found_by = tallies[label]["rows"], tallies[label]["found_by"]
         print()
         print(f"{label}:")

@@ -107,6 +107,15 @@ pub fn json(scan: &Scan) -> Value {
     })
 }
 
+/// A rule's SARIF level: `note` for the pedantic tier (shown only when opted into, and less
+/// often a real flake), `warning` for the default set.
+fn level(r: &crate::Rule) -> &'static str {
+    match r.tier {
+        crate::rules::Tier::Pedantic => "note",
+        crate::rules::Tier::Default => "warning",
+    }
+}
+
 /// The SARIF 2.1.0 log: one run, the rules in the driver, a result per finding (the tests in
 /// its properties, the shared-state partner as a related location).
 pub fn sarif(scan: &Scan, version: &str) -> Value {
@@ -119,7 +128,7 @@ pub fn sarif(scan: &Scan, version: &str) -> Value {
                 "shortDescription": {"text": r.summary},
                 "fullDescription": {"text": format!("{} (root-cause category: {})", r.summary, r.category.as_str())},
                 "help": {"text": r.fix, "markdown": format!("**Fix:** {}", r.fix)},
-                "defaultConfiguration": {"level": "warning"},
+                "defaultConfiguration": {"level": level(r)},
                 "properties": {"category": r.category.as_str(), "tags": ["flaky-test", r.category.as_str()]},
             })
         })
@@ -152,7 +161,7 @@ pub fn sarif(scan: &Scan, version: &str) -> Value {
             let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
-                "level": "warning",
+                "level": RULES.get(index).map_or("warning", level),
                 "message": {"text": text},
                 "locations": [{
                     "physicalLocation": {

@@ -139,9 +139,13 @@ pub(crate) struct Cx<'a> {
     pub elapsed_vars: HashSet<String>,
     pub set_vars: HashSet<String>,
     pub threads: Vec<(String, Hit)>,
-    /// Clock reads and random draws in a test assigned to a variable, reported once an
-    /// assertion names it.
-    pub clock_reads: Vec<(String, Hit)>,
+    /// Test code's values (see `rules::value`): the random draws and local-clock reads seen
+    /// (each hit, and whether it was reported), by node id, and the origins each name holds.
+    pub origins: Vec<(Hit, bool)>,
+    pub origin_at: HashMap<usize, usize>,
+    pub taints: HashMap<String, rules::value::Origins>,
+    /// `with open(path) as f`: `f` → the names the file was opened with.
+    pub aliases: HashMap<String, Vec<String>>,
     pub started: HashSet<String>,
     pub joined: bool,
     pub var_types: HashMap<String, Target>,
@@ -693,7 +697,10 @@ impl<'a> Env<'a> {
             elapsed_vars: HashSet::new(),
             set_vars: HashSet::new(),
             threads: Vec::new(),
-            clock_reads: Vec::new(),
+            origins: Vec::new(),
+            origin_at: HashMap::new(),
+            taints: HashMap::new(),
+            aliases: HashMap::new(),
             started: HashSet::new(),
             joined: false,
             var_types: HashMap::new(),
