@@ -104,35 +104,53 @@ def lint(fh, cwd, extra=()):
     return data, pairs
 
 
+# The runs of a whole file, shared by the flagged tests of that file: (cwd, file, n) -> one
+# list of (case name, passed, failed) per run. The file's runs are the same experiment for every
+# test in it, so they are made once (a slow file with many flagged tests would otherwise be run
+# n times per test).
+_FILE_RUNS = {}
+
+
+def _pytest_cases(python, cwd, target):
+    """Runs pytest on `target` once in a fresh process (a new PYTHONHASHSEED); returns the
+    cases of its JUnit report as (name, failed, skipped)."""
+    import xml.etree.ElementTree as ET
+    env = dict(os.environ)
+    report = pathlib.Path(cwd) / ".lint-rerun.xml"
+    env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
+    report.unlink(missing_ok=True)
+    # `-o addopts=`: the project's own options (coverage plugins) are not installed.
+    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+           f"--junitxml={report}", *target]
+    subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    try:
+        root = ET.fromstring(report.read_text())
+    except (OSError, ET.ParseError):
+        return []
+    return [(case.get("name") or "",
+             case.find("failure") is not None or case.find("error") is not None,
+             case.find("skipped") is not None)
+            for case in root.iter("testcase")]
+
+
 def rerun(python, cwd, test, n):
     """Runs `test` n times alone and n times with its whole file, in fresh processes; returns
     (passes, failures, flaky) where flaky says whether one case (a parametrized case counts on
     its own) both passed and failed."""
-    import xml.etree.ElementTree as ET
     file = test.split("::")[0]
     name = test.split("::")[-1]
     seen = collections.defaultdict(lambda: [0, 0])  # case -> [passes, failures]
-    env = dict(os.environ)
-    report = pathlib.Path(cwd) / ".lint-rerun.xml"
-    for _ in range(n):
-        for target in ([test], [file]):
-            env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
-            report.unlink(missing_ok=True)
-            # `-o addopts=`: the project's own options (coverage plugins) are not installed.
-            cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                   f"--junitxml={report}", *target]
-            subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-            try:
-                root = ET.fromstring(report.read_text())
-            except (OSError, ET.ParseError):
-                continue
-            for case in root.iter("testcase"):
-                case_name = case.get("name") or ""
-                if case_name == name or case_name.startswith(name + "["):
-                    if case.find("failure") is not None or case.find("error") is not None:
-                        seen[case_name][1] += 1
-                    elif case.find("skipped") is None:
-                        seen[case_name][0] += 1
+    key = (str(cwd), file, n)
+    if key not in _FILE_RUNS:
+        _FILE_RUNS[key] = [_pytest_cases(python, cwd, [file]) for _ in range(n)]
+    runs = [_pytest_cases(python, cwd, [test]) for _ in range(n)] + _FILE_RUNS[key]
+    for cases in runs:
+        for case_name, failed, skipped in cases:
+            if case_name == name or case_name.startswith(name + "["):
+                if failed:
+                    seen[case_name][1] += 1
+                elif not skipped:
+                    seen[case_name][0] += 1
     passes = sum(p for p, _ in seen.values())
     fails = sum(f for _, f in seen.values())
     return passes, fails, any(p and f for p, f in seen.values())

@@ -40,9 +40,11 @@ pub fn text(out: &mut dyn Write, scan: &Scan, color: bool) -> io::Result<()> {
 
 fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io::Result<()> {
     let (yellow, blue, bold, reset) = c;
+    // A pedantic rule's finding (shown only when asked for) is a note, as in SARIF.
+    let level = crate::rules::by_id(&f.rule).map_or("warning", level);
     writeln!(
         out,
-        "{yellow}{bold}warning[{}]{reset}{bold}: {}{reset}",
+        "{yellow}{bold}{level}[{}]{reset}{bold}: {}{reset}",
         f.rule, f.message
     )?;
     let num = f.line.to_string();

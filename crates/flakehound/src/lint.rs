@@ -31,7 +31,8 @@ pub struct LintArgs {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Also report the pedantic rules (sleep-wait): hazards whose findings were measured to be
-    /// real flakes too rarely to report by default (SARIF level `note`).
+    /// real flakes too rarely to report by default (shown as notes, SARIF level `note`).
+    /// `--flaky` includes them.
     #[arg(long)]
     pub pedantic: bool,
 }
@@ -86,7 +87,9 @@ fn flaky_tests(ctx: &Context) -> Result<Vec<FlakyTest>> {
 
 pub fn cmd_lint(ctx: &Context, args: LintArgs) -> Result<ExitCode> {
     let mut config = config(ctx, args.config.as_deref());
-    config.pedantic |= args.pedantic;
+    // `--flaky` looks inside tests that already flake: every rule's findings are evidence
+    // there, as for `explain`.
+    config.pedantic |= args.pedantic || args.flaky;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
