@@ -41,7 +41,7 @@ pub fn text(out: &mut dyn Write, scan: &Scan, color: bool) -> io::Result<()> {
 fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io::Result<()> {
     let (yellow, blue, bold, reset) = c;
     // A pedantic rule's finding (shown only when asked for) is a note, as in SARIF.
-    let level = crate::rules::by_id(&f.rule).map_or("warning", level);
+    let level = crate::rules::by_id(f.rule).map_or("warning", level);
     writeln!(
         out,
         "{yellow}{bold}{level}[{}]{reset}{bold}: {}{reset}",

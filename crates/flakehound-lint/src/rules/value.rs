@@ -68,6 +68,9 @@ fn shares(a: &[(usize, bool)], b: &[(usize, bool)]) -> bool {
 /// The origin a call is, if it is an unseeded draw or a local-clock read (registered once per
 /// node: the same call may be evaluated as an assignment's value and as a call's argument).
 fn source(cx: &mut Cx, call: Node) -> Option<usize> {
+    if !maybe_source(cx, call) {
+        return None;
+    }
     let (rule, shown) = match super::random::draw(cx, call) {
         Some(s) => (&UNSEEDED_RANDOM, s),
         None => (&WALL_CLOCK, super::clock::wall_read(cx, call)?),
@@ -83,6 +86,63 @@ fn source(cx: &mut Cx, call: Node) -> Option<usize> {
     let i = cx.origins.len() - 1;
     cx.origin_at.insert(call.id(), i);
     Some(i)
+}
+
+/// The last names of the draws and clock reads `source` recognizes (a superset): most calls
+/// are ruled out by their name, without resolving it through the imports.
+const SOURCE_NAMES: &[&str] = &[
+    "random",
+    "randint",
+    "randrange",
+    "choice",
+    "choices",
+    "shuffle",
+    "sample",
+    "uniform",
+    "gauss",
+    "normalvariate",
+    "getrandbits",
+    "triangular",
+    "betavariate",
+    "expovariate",
+    "randbytes",
+    "Random",
+    "rand",
+    "randn",
+    "random_sample",
+    "permutation",
+    "normal",
+    "binomial",
+    "poisson",
+    "default_rng",
+    "RandomState",
+    "today",
+    "now",
+    "utcnow",
+    "fromtimestamp",
+    "localtime",
+    "ctime",
+    "strftime",
+];
+
+fn maybe_source(cx: &Cx, call: Node) -> bool {
+    let Some(f) = call.child_by_field_name("function") else {
+        return false;
+    };
+    let last = match f.kind() {
+        "attribute" => f
+            .child_by_field_name("attribute")
+            .map_or("", |a| cx.text(a)),
+        // `from random import randint as ri`: the imported name counts.
+        "identifier" => {
+            let t = cx.text(f);
+            cx.imports
+                .get(t)
+                .map_or(t, |q| q.rsplit('.').next().unwrap_or(q))
+        }
+        _ => return false,
+    };
+    SOURCE_NAMES.contains(&last)
 }
 
 /// The origins an expression's value is derived from.
@@ -119,8 +179,7 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
             }
             let mut o = Vec::new();
             let mut c = n.walk();
-            let kids: Vec<Node> = n.named_children(&mut c).collect();
-            for k in kids {
+            for k in n.named_children(&mut c) {
                 let b = eval_d(cx, k, depth + 1);
                 union(&mut o, &b);
             }
@@ -135,8 +194,7 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
         _ => {
             let mut o = Vec::new();
             let mut c = n.walk();
-            let kids: Vec<Node> = n.named_children(&mut c).collect();
-            for k in kids {
+            for k in n.named_children(&mut c) {
                 let b = eval_d(cx, k, depth + 1);
                 union(&mut o, &b);
             }
