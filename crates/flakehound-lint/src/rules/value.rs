@@ -125,7 +125,21 @@ const SOURCE_NAMES: &[&str] = &[
     "strftime",
 ];
 
-fn maybe_source(cx: &Cx, call: Node) -> bool {
+/// Whether a subtree holds a call that may be a draw or a clock read (used for the parts of a
+/// function `collect_locals` does not look into: parameter defaults, nested definitions).
+pub(crate) fn any_source(cx: &Cx, n: Node) -> bool {
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "call" && maybe_source(cx, n) {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
+
+pub(crate) fn maybe_source(cx: &Cx, call: Node) -> bool {
     let Some(f) = call.child_by_field_name("function") else {
         return false;
     };
@@ -289,7 +303,7 @@ fn control(cx: &mut Cx, node: Node) -> Origins {
 
 /// `x = …`, `x += …`, `a, b = …`, `d[k] = …`.
 pub(crate) fn assign(cx: &mut Cx, node: Node) {
-    if !cx.test_code {
+    if !cx.test_code || !cx.value_sources {
         return;
     }
     let (Some(l), Some(r)) = (
@@ -313,7 +327,7 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
 
 /// `for x in xs:` (and comprehensions' `for` clauses, which [`eval`] covers by their names).
 pub(crate) fn for_stmt(cx: &mut Cx, node: Node) {
-    if !cx.test_code {
+    if !cx.test_code || !cx.value_sources {
         return;
     }
     if let (Some(l), Some(r)) = (
@@ -327,7 +341,7 @@ pub(crate) fn for_stmt(cx: &mut Cx, node: Node) {
 
 /// `with open(path) as f:`: `f` holds what `path` holds.
 pub(crate) fn with_item(cx: &mut Cx, node: Node) {
-    if !cx.test_code {
+    if !cx.test_code || !cx.value_sources {
         return;
     }
     let Some(v) = node.child_by_field_name("value") else {
@@ -383,7 +397,7 @@ fn two_sided(method: &str) -> bool {
 /// A call in test code: a unittest assertion is checked; any other call with a value among
 /// its arguments stores it in the object it is called on and in the names passed beside it.
 pub(crate) fn call(cx: &mut Cx, node: Node) {
-    if !cx.test_code {
+    if !cx.test_code || !cx.value_sources {
         return;
     }
     let Some(func) = node.child_by_field_name("function") else {
@@ -450,7 +464,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 
 /// `assert …`.
 pub(crate) fn assert(cx: &mut Cx, node: Node) {
-    if !cx.test_code {
+    if !cx.test_code || !cx.value_sources {
         return;
     }
     if let Some(cond) = node.named_child(0) {
