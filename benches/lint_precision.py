@@ -25,8 +25,9 @@ tests with at least one finding / known flaky tests (per rule: those this rule f
 
 Usage: python3 benches/lint_precision.py FLAKEHOUND WORKDIR [--rerun N] [--python PY]
        [--diagnose N] [--baseline FLAKEHOUND2] SPEC...
-With --baseline, a second binary is scored against the same reruns (the union of the tests
-either flags), so the before/after tables come from one run.
+This build is scored twice, its default rule set and every rule (`--pedantic`); with
+--baseline, a second binary is scored against the same reruns (the union of the tests any of
+them flags), so the before/after tables come from one run.
 where SPEC is `name==version` (a PyPI sdist) and WORKDIR caches the downloads.
 """
 
@@ -90,9 +91,9 @@ def diagnose(fh, python, cwd, test, suspects, runs, db):
             d.get("verdict") or d.get("inconclusive") or "")
 
 
-def lint(fh, cwd):
-    out = subprocess.run([fh, "lint", "--format", "json", "."], cwd=cwd, capture_output=True,
-                         text=True)
+def lint(fh, cwd, extra=()):
+    out = subprocess.run([fh, "lint", "--format", "json", *extra, "."], cwd=cwd,
+                         capture_output=True, text=True)
     if out.returncode not in (0, 1):
         raise SystemExit(f"lint failed in {cwd}: {out.stderr}")
     data = json.loads(out.stdout)
@@ -103,35 +104,53 @@ def lint(fh, cwd):
     return data, pairs
 
 
+# The runs of a whole file, shared by the flagged tests of that file: (cwd, file, n) -> one
+# list of (case name, passed, failed) per run. The file's runs are the same experiment for every
+# test in it, so they are made once (a slow file with many flagged tests would otherwise be run
+# n times per test).
+_FILE_RUNS = {}
+
+
+def _pytest_cases(python, cwd, target):
+    """Runs pytest on `target` once in a fresh process (a new PYTHONHASHSEED); returns the
+    cases of its JUnit report as (name, failed, skipped)."""
+    import xml.etree.ElementTree as ET
+    env = dict(os.environ)
+    report = pathlib.Path(cwd) / ".lint-rerun.xml"
+    env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
+    report.unlink(missing_ok=True)
+    # `-o addopts=`: the project's own options (coverage plugins) are not installed.
+    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+           f"--junitxml={report}", *target]
+    subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    try:
+        root = ET.fromstring(report.read_text())
+    except (OSError, ET.ParseError):
+        return []
+    return [(case.get("name") or "",
+             case.find("failure") is not None or case.find("error") is not None,
+             case.find("skipped") is not None)
+            for case in root.iter("testcase")]
+
+
 def rerun(python, cwd, test, n):
     """Runs `test` n times alone and n times with its whole file, in fresh processes; returns
     (passes, failures, flaky) where flaky says whether one case (a parametrized case counts on
     its own) both passed and failed."""
-    import xml.etree.ElementTree as ET
     file = test.split("::")[0]
     name = test.split("::")[-1]
     seen = collections.defaultdict(lambda: [0, 0])  # case -> [passes, failures]
-    env = dict(os.environ)
-    report = pathlib.Path(cwd) / ".lint-rerun.xml"
-    for _ in range(n):
-        for target in ([test], [file]):
-            env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
-            report.unlink(missing_ok=True)
-            # `-o addopts=`: the project's own options (coverage plugins) are not installed.
-            cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                   f"--junitxml={report}", *target]
-            subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-            try:
-                root = ET.fromstring(report.read_text())
-            except (OSError, ET.ParseError):
-                continue
-            for case in root.iter("testcase"):
-                case_name = case.get("name") or ""
-                if case_name == name or case_name.startswith(name + "["):
-                    if case.find("failure") is not None or case.find("error") is not None:
-                        seen[case_name][1] += 1
-                    elif case.find("skipped") is None:
-                        seen[case_name][0] += 1
+    key = (str(cwd), file, n)
+    if key not in _FILE_RUNS:
+        _FILE_RUNS[key] = [_pytest_cases(python, cwd, [file]) for _ in range(n)]
+    runs = [_pytest_cases(python, cwd, [test]) for _ in range(n)] + _FILE_RUNS[key]
+    for cases in runs:
+        for case_name, failed, skipped in cases:
+            if case_name == name or case_name.startswith(name + "["):
+                if failed:
+                    seen[case_name][1] += 1
+                elif not skipped:
+                    seen[case_name][0] += 1
     passes = sum(p for p, _ in seen.values())
     fails = sum(f for _, f in seen.values())
     return passes, fails, any(p and f for p, f in seen.values())
@@ -162,11 +181,14 @@ def main():
     # the real projects' tests: "reruns" (plain reruns only) and, with --diagnose, "reruns or
     # diagnose" (also the tests diagnose confirms under the condition a rule names).
     labs = ["reruns"] + (["reruns or diagnose"] if dn else [])
-    bins = [("this build", fh)] + ([("baseline", baseline)] if baseline else [])
+    # This build twice: its default rule set, and every rule (`--pedantic`, the tier shown only
+    # on request), so the per-rule numbers behind the tiers come from the same labels.
+    bins = [("this build", fh, ()), ("this build, every rule (--pedantic)", fh, ("--pedantic",))]
+    bins += [("baseline", baseline, ())] if baseline else []
     tallies = {label: {"rows": collections.defaultdict(lambda: [0] * (1 + len(labs))),
                        "found_by": {lab: collections.defaultdict(set) for lab in labs},
                        "agree": 0, "findings": []}
-               for label, _ in bins}
+               for label, *_ in bins}
     known_flaky = {lab: set() for lab in labs}
     corpora = []
     confirmed_lines = []
@@ -196,8 +218,8 @@ def main():
     for lab in labs:
         known_flaky[lab] |= {("flaky-shop", t) for t in shop_flaky}
     data = None
-    for label, binary in bins:
-        d, pairs = lint(binary, root / "examples/flaky-shop")
+    for label, binary, extra in bins:
+        d, pairs = lint(binary, root / "examples/flaky-shop", extra)
         data = data or d
         tally(label, "flaky-shop", pairs, {lab: shop_flaky for lab in labs})
     corpora.append(("examples/flaky-shop", data["files"], data["tests"],
@@ -221,7 +243,7 @@ def main():
             if not (src / top).exists():
                 tar.extractall(src, filter="data")
         proj = src / top
-        linted = [(label, *lint(binary, proj)) for label, binary in bins]
+        linted = [(label, *lint(binary, proj, extra)) for label, binary, extra in bins]
         data = linted[0][1]
         flaky = {lab: set() for lab in labs}
         suspect_of = {}
@@ -260,15 +282,15 @@ def main():
         for label, _, pairs in linted:
             tally(label, name, pairs, flaky, suspect_of if dn else None)
 
-    heads = " | ".join(f"findings ({label})" for label, _ in bins)
+    heads = " | ".join(f"findings ({label})" for label, *_ in bins)
     kf = " | ".join(f"known flaky ({lab})" for lab in labs)
     print(f"| corpus | test files | tests | {kf} | {heads} |")
     print("|---|---:|---:|" + "---:|" * (len(labs) + len(bins)))
     for i, c in enumerate(corpora):
-        counts = " | ".join(str(tallies[label]["findings"][i]) for label, _ in bins)
+        counts = " | ".join(str(tallies[label]["findings"][i]) for label, *_ in bins)
         kfs = " | ".join(str(k) for k in c[3])
         print(f"| {c[0]} | {c[1]} | {c[2]} | {kfs} | {counts} |")
-    for label, _ in bins:
+    for label, *_ in bins:
         rows, found_by = tallies[label]["rows"], tallies[label]["found_by"]
         print()
         print(f"{label}:")

@@ -2,8 +2,10 @@
 //!
 //! ```toml
 //! [lint]
-//! disable = ["sleep-wait"]          # rule ids not to report
+//! disable = ["set-iteration-order"] # rule ids not to report
 //! exclude = ["vendor/**", "tests/legacy/*.py"]  # globs (relative to the scanned path) to skip
+//! pedantic = true                   # also the pedantic rules (low measured precision)
+//! enable = ["sleep-wait"]           # or only these pedantic rules
 //! ```
 //!
 //! A mistake (unknown key, unknown rule id, bad glob, invalid TOML) is reported and that
@@ -16,6 +18,9 @@ use std::path::Path;
 pub struct Config {
     /// Rule ids not reported.
     pub disable: Vec<String>,
+    /// Pedantic rules reported too ([`crate::rules::Tier`]): all of them, or these ids.
+    pub pedantic: bool,
+    pub enable: Vec<String>,
     /// Globs of paths (relative to the scanned path, `/`-separated) not scanned.
     pub exclude: Vec<String>,
     exclude_set: Option<GlobSet>,
@@ -54,14 +59,23 @@ impl Config {
                 disable,
                 exclude,
                 exclude_set,
+                ..Config::default()
             },
             problems,
         )
     }
 
-    /// Whether a rule is on.
+    /// Whether a rule is on: not disabled, and in the default set or opted into.
     pub fn enabled(&self, id: &str) -> bool {
-        !self.disable.iter().any(|d| d == id)
+        if self.disable.iter().any(|d| d == id) {
+            return false;
+        }
+        match crate::rules::by_id(id).map(|r| r.tier) {
+            Some(crate::rules::Tier::Pedantic) => {
+                self.pedantic || self.enable.iter().any(|e| e == id)
+            }
+            _ => true,
+        }
     }
 
     /// Whether a path (relative to the scanned root) is excluded.
@@ -119,6 +133,8 @@ impl Config {
         let mut problems = Vec::new();
         let mut disable = Vec::new();
         let mut exclude = Vec::new();
+        let mut enable = Vec::new();
+        let mut pedantic = false;
         if let Some(table) = doc.get("lint").and_then(|t| t.as_table_like()) {
             for (key, item) in table.iter() {
                 let list = item.as_array().map(|a| {
@@ -127,16 +143,30 @@ impl Config {
                         .collect::<Vec<_>>()
                 });
                 match (key, list) {
+                    ("pedantic", _) => match item.as_bool() {
+                        Some(b) => pedantic = b,
+                        None => problems.push(format!(
+                            "{shown}: [lint] pedantic must be true or false; ignored"
+                        )),
+                    },
                     ("disable", Some(l)) => disable = l,
                     ("exclude", Some(l)) => exclude = l,
-                    ("disable" | "exclude", None) => problems.push(format!(
+                    ("enable", Some(l)) => enable = l,
+                    ("disable" | "exclude" | "enable", None) => problems.push(format!(
                         "{shown}: [lint] {key} must be a list of strings; ignored"
                     )),
                     _ => problems.push(format!("{shown}: unknown key `{key}` in [lint]; ignored")),
                 }
             }
         }
-        let (config, more) = Config::new(disable, exclude);
+        let (mut config, mut more) = Config::new(disable, exclude);
+        for id in &enable {
+            if crate::rules::by_id(id).is_none() {
+                more.push(format!("unknown rule `{id}` in [lint] enable"));
+            }
+        }
+        config.enable = enable;
+        config.pedantic = pedantic;
         problems.extend(more.into_iter().map(|p| format!("{shown}: {p}")));
         (config, problems)
     }
@@ -160,5 +190,27 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         let (_, bad) = Config::parse("[lint\n", "c.toml");
         assert!(bad[0].contains("invalid TOML"));
+    }
+
+    #[test]
+    fn pedantic_rules_only_when_opted_into() {
+        let (c, problems) = Config::parse("", "c.toml");
+        assert!(problems.is_empty());
+        assert!(!c.enabled("sleep-wait"), "sleep-wait is pedantic");
+        assert!(c.enabled("unseeded-random"));
+        let (all, _) = Config::parse("[lint]\npedantic = true\n", "c.toml");
+        assert!(all.enabled("sleep-wait"));
+        let (one, problems) =
+            Config::parse("[lint]\nenable = [\"sleep-wait\", \"nope\"]\n", "c.toml");
+        assert!(one.enabled("sleep-wait"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let (off, _) = Config::parse(
+            "[lint]\npedantic = true\ndisable = [\"sleep-wait\"]\n",
+            "c.toml",
+        );
+        assert!(!off.enabled("sleep-wait"), "disable wins");
+        let (bad, problems) = Config::parse("[lint]\npedantic = \"yes\"\n", "c.toml");
+        assert!(!bad.pedantic);
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 }

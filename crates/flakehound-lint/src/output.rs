@@ -40,9 +40,11 @@ pub fn text(out: &mut dyn Write, scan: &Scan, color: bool) -> io::Result<()> {
 
 fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io::Result<()> {
     let (yellow, blue, bold, reset) = c;
+    // A pedantic rule's finding (shown only when asked for) is a note, as in SARIF.
+    let level = crate::rules::by_id(f.rule).map_or("warning", level);
     writeln!(
         out,
-        "{yellow}{bold}warning[{}]{reset}{bold}: {}{reset}",
+        "{yellow}{bold}{level}[{}]{reset}{bold}: {}{reset}",
         f.rule, f.message
     )?;
     let num = f.line.to_string();
@@ -107,6 +109,15 @@ pub fn json(scan: &Scan) -> Value {
     })
 }
 
+/// A rule's SARIF level: `note` for the pedantic tier (shown only when opted into, and less
+/// often a real flake), `warning` for the default set.
+fn level(r: &crate::Rule) -> &'static str {
+    match r.tier {
+        crate::rules::Tier::Pedantic => "note",
+        crate::rules::Tier::Default => "warning",
+    }
+}
+
 /// The SARIF 2.1.0 log: one run, the rules in the driver, a result per finding (the tests in
 /// its properties, the shared-state partner as a related location).
 pub fn sarif(scan: &Scan, version: &str) -> Value {
@@ -119,7 +130,7 @@ pub fn sarif(scan: &Scan, version: &str) -> Value {
                 "shortDescription": {"text": r.summary},
                 "fullDescription": {"text": format!("{} (root-cause category: {})", r.summary, r.category.as_str())},
                 "help": {"text": r.fix, "markdown": format!("**Fix:** {}", r.fix)},
-                "defaultConfiguration": {"level": "warning"},
+                "defaultConfiguration": {"level": level(r)},
                 "properties": {"category": r.category.as_str(), "tags": ["flaky-test", r.category.as_str()]},
             })
         })
@@ -152,7 +163,7 @@ pub fn sarif(scan: &Scan, version: &str) -> Value {
             let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
-                "level": "warning",
+                "level": RULES.get(index).map_or("warning", level),
                 "message": {"text": text},
                 "locations": [{
                     "physicalLocation": {

@@ -139,9 +139,15 @@ pub(crate) struct Cx<'a> {
     pub elapsed_vars: HashSet<String>,
     pub set_vars: HashSet<String>,
     pub threads: Vec<(String, Hit)>,
-    /// Clock reads and random draws in a test assigned to a variable, reported once an
-    /// assertion names it.
-    pub clock_reads: Vec<(String, Hit)>,
+    /// Test code's values (see `rules::value`): the random draws and local-clock reads seen
+    /// (each hit, and whether it was reported), by node id, and the origins each name holds.
+    pub origins: Vec<(Hit, bool)>,
+    pub origin_at: HashMap<usize, usize>,
+    pub taints: HashMap<String, rules::value::Origins>,
+    /// `with open(path) as f`: `f` → the names the file was opened with.
+    pub aliases: HashMap<String, Vec<String>>,
+    /// The walked function may hold a draw or a clock read (`rules::value::any_source`).
+    pub value_sources: bool,
     pub started: HashSet<String>,
     pub joined: bool,
     pub var_types: HashMap<String, Target>,
@@ -693,7 +699,11 @@ impl<'a> Env<'a> {
             elapsed_vars: HashSet::new(),
             set_vars: HashSet::new(),
             threads: Vec::new(),
-            clock_reads: Vec::new(),
+            origins: Vec::new(),
+            origin_at: HashMap::new(),
+            taints: HashMap::new(),
+            aliases: HashMap::new(),
+            value_sources: true,
             started: HashSet::new(),
             joined: false,
             var_types: HashMap::new(),
@@ -994,7 +1004,12 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
 
 /// Walks one function: parameters (defaults), body; then the families' end-of-function checks.
 fn function(cx: &mut Cx, def: Node) {
+    // Whether the value model has anything to follow here: a call that may be a draw or a
+    // clock read, in the defaults (below) or the body (`collect_locals`). Most test functions
+    // have none, and the model's walks are skipped for them.
+    cx.value_sources = false;
     if let Some(params) = def.child_by_field_name("parameters") {
+        cx.value_sources = cx.test_code && rules::value::any_source(cx, params);
         let mut c = params.walk();
         for p in params.named_children(&mut c) {
             let name = match p.kind() {
@@ -1047,7 +1062,14 @@ fn collect_locals(cx: &mut Cx, node: Node, depth: usize) {
                 let n = cx.text(n).to_string();
                 cx.locals.insert(n);
             }
+            // The walk goes into nested definitions; so does the value model.
+            if cx.test_code && !cx.value_sources {
+                cx.value_sources = rules::value::any_source(cx, node);
+            }
             return;
+        }
+        "call" if cx.test_code && !cx.value_sources => {
+            cx.value_sources = rules::value::maybe_source(cx, node);
         }
         "with_clause" | "as_pattern" => {
             if let Some(a) = node.child_by_field_name("alias") {

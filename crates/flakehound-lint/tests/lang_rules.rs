@@ -12,7 +12,10 @@ fn lint(path: &str, src: &str) -> Vec<(String, String)> {
     let p = dir.path().join(path);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, src).unwrap();
-    let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
+    // Every rule, the pedantic tier included.
+    let mut config = Config::default();
+    config.pedantic = true;
+    let s = scan(&[dir.path().to_path_buf()], &config, None);
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     let mut out = Vec::new();
     for f in s.findings {
@@ -258,7 +261,9 @@ fn rust_suppression_and_non_tests() {
 fn readme_fixtures() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let found = |sub: &str| {
-        let s = scan(&[dir.join(sub)], &Config::default(), None);
+        let mut config = Config::default();
+        config.pedantic = true;
+        let s = scan(&[dir.join(sub)], &config, None);
         assert!(s.errors.is_empty(), "{:?}", s.errors);
         let mut v: Vec<(String, String)> = s
             .findings

@@ -5,8 +5,12 @@ use std::path::Path;
 
 /// Writes `files` (path, source) under a fresh project (with a pytest.ini) and scans it;
 /// returns `(rule, test id)` pairs, plus findings no test reaches as `(rule, "")`.
+/// Every rule, the pedantic tier included (`pedantic_rules_need_opting_into` checks the
+/// default set).
 fn lint(files: &[(&str, &str)]) -> Vec<(String, String)> {
-    lint_with(files, &Config::default())
+    let mut config = Config::default();
+    config.pedantic = true;
+    lint_with(files, &config)
 }
 
 fn lint_with(files: &[(&str, &str)], config: &Config) -> Vec<(String, String)> {
@@ -58,6 +62,29 @@ fn sleep_wait() {
 }
 
 #[test]
+fn pedantic_rules_need_opting_into() {
+    // sleep-wait is pedantic (measured precision too low for the default set): not reported by
+    // default, reported with `pedantic` or `enable`.
+    let files = [(
+        "tests/test_it.py",
+        "import time, random\n\ndef test_a():\n    time.sleep(0.5)\n    assert random.random() < 0.5\n",
+    )];
+    assert_eq!(
+        lint_with(&files, &Config::default()),
+        [(
+            "unseeded-random".to_string(),
+            "tests/test_it.py::test_a".to_string()
+        )]
+    );
+    let mut enabled = Config::default();
+    enabled.enable = vec!["sleep-wait".into()];
+    assert_eq!(
+        rules_of(&lint_with(&files, &enabled)),
+        ["sleep-wait", "unseeded-random"]
+    );
+}
+
+#[test]
 fn unseeded_random() {
     let found = one("import random\n\ndef test_a():\n    assert pick(random.choice([1, 2])) > 0\n");
     assert_eq!(rules_of(&found), ["unseeded-random"]);
@@ -81,6 +108,64 @@ fn unseeded_random() {
         "import random\n\ndef test_a():\n    n = random.randint(1, 9)\n    save(n)\n    assert load() == n * 2\n",
     );
     assert_eq!(rules_of(&reaches), ["unseeded-random"]);
+}
+
+#[test]
+fn unseeded_random_compared_only_with_itself_is_not_reported() {
+    // Written and read back through a queue, a dict, a file: any value passes.
+    let round_trip = one(
+        "import random\n\ndef test_queue():\n    x = random.random()\n    q = Queue()\n    q.put(x)\n    assert q.get() == x\n\ndef test_dict():\n    d = {}\n    k = random.choice('abc')\n    d[k] = 1\n    assert k in d\n\ndef test_file(tmp_path):\n    data = random.randbytes(8)\n    p = tmp_path / 'f'\n    with open(p, 'wb') as f:\n        f.write(data)\n    with open(p, 'rb') as f:\n        assert f.read() == data\n\ndef test_helpers(tmp_path):\n    data = random.randbytes(8)\n    path = tmp_path / 'g'\n    write(path, data)\n    assert read(path) == data\n",
+    );
+    assert!(round_trip.is_empty(), "{round_trip:?}");
+    // The value itself (or a function of it) compared with a fixed one: reported. What an
+    // object it was stored in returns only may hold it (boltons' `seek` positions after
+    // writing a random string): not reported.
+    let fixed = one(
+        "import random\n\ndef test_queue():\n    x = random.random()\n    q = Queue()\n    q.put(x)\n    assert q.get() == x\n    assert round(x) < 1\n",
+    );
+    assert_eq!(rules_of(&fixed), ["unseeded-random"]);
+    let stored = one(
+        "import random\n\ndef test_seek():\n    s = ''.join(random.choice('ab') for _ in range(9))\n    f = Spooled()\n    f.write(s)\n    assert f.seek(3) == 3\n    assert f.tell() == len(s)\n",
+    );
+    assert!(stored.is_empty(), "{stored:?}");
+    // Both sides derived from the same draws (tempora's delayed-command order); unittest's
+    // two-sided methods too.
+    let derived = one(
+        "import random, unittest\n\ndef test_order():\n    delays = [random.randint(0, 99) for x in range(5)]\n    cmds = sorted(after(d) for d in delays)\n    assert [c.delay for c in cmds] == sorted(delays)\n\nclass T(unittest.TestCase):\n    def test_codec(self):\n        self.value = random.getrandbits(32)\n        self.assertEqual(decode(encode(self.value)), self.value)\n",
+    );
+    assert!(derived.is_empty(), "{derived:?}");
+    let other = one(
+        "import random\n\ndef test_order():\n    delays = [random.randint(0, 99) for x in range(5)]\n    cmds = sorted(after(d) for d in delays)\n    assert [c.delay for c in cmds] == [1, 2, 3, 4, 5]\n\ndef test_two_draws():\n    a = random.randint(0, 9)\n    b = random.randint(0, 9)\n    assert a != b\n",
+    );
+    assert_eq!(
+        other,
+        [
+            (
+                "unseeded-random".to_string(),
+                "tests/test_it.py::test_order".to_string()
+            ),
+            // Both draws (two findings): two values of different origins can collide.
+            (
+                "unseeded-random".to_string(),
+                "tests/test_it.py::test_two_draws".to_string()
+            ),
+            (
+                "unseeded-random".to_string(),
+                "tests/test_it.py::test_two_draws".to_string()
+            ),
+        ]
+    );
+    // A draw that only steers the test's steps, with its own bookkeeping (persist-queue's
+    // random read/write), and identity checks: not compared.
+    let steers = one(
+        "import random\n\ndef test_rw():\n    q = Queue()\n    n = 0\n    for i in range(100):\n        if random.random() < 0.5:\n            if n > 0:\n                q.get()\n                n -= 1\n        else:\n            q.put('var%d' % random.getrandbits(16))\n            n += 1\n    assert q.qsize() == n\n\ndef test_gone():\n    k = random.choice('abc')\n    cache.set(k, 1)\n    cache.delete(k)\n    assert cache.get(k) is None\n",
+    );
+    assert!(steers.is_empty(), "{steers:?}");
+    // A truthy assertion of the value compares it with `True`: reported.
+    let truthy = one(
+        "import random\n\ndef test_a():\n    x = random.randint(0, 9)\n    assert is_valid(x)\n",
+    );
+    assert_eq!(rules_of(&truthy), ["unseeded-random"]);
 }
 
 #[test]
@@ -141,6 +226,25 @@ fn wall_clock_only_type_checked_is_not_compared() {
         "import datetime, unittest\n\ndef test_a():\n    now = datetime.datetime.now()\n    assert isinstance(now, datetime.datetime)\n    assert isinstance(now.date(), datetime.date)\n    assert isinstance(datetime.date.today(), datetime.date)\n    assert type(now) is datetime.datetime\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        today = datetime.date.today()\n        self.assertIsInstance(today, datetime.date)\n        self.assertIsNotNone(today)\n",
     );
     assert!(typed.is_empty(), "{typed:?}");
+}
+
+#[test]
+fn wall_clock_compared_only_with_itself_is_not_reported() {
+    // A clock read stored and read back, or formatted and parsed: any moment passes.
+    let round_trip = one(
+        "import datetime\n\ndef test_store():\n    now = datetime.datetime.now()\n    db.save('k', now)\n    assert db.load('k') == now\n\ndef test_parse():\n    today = datetime.date.today()\n    assert parse(today.isoformat()) == today\n",
+    );
+    assert!(round_trip.is_empty(), "{round_trip:?}");
+    let fixed = one(
+        "import datetime\n\ndef test_store():\n    now = datetime.datetime.now()\n    db.save('k', now)\n    assert db.load('k') == now\n    assert now.hour == 12\n",
+    );
+    assert_eq!(rules_of(&fixed), ["wall-clock-compare"]);
+    // The same clock handed to the code under test (cachetools' `TTLCache(…,
+    // timer=datetime.now)`): the test's reads are the code's time base.
+    let injected = one(
+        "from datetime import datetime, timedelta\n\ndef test_ttl():\n    cache = TTLCache(maxsize=1, ttl=timedelta(days=1), timer=datetime.now)\n    cache[1] = 1\n    items = cache.expire(datetime.now())\n    assert list(items) == []\n",
+    );
+    assert!(injected.is_empty(), "{injected:?}");
 }
 
 #[test]
@@ -263,6 +367,32 @@ fn fixed_tmp_path() {
         "import os\n\ndef test_a(runner):\n    with runner.isolated_filesystem():\n        with open('foo.txt', 'w') as f:\n            f.write('x')\n\ndef test_b(tmp_path, monkeypatch):\n    monkeypatch.chdir(tmp_path)\n    with open('out.txt', 'w') as f:\n        f.write('x')\n",
     );
     assert!(own.is_empty(), "{own:?}");
+}
+
+#[test]
+fn fixed_tmp_path_sqlite_only_read() {
+    // freezegun's select-only connections: nothing is written to the shared file.
+    let reads = one(
+        "import sqlite3\n\ndef test_a():\n    db = sqlite3.connect('/tmp/foo')\n    db.execute(\"\"\"select ?\"\"\", (1,))\n    db.close()\n",
+    );
+    assert!(reads.is_empty(), "{reads:?}");
+    // A table created (or the connection handed on) is shared by parallel runs.
+    let writes = one(
+        "import sqlite3\n\ndef test_a():\n    db = sqlite3.connect('/tmp/foo')\n    db.execute('create table t (x)')\n\ndef test_b():\n    db = sqlite3.connect('/tmp/bar')\n    fill(db)\n",
+    );
+    assert_eq!(
+        writes,
+        [
+            (
+                "fixed-tmp-path".to_string(),
+                "tests/test_it.py::test_a".to_string()
+            ),
+            (
+                "fixed-tmp-path".to_string(),
+                "tests/test_it.py::test_b".to_string()
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -520,7 +650,9 @@ fn go_test_files_get_go_test_ids() {
         "package cart\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestCheckout(t *testing.T) {\n\tgo run()\n\ttime.Sleep(2 * time.Second)\n}\n",
     )
     .unwrap();
-    let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
+    let mut config = Config::default();
+    config.pedantic = true;
+    let s = scan(&[dir.path().to_path_buf()], &config, None);
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     assert_eq!(s.findings.len(), 1);
     assert_eq!(s.findings[0].rule, "sleep-wait");

@@ -26,10 +26,15 @@ pub struct LintArgs {
     /// findings agree with each test's category.
     #[arg(long)]
     pub flaky: bool,
-    /// Config file with a [lint] table (disable, exclude). Default: .flakehound/config.toml
-    /// in the current directory, else at the repository root.
+    /// Config file with a [lint] table (disable, exclude, pedantic, enable). Default:
+    /// .flakehound/config.toml in the current directory, else at the repository root.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Also report the pedantic rules (sleep-wait): hazards whose findings were measured to be
+    /// real flakes too rarely to report by default (shown as notes, SARIF level `note`).
+    /// `--flaky` includes them.
+    #[arg(long)]
+    pub pedantic: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -81,7 +86,10 @@ fn flaky_tests(ctx: &Context) -> Result<Vec<FlakyTest>> {
 }
 
 pub fn cmd_lint(ctx: &Context, args: LintArgs) -> Result<ExitCode> {
-    let config = config(ctx, args.config.as_deref());
+    let mut config = config(ctx, args.config.as_deref());
+    // `--flaky` looks inside tests that already flake: every rule's findings are evidence
+    // there, as for `explain`.
+    config.pedantic |= args.pedantic || args.flaky;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -253,7 +261,10 @@ pub fn findings_for(ctx: &Context, ids: &[&str]) -> HashMap<String, Vec<Finding>
         .collect();
     dirs.sort();
     dirs.dedup();
-    let config = config(ctx, None);
+    let mut config = config(ctx, None);
+    // Evidence for a test that already flakes: the pedantic rules' findings count too (a
+    // sleep inside a test diagnose calls a concurrency flake is the line to look at).
+    config.pedantic = true;
     let only: HashSet<String> = ids.iter().map(|s| s.to_string()).collect();
     let scan = flakehound_lint::scan(&dirs, &config, Some(&only));
     let mut out: HashMap<String, Vec<Finding>> = HashMap::new();

@@ -155,10 +155,18 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         .find(|r| r["relatedLocations"].is_array())
         .unwrap();
     assert_eq!(shared["ruleId"], "shared-module-state");
-    // JavaScript/TypeScript and Rust findings (the lint crate's fixtures) validate too.
+    // JavaScript/TypeScript and Rust findings (the lint crate's fixtures) validate too, the
+    // pedantic rules' notes among them.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../flakehound-lint/tests/fixtures");
     let other = run(
-        fh(&fixtures).args(["lint", "--format", "sarif", "js-shop", "rust-cache"]),
+        fh(&fixtures).args([
+            "lint",
+            "--format",
+            "sarif",
+            "--pedantic",
+            "js-shop",
+            "rust-cache",
+        ]),
         1,
     );
     let other: Value = serde_json::from_str(&other).unwrap();
@@ -167,7 +175,14 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         .map(|e| format!("at {}: {e}", e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-    assert_eq!(other["runs"][0]["results"].as_array().unwrap().len(), 12);
+    let results = other["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 12);
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "sleep-wait" && r["level"] == "note"),
+        "{results:?}"
+    );
     // An invalid log is rejected (the validator is not vacuous).
     let mut bad = log.clone();
     bad["runs"][0]["results"][0]["level"] = Value::from("loud");
@@ -197,20 +212,34 @@ fn suppression_and_config() {
             "import time\n\ndef test_v():\n    time.sleep(1)\n",
         ),
     ]);
-    let text = run(fh(dir.path()).args(["lint", "--format", "json"]), 1);
-    let v: Value = serde_json::from_str(&text).unwrap();
-    let rules: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
-    assert_eq!(rules, ["unseeded-random", "sleep-wait"]);
+    let rules = |args: &[&str]| -> Vec<String> {
+        let text = run(
+            fh(dir.path()).args(["lint", "--format", "json"]).args(args),
+            1,
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // sleep-wait is pedantic: only with --pedantic (or the config's `pedantic`/`enable`).
+    assert_eq!(rules(&[]), ["unseeded-random"]);
+    assert_eq!(rules(&["--pedantic"]), ["unseeded-random", "sleep-wait"]);
+    std::fs::create_dir_all(dir.path().join(".flakehound")).unwrap();
+    std::fs::write(
+        dir.path().join(".flakehound/config.toml"),
+        "[lint]\nenable = [\"sleep-wait\"]\n",
+    )
+    .unwrap();
+    assert_eq!(rules(&[]), ["unseeded-random", "sleep-wait"]);
 
     std::fs::create_dir_all(dir.path().join(".flakehound")).unwrap();
     std::fs::write(
         dir.path().join(".flakehound/config.toml"),
-        "[run]\nretries = 1\n\n[lint]\ndisable = [\"unseeded-random\"]\nexclude = [\"tests/vendor\"]\n",
+        "[run]\nretries = 1\n\n[lint]\ndisable = [\"unseeded-random\"]\nexclude = [\"tests/vendor\"]\npedantic = true\n",
     )
     .unwrap();
     let out = fh(dir.path())
@@ -245,12 +274,13 @@ fn unparseable_files_are_reported_and_the_scan_goes_on() {
             "import time\n\ndef test_ok():\n    time.sleep(2)\n",
         ),
     ]);
-    let text = run(fh(dir.path()).args(["lint"]), 1);
+    let text = run(fh(dir.path()).args(["lint", "--pedantic"]), 1);
     assert!(
         text.contains("tests/test_bad.py: syntax error near line 1"),
         "{text}"
     );
-    assert!(text.contains("warning[sleep-wait]"), "{text}");
+    // A pedantic rule's finding is a note.
+    assert!(text.contains("note[sleep-wait]"), "{text}");
 }
 
 /// A JUnit history where `test_sleepy` flakes and `test_steady` (which also has a finding)

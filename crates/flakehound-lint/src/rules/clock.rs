@@ -21,6 +21,13 @@ fn local_clock(q: &str, call: Node, cx: &Cx) -> bool {
     }
 }
 
+/// A read of the local wall clock outside a faked clock, shown for the message.
+pub(crate) fn wall_read(cx: &Cx, call: Node) -> Option<String> {
+    let func = call.child_by_field_name("function")?;
+    let q = cx.qname(func)?;
+    (cx.fake_clock == 0 && local_clock(&q, call, cx)).then(|| format!("`{}()`", cx.text(func)))
+}
+
 /// Calls that start a stopwatch.
 fn stopwatch(q: &str) -> bool {
     matches!(
@@ -99,45 +106,6 @@ fn is_duration_opt(cx: &Cx, n: Option<Node>, depth: usize) -> bool {
     n.is_some_and(|n| is_duration_d(cx, n, depth + 1))
 }
 
-/// unittest assertion methods that compare values (not `assertRaises`, `assertWarns`, ...,
-/// nor the type checks `assertIsInstance`, `assertNotIsInstance`, `assertIsNotNone`).
-fn compares(method: &str) -> bool {
-    method.starts_with("assert")
-        && ![
-            "assertRaises",
-            "assertWarns",
-            "assertLogs",
-            "assertNoLogs",
-            "assertIsInstance",
-            "assertNotIsInstance",
-            "assertIsNotNone",
-        ]
-        .iter()
-        .any(|p| method.starts_with(p))
-}
-
-/// The variable a value is assigned to (`x = …value…`), if it is one.
-pub(crate) fn assigned_to<'a>(cx: &Cx<'a>, node: Node) -> Option<String> {
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "assignment" => {
-                let l = n.child_by_field_name("left")?;
-                return (l.kind() == "identifier").then(|| cx.text(l).to_string());
-            }
-            // Passed to a function: the variable holds what that returns, not the clock.
-            "argument_list"
-            | "expression_statement"
-            | "block"
-            | "function_definition"
-            | "lambda" => return None,
-            _ => {}
-        }
-        cur = n.parent();
-    }
-    None
-}
-
 pub(crate) fn call(cx: &mut Cx, node: Node) {
     let Some(func) = node.child_by_field_name("function") else {
         return;
@@ -147,18 +115,13 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         if !cx.out.local_clocks.contains(&q) {
             cx.out.local_clocks.push(q.clone());
         }
-        if cx.fake_clock > 0 {
-            return;
-        }
-        let shown = format!("`{}()`", cx.text(func));
-        // In a test, a clock read matters when its value is asserted on ("compared with a
-        // fixed value"): right there, or through the variable it is assigned to. In the code
-        // under test, any read of the local date or time.
-        if !cx.test_code || assert_call_ok(cx, node) {
+        // In a test, a clock read matters when an assertion is sensitive to its value (see
+        // `value`: compared with a value of another origin). In the code under test, any read
+        // of the local date or time.
+        if !cx.test_code
+            && let Some(shown) = wall_read(cx, node)
+        {
             cx.hit(&WALL_CLOCK, node, shown);
-        } else if let Some(var) = assigned_to(cx, node) {
-            let h = cx.make_hit(&WALL_CLOCK, node, shown);
-            cx.clock_reads.push((var, h));
         }
         return;
     }
@@ -190,11 +153,6 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             .child_by_field_name("attribute")
             .map(|a| cx.text(a))
             .unwrap_or("");
-        if compares(name)
-            && let Some(args) = node.child_by_field_name("arguments")
-        {
-            asserted_vars(cx, args);
-        }
         // Only an upper bound fails on a slow machine: `assertLess(elapsed, x)`,
         // `assertGreater(x, elapsed)`.
         let args = positional(node);
@@ -232,39 +190,11 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
     }
 }
 
-/// Identifiers named in an assertion: a clock read assigned to one of them is asserted on.
-fn asserted_vars(cx: &mut Cx, node: Node) {
-    if cx.clock_reads.is_empty() {
-        return;
-    }
-    let mut stack = vec![node];
-    let mut names = Vec::new();
-    while let Some(n) = stack.pop() {
-        if n.kind() == "identifier" {
-            names.push(cx.text(n).to_string());
-        }
-        // `isinstance(now, datetime)`: the type of the value is checked, not the value.
-        if type_check(cx, n) {
-            continue;
-        }
-        let mut c = n.walk();
-        stack.extend(n.named_children(&mut c));
-    }
-    let reads = std::mem::take(&mut cx.clock_reads);
-    for (var, hit) in reads {
-        if names.contains(&var) {
-            cx.out.hits.push(hit);
-        } else {
-            cx.clock_reads.push((var, hit));
-        }
-    }
-}
-
 /// A call that looks at the type of its argument, not at its value: `isinstance(x, T)`,
 /// `issubclass`, `type(x)`, `callable(x)`, `hasattr(x, …)`. A clock read or a random draw
 /// whose only use in an assertion is such a check passes whatever value it had (freezegun's
 /// `assert isinstance(datetime.now(), datetime.date)`).
-fn type_check(cx: &Cx, node: Node) -> bool {
+pub(crate) fn type_check(cx: &Cx, node: Node) -> bool {
     node.kind() == "call"
         && node.child_by_field_name("function").is_some_and(|f| {
             f.kind() == "identifier"
@@ -275,37 +205,10 @@ fn type_check(cx: &Cx, node: Node) -> bool {
         })
 }
 
-/// Whether an expression's value is compared in an assertion right there (`assert`, a
-/// comparison, unittest's `assert*` methods); not when only its type is checked
-/// ([`type_check`]).
-pub(crate) fn assert_call_ok(cx: &Cx, node: Node) -> bool {
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "assert_statement" | "comparison_operator" => return true,
-            "call" if type_check(cx, n) => return false,
-            "call" => {
-                if let Some(a) = n
-                    .child_by_field_name("function")
-                    .and_then(|f| f.child_by_field_name("attribute"))
-                    && compares(cx.text(a))
-                {
-                    return true;
-                }
-            }
-            "expression_statement" | "block" | "function_definition" | "lambda" => return false,
-            _ => {}
-        }
-        cur = n.parent();
-    }
-    false
-}
-
 pub(crate) fn assert(cx: &mut Cx, node: Node) {
     if !cx.test_code {
         return;
     }
-    asserted_vars(cx, node);
     let Some(cond) = node.named_child(0) else {
         return;
     };

@@ -92,6 +92,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     if !PATH_FNS.contains(&last) {
         return;
     }
+    if q == "sqlite3.connect" && read_only_db(cx, node) {
+        return;
+    }
     for a in &args {
         if let Some(s) = tmp_literal(cx, *a) {
             cx.hit(&FIXED_TMP_PATH, *a, format!("`{s}`"));
@@ -160,4 +163,64 @@ fn in_own_directory(cx: &Cx, node: Node) -> bool {
         Err(Some(function)) => super::calls(cx, function, &own),
         Err(None) => false,
     }
+}
+
+/// `db = sqlite3.connect("/tmp/foo")` used only for `db.execute("select …")` (and `close()`) in
+/// its function: parallel runs open the same file, but none writes it, and SQLite locks it
+/// anyway (freezegun's `test_fake_datetime_select`). A connection that is passed on, used in a
+/// `with`, or runs anything else (`create table`, `insert`) is reported.
+fn read_only_db(cx: &Cx, call: Node) -> bool {
+    let Some(assign) = call.parent().filter(|p| p.kind() == "assignment") else {
+        return false;
+    };
+    let Some(left) = assign
+        .child_by_field_name("left")
+        .filter(|l| l.kind() == "identifier")
+    else {
+        return false;
+    };
+    let var = cx.text(left);
+    let mut f = assign;
+    while f.kind() != "function_definition" {
+        match f.parent() {
+            Some(p) => f = p,
+            None => return false,
+        }
+    }
+    let mut stack = vec![f];
+    let mut seen = 0usize;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            return false;
+        }
+        if n.kind() == "identifier" && n.id() != left.id() && cx.text(n) == var {
+            let ok = n
+                .parent()
+                .filter(|a| a.kind() == "attribute" && a.child_by_field_name("object") == Some(n))
+                .and_then(|a| {
+                    let method = cx.text(a.child_by_field_name("attribute")?);
+                    let c = a.parent().filter(|c| {
+                        c.kind() == "call" && c.child_by_field_name("function") == Some(a)
+                    })?;
+                    Some(match method {
+                        "close" => true,
+                        "execute" | "executemany" => positional(c)
+                            .first()
+                            .and_then(|q| string_value(*q, cx.src))
+                            .is_some_and(|q| {
+                                q.trim_start().to_ascii_lowercase().starts_with("select")
+                            }),
+                        _ => false,
+                    })
+                })
+                .unwrap_or(false);
+            if !ok {
+                return false;
+            }
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    true
 }

@@ -14,6 +14,18 @@ pub mod random;
 pub mod retry;
 pub mod state;
 pub mod threads;
+pub mod value;
+
+/// How often a rule's findings are real flakes, measured (README, "Static scan (lint)" →
+/// "Measured"): the default set is reported; a pedantic rule only when asked for (`--pedantic`,
+/// `[lint] pedantic = true` or `enable = ["id"]`), as clippy separates its default lints from
+/// the pedantic ones. `explain` and `report --json` use every rule's findings as evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Default,
+    /// Precision measured too low to report by default: the hazard is real but rarely fails.
+    Pedantic,
+}
 
 /// A rule of the static scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +38,7 @@ pub struct Rule {
     pub summary: &'static str,
     /// How to fix what it finds.
     pub fix: &'static str,
+    pub tier: Tier,
 }
 
 pub const SLEEP_WAIT: Rule = Rule {
@@ -33,66 +46,77 @@ pub const SLEEP_WAIT: Rule = Rule {
     category: Category::Concurrency,
     summary: "the test sleeps a fixed time instead of waiting for the event it needs",
     fix: "wait for the condition with a timeout (poll it, or wait on an Event/future) instead of sleeping",
+    tier: Tier::Pedantic,
 };
 pub const UNSEEDED_RANDOM: Rule = Rule {
     id: "unseeded-random",
     category: Category::Randomness,
     summary: "draws from an unseeded random generator, so every run tests other values",
     fix: "seed the generator in the test (random.seed(…), a seeded random.Random(…)) or inject the values",
+    tier: Tier::Default,
 };
 pub const WALL_CLOCK: Rule = Rule {
     id: "wall-clock-compare",
     category: Category::Time,
     summary: "reads the local wall clock, so the outcome depends on the time zone and the moment of the run",
     fix: "freeze the clock (freezegun, time-machine) or pass the date in; use aware UTC datetimes",
+    tier: Tier::Default,
 };
 pub const TIMING_ASSERT: Rule = Rule {
     id: "timing-assert",
     category: Category::Timeout,
     summary: "asserts on a measured duration, which a busy machine stretches",
     fix: "assert on the work done, not on wall time; or give the budget a generous margin and mark the test as a benchmark",
+    tier: Tier::Default,
 };
 pub const REAL_NETWORK: Rule = Rule {
     id: "real-network",
     category: Category::Network,
     summary: "calls a real network service",
     fix: "stub the service (responses, respx, a local server fixture) or mark the test as needing the network",
+    tier: Tier::Default,
 };
 pub const FIXED_TMP_PATH: Rule = Rule {
     id: "fixed-tmp-path",
     category: Category::Filesystem,
     summary: "uses a fixed file path that parallel runs share",
     fix: "use `tmp_path` (pytest) or tempfile.mkdtemp()/NamedTemporaryFile for a path of the test's own",
+    tier: Tier::Default,
 };
 pub const SET_ORDER_ASSERT: Rule = Rule {
     id: "set-order-assert",
     category: Category::Unordered,
     summary: "asserts the order of a set, which follows the hash seed",
     fix: "compare sets (or sorted(...)) instead of ordered sequences",
+    tier: Tier::Default,
 };
 pub const SET_ITERATION: Rule = Rule {
     id: "set-iteration-order",
     category: Category::Unordered,
     summary: "turns a set into ordered output (join, list, tuple), whose order follows the hash seed",
     fix: "iterate sorted(...) or keep the order with dict.fromkeys(...)",
+    tier: Tier::Default,
 };
 pub const SHARED_STATE: Rule = Rule {
     id: "shared-module-state",
     category: Category::Order,
     summary: "module-level state that a test changes and a test reads: the outcome depends on which tests ran before",
     fix: "restore the state after the test (monkeypatch, a fixture with teardown) or build fresh state per test",
+    tier: Tier::Default,
 };
 pub const THREAD_NO_JOIN: Rule = Rule {
     id: "thread-no-join",
     category: Category::Concurrency,
     summary: "starts a thread and never joins it, so the test checks results that may not exist yet",
     fix: "join the thread (with a timeout) before asserting, or wait for its result on a queue with a timeout",
+    tier: Tier::Default,
 };
 pub const RETRY_MARKER: Rule = Rule {
     id: "retry-marker",
     category: Category::Unknown,
     summary: "a retry marker hides the test's failures instead of fixing them",
     fix: "find the cause (`flakehound diagnose`), fix it, then drop the marker",
+    tier: Tier::Default,
 };
 
 /// Every rule, in the order the README lists them.
@@ -126,10 +150,12 @@ pub(crate) fn visit(cx: &mut crate::python::Cx, node: tree_sitter::Node) {
             order::call(cx, node);
             state::call(cx, node);
             threads::call(cx, node);
+            value::call(cx, node);
         }
         "assert_statement" => {
             clock::assert(cx, node);
             order::assert(cx, node);
+            value::assert(cx, node);
         }
         "assignment" | "augmented_assignment" => {
             clock::assign(cx, node);
@@ -137,7 +163,10 @@ pub(crate) fn visit(cx: &mut crate::python::Cx, node: tree_sitter::Node) {
             state::assign(cx, node);
             threads::assign(cx, node);
             fs::assign(cx, node);
+            value::assign(cx, node);
         }
+        "for_statement" => value::for_stmt(cx, node),
+        "with_item" => value::with_item(cx, node),
         "delete_statement" => state::delete(cx, node),
         "yield" => cx.seen_yield = true,
         "identifier" | "attribute" => state::reference(cx, node),

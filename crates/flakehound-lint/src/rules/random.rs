@@ -39,11 +39,11 @@ const NUMPY_FNS: &[&str] = &[
     "poisson",
 ];
 
-pub(crate) fn call(cx: &mut Cx, node: Node) {
-    let Some(func) = node.child_by_field_name("function") else {
-        return;
-    };
-    let Some(q) = cx.qname(func) else { return };
+/// The draw a call makes, shown for the message, when it is an unseeded one whose value is
+/// data (not a unique token or file name).
+pub(crate) fn draw(cx: &Cx, node: Node) -> Option<String> {
+    let func = node.child_by_field_name("function")?;
+    let q = cx.qname(func)?;
     let unseeded = if let Some(f) = q.strip_prefix("random.") {
         RANDOM_FNS.contains(&f) || (f == "Random" && positional(node).is_empty())
     } else if let Some(f) = q.strip_prefix("numpy.random.") {
@@ -54,6 +54,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     } else {
         false
     };
+    if !unseeded {
+        return None;
+    }
     // `str(random.random())`, `f"{random.random()}"`: a unique token (a file or channel name),
     // whose value no assertion looks at. (Not every formatted draw: flaky-shop's parcel labels
     // `f"PCL-{random.randint(…)}"` are compared by its test.)
@@ -66,17 +69,16 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
                         .and_then(|c| c.child_by_field_name("function"))
                         .is_some_and(|f| cx.text(f) == "str"))
         });
-    if unseeded && !token && !names_a_file(cx, node) {
-        let shown = format!("`{}(…)`", cx.text(func));
-        // In test code, a draw matters when its value reaches an assertion (right there, or
-        // through the variable it is assigned to): random test data that no assertion compares
-        // passes with any value. In the code under test, any draw.
-        if !cx.test_code || super::clock::assert_call_ok(cx, node) {
-            cx.hit(&UNSEEDED_RANDOM, node, shown);
-        } else if let Some(var) = super::clock::assigned_to(cx, node) {
-            let h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
-            cx.clock_reads.push((var, h));
-        }
+    (!token && !names_a_file(cx, node)).then(|| format!("`{}(…)`", cx.text(func)))
+}
+
+pub(crate) fn call(cx: &mut Cx, node: Node) {
+    // In test code a draw matters only when an assertion is sensitive to its value (see
+    // `value`); in the code under test, any draw.
+    if !cx.test_code
+        && let Some(shown) = draw(cx, node)
+    {
+        cx.hit(&UNSEEDED_RANDOM, node, shown);
     }
 }
 

@@ -1,0 +1,598 @@
+//! Where a random draw or a local-clock read goes in test code, and whether an assertion is
+//! sensitive to it (`unseeded-random`, `wall-clock-compare`).
+//!
+//! A draw (or clock read) makes a test flaky only when the assertion's outcome depends on
+//! which value it was. An assertion that compares the value with a value **derived from the
+//! same draw** holds for any value: random data put into a queue and read back
+//! (`q.put(x)` … `assert q.get() == x`), written to a file and read again, `decode(encode(x))
+//! == x`, `sorted(f(d) for d in delays)` against `sorted(delays)`. So, as the JavaScript and
+//! Rust rules do, each function of a test file follows its values by name: a variable holds
+//! the *origins* (draws, clock reads) of the expression assigned to it; an object a value is
+//! passed to (`q.put(x)`, `cache.set(k, v)`, `write(path, data)`) holds it from then on, as do
+//! the plain names passed beside it (the path, the key: what the value was stored under); a
+//! `for` target and a `with … as` alias hold what they iterate or open. An assertion reports
+//! the origins of the two sides it compares only when they share none (a truthy assertion,
+//! `assert f(x)`, compares with a fixed `True`). Identity checks (`is`, `is not`,
+//! `assertIsNone`) and type checks (`isinstance`, `type(…)`) do not look at the value.
+//!
+//! A draw that only steers control flow (`if random.random() < 0.5: q.put(…) else: q.get()`)
+//! is not compared in an assertion; what is stored under such a condition (`n += 1`, the
+//! value put) holds the condition's origins too, so the test's own bookkeeping of its random
+//! steps counts as derived from the same draws (persist-queue's random read/write tests).
+//! What this cannot see: a property a function has for most inputs but not all
+//! (`assert sqrt(x) ** 2 == x`): both sides derive from `x`.
+//!
+//! The code under test is not modelled: there any unseeded draw or local-clock read is
+//! reported (its value reaches the test through returns the scan does not follow).
+
+use super::{UNSEEDED_RANDOM, WALL_CLOCK};
+use crate::python::{Cx, positional};
+use tree_sitter::Node;
+
+/// Deepest expression evaluated (a deeper one counts as holding nothing).
+const DEPTH: usize = 64;
+
+/// Origin indices (into `Cx::origins`), sorted and unique, each with whether the value is
+/// *strongly* derived from it (the value itself, a function of it: `x`, `x * 2`, `now.hour`,
+/// `f(x)`) or only *may* hold it (an object it was stored in: `q` after `q.put(x)`, and what
+/// its methods return). Both count for a shared origin; only a strong one is reported: what a
+/// queue or a file object returns after random data went in is rarely that data's function
+/// (boltons' `seek` positions after writing a random string).
+pub(crate) type Origins = Vec<(usize, bool)>;
+
+fn union(a: &mut Origins, b: &[(usize, bool)]) {
+    if b.is_empty() {
+        return;
+    }
+    a.extend_from_slice(b);
+    a.sort_unstable();
+    // Sorted by (index, strength): of equal indices the strong one comes last; keep it.
+    let mut out: Origins = Vec::with_capacity(a.len());
+    for &(i, s) in a.iter() {
+        match out.last_mut() {
+            Some(last) if last.0 == i => last.1 |= s,
+            _ => out.push((i, s)),
+        }
+    }
+    *a = out;
+}
+
+fn weak(o: &[(usize, bool)]) -> Origins {
+    o.iter().map(|&(i, _)| (i, false)).collect()
+}
+
+fn shares(a: &[(usize, bool)], b: &[(usize, bool)]) -> bool {
+    a.iter().any(|x| b.iter().any(|y| y.0 == x.0))
+}
+
+/// The origin a call is, if it is an unseeded draw or a local-clock read (registered once per
+/// node: the same call may be evaluated as an assignment's value and as a call's argument).
+fn source(cx: &mut Cx, call: Node) -> Option<usize> {
+    if !maybe_source(cx, call) {
+        return None;
+    }
+    let (rule, shown) = match super::random::draw(cx, call) {
+        Some(s) => (&UNSEEDED_RANDOM, s),
+        None => (&WALL_CLOCK, super::clock::wall_read(cx, call)?),
+    };
+    if let Some(&i) = cx.origin_at.get(&call.id()) {
+        return Some(i);
+    }
+    if rule.id == WALL_CLOCK.id && injects_clock(cx, call) {
+        return None;
+    }
+    let hit = cx.make_hit(rule, call, shown);
+    cx.origins.push((hit, false));
+    let i = cx.origins.len() - 1;
+    cx.origin_at.insert(call.id(), i);
+    Some(i)
+}
+
+/// The last names of the draws and clock reads `source` recognizes (a superset): most calls
+/// are ruled out by their name, without resolving it through the imports.
+const SOURCE_NAMES: &[&str] = &[
+    "random",
+    "randint",
+    "randrange",
+    "choice",
+    "choices",
+    "shuffle",
+    "sample",
+    "uniform",
+    "gauss",
+    "normalvariate",
+    "getrandbits",
+    "triangular",
+    "betavariate",
+    "expovariate",
+    "randbytes",
+    "Random",
+    "rand",
+    "randn",
+    "random_sample",
+    "permutation",
+    "normal",
+    "binomial",
+    "poisson",
+    "default_rng",
+    "RandomState",
+    "today",
+    "now",
+    "utcnow",
+    "fromtimestamp",
+    "localtime",
+    "ctime",
+    "strftime",
+];
+
+/// Whether a subtree holds a call that may be a draw or a clock read (used for the parts of a
+/// function `collect_locals` does not look into: parameter defaults, nested definitions).
+pub(crate) fn any_source(cx: &Cx, n: Node) -> bool {
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "call" && maybe_source(cx, n) {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
+
+pub(crate) fn maybe_source(cx: &Cx, call: Node) -> bool {
+    let Some(f) = call.child_by_field_name("function") else {
+        return false;
+    };
+    let last = match f.kind() {
+        "attribute" => f
+            .child_by_field_name("attribute")
+            .map_or("", |a| cx.text(a)),
+        // `from random import randint as ri`: the imported name counts.
+        "identifier" => {
+            let t = cx.text(f);
+            cx.imports
+                .get(t)
+                .map_or(t, |q| q.rsplit('.').next().unwrap_or(q))
+        }
+        _ => return false,
+    };
+    SOURCE_NAMES.contains(&last)
+}
+
+/// The origins an expression's value is derived from.
+pub(crate) fn eval(cx: &mut Cx, n: Node) -> Origins {
+    eval_d(cx, n, 0)
+}
+
+fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
+    if depth > DEPTH {
+        return Vec::new();
+    }
+    match n.kind() {
+        "identifier" => cx.taints.get(cx.text(n)).cloned().unwrap_or_default(),
+        // `obj.attr`: what was stored there (`self.value = …`), and what the object holds.
+        "attribute" => {
+            let mut o = cx.taints.get(cx.text(n)).cloned().unwrap_or_default();
+            if let Some(obj) = n.child_by_field_name("object") {
+                let b = eval_d(cx, obj, depth + 1);
+                union(&mut o, &b);
+            }
+            o
+        }
+        "call" => {
+            if let Some(o) = source(cx, n) {
+                return vec![(o, true)];
+            }
+            // Its type, its length: not its value. (A set of draws can collapse duplicates,
+            // but `len` of test data is the test's own count far more often.)
+            if super::clock::type_check(cx, n)
+                || n.child_by_field_name("function")
+                    .is_some_and(|f| cx.text(f) == "len")
+            {
+                return Vec::new();
+            }
+            let mut o = Vec::new();
+            let mut c = n.walk();
+            for k in n.named_children(&mut c) {
+                let b = eval_d(cx, k, depth + 1);
+                union(&mut o, &b);
+            }
+            o
+        }
+        "lambda" | "string_content" | "integer" | "float" | "true" | "false" | "none" => Vec::new(),
+        // `f(key=value)`: the value (the keyword's name is no variable).
+        "keyword_argument" => n
+            .child_by_field_name("value")
+            .map(|v| eval_d(cx, v, depth + 1))
+            .unwrap_or_default(),
+        _ => {
+            let mut o = Vec::new();
+            let mut c = n.walk();
+            for k in n.named_children(&mut c) {
+                let b = eval_d(cx, k, depth + 1);
+                union(&mut o, &b);
+            }
+            o
+        }
+    }
+}
+
+/// The key a target is stored under: a plain name or a dotted one (`self.queue`).
+fn key(cx: &Cx, target: Node) -> Option<String> {
+    matches!(target.kind(), "identifier" | "attribute")
+        .then(|| crate::python::dotted(target, cx.src))
+        .flatten()
+}
+
+/// Binds a target (a name, a tuple of names, `obj.attr`, `d[k]`) to origins: a name or an
+/// attribute is replaced, a container an item is stored in (`d[k] = v`) holds it too.
+fn bind(cx: &mut Cx, target: Node, o: &Origins, replace: bool) {
+    match target.kind() {
+        "identifier" | "attribute" => {
+            if let Some(k) = key(cx, target) {
+                if replace {
+                    if o.is_empty() {
+                        cx.taints.remove(&k);
+                    } else {
+                        cx.taints.insert(k, o.clone());
+                    }
+                } else if !o.is_empty() {
+                    // Stored in it: it may hold the value now. What is written to `f` of
+                    // `with open(path) as f` is in `path` too.
+                    let mut keys = cx.aliases.get(&k).cloned().unwrap_or_default();
+                    keys.push(k);
+                    let o = weak(o);
+                    for k in keys {
+                        union(cx.taints.entry(k).or_default(), &o);
+                    }
+                }
+            }
+        }
+        "subscript" => {
+            if let Some(v) = target.child_by_field_name("value") {
+                bind(cx, v, o, false);
+            }
+        }
+        "pattern_list"
+        | "tuple_pattern"
+        | "list_pattern"
+        | "tuple"
+        | "list"
+        | "as_pattern_target"
+        | "parenthesized_expression" => {
+            let mut c = target.walk();
+            let kids: Vec<Node> = target.named_children(&mut c).collect();
+            for k in kids {
+                bind(cx, k, o, replace);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The origins of the conditions a statement runs under (`if random.random() < 0.5: n += 1`):
+/// what it stores depends on them. A value compared with a count the test keeps of its own
+/// random steps is derived from the same draws.
+fn control(cx: &mut Cx, node: Node) -> Origins {
+    let mut o = Vec::new();
+    let mut child = node;
+    let mut cur = node.parent();
+    while let Some(p) = cur {
+        match p.kind() {
+            "function_definition" | "lambda" | "class_definition" | "module" => break,
+            "if_statement" | "elif_clause" | "while_statement" | "conditional_expression" => {
+                let cond = if p.kind() == "conditional_expression" {
+                    p.named_child(1)
+                } else {
+                    p.child_by_field_name("condition")
+                };
+                if let Some(c) = cond
+                    && c.id() != child.id()
+                {
+                    let b = weak(&eval(cx, c));
+                    union(&mut o, &b);
+                }
+            }
+            _ => {}
+        }
+        child = p;
+        cur = p.parent();
+    }
+    o
+}
+
+/// `x = …`, `x += …`, `a, b = …`, `d[k] = …`.
+pub(crate) fn assign(cx: &mut Cx, node: Node) {
+    if !cx.test_code || !cx.value_sources {
+        return;
+    }
+    let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    let mut o = eval(cx, r);
+    let c = control(cx, node);
+    union(&mut o, &c);
+    // `d[k] = v`: the container holds the key too.
+    if l.kind() == "subscript"
+        && let Some(k) = l.child_by_field_name("subscript")
+    {
+        let b = eval(cx, k);
+        union(&mut o, &b);
+    }
+    bind(cx, l, &o, node.kind() == "assignment");
+}
+
+/// `for x in xs:` (and comprehensions' `for` clauses, which [`eval`] covers by their names).
+pub(crate) fn for_stmt(cx: &mut Cx, node: Node) {
+    if !cx.test_code || !cx.value_sources {
+        return;
+    }
+    if let (Some(l), Some(r)) = (
+        node.child_by_field_name("left"),
+        node.child_by_field_name("right"),
+    ) {
+        let o = eval(cx, r);
+        bind(cx, l, &o, true);
+    }
+}
+
+/// `with open(path) as f:`: `f` holds what `path` holds.
+pub(crate) fn with_item(cx: &mut Cx, node: Node) {
+    if !cx.test_code || !cx.value_sources {
+        return;
+    }
+    let Some(v) = node.child_by_field_name("value") else {
+        return;
+    };
+    if v.kind() == "as_pattern"
+        && let (Some(e), Some(alias)) = (v.named_child(0), v.child_by_field_name("alias"))
+    {
+        let o = eval(cx, e);
+        bind(cx, alias, &o, true);
+        // `with open(path, "w") as f`: a value written to `f` is stored under `path` (the
+        // names among the call's arguments), where a later `open(path)` reads it back.
+        let target = if alias.kind() == "as_pattern_target" {
+            alias.named_child(0).unwrap_or(alias)
+        } else {
+            alias
+        };
+        if e.kind() == "call"
+            && let Some(a) = key(cx, target)
+            && let Some(list) = e.child_by_field_name("arguments")
+        {
+            let mut c = list.walk();
+            let names: Vec<String> = list
+                .named_children(&mut c)
+                .filter_map(|n| key(cx, n))
+                .collect();
+            cx.aliases.insert(a, names);
+        }
+    }
+}
+
+/// unittest's methods that compare two values (`assertEqual(a, b)`, `assertIn`, …).
+fn two_sided(method: &str) -> bool {
+    method.starts_with("assert")
+        && !method.starts_with("assertRaises")
+        && !method.starts_with("assertWarns")
+        && !method.starts_with("assertLogs")
+        && !method.starts_with("assertNoLogs")
+        && !matches!(
+            method,
+            "assertTrue"
+                | "assertFalse"
+                | "assert_"
+                | "assertIs"
+                | "assertIsNot"
+                | "assertIsNone"
+                | "assertIsNotNone"
+                | "assertIsInstance"
+                | "assertNotIsInstance"
+        )
+}
+
+/// A call in test code: a unittest assertion is checked; any other call with a value among
+/// its arguments stores it in the object it is called on and in the names passed beside it.
+pub(crate) fn call(cx: &mut Cx, node: Node) {
+    if !cx.test_code || !cx.value_sources {
+        return;
+    }
+    let Some(func) = node.child_by_field_name("function") else {
+        return;
+    };
+    let method = func
+        .child_by_field_name("attribute")
+        .map(|a| cx.text(a))
+        .filter(|_| func.kind() == "attribute");
+    if let Some(m) = method
+        && m.starts_with("assert")
+    {
+        let args = positional(node);
+        if two_sided(m) {
+            if let (Some(a), Some(b)) = (args.first(), args.get(1)) {
+                pair(cx, *a, *b);
+            }
+        } else if matches!(m, "assertTrue" | "assertFalse" | "assert_")
+            && let Some(a) = args.first()
+        {
+            truth(cx, *a);
+        }
+        return;
+    }
+    if super::clock::type_check(cx, node) {
+        return;
+    }
+    let Some(list) = node.child_by_field_name("arguments") else {
+        return;
+    };
+    let mut held = Vec::new();
+    let mut names = Vec::new();
+    let mut c = list.walk();
+    let args: Vec<Node> = list.named_children(&mut c).collect();
+    for a in args {
+        let v = if a.kind() == "keyword_argument" {
+            a.child_by_field_name("value")
+        } else {
+            Some(a)
+        };
+        let Some(v) = v else { continue };
+        let o = eval(cx, v);
+        union(&mut held, &o);
+        if matches!(v.kind(), "identifier" | "attribute") {
+            names.push(v);
+        }
+    }
+    if held.is_empty() {
+        return;
+    }
+    let c = control(cx, node);
+    union(&mut held, &c);
+    // The object called on holds the values now (not a module or a class: `time.f(x)`).
+    if func.kind() == "attribute"
+        && let Some(obj) = func.child_by_field_name("object")
+        && !names_module_or_class(cx, obj)
+    {
+        bind(cx, obj, &held, false);
+    }
+    for n in names {
+        bind(cx, n, &held, false);
+    }
+}
+
+/// `assert …`.
+pub(crate) fn assert(cx: &mut Cx, node: Node) {
+    if !cx.test_code || !cx.value_sources {
+        return;
+    }
+    if let Some(cond) = node.named_child(0) {
+        truth(cx, cond);
+    }
+}
+
+/// An expression whose truth is asserted.
+fn truth(cx: &mut Cx, e: Node) {
+    match e.kind() {
+        "parenthesized_expression" | "not_operator" | "boolean_operator" => {
+            let mut c = e.walk();
+            let kids: Vec<Node> = e.named_children(&mut c).collect();
+            for k in kids {
+                truth(cx, k);
+            }
+        }
+        "comparison_operator" => {
+            let mut c = e.walk();
+            let kids: Vec<Node> = e.children(&mut c).collect();
+            // Operands at even places of the named children, operators between them.
+            let mut operands = Vec::new();
+            let mut ops: Vec<String> = Vec::new();
+            let mut op = String::new();
+            for k in kids {
+                if k.is_named() {
+                    if !operands.is_empty() {
+                        ops.push(std::mem::take(&mut op));
+                    }
+                    operands.push(k);
+                } else {
+                    if !op.is_empty() {
+                        op.push(' ');
+                    }
+                    op.push_str(cx.text(k));
+                }
+            }
+            for (i, o) in ops.iter().enumerate() {
+                // `x is None`, `a is b`: identity, not the value.
+                if o == "is" || o == "is not" {
+                    continue;
+                }
+                if let (Some(l), Some(r)) = (operands.get(i), operands.get(i + 1)) {
+                    pair(cx, *l, *r);
+                }
+            }
+        }
+        // `assert f(x)`: compared with a fixed `True`.
+        _ => {
+            let o = eval(cx, e);
+            report(cx, &o);
+        }
+    }
+}
+
+/// Two values compared: their origins count unless both sides share one (a round trip).
+fn pair(cx: &mut Cx, l: Node, r: Node) {
+    let a = eval(cx, l);
+    let b = eval(cx, r);
+    if shares(&a, &b) {
+        return;
+    }
+    report(cx, &a);
+    report(cx, &b);
+}
+
+fn report(cx: &mut Cx, o: &[(usize, bool)]) {
+    for &(i, strong) in o {
+        if !strong {
+            continue;
+        }
+        if let Some((hit, done)) = cx.origins.get_mut(i)
+            && !*done
+        {
+            *done = true;
+            let h = hit.clone();
+            cx.out.hits.push(h);
+        }
+    }
+}
+
+/// An imported module or a class (`time`, `os.path`, `Queue`): calling a function of it with a
+/// value stores nothing in it.
+fn names_module_or_class(cx: &Cx, obj: Node) -> bool {
+    let Some(path) = crate::python::dotted(obj, cx.src) else {
+        return false;
+    };
+    let first = path.split('.').next().unwrap_or("");
+    (cx.imports.contains_key(first) && cx.is_global(first))
+        || path
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.chars().next().is_some_and(char::is_uppercase))
+}
+
+/// Whether the test hands the same clock function to the code under test (`TTLCache(…,
+/// timer=datetime.now)`, cachetools' `test_ttl_datetime`): its own reads of that clock are
+/// then the code's time base, and what it compares is their difference.
+fn injects_clock(cx: &Cx, call: Node) -> bool {
+    let Some(q) = call
+        .child_by_field_name("function")
+        .and_then(|f| cx.qname(f))
+    else {
+        return false;
+    };
+    let mut f = call;
+    while f.kind() != "function_definition" {
+        match f.parent() {
+            Some(p) => f = p,
+            None => return false,
+        }
+    }
+    let mut stack = vec![f];
+    let mut seen = 0usize;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            return false;
+        }
+        if matches!(n.kind(), "attribute" | "identifier")
+            && n.parent()
+                .is_some_and(|p| matches!(p.kind(), "argument_list" | "keyword_argument"))
+            && cx.qname(n).is_some_and(|r| r == q)
+        {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    false
+}
