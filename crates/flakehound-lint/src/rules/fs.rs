@@ -180,47 +180,32 @@ fn read_only_db(cx: &Cx, call: Node) -> bool {
         return false;
     };
     let var = cx.text(left);
-    let mut f = assign;
-    while f.kind() != "function_definition" {
-        match f.parent() {
-            Some(p) => f = p,
-            None => return false,
+    let Some(f) = super::enclosing_function(assign) else {
+        return false;
+    };
+    super::answer_in(f, |n| {
+        if n.kind() != "identifier" || n.id() == left.id() || cx.text(n) != var {
+            return None;
         }
-    }
-    let mut stack = vec![f];
-    let mut seen = 0usize;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > 100_000 {
-            return false;
-        }
-        if n.kind() == "identifier" && n.id() != left.id() && cx.text(n) == var {
-            let ok = n
-                .parent()
-                .filter(|a| a.kind() == "attribute" && a.child_by_field_name("object") == Some(n))
-                .and_then(|a| {
-                    let method = cx.text(a.child_by_field_name("attribute")?);
-                    let c = a.parent().filter(|c| {
-                        c.kind() == "call" && c.child_by_field_name("function") == Some(a)
-                    })?;
-                    Some(match method {
-                        "close" => true,
-                        "execute" | "executemany" => positional(c)
-                            .first()
-                            .and_then(|q| string_value(*q, cx.src))
-                            .is_some_and(|q| {
-                                q.trim_start().to_ascii_lowercase().starts_with("select")
-                            }),
-                        _ => false,
-                    })
+        let ok = n
+            .parent()
+            .filter(|a| a.kind() == "attribute" && a.child_by_field_name("object") == Some(n))
+            .and_then(|a| {
+                let method = cx.text(a.child_by_field_name("attribute")?);
+                let c = a.parent().filter(|c| {
+                    c.kind() == "call" && c.child_by_field_name("function") == Some(a)
+                })?;
+                Some(match method {
+                    "close" => true,
+                    "execute" | "executemany" => positional(c)
+                        .first()
+                        .and_then(|q| string_value(*q, cx.src))
+                        .is_some_and(|q| q.trim_start().to_ascii_lowercase().starts_with("select")),
+                    _ => false,
                 })
-                .unwrap_or(false);
-            if !ok {
-                return false;
-            }
-        }
-        let mut c = n.walk();
-        stack.extend(n.named_children(&mut c));
-    }
-    true
+            })
+            .unwrap_or(false);
+        (!ok).then_some(false)
+    })
+    .unwrap_or(true)
 }

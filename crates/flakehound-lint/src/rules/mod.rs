@@ -224,3 +224,35 @@ pub(crate) fn with_calling<'t>(
     }
     Err(None)
 }
+
+/// The function definition enclosing `n` (or `n` itself), if any.
+pub(crate) fn enclosing_function(n: tree_sitter::Node<'_>) -> Option<tree_sitter::Node<'_>> {
+    let mut f = n;
+    while f.kind() != "function_definition" {
+        f = f.parent()?;
+    }
+    Some(f)
+}
+
+/// Visits the nodes of `root` depth first until `visit` gives an answer, which is returned;
+/// `None` when every node was visited without one. A subtree of more than 100,000 nodes is too
+/// large to tell: `Some(false)`.
+pub(crate) fn answer_in<'t>(
+    root: tree_sitter::Node<'t>,
+    mut visit: impl FnMut(tree_sitter::Node<'t>) -> Option<bool>,
+) -> Option<bool> {
+    let mut stack = vec![root];
+    let mut seen = 0usize;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            return Some(false);
+        }
+        if let Some(answer) = visit(n) {
+            return Some(answer);
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    None
+}

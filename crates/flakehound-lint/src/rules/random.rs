@@ -6,7 +6,8 @@ use super::UNSEEDED_RANDOM;
 use crate::python::{Cx, positional};
 use tree_sitter::Node;
 
-const RANDOM_FNS: &[&str] = &[
+/// The `random` module's draws, by name (also the value model's, `value::SOURCE_NAMES`).
+pub(crate) const RANDOM_FNS: &[&str] = &[
     "random",
     "randint",
     "randrange",

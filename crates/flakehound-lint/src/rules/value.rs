@@ -88,24 +88,10 @@ fn source(cx: &mut Cx, call: Node) -> Option<usize> {
     Some(i)
 }
 
-/// The last names of the draws and clock reads `source` recognizes (a superset): most calls
-/// are ruled out by their name, without resolving it through the imports.
+/// The last names of the draws and clock reads `source` recognizes (a superset, with
+/// [`super::random::RANDOM_FNS`]): most calls are ruled out by their name, without resolving it
+/// through the imports.
 const SOURCE_NAMES: &[&str] = &[
-    "random",
-    "randint",
-    "randrange",
-    "choice",
-    "choices",
-    "shuffle",
-    "sample",
-    "uniform",
-    "gauss",
-    "normalvariate",
-    "getrandbits",
-    "triangular",
-    "betavariate",
-    "expovariate",
-    "randbytes",
     "Random",
     "rand",
     "randn",
@@ -156,7 +142,7 @@ pub(crate) fn maybe_source(cx: &Cx, call: Node) -> bool {
         }
         _ => return false,
     };
-    SOURCE_NAMES.contains(&last)
+    SOURCE_NAMES.contains(&last) || super::random::RANDOM_FNS.contains(&last)
 }
 
 /// The origins an expression's value is derived from.
@@ -570,29 +556,15 @@ fn injects_clock(cx: &Cx, call: Node) -> bool {
     else {
         return false;
     };
-    let mut f = call;
-    while f.kind() != "function_definition" {
-        match f.parent() {
-            Some(p) => f = p,
-            None => return false,
-        }
-    }
-    let mut stack = vec![f];
-    let mut seen = 0usize;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > 100_000 {
-            return false;
-        }
-        if matches!(n.kind(), "attribute" | "identifier")
+    let Some(f) = super::enclosing_function(call) else {
+        return false;
+    };
+    super::answer_in(f, |n| {
+        (matches!(n.kind(), "attribute" | "identifier")
             && n.parent()
                 .is_some_and(|p| matches!(p.kind(), "argument_list" | "keyword_argument"))
-            && cx.qname(n).is_some_and(|r| r == q)
-        {
-            return true;
-        }
-        let mut c = n.walk();
-        stack.extend(n.named_children(&mut c));
-    }
-    false
+            && cx.qname(n).is_some_and(|r| r == q))
+        .then_some(true)
+    })
+    .unwrap_or(false)
 }
