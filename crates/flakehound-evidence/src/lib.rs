@@ -658,15 +658,12 @@ fn pipeline(
                     if tx.send(Parsed::Done(result)).is_err() {
                         return;
                     }
-                    while let Ok(records) = spent.try_recv() {
-                        drop(records);
-                    }
+                    // Freed here, as they arrive.
+                    while spent.try_recv().is_ok() {}
                 }
                 // Until the writer hangs up, at the end of the ingest.
                 drop(tx);
-                for records in spent {
-                    drop(records);
-                }
+                for _records in spent {}
             });
         }
         let plan = plan(&hashes);
@@ -681,7 +678,6 @@ fn pipeline(
             })
             .collect();
         store.expect_reports(&expected);
-        drop(expected);
         summary.decision = plan.decision.clone();
         write_all(
             store,

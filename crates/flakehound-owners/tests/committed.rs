@@ -2,29 +2,12 @@
 //! repository.
 
 use std::path::Path;
-use std::process::Command;
 
 use flakehound_owners::committed::{Unusable, committed};
 
+/// `git` in the throwaway repository, committing at a fixed time.
 fn git(root: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.com")
-        .env("GIT_COMMITTER_NAME", "A")
-        .env("GIT_COMMITTER_EMAIL", "a@example.com")
-        .env("GIT_COMMITTER_DATE", "2026-11-20T10:00:00+01:00")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    flakehound_testkit::git_at(root, "2026-11-20T10:00:00+01:00", args)
 }
 
 #[test]

@@ -64,7 +64,6 @@ pub(crate) struct ReportRow {
 /// the connection does anything else.
 #[derive(Default)]
 pub(crate) struct Deferred {
-    pub project: String,
     pub runs: Vec<RunRow>,
     pub reports: Vec<ReportRow>,
 }
@@ -87,14 +86,17 @@ pub(crate) struct Conn {
     client: Option<Client>,
     stream: Option<Stream>,
     pub(crate) deferred: Deferred,
+    /// The store's project, which the deferred rows belong to.
+    project: String,
 }
 
 impl Conn {
-    pub(crate) fn new(client: Client) -> Self {
+    pub(crate) fn new(client: Client, project: &str) -> Self {
         Conn {
             client: Some(client),
             stream: None,
             deferred: Deferred::default(),
+            project: project.to_string(),
         }
     }
 
@@ -109,7 +111,8 @@ impl Conn {
         stopped?;
         if !self.deferred.is_empty() {
             let deferred = std::mem::take(&mut self.deferred);
-            insert_deferred(client, &deferred).map_err(|e| StoreError::Backend(describe(&e)))?;
+            insert_deferred(client, &self.project, &deferred)
+                .map_err(|e| StoreError::Backend(describe(&e)))?;
         }
         Ok(client)
     }
@@ -214,7 +217,11 @@ fn stream(
 }
 
 /// Inserts the deferred runs, then the reports, each as one statement over arrays.
-fn insert_deferred(client: &mut Client, d: &Deferred) -> std::result::Result<(), postgres::Error> {
+fn insert_deferred(
+    client: &mut Client,
+    project: &str,
+    d: &Deferred,
+) -> std::result::Result<(), postgres::Error> {
     if !d.runs.is_empty() {
         let col = |f: fn(&flakehound_model::RunMeta) -> Option<&str>| -> Vec<Option<&str>> {
             d.runs.iter().map(|r| f(&r.meta)).collect()
@@ -244,7 +251,7 @@ fn insert_deferred(client: &mut Client, d: &Deferred) -> std::result::Result<(),
                       runner, os, started_at, duration, url, pull_request, created_at)
              ORDER BY u.id",
             &[
-                &d.project,
+                &project,
                 &ids,
                 &keys,
                 &sources,
@@ -293,7 +300,7 @@ fn insert_deferred(client: &mut Client, d: &Deferred) -> std::result::Result<(),
                       agg_errored, agg_skipped, ingested_at)
              ORDER BY u.id",
             &[
-                &d.project,
+                &project,
                 &ids,
                 &runs,
                 &hashes,

@@ -140,7 +140,7 @@ impl PostgresStore {
             other => other,
         })?;
         Ok(PostgresStore {
-            client: crate::conn::Conn::new(client),
+            client: crate::conn::Conn::new(client, &project),
             project,
             shown,
             test_ids: HashMap::default(),

@@ -409,13 +409,11 @@ fn verify_expected(
         }
     }
     // Pruned reports count as stored (retention keeps them out).
-    match client.query(
+    let pruned = client.query(
         "SELECT hash FROM pruned_reports WHERE project = $1 AND hash = ANY($2)",
         &[&project, &hashes],
-    ) {
-        Ok(rows) => stored_hashes.extend(rows.iter().map(|r| r.get::<_, String>(0))),
-        Err(e) => return Err(e.into()),
-    }
+    )?;
+    stored_hashes.extend(pruned.iter().map(|r| r.get::<_, String>(0)));
     batch.fresh_hashes = expected
         .hashes
         .iter()
@@ -706,8 +704,6 @@ fn write_buffered(
             agg: [at, ap, af, ae, as_],
             ingested_at: now,
         });
-        conn.deferred.project.clear();
-        conn.deferred.project.push_str(project);
         run = Some(run_id);
         report = Some(id);
     } else if let Some(id) = known_run {

@@ -139,12 +139,42 @@ pub fn copy_to_tempdir(fixture: &Path) -> tempfile::TempDir {
 /// The standard output of a command that must have succeeded (else a panic showing its
 /// stderr), parsed as JSON.
 pub fn success_json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&success_stdout(out)).unwrap()
+}
+
+/// The standard output of a command that must have succeeded (else a panic showing its
+/// stderr).
+pub fn success_stdout(out: &Output) -> String {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// `git args` in `dir` with no user or system configuration, authored and committed by a
+/// fixed identity at `date`; its trimmed standard output (a panic showing stderr on failure).
+pub fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "A")
+        .env("GIT_AUTHOR_EMAIL", "a@example.com")
+        .env("GIT_COMMITTER_NAME", "A")
+        .env("GIT_COMMITTER_EMAIL", "a@example.com")
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// The outcome of each record, by id; panics when two records have the same id.

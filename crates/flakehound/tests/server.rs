@@ -54,12 +54,7 @@ fn token(dir: &Path, db: &Db, project: &str, scope: &str) -> String {
         .args(["--project", project, "--scope", scope])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    flakehound_testkit::success_stdout(&out).trim().to_string()
 }
 
 /// One story, `fn(Db, &Path)`, as a test per engine: `$sqlite` on a SQLite file, `$postgres`
@@ -1454,12 +1449,7 @@ fn public_upload_ids(db: Db, dir: &Path) {
             .args(args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        flakehound_testkit::success_stdout(&out).trim().to_string()
     };
     let runs = write_runs(dir);
     // Off by default: an id means nothing.
@@ -1606,36 +1596,13 @@ on_both_engines!(
     "public"
 );
 
-/// `git` in `dir`, committing as of `date` (committer and author).
-fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.com")
-        .env("GIT_COMMITTER_NAME", "A")
-        .env("GIT_COMMITTER_EMAIL", "a@example.com")
-        .env("GIT_AUTHOR_DATE", date)
-        .env("GIT_COMMITTER_DATE", date)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// Commits `text` as the repository's .github/CODEOWNERS at `date`; returns the commit.
 fn commit_codeowners(repo: &Path, text: &str, date: &str) -> String {
     std::fs::create_dir_all(repo.join(".github")).unwrap();
     std::fs::write(repo.join(".github/CODEOWNERS"), text).unwrap();
-    git_at(repo, date, &["add", ".github/CODEOWNERS"]);
-    git_at(repo, date, &["commit", "-q", "-m", "owners"]);
-    git_at(repo, date, &["rev-parse", "HEAD"])
+    flakehound_testkit::git_at(repo, date, &["add", ".github/CODEOWNERS"]);
+    flakehound_testkit::git_at(repo, date, &["commit", "-q", "-m", "owners"]);
+    flakehound_testkit::git_at(repo, date, &["rev-parse", "HEAD"])
 }
 
 /// The repository's CODEOWNERS travels with uploads: an upload of the default branch from a
@@ -1651,7 +1618,7 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
     let serve = Serve::start(dir, &db, &["--rate-limit", "0"]);
     let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    git_at(&repo, "2026-11-01T10:00:00Z", &["init", "-q", "-b", "main"]);
+    flakehound_testkit::git_at(&repo, "2026-11-01T10:00:00Z", &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("junit.xml"), junit(0)).unwrap();
     let v1 = "# the core team\n* @acme/core\nm/ @acme/qa [wiki]\n";
     let c1 = commit_codeowners(&repo, v1, "2026-11-02T10:00:00+01:00");
@@ -1668,12 +1635,7 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
             .arg("junit.xml")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        flakehound_testkit::success_stdout(&out)
     };
     let kept = || get(&format!("{}/api/v1/codeowners", serve.url), Some(&read)).1;
     assert_eq!(kept()["text"], serde_json::Value::Null);
@@ -1718,7 +1680,7 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
 
     // A branch commits another file: its upload changes nothing, nor does a pull request's
     // upload (branch main as CI would name a PR's base is not enough).
-    git_at(
+    flakehound_testkit::git_at(
         &repo,
         "2026-11-03T10:00:00Z",
         &["checkout", "-q", "-b", "feature"],
@@ -1817,7 +1779,7 @@ fn codeowners_travel_with_uploads(db: Db, dir: &Path) {
     assert_eq!(kept()["text"], v1);
 
     // Back on main: an older commit (a re-run of an old pipeline) does not roll it back ...
-    git_at(&repo, "2026-11-05T10:00:00Z", &["checkout", "-q", "main"]);
+    flakehound_testkit::git_at(&repo, "2026-11-05T10:00:00Z", &["checkout", "-q", "main"]);
     commit_codeowners(&repo, "* @acme/old\n", "2026-10-01T10:00:00Z");
     let text = upload(&["--branch", "main"], "7");
     assert!(
