@@ -465,13 +465,13 @@ const IN_FLIGHT: usize = 16;
 /// many, [`flakehound_store::Store::parsers`]).
 const MAX_PARSERS: usize = 4;
 
-/// What the parser thread produces for one input, in order.
 /// A parser thread's channels: its records to the writer, and back once stored.
 struct Lane {
     rx: Receiver<Parsed>,
     trash: std::sync::mpsc::Sender<Vec<TestCase>>,
 }
 
+/// What the parser thread produces for one input, in order.
 enum Parsed {
     Cases(Vec<TestCase>),
     Done(Result<ReportInfo, ParseError>),
