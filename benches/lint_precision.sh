@@ -4,7 +4,7 @@
 # stable tests are the negatives. Prints the README's tables. See benches/lint_precision.py.
 #
 # Usage: benches/lint_precision.sh [--rerun N] [--diagnose N] [--python PY] [--work DIR]
-#                                  [--baseline FH] [SPEC...]
+#                                  [--baseline FH] [--no-pedantic] [SPEC...]
 #   --rerun N   run each flagged test of a real project N times alone and N times with its file
 #               (needs PY with pytest and the project's test dependencies); 0 = no reruns, every
 #               finding on a real project counts as a false positive
@@ -13,11 +13,13 @@
 #               flag it; faketime installed for the clock conditions); reported as a second
 #               labelling ("reruns or diagnose") beside the plain reruns
 #   --baseline FH  also score another flakehound binary (an older build) against the same reruns
+#   --no-pedantic  score the default rule set only (not also every rule with --pedantic), so the
+#               pedantic rules' findings are neither rerun nor diagnosed
 #   SPEC        name==version of a PyPI sdist (default: the projects of the README table)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/benches/lib.sh"
-rerun=0 diag=0 python=python3 work="$root/target/bench/lint-corpus" specs=() baseline=()
+rerun=0 diag=0 python=python3 work="$root/target/bench/lint-corpus" specs=() baseline=() nopedantic=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rerun) rerun=$2; shift 2 ;;
@@ -25,6 +27,7 @@ while [[ $# -gt 0 ]]; do
     --python) python=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --baseline) baseline=(--baseline "$2"); shift 2 ;;
+    --no-pedantic) nopedantic=(--no-pedantic); shift ;;
     *) specs+=("$1"); shift ;;
   esac
 done
@@ -35,4 +38,4 @@ fi
 fh="${FLAKEHOUND:-}"
 [[ -n $fh ]] || release_flakehound
 mkdir -p "$work"
-python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --diagnose "$diag" --python "$python" "${baseline[@]}" "${specs[@]}"
+python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --diagnose "$diag" --python "$python" "${baseline[@]}" "${nopedantic[@]}" "${specs[@]}"

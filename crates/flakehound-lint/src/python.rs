@@ -68,6 +68,9 @@ pub struct Call {
     /// Made inside `with pytest.raises(…)` / `self.assertRaises(…)`: expected to fail, so
     /// what it would change is not taken as changed.
     pub expects_error: bool,
+    /// Not a call but a reference (`EXPORT_PATH`, a callback `f`): a class referenced is not
+    /// constructed (`isinstance(x, Rule)`, a tuple of names), so it reaches no `__init__`.
+    pub reference: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -1176,6 +1179,7 @@ fn record_call(cx: &mut Cx, call: Node) {
             expects_error,
             kwargs: kwarg_names(call, cx.src),
             npos: positional(call).len(),
+            reference: false,
         });
     }
 }
@@ -1183,9 +1187,20 @@ fn record_call(cx: &mut Cx, call: Node) {
 /// Whether a call is an argument of `assertRaises(…)` (the `with …raises…` case is counted by
 /// the walk).
 fn in_assert_raises(cx: &Cx, call: Node) -> bool {
-    call.parent()
+    raises_call(cx, call).is_some()
+}
+
+/// The `self.assertRaises(E, …)` / `pytest.raises(E, …)` call a node is an argument of: in
+/// `assertRaises(E, f, *args, **kwargs)` the function `f` is called with the arguments after
+/// it, expected to raise.
+pub(crate) fn raises_call<'t>(cx: &Cx, node: Node<'t>) -> Option<Node<'t>> {
+    node.parent()
         .filter(|p| p.kind() == "argument_list")
         .and_then(|p| p.parent())
-        .and_then(|p| p.child_by_field_name("function"))
-        .is_some_and(|f| cx.text(f).contains("assertRaises"))
+        .filter(|call| {
+            call.child_by_field_name("function").is_some_and(|f| {
+                let t = cx.text(f);
+                t.contains("assertRaises") || t == "raises" || t.ends_with(".raises")
+            })
+        })
 }

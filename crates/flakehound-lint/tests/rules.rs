@@ -248,6 +248,86 @@ fn wall_clock_compared_only_with_itself_is_not_reported() {
 }
 
 #[test]
+fn wall_clock_handed_to_another_objects_method_is_not_compared() {
+    // huey's scheduler tests: a time handed to the scheduler, which compares it with its own
+    // reads of the clock; what it returns only may hold the value.
+    let scheduler = one(
+        "import datetime, unittest\n\nclass T(unittest.TestCase):\n    def test_sched(self):\n        timestamp = datetime.datetime.now() + datetime.timedelta(seconds=60)\n        self.assertTrue(self.huey.ready_to_run(task, timestamp))\n        self.assertEqual(self.s.read_schedule(datetime.datetime.now()), [])\n        eta = datetime.datetime.now() + datetime.timedelta(seconds=60)\n        r = self.task.schedule((0,), eta=eta)\n        expected = {r.id: 1}\n        self.assertEqual(self.huey.priorities(), expected)\n",
+    );
+    assert!(scheduler.is_empty(), "{scheduler:?}");
+    // A function of the value, or a method of the value itself, is still the value.
+    let function = one(
+        "import datetime\n\ndef test_f():\n    assert weekday_name(datetime.date.today()) == 'Monday'\n",
+    );
+    assert_eq!(rules_of(&function), ["wall-clock-compare"]);
+    let own_method = one(
+        "import datetime\n\ndef test_m():\n    now = datetime.datetime.now()\n    assert now.replace(minute=0) == datetime.datetime(2024, 1, 1, 10)\n",
+    );
+    assert_eq!(rules_of(&own_method), ["wall-clock-compare"]);
+    // A random value handed to a method stays strong: nothing on the other side cancels it.
+    let random_arg = one(
+        "import random\n\ndef test_r():\n    assert codec.encode(random.randint(0, 9)) == b'7'\n",
+    );
+    assert_eq!(rules_of(&random_arg), ["unseeded-random"]);
+}
+
+#[test]
+fn a_clock_read_reached_only_where_an_exception_is_expected_is_not_compared() {
+    // python-dateutil's `rrule(…)`, whose `dtstart` defaults to `datetime.now()`, called with
+    // contradictory arguments inside `assertRaises`: the test looks at the exception.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/rule.py",
+            "from datetime import datetime\n\ndef rrule(freq, count=None, until=None, dtstart=None):\n    if not dtstart:\n        dtstart = datetime.now()\n    if count and until:\n        raise ValueError('count and until')\n    return [dtstart]\n",
+        ),
+        (
+            "tests/test_rule.py",
+            "import pytest, unittest\nfrom app.rule import rrule\n\ndef test_bad():\n    with pytest.raises(ValueError):\n        rrule(1, count=1, until=2)\n\nclass T(unittest.TestCase):\n    def test_bad_too(self):\n        with self.assertRaises(ValueError):\n            rrule(1, count=1, until=2)\n\ndef test_then_used():\n    with pytest.raises(ValueError):\n        rrule(1, count=1, until=2)\n    assert rrule(1)[0].year == 2024\n\ndef test_used_first():\n    assert rrule(1)[0].year == 2024\n    with pytest.raises(ValueError):\n        rrule(1, count=1, until=2)\n",
+        ),
+    ];
+    // Reached both ways, in either order: reported.
+    assert_eq!(
+        lint(&files),
+        [
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_rule.py::test_then_used".to_string()
+            ),
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_rule.py::test_used_first".to_string()
+            )
+        ]
+    );
+}
+
+#[test]
+fn a_class_only_named_is_not_constructed() {
+    // python-dateutil's rrule tests: the class handed to `assertRaises` with its arguments (a
+    // call expected to raise, `dtstart` given), named in a type check or a tuple of names.
+    // Handed to another call it is a factory, constructed there.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/rule.py",
+            "from datetime import datetime\n\nclass rrule:\n    def __init__(self, freq, count=None, until=None, dtstart=None):\n        if not dtstart:\n            dtstart = datetime.now()\n        self.first = dtstart\n\ndef parse(s):\n    return rrule(1, dtstart=datetime(2024, 1, 1))\n",
+        ),
+        (
+            "tests/test_rule.py",
+            "import unittest\nfrom app.rule import rrule, parse\n\nclass T(unittest.TestCase):\n    def test_bad(self):\n        self.assertRaises(ValueError, rrule, 1, count=1, until=2)\n\n    def test_type(self):\n        x = object()\n        self.assertEqual(isinstance(x, rrule), False)\n\n    def test_type_too(self):\n        self.assertNotIsInstance(object(), rrule)\n\n    def test_names(self):\n        names = (rrule, parse)\n        assert len(names) == 2\n\n    def test_factory(self):\n        rules = list(map(rrule, [1, 2]))\n        assert rules[0].first.year == 2024\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "wall-clock-compare".to_string(),
+            "tests/test_rule.py::T::test_factory".to_string()
+        )]
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
     let files = [
         ("app/__init__.py", ""),

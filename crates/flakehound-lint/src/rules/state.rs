@@ -263,13 +263,48 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
             Target::Local(x) | Target::Qualified(x) => x == t,
         }) {
             let guard = cx.guard(node);
+            // `assertRaises(E, f, *args, **kwargs)`: `f` is called with what follows it.
+            let raises = crate::python::raises_call(cx, node);
             cx.out.calls.push(Call {
                 target,
                 guard,
-                kwargs: Vec::new(),
-                npos: 0,
-                expects_error: false,
+                kwargs: raises
+                    .map(|c| crate::python::kwarg_names(c, cx.src))
+                    .unwrap_or_default(),
+                npos: raises.map_or(0, |c| {
+                    crate::python::positional(c)
+                        .iter()
+                        .position(|a| a.id() == node.id())
+                        .map_or(0, |i| crate::python::positional(c).len() - i - 1)
+                }),
+                expects_error: raises.is_some() && cx.test_code,
+                reference: !handed_to_a_call(cx, node),
             });
         }
     }
+}
+
+/// Whether a reference is handed to a call that may call it (`assertRaises(E, Rule, …)`,
+/// `Thread(target=work)`, `map(Rule, xs)`): a class handed over is a factory, constructed
+/// there. Not a type check's (`isinstance(x, Rule)`, `assertIsInstance(x, Rule)`): that only
+/// names the class.
+fn handed_to_a_call(cx: &Cx, node: Node) -> bool {
+    let mut arg = node;
+    if let Some(p) = node.parent()
+        && p.kind() == "keyword_argument"
+    {
+        arg = p;
+    }
+    arg.parent()
+        .filter(|p| p.kind() == "argument_list")
+        .and_then(|p| p.parent())
+        .is_some_and(|call| {
+            !super::clock::type_check(cx, call)
+                && !call
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("attribute"))
+                    .is_some_and(|m| {
+                        matches!(cx.text(m), "assertIsInstance" | "assertNotIsInstance")
+                    })
+        })
 }

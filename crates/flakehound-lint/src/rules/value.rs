@@ -178,9 +178,20 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
                 return Vec::new();
             }
             let mut o = Vec::new();
+            let func = n.child_by_field_name("function");
+            if let Some(f) = func {
+                o = eval_d(cx, f, depth + 1);
+            }
+            let stateful = func.is_some_and(|f| method_of_another_object(cx, f, &o));
             let mut c = n.walk();
             for k in n.named_children(&mut c) {
-                let b = eval_d(cx, k, depth + 1);
+                if func.is_some_and(|f| f.id() == k.id()) {
+                    continue;
+                }
+                let mut b = eval_d(cx, k, depth + 1);
+                if stateful {
+                    only_may_hold_clock(cx, &mut b);
+                }
                 union(&mut o, &b);
             }
             o
@@ -199,6 +210,41 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
                 union(&mut o, &b);
             }
             o
+        }
+    }
+}
+
+/// Whether a call's function is a method of an object other than the value it is about
+/// (`scheduler.ready_to_run(task, now)`, `self.s.read_schedule(now)`), not a function
+/// (`f(now)`), a module's or a class's (`datetime.combine(d, t)`, `time.mktime(…)`), nor a
+/// method of a value with an origin of its own (`now.replace(…)`, `"{}".format(now)`).
+/// `receiver` holds the origins of the function expression.
+fn method_of_another_object(cx: &Cx, func: Node, receiver: &[(usize, bool)]) -> bool {
+    func.kind() == "attribute"
+        && func.child_by_field_name("object").is_some_and(|obj| {
+            matches!(
+                obj.kind(),
+                "identifier" | "attribute" | "call" | "subscript"
+            ) && !names_module_or_class(cx, obj)
+        })
+        && !receiver.iter().any(|&(_, strong)| strong)
+}
+
+/// A clock value handed to a method of another object: what the method returns only *may*
+/// hold it. Objects that take a time (schedulers, caches, rate limiters, expiring tokens)
+/// nearly always measure it against their own reads of the clock, so the zone and the moment
+/// cancel out (huey's `ready_to_run(task, datetime.now() + timedelta(seconds=60))`, its
+/// `read_schedule(now)`, the ids of tasks scheduled at `eta=now + …`). A random value handed to
+/// a method stays strong: nothing on the other side cancels it.
+fn only_may_hold_clock(cx: &Cx, o: &mut Origins) {
+    for (i, strong) in o.iter_mut() {
+        if *strong
+            && cx
+                .origins
+                .get(*i)
+                .is_some_and(|(hit, _)| hit.rule.id == WALL_CLOCK.id)
+        {
+            *strong = false;
         }
     }
 }
