@@ -33,6 +33,7 @@ pub mod config;
 pub mod golang;
 pub mod javascript;
 pub mod lang;
+pub mod naming;
 pub mod output;
 pub mod project;
 pub mod python;

@@ -3,6 +3,7 @@
 //! the rules found into [`Finding`]s that name the tests reaching them.
 
 use crate::config::Config;
+use crate::naming::Naming;
 use crate::python::{self, Call, FnFacts, Hit, ModuleFacts, StateOp, Target};
 use crate::rules;
 use rayon::prelude::*;
@@ -137,7 +138,12 @@ fn dotted_name(rel: &str) -> String {
     s.replace('/', ".")
 }
 
-fn load(path: &Path, name: &str, test_code: bool) -> Result<(ModuleFacts, Arc<[u8]>), String> {
+fn load(
+    path: &Path,
+    name: &str,
+    test_code: bool,
+    naming: &Naming,
+) -> Result<(ModuleFacts, Arc<[u8]>), String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE {
         return Err(format!(
@@ -146,7 +152,7 @@ fn load(path: &Path, name: &str, test_code: bool) -> Result<(ModuleFacts, Arc<[u
         ));
     }
     let src: Arc<[u8]> = std::fs::read(path).map_err(|e| e.to_string())?.into();
-    let facts = python::analyse(&src, name, test_code)?;
+    let facts = python::analyse_with(&src, name, test_code, naming)?;
     Ok((facts, src))
 }
 
@@ -162,7 +168,20 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             eprintln!("lint timing: {what} at {:.3} s", t0.elapsed().as_secs_f64());
         }
     };
-    // 1. Test files.
+    // 1. Test files: by name, or as the project's pytest settings name them.
+    let mut root_cache = HashMap::new();
+    let mut namings: HashMap<PathBuf, Naming> = HashMap::new();
+    let mut pytest_file = |path: &Path| -> bool {
+        if path.extension().is_none_or(|e| e != "py") {
+            return false;
+        }
+        let root = find_root(path.parent().unwrap_or(Path::new("")), &mut root_cache);
+        let rel = rel_to(path, &root);
+        namings
+            .entry(root)
+            .or_insert_with_key(|r| Naming::read(r))
+            .is_test_file(&rel)
+    };
     let mut files: Vec<PathBuf> = Vec::new();
     let mut go_files: Vec<PathBuf> = Vec::new();
     let mut other_files: Vec<(PathBuf, Lang)> = Vec::new();
@@ -207,7 +226,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             }
             let go = crate::is_go_test_file(path);
             let other = if go { None } else { Lang::of(path) };
-            if !go && other.is_none() && !crate::is_test_file(path) {
+            if !go && other.is_none() && !crate::is_test_file(path) && !pytest_file(path) {
                 continue;
             }
             let rel = path.strip_prefix(p).unwrap_or(path);
@@ -228,7 +247,6 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
 
     lap("walked");
     // 2. Roots, and the conftest files above each test file.
-    let mut root_cache = HashMap::new();
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut root_of = |dir: &Path, roots: &mut Vec<PathBuf>| -> usize {
         let r = find_root(dir, &mut root_cache);
@@ -264,6 +282,10 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
     let mut modules: Vec<Module> = Vec::new();
     let mut by_name: HashMap<(usize, String), usize> = HashMap::new();
     let mut exists_cache: HashMap<PathBuf, bool> = HashMap::new();
+    let namings: Vec<Naming> = roots
+        .iter()
+        .map(|r| namings.remove(r).unwrap_or_else(|| Naming::read(r)))
+        .collect();
     let mut pending: Vec<(PathBuf, usize, bool, Option<String>)> = wanted
         .into_iter()
         .map(|(p, r, t)| (p, r, t, None))
@@ -278,7 +300,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             .map(|(path, root, test_code, name)| {
                 let rel = rel_to(path, &roots[*root]);
                 let name = name.clone().unwrap_or_else(|| dotted_name(&rel));
-                (load(path, &name, *test_code), rel, name)
+                (load(path, &name, *test_code, &namings[*root]), rel, name)
             })
             .collect();
         for ((path, root, test_code, _), (result, rel, name)) in batch.into_iter().zip(parsed) {

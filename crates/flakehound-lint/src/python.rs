@@ -2,6 +2,7 @@
 //! project pass ([`crate::project`]) joins across files: the functions with what each rule found
 //! in them, the calls they make, the module-level state they change or read, and the tests.
 
+use crate::naming::Naming;
 use crate::rules::{self, Rule};
 use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Parser};
@@ -108,6 +109,8 @@ pub struct ModuleFacts {
     pub name: String,
     pub functions: HashMap<String, FnFacts>,
     pub classes: HashSet<String>,
+    /// The bases of each top-level class that are classes of this module.
+    pub class_bases: HashMap<String, Vec<String>>,
     /// Module-level assignments: what the rules found in each right-hand side.
     pub globals: HashMap<String, FnFacts>,
     pub tests: Vec<TestFn>,
@@ -556,6 +559,16 @@ fn suppression(text: &str) -> Option<Vec<String>> {
 /// Parses and analyses one Python file. `name` is its dotted module name; `test_code` whether
 /// it is a test file (test-only rules apply).
 pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, String> {
+    analyse_with(src, name, test_code, &Naming::default())
+}
+
+/// [`analyse`] with the project's pytest collection settings.
+pub fn analyse_with(
+    src: &[u8],
+    name: &str,
+    test_code: bool,
+    naming: &Naming,
+) -> Result<ModuleFacts, String> {
     // One parser per thread, reused from file to file.
     thread_local! {
         static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
@@ -639,6 +652,7 @@ pub fn analyse(src: &[u8], name: &str, test_code: bool) -> Result<ModuleFacts, S
         module_names: &module_names,
         module: name,
         test_code,
+        naming,
     };
     for stmt in top {
         top_level(&env, &mut m, stmt, None);
@@ -683,6 +697,17 @@ struct Env<'a> {
     module_names: &'a HashSet<String>,
     module: &'a str,
     test_code: bool,
+    naming: &'a Naming,
+}
+
+/// Whether pytest collects the methods of a class, and by which rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Collect {
+    No,
+    /// A class `python_classes` names: methods `python_functions` names.
+    Pytest,
+    /// A `unittest.TestCase`: its `test…` methods.
+    Unittest,
 }
 
 impl<'a> Env<'a> {
@@ -845,7 +870,7 @@ fn prepass(
 }
 
 /// A statement at module or class level.
-fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bool)>) {
+fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Collect)>) {
     let (def, decorators) = if stmt.kind() == "decorated_definition" {
         let mut c = stmt.walk();
         let decos: Vec<Node> = stmt
@@ -887,11 +912,11 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
                 }
             }
             function(&mut cx, def);
-            let is_test = name.starts_with("test")
-                && match class {
-                    None => true,
-                    Some((_, test_class)) => test_class,
-                };
+            let is_test = match class {
+                None | Some((_, Collect::Pytest)) => env.naming.is_test_function(name),
+                Some((_, Collect::Unittest)) => name.starts_with("test"),
+                Some((_, Collect::No)) => false,
+            };
             if cx.out.is_fixture {
                 m.fixtures.insert(name.to_string());
                 m.fixtures.insert(key.clone());
@@ -927,12 +952,34 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
                 .child_by_field_name("superclasses")
                 .and_then(|b| b.utf8_text(env.src).ok())
                 .unwrap_or("");
-            let test_class = env.test_code
-                && (name.starts_with("Test") || bases.contains("TestCase"))
-                && !decorators
-                    .iter()
-                    .any(|d| d.utf8_text(env.src).is_ok_and(|t| t.contains("dataclass")));
+            let dataclass = decorators
+                .iter()
+                .any(|d| d.utf8_text(env.src).is_ok_and(|t| t.contains("dataclass")));
+            let collect = if !env.test_code || dataclass {
+                Collect::No
+            } else if bases.contains("TestCase") {
+                Collect::Unittest
+            } else if env.naming.is_test_class(name) {
+                Collect::Pytest
+            } else {
+                Collect::No
+            };
             m.classes.insert(qual.clone());
+            if class.is_none()
+                && let Some(sup) = def.child_by_field_name("superclasses")
+            {
+                let mut c = sup.walk();
+                let local: Vec<String> = sup
+                    .named_children(&mut c)
+                    .filter(|b| b.kind() == "identifier")
+                    .filter_map(|b| b.utf8_text(env.src).ok())
+                    .filter(|b| m.classes.contains(*b) && *b != qual)
+                    .map(str::to_string)
+                    .collect();
+                if !local.is_empty() {
+                    m.class_bases.insert(qual.clone(), local);
+                }
+            }
             let before = m.tests.len();
             // Class decorators (`@freeze_time(…)` on a TestCase) apply to every method.
             let class_marks: Vec<String> = {
@@ -955,7 +1002,7 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
                 let mut c = body.walk();
                 let stmts: Vec<Node> = body.named_children(&mut c).collect();
                 for s in stmts {
-                    top_level(env, m, s, Some((&qual, test_class)));
+                    top_level(env, m, s, Some((&qual, collect)));
                 }
             }
             let setup: Vec<String> = [
@@ -972,6 +1019,9 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, bo
             .collect();
             for t in &mut m.tests[before..] {
                 t.setup.extend(setup.iter().cloned());
+            }
+            if collect != Collect::No && class.is_none() {
+                inherited_tests(env, m, &qual, collect, &setup);
             }
             if !class_marks.is_empty() {
                 for (k, f) in m.functions.iter_mut() {
@@ -1203,4 +1253,73 @@ pub(crate) fn raises_call<'t>(cx: &Cx, node: Node<'t>) -> Option<Node<'t>> {
                 t.contains("assertRaises") || t == "raises" || t.ends_with(".raises")
             })
         })
+}
+
+/// The test methods a test class inherits from classes of its own module (pytest collects
+/// them under the derived class: `ProxyRegionTest(RegionTest)` runs every `RegionTest` test
+/// again, as `tests/…::ProxyRegionTest::test_x`). The method is followed where it is defined;
+/// the derived class's set-up runs first, else the base's. Bases from other modules are not
+/// followed (their methods are parsed only when imported).
+fn inherited_tests(env: &Env, m: &mut ModuleFacts, qual: &str, collect: Collect, setup: &[String]) {
+    let mut bases: Vec<String> = m.class_bases.get(qual).cloned().unwrap_or_default();
+    // A base's own bases too (a short chain; cycles are impossible in valid Python but bounded).
+    let mut i = 0;
+    while i < bases.len() && bases.len() < 16 {
+        let more: Vec<String> = m
+            .class_bases
+            .get(&bases[i])
+            .map(|v| v.iter().filter(|b| !bases.contains(b)).cloned().collect())
+            .unwrap_or_default();
+        bases.extend(more);
+        i += 1;
+    }
+    let own: HashSet<String> = m
+        .functions
+        .keys()
+        .filter_map(|k| k.strip_prefix(&format!("{qual}.")).map(str::to_string))
+        .collect();
+    let mut seen = own;
+    let mut add = Vec::new();
+    for base in &bases {
+        let mut methods: Vec<(&String, &FnFacts)> = m
+            .functions
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix(&format!("{base}."))
+                    .is_some_and(|rest| !rest.contains('.'))
+            })
+            .collect();
+        methods.sort_by_key(|(_, f)| f.line);
+        for (key, f) in methods {
+            let method = &key[base.len() + 1..];
+            let is_test = match collect {
+                Collect::Unittest => method.starts_with("test"),
+                _ => env.naming.is_test_function(method),
+            };
+            if !is_test || f.is_fixture || !seen.insert(method.to_string()) {
+                continue;
+            }
+            let mut setup: Vec<String> = setup.to_vec();
+            if setup.is_empty() {
+                setup = [
+                    "setUp",
+                    "setup_method",
+                    "setUpClass",
+                    "setup_class",
+                    "asyncSetUp",
+                    "setup",
+                ]
+                .iter()
+                .map(|s| format!("{base}.{s}"))
+                .filter(|k| m.functions.contains_key(k))
+                .collect();
+            }
+            add.push(TestFn {
+                name: format!("{qual}::{method}"),
+                key: key.clone(),
+                setup,
+            });
+        }
+    }
+    m.tests.extend(add);
 }

@@ -328,6 +328,56 @@ fn a_class_only_named_is_not_constructed() {
 }
 
 #[test]
+fn tests_as_the_projects_pytest_settings_name_them() {
+    // dogpile.cache: `python_classes = "*Test"`, a test class inheriting another's tests in the
+    // same module; portalocker: `python_files` naming a directory's files.
+    let files = [
+        (
+            "pytest.ini",
+            "[pytest]\npython_files =\n    checks/*.py\npython_classes = *Test\n",
+        ),
+        (
+            "checks/locking.py",
+            "import time\n\nclass LockTest:\n    def test_quick(self):\n        t0 = time.time()\n        work()\n        assert time.time() - t0 < 0.1\n\n    def helper(self):\n        pass\n\nclass ProxyLockTest(LockTest):\n    def test_own(self):\n        pass\n\nclass TestIgnored:\n    def test_not_collected(self):\n        t0 = time.time()\n        assert time.time() - t0 < 0.1\n",
+        ),
+    ];
+    // `TestIgnored` is not collected: its finding names no test.
+    assert_eq!(
+        lint(&files),
+        [
+            ("timing-assert".to_string(), String::new()),
+            (
+                "timing-assert".to_string(),
+                "checks/locking.py::LockTest::test_quick".to_string()
+            ),
+            (
+                "timing-assert".to_string(),
+                "checks/locking.py::ProxyLockTest::test_quick".to_string()
+            ),
+        ]
+    );
+    // Without settings: pytest's defaults (`Test…` classes, inherited tests too).
+    let defaults = [(
+        "tests/test_lock.py",
+        "import time\n\nclass TestLock:\n    def test_quick(self):\n        t0 = time.time()\n        assert time.time() - t0 < 0.1\n\nclass TestProxyLock(TestLock):\n    pass\n\nclass LockTest:\n    def test_not_collected(self):\n        t0 = time.time()\n        assert time.time() - t0 < 0.1\n",
+    )];
+    assert_eq!(
+        lint(&defaults),
+        [
+            ("timing-assert".to_string(), String::new()),
+            (
+                "timing-assert".to_string(),
+                "tests/test_lock.py::TestLock::test_quick".to_string()
+            ),
+            (
+                "timing-assert".to_string(),
+                "tests/test_lock.py::TestProxyLock::test_quick".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
     let files = [
         ("app/__init__.py", ""),

@@ -1,0 +1,285 @@
+//! Which files, classes and functions pytest collects as tests: its `python_files`,
+//! `python_classes` and `python_functions` settings, read from the project root as pytest
+//! reads them (dogpile.cache names its test classes `…Test` with `python_classes = "*Test"`;
+//! without the setting the scan saw none of its tests).
+//!
+//! The settings file is the first of the root's `pytest.ini` (or `.pytest.ini`; it wins even
+//! without a `[pytest]` section, as in pytest), `pyproject.toml` with `[tool.pytest.ini_options]`,
+//! `tox.ini` with `[pytest]`, `setup.cfg` with `[tool:pytest]`. (pytest looks further up too;
+//! the scan's root is already the nearest directory with one of these files or `setup.py`.)
+//! A value is a list of whitespace-separated patterns (a TOML list or string). Files match by
+//! glob, on the base name, or on the path below the root when the pattern has a `/`; classes
+//! and functions match by prefix, or by glob when the pattern has `*`, `?` or `[`. Classes that
+//! derive from `unittest.TestCase` are collected whatever `python_classes` says, and their
+//! `test…` methods whatever `python_functions` says (unittest's own rule). A file that cannot be
+//! read or parsed leaves pytest's defaults.
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+use std::path::Path;
+
+/// pytest's defaults.
+const FILES: &[&str] = &["test_*.py", "*_test.py"];
+const CLASSES: &[&str] = &["Test"];
+const FUNCTIONS: &[&str] = &["test"];
+
+/// One pattern: a prefix or a glob.
+#[derive(Clone, Debug)]
+enum Pattern {
+    Prefix(String),
+    Glob(GlobMatcher),
+}
+
+impl Pattern {
+    fn name(p: &str) -> Pattern {
+        if p.contains(['*', '?', '[']) {
+            if let Ok(g) = Glob::new(p) {
+                return Pattern::Glob(g.compile_matcher());
+            }
+        }
+        Pattern::Prefix(p.to_string())
+    }
+
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Pattern::Prefix(p) => s.starts_with(p.as_str()),
+            Pattern::Glob(g) => g.is_match(s),
+        }
+    }
+}
+
+/// A `python_files` pattern: on the base name, or (with a `/`) on the path, where `*` also
+/// crosses directories (Python's `fnmatch`).
+#[derive(Clone, Debug)]
+struct FilePattern {
+    on_path: bool,
+    glob: GlobMatcher,
+}
+
+/// What pytest collects in one project.
+#[derive(Clone, Debug)]
+pub struct Naming {
+    files: Vec<FilePattern>,
+    classes: Vec<Pattern>,
+    functions: Vec<Pattern>,
+}
+
+impl Default for Naming {
+    fn default() -> Naming {
+        Naming::from_lists(&list(FILES), &list(CLASSES), &list(FUNCTIONS))
+    }
+}
+
+fn list(xs: &[&str]) -> Vec<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+impl Naming {
+    fn from_lists(files: &[String], classes: &[String], functions: &[String]) -> Naming {
+        Naming {
+            files: files
+                .iter()
+                .filter_map(|p| {
+                    let on_path = p.contains('/');
+                    let pat = if on_path {
+                        format!("*/{}", p.trim_start_matches("./"))
+                    } else {
+                        p.clone()
+                    };
+                    GlobBuilder::new(&pat)
+                        .literal_separator(false)
+                        .build()
+                        .ok()
+                        .map(|g| FilePattern {
+                            on_path,
+                            glob: g.compile_matcher(),
+                        })
+                })
+                .collect(),
+            classes: classes.iter().map(|p| Pattern::name(p)).collect(),
+            functions: functions.iter().map(|p| Pattern::name(p)).collect(),
+        }
+    }
+
+    /// The settings of the project at `root` (pytest's defaults where it sets none).
+    pub fn read(root: &Path) -> Naming {
+        let get = |key: &str| -> Option<Vec<String>> { settings(root, key) };
+        let or = |v: Option<Vec<String>>, d: &[&str]| v.unwrap_or_else(|| list(d));
+        match source(root) {
+            None => Naming::default(),
+            Some(_) => Naming::from_lists(
+                &or(get("python_files"), FILES),
+                &or(get("python_classes"), CLASSES),
+                &or(get("python_functions"), FUNCTIONS),
+            ),
+        }
+    }
+
+    /// Whether pytest collects the file at `rel` (its path below the root, `/`-separated).
+    pub fn is_test_file(&self, rel: &str) -> bool {
+        let base = rel.rsplit('/').next().unwrap_or(rel);
+        let full = format!("/{}", rel.trim_start_matches('/'));
+        self.files.iter().any(|f| {
+            if f.on_path {
+                f.glob.is_match(&full)
+            } else {
+                f.glob.is_match(base)
+            }
+        })
+    }
+
+    /// Whether pytest collects a class of this name (not counting `TestCase` subclasses).
+    pub fn is_test_class(&self, name: &str) -> bool {
+        self.classes.iter().any(|p| p.matches(name))
+    }
+
+    /// Whether pytest collects a function or method of this name.
+    pub fn is_test_function(&self, name: &str) -> bool {
+        self.functions.iter().any(|p| p.matches(name))
+    }
+}
+
+/// The file pytest reads its settings from, and its kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Source {
+    Ini(&'static str, &'static str),
+    Toml,
+}
+
+fn source(root: &Path) -> Option<(Source, String)> {
+    for f in ["pytest.ini", ".pytest.ini"] {
+        if let Ok(t) = std::fs::read_to_string(root.join(f)) {
+            return Some((Source::Ini(f, "pytest"), t));
+        }
+    }
+    if let Ok(t) = std::fs::read_to_string(root.join("pyproject.toml"))
+        && let Ok(doc) = t.parse::<toml_edit::DocumentMut>()
+        && doc
+            .get("tool")
+            .and_then(|x| x.get("pytest"))
+            .and_then(|x| x.get("ini_options"))
+            .is_some()
+    {
+        return Some((Source::Toml, t));
+    }
+    for (f, section) in [("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")] {
+        if let Ok(t) = std::fs::read_to_string(root.join(f))
+            && ini(&t).is_some_and(|i| i.sections().iter().any(|s| s == section))
+        {
+            return Some((Source::Ini(f, section), t));
+        }
+    }
+    None
+}
+
+fn ini(text: &str) -> Option<configparser::ini::Ini> {
+    let mut i = configparser::ini::Ini::new();
+    // Values continued on indented lines, as Python's configparser (and so pytest) reads them.
+    i.set_multiline(true);
+    i.read(text.to_string()).ok()?;
+    Some(i)
+}
+
+/// One setting's patterns, if the settings file has it.
+fn settings(root: &Path, key: &str) -> Option<Vec<String>> {
+    let (src, text) = source(root)?;
+    let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_string).collect() };
+    match src {
+        Source::Ini(_, section) => ini(&text)?.get(section, key).map(|v| words(&v)),
+        Source::Toml => {
+            let doc = text.parse::<toml_edit::DocumentMut>().ok()?;
+            let v = doc
+                .get("tool")?
+                .get("pytest")?
+                .get("ini_options")?
+                .get(key)?;
+            if let Some(s) = v.as_str() {
+                return Some(words(s));
+            }
+            let a = v.as_array()?;
+            Some(
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .map(str::to_string)
+                    .collect(),
+            )
+        }
+    }
+    .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(files: &[(&str, &str)]) -> (tempfile::TempDir, Naming) {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, t) in files {
+            std::fs::write(dir.path().join(p), t).unwrap();
+        }
+        let n = Naming::read(dir.path());
+        (dir, n)
+    }
+
+    #[test]
+    fn defaults_without_settings() {
+        let (_d, n) = at(&[("setup.py", "")]);
+        assert!(n.is_test_file("tests/test_a.py") && n.is_test_file("a_test.py"));
+        assert!(!n.is_test_file("tests/helpers.py"));
+        assert!(n.is_test_class("TestCart") && !n.is_test_class("CartTest"));
+        assert!(n.is_test_function("test_total") && !n.is_test_function("check_total"));
+    }
+
+    #[test]
+    fn pyproject_globs_and_lists() {
+        // dogpile.cache's settings.
+        let (_d, n) = at(&[(
+            "pyproject.toml",
+            "[tool.pytest.ini_options]\npython_files = \"tests/*test_*.py\"\npython_classes = \"*Test\"\npython_functions = [\"test\", \"check_*\"]\n",
+        )]);
+        assert!(n.is_test_file("tests/cache/test_region.py"));
+        assert!(
+            !n.is_test_file("test_top.py"),
+            "the pattern names a directory"
+        );
+        assert!(n.is_test_class("RegionTest") && !n.is_test_class("TestRegion"));
+        assert!(n.is_test_function("check_total") && n.is_test_function("test_x"));
+    }
+
+    #[test]
+    fn ini_files_with_continued_values_and_precedence() {
+        // portalocker's pytest.ini; python-dateutil's setup.cfg; pytest.ini wins over both.
+        let (_d, n) = at(&[(
+            "pytest.ini",
+            "[pytest]\npython_files =\n    portalocker_tests/*.py\n\naddopts =\n    --ignore setup.py\n",
+        )]);
+        assert!(n.is_test_file("portalocker_tests/temporary_file_lock.py"));
+        assert!(!n.is_test_file("test_other.py"));
+        let (_d, n) = at(&[(
+            "setup.cfg",
+            "[metadata]\nname = x\n\n[tool:pytest]\npython_files =\n\ttest_*.py\n\t*_test.py\n\t*_solution.py\nxfail_strict = true\n",
+        )]);
+        assert!(n.is_test_file("x_solution.py") && n.is_test_file("test_a.py"));
+        assert!(n.is_test_class("TestA"), "unset: pytest's default");
+        let (_d, n) = at(&[
+            ("pytest.ini", "[pytest]\n"),
+            ("tox.ini", "[pytest]\npython_classes = Check\n"),
+        ]);
+        assert!(n.is_test_class("TestA") && !n.is_test_class("CheckA"));
+        let (_d, n) = at(&[("tox.ini", "[pytest]\npython_classes = Check\n")]);
+        assert!(n.is_test_class("CheckA") && !n.is_test_class("TestA"));
+    }
+
+    #[test]
+    fn unreadable_settings_leave_the_defaults() {
+        let (_d, n) = at(&[(
+            "pyproject.toml",
+            "[tool.pytest.ini_options\npython_classes = 1",
+        )]);
+        assert!(n.is_test_class("TestA"));
+        let (_d, n) = at(&[(
+            "pyproject.toml",
+            "[tool.pytest.ini_options]\npython_classes = 7\n",
+        )]);
+        assert!(n.is_test_class("TestA"));
+    }
+}
