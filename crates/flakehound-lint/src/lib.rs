@@ -17,8 +17,8 @@
 //! are scanned one file at a time, following values within a test to its assertions
 //! ([`lang`] holds what they share).
 //!
-//! Test files: `test_*.py`, `*_test.py`, `conftest.py`, and `.py` files under a `tests`/`test`
-//! directory. Test ids are pytest's: the file relative to the project root (the nearest
+//! Test files: `test_*.py`, `*_test.py`, `conftest.py`, `.py` files under a `tests`/`test`
+//! directory, and what the project's pytest settings name ([`naming`]). Test ids are pytest's: the file relative to the project root (the nearest
 //! directory up with `pytest.ini`, `pyproject.toml`, `setup.cfg`, `tox.ini` or `setup.py`),
 //! `::Class`, `::function`.
 //!
