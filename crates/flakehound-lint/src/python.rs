@@ -1005,18 +1005,7 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                     top_level(env, m, s, Some((&qual, collect)));
                 }
             }
-            let setup: Vec<String> = [
-                "setUp",
-                "setup_method",
-                "setUpClass",
-                "setup_class",
-                "asyncSetUp",
-                "setup",
-            ]
-            .iter()
-            .map(|s| format!("{qual}.{s}"))
-            .filter(|k| m.functions.contains_key(k))
-            .collect();
+            let setup = class_setup(m, &qual);
             for t in &mut m.tests[before..] {
                 t.setup.extend(setup.iter().cloned());
             }
@@ -1255,6 +1244,22 @@ pub(crate) fn raises_call<'t>(cx: &Cx, node: Node<'t>) -> Option<Node<'t>> {
         })
 }
 
+/// The set-up methods a class defines (unittest's and pytest's names), as function keys.
+fn class_setup(m: &ModuleFacts, class: &str) -> Vec<String> {
+    [
+        "setUp",
+        "setup_method",
+        "setUpClass",
+        "setup_class",
+        "asyncSetUp",
+        "setup",
+    ]
+    .iter()
+    .map(|s| format!("{class}.{s}"))
+    .filter(|k| m.functions.contains_key(k))
+    .collect()
+}
+
 /// The test methods a test class inherits from classes of its own module (pytest collects
 /// them under the derived class: `ProxyRegionTest(RegionTest)` runs every `RegionTest` test
 /// again, as `tests/…::ProxyRegionTest::test_x`). The method is followed where it is defined;
@@ -1301,18 +1306,7 @@ fn inherited_tests(env: &Env, m: &mut ModuleFacts, qual: &str, collect: Collect,
             }
             let mut setup: Vec<String> = setup.to_vec();
             if setup.is_empty() {
-                setup = [
-                    "setUp",
-                    "setup_method",
-                    "setUpClass",
-                    "setup_class",
-                    "asyncSetUp",
-                    "setup",
-                ]
-                .iter()
-                .map(|s| format!("{base}.{s}"))
-                .filter(|k| m.functions.contains_key(k))
-                .collect();
+                setup = class_setup(m, base);
             }
             add.push(TestFn {
                 name: format!("{qual}::{method}"),
