@@ -63,6 +63,14 @@ RULE_SUSPECTS = {
 }
 
 
+# Every pytest run of the labelling: no cache, not the project's own options (coverage plugins
+# are not installed), and no rerun plugin, so that a test marked `@flaky`/`@pytest.mark.flaky`
+# shows its own failures (watchdog marks 21 tests `@flaky(max_runs=5)`). `-p no:NAME` is
+# harmless when the plugin is not installed.
+PYTEST_OPTS = ["-p", "no:cacheprovider", "-o", "addopts=", "-p", "no:flaky",
+               "-p", "no:rerunfailures"]
+
+
 def cases(python, cwd, test, limit=4):
     """The ids diagnose takes for `test`: the test itself, or its parametrized cases (the first
     `limit` of them, as `pytest --collect-only` lists them)."""
@@ -78,8 +86,7 @@ def diagnose(fh, python, cwd, test, suspects, runs, db):
     """`flakehound diagnose TEST --only SUSPECTS --runs N --json`; returns (category, suspect,
     verdict) with category None when no suspect was implicated (or only inconclusively)."""
     cmd = [fh, "--db", str(db), "diagnose", test, "--only", ",".join(suspects), "--runs",
-           str(runs), "--json", "--", python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
-           "addopts="]
+           str(runs), "--json", "--", python, "-m", "pytest", "-q", *PYTEST_OPTS]
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=3600)
     try:
         d = json.loads(out.stdout)
@@ -120,8 +127,7 @@ def _pytest_cases(python, cwd, target):
     env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
     report.unlink(missing_ok=True)
     # `-o addopts=`: the project's own options (coverage plugins) are not installed.
-    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-           f"--junitxml={report}", *target]
+    cmd = [python, "-m", "pytest", "-q", *PYTEST_OPTS, f"--junitxml={report}", *target]
     subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     try:
         root = ET.fromstring(report.read_text())
