@@ -82,6 +82,15 @@ fn pedantic_rules_need_opting_into() {
         rules_of(&lint_with(&files, &enabled)),
         ["sleep-wait", "unseeded-random"]
     );
+    // retry-marker is pedantic too: the team already knows the test flakes.
+    let marked = [(
+        "tests/test_it.py",
+        "import pytest\n\n@pytest.mark.flaky(reruns=3)\ndef test_a():\n    assert go()\n",
+    )];
+    assert!(lint_with(&marked, &Config::default()).is_empty());
+    let mut all = Config::default();
+    all.pedantic = true;
+    assert_eq!(rules_of(&lint_with(&marked, &all)), ["retry-marker"]);
 }
 
 #[test]
