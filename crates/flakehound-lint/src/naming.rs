@@ -102,16 +102,15 @@ impl Naming {
 
     /// The settings of the project at `root` (pytest's defaults where it sets none).
     pub fn read(root: &Path) -> Naming {
-        let get = |key: &str| -> Option<Vec<String>> { settings(root, key) };
-        let or = |v: Option<Vec<String>>, d: &[&str]| v.unwrap_or_else(|| list(d));
-        match source(root) {
-            None => Naming::default(),
-            Some(_) => Naming::from_lists(
-                &or(get("python_files"), FILES),
-                &or(get("python_classes"), CLASSES),
-                &or(get("python_functions"), FUNCTIONS),
-            ),
-        }
+        let Some(src) = source(root) else {
+            return Naming::default();
+        };
+        let get = |key: &str, d: &[&str]| settings(&src, key).unwrap_or_else(|| list(d));
+        Naming::from_lists(
+            &get("python_files", FILES),
+            &get("python_classes", CLASSES),
+            &get("python_functions", FUNCTIONS),
+        )
     }
 
     /// Whether pytest collects the file at `rel` (its path below the root, `/`-separated).
@@ -138,34 +137,35 @@ impl Naming {
     }
 }
 
-/// The file pytest reads its settings from, and its kind.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The settings pytest reads, parsed once: an INI file's section, or `pyproject.toml`'s
+/// `[tool.pytest.ini_options]`. `None` inside: the file wins but does not parse (pytest's
+/// defaults then).
 enum Source {
-    Ini(&'static str, &'static str),
-    Toml,
+    Ini(Option<configparser::ini::Ini>, &'static str),
+    Toml(toml_edit::Item),
 }
 
-fn source(root: &Path) -> Option<(Source, String)> {
+fn source(root: &Path) -> Option<Source> {
     for f in ["pytest.ini", ".pytest.ini"] {
         if let Ok(t) = std::fs::read_to_string(root.join(f)) {
-            return Some((Source::Ini(f, "pytest"), t));
+            return Some(Source::Ini(ini(&t), "pytest"));
         }
     }
     if let Ok(t) = std::fs::read_to_string(root.join("pyproject.toml"))
-        && let Ok(doc) = t.parse::<toml_edit::DocumentMut>()
-        && doc
-            .get("tool")
-            .and_then(|x| x.get("pytest"))
-            .and_then(|x| x.get("ini_options"))
-            .is_some()
+        && let Ok(mut doc) = t.parse::<toml_edit::DocumentMut>()
+        && let Some(opts) = doc
+            .get_mut("tool")
+            .and_then(|x| x.get_mut("pytest"))
+            .and_then(|x| x.get_mut("ini_options"))
     {
-        return Some((Source::Toml, t));
+        return Some(Source::Toml(std::mem::take(opts)));
     }
     for (f, section) in [("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")] {
         if let Ok(t) = std::fs::read_to_string(root.join(f))
-            && ini(&t).is_some_and(|i| i.sections().iter().any(|s| s == section))
+            && let Some(i) = ini(&t)
+            && i.sections().iter().any(|s| s == section)
         {
-            return Some((Source::Ini(f, section), t));
+            return Some(Source::Ini(Some(i), section));
         }
     }
     None
@@ -180,18 +180,12 @@ fn ini(text: &str) -> Option<configparser::ini::Ini> {
 }
 
 /// One setting's patterns, if the settings file has it.
-fn settings(root: &Path, key: &str) -> Option<Vec<String>> {
-    let (src, text) = source(root)?;
+fn settings(src: &Source, key: &str) -> Option<Vec<String>> {
     let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_string).collect() };
     match src {
-        Source::Ini(_, section) => ini(&text)?.get(section, key).map(|v| words(&v)),
-        Source::Toml => {
-            let doc = text.parse::<toml_edit::DocumentMut>().ok()?;
-            let v = doc
-                .get("tool")?
-                .get("pytest")?
-                .get("ini_options")?
-                .get(key)?;
+        Source::Ini(i, section) => i.as_ref()?.get(section, key).map(|v| words(&v)),
+        Source::Toml(opts) => {
+            let v = opts.get(key)?;
             if let Some(s) = v.as_str() {
                 return Some(words(s));
             }

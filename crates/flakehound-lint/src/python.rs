@@ -1278,19 +1278,21 @@ fn inherited_tests(env: &Env, m: &mut ModuleFacts, qual: &str, collect: Collect,
         bases.extend(more);
         i += 1;
     }
-    let own: HashSet<String> = m
+    // The methods the class defines itself (they override), then each inherited one once.
+    let own = format!("{qual}.");
+    let mut seen: HashSet<String> = m
         .functions
         .keys()
-        .filter_map(|k| k.strip_prefix(&format!("{qual}.")).map(str::to_string))
+        .filter_map(|k| k.strip_prefix(&own).map(str::to_string))
         .collect();
-    let mut seen = own;
     let mut add = Vec::new();
     for base in &bases {
+        let prefix = format!("{base}.");
         let mut methods: Vec<(&String, &FnFacts)> = m
             .functions
             .iter()
             .filter(|(k, _)| {
-                k.strip_prefix(&format!("{base}."))
+                k.strip_prefix(&prefix)
                     .is_some_and(|rest| !rest.contains('.'))
             })
             .collect();

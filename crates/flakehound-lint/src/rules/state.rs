@@ -272,10 +272,10 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
                     .map(|c| crate::python::kwarg_names(c, cx.src))
                     .unwrap_or_default(),
                 npos: raises.map_or(0, |c| {
-                    crate::python::positional(c)
-                        .iter()
+                    let args = crate::python::positional(c);
+                    args.iter()
                         .position(|a| a.id() == node.id())
-                        .map_or(0, |i| crate::python::positional(c).len() - i - 1)
+                        .map_or(0, |i| args.len() - i - 1)
                 }),
                 expects_error: raises.is_some() && cx.test_code,
                 reference: !handed_to_a_call(cx, node),

@@ -177,19 +177,11 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
             {
                 return Vec::new();
             }
-            let mut o = Vec::new();
             let func = n.child_by_field_name("function");
-            if let Some(f) = func {
-                o = eval_d(cx, f, depth + 1);
-            }
-            let stateful = func.is_some_and(|f| method_of_another_object(cx, f, &o));
-            let mut c = n.walk();
-            for k in n.named_children(&mut c) {
-                if func.is_some_and(|f| f.id() == k.id()) {
-                    continue;
-                }
-                let mut b = eval_d(cx, k, depth + 1);
-                if stateful {
+            let mut o = func.map(|f| eval_d(cx, f, depth + 1)).unwrap_or_default();
+            if let Some(args) = n.child_by_field_name("arguments") {
+                let mut b = eval_d(cx, args, depth + 1);
+                if func.is_some_and(|f| method_of_another_object(cx, f, &o)) {
                     only_may_hold_clock(cx, &mut b);
                 }
                 union(&mut o, &b);
