@@ -31,6 +31,7 @@
 
 pub mod config;
 pub mod golang;
+pub mod guard;
 pub mod javascript;
 pub mod lang;
 pub mod naming;

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::naming::Naming;
-use crate::python::{self, Call, FnFacts, Hit, ModuleFacts, StateOp, Target};
+use crate::python::{self, Args, FnFacts, Guard, Hit, ModuleFacts, StateOp, Target};
 use crate::rules;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -505,7 +505,7 @@ struct Reached {
 
 /// A function to visit: module, function, depth, the calls that led there, the call that led
 /// there, whether an exception is expected where it was called.
-type Step<'c> = (usize, String, usize, Vec<String>, Option<&'c Call>, bool);
+type Step = (usize, String, usize, Vec<String>, Option<Args>, bool);
 
 /// Where a call or reference lands.
 enum Landing {
@@ -705,25 +705,23 @@ impl World<'_> {
                 out.fns.push((fmi, key.clone()));
             }
             seeded |= f.seeds_random;
-            let passed = |guard: &Option<(String, usize)>| -> bool {
-                let (Some((p, i)), Some(call)) = (guard, edge) else {
-                    return false;
-                };
-                let offset = usize::from(
-                    key.contains('.')
-                        && f.params.first().is_some_and(|s| s == "self" || s == "cls"),
-                );
-                call.kwargs.iter().any(|k| k == p) || call.npos + offset > *i
+            let offset = usize::from(
+                key.contains('.') && f.params.first().is_some_and(|s| s == "self" || s == "cls"),
+            );
+            let unreached = |guard: &Option<Guard>| -> bool {
+                guard
+                    .as_ref()
+                    .is_some_and(|g| !g.reached(edge.as_ref(), offset))
             };
             for h in &f.hits {
-                if !passed(&h.guard) && (!again || is_value_hit(h)) {
+                if !unreached(&h.guard) && (!again || is_value_hit(h)) {
                     hits.push((fmi, h.clone(), via.clone(), failing));
                 }
             }
             // A cache (`_cache[k] = v` next to a read of `_cache`) is not shared state.
             let lib = !self.modules[fmi].test_code;
             for s in &f.state {
-                if passed(&s.guard)
+                if unreached(&s.guard)
                     || (failing && s.op != StateOp::Read)
                     || (again && s.op == StateOp::Read)
                 {
@@ -740,7 +738,7 @@ impl World<'_> {
                 out.state.push((fmi, key.clone(), s.clone(), cache));
             }
             for call in &f.calls {
-                if passed(&call.guard) {
+                if unreached(&call.guard) {
                     continue;
                 }
                 match self
@@ -759,7 +757,12 @@ impl World<'_> {
                                 tk,
                                 depth + 1,
                                 v,
-                                Some(call),
+                                Some(call.args.resolved(
+                                    edge.as_ref(),
+                                    &f.params,
+                                    &f.defaults,
+                                    offset,
+                                )),
                                 failing || call.expects_error,
                             ));
                         }

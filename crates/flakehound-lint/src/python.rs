@@ -22,10 +22,12 @@ pub struct Hit {
     pub end_col: u32,
     /// What exactly was found, for the message (e.g. "`random.randint(…)`").
     pub detail: String,
-    /// Only reached when this parameter of the enclosing function is not passed
-    /// (`day = day or date.today()`): the parameter's name and position.
-    pub guard: Option<(String, usize)>,
+    /// Only reached when a parameter of the enclosing function is not passed
+    /// (`day = day or date.today()`), or only when it is (`if jitter: … random() …`).
+    pub guard: Option<Guard>,
 }
+
+pub use crate::guard::{Arg, Args, Guard, Test};
 
 /// Module-level state touched by a function.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +48,7 @@ pub struct StateFact {
     pub line: u32,
     pub col: u32,
     pub end_col: u32,
-    pub guard: Option<(String, usize)>,
+    pub guard: Option<Guard>,
 }
 
 /// What a call or a reference points at, resolved later by the project pass.
@@ -61,11 +63,12 @@ pub enum Target {
 #[derive(Clone, Debug)]
 pub struct Call {
     pub target: Target,
-    /// Made only when this parameter of the caller is not passed (see [`Hit::guard`]).
-    pub guard: Option<(String, usize)>,
+    /// Made only when a parameter of the caller is passed or not (see [`Hit::guard`]).
+    pub guard: Option<Guard>,
     /// Keyword arguments passed, and how many positional ones.
-    pub kwargs: Vec<String>,
-    pub npos: usize,
+    /// The arguments given (a parameter of the caller passed on as it is is an
+    /// [`Arg::Param`], resolved when the call is followed).
+    pub args: Args,
     /// Made inside `with pytest.raises(…)` / `self.assertRaises(…)`: expected to fail, so
     /// what it would change is not taken as changed.
     pub expects_error: bool,
@@ -83,6 +86,8 @@ pub struct FnFacts {
     /// Names (decorators, parameters) that tell the analysis about the test's set-up.
     pub decorators: Vec<String>,
     pub params: Vec<String>,
+    /// Each parameter's default, beside `params`.
+    pub defaults: Vec<Option<Arg>>,
     pub is_fixture: bool,
     /// Calls `random.seed` / `numpy.random.seed`.
     pub seeds_random: bool,
@@ -137,6 +142,8 @@ pub(crate) struct Cx<'a> {
     pub test_code: bool,
     pub class: Option<String>,
     pub params: Vec<String>,
+    /// Each parameter's default value (`None`, `"/"`), beside `params`.
+    pub defaults: Vec<Option<Arg>>,
     pub locals: HashSet<String>,
     pub global_decl: HashSet<String>,
     /// Families' scratch: clock start variables, elapsed variables, set-valued variables,
@@ -158,7 +165,7 @@ pub(crate) struct Cx<'a> {
     pub joined: bool,
     pub var_types: HashMap<String, Target>,
     /// Walking the default value of this parameter: what it reaches is guarded by it.
-    pub default_of: Option<(String, usize)>,
+    pub default_of: Option<Guard>,
     /// A `yield` was seen: in a fixture, what follows is teardown.
     pub seen_yield: bool,
     /// Where the walk is, kept by [`walk`] (cheaper than asking tree-sitter for parents):
@@ -278,9 +285,11 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// The parameter whose absence alone leads to `node`: `p or node`, `node if p is None else
-    /// p`, `if p is None: … node …`.
-    pub fn guard(&self, node: Node) -> Option<(String, usize)> {
+    /// The parameter on whose being passed or not alone `node` depends: `p or node`, `node if
+    /// p is None else p`, `if p is None: … node …` (reached only when `p` is not passed);
+    /// `p and node`, `if p: … node …`, `elif p:` (only when it is). The innermost condition
+    /// that names a parameter decides.
+    pub fn guard(&self, node: Node) -> Option<Guard> {
         if let Some(g) = &self.default_of {
             return Some(g.clone());
         }
@@ -288,38 +297,61 @@ impl<'a> Cx<'a> {
         if self.params.is_empty() || self.test_code {
             return None;
         }
+        // `cond` decides whether `child` runs: it runs when `cond` is `when`.
+        let decide = |cond: Node, when: bool| -> Option<Guard> {
+            let (index, test, positive) = self.param_in(cond)?;
+            Some(Guard {
+                param: self.params[index].clone(),
+                default: self.defaults.get(index).cloned().flatten(),
+                index,
+                test,
+                when: when == positive,
+            })
+        };
+        let mut nested = self.nested_fns;
         let mut child = node;
         let mut cur = node.parent();
         while let Some(n) = cur {
-            match n.kind() {
+            let found = match n.kind() {
+                "function_definition" | "lambda" if nested > 0 => {
+                    nested -= 1;
+                    None
+                }
                 "function_definition" | "lambda" | "class_definition" | "module" => break,
                 "boolean_operator" => {
                     let left = n.child_by_field_name("left")?;
-                    if left.id() != child.id()
-                        && let Some(p) = self.param_in(left)
-                    {
-                        return Some(p);
+                    let op = n.child_by_field_name("operator").map(|o| o.kind());
+                    if left.id() != child.id() {
+                        // `left or child`: child runs when left is false; `and`: when true.
+                        decide(left, op == Some("and"))
+                    } else {
+                        None
                     }
                 }
                 "conditional_expression" => {
                     let mut c = n.walk();
                     let parts: Vec<Node> = n.named_children(&mut c).collect();
-                    if parts.len() == 3
-                        && parts[1].id() != child.id()
-                        && let Some(p) = self.param_in(parts[1])
-                    {
-                        return Some(p);
+                    if parts.len() == 3 && parts[1].id() != child.id() {
+                        decide(parts[1], parts[0].id() == child.id())
+                    } else {
+                        None
                     }
                 }
-                "if_statement" => {
-                    if let Some(cond) = n.child_by_field_name("condition")
-                        && cond.id() != child.id()
-                        && let Some(p) = self.param_in(cond)
-                    {
-                        return Some(p);
+                "if_statement" | "elif_clause" => match n.child_by_field_name("condition") {
+                    Some(cond) if cond.id() != child.id() => {
+                        // The consequence runs when the condition holds; an `elif` or `else`
+                        // of an `if` only when it does not.
+                        let in_consequence = n
+                            .child_by_field_name("consequence")
+                            .is_some_and(|b| b.id() == child.id());
+                        decide(cond, in_consequence)
                     }
-                }
-                _ => {}
+                    _ => None,
+                },
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
             }
             child = n;
             cur = n.parent();
@@ -327,22 +359,47 @@ impl<'a> Cx<'a> {
         None
     }
 
-    /// A parameter named in a condition (`p`, `not p`, `p is None`).
-    fn param_in(&self, cond: Node) -> Option<(String, usize)> {
-        let ident = match cond.kind() {
-            "identifier" => Some(cond),
-            "not_operator" => cond.child_by_field_name("argument"),
-            "comparison_operator" => cond.named_child(0),
+    /// A parameter tested by a condition (`p`, `not p`, `p is None`, `p is not None`, `p ==
+    /// "/"`): its position, the test, and whether the condition holds when the test does
+    /// (`false` for `not p`, `is not`, `!=`). Other conditions (`p > 3`, `p.x`) guard nothing.
+    fn param_in(&self, cond: Node) -> Option<(usize, Test, bool)> {
+        let param = |n: Node| -> Option<usize> {
+            (n.kind() == "identifier")
+                .then(|| self.params.iter().position(|p| p == self.text(n)))
+                .flatten()
+        };
+        match cond.kind() {
+            "identifier" => Some((param(cond)?, Test::Truthy, true)),
+            "parenthesized_expression" => self.param_in(cond.named_child(0)?),
+            "not_operator" => {
+                let (i, t, positive) = self.param_in(cond.child_by_field_name("argument")?)?;
+                Some((i, t, !positive))
+            }
+            "comparison_operator" => {
+                let mut c = cond.walk();
+                let parts: Vec<Node> = cond.children(&mut c).collect();
+                let [left, op @ .., right] = parts.as_slice() else {
+                    return None;
+                };
+                let i = param(*left)?;
+                let Arg::Literal(lit) = Arg::of(*right, self.src, &[]) else {
+                    return None;
+                };
+                let test = if lit == "None" {
+                    Test::IsNone
+                } else {
+                    Test::Equals(lit)
+                };
+                let ops: Vec<&str> = op.iter().map(|o| self.text(*o)).collect();
+                let positive = match ops.as_slice() {
+                    ["is"] | ["=="] => true,
+                    ["is not"] | ["is", "not"] | ["!="] => false,
+                    _ => return None,
+                };
+                Some((i, test, positive))
+            }
             _ => None,
-        }?;
-        if ident.kind() != "identifier" {
-            return None;
         }
-        let name = self.text(ident);
-        self.params
-            .iter()
-            .position(|p| p == name)
-            .map(|i| (name.to_string(), i))
     }
 
     /// What a call's function points at.
@@ -481,22 +538,6 @@ pub(crate) fn positional(call: Node) -> Vec<Node> {
         }
     }
     pos
-}
-
-/// Keyword argument names of a call.
-pub(crate) fn kwarg_names(call: Node, src: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(list) = call.child_by_field_name("arguments") {
-        let mut c = list.walk();
-        for a in list.named_children(&mut c) {
-            if a.kind() == "keyword_argument"
-                && let Some(n) = a.child_by_field_name("name")
-            {
-                out.push(n.utf8_text(src).unwrap_or("").to_string());
-            }
-        }
-    }
-    out
 }
 
 /// The value of keyword argument `name`.
@@ -721,6 +762,7 @@ impl<'a> Env<'a> {
             test_code: self.test_code,
             class,
             params: Vec::new(),
+            defaults: Vec::new(),
             locals: HashSet::new(),
             global_decl: HashSet::new(),
             clock_vars: HashSet::new(),
@@ -1062,9 +1104,19 @@ fn function(cx: &mut Cx, def: Node) {
             };
             if let Some(n) = name.and_then(|n| n.utf8_text(cx.src).ok()) {
                 cx.params.push(n.to_string());
+                let default = p
+                    .child_by_field_name("value")
+                    .map(|v| Arg::of(v, cx.src, &[]));
+                cx.defaults.push(default);
             }
             if let Some(v) = p.child_by_field_name("value") {
-                cx.default_of = cx.params.last().map(|n| (n.clone(), cx.params.len() - 1));
+                cx.default_of = cx.params.last().map(|n| Guard {
+                    param: n.clone(),
+                    index: cx.params.len() - 1,
+                    test: Test::Given,
+                    when: false,
+                    default: None,
+                });
                 walk(cx, v, 0);
                 cx.default_of = None;
             }
@@ -1078,6 +1130,7 @@ fn function(cx: &mut Cx, def: Node) {
     // The test's own parameters are fixtures or the class instance: not function parameters
     // that a caller passes.
     cx.out.params = cx.params.clone();
+    cx.out.defaults = cx.defaults.clone();
     rules::threads::finish(cx);
 }
 
@@ -1216,11 +1269,40 @@ fn record_call(cx: &mut Cx, call: Node) {
             target,
             guard,
             expects_error,
-            kwargs: kwarg_names(call, cx.src),
-            npos: positional(call).len(),
+            args: call_args(cx, call, None),
             reference: false,
         });
     }
+}
+
+/// The arguments of a call as far as guards go ([`Args`]); with `after`, only the positional
+/// ones after that argument (`assertRaises(E, f, *args)` calls `f` with what follows it).
+pub(crate) fn call_args(cx: &Cx, call: Node, after: Option<usize>) -> Args {
+    let mut out = Args::default();
+    let Some(list) = call.child_by_field_name("arguments") else {
+        return out;
+    };
+    // A test's parameters are fixtures, never passed on by a caller.
+    let params: &[String] = if cx.test_code { &[] } else { &cx.params };
+    let mut started = after.is_none();
+    let mut c = list.walk();
+    for a in list.named_children(&mut c) {
+        match a.kind() {
+            "keyword_argument" => {
+                if let (Some(n), Some(v)) = (
+                    a.child_by_field_name("name"),
+                    a.child_by_field_name("value"),
+                ) {
+                    out.kw
+                        .push((cx.text(n).to_string(), Arg::of(v, cx.src, params)));
+                }
+            }
+            "list_splat" | "dictionary_splat" | "comment" => {}
+            _ if !started => started = Some(a.id()) == after,
+            _ => out.pos.push(Arg::of(a, cx.src, params)),
+        }
+    }
+    out
 }
 
 /// Whether a call is an argument of `assertRaises(…)` (the `with …raises…` case is counted by

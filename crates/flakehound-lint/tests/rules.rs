@@ -409,6 +409,41 @@ fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
 }
 
 #[test]
+fn a_draw_behind_a_parameter_counts_only_when_the_call_takes_that_branch() {
+    // boltons' `backoff_iter`: `if not jitter: … elif jitter: … random.random()`. The draw is
+    // made only when `jitter` is passed; a test that does not pass it gets no draw. The
+    // opposite polarities (`p and …`, `… if p else …`, `if p is not None:`, an `else:` of
+    // `if p is None:`) likewise; a guard that is not about being passed (`p > 3`) is none.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/backoff.py",
+            "import random\n\ndef delays(start, jitter=False):\n    if not jitter:\n        cur = start\n    elif jitter:\n        cur = start - start * jitter * random.random()\n    return [cur]\n\ndef spread(n, scale=None):\n    return [x * (scale and random.random()) for x in range(n)]\n\ndef pick(xs, seed=None):\n    if seed is None:\n        return xs[0]\n    else:\n        return random.choice(xs)\n\ndef pad(xs, width=0):\n    if width > 3:\n        return xs + [random.random()]\n    return xs\n",
+        ),
+        (
+            "tests/test_backoff.py",
+            "from app.backoff import delays, spread, pick, pad\n\ndef test_plain():\n    assert delays(1) == [1]\n\ndef test_jitter():\n    assert delays(1, jitter=0.5) == [1]\n\ndef test_jitter_positional():\n    assert delays(1, 0.5) == [1]\n\ndef test_spread_plain():\n    assert spread(2) == [0, 0]\n\ndef test_spread_scaled():\n    assert spread(2, scale=1) == [0, 0]\n\ndef test_pick_first():\n    assert pick([1, 2]) == 1\n\ndef test_pick_seeded():\n    assert pick([1, 2], seed=3) == 1\n\ndef test_pad():\n    assert pad([1]) == [1]\n",
+        ),
+    ];
+    let rule = |t: &str| {
+        (
+            "unseeded-random".to_string(),
+            format!("tests/test_backoff.py::{t}"),
+        )
+    };
+    assert_eq!(
+        lint(&files),
+        [
+            rule("test_jitter"),
+            rule("test_jitter_positional"),
+            rule("test_pad"),
+            rule("test_pick_seeded"),
+            rule("test_spread_scaled"),
+        ]
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
     // humanize's `test_date_and_delta`: the expected value comes from the same local clock the
     // code reads, so zone and day cancel (compared in a helper, as there; a read of the test's
@@ -681,6 +716,51 @@ fn thread_no_join() {
         "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    t.join(timeout=5)\n    assert ', '.join(['a']) == 'a'\n",
     );
     assert!(joined.is_empty(), "{joined:?}");
+    // Waited for as the fix advises, without a join: a barrier or event, a blocking queue
+    // read, a future's result (loguru's `test_no_error_if_multithreading`). A dict's
+    // `get(key)` is no wait.
+    for wait in [
+        "barrier.wait()",
+        "done.wait(5)",
+        "q.get(timeout=5)",
+        "q.get()",
+        "fut.result()",
+    ] {
+        let waited = one(&format!(
+            "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    {wait}\n    assert result()\n"
+        ));
+        assert!(waited.is_empty(), "{wait}: {waited:?}");
+    }
+    let dict_get = one(
+        "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    assert results.get('a') == 1\n",
+    );
+    assert_eq!(rules_of(&dict_get), ["thread-no-join"]);
+}
+
+#[test]
+fn a_clock_read_in_a_closure_defined_under_a_condition_is_guarded_by_it() {
+    // structlog's `_make_stamper`: `if utc: def now(): … now(tz=utc) … else: def now(): …
+    // datetime.now()`; the local read is made only when `utc` is false. Its callers pass
+    // their own `utc=True` on: a default that is neither `None` nor the callee's own, so a
+    // value of their choosing.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/stamp.py",
+            "import datetime\n\ndef make(fmt, utc):\n    if utc:\n        def now():\n            return datetime.datetime.now(tz=datetime.timezone.utc)\n    else:\n        def now():\n            return datetime.datetime.now()\n    return lambda: now().strftime(fmt)\n\nclass Stamper:\n    def __init__(self, fmt='%Y', utc=True):\n        self.stamp = make(fmt, utc)\n",
+        ),
+        (
+            "tests/test_stamp.py",
+            "from app.stamp import Stamper\n\ndef test_utc():\n    assert Stamper().stamp()\n\ndef test_local():\n    assert Stamper(utc=False).stamp() == '2024'\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "wall-clock-compare".to_string(),
+            "tests/test_stamp.py::test_local".to_string()
+        )]
+    );
 }
 
 #[test]

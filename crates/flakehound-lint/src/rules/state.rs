@@ -268,15 +268,9 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
             cx.out.calls.push(Call {
                 target,
                 guard,
-                kwargs: raises
-                    .map(|c| crate::python::kwarg_names(c, cx.src))
+                args: raises
+                    .map(|c| crate::python::call_args(cx, c, Some(node.id())))
                     .unwrap_or_default(),
-                npos: raises.map_or(0, |c| {
-                    let args = crate::python::positional(c);
-                    args.iter()
-                        .position(|a| a.id() == node.id())
-                        .map_or(0, |i| args.len() - i - 1)
-                }),
                 expects_error: raises.is_some() && cx.test_code,
                 reference: !handed_to_a_call(cx, node),
             });

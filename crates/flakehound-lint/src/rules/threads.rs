@@ -1,5 +1,6 @@
-//! Concurrency: `thread-no-join`, a test that starts a thread (or process) and never joins it:
-//! what it asserts may not have happened yet, and the thread outlives the test.
+//! Concurrency: `thread-no-join`, a test that starts a thread (or process) and never joins it
+//! nor waits for it (a barrier, an event, a future's result, a blocking queue read): what it
+//! asserts may not have happened yet, and the thread outlives the test.
 
 use super::THREAD_NO_JOIN;
 use crate::python::{Cx, kwarg, positional};
@@ -76,6 +77,17 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             if thread_join {
                 cx.joined = true;
             }
+        }
+        // Waiting for the thread another way, as the fix advises: a barrier, an event, a
+        // condition or a process waited on (`.wait()`), a future's `.result()`, a queue read
+        // that blocks (`q.get()`, `q.get(timeout=5)`; `d.get(key)` is a dict's).
+        "wait" | "result" => cx.joined = true,
+        "get"
+            if positional(node).is_empty()
+                || kwarg(node, "timeout", cx.src).is_some()
+                || kwarg(node, "block", cx.src).is_some() =>
+        {
+            cx.joined = true;
         }
         _ => {}
     }
