@@ -34,7 +34,7 @@ pub enum Test {
 }
 
 /// A value as far as guards go.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Arg {
     /// A literal as written: `None`, `False`, `0`, `"/"`, `-0.01`, `()`.
     Literal(String),
@@ -157,7 +157,7 @@ impl Guard {
 }
 
 /// The arguments a call gives (keyword, positional), as [`Arg`]s.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Args {
     pub kw: Vec<(String, Arg)>,
     pub pos: Vec<Arg>,

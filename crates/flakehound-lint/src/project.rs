@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::naming::Naming;
-use crate::python::{self, Args, FnFacts, Guard, Hit, ModuleFacts, StateOp, Target};
+use crate::python::{self, Arg, Args, FnFacts, Guard, Hit, ModuleFacts, StateOp, Target};
 use crate::rules;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -658,8 +658,13 @@ impl World<'_> {
         let Some(facts) = m.facts.functions.get(&test.key) else {
             return out;
         };
-        // Each function reached, and whether only where an exception is expected so far.
-        let mut seen: HashMap<(usize, String), bool> = HashMap::new();
+        // Each function reached (with the arguments it was reached with, for a function whose
+        // findings or calls depend on them), and whether only where an exception is expected so
+        // far. A function reached again with other arguments is walked again: what its guards
+        // hid the first time may be reached now, whichever path came first.
+        type Seen = (usize, String, Option<Args>);
+        let mut seen: HashMap<Seen, bool> = HashMap::new();
+        let mut walked: HashSet<(usize, String)> = HashSet::new();
         // (module, function, depth, via, the call that led here, reached where an exception
         // is expected)
         let mut stack: Vec<Step> = Vec::new();
@@ -692,16 +697,21 @@ impl World<'_> {
         while let Some((fmi, key, depth, via, edge, failing)) = stack.pop() {
             // A function first reached inside `pytest.raises` and now outside it is walked
             // again for what only counts outside (its values, its changes, its callees).
-            let again = match seen.get(&(fmi, key.clone())) {
+            let Some(f) = self.modules[fmi].facts.functions.get(&key) else {
+                continue;
+            };
+            let args_key = if guarded(f) { edge.clone() } else { None };
+            let seen_key = (fmi, key.clone(), args_key);
+            let again = match seen.get(&seen_key) {
                 Some(&only_failing) if only_failing && !failing => true,
                 Some(_) => continue,
                 None => false,
             };
-            seen.insert((fmi, key.clone()), failing);
-            let Some(f) = self.modules[fmi].facts.functions.get(&key) else {
-                continue;
-            };
-            if !again {
+            seen.insert(seen_key, failing);
+            // Walked before (again, or with other arguments): the function and the calls it
+            // makes are counted once.
+            let repeat = !walked.insert((fmi, key.clone())) || again;
+            if !repeat {
                 out.fns.push((fmi, key.clone()));
             }
             seeded |= f.seeds_random;
@@ -746,7 +756,7 @@ impl World<'_> {
                     .filter(|l| !(call.reference && l.constructs(&call.target)))
                 {
                     Some(Landing::Function(tm, tk)) => {
-                        if !again {
+                        if !repeat {
                             *out.edges.entry((tm, tk.clone())).or_default() += 1;
                         }
                         if depth < MAX_DEPTH {
@@ -841,6 +851,14 @@ impl World<'_> {
                 && !(mocked && id == rules::REAL_NETWORK.id)
                 && !(frozen && (id == rules::WALL_CLOCK.id || id == rules::TIMING_ASSERT.id))
         });
+        // One per place (a function walked again with other arguments finds its unguarded
+        // places again).
+        let mut places = HashSet::new();
+        hits.retain(|(hm, h, _, _)| places.insert((*hm, h.line, h.col, h.rule.id)));
+        let mut changes = HashSet::new();
+        out.state.retain(|(sm, _, s, _)| {
+            changes.insert((*sm, s.line, s.col, s.key.clone(), format!("{:?}", s.op)))
+        });
         out.hits = hits.into_iter().map(|(m, h, v, _)| (m, h, v)).collect();
         out
     }
@@ -863,6 +881,19 @@ impl World<'_> {
             related: Vec::new(),
         }
     }
+}
+
+/// Whether what a function finds or calls depends on its arguments: it has a guard, or passes
+/// a parameter on to a call (whose guards may test it).
+fn guarded(f: &FnFacts) -> bool {
+    let passes_on = |a: &Arg| matches!(a, Arg::Param(_));
+    f.hits.iter().any(|h| h.guard.is_some())
+        || f.state.iter().any(|s| s.guard.is_some())
+        || f.calls.iter().any(|c| {
+            c.guard.is_some()
+                || c.args.pos.iter().any(passes_on)
+                || c.args.kw.iter().any(|(_, a)| passes_on(a))
+        })
 }
 
 /// A random draw or a clock read: a value, which matters only where it is compared.

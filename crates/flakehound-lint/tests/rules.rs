@@ -444,6 +444,38 @@ fn a_draw_behind_a_parameter_counts_only_when_the_call_takes_that_branch() {
 }
 
 #[test]
+fn a_function_reached_twice_with_other_arguments_is_followed_both_ways() {
+    // Whichever call is followed first, the one that gives no `day` reaches the read. Through
+    // a helper that passes its own parameter on, too. `super(Report, self)` names the class;
+    // it does not construct it again (which would reach `__init__` without a `day`).
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/report.py",
+            "from datetime import date\n\ndef daily(orders, day=None):\n    day = day or date.today()\n    return [o for o in orders if o.day == day]\n\ndef weekly(orders, day=None):\n    return daily(orders, day=day)\n\nclass Base:\n    def __init__(self):\n        pass\n\nclass Report(Base):\n    def __init__(self, day=None):\n        super(Report, self).__init__()\n        self.day = day or date.today()\n",
+        ),
+        (
+            "tests/test_report.py",
+            "from datetime import date\nfrom app.report import daily, weekly, Report\n\nD = date(2024, 1, 1)\n\ndef test_given_first():\n    assert daily([], day=D) == []\n    assert daily([]) == []\n\ndef test_given_last():\n    assert daily([]) == []\n    assert daily([], day=D) == []\n\ndef test_through_a_helper():\n    assert weekly([], day=D) == []\n    assert weekly([]) == []\n\ndef test_always_given():\n    assert weekly([], day=D) == daily([], D)\n\ndef test_report():\n    assert Report(day=D).day == D\n",
+        ),
+    ];
+    let rule = |t: &str| {
+        (
+            "wall-clock-compare".to_string(),
+            format!("tests/test_report.py::{t}"),
+        )
+    };
+    assert_eq!(
+        lint(&files),
+        [
+            rule("test_given_first"),
+            rule("test_given_last"),
+            rule("test_through_a_helper"),
+        ]
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
     // humanize's `test_date_and_delta`: the expected value comes from the same local clock the
     // code reads, so zone and day cancel (compared in a helper, as there; a read of the test's

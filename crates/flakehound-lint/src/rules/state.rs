@@ -280,8 +280,9 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
 
 /// Whether a reference is handed to a call that may call it (`assertRaises(E, Rule, …)`,
 /// `Thread(target=work)`, `map(Rule, xs)`): a class handed over is a factory, constructed
-/// there. Not a type check's (`isinstance(x, Rule)`, `assertIsInstance(x, Rule)`): that only
-/// names the class.
+/// there. Not a type check's (`isinstance(x, Rule)`, `assertIsInstance(x, Rule)`) nor
+/// `super(Rule, self)` (python-dateutil's `rrule.__init__`, which would otherwise construct
+/// its own class again): those only name the class.
 fn handed_to_a_call(cx: &Cx, node: Node) -> bool {
     let mut arg = node;
     if let Some(p) = node.parent()
@@ -294,6 +295,9 @@ fn handed_to_a_call(cx: &Cx, node: Node) -> bool {
         .and_then(|p| p.parent())
         .is_some_and(|call| {
             !super::clock::type_check(cx, call)
+                && !call
+                    .child_by_field_name("function")
+                    .is_some_and(|f| matches!(cx.text(f), "super" | "getattr" | "setattr" | "vars"))
                 && !call
                     .child_by_field_name("function")
                     .and_then(|f| f.child_by_field_name("attribute"))
