@@ -286,6 +286,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         .iter()
         .map(|r| namings.remove(r).unwrap_or_else(|| Naming::read(r)))
         .collect();
+    let mut support: HashSet<PathBuf> = HashSet::new();
     let mut pending: Vec<(PathBuf, usize, bool, Option<String>)> = wanted
         .into_iter()
         .map(|(p, r, t)| (p, r, t, None))
@@ -305,7 +306,12 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             .collect();
         for ((path, root, test_code, _), (result, rel, name)) in batch.into_iter().zip(parsed) {
             match result {
-                Ok((facts, src)) => {
+                Ok((mut facts, src)) => {
+                    // Test support (the module of a test class's base, not a test file):
+                    // pytest collects nothing from it itself.
+                    if test_code && support.contains(&path) {
+                        facts.tests.clear();
+                    }
                     if let Some(line) = facts.syntax_error {
                         scan.errors.push((
                             clean(&path),
@@ -332,7 +338,26 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         // Imports of the modules parsed so far that are files of the project.
         let mut asked: HashSet<(usize, String)> = HashSet::new();
         for m in &modules {
+            // What a test class of this module inherits from: test code wherever it is.
+            let bases: HashSet<&str> = if m.test_code {
+                m.facts
+                    .foreign_bases
+                    .values()
+                    .flatten()
+                    .filter_map(|t| match t {
+                        Target::Qualified(q) => Some(q.as_str()),
+                        Target::Local(_) => None,
+                    })
+                    .collect()
+            } else {
+                HashSet::new()
+            };
             for q in m.facts.imports.values() {
+                let holds_base = bases.iter().any(|b| {
+                    *b == q
+                        || b.strip_prefix(q.as_str())
+                            .is_some_and(|r| r.starts_with('.'))
+                });
                 let parts: Vec<&str> = q.split('.').collect();
                 for n in (1..=parts.len()).rev() {
                     let dotted = parts[..n].join(".");
@@ -377,7 +402,11 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                             }
                             break;
                         }
-                        let test_code = crate::is_test_file(&path);
+                        let mut test_code = crate::is_test_file(&path);
+                        if holds_base && !test_code {
+                            support.insert(path.clone());
+                            test_code = true;
+                        }
                         pending.push((path, m.root, test_code, Some(dotted)));
                         break;
                     }
@@ -401,14 +430,33 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         conftests: &conftests,
     };
     let file_set: HashSet<&PathBuf> = files.iter().collect();
+    let collected =
+        |m: &Module| file_set.contains(&m.path) || (m.test_code && !support.contains(&m.path));
+    let inherited: Vec<(usize, python::TestFn)> = modules
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| collected(m))
+        .flat_map(|(i, m)| {
+            let mut classes: Vec<(&String, &bool)> = m.facts.test_classes.iter().collect();
+            classes.sort();
+            classes
+                .into_iter()
+                .flat_map(|(qual, unittest)| {
+                    world.foreign_tests(i, qual, *unittest, &namings[m.root])
+                })
+                .map(move |t| (i, t))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let mut tests: Vec<(usize, &python::TestFn)> = Vec::new();
     for (i, m) in modules.iter().enumerate() {
-        if file_set.contains(&m.path) || m.test_code {
+        if collected(m) {
             for t in &m.facts.tests {
                 tests.push((i, t));
             }
         }
     }
+    tests.extend(inherited.iter().map(|(i, t)| (*i, t)));
     scan.tests = tests.len();
     let reached: Vec<Reached> = tests
         .par_iter()
@@ -548,6 +596,110 @@ const FROZEN_TIME: &[&str] = &[
 ];
 
 impl World<'_> {
+    /// The class a base names (`fixtures.SuiteBase`, imported): its module and name.
+    fn class_of(&self, mi: usize, target: &Target) -> Option<(usize, String)> {
+        let Target::Qualified(q) = target else {
+            return None;
+        };
+        let root = self.modules[mi].root;
+        let (module, class) = q.rsplit_once('.')?;
+        let &t = self.by_name.get(&(root, module.to_string()))?;
+        self.modules[t]
+            .facts
+            .classes
+            .contains(class)
+            .then(|| (t, class.to_string()))
+    }
+
+    /// The test methods test class `qual` of module `mi` inherits from classes of other
+    /// modules (dogpile.cache's `RedisTest(_TestRedisConn, _GenericBackendTestSuite)`, its
+    /// suite in `dogpile/testing/fixtures.py`): pytest collects them under the derived class.
+    /// Bases are searched breadth-first, the class's own methods and those of its own
+    /// module's bases (already collected) first; the first definition of a name wins. The
+    /// derived class's set-up runs first, else the defining class's.
+    fn foreign_tests(
+        &self,
+        mi: usize,
+        qual: &str,
+        unittest: bool,
+        naming: &Naming,
+    ) -> Vec<python::TestFn> {
+        let mut classes: Vec<(usize, String)> = vec![(mi, qual.to_string())];
+        let mut i = 0;
+        while i < classes.len() && classes.len() < 32 {
+            let (cm, c) = classes[i].clone();
+            let f = &self.modules[cm].facts;
+            let mut next: Vec<(usize, String)> = f
+                .class_bases
+                .get(&c)
+                .into_iter()
+                .flatten()
+                .map(|b| (cm, b.clone()))
+                .collect();
+            next.extend(
+                f.foreign_bases
+                    .get(&c)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| self.class_of(cm, t)),
+            );
+            for n in next {
+                if !classes.contains(&n) {
+                    classes.push(n);
+                }
+            }
+            i += 1;
+        }
+        if classes.iter().all(|(cm, _)| *cm == mi) {
+            return Vec::new();
+        }
+        let methods = |cm: usize, c: &str| -> Vec<(String, &FnFacts)> {
+            let prefix = format!("{c}.");
+            let mut v: Vec<(String, &FnFacts)> = self.modules[cm]
+                .facts
+                .functions
+                .iter()
+                .filter_map(|(k, f)| {
+                    k.strip_prefix(&prefix)
+                        .filter(|rest| !rest.contains('.'))
+                        .map(|rest| (rest.to_string(), f))
+                })
+                .collect();
+            v.sort_by_key(|(_, f)| f.line);
+            v
+        };
+        let mut taken: HashSet<String> = HashSet::new();
+        for (cm, c) in classes.iter().filter(|(cm, _)| *cm == mi) {
+            taken.extend(methods(*cm, c).into_iter().map(|(n, _)| n));
+        }
+        let own_setup = python::class_setup(&self.modules[mi].facts, qual);
+        let mut out = Vec::new();
+        for (cm, c) in classes.iter().filter(|(cm, _)| *cm != mi) {
+            for (method, f) in methods(*cm, c) {
+                let is_test = if unittest {
+                    method.starts_with("test")
+                } else {
+                    naming.is_test_function(&method)
+                };
+                if !is_test || f.is_fixture || !taken.insert(method.clone()) {
+                    continue;
+                }
+                let setup = if own_setup.is_empty() {
+                    python::class_setup(&self.modules[*cm].facts, c)
+                } else {
+                    own_setup.clone()
+                };
+                out.push(python::TestFn {
+                    name: format!("{qual}::{method}"),
+                    key: format!("{c}.{method}"),
+                    setup,
+                    module: Some(*cm),
+                });
+            }
+        }
+        out
+    }
+
     fn resolve(&self, mi: usize, target: &Target) -> Option<Landing> {
         let m = &self.modules[mi];
         match target {
@@ -655,7 +807,9 @@ impl World<'_> {
             fns: Vec::new(),
             edges: HashMap::new(),
         };
-        let Some(facts) = m.facts.functions.get(&test.key) else {
+        // The test's function: in its own module, or (inherited) in its base's.
+        let fm = test.module.unwrap_or(mi);
+        let Some(facts) = self.modules[fm].facts.functions.get(&test.key) else {
             return out;
         };
         // Each function reached (with the arguments it was reached with, for a function whose
@@ -668,9 +822,14 @@ impl World<'_> {
         // (module, function, depth, via, the call that led here, reached where an exception
         // is expected)
         let mut stack: Vec<Step> = Vec::new();
-        stack.push((mi, test.key.clone(), 0, Vec::new(), None, false));
+        stack.push((fm, test.key.clone(), 0, Vec::new(), None, false));
         for s in &test.setup {
-            stack.push((mi, s.clone(), 1, vec![s.clone()], None, false));
+            let sm = if m.facts.functions.contains_key(s) {
+                mi
+            } else {
+                fm
+            };
+            stack.push((sm, s.clone(), 1, vec![s.clone()], None, false));
         }
         for (fi, name) in self.fixtures(mi, &facts.params) {
             let fk = match test.key.rsplit_once('.') {

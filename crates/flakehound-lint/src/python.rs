@@ -106,6 +106,9 @@ pub struct TestFn {
     pub key: String,
     /// Set-up methods of its class, run before it.
     pub setup: Vec<String>,
+    /// The module that holds `key` when it is not the test's own: a test method inherited
+    /// from a class of another module (set by the project pass, which knows the modules).
+    pub module: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -116,6 +119,12 @@ pub struct ModuleFacts {
     pub classes: HashSet<String>,
     /// The bases of each top-level class that are classes of this module.
     pub class_bases: HashMap<String, Vec<String>>,
+    /// The bases of each top-level class that are not (imported: `fixtures.SuiteBase`), for
+    /// the project pass to find in other modules.
+    pub foreign_bases: HashMap<String, Vec<Target>>,
+    /// The top-level classes pytest collects tests from, and whether each is a
+    /// `unittest.TestCase` (its `test…` methods) rather than a class `python_classes` names.
+    pub test_classes: HashMap<String, bool>,
     /// Module-level assignments: what the rules found in each right-hand side.
     pub globals: HashMap<String, FnFacts>,
     pub tests: Vec<TestFn>,
@@ -975,6 +984,7 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                     name: key.replace('.', "::"),
                     key: key.clone(),
                     setup: Vec::new(),
+                    module: None,
                 });
             }
             m.functions.insert(key, cx.out);
@@ -1021,6 +1031,22 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                 if !local.is_empty() {
                     m.class_bases.insert(qual.clone(), local);
                 }
+                let cx = env.cx(None);
+                let mut c = sup.walk();
+                let foreign: Vec<Target> = sup
+                    .named_children(&mut c)
+                    .filter(|b| matches!(b.kind(), "identifier" | "attribute"))
+                    .filter(|b| !m.classes.contains(cx.text(*b)))
+                    .filter_map(|b| cx.target(b))
+                    .filter(|t| matches!(t, Target::Qualified(_)))
+                    .collect();
+                if !foreign.is_empty() {
+                    m.foreign_bases.insert(qual.clone(), foreign);
+                }
+            }
+            if class.is_none() && collect != Collect::No {
+                m.test_classes
+                    .insert(qual.clone(), collect == Collect::Unittest);
             }
             let before = m.tests.len();
             // Class decorators (`@freeze_time(…)` on a TestCase) apply to every method.
@@ -1327,7 +1353,7 @@ pub(crate) fn raises_call<'t>(cx: &Cx, node: Node<'t>) -> Option<Node<'t>> {
 }
 
 /// The set-up methods a class defines (unittest's and pytest's names), as function keys.
-fn class_setup(m: &ModuleFacts, class: &str) -> Vec<String> {
+pub(crate) fn class_setup(m: &ModuleFacts, class: &str) -> Vec<String> {
     [
         "setUp",
         "setup_method",
@@ -1396,6 +1422,7 @@ fn inherited_tests(env: &Env, m: &mut ModuleFacts, qual: &str, collect: Collect,
                 name: format!("{qual}::{method}"),
                 key: key.clone(),
                 setup,
+                module: None,
             });
         }
     }

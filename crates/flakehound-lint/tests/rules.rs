@@ -476,6 +476,50 @@ fn a_function_reached_twice_with_other_arguments_is_followed_both_ways() {
 }
 
 #[test]
+fn test_methods_inherited_from_a_class_of_another_module() {
+    // dogpile.cache's suites: `class RedisTest(_Conn, SuiteBase)` in a test file, the tests in
+    // `SuiteBase` in the package's `testing` module. pytest runs them under the derived class;
+    // so does the scan, reading the suite as test code. The suite's module is not a test
+    // file: nothing is collected from it itself. A class pytest does not collect inherits
+    // nothing; a method the derived class overrides is its own.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/testing.py",
+            "import random\n\nclass SuiteBase:\n    def setup_method(self):\n        self.n = 1\n\n    def test_roll(self):\n        assert random.randint(1, 6) == 3\n\n    def test_plain(self):\n        assert self.n == 1\n\n    def test_mine(self):\n        assert random.random() < 0.5\n\nclass TestNotCollectedHere(SuiteBase):\n    pass\n",
+        ),
+        (
+            "tests/test_backends.py",
+            "from app.testing import SuiteBase\nfrom app import testing\n\nclass _Conn:\n    pass\n\nclass TestRedis(_Conn, SuiteBase):\n    def test_mine(self):\n        assert True\n\nclass TestMemory(testing.SuiteBase):\n    pass\n\nclass Helper(SuiteBase):\n    pass\n",
+        ),
+    ];
+    let rule = |t: &str| {
+        (
+            "unseeded-random".to_string(),
+            format!("tests/test_backends.py::{t}"),
+        )
+    };
+    assert_eq!(
+        lint(&files),
+        [
+            rule("TestMemory::test_mine"),
+            rule("TestMemory::test_roll"),
+            rule("TestRedis::test_roll"),
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pytest.ini"), "[pytest]\n").unwrap();
+    for (path, src) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, src).unwrap();
+    }
+    let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
+    // TestRedis: test_mine (own), test_roll, test_plain; TestMemory: three.
+    assert_eq!(s.tests, 6);
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
     // humanize's `test_date_and_delta`: the expected value comes from the same local clock the
     // code reads, so zone and day cancel (compared in a helper, as there; a read of the test's
