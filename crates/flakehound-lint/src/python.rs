@@ -89,6 +89,8 @@ pub struct FnFacts {
     /// Each parameter's default, beside `params`.
     pub defaults: Vec<Option<Arg>>,
     pub is_fixture: bool,
+    /// Joins or waits for a thread or process (`t.join()`, `done.wait()`).
+    pub joins: bool,
     /// Calls `random.seed` / `numpy.random.seed`.
     pub seeds_random: bool,
     /// The local-clock reads it makes (`datetime.datetime.now`, `datetime.date.today`, …),
@@ -1074,6 +1076,29 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                 }
             }
             let setup = class_setup(m, &qual);
+            // A thread started in set-up and joined in tear-down (pexpect's socket server
+            // process) is waited for: the set-up's `thread-no-join` is withdrawn.
+            let teardown_joins = [
+                "tearDown",
+                "teardown_method",
+                "tearDownClass",
+                "teardown_class",
+                "asyncTearDown",
+                "teardown",
+            ]
+            .iter()
+            .any(|t| {
+                m.functions
+                    .get(&format!("{qual}.{t}"))
+                    .is_some_and(|f| f.joins)
+            });
+            if teardown_joins {
+                for k in &setup {
+                    if let Some(f) = m.functions.get_mut(k) {
+                        f.hits.retain(|h| h.rule.id != rules::THREAD_NO_JOIN.id);
+                    }
+                }
+            }
             for t in &mut m.tests[before..] {
                 t.setup.extend(setup.iter().cloned());
             }

@@ -807,6 +807,16 @@ fn thread_no_join() {
         ));
         assert!(waited.is_empty(), "{wait}: {waited:?}");
     }
+    // A service started in set-up and joined in tear-down (pexpect's socket server process):
+    // its life is the test's. Without the join in tear-down it outlives the test.
+    let service = |teardown: &str| {
+        one(&format!(
+            "import threading, unittest\n\nclass TestServer(unittest.TestCase):\n    def setUp(self):\n        self.t = threading.Thread(target=serve)\n        self.t.start()\n\n    def tearDown(self):\n        stop()\n        {teardown}\n\n    def test_a(self):\n        assert ping()\n"
+        ))
+    };
+    let joined = service("self.t.join(timeout=5.0)");
+    assert!(joined.is_empty(), "{joined:?}");
+    assert_eq!(rules_of(&service("pass")), ["thread-no-join"]);
     let dict_get = one(
         "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    assert results.get('a') == 1\n",
     );

@@ -95,6 +95,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 
 /// At the end of a test function: threads created and started, and nothing joined.
 pub(crate) fn finish(cx: &mut Cx) {
+    cx.out.joins = cx.joined;
     if !cx.test_code || cx.joined || cx.started.is_empty() {
         return;
     }
