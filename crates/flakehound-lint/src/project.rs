@@ -201,10 +201,15 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                 .push((clean(p), "no such file or directory".into()));
             continue;
         }
+        // Skipped directories: pytest's default `norecursedirs` (`build`, `dist`, `*.egg`,
+        // `venv`, `_darcs`, `CVS`, `{arch}`, hidden ones: a `pip install .` leaves a copy of
+        // the tests under `build/lib`), and other tools' caches and environments.
         let walker = ignore::WalkBuilder::new(p)
             .filter_entry(|e| {
-                !matches!(
-                    e.file_name().to_str(),
+                let dir = e.file_type().is_some_and(|t| t.is_dir());
+                let name = e.file_name().to_str();
+                !(matches!(
+                    name,
                     Some(
                         "node_modules"
                             | "venv"
@@ -216,7 +221,10 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                             | ".venv"
                             | "target"
                     )
-                )
+                ) || dir
+                    && e.depth() > 0
+                    && (matches!(name, Some("build" | "dist" | "_darcs" | "CVS" | "{arch}"))
+                        || name.is_some_and(|n| n.ends_with(".egg"))))
             })
             .build();
         for entry in walker.flatten() {
@@ -932,7 +940,9 @@ impl World<'_> {
                                     &f.defaults,
                                     offset,
                                 )),
-                                failing || call.expects_error,
+                                // A process's target: its changes and values stay in the
+                                // child, as with a call expected to raise.
+                                failing || call.expects_error || call.other_process,
                             ));
                         }
                     }

@@ -75,6 +75,8 @@ pub struct Call {
     /// Not a call but a reference (`EXPORT_PATH`, a callback `f`): a class referenced is not
     /// constructed (`isinstance(x, Rule)`, a tuple of names), so it reaches no `__init__`.
     pub reference: bool,
+    /// Handed to a new process as its target: what it changes stays in the child.
+    pub other_process: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -1322,6 +1324,7 @@ fn record_call(cx: &mut Cx, call: Node) {
             expects_error,
             args: call_args(cx, call, None),
             reference: false,
+            other_process: false,
         });
     }
 }

@@ -520,6 +520,63 @@ fn test_methods_inherited_from_a_class_of_another_module() {
 }
 
 #[test]
+fn directories_pytest_does_not_recurse_into_are_not_scanned() {
+    // `pip install .` leaves a copy of the tests under `build/lib` (humanfriendly's
+    // `build/lib/humanfriendly/tests.py`); pytest's `norecursedirs` skips it, and `dist`,
+    // `*.egg`. A test file named `build_test.py` is still one.
+    let src = "import random\n\ndef test_a():\n    assert random.random() < 0.5\n";
+    let files = [
+        ("build/lib/tests/test_a.py", src),
+        ("dist/tests/test_a.py", src),
+        ("pkg.egg/tests/test_a.py", src),
+        ("tests/test_a.py", src),
+        ("tests/build_test.py", src),
+    ];
+    assert_eq!(
+        lint(&files),
+        [
+            (
+                "unseeded-random".to_string(),
+                "tests/build_test.py::test_a".to_string()
+            ),
+            (
+                "unseeded-random".to_string(),
+                "tests/test_a.py::test_a".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn streams_restored_as_a_tuple_or_changed_in_a_child_process_are_not_shared_state() {
+    // tqdm's `std_out_err_redirect_tqdm`: `sys.stdout, sys.stderr = saved` in a `finally:`
+    // restores both. rq's worker that points `sys.stderr` at a log file runs as a
+    // `Process(target=…)`: the test's process never sees the change. A test that sets it in
+    // its own process and leaves it is reported.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/out.py",
+            "import sys\n\ndef show(x):\n    sys.stderr.write(x)\n    return x\n",
+        ),
+        (
+            "tests/test_out.py",
+            "import sys\nfrom contextlib import contextmanager\nfrom multiprocessing import Process\nfrom app.out import show\n\n@contextmanager\ndef redirected(f):\n    saved = sys.stdout, sys.stderr\n    try:\n        sys.stdout = sys.stderr = f\n        yield\n    finally:\n        sys.stdout, sys.stderr = saved\n\ndef child():\n    sys.stderr = open('/dev/null', 'w')\n\ndef test_redirect():\n    with redirected(None):\n        pass\n\ndef test_child():\n    p = Process(target=child)\n    p.start()\n    p.join()\n\ndef test_show():\n    assert show('a') == 'a'\n",
+        ),
+    ];
+    assert!(lint(&files).is_empty(), "{:?}", lint(&files));
+    let mut leaky = files;
+    leaky[2].1 = "import sys\nfrom app.out import show\n\ndef test_leak():\n    sys.stderr = open('/dev/null', 'w')\n\ndef test_show():\n    assert show('a') == 'a'\n";
+    assert_eq!(
+        lint(&leaky),
+        [(
+            "shared-module-state".to_string(),
+            "tests/test_out.py::test_show".to_string()
+        )]
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
     // humanize's `test_date_and_delta`: the expected value comes from the same local clock the
     // code reads, so zone and day cancel (compared in a helper, as there; a read of the test's

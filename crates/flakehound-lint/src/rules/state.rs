@@ -87,18 +87,16 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
                 );
             }
         }
-        "attribute" => {
-            // `module.NAME = value` in a test: patching by hand, never restored.
-            if let Some(key) = cx.state_key(l)
-                && !streams_restored(cx, &key, node)
-            {
-                cx.state(
-                    key,
-                    StateOp::Mutate {
-                        accumulating: augmented,
-                    },
-                    node,
-                );
+        "attribute" => assign_attribute(cx, l, node, augmented),
+        // `sys.stdout, sys.stderr = saved` (tqdm's `std_out_err_redirect_tqdm` restores both
+        // streams so, in a `finally:`): each element.
+        "pattern_list" | "tuple_pattern" | "tuple" => {
+            let mut c = l.walk();
+            let parts: Vec<Node> = l.named_children(&mut c).collect();
+            for part in parts {
+                if part.kind() == "attribute" {
+                    assign_attribute(cx, part, node, augmented);
+                }
             }
         }
         "identifier" => {
@@ -123,6 +121,22 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
             }
         }
         _ => {}
+    }
+}
+
+/// `module.NAME = value`: patching by hand (in a test, never restored unless in a `finally:`
+/// or a fixture's teardown).
+fn assign_attribute(cx: &mut Cx, target: Node, node: Node, augmented: bool) {
+    if let Some(key) = cx.state_key(target)
+        && !streams_restored(cx, &key, node)
+    {
+        cx.state(
+            key,
+            StateOp::Mutate {
+                accumulating: augmented,
+            },
+            node,
+        );
     }
 }
 
@@ -273,9 +287,30 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
                     .unwrap_or_default(),
                 expects_error: raises.is_some() && cx.test_code,
                 reference: !handed_to_a_call(cx, node),
+                other_process: handed_to_a_process(cx, node),
             });
         }
     }
+}
+
+/// Whether a reference is the target of a new process (`multiprocessing.Process(target=f)`,
+/// `ctx.Process(…, f)`): it runs in the child, whose changes to module state the test's
+/// process never sees (rq's worker that points `sys.stderr` at a log file).
+fn handed_to_a_process(cx: &Cx, node: Node) -> bool {
+    let mut arg = node;
+    if let Some(p) = node.parent()
+        && p.kind() == "keyword_argument"
+    {
+        arg = p;
+    }
+    arg.parent()
+        .filter(|p| p.kind() == "argument_list")
+        .and_then(|p| p.parent())
+        .and_then(|call| call.child_by_field_name("function"))
+        .is_some_and(|f| {
+            let t = cx.text(f);
+            t == "Process" || t.ends_with(".Process")
+        })
 }
 
 /// Whether a reference is handed to a call that may call it (`assertRaises(E, Rule, …)`,
