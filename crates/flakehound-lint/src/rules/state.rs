@@ -293,10 +293,8 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
     }
 }
 
-/// Whether a reference is the target of a new process (`multiprocessing.Process(target=f)`,
-/// `ctx.Process(…, f)`): it runs in the child, whose changes to module state the test's
-/// process never sees (rq's worker that points `sys.stderr` at a log file).
-fn handed_to_a_process(cx: &Cx, node: Node) -> bool {
+/// The call a node is an argument of (positional or keyword), if any.
+fn argument_of(node: Node) -> Option<Node> {
     let mut arg = node;
     if let Some(p) = node.parent()
         && p.kind() == "keyword_argument"
@@ -306,6 +304,13 @@ fn handed_to_a_process(cx: &Cx, node: Node) -> bool {
     arg.parent()
         .filter(|p| p.kind() == "argument_list")
         .and_then(|p| p.parent())
+}
+
+/// Whether a reference is the target of a new process (`multiprocessing.Process(target=f)`,
+/// `ctx.Process(…, f)`): it runs in the child, whose changes to module state the test's
+/// process never sees (rq's worker that points `sys.stderr` at a log file).
+fn handed_to_a_process(cx: &Cx, node: Node) -> bool {
+    argument_of(node)
         .and_then(|call| call.child_by_field_name("function"))
         .is_some_and(|f| {
             let t = cx.text(f);
@@ -319,25 +324,14 @@ fn handed_to_a_process(cx: &Cx, node: Node) -> bool {
 /// `super(Rule, self)` (python-dateutil's `rrule.__init__`, which would otherwise construct
 /// its own class again): those only name the class.
 fn handed_to_a_call(cx: &Cx, node: Node) -> bool {
-    let mut arg = node;
-    if let Some(p) = node.parent()
-        && p.kind() == "keyword_argument"
-    {
-        arg = p;
-    }
-    arg.parent()
-        .filter(|p| p.kind() == "argument_list")
-        .and_then(|p| p.parent())
-        .is_some_and(|call| {
-            !super::clock::type_check(cx, call)
-                && !call
-                    .child_by_field_name("function")
-                    .is_some_and(|f| matches!(cx.text(f), "super" | "getattr" | "setattr" | "vars"))
-                && !call
-                    .child_by_field_name("function")
-                    .and_then(|f| f.child_by_field_name("attribute"))
-                    .is_some_and(|m| {
-                        matches!(cx.text(m), "assertIsInstance" | "assertNotIsInstance")
-                    })
-        })
+    argument_of(node).is_some_and(|call| {
+        !super::clock::type_check(cx, call)
+            && !call
+                .child_by_field_name("function")
+                .is_some_and(|f| matches!(cx.text(f), "super" | "getattr" | "setattr" | "vars"))
+            && !call
+                .child_by_field_name("function")
+                .and_then(|f| f.child_by_field_name("attribute"))
+                .is_some_and(|m| matches!(cx.text(m), "assertIsInstance" | "assertNotIsInstance"))
+    })
 }
