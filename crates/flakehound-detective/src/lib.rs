@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use flakehound_model::{Outcome, TestCase};
@@ -58,6 +58,9 @@ pub struct Trial {
     pub started: Option<SystemTime>,
     /// The command that ran, for reproduction.
     pub command: String,
+    /// Killed for running past [`Lab::limit`]: a hang. The selected tests without a result
+    /// count as failed (as a CI job's time limit would make them).
+    pub timed_out: bool,
 }
 
 impl Trial {
@@ -85,6 +88,18 @@ pub struct Lab<'a> {
     /// Raised (by a Ctrl-C handler) to stop: the processes in flight are killed (their whole
     /// process group) and [`Lab::run`] returns [`Error::Interrupted`] from then on.
     pub stop: Option<&'a AtomicBool>,
+    /// How long a trial may run before it counts as hung and is killed (its process group),
+    /// per test it runs (selected tests times repetitions, so that a trial of the whole file
+    /// gets more than the control of one test): `first_limit` a test until one trial has
+    /// finished, then `factor` times the slowest finished trial's time a test; never less
+    /// than `floor` in all. A test that sometimes deadlocks would otherwise stop an
+    /// experiment for good (seen: a tqdm asyncio test under the order condition, a pexpect
+    /// test under load, each waiting 13–20 minutes before being killed by hand).
+    pub first_limit: Duration,
+    pub floor: Duration,
+    pub factor: u32,
+    /// The slowest finished trial's time a test so far, in microseconds.
+    per_test: AtomicU64,
 }
 
 impl<'a> Lab<'a> {
@@ -99,6 +114,10 @@ impl<'a> Lab<'a> {
             wrapper: Vec::new(),
             cwd: None,
             stop: None,
+            first_limit: Duration::from_secs(600),
+            floor: Duration::from_secs(60),
+            factor: 10,
+            per_test: AtomicU64::new(0),
         }
     }
 
@@ -198,13 +217,22 @@ impl<'a> Lab<'a> {
         }
         let started = SystemTime::now();
         let t0 = Instant::now();
-        let code = execute(&plan, &dir.join("output.log"), self.stop)?;
+        let units = u32::try_from(tests.len().max(1))
+            .unwrap_or(u32::MAX)
+            .saturating_mul(repeat.max(1));
+        let limit = self.limit(units);
+        let (code, timed_out) = execute(&plan, &dir.join("output.log"), self.stop, limit)?;
         if self.stopped() {
             // Killed, or ended while we were being stopped: not evidence either way.
             let _ = std::fs::remove_dir_all(&dir);
             return Err(Error::Interrupted);
         }
-        let results = self.adapter.read(&plan)?;
+        // A hung run killed for its time limit may have written no report.
+        let results = match self.adapter.read(&plan) {
+            Ok(r) => r,
+            Err(_) if timed_out => flakehound_runner::Results::default(),
+            Err(e) => return Err(e.into()),
+        };
         let mut outcomes = HashMap::new();
         for c in &results.cases {
             for a in &c.attempts {
@@ -214,14 +242,34 @@ impl<'a> Lab<'a> {
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
+        let duration = t0.elapsed();
+        if timed_out {
+            for t in tests {
+                outcomes.entry(t.id.clone()).or_insert(Outcome::Failed);
+            }
+        } else {
+            let us = u64::try_from((duration / units).as_micros()).unwrap_or(u64::MAX);
+            self.per_test.fetch_max(us.max(1), Ordering::Relaxed);
+        }
         Ok(Trial {
             outcomes,
             cases: results.cases,
             exit: code,
-            duration: t0.elapsed(),
+            duration,
             started: Some(started),
             command: plan.cmd.display(),
+            timed_out,
         })
+    }
+
+    /// How long a trial of `units` tests (selected tests times repetitions) may run (see
+    /// [`Lab::first_limit`]).
+    pub fn limit(&self, units: u32) -> Duration {
+        let per_test = match self.per_test.load(Ordering::Relaxed) {
+            0 => self.first_limit,
+            us => Duration::from_micros(us).saturating_mul(self.factor),
+        };
+        per_test.saturating_mul(units.max(1)).max(self.floor)
     }
 }
 
@@ -230,10 +278,16 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// Runs `plan` to completion with its output in files, like the runner's `execute_logged`, but
 /// in a process group of its own, so that `stop` can end it with everything it started (a
-/// wrapper such as `taskset`, pytest's own subprocesses). Its own group also keeps the
-/// terminal's Ctrl-C away from it: we decide what an interrupted experiment means, rather than
-/// pytest reporting a half-run test as failed. Returns the exit code (128 + signal when killed).
-fn execute(plan: &Plan, log: &std::path::Path, stop: Option<&AtomicBool>) -> Result<i32> {
+/// wrapper such as `taskset`, pytest's own subprocesses), and so can running past `limit` (a
+/// hang). Its own group also keeps the terminal's Ctrl-C away from it: we decide what an
+/// interrupted experiment means, rather than pytest reporting a half-run test as failed.
+/// Returns the exit code (128 + signal when killed) and whether the limit killed it.
+fn execute(
+    plan: &Plan,
+    log: &std::path::Path,
+    stop: Option<&AtomicBool>,
+    limit: Duration,
+) -> Result<(i32, bool)> {
     let io = |what: String| move |e: std::io::Error| Error::Usage(format!("{what}: {e}"));
     let cmd = &plan.cmd;
     let mut command = flakehound_runner::exec::logged_command(plan, log)?;
@@ -242,49 +296,53 @@ fn execute(plan: &Plan, log: &std::path::Path, stop: Option<&AtomicBool>) -> Res
     let mut child = command
         .spawn()
         .map_err(io(format!("cannot run `{}`", cmd.program)))?;
-    let status = match stop {
-        None => child.wait(),
-        Some(stop) => {
-            let pid = child.id();
-            let (done, finished) = std::sync::mpsc::channel::<()>();
-            std::thread::scope(|s| {
-                // The watcher wakes as soon as the child ends (the channel), so a normal run
-                // pays no polling delay; it checks the stop flag every 20 ms meanwhile.
-                s.spawn(move || {
-                    loop {
-                        match finished.recv_timeout(Duration::from_millis(20)) {
-                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                            _ => return,
-                        }
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                    }
-                    kill_group(pid, false);
-                    if finished.recv_timeout(GRACE).is_err() {
-                        kill_group(pid, true);
-                    }
-                });
-                let status = child.wait();
-                let _ = done.send(());
-                status
-            })
-        }
-    }
+    let pid = child.id();
+    let t0 = Instant::now();
+    let timed_out = AtomicBool::new(false);
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let status = std::thread::scope(|s| {
+        // The watcher wakes as soon as the child ends (the channel), so a normal run pays no
+        // polling delay; it checks the stop flag and the time limit every 20 ms meanwhile.
+        let timed_out = &timed_out;
+        s.spawn(move || {
+            loop {
+                match finished.recv_timeout(Duration::from_millis(20)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    break;
+                }
+                if t0.elapsed() > limit {
+                    timed_out.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+            kill_group(pid, false);
+            if finished.recv_timeout(GRACE).is_err() {
+                kill_group(pid, true);
+            }
+        });
+        let status = child.wait();
+        let _ = done.send(());
+        status
+    })
     .map_err(io(format!("cannot wait for `{}`", cmd.program)))?;
-    if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+    let timed_out = timed_out.load(Ordering::Relaxed);
+    if timed_out || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
         // What the child left running in its group goes too.
-        kill_group(child.id(), true);
+        kill_group(pid, true);
     }
     #[cfg(unix)]
     let signal = std::os::unix::process::ExitStatusExt::signal(&status);
     #[cfg(not(unix))]
     let signal: Option<i32> = None;
-    Ok(match (status.code(), signal) {
+    let code = match (status.code(), signal) {
         (Some(code), _) => code,
         (None, Some(sig)) => flakehound_model::exit::signalled(sig),
         (None, None) => i32::from(flakehound_model::exit::FINDINGS),
-    })
+    };
+    Ok((code, timed_out))
 }
 
 /// SIGTERM (or SIGKILL) to the process group led by `pid`.

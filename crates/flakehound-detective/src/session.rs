@@ -235,6 +235,7 @@ mod tests {
             duration: std::time::Duration::from_millis(10),
             started: Some(std::time::SystemTime::UNIX_EPOCH),
             command: "pytest a".into(),
+            timed_out: false,
         };
         let trials = vec![
             ("as is".to_string(), trial(Outcome::Passed)),
