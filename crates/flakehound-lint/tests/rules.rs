@@ -238,6 +238,31 @@ fn wall_clock_only_type_checked_is_not_compared() {
 }
 
 #[test]
+fn utc_reads_in_the_code_under_test_are_not_the_local_clock() {
+    // rq's `utcnow()` helper: the same in every zone; the scan cannot see what the code
+    // compares it with. The local `now()` beside it is reported, and so is `utcnow()` in a
+    // test compared with a fixed value.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/clock.py",
+            "import datetime\n\ndef utc():\n    return datetime.datetime.utcnow()\n\ndef local():\n    return datetime.datetime.now()\n",
+        ),
+        (
+            "tests/test_clock.py",
+            "import datetime\nfrom app.clock import utc, local\n\ndef test_utc():\n    assert utc().year > 2000\n\ndef test_local():\n    assert local().year > 2000\n\ndef test_own_utc():\n    assert datetime.datetime.utcnow().year == 2024\n",
+        ),
+    ];
+    let rule = |t: &str| {
+        (
+            "wall-clock-compare".to_string(),
+            format!("tests/test_clock.py::{t}"),
+        )
+    };
+    assert_eq!(lint(&files), [rule("test_local"), rule("test_own_utc")]);
+}
+
+#[test]
 fn wall_clock_compared_only_with_itself_is_not_reported() {
     // A clock read stored and read back, or formatted and parsed: any moment passes.
     let round_trip = one(
