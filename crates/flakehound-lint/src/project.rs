@@ -827,6 +827,7 @@ impl World<'_> {
         type Seen = (usize, String, Option<Args>);
         let mut seen: HashMap<Seen, bool> = HashMap::new();
         let mut walked: HashSet<(usize, String)> = HashSet::new();
+        let mut any_repeat = false;
         // (module, function, depth, via, the call that led here, reached where an exception
         // is expected)
         let mut stack: Vec<Step> = Vec::new();
@@ -878,6 +879,7 @@ impl World<'_> {
             // Walked before (again, or with other arguments): the function and the calls it
             // makes are counted once.
             let repeat = !walked.insert((fmi, key.clone())) || again;
+            any_repeat |= repeat;
             if !repeat {
                 out.fns.push((fmi, key.clone()));
             }
@@ -929,17 +931,27 @@ impl World<'_> {
                         if depth < MAX_DEPTH {
                             let mut v = via.clone();
                             v.push(short(&tk));
+                            // The arguments matter only to a callee with guards (or that
+                            // passes them on): most have none.
+                            let args = self.modules[tm]
+                                .facts
+                                .functions
+                                .get(&tk)
+                                .filter(|callee| guarded(callee))
+                                .map(|_| {
+                                    call.args.resolved(
+                                        edge.as_ref(),
+                                        &f.params,
+                                        &f.defaults,
+                                        offset,
+                                    )
+                                });
                             stack.push((
                                 tm,
                                 tk,
                                 depth + 1,
                                 v,
-                                Some(call.args.resolved(
-                                    edge.as_ref(),
-                                    &f.params,
-                                    &f.defaults,
-                                    offset,
-                                )),
+                                args,
                                 // A process's target: its changes and values stay in the
                                 // child, as with a call expected to raise.
                                 failing || call.expects_error || call.other_process,
@@ -1022,12 +1034,14 @@ impl World<'_> {
         });
         // One per place (a function walked again with other arguments finds its unguarded
         // places again).
-        let mut places = HashSet::new();
-        hits.retain(|(hm, h, _, _)| places.insert((*hm, h.line, h.col, h.rule.id)));
-        let mut changes = HashSet::new();
-        out.state.retain(|(sm, _, s, _)| {
-            changes.insert((*sm, s.line, s.col, s.key.clone(), format!("{:?}", s.op)))
-        });
+        if any_repeat {
+            let mut places = HashSet::new();
+            hits.retain(|(hm, h, _, _)| places.insert((*hm, h.line, h.col, h.rule.id)));
+            let mut changes = HashSet::new();
+            out.state.retain(|(sm, _, s, _)| {
+                changes.insert((*sm, s.line, s.col, s.key.clone(), format!("{:?}", s.op)))
+            });
+        }
         out.hits = hits.into_iter().map(|(m, h, v, _)| (m, h, v)).collect();
         out
     }
