@@ -20,7 +20,9 @@ use std::path::Path;
 
 use flakehound_detective::Lab;
 use flakehound_detective::polluter::{self, Options, Purpose, Report, Search, Verdict};
-use flakehound_runner::{Adapter, TestRef, detect, exec};
+use flakehound_runner::{Adapter, TestRef};
+
+mod common;
 
 use flakehound_testkit::pytest_python as python;
 
@@ -60,27 +62,8 @@ impl Project {
                 .join(fixture),
             dir.path(),
         );
-        let argv: Vec<String> = [
-            python.display().to_string(),
-            "-m".into(),
-            "pytest".into(),
-            "-q".into(),
-            "-p".into(),
-            "no:cacheprovider".into(),
-        ]
-        .to_vec();
-        let adapter = detect(&argv, None, None).unwrap();
+        let (adapter, tests) = common::pytest_tests(&python, dir.path());
         let scratch = tempfile::tempdir().unwrap();
-        // The adapter's own listing, run in the project.
-        let mut plan = adapter.list(scratch.path()).unwrap().unwrap();
-        plan.cmd.cwd = Some(dir.path().to_path_buf());
-        exec::execute(adapter.as_ref(), &plan, &mut std::io::sink()).unwrap();
-        let flakehound_runner::ReportSource::Stdout { capture, .. } = &plan.report else {
-            panic!("pytest lists on stdout");
-        };
-        let tests = adapter
-            .parse_list(&std::fs::read_to_string(capture).unwrap())
-            .unwrap();
         assert!(!tests.is_empty(), "{fixture}: nothing collected");
         Some(Project {
             dir,

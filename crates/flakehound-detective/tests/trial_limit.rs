@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use flakehound_detective::Lab;
-use flakehound_runner::{TestRef, detect, exec};
+use flakehound_runner::TestRef;
+
+mod common;
 use flakehound_testkit::pytest_python as python;
 
 #[test]
@@ -21,26 +23,7 @@ fn a_hung_trial_is_killed_and_counts_as_failed() {
         "import time\n\ndef test_quick():\n    pass\n\ndef test_hang():\n    time.sleep(300)\n",
     )
     .unwrap();
-    let argv: Vec<String> = [
-        python.display().to_string(),
-        "-m".into(),
-        "pytest".into(),
-        "-q".into(),
-        "-p".into(),
-        "no:cacheprovider".into(),
-    ]
-    .to_vec();
-    let adapter = detect(&argv, None, None).unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let mut plan = adapter.list(scratch.path()).unwrap().unwrap();
-    plan.cmd.cwd = Some(dir.path().to_path_buf());
-    exec::execute(adapter.as_ref(), &plan, &mut std::io::sink()).unwrap();
-    let flakehound_runner::ReportSource::Stdout { capture, .. } = &plan.report else {
-        panic!("pytest lists on stdout");
-    };
-    let tests = adapter
-        .parse_list(&std::fs::read_to_string(capture).unwrap())
-        .unwrap();
+    let (adapter, tests) = common::pytest_tests(&python, dir.path());
     let find = |name: &str| -> TestRef {
         tests
             .iter()
