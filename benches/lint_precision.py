@@ -24,16 +24,19 @@ Unit: a (rule, test) pair. Precision = pairs on really flaky tests / pairs. Reca
 tests with at least one finding / known flaky tests (per rule: those this rule finds).
 
 Usage: python3 benches/lint_precision.py FLAKEHOUND WORKDIR [--rerun N] [--python PY]
-       [--diagnose N] [--baseline FLAKEHOUND2] [--no-pedantic] SPEC...
+       [--diagnose N] [--diagnose-rules R1,R2] [--baseline FLAKEHOUND2] [--no-pedantic] SPEC...
 This build is scored twice, its default rule set and every rule (`--pedantic`); with
 --baseline, a second binary is scored against the same reruns (the union of the tests any of
 them flags), so the before/after tables come from one run.
-where SPEC is `name==version` (a PyPI sdist) and WORKDIR caches the downloads.
+where SPEC is `name==version` (a PyPI sdist), optionally `name==version@OPTS` with pytest
+options the project needs (`humanfriendly==10.0@-o python_files=tests.py`), and WORKDIR caches
+the downloads.
 """
 
 import collections
 import json
 import os
+import shlex
 import pathlib
 import random
 import subprocess
@@ -67,6 +70,10 @@ RULE_SUSPECTS = {
 # are not installed), and no rerun plugin, so that a test marked `@flaky`/`@pytest.mark.flaky`
 # shows its own failures (watchdog marks 21 tests `@flaky(max_runs=5)`). `-p no:NAME` is
 # harmless when the plugin is not installed.
+# The project's own pytest options from its SPEC (`name==version@OPTS`), for the project being
+# labelled: e.g. humanfriendly's tests live in `humanfriendly/tests.py`, which pytest collects
+# (for diagnose's listing) only with `-o python_files=tests.py`.
+_EXTRA = []
 PYTEST_OPTS = ["-p", "no:cacheprovider", "-o", "addopts=", "-p", "no:flaky",
                "-p", "no:rerunfailures"]
 
@@ -75,7 +82,8 @@ def cases(python, cwd, test, limit=4):
     """The ids diagnose takes for `test`: the test itself, or its parametrized cases (the first
     `limit` of them, as `pytest --collect-only` lists them)."""
     out = subprocess.run([python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                          "-o", "addopts=", test.split("::")[0]], cwd=cwd, capture_output=True,
+                          "-o", "addopts=", *_EXTRA, test.split("::")[0]], cwd=cwd,
+                         capture_output=True,
                          text=True, timeout=600)
     ids = [line.strip() for line in out.stdout.splitlines()
            if line.strip().startswith(test + "[")]
@@ -86,7 +94,7 @@ def diagnose(fh, python, cwd, test, suspects, runs, db):
     """`flakehound diagnose TEST --only SUSPECTS --runs N --json`; returns (category, suspect,
     verdict) with category None when no suspect was implicated (or only inconclusively)."""
     cmd = [fh, "--db", str(db), "diagnose", test, "--only", ",".join(suspects), "--runs",
-           str(runs), "--json", "--", python, "-m", "pytest", "-q", *PYTEST_OPTS]
+           str(runs), "--json", "--", python, "-m", "pytest", "-q", *PYTEST_OPTS, *_EXTRA]
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=3600)
     try:
         d = json.loads(out.stdout)
@@ -127,7 +135,7 @@ def _pytest_cases(python, cwd, target):
     env["PYTHONHASHSEED"] = str(random.randint(1, 2**31))
     report.unlink(missing_ok=True)
     # `-o addopts=`: the project's own options (coverage plugins) are not installed.
-    cmd = [python, "-m", "pytest", "-q", *PYTEST_OPTS, f"--junitxml={report}", *target]
+    cmd = [python, "-m", "pytest", "-q", *PYTEST_OPTS, *_EXTRA, f"--junitxml={report}", *target]
     subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     try:
         root = ET.fromstring(report.read_text())
@@ -166,6 +174,7 @@ def main():
     args = sys.argv[1:]
     fh, work = args[0], pathlib.Path(args[1]).resolve()
     n, python, specs, baseline, dn, pedantic = 0, sys.executable, [], None, 0, True
+    diag_rules = None
     i = 2
     while i < len(args):
         if args[i] == "--rerun":
@@ -178,6 +187,8 @@ def main():
             baseline = args[i + 1]; i += 2
         elif args[i] == "--no-pedantic":
             pedantic = False; i += 1
+        elif args[i] == "--diagnose-rules":
+            diag_rules = set(args[i + 1].split(",")); i += 2
         else:
             specs.append(args[i]); i += 1
     root = pathlib.Path(__file__).resolve().parent.parent
@@ -241,6 +252,8 @@ def main():
                     [len(shop_flaky)] * len(labs)))
     # real projects
     for spec in specs:
+        spec, _, opts = spec.partition("@")
+        _EXTRA[:] = shlex.split(opts)
         name = spec.split("==")[0]
         sd = work / "sdists"
         sd.mkdir(parents=True, exist_ok=True)
@@ -278,8 +291,11 @@ def main():
                         flaky[lab].add(t)
             # A flake the plain reruns caught needs no experiment to count (and one that fails
             # under every condition, as it does, would run diagnose's longest course).
-            if dn and t not in flaky["reruns"]:
-                suspects = sorted({s for r in rules_of[t] for s in RULE_SUSPECTS[r]})
+            # --diagnose-rules: only the findings of those rules are diagnosed (a suite with
+            # many slow flagged tests: rq's took minutes a diagnosis).
+            rules = rules_of[t] if diag_rules is None else rules_of[t] & diag_rules
+            if dn and rules and t not in flaky["reruns"]:
+                suspects = sorted({s for r in rules for s in RULE_SUSPECTS[r]})
                 db = work / "diagnose" / f"{name}.db"
                 db.parent.mkdir(parents=True, exist_ok=True)
                 # A parametrized test is confirmed when one of its cases is.

@@ -4,7 +4,8 @@
 # stable tests are the negatives. Prints the README's tables. See benches/lint_precision.py.
 #
 # Usage: benches/lint_precision.sh [--rerun N] [--diagnose N] [--python PY] [--work DIR]
-#                                  [--baseline FH] [--no-pedantic] [SPEC...]
+#                                  [--baseline FH] [--no-pedantic] [--diagnose-rules R,…]
+#                                  [SPEC[@OPTS]...]
 #   --rerun N   run each flagged test of a real project N times alone and N times with its file
 #               (needs PY with pytest and the project's test dependencies); 0 = no reruns, every
 #               finding on a real project counts as a false positive
@@ -15,11 +16,16 @@
 #   --baseline FH  also score another flakehound binary (an older build) against the same reruns
 #   --no-pedantic  score the default rule set only (not also every rule with --pedantic), so the
 #               pedantic rules' findings are neither rerun nor diagnosed
-#   SPEC        name==version of a PyPI sdist (default: the projects of the README table)
+#   --diagnose-rules R1,R2  diagnose only the findings of these rules (suites whose flagged
+#               tests are many and slow)
+#   SPEC        name==version of a PyPI sdist (default: the projects of the README table);
+#               name==version@OPTS adds pytest options the project needs to every run of it
+#               (quoted: 'humanfriendly==10.0@-o python_files=tests.py')
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/benches/lib.sh"
 rerun=0 diag=0 python=python3 work="$root/target/bench/lint-corpus" specs=() baseline=() nopedantic=()
+diagrules=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rerun) rerun=$2; shift 2 ;;
@@ -28,6 +34,7 @@ while [[ $# -gt 0 ]]; do
     --work) work=$2; shift 2 ;;
     --baseline) baseline=(--baseline "$2"); shift 2 ;;
     --no-pedantic) nopedantic=(--no-pedantic); shift ;;
+    --diagnose-rules) diagrules=(--diagnose-rules "$2"); shift 2 ;;
     *) specs+=("$1"); shift ;;
   esac
 done
@@ -38,4 +45,4 @@ fi
 fh="${FLAKEHOUND:-}"
 [[ -n $fh ]] || release_flakehound
 mkdir -p "$work"
-python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --diagnose "$diag" --python "$python" "${baseline[@]}" "${nopedantic[@]}" "${specs[@]}"
+python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --diagnose "$diag" --python "$python" "${baseline[@]}" "${nopedantic[@]}" "${diagrules[@]}" "${specs[@]}"
