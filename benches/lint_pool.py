@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Pooled precision and recall of `flakehound lint` over every labelled corpus (issue 20).
+
+The labels are `benches/lint-labels.json`: for each real project (a PyPI sdist, `name==version`),
+the flagged tests that the rounds' reruns and diagnoses found flaky, and those they found
+stable (every test any measured build flagged by default was labelled in its round; see the
+README's "Measured"). examples/flaky-shop's truth is `benches/flaky-shop-truth.txt`. This
+lints every corpus with the given build, with no reruns, so a new build's pooled number comes
+in a minute; pairs on tests no round labelled are counted apart ("unlabelled"), not guessed.
+
+Usage: python3 benches/lint_pool.py FLAKEHOUND [--work DIR] [--pedantic]
+  --work DIR   where the sdists are downloaded and unpacked (default target/bench/lint-corpus,
+               shared with benches/lint_precision.sh)
+  --pedantic   score every rule, not the default set (the pedantic rules' findings were mostly
+               not labelled: expect many unlabelled pairs)
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+import tarfile
+
+
+def lint(fh, cwd, pedantic):
+    out = subprocess.run([fh, "lint", "--format", "json", *(["--pedantic"] if pedantic else []),
+                          "."], cwd=cwd, capture_output=True, text=True)
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"lint failed in {cwd}: {out.stderr}")
+    data = json.loads(out.stdout)
+    return {(f["rule"], t) for f in data["findings"] for t in f["tests"]}
+
+
+def project(work, spec):
+    """The unpacked sdist of `spec`, downloaded when missing."""
+    sd = work / "sdists"
+    sd.mkdir(parents=True, exist_ok=True)
+    prefix = spec.replace("==", "-").lower().replace("_", "-")
+    match = lambda: [p for p in sd.iterdir()  # noqa: E731
+                     if p.name.lower().replace("_", "-").startswith(prefix)]
+    have = match()
+    if not have:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:",
+                        "--no-deps", spec, "-d", str(sd)], check=True)
+        have = match()
+    src = work / "src"
+    src.mkdir(exist_ok=True)
+    with tarfile.open(have[0]) as tar:
+        top = tar.getnames()[0].split("/")[0]
+        if not (src / top).exists():
+            tar.extractall(src, filter="data")
+    return src / top
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        raise SystemExit(__doc__)
+    root = pathlib.Path(__file__).resolve().parent.parent
+    fh = str(pathlib.Path(args[0]).resolve()) if "/" in args[0] else args[0]
+    work = root / "target" / "bench" / "lint-corpus"
+    pedantic = "--pedantic" in args
+    if "--work" in args:
+        work = pathlib.Path(args[args.index("--work") + 1]).resolve()
+    labels = json.loads((root / "benches" / "lint-labels.json").read_text())
+    truth = [line.split("\t") for line in
+             (root / "benches" / "flaky-shop-truth.txt").read_text().splitlines()
+             if line and not line.startswith("#")]
+    corpora = [("examples/flaky-shop", root / "examples" / "flaky-shop",
+                {t for t, kind in truth if kind != "real bug"},
+                {t for t, kind in truth if kind == "real bug"}, True)]
+    corpora += [(spec, None, set(lab["flaky"]), set(lab["stable"]), False)
+                for spec, lab in sorted(labels.items(), key=lambda kv: kv[0].lower())]
+    print("| corpus | findings | on flaky tests | unlabelled | known flaky found |")
+    print("|---|---:|---:|---:|---:|")
+    tot = hit = unl = known = found = 0
+    real = real_hit = 0
+    for name, path, flaky, stable, shop in corpora:
+        path = path or project(work, name)
+        pairs = lint(fh, path, pedantic)
+        on_flaky = sum(1 for _, t in pairs if t in flaky)
+        # flaky-shop's truth names every test: what is not flaky is a negative.
+        unlabelled = 0 if shop else sum(1 for _, t in pairs if t not in flaky | stable)
+        got = len({t for _, t in pairs if t in flaky})
+        tot += len(pairs)
+        hit += on_flaky
+        unl += unlabelled
+        known += len(flaky)
+        found += got
+        if not shop:
+            real += len(pairs)
+            real_hit += on_flaky
+        if pairs or flaky:
+            print(f"| {name} | {len(pairs)} | {on_flaky} | {unlabelled} | {got}/{len(flaky)} |")
+    labelled = tot - unl
+    print(f"| **all** | {tot} | {hit} | {unl} | {found}/{known} |")
+    print()
+    prec = hit / labelled if labelled else float("nan")
+    print(f"pooled precision {hit}/{labelled} = {prec:.2f} (unlabelled pairs left out: {unl}); "
+          f"recall {found}/{known} = {found / known:.2f}; real projects alone: "
+          f"{real_hit} of {real} findings on a confirmed flake")
+
+
+if __name__ == "__main__":
+    main()
