@@ -184,8 +184,7 @@ pub fn analyse(src: &[u8]) -> Result<GoFacts, String> {
     parser
         .set_language(&tree_sitter_go::LANGUAGE.into())
         .map_err(|e| format!("cannot load the Go grammar: {e}"))?;
-    let tree = parser
-        .parse(src, None)
+    let tree = crate::lang::parse_bounded(&mut parser, src)
         .ok_or_else(|| "the parser gave up".to_string())?;
     let root = tree.root_node();
     let mut w = Walk {

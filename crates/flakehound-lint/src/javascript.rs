@@ -1037,8 +1037,7 @@ pub fn analyse(src: &[u8], dialect: Dialect) -> Result<FileFacts, String> {
     parser
         .set_language(&lang)
         .map_err(|e| format!("cannot load the JavaScript/TypeScript grammar: {e}"))?;
-    let tree = parser
-        .parse(src, None)
+    let tree = crate::lang::parse_bounded(&mut parser, src)
         .ok_or_else(|| "the parser gave up".to_string())?;
     let root = tree.root_node();
     // Pass 1: suppressions and the file-wide switches.

@@ -171,3 +171,61 @@ pub(crate) fn remote_url(s: &str) -> Option<String> {
 pub(crate) fn is_tmp_path(s: &str) -> bool {
     (s.starts_with("/tmp/") || s.starts_with("/var/tmp/")) && s.len() > "/tmp/".len()
 }
+
+/// How long one file (or macro body) may take to parse. tree-sitter's error recovery can
+/// explode on a pathological token soup (the never-panics property test once spent minutes on
+/// 300 random words of TypeScript); past this the parse is given up and the file reported as
+/// unparseable, so one hostile file cannot stop the scan.
+pub const PARSE_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `parser.parse(src)` within [`PARSE_BUDGET`]; `None` when the parser gave up or ran out of
+/// time (the parser is reset then, ready for the next file).
+pub(crate) fn parse_bounded(
+    parser: &mut tree_sitter::Parser,
+    src: &[u8],
+) -> Option<tree_sitter::Tree> {
+    parse_within(parser, src, PARSE_BUDGET)
+}
+
+fn parse_within(
+    parser: &mut tree_sitter::Parser,
+    src: &[u8],
+    budget: std::time::Duration,
+) -> Option<tree_sitter::Tree> {
+    let start = std::time::Instant::now();
+    let mut within = |_: &tree_sitter::ParseState| {
+        if start.elapsed() > budget {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    let options = tree_sitter::ParseOptions::new().progress_callback(&mut within);
+    let tree = parser.parse_with_options(
+        &mut |i, _| src.get(i..).unwrap_or_default(),
+        None,
+        Some(options),
+    );
+    if tree.is_none() {
+        parser.reset();
+    }
+    tree
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_past_its_budget_gives_up_and_the_parser_is_ready_again() {
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_python::LANGUAGE.into())
+            .unwrap();
+        let src = "def test_a():\n    assert f(1) == [1, 2, 3]\n".repeat(20_000);
+        assert!(parse_within(&mut parser, src.as_bytes(), std::time::Duration::ZERO).is_none());
+        let tree = parse_bounded(&mut parser, b"x = 1\n").unwrap();
+        assert_eq!(tree.root_node().kind(), "module");
+        assert!(!tree.root_node().has_error());
+    }
+}

@@ -636,9 +636,7 @@ pub fn analyse_with(
             *slot = Some(p);
         }
         let parser = slot.as_mut().ok_or_else(|| "no parser".to_string())?;
-        parser
-            .parse(src, None)
-            .ok_or_else(|| "the parser gave up".to_string())
+        crate::lang::parse_bounded(parser, src).ok_or_else(|| "the parser gave up".to_string())
     })?;
     let root = tree.root_node();
     let mut m = ModuleFacts {

@@ -195,7 +195,7 @@ impl W<'_> {
         buf.extend_from_slice(PREFIX.as_bytes());
         buf.extend_from_slice(inner.as_bytes());
         buf.extend_from_slice(SUFFIX.as_bytes());
-        let tree = self.parser.parse(&buf[..], None)?;
+        let tree = crate::lang::parse_bounded(&mut self.parser, &buf[..])?;
         let shift = f.shift + tt.start_byte() as isize + 1 - PREFIX.len() as isize;
         Some((tree, Frame { src: buf, shift }))
     }
@@ -840,8 +840,7 @@ pub fn analyse(src: &[u8]) -> Result<FileFacts, String> {
     parser
         .set_language(&lang)
         .map_err(|e| format!("cannot load the Rust grammar: {e}"))?;
-    let tree = parser
-        .parse(src, None)
+    let tree = crate::lang::parse_bounded(&mut parser, src)
         .ok_or_else(|| "the parser gave up".to_string())?;
     let root = tree.root_node();
     let file = Frame { src, shift: 0 };
