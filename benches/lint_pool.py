@@ -17,39 +17,11 @@ Usage: python3 benches/lint_pool.py FLAKEHOUND [--work DIR] [--pedantic]
 
 import json
 import pathlib
-import subprocess
 import sys
-import tarfile
 
-
-def lint(fh, cwd, pedantic):
-    out = subprocess.run([fh, "lint", "--format", "json", *(["--pedantic"] if pedantic else []),
-                          "."], cwd=cwd, capture_output=True, text=True)
-    if out.returncode not in (0, 1):
-        raise SystemExit(f"lint failed in {cwd}: {out.stderr}")
-    data = json.loads(out.stdout)
-    return {(f["rule"], t) for f in data["findings"] for t in f["tests"]}
-
-
-def project(work, spec):
-    """The unpacked sdist of `spec`, downloaded when missing."""
-    sd = work / "sdists"
-    sd.mkdir(parents=True, exist_ok=True)
-    prefix = spec.replace("==", "-").lower().replace("_", "-")
-    match = lambda: [p for p in sd.iterdir()  # noqa: E731
-                     if p.name.lower().replace("_", "-").startswith(prefix)]
-    have = match()
-    if not have:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:",
-                        "--no-deps", spec, "-d", str(sd)], check=True)
-        have = match()
-    src = work / "src"
-    src.mkdir(exist_ok=True)
-    with tarfile.open(have[0]) as tar:
-        top = tar.getnames()[0].split("/")[0]
-        if not (src / top).exists():
-            tar.extractall(src, filter="data")
-    return src / top
+# The sdists and the scan as benches/lint_precision.py handles them (this directory is on the
+# path when the script runs).
+from lint_precision import lint, unpacked
 
 
 def main():
@@ -76,8 +48,8 @@ def main():
     tot = hit = unl = known = found = 0
     real = real_hit = 0
     for name, path, flaky, stable, shop in corpora:
-        path = path or project(work, name)
-        pairs = lint(fh, path, pedantic)
+        path = path or unpacked(work, name)
+        _, pairs = lint(fh, path, ["--pedantic"] if pedantic else [])
         on_flaky = sum(1 for _, t in pairs if t in flaky)
         # flaky-shop's truth names every test: what is not flaky is a negative.
         unlabelled = 0 if shop else sum(1 for _, t in pairs if t not in flaky | stable)

@@ -106,6 +106,25 @@ def diagnose(fh, python, cwd, test, suspects, runs, db):
             d.get("verdict") or d.get("inconclusive") or "")
 
 
+def unpacked(work, spec):
+    """The unpacked sdist of `spec` (`name==version`) under `work`, downloaded when missing."""
+    sd = work / "sdists"
+    sd.mkdir(parents=True, exist_ok=True)
+    prefix = spec.replace("==", "-").lower().replace("_", "-")
+    have = lambda: [p for p in sd.iterdir()  # noqa: E731
+                    if p.name.lower().replace("_", "-").startswith(prefix)]
+    if not have():
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:",
+                        "--no-deps", spec, "-d", str(sd)], check=True)
+    src = work / "src"
+    src.mkdir(exist_ok=True)
+    with tarfile.open(have()[0]) as tar:
+        top = tar.getnames()[0].split("/")[0]
+        if not (src / top).exists():
+            tar.extractall(src, filter="data")
+    return src / top
+
+
 def lint(fh, cwd, extra=()):
     out = subprocess.run([fh, "lint", "--format", "json", *extra, "."], cwd=cwd,
                          capture_output=True, text=True)
@@ -255,22 +274,7 @@ def main():
         spec, _, opts = spec.partition("@")
         _EXTRA[:] = shlex.split(opts)
         name = spec.split("==")[0]
-        sd = work / "sdists"
-        sd.mkdir(parents=True, exist_ok=True)
-        have = [p for p in sd.iterdir() if p.name.lower().replace("_", "-").startswith(
-            spec.replace("==", "-").lower().replace("_", "-"))]
-        if not have:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:",
-                            "--no-deps", spec, "-d", str(sd)], check=True)
-            have = [p for p in sd.iterdir() if p.name.lower().replace("_", "-").startswith(
-                spec.replace("==", "-").lower().replace("_", "-"))]
-        src = work / "src"
-        src.mkdir(exist_ok=True)
-        with tarfile.open(have[0]) as tar:
-            top = tar.getnames()[0].split("/")[0]
-            if not (src / top).exists():
-                tar.extractall(src, filter="data")
-        proj = src / top
+        proj = unpacked(work, spec)
         linted = [(label, *lint(binary, proj, extra)) for label, binary, extra in bins]
         data = linted[0][1]
         flaky = {lab: set() for lab in labs}

@@ -1039,7 +1039,7 @@ impl World<'_> {
             hits.retain(|(hm, h, _, _)| places.insert((*hm, h.line, h.col, h.rule.id)));
             let mut changes = HashSet::new();
             out.state.retain(|(sm, _, s, _)| {
-                changes.insert((*sm, s.line, s.col, s.key.clone(), format!("{:?}", s.op)))
+                changes.insert((*sm, s.line, s.col, s.key.clone(), s.op.clone()))
             });
         }
         out.hits = hits.into_iter().map(|(m, h, v, _)| (m, h, v)).collect();

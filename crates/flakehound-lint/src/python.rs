@@ -30,7 +30,7 @@ pub struct Hit {
 pub use crate::guard::{Arg, Args, Guard, Test};
 
 /// Module-level state touched by a function.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum StateOp {
     /// Changed; `accumulating` for append/extend/add/+=, which grow with every run.
     Mutate { accumulating: bool },
@@ -1397,8 +1397,8 @@ pub(crate) fn class_setup(m: &ModuleFacts, class: &str) -> Vec<String> {
 /// The test methods a test class inherits from classes of its own module (pytest collects
 /// them under the derived class: `ProxyRegionTest(RegionTest)` runs every `RegionTest` test
 /// again, as `tests/…::ProxyRegionTest::test_x`). The method is followed where it is defined;
-/// the derived class's set-up runs first, else the base's. Bases from other modules are not
-/// followed (their methods are parsed only when imported).
+/// the derived class's set-up runs first, else the base's. Bases from other modules are the
+/// project pass's (`World::foreign_tests`): their modules are parsed only when imported.
 fn inherited_tests(env: &Env, m: &mut ModuleFacts, qual: &str, collect: Collect, setup: &[String]) {
     let mut bases: Vec<String> = m.class_bases.get(qual).cloned().unwrap_or_default();
     // A base's own bases too (a short chain; cycles are impossible in valid Python but bounded).
