@@ -13,6 +13,19 @@
 //! derive from `unittest.TestCase` are collected whatever `python_classes` says, and their
 //! `test…` methods whatever `python_functions` says (unittest's own rule). A file that cannot be
 //! read or parsed leaves pytest's defaults.
+//!
+//! **pytest-relaxed** (invoke, fabric and paramiko test with it): once installed, the plugin
+//! collects every `.py` file pytest is pointed at except `conftest.py`, `test_*.py` (left to
+//! pytest) and names starting with `_`; in those files every function and class not starting
+//! with `_` is a test, and so is every method not starting with `_` (nor `setup`/`teardown`),
+//! nested classes included (`Outer::Inner::method`). A plugin is active when installed, which the
+//! scan cannot see, so it reads the project's declaration: `pytest-relaxed` named in the root's
+//! requirement files (`*requirements*.txt`, `requirements/*.txt`), `tox.ini`, `setup.cfg`,
+//! `setup.py`, `pyproject.toml` or `Pipfile`, and not switched off by `-p no:relaxed` in
+//! `addopts`. It applies under the `testpaths` setting's directories, or, when there is none,
+//! under directories named `tests`, `test` or `testing` (projects that run relaxed without
+//! `testpaths` point pytest at their test directory: invoke's `inv test`), never to the code
+//! under test.
 
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use std::path::Path;
@@ -61,12 +74,72 @@ pub struct Naming {
     files: Vec<FilePattern>,
     classes: Vec<Pattern>,
     functions: Vec<Pattern>,
+    /// pytest-relaxed's rules for the files it collects: `None` when the project does not use
+    /// it; otherwise the directories it applies under (below the root) and the naming of its
+    /// modules.
+    relaxed: Option<(Vec<String>, Box<Naming>)>,
+    /// This is a relaxed module's naming: every name not starting with `_` is a test.
+    relaxed_module: bool,
 }
 
 impl Default for Naming {
     fn default() -> Naming {
         Naming::from_lists(&list(FILES), &list(CLASSES), &list(FUNCTIONS))
     }
+}
+
+/// Names pytest-relaxed never collects as tests: private ones, its own exclusions, and pytest's
+/// xunit set-up and tear-down hooks (which pytest calls as such).
+fn relaxed_skips(name: &str) -> bool {
+    name.starts_with('_')
+        || matches!(
+            name,
+            "setup"
+                | "teardown"
+                | "setup_module"
+                | "teardown_module"
+                | "setup_function"
+                | "teardown_function"
+                | "setup_method"
+                | "teardown_method"
+                | "setup_class"
+                | "teardown_class"
+        )
+}
+
+/// Whether the project at `root` declares pytest-relaxed among its (test) dependencies.
+fn declares_relaxed(root: &Path) -> bool {
+    let mut files: Vec<std::path::PathBuf> = [
+        "tox.ini",
+        "setup.cfg",
+        "setup.py",
+        "pyproject.toml",
+        "Pipfile",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .collect();
+    for dir in [root.to_path_buf(), root.join("requirements")] {
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.ends_with(".txt")
+                    && (dir != root || name.contains("requirements"))
+                    && e.file_type().is_ok_and(|t| t.is_file())
+                {
+                    files.push(e.path());
+                }
+            }
+        }
+    }
+    files.iter().any(|f| {
+        std::fs::metadata(f).is_ok_and(|m| m.len() < 1 << 20)
+            && std::fs::read_to_string(f).is_ok_and(|t| {
+                let t = t.to_ascii_lowercase();
+                t.contains("pytest-relaxed") || t.contains("pytest_relaxed")
+            })
+    })
 }
 
 fn list(xs: &[&str]) -> Vec<String> {
@@ -97,24 +170,77 @@ impl Naming {
                 .collect(),
             classes: classes.iter().map(|p| Pattern::name(p)).collect(),
             functions: functions.iter().map(|p| Pattern::name(p)).collect(),
+            relaxed: None,
+            relaxed_module: false,
         }
     }
 
     /// The settings of the project at `root` (pytest's defaults where it sets none).
     pub fn read(root: &Path) -> Naming {
-        let Some(src) = source(root) else {
-            return Naming::default();
-        };
-        let get = |key: &str, d: &[&str]| settings(&src, key).unwrap_or_else(|| list(d));
-        Naming::from_lists(
+        let src = source(root);
+        let setting = |key: &str| src.as_ref().and_then(|s| settings(s, key));
+        let get = |key: &str, d: &[&str]| setting(key).unwrap_or_else(|| list(d));
+        let mut n = Naming::from_lists(
             &get("python_files", FILES),
             &get("python_classes", CLASSES),
             &get("python_functions", FUNCTIONS),
-        )
+        );
+        let off = setting("addopts").is_some_and(|a| {
+            a.windows(2).any(|w| w[0] == "-p" && w[1] == "no:relaxed")
+                || a.iter().any(|x| x == "-pno:relaxed")
+        });
+        if !off && declares_relaxed(root) {
+            let dirs = setting("testpaths")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.trim_start_matches("./").trim_end_matches('/').to_string())
+                .filter(|d| !d.is_empty() && d != ".")
+                .collect();
+            let mut module = Naming::default();
+            module.relaxed_module = true;
+            n.relaxed = Some((dirs, Box::new(module)));
+        }
+        n
+    }
+
+    /// Whether pytest-relaxed collects the file at `rel` as one of its modules.
+    fn is_relaxed_file(&self, rel: &str) -> bool {
+        let Some((dirs, _)) = &self.relaxed else {
+            return false;
+        };
+        let rel = rel.trim_start_matches('/');
+        let parts: Vec<&str> = rel.split('/').collect();
+        let base = parts.last().copied().unwrap_or(rel);
+        if !base.ends_with(".py")
+            || base == "conftest.py"
+            || base.starts_with("test_")
+            || parts.iter().any(|p| p.starts_with('_'))
+        {
+            return false;
+        }
+        let dir = &parts[..parts.len() - 1];
+        if dirs.is_empty() {
+            dir.iter()
+                .any(|p| matches!(*p, "tests" | "test" | "testing"))
+        } else {
+            dirs.iter().any(|d| rel.starts_with(&format!("{d}/")))
+        }
+    }
+
+    /// The naming of the tests inside the file at `rel`: pytest-relaxed's for the files it
+    /// collects, this one otherwise.
+    pub fn module(&self, rel: &str) -> &Naming {
+        match &self.relaxed {
+            Some((_, m)) if self.is_relaxed_file(rel) => m,
+            _ => self,
+        }
     }
 
     /// Whether pytest collects the file at `rel` (its path below the root, `/`-separated).
     pub fn is_test_file(&self, rel: &str) -> bool {
+        if self.is_relaxed_file(rel) {
+            return true;
+        }
         let base = rel.rsplit('/').next().unwrap_or(rel);
         let full = format!("/{}", rel.trim_start_matches('/'));
         self.files.iter().any(|f| {
@@ -128,11 +254,17 @@ impl Naming {
 
     /// Whether pytest collects a class of this name (not counting `TestCase` subclasses).
     pub fn is_test_class(&self, name: &str) -> bool {
+        if self.relaxed_module {
+            return !name.starts_with('_');
+        }
         self.classes.iter().any(|p| p.matches(name))
     }
 
     /// Whether pytest collects a function or method of this name.
     pub fn is_test_function(&self, name: &str) -> bool {
+        if self.relaxed_module {
+            return !relaxed_skips(name);
+        }
         self.functions.iter().any(|p| p.matches(name))
     }
 }

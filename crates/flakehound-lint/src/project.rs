@@ -309,7 +309,8 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             .map(|(path, root, test_code, name)| {
                 let rel = rel_to(path, &roots[*root]);
                 let name = name.clone().unwrap_or_else(|| dotted_name(&rel));
-                (load(path, &name, *test_code, &namings[*root]), rel, name)
+                let naming = namings[*root].module(&rel);
+                (load(path, &name, *test_code, naming), rel, name)
             })
             .collect();
         for ((path, root, test_code, _), (result, rel, name)) in batch.into_iter().zip(parsed) {
@@ -450,7 +451,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             classes
                 .into_iter()
                 .flat_map(|(qual, unittest)| {
-                    world.foreign_tests(i, qual, *unittest, &namings[m.root])
+                    world.foreign_tests(i, qual, *unittest, namings[m.root].module(&m.rel))
                 })
                 .map(move |t| (i, t))
                 .collect::<Vec<_>>()

@@ -412,6 +412,69 @@ fn tests_as_the_projects_pytest_settings_name_them() {
 }
 
 #[test]
+fn pytest_relaxed_collects_every_public_name_when_the_project_declares_it() {
+    // invoke's and paramiko's layout: `tests/runners.py` (no `test_` prefix), plain functions
+    // and classes, nested classes, `_`-prefixed helpers and files.
+    let timed = "    t0 = time.time()\n    assert time.time() - t0 < 0.1\n";
+    let module = format!(
+        "import time\n\ndef runs_fast():\n{timed}\ndef _helper():\n{timed}\nclass Runner:\n    def setup(self):\n        pass\n\n    class when_pty:\n        def echoes_quickly(self):\n            t0 = time.time()\n            assert time.time() - t0 < 0.1\n\nclass _Private:\n    def hidden(self):\n        t0 = time.time()\n        assert time.time() - t0 < 0.1\n"
+    );
+    let util = format!("import time\n\ndef quick():\n{timed}");
+    let relaxed = [
+        ("dev-requirements.txt", "pytest>=7\npytest-relaxed>=2\n"),
+        ("tests/runners.py", module.as_str()),
+        ("tests/_util.py", util.as_str()),
+    ];
+    let unreached = ("timing-assert".to_string(), String::new());
+    assert_eq!(
+        lint(&relaxed),
+        [
+            unreached.clone(),
+            unreached.clone(),
+            unreached.clone(),
+            (
+                "timing-assert".to_string(),
+                "tests/runners.py::Runner::when_pty::echoes_quickly".to_string()
+            ),
+            (
+                "timing-assert".to_string(),
+                "tests/runners.py::runs_fast".to_string()
+            ),
+        ]
+    );
+    // Must not: the same files without the plugin declared, or with it switched off.
+    let plain = [relaxed[1], relaxed[2]];
+    assert!(lint(&plain).iter().all(|(_, t)| t.is_empty()));
+    let off = [
+        relaxed[0],
+        relaxed[1],
+        relaxed[2],
+        ("pytest.ini", "[pytest]\naddopts = -p no:relaxed\n"),
+    ];
+    assert!(lint(&off).iter().all(|(_, t)| t.is_empty()));
+    // `testpaths` says where it applies: not in `tests/` when it names `integration/`.
+    let elsewhere = format!("import time\n\ndef suite_is_quick():\n{timed}");
+    let testpaths = [
+        relaxed[0],
+        relaxed[1],
+        ("integration/suite.py", elsewhere.as_str()),
+        ("pytest.ini", "[pytest]\ntestpaths = integration\n"),
+    ];
+    let found = lint(&testpaths);
+    assert!(
+        found.contains(&(
+            "timing-assert".to_string(),
+            "integration/suite.py::suite_is_quick".to_string()
+        )),
+        "{found:?}"
+    );
+    assert!(
+        !found.iter().any(|(_, t)| t.starts_with("tests/")),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
     let files = [
         ("app/__init__.py", ""),
