@@ -172,6 +172,9 @@ pub(crate) struct Cx<'a> {
     pub taints: HashMap<String, rules::value::Origins>,
     /// `with open(path) as f`: `f` → the names the file was opened with.
     pub aliases: HashMap<String, Vec<String>>,
+    /// `then = now - timedelta(hours=23)`: `then` → `now`, a name it is shifted from by a
+    /// value of no origin (`now - then` is the shift, whatever `now` was).
+    pub shifts: HashMap<String, String>,
     /// The walked function may hold a draw or a clock read (`rules::value::any_source`).
     pub value_sources: bool,
     pub started: HashSet<String>,
@@ -784,6 +787,7 @@ impl<'a> Env<'a> {
             origin_at: HashMap::new(),
             taints: HashMap::new(),
             aliases: HashMap::new(),
+            shifts: HashMap::new(),
             value_sources: true,
             started: HashSet::new(),
             joined: false,

@@ -282,6 +282,25 @@ fn wall_clock_compared_only_with_itself_is_not_reported() {
 }
 
 #[test]
+fn the_difference_of_a_clock_value_and_its_own_shift_is_not_the_moment() {
+    // humanfriendly's `format_timespan(now - then)` with `then = now - timedelta(hours=23)`.
+    let shift = one(
+        "import datetime\n\ndef test_span():\n    now = datetime.datetime.now()\n    then = now - datetime.timedelta(hours=23)\n    assert '23 hours' == format_timespan(now - then)\n\ndef test_ahead():\n    start = datetime.datetime.now()\n    end = start + datetime.timedelta(minutes=5)\n    assert format_timespan((end - start)) == '5 minutes'\n",
+    );
+    assert!(shift.is_empty(), "{shift:?}");
+    // Must not hide: a shift by another reading of the value (`replace`), a name read again
+    // after the shift was taken, a second read of the clock.
+    let since_midnight = one(
+        "import datetime\n\ndef test_since_midnight():\n    now = datetime.datetime.now()\n    midnight = now.replace(hour=0, minute=0)\n    assert format_timespan(now - midnight) == '1 hour'\n",
+    );
+    assert_eq!(rules_of(&since_midnight), ["wall-clock-compare"]);
+    let reread = one(
+        "import datetime\n\ndef test_reread():\n    now = datetime.datetime.now()\n    then = now - datetime.timedelta(hours=23)\n    now = datetime.datetime.now()\n    assert format_timespan(now - then) == '23 hours'\n",
+    );
+    assert_eq!(rules_of(&reread), ["wall-clock-compare"]);
+}
+
+#[test]
 fn wall_clock_handed_to_another_objects_method_is_not_compared() {
     // huey's scheduler tests: a time handed to the scheduler, which compares it with its own
     // reads of the clock; what it returns only may hold the value.

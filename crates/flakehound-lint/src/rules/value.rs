@@ -188,6 +188,19 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
             }
             o
         }
+        // `now - then` with `then = now - timedelta(hours=23)`: the shift, not the moment.
+        "binary_operator"
+            if n.child_by_field_name("operator")
+                .is_some_and(|o| cx.text(o) == "-")
+                && n.child_by_field_name("left").is_some_and(|l| {
+                    n.child_by_field_name("right").is_some_and(|r| {
+                        let a = shift_base(cx, l, depth + 1);
+                        a.is_some() && a == shift_base(cx, r, depth + 1)
+                    })
+                }) =>
+        {
+            Vec::new()
+        }
         "lambda" | "string_content" | "integer" | "float" | "true" | "false" | "none" => Vec::new(),
         // `f(key=value)`: the value (the keyword's name is no variable).
         "keyword_argument" => n
@@ -203,6 +216,47 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
             }
             o
         }
+    }
+}
+
+/// The name a value is that name's value shifted by something of no origin: `now`,
+/// `now - timedelta(hours=23)`, `then` after `then = now + delta`; `None` for anything else.
+fn shift_base(cx: &mut Cx, n: Node, depth: usize) -> Option<String> {
+    if depth > DEPTH {
+        return None;
+    }
+    match n.kind() {
+        "identifier" => {
+            let name = cx.text(n).to_string();
+            if let Some(b) = cx.shifts.get(&name) {
+                return Some(b.clone());
+            }
+            cx.taints.contains_key(&name).then_some(name)
+        }
+        "parenthesized_expression" => shift_base(cx, n.named_child(0)?, depth + 1),
+        "binary_operator" => {
+            let op = cx.text(n.child_by_field_name("operator")?).to_string();
+            let (l, r) = (
+                n.child_by_field_name("left")?,
+                n.child_by_field_name("right")?,
+            );
+            match op.as_str() {
+                "-" => (eval_d(cx, r, depth + 1).is_empty())
+                    .then(|| shift_base(cx, l, depth + 1))
+                    .flatten(),
+                "+" => {
+                    if eval_d(cx, r, depth + 1).is_empty() {
+                        shift_base(cx, l, depth + 1)
+                    } else if eval_d(cx, l, depth + 1).is_empty() {
+                        shift_base(cx, r, depth + 1)
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -345,6 +399,16 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
     {
         let b = eval(cx, k);
         union(&mut o, &b);
+    }
+    // A name assigned again is no longer what others were shifted from.
+    if node.kind() == "assignment" && l.kind() == "identifier" {
+        let name = cx.text(l).to_string();
+        cx.shifts.retain(|k, b| *k != name && *b != name);
+        if let Some(b) = shift_base(cx, r, 0)
+            && b != name
+        {
+            cx.shifts.insert(name, b);
+        }
     }
     bind(cx, l, &o, node.kind() == "assignment");
 }
