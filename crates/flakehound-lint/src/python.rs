@@ -1186,7 +1186,7 @@ fn function(cx: &mut Cx, def: Node) {
     // that a caller passes.
     cx.out.params = cx.params.clone();
     cx.out.defaults = cx.defaults.clone();
-    rules::threads::finish(cx);
+    rules::threads::finish(cx, def);
 }
 
 fn collect_locals(cx: &mut Cx, node: Node, depth: usize) {

@@ -985,6 +985,21 @@ fn thread_no_join() {
         "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    assert results.get('a') == 1\n",
     );
     assert_eq!(rules_of(&dict_get), ["thread-no-join"]);
+    // A helper that starts a process and returns it (rq's `start_worker_process`): its caller
+    // joins it. A helper that starts one and returns something else is still reported.
+    let helper = |ret: &str| {
+        lint(&[(
+            "tests/test_w.py",
+            &format!(
+                "from multiprocessing import Process\n\ndef start_worker(name):\n    p = Process(target=work, args=(name,))\n    p.start()\n    {ret}\n\ndef test_a():\n    w = start_worker('a')\n    w.join(5)\n    assert done()\n"
+            ),
+        )])
+    };
+    for ret in ["return p", "return p, name", "yield p"] {
+        let handed = helper(ret);
+        assert!(handed.is_empty(), "{ret}: {handed:?}");
+    }
+    assert_eq!(rules_of(&helper("return name")), ["thread-no-join"]);
 }
 
 #[test]

@@ -93,17 +93,61 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     }
 }
 
-/// At the end of a test function: threads created and started, and nothing joined.
-pub(crate) fn finish(cx: &mut Cx) {
+/// At the end of a test function: threads created and started, and nothing joined. A thread
+/// the function returns or yields (rq's `start_worker_process()` helper, whose callers join the
+/// process) is the caller's to join: the scan does not follow it there, so it is not reported.
+pub(crate) fn finish(cx: &mut Cx, def: Node) {
     cx.out.joins = cx.joined;
     if !cx.test_code || cx.joined || cx.started.is_empty() {
         return;
     }
     let threads = std::mem::take(&mut cx.threads);
+    let mut escaped = Vec::new();
+    if let Some(body) = def.child_by_field_name("body") {
+        handed_back(cx, body, &mut escaped, 0);
+    }
     for (name, hit) in threads {
+        if !name.is_empty() && escaped.contains(&name) {
+            continue;
+        }
         // Started by name, or (a list of threads) started in a loop.
         if cx.started.contains(&name) || !cx.started.is_empty() {
             cx.out.hits.push(hit);
         }
+    }
+}
+
+/// The names a function returns or yields (`return p`, `return p, q`, `yield p`), not looking
+/// into functions or classes defined inside it.
+fn handed_back(cx: &Cx, node: Node, out: &mut Vec<String>, depth: usize) {
+    if depth > 200 {
+        return;
+    }
+    match node.kind() {
+        "function_definition" | "class_definition" | "lambda" => return,
+        "return_statement" | "yield" => {
+            let mut c = node.walk();
+            for e in node.named_children(&mut c) {
+                let items: Vec<Node> = if matches!(e.kind(), "expression_list" | "tuple" | "list") {
+                    let mut c2 = e.walk();
+                    e.named_children(&mut c2).collect()
+                } else {
+                    vec![e]
+                };
+                out.extend(
+                    items
+                        .into_iter()
+                        .filter(|i| i.kind() == "identifier")
+                        .map(|i| cx.text(i).to_string()),
+                );
+            }
+            return;
+        }
+        _ => {}
+    }
+    let mut c = node.walk();
+    let kids: Vec<Node> = node.named_children(&mut c).collect();
+    for k in kids {
+        handed_back(cx, k, out, depth + 1);
     }
 }
