@@ -163,6 +163,10 @@ pub(crate) struct Cx<'a> {
     /// thread variables and whether anything was joined, constructor types of variables.
     pub clock_vars: HashSet<String>,
     pub elapsed_vars: HashSet<String>,
+    /// Names bound to a number literal (`block_seconds = 5`), for the bounds of timing asserts.
+    pub numbers: HashMap<String, f64>,
+    /// Elapsed names not in seconds (`ms = (t1 - t0) * 1000`, `*_ns` clocks).
+    pub scaled_vars: HashSet<String>,
     pub set_vars: HashSet<String>,
     pub threads: Vec<(String, Hit)>,
     /// Test code's values (see `rules::value`): the random draws and local-clock reads seen
@@ -781,6 +785,8 @@ impl<'a> Env<'a> {
             global_decl: HashSet::new(),
             clock_vars: HashSet::new(),
             elapsed_vars: HashSet::new(),
+            numbers: HashMap::new(),
+            scaled_vars: HashSet::new(),
             set_vars: HashSet::new(),
             threads: Vec::new(),
             origins: Vec::new(),

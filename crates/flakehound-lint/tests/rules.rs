@@ -742,6 +742,24 @@ fn timing_assert() {
         "import time, unittest\n\ndef test_a():\n    t0 = time.monotonic()\n    wait_for_expiry()\n    duration = time.monotonic() - t0\n    assert duration > 0.25\n    assert 0.25 <= duration\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        start = time.time()\n        work()\n        self.assertGreater(time.time() - start, 1)\n",
     );
     assert!(lower.is_empty(), "{lower:?}");
+    // A budget of 5 s or more guards against a hang (pexpect's `end_time < 10`, rq's
+    // `assertLess(blocked_for, block_seconds)` with `block_seconds = 5`), as in the Rust rule.
+    let guards = one(
+        "import time, unittest\n\ndef test_a():\n    t0 = time.time()\n    work()\n    end_time = time.time() - t0\n    assert end_time < 10 and end_time > 2\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        block_seconds = 5\n        started_at = time.time()\n        fetch(timeout=block_seconds)\n        blocked_for = time.time() - started_at\n        self.assertLess(blocked_for, block_seconds)\n",
+    );
+    assert!(guards.is_empty(), "{guards:?}");
+    // Must not hide: a short budget through a name (rq's `timeout = 1`), a bound rebound to
+    // a short one, and a duration in milliseconds against 500.
+    let short = one(
+        "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        timeout = 5\n        timeout = 1\n        started_at = time.time()\n        fetch(timeout=timeout)\n        blocked_for = time.time() - started_at\n        self.assertGreater(timeout, blocked_for)\n\ndef test_ms():\n    t0 = time.perf_counter()\n    work()\n    ms = (time.perf_counter() - t0) * 1000\n    assert ms < 500\n",
+    );
+    assert_eq!(
+        short,
+        [
+            ("timing-assert".into(), "tests/test_it.py::T::test_b".into()),
+            ("timing-assert".into(), "tests/test_it.py::test_ms".into())
+        ]
+    );
 }
 
 #[test]
