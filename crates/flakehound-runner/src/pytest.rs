@@ -1150,11 +1150,18 @@ pub fn without_plugin_interference(argv: &[String], plugins: &PytestPlugins) -> 
     let Some(at) = pytest_word(argv) else {
         return out;
     };
+    // A plugin the command already switches off (`-p no:rerunfailures`) is off: its options
+    // are unknown to pytest then, so `--reruns=0` would be a usage error.
+    let off = |name: &str| {
+        let no = format!("no:{name}");
+        argv.windows(2).any(|w| w[0] == "-p" && w[1] == no)
+            || argv.iter().any(|a| *a == format!("-p{no}") || *a == format!("-p={no}"))
+    };
     let mut extra = Vec::new();
-    if plugins.randomly {
+    if plugins.randomly && !off("randomly") {
         extra.extend(["-p".to_string(), "no:randomly".to_string()]);
     }
-    if plugins.rerunfailures {
+    if plugins.rerunfailures && !off("rerunfailures") {
         extra.push("--reruns=0".to_string());
     }
     out.splice(at + 1..at + 1, extra);
@@ -1209,6 +1216,14 @@ mod interference_tests {
         assert_eq!(
             without_plugin_interference(&argv("cargo test"), &both),
             argv("cargo test")
+        );
+        // Switched off by the command already: `--reruns=0` would be an unknown option then.
+        assert_eq!(
+            without_plugin_interference(
+                &argv("python -m pytest -p no:rerunfailures -pno:randomly -q"),
+                &both
+            ),
+            argv("python -m pytest -p no:rerunfailures -pno:randomly -q")
         );
     }
 }
