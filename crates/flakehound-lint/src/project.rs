@@ -620,19 +620,10 @@ impl World<'_> {
             .then(|| (t, class.to_string()))
     }
 
-    /// The test methods test class `qual` of module `mi` inherits from classes of other
-    /// modules (dogpile.cache's `RedisTest(_TestRedisConn, _GenericBackendTestSuite)`, its
-    /// suite in `dogpile/testing/fixtures.py`): pytest collects them under the derived class.
-    /// Bases are searched breadth-first, the class's own methods and those of its own
-    /// module's bases (already collected) first; the first definition of a name wins. The
-    /// derived class's set-up runs first, else the defining class's.
-    fn foreign_tests(
-        &self,
-        mi: usize,
-        qual: &str,
-        unittest: bool,
-        naming: &Naming,
-    ) -> Vec<python::TestFn> {
+    /// Class `qual` of module `mi` and the classes it derives from, of its module and of the
+    /// modules the scan parsed, breadth-first (Python's method resolution order for the usual
+    /// single and mixin inheritance; at most 32 classes).
+    fn lineage(&self, mi: usize, qual: &str) -> Vec<(usize, String)> {
         let mut classes: Vec<(usize, String)> = vec![(mi, qual.to_string())];
         let mut i = 0;
         while i < classes.len() && classes.len() < 32 {
@@ -659,6 +650,39 @@ impl World<'_> {
             }
             i += 1;
         }
+        classes
+    }
+
+    /// Method `method` as class `qual` of module `mi` has it: its own, else the first base's
+    /// that defines it; with `skip_own`, from the bases only (`super().method()`).
+    fn method_of(&self, mi: usize, qual: &str, method: &str, skip_own: bool) -> Option<Landing> {
+        self.lineage(mi, qual)
+            .into_iter()
+            .skip(usize::from(skip_own))
+            .find_map(|(cm, c)| {
+                let key = format!("{c}.{method}");
+                self.modules[cm]
+                    .facts
+                    .functions
+                    .contains_key(&key)
+                    .then_some(Landing::Function(cm, key))
+            })
+    }
+
+    /// The test methods test class `qual` of module `mi` inherits from classes of other
+    /// modules (dogpile.cache's `RedisTest(_TestRedisConn, _GenericBackendTestSuite)`, its
+    /// suite in `dogpile/testing/fixtures.py`): pytest collects them under the derived class.
+    /// Bases are searched breadth-first, the class's own methods and those of its own
+    /// module's bases (already collected) first; the first definition of a name wins. The
+    /// derived class's set-up runs first, else the defining class's.
+    fn foreign_tests(
+        &self,
+        mi: usize,
+        qual: &str,
+        unittest: bool,
+        naming: &Naming,
+    ) -> Vec<python::TestFn> {
+        let classes = self.lineage(mi, qual);
         if classes.iter().all(|(cm, _)| *cm == mi) {
             return Vec::new();
         }
@@ -732,17 +756,21 @@ impl World<'_> {
         if f.functions.contains_key(name) {
             return Some(Landing::Function(mi, name.to_string()));
         }
+        // A class constructed: its `__init__`, or the one it inherits.
         if f.classes.contains(name) {
-            let init = format!("{name}.__init__");
-            return f
-                .functions
-                .contains_key(&init)
-                .then_some(Landing::Function(mi, init));
+            return self.method_of(mi, name, "__init__", false);
         }
         if f.globals.contains_key(name) {
             return Some(Landing::Global(mi, name.to_string()));
         }
-        None
+        // `self.method()` on a method a base defines; `super().method()` (the target
+        // `Class.super().method`): the bases' only.
+        let (class, method) = name.rsplit_once('.')?;
+        match class.strip_suffix(".super()") {
+            Some(class) if f.classes.contains(class) => self.method_of(mi, class, method, true),
+            None if f.classes.contains(class) => self.method_of(mi, class, method, false),
+            _ => None,
+        }
     }
 
     /// Fixture functions a test's parameters name: in its module, else in conftest files.
@@ -893,7 +921,19 @@ impl World<'_> {
                     .as_ref()
                     .is_some_and(|g| !g.reached(edge.as_ref(), offset))
             };
+            // A function under a fake clock of its own (`@freeze_time` on it or on its class,
+            // whose marks its methods carry): its clock reads are frozen whoever reaches it
+            // (freezegun's subclass test reaching its decorated base's `setUpClass`).
+            let frozen_here = f.decorators.iter().any(|d| {
+                let d = d.to_ascii_lowercase();
+                FROZEN_TIME.iter().any(|w| d.split('.').any(|p| p == *w))
+            });
             for h in &f.hits {
+                if frozen_here
+                    && (h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::TIMING_ASSERT.id)
+                {
+                    continue;
+                }
                 if !unreached(&h.guard) && (!again || is_value_hit(h)) {
                     hits.push((fmi, h.clone(), via.clone(), failing));
                 }

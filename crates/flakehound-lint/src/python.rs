@@ -424,6 +424,22 @@ impl<'a> Cx<'a> {
 
     /// What a call's function points at.
     pub fn target(&self, func: Node) -> Option<Target> {
+        // `super().method(…)`, `super(Class, self).method(…)`: the bases' method (resolved by
+        // the project pass, which knows the bases of other modules).
+        if func.kind() == "attribute"
+            && let Some(obj) = func.child_by_field_name("object")
+            && obj.kind() == "call"
+            && obj
+                .child_by_field_name("function")
+                .is_some_and(|f| self.text(f) == "super")
+            && let (Some(class), Some(attr)) =
+                (self.class.as_ref(), func.child_by_field_name("attribute"))
+        {
+            return Some(Target::Local(format!(
+                "{class}.super().{}",
+                self.text(attr)
+            )));
+        }
         let path = dotted(func, self.src)?;
         let (first, rest) = match path.split_once('.') {
             Some((f, r)) => (f, Some(r)),

@@ -494,6 +494,90 @@ fn pytest_relaxed_collects_every_public_name_when_the_project_declares_it() {
 }
 
 #[test]
+fn methods_a_class_inherits_and_super_calls_are_followed_to_the_base() {
+    // A base in another module of the code under test: `super().__init__()`, `super().label()`,
+    // an inherited `__init__` (`Plain()`), `self.today()` on a method only the base defines. (A test class's own bases
+    // are test support, read as test code: not this case.)
+    let base = "import random, datetime\n\nclass Base:\n    def __init__(self):\n        self.seed = random.randint(1, 6)\n\n    def label(self):\n        return random.choice('abc')\n\n    def today(self):\n        return datetime.date.today().isoformat()\n";
+    let child = |label: &str| {
+        format!(
+            "from app.base import Base\n\nclass Child(Base):\n    def __init__(self):\n        super().__init__()\n        self.name = self.label()\n        self.when = self.stamp()\n\n    def label(self):\n        {label}\n\n    def stamp(self):\n        return self.today()\n\nclass Plain(Base):\n    pass\n"
+        )
+    };
+    let tests = "from app.child import Child, Plain\n\ndef test_label():\n    c = Child()\n    assert c.name == 'a!'\n\ndef test_plain():\n    assert Plain() is not None\n";
+    let via_super = child("return super().label() + '!'");
+    let found = lint(&[
+        ("app/__init__.py", ""),
+        ("app/base.py", base),
+        ("app/child.py", via_super.as_str()),
+        ("tests/test_it.py", tests),
+    ]);
+    let pairs = |rule: &str, test: &str, found: &[(String, String)]| {
+        found
+            .iter()
+            .filter(|(r, t)| r == rule && t == &format!("tests/test_it.py::{test}"))
+            .count()
+    };
+    // `test_label`: the inherited `__init__`'s draw and the base's `label` draw.
+    assert_eq!(
+        pairs("unseeded-random", "test_label", &found),
+        2,
+        "{found:?}"
+    );
+    assert_eq!(
+        pairs("unseeded-random", "test_plain", &found),
+        1,
+        "{found:?}"
+    );
+    assert_eq!(
+        pairs("wall-clock-compare", "test_label", &found),
+        1,
+        "{found:?}"
+    );
+    assert_eq!(
+        pairs("wall-clock-compare", "test_plain", &found),
+        0,
+        "{found:?}"
+    );
+    // Must not: a method the class overrides without calling the base's.
+    let own = child("return 'a'");
+    let found = lint(&[
+        ("app/__init__.py", ""),
+        ("app/base.py", base),
+        ("app/child.py", own.as_str()),
+        ("tests/test_it.py", tests),
+    ]);
+    assert_eq!(
+        pairs("unseeded-random", "test_label", &found),
+        1,
+        "{found:?}"
+    );
+    // A base under `@freeze_time` (freezegun's own tests): its `setUpClass`, reached by a
+    // subclass's `super().setUpClass()`, reads a frozen clock.
+    let frozen = |decorator: &str| {
+        lint(&[(
+            "tests/test_it.py",
+            &format!(
+                "import datetime, unittest\nfrom freezegun import freeze_time\n\n{decorator}\nclass TestBase(unittest.TestCase):\n    @classmethod\n    def setUpClass(cls):\n        super().setUpClass()\n        assert datetime.date(2013, 4, 9) == datetime.date.today()\n\nclass TestSub(TestBase):\n    @classmethod\n    def setUpClass(cls):\n        super().setUpClass()\n\n    def test_name(self):\n        assert TestSub.__name__ == 'TestSub'\n"
+            ),
+        )])
+    };
+    let found = frozen("@freeze_time('2013-04-09')");
+    assert!(
+        found.iter().all(|(r, _)| r != "wall-clock-compare"),
+        "{found:?}"
+    );
+    let found = frozen("");
+    assert!(
+        found.contains(&(
+            "wall-clock-compare".to_string(),
+            "tests/test_it.py::TestSub::test_name".to_string()
+        )),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
     let files = [
         ("app/__init__.py", ""),

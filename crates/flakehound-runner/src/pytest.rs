@@ -1155,7 +1155,9 @@ pub fn without_plugin_interference(argv: &[String], plugins: &PytestPlugins) -> 
     let off = |name: &str| {
         let no = format!("no:{name}");
         argv.windows(2).any(|w| w[0] == "-p" && w[1] == no)
-            || argv.iter().any(|a| *a == format!("-p{no}") || *a == format!("-p={no}"))
+            || argv
+                .iter()
+                .any(|a| *a == format!("-p{no}") || *a == format!("-p={no}"))
     };
     let mut extra = Vec::new();
     if plugins.randomly && !off("randomly") {
