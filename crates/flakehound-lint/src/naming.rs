@@ -196,8 +196,10 @@ impl Naming {
                 .map(|d| d.trim_start_matches("./").trim_end_matches('/').to_string())
                 .filter(|d| !d.is_empty() && d != ".")
                 .collect();
-            let mut module = Naming::default();
-            module.relaxed_module = true;
+            let module = Naming {
+                relaxed_module: true,
+                ..Naming::default()
+            };
             n.relaxed = Some((dirs, Box::new(module)));
         }
         n
