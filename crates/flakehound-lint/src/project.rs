@@ -869,7 +869,16 @@ impl World<'_> {
             };
             stack.push((sm, s.clone(), 1, vec![s.clone()], None, false));
         }
-        for (fi, name) in self.fixtures(mi, &facts.params) {
+        // Its parameters, and the fixtures it asks for by name (`usefixtures` on it, its class,
+        // or the module's `pytestmark`).
+        let asked: Vec<String> = facts
+            .params
+            .iter()
+            .chain(&facts.usefixtures)
+            .chain(&m.facts.usefixtures)
+            .cloned()
+            .collect();
+        for (fi, name) in self.fixtures(mi, &asked) {
             let fk = match test.key.rsplit_once('.') {
                 Some((class, _))
                     if self.modules[fi]
@@ -913,6 +922,18 @@ impl World<'_> {
                 out.fns.push((fmi, key.clone()));
             }
             seeded |= f.seeds_random;
+            // A fixture's own parameters are the fixtures it depends on (invoke's
+            // `integration(reset_environ, …)`): set up before it, torn down after.
+            if f.is_fixture && !repeat && depth < MAX_DEPTH {
+                for (xi, name) in self.fixtures(fmi, &f.params) {
+                    if xi == fmi && name == key {
+                        continue;
+                    }
+                    let mut v = via.clone();
+                    v.push(format!("fixture {name}"));
+                    stack.push((xi, name, depth + 1, v, None, failing));
+                }
+            }
             let offset = usize::from(
                 key.contains('.') && f.params.first().is_some_and(|s| s == "self" || s == "cls"),
             );

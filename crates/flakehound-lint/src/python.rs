@@ -91,6 +91,9 @@ pub struct FnFacts {
     /// Each parameter's default, beside `params`.
     pub defaults: Vec<Option<Arg>>,
     pub is_fixture: bool,
+    /// Fixtures it asks for by name without taking them as parameters:
+    /// `@pytest.mark.usefixtures("db")` on it or its class, or its class's `pytestmark`.
+    pub usefixtures: Vec<String>,
     /// Joins or waits for a thread or process (`t.join()`, `done.wait()`).
     pub joins: bool,
     /// Calls `random.seed` / `numpy.random.seed`.
@@ -133,6 +136,8 @@ pub struct ModuleFacts {
     pub globals: HashMap<String, FnFacts>,
     pub tests: Vec<TestFn>,
     pub fixtures: HashSet<String>,
+    /// Fixtures every test of the module uses: `pytestmark = pytest.mark.usefixtures(…)`.
+    pub usefixtures: Vec<String>,
     /// Fixtures with `autouse=True` (keys; `Class.name` inside a class).
     pub autouse: Vec<String>,
     pub imports: HashMap<String, String>,
@@ -975,6 +980,7 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
             let mut cx = env.cx(class.map(|(c, _)| c.to_string()));
             cx.out.line = span(def).0;
             for d in &decorators {
+                usefixtures_in(*d, env.src, &mut cx.out.usefixtures, 0);
                 let expr = d.named_child(0);
                 let target = expr.map(|e| {
                     if e.kind() == "call" {
@@ -1138,8 +1144,29 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                     }
                 }
             }
+            // `@pytest.mark.usefixtures(…)` on the class and its `pytestmark`: every method's.
+            let mut class_fixtures = Vec::new();
+            for d in &decorators {
+                usefixtures_in(*d, env.src, &mut class_fixtures, 0);
+            }
+            if let Some(body) = def.child_by_field_name("body") {
+                let mut c = body.walk();
+                for st in body.named_children(&mut c) {
+                    if st.kind() == "expression_statement" {
+                        class_fixtures.extend(pytestmark_fixtures(st, env.src));
+                    }
+                }
+            }
+            if !class_fixtures.is_empty() {
+                for (k, f) in m.functions.iter_mut() {
+                    if !methods_before.contains(k) {
+                        f.usefixtures.extend(class_fixtures.iter().cloned());
+                    }
+                }
+            }
         }
         "expression_statement" if class.is_none() => {
+            m.usefixtures.extend(pytestmark_fixtures(def, env.src));
             let Some(a) = def.named_child(0) else { return };
             let mut cx = env.cx(None);
             cx.out.line = span(def).0;
@@ -1161,6 +1188,51 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
         }
         _ => {}
     }
+}
+
+/// The fixture names `pytest.mark.usefixtures("a", "b")` calls in an expression ask for (a
+/// decorator, a `pytestmark` value, a list of marks).
+fn usefixtures_in(node: Node, src: &[u8], out: &mut Vec<String>, depth: usize) {
+    if depth > SHAPE_DEPTH {
+        return;
+    }
+    if node.kind() == "call"
+        && node
+            .child_by_field_name("function")
+            .and_then(|f| f.utf8_text(src).ok())
+            .is_some_and(|f| f == "usefixtures" || f.ends_with(".usefixtures"))
+    {
+        if let Some(args) = node.child_by_field_name("arguments") {
+            let mut c = args.walk();
+            for a in args.named_children(&mut c) {
+                if a.kind() == "string"
+                    && let Some(t) = string_value(a, src)
+                {
+                    out.push(t);
+                }
+            }
+        }
+        return;
+    }
+    let mut c = node.walk();
+    for k in node.named_children(&mut c) {
+        usefixtures_in(k, src, out, depth + 1);
+    }
+}
+
+/// The fixtures a `pytestmark = …` statement asks for, if it is one.
+fn pytestmark_fixtures(stmt: Node, src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(a) = stmt.named_child(0)
+        && a.kind() == "assignment"
+        && a.child_by_field_name("left")
+            .and_then(|l| l.utf8_text(src).ok())
+            .is_some_and(|l| l == "pytestmark")
+        && let Some(r) = a.child_by_field_name("right")
+    {
+        usefixtures_in(r, src, &mut out, 0);
+    }
+    out
 }
 
 /// Walks one function: parameters (defaults), body; then the families' end-of-function checks.

@@ -578,6 +578,46 @@ fn methods_a_class_inherits_and_super_calls_are_followed_to_the_base() {
 }
 
 #[test]
+fn fixtures_asked_for_by_usefixtures_and_by_other_fixtures_are_followed() {
+    // invoke: `pytestmark = pytest.mark.usefixtures("integration")`, whose fixture depends on
+    // `reset_environ`, which restores `os.environ` after the test.
+    let conftest = "import os, pytest\n\n@pytest.fixture\ndef reset_environ():\n    old = os.environ.copy()\n    yield\n    os.environ.clear()\n    os.environ.update(old)\n\n@pytest.fixture\ndef integration(reset_environ):\n    yield\n";
+    let module = |mark: &str, class_deco: &str| {
+        format!(
+            "import os, pytest\n{mark}\n\n{class_deco}\nclass TestEnv:\n    def test_sets(self):\n        os.environ['X_PREFIX'] = 'bar'\n        assert load() == 'bar'\n\n    def test_reads(self):\n        assert os.environ.get('X_PREFIX') is None\n"
+        )
+    };
+    let state = |found: &[(String, String)]| {
+        found
+            .iter()
+            .filter(|(r, _)| r == "shared-module-state")
+            .count()
+    };
+    for (mark, deco) in [
+        ("pytestmark = pytest.mark.usefixtures('integration')", ""),
+        (
+            "pytestmark = [pytest.mark.usefixtures('reset_environ')]",
+            "",
+        ),
+        ("", "@pytest.mark.usefixtures('integration')"),
+    ] {
+        let src = module(mark, deco);
+        let found = lint(&[
+            ("tests/conftest.py", conftest),
+            ("tests/test_env.py", src.as_str()),
+        ]);
+        assert_eq!(state(&found), 0, "{mark}{deco}: {found:?}");
+    }
+    // Must not hide: no fixture asked for, so nothing restores the variable.
+    let src = module("", "");
+    let found = lint(&[
+        ("tests/conftest.py", conftest),
+        ("tests/test_env.py", src.as_str()),
+    ]);
+    assert!(state(&found) > 0, "{found:?}");
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
     let files = [
         ("app/__init__.py", ""),
