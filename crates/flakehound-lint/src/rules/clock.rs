@@ -151,14 +151,19 @@ fn in_seconds(cx: &Cx, node: Node, depth: usize) -> bool {
     }
 }
 
-/// The number a bound is: a literal, or a name bound to one in the function.
+/// The number a bound is: a literal, or a name bound to one in the function (through
+/// parentheses, a few levels: a file nested 50 000 deep must not overflow the stack).
 fn number(cx: &Cx, node: Node) -> Option<f64> {
-    match node.kind() {
-        "integer" | "float" => cx.text(node).replace('_', "").parse().ok(),
-        "identifier" => cx.numbers.get(cx.text(node)).copied(),
-        "parenthesized_expression" => number(cx, node.named_child(0)?),
-        _ => None,
+    let mut node = node;
+    for _ in 0..crate::python::SHAPE_DEPTH {
+        match node.kind() {
+            "integer" | "float" => return cx.text(node).replace('_', "").parse().ok(),
+            "identifier" => return cx.numbers.get(cx.text(node)).copied(),
+            "parenthesized_expression" => node = node.named_child(0)?,
+            _ => return None,
+        }
     }
+    None
 }
 
 /// A duration in seconds bounded by a hang guard (`elapsed < 10`).
