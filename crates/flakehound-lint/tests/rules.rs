@@ -91,6 +91,13 @@ fn pedantic_rules_need_opting_into() {
     let mut all = Config::default();
     all.pedantic = true;
     assert_eq!(rules_of(&lint_with(&marked, &all)), ["retry-marker"]);
+    // thread-no-join too (round 7).
+    let thread = [(
+        "tests/test_it.py",
+        "import threading\n\ndef test_a():\n    t = threading.Thread(target=work)\n    t.start()\n    assert result()\n",
+    )];
+    assert!(lint_with(&thread, &Config::default()).is_empty());
+    assert_eq!(rules_of(&lint_with(&thread, &all)), ["thread-no-join"]);
 }
 
 #[test]
