@@ -1066,6 +1066,18 @@ fn experiments(
             }
             p = compare(suspect, &mut results);
             let n = results.first().map_or(0, |r| r.runs + r.missing);
+            // A whole batch and not one result under any condition: the test is skipped here
+            // (paramiko's GSS-API tests without the library) or not collected by this command.
+            // More runs cannot tell anything; the other experiments would run it in vain too.
+            if n >= u64::from(runs) && results.iter().all(|r| r.runs == 0) {
+                stopped = Some(format!(
+                    "no result in {n} runs a condition: the test was skipped or not collected"
+                ));
+                solved = Some(
+                    "not run: the test reported no result (skipped or not collected)".to_string(),
+                );
+                break;
+            }
             // Haybittle–Peto: an interim look stops for efficacy only at a p-value this small,
             // so the looks cost the final 5% test (almost) nothing; such an answer is also
             // conclusive for the whole diagnosis.
@@ -1154,6 +1166,11 @@ fn experiments(
         .flat_map(|e| e.conditions.iter())
         .map(|c| c.runs)
         .sum();
+    let total_missing: u64 = experiments
+        .iter()
+        .flat_map(|e| e.conditions.iter())
+        .map(|c| c.missing)
+        .sum();
     let mut d = Diagnosis {
         test: test.id.clone(),
         suspect: None,
@@ -1177,6 +1194,11 @@ fn experiments(
         None if interrupted => {
             d.verdict = format!(
                 "interrupted after {total_runs} runs ({total_failures} failed) before any experiment implicated a suspect"
+            );
+        }
+        None if total_runs == 0 && total_missing > 0 => {
+            d.verdict = format!(
+                "reported no result in any of its {total_missing} runs (skipped, or not collected by this command): nothing to diagnose"
             );
         }
         None if total_failures == 0 => {

@@ -589,6 +589,47 @@ fn repetition() {
 }
 
 #[test]
+fn a_skipped_test_stops_after_one_batch_with_no_result() {
+    // paramiko's GSS-API tests without the library: every run reports the test skipped. One
+    // batch of the first experiment says so; the others are not run.
+    let Some(s) = Session::new() else { return };
+    let out = s.flakehound(&[
+        "diagnose",
+        "tests/test_skipped.py::test_needs_gssapi",
+        "--runs",
+        "3",
+        "--only",
+        "hashing,order,load",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = d["verdict"].as_str().unwrap();
+    assert!(verdict.contains("reported no result"), "{d:#}");
+    // One batch of the first experiment; the others are not run.
+    let experiments = d["experiments"].as_array().unwrap();
+    assert!(
+        experiments[0]["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("no result")),
+        "{d:#}"
+    );
+    for e in &experiments[1..] {
+        assert!(
+            e["skipped"]
+                .as_str()
+                .is_some_and(|s| s.contains("no result")),
+            "{d:#}"
+        );
+        assert!(e["conditions"].as_array().unwrap().is_empty(), "{d:#}");
+    }
+}
+
+#[test]
 fn a_stable_test_has_nothing_to_diagnose_and_the_diagnosis_is_stored() {
     let Some(s) = Session::new() else { return };
     let out = s.flakehound(&[
