@@ -1110,7 +1110,7 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
             let setup = class_setup(m, &qual);
             // A thread started in set-up and joined in tear-down (pexpect's socket server
             // process) is waited for: the set-up's `thread-no-join` is withdrawn.
-            let teardown_joins = [
+            let teardowns: Vec<String> = [
                 "tearDown",
                 "teardown_method",
                 "tearDownClass",
@@ -1119,11 +1119,27 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                 "teardown",
             ]
             .iter()
-            .any(|t| {
-                m.functions
-                    .get(&format!("{qual}.{t}"))
-                    .is_some_and(|f| f.joins)
-            });
+            .map(|t| format!("{qual}.{t}"))
+            .filter(|k| m.functions.contains_key(k))
+            .collect();
+            let teardown_joins = teardowns.iter().any(|k| m.functions[k].joins);
+            // Module state changed in set-up and written again in tear-down (sqlitedict's
+            // `sys.meta_path.insert(…)` in `setUp`, `sys.meta_path = self.orig_meta_path` in
+            // `tearDown`) is restored around every test: the set-up's change is withdrawn.
+            let restored: HashSet<String> = teardowns
+                .iter()
+                .flat_map(|k| m.functions[k].state.iter())
+                .filter(|st| st.op != StateOp::Read)
+                .map(|st| st.key.clone())
+                .collect();
+            if !restored.is_empty() {
+                for k in &setup {
+                    if let Some(f) = m.functions.get_mut(k) {
+                        f.state
+                            .retain(|st| st.op == StateOp::Read || !restored.contains(&st.key));
+                    }
+                }
+            }
             if teardown_joins {
                 for k in &setup {
                     if let Some(f) = m.functions.get_mut(k) {

@@ -625,6 +625,23 @@ fn fixtures_asked_for_by_usefixtures_and_by_other_fixtures_are_followed() {
 }
 
 #[test]
+fn state_changed_in_set_up_and_written_back_in_tear_down_is_restored() {
+    // sqlitedict: `sys.meta_path.insert(0, …)` in `setUp`, the saved list assigned back in
+    // `tearDown`. Without the tear-down the change outlives the test.
+    let case = |teardown: &str| {
+        one(&format!(
+            "import sys, unittest\n\nclass TestImport(unittest.TestCase):\n    def setUp(self):\n        self.orig = list(sys.meta_path)\n        sys.meta_path.insert(0, Faux())\n{teardown}\n    def test_fallback(self):\n        assert load() is not None\n\ndef test_other():\n    assert len(sys.meta_path) > 0\n"
+        ))
+    };
+    let restored = case("\n    def tearDown(self):\n        sys.meta_path = self.orig\n");
+    assert!(
+        restored.iter().all(|(r, _)| r != "shared-module-state"),
+        "{restored:?}"
+    );
+    assert_eq!(rules_of(&case("")), ["shared-module-state"]);
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
     let files = [
         ("app/__init__.py", ""),
