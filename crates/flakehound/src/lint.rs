@@ -30,9 +30,9 @@ pub struct LintArgs {
     /// .flakehound/config.toml in the current directory, else at the repository root.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Also report the pedantic rules (sleep-wait, retry-marker): findings measured to be
-    /// real flakes too rarely to report by default (shown as notes, SARIF level `note`).
-    /// `--flaky` includes them.
+    /// Also report the pedantic rules (sleep-wait, retry-marker, thread-no-join): findings
+    /// measured to be real flakes too rarely to report by default (shown as notes, SARIF level
+    /// `note`). `--flaky` includes them.
     #[arg(long)]
     pub pedantic: bool,
 }
