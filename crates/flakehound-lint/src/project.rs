@@ -596,6 +596,12 @@ const MOCKED_NETWORK: &[&str] = &[
     "patch",
     "mock",
 ];
+/// Whether a dotted name has one of these words as a part (`freezegun.freeze_time`,
+/// `mock.patch.object`).
+fn names_one_of(name: &str, words: &[&str]) -> bool {
+    name.split('.').any(|part| words.contains(&part))
+}
+
 const FROZEN_TIME: &[&str] = &[
     "freeze_time",
     "freezegun",
@@ -945,10 +951,10 @@ impl World<'_> {
             // A function under a fake clock of its own (`@freeze_time` on it or on its class,
             // whose marks its methods carry): its clock reads are frozen whoever reaches it
             // (freezegun's subclass test reaching its decorated base's `setUpClass`).
-            let frozen_here = f.decorators.iter().any(|d| {
-                let d = d.to_ascii_lowercase();
-                FROZEN_TIME.iter().any(|w| d.split('.').any(|p| p == *w))
-            });
+            let frozen_here = f
+                .decorators
+                .iter()
+                .any(|d| names_one_of(&d.to_ascii_lowercase(), FROZEN_TIME));
             for h in &f.hits {
                 if frozen_here
                     && (h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::TIMING_ASSERT.id)
@@ -1043,11 +1049,7 @@ impl World<'_> {
             .chain(facts.params.iter())
             .map(|s| s.to_ascii_lowercase())
             .collect();
-        let has = |words: &[&str]| {
-            marks
-                .iter()
-                .any(|m| words.iter().any(|w| m.split('.').any(|part| part == *w)))
-        };
+        let has = |words: &[&str]| marks.iter().any(|m| names_one_of(m, words));
         let mocked = has(MOCKED_NETWORK);
         // Frozen by a decorator or fixture, or by a clock-faking call anywhere it reaches
         // (`freezer = freeze_time(…); freezer.start()`).
@@ -1055,9 +1057,7 @@ impl World<'_> {
             || out.fns.iter().any(|(fm, fk)| {
                 self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
                     f.calls.iter().any(|c| match &c.target {
-                        Target::Qualified(q) | Target::Local(q) => {
-                            FROZEN_TIME.iter().any(|w| q.split('.').any(|p| p == *w))
-                        }
+                        Target::Qualified(q) | Target::Local(q) => names_one_of(q, FROZEN_TIME),
                     })
                 })
             });

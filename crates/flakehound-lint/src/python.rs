@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use tree_sitter::{Node, Parser};
 
 /// Deepest nesting walked; deeper code (generated, hostile) is skipped, never a stack overflow.
-const MAX_DEPTH: usize = 300;
+pub(crate) const MAX_DEPTH: usize = 300;
 /// Deepest expression the shape checks (`is a set`, `is a duration`, dotted names) look into.
 pub(crate) const SHAPE_DEPTH: usize = 32;
 
@@ -165,7 +165,7 @@ pub(crate) struct Cx<'a> {
     pub locals: HashSet<String>,
     pub global_decl: HashSet<String>,
     /// Families' scratch: clock start variables, elapsed variables, set-valued variables,
-    /// thread variables and whether anything was joined, constructor types of variables.
+    /// thread variables and whether anything was joined.
     pub clock_vars: HashSet<String>,
     pub elapsed_vars: HashSet<String>,
     /// Names bound to a number literal (`block_seconds = 5`), for the bounds of timing asserts.
@@ -188,7 +188,6 @@ pub(crate) struct Cx<'a> {
     pub value_sources: bool,
     pub started: HashSet<String>,
     pub joined: bool,
-    pub var_types: HashMap<String, Target>,
     /// Walking the default value of this parameter: what it reaches is guarded by it.
     pub default_of: Option<Guard>,
     /// A `yield` was seen: in a fixture, what follows is teardown.
@@ -454,13 +453,6 @@ impl<'a> Cx<'a> {
             let class = self.class.as_ref()?;
             let rest = rest?;
             return (!rest.contains('.')).then(|| Target::Local(format!("{class}.{rest}")));
-        }
-        if let Some(t) = self.var_types.get(first) {
-            let rest = rest?;
-            return match t {
-                Target::Local(c) => Some(Target::Local(format!("{c}.{rest}"))),
-                Target::Qualified(q) => Some(Target::Qualified(format!("{q}.{rest}"))),
-            };
         }
         if self.is_global(first)
             && let Some(q) = self.imports.get(first)
@@ -818,7 +810,6 @@ impl<'a> Env<'a> {
             value_sources: true,
             started: HashSet::new(),
             joined: false,
-            var_types: HashMap::new(),
             default_of: None,
             seen_yield: false,
             asserts: 0,
@@ -1153,13 +1144,6 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
             if collect != Collect::No && class.is_none() {
                 inherited_tests(env, m, &qual, collect, &setup);
             }
-            if !class_marks.is_empty() {
-                for (k, f) in m.functions.iter_mut() {
-                    if !methods_before.contains(k) {
-                        f.decorators.extend(class_marks.iter().cloned());
-                    }
-                }
-            }
             // `@pytest.mark.usefixtures(…)` on the class and its `pytestmark`: every method's.
             let mut class_fixtures = Vec::new();
             for d in &decorators {
@@ -1173,9 +1157,10 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                     }
                 }
             }
-            if !class_fixtures.is_empty() {
+            if !class_marks.is_empty() || !class_fixtures.is_empty() {
                 for (k, f) in m.functions.iter_mut() {
                     if !methods_before.contains(k) {
+                        f.decorators.extend(class_marks.iter().cloned());
                         f.usefixtures.extend(class_fixtures.iter().cloned());
                     }
                 }

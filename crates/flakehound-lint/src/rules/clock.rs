@@ -257,14 +257,10 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
         return;
     }
     let name = cx.text(l).to_string();
-    match number(cx, r) {
-        Some(v) if matches!(r.kind(), "integer" | "float") => {
-            cx.numbers.insert(name.clone(), v);
-        }
-        _ => {
-            cx.numbers.remove(&name);
-        }
-    }
+    match number(cx, r).filter(|_| matches!(r.kind(), "integer" | "float")) {
+        Some(v) => cx.numbers.insert(name.clone(), v),
+        None => cx.numbers.remove(&name),
+    };
     if is_clock_call(cx, r) {
         cx.clock_vars.insert(name);
     } else if is_duration(cx, r) {

@@ -120,7 +120,7 @@ pub(crate) fn finish(cx: &mut Cx, def: Node) {
 /// The names a function returns or yields (`return p`, `return p, q`, `yield p`), not looking
 /// into functions or classes defined inside it.
 fn handed_back(cx: &Cx, node: Node, out: &mut Vec<String>, depth: usize) {
-    if depth > 200 {
+    if depth > crate::python::MAX_DEPTH {
         return;
     }
     match node.kind() {
