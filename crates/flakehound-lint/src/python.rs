@@ -1412,6 +1412,17 @@ fn record_call(cx: &mut Cx, call: Node) {
     {
         cx.out.seeds_random = true;
     }
+    // A generator of its own seeded with a value (`rng.seed(42)`, `self.random.seed(seed)`,
+    // `fake.seed_instance(0)`): the draws the test reaches are most likely that generator's.
+    // A `seed()` without a value seeds from the OS and is not counted here.
+    if func.kind() == "attribute"
+        && func
+            .child_by_field_name("attribute")
+            .is_some_and(|a| matches!(cx.text(a), "seed" | "seed_instance"))
+        && !positional(call).is_empty()
+    {
+        cx.out.seeds_random = true;
+    }
     if let Some(target) = cx.target(func) {
         let guard = cx.guard(call);
         let expects_error = cx.test_code && (cx.raises > 0 || in_assert_raises(cx, call));

@@ -185,6 +185,27 @@ fn unseeded_random_compared_only_with_itself_is_not_reported() {
 }
 
 #[test]
+fn a_generator_of_the_projects_own_seeded_with_a_value_is_seeded() {
+    // The code under test draws from a module-level `random.Random()`; a test that seeds that
+    // generator (directly, or through a helper) with a value is deterministic; one that seeds
+    // it without a value (from the OS) or not at all is not.
+    let module = (
+        "app/gen.py",
+        "import random\n\nrng = random.Random()\n\nclass Gen:\n    def __init__(self):\n        self.random = rng\n\n    def seed_instance(self, seed):\n        self.random.seed(seed)\n\n    def num(self):\n        return self.random.randint(1, 9)\n",
+    );
+    let test = |body: &str| {
+        let src = format!(
+            "from app.gen import Gen, rng\n\ndef test_num():\n{body}    assert Gen().num() < 5\n"
+        );
+        lint(&[("app/__init__.py", ""), module, ("tests/test_gen.py", &src)])
+    };
+    assert!(test("    rng.seed(4)\n").is_empty());
+    assert!(test("    Gen().seed_instance(0)\n").is_empty());
+    assert_eq!(rules_of(&test("    rng.seed()\n")), ["unseeded-random"]);
+    assert_eq!(rules_of(&test("")), ["unseeded-random"]);
+}
+
+#[test]
 fn unseeded_random_file_names_in_the_code_under_test() {
     // click's atomic write: a random name for a file opened with O_EXCL is a unique name, not
     // data; a random value the code returns (flaky-shop's parcel label) is data.
