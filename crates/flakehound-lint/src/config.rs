@@ -78,6 +78,12 @@ impl Config {
         }
     }
 
+    /// Whether a finding that is a rule's weaker form (`Hit::pedantic`) is reported: with
+    /// `pedantic`, or with the rule enabled by name.
+    pub fn weak_enabled(&self, id: &str) -> bool {
+        self.enabled(id) && (self.pedantic || self.enable.iter().any(|e| e == id))
+    }
+
     /// Whether a path (relative to the scanned root) is excluded.
     pub fn excluded(&self, rel: &Path) -> bool {
         let s = rel.to_string_lossy().replace('\\', "/");

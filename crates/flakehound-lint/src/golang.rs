@@ -62,6 +62,7 @@ impl Walk<'_> {
             end_col,
             detail,
             guard: None,
+            pedantic: false,
         });
     }
 

@@ -261,6 +261,7 @@ impl Cx<'_> {
             end_col,
             detail,
             guard: None,
+            pedantic: false,
         }
     }
 
@@ -920,6 +921,7 @@ impl<'c, 'a> Body<'c, 'a> {
             end_col,
             detail,
             guard: None,
+            pedantic: false,
         });
     }
 
@@ -1167,6 +1169,7 @@ pub fn analyse(src: &[u8], dialect: Dialect) -> Result<FileFacts, String> {
                     end_col: sp.2,
                     detail: format!("`{shown}` (`{r}`)"),
                     guard: None,
+                    pedantic: false,
                 };
                 add(vec![t.name.clone()], hit, None);
             }
@@ -1212,6 +1215,7 @@ pub fn analyse(src: &[u8], dialect: Dialect) -> Result<FileFacts, String> {
                     other.name, at.0
                 ),
                 guard: None,
+                pedantic: false,
             };
             let related = Some((
                 at.0,

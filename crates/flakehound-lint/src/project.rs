@@ -1090,6 +1090,7 @@ impl World<'_> {
             let id = h.rule.id;
             !(id == rules::WALL_CLOCK.id && same_clock(*hm, h.line))
                 && config.enabled(id)
+                && (!h.pedantic || config.weak_enabled(id))
                 && !(seeded && id == rules::UNSEEDED_RANDOM.id)
                 && !(mocked && id == rules::REAL_NETWORK.id)
                 && !(frozen && (id == rules::WALL_CLOCK.id || id == rules::TIMING_ASSERT.id))

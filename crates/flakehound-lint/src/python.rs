@@ -25,6 +25,10 @@ pub struct Hit {
     /// Only reached when a parameter of the enclosing function is not passed
     /// (`day = day or date.today()`), or only when it is (`if jitter: … random() …`).
     pub guard: Option<Guard>,
+    /// Reported only with `--pedantic` (or the rule enabled by name), though its rule is in the
+    /// default set: a weaker form of it (a test's clock read compared with a value the code
+    /// under test computes, see `rules::value`).
+    pub pedantic: bool,
 }
 
 pub use crate::guard::{Arg, Args, Guard, Test};
@@ -170,6 +174,9 @@ pub(crate) struct Cx<'a> {
     pub elapsed_vars: HashSet<String>,
     /// Names bound to a number literal (`block_seconds = 5`), for the bounds of timing asserts.
     pub numbers: HashMap<String, f64>,
+    /// Names bound to a fixed value (literals, `datetime(2024, 1, 1)`, sums of them), for
+    /// what a clock read is compared with (`rules::value`).
+    pub fixed_vars: HashSet<String>,
     /// Elapsed names not in seconds (`ms = (t1 - t0) * 1000`, `*_ns` clocks).
     pub scaled_vars: HashSet<String>,
     pub set_vars: HashSet<String>,
@@ -224,6 +231,7 @@ impl<'a> Cx<'a> {
             end_col,
             detail: detail.into(),
             guard: self.guard(node),
+            pedantic: false,
         }
     }
 
@@ -797,6 +805,7 @@ impl<'a> Env<'a> {
             locals: HashSet::new(),
             global_decl: HashSet::new(),
             clock_vars: HashSet::new(),
+            fixed_vars: HashSet::new(),
             elapsed_vars: HashSet::new(),
             numbers: HashMap::new(),
             scaled_vars: HashSet::new(),

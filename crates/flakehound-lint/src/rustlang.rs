@@ -176,6 +176,7 @@ impl W<'_> {
             end_col: sp.2,
             detail,
             guard: None,
+            pedantic: false,
         });
     }
 
@@ -1019,6 +1020,7 @@ pub fn analyse(src: &[u8]) -> Result<FileFacts, String> {
                     other.name, at.0
                 ),
                 guard: None,
+                pedantic: false,
             };
             let related = Some((at.0, at.1, format!("`{}` changes {shown} here", other.name)));
             add(&t.name, hit, related);

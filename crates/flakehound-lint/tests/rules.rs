@@ -235,6 +235,18 @@ fn wall_clock_compare() {
         "from datetime import date, datetime\n\ndef test_a():\n    assert report().day == date.today()\n",
     );
     assert_eq!(rules_of(&found), ["wall-clock-compare"]);
+    let fixed = one(
+        "from datetime import date, datetime\n\nCUTOFF = date(2030, 1, 1)\n\ndef test_a():\n    assert date.today() < date(2030, 1, 1)\n\ndef test_b():\n    end = date(2030, 1, 1)\n    assert date.today() < end\n\ndef test_c():\n    assert datetime.now().year == 2026\n\ndef test_d():\n    assert is_weekday(date.today())\n",
+    );
+    assert_eq!(
+        fixed.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
+        [
+            "tests/test_it.py::test_a",
+            "tests/test_it.py::test_b",
+            "tests/test_it.py::test_c",
+            "tests/test_it.py::test_d"
+        ]
+    );
     let aware = one(
         "from datetime import datetime, timezone\n\ndef test_a():\n    assert stamp(datetime.now(timezone.utc))\n",
     );
@@ -244,6 +256,36 @@ fn wall_clock_compare() {
         "from datetime import date\nfrom freezegun import freeze_time\n\n@freeze_time('2024-01-01')\ndef test_a():\n    assert date.today().year == 2024\n",
     );
     assert!(frozen.is_empty(), "{frozen:?}");
+}
+
+#[test]
+fn wall_clock_compared_with_what_the_code_computes_is_pedantic() {
+    // The code's value comes from a clock the scan does not see (Faker's `past_date() <
+    // date.today()`): only with --pedantic. The same read compared with a fixed value as well
+    // is reported by default.
+    let src = "from datetime import date, datetime\n\ndef test_a():\n    assert report().day == date.today()\n\ndef test_b(fake):\n    past = fake.past_date()\n    assert past < date.today()\n\ndef test_c():\n    today = date.today()\n    assert make().day == today\n    assert today.year > 2000\n";
+    let default = lint_with(&[("tests/test_it.py", src)], &Config::default());
+    assert_eq!(
+        default,
+        [(
+            "wall-clock-compare".to_string(),
+            "tests/test_it.py::test_c".to_string()
+        )]
+    );
+    let mut enabled = Config::default();
+    enabled.enable = vec!["wall-clock-compare".into()];
+    assert_eq!(lint_with(&[("tests/test_it.py", src)], &enabled).len(), 3);
+    assert_eq!(one(src).len(), 3);
+    // The clock read relative to the code's value (an age from a generated birth date), then
+    // bounded: the same; relative to a fixed shift, the clock's moment still decides.
+    let age = "from datetime import date, timedelta\n\ndef test_a(fake):\n    dob = fake.dob()\n    age = (date.today() - dob).days // 365\n    assert age <= 115\n\ndef test_b():\n    start = date.today() - timedelta(days=30)\n    assert start.month == 1\n";
+    assert_eq!(
+        lint_with(&[("tests/test_it.py", age)], &Config::default()),
+        [(
+            "wall-clock-compare".to_string(),
+            "tests/test_it.py::test_b".to_string()
+        )]
+    );
 }
 
 #[test]
