@@ -558,6 +558,25 @@ struct Reached {
     fns: Vec<(usize, String)>,
     /// Calls made to each function reached (a setter called twice: set, then set back).
     edges: HashMap<(usize, String), usize>,
+    /// Where pytest runs it by default: its file's path, then (in one file) its line, or its
+    /// name among the methods of a `unittest.TestCase` class (which unittest sorts by name).
+    order: (Vec<String>, Option<String>, u32, String),
+}
+
+impl Reached {
+    /// Whether pytest's default order runs this test before `other`: files by path, each
+    /// directory's entries sorted by name; in a file, definition order, except a
+    /// `unittest.TestCase`'s methods, run sorted by name.
+    fn runs_before(&self, other: &Reached) -> bool {
+        let (a, b) = (&self.order, &other.order);
+        if a.0 != b.0 {
+            return a.0 < b.0;
+        }
+        match (&a.1, &b.1) {
+            (Some(x), Some(y)) if x == y => a.3 < b.3,
+            _ => a.2 < b.2,
+        }
+    }
 }
 
 /// A function to visit: module, function, depth, the calls that led there, the call that led
@@ -842,6 +861,22 @@ impl World<'_> {
     fn follow(&self, mi: usize, test: &python::TestFn, config: &Config) -> Reached {
         let m = &self.modules[mi];
         let id = format!("{}::{}", m.rel, test.name);
+        // The test's function: in its own module, or (inherited) in its base's.
+        let fm = test.module.unwrap_or(mi);
+        let line = self.modules[fm]
+            .facts
+            .functions
+            .get(&test.key)
+            .map_or(u32::MAX, |f| f.line);
+        let unittest_class = test.key.rsplit_once('.').and_then(|(class, _)| {
+            m.facts
+                .test_classes
+                .get(class)
+                .copied()
+                .unwrap_or(false)
+                .then(|| class.to_string())
+        });
+        let method = test.key.rsplit('.').next().unwrap_or_default().to_string();
         let mut out = Reached {
             test: id,
             test_module: mi,
@@ -849,9 +884,13 @@ impl World<'_> {
             state: Vec::new(),
             fns: Vec::new(),
             edges: HashMap::new(),
+            order: (
+                m.rel.split('/').map(str::to_string).collect(),
+                unittest_class,
+                line,
+                method,
+            ),
         };
-        // The test's function: in its own module, or (inherited) in its base's.
-        let fm = test.module.unwrap_or(mi);
         let Some(facts) = self.modules[fm].facts.functions.get(&test.key) else {
             return out;
         };
@@ -1246,18 +1285,16 @@ fn state_findings(
         return;
     }
     // Per key: the tests that change it and never reset it, with the first place.
-    let mut changers: HashMap<&str, Vec<(usize, &python::StateFact, &str)>> = HashMap::new();
+    let mut changers: HashMap<&str, Vec<(usize, &python::StateFact, &Reached)>> = HashMap::new();
     let summaries: Vec<_> = reached.iter().map(summary).collect();
     for (r, (changed, _, reset, _)) in reached.iter().zip(&summaries) {
         for (k, (mi, s)) in changed {
             if !reset.contains(k) && !restored(r, k) {
-                changers
-                    .entry(k)
-                    .or_default()
-                    .push((*mi, s, r.test.as_str()));
+                changers.entry(k).or_default().push((*mi, s, r));
             }
         }
     }
+    let brittle_too = config.weak_enabled(rule.id);
     for (r, (changed, grown, reset, read)) in reached.iter().zip(&summaries) {
         if only.is_some_and(|o| !o.contains(&r.test)) {
             continue;
@@ -1298,9 +1335,25 @@ fn state_findings(
             let Some(others) = changers.get(k) else {
                 continue;
             };
-            let Some((omi, os, otest)) = others.iter().find(|(_, _, t)| *t != r.test) else {
+            // A test that pytest's default order runs *before* a test that changes the state
+            // passes with the state as the module made it, and fails when an order puts the
+            // change first: the order-dependent tests found in real suites are mostly these
+            // (iDFlakies' "victims"). One that runs *after* every such test already passes with
+            // the change in place on every default run; it fails only if it needs the change
+            // and runs without it ("brittle", far rarer): reported with --pedantic.
+            // (parsedatetime: a locale one test class installs in its `setUp`, read by the 81
+            // tests that run after it; none failed in any order.)
+            let other = |victim: bool| {
+                others
+                    .iter()
+                    .find(|(_, _, o)| o.test != r.test && (!victim || r.runs_before(o)))
+            };
+            let Some((omi, os, other)) =
+                other(true).or_else(|| other(false).filter(|_| brittle_too))
+            else {
                 continue;
             };
+            let otest = other.test.as_str();
             let m = &world.modules[*mi];
             let om = &world.modules[*omi];
             let f = places

@@ -1123,6 +1123,57 @@ fn shared_module_state_streams_restored_by_a_context_manager() {
 }
 
 #[test]
+fn shared_module_state_reports_the_tests_that_run_before_the_change() {
+    // pytest's default order: files by path, then definition order (a unittest class's methods
+    // by name). A reader that runs before the test that changes the state passes with the
+    // module's own value and fails when an order puts the change first (a victim): reported.
+    // A reader that runs after it already passes with the change in place on every default
+    // run: only with --pedantic.
+    let files = [
+        ("shop/__init__.py", ""),
+        (
+            "shop/config.py",
+            "settings = {'currency': 'EUR'}\n\ndef get(key):\n    return settings[key]\n\ndef update(**kw):\n    settings.update(kw)\n",
+        ),
+        (
+            "tests/test_a_early.py",
+            "from shop import config\n\ndef test_early():\n    assert config.get('currency')\n",
+        ),
+        (
+            "tests/test_b_polluter.py",
+            "from shop import config\n\ndef test_before_in_file():\n    assert config.get('currency')\n\ndef test_us():\n    config.update(currency='USD')\n\ndef test_after_in_file():\n    assert config.get('currency')\n",
+        ),
+        (
+            "tests/test_0_unit.py",
+            "import unittest\nfrom shop import config\n\nclass T(unittest.TestCase):\n    def test_z_changes(self):\n        config.update(currency='GBP')\n\n    def test_a_reads(self):\n        assert config.get('currency')\n",
+        ),
+        (
+            "tests/sub/test_late.py",
+            "from shop import config\n\ndef test_late():\n    assert config.get('currency')\n",
+        ),
+        (
+            "tests/test_c_late.py",
+            "from shop import config\n\ndef test_later():\n    assert config.get('currency')\n",
+        ),
+    ];
+    let default = lint_with(&files, &Config::default());
+    let tests: Vec<&str> = default.iter().map(|(_, t)| t.as_str()).collect();
+    // `tests/sub/` sorts before `tests/test_a_early.py` (entries by name).
+    assert_eq!(
+        tests,
+        [
+            "tests/sub/test_late.py::test_late",
+            "tests/test_0_unit.py::T::test_a_reads",
+            "tests/test_a_early.py::test_early",
+            "tests/test_b_polluter.py::test_before_in_file",
+        ]
+    );
+    let all: Vec<String> = lint(&files).into_iter().map(|(_, t)| t).collect();
+    assert!(all.contains(&"tests/test_b_polluter.py::test_after_in_file".to_string()));
+    assert!(all.contains(&"tests/test_c_late.py::test_later".to_string()));
+}
+
+#[test]
 fn shared_module_state() {
     let files = [
         ("shop/__init__.py", ""),
