@@ -558,23 +558,34 @@ struct Reached {
     fns: Vec<(usize, String)>,
     /// Calls made to each function reached (a setter called twice: set, then set back).
     edges: HashMap<(usize, String), usize>,
-    /// Where pytest runs it by default: its file's path, then (in one file) its line, or its
-    /// name among the methods of a `unittest.TestCase` class (which unittest sorts by name).
-    order: (Vec<String>, Option<String>, u32, String),
+    /// Where pytest runs it by default within its file (the file is `test_module`'s).
+    order: InFile,
 }
 
-impl Reached {
-    /// Whether pytest's default order runs this test before `other`: files by path, each
-    /// directory's entries sorted by name; in a file, definition order, except a
+/// A test's place in its file's default order: its line, or its name among the methods of a
+/// `unittest.TestCase` class (which unittest sorts by name).
+struct InFile {
+    line: u32,
+    unittest_class: Option<String>,
+    method: String,
+}
+
+impl World<'_> {
+    /// Whether pytest's default order runs `a` before `b`: files by path, each directory's
+    /// entries sorted by name (pytest 8); in a file, definition order, except a
     /// `unittest.TestCase`'s methods, run sorted by name.
-    fn runs_before(&self, other: &Reached) -> bool {
-        let (a, b) = (&self.order, &other.order);
-        if a.0 != b.0 {
-            return a.0 < b.0;
+    fn runs_before(&self, a: &Reached, b: &Reached) -> bool {
+        let (fa, fb) = (
+            &self.modules[a.test_module].rel,
+            &self.modules[b.test_module].rel,
+        );
+        if fa != fb {
+            return fa.split('/').lt(fb.split('/'));
         }
-        match (&a.1, &b.1) {
-            (Some(x), Some(y)) if x == y => a.3 < b.3,
-            _ => a.2 < b.2,
+        let (a, b) = (&a.order, &b.order);
+        match (&a.unittest_class, &b.unittest_class) {
+            (Some(x), Some(y)) if x == y => a.method < b.method,
+            _ => a.line < b.line,
         }
     }
 }
@@ -884,12 +895,11 @@ impl World<'_> {
             state: Vec::new(),
             fns: Vec::new(),
             edges: HashMap::new(),
-            order: (
-                m.rel.split('/').map(str::to_string).collect(),
-                unittest_class,
+            order: InFile {
                 line,
+                unittest_class,
                 method,
-            ),
+            },
         };
         let Some(facts) = self.modules[fm].facts.functions.get(&test.key) else {
             return out;
@@ -1346,7 +1356,7 @@ fn state_findings(
             let other = |victim: bool| {
                 others
                     .iter()
-                    .find(|(_, _, o)| o.test != r.test && (!victim || r.runs_before(o)))
+                    .find(|(_, _, o)| o.test != r.test && (!victim || world.runs_before(r, o)))
             };
             let Some((omi, os, other)) =
                 other(true).or_else(|| other(false).filter(|_| brittle_too))

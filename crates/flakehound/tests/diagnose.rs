@@ -602,12 +602,7 @@ fn a_skipped_test_stops_after_one_batch_with_no_result() {
         "hashing,order,load",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = success_json(&out);
     let verdict = d["verdict"].as_str().unwrap();
     assert!(verdict.contains("reported no result"), "{d:#}");
     // One batch of the first experiment; the others are not run.

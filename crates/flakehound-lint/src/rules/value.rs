@@ -679,10 +679,9 @@ fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
             continue;
         };
         let weak = !known && hit.rule.id == WALL_CLOCK.id;
-        let original = hit.clone();
         if !*done {
             *done = true;
-            let mut h = original;
+            let mut h = hit.clone();
             if weak {
                 h.pedantic = true;
                 h.detail
@@ -691,6 +690,7 @@ fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
             cx.out.hits.push(h);
         } else if !weak {
             // Reported before as the weaker form; compared with a fixed value now.
+            let original = hit.clone();
             if let Some(h) = cx.out.hits.iter_mut().find(|h| {
                 h.pedantic
                     && h.rule.id == original.rule.id
