@@ -40,8 +40,9 @@ pub fn text(out: &mut dyn Write, scan: &Scan, color: bool) -> io::Result<()> {
 
 fn finding(out: &mut dyn Write, f: &Finding, c: (&str, &str, &str, &str)) -> io::Result<()> {
     let (yellow, blue, bold, reset) = c;
-    // A pedantic rule's finding (shown only when asked for) is a note, as in SARIF.
-    let level = crate::rules::by_id(f.rule).map_or("warning", level);
+    // A pedantic rule's finding, or a default rule's pedantic form (shown only when asked
+    // for), is a note, as in SARIF.
+    let level = finding_level(f);
     writeln!(
         out,
         "{yellow}{bold}{level}[{}]{reset}{bold}: {}{reset}",
@@ -118,6 +119,14 @@ fn level(r: &crate::Rule) -> &'static str {
     }
 }
 
+/// One finding's level: its rule's, or `note` for a default rule's pedantic form.
+fn finding_level(f: &Finding) -> &'static str {
+    if f.pedantic {
+        return "note";
+    }
+    crate::rules::by_id(f.rule).map_or("warning", level)
+}
+
 /// The SARIF 2.1.0 log: one run, the rules in the driver, a result per finding (the tests in
 /// its properties, the shared-state partner as a related location).
 pub fn sarif(scan: &Scan, version: &str) -> Value {
@@ -163,7 +172,7 @@ pub fn sarif(scan: &Scan, version: &str) -> Value {
             let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
-                "level": RULES.get(index).map_or("warning", level),
+                "level": finding_level(f),
                 "message": {"text": text},
                 "locations": [{
                     "physicalLocation": {

@@ -38,6 +38,12 @@ pub struct Finding {
     pub via: Vec<String>,
     /// Other places the finding refers to (the test that changes shared state).
     pub related: Vec<Related>,
+    /// The weak form of a default rule, shown only with `--pedantic` (or the rule enabled by
+    /// name): a test's clock read compared with a value the code computes, a shared-state
+    /// reader that pytest's default order runs after every changer. Printed as a note, as a
+    /// pedantic rule's finding is; absent from JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pedantic: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -501,7 +507,10 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                     continue;
                 }
                 for hit in &f.hits {
-                    if !config.enabled(hit.rule.id) || hit.rule.id == rules::RETRY_MARKER.id {
+                    if !config.enabled(hit.rule.id)
+                        || (hit.pedantic && !config.weak_enabled(hit.rule.id))
+                        || hit.rule.id == rules::RETRY_MARKER.id
+                    {
                         continue;
                     }
                     places
@@ -510,7 +519,9 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                 }
             }
             for hit in &m.facts.loose {
-                if config.enabled(hit.rule.id) {
+                if config.enabled(hit.rule.id)
+                    && (!hit.pedantic || config.weak_enabled(hit.rule.id))
+                {
                     places
                         .entry((mi, hit.line, hit.col, hit.rule.id))
                         .or_insert_with(|| world.finding(mi, hit, &[]));
@@ -1174,6 +1185,7 @@ impl World<'_> {
             tests: Vec::new(),
             via: via.to_vec(),
             related: Vec::new(),
+            pedantic: hit.pedantic,
         }
     }
 }
@@ -1333,6 +1345,7 @@ fn state_findings(
                         tests: Vec::new(),
                         via: Vec::new(),
                         related: Vec::new(),
+                        pedantic: false,
                     });
                 f.tests.push(r.test.clone());
             }
@@ -1358,8 +1371,9 @@ fn state_findings(
                     .iter()
                     .find(|(_, _, o)| o.test != r.test && (!victim || world.runs_before(r, o)))
             };
-            let Some((omi, os, other)) =
-                other(true).or_else(|| other(false).filter(|_| brittle_too))
+            let victim = other(true);
+            let brittle = victim.is_none();
+            let Some((omi, os, other)) = victim.or_else(|| other(false).filter(|_| brittle_too))
             else {
                 continue;
             };
@@ -1389,7 +1403,10 @@ fn state_findings(
                         column: os.col,
                         message: format!("{otest} changes `{k}` here"),
                     }],
+                    pedantic: brittle,
                 });
+            // Pedantic only while every test it lists is a brittle reader.
+            f.pedantic &= brittle;
             f.tests.push(r.test.clone());
         }
     }
@@ -1471,6 +1488,7 @@ fn go_findings(
                 tests: vec![id],
                 via: Vec::new(),
                 related: Vec::new(),
+                pedantic: false,
             });
         }
     }
@@ -1615,6 +1633,7 @@ fn lang_findings(
                 tests,
                 via: Vec::new(),
                 related,
+                pedantic: false,
             });
         }
     }

@@ -14,6 +14,23 @@ fn lint(files: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn lint_with(files: &[(&str, &str)], config: &Config) -> Vec<(String, String)> {
+    pairs(scan_with(files, config).findings.iter())
+}
+
+/// The `(rule, test id)` pairs of the findings flagged as a default rule's pedantic form (a
+/// note, shown only with --pedantic), scanning with every rule.
+fn pedantic_forms(files: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut config = Config::default();
+    config.pedantic = true;
+    pairs(
+        scan_with(files, &config)
+            .findings
+            .iter()
+            .filter(|f| f.pedantic),
+    )
+}
+
+fn scan_with(files: &[(&str, &str)], config: &Config) -> flakehound_lint::Scan {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pytest.ini"), "[pytest]\n").unwrap();
     for (path, src) in files {
@@ -23,13 +40,19 @@ fn lint_with(files: &[(&str, &str)], config: &Config) -> Vec<(String, String)> {
     }
     let s = scan(&[dir.path().to_path_buf()], config, None);
     assert!(s.errors.is_empty(), "{:?}", s.errors);
+    s
+}
+
+fn pairs<'f>(
+    findings: impl Iterator<Item = &'f flakehound_lint::Finding>,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for f in s.findings {
+    for f in findings {
         if f.tests.is_empty() {
             out.push((f.rule.to_string(), String::new()));
         }
-        for t in f.tests {
-            out.push((f.rule.to_string(), t));
+        for t in &f.tests {
+            out.push((f.rule.to_string(), t.clone()));
         }
     }
     out.sort();
@@ -276,6 +299,20 @@ fn wall_clock_compared_with_what_the_code_computes_is_pedantic() {
     enabled.enable = vec!["wall-clock-compare".into()];
     assert_eq!(lint_with(&[("tests/test_it.py", src)], &enabled).len(), 3);
     assert_eq!(one(src).len(), 3);
+    // Shown then as notes: the two weak forms, not test_c's.
+    assert_eq!(
+        pedantic_forms(&[("tests/test_it.py", src)]),
+        [
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_it.py::test_a".to_string()
+            ),
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_it.py::test_b".to_string()
+            )
+        ]
+    );
     // The clock read relative to the code's value (an age from a generated birth date), then
     // bounded: the same; relative to a fixed shift, the clock's moment still decides.
     let age = "from datetime import date, timedelta\n\ndef test_a(fake):\n    dob = fake.dob()\n    age = (date.today() - dob).days // 365\n    assert age <= 115\n\ndef test_b():\n    start = date.today() - timedelta(days=30)\n    assert start.month == 1\n";
@@ -1171,6 +1208,29 @@ fn shared_module_state_reports_the_tests_that_run_before_the_change() {
     let all: Vec<String> = lint(&files).into_iter().map(|(_, t)| t).collect();
     assert!(all.contains(&"tests/test_b_polluter.py::test_after_in_file".to_string()));
     assert!(all.contains(&"tests/test_c_late.py::test_later".to_string()));
+    // Every reader here reads in `get`: one place, a warning, since victims read it.
+    assert!(pedantic_forms(&files).is_empty());
+    // A place only brittle readers read is a note under --pedantic.
+    let own = [
+        ("shop/__init__.py", ""),
+        ("shop/config.py", "settings = {'currency': 'EUR'}\n"),
+        (
+            "tests/test_a.py",
+            "from shop import config\n\ndef test_us():\n    config.settings['currency'] = 'USD'\n",
+        ),
+        (
+            "tests/test_b.py",
+            "from shop import config\n\ndef test_later():\n    assert config.settings['currency']\n",
+        ),
+    ];
+    assert!(lint_with(&own, &Config::default()).is_empty());
+    assert_eq!(
+        pedantic_forms(&own),
+        [(
+            "shared-module-state".to_string(),
+            "tests/test_b.py::test_later".to_string()
+        )]
+    );
 }
 
 #[test]

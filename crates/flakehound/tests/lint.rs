@@ -266,6 +266,47 @@ fn suppression_and_config() {
 }
 
 #[test]
+fn a_default_rules_pedantic_form_is_a_note() {
+    // test_a compares the clock with what the code computes (the pedantic form), test_b with a
+    // fixed value (the default form).
+    let dir = project(&[(
+        "tests/test_a.py",
+        "from datetime import date\n\ndef test_a():\n    assert report().day == date.today()\n\ndef test_b():\n    assert date.today().year == 2024\n",
+    )]);
+    // Exit 1 either way: test_b's warning.
+    let text = run(fh(dir.path()).args(["lint"]), 1);
+    assert!(text.contains("warning[wall-clock-compare]"), "{text}");
+    assert!(!text.contains("note["), "{text}");
+    let text = run(fh(dir.path()).args(["lint", "--pedantic"]), 1);
+    assert!(text.contains("note[wall-clock-compare]"), "{text}");
+    assert!(text.contains("warning[wall-clock-compare]"), "{text}");
+    let json = run(
+        fh(dir.path()).args(["lint", "--pedantic", "--format", "json"]),
+        1,
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let flags: Vec<(u64, Option<bool>)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap(), f["pedantic"].as_bool()))
+        .collect();
+    assert_eq!(flags, [(4, Some(true)), (7, None)]);
+    let sarif = run(
+        fh(dir.path()).args(["lint", "--pedantic", "--format", "sarif"]),
+        1,
+    );
+    let v: Value = serde_json::from_str(&sarif).unwrap();
+    let levels: Vec<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["note", "warning"]);
+}
+
+#[test]
 fn unparseable_files_are_reported_and_the_scan_goes_on() {
     let dir = project(&[
         ("tests/test_bad.py", "def test_x(:\n  pass\n"),
