@@ -506,10 +506,14 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                 if reached_fns.contains(&(mi, key.clone())) {
                     continue;
                 }
+                // Under a fake clock of its own (a method of a `@freeze_time` class): as when
+                // a test reaches it.
+                let frozen = frozen_by_decorator(f);
                 for hit in &f.hits {
                     if !config.enabled(hit.rule.id)
                         || (hit.pedantic && !config.weak_enabled(hit.rule.id))
                         || hit.rule.id == rules::RETRY_MARKER.id
+                        || (frozen && is_clock_hit(hit))
                     {
                         continue;
                     }
@@ -752,7 +756,7 @@ impl World<'_> {
         for (cm, c) in classes.iter().filter(|(cm, _)| *cm == mi) {
             taken.extend(methods(*cm, c).into_iter().map(|(n, _)| n));
         }
-        let own_setup = python::class_setup(&self.modules[mi].facts, qual);
+        let own_setup = python::class_around(&self.modules[mi].facts, qual);
         let mut out = Vec::new();
         for (cm, c) in classes.iter().filter(|(cm, _)| *cm != mi) {
             for (method, f) in methods(*cm, c) {
@@ -765,7 +769,7 @@ impl World<'_> {
                     continue;
                 }
                 let setup = if own_setup.is_empty() {
-                    python::class_setup(&self.modules[*cm].facts, c)
+                    python::class_around(&self.modules[*cm].facts, c)
                 } else {
                     own_setup.clone()
                 };
@@ -1011,14 +1015,9 @@ impl World<'_> {
             // A function under a fake clock of its own (`@freeze_time` on it or on its class,
             // whose marks its methods carry): its clock reads are frozen whoever reaches it
             // (freezegun's subclass test reaching its decorated base's `setUpClass`).
-            let frozen_here = f
-                .decorators
-                .iter()
-                .any(|d| names_one_of(&d.to_ascii_lowercase(), FROZEN_TIME));
+            let frozen_here = frozen_by_decorator(f);
             for h in &f.hits {
-                if frozen_here
-                    && (h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::TIMING_ASSERT.id)
-                {
+                if frozen_here && is_clock_hit(h) {
                     continue;
                 }
                 if !unreached(&h.guard) && (!again || is_value_hit(h)) {
@@ -1153,7 +1152,7 @@ impl World<'_> {
                 && (!h.pedantic || config.weak_enabled(id))
                 && !(seeded && id == rules::UNSEEDED_RANDOM.id)
                 && !(mocked && id == rules::REAL_NETWORK.id)
-                && !(frozen && (id == rules::WALL_CLOCK.id || id == rules::TIMING_ASSERT.id))
+                && !(frozen && is_clock_hit(h))
         });
         // One per place (a function walked again with other arguments finds its unguarded
         // places again).
@@ -1204,6 +1203,19 @@ fn guarded(f: &FnFacts) -> bool {
 }
 
 /// A random draw or a clock read: a value, which matters only where it is compared.
+/// Under a fake clock of its own: `@freeze_time` on it or on its class (whose marks its
+/// methods carry).
+fn frozen_by_decorator(f: &FnFacts) -> bool {
+    f.decorators
+        .iter()
+        .any(|d| names_one_of(&d.to_ascii_lowercase(), FROZEN_TIME))
+}
+
+/// What a fake clock makes deterministic.
+fn is_clock_hit(h: &Hit) -> bool {
+    h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::TIMING_ASSERT.id
+}
+
 fn is_value_hit(h: &Hit) -> bool {
     h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::UNSEEDED_RANDOM.id
 }

@@ -1041,9 +1041,19 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
             let dataclass = decorators
                 .iter()
                 .any(|d| d.utf8_text(env.src).is_ok_and(|t| t.contains("dataclass")));
+            // A subclass of a unittest class of this module (`class Unfrozen(Base)` where
+            // `class Base(unittest.TestCase)`) is a unittest class whatever its name.
+            let local_unittest_base = class.is_none()
+                && def.child_by_field_name("superclasses").is_some_and(|sup| {
+                    let mut c = sup.walk();
+                    sup.named_children(&mut c)
+                        .filter(|b| b.kind() == "identifier")
+                        .filter_map(|b| b.utf8_text(env.src).ok())
+                        .any(|b| m.test_classes.get(b).copied().unwrap_or(false))
+                });
             let collect = if !env.test_code || dataclass {
                 Collect::No
-            } else if bases.contains("TestCase") {
+            } else if bases.contains("TestCase") || local_unittest_base {
                 Collect::Unittest
             } else if env.naming.is_test_class(name) {
                 Collect::Pytest
@@ -1110,18 +1120,7 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
             let setup = class_setup(m, &qual);
             // A thread started in set-up and joined in tear-down (pexpect's socket server
             // process) is waited for: the set-up's `thread-no-join` is withdrawn.
-            let teardowns: Vec<String> = [
-                "tearDown",
-                "teardown_method",
-                "tearDownClass",
-                "teardown_class",
-                "asyncTearDown",
-                "teardown",
-            ]
-            .iter()
-            .map(|t| format!("{qual}.{t}"))
-            .filter(|k| m.functions.contains_key(k))
-            .collect();
+            let teardowns = class_teardown(m, &qual);
             let teardown_joins = teardowns.iter().any(|k| m.functions[k].joins);
             // Module state changed in set-up and written again in tear-down (sqlitedict's
             // `sys.meta_path.insert(…)` in `setUp`, `sys.meta_path = self.orig_meta_path` in
@@ -1132,6 +1131,17 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                 .filter(|st| st.op != StateOp::Read)
                 .map(|st| st.key.clone())
                 .collect();
+            // A tear-down's writes put the state back: they reset it (the tests are followed
+            // into their class's tear-down).
+            for k in &teardowns {
+                if let Some(f) = m.functions.get_mut(k) {
+                    for st in &mut f.state {
+                        if st.op != StateOp::Read {
+                            st.op = StateOp::Reset;
+                        }
+                    }
+                }
+            }
             if !restored.is_empty() {
                 for k in &setup {
                     if let Some(f) = m.functions.get_mut(k) {
@@ -1147,11 +1157,14 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                     }
                 }
             }
+            // What runs around each test: its set-up, and its tear-down after it (a clock read,
+            // a sleep or a change there is the test's as much as its body's).
+            let around: Vec<String> = setup.iter().chain(&teardowns).cloned().collect();
             for t in &mut m.tests[before..] {
-                t.setup.extend(setup.iter().cloned());
+                t.setup.extend(around.iter().cloned());
             }
             if collect != Collect::No && class.is_none() {
-                inherited_tests(env, m, &qual, collect, &setup);
+                inherited_tests(env, m, &qual, collect, &around);
             }
             // `@pytest.mark.usefixtures(…)` on the class and its `pytestmark`: every method's.
             let mut class_fixtures = Vec::new();
@@ -1513,6 +1526,29 @@ pub(crate) fn class_setup(m: &ModuleFacts, class: &str) -> Vec<String> {
     .collect()
 }
 
+/// The tear-down methods a class defines (unittest's and pytest's names), as function keys.
+pub(crate) fn class_teardown(m: &ModuleFacts, class: &str) -> Vec<String> {
+    [
+        "tearDown",
+        "teardown_method",
+        "tearDownClass",
+        "teardown_class",
+        "asyncTearDown",
+        "teardown",
+    ]
+    .iter()
+    .map(|t| format!("{class}.{t}"))
+    .filter(|k| m.functions.contains_key(k))
+    .collect()
+}
+
+/// The methods a class defines that run around each of its tests: set-up, then tear-down.
+pub(crate) fn class_around(m: &ModuleFacts, class: &str) -> Vec<String> {
+    let mut v = class_setup(m, class);
+    v.extend(class_teardown(m, class));
+    v
+}
+
 /// The test methods a test class inherits from classes of its own module (pytest collects
 /// them under the derived class: `ProxyRegionTest(RegionTest)` runs every `RegionTest` test
 /// again, as `tests/…::ProxyRegionTest::test_x`). The method is followed where it is defined;
@@ -1561,7 +1597,7 @@ fn inherited_tests(env: &Env, m: &mut ModuleFacts, qual: &str, collect: Collect,
             }
             let mut setup: Vec<String> = setup.to_vec();
             if setup.is_empty() {
-                setup = class_setup(m, base);
+                setup = class_around(m, base);
             }
             add.push(TestFn {
                 name: format!("{qual}::{method}"),

@@ -742,6 +742,82 @@ fn state_changed_in_set_up_and_written_back_in_tear_down_is_restored() {
 }
 
 #[test]
+fn a_subclass_of_a_unittest_class_of_the_module_is_collected_whatever_its_name() {
+    // pytest collects every `unittest.TestCase` subclass (sh's `FunctionalTests(BaseTests)`);
+    // a plain class of the same shape that is no TestCase is not collected.
+    let found = one(
+        "import datetime, unittest\n\nclass Base(unittest.TestCase):\n    pass\n\nclass Unfrozen(Base):\n    def test_a(self):\n        self.assertEqual(datetime.date(2013, 4, 9), datetime.date.today())\n\nclass Helper:\n    pass\n\nclass Other(Helper):\n    def test_b(self):\n        self.assertEqual(datetime.date(2013, 4, 9), datetime.date.today())\n",
+    );
+    assert_eq!(
+        found,
+        [
+            ("wall-clock-compare".to_string(), String::new()),
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_it.py::Unfrozen::test_a".to_string()
+            )
+        ]
+    );
+}
+
+#[test]
+fn a_tear_down_runs_with_each_test_and_puts_state_back() {
+    // What the class's tear-down does is the test's: its clock read is reported for each test.
+    let clock = one(
+        "import datetime, unittest\n\nclass T(unittest.TestCase):\n    def tearDown(self):\n        assert datetime.date.today().year > 2020\n\n    def test_a(self):\n        pass\n\n    def test_b(self):\n        pass\n",
+    );
+    assert_eq!(
+        clock,
+        [
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_it.py::T::test_a".to_string()
+            ),
+            (
+                "wall-clock-compare".to_string(),
+                "tests/test_it.py::T::test_b".to_string()
+            )
+        ]
+    );
+    // Under the class's fake clock, not reported (nor as a helper no test reaches).
+    let frozen = one(
+        "import datetime, unittest\nfrom freezegun import freeze_time\n\n@freeze_time('2013-04-09')\nclass T(unittest.TestCase):\n    def tearDown(self):\n        self.assertEqual(datetime.date(2013, 4, 9), datetime.date.today())\n\n    @classmethod\n    def tearDownClass(cls):\n        assert datetime.date(2013, 4, 9) == datetime.date.today()\n\n    def check(self):\n        assert datetime.date(2013, 4, 9) == datetime.date.today()\n\n    def test_a(self):\n        pass\n",
+    );
+    assert!(frozen.is_empty(), "{frozen:?}");
+    // A tear-down that writes module state back resets it: the test changes nothing that
+    // outlives it, so the reader after it is no victim; without the tear-down it is.
+    let state = |teardown: &str| {
+        lint_with(
+            &[
+                ("shop/__init__.py", ""),
+                ("shop/config.py", "settings = {'currency': 'EUR'}\n"),
+                (
+                    "tests/test_a.py",
+                    "from shop import config\n\ndef test_reads():\n    assert config.settings['currency']\n",
+                ),
+                (
+                    "tests/test_b.py",
+                    &format!(
+                        "import unittest\nfrom shop import config\n\nclass T(unittest.TestCase):\n{teardown}\n    def test_us(self):\n        config.settings['currency'] = 'USD'\n"
+                    ),
+                ),
+            ],
+            &Config::default(),
+        )
+    };
+    assert_eq!(
+        state(""),
+        [(
+            "shared-module-state".to_string(),
+            "tests/test_a.py::test_reads".to_string()
+        )]
+    );
+    assert!(
+        state("    def tearDown(self):\n        config.settings['currency'] = 'EUR'\n").is_empty()
+    );
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_unless_the_test_passes_the_date() {
     let files = [
         ("app/__init__.py", ""),
