@@ -1024,6 +1024,29 @@ impl World<'_> {
                     hits.push((fmi, h.clone(), via.clone(), failing));
                 }
             }
+            // An upper bound on what a call returned, when the callee returns a measured
+            // duration there (in seconds, a bound of 5 s or more guards against a hang).
+            for b in &f.bounds_on_results {
+                if frozen_here || again || unreached(&b.hit.guard) {
+                    continue;
+                }
+                let returns = match self.resolve(fmi, &b.target) {
+                    Some(Landing::Function(tm, tk)) => self.modules[tm]
+                        .facts
+                        .functions
+                        .get(&tk)
+                        .and_then(|c| c.returns_duration.as_ref()),
+                    _ => None,
+                };
+                if returns.is_some_and(|r| {
+                    r.item == b.item
+                        && !(r.seconds
+                            && b.bound
+                                .is_some_and(|x| x >= rules::clock::HANG_GUARD_SECONDS))
+                }) {
+                    hits.push((fmi, b.hit.clone(), via.clone(), failing));
+                }
+            }
             // A cache (`_cache[k] = v` next to a read of `_cache`) is not shared state.
             let lib = !self.modules[fmi].test_code;
             for s in &f.state {

@@ -106,6 +106,32 @@ pub struct FnFacts {
     /// whether or not they were reported: see `project.rs`, a test that computes its expected
     /// value from the same clock.
     pub local_clocks: Vec<String>,
+    /// Returns a measured duration (`return elapsed`, `return ok, cost_ms`): which item.
+    pub returns_duration: Option<ReturnedDuration>,
+    /// Upper bounds asserted on what a call returned (`ok, cost = acquire(…)`, `assert cost
+    /// <= 50`): a `timing-assert` when the project pass finds that the callee returns a
+    /// measured duration there.
+    pub bounds_on_results: Vec<BoundOnResult>,
+}
+
+/// Where in its return value a function returns a measured duration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReturnedDuration {
+    /// The item of a returned tuple, or `None` for the value itself.
+    pub item: Option<usize>,
+    /// In seconds (a hang guard's bound applies), not scaled to milliseconds.
+    pub seconds: bool,
+}
+
+/// An upper bound asserted on (an item of) a call's result.
+#[derive(Clone, Debug)]
+pub struct BoundOnResult {
+    pub target: Target,
+    pub item: Option<usize>,
+    /// The bound, when it is a number.
+    pub bound: Option<f64>,
+    /// The timing-assert hit it becomes.
+    pub hit: Hit,
 }
 
 /// A test found in the module.
@@ -180,6 +206,9 @@ pub(crate) struct Cx<'a> {
     /// Elapsed names not in seconds (`ms = (t1 - t0) * 1000`, `*_ns` clocks).
     pub scaled_vars: HashSet<String>,
     pub set_vars: HashSet<String>,
+    /// Names bound to what a call returned (`cost` in `ok, cost = acquire(…)`): the callee
+    /// and the item of its result.
+    pub result_vars: HashMap<String, (Target, Option<usize>)>,
     pub threads: Vec<(String, Hit)>,
     /// Test code's values (see `rules::value`): the random draws and local-clock reads seen
     /// (each hit, and whether it was reported), by node id, and the origins each name holds.
@@ -810,6 +839,7 @@ impl<'a> Env<'a> {
             numbers: HashMap::new(),
             scaled_vars: HashSet::new(),
             set_vars: HashSet::new(),
+            result_vars: HashMap::new(),
             threads: Vec::new(),
             origins: Vec::new(),
             origin_at: HashMap::new(),

@@ -742,6 +742,32 @@ fn state_changed_in_set_up_and_written_back_in_tear_down_is_restored() {
 }
 
 #[test]
+fn timing_assert_on_a_duration_a_helper_measures() {
+    // pyrate-limiter: `ok, cost = await async_acquire(…)` where the helper returns
+    // `int((time() - start) * 1000)`, then `assert cost <= 50`.
+    let helpers = "from time import time\n\nasync def acquire(limiter, item):\n    start = time()\n    ok = await limiter.try_acquire(item)\n    cost = int((time() - start) * 1000)\n    return ok, cost\n\ndef measure(f):\n    t0 = time()\n    f()\n    return time() - t0\n\ndef plain(f):\n    return f(), 3\n";
+    let tests = "from tests.helpers import acquire, measure, plain\n\nasync def test_bound(limiter):\n    ok, cost = await acquire(limiter, 'a')\n    assert cost <= 50\n\nasync def test_not_the_duration(limiter):\n    ok, cost = await acquire(limiter, 'a')\n    assert ok\n    assert cost >= 0\n\ndef test_hang_guard():\n    elapsed = measure(print)\n    assert elapsed < 10\n\ndef test_seconds():\n    elapsed = measure(print)\n    assert elapsed < 0.5\n\ndef test_no_duration():\n    a, b = plain(print)\n    assert b < 5\n\ndef test_reassigned():\n    ok, cost = await_it()\n    cost = 7\n    assert cost < 10\n";
+    let found = lint(&[
+        ("tests/__init__.py", ""),
+        ("tests/helpers.py", helpers),
+        ("tests/test_it.py", tests),
+    ]);
+    assert_eq!(
+        found,
+        [
+            (
+                "timing-assert".to_string(),
+                "tests/test_it.py::test_bound".to_string()
+            ),
+            (
+                "timing-assert".to_string(),
+                "tests/test_it.py::test_seconds".to_string()
+            )
+        ]
+    );
+}
+
+#[test]
 fn a_subclass_of_a_unittest_class_of_the_module_is_collected_whatever_its_name() {
     // pytest collects every `unittest.TestCase` subclass (sh's `FunctionalTests(BaseTests)`);
     // a plain class of the same shape that is no TestCase is not collected.

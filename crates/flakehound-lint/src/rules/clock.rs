@@ -94,23 +94,33 @@ fn is_duration_d(cx: &Cx, node: Node, depth: usize) -> bool {
             }
         }
         "call" => {
-            // `(end - start).total_seconds()`
+            // `(end - start).total_seconds()`, `int((time() - start) * 1000)`
             node.child_by_field_name("function").is_some_and(|f| {
-                f.kind() == "attribute"
+                (f.kind() == "attribute"
                     && f.child_by_field_name("attribute")
                         .is_some_and(|a| cx.text(a) == "total_seconds")
                     && f.child_by_field_name("object")
-                        .is_some_and(|o| is_duration_d(cx, o, depth + 1))
+                        .is_some_and(|o| is_duration_d(cx, o, depth + 1)))
+                    || rounded(cx, node).is_some_and(|a| is_duration_d(cx, a, depth + 1))
             })
         }
         _ => false,
     }
 }
 
+/// `int(x)`, `round(x, 2)`, `float(x)`, `abs(x)`: the number `x` as it was (a duration stays
+/// one, in its unit).
+fn rounded<'t>(cx: &Cx, call: Node<'t>) -> Option<Node<'t>> {
+    let f = call.child_by_field_name("function")?;
+    (f.kind() == "identifier" && matches!(cx.text(f), "int" | "round" | "float" | "abs"))
+        .then(|| positional(call).first().copied())
+        .flatten()
+}
+
 /// A budget this long guards against a hang; a slow machine does not reach it (the Rust rule's
 /// threshold too: pexpect's `assert end_time < 10`, rq's `assertLess(blocked_for,
 /// block_seconds)` with `block_seconds = 5`).
-const HANG_GUARD_SECONDS: f64 = 5.0;
+pub(crate) const HANG_GUARD_SECONDS: f64 = 5.0;
 
 /// Whether a duration is in seconds: a difference of clock reads (not `*_ns` ones), an elapsed
 /// name assigned one, `(…).total_seconds()`; not one scaled (`* 1000`) or divided.
@@ -146,7 +156,10 @@ fn in_seconds(cx: &Cx, node: Node, depth: usize) -> bool {
                         || in_seconds(cx, n, depth + 1)
                 })
         }
-        "call" => is_duration(cx, node),
+        "call" => match rounded(cx, node) {
+            Some(a) => in_seconds(cx, a, depth + 1),
+            None => is_duration(cx, node),
+        },
         _ => false,
     }
 }
@@ -242,6 +255,14 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
                 node,
                 format!("`{name}` on a measured duration"),
             );
+        } else if args.len() >= 2 && !at(0) && !at(1) {
+            match name {
+                "assertLess" | "assertLessEqual" => bound_on_result(cx, node, args[0], args[1]),
+                "assertGreater" | "assertGreaterEqual" => {
+                    bound_on_result(cx, node, args[1], args[0])
+                }
+                _ => {}
+            }
         }
     }
 }
@@ -253,6 +274,7 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
     ) else {
         return;
     };
+    results(cx, l, r);
     if l.kind() != "identifier" {
         return;
     }
@@ -271,6 +293,101 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
         }
         cx.elapsed_vars.insert(name);
     }
+}
+
+/// `x = f(…)`, `ok, x = await f(…)`: `x` holds (an item of) what `f` returned, for an upper
+/// bound asserted on it (see [`ret`]). Any other value bound to a name forgets it.
+fn results(cx: &mut Cx, l: Node, r: Node) {
+    let mut call = r;
+    if call.kind() == "await" {
+        call = call.named_child(0).unwrap_or(call);
+    }
+    let target = (call.kind() == "call")
+        .then(|| call.child_by_field_name("function"))
+        .flatten()
+        .and_then(|f| cx.target(f));
+    match l.kind() {
+        "identifier" => {
+            let name = cx.text(l).to_string();
+            match target {
+                Some(t) => cx.result_vars.insert(name, (t, None)),
+                None => cx.result_vars.remove(&name),
+            };
+        }
+        "pattern_list" | "tuple_pattern" => {
+            let mut c = l.walk();
+            let items: Vec<Node> = l.named_children(&mut c).collect();
+            for (i, item) in items.into_iter().enumerate() {
+                if item.kind() != "identifier" {
+                    continue;
+                }
+                let name = cx.text(item).to_string();
+                match &target {
+                    Some(t) => cx.result_vars.insert(name, (t.clone(), Some(i))),
+                    None => cx.result_vars.remove(&name),
+                };
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A function that returns a measured duration (pyrate-limiter's test helper `async_acquire`:
+/// `return acquire, int((time() - start) * 1000)`): an upper bound a test asserts on that item
+/// of its result is a timing assert, found when the project pass joins the two.
+pub(crate) fn ret(cx: &mut Cx, node: Node) {
+    if cx.nested_fns > 0 || cx.out.returns_duration.is_some() {
+        return;
+    }
+    let Some(v) = node.named_child(0) else { return };
+    let found = if matches!(v.kind(), "expression_list" | "tuple") {
+        let mut c = v.walk();
+        let items: Vec<Node> = v.named_children(&mut c).collect();
+        items
+            .into_iter()
+            .enumerate()
+            .find(|(_, n)| is_duration(cx, *n))
+            .map(|(i, n)| (Some(i), n))
+    } else {
+        is_duration(cx, v).then_some((None, v))
+    };
+    if let Some((item, n)) = found {
+        cx.out.returns_duration = Some(crate::python::ReturnedDuration {
+            item,
+            seconds: in_seconds(cx, n, 0),
+        });
+    }
+}
+
+/// An upper bound asserted on a name holding a call's result (`assert cost <= 50`): kept for
+/// the project pass, which reports it when the callee returns a duration there.
+fn bound_on_result(cx: &mut Cx, cmp: Node, value: Node, bound: Node) {
+    if value.kind() != "identifier" || is_duration(cx, bound) {
+        return;
+    }
+    let Some((target, item)) = cx.result_vars.get(cx.text(value)).cloned() else {
+        return;
+    };
+    let b = number(cx, bound);
+    if b == Some(0.0) {
+        return;
+    }
+    let callee = match &target {
+        crate::python::Target::Qualified(q) | crate::python::Target::Local(q) => {
+            q.rsplit('.').next().unwrap_or(q).to_string()
+        }
+    };
+    let hit = cx.make_hit(
+        &TIMING_ASSERT,
+        cmp,
+        format!("`{}`, a duration `{callee}` measures", cx.text(cmp)),
+    );
+    cx.out.bounds_on_results.push(crate::python::BoundOnResult {
+        target,
+        item,
+        bound: b,
+        hit,
+    });
 }
 
 /// A call that looks at the type of its argument, not at its value: `isinstance(x, T)`,
@@ -316,6 +433,13 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
                         ">" | ">=" => rd && !ld && !hang_guard(cx, *r, *l),
                         _ => false,
                     };
+                    if !ld && !rd {
+                        match op.kind() {
+                            "<" | "<=" => bound_on_result(cx, n, *l, *r),
+                            ">" | ">=" => bound_on_result(cx, n, *r, *l),
+                            _ => {}
+                        }
+                    }
                 }
                 let timed = ordered;
                 // `elapsed >= 0` is a sanity check no machine fails.

@@ -172,6 +172,7 @@ pub(crate) fn visit(cx: &mut crate::python::Cx, node: tree_sitter::Node) {
             fs::assign(cx, node);
             value::assign(cx, node);
         }
+        "return_statement" => clock::ret(cx, node),
         "for_statement" => value::for_stmt(cx, node),
         "with_item" => value::with_item(cx, node),
         "delete_statement" => state::delete(cx, node),
