@@ -1540,36 +1540,43 @@ pub(crate) fn raises_call<'t>(cx: &Cx, node: Node<'t>) -> Option<Node<'t>> {
         })
 }
 
-/// The set-up methods a class defines (unittest's and pytest's names), as function keys.
-pub(crate) fn class_setup(m: &ModuleFacts, class: &str) -> Vec<String> {
-    [
-        "setUp",
-        "setup_method",
-        "setUpClass",
-        "setup_class",
-        "asyncSetUp",
-        "setup",
-    ]
-    .iter()
-    .map(|s| format!("{class}.{s}"))
-    .filter(|k| m.functions.contains_key(k))
-    .collect()
+/// unittest's and pytest's names of the methods run before each test of a class.
+const SETUP_METHODS: &[&str] = &[
+    "setUp",
+    "setup_method",
+    "setUpClass",
+    "setup_class",
+    "asyncSetUp",
+    "setup",
+];
+
+/// And after it.
+const TEARDOWN_METHODS: &[&str] = &[
+    "tearDown",
+    "teardown_method",
+    "tearDownClass",
+    "teardown_class",
+    "asyncTearDown",
+    "teardown",
+];
+
+/// Those of `names` that a class defines, as function keys.
+fn class_methods(m: &ModuleFacts, class: &str, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|s| format!("{class}.{s}"))
+        .filter(|k| m.functions.contains_key(k))
+        .collect()
 }
 
-/// The tear-down methods a class defines (unittest's and pytest's names), as function keys.
+/// The set-up methods a class defines, as function keys.
+pub(crate) fn class_setup(m: &ModuleFacts, class: &str) -> Vec<String> {
+    class_methods(m, class, SETUP_METHODS)
+}
+
+/// The tear-down methods a class defines, as function keys.
 pub(crate) fn class_teardown(m: &ModuleFacts, class: &str) -> Vec<String> {
-    [
-        "tearDown",
-        "teardown_method",
-        "tearDownClass",
-        "teardown_class",
-        "asyncTearDown",
-        "teardown",
-    ]
-    .iter()
-    .map(|t| format!("{class}.{t}"))
-    .filter(|k| m.functions.contains_key(k))
-    .collect()
+    class_methods(m, class, TEARDOWN_METHODS)
 }
 
 /// The methods a class defines that run around each of its tests: set-up, then tear-down.
