@@ -1225,7 +1225,6 @@ fn guarded(f: &FnFacts) -> bool {
         })
 }
 
-/// A random draw or a clock read: a value, which matters only where it is compared.
 /// Under a fake clock of its own: `@freeze_time` on it or on its class (whose marks its
 /// methods carry).
 fn frozen_by_decorator(f: &FnFacts) -> bool {
@@ -1239,6 +1238,7 @@ fn is_clock_hit(h: &Hit) -> bool {
     h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::TIMING_ASSERT.id
 }
 
+/// A random draw or a clock read: a value, which matters only where it is compared.
 fn is_value_hit(h: &Hit) -> bool {
     h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::UNSEEDED_RANDOM.id
 }
