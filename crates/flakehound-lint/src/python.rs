@@ -1071,25 +1071,6 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
             let dataclass = decorators
                 .iter()
                 .any(|d| d.utf8_text(env.src).is_ok_and(|t| t.contains("dataclass")));
-            // A subclass of a unittest class of this module (`class Unfrozen(Base)` where
-            // `class Base(unittest.TestCase)`) is a unittest class whatever its name.
-            let local_unittest_base = class.is_none()
-                && def.child_by_field_name("superclasses").is_some_and(|sup| {
-                    let mut c = sup.walk();
-                    sup.named_children(&mut c)
-                        .filter(|b| b.kind() == "identifier")
-                        .filter_map(|b| b.utf8_text(env.src).ok())
-                        .any(|b| m.test_classes.get(b).copied().unwrap_or(false))
-                });
-            let collect = if !env.test_code || dataclass {
-                Collect::No
-            } else if bases.contains("TestCase") || local_unittest_base {
-                Collect::Unittest
-            } else if env.naming.is_test_class(name) {
-                Collect::Pytest
-            } else {
-                Collect::No
-            };
             m.classes.insert(qual.clone());
             if class.is_none()
                 && let Some(sup) = def.child_by_field_name("superclasses")
@@ -1118,6 +1099,22 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                     m.foreign_bases.insert(qual.clone(), foreign);
                 }
             }
+            // A subclass of a unittest class of this module (`class Unfrozen(Base)` where
+            // `class Base(unittest.TestCase)`) is a unittest class whatever its name.
+            let local_unittest_base = m.class_bases.get(&qual).is_some_and(|local| {
+                local
+                    .iter()
+                    .any(|b| m.test_classes.get(b).copied().unwrap_or(false))
+            });
+            let collect = if !env.test_code || dataclass {
+                Collect::No
+            } else if bases.contains("TestCase") || local_unittest_base {
+                Collect::Unittest
+            } else if env.naming.is_test_class(name) {
+                Collect::Pytest
+            } else {
+                Collect::No
+            };
             if class.is_none() && collect != Collect::No {
                 m.test_classes
                     .insert(qual.clone(), collect == Collect::Unittest);

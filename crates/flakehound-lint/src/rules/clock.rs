@@ -298,6 +298,10 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
 /// `x = f(…)`, `ok, x = await f(…)`: `x` holds (an item of) what `f` returned, for an upper
 /// bound asserted on it (see [`ret`]). Any other value bound to a name forgets it.
 fn results(cx: &mut Cx, l: Node, r: Node) {
+    // Only a test's assertions read them (`bound_on_result`).
+    if !cx.test_code {
+        return;
+    }
     let mut call = r;
     if call.kind() == "await" {
         call = call.named_child(0).unwrap_or(call);
