@@ -16,15 +16,28 @@ a timing assert -> a loaded or pinned machine, the wall clock -> time zones and 
 (libfaketime), ...). A test that diagnose gives a category (a condition fails significantly more
 than its control, Holm-adjusted, and the reproduction under it failed again; never an
 "inconclusive") is a flake that shows when that condition occurs in CI: the issue's "confirmed by
-hunt or diagnose". Tests the plain reruns already confirmed are not diagnosed. Both labels are
-reported side by side: plain reruns only, and plain reruns or
-diagnose.
+hunt or diagnose". Tests the plain reruns already confirmed are not diagnosed.
+
+With --hunt N the files of each real project's flagged tests (those of the rules in
+--hunt-rules, default every rule) are also hunted together: `flakehound hunt --runs N
+--workers 4 --json -- pytest FILES`, four executions of the files at once, in shuffled orders,
+under other time zones and hash seeds (hunt's own follow-ups decide). A flagged test hunt puts in
+a class other than stable and broken (flaky, parallel, order-dependent, non-idempotent) is
+confirmed by hunt. Where diagnose runs one test in four instances at once, hunt runs its whole
+files beside each other: tests that share a fixed file in the working directory collide when
+their neighbours write and delete it (paramiko's `hostfile.temp`, written by every test of two
+classes and a test of another file, collides in hunt and never did in 13 diagnose runs of one
+test, whose window is a few milliseconds).
+
+Both labels are reported side by side: plain reruns only, and plain reruns or the experiments
+(diagnose, hunt).
 
 Unit: a (rule, test) pair. Precision = pairs on really flaky tests / pairs. Recall = known flaky
 tests with at least one finding / known flaky tests (per rule: those this rule finds).
 
 Usage: python3 benches/lint_precision.py FLAKEHOUND WORKDIR [--rerun N] [--python PY]
-       [--diagnose N] [--diagnose-rules R1,R2] [--baseline FLAKEHOUND2] [--no-pedantic] SPEC...
+       [--diagnose N] [--diagnose-rules R1,R2] [--hunt N] [--hunt-rules R1,R2]
+       [--baseline FLAKEHOUND2] [--no-pedantic] SPEC...
 This build is scored twice, its default rule set and every rule (`--pedantic`); with
 --baseline, a second binary is scored against the same reruns (the union of the tests any of
 them flags), so the before/after tables come from one run.
@@ -104,6 +117,26 @@ def diagnose(fh, python, cwd, test, suspects, runs, db):
         d = d[0] if d else {}
     return (d.get("category"), d.get("suspect"),
             d.get("verdict") or d.get("inconclusive") or "")
+
+
+# The classes of `flakehound hunt` that confirm a flake (a test that failed and passed).
+HUNT_FLAKY = {"flaky", "parallel", "order-dependent", "non-idempotent"}
+
+
+def hunt(fh, python, cwd, files, runs, db):
+    """`flakehound hunt --runs N --workers 4 --json -- pytest FILES` in `cwd`; returns
+    {test id: (class, claim)} for every test hunt reports, or an error string."""
+    cmd = [fh, "--db", str(db), "hunt", "--runs", str(runs), "--workers", "4", "--seed", "1",
+           "--json", "--", python, "-m", "pytest", "-q", *PYTEST_OPTS, *_EXTRA, *files]
+    try:
+        out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired:
+        return "hunt timed out after an hour"
+    try:
+        d = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return f"hunt failed (exit {out.returncode}): {out.stderr.strip()[-300:]}"
+    return {f["id"]: (f["class"], f["claim"]) for f in d.get("findings", [])}
 
 
 def unpacked(work, spec):
@@ -193,7 +226,8 @@ def main():
     args = sys.argv[1:]
     fh, work = args[0], pathlib.Path(args[1]).resolve()
     n, python, specs, baseline, dn, pedantic = 0, sys.executable, [], None, 0, True
-    diag_rules = None
+    diag_rules = hunt_rules = None
+    hn = 0
     i = 2
     while i < len(args):
         if args[i] == "--rerun":
@@ -208,6 +242,10 @@ def main():
             pedantic = False; i += 1
         elif args[i] == "--diagnose-rules":
             diag_rules = set(args[i + 1].split(",")); i += 2
+        elif args[i] == "--hunt":
+            hn = int(args[i + 1]); i += 2
+        elif args[i] == "--hunt-rules":
+            hunt_rules = set(args[i + 1].split(",")); i += 2
         else:
             specs.append(args[i]); i += 1
     root = pathlib.Path(__file__).resolve().parent.parent
@@ -217,8 +255,11 @@ def main():
     # One tally per binary: with --baseline, the same flaky labels (one set of reruns, of the
     # union of the tests either flags) score the baseline and the new scan. Two labellings of
     # the real projects' tests: "reruns" (plain reruns only) and, with --diagnose, "reruns or
-    # diagnose" (also the tests diagnose confirms under the condition a rule names).
-    labs = ["reruns"] + (["reruns or diagnose"] if dn else [])
+    # diagnose" (also the tests diagnose confirms under the condition a rule names, and those
+    # hunt finds flaky, with --hunt: "reruns, diagnose or hunt").
+    exps = (["diagnose"] if dn else []) + (["hunt"] if hn else [])
+    conf = "reruns or " + " or ".join(exps) if len(exps) < 2 else "reruns, diagnose or hunt"
+    labs = ["reruns"] + ([conf] if exps else [])
     # This build twice: its default rule set, and every rule (`--pedantic`, the tier shown only
     # on request), so the per-rule numbers behind the tiers come from the same labels.
     # (--no-pedantic: the default set only, so the pedantic rules' many findings are neither
@@ -309,10 +350,29 @@ def main():
                             f"{','.join(suspects)}: {verdict}")
                     print(f"  diagnose {line}", file=sys.stderr)
                     if cat:
-                        flaky["reruns or diagnose"].add(t)
+                        flaky[conf].add(t)
                         suspect_of[t] = suspect
                         confirmed_lines.append(line)
                         break
+        # Hunt the files of the flagged tests not yet confirmed, together (tests of one file, or
+        # of two files, that share a path collide only beside each other).
+        hunted = sorted(t for t in rules_of if t not in flaky[labs[-1]]
+                        and (hunt_rules is None or rules_of[t] & hunt_rules))
+        if hn and hunted:
+            db = work / "hunt" / f"{name}.db"
+            db.parent.mkdir(parents=True, exist_ok=True)
+            files = sorted({t.split("::")[0] for t in hunted})
+            got = hunt(fh, python, proj, files, hn, db)
+            if isinstance(got, str):
+                print(f"  hunt {name}: {got}", file=sys.stderr)
+                got = {}
+            for t in hunted:
+                mine = {i: c for i, c in got.items() if i == t or i.startswith(t + "[")}
+                worst = next((c for c in mine.values() if c[0] in HUNT_FLAKY), None)
+                shown = worst or next(iter(mine.values()), ("not hunted", ""))
+                print(f"  hunt {name} {t}: {shown[0]} {shown[1]}".rstrip(), file=sys.stderr)
+                if worst:
+                    flaky[conf].add(t)
         for lab in labs:
             known_flaky[lab] |= {(name, t) for t in flaky[lab]}
         corpora.append((spec, data["files"], data["tests"], [len(flaky[lab]) for lab in labs]))

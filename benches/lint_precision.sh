@@ -5,7 +5,7 @@
 #
 # Usage: benches/lint_precision.sh [--rerun N] [--diagnose N] [--python PY] [--work DIR]
 #                                  [--baseline FH] [--no-pedantic] [--diagnose-rules R,…]
-#                                  [SPEC[@OPTS]...]
+#                                  [--hunt N] [--hunt-rules R,…] [SPEC[@OPTS]...]
 #   --rerun N   run each flagged test of a real project N times alone and N times with its file
 #               (needs PY with pytest and the project's test dependencies); 0 = no reruns, every
 #               finding on a real project counts as a false positive
@@ -13,6 +13,10 @@
 #               --only SUSPECTS --runs N` (the experiments of the categories of the rules that
 #               flag it; faketime installed for the clock conditions); reported as a second
 #               labelling ("reruns or diagnose") beside the plain reruns
+#   --hunt N    also hunt the files of each project's flagged tests together (`flakehound hunt
+#               --runs N --workers 4`): a flagged test hunt finds flaky (flaky, parallel,
+#               order-dependent, non-idempotent) is confirmed ("reruns, diagnose or hunt")
+#   --hunt-rules R1,R2  hunt only the files of these rules' findings
 #   --baseline FH  also score another flakehound binary (an older build) against the same reruns
 #   --no-pedantic  score the default rule set only (not also every rule with --pedantic), so the
 #               pedantic rules' findings are neither rerun nor diagnosed
@@ -25,7 +29,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/benches/lib.sh"
 rerun=0 diag=0 python=python3 work="$root/target/bench/lint-corpus" specs=() baseline=() nopedantic=()
-diagrules=()
+diagrules=() huntargs=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rerun) rerun=$2; shift 2 ;;
@@ -35,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --baseline) baseline=(--baseline "$2"); shift 2 ;;
     --no-pedantic) nopedantic=(--no-pedantic); shift ;;
     --diagnose-rules) diagrules=(--diagnose-rules "$2"); shift 2 ;;
+    --hunt|--hunt-rules) huntargs+=("$1" "$2"); shift 2 ;;
     *) specs+=("$1"); shift ;;
   esac
 done
@@ -45,4 +50,4 @@ fi
 fh="${FLAKEHOUND:-}"
 [[ -n $fh ]] || release_flakehound
 mkdir -p "$work"
-python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --diagnose "$diag" --python "$python" "${baseline[@]}" "${nopedantic[@]}" "${diagrules[@]}" "${specs[@]}"
+python3 "$root/benches/lint_precision.py" "$fh" "$work" --rerun "$rerun" --diagnose "$diag" --python "$python" "${baseline[@]}" "${nopedantic[@]}" "${diagrules[@]}" "${huntargs[@]}" "${specs[@]}"

@@ -214,6 +214,9 @@ pub(crate) struct Cx<'a> {
     /// (each hit, and whether it was reported), by node id, and the origins each name holds.
     pub origins: Vec<(Hit, bool)>,
     pub origin_at: HashMap<usize, usize>,
+    /// The one origin every conversion of a given timestamp into local time
+    /// (`datetime.fromtimestamp(ts)`) in the file shares: the process's zone.
+    pub zone_origin: Option<usize>,
     pub taints: HashMap<String, rules::value::Origins>,
     /// `with open(path) as f`: `f` → the names the file was opened with.
     pub aliases: HashMap<String, Vec<String>>,
@@ -843,6 +846,7 @@ impl<'a> Env<'a> {
             threads: Vec::new(),
             origins: Vec::new(),
             origin_at: HashMap::new(),
+            zone_origin: None,
             taints: HashMap::new(),
             aliases: HashMap::new(),
             shifts: HashMap::new(),

@@ -326,6 +326,25 @@ fn wall_clock_compared_with_what_the_code_computes_is_pedantic() {
 }
 
 #[test]
+fn local_conversions_compared_with_each_other_share_the_zone() {
+    // Two timestamps put into the local zone and compared: the same zone on both sides, so
+    // the comparison holds in every zone (Faker's `_parse_date_time` test).
+    let both = one(
+        "from datetime import datetime\n\ndef test_a():\n    ts = parse('+30d')\n    other = parse(ts)\n    assert datetime.fromtimestamp(other).date() == datetime.fromtimestamp(ts).date()\n",
+    );
+    assert!(both.is_empty(), "{both:?}");
+    // One conversion against a fixed value: the zone decides.
+    let fixed = one(
+        "from datetime import datetime\n\ndef test_a():\n    assert datetime.fromtimestamp(0).hour == 0\n\ndef test_b():\n    a = datetime.fromtimestamp(stamp())\n    assert a.day == 1\n    assert datetime.fromtimestamp(stamp()) == a\n",
+    );
+    assert_eq!(
+        fixed.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
+        ["tests/test_it.py::test_a", "tests/test_it.py::test_b"]
+    );
+    assert_eq!(rules_of(&fixed), ["wall-clock-compare"]);
+}
+
+#[test]
 fn wall_clock_only_type_checked_is_not_compared() {
     // The value is asserted on, through its variable: reported.
     let compared = one(

@@ -81,11 +81,30 @@ fn source(cx: &mut Cx, call: Node) -> Option<usize> {
     if rule.id == WALL_CLOCK.id && injects_clock(cx, call) {
         return None;
     }
+    let zone = rule.id == WALL_CLOCK.id && zone_conversion(cx, call);
+    if zone && let Some(i) = cx.zone_origin {
+        cx.origin_at.insert(call.id(), i);
+        return Some(i);
+    }
     let hit = cx.make_hit(rule, call, shown);
     cx.origins.push((hit, false));
     let i = cx.origins.len() - 1;
     cx.origin_at.insert(call.id(), i);
+    if zone {
+        cx.zone_origin = Some(i);
+    }
     Some(i)
+}
+
+/// `datetime.fromtimestamp(ts)`: not a read of the moment but a given timestamp put into the
+/// local zone. Its value is the timestamp's and the zone's: every such conversion shares one
+/// origin, the zone, so `fromtimestamp(a).date() == fromtimestamp(b).date()` compares two
+/// values in the same zone, which holds in every zone (Faker's `_parse_date_time` test),
+/// while `fromtimestamp(0).hour == 0` (against a fixed value) is still reported.
+fn zone_conversion(cx: &Cx, call: Node) -> bool {
+    call.child_by_field_name("function")
+        .is_some_and(|f| cx.text(f).ends_with("fromtimestamp"))
+        && !positional(call).is_empty()
 }
 
 /// The last names of the draws and clock reads `source` recognizes (a superset, with
@@ -167,7 +186,15 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
         }
         "call" => {
             if let Some(o) = source(cx, n) {
-                return vec![(o, true)];
+                let mut v = vec![(o, true)];
+                // A conversion's value is also its timestamp's.
+                if zone_conversion(cx, n)
+                    && let Some(args) = n.child_by_field_name("arguments")
+                {
+                    let b = eval_d(cx, args, depth + 1);
+                    union(&mut v, &b);
+                }
+                return v;
             }
             // Its type, its length: not its value. (A set of draws can collapse duplicates,
             // but `len` of test data is the test's own count far more often.)
