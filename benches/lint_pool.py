@@ -48,6 +48,7 @@ def main():
     tot = hit = unl = known = found = 0
     real = real_hit = 0
     places = [0, 0, 0]  # labelled places, places on a flake, unlabelled places
+    per_rule = {}  # rule -> [labelled pairs, pairs on a flake]
     for name, path, flaky, stable, shop in corpora:
         path = path or unpacked(work, name)
         data, pairs = lint(fh, path, ["--pedantic"] if pedantic else [])
@@ -63,6 +64,11 @@ def main():
                 places[0] += 1
             else:
                 places[2] += 1
+        for rule, t in pairs:
+            if shop or t in flaky | stable:
+                row = per_rule.setdefault(rule, [0, 0])
+                row[0] += 1
+                row[1] += t in flaky
         on_flaky = sum(1 for _, t in pairs if t in flaky)
         # flaky-shop's truth names every test: what is not flaky is a negative.
         unlabelled = 0 if shop else sum(1 for _, t in pairs if t not in flaky | stable)
@@ -87,6 +93,11 @@ def main():
     print(f"by place (one finding as printed, with all the tests that reach it): "
           f"{places[1]}/{places[0]} = {places[1] / max(places[0], 1):.2f} "
           f"(unlabelled places left out: {places[2]})")
+    print()
+    print("| rule | findings | on flaky tests | precision |")
+    print("|---|---:|---:|---:|")
+    for rule, (n, k) in sorted(per_rule.items(), key=lambda kv: -kv[1][0]):
+        print(f"| `{rule}` | {n} | {k} | {k / n:.2f} |")
 
 
 if __name__ == "__main__":

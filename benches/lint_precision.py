@@ -18,13 +18,15 @@ than its control, Holm-adjusted, and the reproduction under it failed again; nev
 "inconclusive") is a flake that shows when that condition occurs in CI: the issue's "confirmed by
 hunt or diagnose". Tests the plain reruns already confirmed are not diagnosed.
 
-With --hunt N the files of each real project's flagged tests (those of the rules in
+With --hunt N each real project's flagged tests (those of the rules in
 --hunt-rules, default every rule) are also hunted together: `flakehound hunt --runs N
---workers 4 --json -- pytest FILES`, four executions of the files at once, in shuffled orders,
-under other time zones and hash seeds (hunt's own follow-ups decide). A flagged test hunt puts in
+--workers 4 --json TESTS -- pytest FILES`: the flagged tests (of those rules) in four
+executions at once, in shuffled orders, under other time zones and hash seeds (hunt's own
+follow-ups decide). Every test that touches a fixed path is flagged, so the neighbours that
+write and delete it are among them. A flagged test hunt puts in
 a class other than stable and broken (flaky, parallel, order-dependent, non-idempotent) is
-confirmed by hunt. Where diagnose runs one test in four instances at once, hunt runs its whole
-files beside each other: tests that share a fixed file in the working directory collide when
+confirmed by hunt. Where diagnose runs one test in four instances at once, hunt runs the
+flagged tests of their files beside each other: tests that share a fixed file in the working directory collide when
 their neighbours write and delete it (paramiko's `hostfile.temp`, written by every test of two
 classes and a test of another file, collides in hunt and never did in 13 diagnose runs of one
 test, whose window is a few milliseconds).
@@ -123,11 +125,13 @@ def diagnose(fh, python, cwd, test, suspects, runs, db):
 HUNT_FLAKY = {"flaky", "parallel", "order-dependent", "non-idempotent"}
 
 
-def hunt(fh, python, cwd, files, runs, db):
-    """`flakehound hunt --runs N --workers 4 --json -- pytest FILES` in `cwd`; returns
-    {test id: (class, claim)} for every test hunt reports, or an error string."""
+def hunt(fh, python, cwd, tests, runs, db):
+    """`flakehound hunt --runs N --workers 4 --json TESTS -- pytest FILES` in `cwd` (the
+    tests, of their files, and nothing else); returns {test id: (class, claim)} for every test
+    hunt reports, or an error string."""
+    files = sorted({t.split("::")[0] for t in tests})
     cmd = [fh, "--db", str(db), "hunt", "--runs", str(runs), "--workers", "4", "--seed", "1",
-           "--json", "--", python, "-m", "pytest", "-q", *PYTEST_OPTS, *_EXTRA, *files]
+           "--json", *tests, "--", python, "-m", "pytest", "-q", *PYTEST_OPTS, *_EXTRA, *files]
     try:
         out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=3600)
     except subprocess.TimeoutExpired:
@@ -354,15 +358,14 @@ def main():
                         suspect_of[t] = suspect
                         confirmed_lines.append(line)
                         break
-        # Hunt the files of the flagged tests not yet confirmed, together (tests of one file, or
-        # of two files, that share a path collide only beside each other).
+        # Hunt the flagged tests not yet confirmed, together (tests of one file, or of two
+        # files, that share a path collide only beside each other).
         hunted = sorted(t for t in rules_of if t not in flaky[labs[-1]]
                         and (hunt_rules is None or rules_of[t] & hunt_rules))
         if hn and hunted:
             db = work / "hunt" / f"{name}.db"
             db.parent.mkdir(parents=True, exist_ok=True)
-            files = sorted({t.split("::")[0] for t in hunted})
-            got = hunt(fh, python, proj, files, hn, db)
+            got = hunt(fh, python, proj, hunted, hn, db)
             if isinstance(got, str):
                 print(f"  hunt {name}: {got}", file=sys.stderr)
                 got = {}

@@ -13,10 +13,10 @@
 #               --only SUSPECTS --runs N` (the experiments of the categories of the rules that
 #               flag it; faketime installed for the clock conditions); reported as a second
 #               labelling ("reruns or diagnose") beside the plain reruns
-#   --hunt N    also hunt the files of each project's flagged tests together (`flakehound hunt
+#   --hunt N    also hunt each project's flagged tests together (`flakehound hunt
 #               --runs N --workers 4`): a flagged test hunt finds flaky (flaky, parallel,
 #               order-dependent, non-idempotent) is confirmed ("reruns, diagnose or hunt")
-#   --hunt-rules R1,R2  hunt only the files of these rules' findings
+#   --hunt-rules R1,R2  hunt only these rules' flagged tests
 #   --baseline FH  also score another flakehound binary (an older build) against the same reruns
 #   --no-pedantic  score the default rule set only (not also every rule with --pedantic), so the
 #               pedantic rules' findings are neither rerun nor diagnosed

@@ -181,6 +181,9 @@ pub struct ModuleFacts {
 pub(crate) struct Cx<'a> {
     pub src: &'a [u8],
     pub imports: &'a HashMap<String, String>,
+    /// Dotted modules imported whole (`import aiofiles.os`): `aiofiles.os.remove(…)` calls a
+    /// function of a module, it changes no state of `aiofiles`.
+    pub submodules: &'a HashSet<String>,
     /// Module-level names bound to mutable containers.
     pub mutables: &'a HashSet<String>,
     /// Module-level names (any value).
@@ -343,7 +346,8 @@ impl<'a> Cx<'a> {
                 {
                     return None;
                 }
-                Some(format!("{q}.{attr}"))
+                let key = format!("{q}.{attr}");
+                (!self.submodules.contains(&key)).then_some(key)
             }
             _ => None,
         }
@@ -709,11 +713,13 @@ pub fn analyse_with(
     // Imports and suppression comments, anywhere in the file.
     let mut suppressed: HashMap<u32, Vec<String>> = HashMap::new();
     let mut declared_global: HashSet<String> = HashSet::new();
+    let mut submodules: HashSet<String> = HashSet::new();
     prepass(
         root,
         src,
         name,
         &mut m.imports,
+        &mut submodules,
         &mut suppressed,
         &mut declared_global,
         0,
@@ -760,6 +766,7 @@ pub fn analyse_with(
     let env = Env {
         src,
         imports: &m.imports.clone(),
+        submodules: &submodules,
         mutables: &mutables,
         module_names: &module_names,
         module: name,
@@ -805,6 +812,7 @@ fn first_error(root: Node) -> Option<Node> {
 struct Env<'a> {
     src: &'a [u8],
     imports: &'a HashMap<String, String>,
+    submodules: &'a HashSet<String>,
     mutables: &'a HashSet<String>,
     module_names: &'a HashSet<String>,
     module: &'a str,
@@ -827,6 +835,7 @@ impl<'a> Env<'a> {
         Cx {
             src: self.src,
             imports: self.imports,
+            submodules: self.submodules,
             mutables: self.mutables,
             module_names: self.module_names,
             module: self.module,
@@ -879,6 +888,7 @@ fn prepass(
     src: &[u8],
     module: &str,
     imports: &mut HashMap<String, String>,
+    submodules: &mut HashSet<String>,
     suppressed: &mut HashMap<u32, Vec<String>>,
     declared_global: &mut HashSet<String>,
     depth: usize,
@@ -908,6 +918,9 @@ fn prepass(
                         let full = n.utf8_text(src).unwrap_or("");
                         let first = full.split('.').next().unwrap_or(full);
                         imports.insert(first.to_string(), first.to_string());
+                        if full.contains('.') {
+                            submodules.insert(full.to_string());
+                        }
                     }
                     "aliased_import" => {
                         if let (Some(name), Some(alias)) = (
@@ -980,6 +993,7 @@ fn prepass(
             src,
             module,
             imports,
+            submodules,
             suppressed,
             declared_global,
             depth + 1,

@@ -1355,6 +1355,31 @@ fn shared_module_state_reports_the_tests_that_run_before_the_change() {
 }
 
 #[test]
+fn shared_module_state_a_function_of_a_submodule_is_no_state() {
+    // `import aiofiles.os`, `aiofiles.os.remove(path)`: a call to a module's function, not a
+    // `remove` on state called `aiofiles.os` (aiofiles' `test_remove`, `test_stat`).
+    let module = [(
+        "tests/test_os.py",
+        "import pkg.fs\n\ndef test_a_stat():\n    assert pkg.fs.stat('x')\n\ndef test_b_remove():\n    pkg.fs.remove('x')\n",
+    )];
+    let found = lint(&module);
+    assert!(found.is_empty(), "{found:?}");
+    // A module-level list of an imported module, changed in place by one test and read by an
+    // earlier one: reported.
+    let state = [(
+        "tests/test_os.py",
+        "import pkg\n\ndef test_a_read():\n    assert pkg.handlers.index('x')\n\ndef test_b_remove():\n    pkg.handlers.remove('x')\n",
+    )];
+    assert_eq!(
+        lint(&state),
+        [(
+            "shared-module-state".to_string(),
+            "tests/test_os.py::test_a_read".to_string()
+        )]
+    );
+}
+
+#[test]
 fn shared_module_state() {
     let files = [
         ("shop/__init__.py", ""),
