@@ -711,19 +711,13 @@ pub fn analyse_with(
         m.syntax_error = Some(first_error(root).map_or(1, |n| span(n).0));
     }
     // Imports and suppression comments, anywhere in the file.
-    let mut suppressed: HashMap<u32, Vec<String>> = HashMap::new();
-    let mut declared_global: HashSet<String> = HashSet::new();
-    let mut submodules: HashSet<String> = HashSet::new();
-    prepass(
-        root,
-        src,
-        name,
-        &mut m.imports,
-        &mut submodules,
-        &mut suppressed,
-        &mut declared_global,
-        0,
-    );
+    let mut pre = Prepass::default();
+    prepass(root, src, name, &mut m.imports, &mut pre, 0);
+    let Prepass {
+        suppressed,
+        declared_global,
+        submodules,
+    } = pre;
 
     // Module-level names, mutable containers among them.
     let mut module_names = HashSet::new();
@@ -883,14 +877,23 @@ fn unwrap_decorated(node: Node) -> Node {
     }
 }
 
+/// What the pass over the whole file collects besides the imports.
+#[derive(Default)]
+struct Prepass {
+    /// Suppression comments, by line.
+    suppressed: HashMap<u32, Vec<String>>,
+    /// Names some function declares `global`.
+    declared_global: HashSet<String>,
+    /// Dotted modules imported whole (`import aiofiles.os`).
+    submodules: HashSet<String>,
+}
+
 fn prepass(
     node: Node,
     src: &[u8],
     module: &str,
     imports: &mut HashMap<String, String>,
-    submodules: &mut HashSet<String>,
-    suppressed: &mut HashMap<u32, Vec<String>>,
-    declared_global: &mut HashSet<String>,
+    pre: &mut Prepass,
     depth: usize,
 ) {
     if depth > MAX_DEPTH {
@@ -900,13 +903,14 @@ fn prepass(
         "global_statement" => {
             let mut c = node.walk();
             for n in node.named_children(&mut c) {
-                declared_global.insert(n.utf8_text(src).unwrap_or("").to_string());
+                pre.declared_global
+                    .insert(n.utf8_text(src).unwrap_or("").to_string());
             }
             return;
         }
         "comment" => {
             if let Some(ids) = node.utf8_text(src).ok().and_then(suppression) {
-                suppressed.entry(span(node).0).or_default().extend(ids);
+                pre.suppressed.entry(span(node).0).or_default().extend(ids);
             }
             return;
         }
@@ -919,7 +923,7 @@ fn prepass(
                         let first = full.split('.').next().unwrap_or(full);
                         imports.insert(first.to_string(), first.to_string());
                         if full.contains('.') {
-                            submodules.insert(full.to_string());
+                            pre.submodules.insert(full.to_string());
                         }
                     }
                     "aliased_import" => {
@@ -988,16 +992,7 @@ fn prepass(
     }
     let mut c = node.walk();
     for ch in node.children(&mut c) {
-        prepass(
-            ch,
-            src,
-            module,
-            imports,
-            submodules,
-            suppressed,
-            declared_global,
-            depth + 1,
-        );
+        prepass(ch, src, module, imports, pre, depth + 1);
     }
 }
 
