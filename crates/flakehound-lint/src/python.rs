@@ -1462,6 +1462,35 @@ pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
     counter(cx, false);
 }
 
+/// Whether `state` is what a `getstate()`/`get_state()` returned: the call itself, or a name
+/// the enclosing function binds to one.
+fn saved_state(cx: &Cx, call: Node, state: Node) -> bool {
+    let getter = |n: Node| {
+        n.kind() == "call"
+            && n.child_by_field_name("function")
+                .and_then(|f| f.child_by_field_name("attribute"))
+                .is_some_and(|a| matches!(cx.text(a), "getstate" | "get_state"))
+    };
+    if getter(state) {
+        return true;
+    }
+    if state.kind() != "identifier" && state.kind() != "attribute" {
+        return false;
+    }
+    let name = cx.text(state);
+    let Some(f) = rules::enclosing_function(call) else {
+        return false;
+    };
+    rules::answer_in(f, |n| {
+        (n.kind() == "assignment"
+            && n.child_by_field_name("left")
+                .is_some_and(|l| cx.text(l) == name)
+            && n.child_by_field_name("right").is_some_and(getter))
+        .then_some(true)
+    })
+    .unwrap_or(false)
+}
+
 fn record_call(cx: &mut Cx, call: Node) {
     let Some(func) = call.child_by_field_name("function") else {
         return;
@@ -1482,6 +1511,19 @@ fn record_call(cx: &mut Cx, call: Node) {
             .child_by_field_name("attribute")
             .is_some_and(|a| matches!(cx.text(a), "seed" | "seed_instance"))
         && !positional(call).is_empty()
+    {
+        cx.out.seeds_random = true;
+    }
+    // `random.setstate(state)`, `np.random.set_state(state)`, `rng.setstate(state)`: a given
+    // state is a seed by another name (Faker's distribution test loads one from a JSON file).
+    // Not a restore of what `getstate()` saved (`old = random.getstate()` … `setstate(old)`):
+    // that puts back an unseeded generator.
+    if func.kind() == "attribute"
+        && func
+            .child_by_field_name("attribute")
+            .is_some_and(|a| matches!(cx.text(a), "setstate" | "set_state"))
+        && let Some(state) = positional(call).first()
+        && !saved_state(cx, call, *state)
     {
         cx.out.seeds_random = true;
     }

@@ -150,6 +150,40 @@ fn unseeded_random() {
 }
 
 #[test]
+fn unseeded_random_a_given_state_is_a_seed() {
+    // Faker's distribution test loads a generator state from a file and sets it: seeded.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/dist.py",
+            "import random\n\ndef pick(a):\n    return random.choice(a)\n",
+        ),
+        (
+            "tests/test_dist.py",
+            "import json, random\nfrom app.dist import pick\n\ndef test_given():\n    random.setstate(tuple(json.load(open('state.json'))))\n    assert pick('ab') == 'a'\n",
+        ),
+    ];
+    let found = lint(&files);
+    assert!(found.is_empty(), "{found:?}");
+    // A state saved with getstate() and put back restores an unseeded generator: reported.
+    let restored = [
+        files[0],
+        files[1],
+        (
+            "tests/test_dist.py",
+            "import random\nfrom app.dist import pick\n\ndef test_saved():\n    old = random.getstate()\n    assert pick('ab') == 'a'\n    random.setstate(old)\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&restored),
+        [(
+            "unseeded-random".to_string(),
+            "tests/test_dist.py::test_saved".to_string()
+        )]
+    );
+}
+
+#[test]
 fn unseeded_random_compared_only_with_itself_is_not_reported() {
     // Written and read back through a queue, a dict, a file: any value passes.
     let round_trip = one(
