@@ -1464,6 +1464,34 @@ fn shared_module_state() {
         ),
     ];
     assert!(lint(&cache).is_empty());
+    // Growth only while the entry is missing: a lazy singleton (dateutil's
+    // `_CLASS_ZONE_INSTANCE`), a registry without duplicates. A second run adds nothing.
+    let once = [
+        ("lib/__init__.py", ""),
+        (
+            "lib/zones.py",
+            "_INSTANCE = []\n_SEEN = []\n\ndef zones():\n    if len(_INSTANCE) == 0:\n        _INSTANCE.append(load())\n    return _INSTANCE[0]\n\ndef first():\n    if not _INSTANCE:\n        _INSTANCE.append(load())\n    return _INSTANCE[0]\n\ndef see(v):\n    if v not in _SEEN:\n        _SEEN.append(v)\n    return list(_SEEN)\n",
+        ),
+        (
+            "tests/test_zones.py",
+            "from lib.zones import zones, first, see\n\ndef test_a():\n    assert zones()\n    assert first()\n\ndef test_b():\n    assert see(1) == [1]\n",
+        ),
+    ];
+    let found = lint(&once);
+    assert!(found.is_empty(), "{found:?}");
+    // Growth under any other condition still accumulates.
+    let grows = [
+        once[0],
+        (
+            "lib/zones.py",
+            "_SEEN = []\n\ndef see(v):\n    if v:\n        _SEEN.append(v)\n    return list(_SEEN)\n",
+        ),
+        (
+            "tests/test_zones.py",
+            "from lib.zones import see\n\ndef test_b():\n    assert see(1) == [1]\n",
+        ),
+    ];
+    assert_eq!(rules_of(&lint(&grows)), ["shared-module-state"]);
 }
 
 #[test]

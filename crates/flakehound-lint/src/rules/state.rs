@@ -43,7 +43,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     };
     let m = cx.text(attr);
     let op = if GROWING.contains(&m) {
-        StateOp::Mutate { accumulating: true }
+        StateOp::Mutate {
+            accumulating: !grows_once(cx, node, obj),
+        }
     } else if CHANGING.contains(&m) {
         StateOp::Mutate {
             accumulating: false,
@@ -55,6 +57,77 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     };
     if let Some(key) = cx.state_key(obj) {
         cx.state(key, op, node);
+    }
+}
+
+/// `if len(X) == 0: X.append(…)`, `if not X: X.append(…)` (a lazy singleton: dateutil's
+/// `_CLASS_ZONE_INSTANCE`), `if v not in X: X.append(v)` (a registry without duplicates): the
+/// container grows only while it lacks the entry, so a second run adds nothing. Such a write
+/// counts as a change, not as growth (with a read beside it in the code under test, a cache).
+fn grows_once(cx: &Cx, call: Node, obj: Node) -> bool {
+    let target = cx.text(obj);
+    let mut child = call;
+    let mut cur = call.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "if_statement"
+                if n.child_by_field_name("consequence") == Some(child)
+                    && n.child_by_field_name("condition")
+                        .is_some_and(|c| lacks(cx, c, target)) =>
+            {
+                return true;
+            }
+            "function_definition" | "lambda" | "class_definition" => return false,
+            _ => {}
+        }
+        child = n;
+        cur = n.parent();
+    }
+    false
+}
+
+/// A condition that holds only while `target` lacks what is added: `not X`, `len(X) == 0`,
+/// `len(X) < 1`, `X == []`, `v not in X`.
+fn lacks(cx: &Cx, cond: Node, target: &str) -> bool {
+    let is_target = |n: Node| cx.text(n) == target;
+    let len_of_target = |n: Node| {
+        n.kind() == "call"
+            && n.child_by_field_name("function")
+                .is_some_and(|f| cx.text(f) == "len")
+            && crate::python::positional(n)
+                .first()
+                .is_some_and(|a| is_target(*a))
+    };
+    match cond.kind() {
+        "parenthesized_expression" => cond.named_child(0).is_some_and(|c| lacks(cx, c, target)),
+        "not_operator" => cond
+            .child_by_field_name("argument")
+            .is_some_and(|a| is_target(a) || len_of_target(a)),
+        "comparison_operator" => {
+            let mut c = cond.walk();
+            let parts: Vec<Node> = cond.named_children(&mut c).collect();
+            let ops: Vec<&str> = {
+                let mut c = cond.walk();
+                cond.children(&mut c)
+                    .filter(|k| !k.is_named())
+                    .map(|k| cx.text(k))
+                    .collect()
+            };
+            let [l, r] = parts.as_slice() else {
+                return false;
+            };
+            let op = ops.join(" ");
+            match op.as_str() {
+                "not in" => is_target(*r),
+                "==" => {
+                    (len_of_target(*l) && cx.text(*r) == "0")
+                        || (is_target(*l) && matches!(cx.text(*r), "[]" | "set()" | "{}"))
+                }
+                "<" => len_of_target(*l) && cx.text(*r) == "1",
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 
