@@ -429,62 +429,6 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             }
         }
     }
-    // 3b. The project's functions that return a random draw (`random_string()`): the test
-    // modules that import one are scanned again knowing them, so that their value model
-    // follows such a call's value as a draw made in the test (a random name used as a file
-    // name or written and read back passes with any value); those calls are then not followed
-    // into the function (see `follow`).
-    let mut names_of: HashMap<usize, Vec<&str>> = HashMap::new();
-    for ((_, name), &i) in &by_name {
-        names_of.entry(i).or_default().push(name.as_str());
-    }
-    let mut draws: HashSet<String> = HashSet::new();
-    for (i, m) in modules.iter().enumerate() {
-        if m.test_code {
-            continue;
-        }
-        for (k, f) in &m.facts.functions {
-            if f.returns_draw && !k.contains('.') {
-                for n in names_of.get(&i).into_iter().flatten() {
-                    draws.insert(format!("{n}.{k}"));
-                }
-            }
-        }
-    }
-    if !draws.is_empty() {
-        let again: Vec<usize> = modules
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| {
-                m.test_code
-                    && m.facts.imports.values().any(|q| {
-                        draws.iter().any(|d| {
-                            d == q
-                                || d.strip_prefix(q.as_str())
-                                    .is_some_and(|r| r.starts_with('.'))
-                        })
-                    })
-            })
-            .map(|(i, _)| i)
-            .collect();
-        let redone: Vec<_> = again
-            .par_iter()
-            .map(|&i| {
-                let m = &modules[i];
-                let naming = namings[m.root].module(&m.rel);
-                python::analyse_knowing(&m.src, &m.facts.name, true, naming, &draws)
-            })
-            .collect();
-        for (i, result) in again.into_iter().zip(redone) {
-            if let Ok(mut facts) = result {
-                if support.contains(&modules[i].path) {
-                    facts.tests.clear();
-                }
-                facts.modelled_draws = draws.clone();
-                modules[i].facts = facts;
-            }
-        }
-    }
     scan.modules = modules.len().saturating_sub(files.len());
     lap("parsed");
 
@@ -1133,24 +1077,6 @@ impl World<'_> {
                     Some(Landing::Function(tm, tk)) => {
                         if !repeat {
                             *out.edges.entry((tm, tk.clone())).or_default() += 1;
-                        }
-                        // A function that returns a draw, whose value is only a name here or
-                        // which the caller's value model followed as a draw (3b): its draws
-                        // are the caller's, judged where it was called.
-                        let judged = |m: &Module| {
-                            m.facts.modelled_draws.iter().any(|d| {
-                                d.rsplit_once('.')
-                                    .is_some_and(|(_, last)| last == tk.as_str())
-                            })
-                        };
-                        if self.modules[tm]
-                            .facts
-                            .functions
-                            .get(&tk)
-                            .is_some_and(|c| c.returns_draw)
-                            && (call.unique_name || judged(&self.modules[fmi]))
-                        {
-                            continue;
                         }
                         if depth < MAX_DEPTH {
                             let mut v = via.clone();

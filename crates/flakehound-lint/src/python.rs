@@ -81,9 +81,6 @@ pub struct Call {
     pub reference: bool,
     /// Handed to a new process as its target: what it changes stays in the child.
     pub other_process: bool,
-    /// Its value names a file or is a unique token (`os.path.join(d, name())`,
-    /// `str(token())`): which value it was, no assertion looks at.
-    pub unique_name: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -115,10 +112,6 @@ pub struct FnFacts {
     /// <= 50`): a `timing-assert` when the project pass finds that the callee returns a
     /// measured duration there.
     pub bounds_on_results: Vec<BoundOnResult>,
-    /// A function of the code under test that returns an unseeded random draw (every draw it
-    /// makes goes into what it returns: humanfriendly's `random_string()`): a draw itself
-    /// where it is called (see `project.rs`).
-    pub returns_draw: bool,
 }
 
 /// Where in its return value a function returns a measured duration.
@@ -159,9 +152,6 @@ pub struct TestFn {
 pub struct ModuleFacts {
     /// Dotted module name (`shop.config`, `tests.test_x`).
     pub name: String,
-    /// The functions of the project that return a random draw, which this module's test code
-    /// was scanned knowing (its calls to them are draws its value model follows).
-    pub modelled_draws: HashSet<String>,
     pub functions: HashMap<String, FnFacts>,
     pub classes: HashSet<String>,
     /// The bases of each top-level class that are classes of this module.
@@ -194,9 +184,6 @@ pub(crate) struct Cx<'a> {
     /// Dotted modules imported whole (`import aiofiles.os`): `aiofiles.os.remove(…)` calls a
     /// function of a module, it changes no state of `aiofiles`.
     pub submodules: &'a HashSet<String>,
-    /// Functions of the project that return a random draw (qualified names): in test code, a
-    /// call to one is a draw.
-    pub draws: &'a HashSet<String>,
     /// Module-level names bound to mutable containers.
     pub mutables: &'a HashSet<String>,
     /// Module-level names (any value).
@@ -700,18 +687,6 @@ pub fn analyse_with(
     test_code: bool,
     naming: &Naming,
 ) -> Result<ModuleFacts, String> {
-    analyse_knowing(src, name, test_code, naming, &HashSet::new())
-}
-
-/// [`analyse_with`], knowing the project's functions that return a random draw (`draws`,
-/// qualified names): in test code a call to one is a draw the value model follows.
-pub fn analyse_knowing(
-    src: &[u8],
-    name: &str,
-    test_code: bool,
-    naming: &Naming,
-    draws: &HashSet<String>,
-) -> Result<ModuleFacts, String> {
     // One parser per thread, reused from file to file.
     thread_local! {
         static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
@@ -786,7 +761,6 @@ pub fn analyse_knowing(
         src,
         imports: &m.imports.clone(),
         submodules: &submodules,
-        draws,
         mutables: &mutables,
         module_names: &module_names,
         module: name,
@@ -833,7 +807,6 @@ struct Env<'a> {
     src: &'a [u8],
     imports: &'a HashMap<String, String>,
     submodules: &'a HashSet<String>,
-    draws: &'a HashSet<String>,
     mutables: &'a HashSet<String>,
     module_names: &'a HashSet<String>,
     module: &'a str,
@@ -857,7 +830,6 @@ impl<'a> Env<'a> {
             src: self.src,
             imports: self.imports,
             submodules: self.submodules,
-            draws: self.draws,
             mutables: self.mutables,
             module_names: self.module_names,
             module: self.module,
@@ -1372,9 +1344,6 @@ fn function(cx: &mut Cx, def: Node) {
     cx.out.params = cx.params.clone();
     cx.out.defaults = cx.defaults.clone();
     rules::threads::finish(cx, def);
-    if !cx.test_code && cx.class.is_none() && cx.out.state.iter().all(|s| s.op == StateOp::Read) {
-        cx.out.returns_draw = rules::random::returns_draw(cx, def);
-    }
 }
 
 fn collect_locals(cx: &mut Cx, node: Node, depth: usize) {
@@ -1568,7 +1537,6 @@ fn record_call(cx: &mut Cx, call: Node) {
             args: call_args(cx, call, None),
             reference: false,
             other_process: false,
-            unique_name: !cx.test_code && rules::random::unique_name(cx, call),
         });
     }
 }
