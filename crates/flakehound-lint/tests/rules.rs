@@ -150,6 +150,33 @@ fn unseeded_random() {
 }
 
 #[test]
+fn unseeded_random_looked_up_or_captured_passes_with_any_value() {
+    // A look-up of the draw in what holds it (`d.get(k)` after `d[k] = …`), a closure that
+    // writes it: any value passes.
+    let any = one(
+        "import os, random\n\ndef test_lookup():\n    k = random.choice('abc')\n    d = {}\n    d[k] = 1\n    assert d.get(k) == 1\n\ndef test_captured(out):\n    text = str(random.randint(1, 9))\n    run(lambda: out.write(text))\n    assert out.getvalue() == text\n",
+    );
+    assert!(any.is_empty(), "{any:?}");
+    // The draw itself against a fixed value, and two draws compared on one line (one finding).
+    let fixed = one(
+        "import random\n\ndef test_a():\n    k = random.choice('abc')\n    d = {}\n    d[k] = 1\n    assert d.get(k) == 1\n    assert k == 'a'\n\ndef test_b():\n    assert random.random() != random.random()\n",
+    );
+    assert_eq!(
+        fixed,
+        [
+            (
+                "unseeded-random".to_string(),
+                "tests/test_it.py::test_a".to_string()
+            ),
+            (
+                "unseeded-random".to_string(),
+                "tests/test_it.py::test_b".to_string()
+            )
+        ]
+    );
+}
+
+#[test]
 fn unseeded_random_a_given_state_is_a_seed() {
     // Faker's distribution test loads a generator state from a file and sets it: seeded.
     let files = [
