@@ -54,6 +54,7 @@ import os
 import shlex
 import pathlib
 import random
+import re
 import subprocess
 import sys
 import tarfile
@@ -147,9 +148,18 @@ def unpacked(work, spec):
     """The unpacked sdist of `spec` (`name==version`) under `work`, downloaded when missing."""
     sd = work / "sdists"
     sd.mkdir(parents=True, exist_ok=True)
-    prefix = spec.replace("==", "-").lower().replace("_", "-")
-    have = lambda: [p for p in sd.iterdir()  # noqa: E731
-                    if p.name.lower().replace("_", "-").startswith(prefix)]
+    # Names compare as PyPI normalizes them (`flufl.lock` ships `flufl_lock-8.1.0.tar.gz`).
+    norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731
+    name, _, version = spec.partition("==")
+
+    def matches(p):
+        stem = p.name
+        for ext in (".tar.gz", ".tar.bz2", ".zip"):
+            stem = stem.removesuffix(ext)
+        n, _, v = stem.rpartition("-")
+        return norm(n) == norm(name) and v == version
+
+    have = lambda: [p for p in sd.iterdir() if matches(p)]  # noqa: E731
     if not have():
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:",
                         "--no-deps", spec, "-d", str(sd)], check=True)
