@@ -104,20 +104,15 @@ fn lacks(cx: &Cx, cond: Node, target: &str) -> bool {
             .child_by_field_name("argument")
             .is_some_and(|a| is_target(a) || len_of_target(a)),
         "comparison_operator" => {
+            // Operands are the named children, the operator the rest (`not in` is two tokens).
             let mut c = cond.walk();
-            let parts: Vec<Node> = cond.named_children(&mut c).collect();
-            let ops: Vec<&str> = {
-                let mut c = cond.walk();
-                cond.children(&mut c)
-                    .filter(|k| !k.is_named())
-                    .map(|k| cx.text(k))
-                    .collect()
-            };
+            let (parts, ops): (Vec<Node>, Vec<Node>) =
+                cond.children(&mut c).partition(|k| k.is_named());
             let [l, r] = parts.as_slice() else {
                 return false;
             };
-            let op = ops.join(" ");
-            match op.as_str() {
+            let op: Vec<&str> = ops.iter().map(|k| cx.text(*k)).collect();
+            match op.join(" ").as_str() {
                 "not in" => is_target(*r),
                 "==" => {
                     (len_of_target(*l) && cx.text(*r) == "0")

@@ -731,44 +731,38 @@ fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
             continue;
         };
         let weak = !known && hit.rule.id == WALL_CLOCK.id;
+        if *done {
+            if !weak {
+                // Reported before as the weaker form; compared with a fixed value now.
+                let original = hit.clone();
+                if let Some(h) = cx.out.hits.iter_mut().find(|h| {
+                    h.pedantic
+                        && h.rule.id == original.rule.id
+                        && (h.line, h.col) == (original.line, original.col)
+                }) {
+                    *h = original;
+                }
+            }
+            continue;
+        }
+        *done = true;
         // Two draws compared on one line (`label() != label()`): one finding for the line.
-        let (rule, line) = (hit.rule.id, hit.line);
-        if !*done
-            && !weak
+        if !weak
             && cx
                 .out
                 .hits
                 .iter()
-                .any(|h| h.rule.id == rule && h.line == line && !h.pedantic)
+                .any(|h| h.rule.id == hit.rule.id && h.line == hit.line && !h.pedantic)
         {
-            if let Some((_, done)) = cx.origins.get_mut(i) {
-                *done = true;
-            }
             continue;
         }
-        let Some((hit, done)) = cx.origins.get_mut(i) else {
-            continue;
-        };
-        if !*done {
-            *done = true;
-            let mut h = hit.clone();
-            if weak {
-                h.pedantic = true;
-                h.detail
-                    .push_str(", compared with a value the code under test computes");
-            }
-            cx.out.hits.push(h);
-        } else if !weak {
-            // Reported before as the weaker form; compared with a fixed value now.
-            let original = hit.clone();
-            if let Some(h) = cx.out.hits.iter_mut().find(|h| {
-                h.pedantic
-                    && h.rule.id == original.rule.id
-                    && (h.line, h.col) == (original.line, original.col)
-            }) {
-                *h = original;
-            }
+        let mut h = hit.clone();
+        if weak {
+            h.pedantic = true;
+            h.detail
+                .push_str(", compared with a value the code under test computes");
         }
+        cx.out.hits.push(h);
     }
 }
 
