@@ -1066,6 +1066,21 @@ impl World<'_> {
                         .any(|r| r.op == StateOp::Read && r.key == s.key);
                 out.state.push((fmi, key.clone(), s.clone(), cache));
             }
+            // Its decorators of the project that wrap it: their wrappers (nested in them, so
+            // walked with them) run around it.
+            for t in f.decorated_by.iter().filter(|_| !repeat && depth < MAX_DEPTH) {
+                if let Some(Landing::Function(tm, tk)) = self.resolve(fmi, t)
+                    && self.modules[tm]
+                        .facts
+                        .functions
+                        .get(&tk)
+                        .is_some_and(|d| d.defines_fn)
+                {
+                    let mut v = via.clone();
+                    v.push(format!("decorator {}", short(&tk)));
+                    stack.push((tm, tk, depth + 1, v, None, failing));
+                }
+            }
             for call in &f.calls {
                 if unreached(&call.guard) {
                     continue;

@@ -91,6 +91,12 @@ pub struct FnFacts {
     pub state: Vec<StateFact>,
     /// Names (decorators, parameters) that tell the analysis about the test's set-up.
     pub decorators: Vec<String>,
+    /// Its own decorators that may be the project's functions: their wrappers run around
+    /// every call of it (tqdm's `@restore_sys` saves and restores `sys.stdin`).
+    pub decorated_by: Vec<Target>,
+    /// Defines a function inside it (a decorator's wrapper, which runs at each call; the rest
+    /// of a decorator runs once, when the module is imported: rq's `slow` only marks).
+    pub defines_fn: bool,
     pub params: Vec<String>,
     /// Each parameter's default, beside `params`.
     pub defaults: Vec<Option<Arg>>,
@@ -1032,6 +1038,9 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                         e
                     }
                 });
+                if let Some(t) = target.and_then(|t| cx.target(t)) {
+                    cx.out.decorated_by.push(t);
+                }
                 if let Some(q) = target.and_then(|t| cx.qname(t)) {
                     if q.ends_with("fixture") {
                         cx.out.is_fixture = true;
@@ -1447,6 +1456,7 @@ pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
             "function_definition" | "lambda" => step(&mut cx.nested_fns),
             _ => {}
         }
+        cx.out.defines_fn |= up && kind == "function_definition";
         if raises {
             step(&mut cx.raises);
         }

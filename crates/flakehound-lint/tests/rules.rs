@@ -1114,6 +1114,42 @@ fn streams_restored_as_a_tuple_or_changed_in_a_child_process_are_not_shared_stat
 }
 
 #[test]
+fn state_restored_by_a_decorator_of_the_project_is_not_shared_state() {
+    // tqdm's `@restore_sys`: a decorator whose wrapper saves `sys.stdin` and puts it back in a
+    // `finally:` around the test; the test that sets `sys.stdin` leaves nothing behind. The
+    // same test without the decorator (or with one that restores nothing) is reported.
+    let deco = "import sys\nfrom functools import wraps\n\ndef restore_sys(func):\n    @wraps(func)\n    def inner(*a):\n        saved = sys.stdin, sys.argv\n        try:\n            return func(*a)\n        finally:\n            sys.stdin, sys.argv = saved\n    return inner\n\ndef noted(func):\n    @wraps(func)\n    def inner(*a):\n        print(func.__name__)\n        return func(*a)\n    return inner\n\n";
+    let tests = |mark: &str| {
+        format!(
+            "{deco}def test_read():\n    assert sys.stdin.isatty() in (True, False)\n\n{mark}\ndef test_set():\n    sys.stdin = ['a']\n    assert list(sys.stdin) == ['a']\n"
+        )
+    };
+    let restored = tests("@restore_sys");
+    let files = [("tests/test_cli.py", restored.as_str())];
+    assert!(
+        lint(&files).iter().all(|(r, _)| r != "shared-module-state"),
+        "{:?}",
+        lint(&files)
+    );
+    for mark in ["", "@noted"] {
+        let leaky = tests(mark);
+        let files = [("tests/test_cli.py", leaky.as_str())];
+        assert!(
+            lint(&files).contains(&(
+                "shared-module-state".to_string(),
+                "tests/test_cli.py::test_read".to_string()
+            )),
+            "{mark}: {:?}",
+            lint(&files)
+        );
+    }
+    // rq's `@slow` wraps nothing: it reads the environment once, at import, not at each run.
+    let marking = "import os, unittest\n\ndef slow(f):\n    return unittest.skipUnless(os.environ.get('SLOW'), 'slow')(f)\n\n@slow\ndef test_slow():\n    pass\n\ndef test_sets():\n    os.environ['SLOW'] = '1'\n";
+    let files = [("tests/test_env.py", marking)];
+    assert!(lint(&files).is_empty(), "{:?}", lint(&files));
+}
+
+#[test]
 fn wall_clock_in_the_code_under_test_against_the_same_clock_in_the_test() {
     // humanize's `test_date_and_delta`: the expected value comes from the same local clock the
     // code reads, so zone and day cancel (compared in a helper, as there; a read of the test's
