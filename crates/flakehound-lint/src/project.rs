@@ -1068,7 +1068,11 @@ impl World<'_> {
             }
             // Its decorators of the project that wrap it: their wrappers (nested in them, so
             // walked with them) run around it.
-            for t in f.decorated_by.iter().filter(|_| !repeat && depth < MAX_DEPTH) {
+            for t in f
+                .decorated_by
+                .iter()
+                .filter(|_| !repeat && depth < MAX_DEPTH)
+            {
                 if let Some(Landing::Function(tm, tk)) = self.resolve(fmi, t)
                     && self.modules[tm]
                         .facts
