@@ -607,7 +607,9 @@ impl World<'_> {
 
 /// A function to visit: module, function, depth, the calls that led there, the call that led
 /// there, whether an exception is expected where it was called.
-type Step = (usize, String, usize, Vec<String>, Option<Args>, bool);
+/// (module, function, depth, via, the call that led here, reached where an exception is
+/// expected, the value it returns is used: see [`FnFacts::returns_draw`])
+type Step = (usize, String, usize, Vec<String>, Option<Args>, bool, bool);
 
 /// Where a call or reference lands.
 enum Landing {
@@ -923,21 +925,21 @@ impl World<'_> {
         // findings or calls depend on them), and whether only where an exception is expected so
         // far. A function reached again with other arguments is walked again: what its guards
         // hid the first time may be reached now, whichever path came first.
-        type Seen = (usize, String, Option<Args>);
+        type Seen = (usize, String, Option<Args>, bool);
         let mut seen: HashMap<Seen, bool> = HashMap::new();
         let mut walked: HashSet<(usize, String)> = HashSet::new();
         let mut any_repeat = false;
         // (module, function, depth, via, the call that led here, reached where an exception
         // is expected)
         let mut stack: Vec<Step> = Vec::new();
-        stack.push((fm, test.key.clone(), 0, Vec::new(), None, false));
+        stack.push((fm, test.key.clone(), 0, Vec::new(), None, false, false));
         for s in &test.setup {
             let sm = if m.facts.functions.contains_key(s) {
                 mi
             } else {
                 fm
             };
-            stack.push((sm, s.clone(), 1, vec![s.clone()], None, false));
+            stack.push((sm, s.clone(), 1, vec![s.clone()], None, false, false));
         }
         // Its parameters, and the fixtures it asks for by name (`usefixtures` on it, its class,
         // or the module's `pytestmark`).
@@ -960,24 +962,34 @@ impl World<'_> {
                 }
                 _ => name.clone(),
             };
-            stack.push((fi, fk, 1, vec![format!("fixture {name}")], None, false));
+            stack.push((
+                fi,
+                fk,
+                1,
+                vec![format!("fixture {name}")],
+                None,
+                false,
+                false,
+            ));
         }
         for (fi, key) in self.autouse(mi, &test.key) {
             let shown = format!("fixture {key}");
-            stack.push((fi, key, 1, vec![shown], None, false));
+            stack.push((fi, key, 1, vec![shown], None, false, false));
         }
         let mut seeded = m.facts.seeds_random;
         // Each hit with whether it was reached only where an exception is expected.
         let mut hits: Vec<(usize, Hit, Vec<String>, bool)> = Vec::new();
         let mut globals_seen: HashSet<(usize, String)> = HashSet::new();
-        while let Some((fmi, key, depth, via, edge, failing)) = stack.pop() {
+        while let Some((fmi, key, depth, via, edge, failing, used)) = stack.pop() {
             // A function first reached inside `pytest.raises` and now outside it is walked
             // again for what only counts outside (its values, its changes, its callees).
             let Some(f) = self.modules[fmi].facts.functions.get(&key) else {
                 continue;
             };
             let args_key = if guarded(f) { edge.clone() } else { None };
-            let seen_key = (fmi, key.clone(), args_key);
+            // One that returns a draw is walked again when its value turns out to be used.
+            let used = used && (!f.returns_draw.is_empty() || f.calls.iter().any(|c| c.returned));
+            let seen_key = (fmi, key.clone(), args_key, used);
             let again = match seen.get(&seen_key) {
                 Some(&only_failing) if only_failing && !failing => true,
                 Some(_) => continue,
@@ -1001,7 +1013,7 @@ impl World<'_> {
                     }
                     let mut v = via.clone();
                     v.push(format!("fixture {name}"));
-                    stack.push((xi, name, depth + 1, v, None, failing));
+                    stack.push((xi, name, depth + 1, v, None, failing, false));
                 }
             }
             let offset = usize::from(
@@ -1021,6 +1033,12 @@ impl World<'_> {
                     continue;
                 }
                 if !unreached(&h.guard) && (!again || is_value_hit(h)) {
+                    hits.push((fmi, h.clone(), via.clone(), failing));
+                }
+            }
+            // The draws it returns, when its caller uses the value.
+            if used {
+                for h in f.returns_draw.iter().filter(|h| !unreached(&h.guard)) {
                     hits.push((fmi, h.clone(), via.clone(), failing));
                 }
             }
@@ -1082,7 +1100,7 @@ impl World<'_> {
                 {
                     let mut v = via.clone();
                     v.push(format!("decorator {}", short(&tk)));
-                    stack.push((tm, tk, depth + 1, v, None, failing));
+                    stack.push((tm, tk, depth + 1, v, None, failing, false));
                 }
             }
             for call in &f.calls {
@@ -1124,6 +1142,13 @@ impl World<'_> {
                                 // A process's target: its changes and values stay in the
                                 // child, as with a call expected to raise.
                                 failing || call.expects_error || call.other_process,
+                                // What it returns is used: compared by test code with a fixed
+                                // value, or used by the code under test (not only returned on).
+                                if self.modules[fmi].test_code {
+                                    f.compared_calls.contains(&call.target)
+                                } else {
+                                    !call.returned || used
+                                },
                             ));
                         }
                     }

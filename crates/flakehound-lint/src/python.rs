@@ -81,6 +81,9 @@ pub struct Call {
     pub reference: bool,
     /// Handed to a new process as its target: what it changes stays in the child.
     pub other_process: bool,
+    /// Code under test: the value only goes on to be returned (see
+    /// `rules::random::returned`), or names a file; a draw the callee returns is not used here.
+    pub returned: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -114,6 +117,14 @@ pub struct FnFacts {
     pub local_clocks: Vec<String>,
     /// Returns a measured duration (`return elapsed`, `return ok, cost_ms`): which item.
     pub returns_duration: Option<ReturnedDuration>,
+    /// Code under test: the unseeded draws whose value only leaves the function as what it
+    /// returns (`return f"ID-{random.randint(…)}"`): reported where a caller uses the value
+    /// (see [`Call::returned`]), or where a test compares it with a fixed value.
+    pub returns_draw: Vec<Hit>,
+    /// Test code: calls of the project whose value an assertion compares with a fixed value
+    /// (`assert new_id() == "ID-1"`), found by the value model; a draw the callee returns is
+    /// reported for the test.
+    pub compared_calls: Vec<Target>,
     /// Upper bounds asserted on what a call returned (`ok, cost = acquire(…)`, `assert cost
     /// <= 50`): a `timing-assert` when the project pass finds that the callee returns a
     /// measured duration there.
@@ -223,6 +234,9 @@ pub(crate) struct Cx<'a> {
     /// (each hit, and whether it was reported), by node id, and the origins each name holds.
     pub origins: Vec<(Hit, bool)>,
     pub origin_at: HashMap<usize, usize>,
+    /// Origins that are calls of the project (by origin index): what the callee returns is
+    /// known only to the project pass (`FnFacts::compared_calls`).
+    pub call_origins: HashMap<usize, Target>,
     /// The one origin every conversion of a given timestamp into local time
     /// (`datetime.fromtimestamp(ts)`) in the file shares: the process's zone.
     pub zone_origin: Option<usize>,
@@ -855,6 +869,7 @@ impl<'a> Env<'a> {
             threads: Vec::new(),
             origins: Vec::new(),
             origin_at: HashMap::new(),
+            call_origins: HashMap::new(),
             zone_origin: None,
             taints: HashMap::new(),
             aliases: HashMap::new(),
@@ -1540,6 +1555,8 @@ fn record_call(cx: &mut Cx, call: Node) {
     if let Some(target) = cx.target(func) {
         let guard = cx.guard(call);
         let expects_error = cx.test_code && (cx.raises > 0 || in_assert_raises(cx, call));
+        let returned = !cx.test_code
+            && (rules::random::returned(cx, call) || rules::random::names_a_file(cx, call));
         cx.out.calls.push(Call {
             target,
             guard,
@@ -1547,6 +1564,7 @@ fn record_call(cx: &mut Cx, call: Node) {
             args: call_args(cx, call, None),
             reference: false,
             other_process: false,
+            returned,
         });
     }
 }

@@ -1114,6 +1114,41 @@ fn streams_restored_as_a_tuple_or_changed_in_a_child_process_are_not_shared_stat
 }
 
 #[test]
+fn a_draw_the_code_under_test_returns_counts_where_its_value_is_compared_or_used() {
+    // humanfriendly's `random_string()`: a draw the code under test only returns is a unique
+    // token to a test that names a file with it, checks its type or its length, and a flake
+    // to one that compares it with a fixed value. A caller in the code under test that keeps
+    // the value (`Parcel(label=new_id())`, flaky-shop's labels) uses it: reported for every
+    // test that reaches it, as any draw there.
+    let lib = "import random\n\nclass Parcel:\n    def __init__(self, label):\n        self.label = label\n\ndef new_id():\n    n = random.randint(1, 10**8)\n    return f'ID-{n}'\n\ndef tagged():\n    return new_id().lower()\n\ndef parcel():\n    return Parcel(label=new_id())\n";
+    let quiet = "import os\nfrom app.ids import new_id, tagged\n\ndef test_file(tmp_path):\n    p = os.path.join(str(tmp_path), new_id())\n    open(p, 'w').close()\n    assert os.path.isfile(p)\n\ndef test_type():\n    assert isinstance(tagged(), str)\n    assert len(new_id()) > 3\n\ndef test_round_trip():\n    d = {}\n    k = new_id()\n    d[k] = 1\n    assert list(d) == [k]\n";
+    let files = [
+        ("app/__init__.py", ""),
+        ("app/ids.py", lib),
+        ("tests/test_ids.py", quiet),
+    ];
+    assert!(lint(&files).is_empty(), "{:?}", lint(&files));
+    let loud = "from app.ids import new_id, tagged, parcel\n\ndef test_fixed():\n    assert new_id() == 'ID-7'\n\ndef test_through():\n    assert tagged() == 'id-7'\n\ndef test_kept():\n    assert parcel() is not None\n";
+    let files = [
+        ("app/__init__.py", ""),
+        ("app/ids.py", lib),
+        ("tests/test_ids.py", loud),
+    ];
+    let mut got = lint(&files);
+    got.sort();
+    let want: Vec<(String, String)> = ["test_fixed", "test_kept", "test_through"]
+        .iter()
+        .map(|t| {
+            (
+                "unseeded-random".to_string(),
+                format!("tests/test_ids.py::{t}"),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn state_restored_by_a_decorator_of_the_project_is_not_shared_state() {
     // tqdm's `@restore_sys`: a decorator whose wrapper saves `sys.stdin` and puts it back in a
     // `finally:` around the test; the test that sets `sys.stdin` leaves nothing behind. The

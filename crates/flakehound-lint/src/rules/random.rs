@@ -75,12 +75,154 @@ pub(crate) fn draw(cx: &Cx, node: Node) -> Option<String> {
 
 pub(crate) fn call(cx: &mut Cx, node: Node) {
     // In test code a draw matters only when an assertion is sensitive to its value (see
-    // `value`); in the code under test, any draw.
+    // `value`); in the code under test, any draw, except one whose value is only returned
+    // (humanfriendly's `random_string()`): that one matters where it is used (a caller that
+    // stores or compares it, or a test's assertion).
     if !cx.test_code
         && let Some(shown) = draw(cx, node)
     {
-        cx.hit(&UNSEEDED_RANDOM, node, shown);
+        let generator = node
+            .child_by_field_name("function")
+            .map(|f| cx.text(f))
+            .is_some_and(|f| f.ends_with("Random") || f.ends_with("default_rng"));
+        if !generator && returned(cx, node) {
+            let h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
+            cx.out.returns_draw.push(h);
+        } else {
+            cx.hit(&UNSEEDED_RANDOM, node, shown);
+        }
     }
+}
+
+/// Calls a value passes through on its way to a `return` unchanged in kind: conversions and
+/// formatting (`str(x)`, `"".join(…)`, `range(n)` in a comprehension).
+const PASS_THROUGH: &[&str] = &[
+    "str", "int", "float", "round", "abs", "hex", "oct", "bin", "repr", "format", "range", "tuple",
+    "list", "sorted", "min", "max", "bytes", "chr",
+];
+const PASS_THROUGH_METHODS: &[&str] = &[
+    "join", "format", "upper", "lower", "strip", "replace", "encode", "decode", "hex", "zfill",
+    "rjust", "ljust",
+];
+
+/// Whether the value made at `node` (a draw, a call) leaves its function only as what it
+/// returns or yields: it is part of a `return`'s expression through operators, formatting,
+/// containers and conversions, or assigned to a name whose every later use is. Then the
+/// function hands its callers a random value, and whether that makes anything flaky depends
+/// on what they do with it. Anything else (an argument of another call, a stored attribute, a
+/// condition) uses the value here.
+pub(crate) fn returned(cx: &Cx, node: Node) -> bool {
+    returned_d(cx, node, 0)
+}
+
+fn returned_d(cx: &Cx, node: Node, depth: usize) -> bool {
+    if depth > 3 {
+        return false;
+    }
+    let mut child = node;
+    let mut cur = node.parent();
+    while let Some(p) = cur {
+        match p.kind() {
+            "return_statement" | "yield" => return true,
+            "binary_operator"
+            | "unary_operator"
+            | "parenthesized_expression"
+            | "interpolation"
+            | "string"
+            | "concatenated_string"
+            | "conditional_expression"
+            | "list"
+            | "tuple"
+            | "set"
+            | "dictionary"
+            | "pair"
+            | "generator_expression"
+            | "list_comprehension"
+            | "set_comprehension"
+            | "for_in_clause"
+            | "argument_list"
+            | "keyword_argument"
+            | "expression_list"
+            | "string_content"
+            | "format_specifier" => {}
+            // `new_id().lower()`: a conversion's receiver.
+            "attribute"
+                if p.child_by_field_name("object") == Some(child)
+                    && p.child_by_field_name("attribute")
+                        .is_some_and(|a| PASS_THROUGH_METHODS.contains(&cx.text(a)))
+                    && p.parent().is_some_and(|c| {
+                        c.kind() == "call" && c.child_by_field_name("function") == Some(p)
+                    }) =>
+            {
+                child = p.parent().unwrap_or(p);
+                cur = child.parent();
+                continue;
+            }
+            "call" => {
+                // The value is an argument of this call (not its callee).
+                if p.child_by_field_name("function") == Some(child) {
+                    return false;
+                }
+                let Some(f) = p.child_by_field_name("function") else {
+                    return false;
+                };
+                let ok = match f.kind() {
+                    "identifier" => PASS_THROUGH.contains(&cx.text(f)),
+                    "attribute" => f
+                        .child_by_field_name("attribute")
+                        .is_some_and(|a| PASS_THROUGH_METHODS.contains(&cx.text(a))),
+                    _ => false,
+                };
+                if !ok {
+                    return false;
+                }
+            }
+            "assignment" => {
+                let (Some(l), Some(r)) = (
+                    p.child_by_field_name("left"),
+                    p.child_by_field_name("right"),
+                ) else {
+                    return false;
+                };
+                if r != child || l.kind() != "identifier" {
+                    return false;
+                }
+                let name = cx.text(l);
+                let Some(f) = super::enclosing_function(p) else {
+                    return false;
+                };
+                // Every later use of the name goes on to be returned (and there is one).
+                let after = p.end_byte();
+                let mut uses = 0;
+                let mut seen = 0usize;
+                let mut stack = vec![f];
+                while let Some(n) = stack.pop() {
+                    seen += 1;
+                    if seen > 100_000 {
+                        return false;
+                    }
+                    if n.kind() == "identifier" && n.start_byte() >= after && cx.text(n) == name {
+                        let rebinds = n.parent().is_some_and(|a| {
+                            a.kind() == "assignment" && a.child_by_field_name("left") == Some(n)
+                        });
+                        if !rebinds {
+                            if !returned_d(cx, n, depth + 1) {
+                                return false;
+                            }
+                            uses += 1;
+                        }
+                    }
+                    let mut c = n.walk();
+                    stack.extend(n.named_children(&mut c));
+                }
+                return uses > 0;
+            }
+            _ => return false,
+        }
+        child = p;
+        cur = p.parent();
+    }
+    false
 }
 
 /// Calls whose arguments name a file or directory.
@@ -106,7 +248,7 @@ const PATH_CALLS: &[&str] = &[
 /// draw again on a clash. A random file name is picked to be unique, as `tempfile` picks
 /// them; which name it was is not what a test checks. (A value that is returned or stored,
 /// like flaky-shop's parcel label `f"PCL-{random.randint(…)}"`, is still reported.)
-fn names_a_file(cx: &Cx, node: Node) -> bool {
+pub(crate) fn names_a_file(cx: &Cx, node: Node) -> bool {
     let mut cur = node.parent();
     while let Some(n) = cur {
         match n.kind() {

@@ -356,6 +356,7 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
                 expects_error: raises.is_some() && cx.test_code,
                 reference: !handed_to_a_call(cx, node),
                 other_process: handed_to_a_process(cx, node),
+                returned: false,
             });
         }
     }

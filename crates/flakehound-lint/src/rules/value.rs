@@ -161,7 +161,102 @@ pub(crate) fn maybe_source(cx: &Cx, call: Node) -> bool {
         }
         _ => return false,
     };
-    SOURCE_NAMES.contains(&last) || super::random::RANDOM_FNS.contains(&last)
+    SOURCE_NAMES.contains(&last)
+        || super::random::RANDOM_FNS.contains(&last)
+        || project_call(cx, call).is_some()
+}
+
+/// Modules that are not the project's: a call into them returns no draw of the project's (the
+/// project pass would find none; skipping them here keeps the model off most test functions).
+const NOT_PROJECT: &[&str] = &[
+    "pytest",
+    "unittest",
+    "mock",
+    "os",
+    "sys",
+    "time",
+    "datetime",
+    "random",
+    "re",
+    "json",
+    "math",
+    "itertools",
+    "functools",
+    "collections",
+    "pathlib",
+    "tempfile",
+    "shutil",
+    "subprocess",
+    "threading",
+    "asyncio",
+    "io",
+    "logging",
+    "string",
+    "uuid",
+    "hashlib",
+    "base64",
+    "struct",
+    "socket",
+    "signal",
+    "copy",
+    "typing",
+    "contextlib",
+    "operator",
+    "decimal",
+    "fractions",
+    "numpy",
+    "pandas",
+    "textwrap",
+    "inspect",
+    "warnings",
+    "gc",
+    "platform",
+    "pickle",
+    "queue",
+    "multiprocessing",
+    "hypothesis",
+    "freezegun",
+];
+
+/// A call in test code of a function that may be the project's (imported by name from a
+/// module that is not a known library's, and not a class: a constructor returns its object):
+/// an origin whose kind the project pass learns from the callee ([`FnFacts::returns_draw`]).
+fn project_call(cx: &Cx, call: Node) -> Option<crate::python::Target> {
+    if !cx.test_code {
+        return None;
+    }
+    let f = call.child_by_field_name("function")?;
+    if !matches!(f.kind(), "identifier" | "attribute") {
+        return None;
+    }
+    match cx.target(f)? {
+        crate::python::Target::Qualified(q) => {
+            let root = q.split('.').next().unwrap_or(&q);
+            let last = q.rsplit('.').next().unwrap_or(&q);
+            (!NOT_PROJECT.contains(&root) && !last.starts_with(|c: char| c.is_ascii_uppercase()))
+                .then_some(crate::python::Target::Qualified(q))
+        }
+        crate::python::Target::Local(_) => None,
+    }
+}
+
+/// The origin a call of the project is (registered once per node), if it may be one.
+fn call_origin(cx: &mut Cx, call: Node) -> Option<usize> {
+    if let Some(&i) = cx.origin_at.get(&call.id()) {
+        return Some(i);
+    }
+    let target = project_call(cx, call)?;
+    // Part of a file name (`os.path.join(directory, random_string())`), as for a draw.
+    if super::random::names_a_file(cx, call) {
+        return None;
+    }
+    let shown = format!("`{}(…)`", cx.text(call.child_by_field_name("function")?));
+    let hit = cx.make_hit(&UNSEEDED_RANDOM, call, shown);
+    cx.origins.push((hit, false));
+    let i = cx.origins.len() - 1;
+    cx.origin_at.insert(call.id(), i);
+    cx.call_origins.insert(i, target);
+    Some(i)
 }
 
 /// The origins an expression's value is derived from.
@@ -233,6 +328,20 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
                     }
                 }
             }
+            // What a call that looks a name up returns (whether a file of that name exists,
+            // the process started by it) only may hold the name: a random file or program
+            // name is picked to be unique, and which one it was is not what comes back
+            // (humanfriendly's `os.path.isfile(os.path.join(directory, random_string()))`).
+            if func
+                .and_then(|f| cx.qname(f))
+                .is_some_and(|q| USES_A_NAME.contains(&q.as_str()))
+            {
+                o = weak(&o);
+            }
+            // A call of the project's may return a draw of its own.
+            if let Some(i) = call_origin(cx, n) {
+                union(&mut o, &[(i, true)]);
+            }
             o
         }
         // A closure holds what it captures (`run(lambda: out.write(text))`): it may hand it on.
@@ -270,8 +379,8 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
             let mut a = eval_d(cx, l, depth + 1);
             let mut b = eval_d(cx, r, depth + 1);
             let (opaque_l, opaque_r) = (
-                a.is_empty() && !fixed(cx, l, 0),
-                b.is_empty() && !fixed(cx, r, 0),
+                no_origin(cx, &a) && !fixed(cx, l, 0),
+                no_origin(cx, &b) && !fixed(cx, r, 0),
             );
             if opaque_r {
                 only_may_hold_clock(cx, &mut a);
@@ -322,13 +431,19 @@ fn shift_base(cx: &mut Cx, n: Node, depth: usize) -> Option<String> {
                 n.child_by_field_name("right")?,
             );
             match op.as_str() {
-                "-" => (eval_d(cx, r, depth + 1).is_empty())
-                    .then(|| shift_base(cx, l, depth + 1))
-                    .flatten(),
+                "-" => {
+                    let o = eval_d(cx, r, depth + 1);
+                    no_origin(cx, &o)
+                        .then(|| shift_base(cx, l, depth + 1))
+                        .flatten()
+                }
                 "+" => {
-                    if eval_d(cx, r, depth + 1).is_empty() {
-                        shift_base(cx, l, depth + 1)
-                    } else if eval_d(cx, l, depth + 1).is_empty() {
+                    let or = eval_d(cx, r, depth + 1);
+                    if no_origin(cx, &or) {
+                        return shift_base(cx, l, depth + 1);
+                    }
+                    let ol = eval_d(cx, l, depth + 1);
+                    if no_origin(cx, &ol) {
                         shift_base(cx, r, depth + 1)
                     } else {
                         None
@@ -354,7 +469,15 @@ fn method_of_another_object(cx: &Cx, func: Node, receiver: &[(usize, bool)]) -> 
                 "identifier" | "attribute" | "call" | "subscript"
             ) && !names_module_or_class(cx, obj)
         })
-        && !receiver.iter().any(|&(_, strong)| strong)
+        && !receiver
+            .iter()
+            .any(|&(i, strong)| strong && !cx.call_origins.contains_key(&i))
+}
+
+/// Whether a value has no origin but calls of the project (whose kind only the project pass
+/// knows): for the decisions about clocks and shifts, as if it had none.
+fn no_origin(cx: &Cx, o: &[(usize, bool)]) -> bool {
+    o.iter().all(|(i, _)| cx.call_origins.contains_key(i))
 }
 
 /// A clock value handed to a method of another object: what the method returns only *may*
@@ -710,7 +833,9 @@ fn pair(cx: &mut Cx, l: Node, r: Node) {
     if shares(&a, &b) {
         return;
     }
-    let known = |cx: &Cx, o: &Origins, n: Node| o.iter().any(|x| x.1) || fixed(cx, n, 0);
+    let known = |cx: &Cx, o: &Origins, n: Node| {
+        o.iter().any(|x| x.1 && !cx.call_origins.contains_key(&x.0)) || fixed(cx, n, 0)
+    };
     let (ka, kb) = (known(cx, &a, l), known(cx, &b, r));
     report_against(cx, &a, kb);
     report_against(cx, &b, ka);
@@ -725,6 +850,12 @@ fn report(cx: &mut Cx, o: &[(usize, bool)]) {
 fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
     for &(i, strong) in o {
         if !strong {
+            continue;
+        }
+        if let Some(target) = cx.call_origins.get(&i) {
+            if !cx.out.compared_calls.contains(target) {
+                cx.out.compared_calls.push(target.clone());
+            }
             continue;
         }
         let Some((hit, done)) = cx.origins.get_mut(i) else {
@@ -765,6 +896,27 @@ fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
         cx.out.hits.push(h);
     }
 }
+
+/// Calls whose value is about what a name names, not the name (see `eval_d`).
+const USES_A_NAME: &[&str] = &[
+    "open",
+    "io.open",
+    "os.path.exists",
+    "os.path.lexists",
+    "os.path.isfile",
+    "os.path.isdir",
+    "os.path.islink",
+    "os.stat",
+    "os.lstat",
+    "os.access",
+    "os.listdir",
+    "shutil.which",
+    "subprocess.Popen",
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+];
 
 /// Calls that make a fixed value of fixed arguments.
 const FIXED_CALLS: &[&str] = &[
