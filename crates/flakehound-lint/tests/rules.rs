@@ -1114,6 +1114,22 @@ fn streams_restored_as_a_tuple_or_changed_in_a_child_process_are_not_shared_stat
 }
 
 #[test]
+fn unseeded_random_name_looked_up_is_not_its_value() {
+    // A random file name checked for existence: whether the file is there does not depend on
+    // which name was drawn. Its base name compared with a fixed one does.
+    let quiet = "import os, random\n\ndef test_file(tmp_path):\n    name = 'f-%d' % random.randint(1, 9)\n    p = os.path.join(str(tmp_path), name)\n    open(p, 'w').close()\n    assert os.path.isfile(p)\n";
+    assert!(lint(&[("tests/test_f.py", quiet)]).is_empty());
+    let loud = format!("{quiet}    assert os.path.basename(p) == 'f-3'\n");
+    assert_eq!(
+        lint(&[("tests/test_f.py", loud.as_str())]),
+        [(
+            "unseeded-random".to_string(),
+            "tests/test_f.py::test_file".to_string()
+        )]
+    );
+}
+
+#[test]
 fn a_draw_the_code_under_test_returns_counts_where_its_value_is_compared_or_used() {
     // humanfriendly's `random_string()`: a draw the code under test only returns is a unique
     // token to a test that names a file with it, checks its type or its length, and a flake
