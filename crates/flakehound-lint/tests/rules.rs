@@ -1114,6 +1114,22 @@ fn streams_restored_as_a_tuple_or_changed_in_a_child_process_are_not_shared_stat
 }
 
 #[test]
+fn unseeded_random_in_a_container_asserted_for_its_truth() {
+    // boltons' `assert [u >= j for u, j in zip(plain, jittered)]`: a non-empty list is true
+    // whatever its items say. A comprehension that filters by value is not.
+    let quiet = "import random\n\ndef test_jitter():\n    xs = [random.random() for _ in range(3)]\n    assert [x <= 0.5 for x in xs]\n    assert (xs[0], 1)\n";
+    assert!(lint(&[("tests/test_j.py", quiet)]).is_empty());
+    let loud = "import random\n\ndef test_jitter():\n    xs = [random.random() for _ in range(3)]\n    assert [x for x in xs if x <= 0.5]\n";
+    assert_eq!(
+        lint(&[("tests/test_j.py", loud)]),
+        [(
+            "unseeded-random".to_string(),
+            "tests/test_j.py::test_jitter".to_string()
+        )]
+    );
+}
+
+#[test]
 fn unseeded_random_name_looked_up_is_not_its_value() {
     // A random file name checked for existence: whether the file is there does not depend on
     // which name was drawn. Its base name compared with a fixed one does.

@@ -809,6 +809,18 @@ fn truth(cx: &mut Cx, e: Node) {
                 }
             }
         }
+        // `assert [u >= j for u, j in pairs]`, `assert (a, b)`: a container's truth is whether
+        // it has items, not what they are (boltons' backoff jitter test asserts a list of
+        // comparisons, true whatever they say). A comprehension's `if` filters by value.
+        "list" | "tuple" | "set" | "dictionary" => {}
+        "list_comprehension"
+        | "set_comprehension"
+        | "dictionary_comprehension"
+        | "generator_expression"
+            if {
+                let mut c = e.walk();
+                !e.named_children(&mut c).any(|k| k.kind() == "if_clause")
+            } => {}
         // `assert f(x)`: compared with a fixed `True`.
         _ => {
             let o = eval(cx, e);
