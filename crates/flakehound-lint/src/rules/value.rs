@@ -163,7 +163,7 @@ pub(crate) fn maybe_source(cx: &Cx, call: Node) -> bool {
     };
     SOURCE_NAMES.contains(&last)
         || super::random::RANDOM_FNS.contains(&last)
-        || project_call(cx, call).is_some()
+        || is_project_call(cx, call)
 }
 
 /// Modules that are not the project's: a call into them returns no draw of the project's (the
@@ -221,23 +221,45 @@ const NOT_PROJECT: &[&str] = &[
 /// A call in test code of a function that may be the project's (imported by name from a
 /// module that is not a known library's, and not a class: a constructor returns its object):
 /// an origin whose kind the project pass learns from the callee ([`FnFacts::returns_draw`]).
-fn project_call(cx: &Cx, call: Node) -> Option<crate::python::Target> {
+/// Decided without building the name (this runs for every call of a test function).
+fn is_project_call(cx: &Cx, call: Node) -> bool {
     if !cx.test_code {
-        return None;
+        return false;
     }
-    let f = call.child_by_field_name("function")?;
-    if !matches!(f.kind(), "identifier" | "attribute") {
-        return None;
-    }
-    match cx.target(f)? {
-        crate::python::Target::Qualified(q) => {
-            let root = q.split('.').next().unwrap_or(&q);
-            let last = q.rsplit('.').next().unwrap_or(&q);
-            (!NOT_PROJECT.contains(&root) && !last.starts_with(|c: char| c.is_ascii_uppercase()))
-                .then_some(crate::python::Target::Qualified(q))
+    let Some(f) = call.child_by_field_name("function") else {
+        return false;
+    };
+    // The root name of `a.b.c` and the last part.
+    let mut root = f;
+    let mut depth = 0;
+    while root.kind() == "attribute" {
+        let Some(o) = root.child_by_field_name("object") else {
+            return false;
+        };
+        root = o;
+        depth += 1;
+        if depth > crate::python::SHAPE_DEPTH {
+            return false;
         }
-        crate::python::Target::Local(_) => None,
     }
+    if root.kind() != "identifier" {
+        return false;
+    }
+    let first = cx.text(root);
+    let Some(q) = cx.imports.get(first) else {
+        return false;
+    };
+    if !cx.is_global(first) {
+        return false;
+    }
+    let module = q.split('.').next().unwrap_or(q);
+    let last = match f.kind() {
+        "attribute" => f
+            .child_by_field_name("attribute")
+            .map_or("", |a| cx.text(a)),
+        _ => q.rsplit('.').next().unwrap_or(q),
+    };
+    !NOT_PROJECT.contains(&module) && !last.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 /// The origin a call of the project is (registered once per node), if it may be one.
@@ -245,7 +267,10 @@ fn call_origin(cx: &mut Cx, call: Node) -> Option<usize> {
     if let Some(&i) = cx.origin_at.get(&call.id()) {
         return Some(i);
     }
-    let target = project_call(cx, call)?;
+    if !is_project_call(cx, call) {
+        return None;
+    }
+    let target = cx.target(call.child_by_field_name("function")?)?;
     // Part of a file name (`os.path.join(directory, random_string())`), as for a draw.
     if super::random::names_a_file(cx, call) {
         return None;
