@@ -161,8 +161,13 @@ def unpacked(work, spec):
 
     have = lambda: [p for p in sd.iterdir() if matches(p)]  # noqa: E731
     if not have():
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:",
-                        "--no-deps", spec, "-d", str(sd)], check=True)
+        # pip saves the sdist before it prepares its metadata, which may fail with a build
+        # backend newer than pip (tinydb 4.8.0's poetry-core 2 writes `||` requirements that
+        # pip 23 cannot parse): the file is what counts.
+        out = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary",
+                              ":all:", "--no-deps", spec, "-d", str(sd)])
+        if not have():
+            raise SystemExit(f"pip download {spec} failed (exit {out.returncode})")
     src = work / "src"
     src.mkdir(exist_ok=True)
     with tarfile.open(have()[0]) as tar:
