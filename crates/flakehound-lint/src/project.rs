@@ -608,8 +608,14 @@ impl World<'_> {
 /// A function to visit: module, function, depth, the calls that led there, the call that led
 /// there, whether an exception is expected where it was called.
 /// (module, function, depth, via, the call that led here, reached where an exception is
-/// expected, the value it returns is used: see [`FnFacts::returns_draw`])
-type Step = (usize, String, usize, Vec<String>, Option<Args>, bool, bool);
+/// expected, what of the value it returns is used: [`DRAWS`] and [`ORDER`], see
+/// [`FnFacts::returns_draw`])
+type Step = (usize, String, usize, Vec<String>, Option<Args>, bool, u8);
+
+/// The draws a function returns are used by its caller.
+const DRAWS: u8 = 1;
+/// The order of the set it returns as a sequence is used by its caller.
+const ORDER: u8 = 2;
 
 /// Where a call or reference lands.
 enum Landing {
@@ -925,21 +931,21 @@ impl World<'_> {
         // findings or calls depend on them), and whether only where an exception is expected so
         // far. A function reached again with other arguments is walked again: what its guards
         // hid the first time may be reached now, whichever path came first.
-        type Seen = (usize, String, Option<Args>, bool);
+        type Seen = (usize, String, Option<Args>, u8);
         let mut seen: HashMap<Seen, bool> = HashMap::new();
         let mut walked: HashSet<(usize, String)> = HashSet::new();
         let mut any_repeat = false;
         // (module, function, depth, via, the call that led here, reached where an exception
         // is expected)
         let mut stack: Vec<Step> = Vec::new();
-        stack.push((fm, test.key.clone(), 0, Vec::new(), None, false, false));
+        stack.push((fm, test.key.clone(), 0, Vec::new(), None, false, 0));
         for s in &test.setup {
             let sm = if m.facts.functions.contains_key(s) {
                 mi
             } else {
                 fm
             };
-            stack.push((sm, s.clone(), 1, vec![s.clone()], None, false, false));
+            stack.push((sm, s.clone(), 1, vec![s.clone()], None, false, 0));
         }
         // Its parameters, and the fixtures it asks for by name (`usefixtures` on it, its class,
         // or the module's `pytestmark`).
@@ -962,19 +968,11 @@ impl World<'_> {
                 }
                 _ => name.clone(),
             };
-            stack.push((
-                fi,
-                fk,
-                1,
-                vec![format!("fixture {name}")],
-                None,
-                false,
-                false,
-            ));
+            stack.push((fi, fk, 1, vec![format!("fixture {name}")], None, false, 0));
         }
         for (fi, key) in self.autouse(mi, &test.key) {
             let shown = format!("fixture {key}");
-            stack.push((fi, key, 1, vec![shown], None, false, false));
+            stack.push((fi, key, 1, vec![shown], None, false, 0));
         }
         let mut seeded = m.facts.seeds_random;
         // Each hit with whether it was reached only where an exception is expected.
@@ -988,7 +986,10 @@ impl World<'_> {
             };
             let args_key = if guarded(f) { edge.clone() } else { None };
             // One that returns a draw is walked again when its value turns out to be used.
-            let used = used && (!f.returns_draw.is_empty() || f.calls.iter().any(|c| c.returned));
+            let carries = !f.returns_draw.is_empty()
+                || !f.returns_order.is_empty()
+                || f.calls.iter().any(|c| c.returned);
+            let used = if carries { used } else { 0 };
             let seen_key = (fmi, key.clone(), args_key, used);
             let again = match seen.get(&seen_key) {
                 Some(&only_failing) if only_failing && !failing => true,
@@ -1013,7 +1014,7 @@ impl World<'_> {
                     }
                     let mut v = via.clone();
                     v.push(format!("fixture {name}"));
-                    stack.push((xi, name, depth + 1, v, None, failing, false));
+                    stack.push((xi, name, depth + 1, v, None, failing, 0));
                 }
             }
             let offset = usize::from(
@@ -1037,10 +1038,13 @@ impl World<'_> {
                 }
             }
             // The draws it returns, when its caller uses the value.
-            if used {
-                for h in f.returns_draw.iter().filter(|h| !unreached(&h.guard)) {
-                    hits.push((fmi, h.clone(), via.clone(), failing));
-                }
+            let returned = f
+                .returns_draw
+                .iter()
+                .filter(|_| used & DRAWS != 0)
+                .chain(f.returns_order.iter().filter(|_| used & ORDER != 0));
+            for h in returned.filter(|h| !unreached(&h.guard)) {
+                hits.push((fmi, h.clone(), via.clone(), failing));
             }
             // An upper bound on what a call returned, when the callee returns a measured
             // duration there (in seconds, a bound of 5 s or more guards against a hang).
@@ -1100,7 +1104,7 @@ impl World<'_> {
                 {
                     let mut v = via.clone();
                     v.push(format!("decorator {}", short(&tk)));
-                    stack.push((tm, tk, depth + 1, v, None, failing, false));
+                    stack.push((tm, tk, depth + 1, v, None, failing, 0));
                 }
             }
             for call in &f.calls {
@@ -1145,9 +1149,16 @@ impl World<'_> {
                                 // What it returns is used: compared by test code with a fixed
                                 // value, or used by the code under test (not only returned on).
                                 if self.modules[fmi].test_code {
-                                    f.compared_calls.contains(&call.target)
+                                    f.compared_calls
+                                        .iter()
+                                        .filter(|(t, _)| *t == call.target)
+                                        .fold(0, |m, (_, order)| {
+                                            m | DRAWS | if *order { ORDER } else { 0 }
+                                        })
+                                } else if call.returned {
+                                    used
                                 } else {
-                                    !call.returned || used
+                                    DRAWS | ORDER
                                 },
                             ));
                         }

@@ -121,10 +121,15 @@ pub struct FnFacts {
     /// returns (`return f"ID-{random.randint(…)}"`): reported where a caller uses the value
     /// (see [`Call::returned`]), or where a test compares it with a fixed value.
     pub returns_draw: Vec<Hit>,
+    /// Likewise, a set's order it only returns (`return list(names)`): a test that sorts the
+    /// value, counts it or compares it with a set does not see the order.
+    pub returns_order: Vec<Hit>,
     /// Test code: calls of the project whose value an assertion compares with a fixed value
     /// (`assert new_id() == "ID-1"`), found by the value model; a draw the callee returns is
     /// reported for the test.
-    pub compared_calls: Vec<Target>,
+    /// With whether the order of the value counted (not sorted, counted or compared with a
+    /// set first).
+    pub compared_calls: Vec<(Target, bool)>,
     /// Upper bounds asserted on what a call returned (`ok, cost = acquire(…)`, `assert cost
     /// <= 50`): a `timing-assert` when the project pass finds that the callee returns a
     /// measured duration there.
@@ -236,7 +241,10 @@ pub(crate) struct Cx<'a> {
     pub origin_at: HashMap<usize, usize>,
     /// Origins that are calls of the project (by origin index): what the callee returns is
     /// known only to the project pass (`FnFacts::compared_calls`).
-    pub call_origins: HashMap<usize, Target>,
+    /// With whether its order counts (an origin seen through `sorted(…)`, `set(…)`, … is
+    /// another one, whose order does not: `rules::value::order_free`).
+    pub call_origins: HashMap<usize, (Target, bool)>,
+    pub order_free_of: HashMap<usize, usize>,
     /// The one origin every conversion of a given timestamp into local time
     /// (`datetime.fromtimestamp(ts)`) in the file shares: the process's zone.
     pub zone_origin: Option<usize>,
@@ -870,6 +878,7 @@ impl<'a> Env<'a> {
             origins: Vec::new(),
             origin_at: HashMap::new(),
             call_origins: HashMap::new(),
+            order_free_of: HashMap::new(),
             zone_origin: None,
             taints: HashMap::new(),
             aliases: HashMap::new(),

@@ -1181,6 +1181,41 @@ fn a_draw_the_code_under_test_returns_counts_where_its_value_is_compared_or_used
 }
 
 #[test]
+fn a_set_order_the_code_under_test_returns_counts_where_a_test_compares_it_in_order() {
+    // cheroot's `return list(unique_nums - missing)`: its test sorts the result, so the order
+    // never shows. Compared unsorted, or through a caller that joins it, it does.
+    let lib = "def names(xs):\n    return list(set(xs))\n\ndef shown(xs):\n    return ', '.join(names(xs))\n";
+    let quiet = "import unittest\nfrom app.names import names, shown\n\ndef test_sorted():\n    assert sorted(names(['b', 'a'])) == ['a', 'b']\n    assert set(names(['a'])) == {'a'}\n    assert 'a' in names(['a', 'b'])\n    assert len(shown(['a'])) == 1\n\nclass T(unittest.TestCase):\n    def test_count(self):\n        self.assertCountEqual(names(['a', 'b']), ['b', 'a'])\n";
+    let files = [
+        ("app/__init__.py", ""),
+        ("app/names.py", lib),
+        ("tests/test_names.py", quiet),
+    ];
+    assert!(lint(&files).is_empty(), "{:?}", lint(&files));
+    let loud = "from app.names import names, shown\n\ndef test_listed():\n    assert names(['b', 'a']) == ['a', 'b']\n\ndef test_joined():\n    assert shown(['b', 'a']) == 'a, b'\n";
+    let files = [
+        ("app/__init__.py", ""),
+        ("app/names.py", lib),
+        ("tests/test_names.py", loud),
+    ];
+    let mut got = lint(&files);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "set-iteration-order".to_string(),
+                "tests/test_names.py::test_joined".to_string()
+            ),
+            (
+                "set-iteration-order".to_string(),
+                "tests/test_names.py::test_listed".to_string()
+            )
+        ]
+    );
+}
+
+#[test]
 fn state_restored_by_a_decorator_of_the_project_is_not_shared_state() {
     // tqdm's `@restore_sys`: a decorator whose wrapper saves `sys.stdin` and puts it back in a
     // `finally:` around the test; the test that sets `sys.stdin` leaves nothing behind. The

@@ -158,7 +158,15 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             matches!(p.kind(), "return_statement" | "interpolation" | "subscript")
         }) || shown.starts_with("a string");
         if visible {
-            cx.hit(&SET_ITERATION, node, shown);
+            // In the code under test, an order it only returns is judged where it is used
+            // (a caller that keeps it, a test that compares it unsorted); see
+            // `FnFacts::returns_order`.
+            if !cx.test_code && super::random::returned(cx, node) {
+                let h = cx.make_hit(&SET_ITERATION, node, shown);
+                cx.out.returns_order.push(h);
+            } else {
+                cx.hit(&SET_ITERATION, node, shown);
+            }
         }
     }
 }

@@ -280,7 +280,7 @@ fn call_origin(cx: &mut Cx, call: Node) -> Option<usize> {
     cx.origins.push((hit, false));
     let i = cx.origins.len() - 1;
     cx.origin_at.insert(call.id(), i);
-    cx.call_origins.insert(i, target);
+    cx.call_origins.insert(i, (target, true));
     Some(i)
 }
 
@@ -362,6 +362,9 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
                 .is_some_and(|q| USES_A_NAME.contains(&q.as_str()))
             {
                 o = weak(&o);
+            }
+            if func.is_some_and(|f| ORDER_FREE_CALLS.contains(&cx.text(f))) {
+                order_free(cx, &mut o);
             }
             // A call of the project's may return a draw of its own.
             if let Some(i) = call_origin(cx, n) {
@@ -497,6 +500,59 @@ fn method_of_another_object(cx: &Cx, func: Node, receiver: &[(usize, bool)]) -> 
         && !receiver
             .iter()
             .any(|&(i, strong)| strong && !cx.call_origins.contains_key(&i))
+}
+
+/// Calls whose value does not depend on the order of their argument's items.
+const ORDER_FREE_CALLS: &[&str] = &[
+    "sorted",
+    "set",
+    "frozenset",
+    "sum",
+    "min",
+    "max",
+    "any",
+    "all",
+    "Counter",
+    "collections.Counter",
+];
+
+/// A set or a set's constructor (what it is compared with makes order not count).
+fn a_set(cx: &Cx, n: Node) -> bool {
+    match n.kind() {
+        "set" | "set_comprehension" => true,
+        "call" => n
+            .child_by_field_name("function")
+            .is_some_and(|f| matches!(cx.text(f), "set" | "frozenset")),
+        _ => false,
+    }
+}
+
+/// The origins with each call of the project's whose order counted replaced by the same call
+/// with its order not counting (`sorted(names())`).
+fn order_free(cx: &mut Cx, o: &mut Origins) {
+    let mut changed = false;
+    for (i, _) in o.iter_mut() {
+        let Some((target, true)) = cx.call_origins.get(i).cloned() else {
+            continue;
+        };
+        let j = match cx.order_free_of.get(i) {
+            Some(&j) => j,
+            None => {
+                let hit = cx.origins[*i].0.clone();
+                cx.origins.push((hit, false));
+                let j = cx.origins.len() - 1;
+                cx.call_origins.insert(j, (target, false));
+                cx.order_free_of.insert(*i, j);
+                j
+            }
+        };
+        *i = j;
+        changed = true;
+    }
+    if changed {
+        let taken = std::mem::take(o);
+        union(o, &taken);
+    }
 }
 
 /// Whether a value has no origin but calls of the project (whose kind only the project pass
@@ -735,7 +791,15 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         let args = positional(node);
         if two_sided(m) {
             if let (Some(a), Some(b)) = (args.first(), args.get(1)) {
-                pair(cx, *a, *b);
+                let unordered = matches!(
+                    m,
+                    "assertCountEqual"
+                        | "assertItemsEqual"
+                        | "assertSetEqual"
+                        | "assertIn"
+                        | "assertNotIn"
+                );
+                pair(cx, *a, *b, unordered);
             }
         } else if matches!(m, "assertTrue" | "assertFalse" | "assert_")
             && let Some(a) = args.first()
@@ -830,7 +894,7 @@ fn truth(cx: &mut Cx, e: Node) {
                     continue;
                 }
                 if let (Some(l), Some(r)) = (operands.get(i), operands.get(i + 1)) {
-                    pair(cx, *l, *r);
+                    pair(cx, *l, *r, o == "in" || o == "not in");
                 }
             }
         }
@@ -864,10 +928,30 @@ fn truth(cx: &mut Cx, e: Node) {
 /// comparisons and structlog's 3 never failed under diagnose's shifted clocks and time zones.
 /// Compared with a fixed value (`date(2024, 1, 1)`, a literal, a constant) or with another
 /// clock read, or asserted as it is (`assert is_weekday(date.today())`), it is reported.
-fn pair(cx: &mut Cx, l: Node, r: Node) {
-    let a = eval(cx, l);
-    let b = eval(cx, r);
-    if shares(&a, &b) {
+fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool) {
+    let mut a = eval(cx, l);
+    let mut b = eval(cx, r);
+    // Membership, a comparison with a set, `assertCountEqual`: no order is looked at.
+    if unordered || a_set(cx, l) || a_set(cx, r) {
+        order_free(cx, &mut a);
+        order_free(cx, &mut b);
+    }
+    // (The same call with its order counting or not is one origin.)
+    let base = |cx: &Cx, o: &Origins| -> Origins {
+        let mut v: Origins = o
+            .iter()
+            .map(|&(i, s)| {
+                let b = cx
+                    .order_free_of
+                    .iter()
+                    .find_map(|(&k, &j)| (j == i).then_some(k));
+                (b.unwrap_or(i), s)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    if shares(&a, &b) || (!cx.order_free_of.is_empty() && shares(&base(cx, &a), &base(cx, &b))) {
         return;
     }
     let known = |cx: &Cx, o: &Origins, n: Node| {
@@ -889,9 +973,9 @@ fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
         if !strong {
             continue;
         }
-        if let Some(target) = cx.call_origins.get(&i) {
-            if !cx.out.compared_calls.contains(target) {
-                cx.out.compared_calls.push(target.clone());
+        if let Some(c) = cx.call_origins.get(&i) {
+            if !cx.out.compared_calls.contains(c) {
+                cx.out.compared_calls.push(c.clone());
             }
             continue;
         }
