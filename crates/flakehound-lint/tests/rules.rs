@@ -1216,6 +1216,36 @@ fn a_set_order_the_code_under_test_returns_counts_where_a_test_compares_it_in_or
 }
 
 #[test]
+fn wall_clock_unequal_to_one_fixed_moment_is_a_note() {
+    // freezegun's `assertNotEqual(date(2013, 4, 9), date.today())`: fails only on that day. A
+    // part of the read (`.year`) unequal to a fixed value fails for a whole year: reported.
+    let note = "import datetime, unittest\n\nclass T(unittest.TestCase):\n    def test_not_frozen(self):\n        self.assertNotEqual(datetime.date(2013, 4, 9), datetime.date.today())\n\ndef test_plain():\n    assert datetime.date.today() != datetime.date(2013, 4, 9)\n";
+    let files = [("tests/test_now.py", note)];
+    let mut config = Config::default();
+    config.pedantic = false;
+    assert!(
+        lint_with(&files, &config).is_empty(),
+        "{:?}",
+        lint_with(&files, &config)
+    );
+    assert_eq!(
+        pedantic_forms(&files).len(),
+        2,
+        "{:?}",
+        pedantic_forms(&files)
+    );
+    let loud =
+        "import datetime\n\ndef test_year():\n    assert datetime.date.today().year != 2013\n";
+    assert_eq!(
+        lint_with(&[("tests/test_now.py", loud)], &config),
+        [(
+            "wall-clock-compare".to_string(),
+            "tests/test_now.py::test_year".to_string()
+        )]
+    );
+}
+
+#[test]
 fn state_restored_by_a_decorator_of_the_project_is_not_shared_state() {
     // tqdm's `@restore_sys`: a decorator whose wrapper saves `sys.stdin` and puts it back in a
     // `finally:` around the test; the test that sets `sys.stdin` leaves nothing behind. The

@@ -799,7 +799,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
                         | "assertIn"
                         | "assertNotIn"
                 );
-                pair(cx, *a, *b, unordered);
+                pair(cx, *a, *b, unordered, m == "assertNotEqual");
             }
         } else if matches!(m, "assertTrue" | "assertFalse" | "assert_")
             && let Some(a) = args.first()
@@ -894,7 +894,7 @@ fn truth(cx: &mut Cx, e: Node) {
                     continue;
                 }
                 if let (Some(l), Some(r)) = (operands.get(i), operands.get(i + 1)) {
-                    pair(cx, *l, *r, o == "in" || o == "not in");
+                    pair(cx, *l, *r, o == "in" || o == "not in", o == "!=");
                 }
             }
         }
@@ -928,7 +928,7 @@ fn truth(cx: &mut Cx, e: Node) {
 /// comparisons and structlog's 3 never failed under diagnose's shifted clocks and time zones.
 /// Compared with a fixed value (`date(2024, 1, 1)`, a literal, a constant) or with another
 /// clock read, or asserted as it is (`assert is_weekday(date.today())`), it is reported.
-fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool) {
+fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool, unequal: bool) {
     let mut a = eval(cx, l);
     let mut b = eval(cx, r);
     // Membership, a comparison with a set, `assertCountEqual`: no order is looked at.
@@ -958,8 +958,26 @@ fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool) {
         o.iter().any(|x| x.1 && !cx.call_origins.contains_key(&x.0)) || fixed(cx, n, 0)
     };
     let (ka, kb) = (known(cx, &a, l), known(cx, &b, r));
-    report_against(cx, &a, kb);
-    report_against(cx, &b, ka);
+    // `date.today() != date(2013, 4, 9)`: the read itself unequal to one fixed moment fails
+    // only at that moment (freezegun's check that its clock is not frozen there).
+    let one_moment = |cx: &Cx, side: Node, other: Node| {
+        unequal
+            && side.kind() == "call"
+            && fixed(cx, other, 0)
+            && cx
+                .origin_at
+                .get(&side.id())
+                .and_then(|&i| cx.origins.get(i))
+                .is_some_and(|(h, _)| h.rule.id == WALL_CLOCK.id)
+    };
+    const ONE_MOMENT: &str = ", unequal to one fixed moment: fails only at that moment";
+    for (o, side, other, k) in [(&a, l, r, kb), (&b, r, l, ka)] {
+        if one_moment(cx, side, other) {
+            report_weak(cx, o, Some(ONE_MOMENT));
+        } else {
+            report_against(cx, o, k);
+        }
+    }
 }
 
 fn report(cx: &mut Cx, o: &[(usize, bool)]) {
@@ -969,6 +987,16 @@ fn report(cx: &mut Cx, o: &[(usize, bool)]) {
 /// Reports the strong origins of a compared value; `known`: what it is compared with is a
 /// fixed value or another draw or clock read (not a value the code under test computes).
 fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
+    report_weak(
+        cx,
+        o,
+        (!known).then_some(", compared with a value the code under test computes"),
+    );
+}
+
+/// Reports the strong origins of a compared value; a local-clock read as the weaker form (a
+/// pedantic note) when `weak` gives the reason.
+fn report_weak(cx: &mut Cx, o: &[(usize, bool)], weak_reason: Option<&str>) {
     for &(i, strong) in o {
         if !strong {
             continue;
@@ -982,7 +1010,7 @@ fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
         let Some((hit, done)) = cx.origins.get_mut(i) else {
             continue;
         };
-        let weak = !known && hit.rule.id == WALL_CLOCK.id;
+        let weak = weak_reason.is_some() && hit.rule.id == WALL_CLOCK.id;
         if *done {
             if !weak {
                 // Reported before as the weaker form; compared with a fixed value now.
@@ -1011,8 +1039,7 @@ fn report_against(cx: &mut Cx, o: &[(usize, bool)], known: bool) {
         let mut h = hit.clone();
         if weak {
             h.pedantic = true;
-            h.detail
-                .push_str(", compared with a value the code under test computes");
+            h.detail.push_str(weak_reason.unwrap_or_default());
         }
         cx.out.hits.push(h);
     }
