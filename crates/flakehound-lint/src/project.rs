@@ -606,10 +606,8 @@ impl World<'_> {
 }
 
 /// A function to visit: module, function, depth, the calls that led there, the call that led
-/// there, whether an exception is expected where it was called.
-/// (module, function, depth, via, the call that led here, reached where an exception is
-/// expected, what of the value it returns is used: [`DRAWS`] and [`ORDER`], see
-/// [`FnFacts::returns_draw`])
+/// there, whether an exception is expected where it was called, and what of the value it
+/// returns its caller uses ([`DRAWS`], [`ORDER`]; see `FnFacts::returns_draw`).
 type Step = (usize, String, usize, Vec<String>, Option<Args>, bool, u8);
 
 /// The draws a function returns are used by its caller.
@@ -935,8 +933,6 @@ impl World<'_> {
         let mut seen: HashMap<Seen, bool> = HashMap::new();
         let mut walked: HashSet<(usize, String)> = HashSet::new();
         let mut any_repeat = false;
-        // (module, function, depth, via, the call that led here, reached where an exception
-        // is expected)
         let mut stack: Vec<Step> = Vec::new();
         stack.push((fm, test.key.clone(), 0, Vec::new(), None, false, 0));
         for s in &test.setup {
