@@ -125,10 +125,9 @@ pub struct FnFacts {
     /// value, counts it or compares it with a set does not see the order.
     pub returns_order: Vec<Hit>,
     /// Test code: calls of the project whose value an assertion compares with a fixed value
-    /// (`assert new_id() == "ID-1"`), found by the value model; a draw the callee returns is
-    /// reported for the test.
-    /// With whether the order of the value counted (not sorted, counted or compared with a
-    /// set first).
+    /// (`assert new_id() == "ID-1"`), found by the value model, each with whether the value's
+    /// order counted (it was not sorted, counted or compared with a set first); what the
+    /// callee returns is reported for the test.
     pub compared_calls: Vec<(Target, bool)>,
     /// Upper bounds asserted on what a call returned (`ok, cost = acquire(…)`, `assert cost
     /// <= 50`): a `timing-assert` when the project pass finds that the callee returns a
@@ -241,9 +240,9 @@ pub(crate) struct Cx<'a> {
     pub origin_at: HashMap<usize, usize>,
     /// Origins that are calls of the project (by origin index): what the callee returns is
     /// known only to the project pass (`FnFacts::compared_calls`).
-    /// With whether its order counts (an origin seen through `sorted(…)`, `set(…)`, … is
-    /// another one, whose order does not: `rules::value::order_free`).
-    pub call_origins: HashMap<usize, (Target, bool)>,
+    pub call_origins: HashMap<usize, rules::value::CallOrigin>,
+    /// A call origin → the same call seen through `sorted(…)`, `set(…)`, …, whose order does
+    /// not count (`rules::value::order_free`).
     pub order_free_of: HashMap<usize, usize>,
     /// The one origin every conversion of a given timestamp into local time
     /// (`datetime.fromtimestamp(ts)`) in the file shares: the process's zone.

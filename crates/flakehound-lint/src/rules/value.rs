@@ -262,25 +262,40 @@ fn is_project_call(cx: &Cx, call: Node) -> bool {
     !NOT_PROJECT.contains(&module) && !last.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
+/// An origin that is a call of the project (`Cx::call_origins`).
+#[derive(Clone, Debug)]
+pub(crate) struct CallOrigin {
+    pub target: crate::python::Target,
+    /// Whether the order of its value counts (not once seen through `sorted(…)`, …).
+    pub ordered: bool,
+    /// The origin of the call itself, which an order-free one stands for.
+    pub base: usize,
+}
+
 /// The origin a call of the project is (registered once per node), if it may be one.
 fn call_origin(cx: &mut Cx, call: Node) -> Option<usize> {
     if let Some(&i) = cx.origin_at.get(&call.id()) {
         return Some(i);
     }
-    if !is_project_call(cx, call) {
-        return None;
-    }
-    let target = cx.target(call.child_by_field_name("function")?)?;
     // Part of a file name (`os.path.join(directory, random_string())`), as for a draw.
-    if super::random::names_a_file(cx, call) {
+    if !is_project_call(cx, call) || super::random::names_a_file(cx, call) {
         return None;
     }
-    let shown = format!("`{}(…)`", cx.text(call.child_by_field_name("function")?));
+    let func = call.child_by_field_name("function")?;
+    let target = cx.target(func)?;
+    let shown = format!("`{}(…)`", cx.text(func));
     let hit = cx.make_hit(&UNSEEDED_RANDOM, call, shown);
     cx.origins.push((hit, false));
     let i = cx.origins.len() - 1;
     cx.origin_at.insert(call.id(), i);
-    cx.call_origins.insert(i, (target, true));
+    cx.call_origins.insert(
+        i,
+        CallOrigin {
+            target,
+            ordered: true,
+            base: i,
+        },
+    );
     Some(i)
 }
 
@@ -532,7 +547,7 @@ fn a_set(cx: &Cx, n: Node) -> bool {
 fn order_free(cx: &mut Cx, o: &mut Origins) {
     let mut changed = false;
     for (i, _) in o.iter_mut() {
-        let Some((target, true)) = cx.call_origins.get(i).cloned() else {
+        let Some(c) = cx.call_origins.get(i).filter(|c| c.ordered).cloned() else {
             continue;
         };
         let j = match cx.order_free_of.get(i) {
@@ -541,7 +556,11 @@ fn order_free(cx: &mut Cx, o: &mut Origins) {
                 let hit = cx.origins[*i].0.clone();
                 cx.origins.push((hit, false));
                 let j = cx.origins.len() - 1;
-                cx.call_origins.insert(j, (target, false));
+                let free = CallOrigin {
+                    ordered: false,
+                    ..c
+                };
+                cx.call_origins.insert(j, free);
                 cx.order_free_of.insert(*i, j);
                 j
             }
@@ -938,20 +957,11 @@ fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool, unequal: bool) {
     }
     // (The same call with its order counting or not is one origin.)
     let base = |cx: &Cx, o: &Origins| -> Origins {
-        let mut v: Origins = o
-            .iter()
-            .map(|&(i, s)| {
-                let b = cx
-                    .order_free_of
-                    .iter()
-                    .find_map(|(&k, &j)| (j == i).then_some(k));
-                (b.unwrap_or(i), s)
-            })
-            .collect();
-        v.sort_unstable();
-        v
+        o.iter()
+            .map(|&(i, s)| (cx.call_origins.get(&i).map_or(i, |c| c.base), s))
+            .collect()
     };
-    if shares(&a, &b) || (!cx.order_free_of.is_empty() && shares(&base(cx, &a), &base(cx, &b))) {
+    if shares(&base(cx, &a), &base(cx, &b)) {
         return;
     }
     let known = |cx: &Cx, o: &Origins, n: Node| {
@@ -1002,8 +1012,9 @@ fn report_weak(cx: &mut Cx, o: &[(usize, bool)], weak_reason: Option<&str>) {
             continue;
         }
         if let Some(c) = cx.call_origins.get(&i) {
-            if !cx.out.compared_calls.contains(c) {
-                cx.out.compared_calls.push(c.clone());
+            let compared = (c.target.clone(), c.ordered);
+            if !cx.out.compared_calls.contains(&compared) {
+                cx.out.compared_calls.push(compared);
             }
             continue;
         }
