@@ -491,6 +491,13 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             let f = places
                 .entry((*mi, hit.line, hit.col, hit.rule.id))
                 .or_insert_with(|| world.finding(*mi, hit, via));
+            // A place one test reaches in the weaker form and another in the full one is
+            // reported in the full form (with `--pedantic`, which lists both tests).
+            if f.pedantic && !hit.pedantic {
+                let tests = std::mem::take(&mut f.tests);
+                *f = world.finding(*mi, hit, via);
+                f.tests = tests;
+            }
             f.tests.push(r.test.clone());
         }
     }
@@ -614,6 +621,9 @@ type Step = (usize, String, usize, Vec<String>, Option<Args>, bool, u8);
 const DRAWS: u8 = 1;
 /// The order of the set it returns as a sequence is used by its caller.
 const ORDER: u8 = 2;
+/// The test compares the value only with values the code under test computes: what is
+/// returned is reported as the weaker form (`FnFacts::compared_calls`).
+const WEAK: u8 = 4;
 
 /// Where a call or reference lands.
 enum Landing {
@@ -1040,7 +1050,13 @@ impl World<'_> {
                 .filter(|_| used & DRAWS != 0)
                 .chain(f.returns_order.iter().filter(|_| used & ORDER != 0));
             for h in returned.filter(|h| !unreached(&h.guard)) {
-                hits.push((fmi, h.clone(), via.clone(), failing));
+                let mut h = h.clone();
+                if used & WEAK != 0 {
+                    h.pedantic = true;
+                    h.detail
+                        .push_str(", compared only with a value the code under test computes");
+                }
+                hits.push((fmi, h, via.clone(), failing));
             }
             // An upper bound on what a call returned, when the callee returns a measured
             // duration there (in seconds, a bound of 5 s or more guards against a hang).
@@ -1145,12 +1161,14 @@ impl World<'_> {
                                 // What it returns is used: compared by test code with a fixed
                                 // value, or used by the code under test (not only returned on).
                                 if self.modules[fmi].test_code {
-                                    f.compared_calls
-                                        .iter()
-                                        .filter(|(t, _)| *t == call.target)
-                                        .fold(0, |m, (_, order)| {
-                                            m | DRAWS | if *order { ORDER } else { 0 }
-                                        })
+                                    let compared =
+                                        f.compared_calls.iter().filter(|c| c.target == call.target);
+                                    let strong = compared.clone().any(|c| !c.weak);
+                                    compared.fold(0, |m, c| {
+                                        m | DRAWS
+                                            | if c.ordered { ORDER } else { 0 }
+                                            | if strong { 0 } else { WEAK }
+                                    })
                                 } else if call.returned {
                                     used
                                 } else {

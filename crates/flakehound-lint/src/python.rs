@@ -128,11 +128,22 @@ pub struct FnFacts {
     /// (`assert new_id() == "ID-1"`), found by the value model, each with whether the value's
     /// order counted (it was not sorted, counted or compared with a set first); what the
     /// callee returns is reported for the test.
-    pub compared_calls: Vec<(Target, bool)>,
+    pub compared_calls: Vec<ComparedCall>,
     /// Upper bounds asserted on what a call returned (`ok, cost = acquire(…)`, `assert cost
     /// <= 50`): a `timing-assert` when the project pass finds that the callee returns a
     /// measured duration there.
     pub bounds_on_results: Vec<BoundOnResult>,
+}
+
+/// A call of the project whose value a test's assertion compares (`FnFacts::compared_calls`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComparedCall {
+    pub target: Target,
+    /// Its value's order counted (it was not sorted, counted or compared with a set first).
+    pub ordered: bool,
+    /// Compared only with a value the code under test computes, not with a fixed one: what
+    /// the callee returns is reported as the weaker form (with `--pedantic`).
+    pub weak: bool,
 }
 
 /// Where in its return value a function returns a measured duration.

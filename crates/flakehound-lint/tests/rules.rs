@@ -314,6 +314,42 @@ fn unseeded_random_file_names_in_the_code_under_test() {
 }
 
 #[test]
+fn unseeded_random_returned_and_compared_with_what_the_code_computes_is_pedantic() {
+    // humanfriendly's pager test: a random text the code under test returns, passed to the
+    // code and looked for in its captured output; a round trip through code the scan does
+    // not follow. Against a fixed value, or another draw of the callee, it is reported.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/text.py",
+            "import random, string\n\ndef random_string(n=25):\n    return ''.join(random.choice(string.ascii_letters) for _ in range(n))\n",
+        ),
+        (
+            "tests/test_text.py",
+            "from app.text import random_string\n\ndef test_pager(capsys):\n    text = random_string()\n    show_pager(text)\n    assert text in capsys.readouterr().out\n\ndef test_fixed():\n    assert random_string() != 'abc'\n\ndef test_two():\n    assert random_string() != random_string()\n",
+        ),
+    ];
+    let pair = |t: &str| {
+        (
+            "unseeded-random".to_string(),
+            format!("tests/test_text.py::{t}"),
+        )
+    };
+    assert_eq!(
+        lint_with(&files, &Config::default()),
+        [pair("test_fixed"), pair("test_two")]
+    );
+    // With `--pedantic` the place is one finding in the full form, listing all three tests;
+    // reached only by the round trip, it is the weaker form.
+    assert!(pedantic_forms(&files).is_empty());
+    assert_eq!(lint(&files).len(), 3);
+    let only = files[2].1.split("\n\ndef test_fixed").next().unwrap();
+    let pager = [files[0], files[1], (files[2].0, only)];
+    assert_eq!(pedantic_forms(&pager), [pair("test_pager")]);
+    assert!(lint_with(&pager, &Config::default()).is_empty());
+}
+
+#[test]
 fn wall_clock_compare() {
     let found = one(
         "from datetime import date, datetime\n\ndef test_a():\n    assert report().day == date.today()\n",
@@ -1346,11 +1382,12 @@ fn timing_assert() {
         "import time, unittest\n\ndef test_a():\n    t0 = time.time()\n    work()\n    end_time = time.time() - t0\n    assert end_time < 10 and end_time > 2\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        block_seconds = 5\n        started_at = time.time()\n        fetch(timeout=block_seconds)\n        blocked_for = time.time() - started_at\n        self.assertLess(blocked_for, block_seconds)\n",
     );
     assert!(guards.is_empty(), "{guards:?}");
-    // Must not hide: a short budget through a name (rq's `timeout = 1`), a bound rebound to
-    // a short one, and a duration in milliseconds against 500.
-    let short = one(
-        "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        timeout = 5\n        timeout = 1\n        started_at = time.time()\n        fetch(timeout=timeout)\n        blocked_for = time.time() - started_at\n        self.assertGreater(timeout, blocked_for)\n\ndef test_ms():\n    t0 = time.perf_counter()\n    work()\n    ms = (time.perf_counter() - t0) * 1000\n    assert ms < 500\n",
-    );
+    // Must not hide: a short budget through a name (rq's `timeout = 1`: no hang guard), a
+    // bound rebound to a short one, and a duration in milliseconds against 500. (Here the
+    // budget is not the timeout the measured call was given; when it is, the assertion
+    // bounds a wait: `timing_assert_on_a_wait_is_the_pedantic_form`.)
+    let short_src = "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        timeout = 5\n        timeout = 1\n        started_at = time.time()\n        fetch(timeout=30)\n        blocked_for = time.time() - started_at\n        self.assertGreater(timeout, blocked_for)\n\ndef test_ms():\n    t0 = time.perf_counter()\n    work()\n    ms = (time.perf_counter() - t0) * 1000\n    assert ms < 500\n";
+    let short = one(short_src);
     assert_eq!(
         short,
         [
@@ -1358,6 +1395,65 @@ fn timing_assert() {
             ("timing-assert".into(), "tests/test_it.py::test_ms".into())
         ]
     );
+    let mut config = Config::default();
+    config.pedantic = true;
+    assert!(
+        scan_with(&[("tests/test_it.py", short_src)], &config)
+            .findings
+            .iter()
+            .all(|f| !f.pedantic)
+    );
+}
+
+#[test]
+fn timing_assert_on_a_wait_is_the_pedantic_form() {
+    // Bounds that tell waiting from not waiting, or check a wait's length: the measured code
+    // sleeps (sh's background `sleep`, tqdm's `asyncio.sleep`), runs a function of the test
+    // that sleeps (dogpile's threads, a mock's side effect in requests-cache), or is given
+    // the very timeout the bound is (rq), or the chain bounds it from below (watchdog).
+    let waits = [(
+        "tests/test_it.py",
+        "import asyncio, threading, time, unittest\nfrom unittest.mock import patch\nfrom sh import sleep\n\nclass T(unittest.TestCase):\n    def test_bg(self):\n        start = time.time()\n        sleep_time = 0.5\n        p = sleep(sleep_time, _bg=True)\n        now = time.time()\n        self.assertLess(now - start, sleep_time)\n\n    def test_fetch(self):\n        timeout = 1\n        started_at = time.time()\n        fetch(job, timeout=timeout)\n        blocked_for = time.time() - started_at\n        self.assertGreater(timeout, blocked_for)\n\ndef test_threads():\n    def use():\n        time.sleep(0.1)\n    started_at = time.time()\n    t = threading.Thread(target=use)\n    t.start()\n    t.join()\n    actual = time.time() - started_at\n    assert actual <= 0.5\n\ndef test_side_effect():\n    def slow(*a):\n        time.sleep(0.1)\n    start = time.time()\n    with patch.object(Session, 'send', side_effect=slow):\n        get()\n        assert time.time() - start < 0.1\n\nasync def test_gather():\n    t = time.time()\n    for i in range(3):\n        await asyncio.sleep(0.01 * i)\n    t = time.time() - t\n    assert 0.27 < t < 0.33\n\ndef test_window():\n    q = DelayedQueue(2)\n    inserted = time.time()\n    q.get()\n    elapsed = time.time() - inserted\n    assert 2.10 > elapsed > 1.99\n",
+    )];
+    let all: Vec<String> = [
+        "T::test_bg",
+        "T::test_fetch",
+        "test_gather",
+        "test_side_effect",
+        "test_threads",
+        "test_window",
+    ]
+    .iter()
+    .map(|t| format!("tests/test_it.py::{t}"))
+    .collect();
+    let timing = |found: Vec<(String, String)>| -> Vec<String> {
+        found
+            .into_iter()
+            .filter(|(r, _)| r == "timing-assert")
+            .map(|(_, t)| t)
+            .collect()
+    };
+    assert_eq!(timing(pedantic_forms(&waits)), all);
+    assert!(timing(lint_with(&waits, &Config::default())).is_empty());
+    // Budgets on work stay in the default set: a sleep before the clock starts, a function
+    // of the test that sleeps but is not run in the measured code, a timeout that is not the
+    // bound, a string joined, an `await` on work.
+    let work = [(
+        "tests/test_it.py",
+        "import time\n\ndef test_before():\n    time.sleep(0.5)\n    t0 = time.perf_counter()\n    work()\n    elapsed = time.perf_counter() - t0\n    assert elapsed < 0.1\n\ndef test_unused_helper():\n    def slow():\n        time.sleep(1)\n    t0 = time.perf_counter()\n    work()\n    assert time.perf_counter() - t0 < 0.1\n    slow()\n\ndef test_timeout_not_the_bound():\n    t0 = time.perf_counter()\n    fetch(timeout=5)\n    assert time.perf_counter() - t0 < 0.1\n\ndef test_join():\n    t0 = time.perf_counter()\n    s = ', '.join(names())\n    assert time.perf_counter() - t0 < 0.1\n\nasync def test_await():\n    t0 = time.perf_counter()\n    await cache.get('k')\n    assert time.perf_counter() - t0 < 0.1\n",
+    )];
+    let default = timing(lint_with(&work, &Config::default()));
+    assert_eq!(
+        default,
+        [
+            "tests/test_it.py::test_await",
+            "tests/test_it.py::test_before",
+            "tests/test_it.py::test_join",
+            "tests/test_it.py::test_timeout_not_the_bound",
+            "tests/test_it.py::test_unused_helper"
+        ]
+    );
+    assert!(timing(pedantic_forms(&work)).is_empty());
 }
 
 #[test]
