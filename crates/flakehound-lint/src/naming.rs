@@ -80,6 +80,10 @@ pub struct Naming {
     relaxed: Option<(Vec<String>, Box<Naming>)>,
     /// This is a relaxed module's naming: every name not starting with `_` is a test.
     relaxed_module: bool,
+    /// The project's `norecursedirs` (fnmatch patterns on a directory's name): pytest does not
+    /// look for tests in them (plumbum's `experiments`). Empty when it sets none (the walk
+    /// skips pytest's default ones anyway).
+    norecurse: Vec<globset::GlobMatcher>,
 }
 
 impl Default for Naming {
@@ -172,6 +176,7 @@ impl Naming {
             functions: functions.iter().map(|p| Pattern::name(p)).collect(),
             relaxed: None,
             relaxed_module: false,
+            norecurse: Vec::new(),
         }
     }
 
@@ -185,6 +190,17 @@ impl Naming {
             &get("python_classes", CLASSES),
             &get("python_functions", FUNCTIONS),
         );
+        n.norecurse = setting("norecursedirs")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| {
+                GlobBuilder::new(p.trim_end_matches('/'))
+                    .literal_separator(true)
+                    .build()
+                    .ok()
+                    .map(|g| g.compile_matcher())
+            })
+            .collect();
         let off = setting("addopts").is_some_and(|a| {
             a.windows(2).any(|w| w[0] == "-p" && w[1] == "no:relaxed")
                 || a.iter().any(|x| x == "-pno:relaxed")
@@ -236,6 +252,12 @@ impl Naming {
             Some((_, m)) if self.is_relaxed_file(rel) => m,
             _ => self,
         }
+    }
+
+    /// Whether pytest, recursing from the root, skips the directory named `name`
+    /// (`norecursedirs`).
+    pub fn skips_dir(&self, name: &str) -> bool {
+        self.norecurse.iter().any(|g| g.is_match(name))
     }
 
     /// Whether pytest collects the file at `rel` (its path below the root, `/`-separated).

@@ -1049,6 +1049,62 @@ fn a_function_reached_twice_with_other_arguments_is_followed_both_ways() {
 }
 
 #[test]
+fn test_classes_in_a_file_pytest_does_not_collect_run_as_their_subclasses() {
+    // Beaker: `tests/test_managers/base.py` (not `test_*.py`) holds `CacheManagerBaseTests`, a
+    // `TestCase` that `test_ext_redis.py` imports and subclasses; pytest collects only the
+    // subclass. A file of that kind nobody inherits from is still a test file (humanfriendly's
+    // `tests.py`, named on the command line).
+    let files = [
+        ("tests/__init__.py", ""),
+        ("tests/managers/__init__.py", ""),
+        (
+            "tests/managers/base.py",
+            "import unittest\n\nclass CacheManagerBaseTests(unittest.TestCase):\n    def test_write(self):\n        with open('/tmp/beaker.txt', 'w') as f:\n            f.write('x')\n",
+        ),
+        (
+            "tests/managers/test_ext_redis.py",
+            "from . import base\n\nclass TestRedis(base.CacheManagerBaseTests):\n    pass\n",
+        ),
+        (
+            "tests/tests.py",
+            "import unittest\n\nclass Suite(unittest.TestCase):\n    def test_write(self):\n        with open('/tmp/suite.txt', 'w') as f:\n            f.write('x')\n",
+        ),
+    ];
+    let pair = |t: &str| ("fixed-tmp-path".to_string(), t.to_string());
+    assert_eq!(
+        lint(&files),
+        [
+            pair("tests/managers/test_ext_redis.py::TestRedis::test_write"),
+            pair("tests/tests.py::Suite::test_write"),
+        ]
+    );
+}
+
+#[test]
+fn directories_the_projects_norecursedirs_names_hold_no_tests() {
+    // plumbum: `norecursedirs = ["examples", "experiments"]`; pytest never collects
+    // `experiments/test_parallel.py` from the root.
+    let src = "import time\n\ndef test_quick():\n    t0 = time.time()\n    work()\n    assert time.time() - t0 < 0.1\n";
+    let files = [
+        ("pytest.ini", "[pytest]\nnorecursedirs = examples exper*\n"),
+        ("experiments/test_parallel.py", src),
+        ("examples/deep/test_demo.py", src),
+        ("tests/test_it.py", src),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "timing-assert".to_string(),
+            "tests/test_it.py::test_quick".to_string()
+        )]
+    );
+    // Without the setting they are tests.
+    let mut open = files;
+    open[0] = ("pytest.ini", "[pytest]\n");
+    assert_eq!(lint(&open).len(), 3);
+}
+
+#[test]
 fn test_methods_inherited_from_a_class_of_another_module() {
     // dogpile.cache's suites: `class RedisTest(_Conn, SuiteBase)` in a test file, the tests in
     // `SuiteBase` in the package's `testing` module. pytest runs them under the derived class;
