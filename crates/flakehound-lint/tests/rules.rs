@@ -1552,6 +1552,33 @@ fn fixed_tmp_path() {
 }
 
 #[test]
+fn fixed_tmp_path_written_only_while_missing_is_pedantic() {
+    // sarge's fixture files: `if not os.path.exists('testfile.txt'): with open(…, 'w')`,
+    // never deleted; every run after the first finds the same file.
+    let once = [(
+        "tests/test_it.py",
+        "import os\n\ndef ensure():\n    if not os.path.exists('testfile.txt'):\n        with open('testfile.txt', 'w') as f:\n            f.write('x')\n\ndef test_a():\n    ensure()\n\ndef test_b():\n    if not os.path.isfile('/tmp/fixture.bin'):\n        with open('/tmp/fixture.bin', 'wb') as f:\n            f.write(b'x')\n",
+    )];
+    let pair = |t: &str| {
+        (
+            "fixed-tmp-path".to_string(),
+            format!("tests/test_it.py::{t}"),
+        )
+    };
+    assert_eq!(pedantic_forms(&once), [pair("test_a"), pair("test_b")]);
+    assert!(lint_with(&once, &Config::default()).is_empty());
+    // Written whatever is there, or under a check of another file: reported.
+    let always = [(
+        "tests/test_it.py",
+        "import os\n\ndef test_a():\n    with open('testfile.txt', 'w') as f:\n        f.write('x')\n\ndef test_b():\n    if not os.path.exists('other.txt'):\n        with open('/tmp/fixture.bin', 'wb') as f:\n            f.write(b'x')\n",
+    )];
+    assert_eq!(
+        lint_with(&always, &Config::default()),
+        [pair("test_a"), pair("test_b")]
+    );
+}
+
+#[test]
 fn fixed_tmp_path_sqlite_only_read() {
     // freezegun's select-only connections: nothing is written to the shared file.
     let reads = one(

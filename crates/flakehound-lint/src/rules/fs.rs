@@ -97,12 +97,12 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     }
     for a in &args {
         if let Some(s) = tmp_literal(cx, *a) {
-            cx.hit(&FIXED_TMP_PATH, *a, format!("`{s}`"));
+            path_hit(cx, node, *a, format!("`{s}`"));
             return;
         }
         if tmp_join(cx, *a) {
             let shown = format!("`{}`", cx.text(*a));
-            cx.hit(&FIXED_TMP_PATH, *a, shown);
+            path_hit(cx, node, *a, shown);
             return;
         }
     }
@@ -116,13 +116,70 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             && m.contains(['w', 'a', 'x'])
             && !in_own_directory(cx, node)
         {
-            cx.hit(
-                &FIXED_TMP_PATH,
+            path_hit(
+                cx,
+                node,
                 args[0],
                 format!("`{p}` written in the working directory"),
             );
         }
     }
+}
+
+/// A fixed path handed to `call`; written only while the file is missing (`if not
+/// os.path.exists("testfile.txt"): with open("testfile.txt", "w") …`, sarge's fixture files),
+/// the pedantic form: every run after the first finds the same file and leaves it, so
+/// parallel runs race only while the first one writes it.
+fn path_hit(cx: &mut Cx, call: Node, path: Node, shown: String) {
+    let mut h = cx.make_hit(&FIXED_TMP_PATH, path, shown);
+    if written_once(cx, call, cx.text(path)) {
+        h.pedantic = true;
+        h.detail.push_str(", written only while it is missing");
+    }
+    cx.out.hits.push(h);
+}
+
+/// Whether `call` runs only when the file at `path` (as spelled) does not exist: inside the
+/// body of `if not os.path.exists(path):` (or `isfile`, `lexists`) of its function.
+fn written_once(cx: &Cx, call: Node, path: &str) -> bool {
+    let mut child = call;
+    let mut cur = call.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "if_statement"
+                if n.child_by_field_name("consequence") == Some(child)
+                    && n.child_by_field_name("condition")
+                        .is_some_and(|c| missing(cx, c, path)) =>
+            {
+                return true;
+            }
+            "function_definition" | "lambda" | "class_definition" => return false,
+            _ => {}
+        }
+        child = n;
+        cur = n.parent();
+    }
+    false
+}
+
+/// `not os.path.exists(path)`.
+fn missing(cx: &Cx, cond: Node, path: &str) -> bool {
+    let Some(arg) = (cond.kind() == "not_operator")
+        .then(|| cond.child_by_field_name("argument"))
+        .flatten()
+        .filter(|a| a.kind() == "call")
+    else {
+        return false;
+    };
+    arg.child_by_field_name("function")
+        .and_then(|f| cx.qname(f))
+        .is_some_and(|q| {
+            matches!(
+                q.as_str(),
+                "os.path.exists" | "os.path.isfile" | "os.path.lexists"
+            )
+        })
+        && positional(arg).first().is_some_and(|a| cx.text(*a) == path)
 }
 
 pub(crate) fn assign(cx: &mut Cx, node: Node) {
