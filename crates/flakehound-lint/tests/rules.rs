@@ -1661,6 +1661,33 @@ fn set_iteration_order() {
 }
 
 #[test]
+fn set_iteration_order_in_a_message_is_pedantic() {
+    // plumbum's colorlib: `raise AttributeNotFound("…" + ", ".join(invalid))`, its conftest's
+    // skip reasons: text that describes. Returned or printed, it is reported.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/style.py",
+            "import logging, warnings\n\nlog = logging.getLogger(__name__)\n\ndef check(attrs, names):\n    bad = set(attrs) - set(names)\n    if bad:\n        raise ValueError('not valid: ' + ', '.join(bad))\n    warnings.warn('unused: {}'.format(', '.join(set(names))))\n    log.info('checked %s', ', '.join(set(attrs)))\n\ndef render(attrs):\n    return ', '.join(set(attrs))\n",
+        ),
+        (
+            "tests/test_style.py",
+            "import pytest\nfrom app.style import check, render\n\ndef test_check():\n    with pytest.raises(ValueError):\n        check(['x', 'y'], [])\n\ndef test_render():\n    assert render(['a']) == 'a'\n",
+        ),
+    ];
+    let pair = |t: &str| {
+        (
+            "set-iteration-order".to_string(),
+            format!("tests/test_style.py::{t}"),
+        )
+    };
+    assert_eq!(lint_with(&files, &Config::default()), [pair("test_render")]);
+    let notes = pedantic_forms(&files);
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(notes.iter().all(|p| *p == pair("test_check")));
+}
+
+#[test]
 fn shared_module_state_streams_restored_by_a_context_manager() {
     // click's `test_echo_no_streams` sets `sys.stdout = None` inside `runner.isolation()`,
     // which restores the streams on exit; a bare `sys.stderr = None` is never restored.

@@ -164,11 +164,72 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             if !cx.test_code && super::random::returned(cx, node) {
                 let h = cx.make_hit(&SET_ITERATION, node, shown);
                 cx.out.returns_order.push(h);
+            } else if in_message(cx, node) {
+                // An exception's message, a warning, a log line, a skip's reason: text that
+                // describes; a test that matches it in full is rare (the pedantic form).
+                let mut h = cx.make_hit(&SET_ITERATION, node, shown);
+                h.pedantic = true;
+                h.detail
+                    .push_str(", in a message (an exception's, a warning's, a log line)");
+                cx.out.hits.push(h);
             } else {
                 cx.hit(&SET_ITERATION, node, shown);
             }
         }
     }
+}
+
+/// Whether `node` is part of a message: the exception a `raise` raises, the arguments of a
+/// warning or a log call (`warnings.warn(…)`, `log.info(…)`), a `reason=`/`msg=` (a skip's).
+fn in_message(cx: &Cx, node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "raise_statement" => return true,
+            "keyword_argument"
+                if n.child_by_field_name("name")
+                    .is_some_and(|k| matches!(cx.text(k), "reason" | "msg" | "message")) =>
+            {
+                return true;
+            }
+            "call" => {
+                let name = n
+                    .child_by_field_name("function")
+                    .and_then(|f| match f.kind() {
+                        "attribute" => f.child_by_field_name("attribute"),
+                        "identifier" => Some(f),
+                        _ => None,
+                    });
+                if name.is_some_and(|f| {
+                    matches!(
+                        cx.text(f),
+                        "warn"
+                            | "debug"
+                            | "info"
+                            | "warning"
+                            | "error"
+                            | "exception"
+                            | "critical"
+                            | "skip"
+                            | "xfail"
+                            | "fail"
+                    )
+                }) {
+                    return true;
+                }
+            }
+            "expression_statement"
+            | "return_statement"
+            | "assignment"
+            | "function_definition"
+            | "class_definition"
+            | "lambda"
+            | "block" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
 }
 
 pub(crate) fn assign(cx: &mut Cx, node: Node) {
