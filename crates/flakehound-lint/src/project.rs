@@ -1369,15 +1369,16 @@ type Summary<'a> = (
     HashMap<&'a str, (usize, &'a python::StateFact)>,
     HashMap<&'a str, (usize, &'a python::StateFact)>,
     HashSet<&'a str>,
-    HashMap<&'a str, (usize, &'a python::StateFact)>,
+    HashMap<&'a str, Vec<(usize, &'a python::StateFact)>>,
 );
 
-/// What a test changes, grows, resets and reads of module state, with the first place of each.
+/// What a test changes, grows, resets and reads of module state: the first place of each
+/// change, every read (each may look at another part).
 fn summary(r: &Reached) -> Summary<'_> {
     let mut changed: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
     let mut grown: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
     let mut reset: HashSet<&str> = HashSet::new();
-    let mut read: HashMap<&str, (usize, &python::StateFact)> = HashMap::new();
+    let mut read: HashMap<&str, Vec<(usize, &python::StateFact)>> = HashMap::new();
     for (mi, _, s, cache) in &r.state {
         match s.op {
             StateOp::Mutate { accumulating } if !cache => {
@@ -1391,11 +1392,24 @@ fn summary(r: &Reached) -> Summary<'_> {
                 reset.insert(&s.key);
             }
             StateOp::Read => {
-                read.entry(&s.key).or_insert((*mi, s));
+                read.entry(&s.key).or_default().push((*mi, s));
             }
         }
     }
     (changed, grown, reset, read)
+}
+
+/// The parts of `key` a test changes (never reset nor restored): the whole value, or the
+/// entries under these literal keys.
+fn changed_parts<'a>(r: &'a Reached, key: &str) -> Vec<&'a python::Part> {
+    let mut parts: Vec<&python::Part> = r
+        .state
+        .iter()
+        .filter(|(_, _, s, cache)| !cache && s.key == key && matches!(s.op, StateOp::Mutate { .. }))
+        .map(|(_, _, s, _)| &s.part)
+        .collect();
+    parts.dedup();
+    parts
 }
 
 /// Whether a test changes `key` two or more times (two places, or one setter called twice: set,
@@ -1486,14 +1500,30 @@ fn state_findings(
                 f.tests.push(r.test.clone());
             }
         }
-        // Order-dependent: reads what another test leaves changed.
-        for (k, (mi, s)) in read {
+        // Order-dependent: reads what another test leaves changed (a part of it the read
+        // looks at: an entry added under a key of its own is not seen by a read of another
+        // entry or of an attribute).
+        for (k, reads) in read {
             if changed.contains_key(k) || reset.contains(k) || restored(r, k) {
                 continue;
             }
-            let Some(others) = changers.get(k) else {
+            let Some(all) = changers.get(k) else {
                 continue;
             };
+            let sees = |o: &Reached| -> Option<(usize, &python::StateFact)> {
+                let parts = changed_parts(o, k);
+                reads
+                    .iter()
+                    .find(|(_, s)| parts.iter().any(|p| p.seen_by(&s.part)))
+                    .copied()
+            };
+            let others: Vec<_> = all
+                .iter()
+                .filter_map(|(omi, os, o)| sees(o).map(|rd| ((*omi, *os, *o), rd)))
+                .collect();
+            if others.is_empty() {
+                continue;
+            }
             // A test that pytest's default order runs *before* a test that changes the state
             // passes with the state as the module made it, and fails when an order puts the
             // change first: the order-dependent tests found in real suites are mostly these
@@ -1505,11 +1535,12 @@ fn state_findings(
             let other = |victim: bool| {
                 others
                     .iter()
-                    .find(|(_, _, o)| o.test != r.test && (!victim || world.runs_before(r, o)))
+                    .find(|((_, _, o), _)| o.test != r.test && (!victim || world.runs_before(r, o)))
             };
             let victim = other(true);
             let brittle = victim.is_none();
-            let Some((omi, os, other)) = victim.or_else(|| other(false).filter(|_| brittle_too))
+            let Some(((omi, os, other), (mi, s))) =
+                victim.or_else(|| other(false).filter(|_| brittle_too))
             else {
                 continue;
             };

@@ -49,10 +49,37 @@ pub struct StateFact {
     /// `module.NAME`, the dotted module name and the global's name.
     pub key: String,
     pub op: StateOp,
+    /// Which part of the value: an entry under a literal key, or what an attribute gives.
+    pub part: Part,
     pub line: u32,
     pub col: u32,
     pub end_col: u32,
     pub guard: Option<Guard>,
+}
+
+/// The part of a module-level value a change or a read touches (see `rules::state`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Part {
+    /// The whole value, or a part the scan cannot name (`X[k]`, `X.keys()`, `X == Y`).
+    #[default]
+    Whole,
+    /// The entry under a literal key: `X["HOME"] = …`, `X["HOME"]`, `X.get("HOME")`,
+    /// `"HOME" in X`.
+    Item(String),
+    /// Read only: what an attribute of it gives (`local.env.home`): some part, not an entry a
+    /// test added under a key of its own (unless the key is the attribute's name: a mapping
+    /// that also answers by attribute, `settings.debug` after `settings["debug"] = True`).
+    Attr(String),
+}
+
+impl Part {
+    /// Whether a change of part `self` can be seen by a read of part `read`.
+    pub fn seen_by(&self, read: &Part) -> bool {
+        match (self, read) {
+            (Part::Item(a), Part::Item(b) | Part::Attr(b)) => a == b,
+            _ => true,
+        }
+    }
 }
 
 /// What a call or a reference points at, resolved later by the project pass.
@@ -309,6 +336,10 @@ impl<'a> Cx<'a> {
     }
 
     pub fn state(&mut self, key: String, op: StateOp, node: Node) {
+        self.state_part(key, op, Part::Whole, node);
+    }
+
+    pub fn state_part(&mut self, key: String, op: StateOp, part: Part, node: Node) {
         let (line, col, end_col) = span(node);
         // A change in a fixture's teardown (after `yield`) or in a `finally:` block restores.
         let op = match op {
@@ -323,6 +354,7 @@ impl<'a> Cx<'a> {
         self.out.state.push(StateFact {
             key,
             op,
+            part,
             line,
             col,
             end_col,

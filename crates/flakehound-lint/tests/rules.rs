@@ -1815,6 +1815,44 @@ fn shared_module_state_a_function_of_a_submodule_is_no_state() {
 }
 
 #[test]
+fn shared_module_state_an_entry_of_its_own_is_not_seen_by_reads_of_other_entries() {
+    // plumbum: `test_env` adds `local.env["FOOBAR72"]` and leaves it; tests reading
+    // `local.env["HOME"]`, `local.env.home` or `local.env.get("USER")` do not see it. One that
+    // reads the same entry, the whole mapping, or the entry by attribute does.
+    let files = [
+        ("app/__init__.py", "env = {}\n"),
+        (
+            "tests/test_a_writer.py",
+            "import app\n\ndef test_env():\n    app.env['FOOBAR72'] = 'spam'\n    assert app.env['FOOBAR72'] == 'spam'\n",
+        ),
+        (
+            "tests/test_b_readers.py",
+            "import app\n\ndef test_home():\n    assert app.env['HOME']\n\ndef test_attr():\n    assert app.env.home\n\ndef test_get():\n    assert app.env.get('USER')\n\ndef test_in():\n    assert 'PATH' in app.env\n\ndef test_same():\n    assert 'FOOBAR72' not in app.env\n\ndef test_keys():\n    assert set(app.env.keys()) == {'HOME'}\n\ndef test_by_attribute():\n    assert app.env.FOOBAR72 is None\n",
+        ),
+    ];
+    let pair = |t: &str| {
+        (
+            "shared-module-state".to_string(),
+            format!("tests/test_b_readers.py::{t}"),
+        )
+    };
+    let mut config = Config::default();
+    config.pedantic = true;
+    let found: Vec<_> = lint_with(&files, &config)
+        .into_iter()
+        .filter(|(_, t)| t.starts_with("tests/test_b"))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            pair("test_by_attribute"),
+            pair("test_keys"),
+            pair("test_same")
+        ]
+    );
+}
+
+#[test]
 fn shared_module_state() {
     let files = [
         ("shop/__init__.py", ""),

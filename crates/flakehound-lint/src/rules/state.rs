@@ -5,7 +5,7 @@
 //! depends on which tests ran before it. References to module-level names are recorded too, so
 //! that a test reaching a constant (`EXPORT_PATH = …`) reaches what the rules found in it.
 
-use crate::python::{Call, Cx, StateOp, Target};
+use crate::python::{Call, Cx, Part, StateOp, Target};
 use tree_sitter::Node;
 
 const GROWING: &[&str] = &[
@@ -146,11 +146,13 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
                 && let Some(v) = l.child_by_field_name("value")
                 && let Some(key) = cx.state_key(v)
             {
-                cx.state(
+                let part = literal_key(cx, l.child_by_field_name("subscript"));
+                cx.state_part(
                     key,
                     StateOp::Mutate {
                         accumulating: false,
                     },
+                    part,
                     node,
                 );
             }
@@ -240,11 +242,13 @@ pub(crate) fn delete(cx: &mut Cx, node: Node) {
             && let Some(v) = t.child_by_field_name("value")
             && let Some(key) = cx.state_key(v)
         {
-            cx.state(
+            let part = literal_key(cx, t.child_by_field_name("subscript"));
+            cx.state_part(
                 key,
                 StateOp::Mutate {
                     accumulating: false,
                 },
+                part,
                 node,
             );
         }
@@ -327,7 +331,8 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
     }
     // Reads of module state.
     if let Some(key) = cx.state_key(node) {
-        cx.state(key, StateOp::Read, node);
+        let part = read_part(cx, node);
+        cx.state_part(key, StateOp::Read, part, node);
     }
     // A reference (not a call, which is recorded already) to a module-level name or an
     // imported one: what the rules found in its value is reached too.
@@ -359,6 +364,57 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
                 returned: false,
             });
         }
+    }
+}
+
+/// The entry a subscript names when its key is a string literal (`X["HOME"]`); any other key
+/// may be any entry.
+fn literal_key(cx: &Cx, key: Option<Node>) -> Part {
+    key.and_then(|k| crate::python::string_value(k, cx.src))
+        .map_or(Part::Whole, Part::Item)
+}
+
+/// What part of module state a read looks at: an entry under a literal key (`X["HOME"]`,
+/// `X.get("HOME")`, `"HOME" in X`), what an attribute gives (`X.home`), or the whole value
+/// (passed on, compared, iterated, `X.keys()`, called). A test that adds an entry under a key
+/// of its own (plumbum's `local.env["FOOBAR72"] = "spAm"`) changes what the whole value
+/// looks like, not another entry nor an attribute (`local.env["HOME"]`, `local.env.home`).
+fn read_part(cx: &Cx, node: Node) -> Part {
+    let Some(p) = node.parent() else {
+        return Part::Whole;
+    };
+    match p.kind() {
+        "subscript" if p.child_by_field_name("value") == Some(node) => {
+            literal_key(cx, p.child_by_field_name("subscript"))
+        }
+        "attribute" if p.child_by_field_name("object") == Some(node) => {
+            let m = p
+                .child_by_field_name("attribute")
+                .map(|a| cx.text(a))
+                .unwrap_or("");
+            let call = p
+                .parent()
+                .filter(|c| c.kind() == "call" && c.child_by_field_name("function") == Some(p));
+            match call {
+                None => Part::Attr(m.to_string()),
+                Some(c) if matches!(m, "get" | "__getitem__" | "__contains__") => {
+                    literal_key(cx, crate::python::positional(c).first().copied())
+                }
+                Some(_) => Part::Whole,
+            }
+        }
+        "comparison_operator" => {
+            // `"HOME" in X`
+            let mut c = p.walk();
+            let kids: Vec<Node> = p.children(&mut c).collect();
+            match kids.as_slice() {
+                [l, op, r] if *r == node && matches!(cx.text(*op), "in") => {
+                    literal_key(cx, Some(*l))
+                }
+                _ => Part::Whole,
+            }
+        }
+        _ => Part::Whole,
     }
 }
 
