@@ -350,6 +350,32 @@ fn unseeded_random_returned_and_compared_with_what_the_code_computes_is_pedantic
 }
 
 #[test]
+fn wall_clock_difference_of_two_reads_is_a_duration() {
+    // beaker's lock test: `begin = utcnow()` … `assert utcnow() - begin > timedelta(seconds=1)`.
+    // A read against a fixed moment, or reads of two clocks, still count.
+    let src = "import datetime\n\ndef test_blocked():\n    begin = datetime.datetime.utcnow()\n    work()\n    assert datetime.datetime.utcnow() - begin > datetime.timedelta(seconds=1)\n\ndef test_moment():\n    begin = datetime.datetime(2024, 1, 1)\n    assert datetime.datetime.now() - begin > datetime.timedelta(days=1)\n\ndef test_two_clocks():\n    begin = datetime.datetime.utcnow()\n    assert datetime.datetime.now() - begin < datetime.timedelta(seconds=1)\n";
+    let mut tests: Vec<String> = one(src).into_iter().map(|(_, t)| t).collect();
+    tests.sort();
+    tests.dedup();
+    assert_eq!(
+        tests,
+        [
+            "tests/test_it.py::test_moment",
+            "tests/test_it.py::test_two_clocks"
+        ]
+    );
+}
+
+#[test]
+fn wall_clock_value_replaced_in_an_exception_handler_is_still_compared_with_itself() {
+    // beaker's cookie test: `try: val = s.options[…]` / `except: val = None`, then
+    // `assert val == expected[pos]`, where both came from the same `now`.
+    let src = "import datetime\n\ndef test_round_trip():\n    now = datetime.datetime.now()\n    values = [300, now]\n    expected = [300, now]\n    for pos, v in enumerate(values):\n        try:\n            val = make(config={'k': v}).options['k']\n        except Exception:\n            val = None\n        assert val == expected[pos]\n\ndef test_fixed():\n    try:\n        val = datetime.datetime.now()\n    except Exception:\n        val = None\n    assert val == datetime.datetime(2024, 1, 1)\n";
+    let tests: Vec<String> = one(src).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(tests, ["tests/test_it.py::test_fixed"]);
+}
+
+#[test]
 fn wall_clock_compare() {
     let found = one(
         "from datetime import date, datetime\n\ndef test_a():\n    assert report().day == date.today()\n",

@@ -421,6 +421,26 @@ fn eval_d(cx: &mut Cx, n: Node, depth: usize) -> Origins {
             };
             let mut a = eval_d(cx, l, depth + 1);
             let mut b = eval_d(cx, r, depth + 1);
+            // `utcnow() - begin` with `begin = utcnow()`: two reads of one clock, their
+            // difference a duration, the same in every zone and on every date (beaker's check
+            // that `get_value` blocked for a second). Each side is a read itself or a name
+            // holding one as it was (not shifted, not another view of the same read:
+            // `now - now.replace(hour=0)` is the time of day).
+            let read = |n: Node, o: &Origins| -> Option<(usize, &str)> {
+                let plain = plain_read(cx, n);
+                let [(i, true)] = o.as_slice() else {
+                    return None;
+                };
+                let (h, _) = cx.origins.get(*i)?;
+                (plain && !cx.call_origins.contains_key(i) && h.rule.id == WALL_CLOCK.id)
+                    .then_some((*i, h.detail.as_str()))
+            };
+            if let (Some((i, x)), Some((j, y))) = (read(l, &a), read(r, &b))
+                && i != j
+                && x == y
+            {
+                return Vec::new();
+            }
             let (opaque_l, opaque_r) = (
                 no_origin(cx, &a) && !fixed(cx, l, 0),
                 no_origin(cx, &b) && !fixed(cx, r, 0),
@@ -719,7 +739,64 @@ pub(crate) fn assign(cx: &mut Cx, node: Node) {
             cx.shifts.insert(name, b);
         }
     }
+    // `try: val = f(x)` … `except: val = None`: the handler's value is the other path's
+    // alternative, not what the name holds after the `try` (beaker's cookie test compares
+    // `val` with the value it put in).
+    if node.kind() == "assignment"
+        && l.kind() == "identifier"
+        && in_handler(node)
+        && let Some(k) = key(cx, l)
+        && let Some(before) = cx.taints.get(&k)
+    {
+        let before = before.clone();
+        union(&mut o, &before);
+    }
     bind(cx, l, &o, node.kind() == "assignment");
+}
+
+/// A clock read itself (`utcnow()`), or a name the function last assigned one to, as it was
+/// (`begin = utcnow()`; not `then = now - timedelta(…)` nor `now.replace(hour=0)`).
+fn plain_read(cx: &Cx, n: Node) -> bool {
+    let source = |c: Node| c.kind() == "call" && cx.origin_at.contains_key(&c.id());
+    match n.kind() {
+        "call" => source(n),
+        "identifier" => {
+            let Some(f) = super::enclosing_function(n) else {
+                return false;
+            };
+            let name = cx.text(n);
+            let mut latest: Option<Node> = None;
+            super::answer_in(f, |a| {
+                if a.kind() == "assignment"
+                    && a.end_byte() <= n.start_byte()
+                    && a.child_by_field_name("left")
+                        .is_some_and(|l| l.kind() == "identifier" && cx.text(l) == name)
+                    && latest.is_none_or(|l| l.start_byte() < a.start_byte())
+                {
+                    latest = Some(a);
+                }
+                None
+            });
+            latest
+                .and_then(|a| a.child_by_field_name("right"))
+                .is_some_and(source)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `node` is in an `except` handler of its function.
+fn in_handler(node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "except_clause" | "except_group_clause" => return true,
+            "function_definition" | "lambda" | "class_definition" => return false,
+            _ => {}
+        }
+        cur = n.parent();
+    }
+    false
 }
 
 /// `for x in xs:` (and comprehensions' `for` clauses, which [`eval`] covers by their names).
