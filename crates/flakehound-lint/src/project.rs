@@ -675,7 +675,7 @@ impl Landing {
     }
 }
 
-const MOCKED_NETWORK: &[&str] = &[
+pub(crate) const MOCKED_NETWORK: &[&str] = &[
     "responses",
     "requests_mock",
     "httpretty",

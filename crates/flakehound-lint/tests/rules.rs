@@ -1552,6 +1552,11 @@ fn real_network() {
         "import requests, responses\n\n@responses.activate\ndef test_a():\n    assert requests.get('https://api.github.com/zen').ok\n",
     );
     assert!(mocked.is_empty(), "{mocked:?}");
+    // httpretty's generated tests: the mocked body is defined inside a factory no test is.
+    let generated = one(
+        "import httpretty, requests\n\ndef make(name):\n    @httpretty.httprettified(allow_net_connect=False)\n    def test_func(self):\n        assert requests.post('https://github.com/foo').ok\n    return test_func\n\ndef make_real(name):\n    def test_func(self):\n        assert requests.post('https://github.com/foo').ok\n    return test_func\n",
+    );
+    assert_eq!(generated, [("real-network".to_string(), String::new())]);
 }
 
 #[test]

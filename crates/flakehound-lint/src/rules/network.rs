@@ -94,10 +94,36 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     let Some(addr) = literal else { return };
     if let Some(h) = host(&addr)
         && external(&h)
+        && !in_mocked_function(cx, node)
     {
         let shown = format!("`{}` to {h}", cx.text(func));
         cx.hit(&REAL_NETWORK, node, shown);
     }
+}
+
+/// Whether a function around `node` (the innermost or one enclosing it) is decorated by an
+/// HTTP mock (`@httpretty.httprettified`, `@responses.activate`): httpretty's generated tests
+/// define their `@httprettified` bodies inside a factory method that no test is.
+fn in_mocked_function(cx: &Cx, node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        if n.kind() == "decorated_definition" {
+            let mut c = n.walk();
+            let mocked = n.named_children(&mut c).any(|d| {
+                d.kind() == "decorator"
+                    && cx
+                        .text(d)
+                        .to_ascii_lowercase()
+                        .split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                        .any(|w| crate::project::MOCKED_NETWORK.contains(&w))
+            });
+            if mocked {
+                return true;
+            }
+        }
+        cur = n.parent();
+    }
+    false
 }
 
 #[cfg(test)]
