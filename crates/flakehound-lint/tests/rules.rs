@@ -1858,7 +1858,7 @@ fn shared_module_state_an_entry_of_its_own_is_not_seen_by_reads_of_other_entries
         ),
         (
             "tests/test_b_readers.py",
-            "import app\n\ndef test_home():\n    assert app.env['HOME']\n\ndef test_attr():\n    assert app.env.home\n\ndef test_get():\n    assert app.env.get('USER')\n\ndef test_in():\n    assert 'PATH' in app.env\n\ndef test_same():\n    assert 'FOOBAR72' not in app.env\n\ndef test_keys():\n    assert set(app.env.keys()) == {'HOME'}\n\ndef test_by_attribute():\n    assert app.env.FOOBAR72 is None\n",
+            "import app\n\ndef test_home():\n    assert app.env['HOME']\n\ndef test_attr():\n    assert app.env.home\n\ndef test_get():\n    assert app.env.get('USER')\n\ndef test_in():\n    assert 'PATH' in app.env\n\ndef test_same():\n    assert 'FOOBAR72' not in app.env\n\ndef test_keys():\n    assert set(app.env.keys()) == {'HOME'}\n\ndef test_by_attribute():\n    assert app.env.FOOBAR72 is None\n\ndef test_called():\n    with app.env(HOME='/'):\n        pass\n",
         ),
     ];
     let pair = |t: &str| {

@@ -375,8 +375,8 @@ fn literal_key(cx: &Cx, key: Option<Node>) -> Part {
 }
 
 /// What part of module state a read looks at: an entry under a literal key (`X["HOME"]`,
-/// `X.get("HOME")`, `"HOME" in X`), what an attribute gives (`X.home`), or the whole value
-/// (passed on, compared, iterated, `X.keys()`, called). A test that adds an entry under a key
+/// `X.get("HOME")`, `"HOME" in X`), what an attribute gives (`X.home`) or a call of it
+/// (`X(…)`), or the whole value (passed on, compared, iterated, `X.keys()`). A test that adds an entry under a key
 /// of its own (plumbum's `local.env["FOOBAR72"] = "spAm"`) changes what the whole value
 /// looks like, not another entry nor an attribute (`local.env["HOME"]`, `local.env.home`).
 fn read_part(cx: &Cx, node: Node) -> Part {
@@ -402,6 +402,11 @@ fn read_part(cx: &Cx, node: Node) -> Part {
                 }
                 Some(_) => Part::Whole,
             }
+        }
+        // `with local.env(FOO="1"):`: calling it is one of its behaviours (plumbum's scoped
+        // change of the environment), not a look at every entry.
+        "call" if p.child_by_field_name("function") == Some(node) => {
+            Part::Attr("__call__".to_string())
         }
         "comparison_operator" => {
             // `"HOME" in X`
