@@ -505,31 +505,58 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
         return false;
     };
     let end = cmp.start_byte();
-    let Some(start) = region_start(cx, func, duration, end, 0) else {
+    // One walk of the function's own body before the assertion: the names it assigns, the
+    // functions it defines, the calls that wait (with the timeout a call was given).
+    let mut assigns: Vec<(&str, Node)> = Vec::new();
+    let mut defs: Vec<Node> = Vec::new();
+    let mut waits: Vec<(usize, Option<&str>)> = Vec::new();
+    in_body(func, 0, end, &mut |n| match n.kind() {
+        "assignment" if n.end_byte() <= end => {
+            if let Some(l) = n.child_by_field_name("left")
+                && l.kind() == "identifier"
+            {
+                assigns.push((cx.text(l), n));
+            }
+        }
+        "function_definition" if n.id() != func.id() => defs.push(n),
+        "call" if n.start_byte() < end => {
+            if let Some(given) = wait_call(cx, n) {
+                waits.push((n.start_byte(), given));
+            }
+        }
+        _ => {}
+    });
+    if waits.is_empty() && defs.is_empty() {
+        return false;
+    }
+    let Some(start) = region_start(cx, &assigns, duration, end, 0) else {
         return false;
     };
-    let waiters = waiting_fns(cx, func);
     let bound = bound.map(|b| cx.text(b));
+    // A call that waits; one given a timeout waits only when the bound is that timeout (the
+    // assertion says it returned before it ran out).
+    if waits
+        .iter()
+        .any(|(at, given)| *at >= start && (given.is_none() || *given == bound))
+    {
+        return true;
+    }
+    let waiters = waiting_fns(cx, &defs);
+    if waiters.is_empty() {
+        return false;
+    }
     let mut found = false;
-    in_body(func, &mut |n| {
-        if found || n.start_byte() < start || n.start_byte() >= end {
-            return;
-        }
-        found = match n.kind() {
-            "call" => wait_call(cx, n).is_some_and(|given| {
-                // A call that waits; one given a timeout waits only when the bound is that
-                // timeout (the assertion says it returned before it ran out).
-                given.is_none() || given.is_some_and(|g| Some(g) == bound)
-            }),
-            "identifier" => waiters.contains(cx.text(n)),
-            _ => false,
-        };
+    in_body(func, start, end, &mut |n| {
+        found |= n.start_byte() >= start
+            && n.kind() == "identifier"
+            && waiters.contains(cx.text(n));
     });
     found
 }
 
-/// Visits the nodes of a function's own body, not those of functions or classes defined in it.
-fn in_body<'t>(func: Node<'t>, visit: &mut impl FnMut(Node<'t>)) {
+/// Visits the nodes of a function's own body that overlap the bytes `from..to`, not those of
+/// functions or classes defined in it (which are visited themselves, not their insides).
+fn in_body<'t>(func: Node<'t>, from: usize, to: usize, visit: &mut impl FnMut(Node<'t>)) {
     let mut stack = vec![func];
     let mut seen = 0usize;
     while let Some(n) = stack.pop() {
@@ -538,12 +565,17 @@ fn in_body<'t>(func: Node<'t>, visit: &mut impl FnMut(Node<'t>)) {
             return;
         }
         visit(n);
+        if n.id() != func.id()
+            && matches!(
+                n.kind(),
+                "function_definition" | "class_definition" | "lambda"
+            )
+        {
+            continue;
+        }
         let mut c = n.walk();
         for ch in n.named_children(&mut c) {
-            if !matches!(
-                ch.kind(),
-                "function_definition" | "class_definition" | "lambda"
-            ) {
+            if ch.end_byte() > from && ch.start_byte() < to {
                 stack.push(ch);
             }
         }
@@ -571,11 +603,10 @@ fn wait_call<'t>(cx: &Cx<'t>, call: Node) -> Option<Option<&'t str>> {
             (!tick && !args.is_empty()).then_some(None)
         }
         // `", ".join(names)` joins strings; `t.join()`, `t.join(5)` a thread.
-        "join"
-            if f.kind() == "attribute"
-                && args
-                    .first()
-                    .is_none_or(|a| matches!(a.kind(), "integer" | "float")) =>
+        "join" if f.kind() == "attribute"
+            && args
+                .first()
+                .is_none_or(|a| matches!(a.kind(), "integer" | "float")) =>
         {
             Some(None)
         }
@@ -584,22 +615,21 @@ fn wait_call<'t>(cx: &Cx<'t>, call: Node) -> Option<Option<&'t str>> {
     }
 }
 
-/// Names of the functions defined in `func` (at any depth) whose own body waits: a thread's
-/// target, a mock's `side_effect`, an inner coroutine.
-fn waiting_fns<'t>(cx: &Cx<'t>, func: Node<'t>) -> std::collections::HashSet<&'t str> {
+/// Names of the functions defined in the measured function (`defs`, at any depth) whose own
+/// body waits: a thread's target, a mock's `side_effect`, an inner coroutine.
+fn waiting_fns<'t>(cx: &Cx<'t>, defs: &[Node<'t>]) -> std::collections::HashSet<&'t str> {
     let mut out = std::collections::HashSet::new();
-    let mut defs = Vec::new();
-    super::answer_in(func, |n| {
-        if n.kind() == "function_definition" && n.id() != func.id() {
-            defs.push(n);
-        }
-        None
-    });
-    for d in defs {
+    let mut inner = Vec::new();
+    let mut todo: Vec<Node> = defs.to_vec();
+    while let Some(d) = todo.pop() {
         let mut waits = false;
-        in_body(d, &mut |n| {
+        in_body(d, 0, usize::MAX, &mut |n| {
             waits |= n.kind() == "call" && wait_call(cx, n) == Some(None);
+            if n.kind() == "function_definition" && n.id() != d.id() {
+                inner.push(n);
+            }
         });
+        todo.append(&mut inner);
         if waits && let Some(name) = d.child_by_field_name("name") {
             out.insert(cx.text(name));
         }
@@ -609,8 +639,14 @@ fn waiting_fns<'t>(cx: &Cx<'t>, func: Node<'t>) -> std::collections::HashSet<&'t
 
 /// Where the measured code starts: the earliest clock read the duration is computed from,
 /// through the names it is assigned to (`elapsed = time() - start`, `start = time()`), each
-/// the latest assignment before its use.
-fn region_start(cx: &Cx, func: Node, expr: Node, before: usize, depth: usize) -> Option<usize> {
+/// the latest assignment (of `assigns`, the function's) before its use.
+fn region_start(
+    cx: &Cx,
+    assigns: &[(&str, Node)],
+    expr: Node,
+    before: usize,
+    depth: usize,
+) -> Option<usize> {
     if depth > 4 {
         return None;
     }
@@ -621,27 +657,25 @@ fn region_start(cx: &Cx, func: Node, expr: Node, before: usize, depth: usize) ->
         }
         None
     });
+    names.sort_unstable();
+    names.dedup();
     let mut start: Option<usize> = None;
     for name in names {
-        let mut latest: Option<Node> = None;
-        in_body(func, &mut |n| {
-            if n.kind() == "assignment"
-                && n.end_byte() <= before
-                && n.child_by_field_name("left")
-                    .is_some_and(|l| l.kind() == "identifier" && cx.text(l) == name)
-                && latest.is_none_or(|l| l.start_byte() < n.start_byte())
-            {
-                latest = Some(n);
-            }
-        });
-        let Some(a) = latest else { continue };
+        let Some(a) = assigns
+            .iter()
+            .filter(|(n, a)| *n == name && a.end_byte() <= before)
+            .map(|(_, a)| *a)
+            .max_by_key(|a| a.start_byte())
+        else {
+            continue;
+        };
         let Some(r) = a.child_by_field_name("right") else {
             continue;
         };
         let at = if is_clock_call(cx, r) {
             Some(a.start_byte())
         } else {
-            region_start(cx, func, r, a.start_byte(), depth + 1)
+            region_start(cx, assigns, r, a.start_byte(), depth + 1)
         };
         if let Some(at) = at {
             start = Some(start.map_or(at, |s| s.min(at)));
