@@ -704,6 +704,34 @@ const FROZEN_TIME: &[&str] = &[
 ];
 
 impl World<'_> {
+    /// Whether a value passed to these arguments of calls made in module `mi` is used in no
+    /// way that sees its order, following each callee's parameter ([`python::OrderUse`]);
+    /// a callee the scan cannot find may see it.
+    fn order_unseen(&self, mi: usize, passes: &[(Target, python::Slot)], depth: usize) -> bool {
+        if depth > 6 {
+            return false;
+        }
+        passes.iter().all(|(target, slot)| {
+            let Some(Landing::Function(tm, tk)) = self.resolve(mi, target) else {
+                return false;
+            };
+            let Some(f) = self.modules[tm].facts.functions.get(&tk) else {
+                return false;
+            };
+            let offset = usize::from(
+                tk.contains('.') && f.params.first().is_some_and(|s| s == "self" || s == "cls"),
+            );
+            let index = match slot {
+                python::Slot::Pos(i) => Some(i + offset),
+                python::Slot::Kw(name) => f.params.iter().position(|p| p == name),
+            };
+            match index.and_then(|i| f.param_order.get(i)) {
+                Some(Some(sub)) => self.order_unseen(tm, sub, depth + 1),
+                _ => false,
+            }
+        })
+    }
+
     /// The class a base names (`fixtures.SuiteBase`, imported): its module and name.
     fn class_of(&self, mi: usize, target: &Target) -> Option<(usize, String)> {
         let Target::Qualified(q) = target else {
@@ -1203,6 +1231,14 @@ impl World<'_> {
                                     })
                                 } else if call.returned {
                                     used
+                                } else if call
+                                    .kept
+                                    .as_ref()
+                                    .is_some_and(|passes| self.order_unseen(fmi, passes, 0))
+                                {
+                                    // Kept where no use sees the order (humanfriendly's
+                                    // `format_usage` tests its meta variables with `in`).
+                                    DRAWS
                                 } else {
                                     DRAWS | ORDER
                                 },

@@ -111,7 +111,24 @@ pub struct Call {
     /// Code under test: the value only goes on to be returned (see
     /// `rules::random::returned`), or names a file; a draw the callee returns is not used here.
     pub returned: bool,
+    /// Code under test: the value is kept in a name whose uses never see its order but for
+    /// these arguments of calls (`meta_variables = find_meta_variables(…)` only tested with
+    /// `in` and passed on); `None` when a use may see it ([`OrderUse`]).
+    pub kept: OrderUse,
 }
+
+/// An argument of a call: by position (after `self`), or by keyword.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Slot {
+    Pos(usize),
+    Kw(String),
+}
+
+/// Whether the uses of a value (a parameter, a name a call's result is kept in) can see the
+/// order of its items: `None` when one may (it is iterated, indexed, returned, joined, …);
+/// otherwise the arguments of calls it is passed to, whose parameters decide (empty: no use
+/// sees it: `x in names`, `len(names)`, `set(names)`, `sorted(names)`).
+pub type OrderUse = Option<Vec<(Target, Slot)>>;
 
 #[derive(Clone, Debug, Default)]
 pub struct FnFacts {
@@ -130,6 +147,9 @@ pub struct FnFacts {
     pub params: Vec<String>,
     /// Each parameter's default, beside `params`.
     pub defaults: Vec<Option<Arg>>,
+    /// Code under test: whether each parameter's uses see the order of its items
+    /// ([`OrderUse`]), beside `params`.
+    pub param_order: Vec<OrderUse>,
     pub is_fixture: bool,
     /// Fixtures it asks for by name without taking them as parameters:
     /// `@pytest.mark.usefixtures("db")` on it or its class, or its class's `pytestmark`.
@@ -308,6 +328,9 @@ pub(crate) struct Cx<'a> {
     pub fake_clock: usize,
     pub finally: usize,
     pub nested_fns: usize,
+    /// Code under test: calls whose result is assigned to a name (index in `out.calls`, the
+    /// name, where the assignment ends), for [`Call::kept`] once the function is walked.
+    pub kept_names: Vec<(usize, String, usize)>,
     pub out: FnFacts,
 }
 
@@ -936,6 +959,7 @@ impl<'a> Env<'a> {
             fake_clock: 0,
             finally: 0,
             nested_fns: 0,
+            kept_names: Vec::new(),
             out: FnFacts::default(),
         }
     }
@@ -1418,6 +1442,24 @@ fn function(cx: &mut Cx, def: Node) {
     // that a caller passes.
     cx.out.params = cx.params.clone();
     cx.out.defaults = cx.defaults.clone();
+    if !cx.test_code
+        && let Some(body) = def.child_by_field_name("body")
+    {
+        let kept = std::mem::take(&mut cx.kept_names);
+        if !kept.is_empty() {
+            let names: Vec<(&str, usize)> = kept
+                .iter()
+                .map(|(_, n, after)| (n.as_str(), *after))
+                .collect();
+            let uses = order_uses(cx, body, &names);
+            for ((i, _, _), u) in kept.iter().zip(uses) {
+                cx.out.calls[*i].kept = u;
+            }
+        }
+        let params: Vec<String> = cx.params.clone();
+        let names: Vec<(&str, usize)> = params.iter().map(|p| (p.as_str(), 0)).collect();
+        cx.out.param_order = order_uses(cx, body, &names);
+    }
     rules::threads::finish(cx, def);
 }
 
@@ -1616,7 +1658,157 @@ fn record_call(cx: &mut Cx, call: Node) {
             reference: false,
             other_process: false,
             returned,
+            kept: None,
         });
+        // `names = find(…)`: how `names` is used decides whether its order is (see
+        // `function`).
+        if !cx.test_code
+            && !returned
+            && cx.nested_fns == 0
+            && let Some(a) = call.parent().filter(|p| p.kind() == "assignment")
+            && a.child_by_field_name("right") == Some(call)
+            && let Some(l) = a
+                .child_by_field_name("left")
+                .filter(|l| l.kind() == "identifier")
+        {
+            let name = cx.text(l).to_string();
+            cx.kept_names
+                .push((cx.out.calls.len() - 1, name, a.end_byte()));
+        }
+    }
+}
+
+/// Calls that see no order in their argument.
+const ORDER_FREE_FNS: &[&str] = &[
+    "set",
+    "frozenset",
+    "sorted",
+    "len",
+    "any",
+    "all",
+    "min",
+    "max",
+    "sum",
+    "bool",
+];
+
+/// How the uses of each name of `names` (each from its byte on) in `body` (not in functions
+/// or classes defined there) see the order of its items ([`OrderUse`]).
+fn order_uses(cx: &Cx, body: Node, names: &[(&str, usize)]) -> Vec<OrderUse> {
+    let mut out: Vec<OrderUse> = vec![Some(Vec::new()); names.len()];
+    // (node, parent, grandparent, great-grandparent): tree-sitter finds a parent by walking
+    // down from the root, so the walk keeps them.
+    let mut stack: Vec<[Option<Node>; 4]> = vec![[Some(body), None, None, None]];
+    let mut seen = 0usize;
+    while let Some([Some(n), p, g, gg]) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            return vec![None; names.len()];
+        }
+        if n.kind() == "identifier"
+            && let Some(i) = names
+                .iter()
+                .position(|(name, after)| cx.text(n) == *name && n.start_byte() >= *after)
+            && out[i].is_some()
+        {
+            match order_use(cx, n, p, g, gg) {
+                Use::Free => {}
+                Use::Rebinds => {}
+                Use::Passed(t, slot) => {
+                    if let Some(v) = &mut out[i] {
+                        v.push((t, slot));
+                    }
+                }
+                Use::Ordered => out[i] = None,
+            }
+            continue;
+        }
+        if matches!(
+            n.kind(),
+            "function_definition" | "class_definition" | "lambda"
+        ) {
+            continue;
+        }
+        let mut c = n.walk();
+        for ch in n.named_children(&mut c) {
+            stack.push([Some(ch), Some(n), p, g]);
+        }
+    }
+    out
+}
+
+enum Use {
+    Free,
+    Rebinds,
+    Passed(Target, Slot),
+    Ordered,
+}
+
+/// One use of a name, from its parents.
+fn order_use(cx: &Cx, n: Node, p: Option<Node>, g: Option<Node>, gg: Option<Node>) -> Use {
+    let Some(p) = p else { return Use::Ordered };
+    // The callee a call's arguments go to: `functools.partial(f, …)` hands its keywords to `f`.
+    let callee = |call: Node, keyword: bool| -> Option<Target> {
+        let f = call.child_by_field_name("function")?;
+        let partial = cx
+            .qname(f)
+            .is_some_and(|q| q == "functools.partial" || q == "partial");
+        if partial {
+            return if keyword {
+                positional(call).first().and_then(|a| cx.target(*a))
+            } else {
+                None
+            };
+        }
+        cx.target(f)
+    };
+    match p.kind() {
+        "assignment" if p.child_by_field_name("left") == Some(n) => Use::Rebinds,
+        // A keyword's or an attribute's name, not the value.
+        "keyword_argument" if p.child_by_field_name("name") == Some(n) => Use::Free,
+        "attribute" if p.child_by_field_name("attribute") == Some(n) => Use::Free,
+        "comparison_operator" => {
+            let mut c = p.walk();
+            let kids: Vec<Node> = p.children(&mut c).collect();
+            let at = kids.iter().position(|k| *k == n);
+            let op = at.and_then(|i| i.checked_sub(1)).map(|i| cx.text(kids[i]));
+            if at.is_some_and(|i| i > 0) && matches!(op, Some("in" | "not in")) {
+                Use::Free
+            } else {
+                Use::Ordered
+            }
+        }
+        "argument_list" => {
+            let Some(call) = g.filter(|g| g.kind() == "call") else {
+                return Use::Ordered;
+            };
+            if call
+                .child_by_field_name("function")
+                .is_some_and(|f| f.kind() == "identifier" && ORDER_FREE_FNS.contains(&cx.text(f)))
+            {
+                return Use::Free;
+            }
+            let Some(i) = positional(call).iter().position(|a| *a == n) else {
+                return Use::Ordered;
+            };
+            match callee(call, false) {
+                Some(t) => Use::Passed(t, Slot::Pos(i)),
+                None => Use::Ordered,
+            }
+        }
+        "keyword_argument" if p.child_by_field_name("value") == Some(n) => {
+            let (Some(call), Some(name)) = (
+                gg.filter(|c| c.kind() == "call"),
+                p.child_by_field_name("name"),
+            ) else {
+                return Use::Ordered;
+            };
+            match callee(call, true) {
+                Some(t) => Use::Passed(t, Slot::Kw(cx.text(name).to_string())),
+                None => Use::Ordered,
+            }
+        }
+        _ => Use::Ordered,
     }
 }
 

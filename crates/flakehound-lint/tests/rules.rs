@@ -1692,6 +1692,37 @@ fn set_iteration_order() {
 }
 
 #[test]
+fn set_iteration_order_kept_where_no_use_sees_the_order() {
+    // humanfriendly's `format_usage`: `meta_variables = find_meta_variables(text)` (a
+    // `list(set)`), passed to a function that hands it through `functools.partial` to a
+    // callback testing `token not in meta_variables`. Kept and joined, or passed to a function
+    // the scan cannot see, it is reported.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/usage.py",
+            "import functools, re\nimport textwrap\n\ndef find(text):\n    found = set(re.findall('[A-Z]+', text))\n    return list(found)\n\ndef callback(match, names):\n    return '*' if match.group(0) not in names else match.group(0)\n\ndef replace(text, names):\n    return re.sub('[A-Z]+', functools.partial(callback, names=names), text)\n\ndef highlight(text):\n    names = find(text)\n    if len(names) > 9:\n        return text\n    return replace(text, names)\n\ndef listing(text):\n    names = find(text)\n    return ', '.join(names)\n\ndef wrapped(text):\n    names = find(text)\n    return textwrap.fill(text, names)\n",
+        ),
+        (
+            "tests/test_usage.py",
+            "from app.usage import highlight, listing, wrapped\n\ndef test_highlight():\n    assert highlight('a B c') == 'a B c'\n\ndef test_listing():\n    assert listing('A B') == 'A, B'\n\ndef test_wrapped():\n    assert wrapped('A B') == 'A B'\n",
+        ),
+    ];
+    let tests: Vec<String> = lint_with(&files, &Config::default())
+        .into_iter()
+        .filter(|(r, _)| r == "set-iteration-order")
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(
+        tests,
+        [
+            "tests/test_usage.py::test_listing",
+            "tests/test_usage.py::test_wrapped"
+        ]
+    );
+}
+
+#[test]
 fn set_iteration_order_in_a_message_is_pedantic() {
     // plumbum's colorlib: `raise AttributeNotFound("…" + ", ".join(invalid))`, its conftest's
     // skip reasons: text that describes. Returned or printed, it is reported.

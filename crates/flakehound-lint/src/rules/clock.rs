@@ -547,9 +547,8 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
     }
     let mut found = false;
     in_body(func, start, end, &mut |n| {
-        found |= n.start_byte() >= start
-            && n.kind() == "identifier"
-            && waiters.contains(cx.text(n));
+        found |=
+            n.start_byte() >= start && n.kind() == "identifier" && waiters.contains(cx.text(n));
     });
     found
 }
@@ -603,10 +602,11 @@ fn wait_call<'t>(cx: &Cx<'t>, call: Node) -> Option<Option<&'t str>> {
             (!tick && !args.is_empty()).then_some(None)
         }
         // `", ".join(names)` joins strings; `t.join()`, `t.join(5)` a thread.
-        "join" if f.kind() == "attribute"
-            && args
-                .first()
-                .is_none_or(|a| matches!(a.kind(), "integer" | "float")) =>
+        "join"
+            if f.kind() == "attribute"
+                && args
+                    .first()
+                    .is_none_or(|a| matches!(a.kind(), "integer" | "float")) =>
         {
             Some(None)
         }

@@ -362,6 +362,7 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
                 reference: !handed_to_a_call(cx, node),
                 other_process: handed_to_a_process(cx, node),
                 returned: false,
+                kept: None,
             });
         }
     }
