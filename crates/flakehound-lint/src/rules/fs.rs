@@ -142,24 +142,7 @@ fn path_hit(cx: &mut Cx, call: Node, path: Node, shown: String) {
 /// Whether `call` runs only when the file at `path` (as spelled) does not exist: inside the
 /// body of `if not os.path.exists(path):` (or `isfile`, `lexists`) of its function.
 fn written_once(cx: &Cx, call: Node, path: &str) -> bool {
-    let mut child = call;
-    let mut cur = call.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "if_statement"
-                if n.child_by_field_name("consequence") == Some(child)
-                    && n.child_by_field_name("condition")
-                        .is_some_and(|c| missing(cx, c, path)) =>
-            {
-                return true;
-            }
-            "function_definition" | "lambda" | "class_definition" => return false,
-            _ => {}
-        }
-        child = n;
-        cur = n.parent();
-    }
-    false
+    super::under_if(call, |c| missing(cx, c, path))
 }
 
 /// `not os.path.exists(path)`.

@@ -234,6 +234,31 @@ pub(crate) fn with_calling<'t>(
 }
 
 /// The function definition enclosing `n` (or `n` itself), if any.
+/// Whether `node` runs only in the body of an `if` of its function whose condition `holds`
+/// (`if not X: X.append(…)`, `if not os.path.exists(p): open(p, "w")`).
+pub(crate) fn under_if<'t>(
+    node: tree_sitter::Node<'t>,
+    holds: impl Fn(tree_sitter::Node<'t>) -> bool,
+) -> bool {
+    let mut child = node;
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "if_statement"
+                if n.child_by_field_name("consequence") == Some(child)
+                    && n.child_by_field_name("condition").is_some_and(&holds) =>
+            {
+                return true;
+            }
+            "function_definition" | "lambda" | "class_definition" => return false,
+            _ => {}
+        }
+        child = n;
+        cur = n.parent();
+    }
+    false
+}
+
 pub(crate) fn enclosing_function(n: tree_sitter::Node<'_>) -> Option<tree_sitter::Node<'_>> {
     let mut f = n;
     while f.kind() != "function_definition" {

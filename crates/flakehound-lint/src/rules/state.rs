@@ -66,24 +66,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 /// counts as a change, not as growth (with a read beside it in the code under test, a cache).
 fn grows_once(cx: &Cx, call: Node, obj: Node) -> bool {
     let target = cx.text(obj);
-    let mut child = call;
-    let mut cur = call.parent();
-    while let Some(n) = cur {
-        match n.kind() {
-            "if_statement"
-                if n.child_by_field_name("consequence") == Some(child)
-                    && n.child_by_field_name("condition")
-                        .is_some_and(|c| lacks(cx, c, target)) =>
-            {
-                return true;
-            }
-            "function_definition" | "lambda" | "class_definition" => return false,
-            _ => {}
-        }
-        child = n;
-        cur = n.parent();
-    }
-    false
+    super::under_if(call, |c| lacks(cx, c, target))
 }
 
 /// A condition that holds only while `target` lacks what is added: `not X`, `len(X) == 0`,
