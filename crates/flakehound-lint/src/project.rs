@@ -675,6 +675,19 @@ impl Landing {
     }
 }
 
+/// The HTTP mocking libraries among [`MOCKED_NETWORK`]: a call of one anywhere a test reaches
+/// mocks its requests (not any `mock`/`patch`, which may patch something else).
+const HTTP_MOCKS: &[&str] = &[
+    "responses",
+    "requests_mock",
+    "httpretty",
+    "vcr",
+    "respx",
+    "aioresponses",
+    "httpx_mock",
+    "httpserver",
+];
+
 pub(crate) const MOCKED_NETWORK: &[&str] = &[
     "responses",
     "requests_mock",
@@ -1269,7 +1282,16 @@ impl World<'_> {
             .map(|s| s.to_ascii_lowercase())
             .collect();
         let has = |words: &[&str]| marks.iter().any(|m| names_one_of(m, words));
-        let mocked = has(MOCKED_NETWORK);
+        // Mocked by a decorator or fixture, or by an HTTP mock anywhere it reaches (`with
+        // requests_mock.Mocker() as m: self._do_test(m)`, whose helper makes the requests).
+        let mocked = has(MOCKED_NETWORK)
+            || out.fns.iter().any(|(fm, fk)| {
+                self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
+                    f.calls.iter().any(|c| match &c.target {
+                        Target::Qualified(q) | Target::Local(q) => names_one_of(q, HTTP_MOCKS),
+                    })
+                })
+            });
         // Frozen by a decorator or fixture, or by a clock-faking call anywhere it reaches
         // (`freezer = freeze_time(…); freezer.start()`).
         let frozen = has(FROZEN_TIME)

@@ -1557,6 +1557,18 @@ fn real_network() {
         "import httpretty, requests\n\ndef make(name):\n    @httpretty.httprettified(allow_net_connect=False)\n    def test_func(self):\n        assert requests.post('https://github.com/foo').ok\n    return test_func\n\ndef make_real(name):\n    def test_func(self):\n        assert requests.post('https://github.com/foo').ok\n    return test_func\n",
     );
     assert_eq!(generated, [("real-network".to_string(), String::new())]);
+    // responses' own tests mock in a `with` inside a nested `run()`; requests-mock's hand the
+    // `Mocker` of a `with` to a helper that makes the requests.
+    let within = one(
+        "import requests, responses, requests_mock\n\ndef test_run():\n    def run():\n        with responses.RequestsMock() as rsps:\n            rsps.add('GET', 'http://example.com')\n            requests.get('http://example.com')\n    run()\n\ndef _do(m):\n    m.register_uri('GET', 'http://www.test.com', text='x')\n    return requests.get('http://www.test.com')\n\ndef test_helper():\n    with requests_mock.Mocker() as m:\n        _do(m)\n\ndef test_real():\n    assert requests.get('https://api.github.com/zen').ok\n",
+    );
+    assert_eq!(
+        within,
+        [(
+            "real-network".to_string(),
+            "tests/test_it.py::test_real".to_string()
+        )]
+    );
 }
 
 #[test]

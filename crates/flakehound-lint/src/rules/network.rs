@@ -102,24 +102,31 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 }
 
 /// Whether a function around `node` (the innermost or one enclosing it) is decorated by an
-/// HTTP mock (`@httpretty.httprettified`, `@responses.activate`): httpretty's generated tests
-/// define their `@httprettified` bodies inside a factory method that no test is.
+/// HTTP mock (`@httpretty.httprettified`, `@responses.activate`), or a `with` around it
+/// enters one (`with responses.RequestsMock() as rsps:`, `with requests_mock.Mocker() as m:`):
+/// httpretty's generated tests define their `@httprettified` bodies inside a factory method
+/// that no test is; responses' own tests mock inside a nested `run()`.
 fn in_mocked_function(cx: &Cx, node: Node) -> bool {
+    let mocks = |n: Node| {
+        cx.text(n)
+            .to_ascii_lowercase()
+            .split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+            .any(|w| crate::project::MOCKED_NETWORK.contains(&w))
+    };
     let mut cur = node.parent();
     while let Some(n) = cur {
-        if n.kind() == "decorated_definition" {
-            let mut c = n.walk();
-            let mocked = n.named_children(&mut c).any(|d| {
-                d.kind() == "decorator"
-                    && cx
-                        .text(d)
-                        .to_ascii_lowercase()
-                        .split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
-                        .any(|w| crate::project::MOCKED_NETWORK.contains(&w))
-            });
-            if mocked {
-                return true;
-            }
+        let mut c = n.walk();
+        let mocked = match n.kind() {
+            "decorated_definition" => n
+                .named_children(&mut c)
+                .any(|d| d.kind() == "decorator" && mocks(d)),
+            "with_statement" => n
+                .named_children(&mut c)
+                .any(|w| w.kind() == "with_clause" && mocks(w)),
+            _ => false,
+        };
+        if mocked {
+            return true;
         }
         cur = n.parent();
     }
