@@ -1539,6 +1539,37 @@ fn timing_assert_on_a_wait_is_the_pedantic_form() {
 }
 
 #[test]
+fn timing_assert_on_a_wait_inside_the_code_under_test_is_the_pedantic_form() {
+    // pyrate-limiter: the measured call waits inside the library; the test says so by
+    // bounding the duration from below in another assertion, by passing `blocking=True`, by
+    // a bound equal to the timeout it gave (`timeout=1` … `dt < 1.0`), or by a chain on a
+    // duration a helper returns (`300 <= cost <= 900`).
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/helpers.py",
+            "import time\n\ndef acquire(lim):\n    start = time.time()\n    lim.take()\n    return int((time.time() - start) * 1000)\n",
+        ),
+        (
+            "tests/test_it.py",
+            "import time\nfrom app.helpers import acquire\n\ndef test_lower_elsewhere():\n    t0 = time.perf_counter()\n    lim.try_acquire('k')\n    dt = time.perf_counter() - t0\n    assert dt >= 0.05\n    assert dt < 1.0\n\ndef test_blocking():\n    t0 = time.perf_counter()\n    lim.try_acquire('k', blocking=True, timeout=0)\n    dt = time.perf_counter() - t0\n    assert dt < 0.05\n\ndef test_timeout_equal():\n    t0 = time.perf_counter()\n    lim.try_acquire('k', timeout=1)\n    dt = time.perf_counter() - t0\n    assert dt < 1.0\n\ndef test_helper_chain():\n    cost = acquire(lim)\n    assert 300 <= cost <= 900\n\ndef test_budget():\n    t0 = time.perf_counter()\n    lim.try_acquire('k', blocking=False)\n    dt = time.perf_counter() - t0\n    assert dt < 0.05\n",
+        ),
+    ];
+    let timing = |found: Vec<(String, String)>| -> Vec<String> {
+        found
+            .into_iter()
+            .filter(|(r, _)| r == "timing-assert")
+            .map(|(_, t)| t)
+            .collect()
+    };
+    assert_eq!(
+        timing(lint_with(&files, &Config::default())),
+        ["tests/test_it.py::test_budget"]
+    );
+    assert_eq!(timing(pedantic_forms(&files)).len(), 4);
+}
+
+#[test]
 fn real_network() {
     let found = one(
         "import requests\n\ndef test_a():\n    assert requests.get('https://api.github.com/zen').ok\n",

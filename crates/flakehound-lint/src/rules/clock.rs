@@ -255,9 +255,11 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             timing_hit(cx, node, format!("`{name}` on a measured duration"), wait);
         } else if args.len() >= 2 && !at(0) && !at(1) {
             match name {
-                "assertLess" | "assertLessEqual" => bound_on_result(cx, node, args[0], args[1]),
+                "assertLess" | "assertLessEqual" => {
+                    bound_on_result(cx, node, args[0], args[1], false)
+                }
                 "assertGreater" | "assertGreaterEqual" => {
-                    bound_on_result(cx, node, args[1], args[0])
+                    bound_on_result(cx, node, args[1], args[0], false)
                 }
                 _ => {}
             }
@@ -363,7 +365,7 @@ pub(crate) fn ret(cx: &mut Cx, node: Node) {
 
 /// An upper bound asserted on a name holding a call's result (`assert cost <= 50`): kept for
 /// the project pass, which reports it when the callee returns a duration there.
-fn bound_on_result(cx: &mut Cx, cmp: Node, value: Node, bound: Node) {
+fn bound_on_result(cx: &mut Cx, cmp: Node, value: Node, bound: Node, lower: bool) {
     if value.kind() != "identifier" || is_duration(cx, bound) {
         return;
     }
@@ -379,11 +381,17 @@ fn bound_on_result(cx: &mut Cx, cmp: Node, value: Node, bound: Node) {
             q.rsplit('.').next().unwrap_or(q).to_string()
         }
     };
-    let hit = cx.make_hit(
+    let mut hit = cx.make_hit(
         &TIMING_ASSERT,
         cmp,
         format!("`{}`, a duration `{callee}` measures", cx.text(cmp)),
     );
+    // `300 <= cost <= 1200`: bounded from below too, it measures a wait (see `bounds_a_wait`).
+    if lower {
+        hit.detail
+            .push_str(", which bounds a wait: the chain bounds it from below");
+        hit.pedantic = true;
+    }
     cx.out.bounds_on_results.push(crate::python::BoundOnResult {
         target,
         item,
@@ -427,6 +435,17 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
                 // below by a positive number (`2.10 > elapsed > 1.99`: it measures a wait).
                 let mut upper: Option<(Node, Node)> = None;
                 let mut lower = false;
+                // A name holding a call's result bounded from below by a positive number
+                // (`300 <= cost`, `cost >= 300`).
+                let result_lower = kids.windows(3).any(|w| {
+                    let pos = |n: Node| number(cx, n).is_some_and(|v| v > 0.0);
+                    let named = |n: Node| n.kind() == "identifier";
+                    match w[1].kind() {
+                        "<" | "<=" => pos(w[0]) && named(w[2]),
+                        ">" | ">=" => named(w[0]) && pos(w[2]),
+                        _ => false,
+                    }
+                });
                 for (i, op) in kids.iter().enumerate() {
                     let (Some(l), Some(r)) =
                         (i.checked_sub(1).and_then(|j| kids.get(j)), kids.get(i + 1))
@@ -449,8 +468,8 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
                     upper = upper.or(this);
                     if !ld && !rd {
                         match op.kind() {
-                            "<" | "<=" => bound_on_result(cx, n, *l, *r),
-                            ">" | ">=" => bound_on_result(cx, n, *r, *l),
+                            "<" | "<=" => bound_on_result(cx, n, *l, *r, result_lower),
+                            ">" | ">=" => bound_on_result(cx, n, *r, *l, result_lower),
                             _ => {}
                         }
                     }
@@ -510,6 +529,39 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
     let mut assigns: Vec<(&str, Node)> = Vec::new();
     let mut defs: Vec<Node> = Vec::new();
     let mut waits: Vec<(usize, Option<&str>)> = Vec::new();
+    // The same duration bounded from below by another assertion (`assert dt >= 0.05` … `assert
+    // dt < 1.0`, pyrate-limiter's check that a blocking acquire waited and did not spin).
+    let name = (duration.kind() == "identifier").then(|| cx.text(duration));
+    let mut lower = false;
+    let positive = |n: Node| number(cx, n).is_some_and(|v| v > 0.0);
+    in_body(func, 0, usize::MAX, &mut |n| {
+        let Some(name) = name else { return };
+        match n.kind() {
+            "comparison_operator" => {
+                let mut c = n.walk();
+                let kids: Vec<Node> = n.children(&mut c).collect();
+                for w in kids.windows(3) {
+                    let (l, op, r) = (w[0], cx.text(w[1]), w[2]);
+                    lower |= (cx.text(l) == name && matches!(op, ">" | ">=") && positive(r))
+                        || (cx.text(r) == name && matches!(op, "<" | "<=") && positive(l));
+                }
+            }
+            "call" => {
+                let m = n
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("attribute"))
+                    .map(|a| cx.text(a));
+                let args = positional(n);
+                lower |= matches!(m, Some("assertGreater" | "assertGreaterEqual"))
+                    && args.first().is_some_and(|a| cx.text(*a) == name)
+                    && args.get(1).is_some_and(|b| positive(*b));
+            }
+            _ => {}
+        }
+    });
+    if lower {
+        return true;
+    }
     in_body(func, 0, end, &mut |n| match n.kind() {
         "assignment" if n.end_byte() <= end => {
             if let Some(l) = n.child_by_field_name("left")
@@ -537,7 +589,7 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
     // assertion says it returned before it ran out).
     if waits
         .iter()
-        .any(|(at, given)| *at >= start && (given.is_none() || *given == bound))
+        .any(|(at, given)| *at >= start && (given.is_none() || same_number(*given, bound)))
     {
         return true;
     }
@@ -551,6 +603,18 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
             n.start_byte() >= start && n.kind() == "identifier" && waiters.contains(cx.text(n));
     });
     found
+}
+
+/// Whether a timeout and a bound are the same (`timeout` and `timeout`, `1` and `1.0`).
+fn same_number(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a == b
+                || a.parse::<f64>()
+                    .is_ok_and(|x| b.parse::<f64>().is_ok_and(|y| x == y))
+        }
+        _ => false,
+    }
 }
 
 /// Visits the nodes of a function's own body that overlap the bytes `from..to`, not those of
@@ -611,6 +675,14 @@ fn wait_call<'t>(cx: &Cx<'t>, call: Node) -> Option<Option<&'t str>> {
             Some(None)
         }
         "wait" if f.kind() == "attribute" => Some(None),
+        // `q.get(block=True)`, `lock.acquire(blocking=True)`: Python's spelling of a call
+        // that waits for what it needs.
+        _ if ["block", "blocking"].iter().any(|k| {
+            crate::python::kwarg(call, k, cx.src).is_some_and(|v| cx.text(v) == "True")
+        }) =>
+        {
+            Some(None)
+        }
         _ => crate::python::kwarg(call, "timeout", cx.src).map(|t| Some(cx.text(t))),
     }
 }
