@@ -524,29 +524,33 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
         return false;
     };
     let end = cmp.start_byte();
-    // One walk of the function's own body before the assertion: the names it assigns, the
-    // functions it defines, the calls that wait (with the timeout a call was given).
+    // One walk of the function's own body: the names it assigns and the calls that wait
+    // before the assertion (with the timeout a call was given), the functions it defines, and
+    // whether another assertion bounds the same duration from below (`assert dt >= 0.05` …
+    // `assert dt < 1.0`, pyrate-limiter's check that a blocking acquire waited and did not
+    // spin).
     let mut assigns: Vec<(&str, Node)> = Vec::new();
     let mut defs: Vec<Node> = Vec::new();
     let mut waits: Vec<(usize, Option<&str>)> = Vec::new();
-    // The same duration bounded from below by another assertion (`assert dt >= 0.05` … `assert
-    // dt < 1.0`, pyrate-limiter's check that a blocking acquire waited and did not spin).
     let name = (duration.kind() == "identifier").then(|| cx.text(duration));
     let mut lower = false;
     let positive = |n: Node| number(cx, n).is_some_and(|v| v > 0.0);
-    in_body(func, 0, usize::MAX, &mut |n| {
-        let Some(name) = name else { return };
-        match n.kind() {
-            "comparison_operator" => {
-                let mut c = n.walk();
-                let kids: Vec<Node> = n.children(&mut c).collect();
-                for w in kids.windows(3) {
-                    let (l, op, r) = (w[0], cx.text(w[1]), w[2]);
-                    lower |= (cx.text(l) == name && matches!(op, ">" | ">=") && positive(r))
-                        || (cx.text(r) == name && matches!(op, "<" | "<=") && positive(l));
-                }
+    in_body(func, 0, usize::MAX, &mut |n| match n.kind() {
+        "assignment" if n.end_byte() <= end => {
+            if let Some(l) = n.child_by_field_name("left")
+                && l.kind() == "identifier"
+            {
+                assigns.push((cx.text(l), n));
             }
-            "call" => {
+        }
+        "function_definition" if n.id() != func.id() => defs.push(n),
+        "call" => {
+            if n.start_byte() < end
+                && let Some(given) = wait_call(cx, n)
+            {
+                waits.push((n.start_byte(), given));
+            }
+            if let Some(name) = name {
                 let m = n
                     .child_by_field_name("function")
                     .and_then(|f| f.child_by_field_name("attribute"))
@@ -556,28 +560,22 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
                     && args.first().is_some_and(|a| cx.text(*a) == name)
                     && args.get(1).is_some_and(|b| positive(*b));
             }
-            _ => {}
         }
-    });
-    if lower {
-        return true;
-    }
-    in_body(func, 0, end, &mut |n| match n.kind() {
-        "assignment" if n.end_byte() <= end => {
-            if let Some(l) = n.child_by_field_name("left")
-                && l.kind() == "identifier"
-            {
-                assigns.push((cx.text(l), n));
-            }
-        }
-        "function_definition" if n.id() != func.id() => defs.push(n),
-        "call" if n.start_byte() < end => {
-            if let Some(given) = wait_call(cx, n) {
-                waits.push((n.start_byte(), given));
+        "comparison_operator" if name.is_some() => {
+            let name = name.unwrap_or_default();
+            let mut c = n.walk();
+            let kids: Vec<Node> = n.children(&mut c).collect();
+            for w in kids.windows(3) {
+                let (l, op, r) = (w[0], cx.text(w[1]), w[2]);
+                lower |= (cx.text(l) == name && matches!(op, ">" | ">=") && positive(r))
+                    || (cx.text(r) == name && matches!(op, "<" | "<=") && positive(l));
             }
         }
         _ => {}
     });
+    if lower {
+        return true;
+    }
     if waits.is_empty() && defs.is_empty() {
         return false;
     }
