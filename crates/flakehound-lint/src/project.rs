@@ -675,7 +675,7 @@ impl Landing {
     }
 }
 
-/// The HTTP mocking libraries among [`MOCKED_NETWORK`]: a call of one anywhere a test reaches
+/// The HTTP mocking libraries: a call of one anywhere a test reaches
 /// mocks its requests (not any `mock`/`patch`, which may patch something else).
 const HTTP_MOCKS: &[&str] = &[
     "responses",
@@ -688,20 +688,15 @@ const HTTP_MOCKS: &[&str] = &[
     "httpserver",
 ];
 
-pub(crate) const MOCKED_NETWORK: &[&str] = &[
-    "responses",
-    "requests_mock",
-    "httpretty",
-    "vcr",
-    "respx",
-    "aioresponses",
-    "httpx_mock",
-    "respx_mock",
-    "httpserver",
-    "mocked_responses",
-    "patch",
-    "mock",
-];
+/// Other names that say a test's HTTP is mocked (fixtures, decorators): with
+/// [`HTTP_MOCKS`], the words [`mocks_network`] knows.
+const OTHER_MOCKS: &[&str] = &["respx_mock", "mocked_responses", "patch", "mock"];
+
+/// Whether a word (a part of a decorator's, a fixture's or a context manager's name) says the
+/// network is mocked.
+pub(crate) fn mocks_network(word: &str) -> bool {
+    HTTP_MOCKS.contains(&word) || OTHER_MOCKS.contains(&word)
+}
 /// Whether a dotted name has one of these words as a part (`freezegun.freeze_time`,
 /// `mock.patch.object`).
 fn names_one_of(name: &str, words: &[&str]) -> bool {
@@ -1284,7 +1279,8 @@ impl World<'_> {
         let has = |words: &[&str]| marks.iter().any(|m| names_one_of(m, words));
         // Mocked by a decorator or fixture, or by an HTTP mock anywhere it reaches (`with
         // requests_mock.Mocker() as m: self._do_test(m)`, whose helper makes the requests).
-        let mocked = has(MOCKED_NETWORK)
+        let mocked = has(HTTP_MOCKS)
+            || has(OTHER_MOCKS)
             || out.fns.iter().any(|(fm, fk)| {
                 self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
                     f.calls.iter().any(|c| match &c.target {

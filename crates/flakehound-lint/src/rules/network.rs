@@ -111,7 +111,7 @@ fn in_mocked_function(cx: &Cx, node: Node) -> bool {
         cx.text(n)
             .to_ascii_lowercase()
             .split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
-            .any(|w| crate::project::MOCKED_NETWORK.contains(&w))
+            .any(crate::project::mocks_network)
     };
     let mut cur = node.parent();
     while let Some(n) = cur {
