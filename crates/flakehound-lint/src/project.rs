@@ -1279,25 +1279,20 @@ impl World<'_> {
         let has = |words: &[&str]| marks.iter().any(|m| names_one_of(m, words));
         // Mocked by a decorator or fixture, or by an HTTP mock anywhere it reaches (`with
         // requests_mock.Mocker() as m: self._do_test(m)`, whose helper makes the requests).
-        let mocked = has(HTTP_MOCKS)
-            || has(OTHER_MOCKS)
-            || out.fns.iter().any(|(fm, fk)| {
+        // Whether a function the test reaches calls something named with one of these words.
+        let reaches_call = |words: &[&str]| {
+            out.fns.iter().any(|(fm, fk)| {
                 self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
                     f.calls.iter().any(|c| match &c.target {
-                        Target::Qualified(q) | Target::Local(q) => names_one_of(q, HTTP_MOCKS),
+                        Target::Qualified(q) | Target::Local(q) => names_one_of(q, words),
                     })
                 })
-            });
+            })
+        };
+        let mocked = has(HTTP_MOCKS) || has(OTHER_MOCKS) || reaches_call(HTTP_MOCKS);
         // Frozen by a decorator or fixture, or by a clock-faking call anywhere it reaches
         // (`freezer = freeze_time(…); freezer.start()`).
-        let frozen = has(FROZEN_TIME)
-            || out.fns.iter().any(|(fm, fk)| {
-                self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
-                    f.calls.iter().any(|c| match &c.target {
-                        Target::Qualified(q) | Target::Local(q) => names_one_of(q, FROZEN_TIME),
-                    })
-                })
-            });
+        let frozen = has(FROZEN_TIME) || reaches_call(FROZEN_TIME);
         // A test that reads the local clock itself and reaches code under test that reads only
         // the same clock functions (humanize's `test_date_and_delta` builds its expected values
         // from `dt.datetime.now()`, as `_date_and_delta` does): both reads see the same zone
@@ -1510,13 +1505,21 @@ fn state_findings(
     if !config.enabled(rule.id) {
         return;
     }
-    // Per key: the tests that change it and never reset it, with the first place.
-    let mut changers: HashMap<&str, Vec<(usize, &python::StateFact, &Reached)>> = HashMap::new();
+    // Per key: the tests that change it and never reset it, with the first place and the
+    // parts they change.
+    type Changer<'r> = (
+        usize,
+        &'r python::StateFact,
+        &'r Reached,
+        Vec<&'r python::Part>,
+    );
+    let mut changers: HashMap<&str, Vec<Changer>> = HashMap::new();
     let summaries: Vec<_> = reached.iter().map(summary).collect();
     for (r, (changed, _, reset, _)) in reached.iter().zip(&summaries) {
         for (k, (mi, s)) in changed {
             if !reset.contains(k) && !restored(r, k) {
-                changers.entry(k).or_default().push((*mi, s, r));
+                let parts = changed_parts(r, k);
+                changers.entry(k).or_default().push((*mi, s, r, parts));
             }
         }
     }
@@ -1564,16 +1567,15 @@ fn state_findings(
             let Some(all) = changers.get(k) else {
                 continue;
             };
-            let sees = |o: &Reached| -> Option<(usize, &python::StateFact)> {
-                let parts = changed_parts(o, k);
-                reads
-                    .iter()
-                    .find(|(_, s)| parts.iter().any(|p| p.seen_by(&s.part)))
-                    .copied()
-            };
+            // Each test that changes a part some read sees, with the first such read.
             let others: Vec<_> = all
                 .iter()
-                .filter_map(|(omi, os, o)| sees(o).map(|rd| ((*omi, *os, *o), rd)))
+                .filter_map(|(omi, os, o, parts)| {
+                    reads
+                        .iter()
+                        .find(|(_, s)| parts.iter().any(|p| p.seen_by(&s.part)))
+                        .map(|rd| ((*omi, *os, *o), *rd))
+                })
                 .collect();
             if others.is_empty() {
                 continue;

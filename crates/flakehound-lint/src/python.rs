@@ -1456,9 +1456,9 @@ fn function(cx: &mut Cx, def: Node) {
                 cx.out.calls[*i].kept = u;
             }
         }
-        let params: Vec<String> = cx.params.clone();
-        let names: Vec<(&str, usize)> = params.iter().map(|p| (p.as_str(), 0)).collect();
-        cx.out.param_order = order_uses(cx, body, &names);
+        let names: Vec<(&str, usize)> = cx.params.iter().map(|p| (p.as_str(), 0)).collect();
+        let order = order_uses(cx, body, &names);
+        cx.out.param_order = order;
     }
     rules::threads::finish(cx, def);
 }
@@ -1696,6 +1696,9 @@ const ORDER_FREE_FNS: &[&str] = &[
 /// or classes defined there) see the order of its items ([`OrderUse`]).
 fn order_uses(cx: &Cx, body: Node, names: &[(&str, usize)]) -> Vec<OrderUse> {
     let mut out: Vec<OrderUse> = vec![Some(Vec::new()); names.len()];
+    if names.is_empty() {
+        return out;
+    }
     // (node, parent, grandparent, great-grandparent): tree-sitter finds a parent by walking
     // down from the root, so the walk keeps them.
     let mut stack: Vec<[Option<Node>; 4]> = vec![[Some(body), None, None, None]];
@@ -1713,7 +1716,6 @@ fn order_uses(cx: &Cx, body: Node, names: &[(&str, usize)]) -> Vec<OrderUse> {
         {
             match order_use(cx, n, p, g, gg) {
                 Use::Free => {}
-                Use::Rebinds => {}
                 Use::Passed(t, slot) => {
                     if let Some(v) = &mut out[i] {
                         v.push((t, slot));
@@ -1738,8 +1740,8 @@ fn order_uses(cx: &Cx, body: Node, names: &[(&str, usize)]) -> Vec<OrderUse> {
 }
 
 enum Use {
+    /// Sees no order (or is no use of the value: the name rebound, a keyword's name).
     Free,
-    Rebinds,
     Passed(Target, Slot),
     Ordered,
 }
@@ -1763,7 +1765,7 @@ fn order_use(cx: &Cx, n: Node, p: Option<Node>, g: Option<Node>, gg: Option<Node
         cx.target(f)
     };
     match p.kind() {
-        "assignment" if p.child_by_field_name("left") == Some(n) => Use::Rebinds,
+        "assignment" if p.child_by_field_name("left") == Some(n) => Use::Free,
         // A keyword's or an attribute's name, not the value.
         "keyword_argument" if p.child_by_field_name("name") == Some(n) => Use::Free,
         "attribute" if p.child_by_field_name("attribute") == Some(n) => Use::Free,

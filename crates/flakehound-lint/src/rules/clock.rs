@@ -179,6 +179,11 @@ fn number(cx: &Cx, node: Node) -> Option<f64> {
     None
 }
 
+/// A number above zero (a literal, or a name bound to one).
+fn positive(cx: &Cx, n: Node) -> bool {
+    number(cx, n).is_some_and(|v| v > 0.0)
+}
+
 /// A duration in seconds bounded by a hang guard (`elapsed < 10`).
 fn hang_guard(cx: &Cx, duration: Node, bound: Node) -> bool {
     in_seconds(cx, duration, 0) && number(cx, bound).is_some_and(|b| b >= HANG_GUARD_SECONDS)
@@ -438,11 +443,10 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
                 // A name holding a call's result bounded from below by a positive number
                 // (`300 <= cost`, `cost >= 300`).
                 let result_lower = kids.windows(3).any(|w| {
-                    let pos = |n: Node| number(cx, n).is_some_and(|v| v > 0.0);
                     let named = |n: Node| n.kind() == "identifier";
                     match w[1].kind() {
-                        "<" | "<=" => pos(w[0]) && named(w[2]),
-                        ">" | ">=" => named(w[0]) && pos(w[2]),
+                        "<" | "<=" => positive(cx, w[0]) && named(w[2]),
+                        ">" | ">=" => named(w[0]) && positive(cx, w[2]),
                         _ => false,
                     }
                 });
@@ -458,10 +462,9 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
                         ">" | ">=" => (rd && !ld && !hang_guard(cx, *r, *l)).then_some((*r, *l)),
                         _ => None,
                     };
-                    let positive = |b: &Node| number(cx, *b).is_some_and(|v| v > 0.0);
                     lower |= match op.kind() {
-                        ">" | ">=" => ld && !rd && positive(r),
-                        "<" | "<=" => rd && !ld && positive(l),
+                        ">" | ">=" => ld && !rd && positive(cx, *r),
+                        "<" | "<=" => rd && !ld && positive(cx, *l),
                         _ => false,
                     };
                     ordered |= this.is_some();
@@ -534,7 +537,6 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
     let mut waits: Vec<(usize, Option<&str>)> = Vec::new();
     let name = (duration.kind() == "identifier").then(|| cx.text(duration));
     let mut lower = false;
-    let positive = |n: Node| number(cx, n).is_some_and(|v| v > 0.0);
     in_body(func, 0, usize::MAX, &mut |n| match n.kind() {
         "assignment" if n.end_byte() <= end => {
             if let Some(l) = n.child_by_field_name("left")
@@ -558,17 +560,17 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
                 let args = positional(n);
                 lower |= matches!(m, Some("assertGreater" | "assertGreaterEqual"))
                     && args.first().is_some_and(|a| cx.text(*a) == name)
-                    && args.get(1).is_some_and(|b| positive(*b));
+                    && args.get(1).is_some_and(|b| positive(cx, *b));
             }
         }
-        "comparison_operator" if name.is_some() => {
-            let name = name.unwrap_or_default();
+        "comparison_operator" => {
+            let Some(name) = name else { return };
             let mut c = n.walk();
             let kids: Vec<Node> = n.children(&mut c).collect();
             for w in kids.windows(3) {
                 let (l, op, r) = (w[0], cx.text(w[1]), w[2]);
-                lower |= (cx.text(l) == name && matches!(op, ">" | ">=") && positive(r))
-                    || (cx.text(r) == name && matches!(op, "<" | "<=") && positive(l));
+                lower |= (cx.text(l) == name && matches!(op, ">" | ">=") && positive(cx, r))
+                    || (cx.text(r) == name && matches!(op, "<" | "<=") && positive(cx, l));
             }
         }
         _ => {}

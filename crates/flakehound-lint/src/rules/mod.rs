@@ -233,7 +233,6 @@ pub(crate) fn with_calling<'t>(
     Err(None)
 }
 
-/// The function definition enclosing `n` (or `n` itself), if any.
 /// Whether `node` runs only in the body of an `if` of its function whose condition `holds`
 /// (`if not X: X.append(…)`, `if not os.path.exists(p): open(p, "w")`).
 pub(crate) fn under_if<'t>(
@@ -259,6 +258,7 @@ pub(crate) fn under_if<'t>(
     false
 }
 
+/// The function definition enclosing `n` (or `n` itself), if any.
 pub(crate) fn enclosing_function(n: tree_sitter::Node<'_>) -> Option<tree_sitter::Node<'_>> {
     let mut f = n;
     while f.kind() != "function_definition" {
