@@ -1140,14 +1140,27 @@ impl World<'_> {
                         .and_then(|c| c.returns_duration.as_ref()),
                     _ => None,
                 };
-                if returns.is_some_and(|r| {
-                    r.item == b.item
-                        && !(r.seconds
-                            && b.bound
-                                .is_some_and(|x| x >= rules::clock::HANG_GUARD_SECONDS))
-                }) {
-                    hits.push((fmi, b.hit.clone(), via.clone(), failing));
+                let Some(r) = returns.filter(|r| r.item == b.item) else {
+                    continue;
+                };
+                let at_least = |s: f64| r.seconds && b.bound.is_some_and(|x| x >= s);
+                if at_least(rules::clock::HANG_GUARD_SECONDS) {
+                    continue;
                 }
+                let mut h = b.hit.clone();
+                // The weaker forms, as for a duration the test measures itself.
+                let weak = if r.waits {
+                    Some(rules::clock::BOUNDS_A_WAIT)
+                } else if at_least(rules::clock::GENEROUS_BUDGET_SECONDS) {
+                    Some(rules::clock::GENEROUS)
+                } else {
+                    None
+                };
+                if let Some(detail) = weak.filter(|_| !h.pedantic) {
+                    h.detail.push_str(detail);
+                    h.pedantic = true;
+                }
+                hits.push((fmi, h, via.clone(), failing));
             }
             // A cache (`_cache[k] = v` next to a read of `_cache`) is not shared state.
             let lib = !self.modules[fmi].test_code;

@@ -200,6 +200,9 @@ pub struct ReturnedDuration {
     pub item: Option<usize>,
     /// In seconds (a hang guard's bound applies), not scaled to milliseconds.
     pub seconds: bool,
+    /// The measured code waits ([`crate::rules::clock::bounds_a_wait`]): a bound on it is the
+    /// rule's pedantic form.
+    pub waits: bool,
 }
 
 /// An upper bound asserted on (an item of) a call's result.

@@ -1443,7 +1443,7 @@ fn timing_assert() {
     );
     assert_eq!(rules_of(&found), ["timing-assert"]);
     let unittest = one(
-        "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        start = time.time()\n        work()\n        self.assertLess(time.time() - start, 1)\n",
+        "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        start = time.time()\n        work()\n        self.assertLess(time.time() - start, 0.5)\n",
     );
     assert_eq!(
         unittest,
@@ -1464,11 +1464,11 @@ fn timing_assert() {
         "import time, unittest\n\ndef test_a():\n    t0 = time.time()\n    work()\n    end_time = time.time() - t0\n    assert end_time < 10 and end_time > 2\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        block_seconds = 5\n        started_at = time.time()\n        fetch(timeout=block_seconds)\n        blocked_for = time.time() - started_at\n        self.assertLess(blocked_for, block_seconds)\n",
     );
     assert!(guards.is_empty(), "{guards:?}");
-    // Must not hide: a short budget through a name (rq's `timeout = 1`: no hang guard), a
+    // Must not hide: a short budget through a name (`timeout = 0.5`: no hang guard), a
     // bound rebound to a short one, and a duration in milliseconds against 500. (Here the
     // budget is not the timeout the measured call was given; when it is, the assertion
     // bounds a wait: `timing_assert_on_a_wait_is_the_pedantic_form`.)
-    let short_src = "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        timeout = 5\n        timeout = 1\n        started_at = time.time()\n        fetch(timeout=30)\n        blocked_for = time.time() - started_at\n        self.assertGreater(timeout, blocked_for)\n\ndef test_ms():\n    t0 = time.perf_counter()\n    work()\n    ms = (time.perf_counter() - t0) * 1000\n    assert ms < 500\n";
+    let short_src = "import time, unittest\n\nclass T(unittest.TestCase):\n    def test_b(self):\n        timeout = 5\n        timeout = 0.5\n        started_at = time.time()\n        fetch(timeout=30)\n        blocked_for = time.time() - started_at\n        self.assertGreater(timeout, blocked_for)\n\ndef test_ms():\n    t0 = time.perf_counter()\n    work()\n    ms = (time.perf_counter() - t0) * 1000\n    assert ms < 500\n";
     let short = one(short_src);
     assert_eq!(
         short,
@@ -1567,6 +1567,72 @@ fn timing_assert_on_a_wait_inside_the_code_under_test_is_the_pedantic_form() {
         ["tests/test_it.py::test_budget"]
     );
     assert_eq!(timing(pedantic_forms(&files)).len(), 4);
+}
+
+#[test]
+fn timing_assert_with_a_generous_budget_is_the_pedantic_form() {
+    // stamina's `duration < 1`, watchdog's `elapsed < 1`: a second or more on work a busy
+    // machine rarely exhausts; `assertLess(elapsed, 2)` too, and a helper's duration in
+    // seconds bounded by `1.5`. A budget under a second stays (`elapsed < 0.5`), and one in
+    // milliseconds is not read as seconds (`cost < 50`).
+    let files = [
+        ("tests/__init__.py", ""),
+        (
+            "tests/helpers.py",
+            "import time\n\ndef measure(f):\n    t0 = time.perf_counter()\n    f()\n    return time.perf_counter() - t0\n\ndef measure_ms(f):\n    t0 = time.perf_counter()\n    f()\n    return int((time.perf_counter() - t0) * 1000)\n",
+        ),
+        (
+            "tests/test_it.py",
+            "import time, unittest\nfrom tests.helpers import measure, measure_ms\n\ndef test_one_second():\n    t0 = time.perf_counter()\n    work()\n    elapsed = time.perf_counter() - t0\n    assert elapsed < 1\n\nclass T(unittest.TestCase):\n    def test_two(self):\n        t0 = time.monotonic()\n        work()\n        self.assertLess(time.monotonic() - t0, 2)\n\ndef test_helper():\n    assert measure(work) < 1.5\n\ndef test_tight():\n    t0 = time.perf_counter()\n    work()\n    elapsed = time.perf_counter() - t0\n    assert elapsed < 0.5\n\ndef test_millis():\n    cost = measure_ms(work)\n    assert cost < 50\n",
+        ),
+    ];
+    let timing = |found: Vec<(String, String)>| -> Vec<String> {
+        found
+            .into_iter()
+            .filter(|(r, _)| r == "timing-assert")
+            .map(|(_, t)| t)
+            .collect()
+    };
+    assert_eq!(
+        timing(lint_with(&files, &Config::default())),
+        [
+            "tests/test_it.py::test_millis",
+            "tests/test_it.py::test_tight"
+        ]
+    );
+    assert_eq!(timing(pedantic_forms(&files)).len(), 2);
+}
+
+#[test]
+fn timing_assert_on_a_helper_told_to_block_by_default_is_the_pedantic_form() {
+    // pyrate-limiter's `async_acquire(limiter, item, blocking: bool = True)` measures
+    // `try_acquire_async(item, blocking=blocking)`: the call may wait, and `cost <= 50` tells
+    // waiting from not waiting. The same helper defaulting to `False` measures work.
+    let helper = |default: &str| {
+        format!(
+            "from time import time\n\nasync def acquire(limiter, item, blocking: bool = {default}):\n    start = time()\n    ok = await limiter.try_acquire_async(item, blocking=blocking)\n    return ok, int((time() - start) * 1000)\n"
+        )
+    };
+    let tests = "from tests.helpers import acquire\n\nasync def test_bound(limiter):\n    ok, cost = await acquire(limiter, 'a')\n    assert cost <= 50\n";
+    for (default, expect) in [("True", 0), ("False", 1)] {
+        let h = helper(default);
+        let files = [
+            ("tests/__init__.py", ""),
+            ("tests/helpers.py", h.as_str()),
+            ("tests/test_it.py", tests),
+        ];
+        let found = lint_with(&files, &Config::default());
+        assert_eq!(
+            found.iter().filter(|(r, _)| r == "timing-assert").count(),
+            expect,
+            "default {default}: {found:?}"
+        );
+        assert_eq!(
+            pedantic_forms(&files).len(),
+            1 - expect,
+            "default {default}"
+        );
+    }
 }
 
 #[test]
