@@ -63,6 +63,7 @@ impl Walk<'_> {
             detail,
             guard: None,
             pedantic: false,
+            in_cwd: false,
         });
     }
 

@@ -262,6 +262,7 @@ impl Cx<'_> {
             detail,
             guard: None,
             pedantic: false,
+            in_cwd: false,
         }
     }
 
@@ -922,6 +923,7 @@ impl<'c, 'a> Body<'c, 'a> {
             detail,
             guard: None,
             pedantic: false,
+            in_cwd: false,
         });
     }
 
@@ -1170,6 +1172,7 @@ pub fn analyse(src: &[u8], dialect: Dialect) -> Result<FileFacts, String> {
                     detail: format!("`{shown}` (`{r}`)"),
                     guard: None,
                     pedantic: false,
+                    in_cwd: false,
                 };
                 add(vec![t.name.clone()], hit, None);
             }
@@ -1216,6 +1219,7 @@ pub fn analyse(src: &[u8], dialect: Dialect) -> Result<FileFacts, String> {
                 ),
                 guard: None,
                 pedantic: false,
+                in_cwd: false,
             };
             let related = Some((
                 at.0,

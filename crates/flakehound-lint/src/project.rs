@@ -1306,6 +1306,15 @@ impl World<'_> {
         // Frozen by a decorator or fixture, or by a clock-faking call anywhere it reaches
         // (`freezer = freeze_time(…); freezer.start()`).
         let frozen = has(FROZEN_TIME) || reaches_call(FROZEN_TIME);
+        // Run in a fresh temporary directory by a fixture or a function it reaches: the
+        // relative paths it writes are its own.
+        let own_dir = out.fns.iter().any(|(fm, fk)| {
+            self.modules[*fm]
+                .facts
+                .functions
+                .get(fk)
+                .is_some_and(|f| f.enters_temp_dir)
+        });
         // A test that reads the local clock itself and reaches code under test that reads only
         // the same clock functions (humanize's `test_date_and_delta` builds its expected values
         // from `dt.datetime.now()`, as `_date_and_delta` does): both reads see the same zone
@@ -1339,6 +1348,7 @@ impl World<'_> {
                 && !(seeded && id == rules::UNSEEDED_RANDOM.id)
                 && !(mocked && id == rules::REAL_NETWORK.id)
                 && !(frozen && is_clock_hit(h))
+                && !(own_dir && h.in_cwd)
         });
         // One per place (a function walked again with other arguments finds its unguarded
         // places again).

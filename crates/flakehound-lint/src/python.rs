@@ -29,6 +29,9 @@ pub struct Hit {
     /// default set: a weaker form of it (a test's clock read compared with a value the code
     /// under test computes, see `rules::value`).
     pub pedantic: bool,
+    /// A relative path in the working directory: the test's own when a fixture or function
+    /// it reaches moves it into a fresh temporary directory ([`FnFacts::enters_temp_dir`]).
+    pub in_cwd: bool,
 }
 
 pub use crate::guard::{Arg, Args, Guard, Test};
@@ -156,6 +159,10 @@ pub struct FnFacts {
     pub usefixtures: Vec<String>,
     /// Joins or waits for a thread or process (`t.join()`, `done.wait()`).
     pub joins: bool,
+    /// Moves the process into a fresh temporary directory (`os.chdir(tempfile.mkdtemp())`,
+    /// `monkeypatch.chdir(tmp_path)`, `tmpdir.chdir()`, `with tmp_path.as_cwd():`): a fixture
+    /// that does gives the tests using it a working directory of their own.
+    pub enters_temp_dir: bool,
     /// Calls `random.seed` / `numpy.random.seed`.
     pub seeds_random: bool,
     /// The local-clock reads it makes (`datetime.datetime.now`, `datetime.date.today`, …),
@@ -358,6 +365,7 @@ impl<'a> Cx<'a> {
             detail: detail.into(),
             guard: self.guard(node),
             pedantic: false,
+            in_cwd: false,
         }
     }
 

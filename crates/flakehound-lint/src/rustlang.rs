@@ -177,6 +177,7 @@ impl W<'_> {
             detail,
             guard: None,
             pedantic: false,
+            in_cwd: false,
         });
     }
 
@@ -1021,6 +1022,7 @@ pub fn analyse(src: &[u8]) -> Result<FileFacts, String> {
                 ),
                 guard: None,
                 pedantic: false,
+                in_cwd: false,
             };
             let related = Some((at.0, at.1, format!("`{}` changes {shown} here", other.name)));
             add(&t.name, hit, related);

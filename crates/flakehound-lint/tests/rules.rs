@@ -1692,6 +1692,40 @@ fn fixed_tmp_path() {
 }
 
 #[test]
+fn fixed_tmp_path_relative_under_a_fixture_that_enters_a_temp_dir_is_the_tests_own() {
+    // plumbum's `cleandir` fixture: `newpath = tempfile.mkdtemp(); os.chdir(newpath)`, asked
+    // for with `usefixtures`; `monkeypatch.chdir(tmp_path)` in an autouse fixture. A fixture
+    // that moves into the project's own directory shares it; `/tmp/x` stays shared anyway.
+    let files = [
+        (
+            "tests/conftest.py",
+            "import os, tempfile, pytest\n\n@pytest.fixture\ndef cleandir():\n    newpath = tempfile.mkdtemp()\n    os.chdir(newpath)\n\n@pytest.fixture\ndef here():\n    os.chdir(os.path.dirname(__file__))\n",
+        ),
+        (
+            "tests/test_it.py",
+            "import pytest\n\n@pytest.mark.usefixtures('cleandir')\ndef test_own():\n    with open('temp.txt', 'w') as f:\n        f.write('x')\n\ndef test_shared_tmp(cleandir):\n    with open('/tmp/temp.txt', 'w') as f:\n        f.write('x')\n\ndef test_here(here):\n    with open('temp.txt', 'w') as f:\n        f.write('x')\n",
+        ),
+        (
+            "tests/test_auto.py",
+            "import pytest\n\n@pytest.fixture(autouse=True)\ndef _cwd(tmp_path, monkeypatch):\n    monkeypatch.chdir(tmp_path)\n\ndef test_auto():\n    with open('out.txt', 'w') as f:\n        f.write('x')\n",
+        ),
+    ];
+    assert_eq!(
+        lint_with(&files, &Config::default()),
+        [
+            (
+                "fixed-tmp-path".to_string(),
+                "tests/test_it.py::test_here".to_string()
+            ),
+            (
+                "fixed-tmp-path".to_string(),
+                "tests/test_it.py::test_shared_tmp".to_string()
+            )
+        ]
+    );
+}
+
+#[test]
 fn fixed_tmp_path_written_only_while_missing_is_pedantic() {
     // sarge's fixture files: `if not os.path.exists('testfile.txt'): with open(…, 'w')`,
     // never deleted; every run after the first finds the same file.

@@ -89,6 +89,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         }
         return;
     }
+    if matches!(last, "chdir" | "as_cwd" | "isolated_filesystem") && enters_temp_dir(cx, node) {
+        cx.out.enters_temp_dir = true;
+    }
     if !PATH_FNS.contains(&last) {
         return;
     }
@@ -97,12 +100,12 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     }
     for a in &args {
         if let Some(s) = tmp_literal(cx, *a) {
-            path_hit(cx, node, *a, format!("`{s}`"));
+            path_hit(cx, node, *a, format!("`{s}`"), false);
             return;
         }
         if tmp_join(cx, *a) {
             let shown = format!("`{}`", cx.text(*a));
-            path_hit(cx, node, *a, shown);
+            path_hit(cx, node, *a, shown, false);
             return;
         }
     }
@@ -116,12 +119,8 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             && m.contains(['w', 'a', 'x'])
             && !in_own_directory(cx, node)
         {
-            path_hit(
-                cx,
-                node,
-                args[0],
-                format!("`{p}` written in the working directory"),
-            );
+            let shown = format!("`{p}` written in the working directory");
+            path_hit(cx, node, args[0], shown, true);
         }
     }
 }
@@ -129,9 +128,11 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 /// A fixed path handed to `call`; written only while the file is missing (`if not
 /// os.path.exists("testfile.txt"): with open("testfile.txt", "w") …`, sarge's fixture files),
 /// the pedantic form: every run after the first finds the same file and leaves it, so
-/// parallel runs race only while the first one writes it.
-fn path_hit(cx: &mut Cx, call: Node, path: Node, shown: String) {
+/// parallel runs race only while the first one writes it. `in_cwd`: a relative path
+/// (`Hit::in_cwd`).
+fn path_hit(cx: &mut Cx, call: Node, path: Node, shown: String, in_cwd: bool) {
     let mut h = cx.make_hit(&FIXED_TMP_PATH, path, shown);
+    h.in_cwd = in_cwd;
     if written_once(cx, call, cx.text(path)) {
         h.pedantic = true;
         h.detail.push_str(", written only while it is missing");
@@ -203,6 +204,49 @@ fn in_own_directory(cx: &Cx, node: Node) -> bool {
         Err(Some(function)) => super::calls(cx, function, &own),
         Err(None) => false,
     }
+}
+
+/// Whether a `chdir`, `as_cwd` or `isolated_filesystem` call enters a fresh temporary
+/// directory: `tmpdir.chdir()`, `tmp_path.as_cwd()`, `runner.isolated_filesystem()`,
+/// `os.chdir(tempfile.mkdtemp())`, `monkeypatch.chdir(tmp_path)`, or a name the function
+/// assigned such a directory to (plumbum's `cleandir` fixture: `newpath = tempfile.mkdtemp()`,
+/// `os.chdir(newpath)`). Temporary directories are told by name (`tmp`, `temp`): a `chdir`
+/// into the project's own directories shares it.
+fn enters_temp_dir(cx: &Cx, call: Node) -> bool {
+    let temp = |n: Node| {
+        let t = cx.text(n).to_ascii_lowercase();
+        t.contains("tmp") || t.contains("temp")
+    };
+    let Some(func) = call.child_by_field_name("function") else {
+        return false;
+    };
+    if func.kind() == "attribute"
+        && func
+            .child_by_field_name("attribute")
+            .is_some_and(|a| cx.text(a) == "isolated_filesystem")
+    {
+        return true;
+    }
+    let Some(arg) = positional(call).first().copied() else {
+        // `tmpdir.chdir()`, `tmp_path.as_cwd()`: the object is the directory.
+        return func.child_by_field_name("object").is_some_and(|o| temp(o));
+    };
+    if temp(arg) {
+        return true;
+    }
+    // A name assigned a temporary directory in the same function.
+    arg.kind() == "identifier"
+        && super::enclosing_function(call).is_some_and(|f| {
+            let name = cx.text(arg);
+            super::answer_in(f, |n| {
+                (n.kind() == "assignment"
+                    && n.child_by_field_name("left")
+                        .is_some_and(|l| cx.text(l) == name)
+                    && n.child_by_field_name("right").is_some_and(|r| temp(r)))
+                .then_some(true)
+            })
+            .unwrap_or(false)
+        })
 }
 
 /// `db = sqlite3.connect("/tmp/foo")` used only for `db.execute("select …")` (and `close()`) in
