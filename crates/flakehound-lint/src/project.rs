@@ -1013,13 +1013,35 @@ impl World<'_> {
         let mut any_repeat = false;
         let mut stack: Vec<Step> = Vec::new();
         stack.push((fm, test.key.clone(), 0, Vec::new(), None, false, 0));
+        let mut around: Vec<(usize, String)> = Vec::new();
         for s in &test.setup {
             let sm = if m.facts.functions.contains_key(s) {
                 mi
             } else {
                 fm
             };
-            stack.push((sm, s.clone(), 1, vec![s.clone()], None, false, 0));
+            around.push((sm, s.clone()));
+        }
+        // The set-up and tear-down methods its class inherits and does not define itself
+        // (portpicker's `CommonTestMixin.setUp`, which empties the module's port sets before
+        // each test): Python finds each by the class's method resolution order, in its own
+        // module or another.
+        if let Some((class, _)) = test.name.rsplit_once("::") {
+            let qual = class.replace("::", ".");
+            for name in python::SETUP_METHODS.iter().chain(python::TEARDOWN_METHODS) {
+                if around
+                    .iter()
+                    .any(|(_, k)| k.rsplit('.').next() == Some(*name))
+                {
+                    continue;
+                }
+                if let Some(Landing::Function(cm, key)) = self.method_of(mi, &qual, name, false) {
+                    around.push((cm, key));
+                }
+            }
+        }
+        for (sm, s) in around {
+            stack.push((sm, s.clone(), 1, vec![s], None, false, 0));
         }
         // Its parameters, and the fixtures it asks for by name (`usefixtures` on it, its class,
         // or the module's `pytestmark`).

@@ -1877,7 +1877,7 @@ pub(crate) fn raises_call<'t>(cx: &Cx, node: Node<'t>) -> Option<Node<'t>> {
 }
 
 /// unittest's and pytest's names of the methods run before each test of a class.
-const SETUP_METHODS: &[&str] = &[
+pub(crate) const SETUP_METHODS: &[&str] = &[
     "setUp",
     "setup_method",
     "setUpClass",
@@ -1887,7 +1887,7 @@ const SETUP_METHODS: &[&str] = &[
 ];
 
 /// And after it.
-const TEARDOWN_METHODS: &[&str] = &[
+pub(crate) const TEARDOWN_METHODS: &[&str] = &[
     "tearDown",
     "teardown_method",
     "tearDownClass",

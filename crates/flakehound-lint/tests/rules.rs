@@ -2058,6 +2058,36 @@ fn shared_module_state_an_entry_of_its_own_is_not_seen_by_reads_of_other_entries
 }
 
 #[test]
+fn shared_module_state_reset_by_an_inherited_set_up() {
+    // portpicker: `class PickUnusedPortTest(CommonTestMixin, unittest.TestCase)`, whose
+    // mixin's `setUp` empties the module's port sets before each test; a base of another
+    // module too. A class without one keeps the finding.
+    let files = [
+        ("shop/__init__.py", ""),
+        (
+            "shop/config.py",
+            "_hooks = []\n\ndef register(h):\n    _hooks.append(h)\n\ndef hooks():\n    return list(_hooks)\n",
+        ),
+        ("tests/__init__.py", ""),
+        (
+            "tests/base.py",
+            "from shop import config\n\nclass Clean:\n    def setUp(self):\n        config._hooks.clear()\n",
+        ),
+        (
+            "tests/test_hooks.py",
+            "import unittest\nfrom shop import config\nfrom tests.base import Clean\n\nclass Reset:\n    def setUp(self):\n        super().setUp()\n        config._hooks.clear()\n\nclass T(Reset, unittest.TestCase):\n    def test_hooks(self):\n        config.register(print)\n        assert config.hooks() == [print]\n\nclass V(Clean, unittest.TestCase):\n    def test_hooks(self):\n        config.register(print)\n        assert config.hooks() == [print]\n\nclass U(unittest.TestCase):\n    def test_hooks(self):\n        config.register(print)\n        assert config.hooks() == [print]\n",
+        ),
+    ];
+    assert_eq!(
+        lint(&files),
+        [(
+            "shared-module-state".to_string(),
+            "tests/test_hooks.py::U::test_hooks".to_string()
+        )]
+    );
+}
+
+#[test]
 fn shared_module_state() {
     let files = [
         ("shop/__init__.py", ""),
