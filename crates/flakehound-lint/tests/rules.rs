@@ -1838,8 +1838,9 @@ fn set_iteration_order() {
 fn set_iteration_order_kept_where_no_use_sees_the_order() {
     // humanfriendly's `format_usage`: `meta_variables = find_meta_variables(text)` (a
     // `list(set)`), passed to a function that hands it through `functools.partial` to a
-    // callback testing `token not in meta_variables`. Kept and joined, or passed to a function
-    // the scan cannot see, it is reported.
+    // callback testing `token not in meta_variables`. Kept and joined into what a test
+    // compares, it is reported; passed to a function the scan cannot see, the code under test
+    // uses the order itself: the pedantic form (`set_iteration_order_used_by_the_code_…`).
     let files = [
         ("app/__init__.py", ""),
         (
@@ -1856,12 +1857,52 @@ fn set_iteration_order_kept_where_no_use_sees_the_order() {
         .filter(|(r, _)| r == "set-iteration-order")
         .map(|(_, t)| t)
         .collect();
+    assert_eq!(tests, ["tests/test_usage.py::test_listing"]);
+}
+
+#[test]
+fn set_iteration_order_used_by_the_code_under_test_itself_is_pedantic() {
+    // zeroconf: `get_all_addresses_ipv4` returns `list({addr.ip …})`, which
+    // `normalize_interface_choice` extends into the interfaces it binds sockets to; no test
+    // compares that order. A set joined into an attribute, likewise. Returned to a test that
+    // compares it, the default form (`set_iteration_order`).
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/net.py",
+            "def addresses(adapters):\n    return list({a.ip for a in adapters})\n\ndef interfaces(adapters):\n    result = []\n    result.extend(addresses(adapters))\n    return result\n\nclass Engine:\n    def __init__(self, adapters, tags):\n        self.socks = [bind(i) for i in interfaces(adapters)]\n        self.label = ', '.join(set(tags))\n",
+        ),
+        (
+            "tests/test_net.py",
+            "from app.net import Engine\n\ndef test_engine():\n    assert Engine([], ['a']).socks == []\n",
+        ),
+        (
+            "tests/test_addresses.py",
+            "from app.net import addresses\n\ndef test_addresses():\n    assert addresses([A('1'), A('2')]) == ['1', '2']\n",
+        ),
+    ];
+    let order = |found: Vec<(String, String)>| -> Vec<String> {
+        found
+            .into_iter()
+            .filter(|(r, _)| r == "set-iteration-order")
+            .map(|(_, t)| t)
+            .collect()
+    };
     assert_eq!(
-        tests,
+        order(lint_with(&files[..3], &Config::default())),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        order(pedantic_forms(&files[..3])),
         [
-            "tests/test_usage.py::test_listing",
-            "tests/test_usage.py::test_wrapped"
+            "tests/test_net.py::test_engine",
+            "tests/test_net.py::test_engine"
         ]
+    );
+    // With a test comparing what `addresses` returns, that place is reported for it.
+    assert_eq!(
+        order(lint_with(&files, &Config::default())),
+        ["tests/test_addresses.py::test_addresses"]
     );
 }
 
