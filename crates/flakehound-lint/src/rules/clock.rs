@@ -732,14 +732,14 @@ fn true_by_default(cx: &Cx, name: Node) -> bool {
         return false;
     };
     let mut c = params.walk();
-    let found = params.named_children(&mut c).any(|p| {
+    let params: Vec<Node> = params.named_children(&mut c).collect();
+    params.iter().any(|p| {
         matches!(p.kind(), "default_parameter" | "typed_default_parameter")
             && p.child_by_field_name("name")
                 .is_some_and(|n| cx.text(n) == cx.text(name))
             && p.child_by_field_name("value")
                 .is_some_and(|v| cx.text(v) == "True")
-    });
-    found
+    })
 }
 
 /// Names of the functions defined in the measured function (`defs`, at any depth) whose own

@@ -229,7 +229,7 @@ fn enters_temp_dir(cx: &Cx, call: Node) -> bool {
     }
     let Some(arg) = positional(call).first().copied() else {
         // `tmpdir.chdir()`, `tmp_path.as_cwd()`: the object is the directory.
-        return func.child_by_field_name("object").is_some_and(|o| temp(o));
+        return func.child_by_field_name("object").is_some_and(&temp);
     };
     if temp(arg) {
         return true;
@@ -242,7 +242,7 @@ fn enters_temp_dir(cx: &Cx, call: Node) -> bool {
                 (n.kind() == "assignment"
                     && n.child_by_field_name("left")
                         .is_some_and(|l| cx.text(l) == name)
-                    && n.child_by_field_name("right").is_some_and(|r| temp(r)))
+                    && n.child_by_field_name("right").is_some_and(&temp))
                 .then_some(true)
             })
             .unwrap_or(false)
