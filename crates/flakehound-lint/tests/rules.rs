@@ -30,6 +30,15 @@ fn pedantic_forms(files: &[(&str, &str)]) -> Vec<(String, String)> {
     )
 }
 
+/// The tests of one rule's findings, in the order found.
+fn tests_of(rule: &str, found: Vec<(String, String)>) -> Vec<String> {
+    found
+        .into_iter()
+        .filter(|(r, _)| r == rule)
+        .map(|(_, t)| t)
+        .collect()
+}
+
 fn scan_with(files: &[(&str, &str)], config: &Config) -> flakehound_lint::Scan {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pytest.ini"), "[pytest]\n").unwrap();
@@ -1508,13 +1517,7 @@ fn timing_assert_on_a_wait_is_the_pedantic_form() {
     .iter()
     .map(|t| format!("tests/test_it.py::{t}"))
     .collect();
-    let timing = |found: Vec<(String, String)>| -> Vec<String> {
-        found
-            .into_iter()
-            .filter(|(r, _)| r == "timing-assert")
-            .map(|(_, t)| t)
-            .collect()
-    };
+    let timing = |found| tests_of("timing-assert", found);
     assert_eq!(timing(pedantic_forms(&waits)), all);
     assert!(timing(lint_with(&waits, &Config::default())).is_empty());
     // Budgets on work stay in the default set: a sleep before the clock starts, a function
@@ -1555,13 +1558,7 @@ fn timing_assert_on_a_wait_inside_the_code_under_test_is_the_pedantic_form() {
             "import time\nfrom app.helpers import acquire\n\ndef test_lower_elsewhere():\n    t0 = time.perf_counter()\n    lim.try_acquire('k')\n    dt = time.perf_counter() - t0\n    assert dt >= 0.05\n    assert dt < 1.0\n\ndef test_blocking():\n    t0 = time.perf_counter()\n    lim.try_acquire('k', blocking=True, timeout=0)\n    dt = time.perf_counter() - t0\n    assert dt < 0.05\n\ndef test_timeout_equal():\n    t0 = time.perf_counter()\n    lim.try_acquire('k', timeout=1)\n    dt = time.perf_counter() - t0\n    assert dt < 1.0\n\ndef test_helper_chain():\n    cost = acquire(lim)\n    assert 300 <= cost <= 900\n\ndef test_budget():\n    t0 = time.perf_counter()\n    lim.try_acquire('k', blocking=False)\n    dt = time.perf_counter() - t0\n    assert dt < 0.05\n",
         ),
     ];
-    let timing = |found: Vec<(String, String)>| -> Vec<String> {
-        found
-            .into_iter()
-            .filter(|(r, _)| r == "timing-assert")
-            .map(|(_, t)| t)
-            .collect()
-    };
+    let timing = |found| tests_of("timing-assert", found);
     assert_eq!(
         timing(lint_with(&files, &Config::default())),
         ["tests/test_it.py::test_budget"]
@@ -1586,13 +1583,7 @@ fn timing_assert_with_a_generous_budget_is_the_pedantic_form() {
             "import time, unittest\nfrom tests.helpers import measure, measure_ms\n\ndef test_one_second():\n    t0 = time.perf_counter()\n    work()\n    elapsed = time.perf_counter() - t0\n    assert elapsed < 1\n\nclass T(unittest.TestCase):\n    def test_two(self):\n        t0 = time.monotonic()\n        work()\n        self.assertLess(time.monotonic() - t0, 2)\n\ndef test_helper():\n    assert measure(work) < 1.5\n\ndef test_tight():\n    t0 = time.perf_counter()\n    work()\n    elapsed = time.perf_counter() - t0\n    assert elapsed < 0.5\n\ndef test_millis():\n    cost = measure_ms(work)\n    assert cost < 50\n",
         ),
     ];
-    let timing = |found: Vec<(String, String)>| -> Vec<String> {
-        found
-            .into_iter()
-            .filter(|(r, _)| r == "timing-assert")
-            .map(|(_, t)| t)
-            .collect()
-    };
+    let timing = |found| tests_of("timing-assert", found);
     assert_eq!(
         timing(lint_with(&files, &Config::default())),
         [
@@ -1881,13 +1872,7 @@ fn set_iteration_order_used_by_the_code_under_test_itself_is_pedantic() {
             "from app.net import addresses\n\ndef test_addresses():\n    assert addresses([A('1'), A('2')]) == ['1', '2']\n",
         ),
     ];
-    let order = |found: Vec<(String, String)>| -> Vec<String> {
-        found
-            .into_iter()
-            .filter(|(r, _)| r == "set-iteration-order")
-            .map(|(_, t)| t)
-            .collect()
-    };
+    let order = |found| tests_of("set-iteration-order", found);
     assert_eq!(
         order(lint_with(&files[..3], &Config::default())),
         Vec::<String>::new()
