@@ -803,17 +803,20 @@ impl World<'_> {
     /// Method `method` as class `qual` of module `mi` has it: its own, else the first base's
     /// that defines it; with `skip_own`, from the bases only (`super().method()`).
     fn method_of(&self, mi: usize, qual: &str, method: &str, skip_own: bool) -> Option<Landing> {
-        self.lineage(mi, qual)
-            .into_iter()
-            .skip(usize::from(skip_own))
-            .find_map(|(cm, c)| {
-                let key = format!("{c}.{method}");
-                self.modules[cm]
-                    .facts
-                    .functions
-                    .contains_key(&key)
-                    .then_some(Landing::Function(cm, key))
-            })
+        let classes = self.lineage(mi, qual);
+        self.method_in(&classes[usize::from(skip_own).min(classes.len())..], method)
+    }
+
+    /// The first of `classes` (a [`Self::lineage`]) that defines `method`, and its key.
+    fn method_in(&self, classes: &[(usize, String)], method: &str) -> Option<Landing> {
+        classes.iter().find_map(|(cm, c)| {
+            let key = format!("{c}.{method}");
+            self.modules[*cm]
+                .facts
+                .functions
+                .contains_key(&key)
+                .then_some(Landing::Function(*cm, key))
+        })
     }
 
     /// The test methods test class `qual` of module `mi` inherits from classes of other
@@ -1039,7 +1042,7 @@ impl World<'_> {
         // each test): Python finds each by the class's method resolution order, in its own
         // module or another.
         if let Some((class, _)) = test.name.rsplit_once("::") {
-            let qual = class.replace("::", ".");
+            let classes = self.lineage(mi, &class.replace("::", "."));
             for name in python::SETUP_METHODS.iter().chain(python::TEARDOWN_METHODS) {
                 if around
                     .iter()
@@ -1047,7 +1050,7 @@ impl World<'_> {
                 {
                     continue;
                 }
-                if let Some(Landing::Function(cm, key)) = self.method_of(mi, &qual, name, false) {
+                if let Some(Landing::Function(cm, key)) = self.method_in(&classes, name) {
                     around.push((cm, key));
                 }
             }
@@ -1160,12 +1163,9 @@ impl World<'_> {
             for (h, order) in returned.filter(|(h, _)| !unreached(&h.guard)) {
                 let mut h = h.clone();
                 if used & WEAK != 0 {
-                    h.pedantic = true;
-                    h.detail
-                        .push_str(", compared only with a value the code under test computes");
+                    h.weaken(", compared only with a value the code under test computes");
                 } else if order && used & INNER != 0 {
-                    h.pedantic = true;
-                    h.detail.push_str(INNER_ORDER);
+                    h.weaken(INNER_ORDER);
                 }
                 hits.push((fmi, h, via.clone(), failing));
             }
@@ -1199,9 +1199,8 @@ impl World<'_> {
                 } else {
                     None
                 };
-                if let Some(detail) = weak.filter(|_| !h.pedantic) {
-                    h.detail.push_str(detail);
-                    h.pedantic = true;
+                if let Some(why) = weak.filter(|_| !h.pedantic) {
+                    h.weaken(why);
                 }
                 hits.push((fmi, h, via.clone(), failing));
             }
@@ -1336,12 +1335,15 @@ impl World<'_> {
         // Mocked by a decorator or fixture, or by an HTTP mock anywhere it reaches (`with
         // requests_mock.Mocker() as m: self._do_test(m)`, whose helper makes the requests).
         // Whether a function the test reaches calls something named with one of these words.
+        let reaches = |what: &dyn Fn(&FnFacts) -> bool| {
+            out.fns
+                .iter()
+                .any(|(fm, fk)| self.modules[*fm].facts.functions.get(fk).is_some_and(what))
+        };
         let reaches_call = |words: &[&str]| {
-            out.fns.iter().any(|(fm, fk)| {
-                self.modules[*fm].facts.functions.get(fk).is_some_and(|f| {
-                    f.calls.iter().any(|c| match &c.target {
-                        Target::Qualified(q) | Target::Local(q) => names_one_of(q, words),
-                    })
+            reaches(&|f: &FnFacts| {
+                f.calls.iter().any(|c| match &c.target {
+                    Target::Qualified(q) | Target::Local(q) => names_one_of(q, words),
                 })
             })
         };
@@ -1351,13 +1353,7 @@ impl World<'_> {
         let frozen = has(FROZEN_TIME) || reaches_call(FROZEN_TIME);
         // Run in a fresh temporary directory by a fixture or a function it reaches: the
         // relative paths it writes are its own.
-        let own_dir = out.fns.iter().any(|(fm, fk)| {
-            self.modules[*fm]
-                .facts
-                .functions
-                .get(fk)
-                .is_some_and(|f| f.enters_temp_dir)
-        });
+        let own_dir = reaches(&|f: &FnFacts| f.enters_temp_dir);
         // A test that reads the local clock itself and reaches code under test that reads only
         // the same clock functions (humanize's `test_date_and_delta` builds its expected values
         // from `dt.datetime.now()`, as `_date_and_delta` does): both reads see the same zone

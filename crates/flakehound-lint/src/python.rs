@@ -34,6 +34,15 @@ pub struct Hit {
     pub in_cwd: bool,
 }
 
+impl Hit {
+    /// Makes this the rule's pedantic form, `why` (", which bounds a wait: …") added to what
+    /// it shows.
+    pub fn weaken(&mut self, why: &str) {
+        self.detail.push_str(why);
+        self.pedantic = true;
+    }
+}
+
 pub use crate::guard::{Arg, Args, Guard, Test};
 
 /// Module-level state touched by a function.

@@ -184,9 +184,14 @@ fn positive(cx: &Cx, n: Node) -> bool {
     number(cx, n).is_some_and(|v| v > 0.0)
 }
 
+/// A duration in seconds bounded by `seconds` or more.
+fn bound_at_least(cx: &Cx, duration: Node, bound: Node, seconds: f64) -> bool {
+    in_seconds(cx, duration, 0) && number(cx, bound).is_some_and(|b| b >= seconds)
+}
+
 /// A duration in seconds bounded by a hang guard (`elapsed < 10`).
 fn hang_guard(cx: &Cx, duration: Node, bound: Node) -> bool {
-    in_seconds(cx, duration, 0) && number(cx, bound).is_some_and(|b| b >= HANG_GUARD_SECONDS)
+    bound_at_least(cx, duration, bound, HANG_GUARD_SECONDS)
 }
 
 /// A budget of this many seconds or more on work is generous: a busy machine rarely stalls a
@@ -195,11 +200,6 @@ fn hang_guard(cx: &Cx, duration: Node, bound: Node) -> bool {
 /// under load or hunted (stamina's `duration < 1`, watchdog's `elapsed < 1`); the budgets that
 /// did were 15 ms and 100 ms (flaky-shop, stamina) and ratios of two timings (aiocache).
 pub(crate) const GENEROUS_BUDGET_SECONDS: f64 = 1.0;
-
-/// A duration in seconds bounded by a generous budget ([`GENEROUS_BUDGET_SECONDS`]).
-fn generous(cx: &Cx, duration: Node, bound: Node) -> bool {
-    in_seconds(cx, duration, 0) && number(cx, bound).is_some_and(|b| b >= GENEROUS_BUDGET_SECONDS)
-}
 
 /// Why a timing assert is the rule's pedantic form, if it is: the detail it adds.
 pub(crate) const BOUNDS_A_WAIT: &str =
@@ -211,7 +211,7 @@ pub(crate) const GENEROUS: &str =
 fn weaker(cx: &Cx, cmp: Node, duration: Node, bound: Node) -> Option<&'static str> {
     if bounds_a_wait(cx, cmp, duration, Some(bound)) {
         Some(BOUNDS_A_WAIT)
-    } else if generous(cx, duration, bound) {
+    } else if bound_at_least(cx, duration, bound, GENEROUS_BUDGET_SECONDS) {
         Some(GENEROUS)
     } else {
         None
@@ -423,9 +423,7 @@ fn bound_on_result(cx: &mut Cx, cmp: Node, value: Node, bound: Node, lower: bool
     );
     // `300 <= cost <= 1200`: bounded from below too, it measures a wait (see `bounds_a_wait`).
     if lower {
-        hit.detail
-            .push_str(", which bounds a wait: the chain bounds it from below");
-        hit.pedantic = true;
+        hit.weaken(", which bounds a wait: the chain bounds it from below");
     }
     cx.out.bounds_on_results.push(crate::python::BoundOnResult {
         target,
@@ -538,9 +536,8 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
 /// ([`GENEROUS_BUDGET_SECONDS`]) is the rule's pedantic form, with `weak` its detail.
 fn timing_hit(cx: &mut Cx, node: Node, shown: String, weak: Option<&str>) {
     let mut h = cx.make_hit(&TIMING_ASSERT, node, shown);
-    if let Some(detail) = weak {
-        h.detail.push_str(detail);
-        h.pedantic = true;
+    if let Some(why) = weak {
+        h.weaken(why);
     }
     cx.out.hits.push(h);
 }

@@ -134,8 +134,7 @@ fn path_hit(cx: &mut Cx, call: Node, path: Node, shown: String, in_cwd: bool) {
     let mut h = cx.make_hit(&FIXED_TMP_PATH, path, shown);
     h.in_cwd = in_cwd;
     if written_once(cx, call, cx.text(path)) {
-        h.pedantic = true;
-        h.detail.push_str(", written only while it is missing");
+        h.weaken(", written only while it is missing");
     }
     cx.out.hits.push(h);
 }

@@ -164,23 +164,17 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             if !cx.test_code && super::random::returned(cx, node) {
                 let h = cx.make_hit(&SET_ITERATION, node, shown);
                 cx.out.returns_order.push(h);
-            } else if in_message(cx, node) {
-                // An exception's message, a warning, a log line, a skip's reason: text that
-                // describes; a test that matches it in full is rare (the pedantic form).
-                let mut h = cx.make_hit(&SET_ITERATION, node, shown);
-                h.pedantic = true;
-                h.detail
-                    .push_str(", in a message (an exception's, a warning's, a log line)");
-                cx.out.hits.push(h);
-            } else if !cx.test_code {
-                // Used by the code under test itself: the pedantic form (see
-                // `project::INNER_ORDER`).
-                let mut h = cx.make_hit(&SET_ITERATION, node, shown);
-                h.pedantic = true;
-                h.detail.push_str(crate::project::INNER_ORDER);
-                cx.out.hits.push(h);
             } else {
-                cx.hit(&SET_ITERATION, node, shown);
+                let mut h = cx.make_hit(&SET_ITERATION, node, shown);
+                if in_message(cx, node) {
+                    // An exception's message, a warning, a log line, a skip's reason: text
+                    // that describes; a test that matches it in full is rare.
+                    h.weaken(", in a message (an exception's, a warning's, a log line)");
+                } else if !cx.test_code {
+                    // Used by the code under test itself (see `project::INNER_ORDER`).
+                    h.weaken(crate::project::INNER_ORDER);
+                }
+                cx.out.hits.push(h);
             }
         }
     }

@@ -1138,8 +1138,7 @@ fn report_weak(cx: &mut Cx, o: &[(usize, bool)], weak_reason: Option<&str>, know
         }
         let mut h = hit.clone();
         if weak {
-            h.pedantic = true;
-            h.detail.push_str(weak_reason.unwrap_or_default());
+            h.weaken(weak_reason.unwrap_or_default());
         }
         cx.out.hits.push(h);
     }
