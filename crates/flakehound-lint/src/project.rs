@@ -100,6 +100,27 @@ fn clean(p: &Path) -> String {
 }
 
 /// The project root of a file: the nearest directory up with a Python project marker.
+/// A module to parse: its path, its root, whether it is test code, the dotted name it was
+/// imported by.
+type Queued = (PathBuf, usize, bool, Option<String>);
+
+/// Makes the module `found` picks out of the queue test support (test code that pytest does
+/// not collect): it was queued in this round as code under test by another import, and holds
+/// a base of a test class.
+fn make_support(
+    pending: &mut [Queued],
+    support: &mut HashSet<PathBuf>,
+    found: impl Fn(&Queued) -> bool,
+) {
+    if let Some(q) = pending
+        .iter_mut()
+        .find(|x| found(x) && !crate::is_test_file(&x.0))
+    {
+        support.insert(q.0.clone());
+        q.2 = true;
+    }
+}
+
 fn find_root(dir: &Path, cache: &mut HashMap<PathBuf, PathBuf>) -> PathBuf {
     if let Some(r) = cache.get(dir) {
         return r.clone();
@@ -309,7 +330,7 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         .map(|r| namings.remove(r).unwrap_or_else(|| Naming::read(r)))
         .collect();
     let mut support: HashSet<PathBuf> = HashSet::new();
-    let mut pending: Vec<(PathBuf, usize, bool, Option<String>)> = wanted
+    let mut pending: Vec<Queued> = wanted
         .into_iter()
         .map(|(p, r, t)| (p, r, t, None))
         .collect();
@@ -361,11 +382,23 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
         // Imports of the modules parsed so far that are files of the project.
         let mut asked: HashSet<(usize, String)> = HashSet::new();
         for m in &modules {
-            // What a test class of this module inherits from: test code wherever it is.
-            let bases: HashSet<&str> = if m.test_code {
-                m.facts
-                    .foreign_bases
-                    .values()
+            // What a test class of this module inherits from, itself or through classes of
+            // this module: test code wherever it is. Not the base of a helper class
+            // (waitress's `class BaseServer(asyncore.dispatcher)` in its tests subclasses the
+            // package's own dispatcher, which stays code under test).
+            let class_bases: HashSet<&str> = if m.test_code {
+                let mut lineage: Vec<&str> =
+                    m.facts.test_classes.keys().map(String::as_str).collect();
+                let mut on: HashSet<&str> = lineage.iter().copied().collect();
+                while let Some(c) = lineage.pop() {
+                    for b in m.facts.class_bases.get(c).into_iter().flatten() {
+                        if on.insert(b.as_str()) {
+                            lineage.push(b.as_str());
+                        }
+                    }
+                }
+                on.iter()
+                    .filter_map(|c| m.facts.foreign_bases.get(*c))
                     .flatten()
                     .filter_map(|t| match t {
                         Target::Qualified(q) => Some(q.as_str()),
@@ -375,18 +408,47 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
             } else {
                 HashSet::new()
             };
-            for q in m.facts.imports.values() {
-                let holds_base = bases.iter().any(|b| {
-                    *b == q
-                        || b.strip_prefix(q.as_str())
-                            .is_some_and(|r| r.starts_with('.'))
-                });
+            // In a fixed order: which import of a module comes first decides nothing now, but
+            // the aliases and the queue stay the same from run to run.
+            let mut imported: Vec<&String> = m.facts.imports.values().collect();
+            imported.sort_unstable();
+            imported.dedup();
+            // Whether the module `dotted` holds a base of a test class of `m`: decided by the
+            // module, not by the import that led to it (`from waitress import wasyncore` and a
+            // base `wasyncore.dispatcher` reach one file; which import the hash order met first
+            // once decided whether it was test support, so a scan could differ from the last).
+            // The base must be a class of that very module (`pkg.testing.TestCase` is held by
+            // `pkg.testing`, not by `pkg`), and test code by its name or its module's
+            // (humanfriendly's `testing.TestCase`, a `…TestSuite`, a `CommonTestMixin`, a
+            // `SuiteBase` in `testing.py`): a test-named helper subclassing a class of the
+            // package (huey's `class TestConsumer(Consumer)`) leaves that module code under
+            // test.
+            let holds = |dotted: &str| {
+                let module = dotted.rsplit('.').next().unwrap_or(dotted);
+                let test_module = module.starts_with("test")
+                    || module.ends_with("test")
+                    || module.ends_with("tests");
+                class_bases.iter().any(|b| {
+                    b.strip_prefix(dotted)
+                        .and_then(|r| r.strip_prefix('.'))
+                        .is_some_and(|class| {
+                            !class.contains('.') && (test_module || class.contains("Test"))
+                        })
+                })
+            };
+            for q in imported {
                 let parts: Vec<&str> = q.split('.').collect();
                 for n in (1..=parts.len()).rev() {
                     let dotted = parts[..n].join(".");
-                    if by_name.contains_key(&(m.root, dotted.clone()))
-                        || !asked.insert((m.root, dotted.clone()))
-                    {
+                    if by_name.contains_key(&(m.root, dotted.clone())) {
+                        break;
+                    }
+                    if !asked.insert((m.root, dotted.clone())) {
+                        if holds(&dotted) {
+                            make_support(&mut pending, &mut support, |x| {
+                                x.1 == m.root && x.3.as_deref() == Some(dotted.as_str())
+                            });
+                        }
                         break;
                     }
                     let rel = dotted.replace('.', "/");
@@ -418,7 +480,11 @@ pub fn scan(paths: &[PathBuf], config: &Config, only: Option<&HashSet<String>>) 
                         }
                     }
                     if let Some(path) = hit {
+                        let holds_base = holds(&dotted);
                         if !seen.insert(path.clone()) {
+                            if holds_base {
+                                make_support(&mut pending, &mut support, |x| x.0 == path);
+                            }
                             // Loaded under another name: alias it.
                             if let Some(i) = modules.iter().position(|x| x.path == path) {
                                 by_name.insert((m.root, dotted), i);

@@ -323,6 +323,50 @@ fn unseeded_random_file_names_in_the_code_under_test() {
 }
 
 #[test]
+fn unseeded_random_redrawn_until_the_code_accepts_it_is_pedantic() {
+    // portpicker's last resort: a generator of its own draws ports until one is free. Every
+    // value is checked by the code and drawn again when rejected, so it is the pedantic form;
+    // the same draw kept without a check, or checked without drawing again, is reported.
+    let pick = "import random\n\nTAKEN = set()\n\ndef pick():\n    rng = random.Random()\n    for _ in range(10):\n        port = int(rng.randrange(15000, 25000))\n        if port not in TAKEN:\n            if free(port):\n                TAKEN.add(port)\n                return port\n    raise RuntimeError('no port')\n\ndef free(port):\n    return True\n";
+    let test = "from app.ports import pick\n\ndef test_pick():\n    assert pick() > 0\n";
+    let files = |src: &'static str| {
+        [
+            ("app/__init__.py", ""),
+            ("app/ports.py", src),
+            ("tests/test_ports.py", test),
+        ]
+    };
+    // The module-level set the picks are kept in is `shared-module-state`'s: only this rule
+    // is looked at.
+    let random = |found| tests_of("unseeded-random", found);
+    let pick_test = || vec!["tests/test_ports.py::test_pick".to_string()];
+    assert!(random(lint_with(&files(pick), &Config::default())).is_empty());
+    assert_eq!(random(pedantic_forms(&files(pick))), pick_test());
+    // A module-level draw in the loop, tested with `while` and `break`: the same.
+    let module = "import random\n\nTAKEN = set()\n\ndef pick():\n    while True:\n        port = random.randrange(15000, 25000)\n        if port not in TAKEN:\n            break\n    TAKEN.add(port)\n    return port\n";
+    assert!(random(lint_with(&files(module), &Config::default())).is_empty());
+    assert_eq!(random(pedantic_forms(&files(module))), pick_test());
+    // Kept without a check: reported.
+    let kept = "import random\n\nTAKEN = set()\n\ndef pick():\n    rng = random.Random()\n    for _ in range(10):\n        port = rng.randrange(15000, 25000)\n        TAKEN.add(port)\n    return port\n";
+    assert_eq!(
+        random(lint_with(&files(kept), &Config::default())),
+        pick_test()
+    );
+    // Checked, but not in a loop that draws again: reported.
+    let once = "import random\n\nTAKEN = set()\n\ndef pick():\n    port = random.randrange(15000, 25000)\n    if port not in TAKEN:\n        TAKEN.add(port)\n        return port\n";
+    assert_eq!(
+        random(lint_with(&files(once), &Config::default())),
+        pick_test()
+    );
+    // A generator that also hands out a draw unchecked: reported.
+    let leaks = "import random\n\nTAKEN = set()\n\ndef pick():\n    rng = random.Random()\n    for _ in range(10):\n        port = rng.randrange(15000, 25000)\n        if port not in TAKEN:\n            return port\n    TAKEN.add(rng.random())\n";
+    assert_eq!(
+        random(lint_with(&files(leaks), &Config::default())),
+        pick_test()
+    );
+}
+
+#[test]
 fn unseeded_random_returned_and_compared_with_what_the_code_computes_is_pedantic() {
     // humanfriendly's pager test: a random text the code under test returns, passed to the
     // code and looked for in its captured output; a round trip through code the scan does
@@ -1181,6 +1225,37 @@ fn test_methods_inherited_from_a_class_of_another_module() {
     let s = scan(&[dir.path().to_path_buf()], &Config::default(), None);
     // TestRedis: test_mine (own), test_roll, test_plain; TestMemory: three.
     assert_eq!(s.tests, 6);
+}
+
+#[test]
+fn a_package_module_a_test_helper_subclasses_stays_code_under_test() {
+    // waitress: a helper class of a test file subclasses the package's `dispatcher` (not a
+    // test class's base); huey: a test-named helper subclasses the package's `Consumer`;
+    // humanfriendly: `import app` beside `from app.testing import TestCase`, whose base is in
+    // `app.testing`, not in the package's `__init__`. Each stays code under test, so the
+    // sleeps in it are not a test's `sleep-wait`, on every scan: which import the scan met
+    // first once decided it, and that order changed from run to run.
+    let sleepy = "import time\n\nclass dispatcher:\n    def poll(self, timeout):\n        time.sleep(timeout)\n\nclass Consumer:\n    def run(self, delay):\n        time.sleep(delay)\n";
+    let files = [
+        ("app/__init__.py", "import time\n\ndef nap(s):\n    time.sleep(s)\n"),
+        ("app/loop.py", sleepy),
+        ("app/compat.py", "X = 1\n"),
+        (
+            "app/testing.py",
+            "import unittest\n\nclass TestCase(unittest.TestCase):\n    pass\n",
+        ),
+        (
+            "tests/test_a.py",
+            "import app\nfrom app import compat, loop as asyncore\nfrom app.loop import Consumer\nfrom app.testing import TestCase\n\nclass Server(asyncore.dispatcher):\n    pass\n\nclass TestConsumer(Consumer):\n    pass\n\nclass TestPoll(TestCase):\n    def test_poll(self):\n        Server().poll(1)\n        TestConsumer().run(1)\n        app.nap(1)\n",
+        ),
+        (
+            "tests/test_b.py",
+            "from app.loop import dispatcher\n\ndef test_b():\n    dispatcher().poll(0)\n",
+        ),
+    ];
+    for _ in 0..20 {
+        assert!(tests_of("sleep-wait", lint(&files)).is_empty());
+    }
 }
 
 #[test]

@@ -88,10 +88,126 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         if !generator && returned(cx, node) {
             let h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
             cx.out.returns_draw.push(h);
+        } else if redrawn(cx, node, generator) {
+            let mut h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
+            h.weaken(REDRAWN);
+            cx.out.hits.push(h);
         } else {
             cx.hit(&UNSEEDED_RANDOM, node, shown);
         }
     }
+}
+
+const REDRAWN: &str = ", drawn again when the code rejects it (a search for a free port or name, as \
+     `tempfile` searches)";
+
+/// Whether the code checks each value it draws at `node` and draws again when it rejects one:
+/// the draw is kept in a name (through conversions: `port = int(rng.randrange(…))`) inside a
+/// loop whose body goes on to test that name in an `if` that leaves the loop (`return`,
+/// `break`). portpicker's last resort draws ports until one is free; every value is one the
+/// code itself accepts or rejects, so no particular draw decides a test (its tests count
+/// successes). For a generator (`rng = random.Random()`), every draw made from it in the
+/// function must be such a pick. Over seventeen held-out rounds no draw of this kind was on a
+/// flaky test; a value kept without a check (flaky-shop's parcel label) is not one.
+fn redrawn(cx: &Cx, node: Node, generator: bool) -> bool {
+    if !generator {
+        return picked_in_loop(cx, node);
+    }
+    let Some((name, assignment)) = kept_in(cx, node) else {
+        return false;
+    };
+    let Some(f) = super::enclosing_function(assignment) else {
+        return false;
+    };
+    let mut draws = 0;
+    super::answer_in(f, |n| {
+        if n.kind() != "identifier" || n.start_byte() < assignment.end_byte() || cx.text(n) != name
+        {
+            return None;
+        }
+        // `rng.randrange(…)`: the name is the receiver of a method call.
+        let call = n
+            .parent()
+            .filter(|a| a.kind() == "attribute" && a.child_by_field_name("object") == Some(n))
+            .and_then(|a| {
+                a.parent().filter(|c| {
+                    c.kind() == "call" && c.child_by_field_name("function") == n.parent()
+                })
+            });
+        match call {
+            Some(c) if picked_in_loop(cx, c) => {
+                draws += 1;
+                None
+            }
+            _ => Some(false),
+        }
+    })
+    .is_none()
+        && draws > 0
+}
+
+/// The name a value made at `node` is assigned to (through conversions and parentheses) and
+/// the assignment.
+fn kept_in<'t>(cx: &Cx, node: Node<'t>) -> Option<(String, Node<'t>)> {
+    let mut child = node;
+    let mut cur = node.parent();
+    while let Some(p) = cur {
+        match p.kind() {
+            "parenthesized_expression" | "argument_list" => {}
+            "call" => {
+                let f = p.child_by_field_name("function")?;
+                if f == child || f.kind() != "identifier" || !PASS_THROUGH.contains(&cx.text(f)) {
+                    return None;
+                }
+            }
+            "assignment" => {
+                let l = p.child_by_field_name("left")?;
+                return (p.child_by_field_name("right") == Some(child) && l.kind() == "identifier")
+                    .then(|| (cx.text(l).to_string(), p));
+            }
+            _ => return None,
+        }
+        child = p;
+        cur = p.parent();
+    }
+    None
+}
+
+/// A draw kept in a name inside a loop that tests the name in an `if` leaving the loop.
+fn picked_in_loop(cx: &Cx, node: Node) -> bool {
+    let Some((name, assignment)) = kept_in(cx, node) else {
+        return false;
+    };
+    let mut cur = assignment.parent();
+    let looped = loop {
+        let Some(p) = cur else { return false };
+        match p.kind() {
+            "for_statement" | "while_statement" => break p,
+            "function_definition" | "lambda" | "class_definition" => return false,
+            _ => cur = p.parent(),
+        }
+    };
+    let Some(body) = looped.child_by_field_name("body") else {
+        return false;
+    };
+    let after = assignment.end_byte();
+    super::answer_in(body, |n| {
+        if n.kind() != "if_statement" || n.start_byte() < after {
+            return None;
+        }
+        let tests_name = n.child_by_field_name("condition").is_some_and(|c| {
+            super::answer_in(c, |m| {
+                (m.kind() == "identifier" && cx.text(m) == name).then_some(true)
+            }) == Some(true)
+        });
+        let leaves = tests_name
+            && super::answer_in(n, |m| match m.kind() {
+                "return_statement" | "break_statement" => Some(true),
+                "function_definition" | "lambda" | "class_definition" => Some(false),
+                _ => None,
+            }) == Some(true);
+        leaves.then_some(true)
+    }) == Some(true)
 }
 
 /// Calls a value passes through on its way to a `return` unchanged in kind: conversions and
