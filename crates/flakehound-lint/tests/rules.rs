@@ -1237,7 +1237,10 @@ fn a_package_module_a_test_helper_subclasses_stays_code_under_test() {
     // first once decided it, and that order changed from run to run.
     let sleepy = "import time\n\nclass dispatcher:\n    def poll(self, timeout):\n        time.sleep(timeout)\n\nclass Consumer:\n    def run(self, delay):\n        time.sleep(delay)\n";
     let files = [
-        ("app/__init__.py", "import time\n\ndef nap(s):\n    time.sleep(s)\n"),
+        (
+            "app/__init__.py",
+            "import time\n\ndef nap(s):\n    time.sleep(s)\n",
+        ),
         ("app/loop.py", sleepy),
         ("app/compat.py", "X = 1\n"),
         (
@@ -1755,6 +1758,23 @@ fn fixed_tmp_path() {
         "import os\n\ndef test_a(runner):\n    with runner.isolated_filesystem():\n        with open('foo.txt', 'w') as f:\n            f.write('x')\n\ndef test_b(tmp_path, monkeypatch):\n    monkeypatch.chdir(tmp_path)\n    with open('out.txt', 'w') as f:\n        f.write('x')\n",
     );
     assert!(own.is_empty(), "{own:?}");
+}
+
+#[test]
+fn fixed_tmp_path_only_compared_as_a_string_names_no_file() {
+    // pyfakefs: the name `mkstemp()` returns starts with `gettempdir()/tmp`; the joined path
+    // is compared, never opened. Opened, or kept in a name, it is reported.
+    let compared = one(
+        "import os, tempfile\n\nclass TestT:\n    def test_a(self):\n        name = tempfile.mkstemp()[1]\n        assert name.startswith(os.path.join(tempfile.gettempdir(), 'tmp'))\n\n    def test_b(self):\n        assert make() == os.path.join(tempfile.gettempdir(), 'x')\n\n    def test_c(self):\n        self.assertEqual(make(), (os.path.join(tempfile.gettempdir(), 'x')))\n",
+    );
+    assert!(compared.is_empty(), "{compared:?}");
+    let used = one(
+        "import os, tempfile\n\ndef test_a():\n    with open(os.path.join(tempfile.gettempdir(), 'x'), 'w') as f:\n        f.write('x')\n\ndef test_b():\n    assert os.path.exists(os.path.join(tempfile.gettempdir(), 'x'))\n",
+    );
+    assert_eq!(
+        tests_of("fixed-tmp-path", used),
+        ["tests/test_it.py::test_a", "tests/test_it.py::test_b"]
+    );
 }
 
 #[test]

@@ -75,6 +75,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     let last = q.rsplit('.').next().unwrap_or(&q);
     let args = positional(node);
     if q == "os.path.join" || q == "posixpath.join" {
+        if compared(cx, node) {
+            return;
+        }
         if args.first().is_some_and(|a| is_gettempdir(cx, *a))
             && args
                 .get(1)
@@ -123,6 +126,52 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             path_hit(cx, node, args[0], shown, true);
         }
     }
+}
+
+/// String methods that compare or search, taking the other string as their argument.
+const COMPARING_METHODS: &[&str] = &[
+    "startswith",
+    "endswith",
+    "find",
+    "rfind",
+    "index",
+    "rindex",
+    "count",
+];
+
+/// Whether the path made at `node` is only compared as a string, where it is made: an
+/// operand of a comparison (`==`, `in`), the argument of `startswith` and its kin, or of a
+/// `self.assert…` method. pyfakefs checks that `mkstemp()` names a file under
+/// `os.path.join(tempfile.gettempdir(), "tmp")`: the path names no file the test touches.
+fn compared(cx: &Cx, node: Node) -> bool {
+    let mut cur = node.parent();
+    while let Some(p) = cur {
+        match p.kind() {
+            "parenthesized_expression" => {}
+            "comparison_operator" => return true,
+            "argument_list" => {
+                let Some(f) = p
+                    .parent()
+                    .filter(|c| c.kind() == "call")
+                    .and_then(|c| c.child_by_field_name("function"))
+                else {
+                    return false;
+                };
+                let method = (f.kind() == "attribute")
+                    .then(|| f.child_by_field_name("attribute"))
+                    .flatten()
+                    .map(|a| cx.text(a))
+                    .unwrap_or("");
+                return COMPARING_METHODS.contains(&method)
+                    || (method.starts_with("assert")
+                        && f.child_by_field_name("object")
+                            .is_some_and(|o| cx.text(o) == "self"));
+            }
+            _ => return false,
+        }
+        cur = p.parent();
+    }
+    false
 }
 
 /// A fixed path handed to `call`; written only while the file is missing (`if not
