@@ -1154,6 +1154,10 @@ impl World<'_> {
         let mut seeded = m.facts.seeds_random;
         // Each hit with whether it was reached only where an exception is expected.
         let mut hits: Vec<(usize, Hit, Vec<String>, bool)> = Vec::new();
+        // Draws the code keeps in an attribute, with its name; and the attributes the test
+        // code reached reads.
+        let mut kept: Vec<(usize, Hit, &str, Vec<String>, bool)> = Vec::new();
+        let mut read: HashSet<&str> = HashSet::new();
         let mut globals_seen: HashSet<(usize, String)> = HashSet::new();
         while let Some((fmi, key, depth, via, edge, failing, used)) = stack.pop() {
             // A function first reached inside `pytest.raises` and now outside it is walked
@@ -1213,6 +1217,14 @@ impl World<'_> {
                 if !unreached(&h.guard) && (!again || is_value_hit(h)) {
                     hits.push((fmi, h.clone(), via.clone(), failing));
                 }
+            }
+            for (h, attr) in &f.kept_draws {
+                if !unreached(&h.guard) && (!again || is_value_hit(h)) {
+                    kept.push((fmi, h.clone(), attr.as_str(), via.clone(), failing));
+                }
+            }
+            if self.modules[fmi].test_code {
+                read.extend(f.attrs_read.iter().map(String::as_str));
             }
             // The draws it returns, when its caller uses the value.
             let returned = f
@@ -1444,6 +1456,14 @@ impl World<'_> {
         // (python-dateutil's `rrule(…)` with contradictory arguments inside `assertRaises`,
         // whose `dtstart` defaults to `datetime.now()`): the test looks at the exception, not at
         // a value computed from it.
+        for (km, mut h, attr, v, failing) in kept {
+            if !read.contains(attr) {
+                h.weaken(&format!(
+                    ", kept in `.{attr}`, which the test does not read"
+                ));
+            }
+            hits.push((km, h, v, failing));
+        }
         hits.retain(|(_, h, _, only_failing)| !(*only_failing && is_value_hit(h)));
         hits.retain(|(hm, h, _, _)| {
             let id = h.rule.id;

@@ -184,6 +184,13 @@ pub struct FnFacts {
     /// returns (`return f"ID-{random.randint(…)}"`): reported where a caller uses the value
     /// (see [`Call::returned`]), or where a test compares it with a fixed value.
     pub returns_draw: Vec<Hit>,
+    /// Code under test: the unseeded draws kept in an attribute (`self.max_requests =
+    /// cfg.max_requests + jitter`), with the attribute's name: reported in full for a test
+    /// that reads that attribute, in the pedantic form for one that does not.
+    pub kept_draws: Vec<(Hit, String)>,
+    /// Test code: the names of the attributes it reads (`parcel.label`), not the methods it
+    /// calls nor the attributes it assigns.
+    pub attrs_read: HashSet<String>,
     /// Likewise, a set's order it only returns (`return list(names)`): a test that sorts the
     /// value, counts it or compares it with a set does not see the order.
     pub returns_order: Vec<Hit>,
@@ -1547,6 +1554,23 @@ fn bind(cx: &mut Cx, target: Node) {
 }
 
 /// Pre-order walk: every family sees every node, in source order.
+/// `x.name` read in test code (not called as a method, not assigned to).
+fn read_attribute(cx: &mut Cx, node: Node) {
+    let Some(parent) = node.parent() else { return };
+    let called = parent.kind() == "call" && parent.child_by_field_name("function") == Some(node);
+    let assigned = matches!(parent.kind(), "assignment" | "augmented_assignment")
+        && parent.child_by_field_name("left") == Some(node);
+    if !called
+        && !assigned
+        && let Some(a) = node.child_by_field_name("attribute")
+    {
+        let name = cx.text(a);
+        if !cx.out.attrs_read.contains(name) {
+            cx.out.attrs_read.insert(name.to_string());
+        }
+    }
+}
+
 pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
     if depth > MAX_DEPTH {
         return;
@@ -1554,6 +1578,9 @@ pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
     let kind = node.kind();
     if kind == "call" {
         record_call(cx, node);
+    }
+    if kind == "attribute" && cx.test_code {
+        read_attribute(cx, node);
     }
     rules::visit(cx, node);
     let (mut raises, mut fake) = (false, false);

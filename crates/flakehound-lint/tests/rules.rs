@@ -367,6 +367,42 @@ fn unseeded_random_redrawn_until_the_code_accepts_it_is_pedantic() {
 }
 
 #[test]
+fn unseeded_random_kept_in_an_attribute_no_test_reads_is_pedantic() {
+    // gunicorn's worker: `jitter = randint(0, cfg.max_requests_jitter)`, then
+    // `self.max_requests = cfg.max_requests + jitter`, which no test reads: the pedantic form.
+    // A label kept in `self.label` is reported for the test that reads `.label`.
+    let files = [
+        ("app/__init__.py", ""),
+        (
+            "app/worker.py",
+            "import random\n\nclass Worker:\n    def __init__(self, n):\n        if n > 0:\n            jitter = random.randint(0, 10)\n            self.max_requests = n + jitter\n        self.label = f'W-{random.randint(1, 99)}'\n",
+        ),
+        (
+            "tests/test_worker.py",
+            "from app.worker import Worker\n\ndef test_boot():\n    assert Worker(5)\n\ndef test_label():\n    w = Worker(5)\n    assert w.label == 'W-7'\n",
+        ),
+    ];
+    let found = lint_with(&files, &Config::default());
+    assert_eq!(
+        found,
+        [(
+            "unseeded-random".to_string(),
+            "tests/test_worker.py::test_label".to_string()
+        )]
+    );
+    // With `--pedantic`: the jitter's place in the weaker form for both tests; the label's
+    // place in the full form (a place shows its strongest form), listing both.
+    assert_eq!(
+        tests_of("unseeded-random", pedantic_forms(&files)),
+        [
+            "tests/test_worker.py::test_boot",
+            "tests/test_worker.py::test_label"
+        ]
+    );
+    assert_eq!(tests_of("unseeded-random", lint(&files)).len(), 4);
+}
+
+#[test]
 fn unseeded_random_returned_and_compared_with_what_the_code_computes_is_pedantic() {
     // humanfriendly's pager test: a random text the code under test returns, passed to the
     // code and looked for in its captured output; a round trip through code the scan does

@@ -92,6 +92,9 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
             let mut h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
             h.weaken(REDRAWN);
             cx.out.hits.push(h);
+        } else if let Some(attr) = (!generator).then(|| kept_in_attribute(cx, node)).flatten() {
+            let h = cx.make_hit(&UNSEEDED_RANDOM, node, shown);
+            cx.out.kept_draws.push((h, attr));
         } else {
             cx.hit(&UNSEEDED_RANDOM, node, shown);
         }
@@ -100,6 +103,89 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
 
 const REDRAWN: &str = ", drawn again when the code rejects it (a search for a free port or name, as \
      `tempfile` searches)";
+
+/// Kinds a value passes through unchanged in kind on its way to where it is kept.
+const CARRIERS: &[&str] = &[
+    "binary_operator",
+    "unary_operator",
+    "parenthesized_expression",
+    "conditional_expression",
+    "interpolation",
+    "string",
+    "string_content",
+    "format_specifier",
+];
+
+/// The attribute a draw made at `node` is kept in, when that is all the function does with it:
+/// `self.x = draw`, `self.x = base + draw` (through operators and conversions), or through
+/// a local name whose every later use is such an assignment (gunicorn's `jitter =
+/// randint(0, cfg.max_requests_jitter)` then `self.max_requests = cfg.max_requests + jitter`).
+/// Its value reaches a test through that attribute; a test that never reads it can only see
+/// what the code does with it (over nineteen rounds, no draw of the code under test was on a
+/// flaky test but flaky-shop's parcel label, which its test reads).
+fn kept_in_attribute(cx: &Cx, node: Node) -> Option<String> {
+    kept_in_attribute_d(cx, node, 0)
+}
+
+fn kept_in_attribute_d(cx: &Cx, node: Node, depth: usize) -> Option<String> {
+    if depth > 2 {
+        return None;
+    }
+    let mut child = node;
+    let mut cur = node.parent();
+    while let Some(p) = cur {
+        match p.kind() {
+            k if CARRIERS.contains(&k) => {}
+            "argument_list" => {}
+            "call" => {
+                let f = p.child_by_field_name("function")?;
+                if f == child || f.kind() != "identifier" || !PASS_THROUGH.contains(&cx.text(f)) {
+                    return None;
+                }
+            }
+            "assignment" => {
+                if p.child_by_field_name("right") != Some(child) {
+                    return None;
+                }
+                let l = p.child_by_field_name("left")?;
+                return match l.kind() {
+                    "attribute" => l
+                        .child_by_field_name("attribute")
+                        .map(|a| cx.text(a).to_string()),
+                    "identifier" => {
+                        let name = cx.text(l);
+                        let f = super::enclosing_function(p)?;
+                        let mut attr: Option<String> = None;
+                        let mut uses = 0;
+                        let ok = super::answer_in(f, |n| {
+                            if n.kind() != "identifier"
+                                || n.start_byte() < p.end_byte()
+                                || cx.text(n) != name
+                            {
+                                return None;
+                            }
+                            uses += 1;
+                            match kept_in_attribute_d(cx, n, depth + 1) {
+                                Some(a) if attr.as_ref().is_none_or(|b| *b == a) => {
+                                    attr = Some(a);
+                                    None
+                                }
+                                _ => Some(false),
+                            }
+                        })
+                        .is_none();
+                        (ok && uses > 0).then_some(attr).flatten()
+                    }
+                    _ => None,
+                };
+            }
+            _ => return None,
+        }
+        child = p;
+        cur = p.parent();
+    }
+    None
+}
 
 /// Whether the code checks each value it draws at `node` and draws again when it rejects one:
 /// the draw is kept in a name (through conversions: `port = int(rng.randrange(…))`) inside a
