@@ -32,9 +32,9 @@ pub struct LintArgs {
     pub config: Option<PathBuf>,
     /// Also report the pedantic rules (sleep-wait, retry-marker, thread-no-join): findings
     /// measured to be real flakes too rarely to report by default (shown as notes, SARIF level
-    /// `note`), and the pedantic forms of two default rules (a test's clock read compared with
-    /// a value the code under test computes; a test reading state that every test changing it
-    /// runs before). `--flaky` includes them.
+    /// `note`), and the pedantic forms of default rules, each saying why it is weaker (a clock
+    /// read compared with a value the code under test computes, a budget of a second or more,
+    /// a draw the code checks and draws again, …). `--flaky` includes them.
     #[arg(long)]
     pub pedantic: bool,
 }

@@ -131,60 +131,38 @@ fn kept_in_attribute_d(cx: &Cx, node: Node, depth: usize) -> Option<String> {
     if depth > 2 {
         return None;
     }
-    let mut child = node;
-    let mut cur = node.parent();
-    while let Some(p) = cur {
-        match p.kind() {
-            k if CARRIERS.contains(&k) => {}
-            "argument_list" => {}
-            "call" => {
-                let f = p.child_by_field_name("function")?;
-                if f == child || f.kind() != "identifier" || !PASS_THROUGH.contains(&cx.text(f)) {
-                    return None;
-                }
-            }
-            "assignment" => {
-                if p.child_by_field_name("right") != Some(child) {
-                    return None;
-                }
-                let l = p.child_by_field_name("left")?;
-                return match l.kind() {
-                    "attribute" => l
-                        .child_by_field_name("attribute")
-                        .map(|a| cx.text(a).to_string()),
-                    "identifier" => {
-                        let name = cx.text(l);
-                        let f = super::enclosing_function(p)?;
-                        let mut attr: Option<String> = None;
-                        let mut uses = 0;
-                        let ok = super::answer_in(f, |n| {
-                            if n.kind() != "identifier"
-                                || n.start_byte() < p.end_byte()
-                                || cx.text(n) != name
-                            {
-                                return None;
-                            }
-                            uses += 1;
-                            match kept_in_attribute_d(cx, n, depth + 1) {
-                                Some(a) if attr.as_ref().is_none_or(|b| *b == a) => {
-                                    attr = Some(a);
-                                    None
-                                }
-                                _ => Some(false),
-                            }
-                        })
-                        .is_none();
-                        (ok && uses > 0).then_some(attr).flatten()
-                    }
-                    _ => None,
-                };
-            }
-            _ => return None,
-        }
-        child = p;
-        cur = p.parent();
+    let (p, child) = carried(cx, node)?;
+    if p.kind() != "assignment" || p.child_by_field_name("right") != Some(child) {
+        return None;
     }
-    None
+    let l = p.child_by_field_name("left")?;
+    match l.kind() {
+        "attribute" => l
+            .child_by_field_name("attribute")
+            .map(|a| cx.text(a).to_string()),
+        "identifier" => {
+            let name = cx.text(l);
+            let f = super::enclosing_function(p)?;
+            let mut attr: Option<String> = None;
+            let mut uses = 0;
+            let ok = super::answer_in(f, |n| {
+                if n.kind() != "identifier" || n.start_byte() < p.end_byte() || cx.text(n) != name {
+                    return None;
+                }
+                uses += 1;
+                match kept_in_attribute_d(cx, n, depth + 1) {
+                    Some(a) if attr.as_ref().is_none_or(|b| *b == a) => {
+                        attr = Some(a);
+                        None
+                    }
+                    _ => Some(false),
+                }
+            })
+            .is_none();
+            (ok && uses > 0).then_some(attr).flatten()
+        }
+        _ => None,
+    }
 }
 
 /// Whether the code checks each value it draws at `node` and draws again when it rejects one:
@@ -235,23 +213,30 @@ fn redrawn(cx: &Cx, node: Node, generator: bool) -> bool {
 /// The name a value made at `node` is assigned to (through conversions and parentheses) and
 /// the assignment.
 fn kept_in<'t>(cx: &Cx, node: Node<'t>) -> Option<(String, Node<'t>)> {
+    let (p, child) = carried(cx, node)?;
+    let l = p.child_by_field_name("left")?;
+    (p.kind() == "assignment"
+        && p.child_by_field_name("right") == Some(child)
+        && l.kind() == "identifier")
+        .then(|| (cx.text(l).to_string(), p))
+}
+
+/// Where the value made at `node` goes, past what carries it unchanged in kind ([`CARRIERS`],
+/// arguments of conversions): the first other ancestor, with its child on the way. `None`
+/// when a call of another kind takes it first.
+fn carried<'t>(cx: &Cx, node: Node<'t>) -> Option<(Node<'t>, Node<'t>)> {
     let mut child = node;
     let mut cur = node.parent();
     while let Some(p) = cur {
         match p.kind() {
-            "parenthesized_expression" | "argument_list" => {}
+            k if CARRIERS.contains(&k) || k == "argument_list" => {}
             "call" => {
                 let f = p.child_by_field_name("function")?;
                 if f == child || f.kind() != "identifier" || !PASS_THROUGH.contains(&cx.text(f)) {
                     return None;
                 }
             }
-            "assignment" => {
-                let l = p.child_by_field_name("left")?;
-                return (p.child_by_field_name("right") == Some(child) && l.kind() == "identifier")
-                    .then(|| (cx.text(l).to_string(), p));
-            }
-            _ => return None,
+            _ => return Some((p, child)),
         }
         child = p;
         cur = p.parent();
