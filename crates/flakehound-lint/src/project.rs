@@ -99,7 +99,6 @@ fn clean(p: &Path) -> String {
     s.to_string()
 }
 
-/// The project root of a file: the nearest directory up with a Python project marker.
 /// A module to parse: its path, its root, whether it is test code, the dotted name it was
 /// imported by.
 type Queued = (PathBuf, usize, bool, Option<String>);
@@ -121,6 +120,7 @@ fn make_support(
     }
 }
 
+/// The project root of a file: the nearest directory up with a Python project marker.
 fn find_root(dir: &Path, cache: &mut HashMap<PathBuf, PathBuf>) -> PathBuf {
     if let Some(r) = cache.get(dir) {
         return r.clone();
@@ -1154,10 +1154,8 @@ impl World<'_> {
         let mut seeded = m.facts.seeds_random;
         // Each hit with whether it was reached only where an exception is expected.
         let mut hits: Vec<(usize, Hit, Vec<String>, bool)> = Vec::new();
-        // Draws the code keeps in an attribute, with its name; and the attributes the test
-        // code reached reads.
+        // Draws the code keeps in an attribute, with its name.
         let mut kept: Vec<(usize, Hit, &str, Vec<String>, bool)> = Vec::new();
-        let mut read: HashSet<&str> = HashSet::new();
         let mut globals_seen: HashSet<(usize, String)> = HashSet::new();
         while let Some((fmi, key, depth, via, edge, failing, used)) = stack.pop() {
             // A function first reached inside `pytest.raises` and now outside it is walked
@@ -1222,9 +1220,6 @@ impl World<'_> {
                 if !unreached(&h.guard) && (!again || is_value_hit(h)) {
                     kept.push((fmi, h.clone(), attr.as_str(), via.clone(), failing));
                 }
-            }
-            if self.modules[fmi].test_code {
-                read.extend(f.attrs_read.iter().map(String::as_str));
             }
             // The draws it returns, when its caller uses the value.
             let returned = f
@@ -1456,6 +1451,18 @@ impl World<'_> {
         // (python-dateutil's `rrule(…)` with contradictory arguments inside `assertRaises`,
         // whose `dtstart` defaults to `datetime.now()`): the test looks at the exception, not at
         // a value computed from it.
+        // The attributes the test code it reached reads, looked up only when a kept draw
+        // needs them.
+        let read: HashSet<&str> = if kept.is_empty() {
+            HashSet::new()
+        } else {
+            out.fns
+                .iter()
+                .filter(|(fm, _)| self.modules[*fm].test_code)
+                .filter_map(|(fm, fk)| self.modules[*fm].facts.functions.get(fk))
+                .flat_map(|f| f.attrs_read.iter().map(String::as_str))
+                .collect()
+        };
         for (km, mut h, attr, v, failing) in kept {
             if !read.contains(attr) {
                 h.weaken(&format!(

@@ -1553,7 +1553,6 @@ fn bind(cx: &mut Cx, target: Node) {
     }
 }
 
-/// Pre-order walk: every family sees every node, in source order.
 /// `x.name` read in test code (not called as a method, not assigned to).
 fn read_attribute(cx: &mut Cx, node: Node) {
     let Some(parent) = node.parent() else { return };
@@ -1571,6 +1570,7 @@ fn read_attribute(cx: &mut Cx, node: Node) {
     }
 }
 
+/// Pre-order walk: every family sees every node, in source order.
 pub(crate) fn walk(cx: &mut Cx, node: Node, depth: usize) {
     if depth > MAX_DEPTH {
         return;

@@ -141,25 +141,10 @@ fn kept_in_attribute_d(cx: &Cx, node: Node, depth: usize) -> Option<String> {
             .child_by_field_name("attribute")
             .map(|a| cx.text(a).to_string()),
         "identifier" => {
-            let name = cx.text(l);
-            let f = super::enclosing_function(p)?;
-            let mut attr: Option<String> = None;
-            let mut uses = 0;
-            let ok = super::answer_in(f, |n| {
-                if n.kind() != "identifier" || n.start_byte() < p.end_byte() || cx.text(n) != name {
-                    return None;
-                }
-                uses += 1;
-                match kept_in_attribute_d(cx, n, depth + 1) {
-                    Some(a) if attr.as_ref().is_none_or(|b| *b == a) => {
-                        attr = Some(a);
-                        None
-                    }
-                    _ => Some(false),
-                }
-            })
-            .is_none();
-            (ok && uses > 0).then_some(attr).flatten()
+            let uses = later_uses(cx, p, cx.text(l))?;
+            let mut attrs = uses.iter().map(|n| kept_in_attribute_d(cx, *n, depth + 1));
+            let first = attrs.next()??;
+            attrs.all(|a| a.as_ref() == Some(&first)).then_some(first)
         }
         _ => None,
     }
@@ -180,34 +165,36 @@ fn redrawn(cx: &Cx, node: Node, generator: bool) -> bool {
     let Some((name, assignment)) = kept_in(cx, node) else {
         return false;
     };
-    let Some(f) = super::enclosing_function(assignment) else {
+    let Some(uses) = later_uses(cx, assignment, &name) else {
         return false;
     };
-    let mut draws = 0;
-    super::answer_in(f, |n| {
-        if n.kind() != "identifier" || n.start_byte() < assignment.end_byte() || cx.text(n) != name
-        {
-            return None;
-        }
-        // `rng.randrange(…)`: the name is the receiver of a method call.
-        let call = n
-            .parent()
-            .filter(|a| a.kind() == "attribute" && a.child_by_field_name("object") == Some(n))
-            .and_then(|a| {
-                a.parent().filter(|c| {
-                    c.kind() == "call" && c.child_by_field_name("function") == n.parent()
+    // `rng.randrange(…)`: every use is the receiver of a method call that is such a pick.
+    !uses.is_empty()
+        && uses.iter().all(|n| {
+            n.parent()
+                .filter(|a| a.kind() == "attribute" && a.child_by_field_name("object") == Some(*n))
+                .and_then(|a| {
+                    a.parent().filter(|c| {
+                        c.kind() == "call" && c.child_by_field_name("function") == Some(a)
+                    })
                 })
-            });
-        match call {
-            Some(c) if picked_in_loop(cx, c) => {
-                draws += 1;
-                None
-            }
-            _ => Some(false),
+                .is_some_and(|c| picked_in_loop(cx, c))
+        })
+}
+
+/// The uses of `name` after `assignment` in its function; `None` outside a function or in
+/// one too large to tell (see [`super::answer_in`]).
+fn later_uses<'t>(cx: &Cx, assignment: Node<'t>, name: &str) -> Option<Vec<Node<'t>>> {
+    let f = super::enclosing_function(assignment)?;
+    let mut uses = Vec::new();
+    let too_large = super::answer_in(f, |n| {
+        if n.kind() == "identifier" && n.start_byte() >= assignment.end_byte() && cx.text(n) == name
+        {
+            uses.push(n);
         }
-    })
-    .is_none()
-        && draws > 0
+        None
+    });
+    too_large.is_none().then_some(uses)
 }
 
 /// The name a value made at `node` is assigned to (through conversions and parentheses) and
@@ -374,35 +361,20 @@ fn returned_d(cx: &Cx, node: Node, depth: usize) -> bool {
                 if r != child || l.kind() != "identifier" {
                     return false;
                 }
-                let name = cx.text(l);
-                let Some(f) = super::enclosing_function(p) else {
+                // Every later use of the name goes on to be returned (and there is one); a
+                // rebinding is not a use.
+                let Some(uses) = later_uses(cx, p, cx.text(l)) else {
                     return false;
                 };
-                // Every later use of the name goes on to be returned (and there is one).
-                let after = p.end_byte();
-                let mut uses = 0;
-                let mut seen = 0usize;
-                let mut stack = vec![f];
-                while let Some(n) = stack.pop() {
-                    seen += 1;
-                    if seen > 100_000 {
-                        return false;
-                    }
-                    if n.kind() == "identifier" && n.start_byte() >= after && cx.text(n) == name {
-                        let rebinds = n.parent().is_some_and(|a| {
-                            a.kind() == "assignment" && a.child_by_field_name("left") == Some(n)
-                        });
-                        if !rebinds {
-                            if !returned_d(cx, n, depth + 1) {
-                                return false;
-                            }
-                            uses += 1;
-                        }
-                    }
-                    let mut c = n.walk();
-                    stack.extend(n.named_children(&mut c));
-                }
-                return uses > 0;
+                let mut uses = uses
+                    .into_iter()
+                    .filter(|n| {
+                        !n.parent().is_some_and(|a| {
+                            a.kind() == "assignment" && a.child_by_field_name("left") == Some(*n)
+                        })
+                    })
+                    .peekable();
+                return uses.peek().is_some() && uses.all(|n| returned_d(cx, n, depth + 1));
             }
             _ => return false,
         }
