@@ -82,6 +82,12 @@ pub enum Part {
     /// test added under a key of its own (unless the key is the attribute's name: a mapping
     /// that also answers by attribute, `settings.debug` after `settings["debug"] = True`).
     Attr(String),
+    /// Read only, in test code: the whole value, compared only with values that are not fixed
+    /// (another view of the same state, what a command prints: plumbum's `async_local.env ==
+    /// local.env`, `set(local.env.keys())` against the keys `printenv` shows). An entry another
+    /// test added under a key of its own shows on both sides; a change of an existing entry,
+    /// or of the whole value, may not.
+    Live,
 }
 
 impl Part {
@@ -89,6 +95,7 @@ impl Part {
     pub fn seen_by(&self, read: &Part) -> bool {
         match (self, read) {
             (Part::Item(a), Part::Item(b) | Part::Attr(b)) => a == b,
+            (Part::Item(_), Part::Live) => false,
             _ => true,
         }
     }

@@ -2215,6 +2215,103 @@ fn shared_module_state_an_entry_of_its_own_is_not_seen_by_reads_of_other_entries
 }
 
 #[test]
+fn shared_module_state_an_entry_of_its_own_is_not_seen_by_comparisons_of_live_views() {
+    // plumbum: `test_env` leaves `local.env["FOOBAR72"]`; `async_local.env == local.env` and
+    // the keys `printenv` shows against `local.env`'s compare two views of the same
+    // environment, which both show the new entry. A comparison with a fixed value, or a
+    // count, sees it; a change of the whole mapping is seen by every read.
+    let readers = (
+        "tests/test_b_readers.py",
+        "import os\nimport app\n\ndef test_live():\n    assert set(app.env) == set(os.environ)\n\ndef test_kept():\n    keys = {k for k in app.env}\n    print(keys)\n    assert keys == set(app.printenv())\n\ndef test_assert_equal():\n    import unittest\n    unittest.TestCase().assertEqual(dict(app.env), app.printenv())\n\ndef test_kept_fixed():\n    keys = set(app.env)\n    assert keys == {'HOME'}\n\ndef test_count():\n    assert len(app.env) == 1\n\ndef test_constant():\n    assert app.env == app.DEFAULTS\n",
+    );
+    let files = [
+        (
+            "app/__init__.py",
+            "import os\n\nDEFAULTS = {}\nenv = {}\n\ndef printenv():\n    return dict(os.environ)\n",
+        ),
+        (
+            "tests/test_a_writer.py",
+            "import app\n\ndef test_env():\n    app.env['FOOBAR72'] = 'spam'\n    assert app.env['FOOBAR72'] == 'spam'\n",
+        ),
+        readers,
+    ];
+    let pair = |t: &str| {
+        (
+            "shared-module-state".to_string(),
+            format!("tests/test_b_readers.py::{t}"),
+        )
+    };
+    let readers_found = |files: &[(&str, &str)]| -> Vec<(String, String)> {
+        lint(files)
+            .into_iter()
+            .filter(|(_, t)| t.starts_with("tests/test_b"))
+            .collect()
+    };
+    assert_eq!(
+        readers_found(&files),
+        [
+            pair("test_constant"),
+            pair("test_count"),
+            pair("test_kept_fixed")
+        ]
+    );
+    let whole = [
+        files[0],
+        (
+            "tests/test_a_writer.py",
+            "import app\n\ndef test_env():\n    app.env.update(HOME='/')\n    assert app.env['HOME'] == '/'\n",
+        ),
+        readers,
+    ];
+    assert_eq!(
+        readers_found(&whole),
+        [
+            pair("test_assert_equal"),
+            pair("test_constant"),
+            pair("test_count"),
+            pair("test_kept"),
+            pair("test_kept_fixed"),
+            pair("test_live")
+        ]
+    );
+}
+
+#[test]
+fn shared_module_state_a_constant_added_to_a_set_does_not_accumulate() {
+    // kombu: `registry._disabled_content_types.add('application/json')`: a set given a
+    // constant holds it once however often the test runs. A value of the run's own, or a
+    // constant appended to a list, accumulates.
+    let case = |add: &str| {
+        [
+            ("lib/__init__.py", ""),
+            (
+                "lib/registry.py",
+                "_disabled = set()\n_order = []\n\ndef disabled():\n    return set(_disabled)\n\ndef order():\n    return list(_order)\n",
+            ),
+            (
+                "tests/test_registry.py",
+                Box::leak(
+                    format!(
+                        "from lib import registry\n\ndef test_disable():\n    name = object()\n    {add}\n    assert registry.disabled() or registry.order()\n"
+                    )
+                    .into_boxed_str(),
+                ),
+            ),
+        ]
+    };
+    assert!(lint(&case("registry._disabled.add('json')")).is_empty());
+    assert!(lint(&case("registry._disabled.add(42)")).is_empty());
+    assert_eq!(
+        rules_of(&lint(&case("registry._disabled.add(name)"))),
+        ["shared-module-state"]
+    );
+    assert_eq!(
+        rules_of(&lint(&case("registry._order.append('json')"))),
+        ["shared-module-state"]
+    );
+}
+
+#[test]
 fn shared_module_state_reset_by_an_inherited_set_up() {
     // portpicker: `class PickUnusedPortTest(CommonTestMixin, unittest.TestCase)`, whose
     // mixin's `setUp` empties the module's port sets before each test; a base of another

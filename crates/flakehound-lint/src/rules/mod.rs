@@ -258,6 +258,25 @@ pub(crate) fn under_if<'t>(
     false
 }
 
+/// The uses of `name` after `assignment` in its function; `None` outside a function or in
+/// one too large to tell (see [`answer_in`]).
+pub(crate) fn later_uses<'t>(
+    cx: &crate::python::Cx,
+    assignment: tree_sitter::Node<'t>,
+    name: &str,
+) -> Option<Vec<tree_sitter::Node<'t>>> {
+    let f = enclosing_function(assignment)?;
+    let mut uses = Vec::new();
+    let too_large = answer_in(f, |n| {
+        if n.kind() == "identifier" && n.start_byte() >= assignment.end_byte() && cx.text(n) == name
+        {
+            uses.push(n);
+        }
+        None
+    });
+    too_large.is_none().then_some(uses)
+}
+
 /// The function definition enclosing `n` (or `n` itself), if any.
 pub(crate) fn enclosing_function(n: tree_sitter::Node<'_>) -> Option<tree_sitter::Node<'_>> {
     let mut f = n;

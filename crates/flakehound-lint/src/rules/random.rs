@@ -141,7 +141,7 @@ fn kept_in_attribute_d(cx: &Cx, node: Node, depth: usize) -> Option<String> {
             .child_by_field_name("attribute")
             .map(|a| cx.text(a).to_string()),
         "identifier" => {
-            let uses = later_uses(cx, p, cx.text(l))?;
+            let uses = super::later_uses(cx, p, cx.text(l))?;
             let mut attrs = uses.iter().map(|n| kept_in_attribute_d(cx, *n, depth + 1));
             let first = attrs.next()??;
             attrs.all(|a| a.as_ref() == Some(&first)).then_some(first)
@@ -165,7 +165,7 @@ fn redrawn(cx: &Cx, node: Node, generator: bool) -> bool {
     let Some((name, assignment)) = kept_in(cx, node) else {
         return false;
     };
-    let Some(uses) = later_uses(cx, assignment, &name) else {
+    let Some(uses) = super::later_uses(cx, assignment, &name) else {
         return false;
     };
     // `rng.randrange(…)`: every use is the receiver of a method call that is such a pick.
@@ -180,21 +180,6 @@ fn redrawn(cx: &Cx, node: Node, generator: bool) -> bool {
                 })
                 .is_some_and(|c| picked_in_loop(cx, c))
         })
-}
-
-/// The uses of `name` after `assignment` in its function; `None` outside a function or in
-/// one too large to tell (see [`super::answer_in`]).
-fn later_uses<'t>(cx: &Cx, assignment: Node<'t>, name: &str) -> Option<Vec<Node<'t>>> {
-    let f = super::enclosing_function(assignment)?;
-    let mut uses = Vec::new();
-    let too_large = super::answer_in(f, |n| {
-        if n.kind() == "identifier" && n.start_byte() >= assignment.end_byte() && cx.text(n) == name
-        {
-            uses.push(n);
-        }
-        None
-    });
-    too_large.is_none().then_some(uses)
 }
 
 /// The name a value made at `node` is assigned to (through conversions and parentheses) and
@@ -363,7 +348,7 @@ fn returned_d(cx: &Cx, node: Node, depth: usize) -> bool {
                 }
                 // Every later use of the name goes on to be returned (and there is one); a
                 // rebinding is not a use.
-                let Some(uses) = later_uses(cx, p, cx.text(l)) else {
+                let Some(uses) = super::later_uses(cx, p, cx.text(l)) else {
                     return false;
                 };
                 let mut uses = uses

@@ -44,7 +44,7 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     let m = cx.text(attr);
     let op = if GROWING.contains(&m) {
         StateOp::Mutate {
-            accumulating: !grows_once(cx, node, obj),
+            accumulating: !grows_once(cx, node, obj) && !adds_constant(cx, node, m),
         }
     } else if CHANGING.contains(&m) {
         StateOp::Mutate {
@@ -58,6 +58,19 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     if let Some(key) = cx.state_key(obj) {
         cx.state(key, op, node);
     }
+}
+
+/// `X.add("application/json")`: a set given a constant holds it once, however often the
+/// test runs (kombu's `_disabled_content_types`); a list given one grows.
+fn adds_constant(cx: &Cx, call: Node, method: &str) -> bool {
+    method == "add"
+        && matches!(
+            crate::python::positional(call).as_slice(),
+            [a] if matches!(
+                a.kind(),
+                "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none"
+            ) && !(a.kind() == "string" && cx.text(*a).starts_with(['f', 'F']))
+        )
 }
 
 /// `if len(X) == 0: X.append(…)`, `if not X: X.append(…)` (a lazy singleton: dateutil's
@@ -314,7 +327,10 @@ pub(crate) fn reference(cx: &mut Cx, node: Node) {
     }
     // Reads of module state.
     if let Some(key) = cx.state_key(node) {
-        let part = read_part(cx, node);
+        let mut part = read_part(cx, node);
+        if part == Part::Whole && cx.test_code && live(cx, node) {
+            part = Part::Live;
+        }
         cx.state_part(key, StateOp::Read, part, node);
     }
     // A reference (not a call, which is recorded already) to a module-level name or an
@@ -404,6 +420,156 @@ fn read_part(cx: &Cx, node: Node) -> Part {
             }
         }
         _ => Part::Whole,
+    }
+}
+
+/// `assertEqual` and its kin: their first two positional arguments are compared with `==`.
+const ASSERT_EQUAL: &[&str] = &[
+    "assertEqual",
+    "assertNotEqual",
+    "assertEquals",
+    "assertDictEqual",
+    "assertSetEqual",
+    "assertListEqual",
+    "assertCountEqual",
+    "assertSequenceEqual",
+];
+
+/// What the expression a read is part of is compared with, climbing through what derives a
+/// value from it (a method's result, a call of it or on it, a comprehension over it, an item).
+enum Compared<'t> {
+    /// An operand of `==`/`!=` (or of `assertEqual` and its kin): the other operand.
+    With(Node<'t>),
+    /// Assigned to a local name (`localenv = {x[0] for x in local.env}`): its later uses decide.
+    Kept(&'t str, Node<'t>),
+    /// Anything else: asserted true, passed on, iterated by the test.
+    No,
+}
+
+fn compared<'t>(cx: &Cx<'t>, node: Node<'t>) -> Compared<'t> {
+    let mut child = node;
+    let mut cur = node.parent();
+    while let Some(p) = cur {
+        match p.kind() {
+            "comparison_operator" => {
+                let mut c = p.walk();
+                let (parts, ops): (Vec<Node>, Vec<Node>) =
+                    p.children(&mut c).partition(|k| k.is_named());
+                return match (parts.as_slice(), ops.as_slice()) {
+                    ([l, r], [op]) if matches!(cx.text(*op), "==" | "!=") => {
+                        Compared::With(if *l == child { *r } else { *l })
+                    }
+                    _ => Compared::No,
+                };
+            }
+            "argument_list" => {
+                let call = p.parent().filter(|c| c.kind() == "call");
+                let assert_eq = call
+                    .and_then(|c| c.child_by_field_name("function"))
+                    .and_then(|f| f.child_by_field_name("attribute"))
+                    .is_some_and(|m| ASSERT_EQUAL.contains(&cx.text(m)));
+                if assert_eq {
+                    let args = crate::python::positional(call.unwrap_or(p));
+                    return match args.as_slice() {
+                        [a, b, ..] if *a == child => Compared::With(*b),
+                        [a, b, ..] if *b == child => Compared::With(*a),
+                        _ => Compared::No,
+                    };
+                }
+            }
+            "assignment" => {
+                return match p.child_by_field_name("left") {
+                    Some(l)
+                        if l.kind() == "identifier"
+                            && p.child_by_field_name("right") == Some(child) =>
+                    {
+                        Compared::Kept(cx.text(l), p)
+                    }
+                    _ => Compared::No,
+                };
+            }
+            "attribute"
+            | "call"
+            | "parenthesized_expression"
+            | "subscript"
+            | "set_comprehension"
+            | "list_comprehension"
+            | "dictionary_comprehension"
+            | "generator_expression"
+            | "for_in_clause" => {}
+            _ => return Compared::No,
+        }
+        child = p;
+        cur = p.parent();
+    }
+    Compared::No
+}
+
+/// Whether an operand is a fixed value: a literal, a module-level name that is not module
+/// state itself (`config.DEFAULTS`), or a container built of such (`set(["a"])`).
+fn fixed(cx: &Cx, node: Node) -> bool {
+    match node.kind() {
+        "string"
+        | "concatenated_string"
+        | "integer"
+        | "float"
+        | "true"
+        | "false"
+        | "none"
+        | "list"
+        | "tuple"
+        | "dictionary"
+        | "set"
+        | "unary_operator" => true,
+        "parenthesized_expression" => node.named_child(0).is_some_and(|c| fixed(cx, c)),
+        "identifier" | "attribute" => {
+            let head = if node.kind() == "attribute" {
+                match node.child_by_field_name("object") {
+                    Some(o) if o.kind() == "identifier" => o,
+                    _ => return false,
+                }
+            } else {
+                node
+            };
+            let name = cx.text(head);
+            (cx.module_names.contains(name) || cx.imports.contains_key(name))
+                && cx.is_global(name)
+                && cx.state_key(node).is_none()
+        }
+        "call" => {
+            node.child_by_field_name("function").is_some_and(|f| {
+                matches!(cx.text(f), "dict" | "set" | "frozenset" | "list" | "tuple")
+            }) && crate::python::positional(node)
+                .iter()
+                .all(|a| fixed(cx, *a))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a read of the whole value in test code is compared only with values that are not
+/// fixed ([`Part::Live`]): directly, or through a local name every later use of which is such
+/// a comparison (or is printed). A rough test, which does not prove the other side a view of the same state
+/// (plumbum compares `local.env` with what `printenv` prints, `async_local.env` with
+/// `local.env`); a comparison with a fixed value, a count, or any other use keeps the read a
+/// look at the whole value.
+fn live(cx: &Cx, node: Node) -> bool {
+    let with_other = |n: Node| matches!(compared(cx, n), Compared::With(o) if !fixed(cx, o));
+    // `print(actual, localenv)` shows the value; it decides nothing.
+    let printed = |n: Node| {
+        argument_of(n)
+            .and_then(|c| c.child_by_field_name("function"))
+            .is_some_and(|f| cx.text(f) == "print")
+    };
+    match compared(cx, node) {
+        Compared::With(o) => !fixed(cx, o),
+        Compared::Kept(name, assignment) => {
+            super::later_uses(cx, assignment, name).is_some_and(|uses| {
+                uses.iter().any(|u| with_other(*u))
+                    && uses.iter().all(|u| printed(*u) || with_other(*u))
+            })
+        }
+        Compared::No => false,
     }
 }
 
