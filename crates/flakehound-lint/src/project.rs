@@ -1647,6 +1647,23 @@ fn restored(r: &Reached, key: &str) -> bool {
     changes >= 2
 }
 
+/// Whether a test that grows a list at one end reads only the entry at that end: the one this
+/// run added, whatever earlier runs left (uvicorn's `sys.path.insert(0, app_dir)`, checked as
+/// `sys.path[0] == str(app_dir)`).
+fn reads_newest(r: &Reached, key: &str) -> bool {
+    let facts = || r.state.iter().filter(|(_, _, s, _)| s.key == key);
+    let grown = || facts().filter(|(_, _, s, _)| s.op == (StateOp::Mutate { accumulating: true }));
+    let Some((_, _, first, _)) = grown().next() else {
+        return false;
+    };
+    let end = &first.part;
+    matches!(end, python::Part::Front | python::Part::Back)
+        && grown().all(|(_, _, s, _)| s.part == *end)
+        && facts()
+            .filter(|(_, _, s, _)| s.op == StateOp::Read)
+            .all(|(_, _, s, _)| s.part == *end)
+}
+
 /// `shared-module-state`: a test that grows module state and reads it back (not idempotent),
 /// and a test that reads state another test changes without restoring it (order-dependent).
 fn state_findings(
@@ -1686,7 +1703,7 @@ fn state_findings(
         let _ = r.test_module;
         // Not idempotent: grows the state and reads it.
         for (k, (mi, s)) in grown {
-            if read.contains_key(k) && !reset.contains(k) {
+            if read.contains_key(k) && !reset.contains(k) && !reads_newest(r, k) {
                 let m = &world.modules[*mi];
                 let f = places
                     .entry((*mi, s.line, s.col, rule.id))

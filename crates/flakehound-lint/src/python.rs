@@ -88,6 +88,10 @@ pub enum Part {
     /// test added under a key of its own shows on both sides; a change of an existing entry,
     /// or of the whole value, may not.
     Live,
+    /// The first entry: read as `X[0]`; added by `X.insert(0, …)` or `X.appendleft(…)`.
+    Front,
+    /// The last entry: read as `X[-1]`; added by `X.append(…)`.
+    Back,
 }
 
 impl Part {

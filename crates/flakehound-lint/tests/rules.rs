@@ -601,6 +601,27 @@ fn utc_reads_in_the_code_under_test_are_not_the_local_clock() {
 }
 
 #[test]
+fn wall_clock_text_no_moment_renders_is_not_looked_for_in_it() {
+    // kombu: `"__type__" not in dumps({"now": now})`: a moment renders as digits, separators
+    // and names; text with an underscore, a quote or a bracket is never part of it. A
+    // separator (`"."`, absent at microsecond 0) or a name (`"Mon"`) can be.
+    let case = |lit: &str| {
+        one(Box::leak(
+            format!(
+                "import json\nfrom datetime import datetime\n\ndef test_dump():\n    now = datetime.now()\n    s = json.dumps({{'now': str(now)}})\n    assert {lit} not in s\n"
+            )
+            .into_boxed_str(),
+        ))
+    };
+    for lit in ["'__type__'", "'\\\"x\\\"'", "'[1]'", "'a=b'"] {
+        assert!(case(lit).is_empty(), "{lit}");
+    }
+    for lit in ["'.'", "'Mon'", "'2024'"] {
+        assert_eq!(rules_of(&case(lit)), ["wall-clock-compare"], "{lit}");
+    }
+}
+
+#[test]
 fn wall_clock_compared_only_with_itself_is_not_reported() {
     // A clock read stored and read back, or formatted and parsed: any moment passes.
     let round_trip = one(
@@ -2309,6 +2330,37 @@ fn shared_module_state_a_constant_added_to_a_set_does_not_accumulate() {
         rules_of(&lint(&case("registry._order.append('json')"))),
         ["shared-module-state"]
     );
+}
+
+#[test]
+fn shared_module_state_growth_read_back_only_at_the_end_it_grows() {
+    // uvicorn: `--app-dir` does `sys.path.insert(0, app_dir)`; its test checks `sys.path[0] ==
+    // str(app_dir)`, the entry this run put there, whatever earlier runs left behind. A read
+    // of the other end, or of the whole list, sees them.
+    let case = |grow: &str, read: &str| {
+        let test = format!(
+            "import sys\nfrom lib import paths\n\ndef test_dir(tmp_path):\n    paths.add(str(tmp_path))\n    assert {read} == str(tmp_path)\n"
+        );
+        let lib = format!("import sys\n\ndef add(d):\n    {grow}\n");
+        lint(&[
+            ("lib/__init__.py", ""),
+            ("lib/paths.py", Box::leak(lib.into_boxed_str())),
+            ("tests/test_paths.py", Box::leak(test.into_boxed_str())),
+        ])
+    };
+    assert!(case("sys.path.insert(0, d)", "sys.path[0]").is_empty());
+    assert!(case("sys.path.append(d)", "sys.path[-1]").is_empty());
+    for (grow, read) in [
+        ("sys.path.insert(0, d)", "sys.path[-1]"),
+        ("sys.path.append(d)", "sys.path[0]"),
+        ("sys.path.insert(0, d)", "':'.join(sys.path)"),
+    ] {
+        assert_eq!(
+            rules_of(&case(grow, read)),
+            ["shared-module-state"],
+            "{grow} / {read}"
+        );
+    }
 }
 
 #[test]

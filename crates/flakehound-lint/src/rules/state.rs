@@ -55,8 +55,15 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     } else {
         return;
     };
+    // Where a list grows: the end a read of `X[0]` or `X[-1]` sees.
+    let end = match (m, crate::python::positional(node).first()) {
+        ("insert", Some(i)) if cx.text(*i) == "0" => Part::Front,
+        ("appendleft", _) => Part::Front,
+        ("append", _) => Part::Back,
+        _ => Part::Whole,
+    };
     if let Some(key) = cx.state_key(obj) {
-        cx.state(key, op, node);
+        cx.state_part(key, op, end, node);
     }
 }
 
@@ -385,7 +392,11 @@ fn read_part(cx: &Cx, node: Node) -> Part {
     };
     match p.kind() {
         "subscript" if p.child_by_field_name("value") == Some(node) => {
-            literal_key(cx, p.child_by_field_name("subscript"))
+            match p.child_by_field_name("subscript").map(|i| cx.text(i)) {
+                Some("0") => Part::Front,
+                Some("-1") => Part::Back,
+                _ => literal_key(cx, p.child_by_field_name("subscript")),
+            }
         }
         "attribute" if p.child_by_field_name("object") == Some(node) => {
             let m = p
