@@ -1281,7 +1281,7 @@ impl World<'_> {
             let lib = !self.modules[fmi].test_code;
             for s in &f.state {
                 if unreached(&s.guard)
-                    || (failing && s.op != StateOp::Read)
+                    || ((failing || f.ends_process) && s.op != StateOp::Read)
                     || (again && s.op == StateOp::Read)
                 {
                     continue;

@@ -183,6 +183,9 @@ pub struct FnFacts {
     /// `monkeypatch.chdir(tmp_path)`, `tmpdir.chdir()`, `with tmp_path.as_cwd():`): a fixture
     /// that does gives the tests using it a working directory of their own.
     pub enters_temp_dir: bool,
+    /// Every path through it ends the process (`os.execv(…)`, `os._exit(…)`): what it changes
+    /// no later test of the process sees ([`rules::state::ends_process`]).
+    pub ends_process: bool,
     /// Calls `random.seed` / `numpy.random.seed`.
     pub seeds_random: bool,
     /// The local-clock reads it makes (`datetime.datetime.now`, `datetime.date.today`, …),
@@ -1177,6 +1180,7 @@ fn top_level(env: &Env, m: &mut ModuleFacts, stmt: Node, class: Option<(&str, Co
                 }
             }
             function(&mut cx, def);
+            cx.out.ends_process = rules::state::ends_process(&cx, def);
             let is_test = match class {
                 None | Some((_, Collect::Pytest)) => env.naming.is_test_function(name),
                 Some((_, Collect::Unittest)) => name.starts_with("test"),

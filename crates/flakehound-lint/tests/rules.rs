@@ -2364,6 +2364,44 @@ fn shared_module_state_growth_read_back_only_at_the_end_it_grows() {
 }
 
 #[test]
+fn shared_module_state_changed_where_the_process_ends_is_never_seen() {
+    // tornado: autoreload's `_reload()` sets `_reload_attempted = True`, then replaces the
+    // process (`os.execv`, or `os._exit(0)` after spawning a new one): no later test of the
+    // process reads the flag. A function that may return keeps its change.
+    let case = |end: &str| {
+        let lib = format!(
+            "import os\nimport sys\n\n_attempted = False\n\ndef attempted():\n    return _attempted\n\ndef restart():\n    global _attempted\n    _attempted = True\n{end}\n"
+        );
+        lint(&[
+            ("lib/__init__.py", ""),
+            ("lib/reload.py", Box::leak(lib.into_boxed_str())),
+            (
+                "tests/test_a.py",
+                "from lib import reload\n\ndef test_fresh():\n    assert reload.attempted() is False\n",
+            ),
+            (
+                "tests/test_b.py",
+                "from lib import reload\n\ndef test_restart():\n    reload.restart()\n",
+            ),
+        ])
+    };
+    for end in [
+        "    os.execv(sys.executable, [sys.executable] + sys.argv)",
+        "    if sys.platform == 'win32':\n        os._exit(0)\n    else:\n        os.execv(sys.executable, sys.argv)",
+        "    if a:\n        os.abort()\n    elif b:\n        os._exit(1)\n    else:\n        # replaced\n        os.execvp('python', sys.argv)",
+    ] {
+        assert!(case(end).is_empty(), "{end}");
+    }
+    for end in [
+        "    sys.exit(0)",
+        "    if sys.platform == 'win32':\n        os._exit(0)",
+        "    if a:\n        os._exit(0)\n    else:\n        log()",
+    ] {
+        assert_eq!(rules_of(&case(end)), ["shared-module-state"], "{end}");
+    }
+}
+
+#[test]
 fn shared_module_state_reset_by_an_inherited_set_up() {
     // portpicker: `class PickUnusedPortTest(CommonTestMixin, unittest.TestCase)`, whose
     // mixin's `setUp` empties the module's port sets before each test; a base of another

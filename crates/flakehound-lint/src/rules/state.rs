@@ -626,3 +626,71 @@ fn handed_to_a_call(cx: &Cx, node: Node) -> bool {
                 .is_some_and(|m| matches!(cx.text(m), "assertIsInstance" | "assertNotIsInstance"))
     })
 }
+
+/// Calls that end the process there and then: the image replaced (`os.exec*`) or left without
+/// unwinding (`os._exit`, `os.abort`). Not `sys.exit`, whose `SystemExit` a test runner
+/// catches, nor `os.kill`, whose signal may be handled.
+const PROCESS_ENDS: &[&str] = &[
+    "os._exit",
+    "os.abort",
+    "os.execl",
+    "os.execle",
+    "os.execlp",
+    "os.execlpe",
+    "os.execv",
+    "os.execve",
+    "os.execvp",
+    "os.execvpe",
+];
+
+/// Whether every path through a function ends the process: its last statement is such a
+/// call, or an `if` each of whose branches (an `else` among them) ends so. tornado's
+/// autoreload `_reload()` sets `_reload_attempted = True`, then re-executes the interpreter
+/// with `os.execv` (or `os._exit(0)` after spawning it): no later test of that process reads
+/// the flag, and a test that reached it would not finish.
+pub(crate) fn ends_process(cx: &Cx, def: Node) -> bool {
+    def.child_by_field_name("body")
+        .is_some_and(|b| block_ends(cx, b, 0))
+}
+
+fn block_ends(cx: &Cx, block: Node, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    let mut c = block.walk();
+    let Some(last) = block
+        .named_children(&mut c)
+        .filter(|n| n.kind() != "comment")
+        .last()
+    else {
+        return false;
+    };
+    match last.kind() {
+        "expression_statement" => last.named_child(0).is_some_and(|call| {
+            call.kind() == "call"
+                && call
+                    .child_by_field_name("function")
+                    .and_then(|f| cx.qname(f))
+                    .is_some_and(|q| PROCESS_ENDS.contains(&q.as_str()))
+        }),
+        "if_statement" => {
+            let mut c = last.walk();
+            let alternatives: Vec<Node> =
+                last.children_by_field_name("alternative", &mut c).collect();
+            let has_else = alternatives.iter().any(|a| a.kind() == "else_clause");
+            has_else
+                && last
+                    .child_by_field_name("consequence")
+                    .is_some_and(|b| block_ends(cx, b, depth + 1))
+                && alternatives.iter().all(|a| {
+                    a.child_by_field_name(if a.kind() == "else_clause" {
+                        "body"
+                    } else {
+                        "consequence"
+                    })
+                    .is_some_and(|b| block_ends(cx, b, depth + 1))
+                })
+        }
+        _ => false,
+    }
+}
