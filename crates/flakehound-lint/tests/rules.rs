@@ -1730,6 +1730,26 @@ fn timing_assert_with_a_generous_budget_is_the_pedantic_form() {
 }
 
 #[test]
+fn timing_assert_in_cpu_time_is_the_pedantic_form() {
+    // anyio: `assert (time.process_time() - process_time) < hang_time`: the process's CPU
+    // time, which other processes' load does not add to. The same bound on a wall clock, or
+    // on a duration that also reads one, stays.
+    let files = [(
+        "tests/test_it.py",
+        "import time\n\ndef test_cpu():\n    t0 = time.process_time()\n    work()\n    assert (time.process_time() - t0) < 0.2\n\ndef test_thread():\n    t0 = time.thread_time()\n    work()\n    assert time.thread_time() - t0 < 0.2\n\ndef test_wall():\n    t0 = time.perf_counter()\n    work()\n    assert (time.perf_counter() - t0) < 0.2\n\ndef test_mixed():\n    c0 = time.process_time()\n    t0 = time.monotonic()\n    work()\n    assert time.monotonic() - t0 < 0.2\n",
+    )];
+    let timing = |found| tests_of("timing-assert", found);
+    assert_eq!(
+        timing(lint_with(&files, &Config::default())),
+        [
+            "tests/test_it.py::test_mixed",
+            "tests/test_it.py::test_wall"
+        ]
+    );
+    assert_eq!(timing(pedantic_forms(&files)).len(), 2);
+}
+
+#[test]
 fn timing_assert_on_a_helper_told_to_block_by_default_is_the_pedantic_form() {
     // pyrate-limiter's `async_acquire(limiter, item, blocking: bool = True)` measures
     // `try_acquire_async(item, blocking=blocking)`: the call may wait, and `cost <= 50` tells

@@ -41,6 +41,9 @@ fn stopwatch(q: &str) -> bool {
             | "time.perf_counter"
             | "time.monotonic"
             | "time.process_time"
+            | "time.process_time_ns"
+            | "time.thread_time"
+            | "time.thread_time_ns"
             | "time.perf_counter_ns"
             | "time.monotonic_ns"
             | "time.time_ns"
@@ -516,6 +519,8 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
                     let shown = format!("`{}`", cx.text(n));
                     let weak = if lower {
                         Some(BOUNDS_A_WAIT)
+                    } else if cpu_timed(cx, n) {
+                        Some(CPU_TIME)
                     } else {
                         upper.and_then(|(d, b)| weaker(cx, n, d, b))
                     };
@@ -530,6 +535,36 @@ pub(crate) fn assert(cx: &mut Cx, node: Node) {
             _ => {}
         }
     }
+}
+
+const CPU_TIME: &str =
+    ", measured in CPU time (`process_time`), which the load of other processes does not stretch";
+
+/// Whether every clock the test function reads up to the assertion is the process's or the
+/// thread's CPU time (anyio's `time.process_time() - process_time < hang_time`, a check that
+/// the task did not spin): a busy machine slows the run but does not add to this process's
+/// CPU time, so such a budget is the rule's pedantic form.
+fn cpu_timed(cx: &Cx, cmp: Node) -> bool {
+    let Some(func) = super::enclosing_function(cmp) else {
+        return false;
+    };
+    let end = cmp.end_byte();
+    let (mut cpu, mut other) = (0, 0);
+    super::answer_in(func, |n| {
+        if n.start_byte() < end && is_clock_call(cx, n) {
+            let q = n
+                .child_by_field_name("function")
+                .and_then(|f| cx.qname(f))
+                .unwrap_or_default();
+            if q.starts_with("time.process_time") || q.starts_with("time.thread_time") {
+                cpu += 1;
+            } else {
+                other += 1;
+            }
+        }
+        None
+    });
+    cpu > 0 && other == 0
 }
 
 /// A timing assert; one that bounds a wait ([`bounds_a_wait`]) or is a generous budget
