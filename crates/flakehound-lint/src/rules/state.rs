@@ -55,14 +55,20 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     } else {
         return;
     };
-    // Where a list grows: the end a read of `X[0]` or `X[-1]` sees.
-    let end = match (m, crate::python::positional(node).first()) {
-        ("insert", Some(i)) if cx.text(*i) == "0" => Part::Front,
-        ("appendleft", _) => Part::Front,
-        ("append", _) => Part::Back,
-        _ => Part::Whole,
-    };
     if let Some(key) = cx.state_key(obj) {
+        // Where a list grows: the end a read of `X[0]` or `X[-1]` sees.
+        let end = match m {
+            "insert"
+                if crate::python::positional(node)
+                    .first()
+                    .is_some_and(|i| cx.text(*i) == "0") =>
+            {
+                Part::Front
+            }
+            "appendleft" => Part::Front,
+            "append" => Part::Back,
+            _ => Part::Whole,
+        };
         cx.state_part(key, op, end, node);
     }
 }
