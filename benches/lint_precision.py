@@ -94,15 +94,26 @@ PYTEST_OPTS = ["-p", "no:cacheprovider", "-o", "addopts=", "-p", "no:flaky",
                "-p", "no:rerunfailures"]
 
 
+def expanded(name):
+    """Whether a collected case name is a case of the test function `name`: pytest's
+    parametrized `name[…]`, or the methods `parameterized.expand` generates, `name_0`,
+    `name_1_label` (dateparser's tests)."""
+    return lambda case: (case == name or case.startswith(name + "[")
+                         or re.fullmatch(re.escape(name) + r"_\d+(_.*)?", case) is not None)
+
+
 def cases(python, cwd, test, limit=4):
     """The ids diagnose takes for `test`: the test itself, or its parametrized cases (the first
-    `limit` of them, as `pytest --collect-only` lists them)."""
+    `limit` of them, as `pytest --collect-only` lists them; all of them with `limit=None`)."""
     out = subprocess.run([python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
                           "-o", "addopts=", *_EXTRA, test.split("::")[0]], cwd=cwd,
                          capture_output=True,
                          text=True, timeout=600)
-    ids = [line.strip() for line in out.stdout.splitlines()
-           if line.strip().startswith(test + "[")]
+    head, _, name = test.rpartition("::")
+    of = expanded(name)
+    ids = [i for i in (line.strip() for line in out.stdout.splitlines())
+           if i.startswith(test + "[")
+           or (i.rpartition("::")[0] == head and i != test and of(i.rpartition("::")[2]))]
     return ids[:limit] or [test]
 
 
@@ -228,10 +239,13 @@ def rerun(python, cwd, test, n):
     key = (str(cwd), file, n)
     if key not in _FILE_RUNS:
         _FILE_RUNS[key] = [_pytest_cases(python, cwd, [file]) for _ in range(n)]
-    runs = [_pytest_cases(python, cwd, [test]) for _ in range(n)] + _FILE_RUNS[key]
-    for cases in runs:
-        for case_name, failed, skipped in cases:
-            if case_name == name or case_name.startswith(name + "["):
+    # A test `parameterized.expand` generates has no id of its own: its cases run alone.
+    alone = [test] if "[" in test else cases(python, cwd, test, limit=None)
+    runs = [_pytest_cases(python, cwd, alone) for _ in range(n)] + _FILE_RUNS[key]
+    of = expanded(name)
+    for cases_run in runs:
+        for case_name, failed, skipped in cases_run:
+            if of(case_name):
                 if failed:
                     seen[case_name][1] += 1
                 elif not skipped:

@@ -1424,6 +1424,35 @@ impl World<'_> {
         // Frozen by a decorator or fixture, or by a clock-faking call anywhere it reaches
         // (`freezer = freeze_time(…); freezer.start()`).
         let frozen = has(FROZEN_TIME) || reaches_call(FROZEN_TIME);
+        // The clock names of modules its test code replaces (`patch("pkg.mod.datetime",
+        // new=fake)` in a helper it calls): that module's reads through the name are the fake's.
+        let clock_patches: Vec<&(String, String)> = out
+            .fns
+            .iter()
+            .filter(|(fm, _)| self.modules[*fm].test_code)
+            .filter_map(|(fm, fk)| self.modules[*fm].facts.functions.get(fk))
+            .flat_map(|f| f.clock_patches.iter())
+            .collect();
+        let patched = |hm: usize, h: &Hit| -> bool {
+            if clock_patches.is_empty() || h.rule.id != rules::WALL_CLOCK.id {
+                return false;
+            }
+            let dotted = dotted_module(&self.modules[hm].rel);
+            // The name the read goes through: `datetime` of "`datetime.today()`".
+            let head = h
+                .detail
+                .trim_start_matches('`')
+                .split(['.', '('])
+                .next()
+                .unwrap_or("");
+            clock_patches.iter().any(|(m, n)| {
+                n == head
+                    && (dotted == *m
+                        || dotted
+                            .strip_suffix(m.as_str())
+                            .is_some_and(|p| p.ends_with('.')))
+            })
+        };
         // Run in a fresh temporary directory by a fixture or a function it reaches: the
         // relative paths it writes are its own.
         let own_dir = reaches(&|f: &FnFacts| f.enters_temp_dir);
@@ -1480,6 +1509,7 @@ impl World<'_> {
                 && !(seeded && id == rules::UNSEEDED_RANDOM.id)
                 && !(mocked && id == rules::REAL_NETWORK.id)
                 && !(frozen && is_clock_hit(h))
+                && !patched(*hm, h)
                 && !(own_dir && h.in_cwd)
         });
         // One per place (a function walked again with other arguments finds its unguarded
@@ -1539,6 +1569,15 @@ fn frozen_by_decorator(f: &FnFacts) -> bool {
 }
 
 /// What a fake clock makes deterministic.
+/// The dotted name of a module from its path below the root (`src/pkg/mod.py` →
+/// `src.pkg.mod`, `pkg/__init__.py` → `pkg`): a patch target names it without the part above
+/// the package, so it is matched as a suffix.
+fn dotted_module(rel: &str) -> String {
+    let stem = rel.strip_suffix(".py").unwrap_or(rel);
+    let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
+    stem.replace('/', ".")
+}
+
 fn is_clock_hit(h: &Hit) -> bool {
     h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::TIMING_ASSERT.id
 }

@@ -192,6 +192,11 @@ pub struct FnFacts {
     /// whether or not they were reported: see `project.rs`, a test that computes its expected
     /// value from the same clock.
     pub local_clocks: Vec<String>,
+    /// The clock names of modules it replaces with `mock.patch("pkg.mod.datetime", …)` or
+    /// `monkeypatch.setattr("pkg.mod.time", …)`, as (`pkg.mod`, `datetime`): a test that
+    /// reaches it runs that module's clock reads on a fake clock
+    /// ([`rules::clock::clock_patch`]).
+    pub clock_patches: Vec<(String, String)>,
     /// Returns a measured duration (`return elapsed`, `return ok, cost_ms`): which item.
     pub returns_duration: Option<ReturnedDuration>,
     /// Code under test: the unseeded draws whose value only leaves the function as what it

@@ -622,6 +622,39 @@ fn wall_clock_text_no_moment_renders_is_not_looked_for_in_it() {
 }
 
 #[test]
+fn wall_clock_of_a_module_whose_clock_the_test_patches_is_fake() {
+    // dateparser: `given_now` patches `dateparser.date.datetime` with a mock whose `now()`
+    // and `today()` return a fixed moment; the module's `datetime.today()` reads it. A patch
+    // of another module, or of another name, leaves the read real.
+    let case = |patch: &str| {
+        let test = format!(
+            "from unittest import TestCase\nfrom unittest.mock import patch, Mock\nfrom datetime import datetime\nfrom pkg import date as pdate\n\nclass T(TestCase):\n    def given_now(self):\n        {patch}\n\n    def test_year(self):\n        self.given_now()\n        assert pdate.this_year() == 2015\n"
+        );
+        lint(&[
+            ("pkg/__init__.py", ""),
+            (
+                "pkg/date.py",
+                "from datetime import datetime\n\ndef this_year():\n    return datetime.today().year\n",
+            ),
+            ("tests/test_date.py", Box::leak(test.into_boxed_str())),
+        ])
+    };
+    for p in [
+        "patch('pkg.date.datetime', new=Mock(today=lambda: datetime(2015, 2, 4))).start()",
+        "patch('pkg.date.datetime.today').start()",
+    ] {
+        assert!(case(p).is_empty(), "{p}");
+    }
+    for p in [
+        "patch('pkg.other.datetime').start()",
+        "patch('pkg.date.time').start()",
+        "pass",
+    ] {
+        assert_eq!(rules_of(&case(p)), ["wall-clock-compare"], "{p}");
+    }
+}
+
+#[test]
 fn wall_clock_compared_only_with_itself_is_not_reported() {
     // A clock read stored and read back, or formatted and parsed: any moment passes.
     let round_trip = one(

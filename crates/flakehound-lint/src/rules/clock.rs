@@ -230,6 +230,12 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
         return;
     };
     let Some(q) = cx.qname(func) else { return };
+    if cx.test_code
+        && let Some(p) = clock_patch(cx, node, &q)
+        && !cx.out.clock_patches.contains(&p)
+    {
+        cx.out.clock_patches.push(p);
+    }
     if local_clock(&q, node, cx) {
         if !cx.out.local_clocks.contains(&q) {
             cx.out.local_clocks.push(q.clone());
@@ -570,6 +576,39 @@ fn cpu_timed(cx: &Cx, cmp: Node) -> bool {
         None
     });
     cpu > 0 && other == 0
+}
+
+/// The names a module reads the clock through.
+const CLOCK_NAMES: &[&str] = &["datetime", "date", "time"];
+
+/// `patch("dateparser.date.datetime", new=fake)`, `mock.patch("app.jobs.time.time")`,
+/// `monkeypatch.setattr("app.jobs.datetime", Fake)`: a test replacing the name a module of
+/// the project reads the clock through (dateparser's `given_now`, whose fake's `now()` and
+/// `today()` return a fixed moment). Gives the module and the name. Any object put there is
+/// taken for a fake clock: a test that patches a module's `datetime` does so to control it.
+pub(crate) fn clock_patch(cx: &Cx, call: Node, q: &str) -> Option<(String, String)> {
+    let last = q.rsplit('.').next().unwrap_or(q);
+    let setattr = last == "setattr"
+        && cx
+            .text(call.child_by_field_name("function")?)
+            .contains("monkeypatch");
+    if last != "patch" && !setattr {
+        return None;
+    }
+    let target = crate::python::string_value(*crate::python::positional(call).first()?, cx.src)?;
+    let mut parts: Vec<&str> = target.split('.').collect();
+    // `mod.time.time`, `mod.datetime.now`: the function of the name.
+    if parts.len() >= 3
+        && CLOCK_NAMES.contains(&parts[parts.len() - 2])
+        && matches!(
+            parts[parts.len() - 1],
+            "now" | "today" | "utcnow" | "time" | "time_ns" | "localtime" | "gmtime"
+        )
+    {
+        parts.pop();
+    }
+    let name = parts.pop()?;
+    (CLOCK_NAMES.contains(&name) && !parts.is_empty()).then(|| (parts.join("."), name.to_string()))
 }
 
 /// A timing assert; one that bounds a wait ([`bounds_a_wait`]) or is a generous budget
