@@ -1047,9 +1047,9 @@ fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool, unequal: bool) {
     // not depend on the moment. (`"." in now.isoformat()` does: no fraction at microsecond 0.)
     if unordered && markup(cx, l) {
         b.retain(|&(i, _)| {
-            !cx.origins
+            cx.origins
                 .get(cx.call_origins.get(&i).map_or(i, |c| c.base))
-                .is_some_and(|(h, _)| h.rule.id == WALL_CLOCK.id)
+                .is_none_or(|(h, _)| h.rule.id != WALL_CLOCK.id)
         });
     }
     let known = |cx: &Cx, o: &Origins, n: Node| {
