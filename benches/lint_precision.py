@@ -172,6 +172,21 @@ def unpacked(work, spec):
 
     have = lambda: [p for p in sd.iterdir() if matches(p)]  # noqa: E731
     if not have():
+        # The file straight from the index's JSON API: `pip download` prepares the metadata
+        # too, which builds some projects (zeroconf compiles its Cython for over ten minutes).
+        try:
+            import urllib.request
+            req = urllib.request.Request(f"https://pypi.org/simple/{norm(name)}/",
+                                         headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                files = json.load(r)["files"]
+            for f in files:
+                if matches(pathlib.Path(f["filename"])):
+                    urllib.request.urlretrieve(f["url"], sd / f["filename"])
+                    break
+        except (OSError, ValueError, KeyError):
+            pass
+    if not have():
         # pip saves the sdist before it prepares its metadata, which may fail with a build
         # backend newer than pip (tinydb 4.8.0's poetry-core 2 writes `||` requirements that
         # pip 23 cannot parse): the file is what counts.
