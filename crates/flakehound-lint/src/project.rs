@@ -1413,6 +1413,13 @@ impl World<'_> {
                 .iter()
                 .any(|(fm, fk)| self.modules[*fm].facts.functions.get(fk).is_some_and(what))
         };
+        // The facts of the test code it reaches (the test, its set-up, fixtures and helpers).
+        let test_facts = || {
+            out.fns
+                .iter()
+                .filter(|(fm, _)| self.modules[*fm].test_code)
+                .filter_map(|(fm, fk)| self.modules[*fm].facts.functions.get(fk))
+        };
         let reaches_call = |words: &[&str]| {
             reaches(&|f: &FnFacts| {
                 f.calls.iter().any(|c| match &c.target {
@@ -1426,13 +1433,8 @@ impl World<'_> {
         let frozen = has(FROZEN_TIME) || reaches_call(FROZEN_TIME);
         // The clock names of modules its test code replaces (`patch("pkg.mod.datetime",
         // new=fake)` in a helper it calls): that module's reads through the name are the fake's.
-        let clock_patches: Vec<&(String, String)> = out
-            .fns
-            .iter()
-            .filter(|(fm, _)| self.modules[*fm].test_code)
-            .filter_map(|(fm, fk)| self.modules[*fm].facts.functions.get(fk))
-            .flat_map(|f| f.clock_patches.iter())
-            .collect();
+        let clock_patches: Vec<&(String, String)> =
+            test_facts().flat_map(|f| f.clock_patches.iter()).collect();
         let patched = |hm: usize, h: &Hit| -> bool {
             if clock_patches.is_empty() || h.rule.id != rules::WALL_CLOCK.id {
                 return false;
@@ -1476,19 +1478,12 @@ impl World<'_> {
                         })
                 })
         };
-        // A draw or clock read reached only by calls the test expects to raise
-        // (python-dateutil's `rrule(…)` with contradictory arguments inside `assertRaises`,
-        // whose `dtstart` defaults to `datetime.now()`): the test looks at the exception, not at
-        // a value computed from it.
         // The attributes the test code it reached reads, looked up only when a kept draw
         // needs them.
         let read: HashSet<&str> = if kept.is_empty() {
             HashSet::new()
         } else {
-            out.fns
-                .iter()
-                .filter(|(fm, _)| self.modules[*fm].test_code)
-                .filter_map(|(fm, fk)| self.modules[*fm].facts.functions.get(fk))
+            test_facts()
                 .flat_map(|f| f.attrs_read.iter().map(String::as_str))
                 .collect()
         };
@@ -1500,6 +1495,10 @@ impl World<'_> {
             }
             hits.push((km, h, v, failing));
         }
+        // A draw or clock read reached only by calls the test expects to raise
+        // (python-dateutil's `rrule(…)` with contradictory arguments inside `assertRaises`,
+        // whose `dtstart` defaults to `datetime.now()`): the test looks at the exception, not at
+        // a value computed from it.
         hits.retain(|(_, h, _, only_failing)| !(*only_failing && is_value_hit(h)));
         hits.retain(|(hm, h, _, _)| {
             let id = h.rule.id;
@@ -1568,7 +1567,6 @@ fn frozen_by_decorator(f: &FnFacts) -> bool {
         .any(|d| names_one_of(&d.to_ascii_lowercase(), FROZEN_TIME))
 }
 
-/// What a fake clock makes deterministic.
 /// The dotted name of a module from its path below the root (`src/pkg/mod.py` →
 /// `src.pkg.mod`, `pkg/__init__.py` → `pkg`): a patch target names it without the part above
 /// the package, so it is matched as a suffix.
@@ -1578,6 +1576,7 @@ fn dotted_module(rel: &str) -> String {
     stem.replace('/', ".")
 }
 
+/// What a fake clock makes deterministic.
 fn is_clock_hit(h: &Hit) -> bool {
     h.rule.id == rules::WALL_CLOCK.id || h.rule.id == rules::TIMING_ASSERT.id
 }

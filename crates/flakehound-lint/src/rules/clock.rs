@@ -562,11 +562,11 @@ fn cpu_timed(cx: &Cx, cmp: Node) -> bool {
     let end = cmp.end_byte();
     let (mut cpu, mut other) = (0, 0);
     super::answer_in(func, |n| {
-        if n.start_byte() < end && is_clock_call(cx, n) {
-            let q = n
-                .child_by_field_name("function")
-                .and_then(|f| cx.qname(f))
-                .unwrap_or_default();
+        if n.start_byte() < end
+            && n.kind() == "call"
+            && let Some(q) = n.child_by_field_name("function").and_then(|f| cx.qname(f))
+            && stopwatch(&q)
+        {
             if q.starts_with("time.process_time") || q.starts_with("time.thread_time") {
                 cpu += 1;
             } else {

@@ -73,16 +73,25 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     }
 }
 
+/// The node kinds of a constant scalar (a string, a number, `True`, `None`).
+const SCALAR_LITERALS: &[&str] = &[
+    "string",
+    "concatenated_string",
+    "integer",
+    "float",
+    "true",
+    "false",
+    "none",
+];
+
 /// `X.add("application/json")`: a set given a constant holds it once, however often the
 /// test runs (kombu's `_disabled_content_types`); a list given one grows.
 fn adds_constant(cx: &Cx, call: Node, method: &str) -> bool {
     method == "add"
         && matches!(
             crate::python::positional(call).as_slice(),
-            [a] if matches!(
-                a.kind(),
-                "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none"
-            ) && !(a.kind() == "string" && cx.text(*a).starts_with(['f', 'F']))
+            [a] if SCALAR_LITERALS.contains(&a.kind())
+                && !(a.kind() == "string" && cx.text(*a).starts_with(['f', 'F']))
         )
 }
 
@@ -480,14 +489,13 @@ fn compared<'t>(cx: &Cx<'t>, node: Node<'t>) -> Compared<'t> {
                 };
             }
             "argument_list" => {
-                let call = p.parent().filter(|c| c.kind() == "call");
-                let assert_eq = call
-                    .and_then(|c| c.child_by_field_name("function"))
-                    .and_then(|f| f.child_by_field_name("attribute"))
-                    .is_some_and(|m| ASSERT_EQUAL.contains(&cx.text(m)));
-                if assert_eq {
-                    let args = crate::python::positional(call.unwrap_or(p));
-                    return match args.as_slice() {
+                if let Some(call) = p.parent().filter(|c| {
+                    c.kind() == "call"
+                        && c.child_by_field_name("function")
+                            .and_then(|f| f.child_by_field_name("attribute"))
+                            .is_some_and(|m| ASSERT_EQUAL.contains(&cx.text(m)))
+                }) {
+                    return match crate::python::positional(call).as_slice() {
                         [a, b, ..] if *a == child => Compared::With(*b),
                         [a, b, ..] if *b == child => Compared::With(*a),
                         _ => Compared::No,
@@ -523,21 +531,13 @@ fn compared<'t>(cx: &Cx<'t>, node: Node<'t>) -> Compared<'t> {
 }
 
 /// Whether an operand is a fixed value: a literal, a module-level name that is not module
-/// state itself (`config.DEFAULTS`), or a container built of such (`set(["a"])`).
+/// state itself (`config.DEFAULTS`), or a container built of such (`set(["a"])`). Not
+/// `value::fixed`, which knows names by their spelling (`CUTOFF`) and the values a test
+/// bound, not which module-level names are state.
 fn fixed(cx: &Cx, node: Node) -> bool {
     match node.kind() {
-        "string"
-        | "concatenated_string"
-        | "integer"
-        | "float"
-        | "true"
-        | "false"
-        | "none"
-        | "list"
-        | "tuple"
-        | "dictionary"
-        | "set"
-        | "unary_operator" => true,
+        k if SCALAR_LITERALS.contains(&k) => true,
+        "list" | "tuple" | "dictionary" | "set" | "unary_operator" => true,
         "parenthesized_expression" => node.named_child(0).is_some_and(|c| fixed(cx, c)),
         "identifier" | "attribute" => {
             let head = if node.kind() == "attribute" {
@@ -566,8 +566,8 @@ fn fixed(cx: &Cx, node: Node) -> bool {
 
 /// Whether a read of the whole value in test code is compared only with values that are not
 /// fixed ([`Part::Live`]): directly, or through a local name every later use of which is such
-/// a comparison (or is printed). A rough test, which does not prove the other side a view of the same state
-/// (plumbum compares `local.env` with what `printenv` prints, `async_local.env` with
+/// a comparison (or is printed). A rough test, which does not prove the other side a view of
+/// the same state (plumbum compares `local.env` with what `printenv` prints, `async_local.env` with
 /// `local.env`); a comparison with a fixed value, a count, or any other use keeps the read a
 /// look at the whole value.
 fn live(cx: &Cx, node: Node) -> bool {
