@@ -465,6 +465,29 @@ fn wall_clock_value_replaced_in_an_exception_handler_is_still_compared_with_itse
 }
 
 #[test]
+fn wall_clock_naive_datetime_converted_as_local_time() {
+    // dateparser's `given_time`: a UTC string parsed naive and then `astimezone(utc)`, taken
+    // as local time (the test fails in every zone but UTC), in a helper the test reaches and
+    // hands to a mock, so no comparison sees it. `utcnow().timestamp()` likewise.
+    let src = "import datetime as dt\nfrom datetime import datetime\n\nclass TestOffset:\n    def given(self, s):\n        self.now = datetime.strptime(s, '%Y-%m-%d %H:%M').astimezone(dt.timezone.utc)\n\n    def test_offset(self):\n        self.given('2014-08-20 04:32')\n        check(self.now)\n\ndef test_epoch():\n    check(datetime.utcnow().timestamp())\n\ndef test_built():\n    check(datetime(2020, 1, 1, 12).astimezone(dt.timezone.utc))\n";
+    let mut tests = tests_of("wall-clock-compare", one(src));
+    tests.sort();
+    assert_eq!(
+        tests,
+        [
+            "tests/test_it.py::TestOffset::test_offset",
+            "tests/test_it.py::test_built",
+            "tests/test_it.py::test_epoch"
+        ]
+    );
+    // Aware before the conversion (a `%z` format, `tzinfo=`, `replace` first), a naive local
+    // time's own `timestamp()`, a name (not followed), or under a frozen clock: not reported.
+    let fine = "import datetime as dt\nfrom datetime import datetime, timezone\nfrom freezegun import freeze_time\n\ndef test_zoned():\n    check(datetime.strptime(s, '%Y-%m-%d %H:%M%z').astimezone(timezone.utc))\n\ndef test_tzinfo():\n    check(datetime(2020, 1, 1, tzinfo=timezone.utc).astimezone(timezone.utc))\n\ndef test_replaced():\n    check(datetime(2020, 1, 1).replace(tzinfo=timezone.utc).astimezone(timezone.utc))\n\ndef test_stamp():\n    check(datetime(2020, 1, 1).timestamp())\n\n@freeze_time('2024-01-01')\ndef test_frozen():\n    check(datetime.utcnow().timestamp())\n";
+    let found = one(fine);
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
 fn wall_clock_compare() {
     let found = one(
         "from datetime import date, datetime\n\ndef test_a():\n    assert report().day == date.today()\n",

@@ -26,6 +26,51 @@ fn local_clock(q: &str, call: Node, cx: &Cx) -> bool {
     }
 }
 
+/// A naive datetime the scan can see is naive (`datetime.strptime` with a literal format that
+/// has no `%z`/`%Z`, `datetime(…)` without `tzinfo`, `utcnow()`, `utcfromtimestamp(…)`)
+/// converted as if it held local time: `.astimezone(…)` on any of them, `.timestamp()` on a
+/// naive UTC time. Python takes a naive value for local time there, so the instant depends on
+/// the machine's zone: dateparser's `datetime.strptime(utc, …).astimezone(timezone.utc)`,
+/// whose test fails in every zone but UTC (diagnose, p < 0.0001), in a helper that hands it to
+/// a mocked clock, where no comparison the scan can follow sees it. Reported where it is, in
+/// a test or the code under test, outside a faked clock (time-machine sets the zone of an
+/// aware destination). A receiver held in a name is not followed.
+fn naive_conversion(cx: &Cx, func: Node) -> Option<String> {
+    if cx.fake_clock > 0 || func.kind() != "attribute" {
+        return None;
+    }
+    let method = cx.text(func.child_by_field_name("attribute")?);
+    if method != "astimezone" && method != "timestamp" {
+        return None;
+    }
+    let recv = func.child_by_field_name("object")?;
+    let rf = recv
+        .child_by_field_name("function")
+        .filter(|_| recv.kind() == "call")?;
+    let rq = cx.qname(rf)?;
+    let has_tz = |c: Node| crate::python::kwarg(c, "tzinfo", cx.src).is_some();
+    let naive_utc = matches!(
+        rq.as_str(),
+        "datetime.datetime.utcnow" | "datetime.datetime.utcfromtimestamp"
+    );
+    let naive = naive_utc
+        || match rq.as_str() {
+            "datetime.datetime.strptime" => positional(recv)
+                .get(1)
+                .and_then(|f| crate::python::string_value(*f, cx.src))
+                .is_some_and(|f| !f.contains("%z") && !f.contains("%Z")),
+            "datetime.datetime" => positional(recv).len() < 8 && !has_tz(recv),
+            _ => false,
+        };
+    let reads_zone = naive && (method == "astimezone" || naive_utc);
+    reads_zone.then(|| {
+        format!(
+            "`{}(…).{method}()` takes a naive datetime for local time",
+            cx.text(rf)
+        )
+    })
+}
+
 /// A read of the local wall clock outside a faked clock, shown for the message.
 pub(crate) fn wall_read(cx: &Cx, call: Node) -> Option<String> {
     let func = call.child_by_field_name("function")?;
@@ -229,6 +274,11 @@ pub(crate) fn call(cx: &mut Cx, node: Node) {
     let Some(func) = node.child_by_field_name("function") else {
         return;
     };
+    // Before the name: a method of a call's result has none.
+    if let Some(shown) = naive_conversion(cx, func) {
+        cx.hit(&WALL_CLOCK, node, shown);
+        return;
+    }
     let Some(q) = cx.qname(func) else { return };
     if cx.test_code
         && let Some(p) = clock_patch(cx, node, &q)
