@@ -350,6 +350,10 @@ pub(crate) struct Cx<'a> {
     /// The one origin every conversion of a given timestamp into local time
     /// (`datetime.fromtimestamp(ts)`) in the file shares: the process's zone.
     pub zone_origin: Option<usize>,
+    /// Origins some assertion saw come back unchanged (a round trip: both sides share it).
+    pub round_trips: HashSet<usize>,
+    /// Origins that are many draws made into one value (`rules::value::bulk`).
+    pub bulk_origins: HashSet<usize>,
     pub taints: HashMap<String, rules::value::Origins>,
     /// `with open(path) as f`: `f` → the names the file was opened with.
     pub aliases: HashMap<String, Vec<String>>,
@@ -991,6 +995,8 @@ impl<'a> Env<'a> {
             call_origins: HashMap::new(),
             order_free_of: HashMap::new(),
             zone_origin: None,
+            round_trips: HashSet::new(),
+            bulk_origins: HashSet::new(),
             taints: HashMap::new(),
             aliases: HashMap::new(),
             shifts: HashMap::new(),
@@ -1484,6 +1490,7 @@ fn function(cx: &mut Cx, def: Node) {
     if let Some(body) = def.child_by_field_name("body") {
         collect_locals(cx, body, 0);
         walk(cx, body, 0);
+        rules::value::finish(cx);
     }
     // The test's own parameters are fixtures or the class instance: not function parameters
     // that a caller passes.

@@ -233,6 +233,21 @@ fn unseeded_random_compared_only_with_itself_is_not_reported() {
         "import random\n\ndef test_queue():\n    x = random.random()\n    q = Queue()\n    q.put(x)\n    assert q.get() == x\n    assert round(x) < 1\n",
     );
     assert_eq!(rules_of(&fixed), ["unseeded-random"]);
+    // Random data carried through the code under test and seen back unchanged: the other
+    // checks on what carried it hold for any content (trio's `cat` test). Without the round
+    // trip, or a scalar draw, still reported.
+    let carried = one(
+        "import random\n\ndef test_cat():\n    data = bytes(random.randint(0, 255) for _ in range(64))\n    result = run(CAT, stdin=data)\n    assert result.returncode == 0\n    assert result.stdout == data\n\ndef test_status():\n    data = bytes(random.randint(0, 255) for _ in range(64))\n    result = run(CAT, stdin=data)\n    assert result.returncode == 0\n\ndef test_scalar():\n    x = random.randint(0, 255)\n    result = run(CAT, stdin=x)\n    assert result.returncode == 0\n    assert result.stdout == x\n",
+    );
+    let mut carried: Vec<&str> = carried.iter().map(|(_, t)| t.as_str()).collect();
+    carried.sort();
+    assert_eq!(
+        carried,
+        [
+            "tests/test_it.py::test_scalar",
+            "tests/test_it.py::test_status"
+        ]
+    );
     let stored = one(
         "import random\n\ndef test_seek():\n    s = ''.join(random.choice('ab') for _ in range(9))\n    f = Spooled()\n    f.write(s)\n    assert f.seek(3) == 3\n    assert f.tell() == len(s)\n",
     );
@@ -1847,6 +1862,26 @@ fn real_network() {
         "import requests\n\ndef test_a(live_server):\n    assert requests.get('http://127.0.0.1:8000/').ok\n    assert requests.get(live_server.url).ok\n",
     );
     assert!(local.is_empty(), "{local:?}");
+    // A scheme no client connects with raises before any connection (httpx's own test).
+    let scheme = one(
+        "import httpx, pytest\n\ndef test_a():\n    with pytest.raises(httpx.UnsupportedProtocol):\n        httpx.get('invalid://example.org')\n\ndef test_b():\n    httpx.get('HTTPS://example.org')\n",
+    );
+    assert_eq!(
+        scheme,
+        [(
+            "real-network".to_string(),
+            "tests/test_it.py::test_b".to_string()
+        )]
+    );
+    // Resolving a numeric address asks no name server; connecting to it, or resolving a
+    // name, goes out.
+    let numeric = one(
+        "import socket\n\ndef test_a():\n    socket.getaddrinfo('1.2.3.4', 0, family=socket.AF_INET6)\n    socket.gethostbyname('8.8.8.8')\n\ndef test_b():\n    socket.create_connection(('1.2.3.4', 80))\n\ndef test_c():\n    socket.getaddrinfo('example.com', 80)\n",
+    );
+    assert_eq!(
+        numeric.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
+        ["tests/test_it.py::test_b", "tests/test_it.py::test_c"]
+    );
     let mocked = one(
         "import requests, responses\n\n@responses.activate\ndef test_a():\n    assert requests.get('https://api.github.com/zen').ok\n",
     );

@@ -90,6 +90,9 @@ fn source(cx: &mut Cx, call: Node) -> Option<usize> {
     cx.origins.push((hit, false));
     let i = cx.origins.len() - 1;
     cx.origin_at.insert(call.id(), i);
+    if rule.id == UNSEEDED_RANDOM.id && bulk(cx, call) {
+        cx.bulk_origins.insert(i);
+    }
     if zone {
         cx.zone_origin = Some(i);
     }
@@ -1038,7 +1041,15 @@ fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool, unequal: bool) {
             .map(|&(i, s)| (cx.call_origins.get(&i).map_or(i, |c| c.base), s))
             .collect()
     };
-    if shares(&base(cx, &a), &base(cx, &b)) {
+    let (ba, bb) = (base(cx, &a), base(cx, &b));
+    if shares(&ba, &bb) {
+        if !unequal {
+            cx.round_trips.extend(
+                ba.iter()
+                    .filter(|x| bb.iter().any(|y| y.0 == x.0))
+                    .map(|x| x.0),
+            );
+        }
         return;
     }
     // `"__type__" not in dumps({"now": now})` (kombu): a moment renders as digits, separators
@@ -1080,6 +1091,49 @@ fn pair(cx: &mut Cx, l: Node, r: Node, unordered: bool, unequal: bool) {
             report_against(cx, o, k, kc);
         }
     }
+}
+
+/// At the end of a test function: a random draw the test saw come back unchanged (`assert
+/// result.stdout == data` after `run_process(cat, stdin=data)`) is a payload the test carries
+/// through the code under test, so the other checks on what carried it (`result.returncode ==
+/// 0`, `result.args == CAT`, before or after the round trip) check the carrying, for any value
+/// as the round trip does, when the draw is data ([`bulk`]: random bytes or text): trio's `test_run` sends 256 KiB of random bytes through `cat` and
+/// never failed under diagnose. A draw only compared with fixed values (`assert run(data)
+/// .returncode == 0` alone) is still reported, and a clock read is a moment, not a payload:
+/// `now` round-tripped and `now.year == 2024` still counts.
+pub(crate) fn finish(cx: &mut Cx) {
+    if cx.round_trips.is_empty() {
+        return;
+    }
+    let payloads: Vec<(u32, u32)> = cx
+        .round_trips
+        .iter()
+        .filter(|i| cx.bulk_origins.contains(i))
+        .filter_map(|&i| cx.origins.get(i))
+        .map(|(h, _)| (h.line, h.col))
+        .collect();
+    cx.out
+        .hits
+        .retain(|h| h.rule.id != UNSEEDED_RANDOM.id || !payloads.contains(&(h.line, h.col)));
+}
+
+/// A draw of many values made into one (random bytes, a random string: a draw inside a
+/// comprehension or generator, `randbytes`, `choices`): data whose content, not size, is
+/// random, unlike a scalar (`x = random.random()`, `round(x) < 1` depends on it).
+fn bulk(cx: &Cx, call: Node) -> bool {
+    let named = call
+        .child_by_field_name("function")
+        .and_then(|f| cx.qname(f))
+        .is_some_and(|q| matches!(q.as_str(), "random.randbytes" | "random.choices"));
+    let mut cur = call.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "generator_expression" | "list_comprehension" => return true,
+            "expression_statement" | "assignment" | "function_definition" => break,
+            _ => cur = n.parent(),
+        }
+    }
+    named
 }
 
 /// A string literal holding text no rendered moment contains (see [`pair`]).
