@@ -1748,6 +1748,26 @@ fn timing_assert_on_a_wait_is_the_pedantic_form() {
 }
 
 #[test]
+fn timing_assert_in_a_helper_every_caller_gives_a_wait_is_the_pedantic_form() {
+    // trio's `check_takes_about(f, expected_dur)`: it times a callable its callers pass, and
+    // every caller passes a function of its own that sleeps (or a lambda that does): it checks
+    // a wait's length. One caller passing work makes it a budget on work again.
+    let helper = "import time, trio\n\nasync def check_takes_about(f, expected_dur):\n    start = time.perf_counter()\n    await f()\n    dur = time.perf_counter() - start\n    assert dur / expected_dur < 1.5\n\n";
+    let waits = format!(
+        "{helper}async def test_sleep():\n    async def sleep_1():\n        await trio.sleep_until(trio.current_time() + 1)\n    await check_takes_about(sleep_1, 1)\n\nasync def test_forever():\n    async def task():\n        with trio.fail_after(1):\n            await trio.sleep_forever()\n    await check_takes_about(task, 1)\n\nasync def test_lambda():\n    await check_takes_about(lambda: trio.sleep(1), 1)\n"
+    );
+    let files = [("tests/test_it.py", waits.as_str())];
+    let timing = |found| tests_of("timing-assert", found);
+    assert!(timing(lint_with(&files, &Config::default())).is_empty());
+    assert_eq!(timing(pedantic_forms(&files)).len(), 3);
+    let work = format!(
+        "{waits}\nasync def test_work():\n    async def crunch():\n        sum(range(10**6))\n    await check_takes_about(crunch, 0.1)\n"
+    );
+    let files = [("tests/test_it.py", work.as_str())];
+    assert_eq!(timing(lint_with(&files, &Config::default())).len(), 4);
+}
+
+#[test]
 fn timing_assert_on_a_wait_inside_the_code_under_test_is_the_pedantic_form() {
     // pyrate-limiter: the measured call waits inside the library; the test says so by
     // bounding the duration from below in another assertion, by passing `blocking=True`, by

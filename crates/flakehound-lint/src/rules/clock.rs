@@ -737,7 +737,7 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
     if lower {
         return true;
     }
-    if waits.is_empty() && defs.is_empty() {
+    if waits.is_empty() && defs.is_empty() && cx.params.is_empty() {
         return false;
     }
     let Some(start) = region_start(cx, &assigns, duration, end, 0) else {
@@ -753,15 +753,76 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
         return true;
     }
     let waiters = waiting_fns(cx, &defs);
-    if waiters.is_empty() {
-        return false;
-    }
     let mut found = false;
+    let mut passed: Vec<&str> = Vec::new();
     in_body(func, start, end, &mut |n| {
-        found |=
-            n.start_byte() >= start && n.kind() == "identifier" && waiters.contains(cx.text(n));
+        if n.start_byte() >= start && n.kind() == "identifier" {
+            let t = cx.text(n);
+            found |= waiters.contains(t);
+            if cx.params.iter().any(|p| p == t) && !passed.contains(&t) {
+                passed.push(t);
+            }
+        }
     });
-    found
+    found || passed.iter().any(|p| callers_pass_waits(cx, func, p))
+}
+
+/// Whether a helper that times a callable its callers pass (`check_takes_about(f,
+/// expected_dur)`: `start = perf_counter()`, `await f()`, `assert dur / expected_dur < 1.5`)
+/// is given a wait by every call of it in its file: a function defined in the caller that
+/// waits (trio's `sleep_2`, `async def sleep_2(): await sleep(TARGET)`) or a lambda that does.
+/// Then the helper checks how long a wait takes, as a test that sleeps and bounds the sleep
+/// does. A helper with no call in its file, or one caller passing anything else (a function
+/// doing work, a name from elsewhere), is a budget on work.
+fn callers_pass_waits(cx: &Cx, helper: Node, param: &str) -> bool {
+    let Some(name) = helper.child_by_field_name("name").map(|n| cx.text(n)) else {
+        return false;
+    };
+    let Some(index) = cx.params.iter().position(|p| p == param) else {
+        return false;
+    };
+    let mut root = helper;
+    while let Some(p) = root.parent() {
+        root = p;
+    }
+    let mut calls = 0;
+    let all = super::answer_in(root, |n| {
+        if n.kind() != "call"
+            || n.child_by_field_name("function")
+                .is_none_or(|f| f.kind() != "identifier" || cx.text(f) != name)
+        {
+            return None;
+        }
+        calls += 1;
+        let Some(arg) = positional(n)
+            .get(index)
+            .copied()
+            .or_else(|| crate::python::kwarg(n, param, cx.src))
+        else {
+            return Some(false);
+        };
+        let waits = match arg.kind() {
+            "lambda" => {
+                let mut w = false;
+                in_body(arg, 0, usize::MAX, &mut |x| {
+                    w |= x.kind() == "call" && wait_call(cx, x) == Some(None);
+                });
+                w
+            }
+            "identifier" => super::enclosing_function(n).is_some_and(|caller| {
+                let mut defs = Vec::new();
+                in_body(caller, 0, usize::MAX, &mut |x| {
+                    if x.kind() == "function_definition" && x.id() != caller.id() {
+                        defs.push(x);
+                    }
+                });
+                waiting_fns(cx, &defs).contains(cx.text(arg))
+            }),
+            _ => false,
+        };
+        (!waits).then_some(false)
+    });
+    all.is_none() && calls > 0
 }
 
 /// Whether a timeout and a bound are the same (`timeout` and `timeout`, `1` and `1.0`).
@@ -817,6 +878,8 @@ fn wait_call<'t>(cx: &Cx<'t>, call: Node) -> Option<Option<&'t str>> {
     };
     let args = positional(call);
     match name {
+        // trio's and anyio's: until a moment, or until cancelled.
+        "sleep_until" | "sleep_forever" => Some(None),
         "sleep" => {
             let tick = args.first().is_some_and(|a| {
                 matches!(a.kind(), "integer" | "float")
