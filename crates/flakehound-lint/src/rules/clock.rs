@@ -737,7 +737,13 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
     if lower {
         return true;
     }
-    if waits.is_empty() && defs.is_empty() && cx.params.is_empty() {
+    // A helper (not a test: pytest runs those, nothing calls them) with parameters may time
+    // a callable its callers pass ([`callers_pass_waits`]).
+    let helper = !cx.params.is_empty()
+        && func
+            .child_by_field_name("name")
+            .is_some_and(|n| !cx.text(n).starts_with("test"));
+    if waits.is_empty() && defs.is_empty() && !helper {
         return false;
     }
     let Some(start) = region_start(cx, &assigns, duration, end, 0) else {
@@ -759,7 +765,15 @@ pub(crate) fn bounds_a_wait(cx: &Cx, cmp: Node, duration: Node, bound: Option<No
         if n.start_byte() >= start && n.kind() == "identifier" {
             let t = cx.text(n);
             found |= waiters.contains(t);
-            if cx.params.iter().any(|p| p == t) && !passed.contains(&t) {
+            // A parameter run in the measured code: called (`f()`, `await f()`) or handed
+            // to a call (`outcome.acapture(f)`).
+            let run = n.parent().is_some_and(|p| {
+                p.kind() == "argument_list"
+                    || (p.kind() == "call"
+                        && p.child_by_field_name("function")
+                            .is_some_and(|f| f.id() == n.id()))
+            });
+            if helper && run && cx.params.iter().any(|p| p == t) && !passed.contains(&t) {
                 passed.push(t);
             }
         }
