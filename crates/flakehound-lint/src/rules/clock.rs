@@ -43,12 +43,11 @@ fn naive_conversion(cx: &Cx, func: Node) -> Option<String> {
     if method != "astimezone" && method != "timestamp" {
         return None;
     }
-    let recv = func.child_by_field_name("object")?;
-    let rf = recv
-        .child_by_field_name("function")
-        .filter(|_| recv.kind() == "call")?;
+    let recv = func
+        .child_by_field_name("object")
+        .filter(|r| r.kind() == "call")?;
+    let rf = recv.child_by_field_name("function")?;
     let rq = cx.qname(rf)?;
-    let has_tz = |c: Node| crate::python::kwarg(c, "tzinfo", cx.src).is_some();
     let naive_utc = matches!(
         rq.as_str(),
         "datetime.datetime.utcnow" | "datetime.datetime.utcfromtimestamp"
@@ -59,7 +58,9 @@ fn naive_conversion(cx: &Cx, func: Node) -> Option<String> {
                 .get(1)
                 .and_then(|f| crate::python::string_value(*f, cx.src))
                 .is_some_and(|f| !f.contains("%z") && !f.contains("%Z")),
-            "datetime.datetime" => positional(recv).len() < 8 && !has_tz(recv),
+            "datetime.datetime" => {
+                positional(recv).len() < 8 && crate::python::kwarg(recv, "tzinfo", cx.src).is_none()
+            }
             _ => false,
         };
     let reads_zone = naive && (method == "astimezone" || naive_utc);
